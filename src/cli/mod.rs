@@ -1,0 +1,344 @@
+//! The headless command line: every verb a script, a bot or a responder without the console needs.
+
+pub mod context;
+pub mod demo;
+pub mod import;
+pub mod read;
+pub mod write;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::domain::event::{ActionState, ItemState};
+use crate::domain::playbook::Audience;
+use crate::store::StoreError;
+
+/// A terminal war-room console for incident response. Teammates share one incident directory;
+/// every copy of warroom watches it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "warroom",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// The shared incident directory (else WARROOM_DIR, else the config file, else a per-user default)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Who you are (else WARROOM_USER, else $USER). A claim, not authentication
+    #[arg(long = "as", global = true, value_name = "NAME")]
+    pub as_name: Option<String>,
+    /// Extra playbook folder, searched before your library and the built-in set
+    #[arg(long, global = true, value_name = "DIR")]
+    pub playbooks: Option<PathBuf>,
+    /// Time zone for HH:MM times and local display (IANA name, +02:00, UTC or local)
+    #[arg(long, global = true, value_name = "ZONE", default_value = "local")]
+    pub tz: String,
+    /// Seconds between reconcile passes when following (default: 2 on network file systems)
+    #[arg(long, global = true, value_name = "SECS")]
+    pub poll_interval: Option<f64>,
+}
+
+/// When it really happened, for responders who backfill.
+#[derive(Debug, Clone, Args)]
+pub struct When {
+    /// When it happened: RFC 3339, HH:MM[:SS] today (in --tz), or relative like -15m
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub occurred: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ItemStateArg {
+    Open,
+    Done,
+    Skipped,
+    Blocked,
+}
+
+impl From<ItemStateArg> for ItemState {
+    fn from(a: ItemStateArg) -> ItemState {
+        match a {
+            ItemStateArg::Open => ItemState::Open,
+            ItemStateArg::Done => ItemState::Done,
+            ItemStateArg::Skipped => ItemState::Skipped,
+            ItemStateArg::Blocked => ItemState::Blocked,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ActionStateArg {
+    Proposed,
+    Approved,
+    Running,
+    Done,
+    Failed,
+    RolledBack,
+}
+
+impl From<ActionStateArg> for ActionState {
+    fn from(a: ActionStateArg) -> ActionState {
+        match a {
+            ActionStateArg::Proposed => ActionState::Proposed,
+            ActionStateArg::Approved => ActionState::Approved,
+            ActionStateArg::Running => ActionState::Running,
+            ActionStateArg::Done => ActionState::Done,
+            ActionStateArg::Failed => ActionState::Failed,
+            ActionStateArg::RolledBack => ActionState::RolledBack,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AudienceArg {
+    Internal,
+    External,
+}
+
+impl From<AudienceArg> for Audience {
+    fn from(a: AudienceArg) -> Audience {
+        match a {
+            AudienceArg::Internal => Audience::Internal,
+            AudienceArg::External => Audience::External,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Declare a new incident; prints its id, alone, on stdout
+    Declare {
+        /// Playbook id (see `warroom playbook list`) or a path to a .ron file
+        #[arg(long)]
+        playbook: String,
+        #[arg(long)]
+        title: String,
+        /// 1 (critical) to 4 (low)
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=4))]
+        severity: u8,
+        /// A tabletop exercise, not a real incident
+        #[arg(long)]
+        exercise: bool,
+        /// Incident commander (default: you)
+        #[arg(long, value_name = "WHO")]
+        commander: Option<String>,
+        #[command(flatten)]
+        when: When,
+    },
+    /// Add a note to the timeline
+    Note {
+        incident: String,
+        text: String,
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        #[command(flatten)]
+        when: When,
+    },
+    /// Set a checklist item's state
+    Check {
+        incident: String,
+        item: String,
+        #[arg(value_enum)]
+        state: ItemStateArg,
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        when: When,
+    },
+    /// Move a containment action along: proposed → approved → running → done / failed / rolled-back
+    Action {
+        incident: String,
+        action: String,
+        #[arg(value_enum)]
+        state: ActionStateArg,
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        when: When,
+    },
+    /// Assign a checklist item or an action to someone
+    Assign {
+        incident: String,
+        /// Checklist item id or action id
+        target: String,
+        who: String,
+        #[command(flatten)]
+        when: When,
+    },
+    /// Enter a phase (preparation, identification, containment, eradication, recovery, lessons-learned)
+    Phase {
+        incident: String,
+        phase: String,
+        #[command(flatten)]
+        when: When,
+    },
+    /// Change the severity
+    Severity {
+        incident: String,
+        #[arg(value_parser = clap::value_parser!(u8).range(1..=4))]
+        severity: u8,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        when: When,
+    },
+    /// Give a role to someone (`commander` hands off command)
+    Role {
+        incident: String,
+        role: String,
+        who: String,
+        #[command(flatten)]
+        when: When,
+    },
+    /// Record that the incident was classified as reportable (starts classification deadlines)
+    Classify {
+        incident: String,
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        when: When,
+    },
+    /// Record that materiality was determined (starts e.g. the SEC 8-K clock)
+    Materiality {
+        incident: String,
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        when: When,
+    },
+    /// Record a status update for an audience (recorded, not sent)
+    Status {
+        incident: String,
+        #[arg(long, value_enum)]
+        audience: AudienceArg,
+        text: String,
+        #[command(flatten)]
+        when: When,
+    },
+    /// Mark the incident resolved
+    Resolve {
+        incident: String,
+        #[arg(long)]
+        summary: Option<String>,
+        #[command(flatten)]
+        when: When,
+    },
+    /// List incidents in the shared directory
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an incident's folded state
+    Show {
+        incident: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the merged timeline, one event a line
+    Tail {
+        incident: String,
+        /// Keep printing teammates' events as they land
+        #[arg(long, short)]
+        follow: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bulk-add timeline entries from JSON lines on stdin: {"text": .., "occurred": .., "tags": [..]}
+    Import { incident: String },
+    /// Check every hash chain and the cross-log heads; exit 1 on signs of tampering
+    Verify { incident: String },
+    /// Playbooks: list them or check files
+    #[command(subcommand)]
+    Playbook(PlaybookCommand),
+    /// A live incident with simulated teammates in a temporary directory
+    Demo {
+        /// Print the merged timeline instead of opening the console
+        #[arg(long)]
+        headless: bool,
+        /// Stop after this many seconds (default: run until interrupted)
+        #[arg(long, value_name = "SECS")]
+        duration: Option<f64>,
+        /// Make the simulated teammates work faster (2 = twice as fast)
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlaybookCommand {
+    /// One playbook a line: its id first, then version, title and where it came from
+    List,
+    /// Check a playbook file or folder: `file:line:col: what was expected` for each error
+    Check { path: PathBuf },
+}
+
+/// A failure to report: plain words on stderr and an exit code.
+#[derive(Debug)]
+pub struct Fail {
+    pub message: String,
+    pub code: u8,
+}
+
+impl Fail {
+    pub fn new(message: impl Into<String>) -> Fail {
+        Fail {
+            message: message.into(),
+            code: 1,
+        }
+    }
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Fail {
+        Fail::new(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Fail {
+    fn from(e: std::io::Error) -> Fail {
+        Fail::new(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Fail>;
+
+pub fn run(cli: Cli) -> Result<()> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Declare {
+            playbook,
+            title,
+            severity,
+            exercise,
+            commander,
+            when,
+        } => write::declare(g, &playbook, title, severity, exercise, commander, &when),
+        Command::Playbook(PlaybookCommand::List) => read::playbook_list(g),
+        Command::Playbook(PlaybookCommand::Check { path }) => read::playbook_check(&path),
+        Command::List { json } => read::list(g, json),
+        Command::Show { incident, json } => read::show(g, &incident, json),
+        Command::Tail {
+            incident,
+            follow,
+            json,
+        } => read::tail(g, &incident, follow, json),
+        Command::Verify { incident } => read::verify(g, &incident),
+        Command::Import { incident } => import::import(g, &incident),
+        Command::Demo {
+            headless,
+            duration,
+            speed,
+        } => demo::run(headless, duration, speed),
+        other => write::run(g, other),
+    }
+}

@@ -1,0 +1,473 @@
+//! Read verbs: list, show, tail, verify, playbook list/check. Everything printed here came from the
+//! shared directory and goes through `sanitize`.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::context::{now_ms, Ctx};
+use super::{Fail, Global, Result};
+use crate::domain::describe::{action_state_word, describe, item_state_word};
+use crate::domain::event::{self, Event};
+use crate::domain::sanitize::sanitize_json;
+use crate::domain::time::{format_age, format_utc};
+use crate::domain::{sanitize, IncidentState};
+use crate::store::incident::Incident;
+use crate::store::playbooks::{self, Library};
+use crate::store::{verify as store_verify, watch};
+
+fn severity_word(s: Option<u8>) -> String {
+    s.map_or("SEV?".into(), |s| format!("SEV{s}"))
+}
+
+pub fn incident_status(inc: &Incident) -> &'static str {
+    let d = &inc.state.derived;
+    if inc.is_syncing() {
+        "syncing"
+    } else if d.archived.is_some() {
+        "archived"
+    } else if inc.state.is_resolved() {
+        "resolved"
+    } else {
+        "active"
+    }
+}
+
+pub fn list(g: &Global, as_json: bool) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let (ids, problems) = ctx.store.list_incidents()?;
+    let now = now_ms();
+    let incidents: Vec<Incident> = ids
+        .iter()
+        .map(|id| Incident::open(&ctx.store, id, now))
+        .collect();
+    if as_json {
+        let rows: Vec<Value> = incidents
+            .iter()
+            .map(|inc| {
+                let s = &inc.state;
+                json!({
+                    "v": 1,
+                    "id": inc.id,
+                    "title": s.title(),
+                    "severity": s.severity(),
+                    "phase": s.phase().slug(),
+                    "commander": s.commander(),
+                    "mode": s.mode().map(|m| m.label()),
+                    "status": incident_status(inc),
+                    "declared_at": s.declared_at().map(format_utc),
+                    "last_update": s.derived.last_update.as_ref().map(|(t, by)| json!({"at": format_utc(*t), "by": by})),
+                    "problems": inc.problems().len(),
+                })
+            })
+            .collect();
+        let mut v = json!({"v": 1, "dir": ctx.store.root.display().to_string(), "source": ctx.store.source.describe(), "incidents": rows});
+        sanitize_json(&mut v);
+        println!("{v}");
+        return Ok(());
+    }
+    eprintln!("shared directory: {}", ctx.store.describe());
+    for p in &problems {
+        eprintln!("problem: {p}");
+    }
+    if incidents.is_empty() {
+        eprintln!("no incidents yet; declare one with: warroom declare --playbook ransomware --title \"...\" --severity 2");
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{:<40} {:<5} {:<15} {:<12} {:>8} {:<22} {:<8} {:<9} PROBLEMS",
+        "ID", "SEV", "PHASE", "COMMANDER", "AGE", "LAST UPDATE", "MODE", "STATUS"
+    );
+    for inc in &incidents {
+        let s = &inc.state;
+        let age = s.declared_at().map_or("-".into(), |t| format_age(now - t));
+        let last = s
+            .derived
+            .last_update
+            .as_ref()
+            .map_or("-".into(), |(t, by)| {
+                format!("{} ago {}", format_age(now - t), by)
+            });
+        let _ = writeln!(
+            out,
+            "{:<40} {:<5} {:<15} {:<12} {:>8} {:<22} {:<8} {:<9} {}",
+            sanitize(&inc.id),
+            severity_word(s.severity()),
+            s.phase().label(),
+            sanitize(s.commander().unwrap_or("-")),
+            age,
+            sanitize(&last),
+            s.mode().map_or("?", |m| m.label()),
+            incident_status(inc),
+            inc.problems().len()
+        );
+    }
+    Ok(())
+}
+
+/// The complete, stable JSON of an incident's folded state.
+pub fn state_json(inc: &Incident, now: i64) -> Value {
+    let s: &IncidentState = &inc.state;
+    let d = &s.derived;
+    let pb = s.playbook();
+    let checklist: Vec<Value> = pb
+        .map(|p| {
+            p.phases
+                .all()
+                .map(|(phase, item)| {
+                    let reg = d.items.get(&item.id);
+                    json!({
+                        "id": item.id,
+                        "phase": phase.slug(),
+                        "text": item.text,
+                        "required": item.required,
+                        "role": item.role,
+                        "state": item_state_word(s.item_state(&item.id)),
+                        "note": reg.and_then(|r| r.value.note.clone()),
+                        "by": reg.map(|r| r.by.clone()),
+                        "at": reg.map(|r| format_utc(r.when)),
+                        "assigned": d.assignments.get(&crate::domain::event::Target::Item(item.id.clone())).map(|r| r.value.clone()),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let actions: Vec<Value> = pb
+        .map(|p| {
+            p.actions
+                .iter()
+                .map(|a| {
+                    let reg = d.actions.get(&a.id);
+                    json!({
+                        "id": a.id,
+                        "title": a.title,
+                        "term": format!("{:?}", a.term).to_lowercase(),
+                        "approval": format!("{:?}", a.approval),
+                        "state": reg.map(|r| action_state_word(r.value.state)),
+                        "proposer": reg.and_then(|r| r.value.proposer.clone()),
+                        "approver": reg.and_then(|r| r.value.approver.clone()),
+                        "note": reg.and_then(|r| r.value.note.clone()),
+                        "by": reg.map(|r| r.by.clone()),
+                        "at": reg.map(|r| format_utc(r.when)),
+                        "assigned": d.assignments.get(&crate::domain::event::Target::Action(a.id.clone())).map(|r| r.value.clone()),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let roles: serde_json::Map<String, Value> = d
+        .roles
+        .iter()
+        .map(|(k, r)| {
+            (
+                k.clone(),
+                json!({"who": r.value, "by": r.by, "at": format_utc(r.when)}),
+            )
+        })
+        .collect();
+    let problems: Vec<Value> = inc
+        .problems()
+        .iter()
+        .map(|p| json!({"source": p.source, "line": p.line, "what": p.what}))
+        .collect();
+    let mut v = json!({
+        "v": 1,
+        "id": inc.id,
+        "status": incident_status(inc),
+        "title": s.title(),
+        "severity": s.severity(),
+        "mode": s.mode().map(|m| m.label()),
+        "phase": s.phase().slug(),
+        "phase_entered": d.phase.as_ref().map(|r| json!({"by": r.by, "at": format_utc(r.when), "override_open": r.value.override_open})),
+        "commander": s.commander(),
+        "declared": d.declared.as_ref().map(|r| json!({"by": r.by, "at": format_utc(r.when)})),
+        "discovered": d.discovered.map(format_utc),
+        "classified": d.classified.map(format_utc),
+        "materiality": d.materiality.map(format_utc),
+        "playbook": d.declared.as_ref().map(|r| json!({"id": r.value.playbook, "version": r.value.playbook_version, "hash": d.playbook_hash})),
+        "checklist": checklist,
+        "actions": actions,
+        "roles": roles,
+        "notes": d.notes,
+        "status_updates": d.status_updates.len(),
+        "follow_ups": d.follow_ups.iter().map(|f| json!({"text": f.value.text, "owner": f.value.owner, "by": f.by})).collect::<Vec<_>>(),
+        "events": s.event_count(),
+        "last_update": d.last_update.as_ref().map(|(t, by)| json!({"at": format_utc(*t), "by": by})),
+        "problems": problems,
+        "clock_skew": s.skew_warnings(now),
+    });
+    sanitize_json(&mut v);
+    v
+}
+
+pub fn show(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let id = ctx.store.resolve(wanted)?;
+    let now = now_ms();
+    let inc = Incident::open(&ctx.store, &id, now);
+    let v = state_json(&inc, now);
+    if as_json {
+        println!("{v}");
+        return Ok(());
+    }
+    let s = &inc.state;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{}  {}  {}",
+        sanitize(&id),
+        severity_word(s.severity()),
+        sanitize(s.title())
+    );
+    let _ = writeln!(
+        out,
+        "phase {} · commander {} · {} · {} · {} events, {} notes",
+        s.phase(),
+        sanitize(s.commander().unwrap_or("-")),
+        s.mode().map_or("syncing", |m| m.label()),
+        incident_status(&inc),
+        s.event_count(),
+        s.derived.notes
+    );
+    if let Some(t) = s.declared_at() {
+        let _ = writeln!(
+            out,
+            "declared {} ({} ago)",
+            format_utc(t),
+            format_age(now - t)
+        );
+    }
+    if let Some(pb) = s.playbook() {
+        for phase in crate::domain::Phase::ALL {
+            let items = pb.phases.get(phase);
+            if items.is_empty() {
+                continue;
+            }
+            let done = items
+                .iter()
+                .filter(|i| s.item_state(&i.id) != crate::domain::event::ItemState::Open)
+                .count();
+            let _ = writeln!(out, "\n{} {done}/{}", phase.label(), items.len());
+            for item in items {
+                let st = s.item_state(&item.id);
+                let who = s
+                    .derived
+                    .items
+                    .get(&item.id)
+                    .map(|r| format!(" — {} {}", r.by, format_utc(r.when)))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  [{}] {}{} {}{}",
+                    item_state_word(st),
+                    if item.required { "*" } else { " " },
+                    sanitize(&item.id),
+                    sanitize(&item.text),
+                    sanitize(&who)
+                );
+            }
+        }
+        let _ = writeln!(out, "\nActions");
+        for a in &pb.actions {
+            let st = s
+                .derived
+                .actions
+                .get(&a.id)
+                .map_or("-", |r| action_state_word(r.value.state));
+            let _ = writeln!(
+                out,
+                "  [{st}] {} ({:?}, {:?}) {}",
+                sanitize(&a.id),
+                a.term,
+                a.approval,
+                sanitize(&a.title)
+            );
+        }
+    }
+    let roles: Vec<String> = s
+        .derived
+        .roles
+        .iter()
+        .map(|(k, r)| format!("{k}={}", r.value))
+        .collect();
+    let _ = writeln!(out, "\nroles: {}", sanitize(&roles.join(", ")));
+    for w in s.skew_warnings(now) {
+        let _ = writeln!(out, "clock skew: {}", sanitize(&w));
+    }
+    let problems = inc.problems();
+    if !problems.is_empty() {
+        let _ = writeln!(out, "\n{} problem(s):", problems.len());
+        for p in problems {
+            let _ = writeln!(out, "  {p}");
+        }
+    }
+    Ok(())
+}
+
+/// `2026-11-26T10:02:00Z  alice@jump  Note  text`
+pub fn tail_line(e: &Event) -> String {
+    format!(
+        "{}  {:<20} {:<14} {}",
+        format_utc(e.when()),
+        sanitize(&e.by),
+        sanitize(e.kind()),
+        describe(e)
+    )
+}
+
+fn print_event(out: &mut impl Write, e: &Event, json: bool, late: bool) -> std::io::Result<()> {
+    if !json && matches!(e.body, crate::domain::Body::Heads(_)) {
+        return Ok(()); // bookkeeping for `verify`, not news
+    }
+    if json {
+        let mut v = event::to_json(e);
+        if late {
+            v["late"] = json!(true);
+        }
+        writeln!(out, "{v}")
+    } else if late {
+        writeln!(out, "[late] {}", tail_line(e))
+    } else {
+        writeln!(out, "{}", tail_line(e))
+    }
+}
+
+pub fn tail(g: &Global, wanted: &str, follow: bool, json: bool) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let id = ctx.store.resolve(wanted)?;
+    let mut inc = Incident::open(&ctx.store, &id, now_ms());
+    let mut out = std::io::stdout().lock();
+    for e in inc.state.timeline() {
+        if print_event(&mut out, e, json, false).is_err() {
+            return Ok(()); // stdout closed (e.g. `| head`): done
+        }
+    }
+    for p in inc.problems() {
+        eprintln!("problem: {p}");
+    }
+    if !follow {
+        return Ok(());
+    }
+    let _ = out.flush();
+    drop(out);
+    follow_incident(&ctx, &mut inc, g.poll_interval, json, None)
+}
+
+/// Keep printing new events as they land, in arrival order; an event that sorts before what was
+/// already printed is marked late. Stops when `stop` says so (or stdout closes).
+pub fn follow_incident(
+    ctx: &Ctx,
+    inc: &mut Incident,
+    poll: Option<f64>,
+    json: bool,
+    stop: Option<&dyn Fn() -> bool>,
+) -> Result<()> {
+    let (tx, rx) = mpsc::channel::<()>();
+    let poll = poll
+        .or(ctx.config.poll_interval)
+        .map(|s| Duration::from_secs_f64(s.max(0.1)));
+    let w = watch::Watch::start(&inc.dir, poll, move || {
+        let _ = tx.send(());
+    });
+    eprintln!(
+        "following {} ({}); Ctrl-C to stop",
+        sanitize(&inc.id),
+        w.mode.label()
+    );
+    let mut last_key = inc
+        .state
+        .timeline()
+        .next_back()
+        .map(|e| (e.when(), e.key()));
+    let mut seen_problems = inc.problems().len();
+    let wait = w.mode.interval().min(Duration::from_millis(500));
+    loop {
+        if stop.is_some_and(|s| s()) {
+            return Ok(());
+        }
+        // A hint, or the poll interval: either way, reconcile (hints are never the truth).
+        match rx.recv_timeout(wait) {
+            Ok(()) => while rx.try_recv().is_ok() {},
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
+        }
+        let fresh = inc.refresh(now_ms());
+        let mut out = std::io::stdout().lock();
+        for e in &fresh {
+            let k = (e.when(), e.key());
+            let late = last_key.as_ref().is_some_and(|l| k < *l);
+            if print_event(&mut out, e, json, late).is_err() {
+                return Ok(());
+            }
+            if !late {
+                last_key = Some(k);
+            }
+        }
+        if out.flush().is_err() {
+            return Ok(());
+        }
+        let problems = inc.problems();
+        for p in problems.iter().skip(seen_problems) {
+            eprintln!("problem: {p}");
+        }
+        seen_problems = problems.len();
+    }
+}
+
+pub fn verify(g: &Global, wanted: &str) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let id = ctx.store.resolve(wanted)?;
+    let r = store_verify::verify(&ctx.store, &id);
+    for c in &r.crashes {
+        println!("crash: {c}");
+    }
+    for e in &r.errors {
+        println!("TAMPERED: {e}");
+    }
+    if r.errors.is_empty() {
+        println!(
+            "ok: {} log(s), {} record(s), every chain and head checks out",
+            r.logs, r.records
+        );
+        Ok(())
+    } else {
+        Err(Fail::new(format!(
+            "{} sign(s) of tampering or loss in {id}",
+            r.errors.len()
+        )))
+    }
+}
+
+pub fn playbook_list(g: &Global) -> Result<()> {
+    let lib = Library::load(g.playbooks.as_deref());
+    for e in lib.visible() {
+        println!(
+            "{}\t{}\t{}\t{}",
+            e.playbook.id,
+            sanitize(&e.playbook.version),
+            sanitize(&e.playbook.title),
+            e.origin.describe()
+        );
+    }
+    for err in &lib.errors {
+        eprintln!("skipped: {err}");
+    }
+    Ok(())
+}
+
+pub fn playbook_check(path: &Path) -> Result<()> {
+    let errors = playbooks::check(path);
+    if errors.is_empty() {
+        println!("ok: {}", path.display());
+        return Ok(());
+    }
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    Err(Fail::new(format!("{} error(s)", errors.len())))
+}

@@ -1,0 +1,339 @@
+//! Write verbs. Each is held to the rules the fold enforces *before* anything is written, so the
+//! CLI, the console and a hand-written line obey the same law.
+
+use std::path::Path;
+
+use super::context::{now_ms, Ctx};
+use super::{Command, Fail, Global, Result};
+use crate::domain::event::*;
+use crate::domain::identity::valid_name;
+use crate::domain::playbook::{self, Playbook};
+use crate::domain::time::format_utc;
+use crate::domain::{sanitize, Phase};
+use crate::store::incident::{declare as store_declare, DeclareRequest, Incident};
+use crate::store::playbooks::{parse_strict, Library};
+use crate::store::writer::{Appended, Draft, LogWriter};
+use crate::store::HEADER_FILE;
+
+/// Find a playbook by id, or read one from a path, strictly, with its base resolved.
+pub fn resolve_playbook(g: &Global, wanted: &str) -> Result<Playbook> {
+    let lib = Library::load(g.playbooks.as_deref());
+    let path = Path::new(wanted);
+    if wanted.ends_with(".ron") || wanted.contains('/') {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Fail::new(format!("cannot read {wanted}: {e}")))?;
+        let pb = parse_strict(wanted, &text).map_err(|errs| Fail::new(errs.join("\n")))?;
+        let entry = crate::store::playbooks::Entry {
+            playbook: pb,
+            origin: crate::store::playbooks::Origin::Dir(path.to_path_buf()),
+            file: wanted.to_string(),
+            text,
+        };
+        return lib
+            .resolve_entry(&entry, &mut Vec::new())
+            .map_err(|e| Fail::new(e.join("\n")));
+    }
+    lib.resolve(wanted).map_err(|e| {
+        let mut msg = e.join("\n");
+        if !lib.errors.is_empty() {
+            msg.push_str(&format!(
+                "\n(some playbook files were skipped:\n{})",
+                lib.errors.join("\n")
+            ));
+        }
+        Fail::new(msg)
+    })
+}
+
+fn person(raw: &str) -> Result<String> {
+    let who = raw.trim().to_lowercase();
+    if valid_name(&who) {
+        Ok(who)
+    } else {
+        Err(Fail::new(format!(
+            "`{raw}` is not a responder name: use 1-32 characters of a-z, 0-9, `.`, `_` or `-`"
+        )))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn declare(
+    g: &Global,
+    playbook: &str,
+    title: String,
+    severity: u8,
+    exercise: bool,
+    commander: Option<String>,
+    when: &super::When,
+) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let identity = ctx.identity(g)?;
+    let pb = resolve_playbook(g, playbook)?;
+    let occurred = ctx.occurred(when)?;
+    if title.trim().is_empty() {
+        return Err(Fail::new("the title is empty"));
+    }
+    let commander = match commander {
+        Some(c) => person(&c)?,
+        None => identity.writer.name.clone(),
+    };
+    let req = DeclareRequest {
+        playbook: &pb,
+        title,
+        severity,
+        mode: if exercise { Mode::Exercise } else { Mode::Real },
+        commander,
+        occurred,
+    };
+    let (id, _) = store_declare(&ctx.store, &identity, req, now_ms)?;
+    println!("{id}");
+    Ok(())
+}
+
+/// The playbook the incident uses, from its header copy: cheap, no history read.
+fn incident_playbook(ctx: &Ctx, id: &str) -> Option<Playbook> {
+    let dir = ctx.store.incident_dir(id);
+    let header: crate::store::incident::Header =
+        ron::from_str(&std::fs::read_to_string(dir.join(HEADER_FILE)).ok()?).ok()?;
+    let text = std::fs::read_to_string(
+        dir.join(crate::store::PLAYBOOKS_DIR)
+            .join(format!("{}.ron", header.playbook_hash)),
+    )
+    .ok()?;
+    playbook::parse(&text).ok().map(|(p, _)| p)
+}
+
+pub fn run(g: &Global, cmd: Command) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let incident = match &cmd {
+        Command::Note { incident, .. }
+        | Command::Check { incident, .. }
+        | Command::Action { incident, .. }
+        | Command::Assign { incident, .. }
+        | Command::Phase { incident, .. }
+        | Command::Severity { incident, .. }
+        | Command::Role { incident, .. }
+        | Command::Classify { incident, .. }
+        | Command::Materiality { incident, .. }
+        | Command::Status { incident, .. }
+        | Command::Resolve { incident, .. } => incident.clone(),
+        _ => return Err(Fail::new("not a write verb")),
+    };
+    let id = ctx.store.resolve(&incident)?;
+    let identity = ctx.identity(g)?;
+    let by = identity.writer.to_string();
+    let need_playbook = || {
+        incident_playbook(&ctx, &id).ok_or_else(|| {
+            Fail::new(format!(
+                "cannot read {id}'s playbook copy (still syncing?); try again in a moment"
+            ))
+        })
+    };
+    let (body, occurred): (Body, _) = match cmd {
+        Command::Note {
+            incident: _,
+            text,
+            tags,
+            when,
+        } => {
+            if text.trim().is_empty() {
+                return Err(Fail::new("the note is empty"));
+            }
+            (Note { text, tags }.into(), ctx.occurred(&when)?)
+        }
+        Command::Check {
+            incident: _,
+            item,
+            state,
+            note,
+            when,
+        } => {
+            let pb = need_playbook()?;
+            if pb.item(&item).is_none() {
+                return Err(unknown(
+                    "checklist item",
+                    &item,
+                    pb.phases.all().map(|(_, i)| i.id.as_str()),
+                ));
+            }
+            (
+                ChecklistSet {
+                    item,
+                    state: state.into(),
+                    note,
+                }
+                .into(),
+                ctx.occurred(&when)?,
+            )
+        }
+        Command::Assign {
+            incident: _,
+            target,
+            who,
+            when,
+        } => {
+            let pb = need_playbook()?;
+            let t = if pb.item(&target).is_some() {
+                Target::Item(target)
+            } else if pb.action(&target).is_some() {
+                Target::Action(target)
+            } else {
+                let ids = pb
+                    .phases
+                    .all()
+                    .map(|(_, i)| i.id.as_str())
+                    .chain(pb.actions.iter().map(|a| a.id.as_str()));
+                return Err(unknown("item or action", &target, ids));
+            };
+            (
+                Assigned {
+                    target: t,
+                    who: person(&who)?,
+                }
+                .into(),
+                ctx.occurred(&when)?,
+            )
+        }
+        Command::Role {
+            incident: _,
+            role,
+            who,
+            when,
+        } => {
+            let pb = need_playbook()?;
+            if !pb.has_role(&role) {
+                let ids =
+                    std::iter::once("commander").chain(pb.roles.iter().map(|r| r.id.as_str()));
+                return Err(unknown("role", &role, ids));
+            }
+            (
+                RoleAssigned {
+                    role,
+                    who: person(&who)?,
+                }
+                .into(),
+                ctx.occurred(&when)?,
+            )
+        }
+        Command::Severity {
+            incident: _,
+            severity,
+            reason,
+            when,
+        } => (
+            SeverityChanged { severity, reason }.into(),
+            ctx.occurred(&when)?,
+        ),
+        Command::Classify {
+            incident: _,
+            note,
+            when,
+        } => (Classified { note }.into(), ctx.occurred(&when)?),
+        Command::Materiality {
+            incident: _,
+            note,
+            when,
+        } => (MaterialityDetermined { note }.into(), ctx.occurred(&when)?),
+        Command::Status {
+            incident: _,
+            audience,
+            text,
+            when,
+        } => (
+            StatusUpdate {
+                audience: audience.into(),
+                text,
+            }
+            .into(),
+            ctx.occurred(&when)?,
+        ),
+        Command::Resolve {
+            incident: _,
+            summary,
+            when,
+        } => (Resolved { summary }.into(), ctx.occurred(&when)?),
+        Command::Phase {
+            incident: _,
+            phase,
+            when,
+        } => {
+            let phase: Phase = phase.parse().map_err(Fail::new)?;
+            let inc = Incident::open(&ctx.store, &id, now_ms());
+            let open = inc.state.open_required_before(phase);
+            if !open.is_empty() {
+                eprintln!(
+                    "warning: entering {phase} with {} required item(s) still open: {} — recorded as an override",
+                    open.len(),
+                    open.join(", ")
+                );
+            }
+            (
+                PhaseEntered {
+                    phase,
+                    override_open: open,
+                }
+                .into(),
+                ctx.occurred(&when)?,
+            )
+        }
+        Command::Action {
+            incident: _,
+            action,
+            state,
+            note,
+            when,
+        } => {
+            // Transitions and two-person approval depend on the history: fold it.
+            let inc = Incident::open(&ctx.store, &id, now_ms());
+            let body: Body = ActionSet {
+                action,
+                state: state.into(),
+                note,
+            }
+            .into();
+            inc.state
+                .check(&body, &by)
+                .map_err(|v| Fail::new(format!("refused: {v}")))?;
+            (body, ctx.occurred(&when)?)
+        }
+        _ => return Err(Fail::new("not a write verb")),
+    };
+    let appended = LogWriter::new(&ctx.store, &id, &identity)
+        .append(vec![Draft::new(body).at(occurred)], now_ms)?;
+    report(&id, &appended);
+    Ok(())
+}
+
+fn unknown<'a>(what: &str, wanted: &str, known: impl Iterator<Item = &'a str>) -> Fail {
+    let known: Vec<&str> = known.collect();
+    Fail::new(format!(
+        "the playbook has no {what} `{}`; known: {}",
+        sanitize(wanted),
+        known.join(", ")
+    ))
+}
+
+/// One line on stdout per write, and any warning on stderr.
+pub fn report(id: &str, appended: &Appended) {
+    if let Some((offset, bytes)) = appended.repaired {
+        eprintln!(
+            "note: repaired a torn write from an earlier crash ({bytes} bytes at offset {offset})"
+        );
+    }
+    for w in &appended.ignored_ahead {
+        eprintln!("warning: {w}'s clock is more than 5 minutes ahead of this host's; not used for ordering");
+    }
+    if let Some(e) = appended
+        .events
+        .iter()
+        .rev()
+        .find(|e| !matches!(e.body, Body::Heads(_)))
+    {
+        println!(
+            "{id} {} seq {} at {}",
+            e.kind(),
+            e.seq,
+            format_utc(e.when())
+        );
+    }
+}

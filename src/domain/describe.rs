@@ -1,0 +1,116 @@
+//! One line of words for an event, as the timeline and `tail` show it. Sanitised: the text came
+//! from the shared directory.
+
+use super::event::{ActionState, Body, Event, ItemState, Target};
+use super::playbook::Audience;
+use super::sanitize::sanitize;
+
+pub fn item_state_word(s: ItemState) -> &'static str {
+    match s {
+        ItemState::Open => "open",
+        ItemState::Done => "done",
+        ItemState::Skipped => "skipped",
+        ItemState::Blocked => "blocked",
+    }
+}
+
+pub fn action_state_word(s: ActionState) -> &'static str {
+    match s {
+        ActionState::Proposed => "proposed",
+        ActionState::Approved => "approved",
+        ActionState::Running => "running",
+        ActionState::Done => "done",
+        ActionState::Failed => "failed",
+        ActionState::RolledBack => "rolled back",
+        ActionState::DryRun => "dry run",
+    }
+}
+
+fn with_note(s: String, note: &Option<String>) -> String {
+    match note {
+        Some(n) if !n.trim().is_empty() => format!("{s} — {}", sanitize(n)),
+        _ => s,
+    }
+}
+
+/// The event in words, without time or author.
+pub fn describe(e: &Event) -> String {
+    let s = sanitize;
+    match &e.body {
+        Body::Declared(d) => format!(
+            "declared {}SEV{} \"{}\" with playbook {} {}; commander {}",
+            match d.mode {
+                super::event::Mode::Real => "",
+                super::event::Mode::Exercise => "EXERCISE ",
+                super::event::Mode::Demo => "DEMO ",
+            },
+            d.severity,
+            s(&d.title),
+            s(&d.playbook),
+            s(&d.playbook_version),
+            s(&d.commander)
+        ),
+        Body::TitleChanged(t) => format!("title → \"{}\"", s(&t.title)),
+        Body::PlaybookChanged(p) => format!("playbook → {} {}", s(&p.playbook), s(&p.version)),
+        Body::SeverityChanged(x) => with_note(format!("severity → SEV{}", x.severity), &x.reason),
+        Body::Classified(x) => with_note("classified as a reportable incident".into(), &x.note),
+        Body::MaterialityDetermined(x) => with_note("materiality determined".into(), &x.note),
+        Body::PhaseEntered(p) => {
+            let mut t = format!("phase → {}", p.phase);
+            if !p.override_open.is_empty() {
+                t.push_str(&format!(
+                    " (override: {} required item(s) open: {})",
+                    p.override_open.len(),
+                    s(&p.override_open.join(", "))
+                ));
+            }
+            t
+        }
+        Body::ChecklistSet(c) => with_note(
+            format!("{} {}", item_state_word(c.state), s(&c.item)),
+            &c.note,
+        ),
+        Body::ActionSet(a) => with_note(
+            format!("action {} {}", s(&a.action), action_state_word(a.state)),
+            &a.note,
+        ),
+        Body::ActionOutput(o) => format!("output of {}: {}", s(&o.action), s(&o.text)),
+        Body::Assigned(a) => match &a.target {
+            Target::Item(i) => format!("assigned item {} to {}", s(i), s(&a.who)),
+            Target::Action(x) => format!("assigned action {} to {}", s(x), s(&a.who)),
+        },
+        Body::RoleAssigned(r) => format!("{} is now {}", s(&r.who), s(&r.role)),
+        Body::Note(n) => {
+            let tags: String = n.tags.iter().map(|t| format!(" #{}", s(t))).collect();
+            format!("{}{tags}", s(&n.text))
+        }
+        Body::StatusUpdate(u) => format!(
+            "{} status update (recorded — not sent): {}",
+            match u.audience {
+                Audience::Internal => "internal",
+                Audience::External => "external",
+            },
+            s(&u.text)
+        ),
+        Body::FollowUp(f) => format!(
+            "follow-up{}: {}",
+            f.owner
+                .as_ref()
+                .map(|o| format!(" for {}", s(o)))
+                .unwrap_or_default(),
+            s(&f.text)
+        ),
+        Body::InjectReleased(i) => format!("INJECT {}: {}", s(&i.title), s(&i.text)),
+        Body::ExerciseClock(c) => format!("exercise clock: {} (x{})", s(&c.change), c.speed),
+        Body::Resolved(r) => with_note("resolved".into(), &r.summary),
+        Body::Reopened(r) => with_note("reopened".into(), &r.reason),
+        Body::Archived(_) => "archived".into(),
+        Body::DuplicateOf(d) => format!("duplicate of {}", s(&d.of)),
+        Body::TailRepaired(t) => format!(
+            "repaired a torn write after a crash ({} bytes at offset {})",
+            t.bytes, t.offset
+        ),
+        Body::Heads(h) => format!("checkpoint of {} other log(s)", h.heads.len()),
+        Body::Unknown { kind, .. } => format!("unknown event {} (newer warroom)", s(kind)),
+    }
+}

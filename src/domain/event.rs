@@ -1,0 +1,515 @@
+//! The versioned event envelope: one RON record per line of a writer's log.
+//!
+//! `(v:1, id:"<ULID>", at:<ms>, wall:<ms>, occurred:Some(<ms>)|None, by:"name@host", seq:N,
+//!   prev:"<hex>", kind:"Note", body:(...))`
+//!
+//! The envelope is parsed first with `body` kept raw, so a kind from a newer warroom is kept and
+//! shown as unknown instead of breaking the reader.
+
+use ron::value::RawValue;
+use serde::{Deserialize, Serialize};
+
+use super::phase::Phase;
+use super::playbook::Audience;
+use super::time::Millis;
+
+/// The envelope version this binary writes.
+pub const VERSION: u32 = 1;
+
+/// The longest record any writer may append and any reader will buffer.
+pub const MAX_LINE: usize = 256 * 1024;
+
+/// The order of the merged record: `(at, by, seq)`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct EventKey {
+    pub at: Millis,
+    pub by: String,
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: String,
+    pub at: Millis,
+    pub wall: Millis,
+    pub occurred: Option<Millis>,
+    pub by: String,
+    pub seq: u64,
+    pub prev: String,
+    pub body: Body,
+}
+
+impl Event {
+    pub fn key(&self) -> EventKey {
+        EventKey {
+            at: self.at,
+            by: self.by.clone(),
+            seq: self.seq,
+        }
+    }
+    /// When it happened, as shown and measured: `occurred`, else the writer's clock.
+    pub fn when(&self) -> Millis {
+        self.occurred.unwrap_or(self.wall)
+    }
+    pub fn kind(&self) -> &str {
+        self.body.kind()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mode {
+    Real,
+    Exercise,
+    Demo,
+}
+
+impl Mode {
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Real => "real",
+            Mode::Exercise => "EXERCISE",
+            Mode::Demo => "DEMO",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ItemState {
+    Open,
+    Done,
+    Skipped,
+    Blocked,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ActionState {
+    Proposed,
+    Approved,
+    Running,
+    Done,
+    Failed,
+    RolledBack,
+    /// Taken in an exercise: recorded, never executed.
+    DryRun,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Target {
+    Item(String),
+    Action(String),
+}
+
+impl Target {
+    pub fn id(&self) -> &str {
+        match self {
+            Target::Item(s) | Target::Action(s) => s,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Declared {
+    pub incident: String,
+    pub title: String,
+    pub severity: u8,
+    pub mode: Mode,
+    pub playbook: String,
+    #[serde(default)]
+    pub playbook_version: String,
+    pub playbook_hash: String,
+    pub commander: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TitleChanged {
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaybookChanged {
+    pub hash: String,
+    #[serde(default)]
+    pub playbook: String,
+    #[serde(default)]
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeverityChanged {
+    pub severity: u8,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Classified {
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterialityDetermined {
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseEntered {
+    pub phase: Phase,
+    /// Required items of earlier phases still open when the commander moved on.
+    #[serde(default)]
+    pub override_open: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecklistSet {
+    pub item: String,
+    pub state: ItemState,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionSet {
+    pub action: String,
+    pub state: ActionState,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionOutput {
+    pub action: String,
+    pub text: String,
+    #[serde(default)]
+    pub exit: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assigned {
+    pub target: Target,
+    pub who: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleAssigned {
+    pub role: String,
+    pub who: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub text: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusUpdate {
+    pub audience: Audience,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    pub text: String,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InjectReleased {
+    pub inject: String,
+    pub title: String,
+    pub text: String,
+    #[serde(default)]
+    pub scenario_ms: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExerciseClock {
+    /// `Start`, `Pause`, `Resume`, `Speed`, `End`.
+    pub change: String,
+    pub speed: f64,
+    pub scenario_ms: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolved {
+    #[serde(default)]
+    pub summary: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reopened {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Archived {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicateOf {
+    pub of: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TailRepaired {
+    pub offset: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub writer: String,
+    pub seq: u64,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heads {
+    pub heads: Vec<Head>,
+}
+
+#[derive(Serialize)]
+struct OutEnvelope<'a, B: Serialize> {
+    v: u32,
+    id: &'a str,
+    at: Millis,
+    wall: Millis,
+    occurred: Option<Millis>,
+    by: &'a str,
+    seq: u64,
+    prev: &'a str,
+    kind: &'a str,
+    body: &'a B,
+}
+
+#[derive(Deserialize)]
+struct InEnvelope {
+    v: u32,
+    id: String,
+    at: Millis,
+    wall: Millis,
+    #[serde(default)]
+    occurred: Option<Millis>,
+    by: String,
+    seq: u64,
+    prev: String,
+    kind: String,
+    body: Box<RawValue>,
+}
+
+macro_rules! bodies {
+    ($($kind:ident),* $(,)?) => {
+        /// What happened. The variant name is the `kind` on disk.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Body {
+            $($kind($kind),)*
+            /// A kind this binary does not know (a newer warroom wrote it): kept, shown, not applied.
+            Unknown { kind: String, raw: String },
+        }
+
+        /// Every kind this binary reads and writes.
+        pub const KINDS: &[&str] = &[$(stringify!($kind)),*];
+
+        impl Body {
+            pub fn kind(&self) -> &str {
+                match self {
+                    $(Body::$kind(_) => stringify!($kind),)*
+                    Body::Unknown { kind, .. } => kind,
+                }
+            }
+
+            fn parse(kind: &str, raw: &RawValue) -> Option<Result<Body, ron::error::SpannedError>> {
+                match kind {
+                    $(stringify!($kind) => Some(raw.into_rust().map(Body::$kind)),)*
+                    _ => None,
+                }
+            }
+
+            fn encode(&self, e: &Event) -> Result<String, EncodeError> {
+                fn go<B: Serialize>(e: &Event, kind: &str, body: &B) -> Result<String, EncodeError> {
+                    let out = OutEnvelope {
+                        v: VERSION, id: &e.id, at: e.at, wall: e.wall, occurred: e.occurred,
+                        by: &e.by, seq: e.seq, prev: &e.prev, kind, body,
+                    };
+                    ron::to_string(&out).map_err(|err| EncodeError::Ron(err.to_string()))
+                }
+                match self {
+                    $(Body::$kind(b) => go(e, stringify!($kind), b),)*
+                    Body::Unknown { kind, .. } => Err(EncodeError::Unknown(kind.clone())),
+                }
+            }
+        }
+
+        impl Body {
+            /// The body as JSON (strings not yet sanitised).
+            pub fn to_json(&self) -> serde_json::Value {
+                match self {
+                    $(Body::$kind(b) => serde_json::to_value(b).unwrap_or(serde_json::Value::Null),)*
+                    Body::Unknown { kind, raw } => serde_json::json!({ "unknown": kind, "raw": raw }),
+                }
+            }
+        }
+
+        $(impl From<$kind> for Body {
+            fn from(b: $kind) -> Body { Body::$kind(b) }
+        })*
+    };
+}
+
+bodies!(
+    Declared,
+    TitleChanged,
+    PlaybookChanged,
+    SeverityChanged,
+    Classified,
+    MaterialityDetermined,
+    PhaseEntered,
+    ChecklistSet,
+    ActionSet,
+    ActionOutput,
+    Assigned,
+    RoleAssigned,
+    Note,
+    StatusUpdate,
+    FollowUp,
+    InjectReleased,
+    ExerciseClock,
+    Resolved,
+    Reopened,
+    Archived,
+    DuplicateOf,
+    TailRepaired,
+    Heads,
+);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EncodeError {
+    #[error("cannot encode event: {0}")]
+    Ron(String),
+    #[error("an unknown event kind `{0}` is never written by this warroom")]
+    Unknown(String),
+    #[error("record is {0} bytes; the limit is {MAX_LINE} bytes (split the text or attach a file path instead)")]
+    TooLong(usize),
+}
+
+/// Encode an event as one line (without the newline).
+pub fn encode(e: &Event) -> Result<String, EncodeError> {
+    let line = e.body.encode(e)?;
+    if line.len() > MAX_LINE {
+        return Err(EncodeError::TooLong(line.len()));
+    }
+    Ok(line)
+}
+
+/// Parse one line (without its newline). The error is a plain sentence for the problems list.
+pub fn parse(line: &str) -> Result<Event, String> {
+    let env: InEnvelope = ron::from_str(line).map_err(|e| format!("not a warroom record ({e})"))?;
+    let body = if env.v > VERSION {
+        Body::Unknown {
+            kind: format!("{} v{}", env.kind, env.v),
+            raw: line.to_string(),
+        }
+    } else {
+        match Body::parse(&env.kind, &env.body) {
+            Some(Ok(b)) => b,
+            Some(Err(e)) => return Err(format!("bad `{}` body ({e})", env.kind)),
+            None => Body::Unknown {
+                kind: env.kind.clone(),
+                raw: line.to_string(),
+            },
+        }
+    };
+    Ok(Event {
+        id: env.id,
+        at: env.at,
+        wall: env.wall,
+        occurred: env.occurred,
+        by: env.by,
+        seq: env.seq,
+        prev: env.prev,
+        body,
+    })
+}
+
+/// The event as one JSON object (`"v":1`), every string sanitised for a terminal.
+pub fn to_json(e: &Event) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "v": VERSION,
+        "id": e.id,
+        "at": e.at,
+        "wall": e.wall,
+        "occurred": e.occurred,
+        "when": super::time::format_utc(e.when()),
+        "by": e.by,
+        "seq": e.seq,
+        "kind": e.kind(),
+        "body": e.body.to_json(),
+    });
+    super::sanitize::sanitize_json(&mut v);
+    v
+}
+
+/// BLAKE3 of a line's exact bytes (without its newline), lowercase hex: the next record's `prev`.
+pub fn line_hash(line: &[u8]) -> String {
+    blake3::hash(line).to_hex().to_string()
+}
+
+/// The `prev` of a writer's first record.
+pub fn genesis_hash(incident: &str, writer: &str) -> String {
+    line_hash(format!("{incident}\n{writer}").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(text: &str) -> Event {
+        Event {
+            id: "01JDQ0000000000000000000AA".into(),
+            at: 1_764_150_000_000,
+            wall: 1_764_150_000_000,
+            occurred: Some(1_764_149_000_000),
+            by: "alice@jump".into(),
+            seq: 3,
+            prev: "ab".into(),
+            body: Note {
+                text: text.into(),
+                tags: vec!["ioc".into()],
+            }
+            .into(),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_stays_on_one_line() {
+        let e = note("line one\nline two \u{1b}[31m \u{202e}");
+        let line = encode(&e).unwrap();
+        assert!(!line.contains('\n'));
+        assert!(line.starts_with("(v:1,"), "{line}");
+        assert_eq!(parse(&line).unwrap(), e);
+    }
+
+    #[test]
+    fn unknown_kinds_and_fields_are_kept() {
+        let line = r#"(v:1,id:"x",at:5,wall:5,occurred:None,by:"a@b",seq:1,prev:"p",kind:"Poll",body:(question:"?"),extra:1)"#;
+        let e = parse(line).unwrap();
+        assert_eq!(e.kind(), "Poll");
+        assert!(matches!(e.body, Body::Unknown { .. }));
+        let newer = r#"(v:1,id:"x",at:5,wall:5,occurred:None,by:"a@b",seq:1,prev:"p",kind:"Note",body:(text:"hi",tags:[],mood:"calm"))"#;
+        assert!(matches!(parse(newer).unwrap().body, Body::Note(_)));
+    }
+
+    #[test]
+    fn refuses_garbage_and_oversize() {
+        assert!(parse("hello").is_err());
+        assert!(parse(r#"(v:1,id:"x",at:5,wall:5,occurred:None,by:"a@b",seq:1,prev:"p",kind:"Note",body:(tags:[]))"#).is_err());
+        let e = note(&"x".repeat(MAX_LINE));
+        assert!(matches!(encode(&e), Err(EncodeError::TooLong(_))));
+    }
+}

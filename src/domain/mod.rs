@@ -1,0 +1,18 @@
+//! Pure types and logic: no file IO, no terminal, no runtime.
+
+pub mod describe;
+pub mod event;
+pub mod identity;
+pub mod phase;
+pub mod playbook;
+pub mod problem;
+pub mod sanitize;
+pub mod state;
+pub mod time;
+
+pub use event::{Body, Event, EventKey, Mode};
+pub use phase::Phase;
+pub use playbook::Playbook;
+pub use problem::Problem;
+pub use sanitize::{sanitize, sanitize_lines};
+pub use state::IncidentState;

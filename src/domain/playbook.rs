@@ -1,0 +1,444 @@
+//! Playbook schema: what a team writes in `playbooks/*.ron`, and its validation.
+//!
+//! Parsing is strict (an unknown field is an error) for the library, `playbook check` and
+//! `declare`; the copy stored inside an incident is read leniently (unknown fields become problems)
+//! so a teammate on an older binary can still open it. See [`parse`].
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+use super::phase::Phase;
+
+/// The built-in role every incident has; reassigning it is the command handoff.
+pub const COMMANDER: &str = "commander";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Playbook {
+    pub id: String,
+    pub title: String,
+    pub version: String,
+    pub description: String,
+    /// Id of a playbook whose steps this one builds on (resolved before it is copied into an incident).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    #[serde(default)]
+    pub disclaimer: String,
+    #[serde(default)]
+    pub severity_guidance: Vec<SeverityGuide>,
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    pub phases: Phases,
+    #[serde(default)]
+    pub actions: Vec<Action>,
+    #[serde(default)]
+    pub templates: Vec<Template>,
+    #[serde(default)]
+    pub deadlines: Vec<Deadline>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeverityGuide {
+    pub level: u8,
+    pub when: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub duty: String,
+}
+
+/// The six NIST SP 800-61 phases, each with its checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Phases {
+    #[serde(default)]
+    pub preparation: Vec<Item>,
+    #[serde(default)]
+    pub identification: Vec<Item>,
+    #[serde(default)]
+    pub containment: Vec<Item>,
+    #[serde(default)]
+    pub eradication: Vec<Item>,
+    #[serde(default)]
+    pub recovery: Vec<Item>,
+    #[serde(default)]
+    pub lessons_learned: Vec<Item>,
+}
+
+impl Phases {
+    pub fn get(&self, phase: Phase) -> &[Item] {
+        match phase {
+            Phase::Preparation => &self.preparation,
+            Phase::Identification => &self.identification,
+            Phase::Containment => &self.containment,
+            Phase::Eradication => &self.eradication,
+            Phase::Recovery => &self.recovery,
+            Phase::LessonsLearned => &self.lessons_learned,
+        }
+    }
+    pub fn get_mut(&mut self, phase: Phase) -> &mut Vec<Item> {
+        match phase {
+            Phase::Preparation => &mut self.preparation,
+            Phase::Identification => &mut self.identification,
+            Phase::Containment => &mut self.containment,
+            Phase::Eradication => &mut self.eradication,
+            Phase::Recovery => &mut self.recovery,
+            Phase::LessonsLearned => &mut self.lessons_learned,
+        }
+    }
+    /// Every item with the phase it belongs to, in playbook order.
+    pub fn all(&self) -> impl Iterator<Item = (Phase, &Item)> {
+        Phase::ALL
+            .into_iter()
+            .flat_map(move |p| self.get(p).iter().map(move |i| (p, i)))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    pub id: String,
+    pub text: String,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Term {
+    /// Stop the bleeding now (isolate, block, disable).
+    Short,
+    /// Hold the line while eradication is prepared (rebuild, rotate, re-architect).
+    Long,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Approval {
+    /// Whoever proposes may carry it out.
+    None,
+    /// The current incident commander approves.
+    Commander,
+    /// Someone other than the proposer (a different person, not just another host) approves.
+    TwoPerson,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    pub id: String,
+    pub title: String,
+    pub why: String,
+    pub term: Term,
+    pub approval: Approval,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum Audience {
+    Internal,
+    External,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    pub id: String,
+    pub audience: Audience,
+    pub title: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Trigger {
+    Declared,
+    /// When the organisation became aware (the earliest `occurred` in the record).
+    Discovered,
+    Classified,
+    MaterialityDetermined,
+    /// The first event of this kind.
+    Event(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Within {
+    Hours(u32),
+    Days(u32),
+    BusinessDays(u32),
+    Months(u32),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stage {
+    pub label: String,
+    pub within: Within,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadline {
+    pub id: String,
+    pub name: String,
+    pub source: String,
+    pub trigger: Trigger,
+    pub stages: Vec<Stage>,
+    pub audience: String,
+}
+
+/// A semantic problem in a playbook that parsed: which id, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Text to locate in the source for a `line:col` (an id or a field), if any.
+    pub needle: Option<String>,
+    /// Which occurrence of the needle (duplicates point at the second one).
+    pub nth: usize,
+    pub message: String,
+}
+
+impl Playbook {
+    pub fn item(&self, id: &str) -> Option<(Phase, &Item)> {
+        self.phases.all().find(|(_, i)| i.id == id)
+    }
+    pub fn action(&self, id: &str) -> Option<&Action> {
+        self.actions.iter().find(|a| a.id == id)
+    }
+    pub fn has_role(&self, id: &str) -> bool {
+        id == COMMANDER || self.roles.iter().any(|r| r.id == id)
+    }
+
+    /// Checks that need the whole playbook: unique ids, known roles, sane levels.
+    pub fn validate(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let quoted = |s: &str| format!("\"{s}\"");
+        if !is_id(&self.id) {
+            out.push(Finding {
+                needle: Some(quoted(&self.id)),
+                nth: 1,
+                message: format!(
+                    "playbook id `{}` must be lowercase letters, digits, `-` or `_`",
+                    self.id
+                ),
+            });
+        }
+        let mut seen = BTreeSet::new();
+        for (_, item) in self.phases.all() {
+            if !is_id(&item.id) {
+                out.push(Finding {
+                    needle: Some(quoted(&item.id)),
+                    nth: 1,
+                    message: format!(
+                        "item id `{}` must be lowercase letters, digits, `-` or `_`",
+                        item.id
+                    ),
+                });
+            }
+            if !seen.insert(item.id.as_str()) {
+                out.push(Finding {
+                    needle: Some(quoted(&item.id)),
+                    nth: 2,
+                    message: format!("duplicate checklist item id `{}`", item.id),
+                });
+            }
+            if let Some(role) = &item.role {
+                if !self.has_role(role) {
+                    out.push(Finding {
+                        needle: Some(quoted(role)),
+                        nth: 1,
+                        message: format!(
+                            "item `{}` names role `{role}`, which is not in `roles`",
+                            item.id
+                        ),
+                    });
+                }
+            }
+        }
+        for action in &self.actions {
+            if !is_id(&action.id) {
+                out.push(Finding {
+                    needle: Some(quoted(&action.id)),
+                    nth: 1,
+                    message: format!(
+                        "action id `{}` must be lowercase letters, digits, `-` or `_`",
+                        action.id
+                    ),
+                });
+            }
+            if !seen.insert(action.id.as_str()) {
+                out.push(Finding {
+                    needle: Some(quoted(&action.id)),
+                    nth: 2,
+                    message: format!(
+                        "duplicate id `{}` (actions and items share one namespace)",
+                        action.id
+                    ),
+                });
+            }
+            if let Some(role) = &action.role {
+                if !self.has_role(role) {
+                    out.push(Finding {
+                        needle: Some(quoted(role)),
+                        nth: 1,
+                        message: format!(
+                            "action `{}` names role `{role}`, which is not in `roles`",
+                            action.id
+                        ),
+                    });
+                }
+            }
+            if action.rollback.is_some() && action.command.is_none() {
+                out.push(Finding {
+                    needle: Some(quoted(&action.id)),
+                    nth: 1,
+                    message: format!("action `{}` has a rollback but no command", action.id),
+                });
+            }
+        }
+        let mut roles = BTreeSet::new();
+        for role in &self.roles {
+            if !roles.insert(role.id.as_str()) {
+                out.push(Finding {
+                    needle: Some(quoted(&role.id)),
+                    nth: 2,
+                    message: format!("duplicate role id `{}`", role.id),
+                });
+            }
+        }
+        for g in &self.severity_guidance {
+            if !(1..=4).contains(&g.level) {
+                out.push(Finding {
+                    needle: Some(format!("level: {}", g.level)),
+                    nth: 1,
+                    message: format!("severity level {} is outside 1..4", g.level),
+                });
+            }
+        }
+        let mut deadlines = BTreeSet::new();
+        for d in &self.deadlines {
+            if !deadlines.insert(d.id.as_str()) {
+                out.push(Finding {
+                    needle: Some(quoted(&d.id)),
+                    nth: 2,
+                    message: format!("duplicate deadline id `{}`", d.id),
+                });
+            }
+            if d.stages.is_empty() {
+                out.push(Finding {
+                    needle: Some(quoted(&d.id)),
+                    nth: 1,
+                    message: format!("deadline `{}` has no stages", d.id),
+                });
+            }
+        }
+        let mut templates = BTreeSet::new();
+        for t in &self.templates {
+            if !templates.insert(t.id.as_str()) {
+                out.push(Finding {
+                    needle: Some(quoted(&t.id)),
+                    nth: 2,
+                    message: format!("duplicate template id `{}`", t.id),
+                });
+            }
+        }
+        out
+    }
+
+    /// The canonical text whose BLAKE3 identifies this playbook in an incident.
+    pub fn canonical_ron(&self) -> String {
+        let config = ron::ser::PrettyConfig::new().indentor("  ".to_string());
+        // Serialising plain data structures cannot fail.
+        ron::ser::to_string_pretty(self, config).unwrap_or_default()
+    }
+
+    pub fn content_hash(&self) -> String {
+        blake3::hash(self.canonical_ron().as_bytes())
+            .to_hex()
+            .to_string()
+    }
+}
+
+/// Ids are used in file names, CLI arguments and keyboard pickers: keep them plain.
+pub fn is_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Convert a byte offset in `text` to a 1-based `(line, col)`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Where a finding points in the source text (falls back to 1:1).
+pub fn locate(text: &str, finding: &Finding) -> (usize, usize) {
+    let Some(needle) = &finding.needle else {
+        return (1, 1);
+    };
+    let mut found = None;
+    let mut from = 0;
+    for _ in 0..finding.nth.max(1) {
+        match text[from..].find(needle.as_str()) {
+            Some(i) => {
+                found = Some(from + i);
+                from += i + needle.len();
+            }
+            None => break,
+        }
+    }
+    found.map_or((1, 1), |o| line_col(text, o))
+}
+
+/// One error or warning about a playbook's text, located for `file:line:col: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+/// Parse a playbook. Unknown fields are returned beside it (strict callers treat them as errors).
+pub fn parse(text: &str) -> Result<(Playbook, Vec<Diagnostic>), Diagnostic> {
+    let mut unknown = Vec::new();
+    let mut de = ron::Deserializer::from_str(text).map_err(|e| spanned(&e))?;
+    let result: Result<Playbook, _> =
+        serde_ignored::deserialize(&mut de, |path| unknown.push(path.to_string()));
+    let playbook = result.map_err(|e| {
+        let e = de.span_error(e);
+        spanned(&e)
+    })?;
+    de.end().map_err(|e| spanned(&de.span_error(e)))?;
+    let diags = unknown
+        .into_iter()
+        .map(|path| {
+            let field = path.rsplit('.').next().unwrap_or(&path).to_string();
+            let (line, col) = locate(
+                text,
+                &Finding {
+                    needle: Some(format!("{field}:")),
+                    nth: 1,
+                    message: String::new(),
+                },
+            );
+            Diagnostic {
+                line,
+                col,
+                message: format!("unknown field `{path}`"),
+            }
+        })
+        .collect();
+    Ok((playbook, diags))
+}
+
+fn spanned(e: &ron::error::SpannedError) -> Diagnostic {
+    Diagnostic {
+        line: e.span.start.line,
+        col: e.span.start.col,
+        message: e.code.to_string(),
+    }
+}

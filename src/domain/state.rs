@@ -1,0 +1,577 @@
+//! The folded state of one incident.
+//!
+//! The state is a pure function of the *set* of events (and the playbooks they name): events are
+//! kept in `(at, by, seq)` order and the registers are replayed from that order. An event that sorts
+//! after everything seen is applied in place; a late one (sync lag, a laptop back online) triggers a
+//! replay. So applying events one at a time, in any order, with duplicates, equals the batch fold —
+//! the property the tests check.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use super::event::*;
+use super::identity::person_of;
+use super::phase::Phase;
+use super::playbook::{Approval, Playbook, COMMANDER};
+use super::problem::Problem;
+use super::time::Millis;
+
+/// An `at` this far from the writer's own `wall` means clocks disagree.
+pub const SKEW_WARN_MS: Millis = 30_000;
+/// Another writer's `at` further ahead than this is ignored by the hybrid clock.
+pub const MAX_AHEAD_MS: Millis = 5 * 60_000;
+
+/// A register's value and the write that set it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reg<T> {
+    pub value: T,
+    pub by: String,
+    /// When it happened (`occurred`, else `wall`).
+    pub when: Millis,
+    #[serde(skip)]
+    pub key: EventKey,
+}
+
+impl<T> Reg<T> {
+    fn of(e: &Event, value: T) -> Reg<T> {
+        Reg {
+            value,
+            by: e.by.clone(),
+            when: e.when(),
+            key: e.key(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemRecord {
+    pub state: ItemState,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionRecord {
+    pub state: ActionState,
+    pub note: Option<String>,
+    /// Who proposed it most recently.
+    pub proposer: Option<String>,
+    pub approver: Option<String>,
+}
+
+/// Everything derived from the events; replaced wholesale on a replay.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Derived {
+    pub declared: Option<Reg<Declared>>,
+    pub title: Option<Reg<String>>,
+    pub severity: Option<Reg<u8>>,
+    pub phase: Option<Reg<PhaseEntered>>,
+    /// The playbook hash in force (Declared, then PlaybookChanged).
+    pub playbook_hash: Option<String>,
+    pub items: BTreeMap<String, Reg<ItemRecord>>,
+    pub actions: BTreeMap<String, Reg<ActionRecord>>,
+    pub roles: BTreeMap<String, Reg<String>>,
+    pub assignments: BTreeMap<Target, Reg<String>>,
+    pub notes: usize,
+    pub status_updates: Vec<Reg<StatusUpdate>>,
+    pub follow_ups: Vec<Reg<FollowUp>>,
+    pub classified: Option<Millis>,
+    pub materiality: Option<Millis>,
+    pub resolved: Option<Reg<bool>>,
+    pub archived: Option<Reg<()>>,
+    pub duplicate_of: Option<Reg<String>>,
+    /// Earliest `occurred`/`wall` in the record: when the organisation became aware.
+    pub discovered: Option<Millis>,
+    pub last_update: Option<(Millis, String)>,
+    /// Events that broke a rule: kept in the timeline, not applied.
+    pub rejected: Vec<Problem>,
+    pub unknown_kinds: BTreeSet<String>,
+    pub tail_repairs: Vec<(String, u64, u64)>,
+    /// Writers whose `at` and `wall` differ by more than [`SKEW_WARN_MS`].
+    pub skewed: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IncidentState {
+    pub id: String,
+    events: BTreeMap<EventKey, Event>,
+    /// Timeline order: when it happened, then the merge key.
+    timeline: Vec<(Millis, EventKey)>,
+    seen: HashMap<(String, u64), String>,
+    playbooks: HashMap<String, Playbook>,
+    /// Same writer and seq, different record: someone edited or two hosts share a log.
+    conflicts: Vec<Problem>,
+    pub derived: Derived,
+}
+
+impl PartialEq for IncidentState {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+            && self.events == other.events
+            && self.timeline == other.timeline
+            && self.derived == other.derived
+            && self.conflicts.len() == other.conflicts.len()
+    }
+}
+
+/// Why the fold refuses an event (the CLI refuses the write for the same reason).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RuleViolation(pub String);
+
+impl IncidentState {
+    pub fn new(id: impl Into<String>) -> IncidentState {
+        IncidentState {
+            id: id.into(),
+            events: BTreeMap::new(),
+            timeline: Vec::new(),
+            seen: HashMap::new(),
+            playbooks: HashMap::new(),
+            conflicts: Vec::new(),
+            derived: Derived::default(),
+        }
+    }
+
+    /// Batch fold; `playbooks` are keyed by the content hash the events name.
+    pub fn fold(
+        id: impl Into<String>,
+        playbooks: Vec<(String, Playbook)>,
+        events: impl IntoIterator<Item = Event>,
+    ) -> Self {
+        let mut s = IncidentState::new(id);
+        s.playbooks.extend(playbooks);
+        for e in events {
+            s.insert(e);
+        }
+        s.replay();
+        s
+    }
+
+    /// Make a playbook (by its content hash) available to the rules; replays if it is new.
+    pub fn add_playbook(&mut self, hash: String, playbook: Playbook) {
+        if self.playbooks.insert(hash, playbook).is_none() {
+            self.replay();
+        }
+    }
+
+    pub fn has_playbook(&self, hash: &str) -> bool {
+        self.playbooks.contains_key(hash)
+    }
+
+    /// Apply one event, in any order; duplicates are ignored. Returns true if it was new.
+    pub fn apply(&mut self, e: Event) -> bool {
+        let is_last = self
+            .events
+            .last_key_value()
+            .is_none_or(|(k, _)| *k < e.key());
+        let key = e.key();
+        if !self.insert(e) {
+            return false;
+        }
+        if is_last {
+            if let Some(e) = self.events.get(&key).cloned() {
+                self.step(&e);
+            }
+        } else {
+            self.replay();
+        }
+        true
+    }
+
+    fn insert(&mut self, e: Event) -> bool {
+        let id = (e.by.clone(), e.seq);
+        if let Some(prev_id) = self.seen.get(&id) {
+            if *prev_id != e.id {
+                self.conflicts.push(Problem::new(
+                    e.by.clone(),
+                    Some(e.seq),
+                    format!(
+                        "two different records claim seq {} of {}: the second is ignored",
+                        e.seq, e.by
+                    ),
+                ));
+            }
+            return false;
+        }
+        self.seen.insert(id, e.id.clone());
+        let tkey = (e.when(), e.key());
+        let pos = self.timeline.partition_point(|k| *k < tkey);
+        self.timeline.insert(pos, tkey);
+        self.events.insert(e.key(), e);
+        true
+    }
+
+    fn replay(&mut self) {
+        self.derived = Derived::default();
+        let events: Vec<Event> = self.events.values().cloned().collect();
+        for e in &events {
+            self.step(e);
+        }
+    }
+
+    pub fn playbook(&self) -> Option<&Playbook> {
+        self.derived
+            .playbook_hash
+            .as_ref()
+            .and_then(|h| self.playbooks.get(h))
+    }
+
+    /// Would the fold accept this event on top of the current state?
+    pub fn check(&self, body: &Body, by: &str) -> Result<(), RuleViolation> {
+        let d = &self.derived;
+        let playbook = self.playbook();
+        let no = |s: String| Err(RuleViolation(s));
+        match body {
+            Body::Declared(_) if d.declared.is_some() => {
+                no("this incident was already declared".into())
+            }
+            Body::SeverityChanged(s) if !(1..=4).contains(&s.severity) => {
+                no(format!("severity must be 1..4, not {}", s.severity))
+            }
+            Body::ChecklistSet(c) => match playbook {
+                Some(p) if p.item(&c.item).is_none() => {
+                    no(format!("the playbook has no checklist item `{}`", c.item))
+                }
+                _ => Ok(()),
+            },
+            Body::RoleAssigned(r) => match playbook {
+                Some(p) if !p.has_role(&r.role) => {
+                    no(format!("the playbook has no role `{}`", r.role))
+                }
+                _ => Ok(()),
+            },
+            Body::Assigned(a) => match (playbook, &a.target) {
+                (Some(p), Target::Item(i)) if p.item(i).is_none() => {
+                    no(format!("the playbook has no checklist item `{i}`"))
+                }
+                (Some(p), Target::Action(x)) if p.action(x).is_none() => {
+                    no(format!("the playbook has no action `{x}`"))
+                }
+                _ => Ok(()),
+            },
+            Body::ActionSet(a) => self.check_action(a, by),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_action(&self, a: &ActionSet, by: &str) -> Result<(), RuleViolation> {
+        let Some(playbook) = self.playbook() else {
+            return Ok(()); // the playbook copy has not synced yet: judged on replay once it has
+        };
+        let Some(def) = playbook.action(&a.action) else {
+            return Err(RuleViolation(format!(
+                "the playbook has no action `{}`",
+                a.action
+            )));
+        };
+        let current = self.derived.actions.get(&a.action).map(|r| &r.value);
+        let from = current.map(|r| r.state);
+        if !transition_allowed(from, a.state, def.approval) {
+            let from = from.map_or("not proposed".to_string(), |s| format!("{s:?}"));
+            let hint = match (def.approval, a.state) {
+                (Approval::None, _) => String::new(),
+                (_, ActionState::Running | ActionState::Done | ActionState::DryRun) => {
+                    " (it needs approval first)".to_string()
+                }
+                _ => String::new(),
+            };
+            return Err(RuleViolation(format!(
+                "action `{}` cannot go from {from} to {:?}{hint}",
+                a.action, a.state
+            )));
+        }
+        if a.state == ActionState::Approved {
+            let me = person_of(by);
+            match def.approval {
+                Approval::TwoPerson => {
+                    if current.and_then(|r| r.proposer.as_deref()).map(person_of)
+                        == Some(me.clone())
+                    {
+                        return Err(RuleViolation(format!(
+                            "action `{}` needs two people: {me} proposed it, so someone else must approve it",
+                            a.action
+                        )));
+                    }
+                }
+                Approval::Commander => {
+                    let commander = self.commander().map(|c| c.to_ascii_lowercase());
+                    if commander.as_deref() != Some(me.as_str()) {
+                        return Err(RuleViolation(format!(
+                            "action `{}` is approved by the incident commander ({}), not {me}",
+                            a.action,
+                            commander.unwrap_or_else(|| "unassigned".into())
+                        )));
+                    }
+                }
+                Approval::None => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, e: &Event) {
+        if let Err(v) = self.check(&e.body, &e.by) {
+            self.derived.rejected.push(Problem::new(
+                e.by.clone(),
+                Some(e.seq),
+                format!("{} not applied: {}", e.kind(), v.0),
+            ));
+            return;
+        }
+        let d = &mut self.derived;
+        d.discovered = Some(d.discovered.map_or(e.when(), |x| x.min(e.when())));
+        if !matches!(e.body, Body::Heads(_) | Body::TailRepaired(_)) {
+            d.last_update = Some((e.wall, e.by.clone()));
+        }
+        if (e.at - e.wall).abs() > SKEW_WARN_MS {
+            d.skewed.insert(e.by.clone());
+        }
+        match &e.body {
+            Body::Declared(x) => {
+                d.title = Some(Reg::of(e, x.title.clone()));
+                d.severity = Some(Reg::of(e, x.severity));
+                d.playbook_hash = Some(x.playbook_hash.clone());
+                if !d.roles.contains_key(COMMANDER) {
+                    d.roles
+                        .insert(COMMANDER.into(), Reg::of(e, x.commander.clone()));
+                }
+                d.declared = Some(Reg::of(e, x.clone()));
+            }
+            Body::TitleChanged(x) => d.title = Some(Reg::of(e, x.title.clone())),
+            Body::PlaybookChanged(x) => d.playbook_hash = Some(x.hash.clone()),
+            Body::SeverityChanged(x) => d.severity = Some(Reg::of(e, x.severity)),
+            Body::Classified(_) => d.classified = Some(d.classified.unwrap_or(e.when())),
+            Body::MaterialityDetermined(_) => {
+                d.materiality = Some(d.materiality.unwrap_or(e.when()))
+            }
+            Body::PhaseEntered(x) => d.phase = Some(Reg::of(e, x.clone())),
+            Body::ChecklistSet(x) => {
+                d.items.insert(
+                    x.item.clone(),
+                    Reg::of(
+                        e,
+                        ItemRecord {
+                            state: x.state,
+                            note: x.note.clone(),
+                        },
+                    ),
+                );
+            }
+            Body::ActionSet(x) => {
+                let prev = d.actions.get(&x.action).map(|r| r.value.clone());
+                let (proposer, approver) = match x.state {
+                    ActionState::Proposed => (Some(e.by.clone()), None),
+                    ActionState::Approved => (
+                        prev.as_ref().and_then(|p| p.proposer.clone()),
+                        Some(e.by.clone()),
+                    ),
+                    _ => (
+                        prev.as_ref()
+                            .and_then(|p| p.proposer.clone())
+                            .or_else(|| Some(e.by.clone())),
+                        prev.as_ref().and_then(|p| p.approver.clone()),
+                    ),
+                };
+                d.actions.insert(
+                    x.action.clone(),
+                    Reg::of(
+                        e,
+                        ActionRecord {
+                            state: x.state,
+                            note: x.note.clone(),
+                            proposer,
+                            approver,
+                        },
+                    ),
+                );
+            }
+            Body::Assigned(x) => {
+                d.assignments
+                    .insert(x.target.clone(), Reg::of(e, x.who.clone()));
+            }
+            Body::RoleAssigned(x) => {
+                d.roles.insert(x.role.clone(), Reg::of(e, x.who.clone()));
+            }
+            Body::Note(_) => d.notes += 1,
+            Body::StatusUpdate(x) => d.status_updates.push(Reg::of(e, x.clone())),
+            Body::FollowUp(x) => d.follow_ups.push(Reg::of(e, x.clone())),
+            Body::Resolved(_) => d.resolved = Some(Reg::of(e, true)),
+            Body::Reopened(_) => d.resolved = Some(Reg::of(e, false)),
+            Body::Archived(_) => d.archived = Some(Reg::of(e, ())),
+            Body::DuplicateOf(x) => d.duplicate_of = Some(Reg::of(e, x.of.clone())),
+            Body::TailRepaired(x) => d.tail_repairs.push((e.by.clone(), x.offset, x.bytes)),
+            Body::Unknown { kind, .. } => {
+                d.unknown_kinds.insert(kind.clone());
+            }
+            Body::ActionOutput(_)
+            | Body::InjectReleased(_)
+            | Body::ExerciseClock(_)
+            | Body::Heads(_) => {}
+        }
+    }
+
+    // ---- read accessors -------------------------------------------------------------------
+
+    pub fn events(&self) -> impl DoubleEndedIterator<Item = &Event> + ExactSizeIterator {
+        self.events.values()
+    }
+
+    pub fn event_count(&self) -> usize {
+        self.events.len()
+    }
+
+    /// The `i`th event in timeline order (by when it happened).
+    pub fn timeline_at(&self, i: usize) -> Option<&Event> {
+        self.timeline.get(i).and_then(|(_, k)| self.events.get(k))
+    }
+
+    pub fn timeline(&self) -> impl DoubleEndedIterator<Item = &Event> + '_ {
+        self.timeline.iter().filter_map(|(_, k)| self.events.get(k))
+    }
+
+    pub fn latest_key(&self) -> Option<&EventKey> {
+        self.events.last_key_value().map(|(k, _)| k)
+    }
+
+    pub fn title(&self) -> &str {
+        self.derived
+            .title
+            .as_ref()
+            .map_or("(syncing)", |r| r.value.as_str())
+    }
+
+    pub fn severity(&self) -> Option<u8> {
+        self.derived.severity.as_ref().map(|r| r.value)
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.derived
+            .phase
+            .as_ref()
+            .map_or(Phase::Identification, |r| r.value.phase)
+    }
+
+    pub fn mode(&self) -> Option<Mode> {
+        self.derived.declared.as_ref().map(|d| d.value.mode)
+    }
+
+    pub fn commander(&self) -> Option<&str> {
+        self.derived.roles.get(COMMANDER).map(|r| r.value.as_str())
+    }
+
+    pub fn declared_at(&self) -> Option<Millis> {
+        self.derived.declared.as_ref().map(|d| d.when)
+    }
+
+    pub fn is_resolved(&self) -> bool {
+        self.derived.resolved.as_ref().is_some_and(|r| r.value)
+    }
+
+    pub fn item_state(&self, id: &str) -> ItemState {
+        self.derived
+            .items
+            .get(id)
+            .map_or(ItemState::Open, |r| r.value.state)
+    }
+
+    /// Required items of phases before `phase` that are still open.
+    pub fn open_required_before(&self, phase: Phase) -> Vec<String> {
+        let Some(p) = self.playbook() else {
+            return Vec::new();
+        };
+        p.phases
+            .all()
+            .filter(|(ph, i)| *ph < phase && i.required)
+            .filter(|(_, i)| matches!(self.item_state(&i.id), ItemState::Open | ItemState::Blocked))
+            .map(|(_, i)| i.id.clone())
+            .collect()
+    }
+
+    /// Every problem the fold knows of: rule violations and conflicting records.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut v = self.derived.rejected.clone();
+        v.extend(self.conflicts.iter().cloned());
+        if let Some(h) = &self.derived.playbook_hash {
+            if !self.playbooks.contains_key(h) {
+                v.push(Problem::new(
+                    format!("playbooks/{h}.ron"),
+                    None,
+                    "the incident's playbook copy is missing or unreadable; checklist rules are not enforced",
+                ));
+            }
+        }
+        for k in &self.derived.unknown_kinds {
+            v.push(Problem::new(
+                "events",
+                None,
+                format!("unknown event {k} (written by a newer warroom)"),
+            ));
+        }
+        v
+    }
+
+    /// Clock-skew warnings: writers whose sort key ran away from their wall clock, and writers whose
+    /// wall clock is ahead of `now` (so other writers ignore them when ordering).
+    pub fn skew_warnings(&self, now: Millis) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .derived
+            .skewed
+            .iter()
+            .map(|w| {
+                format!("{w}: event order and wall clock differ by more than 30 s (clock behind?)")
+            })
+            .collect();
+        let mut ahead: BTreeMap<&str, Millis> = BTreeMap::new();
+        for e in self.events.values() {
+            if e.wall - now > MAX_AHEAD_MS {
+                let v = ahead.entry(e.by.as_str()).or_insert(0);
+                *v = (*v).max(e.wall - now);
+            }
+        }
+        for (w, by) in ahead {
+            out.push(format!(
+                "{w}: clock is {} min ahead of this host; its events are not used to order others",
+                by / 60_000
+            ));
+        }
+        out
+    }
+}
+
+/// The action state machine. `approval` relaxes it: an action that needs no approval may run at once.
+pub fn transition_allowed(from: Option<ActionState>, to: ActionState, approval: Approval) -> bool {
+    use ActionState::*;
+    let free = approval == Approval::None;
+    match to {
+        Proposed => matches!(from, None | Some(Failed | RolledBack | DryRun)),
+        Approved => from == Some(Proposed),
+        Running | DryRun => {
+            matches!(from, Some(Approved)) || (free && matches!(from, None | Some(Proposed)))
+        }
+        Done => {
+            matches!(from, Some(Approved | Running | DryRun))
+                || (free && matches!(from, None | Some(Proposed)))
+        }
+        Failed => matches!(from, Some(Approved | Running)),
+        RolledBack => matches!(from, Some(Running | Done | Failed)),
+    }
+}
+
+/// The hybrid sort key for a new event: never behind this writer's own last `at`, after everything
+/// it has seen from others, but never dragged along by a host whose clock is far ahead.
+pub fn next_at(
+    wall: Millis,
+    own_last: Option<Millis>,
+    others: impl IntoIterator<Item = Millis>,
+) -> (Millis, Vec<usize>) {
+    let mut at = wall.max(own_last.unwrap_or(Millis::MIN));
+    let mut ignored = Vec::new();
+    for (i, o) in others.into_iter().enumerate() {
+        if o - wall > MAX_AHEAD_MS {
+            ignored.push(i);
+        } else {
+            at = at.max(o + 1);
+        }
+    }
+    (at, ignored)
+}

@@ -1,0 +1,144 @@
+//! Where things are: the shared root (and where that setting came from), the local state and lock
+//! folders, the user's config file. Resolution is a pure function of its inputs, table-tested.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The optional user config file, `$XDG_CONFIG_HOME/warroom/config.ron`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The shared incident directory.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// Account names several people share; they must say who they are with `--as`.
+    #[serde(default)]
+    pub shared_accounts: Option<Vec<String>>,
+    /// Seconds between reconcile passes on network file systems.
+    #[serde(default)]
+    pub poll_interval: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootSource {
+    Flag,
+    Env,
+    ConfigFile,
+    Default,
+}
+
+impl RootSource {
+    pub fn describe(self) -> &'static str {
+        match self {
+            RootSource::Flag => "--dir",
+            RootSource::Env => "WARROOM_DIR",
+            RootSource::ConfigFile => "config file",
+            RootSource::Default => "per-user default",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootChoice {
+    pub path: PathBuf,
+    pub source: RootSource,
+}
+
+/// `--dir`, else `WARROOM_DIR`, else the config file, else a per-user data directory.
+pub fn choose_root(
+    flag: Option<&Path>,
+    env: Option<&str>,
+    config: &Config,
+    default: &Path,
+) -> RootChoice {
+    let pick = |p: &Path, source| RootChoice {
+        path: p.to_path_buf(),
+        source,
+    };
+    if let Some(p) = flag {
+        return pick(p, RootSource::Flag);
+    }
+    if let Some(e) = env.filter(|e| !e.trim().is_empty()) {
+        return pick(Path::new(e), RootSource::Env);
+    }
+    if let Some(p) = &config.dir {
+        return pick(p, RootSource::ConfigFile);
+    }
+    pick(default, RootSource::Default)
+}
+
+pub fn config_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| directories::BaseDirs::new().map(|b| b.config_dir().to_path_buf()))
+        .map(|d| d.join("warroom"))
+}
+
+pub fn load_config() -> Result<(Config, Option<PathBuf>), String> {
+    let Some(path) = config_dir().map(|d| d.join("config.ron")) else {
+        return Ok((Config::default(), None));
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => ron::from_str(&text)
+            .map(|c| (c, Some(path.clone())))
+            .map_err(|e| format!("{}:{}: {}", path.display(), e.span.start, e.code)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Config::default(), None)),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Per-user default shared directory (only this user will see it).
+pub fn default_root() -> PathBuf {
+    directories::BaseDirs::new()
+        .map(|b| b.data_dir().join("warroom").join("incidents"))
+        .unwrap_or_else(|| PathBuf::from(".warroom"))
+}
+
+/// Local, per-user state: install id, each log's last written head, drafts, logs.
+pub fn state_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("WARROOM_STATE_DIR").filter(|s| !s.is_empty()) {
+        return PathBuf::from(d);
+    }
+    directories::BaseDirs::new()
+        .map(|b| b.state_dir().unwrap_or(b.data_local_dir()).join("warroom"))
+        .unwrap_or_else(|| std::env::temp_dir().join("warroom-state"))
+}
+
+/// Lock files live on a local file system, so locking never depends on NFS/SMB lock support.
+pub fn lock_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|s| !s.is_empty()) {
+        return PathBuf::from(d).join("warroom");
+    }
+    let uid = super::fsutil::current_uid().unwrap_or(0);
+    std::env::temp_dir().join(format!("warroom-{uid}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_resolution_order() {
+        let cfg = Config {
+            dir: Some("/cfg".into()),
+            ..Config::default()
+        };
+        let none = Config::default();
+        let d = Path::new("/default");
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, &'a Config, &'a str, RootSource);
+        let cases: &[Case] = &[
+            (Some("/flag"), Some("/env"), &cfg, "/flag", RootSource::Flag),
+            (None, Some("/env"), &cfg, "/env", RootSource::Env),
+            (None, Some("  "), &cfg, "/cfg", RootSource::ConfigFile),
+            (None, None, &cfg, "/cfg", RootSource::ConfigFile),
+            (None, None, &none, "/default", RootSource::Default),
+        ];
+        for (flag, env, config, want, source) in cases {
+            let got = choose_root(flag.map(Path::new), *env, config, d);
+            assert_eq!(got.path, Path::new(want));
+            assert_eq!(got.source, *source);
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The shared incident directory: layout, the per-writer log writer, the tailing reader, the
+//! watcher. Everything read here is untrusted (see `domain::sanitize`).
+//!
+//! ```text
+//! <root>/<incident-id>/incident.ron              copy of the Declared header
+//! <root>/<incident-id>/playbooks/<hash>.ron      resolved playbook, content-addressed
+//! <root>/<incident-id>/events/<name>@<host>.<install>.ronl   one append-only log per writer
+//! ```
+
+pub mod config;
+pub mod fsutil;
+pub mod incident;
+pub mod playbooks;
+pub mod reader;
+pub mod tail;
+pub mod verify;
+pub mod watch;
+pub mod writer;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::domain::identity::{valid_host, valid_name, WriterId};
+use crate::domain::Problem;
+pub use config::{RootChoice, RootSource};
+pub use fsutil::Sharing;
+
+pub const EVENTS_DIR: &str = "events";
+pub const PLAYBOOKS_DIR: &str = "playbooks";
+pub const HEADER_FILE: &str = "incident.ron";
+pub const LOG_EXT: &str = ".ronl";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+    #[error(
+        "{log} was rolled back: it ends at seq {found} but this host already wrote seq {ours} \
+         (a sync tool restored an old copy?). Restore the newer file, or move it aside and remove {state} to start a fresh log"
+    )]
+    RolledBack {
+        log: String,
+        found: u64,
+        ours: u64,
+        state: String,
+    },
+    #[error("{0}")]
+    Refused(String),
+    #[error("no incident matches `{0}` in {1}")]
+    NoSuchIncident(String, String),
+    #[error("`{0}` matches several incidents: {1}")]
+    Ambiguous(String, String),
+}
+
+impl StoreError {
+    pub fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> StoreError {
+        let what = what.into();
+        move |source| StoreError::Io { what, source }
+    }
+}
+
+/// Who is writing, and from which installation: the log file is `name@host.install.ronl`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub writer: WriterId,
+    pub install: String,
+}
+
+impl Identity {
+    pub fn log_file_name(&self) -> String {
+        format!("{}.{}{LOG_EXT}", self.writer, self.install)
+    }
+}
+
+/// `alice@jump.k3x9qa.ronl` → `alice@jump`, if the name is well formed.
+pub fn writer_of_log(file_name: &str) -> Option<String> {
+    let stem = file_name.strip_suffix(LOG_EXT)?;
+    let (writer, install) = stem.rsplit_once('.')?;
+    let (name, host) = writer.split_once('@')?;
+    (valid_name(name)
+        && valid_host(host)
+        && !install.is_empty()
+        && install.bytes().all(|b| b.is_ascii_alphanumeric()))
+    .then(|| writer.to_string())
+}
+
+/// The random id of this installation, made once, so two cloned machines with one hostname never
+/// share a log file.
+pub fn install_id(state_dir: &Path) -> Result<String, StoreError> {
+    let path = state_dir.join("install-id");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        let s = s.trim().to_string();
+        if s.len() == 6
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return Ok(s);
+        }
+    }
+    std::fs::create_dir_all(state_dir).map_err(StoreError::io(format!(
+        "cannot create {}",
+        state_dir.display()
+    )))?;
+    let id = random_id(6);
+    std::fs::write(&path, &id)
+        .map_err(StoreError::io(format!("cannot write {}", path.display())))?;
+    Ok(id)
+}
+
+pub fn random_id(n: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// An opened shared directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub root: PathBuf,
+    pub source: RootSource,
+    pub sharing: Sharing,
+    pub state_dir: PathBuf,
+    pub lock_dir: PathBuf,
+}
+
+impl Store {
+    /// Open (creating if missing) the shared root. The root is canonicalised once: a root that is
+    /// itself a symlink is normal; below it nothing is followed.
+    pub fn open(
+        choice: &RootChoice,
+        state_dir: PathBuf,
+        lock_dir: PathBuf,
+    ) -> Result<Store, StoreError> {
+        let path = &choice.path;
+        if !path.exists() {
+            std::fs::create_dir_all(path).map_err(StoreError::io(format!(
+                "cannot create the shared directory {} (from {})",
+                path.display(),
+                choice.source.describe()
+            )))?;
+        }
+        let root = path.canonicalize().map_err(StoreError::io(format!(
+            "cannot open the shared directory {} (from {})",
+            path.display(),
+            choice.source.describe()
+        )))?;
+        if !root.is_dir() {
+            return Err(StoreError::Refused(format!(
+                "the shared directory {} (from {}) is not a folder",
+                root.display(),
+                choice.source.describe()
+            )));
+        }
+        Ok(Store {
+            sharing: Sharing::of_root(&root),
+            root,
+            source: choice.source,
+            state_dir,
+            lock_dir,
+        })
+    }
+
+    /// "/srv/warroom (from WARROOM_DIR)": every listing and error names the directory in use.
+    pub fn describe(&self) -> String {
+        format!("{} (from {})", self.root.display(), self.source.describe())
+    }
+
+    pub fn incident_dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    /// Incident folders under the root (never following symlinks), sorted; odd entries are problems.
+    pub fn list_incidents(&self) -> Result<(Vec<String>, Vec<Problem>), StoreError> {
+        let mut ids = Vec::new();
+        let mut problems = Vec::new();
+        let entries = std::fs::read_dir(&self.root)
+            .map_err(StoreError::io(format!("cannot list {}", self.describe())))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            match entry.file_type() {
+                Ok(t) if t.is_symlink() => problems.push(Problem::new(
+                    name,
+                    None,
+                    "a symlink in the shared directory is not followed",
+                )),
+                Ok(t) if t.is_dir() => {
+                    if incident::valid_incident_id(&name) {
+                        ids.push(name);
+                    } else {
+                        problems.push(Problem::new(
+                            name,
+                            None,
+                            "not an incident folder name; ignored",
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        ids.sort();
+        Ok((ids, problems))
+    }
+
+    /// An incident by id or unique prefix.
+    pub fn resolve(&self, wanted: &str) -> Result<String, StoreError> {
+        let (ids, _) = self.list_incidents()?;
+        if ids.iter().any(|i| i == wanted) {
+            return Ok(wanted.to_string());
+        }
+        let matches: Vec<&String> = ids
+            .iter()
+            .filter(|i| i.starts_with(wanted) || i.contains(wanted))
+            .collect();
+        let prefixed: Vec<&&String> = matches.iter().filter(|i| i.starts_with(wanted)).collect();
+        match (prefixed.as_slice(), matches.as_slice()) {
+            ([one], _) => Ok((**one).clone()),
+            ([], [one]) => Ok((*one).clone()),
+            ([], []) => Err(StoreError::NoSuchIncident(
+                wanted.to_string(),
+                self.describe(),
+            )),
+            (_, many) => Err(StoreError::Ambiguous(
+                wanted.to_string(),
+                many.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )),
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! Finding playbooks: `--playbooks DIR`, then the responder's trusted library in
+//! `$XDG_CONFIG_HOME/warroom/playbooks/`, then the set compiled into the binary. Also composition
+//! (`base`) and `playbook check`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::domain::playbook::{self, locate, Finding, Playbook};
+use crate::domain::Phase;
+
+/// The shipped playbooks, compiled in so `declare` works right after `cargo install`.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "ransomware.ron",
+        include_str!("../../playbooks/ransomware.ron"),
+    ),
+    ("phishing.ron", include_str!("../../playbooks/phishing.ron")),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Dir(PathBuf),
+    UserLibrary(PathBuf),
+    BuiltIn,
+}
+
+impl Origin {
+    pub fn describe(&self) -> String {
+        match self {
+            Origin::Dir(p) => format!("{} (--playbooks)", p.display()),
+            Origin::UserLibrary(p) => format!("{} (your library)", p.display()),
+            Origin::BuiltIn => "built-in".to_string(),
+        }
+    }
+}
+
+/// A playbook as written (before composition), with its text for locating errors.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub playbook: Playbook,
+    pub origin: Origin,
+    pub file: String,
+    pub text: String,
+}
+
+/// `file:line:col: message` lines.
+pub type Errors = Vec<String>;
+
+#[derive(Debug, Default)]
+pub struct Library {
+    /// In lookup order; an id found earlier shadows the same id later.
+    pub entries: Vec<Entry>,
+    /// Files in the library that could not be read (reported, not fatal for other playbooks).
+    pub errors: Errors,
+}
+
+pub fn user_library_dir() -> Option<PathBuf> {
+    super::config::config_dir().map(|d| d.join("playbooks"))
+}
+
+/// Parse strictly: any unknown field or failed rule is an error.
+pub fn parse_strict(file: &str, text: &str) -> Result<Playbook, Errors> {
+    match playbook::parse(text) {
+        Err(d) => Err(vec![format!("{file}:{}:{}: {}", d.line, d.col, d.message)]),
+        Ok((p, unknown)) => {
+            let mut errors: Errors = unknown
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{file}:{}:{}: {} (check the spelling; see playbooks/README.md)",
+                        d.line, d.col, d.message
+                    )
+                })
+                .collect();
+            errors.extend(p.validate().iter().map(|f| fmt_finding(file, text, f)));
+            if errors.is_empty() {
+                Ok(p)
+            } else {
+                Err(errors)
+            }
+        }
+    }
+}
+
+fn fmt_finding(file: &str, text: &str, f: &Finding) -> String {
+    let (line, col) = locate(text, f);
+    format!("{file}:{line}:{col}: {}", f.message)
+}
+
+fn ron_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ron") && p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+impl Library {
+    /// The library in lookup order.
+    pub fn load(extra: Option<&Path>) -> Library {
+        let mut lib = Library::default();
+        if let Some(dir) = extra {
+            lib.add_dir(dir, |p| Origin::Dir(p.to_path_buf()));
+        }
+        if let Some(dir) = user_library_dir() {
+            lib.add_dir(&dir, |p| Origin::UserLibrary(p.to_path_buf()));
+        }
+        lib.add_built_in();
+        lib
+    }
+
+    pub fn built_in() -> Library {
+        let mut lib = Library::default();
+        lib.add_built_in();
+        lib
+    }
+
+    fn add_built_in(&mut self) {
+        for (name, text) in BUILT_IN {
+            self.add_text(name.to_string(), text.to_string(), Origin::BuiltIn);
+        }
+    }
+
+    pub fn add_dir(&mut self, dir: &Path, origin: impl Fn(&Path) -> Origin) {
+        for path in ron_files(dir) {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => self.add_text(path.display().to_string(), text, origin(&path)),
+                Err(e) => self
+                    .errors
+                    .push(format!("{}: cannot read: {e}", path.display())),
+            }
+        }
+    }
+
+    pub fn add_text(&mut self, file: String, text: String, origin: Origin) {
+        match parse_strict(&file, &text) {
+            Ok(playbook) => self.entries.push(Entry {
+                playbook,
+                origin,
+                file,
+                text,
+            }),
+            Err(errors) => self.errors.extend(errors),
+        }
+    }
+
+    pub fn find(&self, id: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.playbook.id == id)
+    }
+
+    /// Visible playbooks (first of each id), in lookup order.
+    pub fn visible(&self) -> Vec<&Entry> {
+        let mut seen = BTreeSet::new();
+        self.entries
+            .iter()
+            .filter(|e| seen.insert(e.playbook.id.clone()))
+            .collect()
+    }
+
+    /// The playbook with its `base` chain merged in: base steps first, then its own.
+    pub fn resolve(&self, id: &str) -> Result<Playbook, Errors> {
+        let entry = self.find(id).ok_or_else(|| {
+            let known: Vec<String> = self
+                .visible()
+                .iter()
+                .map(|e| e.playbook.id.clone())
+                .collect();
+            vec![format!("no playbook `{id}`; known: {}", known.join(", "))]
+        })?;
+        self.resolve_entry(entry, &mut Vec::new())
+    }
+
+    pub fn resolve_entry(
+        &self,
+        entry: &Entry,
+        chain: &mut Vec<String>,
+    ) -> Result<Playbook, Errors> {
+        let me = &entry.playbook;
+        let Some(base_id) = &me.base else {
+            return Ok(me.clone());
+        };
+        let at = |needle: String, nth: usize, message: String| {
+            fmt_finding(
+                &entry.file,
+                &entry.text,
+                &Finding {
+                    needle: Some(needle),
+                    nth,
+                    message,
+                },
+            )
+        };
+        chain.push(me.id.clone());
+        if chain.contains(base_id) {
+            return Err(vec![at(
+                format!("\"{base_id}\""),
+                1,
+                format!(
+                    "playbooks build on each other in a cycle: {} → {base_id}",
+                    chain.join(" → ")
+                ),
+            )]);
+        }
+        let Some(base_entry) = self.find(base_id) else {
+            return Err(vec![at(
+                format!("\"{base_id}\""),
+                1,
+                format!("base playbook `{base_id}` not found"),
+            )]);
+        };
+        let base = self.resolve_entry(base_entry, chain)?;
+        let merged = compose(&base, me);
+        let errors: Errors = merged
+            .validate()
+            .iter()
+            .map(|f| {
+                let f = Finding {
+                    nth: 1,
+                    ..f.clone()
+                };
+                format!(
+                    "{} (merged with base `{base_id}`)",
+                    fmt_finding(&entry.file, &entry.text, &f)
+                )
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(merged)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Base steps first, then the specific ones; the specific playbook's header wins.
+pub fn compose(base: &Playbook, child: &Playbook) -> Playbook {
+    let mut out = child.clone();
+    for phase in Phase::ALL {
+        let mut items = base.phases.get(phase).to_vec();
+        items.extend(child.phases.get(phase).iter().cloned());
+        *out.phases.get_mut(phase) = items;
+    }
+    fn join<T: Clone>(a: &[T], b: &[T]) -> Vec<T> {
+        a.iter().chain(b).cloned().collect()
+    }
+    out.roles = join(&base.roles, &child.roles);
+    out.actions = join(&base.actions, &child.actions);
+    out.templates = join(&base.templates, &child.templates);
+    out.deadlines = join(&base.deadlines, &child.deadlines);
+    if out.severity_guidance.is_empty() {
+        out.severity_guidance = base.severity_guidance.clone();
+    }
+    if out.disclaimer.is_empty() {
+        out.disclaimer = base.disclaimer.clone();
+    }
+    out
+}
+
+/// `playbook check FILE|DIR`: every error as `file:line:col: what was expected`.
+pub fn check(path: &Path) -> Errors {
+    let mut lib = Library::default();
+    if path.is_dir() {
+        let files = ron_files(path);
+        if files.is_empty() {
+            return vec![format!(
+                "{}: no .ron playbooks in this folder",
+                path.display()
+            )];
+        }
+        lib.add_dir(path, |p| Origin::Dir(p.to_path_buf()));
+    } else {
+        match std::fs::read_to_string(path) {
+            Ok(text) => lib.add_text(
+                path.display().to_string(),
+                text,
+                Origin::Dir(path.to_path_buf()),
+            ),
+            Err(e) => return vec![format!("{}: cannot read: {e}", path.display())],
+        }
+    }
+    let mut errors = std::mem::take(&mut lib.errors);
+    let checked: Vec<Entry> = lib.entries.clone();
+    // Bases may come from the user's library or the built-in set.
+    let rest = Library::load(None);
+    lib.entries.extend(rest.entries);
+    let mut ids = BTreeSet::new();
+    for entry in &checked {
+        if !ids.insert(entry.playbook.id.clone()) {
+            errors.push(fmt_finding(
+                &entry.file,
+                &entry.text,
+                &Finding {
+                    needle: Some(format!("\"{}\"", entry.playbook.id)),
+                    nth: 1,
+                    message: format!(
+                        "another playbook in this folder already has id `{}`",
+                        entry.playbook.id
+                    ),
+                },
+            ));
+        }
+        if let Err(e) = lib.resolve_entry(entry, &mut Vec::new()) {
+            errors.extend(e);
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_playbook_passes() {
+        let lib = Library::built_in();
+        assert!(lib.errors.is_empty(), "{:#?}", lib.errors);
+        assert_eq!(lib.entries.len(), BUILT_IN.len());
+        for e in &lib.entries {
+            lib.resolve(&e.playbook.id).unwrap();
+        }
+    }
+
+    #[test]
+    fn strict_parse_locates_errors() {
+        let text = BUILT_IN[0].1.replacen("title:", "titel:", 1);
+        let errs = parse_strict("x.ron", &text).unwrap_err();
+        assert!(errs[0].starts_with("x.ron:"), "{errs:?}");
+        let text = BUILT_IN[0]
+            .1
+            .replacen("version:", "version: 3,\n    oops:", 1);
+        let errs = parse_strict("x.ron", &text).unwrap_err();
+        assert!(errs.iter().any(|e| e.contains("x.ron:")), "{errs:?}");
+    }
+}

@@ -1,0 +1,282 @@
+//! Tailing an incident's logs by offset: each pass reads only new bytes and consumes complete
+//! lines. Bad lines become problems and are skipped; nothing here can stop the other logs from
+//! being read.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use super::{fsutil, writer_of_log, EVENTS_DIR, LOG_EXT};
+use crate::domain::event::{self, Event, MAX_LINE};
+use crate::domain::time::Millis;
+use crate::domain::Problem;
+
+/// How long an unparseable last line may stay bad before it is reported (a remote write may
+/// still be landing).
+pub const SETTLE_MS: Millis = 30_000;
+
+const READ_CHUNK: usize = 1 << 20;
+
+#[derive(Debug, Default)]
+struct Cursor {
+    writer: String,
+    /// Bytes consumed.
+    offset: u64,
+    /// Lines consumed (for `file:line` in problems).
+    line: u64,
+    /// (device, inode): a replaced file is re-read from the start.
+    file_id: (u64, u64),
+    /// The unparseable last line seen at this offset, and since when.
+    pending_bad: Option<(u64, Millis)>,
+    /// Inside an over-long line: skip to the next newline without buffering.
+    skipping: bool,
+}
+
+/// Everything new since the last pass.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub events: Vec<Event>,
+    pub problems: Vec<Problem>,
+}
+
+pub struct IncidentReader {
+    id: String,
+    dir: PathBuf,
+    cursors: BTreeMap<String, Cursor>,
+    /// Files already reported as skipped (reported once).
+    reported: BTreeMap<String, ()>,
+}
+
+impl IncidentReader {
+    pub fn new(incident_dir: PathBuf) -> IncidentReader {
+        let id = incident_dir
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        IncidentReader {
+            id,
+            dir: incident_dir,
+            cursors: BTreeMap::new(),
+            reported: BTreeMap::new(),
+        }
+    }
+
+    fn rel(&self, name: &str) -> String {
+        format!("{}/{EVENTS_DIR}/{name}", self.id)
+    }
+
+    /// One reconcile pass over every log: re-list the folder, re-open each file (this forces NFS
+    /// close-to-open revalidation), read from the offset.
+    pub fn poll(&mut self, now: Millis) -> Batch {
+        let mut batch = Batch::default();
+        let events_dir = self.dir.join(EVENTS_DIR);
+        let entries = match fs::read_dir(&events_dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return batch,
+            Err(e) => {
+                batch.problems.push(Problem::new(
+                    format!("{}/{EVENTS_DIR}", self.id),
+                    None,
+                    format!("cannot list: {e}"),
+                ));
+                return batch;
+            }
+        };
+        let mut names: Vec<(String, bool)> = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let is_symlink = entry.file_type().is_ok_and(|t| t.is_symlink());
+            names.push((name, is_symlink));
+        }
+        names.sort();
+        for (name, is_symlink) in names {
+            if is_symlink || !name.ends_with(LOG_EXT) || writer_of_log(&name).is_none() {
+                if self.reported.insert(name.clone(), ()).is_none() {
+                    let why = if is_symlink {
+                        "a symlink is not followed; skipped".to_string()
+                    } else {
+                        "not a warroom log (name@host.install.ronl); skipped".to_string()
+                    };
+                    batch
+                        .problems
+                        .push(Problem::new(self.rel(&name), None, why));
+                }
+                continue;
+            }
+            self.read_log(&name, now, &mut batch);
+        }
+        batch
+    }
+
+    fn read_log(&mut self, name: &str, now: Millis, batch: &mut Batch) {
+        let rel = self.rel(name);
+        let path = self.dir.join(EVENTS_DIR).join(name);
+        let mut file = match fsutil::open_read(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                batch
+                    .problems
+                    .push(Problem::new(rel, None, format!("cannot open: {e}")));
+                return;
+            }
+        };
+        let Ok(meta) = file.metadata() else { return };
+        if !meta.is_file() {
+            return;
+        }
+        let writer = writer_of_log(name).unwrap_or_default();
+        let cursor = self
+            .cursors
+            .entry(name.to_string())
+            .or_insert_with(|| Cursor {
+                writer,
+                file_id: (meta.dev(), meta.ino()),
+                ..Cursor::default()
+            });
+        let len = meta.len();
+        let replaced = cursor.file_id != (meta.dev(), meta.ino());
+        if replaced || len < cursor.offset {
+            batch.problems.push(Problem::new(
+                rel.clone(),
+                None,
+                if replaced {
+                    "log file was replaced; re-read from the start"
+                } else {
+                    "log file shrank (rolled back or truncated); re-read from the start"
+                },
+            ));
+            *cursor = Cursor {
+                writer: cursor.writer.clone(),
+                file_id: (meta.dev(), meta.ino()),
+                ..Cursor::default()
+            };
+        }
+        if len == cursor.offset {
+            return;
+        }
+        if file.seek(SeekFrom::Start(cursor.offset)).is_err() {
+            return;
+        }
+        let mut pos = cursor.offset; // file position of buf[0]
+        let mut buf: Vec<u8> = Vec::new();
+        let mut chunk = vec![0u8; READ_CHUNK];
+        loop {
+            let n = match file.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    batch.problems.push(Problem::new(
+                        rel.clone(),
+                        None,
+                        format!("read failed: {e}"),
+                    ));
+                    break;
+                }
+            };
+            buf.extend_from_slice(&chunk[..n]);
+            let at_eof = pos + buf.len() as u64 >= len;
+            let used = consume(cursor, &rel, &buf, pos, len, at_eof, now, batch);
+            buf.drain(..used);
+            pos += used as u64;
+            if cursor.skipping {
+                // Over-long line: drop what we hold and keep skipping to the next newline.
+                pos += buf.len() as u64;
+                cursor.offset = pos;
+                buf.clear();
+            }
+        }
+    }
+}
+
+/// Consume complete lines from `buf` (which starts at file offset `pos`). Returns bytes used.
+#[allow(clippy::too_many_arguments)]
+fn consume(
+    cursor: &mut Cursor,
+    rel: &str,
+    buf: &[u8],
+    pos: u64,
+    len: u64,
+    at_eof: bool,
+    now: Millis,
+    batch: &mut Batch,
+) -> usize {
+    let mut used = 0;
+    while let Some(nl) = buf[used..].iter().position(|&b| b == b'\n') {
+        let line = &buf[used..used + nl];
+        let line_start = pos + used as u64;
+        let next = used + nl + 1;
+        let line_no = cursor.line + 1;
+        if cursor.skipping {
+            // The end of an over-long line already counted and reported.
+            cursor.skipping = false;
+            used = next;
+            cursor.offset = pos + used as u64;
+            continue;
+        }
+        if line.len() > MAX_LINE {
+            batch.problems.push(Problem::new(
+                rel,
+                Some(line_no),
+                format!(
+                    "line is {} bytes, over the {MAX_LINE}-byte limit; skipped",
+                    line.len()
+                ),
+            ));
+        } else {
+            match std::str::from_utf8(line)
+                .map_err(|_| "not UTF-8".to_string())
+                .and_then(event::parse)
+            {
+                Ok(e) if e.by != cursor.writer => batch.problems.push(Problem::new(
+                    rel,
+                    Some(line_no),
+                    format!(
+                        "record says it is by `{}` but sits in {}'s log; skipped",
+                        e.by, cursor.writer
+                    ),
+                )),
+                Ok(e) => batch.events.push(e),
+                Err(why) => {
+                    let is_last = pos + next as u64 >= len && at_eof;
+                    if is_last {
+                        let first_seen = match cursor.pending_bad {
+                            Some((off, t)) if off == line_start => t,
+                            _ => {
+                                cursor.pending_bad = Some((line_start, now));
+                                now
+                            }
+                        };
+                        if now - first_seen < SETTLE_MS {
+                            break; // may still be landing: retry next pass
+                        }
+                    }
+                    batch.problems.push(Problem::new(
+                        rel,
+                        Some(line_no),
+                        format!("{why}; skipped"),
+                    ));
+                }
+            }
+        }
+        cursor.pending_bad = None;
+        cursor.line += 1;
+        used = next;
+        cursor.offset = pos + used as u64;
+    }
+    // A partial line longer than the limit can never become valid: skip it without buffering.
+    if buf.len() - used > MAX_LINE && !cursor.skipping {
+        batch.problems.push(Problem::new(
+            rel,
+            Some(cursor.line + 1),
+            format!("line is over the {MAX_LINE}-byte limit; skipped"),
+        ));
+        cursor.skipping = true;
+        cursor.line += 1;
+    }
+    used
+}

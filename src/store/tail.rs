@@ -1,0 +1,156 @@
+//! Reading the end of a log without reading its history: write verbs look only at the last line of
+//! each log, so their cost does not grow with the incident.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+
+use crate::domain::event::{self, Event, MAX_LINE};
+
+const CHUNK: usize = 16 * 1024;
+
+/// Lines of a file from the end backwards, each without its newline.
+struct RevLines<'a> {
+    file: &'a File,
+    /// Offset just past the newline that ends the next line to yield.
+    end: u64,
+}
+
+impl RevLines<'_> {
+    /// Yields `(start offset, bytes)`; a line longer than `MAX_LINE` is yielded empty.
+    fn next_line(&mut self) -> io::Result<Option<(u64, Vec<u8>)>> {
+        if self.end == 0 {
+            return Ok(None);
+        }
+        let line_end = self.end - 1; // the newline
+        let mut start = line_end;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut too_long = false;
+        loop {
+            if start == 0 {
+                break;
+            }
+            let n = (start as usize).min(CHUNK);
+            let mut chunk = vec![0u8; n];
+            self.file.read_exact_at(&mut chunk, start - n as u64)?;
+            if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+                if !too_long {
+                    buf.splice(0..0, chunk[i + 1..].iter().copied());
+                }
+                start = start - n as u64 + i as u64 + 1;
+                break;
+            }
+            if !too_long {
+                buf.splice(0..0, chunk.iter().copied());
+                if buf.len() > MAX_LINE {
+                    too_long = true;
+                    buf.clear();
+                }
+            }
+            start -= n as u64;
+        }
+        self.end = start;
+        Ok(Some((start, if too_long { Vec::new() } else { buf })))
+    }
+}
+
+/// What a writer needs to know about the end of a log.
+#[derive(Debug, Default, Clone)]
+pub struct Tail {
+    pub len: u64,
+    /// Offset just past the last newline: where the next record goes.
+    pub complete_end: u64,
+    /// Bytes after the last newline (a write torn by a crash).
+    pub torn_bytes: u64,
+    /// BLAKE3 of the last complete line (the next record's `prev`), if any.
+    pub last_hash: Option<String>,
+    /// The last record that parses (scanning back over unreadable lines).
+    pub last_event: Option<Event>,
+    /// 1-based line number of `last_event`, counted from the end (1 = last line).
+    pub lines_back: usize,
+}
+
+/// How many unreadable lines to step over when looking for the last good record.
+const MAX_SCAN_BACK: usize = 64;
+
+pub fn read_tail(file: &File) -> io::Result<Tail> {
+    let len = file.metadata()?.len();
+    let mut tail = Tail {
+        len,
+        ..Tail::default()
+    };
+    if len == 0 {
+        return Ok(tail);
+    }
+    // Find the last newline.
+    let mut pos = len;
+    let mut complete_end = 0;
+    while pos > 0 {
+        let n = (pos as usize).min(CHUNK);
+        let mut chunk = vec![0u8; n];
+        file.read_exact_at(&mut chunk, pos - n as u64)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            complete_end = pos - n as u64 + i as u64 + 1;
+            break;
+        }
+        pos -= n as u64;
+    }
+    tail.complete_end = complete_end;
+    tail.torn_bytes = len - complete_end;
+    let mut lines = RevLines {
+        file,
+        end: complete_end,
+    };
+    let mut back = 0;
+    while let Some((_, bytes)) = lines.next_line()? {
+        back += 1;
+        if back == 1 {
+            tail.last_hash = Some(event::line_hash(&bytes));
+        }
+        if let Some(e) = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|s| event::parse(s).ok())
+        {
+            tail.last_event = Some(e);
+            tail.lines_back = back;
+            break;
+        }
+        if back >= MAX_SCAN_BACK {
+            break;
+        }
+    }
+    Ok(tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn finds_last_line_and_torn_bytes() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(b"garbage one\nsecond line\npartial").unwrap();
+        let t = read_tail(&f).unwrap();
+        assert_eq!(t.complete_end, 24);
+        assert_eq!(t.torn_bytes, 7);
+        assert_eq!(t.last_hash.unwrap(), event::line_hash(b"second line"));
+        assert!(t.last_event.is_none());
+    }
+
+    #[test]
+    fn long_lines_across_chunks() {
+        let mut f = tempfile::tempfile().unwrap();
+        let long = "x".repeat(CHUNK * 3 + 5);
+        writeln!(f, "a\n{long}").unwrap();
+        let t = read_tail(&f).unwrap();
+        assert_eq!(t.last_hash.unwrap(), event::line_hash(long.as_bytes()));
+        let mut lines = RevLines {
+            file: &f,
+            end: t.complete_end,
+        };
+        assert_eq!(lines.next_line().unwrap().unwrap().1.len(), long.len());
+        assert_eq!(lines.next_line().unwrap().unwrap(), (0, b"a".to_vec()));
+        assert!(lines.next_line().unwrap().is_none());
+    }
+}

@@ -1,0 +1,159 @@
+//! `warroom verify`: walk every hash chain and the cross-log heads. Tamper-evident, no more: it
+//! names the log and line of an edited, dropped or reordered record, and tells a crash (a torn
+//! tail, repaired or not) apart from tampering.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use super::writer::local_head;
+use super::{fsutil, writer_of_log, Store, EVENTS_DIR, LOG_EXT};
+use crate::domain::event::{self, Body};
+use crate::domain::sanitize;
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub logs: usize,
+    pub records: u64,
+    /// Signs of tampering or loss: `file:line: what`.
+    pub errors: Vec<String>,
+    /// Crashes (torn writes), which are not tampering.
+    pub crashes: Vec<String>,
+}
+
+struct Seen {
+    /// seq → hash of that record's line
+    hashes: HashMap<u64, String>,
+    max_seq: u64,
+}
+
+pub fn verify(store: &Store, id: &str) -> Report {
+    let mut report = Report::default();
+    let dir = store.incident_dir(id).join(EVENTS_DIR);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(LOG_EXT))
+        .collect();
+    names.sort();
+    let mut seen: HashMap<String, Seen> = HashMap::new();
+    // (file, line, heads) to check once every log is read
+    let mut heads_claims = Vec::new();
+    for name in &names {
+        let rel = format!("{id}/{EVENTS_DIR}/{}", sanitize(name));
+        let Some(writer) = writer_of_log(name) else {
+            report.errors.push(format!("{rel}: not a warroom log name"));
+            continue;
+        };
+        let mut bytes = Vec::new();
+        let path = dir.join(name);
+        if let Err(e) = fsutil::open_read(&path).and_then(|mut f| f.read_to_end(&mut bytes)) {
+            report.errors.push(format!("{rel}: cannot read: {e}"));
+            continue;
+        }
+        report.logs += 1;
+        let mut prev = event::genesis_hash(id, &writer);
+        let mut expected = 1u64;
+        let mut s = Seen {
+            hashes: HashMap::new(),
+            max_seq: 0,
+        };
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if complete < bytes.len() {
+            report.crashes.push(format!(
+                "{rel}: the last {} bytes are an incomplete record (a crash mid-write, or a write still landing); the writer repairs it on its next append",
+                bytes.len() - complete
+            ));
+        }
+        // Complete lines only, without the final newline's empty remainder.
+        let body = if complete == 0 {
+            &[][..]
+        } else {
+            &bytes[..complete - 1]
+        };
+        let lines = body
+            .split(|&b| b == b'\n')
+            .take(if complete == 0 { 0 } else { usize::MAX });
+        for (i, line) in lines.enumerate() {
+            let line_no = i + 1;
+            let hash = event::line_hash(line);
+            let parsed = std::str::from_utf8(line)
+                .ok()
+                .and_then(|t| event::parse(t).ok());
+            match parsed {
+                None => report.errors.push(format!(
+                    "{rel}:{line_no}: unreadable record (edited or corrupted)"
+                )),
+                Some(e) => {
+                    report.records += 1;
+                    if e.by != writer {
+                        report.errors.push(format!(
+                            "{rel}:{line_no}: record claims writer {} (edited?)",
+                            sanitize(&e.by)
+                        ));
+                    }
+                    if e.seq != expected {
+                        let what = if e.seq > expected {
+                            format!(
+                                "seq {} where {expected} was expected: records were dropped",
+                                e.seq
+                            )
+                        } else {
+                            format!("seq {} where {expected} was expected: records were reordered or repeated", e.seq)
+                        };
+                        report.errors.push(format!("{rel}:{line_no}: {what}"));
+                    } else if e.prev != prev {
+                        report.errors.push(format!(
+                            "{rel}:{line_no}: hash chain broken: line {} was edited, or a record before this one was dropped or moved",
+                            line_no.saturating_sub(1).max(1)
+                        ));
+                    }
+                    if let Body::TailRepaired(t) = &e.body {
+                        report.crashes.push(format!(
+                            "{rel}:{line_no}: a crash cut a write short ({} bytes at offset {}); the writer repaired it",
+                            t.bytes, t.offset
+                        ));
+                    }
+                    if let Body::Heads(h) = &e.body {
+                        heads_claims.push((rel.clone(), line_no, h.heads.clone()));
+                    }
+                    s.hashes.insert(e.seq, hash.clone());
+                    s.max_seq = s.max_seq.max(e.seq);
+                    expected = e.seq + 1;
+                }
+            }
+            prev = hash;
+        }
+        if let Some((seq, hash)) = local_head(store, &path) {
+            match s.hashes.get(&seq) {
+                Some(h) if *h == hash => {}
+                Some(_) => report.errors.push(format!("{rel}: record seq {seq} differs from what this host wrote (edited)")),
+                None => report
+                    .errors
+                    .push(format!("{rel}: this host wrote up to seq {seq}, but the log ends at seq {} (truncated or rolled back)", s.max_seq)),
+            }
+        }
+        seen.insert(name.trim_end_matches(LOG_EXT).to_string(), s);
+    }
+    for (rel, line_no, heads) in heads_claims {
+        for h in heads {
+            let who = sanitize(&h.writer);
+            match seen.get(&h.writer) {
+                None => report.errors.push(format!("{rel}:{line_no}: saw log {who} at seq {}, but that log is gone", h.seq)),
+                Some(s) => match s.hashes.get(&h.seq) {
+                    Some(x) if *x == h.hash => {}
+                    Some(_) => report
+                        .errors
+                        .push(format!("{id}/{EVENTS_DIR}/{who}{LOG_EXT}: record seq {} was edited after {rel}:{line_no} saw it", h.seq)),
+                    None => report.errors.push(format!(
+                        "{id}/{EVENTS_DIR}/{who}{LOG_EXT}: ends at seq {} but {rel}:{line_no} saw seq {}: truncated or rolled back",
+                        s.max_seq, h.seq
+                    )),
+                },
+            }
+        }
+    }
+    report
+}
