@@ -127,7 +127,13 @@ mod tests {
         };
         let none = Config::default();
         let d = Path::new("/default");
-        type Case<'a> = (Option<&'a str>, Option<&'a str>, &'a Config, &'a str, RootSource);
+        type Case<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
+            &'a Config,
+            &'a str,
+            RootSource,
+        );
         let cases: &[Case] = &[
             (Some("/flag"), Some("/env"), &cfg, "/flag", RootSource::Flag),
             (None, Some("/env"), &cfg, "/env", RootSource::Env),

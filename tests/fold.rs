@@ -1,0 +1,412 @@
+//! The merge law: the folded state is a function of the *set* of events. Shuffled, duplicated and
+//! late events applied one at a time equal the batch fold; rules hold whatever the order.
+
+use proptest::prelude::*;
+use warroom::domain::event::*;
+use warroom::domain::playbook::Playbook;
+use warroom::domain::{IncidentState, Phase};
+use warroom::store::playbooks::Library;
+
+fn playbook() -> (String, Playbook) {
+    let p = Library::built_in()
+        .resolve("ransomware")
+        .expect("built-in playbook");
+    (p.content_hash(), p)
+}
+
+const WRITERS: [&str; 3] = ["alice@h1", "bob@h2", "carol@h3"];
+const ITEMS: [&str; 3] = ["id-first-facts", "id-scope-hosts", "no-such-item"];
+const ACTIONS: [&str; 3] = [
+    "isolate-host-edr",
+    "cut-segment-egress",
+    "disable-ad-account",
+];
+const ASTATES: [ActionState; 6] = [
+    ActionState::Proposed,
+    ActionState::Approved,
+    ActionState::Running,
+    ActionState::Done,
+    ActionState::Failed,
+    ActionState::RolledBack,
+];
+
+fn body(op: u8, p: u8) -> Body {
+    let p = p as usize;
+    match op % 7 {
+        0 => Note {
+            text: format!("note {p}"),
+            tags: vec![],
+        }
+        .into(),
+        1 => ChecklistSet {
+            item: ITEMS[p % 3].into(),
+            state: [ItemState::Done, ItemState::Blocked, ItemState::Open][p / 3 % 3],
+            note: None,
+        }
+        .into(),
+        2 => ActionSet {
+            action: ACTIONS[p % 3].into(),
+            state: ASTATES[p / 3 % 6],
+            note: None,
+        }
+        .into(),
+        3 => SeverityChanged {
+            severity: (p % 5) as u8,
+            reason: None,
+        }
+        .into(),
+        4 => RoleAssigned {
+            role: ["commander", "scribe", "wizard"][p % 3].into(),
+            who: ["alice", "bob", "carol"][p / 3 % 3].into(),
+        }
+        .into(),
+        5 => PhaseEntered {
+            phase: Phase::ALL[p % 6],
+            override_open: vec![],
+        }
+        .into(),
+        _ => Assigned {
+            target: Target::Action(ACTIONS[p % 3].into()),
+            who: "bob".into(),
+        }
+        .into(),
+    }
+}
+
+/// Build a plausible multi-writer history: per-writer seq 1.., `at` non-decreasing per writer.
+fn history(ops: &[(u8, u8, u8, u16)], hash: &str) -> Vec<Event> {
+    let mut seq = [0u64; 3];
+    let mut at = [1_000_000i64; 3];
+    let mut out = vec![Event {
+        id: "declared".into(),
+        at: 1_000_000,
+        wall: 1_000_000,
+        occurred: None,
+        by: WRITERS[0].into(),
+        seq: 1,
+        prev: String::new(),
+        body: Declared {
+            incident: "i".into(),
+            title: "t".into(),
+            severity: 2,
+            mode: Mode::Real,
+            playbook: "ransomware".into(),
+            playbook_version: "1".into(),
+            playbook_hash: hash.into(),
+            commander: "alice".into(),
+        }
+        .into(),
+    }];
+    seq[0] = 1;
+    for (n, &(w, op, p, dt)) in ops.iter().enumerate() {
+        let w = (w % 3) as usize;
+        seq[w] += 1;
+        at[w] += dt as i64;
+        out.push(Event {
+            id: format!("e{n}"),
+            at: at[w],
+            wall: at[w],
+            occurred: (p % 4 == 0).then_some(at[w] - 5_000),
+            by: WRITERS[w].into(),
+            seq: seq[w],
+            prev: String::new(),
+            body: body(op, p),
+        });
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn one_at_a_time_in_any_order_equals_the_batch(
+        ops in prop::collection::vec((0u8..3, 0u8..7, 0u8..60, 0u16..3000), 1..60),
+        dups in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+        perm_seed in any::<u64>(),
+        late_at_start in any::<bool>(),
+    ) {
+        let (hash, pb) = playbook();
+        let events = history(&ops, &hash);
+        let batch = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
+
+        // Shuffle (deterministically from the seed), add duplicates, maybe add the playbook late.
+        let mut arrival = events.clone();
+        for d in &dups {
+            arrival.push(d.get(&events).clone());
+        }
+        let mut rng = perm_seed;
+        for i in (1..arrival.len()).rev() {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            arrival.swap(i, (rng >> 33) as usize % (i + 1));
+        }
+        let mut live = IncidentState::new("i");
+        if late_at_start {
+            live.add_playbook(hash.clone(), pb.clone());
+        }
+        for e in arrival {
+            live.apply(e);
+        }
+        if !late_at_start {
+            live.add_playbook(hash, pb);
+        }
+        prop_assert_eq!(&live.derived, &batch.derived);
+        let a: Vec<&str> = live.timeline().map(|e| e.id.as_str()).collect();
+        let b: Vec<&str> = batch.timeline().map(|e| e.id.as_str()).collect();
+        prop_assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_late_event_older_than_everything_is_placed_first(
+        ops in prop::collection::vec((0u8..3, 0u8..7, 0u8..60, 1u16..3000), 1..30),
+    ) {
+        let (hash, pb) = playbook();
+        let events = history(&ops, &hash);
+        let mut live = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
+        let late = Event {
+            id: "late".into(),
+            at: 10,
+            wall: 10,
+            occurred: Some(5),
+            by: "dave@h4".into(),
+            seq: 1,
+            prev: String::new(),
+            body: Note { text: "from a laptop back online".into(), tags: vec![] }.into(),
+        };
+        prop_assert!(live.apply(late.clone()));
+        prop_assert!(!live.apply(late.clone()), "a duplicate is ignored");
+        let mut all = events;
+        all.push(late);
+        let batch = IncidentState::fold("i", vec![(hash, pb)], all);
+        prop_assert_eq!(&live.derived, &batch.derived);
+        prop_assert_eq!(live.timeline_at(0).map(|e| e.id.as_str()), Some("late"));
+    }
+}
+
+fn ev(id: &str, at: i64, by: &str, seq: u64, body: impl Into<Body>) -> Event {
+    Event {
+        id: id.into(),
+        at,
+        wall: at,
+        occurred: None,
+        by: by.into(),
+        seq,
+        prev: String::new(),
+        body: body.into(),
+    }
+}
+
+fn declared(hash: &str) -> Event {
+    history(&[], hash).remove(0)
+}
+
+#[test]
+fn two_person_approval_needs_a_different_person() {
+    let (hash, pb) = playbook();
+    let propose = ev(
+        "p",
+        2_000_000,
+        "bob@h2",
+        1,
+        ActionSet {
+            action: "cut-segment-egress".into(),
+            state: ActionState::Proposed,
+            note: None,
+        },
+    );
+    // Bob on another host is still Bob.
+    let self_approve = ev(
+        "a",
+        2_000_001,
+        "bob@laptop",
+        1,
+        ActionSet {
+            action: "cut-segment-egress".into(),
+            state: ActionState::Approved,
+            note: None,
+        },
+    );
+    let s = IncidentState::fold(
+        "i",
+        vec![(hash.clone(), pb.clone())],
+        vec![declared(&hash), propose.clone(), self_approve],
+    );
+    assert_eq!(
+        s.derived.actions["cut-segment-egress"].value.state,
+        ActionState::Proposed
+    );
+    assert!(
+        s.problems()
+            .iter()
+            .any(|p| p.what.contains("needs two people")),
+        "{:?}",
+        s.problems()
+    );
+
+    let other = ev(
+        "a2",
+        2_000_002,
+        "carol@h3",
+        1,
+        ActionSet {
+            action: "cut-segment-egress".into(),
+            state: ActionState::Approved,
+            note: None,
+        },
+    );
+    let s = IncidentState::fold(
+        "i",
+        vec![(hash.clone(), pb)],
+        vec![declared(&hash), propose, other],
+    );
+    let rec = &s.derived.actions["cut-segment-egress"].value;
+    assert_eq!(rec.state, ActionState::Approved);
+    assert_eq!(rec.approver.as_deref(), Some("carol@h3"));
+    assert_eq!(rec.proposer.as_deref(), Some("bob@h2"));
+}
+
+#[test]
+fn commander_approval_follows_the_handoff() {
+    let (hash, pb) = playbook();
+    let propose = ev(
+        "p",
+        2_000_000,
+        "bob@h2",
+        1,
+        ActionSet {
+            action: "disable-ad-account".into(),
+            state: ActionState::Proposed,
+            note: None,
+        },
+    );
+    let by_bob = ev(
+        "a",
+        2_000_002,
+        "bob@h2",
+        2,
+        ActionSet {
+            action: "disable-ad-account".into(),
+            state: ActionState::Approved,
+            note: None,
+        },
+    );
+    let s = IncidentState::fold(
+        "i",
+        vec![(hash.clone(), pb.clone())],
+        vec![declared(&hash), propose.clone(), by_bob.clone()],
+    );
+    assert_eq!(
+        s.derived.actions["disable-ad-account"].value.state,
+        ActionState::Proposed
+    );
+    let handoff = ev(
+        "h",
+        2_000_001,
+        "alice@h1",
+        2,
+        RoleAssigned {
+            role: "commander".into(),
+            who: "bob".into(),
+        },
+    );
+    let s = IncidentState::fold(
+        "i",
+        vec![(hash.clone(), pb)],
+        vec![declared(&hash), propose, handoff, by_bob],
+    );
+    assert_eq!(s.commander(), Some("bob"));
+    assert_eq!(
+        s.derived.actions["disable-ad-account"].value.state,
+        ActionState::Approved
+    );
+}
+
+#[test]
+fn transitions_follow_the_playbook() {
+    let (hash, pb) = playbook();
+    let run_unapproved = ev(
+        "r",
+        2_000_000,
+        "bob@h2",
+        1,
+        ActionSet {
+            action: "cut-segment-egress".into(),
+            state: ActionState::Running,
+            note: None,
+        },
+    );
+    let run_free = ev(
+        "f",
+        2_000_001,
+        "bob@h2",
+        2,
+        ActionSet {
+            action: "isolate-host-edr".into(),
+            state: ActionState::Running,
+            note: None,
+        },
+    );
+    let s = IncidentState::fold(
+        "i",
+        vec![(hash.clone(), pb)],
+        vec![declared(&hash), run_unapproved, run_free],
+    );
+    assert!(!s.derived.actions.contains_key("cut-segment-egress"));
+    assert_eq!(
+        s.derived.actions["isolate-host-edr"].value.state,
+        ActionState::Running
+    );
+    assert_eq!(s.event_count(), 3, "a refused event stays in the timeline");
+}
+
+#[test]
+fn clock_skew_is_warned() {
+    let (hash, pb) = playbook();
+    let mut behind = ev(
+        "b",
+        2_000_000,
+        "bob@h2",
+        1,
+        Note {
+            text: "x".into(),
+            tags: vec![],
+        },
+    );
+    behind.wall = 2_000_000 - 3_600_000;
+    let mut ahead = ev(
+        "a",
+        9_000_000_000,
+        "carol@h3",
+        1,
+        Note {
+            text: "y".into(),
+            tags: vec![],
+        },
+    );
+    ahead.wall = 9_000_000_000;
+    let s = IncidentState::fold(
+        "i",
+        vec![(hash.clone(), pb)],
+        vec![declared(&hash), behind, ahead],
+    );
+    let w = s.skew_warnings(2_000_000);
+    assert!(w.iter().any(|w| w.starts_with("bob@h2")), "{w:?}");
+    assert!(
+        w.iter()
+            .any(|w| w.starts_with("carol@h3") && w.contains("ahead")),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn hybrid_clock_never_goes_back_and_ignores_runaway_hosts() {
+    use warroom::domain::state::next_at;
+    // Behind everyone: sorts after what it has seen.
+    assert_eq!(next_at(1_000, None, [5_000, 7_000]).0, 7_001);
+    // Never behind its own last record.
+    assert_eq!(next_at(1_000, Some(9_000), [5_000]).0, 9_000);
+    // A host a day ahead is ignored, and named.
+    let (at, ignored) = next_at(1_000, None, [86_400_000, 2_000]);
+    assert_eq!(at, 2_001);
+    assert_eq!(ignored, vec![0]);
+}

@@ -1,0 +1,187 @@
+//! `tests/data/events-v1.ronl` holds one record of every kind, as warroom 0.1 wrote them. Every later
+//! version must still read it: a teammate's older log must never break a newer console.
+
+use warroom::domain::event::{self, *};
+use warroom::domain::playbook::Audience;
+use warroom::domain::Phase;
+
+const GOLDEN: &str = include_str!("data/events-v1.ronl");
+
+#[test]
+fn golden_file_parses_and_has_every_kind() {
+    let mut kinds = std::collections::BTreeSet::new();
+    for (i, line) in GOLDEN.lines().enumerate() {
+        let e = event::parse(line).unwrap_or_else(|err| panic!("line {}: {err}", i + 1));
+        assert!(
+            !matches!(e.body, Body::Unknown { .. }),
+            "line {} is unknown",
+            i + 1
+        );
+        kinds.insert(e.kind().to_string());
+    }
+    for k in KINDS {
+        assert!(kinds.contains(*k), "golden file lacks kind {k}");
+    }
+}
+
+#[test]
+fn golden_file_chain_is_intact() {
+    let mut prev = event::genesis_hash("2026-11-22-golden-0000", "alice@jump");
+    for (i, line) in GOLDEN.lines().enumerate() {
+        let e = event::parse(line).unwrap();
+        assert_eq!(e.prev, prev, "line {}", i + 1);
+        assert_eq!(e.seq, i as u64 + 1);
+        prev = event::line_hash(line.as_bytes());
+    }
+}
+
+fn every_kind() -> Vec<Body> {
+    let s = |x: &str| x.to_string();
+    vec![
+        Declared {
+            incident: s("2026-11-22-golden-0000"),
+            title: s("Golden"),
+            severity: 2,
+            mode: Mode::Exercise,
+            playbook: s("ransomware"),
+            playbook_version: s("1.0.0"),
+            playbook_hash: s("00"),
+            commander: s("alice"),
+        }
+        .into(),
+        TitleChanged {
+            title: s("Golden \"quoted\" \u{1b}[31m"),
+        }
+        .into(),
+        PlaybookChanged {
+            hash: s("11"),
+            playbook: s("ransomware"),
+            version: s("1.0.1"),
+        }
+        .into(),
+        SeverityChanged {
+            severity: 1,
+            reason: Some(s("exfil")),
+        }
+        .into(),
+        Classified { note: None }.into(),
+        MaterialityDetermined {
+            note: Some(s("8-K")),
+        }
+        .into(),
+        PhaseEntered {
+            phase: Phase::Containment,
+            override_open: vec![s("id-scope-hosts")],
+        }
+        .into(),
+        ChecklistSet {
+            item: s("id-first-facts"),
+            state: ItemState::Done,
+            note: Some(s("ok")),
+        }
+        .into(),
+        ActionSet {
+            action: s("isolate-host-edr"),
+            state: ActionState::DryRun,
+            note: None,
+        }
+        .into(),
+        ActionOutput {
+            action: s("isolate-host-edr"),
+            text: s("isolated 3 hosts\nok"),
+            exit: Some(0),
+        }
+        .into(),
+        Assigned {
+            target: Target::Item(s("id-exfiltration")),
+            who: s("bob"),
+        }
+        .into(),
+        RoleAssigned {
+            role: s("scribe"),
+            who: s("carol"),
+        }
+        .into(),
+        Note {
+            text: s("multi\nline ⏎ note\t\u{202e}"),
+            tags: vec![s("edr")],
+        }
+        .into(),
+        StatusUpdate {
+            audience: Audience::External,
+            text: s("We are investigating."),
+        }
+        .into(),
+        FollowUp {
+            text: s("Patch VPN"),
+            owner: Some(s("bob")),
+            kind: s("improvement"),
+        }
+        .into(),
+        InjectReleased {
+            inject: s("inj-1"),
+            title: s("Press call"),
+            text: s("A journalist calls."),
+            scenario_ms: 600_000,
+        }
+        .into(),
+        ExerciseClock {
+            change: s("Start"),
+            speed: 2.0,
+            scenario_ms: 0,
+        }
+        .into(),
+        Resolved {
+            summary: Some(s("contained")),
+        }
+        .into(),
+        Reopened { reason: None }.into(),
+        Archived {}.into(),
+        DuplicateOf {
+            of: s("2026-11-22-other-0000"),
+        }
+        .into(),
+        TailRepaired {
+            offset: 1234,
+            bytes: 17,
+        }
+        .into(),
+        Heads {
+            heads: vec![Head {
+                writer: s("bob@h2.abc123"),
+                seq: 3,
+                hash: s("ff"),
+            }],
+        }
+        .into(),
+    ]
+}
+
+/// Run with `cargo test --test golden -- --ignored` only when adding a kind; never rewrite lines.
+#[test]
+#[ignore]
+fn regenerate_golden() {
+    let mut prev = event::genesis_hash("2026-11-22-golden-0000", "alice@jump");
+    let mut out = String::new();
+    for (i, body) in every_kind().into_iter().enumerate() {
+        let e = Event {
+            id: format!("01JDGOLDEN{:016}", i),
+            at: 1_764_000_000_000 + i as i64,
+            wall: 1_764_000_000_000 + i as i64,
+            occurred: (i % 2 == 0).then_some(1_763_999_000_000),
+            by: "alice@jump".into(),
+            seq: i as u64 + 1,
+            prev: prev.clone(),
+            body,
+        };
+        let line = event::encode(&e).unwrap();
+        prev = event::line_hash(line.as_bytes());
+        out.push_str(&line);
+        out.push('\n');
+    }
+    std::fs::write(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/events-v1.ronl"),
+        out,
+    )
+    .unwrap();
+}
