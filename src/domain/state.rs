@@ -154,6 +154,10 @@ impl IncidentState {
         }
     }
 
+    pub fn playbooks(&self) -> impl Iterator<Item = (&String, &Playbook)> {
+        self.playbooks.iter()
+    }
+
     pub fn has_playbook(&self, hash: &str) -> bool {
         self.playbooks.contains_key(hash)
     }

@@ -157,76 +157,107 @@ pub fn declare(
     Ok((id, event))
 }
 
-/// An incident being read: the reader's position in every log and the fold so far.
-pub struct Incident {
-    pub id: String,
-    pub dir: PathBuf,
-    pub state: IncidentState,
-    reader: IncidentReader,
-    /// Problems with files and lines (deduplicated), in the order found.
-    file_problems: BTreeMap<(String, Option<u64>), Problem>,
-    playbook_files: BTreeMap<String, ()>,
+/// What one reconcile pass found: new events (arrival order), newly readable playbook copies and
+/// new problems with files and lines.
+#[derive(Debug, Default)]
+pub struct Update {
+    pub events: Vec<Event>,
+    pub playbooks: Vec<(String, Playbook)>,
+    pub problems: Vec<Problem>,
 }
 
-impl Incident {
-    /// Read everything there is now.
-    pub fn open(store: &Store, id: &str, now: Millis) -> Incident {
+impl Update {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.playbooks.is_empty() && self.problems.is_empty()
+    }
+}
+
+/// The IO side of an open incident: the reader's position in every log and which playbook copies
+/// were read. Lives wherever IO may block (a worker thread for the console).
+pub struct Source {
+    pub id: String,
+    pub dir: PathBuf,
+    reader: IncidentReader,
+    playbook_files: BTreeMap<String, ()>,
+    /// Problems already reported (each is reported once).
+    reported: BTreeMap<(String, Option<u64>, String), ()>,
+    header_checked: bool,
+    /// Playbook hashes the events name.
+    wanted: Vec<String>,
+    declared: Option<Declared>,
+}
+
+impl Source {
+    pub fn new(store: &Store, id: &str) -> Source {
         let dir = store.incident_dir(id);
-        let mut inc = Incident {
+        Source {
             id: id.to_string(),
             reader: IncidentReader::new(dir.clone()),
             dir,
-            state: IncidentState::new(id),
-            file_problems: BTreeMap::new(),
             playbook_files: BTreeMap::new(),
-        };
-        let batch = inc.reader.poll(now);
-        inc.note(batch.problems);
-        let playbooks = inc.read_new_playbooks();
-        inc.state = IncidentState::fold(id, playbooks, batch.events);
-        inc
+            reported: BTreeMap::new(),
+            header_checked: false,
+            wanted: Vec::new(),
+            declared: None,
+        }
     }
 
-    /// One reconcile pass: returns the events that were new (in arrival order).
-    pub fn refresh(&mut self, now: Millis) -> Vec<Event> {
+    /// One reconcile pass.
+    pub fn poll(&mut self, now: Millis) -> Update {
         let batch = self.reader.poll(now);
-        self.note(batch.problems);
-        if self
-            .state
-            .derived
-            .playbook_hash
-            .as_ref()
-            .is_some_and(|h| !self.state.has_playbook(h))
-            || batch
-                .events
-                .iter()
-                .any(|e| matches!(e.body, Body::PlaybookChanged(_) | Body::Declared(_)))
-        {
-            for (hash, p) in self.read_new_playbooks() {
-                self.state.add_playbook(hash, p);
+        let mut problems = batch.problems;
+        let mut playbooks = Vec::new();
+        for e in &batch.events {
+            match &e.body {
+                Body::Declared(d) => self.wanted.push(d.playbook_hash.clone()),
+                Body::PlaybookChanged(p) => self.wanted.push(p.hash.clone()),
+                _ => {}
             }
         }
-        batch
-            .events
-            .into_iter()
-            .filter(|e| self.state.apply(e.clone()))
-            .collect()
-    }
-
-    fn note(&mut self, problems: Vec<Problem>) {
-        for p in problems {
-            self.file_problems
-                .entry((p.source.clone(), p.line))
-                .or_insert(p);
+        // Sync tools deliver files in any order: look again until every named copy is here.
+        if self
+            .wanted
+            .iter()
+            .any(|h| !self.playbook_files.contains_key(h))
+        {
+            let (found, p) = self.read_new_playbooks();
+            playbooks = found;
+            problems.extend(p);
+        }
+        if let Some(d) = batch.events.iter().find_map(|e| match &e.body {
+            Body::Declared(d) => Some(d.clone()),
+            _ => None,
+        }) {
+            self.declared = Some(d);
+        }
+        if !self.header_checked {
+            if let Some(decl) = &self.declared {
+                // A missing copy is simply not synced yet: look again next pass.
+                if let Some(p) = self.header_problems(decl) {
+                    self.header_checked = true;
+                    problems.extend(p);
+                }
+            }
+        }
+        problems.retain(|p| {
+            self.reported
+                .insert((p.source.clone(), p.line, p.what.clone()), ())
+                .is_none()
+        });
+        Update {
+            events: batch.events,
+            playbooks,
+            problems,
         }
     }
 
     /// Read the playbook copies not yet loaded (leniently: a newer binary may have added fields).
-    fn read_new_playbooks(&mut self) -> Vec<(String, Playbook)> {
+    fn read_new_playbooks(&mut self) -> (Vec<(String, Playbook)>, Vec<Problem>) {
         let dir = self.dir.join(PLAYBOOKS_DIR);
         let mut found = Vec::new();
+        let mut problems = Vec::new();
         let Ok(entries) = std::fs::read_dir(&dir) else {
-            return found;
+            return (found, problems);
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -238,95 +269,169 @@ impl Incident {
             {
                 continue;
             }
+            self.playbook_files.insert(hash.to_string(), ());
             let rel = format!("{}/{PLAYBOOKS_DIR}/{name}", self.id);
             let text = match fsutil::open_read(&entry.path()).and_then(std::io::read_to_string) {
                 Ok(t) => t,
                 Err(e) => {
-                    self.note(vec![Problem::new(rel, None, format!("cannot read: {e}"))]);
+                    problems.push(Problem::new(rel, None, format!("cannot read: {e}")));
                     continue;
                 }
             };
             if text.len() > 4 << 20 {
-                self.note(vec![Problem::new(
+                problems.push(Problem::new(
                     rel,
                     None,
                     "playbook copy is over 4 MiB; skipped",
-                )]);
-                self.playbook_files.insert(hash.to_string(), ());
+                ));
                 continue;
             }
             match playbook::parse(&text) {
                 Ok((p, unknown)) => {
-                    let mut notes: Vec<Problem> = unknown
-                        .into_iter()
-                        .map(|d| {
-                            Problem::new(
-                                rel.clone(),
-                                Some(d.line as u64),
-                                format!("{} (from a newer warroom?)", d.message),
-                            )
-                        })
-                        .collect();
+                    problems.extend(unknown.into_iter().map(|d| {
+                        Problem::new(
+                            rel.clone(),
+                            Some(d.line as u64),
+                            format!("{} (from a newer warroom?)", d.message),
+                        )
+                    }));
                     if crate::domain::event::line_hash(text.as_bytes()) != hash {
-                        notes.push(Problem::new(
+                        problems.push(Problem::new(
                             rel.clone(),
                             None,
                             "content does not match its hash: the copy was edited",
                         ));
                     }
-                    self.note(notes);
                     found.push((hash.to_string(), p));
                 }
-                Err(d) => self.note(vec![Problem::new(rel, Some(d.line as u64), d.message)]),
+                Err(d) => problems.push(Problem::new(rel, Some(d.line as u64), d.message)),
             }
-            self.playbook_files.insert(hash.to_string(), ());
         }
-        found
+        (found, problems)
     }
 
-    /// The header copy, checked against the Declared event.
-    pub fn header_problems(&self) -> Vec<Problem> {
+    /// The header copy checked against the Declared event; `None` if it is not there (yet).
+    fn header_problems(&self, decl: &Declared) -> Option<Vec<Problem>> {
         let rel = format!("{}/{HEADER_FILE}", self.id);
-        let Some(decl) = &self.state.derived.declared else {
-            return Vec::new();
-        };
-        match fsutil::open_read(&self.dir.join(HEADER_FILE)).and_then(std::io::read_to_string) {
-            Err(_) => vec![Problem::new(
+        let text = fsutil::open_read(&self.dir.join(HEADER_FILE))
+            .and_then(std::io::read_to_string)
+            .ok()?;
+        Some(match ron::from_str::<Header>(&text) {
+            Ok(h)
+                if h.incident == self.id
+                    && h.title == decl.title
+                    && h.playbook_hash == decl.playbook_hash =>
+            {
+                Vec::new()
+            }
+            Ok(_) => vec![Problem::new(
                 rel,
                 None,
-                "missing (the events are the authority)",
+                "does not match the Declared event; the event wins",
             )],
-            Ok(text) => match ron::from_str::<Header>(&text) {
-                Ok(h)
-                    if h.incident == self.id
-                        && h.title == decl.value.title
-                        && h.playbook_hash == decl.value.playbook_hash =>
-                {
-                    Vec::new()
-                }
-                Ok(_) => vec![Problem::new(
-                    rel,
-                    None,
-                    "does not match the Declared event; the event wins",
-                )],
-                Err(e) => vec![Problem::new(
-                    rel,
-                    Some(e.span.start.line as u64),
-                    e.code.to_string(),
-                )],
-            },
+            Err(e) => vec![Problem::new(
+                rel,
+                Some(e.span.start.line as u64),
+                e.code.to_string(),
+            )],
+        })
+    }
+}
+
+/// The fold of an incident plus the file problems found on the way: what a view shows.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub state: IncidentState,
+    pub file_problems: Vec<Problem>,
+}
+
+impl View {
+    pub fn new(id: &str) -> View {
+        View {
+            state: IncidentState::new(id),
+            file_problems: Vec::new(),
         }
     }
 
-    /// Every problem: files and lines skipped, rules the fold refused, the header copy.
+    /// Apply an update; returns the events that were new.
+    pub fn apply(&mut self, update: Update) -> Vec<Event> {
+        self.file_problems.extend(update.problems);
+        for (hash, p) in update.playbooks {
+            self.state.add_playbook(hash, p);
+        }
+        if self.state.event_count() == 0 && update.events.len() > 1 {
+            // First load: one batch fold instead of many late-arrival replays.
+            let playbooks = std::mem::replace(&mut self.state, IncidentState::new(""));
+            let id = playbooks.id.clone();
+            let pbs = playbooks
+                .playbooks()
+                .map(|(h, p)| (h.clone(), p.clone()))
+                .collect();
+            self.state = IncidentState::fold(id, pbs, update.events.clone());
+            return update.events;
+        }
+        update
+            .events
+            .into_iter()
+            .filter(|e| self.state.apply(e.clone()))
+            .collect()
+    }
+
+    /// Every problem: files and lines skipped, rules the fold refused.
     pub fn problems(&self) -> Vec<Problem> {
-        let mut v: Vec<Problem> = self.file_problems.values().cloned().collect();
+        let mut v = self.file_problems.clone();
         v.extend(self.state.problems());
-        v.extend(self.header_problems());
         v
     }
 
     /// Declared yet? (Sync tools deliver files in any order.)
+    pub fn is_syncing(&self) -> bool {
+        self.state.derived.declared.is_none()
+    }
+}
+
+/// An incident read in one go (the CLI): a source and its view.
+pub struct Incident {
+    pub id: String,
+    pub dir: PathBuf,
+    pub state: IncidentState,
+    source: Source,
+    file_problems: Vec<Problem>,
+}
+
+impl Incident {
+    /// Read everything there is now.
+    pub fn open(store: &Store, id: &str, now: Millis) -> Incident {
+        let mut source = Source::new(store, id);
+        let mut view = View::new(id);
+        view.apply(source.poll(now));
+        Incident {
+            id: id.to_string(),
+            dir: source.dir.clone(),
+            state: view.state,
+            source,
+            file_problems: view.file_problems,
+        }
+    }
+
+    /// One reconcile pass: returns the events that were new (in arrival order).
+    pub fn refresh(&mut self, now: Millis) -> Vec<Event> {
+        let mut view = View {
+            state: std::mem::replace(&mut self.state, IncidentState::new("")),
+            file_problems: std::mem::take(&mut self.file_problems),
+        };
+        let fresh = view.apply(self.source.poll(now));
+        self.state = view.state;
+        self.file_problems = view.file_problems;
+        fresh
+    }
+
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut v = self.file_problems.clone();
+        v.extend(self.state.problems());
+        v
+    }
+
     pub fn is_syncing(&self) -> bool {
         self.state.derived.declared.is_none()
     }
