@@ -9,3 +9,4 @@ pub mod cli;
 pub mod demo;
 pub mod domain;
 pub mod store;
+pub mod tui;

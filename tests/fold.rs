@@ -399,14 +399,14 @@ fn clock_skew_is_warned() {
 }
 
 #[test]
-fn hybrid_clock_never_goes_back_and_ignores_runaway_hosts() {
+fn hybrid_clock_never_goes_back_and_names_runaway_hosts() {
     use warroom::domain::state::next_at;
     // Behind everyone: sorts after what it has seen.
     assert_eq!(next_at(1_000, None, [5_000, 7_000]).0, 7_001);
     // Never behind its own last record.
     assert_eq!(next_at(1_000, Some(9_000), [5_000]).0, 9_000);
-    // A host a day ahead is ignored, and named.
-    let (at, ignored) = next_at(1_000, None, [86_400_000, 2_000]);
-    assert_eq!(at, 2_001);
-    assert_eq!(ignored, vec![0]);
+    // A writer far ahead (or this host far behind) is still followed, and named.
+    let (at, ahead) = next_at(1_000, None, [86_400_000, 2_000]);
+    assert_eq!(at, 86_400_001);
+    assert_eq!(ahead, vec![0]);
 }

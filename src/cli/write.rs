@@ -320,8 +320,8 @@ pub fn report(id: &str, appended: &Appended) {
             "note: repaired a torn write from an earlier crash ({bytes} bytes at offset {offset})"
         );
     }
-    for w in &appended.ignored_ahead {
-        eprintln!("warning: {w}'s clock is more than 5 minutes ahead of this host's; not used for ordering");
+    for w in &appended.ahead {
+        eprintln!("warning: {w} writes more than 5 minutes ahead of this host's clock: one of the two clocks is wrong (ordered after it anyway)");
     }
     if let Some(e) = appended
         .events

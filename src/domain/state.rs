@@ -95,7 +95,7 @@ pub struct Derived {
 pub struct IncidentState {
     pub id: String,
     events: BTreeMap<EventKey, Event>,
-    /// Timeline order: when it happened, then the merge key.
+    /// Timeline order: `occurred` (what the responder said), else the sort key `at`, then the key.
     timeline: Vec<(Millis, EventKey)>,
     seen: HashMap<(String, u64), String>,
     playbooks: HashMap<String, Playbook>,
@@ -198,7 +198,7 @@ impl IncidentState {
             return false;
         }
         self.seen.insert(id, e.id.clone());
-        let tkey = (e.when(), e.key());
+        let tkey = (e.occurred.unwrap_or(e.at), e.key());
         let pos = self.timeline.partition_point(|k| *k < tkey);
         self.timeline.insert(pos, tkey);
         self.events.insert(e.key(), e);
@@ -424,7 +424,7 @@ impl IncidentState {
         self.events.len()
     }
 
-    /// The `i`th event in timeline order (by when it happened).
+    /// The `i`th event in timeline order (`occurred`, else `at`).
     pub fn timeline_at(&self, i: usize) -> Option<&Event> {
         self.timeline.get(i).and_then(|(_, k)| self.events.get(k))
     }
@@ -522,7 +522,7 @@ impl IncidentState {
             .skewed
             .iter()
             .map(|w| {
-                format!("{w}: event order and wall clock differ by more than 30 s (clock behind?)")
+                format!("{w}: its records sort more than 30 s away from its own clock: its clock, or a teammate's, is wrong")
             })
             .collect();
         let mut ahead: BTreeMap<&str, Millis> = BTreeMap::new();
@@ -561,21 +561,24 @@ pub fn transition_allowed(from: Option<ActionState>, to: ActionState, approval: 
     }
 }
 
-/// The hybrid sort key for a new event: never behind this writer's own last `at`, after everything
-/// it has seen from others, but never dragged along by a host whose clock is far ahead.
+/// The hybrid sort key for a new event: never behind this writer's own last `at`, and after
+/// everything it has seen from others, so cause sorts before effect even on a host whose clock is
+/// far behind. (Design change: ARCHITECTURE had writers ignore an `at` more than 5 minutes ahead,
+/// but from one host a fast teammate and its own slow clock look the same, and ignoring them put a
+/// slow writer's replies before what they answered.) Returns the indexes of writers more than
+/// [`MAX_AHEAD_MS`] ahead, so the disagreement is reported instead of silently absorbed.
 pub fn next_at(
     wall: Millis,
     own_last: Option<Millis>,
     others: impl IntoIterator<Item = Millis>,
 ) -> (Millis, Vec<usize>) {
     let mut at = wall.max(own_last.unwrap_or(Millis::MIN));
-    let mut ignored = Vec::new();
+    let mut ahead = Vec::new();
     for (i, o) in others.into_iter().enumerate() {
         if o - wall > MAX_AHEAD_MS {
-            ignored.push(i);
-        } else {
-            at = at.max(o + 1);
+            ahead.push(i);
         }
+        at = at.max(o + 1);
     }
-    (at, ignored)
+    (at, ahead)
 }

@@ -101,10 +101,23 @@ pub fn install_id(state_dir: &Path) -> Result<String, StoreError> {
         "cannot create {}",
         state_dir.display()
     )))?;
+    // Several first runs at once must agree on one id: write a temp file, then hard-link it into
+    // place (fails if another process won the race, whose complete file we then read).
     let id = random_id(6);
-    std::fs::write(&path, &id)
-        .map_err(StoreError::io(format!("cannot write {}", path.display())))?;
-    Ok(id)
+    let tmp = state_dir.join(format!(".install-id.{}", random_id(8)));
+    std::fs::write(&tmp, &id).map_err(StoreError::io(format!("cannot write {}", tmp.display())))?;
+    let linked = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(id),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read_to_string(&path)
+            .map(|s| s.trim().to_string())
+            .map_err(StoreError::io(format!("cannot read {}", path.display()))),
+        Err(e) => Err(StoreError::Io {
+            what: format!("cannot write {}", path.display()),
+            source: e,
+        }),
+    }
 }
 
 pub fn random_id(n: usize) -> String {

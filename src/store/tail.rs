@@ -73,7 +73,9 @@ pub struct Tail {
 /// How many unreadable lines to step over when looking for the last good record.
 const MAX_SCAN_BACK: usize = 64;
 
-pub fn read_tail(file: &File) -> io::Result<Tail> {
+/// The end of a log; records not by `writer` (a line planted in someone else's log) are stepped
+/// over like unreadable ones.
+pub fn read_tail(file: &File, writer: &str) -> io::Result<Tail> {
     let len = file.metadata()?.len();
     let mut tail = Tail {
         len,
@@ -107,10 +109,10 @@ pub fn read_tail(file: &File) -> io::Result<Tail> {
         if back == 1 {
             tail.last_hash = Some(event::line_hash(&bytes));
         }
-        if let Some(e) = std::str::from_utf8(&bytes)
+        let parsed = std::str::from_utf8(&bytes)
             .ok()
-            .and_then(|s| event::parse(s).ok())
-        {
+            .and_then(|s| event::parse(s).ok());
+        if let Some(e) = parsed.filter(|e| e.by == writer) {
             tail.last_event = Some(e);
             tail.lines_back = back;
             break;
@@ -131,7 +133,7 @@ mod tests {
     fn finds_last_line_and_torn_bytes() {
         let mut f = tempfile::tempfile().unwrap();
         f.write_all(b"garbage one\nsecond line\npartial").unwrap();
-        let t = read_tail(&f).unwrap();
+        let t = read_tail(&f, "a@b").unwrap();
         assert_eq!(t.complete_end, 24);
         assert_eq!(t.torn_bytes, 7);
         assert_eq!(t.last_hash.unwrap(), event::line_hash(b"second line"));
@@ -143,7 +145,7 @@ mod tests {
         let mut f = tempfile::tempfile().unwrap();
         let long = "x".repeat(CHUNK * 3 + 5);
         writeln!(f, "a\n{long}").unwrap();
-        let t = read_tail(&f).unwrap();
+        let t = read_tail(&f, "a@b").unwrap();
         assert_eq!(t.last_hash.unwrap(), event::line_hash(long.as_bytes()));
         let mut lines = RevLines {
             file: &f,

@@ -44,8 +44,8 @@ pub struct Appended {
     pub events: Vec<Event>,
     /// `(offset, bytes)` of a torn tail that was cut off first.
     pub repaired: Option<(u64, u64)>,
-    /// Writers whose clocks are so far ahead that they were not used for ordering.
-    pub ignored_ahead: Vec<String>,
+    /// Writers more than 5 minutes ahead of this host's clock (or this host is behind).
+    pub ahead: Vec<String>,
 }
 
 /// This host's memory of the last record it wrote to a log (for rollback refusal).
@@ -157,8 +157,8 @@ impl<'s> LogWriter<'s> {
                 path.display()
             )));
         }
-        let tail =
-            read_tail(&file).map_err(StoreError::io(format!("cannot read {}", path.display())))?;
+        let tail = read_tail(&file, &self.identity.writer.to_string())
+            .map_err(StoreError::io(format!("cannot read {}", path.display())))?;
         let head_file = self.head_file(&path);
         self.refuse_rollback(&path, &tail, &head_file)?;
 
@@ -199,8 +199,8 @@ impl<'s> LogWriter<'s> {
                 let (at, ignored) = next_at(wall, own_at, other_ats.iter().copied());
                 for i in ignored {
                     if let Some(w) = others.get(i).map(|(w, _)| w.clone()) {
-                        if !out.ignored_ahead.contains(&w) {
-                            out.ignored_ahead.push(w);
+                        if !out.ahead.contains(&w) {
+                            out.ahead.push(w);
                         }
                     }
                 }
@@ -304,11 +304,11 @@ impl<'s> LogWriter<'s> {
             {
                 continue;
             }
-            if writer_of_log(&name).is_none() {
+            let Some(writer) = writer_of_log(&name) else {
                 continue;
-            }
+            };
             let stem = name.trim_end_matches(LOG_EXT).to_string();
-            if let Ok(t) = fsutil::open_read(&p).and_then(|f| read_tail(&f)) {
+            if let Ok(t) = fsutil::open_read(&p).and_then(|f| read_tail(&f, &writer)) {
                 out.push((stem, t));
             }
         }

@@ -1,0 +1,1462 @@
+//! The console's state and its reducer: `update(&mut Model, Msg) -> Vec<Effect>`. Pure: no IO, no
+//! terminal, no clock (time arrives in messages). Every write is an effect that goes through the
+//! store and comes back through the reader, exactly like a teammate's.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+
+use super::keymap::{Action, Context, Key, Keymap};
+use crate::domain::event::*;
+use crate::domain::identity::person_of;
+use crate::domain::playbook::{Audience, Playbook, COMMANDER};
+use crate::domain::time::Millis;
+use crate::domain::{IncidentState, Phase, Problem};
+use crate::store::incident::{Update, View};
+use crate::store::writer::Draft;
+
+/// Failed writes are retried this often.
+pub const RETRY_MS: Millis = 5_000;
+/// Drafts are saved once typing pauses this long.
+pub const DRAFT_PAUSE_MS: Millis = 1_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowStatus {
+    Active,
+    Resolved,
+    Archived,
+    Syncing,
+    Vanished,
+}
+
+/// One incident on the board.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoardRow {
+    pub id: String,
+    pub title: String,
+    pub severity: Option<u8>,
+    pub phase: Phase,
+    pub commander: Option<String>,
+    pub declared_at: Option<Millis>,
+    pub last_update: Option<(Millis, String)>,
+    pub mode: Option<Mode>,
+    pub status: RowStatus,
+    pub problems: usize,
+}
+
+impl BoardRow {
+    pub fn from_view(id: &str, v: &View) -> BoardRow {
+        let s = &v.state;
+        let d = &s.derived;
+        BoardRow {
+            id: id.to_string(),
+            title: s.title().to_string(),
+            severity: s.severity(),
+            phase: s.phase(),
+            commander: s.commander().map(str::to_string),
+            declared_at: s.declared_at(),
+            last_update: d.last_update.clone(),
+            mode: s.mode(),
+            status: if v.is_syncing() {
+                RowStatus::Syncing
+            } else if d.archived.is_some() {
+                RowStatus::Archived
+            } else if s.is_resolved() {
+                RowStatus::Resolved
+            } else {
+                RowStatus::Active
+            },
+            problems: v.problems().len(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoardFilter {
+    Active,
+    Exercises,
+    Archived,
+}
+
+impl BoardFilter {
+    pub const ALL: [BoardFilter; 3] = [
+        BoardFilter::Active,
+        BoardFilter::Exercises,
+        BoardFilter::Archived,
+    ];
+    pub fn label(self) -> &'static str {
+        match self {
+            BoardFilter::Active => "Active",
+            BoardFilter::Exercises => "Exercises",
+            BoardFilter::Archived => "Archived",
+        }
+    }
+    pub fn shows(self, r: &BoardRow) -> bool {
+        let exercise = matches!(r.mode, Some(Mode::Exercise | Mode::Demo));
+        match self {
+            BoardFilter::Active => !exercise && !matches!(r.status, RowStatus::Archived),
+            BoardFilter::Exercises => exercise && !matches!(r.status, RowStatus::Archived),
+            BoardFilter::Archived => matches!(r.status, RowStatus::Archived),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Checklist,
+    Actions,
+    Timeline,
+}
+
+impl Pane {
+    fn next(self) -> Pane {
+        match self {
+            Pane::Checklist => Pane::Actions,
+            Pane::Actions => Pane::Timeline,
+            Pane::Timeline => Pane::Checklist,
+        }
+    }
+    fn prev(self) -> Pane {
+        self.next().next()
+    }
+    fn context(self) -> Context {
+        match self {
+            Pane::Checklist => Context::Checklist,
+            Pane::Actions => Context::Actions,
+            Pane::Timeline => Context::Timeline,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindFilter {
+    All,
+    Notes,
+    Checklist,
+    Actions,
+    Comms,
+    Command,
+}
+
+impl KindFilter {
+    pub fn label(self) -> &'static str {
+        match self {
+            KindFilter::All => "all",
+            KindFilter::Notes => "notes",
+            KindFilter::Checklist => "checklist",
+            KindFilter::Actions => "actions",
+            KindFilter::Comms => "status updates",
+            KindFilter::Command => "command",
+        }
+    }
+    fn next(self) -> KindFilter {
+        use KindFilter::*;
+        match self {
+            All => Notes,
+            Notes => Checklist,
+            Checklist => Actions,
+            Actions => Comms,
+            Comms => Command,
+            Command => All,
+        }
+    }
+    pub fn matches(self, b: &Body) -> bool {
+        match self {
+            KindFilter::All => true,
+            KindFilter::Notes => matches!(b, Body::Note(_) | Body::InjectReleased(_)),
+            KindFilter::Checklist => matches!(b, Body::ChecklistSet(_)),
+            KindFilter::Actions => matches!(b, Body::ActionSet(_) | Body::ActionOutput(_)),
+            KindFilter::Comms => matches!(b, Body::StatusUpdate(_)),
+            KindFilter::Command => matches!(
+                b,
+                Body::Declared(_)
+                    | Body::PhaseEntered(_)
+                    | Body::SeverityChanged(_)
+                    | Body::RoleAssigned(_)
+                    | Body::Assigned(_)
+                    | Body::Classified(_)
+                    | Body::MaterialityDetermined(_)
+                    | Body::Resolved(_)
+                    | Body::Reopened(_)
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineView {
+    /// Rows scrolled back from the newest; 0 follows new events.
+    pub back: usize,
+    pub kind: KindFilter,
+    pub author: Option<String>,
+    pub search: Option<String>,
+    pub local_time: bool,
+}
+
+impl TimelineView {
+    pub fn shows(&self, e: &Event) -> bool {
+        if matches!(e.body, Body::Heads(_)) || !self.kind.matches(&e.body) {
+            return false;
+        }
+        if self.author.as_ref().is_some_and(|a| person_of(&e.by) != *a) {
+            return false;
+        }
+        match &self.search {
+            Some(q) if !q.is_empty() => {
+                let text = crate::domain::describe::describe(e).to_lowercase();
+                text.contains(&q.to_lowercase()) || e.by.contains(&q.to_lowercase())
+            }
+            _ => true,
+        }
+    }
+}
+
+/// The war-room view of one incident.
+pub struct IncidentModel {
+    pub id: String,
+    pub view: View,
+    pub focus: Pane,
+    pub phase_tab: Phase,
+    pub item_sel: usize,
+    pub action_sel: usize,
+    pub timeline: TimelineView,
+    /// The saved note draft, restored into the editor.
+    pub draft: String,
+    /// Whether the tab followed the incident's phase until the user picked another.
+    pub tab_follows_phase: bool,
+}
+
+impl IncidentModel {
+    pub fn new(id: &str) -> IncidentModel {
+        IncidentModel {
+            id: id.to_string(),
+            view: View::new(id),
+            focus: Pane::Checklist,
+            phase_tab: Phase::Identification,
+            item_sel: 0,
+            action_sel: 0,
+            timeline: TimelineView {
+                back: 0,
+                kind: KindFilter::All,
+                author: None,
+                search: None,
+                local_time: false,
+            },
+            draft: String::new(),
+            tab_follows_phase: true,
+        }
+    }
+    pub fn state(&self) -> &IncidentState {
+        &self.view.state
+    }
+    pub fn playbook(&self) -> Option<&Playbook> {
+        self.view.state.playbook()
+    }
+    pub fn selected_item(&self) -> Option<&crate::domain::playbook::Item> {
+        self.playbook()?
+            .phases
+            .get(self.phase_tab)
+            .get(self.item_sel)
+    }
+    pub fn selected_action(&self) -> Option<&crate::domain::playbook::Action> {
+        self.playbook()?.actions.get(self.action_sel)
+    }
+    /// People seen in this incident (authors, role holders, assignees), for pickers.
+    pub fn people(&self, me: &str) -> Vec<String> {
+        let s = self.state();
+        let mut set: BTreeSet<String> = s.events().map(|e| person_of(&e.by)).collect();
+        set.extend(s.derived.roles.values().map(|r| r.value.clone()));
+        set.extend(s.derived.assignments.values().map(|r| r.value.clone()));
+        set.insert(me.to_string());
+        set.into_iter().collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PendingState {
+    InFlight,
+    /// On disk; shown as committed once these events come back through the reader.
+    Written(Vec<String>),
+    Failed {
+        error: String,
+        at: Millis,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub token: u64,
+    pub incident: String,
+    pub drafts: Vec<Draft>,
+    pub label: String,
+    pub state: PendingState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditorPurpose {
+    Note,
+    Blocked,
+    Status(Audience),
+    FollowUp,
+    Search,
+    Title,
+}
+
+pub struct Editor {
+    pub purpose: EditorPurpose,
+    pub area: TextArea<'static>,
+    /// The item a Blocked note is for.
+    pub item: Option<String>,
+}
+
+impl Editor {
+    pub fn new(purpose: EditorPurpose, text: &str) -> Box<Editor> {
+        let lines: Vec<String> = if text.is_empty() {
+            vec![String::new()]
+        } else {
+            text.split('\n').map(str::to_string).collect()
+        };
+        let mut area = TextArea::new(lines);
+        area.move_cursor(ratatui_textarea::CursorMove::Bottom);
+        area.move_cursor(ratatui_textarea::CursorMove::End);
+        Box::new(Editor {
+            purpose,
+            area,
+            item: None,
+        })
+    }
+    pub fn text(&self) -> String {
+        self.area.lines().join("\n")
+    }
+    pub fn single_line(&self) -> bool {
+        matches!(self.purpose, EditorPurpose::Search | EditorPurpose::Title)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PickPurpose {
+    Severity,
+    Assign(Target),
+    Role,
+    RolePerson(String),
+    StatusAudience,
+    DeclarePlaybook,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picker {
+    pub title: String,
+    pub options: Vec<String>,
+    pub sel: usize,
+    pub purpose: PickPurpose,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Confirm {
+    /// Enter `phase` although these required items are open.
+    Phase { phase: Phase, open: Vec<String> },
+}
+
+/// The declare form: playbook, title, severity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeclareForm {
+    pub playbook: usize,
+    pub severity: u8,
+    pub title: String,
+}
+
+pub enum Overlay {
+    Help,
+    Problems {
+        scroll: usize,
+    },
+    Editor(Box<Editor>),
+    Picker(Picker),
+    Confirm(Confirm),
+    Declare(DeclareForm),
+    /// The full text of the timeline event at the cursor.
+    Detail,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flash {
+    pub text: String,
+    pub error: bool,
+    pub at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchInfo {
+    pub mode: String,
+    pub last_reconcile: Millis,
+}
+
+/// Messages into the reducer.
+pub enum Msg {
+    Key(KeyEvent),
+    Paste(String),
+    Tick(Millis),
+    Resize,
+    Board(Vec<BoardRow>),
+    Incident {
+        id: String,
+        update: Update,
+    },
+    Written {
+        token: u64,
+        result: Result<Vec<String>, String>,
+    },
+    Declared {
+        result: Result<String, String>,
+    },
+    Watch(WatchInfo),
+    DraftLoaded {
+        incident: String,
+        text: String,
+    },
+    /// SIGHUP/SIGTERM: save what is typed, then quit.
+    Hangup,
+}
+
+/// What the shell must do.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    Open(String),
+    Close,
+    Write {
+        token: u64,
+        incident: String,
+        drafts: Vec<Draft>,
+    },
+    Declare {
+        playbook: String,
+        title: String,
+        severity: u8,
+    },
+    SaveDraft {
+        incident: String,
+        text: String,
+    },
+    Quit,
+}
+
+pub struct Model {
+    pub me: String,
+    pub person: String,
+    pub observer: bool,
+    pub now: Millis,
+    pub keymap: Keymap,
+    pub store_desc: String,
+    pub board: Vec<BoardRow>,
+    pub board_sel: usize,
+    pub board_filter: BoardFilter,
+    pub board_problems: Vec<Problem>,
+    pub incident: Option<IncidentModel>,
+    pub overlay: Option<Overlay>,
+    pub flash: Option<Flash>,
+    pub watch: WatchInfo,
+    pub pending: Vec<Pending>,
+    pub next_token: u64,
+    /// Playbooks offered when declaring: (id, title).
+    pub playbooks: Vec<(String, String)>,
+    pub declare_form: Option<DeclareForm>,
+    pub draft_dirty_at: Option<Millis>,
+    pub quit: bool,
+}
+
+impl Model {
+    pub fn new(me: &str, keymap: Keymap, store_desc: &str, now: Millis) -> Model {
+        Model {
+            me: me.to_string(),
+            person: person_of(me),
+            observer: false,
+            now,
+            keymap,
+            store_desc: store_desc.to_string(),
+            board: Vec::new(),
+            board_sel: 0,
+            board_filter: BoardFilter::Active,
+            board_problems: Vec::new(),
+            incident: None,
+            overlay: None,
+            flash: None,
+            watch: WatchInfo {
+                mode: "starting".into(),
+                last_reconcile: now,
+            },
+            pending: Vec::new(),
+            next_token: 1,
+            playbooks: Vec::new(),
+            declare_form: None,
+            draft_dirty_at: None,
+            quit: false,
+        }
+    }
+
+    pub fn visible_rows(&self) -> Vec<&BoardRow> {
+        self.board
+            .iter()
+            .filter(|r| self.board_filter.shows(r))
+            .collect()
+    }
+
+    pub fn contexts(&self) -> Vec<Context> {
+        match &self.incident {
+            None => vec![Context::Board],
+            Some(i) => vec![i.focus.context(), Context::Incident],
+        }
+    }
+
+    fn flash(&mut self, text: impl Into<String>, error: bool) {
+        self.flash = Some(Flash {
+            text: text.into(),
+            error,
+            at: self.now,
+        });
+    }
+}
+
+pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Tick(now) => tick(m, now),
+        Msg::Resize => Vec::new(),
+        Msg::Board(rows) => {
+            m.board = rows;
+            let n = m.visible_rows().len();
+            m.board_sel = m.board_sel.min(n.saturating_sub(1));
+            Vec::new()
+        }
+        Msg::Incident { id, update } => {
+            if let Some(inc) = m.incident.as_mut().filter(|i| i.id == id) {
+                let fresh = inc.view.apply(update);
+                let ids: BTreeSet<&str> = fresh.iter().map(|e| e.id.as_str()).collect();
+                m.pending.retain(|p| match &p.state {
+                    PendingState::Written(w) => !w.iter().any(|x| ids.contains(x.as_str())),
+                    _ => true,
+                });
+                if inc.tab_follows_phase {
+                    inc.phase_tab = inc.state().phase();
+                }
+                clamp(inc);
+            }
+            Vec::new()
+        }
+        Msg::Written { token, result } => {
+            let now = m.now;
+            let mut note = None;
+            if let Some(p) = m.pending.iter_mut().find(|p| p.token == token) {
+                p.state = match result {
+                    Ok(ids) => PendingState::Written(ids),
+                    Err(error) => {
+                        note = Some(format!(
+                            "not saved: {error} — kept, retrying (r to retry now)"
+                        ));
+                        PendingState::Failed { error, at: now }
+                    }
+                };
+            }
+            if let Some(n) = note {
+                m.flash(n, true);
+            }
+            Vec::new()
+        }
+        Msg::Declared { result } => match result {
+            Ok(id) => {
+                m.flash(format!("declared {id}"), false);
+                open(m, &id)
+            }
+            Err(e) => {
+                m.flash(format!("could not declare: {e}"), true);
+                Vec::new()
+            }
+        },
+        Msg::Watch(w) => {
+            m.watch = w;
+            Vec::new()
+        }
+        Msg::DraftLoaded { incident, text } => {
+            if let Some(inc) = m.incident.as_mut().filter(|i| i.id == incident) {
+                if !text.trim().is_empty() {
+                    inc.draft = text;
+                    m.flash(
+                        "your unsent note draft was restored — press n to continue it",
+                        false,
+                    );
+                }
+            }
+            Vec::new()
+        }
+        Msg::Hangup => {
+            let mut fx = save_editor_draft(m);
+            fx.extend(save_failed_writes(m));
+            fx.push(Effect::Quit);
+            m.quit = true;
+            fx
+        }
+        Msg::Paste(text) => paste(m, text),
+        Msg::Key(k) => key(m, k),
+    }
+}
+
+fn tick(m: &mut Model, now: Millis) -> Vec<Effect> {
+    m.now = now;
+    let mut fx = Vec::new();
+    if m.flash
+        .as_ref()
+        .is_some_and(|f| now - f.at > if f.error { 15_000 } else { 6_000 })
+    {
+        m.flash = None;
+    }
+    for p in &mut m.pending {
+        if let PendingState::Failed { at, .. } = p.state {
+            if now - at >= RETRY_MS {
+                p.state = PendingState::InFlight;
+                fx.push(Effect::Write {
+                    token: p.token,
+                    incident: p.incident.clone(),
+                    drafts: p.drafts.clone(),
+                });
+            }
+        }
+    }
+    if m.draft_dirty_at.is_some_and(|t| now - t >= DRAFT_PAUSE_MS) {
+        m.draft_dirty_at = None;
+        fx.extend(save_editor_draft(m));
+    }
+    fx
+}
+
+/// The note being typed, saved so an SSH drop loses nothing.
+fn save_editor_draft(m: &mut Model) -> Vec<Effect> {
+    let Some(inc) = &mut m.incident else {
+        return Vec::new();
+    };
+    if let Some(Overlay::Editor(ed)) = &m.overlay {
+        if ed.purpose == EditorPurpose::Note {
+            inc.draft = ed.text();
+        }
+    }
+    vec![Effect::SaveDraft {
+        incident: inc.id.clone(),
+        text: inc.draft.clone(),
+    }]
+}
+
+/// On the way out, writes that never landed go into the draft file rather than vanish.
+fn save_failed_writes(m: &mut Model) -> Vec<Effect> {
+    let Some(inc) = &m.incident else {
+        return Vec::new();
+    };
+    let unsent: Vec<String> = m
+        .pending
+        .iter()
+        .filter(|p| p.incident == inc.id && !matches!(p.state, PendingState::Written(_)))
+        .flat_map(|p| p.drafts.iter())
+        .filter_map(|d| match &d.body {
+            Body::Note(n) => Some(n.text.clone()),
+            _ => None,
+        })
+        .collect();
+    if unsent.is_empty() {
+        return Vec::new();
+    }
+    let mut text = inc.draft.clone();
+    for u in unsent {
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(&u);
+    }
+    vec![Effect::SaveDraft {
+        incident: inc.id.clone(),
+        text,
+    }]
+}
+
+fn paste(m: &mut Model, text: String) -> Vec<Effect> {
+    // A paste is text, never keys: a `q` inside a pasted log must not quit.
+    match &mut m.overlay {
+        Some(Overlay::Editor(ed)) => {
+            if ed.single_line() {
+                ed.area.insert_str(text.replace(['\r', '\n'], " "));
+            } else {
+                ed.area
+                    .insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
+            }
+            m.draft_dirty_at = Some(m.now);
+            Vec::new()
+        }
+        None if m.incident.is_some() => {
+            let draft = m
+                .incident
+                .as_ref()
+                .map(|i| i.draft.clone())
+                .unwrap_or_default();
+            let mut ed = Editor::new(EditorPurpose::Note, &draft);
+            ed.area
+                .insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
+            m.overlay = Some(Overlay::Editor(ed));
+            m.draft_dirty_at = Some(m.now);
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn clamp(inc: &mut IncidentModel) {
+    let (items, actions) = match inc.playbook() {
+        Some(p) => (p.phases.get(inc.phase_tab).len(), p.actions.len()),
+        None => (0, 0),
+    };
+    inc.item_sel = inc.item_sel.min(items.saturating_sub(1));
+    inc.action_sel = inc.action_sel.min(actions.saturating_sub(1));
+}
+
+fn open(m: &mut Model, id: &str) -> Vec<Effect> {
+    m.incident = Some(IncidentModel::new(id));
+    m.overlay = None;
+    vec![Effect::Open(id.to_string())]
+}
+
+/// Ask the store to write; the result comes back as `Msg::Written`, the event through the reader.
+fn write(m: &mut Model, label: impl Into<String>, bodies: Vec<Body>) -> Vec<Effect> {
+    let Some(inc) = &m.incident else {
+        return Vec::new();
+    };
+    if m.observer {
+        m.flash("observer mode: read-only", true);
+        return Vec::new();
+    }
+    for b in &bodies {
+        if let Err(v) = inc.state().check(b, &m.me) {
+            m.flash(format!("refused: {v}"), true);
+            return Vec::new();
+        }
+    }
+    let token = m.next_token;
+    m.next_token += 1;
+    let drafts: Vec<Draft> = bodies.into_iter().map(Draft::new).collect();
+    m.pending.push(Pending {
+        token,
+        incident: inc.id.clone(),
+        drafts: drafts.clone(),
+        label: label.into(),
+        state: PendingState::InFlight,
+    });
+    vec![Effect::Write {
+        token,
+        incident: inc.id.clone(),
+        drafts,
+    }]
+}
+
+fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
+    if k.kind == crossterm::event::KeyEventKind::Release {
+        return Vec::new();
+    }
+    match m.overlay.take() {
+        Some(Overlay::Editor(ed)) => return editor_key(m, ed, k),
+        Some(Overlay::Picker(p)) => return picker_key(m, p, k),
+        Some(Overlay::Confirm(c)) => return confirm_key(m, c, k),
+        Some(Overlay::Declare(f)) => return declare_key(m, f, k),
+        Some(Overlay::Help) => {
+            if !matches!(
+                k.code,
+                KeyCode::Esc | KeyCode::Char('q' | '?') | KeyCode::Enter
+            ) {
+                m.overlay = Some(Overlay::Help);
+            }
+            return Vec::new();
+        }
+        Some(Overlay::Problems { scroll }) => {
+            m.overlay = match k.code {
+                KeyCode::Esc | KeyCode::Char('q' | '!') | KeyCode::Enter => None,
+                KeyCode::Down | KeyCode::Char('j') => {
+                    Some(Overlay::Problems { scroll: scroll + 1 })
+                }
+                KeyCode::Up | KeyCode::Char('k') => Some(Overlay::Problems {
+                    scroll: scroll.saturating_sub(1),
+                }),
+                _ => Some(Overlay::Problems { scroll }),
+            };
+            return Vec::new();
+        }
+        Some(Overlay::Detail) => return Vec::new(),
+        None => {}
+    }
+    let Some(action) = m.keymap.lookup(&m.contexts(), Key::from_event(&k)) else {
+        if k.code == KeyCode::Enter
+            && m.incident
+                .as_ref()
+                .is_some_and(|i| i.focus == Pane::Timeline)
+        {
+            m.overlay = Some(Overlay::Detail);
+        }
+        return Vec::new();
+    };
+    match &m.incident {
+        None => board_action(m, action),
+        Some(_) => incident_action(m, action),
+    }
+}
+
+fn board_action(m: &mut Model, a: Action) -> Vec<Effect> {
+    let n = m.visible_rows().len();
+    match a {
+        Action::Quit => {
+            m.quit = true;
+            vec![Effect::Quit]
+        }
+        Action::Up => {
+            m.board_sel = m.board_sel.saturating_sub(1);
+            Vec::new()
+        }
+        Action::Down => {
+            m.board_sel = (m.board_sel + 1).min(n.saturating_sub(1));
+            Vec::new()
+        }
+        Action::Open => match m.visible_rows().get(m.board_sel).map(|r| r.id.clone()) {
+            Some(id) => open(m, &id),
+            None => Vec::new(),
+        },
+        Action::BoardFilter => {
+            let i = BoardFilter::ALL
+                .iter()
+                .position(|f| *f == m.board_filter)
+                .unwrap_or(0);
+            m.board_filter = BoardFilter::ALL[(i + 1) % 3];
+            m.board_sel = 0;
+            Vec::new()
+        }
+        Action::Help => {
+            m.overlay = Some(Overlay::Help);
+            Vec::new()
+        }
+        Action::Problems => {
+            m.overlay = Some(Overlay::Problems { scroll: 0 });
+            Vec::new()
+        }
+        Action::Declare => {
+            if m.observer {
+                m.flash("observer mode: read-only", true);
+            } else if m.playbooks.is_empty() {
+                m.flash("no playbooks found; see `warroom playbook list`", true);
+            } else {
+                m.overlay = Some(Overlay::Declare(DeclareForm {
+                    playbook: 0,
+                    severity: 2,
+                    title: String::new(),
+                }));
+            }
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
+    let person = m.person.clone();
+    let Some(inc) = m.incident.as_mut() else {
+        return Vec::new();
+    };
+    match a {
+        Action::Quit => {
+            let mut fx = save_failed_writes(m);
+            m.quit = true;
+            fx.push(Effect::Quit);
+            fx
+        }
+        Action::Back => {
+            let mut fx = save_failed_writes(m);
+            m.incident = None;
+            fx.push(Effect::Close);
+            fx
+        }
+        Action::Help => {
+            m.overlay = Some(Overlay::Help);
+            Vec::new()
+        }
+        Action::Problems => {
+            m.overlay = Some(Overlay::Problems { scroll: 0 });
+            Vec::new()
+        }
+        Action::NextPane => {
+            inc.focus = inc.focus.next();
+            Vec::new()
+        }
+        Action::PrevPane => {
+            inc.focus = inc.focus.prev();
+            Vec::new()
+        }
+        Action::Up
+        | Action::Down
+        | Action::PageUp
+        | Action::PageDown
+        | Action::Top
+        | Action::Bottom => {
+            move_cursor(inc, a);
+            Vec::new()
+        }
+        Action::Left | Action::Right => {
+            let i = inc.phase_tab.index();
+            let j = if a == Action::Left {
+                i.saturating_sub(1)
+            } else {
+                (i + 1).min(5)
+            };
+            inc.phase_tab = Phase::ALL[j];
+            inc.tab_follows_phase = false;
+            inc.item_sel = 0;
+            Vec::new()
+        }
+        Action::Note => {
+            let ed = Editor::new(EditorPurpose::Note, &inc.draft);
+            m.overlay = Some(Overlay::Editor(ed));
+            Vec::new()
+        }
+        Action::FollowUp => {
+            m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::FollowUp, "")));
+            Vec::new()
+        }
+        Action::Search => {
+            let q = inc.timeline.search.clone().unwrap_or_default();
+            m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::Search, &q)));
+            Vec::new()
+        }
+        Action::Status => {
+            m.overlay = Some(Overlay::Picker(Picker {
+                title: "Status update for".into(),
+                options: vec!["internal".into(), "external".into()],
+                sel: 0,
+                purpose: PickPurpose::StatusAudience,
+            }));
+            Vec::new()
+        }
+        Action::Severity => {
+            m.overlay = Some(Overlay::Picker(Picker {
+                title: "Severity".into(),
+                options: (1..=4).map(|s| format!("SEV{s}")).collect(),
+                sel: inc
+                    .state()
+                    .severity()
+                    .map_or(1, |s| (s as usize).saturating_sub(1)),
+                purpose: PickPurpose::Severity,
+            }));
+            Vec::new()
+        }
+        Action::Handoff => {
+            let people = inc.people(&person);
+            m.overlay = Some(Overlay::Picker(Picker {
+                title: "Hand off command to".into(),
+                options: people,
+                sel: 0,
+                purpose: PickPurpose::RolePerson(COMMANDER.into()),
+            }));
+            Vec::new()
+        }
+        Action::AssignRole => {
+            let mut roles = vec![COMMANDER.to_string()];
+            if let Some(p) = inc.playbook() {
+                roles.extend(p.roles.iter().map(|r| r.id.clone()));
+            }
+            m.overlay = Some(Overlay::Picker(Picker {
+                title: "Assign which role".into(),
+                options: roles,
+                sel: 0,
+                purpose: PickPurpose::Role,
+            }));
+            Vec::new()
+        }
+        Action::Assign => {
+            let target = match inc.focus {
+                Pane::Checklist => inc.selected_item().map(|i| Target::Item(i.id.clone())),
+                Pane::Actions => inc.selected_action().map(|a| Target::Action(a.id.clone())),
+                Pane::Timeline => None,
+            };
+            if let Some(t) = target {
+                let people = inc.people(&person);
+                let sel = people.iter().position(|p| *p == person).unwrap_or(0);
+                m.overlay = Some(Overlay::Picker(Picker {
+                    title: format!("Assign {} to", t.id()),
+                    options: people,
+                    sel,
+                    purpose: PickPurpose::Assign(t),
+                }));
+            }
+            Vec::new()
+        }
+        Action::NextPhase => {
+            let current = inc.state().phase();
+            let Some(next) = current.next() else {
+                m.flash("already in the last phase (Lessons Learned)", false);
+                return Vec::new();
+            };
+            let open = inc.state().open_required_before(next);
+            if open.is_empty() {
+                write(
+                    m,
+                    format!("phase → {next}"),
+                    vec![PhaseEntered {
+                        phase: next,
+                        override_open: vec![],
+                    }
+                    .into()],
+                )
+            } else {
+                m.overlay = Some(Overlay::Confirm(Confirm::Phase { phase: next, open }));
+                Vec::new()
+            }
+        }
+        Action::ItemDone | Action::ItemSkipped | Action::ItemOpen => {
+            let Some(item) = inc.selected_item().map(|i| i.id.clone()) else {
+                return Vec::new();
+            };
+            let state = match a {
+                Action::ItemDone => ItemState::Done,
+                Action::ItemSkipped => ItemState::Skipped,
+                _ => ItemState::Open,
+            };
+            write(
+                m,
+                format!("{item} {state:?}"),
+                vec![ChecklistSet {
+                    item,
+                    state,
+                    note: None,
+                }
+                .into()],
+            )
+        }
+        Action::ItemBlocked => {
+            let Some(item) = inc.selected_item().map(|i| i.id.clone()) else {
+                return Vec::new();
+            };
+            let mut ed = Editor::new(EditorPurpose::Blocked, "");
+            ed.item = Some(item);
+            m.overlay = Some(Overlay::Editor(ed));
+            Vec::new()
+        }
+        Action::Propose
+        | Action::Approve
+        | Action::Run
+        | Action::ActionDone
+        | Action::ActionFailed
+        | Action::RollBack => {
+            let Some(def) = inc.selected_action().cloned() else {
+                return Vec::new();
+            };
+            let exercise = matches!(inc.state().mode(), Some(Mode::Exercise | Mode::Demo));
+            let state = match a {
+                Action::Propose => ActionState::Proposed,
+                Action::Approve => ActionState::Approved,
+                // In an exercise a command is never executed: it is recorded as a dry run.
+                Action::Run if exercise && def.command.is_some() => ActionState::DryRun,
+                Action::Run => ActionState::Running,
+                Action::ActionDone => ActionState::Done,
+                Action::ActionFailed => ActionState::Failed,
+                _ => ActionState::RolledBack,
+            };
+            write(
+                m,
+                format!("{} {state:?}", def.id),
+                vec![ActionSet {
+                    action: def.id,
+                    state,
+                    note: None,
+                }
+                .into()],
+            )
+        }
+        Action::FilterKind => {
+            inc.timeline.kind = inc.timeline.kind.next();
+            inc.timeline.back = 0;
+            Vec::new()
+        }
+        Action::FilterAuthor => {
+            let people: Vec<String> = inc.people(&person);
+            inc.timeline.author = match &inc.timeline.author {
+                None => people.first().cloned(),
+                Some(cur) => people.iter().skip_while(|p| *p != cur).nth(1).cloned(),
+            };
+            inc.timeline.back = 0;
+            Vec::new()
+        }
+        Action::LocalTime => {
+            inc.timeline.local_time = !inc.timeline.local_time;
+            Vec::new()
+        }
+        Action::Retry => {
+            let mut fx = Vec::new();
+            for p in &mut m.pending {
+                if matches!(p.state, PendingState::Failed { .. }) {
+                    p.state = PendingState::InFlight;
+                    fx.push(Effect::Write {
+                        token: p.token,
+                        incident: p.incident.clone(),
+                        drafts: p.drafts.clone(),
+                    });
+                }
+            }
+            fx
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn move_cursor(inc: &mut IncidentModel, a: Action) {
+    let page = 10;
+    match inc.focus {
+        Pane::Checklist | Pane::Actions => {
+            let len = match (inc.focus, inc.playbook()) {
+                (Pane::Checklist, Some(p)) => p.phases.get(inc.phase_tab).len(),
+                (_, Some(p)) => p.actions.len(),
+                _ => 0,
+            };
+            let sel = if inc.focus == Pane::Checklist {
+                &mut inc.item_sel
+            } else {
+                &mut inc.action_sel
+            };
+            *sel = match a {
+                Action::Up => sel.saturating_sub(1),
+                Action::Down => *sel + 1,
+                Action::PageUp => sel.saturating_sub(page),
+                Action::PageDown => *sel + page,
+                Action::Top => 0,
+                _ => len,
+            }
+            .min(len.saturating_sub(1));
+        }
+        Pane::Timeline => {
+            let t = &mut inc.timeline;
+            t.back = match a {
+                Action::Up => t.back + 1,
+                Action::Down => t.back.saturating_sub(1),
+                Action::PageUp => t.back + page,
+                Action::PageDown => t.back.saturating_sub(page),
+                Action::Top => inc.view.state.event_count(),
+                _ => 0,
+            };
+            // Never scroll past the oldest event.
+            t.back = t.back.min(inc.view.state.event_count().saturating_sub(1));
+        }
+    }
+}
+
+fn is_newline_key(k: &KeyEvent) -> bool {
+    (k.code == KeyCode::Enter && k.modifiers.contains(KeyModifiers::ALT))
+        || (k.code == KeyCode::Char('j') && k.modifiers.contains(KeyModifiers::CONTROL))
+}
+
+fn editor_key(m: &mut Model, mut ed: Box<Editor>, k: KeyEvent) -> Vec<Effect> {
+    if k.code == KeyCode::Esc {
+        // Cancel, but keep what was typed.
+        if ed.purpose == EditorPurpose::Note {
+            if let Some(inc) = m.incident.as_mut() {
+                inc.draft = ed.text();
+            }
+            return save_editor_draft(m);
+        }
+        if ed.purpose == EditorPurpose::Title {
+            if let Some(mut f) = m.declare_form.take() {
+                f.title = ed.text();
+                m.overlay = Some(Overlay::Declare(f));
+            }
+        }
+        return Vec::new();
+    }
+    if is_newline_key(&k) {
+        if !ed.single_line() {
+            ed.area.insert_newline();
+        }
+        m.overlay = Some(Overlay::Editor(ed));
+        return Vec::new();
+    }
+    if k.code == KeyCode::Enter {
+        return submit_editor(m, ed);
+    }
+    ed.area.input(k);
+    if ed.purpose == EditorPurpose::Note {
+        m.draft_dirty_at = Some(m.now);
+    }
+    m.overlay = Some(Overlay::Editor(ed));
+    Vec::new()
+}
+
+fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
+    let text = ed.text();
+    let trimmed = text.trim().to_string();
+    match ed.purpose {
+        EditorPurpose::Search => {
+            if let Some(inc) = m.incident.as_mut() {
+                inc.timeline.search = (!trimmed.is_empty()).then_some(trimmed);
+                inc.timeline.back = 0;
+            }
+            Vec::new()
+        }
+        EditorPurpose::Title => {
+            if let Some(mut f) = m.declare_form.take() {
+                f.title = trimmed;
+                m.overlay = Some(Overlay::Declare(f));
+            }
+            Vec::new()
+        }
+        _ if trimmed.is_empty() => {
+            m.overlay = Some(Overlay::Editor(ed));
+            Vec::new()
+        }
+        EditorPurpose::Note => {
+            let mut fx = write(
+                m,
+                short_label(&trimmed),
+                vec![Note {
+                    text: text.trim_end().to_string(),
+                    tags: vec![],
+                }
+                .into()],
+            );
+            if let Some(inc) = m.incident.as_mut() {
+                inc.draft.clear();
+                fx.push(Effect::SaveDraft {
+                    incident: inc.id.clone(),
+                    text: String::new(),
+                });
+            }
+            m.draft_dirty_at = None;
+            fx
+        }
+        EditorPurpose::Blocked => {
+            let item = ed.item.clone().unwrap_or_default();
+            write(
+                m,
+                format!("{item} blocked"),
+                vec![ChecklistSet {
+                    item,
+                    state: ItemState::Blocked,
+                    note: Some(trimmed),
+                }
+                .into()],
+            )
+        }
+        EditorPurpose::Status(audience) => write(
+            m,
+            "status update",
+            vec![StatusUpdate {
+                audience,
+                text: trimmed,
+            }
+            .into()],
+        ),
+        EditorPurpose::FollowUp => write(
+            m,
+            "follow-up",
+            vec![FollowUp {
+                text: trimmed,
+                owner: None,
+                kind: "improvement".into(),
+            }
+            .into()],
+        ),
+    }
+}
+
+fn short_label(text: &str) -> String {
+    let one = crate::domain::sanitize(text);
+    let mut s: String = one.chars().take(40).collect();
+    if one.chars().count() > 40 {
+        s.push('…');
+    }
+    s
+}
+
+fn picker_key(m: &mut Model, mut p: Picker, k: KeyEvent) -> Vec<Effect> {
+    match k.code {
+        KeyCode::Esc => {
+            if p.purpose == PickPurpose::DeclarePlaybook {
+                if let Some(f) = m.declare_form.take() {
+                    m.overlay = Some(Overlay::Declare(f));
+                }
+            }
+            return Vec::new();
+        }
+        KeyCode::Up | KeyCode::Char('k') => p.sel = p.sel.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => {
+            p.sel = (p.sel + 1).min(p.options.len().saturating_sub(1))
+        }
+        KeyCode::Char(c @ '1'..='9') => {
+            let i = c as usize - '1' as usize;
+            if i < p.options.len() {
+                p.sel = i;
+                return choose(m, p);
+            }
+        }
+        KeyCode::Enter => return choose(m, p),
+        _ => {}
+    }
+    m.overlay = Some(Overlay::Picker(p));
+    Vec::new()
+}
+
+fn choose(m: &mut Model, p: Picker) -> Vec<Effect> {
+    let Some(choice) = p.options.get(p.sel).cloned() else {
+        return Vec::new();
+    };
+    match p.purpose {
+        PickPurpose::Severity => {
+            let severity = (p.sel + 1) as u8;
+            write(
+                m,
+                format!("severity → SEV{severity}"),
+                vec![SeverityChanged {
+                    severity,
+                    reason: None,
+                }
+                .into()],
+            )
+        }
+        PickPurpose::Assign(target) => write(
+            m,
+            format!("assign {} → {choice}", target.id()),
+            vec![Assigned {
+                target,
+                who: choice,
+            }
+            .into()],
+        ),
+        PickPurpose::Role => {
+            let people = m
+                .incident
+                .as_ref()
+                .map(|i| i.people(&m.person))
+                .unwrap_or_default();
+            m.overlay = Some(Overlay::Picker(Picker {
+                title: format!("Give {choice} to"),
+                options: people,
+                sel: 0,
+                purpose: PickPurpose::RolePerson(choice),
+            }));
+            Vec::new()
+        }
+        PickPurpose::RolePerson(role) => write(
+            m,
+            format!("{role} → {choice}"),
+            vec![RoleAssigned { role, who: choice }.into()],
+        ),
+        PickPurpose::StatusAudience => {
+            let audience = if p.sel == 0 {
+                Audience::Internal
+            } else {
+                Audience::External
+            };
+            let text = m
+                .incident
+                .as_ref()
+                .map(|i| status_template(i, audience))
+                .unwrap_or_default();
+            m.overlay = Some(Overlay::Editor(Editor::new(
+                EditorPurpose::Status(audience),
+                &text,
+            )));
+            Vec::new()
+        }
+        PickPurpose::DeclarePlaybook => {
+            if let Some(mut f) = m.declare_form.take() {
+                f.playbook = p.sel;
+                m.overlay = Some(Overlay::Declare(f));
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// The playbook's first template for the audience, with the incident's facts filled in.
+pub fn status_template(inc: &IncidentModel, audience: Audience) -> String {
+    let s = inc.state();
+    let Some(t) = inc
+        .playbook()
+        .and_then(|p| p.templates.iter().find(|t| t.audience == audience))
+    else {
+        return String::new();
+    };
+    let mut fills: BTreeMap<&str, String> = BTreeMap::new();
+    fills.insert("{title}", s.title().to_string());
+    fills.insert(
+        "{severity}",
+        s.severity().map_or("?".into(), |v| format!("SEV{v}")),
+    );
+    fills.insert("{phase}", s.phase().label().to_string());
+    fills.insert("{commander}", s.commander().unwrap_or("-").to_string());
+    let mut text = t.text.clone();
+    for (k, v) in fills {
+        text = text.replace(k, &v);
+    }
+    text
+}
+
+fn confirm_key(m: &mut Model, c: Confirm, k: KeyEvent) -> Vec<Effect> {
+    match k.code {
+        KeyCode::Char('y') | KeyCode::Char('Y') => match c {
+            Confirm::Phase { phase, open } => write(
+                m,
+                format!("phase → {phase} (override)"),
+                vec![PhaseEntered {
+                    phase,
+                    override_open: open,
+                }
+                .into()],
+            ),
+        },
+        KeyCode::Char('n') | KeyCode::Esc => Vec::new(),
+        _ => {
+            m.overlay = Some(Overlay::Confirm(c));
+            Vec::new()
+        }
+    }
+}
+
+fn declare_key(m: &mut Model, mut f: DeclareForm, k: KeyEvent) -> Vec<Effect> {
+    match k.code {
+        KeyCode::Esc => return Vec::new(),
+        KeyCode::Char(c @ '1'..='4') => f.severity = c as u8 - b'0',
+        KeyCode::Char('p') | KeyCode::Up | KeyCode::Down => {
+            let options = m
+                .playbooks
+                .iter()
+                .map(|(id, t)| format!("{id} — {t}"))
+                .collect();
+            m.declare_form = Some(f.clone());
+            m.overlay = Some(Overlay::Picker(Picker {
+                title: "Playbook".into(),
+                options,
+                sel: f.playbook,
+                purpose: PickPurpose::DeclarePlaybook,
+            }));
+            return Vec::new();
+        }
+        KeyCode::Char('t') => {
+            m.declare_form = Some(f.clone());
+            m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::Title, &f.title)));
+            return Vec::new();
+        }
+        KeyCode::Enter => {
+            if f.title.trim().is_empty() {
+                m.declare_form = Some(f.clone());
+                m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::Title, "")));
+                return Vec::new();
+            }
+            let Some((playbook, _)) = m.playbooks.get(f.playbook).cloned() else {
+                return Vec::new();
+            };
+            m.flash("declaring…", false);
+            return vec![Effect::Declare {
+                playbook,
+                title: f.title,
+                severity: f.severity,
+            }];
+        }
+        _ => {}
+    }
+    m.overlay = Some(Overlay::Declare(f));
+    Vec::new()
+}

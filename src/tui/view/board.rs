@@ -1,0 +1,134 @@
+//! The board: every incident in the shared directory.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::{fit, footer, pane_block};
+use crate::domain::event::Mode;
+use crate::domain::sanitize;
+use crate::domain::time::{format_age, format_elapsed};
+use crate::tui::model::{BoardFilter, Model, RowStatus};
+use crate::tui::theme::Theme;
+
+pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
+    let [head, body, foot] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let mut tabs = vec![Span::styled("warroom ", theme.title())];
+    for f in BoardFilter::ALL {
+        let n = m.board.iter().filter(|r| f.shows(r)).count();
+        let style = if f == m.board_filter {
+            theme.selected()
+        } else {
+            theme.dim()
+        };
+        tabs.push(Span::styled(format!(" {} {n} ", f.label()), style));
+        tabs.push(Span::raw(" "));
+    }
+    let mut info = vec![
+        Span::styled("dir ", theme.dim()),
+        Span::raw(fit(&m.store_desc, (area.width as usize).saturating_sub(40))),
+        Span::styled(" · ", theme.dim()),
+        Span::raw(m.watch.mode.clone()),
+        Span::styled(" · you ", theme.dim()),
+        Span::raw(m.me.clone()),
+    ];
+    if !m.board_problems.is_empty() {
+        info.push(Span::styled(
+            format!(" · ⚠ {} (!)", m.board_problems.len()),
+            theme.warn(),
+        ));
+    }
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(tabs), Line::from(info)]),
+        head,
+    );
+
+    let block = pane_block(
+        format!(" {} incidents ", m.board_filter.label()),
+        true,
+        theme,
+    );
+    let inner = block.inner(body);
+    frame.render_widget(block, body);
+    let rows = m.visible_rows();
+    if rows.is_empty() {
+        let text = match m.board_filter {
+            BoardFilter::Active => vec![
+                Line::from("No active incidents in this directory."),
+                Line::from(""),
+                Line::from(vec![Span::raw("Press "), Span::styled("d", theme.bold()), Span::raw(" to declare one, or from a shell:")]),
+                Line::styled("  warroom declare --playbook ransomware --title \"…\" --severity 2", theme.dim()),
+                Line::from(""),
+                Line::from(vec![Span::raw("Teammates see it when they run warroom on the same directory (--dir or WARROOM_DIR). "), Span::styled("f", theme.bold()), Span::raw(" shows exercises and archived incidents.")]),
+            ],
+            _ => vec![Line::from(format!("No {} incidents.", m.board_filter.label().to_lowercase()))],
+        };
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), inner);
+    } else {
+        let w = inner.width as usize;
+        let title_w = w.saturating_sub(58).max(10);
+        let mut lines = vec![Line::styled(
+            format!(
+                "{:<5} {:<title_w$} {:<8} {:<9} {:>10} {:<16} FLAGS",
+                "SEV", "TITLE", "PHASE", "IC", "T+", "LAST UPDATE"
+            ),
+            theme.dim(),
+        )];
+        let height = inner.height as usize - 1;
+        let start = m.board_sel.saturating_sub(height.saturating_sub(1));
+        for (i, r) in rows.iter().enumerate().skip(start).take(height) {
+            let sev = r.severity.map_or("SEV?".into(), |s| format!("SEV{s}"));
+            let age = r.declared_at.map_or("-".into(), |t| {
+                let e = format_elapsed(m.now - t);
+                e.trim_start_matches("T+").to_string()
+            });
+            let last = r.last_update.as_ref().map_or("-".into(), |(t, by)| {
+                format!(
+                    "{} {}",
+                    format_age(m.now - t),
+                    crate::domain::identity::person_of(by)
+                )
+            });
+            let mut flags = Vec::new();
+            match r.mode {
+                Some(Mode::Exercise) => flags.push("EXERCISE".to_string()),
+                Some(Mode::Demo) => flags.push("DEMO".to_string()),
+                _ => {}
+            }
+            match r.status {
+                RowStatus::Resolved => flags.push("resolved".into()),
+                RowStatus::Archived => flags.push("archived".into()),
+                RowStatus::Syncing => flags.push("syncing".into()),
+                RowStatus::Vanished => flags.push("VANISHED".into()),
+                RowStatus::Active => {}
+            }
+            if r.problems > 0 {
+                flags.push(format!("⚠{}", r.problems));
+            }
+            let phase: String = r.phase.label().chars().take(8).collect();
+            let ic = fit(&sanitize(r.commander.as_deref().unwrap_or("-")), 9);
+            let line = Line::from(vec![
+                Span::styled(format!("{sev:<5} "), theme.severity(r.severity)),
+                Span::raw(format!(
+                    "{:<title_w$} {phase:<8} {ic:<9} {age:>10} {:<16} ",
+                    fit(&sanitize(&r.title), title_w),
+                    fit(&sanitize(&last), 16)
+                )),
+                Span::styled(flags.join(" "), theme.warn()),
+            ]);
+            lines.push(if i == m.board_sel {
+                line.patch_style(theme.selected())
+            } else {
+                line
+            });
+        }
+        frame.render_widget(Paragraph::new(lines), inner);
+    }
+    footer(frame, foot, m, theme);
+}

@@ -1,0 +1,153 @@
+//! Phase checklists: a tab per phase with a progress gauge, the selected phase's items with their
+//! required marker, role, state, and who set it when.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::{bar, fit, hhmmss, pane_block};
+use crate::domain::describe::item_state_word;
+use crate::domain::event::ItemState;
+use crate::domain::{sanitize, Phase};
+use crate::tui::model::{IncidentModel, Pane};
+use crate::tui::theme::Theme;
+
+pub fn glyph(s: ItemState) -> &'static str {
+    match s {
+        ItemState::Open => "☐",
+        ItemState::Done => "✔",
+        ItemState::Skipped => "↷",
+        ItemState::Blocked => "✖",
+    }
+}
+
+fn short(p: Phase) -> &'static str {
+    match p {
+        Phase::Preparation => "Prep",
+        Phase::Identification => "Ident",
+        Phase::Containment => "Contain",
+        Phase::Eradication => "Erad",
+        Phase::Recovery => "Recov",
+        Phase::LessonsLearned => "Lessons",
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, inc: &IncidentModel, theme: &Theme) {
+    let focused = inc.focus == Pane::Checklist;
+    let block = pane_block(" Checklists ", focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+    let s = inc.state();
+    let Some(pb) = inc.playbook() else {
+        frame.render_widget(Paragraph::new("playbook copy not synced yet"), inner);
+        return;
+    };
+    let w = inner.width as usize;
+    // Tab line: every phase with done/total; the selected one also with a gauge.
+    let mut tabs = Vec::new();
+    for p in Phase::ALL {
+        let items = pb.phases.get(p);
+        let done = items
+            .iter()
+            .filter(|i| {
+                s.item_state(&i.id) != ItemState::Open && s.item_state(&i.id) != ItemState::Blocked
+            })
+            .count();
+        let current = s.phase() == p;
+        let label = format!(
+            "{}{} {done}/{}",
+            if current { "▶" } else { "" },
+            short(p),
+            items.len()
+        );
+        let style = if p == inc.phase_tab {
+            theme.selected()
+        } else if current {
+            theme.bold()
+        } else {
+            theme.dim()
+        };
+        tabs.push(Span::styled(label, style));
+        tabs.push(Span::raw(" "));
+    }
+    let mut lines = vec![Line::from(tabs)];
+    let items = pb.phases.get(inc.phase_tab);
+    let done = items
+        .iter()
+        .filter(|i| matches!(s.item_state(&i.id), ItemState::Done | ItemState::Skipped))
+        .count();
+    let required_open = items
+        .iter()
+        .filter(|i| {
+            i.required && matches!(s.item_state(&i.id), ItemState::Open | ItemState::Blocked)
+        })
+        .count();
+    let gauge_w = w.saturating_sub(40).clamp(4, 20);
+    lines.push(Line::from(vec![
+        Span::styled(format!("{} ", inc.phase_tab.label()), theme.bold()),
+        Span::styled(bar(done, items.len(), gauge_w), theme.good()),
+        Span::raw(format!(" {done}/{} done", items.len())),
+        Span::styled(
+            if required_open > 0 {
+                format!(" · {required_open} required open")
+            } else {
+                String::new()
+            },
+            theme.warn(),
+        ),
+    ]));
+    let rows = (inner.height as usize).saturating_sub(lines.len());
+    let start = inc.item_sel.saturating_sub(rows.saturating_sub(1));
+    for (i, item) in items.iter().enumerate().skip(start).take(rows) {
+        let st = s.item_state(&item.id);
+        let reg = s.derived.items.get(&item.id);
+        let style = match st {
+            ItemState::Done | ItemState::Skipped => theme.dim(),
+            ItemState::Blocked => theme.bad(),
+            ItemState::Open => theme.base(),
+        };
+        let who = reg.map(|r| {
+            format!(
+                " {} {}",
+                crate::domain::identity::person_of(&r.by),
+                hhmmss(r.when, inc.timeline.local_time)
+            )
+        });
+        let role = item
+            .role
+            .as_deref()
+            .map(|r| format!(" [{r}]"))
+            .unwrap_or_default();
+        let assigned = s
+            .derived
+            .assignments
+            .get(&crate::domain::event::Target::Item(item.id.clone()))
+            .map(|r| format!(" →{}", r.value))
+            .unwrap_or_default();
+        let head = format!(
+            "{} {}{} ",
+            glyph(st),
+            if item.required { "*" } else { " " },
+            item_state_word(st)
+        );
+        let tail = format!("{role}{assigned}{}", who.unwrap_or_default());
+        let text_w = w.saturating_sub(head.chars().count() + tail.chars().count());
+        let mut spans = vec![
+            Span::styled(head, style),
+            Span::styled(fit(&sanitize(&item.text), text_w), style),
+            Span::styled(sanitize(&tail), theme.dim()),
+        ];
+        if i == inc.item_sel && focused {
+            spans = spans
+                .into_iter()
+                .map(|s| s.patch_style(theme.selected()))
+                .collect();
+        }
+        lines.push(Line::from(spans));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}

@@ -1,0 +1,272 @@
+//! Overlays: help (generated from the keymap), problems, the text editor, pickers, confirmations,
+//! the declare form and an event's full text.
+
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::{hhmmss, pane_block, timeline};
+use crate::domain::describe::describe;
+use crate::domain::sanitize_lines;
+use crate::tui::keymap::Context;
+use crate::tui::model::{Confirm, EditorPurpose, Model, Overlay};
+use crate::tui::theme::Theme;
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let [r] = Layout::horizontal([Constraint::Length(w.min(area.width))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [r] = Layout::vertical([Constraint::Length(h.min(area.height))])
+        .flex(Flex::Center)
+        .areas(r);
+    r
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
+    let Some(overlay) = &m.overlay else { return };
+    match overlay {
+        Overlay::Help => help(frame, area, m, theme),
+        Overlay::Problems { scroll } => problems(frame, area, m, *scroll, theme),
+        Overlay::Editor(ed) => {
+            let (title, h) = match ed.purpose {
+                EditorPurpose::Note => (
+                    " Note — Enter sends · Alt+Enter/Ctrl+J new line · Esc keeps draft ",
+                    8,
+                ),
+                EditorPurpose::Blocked => (" Why is it blocked? Enter sends · Esc cancels ", 5),
+                EditorPurpose::Status(_) => (
+                    " Status update — recorded, not sent · Enter records · Esc cancels ",
+                    10,
+                ),
+                EditorPurpose::FollowUp => (" Follow-up — Enter records · Esc cancels ", 5),
+                EditorPurpose::Search => (" Search timeline — Enter applies (empty clears) ", 3),
+                EditorPurpose::Title => (" Incident title — Enter ", 3),
+            };
+            let r = centered(area, area.width.saturating_sub(4).min(100), h);
+            frame.render_widget(Clear, r);
+            let block = pane_block(title, true, theme);
+            let inner = block.inner(r);
+            frame.render_widget(block, r);
+            frame.render_widget(&ed.area, inner);
+        }
+        Overlay::Picker(p) => {
+            let h = (p.options.len() as u16 + 2).min(area.height.saturating_sub(2));
+            let w = p
+                .options
+                .iter()
+                .map(|o| o.chars().count())
+                .max()
+                .unwrap_or(10)
+                .max(p.title.chars().count()) as u16
+                + 8;
+            let r = centered(area, w.min(area.width), h);
+            frame.render_widget(Clear, r);
+            let block = pane_block(format!(" {} ", p.title), true, theme);
+            let inner = block.inner(r);
+            frame.render_widget(block, r);
+            let rows = inner.height as usize;
+            let start = p.sel.saturating_sub(rows.saturating_sub(1));
+            let lines: Vec<Line> = p
+                .options
+                .iter()
+                .enumerate()
+                .skip(start)
+                .take(rows)
+                .map(|(i, o)| {
+                    let text = format!(
+                        "{} {}",
+                        if i < 9 {
+                            format!("{}", i + 1)
+                        } else {
+                            " ".into()
+                        },
+                        crate::domain::sanitize(o)
+                    );
+                    if i == p.sel {
+                        Line::styled(format!("▸{text}"), theme.selected())
+                    } else {
+                        Line::raw(format!(" {text}"))
+                    }
+                })
+                .collect();
+            frame.render_widget(Paragraph::new(lines), inner);
+        }
+        Overlay::Confirm(Confirm::Phase { phase, open }) => {
+            let r = centered(area, 70, 9);
+            frame.render_widget(Clear, r);
+            let block = pane_block(format!(" Move to {phase}? "), true, theme);
+            let inner = block.inner(r);
+            frame.render_widget(block, r);
+            let text = vec![
+                Line::styled(
+                    format!("▲ {} required item(s) are still open:", open.len()),
+                    theme.warn(),
+                ),
+                Line::raw(open.join(", ")),
+                Line::raw(""),
+                Line::raw("Moving on is allowed; the override is recorded in the timeline."),
+                Line::from(vec![
+                    Span::styled("y", theme.bold()),
+                    Span::raw(" move on · "),
+                    Span::styled("n", theme.bold()),
+                    Span::raw(" stay"),
+                ]),
+            ];
+            frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), inner);
+        }
+        Overlay::Declare(f) => {
+            let r = centered(area, 70, 9);
+            frame.render_widget(Clear, r);
+            let block = pane_block(" Declare an incident ", true, theme);
+            let inner = block.inner(r);
+            frame.render_widget(block, r);
+            let pb = m
+                .playbooks
+                .get(f.playbook)
+                .map(|(id, t)| format!("{id} — {t}"))
+                .unwrap_or_default();
+            let title = if f.title.is_empty() {
+                "(press t to type it)".to_string()
+            } else {
+                crate::domain::sanitize(&f.title)
+            };
+            let text = vec![
+                Line::from(vec![
+                    Span::styled("p  playbook  ", theme.bold()),
+                    Span::raw(pb),
+                ]),
+                Line::from(vec![
+                    Span::styled("t  title     ", theme.bold()),
+                    Span::raw(title),
+                ]),
+                Line::from(vec![
+                    Span::styled("1-4 severity ", theme.bold()),
+                    Span::styled(
+                        super::severity_label(Some(f.severity)),
+                        theme.severity(Some(f.severity)),
+                    ),
+                ]),
+                Line::raw(""),
+                Line::from(vec![
+                    Span::styled("Enter", theme.bold()),
+                    Span::raw(" declare · "),
+                    Span::styled("Esc", theme.bold()),
+                    Span::raw(" cancel"),
+                ]),
+            ];
+            frame.render_widget(Paragraph::new(text), inner);
+        }
+        Overlay::Detail => {
+            let Some(inc) = &m.incident else { return };
+            let Some(e) = timeline::cursor(inc) else {
+                return;
+            };
+            let r = centered(
+                area,
+                area.width.saturating_sub(4).min(100),
+                area.height.saturating_sub(4),
+            );
+            frame.render_widget(Clear, r);
+            let block = pane_block(
+                format!(
+                    " {} by {} at {} ",
+                    e.kind(),
+                    crate::domain::sanitize(&e.by),
+                    hhmmss(e.when(), inc.timeline.local_time)
+                ),
+                true,
+                theme,
+            );
+            let inner = block.inner(r);
+            frame.render_widget(block, r);
+            let full = match &e.body {
+                crate::domain::Body::Note(n) => n.text.clone(),
+                crate::domain::Body::StatusUpdate(s) => s.text.clone(),
+                _ => describe(e),
+            };
+            let lines: Vec<Line> = sanitize_lines(&full).into_iter().map(Line::raw).collect();
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+        }
+    }
+}
+
+fn help(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
+    let r = centered(
+        area,
+        area.width.saturating_sub(2).min(90),
+        area.height.saturating_sub(2),
+    );
+    frame.render_widget(Clear, r);
+    let block = pane_block(" Keys (Esc closes) ", true, theme);
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    let contexts: &[(Context, &str)] = if m.incident.is_some() {
+        &[
+            (Context::Incident, "War room"),
+            (Context::Checklist, "Checklist pane"),
+            (Context::Actions, "Actions pane"),
+            (Context::Timeline, "Timeline pane"),
+        ]
+    } else {
+        &[(Context::Board, "Board")]
+    };
+    let mut lines = Vec::new();
+    for (c, name) in contexts {
+        lines.push(Line::styled(*name, theme.title()));
+        let entries = m.keymap.help(*c);
+        for pair in entries.chunks(2) {
+            let mut spans = Vec::new();
+            for (k, h) in pair {
+                spans.push(Span::styled(format!("  {k:>9} ",), theme.bold()));
+                spans.push(Span::raw(format!("{:<30}", super::fit(h, 30))));
+            }
+            lines.push(Line::from(spans));
+        }
+    }
+    lines.push(Line::styled(
+        "Keys can be changed in ~/.config/warroom/keys.ron",
+        theme.dim(),
+    ));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn problems(frame: &mut Frame, area: Rect, m: &Model, scroll: usize, theme: &Theme) {
+    let r = centered(
+        area,
+        area.width.saturating_sub(2),
+        area.height.saturating_sub(2),
+    );
+    frame.render_widget(Clear, r);
+    let block = pane_block(
+        " Problems: skipped files and lines, refused events, clock skew (Esc closes) ",
+        true,
+        theme,
+    );
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    let mut lines: Vec<Line> = Vec::new();
+    let list = match &m.incident {
+        Some(inc) => {
+            let mut v: Vec<String> = inc.view.problems().iter().map(|p| p.to_string()).collect();
+            v.extend(
+                inc.state()
+                    .skew_warnings(m.now)
+                    .into_iter()
+                    .map(|w| format!("clock skew: {}", crate::domain::sanitize(&w))),
+            );
+            v
+        }
+        None => m.board_problems.iter().map(|p| p.to_string()).collect(),
+    };
+    if list.is_empty() {
+        lines.push(Line::styled(
+            "No problems: every file and line was read.",
+            theme.good(),
+        ));
+    }
+    for p in list.into_iter().skip(scroll) {
+        lines.push(Line::raw(format!("⚠ {p}")));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}

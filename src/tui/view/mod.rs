@@ -1,0 +1,198 @@
+//! Rendering: a pure function of the model. One module per pane; no IO, no locks, no clock.
+
+pub mod actions;
+pub mod board;
+pub mod checklist;
+pub mod dialogs;
+pub mod header;
+pub mod now;
+pub mod timeline;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::Frame;
+
+use super::model::{Model, Pane};
+use super::theme::Theme;
+
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 16;
+
+/// Where each pane of the war-room view goes. Panes collapse in a fixed order as the terminal
+/// shrinks: the Now strip to one line, then actions share the top row with the checklist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub header: Rect,
+    pub now: Rect,
+    pub checklist: Option<Rect>,
+    pub actions: Option<Rect>,
+    pub timeline: Rect,
+    pub footer: Rect,
+}
+
+pub fn too_small(area: Rect) -> bool {
+    area.width < MIN_WIDTH || area.height < MIN_HEIGHT
+}
+
+pub fn layout(area: Rect, focus: Pane) -> Areas {
+    let now_h = if area.height >= 24 { 2 } else { 1 };
+    let [header, now, body, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(now_h),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let top_share = if body.height >= 30 { 55 } else { 52 };
+    let [top, timeline] =
+        Layout::vertical([Constraint::Percentage(top_share), Constraint::Min(0)]).areas(body);
+    let (checklist, actions) = if area.height >= 20 {
+        let [l, r] =
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(top);
+        (Some(l), Some(r))
+    } else if focus == Pane::Actions {
+        (None, Some(top))
+    } else {
+        (Some(top), None)
+    };
+    Areas {
+        header,
+        now,
+        checklist,
+        actions,
+        timeline,
+        footer,
+    }
+}
+
+pub fn draw(frame: &mut Frame, m: &Model, theme: &Theme) {
+    let area = frame.area();
+    if too_small(area) {
+        let msg = format!(
+            "terminal too small: {}x{} (warroom needs {MIN_WIDTH}x{MIN_HEIGHT})",
+            area.width, area.height
+        );
+        frame.render_widget(
+            Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }),
+            area,
+        );
+        return;
+    }
+    match &m.incident {
+        None => board::draw(frame, area, m, theme),
+        Some(inc) => {
+            let a = layout(area, inc.focus);
+            header::draw(frame, a.header, m, inc, theme);
+            now::draw(frame, a.now, m, inc, theme);
+            if let Some(r) = a.checklist {
+                checklist::draw(frame, r, inc, theme);
+            }
+            if let Some(r) = a.actions {
+                actions::draw(frame, r, inc, theme);
+            }
+            timeline::draw(frame, a.timeline, m, inc, theme);
+            footer(frame, a.footer, m, theme);
+        }
+    }
+    dialogs::draw(frame, area, m, theme);
+}
+
+/// A bordered block whose border shows focus without colour too (double lines when focused).
+pub fn pane_block<'a>(title: impl Into<Line<'a>>, focused: bool, theme: &Theme) -> Block<'a> {
+    let block = Block::default().borders(Borders::ALL).title(title);
+    if focused {
+        block
+            .border_type(ratatui::widgets::BorderType::Double)
+            .border_style(theme.focus_border())
+    } else {
+        block.border_style(theme.border())
+    }
+}
+
+/// The footer: a flash message if any, else the keys for where the user is (from the keymap).
+pub fn footer(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
+    if let Some(f) = &m.flash {
+        let style = if f.error { theme.bad() } else { theme.good() };
+        let glyph = if f.error { "✖ " } else { "✔ " };
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled(glyph, style),
+                Span::styled(crate::domain::sanitize(&f.text), style),
+            ])),
+            area,
+        );
+        return;
+    }
+    let mut spans = Vec::new();
+    if m.observer {
+        spans.push(Span::styled(" OBSERVER ", theme.banner()));
+        spans.push(Span::raw(" "));
+    }
+    for (i, (k, h)) in m.keymap.footer(&m.contexts()).into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" · ", theme.dim()));
+        }
+        spans.push(Span::styled(k, theme.bold()));
+        spans.push(Span::raw(format!(" {h}")));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Truncate to `width` columns with an ellipsis.
+pub fn fit(s: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let mut out = String::new();
+    let mut w = 0;
+    let total: usize = s.chars().map(|c| c.width().unwrap_or(0)).sum();
+    if total <= width {
+        return s.to_string();
+    }
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw + 1 > width {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// `████░░ ` : a small progress bar that reads without colour.
+pub fn bar(done: usize, total: usize, width: usize) -> String {
+    if total == 0 || width == 0 {
+        return "░".repeat(width);
+    }
+    let filled = (done * width).div_ceil(total).min(width);
+    let filled = if done < total {
+        filled.min(width - 1)
+    } else {
+        filled
+    };
+    format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
+}
+
+pub fn severity_label(s: Option<u8>) -> String {
+    match s {
+        Some(1) => "SEV1 critical".into(),
+        Some(2) => "SEV2 high".into(),
+        Some(3) => "SEV3 medium".into(),
+        Some(4) => "SEV4 low".into(),
+        _ => "SEV? syncing".into(),
+    }
+}
+
+pub fn hhmmss(ms: i64, local: bool) -> String {
+    let t = crate::domain::time::to_datetime(ms);
+    if local {
+        t.with_timezone(&chrono::Local)
+            .format("%H:%M:%S")
+            .to_string()
+    } else {
+        t.format("%H:%M:%S").to_string()
+    }
+}

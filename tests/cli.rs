@@ -1,0 +1,575 @@
+//! The headless command line, driven through the real binary: help, declare, refused writes,
+//! playbook checks, import, list, tail --follow and the demo.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+// ---- 1. help ------------------------------------------------------------------------------------
+
+#[test]
+fn help_works_for_every_verb() {
+    let w = World::new();
+    let me = w.who("alice", "jump");
+    let verbs: &[&[&str]] = &[
+        &[],
+        &["declare"],
+        &["note"],
+        &["check"],
+        &["action"],
+        &["assign"],
+        &["phase"],
+        &["severity"],
+        &["role"],
+        &["classify"],
+        &["materiality"],
+        &["status"],
+        &["resolve"],
+        &["list"],
+        &["show"],
+        &["tail"],
+        &["import"],
+        &["verify"],
+        &["playbook"],
+        &["demo"],
+        &["playbook", "list"],
+        &["playbook", "check"],
+    ];
+    for verb in verbs {
+        let mut args = verb.to_vec();
+        args.push("--help");
+        let r = w.run(&me, &args);
+        assert_eq!(r.code, 0, "warroom {}\n{r}", args.join(" "));
+        assert!(
+            r.stdout.contains("Usage: warroom"),
+            "warroom {}\n{r}",
+            args.join(" ")
+        );
+    }
+    // No help run touched the shared directory.
+    assert!(!w.root().exists() || std::fs::read_dir(w.root()).unwrap().next().is_none());
+}
+
+// ---- 2. declare ---------------------------------------------------------------------------------
+
+#[test]
+fn declare_prints_only_the_id() {
+    let w = World::new();
+    let me = w.who("alice", "jump");
+    let r = w
+        .run(
+            &me,
+            &[
+                "declare",
+                "--playbook",
+                "phishing",
+                "--title",
+                "Wire fraud: CFO mailbox!",
+                "--severity",
+                "1",
+            ],
+        )
+        .ok();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{r}");
+    let id = lines[0];
+    assert!(looks_like_incident_id(id), "not an incident id: {id:?}");
+    assert!(w.root().join(id).join("events").is_dir());
+    let s = w.show(&me, id);
+    assert_eq!(s["id"], id);
+    assert_eq!(s["severity"], 1);
+    assert_eq!(s["commander"], "alice");
+    assert_eq!(s["title"], "Wire fraud: CFO mailbox!");
+}
+
+// ---- 3. refused writes --------------------------------------------------------------------------
+
+/// Run a write that must be refused: exit 1, nothing written. Returns stderr.
+fn refused(w: &World, who: &Who, id: &str, args: &[&str]) -> String {
+    let before = w.show(who, id)["events"].clone();
+    let r = w.run(who, args).code(1);
+    assert!(
+        r.stdout.trim().is_empty(),
+        "a refused write prints no result\n{r}"
+    );
+    assert_eq!(
+        w.show(who, id)["events"],
+        before,
+        "a refused write wrote something\n{r}"
+    );
+    r.stderr
+}
+
+#[test]
+fn two_person_action_cannot_be_approved_by_its_proposer() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let bob = w.who("bob", "laptop");
+    let id = w.declare(&ic, "Two person");
+    w.run(&bob, &["action", &id, "cut-segment-egress", "proposed"])
+        .ok();
+    let err = refused(
+        &w,
+        &bob,
+        &id,
+        &["action", &id, "cut-segment-egress", "approved"],
+    );
+    assert!(err.contains("two people") && err.contains("bob"), "{err}");
+    // The same person on another host is still the same person.
+    let bob_elsewhere = w.who("bob", "phone");
+    let err = refused(
+        &w,
+        &bob_elsewhere,
+        &id,
+        &["action", &id, "cut-segment-egress", "approved"],
+    );
+    assert!(err.contains("two people"), "{err}");
+    // Someone else may.
+    w.run(
+        &w.who("carol", "jump"),
+        &["action", &id, "cut-segment-egress", "approved"],
+    )
+    .ok();
+    let s = w.show(&ic, &id);
+    let a = s["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "cut-segment-egress")
+        .unwrap();
+    assert_eq!(a["state"], "approved");
+    assert_eq!(a["proposer"], "bob@laptop");
+    assert_eq!(a["approver"], "carol@jump");
+}
+
+#[test]
+fn commander_action_is_approved_only_by_the_commander() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let bob = w.who("bob", "laptop");
+    let id = w.declare(&ic, "Commander approval");
+    w.run(&bob, &["action", &id, "disable-ad-account", "proposed"])
+        .ok();
+    let err = refused(
+        &w,
+        &w.who("carol", "jump"),
+        &id,
+        &["action", &id, "disable-ad-account", "approved"],
+    );
+    assert!(err.contains("commander") && err.contains("carol"), "{err}");
+    w.run(&ic, &["action", &id, "disable-ad-account", "approved"])
+        .ok();
+    // An action that needs no approval may run at once.
+    w.run(&bob, &["action", &id, "isolate-host-edr", "running"])
+        .ok();
+}
+
+#[test]
+fn unknown_checklist_item_lists_the_known_ids() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Unknown item");
+    let err = refused(&w, &ic, &id, &["check", &id, "id-frist-facts", "done"]);
+    assert!(err.contains("id-frist-facts"), "{err}");
+    assert!(
+        err.contains("known:") && err.contains("id-first-facts"),
+        "{err}"
+    );
+    w.run(&ic, &["check", &id, "id-first-facts", "done"]).ok();
+    let s = w.show(&ic, &id);
+    let item = s["checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "id-first-facts")
+        .unwrap();
+    assert_eq!(item["state"], "done");
+    assert_eq!(item["by"], "ic@jump");
+}
+
+#[test]
+fn occurred_in_the_future_is_refused_and_the_past_is_echoed_in_utc() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Occurred");
+    let future = (chrono::Utc::now() + chrono::Duration::minutes(10))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let err = refused(
+        &w,
+        &ic,
+        &id,
+        &["note", &id, "from the future", "--occurred", &future],
+    );
+    assert!(err.contains("future"), "{err}");
+
+    let before = chrono::Utc::now() - chrono::Duration::minutes(15);
+    let r = w
+        .run(&ic, &["note", &id, "backfilled", "--occurred", "-15m"])
+        .ok();
+    let echoed = r
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("occurred: "))
+        .unwrap_or_else(|| panic!("no `occurred:` echo\n{r}"));
+    assert!(echoed.ends_with('Z'), "echoed in UTC: {echoed}");
+    let t = chrono::DateTime::parse_from_rfc3339(echoed).unwrap();
+    let off = (t.with_timezone(&chrono::Utc) - before).num_seconds().abs();
+    assert!(off < 120, "echo {echoed} is not 15 minutes ago");
+    let events = w.tail_json(&ic, &id);
+    let note = events.iter().find(|e| e["kind"] == "Note").unwrap();
+    assert_eq!(note["when"], echoed);
+}
+
+#[test]
+fn shared_account_must_say_who_it_is() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Shared account");
+    let root = w.who("root", "jump");
+    let err = refused(&w, &root, &id, &["note", &id, "who am i"]);
+    assert!(err.contains("--as"), "{err}");
+    w.run(&root, &["--as", "dave", "note", &id, "it is dave"])
+        .ok();
+    let events = w.tail_json(&ic, &id);
+    assert!(events.iter().any(|e| e["by"] == "dave@jump"), "{events:?}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Usage");
+    for args in [
+        vec!["note"],
+        vec!["severity", &id, "7"],
+        vec!["declare", "--title", "x", "--severity", "2"],
+        vec!["no-such-verb"],
+        vec!["check", &id, "id-first-facts", "finished"],
+    ] {
+        let r = w.run(&ic, &args);
+        assert_eq!(r.code, 2, "warroom {}\n{r}", args.join(" "));
+        assert!(!r.stderr.is_empty());
+    }
+    assert_eq!(w.show(&ic, &id)["events"], 1);
+}
+
+// ---- 4. playbook check --------------------------------------------------------------------------
+
+#[test]
+fn playbook_check_passes_the_shipped_playbooks() {
+    let w = World::new();
+    let dir = manifest_dir().join("playbooks");
+    let r = w
+        .run(
+            &w.who("a", "b"),
+            &["playbook", "check", dir.to_str().unwrap()],
+        )
+        .ok();
+    assert!(r.stdout.starts_with("ok:"), "{r}");
+}
+
+/// 1-based line number of the first line of `text` that contains `needle` (after `from`).
+fn line_of(text: &str, needle: &str, from: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(from)
+        .find(|(_, l)| l.contains(needle))
+        .map(|(i, _)| i + 1)
+        .unwrap_or_else(|| panic!("{needle} not found"))
+}
+
+/// Asserts some stderr line starts `file:LINE:COL:`; returns that line.
+fn finding<'a>(stderr: &'a str, file: &str, line: usize) -> &'a str {
+    let prefix = format!("{file}:{line}:");
+    stderr
+        .lines()
+        .find(|l| {
+            l.strip_prefix(&prefix).is_some_and(|rest| {
+                let (col, _) = rest.split_once(':').unwrap_or(("", ""));
+                !col.is_empty() && col.bytes().all(|b| b.is_ascii_digit())
+            })
+        })
+        .unwrap_or_else(|| panic!("no `{prefix}COL:` finding in:\n{stderr}"))
+}
+
+#[test]
+fn playbook_check_points_at_the_broken_line() {
+    let w = World::new();
+    let me = w.who("a", "b");
+    let original =
+        std::fs::read_to_string(manifest_dir().join("playbooks/ransomware.ron")).unwrap();
+    let dir = w.path().join("pb");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ransomware.ron");
+    let file_s = file.to_str().unwrap();
+
+    // An unknown field inserted before the top-level `title:`.
+    let at = line_of(&original, "  title: ", 0);
+    let mut lines: Vec<&str> = original.lines().collect();
+    lines.insert(at - 1, "  titel: \"typo\",");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let r = w.run(&me, &["playbook", "check", file_s]).code(1);
+    let f = finding(&r.stderr, file_s, at);
+    assert!(f.contains("titel"), "{f}");
+    // Checking the folder names the file too.
+    let r = w
+        .run(&me, &["playbook", "check", dir.to_str().unwrap()])
+        .code(1);
+    finding(&r.stderr, file_s, at);
+
+    // A duplicate checklist item id: the second one is reported.
+    let first = line_of(&original, "(id: \"id-first-facts\"", 0);
+    let second = line_of(&original, "(id: \"id-scope-hosts\"", 0);
+    assert!(second > first);
+    let dup = original.replace("(id: \"id-scope-hosts\"", "(id: \"id-first-facts\"");
+    std::fs::write(&file, dup).unwrap();
+    let r = w.run(&me, &["playbook", "check", file_s]).code(1);
+    let f = finding(&r.stderr, file_s, second);
+    assert!(f.contains("id-first-facts"), "{f}");
+
+    // A playbook that does not parse at all is named with a line, and `declare` refuses it.
+    let broken = original.replacen("  version: ", "  version ", 1);
+    std::fs::write(&file, broken).unwrap();
+    let r = w.run(&me, &["playbook", "check", file_s]).code(1);
+    finding(&r.stderr, file_s, line_of(&original, "  version: ", 0));
+    let r = w.run(
+        &me,
+        &[
+            "declare",
+            "--playbook",
+            file_s,
+            "--title",
+            "x",
+            "--severity",
+            "3",
+        ],
+    );
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stdout.is_empty(), "{r}");
+}
+
+#[test]
+fn playbook_list_shows_the_built_in_set() {
+    let w = World::new();
+    let r = w.run(&w.who("a", "b"), &["playbook", "list"]).ok();
+    let ids: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert!(
+        ids.contains(&"ransomware") && ids.contains(&"phishing"),
+        "{r}"
+    );
+}
+
+// ---- 5. import ----------------------------------------------------------------------------------
+
+#[test]
+fn import_takes_good_lines_and_names_bad_ones() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let scribe = w.who("scribe", "laptop");
+    let id = w.declare(&ic, "Import");
+    let future_ms = chrono::Utc::now().timestamp_millis() + 3_600_000;
+    let input = [
+        r#"{"text":"chat: first alert seen","occurred":"-30m","tags":["chat"]}"#.to_string(),
+        r#"{"text": "unterminated"#.to_string(),
+        r#"{"text":"chat: bridge opened"}"#.to_string(),
+        format!(r#"{{"text":"chat: from the future","occurred":{future_ms}}}"#),
+        r#"{"text":"chat: EDR isolating","occurred":"2020-01-01T00:00:00Z"}"#.to_string(),
+    ]
+    .join("\n")
+        + "\n";
+    let r = w.run_stdin(&scribe, &["import", &id], &input).ok();
+    assert!(r.stdout.contains("imported 3"), "{r}");
+    // "  line N: why", one per rejected line.
+    let rejected: Vec<(u32, &str)> = r
+        .stderr
+        .lines()
+        .filter_map(|l| {
+            let (n, why) = l.trim().strip_prefix("line ")?.split_once(": ")?;
+            Some((n.parse().ok()?, why))
+        })
+        .collect();
+    assert_eq!(
+        rejected.iter().map(|x| x.0).collect::<Vec<_>>(),
+        [2, 4],
+        "{r}"
+    );
+    assert!(rejected[1].1.contains("future"), "{r}");
+
+    let tail = w.run(&ic, &["tail", &id]).ok();
+    for text in [
+        "chat: first alert seen",
+        "chat: bridge opened",
+        "chat: EDR isolating",
+    ] {
+        assert!(tail.stdout.contains(text), "{text} missing\n{tail}");
+    }
+    assert!(!tail.stdout.contains("from the future"), "{tail}");
+    assert_eq!(w.show(&ic, &id)["notes"], 3);
+    // One batch, one chain.
+    let recs = check_chain(&id, &w.log_of(&scribe, &id));
+    assert_eq!(recs.len(), 3);
+}
+
+// ---- 6. list --------------------------------------------------------------------------------------
+
+#[test]
+fn list_shows_incidents() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Listed incident");
+    let r = w.run(&ic, &["list", "--json"]).ok();
+    let v = r.json();
+    let incidents = v["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{v}");
+    assert_eq!(incidents[0]["id"], id.as_str());
+    assert_eq!(incidents[0]["title"], "Listed incident");
+    assert_eq!(incidents[0]["status"], "active");
+    assert_eq!(v["source"], "WARROOM_DIR");
+
+    let r = w.run(&ic, &["list"]).ok();
+    assert!(r.stdout.contains(&id), "{r}");
+    assert!(r.stdout.contains("SEV2"), "{r}");
+    assert!(
+        r.stderr.contains("WARROOM_DIR"),
+        "names where the directory came from\n{r}"
+    );
+}
+
+#[test]
+fn list_creates_a_missing_directory_and_says_how_to_declare() {
+    let w = World::new();
+    let me = w.who("alice", "jump");
+    let missing = w.path().join("not").join("yet");
+    let r = Run::from_output(
+        w.cmd(&me)
+            .env("WARROOM_DIR", &missing)
+            .arg("list")
+            .output()
+            .unwrap(),
+    )
+    .ok();
+    assert!(missing.is_dir(), "the shared directory was created");
+    assert!(r.stderr.contains("declare"), "{r}");
+    assert!(
+        r.stderr.contains(missing.to_str().unwrap()),
+        "names the directory\n{r}"
+    );
+}
+
+// ---- 7. tail --follow -----------------------------------------------------------------------------
+
+#[test]
+fn tail_follow_prints_a_teammates_note() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Follow");
+    let mut child = w
+        .cmd(&ic)
+        .args(["--poll-interval", "1", "tail", &id, "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |needle: &str| -> Result<String, Vec<String>> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return Ok(l),
+                Ok(l) => seen.push(l),
+                Err(_) => break,
+            }
+        }
+        Err(seen)
+    };
+    let result = (|| {
+        wait_for("Declared").map_err(|s| format!("no Declared line: {s:?}"))?;
+        w.note(&w.who("bob", "laptop"), &id, "bob joins the bridge");
+        wait_for("bob joins the bridge").map_err(|s| format!("note did not arrive in 5 s: {s:?}"))
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    reader.join().unwrap();
+    let line = result.unwrap();
+    assert!(line.contains("bob@laptop"), "{line}");
+}
+
+// ---- 8. demo --------------------------------------------------------------------------------------
+
+#[test]
+fn headless_demo_runs_and_cleans_up() {
+    let w = World::new();
+    let me = w.who("viewer", "jump");
+    let r = w
+        .run(
+            &me,
+            &["demo", "--headless", "--duration", "4", "--speed", "20"],
+        )
+        .ok();
+    assert!(r.stdout.lines().any(|l| l.contains("Declared")), "{r}");
+    for mate in ["maya@", "jon@", "priya@"] {
+        let n = r.stdout.lines().filter(|l| l.contains(mate)).count();
+        assert!(n >= 2, "{mate} wrote {n} events\n{r}");
+    }
+    assert!(r.stdout.lines().count() >= 10, "{r}");
+    assert_clean_text(&r.stdout);
+    // stderr: "demo: incident ID in DIR (removed when the demo ends)"
+    let dir = r
+        .stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("demo: incident ")?
+                .split_once(" in ")?
+                .1
+                .split(" (")
+                .next()
+        })
+        .unwrap_or_else(|| panic!("no demo directory on stderr\n{r}"));
+    let dir = Path::new(dir);
+    assert!(dir.is_absolute(), "{}", dir.display());
+    assert!(!dir.exists(), "{} was left behind", dir.display());
+    // It lived under TMPDIR, never in WARROOM_DIR, and nothing is left there.
+    let tmpdir = w.path().join("tmp").canonicalize().unwrap();
+    assert!(
+        dir.starts_with(&tmpdir),
+        "{} is not under TMPDIR",
+        dir.display()
+    );
+    assert!(std::fs::read_dir(w.path().join("tmp"))
+        .unwrap()
+        .next()
+        .is_none());
+    assert!(!w.root().exists() || std::fs::read_dir(w.root()).unwrap().next().is_none());
+}
+
+fn assert_clean_text(s: &str) {
+    assert!(
+        !s.contains(['\x1b', '\x07', '\u{202e}']),
+        "control characters in output"
+    );
+}
