@@ -1,5 +1,6 @@
 //! The headless command line: every verb a script, a bot or a responder without the console needs.
 
+pub mod console;
 pub mod context;
 pub mod demo;
 pub mod import;
@@ -26,8 +27,9 @@ use crate::store::StoreError;
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
+    /// With no command, the console opens on the board of every incident.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -44,9 +46,12 @@ pub struct Global {
     /// Time zone for HH:MM times and local display (IANA name, +02:00, UTC or local)
     #[arg(long, global = true, value_name = "ZONE", default_value = "local")]
     pub tz: String,
-    /// Seconds between reconcile passes when following (default: 2 on network file systems)
+    /// Seconds between reconcile passes (default: 2 on network file systems, else instant via inotify)
     #[arg(long, global = true, value_name = "SECS")]
     pub poll_interval: Option<f64>,
+    /// Open the console read-only
+    #[arg(long, global = true)]
+    pub observer: bool,
 }
 
 /// When it really happened, for responders who backfill.
@@ -116,6 +121,23 @@ impl From<AudienceArg> for Audience {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the console on one incident
+    Open { incident: String },
+    /// Hide a resolved incident from the default board (nothing is deleted)
+    Archive {
+        incident: String,
+        #[command(flatten)]
+        when: When,
+    },
+    /// Mark an incident as a duplicate of another, link it and archive it
+    Duplicate {
+        incident: String,
+        /// The incident it duplicates
+        #[arg(long, value_name = "OTHER")]
+        of: String,
+        #[command(flatten)]
+        when: When,
+    },
     /// Declare a new incident; prints its id, alone, on stdout
     Declare {
         /// Playbook id (see `warroom playbook list`) or a path to a .ron file
@@ -260,7 +282,7 @@ pub enum Command {
     /// Playbooks: list them or check files
     #[command(subcommand)]
     Playbook(PlaybookCommand),
-    /// A live incident with simulated teammates in a temporary directory
+    /// A live incident with simulated teammates in a temporary directory (q ends it)
     Demo {
         /// Print the merged timeline instead of opening the console
         #[arg(long)]
@@ -314,7 +336,11 @@ pub type Result<T> = std::result::Result<T, Fail>;
 
 pub fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
-    match cli.command {
+    let Some(command) = cli.command else {
+        return console::console(g, None);
+    };
+    match command {
+        Command::Open { incident } => console::console(g, Some(&incident)),
         Command::Declare {
             playbook,
             title,
@@ -338,7 +364,8 @@ pub fn run(cli: Cli) -> Result<()> {
             headless,
             duration,
             speed,
-        } => demo::run(headless, duration, speed),
+        } if headless => demo::run(headless, duration, speed),
+        Command::Demo { speed, .. } => console::demo(g, speed),
         other => write::run(g, other),
     }
 }

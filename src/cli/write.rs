@@ -116,7 +116,9 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
         | Command::Classify { incident, .. }
         | Command::Materiality { incident, .. }
         | Command::Status { incident, .. }
-        | Command::Resolve { incident, .. } => incident.clone(),
+        | Command::Resolve { incident, .. }
+        | Command::Archive { incident, .. }
+        | Command::Duplicate { incident, .. } => incident.clone(),
         _ => return Err(Fail::new("not a write verb")),
     };
     let id = ctx.store.resolve(&incident)?;
@@ -252,6 +254,35 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             summary,
             when,
         } => (Resolved { summary }.into(), ctx.occurred(&when)?),
+        Command::Archive { incident: _, when } => {
+            let inc = Incident::open(&ctx.store, &id, now_ms());
+            if !inc.state.is_resolved() {
+                return Err(Fail::new(format!(
+                    "{id} is not resolved; resolve it first (warroom resolve {id})"
+                )));
+            }
+            (Archived {}.into(), ctx.occurred(&when)?)
+        }
+        Command::Duplicate {
+            incident: _,
+            of,
+            when,
+        } => {
+            let other = ctx.store.resolve(&of)?;
+            if other == id {
+                return Err(Fail::new("an incident cannot duplicate itself"));
+            }
+            let appended = LogWriter::new(&ctx.store, &id, &identity).append(
+                vec![
+                    Draft::new(DuplicateOf { of: other.clone() }).at(ctx.occurred(&when)?),
+                    Draft::new(Archived {}),
+                ],
+                now_ms,
+            )?;
+            report(&id, &appended);
+            eprintln!("{id} is a duplicate of {other}: linked and archived");
+            return Ok(());
+        }
         Command::Phase {
             incident: _,
             phase,

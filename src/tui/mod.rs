@@ -3,5 +3,8 @@
 
 pub mod keymap;
 pub mod model;
+pub mod run;
+pub mod terminal;
 pub mod theme;
 pub mod view;
+pub mod worker;

@@ -1,0 +1,99 @@
+//! Opening the console: configuration and playbooks are loaded and checked before the terminal
+//! goes into raw mode, so their errors print normally.
+
+use std::time::Duration;
+
+use super::context::{host_name, now_ms, Ctx};
+use super::{Fail, Global, Result};
+use crate::demo::Demo;
+use crate::domain::identity::{normalise_name, WriterId, SHARED_ACCOUNTS};
+use crate::store::config::config_dir;
+use crate::store::playbooks::Library;
+use crate::store::{random_id, Identity, Store};
+use crate::tui::keymap::Keymap;
+use crate::tui::run::{run, Options};
+
+fn keymap() -> Result<Keymap> {
+    let Some(path) = config_dir().map(|d| d.join("keys.ron")) else {
+        return Ok(Keymap::default());
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Keymap::with_overrides(&text, &path.display().to_string()).map_err(Fail::new),
+        Err(_) => Ok(Keymap::default()),
+    }
+}
+
+fn poll(g: &Global, ctx_poll: Option<f64>) -> Option<Duration> {
+    g.poll_interval
+        .or(ctx_poll)
+        .map(|s| Duration::from_secs_f64(s.max(0.1)))
+}
+
+fn check_terminal() -> Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(Fail::new(
+            "the console needs a terminal; for scripts use the headless verbs (warroom list, tail --follow, demo --headless)",
+        ));
+    }
+    Ok(())
+}
+
+pub fn console(g: &Global, open: Option<&str>) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let identity = ctx.identity(g)?;
+    let open = open.map(|o| ctx.store.resolve(o)).transpose()?;
+    let keymap = keymap()?;
+    let library = Library::load(g.playbooks.as_deref());
+    check_terminal()?;
+    run(Options {
+        poll: poll(g, ctx.config.poll_interval),
+        store: ctx.store,
+        identity,
+        observer: g.observer,
+        open,
+        library,
+        keymap,
+        clock: now_ms,
+    })
+    .map_err(|e| Fail::new(format!("terminal error: {e}")))
+}
+
+/// The viewer's name in the demo: who they say they are, else "you".
+fn demo_name(g: &Global) -> String {
+    let shared: Vec<String> = SHARED_ACCOUNTS.iter().map(|s| s.to_string()).collect();
+    g.as_name
+        .clone()
+        .or_else(|| std::env::var("WARROOM_USER").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .and_then(|n| normalise_name(&n, &shared).ok())
+        .filter(|n| !["maya", "jon", "priya"].contains(&n.as_str()))
+        .unwrap_or_else(|| "you".into())
+}
+
+pub fn demo(g: &Global, speed: f64) -> Result<()> {
+    let keymap = keymap()?;
+    check_terminal()?;
+    let name = demo_name(g);
+    let demo = Demo::start(&name, speed)?;
+    let identity = Identity {
+        writer: WriterId {
+            name,
+            host: host_name(),
+        },
+        install: random_id(6),
+    };
+    let store: Store = demo.store.clone();
+    let result = run(Options {
+        store,
+        identity,
+        observer: g.observer,
+        open: Some(demo.incident.clone()),
+        poll: g.poll_interval.map(|s| Duration::from_secs_f64(s.max(0.1))),
+        library: Library::built_in(),
+        keymap,
+        clock: now_ms,
+    });
+    drop(demo); // stops the teammates and removes the directory
+    result.map_err(|e| Fail::new(format!("terminal error: {e}")))
+}

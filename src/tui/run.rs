@@ -1,0 +1,219 @@
+//! The shell around the pure parts: one `select!` over key presses, store messages, signals and a
+//! clock; draw only when something changed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crossterm::event::{Event as TermEvent, EventStream};
+use crossterm::execute;
+use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use futures::StreamExt;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use super::keymap::Keymap;
+use super::model::{update, Effect, Model, Msg};
+use super::terminal::Guard;
+use super::theme::Theme;
+use super::view;
+use super::worker::{Cmd, Worker};
+use crate::domain::time::Millis;
+use crate::store::playbooks::Library;
+use crate::store::{fsutil, Identity, Store};
+
+pub struct Options {
+    pub store: Store,
+    pub identity: Identity,
+    pub observer: bool,
+    pub open: Option<String>,
+    pub poll: Option<Duration>,
+    pub library: Library,
+    pub keymap: Keymap,
+    pub clock: fn() -> Millis,
+}
+
+fn draft_path(store: &Store, incident: &str) -> PathBuf {
+    store
+        .state_dir
+        .join("drafts")
+        .join(format!("{incident}.txt"))
+}
+
+fn save_draft(store: &Store, incident: &str, text: &str) {
+    let path = draft_path(store, incident);
+    if text.trim().is_empty() {
+        let _ = std::fs::remove_file(path);
+        return;
+    }
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = fsutil::write_atomic(&path, text.as_bytes(), fsutil::Sharing::private());
+}
+
+/// Run the console until the user quits (or the terminal hangs up).
+pub fn run(opts: Options) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(event_loop(opts))
+}
+
+async fn event_loop(opts: Options) -> std::io::Result<()> {
+    let clock = opts.clock;
+    let theme = Theme::from_env();
+    let mut model = Model::new(
+        &opts.identity.writer.to_string(),
+        opts.keymap.clone(),
+        &opts.store.describe(),
+        clock(),
+    );
+    model.observer = opts.observer;
+    model.playbooks = opts
+        .library
+        .visible()
+        .iter()
+        .map(|e| (e.playbook.id.clone(), e.playbook.title.clone()))
+        .collect();
+
+    let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
+    let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<Cmd>();
+    let worker = Worker::new(
+        opts.store.clone(),
+        opts.identity.clone(),
+        clock,
+        Box::new(move |m| {
+            let _ = msg_tx.send(m);
+        }),
+    );
+    let hint_tx = cmd_tx.clone();
+    let poll = opts.poll;
+    // Not joined on exit: a worker stuck on a dead mount must not keep the console from quitting.
+    std::thread::Builder::new()
+        .name("warroom-store".into())
+        .spawn(move || worker.run(cmd_rx, hint_tx, poll))?;
+
+    let (_guard, mut terminal) = Guard::enter()?;
+    let mut events = EventStream::new();
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+    let mut pending = Vec::new();
+    if let Some(id) = &opts.open {
+        model.incident = Some(super::model::IncidentModel::new(id));
+        pending.push(Effect::Open(id.clone()));
+    }
+    let mut dirty = true;
+    let mut last_minute = clock() / 60_000;
+    loop {
+        while !pending.is_empty() {
+            let effects: Vec<Effect> = std::mem::take(&mut pending);
+            for fx in effects {
+                dirty = true;
+                if let Some(msg) = execute_effect(fx, &opts, &model, &cmd_tx) {
+                    pending.extend(update(&mut model, msg));
+                }
+            }
+        }
+        if model.quit {
+            break;
+        }
+        if dirty {
+            let _ = execute!(terminal.backend_mut(), BeginSynchronizedUpdate);
+            terminal.draw(|f| view::draw(f, &model, &theme))?;
+            let _ = execute!(terminal.backend_mut(), EndSynchronizedUpdate);
+            dirty = false;
+        }
+        let msg = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) => Msg::Key(k),
+                Some(Ok(TermEvent::Paste(p))) => Msg::Paste(p),
+                Some(Ok(TermEvent::Resize(..))) => Msg::Resize,
+                Some(Ok(_)) => continue,
+                // The terminal is gone (SSH dropped): save and leave.
+                Some(Err(_)) | None => Msg::Hangup,
+            },
+            Some(m) = msg_rx.recv() => m,
+            _ = hup.recv() => Msg::Hangup,
+            _ = term.recv() => Msg::Hangup,
+            _ = tick.tick() => {
+                let now = clock();
+                // Redraw for a visible clock: every second in the war room, every minute on the board.
+                let minute = now / 60_000;
+                if model.incident.is_some() || minute != last_minute || model.flash.is_some() || !model.pending.is_empty() {
+                    dirty = true;
+                }
+                last_minute = minute;
+                Msg::Tick(now)
+            }
+        };
+        if !matches!(msg, Msg::Tick(_)) {
+            dirty = true;
+        }
+        pending.extend(update(&mut model, msg));
+        // Drain whatever else is queued before drawing once.
+        while let Ok(m) = msg_rx.try_recv() {
+            pending.extend(update(&mut model, m));
+            dirty = true;
+        }
+    }
+    let _ = cmd_tx.send(Cmd::Shutdown);
+    Ok(())
+}
+
+/// Carry out one effect; some answer at once with a message for the reducer.
+fn execute_effect(
+    fx: Effect,
+    opts: &Options,
+    model: &Model,
+    cmd_tx: &std::sync::mpsc::Sender<Cmd>,
+) -> Option<Msg> {
+    match fx {
+        Effect::Open(id) => {
+            let _ = cmd_tx.send(Cmd::Open(id.clone()));
+            let text = std::fs::read_to_string(draft_path(&opts.store, &id)).ok()?;
+            Some(Msg::DraftLoaded { incident: id, text })
+        }
+        Effect::Close => {
+            let _ = cmd_tx.send(Cmd::Close);
+            None
+        }
+        Effect::Write {
+            token,
+            incident,
+            drafts,
+        } => {
+            let _ = cmd_tx.send(Cmd::Write {
+                token,
+                incident,
+                drafts,
+            });
+            None
+        }
+        Effect::Declare {
+            playbook,
+            title,
+            severity,
+        } => match opts.library.resolve(&playbook) {
+            Ok(p) => {
+                let _ = cmd_tx.send(Cmd::Declare {
+                    playbook: Box::new(p),
+                    title,
+                    severity,
+                    commander: model.person.clone(),
+                });
+                None
+            }
+            Err(e) => Some(Msg::Declared {
+                result: Err(e.join("; ")),
+            }),
+        },
+        Effect::SaveDraft { incident, text } => {
+            save_draft(&opts.store, &incident, &text);
+            None
+        }
+        Effect::Quit => None,
+    }
+}

@@ -1,0 +1,224 @@
+//! The store worker: a thread that does every piece of file IO for the console — reconciling the
+//! open incident and the board, writing, declaring — so a hung network mount never freezes the
+//! screen. Watcher events are hints that wake it; a timer reconciles anyway.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use crate::domain::event::Mode;
+use crate::domain::time::Millis;
+use crate::domain::Playbook;
+use crate::store::incident::{declare, DeclareRequest, Source, View};
+use crate::store::watch::{self, Watch};
+use crate::store::writer::{Draft, LogWriter};
+use crate::store::{Identity, Store};
+
+use super::model::{BoardRow, Msg, RowStatus, WatchInfo};
+
+/// Commands into the worker.
+pub enum Cmd {
+    Open(String),
+    Close,
+    Write {
+        token: u64,
+        incident: String,
+        drafts: Vec<Draft>,
+    },
+    Declare {
+        playbook: Box<Playbook>,
+        title: String,
+        severity: u8,
+        commander: String,
+    },
+    /// A watcher hint: something under the root may have changed.
+    Hint,
+    Shutdown,
+}
+
+/// How often the board re-lists other incidents (the open one follows the watch mode).
+const BOARD_EVERY: Duration = Duration::from_secs(15);
+
+struct Tracked {
+    source: Source,
+    view: View,
+    row: BoardRow,
+}
+
+pub struct Worker {
+    store: Store,
+    identity: Identity,
+    clock: fn() -> Millis,
+    send: Box<dyn Fn(Msg) + Send>,
+    open: Option<Source>,
+    board: BTreeMap<String, Tracked>,
+    last_rows: Vec<BoardRow>,
+    mode: watch::Mode,
+}
+
+impl Worker {
+    pub fn new(
+        store: Store,
+        identity: Identity,
+        clock: fn() -> Millis,
+        send: Box<dyn Fn(Msg) + Send>,
+    ) -> Worker {
+        Worker {
+            store,
+            identity,
+            clock,
+            send,
+            open: None,
+            board: BTreeMap::new(),
+            last_rows: Vec::new(),
+            mode: watch::Mode::Inotify,
+        }
+    }
+
+    /// Run until `Shutdown` (or the console goes away). `hint_tx` is handed to the watcher.
+    pub fn run(mut self, rx: Receiver<Cmd>, hint_tx: Sender<Cmd>, poll: Option<Duration>) {
+        let root = self.store.root.clone();
+        let w = Watch::start(&root, poll, move || {
+            let _ = hint_tx.send(Cmd::Hint);
+        });
+        self.mode = w.mode;
+        self.reconcile_board();
+        let mut last_board = Instant::now();
+        let mut queued: std::collections::VecDeque<Cmd> = std::collections::VecDeque::new();
+        loop {
+            let wait = self.mode.interval().min(BOARD_EVERY);
+            let cmd = match queued.pop_front() {
+                Some(c) => Ok(c),
+                None => rx.recv_timeout(wait),
+            };
+            match cmd {
+                Ok(Cmd::Shutdown) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Cmd::Open(id)) => {
+                    self.open = Some(Source::new(&self.store, &id));
+                    self.reconcile_open();
+                }
+                Ok(Cmd::Close) => self.open = None,
+                Ok(Cmd::Write {
+                    token,
+                    incident,
+                    drafts,
+                }) => {
+                    let result = LogWriter::new(&self.store, &incident, &self.identity)
+                        .append(drafts, self.clock)
+                        .map(|a| a.events.into_iter().map(|e| e.id).collect())
+                        .map_err(|e| e.to_string());
+                    (self.send)(Msg::Written { token, result });
+                    self.reconcile_open();
+                }
+                Ok(Cmd::Declare {
+                    playbook,
+                    title,
+                    severity,
+                    commander,
+                }) => {
+                    let req = DeclareRequest {
+                        playbook: &playbook,
+                        title,
+                        severity,
+                        mode: Mode::Real,
+                        commander,
+                        occurred: None,
+                    };
+                    let result = declare(&self.store, &self.identity, req, self.clock)
+                        .map(|(id, _)| id)
+                        .map_err(|e| e.to_string());
+                    (self.send)(Msg::Declared { result });
+                    self.reconcile_board();
+                }
+                Ok(Cmd::Hint) => {
+                    // Coalesce a burst of hints into one pass; keep any other command for next.
+                    while let Ok(c) = rx.try_recv() {
+                        if !matches!(c, Cmd::Hint) {
+                            queued.push_back(c);
+                            break;
+                        }
+                    }
+                    self.reconcile_open();
+                    if last_board.elapsed() >= Duration::from_millis(500) {
+                        self.reconcile_board();
+                        last_board = Instant::now();
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.reconcile_open();
+                    if last_board.elapsed() >= BOARD_EVERY || self.open.is_none() {
+                        self.reconcile_board();
+                        last_board = Instant::now();
+                    }
+                }
+            }
+        }
+    }
+
+    fn reconcile_open(&mut self) {
+        let now = (self.clock)();
+        if let Some(src) = &mut self.open {
+            let update = src.poll(now);
+            if !update.is_empty() {
+                (self.send)(Msg::Incident {
+                    id: src.id.clone(),
+                    update,
+                });
+            }
+        }
+        (self.send)(Msg::Watch(WatchInfo {
+            mode: self.mode.label(),
+            last_reconcile: now,
+        }));
+    }
+
+    /// Re-list the root; re-read incidents that are not resolved or archived.
+    fn reconcile_board(&mut self) {
+        let now = (self.clock)();
+        let (ids, _problems) = match self.store.list_incidents() {
+            Ok(x) => x,
+            Err(_) => {
+                // The directory itself is gone (a vanished mount): keep the last known rows.
+                for t in self.board.values_mut() {
+                    t.row.status = RowStatus::Vanished;
+                }
+                self.send_rows();
+                return;
+            }
+        };
+        for id in &ids {
+            let t = self.board.entry(id.clone()).or_insert_with(|| Tracked {
+                source: Source::new(&self.store, id),
+                view: View::new(id),
+                row: BoardRow::from_view(id, &View::new(id)),
+            });
+            let settled = matches!(t.row.status, RowStatus::Resolved | RowStatus::Archived);
+            if !settled || t.view.state.event_count() == 0 {
+                let update = t.source.poll(now);
+                t.view.apply(update);
+                t.row = BoardRow::from_view(id, &t.view);
+            }
+        }
+        for (id, t) in self.board.iter_mut() {
+            if !ids.contains(id) {
+                t.row.status = RowStatus::Vanished;
+            }
+        }
+        self.send_rows();
+    }
+
+    fn send_rows(&mut self) {
+        let mut rows: Vec<BoardRow> = self.board.values().map(|t| t.row.clone()).collect();
+        // Most severe first, then the most recently declared.
+        rows.sort_by(|a, b| {
+            a.severity
+                .unwrap_or(9)
+                .cmp(&b.severity.unwrap_or(9))
+                .then(b.declared_at.cmp(&a.declared_at))
+        });
+        if rows != self.last_rows {
+            self.last_rows = rows.clone();
+            (self.send)(Msg::Board(rows));
+        }
+    }
+}
