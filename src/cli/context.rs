@@ -32,12 +32,7 @@ impl Ctx {
     pub fn new(g: &Global) -> Result<Ctx> {
         let (config, _) = config::load_config().map_err(Fail::new)?;
         let env = std::env::var("WARROOM_DIR").ok();
-        let choice = config::choose_root(
-            g.dir.as_deref(),
-            env.as_deref(),
-            &config,
-            &config::default_root(),
-        );
+        let choice = config::choose_root(g.dir.as_deref(), env.as_deref(), &config, &config::default_root());
         let store = Store::open(&choice, config::state_dir(), config::lock_dir())?;
         if choice.source == RootSource::Default {
             eprintln!(
@@ -45,15 +40,8 @@ impl Ctx {
                 store.describe()
             );
         }
-        let zone = Zone::parse(&g.tz).map_err(|m| Fail {
-            message: m,
-            code: 2,
-        })?;
-        Ok(Ctx {
-            store,
-            config,
-            zone,
-        })
+        let zone = Zone::parse(&g.tz).map_err(|m| Fail { message: m, code: 2 })?;
+        Ok(Ctx { store, config, zone })
     }
 
     /// Who is writing: `--as`, `WARROOM_USER`, `$USER`; a shared account must say who it is.
@@ -64,9 +52,7 @@ impl Ctx {
             .or_else(|| std::env::var("WARROOM_USER").ok().filter(|s| !s.is_empty()))
             .or_else(|| std::env::var("USER").ok().filter(|s| !s.is_empty()))
             .or_else(|| std::env::var("LOGNAME").ok().filter(|s| !s.is_empty()))
-            .ok_or_else(|| {
-                Fail::new("cannot tell who you are: pass --as NAME or set WARROOM_USER")
-            })?;
+            .ok_or_else(|| Fail::new("cannot tell who you are: pass --as NAME or set WARROOM_USER"))?;
         let shared: Vec<String> = self
             .config
             .shared_accounts
@@ -98,11 +84,6 @@ pub fn host_name() -> String {
     let raw = std::env::var("WARROOM_HOST")
         .ok()
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| {
-            rustix::system::uname()
-                .nodename()
-                .to_string_lossy()
-                .into_owned()
-        });
+        .unwrap_or_else(|| rustix::system::uname().nodename().to_string_lossy().into_owned());
     normalise_host(&raw)
 }

@@ -19,8 +19,7 @@ pub fn run(_headless: bool, duration: Option<f64>, speed: f64) -> Result<()> {
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGHUP,
     ] {
-        signal_hook::flag::register(sig, stop.clone())
-            .map_err(|e| Fail::new(format!("cannot handle signals: {e}")))?;
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| Fail::new(format!("cannot handle signals: {e}")))?;
     }
     let demo = Demo::start("you", speed)?;
     eprintln!(
@@ -38,10 +37,7 @@ pub fn run(_headless: bool, duration: Option<f64>, speed: f64) -> Result<()> {
         println!("{}", tail_line(e));
     }
     let started = Instant::now();
-    let done = move || {
-        stop.load(Ordering::SeqCst)
-            || duration.is_some_and(|d| started.elapsed().as_secs_f64() >= d)
-    };
+    let done = move || stop.load(Ordering::SeqCst) || duration.is_some_and(|d| started.elapsed().as_secs_f64() >= d);
     follow_incident(&ctx, &mut inc, Some(0.5), false, Some(&done))?;
     drop(demo);
     Ok(())

@@ -18,12 +18,7 @@ use crate::store::StoreError;
 /// A terminal war-room console for incident response. Teammates share one incident directory;
 /// every copy of warroom watches it.
 #[derive(Debug, Parser)]
-#[command(
-    name = "warroom",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
+#[command(name = "warroom", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -353,11 +348,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Playbook(PlaybookCommand::Check { path }) => read::playbook_check(&path),
         Command::List { json } => read::list(g, json),
         Command::Show { incident, json } => read::show(g, &incident, json),
-        Command::Tail {
-            incident,
-            follow,
-            json,
-        } => read::tail(g, &incident, follow, json),
+        Command::Tail { incident, follow, json } => read::tail(g, &incident, follow, json),
         Command::Verify { incident } => read::verify(g, &incident),
         Command::Import { incident } => import::import(g, &incident),
         Command::Demo {

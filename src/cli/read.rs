@@ -40,10 +40,7 @@ pub fn list(g: &Global, as_json: bool) -> Result<()> {
     let ctx = Ctx::new(g)?;
     let (ids, problems) = ctx.store.list_incidents()?;
     let now = now_ms();
-    let incidents: Vec<Incident> = ids
-        .iter()
-        .map(|id| Incident::open(&ctx.store, id, now))
-        .collect();
+    let incidents: Vec<Incident> = ids.iter().map(|id| Incident::open(&ctx.store, id, now)).collect();
     if as_json {
         let rows: Vec<Value> = incidents
             .iter()
@@ -74,7 +71,9 @@ pub fn list(g: &Global, as_json: bool) -> Result<()> {
         eprintln!("problem: {p}");
     }
     if incidents.is_empty() {
-        eprintln!("no incidents yet; declare one with: warroom declare --playbook ransomware --title \"...\" --severity 2");
+        eprintln!(
+            "no incidents yet; declare one with: warroom declare --playbook ransomware --title \"...\" --severity 2"
+        );
         return Ok(());
     }
     let mut out = std::io::stdout().lock();
@@ -90,9 +89,7 @@ pub fn list(g: &Global, as_json: bool) -> Result<()> {
             .derived
             .last_update
             .as_ref()
-            .map_or("-".into(), |(t, by)| {
-                format!("{} ago {}", format_age(now - t), by)
-            });
+            .map_or("-".into(), |(t, by)| format!("{} ago {}", format_age(now - t), by));
         let _ = writeln!(
             out,
             "{:<40} {:<5} {:<15} {:<12} {:>8} {:<22} {:<8} {:<9} {}",
@@ -163,12 +160,7 @@ pub fn state_json(inc: &Incident, now: i64) -> Value {
     let roles: serde_json::Map<String, Value> = d
         .roles
         .iter()
-        .map(|(k, r)| {
-            (
-                k.clone(),
-                json!({"who": r.value, "by": r.by, "at": format_utc(r.when)}),
-            )
-        })
+        .map(|(k, r)| (k.clone(), json!({"who": r.value, "by": r.by, "at": format_utc(r.when)})))
         .collect();
     let problems: Vec<Value> = inc
         .problems()
@@ -235,12 +227,7 @@ pub fn show(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
         s.derived.notes
     );
     if let Some(t) = s.declared_at() {
-        let _ = writeln!(
-            out,
-            "declared {} ({} ago)",
-            format_utc(t),
-            format_age(now - t)
-        );
+        let _ = writeln!(out, "declared {} ({} ago)", format_utc(t), format_age(now - t));
     }
     if let Some(pb) = s.playbook() {
         for phase in crate::domain::Phase::ALL {
@@ -374,16 +361,8 @@ pub fn follow_incident(
     let w = watch::Watch::start(&inc.dir, poll, move || {
         let _ = tx.send(());
     });
-    eprintln!(
-        "following {} ({}); Ctrl-C to stop",
-        sanitize(&inc.id),
-        w.mode.label()
-    );
-    let mut last_key = inc
-        .state
-        .timeline()
-        .next_back()
-        .map(|e| (e.when(), e.key()));
+    eprintln!("following {} ({}); Ctrl-C to stop", sanitize(&inc.id), w.mode.label());
+    let mut last_key = inc.state.timeline().next_back().map(|e| (e.when(), e.key()));
     let mut seen_problems = inc.problems().len();
     let wait = w.mode.interval().min(Duration::from_millis(500));
     loop {

@@ -20,8 +20,7 @@ pub fn resolve_playbook(g: &Global, wanted: &str) -> Result<Playbook> {
     let lib = Library::load(g.playbooks.as_deref());
     let path = Path::new(wanted);
     if wanted.ends_with(".ron") || wanted.contains('/') {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Fail::new(format!("cannot read {wanted}: {e}")))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Fail::new(format!("cannot read {wanted}: {e}")))?;
         let pb = parse_strict(wanted, &text).map_err(|errs| Fail::new(errs.join("\n")))?;
         let entry = crate::store::playbooks::Entry {
             playbook: pb,
@@ -204,8 +203,7 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
         } => {
             let pb = need_playbook()?;
             if !pb.has_role(&role) {
-                let ids =
-                    std::iter::once("commander").chain(pb.roles.iter().map(|r| r.id.as_str()));
+                let ids = std::iter::once("commander").chain(pb.roles.iter().map(|r| r.id.as_str()));
                 return Err(unknown("role", &role, ids));
             }
             (
@@ -222,10 +220,7 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             severity,
             reason,
             when,
-        } => (
-            SeverityChanged { severity, reason }.into(),
-            ctx.occurred(&when)?,
-        ),
+        } => (SeverityChanged { severity, reason }.into(), ctx.occurred(&when)?),
         Command::Classify {
             incident: _,
             note,
@@ -263,11 +258,7 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             }
             (Archived {}.into(), ctx.occurred(&when)?)
         }
-        Command::Duplicate {
-            incident: _,
-            of,
-            when,
-        } => {
+        Command::Duplicate { incident: _, of, when } => {
             let other = ctx.store.resolve(&of)?;
             if other == id {
                 return Err(Fail::new("an incident cannot duplicate itself"));
@@ -329,8 +320,7 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
         }
         _ => return Err(Fail::new("not a write verb")),
     };
-    let appended = LogWriter::new(&ctx.store, &id, &identity)
-        .append(vec![Draft::new(body).at(occurred)], now_ms)?;
+    let appended = LogWriter::new(&ctx.store, &id, &identity).append(vec![Draft::new(body).at(occurred)], now_ms)?;
     report(&id, &appended);
     Ok(())
 }
@@ -347,24 +337,12 @@ fn unknown<'a>(what: &str, wanted: &str, known: impl Iterator<Item = &'a str>) -
 /// One line on stdout per write, and any warning on stderr.
 pub fn report(id: &str, appended: &Appended) {
     if let Some((offset, bytes)) = appended.repaired {
-        eprintln!(
-            "note: repaired a torn write from an earlier crash ({bytes} bytes at offset {offset})"
-        );
+        eprintln!("note: repaired a torn write from an earlier crash ({bytes} bytes at offset {offset})");
     }
     for w in &appended.ahead {
         eprintln!("warning: {w} writes more than 5 minutes ahead of this host's clock: one of the two clocks is wrong (ordered after it anyway)");
     }
-    if let Some(e) = appended
-        .events
-        .iter()
-        .rev()
-        .find(|e| !matches!(e.body, Body::Heads(_)))
-    {
-        println!(
-            "{id} {} seq {} at {}",
-            e.kind(),
-            e.seq,
-            format_utc(e.when())
-        );
+    if let Some(e) = appended.events.iter().rev().find(|e| !matches!(e.body, Body::Heads(_))) {
+        println!("{id} {} seq {} at {}", e.kind(), e.seq, format_utc(e.when()));
     }
 }

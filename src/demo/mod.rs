@@ -73,39 +73,143 @@ fn script(viewer: &str, now: Millis) -> Vec<Step> {
     use ActionState::{Approved, Proposed, Running};
     let s = |after, who, draft| Step { after, who, draft };
     vec![
-        s(0.4, JON, note("EDR: 14 hosts on FIN-VLAN show files renamed *.lockbit and README-RESTORE.txt", &["edr"]).at(Some(now - 12 * 60_000))),
-        s(1.2, MAYA, Draft::new(RoleAssigned { role: "scribe".into(), who: "priya".into() })),
-        s(2.0, PRIYA, item("id-first-facts", ItemState::Done, Some("EDR alert 09:48Z on fin-fs-02; note README-RESTORE.txt"))),
-        s(3.5, MAYA, action("isolate-host-edr", Proposed, Some("all 14 FIN-VLAN hosts"))),
+        s(
+            0.4,
+            JON,
+            note(
+                "EDR: 14 hosts on FIN-VLAN show files renamed *.lockbit and README-RESTORE.txt",
+                &["edr"],
+            )
+            .at(Some(now - 12 * 60_000)),
+        ),
+        s(
+            1.2,
+            MAYA,
+            Draft::new(RoleAssigned {
+                role: "scribe".into(),
+                who: "priya".into(),
+            }),
+        ),
+        s(
+            2.0,
+            PRIYA,
+            item(
+                "id-first-facts",
+                ItemState::Done,
+                Some("EDR alert 09:48Z on fin-fs-02; note README-RESTORE.txt"),
+            ),
+        ),
+        s(
+            3.5,
+            MAYA,
+            action("isolate-host-edr", Proposed, Some("all 14 FIN-VLAN hosts")),
+        ),
         s(4.5, JON, action("isolate-host-edr", Running, None)),
-        s(6.0, JON, action("cut-segment-egress", Proposed, Some("FIN-VLAN egress to the internet"))),
-        s(7.5, MAYA, Draft::new(Assigned { target: Target::Item("id-exfiltration".into()), who: viewer.into() })),
+        s(
+            6.0,
+            JON,
+            action("cut-segment-egress", Proposed, Some("FIN-VLAN egress to the internet")),
+        ),
+        s(
+            7.5,
+            MAYA,
+            Draft::new(Assigned {
+                target: Target::Item("id-exfiltration".into()),
+                who: viewer.into(),
+            }),
+        ),
         s(9.0, MAYA, action("cut-segment-egress", Approved, None)),
-        s(10.5, JON, action("isolate-host-edr", ActionState::Done, Some("14/14 isolated"))),
-        s(12.0, PRIYA, note("Out-of-band bridge open on the Signal group; call tree printed", &["comms"])),
-        s(13.5, MAYA, item("id-scope-hosts", ItemState::Blocked, Some("waiting on the hypervisor team for ESXi logs"))),
+        s(
+            10.5,
+            JON,
+            action("isolate-host-edr", ActionState::Done, Some("14/14 isolated")),
+        ),
+        s(
+            12.0,
+            PRIYA,
+            note(
+                "Out-of-band bridge open on the Signal group; call tree printed",
+                &["comms"],
+            ),
+        ),
+        s(
+            13.5,
+            MAYA,
+            item(
+                "id-scope-hosts",
+                ItemState::Blocked,
+                Some("waiting on the hypervisor team for ESXi logs"),
+            ),
+        ),
         s(15.0, JON, action("cut-segment-egress", Running, None)),
-        s(17.0, PRIYA, Draft::new(StatusUpdate {
-            audience: Audience::Internal,
-            text: "Ransomware on finance file servers. Hosts isolated, egress being cut. Next update 10:30Z.".into(),
-        })),
-        s(19.0, MAYA, item("id-preserve-note", ItemState::Done, Some("note + 3 encrypted samples hashed, in evidence share"))),
+        s(
+            17.0,
+            PRIYA,
+            Draft::new(StatusUpdate {
+                audience: Audience::Internal,
+                text: "Ransomware on finance file servers. Hosts isolated, egress being cut. Next update 10:30Z."
+                    .into(),
+            }),
+        ),
+        s(
+            19.0,
+            MAYA,
+            item(
+                "id-preserve-note",
+                ItemState::Done,
+                Some("note + 3 encrypted samples hashed, in evidence share"),
+            ),
+        ),
         s(21.0, JON, action("cut-segment-egress", ActionState::Done, None)),
-        s(23.0, MAYA, Draft::new(SeverityChanged { severity: 1, reason: Some("rclone seen on fin-fs-02: exfiltration likely".into()) })),
-        s(25.0, JON, action("pause-backup-job", Proposed, Some("stop nightly sync before it copies encrypted files"))),
+        s(
+            23.0,
+            MAYA,
+            Draft::new(SeverityChanged {
+                severity: 1,
+                reason: Some("rclone seen on fin-fs-02: exfiltration likely".into()),
+            }),
+        ),
+        s(
+            25.0,
+            JON,
+            action(
+                "pause-backup-job",
+                Proposed,
+                Some("stop nightly sync before it copies encrypted files"),
+            ),
+        ),
         s(27.0, MAYA, action("pause-backup-job", Approved, None)),
-        s(29.0, PRIYA, item("id-notify-insurer", ItemState::Done, Some("carrier hotline ref 88-2231"))),
-        s(31.0, MAYA, Draft::new(PhaseEntered { phase: Phase::Containment, override_open: vec!["id-scope-hosts".into()] })),
+        s(
+            29.0,
+            PRIYA,
+            item(
+                "id-notify-insurer",
+                ItemState::Done,
+                Some("carrier hotline ref 88-2231"),
+            ),
+        ),
+        s(
+            31.0,
+            MAYA,
+            Draft::new(PhaseEntered {
+                phase: Phase::Containment,
+                override_open: vec!["id-scope-hosts".into()],
+            }),
+        ),
         s(33.0, JON, action("pause-backup-job", Running, None)),
-        s(35.0, PRIYA, note("Legal on the bridge; outside counsel engaged under privilege", &["legal"])),
+        s(
+            35.0,
+            PRIYA,
+            note(
+                "Legal on the bridge; outside counsel engaged under privilege",
+                &["legal"],
+            ),
+        ),
     ]
 }
 
 const CHATTER: &[(usize, &str)] = &[
-    (
-        JON,
-        "Firewall: no new outbound sessions from FIN-VLAN since the cut",
-    ),
+    (JON, "Firewall: no new outbound sessions from FIN-VLAN since the cut"),
     (
         PRIYA,
         "Leadership asks for an ETA on payroll; told them next update at the half hour",
@@ -118,14 +222,8 @@ const CHATTER: &[(usize, &str)] = &[
         JON,
         "Backup repository immutable snapshots verified for 2026-11-24 and earlier",
     ),
-    (
-        PRIYA,
-        "Scribe: timeline caught up through the severity change",
-    ),
-    (
-        MAYA,
-        "DFIR firm ETA 40 minutes; they want EDR telemetry exported",
-    ),
+    (PRIYA, "Scribe: timeline caught up through the severity change"),
+    (MAYA, "DFIR firm ETA 40 minutes; they want EDR telemetry exported"),
 ];
 
 impl Demo {
@@ -134,9 +232,7 @@ impl Demo {
         let dir = tempfile::Builder::new()
             .prefix("warroom-demo-")
             .tempdir()
-            .map_err(StoreError::io(
-                "cannot create a temporary directory for the demo",
-            ))?;
+            .map_err(StoreError::io("cannot create a temporary directory for the demo"))?;
         let root: PathBuf = dir.path().join("incidents");
         let store = Store::open(
             &RootChoice {
@@ -171,15 +267,8 @@ impl Demo {
         )?;
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (store, incident, stop, viewer) = (
-                store.clone(),
-                incident.clone(),
-                stop.clone(),
-                viewer.to_string(),
-            );
-            std::thread::spawn(move || {
-                run_team(&store, &incident, &team, &viewer, speed.max(0.01), &stop)
-            })
+            let (store, incident, stop, viewer) = (store.clone(), incident.clone(), stop.clone(), viewer.to_string());
+            std::thread::spawn(move || run_team(&store, &incident, &team, &viewer, speed.max(0.01), &stop))
         };
         Ok(Demo {
             store,
@@ -214,14 +303,7 @@ fn pause(secs: f64, stop: &AtomicBool) -> bool {
     !stop.load(Ordering::SeqCst)
 }
 
-fn run_team(
-    store: &Store,
-    incident: &str,
-    team: &[Identity; 3],
-    viewer: &str,
-    speed: f64,
-    stop: &AtomicBool,
-) {
+fn run_team(store: &Store, incident: &str, team: &[Identity; 3], viewer: &str, speed: f64, stop: &AtomicBool) {
     let clock = crate::cli::context::now_ms;
     let mut elapsed = 0.0;
     for step in script(viewer, clock()) {

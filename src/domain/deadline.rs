@@ -27,11 +27,7 @@ pub fn trigger_time(state: &IncidentState, trigger: &Trigger) -> Option<Millis> 
         Trigger::Discovered => d.discovered,
         Trigger::Classified => d.classified,
         Trigger::MaterialityDetermined => d.materiality,
-        Trigger::Event(kind) => state
-            .events()
-            .filter(|e| e.kind() == kind)
-            .map(|e| e.when())
-            .min(),
+        Trigger::Event(kind) => state.events().filter(|e| e.kind() == kind).map(|e| e.when()).min(),
     }
 }
 
@@ -85,11 +81,7 @@ fn stages(state: &IncidentState, d: &Deadline) -> Vec<Due> {
 
 /// Every stage of every deadline, started ones first by due time.
 pub fn all(state: &IncidentState, playbook: &Playbook) -> Vec<Due> {
-    let mut v: Vec<Due> = playbook
-        .deadlines
-        .iter()
-        .flat_map(|d| stages(state, d))
-        .collect();
+    let mut v: Vec<Due> = playbook.deadlines.iter().flat_map(|d| stages(state, d)).collect();
     v.sort_by_key(|d| (d.due.is_none(), d.due));
     v
 }
@@ -116,13 +108,7 @@ mod tests {
             format_utc(add_within(thu, Within::BusinessDays(4))),
             "2026-12-02T10:00:00Z"
         );
-        assert_eq!(
-            format_utc(add_within(thu, Within::Hours(72))),
-            "2026-11-29T10:00:00Z"
-        );
-        assert_eq!(
-            format_utc(add_within(thu, Within::Months(1))),
-            "2026-12-26T10:00:00Z"
-        );
+        assert_eq!(format_utc(add_within(thu, Within::Hours(72))), "2026-11-29T10:00:00Z");
+        assert_eq!(format_utc(add_within(thu, Within::Months(1))), "2026-12-26T10:00:00Z");
     }
 }

@@ -66,10 +66,7 @@ pub fn describe(e: &Event) -> String {
             }
             t
         }
-        Body::ChecklistSet(c) => with_note(
-            format!("{} {}", item_state_word(c.state), s(&c.item)),
-            &c.note,
-        ),
+        Body::ChecklistSet(c) => with_note(format!("{} {}", item_state_word(c.state), s(&c.item)), &c.note),
         Body::ActionSet(a) => with_note(
             format!("action {} {}", s(&a.action), action_state_word(a.state)),
             &a.note,
@@ -94,10 +91,7 @@ pub fn describe(e: &Event) -> String {
         ),
         Body::FollowUp(f) => format!(
             "follow-up{}: {}",
-            f.owner
-                .as_ref()
-                .map(|o| format!(" for {}", s(o)))
-                .unwrap_or_default(),
+            f.owner.as_ref().map(|o| format!(" for {}", s(o))).unwrap_or_default(),
             s(&f.text)
         ),
         Body::InjectReleased(i) => format!("INJECT {}: {}", s(&i.title), s(&i.text)),

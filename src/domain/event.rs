@@ -497,7 +497,8 @@ mod tests {
 
     #[test]
     fn unknown_kinds_and_fields_are_kept() {
-        let line = r#"(v:1,id:"x",at:5,wall:5,occurred:None,by:"a@b",seq:1,prev:"p",kind:"Poll",body:(question:"?"),extra:1)"#;
+        let line =
+            r#"(v:1,id:"x",at:5,wall:5,occurred:None,by:"a@b",seq:1,prev:"p",kind:"Poll",body:(question:"?"),extra:1)"#;
         let e = parse(line).unwrap();
         assert_eq!(e.kind(), "Poll");
         assert!(matches!(e.body, Body::Unknown { .. }));
@@ -508,7 +509,10 @@ mod tests {
     #[test]
     fn refuses_garbage_and_oversize() {
         assert!(parse("hello").is_err());
-        assert!(parse(r#"(v:1,id:"x",at:5,wall:5,occurred:None,by:"a@b",seq:1,prev:"p",kind:"Note",body:(tags:[]))"#).is_err());
+        assert!(
+            parse(r#"(v:1,id:"x",at:5,wall:5,occurred:None,by:"a@b",seq:1,prev:"p",kind:"Note",body:(tags:[]))"#)
+                .is_err()
+        );
         let e = note(&"x".repeat(MAX_LINE));
         assert!(matches!(encode(&e), Err(EncodeError::TooLong(_))));
     }

@@ -48,9 +48,8 @@ pub fn person_of(by: &str) -> String {
 
 pub fn valid_name(s: &str) -> bool {
     (1..=32).contains(&s.len())
-        && s.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-        })
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 pub fn valid_host(s: &str) -> bool {
@@ -105,9 +104,7 @@ mod tests {
         let shared: Vec<String> = SHARED_ACCOUNTS.iter().map(|s| s.to_string()).collect();
         assert_eq!(normalise_name("Alice", &shared).unwrap(), "alice");
         assert!(normalise_name("al ice", &shared).is_err());
-        assert!(normalise_name("root", &shared)
-            .unwrap_err()
-            .contains("--as"));
+        assert!(normalise_name("root", &shared).unwrap_err().contains("--as"));
         assert!(normalise_name(&"a".repeat(33), &shared).is_err());
         assert_eq!(normalise_host("Jump-01.corp.example"), "jump-01");
         assert_eq!(person_of("Alice@h1"), "alice");

@@ -229,10 +229,7 @@ impl Playbook {
                 out.push(Finding {
                     needle: Some(quoted(&item.id)),
                     nth: 1,
-                    message: format!(
-                        "item id `{}` must be lowercase letters, digits, `-` or `_`",
-                        item.id
-                    ),
+                    message: format!("item id `{}` must be lowercase letters, digits, `-` or `_`", item.id),
                 });
             }
             if !seen.insert(item.id.as_str()) {
@@ -247,10 +244,7 @@ impl Playbook {
                     out.push(Finding {
                         needle: Some(quoted(role)),
                         nth: 1,
-                        message: format!(
-                            "item `{}` names role `{role}`, which is not in `roles`",
-                            item.id
-                        ),
+                        message: format!("item `{}` names role `{role}`, which is not in `roles`", item.id),
                     });
                 }
             }
@@ -270,10 +264,7 @@ impl Playbook {
                 out.push(Finding {
                     needle: Some(quoted(&action.id)),
                     nth: 2,
-                    message: format!(
-                        "duplicate id `{}` (actions and items share one namespace)",
-                        action.id
-                    ),
+                    message: format!("duplicate id `{}` (actions and items share one namespace)", action.id),
                 });
             }
             if let Some(role) = &action.role {
@@ -281,10 +272,7 @@ impl Playbook {
                     out.push(Finding {
                         needle: Some(quoted(role)),
                         nth: 1,
-                        message: format!(
-                            "action `{}` names role `{role}`, which is not in `roles`",
-                            action.id
-                        ),
+                        message: format!("action `{}` names role `{role}`, which is not in `roles`", action.id),
                     });
                 }
             }
@@ -353,9 +341,7 @@ impl Playbook {
     }
 
     pub fn content_hash(&self) -> String {
-        blake3::hash(self.canonical_ron().as_bytes())
-            .to_hex()
-            .to_string()
+        blake3::hash(self.canonical_ron().as_bytes()).to_hex().to_string()
     }
 }
 
@@ -406,8 +392,7 @@ pub struct Diagnostic {
 pub fn parse(text: &str) -> Result<(Playbook, Vec<Diagnostic>), Diagnostic> {
     let mut unknown = Vec::new();
     let mut de = ron::Deserializer::from_str(text).map_err(|e| spanned(&e))?;
-    let result: Result<Playbook, _> =
-        serde_ignored::deserialize(&mut de, |path| unknown.push(path.to_string()));
+    let result: Result<Playbook, _> = serde_ignored::deserialize(&mut de, |path| unknown.push(path.to_string()));
     let playbook = result.map_err(|e| {
         let e = de.span_error(e);
         spanned(&e)

@@ -164,10 +164,7 @@ impl IncidentState {
 
     /// Apply one event, in any order; duplicates are ignored. Returns true if it was new.
     pub fn apply(&mut self, e: Event) -> bool {
-        let is_last = self
-            .events
-            .last_key_value()
-            .is_none_or(|(k, _)| *k < e.key());
+        let is_last = self.events.last_key_value().is_none_or(|(k, _)| *k < e.key());
         let key = e.key();
         if !self.insert(e) {
             return false;
@@ -214,10 +211,7 @@ impl IncidentState {
     }
 
     pub fn playbook(&self) -> Option<&Playbook> {
-        self.derived
-            .playbook_hash
-            .as_ref()
-            .and_then(|h| self.playbooks.get(h))
+        self.derived.playbook_hash.as_ref().and_then(|h| self.playbooks.get(h))
     }
 
     /// Would the fold accept this event on top of the current state?
@@ -226,22 +220,16 @@ impl IncidentState {
         let playbook = self.playbook();
         let no = |s: String| Err(RuleViolation(s));
         match body {
-            Body::Declared(_) if d.declared.is_some() => {
-                no("this incident was already declared".into())
-            }
+            Body::Declared(_) if d.declared.is_some() => no("this incident was already declared".into()),
             Body::SeverityChanged(s) if !(1..=4).contains(&s.severity) => {
                 no(format!("severity must be 1..4, not {}", s.severity))
             }
             Body::ChecklistSet(c) => match playbook {
-                Some(p) if p.item(&c.item).is_none() => {
-                    no(format!("the playbook has no checklist item `{}`", c.item))
-                }
+                Some(p) if p.item(&c.item).is_none() => no(format!("the playbook has no checklist item `{}`", c.item)),
                 _ => Ok(()),
             },
             Body::RoleAssigned(r) => match playbook {
-                Some(p) if !p.has_role(&r.role) => {
-                    no(format!("the playbook has no role `{}`", r.role))
-                }
+                Some(p) if !p.has_role(&r.role) => no(format!("the playbook has no role `{}`", r.role)),
                 _ => Ok(()),
             },
             Body::Assigned(a) => match (playbook, &a.target) {
@@ -263,10 +251,7 @@ impl IncidentState {
             return Ok(()); // the playbook copy has not synced yet: judged on replay once it has
         };
         let Some(def) = playbook.action(&a.action) else {
-            return Err(RuleViolation(format!(
-                "the playbook has no action `{}`",
-                a.action
-            )));
+            return Err(RuleViolation(format!("the playbook has no action `{}`", a.action)));
         };
         let current = self.derived.actions.get(&a.action).map(|r| &r.value);
         let from = current.map(|r| r.state);
@@ -288,9 +273,7 @@ impl IncidentState {
             let me = person_of(by);
             match def.approval {
                 Approval::TwoPerson => {
-                    if current.and_then(|r| r.proposer.as_deref()).map(person_of)
-                        == Some(me.clone())
-                    {
+                    if current.and_then(|r| r.proposer.as_deref()).map(person_of) == Some(me.clone()) {
                         return Err(RuleViolation(format!(
                             "action `{}` needs two people: {me} proposed it, so someone else must approve it",
                             a.action
@@ -336,8 +319,7 @@ impl IncidentState {
                 d.severity = Some(Reg::of(e, x.severity));
                 d.playbook_hash = Some(x.playbook_hash.clone());
                 if !d.roles.contains_key(COMMANDER) {
-                    d.roles
-                        .insert(COMMANDER.into(), Reg::of(e, x.commander.clone()));
+                    d.roles.insert(COMMANDER.into(), Reg::of(e, x.commander.clone()));
                 }
                 d.declared = Some(Reg::of(e, x.clone()));
             }
@@ -345,9 +327,7 @@ impl IncidentState {
             Body::PlaybookChanged(x) => d.playbook_hash = Some(x.hash.clone()),
             Body::SeverityChanged(x) => d.severity = Some(Reg::of(e, x.severity)),
             Body::Classified(_) => d.classified = Some(d.classified.unwrap_or(e.when())),
-            Body::MaterialityDetermined(_) => {
-                d.materiality = Some(d.materiality.unwrap_or(e.when()))
-            }
+            Body::MaterialityDetermined(_) => d.materiality = Some(d.materiality.unwrap_or(e.when())),
             Body::PhaseEntered(x) => d.phase = Some(Reg::of(e, x.clone())),
             Body::ChecklistSet(x) => {
                 d.items.insert(
@@ -365,10 +345,7 @@ impl IncidentState {
                 let prev = d.actions.get(&x.action).map(|r| r.value.clone());
                 let (proposer, approver) = match x.state {
                     ActionState::Proposed => (Some(e.by.clone()), None),
-                    ActionState::Approved => (
-                        prev.as_ref().and_then(|p| p.proposer.clone()),
-                        Some(e.by.clone()),
-                    ),
+                    ActionState::Approved => (prev.as_ref().and_then(|p| p.proposer.clone()), Some(e.by.clone())),
                     _ => (
                         prev.as_ref()
                             .and_then(|p| p.proposer.clone())
@@ -390,8 +367,7 @@ impl IncidentState {
                 );
             }
             Body::Assigned(x) => {
-                d.assignments
-                    .insert(x.target.clone(), Reg::of(e, x.who.clone()));
+                d.assignments.insert(x.target.clone(), Reg::of(e, x.who.clone()));
             }
             Body::RoleAssigned(x) => {
                 d.roles.insert(x.role.clone(), Reg::of(e, x.who.clone()));
@@ -407,10 +383,7 @@ impl IncidentState {
             Body::Unknown { kind, .. } => {
                 d.unknown_kinds.insert(kind.clone());
             }
-            Body::ActionOutput(_)
-            | Body::InjectReleased(_)
-            | Body::ExerciseClock(_)
-            | Body::Heads(_) => {}
+            Body::ActionOutput(_) | Body::InjectReleased(_) | Body::ExerciseClock(_) | Body::Heads(_) => {}
         }
     }
 
@@ -438,10 +411,7 @@ impl IncidentState {
     }
 
     pub fn title(&self) -> &str {
-        self.derived
-            .title
-            .as_ref()
-            .map_or("(syncing)", |r| r.value.as_str())
+        self.derived.title.as_ref().map_or("(syncing)", |r| r.value.as_str())
     }
 
     pub fn severity(&self) -> Option<u8> {
@@ -472,10 +442,7 @@ impl IncidentState {
     }
 
     pub fn item_state(&self, id: &str) -> ItemState {
-        self.derived
-            .items
-            .get(id)
-            .map_or(ItemState::Open, |r| r.value.state)
+        self.derived.items.get(id).map_or(ItemState::Open, |r| r.value.state)
     }
 
     /// Required items of phases before `phase` that are still open.
@@ -549,13 +516,8 @@ pub fn transition_allowed(from: Option<ActionState>, to: ActionState, approval: 
     match to {
         Proposed => matches!(from, None | Some(Failed | RolledBack | DryRun)),
         Approved => from == Some(Proposed),
-        Running | DryRun => {
-            matches!(from, Some(Approved)) || (free && matches!(from, None | Some(Proposed)))
-        }
-        Done => {
-            matches!(from, Some(Approved | Running | DryRun))
-                || (free && matches!(from, None | Some(Proposed)))
-        }
+        Running | DryRun => matches!(from, Some(Approved)) || (free && matches!(from, None | Some(Proposed))),
+        Done => matches!(from, Some(Approved | Running | DryRun)) || (free && matches!(from, None | Some(Proposed))),
         Failed => matches!(from, Some(Approved | Running)),
         RolledBack => matches!(from, Some(Running | Done | Failed)),
     }

@@ -62,9 +62,7 @@ pub fn parse_occurred(input: &str, now: DateTime<Utc>, zone: &Zone) -> Result<Mi
         now
     } else if let Some(rel) = s.strip_prefix('-') {
         let ms = parse_duration(rel).ok_or_else(|| {
-            format!(
-                "cannot read `{input}`: a relative time looks like -15m, -2h, -1h30m, -45s or -1d"
-            )
+            format!("cannot read `{input}`: a relative time looks like -15m, -2h, -1h30m, -45s or -1d")
         })?;
         now - chrono::Duration::milliseconds(ms)
     } else if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
@@ -161,11 +159,7 @@ pub fn format_age(ms: Millis) -> String {
 
 /// The local offset of the machine (for showing local time on demand).
 pub fn local_offset_secs(ms: Millis) -> i32 {
-    to_datetime(ms)
-        .with_timezone(&Local)
-        .offset()
-        .fix()
-        .local_minus_utc()
+    to_datetime(ms).with_timezone(&Local).offset().fix().local_minus_utc()
 }
 
 #[cfg(test)]

@@ -46,12 +46,7 @@ pub struct RootChoice {
 }
 
 /// `--dir`, else `WARROOM_DIR`, else the config file, else a per-user data directory.
-pub fn choose_root(
-    flag: Option<&Path>,
-    env: Option<&str>,
-    config: &Config,
-    default: &Path,
-) -> RootChoice {
+pub fn choose_root(flag: Option<&Path>, env: Option<&str>, config: &Config, default: &Path) -> RootChoice {
     let pick = |p: &Path, source| RootChoice {
         path: p.to_path_buf(),
         source,
@@ -127,13 +122,7 @@ mod tests {
         };
         let none = Config::default();
         let d = Path::new("/default");
-        type Case<'a> = (
-            Option<&'a str>,
-            Option<&'a str>,
-            &'a Config,
-            &'a str,
-            RootSource,
-        );
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, &'a Config, &'a str, RootSource);
         let cases: &[Case] = &[
             (Some("/flag"), Some("/env"), &cfg, "/flag", RootSource::Flag),
             (None, Some("/env"), &cfg, "/env", RootSource::Env),

@@ -38,11 +38,7 @@ impl Sharing {
 
     /// Best effort: a file system that ignores modes (SMB, some FUSE) must not stop the work.
     pub fn apply(&self, path: &Path, is_dir: bool) {
-        let mode = if is_dir {
-            self.dir_mode
-        } else {
-            self.file_mode
-        };
+        let mode = if is_dir { self.dir_mode } else { self.file_mode };
         if let Some(gid) = self.gid {
             if fs::symlink_metadata(path).is_ok_and(|m| m.gid() != gid) {
                 let _ = std::os::unix::fs::chown(path, None, Some(gid));
@@ -86,10 +82,7 @@ pub fn sync_dir(path: &Path) {
 
 /// Open a file for reading without following a symlink.
 pub fn open_read(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(O_NOFOLLOW)
-        .open(path)
+    OpenOptions::new().read(true).custom_flags(O_NOFOLLOW).open(path)
 }
 
 /// Open (creating if needed) a file for positioned writes without following a symlink.

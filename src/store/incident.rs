@@ -84,9 +84,7 @@ pub fn declare(
             req.severity
         )));
     }
-    let date = crate::domain::time::to_datetime(clock())
-        .format("%Y-%m-%d")
-        .to_string();
+    let date = crate::domain::time::to_datetime(clock()).format("%Y-%m-%d").to_string();
     let base = format!("{date}-{}", slug(&req.title, 32));
     let mut id = String::new();
     for _ in 0..20 {
@@ -102,25 +100,17 @@ pub fn declare(
         }
     }
     if id.is_empty() {
-        return Err(StoreError::Refused(
-            "could not claim a fresh incident id".into(),
-        ));
+        return Err(StoreError::Refused("could not claim a fresh incident id".into()));
     }
     let dir = store.incident_dir(&id);
     for sub in [EVENTS_DIR, PLAYBOOKS_DIR] {
-        fsutil::create_dir(&dir.join(sub), store.sharing).map_err(StoreError::io(format!(
-            "cannot create {}/{sub}",
-            dir.display()
-        )))?;
+        fsutil::create_dir(&dir.join(sub), store.sharing)
+            .map_err(StoreError::io(format!("cannot create {}/{sub}", dir.display())))?;
     }
     let hash = req.playbook.content_hash();
     let copy = dir.join(PLAYBOOKS_DIR).join(format!("{hash}.ron"));
-    fsutil::write_atomic(
-        &copy,
-        req.playbook.canonical_ron().as_bytes(),
-        store.sharing,
-    )
-    .map_err(StoreError::io(format!("cannot write {}", copy.display())))?;
+    fsutil::write_atomic(&copy, req.playbook.canonical_ron().as_bytes(), store.sharing)
+        .map_err(StoreError::io(format!("cannot write {}", copy.display())))?;
     let declared = Declared {
         incident: id.clone(),
         title: req.title.clone(),
@@ -131,8 +121,7 @@ pub fn declare(
         playbook_hash: hash.clone(),
         commander: req.commander.clone(),
     };
-    let appended = LogWriter::new(store, &id, identity)
-        .append(vec![Draft::new(declared).at(req.occurred)], clock)?;
+    let appended = LogWriter::new(store, &id, identity).append(vec![Draft::new(declared).at(req.occurred)], clock)?;
     let event = appended
         .events
         .into_iter()
@@ -149,11 +138,9 @@ pub fn declare(
         declared_by: identity.writer.to_string(),
         declared_at: event.when(),
     };
-    let text =
-        ron::ser::to_string_pretty(&header, ron::ser::PrettyConfig::new()).unwrap_or_default();
-    fsutil::write_atomic(&dir.join(HEADER_FILE), text.as_bytes(), store.sharing).map_err(
-        StoreError::io(format!("cannot write {}/{HEADER_FILE}", dir.display())),
-    )?;
+    let text = ron::ser::to_string_pretty(&header, ron::ser::PrettyConfig::new()).unwrap_or_default();
+    fsutil::write_atomic(&dir.join(HEADER_FILE), text.as_bytes(), store.sharing)
+        .map_err(StoreError::io(format!("cannot write {}/{HEADER_FILE}", dir.display())))?;
     Ok((id, event))
 }
 
@@ -215,11 +202,7 @@ impl Source {
             }
         }
         // Sync tools deliver files in any order: look again until every named copy is here.
-        if self
-            .wanted
-            .iter()
-            .any(|h| !self.playbook_files.contains_key(h))
-        {
+        if self.wanted.iter().any(|h| !self.playbook_files.contains_key(h)) {
             let (found, p) = self.read_new_playbooks();
             playbooks = found;
             problems.extend(p);
@@ -264,9 +247,7 @@ impl Source {
             let Some(hash) = name.strip_suffix(".ron") else {
                 continue;
             };
-            if self.playbook_files.contains_key(hash)
-                || !entry.file_type().is_ok_and(|t| t.is_file())
-            {
+            if self.playbook_files.contains_key(hash) || !entry.file_type().is_ok_and(|t| t.is_file()) {
                 continue;
             }
             self.playbook_files.insert(hash.to_string(), ());
@@ -279,11 +260,7 @@ impl Source {
                 }
             };
             if text.len() > 4 << 20 {
-                problems.push(Problem::new(
-                    rel,
-                    None,
-                    "playbook copy is over 4 MiB; skipped",
-                ));
+                problems.push(Problem::new(rel, None, "playbook copy is over 4 MiB; skipped"));
                 continue;
             }
             match playbook::parse(&text) {
@@ -317,11 +294,7 @@ impl Source {
             .and_then(std::io::read_to_string)
             .ok()?;
         Some(match ron::from_str::<Header>(&text) {
-            Ok(h)
-                if h.incident == self.id
-                    && h.title == decl.title
-                    && h.playbook_hash == decl.playbook_hash =>
-            {
+            Ok(h) if h.incident == self.id && h.title == decl.title && h.playbook_hash == decl.playbook_hash => {
                 Vec::new()
             }
             Ok(_) => vec![Problem::new(
@@ -329,11 +302,7 @@ impl Source {
                 None,
                 "does not match the Declared event; the event wins",
             )],
-            Err(e) => vec![Problem::new(
-                rel,
-                Some(e.span.start.line as u64),
-                e.code.to_string(),
-            )],
+            Err(e) => vec![Problem::new(rel, Some(e.span.start.line as u64), e.code.to_string())],
         })
     }
 }
@@ -363,10 +332,7 @@ impl View {
             // First load: one batch fold instead of many late-arrival replays.
             let playbooks = std::mem::replace(&mut self.state, IncidentState::new(""));
             let id = playbooks.id.clone();
-            let pbs = playbooks
-                .playbooks()
-                .map(|(h, p)| (h.clone(), p.clone()))
-                .collect();
+            let pbs = playbooks.playbooks().map(|(h, p)| (h.clone(), p.clone())).collect();
             self.state = IncidentState::fold(id, pbs, update.events.clone());
             return update.events;
         }

@@ -77,11 +77,8 @@ pub fn writer_of_log(file_name: &str) -> Option<String> {
     let stem = file_name.strip_suffix(LOG_EXT)?;
     let (writer, install) = stem.rsplit_once('.')?;
     let (name, host) = writer.split_once('@')?;
-    (valid_name(name)
-        && valid_host(host)
-        && !install.is_empty()
-        && install.bytes().all(|b| b.is_ascii_alphanumeric()))
-    .then(|| writer.to_string())
+    (valid_name(name) && valid_host(host) && !install.is_empty() && install.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| writer.to_string())
 }
 
 /// The random id of this installation, made once, so two cloned machines with one hostname never
@@ -90,17 +87,11 @@ pub fn install_id(state_dir: &Path) -> Result<String, StoreError> {
     let path = state_dir.join("install-id");
     if let Ok(s) = std::fs::read_to_string(&path) {
         let s = s.trim().to_string();
-        if s.len() == 6
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        {
+        if s.len() == 6 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
             return Ok(s);
         }
     }
-    std::fs::create_dir_all(state_dir).map_err(StoreError::io(format!(
-        "cannot create {}",
-        state_dir.display()
-    )))?;
+    std::fs::create_dir_all(state_dir).map_err(StoreError::io(format!("cannot create {}", state_dir.display())))?;
     // Several first runs at once must agree on one id: write a temp file, then hard-link it into
     // place (fails if another process won the race, whose complete file we then read).
     let id = random_id(6);
@@ -142,11 +133,7 @@ pub struct Store {
 impl Store {
     /// Open (creating if missing) the shared root. The root is canonicalised once: a root that is
     /// itself a symlink is normal; below it nothing is followed.
-    pub fn open(
-        choice: &RootChoice,
-        state_dir: PathBuf,
-        lock_dir: PathBuf,
-    ) -> Result<Store, StoreError> {
+    pub fn open(choice: &RootChoice, state_dir: PathBuf, lock_dir: PathBuf) -> Result<Store, StoreError> {
         let path = &choice.path;
         if !path.exists() {
             std::fs::create_dir_all(path).map_err(StoreError::io(format!(
@@ -189,8 +176,8 @@ impl Store {
     pub fn list_incidents(&self) -> Result<(Vec<String>, Vec<Problem>), StoreError> {
         let mut ids = Vec::new();
         let mut problems = Vec::new();
-        let entries = std::fs::read_dir(&self.root)
-            .map_err(StoreError::io(format!("cannot list {}", self.describe())))?;
+        let entries =
+            std::fs::read_dir(&self.root).map_err(StoreError::io(format!("cannot list {}", self.describe())))?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') {
@@ -206,11 +193,7 @@ impl Store {
                     if incident::valid_incident_id(&name) {
                         ids.push(name);
                     } else {
-                        problems.push(Problem::new(
-                            name,
-                            None,
-                            "not an incident folder name; ignored",
-                        ));
+                        problems.push(Problem::new(name, None, "not an incident folder name; ignored"));
                     }
                 }
                 _ => {}
@@ -234,16 +217,10 @@ impl Store {
         match (prefixed.as_slice(), matches.as_slice()) {
             ([one], _) => Ok((**one).clone()),
             ([], [one]) => Ok((*one).clone()),
-            ([], []) => Err(StoreError::NoSuchIncident(
-                wanted.to_string(),
-                self.describe(),
-            )),
+            ([], []) => Err(StoreError::NoSuchIncident(wanted.to_string(), self.describe())),
             (_, many) => Err(StoreError::Ambiguous(
                 wanted.to_string(),
-                many.iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
             )),
         }
     }

@@ -10,10 +10,7 @@ use crate::domain::Phase;
 
 /// The shipped playbooks, compiled in so `declare` works right after `cargo install`.
 pub const BUILT_IN: &[(&str, &str)] = &[
-    (
-        "ransomware.ron",
-        include_str!("../../playbooks/ransomware.ron"),
-    ),
+    ("ransomware.ron", include_str!("../../playbooks/ransomware.ron")),
     ("phishing.ron", include_str!("../../playbooks/phishing.ron")),
 ];
 
@@ -129,9 +126,7 @@ impl Library {
         for path in ron_files(dir) {
             match std::fs::read_to_string(&path) {
                 Ok(text) => self.add_text(path.display().to_string(), text, origin(&path)),
-                Err(e) => self
-                    .errors
-                    .push(format!("{}: cannot read: {e}", path.display())),
+                Err(e) => self.errors.push(format!("{}: cannot read: {e}", path.display())),
             }
         }
     }
@@ -164,21 +159,13 @@ impl Library {
     /// The playbook with its `base` chain merged in: base steps first, then its own.
     pub fn resolve(&self, id: &str) -> Result<Playbook, Errors> {
         let entry = self.find(id).ok_or_else(|| {
-            let known: Vec<String> = self
-                .visible()
-                .iter()
-                .map(|e| e.playbook.id.clone())
-                .collect();
+            let known: Vec<String> = self.visible().iter().map(|e| e.playbook.id.clone()).collect();
             vec![format!("no playbook `{id}`; known: {}", known.join(", "))]
         })?;
         self.resolve_entry(entry, &mut Vec::new())
     }
 
-    pub fn resolve_entry(
-        &self,
-        entry: &Entry,
-        chain: &mut Vec<String>,
-    ) -> Result<Playbook, Errors> {
+    pub fn resolve_entry(&self, entry: &Entry, chain: &mut Vec<String>) -> Result<Playbook, Errors> {
         let me = &entry.playbook;
         let Some(base_id) = &me.base else {
             return Ok(me.clone());
@@ -218,10 +205,7 @@ impl Library {
             .validate()
             .iter()
             .map(|f| {
-                let f = Finding {
-                    nth: 1,
-                    ..f.clone()
-                };
+                let f = Finding { nth: 1, ..f.clone() };
                 format!(
                     "{} (merged with base `{base_id}`)",
                     fmt_finding(&entry.file, &entry.text, &f)
@@ -266,19 +250,12 @@ pub fn check(path: &Path) -> Errors {
     if path.is_dir() {
         let files = ron_files(path);
         if files.is_empty() {
-            return vec![format!(
-                "{}: no .ron playbooks in this folder",
-                path.display()
-            )];
+            return vec![format!("{}: no .ron playbooks in this folder", path.display())];
         }
         lib.add_dir(path, |p| Origin::Dir(p.to_path_buf()));
     } else {
         match std::fs::read_to_string(path) {
-            Ok(text) => lib.add_text(
-                path.display().to_string(),
-                text,
-                Origin::Dir(path.to_path_buf()),
-            ),
+            Ok(text) => lib.add_text(path.display().to_string(), text, Origin::Dir(path.to_path_buf())),
             Err(e) => return vec![format!("{}: cannot read: {e}", path.display())],
         }
     }
@@ -296,10 +273,7 @@ pub fn check(path: &Path) -> Errors {
                 &Finding {
                     needle: Some(format!("\"{}\"", entry.playbook.id)),
                     nth: 1,
-                    message: format!(
-                        "another playbook in this folder already has id `{}`",
-                        entry.playbook.id
-                    ),
+                    message: format!("another playbook in this folder already has id `{}`", entry.playbook.id),
                 },
             ));
         }
@@ -329,9 +303,7 @@ mod tests {
         let text = BUILT_IN[0].1.replacen("title:", "titel:", 1);
         let errs = parse_strict("x.ron", &text).unwrap_err();
         assert!(errs[0].starts_with("x.ron:"), "{errs:?}");
-        let text = BUILT_IN[0]
-            .1
-            .replacen("version:", "version: 3,\n    oops:", 1);
+        let text = BUILT_IN[0].1.replacen("version:", "version: 3,\n    oops:", 1);
         let errs = parse_strict("x.ron", &text).unwrap_err();
         assert!(errs.iter().any(|e| e.contains("x.ron:")), "{errs:?}");
     }

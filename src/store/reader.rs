@@ -102,9 +102,7 @@ impl IncidentReader {
                     } else {
                         "not a warroom log (name@host.install.ronl); skipped".to_string()
                     };
-                    batch
-                        .problems
-                        .push(Problem::new(self.rel(&name), None, why));
+                    batch.problems.push(Problem::new(self.rel(&name), None, why));
                 }
                 continue;
             }
@@ -130,14 +128,11 @@ impl IncidentReader {
             return;
         }
         let writer = writer_of_log(name).unwrap_or_default();
-        let cursor = self
-            .cursors
-            .entry(name.to_string())
-            .or_insert_with(|| Cursor {
-                writer,
-                file_id: (meta.dev(), meta.ino()),
-                ..Cursor::default()
-            });
+        let cursor = self.cursors.entry(name.to_string()).or_insert_with(|| Cursor {
+            writer,
+            file_id: (meta.dev(), meta.ino()),
+            ..Cursor::default()
+        });
         let len = meta.len();
         let replaced = cursor.file_id != (meta.dev(), meta.ino());
         if replaced || len < cursor.offset {
@@ -170,11 +165,9 @@ impl IncidentReader {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) => {
-                    batch.problems.push(Problem::new(
-                        rel.clone(),
-                        None,
-                        format!("read failed: {e}"),
-                    ));
+                    batch
+                        .problems
+                        .push(Problem::new(rel.clone(), None, format!("read failed: {e}")));
                     break;
                 }
             };
@@ -222,10 +215,7 @@ fn consume(
             batch.problems.push(Problem::new(
                 rel,
                 Some(line_no),
-                format!(
-                    "line is {} bytes, over the {MAX_LINE}-byte limit; skipped",
-                    line.len()
-                ),
+                format!("line is {} bytes, over the {MAX_LINE}-byte limit; skipped", line.len()),
             ));
         } else {
             match std::str::from_utf8(line)
@@ -255,11 +245,9 @@ fn consume(
                             break; // may still be landing: retry next pass
                         }
                     }
-                    batch.problems.push(Problem::new(
-                        rel,
-                        Some(line_no),
-                        format!("{why}; skipped"),
-                    ));
+                    batch
+                        .problems
+                        .push(Problem::new(rel, Some(line_no), format!("{why}; skipped")));
                 }
             }
         }

@@ -77,10 +77,7 @@ const MAX_SCAN_BACK: usize = 64;
 /// over like unreadable ones.
 pub fn read_tail(file: &File, writer: &str) -> io::Result<Tail> {
     let len = file.metadata()?.len();
-    let mut tail = Tail {
-        len,
-        ..Tail::default()
-    };
+    let mut tail = Tail { len, ..Tail::default() };
     if len == 0 {
         return Ok(tail);
     }
@@ -109,9 +106,7 @@ pub fn read_tail(file: &File, writer: &str) -> io::Result<Tail> {
         if back == 1 {
             tail.last_hash = Some(event::line_hash(&bytes));
         }
-        let parsed = std::str::from_utf8(&bytes)
-            .ok()
-            .and_then(|s| event::parse(s).ok());
+        let parsed = std::str::from_utf8(&bytes).ok().and_then(|s| event::parse(s).ok());
         if let Some(e) = parsed.filter(|e| e.by == writer) {
             tail.last_event = Some(e);
             tail.lines_back = back;

@@ -68,24 +68,18 @@ pub fn verify(store: &Store, id: &str) -> Report {
             ));
         }
         // Complete lines only, without the final newline's empty remainder.
-        let body = if complete == 0 {
-            &[][..]
-        } else {
-            &bytes[..complete - 1]
-        };
+        let body = if complete == 0 { &[][..] } else { &bytes[..complete - 1] };
         let lines = body
             .split(|&b| b == b'\n')
             .take(if complete == 0 { 0 } else { usize::MAX });
         for (i, line) in lines.enumerate() {
             let line_no = i + 1;
             let hash = event::line_hash(line);
-            let parsed = std::str::from_utf8(line)
-                .ok()
-                .and_then(|t| event::parse(t).ok());
+            let parsed = std::str::from_utf8(line).ok().and_then(|t| event::parse(t).ok());
             match parsed {
-                None => report.errors.push(format!(
-                    "{rel}:{line_no}: unreadable record (edited or corrupted)"
-                )),
+                None => report
+                    .errors
+                    .push(format!("{rel}:{line_no}: unreadable record (edited or corrupted)")),
                 Some(e) => {
                     report.records += 1;
                     if e.by != writer {
@@ -96,12 +90,12 @@ pub fn verify(store: &Store, id: &str) -> Report {
                     }
                     if e.seq != expected {
                         let what = if e.seq > expected {
+                            format!("seq {} where {expected} was expected: records were dropped", e.seq)
+                        } else {
                             format!(
-                                "seq {} where {expected} was expected: records were dropped",
+                                "seq {} where {expected} was expected: records were reordered or repeated",
                                 e.seq
                             )
-                        } else {
-                            format!("seq {} where {expected} was expected: records were reordered or repeated", e.seq)
                         };
                         report.errors.push(format!("{rel}:{line_no}: {what}"));
                     } else if e.prev != prev {
@@ -129,10 +123,13 @@ pub fn verify(store: &Store, id: &str) -> Report {
         if let Some((seq, hash)) = local_head(store, &path) {
             match s.hashes.get(&seq) {
                 Some(h) if *h == hash => {}
-                Some(_) => report.errors.push(format!("{rel}: record seq {seq} differs from what this host wrote (edited)")),
-                None => report
-                    .errors
-                    .push(format!("{rel}: this host wrote up to seq {seq}, but the log ends at seq {} (truncated or rolled back)", s.max_seq)),
+                Some(_) => report.errors.push(format!(
+                    "{rel}: record seq {seq} differs from what this host wrote (edited)"
+                )),
+                None => report.errors.push(format!(
+                    "{rel}: this host wrote up to seq {seq}, but the log ends at seq {} (truncated or rolled back)",
+                    s.max_seq
+                )),
             }
         }
         seen.insert(name.trim_end_matches(LOG_EXT).to_string(), s);

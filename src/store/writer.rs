@@ -94,10 +94,7 @@ impl<'s> LogWriter<'s> {
     fn lock(&self, path: &Path) -> Result<File, StoreError> {
         let dir = &self.store.lock_dir;
         if !dir.exists() {
-            fs::create_dir_all(dir).map_err(StoreError::io(format!(
-                "cannot create lock folder {}",
-                dir.display()
-            )))?;
+            fs::create_dir_all(dir).map_err(StoreError::io(format!("cannot create lock folder {}", dir.display())))?;
             let _ = fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700));
         }
         if let (Ok(meta), Some(uid)) = (fs::metadata(dir), fsutil::current_uid()) {
@@ -114,23 +111,14 @@ impl<'s> LogWriter<'s> {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(StoreError::io(format!(
-                "cannot open lock {}",
-                lock_path.display()
-            )))?;
-        file.lock().map_err(StoreError::io(format!(
-            "cannot lock {}",
-            lock_path.display()
-        )))?;
+            .map_err(StoreError::io(format!("cannot open lock {}", lock_path.display())))?;
+        file.lock()
+            .map_err(StoreError::io(format!("cannot lock {}", lock_path.display())))?;
         Ok(file)
     }
 
     /// Append drafts as one write and one sync. `clock` gives the writer's wall time.
-    pub fn append(
-        &self,
-        drafts: Vec<Draft>,
-        clock: impl Fn() -> Millis,
-    ) -> Result<Appended, StoreError> {
+    pub fn append(&self, drafts: Vec<Draft>, clock: impl Fn() -> Millis) -> Result<Appended, StoreError> {
         let path = self.log_path();
         let events_dir = self.events_dir();
         if !events_dir.is_dir() {
@@ -146,10 +134,7 @@ impl<'s> LogWriter<'s> {
             .metadata()
             .map_err(StoreError::io(format!("cannot stat {}", path.display())))?;
         if !meta.is_file() {
-            return Err(StoreError::Refused(format!(
-                "{} is not a regular file",
-                path.display()
-            )));
+            return Err(StoreError::Refused(format!("{} is not a regular file", path.display())));
         }
         if fsutil::current_uid().is_some_and(|uid| uid != meta.uid()) {
             return Err(StoreError::Refused(format!(
@@ -167,10 +152,7 @@ impl<'s> LogWriter<'s> {
         if tail.torn_bytes > 0 {
             // A crash mid-write: cut back to the last newline, under the lock, and say so.
             file.set_len(tail.complete_end)
-                .map_err(StoreError::io(format!(
-                    "cannot repair torn tail of {}",
-                    path.display()
-                )))?;
+                .map_err(StoreError::io(format!("cannot repair torn tail of {}", path.display())))?;
             out.repaired = Some((tail.complete_end, tail.torn_bytes));
             pending.push(Draft::new(TailRepaired {
                 offset: tail.complete_end,
@@ -193,36 +175,35 @@ impl<'s> LogWriter<'s> {
             .collect();
 
         let mut buf = Vec::new();
-        let mut push =
-            |body: Body, occurred: Option<Millis>, out: &mut Appended| -> Result<u64, StoreError> {
-                let wall = clock();
-                let (at, ignored) = next_at(wall, own_at, other_ats.iter().copied());
-                for i in ignored {
-                    if let Some(w) = others.get(i).map(|(w, _)| w.clone()) {
-                        if !out.ahead.contains(&w) {
-                            out.ahead.push(w);
-                        }
+        let mut push = |body: Body, occurred: Option<Millis>, out: &mut Appended| -> Result<u64, StoreError> {
+            let wall = clock();
+            let (at, ignored) = next_at(wall, own_at, other_ats.iter().copied());
+            for i in ignored {
+                if let Some(w) = others.get(i).map(|(w, _)| w.clone()) {
+                    if !out.ahead.contains(&w) {
+                        out.ahead.push(w);
                     }
                 }
-                seq += 1;
-                let e = Event {
-                    id: ulid::Ulid::new().to_string(),
-                    at,
-                    wall,
-                    occurred,
-                    by: writer.clone(),
-                    seq,
-                    prev: prev.clone(),
-                    body,
-                };
-                let line = event::encode(&e).map_err(|err| StoreError::Refused(err.to_string()))?;
-                prev = event::line_hash(line.as_bytes());
-                own_at = Some(at);
-                buf.extend_from_slice(line.as_bytes());
-                buf.push(b'\n');
-                out.events.push(e);
-                Ok(seq)
+            }
+            seq += 1;
+            let e = Event {
+                id: ulid::Ulid::new().to_string(),
+                at,
+                wall,
+                occurred,
+                by: writer.clone(),
+                seq,
+                prev: prev.clone(),
+                body,
             };
+            let line = event::encode(&e).map_err(|err| StoreError::Refused(err.to_string()))?;
+            prev = event::line_hash(line.as_bytes());
+            own_at = Some(at);
+            buf.extend_from_slice(line.as_bytes());
+            buf.push(b'\n');
+            out.events.push(e);
+            Ok(seq)
+        };
         for d in pending {
             let wants_heads = matches!(d.body, Body::PhaseEntered(_) | Body::Resolved(_));
             let written = push(d.body, d.occurred, &mut out)?;
@@ -266,12 +247,7 @@ impl<'s> LogWriter<'s> {
         Ok(out)
     }
 
-    fn refuse_rollback(
-        &self,
-        path: &Path,
-        tail: &Tail,
-        head_file: &Path,
-    ) -> Result<(), StoreError> {
+    fn refuse_rollback(&self, path: &Path, tail: &Tail, head_file: &Path) -> Result<(), StoreError> {
         let Ok(text) = fs::read_to_string(head_file) else {
             return Ok(());
         };
@@ -300,8 +276,7 @@ impl<'s> LogWriter<'s> {
         for entry in entries.flatten() {
             let p = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            if p == own || !name.ends_with(LOG_EXT) || !entry.file_type().is_ok_and(|t| t.is_file())
-            {
+            if p == own || !name.ends_with(LOG_EXT) || !entry.file_type().is_ok_and(|t| t.is_file()) {
                 continue;
             }
             let Some(writer) = writer_of_log(&name) else {

@@ -104,7 +104,11 @@ impl Key {
             "Home" => KeyCode::Home,
             "End" => KeyCode::End,
             one if one.chars().count() == 1 => KeyCode::Char(one.chars().next().unwrap_or(' ')),
-            other => return Err(format!("unknown key `{other}` (use e.g. q, Ctrl+j, Enter, Esc, Tab, Up, F-keys are not supported)")),
+            other => {
+                return Err(format!(
+                    "unknown key `{other}` (use e.g. q, Ctrl+j, Enter, Esc, Tab, Up, F-keys are not supported)"
+                ))
+            }
         };
         Ok(Key { code, mods })
     }
@@ -144,8 +148,8 @@ pub struct Binding {
     pub key: Key,
     pub action: Action,
     pub help: String,
-    /// Shown in the footer (the most used keys only).
-    pub footer: bool,
+    /// The footer's word for it (the most used keys only).
+    pub footer: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -153,99 +157,82 @@ pub struct Keymap {
     pub bindings: Vec<Binding>,
 }
 
-const DEFAULTS: &[(Context, &str, Action, &str, bool)] = {
+/// (context, key, action, help, footer label: the most used keys only)
+const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
     use Action::*;
     use Context::*;
     &[
-        (Board, "Enter", Open, "open the incident", true),
-        (Board, "d", Declare, "declare an incident", true),
+        (Board, "Enter", Open, "open the incident", Some("open")),
+        (Board, "d", Declare, "declare an incident", Some("declare")),
         (
             Board,
             "f",
             BoardFilter,
             "filter: active / exercises / archived",
-            true,
+            Some("filter"),
         ),
-        (Board, "Up", Up, "previous incident", false),
-        (Board, "k", Up, "previous incident", false),
-        (Board, "Down", Down, "next incident", false),
-        (Board, "j", Down, "next incident", false),
-        (Board, "?", Help, "help", true),
-        (Board, "q", Quit, "quit", true),
-        (
-            Board,
-            "!",
-            Problems,
-            "problems found in the shared directory",
-            false,
-        ),
-        (Incident, "Esc", Back, "back to the board", true),
-        (Incident, "q", Quit, "quit", false),
-        (Incident, "?", Help, "help", true),
-        (Incident, "Tab", NextPane, "next pane", true),
-        (Incident, "BackTab", PrevPane, "previous pane", false),
-        (Incident, "n", Note, "add a note", true),
+        (Board, "Up", Up, "previous incident", None),
+        (Board, "k", Up, "previous incident", None),
+        (Board, "Down", Down, "next incident", None),
+        (Board, "j", Down, "next incident", None),
+        (Board, "?", Help, "help", Some("help")),
+        (Board, "q", Quit, "quit", Some("quit")),
+        (Board, "!", Problems, "problems found in the shared directory", None),
+        (Incident, "Esc", Back, "back to the board", Some("board")),
+        (Incident, "q", Quit, "quit", None),
+        (Incident, "?", Help, "help", Some("help")),
+        (Incident, "Tab", NextPane, "next pane", Some("pane")),
+        (Incident, "BackTab", PrevPane, "previous pane", None),
+        (Incident, "n", Note, "add a note", Some("note")),
         (
             Incident,
             "u",
             Status,
             "status update (internal / external)",
-            true,
+            Some("status"),
         ),
-        (Incident, "F", FollowUp, "record a follow-up", false),
-        (Incident, "P", NextPhase, "move to the next phase", true),
-        (Incident, "S", Severity, "change severity", false),
-        (Incident, "H", Handoff, "hand off command", false),
-        (Incident, "R", AssignRole, "assign a role", false),
-        (
-            Incident,
-            "!",
-            Problems,
-            "problems and clock-skew warnings",
-            false,
-        ),
-        (Incident, "r", Retry, "retry writes that failed", false),
-        (Incident, "Up", Up, "move up", false),
-        (Incident, "k", Up, "move up", false),
-        (Incident, "Down", Down, "move down", false),
-        (Incident, "j", Down, "move down", false),
-        (Incident, "PageUp", PageUp, "page up", false),
-        (Incident, "PageDown", PageDown, "page down", false),
-        (Incident, "Home", Top, "first", false),
-        (
-            Incident,
-            "End",
-            Bottom,
-            "last (timeline: follow new events)",
-            false,
-        ),
-        (Checklist, "Left", Left, "previous phase", false),
-        (Checklist, "h", Left, "previous phase", false),
-        (Checklist, "Right", Right, "next phase tab", false),
-        (Checklist, "l", Right, "next phase tab", false),
-        (Checklist, "Space", ItemDone, "mark done", true),
-        (Checklist, "x", ItemDone, "mark done", false),
+        (Incident, "F", FollowUp, "record a follow-up", None),
+        (Incident, "P", NextPhase, "move to the next phase", Some("phase")),
+        (Incident, "S", Severity, "change severity", None),
+        (Incident, "H", Handoff, "hand off command", None),
+        (Incident, "R", AssignRole, "assign a role", None),
+        (Incident, "!", Problems, "problems and clock-skew warnings", None),
+        (Incident, "r", Retry, "retry writes that failed", None),
+        (Incident, "Up", Up, "move up", None),
+        (Incident, "k", Up, "move up", None),
+        (Incident, "Down", Down, "move down", None),
+        (Incident, "j", Down, "move down", None),
+        (Incident, "PageUp", PageUp, "page up", None),
+        (Incident, "PageDown", PageDown, "page down", None),
+        (Incident, "Home", Top, "first", None),
+        (Incident, "End", Bottom, "last (timeline: follow new events)", None),
+        (Checklist, "Left", Left, "previous phase", None),
+        (Checklist, "h", Left, "previous phase", None),
+        (Checklist, "Right", Right, "next phase tab", None),
+        (Checklist, "l", Right, "next phase tab", None),
+        (Checklist, "Space", ItemDone, "mark done", Some("done")),
+        (Checklist, "x", ItemDone, "mark done", None),
         (
             Checklist,
             "b",
             ItemBlocked,
             "mark blocked (with a note)",
-            true,
+            Some("blocked"),
         ),
-        (Checklist, "s", ItemSkipped, "mark skipped", false),
-        (Checklist, "o", ItemOpen, "reopen", false),
-        (Checklist, "a", Assign, "assign the item", false),
-        (Actions, "p", Propose, "propose the action", true),
-        (Actions, "A", Approve, "approve", true),
-        (Actions, "g", Run, "mark running", false),
-        (Actions, "D", ActionDone, "mark done", false),
-        (Actions, "X", ActionFailed, "mark failed", false),
-        (Actions, "B", RollBack, "mark rolled back", false),
-        (Actions, "a", Assign, "assign the action", false),
-        (Timeline, "/", Search, "search", true),
-        (Timeline, "K", FilterKind, "filter by kind", false),
-        (Timeline, "W", FilterAuthor, "filter by author", false),
-        (Timeline, "L", LocalTime, "UTC / local time", false),
+        (Checklist, "s", ItemSkipped, "mark skipped", None),
+        (Checklist, "o", ItemOpen, "reopen", None),
+        (Checklist, "a", Assign, "assign the item", None),
+        (Actions, "p", Propose, "propose the action", Some("propose")),
+        (Actions, "A", Approve, "approve", Some("approve")),
+        (Actions, "g", Run, "mark running", None),
+        (Actions, "D", ActionDone, "mark done", None),
+        (Actions, "X", ActionFailed, "mark failed", None),
+        (Actions, "B", RollBack, "mark rolled back", None),
+        (Actions, "a", Assign, "assign the action", None),
+        (Timeline, "/", Search, "search", Some("search")),
+        (Timeline, "K", FilterKind, "filter by kind", None),
+        (Timeline, "W", FilterAuthor, "filter by author", None),
+        (Timeline, "L", LocalTime, "UTC / local time", None),
     ]
 };
 
@@ -269,7 +256,7 @@ impl Default for Keymap {
                         key: Key::parse(key).ok()?,
                         action: *action,
                         help: help.to_string(),
-                        footer: *footer,
+                        footer: footer.map(str::to_string),
                     })
                 })
                 .collect(),
@@ -280,12 +267,8 @@ impl Default for Keymap {
 impl Keymap {
     /// Defaults patched by a user's RON overrides (a key bound anew replaces its old meaning).
     pub fn with_overrides(text: &str, file: &str) -> Result<Keymap, String> {
-        let overrides: Vec<Override> = ron::from_str(text).map_err(|e| {
-            format!(
-                "{file}:{}:{}: {}",
-                e.span.start.line, e.span.start.col, e.code
-            )
-        })?;
+        let overrides: Vec<Override> = ron::from_str(text)
+            .map_err(|e| format!("{file}:{}:{}: {}", e.span.start.line, e.span.start.col, e.code))?;
         let mut map = Keymap::default();
         for o in overrides {
             let key = Key::parse(&o.key).map_err(|e| format!("{file}: {e}"))?;
@@ -294,8 +277,7 @@ impl Keymap {
                 .iter()
                 .find(|b| b.action == o.action)
                 .map_or_else(|| format!("{:?}", o.action), |b| b.help.clone());
-            map.bindings
-                .retain(|b| !(b.context == o.context && b.key == key));
+            map.bindings.retain(|b| !(b.context == o.context && b.key == key));
             map.bindings.insert(
                 0,
                 Binding {
@@ -303,7 +285,7 @@ impl Keymap {
                     key,
                     action: o.action,
                     help,
-                    footer: false,
+                    footer: None,
                 },
             );
         }
@@ -324,9 +306,11 @@ impl Keymap {
     pub fn footer(&self, contexts: &[Context]) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
         for c in contexts {
-            for b in self.bindings.iter().filter(|b| b.context == *c && b.footer) {
-                if !out.iter().any(|(_, h)| *h == b.help) {
-                    out.push((b.key.to_string(), short(&b.help)));
+            for b in self.bindings.iter().filter(|b| b.context == *c) {
+                if let Some(label) = &b.footer {
+                    if !out.iter().any(|(_, h)| h == label) {
+                        out.push((b.key.to_string(), label.clone()));
+                    }
                 }
             }
         }
@@ -346,10 +330,6 @@ impl Keymap {
     }
 }
 
-fn short(help: &str) -> String {
-    help.split([' ', '(']).next().unwrap_or(help).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,7 +340,11 @@ mod tests {
         assert_eq!(map.bindings.len(), DEFAULTS.len());
         let q = Key::parse("q").unwrap();
         assert_eq!(map.lookup(&[Context::Board], q), Some(Action::Quit));
-        let map = Keymap::with_overrides(r#"[(context: Board, key: "x", action: Quit), (context: Board, key: "q", action: Help)]"#, "keys.ron").unwrap();
+        let map = Keymap::with_overrides(
+            r#"[(context: Board, key: "x", action: Quit), (context: Board, key: "q", action: Help)]"#,
+            "keys.ron",
+        )
+        .unwrap();
         assert_eq!(
             map.lookup(&[Context::Board], Key::parse("x").unwrap()),
             Some(Action::Quit)

@@ -80,11 +80,7 @@ pub enum BoardFilter {
 }
 
 impl BoardFilter {
-    pub const ALL: [BoardFilter; 3] = [
-        BoardFilter::Active,
-        BoardFilter::Exercises,
-        BoardFilter::Archived,
-    ];
+    pub const ALL: [BoardFilter; 3] = [BoardFilter::Active, BoardFilter::Exercises, BoardFilter::Archived];
     pub fn label(self) -> &'static str {
         match self {
             BoardFilter::Active => "Active",
@@ -254,10 +250,7 @@ impl IncidentModel {
         self.view.state.playbook()
     }
     pub fn selected_item(&self) -> Option<&crate::domain::playbook::Item> {
-        self.playbook()?
-            .phases
-            .get(self.phase_tab)
-            .get(self.item_sel)
+        self.playbook()?.phases.get(self.phase_tab).get(self.item_sel)
     }
     pub fn selected_action(&self) -> Option<&crate::domain::playbook::Action> {
         self.playbook()?.actions.get(self.action_sel)
@@ -495,10 +488,7 @@ impl Model {
     }
 
     pub fn visible_rows(&self) -> Vec<&BoardRow> {
-        self.board
-            .iter()
-            .filter(|r| self.board_filter.shows(r))
-            .collect()
+        self.board.iter().filter(|r| self.board_filter.shows(r)).collect()
     }
 
     pub fn contexts(&self) -> Vec<Context> {
@@ -549,9 +539,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                 p.state = match result {
                     Ok(ids) => PendingState::Written(ids),
                     Err(error) => {
-                        note = Some(format!(
-                            "not saved: {error} — kept, retrying (r to retry now)"
-                        ));
+                        note = Some(format!("not saved: {error} — kept, retrying (r to retry now)"));
                         PendingState::Failed { error, at: now }
                     }
                 };
@@ -579,10 +567,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == incident) {
                 if !text.trim().is_empty() {
                     inc.draft = text;
-                    m.flash(
-                        "your unsent note draft was restored — press n to continue it",
-                        false,
-                    );
+                    m.flash("your unsent note draft was restored — press n to continue it", false);
                 }
             }
             Vec::new()
@@ -681,21 +666,15 @@ fn paste(m: &mut Model, text: String) -> Vec<Effect> {
             if ed.single_line() {
                 ed.area.insert_str(text.replace(['\r', '\n'], " "));
             } else {
-                ed.area
-                    .insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
+                ed.area.insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
             }
             m.draft_dirty_at = Some(m.now);
             Vec::new()
         }
         None if m.incident.is_some() => {
-            let draft = m
-                .incident
-                .as_ref()
-                .map(|i| i.draft.clone())
-                .unwrap_or_default();
+            let draft = m.incident.as_ref().map(|i| i.draft.clone()).unwrap_or_default();
             let mut ed = Editor::new(EditorPurpose::Note, &draft);
-            ed.area
-                .insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
+            ed.area.insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
             m.overlay = Some(Overlay::Editor(ed));
             m.draft_dirty_at = Some(m.now);
             Vec::new()
@@ -761,10 +740,7 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
         Some(Overlay::Confirm(c)) => return confirm_key(m, c, k),
         Some(Overlay::Declare(f)) => return declare_key(m, f, k),
         Some(Overlay::Help) => {
-            if !matches!(
-                k.code,
-                KeyCode::Esc | KeyCode::Char('q' | '?') | KeyCode::Enter
-            ) {
+            if !matches!(k.code, KeyCode::Esc | KeyCode::Char('q' | '?') | KeyCode::Enter) {
                 m.overlay = Some(Overlay::Help);
             }
             return Vec::new();
@@ -772,9 +748,7 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
         Some(Overlay::Problems { scroll }) => {
             m.overlay = match k.code {
                 KeyCode::Esc | KeyCode::Char('q' | '!') | KeyCode::Enter => None,
-                KeyCode::Down | KeyCode::Char('j') => {
-                    Some(Overlay::Problems { scroll: scroll + 1 })
-                }
+                KeyCode::Down | KeyCode::Char('j') => Some(Overlay::Problems { scroll: scroll + 1 }),
                 KeyCode::Up | KeyCode::Char('k') => Some(Overlay::Problems {
                     scroll: scroll.saturating_sub(1),
                 }),
@@ -786,11 +760,7 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
         None => {}
     }
     let Some(action) = m.keymap.lookup(&m.contexts(), Key::from_event(&k)) else {
-        if k.code == KeyCode::Enter
-            && m.incident
-                .as_ref()
-                .is_some_and(|i| i.focus == Pane::Timeline)
-        {
+        if k.code == KeyCode::Enter && m.incident.as_ref().is_some_and(|i| i.focus == Pane::Timeline) {
             m.overlay = Some(Overlay::Detail);
         }
         return Vec::new();
@@ -821,10 +791,7 @@ fn board_action(m: &mut Model, a: Action) -> Vec<Effect> {
             None => Vec::new(),
         },
         Action::BoardFilter => {
-            let i = BoardFilter::ALL
-                .iter()
-                .position(|f| *f == m.board_filter)
-                .unwrap_or(0);
+            let i = BoardFilter::ALL.iter().position(|f| *f == m.board_filter).unwrap_or(0);
             m.board_filter = BoardFilter::ALL[(i + 1) % 3];
             m.board_sel = 0;
             Vec::new()
@@ -889,12 +856,7 @@ fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             inc.focus = inc.focus.prev();
             Vec::new()
         }
-        Action::Up
-        | Action::Down
-        | Action::PageUp
-        | Action::PageDown
-        | Action::Top
-        | Action::Bottom => {
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
             move_cursor(inc, a);
             Vec::new()
         }
@@ -937,10 +899,7 @@ fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             m.overlay = Some(Overlay::Picker(Picker {
                 title: "Severity".into(),
                 options: (1..=4).map(|s| format!("SEV{s}")).collect(),
-                sel: inc
-                    .state()
-                    .severity()
-                    .map_or(1, |s| (s as usize).saturating_sub(1)),
+                sel: inc.state().severity().map_or(1, |s| (s as usize).saturating_sub(1)),
                 purpose: PickPurpose::Severity,
             }));
             Vec::new()
@@ -1281,9 +1240,7 @@ fn picker_key(m: &mut Model, mut p: Picker, k: KeyEvent) -> Vec<Effect> {
             return Vec::new();
         }
         KeyCode::Up | KeyCode::Char('k') => p.sel = p.sel.saturating_sub(1),
-        KeyCode::Down | KeyCode::Char('j') => {
-            p.sel = (p.sel + 1).min(p.options.len().saturating_sub(1))
-        }
+        KeyCode::Down | KeyCode::Char('j') => p.sel = (p.sel + 1).min(p.options.len().saturating_sub(1)),
         KeyCode::Char(c @ '1'..='9') => {
             let i = c as usize - '1' as usize;
             if i < p.options.len() {
@@ -1308,28 +1265,16 @@ fn choose(m: &mut Model, p: Picker) -> Vec<Effect> {
             write(
                 m,
                 format!("severity → SEV{severity}"),
-                vec![SeverityChanged {
-                    severity,
-                    reason: None,
-                }
-                .into()],
+                vec![SeverityChanged { severity, reason: None }.into()],
             )
         }
         PickPurpose::Assign(target) => write(
             m,
             format!("assign {} → {choice}", target.id()),
-            vec![Assigned {
-                target,
-                who: choice,
-            }
-            .into()],
+            vec![Assigned { target, who: choice }.into()],
         ),
         PickPurpose::Role => {
-            let people = m
-                .incident
-                .as_ref()
-                .map(|i| i.people(&m.person))
-                .unwrap_or_default();
+            let people = m.incident.as_ref().map(|i| i.people(&m.person)).unwrap_or_default();
             m.overlay = Some(Overlay::Picker(Picker {
                 title: format!("Give {choice} to"),
                 options: people,
@@ -1354,10 +1299,7 @@ fn choose(m: &mut Model, p: Picker) -> Vec<Effect> {
                 .as_ref()
                 .map(|i| status_template(i, audience))
                 .unwrap_or_default();
-            m.overlay = Some(Overlay::Editor(Editor::new(
-                EditorPurpose::Status(audience),
-                &text,
-            )));
+            m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::Status(audience), &text)));
             Vec::new()
         }
         PickPurpose::DeclarePlaybook => {
@@ -1381,10 +1323,7 @@ pub fn status_template(inc: &IncidentModel, audience: Audience) -> String {
     };
     let mut fills: BTreeMap<&str, String> = BTreeMap::new();
     fills.insert("{title}", s.title().to_string());
-    fills.insert(
-        "{severity}",
-        s.severity().map_or("?".into(), |v| format!("SEV{v}")),
-    );
+    fills.insert("{severity}", s.severity().map_or("?".into(), |v| format!("SEV{v}")));
     fills.insert("{phase}", s.phase().label().to_string());
     fills.insert("{commander}", s.commander().unwrap_or("-").to_string());
     let mut text = t.text.clone();
@@ -1420,11 +1359,7 @@ fn declare_key(m: &mut Model, mut f: DeclareForm, k: KeyEvent) -> Vec<Effect> {
         KeyCode::Esc => return Vec::new(),
         KeyCode::Char(c @ '1'..='4') => f.severity = c as u8 - b'0',
         KeyCode::Char('p') | KeyCode::Up | KeyCode::Down => {
-            let options = m
-                .playbooks
-                .iter()
-                .map(|(id, t)| format!("{id} — {t}"))
-                .collect();
+            let options = m.playbooks.iter().map(|(id, t)| format!("{id} — {t}")).collect();
             m.declare_form = Some(f.clone());
             m.overlay = Some(Overlay::Picker(Picker {
                 title: "Playbook".into(),

@@ -33,10 +33,7 @@ pub struct Options {
 }
 
 fn draft_path(store: &Store, incident: &str) -> PathBuf {
-    store
-        .state_dir
-        .join("drafts")
-        .join(format!("{incident}.txt"))
+    store.state_dir.join("drafts").join(format!("{incident}.txt"))
 }
 
 fn save_draft(store: &Store, incident: &str, text: &str) {
@@ -53,9 +50,7 @@ fn save_draft(store: &Store, incident: &str, text: &str) {
 
 /// Run the console until the user quits (or the terminal hangs up).
 pub fn run(opts: Options) -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(event_loop(opts))
 }
 
@@ -164,12 +159,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
 }
 
 /// Carry out one effect; some answer at once with a message for the reducer.
-fn execute_effect(
-    fx: Effect,
-    opts: &Options,
-    model: &Model,
-    cmd_tx: &std::sync::mpsc::Sender<Cmd>,
-) -> Option<Msg> {
+fn execute_effect(fx: Effect, opts: &Options, model: &Model, cmd_tx: &std::sync::mpsc::Sender<Cmd>) -> Option<Msg> {
     match fx {
         Effect::Open(id) => {
             let _ = cmd_tx.send(Cmd::Open(id.clone()));

@@ -57,12 +57,7 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(
-        store: Store,
-        identity: Identity,
-        clock: fn() -> Millis,
-        send: Box<dyn Fn(Msg) + Send>,
-    ) -> Worker {
+    pub fn new(store: Store, identity: Identity, clock: fn() -> Millis, send: Box<dyn Fn(Msg) + Send>) -> Worker {
         Worker {
             store,
             identity,

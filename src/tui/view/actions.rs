@@ -85,10 +85,7 @@ pub fn draw(frame: &mut Frame, area: Rect, inc: &IncidentModel, theme: &Theme) {
             Span::styled(tail, style),
         ];
         if i == inc.action_sel && focused {
-            spans = spans
-                .into_iter()
-                .map(|s| s.patch_style(theme.selected()))
-                .collect();
+            spans = spans.into_iter().map(|s| s.patch_style(theme.selected())).collect();
         }
         lines.push(Line::from(spans));
     }

@@ -13,12 +13,8 @@ use crate::tui::model::{BoardFilter, Model, RowStatus};
 use crate::tui::theme::Theme;
 
 pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
-    let [head, body, foot] = Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Min(0),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [head, body, foot] =
+        Layout::vertical([Constraint::Length(2), Constraint::Min(0), Constraint::Length(1)]).areas(area);
     let mut tabs = vec![Span::styled("warroom ", theme.title())];
     for f in BoardFilter::ALL {
         let n = m.board.iter().filter(|r| f.shows(r)).count();
@@ -44,16 +40,9 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
             theme.warn(),
         ));
     }
-    frame.render_widget(
-        Paragraph::new(vec![Line::from(tabs), Line::from(info)]),
-        head,
-    );
+    frame.render_widget(Paragraph::new(vec![Line::from(tabs), Line::from(info)]), head);
 
-    let block = pane_block(
-        format!(" {} incidents ", m.board_filter.label()),
-        true,
-        theme,
-    );
+    let block = pane_block(format!(" {} incidents ", m.board_filter.label()), true, theme);
     let inner = block.inner(body);
     frame.render_widget(block, body);
     let rows = m.visible_rows();
@@ -62,12 +51,26 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
             BoardFilter::Active => vec![
                 Line::from("No active incidents in this directory."),
                 Line::from(""),
-                Line::from(vec![Span::raw("Press "), Span::styled("d", theme.bold()), Span::raw(" to declare one, or from a shell:")]),
-                Line::styled("  warroom declare --playbook ransomware --title \"…\" --severity 2", theme.dim()),
+                Line::from(vec![
+                    Span::raw("Press "),
+                    Span::styled("d", theme.bold()),
+                    Span::raw(" to declare one, or from a shell:"),
+                ]),
+                Line::styled(
+                    "  warroom declare --playbook ransomware --title \"…\" --severity 2",
+                    theme.dim(),
+                ),
                 Line::from(""),
-                Line::from(vec![Span::raw("Teammates see it when they run warroom on the same directory (--dir or WARROOM_DIR). "), Span::styled("f", theme.bold()), Span::raw(" shows exercises and archived incidents.")]),
+                Line::from(vec![
+                    Span::raw("Teammates see it when they run warroom on the same directory (--dir or WARROOM_DIR). "),
+                    Span::styled("f", theme.bold()),
+                    Span::raw(" shows exercises and archived incidents."),
+                ]),
             ],
-            _ => vec![Line::from(format!("No {} incidents.", m.board_filter.label().to_lowercase()))],
+            _ => vec![Line::from(format!(
+                "No {} incidents.",
+                m.board_filter.label().to_lowercase()
+            ))],
         };
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), inner);
     } else {
@@ -89,11 +92,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                 e.trim_start_matches("T+").to_string()
             });
             let last = r.last_update.as_ref().map_or("-".into(), |(t, by)| {
-                format!(
-                    "{} {}",
-                    format_age(m.now - t),
-                    crate::domain::identity::person_of(by)
-                )
+                format!("{} {}", format_age(m.now - t), crate::domain::identity::person_of(by))
             });
             let mut flags = Vec::new();
             match r.mode {

@@ -53,17 +53,10 @@ pub fn draw(frame: &mut Frame, area: Rect, inc: &IncidentModel, theme: &Theme) {
         let items = pb.phases.get(p);
         let done = items
             .iter()
-            .filter(|i| {
-                s.item_state(&i.id) != ItemState::Open && s.item_state(&i.id) != ItemState::Blocked
-            })
+            .filter(|i| s.item_state(&i.id) != ItemState::Open && s.item_state(&i.id) != ItemState::Blocked)
             .count();
         let current = s.phase() == p;
-        let label = format!(
-            "{}{} {done}/{}",
-            if current { "▶" } else { "" },
-            short(p),
-            items.len()
-        );
+        let label = format!("{}{} {done}/{}", if current { "▶" } else { "" }, short(p), items.len());
         let style = if p == inc.phase_tab {
             theme.selected()
         } else if current {
@@ -82,9 +75,7 @@ pub fn draw(frame: &mut Frame, area: Rect, inc: &IncidentModel, theme: &Theme) {
         .count();
     let required_open = items
         .iter()
-        .filter(|i| {
-            i.required && matches!(s.item_state(&i.id), ItemState::Open | ItemState::Blocked)
-        })
+        .filter(|i| i.required && matches!(s.item_state(&i.id), ItemState::Open | ItemState::Blocked))
         .count();
     let gauge_w = w.saturating_sub(40).clamp(4, 20);
     lines.push(Line::from(vec![
@@ -110,31 +101,32 @@ pub fn draw(frame: &mut Frame, area: Rect, inc: &IncidentModel, theme: &Theme) {
             ItemState::Blocked => theme.bad(),
             ItemState::Open => theme.base(),
         };
-        let who = reg.map(|r| {
-            format!(
-                " {} {}",
-                crate::domain::identity::person_of(&r.by),
-                hhmmss(r.when, inc.timeline.local_time)
-            )
-        });
-        let role = item
-            .role
-            .as_deref()
-            .map(|r| format!(" [{r}]"))
+        // Narrow panes keep the text and drop the role; who/when stays (it answers "who did it").
+        let who = reg
+            .map(|r| {
+                format!(
+                    " {} {}",
+                    crate::domain::identity::person_of(&r.by),
+                    hhmmss(r.when, inc.timeline.local_time)
+                )
+            })
             .unwrap_or_default();
+        let role = match &item.role {
+            Some(r) if w >= 70 => format!(" [{r}]"),
+            _ => String::new(),
+        };
         let assigned = s
             .derived
             .assignments
             .get(&crate::domain::event::Target::Item(item.id.clone()))
             .map(|r| format!(" →{}", r.value))
             .unwrap_or_default();
-        let head = format!(
-            "{} {}{} ",
-            glyph(st),
-            if item.required { "*" } else { " " },
-            item_state_word(st)
-        );
-        let tail = format!("{role}{assigned}{}", who.unwrap_or_default());
+        let word = match st {
+            ItemState::Blocked | ItemState::Skipped => format!("{} ", item_state_word(st)),
+            _ => String::new(),
+        };
+        let head = format!("{}{} {word}", glyph(st), if item.required { "*" } else { " " });
+        let tail = format!("{role}{assigned}{who}");
         let text_w = w.saturating_sub(head.chars().count() + tail.chars().count());
         let mut spans = vec![
             Span::styled(head, style),
@@ -142,10 +134,7 @@ pub fn draw(frame: &mut Frame, area: Rect, inc: &IncidentModel, theme: &Theme) {
             Span::styled(sanitize(&tail), theme.dim()),
         ];
         if i == inc.item_sel && focused {
-            spans = spans
-                .into_iter()
-                .map(|s| s.patch_style(theme.selected()))
-                .collect();
+            spans = spans.into_iter().map(|s| s.patch_style(theme.selected())).collect();
         }
         lines.push(Line::from(spans));
     }

@@ -30,15 +30,9 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
         Overlay::Problems { scroll } => problems(frame, area, m, *scroll, theme),
         Overlay::Editor(ed) => {
             let (title, h) = match ed.purpose {
-                EditorPurpose::Note => (
-                    " Note — Enter sends · Alt+Enter/Ctrl+J new line · Esc keeps draft ",
-                    8,
-                ),
+                EditorPurpose::Note => (" Note — Enter sends · Alt+Enter/Ctrl+J new line · Esc keeps draft ", 8),
                 EditorPurpose::Blocked => (" Why is it blocked? Enter sends · Esc cancels ", 5),
-                EditorPurpose::Status(_) => (
-                    " Status update — recorded, not sent · Enter records · Esc cancels ",
-                    10,
-                ),
+                EditorPurpose::Status(_) => (" Status update — recorded, not sent · Enter records · Esc cancels ", 10),
                 EditorPurpose::FollowUp => (" Follow-up — Enter records · Esc cancels ", 5),
                 EditorPurpose::Search => (" Search timeline — Enter applies (empty clears) ", 3),
                 EditorPurpose::Title => (" Incident title — Enter ", 3),
@@ -76,11 +70,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                 .map(|(i, o)| {
                     let text = format!(
                         "{} {}",
-                        if i < 9 {
-                            format!("{}", i + 1)
-                        } else {
-                            " ".into()
-                        },
+                        if i < 9 { format!("{}", i + 1) } else { " ".into() },
                         crate::domain::sanitize(o)
                     );
                     if i == p.sel {
@@ -132,14 +122,8 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                 crate::domain::sanitize(&f.title)
             };
             let text = vec![
-                Line::from(vec![
-                    Span::styled("p  playbook  ", theme.bold()),
-                    Span::raw(pb),
-                ]),
-                Line::from(vec![
-                    Span::styled("t  title     ", theme.bold()),
-                    Span::raw(title),
-                ]),
+                Line::from(vec![Span::styled("p  playbook  ", theme.bold()), Span::raw(pb)]),
+                Line::from(vec![Span::styled("t  title     ", theme.bold()), Span::raw(title)]),
                 Line::from(vec![
                     Span::styled("1-4 severity ", theme.bold()),
                     Span::styled(
@@ -232,11 +216,7 @@ fn help(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
 }
 
 fn problems(frame: &mut Frame, area: Rect, m: &Model, scroll: usize, theme: &Theme) {
-    let r = centered(
-        area,
-        area.width.saturating_sub(2),
-        area.height.saturating_sub(2),
-    );
+    let r = centered(area, area.width.saturating_sub(2), area.height.saturating_sub(2));
     frame.render_widget(Clear, r);
     let block = pane_block(
         " Problems: skipped files and lines, refused events, clock skew (Esc closes) ",
@@ -260,10 +240,7 @@ fn problems(frame: &mut Frame, area: Rect, m: &Model, scroll: usize, theme: &The
         None => m.board_problems.iter().map(|p| p.to_string()).collect(),
     };
     if list.is_empty() {
-        lines.push(Line::styled(
-            "No problems: every file and line was read.",
-            theme.good(),
-        ));
+        lines.push(Line::styled("No problems: every file and line was read.", theme.good()));
     }
     for p in list.into_iter().skip(scroll) {
         lines.push(Line::raw(format!("⚠ {p}")));

@@ -24,21 +24,15 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     if !l1.is_empty() {
         l1.push(Span::raw(" "));
     }
-    l1.push(Span::styled(
-        severity_label(s.severity()),
-        theme.severity(s.severity()),
-    ));
+    l1.push(Span::styled(severity_label(s.severity()), theme.severity(s.severity())));
     l1.push(Span::raw("  "));
     let clock = s
         .declared_at()
         .map_or("T+--:--:--".into(), |t| format_elapsed(m.now - t));
     let phase = format!("▶ {}", s.phase().label());
     let status = if s.is_resolved() { "  RESOLVED" } else { "" };
-    let fixed: usize = l1.iter().map(|s| s.width()).sum::<usize>()
-        + phase.chars().count()
-        + clock.len()
-        + status.len()
-        + 6;
+    let fixed: usize =
+        l1.iter().map(|s| s.width()).sum::<usize>() + phase.chars().count() + clock.len() + status.len() + 6;
     l1.push(Span::styled(
         fit(&sanitize(s.title()), w.saturating_sub(fixed).max(8)),
         theme.title(),
@@ -64,10 +58,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     if problems > 0 {
         l2.push(Span::styled(" · ", theme.dim()));
         l2.push(Span::styled(
-            format!(
-                "⚠ {problems} problem{} (!)",
-                if problems == 1 { "" } else { "s" }
-            ),
+            format!("⚠ {problems} problem{} (!)", if problems == 1 { "" } else { "s" }),
             theme.warn(),
         ));
     }

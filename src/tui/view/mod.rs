@@ -45,11 +45,9 @@ pub fn layout(area: Rect, focus: Pane) -> Areas {
     ])
     .areas(area);
     let top_share = if body.height >= 30 { 55 } else { 52 };
-    let [top, timeline] =
-        Layout::vertical([Constraint::Percentage(top_share), Constraint::Min(0)]).areas(body);
+    let [top, timeline] = Layout::vertical([Constraint::Percentage(top_share), Constraint::Min(0)]).areas(body);
     let (checklist, actions) = if area.height >= 20 {
-        let [l, r] =
-            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(top);
+        let [l, r] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(top);
         (Some(l), Some(r))
     } else if focus == Pane::Actions {
         (None, Some(top))
@@ -73,10 +71,7 @@ pub fn draw(frame: &mut Frame, m: &Model, theme: &Theme) {
             "terminal too small: {}x{} (warroom needs {MIN_WIDTH}x{MIN_HEIGHT})",
             area.width, area.height
         );
-        frame.render_widget(
-            Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }),
-            area,
-        );
+        frame.render_widget(Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }), area);
         return;
     }
     match &m.incident {
@@ -168,11 +163,7 @@ pub fn bar(done: usize, total: usize, width: usize) -> String {
         return "░".repeat(width);
     }
     let filled = (done * width).div_ceil(total).min(width);
-    let filled = if done < total {
-        filled.min(width - 1)
-    } else {
-        filled
-    };
+    let filled = if done < total { filled.min(width - 1) } else { filled };
     format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
 }
 
@@ -189,9 +180,7 @@ pub fn severity_label(s: Option<u8>) -> String {
 pub fn hhmmss(ms: i64, local: bool) -> String {
     let t = crate::domain::time::to_datetime(ms);
     if local {
-        t.with_timezone(&chrono::Local)
-            .format("%H:%M:%S")
-            .to_string()
+        t.with_timezone(&chrono::Local).format("%H:%M:%S").to_string()
     } else {
         t.format("%H:%M:%S").to_string()
     }

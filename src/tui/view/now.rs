@@ -48,9 +48,10 @@ pub fn facts(m: &Model, inc: &IncidentModel) -> Facts {
         .filter(|(_, r)| r.value == m.person)
         .filter(|(t, _)| match t {
             Target::Item(i) => matches!(s.item_state(i), ItemState::Open | ItemState::Blocked),
-            Target::Action(a) => !d.actions.get(a).is_some_and(|r| {
-                matches!(r.value.state, ActionState::Done | ActionState::RolledBack)
-            }),
+            Target::Action(a) => !d
+                .actions
+                .get(a)
+                .is_some_and(|r| matches!(r.value.state, ActionState::Done | ActionState::RolledBack)),
         })
         .map(|(t, _)| t.id().to_string())
         .collect();
@@ -72,10 +73,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     if f.blocked.is_empty() {
         a.push(Span::styled("▲ nothing blocked", theme.dim()));
     } else {
-        a.push(Span::styled(
-            format!("▲ BLOCKED {}: ", f.blocked.len()),
-            theme.bad(),
-        ));
+        a.push(Span::styled(format!("▲ BLOCKED {}: ", f.blocked.len()), theme.bad()));
         let parts: Vec<String> = f
             .blocked
             .iter()

@@ -47,10 +47,7 @@ fn style_for(e: &Event, theme: &Theme) -> ratatui::style::Style {
     match &e.body {
         Body::Note(_) => theme.base(),
         Body::InjectReleased(_) => theme.warn(),
-        Body::PhaseEntered(_)
-        | Body::SeverityChanged(_)
-        | Body::Declared(_)
-        | Body::RoleAssigned(_) => theme.bold(),
+        Body::PhaseEntered(_) | Body::SeverityChanged(_) | Body::Declared(_) | Body::RoleAssigned(_) => theme.bold(),
         Body::Unknown { .. } => theme.dim(),
         Body::StatusUpdate(_) => theme.title(),
         _ => theme.dim(),
@@ -70,11 +67,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     if let Some(q) = &t.search {
         title.push_str(&format!(" · /{}", sanitize(q)));
     }
-    title.push_str(if t.local_time {
-        " · local)"
-    } else {
-        " · UTC)"
-    });
+    title.push_str(if t.local_time { " · local)" } else { " · UTC)" });
     if t.back > 0 {
         title.push_str(&format!(" ↑{} — End to follow ", t.back));
     } else {
