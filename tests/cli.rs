@@ -50,11 +50,7 @@ fn help_works_for_every_verb() {
         args.push("--help");
         let r = w.run(&me, &args);
         assert_eq!(r.code, 0, "warroom {}\n{r}", args.join(" "));
-        assert!(
-            r.stdout.contains("Usage: warroom"),
-            "warroom {}\n{r}",
-            args.join(" ")
-        );
+        assert!(r.stdout.contains("Usage: warroom"), "warroom {}\n{r}", args.join(" "));
     }
     // No help run touched the shared directory.
     assert!(!w.root().exists() || std::fs::read_dir(w.root()).unwrap().next().is_none());
@@ -98,10 +94,7 @@ fn declare_prints_only_the_id() {
 fn refused(w: &World, who: &Who, id: &str, args: &[&str]) -> String {
     let before = w.show(who, id)["events"].clone();
     let r = w.run(who, args).code(1);
-    assert!(
-        r.stdout.trim().is_empty(),
-        "a refused write prints no result\n{r}"
-    );
+    assert!(r.stdout.trim().is_empty(), "a refused write prints no result\n{r}");
     assert_eq!(
         w.show(who, id)["events"],
         before,
@@ -116,14 +109,8 @@ fn two_person_action_cannot_be_approved_by_its_proposer() {
     let ic = w.who("ic", "jump");
     let bob = w.who("bob", "laptop");
     let id = w.declare(&ic, "Two person");
-    w.run(&bob, &["action", &id, "cut-segment-egress", "proposed"])
-        .ok();
-    let err = refused(
-        &w,
-        &bob,
-        &id,
-        &["action", &id, "cut-segment-egress", "approved"],
-    );
+    w.run(&bob, &["action", &id, "cut-segment-egress", "proposed"]).ok();
+    let err = refused(&w, &bob, &id, &["action", &id, "cut-segment-egress", "approved"]);
     assert!(err.contains("two people") && err.contains("bob"), "{err}");
     // The same person on another host is still the same person.
     let bob_elsewhere = w.who("bob", "phone");
@@ -158,8 +145,7 @@ fn commander_action_is_approved_only_by_the_commander() {
     let ic = w.who("ic", "jump");
     let bob = w.who("bob", "laptop");
     let id = w.declare(&ic, "Commander approval");
-    w.run(&bob, &["action", &id, "disable-ad-account", "proposed"])
-        .ok();
+    w.run(&bob, &["action", &id, "disable-ad-account", "proposed"]).ok();
     let err = refused(
         &w,
         &w.who("carol", "jump"),
@@ -167,11 +153,9 @@ fn commander_action_is_approved_only_by_the_commander() {
         &["action", &id, "disable-ad-account", "approved"],
     );
     assert!(err.contains("commander") && err.contains("carol"), "{err}");
-    w.run(&ic, &["action", &id, "disable-ad-account", "approved"])
-        .ok();
+    w.run(&ic, &["action", &id, "disable-ad-account", "approved"]).ok();
     // An action that needs no approval may run at once.
-    w.run(&bob, &["action", &id, "isolate-host-edr", "running"])
-        .ok();
+    w.run(&bob, &["action", &id, "isolate-host-edr", "running"]).ok();
 }
 
 #[test]
@@ -181,10 +165,7 @@ fn unknown_checklist_item_lists_the_known_ids() {
     let id = w.declare(&ic, "Unknown item");
     let err = refused(&w, &ic, &id, &["check", &id, "id-frist-facts", "done"]);
     assert!(err.contains("id-frist-facts"), "{err}");
-    assert!(
-        err.contains("known:") && err.contains("id-first-facts"),
-        "{err}"
-    );
+    assert!(err.contains("known:") && err.contains("id-first-facts"), "{err}");
     w.run(&ic, &["check", &id, "id-first-facts", "done"]).ok();
     let s = w.show(&ic, &id);
     let item = s["checklist"]
@@ -205,18 +186,11 @@ fn occurred_in_the_future_is_refused_and_the_past_is_echoed_in_utc() {
     let future = (chrono::Utc::now() + chrono::Duration::minutes(10))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
-    let err = refused(
-        &w,
-        &ic,
-        &id,
-        &["note", &id, "from the future", "--occurred", &future],
-    );
+    let err = refused(&w, &ic, &id, &["note", &id, "from the future", "--occurred", &future]);
     assert!(err.contains("future"), "{err}");
 
     let before = chrono::Utc::now() - chrono::Duration::minutes(15);
-    let r = w
-        .run(&ic, &["note", &id, "backfilled", "--occurred", "-15m"])
-        .ok();
+    let r = w.run(&ic, &["note", &id, "backfilled", "--occurred", "-15m"]).ok();
     let echoed = r
         .stderr
         .lines()
@@ -239,8 +213,7 @@ fn shared_account_must_say_who_it_is() {
     let root = w.who("root", "jump");
     let err = refused(&w, &root, &id, &["note", &id, "who am i"]);
     assert!(err.contains("--as"), "{err}");
-    w.run(&root, &["--as", "dave", "note", &id, "it is dave"])
-        .ok();
+    w.run(&root, &["--as", "dave", "note", &id, "it is dave"]).ok();
     let events = w.tail_json(&ic, &id);
     assert!(events.iter().any(|e| e["by"] == "dave@jump"), "{events:?}");
 }
@@ -271,10 +244,7 @@ fn playbook_check_passes_the_shipped_playbooks() {
     let w = World::new();
     let dir = manifest_dir().join("playbooks");
     let r = w
-        .run(
-            &w.who("a", "b"),
-            &["playbook", "check", dir.to_str().unwrap()],
-        )
+        .run(&w.who("a", "b"), &["playbook", "check", dir.to_str().unwrap()])
         .ok();
     assert!(r.stdout.starts_with("ok:"), "{r}");
 }
@@ -307,8 +277,7 @@ fn finding<'a>(stderr: &'a str, file: &str, line: usize) -> &'a str {
 fn playbook_check_points_at_the_broken_line() {
     let w = World::new();
     let me = w.who("a", "b");
-    let original =
-        std::fs::read_to_string(manifest_dir().join("playbooks/ransomware.ron")).unwrap();
+    let original = std::fs::read_to_string(manifest_dir().join("playbooks/ransomware.ron")).unwrap();
     let dir = w.path().join("pb");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("ransomware.ron");
@@ -323,9 +292,7 @@ fn playbook_check_points_at_the_broken_line() {
     let f = finding(&r.stderr, file_s, at);
     assert!(f.contains("titel"), "{f}");
     // Checking the folder names the file too.
-    let r = w
-        .run(&me, &["playbook", "check", dir.to_str().unwrap()])
-        .code(1);
+    let r = w.run(&me, &["playbook", "check", dir.to_str().unwrap()]).code(1);
     finding(&r.stderr, file_s, at);
 
     // A duplicate checklist item id: the second one is reported.
@@ -345,15 +312,7 @@ fn playbook_check_points_at_the_broken_line() {
     finding(&r.stderr, file_s, line_of(&original, "  version: ", 0));
     let r = w.run(
         &me,
-        &[
-            "declare",
-            "--playbook",
-            file_s,
-            "--title",
-            "x",
-            "--severity",
-            "3",
-        ],
+        &["declare", "--playbook", file_s, "--title", "x", "--severity", "3"],
     );
     assert_eq!(r.code, 1, "{r}");
     assert!(r.stdout.is_empty(), "{r}");
@@ -363,15 +322,8 @@ fn playbook_check_points_at_the_broken_line() {
 fn playbook_list_shows_the_built_in_set() {
     let w = World::new();
     let r = w.run(&w.who("a", "b"), &["playbook", "list"]).ok();
-    let ids: Vec<&str> = r
-        .stdout
-        .lines()
-        .filter_map(|l| l.split('\t').next())
-        .collect();
-    assert!(
-        ids.contains(&"ransomware") && ids.contains(&"phishing"),
-        "{r}"
-    );
+    let ids: Vec<&str> = r.stdout.lines().filter_map(|l| l.split('\t').next()).collect();
+    assert!(ids.contains(&"ransomware") && ids.contains(&"phishing"), "{r}");
 }
 
 // ---- 5. import ----------------------------------------------------------------------------------
@@ -403,19 +355,11 @@ fn import_takes_good_lines_and_names_bad_ones() {
             Some((n.parse().ok()?, why))
         })
         .collect();
-    assert_eq!(
-        rejected.iter().map(|x| x.0).collect::<Vec<_>>(),
-        [2, 4],
-        "{r}"
-    );
+    assert_eq!(rejected.iter().map(|x| x.0).collect::<Vec<_>>(), [2, 4], "{r}");
     assert!(rejected[1].1.contains("future"), "{r}");
 
     let tail = w.run(&ic, &["tail", &id]).ok();
-    for text in [
-        "chat: first alert seen",
-        "chat: bridge opened",
-        "chat: EDR isolating",
-    ] {
+    for text in ["chat: first alert seen", "chat: bridge opened", "chat: EDR isolating"] {
         assert!(tail.stdout.contains(text), "{text} missing\n{tail}");
     }
     assert!(!tail.stdout.contains("from the future"), "{tail}");
@@ -455,20 +399,10 @@ fn list_creates_a_missing_directory_and_says_how_to_declare() {
     let w = World::new();
     let me = w.who("alice", "jump");
     let missing = w.path().join("not").join("yet");
-    let r = Run::from_output(
-        w.cmd(&me)
-            .env("WARROOM_DIR", &missing)
-            .arg("list")
-            .output()
-            .unwrap(),
-    )
-    .ok();
+    let r = Run::from_output(w.cmd(&me).env("WARROOM_DIR", &missing).arg("list").output().unwrap()).ok();
     assert!(missing.is_dir(), "the shared directory was created");
     assert!(r.stderr.contains("declare"), "{r}");
-    assert!(
-        r.stderr.contains(missing.to_str().unwrap()),
-        "names the directory\n{r}"
-    );
+    assert!(r.stderr.contains(missing.to_str().unwrap()), "names the directory\n{r}");
 }
 
 // ---- 7. tail --follow -----------------------------------------------------------------------------
@@ -526,10 +460,7 @@ fn headless_demo_runs_and_cleans_up() {
     let w = World::new();
     let me = w.who("viewer", "jump");
     let r = w
-        .run(
-            &me,
-            &["demo", "--headless", "--duration", "4", "--speed", "20"],
-        )
+        .run(&me, &["demo", "--headless", "--duration", "4", "--speed", "20"])
         .ok();
     assert!(r.stdout.lines().any(|l| l.contains("Declared")), "{r}");
     for mate in ["maya@", "jon@", "priya@"] {
@@ -555,15 +486,8 @@ fn headless_demo_runs_and_cleans_up() {
     assert!(!dir.exists(), "{} was left behind", dir.display());
     // It lived under TMPDIR, never in WARROOM_DIR, and nothing is left there.
     let tmpdir = w.path().join("tmp").canonicalize().unwrap();
-    assert!(
-        dir.starts_with(&tmpdir),
-        "{} is not under TMPDIR",
-        dir.display()
-    );
-    assert!(std::fs::read_dir(w.path().join("tmp"))
-        .unwrap()
-        .next()
-        .is_none());
+    assert!(dir.starts_with(&tmpdir), "{} is not under TMPDIR", dir.display());
+    assert!(std::fs::read_dir(w.path().join("tmp")).unwrap().next().is_none());
     assert!(!w.root().exists() || std::fs::read_dir(w.root()).unwrap().next().is_none());
 }
 

@@ -8,19 +8,13 @@ use warroom::domain::{IncidentState, Phase};
 use warroom::store::playbooks::Library;
 
 fn playbook() -> (String, Playbook) {
-    let p = Library::built_in()
-        .resolve("ransomware")
-        .expect("built-in playbook");
+    let p = Library::built_in().resolve("ransomware").expect("built-in playbook");
     (p.content_hash(), p)
 }
 
 const WRITERS: [&str; 3] = ["alice@h1", "bob@h2", "carol@h3"];
 const ITEMS: [&str; 3] = ["id-first-facts", "id-scope-hosts", "no-such-item"];
-const ACTIONS: [&str; 3] = [
-    "isolate-host-edr",
-    "cut-segment-egress",
-    "disable-ad-account",
-];
+const ACTIONS: [&str; 3] = ["isolate-host-edr", "cut-segment-egress", "disable-ad-account"];
 const ASTATES: [ActionState; 6] = [
     ActionState::Proposed,
     ActionState::Approved,
@@ -236,9 +230,7 @@ fn two_person_approval_needs_a_different_person() {
         ActionState::Proposed
     );
     assert!(
-        s.problems()
-            .iter()
-            .any(|p| p.what.contains("needs two people")),
+        s.problems().iter().any(|p| p.what.contains("needs two people")),
         "{:?}",
         s.problems()
     );
@@ -254,11 +246,7 @@ fn two_person_approval_needs_a_different_person() {
             note: None,
         },
     );
-    let s = IncidentState::fold(
-        "i",
-        vec![(hash.clone(), pb)],
-        vec![declared(&hash), propose, other],
-    );
+    let s = IncidentState::fold("i", vec![(hash.clone(), pb)], vec![declared(&hash), propose, other]);
     let rec = &s.derived.actions["cut-segment-egress"].value;
     assert_eq!(rec.state, ActionState::Approved);
     assert_eq!(rec.approver.as_deref(), Some("carol@h3"));
@@ -352,10 +340,7 @@ fn transitions_follow_the_playbook() {
         vec![declared(&hash), run_unapproved, run_free],
     );
     assert!(!s.derived.actions.contains_key("cut-segment-egress"));
-    assert_eq!(
-        s.derived.actions["isolate-host-edr"].value.state,
-        ActionState::Running
-    );
+    assert_eq!(s.derived.actions["isolate-host-edr"].value.state, ActionState::Running);
     assert_eq!(s.event_count(), 3, "a refused event stays in the timeline");
 }
 
@@ -384,16 +369,11 @@ fn clock_skew_is_warned() {
         },
     );
     ahead.wall = 9_000_000_000;
-    let s = IncidentState::fold(
-        "i",
-        vec![(hash.clone(), pb)],
-        vec![declared(&hash), behind, ahead],
-    );
+    let s = IncidentState::fold("i", vec![(hash.clone(), pb)], vec![declared(&hash), behind, ahead]);
     let w = s.skew_warnings(2_000_000);
     assert!(w.iter().any(|w| w.starts_with("bob@h2")), "{w:?}");
     assert!(
-        w.iter()
-            .any(|w| w.starts_with("carol@h3") && w.contains("ahead")),
+        w.iter().any(|w| w.starts_with("carol@h3") && w.contains("ahead")),
         "{w:?}"
     );
 }

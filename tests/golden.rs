@@ -12,11 +12,7 @@ fn golden_file_parses_and_has_every_kind() {
     let mut kinds = std::collections::BTreeSet::new();
     for (i, line) in GOLDEN.lines().enumerate() {
         let e = event::parse(line).unwrap_or_else(|err| panic!("line {}: {err}", i + 1));
-        assert!(
-            !matches!(e.body, Body::Unknown { .. }),
-            "line {} is unknown",
-            i + 1
-        );
+        assert!(!matches!(e.body, Body::Unknown { .. }), "line {} is unknown", i + 1);
         kinds.insert(e.kind().to_string());
     }
     for k in KINDS {
@@ -65,10 +61,7 @@ fn every_kind() -> Vec<Body> {
         }
         .into(),
         Classified { note: None }.into(),
-        MaterialityDetermined {
-            note: Some(s("8-K")),
-        }
-        .into(),
+        MaterialityDetermined { note: Some(s("8-K")) }.into(),
         PhaseEntered {
             phase: Phase::Containment,
             override_open: vec![s("id-scope-hosts")],
@@ -179,9 +172,5 @@ fn regenerate_golden() {
         out.push_str(&line);
         out.push('\n');
     }
-    std::fs::write(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/events-v1.ronl"),
-        out,
-    )
-    .unwrap();
+    std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/events-v1.ronl"), out).unwrap();
 }

@@ -12,11 +12,7 @@ use serde_json::Value;
 
 /// The largest `at` in a `tail --json` listing.
 fn max_at(events: &[Value]) -> i64 {
-    events
-        .iter()
-        .map(|e| e["at"].as_i64().unwrap())
-        .max()
-        .unwrap()
+    events.iter().map(|e| e["at"].as_i64().unwrap()).max().unwrap()
 }
 
 fn append(path: &std::path::Path, bytes: &[u8]) {
@@ -73,19 +69,11 @@ fn concurrent_writers_lose_nothing_and_readers_agree() {
         let recs = check_chain(&id, &log);
         *per_writer.entry(recs[0].by.clone()).or_default() += recs.len();
     }
-    assert_eq!(
-        per_writer.get("alice@jump"),
-        Some(&(2 * PER + 1)),
-        "{per_writer:?}"
-    );
+    assert_eq!(per_writer.get("alice@jump"), Some(&(2 * PER + 1)), "{per_writer:?}");
     assert_eq!(per_writer.get("bob@laptop"), Some(&PER));
     assert_eq!(per_writer.get("carol@jump"), Some(&PER));
     assert_eq!(per_writer.get("ic@jump"), Some(&1));
-    assert_eq!(
-        w.logs(&id).len(),
-        4,
-        "two processes of one identity share one log"
-    );
+    assert_eq!(w.logs(&id).len(), 4, "two processes of one identity share one log");
 
     // Nothing lost or duplicated, seen through `tail --json`.
     let events = w.tail_json(&ic, &id);
@@ -101,12 +89,7 @@ fn concurrent_writers_lose_nothing_and_readers_agree() {
     assert!(!v.stdout.contains("crash:"), "{v}");
 
     // Readers from different installs (writers and a bystander) agree on the same state.
-    let readers = [
-        ic.clone(),
-        alice,
-        w.who("bob", "laptop"),
-        w.who("dave", "elsewhere"),
-    ];
+    let readers = [ic.clone(), alice, w.who("bob", "laptop"), w.who("dave", "elsewhere")];
     let states: Vec<Value> = readers.iter().map(|r| w.show(r, &id)).collect();
     assert_eq!(states[0]["notes"], 101);
     assert_eq!(states[0]["events"], 102);
@@ -140,12 +123,7 @@ fn first_run_of_one_install_makes_one_install_id() {
         let logs = w
             .logs(&id)
             .into_iter()
-            .filter(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with(&prefix)
-            })
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(&prefix))
             .count();
         assert_eq!(logs, 1, "round {round}: {} has {logs} logs", who.writer());
     }
@@ -185,10 +163,7 @@ fn torn_tail_is_repaired_and_recorded() {
     w.note(&bob, &id, "after crash 2");
 
     let text = fs::read_to_string(&log).unwrap();
-    assert!(
-        !text.contains("01TORNTORNTORN"),
-        "the torn bytes were cut off"
-    );
+    assert!(!text.contains("01TORNTORNTORN"), "the torn bytes were cut off");
     let recs = check_chain(&id, &log);
     assert_eq!(recs.len(), 6, "3 notes, TailRepaired, 2 notes");
     assert_eq!(recs[3].kind, "TailRepaired");
@@ -200,10 +175,7 @@ fn torn_tail_is_repaired_and_recorded() {
     let s = w.show(&ic, &id);
     assert_eq!(s["notes"], 5);
     let events = w.tail_json(&ic, &id);
-    let repaired: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["kind"] == "TailRepaired")
-        .collect();
+    let repaired: Vec<&Value> = events.iter().filter(|e| e["kind"] == "TailRepaired").collect();
     assert_eq!(repaired.len(), 1, "{events:?}");
     assert_eq!(repaired[0]["by"], "bob@laptop");
     assert_eq!(repaired[0]["body"]["bytes"], torn.len() as u64);
@@ -238,15 +210,8 @@ fn writer_with_slow_clock_sorts_after_what_it_saw() {
     let carl = events.iter().find(|e| e["by"] == "carl@oldbox").unwrap();
     let at = carl["at"].as_i64().unwrap();
     let wall = carl["wall"].as_i64().unwrap();
-    assert!(
-        at > max_at(&seen),
-        "carl's at {at} must sort after {}",
-        max_at(&seen)
-    );
-    assert!(
-        wall < at - 60_000,
-        "carl's own clock is behind: wall {wall}, at {at}"
-    );
+    assert!(at > max_at(&seen), "carl's at {at} must sort after {}", max_at(&seen));
+    assert!(wall < at - 60_000, "carl's own clock is behind: wall {wall}, at {at}");
 
     let skew = w.show(&ic, &id)["clock_skew"].to_string();
     assert!(skew.contains("carl@oldbox"), "clock_skew: {skew}");
@@ -278,10 +243,7 @@ fn writer_an_hour_behind_is_warned() {
     w.note(&w.who("bob", "laptop"), &id, "bob was first");
     let slow = w.who("carl", "oldbox").skewed(-3_600_000);
     let r = w.note(&slow, &id, "carl answers bob");
-    assert!(
-        r.stderr.contains("ic@jump") && r.stderr.contains("bob@laptop"),
-        "{r}"
-    );
+    assert!(r.stderr.contains("ic@jump") && r.stderr.contains("bob@laptop"), "{r}");
     assert!(r.stderr.contains("one of the two clocks is wrong"), "{r}");
     let skew = w.show(&slow, &id)["clock_skew"].to_string();
     assert!(skew.contains("ic@jump") && skew.contains("ahead"), "{skew}");
@@ -298,10 +260,7 @@ fn writer_an_hour_behind_is_flagged_to_everyone() {
     let slow = w.who("carl", "oldbox").skewed(-3_600_000);
     w.note(&slow, &id, "carl answers bob");
     let skew = w.show(&ic, &id)["clock_skew"].to_string();
-    assert!(
-        skew.contains("carl@oldbox"),
-        "clock_skew seen by ic: {skew}"
-    );
+    assert!(skew.contains("carl@oldbox"), "clock_skew seen by ic: {skew}");
 }
 
 /// The design (Merge): "The timeline shows events ordered by (occurred, else at)". A writer two
@@ -408,10 +367,7 @@ fn verify_on_the_writers_host_detects_an_edited_last_line() {
     lines[1] = lines[1].replace("the last word", "a different word");
     write_lines(&log, &lines);
     let v = w.run(&bob, &["verify", &id]).code(1);
-    assert!(
-        v.stdout.contains("differs from what this host wrote"),
-        "{v}"
-    );
+    assert!(v.stdout.contains("differs from what this host wrote"), "{v}");
 }
 
 /// Heads recorded at a phase change let verify notice a log that lost its end.
@@ -430,13 +386,8 @@ fn verify_detects_a_truncated_log_through_heads() {
     let mut lines = lines_of(&log);
     lines.pop();
     write_lines(&log, &lines);
-    let v = w
-        .run(&w.who("audit", "elsewhere"), &["verify", &id])
-        .code(1);
-    assert!(
-        v.stdout.contains(&name) && v.stdout.contains("truncated"),
-        "{v}"
-    );
+    let v = w.run(&w.who("audit", "elsewhere"), &["verify", &id]).code(1);
+    assert!(v.stdout.contains(&name) && v.stdout.contains("truncated"), "{v}");
 }
 
 // ---- 6. hostile content -------------------------------------------------------------------------
@@ -445,10 +396,7 @@ fn assert_clean(what: &str, out: &[u8]) {
     assert!(!out.contains(&0x1b), "{what}: ESC reached the output");
     assert!(!out.contains(&0x07), "{what}: BEL reached the output");
     let text = String::from_utf8_lossy(out);
-    assert!(
-        !text.contains('\u{202e}'),
-        "{what}: U+202E reached the output"
-    );
+    assert!(!text.contains('\u{202e}'), "{what}: U+202E reached the output");
 }
 
 /// Every string inside a JSON value, recursively.
@@ -470,8 +418,7 @@ fn hostile_note_text_never_reaches_the_terminal() {
     let ic = w.who("ic", "jump");
     let eve = w.who("eve", "box");
     let id = w.declare(&ic, "Hostile");
-    let evil =
-        "evil \x1b[31mred\x1b]0;pwned\x07 bell\x07 \u{202e}gpj.exe\nsecond line\r\nthird\x1b[2J";
+    let evil = "evil \x1b[31mred\x1b]0;pwned\x07 bell\x07 \u{202e}gpj.exe\nsecond line\r\nthird\x1b[2J";
     w.note(&eve, &id, evil);
     // The file keeps it escaped on one line.
     let log = w.log_of(&eve, &id);
@@ -536,17 +483,13 @@ fn bad_lines_and_files_are_problems_and_the_rest_still_loads() {
     let s = w.show(&w.who("dave", "elsewhere"), &id);
     let problems = s["problems"].as_array().unwrap();
     let has = |source_end: &str, line: Option<u64>| {
-        problems.iter().any(|p| {
-            p["source"].as_str().unwrap().ends_with(source_end)
-                && line.is_none_or(|l| p["line"] == l)
-        })
+        problems
+            .iter()
+            .any(|p| p["source"].as_str().unwrap().ends_with(source_end) && line.is_none_or(|l| p["line"] == l))
     };
     assert!(has(&bob_name, Some(3)), "garbage line: {problems:#?}");
     assert!(has(&bob_name, Some(4)), "wrong `by`: {problems:#?}");
-    assert!(
-        has("mallory@evil.abc123.ronl", None),
-        "symlink: {problems:#?}"
-    );
+    assert!(has("mallory@evil.abc123.ronl", None), "symlink: {problems:#?}");
     assert_eq!(problems.len(), 3, "{problems:#?}");
     // Everything else still loads; nothing came through the symlink.
     assert_eq!(s["notes"], 3);

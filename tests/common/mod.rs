@@ -66,16 +66,13 @@ impl Run {
         self
     }
     pub fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("stdout is not one JSON value: {e}\n{self}"))
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("stdout is not one JSON value: {e}\n{self}"))
     }
     pub fn json_lines(&self) -> Vec<Value> {
         self.stdout
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {e}: {l}\n{self}"))
-            })
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {e}: {l}\n{self}")))
             .collect()
     }
 }
@@ -224,12 +221,7 @@ impl World {
             })
             .map(|e| e.path())
             .collect();
-        assert_eq!(
-            found.len(),
-            1,
-            "expected one log for {}: {found:?}",
-            who.writer()
-        );
+        assert_eq!(found.len(), 1, "expected one log for {}: {found:?}", who.writer());
         found.pop().unwrap()
     }
 
@@ -291,19 +283,10 @@ pub fn check_chain(incident: &str, path: &Path) -> Vec<Rec> {
     for (i, line) in lines_of(path).iter().enumerate() {
         let r = parse_line(line);
         assert_eq!(r.v, 1);
-        assert_eq!(
-            r.seq,
-            i as u64 + 1,
-            "{name}: seq gap or repeat at line {}",
-            i + 1
-        );
+        assert_eq!(r.seq, i as u64 + 1, "{name}: seq gap or repeat at line {}", i + 1);
         assert_eq!(r.prev, prev, "{name}: chain broken at line {}", i + 1);
         assert_eq!(r.by, writer, "{name}: line {} by the wrong writer", i + 1);
-        assert!(
-            r.at >= last_at,
-            "{name}: at went backwards at line {}",
-            i + 1
-        );
+        assert!(r.at >= last_at, "{name}: at went backwards at line {}", i + 1);
         last_at = r.at;
         prev = blake3_hex(line.as_bytes());
         recs.push(r);
