@@ -1,0 +1,506 @@
+//! The console without a terminal: the reducer driven by messages, and every screen rendered into
+//! ratatui's `TestBackend` with a fixed clock (insta snapshots at 80x24 and 120x40).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+use ratatui::Terminal;
+use warroom::domain::event::*;
+use warroom::domain::Phase;
+use warroom::store::incident::Update;
+use warroom::store::playbooks::Library;
+use warroom::tui::keymap::Keymap;
+use warroom::tui::model::*;
+use warroom::tui::theme::Theme;
+use warroom::tui::view;
+
+/// 2026-11-26T10:00:00Z
+const T0: i64 = 1_764_151_200_000;
+const ID: &str = "2026-11-26-ransomware-finance-7f3a";
+
+fn ev(n: u64, by: &str, at_min: i64, body: impl Into<Body>) -> Event {
+    Event {
+        id: format!("e{n:03}"),
+        at: T0 + at_min * 60_000,
+        wall: T0 + at_min * 60_000,
+        occurred: None,
+        by: by.into(),
+        seq: n,
+        prev: String::new(),
+        body: body.into(),
+    }
+}
+
+/// A believable incident twenty minutes in.
+fn story() -> Update {
+    let pb = Library::built_in().resolve("ransomware").unwrap();
+    let hash = pb.content_hash();
+    let m = "maya@soc-jump";
+    let j = "jon@ops-bastion";
+    let events = vec![
+        ev(
+            1,
+            m,
+            0,
+            Declared {
+                incident: ID.into(),
+                title: "Ransomware on finance file servers".into(),
+                severity: 2,
+                mode: Mode::Real,
+                playbook: "ransomware".into(),
+                playbook_version: pb.version.clone(),
+                playbook_hash: hash.clone(),
+                commander: "maya".into(),
+            },
+        ),
+        ev(
+            2,
+            j,
+            1,
+            Note {
+                text: "EDR: 14 hosts on FIN-VLAN encrypted\u{1b}[31m".into(),
+                tags: vec!["edr".into()],
+            },
+        ),
+        ev(
+            3,
+            m,
+            2,
+            ChecklistSet {
+                item: "id-first-facts".into(),
+                state: ItemState::Done,
+                note: None,
+            },
+        ),
+        ev(
+            4,
+            m,
+            3,
+            ChecklistSet {
+                item: "id-scope-hosts".into(),
+                state: ItemState::Blocked,
+                note: Some("waiting on ESXi logs".into()),
+            },
+        ),
+        ev(
+            5,
+            j,
+            4,
+            ActionSet {
+                action: "cut-segment-egress".into(),
+                state: ActionState::Proposed,
+                note: None,
+            },
+        ),
+        ev(
+            6,
+            m,
+            5,
+            ActionSet {
+                action: "isolate-host-edr".into(),
+                state: ActionState::Running,
+                note: None,
+            },
+        ),
+        ev(
+            7,
+            m,
+            6,
+            Assigned {
+                target: Target::Item("id-exfiltration".into()),
+                who: "you".into(),
+            },
+        ),
+        ev(
+            8,
+            j,
+            7,
+            Note {
+                text: "Firewall: egress from FIN-VLAN still open".into(),
+                tags: vec![],
+            },
+        ),
+    ];
+    Update {
+        events,
+        playbooks: vec![(hash, pb)],
+        problems: vec![],
+    }
+}
+
+fn model_on_incident() -> Model {
+    let mut m = Model::new(
+        "you@jump",
+        Keymap::default(),
+        "/srv/warroom (from WARROOM_DIR)",
+        T0 + 20 * 60_000,
+    );
+    m.watch = WatchInfo {
+        mode: "inotify".into(),
+        last_reconcile: T0 + 20 * 60_000,
+    };
+    m.incident = Some(IncidentModel::new(ID));
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: story(),
+        },
+    );
+    m
+}
+
+fn key(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+fn code(k: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(k, KeyModifiers::NONE))
+}
+
+fn render(m: &Model, w: u16, h: u16, theme: Theme) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| view::draw(f, m, &theme)).unwrap();
+    t
+}
+
+fn screen(t: &Terminal<TestBackend>) -> String {
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn war_room_80x24() {
+    let m = model_on_incident();
+    insta::assert_snapshot!(screen(&render(&m, 80, 24, Theme::mono())));
+}
+
+#[test]
+fn war_room_120x40() {
+    let m = model_on_incident();
+    insta::assert_snapshot!(screen(&render(&m, 120, 40, Theme::mono())));
+}
+
+fn board_model() -> Model {
+    let mut m = Model::new(
+        "you@jump",
+        Keymap::default(),
+        "/srv/warroom (from WARROOM_DIR)",
+        T0 + 20 * 60_000,
+    );
+    m.watch = WatchInfo {
+        mode: "poll 2s".into(),
+        last_reconcile: T0,
+    };
+    let mut inc = IncidentModel::new(ID);
+    inc.view.apply(story());
+    let mut rows = vec![BoardRow::from_view(ID, &inc.view)];
+    rows.push(BoardRow {
+        id: "2026-11-25-phishing-ceo-wire-91ab".into(),
+        title: "CEO wire-transfer phishing".into(),
+        severity: Some(3),
+        phase: Phase::Eradication,
+        commander: Some("priya".into()),
+        declared_at: Some(T0 - 26 * 3_600_000),
+        last_update: Some((T0 - 3_600_000, "priya@laptop".into())),
+        mode: Some(Mode::Real),
+        status: RowStatus::Active,
+        problems: 2,
+    });
+    update(&mut m, Msg::Board(rows));
+    m
+}
+
+#[test]
+fn board_80x24() {
+    insta::assert_snapshot!(screen(&render(&board_model(), 80, 24, Theme::mono())));
+}
+
+#[test]
+fn board_120x40() {
+    insta::assert_snapshot!(screen(&render(&board_model(), 120, 40, Theme::mono())));
+}
+
+#[test]
+fn empty_board_says_how_to_declare() {
+    let m = Model::new("you@jump", Keymap::default(), "/srv/warroom (from WARROOM_DIR)", T0);
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("to declare one"), "{s}");
+    assert!(s.contains("warroom declare --playbook"), "{s}");
+}
+
+#[test]
+fn hostile_text_never_reaches_the_buffer() {
+    let m = model_on_incident();
+    let s = screen(&render(&m, 120, 40, Theme::from_env()));
+    assert!(!s.contains('\u{1b}'));
+    assert!(s.contains("EDR: 14 hosts on FIN-VLAN encrypted[31m"), "{s}");
+}
+
+#[test]
+fn too_small_and_zero_sized_areas_never_panic() {
+    let m = model_on_incident();
+    for (w, h) in [(0, 0), (1, 1), (10, 3), (59, 30), (80, 15)] {
+        let s = screen(&render(&m, w.max(1), h.max(1), Theme::mono()));
+        if w >= 10 {
+            assert!(s.contains("terminal"), "{w}x{h}: {s}");
+        }
+    }
+    // Every pane, drawn into degenerate rectangles.
+    let inc = m.incident.as_ref().unwrap();
+    let mut t = Terminal::new(TestBackend::new(20, 6)).unwrap();
+    t.draw(|f| {
+        for r in [
+            Rect::new(0, 0, 0, 0),
+            Rect::new(0, 0, 1, 1),
+            Rect::new(0, 0, 2, 2),
+            Rect::new(0, 0, 20, 3),
+        ] {
+            view::header::draw(f, r, &m, inc, &Theme::mono());
+            view::now::draw(f, r, &m, inc, &Theme::mono());
+            view::checklist::draw(f, r, inc, &Theme::mono());
+            view::actions::draw(f, r, inc, &Theme::mono());
+            view::timeline::draw(f, r, &m, inc, &Theme::mono());
+            view::footer(f, r, &m, &Theme::mono());
+            view::board::draw(f, r, &m, &Theme::mono());
+        }
+    })
+    .unwrap();
+}
+
+#[test]
+fn panes_collapse_in_a_fixed_order() {
+    let full = view::layout(Rect::new(0, 0, 80, 24), Pane::Checklist);
+    assert!(full.checklist.is_some() && full.actions.is_some());
+    assert_eq!(full.now.height, 2);
+    let short = view::layout(Rect::new(0, 0, 80, 18), Pane::Actions);
+    assert_eq!(short.now.height, 1);
+    assert!(short.checklist.is_none() && short.actions.is_some());
+    let short = view::layout(Rect::new(0, 0, 80, 18), Pane::Timeline);
+    assert!(short.checklist.is_some() && short.actions.is_none());
+}
+
+// ---- the reducer ----------------------------------------------------------------------------
+
+fn writes(fx: &[Effect]) -> Vec<&Vec<warroom::store::writer::Draft>> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Write { drafts, .. } => Some(drafts),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn typing_a_note_and_enter_writes_it() {
+    let mut m = model_on_incident();
+    assert!(update(&mut m, key('n')).is_empty());
+    for c in "hello q".chars() {
+        update(&mut m, key(c));
+    }
+    assert!(!m.quit, "q inside the editor is text");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let w = writes(&fx);
+    assert_eq!(w.len(), 1);
+    assert!(matches!(&w[0][0].body, Body::Note(n) if n.text == "hello q"));
+    assert!(m.overlay.is_none());
+    assert!(
+        fx.iter()
+            .any(|f| matches!(f, Effect::SaveDraft { text, .. } if text.is_empty())),
+        "draft cleared"
+    );
+    // Shown as pending until the event comes back through the reader.
+    assert_eq!(m.pending.len(), 1);
+    update(
+        &mut m,
+        Msg::Written {
+            token: 1,
+            result: Ok(vec!["n1".into()]),
+        },
+    );
+    assert_eq!(m.pending.len(), 1);
+    let mut note = ev(
+        9,
+        "you@jump",
+        21,
+        Note {
+            text: "hello q".into(),
+            tags: vec![],
+        },
+    );
+    note.id = "n1".into();
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update {
+                events: vec![note],
+                ..Update::default()
+            },
+        },
+    );
+    assert!(m.pending.is_empty());
+}
+
+#[test]
+fn alt_enter_and_ctrl_j_start_new_lines() {
+    let mut m = model_on_incident();
+    update(&mut m, key('n'));
+    update(&mut m, key('a'));
+    update(&mut m, Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)));
+    update(&mut m, key('b'));
+    update(
+        &mut m,
+        Msg::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::CONTROL)),
+    );
+    update(&mut m, key('c'));
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert!(matches!(&writes(&fx)[0][0].body, Body::Note(n) if n.text == "a\nb\nc"));
+}
+
+#[test]
+fn a_paste_is_text_never_keys() {
+    let mut m = model_on_incident();
+    let fx = update(&mut m, Msg::Paste("line one\nq\nline three".into()));
+    assert!(fx.is_empty());
+    assert!(!m.quit);
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert!(matches!(&writes(&fx)[0][0].body, Body::Note(n) if n.text == "line one\nq\nline three"));
+}
+
+#[test]
+fn esc_keeps_the_draft_and_n_restores_it() {
+    let mut m = model_on_incident();
+    update(&mut m, key('n'));
+    update(&mut m, key('x'));
+    let fx = update(&mut m, code(KeyCode::Esc));
+    assert!(fx
+        .iter()
+        .any(|f| matches!(f, Effect::SaveDraft { text, .. } if text == "x")));
+    update(&mut m, key('n'));
+    match &m.overlay {
+        Some(Overlay::Editor(ed)) => assert_eq!(ed.text(), "x"),
+        _ => panic!("editor not open"),
+    }
+}
+
+#[test]
+fn hangup_saves_what_is_typed() {
+    let mut m = model_on_incident();
+    update(&mut m, key('n'));
+    update(&mut m, key('z'));
+    let fx = update(&mut m, Msg::Hangup);
+    assert!(fx
+        .iter()
+        .any(|f| matches!(f, Effect::SaveDraft { text, .. } if text == "z")));
+    assert!(fx.iter().any(|f| matches!(f, Effect::Quit)));
+}
+
+#[test]
+fn a_failed_write_is_kept_and_retried() {
+    let mut m = model_on_incident();
+    update(&mut m, key('n'));
+    update(&mut m, key('x'));
+    update(&mut m, code(KeyCode::Enter));
+    update(
+        &mut m,
+        Msg::Written {
+            token: 1,
+            result: Err("No space left on device".into()),
+        },
+    );
+    assert!(m
+        .flash
+        .as_ref()
+        .is_some_and(|f| f.error && f.text.contains("No space left")));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("not saved"), "{s}");
+    let later = m.now + RETRY_MS;
+    let fx = update(&mut m, Msg::Tick(later));
+    assert_eq!(writes(&fx).len(), 1, "retried");
+    // Quitting with an unsent note puts it in the draft file rather than losing it.
+    update(
+        &mut m,
+        Msg::Written {
+            token: 1,
+            result: Err("still full".into()),
+        },
+    );
+    let fx = update(&mut m, key('q'));
+    assert!(fx
+        .iter()
+        .any(|f| matches!(f, Effect::SaveDraft { text, .. } if text.contains('x'))));
+}
+
+#[test]
+fn space_ticks_the_selected_item() {
+    let mut m = model_on_incident();
+    let fx = update(&mut m, key(' '));
+    let w = writes(&fx);
+    assert!(matches!(&w[0][0].body, Body::ChecklistSet(c) if c.item == "id-first-facts" && c.state == ItemState::Done));
+}
+
+#[test]
+fn the_fold_rules_hold_in_the_console() {
+    let mut m = model_on_incident();
+    m.me = "jon@laptop".into();
+    m.person = "jon".into();
+    update(&mut m, code(KeyCode::Tab)); // actions pane
+    for _ in 0..5 {
+        update(&mut m, key('j')); // cut-segment-egress is the 6th action
+    }
+    let fx = update(&mut m, key('A'));
+    assert!(writes(&fx).is_empty());
+    assert!(
+        m.flash.as_ref().is_some_and(|f| f.text.contains("two people")),
+        "{:?}",
+        m.flash
+    );
+}
+
+#[test]
+fn moving_on_with_required_items_open_asks_first() {
+    let mut m = model_on_incident();
+    let fx = update(&mut m, key('P'));
+    assert!(fx.is_empty());
+    assert!(matches!(m.overlay, Some(Overlay::Confirm(_))));
+    let fx = update(&mut m, key('y'));
+    assert!(
+        matches!(&writes(&fx)[0][0].body, Body::PhaseEntered(p) if p.phase == Phase::Containment && !p.override_open.is_empty())
+    );
+}
+
+#[test]
+fn observer_mode_writes_nothing() {
+    let mut m = model_on_incident();
+    m.observer = true;
+    assert!(writes(&update(&mut m, key(' '))).is_empty());
+}
+
+#[test]
+fn board_keys() {
+    let mut m = board_model();
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert!(matches!(&fx[0], Effect::Open(id) if id == ID));
+    let fx = update(&mut m, code(KeyCode::Esc));
+    assert!(matches!(&fx[..], [Effect::Close]));
+    assert!(m.incident.is_none());
+    let fx = update(&mut m, key('q'));
+    assert!(m.quit && matches!(&fx[..], [Effect::Quit]));
+}
+
+#[test]
+fn help_is_generated_from_the_keymap() {
+    let mut m = model_on_incident();
+    update(&mut m, key('?'));
+    let s = screen(&render(&m, 120, 40, Theme::mono()));
+    for h in ["add a note", "mark done", "propose the action", "search"] {
+        assert!(s.contains(h), "help lacks {h}: {s}");
+    }
+}
