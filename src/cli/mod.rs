@@ -296,7 +296,12 @@ pub enum PlaybookCommand {
     /// One playbook a line: its id first, then version, title and where it came from
     List,
     /// Check a playbook file or folder: `file:line:col: what was expected` for each error
-    Check { path: PathBuf },
+    Check {
+        path: PathBuf,
+        /// Also hold it to the content bar: three roled items a phase, required items, why, rollback, sources
+        #[arg(long)]
+        strict: bool,
+    },
 }
 
 /// A failure to report: plain words on stderr and an exit code.
@@ -345,7 +350,7 @@ pub fn run(cli: Cli) -> Result<()> {
             when,
         } => write::declare(g, &playbook, title, severity, exercise, commander, &when),
         Command::Playbook(PlaybookCommand::List) => read::playbook_list(g),
-        Command::Playbook(PlaybookCommand::Check { path }) => read::playbook_check(&path),
+        Command::Playbook(PlaybookCommand::Check { path, strict }) => read::playbook_check(&path, strict),
         Command::List { json } => read::list(g, json),
         Command::Show { incident, json } => read::show(g, &incident, json),
         Command::Tail { incident, follow, json } => read::tail(g, &incident, follow, json),

@@ -426,10 +426,11 @@ pub fn playbook_list(g: &Global) -> Result<()> {
     let lib = Library::load(g.playbooks.as_deref());
     for e in lib.visible() {
         println!(
-            "{}\t{}\t{}\t{}",
+            "{}\t{}\t{}{}\t{}",
             e.playbook.id,
             sanitize(&e.playbook.version),
             sanitize(&e.playbook.title),
+            if e.playbook.partial { " (building block)" } else { "" },
             e.origin.describe()
         );
     }
@@ -439,8 +440,8 @@ pub fn playbook_list(g: &Global) -> Result<()> {
     Ok(())
 }
 
-pub fn playbook_check(path: &Path) -> Result<()> {
-    let errors = playbooks::check(path);
+pub fn playbook_check(path: &Path, strict: bool) -> Result<()> {
+    let errors = playbooks::check(path, strict);
     if errors.is_empty() {
         println!("ok: {}", path.display());
         return Ok(());

@@ -68,6 +68,12 @@ pub fn declare(
     let ctx = Ctx::new(g)?;
     let identity = ctx.identity(g)?;
     let pb = resolve_playbook(g, playbook)?;
+    if pb.partial {
+        return Err(Fail::new(format!(
+            "`{}` is a building block for other playbooks, not declared on its own",
+            pb.id
+        )));
+    }
     let occurred = ctx.occurred(when)?;
     if title.trim().is_empty() {
         return Err(Fail::new("the title is empty"));

@@ -21,6 +21,9 @@ pub struct Playbook {
     /// Id of a playbook whose steps this one builds on (resolved before it is copied into an incident).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
+    /// A building block for other playbooks (`base`), never declared on its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
     #[serde(default)]
     pub disclaimer: String,
     #[serde(default)]
@@ -329,6 +332,57 @@ impl Playbook {
                     message: format!("duplicate template id `{}`", t.id),
                 });
             }
+        }
+        out
+    }
+
+    /// The content bar of `playbook check --strict`, for a playbook as declared (after `base`).
+    pub fn strict_findings(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let at = |needle: String, message: String| Finding {
+            needle: Some(needle),
+            nth: 1,
+            message,
+        };
+        for phase in Phase::ALL {
+            let items = self.phases.get(phase);
+            let with_role = items.iter().filter(|i| i.role.is_some()).count();
+            let field = format!("{}:", phase.slug().replace('-', "_"));
+            if with_role < 3 {
+                out.push(at(
+                    field.clone(),
+                    format!("{phase} needs at least three items with a role (has {with_role})"),
+                ));
+            }
+            if phase != Phase::Preparation && !items.iter().any(|i| i.required) {
+                out.push(at(field, format!("{phase} needs at least one required item")));
+            }
+        }
+        for a in &self.actions {
+            if a.why.trim().is_empty() {
+                out.push(at(format!("\"{}\"", a.id), format!("action `{}` needs a `why`", a.id)));
+            }
+            if a.command.is_some() && a.rollback.is_none() {
+                out.push(at(
+                    format!("\"{}\"", a.id),
+                    format!("action `{}` has a command but no rollback", a.id),
+                ));
+            }
+        }
+        for d in &self.deadlines {
+            if d.source.trim().is_empty() {
+                out.push(at(
+                    format!("\"{}\"", d.id),
+                    format!("deadline `{}` needs a `source` (the rule it comes from)", d.id),
+                ));
+            }
+        }
+        let disclaimer = self.disclaimer.to_lowercase();
+        if !disclaimer.contains("not legal advice") || !disclaimer.contains("counsel") {
+            out.push(at(
+                "disclaimer:".into(),
+                "the disclaimer must say it is not legal advice and that counsel confirms deadlines".into(),
+            ));
         }
         out
     }

@@ -244,8 +244,8 @@ pub fn compose(base: &Playbook, child: &Playbook) -> Playbook {
     out
 }
 
-/// `playbook check FILE|DIR`: every error as `file:line:col: what was expected`.
-pub fn check(path: &Path) -> Errors {
+/// `playbook check FILE|DIR [--strict]`: every error as `file:line:col: what was expected`.
+pub fn check(path: &Path, strict: bool) -> Errors {
     let mut lib = Library::default();
     if path.is_dir() {
         let files = ron_files(path);
@@ -277,8 +277,17 @@ pub fn check(path: &Path) -> Errors {
                 },
             ));
         }
-        if let Err(e) = lib.resolve_entry(entry, &mut Vec::new()) {
-            errors.extend(e);
+        match lib.resolve_entry(entry, &mut Vec::new()) {
+            Err(e) => errors.extend(e),
+            Ok(resolved) if strict && !resolved.partial => {
+                errors.extend(
+                    resolved
+                        .strict_findings()
+                        .iter()
+                        .map(|f| fmt_finding(&entry.file, &entry.text, f)),
+                );
+            }
+            Ok(_) => {}
         }
     }
     errors
@@ -289,13 +298,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_built_in_playbook_passes() {
+    fn every_built_in_playbook_passes_strict() {
         let lib = Library::built_in();
         assert!(lib.errors.is_empty(), "{:#?}", lib.errors);
         assert_eq!(lib.entries.len(), BUILT_IN.len());
         for e in &lib.entries {
-            lib.resolve(&e.playbook.id).unwrap();
+            let p = lib.resolve(&e.playbook.id).unwrap();
+            if !p.partial {
+                assert_eq!(p.strict_findings(), vec![], "{}", e.file);
+            }
         }
+        let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/playbooks");
+        assert_eq!(check(Path::new(shipped), true), Vec::<String>::new());
     }
 
     #[test]
