@@ -27,7 +27,7 @@ pub fn trigger_time(state: &IncidentState, trigger: &Trigger) -> Option<Millis> 
         Trigger::Discovered => d.discovered,
         Trigger::Classified => d.classified,
         Trigger::MaterialityDetermined => d.materiality,
-        Trigger::Event(kind) => state.events().filter(|e| e.kind() == kind).map(|e| e.when()).min(),
+        Trigger::Event(kind) => d.first_of_kind.get(kind).copied(),
     }
 }
 

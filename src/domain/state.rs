@@ -89,6 +89,10 @@ pub struct Derived {
     pub tail_repairs: Vec<(String, u64, u64)>,
     /// Writers whose `at` and `wall` differ by more than [`SKEW_WARN_MS`].
     pub skewed: BTreeSet<String>,
+    /// Each writer's newest wall clock (for "clock ahead" warnings without walking history).
+    pub latest_wall: BTreeMap<String, Millis>,
+    /// When the first event of each kind happened (deadline triggers).
+    pub first_of_kind: BTreeMap<String, Millis>,
 }
 
 #[derive(Debug, Clone)]
@@ -313,6 +317,10 @@ impl IncidentState {
         if (e.at - e.wall).abs() > SKEW_WARN_MS {
             d.skewed.insert(e.by.clone());
         }
+        let w = d.latest_wall.entry(e.by.clone()).or_insert(e.wall);
+        *w = (*w).max(e.wall);
+        let first = d.first_of_kind.entry(e.kind().to_string()).or_insert(e.when());
+        *first = (*first).min(e.when());
         match &e.body {
             Body::Declared(x) => {
                 d.title = Some(Reg::of(e, x.title.clone()));
@@ -492,13 +500,12 @@ impl IncidentState {
                 format!("{w}: its records sort more than 30 s away from its own clock: its clock, or a teammate's, is wrong")
             })
             .collect();
-        let mut ahead: BTreeMap<&str, Millis> = BTreeMap::new();
-        for e in self.events.values() {
-            if e.wall - now > MAX_AHEAD_MS {
-                let v = ahead.entry(e.by.as_str()).or_insert(0);
-                *v = (*v).max(e.wall - now);
-            }
-        }
+        let ahead = self
+            .derived
+            .latest_wall
+            .iter()
+            .filter(|(_, wall)| **wall - now > MAX_AHEAD_MS)
+            .map(|(w, wall)| (w, wall - now));
         for (w, by) in ahead {
             out.push(format!(
                 "{w}: clock is {} min ahead of this host; its events are not used to order others",

@@ -71,9 +71,15 @@ pub struct Watch {
 
 impl Watch {
     pub fn start(path: &Path, poll_override: Option<Duration>, hint: impl Fn() + Send + 'static) -> Watch {
-        let watcher = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| hint())
-            .and_then(|mut w| w.watch(path, RecursiveMode::Recursive).map(|_| w))
-            .ok();
+        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            // Our own reads open and close files: those access events must not wake us, or each
+            // reconcile would trigger the next one. Errors and overflows (Rescan) do wake us.
+            if !matches!(res, Ok(ref e) if matches!(e.kind, notify::EventKind::Access(_))) {
+                hint()
+            }
+        })
+        .and_then(|mut w| w.watch(path, RecursiveMode::Recursive).map(|_| w))
+        .ok();
         let mode = match (poll_override, network_fs(path), &watcher) {
             (Some(d), _, _) => Mode::Poll(d),
             (None, Some(_), _) | (None, None, None) => Mode::Poll(NETWORK_POLL),
