@@ -3,6 +3,7 @@
 pub mod console;
 pub mod context;
 pub mod demo;
+pub mod exercise;
 pub mod import;
 pub mod read;
 pub mod write;
@@ -97,6 +98,12 @@ impl From<ActionStateArg> for ActionState {
             ActionStateArg::RolledBack => ActionState::RolledBack,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Md,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -277,6 +284,18 @@ pub enum Command {
     /// Playbooks: list them or check files
     #[command(subcommand)]
     Playbook(PlaybookCommand),
+    /// Export the record (Markdown or JSON); for an exercise, the after-action report
+    Export {
+        incident: String,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ExportFormat,
+        /// Write to FILE instead of stdout
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Tabletop exercises: run a scenario, control its clock and injects
+    #[command(subcommand)]
+    Exercise(ExerciseCommand),
     /// A live incident with simulated teammates in a temporary directory (q ends it)
     Demo {
         /// Print the merged timeline instead of opening the console
@@ -288,6 +307,39 @@ pub enum Command {
         /// Make the simulated teammates work faster (2 = twice as fast)
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExerciseCommand {
+    /// Declare an exercise from a scenario and release its injects on schedule (first stdout line: the id)
+    Run {
+        /// Built-in scenario id (see `exercise list`) or a path to a .ron scenario
+        #[arg(required_unless_present = "resume")]
+        scenario: Option<String>,
+        /// Pick up an exercise whose facilitator session dropped; nothing is released twice
+        #[arg(long, value_name = "INCIDENT", conflicts_with = "scenario")]
+        resume: Option<String>,
+        /// Scenario minutes per real minute (2 = twice as fast)
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Run the scheduler without a console
+        #[arg(long)]
+        headless: bool,
+        /// Stop after this many seconds (the exercise can be resumed)
+        #[arg(long, value_name = "SECS")]
+        duration: Option<f64>,
+    },
+    /// The shipped scenarios
+    List,
+    /// Check a scenario file against its playbook
+    Check { scenario: String },
+    /// Facilitator controls: pause, resume, speed X, release INJECT, skip INJECT, note TEXT, end
+    Control {
+        incident: String,
+        what: String,
+        #[arg(allow_hyphen_values = true)]
+        arg: Option<String>,
     },
 }
 
@@ -352,6 +404,31 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Playbook(PlaybookCommand::List) => read::playbook_list(g),
         Command::Playbook(PlaybookCommand::Check { path, strict }) => read::playbook_check(&path, strict),
         Command::List { json } => read::list(g, json),
+        Command::Export {
+            incident,
+            format,
+            output,
+        } => read::export(g, &incident, format, output.as_deref()),
+        Command::Exercise(ExerciseCommand::List) => exercise::list(),
+        Command::Exercise(ExerciseCommand::Check { scenario }) => exercise::check(g, &scenario),
+        Command::Exercise(ExerciseCommand::Control { incident, what, arg }) => {
+            exercise::control(g, &incident, &what, arg.as_deref())
+        }
+        Command::Exercise(ExerciseCommand::Run {
+            scenario,
+            resume,
+            speed,
+            headless: _,
+            duration,
+        }) => exercise::run(
+            g,
+            exercise::RunArgs {
+                scenario: scenario.as_deref(),
+                resume: resume.as_deref(),
+                speed,
+                duration,
+            },
+        ),
         Command::Show { incident, json } => read::show(g, &incident, json),
         Command::Tail { incident, follow, json } => read::tail(g, &incident, follow, json),
         Command::Verify { incident } => read::verify(g, &incident),

@@ -451,3 +451,29 @@ pub fn playbook_check(path: &Path, strict: bool) -> Result<()> {
     }
     Err(Fail::new(format!("{} error(s)", errors.len())))
 }
+
+pub fn export(g: &Global, wanted: &str, format: super::ExportFormat, output: Option<&Path>) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let id = ctx.store.resolve(wanted)?;
+    let now = now_ms();
+    let inc = Incident::open(&ctx.store, &id, now);
+    // The facilitator's private half, if this host ran the exercise.
+    let fac = crate::exercise::local::FacilitatorState::load(&ctx.store.state_dir, &id).ok();
+    let text = match format {
+        super::ExportFormat::Md => crate::report::markdown(&id, &inc.state, &inc.problems(), fac.as_ref(), now),
+        super::ExportFormat::Json => {
+            let v = crate::report::json(state_json(&inc, now), &inc.state, fac.as_ref());
+            serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+        }
+    };
+    match output {
+        Some(path) => {
+            let sharing = crate::store::fsutil::Sharing::private();
+            crate::store::fsutil::write_atomic(path, text.as_bytes(), sharing)
+                .map_err(|e| Fail::new(format!("cannot write {}: {e}", path.display())))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}

@@ -313,12 +313,19 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
         } => {
             // Transitions and two-person approval depend on the history: fold it.
             let inc = Incident::open(&ctx.store, &id, now_ms());
-            let body: Body = ActionSet {
-                action,
-                state: state.into(),
-                note,
+            let mut state: ActionState = state.into();
+            let exercise = matches!(inc.state.mode(), Some(Mode::Exercise | Mode::Demo));
+            let has_command = inc
+                .state
+                .playbook()
+                .and_then(|p| p.action(&action))
+                .is_some_and(|a| a.command.is_some());
+            if exercise && has_command && state == ActionState::Running {
+                // An exercise never executes a command: it is recorded as a dry run.
+                eprintln!("exercise: `{action}` is recorded as a dry run; its command is not executed");
+                state = ActionState::DryRun;
             }
-            .into();
+            let body: Body = ActionSet { action, state, note }.into();
             inc.state
                 .check(&body, &by)
                 .map_err(|v| Fail::new(format!("refused: {v}")))?;

@@ -1,0 +1,353 @@
+//! Export: the record of an incident as Markdown or JSON. For an exercise the Markdown is the
+//! after-action report, merging in the facilitator's private scenario and evaluator notes.
+//! Everything from the shared directory is sanitised and escaped here.
+
+use std::fmt::Write;
+
+use serde_json::{json, Value};
+
+use crate::domain::deadline;
+use crate::domain::describe::{action_state_word, describe, item_state_word};
+use crate::domain::event::{Body, Event, ItemState, Mode};
+use crate::domain::identity::person_of;
+use crate::domain::sanitize::{sanitize, sanitize_json, sanitize_multiline};
+use crate::domain::time::{format_elapsed, format_utc, Millis};
+use crate::domain::{IncidentState, Phase, Problem};
+use crate::exercise::local::FacilitatorState;
+use crate::exercise::scenario::format_scenario;
+
+/// Inline text for Markdown: one line, no HTML, no table breaks.
+fn md(s: &str) -> String {
+    sanitize(s)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+}
+
+fn who(by: &str) -> String {
+    md(&person_of(by))
+}
+
+/// How players answered an inject: their first event after it, and how long it took.
+pub struct InjectResponse<'a> {
+    pub released: &'a Event,
+    pub inject: String,
+    pub title: String,
+    pub scenario_ms: Millis,
+    pub first_response: Option<&'a Event>,
+}
+
+/// Players' answers exclude the facilitator: whoever released injects or ran the clock.
+pub fn inject_responses(s: &IncidentState) -> Vec<InjectResponse<'_>> {
+    let facilitators: std::collections::BTreeSet<String> = s
+        .events()
+        .filter(|e| matches!(e.body, Body::InjectReleased(_) | Body::ExerciseClock(_)))
+        .map(|e| person_of(&e.by))
+        .collect();
+    let timeline: Vec<&Event> = s.timeline().collect();
+    let mut out = Vec::new();
+    for (i, e) in timeline.iter().enumerate() {
+        if let Body::InjectReleased(inj) = &e.body {
+            let first_response = timeline[i + 1..]
+                .iter()
+                .find(|x| {
+                    !matches!(
+                        x.body,
+                        Body::InjectReleased(_) | Body::ExerciseClock(_) | Body::Heads(_)
+                    ) && !facilitators.contains(&person_of(&x.by))
+                })
+                .copied();
+            out.push(InjectResponse {
+                released: e,
+                inject: inj.inject.clone(),
+                title: inj.title.clone(),
+                scenario_ms: inj.scenario_ms,
+                first_response,
+            });
+        }
+    }
+    out
+}
+
+pub fn markdown(
+    id: &str,
+    s: &IncidentState,
+    problems: &[Problem],
+    fac: Option<&FacilitatorState>,
+    now: Millis,
+) -> String {
+    let mut o = String::new();
+    let d = &s.derived;
+    let exercise = matches!(s.mode(), Some(Mode::Exercise));
+    let banner = match s.mode() {
+        Some(Mode::Exercise) => "> **EXERCISE** — a tabletop exercise, not a real incident.\n\n",
+        Some(Mode::Demo) => "> **DEMO** — simulated data.\n\n",
+        _ => "",
+    };
+    let kind = if exercise {
+        "After-action report"
+    } else {
+        "Incident record"
+    };
+    let _ = writeln!(o, "# {kind}: {}\n", md(s.title()));
+    o.push_str(banner);
+    let _ = writeln!(o, "| | |\n|---|---|");
+    let _ = writeln!(o, "| Incident | `{}` |", md(id));
+    let _ = writeln!(
+        o,
+        "| Severity | SEV{} |",
+        s.severity().map_or("?".into(), |v| v.to_string())
+    );
+    let _ = writeln!(o, "| Phase | {} |", s.phase());
+    let _ = writeln!(o, "| Status | {} |", if s.is_resolved() { "resolved" } else { "open" });
+    let _ = writeln!(o, "| Commander | {} |", md(s.commander().unwrap_or("-")));
+    if let Some(decl) = &d.declared {
+        let _ = writeln!(
+            o,
+            "| Playbook | {} {} (`{}`) |",
+            md(&decl.value.playbook),
+            md(&decl.value.playbook_version),
+            md(&decl.value.playbook_hash.chars().take(12).collect::<String>())
+        );
+        let _ = writeln!(o, "| Declared | {} by {} |", format_utc(decl.when), who(&decl.by));
+    }
+    for (label, t) in [
+        ("Discovered", d.discovered),
+        ("Classified", d.classified),
+        ("Materiality determined", d.materiality),
+    ] {
+        if let Some(t) = t {
+            let _ = writeln!(o, "| {label} | {} |", format_utc(t));
+        }
+    }
+    if let Some(r) = d.resolved.as_ref().filter(|r| r.value) {
+        let dur = s.declared_at().map(|t| format_elapsed(r.when - t)).unwrap_or_default();
+        let _ = writeln!(o, "| Resolved | {} by {} ({dur}) |", format_utc(r.when), who(&r.by));
+    }
+    let _ = writeln!(o, "| Events | {} ({} notes) |", s.event_count(), d.notes);
+    let _ = writeln!(o, "| Exported | {} |\n", format_utc(now));
+
+    if exercise {
+        if let Some(f) = fac {
+            let _ = writeln!(o, "## Scenario\n\n{}\n\n### Objectives\n", md(&f.scenario.summary));
+            for obj in &f.scenario.objectives {
+                let _ = writeln!(o, "- {}", md(obj));
+            }
+            o.push('\n');
+        }
+        let _ = writeln!(o, "## Injects and responses\n");
+        let _ = writeln!(
+            o,
+            "| Inject | Released | First response | After | Expected outcome |\n|---|---|---|---|---|"
+        );
+        for r in inject_responses(s) {
+            let expected = fac
+                .and_then(|f| f.scenario.injects.iter().find(|i| i.id == r.inject))
+                .map_or("-".to_string(), |i| md(&i.expected));
+            let (resp, after) = match r.first_response {
+                Some(x) => (
+                    format!("{}: {}", who(&x.by), md(&describe(x))),
+                    format_elapsed(x.when() - r.released.when()),
+                ),
+                None => ("no response recorded".into(), "-".into()),
+            };
+            let _ = writeln!(
+                o,
+                "| {} — {} | {} ({}) | {} | {} | {} |",
+                md(&r.inject),
+                md(&r.title),
+                format_scenario(r.scenario_ms),
+                format_utc(r.released.when()),
+                resp,
+                after.trim_start_matches("T+"),
+                expected
+            );
+        }
+        if let Some(f) = fac {
+            let skipped: Vec<&str> = f.skipped.iter().map(String::as_str).collect();
+            if !skipped.is_empty() {
+                let _ = writeln!(o, "\nSkipped by the facilitator: {}", md(&skipped.join(", ")));
+            }
+            let (good, improve): (Vec<_>, Vec<_>) = f.notes.iter().partition(|n| n.text.trim_start().starts_with('+'));
+            let _ = writeln!(o, "\n## What went well\n");
+            for n in &good {
+                let _ = writeln!(o, "- {}", md(n.text.trim_start().trim_start_matches('+').trim()));
+            }
+            if good.is_empty() {
+                let _ = writeln!(o, "- (no evaluator notes starting with `+`)");
+            }
+            let _ = writeln!(o, "\n## What to improve\n");
+            for n in &improve {
+                let _ = writeln!(o, "- {}", md(n.text.trim_start().trim_start_matches('-').trim()));
+            }
+            if improve.is_empty() {
+                let _ = writeln!(o, "- (no evaluator notes)");
+            }
+        }
+        o.push('\n');
+    }
+
+    let _ = writeln!(
+        o,
+        "## {}\n",
+        if exercise {
+            "Improvement items (follow-ups)"
+        } else {
+            "Follow-ups"
+        }
+    );
+    if d.follow_ups.is_empty() {
+        let _ = writeln!(o, "None recorded.\n");
+    } else {
+        for f in &d.follow_ups {
+            let _ = writeln!(
+                o,
+                "- [ ] {} — owner: {} (by {}, {})",
+                md(&f.value.text),
+                md(f.value.owner.as_deref().unwrap_or("unassigned")),
+                who(&f.by),
+                format_utc(f.when)
+            );
+        }
+        o.push('\n');
+    }
+
+    let _ = writeln!(o, "## Roles\n");
+    for (role, r) in &d.roles {
+        let _ = writeln!(o, "- {}: {} (since {})", md(role), md(&r.value), format_utc(r.when));
+    }
+    o.push('\n');
+
+    if let Some(pb) = s.playbook() {
+        let _ = writeln!(o, "## Checklists\n");
+        for phase in Phase::ALL {
+            let items = pb.phases.get(phase);
+            if items.is_empty() {
+                continue;
+            }
+            let done = items
+                .iter()
+                .filter(|i| matches!(s.item_state(&i.id), ItemState::Done | ItemState::Skipped))
+                .count();
+            let _ = writeln!(o, "### {phase} ({done}/{})\n", items.len());
+            for i in items {
+                let st = s.item_state(&i.id);
+                let mark = if st == ItemState::Done { "x" } else { " " };
+                let reg = d.items.get(&i.id);
+                let meta = reg
+                    .map(|r| format!(" — {} {} {}", item_state_word(st), who(&r.by), format_utc(r.when)))
+                    .unwrap_or_default();
+                let note = reg
+                    .and_then(|r| r.value.note.as_ref())
+                    .map(|n| format!(" — {}", md(n)))
+                    .unwrap_or_default();
+                let req = if i.required { " (required)" } else { "" };
+                let _ = writeln!(o, "- [{mark}] `{}` {}{req}{meta}{note}", md(&i.id), md(&i.text));
+            }
+            o.push('\n');
+        }
+        let _ = writeln!(o, "## Containment actions\n\n| Action | Term | Approval | State | Proposed by | Approved by |\n|---|---|---|---|---|---|");
+        for a in &pb.actions {
+            let r = d.actions.get(&a.id).map(|r| &r.value);
+            let _ = writeln!(
+                o,
+                "| {} | {:?} | {:?} | {} | {} | {} |",
+                md(&a.title),
+                a.term,
+                a.approval,
+                r.map_or("not proposed", |r| action_state_word(r.state)),
+                r.and_then(|r| r.proposer.as_deref()).map_or("-".into(), who),
+                r.and_then(|r| r.approver.as_deref()).map_or("-".into(), who),
+            );
+        }
+        o.push('\n');
+        let dues = deadline::all(s, pb);
+        if !dues.is_empty() {
+            let _ = writeln!(o, "## Notification deadlines\n\n_Not legal advice: counsel confirms every deadline._\n\n| Deadline | Stage | Starts at | Due | Source |\n|---|---|---|---|---|");
+            for due in dues {
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {} |",
+                    md(&due.name),
+                    md(&due.stage),
+                    md(&due.trigger),
+                    due.due.map_or("not started".into(), format_utc),
+                    md(&due.source)
+                );
+            }
+            o.push('\n');
+        }
+    }
+
+    let _ = writeln!(o, "## Timeline (UTC)\n\n| When | Who | What |\n|---|---|---|");
+    for e in s.timeline().filter(|e| !matches!(e.body, Body::Heads(_))) {
+        let backfilled = if e.occurred.is_some() { " (backfilled)" } else { "" };
+        let _ = writeln!(
+            o,
+            "| {}{backfilled} | {} | {} |",
+            format_utc(e.when()),
+            who(&e.by),
+            md(&describe(e))
+        );
+    }
+    o.push('\n');
+    let updates: Vec<_> = d.status_updates.iter().collect();
+    if !updates.is_empty() {
+        let _ = writeln!(o, "## Status updates (recorded — not sent by warroom)\n");
+        for u in updates {
+            let _ = writeln!(
+                o,
+                "**{:?}**, {} by {}:\n",
+                u.value.audience,
+                format_utc(u.when),
+                who(&u.by)
+            );
+            for line in sanitize_multiline(&u.value.text).lines() {
+                let _ = writeln!(o, "> {}", md(line));
+            }
+            o.push('\n');
+        }
+    }
+    if !problems.is_empty() {
+        let _ = writeln!(o, "## Problems found while reading\n");
+        for p in problems {
+            let _ = writeln!(o, "- {}", md(&p.to_string()));
+        }
+    }
+    o
+}
+
+pub fn json(state: Value, s: &IncidentState, fac: Option<&FacilitatorState>) -> Value {
+    let mut v = state;
+    v["timeline"] = Value::Array(
+        s.timeline()
+            .filter(|e| !matches!(e.body, Body::Heads(_)))
+            .map(crate::domain::event::to_json)
+            .collect(),
+    );
+    let injects: Vec<Value> = inject_responses(s)
+        .iter()
+        .map(|r| {
+            json!({
+                "inject": r.inject,
+                "title": r.title,
+                "scenario_ms": r.scenario_ms,
+                "released_at": format_utc(r.released.when()),
+                "first_response": r.first_response.map(|x| json!({"by": x.by, "at": format_utc(x.when()), "what": describe(x)})),
+                "expected": fac.and_then(|f| f.scenario.injects.iter().find(|i| i.id == r.inject)).map(|i| i.expected.clone()),
+            })
+        })
+        .collect();
+    v["injects"] = Value::Array(injects);
+    if let Some(f) = fac {
+        v["objectives"] = json!(f.scenario.objectives);
+        v["evaluator_notes"] = json!(f
+            .notes
+            .iter()
+            .map(|n| json!({"inject": n.inject, "at": format_utc(n.at), "text": n.text}))
+            .collect::<Vec<_>>());
+    }
+    sanitize_json(&mut v);
+    v
+}
