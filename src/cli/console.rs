@@ -55,6 +55,7 @@ pub fn console(g: &Global, open: Option<&str>) -> Result<()> {
         library,
         keymap,
         clock: now_ms,
+        facilitator: None,
     })
     .map_err(|e| Fail::new(format!("terminal error: {e}")))
 }
@@ -93,7 +94,28 @@ pub fn demo(g: &Global, speed: f64) -> Result<()> {
         library: Library::built_in(),
         keymap,
         clock: now_ms,
+        facilitator: None,
     });
     drop(demo); // stops the teammates and removes the directory
     result.map_err(|e| Fail::new(format!("terminal error: {e}")))
+}
+
+/// The facilitator's console for an exercise declared (or resumed) by `exercise run`.
+pub fn facilitate(g: &Global, incident: &str, facilitator: crate::exercise::local::FacilitatorState) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let identity = ctx.identity(g)?;
+    let keymap = keymap()?;
+    check_terminal()?;
+    run(Options {
+        poll: poll(g, ctx.config.poll_interval),
+        store: ctx.store,
+        identity,
+        observer: false,
+        open: Some(incident.to_string()),
+        library: Library::load(g.playbooks.as_deref()),
+        keymap,
+        clock: now_ms,
+        facilitator: Some(facilitator),
+    })
+    .map_err(|e| Fail::new(format!("terminal error: {e}")))
 }

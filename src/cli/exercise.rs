@@ -83,6 +83,7 @@ pub struct RunArgs<'a> {
     pub resume: Option<&'a str>,
     pub speed: f64,
     pub duration: Option<f64>,
+    pub headless: bool,
 }
 
 pub fn run(g: &Global, args: RunArgs) -> Result<()> {
@@ -133,6 +134,10 @@ pub fn run(g: &Global, args: RunArgs) -> Result<()> {
             })
         }
     };
+    if !args.headless {
+        // The facilitator's console runs the same pure scheduler on its clock tick.
+        return super::console::facilitate(g, &id, fac);
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [
         signal_hook::consts::SIGINT,

@@ -418,7 +418,7 @@ pub fn run(cli: Cli) -> Result<()> {
             scenario,
             resume,
             speed,
-            headless: _,
+            headless,
             duration,
         }) => exercise::run(
             g,
@@ -427,6 +427,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 resume: resume.as_deref(),
                 speed,
                 duration,
+                headless,
             },
         ),
         Command::Show { incident, json } => read::show(g, &incident, json),

@@ -243,7 +243,8 @@ impl Playbook {
                 });
             }
             if let Some(role) = &item.role {
-                if !self.has_role(role) {
+                // A playbook that builds on a base may use the base's roles: checked once merged.
+                if self.base.is_none() && !self.has_role(role) {
                     out.push(Finding {
                         needle: Some(quoted(role)),
                         nth: 1,
@@ -271,7 +272,7 @@ impl Playbook {
                 });
             }
             if let Some(role) = &action.role {
-                if !self.has_role(role) {
+                if self.base.is_none() && !self.has_role(role) {
                     out.push(Finding {
                         needle: Some(quoted(role)),
                         nth: 1,

@@ -93,6 +93,31 @@ pub struct Derived {
     pub latest_wall: BTreeMap<String, Millis>,
     /// When the first event of each kind happened (deadline triggers).
     pub first_of_kind: BTreeMap<String, Millis>,
+    /// The exercise clock as of the last `ExerciseClock` event.
+    pub exercise_clock: Option<ExerciseClockState>,
+    /// Injects already released into the shared directory.
+    pub released_injects: BTreeSet<String>,
+}
+
+/// Where the exercise clock stands: scenario time at the last change, and how it runs since.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExerciseClockState {
+    pub running: bool,
+    pub ended: bool,
+    pub speed: f64,
+    pub at_change: Millis,
+    pub wall_of_change: Millis,
+}
+
+impl ExerciseClockState {
+    /// Scenario time at `now`.
+    pub fn scenario_ms(&self, now: Millis) -> Millis {
+        if self.running {
+            self.at_change + ((now - self.wall_of_change).max(0) as f64 * self.speed) as Millis
+        } else {
+            self.at_change
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -391,7 +416,33 @@ impl IncidentState {
             Body::Unknown { kind, .. } => {
                 d.unknown_kinds.insert(kind.clone());
             }
-            Body::ActionOutput(_) | Body::InjectReleased(_) | Body::ExerciseClock(_) | Body::Heads(_) => {}
+            Body::InjectReleased(x) => {
+                d.released_injects.insert(x.inject.clone());
+            }
+            Body::ExerciseClock(x) => {
+                let prev = d.exercise_clock;
+                let speed = if x.speed > 0.0 {
+                    x.speed
+                } else {
+                    prev.map_or(1.0, |c| c.speed)
+                };
+                let was_running = prev.is_some_and(|c| c.running);
+                let ended = prev.is_some_and(|c| c.ended) || x.change == "End";
+                let running = !ended
+                    && match x.change.as_str() {
+                        "Start" | "Resume" => true,
+                        "Pause" => false,
+                        _ => was_running,
+                    };
+                d.exercise_clock = Some(ExerciseClockState {
+                    running,
+                    ended,
+                    speed,
+                    at_change: x.scenario_ms,
+                    wall_of_change: e.wall,
+                });
+            }
+            Body::ActionOutput(_) | Body::Heads(_) => {}
         }
     }
 

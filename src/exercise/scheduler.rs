@@ -5,73 +5,26 @@
 use std::collections::BTreeSet;
 
 use super::scenario::{Inject, Scenario, When};
-use crate::domain::event::{Body, ItemState};
+use crate::domain::event::ItemState;
 use crate::domain::time::Millis;
 use crate::domain::IncidentState;
 
-/// The exercise clock, from the `ExerciseClock` events.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Clock {
-    pub started: bool,
-    pub running: bool,
-    pub ended: bool,
-    pub speed: f64,
-    /// Scenario time at the last change, and the wall time of that change.
-    pub at_change: Millis,
-    pub wall_of_change: Millis,
-}
+pub use crate::domain::state::ExerciseClockState as Clock;
 
-impl Clock {
-    /// Scenario time now.
-    pub fn scenario_ms(&self, now: Millis) -> Millis {
-        if self.running {
-            self.at_change + ((now - self.wall_of_change).max(0) as f64 * self.speed) as Millis
-        } else {
-            self.at_change
-        }
-    }
-}
-
+/// The exercise clock, from the `ExerciseClock` events (stopped at zero before the start).
 pub fn clock(state: &IncidentState) -> Clock {
-    let mut c = Clock {
-        started: false,
+    state.derived.exercise_clock.unwrap_or(Clock {
         running: false,
         ended: false,
         speed: 1.0,
         at_change: 0,
         wall_of_change: 0,
-    };
-    for e in state.events() {
-        if let Body::ExerciseClock(x) = &e.body {
-            c.at_change = x.scenario_ms;
-            c.wall_of_change = e.wall;
-            c.speed = if x.speed > 0.0 { x.speed } else { c.speed };
-            match x.change.as_str() {
-                "Start" | "Resume" => {
-                    c.started = true;
-                    c.running = true;
-                }
-                "Pause" => c.running = false,
-                "End" => {
-                    c.running = false;
-                    c.ended = true;
-                }
-                _ => {} // "Speed" keeps running state
-            }
-        }
-    }
-    c
+    })
 }
 
 /// Inject ids already in the shared directory.
 pub fn released(state: &IncidentState) -> BTreeSet<String> {
-    state
-        .events()
-        .filter_map(|e| match &e.body {
-            Body::InjectReleased(i) => Some(i.inject.clone()),
-            _ => None,
-        })
-        .collect()
+    state.derived.released_injects.clone()
 }
 
 fn condition_holds(when: &When, state: &IncidentState) -> bool {

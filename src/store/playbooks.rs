@@ -10,8 +10,22 @@ use crate::domain::Phase;
 
 /// The shipped playbooks, compiled in so `declare` works right after `cargo install`.
 pub const BUILT_IN: &[(&str, &str)] = &[
+    ("base.ron", include_str!("../../playbooks/base.ron")),
     ("ransomware.ron", include_str!("../../playbooks/ransomware.ron")),
     ("phishing.ron", include_str!("../../playbooks/phishing.ron")),
+    (
+        "cloud-credentials.ron",
+        include_str!("../../playbooks/cloud-credentials.ron"),
+    ),
+    ("ddos.ron", include_str!("../../playbooks/ddos.ron")),
+    ("data-breach.ron", include_str!("../../playbooks/data-breach.ron")),
+    ("cloud-outage.ron", include_str!("../../playbooks/cloud-outage.ron")),
+    ("insider-threat.ron", include_str!("../../playbooks/insider-threat.ron")),
+    ("lost-device.ron", include_str!("../../playbooks/lost-device.ron")),
+    (
+        "exploited-vulnerability.ron",
+        include_str!("../../playbooks/exploited-vulnerability.ron"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,6 +237,8 @@ impl Library {
 /// Base steps first, then the specific ones; the specific playbook's header wins.
 pub fn compose(base: &Playbook, child: &Playbook) -> Playbook {
     let mut out = child.clone();
+    // The result is resolved: what is copied into an incident stands on its own.
+    out.base = None;
     for phase in Phase::ALL {
         let mut items = base.phases.get(phase).to_vec();
         items.extend(child.phases.get(phase).iter().cloned());

@@ -13,6 +13,7 @@ pub enum Context {
     Checklist,
     Timeline,
     Actions,
+    Facilitator,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -57,6 +58,12 @@ pub enum Action {
     FilterAuthor,
     LocalTime,
     Retry,
+    PauseResume,
+    Faster,
+    Slower,
+    ReleaseNow,
+    SkipInject,
+    EvaluatorNote,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -230,6 +237,30 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
         (Actions, "B", RollBack, "mark rolled back", None),
         (Actions, "a", Assign, "assign the action", None),
         (Timeline, "/", Search, "search", Some("search")),
+        (
+            Facilitator,
+            "Space",
+            PauseResume,
+            "pause / resume the exercise clock",
+            Some("pause"),
+        ),
+        (Facilitator, "+", Faster, "exercise clock twice as fast", Some("faster")),
+        (Facilitator, "-", Slower, "exercise clock half as fast", Some("slower")),
+        (
+            Facilitator,
+            "Enter",
+            ReleaseNow,
+            "release the selected inject now",
+            Some("release"),
+        ),
+        (Facilitator, "s", SkipInject, "skip the selected inject", Some("skip")),
+        (
+            Facilitator,
+            "e",
+            EvaluatorNote,
+            "evaluator note on the selected inject (private)",
+            Some("note"),
+        ),
         (Timeline, "K", FilterKind, "filter by kind", None),
         (Timeline, "W", FilterAuthor, "filter by author", None),
         (Timeline, "L", LocalTime, "UTC / local time", None),

@@ -13,6 +13,8 @@ use crate::domain::identity::person_of;
 use crate::domain::playbook::{Audience, Playbook, COMMANDER};
 use crate::domain::time::Millis;
 use crate::domain::{IncidentState, Phase, Problem};
+use crate::exercise::local::{EvaluatorNote, FacilitatorState};
+use crate::exercise::scheduler;
 use crate::store::incident::{Update, View};
 use crate::store::writer::Draft;
 
@@ -102,24 +104,28 @@ impl BoardFilter {
 pub enum Pane {
     Checklist,
     Actions,
+    Facilitator,
     Timeline,
 }
 
 impl Pane {
-    fn next(self) -> Pane {
-        match self {
-            Pane::Checklist => Pane::Actions,
-            Pane::Actions => Pane::Timeline,
-            Pane::Timeline => Pane::Checklist,
+    fn cycle(facilitating: bool) -> &'static [Pane] {
+        if facilitating {
+            &[Pane::Checklist, Pane::Actions, Pane::Facilitator, Pane::Timeline]
+        } else {
+            &[Pane::Checklist, Pane::Actions, Pane::Timeline]
         }
     }
-    fn prev(self) -> Pane {
-        self.next().next()
+    fn step(self, facilitating: bool, by: usize) -> Pane {
+        let c = Pane::cycle(facilitating);
+        let i = c.iter().position(|p| *p == self).unwrap_or(0);
+        c[(i + by) % c.len()]
     }
     fn context(self) -> Context {
         match self {
             Pane::Checklist => Context::Checklist,
             Pane::Actions => Context::Actions,
+            Pane::Facilitator => Context::Facilitator,
             Pane::Timeline => Context::Timeline,
         }
     }
@@ -294,6 +300,7 @@ pub enum EditorPurpose {
     FollowUp,
     Search,
     Title,
+    Evaluator,
 }
 
 pub struct Editor {
@@ -410,6 +417,8 @@ pub enum Msg {
     },
     /// SIGHUP/SIGTERM: save what is typed, then quit.
     Hangup,
+    /// Something the shell could not do, to show.
+    Failed(String),
 }
 
 /// What the shell must do.
@@ -431,6 +440,8 @@ pub enum Effect {
         incident: String,
         text: String,
     },
+    /// Skips and evaluator notes stay in the local state directory.
+    SaveFacilitator(Box<FacilitatorState>),
     Quit,
 }
 
@@ -455,6 +466,11 @@ pub struct Model {
     pub playbooks: Vec<(String, String)>,
     pub declare_form: Option<DeclareForm>,
     pub draft_dirty_at: Option<Millis>,
+    /// The facilitator's private half of an exercise (scenario, skips, evaluator notes).
+    pub facilitator: Option<FacilitatorState>,
+    pub inject_sel: usize,
+    /// Injects whose release is on its way to the store (never sent twice).
+    pub releasing: BTreeSet<String>,
     pub quit: bool,
 }
 
@@ -483,6 +499,9 @@ impl Model {
             playbooks: Vec::new(),
             declare_form: None,
             draft_dirty_at: None,
+            facilitator: None,
+            inject_sel: 0,
+            releasing: BTreeSet::new(),
             quit: false,
         }
     }
@@ -579,6 +598,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             m.quit = true;
             fx
         }
+        Msg::Failed(text) => {
+            m.flash(text, true);
+            Vec::new()
+        }
         Msg::Paste(text) => paste(m, text),
         Msg::Key(k) => key(m, k),
     }
@@ -605,6 +628,7 @@ fn tick(m: &mut Model, now: Millis) -> Vec<Effect> {
             }
         }
     }
+    fx.extend(release_due(m));
     if m.draft_dirty_at.is_some_and(|t| now - t >= DRAFT_PAUSE_MS) {
         m.draft_dirty_at = None;
         fx.extend(save_editor_draft(m));
@@ -824,6 +848,7 @@ fn board_action(m: &mut Model, a: Action) -> Vec<Effect> {
 
 fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
     let person = m.person.clone();
+    let facilitating = m.facilitator.is_some();
     let Some(inc) = m.incident.as_mut() else {
         return Vec::new();
     };
@@ -849,15 +874,21 @@ fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::NextPane => {
-            inc.focus = inc.focus.next();
+            inc.focus = inc.focus.step(facilitating, 1);
             Vec::new()
         }
         Action::PrevPane => {
-            inc.focus = inc.focus.prev();
+            inc.focus = inc.focus.step(facilitating, Pane::cycle(facilitating).len() - 1);
             Vec::new()
         }
+        Action::PauseResume
+        | Action::Faster
+        | Action::Slower
+        | Action::ReleaseNow
+        | Action::SkipInject
+        | Action::EvaluatorNote => facilitate(m, a),
         Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
-            move_cursor(inc, a);
+            move_cursor(inc, a, &mut m.inject_sel);
             Vec::new()
         }
         Action::Left | Action::Right => {
@@ -931,7 +962,7 @@ fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             let target = match inc.focus {
                 Pane::Checklist => inc.selected_item().map(|i| Target::Item(i.id.clone())),
                 Pane::Actions => inc.selected_action().map(|a| Target::Action(a.id.clone())),
-                Pane::Timeline => None,
+                Pane::Timeline | Pane::Facilitator => None,
             };
             if let Some(t) = target {
                 let people = inc.people(&person);
@@ -1063,9 +1094,17 @@ fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
     }
 }
 
-fn move_cursor(inc: &mut IncidentModel, a: Action) {
+fn move_cursor(inc: &mut IncidentModel, a: Action, inject_sel: &mut usize) {
     let page = 10;
     match inc.focus {
+        Pane::Facilitator => {
+            *inject_sel = match a {
+                Action::Up => inject_sel.saturating_sub(1),
+                Action::Down => *inject_sel + 1,
+                Action::Top => 0,
+                _ => *inject_sel,
+            };
+        }
         Pane::Checklist | Pane::Actions => {
             let len = match (inc.focus, inc.playbook()) {
                 (Pane::Checklist, Some(p)) => p.phases.get(inc.phase_tab).len(),
@@ -1207,6 +1246,26 @@ fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
             }
             .into()],
         ),
+        EditorPurpose::Evaluator => {
+            let inject = ed.item.clone();
+            let now = m.now;
+            match &mut m.facilitator {
+                Some(f) => {
+                    f.notes.push(EvaluatorNote {
+                        inject,
+                        at: now,
+                        text: trimmed,
+                    });
+                    m.flash = Some(Flash {
+                        text: "evaluator note kept privately (in the AAR)".into(),
+                        error: false,
+                        at: now,
+                    });
+                    vec![Effect::SaveFacilitator(Box::new(f.clone()))]
+                }
+                None => Vec::new(),
+            }
+        }
         EditorPurpose::FollowUp => write(
             m,
             "follow-up",
@@ -1394,4 +1453,122 @@ fn declare_key(m: &mut Model, mut f: DeclareForm, k: KeyEvent) -> Vec<Effect> {
     }
     m.overlay = Some(Overlay::Declare(f));
     Vec::new()
+}
+
+/// The facilitator's console releases injects as the pure scheduler says, once each.
+fn release_due(m: &mut Model) -> Vec<Effect> {
+    let (Some(f), Some(inc)) = (&m.facilitator, &m.incident) else {
+        return Vec::new();
+    };
+    if inc.id != f.incident || inc.view.is_syncing() {
+        return Vec::new();
+    }
+    let state = inc.state();
+    m.releasing.retain(|id| !state.derived.released_injects.contains(id));
+    let t = scheduler::clock(state).scenario_ms(m.now);
+    let due: Vec<Body> = scheduler::due(&f.scenario, state, &f.skipped, m.now)
+        .into_iter()
+        .filter(|i| !m.releasing.contains(&i.id))
+        .map(|i| {
+            InjectReleased {
+                inject: i.id.clone(),
+                title: i.title.clone(),
+                text: i.text.clone(),
+                scenario_ms: t,
+            }
+            .into()
+        })
+        .collect();
+    if due.is_empty() {
+        return Vec::new();
+    }
+    for b in &due {
+        if let Body::InjectReleased(i) = b {
+            m.releasing.insert(i.inject.clone());
+        }
+    }
+    write(m, format!("{} inject(s) released", due.len()), due)
+}
+
+fn facilitate(m: &mut Model, a: Action) -> Vec<Effect> {
+    let (Some(f), Some(inc)) = (&m.facilitator, &m.incident) else {
+        return Vec::new();
+    };
+    let state = inc.state();
+    let c = scheduler::clock(state);
+    let t = c.scenario_ms(m.now);
+    let upcoming: Vec<crate::exercise::scenario::Inject> = scheduler::upcoming(&f.scenario, state, &f.skipped)
+        .into_iter()
+        .cloned()
+        .collect();
+    let selected = upcoming
+        .get(m.inject_sel.min(upcoming.len().saturating_sub(1)))
+        .cloned();
+    let clock = |change: &str, speed: f64| -> Body {
+        ExerciseClock {
+            change: change.into(),
+            speed,
+            scenario_ms: t,
+        }
+        .into()
+    };
+    match a {
+        Action::PauseResume if c.ended => Vec::new(),
+        Action::PauseResume => {
+            let body = clock(if c.running { "Pause" } else { "Resume" }, c.speed);
+            write(
+                m,
+                if c.running {
+                    "exercise paused"
+                } else {
+                    "exercise resumed"
+                },
+                vec![body],
+            )
+        }
+        Action::Faster | Action::Slower => {
+            let speed = if a == Action::Faster {
+                c.speed * 2.0
+            } else {
+                c.speed / 2.0
+            }
+            .clamp(0.125, 64.0);
+            let body = clock(if c.running { "Speed" } else { "Pause" }, speed);
+            write(m, format!("exercise speed x{speed}"), vec![body])
+        }
+        Action::ReleaseNow => match selected {
+            Some(i) if !m.releasing.contains(&i.id) => {
+                m.releasing.insert(i.id.clone());
+                let body = InjectReleased {
+                    inject: i.id,
+                    title: i.title,
+                    text: i.text,
+                    scenario_ms: t,
+                }
+                .into();
+                write(m, "inject released by hand", vec![body])
+            }
+            _ => Vec::new(),
+        },
+        Action::SkipInject => match (selected, &mut m.facilitator) {
+            (Some(i), Some(f)) => {
+                f.skipped.insert(i.id.clone());
+                let fx = vec![Effect::SaveFacilitator(Box::new(f.clone()))];
+                m.flash = Some(Flash {
+                    text: format!("skipped {} (private to you)", i.id),
+                    error: false,
+                    at: m.now,
+                });
+                fx
+            }
+            _ => Vec::new(),
+        },
+        Action::EvaluatorNote => {
+            let mut ed = Editor::new(EditorPurpose::Evaluator, "");
+            ed.item = selected.map(|i| i.id);
+            m.overlay = Some(Overlay::Editor(ed));
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
 }

@@ -30,6 +30,8 @@ pub struct Options {
     pub library: Library,
     pub keymap: Keymap,
     pub clock: fn() -> Millis,
+    /// Set when the facilitator runs an exercise from this console.
+    pub facilitator: Option<crate::exercise::local::FacilitatorState>,
 }
 
 fn draft_path(store: &Store, incident: &str) -> PathBuf {
@@ -64,6 +66,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
         clock(),
     );
     model.observer = opts.observer;
+    model.facilitator = opts.facilitator.clone();
     model.playbooks = opts
         .library
         .visible()
@@ -204,6 +207,7 @@ fn execute_effect(fx: Effect, opts: &Options, model: &Model, cmd_tx: &std::sync:
             save_draft(&opts.store, &incident, &text);
             None
         }
+        Effect::SaveFacilitator(f) => f.save(&opts.store.state_dir).err().map(Msg::Failed),
         Effect::Quit => None,
     }
 }

@@ -36,6 +36,10 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                 EditorPurpose::FollowUp => (" Follow-up — Enter records · Esc cancels ", 5),
                 EditorPurpose::Search => (" Search timeline — Enter applies (empty clears) ", 3),
                 EditorPurpose::Title => (" Incident title — Enter ", 3),
+                EditorPurpose::Evaluator => (
+                    " Evaluator note (private; + went well, - to improve) — Enter keeps it ",
+                    6,
+                ),
             };
             let r = centered(area, area.width.saturating_sub(4).min(100), h);
             frame.render_widget(Clear, r);

@@ -26,9 +26,23 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     }
     l1.push(Span::styled(severity_label(s.severity()), theme.severity(s.severity())));
     l1.push(Span::raw("  "));
-    let clock = s
+    let mut clock = s
         .declared_at()
         .map_or("T+--:--:--".into(), |t| format_elapsed(m.now - t));
+    if let Some(c) = s.derived.exercise_clock {
+        // Exercises run on scenario time, with wall time beside it.
+        let run = if c.ended {
+            "■"
+        } else if c.running {
+            "▶"
+        } else {
+            "⏸"
+        };
+        clock = format!(
+            "{} {run} {clock}",
+            crate::exercise::scenario::format_scenario(c.scenario_ms(m.now))
+        );
+    }
     let phase = format!("▶ {}", s.phase().label());
     let status = if s.is_resolved() { "  RESOLVED" } else { "" };
     let fixed: usize =

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod board;
 pub mod checklist;
 pub mod dialogs;
+pub mod facilitator;
 pub mod header;
 pub mod now;
 pub mod timeline;
@@ -49,7 +50,7 @@ pub fn layout(area: Rect, focus: Pane) -> Areas {
     let (checklist, actions) = if area.height >= 20 {
         let [l, r] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(top);
         (Some(l), Some(r))
-    } else if focus == Pane::Actions {
+    } else if matches!(focus, Pane::Actions | Pane::Facilitator) {
         (None, Some(top))
     } else {
         (Some(top), None)
@@ -84,7 +85,12 @@ pub fn draw(frame: &mut Frame, m: &Model, theme: &Theme) {
                 checklist::draw(frame, r, inc, theme);
             }
             if let Some(r) = a.actions {
-                actions::draw(frame, r, inc, theme);
+                // The facilitator's pane shares the right-hand slot with the actions.
+                if m.facilitator.is_some() && inc.focus != Pane::Actions {
+                    facilitator::draw(frame, r, m, inc, theme);
+                } else {
+                    actions::draw(frame, r, inc, theme);
+                }
             }
             timeline::draw(frame, a.timeline, m, inc, theme);
             footer(frame, a.footer, m, theme);
