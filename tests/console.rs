@@ -212,7 +212,9 @@ fn board_model() -> Model {
         mode: Some(Mode::Real),
         status: RowStatus::Active,
         problems: 2,
+        playbook: Some(("phishing".into(), "1.0.0".into())),
     });
+    m.library_versions.insert("phishing".into(), "1.1.0".into());
     update(&mut m, Msg::Board(rows));
     m
 }
@@ -225,6 +227,13 @@ fn board_80x24() {
 #[test]
 fn board_120x40() {
     insta::assert_snapshot!(screen(&render(&board_model(), 120, 40, Theme::mono())));
+}
+
+#[test]
+fn the_board_flags_an_incident_on_an_older_playbook() {
+    let s = screen(&render(&board_model(), 120, 40, Theme::mono()));
+    assert!(s.contains("playbook 1.0.0 < 1.1.0"), "{s}");
+    assert!(version_key("1.10.0") > version_key("1.9.2"));
 }
 
 #[test]

@@ -45,6 +45,8 @@ pub struct BoardRow {
     pub mode: Option<Mode>,
     pub status: RowStatus,
     pub problems: usize,
+    /// The playbook the incident runs: id and version.
+    pub playbook: Option<(String, String)>,
 }
 
 impl BoardRow {
@@ -70,8 +72,21 @@ impl BoardRow {
                 RowStatus::Active
             },
             problems: v.problems().len(),
+            playbook: s.playbook().map(|p| (p.id.clone(), p.version.clone())),
         }
     }
+
+    /// The library's version of this row's playbook, if it is newer than the one the incident runs.
+    pub fn newer_in_library<'a>(&self, library: &'a BTreeMap<String, String>) -> Option<&'a str> {
+        let (id, version) = self.playbook.as_ref()?;
+        let lib = library.get(id)?;
+        (version_key(lib) > version_key(version)).then_some(lib.as_str())
+    }
+}
+
+/// `1.10.0` > `1.9.2`: numeric parts compared as numbers.
+pub fn version_key(v: &str) -> Vec<u64> {
+    v.split(['.', '-']).map(|p| p.parse().unwrap_or(0)).collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -464,6 +479,8 @@ pub struct Model {
     pub next_token: u64,
     /// Playbooks offered when declaring: (id, title).
     pub playbooks: Vec<(String, String)>,
+    /// The library's version of each playbook id (to flag incidents on an older one).
+    pub library_versions: BTreeMap<String, String>,
     pub declare_form: Option<DeclareForm>,
     pub draft_dirty_at: Option<Millis>,
     /// The facilitator's private half of an exercise (scenario, skips, evaluator notes).
@@ -497,6 +514,7 @@ impl Model {
             pending: Vec::new(),
             next_token: 1,
             playbooks: Vec::new(),
+            library_versions: BTreeMap::new(),
             declare_form: None,
             draft_dirty_at: None,
             facilitator: None,
@@ -784,7 +802,8 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
         None => {}
     }
     let Some(action) = m.keymap.lookup(&m.contexts(), Key::from_event(&k)) else {
-        if k.code == KeyCode::Enter && m.incident.as_ref().is_some_and(|i| i.focus == Pane::Timeline) {
+        // Enter shows the whole of what the cursor is on: an event, an item, an action.
+        if k.code == KeyCode::Enter && m.incident.is_some() {
             m.overlay = Some(Overlay::Detail);
         }
         return Vec::new();

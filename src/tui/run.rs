@@ -67,6 +67,12 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
     );
     model.observer = opts.observer;
     model.facilitator = opts.facilitator.clone();
+    model.library_versions = opts
+        .library
+        .visible()
+        .iter()
+        .map(|e| (e.playbook.id.clone(), e.playbook.version.clone()))
+        .collect();
     model.playbooks = opts
         .library
         .visible()

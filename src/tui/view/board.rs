@@ -75,7 +75,8 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), inner);
     } else {
         let w = inner.width as usize;
-        let title_w = w.saturating_sub(58).max(10);
+        let flags_w = if w >= 110 { 26 } else { 10 };
+        let title_w = w.saturating_sub(58 + flags_w).max(12);
         let mut lines = vec![Line::styled(
             format!(
                 "{:<5} {:<title_w$} {:<8} {:<9} {:>10} {:<16} FLAGS",
@@ -109,6 +110,10 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
             }
             if r.problems > 0 {
                 flags.push(format!("⚠{}", r.problems));
+            }
+            if let Some(newer) = r.newer_in_library(&m.library_versions) {
+                let runs = r.playbook.as_ref().map_or("", |p| p.1.as_str());
+                flags.push(format!("playbook {} < {}", sanitize(runs), sanitize(newer)));
             }
             let phase: String = r.phase.label().chars().take(8).collect();
             let ic = fit(&sanitize(r.commander.as_deref().unwrap_or("-")), 9);

@@ -147,6 +147,9 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
         }
         Overlay::Detail => {
             let Some(inc) = &m.incident else { return };
+            if inc.focus != crate::tui::model::Pane::Timeline {
+                return detail_of_selection(frame, area, inc, theme);
+            }
             let Some(e) = timeline::cursor(inc) else {
                 return;
             };
@@ -249,5 +252,68 @@ fn problems(frame: &mut Frame, area: Rect, m: &Model, scroll: usize, theme: &The
     for p in list.into_iter().skip(scroll) {
         lines.push(Line::raw(format!("⚠ {p}")));
     }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// The selected checklist item or action in full: text, role, why, and the command (shown to copy
+/// and run by hand; warroom never executes it).
+fn detail_of_selection(frame: &mut Frame, area: Rect, inc: &crate::tui::model::IncidentModel, theme: &Theme) {
+    use crate::domain::sanitize;
+    use crate::tui::model::Pane;
+    let mut lines: Vec<Line> = Vec::new();
+    let title = match inc.focus {
+        Pane::Checklist => {
+            let Some(item) = inc.selected_item() else { return };
+            let reg = inc.state().derived.items.get(&item.id);
+            lines.push(Line::styled(sanitize(&item.text), theme.base()));
+            lines.push(Line::raw(""));
+            lines.push(Line::raw(format!(
+                "{}role: {}",
+                if item.required { "required · " } else { "" },
+                sanitize(item.role.as_deref().unwrap_or("-"))
+            )));
+            if let Some(r) = reg {
+                lines.push(Line::raw(format!(
+                    "{} by {} at {}",
+                    crate::domain::describe::item_state_word(r.value.state),
+                    sanitize(&r.by),
+                    crate::domain::time::format_utc(r.when)
+                )));
+                if let Some(n) = &r.value.note {
+                    lines.push(Line::raw(format!("note: {}", sanitize(n))));
+                }
+            }
+            format!(" {} ", sanitize(&item.id))
+        }
+        Pane::Actions => {
+            let Some(a) = inc.selected_action() else { return };
+            lines.push(Line::styled(sanitize(&a.title), theme.bold()));
+            lines.push(Line::raw(format!("why: {}", sanitize(&a.why))));
+            lines.push(Line::raw(format!("{:?}-term · approval: {:?}", a.term, a.approval)));
+            if let Some(c) = &a.command {
+                lines.push(Line::raw(""));
+                lines.push(Line::styled(
+                    "command (run it yourself; warroom never executes commands):",
+                    theme.warn(),
+                ));
+                lines.extend(sanitize_lines(c).into_iter().map(|l| Line::raw(format!("  {l}"))));
+            }
+            if let Some(r) = &a.rollback {
+                lines.push(Line::styled("rollback:", theme.bold()));
+                lines.extend(sanitize_lines(r).into_iter().map(|l| Line::raw(format!("  {l}"))));
+            }
+            format!(" {} ", sanitize(&a.id))
+        }
+        _ => return,
+    };
+    let r = centered(
+        area,
+        area.width.saturating_sub(4).min(100),
+        area.height.saturating_sub(4),
+    );
+    frame.render_widget(Clear, r);
+    let block = pane_block(title, true, theme);
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
