@@ -38,6 +38,9 @@ pub enum Cmd {
 
 /// How often the board re-lists other incidents (the open one follows the watch mode).
 const BOARD_EVERY: Duration = Duration::from_secs(15);
+/// A burst of hints (a declare writes several files) re-lists the board at most this often, and
+/// once more when the window closes so the burst's last write is seen.
+const BOARD_COALESCE: Duration = Duration::from_millis(300);
 
 struct Tracked {
     source: Source,
@@ -80,8 +83,13 @@ impl Worker {
         self.reconcile_board();
         let mut last_board = Instant::now();
         let mut queued: std::collections::VecDeque<Cmd> = std::collections::VecDeque::new();
+        let mut board_due = false;
         loop {
-            let wait = self.mode.interval().min(BOARD_EVERY);
+            let mut wait = self.mode.interval().min(BOARD_EVERY);
+            if board_due {
+                // A hint arrived inside the coalescing window: re-list when it closes.
+                wait = wait.min(BOARD_COALESCE.saturating_sub(last_board.elapsed()));
+            }
             let cmd = match queued.pop_front() {
                 Some(c) => Ok(c),
                 None => rx.recv_timeout(wait),
@@ -134,14 +142,18 @@ impl Worker {
                         }
                     }
                     self.reconcile_open();
-                    if last_board.elapsed() >= Duration::from_millis(500) {
+                    if last_board.elapsed() >= BOARD_COALESCE {
                         self.reconcile_board();
                         last_board = Instant::now();
+                        board_due = false;
+                    } else {
+                        board_due = true;
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     self.reconcile_open();
-                    if last_board.elapsed() >= BOARD_EVERY || self.open.is_none() {
+                    if board_due || last_board.elapsed() >= BOARD_EVERY || self.open.is_none() {
+                        board_due = false;
                         self.reconcile_board();
                         last_board = Instant::now();
                     }

@@ -1,0 +1,645 @@
+//! End-to-end tests of the console: the real binary in a pseudo-terminal, its output parsed by a
+//! terminal emulator (`vt100`), keys and pastes written to it like a user would, teammates played
+//! by separate `warroom` processes on the same shared directory.
+//!
+//! Timeouts are generous (nothing here asserts speed); every child is killed when its handle is
+//! dropped, so a failing test never leaves a console hanging.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::*;
+use portable_pty::{native_pty_system, Child, CommandBuilder, ExitStatus, MasterPty, PtySize};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+const ENTER_ALT: &[u8] = b"\x1b[?1049h";
+const LEAVE_ALT: &[u8] = b"\x1b[?1049l";
+const PASTE_ON: &[u8] = b"\x1b[?2004h";
+const PASTE_OFF: &[u8] = b"\x1b[?2004l";
+
+// ---- the harness -------------------------------------------------------------------------------
+
+/// Options for one console process.
+struct Spawn<'a> {
+    args: &'a [&'a str],
+    cols: u16,
+    rows: u16,
+    no_color: bool,
+}
+
+impl<'a> Spawn<'a> {
+    fn new(args: &'a [&'a str]) -> Spawn<'a> {
+        Spawn {
+            args,
+            cols: 80,
+            rows: 24,
+            no_color: false,
+        }
+    }
+    fn size(mut self, cols: u16, rows: u16) -> Self {
+        self.cols = cols;
+        self.rows = rows;
+        self
+    }
+    fn no_color(mut self) -> Self {
+        self.no_color = true;
+        self
+    }
+}
+
+/// A `warroom` running in a pseudo-terminal.
+struct Console {
+    child: Box<dyn Child + Send + Sync>,
+    /// Kept open for the life of the child (closing it would hang the terminal up).
+    _master: Box<dyn MasterPty + Send>,
+    writer: Box<dyn Write + Send>,
+    parser: Arc<Mutex<vt100::Parser>>,
+    /// Every byte the console wrote, in order.
+    raw: Arc<Mutex<Vec<u8>>>,
+    bytes: Arc<AtomicUsize>,
+    eof: Arc<AtomicBool>,
+    reader: Option<JoinHandle<()>>,
+    status: Option<ExitStatus>,
+}
+
+impl Console {
+    /// Start `warroom ARGS` as `who` in `world`, in a terminal of the given size.
+    fn spawn(world: &World, who: &Who, opts: Spawn) -> Console {
+        let pty = native_pty_system();
+        let pair = pty
+            .openpty(PtySize {
+                rows: opts.rows,
+                cols: opts.cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("open a pty");
+        let mut cmd = CommandBuilder::new(BIN);
+        cmd.args(opts.args);
+        // Nothing of the real user's environment leaks in.
+        cmd.env_clear();
+        if let Some(path) = std::env::var_os("PATH") {
+            cmd.env("PATH", path);
+        }
+        let tmp = world.path();
+        cmd.env("HOME", tmp.join("home"));
+        cmd.env("WARROOM_DIR", world.root());
+        cmd.env("WARROOM_USER", &who.user);
+        cmd.env("WARROOM_STATE_DIR", &who.state);
+        cmd.env("WARROOM_HOST", &who.host);
+        cmd.env("XDG_RUNTIME_DIR", tmp.join("run"));
+        cmd.env("XDG_CONFIG_HOME", tmp.join("cfg"));
+        cmd.env("TMPDIR", tmp.join("tmp"));
+        cmd.env("TERM", "xterm-256color");
+        if opts.no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        cmd.cwd(tmp);
+        let child = pair.slave.spawn_command(cmd).expect("spawn warroom in the pty");
+        // Only the child holds the slave now: when it exits, reads on the master end.
+        drop(pair.slave);
+
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(opts.rows, opts.cols, 0)));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let bytes = Arc::new(AtomicUsize::new(0));
+        let eof = Arc::new(AtomicBool::new(false));
+        let mut rd = pair.master.try_clone_reader().expect("pty reader");
+        let reader = {
+            let (parser, raw, bytes, eof) = (parser.clone(), raw.clone(), bytes.clone(), eof.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                loop {
+                    match rd.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            parser.lock().unwrap().process(&buf[..n]);
+                            raw.lock().unwrap().extend_from_slice(&buf[..n]);
+                            bytes.fetch_add(n, Ordering::SeqCst);
+                        }
+                    }
+                }
+                eof.store(true, Ordering::SeqCst);
+            })
+        };
+        let writer = pair.master.take_writer().expect("pty writer");
+        Console {
+            child,
+            _master: pair.master,
+            writer,
+            parser,
+            raw,
+            bytes,
+            eof,
+            reader: Some(reader),
+            status: None,
+        }
+    }
+
+    /// The screen as text, rows separated by newlines.
+    fn screen(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    /// Bytes written by the console so far.
+    fn byte_count(&self) -> usize {
+        self.bytes.load(Ordering::SeqCst)
+    }
+
+    /// Every byte the console wrote so far.
+    fn output(&self) -> Vec<u8> {
+        self.raw.lock().unwrap().clone()
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.process_id().expect("child pid") as i32
+    }
+
+    /// Wait until `cond` holds for the screen text; panics with the screen if it never does.
+    fn wait_until(&mut self, what: &str, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if cond(&s) {
+                return s;
+            }
+            if start.elapsed() > timeout {
+                let exited = self.child.try_wait().ok().flatten();
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}\nchild exit: {exited:?}\n--- screen ---\n{s}\n--------------"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Wait until the screen contains `text`.
+    fn wait_for(&mut self, text: &str, timeout: Duration) -> String {
+        self.wait_until(&format!("{text:?} on screen"), timeout, |s| s.contains(text))
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write to the pty");
+        self.writer.flush().expect("flush the pty");
+    }
+
+    /// Type `text` one key at a time, as a person would (not as a paste).
+    fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            let mut b = [0u8; 4];
+            self.send(c.encode_utf8(&mut b).as_bytes());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// A bracketed paste of `text`.
+    fn paste(&mut self, text: &str) {
+        let mut b = b"\x1b[200~".to_vec();
+        b.extend_from_slice(text.as_bytes());
+        b.extend_from_slice(b"\x1b[201~");
+        self.send(&b);
+    }
+
+    /// Still running?
+    fn running(&mut self) -> bool {
+        self.status.is_none() && self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// Wait for the process to exit (and for its last output to be read); panics on timeout.
+    fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        if let Some(s) = &self.status {
+            return s.clone();
+        }
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break s;
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "the console did not exit within {timeout:?}\n--- screen ---\n{}",
+                    self.screen()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // Drain what the child wrote before it went away.
+        while !self.eof.load(Ordering::SeqCst) && start.elapsed() < timeout + Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.status = Some(status.clone());
+        status
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            if let Ok(None) = self.child.try_wait() {
+                let _ = self.child.kill();
+            }
+            let _ = self.child.wait();
+        }
+        // The reader ends once the child is gone; don't block on it if it somehow doesn't.
+        if let Some(h) = self.reader.take() {
+            if self.eof.load(Ordering::SeqCst) {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+fn find_last(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
+fn find_first_after(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|i| i + from)
+}
+
+/// SGR sequences (`ESC[...m`) in `bytes` that set a foreground or background colour (basic,
+/// bright, 256 or RGB); default-colour resets (39, 49) and attributes (bold, reverse…) are fine.
+fn colour_sgrs(bytes: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == 0x1b && bytes[i + 1] == b'[' {
+            let start = i + 2;
+            let mut j = start;
+            while j < bytes.len() && (bytes[j].is_ascii_digit() || bytes[j] == b';' || bytes[j] == b':') {
+                j += 1;
+            }
+            if j < bytes.len() && bytes[j] == b'm' {
+                let params = String::from_utf8_lossy(&bytes[start..j]).into_owned();
+                let mut ps = params.split([';', ':']);
+                while let Some(p) = ps.next() {
+                    let n: u32 = p.parse().unwrap_or(0);
+                    match n {
+                        30..=37 | 40..=47 | 90..=97 | 100..=107 => {
+                            found.push(format!("ESC[{params}m"));
+                            break;
+                        }
+                        38 | 48 => {
+                            found.push(format!("ESC[{params}m"));
+                            break;
+                        }
+                        58 => {
+                            // Underline colour: not a text colour, but skip its arguments.
+                            let _ = ps.next().and_then(|k| match k {
+                                "5" => ps.next(),
+                                "2" => ps.nth(2),
+                                _ => None,
+                            });
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            i = j.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+/// Poll `tail --json` until `cond` holds for the incident's events; panics with them if never.
+fn wait_events(
+    w: &World,
+    who: &Who,
+    id: &str,
+    what: &str,
+    cond: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let start = Instant::now();
+    loop {
+        let ev = w.tail_json(who, id);
+        if cond(&ev) {
+            return ev;
+        }
+        if start.elapsed() > WAIT {
+            panic!("timed out waiting for {what}; events:\n{ev:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The console is up on an incident: its war-room view has drawn the timeline pane.
+fn open_incident(w: &World, who: &Who, id: &str, title: &str, spawn: Spawn) -> Console {
+    let mut c = Console::spawn(w, who, spawn);
+    c.wait_until("the war-room view", WAIT, |s| {
+        s.contains(title) && s.contains(id) && s.contains("Timeline")
+    });
+    c
+}
+
+// ---- 1. a teammate's writes appear live --------------------------------------------------------
+
+#[test]
+fn teammate_note_and_tick_appear_in_the_open_incident() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let bob = w.who("bob", "laptop");
+    let id = w.declare(&alice, "Teammate writes live");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Teammate writes live", Spawn::new(&args).size(120, 40));
+
+    w.note(&bob, &id, "bob sees lockbit on fin-fs-02");
+    w.run(&bob, &["check", &id, "id-first-facts", "done"]).ok();
+
+    let s = c.wait_for("bob sees lockbit on fin-fs-02", WAIT);
+    assert!(s.contains("bob"), "the author is shown\n{s}");
+    c.wait_for("done id-first-facts", WAIT);
+    assert!(c.running());
+}
+
+// ---- 2. a note typed in the console reaches the shared log --------------------------------------
+
+#[test]
+fn note_typed_in_the_console_lands_in_the_shared_log() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Typed note");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Typed note", Spawn::new(&args));
+
+    c.send(b"n");
+    c.wait_for("Note — Enter sends", WAIT);
+    c.type_text("typed from the console");
+    c.wait_for("typed from the console", WAIT);
+    c.send(b"\r");
+
+    let reader = w.who("carol", "desk");
+    let ev = wait_events(&w, &reader, &id, "the typed note", |ev| {
+        note_texts(ev).iter().any(|t| t == "typed from the console")
+    });
+    let note = ev
+        .iter()
+        .find(|e| e["kind"] == "Note" && e["body"]["text"] == "typed from the console")
+        .unwrap();
+    assert_eq!(note["by"], alice.writer(), "{note:#}");
+    // And the console shows its own note through the reader too.
+    c.wait_until("the note in the timeline", WAIT, |s| {
+        s.lines()
+            .any(|l| l.contains("alice") && l.contains("typed from the console"))
+    });
+    assert!(c.running());
+}
+
+// ---- 3. a paste is text, never keys -------------------------------------------------------------
+
+#[test]
+fn bracketed_paste_with_q_and_newlines_becomes_one_note() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Paste safety");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Paste safety", Spawn::new(&args).size(100, 30));
+
+    c.paste("line one\nquit q\nline three");
+    c.wait_until("the pasted text in the editor", WAIT, |s| {
+        s.contains("line one") && s.contains("quit q") && s.contains("line three")
+    });
+    // Give a wrongly-handled `q` every chance to quit before checking.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(c.running(), "a paste containing q quit the console\n{}", c.screen());
+    c.send(b"\r");
+
+    let reader = w.who("carol", "desk");
+    wait_events(&w, &reader, &id, "the pasted note", |ev| !note_texts(ev).is_empty());
+    // Let any stray extra write land before counting.
+    std::thread::sleep(Duration::from_millis(500));
+    let ev = w.tail_json(&reader, &id);
+    let notes = note_texts(&ev);
+    assert_eq!(notes.len(), 1, "the paste became exactly one note: {notes:#?}");
+    for line in ["line one", "quit q", "line three"] {
+        assert!(notes[0].contains(line), "{line:?} missing from {:?}", notes[0]);
+    }
+    assert_eq!(notes[0], "line one\nquit q\nline three");
+    assert!(c.running(), "the console quit\n{}", c.screen());
+    c.send(b"q");
+    assert!(c.wait_exit(WAIT).success());
+}
+
+// ---- 4. q restores the terminal ----------------------------------------------------------------
+
+#[test]
+fn q_exits_zero_and_restores_the_terminal() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Clean quit");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Clean quit", Spawn::new(&args));
+
+    c.send(b"q");
+    let status = c.wait_exit(WAIT);
+    assert!(status.success(), "exit status {status:?}");
+    assert_restored(&c.output());
+}
+
+/// After the last enable of the alternate screen and of bracketed paste, both are disabled.
+fn assert_restored(out: &[u8]) {
+    let alt_on = find_last(out, ENTER_ALT).expect("the console entered the alternate screen");
+    let paste_on = find_last(out, PASTE_ON).expect("the console enabled bracketed paste");
+    assert!(
+        find_first_after(out, LEAVE_ALT, alt_on).is_some(),
+        "no ESC[?1049l after the last ESC[?1049h; tail of output: {:?}",
+        String::from_utf8_lossy(&out[out.len().saturating_sub(200)..])
+    );
+    assert!(
+        find_first_after(out, PASTE_OFF, paste_on).is_some(),
+        "no ESC[?2004l after the last ESC[?2004h; tail of output: {:?}",
+        String::from_utf8_lossy(&out[out.len().saturating_sub(200)..])
+    );
+}
+
+// ---- 5. the board follows the shared directory --------------------------------------------------
+
+#[test]
+fn board_shows_an_incident_declared_while_it_is_open() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let bob = w.who("bob", "laptop");
+    w.declare(&alice, "Already here");
+    let mut c = Console::spawn(&w, &alice, Spawn::new(&[]).size(120, 30));
+    c.wait_for("Already here", WAIT);
+    // Let the board settle so the declare below is a change it has to notice.
+    std::thread::sleep(Duration::from_millis(700));
+
+    w.declare(&bob, "Declared by a teammate");
+    let s = c.wait_for("Declared by a teammate", WAIT);
+    assert!(s.contains("Already here"), "{s}");
+    c.send(b"q");
+    assert!(c.wait_exit(WAIT).success());
+}
+
+// ---- 6. 80x24 and NO_COLOR ---------------------------------------------------------------------
+
+#[test]
+fn war_room_renders_at_80x24_with_no_color() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Mono render");
+    w.note(&w.who("bob", "laptop"), &id, "a note to colour in");
+    let args = ["open", id.as_str()];
+
+    // With colour: the detector below does find colour codes (so its silence means something).
+    let mut colour = open_incident(&w, &alice, &id, "Mono render", Spawn::new(&args));
+    colour.wait_for("a note to colour in", WAIT);
+    colour.send(b"q");
+    assert!(colour.wait_exit(WAIT).success());
+    assert!(
+        !colour_sgrs(&colour.output()).is_empty(),
+        "expected colour codes without NO_COLOR"
+    );
+
+    let mut mono = open_incident(&w, &alice, &id, "Mono render", Spawn::new(&args).no_color());
+    let s = mono.wait_for("a note to colour in", WAIT);
+    assert!(s.contains("Mono render") && s.contains("Timeline"), "{s}");
+    // Let a few clock redraws happen too.
+    std::thread::sleep(Duration::from_millis(1500));
+    mono.send(b"q");
+    assert!(mono.wait_exit(WAIT).success());
+    let found = colour_sgrs(&mono.output());
+    assert!(found.is_empty(), "colour codes with NO_COLOR=1: {found:?}");
+}
+
+// ---- 7. too small ------------------------------------------------------------------------------
+
+#[test]
+fn too_small_terminal_says_so() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Tiny");
+    let args = ["open", id.as_str()];
+    let mut c = Console::spawn(&w, &alice, Spawn::new(&args).size(40, 10));
+    c.wait_for("terminal too small", WAIT);
+    c.send(b"q");
+    assert!(c.wait_exit(WAIT).success());
+}
+
+// ---- 8. SIGTERM restores the terminal ----------------------------------------------------------
+
+#[test]
+fn sigterm_restores_the_terminal_and_exits() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Terminated");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Terminated", Spawn::new(&args));
+
+    let rc = unsafe { libc::kill(c.pid(), libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+    let status = c.wait_exit(WAIT);
+    eprintln!("exit status after SIGTERM: {status:?}");
+    assert_restored(&c.output());
+}
+
+// ---- 9. idle cost (a measurement) --------------------------------------------------------------
+
+#[test]
+fn idle_incident_view_output_rate() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Idle cost");
+    let args = ["open", id.as_str()];
+    let c = open_incident(&w, &alice, &id, "Idle cost", Spawn::new(&args));
+    // Past the first full draw and the initial reconcile.
+    std::thread::sleep(Duration::from_millis(1500));
+
+    let m = idle_window(&c, Duration::from_secs(5));
+    eprintln!(
+        "idle incident view at 80x24: {} bytes in 5 s = {:.0} bytes/s; {} frames; {}",
+        m.bytes,
+        m.bytes as f64 / 5.0,
+        m.frames,
+        m.cpu_ticks
+            .map(|t| format!("{t} CPU ticks (1/100 s)"))
+            .unwrap_or_else(|| "CPU not measured".into())
+    );
+    assert!(m.bytes < 20_000, "{} bytes in 5 s while idle", m.bytes);
+}
+
+/// The same measurement as a regression check: an idle console redraws for its clock (once a
+/// second), not continuously. 30 frames in 5 s leaves a wide margin over the expected ~5. (Guards
+/// the fix for the watcher busy loop, where the store worker's own file opens woke it again.)
+#[test]
+fn idle_incident_view_does_not_redraw_continuously() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Idle loop");
+    let args = ["open", id.as_str()];
+    let c = open_incident(&w, &alice, &id, "Idle loop", Spawn::new(&args));
+    std::thread::sleep(Duration::from_millis(1500));
+    let m = idle_window(&c, Duration::from_secs(5));
+    assert!(m.frames < 30, "{} frames in 5 s while idle ({m:?})", m.frames);
+}
+
+#[derive(Debug)]
+struct Idle {
+    bytes: usize,
+    /// Synchronized-update frames (`ESC[?2026h`), one per draw.
+    frames: usize,
+    /// utime + stime of the console process over the window, in clock ticks (Linux only).
+    cpu_ticks: Option<u64>,
+}
+
+fn cpu_ticks(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let f: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+fn idle_window(c: &Console, window: Duration) -> Idle {
+    let pid = c.pid();
+    let cpu0 = cpu_ticks(pid);
+    let start = c.byte_count();
+    std::thread::sleep(window);
+    let bytes = c.byte_count() - start;
+    let out = c.output();
+    let cpu1 = cpu_ticks(pid);
+    let slice = &out[start.min(out.len())..];
+    Idle {
+        bytes,
+        frames: slice.windows(8).filter(|w| *w == b"\x1b[?2026h").count(),
+        cpu_ticks: cpu0.zip(cpu1).map(|(a, b)| b.saturating_sub(a)),
+    }
+}
+
+// ---- 10. the demo ------------------------------------------------------------------------------
+
+#[test]
+fn demo_shows_teammates_and_quits() {
+    let w = World::new();
+    let viewer = w.who("viewer", "desk");
+    let mut c = Console::spawn(&w, &viewer, Spawn::new(&["demo"]).size(100, 30));
+    c.wait_until("DEMO and a teammate in the timeline", WAIT, |s| {
+        s.contains("DEMO")
+            && timeline_rows(s)
+                .iter()
+                .any(|l| ["maya", "jon", "priya"].iter().any(|n| l.contains(n)))
+    });
+    c.send(b"q");
+    let status = c.wait_exit(WAIT);
+    assert!(status.success(), "exit status {status:?}");
+    assert_restored(&c.output());
+    // The demo never touches the shared directory.
+    let root = w.root();
+    assert!(
+        !root.exists() || std::fs::read_dir(&root).unwrap().next().is_none(),
+        "the demo wrote into WARROOM_DIR"
+    );
+}
+
+/// The rows below the Timeline pane's title.
+fn timeline_rows(screen: &str) -> Vec<&str> {
+    screen.lines().skip_while(|l| !l.contains("Timeline")).skip(1).collect()
+}
