@@ -516,3 +516,36 @@ fn foreign_line_at_end_of_own_log_does_not_block_the_writer() {
     let s = w.show(&ic, &id);
     assert_eq!(s["notes"], 4, "{s:#}");
 }
+
+/// A folder that disappears (a vanished mount) is reported, and the last known state is kept.
+#[test]
+fn a_vanished_incident_folder_keeps_its_last_known_state() {
+    use warroom::store::incident::Incident;
+    use warroom::store::{RootChoice, RootSource, Store};
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Will vanish");
+    w.note(&ic, &id, "before the mount went away");
+    let store = Store::open(
+        &RootChoice {
+            path: w.root(),
+            source: RootSource::Flag,
+        },
+        w.path().join("state-reader"),
+        w.path().join("run"),
+    )
+    .unwrap();
+    let mut inc = Incident::open(&store, &id, 0);
+    assert_eq!(inc.state.derived.notes, 1);
+    std::fs::rename(w.root().join(&id), w.path().join("moved-away")).unwrap();
+    inc.refresh(0);
+    assert_eq!(inc.state.derived.notes, 1, "last known state kept");
+    assert!(
+        inc.problems().iter().any(|p| p.what.contains("vanished")),
+        "{:?}",
+        inc.problems()
+    );
+    // Writing now fails loudly instead of creating a stray folder.
+    let r = w.run(&ic, &["note", &id, "after"]);
+    assert_ne!(r.code, 0, "{r}");
+}

@@ -74,7 +74,16 @@ impl IncidentReader {
         let events_dir = self.dir.join(EVENTS_DIR);
         let entries = match fs::read_dir(&events_dir) {
             Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return batch,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !self.cursors.is_empty() {
+                    batch.problems.push(Problem::new(
+                        format!("{}/{EVENTS_DIR}", self.id),
+                        None,
+                        "the incident folder vanished (unmounted or removed); showing the last known state",
+                    ));
+                }
+                return batch;
+            }
             Err(e) => {
                 batch.problems.push(Problem::new(
                     format!("{}/{EVENTS_DIR}", self.id),
