@@ -50,8 +50,29 @@ fn save_draft(store: &Store, incident: &str, text: &str) {
     let _ = fsutil::write_atomic(&path, text.as_bytes(), fsutil::Sharing::private());
 }
 
+/// Log to `<state dir>/warroom.log`, never to the terminal the console owns (`WARROOM_LOG` sets
+/// the filter, default `info`).
+fn start_log(store: &Store) {
+    let path = store.state_dir.join("warroom.log");
+    if std::fs::create_dir_all(&store.state_dir).is_err() {
+        return;
+    }
+    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(&path) else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WARROOM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+}
+
 /// Run the console until the user quits (or the terminal hangs up).
 pub fn run(opts: Options) -> std::io::Result<()> {
+    start_log(&opts.store);
+    tracing::info!(dir = %opts.store.describe(), me = %opts.identity.writer, "console started");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(event_loop(opts))
 }

@@ -80,6 +80,7 @@ impl Worker {
             let _ = hint_tx.send(Cmd::Hint);
         });
         self.mode = w.mode;
+        tracing::info!(mode = %self.mode.label(), root = %root.display(), "watching");
         self.reconcile_board();
         let mut last_board = Instant::now();
         let mut queued: std::collections::VecDeque<Cmd> = std::collections::VecDeque::new();
@@ -110,6 +111,9 @@ impl Worker {
                         .append(drafts, self.clock)
                         .map(|a| a.events.into_iter().map(|e| e.id).collect())
                         .map_err(|e| e.to_string());
+                    if let Err(e) = &result {
+                        tracing::warn!(%incident, error = %e, "write failed; the console keeps the text and retries");
+                    }
                     (self.send)(Msg::Written { token, result });
                     self.reconcile_open();
                 }
@@ -184,7 +188,8 @@ impl Worker {
         let now = (self.clock)();
         let (ids, _problems) = match self.store.list_incidents() {
             Ok(x) => x,
-            Err(_) => {
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the shared directory");
                 // The directory itself is gone (a vanished mount): keep the last known rows.
                 for t in self.board.values_mut() {
                     t.row.status = RowStatus::Vanished;
