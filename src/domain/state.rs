@@ -208,6 +208,31 @@ impl IncidentState {
         true
     }
 
+    /// Apply a batch (one reconcile pass): at most one replay however many arrive late.
+    /// Returns the events that were new.
+    pub fn apply_all(&mut self, events: Vec<Event>) -> Vec<Event> {
+        let last = self.events.last_key_value().map(|(k, _)| k.clone());
+        let mut fresh = Vec::new();
+        for e in events {
+            if self.insert(e.clone()) {
+                fresh.push(e);
+            }
+        }
+        let mut keys: Vec<EventKey> = fresh.iter().map(Event::key).collect();
+        keys.sort();
+        if last.is_none_or(|l| keys.first().is_none_or(|k| *k > l)) {
+            // Everything new sorts after what was applied: step through it in order.
+            for k in keys {
+                if let Some(e) = self.events.get(&k).cloned() {
+                    self.step(&e);
+                }
+            }
+        } else {
+            self.replay();
+        }
+        fresh
+    }
+
     fn insert(&mut self, e: Event) -> bool {
         let id = (e.by.clone(), e.seq);
         if let Some(prev_id) = self.seen.get(&id) {
@@ -233,10 +258,12 @@ impl IncidentState {
 
     fn replay(&mut self) {
         self.derived = Derived::default();
-        let events: Vec<Event> = self.events.values().cloned().collect();
-        for e in &events {
+        // `step` reads the derived registers and the playbooks, never the event map: lend it out.
+        let events = std::mem::take(&mut self.events);
+        for e in events.values() {
             self.step(e);
         }
+        self.events = events;
     }
 
     pub fn playbook(&self) -> Option<&Playbook> {

@@ -328,19 +328,7 @@ impl View {
         for (hash, p) in update.playbooks {
             self.state.add_playbook(hash, p);
         }
-        if self.state.event_count() == 0 && update.events.len() > 1 {
-            // First load: one batch fold instead of many late-arrival replays.
-            let playbooks = std::mem::replace(&mut self.state, IncidentState::new(""));
-            let id = playbooks.id.clone();
-            let pbs = playbooks.playbooks().map(|(h, p)| (h.clone(), p.clone())).collect();
-            self.state = IncidentState::fold(id, pbs, update.events.clone());
-            return update.events;
-        }
-        update
-            .events
-            .into_iter()
-            .filter(|e| self.state.apply(e.clone()))
-            .collect()
+        self.state.apply_all(update.events)
     }
 
     /// Every problem: files and lines skipped, rules the fold refused.

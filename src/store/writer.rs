@@ -241,8 +241,13 @@ impl<'s> LogWriter<'s> {
             if let Some(dir) = head_file.parent() {
                 let _ = fs::create_dir_all(dir);
             }
+            // A hint for rollback refusal, not a record: replaced atomically but not fsynced (the
+            // log itself is synced; losing this file in a crash only skips one check).
             let text = ron::to_string(&head).unwrap_or_default();
-            let _ = fsutil::write_atomic(&head_file, text.as_bytes(), fsutil::Sharing::private());
+            let tmp = head_file.with_extension("ron.tmp");
+            if fs::write(&tmp, text).is_ok() {
+                let _ = fs::rename(&tmp, &head_file);
+            }
         }
         Ok(out)
     }
