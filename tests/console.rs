@@ -518,3 +518,64 @@ fn help_is_generated_from_the_keymap() {
         assert!(s.contains(h), "help lacks {h}: {s}");
     }
 }
+
+#[test]
+fn the_facilitator_console_releases_each_due_inject_once() {
+    use warroom::exercise::local::FacilitatorState;
+    use warroom::exercise::scenario;
+    let sc = scenario::parse("h", scenario::BUILT_IN[0].1, None).unwrap();
+    let mut m = model_on_incident();
+    m.facilitator = Some(FacilitatorState {
+        incident: ID.into(),
+        scenario: sc,
+        skipped: Default::default(),
+        notes: vec![],
+    });
+    let start = ev(
+        50,
+        "fac@bridge",
+        0,
+        ExerciseClock {
+            change: "Start".into(),
+            speed: 1.0,
+            scenario_ms: 0,
+        },
+    );
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update {
+                events: vec![start],
+                ..Update::default()
+            },
+        },
+    );
+    let released = |fx: &[Effect]| -> Vec<String> {
+        writes(fx)
+            .iter()
+            .flat_map(|d| d.iter())
+            .filter_map(|d| match &d.body {
+                Body::InjectReleased(i) => Some(i.inject.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    // The clock started at T0; the model's clock is 20 minutes later: three injects are due.
+    let fx = update(&mut m, Msg::Tick(T0 + 20 * 60_000));
+    assert_eq!(
+        released(&fx),
+        vec!["inj-01-detection", "inj-02-ed-charge-nurse", "inj-03-spread"]
+    );
+    // Not again while the writes are on their way.
+    assert!(released(&update(&mut m, Msg::Tick(T0 + 20 * 60_000 + 1000))).is_empty());
+    // Paused: nothing more, however long it stays paused.
+    update(&mut m, code(KeyCode::Tab));
+    update(&mut m, code(KeyCode::Tab));
+    let fx = update(&mut m, key(' '));
+    assert!(matches!(&writes(&fx)[0][0].body, Body::ExerciseClock(c) if c.change == "Pause"));
+    // The screen shows the scenario clock and the facilitator pane.
+    let s = screen(&render(&m, 120, 40, Theme::mono()));
+    assert!(s.contains("Facilitator E+20:0"), "{s}");
+    assert!(s.contains("expected:"), "{s}");
+}

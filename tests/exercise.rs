@@ -194,8 +194,8 @@ fn a_headless_exercise_releases_injects_that_another_process_sees() {
     assert!(id.contains("exercise"), "first line is the id: {out}");
     let player = w.who("pat", "laptop");
     let tail = w.run(&player, &["tail", &id]);
-    assert!(tail.stdout.contains("INJECT Ransom note on PACS"), "{tail}");
-    assert!(tail.stdout.contains("INJECT Local TV station calls"), "{tail}");
+    assert!(tail.stdout.contains("Ransom note on PACS"), "{tail}");
+    assert!(tail.stdout.contains("Local TV station calls"), "{tail}");
     // Facilitator secrets never reach the shared directory.
     let shared = std::fs::read_to_string(w.log_of(&fac, &id)).unwrap();
     assert!(!shared.contains("Good teams ask"), "facilitator notes leaked");
@@ -204,7 +204,10 @@ fn a_headless_exercise_releases_injects_that_another_process_sees() {
         "expected outcomes leaked"
     );
     // Resuming releases nothing twice.
-    let again = w.run(&fac, &["exercise", "run", "--resume", &id, "--headless", "--duration", "2"]);
+    let again = w.run(
+        &fac,
+        &["exercise", "run", "--resume", &id, "--headless", "--duration", "2"],
+    );
     let _ = again.ok();
     let events = w.tail_json(&player, &id);
     let mut seen = BTreeSet::new();

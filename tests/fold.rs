@@ -134,6 +134,13 @@ proptest! {
             rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             arrival.swap(i, (rng >> 33) as usize % (i + 1));
         }
+        // The same arrivals in reconcile-sized batches.
+        let mut batched = IncidentState::new("i");
+        batched.add_playbook(hash.clone(), pb.clone());
+        for chunk in arrival.chunks(1 + (perm_seed % 7) as usize) {
+            batched.apply_all(chunk.to_vec());
+        }
+        prop_assert_eq!(&batched.derived, &batch.derived);
         let mut live = IncidentState::new("i");
         if late_at_start {
             live.add_playbook(hash.clone(), pb.clone());

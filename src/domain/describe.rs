@@ -94,7 +94,12 @@ pub fn describe(e: &Event) -> String {
             f.owner.as_ref().map(|o| format!(" for {}", s(o))).unwrap_or_default(),
             s(&f.text)
         ),
-        Body::InjectReleased(i) => format!("INJECT {}: {}", s(&i.title), s(&i.text)),
+        Body::InjectReleased(i) => format!(
+            "INJECT {} {}: {}",
+            super::time::format_scenario(i.scenario_ms),
+            s(&i.title),
+            s(&i.text)
+        ),
         Body::ExerciseClock(c) => format!("exercise clock: {} (x{})", s(&c.change), c.speed),
         Body::Resolved(r) => with_note("resolved".into(), &r.summary),
         Body::Reopened(r) => with_note("reopened".into(), &r.reason),

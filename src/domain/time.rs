@@ -146,6 +146,16 @@ pub fn format_elapsed(ms: Millis) -> String {
     }
 }
 
+/// `E+05:00` for scenario time.
+pub fn format_scenario(ms: Millis) -> String {
+    let s = ms.max(0) / 1000;
+    if s >= 3600 {
+        format!("E+{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("E+{:02}:{:02}", s / 60, s % 60)
+    }
+}
+
 /// `3m`, `2h`, `5d`: a short age.
 pub fn format_age(ms: Millis) -> String {
     let s = ms.max(0) / 1000;

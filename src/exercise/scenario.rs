@@ -66,15 +66,7 @@ pub fn parse_clock(s: &str) -> Option<Millis> {
     Some(secs * 1000)
 }
 
-/// `E+05:00` for scenario time.
-pub fn format_scenario(ms: Millis) -> String {
-    let s = ms.max(0) / 1000;
-    if s >= 3600 {
-        format!("E+{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("E+{:02}:{:02}", s / 60, s % 60)
-    }
-}
+pub use crate::domain::time::format_scenario;
 
 impl Inject {
     pub fn at_ms(&self) -> Option<Millis> {

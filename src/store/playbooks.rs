@@ -337,4 +337,53 @@ mod tests {
         let errs = parse_strict("x.ron", &text).unwrap_err();
         assert!(errs.iter().any(|e| e.contains("x.ron:")), "{errs:?}");
     }
+
+    fn tiny(id: &str, base: Option<&str>, item: &str) -> String {
+        let base = base.map(|b| format!("base: Some(\"{b}\"),")).unwrap_or_default();
+        format!(
+            "(\n  id: \"{id}\",\n  title: \"T\",\n  version: \"1\",\n  description: \"d\",\n  {base}\n  phases: (\n    preparation: [(id: \"{item}\", text: \"x\")],\n  ),\n)\n"
+        )
+    }
+
+    #[test]
+    fn composition_merges_base_first() {
+        let mut lib = Library::default();
+        lib.add_text("base.ron".into(), tiny("b", None, "b-one"), Origin::BuiltIn);
+        lib.add_text("child.ron".into(), tiny("c", Some("b"), "c-one"), Origin::BuiltIn);
+        let p = lib.resolve("c").unwrap();
+        let ids: Vec<&str> = p.phases.preparation.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, vec!["b-one", "c-one"]);
+        assert_eq!(p.base, None, "the resolved copy stands on its own");
+    }
+
+    #[test]
+    fn composition_errors_name_file_and_line() {
+        // A cycle.
+        let mut lib = Library::default();
+        lib.add_text("a.ron".into(), tiny("a", Some("b"), "a-one"), Origin::BuiltIn);
+        lib.add_text("b.ron".into(), tiny("b", Some("a"), "b-one"), Origin::BuiltIn);
+        let errs = lib.resolve("a").unwrap_err();
+        assert!(
+            errs[0].starts_with("b.ron:6:") || errs[0].starts_with("a.ron:6:"),
+            "{errs:?}"
+        );
+        assert!(errs[0].contains("cycle"), "{errs:?}");
+        // A duplicate id across base and child points into the child.
+        let mut lib = Library::default();
+        lib.add_text("base.ron".into(), tiny("b", None, "same"), Origin::BuiltIn);
+        lib.add_text("child.ron".into(), tiny("c", Some("b"), "same"), Origin::BuiltIn);
+        let errs = lib.resolve("c").unwrap_err();
+        assert!(
+            errs[0].starts_with("child.ron:8:") && errs[0].contains("duplicate"),
+            "{errs:?}"
+        );
+        // A missing base.
+        let mut lib = Library::default();
+        lib.add_text("child.ron".into(), tiny("c", Some("nope"), "x"), Origin::BuiltIn);
+        let errs = lib.resolve("c").unwrap_err();
+        assert!(
+            errs[0].starts_with("child.ron:6:") && errs[0].contains("not found"),
+            "{errs:?}"
+        );
+    }
 }
