@@ -549,3 +549,23 @@ fn a_vanished_incident_folder_keeps_its_last_known_state() {
     let r = w.run(&ic, &["note", &id, "after"]);
     assert_ne!(r.code, 0, "{r}");
 }
+
+/// A team on one jump host: a group-writable root makes every folder and log group-writable (and
+/// never world-writable), so a second Unix user can write from the first minute.
+#[test]
+fn a_group_writable_root_shares_what_it_creates() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    std::fs::create_dir_all(w.root()).unwrap();
+    std::fs::set_permissions(w.root(), std::fs::Permissions::from_mode(0o2770)).unwrap();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Shared host");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let dir = w.root().join(&id);
+    assert_eq!(mode(&dir), 0o2775, "incident folder");
+    assert_eq!(mode(&dir.join("events")), 0o2775, "events folder");
+    for log in w.logs(&id) {
+        assert_eq!(mode(&log), 0o664, "{}", log.display());
+    }
+    assert_eq!(mode(&dir.join("incident.ron")) & 0o002, 0, "never world-writable");
+}
