@@ -808,9 +808,17 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
         }
         return Vec::new();
     };
-    match &m.incident {
-        None => board_action(m, action),
-        Some(_) => incident_action(m, action),
+    match action {
+        Action::Help => {
+            m.overlay = Some(Overlay::Help);
+            Vec::new()
+        }
+        Action::Problems => {
+            m.overlay = Some(Overlay::Problems { scroll: 0 });
+            Vec::new()
+        }
+        _ if m.incident.is_none() => board_action(m, action),
+        _ => incident_action(m, action),
     }
 }
 
@@ -837,14 +845,6 @@ fn board_action(m: &mut Model, a: Action) -> Vec<Effect> {
             let i = BoardFilter::ALL.iter().position(|f| *f == m.board_filter).unwrap_or(0);
             m.board_filter = BoardFilter::ALL[(i + 1) % 3];
             m.board_sel = 0;
-            Vec::new()
-        }
-        Action::Help => {
-            m.overlay = Some(Overlay::Help);
-            Vec::new()
-        }
-        Action::Problems => {
-            m.overlay = Some(Overlay::Problems { scroll: 0 });
             Vec::new()
         }
         Action::Declare => {
@@ -883,14 +883,6 @@ fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             m.incident = None;
             fx.push(Effect::Close);
             fx
-        }
-        Action::Help => {
-            m.overlay = Some(Overlay::Help);
-            Vec::new()
-        }
-        Action::Problems => {
-            m.overlay = Some(Overlay::Problems { scroll: 0 });
-            Vec::new()
         }
         Action::NextPane => {
             inc.focus = inc.focus.step(facilitating, 1);

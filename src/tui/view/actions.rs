@@ -5,7 +5,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{fit, pane_block};
+use super::{fit, playbook_pane};
 use crate::domain::describe::action_state_word;
 use crate::domain::event::{ActionState, Target};
 use crate::domain::identity::person_of;
@@ -29,17 +29,10 @@ pub fn glyph(s: Option<ActionState>) -> &'static str {
 
 pub fn draw(frame: &mut Frame, area: Rect, inc: &IncidentModel, theme: &Theme) {
     let focused = inc.focus == Pane::Actions;
-    let block = pane_block(" Containment actions ", focused, theme);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    if inner.height == 0 || inner.width == 0 {
-        return;
-    }
-    let s = inc.state();
-    let Some(pb) = inc.playbook() else {
-        frame.render_widget(Paragraph::new("playbook copy not synced yet"), inner);
+    let Some((inner, pb)) = playbook_pane(frame, area, " Containment actions ", focused, inc, theme) else {
         return;
     };
+    let s = inc.state();
     let w = inner.width as usize;
     let rows = inner.height as usize;
     let start = inc.action_sel.saturating_sub(rows.saturating_sub(1));

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{bar, fit, hhmmss, pane_block};
+use super::{bar, fit, hhmmss, playbook_pane};
 use crate::domain::describe::item_state_word;
 use crate::domain::event::ItemState;
 use crate::domain::{sanitize, Phase};
@@ -35,17 +35,10 @@ fn short(p: Phase) -> &'static str {
 
 pub fn draw(frame: &mut Frame, area: Rect, inc: &IncidentModel, theme: &Theme) {
     let focused = inc.focus == Pane::Checklist;
-    let block = pane_block(" Checklists ", focused, theme);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    if inner.height == 0 || inner.width == 0 {
-        return;
-    }
-    let s = inc.state();
-    let Some(pb) = inc.playbook() else {
-        frame.render_widget(Paragraph::new("playbook copy not synced yet"), inner);
+    let Some((inner, pb)) = playbook_pane(frame, area, " Checklists ", focused, inc, theme) else {
         return;
     };
+    let s = inc.state();
     let w = inner.width as usize;
     // Tab line: every phase with done/total; the selected one also with a gauge.
     let mut tabs = Vec::new();

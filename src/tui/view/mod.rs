@@ -140,6 +140,31 @@ pub fn footer(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// Draw a pane's border and return its inside and the incident's playbook, or `None` when there
+/// is nothing to draw into (a tiny area) or the playbook copy has not synced yet (said in the pane).
+pub fn playbook_pane<'a>(
+    frame: &mut Frame,
+    area: Rect,
+    title: &'static str,
+    focused: bool,
+    inc: &'a super::model::IncidentModel,
+    theme: &Theme,
+) -> Option<(Rect, &'a crate::domain::Playbook)> {
+    let block = pane_block(title, focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 || inner.width == 0 {
+        return None;
+    }
+    match inc.playbook() {
+        Some(pb) => Some((inner, pb)),
+        None => {
+            frame.render_widget(Paragraph::new("playbook copy not synced yet"), inner);
+            None
+        }
+    }
+}
+
 /// Truncate to `width` columns with an ellipsis.
 pub fn fit(s: &str, width: usize) -> String {
     use unicode_width::UnicodeWidthChar;
