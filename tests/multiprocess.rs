@@ -569,3 +569,17 @@ fn a_group_writable_root_shares_what_it_creates() {
     }
     assert_eq!(mode(&dir.join("incident.ron")) & 0o002, 0, "never world-writable");
 }
+
+/// A FIFO planted in the events folder must not hang readers (it is reported and skipped).
+#[test]
+fn a_planted_fifo_does_not_hang_readers() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Fifo");
+    let fifo = w.events_dir(&id).join("mallory@evil.abc123.ronl");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    let shown = w.show(&ic, &id);
+    assert_eq!(shown["events"], 1, "{shown}");
+    assert!(shown["problems"].to_string().contains("mallory@evil"), "{shown}");
+}

@@ -80,9 +80,17 @@ pub fn sync_dir(path: &Path) {
     }
 }
 
-/// Open a file for reading without following a symlink.
+/// Open a regular file for reading without following a symlink. `O_NONBLOCK` keeps a FIFO planted
+/// in the shared directory from hanging the reader; anything but a regular file is refused.
 pub fn open_read(path: &Path) -> io::Result<File> {
-    OpenOptions::new().read(true).custom_flags(O_NOFOLLOW).open(path)
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(f)
 }
 
 /// Open (creating if needed) a file for positioned writes without following a symlink.
