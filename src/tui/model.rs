@@ -414,6 +414,8 @@ pub enum Msg {
     Tick(Millis),
     Resize,
     Board(Vec<BoardRow>),
+    /// Odd entries in the shared root (symlinks, stray folders), shown with `!` on the board.
+    BoardProblems(Vec<Problem>),
     Incident {
         id: String,
         update: Update,
@@ -548,6 +550,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Tick(now) => tick(m, now),
         Msg::Resize => Vec::new(),
+        Msg::BoardProblems(p) => {
+            m.board_problems = p;
+            Vec::new()
+        }
         Msg::Board(rows) => {
             m.board = rows;
             let n = m.visible_rows().len();

@@ -56,6 +56,7 @@ pub struct Worker {
     open: Option<Source>,
     board: BTreeMap<String, Tracked>,
     last_rows: Vec<BoardRow>,
+    last_problems: Vec<crate::domain::Problem>,
     mode: watch::Mode,
 }
 
@@ -69,6 +70,7 @@ impl Worker {
             open: None,
             board: BTreeMap::new(),
             last_rows: Vec::new(),
+            last_problems: Vec::new(),
             mode: watch::Mode::Inotify,
         }
     }
@@ -186,7 +188,7 @@ impl Worker {
     /// Re-list the root; re-read incidents that are not resolved or archived.
     fn reconcile_board(&mut self) {
         let now = (self.clock)();
-        let (ids, _problems) = match self.store.list_incidents() {
+        let (ids, problems) = match self.store.list_incidents() {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list the shared directory");
@@ -215,6 +217,10 @@ impl Worker {
             if !ids.contains(id) {
                 t.row.status = RowStatus::Vanished;
             }
+        }
+        if problems != self.last_problems {
+            self.last_problems = problems.clone();
+            (self.send)(Msg::BoardProblems(problems));
         }
         self.send_rows();
     }
