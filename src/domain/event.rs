@@ -288,19 +288,113 @@ struct OutEnvelope<'a, B: Serialize> {
     body: &'a B,
 }
 
-#[derive(Deserialize)]
+/// A record as read. The body is parsed in the same pass when `kind` comes before it (as warroom
+/// writes it); a hand-written line with `body` first is kept raw and parsed afterwards.
 struct InEnvelope {
     v: u32,
     id: String,
     at: Millis,
     wall: Millis,
-    #[serde(default)]
     occurred: Option<Millis>,
     by: String,
     seq: u64,
     prev: String,
     kind: String,
-    body: Box<RawValue>,
+    body: InBody,
+}
+
+enum InBody {
+    Parsed(Body),
+    Raw(Box<RawValue>),
+    /// A kind (or envelope version) this binary does not know: skipped, the line is kept.
+    Unknown,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum Field {
+    V,
+    Id,
+    At,
+    Wall,
+    Occurred,
+    By,
+    Seq,
+    Prev,
+    Kind,
+    Body,
+    #[serde(other)]
+    Other,
+}
+
+struct BodySeed<'a>(&'a str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for BodySeed<'_> {
+    type Value = InBody;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<InBody, D::Error> {
+        use serde::de::Error;
+        Body::deserialize_kind(self.0, d)
+            .map_err(|e| D::Error::custom(format!("bad `{}` body ({e})", self.0)))
+            .map(|b| b.map_or(InBody::Unknown, InBody::Parsed))
+    }
+}
+
+impl<'de> Deserialize<'de> for InEnvelope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<InEnvelope, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = InEnvelope;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a warroom record (v:1, id:..., kind:..., body:(...))")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<InEnvelope, A::Error> {
+                use serde::de::{Error, IgnoredAny};
+                let (mut v, mut id, mut at, mut wall, mut occurred) = (None, None, None, None, None);
+                let (mut by, mut seq, mut prev, mut kind, mut body) = (None, None, None, None::<String>, None);
+                while let Some(key) = map.next_key::<Field>()? {
+                    match key {
+                        Field::V => v = Some(map.next_value::<u32>()?),
+                        Field::Id => id = Some(map.next_value()?),
+                        Field::At => at = Some(map.next_value()?),
+                        Field::Wall => wall = Some(map.next_value()?),
+                        Field::Occurred => occurred = map.next_value()?,
+                        Field::By => by = Some(map.next_value()?),
+                        Field::Seq => seq = Some(map.next_value()?),
+                        Field::Prev => prev = Some(map.next_value()?),
+                        Field::Kind => kind = Some(map.next_value()?),
+                        Field::Body => {
+                            body = Some(match (&kind, v) {
+                                (_, Some(v)) if v > VERSION => {
+                                    map.next_value::<IgnoredAny>()?;
+                                    InBody::Unknown
+                                }
+                                (Some(k), Some(_)) => map.next_value_seed(BodySeed(k))?,
+                                _ => InBody::Raw(map.next_value()?),
+                            })
+                        }
+                        Field::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                let need = |name: &'static str| A::Error::missing_field(name);
+                Ok(InEnvelope {
+                    v: v.ok_or_else(|| need("v"))?,
+                    id: id.ok_or_else(|| need("id"))?,
+                    at: at.ok_or_else(|| need("at"))?,
+                    wall: wall.ok_or_else(|| need("wall"))?,
+                    occurred,
+                    by: by.ok_or_else(|| need("by"))?,
+                    seq: seq.ok_or_else(|| need("seq"))?,
+                    prev: prev.ok_or_else(|| need("prev"))?,
+                    kind: kind.ok_or_else(|| need("kind"))?,
+                    body: body.ok_or_else(|| need("body"))?,
+                })
+            }
+        }
+        const FIELDS: &[&str] = &["v", "id", "at", "wall", "occurred", "by", "seq", "prev", "kind", "body"];
+        d.deserialize_struct("Envelope", FIELDS, Visit)
+    }
 }
 
 macro_rules! bodies {
@@ -324,10 +418,11 @@ macro_rules! bodies {
                 }
             }
 
-            fn parse(kind: &str, raw: &RawValue) -> Option<Result<Body, ron::error::SpannedError>> {
+            /// The body of a known kind; `None` (after skipping it) for a kind this binary lacks.
+            fn deserialize_kind<'de, D: serde::Deserializer<'de>>(kind: &str, d: D) -> Result<Option<Body>, D::Error> {
                 match kind {
-                    $(stringify!($kind) => Some(raw.into_rust().map(Body::$kind)),)*
-                    _ => None,
+                    $(stringify!($kind) => $kind::deserialize(d).map(|b| Some(Body::$kind(b))),)*
+                    _ => serde::de::IgnoredAny::deserialize(d).map(|_| None),
                 }
             }
 
@@ -409,21 +504,30 @@ pub fn encode(e: &Event) -> Result<String, EncodeError> {
 
 /// Parse one line (without its newline). The error is a plain sentence for the problems list.
 pub fn parse(line: &str) -> Result<Event, String> {
-    let env: InEnvelope = ron::from_str(line).map_err(|e| format!("not a warroom record ({e})"))?;
-    let body = if env.v > VERSION {
-        Body::Unknown {
-            kind: format!("{} v{}", env.kind, env.v),
-            raw: line.to_string(),
+    let env: InEnvelope = ron::from_str(line).map_err(|e| {
+        let text = e.to_string();
+        if text.contains("bad `") {
+            text
+        } else {
+            format!("not a warroom record ({text})")
         }
-    } else {
-        match Body::parse(&env.kind, &env.body) {
-            Some(Ok(b)) => b,
-            Some(Err(e)) => return Err(format!("bad `{}` body ({e})", env.kind)),
-            None => Body::Unknown {
-                kind: env.kind.clone(),
-                raw: line.to_string(),
-            },
-        }
+    })?;
+    let unknown = |kind: String| Body::Unknown {
+        kind,
+        raw: line.to_string(),
+    };
+    let body = match env.body {
+        _ if env.v > VERSION => unknown(format!("{} v{}", env.kind, env.v)),
+        InBody::Parsed(b) => b,
+        InBody::Unknown => unknown(env.kind.clone()),
+        InBody::Raw(raw) => match Body::deserialize_kind(
+            &env.kind,
+            &mut ron::Deserializer::from_str(raw.get_ron()).map_err(|e| e.to_string())?,
+        ) {
+            Ok(Some(b)) => b,
+            Ok(None) => unknown(env.kind.clone()),
+            Err(e) => return Err(format!("bad `{}` body ({e})", env.kind)),
+        },
     };
     Ok(Event {
         id: env.id,
@@ -504,6 +608,24 @@ mod tests {
         assert!(matches!(e.body, Body::Unknown { .. }));
         let newer = r#"(v:1,id:"x",at:5,wall:5,occurred:None,by:"a@b",seq:1,prev:"p",kind:"Note",body:(text:"hi",tags:[],mood:"calm"))"#;
         assert!(matches!(parse(newer).unwrap().body, Body::Note(_)));
+    }
+
+    #[test]
+    fn field_order_and_newer_versions() {
+        // Hand-written, body before kind: still read.
+        let line =
+            r#"(body:(text:"hi",tags:[]),kind:"Note",v:1,id:"x",at:5,wall:5,occurred:None,by:"a@b",seq:1,prev:"p")"#;
+        assert!(matches!(parse(line).unwrap().body, Body::Note(n) if n.text == "hi"));
+        // A newer envelope version is kept as unknown, even for a kind this binary knows.
+        let v2 = r#"(v:2,id:"x",at:5,wall:5,occurred:None,by:"a@b",seq:1,prev:"p",kind:"Note",body:(words:["hi"]))"#;
+        assert!(matches!(parse(v2).unwrap().body, Body::Unknown { kind, .. } if kind == "Note v2"));
+        // A bad body says which kind.
+        let bad = r#"(v:1,id:"x",at:5,wall:5,occurred:None,by:"a@b",seq:1,prev:"p",kind:"Note",body:(text:3))"#;
+        assert!(
+            parse(bad).unwrap_err().contains("bad `Note` body"),
+            "{}",
+            parse(bad).unwrap_err()
+        );
     }
 
     #[test]
