@@ -209,28 +209,35 @@ impl IncidentState {
     }
 
     /// Apply a batch (one reconcile pass): at most one replay however many arrive late.
-    /// Returns the events that were new.
-    pub fn apply_all(&mut self, events: Vec<Event>) -> Vec<Event> {
+    /// Returns the keys of the events that were new, in arrival order.
+    pub fn apply_all(&mut self, events: Vec<Event>) -> Vec<EventKey> {
         let last = self.events.last_key_value().map(|(k, _)| k.clone());
         let mut fresh = Vec::new();
         for e in events {
-            if self.insert(e.clone()) {
-                fresh.push(e);
+            let key = e.key();
+            if self.insert(e) {
+                fresh.push(key);
             }
         }
-        let mut keys: Vec<EventKey> = fresh.iter().map(Event::key).collect();
+        let mut keys = fresh.clone();
         keys.sort();
         if last.is_none_or(|l| keys.first().is_none_or(|k| *k > l)) {
             // Everything new sorts after what was applied: step through it in order.
-            for k in keys {
-                if let Some(e) = self.events.get(&k).cloned() {
-                    self.step(&e);
+            let events = std::mem::take(&mut self.events);
+            for k in &keys {
+                if let Some(e) = events.get(k) {
+                    self.step(e);
                 }
             }
+            self.events = events;
         } else {
             self.replay();
         }
         fresh
+    }
+
+    pub fn event(&self, key: &EventKey) -> Option<&Event> {
+        self.events.get(key)
     }
 
     fn insert(&mut self, e: Event) -> bool {

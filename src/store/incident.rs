@@ -322,8 +322,8 @@ impl View {
         }
     }
 
-    /// Apply an update; returns the events that were new.
-    pub fn apply(&mut self, update: Update) -> Vec<Event> {
+    /// Apply an update; returns the keys of the events that were new.
+    pub fn apply(&mut self, update: Update) -> Vec<crate::domain::EventKey> {
         self.file_problems.extend(update.problems);
         for (hash, p) in update.playbooks {
             self.state.add_playbook(hash, p);
@@ -377,7 +377,7 @@ impl Incident {
         let fresh = view.apply(self.source.poll(now));
         self.state = view.state;
         self.file_problems = view.file_problems;
-        fresh
+        fresh.iter().filter_map(|k| self.state.event(k).cloned()).collect()
     }
 
     pub fn problems(&self) -> Vec<Problem> {

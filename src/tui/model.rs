@@ -563,7 +563,11 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Incident { id, update } => {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == id) {
                 let fresh = inc.view.apply(update);
-                let ids: BTreeSet<&str> = fresh.iter().map(|e| e.id.as_str()).collect();
+                let ids: BTreeSet<&str> = fresh
+                    .iter()
+                    .filter_map(|k| inc.view.state.event(k))
+                    .map(|e| e.id.as_str())
+                    .collect();
                 m.pending.retain(|p| match &p.state {
                     PendingState::Written(w) => !w.iter().any(|x| ids.contains(x.as_str())),
                     _ => true,
