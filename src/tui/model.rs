@@ -382,7 +382,9 @@ pub struct DeclareForm {
 }
 
 pub enum Overlay {
-    Help,
+    Help {
+        scroll: usize,
+    },
     Problems {
         scroll: usize,
     },
@@ -791,10 +793,15 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
         Some(Overlay::Picker(p)) => return picker_key(m, p, k),
         Some(Overlay::Confirm(c)) => return confirm_key(m, c, k),
         Some(Overlay::Declare(f)) => return declare_key(m, f, k),
-        Some(Overlay::Help) => {
-            if !matches!(k.code, KeyCode::Esc | KeyCode::Char('q' | '?') | KeyCode::Enter) {
-                m.overlay = Some(Overlay::Help);
-            }
+        Some(Overlay::Help { scroll }) => {
+            m.overlay = match k.code {
+                KeyCode::Esc | KeyCode::Char('q' | '?') | KeyCode::Enter => None,
+                KeyCode::Down | KeyCode::Char('j') | KeyCode::PageDown => Some(Overlay::Help { scroll: scroll + 1 }),
+                KeyCode::Up | KeyCode::Char('k') | KeyCode::PageUp => Some(Overlay::Help {
+                    scroll: scroll.saturating_sub(1),
+                }),
+                _ => Some(Overlay::Help { scroll }),
+            };
             return Vec::new();
         }
         Some(Overlay::Problems { scroll }) => {
@@ -820,7 +827,7 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
     };
     match action {
         Action::Help => {
-            m.overlay = Some(Overlay::Help);
+            m.overlay = Some(Overlay::Help { scroll: 0 });
             Vec::new()
         }
         Action::Problems => {

@@ -26,7 +26,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
     let Some(overlay) = &m.overlay else { return };
     match overlay {
-        Overlay::Help => help(frame, area, m, theme),
+        Overlay::Help { scroll } => help(frame, area, m, *scroll, theme),
         Overlay::Problems { scroll } => problems(frame, area, m, *scroll, theme),
         Overlay::Editor(ed) => {
             let (title, h) = match ed.purpose {
@@ -182,14 +182,14 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
     }
 }
 
-fn help(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
+fn help(frame: &mut Frame, area: Rect, m: &Model, scroll: usize, theme: &Theme) {
     let r = centered(
         area,
-        area.width.saturating_sub(2).min(90),
+        area.width.saturating_sub(2).min(110),
         area.height.saturating_sub(2),
     );
     frame.render_widget(Clear, r);
-    let block = pane_block(" Keys (Esc closes) ", true, theme);
+    let block = pane_block(" Keys (j/k scroll · Esc closes) ", true, theme);
     let inner = block.inner(r);
     frame.render_widget(block, r);
     let contexts: &[(Context, &str)] = if m.incident.is_some() {
@@ -198,6 +198,7 @@ fn help(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
             (Context::Checklist, "Checklist pane"),
             (Context::Actions, "Actions pane"),
             (Context::Timeline, "Timeline pane"),
+            (Context::Facilitator, "Facilitator pane (exercises)"),
         ]
     } else {
         &[(Context::Board, "Board")]
@@ -206,11 +207,14 @@ fn help(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
     for (c, name) in contexts {
         lines.push(Line::styled(*name, theme.title()));
         let entries = m.keymap.help(*c);
-        for pair in entries.chunks(2) {
+        // Two columns where they fit whole, else one.
+        let per_row = if inner.width >= 96 { 2 } else { 1 };
+        let text_w = (inner.width as usize / per_row).saturating_sub(12);
+        for row in entries.chunks(per_row) {
             let mut spans = Vec::new();
-            for (k, h) in pair {
-                spans.push(Span::styled(format!("  {k:>9} ",), theme.bold()));
-                spans.push(Span::raw(format!("{:<30}", super::fit(h, 30))));
+            for (k, h) in row {
+                spans.push(Span::styled(format!("  {k:>9} "), theme.bold()));
+                spans.push(Span::raw(format!("{:<text_w$}", super::fit(h, text_w))));
             }
             lines.push(Line::from(spans));
         }
@@ -219,6 +223,8 @@ fn help(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
         "Keys can be changed in ~/.config/warroom/keys.ron",
         theme.dim(),
     ));
+    let max_scroll = lines.len().saturating_sub(inner.height as usize);
+    let lines: Vec<Line> = lines.into_iter().skip(scroll.min(max_scroll)).collect();
     frame.render_widget(Paragraph::new(lines), inner);
 }
 

@@ -59,11 +59,10 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
 
     let problems = inc.view.problems().len() + s.skew_warnings(m.now).len();
     let fresh = format_age(m.now - m.watch.last_reconcile);
+    // Most important first; the id is last because it is the longest and the least read.
     let mut l2 = vec![
         Span::styled("IC ", theme.dim()),
         Span::raw(sanitize(s.commander().unwrap_or("-"))),
-        Span::styled(" · ", theme.dim()),
-        Span::raw(sanitize(&inc.id)),
         Span::styled(" · you ", theme.dim()),
         Span::raw(m.me.clone()),
         Span::styled(" · ", theme.dim()),
@@ -76,5 +75,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
             theme.warn(),
         ));
     }
+    l2.push(Span::styled(" · ", theme.dim()));
+    l2.push(Span::styled(sanitize(&inc.id), theme.dim()));
     frame.render_widget(Paragraph::new(vec![Line::from(l1), Line::from(l2)]), area);
 }
