@@ -579,3 +579,40 @@ fn the_facilitator_console_releases_each_due_inject_once() {
     assert!(s.contains("Facilitator E+20:0"), "{s}");
     assert!(s.contains("expected:"), "{s}");
 }
+
+#[test]
+fn the_timeline_follows_new_events_unless_scrolled_back() {
+    let mut m = model_on_incident();
+    let bottom = |m: &Model| view::timeline::cursor(m.incident.as_ref().unwrap()).map(|e| e.id.clone());
+    let add = |m: &mut Model, n: u64| {
+        let e = ev(
+            n,
+            "jon@ops-bastion",
+            30 + n as i64,
+            Note {
+                text: format!("later {n}"),
+                tags: vec![],
+            },
+        );
+        update(
+            m,
+            Msg::Incident {
+                id: ID.into(),
+                update: Update {
+                    events: vec![e],
+                    ..Update::default()
+                },
+            },
+        );
+    };
+    add(&mut m, 60);
+    assert_eq!(bottom(&m).as_deref(), Some("e060"), "following");
+    update(&mut m, code(KeyCode::Tab));
+    update(&mut m, code(KeyCode::Tab));
+    update(&mut m, key('k')); // scroll back one
+    let anchored = bottom(&m);
+    add(&mut m, 61);
+    assert_eq!(bottom(&m), anchored, "scrolled back: the view stays put");
+    update(&mut m, code(KeyCode::End));
+    assert_eq!(bottom(&m).as_deref(), Some("e061"), "End follows again");
+}

@@ -570,6 +570,15 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                     .filter_map(|k| inc.view.state.event(k))
                     .map(|e| e.id.as_str())
                     .collect();
+                // Scrolled back: stay on what the reader is looking at while new events arrive.
+                if inc.timeline.back > 0 {
+                    let shown = fresh
+                        .iter()
+                        .filter_map(|k| inc.view.state.event(k))
+                        .filter(|e| inc.timeline.shows(e))
+                        .count();
+                    inc.timeline.back += shown;
+                }
                 m.pending.retain(|p| match &p.state {
                     PendingState::Written(w) => !w.iter().any(|x| ids.contains(x.as_str())),
                     _ => true,
