@@ -98,6 +98,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
         .library
         .visible()
         .iter()
+        .filter(|e| !e.playbook.partial) // building blocks are never declared on their own
         .map(|e| (e.playbook.id.clone(), e.playbook.title.clone()))
         .collect();
 

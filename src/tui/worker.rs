@@ -82,6 +82,10 @@ impl Worker {
             let _ = hint_tx.send(Cmd::Hint);
         });
         self.mode = w.mode;
+        (self.send)(Msg::Watch(WatchInfo {
+            mode: self.mode.label(),
+            last_reconcile: (self.clock)(),
+        }));
         tracing::info!(mode = %self.mode.label(), root = %root.display(), "watching");
         self.reconcile_board();
         let mut last_board = Instant::now();
