@@ -42,17 +42,19 @@ pub fn trigger_label(trigger: &Trigger) -> String {
 }
 
 /// `start + within`, counting business days as Monday to Friday (public holidays are not known).
-pub fn add_within(start: Millis, within: Within) -> Millis {
+pub fn add_within(start: Millis, within: Within) -> Option<Millis> {
     let t = to_datetime(start);
+    // The numbers come from a playbook copy in the shared directory: never overflow, never loop long.
     let end = match within {
-        Within::Hours(h) => t + Duration::hours(h as i64),
-        Within::Days(d) => t + Duration::days(d as i64),
-        Within::Months(m) => t.checked_add_months(Months::new(m)).unwrap_or(t),
+        Within::Hours(h) => t.checked_add_signed(Duration::hours(h as i64))?,
+        Within::Days(d) => t.checked_add_signed(Duration::days(d as i64))?,
+        Within::Months(m) => t.checked_add_months(Months::new(m))?,
         Within::BusinessDays(n) => {
-            let mut d = t;
-            let mut left = n;
+            // Whole weeks at once, then day by day (at most four more working days).
+            let mut d = t.checked_add_signed(Duration::weeks((n / 5) as i64))?;
+            let mut left = n % 5;
             while left > 0 {
-                d += Duration::days(1);
+                d = d.checked_add_signed(Duration::days(1))?;
                 if !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
                     left -= 1;
                 }
@@ -60,7 +62,7 @@ pub fn add_within(start: Millis, within: Within) -> Millis {
             d
         }
     };
-    end.timestamp_millis()
+    Some(end.timestamp_millis())
 }
 
 fn stages(state: &IncidentState, d: &Deadline) -> Vec<Due> {
@@ -73,7 +75,7 @@ fn stages(state: &IncidentState, d: &Deadline) -> Vec<Due> {
             source: d.source.clone(),
             stage: s.label.clone(),
             audience: d.audience.clone(),
-            due: start.map(|t| add_within(t, s.within)),
+            due: start.and_then(|t| add_within(t, s.within)),
             trigger: trigger_label(&d.trigger),
         })
         .collect()
@@ -104,11 +106,13 @@ mod tests {
         let thu = chrono::DateTime::parse_from_rfc3339("2026-11-26T10:00:00Z")
             .unwrap()
             .timestamp_millis();
-        assert_eq!(
-            format_utc(add_within(thu, Within::BusinessDays(4))),
-            "2026-12-02T10:00:00Z"
-        );
-        assert_eq!(format_utc(add_within(thu, Within::Hours(72))), "2026-11-29T10:00:00Z");
-        assert_eq!(format_utc(add_within(thu, Within::Months(1))), "2026-12-26T10:00:00Z");
+        let at = |w| add_within(thu, w).map(format_utc);
+        assert_eq!(at(Within::BusinessDays(4)).as_deref(), Some("2026-12-02T10:00:00Z"));
+        assert_eq!(at(Within::BusinessDays(10)).as_deref(), Some("2026-12-10T10:00:00Z"));
+        assert_eq!(at(Within::Hours(72)).as_deref(), Some("2026-11-29T10:00:00Z"));
+        assert_eq!(at(Within::Months(1)).as_deref(), Some("2026-12-26T10:00:00Z"));
+        // Absurd values from an edited playbook copy neither overflow nor loop.
+        assert_eq!(add_within(thu, Within::Days(4_000_000_000)), None);
+        assert!(add_within(thu, Within::BusinessDays(4_000_000_000)).is_none());
     }
 }

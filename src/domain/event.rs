@@ -16,6 +16,11 @@ use super::time::Millis;
 /// The envelope version this binary writes.
 pub const VERSION: u32 = 1;
 
+/// The last millisecond of year 9999: no time in a record may lie beyond it.
+pub const MAX_TIME: Millis = 253_402_300_799_999;
+/// Sequence numbers stay far from overflow (2^53).
+pub const MAX_SEQ: u64 = 1 << 53;
+
 /// The longest record any writer may append and any reader will buffer.
 pub const MAX_LINE: usize = 256 * 1024;
 
@@ -529,6 +534,19 @@ pub fn parse(line: &str) -> Result<Event, String> {
             Err(e) => return Err(format!("bad `{}` body ({e})", env.kind)),
         },
     };
+    // Times and counters from a file are untrusted: keep them where arithmetic cannot overflow.
+    for (name, t) in [
+        ("at", Some(env.at)),
+        ("wall", Some(env.wall)),
+        ("occurred", env.occurred),
+    ] {
+        if let Some(t) = t.filter(|t| !(0..=MAX_TIME).contains(t)) {
+            return Err(format!("`{name}` {t} is not a time between 1970 and 9999"));
+        }
+    }
+    if !(1..=MAX_SEQ).contains(&env.seq) {
+        return Err(format!("`seq` {} is out of range", env.seq));
+    }
     Ok(Event {
         id: env.id,
         at: env.at,
@@ -626,6 +644,22 @@ mod tests {
             "{}",
             parse(bad).unwrap_err()
         );
+    }
+
+    #[test]
+    fn extreme_numbers_are_refused() {
+        for (field, value) in [
+            ("at:5", "at:-9223372036854775808"),
+            ("at:5", "at:9223372036854775807"),
+            ("wall:5", "wall:-1"),
+            ("occurred:None", "occurred:Some(-9223372036854775807)"),
+            ("seq:1", "seq:18446744073709551615"),
+            ("seq:1", "seq:0"),
+        ] {
+            let line = r#"(v:1,id:"x",at:5,wall:5,occurred:None,by:"a@b",seq:1,prev:"p",kind:"Note",body:(text:"hi",tags:[]))"#
+                .replace(field, value);
+            assert!(parse(&line).is_err(), "{value} accepted");
+        }
     }
 
     #[test]

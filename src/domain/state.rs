@@ -113,7 +113,8 @@ impl ExerciseClockState {
     /// Scenario time at `now`.
     pub fn scenario_ms(&self, now: Millis) -> Millis {
         if self.running {
-            self.at_change + ((now - self.wall_of_change).max(0) as f64 * self.speed) as Millis
+            let ran = (now.saturating_sub(self.wall_of_change).max(0) as f64 * self.speed) as Millis;
+            self.at_change.saturating_add(ran)
         } else {
             self.at_change
         }
@@ -455,8 +456,9 @@ impl IncidentState {
             }
             Body::ExerciseClock(x) => {
                 let prev = d.exercise_clock;
-                let speed = if x.speed > 0.0 {
-                    x.speed
+                // Untrusted numbers: a sane speed, a scenario time within the calendar.
+                let speed = if x.speed.is_finite() && x.speed > 0.0 {
+                    x.speed.clamp(0.01, 1000.0)
                 } else {
                     prev.map_or(1.0, |c| c.speed)
                 };
@@ -472,7 +474,7 @@ impl IncidentState {
                     running,
                     ended,
                     speed,
-                    at_change: x.scenario_ms,
+                    at_change: x.scenario_ms.clamp(0, MAX_TIME),
                     wall_of_change: e.wall,
                 });
             }

@@ -8,18 +8,22 @@ use std::os::unix::fs::FileExt;
 use crate::domain::event::{self, Event, MAX_LINE};
 
 const CHUNK: usize = 16 * 1024;
+/// How far back from the end a tail read may look.
+const SCAN_LIMIT: u64 = 4 * (MAX_LINE as u64 + 1);
 
 /// Lines of a file from the end backwards, each without its newline.
 struct RevLines<'a> {
     file: &'a File,
     /// Offset just past the newline that ends the next line to yield.
     end: u64,
+    /// Never read before this offset.
+    floor: u64,
 }
 
 impl RevLines<'_> {
     /// Yields `(start offset, bytes)`; a line longer than `MAX_LINE` is yielded empty.
     fn next_line(&mut self) -> io::Result<Option<(u64, Vec<u8>)>> {
-        if self.end == 0 {
+        if self.end <= self.floor {
             return Ok(None);
         }
         let line_end = self.end - 1; // the newline
@@ -27,10 +31,10 @@ impl RevLines<'_> {
         let mut buf: Vec<u8> = Vec::new();
         let mut too_long = false;
         loop {
-            if start == 0 {
+            if start <= self.floor {
                 break;
             }
-            let n = (start as usize).min(CHUNK);
+            let n = ((start - self.floor) as usize).min(CHUNK);
             let mut chunk = vec![0u8; n];
             self.file.read_exact_at(&mut chunk, start - n as u64)?;
             if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
@@ -81,11 +85,13 @@ pub fn read_tail(file: &File, writer: &str) -> io::Result<Tail> {
     if len == 0 {
         return Ok(tail);
     }
-    // Find the last newline.
+    // Find the last newline, looking back no further than a few records' worth: a huge or
+    // sparse file planted in the folder must not make every write read gigabytes.
+    let floor = len.saturating_sub(SCAN_LIMIT);
     let mut pos = len;
-    let mut complete_end = 0;
-    while pos > 0 {
-        let n = (pos as usize).min(CHUNK);
+    let mut complete_end = floor;
+    while pos > floor {
+        let n = ((pos - floor) as usize).min(CHUNK);
         let mut chunk = vec![0u8; n];
         file.read_exact_at(&mut chunk, pos - n as u64)?;
         if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
@@ -94,11 +100,18 @@ pub fn read_tail(file: &File, writer: &str) -> io::Result<Tail> {
         }
         pos -= n as u64;
     }
+    if complete_end == floor && floor > 0 {
+        // No newline near the end: not a log this writer can extend.
+        return Err(io::Error::other(
+            "no record boundary near the end of the file (not a warroom log?)",
+        ));
+    }
     tail.complete_end = complete_end;
     tail.torn_bytes = len - complete_end;
     let mut lines = RevLines {
         file,
         end: complete_end,
+        floor,
     };
     let mut back = 0;
     while let Some((_, bytes)) = lines.next_line()? {
@@ -145,6 +158,7 @@ mod tests {
         let mut lines = RevLines {
             file: &f,
             end: t.complete_end,
+            floor: 0,
         };
         assert_eq!(lines.next_line().unwrap().unwrap().1.len(), long.len());
         assert_eq!(lines.next_line().unwrap().unwrap(), (0, b"a".to_vec()));

@@ -3,11 +3,11 @@
 //! tail, repaired or not) apart from tampering.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::BufRead;
 
 use super::writer::local_head;
 use super::{fsutil, writer_of_log, Store, EVENTS_DIR, LOG_EXT};
-use crate::domain::event::{self, Body};
+use crate::domain::event::{self, Body, MAX_LINE};
 use crate::domain::sanitize;
 
 #[derive(Debug, Default)]
@@ -47,12 +47,14 @@ pub fn verify(store: &Store, id: &str) -> Report {
             report.errors.push(format!("{rel}: not a warroom log name"));
             continue;
         };
-        let mut bytes = Vec::new();
         let path = dir.join(name);
-        if let Err(e) = fsutil::open_read(&path).and_then(|mut f| f.read_to_end(&mut bytes)) {
-            report.errors.push(format!("{rel}: cannot read: {e}"));
-            continue;
-        }
+        let file = match fsutil::open_read(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                report.errors.push(format!("{rel}: cannot read: {e}"));
+                continue;
+            }
+        };
         report.logs += 1;
         let mut prev = event::genesis_hash(id, &writer);
         let mut expected = 1u64;
@@ -60,19 +62,34 @@ pub fn verify(store: &Store, id: &str) -> Report {
             hashes: HashMap::new(),
             max_seq: 0,
         };
-        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        if complete < bytes.len() {
+        // Streamed line by line, each capped at MAX_LINE: a huge file never sits in memory.
+        let mut lines = Lines::new(std::io::BufReader::new(file));
+        let mut numbered = Vec::new();
+        let lines = std::iter::from_fn(|| match lines.next_line() {
+            Ok(Some(Line::Complete(l))) => Some(Some(l)),
+            Ok(Some(Line::TooLong)) => Some(None),
+            Ok(Some(Line::Partial(n))) => {
+                numbered.push(n);
+                None
+            }
+            Ok(None) | Err(_) => None,
+        });
+        let lines: Vec<Option<Vec<u8>>> = lines.collect();
+        if let Some(n) = numbered.first() {
             report.crashes.push(format!(
-                "{rel}: the last {} bytes are an incomplete record (a crash mid-write, or a write still landing); the writer repairs it on its next append",
-                bytes.len() - complete
+                "{rel}: the last {n} bytes are an incomplete record (a crash mid-write, or a write still landing); the writer repairs it on its next append"
             ));
         }
-        // Complete lines only, without the final newline's empty remainder.
-        let body = if complete == 0 { &[][..] } else { &bytes[..complete - 1] };
-        let lines = body
-            .split(|&b| b == b'\n')
-            .take(if complete == 0 { 0 } else { usize::MAX });
-        for (i, line) in lines.enumerate() {
+        for (i, line) in lines.iter().enumerate() {
+            let Some(line) = line else {
+                report.errors.push(format!(
+                    "{rel}:{}: line over {MAX_LINE} bytes (not written by warroom)",
+                    i + 1
+                ));
+                prev = String::new();
+                continue;
+            };
+            let line = line.as_slice();
             let line_no = i + 1;
             let hash = event::line_hash(line);
             let parsed = std::str::from_utf8(line).ok().and_then(|t| event::parse(t).ok());
@@ -153,4 +170,57 @@ pub fn verify(store: &Store, id: &str) -> Report {
         }
     }
     report
+}
+
+enum Line {
+    Complete(Vec<u8>),
+    TooLong,
+    /// Bytes after the last newline.
+    Partial(usize),
+}
+
+/// Lines of a reader without their newlines, none longer than `MAX_LINE` held in memory.
+struct Lines<R> {
+    r: R,
+    done: bool,
+}
+
+impl<R: BufRead> Lines<R> {
+    fn new(r: R) -> Lines<R> {
+        Lines { r, done: false }
+    }
+
+    fn next_line(&mut self) -> std::io::Result<Option<Line>> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut buf = Vec::new();
+        let mut too_long = false;
+        loop {
+            let chunk = self.r.fill_buf()?;
+            if chunk.is_empty() {
+                self.done = true;
+                return Ok(match (too_long, buf.len()) {
+                    (false, 0) => None,
+                    (true, _) => Some(Line::TooLong),
+                    (false, n) => Some(Line::Partial(n)),
+                });
+            }
+            let (take, found) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (i, true),
+                None => (chunk.len(), false),
+            };
+            if !too_long {
+                buf.extend_from_slice(&chunk[..take]);
+                if buf.len() > MAX_LINE {
+                    too_long = true;
+                    buf = Vec::new();
+                }
+            }
+            self.r.consume(if found { take + 1 } else { take });
+            if found {
+                return Ok(Some(if too_long { Line::TooLong } else { Line::Complete(buf) }));
+            }
+        }
+    }
 }

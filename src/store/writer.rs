@@ -150,9 +150,8 @@ impl<'s> LogWriter<'s> {
         let mut out = Appended::default();
         let mut pending: Vec<Draft> = Vec::with_capacity(drafts.len() + 1);
         if tail.torn_bytes > 0 {
-            // A crash mid-write: cut back to the last newline, under the lock, and say so.
-            file.set_len(tail.complete_end)
-                .map_err(StoreError::io(format!("cannot repair torn tail of {}", path.display())))?;
+            // A crash mid-write: cut back to the last newline (below, once every record encodes),
+            // under the lock, and say so.
             out.repaired = Some((tail.complete_end, tail.torn_bytes));
             pending.push(Draft::new(TailRepaired {
                 offset: tail.complete_end,
@@ -210,6 +209,9 @@ impl<'s> LogWriter<'s> {
             if (wants_heads || written % HEADS_EVERY == 0) && !others.is_empty() {
                 let heads = others
                     .iter()
+                    // Only where the last line is the record the seq came from, so a garbage
+                    // line after it never makes an honest log look edited.
+                    .filter(|(_, t)| t.lines_back == 1)
                     .filter_map(|(w, t)| {
                         Some(Head {
                             writer: w.clone(),
@@ -222,6 +224,10 @@ impl<'s> LogWriter<'s> {
             }
         }
 
+        if tail.torn_bytes > 0 {
+            file.set_len(tail.complete_end)
+                .map_err(StoreError::io(format!("cannot repair torn tail of {}", path.display())))?;
+        }
         if let Err(e) = file
             .write_all_at(&buf, tail.complete_end)
             .and_then(|_| file.sync_data())
