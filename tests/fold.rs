@@ -117,14 +117,23 @@ proptest! {
     fn one_at_a_time_in_any_order_equals_the_batch(
         ops in prop::collection::vec((0u8..3, 0u8..7, 0u8..60, 0u16..3000), 1..60),
         dups in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+        twins in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
         perm_seed in any::<u64>(),
-        late_at_start in any::<bool>(),
+        playbook_after in any::<prop::sample::Index>(),
     ) {
         let (hash, pb) = playbook();
-        let events = history(&ops, &hash);
+        let mut events = history(&ops, &hash);
+        // Edited twins: another record claiming the same writer and seq.
+        for (n, t) in twins.iter().enumerate() {
+            let mut twin = t.get(&events).clone();
+            twin.id = format!("twin{n}");
+            twin.at += 7;
+            twin.body = Note { text: format!("edited {n}"), tags: vec![] }.into();
+            events.push(twin);
+        }
         let batch = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
 
-        // Shuffle (deterministically from the seed), add duplicates, maybe add the playbook late.
+        // Shuffle (deterministically from the seed) and add exact duplicates.
         let mut arrival = events.clone();
         for d in &dups {
             arrival.push(d.get(&events).clone());
@@ -141,17 +150,19 @@ proptest! {
             batched.apply_all(chunk.to_vec());
         }
         prop_assert_eq!(&batched.derived, &batch.derived);
+        prop_assert_eq!(batched.problems(), batch.problems());
+        // One at a time, the playbook copy arriving somewhere in the middle (sync order).
         let mut live = IncidentState::new("i");
-        if late_at_start {
-            live.add_playbook(hash.clone(), pb.clone());
-        }
-        for e in arrival {
+        let pb_at = playbook_after.index(arrival.len() + 1);
+        for (i, e) in arrival.into_iter().enumerate() {
+            if i == pb_at {
+                live.add_playbook(hash.clone(), pb.clone());
+            }
             live.apply(e);
         }
-        if !late_at_start {
-            live.add_playbook(hash, pb);
-        }
+        live.add_playbook(hash, pb);
         prop_assert_eq!(&live.derived, &batch.derived);
+        prop_assert_eq!(live.problems(), batch.problems());
         let a: Vec<&str> = live.timeline().map(|e| e.id.as_str()).collect();
         let b: Vec<&str> = batch.timeline().map(|e| e.id.as_str()).collect();
         prop_assert_eq!(a, b);

@@ -57,7 +57,7 @@ pub fn console(g: &Global, open: Option<&str>) -> Result<()> {
         clock: now_ms,
         facilitator: None,
     })
-    .map_err(|e| Fail::new(format!("terminal error: {e}")))
+    .map_err(|e| Fail::new(e.to_string()))
 }
 
 /// The viewer's name in the demo: who they say they are, else "you".
@@ -97,7 +97,7 @@ pub fn demo(g: &Global, speed: f64) -> Result<()> {
         facilitator: None,
     });
     drop(demo); // stops the teammates and removes the directory
-    result.map_err(|e| Fail::new(format!("terminal error: {e}")))
+    result.map_err(|e| Fail::new(e.to_string()))
 }
 
 /// The facilitator's console for an exercise declared (or resumed) by `exercise run`.
@@ -117,5 +117,5 @@ pub fn facilitate(g: &Global, incident: &str, facilitator: crate::exercise::loca
         clock: now_ms,
         facilitator: Some(facilitator),
     })
-    .map_err(|e| Fail::new(format!("terminal error: {e}")))
+    .map_err(|e| Fail::new(e.to_string()))
 }

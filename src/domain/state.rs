@@ -127,10 +127,11 @@ pub struct IncidentState {
     events: BTreeMap<EventKey, Event>,
     /// Timeline order: `occurred` (what the responder said), else the sort key `at`, then the key.
     timeline: Vec<(Millis, EventKey)>,
-    seen: HashMap<(String, u64), String>,
+    /// (writer, seq) → (record id, merge key) of the record kept.
+    seen: HashMap<(String, u64), (String, EventKey)>,
     playbooks: HashMap<String, Playbook>,
     /// Same writer and seq, different record: someone edited or two hosts share a log.
-    conflicts: Vec<Problem>,
+    conflicts: BTreeSet<(String, u64)>,
     pub derived: Derived,
 }
 
@@ -140,8 +141,14 @@ impl PartialEq for IncidentState {
             && self.events == other.events
             && self.timeline == other.timeline
             && self.derived == other.derived
-            && self.conflicts.len() == other.conflicts.len()
+            && self.conflicts == other.conflicts
     }
+}
+
+enum Inserted {
+    New,
+    Replaced,
+    Duplicate,
 }
 
 /// Why the fold refuses an event (the CLI refuses the write for the same reason).
@@ -157,7 +164,7 @@ impl IncidentState {
             timeline: Vec::new(),
             seen: HashMap::new(),
             playbooks: HashMap::new(),
-            conflicts: Vec::new(),
+            conflicts: BTreeSet::new(),
             derived: Derived::default(),
         }
     }
@@ -196,9 +203,11 @@ impl IncidentState {
     pub fn apply(&mut self, e: Event) -> bool {
         let is_last = self.events.last_key_value().is_none_or(|(k, _)| *k < e.key());
         let key = e.key();
-        if !self.insert(e) {
-            return false;
-        }
+        let is_last = match self.insert(e) {
+            Inserted::Duplicate => return false,
+            Inserted::Replaced => false,
+            Inserted::New => is_last,
+        };
         if is_last {
             if let Some(e) = self.events.get(&key).cloned() {
                 self.step(&e);
@@ -214,15 +223,21 @@ impl IncidentState {
     pub fn apply_all(&mut self, events: Vec<Event>) -> Vec<EventKey> {
         let last = self.events.last_key_value().map(|(k, _)| k.clone());
         let mut fresh = Vec::new();
+        let mut replaced = false;
         for e in events {
             let key = e.key();
-            if self.insert(e) {
-                fresh.push(key);
+            match self.insert(e) {
+                Inserted::New => fresh.push(key),
+                Inserted::Replaced => {
+                    replaced = true;
+                    fresh.push(key);
+                }
+                Inserted::Duplicate => {}
             }
         }
         let mut keys = fresh.clone();
         keys.sort();
-        if last.is_none_or(|l| keys.first().is_none_or(|k| *k > l)) {
+        if !replaced && last.is_none_or(|l| keys.first().is_none_or(|k| *k > l)) {
             // Everything new sorts after what was applied: step through it in order.
             let events = std::mem::take(&mut self.events);
             for k in &keys {
@@ -241,27 +256,37 @@ impl IncidentState {
         self.events.get(key)
     }
 
-    fn insert(&mut self, e: Event) -> bool {
+    fn insert(&mut self, e: Event) -> Inserted {
         let id = (e.by.clone(), e.seq);
-        if let Some(prev_id) = self.seen.get(&id) {
-            if *prev_id != e.id {
-                self.conflicts.push(Problem::new(
-                    e.by.clone(),
-                    Some(e.seq),
-                    format!(
-                        "two different records claim seq {} of {}: the second is ignored",
-                        e.seq, e.by
-                    ),
-                ));
+        if let Some((prev_id, prev_key)) = self.seen.get(&id).cloned() {
+            if prev_id == e.id {
+                return Inserted::Duplicate;
             }
-            return false;
+            // Two records claim one (writer, seq): only an edit or a shared log does that. Keep the
+            // one with the smaller id whatever the arrival order, so every reader agrees.
+            self.conflicts.insert(id.clone());
+            if e.id > prev_id {
+                return Inserted::Duplicate;
+            }
+            if let Some(old) = self.events.remove(&prev_key) {
+                let old_t = (old.occurred.unwrap_or(old.at), prev_key);
+                if let Ok(pos) = self.timeline.binary_search(&old_t) {
+                    self.timeline.remove(pos);
+                }
+            }
+            self.add(id, e);
+            return Inserted::Replaced;
         }
-        self.seen.insert(id, e.id.clone());
+        self.add(id, e);
+        Inserted::New
+    }
+
+    fn add(&mut self, id: (String, u64), e: Event) {
+        self.seen.insert(id, (e.id.clone(), e.key()));
         let tkey = (e.occurred.unwrap_or(e.at), e.key());
         let pos = self.timeline.partition_point(|k| *k < tkey);
         self.timeline.insert(pos, tkey);
         self.events.insert(e.key(), e);
-        true
     }
 
     fn replay(&mut self) {
@@ -556,7 +581,13 @@ impl IncidentState {
     /// Every problem the fold knows of: rule violations and conflicting records.
     pub fn problems(&self) -> Vec<Problem> {
         let mut v = self.derived.rejected.clone();
-        v.extend(self.conflicts.iter().cloned());
+        v.extend(self.conflicts.iter().map(|(by, seq)| {
+            Problem::new(
+                by.clone(),
+                Some(*seq),
+                format!("two different records claim seq {seq} of {by}: the one with the smaller id is used"),
+            )
+        }));
         if let Some(h) = &self.derived.playbook_hash {
             if !self.playbooks.contains_key(h) {
                 v.push(Problem::new(

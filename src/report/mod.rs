@@ -16,13 +16,23 @@ use crate::domain::{IncidentState, Phase, Problem};
 use crate::exercise::local::FacilitatorState;
 use crate::exercise::scenario::format_scenario;
 
-/// Inline text for Markdown: one line, no HTML, no table breaks.
+/// Inline text for Markdown: one line, every Markdown and HTML character escaped, so text from
+/// the shared directory can never become a link, an image, HTML or a table break.
 fn md(s: &str) -> String {
-    sanitize(s)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
+    let mut out = String::new();
+    for c in sanitize(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '|' | '#' | '~' | '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn who(by: &str) -> String {
@@ -93,7 +103,7 @@ pub fn markdown(
     let _ = writeln!(o, "# {kind}: {}\n", md(s.title()));
     o.push_str(banner);
     let _ = writeln!(o, "| | |\n|---|---|");
-    let _ = writeln!(o, "| Incident | `{}` |", md(id));
+    let _ = writeln!(o, "| Incident | {} |", md(id));
     let _ = writeln!(
         o,
         "| Severity | SEV{} |",
@@ -105,7 +115,7 @@ pub fn markdown(
     if let Some(decl) = &d.declared {
         let _ = writeln!(
             o,
-            "| Playbook | {} {} (`{}`) |",
+            "| Playbook | {} {} ({}) |",
             md(&decl.value.playbook),
             md(&decl.value.playbook_version),
             md(&decl.value.playbook_hash.chars().take(12).collect::<String>())
@@ -243,7 +253,7 @@ pub fn markdown(
                     .map(|n| format!(" — {}", md(n)))
                     .unwrap_or_default();
                 let req = if i.required { " (required)" } else { "" };
-                let _ = writeln!(o, "- [{mark}] `{}` {}{req}{meta}{note}", md(&i.id), md(&i.text));
+                let _ = writeln!(o, "- [{mark}] {}: {}{req}{meta}{note}", md(&i.id), md(&i.text));
             }
             o.push('\n');
         }
@@ -350,4 +360,21 @@ pub fn json(state: Value, s: &IncidentState, fac: Option<&FacilitatorState>) -> 
     }
     sanitize_json(&mut v);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::md;
+
+    #[test]
+    fn markdown_from_the_shared_directory_stays_text() {
+        let out =
+            md("![pixel](https://evil.example/x.png) [reset](https://phish.example) a\\| `c` <img src=x> \u{1b}[31m");
+        assert!(!out.contains("!["), "{out}");
+        assert!(!out.contains("]("), "{out}");
+        assert!(!out.contains('<') && !out.contains('\u{1b}'), "{out}");
+        // Every pipe is escaped, and an escaped backslash cannot un-escape it.
+        assert!(out.contains("a\\\\\\|"), "{out}");
+        assert!(!out.contains(" `c`"), "{out}");
+    }
 }

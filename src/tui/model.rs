@@ -438,6 +438,8 @@ pub enum Msg {
     Hangup,
     /// Something the shell could not do, to show.
     Failed(String),
+    /// The store thread died: nothing more is read or written, so the console must end.
+    StoreDied(String),
 }
 
 /// What the shell must do.
@@ -492,6 +494,8 @@ pub struct Model {
     pub inject_sel: usize,
     /// Injects whose release is on its way to the store (never sent twice).
     pub releasing: BTreeSet<String>,
+    /// Why the console had to end, printed once the terminal is restored.
+    pub fatal: Option<String>,
     pub quit: bool,
 }
 
@@ -524,6 +528,7 @@ impl Model {
             facilitator: None,
             inject_sel: 0,
             releasing: BTreeSet::new(),
+            fatal: None,
             quit: false,
         }
     }
@@ -640,6 +645,16 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Failed(text) => {
             m.flash(text, true);
             Vec::new()
+        }
+        Msg::StoreDied(what) => {
+            let mut fx = save_editor_draft(m);
+            fx.extend(save_failed_writes(m));
+            m.fatal = Some(format!(
+                "the store thread stopped ({what}); drafts were saved — restart warroom"
+            ));
+            m.quit = true;
+            fx.push(Effect::Quit);
+            fx
         }
         Msg::Paste(text) => paste(m, text),
         Msg::Key(k) => key(m, k),

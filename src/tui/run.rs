@@ -108,7 +108,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
         opts.store.clone(),
         opts.identity.clone(),
         clock,
-        Box::new(move |m| {
+        std::sync::Arc::new(move |m| {
             let _ = msg_tx.send(m);
         }),
     );
@@ -117,7 +117,19 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
     // Not joined on exit: a worker stuck on a dead mount must not keep the console from quitting.
     std::thread::Builder::new()
         .name("warroom-store".into())
-        .spawn(move || worker.run(cmd_rx, hint_tx, poll))?;
+        .spawn(move || {
+            let fatal = worker.fatal_sender();
+            let run = std::panic::AssertUnwindSafe(move || worker.run(cmd_rx, hint_tx, poll));
+            if let Err(panic) = std::panic::catch_unwind(run) {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                tracing::error!(%what, "store thread panicked");
+                fatal(Msg::StoreDied(what));
+            }
+        })?;
 
     let (_guard, mut terminal) = Guard::enter()?;
     let mut events = EventStream::new();
@@ -186,7 +198,10 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
         }
     }
     let _ = cmd_tx.send(Cmd::Shutdown);
-    Ok(())
+    match model.fatal {
+        Some(why) => Err(std::io::Error::other(why)),
+        None => Ok(()),
+    }
 }
 
 /// Carry out one effect; some answer at once with a message for the reducer.

@@ -21,7 +21,11 @@ impl Guard {
     pub fn enter() -> io::Result<(Guard, Term)> {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            restore();
+            // The store thread's panics are caught and reported by the console itself; only a
+            // panic on the main thread ends the program, so only then is the terminal restored.
+            if std::thread::current().name() == Some("main") {
+                restore();
+            }
             previous(info);
         }));
         ACTIVE.store(true, Ordering::SeqCst);

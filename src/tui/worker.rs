@@ -52,7 +52,7 @@ pub struct Worker {
     store: Store,
     identity: Identity,
     clock: fn() -> Millis,
-    send: Box<dyn Fn(Msg) + Send>,
+    send: std::sync::Arc<dyn Fn(Msg) + Send + Sync>,
     open: Option<Source>,
     board: BTreeMap<String, Tracked>,
     last_rows: Vec<BoardRow>,
@@ -61,7 +61,12 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(store: Store, identity: Identity, clock: fn() -> Millis, send: Box<dyn Fn(Msg) + Send>) -> Worker {
+    pub fn new(
+        store: Store,
+        identity: Identity,
+        clock: fn() -> Millis,
+        send: std::sync::Arc<dyn Fn(Msg) + Send + Sync>,
+    ) -> Worker {
         Worker {
             store,
             identity,
@@ -73,6 +78,12 @@ impl Worker {
             last_problems: Vec::new(),
             mode: watch::Mode::Inotify,
         }
+    }
+
+    /// A way to report to the console after the worker itself is gone (a caught panic).
+    pub fn fatal_sender(&self) -> impl Fn(Msg) {
+        let send = self.send.clone();
+        move |m| send(m)
     }
 
     /// Run until `Shutdown` (or the console goes away). `hint_tx` is handed to the watcher.
