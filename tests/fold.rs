@@ -408,3 +408,58 @@ fn hybrid_clock_never_goes_back_and_names_runaway_hosts() {
     assert_eq!(at, 86_400_001);
     assert_eq!(ahead, vec![0]);
 }
+
+#[test]
+fn a_second_declared_cannot_take_over_the_incident() {
+    let (hash, pb) = playbook();
+    let mut hijack = declared(&hash);
+    hijack.id = "hijack".into();
+    hijack.by = "bob@h2".into();
+    hijack.at = 0; // sorts first
+    hijack.seq = 7;
+    if let Body::Declared(d) = &mut hijack.body {
+        d.title = "HIJACKED".into();
+        d.severity = 9;
+        d.commander = "bob".into();
+    }
+    let s = IncidentState::fold("i", vec![(hash.clone(), pb)], vec![declared(&hash), hijack]);
+    assert_eq!(s.title(), "t");
+    assert_eq!(s.commander(), Some("alice"));
+    assert!(s.problems().iter().any(|p| p.source == "bob@h2"), "{:?}", s.problems());
+}
+
+#[test]
+fn only_the_commander_hands_off_unless_they_went_silent() {
+    let (hash, pb) = playbook();
+    let grab = |at| {
+        ev(
+            "g",
+            at,
+            "bob@h2",
+            1,
+            RoleAssigned {
+                role: "commander".into(),
+                who: "bob".into(),
+            },
+        )
+    };
+    // alice (the commander) declared at 1_000_000: bob cannot grab command ten minutes later...
+    let s = IncidentState::fold(
+        "i",
+        vec![(hash.clone(), pb.clone())],
+        vec![declared(&hash), grab(1_000_000 + 600_000)],
+    );
+    assert_eq!(s.commander(), Some("alice"));
+    assert!(
+        s.problems().iter().any(|p| p.what.contains("only the commander")),
+        "{:?}",
+        s.problems()
+    );
+    // ...but may take over after thirty minutes of silence from her.
+    let s = IncidentState::fold(
+        "i",
+        vec![(hash.clone(), pb)],
+        vec![declared(&hash), grab(1_000_000 + 31 * 60_000)],
+    );
+    assert_eq!(s.commander(), Some("bob"));
+}

@@ -212,14 +212,19 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
                 let ids = std::iter::once("commander").chain(pb.roles.iter().map(|r| r.id.as_str()));
                 return Err(unknown("role", &role, ids));
             }
-            (
-                RoleAssigned {
-                    role,
-                    who: person(&who)?,
-                }
-                .into(),
-                ctx.occurred(&when)?,
-            )
+            let body: Body = RoleAssigned {
+                role,
+                who: person(&who)?,
+            }
+            .into();
+            if matches!(&body, Body::RoleAssigned(r) if r.role == crate::domain::playbook::COMMANDER) {
+                // Handing off command is held to the fold's rule (the commander, or a takeover).
+                let inc = Incident::open(&ctx.store, &id, now_ms());
+                inc.state
+                    .check(&body, &by, now_ms())
+                    .map_err(|v| Fail::new(format!("refused: {v}")))?;
+            }
+            (body, ctx.occurred(&when)?)
         }
         Command::Severity {
             incident: _,
@@ -327,7 +332,7 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             }
             let body: Body = ActionSet { action, state, note }.into();
             inc.state
-                .check(&body, &by)
+                .check(&body, &by, now_ms())
                 .map_err(|v| Fail::new(format!("refused: {v}")))?;
             (body, ctx.occurred(&when)?)
         }

@@ -19,6 +19,8 @@ use super::time::Millis;
 
 /// An `at` this far from the writer's own `wall` means clocks disagree.
 pub const SKEW_WARN_MS: Millis = 30_000;
+/// How long a commander must be silent before someone else may take command.
+pub const TAKEOVER_AFTER_MS: Millis = 30 * 60_000;
 /// Another writer's `at` further ahead than this is ignored by the hybrid clock.
 pub const MAX_AHEAD_MS: Millis = 5 * 60_000;
 
@@ -89,6 +91,8 @@ pub struct Derived {
     pub tail_repairs: Vec<(String, u64, u64)>,
     /// Writers whose `at` and `wall` differ by more than [`SKEW_WARN_MS`].
     pub skewed: BTreeSet<String>,
+    /// Each person's newest sort key (how long the commander has been silent).
+    pub last_at_by_person: BTreeMap<String, Millis>,
     /// Each writer's newest wall clock (for "clock ahead" warnings without walking history).
     pub latest_wall: BTreeMap<String, Millis>,
     /// When the first event of each kind happened (deadline triggers).
@@ -303,12 +307,14 @@ impl IncidentState {
         self.derived.playbook_hash.as_ref().and_then(|h| self.playbooks.get(h))
     }
 
-    /// Would the fold accept this event on top of the current state?
-    pub fn check(&self, body: &Body, by: &str) -> Result<(), RuleViolation> {
+    /// Would the fold accept this event on top of the current state? (`at` is its sort key: the
+    /// CLI and the console pass the time they are about to write.)
+    pub fn check(&self, body: &Body, by: &str, at: Millis) -> Result<(), RuleViolation> {
         let d = &self.derived;
         let playbook = self.playbook();
         let no = |s: String| Err(RuleViolation(s));
         match body {
+            Body::RoleAssigned(r) if r.role == COMMANDER => self.check_handoff(by, at),
             Body::Declared(_) if d.declared.is_some() => no("this incident was already declared".into()),
             Body::SeverityChanged(s) if !(1..=4).contains(&s.severity) => {
                 no(format!("severity must be 1..4, not {}", s.severity))
@@ -333,6 +339,43 @@ impl IncidentState {
             Body::ActionSet(a) => self.check_action(a, by),
             _ => Ok(()),
         }
+    }
+
+    /// The rules for an event as read from a log: its body's rules, and a `Declared` that is seq 1
+    /// of its log, for this incident, with a real severity.
+    fn check_event(&self, e: &Event) -> Result<(), RuleViolation> {
+        if let Body::Declared(d) = &e.body {
+            if e.seq != 1 || (!self.id.is_empty() && d.incident != self.id) || !(1..=4).contains(&d.severity) {
+                return Err(RuleViolation(
+                    "a Declared record must be the first of its log, for this incident, with severity 1..4".into(),
+                ));
+            }
+        }
+        self.check(&e.body, &e.by, e.at)
+    }
+
+    /// Command is handed off by the commander; anyone may take it over once the commander has
+    /// been silent for [`TAKEOVER_AFTER_MS`] (an IC who went off shift without a handoff).
+    fn check_handoff(&self, by: &str, at: Millis) -> Result<(), RuleViolation> {
+        let Some(current) = self.commander().map(|c| c.to_ascii_lowercase()) else {
+            return Ok(());
+        };
+        let me = person_of(by);
+        if me == current {
+            return Ok(());
+        }
+        let last = self
+            .derived
+            .last_at_by_person
+            .get(&current)
+            .copied()
+            .unwrap_or(Millis::MIN);
+        if at.saturating_sub(last) >= TAKEOVER_AFTER_MS {
+            return Ok(());
+        }
+        Err(RuleViolation(format!(
+            "only the commander ({current}) hands off command; {me} can take over once {current} has been silent for 30 minutes"
+        )))
     }
 
     fn check_action(&self, a: &ActionSet, by: &str) -> Result<(), RuleViolation> {
@@ -386,7 +429,7 @@ impl IncidentState {
     }
 
     fn step(&mut self, e: &Event) {
-        if let Err(v) = self.check(&e.body, &e.by) {
+        if let Err(v) = self.check_event(e) {
             self.derived.rejected.push(Problem::new(
                 e.by.clone(),
                 Some(e.seq),
@@ -402,6 +445,8 @@ impl IncidentState {
         if (e.at - e.wall).abs() > SKEW_WARN_MS {
             d.skewed.insert(e.by.clone());
         }
+        let seen = d.last_at_by_person.entry(person_of(&e.by)).or_insert(e.at);
+        *seen = (*seen).max(e.at);
         let w = d.latest_wall.entry(e.by.clone()).or_insert(e.wall);
         *w = (*w).max(e.wall);
         let first = d.first_of_kind.entry(e.kind().to_string()).or_insert(e.when());

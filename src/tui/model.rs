@@ -786,7 +786,7 @@ fn write(m: &mut Model, label: impl Into<String>, bodies: Vec<Body>) -> Vec<Effe
         return Vec::new();
     }
     for b in &bodies {
-        if let Err(v) = inc.state().check(b, &m.me) {
+        if let Err(v) = inc.state().check(b, &m.me, m.now) {
             m.flash(format!("refused: {v}"), true);
             return Vec::new();
         }
