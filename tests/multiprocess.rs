@@ -583,3 +583,23 @@ fn a_planted_fifo_does_not_hang_readers() {
     assert_eq!(shown["events"], 1, "{shown}");
     assert!(shown["problems"].to_string().contains("mallory@evil"), "{shown}");
 }
+
+/// A playbook copy edited in the shared folder (say, to drop an approval rule) is never used.
+#[test]
+fn an_edited_playbook_copy_is_not_used() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Edited copy");
+    let dir = w.root().join(&id).join("playbooks");
+    let copy = std::fs::read_dir(&dir).unwrap().flatten().next().unwrap().path();
+    let text = std::fs::read_to_string(&copy).unwrap().replace("TwoPerson", "None");
+    std::fs::write(&copy, text).unwrap();
+    let shown = w.show(&ic, &id);
+    let problems = shown["problems"].to_string();
+    assert!(problems.contains("does not match its hash"), "{problems}");
+    assert_eq!(
+        shown["checklist"].as_array().map(|a| a.len()),
+        Some(0),
+        "the edited copy is not used"
+    );
+}

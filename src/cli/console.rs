@@ -26,7 +26,7 @@ fn keymap() -> Result<Keymap> {
 fn poll(g: &Global, ctx_poll: Option<f64>) -> Option<Duration> {
     g.poll_interval
         .or(ctx_poll)
-        .map(|s| Duration::from_secs_f64(s.max(0.1)))
+        .map(|s| crate::store::watch::poll_duration(s))
 }
 
 fn check_terminal() -> Result<()> {
@@ -90,7 +90,7 @@ pub fn demo(g: &Global, speed: f64) -> Result<()> {
         identity,
         observer: g.observer,
         open: Some(demo.incident.clone()),
-        poll: g.poll_interval.map(|s| Duration::from_secs_f64(s.max(0.1))),
+        poll: g.poll_interval.map(|s| crate::store::watch::poll_duration(s)),
         library: Library::built_in(),
         keymap,
         clock: now_ms,

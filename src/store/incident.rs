@@ -250,8 +250,13 @@ impl Source {
             if self.playbook_files.contains_key(hash) || !entry.file_type().is_ok_and(|t| t.is_file()) {
                 continue;
             }
-            self.playbook_files.insert(hash.to_string(), ());
             let rel = format!("{}/{PLAYBOOKS_DIR}/{name}", self.id);
+            // Sized before it is read; a copy that cannot be read yet (still syncing) is tried again.
+            if entry.metadata().is_ok_and(|m| m.len() > 4 << 20) {
+                self.playbook_files.insert(hash.to_string(), ());
+                problems.push(Problem::new(rel, None, "playbook copy is over 4 MiB; skipped"));
+                continue;
+            }
             let text = match fsutil::open_read(&entry.path()).and_then(std::io::read_to_string) {
                 Ok(t) => t,
                 Err(e) => {
@@ -259,10 +264,16 @@ impl Source {
                     continue;
                 }
             };
-            if text.len() > 4 << 20 {
-                problems.push(Problem::new(rel, None, "playbook copy is over 4 MiB; skipped"));
+            if crate::domain::event::line_hash(text.as_bytes()) != hash {
+                // Edited, or only partly synced: never used for the rules, looked at again later.
+                problems.push(Problem::new(
+                    rel,
+                    None,
+                    "content does not match its hash (edited, or still syncing): not used",
+                ));
                 continue;
             }
+            self.playbook_files.insert(hash.to_string(), ());
             match playbook::parse(&text) {
                 Ok((p, unknown)) => {
                     problems.extend(unknown.into_iter().map(|d| {
@@ -272,13 +283,6 @@ impl Source {
                             format!("{} (from a newer warroom?)", d.message),
                         )
                     }));
-                    if crate::domain::event::line_hash(text.as_bytes()) != hash {
-                        problems.push(Problem::new(
-                            rel.clone(),
-                            None,
-                            "content does not match its hash: the copy was edited",
-                        ));
-                    }
                     found.push((hash.to_string(), p));
                 }
                 Err(d) => problems.push(Problem::new(rel, Some(d.line as u64), d.message)),

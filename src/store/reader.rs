@@ -143,6 +143,11 @@ impl IncidentReader {
             ..Cursor::default()
         });
         let len = meta.len();
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(now, |d| d.as_millis() as Millis);
         let replaced = cursor.file_id != (meta.dev(), meta.ino());
         if replaced || len < cursor.offset {
             batch.problems.push(Problem::new(
@@ -182,7 +187,7 @@ impl IncidentReader {
             };
             buf.extend_from_slice(&chunk[..n]);
             let at_eof = pos + buf.len() as u64 >= len;
-            let used = consume(cursor, &rel, &buf, pos, len, at_eof, now, batch);
+            let used = consume(cursor, &rel, &buf, pos, len, at_eof, now, mtime, batch);
             buf.drain(..used);
             pos += used as u64;
             if cursor.skipping {
@@ -205,6 +210,7 @@ fn consume(
     len: u64,
     at_eof: bool,
     now: Millis,
+    mtime: Millis,
     batch: &mut Batch,
 ) -> usize {
     let mut used = 0;
@@ -243,14 +249,17 @@ fn consume(
                 Err(why) => {
                     let is_last = pos + next as u64 >= len && at_eof;
                     if is_last {
+                        // Bad since the file last changed, or since we first saw it, whichever is
+                        // earlier: a one-shot command reports a line that has long been bad.
                         let first_seen = match cursor.pending_bad {
                             Some((off, t)) if off == line_start => t,
                             _ => {
-                                cursor.pending_bad = Some((line_start, now));
-                                now
+                                let since = now.min(mtime);
+                                cursor.pending_bad = Some((line_start, since));
+                                since
                             }
                         };
-                        if now - first_seen < SETTLE_MS {
+                        if now.saturating_sub(first_seen) < SETTLE_MS {
                             break; // may still be landing: retry next pass
                         }
                     }

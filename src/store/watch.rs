@@ -17,6 +17,16 @@ const FUSE: i64 = 0x6573_5546;
 pub const NETWORK_POLL: Duration = Duration::from_secs(2);
 pub const LOCAL_SAFETY_NET: Duration = Duration::from_secs(20);
 
+/// A user's `--poll-interval` (or config) in seconds, kept between 0.1 s and an hour.
+pub fn poll_duration(secs: f64) -> Duration {
+    let secs = if secs.is_finite() {
+        secs.clamp(0.1, 3600.0)
+    } else {
+        3600.0
+    };
+    Duration::from_secs_f64(secs)
+}
+
 /// What kind of file system the root is on, by `statfs` magic number.
 pub fn network_fs(path: &Path) -> Option<&'static str> {
     let st = rustix::fs::statfs(path).ok()?;
