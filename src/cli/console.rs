@@ -24,9 +24,7 @@ fn keymap() -> Result<Keymap> {
 }
 
 fn poll(g: &Global, ctx_poll: Option<f64>) -> Option<Duration> {
-    g.poll_interval
-        .or(ctx_poll)
-        .map(|s| crate::store::watch::poll_duration(s))
+    g.poll_interval.or(ctx_poll).map(crate::store::watch::poll_duration)
 }
 
 fn check_terminal() -> Result<()> {
@@ -90,7 +88,7 @@ pub fn demo(g: &Global, speed: f64) -> Result<()> {
         identity,
         observer: g.observer,
         open: Some(demo.incident.clone()),
-        poll: g.poll_interval.map(|s| crate::store::watch::poll_duration(s)),
+        poll: g.poll_interval.map(crate::store::watch::poll_duration),
         library: Library::built_in(),
         keymap,
         clock: now_ms,

@@ -357,7 +357,7 @@ pub fn follow_incident(
     let (tx, rx) = mpsc::channel::<()>();
     let poll = poll
         .or(ctx.config.poll_interval)
-        .map(|s| crate::store::watch::poll_duration(s));
+        .map(crate::store::watch::poll_duration);
     let w = watch::Watch::start(&inc.dir, poll, move || {
         let _ = tx.send(());
     });
