@@ -403,10 +403,12 @@ fn hybrid_clock_never_goes_back_and_names_runaway_hosts() {
     assert_eq!(next_at(1_000, None, [5_000, 7_000]).0, 7_001);
     // Never behind its own last record.
     assert_eq!(next_at(1_000, Some(9_000), [5_000]).0, 9_000);
-    // A writer far ahead (or this host far behind) is still followed, and named.
-    let (at, ahead) = next_at(1_000, None, [86_400_000, 2_000]);
-    assert_eq!(at, 86_400_001);
-    assert_eq!(ahead, vec![0]);
+    // A writer hours ahead (or this host hours behind) is still followed...
+    let (at, ignored) = next_at(1_000, None, [3_600_000, 2_000]);
+    assert_eq!((at, ignored), (3_600_001, vec![]));
+    // ...but one more than a day ahead is not, and is named.
+    let (at, ignored) = next_at(1_000, None, [90_000_000_000, 2_000]);
+    assert_eq!((at, ignored), (2_001, vec![0]));
 }
 
 #[test]

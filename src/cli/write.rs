@@ -358,7 +358,7 @@ pub fn report(id: &str, appended: &Appended) {
         eprintln!("note: repaired a torn write from an earlier crash ({bytes} bytes at offset {offset})");
     }
     for w in &appended.ahead {
-        eprintln!("warning: {w} writes more than 5 minutes ahead of this host's clock: one of the two clocks is wrong (ordered after it anyway)");
+        eprintln!("warning: {w} is more than 5 minutes ahead of this host's clock: one of the two clocks is wrong");
     }
     if let Some(e) = appended.events.iter().rev().find(|e| !matches!(e.body, Body::Heads(_))) {
         println!("{id} {} seq {} at {}", e.kind(), e.seq, format_utc(e.when()));

@@ -19,6 +19,8 @@ use super::time::Millis;
 
 /// An `at` this far from the writer's own `wall` means clocks disagree.
 pub const SKEW_WARN_MS: Millis = 30_000;
+/// How far ahead of this host's clock another writer's `at` is still followed.
+pub const FOLLOW_LIMIT_MS: Millis = 24 * 3_600_000;
 /// How long a commander must be silent before someone else may take command.
 pub const TAKEOVER_AFTER_MS: Millis = 30 * 60_000;
 /// Another writer's `at` further ahead than this is ignored by the hybrid clock.
@@ -695,22 +697,24 @@ pub fn transition_allowed(from: Option<ActionState>, to: ActionState, approval: 
 
 /// The hybrid sort key for a new event: never behind this writer's own last `at`, and after
 /// everything it has seen from others, so cause sorts before effect even on a host whose clock is
-/// far behind. (Design change: ARCHITECTURE had writers ignore an `at` more than 5 minutes ahead,
-/// but from one host a fast teammate and its own slow clock look the same, and ignoring them put a
-/// slow writer's replies before what they answered.) Returns the indexes of writers more than
-/// [`MAX_AHEAD_MS`] ahead, so the disagreement is reported instead of silently absorbed.
+/// hours behind. An `at` more than [`FOLLOW_LIMIT_MS`] ahead of this host's clock is not followed
+/// (a host a day fast must not drag everyone); their indexes are returned so it can be said.
+/// (Design change: ARCHITECTURE's limit was 5 minutes, but from one host a fast teammate and its
+/// own slow clock look the same, and a 5-minute limit put a slow writer's replies before what
+/// they answered.)
 pub fn next_at(
     wall: Millis,
     own_last: Option<Millis>,
     others: impl IntoIterator<Item = Millis>,
 ) -> (Millis, Vec<usize>) {
     let mut at = wall.max(own_last.unwrap_or(Millis::MIN));
-    let mut ahead = Vec::new();
+    let mut ignored = Vec::new();
     for (i, o) in others.into_iter().enumerate() {
-        if o - wall > MAX_AHEAD_MS {
-            ahead.push(i);
+        if o.saturating_sub(wall) > FOLLOW_LIMIT_MS {
+            ignored.push(i);
+        } else {
+            at = at.max(o.saturating_add(1));
         }
-        at = at.max(o + 1);
     }
-    (at, ahead)
+    (at, ignored)
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::tail::{read_tail, Tail};
 use super::{fsutil, writer_of_log, Identity, Store, StoreError, EVENTS_DIR, LOG_EXT};
 use crate::domain::event::{self, Body, Event, Head, Heads, TailRepaired};
-use crate::domain::state::next_at;
+use crate::domain::state::{next_at, MAX_AHEAD_MS};
 use crate::domain::time::Millis;
 
 /// Record the heads of the other logs every this many events (and at phase changes and resolve).
@@ -168,20 +168,22 @@ impl<'s> LogWriter<'s> {
             .last_hash
             .clone()
             .unwrap_or_else(|| event::genesis_hash(&self.incident, &writer));
-        let other_ats: Vec<Millis> = others
+        // (log, at, wall) of every other log's last record.
+        let other_last: Vec<(&str, Millis, Millis)> = others
             .iter()
-            .filter_map(|(_, t)| t.last_event.as_ref().map(|e| e.at))
+            .filter_map(|(w, t)| t.last_event.as_ref().map(|e| (w.as_str(), e.at, e.wall)))
             .collect();
 
         let mut buf = Vec::new();
         let mut push = |body: Body, occurred: Option<Millis>, out: &mut Appended| -> Result<u64, StoreError> {
             let wall = clock();
-            let (at, ignored) = next_at(wall, own_at, other_ats.iter().copied());
-            for i in ignored {
-                if let Some(w) = others.get(i).map(|(w, _)| w.clone()) {
-                    if !out.ahead.contains(&w) {
-                        out.ahead.push(w);
-                    }
+            let (at, ignored) = next_at(wall, own_at, other_last.iter().map(|(_, at, _)| *at));
+            // Name writers whose own clock runs ahead of ours (by their wall clock, so a writer
+            // who merely followed a fast one is not blamed), and any not followed at all.
+            for (i, (w, _, their_wall)) in other_last.iter().enumerate() {
+                let far = ignored.contains(&i) || their_wall.saturating_sub(wall) > MAX_AHEAD_MS;
+                if far && !out.ahead.iter().any(|a| a == w) {
+                    out.ahead.push(w.to_string());
                 }
             }
             seq += 1;
