@@ -103,6 +103,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
         .collect();
 
     let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
+    let (local, local_thread) = spawn_local(opts.store.clone(), msg_tx.clone())?;
     let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<Cmd>();
     let worker = Worker::new(
         opts.store.clone(),
@@ -150,7 +151,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
             let effects: Vec<Effect> = std::mem::take(&mut pending);
             for fx in effects {
                 dirty = true;
-                if let Some(msg) = execute_effect(fx, &opts, &model, &cmd_tx) {
+                if let Some(msg) = execute_effect(fx, &opts, &model, &cmd_tx, &local) {
                     pending.extend(update(&mut model, msg));
                 }
             }
@@ -198,6 +199,13 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
         }
     }
     let _ = cmd_tx.send(Cmd::Shutdown);
+    // Let the last drafts reach the disk (a few seconds at most: a hung home directory must not
+    // keep the console from quitting).
+    drop(local);
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while !local_thread.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     match model.fatal {
         Some(why) => Err(std::io::Error::other(why)),
         None => Ok(()),
@@ -205,12 +213,52 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
 }
 
 /// Carry out one effect; some answer at once with a message for the reducer.
-fn execute_effect(fx: Effect, opts: &Options, model: &Model, cmd_tx: &std::sync::mpsc::Sender<Cmd>) -> Option<Msg> {
+/// Work on the local state directory (drafts, the facilitator's notes). It runs on its own
+/// thread, in order, because a home directory on NFS can hang, and the screen must not.
+enum Local {
+    LoadDraft(String),
+    SaveDraft { incident: String, text: String },
+    SaveFacilitator(Box<crate::exercise::local::FacilitatorState>),
+}
+
+type LocalThread = (std::sync::mpsc::Sender<Local>, std::thread::JoinHandle<()>);
+
+fn spawn_local(store: Store, reply: mpsc::UnboundedSender<Msg>) -> std::io::Result<LocalThread> {
+    let (tx, rx) = std::sync::mpsc::channel::<Local>();
+    let handle = std::thread::Builder::new()
+        .name("warroom-local".into())
+        .spawn(move || {
+            for job in rx {
+                let msg = match job {
+                    Local::LoadDraft(incident) => std::fs::read_to_string(draft_path(&store, &incident))
+                        .ok()
+                        .map(|text| Msg::DraftLoaded { incident, text }),
+                    Local::SaveDraft { incident, text } => {
+                        save_draft(&store, &incident, &text);
+                        None
+                    }
+                    Local::SaveFacilitator(f) => f.save(&store.state_dir).err().map(Msg::Failed),
+                };
+                if let Some(m) = msg {
+                    let _ = reply.send(m);
+                }
+            }
+        })?;
+    Ok((tx, handle))
+}
+
+fn execute_effect(
+    fx: Effect,
+    opts: &Options,
+    model: &Model,
+    cmd_tx: &std::sync::mpsc::Sender<Cmd>,
+    local: &std::sync::mpsc::Sender<Local>,
+) -> Option<Msg> {
     match fx {
         Effect::Open(id) => {
             let _ = cmd_tx.send(Cmd::Open(id.clone()));
-            let text = std::fs::read_to_string(draft_path(&opts.store, &id)).ok()?;
-            Some(Msg::DraftLoaded { incident: id, text })
+            let _ = local.send(Local::LoadDraft(id));
+            None
         }
         Effect::Close => {
             let _ = cmd_tx.send(Cmd::Close);
@@ -247,10 +295,13 @@ fn execute_effect(fx: Effect, opts: &Options, model: &Model, cmd_tx: &std::sync:
             }),
         },
         Effect::SaveDraft { incident, text } => {
-            save_draft(&opts.store, &incident, &text);
+            let _ = local.send(Local::SaveDraft { incident, text });
             None
         }
-        Effect::SaveFacilitator(f) => f.save(&opts.store.state_dir).err().map(Msg::Failed),
+        Effect::SaveFacilitator(f) => {
+            let _ = local.send(Local::SaveFacilitator(f));
+            None
+        }
         Effect::Quit => None,
     }
 }
