@@ -643,3 +643,28 @@ fn demo_shows_teammates_and_quits() {
 fn timeline_rows(screen: &str) -> Vec<&str> {
     screen.lines().skip_while(|l| !l.contains("Timeline")).skip(1).collect()
 }
+
+// ---- an SSH drop loses nothing -----------------------------------------------------------------
+
+#[test]
+fn a_hangup_keeps_the_note_being_typed_for_the_next_open() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Dropped link");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Dropped link", Spawn::new(&args));
+    c.send(b"n");
+    c.wait_for("Note", WAIT);
+    c.send(b"half a thought");
+    c.wait_for("half a thought", WAIT);
+    // The SSH session drops: the terminal hangs up.
+    let rc = unsafe { libc::kill(c.pid(), libc::SIGHUP) };
+    assert_eq!(rc, 0);
+    c.wait_exit(WAIT);
+    assert_restored(&c.output());
+    // Next time, the draft is there.
+    let mut again = open_incident(&w, &alice, &id, "Dropped link", Spawn::new(&args));
+    again.wait_for("draft was restored", WAIT);
+    again.send(b"n");
+    again.wait_for("half a thought", WAIT);
+}
