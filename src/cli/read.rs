@@ -363,7 +363,8 @@ pub fn follow_incident(
     });
     eprintln!("following {} ({}); Ctrl-C to stop", sanitize(&inc.id), w.mode.label());
     let mut last_key = inc.state.timeline().next_back().map(|e| (e.when(), e.key()));
-    let mut seen_problems = inc.problems().len();
+    // Problems are printed once each (the list is rebuilt, and may reorder, on a replay).
+    let mut seen_problems: std::collections::BTreeSet<String> = inc.problems().iter().map(|p| p.to_string()).collect();
     let wait = w.mode.interval().min(Duration::from_millis(500));
     loop {
         if stop.is_some_and(|s| s()) {
@@ -390,11 +391,12 @@ pub fn follow_incident(
         if out.flush().is_err() {
             return Ok(());
         }
-        let problems = inc.problems();
-        for p in problems.iter().skip(seen_problems) {
-            eprintln!("problem: {p}");
+        for p in inc.problems() {
+            let line = p.to_string();
+            if seen_problems.insert(line.clone()) {
+                eprintln!("problem: {line}");
+            }
         }
-        seen_problems = problems.len();
     }
 }
 
