@@ -268,7 +268,11 @@ impl<'s> LogWriter<'s> {
             return Ok(());
         };
         let found = tail.last_event.as_ref().map_or(0, |e| e.seq);
-        if found < mine.seq {
+        // Shorter than what this host wrote, or the same length but another last record (a
+        // different copy of the file was put in its place).
+        let replaced =
+            found == mine.seq && tail.lines_back == 1 && tail.last_hash.as_deref() != Some(mine.hash.as_str());
+        if found < mine.seq || replaced {
             return Err(StoreError::RolledBack {
                 log: path.display().to_string(),
                 found,
