@@ -616,3 +616,51 @@ fn the_timeline_follows_new_events_unless_scrolled_back() {
     update(&mut m, code(KeyCode::End));
     assert_eq!(bottom(&m).as_deref(), Some("e061"), "End follows again");
 }
+
+#[test]
+fn decisions_ask_before_they_are_recorded() {
+    let mut m = model_on_incident();
+    // Severity: picked, then a reason is required.
+    update(&mut m, key('S'));
+    assert!(writes(&update(&mut m, key('1'))).is_empty(), "no write before a reason");
+    assert!(
+        writes(&update(&mut m, code(KeyCode::Enter))).is_empty(),
+        "an empty reason is not enough"
+    );
+    for c in "exfil seen".chars() {
+        update(&mut m, key(c));
+    }
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert!(
+        matches!(&writes(&fx)[0][0].body, Body::SeverityChanged(s) if s.severity == 1 && s.reason.as_deref() == Some("exfil seen"))
+    );
+    // Approval: what is approved is shown first; `y` records it.
+    update(&mut m, code(KeyCode::Tab));
+    for _ in 0..5 {
+        update(&mut m, key('j'));
+    }
+    assert!(writes(&update(&mut m, key('A'))).is_empty());
+    assert!(matches!(m.overlay, Some(Overlay::Confirm(Confirm::Approve { .. }))));
+    let fx = update(&mut m, key('y'));
+    assert!(matches!(&writes(&fx)[0][0].body, Body::ActionSet(a) if a.state == ActionState::Approved));
+}
+
+#[test]
+fn esc_clears_a_search_before_it_leaves_the_incident() {
+    let mut m = model_on_incident();
+    update(&mut m, code(KeyCode::Tab));
+    update(&mut m, code(KeyCode::Tab));
+    update(&mut m, key('/'));
+    for c in "egress".chars() {
+        update(&mut m, key(c));
+    }
+    update(&mut m, code(KeyCode::Enter));
+    assert!(m.incident.as_ref().unwrap().timeline.search.is_some());
+    assert!(update(&mut m, code(KeyCode::Esc)).is_empty());
+    assert!(
+        m.incident.as_ref().is_some_and(|i| i.timeline.search.is_none()),
+        "first Esc clears the search"
+    );
+    update(&mut m, code(KeyCode::Esc));
+    assert!(m.incident.is_none(), "second Esc goes back to the board");
+}

@@ -84,6 +84,7 @@ pub struct RunArgs<'a> {
     pub speed: f64,
     pub duration: Option<f64>,
     pub headless: bool,
+    pub commander: Option<String>,
 }
 
 pub fn run(g: &Global, args: RunArgs) -> Result<()> {
@@ -107,7 +108,10 @@ pub fn run(g: &Global, args: RunArgs) -> Result<()> {
                 title: format!("EXERCISE: {}", sc.title),
                 severity: sc.severity,
                 mode: Mode::Exercise,
-                commander: me.writer.name.clone(),
+                commander: match &args.commander {
+                    Some(c) => crate::domain::identity::normalise_name(c, &[]).map_err(Fail::new)?,
+                    None => me.writer.name.clone(),
+                },
                 occurred: None,
             };
             let (id, _) = declare(&ctx.store, &me, req, now_ms)?;

@@ -329,6 +329,9 @@ pub enum ExerciseCommand {
         /// Stop after this many seconds (the exercise can be resumed)
         #[arg(long, value_name = "SECS")]
         duration: Option<f64>,
+        /// The players' incident commander (default: the facilitator)
+        #[arg(long, value_name = "WHO")]
+        commander: Option<String>,
     },
     /// The shipped scenarios
     List,
@@ -420,6 +423,7 @@ pub fn run(cli: Cli) -> Result<()> {
             speed,
             headless,
             duration,
+            commander,
         }) => exercise::run(
             g,
             exercise::RunArgs {
@@ -428,6 +432,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 speed,
                 duration,
                 headless,
+                commander,
             },
         ),
         Command::Show { incident, json } => read::show(g, &incident, json),

@@ -77,22 +77,23 @@ pub fn list(g: &Global, as_json: bool) -> Result<()> {
         return Ok(());
     }
     let mut out = std::io::stdout().lock();
+    let id_w = incidents.iter().map(|i| i.id.chars().count()).max().unwrap_or(2).max(2);
     let _ = writeln!(
         out,
-        "{:<40} {:<5} {:<15} {:<12} {:>8} {:<22} {:<8} {:<9} PROBLEMS",
+        "{:<id_w$} {:<5} {:<15} {:<12} {:>8} {:<22} {:<8} {:<9} PROBLEMS",
         "ID", "SEV", "PHASE", "COMMANDER", "AGE", "LAST UPDATE", "MODE", "STATUS"
     );
     for inc in &incidents {
         let s = &inc.state;
-        let age = s.declared_at().map_or("-".into(), |t| format_age(now - t));
-        let last = s
-            .derived
-            .last_update
-            .as_ref()
-            .map_or("-".into(), |(t, by)| format!("{} ago {}", format_age(now - t), by));
+        let age = s
+            .declared_at()
+            .map_or("-".into(), |t| format_age(now.saturating_sub(t)));
+        let last = s.derived.last_update.as_ref().map_or("-".into(), |(t, by)| {
+            format!("{} ago {}", format_age(now.saturating_sub(*t)), by)
+        });
         let _ = writeln!(
             out,
-            "{:<40} {:<5} {:<15} {:<12} {:>8} {:<22} {:<8} {:<9} {}",
+            "{:<id_w$} {:<5} {:<15} {:<12} {:>8} {:<22} {:<8} {:<9} {}",
             sanitize(&inc.id),
             severity_word(s.severity()),
             s.phase().label(),

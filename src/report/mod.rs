@@ -149,7 +149,7 @@ pub fn markdown(
         let _ = writeln!(o, "## Injects and responses\n");
         let _ = writeln!(
             o,
-            "| Inject | Released | First response | After | Expected outcome |\n|---|---|---|---|---|"
+            "| Inject | Released | First response (next player event) | After (wall clock) | Expected outcome |\n|---|---|---|---|---|"
         );
         for r in inject_responses(s) {
             let expected = fac
@@ -175,6 +175,16 @@ pub fn markdown(
             );
         }
         if let Some(f) = fac {
+            let never: Vec<String> = f
+                .scenario
+                .injects
+                .iter()
+                .filter(|i| !s.derived.released_injects.contains(&i.id) && !f.skipped.contains(&i.id))
+                .map(|i| format!("{} — {}", md(&i.id), md(&i.title)))
+                .collect();
+            if !never.is_empty() {
+                let _ = writeln!(o, "\nNever released: {}", never.join("; "));
+            }
             let skipped: Vec<&str> = f.skipped.iter().map(String::as_str).collect();
             if !skipped.is_empty() {
                 let _ = writeln!(o, "\nSkipped by the facilitator: {}", md(&skipped.join(", ")));

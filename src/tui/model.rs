@@ -316,6 +316,7 @@ pub enum EditorPurpose {
     Search,
     Title,
     Evaluator,
+    SeverityReason(u8),
 }
 
 pub struct Editor {
@@ -323,6 +324,8 @@ pub struct Editor {
     pub area: TextArea<'static>,
     /// The item a Blocked note is for.
     pub item: Option<String>,
+    /// Already warned about unfilled template placeholders.
+    pub warned: bool,
 }
 
 impl Editor {
@@ -333,12 +336,16 @@ impl Editor {
             text.split('\n').map(str::to_string).collect()
         };
         let mut area = TextArea::new(lines);
+        if !matches!(purpose, EditorPurpose::Search | EditorPurpose::Title) {
+            area.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
+        }
         area.move_cursor(ratatui_textarea::CursorMove::Bottom);
         area.move_cursor(ratatui_textarea::CursorMove::End);
         Box::new(Editor {
             purpose,
             area,
             item: None,
+            warned: false,
         })
     }
     pub fn text(&self) -> String {
@@ -371,6 +378,8 @@ pub struct Picker {
 pub enum Confirm {
     /// Enter `phase` although these required items are open.
     Phase { phase: Phase, open: Vec<String> },
+    /// Approve this containment action (its title, why and command are shown first).
+    Approve { action: crate::domain::playbook::Action },
 }
 
 /// The declare form: playbook, title, severity.
@@ -812,6 +821,10 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
     if k.kind == crossterm::event::KeyEventKind::Release {
         return Vec::new();
     }
+    // A refusal has been read once the user acts again: do not let it linger over later work.
+    if m.flash.as_ref().is_some_and(|f| f.error) {
+        m.flash = None;
+    }
     match m.overlay.take() {
         Some(Overlay::Editor(ed)) => return editor_key(m, ed, k),
         Some(Overlay::Picker(p)) => return picker_key(m, p, k),
@@ -894,11 +907,13 @@ fn board_action(m: &mut Model, a: Action) -> Vec<Effect> {
             } else if m.playbooks.is_empty() {
                 m.flash("no playbooks found; see `warroom playbook list`", true);
             } else {
-                m.overlay = Some(Overlay::Declare(DeclareForm {
+                // The title first (what people type right away), then playbook and severity.
+                m.declare_form = Some(DeclareForm {
                     playbook: 0,
                     severity: 2,
                     title: String::new(),
-                }));
+                });
+                m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::Title, "")));
             }
             Vec::new()
         }
@@ -918,6 +933,18 @@ fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             m.quit = true;
             fx.push(Effect::Quit);
             fx
+        }
+        Action::Back
+            if inc.timeline.search.is_some()
+                || inc.timeline.author.is_some()
+                || inc.timeline.kind != KindFilter::All =>
+        {
+            // Esc first clears what narrows the timeline, then leaves the incident.
+            inc.timeline.search = None;
+            inc.timeline.author = None;
+            inc.timeline.kind = KindFilter::All;
+            inc.timeline.back = 0;
+            Vec::new()
         }
         Action::Back => {
             let mut fx = save_failed_writes(m);
@@ -988,7 +1015,21 @@ fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Handoff => {
-            let people = inc.people(&person);
+            let probe: Body = RoleAssigned {
+                role: COMMANDER.into(),
+                who: person.clone(),
+            }
+            .into();
+            if let Err(v) = inc.state().check(&probe, &m.me, m.now) {
+                m.flash(format!("{v}"), true);
+                return Vec::new();
+            }
+            let current = inc.state().commander().map(str::to_string);
+            let people: Vec<String> = inc
+                .people(&person)
+                .into_iter()
+                .filter(|p| Some(p) != current.as_ref())
+                .collect();
             m.overlay = Some(Overlay::Picker(Picker {
                 title: "Hand off command to".into(),
                 options: people,
@@ -1099,16 +1140,22 @@ fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
                 Action::ActionFailed => ActionState::Failed,
                 _ => ActionState::RolledBack,
             };
-            write(
-                m,
-                format!("{} {state:?}", def.id),
-                vec![ActionSet {
-                    action: def.id,
-                    state,
-                    note: None,
+            let body: Body = ActionSet {
+                action: def.id.clone(),
+                state,
+                note: None,
+            }
+            .into();
+            if state == ActionState::Approved {
+                // An approval is a second pair of eyes: show what is being approved first.
+                if let Err(v) = inc.state().check(&body, &m.me, m.now) {
+                    m.flash(format!("refused: {v}"), true);
+                    return Vec::new();
                 }
-                .into()],
-            )
+                m.overlay = Some(Overlay::Confirm(Confirm::Approve { action: def }));
+                return Vec::new();
+            }
+            write(m, format!("{} {state:?}", def.id), vec![body])
         }
         Action::FilterKind => {
             inc.timeline.kind = inc.timeline.kind.next();
@@ -1289,12 +1336,31 @@ fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
                 .into()],
             )
         }
+        EditorPurpose::Status(_) if has_placeholder(&trimmed) && !ed.warned => {
+            let mut ed = ed;
+            ed.warned = true;
+            m.flash(
+                "the update still has [PLACEHOLDERS]; fill them in, or Enter again to record it as is",
+                true,
+            );
+            m.overlay = Some(Overlay::Editor(ed));
+            Vec::new()
+        }
         EditorPurpose::Status(audience) => write(
             m,
             "status update",
             vec![StatusUpdate {
                 audience,
                 text: trimmed,
+            }
+            .into()],
+        ),
+        EditorPurpose::SeverityReason(severity) => write(
+            m,
+            format!("severity → SEV{severity}"),
+            vec![SeverityChanged {
+                severity,
+                reason: Some(trimmed),
             }
             .into()],
         ),
@@ -1372,12 +1438,11 @@ fn choose(m: &mut Model, p: Picker) -> Vec<Effect> {
     };
     match p.purpose {
         PickPurpose::Severity => {
-            let severity = (p.sel + 1) as u8;
-            write(
-                m,
-                format!("severity → SEV{severity}"),
-                vec![SeverityChanged { severity, reason: None }.into()],
-            )
+            // A severity change is a decision: ask why (the reason goes in the record).
+            let mut ed = Editor::new(EditorPurpose::SeverityReason((p.sel + 1) as u8), "");
+            ed.item = None;
+            m.overlay = Some(Overlay::Editor(ed));
+            Vec::new()
         }
         PickPurpose::Assign(target) => write(
             m,
@@ -1456,6 +1521,15 @@ fn confirm_key(m: &mut Model, c: Confirm, k: KeyEvent) -> Vec<Effect> {
                 }
                 .into()],
             ),
+            Confirm::Approve { action } => {
+                let body = ActionSet {
+                    action: action.id.clone(),
+                    state: ActionState::Approved,
+                    note: None,
+                }
+                .into();
+                write(m, format!("{} approved", action.id), vec![body])
+            }
         },
         KeyCode::Char('n') | KeyCode::Esc => Vec::new(),
         _ => {
@@ -1623,4 +1697,15 @@ fn facilitate(m: &mut Model, a: Action) -> Vec<Effect> {
         }
         _ => Vec::new(),
     }
+}
+
+/// A template's fill-in like `[CHANNEL]` or `[TIME, UTC]` still in the text.
+fn has_placeholder(text: &str) -> bool {
+    text.split('[').skip(1).any(|rest| {
+        rest.split_once(']').is_some_and(|(inside, _)| {
+            !inside.is_empty()
+                && inside.chars().any(|c| c.is_ascii_uppercase())
+                && !inside.chars().any(|c| c.is_ascii_lowercase())
+        })
+    })
 }

@@ -8,7 +8,7 @@ use ratatui::Frame;
 use super::{fit, footer, pane_block};
 use crate::domain::event::Mode;
 use crate::domain::sanitize;
-use crate::domain::time::{format_age, format_elapsed};
+use crate::domain::time::format_age;
 use crate::tui::model::{BoardFilter, Model, RowStatus};
 use crate::tui::theme::Theme;
 
@@ -76,10 +76,10 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
     } else {
         let w = inner.width as usize;
         let flags_w = if w >= 110 { 26 } else { 10 };
-        let title_w = w.saturating_sub(58 + flags_w).max(12);
+        let title_w = w.saturating_sub(48 + flags_w).max(12);
         let mut lines = vec![Line::styled(
             format!(
-                "{:<5} {:<title_w$} {:<8} {:<9} {:>10} {:<16} FLAGS",
+                "{:<5} {:<title_w$} {:<8} {:<9} {:>6} {:<14} FLAGS",
                 "SEV", "TITLE", "PHASE", "IC", "T+", "LAST UPDATE"
             ),
             theme.dim(),
@@ -88,10 +88,10 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
         let start = m.board_sel.saturating_sub(height.saturating_sub(1));
         for (i, r) in rows.iter().enumerate().skip(start).take(height) {
             let sev = r.severity.map_or("SEV?".into(), |s| format!("SEV{s}"));
-            let age = r.declared_at.map_or("-".into(), |t| {
-                let e = format_elapsed(m.now - t);
-                e.trim_start_matches("T+").to_string()
-            });
+            // Minutes are enough on the board (it redraws each minute); seconds live in the war room.
+            let age = r
+                .declared_at
+                .map_or("-".into(), |t| format_age(m.now.saturating_sub(t)));
             let last = r.last_update.as_ref().map_or("-".into(), |(t, by)| {
                 format!("{} {}", format_age(m.now - t), crate::domain::identity::person_of(by))
             });
@@ -120,9 +120,9 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
             let line = Line::from(vec![
                 Span::styled(format!("{sev:<5} "), theme.severity(r.severity)),
                 Span::raw(format!(
-                    "{:<title_w$} {phase:<8} {ic:<9} {age:>10} {:<16} ",
+                    "{:<title_w$} {phase:<8} {ic:<9} {age:>6} {:<14} ",
                     fit(&sanitize(&r.title), title_w),
-                    fit(&sanitize(&last), 16)
+                    fit(&sanitize(&last), 14)
                 )),
                 Span::styled(flags.join(" "), theme.warn()),
             ]);

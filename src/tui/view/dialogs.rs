@@ -36,6 +36,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                 EditorPurpose::FollowUp => (" Follow-up — Enter records · Esc cancels ", 5),
                 EditorPurpose::Search => (" Search timeline — Enter applies (empty clears) ", 3),
                 EditorPurpose::Title => (" Incident title — Enter ", 3),
+                EditorPurpose::SeverityReason(_) => (" Why change the severity? Enter records · Esc cancels ", 5),
                 EditorPurpose::Evaluator => (
                     " Evaluator note (private; + went well, - to improve) — Enter keeps it ",
                     6,
@@ -85,6 +86,35 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                 })
                 .collect();
             frame.render_widget(Paragraph::new(lines), inner);
+        }
+        Overlay::Confirm(Confirm::Approve { action }) => {
+            use crate::domain::sanitize;
+            let r = centered(
+                area,
+                area.width.saturating_sub(4).min(100),
+                area.height.saturating_sub(4).min(16),
+            );
+            frame.render_widget(Clear, r);
+            let block = pane_block(" Approve this action? ", true, theme);
+            let inner = block.inner(r);
+            frame.render_widget(block, r);
+            let mut lines = vec![
+                Line::styled(sanitize(&action.title), theme.bold()),
+                Line::raw(format!("why: {}", sanitize(&action.why))),
+                Line::raw(format!("approval: {}", approval_words(action.approval))),
+            ];
+            if let Some(c) = &action.command {
+                lines.push(Line::styled("command (to be run by hand):", theme.warn()));
+                lines.extend(sanitize_lines(c).into_iter().map(|l| Line::raw(format!("  {l}"))));
+            }
+            lines.push(Line::raw(""));
+            lines.push(Line::from(vec![
+                Span::styled("y", theme.bold()),
+                Span::raw(" approve · "),
+                Span::styled("n", theme.bold()),
+                Span::raw(" not now"),
+            ]));
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
         }
         Overlay::Confirm(Confirm::Phase { phase, open }) => {
             let r = centered(area, 70, 9);
@@ -267,6 +297,7 @@ fn detail_of_selection(frame: &mut Frame, area: Rect, inc: &crate::tui::model::I
     use crate::domain::sanitize;
     use crate::tui::model::Pane;
     let mut lines: Vec<Line> = Vec::new();
+    let mut commands: Vec<Line> = Vec::new();
     let title = match inc.focus {
         Pane::Checklist => {
             let Some(item) = inc.selected_item() else { return };
@@ -295,18 +326,39 @@ fn detail_of_selection(frame: &mut Frame, area: Rect, inc: &crate::tui::model::I
             let Some(a) = inc.selected_action() else { return };
             lines.push(Line::styled(sanitize(&a.title), theme.bold()));
             lines.push(Line::raw(format!("why: {}", sanitize(&a.why))));
-            lines.push(Line::raw(format!("{:?}-term · approval: {:?}", a.term, a.approval)));
+            let term = match a.term {
+                crate::domain::playbook::Term::Short => "short-term",
+                crate::domain::playbook::Term::Long => "long-term",
+            };
+            lines.push(Line::raw(format!("{term} · approval: {}", approval_words(a.approval))));
+            match inc.state().derived.actions.get(&a.id) {
+                Some(r) => {
+                    let who = |w: &Option<String>| w.as_deref().map(sanitize).unwrap_or_else(|| "-".into());
+                    lines.push(Line::raw(format!(
+                        "now {} (by {} at {}) · proposed by {} · approved by {}",
+                        crate::domain::describe::action_state_word(r.value.state),
+                        sanitize(&r.by),
+                        crate::domain::time::format_utc(r.when),
+                        who(&r.value.proposer),
+                        who(&r.value.approver)
+                    )));
+                    if let Some(n) = &r.value.note {
+                        lines.push(Line::raw(format!("note: {}", sanitize(n))));
+                    }
+                }
+                None => lines.push(Line::raw("not proposed yet")),
+            }
+            // Commands are never wrapped, so what is copied from the screen is what runs.
             if let Some(c) = &a.command {
-                lines.push(Line::raw(""));
-                lines.push(Line::styled(
+                commands.push(Line::styled(
                     "command (run it yourself; warroom never executes commands):",
                     theme.warn(),
                 ));
-                lines.extend(sanitize_lines(c).into_iter().map(|l| Line::raw(format!("  {l}"))));
+                commands.extend(sanitize_lines(c).into_iter().map(Line::raw));
             }
             if let Some(r) = &a.rollback {
-                lines.push(Line::styled("rollback:", theme.bold()));
-                lines.extend(sanitize_lines(r).into_iter().map(|l| Line::raw(format!("  {l}"))));
+                commands.push(Line::styled("rollback:", theme.bold()));
+                commands.extend(sanitize_lines(r).into_iter().map(Line::raw));
             }
             format!(" {} ", sanitize(&a.id))
         }
@@ -321,5 +373,16 @@ fn detail_of_selection(frame: &mut Frame, area: Rect, inc: &crate::tui::model::I
     let block = pane_block(title, true, theme);
     let inner = block.inner(r);
     frame.render_widget(block, r);
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    let [text, cmds] = Layout::vertical([Constraint::Min(0), Constraint::Length(commands.len() as u16)]).areas(inner);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
+    frame.render_widget(Paragraph::new(commands), cmds);
+}
+
+/// The approval rule in words.
+pub fn approval_words(a: crate::domain::playbook::Approval) -> &'static str {
+    match a {
+        crate::domain::playbook::Approval::None => "none needed",
+        crate::domain::playbook::Approval::Commander => "the incident commander",
+        crate::domain::playbook::Approval::TwoPerson => "two people: someone other than the proposer",
+    }
 }

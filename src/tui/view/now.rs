@@ -84,12 +84,22 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
             .collect();
         a.push(Span::raw(parts.join("; ")));
     }
+    // The clock first: the time left is what gets cut last on a narrow terminal.
     let mut b = Vec::new();
+    b.push(Span::styled("⏰ ", theme.bold()));
+    b.push(match &f.next_due {
+        Some((what, left)) => Span::raw(format!(
+            "{} due in {}",
+            super::fit(&sanitize(what), (area.width as usize / 3).max(12)),
+            format_age(*left)
+        )),
+        None => Span::styled("no deadline running", theme.dim()),
+    });
     if f.awaiting.is_empty() {
-        b.push(Span::styled("⧗ no approvals waiting", theme.dim()));
+        b.push(Span::styled("  ⧗ no approvals waiting", theme.dim()));
     } else {
         b.push(Span::styled(
-            format!("⧗ {} awaiting approval: ", f.awaiting.len()),
+            format!("  ⧗ {} to approve: ", f.awaiting.len()),
             theme.warn(),
         ));
         b.push(Span::raw(f.awaiting.join(", ")));
@@ -100,11 +110,6 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     } else {
         f.mine.join(", ")
     }));
-    b.push(Span::styled("  ⏰ next: ", theme.bold()));
-    b.push(match &f.next_due {
-        Some((what, left)) => Span::raw(format!("{} in {}", sanitize(what), format_age(*left))),
-        None => Span::styled("no deadline running", theme.dim()),
-    });
     let lines = if area.height >= 2 {
         vec![Line::from(a), Line::from(b)]
     } else {

@@ -57,7 +57,8 @@ fn style_for(e: &Event, theme: &Theme) -> ratatui::style::Style {
 pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme: &Theme) {
     let focused = inc.focus == Pane::Timeline;
     let t = &inc.timeline;
-    let mut title = format!(" Timeline ({} events", inc.state().event_count());
+    let n = inc.state().event_count();
+    let mut title = format!(" Timeline ({n} event{}", if n == 1 { "" } else { "s" });
     if t.kind != crate::tui::model::KindFilter::All {
         title.push_str(&format!(" · {}", t.kind.label()));
     }
