@@ -105,7 +105,7 @@ pub fn run(g: &Global, args: RunArgs) -> Result<()> {
             let (sc, pb) = load_scenario(g, s)?;
             let req = DeclareRequest {
                 playbook: &pb,
-                title: format!("EXERCISE: {}", sc.title),
+                title: sc.title.clone(),
                 severity: sc.severity,
                 mode: Mode::Exercise,
                 commander: match &args.commander {

@@ -250,6 +250,10 @@ fn help(frame: &mut Frame, area: Rect, m: &Model, scroll: usize, theme: &Theme) 
         }
     }
     lines.push(Line::styled(
+        "In the timeline, ~ after a time marks a backfilled time (given with --occurred).",
+        theme.dim(),
+    ));
+    lines.push(Line::styled(
         "Keys can be changed in ~/.config/warroom/keys.ron",
         theme.dim(),
     ));
