@@ -85,7 +85,13 @@ pub fn declare(
         )));
     }
     let date = crate::domain::time::to_datetime(clock()).format("%Y-%m-%d").to_string();
-    let base = format!("{date}-{}", slug(&req.title, 32));
+    // An exercise or a demo says so in its folder name too.
+    let kind = match req.mode {
+        Mode::Real => "",
+        Mode::Exercise => "exercise-",
+        Mode::Demo => "demo-",
+    };
+    let base = format!("{date}-{kind}{}", slug(&req.title, 32));
     let mut id = String::new();
     for _ in 0..20 {
         let candidate = format!("{base}-{}", super::random_id(4));
