@@ -161,9 +161,14 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
         }
         if dirty {
             let _ = execute!(terminal.backend_mut(), BeginSynchronizedUpdate);
-            terminal.draw(|f| view::draw(f, &model, &theme))?;
+            let drawn = terminal.draw(|f| view::draw(f, &model, &theme));
             let _ = execute!(terminal.backend_mut(), EndSynchronizedUpdate);
             dirty = false;
+            if drawn.is_err() {
+                // The terminal is gone (an SSH link dropped before its SIGHUP): save and leave.
+                pending.extend(update(&mut model, Msg::Hangup));
+                continue;
+            }
         }
         let msg = tokio::select! {
             ev = events.next() => match ev {
