@@ -161,10 +161,10 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
         }
         if dirty {
             let _ = execute!(terminal.backend_mut(), BeginSynchronizedUpdate);
-            let drawn = terminal.draw(|f| view::draw(f, &model, &theme));
+            let drawn = terminal.draw(|f| view::draw(f, &model, &theme)).is_ok();
             let _ = execute!(terminal.backend_mut(), EndSynchronizedUpdate);
             dirty = false;
-            if drawn.is_err() {
+            if !drawn {
                 // The terminal is gone (an SSH link dropped before its SIGHUP): save and leave.
                 pending.extend(update(&mut model, Msg::Hangup));
                 continue;
