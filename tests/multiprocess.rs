@@ -603,3 +603,19 @@ fn an_edited_playbook_copy_is_not_used() {
         "the edited copy is not used"
     );
 }
+
+/// A huge sparse file planted in the events folder costs a write nothing: tails are read from the
+/// end, a bounded distance back.
+#[test]
+fn a_huge_planted_file_does_not_slow_writes() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Sparse");
+    let huge = std::fs::File::create(w.events_dir(&id).join("eve@evil.abc123.ronl")).unwrap();
+    huge.set_len(256 << 20).unwrap(); // 256 MiB of zeros, no newline
+    w.note(&ic, &id, "still writing").ok();
+    let shown = w.show(&ic, &id);
+    assert_eq!(shown["notes"], 1, "{shown}");
+    let r = w.run(&ic, &["verify", &id]);
+    assert!(r.stdout.contains("eve@evil") || r.stderr.contains("eve@evil"), "{r}");
+}
