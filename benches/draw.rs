@@ -64,7 +64,7 @@ fn model(events: usize) -> Model {
             update: Update {
                 events: evs,
                 playbooks: vec![(hash, pb)],
-                problems: vec![],
+                ..Update::default()
             },
         },
     );

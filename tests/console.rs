@@ -124,7 +124,7 @@ fn story() -> Update {
     Update {
         events,
         playbooks: vec![(hash, pb)],
-        problems: vec![],
+        ..Update::default()
     }
 }
 

@@ -619,3 +619,30 @@ fn a_huge_planted_file_does_not_slow_writes() {
     let r = w.run(&ic, &["verify", &id]);
     assert!(r.stdout.contains("eve@evil") || r.stderr.contains("eve@evil"), "{r}");
 }
+
+/// An unreadable last line is shown at once as settling (a write may be landing), then reported
+/// as skipped once it has stayed bad; every other record still loads.
+#[test]
+fn an_unreadable_last_line_is_shown_while_it_settles() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Settling");
+    let bad = w.events_dir(&id).join("mallory@evil.abc123.ronl");
+    std::fs::write(&bad, "garbage(\n").unwrap();
+    let problems = w.show(&ic, &id)["problems"].to_string();
+    assert!(
+        problems.contains("mallory@evil") && problems.contains("looked at again"),
+        "{problems}"
+    );
+    // Long bad (its file unchanged for a minute): reported as skipped by a one-shot command.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&bad)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let problems = w.show(&ic, &id)["problems"].to_string();
+    assert!(problems.contains("skipped"), "{problems}");
+    assert_eq!(w.show(&ic, &id)["events"], 1);
+}

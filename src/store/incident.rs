@@ -157,11 +157,13 @@ pub struct Update {
     pub events: Vec<Event>,
     pub playbooks: Vec<(String, Playbook)>,
     pub problems: Vec<Problem>,
+    /// The unreadable last lines still settling, when that set changed (replaces the last one).
+    pub settling: Option<Vec<Problem>>,
 }
 
 impl Update {
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.playbooks.is_empty() && self.problems.is_empty()
+        self.events.is_empty() && self.playbooks.is_empty() && self.problems.is_empty() && self.settling.is_none()
     }
 }
 
@@ -177,6 +179,7 @@ pub struct Source {
     header_checked: bool,
     /// Playbook hashes the events name.
     wanted: Vec<String>,
+    last_settling: Vec<Problem>,
     declared: Option<Declared>,
 }
 
@@ -191,6 +194,7 @@ impl Source {
             reported: BTreeMap::new(),
             header_checked: false,
             wanted: Vec::new(),
+            last_settling: Vec::new(),
             declared: None,
         }
     }
@@ -233,7 +237,13 @@ impl Source {
                 .insert((p.source.clone(), p.line, p.what.clone()), ())
                 .is_none()
         });
+        let settling = self.reader.settling();
+        let settling = (settling != self.last_settling).then(|| {
+            self.last_settling = settling.clone();
+            settling
+        });
         Update {
+            settling,
             events: batch.events,
             playbooks,
             problems,
@@ -322,6 +332,7 @@ impl Source {
 pub struct View {
     pub state: IncidentState,
     pub file_problems: Vec<Problem>,
+    pub settling: Vec<Problem>,
 }
 
 impl View {
@@ -329,21 +340,26 @@ impl View {
         View {
             state: IncidentState::new(id),
             file_problems: Vec::new(),
+            settling: Vec::new(),
         }
     }
 
     /// Apply an update; returns the keys of the events that were new.
     pub fn apply(&mut self, update: Update) -> Vec<crate::domain::EventKey> {
         self.file_problems.extend(update.problems);
+        if let Some(settling) = update.settling {
+            self.settling = settling;
+        }
         for (hash, p) in update.playbooks {
             self.state.add_playbook(hash, p);
         }
         self.state.apply_all(update.events)
     }
 
-    /// Every problem: files and lines skipped, rules the fold refused.
+    /// Every problem: files and lines skipped or settling, rules the fold refused.
     pub fn problems(&self) -> Vec<Problem> {
         let mut v = self.file_problems.clone();
+        v.extend(self.settling.iter().cloned());
         v.extend(self.state.problems());
         v
     }
@@ -354,44 +370,55 @@ impl View {
     }
 }
 
-/// An incident read in one go (the CLI): a source and its view.
+/// An incident read in one go (the CLI): a source and what it has read so far.
 pub struct Incident {
     pub id: String,
     pub dir: PathBuf,
     pub state: IncidentState,
     source: Source,
     file_problems: Vec<Problem>,
+    settling: Vec<Problem>,
 }
 
 impl Incident {
     /// Read everything there is now.
     pub fn open(store: &Store, id: &str, now: Millis) -> Incident {
-        let mut source = Source::new(store, id);
-        let mut view = View::new(id);
-        view.apply(source.poll(now));
-        Incident {
+        let source = Source::new(store, id);
+        let mut inc = Incident {
             id: id.to_string(),
             dir: source.dir.clone(),
-            state: view.state,
+            state: IncidentState::new(id),
             source,
-            file_problems: view.file_problems,
-        }
+            file_problems: Vec::new(),
+            settling: Vec::new(),
+        };
+        inc.pass(now);
+        inc
     }
 
     /// One reconcile pass: returns the events that were new (in arrival order).
     pub fn refresh(&mut self, now: Millis) -> Vec<Event> {
+        let fresh = self.pass(now);
+        fresh.iter().filter_map(|k| self.state.event(k).cloned()).collect()
+    }
+
+    fn pass(&mut self, now: Millis) -> Vec<crate::domain::EventKey> {
+        // The same path as the console's view, so the CLI and the screen never disagree.
         let mut view = View {
             state: std::mem::replace(&mut self.state, IncidentState::new("")),
             file_problems: std::mem::take(&mut self.file_problems),
+            settling: std::mem::take(&mut self.settling),
         };
         let fresh = view.apply(self.source.poll(now));
         self.state = view.state;
         self.file_problems = view.file_problems;
-        fresh.iter().filter_map(|k| self.state.event(k).cloned()).collect()
+        self.settling = view.settling;
+        fresh
     }
 
     pub fn problems(&self) -> Vec<Problem> {
         let mut v = self.file_problems.clone();
+        v.extend(self.settling.iter().cloned());
         v.extend(self.state.problems());
         v
     }

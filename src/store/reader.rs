@@ -50,6 +50,23 @@ pub struct IncidentReader {
 }
 
 impl IncidentReader {
+    /// Unreadable last lines still inside their settling time (a write may be landing): shown,
+    /// not yet skipped.
+    pub fn settling(&self) -> Vec<Problem> {
+        self.cursors
+            .iter()
+            .filter_map(|(name, c)| {
+                c.pending_bad.map(|_| {
+                    Problem::new(
+                        self.rel(name),
+                        Some(c.line + 1),
+                        "last line unreadable: looked at again for 30 s in case a write is still landing",
+                    )
+                })
+            })
+            .collect()
+    }
+
     pub fn new(incident_dir: PathBuf) -> IncidentReader {
         let id = incident_dir
             .file_name()
