@@ -646,3 +646,36 @@ fn an_unreadable_last_line_is_shown_while_it_settles() {
     assert!(problems.contains("skipped"), "{problems}");
     assert_eq!(w.show(&ic, &id)["events"], 1);
 }
+
+/// A write refused for being too long leaves a torn tail for the next good write to repair and
+/// record, rather than cutting it silently.
+#[test]
+fn a_refused_write_keeps_the_torn_tail_for_the_record() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Torn then refused");
+    let log = w.log_of(&ic, &id);
+    let before = std::fs::metadata(&log).unwrap().len();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(b"(v:1,id:\"torn")
+        .unwrap();
+    // Control characters are escaped in RON, so 100 KB of them makes a record over the limit.
+    let huge = "\u{1}".repeat(100_000);
+    let r = w.run(&ic, &["note", &id, &huge]);
+    assert_eq!(r.code, 1, "{r}");
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().len(),
+        before + 13,
+        "the torn bytes are still there"
+    );
+    w.note(&ic, &id, "after").ok();
+    let kinds: Vec<String> = w
+        .tail_json(&ic, &id)
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(kinds.contains(&"TailRepaired".to_string()), "{kinds:?}");
+}
