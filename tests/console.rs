@@ -664,3 +664,15 @@ fn esc_clears_a_search_before_it_leaves_the_incident() {
     update(&mut m, code(KeyCode::Esc));
     assert!(m.incident.is_none(), "second Esc goes back to the board");
 }
+
+#[test]
+fn a_dead_store_thread_ends_the_console_with_drafts_saved() {
+    let mut m = model_on_incident();
+    update(&mut m, key('n'));
+    update(&mut m, key('w'));
+    let fx = update(&mut m, Msg::StoreDied("boom".into()));
+    assert!(fx
+        .iter()
+        .any(|f| matches!(f, Effect::SaveDraft { text, .. } if text == "w")));
+    assert!(m.quit && m.fatal.as_deref().is_some_and(|f| f.contains("boom")));
+}
