@@ -370,14 +370,20 @@ impl View {
     }
 }
 
-/// An incident read in one go (the CLI): a source and what it has read so far.
+/// An incident read in one go (the CLI): a source and its view, read the same way the console
+/// reads it. Derefs to the [`View`] (`inc.state`, `inc.problems()`).
 pub struct Incident {
     pub id: String,
     pub dir: PathBuf,
-    pub state: IncidentState,
     source: Source,
-    file_problems: Vec<Problem>,
-    settling: Vec<Problem>,
+    view: View,
+}
+
+impl std::ops::Deref for Incident {
+    type Target = View;
+    fn deref(&self) -> &View {
+        &self.view
+    }
 }
 
 impl Incident {
@@ -387,43 +393,16 @@ impl Incident {
         let mut inc = Incident {
             id: id.to_string(),
             dir: source.dir.clone(),
-            state: IncidentState::new(id),
             source,
-            file_problems: Vec::new(),
-            settling: Vec::new(),
+            view: View::new(id),
         };
-        inc.pass(now);
+        inc.view.apply(inc.source.poll(now));
         inc
     }
 
     /// One reconcile pass: returns the events that were new (in arrival order).
     pub fn refresh(&mut self, now: Millis) -> Vec<Event> {
-        let fresh = self.pass(now);
-        fresh.iter().filter_map(|k| self.state.event(k).cloned()).collect()
-    }
-
-    fn pass(&mut self, now: Millis) -> Vec<crate::domain::EventKey> {
-        // The same path as the console's view, so the CLI and the screen never disagree.
-        let mut view = View {
-            state: std::mem::replace(&mut self.state, IncidentState::new("")),
-            file_problems: std::mem::take(&mut self.file_problems),
-            settling: std::mem::take(&mut self.settling),
-        };
-        let fresh = view.apply(self.source.poll(now));
-        self.state = view.state;
-        self.file_problems = view.file_problems;
-        self.settling = view.settling;
-        fresh
-    }
-
-    pub fn problems(&self) -> Vec<Problem> {
-        let mut v = self.file_problems.clone();
-        v.extend(self.settling.iter().cloned());
-        v.extend(self.state.problems());
-        v
-    }
-
-    pub fn is_syncing(&self) -> bool {
-        self.state.derived.declared.is_none()
+        let fresh = self.view.apply(self.source.poll(now));
+        fresh.iter().filter_map(|k| self.view.state.event(k).cloned()).collect()
     }
 }
