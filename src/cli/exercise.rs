@@ -65,8 +65,7 @@ pub fn check(g: &Global, wanted: &str) -> Result<()> {
 }
 
 fn append(store: &Store, id: &str, me: &Identity, drafts: Vec<Draft>) -> Result<()> {
-    let a = LogWriter::new(store, id, me).append(drafts, now_ms)?;
-    let _ = a;
+    LogWriter::new(store, id, me).append(drafts, now_ms)?;
     Ok(())
 }
 
