@@ -24,6 +24,7 @@ fn model(events: usize) -> Model {
         wall: T0,
         occurred: None,
         by: "maya@h".into(),
+        log: "maya@h".into(),
         seq: 1,
         prev: String::new(),
         body: Declared {
@@ -46,6 +47,7 @@ fn model(events: usize) -> Model {
             wall: T0 + 1 + i as i64,
             occurred: None,
             by: by.into(),
+            log: by.into(),
             seq: 2 + i as u64,
             prev: String::new(),
             body: Note {
@@ -64,6 +66,7 @@ fn model(events: usize) -> Model {
             update: Update {
                 events: evs,
                 playbooks: vec![(hash, pb)],
+                claim: Some(warroom::domain::state::Claim::Unchecked),
                 ..Update::default()
             },
         },

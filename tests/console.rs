@@ -6,6 +6,7 @@ use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use ratatui::Terminal;
 use warroom::domain::event::*;
+use warroom::domain::state::Claim;
 use warroom::domain::Phase;
 use warroom::store::incident::Update;
 use warroom::store::playbooks::Library;
@@ -25,6 +26,7 @@ fn ev(n: u64, by: &str, at_min: i64, body: impl Into<Body>) -> Event {
         wall: T0 + at_min * 60_000,
         occurred: None,
         by: by.into(),
+        log: by.into(),
         seq: n,
         prev: String::new(),
         body: body.into(),
@@ -124,6 +126,8 @@ fn story() -> Update {
     Update {
         events,
         playbooks: vec![(hash, pb)],
+        // The claim (incident.ron) names maya's log as the declarer.
+        claim: Some(Claim::Log(m.into())),
         ..Update::default()
     }
 }

@@ -39,6 +39,7 @@ fn ev(n: u64, by: &str, wall: i64, body: impl Into<Body>) -> Event {
         wall,
         occurred: None,
         by: by.into(),
+        log: by.into(),
         seq: n,
         prev: String::new(),
         body: body.into(),

@@ -77,6 +77,7 @@ fn history(ops: &[(u8, u8, u8, u16)], hash: &str) -> Vec<Event> {
         wall: 1_000_000,
         occurred: None,
         by: WRITERS[0].into(),
+        log: WRITERS[0].into(),
         seq: 1,
         prev: String::new(),
         body: Declared {
@@ -102,6 +103,7 @@ fn history(ops: &[(u8, u8, u8, u16)], hash: &str) -> Vec<Event> {
             wall: at[w],
             occurred: (p % 4 == 0).then_some(at[w] - 5_000),
             by: WRITERS[w].into(),
+            log: WRITERS[w].into(),
             seq: seq[w],
             prev: String::new(),
             body: body(op, p),
@@ -181,6 +183,7 @@ proptest! {
             wall: 10,
             occurred: Some(5),
             by: "dave@h4".into(),
+            log: "dave@h4".into(),
             seq: 1,
             prev: String::new(),
             body: Note { text: "from a laptop back online".into(), tags: vec![] }.into(),
@@ -202,6 +205,7 @@ fn ev(id: &str, at: i64, by: &str, seq: u64, body: impl Into<Body>) -> Event {
         wall: at,
         occurred: None,
         by: by.into(),
+        log: by.into(),
         seq,
         prev: String::new(),
         body: body.into(),
@@ -417,6 +421,7 @@ fn a_second_declared_cannot_take_over_the_incident() {
     let mut hijack = declared(&hash);
     hijack.id = "hijack".into();
     hijack.by = "bob@h2".into();
+    hijack.log = "bob@h2".into();
     hijack.at = 0; // sorts first
     hijack.seq = 7;
     if let Body::Declared(d) = &mut hijack.body {
@@ -433,35 +438,182 @@ fn a_second_declared_cannot_take_over_the_incident() {
 #[test]
 fn only_the_commander_hands_off_unless_they_went_silent() {
     let (hash, pb) = playbook();
-    let grab = |at| {
+    let grab = |seq, at| {
         ev(
             "g",
             at,
             "bob@h2",
-            1,
+            seq,
             RoleAssigned {
                 role: "commander".into(),
                 who: "bob".into(),
             },
         )
     };
+    let note = |at| {
+        ev(
+            "n",
+            at,
+            "bob@h2",
+            1,
+            Note {
+                text: "alice?".into(),
+                tags: vec![],
+            },
+        )
+    };
+    let fold = |events: Vec<Event>| IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events);
     // alice (the commander) declared at 1_000_000: bob cannot grab command ten minutes later...
-    let s = IncidentState::fold(
-        "i",
-        vec![(hash.clone(), pb.clone())],
-        vec![declared(&hash), grab(1_000_000 + 600_000)],
-    );
+    let s = fold(vec![declared(&hash), grab(1, 1_000_000 + 600_000)]);
     assert_eq!(s.commander(), Some("alice"));
     assert!(
         s.problems().iter().any(|p| p.what.contains("only the commander")),
         "{:?}",
         s.problems()
     );
-    // ...but may take over after thirty minutes of silence from her.
+    // ...nor by grabbing "31 minutes later" with nothing in the record showing time pass...
+    let s = fold(vec![declared(&hash), grab(1, 1_000_000 + 31 * 60_000)]);
+    assert_eq!(s.commander(), Some("alice"), "one record's clock proves no silence");
+    // ...but may take over once his own clock shows thirty minutes since he first wrote after her.
+    let s = fold(vec![
+        declared(&hash),
+        note(1_000_000 + 60_000),
+        grab(2, 1_000_000 + 32 * 60_000),
+    ]);
+    assert_eq!(s.commander(), Some("bob"));
+    // The same check the CLI and the console run before writing.
+    let s = fold(vec![declared(&hash), note(1_000_000 + 60_000)]);
+    let body: Body = RoleAssigned {
+        role: "commander".into(),
+        who: "bob".into(),
+    }
+    .into();
+    assert!(s.check(&body, "bob@h2", 1_000_000 + 10 * 60_000).is_err());
+    assert!(s.check(&body, "bob@h2", 1_000_000 + 31 * 60_000).is_ok());
+    assert!(
+        s.check(&body, "carol@h3", 1_000_000 + 31 * 60_000).is_err(),
+        "carol's clock showed nothing yet"
+    );
+}
+
+/// A teammate whose clock runs 40 minutes fast must not take command from a commander who wrote
+/// a minute ago: silence is measured on one clock at a time, never against another host's.
+#[test]
+fn a_fast_clock_cannot_take_command() {
+    let (hash, pb) = playbook();
+    const FAST: i64 = 40 * 60_000;
+    let t0 = 1_000_000;
+    // alice (commander) writes at t0 + 1 min; bob's host is 40 minutes fast.
+    let alice = ev(
+        "a",
+        t0 + 60_000,
+        "alice@h1",
+        2,
+        Note {
+            text: "still here".into(),
+            tags: vec![],
+        },
+    );
+    let bob_note = ev(
+        "b",
+        t0 + 90_000 + FAST,
+        "bob@h2",
+        1,
+        Note {
+            text: "hm".into(),
+            tags: vec![],
+        },
+    );
+    let grab = ev(
+        "g",
+        t0 + 120_000 + FAST,
+        "bob@h2",
+        2,
+        RoleAssigned {
+            role: "commander".into(),
+            who: "bob".into(),
+        },
+    );
+    let s = IncidentState::fold("i", vec![(hash, pb)], vec![declared_at(t0), alice, bob_note, grab]);
+    assert_eq!(s.commander(), Some("alice"));
+    let refused: Vec<_> = s
+        .timeline()
+        .filter(|e| s.flag(e).is_some())
+        .map(|e| e.id.clone())
+        .collect();
+    assert_eq!(
+        refused,
+        vec!["g".to_string()],
+        "the refused takeover is marked where it is shown"
+    );
+}
+
+fn declared_at(at: i64) -> Event {
+    let mut d = history(&[], &playbook().0).remove(0);
+    d.at = at;
+    d.wall = at;
+    d
+}
+
+/// Seq, chain and "two records claim one seq" belong to a log file (writer + install): the same
+/// person writing from two installs on one host keeps both records.
+#[test]
+fn two_installs_of_one_writer_never_collide() {
+    let (hash, pb) = playbook();
+    let note = |id: &str, log: &str| {
+        let mut e = ev(
+            id,
+            2_000_000,
+            "jon@h",
+            1,
+            Note {
+                text: id.into(),
+                tags: vec![],
+            },
+        );
+        e.log = log.into();
+        e
+    };
     let s = IncidentState::fold(
         "i",
         vec![(hash.clone(), pb)],
-        vec![declared(&hash), grab(1_000_000 + 31 * 60_000)],
+        vec![
+            declared(&hash),
+            note("one", "jon@h.aaaaaa"),
+            note("two", "jon@h.bbbbbb"),
+        ],
     );
-    assert_eq!(s.commander(), Some("bob"));
+    assert_eq!(s.derived.notes, 2);
+    assert!(s.problems().is_empty(), "{:?}", s.problems());
+}
+
+/// The incident's Declared is the one its claim names; a forged one in a new log with an early
+/// `at` is refused, shown as refused, and changes nothing.
+#[test]
+fn only_the_claimed_declared_counts() {
+    use warroom::domain::state::{Claim, Flag};
+    let (hash, pb) = playbook();
+    let mut forged = declared(&hash);
+    forged.id = "forged".into();
+    forged.by = "eve@h9".into();
+    forged.log = "eve@h9.zzzzzz".into();
+    forged.at = 1; // sorts before the real one
+    if let Body::Declared(d) = &mut forged.body {
+        d.title = "nothing to see".into();
+        d.severity = 4;
+        d.mode = Mode::Exercise;
+        d.commander = "eve".into();
+    }
+    let real = declared(&hash);
+    let mut s = IncidentState::new("i");
+    s.set_claim(Claim::Pending);
+    s.add_playbook(hash.clone(), pb);
+    s.apply(forged.clone());
+    s.apply(real.clone());
+    assert_eq!(s.title(), "(syncing)", "nothing counts before the claim is read");
+    s.set_claim(Claim::Log(real.log.clone()));
+    assert_eq!((s.title(), s.severity(), s.commander()), ("t", Some(2), Some("alice")));
+    assert_eq!(s.mode(), Some(Mode::Real));
+    assert!(matches!(s.flag(&forged), Some(Flag::Refused(why)) if why.contains("not the incident's declaration")));
+    assert!(s.flag(&real).is_none());
 }

@@ -147,22 +147,37 @@ fn every_kind() -> Vec<Body> {
             }],
         }
         .into(),
+        // Added after 0.1: appended to the file, never rewriting a line.
+        LogRestored {
+            found: 3,
+            from: 4,
+            to: 6,
+            restored: 3,
+        }
+        .into(),
     ]
 }
 
-/// Run with `cargo test --test golden -- --ignored` only when adding a kind; never rewrite lines.
+/// Run with `cargo test --test golden -- --ignored` only when adding a kind: appends the new
+/// kinds' lines, chained on the last one; never rewrites a line.
 #[test]
 #[ignore]
 fn regenerate_golden() {
     let mut prev = event::genesis_hash("2026-11-22-golden-0000", "alice@jump");
     let mut out = String::new();
-    for (i, body) in every_kind().into_iter().enumerate() {
+    for line in GOLDEN.lines() {
+        prev = event::line_hash(line.as_bytes());
+        out.push_str(line);
+        out.push('\n');
+    }
+    for (i, body) in every_kind().into_iter().enumerate().skip(GOLDEN.lines().count()) {
         let e = Event {
             id: format!("01JDGOLDEN{:016}", i),
             at: 1_764_000_000_000 + i as i64,
             wall: 1_764_000_000_000 + i as i64,
             occurred: (i % 2 == 0).then_some(1_763_999_000_000),
             by: "alice@jump".into(),
+            log: "alice@jump".into(),
             seq: i as u64 + 1,
             prev: prev.clone(),
             body,

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::context::{now_ms, Ctx};
 use super::{Fail, Global, Result};
-use crate::domain::describe::{action_state_word, describe, item_state_word};
+use crate::domain::describe::{action_state_word, describe_in, item_state_word};
 use crate::domain::event::{self, Event};
 use crate::domain::sanitize::sanitize_json;
 use crate::domain::time::{format_age, format_utc};
@@ -297,18 +297,19 @@ pub fn show(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
     Ok(())
 }
 
-/// `2026-11-26T10:02:00Z  alice@jump  Note  text`
-pub fn tail_line(e: &Event) -> String {
+/// `2026-11-26T10:02:00Z  alice@jump  Note  text`, with `[REFUSED: …]` or `[INTEGRITY: …]` before
+/// the text of a record not to be taken as fact.
+pub fn tail_line(s: &IncidentState, e: &Event) -> String {
     format!(
         "{}  {:<20} {:<14} {}",
         format_utc(e.when()),
         sanitize(&e.by),
         sanitize(e.kind()),
-        describe(e)
+        describe_in(s, e)
     )
 }
 
-fn print_event(out: &mut impl Write, e: &Event, json: bool, late: bool) -> std::io::Result<()> {
+fn print_event(out: &mut impl Write, s: &IncidentState, e: &Event, json: bool, late: bool) -> std::io::Result<()> {
     if !json && matches!(e.body, crate::domain::Body::Heads(_)) {
         return Ok(()); // bookkeeping for `verify`, not news
     }
@@ -317,11 +318,14 @@ fn print_event(out: &mut impl Write, e: &Event, json: bool, late: bool) -> std::
         if late {
             v["late"] = json!(true);
         }
+        if let Some(flag) = s.flag(e) {
+            v["flag"] = json!(sanitize(&flag.label()));
+        }
         writeln!(out, "{v}")
     } else if late {
-        writeln!(out, "[late] {}", tail_line(e))
+        writeln!(out, "[late] {}", tail_line(s, e))
     } else {
-        writeln!(out, "{}", tail_line(e))
+        writeln!(out, "{}", tail_line(s, e))
     }
 }
 
@@ -331,7 +335,7 @@ pub fn tail(g: &Global, wanted: &str, follow: bool, json: bool) -> Result<()> {
     let mut inc = Incident::open(&ctx.store, &id, now_ms());
     let mut out = std::io::stdout().lock();
     for e in inc.state.timeline() {
-        if print_event(&mut out, e, json, false).is_err() {
+        if print_event(&mut out, &inc.state, e, json, false).is_err() {
             return Ok(()); // stdout closed (e.g. `| head`): done
         }
     }
@@ -382,7 +386,7 @@ pub fn follow_incident(
         for e in &fresh {
             let k = (e.when(), e.key());
             let late = last_key.as_ref().is_some_and(|l| k < *l);
-            if print_event(&mut out, e, json, late).is_err() {
+            if print_event(&mut out, &inc.state, e, json, late).is_err() {
                 return Ok(());
             }
             if !late {
@@ -410,6 +414,12 @@ pub fn verify(g: &Global, wanted: &str) -> Result<()> {
     }
     for e in &r.errors {
         println!("TAMPERED: {e}");
+    }
+    for (log, n, total) in &r.unanchored {
+        println!(
+            "not yet anchored: {n} of {total} record(s) of {} — no other log's checkpoint vouches for them yet, so only hosts that saw them would notice them cut off",
+            sanitize(log)
+        );
     }
     if r.errors.is_empty() {
         println!(
@@ -460,12 +470,15 @@ pub fn export(g: &Global, wanted: &str, format: super::ExportFormat, output: Opt
     let id = ctx.store.resolve(wanted)?;
     let now = now_ms();
     let inc = Incident::open(&ctx.store, &id, now);
+    let integrity = store_verify::verify(&ctx.store, &id);
     // The facilitator's private half, if this host ran the exercise.
     let fac = crate::exercise::local::FacilitatorState::load(&ctx.store.state_dir, &id).ok();
     let text = match format {
-        super::ExportFormat::Md => crate::report::markdown(&id, &inc.state, &inc.problems(), fac.as_ref(), now),
+        super::ExportFormat::Md => {
+            crate::report::markdown(&id, &inc.state, &inc.problems(), &integrity, fac.as_ref(), now)
+        }
         super::ExportFormat::Json => {
-            let v = crate::report::json(state_json(&inc, now), &inc.state, fac.as_ref());
+            let v = crate::report::json(state_json(&inc, now), &inc.state, &integrity, fac.as_ref());
             serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
         }
     };

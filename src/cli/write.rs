@@ -270,10 +270,7 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             (Archived {}.into(), ctx.occurred(&when)?)
         }
         Command::Duplicate { incident: _, of, when } => {
-            let other = ctx.store.resolve(&of)?;
-            if other == id {
-                return Err(Fail::new("an incident cannot duplicate itself"));
-            }
+            let other = duplicate_root(&ctx, &id, &ctx.store.resolve(&of)?)?;
             let appended = LogWriter::new(&ctx.store, &id, &identity).append(
                 vec![
                     Draft::new(DuplicateOf { of: other.clone() }).at(ctx.occurred(&when)?),
@@ -343,6 +340,50 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
     Ok(())
 }
 
+/// The incident a duplicate should point to: `of`, or, if `of` is itself a duplicate, the
+/// incident at the end of its links. Refused: a link back to `id` (a cycle would hide both from
+/// the board), a missing or resolved or archived target.
+fn duplicate_root(ctx: &Ctx, id: &str, of: &str) -> Result<String> {
+    let mut target = of.to_string();
+    let mut path = vec![id.to_string()];
+    loop {
+        if path.contains(&target) {
+            return Err(Fail::new(format!(
+                "refused: {} leads back to {id} ({} → {target}): a duplicate must point to an open incident that is not itself a duplicate",
+                sanitize(of),
+                path.join(" → ")
+            )));
+        }
+        if !crate::store::incident::valid_incident_id(&target) {
+            return Err(Fail::new(format!(
+                "refused: {} links to `{}`, which is not an incident id",
+                path.join(" → "),
+                sanitize(&target)
+            )));
+        }
+        let inc = Incident::open(&ctx.store, &target, now_ms());
+        if inc.is_syncing() {
+            return Err(Fail::new(format!(
+                "{target} has not been declared (still syncing?); try again in a moment"
+            )));
+        }
+        match &inc.state.derived.duplicate_of {
+            Some(next) => {
+                eprintln!(
+                    "{target} is itself a duplicate of {}: linking to that one",
+                    sanitize(&next.value)
+                );
+                path.push(target);
+                target = next.value.clone();
+            }
+            None if inc.state.derived.archived.is_some() || inc.state.is_resolved() => return Err(Fail::new(format!(
+                "refused: {target} is resolved or archived; a duplicate points to an open incident (reopen it first)"
+            ))),
+            None => return Ok(target),
+        }
+    }
+}
+
 fn unknown<'a>(what: &str, wanted: &str, known: impl Iterator<Item = &'a str>) -> Fail {
     let known: Vec<&str> = known.collect();
     Fail::new(format!(
@@ -354,6 +395,12 @@ fn unknown<'a>(what: &str, wanted: &str, known: impl Iterator<Item = &'a str>) -
 
 /// One line on stdout per write, and any warning on stderr.
 pub fn report(id: &str, appended: &Appended) {
+    if let Some(r) = &appended.restored {
+        eprintln!(
+            "warning: a sync tool had rolled your log back to seq {}; re-appended {} of your records {}-{} from this host's copy (recorded on the timeline)",
+            r.found, r.restored, r.from, r.to
+        );
+    }
     if let Some((offset, bytes)) = appended.repaired {
         eprintln!("note: repaired a torn write from an earlier crash ({bytes} bytes at offset {offset})");
     }

@@ -33,6 +33,16 @@ fn with_note(s: String, note: &Option<String>) -> String {
     }
 }
 
+/// The event in words, led by why it is not to be taken as fact when it is not: "[REFUSED: …]"
+/// for a record the fold did not apply, "[INTEGRITY: …]" for one its log's chain calls edited
+/// or out of place. Every output that shows a record (timeline, `tail`, exports) uses this.
+pub fn describe_in(s: &super::IncidentState, e: &Event) -> String {
+    match s.flag(e) {
+        Some(flag) => format!("[{}] {}", sanitize(&flag.label()), describe(e)),
+        None => describe(e),
+    }
+}
+
 /// The event in words, without time or author.
 pub fn describe(e: &Event) -> String {
     let s = sanitize;
@@ -108,6 +118,14 @@ pub fn describe(e: &Event) -> String {
         Body::TailRepaired(t) => format!(
             "repaired a torn write after a crash ({} bytes at offset {})",
             t.bytes, t.offset
+        ),
+        Body::LogRestored(r) if r.restored == r.to.saturating_sub(r.from) + 1 => format!(
+            "a sync tool rolled this log back to seq {}; re-appended seqs {}-{} from the writer's own copy",
+            r.found, r.from, r.to
+        ),
+        Body::LogRestored(r) => format!(
+            "a sync tool rolled this log back to seq {}; seqs {}-{} were removed and only {} could be re-appended from the writer's own copy",
+            r.found, r.from, r.to, r.restored
         ),
         Body::Heads(h) => format!("checkpoint of {} other log(s)", h.heads.len()),
         Body::Unknown { kind, .. } => format!("unknown event {} (newer warroom)", s(kind)),

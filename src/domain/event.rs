@@ -24,11 +24,13 @@ pub const MAX_SEQ: u64 = 1 << 53;
 /// The longest record any writer may append and any reader will buffer.
 pub const MAX_LINE: usize = 256 * 1024;
 
-/// The order of the merged record: `(at, by, seq)`.
+/// The order of the merged record: `(at, log, seq)`. A record is identified by its log file
+/// (writer + install) and its seq there, never by a person or a host, so the same person writing
+/// from two installs never collides.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct EventKey {
     pub at: Millis,
-    pub by: String,
+    pub log: String,
     pub seq: u64,
 }
 
@@ -42,13 +44,17 @@ pub struct Event {
     pub seq: u64,
     pub prev: String,
     pub body: Body,
+    /// The log this record sits in, `name@host.install` (the file name without `.ronl`): the unit
+    /// of `seq`, of the hash chain and of "two records claim one seq". Not part of the line: the
+    /// reader takes it from the file name, the writer from its own log; [`parse`] alone sets `by`.
+    pub log: String,
 }
 
 impl Event {
     pub fn key(&self) -> EventKey {
         EventKey {
             at: self.at,
-            by: self.by.clone(),
+            log: self.log.clone(),
             seq: self.seq,
         }
     }
@@ -265,6 +271,19 @@ pub struct DuplicateOf {
 pub struct TailRepaired {
     pub offset: u64,
     pub bytes: u64,
+}
+
+/// A sync tool (two-way rsync, `git pull --rebase` while a writer ran) put an older or different
+/// copy of this log in place. The writer re-appended, verbatim, the records it had acknowledged
+/// that the copy lacked (seqs `from..=to`, from its local copy), and says so here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRestored {
+    /// The writer's last record that the shared copy still held (0: none).
+    pub found: u64,
+    pub from: u64,
+    pub to: u64,
+    /// How many of `from..=to` the local copy held and re-appended (fewer: some are lost).
+    pub restored: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -485,6 +504,7 @@ bodies!(
     Archived,
     DuplicateOf,
     TailRepaired,
+    LogRestored,
     Heads,
 );
 
@@ -496,10 +516,135 @@ pub enum EncodeError {
     Unknown(String),
     #[error("record is {0} bytes; the limit is {MAX_LINE} bytes (split the text or attach a file path instead)")]
     TooLong(usize),
+    #[error("{0}")]
+    Invalid(String),
 }
 
-/// Encode an event as one line (without the newline).
+/// The longest identifier (item, action, role, tag, playbook id) a record may carry.
+pub const MAX_IDENT: usize = 128;
+
+/// The one validation of a record, run by the writer before it writes ([`encode`]) and by every
+/// reader when it reads ([`parse`]): so a record a writer acknowledged is never refused later.
+/// Rules about the *history* (transitions, approvals, command) are the fold's
+/// ([`super::state::IncidentState::check`]); these need only the record.
+///
+/// Errors are a plain sentence naming the field, e.g. "`occurred` -2208988800000 is not a time
+/// between 1970 and 9999".
+pub fn validate(e: &Event) -> Result<(), String> {
+    // Times and counters are untrusted: keep them where arithmetic cannot overflow.
+    for (name, t) in [("at", Some(e.at)), ("wall", Some(e.wall)), ("occurred", e.occurred)] {
+        if let Some(t) = t.filter(|t| !(0..=MAX_TIME).contains(t)) {
+            return Err(format!("`{name}` {t} is not a time between 1970 and 9999"));
+        }
+    }
+    if !(1..=MAX_SEQ).contains(&e.seq) {
+        return Err(format!("`seq` {} is out of range", e.seq));
+    }
+    if super::identity::WriterId::parse(&e.by).is_none() {
+        return Err(format!("`by` {:?} is not a writer id (name@host)", clip(&e.by)));
+    }
+    if !is_token(&e.id, 64) {
+        return Err(format!("`id` {:?} is not a record id", clip(&e.id)));
+    }
+    if !is_token(&e.prev, 128) {
+        return Err(format!("`prev` {:?} is not a hash", clip(&e.prev)));
+    }
+    validate_body(&e.body)
+}
+
+fn validate_body(body: &Body) -> Result<(), String> {
+    let ident = |field: &str, v: &str| {
+        if v.is_empty() || v.chars().count() > MAX_IDENT || v.chars().any(char::is_control) {
+            Err(format!(
+                "`{field}` {:?} must be 1-{MAX_IDENT} characters without control characters",
+                clip(v)
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let person = |field: &str, v: &str| {
+        if super::identity::valid_name(v) {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{field}` {:?} is not a responder name (a-z, 0-9, . _ -)",
+                clip(v)
+            ))
+        }
+    };
+    let severity = |s: u8| {
+        if (1..=4).contains(&s) {
+            Ok(())
+        } else {
+            Err(format!("severity must be 1..4, not {s}"))
+        }
+    };
+    let time = |field: &str, t: Millis| {
+        if (0..=MAX_TIME).contains(&t) {
+            Ok(())
+        } else {
+            Err(format!("`{field}` {t} is out of range"))
+        }
+    };
+    match body {
+        Body::Declared(d) => {
+            severity(d.severity)?;
+            person("commander", &d.commander)?;
+            ident("playbook", &d.playbook)?;
+            ident("playbook_hash", &d.playbook_hash)
+        }
+        Body::SeverityChanged(x) => severity(x.severity),
+        Body::PlaybookChanged(x) => ident("hash", &x.hash),
+        Body::ChecklistSet(x) => ident("item", &x.item),
+        Body::ActionSet(x) => ident("action", &x.action),
+        Body::ActionOutput(x) => ident("action", &x.action),
+        Body::Assigned(x) => {
+            ident("target", x.target.id())?;
+            person("who", &x.who)
+        }
+        Body::RoleAssigned(x) => {
+            ident("role", &x.role)?;
+            person("who", &x.who)
+        }
+        Body::Note(n) => n.tags.iter().try_for_each(|t| ident("tag", t)),
+        Body::InjectReleased(x) => {
+            ident("inject", &x.inject)?;
+            time("scenario_ms", x.scenario_ms)
+        }
+        Body::ExerciseClock(x) => {
+            if !(x.speed.is_finite() && (0.01..=1000.0).contains(&x.speed)) {
+                return Err(format!("exercise speed {} is not between 0.01 and 1000", x.speed));
+            }
+            time("scenario_ms", x.scenario_ms)
+        }
+        Body::DuplicateOf(x) => ident("of", &x.of),
+        Body::Heads(h) => h.heads.iter().try_for_each(|h| {
+            ident("writer", &h.writer)?;
+            if (1..=MAX_SEQ).contains(&h.seq) {
+                Ok(())
+            } else {
+                Err(format!("heads: `seq` {} is out of range", h.seq))
+            }
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Printable ASCII without spaces, 1..=max bytes: ids and hashes.
+fn is_token(s: &str, max: usize) -> bool {
+    (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// At most 40 characters of an untrusted value, for an error message.
+fn clip(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// Encode an event as one line (without the newline), after [`validate`]: what this refuses no
+/// reader would have accepted.
 pub fn encode(e: &Event) -> Result<String, EncodeError> {
+    validate(e).map_err(EncodeError::Invalid)?;
     let line = e.body.encode(e)?;
     if line.len() > MAX_LINE {
         return Err(EncodeError::TooLong(line.len()));
@@ -534,29 +679,26 @@ pub fn parse(line: &str) -> Result<Event, String> {
             Err(e) => return Err(format!("bad `{}` body ({e})", env.kind)),
         },
     };
-    // Times and counters from a file are untrusted: keep them where arithmetic cannot overflow.
-    for (name, t) in [
-        ("at", Some(env.at)),
-        ("wall", Some(env.wall)),
-        ("occurred", env.occurred),
-    ] {
-        if let Some(t) = t.filter(|t| !(0..=MAX_TIME).contains(t)) {
-            return Err(format!("`{name}` {t} is not a time between 1970 and 9999"));
-        }
-    }
-    if !(1..=MAX_SEQ).contains(&env.seq) {
-        return Err(format!("`seq` {} is out of range", env.seq));
-    }
-    Ok(Event {
+    let e = Event {
         id: env.id,
         at: env.at,
         wall: env.wall,
         occurred: env.occurred,
+        log: env.by.clone(),
         by: env.by,
         seq: env.seq,
         prev: env.prev,
         body,
-    })
+    };
+    validate(&e)?;
+    Ok(e)
+}
+
+/// Parse one line of the log `log` (`name@host.install`): the record is keyed by that log.
+pub fn parse_in(line: &str, log: &str) -> Result<Event, String> {
+    let mut e = parse(line)?;
+    e.log = log.to_string();
+    Ok(e)
 }
 
 /// The event as one JSON object (`"v":1`), every string sanitised for a terminal.
@@ -598,6 +740,7 @@ mod tests {
             wall: 1_764_150_000_000,
             occurred: Some(1_764_149_000_000),
             by: "alice@jump".into(),
+            log: "alice@jump".into(),
             seq: 3,
             prev: "ab".into(),
             body: Note {

@@ -1,7 +1,7 @@
 //! The folded state of one incident.
 //!
-//! The state is a pure function of the *set* of events (and the playbooks they name): events are
-//! kept in `(at, by, seq)` order and the registers are replayed from that order. An event that sorts
+//! The state is a pure function of the *set* of events (and the playbooks they name, and the log
+//! the incident's claim names as its declarer): events are kept in `(at, log, seq)` order and the registers are replayed from that order. An event that sorts
 //! after everything seen is applied in place; a late one (sync lag, a laptop back online) triggers a
 //! replay. So applying events one at a time, in any order, with duplicates, equals the batch fold —
 //! the property the tests check.
@@ -89,12 +89,16 @@ pub struct Derived {
     pub last_update: Option<(Millis, String)>,
     /// Events that broke a rule: kept in the timeline, not applied.
     pub rejected: Vec<Problem>,
+    /// The same, by record: why each refused record was not applied (shown beside it).
+    pub refused: BTreeMap<EventKey, String>,
+    /// Since the commander last wrote (or command last changed hands), per log: its writer and
+    /// the first and last `wall` of its records. Each span is measured on one host's own clock,
+    /// so a clock that is off by any constant cannot shorten the commander's silence.
+    pub since_commander: BTreeMap<String, (String, Millis, Millis)>,
     pub unknown_kinds: BTreeSet<String>,
     pub tail_repairs: Vec<(String, u64, u64)>,
     /// Writers whose `at` and `wall` differ by more than [`SKEW_WARN_MS`].
     pub skewed: BTreeSet<String>,
-    /// Each person's newest sort key (how long the commander has been silent).
-    pub last_at_by_person: BTreeMap<String, Millis>,
     /// Each writer's newest wall clock (for "clock ahead" warnings without walking history).
     pub latest_wall: BTreeMap<String, Millis>,
     /// When the first event of each kind happened (deadline triggers).
@@ -127,18 +131,55 @@ impl ExerciseClockState {
     }
 }
 
+/// Which `Declared` record is the incident's: the one in the log its claim (`incident.ron`,
+/// written with the `mkdir` that claimed the id) names. Any other is refused, never state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Any `Declared` that is seq 1 of its log (a pure fold of trusted events: tests, benches).
+    Unchecked,
+    /// The claim has not been read yet (a sync tool delivers files in any order): no `Declared`
+    /// is applied, so the incident shows as syncing rather than as a forger's.
+    Pending,
+    /// The declaring log, `name@host.install`.
+    Log(String),
+    /// An older claim that names only the writer (`name@host`).
+    Writer(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct IncidentState {
     pub id: String,
     events: BTreeMap<EventKey, Event>,
     /// Timeline order: `occurred` (what the responder said), else the sort key `at`, then the key.
     timeline: Vec<(Millis, EventKey)>,
-    /// (writer, seq) → (record id, merge key) of the record kept.
+    /// (log, seq) → (record id, merge key) of the record kept.
     seen: HashMap<(String, u64), (String, EventKey)>,
     playbooks: HashMap<String, Playbook>,
-    /// Same writer and seq, different record: someone edited or two hosts share a log.
+    /// Same log and seq, different record: only an edit does that.
     conflicts: BTreeSet<(String, u64)>,
+    claim: Claim,
+    /// What the reader found wrong with a record's place in its log's hash chain, by (log, seq):
+    /// a fact about the files, kept across replays.
+    marks: BTreeMap<(String, u64), String>,
     pub derived: Derived,
+}
+
+/// Why a record is shown with a warning: the fold refused it, or its log's chain says it was
+/// edited or that records around it are missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flag<'a> {
+    Refused(&'a str),
+    Integrity(&'a str),
+}
+
+impl Flag<'_> {
+    /// "REFUSED: why" / "TAMPERED?: why": one line, words first (never a glyph alone).
+    pub fn label(&self) -> String {
+        match self {
+            Flag::Refused(why) => format!("REFUSED: {why}"),
+            Flag::Integrity(why) => format!("INTEGRITY: {why}"),
+        }
+    }
 }
 
 impl PartialEq for IncidentState {
@@ -148,6 +189,7 @@ impl PartialEq for IncidentState {
             && self.timeline == other.timeline
             && self.derived == other.derived
             && self.conflicts == other.conflicts
+            && self.claim == other.claim
     }
 }
 
@@ -171,8 +213,43 @@ impl IncidentState {
             seen: HashMap::new(),
             playbooks: HashMap::new(),
             conflicts: BTreeSet::new(),
+            claim: Claim::Unchecked,
+            marks: BTreeMap::new(),
             derived: Derived::default(),
         }
+    }
+
+    /// Say which log's `Declared` is the incident's (from its claim); replays if it changed.
+    pub fn set_claim(&mut self, claim: Claim) {
+        if self.claim != claim {
+            self.claim = claim;
+            self.replay();
+        }
+    }
+
+    pub fn claim(&self) -> &Claim {
+        &self.claim
+    }
+
+    /// Record what the reader found wrong with record `seq` of `log` (chain broken, edited).
+    pub fn mark(&mut self, log: &str, seq: u64, why: impl Into<String>) {
+        self.marks.entry((log.to_string(), seq)).or_insert_with(|| why.into());
+    }
+
+    /// Why a record is shown with a warning, if it is: refused by the fold, or marked by the
+    /// reader's chain check.
+    pub fn flag(&self, e: &Event) -> Option<Flag<'_>> {
+        if let Some(why) = self.derived.refused.get(&e.key()) {
+            return Some(Flag::Refused(why));
+        }
+        self.marks
+            .get(&(e.log.clone(), e.seq))
+            .map(|why| Flag::Integrity(why.as_str()))
+    }
+
+    /// Records the reader marked, by (log, seq).
+    pub fn marks(&self) -> &BTreeMap<(String, u64), String> {
+        &self.marks
     }
 
     /// Batch fold; `playbooks` are keyed by the content hash the events name.
@@ -263,12 +340,12 @@ impl IncidentState {
     }
 
     fn insert(&mut self, e: Event) -> Inserted {
-        let id = (e.by.clone(), e.seq);
+        let id = (e.log.clone(), e.seq);
         if let Some((prev_id, prev_key)) = self.seen.get(&id).cloned() {
             if prev_id == e.id {
                 return Inserted::Duplicate;
             }
-            // Two records claim one (writer, seq): only an edit or a shared log does that. Keep the
+            // Two records claim one (log, seq): only an edit does that. Keep the
             // one with the smaller id whatever the arrival order, so every reader agrees.
             self.conflicts.insert(id.clone());
             if e.id > prev_id {
@@ -311,13 +388,17 @@ impl IncidentState {
 
     /// Would the fold accept this event on top of the current state? (`at` is its sort key: the
     /// CLI and the console pass the time they are about to write.)
-    pub fn check(&self, body: &Body, by: &str, at: Millis) -> Result<(), RuleViolation> {
+    ///
+    /// `wall` is the writer's own clock at the time of writing (a takeover is measured on it,
+    /// never compared with another host's clock).
+    pub fn check(&self, body: &Body, by: &str, wall: Millis) -> Result<(), RuleViolation> {
         let d = &self.derived;
         let playbook = self.playbook();
         let no = |s: String| Err(RuleViolation(s));
         match body {
-            Body::RoleAssigned(r) if r.role == COMMANDER => self.check_handoff(by, at),
+            Body::RoleAssigned(r) if r.role == COMMANDER => self.check_handoff(by, wall),
             Body::Declared(_) if d.declared.is_some() => no("this incident was already declared".into()),
+            Body::DuplicateOf(x) if x.of == self.id => no("an incident cannot be a duplicate of itself".into()),
             Body::SeverityChanged(s) if !(1..=4).contains(&s.severity) => {
                 no(format!("severity must be 1..4, not {}", s.severity))
             }
@@ -347,18 +428,33 @@ impl IncidentState {
     /// of its log, for this incident, with a real severity.
     fn check_event(&self, e: &Event) -> Result<(), RuleViolation> {
         if let Body::Declared(d) = &e.body {
-            if e.seq != 1 || (!self.id.is_empty() && d.incident != self.id) || !(1..=4).contains(&d.severity) {
+            if e.seq != 1 || (!self.id.is_empty() && d.incident != self.id) {
                 return Err(RuleViolation(
-                    "a Declared record must be the first of its log, for this incident, with severity 1..4".into(),
+                    "a Declared record must be the first of its log, for this incident".into(),
+                ));
+            }
+            let named = match &self.claim {
+                Claim::Unchecked | Claim::Pending => true,
+                Claim::Log(log) => *log == e.log,
+                Claim::Writer(w) => *w == e.by,
+            };
+            if !named {
+                return Err(RuleViolation(
+                    "this is not the incident's declaration: incident.ron names another log as the declarer (forged or misplaced)"
+                        .into(),
                 ));
             }
         }
-        self.check(&e.body, &e.by, e.at)
+        self.check(&e.body, &e.by, e.wall)
     }
 
     /// Command is handed off by the commander; anyone may take it over once the commander has
     /// been silent for [`TAKEOVER_AFTER_MS`] (an IC who went off shift without a handoff).
-    fn check_handoff(&self, by: &str, at: Millis) -> Result<(), RuleViolation> {
+    ///
+    /// Silence is measured skew-safely: records that sort after the commander's last one show
+    /// time passing only as the span between two `wall`s of *one* host (a log, or `by`'s own
+    /// clock now), so a taker whose clock runs 40 minutes fast gains nothing from it.
+    fn check_handoff(&self, by: &str, wall: Millis) -> Result<(), RuleViolation> {
         let Some(current) = self.commander().map(|c| c.to_ascii_lowercase()) else {
             return Ok(());
         };
@@ -366,18 +462,29 @@ impl IncidentState {
         if me == current {
             return Ok(());
         }
-        let last = self
-            .derived
-            .last_at_by_person
-            .get(&current)
-            .copied()
-            .unwrap_or(Millis::MIN);
-        if at.saturating_sub(last) >= TAKEOVER_AFTER_MS {
+        let silent = self.commander_silence(by, wall);
+        if silent >= TAKEOVER_AFTER_MS {
             return Ok(());
         }
         Err(RuleViolation(format!(
-            "only the commander ({current}) hands off command; {me} can take over once {current} has been silent for 30 minutes"
+            "only the commander ({current}) hands off command; {me} can take over once {current} has been silent for 30 minutes, as shown by the record since {current}'s last entry (so far {} min on one clock)",
+            silent / 60_000
         )))
+    }
+
+    /// How long the commander has been silent (ms), as the longest span that one host's own
+    /// clock shows between records written after the commander's last one; `by` writing at
+    /// `wall` now counts as a record of that host.
+    pub fn commander_silence(&self, by: &str, wall: Millis) -> Millis {
+        self.derived
+            .since_commander
+            .values()
+            .map(|(writer, first, last)| {
+                let last = if writer == by { (*last).max(wall) } else { *last };
+                last.saturating_sub(*first)
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     fn check_action(&self, a: &ActionSet, by: &str) -> Result<(), RuleViolation> {
@@ -431,12 +538,16 @@ impl IncidentState {
     }
 
     fn step(&mut self, e: &Event) {
+        if matches!(e.body, Body::Declared(_)) && self.claim == Claim::Pending {
+            return; // judged once the claim is read (replayed then)
+        }
         if let Err(v) = self.check_event(e) {
             self.derived.rejected.push(Problem::new(
-                e.by.clone(),
+                e.log.clone(),
                 Some(e.seq),
                 format!("{} not applied: {}", e.kind(), v.0),
             ));
+            self.derived.refused.insert(e.key(), v.0);
             return;
         }
         let d = &mut self.derived;
@@ -447,8 +558,15 @@ impl IncidentState {
         if (e.at - e.wall).abs() > SKEW_WARN_MS {
             d.skewed.insert(e.by.clone());
         }
-        let seen = d.last_at_by_person.entry(person_of(&e.by)).or_insert(e.at);
-        *seen = (*seen).max(e.at);
+        let commander = d.roles.get(COMMANDER).map(|r| r.value.to_ascii_lowercase());
+        if commander.as_deref() == Some(person_of(&e.by).as_str()) {
+            d.since_commander.clear();
+        } else if !matches!(e.body, Body::Heads(_) | Body::TailRepaired(_) | Body::LogRestored(_)) {
+            d.since_commander
+                .entry(e.log.clone())
+                .and_modify(|(_, _, last)| *last = (*last).max(e.wall))
+                .or_insert_with(|| (e.by.clone(), e.wall, e.wall));
+        }
         let w = d.latest_wall.entry(e.by.clone()).or_insert(e.wall);
         *w = (*w).max(e.wall);
         let first = d.first_of_kind.entry(e.kind().to_string()).or_insert(e.when());
@@ -460,6 +578,7 @@ impl IncidentState {
                 d.playbook_hash = Some(x.playbook_hash.clone());
                 if !d.roles.contains_key(COMMANDER) {
                     d.roles.insert(COMMANDER.into(), Reg::of(e, x.commander.clone()));
+                    d.since_commander.clear();
                 }
                 d.declared = Some(Reg::of(e, x.clone()));
             }
@@ -510,6 +629,10 @@ impl IncidentState {
                 d.assignments.insert(x.target.clone(), Reg::of(e, x.who.clone()));
             }
             Body::RoleAssigned(x) => {
+                if x.role == COMMANDER {
+                    // The new commander's silence starts at the handoff.
+                    d.since_commander.clear();
+                }
                 d.roles.insert(x.role.clone(), Reg::of(e, x.who.clone()));
             }
             Body::Note(_) => d.notes += 1,
@@ -550,7 +673,7 @@ impl IncidentState {
                     wall_of_change: e.wall,
                 });
             }
-            Body::ActionOutput(_) | Body::Heads(_) => {}
+            Body::ActionOutput(_) | Body::Heads(_) | Body::LogRestored(_) => {}
         }
     }
 
@@ -628,11 +751,11 @@ impl IncidentState {
     /// Every problem the fold knows of: rule violations and conflicting records.
     pub fn problems(&self) -> Vec<Problem> {
         let mut v = self.derived.rejected.clone();
-        v.extend(self.conflicts.iter().map(|(by, seq)| {
+        v.extend(self.conflicts.iter().map(|(log, seq)| {
             Problem::new(
-                by.clone(),
+                log.clone(),
                 Some(*seq),
-                format!("two different records claim seq {seq} of {by}: the one with the smaller id is used"),
+                format!("two different records claim seq {seq} of log {log} (one was edited): the one with the smaller id is used"),
             )
         }));
         if let Some(h) = &self.derived.playbook_hash {

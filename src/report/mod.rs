@@ -7,7 +7,7 @@ use std::fmt::Write;
 use serde_json::{json, Value};
 
 use crate::domain::deadline;
-use crate::domain::describe::{action_state_word, describe, item_state_word};
+use crate::domain::describe::{action_state_word, describe_in, item_state_word};
 use crate::domain::event::{Body, Event, ItemState, Mode};
 use crate::domain::identity::person_of;
 use crate::domain::sanitize::{sanitize, sanitize_json, sanitize_multiline};
@@ -15,6 +15,7 @@ use crate::domain::time::{format_elapsed, format_utc, Millis};
 use crate::domain::{IncidentState, Phase, Problem};
 use crate::exercise::local::FacilitatorState;
 use crate::exercise::scenario::format_scenario;
+use crate::store::verify::Report as Integrity;
 
 /// Inline text for Markdown: one line, every Markdown and HTML character escaped, so text from
 /// the shared directory can never become a link, an image, HTML or a table break.
@@ -80,10 +81,49 @@ pub fn inject_responses(s: &IncidentState) -> Vec<InjectResponse<'_>> {
     out
 }
 
+/// The export opens with its integrity result: what `verify` says of every chain and head.
+fn integrity_md(o: &mut String, r: &Integrity) {
+    if r.errors.is_empty() {
+        let _ = writeln!(
+            o,
+            "> **Integrity: verified** — {} log(s), {} record(s); every hash chain and cross-log head checks out (tamper-evident, not proof).\n",
+            r.logs, r.records
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "> **Integrity: TAMPERING OR LOSS FOUND** — {} problem(s) in {} log(s); records marked below are not to be taken as fact:\n>",
+            r.errors.len(),
+            r.logs
+        );
+        for e in &r.errors {
+            let _ = writeln!(o, "> - {}", md(e));
+        }
+        o.push('\n');
+    }
+    for c in &r.crashes {
+        let _ = writeln!(o, "> crash (not tampering): {}\n", md(c));
+    }
+}
+
+/// The integrity result as JSON: `{"ok", "logs", "records", "errors": [..], "crashes": [..]}`.
+pub fn integrity_json(r: &Integrity) -> Value {
+    let mut v = json!({
+        "ok": r.errors.is_empty(),
+        "logs": r.logs,
+        "records": r.records,
+        "errors": r.errors,
+        "crashes": r.crashes,
+    });
+    sanitize_json(&mut v);
+    v
+}
+
 pub fn markdown(
     id: &str,
     s: &IncidentState,
     problems: &[Problem],
+    integrity: &Integrity,
     fac: Option<&FacilitatorState>,
     now: Millis,
 ) -> String {
@@ -102,6 +142,7 @@ pub fn markdown(
     };
     let _ = writeln!(o, "# {kind}: {}\n", md(s.title()));
     o.push_str(banner);
+    integrity_md(&mut o, integrity);
     let _ = writeln!(o, "| | |\n|---|---|");
     let _ = writeln!(o, "| Incident | {} |", md(id));
     let _ = writeln!(
@@ -157,7 +198,7 @@ pub fn markdown(
                 .map_or("-".to_string(), |i| md(&i.expected));
             let (resp, after) = match r.first_response {
                 Some(x) => (
-                    format!("{}: {}", who(&x.by), md(&describe(x))),
+                    format!("{}: {}", who(&x.by), md(&describe_in(s, x))),
                     format_elapsed(x.when() - r.released.when()),
                 ),
                 None => ("no response recorded".into(), "-".into()),
@@ -308,7 +349,7 @@ pub fn markdown(
             "| {}{backfilled} | {} | {} |",
             format_utc(e.when()),
             who(&e.by),
-            md(&describe(e))
+            md(&describe_in(s, e))
         );
     }
     o.push('\n');
@@ -338,12 +379,19 @@ pub fn markdown(
     o
 }
 
-pub fn json(state: Value, s: &IncidentState, fac: Option<&FacilitatorState>) -> Value {
+pub fn json(state: Value, s: &IncidentState, integrity: &Integrity, fac: Option<&FacilitatorState>) -> Value {
     let mut v = state;
+    v["integrity"] = integrity_json(integrity);
     v["timeline"] = Value::Array(
         s.timeline()
             .filter(|e| !matches!(e.body, Body::Heads(_)))
-            .map(crate::domain::event::to_json)
+            .map(|e| {
+                let mut j = crate::domain::event::to_json(e);
+                if let Some(flag) = s.flag(e) {
+                    j["flag"] = json!(sanitize(&flag.label()));
+                }
+                j
+            })
             .collect(),
     );
     let injects: Vec<Value> = inject_responses(s)
@@ -354,7 +402,7 @@ pub fn json(state: Value, s: &IncidentState, fac: Option<&FacilitatorState>) -> 
                 "title": r.title,
                 "scenario_ms": r.scenario_ms,
                 "released_at": format_utc(r.released.when()),
-                "first_response": r.first_response.map(|x| json!({"by": x.by, "at": format_utc(x.when()), "what": describe(x)})),
+                "first_response": r.first_response.map(|x| json!({"by": x.by, "at": format_utc(x.when()), "what": describe_in(s, x)})),
                 "expected": fac.and_then(|f| f.scenario.injects.iter().find(|i| i.id == r.inject)).map(|i| i.expected.clone()),
             })
         })

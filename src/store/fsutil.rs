@@ -80,6 +80,22 @@ pub fn sync_dir(path: &Path) {
     }
 }
 
+/// A folder below the shared root, itself and not a symlink to somewhere else: below the root
+/// nothing is followed (an `events/` replaced by a symlink would send reads and writes into
+/// another incident).
+pub fn real_dir(path: &Path) -> io::Result<()> {
+    let m = fs::symlink_metadata(path)?;
+    if m.file_type().is_symlink() {
+        return Err(io::Error::other(
+            "is a symlink; symlinks below the shared root are not followed",
+        ));
+    }
+    if !m.is_dir() {
+        return Err(io::Error::other("is not a folder"));
+    }
+    Ok(())
+}
+
 /// Open a regular file for reading without following a symlink. `O_NONBLOCK` keeps a FIFO planted
 /// in the shared directory from hanging the reader; anything but a regular file is refused.
 pub fn open_read(path: &Path) -> io::Result<File> {

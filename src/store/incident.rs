@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::reader::IncidentReader;
+use super::reader::{IncidentReader, SeenHead};
 use super::writer::{Draft, LogWriter};
 use super::{fsutil, Identity, Store, StoreError, EVENTS_DIR, HEADER_FILE, PLAYBOOKS_DIR};
 use crate::domain::event::{Body, Declared, Event, Mode};
+use crate::domain::state::Claim;
 use crate::domain::time::Millis;
 use crate::domain::{playbook, IncidentState, Playbook, Problem};
 
@@ -47,7 +48,9 @@ pub fn slug(title: &str, max: usize) -> String {
     }
 }
 
-/// The convenience copy of the Declared header (`incident.ron`); the event is the authority.
+/// The claim's record (`incident.ron`), written right after the `mkdir` that claimed the id and
+/// before the `Declared` event: it names the declaring log, whose `Declared` (seq 1) is the
+/// incident's authority for title, severity, mode and playbook. The other fields are a copy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Header {
     pub incident: String,
@@ -59,6 +62,20 @@ pub struct Header {
     pub commander: String,
     pub declared_by: String,
     pub declared_at: Millis,
+    /// The declaring log, `name@host.install` (absent in claims written before it was recorded:
+    /// then `declared_by` names the writer).
+    #[serde(default)]
+    pub log: Option<String>,
+}
+
+impl Header {
+    /// Which `Declared` is the incident's.
+    pub fn claim(&self) -> Claim {
+        match &self.log {
+            Some(log) => Claim::Log(log.clone()),
+            None => Claim::Writer(self.declared_by.clone()),
+        }
+    }
 }
 
 pub struct DeclareRequest<'a> {
@@ -127,12 +144,8 @@ pub fn declare(
         playbook_hash: hash.clone(),
         commander: req.commander.clone(),
     };
-    let appended = LogWriter::new(store, &id, identity).append(vec![Draft::new(declared).at(req.occurred)], clock)?;
-    let event = appended
-        .events
-        .into_iter()
-        .next()
-        .ok_or_else(|| StoreError::Refused("the Declared event was not written".into()))?;
+    // The claim names the declaring log before the Declared is written, so no reader ever sees a
+    // Declared without knowing whether it is the incident's.
     let header = Header {
         incident: id.clone(),
         title: req.title,
@@ -142,12 +155,29 @@ pub fn declare(
         playbook_hash: hash,
         commander: req.commander,
         declared_by: identity.writer.to_string(),
-        declared_at: event.when(),
+        declared_at: req.occurred.unwrap_or_else(clock),
+        log: Some(identity.log_id()),
     };
     let text = ron::ser::to_string_pretty(&header, ron::ser::PrettyConfig::new()).unwrap_or_default();
-    fsutil::write_atomic(&dir.join(HEADER_FILE), text.as_bytes(), store.sharing)
-        .map_err(StoreError::io(format!("cannot write {}/{HEADER_FILE}", dir.display())))?;
-    Ok((id, event))
+    let written = fsutil::write_atomic(&dir.join(HEADER_FILE), text.as_bytes(), store.sharing)
+        .map_err(StoreError::io(format!("cannot write {}/{HEADER_FILE}", dir.display())))
+        .and_then(|()| LogWriter::new(store, &id, identity).append(vec![Draft::new(declared).at(req.occurred)], clock))
+        .and_then(|appended| {
+            appended
+                .events
+                .into_iter()
+                .next()
+                .ok_or_else(|| StoreError::Refused("the Declared event was not written".into()))
+        });
+    match written {
+        Ok(event) => Ok((id, event)),
+        Err(e) => {
+            // Half a declaration (a full disk) must not leave an incident "syncing" for ever:
+            // nothing was acknowledged, so the claim is withdrawn.
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(e)
+        }
+    }
 }
 
 /// What one reconcile pass found: new events (arrival order), newly readable playbook copies and
@@ -159,11 +189,20 @@ pub struct Update {
     pub problems: Vec<Problem>,
     /// The unreadable last lines still settling, when that set changed (replaces the last one).
     pub settling: Option<Vec<Problem>>,
+    /// Which `Declared` is the incident's, when the claim was first read.
+    pub claim: Option<Claim>,
+    /// Records the chain check found wrong: (log, seq, why).
+    pub marks: Vec<(String, u64, String)>,
 }
 
 impl Update {
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.playbooks.is_empty() && self.problems.is_empty() && self.settling.is_none()
+        self.events.is_empty()
+            && self.playbooks.is_empty()
+            && self.problems.is_empty()
+            && self.settling.is_none()
+            && self.claim.is_none()
+            && self.marks.is_empty()
     }
 }
 
@@ -180,22 +219,101 @@ pub struct Source {
     /// Playbook hashes the events name.
     wanted: Vec<String>,
     last_settling: Vec<Problem>,
-    declared: Option<Declared>,
+    /// The claim (`incident.ron`), once read.
+    header: Option<Header>,
+    /// Where the heads this host has seen are kept between runs (local state, never shared).
+    seen_file: PathBuf,
+    seen: BTreeMap<String, SeenHead>,
 }
 
 impl Source {
     pub fn new(store: &Store, id: &str) -> Source {
         let dir = store.incident_dir(id);
+        let key = &crate::domain::event::line_hash(dir.as_os_str().as_encoded_bytes())[..32];
+        let seen_file = store.state_dir.join("seen").join(format!("{key}.ron"));
+        let seen: BTreeMap<String, SeenHead> = std::fs::read_to_string(&seen_file)
+            .ok()
+            .and_then(|t| ron::from_str(&t).ok())
+            .unwrap_or_default();
+        let mut reader = IncidentReader::new(dir.clone());
+        reader.remember(seen.clone());
         Source {
             id: id.to_string(),
-            reader: IncidentReader::new(dir.clone()),
+            reader,
             dir,
             playbook_files: BTreeMap::new(),
             reported: BTreeMap::new(),
             header_checked: false,
             wanted: Vec::new(),
             last_settling: Vec::new(),
-            declared: None,
+            header: None,
+            seen_file,
+            seen,
+        }
+    }
+
+    /// Remember the newest record of every log read so far (local state), so a later run on
+    /// this host notices a log cut back below it. Cheap: one small file, written only when a
+    /// head moved.
+    pub fn save_seen(&mut self) {
+        let heads = self.reader.heads();
+        let mut changed = false;
+        for (log, h) in heads {
+            if self.seen.get(&log).is_none_or(|s| s.seq < h.seq) {
+                self.seen.insert(log, h);
+                changed = true;
+            }
+        }
+        if !changed {
+            return;
+        }
+        if let Some(dir) = self.seen_file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let text = ron::to_string(&self.seen).unwrap_or_default();
+        let _ = fsutil::write_atomic(&self.seen_file, text.as_bytes(), super::Sharing::private());
+    }
+
+    /// Read the claim (`incident.ron`) until it is there; never through a symlink.
+    fn read_claim(&mut self, problems: &mut Vec<Problem>) -> Option<Claim> {
+        if self.header.is_some() {
+            return None;
+        }
+        let rel = format!("{}/{HEADER_FILE}", self.id);
+        let path = self.dir.join(HEADER_FILE);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                problems.push(Problem::new(
+                    rel,
+                    None,
+                    "is a symlink; not followed (the incident shows as syncing until a real claim is there)",
+                ));
+                return None;
+            }
+            Err(_) => return None, // not synced yet
+            Ok(_) => {}
+        }
+        let text = match fsutil::open_read(&path).and_then(std::io::read_to_string) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(Problem::new(rel, None, format!("cannot read: {e}")));
+                return None;
+            }
+        };
+        match ron::from_str::<Header>(text.trim_start_matches('\u{feff}')) {
+            Ok(h) if h.incident == self.id => {
+                let claim = h.claim();
+                self.header = Some(h);
+                Some(claim)
+            }
+            Ok(_) => {
+                problems.push(Problem::new(rel, None, "names another incident; not used"));
+                None
+            }
+            Err(e) => {
+                problems.push(Problem::new(rel, Some(e.span.start.line as u64), e.code.to_string()));
+                None
+            }
         }
     }
 
@@ -203,6 +321,7 @@ impl Source {
     pub fn poll(&mut self, now: Millis) -> Update {
         let batch = self.reader.poll(now);
         let mut problems = batch.problems;
+        let claim = self.read_claim(&mut problems);
         let mut playbooks = Vec::new();
         for e in &batch.events {
             match &e.body {
@@ -217,18 +336,26 @@ impl Source {
             playbooks = found;
             problems.extend(p);
         }
-        if let Some(d) = batch.events.iter().find_map(|e| match &e.body {
-            Body::Declared(d) => Some(d.clone()),
-            _ => None,
-        }) {
-            self.declared = Some(d);
-        }
         if !self.header_checked {
-            if let Some(decl) = &self.declared {
-                // A missing copy is simply not synced yet: look again next pass.
-                if let Some(p) = self.header_problems(decl) {
+            if let Some(h) = &self.header {
+                // The claimed log's Declared, checked against the claim's copy of its fields.
+                let claimed = batch.events.iter().find_map(|e| match &e.body {
+                    Body::Declared(d)
+                        if h.claim() == Claim::Log(e.log.clone()) || h.claim() == Claim::Writer(e.by.clone()) =>
+                    {
+                        Some(d)
+                    }
+                    _ => None,
+                });
+                if let Some(d) = claimed {
                     self.header_checked = true;
-                    problems.extend(p);
+                    if d.title != h.title || d.playbook_hash != h.playbook_hash {
+                        problems.push(Problem::new(
+                            format!("{}/{HEADER_FILE}", self.id),
+                            None,
+                            "does not match the Declared event; the event wins",
+                        ));
+                    }
                 }
             }
         }
@@ -247,6 +374,8 @@ impl Source {
             events: batch.events,
             playbooks,
             problems,
+            claim,
+            marks: batch.marks,
         }
     }
 
@@ -255,6 +384,16 @@ impl Source {
         let dir = self.dir.join(PLAYBOOKS_DIR);
         let mut found = Vec::new();
         let mut problems = Vec::new();
+        if let Err(e) = fsutil::real_dir(&dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                problems.push(Problem::new(
+                    format!("{}/{PLAYBOOKS_DIR}", self.id),
+                    None,
+                    format!("{e}; not read"),
+                ));
+            }
+            return (found, problems);
+        }
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return (found, problems);
         };
@@ -306,25 +445,6 @@ impl Source {
         }
         (found, problems)
     }
-
-    /// The header copy checked against the Declared event; `None` if it is not there (yet).
-    fn header_problems(&self, decl: &Declared) -> Option<Vec<Problem>> {
-        let rel = format!("{}/{HEADER_FILE}", self.id);
-        let text = fsutil::open_read(&self.dir.join(HEADER_FILE))
-            .and_then(std::io::read_to_string)
-            .ok()?;
-        Some(match ron::from_str::<Header>(&text) {
-            Ok(h) if h.incident == self.id && h.title == decl.title && h.playbook_hash == decl.playbook_hash => {
-                Vec::new()
-            }
-            Ok(_) => vec![Problem::new(
-                rel,
-                None,
-                "does not match the Declared event; the event wins",
-            )],
-            Err(e) => vec![Problem::new(rel, Some(e.span.start.line as u64), e.code.to_string())],
-        })
-    }
 }
 
 /// The fold of an incident plus the file problems found on the way: what a view shows.
@@ -336,9 +456,13 @@ pub struct View {
 }
 
 impl View {
+    /// A view of an incident read from the shared directory: no `Declared` counts until the
+    /// claim (`incident.ron`) says whose it is.
     pub fn new(id: &str) -> View {
+        let mut state = IncidentState::new(id);
+        state.set_claim(Claim::Pending);
         View {
-            state: IncidentState::new(id),
+            state,
             file_problems: Vec::new(),
             settling: Vec::new(),
         }
@@ -347,6 +471,12 @@ impl View {
     /// Apply an update; returns the keys of the events that were new.
     pub fn apply(&mut self, update: Update) -> Vec<crate::domain::EventKey> {
         self.file_problems.extend(update.problems);
+        for (log, seq, why) in update.marks {
+            self.state.mark(&log, seq, why);
+        }
+        if let Some(claim) = update.claim {
+            self.state.set_claim(claim);
+        }
         if let Some(settling) = update.settling {
             self.settling = settling;
         }
@@ -387,7 +517,7 @@ impl std::ops::Deref for Incident {
 }
 
 impl Incident {
-    /// Read everything there is now.
+    /// Read everything there is now (and remember the heads seen, for the next run's check).
     pub fn open(store: &Store, id: &str, now: Millis) -> Incident {
         let source = Source::new(store, id);
         let mut inc = Incident {
@@ -397,6 +527,7 @@ impl Incident {
             view: View::new(id),
         };
         inc.view.apply(inc.source.poll(now));
+        inc.source.save_seen();
         inc
     }
 

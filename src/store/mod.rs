@@ -34,16 +34,6 @@ pub const LOG_EXT: &str = ".ronl";
 pub enum StoreError {
     #[error("{what}: {source}")]
     Io { what: String, source: io::Error },
-    #[error(
-        "{log} was rolled back: it ends at seq {found} but this host already wrote seq {ours} \
-         (a sync tool restored an old copy?). Restore the newer file, or move it aside and remove {state} to start a fresh log"
-    )]
-    RolledBack {
-        log: String,
-        found: u64,
-        ours: u64,
-        state: String,
-    },
     #[error("{0}")]
     Refused(String),
     #[error("no incident matches `{0}` in {1}")]
@@ -68,7 +58,12 @@ pub struct Identity {
 
 impl Identity {
     pub fn log_file_name(&self) -> String {
-        format!("{}.{}{LOG_EXT}", self.writer, self.install)
+        format!("{}{LOG_EXT}", self.log_id())
+    }
+
+    /// `name@host.install`: the log this identity writes, the unit of seq and chain.
+    pub fn log_id(&self) -> String {
+        format!("{}.{}", self.writer, self.install)
     }
 }
 

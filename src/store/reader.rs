@@ -1,6 +1,11 @@
 //! Tailing an incident's logs by offset: each pass reads only new bytes and consumes complete
 //! lines. Bad lines become problems and are skipped; nothing here can stop the other logs from
 //! being read.
+//!
+//! The chain check of `verify` runs here too, incrementally: each record's `seq` and `prev` are
+//! checked against the line before it, and against the heads this host remembers having seen,
+//! so an edited, dropped, reordered or cut-off record is a problem in every output (console,
+//! `show`, `tail`, `export`), naming log and line, and the record is marked where it is shown.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -22,6 +27,12 @@ const READ_CHUNK: usize = 1 << 20;
 #[derive(Debug, Default)]
 struct Cursor {
     writer: String,
+    /// `name@host.install`: the log's id.
+    log: String,
+    /// Hash of the last line consumed (`None`: at the start, where the genesis hash is due).
+    prev_line: Option<String>,
+    /// Hash of the last record of this writer consumed, and its seq and line.
+    last_record: Option<(u64, String, u64)>,
     /// Bytes consumed.
     offset: u64,
     /// Lines consumed (for `file:line` in problems).
@@ -39,6 +50,15 @@ struct Cursor {
 pub struct Batch {
     pub events: Vec<Event>,
     pub problems: Vec<Problem>,
+    /// Records the chain check found wrong: (log, seq, why).
+    pub marks: Vec<(String, u64, String)>,
+}
+
+/// A record this host has seen before (kept in the local state directory between runs).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SeenHead {
+    pub seq: u64,
+    pub hash: String,
 }
 
 pub struct IncidentReader {
@@ -47,6 +67,11 @@ pub struct IncidentReader {
     cursors: BTreeMap<String, Cursor>,
     /// Files already reported as skipped (reported once).
     reported: BTreeMap<String, ()>,
+    /// The newest record of each log that this host saw on an earlier run, by log id: a log that
+    /// no longer holds it was cut back or edited, whoever's host did it.
+    remembered: BTreeMap<String, SeenHead>,
+    /// Logs already reported as short of what was remembered.
+    reported_short: BTreeMap<String, ()>,
 }
 
 impl IncidentReader {
@@ -77,7 +102,25 @@ impl IncidentReader {
             dir: incident_dir,
             cursors: BTreeMap::new(),
             reported: BTreeMap::new(),
+            remembered: BTreeMap::new(),
+            reported_short: BTreeMap::new(),
         }
+    }
+
+    /// The heads this host saw on earlier runs: checked as the logs are read.
+    pub fn remember(&mut self, heads: BTreeMap<String, SeenHead>) {
+        self.remembered = heads;
+    }
+
+    /// The newest record read of each log, by log id (to remember for the next run).
+    pub fn heads(&self) -> BTreeMap<String, SeenHead> {
+        self.cursors
+            .values()
+            .filter_map(|c| {
+                let (seq, hash, _) = c.last_record.clone()?;
+                Some((c.log.clone(), SeenHead { seq, hash }))
+            })
+            .collect()
     }
 
     fn rel(&self, name: &str) -> String {
@@ -89,6 +132,20 @@ impl IncidentReader {
     pub fn poll(&mut self, now: Millis) -> Batch {
         let mut batch = Batch::default();
         let events_dir = self.dir.join(EVENTS_DIR);
+        for (dir, rel) in [
+            (&self.dir, self.id.clone()),
+            (&events_dir, format!("{}/{EVENTS_DIR}", self.id)),
+        ] {
+            match fsutil::real_dir(dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    if self.reported.insert(rel.clone(), ()).is_none() {
+                        batch.problems.push(Problem::new(rel, None, format!("{e}; not read")));
+                    }
+                    return batch;
+                }
+                _ => {}
+            }
+        }
         let entries = match fs::read_dir(&events_dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -134,7 +191,31 @@ impl IncidentReader {
             }
             self.read_log(&name, now, &mut batch);
         }
+        self.check_remembered(&mut batch);
         batch
+    }
+
+    /// Report a log that, fully read, ends before a record this host saw on an earlier run, or
+    /// that vanished: cut back or rolled back, on whichever host it was done.
+    fn check_remembered(&mut self, batch: &mut Batch) {
+        for (log, seen) in &self.remembered {
+            let name = format!("{log}{LOG_EXT}");
+            let ends_at = match self.cursors.get(&name) {
+                Some(c) if c.pending_bad.is_some() || c.skipping => continue, // still landing
+                Some(c) => c.last_record.as_ref().map_or(0, |r| r.0),
+                None => 0,
+            };
+            if ends_at < seen.seq && self.reported_short.insert(log.clone(), ()).is_none() {
+                batch.problems.push(Problem::new(
+                    self.rel(&name),
+                    None,
+                    format!(
+                        "ends at seq {ends_at}, but this host saw seq {} of it before: records were cut off or the log was rolled back",
+                        seen.seq
+                    ),
+                ));
+            }
+        }
     }
 
     fn read_log(&mut self, name: &str, now: Millis, batch: &mut Batch) {
@@ -154,8 +235,10 @@ impl IncidentReader {
             return;
         }
         let writer = writer_of_log(name).unwrap_or_default();
+        let log = name.trim_end_matches(LOG_EXT).to_string();
         let cursor = self.cursors.entry(name.to_string()).or_insert_with(|| Cursor {
             writer,
+            log,
             file_id: (meta.dev(), meta.ino()),
             ..Cursor::default()
         });
@@ -178,6 +261,7 @@ impl IncidentReader {
             ));
             *cursor = Cursor {
                 writer: cursor.writer.clone(),
+                log: cursor.log.clone(),
                 file_id: (meta.dev(), meta.ino()),
                 ..Cursor::default()
             };
@@ -204,7 +288,16 @@ impl IncidentReader {
             };
             buf.extend_from_slice(&chunk[..n]);
             let at_eof = pos + buf.len() as u64 >= len;
-            let used = consume(cursor, &rel, &buf, pos, len, at_eof, now, mtime, batch);
+            let ctx = Ctx {
+                rel: &rel,
+                incident: &self.id,
+                remembered: self.remembered.get(&cursor.log),
+                len,
+                at_eof,
+                now,
+                mtime,
+            };
+            let used = consume(cursor, &ctx, &buf, pos, batch);
             buf.drain(..used);
             pos += used as u64;
             if cursor.skipping {
@@ -217,19 +310,27 @@ impl IncidentReader {
     }
 }
 
-/// Consume complete lines from `buf` (which starts at file offset `pos`). Returns bytes used.
-#[allow(clippy::too_many_arguments)]
-fn consume(
-    cursor: &mut Cursor,
-    rel: &str,
-    buf: &[u8],
-    pos: u64,
+/// What `consume` needs to know about the file it reads.
+struct Ctx<'a> {
+    rel: &'a str,
+    incident: &'a str,
+    remembered: Option<&'a SeenHead>,
     len: u64,
     at_eof: bool,
     now: Millis,
     mtime: Millis,
-    batch: &mut Batch,
-) -> usize {
+}
+
+/// Consume complete lines from `buf` (which starts at file offset `pos`). Returns bytes used.
+fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Batch) -> usize {
+    let Ctx {
+        rel,
+        len,
+        at_eof,
+        now,
+        mtime,
+        ..
+    } = *ctx;
     let mut used = 0;
     while let Some(nl) = buf[used..].iter().position(|&b| b == b'\n') {
         let line = &buf[used..used + nl];
@@ -243,6 +344,7 @@ fn consume(
             cursor.offset = pos + used as u64;
             continue;
         }
+        let hash = event::line_hash(line);
         if line.len() > MAX_LINE {
             batch.problems.push(Problem::new(
                 rel,
@@ -262,7 +364,12 @@ fn consume(
                         e.by, cursor.writer
                     ),
                 )),
-                Ok(e) => batch.events.push(e),
+                Ok(mut e) => {
+                    e.log = cursor.log.clone();
+                    check_chain(cursor, ctx, &e, &hash, line_no, batch);
+                    cursor.last_record = Some((e.seq, hash.clone(), line_no));
+                    batch.events.push(e);
+                }
                 Err(why) => {
                     let is_last = pos + next as u64 >= len && at_eof;
                     if is_last {
@@ -287,6 +394,7 @@ fn consume(
             }
         }
         cursor.pending_bad = None;
+        cursor.prev_line = Some(hash);
         cursor.line += 1;
         used = next;
         cursor.offset = pos + used as u64;
@@ -302,4 +410,76 @@ fn consume(
         cursor.line += 1;
     }
     used
+}
+
+/// Check one record's place in its log's hash chain (what `verify` does, one line at a time):
+/// its seq follows the last record's, its `prev` is the hash of the line before it (or of the
+/// last record, when a stranger's line was put between them), and a record this host saw on an
+/// earlier run still has the same bytes.
+fn check_chain(cursor: &Cursor, ctx: &Ctx, e: &Event, hash: &str, line_no: u64, batch: &mut Batch) {
+    let rel = ctx.rel;
+    let mut mark = |seq: u64, line: u64, why: String| {
+        batch.problems.push(Problem::new(rel, Some(line), why.clone()));
+        batch.marks.push((cursor.log.clone(), seq, why));
+    };
+    if ctx.remembered.is_some_and(|s| s.seq == e.seq && s.hash != hash) {
+        mark(
+            e.seq,
+            line_no,
+            format!(
+                "seq {} differs from the record this host saw there before: edited",
+                e.seq
+            ),
+        );
+    }
+    let expected = cursor.last_record.as_ref().map_or(1, |r| r.0 + 1);
+    if e.seq > expected {
+        mark(
+            e.seq,
+            line_no,
+            format!(
+                "seq {} where {expected} was due: records {expected}-{} of this log are missing (dropped)",
+                e.seq,
+                e.seq - 1
+            ),
+        );
+        return;
+    }
+    if e.seq < expected {
+        mark(
+            e.seq,
+            line_no,
+            format!(
+                "seq {} again after seq {}: records were reordered or repeated",
+                e.seq,
+                expected - 1
+            ),
+        );
+        return;
+    }
+    let genesis;
+    let due = match &cursor.prev_line {
+        Some(p) => p.as_str(),
+        None => {
+            genesis = event::genesis_hash(ctx.incident, &cursor.writer);
+            genesis.as_str()
+        }
+    };
+    let after_record = cursor.last_record.as_ref().is_some_and(|r| r.1 == e.prev);
+    if e.prev != due && !after_record {
+        match &cursor.last_record {
+            Some((seq, _, line)) => mark(
+                *seq,
+                *line,
+                format!(
+                    "seq {seq} was edited after it was written: its bytes no longer match the hash that line {line_no} holds"
+                ),
+            ),
+            None => mark(
+                e.seq,
+                line_no,
+                "the first record does not start this log's chain: records before it were dropped, or it was edited".into(),
+            ),
+        }
+    }
 }

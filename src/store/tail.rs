@@ -12,7 +12,7 @@ const CHUNK: usize = 16 * 1024;
 const SCAN_LIMIT: u64 = 4 * (MAX_LINE as u64 + 1);
 
 /// Lines of a file from the end backwards, each without its newline.
-struct RevLines<'a> {
+pub(crate) struct RevLines<'a> {
     file: &'a File,
     /// Offset just past the newline that ends the next line to yield.
     end: u64,
@@ -20,9 +20,14 @@ struct RevLines<'a> {
     floor: u64,
 }
 
-impl RevLines<'_> {
+impl<'a> RevLines<'a> {
+    /// Lines ending at or before `end` (just past a newline), never reading before `floor`.
+    pub(crate) fn new(file: &'a File, end: u64, floor: u64) -> RevLines<'a> {
+        RevLines { file, end, floor }
+    }
+
     /// Yields `(start offset, bytes)`; a line longer than `MAX_LINE` is yielded empty.
-    fn next_line(&mut self) -> io::Result<Option<(u64, Vec<u8>)>> {
+    pub(crate) fn next_line(&mut self) -> io::Result<Option<(u64, Vec<u8>)>> {
         if self.end <= self.floor {
             return Ok(None);
         }

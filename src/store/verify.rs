@@ -9,6 +9,7 @@ use super::writer::local_head;
 use super::{fsutil, writer_of_log, Store, EVENTS_DIR, LOG_EXT};
 use crate::domain::event::{self, Body, MAX_LINE};
 use crate::domain::sanitize;
+use crate::domain::state::Claim;
 
 #[derive(Debug, Default)]
 pub struct Report {
@@ -18,6 +19,9 @@ pub struct Report {
     pub errors: Vec<String>,
     /// Crashes (torn writes), which are not tampering.
     pub crashes: Vec<String>,
+    /// Per log: how many of its records no other log's checkpoint (`Heads`) vouches for yet —
+    /// cutting those off is caught only by hosts that saw them. `(log, not anchored, records)`.
+    pub unanchored: Vec<(String, u64, u64)>,
 }
 
 struct Seen {
@@ -39,6 +43,12 @@ pub fn verify(store: &Store, id: &str) -> Report {
         .collect();
     names.sort();
     let mut seen: HashMap<String, Seen> = HashMap::new();
+    // The claim names the declaring log; a Declared anywhere else is forged or misplaced.
+    let claim = super::fsutil::open_read(&store.incident_dir(id).join(super::HEADER_FILE))
+        .and_then(std::io::read_to_string)
+        .ok()
+        .and_then(|t| ron::from_str::<super::incident::Header>(t.trim_start_matches('\u{feff}')).ok())
+        .map(|h| h.claim());
     // (file, line, heads) to check once every log is read
     let mut heads_claims = Vec::new();
     for name in &names {
@@ -127,6 +137,19 @@ pub fn verify(store: &Store, id: &str) -> Report {
                             t.bytes, t.offset
                         ));
                     }
+                    if let Body::Declared(_) = &e.body {
+                        let log = name.trim_end_matches(LOG_EXT);
+                        let named = match &claim {
+                            Some(Claim::Log(l)) => l == log,
+                            Some(Claim::Writer(w)) => *w == e.by,
+                            _ => false,
+                        };
+                        if !named {
+                            report.errors.push(format!(
+                                "{rel}:{line_no}: a Declared record in a log that incident.ron does not name as the declarer (forged or misplaced)"
+                            ));
+                        }
+                    }
                     if let Body::Heads(h) = &e.body {
                         heads_claims.push((rel.clone(), line_no, h.heads.clone()));
                     }
@@ -150,6 +173,24 @@ pub fn verify(store: &Store, id: &str) -> Report {
             }
         }
         seen.insert(name.trim_end_matches(LOG_EXT).to_string(), s);
+    }
+    // The highest seq of each log that another log's checkpoint vouches for.
+    let mut anchored: HashMap<String, u64> = HashMap::new();
+    for (rel, _, heads) in &heads_claims {
+        for h in heads {
+            if !rel.ends_with(&format!("/{}{LOG_EXT}", h.writer)) {
+                let a = anchored.entry(h.writer.clone()).or_default();
+                *a = (*a).max(h.seq);
+            }
+        }
+    }
+    let mut logs: Vec<_> = seen.iter().collect();
+    logs.sort_by(|a, b| a.0.cmp(b.0));
+    for (log, s) in logs {
+        let a = anchored.get(log).copied().unwrap_or(0).min(s.max_seq);
+        if s.max_seq > a {
+            report.unanchored.push((log.clone(), s.max_seq - a, s.max_seq));
+        }
     }
     for (rel, line_no, heads) in heads_claims {
         for h in heads {

@@ -1,7 +1,12 @@
 //! Appending to this writer's own log: one lock around each append, a positioned write at the
 //! offset just read (no O_APPEND: unsafe on NFS and some sshfs), `sync_data`, torn-tail repair and
-//! rollback refusal. Only the tails of the logs are read, so a write costs the same on day one
+//! rollback repair. Only the tails of the logs are read, so a write costs the same on day one
 //! and on day ten of an incident.
+//!
+//! Every line this install acknowledged is also kept in a local copy (the state directory, never
+//! the shared one). If a sync tool puts an older copy of the log in place, the next append
+//! re-appends the missing lines verbatim (same bytes, so readers that saw them see duplicates,
+//! and the chain still links) and records `LogRestored`: a writer is never locked out.
 
 use std::fs::{self, File};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -9,9 +14,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::tail::{read_tail, Tail};
+use super::tail::{read_tail, RevLines, Tail};
 use super::{fsutil, writer_of_log, Identity, Store, StoreError, EVENTS_DIR, LOG_EXT};
-use crate::domain::event::{self, Body, Event, Head, Heads, TailRepaired};
+use crate::domain::event::{self, Body, Event, Head, Heads, LogRestored, TailRepaired};
 use crate::domain::state::{next_at, MAX_AHEAD_MS};
 use crate::domain::time::Millis;
 
@@ -46,6 +51,8 @@ pub struct Appended {
     pub repaired: Option<(u64, u64)>,
     /// Writers more than 5 minutes ahead of this host's clock (or this host is behind).
     pub ahead: Vec<String>,
+    /// A sync tool had rolled the log back: what was re-appended.
+    pub restored: Option<LogRestored>,
 }
 
 /// This host's memory of the last record it wrote to a log (for rollback refusal).
@@ -90,6 +97,11 @@ impl<'s> LogWriter<'s> {
             .join(format!("{}.ron", Self::key_of(path)))
     }
 
+    /// The local copy of every line this install acknowledged in the log at `path`.
+    fn acked_file(&self, path: &Path) -> PathBuf {
+        acked_path(self.store, path)
+    }
+
     /// Take the per-log lock in the local lock folder (never on the shared file system).
     fn lock(&self, path: &Path) -> Result<File, StoreError> {
         let dir = &self.store.lock_dir;
@@ -121,11 +133,17 @@ impl<'s> LogWriter<'s> {
     pub fn append(&self, drafts: Vec<Draft>, clock: impl Fn() -> Millis) -> Result<Appended, StoreError> {
         let path = self.log_path();
         let events_dir = self.events_dir();
-        if !events_dir.is_dir() {
-            return Err(StoreError::Refused(format!(
-                "{} is missing: the shared directory is unreachable or the incident folder was removed",
-                events_dir.display()
-            )));
+        for dir in [self.store.incident_dir(&self.incident), events_dir.clone()] {
+            match fsutil::real_dir(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(StoreError::Refused(format!(
+                        "{} is missing: the shared directory is unreachable or the incident folder was removed",
+                        dir.display()
+                    )))
+                }
+                Err(e) => return Err(StoreError::Refused(format!("{} {e}: nothing written", dir.display()))),
+            }
         }
         let _lock = self.lock(&path)?;
         let (file, _created) = fsutil::open_write(&path, self.store.sharing)
@@ -145,10 +163,11 @@ impl<'s> LogWriter<'s> {
         let tail = read_tail(&file, &self.identity.writer.to_string())
             .map_err(StoreError::io(format!("cannot read {}", path.display())))?;
         let head_file = self.head_file(&path);
-        self.refuse_rollback(&path, &tail, &head_file)?;
+        let acked_file = self.acked_file(&path);
+        let restore = self.lost_lines(&tail, &head_file, &acked_file);
 
         let mut out = Appended::default();
-        let mut pending: Vec<Draft> = Vec::with_capacity(drafts.len() + 1);
+        let mut pending: Vec<Draft> = Vec::with_capacity(drafts.len() + 2);
         if tail.torn_bytes > 0 {
             // A crash mid-write: cut back to the last newline (below, once every record encodes),
             // under the lock, and say so.
@@ -158,23 +177,42 @@ impl<'s> LogWriter<'s> {
                 bytes: tail.torn_bytes,
             }));
         }
-        pending.extend(drafts);
 
         let others = self.other_tails(&path);
         let writer = self.identity.writer.to_string();
+        let log = self.identity.log_id();
         let mut seq = tail.last_event.as_ref().map_or(0, |e| e.seq);
         let mut own_at = tail.last_event.as_ref().map(|e| e.at);
         let mut prev = tail
             .last_hash
             .clone()
             .unwrap_or_else(|| event::genesis_hash(&self.incident, &writer));
+        let mut buf = Vec::new();
+        if let Some(r) = &restore {
+            // Verbatim: the same bytes, ids and seqs the readers may already have seen.
+            for (e, line) in &r.lines {
+                buf.extend_from_slice(line);
+                buf.push(b'\n');
+                prev = event::line_hash(line);
+                seq = seq.max(e.seq);
+                own_at = Some(own_at.map_or(e.at, |a| a.max(e.at)));
+            }
+            let note = LogRestored {
+                found: r.found,
+                from: r.found + 1,
+                to: r.ours,
+                restored: r.lines.len() as u64,
+            };
+            out.restored = Some(note.clone());
+            pending.push(Draft::new(note));
+        }
+        pending.extend(drafts);
         // (log, at, wall) of every other log's last record.
         let other_last: Vec<(&str, Millis, Millis)> = others
             .iter()
             .filter_map(|(w, t)| t.last_event.as_ref().map(|e| (w.as_str(), e.at, e.wall)))
             .collect();
 
-        let mut buf = Vec::new();
         let mut push = |body: Body, occurred: Option<Millis>, out: &mut Appended| -> Result<u64, StoreError> {
             let wall = clock();
             let (at, ignored) = next_at(wall, own_at, other_last.iter().map(|(_, at, _)| *at));
@@ -196,6 +234,7 @@ impl<'s> LogWriter<'s> {
                 seq,
                 prev: prev.clone(),
                 body,
+                log: log.clone(),
             };
             let line = event::encode(&e).map_err(|err| StoreError::Refused(err.to_string()))?;
             prev = event::line_hash(line.as_bytes());
@@ -241,6 +280,13 @@ impl<'s> LogWriter<'s> {
                 source: e,
             });
         }
+        // Acknowledged only once the local copy holds it too (what a rollback could take away).
+        let new_bytes = &buf[restore.as_ref().map_or(0, |r| r.bytes)..];
+        append_local(&acked_file, new_bytes).map_err(StoreError::io(format!(
+            "wrote {} but cannot keep a local copy in {}",
+            path.display(),
+            acked_file.display()
+        )))?;
         if let Some(last) = out.events.last() {
             let head = LocalHead {
                 seq: last.seq,
@@ -260,27 +306,28 @@ impl<'s> LogWriter<'s> {
         Ok(out)
     }
 
-    fn refuse_rollback(&self, path: &Path, tail: &Tail, head_file: &Path) -> Result<(), StoreError> {
-        let Ok(text) = fs::read_to_string(head_file) else {
-            return Ok(());
-        };
-        let Ok(mine) = ron::from_str::<LocalHead>(&text) else {
-            return Ok(());
-        };
+    /// The acknowledged lines the shared log lost, if a sync tool rolled it back (shorter than
+    /// what this install wrote) or put another copy in place (same length, another last record).
+    fn lost_lines(&self, tail: &Tail, head_file: &Path, acked_file: &Path) -> Option<Lost> {
+        let mine = fs::read_to_string(head_file)
+            .ok()
+            .and_then(|t| ron::from_str::<LocalHead>(&t).ok())?;
         let found = tail.last_event.as_ref().map_or(0, |e| e.seq);
-        // Shorter than what this host wrote, or the same length but another last record (a
-        // different copy of the file was put in its place).
         let replaced =
             found == mine.seq && tail.lines_back == 1 && tail.last_hash.as_deref() != Some(mine.hash.as_str());
-        if found < mine.seq || replaced {
-            return Err(StoreError::RolledBack {
-                log: path.display().to_string(),
-                found,
-                ours: mine.seq,
-                state: head_file.display().to_string(),
-            });
+        if found > mine.seq || (found == mine.seq && !replaced) {
+            return None;
         }
-        Ok(())
+        // A replaced last record: ours is re-appended beside the stranger (readers flag the clash).
+        let after = if replaced { found - 1 } else { found };
+        let lines = acked_after(acked_file, after).unwrap_or_default();
+        let bytes = lines.iter().map(|(_, l)| l.len() + 1).sum();
+        Some(Lost {
+            found: after,
+            ours: mine.seq,
+            lines,
+            bytes,
+        })
     }
 
     /// The last line of every other log (by file stem, `name@host.install`): their `at` for
@@ -307,6 +354,58 @@ impl<'s> LogWriter<'s> {
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
+}
+
+/// Acknowledged lines a rollback took away, to re-append.
+struct Lost {
+    /// The writer's last record the shared log still holds.
+    found: u64,
+    /// The last seq this install acknowledged.
+    ours: u64,
+    /// The local copies of seqs after `found`, in order.
+    lines: Vec<(Event, Vec<u8>)>,
+    /// Their size in the buffer, newlines included.
+    bytes: usize,
+}
+
+fn acked_path(store: &Store, log: &Path) -> PathBuf {
+    store
+        .state_dir
+        .join("acked")
+        .join(format!("{}{LOG_EXT}", LogWriter::key_of(log)))
+}
+
+/// Lines of the local copy with a seq above `after`, oldest first (read from the end).
+fn acked_after(acked: &Path, after: u64) -> std::io::Result<Vec<(Event, Vec<u8>)>> {
+    let file = File::open(acked)?;
+    let len = file.metadata()?.len();
+    let mut lines = RevLines::new(&file, len, 0);
+    let mut out = Vec::new();
+    while let Some((_, bytes)) = lines.next_line()? {
+        let Some(e) = std::str::from_utf8(&bytes).ok().and_then(|s| event::parse(s).ok()) else {
+            continue;
+        };
+        if e.seq <= after {
+            break;
+        }
+        out.push((e, bytes));
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// Append to the local copy and sync it (local disk: O_APPEND is safe here).
+fn append_local(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let mut f = fs::OpenOptions::new().create(true).append(true).open(path)?;
+    f.write_all(bytes)?;
+    f.sync_data()
 }
 
 /// What this host last wrote to `log` (seq and line hash), if it ever wrote there.

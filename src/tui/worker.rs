@@ -41,6 +41,8 @@ const BOARD_EVERY: Duration = Duration::from_secs(15);
 /// A burst of hints (a declare writes several files) re-lists the board at most this often, and
 /// once more when the window closes so the burst's last write is seen.
 const BOARD_COALESCE: Duration = Duration::from_millis(300);
+/// How often the open incident's seen heads are written to the local state directory.
+const SEEN_SAVE_EVERY: Duration = Duration::from_secs(2);
 
 struct Tracked {
     source: Source,
@@ -57,6 +59,7 @@ pub struct Worker {
     board: BTreeMap<String, Tracked>,
     last_rows: Vec<BoardRow>,
     last_problems: Vec<crate::domain::Problem>,
+    seen_saved: Instant,
     mode: watch::Mode,
 }
 
@@ -76,6 +79,7 @@ impl Worker {
             board: BTreeMap::new(),
             last_rows: Vec::new(),
             last_problems: Vec::new(),
+            seen_saved: Instant::now(),
             mode: watch::Mode::Inotify,
         }
     }
@@ -113,12 +117,24 @@ impl Worker {
                 None => rx.recv_timeout(wait),
             };
             match cmd {
-                Ok(Cmd::Shutdown) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Cmd::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
+                    if let Some(src) = &mut self.open {
+                        src.save_seen();
+                    }
+                    return;
+                }
                 Ok(Cmd::Open(id)) => {
+                    if let Some(src) = &mut self.open {
+                        src.save_seen();
+                    }
                     self.open = Some(Source::new(&self.store, &id));
                     self.reconcile_open();
                 }
-                Ok(Cmd::Close) => self.open = None,
+                Ok(Cmd::Close) => {
+                    if let Some(mut src) = self.open.take() {
+                        src.save_seen();
+                    }
+                }
                 Ok(Cmd::Write {
                     token,
                     incident,
@@ -187,6 +203,11 @@ impl Worker {
         let now = (self.clock)();
         if let Some(src) = &mut self.open {
             let update = src.poll(now);
+            if self.seen_saved.elapsed() >= SEEN_SAVE_EVERY {
+                // The heads this host has seen, for the next run's truncation check.
+                src.save_seen();
+                self.seen_saved = Instant::now();
+            }
             if !update.is_empty() {
                 (self.send)(Msg::Incident {
                     id: src.id.clone(),
@@ -224,6 +245,7 @@ impl Worker {
             let settled = matches!(t.row.status, RowStatus::Resolved | RowStatus::Archived);
             if !settled || t.view.state.event_count() == 0 {
                 let update = t.source.poll(now);
+                t.source.save_seen();
                 t.view.apply(update);
                 t.row = BoardRow::from_view(id, &t.view);
             }

@@ -201,11 +201,15 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
             );
             let inner = block.inner(r);
             frame.render_widget(block, r);
-            let full = match &e.body {
+            let mut full = match &e.body {
                 crate::domain::Body::Note(n) => n.text.clone(),
                 crate::domain::Body::StatusUpdate(s) => s.text.clone(),
                 _ => describe(e),
             };
+            if let Some(flag) = inc.state().flag(e) {
+                // Why this record is not to be taken as fact comes first.
+                full = format!("{}\n\n{full}", flag.label());
+            }
             let lines: Vec<Line> = sanitize_lines(&full).into_iter().map(Line::raw).collect();
             frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
         }

@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::{fit, hhmmss, pane_block};
-use crate::domain::describe::describe;
+use crate::domain::describe::describe_in;
 use crate::domain::event::{Body, Event};
 use crate::domain::identity::person_of;
 use crate::domain::sanitize;
@@ -94,11 +94,17 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
         let who = fit(&sanitize(&person_of(&e.by)), 8);
         let late = if e.occurred.is_some() { "~" } else { " " };
         let head = format!("{when}{late}{who:<8} ");
-        let text = describe(e);
+        let text = describe_in(inc.state(), e);
         let body_w = w.saturating_sub(head.chars().count());
+        // A refused or tampered record reads as a warning, not as fact.
+        let style = if inc.state().flag(e).is_some() {
+            theme.bad()
+        } else {
+            style_for(e, theme)
+        };
         lines.push(Line::from(vec![
             Span::styled(head, theme.dim()),
-            Span::styled(fit(&text, body_w), style_for(e, theme)),
+            Span::styled(fit(&text, body_w), style),
         ]));
     }
     if lines.is_empty() {
