@@ -376,9 +376,11 @@ fn duplicate_root(ctx: &Ctx, id: &str, of: &str) -> Result<String> {
                 path.push(target);
                 target = next.value.clone();
             }
-            None if inc.state.derived.archived.is_some() || inc.state.is_resolved() => return Err(Fail::new(format!(
+            None if inc.state.derived.archived.is_some() || inc.state.is_resolved() => {
+                return Err(Fail::new(format!(
                 "refused: {target} is resolved or archived; a duplicate points to an open incident (reopen it first)"
-            ))),
+            )))
+            }
             None => return Ok(target),
         }
     }
