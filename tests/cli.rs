@@ -344,29 +344,55 @@ fn import_takes_good_lines_and_names_bad_ones() {
     ]
     .join("\n")
         + "\n";
-    let r = w.run_stdin(&scribe, &["import", &id], &input).ok();
-    assert!(r.stdout.contains("imported 3"), "{r}");
-    // "  line N: why", one per rejected line.
-    let rejected: Vec<(u32, &str)> = r
-        .stderr
-        .lines()
-        .filter_map(|l| {
-            let (n, why) = l.trim().strip_prefix("line ")?.split_once(": ")?;
-            Some((n.parse().ok()?, why))
-        })
-        .collect();
-    assert_eq!(rejected.iter().map(|x| x.0).collect::<Vec<_>>(), [2, 4], "{r}");
-    assert!(rejected[1].1.contains("future"), "{r}");
+    let r = w.run_stdin(&scribe, &["import", &id], &input).code(1);
+    // One message: what was written, then each rejected line and why.
+    let msg = r.stderr.trim();
+    let prefix = format!("warroom: imported 3 of 5 lines into {id}; line 2: ");
+    assert!(msg.starts_with(&prefix), "{r}");
+    assert!(msg.contains("; line 4: occurred: `"), "{r}");
+    assert!(msg.contains("` is a bare number: seconds or milliseconds?"), "{r}");
+    assert_eq!(msg.matches("; line ").count(), 2, "{r}");
 
     let tail = w.run(&ic, &["tail", &id]).ok();
     for text in ["chat: first alert seen", "chat: bridge opened", "chat: EDR isolating"] {
         assert!(tail.stdout.contains(text), "{text} missing\n{tail}");
     }
     assert!(!tail.stdout.contains("from the future"), "{tail}");
-    assert_eq!(w.show(&ic, &id)["notes"], 3);
-    // One batch, one chain.
+
+    // Every line good: exit 0; a Windows export (BOM, CRLF) is read like any other.
+    let windows =
+        "\u{feff}{\"text\":\"chat: windows one\"}\r\n{\"text\":\"chat: windows two\",\"occurred\":\"-1m\"}\r\n";
+    let r = w.run_stdin(&scribe, &["import", &id], windows).ok();
+    assert!(r.stdout.contains("imported 2 entries"), "{r}");
+    assert_eq!(w.show(&ic, &id)["notes"], 5);
+    // Two batches, one chain.
     let recs = check_chain(&id, &w.log_of(&scribe, &id));
-    assert_eq!(recs.len(), 3);
+    assert_eq!(recs.len(), 5);
+}
+
+#[test]
+fn a_time_no_one_means_is_refused_and_nothing_is_written() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Times");
+    let log = w.log_of(&ic, &id);
+    let before = std::fs::read(&log).unwrap();
+    let cases: &[(&str, &str)] = &[
+        (
+            "1900-01-01T00:00:00Z",
+            "warroom: 1900-01-01T00:00:00Z is before 2000: no incident record starts that early; check the year",
+        ),
+        (
+            "1732000000",
+            "warroom: `1732000000` is a bare number: seconds or milliseconds?",
+        ),
+    ];
+    for (typed, want) in cases {
+        let r = w.run(&ic, &["note", &id, "backfilled", "--occurred", typed]).code(1);
+        assert!(r.stderr.starts_with(want), "{typed}\n{r}");
+        assert!(r.stdout.is_empty(), "{r}");
+    }
+    assert_eq!(std::fs::read(&log).unwrap(), before, "nothing was written");
 }
 
 // ---- 6. list --------------------------------------------------------------------------------------

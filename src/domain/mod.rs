@@ -4,6 +4,7 @@ pub mod deadline;
 pub mod describe;
 pub mod event;
 pub mod identity;
+pub mod input;
 pub mod phase;
 pub mod playbook;
 pub mod problem;
