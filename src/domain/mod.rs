@@ -8,6 +8,7 @@ pub mod input;
 pub mod phase;
 pub mod playbook;
 pub mod problem;
+pub mod ron_input;
 pub mod sanitize;
 pub mod state;
 pub mod time;
