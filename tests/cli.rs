@@ -416,6 +416,40 @@ fn a_misspelled_field_is_reported_at_its_own_line_in_every_file_type() {
 }
 
 #[test]
+fn strict_check_refuses_control_and_invisible_characters() {
+    let w = World::new();
+    let me = w.who("alice", "jump");
+    let original = std::fs::read_to_string(manifest_dir().join("playbooks/ransomware.ron")).unwrap();
+    // An escape in the title (as RON writes it) and a raw zero-width space in an item.
+    let bad = original.replacen("  title: \"", "  title: \"\\u{1b}[2J", 1).replacen(
+        "(id: \"id-first-facts\", text: \"",
+        "(id: \"id-first-facts\", text: \"\u{200b}",
+        1,
+    );
+    let file = w.path().join("ransomware.ron");
+    let file_s = file.to_str().unwrap();
+    std::fs::write(&file, &bad).unwrap();
+    let r = w.run(&me, &["playbook", "check", "--strict", file_s]).code(1);
+    let title = (line_of(&bad, "  title: ", 0), col_of(&bad, "\\u{1b}"));
+    let item = (line_of(&bad, "\u{200b}", 0), col_of(&bad, "\u{200b}"));
+    let want = [
+        format!(
+            "{file_s}:{}:{}: control character U+001B (ESC, starts terminal escape sequences), written as `\\u{{1b}}`, is not allowed in playbook text: it can hide or rewrite what a console shows",
+            title.0, title.1
+        ),
+        format!(
+            "{file_s}:{}:{}: invisible format character U+200B (zero-width space) is not allowed in playbook text: it can hide or rewrite what a console shows",
+            item.0, item.1
+        ),
+    ];
+    for line in &want {
+        assert!(r.stderr.lines().any(|l| l == line), "missing: {line}\n{r}");
+    }
+    // The content bar is --strict's: a plain check lets the file through.
+    w.run(&me, &["playbook", "check", file_s]).ok();
+}
+
+#[test]
 fn files_with_a_bom_and_crlf_are_read_like_any_other() {
     let w = World::new();
     let me = w.who("alice", "jump");

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use crate::domain::input::unsafe_chars;
 use crate::domain::playbook::{self, locate, Diagnostic, Finding, Playbook};
 use crate::domain::Phase;
 
@@ -258,6 +259,8 @@ pub fn compose(base: &Playbook, child: &Playbook) -> Playbook {
 }
 
 /// `playbook check FILE|DIR [--strict]`: every error as `file:line:col: what was expected`.
+/// `--strict` also holds each file to the content bar and refuses control and invisible format
+/// characters anywhere in its text, raw or escaped.
 pub fn check(path: &Path, strict: bool) -> Errors {
     let mut lib = Library::default();
     if path.is_dir() {
@@ -279,6 +282,14 @@ pub fn check(path: &Path, strict: bool) -> Errors {
     lib.entries.extend(rest.entries);
     let mut ids = BTreeSet::new();
     for entry in &checked {
+        if strict {
+            // Escapes and invisible characters would reach every responder's console.
+            errors.extend(
+                unsafe_chars(&entry.text)
+                    .iter()
+                    .map(|d| format!("{}:{}:{}: {}", entry.file, d.line, d.col, d.message)),
+            );
+        }
         if !ids.insert(entry.playbook.id.clone()) {
             errors.push(fmt_finding(
                 &entry.file,
