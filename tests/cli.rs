@@ -326,6 +326,177 @@ fn playbook_list_shows_the_built_in_set() {
     assert!(ids.contains(&"ransomware") && ids.contains(&"phishing"), "{r}");
 }
 
+// ---- 4b. files from real tools: misspellings, BOM, CRLF -------------------------------------------
+
+/// `text` as a Windows editor saves it: a byte-order mark and CRLF line endings.
+fn windows(text: &str) -> String {
+    format!("\u{feff}{}", text.replace('\n', "\r\n"))
+}
+
+/// 1-based column of `needle` on its first line.
+fn col_of(text: &str, needle: &str) -> usize {
+    let line = text.lines().find(|l| l.contains(needle)).unwrap();
+    line[..line.find(needle).unwrap()].chars().count() + 1
+}
+
+#[test]
+fn a_misspelled_field_is_reported_at_its_own_line_in_every_file_type() {
+    let w = World::new();
+    let me = w.who("alice", "jump");
+    let dir = w.path().join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // Playbook: a misspelled required field is not "missing at the end of the file".
+    let original = std::fs::read_to_string(manifest_dir().join("playbooks/ransomware.ron")).unwrap();
+    let typo = original.replacen("  phases: (", "  phaseszz: (", 1);
+    let (line, col) = (line_of(&typo, "phaseszz", 0), col_of(&typo, "phaseszz"));
+    let file = dir.join("ransomware.ron");
+    let file_s = file.to_str().unwrap();
+    for text in [typo.clone(), windows(&typo)] {
+        std::fs::write(&file, &text).unwrap();
+        let r = w.run(&me, &["playbook", "check", "--strict", file_s]).code(1);
+        assert_eq!(
+            r.stderr.lines().next().unwrap_or(""),
+            format!("{file_s}:{line}:{col}: unknown field `phaseszz` — did you mean `phases`? (`phases` is required)"),
+            "{r}"
+        );
+    }
+
+    // Scenario: a required and an optional field, each at its own line.
+    let original = std::fs::read_to_string(manifest_dir().join("assets/scenarios/leaked-cloud-keys.ron")).unwrap();
+    let typo =
+        original
+            .replacen("    objectives: [", "    objectivs: [", 1)
+            .replacen("notes: \"\",", "notess: \"\",", 1);
+    let file = dir.join("scenario.ron");
+    let file_s = file.to_str().unwrap();
+    std::fs::write(&file, windows(&typo)).unwrap();
+    let r = w.run(&me, &["exercise", "check", file_s]).code(1);
+    let want = [
+        format!(
+            "warroom: {file_s}:{}:5: unknown field `objectivs` — did you mean `objectives`? (`objectives` is required)",
+            line_of(&typo, "objectivs", 0)
+        ),
+        format!(
+            "{file_s}:{}:{}: unknown field `notess` — did you mean `notes`?",
+            line_of(&typo, "notess", 0),
+            col_of(&typo, "notess")
+        ),
+    ];
+    assert_eq!(r.stderr.lines().collect::<Vec<_>>(), want, "{r}");
+
+    // Config: every field is optional, so only the suggestion.
+    let cfg = w.path().join("cfg").join("warroom");
+    std::fs::create_dir_all(&cfg).unwrap();
+    let config = cfg.join("config.ron");
+    std::fs::write(&config, windows("(\n  poll_intervall: 2.0,\n)\n")).unwrap();
+    let r = w.run(&me, &["list"]).code(1);
+    assert_eq!(
+        r.stderr.trim(),
+        format!(
+            "warroom: {}:2:3: unknown field `poll_intervall` — did you mean `poll_interval`?",
+            config.display()
+        ),
+        "{r}"
+    );
+    std::fs::remove_file(&config).unwrap();
+
+    // Keymap: checked before the console needs a terminal.
+    let keys = cfg.join("keys.ron");
+    std::fs::write(&keys, windows("[\n  (context: Board, key: \"x\", acton: Quit),\n]\n")).unwrap();
+    let r = w.run(&me, &[]).code(1);
+    assert_eq!(
+        r.stderr.trim(),
+        format!(
+            "warroom: {}:2:30: unknown field `acton` — did you mean `action`? (`action` is required)",
+            keys.display()
+        ),
+        "{r}"
+    );
+}
+
+#[test]
+fn strict_check_refuses_control_and_invisible_characters() {
+    let w = World::new();
+    let me = w.who("alice", "jump");
+    let original = std::fs::read_to_string(manifest_dir().join("playbooks/ransomware.ron")).unwrap();
+    // An escape in the title (as RON writes it) and a raw zero-width space in an item.
+    let bad = original.replacen("  title: \"", "  title: \"\\u{1b}[2J", 1).replacen(
+        "(id: \"id-first-facts\", text: \"",
+        "(id: \"id-first-facts\", text: \"\u{200b}",
+        1,
+    );
+    let file = w.path().join("ransomware.ron");
+    let file_s = file.to_str().unwrap();
+    std::fs::write(&file, &bad).unwrap();
+    let r = w.run(&me, &["playbook", "check", "--strict", file_s]).code(1);
+    let title = (line_of(&bad, "  title: ", 0), col_of(&bad, "\\u{1b}"));
+    let item = (line_of(&bad, "\u{200b}", 0), col_of(&bad, "\u{200b}"));
+    let want = [
+        format!(
+            "{file_s}:{}:{}: control character U+001B (ESC, starts terminal escape sequences), written as `\\u{{1b}}`, is not allowed in playbook text: it can hide or rewrite what a console shows",
+            title.0, title.1
+        ),
+        format!(
+            "{file_s}:{}:{}: invisible format character U+200B (zero-width space) is not allowed in playbook text: it can hide or rewrite what a console shows",
+            item.0, item.1
+        ),
+    ];
+    for line in &want {
+        assert!(r.stderr.lines().any(|l| l == line), "missing: {line}\n{r}");
+    }
+    // The content bar is --strict's: a plain check lets the file through.
+    w.run(&me, &["playbook", "check", file_s]).ok();
+}
+
+#[test]
+fn files_with_a_bom_and_crlf_are_read_like_any_other() {
+    let w = World::new();
+    let me = w.who("alice", "jump");
+    let dir = w.path().join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let windows_copy = |rel: &str| {
+        let text = std::fs::read_to_string(manifest_dir().join(rel)).unwrap();
+        let file = dir.join(Path::new(rel).file_name().unwrap());
+        std::fs::write(&file, windows(&text)).unwrap();
+        file.to_str().unwrap().to_string()
+    };
+    let playbook = windows_copy("playbooks/ransomware.ron");
+    let r = w.run(&me, &["playbook", "check", "--strict", &playbook]).ok();
+    assert!(r.stdout.starts_with("ok:"), "{r}");
+    let r = w
+        .run(
+            &me,
+            &[
+                "declare",
+                "--playbook",
+                &playbook,
+                "--title",
+                "From Windows",
+                "--severity",
+                "3",
+            ],
+        )
+        .ok();
+    assert!(!r.stdout.trim().is_empty(), "{r}");
+    let scenario = windows_copy("assets/scenarios/leaked-cloud-keys.ron");
+    let r = w.run(&me, &["exercise", "check", &scenario]).ok();
+    assert!(r.stdout.starts_with("ok: leaked-cloud-keys"), "{r}");
+
+    let cfg = w.path().join("cfg").join("warroom");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(cfg.join("config.ron"), windows("(\n  poll_interval: Some(2.0),\n)\n")).unwrap();
+    w.run(&me, &["list"]).ok();
+    std::fs::write(
+        cfg.join("keys.ron"),
+        windows("[\n  (context: Board, key: \"x\", action: Quit),\n]\n"),
+    )
+    .unwrap();
+    // The keymap was accepted: the console got as far as asking for a terminal.
+    let r = w.run(&me, &[]).code(1);
+    assert!(r.stderr.contains("needs a terminal"), "{r}");
+}
+
 // ---- 5. import ----------------------------------------------------------------------------------
 
 #[test]
@@ -344,29 +515,55 @@ fn import_takes_good_lines_and_names_bad_ones() {
     ]
     .join("\n")
         + "\n";
-    let r = w.run_stdin(&scribe, &["import", &id], &input).ok();
-    assert!(r.stdout.contains("imported 3"), "{r}");
-    // "  line N: why", one per rejected line.
-    let rejected: Vec<(u32, &str)> = r
-        .stderr
-        .lines()
-        .filter_map(|l| {
-            let (n, why) = l.trim().strip_prefix("line ")?.split_once(": ")?;
-            Some((n.parse().ok()?, why))
-        })
-        .collect();
-    assert_eq!(rejected.iter().map(|x| x.0).collect::<Vec<_>>(), [2, 4], "{r}");
-    assert!(rejected[1].1.contains("future"), "{r}");
+    let r = w.run_stdin(&scribe, &["import", &id], &input).code(1);
+    // One message: what was written, then each rejected line and why.
+    let msg = r.stderr.trim();
+    let prefix = format!("warroom: imported 3 of 5 lines into {id}; line 2: ");
+    assert!(msg.starts_with(&prefix), "{r}");
+    assert!(msg.contains("; line 4: occurred: `"), "{r}");
+    assert!(msg.contains("` is a bare number: seconds or milliseconds?"), "{r}");
+    assert_eq!(msg.matches("; line ").count(), 2, "{r}");
 
     let tail = w.run(&ic, &["tail", &id]).ok();
     for text in ["chat: first alert seen", "chat: bridge opened", "chat: EDR isolating"] {
         assert!(tail.stdout.contains(text), "{text} missing\n{tail}");
     }
     assert!(!tail.stdout.contains("from the future"), "{tail}");
-    assert_eq!(w.show(&ic, &id)["notes"], 3);
-    // One batch, one chain.
+
+    // Every line good: exit 0; a Windows export (BOM, CRLF) is read like any other.
+    let windows =
+        "\u{feff}{\"text\":\"chat: windows one\"}\r\n{\"text\":\"chat: windows two\",\"occurred\":\"-1m\"}\r\n";
+    let r = w.run_stdin(&scribe, &["import", &id], windows).ok();
+    assert!(r.stdout.contains("imported 2 entries"), "{r}");
+    assert_eq!(w.show(&ic, &id)["notes"], 5);
+    // Two batches, one chain.
     let recs = check_chain(&id, &w.log_of(&scribe, &id));
-    assert_eq!(recs.len(), 3);
+    assert_eq!(recs.len(), 5);
+}
+
+#[test]
+fn a_time_no_one_means_is_refused_and_nothing_is_written() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Times");
+    let log = w.log_of(&ic, &id);
+    let before = std::fs::read(&log).unwrap();
+    let cases: &[(&str, &str)] = &[
+        (
+            "1900-01-01T00:00:00Z",
+            "warroom: 1900-01-01T00:00:00Z is before 2000: no incident record starts that early; check the year",
+        ),
+        (
+            "1732000000",
+            "warroom: `1732000000` is a bare number: seconds or milliseconds?",
+        ),
+    ];
+    for (typed, want) in cases {
+        let r = w.run(&ic, &["note", &id, "backfilled", "--occurred", typed]).code(1);
+        assert!(r.stderr.starts_with(want), "{typed}\n{r}");
+        assert!(r.stdout.is_empty(), "{r}");
+    }
+    assert_eq!(std::fs::read(&log).unwrap(), before, "nothing was written");
 }
 
 // ---- 6. list --------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ fn keymap() -> Result<Keymap> {
     let Some(path) = config_dir().map(|d| d.join("keys.ron")) else {
         return Ok(Keymap::default());
     };
-    match std::fs::read_to_string(&path) {
+    match crate::store::fsutil::read_text_file(&path) {
         Ok(text) => Keymap::with_overrides(&text, &path.display().to_string()).map_err(Fail::new),
         Err(_) => Ok(Keymap::default()),
     }

@@ -23,7 +23,8 @@ use crate::store::{Identity, Store};
 /// A scenario by built-in id or path, checked against its playbook.
 pub fn load_scenario(g: &Global, wanted: &str) -> Result<(Scenario, crate::domain::Playbook)> {
     let (file, text) = if Path::new(wanted).exists() || wanted.ends_with(".ron") {
-        let text = std::fs::read_to_string(wanted).map_err(|e| Fail::new(format!("cannot read {wanted}: {e}")))?;
+        let text = crate::store::fsutil::read_text_file(Path::new(wanted))
+            .map_err(|e| Fail::new(format!("cannot read {wanted}: {e}")))?;
         (wanted.to_string(), text)
     } else {
         let (name, text) = BUILT_IN

@@ -1,5 +1,6 @@
 //! `warroom import`: bulk timeline entries (e.g. a chat export) as JSON lines on stdin, written as
-//! one batch: one lock, one write, one sync.
+//! one batch: one lock, one write, one sync. Good lines are written even when others are
+//! rejected; any rejected line makes the command fail (exit 1) and names the line and why.
 
 use std::io::BufRead;
 
@@ -8,13 +9,18 @@ use serde::Deserialize;
 use super::context::{now_ms, Ctx};
 use super::{Fail, Global, Result};
 use crate::domain::event::{Note, MAX_LINE};
-use crate::domain::time::{parse_occurred, to_datetime, Millis, FUTURE_SLACK_MS};
+use crate::domain::input::normalise_text;
+use crate::domain::time::{bare_number_error, parse_occurred, to_datetime, Millis, Zone};
 use crate::store::writer::{Draft, LogWriter};
 
+/// How many rejected lines the failure message lists before summing up the rest.
+const LISTED_REJECTS: usize = 20;
+
+/// `occurred` as found in the line: a number is kept only to say why it is refused.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Occurred {
-    Millis(Millis),
+    Number(serde_json::Number),
     Text(String),
 }
 
@@ -28,61 +34,73 @@ struct Entry {
     tags: Vec<String>,
 }
 
+/// One stdin line as a draft note, or why it is refused. `Ok(None)` for a blank line.
+fn read_line(raw: &[u8], now: Millis, zone: &Zone) -> std::result::Result<Option<Draft>, String> {
+    if raw.len() > MAX_LINE {
+        return Err(format!("over {MAX_LINE} bytes"));
+    }
+    let text = std::str::from_utf8(raw).map_err(|_| "not UTF-8".to_string())?;
+    // A BOM (first line) and a CR before the newline come from Windows tools; neither is data.
+    let text = normalise_text(text);
+    let text = text.trim_end_matches('\r');
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let entry: Entry = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    if entry.text.trim().is_empty() {
+        return Err("empty text".into());
+    }
+    let occurred = match entry.occurred {
+        None => None,
+        Some(Occurred::Number(n)) => return Err(format!("occurred: {}", bare_number_error(&n.to_string()))),
+        Some(Occurred::Text(t)) => {
+            Some(parse_occurred(&t, to_datetime(now), zone).map_err(|e| format!("occurred: {e}"))?)
+        }
+    };
+    Ok(Some(
+        Draft::new(Note {
+            text: entry.text,
+            tags: entry.tags,
+        })
+        .at(occurred),
+    ))
+}
+
+/// `imported 8 of 10 lines into ID; line 3: why; line 7: why`.
+fn summary(written: usize, lines: usize, id: &str, rejected: &[(usize, String)]) -> String {
+    let mut msg = format!("imported {written} of {lines} lines into {id}");
+    for (n, why) in rejected.iter().take(LISTED_REJECTS) {
+        msg.push_str(&format!("; line {n}: {why}"));
+    }
+    if rejected.len() > LISTED_REJECTS {
+        msg.push_str(&format!(
+            "; and {} more rejected lines",
+            rejected.len() - LISTED_REJECTS
+        ));
+    }
+    msg
+}
+
 pub fn import(g: &Global, wanted: &str) -> Result<()> {
     let ctx = Ctx::new(g)?;
     let id = ctx.store.resolve(wanted)?;
     let identity = ctx.identity(g)?;
     let now = now_ms();
     let mut drafts = Vec::new();
-    let mut rejected = Vec::new();
-    let stdin = std::io::stdin().lock();
-    for (i, line) in stdin.split(b'\n').enumerate() {
-        let n = i + 1;
-        let line = line?;
-        if line.len() > MAX_LINE {
-            rejected.push(format!("line {n}: over {MAX_LINE} bytes"));
-            continue;
-        }
-        let Ok(text) = std::str::from_utf8(&line) else {
-            rejected.push(format!("line {n}: not UTF-8"));
-            continue;
-        };
-        if text.trim().is_empty() {
-            continue;
-        }
-        let entry: Entry = match serde_json::from_str(text) {
-            Ok(e) => e,
-            Err(e) => {
-                rejected.push(format!("line {n}: {e}"));
-                continue;
+    let mut rejected: Vec<(usize, String)> = Vec::new();
+    let mut lines = 0;
+    for (i, line) in std::io::stdin().lock().split(b'\n').enumerate() {
+        match read_line(&line?, now, &ctx.zone) {
+            Ok(None) => {}
+            Ok(Some(draft)) => {
+                lines += 1;
+                drafts.push(draft);
             }
-        };
-        if entry.text.trim().is_empty() {
-            rejected.push(format!("line {n}: empty text"));
-            continue;
-        }
-        let occurred = match entry.occurred {
-            None => None,
-            Some(Occurred::Millis(ms)) if ms - now > FUTURE_SLACK_MS => {
-                rejected.push(format!("line {n}: occurred is in the future"));
-                continue;
+            Err(why) => {
+                lines += 1;
+                rejected.push((i + 1, why));
             }
-            Some(Occurred::Millis(ms)) => Some(ms),
-            Some(Occurred::Text(t)) => match parse_occurred(&t, to_datetime(now), &ctx.zone) {
-                Ok(ms) => Some(ms),
-                Err(e) => {
-                    rejected.push(format!("line {n}: {e}"));
-                    continue;
-                }
-            },
-        };
-        drafts.push(
-            Draft::new(Note {
-                text: entry.text,
-                tags: entry.tags,
-            })
-            .at(occurred),
-        );
+        }
     }
     let count = drafts.len();
     if count > 0 {
@@ -90,15 +108,66 @@ pub fn import(g: &Global, wanted: &str) -> Result<()> {
             .append(drafts, now_ms)
             .map_err(|e| Fail::new(format!("nothing imported: {e}")))?;
     }
+    if !rejected.is_empty() {
+        return Err(Fail::new(summary(count, lines, &id, &rejected)));
+    }
     println!(
         "imported {count} entr{} into {id}",
         if count == 1 { "y" } else { "ies" }
     );
-    if !rejected.is_empty() {
-        eprintln!("rejected {} line(s):", rejected.len());
-        for r in &rejected {
-            eprintln!("  {r}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_from_windows_tools_are_read() {
+        let now = 1_795_000_000_000;
+        let cases: &[&[u8]] = &[
+            b"\xef\xbb\xbf{\"text\":\"with a BOM\"}",
+            b"{\"text\":\"with CRLF\"}\r",
+            b"\xef\xbb\xbf{\"text\":\"both\",\"occurred\":\"-5m\"}\r",
+        ];
+        for raw in cases {
+            assert!(matches!(read_line(raw, now, &Zone::Utc), Ok(Some(_))), "{raw:?}");
+        }
+        assert!(matches!(read_line(b"\r", now, &Zone::Utc), Ok(None)));
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let now = 1_795_000_000_000;
+        let cases: &[(&[u8], &str)] = &[
+            (
+                br#"{"text":"x","occurred":1732000000}"#,
+                "occurred: `1732000000` is a bare number",
+            ),
+            (
+                br#"{"text":"x","occurred":"1900-01-01T00:00:00Z"}"#,
+                "occurred: 1900-01-01T00:00:00Z is before 2000",
+            ),
+            (br#"{"text":"  "}"#, "empty text"),
+            (b"\xff", "not UTF-8"),
+            (br#"{"txt":"x"}"#, "unknown field `txt`"),
+        ];
+        for (raw, want) in cases {
+            match read_line(raw, now, &Zone::Utc) {
+                Err(why) => assert!(why.starts_with(want), "{why}"),
+                Ok(_) => panic!("accepted {raw:?}"),
+            }
         }
     }
-    Ok(())
+
+    #[test]
+    fn summary_lists_lines_and_says_what_was_written() {
+        let rejected = vec![(3, "empty text".to_string()), (7, "not UTF-8".to_string())];
+        assert_eq!(
+            summary(8, 10, "inc", &rejected),
+            "imported 8 of 10 lines into inc; line 3: empty text; line 7: not UTF-8"
+        );
+        let many: Vec<(usize, String)> = (1..=25).map(|n| (n, "x".to_string())).collect();
+        assert!(summary(0, 25, "inc", &many).ends_with("; line 20: x; and 5 more rejected lines"));
+    }
 }

@@ -20,7 +20,8 @@ pub fn resolve_playbook(g: &Global, wanted: &str) -> Result<Playbook> {
     let lib = Library::load(g.playbooks.as_deref());
     let path = Path::new(wanted);
     if wanted.ends_with(".ron") || wanted.contains('/') {
-        let text = std::fs::read_to_string(path).map_err(|e| Fail::new(format!("cannot read {wanted}: {e}")))?;
+        let text =
+            crate::store::fsutil::read_text_file(path).map_err(|e| Fail::new(format!("cannot read {wanted}: {e}")))?;
         let pb = parse_strict(wanted, &text).map_err(|errs| Fail::new(errs.join("\n")))?;
         let entry = crate::store::playbooks::Entry {
             playbook: pb,

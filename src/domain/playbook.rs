@@ -13,6 +13,7 @@ use super::phase::Phase;
 pub const COMMANDER: &str = "commander";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Playbook {
     pub id: String,
     pub title: String,
@@ -40,12 +41,14 @@ pub struct Playbook {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeverityGuide {
     pub level: u8,
     pub when: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Role {
     pub id: String,
     pub title: String,
@@ -55,6 +58,7 @@ pub struct Role {
 
 /// The six NIST SP 800-61 phases, each with its checklist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct Phases {
     #[serde(default)]
     pub preparation: Vec<Item>,
@@ -100,6 +104,7 @@ impl Phases {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Item {
     pub id: String,
     pub text: String,
@@ -128,6 +133,7 @@ pub enum Approval {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Action {
     pub id: String,
     pub title: String,
@@ -149,6 +155,7 @@ pub enum Audience {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Template {
     pub id: String,
     pub audience: Audience,
@@ -176,12 +183,14 @@ pub enum Within {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Stage {
     pub label: String,
     pub within: Within,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Deadline {
     pub id: String,
     pub name: String,
@@ -435,50 +444,18 @@ pub fn locate(text: &str, finding: &Finding) -> (usize, usize) {
     found.map_or((1, 1), |o| line_col(text, o))
 }
 
-/// One error or warning about a playbook's text, located for `file:line:col: message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub line: usize,
-    pub col: usize,
-    pub message: String,
-}
+pub use super::ron_input::Diagnostic;
 
-/// Parse a playbook. Unknown fields are returned beside it (strict callers treat them as errors).
+/// Parse a playbook (BOM and CRLF allowed). Unknown fields are skipped and returned beside it,
+/// each at its own `line:col` with a did-you-mean (strict callers treat them as errors); a
+/// misspelled required field is the error, reported where it was written.
 pub fn parse(text: &str) -> Result<(Playbook, Vec<Diagnostic>), Diagnostic> {
-    let mut unknown = Vec::new();
-    let mut de = ron::Deserializer::from_str(text).map_err(|e| spanned(&e))?;
-    let result: Result<Playbook, _> = serde_ignored::deserialize(&mut de, |path| unknown.push(path.to_string()));
-    let playbook = result.map_err(|e| {
-        let e = de.span_error(e);
-        spanned(&e)
-    })?;
-    de.end().map_err(|e| spanned(&de.span_error(e)))?;
-    let diags = unknown
-        .into_iter()
-        .map(|path| {
-            let field = path.rsplit('.').next().unwrap_or(&path).to_string();
-            let (line, col) = locate(
-                text,
-                &Finding {
-                    needle: Some(format!("{field}:")),
-                    nth: 1,
-                    message: String::new(),
-                },
-            );
-            Diagnostic {
-                line,
-                col,
-                message: format!("unknown field `{path}`"),
-            }
-        })
-        .collect();
-    Ok((playbook, diags))
+    let (outcome, unknown) = parse_ron_located(text);
+    outcome.map(|p| (p, unknown))
 }
 
-fn spanned(e: &ron::error::SpannedError) -> Diagnostic {
-    Diagnostic {
-        line: e.span.start.line,
-        col: e.span.start.col,
-        message: e.code.to_string(),
-    }
+/// The outcome of parsing a playbook and every unknown field found on the way (see
+/// [`super::ron_input::parse_ron`]).
+pub fn parse_ron_located(text: &str) -> (Result<Playbook, Diagnostic>, Vec<Diagnostic>) {
+    super::ron_input::parse_ron(text)
 }

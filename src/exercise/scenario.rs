@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::playbook::{line_col, Playbook};
+use crate::domain::ron_input::parse_ron_strict;
 use crate::domain::time::Millis;
 use crate::domain::Phase;
 
@@ -77,10 +78,14 @@ impl Inject {
     }
 }
 
-/// Parse strictly and check against the playbook: `file:line:col: message` errors.
+/// Parse strictly (BOM and CRLF allowed; unknown fields reported at their own line with a
+/// did-you-mean) and check against the playbook: `file:line:col: message` errors.
 pub fn parse(file: &str, text: &str, playbook: Option<&Playbook>) -> Result<Scenario, Vec<String>> {
-    let sc: Scenario = ron::from_str(text)
-        .map_err(|e| vec![format!("{file}:{}:{}: {}", e.span.start.line, e.span.start.col, e.code)])?;
+    let sc: Scenario = parse_ron_strict(text).map_err(|ds| {
+        ds.iter()
+            .map(|d| format!("{file}:{}:{}: {}", d.line, d.col, d.message))
+            .collect::<Vec<_>>()
+    })?;
     let locate = |needle: &str| text.find(needle).map_or((1, 1), |o| line_col(text, o));
     let mut errors = Vec::new();
     let mut seen = std::collections::BTreeSet::new();

@@ -75,13 +75,21 @@ pub fn load_config() -> Result<(Config, Option<PathBuf>), String> {
     let Some(path) = config_dir().map(|d| d.join("config.ron")) else {
         return Ok((Config::default(), None));
     };
-    match std::fs::read_to_string(&path) {
-        Ok(text) => ron::from_str(&text)
-            .map(|c| (c, Some(path.clone())))
-            .map_err(|e| format!("{}:{}: {}", path.display(), e.span.start, e.code)),
+    match super::fsutil::read_text_file(&path) {
+        Ok(text) => parse_config(&path.display().to_string(), &text).map(|c| (c, Some(path.clone()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Config::default(), None)),
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
+}
+
+/// The config file's text, strictly: every error as `file:line:col: message`, one a line.
+pub fn parse_config(file: &str, text: &str) -> Result<Config, String> {
+    crate::domain::ron_input::parse_ron_strict(text).map_err(|ds| {
+        ds.iter()
+            .map(|d| format!("{file}:{}:{}: {}", d.line, d.col, d.message))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }
 
 /// Per-user default shared directory (only this user will see it).

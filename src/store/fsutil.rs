@@ -96,6 +96,16 @@ pub fn real_dir(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// A text file a person or a tool wrote (playbook, scenario, config, keymap): read as UTF-8,
+/// with a leading byte-order mark dropped and CRLF line endings read as LF.
+pub fn read_text_file(path: &Path) -> io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(match crate::domain::input::normalise_text(&text) {
+        std::borrow::Cow::Borrowed(b) if b.len() == text.len() => text,
+        clean => clean.into_owned(),
+    })
+}
+
 /// Open a regular file for reading without following a symlink. `O_NONBLOCK` keeps a FIFO planted
 /// in the shared directory from hanging the reader; anything but a regular file is refused.
 pub fn open_read(path: &Path) -> io::Result<File> {

@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::domain::playbook::{self, locate, Finding, Playbook};
+use crate::domain::input::unsafe_chars;
+use crate::domain::playbook::{self, locate, Diagnostic, Finding, Playbook};
 use crate::domain::Phase;
 
 /// The shipped playbooks, compiled in so `declare` works right after `cargo install`.
@@ -69,20 +70,17 @@ pub fn user_library_dir() -> Option<PathBuf> {
     super::config::config_dir().map(|d| d.join("playbooks"))
 }
 
-/// Parse strictly: any unknown field or failed rule is an error.
+/// Parse strictly: any unknown field or failed rule is an error, each as `file:line:col: message`.
 pub fn parse_strict(file: &str, text: &str) -> Result<Playbook, Errors> {
-    match playbook::parse(text) {
-        Err(d) => Err(vec![format!("{file}:{}:{}: {}", d.line, d.col, d.message)]),
-        Ok((p, unknown)) => {
-            let mut errors: Errors = unknown
-                .iter()
-                .map(|d| {
-                    format!(
-                        "{file}:{}:{}: {} (check the spelling; see playbooks/README.md)",
-                        d.line, d.col, d.message
-                    )
-                })
-                .collect();
+    let at = |d: &Diagnostic| format!("{file}:{}:{}: {}", d.line, d.col, d.message);
+    let (outcome, unknown) = playbook::parse_ron_located(text);
+    let mut errors: Errors = unknown.iter().map(at).collect();
+    match outcome {
+        Err(d) => {
+            errors.push(at(&d));
+            Err(errors)
+        }
+        Ok(p) => {
             errors.extend(p.validate().iter().map(|f| fmt_finding(file, text, f)));
             if errors.is_empty() {
                 Ok(p)
@@ -138,7 +136,7 @@ impl Library {
 
     pub fn add_dir(&mut self, dir: &Path, origin: impl Fn(&Path) -> Origin) {
         for path in ron_files(dir) {
-            match std::fs::read_to_string(&path) {
+            match super::fsutil::read_text_file(&path) {
                 Ok(text) => self.add_text(path.display().to_string(), text, origin(&path)),
                 Err(e) => self.errors.push(format!("{}: cannot read: {e}", path.display())),
             }
@@ -261,6 +259,8 @@ pub fn compose(base: &Playbook, child: &Playbook) -> Playbook {
 }
 
 /// `playbook check FILE|DIR [--strict]`: every error as `file:line:col: what was expected`.
+/// `--strict` also holds each file to the content bar and refuses control and invisible format
+/// characters anywhere in its text, raw or escaped.
 pub fn check(path: &Path, strict: bool) -> Errors {
     let mut lib = Library::default();
     if path.is_dir() {
@@ -270,7 +270,7 @@ pub fn check(path: &Path, strict: bool) -> Errors {
         }
         lib.add_dir(path, |p| Origin::Dir(p.to_path_buf()));
     } else {
-        match std::fs::read_to_string(path) {
+        match super::fsutil::read_text_file(path) {
             Ok(text) => lib.add_text(path.display().to_string(), text, Origin::Dir(path.to_path_buf())),
             Err(e) => return vec![format!("{}: cannot read: {e}", path.display())],
         }
@@ -282,6 +282,14 @@ pub fn check(path: &Path, strict: bool) -> Errors {
     lib.entries.extend(rest.entries);
     let mut ids = BTreeSet::new();
     for entry in &checked {
+        if strict {
+            // Escapes and invisible characters would reach every responder's console.
+            errors.extend(
+                unsafe_chars(&entry.text)
+                    .iter()
+                    .map(|d| format!("{}:{}:{}: {}", entry.file, d.line, d.col, d.message)),
+            );
+        }
         if !ids.insert(entry.playbook.id.clone()) {
             errors.push(fmt_finding(
                 &entry.file,

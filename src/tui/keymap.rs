@@ -297,9 +297,14 @@ impl Default for Keymap {
 
 impl Keymap {
     /// Defaults patched by a user's RON overrides (a key bound anew replaces its old meaning).
+    /// BOM and CRLF are allowed; errors are `file:line:col: message`, one a line.
     pub fn with_overrides(text: &str, file: &str) -> Result<Keymap, String> {
-        let overrides: Vec<Override> = ron::from_str(text)
-            .map_err(|e| format!("{file}:{}:{}: {}", e.span.start.line, e.span.start.col, e.code))?;
+        let overrides: Vec<Override> = crate::domain::ron_input::parse_ron_strict(text).map_err(|ds| {
+            ds.iter()
+                .map(|d| format!("{file}:{}:{}: {}", d.line, d.col, d.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
         let mut map = Keymap::default();
         for o in overrides {
             let key = Key::parse(&o.key).map_err(|e| format!("{file}: {e}"))?;
