@@ -27,7 +27,7 @@ pub fn incident_status(inc: &Incident) -> &'static str {
     let d = &inc.state.derived;
     if inc.is_syncing() {
         "syncing"
-    } else if d.archived.is_some() {
+    } else if d.archived.is_some() && !inc.link_broken {
         "archived"
     } else if inc.state.is_resolved() {
         "resolved"
@@ -36,11 +36,48 @@ pub fn incident_status(inc: &Incident) -> &'static str {
     }
 }
 
+/// Follow one incident's duplicate link (at most 32 hops) and judge it as `list` does.
+fn follow_link(ctx: &Ctx, inc: &mut Incident, now: crate::domain::time::Millis) {
+    let mut links = std::collections::BTreeMap::new();
+    let mut next = inc.state.derived.duplicate_of.as_ref().map(|r| r.value.clone());
+    links.insert(inc.id.clone(), next.clone());
+    for _ in 0..32 {
+        let Some(id) = next.filter(|id| !links.contains_key(id)) else {
+            break;
+        };
+        if !crate::store::incident::valid_incident_id(&id) || !ctx.store.incident_dir(&id).is_dir() {
+            break; // missing: judged broken below
+        }
+        let other = Incident::open(&ctx.store, &id, now);
+        next = other.state.derived.duplicate_of.as_ref().map(|r| r.value.clone());
+        links.insert(id, next.clone());
+    }
+    inc.link_broken = crate::domain::links::broken_duplicates(&links).contains(&inc.id);
+}
+
+/// A duplicate whose link is broken (a cycle, or a missing target) stays on the active board.
+fn mark_broken_links(incidents: &mut [Incident]) {
+    let links = incidents
+        .iter()
+        .map(|i| {
+            (
+                i.id.clone(),
+                i.state.derived.duplicate_of.as_ref().map(|r| r.value.clone()),
+            )
+        })
+        .collect();
+    let broken = crate::domain::links::broken_duplicates(&links);
+    for inc in incidents.iter_mut().filter(|i| broken.contains(&i.id)) {
+        inc.link_broken = true;
+    }
+}
+
 pub fn list(g: &Global, as_json: bool) -> Result<()> {
     let ctx = Ctx::new(g)?;
     let (ids, problems) = ctx.store.list_incidents()?;
     let now = now_ms();
-    let incidents: Vec<Incident> = ids.iter().map(|id| Incident::open(&ctx.store, id, now)).collect();
+    let mut incidents: Vec<Incident> = ids.iter().map(|id| Incident::open(&ctx.store, id, now)).collect();
+    mark_broken_links(&mut incidents);
     if as_json {
         let rows: Vec<Value> = incidents
             .iter()
@@ -202,7 +239,8 @@ pub fn show(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
     let ctx = Ctx::new(g)?;
     let id = ctx.store.resolve(wanted)?;
     let now = now_ms();
-    let inc = Incident::open(&ctx.store, &id, now);
+    let mut inc = Incident::open(&ctx.store, &id, now);
+    follow_link(&ctx, &mut inc, now);
     let v = state_json(&inc, now);
     if as_json {
         println!("{v}");

@@ -5,6 +5,7 @@ pub mod describe;
 pub mod event;
 pub mod identity;
 pub mod input;
+pub mod links;
 pub mod phase;
 pub mod playbook;
 pub mod problem;

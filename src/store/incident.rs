@@ -505,6 +505,9 @@ impl View {
 pub struct Incident {
     pub id: String,
     pub dir: PathBuf,
+    /// Its duplicate link is a cycle or leads nowhere (judged across incidents by `list`): it
+    /// stays on the active board.
+    pub link_broken: bool,
     source: Source,
     view: View,
 }
@@ -523,6 +526,7 @@ impl Incident {
         let mut inc = Incident {
             id: id.to_string(),
             dir: source.dir.clone(),
+            link_broken: false,
             source,
             view: View::new(id),
         };

@@ -47,6 +47,8 @@ pub struct BoardRow {
     pub problems: usize,
     /// The playbook the incident runs: id and version.
     pub playbook: Option<(String, String)>,
+    /// The incident this one duplicates, if it says so.
+    pub duplicate_of: Option<String>,
 }
 
 impl BoardRow {
@@ -73,6 +75,7 @@ impl BoardRow {
             },
             problems: v.problems().len(),
             playbook: s.playbook().map(|p| (p.id.clone(), p.version.clone())),
+            duplicate_of: d.duplicate_of.as_ref().map(|r| r.value.clone()),
         }
     }
 

@@ -264,6 +264,15 @@ impl Worker {
 
     fn send_rows(&mut self) {
         let mut rows: Vec<BoardRow> = self.board.values().map(|t| t.row.clone()).collect();
+        // A duplicate whose link is a cycle or leads nowhere is not hidden (it stays Active).
+        let links = rows.iter().map(|r| (r.id.clone(), r.duplicate_of.clone())).collect();
+        let broken = crate::domain::links::broken_duplicates(&links);
+        for r in rows.iter_mut().filter(|r| broken.contains(&r.id)) {
+            if r.status == RowStatus::Archived {
+                r.status = RowStatus::Active;
+                r.problems += 1;
+            }
+        }
         // Most severe first, then the most recently declared.
         rows.sort_by(|a, b| {
             a.severity
