@@ -835,3 +835,11 @@ fn quitting_with_a_draft_says_it_is_kept() {
         m.farewell
     );
 }
+
+#[test]
+fn the_header_says_why_it_polls() {
+    let mut m = model_on_incident();
+    m.watch.mode = "poll 2s (inotify watches exhausted)".into();
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("poll 2s (inotify watches exhausted)"), "{s}");
+}
