@@ -843,3 +843,70 @@ fn the_header_says_why_it_polls() {
     let s = screen(&render(&m, 80, 24, Theme::mono()));
     assert!(s.contains("poll 2s (inotify watches exhausted)"), "{s}");
 }
+
+// ---- ASCII glyphs (the Linux console) --------------------------------------------------------
+
+fn non_ascii(s: &str) -> Vec<char> {
+    s.chars().filter(|c| !c.is_ascii()).collect()
+}
+
+#[test]
+fn war_room_80x24_ascii() {
+    let m = model_on_incident();
+    let s = screen(&render(&m, 80, 24, Theme::mono().with_ascii()));
+    assert!(non_ascii(&s).is_empty(), "{:?}\n{s}", non_ascii(&s));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn every_screen_is_plain_ascii_in_ascii_mode() {
+    let theme = Theme::mono().with_ascii();
+    let mut screens = vec![
+        screen(&render(&board_model(), 80, 24, theme)),
+        screen(&render(&model_on_incident(), 120, 40, theme)),
+    ];
+    // Help, a picker, the approval dialog, a detail view, the editor, a flash and a failed write.
+    let mut m = model_on_incident();
+    update(&mut m, key('?'));
+    screens.push(screen(&render(&m, 80, 24, theme)));
+    let mut m = on_the_proposed_action();
+    update(&mut m, key('A'));
+    screens.push(screen(&render(&m, 80, 24, theme)));
+    let mut m = model_on_incident();
+    update(&mut m, code(KeyCode::Enter));
+    screens.push(screen(&render(&m, 80, 24, theme)));
+    let mut m = model_on_incident();
+    update(&mut m, key('S'));
+    screens.push(screen(&render(&m, 80, 24, theme)));
+    let mut m = model_on_incident();
+    update(&mut m, key('n'));
+    update(&mut m, key('x'));
+    update(&mut m, code(KeyCode::Enter));
+    update(
+        &mut m,
+        Msg::Written {
+            token: 1,
+            result: Err("disk full".into()),
+        },
+    );
+    screens.push(screen(&render(&m, 80, 24, theme)));
+    for s in screens {
+        assert!(non_ascii(&s).is_empty(), "{:?}\n{s}", non_ascii(&s));
+    }
+}
+
+#[test]
+fn a_state_is_told_in_words_not_by_glyph_alone() {
+    let s = screen(&render(&model_on_incident(), 120, 40, Theme::mono().with_ascii()));
+    for word in [
+        "done Record",
+        "blocked Build",
+        "running",
+        "proposed",
+        "BLOCKED 1",
+        "to approve",
+        "mine:",
+    ] {
+        assert!(s.contains(word), "{word:?} missing\n{s}");
+    }
+}

@@ -30,6 +30,8 @@ pub struct Options {
     pub library: Library,
     pub keymap: Keymap,
     pub clock: fn() -> Millis,
+    /// `ascii:` from the config file (the environment decides otherwise).
+    pub ascii: Option<bool>,
     /// Set when the facilitator runs an exercise from this console.
     pub facilitator: Option<crate::exercise::local::FacilitatorState>,
 }
@@ -79,7 +81,7 @@ pub fn run(opts: Options) -> std::io::Result<()> {
 
 async fn event_loop(opts: Options) -> std::io::Result<()> {
     let clock = opts.clock;
-    let theme = Theme::from_env();
+    let theme = Theme::from_env_and(opts.ascii);
     let mut model = Model::new(
         &opts.identity.writer.to_string(),
         opts.keymap.clone(),

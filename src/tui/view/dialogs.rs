@@ -343,6 +343,8 @@ fn detail_of_selection(frame: &mut Frame, area: Rect, inc: &crate::tui::model::I
                 if let Some(n) = &r.value.note {
                     lines.push(Line::raw(format!("note: {}", sanitize(n))));
                 }
+            } else {
+                lines.push(Line::raw("open (nobody has set it yet)"));
             }
             format!(" {} ", sanitize(&item.id))
         }
