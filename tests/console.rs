@@ -154,11 +154,30 @@ fn model_on_incident() -> Model {
     m
 }
 
+/// Keys typed at a person's pace: each half a second after the one before.
+fn typed(k: KeyEvent) -> Msg {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static CLOCK: AtomicI64 = AtomicI64::new(0);
+    Msg::Keys {
+        keys: vec![k],
+        at: CLOCK.fetch_add(500, Ordering::SeqCst),
+    }
+}
 fn key(c: char) -> Msg {
-    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+    typed(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 fn code(k: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(k, KeyModifiers::NONE))
+    typed(KeyEvent::new(k, KeyModifiers::NONE))
+}
+/// Keys arriving together at `at` (one read from the terminal).
+fn burst(text: &str, at: i64) -> Msg {
+    Msg::Keys {
+        keys: text
+            .chars()
+            .map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+            .collect(),
+        at,
+    }
 }
 
 fn render(m: &Model, w: u16, h: u16, theme: Theme) -> Terminal<TestBackend> {
@@ -217,6 +236,7 @@ fn board_model() -> Model {
         status: RowStatus::Active,
         problems: 2,
         playbook: Some(("phishing".into(), "1.0.0".into())),
+        duplicate_of: None,
     });
     m.library_versions.insert("phishing".into(), "1.1.0".into());
     update(&mut m, Msg::Board(rows));
@@ -366,12 +386,9 @@ fn alt_enter_and_ctrl_j_start_new_lines() {
     let mut m = model_on_incident();
     update(&mut m, key('n'));
     update(&mut m, key('a'));
-    update(&mut m, Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)));
+    update(&mut m, typed(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)));
     update(&mut m, key('b'));
-    update(
-        &mut m,
-        Msg::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::CONTROL)),
-    );
+    update(&mut m, typed(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::CONTROL)));
     update(&mut m, key('c'));
     let fx = update(&mut m, code(KeyCode::Enter));
     assert!(matches!(&writes(&fx)[0][0].body, Body::Note(n) if n.text == "a\nb\nc"));
@@ -445,7 +462,9 @@ fn a_failed_write_is_kept_and_retried() {
             result: Err("still full".into()),
         },
     );
-    let fx = update(&mut m, key('q'));
+    // Quitting asks first (the write would be lost), then keeps the note as a draft.
+    assert!(update(&mut m, key('q')).is_empty());
+    let fx = update(&mut m, key('y'));
     assert!(fx
         .iter()
         .any(|f| matches!(f, Effect::SaveDraft { text, .. } if text.contains('x'))));
@@ -679,4 +698,220 @@ fn a_dead_store_thread_ends_the_console_with_drafts_saved() {
         .iter()
         .any(|f| matches!(f, Effect::SaveDraft { text, .. } if text == "w")));
     assert!(m.quit && m.fatal.as_deref().is_some_and(|f| f.contains("boom")));
+}
+
+// ---- a paste is never a keystroke ----------------------------------------------------------
+
+/// The actions pane with the proposed two-person action selected (someone else proposed it).
+fn on_the_proposed_action() -> Model {
+    let mut m = model_on_incident();
+    update(&mut m, code(KeyCode::Tab));
+    for _ in 0..5 {
+        update(&mut m, key('j'));
+    }
+    m
+}
+
+#[test]
+fn a_paste_without_markers_outside_a_text_field_writes_nothing() {
+    let mut m = on_the_proposed_action();
+    let fx = update(&mut m, burst("Approved by lead", 1_000_000));
+    assert!(writes(&fx).is_empty());
+    assert!(m.overlay.is_none(), "no dialog opened");
+    let f = m.flash.clone().unwrap();
+    assert!(
+        f.text.contains("ignored a 16-character paste outside a text field"),
+        "{f:?}"
+    );
+    // The rest of the same paste, a few ms later in another read, is ignored too.
+    let fx = update(&mut m, burst("y", 1_000_030));
+    assert!(writes(&fx).is_empty() && m.overlay.is_none());
+    // The hint fits the footer at 80 columns.
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("press n to write a note"), "{s}");
+}
+
+#[test]
+fn keys_one_by_one_at_machine_speed_are_a_paste_too() {
+    let mut m = on_the_proposed_action();
+    let mut fx = Vec::new();
+    for (i, c) in "Approved by lead".chars().enumerate() {
+        fx.extend(update(&mut m, burst(&c.to_string(), 2_000_000 + i as i64)));
+    }
+    assert!(writes(&fx).is_empty());
+    assert!(m.overlay.is_none(), "the dialog its A opened is closed again");
+}
+
+#[test]
+fn a_paste_without_markers_in_the_note_editor_is_text() {
+    let mut m = model_on_incident();
+    update(&mut m, key('n'));
+    let mut keys: Vec<KeyEvent> = "first q line"
+        .chars()
+        .map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+        .collect();
+    // Its newline arrives as Enter (or Ctrl+J): a new line, never "send".
+    keys.push(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    keys.extend(
+        "second"
+            .chars()
+            .map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+    );
+    let fx = update(&mut m, Msg::Keys { keys, at: 3_000_000 });
+    assert!(writes(&fx).is_empty() && !m.quit);
+    match &m.overlay {
+        Some(Overlay::Editor(ed)) => assert_eq!(ed.text(), "first q line\nsecond"),
+        _ => panic!("the editor should still be open"),
+    }
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert!(matches!(&writes(&fx)[0][0].body, Body::Note(n) if n.text == "first q line\nsecond"));
+}
+
+#[test]
+fn a_confirm_too_soon_after_the_dialog_opened_is_ignored() {
+    let mut m = on_the_proposed_action();
+    // `A` and `y` in one read: the y came with the key that opened the dialog.
+    let fx = update(&mut m, burst("Ay", 4_000_000));
+    assert!(writes(&fx).is_empty());
+    assert!(matches!(m.overlay, Some(Overlay::Confirm(Confirm::Approve { .. }))));
+    assert!(m.flash.as_ref().is_some_and(|f| f.text.contains("too soon")));
+    // 200 ms later: still too soon to have read it.
+    let fx = update(&mut m, burst("y", 4_000_200));
+    assert!(writes(&fx).is_empty());
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("y ignored: too soon after this dialog opened"), "{s}");
+    // A person who read it.
+    let fx = update(&mut m, burst("y", 4_000_700));
+    assert!(matches!(&writes(&fx)[0][0].body, Body::ActionSet(a) if a.state == ActionState::Approved));
+}
+
+#[test]
+fn a_person_pressing_a_then_y_400ms_later_approves() {
+    let mut m = on_the_proposed_action();
+    assert!(writes(&update(&mut m, burst("A", 5_000_000))).is_empty());
+    let fx = update(&mut m, burst("y", 5_000_400));
+    assert!(matches!(&writes(&fx)[0][0].body, Body::ActionSet(a) if a.state == ActionState::Approved));
+}
+
+#[test]
+fn a_picker_that_writes_is_guarded_too() {
+    let mut m = model_on_incident();
+    // `a` assigns the selected item; `1` picks the first person. Together: refused.
+    let fx = update(&mut m, burst("a1", 6_000_000));
+    assert!(writes(&fx).is_empty());
+    assert!(matches!(m.overlay, Some(Overlay::Picker(_))));
+    let fx = update(&mut m, burst("1", 6_000_500));
+    assert!(matches!(&writes(&fx)[0][0].body, Body::Assigned(_)));
+}
+
+#[test]
+fn quitting_with_unsaved_writes_asks_and_keeps_notes_as_a_draft() {
+    let mut m = model_on_incident();
+    update(&mut m, key('n'));
+    update(&mut m, key('x'));
+    update(&mut m, code(KeyCode::Enter)); // in flight
+    let fx = update(&mut m, key('q'));
+    assert!(!m.quit && fx.is_empty(), "asks first");
+    assert!(matches!(m.overlay, Some(Overlay::Confirm(Confirm::Quit { .. }))));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("not on disk yet"), "{s}");
+    update(&mut m, key('n'));
+    assert!(!m.quit && m.overlay.is_none(), "n stays");
+    update(&mut m, key('q'));
+    let fx = update(&mut m, key('y'));
+    assert!(m.quit);
+    assert!(fx
+        .iter()
+        .any(|f| matches!(f, Effect::SaveDraft { text, .. } if text == "x")));
+    assert!(m.farewell.as_deref().is_some_and(|f| f.contains("kept as a draft")));
+}
+
+#[test]
+fn quitting_with_a_draft_says_it_is_kept() {
+    let mut m = model_on_incident();
+    update(&mut m, key('n'));
+    update(&mut m, key('d'));
+    update(&mut m, code(KeyCode::Esc));
+    update(&mut m, key('q'));
+    assert!(m.quit, "nothing is lost: quit at once");
+    assert!(
+        m.farewell.as_deref().is_some_and(|f| f.contains(ID)),
+        "{:?}",
+        m.farewell
+    );
+}
+
+#[test]
+fn the_header_says_why_it_polls() {
+    let mut m = model_on_incident();
+    m.watch.mode = "poll 2s (inotify watches exhausted)".into();
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("poll 2s (inotify watches exhausted)"), "{s}");
+}
+
+// ---- ASCII glyphs (the Linux console) --------------------------------------------------------
+
+fn non_ascii(s: &str) -> Vec<char> {
+    s.chars().filter(|c| !c.is_ascii()).collect()
+}
+
+#[test]
+fn war_room_80x24_ascii() {
+    let m = model_on_incident();
+    let s = screen(&render(&m, 80, 24, Theme::mono().with_ascii()));
+    assert!(non_ascii(&s).is_empty(), "{:?}\n{s}", non_ascii(&s));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn every_screen_is_plain_ascii_in_ascii_mode() {
+    let theme = Theme::mono().with_ascii();
+    let mut screens = vec![
+        screen(&render(&board_model(), 80, 24, theme)),
+        screen(&render(&model_on_incident(), 120, 40, theme)),
+    ];
+    // Help, a picker, the approval dialog, a detail view, the editor, a flash and a failed write.
+    let mut m = model_on_incident();
+    update(&mut m, key('?'));
+    screens.push(screen(&render(&m, 80, 24, theme)));
+    let mut m = on_the_proposed_action();
+    update(&mut m, key('A'));
+    screens.push(screen(&render(&m, 80, 24, theme)));
+    let mut m = model_on_incident();
+    update(&mut m, code(KeyCode::Enter));
+    screens.push(screen(&render(&m, 80, 24, theme)));
+    let mut m = model_on_incident();
+    update(&mut m, key('S'));
+    screens.push(screen(&render(&m, 80, 24, theme)));
+    let mut m = model_on_incident();
+    update(&mut m, key('n'));
+    update(&mut m, key('x'));
+    update(&mut m, code(KeyCode::Enter));
+    update(
+        &mut m,
+        Msg::Written {
+            token: 1,
+            result: Err("disk full".into()),
+        },
+    );
+    screens.push(screen(&render(&m, 80, 24, theme)));
+    for s in screens {
+        assert!(non_ascii(&s).is_empty(), "{:?}\n{s}", non_ascii(&s));
+    }
+}
+
+#[test]
+fn a_state_is_told_in_words_not_by_glyph_alone() {
+    let s = screen(&render(&model_on_incident(), 120, 40, Theme::mono().with_ascii()));
+    for word in [
+        "done Record",
+        "blocked Build",
+        "running",
+        "proposed",
+        "BLOCKED 1",
+        "to approve",
+        "mine:",
+    ] {
+        assert!(s.contains(word), "{word:?} missing\n{s}");
+    }
 }

@@ -188,12 +188,13 @@ impl Console {
         self.writer.flush().expect("flush the pty");
     }
 
-    /// Type `text` one key at a time, as a person would (not as a paste).
+    /// Type `text` one key at a time, as a person would (not as a paste: a fast typist leaves
+    /// tens of milliseconds between keys; a few milliseconds is a machine).
     fn type_text(&mut self, text: &str) {
         for c in text.chars() {
             let mut b = [0u8; 4];
             self.send(c.encode_utf8(&mut b).as_bytes());
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(40));
         }
     }
 
@@ -667,4 +668,186 @@ fn a_hangup_keeps_the_note_being_typed_for_the_next_open() {
     again.wait_for("draft was restored", WAIT);
     again.send(b"n");
     again.wait_for("half a thought", WAIT);
+}
+
+// ---- a paste without markers is never a keystroke ------------------------------------------------
+
+/// Approvals of `action` in the shared record.
+fn approvals(w: &World, reader: &Who, id: &str, action: &str) -> usize {
+    w.tail_json(reader, id)
+        .iter()
+        .filter(|e| e["kind"] == "ActionSet" && e["body"]["action"] == action && e["body"]["state"] == "Approved")
+        .count()
+}
+
+#[test]
+fn an_unbracketed_paste_on_the_actions_pane_approves_nothing() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let bob = w.who("bob", "laptop");
+    let id = w.declare(&alice, "Unmarked paste");
+    w.run(&bob, &["action", &id, "cut-segment-egress", "proposed"]).ok();
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Unmarked paste", Spawn::new(&args));
+    c.wait_for("proposed", WAIT);
+    // To the actions pane and down to the proposed two-person action, at a person's pace.
+    c.type_text("\tjjjjj");
+    c.wait_until("the proposed action selected", WAIT, |s| s.contains("proposed"));
+    std::thread::sleep(Duration::from_millis(300));
+
+    // GNU screen / tmux paste-buffer without -p: the text arrives as keys, in one write.
+    c.send(b"Approved by lead");
+    let s = c.wait_for("paste outside a text field", WAIT);
+    assert!(s.contains("ignored a 16-character paste"), "{s}");
+    assert!(!s.contains("Approve this action?"), "the paste opened the dialog\n{s}");
+    std::thread::sleep(Duration::from_millis(700));
+    let reader = w.who("carol", "desk");
+    assert_eq!(
+        approvals(&w, &reader, &id, "cut-segment-egress"),
+        0,
+        "a paste approved an action"
+    );
+    assert!(c.running());
+
+    // The same keys typed by a person who reads the dialog do what they say.
+    c.send(b"A");
+    c.wait_for("Approve this action?", WAIT);
+    std::thread::sleep(Duration::from_millis(400));
+    c.send(b"y");
+    wait_events(&w, &reader, &id, "the approval", |ev| {
+        ev.iter()
+            .any(|e| e["kind"] == "ActionSet" && e["body"]["state"] == "Approved")
+    });
+    c.send(b"q");
+    assert!(c.wait_exit(WAIT).success());
+}
+
+#[test]
+fn a_confirm_key_right_after_the_dialog_opened_is_ignored() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let bob = w.who("bob", "laptop");
+    let id = w.declare(&alice, "Too quick");
+    w.run(&bob, &["action", &id, "cut-segment-egress", "proposed"]).ok();
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Too quick", Spawn::new(&args));
+    c.wait_for("proposed", WAIT);
+    c.type_text("\tjjjjj");
+    std::thread::sleep(Duration::from_millis(300));
+    // Two keys in one write: a paste of "Ay", or a key bounce; either way not a decision.
+    c.send(b"Ay");
+    let s = c.wait_for("too soon after this dialog opened", WAIT);
+    assert!(s.contains("Approve this action?"), "{s}");
+    std::thread::sleep(Duration::from_millis(500));
+    let reader = w.who("carol", "desk");
+    assert_eq!(approvals(&w, &reader, &id, "cut-segment-egress"), 0);
+    c.send(b"n");
+    c.send(b"q");
+    assert!(c.wait_exit(WAIT).success());
+}
+
+#[test]
+fn an_unbracketed_paste_in_the_note_editor_is_text() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Paste into a note");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Paste into a note", Spawn::new(&args).size(100, 30));
+    c.send(b"n");
+    c.wait_for("Note — Enter sends", WAIT);
+    // A newline inside the paste starts a new line; it does not send the note half-way.
+    c.send(b"Approved by lead\rq and y");
+    c.wait_until("the pasted text in the editor", WAIT, |s| {
+        s.contains("Approved by lead") && s.contains("q and y")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    c.send(b"\r");
+    let reader = w.who("carol", "desk");
+    let ev = wait_events(&w, &reader, &id, "the note", |ev| !note_texts(ev).is_empty());
+    assert_eq!(note_texts(&ev), vec!["Approved by lead\nq and y".to_string()]);
+    c.send(b"q");
+    assert!(c.wait_exit(WAIT).success());
+}
+
+// ---- every signal that ends the console restores the terminal and keeps the draft ---------------
+
+#[test]
+fn every_ending_signal_restores_the_terminal_and_saves_the_draft() {
+    let signals = [
+        ("SIGHUP", libc::SIGHUP),
+        ("SIGTERM", libc::SIGTERM),
+        ("SIGINT", libc::SIGINT),
+        ("SIGQUIT", libc::SIGQUIT),
+        ("SIGUSR1", libc::SIGUSR1),
+        ("SIGUSR2", libc::SIGUSR2),
+    ];
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Signals");
+    let draft = alice.state.join("drafts").join(format!("{id}.txt"));
+    let args = ["open", id.as_str()];
+    for (name, sig) in signals {
+        let _ = std::fs::remove_file(&draft);
+        let mut c = open_incident(&w, &alice, &id, "Signals", Spawn::new(&args));
+        c.send(b"n");
+        c.wait_for("Note — Enter sends", WAIT);
+        let text = format!("typed before {name}");
+        c.type_text(&text);
+        c.wait_for(&text, WAIT);
+        let rc = unsafe { libc::kill(c.pid(), sig) };
+        assert_eq!(rc, 0, "kill {name}: {}", std::io::Error::last_os_error());
+        let status = c.wait_exit(WAIT);
+        assert!(status.success(), "{name}: exit status {status:?}");
+        let out = c.output();
+        assert_restored(&out);
+        // The cursor is shown again, after the last time it was hidden.
+        let hidden = find_last(&out, b"\x1b[?25l").unwrap_or(0);
+        assert!(
+            find_first_after(&out, b"\x1b[?25h", hidden).is_some(),
+            "{name}: cursor left hidden"
+        );
+        {
+            let p = c.parser.lock().unwrap();
+            assert!(!p.screen().alternate_screen(), "{name}: still on the alternate screen");
+            assert!(!p.screen().hide_cursor(), "{name}: cursor hidden");
+        }
+        let saved = std::fs::read_to_string(&draft).unwrap_or_else(|e| panic!("{name}: no draft: {e}"));
+        assert_eq!(saved, text, "{name}");
+        c.wait_for(&format!("warroom: ended by {name}"), WAIT);
+    }
+}
+
+#[test]
+fn sigpipe_does_not_end_the_console() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Broken pipe");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Broken pipe", Spawn::new(&args));
+    let rc = unsafe { libc::kill(c.pid(), libc::SIGPIPE) };
+    assert_eq!(rc, 0);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(c.running(), "SIGPIPE ended the console");
+    c.send(b"q");
+    assert!(c.wait_exit(WAIT).success());
+    assert_restored(&c.output());
+}
+
+#[test]
+fn quitting_with_a_draft_says_where_it_is() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Quit with a draft");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Quit with a draft", Spawn::new(&args));
+    c.send(b"n");
+    c.wait_for("Note — Enter sends", WAIT);
+    c.type_text("unsent");
+    c.send(b"\x1b");
+    std::thread::sleep(Duration::from_millis(300));
+    c.send(b"q");
+    assert!(c.wait_exit(WAIT).success());
+    c.wait_for("kept as a draft", WAIT);
+    let draft = alice.state.join("drafts").join(format!("{id}.txt"));
+    assert_eq!(std::fs::read_to_string(draft).ok().as_deref(), Some("unsent"));
 }

@@ -53,6 +53,7 @@ pub fn console(g: &Global, open: Option<&str>) -> Result<()> {
         library,
         keymap,
         clock: now_ms,
+        ascii: ctx.config.ascii,
         facilitator: None,
     })
     .map_err(|e| Fail::new(e.to_string()))
@@ -92,6 +93,7 @@ pub fn demo(g: &Global, speed: f64) -> Result<()> {
         library: Library::built_in(),
         keymap,
         clock: now_ms,
+        ascii: None,
         facilitator: None,
     });
     drop(demo); // stops the teammates and removes the directory
@@ -113,6 +115,7 @@ pub fn facilitate(g: &Global, incident: &str, facilitator: crate::exercise::loca
         library: Library::load(g.playbooks.as_deref()),
         keymap,
         clock: now_ms,
+        ascii: ctx.config.ascii,
         facilitator: Some(facilitator),
     })
     .map_err(|e| Fail::new(e.to_string()))

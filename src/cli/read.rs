@@ -404,7 +404,7 @@ pub fn follow_incident(
     let w = watch::Watch::start(&inc.dir, poll, move || {
         let _ = tx.send(());
     });
-    eprintln!("following {} ({}); Ctrl-C to stop", sanitize(&inc.id), w.mode.label());
+    eprintln!("following {} ({}); Ctrl-C to stop", sanitize(&inc.id), w.label());
     let mut last_key = inc.state.timeline().next_back().map(|e| (e.when(), e.key()));
     // Problems are printed once each (the list is rebuilt, and may reorder, on a replay).
     let mut seen_problems: std::collections::BTreeSet<String> = inc.problems().iter().map(|p| p.to_string()).collect();

@@ -18,6 +18,9 @@ pub struct Config {
     /// Seconds between reconcile passes on network file systems.
     #[serde(default)]
     pub poll_interval: Option<f64>,
+    /// Draw ASCII instead of glyphs (as on the Linux console, `TERM=linux`).
+    #[serde(default)]
+    pub ascii: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -72,24 +72,85 @@ fn fmt_secs(d: Duration) -> String {
     }
 }
 
+/// Why the watcher cannot cover the folder, in words for the header.
+pub fn why_unwatched(e: &notify::Error) -> &'static str {
+    match &e.kind {
+        notify::ErrorKind::MaxFilesWatch => "inotify watches exhausted",
+        notify::ErrorKind::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => "inotify watches exhausted",
+        notify::ErrorKind::Io(io) if io.raw_os_error() == Some(libc::EMFILE) => "inotify instances exhausted",
+        _ => "watcher failed",
+    }
+}
+
+/// Whether a watcher error means some folders are no longer watched (not just "reconcile now").
+pub fn loses_watches(e: &notify::Error) -> bool {
+    why_unwatched(e) != "watcher failed"
+}
+
+/// The watch mode once the watcher has lost folders: polling, unless the user already set one.
+pub fn after_loss(mode: Mode) -> Mode {
+    match mode {
+        Mode::Inotify => Mode::Poll(NETWORK_POLL),
+        poll => poll,
+    }
+}
+
+/// Receives watcher events (and errors).
+pub type Handler = Box<dyn FnMut(notify::Result<notify::Event>) + Send>;
+/// Creates a watcher on a folder and registers it; notify's inotify watcher in the console, a
+/// failing stand-in in tests. What it returns is kept alive for as long as the watch runs.
+pub type Backend = fn(&Path, Handler) -> notify::Result<Box<dyn std::any::Any + Send>>;
+
+/// notify's recommended watcher (inotify on Linux), recursive over the folder.
+pub fn notify_backend(path: &Path, handler: Handler) -> notify::Result<Box<dyn std::any::Any + Send>> {
+    let mut w = notify::recommended_watcher(handler)?;
+    w.watch(path, RecursiveMode::Recursive)?;
+    Ok(Box::new(w))
+}
+
 /// A live watch on a folder: calls `hint` whenever something may have changed (including on
 /// overflow and on watcher errors, which simply mean "reconcile now").
 pub struct Watch {
     pub mode: Mode,
-    _watcher: Option<notify::RecommendedWatcher>,
+    /// Why the watch polls although inotify was wanted (e.g. "inotify watches exhausted").
+    pub why: Option<String>,
+    _watcher: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl Watch {
     pub fn start(path: &Path, poll_override: Option<Duration>, hint: impl Fn() + Send + 'static) -> Watch {
-        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        Watch::start_with(notify_backend, path, poll_override, hint, |_| {})
+    }
+
+    /// Start with `backend`; `lost` is told (with the reason) when a later watcher error means
+    /// folders are no longer watched — new incidents beyond the inotify limit, say — so the
+    /// caller can fall back to polling.
+    pub fn start_with(
+        backend: Backend,
+        path: &Path,
+        poll_override: Option<Duration>,
+        hint: impl Fn() + Send + 'static,
+        lost: impl Fn(&'static str) + Send + 'static,
+    ) -> Watch {
+        let handler: Handler = Box::new(move |res: notify::Result<notify::Event>| {
+            if let Err(e) = &res {
+                if loses_watches(e) {
+                    lost(why_unwatched(e));
+                }
+            }
             // Our own reads open and close files: those access events must not wake us, or each
             // reconcile would trigger the next one. Errors and overflows (Rescan) do wake us.
             if !matches!(res, Ok(ref e) if matches!(e.kind, notify::EventKind::Access(_))) {
                 hint()
             }
-        })
-        .and_then(|mut w| w.watch(path, RecursiveMode::Recursive).map(|_| w))
-        .ok();
+        });
+        let (watcher, why) = match backend(path, handler) {
+            Ok(w) => (Some(w), None),
+            Err(e) => {
+                tracing::warn!(error = %e, path = %path.display(), "cannot watch; polling instead");
+                (None, Some(why_unwatched(&e).to_string()))
+            }
+        };
         let mode = match (poll_override, network_fs(path), &watcher) {
             (Some(d), _, _) => Mode::Poll(d),
             (None, Some(_), _) | (None, None, None) => Mode::Poll(NETWORK_POLL),
@@ -97,7 +158,87 @@ impl Watch {
         };
         Watch {
             mode,
+            // A poll the user chose needs no excuse.
+            why: why.filter(|_| poll_override.is_none()),
             _watcher: watcher,
         }
+    }
+
+    /// The mode for the header, with the reason when it is a fallback.
+    pub fn label(&self) -> String {
+        label(self.mode, self.why.as_deref())
+    }
+}
+
+/// `poll 2s (inotify watches exhausted)`.
+pub fn label(mode: Mode, why: Option<&str>) -> String {
+    match why {
+        Some(w) => format!("{} ({w})", mode.label()),
+        None => mode.label(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    fn exhausted(_: &Path, _: Handler) -> notify::Result<Box<dyn std::any::Any + Send>> {
+        // What notify reports when inotify_add_watch fails with ENOSPC (max_user_watches).
+        Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch))
+    }
+
+    fn enospc(_: &Path, _: Handler) -> notify::Result<Box<dyn std::any::Any + Send>> {
+        Err(notify::Error::io(std::io::Error::from_raw_os_error(libc::ENOSPC)))
+    }
+
+    #[test]
+    fn no_watches_left_means_polling_and_the_header_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        for backend in [exhausted as Backend, enospc as Backend] {
+            let w = Watch::start_with(backend, dir.path(), None, || {}, |_| {});
+            assert_eq!(w.mode, Mode::Poll(NETWORK_POLL));
+            assert_eq!(w.label(), "poll 2s (inotify watches exhausted)");
+        }
+        // A poll interval the user chose is shown as it is.
+        let d = Duration::from_secs(5);
+        let w = Watch::start_with(exhausted, dir.path(), Some(d), || {}, |_| {});
+        assert_eq!(w.label(), "poll 5s");
+    }
+
+    /// Keeps the handler, to feed it errors later as inotify would.
+    static HANDLER: Mutex<Option<Handler>> = Mutex::new(None);
+
+    fn keeps_handler(_: &Path, h: Handler) -> notify::Result<Box<dyn std::any::Any + Send>> {
+        *HANDLER.lock().unwrap() = Some(h);
+        Ok(Box::new(()))
+    }
+
+    #[test]
+    fn watches_lost_later_are_reported_so_the_worker_can_poll() {
+        let dir = tempfile::tempdir().unwrap();
+        let lost = Arc::new(Mutex::new(Vec::new()));
+        let hints = Arc::new(Mutex::new(0));
+        let (l, h) = (lost.clone(), hints.clone());
+        let w = Watch::start_with(
+            keeps_handler,
+            dir.path(),
+            None,
+            move || *h.lock().unwrap() += 1,
+            move |why| l.lock().unwrap().push(why),
+        );
+        assert_eq!(w.mode, Mode::Inotify);
+        let mut handler = HANDLER.lock().unwrap().take().unwrap();
+        // A new incident folder beyond the limit: notify cannot add its watch.
+        handler(Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch)));
+        // Other errors only mean "reconcile now".
+        handler(Err(notify::Error::generic("queue overflow")));
+        assert_eq!(*lost.lock().unwrap(), vec!["inotify watches exhausted"]);
+        assert_eq!(*hints.lock().unwrap(), 2);
+        assert_eq!(after_loss(Mode::Inotify), Mode::Poll(NETWORK_POLL));
+        assert_eq!(
+            after_loss(Mode::Poll(Duration::from_secs(7))),
+            Mode::Poll(Duration::from_secs(7))
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! The live war-room console: model and reducer (pure), views (pure), and a thin shell that owns
 //! the terminal, the runtime and the store worker.
 
+pub mod glyphs;
+pub mod input;
 pub mod keymap;
 pub mod model;
 pub mod run;

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
+use super::input::{self, KeyClock, Verdict};
 use super::keymap::{Action, Context, Key, Keymap};
 use crate::domain::event::*;
 use crate::domain::identity::person_of;
@@ -383,6 +384,8 @@ pub enum Confirm {
     Phase { phase: Phase, open: Vec<String> },
     /// Approve this containment action (its title, why and command are shown first).
     Approve { action: crate::domain::playbook::Action },
+    /// Quit although these changes are not on disk yet (notes among them go into the draft).
+    Quit { unsaved: Vec<String> },
 }
 
 /// The declare form: playbook, title, severity.
@@ -423,7 +426,12 @@ pub struct WatchInfo {
 
 /// Messages into the reducer.
 pub enum Msg {
-    Key(KeyEvent),
+    /// Keys read from the terminal together, and when they arrived (ms on a monotonic clock):
+    /// the timing tells a person's keys from a paste that came without bracketed-paste markers.
+    Keys {
+        keys: Vec<KeyEvent>,
+        at: Millis,
+    },
     Paste(String),
     Tick(Millis),
     Resize,
@@ -446,7 +454,8 @@ pub enum Msg {
         incident: String,
         text: String,
     },
-    /// SIGHUP/SIGTERM: save what is typed, then quit.
+    /// SIGHUP, SIGTERM, SIGINT and the like (or the terminal went away): save what is typed,
+    /// then quit.
     Hangup,
     /// Something the shell could not do, to show.
     Failed(String),
@@ -508,6 +517,11 @@ pub struct Model {
     pub releasing: BTreeSet<String>,
     /// Why the console had to end, printed once the terminal is restored.
     pub fatal: Option<String>,
+    /// What the user should know on the way out (a note kept as a draft), printed once the
+    /// terminal is restored.
+    pub farewell: Option<String>,
+    /// The timing of keys, to tell a person from a paste.
+    pub keys: KeyClock,
     pub quit: bool,
 }
 
@@ -541,6 +555,8 @@ impl Model {
             inject_sel: 0,
             releasing: BTreeSet::new(),
             fatal: None,
+            farewell: None,
+            keys: KeyClock::default(),
             quit: false,
         }
     }
@@ -652,6 +668,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             fx.extend(save_failed_writes(m));
             fx.push(Effect::Quit);
             m.quit = true;
+            m.farewell = draft_farewell(m, &fx);
             fx
         }
         Msg::Failed(text) => {
@@ -669,8 +686,77 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             fx
         }
         Msg::Paste(text) => paste(m, text),
-        Msg::Key(k) => key(m, k),
+        Msg::Keys { keys, at } => keys_in(m, keys, at),
     }
+}
+
+/// Keys read together: a paste if they came machine-fast, else each key in turn. A dialog that a
+/// key opens remembers when, so a confirming key from the same burst or too soon is refused.
+fn keys_in(m: &mut Model, keys: Vec<KeyEvent>, at: Millis) -> Vec<Effect> {
+    if m.keys.arrive(&keys, at) == Verdict::Paste {
+        return unbracketed_paste(m, &keys);
+    }
+    let mut fx = Vec::new();
+    for k in keys {
+        let before = dialog_id(&m.overlay);
+        fx.extend(key(m, k));
+        let after = dialog_id(&m.overlay);
+        if after.is_some() && after != before {
+            m.keys.dialog_opened();
+        }
+        if m.quit {
+            break;
+        }
+    }
+    fx
+}
+
+/// Which dialog is on screen (a picker that leads to the next one counts as a new dialog).
+fn dialog_id(o: &Option<Overlay>) -> Option<(u8, Option<PickPurpose>)> {
+    Some(match o.as_ref()? {
+        Overlay::Help { .. } => (0, None),
+        Overlay::Problems { .. } => (1, None),
+        Overlay::Editor(_) => (2, None),
+        Overlay::Picker(p) => (3, Some(p.purpose.clone())),
+        Overlay::Confirm(_) => (4, None),
+        Overlay::Declare(_) => (5, None),
+        Overlay::Detail => (6, None),
+    })
+}
+
+/// A paste that came as keys: text in a text field, as if bracketed; anywhere else nothing is
+/// written or confirmed, and the user is told.
+fn unbracketed_paste(m: &mut Model, keys: &[KeyEvent]) -> Vec<Effect> {
+    if matches!(m.overlay, Some(Overlay::Editor(_))) {
+        return paste(m, input::burst_text(keys));
+    }
+    // A dialog the first keys of this paste opened (keys arriving one by one) closes again.
+    if !matches!(m.overlay, Some(Overlay::Help { .. } | Overlay::Problems { .. })) && m.keys.opened_recently() {
+        m.overlay = None;
+    }
+    let n = m.keys.pasted;
+    let hint = if m.incident.is_some() && !m.observer {
+        " — press n to write a note"
+    } else {
+        ""
+    };
+    m.flash(
+        format!("ignored a {n}-character paste outside a text field{hint}"),
+        true,
+    );
+    Vec::new()
+}
+
+/// A confirming key that came too soon is refused, and the user told why.
+fn confirm_too_soon(m: &mut Model, key: &str) -> bool {
+    if m.keys.too_soon() {
+        m.flash(
+            format!("{key} ignored: too soon after this dialog opened — read it, then press {key}"),
+            true,
+        );
+        return true;
+    }
+    false
 }
 
 fn tick(m: &mut Model, now: Millis) -> Vec<Effect> {
@@ -882,10 +968,7 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
 fn board_action(m: &mut Model, a: Action) -> Vec<Effect> {
     let n = m.visible_rows().len();
     match a {
-        Action::Quit => {
-            m.quit = true;
-            vec![Effect::Quit]
-        }
+        Action::Quit => ask_or_quit(m),
         Action::Up => {
             m.board_sel = m.board_sel.saturating_sub(1);
             Vec::new()
@@ -931,12 +1014,7 @@ fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
         return Vec::new();
     };
     match a {
-        Action::Quit => {
-            let mut fx = save_failed_writes(m);
-            m.quit = true;
-            fx.push(Effect::Quit);
-            fx
-        }
+        Action::Quit => ask_or_quit(m),
         Action::Back
             if inc.timeline.search.is_some()
                 || inc.timeline.author.is_some()
@@ -1196,6 +1274,45 @@ fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
     }
 }
 
+/// `q`: quit at once, unless writes are still on their way or failed (they would be lost): then
+/// ask first.
+fn ask_or_quit(m: &mut Model) -> Vec<Effect> {
+    let unsaved: Vec<String> = m
+        .pending
+        .iter()
+        .filter(|p| !matches!(p.state, PendingState::Written(_)))
+        .map(|p| p.label.clone())
+        .collect();
+    if unsaved.is_empty() {
+        return quit(m);
+    }
+    m.overlay = Some(Overlay::Confirm(Confirm::Quit { unsaved }));
+    Vec::new()
+}
+
+/// Quit: unsent notes go into the draft, and the user is told on the way out.
+fn quit(m: &mut Model) -> Vec<Effect> {
+    let mut fx = save_failed_writes(m);
+    m.quit = true;
+    m.farewell = draft_farewell(m, &fx);
+    fx.push(Effect::Quit);
+    fx
+}
+
+/// "Your note is kept as a draft", when the way out leaves one.
+fn draft_farewell(m: &Model, fx: &[Effect]) -> Option<String> {
+    let inc = m.incident.as_ref()?;
+    let saved = fx
+        .iter()
+        .any(|f| matches!(f, Effect::SaveDraft { text, .. } if !text.trim().is_empty()));
+    (saved || !inc.draft.trim().is_empty()).then(|| {
+        format!(
+            "your unsent note for {} is kept as a draft; `warroom open {}` and n continue it",
+            inc.id, inc.id
+        )
+    })
+}
+
 fn move_cursor(inc: &mut IncidentModel, a: Action, inject_sel: &mut usize) {
     let page = 10;
     match inc.focus {
@@ -1425,14 +1542,22 @@ fn picker_key(m: &mut Model, mut p: Picker, k: KeyEvent) -> Vec<Effect> {
             let i = c as usize - '1' as usize;
             if i < p.options.len() {
                 p.sel = i;
-                return choose(m, p);
+                if !(picker_writes(&p) && confirm_too_soon(m, &c.to_string())) {
+                    return choose(m, p);
+                }
             }
         }
+        KeyCode::Enter if picker_writes(&p) && confirm_too_soon(m, "Enter") => {}
         KeyCode::Enter => return choose(m, p),
         _ => {}
     }
     m.overlay = Some(Overlay::Picker(p));
     Vec::new()
+}
+
+/// Whether choosing in this picker writes a record (and so needs a person's deliberate key).
+fn picker_writes(p: &Picker) -> bool {
+    matches!(p.purpose, PickPurpose::Assign(_) | PickPurpose::RolePerson(_))
 }
 
 fn choose(m: &mut Model, p: Picker) -> Vec<Effect> {
@@ -1514,7 +1639,12 @@ pub fn status_template(inc: &IncidentModel, audience: Audience) -> String {
 
 fn confirm_key(m: &mut Model, c: Confirm, k: KeyEvent) -> Vec<Effect> {
     match k.code {
+        KeyCode::Char(y @ ('y' | 'Y')) if confirm_too_soon(m, &y.to_string()) => {
+            m.overlay = Some(Overlay::Confirm(c));
+            Vec::new()
+        }
         KeyCode::Char('y') | KeyCode::Char('Y') => match c {
+            Confirm::Quit { .. } => quit(m),
             Confirm::Phase { phase, open } => write(
                 m,
                 format!("phase → {phase} (override)"),
@@ -1562,6 +1692,7 @@ fn declare_key(m: &mut Model, mut f: DeclareForm, k: KeyEvent) -> Vec<Effect> {
             m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::Title, &f.title)));
             return Vec::new();
         }
+        KeyCode::Enter if !f.title.trim().is_empty() && confirm_too_soon(m, "Enter") => {}
         KeyCode::Enter => {
             if f.title.trim().is_empty() {
                 m.declare_form = Some(f.clone());

@@ -30,6 +30,8 @@ pub struct Options {
     pub library: Library,
     pub keymap: Keymap,
     pub clock: fn() -> Millis,
+    /// `ascii:` from the config file (the environment decides otherwise).
+    pub ascii: Option<bool>,
     /// Set when the facilitator runs an exercise from this console.
     pub facilitator: Option<crate::exercise::local::FacilitatorState>,
 }
@@ -79,7 +81,7 @@ pub fn run(opts: Options) -> std::io::Result<()> {
 
 async fn event_loop(opts: Options) -> std::io::Result<()> {
     let clock = opts.clock;
-    let theme = Theme::from_env();
+    let theme = Theme::from_env_and(opts.ascii);
     let mut model = Model::new(
         &opts.identity.writer.to_string(),
         opts.keymap.clone(),
@@ -132,10 +134,12 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
             }
         })?;
 
-    let (_guard, mut terminal) = Guard::enter()?;
+    // Signals first: one that arrives while the terminal is being set up must not leave it raw.
+    let mut signals = Signals::new()?;
+    let (guard, mut terminal) = Guard::enter()?;
     let mut events = EventStream::new();
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut term = signal(SignalKind::terminate())?;
+    let started = std::time::Instant::now();
+    let mut ended_by: Option<&'static str> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
@@ -170,18 +174,21 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
                 continue;
             }
         }
-        let msg = tokio::select! {
+        let msgs: Vec<Msg> = tokio::select! {
             ev = events.next() => match ev {
-                Some(Ok(TermEvent::Key(k))) => Msg::Key(k),
-                Some(Ok(TermEvent::Paste(p))) => Msg::Paste(p),
-                Some(Ok(TermEvent::Resize(..))) => Msg::Resize,
-                Some(Ok(_)) => continue,
+                Some(Ok(first)) => {
+                    let at = Millis::try_from(started.elapsed().as_millis()).unwrap_or(Millis::MAX);
+                    terminal_msgs(drain(first), at)
+                }
                 // The terminal is gone (SSH dropped): save and leave.
-                Some(Err(_)) | None => Msg::Hangup,
+                Some(Err(_)) | None => vec![Msg::Hangup],
             },
-            Some(m) = msg_rx.recv() => m,
-            _ = hup.recv() => Msg::Hangup,
-            _ = term.recv() => Msg::Hangup,
+            Some(m) = msg_rx.recv() => vec![m],
+            name = signals.recv() => {
+                tracing::info!(signal = name, "ending on a signal; drafts are saved");
+                ended_by = Some(name);
+                vec![Msg::Hangup]
+            }
             _ = tick.tick() => {
                 let now = clock();
                 // Redraw for a visible clock: every second in the war room, every minute on the board.
@@ -190,13 +197,15 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
                     dirty = true;
                 }
                 last_minute = minute;
-                Msg::Tick(now)
+                vec![Msg::Tick(now)]
             }
         };
-        if !matches!(msg, Msg::Tick(_)) {
-            dirty = true;
+        for msg in msgs {
+            if !matches!(msg, Msg::Tick(_)) {
+                dirty = true;
+            }
+            pending.extend(update(&mut model, msg));
         }
-        pending.extend(update(&mut model, msg));
         // Drain whatever else is queued before drawing once.
         while let Ok(m) = msg_rx.try_recv() {
             pending.extend(update(&mut model, m));
@@ -211,9 +220,102 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
     while !local_thread.is_finished() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
+    // The terminal is back to normal before anything is printed.
+    drop(guard);
+    if let Some(name) = ended_by {
+        eprintln!("warroom: ended by {name}");
+    }
+    if let Some(note) = &model.farewell {
+        eprintln!("warroom: {note}");
+    }
     match model.fatal {
         Some(why) => Err(std::io::Error::other(why)),
         None => Ok(()),
+    }
+}
+
+/// Every signal whose default would end the console ends it cleanly instead: terminal restored,
+/// what is typed saved. (SIGPIPE is ignored by Rust's runtime; a write to a closed terminal fails
+/// and the loop treats that as a hang-up.)
+struct Signals(Vec<(&'static str, tokio::signal::unix::Signal)>);
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        let kinds = [
+            ("SIGHUP", SignalKind::hangup()),
+            ("SIGTERM", SignalKind::terminate()),
+            ("SIGINT", SignalKind::interrupt()),
+            ("SIGQUIT", SignalKind::quit()),
+            ("SIGUSR1", SignalKind::user_defined1()),
+            ("SIGUSR2", SignalKind::user_defined2()),
+        ];
+        let mut all = Vec::new();
+        for (name, kind) in kinds {
+            all.push((name, signal(kind)?));
+        }
+        Ok(Signals(all))
+    }
+
+    /// The name of the next signal to arrive.
+    async fn recv(&mut self) -> &'static str {
+        let waits = self.0.iter_mut().map(|(name, s)| {
+            let name: &'static str = name;
+            Box::pin(async move {
+                s.recv().await;
+                name
+            })
+        });
+        futures::future::select_all(waits).await.0
+    }
+}
+
+/// The event just read and everything else the terminal has already delivered: keys read together
+/// are how a paste without bracketed-paste markers shows itself (one write to the terminal arrives
+/// in one read).
+fn drain(first: TermEvent) -> Vec<TermEvent> {
+    let mut all = vec![first];
+    // Bounded, so a flood of input cannot keep the screen from being drawn.
+    while all.len() < 4096 && matches!(crossterm::event::poll(Duration::ZERO), Ok(true)) {
+        match crossterm::event::read() {
+            Ok(e) => all.push(e),
+            Err(_) => break,
+        }
+    }
+    all
+}
+
+/// Terminal events in order, with consecutive keys kept together as one batch.
+fn terminal_msgs(events: Vec<TermEvent>, at: Millis) -> Vec<Msg> {
+    let mut out = Vec::new();
+    let mut keys = Vec::new();
+    for e in events {
+        match e {
+            TermEvent::Key(k) => {
+                keys.push(k);
+                continue;
+            }
+            TermEvent::Paste(p) => {
+                flush_keys(&mut out, &mut keys, at);
+                out.push(Msg::Paste(p));
+            }
+            TermEvent::Resize(..) => {
+                flush_keys(&mut out, &mut keys, at);
+                out.push(Msg::Resize);
+            }
+            _ => {}
+        }
+    }
+    flush_keys(&mut out, &mut keys, at);
+    out
+}
+
+fn flush_keys(out: &mut Vec<Msg>, keys: &mut Vec<crossterm::event::KeyEvent>, at: Millis) {
+    if !keys.is_empty() {
+        tracing::debug!(keys = keys.len(), at, "keys read at once");
+        out.push(Msg::Keys {
+            keys: std::mem::take(keys),
+            at,
+        });
     }
 }
 

@@ -5,16 +5,31 @@ use ratatui::style::{Color, Modifier, Style};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Theme {
     pub color: bool,
+    /// Draw every glyph in its ASCII form (the Linux console lacks most of them): see `glyphs`.
+    pub ascii: bool,
 }
 
 impl Theme {
-    pub fn from_env() -> Theme {
+    /// From `NO_COLOR`, `TERM` and `WARROOM_ASCII`; `ascii_config` is the config file's `ascii:`.
+    pub fn from_env_and(ascii_config: Option<bool>) -> Theme {
+        let var = |k| std::env::var(k).ok();
         Theme {
             color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            ascii: super::glyphs::wanted(var("TERM").as_deref(), var("WARROOM_ASCII").as_deref(), ascii_config),
         }
     }
+    pub fn from_env() -> Theme {
+        Theme::from_env_and(None)
+    }
     pub fn mono() -> Theme {
-        Theme { color: false }
+        Theme {
+            color: false,
+            ascii: false,
+        }
+    }
+    /// The same theme with ASCII glyphs.
+    pub fn with_ascii(self) -> Theme {
+        Theme { ascii: true, ..self }
     }
     fn fg(&self, c: Color) -> Style {
         if self.color {

@@ -33,6 +33,8 @@ pub enum Cmd {
     },
     /// A watcher hint: something under the root may have changed.
     Hint,
+    /// The watcher can no longer cover every folder (e.g. inotify watches exhausted): poll.
+    WatchLost(&'static str),
     Shutdown,
 }
 
@@ -61,6 +63,10 @@ pub struct Worker {
     last_problems: Vec<crate::domain::Problem>,
     seen_saved: Instant,
     mode: watch::Mode,
+    /// Why the mode is polling although inotify was wanted.
+    why: Option<String>,
+    /// How the watcher is made (a failing stand-in in tests).
+    backend: watch::Backend,
 }
 
 impl Worker {
@@ -81,7 +87,22 @@ impl Worker {
             last_problems: Vec::new(),
             seen_saved: Instant::now(),
             mode: watch::Mode::Inotify,
+            why: None,
+            backend: watch::notify_backend,
         }
+    }
+
+    /// Make the watcher with `backend` instead of notify's (tests inject failures).
+    pub fn with_backend(mut self, backend: watch::Backend) -> Worker {
+        self.backend = backend;
+        self
+    }
+
+    fn watch_info(&self, last_reconcile: Millis) -> Msg {
+        Msg::Watch(WatchInfo {
+            mode: watch::label(self.mode, self.why.as_deref()),
+            last_reconcile,
+        })
     }
 
     /// A way to report to the console after the worker itself is gone (a caught panic).
@@ -93,15 +114,22 @@ impl Worker {
     /// Run until `Shutdown` (or the console goes away). `hint_tx` is handed to the watcher.
     pub fn run(mut self, rx: Receiver<Cmd>, hint_tx: Sender<Cmd>, poll: Option<Duration>) {
         let root = self.store.root.clone();
-        let w = Watch::start(&root, poll, move || {
-            let _ = hint_tx.send(Cmd::Hint);
-        });
+        let lost_tx = hint_tx.clone();
+        let w = Watch::start_with(
+            self.backend,
+            &root,
+            poll,
+            move || {
+                let _ = hint_tx.send(Cmd::Hint);
+            },
+            move |why| {
+                let _ = lost_tx.send(Cmd::WatchLost(why));
+            },
+        );
         self.mode = w.mode;
-        (self.send)(Msg::Watch(WatchInfo {
-            mode: self.mode.label(),
-            last_reconcile: (self.clock)(),
-        }));
-        tracing::info!(mode = %self.mode.label(), root = %root.display(), "watching");
+        self.why = w.why.clone();
+        (self.send)(self.watch_info((self.clock)()));
+        tracing::info!(mode = %w.label(), root = %root.display(), "watching");
         self.reconcile_board();
         let mut last_board = Instant::now();
         let mut queued: std::collections::VecDeque<Cmd> = std::collections::VecDeque::new();
@@ -134,6 +162,15 @@ impl Worker {
                     if let Some(mut src) = self.open.take() {
                         src.save_seen();
                     }
+                }
+                Ok(Cmd::WatchLost(why)) => {
+                    // Folders the watcher could not add would never hint: reconcile on a timer.
+                    if self.mode == watch::Mode::Inotify {
+                        tracing::warn!(why, "the watcher lost folders; polling");
+                        self.why = Some(why.to_string());
+                        self.mode = watch::after_loss(self.mode);
+                    }
+                    self.reconcile_open();
                 }
                 Ok(Cmd::Write {
                     token,
@@ -215,10 +252,7 @@ impl Worker {
                 });
             }
         }
-        (self.send)(Msg::Watch(WatchInfo {
-            mode: self.mode.label(),
-            last_reconcile: now,
-        }));
+        (self.send)(self.watch_info(now));
     }
 
     /// Re-list the root; re-read incidents that are not resolved or archived.
@@ -284,5 +318,71 @@ impl Worker {
             self.last_rows = rows.clone();
             (self.send)(Msg::Board(rows));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::config::{RootChoice, RootSource};
+    use std::sync::{Arc, Mutex};
+
+    fn exhausted(_: &std::path::Path, _: watch::Handler) -> notify::Result<Box<dyn std::any::Any + Send>> {
+        Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch))
+    }
+
+    fn fine(_: &std::path::Path, _: watch::Handler) -> notify::Result<Box<dyn std::any::Any + Send>> {
+        Ok(Box::new(()))
+    }
+
+    /// The watch modes the worker reports, from start to `Shutdown`, after `cmds`.
+    fn modes(backend: watch::Backend, cmds: Vec<Cmd>) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let choice = RootChoice {
+            path: dir.path().join("root"),
+            source: RootSource::Flag,
+        };
+        let store = Store::open(&choice, dir.path().join("state"), dir.path().join("run")).unwrap();
+        let identity = Identity {
+            writer: crate::domain::identity::WriterId::parse("alice@jump").unwrap(),
+            install: "abc123".into(),
+        };
+        let modes = Arc::new(Mutex::new(Vec::new()));
+        let seen = modes.clone();
+        let worker = Worker::new(
+            store,
+            identity,
+            || 0,
+            Arc::new(move |m| {
+                if let Msg::Watch(w) = m {
+                    seen.lock().unwrap().push(w.mode);
+                }
+            }),
+        )
+        .with_backend(backend);
+        let (tx, rx) = std::sync::mpsc::channel();
+        for c in cmds {
+            tx.send(c).unwrap();
+        }
+        tx.send(Cmd::Shutdown).unwrap();
+        worker.run(rx, tx.clone(), None);
+        let modes = modes.lock().unwrap().clone();
+        modes
+    }
+
+    #[test]
+    fn when_inotify_has_no_watches_left_the_worker_polls_and_says_why() {
+        let m = modes(exhausted, vec![]);
+        assert_eq!(
+            m.first().map(String::as_str),
+            Some("poll 2s (inotify watches exhausted)")
+        );
+        // Watches lost later (a new incident beyond the limit): from then on, polling.
+        let m = modes(fine, vec![Cmd::WatchLost("inotify watches exhausted")]);
+        assert_eq!(m.first().map(String::as_str), Some("inotify"));
+        assert_eq!(
+            m.last().map(String::as_str),
+            Some("poll 2s (inotify watches exhausted)")
+        );
     }
 }

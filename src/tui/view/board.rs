@@ -108,12 +108,16 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                 RowStatus::Vanished => flags.push("VANISHED".into()),
                 RowStatus::Active => {}
             }
-            if r.problems > 0 {
-                flags.push(format!("⚠{}", r.problems));
-            }
             if let Some(newer) = r.newer_in_library(&m.library_versions) {
                 let runs = r.playbook.as_ref().map_or("", |p| p.1.as_str());
                 flags.push(format!("playbook {} < {}", sanitize(runs), sanitize(newer)));
+            }
+            if r.problems > 0 {
+                flags.push(format!(
+                    "⚠{} problem{}",
+                    r.problems,
+                    if r.problems == 1 { "" } else { "s" }
+                ));
             }
             let phase: String = r.phase.label().chars().take(8).collect();
             let ic = fit(&sanitize(r.commander.as_deref().unwrap_or("-")), 9);

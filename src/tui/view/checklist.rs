@@ -114,9 +114,10 @@ pub fn draw(frame: &mut Frame, area: Rect, inc: &IncidentModel, theme: &Theme) {
             .get(&crate::domain::event::Target::Item(item.id.clone()))
             .map(|r| format!(" →{}", r.value))
             .unwrap_or_default();
+        // The state in a word beside its glyph (open is the unmarked case; Enter shows it too).
         let word = match st {
-            ItemState::Blocked | ItemState::Skipped => format!("{} ", item_state_word(st)),
-            _ => String::new(),
+            ItemState::Open => String::new(),
+            _ => format!("{} ", item_state_word(st)),
         };
         let head = format!("{}{} {word}", glyph(st), if item.required { "*" } else { " " });
         let tail = format!("{role}{assigned}{who}");

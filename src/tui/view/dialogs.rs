@@ -139,6 +139,26 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
             ];
             frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), inner);
         }
+        Overlay::Confirm(Confirm::Quit { unsaved }) => {
+            let r = centered(area, 70, 9);
+            frame.render_widget(Clear, r);
+            let block = pane_block(" Quit with changes not saved? ", true, theme);
+            let inner = block.inner(r);
+            frame.render_widget(block, r);
+            let text = vec![
+                Line::styled(format!("{} change(s) not on disk yet:", unsaved.len()), theme.warn()),
+                Line::raw(crate::domain::sanitize(&unsaved.join(", "))),
+                Line::raw(""),
+                Line::raw("Notes among them are kept as a draft; other changes are lost."),
+                Line::from(vec![
+                    Span::styled("y", theme.bold()),
+                    Span::raw(" quit anyway · "),
+                    Span::styled("n", theme.bold()),
+                    Span::raw(" stay"),
+                ]),
+            ];
+            frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), inner);
+        }
         Overlay::Declare(f) => {
             let r = centered(area, 70, 9);
             frame.render_widget(Clear, r);
@@ -327,6 +347,8 @@ fn detail_of_selection(frame: &mut Frame, area: Rect, inc: &crate::tui::model::I
                 if let Some(n) = &r.value.note {
                     lines.push(Line::raw(format!("note: {}", sanitize(n))));
                 }
+            } else {
+                lines.push(Line::raw("open (nobody has set it yet)"));
             }
             format!(" {} ", sanitize(&item.id))
         }

@@ -32,11 +32,11 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     if let Some(c) = s.derived.exercise_clock {
         // Exercises run on scenario time, with wall time beside it.
         let run = if c.ended {
-            "■"
+            "■ ended"
         } else if c.running {
-            "▶"
+            "▶ running"
         } else {
-            "⏸"
+            "⏸ paused"
         };
         clock = format!(
             "{} {run} {clock}",

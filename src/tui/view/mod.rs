@@ -97,6 +97,9 @@ pub fn draw(frame: &mut Frame, m: &Model, theme: &Theme) {
         }
     }
     dialogs::draw(frame, area, m, theme);
+    if theme.ascii {
+        crate::tui::glyphs::asciify(frame.buffer_mut());
+    }
 }
 
 /// A bordered block whose border shows focus without colour too (double lines when focused).

@@ -1,0 +1,179 @@
+//! Telling a person's keys from a machine's. A paste that arrives without bracketed-paste markers
+//! (GNU screen, tmux `paste-buffer` without `-p`, web terminals) reaches us as plain key presses,
+//! and "Approved by lead" would then open the approval dialog with `A` and confirm it with the
+//! `y` of "by". No hand types several keys within a few milliseconds, so such a burst is a paste.
+//! Pure: the arrival time of each batch of keys comes in the message.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::domain::time::Millis;
+
+/// This many text keys close together are a paste (a person's fastest rollover makes two).
+pub const BURST_KEYS: usize = 3;
+/// Keys this close (ms) belong to one run. One write to a pty arrives in one read (gap 0); even
+/// a fast typist's rollover leaves ~30 ms between presses, key auto-repeat ~30 ms.
+pub const BURST_GAP_MS: Millis = 10;
+/// Text keys this soon (ms) after a paste's last key are the rest of it (a long paste arrives in
+/// several reads, and its last piece may be one or two keys); no one reacts to a paste that fast.
+pub const PASTE_TAIL_MS: Millis = 100;
+/// A dialog that writes a record cannot be confirmed sooner than this after it opened (ms): it
+/// must have been drawn and seen. The fastest visual reaction is ~200-250 ms, so a deliberate
+/// `A`, read, `y` is never slower to type than this, while a paste's keys come within a few ms.
+pub const CONFIRM_GUARD_MS: Millis = 300;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Keys as a person types them: act on each.
+    Keys,
+    /// A paste without markers: text in a text field, ignored anywhere else.
+    Paste,
+}
+
+/// What the reducer remembers about the timing of keys.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyClock {
+    /// Arrival of the batch being handled, and its number.
+    pub at: Millis,
+    pub batch: u64,
+    last_at: Option<Millis>,
+    /// Text keys in the current run of closely spaced keys.
+    run: usize,
+    /// The last key of the paste being ignored, and how many text keys it has had.
+    paste_last: Option<Millis>,
+    pub pasted: usize,
+    /// When, and in which batch, the dialog on screen opened.
+    opened: Option<(Millis, u64)>,
+}
+
+impl KeyClock {
+    /// Judge a batch of keys read together from the terminal at `at`.
+    pub fn arrive(&mut self, keys: &[KeyEvent], at: Millis) -> Verdict {
+        self.batch += 1;
+        self.at = at;
+        let text = keys.iter().filter(|k| is_text_key(k)).count();
+        // A clock that went backwards is no evidence of a machine.
+        let close = self.last_at.is_some_and(|t| (0..=BURST_GAP_MS).contains(&(at - t)));
+        self.run = if close { self.run + text } else { text };
+        self.last_at = Some(at);
+        let tail = self.paste_last.is_some_and(|t| (0..=PASTE_TAIL_MS).contains(&(at - t)));
+        if text == 0 || !(self.run >= BURST_KEYS || tail) {
+            return Verdict::Keys;
+        }
+        self.pasted = if tail { self.pasted + text } else { text };
+        self.paste_last = Some(at);
+        Verdict::Paste
+    }
+
+    /// A dialog has just opened, from a key of the current batch.
+    pub fn dialog_opened(&mut self) {
+        self.opened = Some((self.at, self.batch));
+    }
+
+    /// Whether a confirming key of the current batch comes too soon for the dialog on screen:
+    /// from the very keys that opened it, or before a person could have read it.
+    pub fn too_soon(&self) -> bool {
+        self.opened
+            .is_some_and(|(t, b)| b == self.batch || self.at - t < CONFIRM_GUARD_MS)
+    }
+
+    /// Whether the dialog on screen opened so recently that a paste may have opened it.
+    pub fn opened_recently(&self) -> bool {
+        self.opened.is_some_and(|(t, _)| self.at - t < CONFIRM_GUARD_MS)
+    }
+}
+
+/// A key that a paste is made of: a character, a newline or a tab.
+pub fn is_text_key(k: &KeyEvent) -> bool {
+    if k.kind == KeyEventKind::Release {
+        return false;
+    }
+    let plain = !k.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    match k.code {
+        // In raw mode a pasted '\n' arrives as Ctrl+J.
+        KeyCode::Char('j') if k.modifiers == KeyModifiers::CONTROL => true,
+        KeyCode::Char(_) | KeyCode::Enter | KeyCode::Tab => plain,
+        _ => false,
+    }
+}
+
+/// The text a burst of keys spells, for a text field.
+pub fn burst_text(keys: &[KeyEvent]) -> String {
+    keys.iter()
+        .filter(|k| is_text_key(k))
+        .filter_map(|k| match k.code {
+            KeyCode::Char(_) if k.modifiers.contains(KeyModifiers::CONTROL) => Some('\n'),
+            KeyCode::Char(c) => Some(c),
+            KeyCode::Enter => Some('\n'),
+            KeyCode::Tab => Some('\t'),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(s: &str) -> Vec<KeyEvent> {
+        s.chars()
+            .map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+            .collect()
+    }
+
+    #[test]
+    fn one_read_of_many_keys_is_a_paste() {
+        let mut c = KeyClock::default();
+        assert_eq!(c.arrive(&keys("Approved by lead"), 1_000), Verdict::Paste);
+        assert_eq!(c.pasted, 16);
+        // The rest of the paste, a few ms later, one key at a time.
+        assert_eq!(c.arrive(&keys("y"), 1_040), Verdict::Paste);
+        assert_eq!(c.pasted, 17);
+        // A person, later.
+        assert_eq!(c.arrive(&keys("y"), 1_400), Verdict::Keys);
+    }
+
+    #[test]
+    fn keys_one_by_one_but_machine_fast_become_a_paste_by_the_third() {
+        let mut c = KeyClock::default();
+        assert_eq!(c.arrive(&keys("A"), 0), Verdict::Keys);
+        assert_eq!(c.arrive(&keys("p"), 2), Verdict::Keys);
+        assert_eq!(c.arrive(&keys("p"), 4), Verdict::Paste);
+    }
+
+    #[test]
+    fn human_typing_and_rollover_are_keys() {
+        let mut c = KeyClock::default();
+        let mut t = 0;
+        for k in ["j", "j", "k", "A"] {
+            t += 60;
+            assert_eq!(c.arrive(&keys(k), t), Verdict::Keys);
+        }
+        // Two keys pressed at once (rollover) are still a person.
+        assert_eq!(c.arrive(&keys("jk"), t + 200), Verdict::Keys);
+        // Arrows held down over a laggy link are not text.
+        let arrows = vec![KeyEvent::new(KeyCode::Down, KeyModifiers::NONE); 5];
+        assert_eq!(c.arrive(&arrows, t + 400), Verdict::Keys);
+    }
+
+    #[test]
+    fn a_confirm_needs_its_own_batch_and_time_to_read() {
+        let mut c = KeyClock::default();
+        c.arrive(&keys("Ay"), 0);
+        c.dialog_opened();
+        assert!(c.too_soon(), "the y that came with the A");
+        c.arrive(&keys("y"), 150);
+        assert!(c.too_soon(), "150 ms: not read yet");
+        c.arrive(&keys("y"), 400);
+        assert!(!c.too_soon());
+    }
+
+    #[test]
+    fn burst_text_keeps_newlines_and_tabs() {
+        let mut k = keys("a");
+        k.push(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        k.push(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::CONTROL));
+        k.push(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
+        k.push(KeyEvent::new(KeyCode::Char('B'), KeyModifiers::SHIFT));
+        assert_eq!(burst_text(&k), "a\n\n\tB");
+    }
+}
