@@ -442,3 +442,35 @@ mod writer_and_reader_agree {
         }
     }
 }
+
+/// A declaration that fails half-way (here: the lock cannot be taken; a full disk does the same)
+/// leaves no incident "syncing" for ever: the claim is withdrawn.
+#[test]
+fn a_declare_that_fails_half_way_leaves_nothing() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    w.declare(&ic, "Fine"); // the root exists
+    let not_a_dir = w.path().join("runtime-is-a-file");
+    fs::write(&not_a_dir, "").unwrap();
+    let r = Run::from_output(
+        w.cmd(&ic)
+            .env("XDG_RUNTIME_DIR", &not_a_dir)
+            .args([
+                "declare",
+                "--playbook",
+                "ransomware",
+                "--title",
+                "Half",
+                "--severity",
+                "2",
+            ])
+            .output()
+            .unwrap(),
+    )
+    .code(1);
+    assert!(!r.stderr.is_empty(), "{r}");
+    let list = w.run(&ic, &["list", "--json"]).ok().json();
+    let incidents = list["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{list}");
+    assert!(incidents.iter().all(|i| i["status"] != "syncing"), "{list}");
+}

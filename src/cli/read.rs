@@ -420,6 +420,9 @@ pub fn follow_incident(
             Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
         }
         let fresh = inc.refresh(now_ms());
+        if !fresh.is_empty() {
+            inc.save_seen(); // writes only when a head moved
+        }
         let mut out = std::io::stdout().lock();
         for e in &fresh {
             let k = (e.when(), e.key());

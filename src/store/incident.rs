@@ -535,6 +535,11 @@ impl Incident {
         inc
     }
 
+    /// Remember the heads read so far (local state), for the next run's truncation check.
+    pub fn save_seen(&mut self) {
+        self.source.save_seen();
+    }
+
     /// One reconcile pass: returns the events that were new (in arrival order).
     pub fn refresh(&mut self, now: Millis) -> Vec<Event> {
         let fresh = self.view.apply(self.source.poll(now));
