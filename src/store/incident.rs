@@ -221,6 +221,8 @@ pub struct Source {
     last_settling: Vec<Problem>,
     /// The claim (`incident.ron`), once read.
     header: Option<Header>,
+    /// Every Declared seen (log, writer, record) until the claim has been checked against them.
+    declareds: Vec<(String, String, Declared)>,
     /// Where the heads this host has seen are kept between runs (local state, never shared).
     seen_file: PathBuf,
     seen: BTreeMap<String, SeenHead>,
@@ -247,6 +249,7 @@ impl Source {
             wanted: Vec::new(),
             last_settling: Vec::new(),
             header: None,
+            declareds: Vec::new(),
             seen_file,
             seen,
         }
@@ -337,19 +340,21 @@ impl Source {
             problems.extend(p);
         }
         if !self.header_checked {
+            self.declareds.extend(batch.events.iter().filter_map(|e| match &e.body {
+                Body::Declared(d) => Some((e.log.clone(), e.by.clone(), d.clone())),
+                _ => None,
+            }));
             if let Some(h) = &self.header {
                 // The claimed log's Declared, checked against the claim's copy of its fields.
-                let claimed = batch.events.iter().find_map(|e| match &e.body {
-                    Body::Declared(d)
-                        if h.claim() == Claim::Log(e.log.clone()) || h.claim() == Claim::Writer(e.by.clone()) =>
-                    {
-                        Some(d)
-                    }
-                    _ => None,
+                let claim = h.claim();
+                let claimed = self.declareds.iter().find_map(|(log, by, d)| {
+                    (claim == Claim::Log(log.clone()) || claim == Claim::Writer(by.clone())).then_some(d)
                 });
                 if let Some(d) = claimed {
+                    let mismatch = d.title != h.title || d.playbook_hash != h.playbook_hash;
                     self.header_checked = true;
-                    if d.title != h.title || d.playbook_hash != h.playbook_hash {
+                    self.declareds.clear();
+                    if mismatch {
                         problems.push(Problem::new(
                             format!("{}/{HEADER_FILE}", self.id),
                             None,

@@ -202,18 +202,21 @@ impl IncidentReader {
             let name = format!("{log}{LOG_EXT}");
             let ends_at = match self.cursors.get(&name) {
                 Some(c) if c.pending_bad.is_some() || c.skipping => continue, // still landing
-                Some(c) => c.last_record.as_ref().map_or(0, |r| r.0),
-                None => 0,
+                Some(c) => Some(c.last_record.as_ref().map_or(0, |r| r.0)),
+                None => None,
             };
-            if ends_at < seen.seq && self.reported_short.insert(log.clone(), ()).is_none() {
-                batch.problems.push(Problem::new(
-                    self.rel(&name),
-                    None,
-                    format!(
-                        "ends at seq {ends_at}, but this host saw seq {} of it before: records were cut off or the log was rolled back",
+            if ends_at.is_none_or(|n| n < seen.seq) && self.reported_short.insert(log.clone(), ()).is_none() {
+                let what = match ends_at {
+                    Some(n) => format!(
+                        "ends at seq {n}, but this host saw seq {} of it before: records were cut off or the log was rolled back",
                         seen.seq
                     ),
-                ));
+                    None => format!(
+                        "is gone, but this host saw seq {} of it before: the log was removed or renamed",
+                        seen.seq
+                    ),
+                };
+                batch.problems.push(Problem::new(self.rel(&name), None, what));
             }
         }
     }

@@ -144,7 +144,11 @@ pub fn verify(store: &Store, id: &str) -> Report {
                             Some(Claim::Writer(w)) => *w == e.by,
                             _ => false,
                         };
-                        if !named {
+                        if claim.is_none() {
+                            report.errors.push(format!(
+                                "{rel}:{line_no}: a Declared record, but incident.ron (the claim that names the declarer) is missing or unreadable"
+                            ));
+                        } else if !named {
                             report.errors.push(format!(
                                 "{rel}:{line_no}: a Declared record in a log that incident.ron does not name as the declarer (forged or misplaced)"
                             ));

@@ -309,9 +309,7 @@ impl<'s> LogWriter<'s> {
     /// The acknowledged lines the shared log lost, if a sync tool rolled it back (shorter than
     /// what this install wrote) or put another copy in place (same length, another last record).
     fn lost_lines(&self, tail: &Tail, head_file: &Path, acked_file: &Path) -> Option<Lost> {
-        let mine = fs::read_to_string(head_file)
-            .ok()
-            .and_then(|t| ron::from_str::<LocalHead>(&t).ok())?;
+        let mine = acked_head(acked_file).or_else(|| read_head_file(head_file))?;
         let found = tail.last_event.as_ref().map_or(0, |e| e.seq);
         let replaced =
             found == mine.seq && tail.lines_back == 1 && tail.last_hash.as_deref() != Some(mine.hash.as_str());
@@ -410,10 +408,32 @@ fn append_local(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// What this host last wrote to `log` (seq and line hash), if it ever wrote there.
 pub fn local_head(store: &Store, log: &Path) -> Option<(u64, String)> {
-    let file = store
+    let acked = acked_path(store, log);
+    let heads = store
         .state_dir
         .join("heads")
         .join(format!("{}.ron", LogWriter::key_of(log)));
-    let head: LocalHead = ron::from_str(&fs::read_to_string(file).ok()?).ok()?;
+    let head = acked_head(&acked).or_else(|| read_head_file(&heads))?;
     Some((head.seq, head.hash))
+}
+
+/// The last record of the local copy: what this install last acknowledged (the head file is
+/// only a hint kept for installs from before the copy existed).
+fn acked_head(acked: &Path) -> Option<LocalHead> {
+    let file = File::open(acked).ok()?;
+    let len = file.metadata().ok()?.len();
+    let mut lines = RevLines::new(&file, len, len.saturating_sub(4 * (event::MAX_LINE as u64 + 1)));
+    while let Ok(Some((_, bytes))) = lines.next_line() {
+        if let Some(e) = std::str::from_utf8(&bytes).ok().and_then(|s| event::parse(s).ok()) {
+            return Some(LocalHead {
+                seq: e.seq,
+                hash: event::line_hash(&bytes),
+            });
+        }
+    }
+    None
+}
+
+fn read_head_file(path: &Path) -> Option<LocalHead> {
+    ron::from_str(&fs::read_to_string(path).ok()?).ok()
 }
