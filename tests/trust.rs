@@ -474,3 +474,41 @@ fn a_declare_that_fails_half_way_leaves_nothing() {
     assert_eq!(incidents.len(), 1, "{list}");
     assert!(incidents.iter().all(|i| i["status"] != "syncing"), "{list}");
 }
+
+/// The read verbs end quietly when their reader goes away (`export | head -1`), never a panic.
+#[test]
+fn read_verbs_exit_quietly_when_the_pipe_closes() {
+    use std::io::Read as _;
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Pipe");
+    let lines: String = (0..3000)
+        .map(|i| format!("{{\"text\":\"imported line {i} with enough words to fill a pipe buffer quickly\"}}\n"))
+        .collect();
+    w.run_stdin(&ic, &["import", &id], &lines).ok();
+    for args in [
+        vec!["show", id.as_str(), "--json"],
+        vec!["export", id.as_str(), "--format", "json"],
+        vec!["export", id.as_str()],
+        vec!["tail", id.as_str()],
+        vec!["list", "--json"],
+    ] {
+        let mut child = w
+            .cmd(&ic)
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 10];
+        let _ = child.stdout.take().unwrap().read(&mut first); // then the pipe closes
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+    // An export opens with its integrity result, in JSON too.
+    let json = w.run(&ic, &["export", &id, "--format", "json"]).ok();
+    let keys: Vec<&str> = json.stdout.lines().skip(1).take(2).collect();
+    assert!(keys.iter().any(|k| k.contains("\"integrity\"")), "{keys:?}");
+}

@@ -34,7 +34,7 @@ pub fn run(_headless: bool, duration: Option<f64>, speed: f64) -> Result<()> {
     };
     let mut inc = Incident::open(&ctx.store, &demo.incident, now_ms());
     for e in inc.state.timeline() {
-        println!("{}", tail_line(&inc.state, e));
+        outln!("{}", tail_line(&inc.state, e));
     }
     let started = Instant::now();
     let done = move || stop.load(Ordering::SeqCst) || duration.is_some_and(|d| started.elapsed().as_secs_f64() >= d);

@@ -46,7 +46,7 @@ pub fn load_scenario(g: &Global, wanted: &str) -> Result<(Scenario, crate::domai
 pub fn list() -> Result<()> {
     for (name, text) in BUILT_IN {
         match scenario::parse(name, text, None) {
-            Ok(s) => println!(
+            Ok(s) => outln!(
                 "{}\t{}\t{} injects\tplaybook {}",
                 s.id,
                 sanitize(&s.title),
@@ -61,7 +61,7 @@ pub fn list() -> Result<()> {
 
 pub fn check(g: &Global, wanted: &str) -> Result<()> {
     let (sc, _) = load_scenario(g, wanted)?;
-    println!("ok: {} ({} injects)", sc.id, sc.injects.len());
+    outln!("ok: {} ({} injects)", sc.id, sc.injects.len());
     Ok(())
 }
 
@@ -94,7 +94,7 @@ pub fn run(g: &Global, args: RunArgs) -> Result<()> {
         (_, Some(r)) => {
             let id = ctx.store.resolve(r)?;
             let fac = FacilitatorState::load(&ctx.store.state_dir, &id).map_err(Fail::new)?;
-            println!("{id}");
+            outln!("{id}");
             eprintln!(
                 "resuming {} — nothing already released is released again",
                 sanitize(&fac.scenario.title)
@@ -115,7 +115,7 @@ pub fn run(g: &Global, args: RunArgs) -> Result<()> {
                 occurred: None,
             };
             let (id, _) = declare(&ctx.store, &me, req, now_ms)?;
-            println!("{id}");
+            outln!("{id}");
             let fac = FacilitatorState {
                 incident: id.clone(),
                 scenario: sc,
@@ -167,7 +167,7 @@ pub fn run(g: &Global, args: RunArgs) -> Result<()> {
         }
         let clock = scheduler::clock(&inc.state);
         if clock.ended {
-            println!("exercise ended");
+            outln!("exercise ended");
             return Ok(());
         }
         let now = now_ms();
@@ -190,7 +190,7 @@ pub fn run(g: &Global, args: RunArgs) -> Result<()> {
                 .collect();
             append(&ctx.store, &id, &me, drafts)?;
             for i in &due {
-                println!("{}  released {}: {}", format_scenario(t), i.id, sanitize(&i.title));
+                outln!("{}  released {}: {}", format_scenario(t), i.id, sanitize(&i.title));
             }
             inc.refresh(now_ms());
         }
@@ -201,7 +201,7 @@ pub fn run(g: &Global, args: RunArgs) -> Result<()> {
                 &me,
                 vec![clock_event("End", clock.speed, clock.scenario_ms(now_ms()))],
             )?;
-            println!("all injects released; exercise ended");
+            outln!("all injects released; exercise ended");
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -259,7 +259,7 @@ pub fn control(g: &Global, incident: &str, what: &str, arg: Option<&str>) -> Res
             let inj_id = need("skip")?;
             fac.skipped.insert(inj_id);
             fac.save(&ctx.store.state_dir).map_err(Fail::new)?;
-            println!("skipped (kept private to this host)");
+            outln!("skipped (kept private to this host)");
             return Ok(());
         }
         "note" => {
@@ -270,7 +270,7 @@ pub fn control(g: &Global, incident: &str, what: &str, arg: Option<&str>) -> Res
                 text,
             });
             fac.save(&ctx.store.state_dir).map_err(Fail::new)?;
-            println!("evaluator note kept privately; it appears in the after-action report");
+            outln!("evaluator note kept privately; it appears in the after-action report");
             return Ok(());
         }
         other => {

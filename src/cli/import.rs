@@ -111,7 +111,7 @@ pub fn import(g: &Global, wanted: &str) -> Result<()> {
     if !rejected.is_empty() {
         return Err(Fail::new(summary(count, lines, &id, &rejected)));
     }
-    println!(
+    outln!(
         "imported {count} entr{} into {id}",
         if count == 1 { "y" } else { "ies" }
     );

@@ -1,5 +1,23 @@
 //! The headless command line: every verb a script, a bot or a responder without the console needs.
 
+/// `println!` for command output: a reader that went away (`show --json | head -c 10`) ends the
+/// command quietly (exit 0) instead of a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::cli::print_out(&format!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Write command output to stdout; a closed pipe ends the process quietly with exit 0 (what was
+/// to be done is done by then: output comes last).
+pub fn print_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
 pub mod console;
 pub mod context;
 pub mod demo;

@@ -100,7 +100,7 @@ pub fn list(g: &Global, as_json: bool) -> Result<()> {
             .collect();
         let mut v = json!({"v": 1, "dir": ctx.store.root.display().to_string(), "source": ctx.store.source.describe(), "incidents": rows});
         sanitize_json(&mut v);
-        println!("{v}");
+        outln!("{v}");
         return Ok(());
     }
     eprintln!("shared directory: {}", ctx.store.describe());
@@ -243,7 +243,7 @@ pub fn show(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
     follow_link(&ctx, &mut inc, now);
     let v = state_json(&inc, now);
     if as_json {
-        println!("{v}");
+        outln!("{v}");
         return Ok(());
     }
     let s = &inc.state;
@@ -451,21 +451,22 @@ pub fn verify(g: &Global, wanted: &str) -> Result<()> {
     let id = ctx.store.resolve(wanted)?;
     let r = store_verify::verify(&ctx.store, &id);
     for c in &r.crashes {
-        println!("crash: {c}");
+        outln!("crash: {c}");
     }
     for e in &r.errors {
-        println!("TAMPERED: {e}");
+        outln!("TAMPERED: {e}");
     }
     for (log, n, total) in &r.unanchored {
-        println!(
+        outln!(
             "not yet anchored: {n} of {total} record(s) of {} — no other log's checkpoint vouches for them yet, so only hosts that saw them would notice them cut off",
             sanitize(log)
         );
     }
     if r.errors.is_empty() {
-        println!(
+        outln!(
             "ok: {} log(s), {} record(s), every chain and head checks out",
-            r.logs, r.records
+            r.logs,
+            r.records
         );
         Ok(())
     } else {
@@ -479,7 +480,7 @@ pub fn verify(g: &Global, wanted: &str) -> Result<()> {
 pub fn playbook_list(g: &Global) -> Result<()> {
     let lib = Library::load(g.playbooks.as_deref());
     for e in lib.visible() {
-        println!(
+        outln!(
             "{}\t{}\t{}{}\t{}",
             e.playbook.id,
             sanitize(&e.playbook.version),
@@ -497,7 +498,7 @@ pub fn playbook_list(g: &Global) -> Result<()> {
 pub fn playbook_check(path: &Path, strict: bool) -> Result<()> {
     let errors = playbooks::check(path, strict);
     if errors.is_empty() {
-        println!("ok: {}", path.display());
+        outln!("ok: {}", path.display());
         return Ok(());
     }
     for e in &errors {
@@ -530,7 +531,7 @@ pub fn export(g: &Global, wanted: &str, format: super::ExportFormat, output: Opt
                 .map_err(|e| Fail::new(format!("cannot write {}: {e}", path.display())))?;
             eprintln!("wrote {}", path.display());
         }
-        None => print!("{text}"),
+        None => super::print_out(&text),
     }
     Ok(())
 }

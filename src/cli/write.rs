@@ -92,7 +92,7 @@ pub fn declare(
         occurred,
     };
     let (id, _) = store_declare(&ctx.store, &identity, req, now_ms)?;
-    println!("{id}");
+    outln!("{id}");
     Ok(())
 }
 
@@ -411,6 +411,6 @@ pub fn report(id: &str, appended: &Appended) {
         eprintln!("warning: {w} is more than 5 minutes ahead of this host's clock: one of the two clocks is wrong");
     }
     if let Some(e) = appended.events.iter().rev().find(|e| !matches!(e.body, Body::Heads(_))) {
-        println!("{id} {} seq {} at {}", e.kind(), e.seq, format_utc(e.when()));
+        outln!("{id} {} seq {} at {}", e.kind(), e.seq, format_utc(e.when()));
     }
 }

@@ -380,8 +380,11 @@ pub fn markdown(
 }
 
 pub fn json(state: Value, s: &IncidentState, integrity: &Integrity, fac: Option<&FacilitatorState>) -> Value {
-    let mut v = state;
-    v["integrity"] = integrity_json(integrity);
+    // The integrity result comes first: whoever reads the export reads it before the record.
+    let mut v = json!({"v": 1, "integrity": integrity_json(integrity)});
+    if let (Some(out), Value::Object(rest)) = (v.as_object_mut(), state) {
+        out.extend(rest.into_iter().filter(|(k, _)| k != "v"));
+    }
     v["timeline"] = Value::Array(
         s.timeline()
             .filter(|e| !matches!(e.body, Body::Heads(_)))
