@@ -512,3 +512,20 @@ fn read_verbs_exit_quietly_when_the_pipe_closes() {
     let keys: Vec<&str> = json.stdout.lines().skip(1).take(2).collect();
     assert!(keys.iter().any(|k| k.contains("\"integrity\"")), "{keys:?}");
 }
+
+/// One bad line in an import (a tag no reader would accept) refuses that line, names it, and
+/// keeps the others.
+#[test]
+fn an_import_refuses_bad_lines_one_by_one() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Import");
+    let input = "{\"text\":\"good\"}\n{\"text\":\"t\",\"tags\":[\"\"]}\n{\"text\":\"also good\",\"tags\":[\"ok\"]}\n";
+    let r = w.run_stdin(&ic, &["import", &id], input).code(1);
+    assert!(
+        r.stderr.contains("imported 2 of 3 lines") && r.stderr.contains("line 2: `tag`"),
+        "{r}"
+    );
+    let notes = note_texts(&w.tail_json(&ic, &id));
+    assert_eq!(notes, ["good", "also good"]);
+}

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::context::{now_ms, Ctx};
 use super::{Fail, Global, Result};
-use crate::domain::event::{Note, MAX_LINE};
+use crate::domain::event::{Body, Note, MAX_LINE};
 use crate::domain::input::normalise_text;
 use crate::domain::time::{bare_number_error, parse_occurred, to_datetime, Millis, Zone};
 use crate::store::writer::{Draft, LogWriter};
@@ -57,13 +57,14 @@ fn read_line(raw: &[u8], now: Millis, zone: &Zone) -> std::result::Result<Option
             Some(parse_occurred(&t, to_datetime(now), zone).map_err(|e| format!("occurred: {e}"))?)
         }
     };
-    Ok(Some(
-        Draft::new(Note {
-            text: entry.text,
-            tags: entry.tags,
-        })
-        .at(occurred),
-    ))
+    let body: Body = Note {
+        text: entry.text,
+        tags: entry.tags,
+    }
+    .into();
+    // The writer's own check, line by line: one bad tag must not refuse the whole import.
+    crate::domain::event::check_draft(&body, occurred)?;
+    Ok(Some(Draft::new(body).at(occurred)))
 }
 
 /// `imported 8 of 10 lines into ID; line 3: why; line 7: why`.

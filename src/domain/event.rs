@@ -631,6 +631,24 @@ fn validate_body(body: &Body) -> Result<(), String> {
     }
 }
 
+/// Would a record with this body and `occurred` be accepted? The same [`validate`] and size check
+/// as [`encode`], with the longest envelope a writer makes — so a batch (an import) can refuse
+/// one bad line and keep the others.
+pub fn check_draft(body: &Body, occurred: Option<Millis>) -> Result<(), String> {
+    let probe = Event {
+        id: "0".repeat(26),
+        at: MAX_TIME,
+        wall: MAX_TIME,
+        occurred,
+        by: format!("{}@{}", "n".repeat(32), "h".repeat(63)),
+        seq: MAX_SEQ,
+        prev: "0".repeat(64),
+        body: body.clone(),
+        log: String::new(),
+    };
+    encode(&probe).map(|_| ()).map_err(|e| e.to_string())
+}
+
 /// Printable ASCII without spaces, 1..=max bytes: ids and hashes.
 fn is_token(s: &str, max: usize) -> bool {
     (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic())

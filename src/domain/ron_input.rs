@@ -71,7 +71,9 @@ pub fn parse_ron<T: DeserializeOwned>(text: &str) -> (Result<T, Diagnostic>, Vec
     let mut work = normalise_text(text).into_owned();
     let mut unknown: Vec<Unknown> = Vec::new();
     let outcome = loop {
-        let err = match ron::from_str::<T>(&work) {
+        // People write `ascii: true`, not `ascii: Some(true)`: both are accepted.
+        let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let err = match options.from_str::<T>(&work) {
             Ok(v) => break Ok(v),
             Err(e) => e,
         };

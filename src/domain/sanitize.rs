@@ -66,7 +66,25 @@ pub fn is_line_break(c: char) -> bool {
 /// character (bidi controls, zero-width, tags, ...) and the variation selectors (VS16 leaves
 /// artifacts after emoji in ratatui; VS15 and VS1–3 change a character's width by context).
 pub fn is_forbidden(c: char) -> bool {
-    c.is_control() || is_format(c) || matches!(c, '\u{fe00}'..='\u{fe0f}')
+    c.is_control() || is_format(c) || is_invisible(c)
+}
+
+/// Characters that draw nothing yet are not format characters: variation selectors (both
+/// blocks), the combining grapheme joiner, Hangul fillers and Khmer inherent vowels — a
+/// name made of them looks blank, or like someone else's.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{fe00}'..='\u{fe0f}'
+            | '\u{e0100}'..='\u{e01ef}'
+            | '\u{034f}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{3164}'
+            | '\u{ffa0}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+    )
 }
 
 /// Split untrusted text into display lines: line breaks (`\n`, `\r\n`, lone `\r`, NEL, U+2028,
@@ -212,6 +230,23 @@ mod tests {
         assert_eq!(sanitize("abc\u{202e}fed\u{2066}"), "abcfed");
         assert_eq!(sanitize("❤\u{fe0f} ok"), "❤ ok");
         assert_eq!(sanitize("\u{9b}31m"), "31m");
+    }
+
+    #[test]
+    fn invisible_fillers_are_removed() {
+        for c in [
+            '\u{034f}',
+            '\u{115f}',
+            '\u{1160}',
+            '\u{3164}',
+            '\u{ffa0}',
+            '\u{17b4}',
+            '\u{17b5}',
+            '\u{e0100}',
+            '\u{e01ef}',
+        ] {
+            assert_eq!(sanitize(&format!("ma{c}ya")), "maya", "U+{:04X}", c as u32);
+        }
     }
 
     #[test]

@@ -126,6 +126,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn options_are_written_plainly_or_with_some() {
+        for text in [
+            r#"(dir: "/x", poll_interval: 3, ascii: true)"#,
+            r#"(dir: Some("/x"), poll_interval: Some(3.0), ascii: Some(true))"#,
+        ] {
+            let c = parse_config("config.ron", text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(c.dir.as_deref(), Some(std::path::Path::new("/x")), "{text}");
+            assert_eq!(c.poll_interval, Some(3.0));
+            assert_eq!(c.ascii, Some(true));
+        }
+    }
+
+    #[test]
     fn root_resolution_order() {
         let cfg = Config {
             dir: Some("/cfg".into()),
