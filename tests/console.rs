@@ -557,7 +557,7 @@ fn the_facilitator_console_releases_each_due_inject_once() {
     let start = ev(
         50,
         "fac@bridge",
-        0,
+        1, // after the declaration it answers (the hybrid clock guarantees that)
         ExerciseClock {
             change: "Start".into(),
             speed: 1.0,
@@ -584,7 +584,7 @@ fn the_facilitator_console_releases_each_due_inject_once() {
             })
             .collect()
     };
-    // The clock started at T0; the model's clock is 20 minutes later: three injects are due.
+    // The clock started at T0 + 1 min; the model's clock is 20 minutes later: three are due.
     let fx = update(&mut m, Msg::Tick(T0 + 20 * 60_000));
     assert_eq!(
         released(&fx),
@@ -599,7 +599,7 @@ fn the_facilitator_console_releases_each_due_inject_once() {
     assert!(matches!(&writes(&fx)[0][0].body, Body::ExerciseClock(c) if c.change == "Pause"));
     // The screen shows the scenario clock and the facilitator pane.
     let s = screen(&render(&m, 120, 40, Theme::mono()));
-    assert!(s.contains("Facilitator E+20:0"), "{s}");
+    assert!(s.contains("Facilitator E+19:0"), "{s}"); // started a minute after T0
     assert!(s.contains("expected:"), "{s}");
 }
 

@@ -12,7 +12,8 @@ use warroom::domain::event::{self, Body, Event, Note, RoleAssigned};
 
 /// Append one hand-made record (by `by`, in the log file `log`) chained on the file's last line.
 fn forge(log: &std::path::Path, incident: &str, by: &str, seq: u64, at: i64, body: Body) -> String {
-    let prev = match lines_of(log).last() {
+    let existing = if log.exists() { lines_of(log) } else { Vec::new() };
+    let prev = match existing.last() {
         Some(l) => event::line_hash(l.as_bytes()),
         None => event::genesis_hash(incident, by),
     };
@@ -528,4 +529,68 @@ fn an_import_refuses_bad_lines_one_by_one() {
     );
     let notes = note_texts(&w.tail_json(&ic, &id));
     assert_eq!(notes, ["good", "also good"]);
+}
+
+/// Records planted to sort before the incident's declaration (an early `at`) take nothing over:
+/// they are refused and shown as refused, and `verify` names them.
+#[test]
+fn records_before_the_declaration_are_refused() {
+    use warroom::domain::event::{ActionSet, ActionState};
+    let w = World::new();
+    let maya = w.who("maya", "h1");
+    let id = w.declare(&maya, "Early");
+    let log = w.events_dir(&id).join("mallory@x.m1.ronl");
+    forge(
+        &log,
+        &id,
+        "mallory@x",
+        1,
+        1_000,
+        RoleAssigned {
+            role: "commander".into(),
+            who: "mallory".into(),
+        }
+        .into(),
+    );
+    forge(
+        &log,
+        &id,
+        "mallory@x",
+        2,
+        1_001,
+        ActionSet {
+            action: "cut-segment-egress".into(),
+            state: ActionState::Done,
+            note: None,
+        }
+        .into(),
+    );
+    let show = w.show(&maya, &id);
+    assert_eq!(show["commander"], "maya");
+    assert!(
+        problems(&show).contains("sorts before the incident's declaration"),
+        "{}",
+        problems(&show)
+    );
+    let tail = w.run(&maya, &["tail", &id]).ok();
+    assert_eq!(tail.stdout.matches("[REFUSED:").count(), 2, "{tail}");
+    // The real commander still hands off.
+    w.run(&maya, &["role", &id, "commander", "jon"]).ok();
+}
+
+/// A writer whose host has the incident folder but not yet the declaring log (a sync tool
+/// delivers files in any order) writes nothing rather than a record that would sort before it.
+#[test]
+fn no_write_before_the_declaration_has_synced() {
+    let w = World::new();
+    let maya = w.who("maya", "h1");
+    let jon = w.who("jon", "h2");
+    let id = w.declare(&maya, "Syncing");
+    let declaring = w.log_of(&maya, &id);
+    let aside = w.path().join("aside.ronl");
+    fs::rename(&declaring, &aside).unwrap();
+    let r = w.run(&jon, &["note", &id, "too early"]).code(1);
+    assert!(r.stderr.contains("not fully synced"), "{r}");
+    fs::rename(&aside, &declaring).unwrap();
+    w.note(&jon, &id, "now");
 }

@@ -158,6 +158,8 @@ pub struct IncidentState {
     /// Same log and seq, different record: only an edit does that.
     conflicts: BTreeSet<(String, u64)>,
     claim: Claim,
+    /// Every `Declared` record in the set, by key: the claimed one is looked up here.
+    declareds: BTreeMap<EventKey, (String, u64)>,
     /// What the reader found wrong with a record's place in its log's hash chain, by (log, seq):
     /// a fact about the files, kept across replays.
     marks: BTreeMap<(String, u64), String>,
@@ -214,6 +216,7 @@ impl IncidentState {
             playbooks: HashMap::new(),
             conflicts: BTreeSet::new(),
             claim: Claim::Unchecked,
+            declareds: BTreeMap::new(),
             marks: BTreeMap::new(),
             derived: Derived::default(),
         }
@@ -229,6 +232,23 @@ impl IncidentState {
 
     pub fn claim(&self) -> &Claim {
         &self.claim
+    }
+
+    /// The sort key of the incident's `Declared`: the one in the log the claim names (any seq-1
+    /// `Declared` in a pure fold). Records that sort before it are not the incident's.
+    fn declared_key(&self) -> Option<&EventKey> {
+        self.declareds
+            .iter()
+            .find(|(k, (by, seq))| {
+                *seq == 1
+                    && match &self.claim {
+                        Claim::Unchecked => true,
+                        Claim::Pending => false,
+                        Claim::Log(log) => k.log == *log,
+                        Claim::Writer(w) => by == w,
+                    }
+            })
+            .map(|(k, _)| k)
     }
 
     /// Record what the reader found wrong with record `seq` of `log` (chain broken, edited).
@@ -286,10 +306,12 @@ impl IncidentState {
     pub fn apply(&mut self, e: Event) -> bool {
         let is_last = self.events.last_key_value().is_none_or(|(k, _)| *k < e.key());
         let key = e.key();
+        let declares = matches!(e.body, Body::Declared(_));
         let is_last = match self.insert(e) {
             Inserted::Duplicate => return false,
             Inserted::Replaced => false,
-            Inserted::New => is_last,
+            // A Declared decides which records came before the incident: judge them all again.
+            Inserted::New => is_last && !declares,
         };
         if is_last {
             if let Some(e) = self.events.get(&key).cloned() {
@@ -309,6 +331,7 @@ impl IncidentState {
         let mut replaced = false;
         for e in events {
             let key = e.key();
+            replaced |= matches!(e.body, Body::Declared(_));
             match self.insert(e) {
                 Inserted::New => fresh.push(key),
                 Inserted::Replaced => {
@@ -351,6 +374,7 @@ impl IncidentState {
             if e.id > prev_id {
                 return Inserted::Duplicate;
             }
+            self.declareds.remove(&prev_key);
             if let Some(old) = self.events.remove(&prev_key) {
                 let old_t = (old.occurred.unwrap_or(old.at), prev_key);
                 if let Ok(pos) = self.timeline.binary_search(&old_t) {
@@ -365,6 +389,9 @@ impl IncidentState {
     }
 
     fn add(&mut self, id: (String, u64), e: Event) {
+        if matches!(e.body, Body::Declared(_)) {
+            self.declareds.insert(e.key(), (e.by.clone(), e.seq));
+        }
         self.seen.insert(id, (e.id.clone(), e.key()));
         let tkey = (e.occurred.unwrap_or(e.at), e.key());
         let pos = self.timeline.partition_point(|k| *k < tkey);
@@ -401,6 +428,20 @@ impl IncidentState {
             Body::DuplicateOf(x) if x.of == self.id => no("an incident cannot be a duplicate of itself".into()),
             Body::SeverityChanged(s) if !(1..=4).contains(&s.severity) => {
                 no(format!("severity must be 1..4, not {}", s.severity))
+            }
+            Body::ChecklistSet(_) | Body::RoleAssigned(_) | Body::Assigned(_) | Body::ActionSet(_)
+                if playbook.is_none() =>
+            {
+                // Judged again (replayed) as soon as a copy that matches the hash is read.
+                no(format!(
+                    "the incident's playbook ({}) is not available here, so this cannot be checked against it",
+                    d.playbook_hash
+                        .as_deref()
+                        .map_or("not declared yet".to_string(), |h| format!(
+                            "hash {}",
+                            &h[..h.len().min(12)]
+                        ))
+                ))
             }
             Body::ChecklistSet(c) => match playbook {
                 Some(p) if p.item(&c.item).is_none() => no(format!("the playbook has no checklist item `{}`", c.item)),
@@ -541,7 +582,15 @@ impl IncidentState {
         if matches!(e.body, Body::Declared(_)) && self.claim == Claim::Pending {
             return; // judged once the claim is read (replayed then)
         }
-        if let Err(v) = self.check_event(e) {
+        let before_declared = !matches!(e.body, Body::Declared(_)) && self.declared_key().is_some_and(|k| e.key() < *k);
+        let verdict = if before_declared {
+            Err(RuleViolation(
+                "it sorts before the incident's declaration (a writer that had seen the incident could not have written it there)".into(),
+            ))
+        } else {
+            self.check_event(e)
+        };
+        if let Err(v) = verdict {
             self.derived.rejected.push(Problem::new(
                 e.log.clone(),
                 Some(e.seq),

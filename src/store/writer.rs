@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::tail::{read_tail, RevLines, Tail};
 use super::{fsutil, writer_of_log, Identity, Store, StoreError, EVENTS_DIR, LOG_EXT};
 use crate::domain::event::{self, Body, Event, Head, Heads, LogRestored, TailRepaired};
-use crate::domain::state::{next_at, MAX_AHEAD_MS};
+use crate::domain::state::{next_at, Claim, MAX_AHEAD_MS};
 use crate::domain::time::Millis;
 
 /// Record the heads of the other logs every this many events (and at phase changes and resolve).
@@ -181,6 +181,7 @@ impl<'s> LogWriter<'s> {
         let others = self.other_tails(&path);
         let writer = self.identity.writer.to_string();
         let log = self.identity.log_id();
+        self.require_declaration(&log, &others)?;
         let mut seq = tail.last_event.as_ref().map_or(0, |e| e.seq);
         let mut own_at = tail.last_event.as_ref().map(|e| e.at);
         let mut prev = tail
@@ -304,6 +305,36 @@ impl<'s> LogWriter<'s> {
             }
         }
         Ok(out)
+    }
+
+    /// Write only where the incident's declaration is in view: the claim (`incident.ron`) and the
+    /// log it names must be here, so every record sorts after the `Declared` it answers (the
+    /// hybrid clock follows that log) and the fold never refuses what was acknowledged.
+    fn require_declaration(&self, own: &str, others: &[(String, Tail)]) -> Result<(), StoreError> {
+        let dir = self.store.incident_dir(&self.incident);
+        let not_yet = |what: String| {
+            StoreError::Refused(format!(
+                "{what}: the incident has not fully synced to this host yet; nothing written — try again in a moment"
+            ))
+        };
+        let header = fsutil::open_read(&dir.join(super::HEADER_FILE))
+            .and_then(std::io::read_to_string)
+            .map_err(|e| not_yet(format!("cannot read {}/{} ({e})", self.incident, super::HEADER_FILE)))?;
+        let header: super::incident::Header = ron::from_str(header.trim_start_matches('\u{feff}'))
+            .map_err(|e| not_yet(format!("{}/{} is unreadable ({e})", self.incident, super::HEADER_FILE)))?;
+        let present = |wanted: &dyn Fn(&str) -> bool| {
+            wanted(own) || others.iter().any(|(stem, t)| wanted(stem) && t.last_event.is_some())
+        };
+        let ok = match header.claim() {
+            Claim::Log(l) => present(&|stem: &str| stem == l),
+            Claim::Writer(w) => present(&|stem: &str| stem.rsplit_once('.').is_some_and(|(wr, _)| wr == w)),
+            Claim::Unchecked | Claim::Pending => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(not_yet("the declaring log is not here".into()))
+        }
     }
 
     /// The acknowledged lines the shared log lost, if a sync tool rolled it back (shorter than
