@@ -206,7 +206,25 @@ fn a_log_cut_back_is_caught_by_any_host_that_saw_it() {
         "{}",
         problems(&show)
     );
-    let v = w.run(&auditor, &["verify", &id]).ok();
+    // verify and an export on that host say so too.
+    let v = w.run(&auditor, &["verify", &id]).code(1);
+    assert!(
+        v.stdout.contains("ends at seq 2, but this host read it up to seq 3"),
+        "{v}"
+    );
+    let md = w.run(&auditor, &["export", &id]).ok();
+    assert!(md.stdout.contains("Integrity: TAMPERING OR LOSS FOUND"), "{md}");
+    // Every run on that host says it again (the seen head is not moved past a cut).
+    w.run(&auditor, &["show", &id]).ok();
+    assert!(problems(&w.show(&auditor, &id)).contains("this host saw seq 3"));
+    // The writer's own host notices its own log cut back, though it only ever wrote.
+    assert!(
+        problems(&w.show(&bob, &id)).contains("this host saw seq 3"),
+        "{}",
+        problems(&w.show(&bob, &id))
+    );
+    // verify says how much of each log no other log vouches for yet.
+    let v = w.run(&ic, &["verify", &id]).ok();
     assert!(v.stdout.contains("not yet anchored"), "{v}");
 }
 
@@ -593,4 +611,166 @@ fn no_write_before_the_declaration_has_synced() {
     assert!(r.stderr.contains("not fully synced"), "{r}");
     fs::rename(&aside, &declaring).unwrap();
     w.note(&jon, &id, "now");
+}
+
+/// Editing the shared playbook copy (to drop a two-person approval) turns off no rule: the copy
+/// no longer matches its hash, and this host's library copy with that hash is used instead.
+#[test]
+fn an_edited_playbook_copy_turns_off_no_rule() {
+    let w = World::new();
+    let maya = w.who("maya", "h1");
+    let jon = w.who("jon", "h2");
+    let id = w.declare(&maya, "Rules");
+    let dir = w.root().join(&id).join("playbooks");
+    for f in fs::read_dir(&dir).unwrap().flatten() {
+        let text = fs::read_to_string(f.path()).unwrap();
+        fs::write(f.path(), text.replace("TwoPerson", "None")).unwrap();
+    }
+    let r = w.run(&jon, &["action", &id, "cut-segment-egress", "done"]).code(1);
+    assert!(r.stderr.contains("needs approval first"), "{r}");
+    let show = w.show(&jon, &id);
+    assert!(
+        problems(&show).contains("library copy with the same hash is used"),
+        "{}",
+        problems(&show)
+    );
+}
+
+/// Rewriting `incident.ron` to name a forged declarer takes nothing over on a host that had read
+/// the incident: it keeps the declarer it saw and says so; `verify` there calls it rewritten.
+#[test]
+fn a_rewritten_claim_takes_nothing_over_where_it_was_read() {
+    let w = World::new();
+    let maya = w.who("maya", "h1");
+    let jon = w.who("jon", "h2");
+    let id = w.declare(&maya, "Real");
+    w.run(&jon, &["show", &id]).ok(); // jon's host reads the claim
+    let real = lines_of(&w.log_of(&maya, &id));
+    let forged_log = w.events_dir(&id).join("eve@x.abc.ronl");
+    let first = real[0]
+        .replace("\"Real\"", "\"FORGED\"")
+        .replace("by:\"maya@h1\"", "by:\"eve@x\"")
+        .replace("commander:\"maya\"", "commander:\"eve\"");
+    let mut e = event::parse(&first).unwrap();
+    e.prev = event::genesis_hash(&id, "eve@x");
+    e.at = 1_000_000_000_000;
+    fs::write(&forged_log, format!("{}\n", event::encode(&e).unwrap())).unwrap();
+    let header = w.root().join(&id).join("incident.ron");
+    let text = fs::read_to_string(&header).unwrap();
+    let maya_log = w.log_of(&maya, &id).file_stem().unwrap().to_string_lossy().into_owned();
+    fs::write(&header, text.replace(&maya_log, "eve@x.abc")).unwrap();
+
+    let show = w.show(&jon, &id);
+    assert_eq!(show["title"], "Real", "{show}");
+    assert_eq!(show["commander"], "maya");
+    assert!(problems(&show).contains("rewritten?"), "{}", problems(&show));
+    let v = w.run(&jon, &["verify", &id]).code(1);
+    assert!(
+        v.stdout.contains("incident.ron: names eve@x.abc as the declarer"),
+        "{v}"
+    );
+    // Removing the claim does not make the incident "syncing" on that host either.
+    fs::remove_file(&header).unwrap();
+    assert_eq!(w.show(&jon, &id)["title"], "Real");
+}
+
+/// Records planted at the end of someone's log (a seq of 2^53, a sort key in the year 9999,
+/// 70 lines of garbage, a megabyte without a newline) never lock its owner out or drag it along.
+#[test]
+fn planted_lines_never_lock_the_owner_out() {
+    let w = World::new();
+    let maya = w.who("maya", "h1");
+    let id = w.declare(&maya, "Planted");
+    w.note(&maya, &id, "mine");
+    let log = w.log_of(&maya, &id);
+    forge(
+        &log,
+        &id,
+        "maya@h1",
+        1 << 53,
+        253_402_300_799_999,
+        Note {
+            text: "planted".into(),
+            tags: vec![],
+        }
+        .into(),
+    );
+    let r = w.note(&maya, &id, "after the plant");
+    assert!(r.stderr.contains("never wrote"), "{r}");
+    let after = event::parse(lines_of(&log).last().unwrap()).unwrap();
+    assert!(after.seq < 100 && after.at < 253_402_300_799_999, "{after:?}");
+    // Her record follows her own, so it is not the one marked.
+    let tail = w.run(&maya, &["tail", &id]).ok();
+    let mine = tail.stdout.lines().find(|l| l.contains("after the plant")).unwrap();
+    assert!(!mine.contains("[INTEGRITY"), "{tail}");
+    let mut f = fs::OpenOptions::new().append(true).open(&log).unwrap();
+    for _ in 0..70 {
+        writeln!(f, "garbage").unwrap();
+    }
+    w.note(&maya, &id, "after garbage");
+    let big = "x".repeat(1_100_000);
+    write!(f, "{big}").unwrap();
+    let r = w.note(&maya, &id, "after a megabyte");
+    assert!(r.stderr.contains("repaired"), "{r}");
+    let notes = note_texts(&w.tail_json(&maya, &id));
+    for n in ["mine", "after the plant", "after garbage", "after a megabyte"] {
+        assert!(notes.contains(&n.to_string()), "{n}: {notes:?}");
+    }
+}
+
+/// A log rewritten with a valid chain (an edit, every hash recomputed, a record added) is
+/// reported on every run by a host that had read it, and its writer re-appends the originals.
+#[test]
+fn a_rechained_rewrite_stays_reported() {
+    let w = World::new();
+    let maya = w.who("maya", "h1");
+    let jon = w.who("jon", "h2");
+    let id = w.declare(&maya, "Rechain");
+    w.run(
+        &maya,
+        &["status", &id, "--audience", "external", "Customer data NOT affected"],
+    )
+    .ok();
+    w.note(&maya, &id, "last");
+    w.run(&jon, &["show", &id]).ok();
+    let log = w.log_of(&maya, &id);
+    // Edit, then recompute every prev so the chain is valid again, then add one record.
+    let mut prev = event::genesis_hash(&id, "maya@h1");
+    let mut out = String::new();
+    for line in lines_of(&log) {
+        let mut e = event::parse(&line.replace("NOT affected", "affected")).unwrap();
+        e.prev = prev.clone();
+        let l = event::encode(&e).unwrap();
+        prev = event::line_hash(l.as_bytes());
+        out.push_str(&l);
+        out.push('\n');
+    }
+    fs::write(&log, out).unwrap();
+    let last = event::parse(lines_of(&log).last().unwrap()).unwrap();
+    forge(
+        &log,
+        &id,
+        "maya@h1",
+        last.seq + 1,
+        last.at + 1,
+        Note {
+            text: "forged".into(),
+            tags: vec![],
+        }
+        .into(),
+    );
+    for _ in 0..2 {
+        let show = w.show(&jon, &id);
+        assert!(
+            problems(&show).contains("differs from the record this host read"),
+            "{}",
+            problems(&show)
+        );
+    }
+    w.run(&jon, &["verify", &id]).code(1);
+    // The writer notices and puts her originals back beside the forgeries.
+    let r = w.note(&maya, &id, "more");
+    assert!(r.stderr.contains("never wrote"), "{r}");
+    let tail = w.run(&jon, &["tail", &id]).ok();
+    assert!(tail.stdout.contains("NOT affected"), "{tail}");
 }

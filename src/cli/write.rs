@@ -400,8 +400,16 @@ fn unknown<'a>(what: &str, wanted: &str, known: impl Iterator<Item = &'a str>) -
 pub fn report(id: &str, appended: &Appended) {
     if let Some(r) = &appended.restored {
         eprintln!(
-            "warning: a sync tool had rolled your log back to seq {}; re-appended {} of your records {}-{} from this host's copy (recorded on the timeline)",
-            r.found, r.restored, r.from, r.to
+            "warning: your log had lost {} record(s) you wrote (a sync tool rolled it back, or someone edited it); re-appended seqs {}-{} from this host's copy (recorded on the timeline)",
+            r.restored, r.from, r.to
+        );
+    }
+    if !appended.foreign.is_empty() {
+        let seqs: Vec<String> = appended.foreign.iter().take(10).map(u64::to_string).collect();
+        eprintln!(
+            "warning: your log holds {} record(s) this install never wrote (seq {}): someone wrote under your name or edited your log; `warroom verify` says more",
+            appended.foreign.len(),
+            seqs.join(", ")
         );
     }
     if let Some((offset, bytes)) = appended.repaired {

@@ -119,13 +119,9 @@ pub fn describe(e: &Event) -> String {
             "repaired a torn write after a crash ({} bytes at offset {})",
             t.bytes, t.offset
         ),
-        Body::LogRestored(r) if r.restored == r.to.saturating_sub(r.from) + 1 => format!(
-            "a sync tool rolled this log back to seq {}; re-appended seqs {}-{} from the writer's own copy",
-            r.found, r.from, r.to
-        ),
         Body::LogRestored(r) => format!(
-            "a sync tool rolled this log back to seq {}; seqs {}-{} were removed and only {} could be re-appended from the writer's own copy",
-            r.found, r.from, r.to, r.restored
+            "this log had lost {} record(s) its writer acknowledged (a sync tool rolled it back, or someone edited it); re-appended seqs {}-{} verbatim from the writer's own copy",
+            r.restored, r.from, r.to
         ),
         Body::Heads(h) => format!("checkpoint of {} other log(s)", h.heads.len()),
         Body::Unknown { kind, .. } => format!("unknown event {} (newer warroom)", s(kind)),

@@ -253,7 +253,14 @@ impl IncidentState {
 
     /// Record what the reader found wrong with record `seq` of `log` (chain broken, edited).
     pub fn mark(&mut self, log: &str, seq: u64, why: impl Into<String>) {
-        self.marks.entry((log.to_string(), seq)).or_insert_with(|| why.into());
+        let why = why.into();
+        let entry = self.marks.entry((log.to_string(), seq)).or_default();
+        if !entry.contains(&why) {
+            if !entry.is_empty() {
+                entry.push_str("; ");
+            }
+            entry.push_str(&why);
+        }
     }
 
     /// Why a record is shown with a warning, if it is: refused by the fold, or marked by the
@@ -366,6 +373,18 @@ impl IncidentState {
         let id = (e.log.clone(), e.seq);
         if let Some((prev_id, prev_key)) = self.seen.get(&id).cloned() {
             if prev_id == e.id {
+                if self.events.get(&prev_key).is_some_and(|old| *old != e) {
+                    // The same record in two versions: one of them was edited. The first read
+                    // stays in the state; the mark shown beside it quotes the other version.
+                    self.conflicts.insert(id.clone());
+                    let other = super::sanitize::sanitize(&super::describe::describe(&e));
+                    let other: String = other.chars().take(200).collect();
+                    self.mark(
+                        &id.0,
+                        id.1,
+                        format!("two versions of this record exist, one edited; the other reads: {other}"),
+                    );
+                }
                 return Inserted::Duplicate;
             }
             // Two records claim one (log, seq): only an edit does that. Keep the

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::reader::{IncidentReader, SeenHead};
+use super::memory::{self, Memory};
+use super::reader::IncidentReader;
 use super::writer::{Draft, LogWriter};
 use super::{fsutil, Identity, Store, StoreError, EVENTS_DIR, HEADER_FILE, PLAYBOOKS_DIR};
 use crate::domain::event::{Body, Declared, Event, Mode};
@@ -221,24 +222,36 @@ pub struct Source {
     last_settling: Vec<Problem>,
     /// The claim (`incident.ron`), once read.
     header: Option<Header>,
+    /// Playbook hashes already looked up in this host's library.
+    library_tried: Vec<String>,
     /// Every Declared seen (log, writer, record) until the claim has been checked against them.
     declareds: Vec<(String, String, Declared)>,
-    /// Where the heads this host has seen are kept between runs (local state, never shared).
-    seen_file: PathBuf,
-    seen: BTreeMap<String, SeenHead>,
+    /// What this host remembers of the incident between runs (local state, never shared).
+    store: Store,
+    memory: Memory,
+    memory_dirty: bool,
+    /// The claim came from memory (incident.ron missing): said once.
+    claim_from_memory: bool,
 }
 
 impl Source {
     pub fn new(store: &Store, id: &str) -> Source {
         let dir = store.incident_dir(id);
-        let key = &crate::domain::event::line_hash(dir.as_os_str().as_encoded_bytes())[..32];
-        let seen_file = store.state_dir.join("seen").join(format!("{key}.ron"));
-        let seen: BTreeMap<String, SeenHead> = std::fs::read_to_string(&seen_file)
-            .ok()
-            .and_then(|t| ron::from_str(&t).ok())
-            .unwrap_or_default();
+        let mut memory = memory::load(store, id);
+        // What this host wrote counts as seen, so its own show notices its own log cut back.
+        for entry in std::fs::read_dir(dir.join(EVENTS_DIR)).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(super::LOG_EXT) else {
+                continue;
+            };
+            if let Some((seq, hash)) = super::writer::local_head(store, &entry.path()) {
+                if memory.heads.get(stem).is_none_or(|h| h.seq < seq) {
+                    memory.heads.insert(stem.to_string(), memory::SeenHead { seq, hash });
+                }
+            }
+        }
         let mut reader = IncidentReader::new(dir.clone());
-        reader.remember(seen.clone());
+        reader.remember(memory.heads.clone());
         Source {
             id: id.to_string(),
             reader,
@@ -249,32 +262,30 @@ impl Source {
             wanted: Vec::new(),
             last_settling: Vec::new(),
             header: None,
+            library_tried: Vec::new(),
             declareds: Vec::new(),
-            seen_file,
-            seen,
+            store: store.clone(),
+            memory,
+            memory_dirty: false,
+            claim_from_memory: false,
         }
     }
 
-    /// Remember the newest record of every log read so far (local state), so a later run on
-    /// this host notices a log cut back below it. Cheap: one small file, written only when a
-    /// head moved.
+    /// Remember the newest record of every log read so far, and the declarer (local state), so
+    /// a later run on this host notices a log cut back or rewritten below them. A log whose chain
+    /// or remembered head was found broken keeps its old head, so it is reported on every run.
+    /// Cheap: one small file, written only when something moved.
     pub fn save_seen(&mut self) {
-        let heads = self.reader.heads();
-        let mut changed = false;
-        for (log, h) in heads {
-            if self.seen.get(&log).is_none_or(|s| s.seq < h.seq) {
-                self.seen.insert(log, h);
-                changed = true;
+        for (log, h) in self.reader.heads() {
+            if self.memory.heads.get(&log).is_none_or(|s| s.seq < h.seq) {
+                self.memory.heads.insert(log, h);
+                self.memory_dirty = true;
             }
         }
-        if !changed {
-            return;
+        if self.memory_dirty {
+            memory::save(&self.store, &self.id, &self.memory);
+            self.memory_dirty = false;
         }
-        if let Some(dir) = self.seen_file.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let text = ron::to_string(&self.seen).unwrap_or_default();
-        let _ = fsutil::write_atomic(&self.seen_file, text.as_bytes(), super::Sharing::private());
     }
 
     /// Read the claim (`incident.ron`) until it is there; never through a symlink.
@@ -293,7 +304,21 @@ impl Source {
                 ));
                 return None;
             }
-            Err(_) => return None, // not synced yet
+            Err(_) => {
+                // Not synced yet — or removed after this host read it: then the declarer it
+                // named is still known here.
+                let seen = self.memory.claim.clone()?;
+                if !self.claim_from_memory {
+                    self.claim_from_memory = true;
+                    problems.push(Problem::new(
+                        rel,
+                        None,
+                        format!("is missing; this host read it naming {seen} as the declarer, which is used"),
+                    ));
+                    return Some(Claim::Log(seen));
+                }
+                return None;
+            }
             Ok(_) => {}
         }
         let text = match fsutil::open_read(&path).and_then(std::io::read_to_string) {
@@ -305,7 +330,24 @@ impl Source {
         };
         match ron::from_str::<Header>(text.trim_start_matches('\u{feff}')) {
             Ok(h) if h.incident == self.id => {
-                let claim = h.claim();
+                let mut claim = h.claim();
+                match (&self.memory.claim, &claim) {
+                    (Some(seen), Claim::Log(now)) if seen != now => {
+                        problems.push(Problem::new(
+                            rel,
+                            None,
+                            format!(
+                                "now names {now} as the declarer, but this host read it naming {seen}: rewritten? {seen} is used"
+                            ),
+                        ));
+                        claim = Claim::Log(seen.clone());
+                    }
+                    (None, Claim::Log(now)) => {
+                        self.memory.claim = Some(now.clone());
+                        self.memory_dirty = true;
+                    }
+                    _ => {}
+                }
                 self.header = Some(h);
                 Some(claim)
             }
@@ -338,6 +380,23 @@ impl Source {
             let (found, p) = self.read_new_playbooks();
             playbooks = found;
             problems.extend(p);
+            // A copy that is missing or edited in the shared folder: this host's own library
+            // may hold the same playbook (same content hash), which is as good as the original.
+            for hash in self.wanted.clone() {
+                if self.playbook_files.contains_key(&hash) || self.library_tried.contains(&hash) {
+                    continue;
+                }
+                self.library_tried.push(hash.clone());
+                if let Some(p) = library_copy(&hash) {
+                    self.playbook_files.insert(hash.clone(), ());
+                    problems.push(Problem::new(
+                        format!("{}/{PLAYBOOKS_DIR}/{hash}.ron", self.id),
+                        None,
+                        "missing or not matching its hash here; this host's library copy with the same hash is used",
+                    ));
+                    playbooks.push((hash, p));
+                }
+            }
         }
         if !self.header_checked {
             self.declareds.extend(batch.events.iter().filter_map(|e| match &e.body {
@@ -450,6 +509,16 @@ impl Source {
         }
         (found, problems)
     }
+}
+
+/// The playbook with content hash `hash` from this host's own library (the responder's
+/// playbook folder and the built-in set), resolved as `declare` resolves it.
+fn library_copy(hash: &str) -> Option<Playbook> {
+    let lib = super::playbooks::Library::load(None);
+    lib.entries
+        .iter()
+        .filter_map(|e| lib.resolve_entry(e, &mut Vec::new()).ok())
+        .find(|p| p.content_hash() == hash)
 }
 
 /// The fold of an incident plus the file problems found on the way: what a view shows.

@@ -10,6 +10,7 @@
 pub mod config;
 pub mod fsutil;
 pub mod incident;
+pub mod memory;
 pub mod playbooks;
 pub mod reader;
 pub mod tail;

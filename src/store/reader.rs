@@ -33,6 +33,12 @@ struct Cursor {
     prev_line: Option<String>,
     /// Hash of the last record of this writer consumed, and its seq and line.
     last_record: Option<(u64, String, u64)>,
+    /// The last record that passed the chain check (seq, hash): what the next one must follow,
+    /// so one planted record does not make every honest one after it look out of place.
+    last_good: Option<(u64, String)>,
+    /// The chain check found something wrong in this log: its head is not remembered as seen,
+    /// so the problem is found again on every run.
+    tainted: bool,
     /// Bytes consumed.
     offset: u64,
     /// Lines consumed (for `file:line` in problems).
@@ -54,12 +60,7 @@ pub struct Batch {
     pub marks: Vec<(String, u64, String)>,
 }
 
-/// A record this host has seen before (kept in the local state directory between runs).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SeenHead {
-    pub seq: u64,
-    pub hash: String,
-}
+pub use super::memory::SeenHead;
 
 pub struct IncidentReader {
     id: String,
@@ -117,6 +118,9 @@ impl IncidentReader {
         self.cursors
             .values()
             .filter_map(|c| {
+                if c.tainted {
+                    return None;
+                }
                 let (seq, hash, _) = c.last_record.clone()?;
                 Some((c.log.clone(), SeenHead { seq, hash }))
             })
@@ -369,7 +373,11 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                 )),
                 Ok(mut e) => {
                     e.log = cursor.log.clone();
-                    check_chain(cursor, ctx, &e, &hash, line_no, batch);
+                    let (follows, clean) = check_chain(cursor, ctx, &e, &hash, line_no, batch);
+                    if follows {
+                        cursor.last_good = Some((e.seq, hash.clone()));
+                    }
+                    cursor.tainted |= !clean;
                     cursor.last_record = Some((e.seq, hash.clone(), line_no));
                     batch.events.push(e);
                 }
@@ -419,9 +427,12 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
 /// its seq follows the last record's, its `prev` is the hash of the line before it (or of the
 /// last record, when a stranger's line was put between them), and a record this host saw on an
 /// earlier run still has the same bytes.
-fn check_chain(cursor: &Cursor, ctx: &Ctx, e: &Event, hash: &str, line_no: u64, batch: &mut Batch) {
+/// Returns (whether this record takes its place in the chain, whether nothing was found wrong).
+fn check_chain(cursor: &Cursor, ctx: &Ctx, e: &Event, hash: &str, line_no: u64, batch: &mut Batch) -> (bool, bool) {
     let rel = ctx.rel;
+    let mut good = true;
     let mut mark = |seq: u64, line: u64, why: String| {
+        good = false;
         batch.problems.push(Problem::new(rel, Some(line), why.clone()));
         batch.marks.push((cursor.log.clone(), seq, why));
     };
@@ -430,12 +441,12 @@ fn check_chain(cursor: &Cursor, ctx: &Ctx, e: &Event, hash: &str, line_no: u64, 
             e.seq,
             line_no,
             format!(
-                "seq {} differs from the record this host saw there before: edited",
+                "seq {} differs from the record this host read there before: the log was edited or rewritten at or before it",
                 e.seq
             ),
         );
     }
-    let expected = cursor.last_record.as_ref().map_or(1, |r| r.0 + 1);
+    let expected = cursor.last_good.as_ref().map_or(1, |r| r.0 + 1);
     if e.seq > expected {
         mark(
             e.seq,
@@ -446,7 +457,7 @@ fn check_chain(cursor: &Cursor, ctx: &Ctx, e: &Event, hash: &str, line_no: u64, 
                 e.seq - 1
             ),
         );
-        return;
+        return (false, false);
     }
     if e.seq < expected {
         mark(
@@ -458,7 +469,7 @@ fn check_chain(cursor: &Cursor, ctx: &Ctx, e: &Event, hash: &str, line_no: u64, 
                 expected - 1
             ),
         );
-        return;
+        return (false, false);
     }
     let genesis;
     let due = match &cursor.prev_line {
@@ -468,9 +479,10 @@ fn check_chain(cursor: &Cursor, ctx: &Ctx, e: &Event, hash: &str, line_no: u64, 
             genesis.as_str()
         }
     };
-    let after_record = cursor.last_record.as_ref().is_some_and(|r| r.1 == e.prev);
+    let after_record = cursor.last_good.as_ref().is_some_and(|r| r.1 == e.prev);
     if e.prev != due && !after_record {
         match &cursor.last_record {
+            // The record before was edited; this one is in its place.
             Some((seq, _, line)) => mark(
                 *seq,
                 *line,
@@ -484,5 +496,7 @@ fn check_chain(cursor: &Cursor, ctx: &Ctx, e: &Event, hash: &str, line_no: u64, 
                 "the first record does not start this log's chain: records before it were dropped, or it was edited".into(),
             ),
         }
+        return (cursor.last_record.is_some(), false);
     }
+    (true, good)
 }

@@ -77,6 +77,8 @@ pub struct Tail {
     pub last_event: Option<Event>,
     /// 1-based line number of `last_event`, counted from the end (1 = last line).
     pub lines_back: usize,
+    /// BLAKE3 of `last_event`'s line.
+    pub last_event_hash: Option<String>,
 }
 
 /// How many unreadable lines to step over when looking for the last good record.
@@ -127,6 +129,7 @@ pub fn read_tail(file: &File, writer: &str) -> io::Result<Tail> {
         let parsed = std::str::from_utf8(&bytes).ok().and_then(|s| event::parse(s).ok());
         if let Some(e) = parsed.filter(|e| e.by == writer) {
             tail.last_event = Some(e);
+            tail.last_event_hash = Some(event::line_hash(&bytes));
             tail.lines_back = back;
             break;
         }

@@ -178,6 +178,7 @@ pub fn verify(store: &Store, id: &str) -> Report {
         }
         seen.insert(name.trim_end_matches(LOG_EXT).to_string(), s);
     }
+    check_memory(store, id, claim.as_ref(), &seen, &mut report);
     // The highest seq of each log that another log's checkpoint vouches for.
     let mut anchored: HashMap<String, u64> = HashMap::new();
     for (rel, _, heads) in &heads_claims {
@@ -215,6 +216,57 @@ pub fn verify(store: &Store, id: &str) -> Report {
         }
     }
     report
+}
+
+/// What this host remembers (the declarer the claim named, the newest record of each log it
+/// read) against what is there now: a cut, a rewrite or a rewritten claim is caught on every host
+/// that had read the incident.
+fn check_memory(store: &Store, id: &str, claim: Option<&Claim>, seen: &HashMap<String, Seen>, report: &mut Report) {
+    let memory = super::memory::load(store, id);
+    let rel = |log: &str| format!("{id}/{EVENTS_DIR}/{}{LOG_EXT}", sanitize(log));
+    match (&memory.claim, claim) {
+        (Some(was), Some(Claim::Log(now))) if was != now => report.errors.push(format!(
+            "{id}/incident.ron: names {} as the declarer, but this host read it naming {}: rewritten",
+            sanitize(now),
+            sanitize(was)
+        )),
+        (Some(was), None) => report.errors.push(format!(
+            "{id}/incident.ron: missing or unreadable, but this host read it naming {} as the declarer",
+            sanitize(was)
+        )),
+        _ => {}
+    }
+    if let Some(Claim::Log(log)) = claim {
+        if !seen.contains_key(log) {
+            report.errors.push(format!(
+                "{}: the declaring log that incident.ron names is not here (removed, or not synced yet)",
+                rel(log)
+            ));
+        }
+    }
+    for (log, head) in &memory.heads {
+        match seen.get(log) {
+            None => report.errors.push(format!(
+                "{}: gone, but this host read it up to seq {}",
+                rel(log),
+                head.seq
+            )),
+            Some(s) => match s.hashes.get(&head.seq) {
+                Some(h) if *h == head.hash => {}
+                Some(_) => report.errors.push(format!(
+                    "{}: seq {} differs from the record this host read there: edited or rewritten",
+                    rel(log),
+                    head.seq
+                )),
+                None => report.errors.push(format!(
+                    "{}: ends at seq {}, but this host read it up to seq {}: truncated or rolled back",
+                    rel(log),
+                    s.max_seq,
+                    head.seq
+                )),
+            },
+        }
+    }
 }
 
 enum Line {

@@ -53,6 +53,9 @@ pub struct Appended {
     pub ahead: Vec<String>,
     /// A sync tool had rolled the log back: what was re-appended.
     pub restored: Option<LogRestored>,
+    /// Seqs of records in this log that this install never wrote (someone wrote under its
+    /// name, or edited its records).
+    pub foreign: Vec<u64>,
 }
 
 /// This host's memory of the last record it wrote to a log (for rollback refusal).
@@ -60,6 +63,12 @@ pub struct Appended {
 struct LocalHead {
     seq: u64,
     hash: String,
+    /// The record's sort key (read from the local copy; not in the hint file).
+    #[serde(default, skip_serializing)]
+    at: Millis,
+    /// Offset just past the record in the shared log, as this install wrote it.
+    #[serde(default)]
+    end: Option<u64>,
 }
 
 /// The writer for one incident and one identity.
@@ -160,11 +169,18 @@ impl<'s> LogWriter<'s> {
                 path.display()
             )));
         }
-        let tail = read_tail(&file, &self.identity.writer.to_string())
-            .map_err(StoreError::io(format!("cannot read {}", path.display())))?;
         let head_file = self.head_file(&path);
         let acked_file = self.acked_file(&path);
-        let restore = self.lost_lines(&tail, &head_file, &acked_file);
+        let tail = match read_tail(&file, &self.identity.writer.to_string()) {
+            Ok(t) => t,
+            // Megabytes without a newline after this install's last record (planted, or a
+            // sync tool's debris): cut back to where this install's last write ended.
+            Err(e) => after_own_end(&file, &head_file, &acked_file).ok_or_else(|| StoreError::Io {
+                what: format!("cannot read {}", path.display()),
+                source: e,
+            })?,
+        };
+        let restore = lost_lines(&tail, &path, &acked_file, &self.identity.writer.to_string());
 
         let mut out = Appended::default();
         let mut pending: Vec<Draft> = Vec::with_capacity(drafts.len() + 2);
@@ -182,30 +198,38 @@ impl<'s> LogWriter<'s> {
         let writer = self.identity.writer.to_string();
         let log = self.identity.log_id();
         self.require_declaration(&log, &others)?;
-        let mut seq = tail.last_event.as_ref().map_or(0, |e| e.seq);
-        let mut own_at = tail.last_event.as_ref().map(|e| e.at);
+        // Seq and sort key continue from this install's own records: a record someone planted
+        // under its name (seq 2^53, `at` in the year 9999) must not lock it out or drag it along.
+        let (mut seq, mut own_at) = match &restore {
+            Some(r) => (r.base_seq, r.base_at),
+            None => (
+                tail.last_event.as_ref().map_or(0, |e| e.seq),
+                tail.last_event.as_ref().map(|e| e.at),
+            ),
+        };
         let mut prev = tail
             .last_hash
             .clone()
             .unwrap_or_else(|| event::genesis_hash(&self.incident, &writer));
         let mut buf = Vec::new();
         if let Some(r) = &restore {
+            out.foreign = r.foreign.clone();
             // Verbatim: the same bytes, ids and seqs the readers may already have seen.
-            for (e, line) in &r.lines {
+            for (_, line) in &r.lines {
                 buf.extend_from_slice(line);
                 buf.push(b'\n');
                 prev = event::line_hash(line);
-                seq = seq.max(e.seq);
-                own_at = Some(own_at.map_or(e.at, |a| a.max(e.at)));
             }
-            let note = LogRestored {
-                found: r.found,
-                from: r.found + 1,
-                to: r.ours,
-                restored: r.lines.len() as u64,
-            };
-            out.restored = Some(note.clone());
-            pending.push(Draft::new(note));
+            if !r.lines.is_empty() {
+                let note = LogRestored {
+                    found: r.found,
+                    from: r.lines.first().map_or(r.found + 1, |(e, _)| e.seq),
+                    to: r.lines.last().map_or(r.found, |(e, _)| e.seq),
+                    restored: r.lines.len() as u64,
+                };
+                out.restored = Some(note.clone());
+                pending.push(Draft::new(note));
+            }
         }
         pending.extend(drafts);
         // (log, at, wall) of every other log's last record.
@@ -292,6 +316,8 @@ impl<'s> LogWriter<'s> {
             let head = LocalHead {
                 seq: last.seq,
                 hash: prev.clone(),
+                at: last.at,
+                end: Some(tail.complete_end + buf.len() as u64),
             };
             if let Some(dir) = head_file.parent() {
                 let _ = fs::create_dir_all(dir);
@@ -337,28 +363,6 @@ impl<'s> LogWriter<'s> {
         }
     }
 
-    /// The acknowledged lines the shared log lost, if a sync tool rolled it back (shorter than
-    /// what this install wrote) or put another copy in place (same length, another last record).
-    fn lost_lines(&self, tail: &Tail, head_file: &Path, acked_file: &Path) -> Option<Lost> {
-        let mine = acked_head(acked_file).or_else(|| read_head_file(head_file))?;
-        let found = tail.last_event.as_ref().map_or(0, |e| e.seq);
-        let replaced =
-            found == mine.seq && tail.lines_back == 1 && tail.last_hash.as_deref() != Some(mine.hash.as_str());
-        if found > mine.seq || (found == mine.seq && !replaced) {
-            return None;
-        }
-        // A replaced last record: ours is re-appended beside the stranger (readers flag the clash).
-        let after = if replaced { found - 1 } else { found };
-        let lines = acked_after(acked_file, after).unwrap_or_default();
-        let bytes = lines.iter().map(|(_, l)| l.len() + 1).sum();
-        Some(Lost {
-            found: after,
-            ours: mine.seq,
-            lines,
-            bytes,
-        })
-    }
-
     /// The last line of every other log (by file stem, `name@host.install`): their `at` for
     /// ordering and their heads.
     fn other_tails(&self, own: &Path) -> Vec<(String, Tail)> {
@@ -385,16 +389,102 @@ impl<'s> LogWriter<'s> {
     }
 }
 
-/// Acknowledged lines a rollback took away, to re-append.
+/// What the shared log lacks of what this install acknowledged, found by comparing it with the
+/// local copy — done only when the log does not end with this install's last record.
 struct Lost {
-    /// The writer's last record the shared log still holds.
+    /// The last of this install's records the shared log still holds (0: none).
     found: u64,
-    /// The last seq this install acknowledged.
-    ours: u64,
-    /// The local copies of seqs after `found`, in order.
+    /// Acknowledged lines the log no longer holds (cut off, or edited), oldest first: re-appended
+    /// verbatim.
     lines: Vec<(Event, Vec<u8>)>,
     /// Their size in the buffer, newlines included.
     bytes: usize,
+    /// Seqs of records under this writer's name that this install never wrote.
+    foreign: Vec<u64>,
+    /// Where this install's own records leave off: seq and sort key to continue from.
+    base_seq: u64,
+    base_at: Option<Millis>,
+}
+
+/// The fast path is a comparison of the log's last record with the local copy's; anything else
+/// (rolled back, replaced, edited, planted under this name, garbage after it) reads both files
+/// whole and re-appends what the log lacks.
+fn lost_lines(tail: &Tail, path: &Path, acked_file: &Path, writer: &str) -> Option<Lost> {
+    let mine = acked_head(acked_file)?;
+    let at_end = tail.last_event.as_ref().is_some_and(|e| e.seq == mine.seq)
+        && tail.last_event_hash.as_deref() == Some(mine.hash.as_str());
+    if at_end {
+        return None;
+    }
+    let acked = all_lines(acked_file).ok()?;
+    let acked_hashes: std::collections::HashSet<String> = acked.iter().map(|(_, l)| event::line_hash(l)).collect();
+    let shared = all_lines(path).ok()?;
+    let shared_hashes: std::collections::HashSet<String> = shared.iter().map(|(_, l)| event::line_hash(l)).collect();
+    let mut found = 0;
+    let mut foreign = Vec::new();
+    for (e, line) in &shared {
+        if acked_hashes.contains(&event::line_hash(line)) {
+            found = found.max(e.seq);
+        } else if e.by == writer {
+            foreign.push(e.seq);
+        }
+    }
+    let lines: Vec<(Event, Vec<u8>)> = acked
+        .into_iter()
+        .filter(|(_, l)| !shared_hashes.contains(&event::line_hash(l)))
+        .collect();
+    let bytes = lines.iter().map(|(_, l)| l.len() + 1).sum();
+    // Continue after plausible strangers' seqs, so this install's next records do not clash
+    // with them; a seq far beyond anything written (planted to lock the writer out) is ignored.
+    let plausible = foreign.iter().copied().filter(|s| *s <= mine.seq + 1_000_000).max();
+    Some(Lost {
+        found,
+        base_seq: mine.seq.max(plausible.unwrap_or(0)),
+        base_at: Some(mine.at),
+        lines,
+        bytes,
+        foreign,
+    })
+}
+
+/// Every record of a log file, parsed, with its line; unreadable lines are skipped.
+fn all_lines(path: &Path) -> std::io::Result<Vec<(Event, Vec<u8>)>> {
+    use std::io::BufRead;
+    let mut out = Vec::new();
+    for line in std::io::BufReader::new(File::open(path)?).split(b'\n') {
+        let line = line?;
+        if line.len() > event::MAX_LINE {
+            continue;
+        }
+        if let Some(e) = std::str::from_utf8(&line).ok().and_then(|s| event::parse(s).ok()) {
+            out.push((e, line));
+        }
+    }
+    Ok(out)
+}
+
+/// When no record boundary is near the end of the log: if this install's last write still ends
+/// where it did (its last line right before), everything after it is debris to cut.
+fn after_own_end(file: &File, head_file: &Path, acked_file: &Path) -> Option<Tail> {
+    let head = read_head_file(head_file)?;
+    let mine = acked_head(acked_file)?;
+    let end = head.end.filter(|e| *e > 0)?;
+    let len = file.metadata().ok()?.len();
+    let mut lines = RevLines::new(file, end, end.saturating_sub(event::MAX_LINE as u64 + 1));
+    let (_, last) = lines.next_line().ok()??;
+    if event::line_hash(&last) != mine.hash || len <= end {
+        return None;
+    }
+    let e = std::str::from_utf8(&last).ok().and_then(|s| event::parse(s).ok())?;
+    Some(Tail {
+        len,
+        complete_end: end,
+        torn_bytes: len - end,
+        last_hash: Some(mine.hash.clone()),
+        last_event: Some(e),
+        lines_back: 1,
+        last_event_hash: Some(mine.hash),
+    })
 }
 
 fn acked_path(store: &Store, log: &Path) -> PathBuf {
@@ -402,25 +492,6 @@ fn acked_path(store: &Store, log: &Path) -> PathBuf {
         .state_dir
         .join("acked")
         .join(format!("{}{LOG_EXT}", LogWriter::key_of(log)))
-}
-
-/// Lines of the local copy with a seq above `after`, oldest first (read from the end).
-fn acked_after(acked: &Path, after: u64) -> std::io::Result<Vec<(Event, Vec<u8>)>> {
-    let file = File::open(acked)?;
-    let len = file.metadata()?.len();
-    let mut lines = RevLines::new(&file, len, 0);
-    let mut out = Vec::new();
-    while let Some((_, bytes)) = lines.next_line()? {
-        let Some(e) = std::str::from_utf8(&bytes).ok().and_then(|s| event::parse(s).ok()) else {
-            continue;
-        };
-        if e.seq <= after {
-            break;
-        }
-        out.push((e, bytes));
-    }
-    out.reverse();
-    Ok(out)
 }
 
 /// Append to the local copy and sync it (local disk: O_APPEND is safe here).
@@ -459,6 +530,8 @@ fn acked_head(acked: &Path) -> Option<LocalHead> {
             return Some(LocalHead {
                 seq: e.seq,
                 hash: event::line_hash(&bytes),
+                at: e.at,
+                end: None,
             });
         }
     }

@@ -1,0 +1,54 @@
+//! What this host remembers of an incident between runs, in its own state directory (never the
+//! shared one): the declaring log the claim named when first read, and the newest record of each
+//! log it has read. A log later cut back or rewritten below that, or a claim rewritten to name
+//! another declarer, is then caught by every host that had read the incident — not only the
+//! writer's.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{fsutil, Store};
+
+/// A record this host has seen: its seq and the BLAKE3 of its line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenHead {
+    pub seq: u64,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Memory {
+    /// The declaring log (`name@host.install`) as `incident.ron` named it when first read.
+    #[serde(default)]
+    pub claim: Option<String>,
+    /// The newest record read of each log, by log id.
+    #[serde(default)]
+    pub heads: BTreeMap<String, SeenHead>,
+}
+
+/// Where an incident's memory is kept: keyed by the incident folder's path.
+pub fn path(store: &Store, id: &str) -> PathBuf {
+    let dir = store.incident_dir(id);
+    let key = &crate::domain::event::line_hash(dir.as_os_str().as_encoded_bytes())[..32];
+    store.state_dir.join("seen").join(format!("{key}.ron"))
+}
+
+/// This host's memory of incident `id` (empty if it never read it, or the file is unreadable).
+pub fn load(store: &Store, id: &str) -> Memory {
+    std::fs::read_to_string(path(store, id))
+        .ok()
+        .and_then(|t| ron::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Write the memory (atomically; a lost update only weakens one later check).
+pub fn save(store: &Store, id: &str, memory: &Memory) {
+    let file = path(store, id);
+    if let Some(dir) = file.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let text = ron::to_string(memory).unwrap_or_default();
+    let _ = fsutil::write_atomic(&file, text.as_bytes(), super::Sharing::private());
+}
