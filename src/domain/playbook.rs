@@ -146,6 +146,36 @@ pub struct Action {
     pub command: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<String>,
+    /// *Optional.* What the proposer fills in (`["HOST", "SEGMENT"]`), named as in the command
+    /// (`$HOST`). Left out, the command's `$NAME` variables are asked for. Recorded in the
+    /// proposal's note as `parameters: HOST=fin-fs-02; SEGMENT=vlan-20`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<String>,
+}
+
+impl Action {
+    /// The parameters to ask for when proposing: `params`, else the command's `$UPPER_CASE`
+    /// variables in order of first use.
+    pub fn parameters(&self) -> Vec<String> {
+        if !self.params.is_empty() {
+            return self.params.clone();
+        }
+        let mut out: Vec<String> = Vec::new();
+        let cmd = self.command.as_deref().unwrap_or("");
+        let mut rest = cmd;
+        while let Some(i) = rest.find('$') {
+            rest = &rest[i + 1..];
+            let rest_braced = rest.strip_prefix('{').unwrap_or(rest);
+            let name: String = rest_braced
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            if name.len() > 1 && name.starts_with(|c: char| c.is_ascii_uppercase()) && !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
