@@ -1278,3 +1278,160 @@ fn the_header_now_strip_and_tabs_at_80_columns() {
         "{row}"
     );
 }
+
+// ---- fast and safe common work ----------------------------------------------------------------
+
+fn typed_text(m: &mut Model, text: &str) {
+    for c in text.chars() {
+        update(m, key(c));
+    }
+}
+
+#[test]
+fn jump_keys_go_to_my_approval_my_work_and_the_next_required_item() {
+    let mut m = model_on_incident();
+    // w: jon's proposal waits for me (a two-person action: anyone but jon).
+    update(&mut m, key('w'));
+    let inc = m.incident.as_ref().unwrap();
+    assert_eq!(inc.focus, Pane::Actions);
+    assert_eq!(inc.selected_action().unwrap().id, "cut-segment-egress");
+    assert!(m.flash.as_ref().unwrap().text.contains("1 of 1"), "{:?}", m.flash);
+    // m: the item assigned to me.
+    update(&mut m, key('m'));
+    let inc = m.incident.as_ref().unwrap();
+    assert_eq!(inc.focus, Pane::Checklist);
+    assert_eq!(inc.selected_item().unwrap().id, "id-exfiltration");
+    // i: open required items one after another, wrapping.
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        update(&mut m, key('i'));
+        let inc = m.incident.as_ref().unwrap();
+        let item = inc.selected_item().unwrap();
+        assert!(item.required);
+        assert_ne!(inc.state().item_state(&item.id), ItemState::Done);
+        seen.push(item.id.clone());
+    }
+    assert_eq!(seen.len(), 3);
+    assert!(seen[0] != seen[1] && seen[1] != seen[2], "{seen:?}");
+    // Nothing to jump to: said so, the cursor stays.
+    let mut m = model_on_incident();
+    m.person = "nobody".into();
+    m.me = "nobody@x".into();
+    update(&mut m, key('m'));
+    assert!(m
+        .flash
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("nothing open is assigned to you"));
+}
+
+#[test]
+fn handing_off_command_asks_first() {
+    let mut m = model_on_incident();
+    // maya (the commander) hands off to jon.
+    m.me = "maya@soc-jump".into();
+    m.person = "maya".into();
+    update(&mut m, key('H'));
+    assert!(matches!(m.overlay, Some(Overlay::Picker(_))));
+    let Some(Overlay::Picker(p)) = &m.overlay else {
+        unreachable!()
+    };
+    let jon = p.options.iter().position(|o| o == "jon").unwrap();
+    for _ in 0..jon {
+        update(&mut m, key('j'));
+    }
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert!(writes(&fx).is_empty(), "a handoff without confirmation");
+    assert!(matches!(&m.overlay, Some(Overlay::Confirm(Confirm::Handoff { to })) if to == "jon"));
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    insta::assert_snapshot!("handoff_confirm_80x24", s);
+    let fx = update(&mut m, key('y'));
+    let w = writes(&fx);
+    assert_eq!(w.len(), 1);
+    assert!(matches!(&w[0][0].body, Body::RoleAssigned(r) if r.who == "jon" && r.role == "commander"));
+}
+
+#[test]
+fn skipping_a_required_item_asks_why() {
+    let mut m = model_on_incident();
+    // The first item of Identification is required.
+    assert!(m.incident.as_ref().unwrap().selected_item().unwrap().required);
+    let fx = update(&mut m, key('s'));
+    assert!(writes(&fx).is_empty());
+    assert!(matches!(&m.overlay, Some(Overlay::Editor(e)) if e.purpose == EditorPurpose::Skip));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("Why skip this required item?"), "{s}");
+    typed_text(&mut m, "bridge already open from the P1 call");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let w = writes(&fx);
+    assert_eq!(w.len(), 1);
+    match &w[0][0].body {
+        Body::ChecklistSet(c) => {
+            assert_eq!(c.state, ItemState::Skipped);
+            assert_eq!(c.note.as_deref(), Some("bridge already open from the P1 call"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn proposing_an_action_asks_for_its_parameters_and_records_them() {
+    let mut m = model_with(|pb| {
+        let a = pb.actions.iter_mut().find(|a| a.id == "isolate-host-edr").unwrap();
+        a.params = vec!["HOST".into(), "SEGMENT".into()];
+    });
+    // An action the story has not touched, with the command's own variables.
+    select_action(&mut m, "block-ioc-egress");
+    update(&mut m, key('p'));
+    let Some(Overlay::Editor(ed)) = &m.overlay else {
+        panic!("no parameters asked")
+    };
+    assert_eq!(ed.purpose, EditorPurpose::Params);
+    assert_eq!(ed.text(), "IOC_IP=");
+    typed_text(&mut m, "203.0.113.7");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let w = writes(&fx);
+    assert_eq!(w.len(), 1);
+    match &w[0][0].body {
+        Body::ActionSet(a) => {
+            assert_eq!(a.state, ActionState::Proposed);
+            assert_eq!(a.note.as_deref(), Some("parameters: IOC_IP=203.0.113.7"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Declared parameters win over the command's; one left empty is asked about once.
+    let mut m = model_with(|pb| {
+        let a = pb.actions.iter_mut().find(|a| a.id == "block-ioc-egress").unwrap();
+        a.params = vec!["HOST".into(), "SEGMENT".into()];
+    });
+    select_action(&mut m, "block-ioc-egress");
+    update(&mut m, key('p'));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    insta::assert_snapshot!("params_editor_80x24", s);
+    typed_text(&mut m, "fin-fs-02");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert!(writes(&fx).is_empty());
+    assert!(m.flash.as_ref().unwrap().text.contains("SEGMENT still empty"));
+    let fx = update(&mut m, code(KeyCode::Enter));
+    match &writes(&fx)[0][0].body {
+        Body::ActionSet(a) => assert_eq!(a.note.as_deref(), Some("parameters: HOST=fin-fs-02")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_timeline_marks_the_selected_row_and_enter_opens_it() {
+    let mut m = model_on_incident();
+    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    update(&mut m, key('k'));
+    update(&mut m, key('k'));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    let marked: Vec<&str> = s.lines().filter(|l| l.contains('▸')).collect();
+    assert_eq!(marked.len(), 1, "{s}");
+    assert!(marked[0].contains("action isolate-host-edr running"), "{s}");
+    update(&mut m, code(KeyCode::Enter));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("ActionSet by maya@soc-jump at 10:05:00"), "{s}");
+}

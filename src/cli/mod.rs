@@ -335,6 +335,7 @@ pub enum Command {
     Export {
         /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
+        /// md (Markdown, for people) or json (for tools)
         #[arg(long, value_enum, default_value = "md")]
         format: ExportFormat,
         /// Write to FILE instead of stdout

@@ -139,7 +139,12 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
     let mut pending = Vec::new();
     let (guard, mut terminal) = Guard::enter()?;
     // Start on a clean screen: after an SSH reconnect the old shell line must not stay on row 1.
-    let _ = terminal.clear();
+    // (Written directly: ratatui's `clear` asks the terminal where the cursor is first.)
+    let _ = execute!(
+        terminal.backend_mut(),
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All),
+        crossterm::cursor::MoveTo(0, 0)
+    );
     if let Ok(size) = terminal.size() {
         pending.extend(update(
             &mut model,

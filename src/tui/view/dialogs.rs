@@ -393,7 +393,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
             EditorPurpose::Note => (" Note — Enter sends · Alt+Enter/Ctrl+J new line · Esc keeps draft ", 8),
             EditorPurpose::Blocked => (" Why is it blocked? Enter sends · Esc cancels ", 5),
             EditorPurpose::Skip => (" Why skip this required item? Enter records · Esc cancels ", 5),
-            EditorPurpose::Params => (" Parameters, one NAME=value a line — Enter proposes · Esc cancels ", 8),
+            EditorPurpose::Params => (" Parameters (NAME=value; ↑↓ line) — Enter proposes · Esc cancels ", 8),
             EditorPurpose::Status(_) => (" Status update — recorded, not sent · Enter records · Esc cancels ", 10),
             EditorPurpose::FollowUp => (" Follow-up — Enter records · Esc cancels ", 5),
             EditorPurpose::Search => (" Search timeline — Enter applies (empty clears) · Esc ", 3),
