@@ -1435,3 +1435,48 @@ fn the_timeline_marks_the_selected_row_and_enter_opens_it() {
     let s = screen(&render(&m, 80, 24, Theme::mono()));
     assert!(s.contains("ActionSet by maya@soc-jump at 10:05:00"), "{s}");
 }
+
+#[test]
+fn the_facilitator_ends_the_exercise_from_the_console() {
+    use warroom::exercise::local::FacilitatorState;
+    use warroom::exercise::scenario;
+    let sc = scenario::parse("h", scenario::BUILT_IN[0].1, None).unwrap();
+    let mut m = model_on_incident();
+    m.facilitator = Some(FacilitatorState {
+        incident: ID.into(),
+        scenario: sc,
+        skipped: Default::default(),
+        notes: vec![],
+    });
+    let start = ev(
+        50,
+        "fac@bridge",
+        0,
+        ExerciseClock {
+            change: "Start".into(),
+            speed: 2.0,
+            scenario_ms: 0,
+        },
+    );
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update {
+                events: vec![start],
+                ..Update::default()
+            },
+        },
+    );
+    m.incident.as_mut().unwrap().focus = Pane::Facilitator;
+    let fx = update(&mut m, key('E'));
+    assert!(writes(&fx).is_empty(), "ended without asking");
+    assert!(matches!(m.overlay, Some(Overlay::Confirm(Confirm::EndExercise))));
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("End the exercise?") && s.contains("y/Enter end it"), "{s}");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let w = writes(&fx);
+    assert_eq!(w.len(), 1);
+    assert!(matches!(&w[0][0].body, Body::ExerciseClock(c) if c.change == "End" && c.speed == 2.0));
+}

@@ -972,3 +972,36 @@ fn the_screen_is_cleared_on_start() {
         String::from_utf8_lossy(&out[alt..(alt + 120).min(out.len())])
     );
 }
+
+#[test]
+fn the_facilitator_ends_the_exercise_from_the_console() {
+    let w = World::new();
+    let fac = w.who("fac", "bridge");
+    let args = ["exercise", "run", "hospital-ransomware", "--speed", "2"];
+    let mut c = Console::spawn(&w, &fac, Spawn::new(&args));
+    c.wait_until("the facilitator console", WAIT, |s| {
+        s.contains("EXERCISE") && s.contains("Timeline")
+    });
+    let reader = w.who("carol", "desk");
+    let list = w.run(&reader, &["list", "--json"]).ok();
+    let id = list.json()["incidents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|v| v["id"].as_str().map(str::to_string))
+        .expect("the exercise is listed");
+    // To the facilitator pane (checklist → actions → facilitator), then E, read, y.
+    c.type_text("\t\t");
+    std::thread::sleep(Duration::from_millis(300));
+    c.send(b"E");
+    let s = c.wait_for("End the exercise?", WAIT);
+    assert!(s.contains("y/Enter end it"), "{s}");
+    std::thread::sleep(Duration::from_millis(400));
+    c.send(b"y");
+    wait_events(&w, &reader, &id, "the exercise's end", |ev| {
+        ev.iter()
+            .any(|e| e["kind"] == "ExerciseClock" && e["body"]["change"] == "End")
+    });
+    c.send(b"q");
+    assert!(c.wait_exit(WAIT).success());
+}

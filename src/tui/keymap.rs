@@ -64,6 +64,7 @@ pub enum Action {
     ReleaseNow,
     SkipInject,
     EvaluatorNote,
+    EndExercise,
     Messages,
     JumpApproval,
     JumpMine,
@@ -119,6 +120,7 @@ impl Action {
         Action::ReleaseNow,
         Action::SkipInject,
         Action::EvaluatorNote,
+        Action::EndExercise,
         Action::Messages,
         Action::JumpApproval,
         Action::JumpMine,
@@ -175,6 +177,7 @@ impl Action {
             | Action::ReleaseNow
             | Action::SkipInject
             | Action::EvaluatorNote
+            | Action::EndExercise
             | Action::Messages
             | Action::JumpApproval
             | Action::JumpMine
@@ -388,6 +391,13 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
             EvaluatorNote,
             "evaluator note on the selected inject (private)",
             Some("note"),
+        ),
+        (
+            Facilitator,
+            "E",
+            EndExercise,
+            "end the exercise (asks first)",
+            Some("end"),
         ),
         (Timeline, "K", FilterKind, "filter by kind", None),
         (Timeline, "W", FilterAuthor, "filter by author", None),

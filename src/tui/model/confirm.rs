@@ -13,6 +13,8 @@ pub enum Confirm {
     Quit { unsaved: Vec<String> },
     /// Hand command of the incident to this person.
     Handoff { to: String },
+    /// End the exercise (the facilitator's console).
+    EndExercise,
 }
 
 pub(super) fn confirm_key(m: &mut Model, c: Confirm, k: KeyEvent) -> Vec<Effect> {
@@ -54,6 +56,7 @@ pub(super) fn confirm_key(m: &mut Model, c: Confirm, k: KeyEvent) -> Vec<Effect>
             .into();
             write(m, format!("{} approved", action.id), vec![body])
         }
+        Confirm::EndExercise => end_exercise(m),
         Confirm::Handoff { to } => write(
             m,
             format!("{COMMANDER} → {to}"),

@@ -106,6 +106,14 @@ pub(super) fn facilitate(m: &mut Model, a: Action) -> Vec<Effect> {
             }
             _ => Vec::new(),
         },
+        Action::EndExercise if c.ended => {
+            m.flash("the exercise has already ended", false);
+            Vec::new()
+        }
+        Action::EndExercise => {
+            m.overlay = Some(Overlay::Confirm(Confirm::EndExercise));
+            Vec::new()
+        }
         Action::EvaluatorNote => {
             let mut ed = Editor::new(EditorPurpose::Evaluator, "");
             ed.item = selected.map(|i| i.id);
@@ -114,4 +122,22 @@ pub(super) fn facilitate(m: &mut Model, a: Action) -> Vec<Effect> {
         }
         _ => Vec::new(),
     }
+}
+
+/// The exercise's end, recorded for every player (the clock stops; the report can be written).
+pub(super) fn end_exercise(m: &mut Model) -> Vec<Effect> {
+    let Some(inc) = &m.incident else {
+        return Vec::new();
+    };
+    let c = scheduler::clock(inc.state());
+    if c.ended {
+        return Vec::new();
+    }
+    let body = ExerciseClock {
+        change: "End".into(),
+        speed: c.speed,
+        scenario_ms: c.scenario_ms(m.now),
+    }
+    .into();
+    write(m, "exercise ended", vec![body])
 }

@@ -222,7 +222,8 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
         | Action::Slower
         | Action::ReleaseNow
         | Action::SkipInject
-        | Action::EvaluatorNote => facilitate(m, a),
+        | Action::EvaluatorNote
+        | Action::EndExercise => facilitate(m, a),
         Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
             move_cursor(inc, a, &mut m.inject_sel);
             Vec::new()

@@ -487,6 +487,21 @@ fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
                 max_width: 90,
             }
         }
+        Confirm::EndExercise => Dialog {
+            title: "End the exercise?".into(),
+            rows: vec![
+                Row::words(
+                    "The exercise clock stops for every player and no more injects are released.",
+                    theme.bold(),
+                ),
+                Row::words(
+                    "The end is recorded; `warroom export` then writes the after-action report.",
+                    theme.base(),
+                ),
+            ],
+            keys: vec![k("y/Enter", "end it"), k("n/Esc", "keep running")],
+            max_width: 90,
+        },
         Confirm::Handoff { to } => {
             let from = inc.and_then(|i| i.state().commander()).unwrap_or("-");
             Dialog {
