@@ -694,3 +694,81 @@ fn assert_clean_text(s: &str) {
         "control characters in output"
     );
 }
+
+// ---- the command line for a commander under stress ---------------------------------------------
+
+#[test]
+fn every_argument_has_help_text() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for a in cmd.get_arguments() {
+            let id = a.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            if a.get_help().is_none() && a.get_long_help().is_none() {
+                missing.push(format!("{path} {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&warroom::cli::Cli::command(), "warroom", &mut missing);
+    assert!(missing.is_empty(), "arguments without help: {missing:#?}");
+}
+
+#[test]
+fn note_and_status_read_their_text_from_stdin_given_a_dash() {
+    let w = World::new();
+    let me = w.who("alice", "jump");
+    let id = w.declare(&me, "Stdin");
+    let text = "Update 10:30Z\r\nHosts isolated: fin-fs-02, fin-fs-03\r\n";
+    w.run_stdin(&me, &["note", &id, "-"], text).ok();
+    w.run_stdin(
+        &me,
+        &["status", &id, "--audience", "internal", "-"],
+        "All hands: bridge moved\n",
+    )
+    .ok();
+    let ev = w.tail_json(&me, &id);
+    assert!(
+        note_texts(&ev).contains(&"Update 10:30Z\nHosts isolated: fin-fs-02, fin-fs-03".to_string()),
+        "{ev:#?}"
+    );
+    assert!(ev
+        .iter()
+        .any(|e| e["kind"] == "StatusUpdate" && e["body"]["text"] == "All hands: bridge moved"));
+    // An empty stdin is refused, not recorded.
+    let r = w.run_stdin(&me, &["note", &id, "-"], "\n").code(1);
+    assert!(r.stderr.contains("empty"), "{r}");
+}
+
+#[test]
+fn observer_needs_no_identity() {
+    let w = World::new();
+    let me = w.who("alice", "jump");
+    // Without a name, the console refuses for want of an identity...
+    let out = w.cmd(&me).env_remove("WARROOM_USER").output().unwrap();
+    let r = Run::from_output(out);
+    assert!(r.stderr.contains("who you are"), "{r}");
+    // ...an observer gets as far as the terminal check (here stdin is not a terminal).
+    let out = w
+        .cmd(&me)
+        .env_remove("WARROOM_USER")
+        .arg("--observer")
+        .output()
+        .unwrap();
+    let r = Run::from_output(out);
+    assert!(!r.stderr.contains("who you are"), "{r}");
+    assert!(
+        r.stderr.contains("needs a terminal") && r.stderr.contains("--follow"),
+        "{r}"
+    );
+    assert_eq!(
+        warroom::cli::console::terminal_refusal(true, "dumb").map(|s| s.contains("TERM=dumb")),
+        Some(true)
+    );
+    assert_eq!(warroom::cli::console::terminal_refusal(true, "xterm-256color"), None);
+}

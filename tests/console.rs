@@ -35,7 +35,13 @@ fn ev(n: u64, by: &str, at_min: i64, body: impl Into<Body>) -> Event {
 
 /// A believable incident twenty minutes in.
 fn story() -> Update {
-    let pb = Library::built_in().resolve("ransomware").unwrap();
+    story_with(|_| {})
+}
+
+/// The story with its playbook changed first (a long command, more required items…).
+fn story_with(change: impl FnOnce(&mut warroom::domain::Playbook)) -> Update {
+    let mut pb = Library::built_in().resolve("ransomware").unwrap();
+    change(&mut pb);
     let hash = pb.content_hash();
     let m = "maya@soc-jump";
     let j = "jon@ops-bastion";
@@ -536,7 +542,8 @@ fn board_keys() {
 fn help_is_generated_from_the_keymap() {
     let mut m = model_on_incident();
     update(&mut m, key('?'));
-    let s = screen(&render(&m, 120, 40, Theme::mono()));
+    // Two columns on a wide terminal; `every_keymap_action_appears_in_help` checks them all.
+    let s = screen(&render(&m, 140, 60, Theme::mono()));
     for h in ["add a note", "mark done", "propose the action", "search"] {
         assert!(s.contains(h), "help lacks {h}: {s}");
     }
@@ -914,4 +921,562 @@ fn a_state_is_told_in_words_not_by_glyph_alone() {
     ] {
         assert!(s.contains(word), "{word:?} missing\n{s}");
     }
+}
+
+// ---- 80x24 is the main size: nothing important is cut off ------------------------------------
+
+/// A 250-character command, as long as real ones get.
+const LONG_COMMAND: &str = "curl -fsS -X POST \"https://api.securitycenter.microsoft.com/api/machines/$MACHINE_ID/isolate\" -H \"Authorization: Bearer $MDE_TOKEN\" -H 'Content-Type: application/json' -d '{\"Comment\":\"warroom ransomware containment, ticket INC-4711\",\"IsolationType\":\"Full\"}'";
+
+/// The incident with a long command on the proposed action, and the terminal 80x24.
+fn model_with(change: impl FnOnce(&mut warroom::domain::Playbook)) -> Model {
+    let mut m = model_on_incident();
+    m.incident = Some(IncidentModel::new(ID));
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: story_with(change),
+        },
+    );
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    m
+}
+
+fn select_action(m: &mut Model, id: &str) {
+    let inc = m.incident.as_mut().unwrap();
+    inc.focus = Pane::Actions;
+    inc.action_sel = inc.playbook().unwrap().actions.iter().position(|a| a.id == id).unwrap();
+}
+
+#[test]
+fn action_detail_wraps_a_250_character_command_and_copies_it() {
+    assert!(LONG_COMMAND.len() >= 250);
+    let mut m = model_with(|pb| {
+        let a = pb.actions.iter_mut().find(|a| a.id == "cut-segment-egress").unwrap();
+        a.command = Some(LONG_COMMAND.into());
+    });
+    select_action(&mut m, "cut-segment-egress");
+    update(&mut m, code(KeyCode::Enter));
+    assert!(matches!(m.overlay, Some(Overlay::Detail)));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    insta::assert_snapshot!("action_detail_long_command_80x24", s);
+    // Scrolled to the end, the rest of the command and the keys are there.
+    update(&mut m, code(KeyCode::End));
+    let end = screen(&render(&m, 80, 24, Theme::mono()));
+    // Every character of the command is in the dialog's rows, in order (broken at the edge only).
+    let area = Rect::new(0, 0, 80, 24);
+    let (d, _) = view::dialogs::dialog_of(&m, area, &Theme::mono()).unwrap();
+    let body: String = view::dialogs::place(area, &d)
+        .body
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    assert!(body.contains(LONG_COMMAND), "{body}");
+    assert!(s.contains("curl -fsS -X POST"), "{s}");
+    assert!(end.contains("IsolationType"), "{end}");
+    assert!(end.contains("c copy command"), "{end}");
+    // c copies exactly the command.
+    let fx = update(&mut m, key('c'));
+    match fx.as_slice() {
+        [Effect::Copy { text, name, .. }] => {
+            assert_eq!(text, LONG_COMMAND);
+            assert!(name.contains("cut-segment-egress"));
+        }
+        other => panic!("expected a copy, got {other:?}"),
+    }
+    update(
+        &mut m,
+        Msg::Copied {
+            what: "the command of cut-segment-egress".into(),
+            saved: Ok("/home/you/.local/state/warroom/copied/x.txt".into()),
+        },
+    );
+    assert!(m.flash.as_ref().unwrap().text.contains("copied/x.txt"));
+    // Enter and Esc both close it.
+    update(&mut m, code(KeyCode::Enter));
+    assert!(m.overlay.is_none());
+}
+
+#[test]
+fn event_detail_wraps_a_long_note_80x24() {
+    let mut m = model_on_incident();
+    let long = "Timeline from the EDR console, copied by hand: ".to_string()
+        + &"fin-fs-02 first encrypted at 09:48, fin-fs-03 at 09:51, backup share mounted read-write by svc-veeam; "
+            .repeat(20);
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update {
+                events: vec![ev(
+                    9,
+                    "jon@ops-bastion",
+                    8,
+                    Note {
+                        text: long,
+                        tags: vec![],
+                    },
+                )],
+                ..Update::default()
+            },
+        },
+    );
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    update(&mut m, code(KeyCode::Enter));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    insta::assert_snapshot!("event_detail_long_note_80x24", s);
+    assert!(s.contains("Esc/Enter close"), "{s}");
+    update(&mut m, code(KeyCode::PageDown));
+    assert!(m.dialog_scroll > 0);
+}
+
+#[test]
+fn phase_change_with_18_open_items_shows_its_keys_and_enter_confirms() {
+    let mut m = model_with(|pb| {
+        for i in 0..8 {
+            pb.phases.identification.push(warroom::domain::playbook::Item {
+                id: format!("id-extra-{i}"),
+                text: format!("Extra required step number {i}, written as long as playbook steps are written"),
+                required: true,
+                role: None,
+            });
+        }
+    });
+    update(&mut m, key('P'));
+    let Some(Overlay::Confirm(Confirm::Phase { open, .. })) = &m.overlay else {
+        panic!("no confirmation");
+    };
+    assert_eq!(open.len(), 18);
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    insta::assert_snapshot!("phase_confirm_18_open_80x24", s);
+    assert!(s.contains("y/Enter move on · n/Esc stay"), "{s}");
+    // It scrolls, and the keys stay.
+    update(&mut m, code(KeyCode::PageDown));
+    assert!(m.dialog_scroll > 0);
+    update(&mut m, code(KeyCode::End));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("y/Enter move on · n/Esc stay"), "{s}");
+    assert!(s.contains("id-extra-7"), "{s}");
+    // Enter means yes, as y does.
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert_eq!(writes(&fx).len(), 1, "Enter did not confirm");
+}
+
+#[test]
+fn esc_and_enter_mean_the_same_in_every_dialog() {
+    // Esc says no.
+    let mut m = on_the_proposed_action();
+    update(&mut m, key('A'));
+    assert!(matches!(m.overlay, Some(Overlay::Confirm(_))));
+    assert!(update(&mut m, code(KeyCode::Esc)).is_empty());
+    assert!(m.overlay.is_none());
+    // Enter says yes.
+    update(&mut m, key('A'));
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert_eq!(writes(&fx).len(), 1);
+    // Help, problems and the message log close on either.
+    for (open, close) in [
+        ('?', KeyCode::Enter),
+        ('?', KeyCode::Esc),
+        ('!', KeyCode::Enter),
+        ('M', KeyCode::Esc),
+    ] {
+        update(&mut m, key(open));
+        assert!(m.overlay.is_some(), "{open}");
+        update(&mut m, code(close));
+        assert!(m.overlay.is_none(), "{open} then {close:?}");
+    }
+}
+
+#[test]
+fn a_long_refusal_wraps_in_the_footer_reason_first_and_the_log_keeps_it() {
+    let mut m = model_on_incident();
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    // Not the commander, and the commander has not been silent: the handoff is refused.
+    update(&mut m, key('H'));
+    let f = m.flash.clone().expect("a refusal");
+    assert!(f.error && f.text.starts_with("only the commander"), "{}", f.text);
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    insta::assert_snapshot!("long_refusal_footer_80x24", s);
+    assert!(s.contains("30 minutes"), "the reason is cut: {s}");
+    // A failed write says why first, then where.
+    update(
+        &mut m,
+        Msg::Written {
+            token: 99,
+            result: Err("No space left on device (os error 28) (writing /srv/warroom/2026-11-26-ransomware-finance-7f3a/events/you@jump.k3x9qa.ronl)".into()),
+        },
+    );
+    update(&mut m, key('n'));
+    update(&mut m, code(KeyCode::Esc));
+    // The log of messages, one key away.
+    update(&mut m, key('M'));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    insta::assert_snapshot!("message_log_80x24", s);
+    assert!(s.contains("only the commander"), "{s}");
+}
+
+#[test]
+fn a_failed_write_shows_the_reason_not_just_the_path() {
+    let mut m = model_on_incident();
+    update(&mut m, key('n'));
+    for c in "x".chars() {
+        update(&mut m, key(c));
+    }
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let token = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Write { token, .. } => Some(*token),
+            _ => None,
+        })
+        .unwrap();
+    update(
+        &mut m,
+        Msg::Written {
+            token,
+            result: Err("No space left on device (os error 28) (writing /srv/warroom/2026-11-26-ransomware-finance-7f3a/events/you@jump.k3x9qa.ronl)".into()),
+        },
+    );
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    let footer: String = s.lines().rev().take(3).collect::<Vec<_>>().join("\n");
+    assert!(footer.contains("No space left on device"), "{s}");
+}
+
+#[test]
+fn help_scrolls_by_pages_at_80x24() {
+    let mut m = model_on_incident();
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    update(&mut m, key('?'));
+    let first = screen(&render(&m, 80, 24, Theme::mono()));
+    insta::assert_snapshot!("help_80x24", first);
+    update(&mut m, code(KeyCode::PageDown));
+    let second = screen(&render(&m, 80, 24, Theme::mono()));
+    insta::assert_snapshot!("help_80x24_page_2", second);
+    assert_ne!(first, second);
+    assert!(second.contains("Esc/Enter close"), "{second}");
+    // End, then PageDown again: never past the end.
+    update(&mut m, code(KeyCode::End));
+    let Some(Overlay::Help { scroll }) = m.overlay else {
+        panic!()
+    };
+    update(&mut m, code(KeyCode::PageDown));
+    assert!(matches!(m.overlay, Some(Overlay::Help { scroll: s }) if s == scroll));
+}
+
+#[test]
+fn every_keymap_action_appears_in_help() {
+    let map = Keymap::default();
+    for board in [true, false] {
+        let mut m = if board { board_model() } else { model_on_incident() };
+        update(
+            &mut m,
+            Msg::Resize {
+                width: 120,
+                height: 200,
+            },
+        );
+        update(&mut m, key('?'));
+        let s = screen(&render(&m, 120, 200, Theme::mono()));
+        for b in &map.bindings {
+            let here = if board {
+                b.context == warroom::tui::keymap::Context::Board
+            } else {
+                b.context != warroom::tui::keymap::Context::Board
+            };
+            if here {
+                assert!(s.contains(&b.help), "help lacks {:?} ({}): {s}", b.action, b.help);
+            }
+        }
+    }
+    // And every action has a key.
+    for a in warroom::tui::keymap::Action::ALL {
+        assert!(map.bindings.iter().any(|b| b.action == *a), "{a:?} has no key");
+    }
+}
+
+#[test]
+fn every_dialog_at_80x24_shows_its_keys() {
+    let mut m = on_the_proposed_action();
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    let mut shots = Vec::new();
+    update(&mut m, key('A'));
+    shots.push(("approve", screen(&render(&m, 80, 24, Theme::mono())), "y/Enter approve"));
+    update(&mut m, key('n'));
+    update(&mut m, key('a'));
+    shots.push(("assign", screen(&render(&m, 80, 24, Theme::mono())), "Esc cancel"));
+    update(&mut m, code(KeyCode::Esc));
+    update(&mut m, key('S'));
+    shots.push(("severity", screen(&render(&m, 80, 24, Theme::mono())), "Enter/1-9 pick"));
+    for (what, s, keys) in shots {
+        assert!(s.contains(keys), "{what}: {s}");
+    }
+}
+
+/// Whether a wide character anywhere is followed by something other than its own blank half.
+fn wide_overlaps(t: &Terminal<TestBackend>) -> Vec<(u16, u16)> {
+    use unicode_width::UnicodeWidthStr;
+    let buf = t.backend().buffer();
+    let mut bad = Vec::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width.saturating_sub(1) {
+            if buf[(x, y)].symbol().width() > 1 && buf[(x + 1, y)].symbol() != " " {
+                bad.push((x, y));
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn a_wide_glyph_never_covers_a_popup_border() {
+    let mut m = on_the_proposed_action();
+    update(&mut m, key('A'));
+    for w in 60..=120 {
+        update(&mut m, Msg::Resize { width: w, height: 24 });
+        let t = render(&m, w, 24, Theme::mono());
+        assert!(
+            wide_overlaps(&t).is_empty(),
+            "{w} columns: {:?}\n{}",
+            wide_overlaps(&t),
+            screen(&t)
+        );
+    }
+}
+
+#[test]
+fn the_header_now_strip_and_tabs_at_80_columns() {
+    let mut m = model_on_incident();
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    let rows: Vec<&str> = s.lines().collect();
+    // The id whole, the commander.
+    assert!(rows[1].contains(ID) && rows[1].contains("IC maya"), "{}", rows[1]);
+    // Every count whole, with the key that jumps there; the time left whole.
+    assert!(
+        rows[2].contains("▲ BLOCKED 1") && rows[2].contains("23h40m left"),
+        "{}",
+        rows[2]
+    );
+    assert!(
+        rows[3].contains("⧗ 1 to approve: cut-segment-egress (w)"),
+        "{}",
+        rows[3]
+    );
+    assert!(rows[3].contains("☛ 1 mine: id-exfiltration (m)"), "{}", rows[3]);
+    // All six phases on the tab line.
+    for t in ["Pr", "Ident 1/13", "Co", "Er", "Re", "LL"] {
+        assert!(rows[5].contains(t), "{t}: {}", rows[5]);
+    }
+    // With problems and a long watch mode, the id is still there (cut last).
+    m.watch.mode = "poll 2s (inotify watches exhausted)".into();
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    let row = s.lines().nth(1).unwrap();
+    assert!(
+        row.contains("IC maya") && row.contains("poll 2s") && row.contains("2026-11-26-ransomware"),
+        "{row}"
+    );
+}
+
+// ---- fast and safe common work ----------------------------------------------------------------
+
+fn typed_text(m: &mut Model, text: &str) {
+    for c in text.chars() {
+        update(m, key(c));
+    }
+}
+
+#[test]
+fn jump_keys_go_to_my_approval_my_work_and_the_next_required_item() {
+    let mut m = model_on_incident();
+    // w: jon's proposal waits for me (a two-person action: anyone but jon).
+    update(&mut m, key('w'));
+    let inc = m.incident.as_ref().unwrap();
+    assert_eq!(inc.focus, Pane::Actions);
+    assert_eq!(inc.selected_action().unwrap().id, "cut-segment-egress");
+    assert!(m.flash.as_ref().unwrap().text.contains("1 of 1"), "{:?}", m.flash);
+    // m: the item assigned to me.
+    update(&mut m, key('m'));
+    let inc = m.incident.as_ref().unwrap();
+    assert_eq!(inc.focus, Pane::Checklist);
+    assert_eq!(inc.selected_item().unwrap().id, "id-exfiltration");
+    // i: open required items one after another, wrapping.
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        update(&mut m, key('i'));
+        let inc = m.incident.as_ref().unwrap();
+        let item = inc.selected_item().unwrap();
+        assert!(item.required);
+        assert_ne!(inc.state().item_state(&item.id), ItemState::Done);
+        seen.push(item.id.clone());
+    }
+    assert_eq!(seen.len(), 3);
+    assert!(seen[0] != seen[1] && seen[1] != seen[2], "{seen:?}");
+    // Nothing to jump to: said so, the cursor stays.
+    let mut m = model_on_incident();
+    m.person = "nobody".into();
+    m.me = "nobody@x".into();
+    update(&mut m, key('m'));
+    assert!(m
+        .flash
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("nothing open is assigned to you"));
+}
+
+#[test]
+fn handing_off_command_asks_first() {
+    let mut m = model_on_incident();
+    // maya (the commander) hands off to jon.
+    m.me = "maya@soc-jump".into();
+    m.person = "maya".into();
+    update(&mut m, key('H'));
+    assert!(matches!(m.overlay, Some(Overlay::Picker(_))));
+    let Some(Overlay::Picker(p)) = &m.overlay else {
+        unreachable!()
+    };
+    let jon = p.options.iter().position(|o| o == "jon").unwrap();
+    for _ in 0..jon {
+        update(&mut m, key('j'));
+    }
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert!(writes(&fx).is_empty(), "a handoff without confirmation");
+    assert!(matches!(&m.overlay, Some(Overlay::Confirm(Confirm::Handoff { to })) if to == "jon"));
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    insta::assert_snapshot!("handoff_confirm_80x24", s);
+    let fx = update(&mut m, key('y'));
+    let w = writes(&fx);
+    assert_eq!(w.len(), 1);
+    assert!(matches!(&w[0][0].body, Body::RoleAssigned(r) if r.who == "jon" && r.role == "commander"));
+}
+
+#[test]
+fn skipping_a_required_item_asks_why() {
+    let mut m = model_on_incident();
+    // The first item of Identification is required.
+    assert!(m.incident.as_ref().unwrap().selected_item().unwrap().required);
+    let fx = update(&mut m, key('s'));
+    assert!(writes(&fx).is_empty());
+    assert!(matches!(&m.overlay, Some(Overlay::Editor(e)) if e.purpose == EditorPurpose::Skip));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("Why skip this required item?"), "{s}");
+    typed_text(&mut m, "bridge already open from the P1 call");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let w = writes(&fx);
+    assert_eq!(w.len(), 1);
+    match &w[0][0].body {
+        Body::ChecklistSet(c) => {
+            assert_eq!(c.state, ItemState::Skipped);
+            assert_eq!(c.note.as_deref(), Some("bridge already open from the P1 call"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn proposing_an_action_asks_for_its_parameters_and_records_them() {
+    let mut m = model_with(|pb| {
+        let a = pb.actions.iter_mut().find(|a| a.id == "isolate-host-edr").unwrap();
+        a.params = vec!["HOST".into(), "SEGMENT".into()];
+    });
+    // An action the story has not touched, with the command's own variables.
+    select_action(&mut m, "block-ioc-egress");
+    update(&mut m, key('p'));
+    let Some(Overlay::Editor(ed)) = &m.overlay else {
+        panic!("no parameters asked")
+    };
+    assert_eq!(ed.purpose, EditorPurpose::Params);
+    assert_eq!(ed.text(), "IOC_IP=");
+    typed_text(&mut m, "203.0.113.7");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let w = writes(&fx);
+    assert_eq!(w.len(), 1);
+    match &w[0][0].body {
+        Body::ActionSet(a) => {
+            assert_eq!(a.state, ActionState::Proposed);
+            assert_eq!(a.note.as_deref(), Some("parameters: IOC_IP=203.0.113.7"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Declared parameters win over the command's; one left empty is asked about once.
+    let mut m = model_with(|pb| {
+        let a = pb.actions.iter_mut().find(|a| a.id == "block-ioc-egress").unwrap();
+        a.params = vec!["HOST".into(), "SEGMENT".into()];
+    });
+    select_action(&mut m, "block-ioc-egress");
+    update(&mut m, key('p'));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    insta::assert_snapshot!("params_editor_80x24", s);
+    typed_text(&mut m, "fin-fs-02");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert!(writes(&fx).is_empty());
+    assert!(m.flash.as_ref().unwrap().text.contains("SEGMENT still empty"));
+    let fx = update(&mut m, code(KeyCode::Enter));
+    match &writes(&fx)[0][0].body {
+        Body::ActionSet(a) => assert_eq!(a.note.as_deref(), Some("parameters: HOST=fin-fs-02")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_timeline_marks_the_selected_row_and_enter_opens_it() {
+    let mut m = model_on_incident();
+    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    update(&mut m, key('k'));
+    update(&mut m, key('k'));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    let marked: Vec<&str> = s.lines().filter(|l| l.contains('▸')).collect();
+    assert_eq!(marked.len(), 1, "{s}");
+    assert!(marked[0].contains("action isolate-host-edr running"), "{s}");
+    update(&mut m, code(KeyCode::Enter));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("ActionSet by maya@soc-jump at 10:05:00"), "{s}");
+}
+
+#[test]
+fn the_facilitator_ends_the_exercise_from_the_console() {
+    use warroom::exercise::local::FacilitatorState;
+    use warroom::exercise::scenario;
+    let sc = scenario::parse("h", scenario::BUILT_IN[0].1, None).unwrap();
+    let mut m = model_on_incident();
+    m.facilitator = Some(FacilitatorState {
+        incident: ID.into(),
+        scenario: sc,
+        skipped: Default::default(),
+        notes: vec![],
+    });
+    let start = ev(
+        50,
+        "fac@bridge",
+        0,
+        ExerciseClock {
+            change: "Start".into(),
+            speed: 2.0,
+            scenario_ms: 0,
+        },
+    );
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update {
+                events: vec![start],
+                ..Update::default()
+            },
+        },
+    );
+    m.incident.as_mut().unwrap().focus = Pane::Facilitator;
+    let fx = update(&mut m, key('E'));
+    assert!(writes(&fx).is_empty(), "ended without asking");
+    assert!(matches!(m.overlay, Some(Overlay::Confirm(Confirm::EndExercise))));
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("End the exercise?") && s.contains("y/Enter end it"), "{s}");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let w = writes(&fx);
+    assert_eq!(w.len(), 1);
+    assert!(matches!(&w[0][0].body, Body::ExerciseClock(c) if c.change == "End" && c.speed == 2.0));
 }

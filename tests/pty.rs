@@ -31,6 +31,7 @@ struct Spawn<'a> {
     cols: u16,
     rows: u16,
     no_color: bool,
+    term: &'a str,
 }
 
 impl<'a> Spawn<'a> {
@@ -40,6 +41,7 @@ impl<'a> Spawn<'a> {
             cols: 80,
             rows: 24,
             no_color: false,
+            term: "xterm-256color",
         }
     }
     fn size(mut self, cols: u16, rows: u16) -> Self {
@@ -96,7 +98,7 @@ impl Console {
         cmd.env("XDG_RUNTIME_DIR", tmp.join("run"));
         cmd.env("XDG_CONFIG_HOME", tmp.join("cfg"));
         cmd.env("TMPDIR", tmp.join("tmp"));
-        cmd.env("TERM", "xterm-256color");
+        cmd.env("TERM", opts.term);
         if opts.no_color {
             cmd.env("NO_COLOR", "1");
         }
@@ -850,4 +852,156 @@ fn quitting_with_a_draft_says_where_it_is() {
     c.wait_for("kept as a draft", WAIT);
     let draft = alice.state.join("drafts").join(format!("{id}.txt"));
     assert_eq!(std::fs::read_to_string(draft).ok().as_deref(), Some("unsent"));
+}
+
+// ---- 80x24 for a commander under stress: jump keys and confirmations ---------------------------
+
+#[test]
+fn jump_keys_reach_my_approval_and_enter_approves_it() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let bob = w.who("bob", "laptop");
+    let id = w.declare(&alice, "Jump keys");
+    w.run(&bob, &["action", &id, "cut-segment-egress", "proposed"]).ok();
+    w.run(&bob, &["assign", &id, "id-exfiltration", "alice"]).ok();
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Jump keys", Spawn::new(&args));
+    c.wait_for("1 to approve", WAIT);
+    // m: what is assigned to me.
+    c.send(b"m");
+    c.wait_for("1 of 1: id-exfiltration", WAIT);
+    std::thread::sleep(Duration::from_millis(200));
+    // w: the approval waiting for me; A opens the dialog, Enter (read, then pressed) approves.
+    c.send(b"w");
+    c.wait_for("1 of 1: cut-segment-egress", WAIT);
+    std::thread::sleep(Duration::from_millis(200));
+    c.send(b"A");
+    let s = c.wait_for("Approve this action?", WAIT);
+    assert!(s.contains("y/Enter approve"), "{s}");
+    std::thread::sleep(Duration::from_millis(400));
+    c.send(b"\r");
+    let reader = w.who("carol", "desk");
+    wait_events(&w, &reader, &id, "the approval", |ev| {
+        ev.iter()
+            .any(|e| e["kind"] == "ActionSet" && e["body"]["state"] == "Approved")
+    });
+    // i: the next open required item.
+    std::thread::sleep(Duration::from_millis(200));
+    c.send(b"i");
+    c.wait_until("a required item", WAIT, |s| s.contains(" of ") && s.contains("("));
+    c.send(b"q");
+    assert!(c.wait_exit(WAIT).success());
+}
+
+#[test]
+fn handing_off_command_and_skipping_a_required_item_ask_first() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let bob = w.who("bob", "laptop");
+    let id = w.declare(&alice, "Confirmations");
+    w.note(&bob, &id, "bob is here");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Confirmations", Spawn::new(&args));
+    c.wait_for("bob is here", WAIT);
+    // s on a required item asks why, and the reason is recorded.
+    c.send(b"s");
+    c.wait_for("Why skip this required item?", WAIT);
+    c.type_text("bridge opened by phone");
+    c.send(b"\r");
+    let reader = w.who("carol", "desk");
+    wait_events(&w, &reader, &id, "the skip with its reason", |ev| {
+        ev.iter().any(|e| {
+            e["kind"] == "ChecklistSet"
+                && e["body"]["state"] == "Skipped"
+                && e["body"]["note"] == "bridge opened by phone"
+        })
+    });
+    // H: pick bob, then confirm.
+    std::thread::sleep(Duration::from_millis(300));
+    c.send(b"H");
+    c.wait_for("Hand off command to", WAIT);
+    std::thread::sleep(Duration::from_millis(400));
+    c.send(b"1");
+    let s = c.wait_for("Hand off command?", WAIT);
+    assert!(s.contains("bob becomes the incident commander"), "{s}");
+    assert!(s.contains("y/Enter hand off"), "{s}");
+    // Nothing is recorded until the answer.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!w
+        .tail_json(&reader, &id)
+        .iter()
+        .any(|e| e["kind"] == "RoleAssigned" && e["body"]["who"] == "bob"));
+    c.send(b"y");
+    wait_events(&w, &reader, &id, "the handoff", |ev| {
+        ev.iter()
+            .any(|e| e["kind"] == "RoleAssigned" && e["body"]["who"] == "bob")
+    });
+    c.send(b"q");
+    assert!(c.wait_exit(WAIT).success());
+}
+
+#[test]
+fn term_dumb_refuses_the_console_with_a_hint() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let mut spawn = Spawn::new(&[]);
+    spawn.term = "dumb";
+    let mut c = Console::spawn(&w, &alice, spawn);
+    let status = c.wait_exit(WAIT);
+    assert!(!status.success());
+    let out = String::from_utf8_lossy(&c.output()).into_owned();
+    assert!(
+        out.contains("TERM=dumb") && out.contains("tail <incident> --follow"),
+        "{out}"
+    );
+    assert!(!c.output().windows(ENTER_ALT.len()).any(|x| x == ENTER_ALT));
+}
+
+#[test]
+fn the_screen_is_cleared_on_start() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Clean start");
+    let args = ["open", id.as_str()];
+    let c = open_incident(&w, &alice, &id, "Clean start", Spawn::new(&args));
+    let out = c.output();
+    let alt = find_first_after(&out, ENTER_ALT, 0).expect("alternate screen");
+    assert!(
+        find_first_after(&out, b"\x1b[2J", alt).is_some(),
+        "no clear after entering the alternate screen: {:?}",
+        String::from_utf8_lossy(&out[alt..(alt + 120).min(out.len())])
+    );
+}
+
+#[test]
+fn the_facilitator_ends_the_exercise_from_the_console() {
+    let w = World::new();
+    let fac = w.who("fac", "bridge");
+    let args = ["exercise", "run", "hospital-ransomware", "--speed", "2"];
+    let mut c = Console::spawn(&w, &fac, Spawn::new(&args));
+    c.wait_until("the facilitator console", WAIT, |s| {
+        s.contains("EXERCISE") && s.contains("Timeline")
+    });
+    let reader = w.who("carol", "desk");
+    let list = w.run(&reader, &["list", "--json"]).ok();
+    let id = list.json()["incidents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|v| v["id"].as_str().map(str::to_string))
+        .expect("the exercise is listed");
+    // To the facilitator pane (checklist → actions → facilitator), then E, read, y.
+    c.type_text("\t\t");
+    std::thread::sleep(Duration::from_millis(300));
+    c.send(b"E");
+    let s = c.wait_for("End the exercise?", WAIT);
+    assert!(s.contains("y/Enter end it"), "{s}");
+    std::thread::sleep(Duration::from_millis(400));
+    c.send(b"y");
+    wait_events(&w, &reader, &id, "the exercise's end", |ev| {
+        ev.iter()
+            .any(|e| e["kind"] == "ExerciseClock" && e["body"]["change"] == "End")
+    });
+    c.send(b"q");
+    assert!(c.wait_exit(WAIT).success());
 }

@@ -29,17 +29,43 @@ fn poll(g: &Global, ctx_poll: Option<f64>) -> Option<Duration> {
 
 fn check_terminal() -> Result<()> {
     use std::io::IsTerminal;
-    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        return Err(Fail::new(
-            "the console needs a terminal; for scripts use the headless verbs (warroom list, tail --follow, demo --headless)",
+    let term = std::env::var("TERM").unwrap_or_default();
+    terminal_refusal(std::io::stdout().is_terminal() && std::io::stdin().is_terminal(), &term)
+        .map_or(Ok(()), |why| Err(Fail::new(why)))
+}
+
+/// Why the console cannot run here, if it cannot: no terminal, or one that cannot move the cursor.
+pub fn terminal_refusal(is_terminal: bool, term: &str) -> Option<String> {
+    const HINT: &str = "follow an incident with `warroom tail <incident> --follow`, list them with `warroom list`";
+    if !is_terminal {
+        return Some(format!("the console needs a terminal; {HINT}"));
+    }
+    if term == "dumb" {
+        return Some(format!(
+            "TERM=dumb: this terminal cannot draw the console (set TERM, e.g. TERM=xterm-256color); {HINT}"
         ));
     }
-    Ok(())
+    None
+}
+
+/// Who the console writes as; an observer writes nothing and needs no name.
+fn console_identity(ctx: &Ctx, g: &Global) -> Result<Identity> {
+    match ctx.identity(g) {
+        Ok(i) => Ok(i),
+        Err(_) if g.observer => Ok(Identity {
+            writer: WriterId {
+                name: "observer".into(),
+                host: host_name(),
+            },
+            install: "000000".into(),
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 pub fn console(g: &Global, open: Option<&str>) -> Result<()> {
     let ctx = Ctx::new(g)?;
-    let identity = ctx.identity(g)?;
+    let identity = console_identity(&ctx, g)?;
     let open = open.map(|o| ctx.store.resolve(o)).transpose()?;
     let keymap = keymap()?;
     let library = Library::load(g.playbooks.as_deref());

@@ -63,7 +63,7 @@ pub struct Global {
     /// Seconds between reconcile passes (default: 2 on network file systems, else instant via inotify)
     #[arg(long, global = true, value_name = "SECS")]
     pub poll_interval: Option<f64>,
-    /// Open the console read-only
+    /// Open the console read-only (no identity needed)
     #[arg(long, global = true)]
     pub observer: bool,
 }
@@ -142,15 +142,20 @@ impl From<AudienceArg> for Audience {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open the console on one incident
-    Open { incident: String },
+    Open {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
+        incident: String,
+    },
     /// Hide a resolved incident from the default board (nothing is deleted)
     Archive {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
         #[command(flatten)]
         when: When,
     },
     /// Mark an incident as a duplicate of another, link it and archive it
     Duplicate {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
         /// The incident it duplicates
         #[arg(long, value_name = "OTHER")]
@@ -163,6 +168,7 @@ pub enum Command {
         /// Playbook id (see `warroom playbook list`) or a path to a .ron file
         #[arg(long)]
         playbook: String,
+        /// The incident's title, as responders will read it
         #[arg(long)]
         title: String,
         /// 1 (critical) to 4 (low)
@@ -179,8 +185,11 @@ pub enum Command {
     },
     /// Add a note to the timeline
     Note {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
+        /// The note; `-` reads it from standard input (a long update pasted into a file)
         text: String,
+        /// A tag for the note (repeat for more)
         #[arg(long = "tag", value_name = "TAG")]
         tags: Vec<String>,
         #[command(flatten)]
@@ -188,10 +197,14 @@ pub enum Command {
     },
     /// Set a checklist item's state
     Check {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
+        /// The checklist item id (shown in the console and in `warroom show`)
         item: String,
+        /// The item's new state
         #[arg(value_enum)]
         state: ItemStateArg,
+        /// A note kept with the record (why, what was seen)
         #[arg(long)]
         note: Option<String>,
         #[command(flatten)]
@@ -199,10 +212,14 @@ pub enum Command {
     },
     /// Move a containment action along: proposed → approved → running → done / failed / rolled-back
     Action {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
+        /// The action id from the playbook (shown in the console and in `warroom show`)
         action: String,
+        /// The action's new state
         #[arg(value_enum)]
         state: ActionStateArg,
+        /// A note kept with the record (why, what was seen)
         #[arg(long)]
         note: Option<String>,
         #[command(flatten)]
@@ -210,25 +227,32 @@ pub enum Command {
     },
     /// Assign a checklist item or an action to someone
     Assign {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
         /// Checklist item id or action id
         target: String,
+        /// Who: a person's name as they write it (`--as` / WARROOM_USER)
         who: String,
         #[command(flatten)]
         when: When,
     },
     /// Enter a phase (preparation, identification, containment, eradication, recovery, lessons-learned)
     Phase {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
+        /// The phase to enter
         phase: String,
         #[command(flatten)]
         when: When,
     },
     /// Change the severity
     Severity {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
+        /// 1 (critical) to 4 (low)
         #[arg(value_parser = clap::value_parser!(u8).range(1..=4))]
         severity: u8,
+        /// Why the severity changed, for the record
         #[arg(long)]
         reason: Option<String>,
         #[command(flatten)]
@@ -236,15 +260,20 @@ pub enum Command {
     },
     /// Give a role to someone (`commander` hands off command)
     Role {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
+        /// The role id from the playbook, or `commander`
         role: String,
+        /// Who: a person's name as they write it (`--as` / WARROOM_USER)
         who: String,
         #[command(flatten)]
         when: When,
     },
     /// Record that the incident was classified as reportable (starts classification deadlines)
     Classify {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
+        /// A note kept with the record (why, what was seen)
         #[arg(long)]
         note: Option<String>,
         #[command(flatten)]
@@ -252,7 +281,9 @@ pub enum Command {
     },
     /// Record that materiality was determined (starts e.g. the SEC 8-K clock)
     Materiality {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
+        /// A note kept with the record (why, what was seen)
         #[arg(long)]
         note: Option<String>,
         #[command(flatten)]
@@ -260,16 +291,21 @@ pub enum Command {
     },
     /// Record a status update for an audience (recorded, not sent)
     Status {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
+        /// Who the update is for: internal or external
         #[arg(long, value_enum)]
         audience: AudienceArg,
+        /// The update's text; `-` reads it from standard input
         text: String,
         #[command(flatten)]
         when: When,
     },
     /// Mark the incident resolved
     Resolve {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
+        /// What was resolved and how, for the record
         #[arg(long)]
         summary: Option<String>,
         #[command(flatten)]
@@ -277,34 +313,47 @@ pub enum Command {
     },
     /// List incidents in the shared directory
     List {
+        /// JSON instead of text (one object a line where there are many)
         #[arg(long)]
         json: bool,
     },
     /// Show an incident's folded state
     Show {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
+        /// JSON instead of text (one object a line where there are many)
         #[arg(long)]
         json: bool,
     },
     /// Print the merged timeline, one event a line
     Tail {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
         /// Keep printing teammates' events as they land
         #[arg(long, short)]
         follow: bool,
+        /// JSON instead of text (one object a line where there are many)
         #[arg(long)]
         json: bool,
     },
     /// Bulk-add timeline entries from JSON lines on stdin: {"text": .., "occurred": .., "tags": [..]}
-    Import { incident: String },
+    Import {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
+        incident: String,
+    },
     /// Check every hash chain and the cross-log heads; exit 1 on signs of tampering
-    Verify { incident: String },
+    Verify {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
+        incident: String,
+    },
     /// Playbooks: list them or check files
     #[command(subcommand)]
     Playbook(PlaybookCommand),
     /// Export the record (Markdown or JSON); for an exercise, the after-action report
     Export {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
+        /// md (Markdown, for people) or json (for tools)
         #[arg(long, value_enum, default_value = "md")]
         format: ExportFormat,
         /// Write to FILE instead of stdout
@@ -354,11 +403,17 @@ pub enum ExerciseCommand {
     /// The shipped scenarios
     List,
     /// Check a scenario file against its playbook
-    Check { scenario: String },
+    Check {
+        /// Built-in scenario id (see `exercise list`) or a path to a .ron scenario
+        scenario: String,
+    },
     /// Facilitator controls: pause, resume, speed X, release INJECT, skip INJECT, note TEXT, end
     Control {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
+        /// pause, resume, speed, release, skip, note or end
         what: String,
+        /// The speed, the inject id or the note text, as WHAT needs
         #[arg(allow_hyphen_values = true)]
         arg: Option<String>,
     },
@@ -370,6 +425,7 @@ pub enum PlaybookCommand {
     List,
     /// Check a playbook file or folder: `file:line:col: what was expected` for each error
     Check {
+        /// A playbook .ron file or a folder of them
         path: PathBuf,
         /// Also hold it to the content bar: three roled items a phase, required items, why, rollback, sources
         #[arg(long)]

@@ -97,6 +97,29 @@ pub fn declare(
 }
 
 /// The playbook the incident uses, from its header copy: cheap, no history read.
+/// A text argument, or standard input when it is `-` (a BOM and CRLF line ends are dropped, and
+/// so are the trailing newlines a file or `echo` leaves).
+fn text_arg(text: String) -> Result<String> {
+    if text != "-" {
+        return Ok(text);
+    }
+    use std::io::Read;
+    let mut raw = Vec::new();
+    std::io::stdin()
+        .take(MAX_LINE as u64 + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| Fail::new(format!("cannot read the text from standard input: {e}")))?;
+    if raw.len() > MAX_LINE {
+        return Err(Fail::new(format!(
+            "the text on standard input is longer than a record may be ({} KiB)",
+            MAX_LINE / 1024
+        )));
+    }
+    let text = String::from_utf8(raw).map_err(|_| Fail::new("standard input is not UTF-8 text"))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text).replace("\r\n", "\n");
+    Ok(text.trim_end_matches('\n').to_string())
+}
+
 fn incident_playbook(ctx: &Ctx, id: &str) -> Option<Playbook> {
     let dir = ctx.store.incident_dir(id);
     let header: crate::store::incident::Header =
@@ -144,6 +167,7 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             tags,
             when,
         } => {
+            let text = text_arg(text)?;
             if text.trim().is_empty() {
                 return Err(Fail::new("the note is empty"));
             }
@@ -248,14 +272,20 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             audience,
             text,
             when,
-        } => (
-            StatusUpdate {
-                audience: audience.into(),
-                text,
+        } => {
+            let text = text_arg(text)?;
+            if text.trim().is_empty() {
+                return Err(Fail::new("the status update is empty"));
             }
-            .into(),
-            ctx.occurred(&when)?,
-        ),
+            (
+                StatusUpdate {
+                    audience: audience.into(),
+                    text,
+                }
+                .into(),
+                ctx.occurred(&when)?,
+            )
+        }
         Command::Resolve {
             incident: _,
             summary,

@@ -146,6 +146,40 @@ pub struct Action {
     pub command: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<String>,
+    /// *Optional.* What the proposer fills in (`["HOST", "SEGMENT"]`), named as in the command
+    /// (`$HOST`). Left out, the command's `$NAME` variables are asked for. Recorded in the
+    /// proposal's note as `parameters: HOST=fin-fs-02; SEGMENT=vlan-20`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<String>,
+}
+
+impl Action {
+    /// The parameters to ask for when proposing: `params`, else the command's `$UPPER_CASE`
+    /// variables in order of first use, secrets (`$MDE_TOKEN`, `$…PASSWORD`) left out.
+    pub fn parameters(&self) -> Vec<String> {
+        if !self.params.is_empty() {
+            return self.params.clone();
+        }
+        let mut out: Vec<String> = Vec::new();
+        let cmd = self.command.as_deref().unwrap_or("");
+        let mut rest = cmd;
+        while let Some(i) = rest.find('$') {
+            rest = &rest[i + 1..];
+            let rest_braced = rest.strip_prefix('{').unwrap_or(rest);
+            let name: String = rest_braced
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            // Secrets are never asked for: they must not land in the shared record.
+            let secret = ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE"]
+                .iter()
+                .any(|w| name.contains(w));
+            if name.len() > 1 && name.starts_with(|c: char| c.is_ascii_uppercase()) && !secret && !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
@@ -458,4 +492,27 @@ pub fn parse(text: &str) -> Result<(Playbook, Vec<Diagnostic>), Diagnostic> {
 /// [`super::ron_input::parse_ron`]).
 pub fn parse_ron_located(text: &str) -> (Result<Playbook, Diagnostic>, Vec<Diagnostic>) {
     super::ron_input::parse_ron(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_action_asks_for_its_command_variables_but_never_secrets() {
+        let mut a = Action {
+            id: "isolate".into(),
+            title: "t".into(),
+            why: "w".into(),
+            term: Term::Short,
+            approval: Approval::None,
+            role: None,
+            command: Some("curl $API/machines/${MACHINE_ID}/isolate -H \"Bearer $MDE_TOKEN\" $MACHINE_ID $x".into()),
+            rollback: None,
+            params: vec![],
+        };
+        assert_eq!(a.parameters(), vec!["API".to_string(), "MACHINE_ID".to_string()]);
+        a.params = vec!["HOST".into()];
+        assert_eq!(a.parameters(), vec!["HOST".to_string()]);
+    }
 }

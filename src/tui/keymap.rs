@@ -64,6 +64,126 @@ pub enum Action {
     ReleaseNow,
     SkipInject,
     EvaluatorNote,
+    EndExercise,
+    Messages,
+    JumpApproval,
+    JumpMine,
+    JumpRequired,
+}
+
+impl Action {
+    /// Every action, for the help screen's test (the match below keeps the list whole).
+    pub const ALL: &'static [Action] = &[
+        Action::Quit,
+        Action::Back,
+        Action::Open,
+        Action::Help,
+        Action::Problems,
+        Action::NextPane,
+        Action::PrevPane,
+        Action::Up,
+        Action::Down,
+        Action::Left,
+        Action::Right,
+        Action::PageUp,
+        Action::PageDown,
+        Action::Top,
+        Action::Bottom,
+        Action::Declare,
+        Action::BoardFilter,
+        Action::Note,
+        Action::Status,
+        Action::FollowUp,
+        Action::Search,
+        Action::NextPhase,
+        Action::Severity,
+        Action::Handoff,
+        Action::AssignRole,
+        Action::Assign,
+        Action::ItemDone,
+        Action::ItemBlocked,
+        Action::ItemSkipped,
+        Action::ItemOpen,
+        Action::Propose,
+        Action::Approve,
+        Action::Run,
+        Action::ActionDone,
+        Action::ActionFailed,
+        Action::RollBack,
+        Action::FilterKind,
+        Action::FilterAuthor,
+        Action::LocalTime,
+        Action::Retry,
+        Action::PauseResume,
+        Action::Faster,
+        Action::Slower,
+        Action::ReleaseNow,
+        Action::SkipInject,
+        Action::EvaluatorNote,
+        Action::EndExercise,
+        Action::Messages,
+        Action::JumpApproval,
+        Action::JumpMine,
+        Action::JumpRequired,
+    ];
+
+    /// Fails to compile when an action is added but not listed in `ALL`.
+    #[allow(dead_code)]
+    fn listed(self) -> bool {
+        match self {
+            Action::Quit
+            | Action::Back
+            | Action::Open
+            | Action::Help
+            | Action::Problems
+            | Action::NextPane
+            | Action::PrevPane
+            | Action::Up
+            | Action::Down
+            | Action::Left
+            | Action::Right
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom
+            | Action::Declare
+            | Action::BoardFilter
+            | Action::Note
+            | Action::Status
+            | Action::FollowUp
+            | Action::Search
+            | Action::NextPhase
+            | Action::Severity
+            | Action::Handoff
+            | Action::AssignRole
+            | Action::Assign
+            | Action::ItemDone
+            | Action::ItemBlocked
+            | Action::ItemSkipped
+            | Action::ItemOpen
+            | Action::Propose
+            | Action::Approve
+            | Action::Run
+            | Action::ActionDone
+            | Action::ActionFailed
+            | Action::RollBack
+            | Action::FilterKind
+            | Action::FilterAuthor
+            | Action::LocalTime
+            | Action::Retry
+            | Action::PauseResume
+            | Action::Faster
+            | Action::Slower
+            | Action::ReleaseNow
+            | Action::SkipInject
+            | Action::EvaluatorNote
+            | Action::EndExercise
+            | Action::Messages
+            | Action::JumpApproval
+            | Action::JumpMine
+            | Action::JumpRequired => true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -185,6 +305,7 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
         (Board, "?", Help, "help", Some("help")),
         (Board, "q", Quit, "quit", Some("quit")),
         (Board, "!", Problems, "problems found in the shared directory", None),
+        (Board, "M", Messages, "recent messages (the footer's log)", None),
         (Incident, "Esc", Back, "back to the board", Some("board")),
         (Incident, "q", Quit, "quit", None),
         (Incident, "?", Help, "help", Some("help")),
@@ -205,6 +326,16 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
         (Incident, "R", AssignRole, "assign a role", None),
         (Incident, "!", Problems, "problems and clock-skew warnings", None),
         (Incident, "r", Retry, "retry writes that failed", None),
+        (Incident, "M", Messages, "recent messages (the footer's log)", None),
+        (
+            Incident,
+            "w",
+            JumpApproval,
+            "jump to the next approval waiting for me",
+            None,
+        ),
+        (Incident, "m", JumpMine, "jump to the next thing assigned to me", None),
+        (Incident, "i", JumpRequired, "jump to the next open required item", None),
         (Incident, "Up", Up, "move up", None),
         (Incident, "k", Up, "move up", None),
         (Incident, "Down", Down, "move down", None),
@@ -260,6 +391,13 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
             EvaluatorNote,
             "evaluator note on the selected inject (private)",
             Some("note"),
+        ),
+        (
+            Facilitator,
+            "E",
+            EndExercise,
+            "end the exercise (asks first)",
+            Some("end"),
         ),
         (Timeline, "K", FilterKind, "filter by kind", None),
         (Timeline, "W", FilterAuthor, "filter by author", None),

@@ -1,6 +1,7 @@
 //! The live war-room console: model and reducer (pure), views (pure), and a thin shell that owns
 //! the terminal, the runtime and the store worker.
 
+pub mod clipboard;
 pub mod glyphs;
 pub mod input;
 pub mod keymap;

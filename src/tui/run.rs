@@ -136,14 +136,30 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
 
     // Signals first: one that arrives while the terminal is being set up must not leave it raw.
     let mut signals = Signals::new()?;
+    let mut pending = Vec::new();
     let (guard, mut terminal) = Guard::enter()?;
+    // Start on a clean screen: after an SSH reconnect the old shell line must not stay on row 1.
+    // (Written directly: ratatui's `clear` asks the terminal where the cursor is first.)
+    let _ = execute!(
+        terminal.backend_mut(),
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All),
+        crossterm::cursor::MoveTo(0, 0)
+    );
+    if let Ok(size) = terminal.size() {
+        pending.extend(update(
+            &mut model,
+            Msg::Resize {
+                width: size.width,
+                height: size.height,
+            },
+        ));
+    }
     let mut events = EventStream::new();
     let started = std::time::Instant::now();
     let mut ended_by: Option<&'static str> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
-    let mut pending = Vec::new();
     if let Some(id) = &opts.open {
         model.incident = Some(super::model::IncidentModel::new(id));
         pending.push(Effect::Open(id.clone()));
@@ -298,9 +314,9 @@ fn terminal_msgs(events: Vec<TermEvent>, at: Millis) -> Vec<Msg> {
                 flush_keys(&mut out, &mut keys, at);
                 out.push(Msg::Paste(p));
             }
-            TermEvent::Resize(..) => {
+            TermEvent::Resize(width, height) => {
                 flush_keys(&mut out, &mut keys, at);
-                out.push(Msg::Resize);
+                out.push(Msg::Resize { width, height });
             }
             _ => {}
         }
@@ -326,6 +342,32 @@ enum Local {
     LoadDraft(String),
     SaveDraft { incident: String, text: String },
     SaveFacilitator(Box<crate::exercise::local::FacilitatorState>),
+    SaveCopy { what: String, name: String, text: String },
+}
+
+/// Save copied text to `<state dir>/copied/<name>`, the fallback for a terminal that does not
+/// pass OSC 52 on; the path is shown to the user.
+fn save_copy(store: &Store, name: &str, text: &str) -> Result<String, String> {
+    // The name comes from ids in the shared directory: only plain characters reach a path.
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let safe = safe.trim_start_matches('.').to_string();
+    let dir = store.state_dir.join("copied");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{e} (creating {})", dir.display()))?;
+    let path = dir.join(if safe.is_empty() { "copied.txt".into() } else { safe });
+    let mut body = text.to_string();
+    body.push('\n');
+    fsutil::write_atomic(&path, body.as_bytes(), fsutil::Sharing::private())
+        .map_err(|e| format!("{e} (writing {})", path.display()))?;
+    Ok(path.display().to_string())
 }
 
 type LocalThread = (std::sync::mpsc::Sender<Local>, std::thread::JoinHandle<()>);
@@ -337,6 +379,10 @@ fn spawn_local(store: Store, reply: mpsc::UnboundedSender<Msg>) -> std::io::Resu
         .spawn(move || {
             for job in rx {
                 let msg = match job {
+                    Local::SaveCopy { what, name, text } => Some(Msg::Copied {
+                        what,
+                        saved: save_copy(&store, &name, &text),
+                    }),
                     Local::LoadDraft(incident) => std::fs::read_to_string(draft_path(&store, &incident))
                         .ok()
                         .map(|text| Msg::DraftLoaded { incident, text }),
@@ -407,6 +453,15 @@ fn execute_effect(
         }
         Effect::SaveFacilitator(f) => {
             let _ = local.send(Local::SaveFacilitator(f));
+            None
+        }
+        Effect::Copy { what, name, text } => {
+            // OSC 52 (through tmux and SSH where allowed); the terminal never sees the raw text.
+            use std::io::Write;
+            let mut out = std::io::stdout();
+            let _ = out.write_all(super::clipboard::osc52(&text).as_bytes());
+            let _ = out.flush();
+            let _ = local.send(Local::SaveCopy { what, name, text });
             None
         }
         Effect::Quit => None,

@@ -180,7 +180,7 @@ impl Worker {
                     let result = LogWriter::new(&self.store, &incident, &self.identity)
                         .append(drafts, self.clock)
                         .map(|a| a.events.into_iter().map(|e| e.id).collect())
-                        .map_err(|e| e.to_string());
+                        .map_err(|e| reason_first(&e));
                     if let Err(e) = &result {
                         tracing::warn!(%incident, error = %e, "write failed; the console keeps the text and retries");
                     }
@@ -203,7 +203,7 @@ impl Worker {
                     };
                     let result = declare(&self.store, &self.identity, req, self.clock)
                         .map(|(id, _)| id)
-                        .map_err(|e| e.to_string());
+                        .map_err(|e| reason_first(&e));
                     (self.send)(Msg::Declared { result });
                     self.reconcile_board();
                 }
@@ -318,6 +318,15 @@ impl Worker {
             self.last_rows = rows.clone();
             (self.send)(Msg::Board(rows));
         }
+    }
+}
+
+/// A store error with the reason first and the path after it: a footer cut at 80 columns still
+/// says why ("No space left on device (writing /srv/…)"), not only where.
+pub fn reason_first(e: &crate::store::StoreError) -> String {
+    match e {
+        crate::store::StoreError::Io { what, source } => format!("{source} ({what})"),
+        other => other.to_string(),
     }
 }
 

@@ -13,8 +13,12 @@ use crate::tui::model::{BoardFilter, Model, RowStatus};
 use crate::tui::theme::Theme;
 
 pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
-    let [head, body, foot] =
-        Layout::vertical([Constraint::Length(2), Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    let [head, body, foot] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(0),
+        Constraint::Length(super::footer_height(m, area.width)),
+    ])
+    .areas(area);
     let mut tabs = vec![Span::styled("warroom ", theme.title())];
     for f in BoardFilter::ALL {
         let n = m.board.iter().filter(|r| f.shows(r)).count();

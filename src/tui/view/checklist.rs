@@ -22,7 +22,8 @@ pub fn glyph(s: ItemState) -> &'static str {
     }
 }
 
-fn short(p: Phase) -> &'static str {
+/// The phase's short name on a tab.
+pub fn short(p: Phase) -> &'static str {
     match p {
         Phase::Preparation => "Prep",
         Phase::Identification => "Ident",
@@ -40,26 +41,7 @@ pub fn draw(frame: &mut Frame, area: Rect, inc: &IncidentModel, theme: &Theme) {
     };
     let s = inc.state();
     let w = inner.width as usize;
-    // Tab line: every phase with done/total; the selected one also with a gauge.
-    let mut tabs = Vec::new();
-    for p in Phase::ALL {
-        let items = pb.phases.get(p);
-        let done = items
-            .iter()
-            .filter(|i| s.item_state(&i.id) != ItemState::Open && s.item_state(&i.id) != ItemState::Blocked)
-            .count();
-        let current = s.phase() == p;
-        let label = format!("{}{} {done}/{}", if current { "▶" } else { "" }, short(p), items.len());
-        let style = if p == inc.phase_tab {
-            theme.selected()
-        } else if current {
-            theme.bold()
-        } else {
-            theme.dim()
-        };
-        tabs.push(Span::styled(label, style));
-        tabs.push(Span::raw(" "));
-    }
+    let tabs = tab_line(inc, pb, w, theme);
     let mut lines = vec![Line::from(tabs)];
     let items = pb.phases.get(inc.phase_tab);
     let done = items
@@ -71,10 +53,19 @@ pub fn draw(frame: &mut Frame, area: Rect, inc: &IncidentModel, theme: &Theme) {
         .filter(|i| i.required && matches!(s.item_state(&i.id), ItemState::Open | ItemState::Blocked))
         .count();
     let gauge_w = w.saturating_sub(40).clamp(4, 20);
+    // A narrow pane keeps the counts and drops the gauge (the tab above repeats done/total).
+    let narrow = w < 50;
     lines.push(Line::from(vec![
         Span::styled(format!("{} ", inc.phase_tab.label()), theme.bold()),
-        Span::styled(bar(done, items.len(), gauge_w), theme.good()),
-        Span::raw(format!(" {done}/{} done", items.len())),
+        Span::styled(
+            if narrow {
+                String::new()
+            } else {
+                format!("{} ", bar(done, items.len(), gauge_w))
+            },
+            theme.good(),
+        ),
+        Span::raw(format!("{done}/{}{}", items.len(), if narrow { "" } else { " done" })),
         Span::styled(
             if required_open > 0 {
                 format!(" · {required_open} required open")
@@ -133,4 +124,62 @@ pub fn draw(frame: &mut Frame, area: Rect, inc: &IncidentModel, theme: &Theme) {
         lines.push(Line::from(spans));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Two letters for a phase, where the tab line is narrow.
+pub fn initials(p: Phase) -> &'static str {
+    match p {
+        Phase::Preparation => "Pr",
+        Phase::Identification => "Id",
+        Phase::Containment => "Co",
+        Phase::Eradication => "Er",
+        Phase::Recovery => "Re",
+        Phase::LessonsLearned => "LL",
+    }
+}
+
+/// The tab line: all six phases, always. As wide as it can be: short names with done/total;
+/// else two letters with done/total; else two letters, with the selected tab's name and count
+/// whole (the line below it repeats them with a gauge). ▶ marks the incident's phase.
+pub fn tab_line(inc: &IncidentModel, pb: &crate::domain::Playbook, w: usize, theme: &Theme) -> Vec<Span<'static>> {
+    let s = inc.state();
+    let labels = |level: u8| -> Vec<(Phase, String)> {
+        Phase::ALL
+            .iter()
+            .map(|&p| {
+                let items = pb.phases.get(p);
+                let done = items
+                    .iter()
+                    .filter(|i| matches!(s.item_state(&i.id), ItemState::Done | ItemState::Skipped))
+                    .count();
+                let mark = if s.phase() == p { "▶" } else { "" };
+                let count = format!(" {done}/{}", items.len());
+                let label = match level {
+                    0 => format!("{mark}{}{count}", short(p)),
+                    1 => format!("{mark}{}{count}", initials(p)),
+                    _ if p == inc.phase_tab => format!("{mark}{}{count}", short(p)),
+                    _ => format!("{mark}{}", initials(p)),
+                };
+                (p, label)
+            })
+            .collect()
+    };
+    let total = |l: &[(Phase, String)]| l.iter().map(|(_, t)| super::width(t) + 1).sum::<usize>();
+    let chosen = (0..3)
+        .map(labels)
+        .find(|l| total(l) <= w + 1)
+        .unwrap_or_else(|| labels(2));
+    let mut tabs = Vec::new();
+    for (p, label) in chosen {
+        let style = if p == inc.phase_tab {
+            theme.selected()
+        } else if s.phase() == p {
+            theme.bold()
+        } else {
+            theme.dim()
+        };
+        tabs.push(Span::styled(label, style));
+        tabs.push(Span::raw(" "));
+    }
+    tabs
 }

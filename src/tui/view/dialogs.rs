@@ -1,17 +1,209 @@
-//! Overlays: help (generated from the keymap), problems, the text editor, pickers, confirmations,
-//! the declare form and an event's full text.
+//! Overlays: help (generated from the keymap), problems, the message log, the text editor,
+//! pickers, confirmations, the declare form and the full text of what the cursor is on.
+//!
+//! Every dialog but the editor is a [`Dialog`]: a title, rows of text wrapped to the box and the
+//! keys that answer it. The box sizes to its content, scrolls when the terminal is too short, and
+//! its keys are drawn on its last row whatever the scroll.
 
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
+use unicode_width::UnicodeWidthChar;
 
 use super::{hhmmss, pane_block, timeline};
 use crate::domain::describe::describe;
-use crate::domain::sanitize_lines;
+use crate::domain::{sanitize, sanitize_lines};
 use crate::tui::keymap::Context;
-use crate::tui::model::{Confirm, EditorPurpose, Model, Overlay};
+use crate::tui::model::{Confirm, EditorPurpose, IncidentModel, Model, Overlay, Pane};
 use crate::tui::theme::Theme;
+
+/// One row of a dialog's body before it is fitted to the box.
+pub enum Row {
+    /// Text wrapped at spaces (a word longer than the box is broken).
+    Words { text: String, style: Style, indent: usize },
+    /// Text broken at the box's edge exactly, spaces kept: a command reads whole, as it runs.
+    Hard { text: String, style: Style },
+    /// A line drawn as it is (cut at the edge): pickers, help entries.
+    Line(Line<'static>),
+}
+
+impl Row {
+    pub fn words(text: impl Into<String>, style: Style) -> Row {
+        Row::Words {
+            text: text.into(),
+            style,
+            indent: 0,
+        }
+    }
+    pub fn indented(text: impl Into<String>, style: Style, indent: usize) -> Row {
+        Row::Words {
+            text: text.into(),
+            style,
+            indent,
+        }
+    }
+    fn width(&self) -> usize {
+        match self {
+            Row::Words { text, indent, .. } => text_width(text) + indent,
+            Row::Hard { text, .. } => text_width(text),
+            Row::Line(l) => l.width(),
+        }
+    }
+}
+
+/// A dialog: what it says and the keys that answer it.
+pub struct Dialog {
+    pub title: String,
+    pub rows: Vec<Row>,
+    /// `(keys, what they do)`, drawn on the last row, always.
+    pub keys: Vec<(String, String)>,
+    /// The widest the box may grow.
+    pub max_width: u16,
+}
+
+fn text_width(s: &str) -> usize {
+    s.chars().map(|c| c.width().unwrap_or(0)).sum()
+}
+
+/// Wrap `text` to `width` columns at spaces; a word longer than a line is broken.
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut w = 0;
+    for word in text.split(' ') {
+        let ww = text_width(word);
+        if w > 0 && w + 1 + ww > width {
+            out.push(std::mem::take(&mut line));
+            w = 0;
+        }
+        if w > 0 {
+            line.push(' ');
+            w += 1;
+        }
+        if ww > width {
+            for c in word.chars() {
+                let cw = c.width().unwrap_or(0);
+                if w + cw > width && w > 0 {
+                    out.push(std::mem::take(&mut line));
+                    w = 0;
+                }
+                line.push(c);
+                w += cw;
+            }
+        } else {
+            line.push_str(word);
+            w += ww;
+        }
+    }
+    out.push(line);
+    out
+}
+
+/// Break `text` at exactly `width` columns, keeping every character (spaces too).
+pub fn wrap_hard(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut w = 0;
+    for c in text.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw > width && w > 0 {
+            out.push(std::mem::take(&mut line));
+            w = 0;
+        }
+        line.push(c);
+        w += cw;
+    }
+    out.push(line);
+    out
+}
+
+/// The rows of a body fitted to `width` columns.
+fn fit_rows(rows: &[Row], width: usize) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    for r in rows {
+        match r {
+            Row::Words { text, style, indent } => {
+                // A hanging indent: the first line as written, the ones after it indented.
+                let pad = " ".repeat(*indent);
+                let mut lines = wrap_words(text, width).into_iter();
+                if let Some(first) = lines.next() {
+                    out.push(Line::styled(first, *style));
+                }
+                let rest: Vec<String> = lines.collect();
+                if !rest.is_empty() {
+                    for l in wrap_words(&rest.join(" "), width.saturating_sub(*indent)) {
+                        out.push(Line::styled(format!("{pad}{l}"), *style));
+                    }
+                }
+            }
+            Row::Hard { text, style } => {
+                out.extend(wrap_hard(text, width).into_iter().map(|l| Line::styled(l, *style)));
+            }
+            Row::Line(l) => out.push(l.clone()),
+        }
+    }
+    out
+}
+
+/// Where a dialog goes and what of it is seen: the box, its body lines, how many fit.
+pub struct Placed {
+    pub rect: Rect,
+    pub body: Vec<Line<'static>>,
+    pub keys: Vec<Line<'static>>,
+    pub body_rows: usize,
+}
+
+impl Placed {
+    pub fn max_scroll(&self) -> usize {
+        self.body.len().saturating_sub(self.body_rows)
+    }
+}
+
+fn keys_text(keys: &[(String, String)]) -> String {
+    keys.iter()
+        .map(|(k, h)| format!("{k} {h}"))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// Size a dialog to its content within `area`.
+pub fn place(area: Rect, d: &Dialog) -> Placed {
+    let room_w = area.width.saturating_sub(4).max(area.width.min(20));
+    let natural = d
+        .rows
+        .iter()
+        .map(Row::width)
+        .max()
+        .unwrap_or(0)
+        .max(text_width(&d.title) + 2)
+        .max(text_width(&keys_text(&d.keys)))
+        + 2;
+    let w = (natural as u16).clamp(30.min(room_w), room_w.min(d.max_width));
+    let inner_w = w.saturating_sub(2) as usize;
+    let body = fit_rows(&d.rows, inner_w);
+    let keys: Vec<Line<'static>> = wrap_words(&keys_text(&d.keys), inner_w)
+        .into_iter()
+        .map(Line::raw)
+        .collect();
+    let keys = if d.keys.is_empty() { Vec::new() } else { keys };
+    // A blank row between the text and the keys, when there is room for it.
+    let wanted = body.len() + keys.len() + usize::from(!keys.is_empty()) + 2;
+    let h = (wanted as u16).min(area.height.saturating_sub(2).max(area.height.min(3)));
+    let inner_h = h.saturating_sub(2) as usize;
+    let gap = usize::from(!keys.is_empty() && inner_h > body.len() + keys.len());
+    let body_rows = inner_h.saturating_sub(keys.len() + gap);
+    Placed {
+        rect: centered(area, w, h),
+        body,
+        keys,
+        body_rows,
+    }
+}
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let [r] = Layout::horizontal([Constraint::Length(w.min(area.width))])
@@ -23,148 +215,121 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     r
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
-    let Some(overlay) = &m.overlay else { return };
-    match overlay {
-        Overlay::Help { scroll } => help(frame, area, m, *scroll, theme),
-        Overlay::Problems { scroll } => problems(frame, area, m, *scroll, theme),
-        Overlay::Editor(ed) => {
-            let (title, h) = match ed.purpose {
-                EditorPurpose::Note => (" Note — Enter sends · Alt+Enter/Ctrl+J new line · Esc keeps draft ", 8),
-                EditorPurpose::Blocked => (" Why is it blocked? Enter sends · Esc cancels ", 5),
-                EditorPurpose::Status(_) => (" Status update — recorded, not sent · Enter records · Esc cancels ", 10),
-                EditorPurpose::FollowUp => (" Follow-up — Enter records · Esc cancels ", 5),
-                EditorPurpose::Search => (" Search timeline — Enter applies (empty clears) ", 3),
-                EditorPurpose::Title => (" Incident title — Enter ", 3),
-                EditorPurpose::SeverityReason(_) => (" Why change the severity? Enter records · Esc cancels ", 5),
-                EditorPurpose::Evaluator => (
-                    " Evaluator note (private; + went well, - to improve) — Enter keeps it ",
-                    6,
-                ),
-            };
-            let r = centered(area, area.width.saturating_sub(4).min(100), h);
-            frame.render_widget(Clear, r);
-            let block = pane_block(title, true, theme);
-            let inner = block.inner(r);
-            frame.render_widget(block, r);
-            frame.render_widget(&ed.area, inner);
+/// Clear `r` for a popup. A wide character (⏰) just left of it whose right half lies under the
+/// popup's border would be drawn over that border by the terminal: it is blanked first.
+pub fn clear(frame: &mut Frame, r: Rect) {
+    blank_straddlers(frame.buffer_mut(), r);
+    frame.render_widget(Clear, r);
+}
+
+/// Blank every wide character that starts left of `r` and reaches into it.
+pub fn blank_straddlers(buf: &mut Buffer, r: Rect) {
+    if r.x == 0 || r.width == 0 {
+        return;
+    }
+    let area = buf.area;
+    for y in r.top()..r.bottom().min(area.bottom()) {
+        for back in 1..=3u16 {
+            let Some(x) = r.x.checked_sub(back) else { break };
+            if x < area.x {
+                break;
+            }
+            let w = text_width(buf[(x, y)].symbol()) as u16;
+            if w > back {
+                buf[(x, y)].set_symbol(" ");
+            }
         }
+    }
+}
+
+/// Draw a dialog scrolled by `scroll` rows (kept in range).
+pub fn draw_dialog(frame: &mut Frame, area: Rect, d: &Dialog, scroll: usize, theme: &Theme) {
+    let p = place(area, d);
+    clear(frame, p.rect);
+    let block = pane_block(format!(" {} ", d.title), true, theme);
+    let inner = block.inner(p.rect);
+    frame.render_widget(block, p.rect);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+    let scroll = scroll.min(p.max_scroll());
+    let mut lines: Vec<Line> = p.body.iter().skip(scroll).take(p.body_rows).cloned().collect();
+    let body_area = Rect {
+        height: (p.body_rows as u16).min(inner.height),
+        ..inner
+    };
+    lines.truncate(body_area.height as usize);
+    frame.render_widget(Paragraph::new(lines), body_area);
+    let keys_h = (p.keys.len() as u16).min(inner.height);
+    let keys_area = Rect {
+        y: inner.bottom() - keys_h,
+        height: keys_h,
+        ..inner
+    };
+    let mut keys: Vec<Line> = p.keys.iter().map(|l| l.clone().style(theme.bold())).collect();
+    if p.max_scroll() > 0 {
+        // Where the reader is, on the border, so the keys row stays whole.
+        let shown = format!(
+            " {}-{} of {} · j/k PgUp/PgDn ",
+            scroll + 1,
+            (scroll + p.body_rows).min(p.body.len()),
+            p.body.len()
+        );
+        let w = text_width(&shown) as u16;
+        if w + 2 < p.rect.width {
+            let x = p.rect.right() - w - 1;
+            frame
+                .buffer_mut()
+                .set_string(x, p.rect.bottom() - 1, &shown, theme.dim());
+        }
+    }
+    keys.truncate(keys_h as usize);
+    frame.render_widget(Paragraph::new(keys), keys_area);
+}
+
+fn k(keys: &str, what: &str) -> (String, String) {
+    (keys.to_string(), what.to_string())
+}
+
+/// The dialog on screen, as content (for drawing, and for the reducer to know how far it scrolls).
+pub fn dialog_of(m: &Model, area: Rect, theme: &Theme) -> Option<(Dialog, usize)> {
+    let overlay = m.overlay.as_ref()?;
+    let d = match overlay {
+        Overlay::Help { scroll } => return Some((help(m, area, theme), *scroll)),
+        Overlay::Problems { scroll } => return Some((problems(m, theme), *scroll)),
+        Overlay::Messages { scroll } => return Some((messages(m, theme), *scroll)),
+        Overlay::Editor(_) => return None,
         Overlay::Picker(p) => {
-            let h = (p.options.len() as u16 + 2).min(area.height.saturating_sub(2));
-            let w = p
-                .options
-                .iter()
-                .map(|o| o.chars().count())
-                .max()
-                .unwrap_or(10)
-                .max(p.title.chars().count()) as u16
-                + 8;
-            let r = centered(area, w.min(area.width), h);
-            frame.render_widget(Clear, r);
-            let block = pane_block(format!(" {} ", p.title), true, theme);
-            let inner = block.inner(r);
-            frame.render_widget(block, r);
-            let rows = inner.height as usize;
-            let start = p.sel.saturating_sub(rows.saturating_sub(1));
-            let lines: Vec<Line> = p
+            let rows = p
                 .options
                 .iter()
                 .enumerate()
-                .skip(start)
-                .take(rows)
                 .map(|(i, o)| {
                     let text = format!(
                         "{} {}",
                         if i < 9 { format!("{}", i + 1) } else { " ".into() },
-                        crate::domain::sanitize(o)
+                        sanitize(o)
                     );
-                    if i == p.sel {
+                    Row::Line(if i == p.sel {
                         Line::styled(format!("▸{text}"), theme.selected())
                     } else {
                         Line::raw(format!(" {text}"))
-                    }
+                    })
                 })
                 .collect();
-            frame.render_widget(Paragraph::new(lines), inner);
+            let d = Dialog {
+                title: sanitize(&p.title),
+                rows,
+                keys: vec![k("↑↓", "choose"), k("Enter/1-9", "pick"), k("Esc", "cancel")],
+                max_width: 100,
+            };
+            // The selection stays in view.
+            let placed = place(area, &d);
+            let scroll = p.sel.saturating_sub(placed.body_rows.saturating_sub(1));
+            return Some((d, scroll));
         }
-        Overlay::Confirm(Confirm::Approve { action }) => {
-            use crate::domain::sanitize;
-            let r = centered(
-                area,
-                area.width.saturating_sub(4).min(100),
-                area.height.saturating_sub(4).min(16),
-            );
-            frame.render_widget(Clear, r);
-            let block = pane_block(" Approve this action? ", true, theme);
-            let inner = block.inner(r);
-            frame.render_widget(block, r);
-            let mut lines = vec![
-                Line::styled(sanitize(&action.title), theme.bold()),
-                Line::raw(format!("why: {}", sanitize(&action.why))),
-                Line::raw(format!("approval: {}", approval_words(action.approval))),
-            ];
-            if let Some(c) = &action.command {
-                lines.push(Line::styled("command (to be run by hand):", theme.warn()));
-                lines.extend(sanitize_lines(c).into_iter().map(|l| Line::raw(format!("  {l}"))));
-            }
-            lines.push(Line::raw(""));
-            lines.push(Line::from(vec![
-                Span::styled("y", theme.bold()),
-                Span::raw(" approve · "),
-                Span::styled("n", theme.bold()),
-                Span::raw(" not now"),
-            ]));
-            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
-        }
-        Overlay::Confirm(Confirm::Phase { phase, open }) => {
-            let r = centered(area, 70, 9);
-            frame.render_widget(Clear, r);
-            let block = pane_block(format!(" Move to {phase}? "), true, theme);
-            let inner = block.inner(r);
-            frame.render_widget(block, r);
-            let text = vec![
-                Line::styled(
-                    format!("▲ {} required item(s) are still open:", open.len()),
-                    theme.warn(),
-                ),
-                Line::raw(open.join(", ")),
-                Line::raw(""),
-                Line::raw("Moving on is allowed; the override is recorded in the timeline."),
-                Line::from(vec![
-                    Span::styled("y", theme.bold()),
-                    Span::raw(" move on · "),
-                    Span::styled("n", theme.bold()),
-                    Span::raw(" stay"),
-                ]),
-            ];
-            frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), inner);
-        }
-        Overlay::Confirm(Confirm::Quit { unsaved }) => {
-            let r = centered(area, 70, 9);
-            frame.render_widget(Clear, r);
-            let block = pane_block(" Quit with changes not saved? ", true, theme);
-            let inner = block.inner(r);
-            frame.render_widget(block, r);
-            let text = vec![
-                Line::styled(format!("{} change(s) not on disk yet:", unsaved.len()), theme.warn()),
-                Line::raw(crate::domain::sanitize(&unsaved.join(", "))),
-                Line::raw(""),
-                Line::raw("Notes among them are kept as a draft; other changes are lost."),
-                Line::from(vec![
-                    Span::styled("y", theme.bold()),
-                    Span::raw(" quit anyway · "),
-                    Span::styled("n", theme.bold()),
-                    Span::raw(" stay"),
-                ]),
-            ];
-            frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), inner);
-        }
+        Overlay::Confirm(c) => confirm(m, c, theme),
         Overlay::Declare(f) => {
-            let r = centered(area, 70, 9);
-            frame.render_widget(Clear, r);
-            let block = pane_block(" Declare an incident ", true, theme);
-            let inner = block.inner(r);
-            frame.render_widget(block, r);
             let pb = m
                 .playbooks
                 .get(f.playbook)
@@ -173,54 +338,203 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
             let title = if f.title.is_empty() {
                 "(press t to type it)".to_string()
             } else {
-                crate::domain::sanitize(&f.title)
+                sanitize(&f.title)
             };
-            let text = vec![
-                Line::from(vec![Span::styled("p  playbook  ", theme.bold()), Span::raw(pb)]),
-                Line::from(vec![Span::styled("t  title     ", theme.bold()), Span::raw(title)]),
-                Line::from(vec![
-                    Span::styled("1-4 severity ", theme.bold()),
-                    Span::styled(
-                        super::severity_label(Some(f.severity)),
-                        theme.severity(Some(f.severity)),
-                    ),
-                ]),
-                Line::raw(""),
-                Line::from(vec![
-                    Span::styled("Enter", theme.bold()),
-                    Span::raw(" declare · "),
-                    Span::styled("Esc", theme.bold()),
-                    Span::raw(" cancel"),
-                ]),
-            ];
-            frame.render_widget(Paragraph::new(text), inner);
-        }
-        Overlay::Detail => {
-            let Some(inc) = &m.incident else { return };
-            if inc.focus != crate::tui::model::Pane::Timeline {
-                return detail_of_selection(frame, area, inc, theme);
+            Dialog {
+                title: "Declare an incident".into(),
+                rows: vec![
+                    Row::Line(Line::from(vec![
+                        Span::styled("p   playbook  ", theme.bold()),
+                        Span::raw(sanitize(&pb)),
+                    ])),
+                    Row::Line(Line::from(vec![
+                        Span::styled("t   title     ", theme.bold()),
+                        Span::raw(title),
+                    ])),
+                    Row::Line(Line::from(vec![
+                        Span::styled("1-4 severity  ", theme.bold()),
+                        Span::styled(
+                            super::severity_label(Some(f.severity)),
+                            theme.severity(Some(f.severity)),
+                        ),
+                    ])),
+                ],
+                keys: vec![k("Enter", "declare"), k("Esc", "cancel")],
+                max_width: 90,
             }
-            let Some(e) = timeline::cursor(inc) else {
-                return;
-            };
-            let r = centered(
-                area,
-                area.width.saturating_sub(4).min(100),
-                area.height.saturating_sub(4),
+        }
+        Overlay::Detail => detail(m, theme)?,
+    };
+    Some((d, m.dialog_scroll))
+}
+
+/// How far the dialog on screen can scroll at the terminal's size.
+pub fn max_scroll(m: &Model) -> usize {
+    let area = Rect::new(0, 0, m.size.0, m.size.1);
+    match dialog_of(m, area, &Theme::mono()) {
+        Some((d, _)) => place(area, &d).max_scroll(),
+        None => 0,
+    }
+}
+
+/// Rows a page-down moves in the dialog on screen.
+pub fn page(m: &Model) -> usize {
+    let area = Rect::new(0, 0, m.size.0, m.size.1);
+    match dialog_of(m, area, &Theme::mono()) {
+        Some((d, _)) => place(area, &d).body_rows.saturating_sub(1).max(1),
+        None => 1,
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
+    let Some(overlay) = &m.overlay else { return };
+    if let Overlay::Editor(ed) = overlay {
+        let (title, h) = match ed.purpose {
+            EditorPurpose::Note => (" Note — Enter sends · Alt+Enter/Ctrl+J new line · Esc keeps draft ", 8),
+            EditorPurpose::Blocked => (" Why is it blocked? Enter sends · Esc cancels ", 5),
+            EditorPurpose::Skip => (" Why skip this required item? Enter records · Esc cancels ", 5),
+            EditorPurpose::Params => (" Parameters (NAME=value; ↑↓ line) — Enter proposes · Esc cancels ", 8),
+            EditorPurpose::Status(_) => (" Status update — recorded, not sent · Enter records · Esc cancels ", 10),
+            EditorPurpose::FollowUp => (" Follow-up — Enter records · Esc cancels ", 5),
+            EditorPurpose::Search => (" Search timeline — Enter applies (empty clears) · Esc ", 3),
+            EditorPurpose::Title => (" Incident title — Enter · Esc cancels ", 3),
+            EditorPurpose::SeverityReason(_) => (" Why change the severity? Enter records · Esc cancels ", 5),
+            EditorPurpose::Evaluator => (
+                " Evaluator note (private; + went well, - to improve) — Enter keeps it ",
+                6,
+            ),
+        };
+        let r = centered(area, area.width.saturating_sub(4).min(100), h);
+        clear(frame, r);
+        let block = pane_block(title, true, theme);
+        let inner = block.inner(r);
+        frame.render_widget(block, r);
+        frame.render_widget(&ed.area, inner);
+        return;
+    }
+    if let Some((d, scroll)) = dialog_of(m, area, theme) {
+        draw_dialog(frame, area, &d, scroll, theme);
+    }
+}
+
+fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
+    let inc = m.incident.as_ref();
+    match c {
+        Confirm::Approve { action } => {
+            let mut rows = vec![
+                Row::words(sanitize(&action.title), theme.bold()),
+                Row::words(format!("why: {}", sanitize(&action.why)), theme.base()),
+                Row::words(format!("approval: {}", approval_words(action.approval)), theme.base()),
+            ];
+            if let Some(c) = &action.command {
+                rows.push(Row::words("command (to be run by hand):", theme.warn()));
+                rows.extend(sanitize_lines(c).into_iter().map(|l| Row::Hard {
+                    text: l,
+                    style: theme.base(),
+                }));
+            }
+            Dialog {
+                title: "Approve this action?".into(),
+                rows,
+                keys: vec![k("y/Enter", "approve"), k("n/Esc", "not now")],
+                max_width: 100,
+            }
+        }
+        Confirm::Phase { phase, open } => {
+            let mut rows = vec![Row::words(
+                format!("▲ {} required item(s) are still open:", open.len()),
+                theme.warn(),
+            )];
+            for id in open {
+                let text = inc
+                    .and_then(|i| i.playbook())
+                    .and_then(|p| p.phases.all().find(|(_, it)| it.id == *id))
+                    .map(|(_, it)| sanitize(&it.text))
+                    .unwrap_or_default();
+                // One line each, so the list is seen at once; Enter on an item shows it whole.
+                let line = format!("  • {} — {text}", sanitize(id));
+                rows.push(Row::Line(Line::raw(super::fit(&line, 74))));
+            }
+            rows.push(Row::words(
+                "Moving on is allowed; the override and these items are recorded in the timeline.",
+                theme.dim(),
+            ));
+            Dialog {
+                title: format!("Move to {phase}?"),
+                rows,
+                keys: vec![k("y/Enter", "move on"), k("n/Esc", "stay")],
+                max_width: 100,
+            }
+        }
+        Confirm::Quit { unsaved } => {
+            let mut rows = vec![Row::words(
+                format!("{} change(s) not on disk yet:", unsaved.len()),
+                theme.warn(),
+            )];
+            rows.extend(
+                unsaved
+                    .iter()
+                    .map(|u| Row::indented(format!("  • {}", sanitize(u)), theme.base(), 4)),
             );
-            frame.render_widget(Clear, r);
-            let block = pane_block(
-                format!(
-                    " {} by {} at {} ",
-                    e.kind(),
-                    crate::domain::sanitize(&e.by),
-                    hhmmss(e.when(), inc.timeline.local_time)
+            rows.push(Row::words(
+                "Notes among them are kept as a draft; other changes are lost.",
+                theme.dim(),
+            ));
+            Dialog {
+                title: "Quit with changes not saved?".into(),
+                rows,
+                keys: vec![k("y/Enter", "quit anyway"), k("n/Esc", "stay")],
+                max_width: 90,
+            }
+        }
+        Confirm::EndExercise => Dialog {
+            title: "End the exercise?".into(),
+            rows: vec![
+                Row::words(
+                    "The exercise clock stops for every player and no more injects are released.",
+                    theme.bold(),
                 ),
-                true,
-                theme,
-            );
-            let inner = block.inner(r);
-            frame.render_widget(block, r);
+                Row::words(
+                    "The end is recorded; `warroom export` then writes the after-action report.",
+                    theme.base(),
+                ),
+            ],
+            keys: vec![k("y/Enter", "end it"), k("n/Esc", "keep running")],
+            max_width: 90,
+        },
+        Confirm::Handoff { to } => {
+            let from = inc.and_then(|i| i.state().commander()).unwrap_or("-");
+            Dialog {
+                title: "Hand off command?".into(),
+                rows: vec![
+                    Row::words(
+                        format!(
+                            "{} becomes the incident commander (now {}).",
+                            sanitize(to),
+                            sanitize(from)
+                        ),
+                        theme.bold(),
+                    ),
+                    Row::words(
+                        "From then on they approve commander actions and hand off command; the handoff is recorded.",
+                        theme.base(),
+                    ),
+                ],
+                keys: vec![k("y/Enter", "hand off"), k("n/Esc", "keep command")],
+                max_width: 90,
+            }
+        }
+    }
+}
+
+/// The whole of what the cursor is on: an event, a checklist item or an action (with its command
+/// and rollback, to copy and run by hand; warroom never executes them).
+fn detail(m: &Model, theme: &Theme) -> Option<Dialog> {
+    let inc = m.incident.as_ref()?;
+    let close = k("Esc/Enter", "close");
+    match inc.focus {
+        Pane::Timeline => {
+            let e = timeline::cursor(inc)?;
             let mut full = match &e.body {
                 crate::domain::Body::Note(n) => n.text.clone(),
                 crate::domain::Body::StatusUpdate(s) => s.text.clone(),
@@ -230,22 +544,131 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                 // Why this record is not to be taken as fact comes first.
                 full = format!("{}\n\n{full}", flag.label());
             }
-            let lines: Vec<Line> = sanitize_lines(&full).into_iter().map(Line::raw).collect();
-            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+            Some(Dialog {
+                title: format!(
+                    "{} by {} at {}",
+                    e.kind(),
+                    sanitize(&e.by),
+                    hhmmss(e.when(), inc.timeline.local_time)
+                ),
+                rows: sanitize_lines(&full)
+                    .into_iter()
+                    .map(|l| Row::words(l, theme.base()))
+                    .collect(),
+                keys: vec![close],
+                max_width: 100,
+            })
         }
+        Pane::Checklist => Some(item_detail(inc, theme, close)?),
+        Pane::Actions => Some(action_detail(inc, theme, close)?),
+        Pane::Facilitator => None,
     }
 }
 
-fn help(frame: &mut Frame, area: Rect, m: &Model, scroll: usize, theme: &Theme) {
-    let r = centered(
-        area,
-        area.width.saturating_sub(2).min(110),
-        area.height.saturating_sub(2),
-    );
-    frame.render_widget(Clear, r);
-    let block = pane_block(" Keys (j/k scroll · Esc closes) ", true, theme);
-    let inner = block.inner(r);
-    frame.render_widget(block, r);
+fn item_detail(inc: &IncidentModel, theme: &Theme, close: (String, String)) -> Option<Dialog> {
+    let item = inc.selected_item()?;
+    let reg = inc.state().derived.items.get(&item.id);
+    let mut rows = vec![
+        Row::words(sanitize(&item.text), theme.base()),
+        Row::words(
+            format!(
+                "{}role: {}",
+                if item.required { "required · " } else { "" },
+                sanitize(item.role.as_deref().unwrap_or("-"))
+            ),
+            theme.dim(),
+        ),
+    ];
+    match reg {
+        Some(r) => {
+            rows.push(Row::words(
+                format!(
+                    "{} by {} at {}",
+                    crate::domain::describe::item_state_word(r.value.state),
+                    sanitize(&r.by),
+                    crate::domain::time::format_utc(r.when)
+                ),
+                theme.base(),
+            ));
+            if let Some(n) = &r.value.note {
+                rows.push(Row::words(format!("note: {}", sanitize(n)), theme.base()));
+            }
+        }
+        None => rows.push(Row::words("open (nobody has set it yet)", theme.base())),
+    }
+    Some(Dialog {
+        title: sanitize(&item.id),
+        rows,
+        keys: vec![close],
+        max_width: 100,
+    })
+}
+
+fn action_detail(inc: &IncidentModel, theme: &Theme, close: (String, String)) -> Option<Dialog> {
+    let a = inc.selected_action()?;
+    let mut rows = vec![
+        Row::words(sanitize(&a.title), theme.bold()),
+        Row::words(format!("why: {}", sanitize(&a.why)), theme.base()),
+    ];
+    let term = match a.term {
+        crate::domain::playbook::Term::Short => "short-term",
+        crate::domain::playbook::Term::Long => "long-term",
+    };
+    rows.push(Row::words(
+        format!("{term} · approval: {}", approval_words(a.approval)),
+        theme.dim(),
+    ));
+    match inc.state().derived.actions.get(&a.id) {
+        Some(r) => {
+            let who = |w: &Option<String>| w.as_deref().map(sanitize).unwrap_or_else(|| "-".into());
+            rows.push(Row::words(
+                format!(
+                    "now {} (by {} at {}) · proposed by {} · approved by {}",
+                    crate::domain::describe::action_state_word(r.value.state),
+                    sanitize(&r.by),
+                    crate::domain::time::format_utc(r.when),
+                    who(&r.value.proposer),
+                    who(&r.value.approver)
+                ),
+                theme.base(),
+            ));
+            if let Some(n) = &r.value.note {
+                rows.push(Row::words(format!("note: {}", sanitize(n)), theme.base()));
+            }
+        }
+        None => rows.push(Row::words("not proposed yet", theme.base())),
+    }
+    let mut keys = Vec::new();
+    // Commands are broken at the box's edge, never at a space: every character is on screen.
+    if let Some(c) = &a.command {
+        rows.push(Row::words(
+            "command (run it yourself; warroom never executes commands):",
+            theme.warn(),
+        ));
+        rows.extend(sanitize_lines(c).into_iter().map(|l| Row::Hard {
+            text: l,
+            style: theme.base(),
+        }));
+        keys.push(k("c", "copy command"));
+    }
+    if let Some(r) = &a.rollback {
+        rows.push(Row::words("rollback:", theme.bold()));
+        rows.extend(sanitize_lines(r).into_iter().map(|l| Row::Hard {
+            text: l,
+            style: theme.base(),
+        }));
+        keys.push(k("R", "copy rollback"));
+    }
+    keys.push(close);
+    Some(Dialog {
+        title: sanitize(&a.id),
+        rows,
+        keys,
+        max_width: 100,
+    })
+}
+
+fn help(m: &Model, area: Rect, theme: &Theme) -> Dialog {
     let contexts: &[(Context, &str)] = if m.incident.is_some() {
         &[
             (Context::Incident, "War room"),
@@ -257,46 +680,54 @@ fn help(frame: &mut Frame, area: Rect, m: &Model, scroll: usize, theme: &Theme) 
     } else {
         &[(Context::Board, "Board")]
     };
-    let mut lines = Vec::new();
+    let mut rows = Vec::new();
+    // Two columns where the terminal is wide enough for both whole, else one.
+    let two = area.width >= 132;
     for (c, name) in contexts {
-        lines.push(Line::styled(*name, theme.title()));
+        rows.push(Row::Line(Line::styled(*name, theme.title())));
         let entries = m.keymap.help(*c);
-        // Two columns where they fit whole, else one.
-        let per_row = if inner.width >= 96 { 2 } else { 1 };
-        let text_w = (inner.width as usize / per_row).saturating_sub(12);
-        for row in entries.chunks(per_row) {
+        for pair in entries.chunks(if two { 2 } else { 1 }) {
             let mut spans = Vec::new();
-            for (k, h) in row {
-                spans.push(Span::styled(format!("  {k:>9} "), theme.bold()));
-                spans.push(Span::raw(format!("{:<text_w$}", super::fit(h, text_w))));
+            for (i, (keys, h)) in pair.iter().enumerate() {
+                spans.push(Span::styled(format!("  {keys:>11} "), theme.bold()));
+                let col = 48;
+                spans.push(Span::raw(if two && i == 0 {
+                    format!("{:<col$}", super::fit(h, col))
+                } else {
+                    h.clone()
+                }));
             }
-            lines.push(Line::from(spans));
+            rows.push(Row::Line(Line::from(spans)));
         }
     }
-    lines.push(Line::styled(
+    rows.push(Row::Line(Line::styled("Every dialog", theme.title())));
+    for (keys, h) in [
+        ("Enter", "yes / send / pick / close (as the dialog's keys say)"),
+        ("Esc", "no / cancel / close (a note is kept as a draft)"),
+        ("j/k PgUp/PgDn", "scroll a dialog or detail that does not fit"),
+    ] {
+        rows.push(Row::Line(Line::from(vec![
+            Span::styled(format!("  {keys:>11} "), theme.bold()),
+            Span::raw(h),
+        ])));
+    }
+    rows.push(Row::words(
         "In the timeline, ~ after a time marks a backfilled time (given with --occurred).",
         theme.dim(),
     ));
-    lines.push(Line::styled(
+    rows.push(Row::words(
         "Keys can be changed in ~/.config/warroom/keys.ron",
         theme.dim(),
     ));
-    let max_scroll = lines.len().saturating_sub(inner.height as usize);
-    let lines: Vec<Line> = lines.into_iter().skip(scroll.min(max_scroll)).collect();
-    frame.render_widget(Paragraph::new(lines), inner);
+    Dialog {
+        title: "Keys".into(),
+        rows,
+        keys: vec![k("j/k PgUp/PgDn", "scroll"), k("Esc/Enter", "close")],
+        max_width: 110,
+    }
 }
 
-fn problems(frame: &mut Frame, area: Rect, m: &Model, scroll: usize, theme: &Theme) {
-    let r = centered(area, area.width.saturating_sub(2), area.height.saturating_sub(2));
-    frame.render_widget(Clear, r);
-    let block = pane_block(
-        " Problems: skipped files and lines, refused events, clock skew (Esc closes) ",
-        true,
-        theme,
-    );
-    let inner = block.inner(r);
-    frame.render_widget(block, r);
-    let mut lines: Vec<Line> = Vec::new();
+fn problems(m: &Model, theme: &Theme) -> Dialog {
     let list = match &m.incident {
         Some(inc) => {
             let mut v: Vec<String> = inc.view.problems().iter().map(|p| p.to_string()).collect();
@@ -304,108 +735,50 @@ fn problems(frame: &mut Frame, area: Rect, m: &Model, scroll: usize, theme: &The
                 inc.state()
                     .skew_warnings(m.now)
                     .into_iter()
-                    .map(|w| format!("clock skew: {}", crate::domain::sanitize(&w))),
+                    .map(|w| format!("clock skew: {}", sanitize(&w))),
             );
             v
         }
         None => m.board_problems.iter().map(|p| p.to_string()).collect(),
     };
+    let mut rows = Vec::new();
     if list.is_empty() {
-        lines.push(Line::styled("No problems: every file and line was read.", theme.good()));
+        rows.push(Row::words("No problems: every file and line was read.", theme.good()));
     }
-    for p in list.into_iter().skip(scroll) {
-        lines.push(Line::raw(format!("⚠ {p}")));
+    for p in list {
+        rows.push(Row::indented(format!("⚠ {}", sanitize(&p)), theme.base(), 2));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    Dialog {
+        title: "Problems: skipped files and lines, refused events, clock skew".into(),
+        rows,
+        keys: vec![k("Esc/Enter", "close")],
+        max_width: 120,
+    }
 }
 
-/// The selected checklist item or action in full: text, role, why, and the command (shown to copy
-/// and run by hand; warroom never executes it).
-fn detail_of_selection(frame: &mut Frame, area: Rect, inc: &crate::tui::model::IncidentModel, theme: &Theme) {
-    use crate::domain::sanitize;
-    use crate::tui::model::Pane;
-    let mut lines: Vec<Line> = Vec::new();
-    let mut commands: Vec<Line> = Vec::new();
-    let title = match inc.focus {
-        Pane::Checklist => {
-            let Some(item) = inc.selected_item() else { return };
-            let reg = inc.state().derived.items.get(&item.id);
-            lines.push(Line::styled(sanitize(&item.text), theme.base()));
-            lines.push(Line::raw(""));
-            lines.push(Line::raw(format!(
-                "{}role: {}",
-                if item.required { "required · " } else { "" },
-                sanitize(item.role.as_deref().unwrap_or("-"))
-            )));
-            if let Some(r) = reg {
-                lines.push(Line::raw(format!(
-                    "{} by {} at {}",
-                    crate::domain::describe::item_state_word(r.value.state),
-                    sanitize(&r.by),
-                    crate::domain::time::format_utc(r.when)
-                )));
-                if let Some(n) = &r.value.note {
-                    lines.push(Line::raw(format!("note: {}", sanitize(n))));
-                }
-            } else {
-                lines.push(Line::raw("open (nobody has set it yet)"));
-            }
-            format!(" {} ", sanitize(&item.id))
-        }
-        Pane::Actions => {
-            let Some(a) = inc.selected_action() else { return };
-            lines.push(Line::styled(sanitize(&a.title), theme.bold()));
-            lines.push(Line::raw(format!("why: {}", sanitize(&a.why))));
-            let term = match a.term {
-                crate::domain::playbook::Term::Short => "short-term",
-                crate::domain::playbook::Term::Long => "long-term",
-            };
-            lines.push(Line::raw(format!("{term} · approval: {}", approval_words(a.approval))));
-            match inc.state().derived.actions.get(&a.id) {
-                Some(r) => {
-                    let who = |w: &Option<String>| w.as_deref().map(sanitize).unwrap_or_else(|| "-".into());
-                    lines.push(Line::raw(format!(
-                        "now {} (by {} at {}) · proposed by {} · approved by {}",
-                        crate::domain::describe::action_state_word(r.value.state),
-                        sanitize(&r.by),
-                        crate::domain::time::format_utc(r.when),
-                        who(&r.value.proposer),
-                        who(&r.value.approver)
-                    )));
-                    if let Some(n) = &r.value.note {
-                        lines.push(Line::raw(format!("note: {}", sanitize(n))));
-                    }
-                }
-                None => lines.push(Line::raw("not proposed yet")),
-            }
-            // Commands are never wrapped, so what is copied from the screen is what runs.
-            if let Some(c) = &a.command {
-                commands.push(Line::styled(
-                    "command (run it yourself; warroom never executes commands):",
-                    theme.warn(),
-                ));
-                commands.extend(sanitize_lines(c).into_iter().map(Line::raw));
-            }
-            if let Some(r) = &a.rollback {
-                commands.push(Line::styled("rollback:", theme.bold()));
-                commands.extend(sanitize_lines(r).into_iter().map(Line::raw));
-            }
-            format!(" {} ", sanitize(&a.id))
-        }
-        _ => return,
-    };
-    let r = centered(
-        area,
-        area.width.saturating_sub(4).min(100),
-        area.height.saturating_sub(4),
-    );
-    frame.render_widget(Clear, r);
-    let block = pane_block(title, true, theme);
-    let inner = block.inner(r);
-    frame.render_widget(block, r);
-    let [text, cmds] = Layout::vertical([Constraint::Min(0), Constraint::Length(commands.len() as u16)]).areas(inner);
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
-    frame.render_widget(Paragraph::new(commands), cmds);
+fn messages(m: &Model, theme: &Theme) -> Dialog {
+    let mut rows = Vec::new();
+    if m.messages.is_empty() {
+        rows.push(Row::words("No messages yet.", theme.dim()));
+    }
+    for f in &m.messages {
+        let (glyph, style) = if f.error {
+            ("✖", theme.bad())
+        } else {
+            ("✔", theme.good())
+        };
+        rows.push(Row::indented(
+            format!("{} {glyph} {}", hhmmss(f.at, false), sanitize(&f.text)),
+            style,
+            11,
+        ));
+    }
+    Dialog {
+        title: "Messages (newest last, times UTC)".into(),
+        rows,
+        keys: vec![k("j/k PgUp/PgDn", "scroll"), k("Esc/Enter", "close")],
+        max_width: 110,
+    }
 }
 
 /// The approval rule in words.
@@ -414,5 +787,31 @@ pub fn approval_words(a: crate::domain::playbook::Approval) -> &'static str {
         crate::domain::playbook::Approval::None => "none needed",
         crate::domain::playbook::Approval::Commander => "the incident commander",
         crate::domain::playbook::Approval::TwoPerson => "two people: someone other than the proposer",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_wrap_and_long_words_break() {
+        assert_eq!(wrap_words("a bb ccc", 4), vec!["a bb", "ccc"]);
+        assert_eq!(wrap_words("abcdefgh", 3), vec!["abc", "def", "gh"]);
+        assert_eq!(wrap_hard("ab  cd", 3), vec!["ab ", " cd"]);
+        assert_eq!(wrap_words("", 5), vec![""]);
+    }
+
+    #[test]
+    fn a_wide_glyph_under_a_popup_edge_is_blanked() {
+        let mut buf = Buffer::empty(Rect::new(0, 0, 20, 3));
+        buf.set_string(8, 1, "⏰x", Style::default());
+        blank_straddlers(&mut buf, Rect::new(9, 0, 5, 3));
+        assert_eq!(buf[(8, 1)].symbol(), " ");
+        // One that ends before the popup stays.
+        let mut buf = Buffer::empty(Rect::new(0, 0, 20, 3));
+        buf.set_string(7, 1, "⏰", Style::default());
+        blank_straddlers(&mut buf, Rect::new(9, 0, 5, 3));
+        assert_eq!(buf[(7, 1)].symbol(), "⏰");
     }
 }

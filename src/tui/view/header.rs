@@ -1,6 +1,7 @@
 //! The header: what this incident is and how fresh the picture is.
 
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
@@ -58,24 +59,68 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     l1.push(Span::styled(clock, theme.bold()));
 
     let problems = inc.view.problems().len() + s.skew_warnings(m.now).len();
+    let l2 = second_line(m, inc, problems, w, theme);
+    frame.render_widget(Paragraph::new(vec![Line::from(l1), l2]), area);
+}
+
+/// (watch, you, problems, the least room the id may have: `None` = whole)
+type Candidate<'a> = (Option<&'a str>, Option<&'a str>, &'a str, Option<usize>);
+
+/// The second line at `w` columns. It always says who commands and whether there are problems,
+/// and the incident's id whole when it can (what people type after `warroom note` and read out
+/// on a call). When that does not fit, in this order: the freshness loses "ago", your own name
+/// goes (it is on the board), the problems count loses its word, the id is cut to no less than
+/// 20 columns (its start still names it for the CLI), the watch mode goes, the id is cut further.
+pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, theme: &Theme) -> Line<'static> {
+    let s = inc.state();
     let fresh = format_age(m.now - m.watch.last_reconcile);
-    // Most important first; the id is last because it is the longest and the least read.
-    let mut l2 = vec![
-        Span::styled("IC ", theme.dim()),
-        Span::raw(sanitize(s.commander().unwrap_or("-"))),
-        Span::styled(" · you ", theme.dim()),
-        Span::raw(m.me.clone()),
-        Span::styled(" · ", theme.dim()),
-        Span::raw(format!("{} {fresh} ago", m.watch.mode)),
+    let ic = sanitize(s.commander().unwrap_or("-"));
+    let id = sanitize(&inc.id);
+    let pw_long = format!("⚠ {problems} problem{} (!)", if problems == 1 { "" } else { "s" });
+    let pw_short = format!("⚠ {problems} (!)");
+    let watch_ago = format!("{} {fresh} ago", m.watch.mode);
+    let watch = format!("{} {fresh}", m.watch.mode);
+    let you = format!("you {}", m.me);
+    let candidates: [Candidate; 7] = [
+        (Some(&watch_ago), Some(&you), &pw_long, None),
+        (Some(&watch), Some(&you), &pw_long, None),
+        (Some(&watch), None, &pw_long, None),
+        (Some(&watch), None, &pw_short, None),
+        (Some(&watch), None, &pw_short, Some(20)),
+        (None, None, &pw_short, None),
+        (None, None, &pw_short, Some(0)),
     ];
-    if problems > 0 {
-        l2.push(Span::styled(" · ", theme.dim()));
-        l2.push(Span::styled(
-            format!("⚠ {problems} problem{} (!)", if problems == 1 { "" } else { "s" }),
-            theme.warn(),
-        ));
+    let sep = 3;
+    let mut chosen: Vec<(String, Style)> = Vec::new();
+    for (watch, you, pw, id_min) in candidates {
+        let mut parts = vec![(format!("IC {ic}"), theme.base())];
+        if problems > 0 {
+            parts.push((pw.to_string(), theme.warn()));
+        }
+        if let Some(y) = you {
+            parts.push((y.to_string(), theme.base()));
+        }
+        if let Some(wt) = watch {
+            parts.push((wt.to_string(), theme.base()));
+        }
+        let used: usize = parts.iter().map(|(t, _)| super::width(t)).sum::<usize>() + sep * parts.len();
+        let room = w.saturating_sub(used);
+        let fits = match id_min {
+            None => super::width(&id) <= room,
+            Some(min) => room >= min,
+        };
+        chosen = parts;
+        chosen.push((fit(&id, room), theme.dim()));
+        if fits {
+            break;
+        }
     }
-    l2.push(Span::styled(" · ", theme.dim()));
-    l2.push(Span::styled(sanitize(&inc.id), theme.dim()));
-    frame.render_widget(Paragraph::new(vec![Line::from(l1), Line::from(l2)]), area);
+    let mut spans = Vec::new();
+    for (i, (t, st)) in chosen.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" · ", theme.dim()));
+        }
+        spans.push(Span::styled(t, st));
+    }
+    Line::from(spans)
 }

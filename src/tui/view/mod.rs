@@ -37,12 +37,17 @@ pub fn too_small(area: Rect) -> bool {
 }
 
 pub fn layout(area: Rect, focus: Pane) -> Areas {
+    layout_with_footer(area, focus, 1)
+}
+
+/// The layout with a footer of `footer_h` rows (a long message wraps onto up to three).
+pub fn layout_with_footer(area: Rect, focus: Pane, footer_h: u16) -> Areas {
     let now_h = if area.height >= 24 { 2 } else { 1 };
     let [header, now, body, footer] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(now_h),
         Constraint::Min(0),
-        Constraint::Length(1),
+        Constraint::Length(footer_h),
     ])
     .areas(area);
     let top_share = if body.height >= 30 { 55 } else { 52 };
@@ -78,7 +83,7 @@ pub fn draw(frame: &mut Frame, m: &Model, theme: &Theme) {
     match &m.incident {
         None => board::draw(frame, area, m, theme),
         Some(inc) => {
-            let a = layout(area, inc.focus);
+            let a = layout_with_footer(area, inc.focus, footer_height(m, area.width));
             header::draw(frame, a.header, m, inc, theme);
             now::draw(frame, a.now, m, inc, theme);
             if let Some(r) = a.checklist {
@@ -114,26 +119,73 @@ pub fn pane_block<'a>(title: impl Into<Line<'a>>, focused: bool, theme: &Theme) 
     }
 }
 
-/// The footer: a flash message if any, else the keys for where the user is (from the keymap).
+/// The footer's rows: one for the keys, up to three for a message that wraps.
+pub fn footer_height(m: &Model, width: u16) -> u16 {
+    match &m.flash {
+        Some(f) => (flash_lines(&f.text, width as usize).len() as u16).clamp(1, FOOTER_MAX),
+        None => 1,
+    }
+}
+
+/// A footer message wraps onto at most this many rows; `M` shows it whole.
+pub const FOOTER_MAX: u16 = 3;
+
+fn flash_lines(text: &str, width: usize) -> Vec<String> {
+    let text = format!("✖ {}", crate::domain::sanitize(text));
+    let mut lines = dialogs::wrap_words(&text, width.max(10));
+    if lines.len() > FOOTER_MAX as usize {
+        lines.truncate(FOOTER_MAX as usize);
+        if let Some(last) = lines.last_mut() {
+            *last = fit(&format!("{last} …"), width.saturating_sub(12));
+            last.push_str(" (M: in full)");
+        }
+    }
+    lines
+}
+
+/// The footer: a message if any (wrapped, the reason first), else the keys for where the user is
+/// (from the keymap), as many whole entries as fit, help first.
 pub fn footer(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
     if let Some(f) = &m.flash {
         let style = if f.error { theme.bad() } else { theme.good() };
-        let glyph = if f.error { "✖ " } else { "✔ " };
-        frame.render_widget(
-            Paragraph::new(Line::from(vec![
-                Span::styled(glyph, style),
-                Span::styled(crate::domain::sanitize(&f.text), style),
-            ])),
-            area,
-        );
+        let lines: Vec<Line> = flash_lines(&f.text, area.width as usize)
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| {
+                // The first line's glyph says error or done.
+                let l = if i == 0 && !f.error {
+                    l.replacen('✖', "✔", 1)
+                } else {
+                    l
+                };
+                Line::styled(l, style)
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), area);
         return;
     }
     let mut spans = Vec::new();
+    let mut used = 0;
     if m.observer {
         spans.push(Span::styled(" OBSERVER ", theme.banner()));
         spans.push(Span::raw(" "));
+        used += 11;
     }
-    for (i, (k, h)) in m.keymap.footer(&m.contexts()).into_iter().enumerate() {
+    let mut entries = m.keymap.footer(&m.contexts());
+    if let Some(i) = entries.iter().position(|(_, h)| h == "help") {
+        let help = entries.remove(i);
+        entries.insert(0, help);
+    }
+    for (i, (k, h)) in entries.into_iter().enumerate() {
+        let sep = if i > 0 { 3 } else { 0 };
+        let w = sep + width(&k) + 1 + width(&h);
+        if used + w > area.width as usize {
+            break;
+        }
+        used += w;
         if i > 0 {
             spans.push(Span::styled(" · ", theme.dim()));
         }
@@ -141,6 +193,12 @@ pub fn footer(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
         spans.push(Span::raw(format!(" {h}")));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Columns a string takes on screen.
+pub fn width(s: &str) -> usize {
+    use unicode_width::UnicodeWidthChar;
+    s.chars().map(|c| c.width().unwrap_or(0)).sum()
 }
 
 /// Draw a pane's border and return its inside and the incident's playbook, or `None` when there

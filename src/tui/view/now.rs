@@ -1,11 +1,18 @@
 //! The "Now" strip: the commander's first questions — what is blocked, what awaits approval, what is
 //! mine, what is due next.
+//!
+//! At 80 columns every count and the time left are whole, and each part says which key jumps to
+//! it. The first line is what is stuck and what is due (blocked items, then the next deadline),
+//! the second what waits for people (approvals, then what is mine); names fill the room left, in
+//! that order, as many whole as fit and `+N` for the rest.
 
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use super::{fit, width};
 use crate::domain::deadline;
 use crate::domain::event::{ActionState, ItemState, Target};
 use crate::domain::playbook::Approval;
@@ -67,56 +74,183 @@ pub fn facts(m: &Model, inc: &IncidentModel) -> Facts {
     }
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme: &Theme) {
-    let f = facts(m, inc);
-    let mut a = Vec::new();
-    if f.blocked.is_empty() {
-        a.push(Span::styled("▲ nothing blocked", theme.dim()));
-    } else {
-        a.push(Span::styled(format!("▲ BLOCKED {}: ", f.blocked.len()), theme.bad()));
-        let parts: Vec<String> = f
-            .blocked
-            .iter()
-            .map(|(id, note, age)| match note {
-                Some(n) => format!("{id} ({}, {})", sanitize(n), format_age(*age)),
-                None => format!("{id} ({})", format_age(*age)),
-            })
-            .collect();
-        a.push(Span::raw(parts.join("; ")));
+/// `a, b +2`: as many whole names as fit in `budget` columns and how many more there are; the
+/// first name is cut with an ellipsis rather than left out when there is room for a few letters.
+pub fn names_fit(names: &[String], budget: usize) -> Option<String> {
+    let mut out = String::new();
+    for (i, n) in names.iter().enumerate() {
+        let rest = names.len() - i - 1;
+        let more = if rest > 0 { format!(" +{rest}") } else { String::new() };
+        let sep = if i == 0 { "" } else { ", " };
+        let cand = format!("{out}{sep}{n}");
+        if width(&cand) + width(&more) <= budget {
+            out = cand;
+            continue;
+        }
+        let more = format!(" +{}", names.len() - i);
+        if i == 0 {
+            let room = budget.saturating_sub(width(&format!(" +{rest}")) * usize::from(rest > 0));
+            if room < 8 {
+                return None;
+            }
+            let tail = if rest > 0 { format!(" +{rest}") } else { String::new() };
+            return Some(format!("{}{tail}", fit(n, room)));
+        }
+        return Some(format!("{out}{more}"));
     }
-    // The clock first: the time left is what gets cut last on a narrow terminal.
-    let mut b = Vec::new();
-    b.push(Span::styled("⏰ ", theme.bold()));
-    b.push(match &f.next_due {
-        Some((what, left)) => Span::raw(format!(
-            "{} due in {}",
-            super::fit(&sanitize(what), (area.width as usize / 3).max(12)),
-            format_age(*left)
-        )),
-        None => Span::styled("no deadline running", theme.dim()),
-    });
-    if f.awaiting.is_empty() {
-        b.push(Span::styled("  ⧗ no approvals waiting", theme.dim()));
-    } else {
-        b.push(Span::styled(
-            format!("  ⧗ {} to approve: ", f.awaiting.len()),
-            theme.warn(),
-        ));
-        b.push(Span::raw(f.awaiting.join(", ")));
+    (!out.is_empty()).then_some(out)
+}
+
+/// One part of the strip: a head always shown, names if they fit, a tail (the jump key).
+struct Part {
+    head: String,
+    names: Vec<String>,
+    tail: String,
+    style: Style,
+}
+
+impl Part {
+    fn short(&self) -> usize {
+        width(&self.head) + width(&self.tail)
     }
-    b.push(Span::styled("  ☛ mine: ", theme.bold()));
-    b.push(Span::raw(if f.mine.is_empty() {
-        "-".to_string()
-    } else {
-        f.mine.join(", ")
-    }));
-    let lines = if area.height >= 2 {
-        vec![Line::from(a), Line::from(b)]
-    } else {
-        let mut one = a;
-        one.push(Span::raw("  "));
-        one.extend(b);
-        vec![Line::from(one)]
+}
+
+/// Lay parts on one line of `w` columns: every head and tail, then names by priority.
+fn line_of(parts: Vec<Part>, w: usize, theme: &Theme) -> Line<'static> {
+    let sep = 2;
+    let mut left = w.saturating_sub(parts.iter().map(Part::short).sum::<usize>() + sep * parts.len().saturating_sub(1));
+    let mut spans = Vec::new();
+    let names_in = |p: &Part, budget: usize| -> Option<String> {
+        if p.names.is_empty() || budget < 4 {
+            return None;
+        }
+        names_fit(&p.names, budget - 2).map(|n| format!(": {n}"))
     };
+    // A fair share each first (one long note must not hide the rest), then what is left over
+    // goes to the parts in order.
+    let with_names = parts.iter().filter(|p| !p.names.is_empty()).count().max(1);
+    let share = left / with_names;
+    let mut filled: Vec<Option<String>> = parts.iter().map(|p| names_in(p, share)).collect();
+    left = left.saturating_sub(filled.iter().map(|n| n.as_deref().map_or(0, width)).sum());
+    for (p, names) in parts.iter().zip(filled.iter_mut()) {
+        let had = names.as_deref().map_or(0, width);
+        if let Some(more) = names_in(p, had + left) {
+            left = (had + left).saturating_sub(width(&more));
+            *names = Some(more);
+        }
+    }
+    for (i, (p, names)) in parts.into_iter().zip(filled).enumerate() {
+        if i > 0 {
+            spans.push(Span::raw("  "));
+        }
+        spans.push(Span::styled(p.head, p.style));
+        if let Some(n) = names {
+            spans.push(Span::raw(n));
+        }
+        spans.push(Span::styled(p.tail, theme.dim()));
+    }
+    Line::from(spans)
+}
+
+pub fn lines(m: &Model, inc: &IncidentModel, w: usize, rows: u16, theme: &Theme) -> Vec<Line<'static>> {
+    let f = facts(m, inc);
+    let blocked = if f.blocked.is_empty() {
+        Part {
+            head: "▲ nothing blocked".into(),
+            names: vec![],
+            tail: String::new(),
+            style: theme.dim(),
+        }
+    } else {
+        Part {
+            head: format!("▲ BLOCKED {}", f.blocked.len()),
+            names: f
+                .blocked
+                .iter()
+                .map(|(id, note, age)| match note {
+                    Some(n) => format!("{} ({}, {})", sanitize(id), sanitize(n), format_age(*age)),
+                    None => format!("{} ({})", sanitize(id), format_age(*age)),
+                })
+                .collect(),
+            tail: String::new(),
+            style: theme.bad(),
+        }
+    };
+    let approvals = if f.awaiting.is_empty() {
+        Part {
+            head: "⧗ no approvals".into(),
+            names: vec![],
+            tail: String::new(),
+            style: theme.dim(),
+        }
+    } else {
+        Part {
+            head: format!("⧗ {} to approve", f.awaiting.len()),
+            names: f.awaiting.iter().map(|a| sanitize(a)).collect(),
+            tail: " (w)".into(),
+            style: theme.warn(),
+        }
+    };
+    let mine = if f.mine.is_empty() {
+        Part {
+            head: "☛ nothing mine".into(),
+            names: vec![],
+            tail: String::new(),
+            style: theme.dim(),
+        }
+    } else {
+        Part {
+            head: format!("☛ {} mine", f.mine.len()),
+            names: f.mine.iter().map(|a| sanitize(a)).collect(),
+            tail: " (m)".into(),
+            style: theme.bold(),
+        }
+    };
+    // The time left is never cut; what the deadline is fills the room after it.
+    let due = match &f.next_due {
+        Some((what, left)) => Part {
+            head: format!("⏰ {} left", format_age(*left)),
+            names: vec![sanitize(what)],
+            tail: String::new(),
+            style: theme.bold(),
+        },
+        None => Part {
+            head: "⏰ no deadline running".into(),
+            names: vec![],
+            tail: String::new(),
+            style: theme.dim(),
+        },
+    };
+    if rows >= 2 {
+        vec![
+            line_of(vec![blocked, due], w, theme),
+            line_of(vec![approvals, mine], w, theme),
+        ]
+    } else {
+        vec![line_of(vec![blocked, approvals, mine, due], w, theme)]
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme: &Theme) {
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let lines = lines(m, inc, area.width as usize, area.height, theme);
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fit_whole_or_say_how_many_more() {
+        let n: Vec<String> = ["alpha", "beta", "gamma"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(names_fit(&n, 40).as_deref(), Some("alpha, beta, gamma"));
+        assert_eq!(names_fit(&n, 13).as_deref(), Some("alpha +2"));
+        assert_eq!(names_fit(&n, 14).as_deref(), Some("alpha, beta +1"));
+        assert_eq!(names_fit(&n, 4), None);
+        let long = vec!["rebuild-from-gold-images".to_string()];
+        assert_eq!(names_fit(&long, 12).as_deref(), Some("rebuild-fro…"));
+    }
 }

@@ -89,11 +89,16 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     let rows = inner.height as usize - pending_rows;
     let w = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
-    for e in visible(inc, rows) {
+    let shown = visible(inc, rows);
+    let last = shown.len().saturating_sub(1);
+    for (i, e) in shown.into_iter().enumerate() {
+        // The cursor is the newest row in view (↑ scrolls back): ▸ marks it; Enter opens it.
+        let cursor = focused && i == last;
         let when = hhmmss(e.when(), t.local_time);
         let who = fit(&sanitize(&person_of(&e.by)), 8);
         let late = if e.occurred.is_some() { "~" } else { " " };
-        let head = format!("{when}{late}{who:<8} ");
+        let mark = if cursor { "▸" } else { " " };
+        let head = format!("{mark}{when}{late}{who:<8} ");
         let text = describe_in(inc.state(), e);
         let body_w = w.saturating_sub(head.chars().count());
         // A refused or tampered record reads as a warning, not as fact.
@@ -102,10 +107,15 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
         } else {
             style_for(e, theme)
         };
-        lines.push(Line::from(vec![
+        let line = Line::from(vec![
             Span::styled(head, theme.dim()),
             Span::styled(fit(&text, body_w), style),
-        ]));
+        ]);
+        lines.push(if cursor {
+            line.patch_style(theme.selected())
+        } else {
+            line
+        });
     }
     if lines.is_empty() {
         lines.push(Line::styled("no events match", theme.dim()));

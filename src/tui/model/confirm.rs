@@ -1,0 +1,70 @@
+//! Confirmations of decisions that are recorded (phase override, approval, hand-off, quit).
+//! `y` and `Enter` say yes, `n` and `Esc` say no, in every one; the scroll keys move a long one.
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Confirm {
+    /// Enter `phase` although these required items are open.
+    Phase { phase: Phase, open: Vec<String> },
+    /// Approve this containment action (its title, why and command are shown first).
+    Approve { action: crate::domain::playbook::Action },
+    /// Quit although these changes are not on disk yet (notes among them go into the draft).
+    Quit { unsaved: Vec<String> },
+    /// Hand command of the incident to this person.
+    Handoff { to: String },
+    /// End the exercise (the facilitator's console).
+    EndExercise,
+}
+
+pub(super) fn confirm_key(m: &mut Model, c: Confirm, k: KeyEvent) -> Vec<Effect> {
+    let yes = match k.code {
+        KeyCode::Char('y' | 'Y') | KeyCode::Enter => true,
+        KeyCode::Char('n' | 'N') | KeyCode::Esc => return Vec::new(),
+        _ => false,
+    };
+    if !yes {
+        m.overlay = Some(Overlay::Confirm(c));
+        scroll_dialog(m, &k);
+        return Vec::new();
+    }
+    let name = match k.code {
+        KeyCode::Char(y) => y.to_string(),
+        _ => "Enter".to_string(),
+    };
+    if confirm_too_soon(m, &name) {
+        m.overlay = Some(Overlay::Confirm(c));
+        return Vec::new();
+    }
+    match c {
+        Confirm::Quit { .. } => quit(m),
+        Confirm::Phase { phase, open } => write(
+            m,
+            format!("phase → {phase} (override)"),
+            vec![PhaseEntered {
+                phase,
+                override_open: open,
+            }
+            .into()],
+        ),
+        Confirm::Approve { action } => {
+            let body = ActionSet {
+                action: action.id.clone(),
+                state: ActionState::Approved,
+                note: None,
+            }
+            .into();
+            write(m, format!("{} approved", action.id), vec![body])
+        }
+        Confirm::EndExercise => end_exercise(m),
+        Confirm::Handoff { to } => write(
+            m,
+            format!("{COMMANDER} → {to}"),
+            vec![RoleAssigned {
+                role: COMMANDER.into(),
+                who: to,
+            }
+            .into()],
+        ),
+    }
+}

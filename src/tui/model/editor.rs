@@ -1,0 +1,292 @@
+//! The text editor overlay (notes, reasons, status updates, search, titles) and what Enter records.
+
+use super::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditorPurpose {
+    Note,
+    Blocked,
+    /// Why a required checklist item is skipped (`item` says which).
+    Skip,
+    /// The parameters of an action being proposed, `NAME=value` a line (`item` is the action).
+    Params,
+    Status(Audience),
+    FollowUp,
+    Search,
+    Title,
+    Evaluator,
+    SeverityReason(u8),
+}
+
+pub struct Editor {
+    pub purpose: EditorPurpose,
+    pub area: TextArea<'static>,
+    /// The item a Blocked or Skip note is for, or the action whose parameters these are.
+    pub item: Option<String>,
+    /// Already warned about unfilled template placeholders.
+    pub warned: bool,
+}
+
+impl Editor {
+    pub fn new(purpose: EditorPurpose, text: &str) -> Box<Editor> {
+        let lines: Vec<String> = if text.is_empty() {
+            vec![String::new()]
+        } else {
+            text.split('\n').map(str::to_string).collect()
+        };
+        let mut area = TextArea::new(lines);
+        if !matches!(purpose, EditorPurpose::Search | EditorPurpose::Title) {
+            area.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
+        }
+        area.move_cursor(ratatui_textarea::CursorMove::Bottom);
+        area.move_cursor(ratatui_textarea::CursorMove::End);
+        Box::new(Editor {
+            purpose,
+            area,
+            item: None,
+            warned: false,
+        })
+    }
+    pub fn text(&self) -> String {
+        self.area.lines().join("\n")
+    }
+    pub fn single_line(&self) -> bool {
+        matches!(self.purpose, EditorPurpose::Search | EditorPurpose::Title)
+    }
+}
+
+pub(super) fn is_newline_key(k: &KeyEvent) -> bool {
+    (k.code == KeyCode::Enter && k.modifiers.contains(KeyModifiers::ALT))
+        || (k.code == KeyCode::Char('j') && k.modifiers.contains(KeyModifiers::CONTROL))
+}
+
+pub(super) fn editor_key(m: &mut Model, mut ed: Box<Editor>, k: KeyEvent) -> Vec<Effect> {
+    if k.code == KeyCode::Esc {
+        // Cancel, but keep what was typed.
+        if ed.purpose == EditorPurpose::Note {
+            if let Some(inc) = m.incident.as_mut() {
+                inc.draft = ed.text();
+            }
+            return save_editor_draft(m);
+        }
+        if ed.purpose == EditorPurpose::Title {
+            if let Some(mut f) = m.declare_form.take() {
+                f.title = ed.text();
+                m.overlay = Some(Overlay::Declare(f));
+            }
+        }
+        return Vec::new();
+    }
+    if is_newline_key(&k) {
+        if !ed.single_line() {
+            ed.area.insert_newline();
+        }
+        m.overlay = Some(Overlay::Editor(ed));
+        return Vec::new();
+    }
+    if k.code == KeyCode::Enter {
+        return submit_editor(m, ed);
+    }
+    ed.area.input(k);
+    if ed.purpose == EditorPurpose::Note {
+        m.draft_dirty_at = Some(m.now);
+    }
+    m.overlay = Some(Overlay::Editor(ed));
+    Vec::new()
+}
+
+pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
+    let text = ed.text();
+    let trimmed = text.trim().to_string();
+    match ed.purpose {
+        EditorPurpose::Search => {
+            if let Some(inc) = m.incident.as_mut() {
+                inc.timeline.search = (!trimmed.is_empty()).then_some(trimmed);
+                inc.timeline.back = 0;
+            }
+            Vec::new()
+        }
+        EditorPurpose::Title => {
+            if let Some(mut f) = m.declare_form.take() {
+                f.title = trimmed;
+                m.overlay = Some(Overlay::Declare(f));
+            }
+            Vec::new()
+        }
+        EditorPurpose::Params => submit_params(m, ed),
+        _ if trimmed.is_empty() => {
+            m.overlay = Some(Overlay::Editor(ed));
+            Vec::new()
+        }
+        EditorPurpose::Note => {
+            let mut fx = write(
+                m,
+                short_label(&trimmed),
+                vec![Note {
+                    text: text.trim_end().to_string(),
+                    tags: vec![],
+                }
+                .into()],
+            );
+            if let Some(inc) = m.incident.as_mut() {
+                inc.draft.clear();
+                fx.push(Effect::SaveDraft {
+                    incident: inc.id.clone(),
+                    text: String::new(),
+                });
+            }
+            m.draft_dirty_at = None;
+            fx
+        }
+        EditorPurpose::Blocked => {
+            let item = ed.item.clone().unwrap_or_default();
+            write(
+                m,
+                format!("{item} blocked"),
+                vec![ChecklistSet {
+                    item,
+                    state: ItemState::Blocked,
+                    note: Some(trimmed),
+                }
+                .into()],
+            )
+        }
+        EditorPurpose::Skip => {
+            let item = ed.item.clone().unwrap_or_default();
+            write(
+                m,
+                format!("{item} skipped"),
+                vec![ChecklistSet {
+                    item,
+                    state: ItemState::Skipped,
+                    note: Some(trimmed),
+                }
+                .into()],
+            )
+        }
+        EditorPurpose::Status(_) if has_placeholder(&trimmed) && !ed.warned => {
+            let mut ed = ed;
+            ed.warned = true;
+            m.flash(
+                "the update still has [PLACEHOLDERS]; fill them in, or Enter again to record it as is",
+                true,
+            );
+            m.overlay = Some(Overlay::Editor(ed));
+            Vec::new()
+        }
+        EditorPurpose::Status(audience) => write(
+            m,
+            "status update",
+            vec![StatusUpdate {
+                audience,
+                text: trimmed,
+            }
+            .into()],
+        ),
+        EditorPurpose::SeverityReason(severity) => write(
+            m,
+            format!("severity → SEV{severity}"),
+            vec![SeverityChanged {
+                severity,
+                reason: Some(trimmed),
+            }
+            .into()],
+        ),
+        EditorPurpose::Evaluator => {
+            let inject = ed.item.clone();
+            let now = m.now;
+            let fx = match &mut m.facilitator {
+                Some(f) => {
+                    f.notes.push(EvaluatorNote {
+                        inject,
+                        at: now,
+                        text: trimmed,
+                    });
+                    vec![Effect::SaveFacilitator(Box::new(f.clone()))]
+                }
+                None => return Vec::new(),
+            };
+            m.flash("evaluator note kept privately (in the AAR)", false);
+            fx
+        }
+        EditorPurpose::FollowUp => write(
+            m,
+            "follow-up",
+            vec![FollowUp {
+                text: trimmed,
+                owner: None,
+                kind: "improvement".into(),
+            }
+            .into()],
+        ),
+    }
+}
+
+pub(super) fn short_label(text: &str) -> String {
+    let one = crate::domain::sanitize(text);
+    let mut s: String = one.chars().take(40).collect();
+    if one.chars().count() > 40 {
+        s.push('…');
+    }
+    s
+}
+
+/// A template's fill-in like `[CHANNEL]` or `[TIME, UTC]` still in the text.
+pub(super) fn has_placeholder(text: &str) -> bool {
+    text.split('[').skip(1).any(|rest| {
+        rest.split_once(']').is_some_and(|(inside, _)| {
+            !inside.is_empty()
+                && inside.chars().any(|c| c.is_ascii_uppercase())
+                && !inside.chars().any(|c| c.is_ascii_lowercase())
+        })
+    })
+}
+
+/// `NAME=value` lines, the empty ones left out.
+pub fn parse_params(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .collect()
+}
+
+/// Propose the action with its parameters in the record's note; a parameter left empty is asked
+/// for once (Enter again proposes without it).
+fn submit_params(m: &mut Model, mut ed: Box<Editor>) -> Vec<Effect> {
+    let action = ed.item.clone().unwrap_or_default();
+    let params = parse_params(&ed.text());
+    let empty: Vec<&str> = params
+        .iter()
+        .filter(|(_, v)| v.is_empty())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !empty.is_empty() && !ed.warned {
+        ed.warned = true;
+        m.flash(
+            format!(
+                "{} still empty; fill in, or Enter again to propose without",
+                empty.join(", ")
+            ),
+            true,
+        );
+        m.overlay = Some(Overlay::Editor(ed));
+        return Vec::new();
+    }
+    let given: Vec<String> = params
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let note = (!given.is_empty()).then(|| format!("parameters: {}", given.join("; ")));
+    write(
+        m,
+        format!("{action} Proposed"),
+        vec![ActionSet {
+            action,
+            state: ActionState::Proposed,
+            note,
+        }
+        .into()],
+    )
+}

@@ -1,0 +1,532 @@
+//! The war-room view of one incident: panes, cursors, the timeline's filters, and its keys.
+
+use super::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Checklist,
+    Actions,
+    Facilitator,
+    Timeline,
+}
+
+impl Pane {
+    pub(super) fn cycle(facilitating: bool) -> &'static [Pane] {
+        if facilitating {
+            &[Pane::Checklist, Pane::Actions, Pane::Facilitator, Pane::Timeline]
+        } else {
+            &[Pane::Checklist, Pane::Actions, Pane::Timeline]
+        }
+    }
+    pub(super) fn step(self, facilitating: bool, by: usize) -> Pane {
+        let c = Pane::cycle(facilitating);
+        let i = c.iter().position(|p| *p == self).unwrap_or(0);
+        c[(i + by) % c.len()]
+    }
+    pub(super) fn context(self) -> Context {
+        match self {
+            Pane::Checklist => Context::Checklist,
+            Pane::Actions => Context::Actions,
+            Pane::Facilitator => Context::Facilitator,
+            Pane::Timeline => Context::Timeline,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindFilter {
+    All,
+    Notes,
+    Checklist,
+    Actions,
+    Comms,
+    Command,
+}
+
+impl KindFilter {
+    pub fn label(self) -> &'static str {
+        match self {
+            KindFilter::All => "all",
+            KindFilter::Notes => "notes",
+            KindFilter::Checklist => "checklist",
+            KindFilter::Actions => "actions",
+            KindFilter::Comms => "status updates",
+            KindFilter::Command => "command",
+        }
+    }
+    pub(super) fn next(self) -> KindFilter {
+        use KindFilter::*;
+        match self {
+            All => Notes,
+            Notes => Checklist,
+            Checklist => Actions,
+            Actions => Comms,
+            Comms => Command,
+            Command => All,
+        }
+    }
+    pub fn matches(self, b: &Body) -> bool {
+        match self {
+            KindFilter::All => true,
+            KindFilter::Notes => matches!(b, Body::Note(_) | Body::InjectReleased(_)),
+            KindFilter::Checklist => matches!(b, Body::ChecklistSet(_)),
+            KindFilter::Actions => matches!(b, Body::ActionSet(_) | Body::ActionOutput(_)),
+            KindFilter::Comms => matches!(b, Body::StatusUpdate(_)),
+            KindFilter::Command => matches!(
+                b,
+                Body::Declared(_)
+                    | Body::PhaseEntered(_)
+                    | Body::SeverityChanged(_)
+                    | Body::RoleAssigned(_)
+                    | Body::Assigned(_)
+                    | Body::Classified(_)
+                    | Body::MaterialityDetermined(_)
+                    | Body::Resolved(_)
+                    | Body::Reopened(_)
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineView {
+    /// Rows scrolled back from the newest; 0 follows new events.
+    pub back: usize,
+    pub kind: KindFilter,
+    pub author: Option<String>,
+    pub search: Option<String>,
+    pub local_time: bool,
+}
+
+impl TimelineView {
+    pub fn shows(&self, e: &Event) -> bool {
+        if matches!(e.body, Body::Heads(_)) || !self.kind.matches(&e.body) {
+            return false;
+        }
+        if self.author.as_ref().is_some_and(|a| person_of(&e.by) != *a) {
+            return false;
+        }
+        match &self.search {
+            Some(q) if !q.is_empty() => {
+                let text = crate::domain::describe::describe(e).to_lowercase();
+                text.contains(&q.to_lowercase()) || e.by.contains(&q.to_lowercase())
+            }
+            _ => true,
+        }
+    }
+}
+
+/// The war-room view of one incident.
+pub struct IncidentModel {
+    pub id: String,
+    pub view: View,
+    pub focus: Pane,
+    pub phase_tab: Phase,
+    pub item_sel: usize,
+    pub action_sel: usize,
+    pub timeline: TimelineView,
+    /// The saved note draft, restored into the editor.
+    pub draft: String,
+    /// Whether the tab followed the incident's phase until the user picked another.
+    pub tab_follows_phase: bool,
+}
+
+impl IncidentModel {
+    pub fn new(id: &str) -> IncidentModel {
+        IncidentModel {
+            id: id.to_string(),
+            view: View::new(id),
+            focus: Pane::Checklist,
+            phase_tab: Phase::Identification,
+            item_sel: 0,
+            action_sel: 0,
+            timeline: TimelineView {
+                back: 0,
+                kind: KindFilter::All,
+                author: None,
+                search: None,
+                local_time: false,
+            },
+            draft: String::new(),
+            tab_follows_phase: true,
+        }
+    }
+    pub fn state(&self) -> &IncidentState {
+        &self.view.state
+    }
+    pub fn playbook(&self) -> Option<&Playbook> {
+        self.view.state.playbook()
+    }
+    pub fn selected_item(&self) -> Option<&crate::domain::playbook::Item> {
+        self.playbook()?.phases.get(self.phase_tab).get(self.item_sel)
+    }
+    pub fn selected_action(&self) -> Option<&crate::domain::playbook::Action> {
+        self.playbook()?.actions.get(self.action_sel)
+    }
+    /// People seen in this incident (authors, role holders, assignees), for pickers.
+    pub fn people(&self, me: &str) -> Vec<String> {
+        let s = self.state();
+        let mut set: BTreeSet<String> = s.events().map(|e| person_of(&e.by)).collect();
+        set.extend(s.derived.roles.values().map(|r| r.value.clone()));
+        set.extend(s.derived.assignments.values().map(|r| r.value.clone()));
+        set.insert(me.to_string());
+        set.into_iter().collect()
+    }
+}
+
+pub(super) fn clamp(inc: &mut IncidentModel) {
+    let (items, actions) = match inc.playbook() {
+        Some(p) => (p.phases.get(inc.phase_tab).len(), p.actions.len()),
+        None => (0, 0),
+    };
+    inc.item_sel = inc.item_sel.min(items.saturating_sub(1));
+    inc.action_sel = inc.action_sel.min(actions.saturating_sub(1));
+}
+
+pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
+    let person = m.person.clone();
+    let facilitating = m.facilitator.is_some();
+    let Some(inc) = m.incident.as_mut() else {
+        return Vec::new();
+    };
+    match a {
+        Action::Quit => ask_or_quit(m),
+        Action::Back
+            if inc.timeline.search.is_some()
+                || inc.timeline.author.is_some()
+                || inc.timeline.kind != KindFilter::All =>
+        {
+            // Esc first clears what narrows the timeline, then leaves the incident.
+            inc.timeline.search = None;
+            inc.timeline.author = None;
+            inc.timeline.kind = KindFilter::All;
+            inc.timeline.back = 0;
+            Vec::new()
+        }
+        Action::Back => {
+            let mut fx = save_failed_writes(m);
+            m.incident = None;
+            fx.push(Effect::Close);
+            fx
+        }
+        Action::NextPane => {
+            inc.focus = inc.focus.step(facilitating, 1);
+            Vec::new()
+        }
+        Action::PrevPane => {
+            inc.focus = inc.focus.step(facilitating, Pane::cycle(facilitating).len() - 1);
+            Vec::new()
+        }
+        Action::PauseResume
+        | Action::Faster
+        | Action::Slower
+        | Action::ReleaseNow
+        | Action::SkipInject
+        | Action::EvaluatorNote
+        | Action::EndExercise => facilitate(m, a),
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+            move_cursor(inc, a, &mut m.inject_sel);
+            Vec::new()
+        }
+        Action::Left | Action::Right => {
+            let i = inc.phase_tab.index();
+            let j = if a == Action::Left {
+                i.saturating_sub(1)
+            } else {
+                (i + 1).min(5)
+            };
+            inc.phase_tab = Phase::ALL[j];
+            inc.tab_follows_phase = false;
+            inc.item_sel = 0;
+            Vec::new()
+        }
+        Action::Note => {
+            let ed = Editor::new(EditorPurpose::Note, &inc.draft);
+            m.overlay = Some(Overlay::Editor(ed));
+            Vec::new()
+        }
+        Action::FollowUp => {
+            m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::FollowUp, "")));
+            Vec::new()
+        }
+        Action::Search => {
+            let q = inc.timeline.search.clone().unwrap_or_default();
+            m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::Search, &q)));
+            Vec::new()
+        }
+        Action::Status => {
+            m.overlay = Some(Overlay::Picker(Picker {
+                title: "Status update for".into(),
+                options: vec!["internal".into(), "external".into()],
+                sel: 0,
+                purpose: PickPurpose::StatusAudience,
+            }));
+            Vec::new()
+        }
+        Action::Severity => {
+            m.overlay = Some(Overlay::Picker(Picker {
+                title: "Severity".into(),
+                options: (1..=4).map(|s| format!("SEV{s}")).collect(),
+                sel: inc.state().severity().map_or(1, |s| (s as usize).saturating_sub(1)),
+                purpose: PickPurpose::Severity,
+            }));
+            Vec::new()
+        }
+        Action::Handoff => {
+            let probe: Body = RoleAssigned {
+                role: COMMANDER.into(),
+                who: person.clone(),
+            }
+            .into();
+            if let Err(v) = inc.state().check(&probe, &m.me, m.now) {
+                m.flash(format!("{v}"), true);
+                return Vec::new();
+            }
+            let current = inc.state().commander().map(str::to_string);
+            let people: Vec<String> = inc
+                .people(&person)
+                .into_iter()
+                .filter(|p| Some(p) != current.as_ref())
+                .collect();
+            m.overlay = Some(Overlay::Picker(Picker {
+                title: "Hand off command to".into(),
+                options: people,
+                sel: 0,
+                purpose: PickPurpose::RolePerson(COMMANDER.into()),
+            }));
+            Vec::new()
+        }
+        Action::AssignRole => {
+            let mut roles = vec![COMMANDER.to_string()];
+            if let Some(p) = inc.playbook() {
+                roles.extend(p.roles.iter().map(|r| r.id.clone()));
+            }
+            m.overlay = Some(Overlay::Picker(Picker {
+                title: "Assign which role".into(),
+                options: roles,
+                sel: 0,
+                purpose: PickPurpose::Role,
+            }));
+            Vec::new()
+        }
+        Action::Assign => {
+            let target = match inc.focus {
+                Pane::Checklist => inc.selected_item().map(|i| Target::Item(i.id.clone())),
+                Pane::Actions => inc.selected_action().map(|a| Target::Action(a.id.clone())),
+                Pane::Timeline | Pane::Facilitator => None,
+            };
+            if let Some(t) = target {
+                let people = inc.people(&person);
+                let sel = people.iter().position(|p| *p == person).unwrap_or(0);
+                m.overlay = Some(Overlay::Picker(Picker {
+                    title: format!("Assign {} to", t.id()),
+                    options: people,
+                    sel,
+                    purpose: PickPurpose::Assign(t),
+                }));
+            }
+            Vec::new()
+        }
+        Action::NextPhase => {
+            let current = inc.state().phase();
+            let Some(next) = current.next() else {
+                m.flash("already in the last phase (Lessons Learned)", false);
+                return Vec::new();
+            };
+            let open = inc.state().open_required_before(next);
+            if open.is_empty() {
+                write(
+                    m,
+                    format!("phase → {next}"),
+                    vec![PhaseEntered {
+                        phase: next,
+                        override_open: vec![],
+                    }
+                    .into()],
+                )
+            } else {
+                m.overlay = Some(Overlay::Confirm(Confirm::Phase { phase: next, open }));
+                Vec::new()
+            }
+        }
+        Action::ItemSkipped if inc.selected_item().is_some_and(|i| i.required) => {
+            // Skipping a required step is a decision: the record says why.
+            let mut ed = Editor::new(EditorPurpose::Skip, "");
+            ed.item = inc.selected_item().map(|i| i.id.clone());
+            m.overlay = Some(Overlay::Editor(ed));
+            Vec::new()
+        }
+        Action::ItemDone | Action::ItemSkipped | Action::ItemOpen => {
+            let Some(item) = inc.selected_item().map(|i| i.id.clone()) else {
+                return Vec::new();
+            };
+            let state = match a {
+                Action::ItemDone => ItemState::Done,
+                Action::ItemSkipped => ItemState::Skipped,
+                _ => ItemState::Open,
+            };
+            write(
+                m,
+                format!("{item} {state:?}"),
+                vec![ChecklistSet {
+                    item,
+                    state,
+                    note: None,
+                }
+                .into()],
+            )
+        }
+        Action::ItemBlocked => {
+            let Some(item) = inc.selected_item().map(|i| i.id.clone()) else {
+                return Vec::new();
+            };
+            let mut ed = Editor::new(EditorPurpose::Blocked, "");
+            ed.item = Some(item);
+            m.overlay = Some(Overlay::Editor(ed));
+            Vec::new()
+        }
+        Action::Propose
+        | Action::Approve
+        | Action::Run
+        | Action::ActionDone
+        | Action::ActionFailed
+        | Action::RollBack => {
+            let Some(def) = inc.selected_action().cloned() else {
+                return Vec::new();
+            };
+            let params = def.parameters();
+            if a == Action::Propose && !params.is_empty() {
+                let probe: Body = ActionSet {
+                    action: def.id.clone(),
+                    state: ActionState::Proposed,
+                    note: None,
+                }
+                .into();
+                if let Err(v) = inc.state().check(&probe, &m.me, m.now) {
+                    m.flash(format!("{v} (refused)"), true);
+                    return Vec::new();
+                }
+                // Where the playbook names parameters (host, segment…), the proposal carries them.
+                let text: Vec<String> = params.iter().map(|p| format!("{p}=")).collect();
+                let mut ed = Editor::new(EditorPurpose::Params, &text.join("\n"));
+                ed.area.move_cursor(ratatui_textarea::CursorMove::Top);
+                ed.area.move_cursor(ratatui_textarea::CursorMove::End);
+                ed.item = Some(def.id.clone());
+                m.overlay = Some(Overlay::Editor(ed));
+                return Vec::new();
+            }
+            let exercise = matches!(inc.state().mode(), Some(Mode::Exercise | Mode::Demo));
+            let state = match a {
+                Action::Propose => ActionState::Proposed,
+                Action::Approve => ActionState::Approved,
+                // In an exercise a command is never executed: it is recorded as a dry run.
+                Action::Run if exercise && def.command.is_some() => ActionState::DryRun,
+                Action::Run => ActionState::Running,
+                Action::ActionDone => ActionState::Done,
+                Action::ActionFailed => ActionState::Failed,
+                _ => ActionState::RolledBack,
+            };
+            let body: Body = ActionSet {
+                action: def.id.clone(),
+                state,
+                note: None,
+            }
+            .into();
+            if state == ActionState::Approved {
+                // An approval is a second pair of eyes: show what is being approved first.
+                if let Err(v) = inc.state().check(&body, &m.me, m.now) {
+                    m.flash(format!("{v} (refused)"), true);
+                    return Vec::new();
+                }
+                m.overlay = Some(Overlay::Confirm(Confirm::Approve { action: def }));
+                return Vec::new();
+            }
+            write(m, format!("{} {state:?}", def.id), vec![body])
+        }
+        Action::JumpApproval | Action::JumpMine | Action::JumpRequired => {
+            super::jump::jump(m, a);
+            Vec::new()
+        }
+        Action::FilterKind => {
+            inc.timeline.kind = inc.timeline.kind.next();
+            inc.timeline.back = 0;
+            Vec::new()
+        }
+        Action::FilterAuthor => {
+            let people: Vec<String> = inc.people(&person);
+            inc.timeline.author = match &inc.timeline.author {
+                None => people.first().cloned(),
+                Some(cur) => people.iter().skip_while(|p| *p != cur).nth(1).cloned(),
+            };
+            inc.timeline.back = 0;
+            Vec::new()
+        }
+        Action::LocalTime => {
+            inc.timeline.local_time = !inc.timeline.local_time;
+            Vec::new()
+        }
+        Action::Retry => {
+            let mut fx = Vec::new();
+            for p in &mut m.pending {
+                if matches!(p.state, PendingState::Failed { .. }) {
+                    p.state = PendingState::InFlight;
+                    fx.push(Effect::Write {
+                        token: p.token,
+                        incident: p.incident.clone(),
+                        drafts: p.drafts.clone(),
+                    });
+                }
+            }
+            fx
+        }
+        _ => Vec::new(),
+    }
+}
+
+pub(super) fn move_cursor(inc: &mut IncidentModel, a: Action, inject_sel: &mut usize) {
+    let page = 10;
+    match inc.focus {
+        Pane::Facilitator => {
+            *inject_sel = match a {
+                Action::Up => inject_sel.saturating_sub(1),
+                Action::Down => *inject_sel + 1,
+                Action::Top => 0,
+                _ => *inject_sel,
+            };
+        }
+        Pane::Checklist | Pane::Actions => {
+            let len = match (inc.focus, inc.playbook()) {
+                (Pane::Checklist, Some(p)) => p.phases.get(inc.phase_tab).len(),
+                (_, Some(p)) => p.actions.len(),
+                _ => 0,
+            };
+            let sel = if inc.focus == Pane::Checklist {
+                &mut inc.item_sel
+            } else {
+                &mut inc.action_sel
+            };
+            *sel = match a {
+                Action::Up => sel.saturating_sub(1),
+                Action::Down => *sel + 1,
+                Action::PageUp => sel.saturating_sub(page),
+                Action::PageDown => *sel + page,
+                Action::Top => 0,
+                _ => len,
+            }
+            .min(len.saturating_sub(1));
+        }
+        Pane::Timeline => {
+            let t = &mut inc.timeline;
+            t.back = match a {
+                Action::Up => t.back + 1,
+                Action::Down => t.back.saturating_sub(1),
+                Action::PageUp => t.back + page,
+                Action::PageDown => t.back.saturating_sub(page),
+                Action::Top => inc.view.state.event_count(),
+                _ => 0,
+            };
+            // Never scroll past the oldest event.
+            t.back = t.back.min(inc.view.state.event_count().saturating_sub(1));
+        }
+    }
+}

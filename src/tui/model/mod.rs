@@ -1,0 +1,713 @@
+//! The console's state and its reducer: `update(&mut Model, Msg) -> Vec<Effect>`. Pure: no IO, no
+//! terminal, no clock (time arrives in messages). Every write is an effect that goes through the
+//! store and comes back through the reader, exactly like a teammate's.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+
+use super::input::{self, KeyClock, Verdict};
+use super::keymap::{Action, Context, Key, Keymap};
+use crate::domain::event::*;
+use crate::domain::identity::person_of;
+use crate::domain::playbook::{Audience, Playbook, COMMANDER};
+use crate::domain::time::Millis;
+use crate::domain::{IncidentState, Phase, Problem};
+use crate::exercise::local::{EvaluatorNote, FacilitatorState};
+use crate::exercise::scheduler;
+use crate::store::incident::{Update, View};
+use crate::store::writer::Draft;
+
+mod board;
+mod confirm;
+mod declare;
+mod detail;
+mod editor;
+mod facilitator;
+mod incident;
+mod jump;
+mod picker;
+
+pub use board::*;
+pub use confirm::*;
+pub use declare::*;
+use detail::*;
+pub use editor::*;
+use facilitator::*;
+pub use incident::*;
+pub use picker::*;
+
+/// Failed writes are retried this often.
+pub const RETRY_MS: Millis = 5_000;
+/// Drafts are saved once typing pauses this long.
+pub const DRAFT_PAUSE_MS: Millis = 1_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PendingState {
+    InFlight,
+    /// On disk; shown as committed once these events come back through the reader.
+    Written(Vec<String>),
+    Failed {
+        error: String,
+        at: Millis,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub token: u64,
+    pub incident: String,
+    pub drafts: Vec<Draft>,
+    pub label: String,
+    pub state: PendingState,
+}
+
+pub enum Overlay {
+    Help {
+        scroll: usize,
+    },
+    Problems {
+        scroll: usize,
+    },
+    Editor(Box<Editor>),
+    Picker(Picker),
+    Confirm(Confirm),
+    Declare(DeclareForm),
+    /// The whole of what the cursor is on: a timeline event, a checklist item or an action
+    /// (scrolled with `dialog_scroll`).
+    Detail,
+    /// The log of recent footer messages, newest last.
+    Messages {
+        scroll: usize,
+    },
+}
+
+/// How many footer messages the log keeps.
+pub const MESSAGE_LOG: usize = 100;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flash {
+    pub text: String,
+    pub error: bool,
+    pub at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchInfo {
+    pub mode: String,
+    pub last_reconcile: Millis,
+}
+
+/// Messages into the reducer.
+pub enum Msg {
+    /// Keys read from the terminal together, and when they arrived (ms on a monotonic clock):
+    /// the timing tells a person's keys from a paste that came without bracketed-paste markers.
+    Keys {
+        keys: Vec<KeyEvent>,
+        at: Millis,
+    },
+    Paste(String),
+    Tick(Millis),
+    /// The terminal's size (at start and on every change): dialogs scroll by its pages.
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// A command was copied (OSC 52) and saved to this file, or could not be saved.
+    Copied {
+        what: String,
+        saved: Result<String, String>,
+    },
+    Board(Vec<BoardRow>),
+    /// Odd entries in the shared root (symlinks, stray folders), shown with `!` on the board.
+    BoardProblems(Vec<Problem>),
+    Incident {
+        id: String,
+        update: Update,
+    },
+    Written {
+        token: u64,
+        result: Result<Vec<String>, String>,
+    },
+    Declared {
+        result: Result<String, String>,
+    },
+    Watch(WatchInfo),
+    DraftLoaded {
+        incident: String,
+        text: String,
+    },
+    /// SIGHUP, SIGTERM, SIGINT and the like (or the terminal went away): save what is typed,
+    /// then quit.
+    Hangup,
+    /// Something the shell could not do, to show.
+    Failed(String),
+    /// The store thread died: nothing more is read or written, so the console must end.
+    StoreDied(String),
+}
+
+/// What the shell must do.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    Open(String),
+    Close,
+    Write {
+        token: u64,
+        incident: String,
+        drafts: Vec<Draft>,
+    },
+    Declare {
+        playbook: String,
+        title: String,
+        severity: u8,
+    },
+    SaveDraft {
+        incident: String,
+        text: String,
+    },
+    /// Put this text on the clipboard (OSC 52) and save it to a file in the state directory
+    /// (the fallback where the terminal does not pass OSC 52 on).
+    Copy {
+        what: String,
+        name: String,
+        text: String,
+    },
+    /// Skips and evaluator notes stay in the local state directory.
+    SaveFacilitator(Box<FacilitatorState>),
+    Quit,
+}
+
+pub struct Model {
+    pub me: String,
+    pub person: String,
+    pub observer: bool,
+    pub now: Millis,
+    pub keymap: Keymap,
+    pub store_desc: String,
+    pub board: Vec<BoardRow>,
+    pub board_sel: usize,
+    pub board_filter: BoardFilter,
+    pub board_problems: Vec<Problem>,
+    pub incident: Option<IncidentModel>,
+    pub overlay: Option<Overlay>,
+    pub flash: Option<Flash>,
+    pub watch: WatchInfo,
+    pub pending: Vec<Pending>,
+    pub next_token: u64,
+    /// Playbooks offered when declaring: (id, title).
+    pub playbooks: Vec<(String, String)>,
+    /// The library's version of each playbook id (to flag incidents on an older one).
+    pub library_versions: BTreeMap<String, String>,
+    pub declare_form: Option<DeclareForm>,
+    pub draft_dirty_at: Option<Millis>,
+    /// The facilitator's private half of an exercise (scenario, skips, evaluator notes).
+    pub facilitator: Option<FacilitatorState>,
+    pub inject_sel: usize,
+    /// Injects whose release is on its way to the store (never sent twice).
+    pub releasing: BTreeSet<String>,
+    /// Why the console had to end, printed once the terminal is restored.
+    pub fatal: Option<String>,
+    /// What the user should know on the way out (a note kept as a draft), printed once the
+    /// terminal is restored.
+    pub farewell: Option<String>,
+    /// The timing of keys, to tell a person from a paste.
+    pub keys: KeyClock,
+    pub quit: bool,
+    /// Every footer message of this session (at most `MESSAGE_LOG`), for `M`.
+    pub messages: Vec<Flash>,
+    /// The terminal's size, so a dialog scrolls by its pages and never past its end.
+    pub size: (u16, u16),
+    /// How far the confirmation or detail on screen is scrolled.
+    pub dialog_scroll: usize,
+}
+
+impl Model {
+    pub fn new(me: &str, keymap: Keymap, store_desc: &str, now: Millis) -> Model {
+        Model {
+            me: me.to_string(),
+            person: person_of(me),
+            observer: false,
+            now,
+            keymap,
+            store_desc: store_desc.to_string(),
+            board: Vec::new(),
+            board_sel: 0,
+            board_filter: BoardFilter::Active,
+            board_problems: Vec::new(),
+            incident: None,
+            overlay: None,
+            flash: None,
+            watch: WatchInfo {
+                mode: "starting".into(),
+                last_reconcile: now,
+            },
+            pending: Vec::new(),
+            next_token: 1,
+            playbooks: Vec::new(),
+            library_versions: BTreeMap::new(),
+            declare_form: None,
+            draft_dirty_at: None,
+            facilitator: None,
+            inject_sel: 0,
+            releasing: BTreeSet::new(),
+            fatal: None,
+            farewell: None,
+            keys: KeyClock::default(),
+            quit: false,
+            messages: Vec::new(),
+            size: (80, 24),
+            dialog_scroll: 0,
+        }
+    }
+
+    pub fn visible_rows(&self) -> Vec<&BoardRow> {
+        self.board.iter().filter(|r| self.board_filter.shows(r)).collect()
+    }
+
+    pub fn contexts(&self) -> Vec<Context> {
+        match &self.incident {
+            None => vec![Context::Board],
+            Some(i) => vec![i.focus.context(), Context::Incident],
+        }
+    }
+
+    /// Say something in the footer; it is kept in the message log too (`M`).
+    pub fn flash(&mut self, text: impl Into<String>, error: bool) {
+        let f = Flash {
+            text: text.into(),
+            error,
+            at: self.now,
+        };
+        if self.messages.len() >= MESSAGE_LOG {
+            self.messages.remove(0);
+        }
+        self.messages.push(f.clone());
+        self.flash = Some(f);
+    }
+}
+
+pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Tick(now) => tick(m, now),
+        Msg::Resize { width, height } => {
+            m.size = (width, height);
+            Vec::new()
+        }
+        Msg::Copied { what, saved } => {
+            match saved {
+                Ok(path) => m.flash(
+                    format!("{what} copied to the clipboard (where the terminal allows OSC 52) and saved to {path}"),
+                    false,
+                ),
+                Err(e) => m.flash(
+                    format!("{e} — {what} copied with OSC 52 only; the file could not be saved"),
+                    true,
+                ),
+            }
+            Vec::new()
+        }
+        Msg::BoardProblems(p) => {
+            m.board_problems = p;
+            Vec::new()
+        }
+        Msg::Board(rows) => {
+            m.board = rows;
+            let n = m.visible_rows().len();
+            m.board_sel = m.board_sel.min(n.saturating_sub(1));
+            Vec::new()
+        }
+        Msg::Incident { id, update } => {
+            if let Some(inc) = m.incident.as_mut().filter(|i| i.id == id) {
+                let fresh = inc.view.apply(update);
+                let ids: BTreeSet<&str> = fresh
+                    .iter()
+                    .filter_map(|k| inc.view.state.event(k))
+                    .map(|e| e.id.as_str())
+                    .collect();
+                // Scrolled back: stay on what the reader is looking at while new events arrive.
+                if inc.timeline.back > 0 {
+                    let shown = fresh
+                        .iter()
+                        .filter_map(|k| inc.view.state.event(k))
+                        .filter(|e| inc.timeline.shows(e))
+                        .count();
+                    inc.timeline.back += shown;
+                }
+                m.pending.retain(|p| match &p.state {
+                    PendingState::Written(w) => !w.iter().any(|x| ids.contains(x.as_str())),
+                    _ => true,
+                });
+                if inc.tab_follows_phase {
+                    inc.phase_tab = inc.state().phase();
+                }
+                clamp(inc);
+            }
+            Vec::new()
+        }
+        Msg::Written { token, result } => {
+            let now = m.now;
+            let mut note = None;
+            if let Some(p) = m.pending.iter_mut().find(|p| p.token == token) {
+                p.state = match result {
+                    Ok(ids) => PendingState::Written(ids),
+                    Err(error) => {
+                        note = Some(format!(
+                            "{error} — not saved; kept and retried every 5 s (r retries now)"
+                        ));
+                        PendingState::Failed { error, at: now }
+                    }
+                };
+            }
+            if let Some(n) = note {
+                m.flash(n, true);
+            }
+            Vec::new()
+        }
+        Msg::Declared { result } => match result {
+            Ok(id) => {
+                m.flash(format!("declared {id}"), false);
+                open(m, &id)
+            }
+            Err(e) => {
+                m.flash(format!("could not declare: {e}"), true);
+                Vec::new()
+            }
+        },
+        Msg::Watch(w) => {
+            m.watch = w;
+            Vec::new()
+        }
+        Msg::DraftLoaded { incident, text } => {
+            if let Some(inc) = m.incident.as_mut().filter(|i| i.id == incident) {
+                if !text.trim().is_empty() {
+                    inc.draft = text;
+                    m.flash("your unsent note draft was restored — press n to continue it", false);
+                }
+            }
+            Vec::new()
+        }
+        Msg::Hangup => {
+            let mut fx = save_editor_draft(m);
+            fx.extend(save_failed_writes(m));
+            fx.push(Effect::Quit);
+            m.quit = true;
+            m.farewell = draft_farewell(m, &fx);
+            fx
+        }
+        Msg::Failed(text) => {
+            m.flash(text, true);
+            Vec::new()
+        }
+        Msg::StoreDied(what) => {
+            let mut fx = save_editor_draft(m);
+            fx.extend(save_failed_writes(m));
+            m.fatal = Some(format!(
+                "the store thread stopped ({what}); drafts were saved — restart warroom"
+            ));
+            m.quit = true;
+            fx.push(Effect::Quit);
+            fx
+        }
+        Msg::Paste(text) => paste(m, text),
+        Msg::Keys { keys, at } => keys_in(m, keys, at),
+    }
+}
+
+/// Keys read together: a paste if they came machine-fast, else each key in turn. A dialog that a
+/// key opens remembers when, so a confirming key from the same burst or too soon is refused.
+fn keys_in(m: &mut Model, keys: Vec<KeyEvent>, at: Millis) -> Vec<Effect> {
+    if m.keys.arrive(&keys, at) == Verdict::Paste {
+        return unbracketed_paste(m, &keys);
+    }
+    let mut fx = Vec::new();
+    for k in keys {
+        let before = dialog_id(&m.overlay);
+        fx.extend(key(m, k));
+        let after = dialog_id(&m.overlay);
+        if after.is_some() && after != before {
+            m.keys.dialog_opened();
+            m.dialog_scroll = 0;
+        }
+        if m.quit {
+            break;
+        }
+    }
+    fx
+}
+
+/// Which dialog is on screen (a picker that leads to the next one counts as a new dialog).
+fn dialog_id(o: &Option<Overlay>) -> Option<(u8, Option<PickPurpose>)> {
+    Some(match o.as_ref()? {
+        Overlay::Help { .. } => (0, None),
+        Overlay::Problems { .. } => (1, None),
+        Overlay::Editor(_) => (2, None),
+        Overlay::Picker(p) => (3, Some(p.purpose.clone())),
+        Overlay::Confirm(_) => (4, None),
+        Overlay::Declare(_) => (5, None),
+        Overlay::Detail => (6, None),
+        Overlay::Messages { .. } => (7, None),
+    })
+}
+
+/// A paste that came as keys: text in a text field, as if bracketed; anywhere else nothing is
+/// written or confirmed, and the user is told.
+fn unbracketed_paste(m: &mut Model, keys: &[KeyEvent]) -> Vec<Effect> {
+    if matches!(m.overlay, Some(Overlay::Editor(_))) {
+        return paste(m, input::burst_text(keys));
+    }
+    // A dialog the first keys of this paste opened (keys arriving one by one) closes again.
+    if !matches!(m.overlay, Some(Overlay::Help { .. } | Overlay::Problems { .. })) && m.keys.opened_recently() {
+        m.overlay = None;
+    }
+    let n = m.keys.pasted;
+    let hint = if m.incident.is_some() && !m.observer {
+        " — press n to write a note"
+    } else {
+        ""
+    };
+    m.flash(
+        format!("ignored a {n}-character paste outside a text field{hint}"),
+        true,
+    );
+    Vec::new()
+}
+
+/// A confirming key that came too soon is refused, and the user told why.
+fn confirm_too_soon(m: &mut Model, key: &str) -> bool {
+    if m.keys.too_soon() {
+        m.flash(
+            format!("{key} ignored: too soon after this dialog opened — read it, then press {key}"),
+            true,
+        );
+        return true;
+    }
+    false
+}
+
+fn tick(m: &mut Model, now: Millis) -> Vec<Effect> {
+    m.now = now;
+    let mut fx = Vec::new();
+    if m.flash
+        .as_ref()
+        .is_some_and(|f| now - f.at > if f.error { 15_000 } else { 6_000 })
+    {
+        m.flash = None;
+    }
+    for p in &mut m.pending {
+        if let PendingState::Failed { at, .. } = p.state {
+            if now - at >= RETRY_MS {
+                p.state = PendingState::InFlight;
+                fx.push(Effect::Write {
+                    token: p.token,
+                    incident: p.incident.clone(),
+                    drafts: p.drafts.clone(),
+                });
+            }
+        }
+    }
+    fx.extend(release_due(m));
+    if m.draft_dirty_at.is_some_and(|t| now - t >= DRAFT_PAUSE_MS) {
+        m.draft_dirty_at = None;
+        fx.extend(save_editor_draft(m));
+    }
+    fx
+}
+
+/// The note being typed, saved so an SSH drop loses nothing.
+fn save_editor_draft(m: &mut Model) -> Vec<Effect> {
+    let Some(inc) = &mut m.incident else {
+        return Vec::new();
+    };
+    if let Some(Overlay::Editor(ed)) = &m.overlay {
+        if ed.purpose == EditorPurpose::Note {
+            inc.draft = ed.text();
+        }
+    }
+    vec![Effect::SaveDraft {
+        incident: inc.id.clone(),
+        text: inc.draft.clone(),
+    }]
+}
+
+/// On the way out, writes that never landed go into the draft file rather than vanish.
+fn save_failed_writes(m: &mut Model) -> Vec<Effect> {
+    let Some(inc) = &m.incident else {
+        return Vec::new();
+    };
+    let unsent: Vec<String> = m
+        .pending
+        .iter()
+        .filter(|p| p.incident == inc.id && !matches!(p.state, PendingState::Written(_)))
+        .flat_map(|p| p.drafts.iter())
+        .filter_map(|d| match &d.body {
+            Body::Note(n) => Some(n.text.clone()),
+            _ => None,
+        })
+        .collect();
+    if unsent.is_empty() {
+        return Vec::new();
+    }
+    let mut text = inc.draft.clone();
+    for u in unsent {
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(&u);
+    }
+    vec![Effect::SaveDraft {
+        incident: inc.id.clone(),
+        text,
+    }]
+}
+
+fn paste(m: &mut Model, text: String) -> Vec<Effect> {
+    // A paste is text, never keys: a `q` inside a pasted log must not quit.
+    match &mut m.overlay {
+        Some(Overlay::Editor(ed)) => {
+            if ed.single_line() {
+                ed.area.insert_str(text.replace(['\r', '\n'], " "));
+            } else {
+                ed.area.insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
+            }
+            m.draft_dirty_at = Some(m.now);
+            Vec::new()
+        }
+        None if m.incident.is_some() => {
+            let draft = m.incident.as_ref().map(|i| i.draft.clone()).unwrap_or_default();
+            let mut ed = Editor::new(EditorPurpose::Note, &draft);
+            ed.area.insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
+            m.overlay = Some(Overlay::Editor(ed));
+            m.draft_dirty_at = Some(m.now);
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn open(m: &mut Model, id: &str) -> Vec<Effect> {
+    m.incident = Some(IncidentModel::new(id));
+    m.overlay = None;
+    vec![Effect::Open(id.to_string())]
+}
+
+/// Ask the store to write; the result comes back as `Msg::Written`, the event through the reader.
+fn write(m: &mut Model, label: impl Into<String>, bodies: Vec<Body>) -> Vec<Effect> {
+    let Some(inc) = &m.incident else {
+        return Vec::new();
+    };
+    if m.observer {
+        m.flash("observer mode: read-only", true);
+        return Vec::new();
+    }
+    for b in &bodies {
+        if let Err(v) = inc.state().check(b, &m.me, m.now) {
+            m.flash(format!("{v} (refused)"), true);
+            return Vec::new();
+        }
+    }
+    let token = m.next_token;
+    m.next_token += 1;
+    let drafts: Vec<Draft> = bodies.into_iter().map(Draft::new).collect();
+    m.pending.push(Pending {
+        token,
+        incident: inc.id.clone(),
+        drafts: drafts.clone(),
+        label: label.into(),
+        state: PendingState::InFlight,
+    });
+    vec![Effect::Write {
+        token,
+        incident: inc.id.clone(),
+        drafts,
+    }]
+}
+
+fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
+    if k.kind == crossterm::event::KeyEventKind::Release {
+        return Vec::new();
+    }
+    // A refusal has been read once the user acts again: do not let it linger over later work.
+    if m.flash.as_ref().is_some_and(|f| f.error) {
+        m.flash = None;
+    }
+    match m.overlay.take() {
+        Some(Overlay::Editor(ed)) => return editor_key(m, ed, k),
+        Some(Overlay::Picker(p)) => return picker_key(m, p, k),
+        Some(Overlay::Confirm(c)) => return confirm_key(m, c, k),
+        Some(Overlay::Declare(f)) => return declare_key(m, f, k),
+        Some(o @ (Overlay::Help { .. } | Overlay::Problems { .. } | Overlay::Messages { .. } | Overlay::Detail)) => {
+            return reader_key(m, o, k)
+        }
+        None => {}
+    }
+    let Some(action) = m.keymap.lookup(&m.contexts(), Key::from_event(&k)) else {
+        // Enter shows the whole of what the cursor is on: an event, an item, an action.
+        if k.code == KeyCode::Enter && m.incident.is_some() {
+            m.overlay = Some(Overlay::Detail);
+            let area = ratatui::layout::Rect::new(0, 0, m.size.0, m.size.1);
+            if crate::tui::view::dialogs::dialog_of(m, area, &crate::tui::theme::Theme::mono()).is_none() {
+                m.overlay = None;
+            }
+        }
+        return Vec::new();
+    };
+    match action {
+        Action::Help => {
+            m.overlay = Some(Overlay::Help { scroll: 0 });
+            Vec::new()
+        }
+        Action::Problems => {
+            m.overlay = Some(Overlay::Problems { scroll: 0 });
+            Vec::new()
+        }
+        Action::Messages => {
+            // The newest at the bottom, in view.
+            m.overlay = Some(Overlay::Messages { scroll: usize::MAX });
+            let end = crate::tui::view::dialogs::max_scroll(m);
+            m.overlay = Some(Overlay::Messages { scroll: end });
+            Vec::new()
+        }
+        _ if m.incident.is_none() => board_action(m, action),
+        _ => incident_action(m, action),
+    }
+}
+
+/// `q`: quit at once, unless writes are still on their way or failed (they would be lost): then
+/// ask first.
+fn ask_or_quit(m: &mut Model) -> Vec<Effect> {
+    let unsaved: Vec<String> = m
+        .pending
+        .iter()
+        .filter(|p| !matches!(p.state, PendingState::Written(_)))
+        .map(|p| p.label.clone())
+        .collect();
+    if unsaved.is_empty() {
+        return quit(m);
+    }
+    m.overlay = Some(Overlay::Confirm(Confirm::Quit { unsaved }));
+    Vec::new()
+}
+
+/// Quit: unsent notes go into the draft, and the user is told on the way out.
+fn quit(m: &mut Model) -> Vec<Effect> {
+    let mut fx = save_failed_writes(m);
+    m.quit = true;
+    m.farewell = draft_farewell(m, &fx);
+    fx.push(Effect::Quit);
+    fx
+}
+
+/// "Your note is kept as a draft", when the way out leaves one.
+fn draft_farewell(m: &Model, fx: &[Effect]) -> Option<String> {
+    let inc = m.incident.as_ref()?;
+    let saved = fx
+        .iter()
+        .any(|f| matches!(f, Effect::SaveDraft { text, .. } if !text.trim().is_empty()));
+    (saved || !inc.draft.trim().is_empty()).then(|| {
+        format!(
+            "your unsent note for {} is kept as a draft; `warroom open {}` and n continue it",
+            inc.id, inc.id
+        )
+    })
+}

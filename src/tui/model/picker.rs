@@ -1,0 +1,137 @@
+//! Pickers: severity, people, roles, audiences, playbooks.
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PickPurpose {
+    Severity,
+    Assign(Target),
+    Role,
+    RolePerson(String),
+    StatusAudience,
+    DeclarePlaybook,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picker {
+    pub title: String,
+    pub options: Vec<String>,
+    pub sel: usize,
+    pub purpose: PickPurpose,
+}
+
+pub(super) fn picker_key(m: &mut Model, mut p: Picker, k: KeyEvent) -> Vec<Effect> {
+    match k.code {
+        KeyCode::Esc => {
+            if p.purpose == PickPurpose::DeclarePlaybook {
+                if let Some(f) = m.declare_form.take() {
+                    m.overlay = Some(Overlay::Declare(f));
+                }
+            }
+            return Vec::new();
+        }
+        KeyCode::Up | KeyCode::Char('k') => p.sel = p.sel.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => p.sel = (p.sel + 1).min(p.options.len().saturating_sub(1)),
+        KeyCode::Char(c @ '1'..='9') => {
+            let i = c as usize - '1' as usize;
+            if i < p.options.len() {
+                p.sel = i;
+                if !(picker_writes(&p) && confirm_too_soon(m, &c.to_string())) {
+                    return choose(m, p);
+                }
+            }
+        }
+        KeyCode::Enter if picker_writes(&p) && confirm_too_soon(m, "Enter") => {}
+        KeyCode::Enter => return choose(m, p),
+        _ => {}
+    }
+    m.overlay = Some(Overlay::Picker(p));
+    Vec::new()
+}
+
+/// Whether choosing in this picker writes a record (and so needs a person's deliberate key).
+pub(super) fn picker_writes(p: &Picker) -> bool {
+    matches!(p.purpose, PickPurpose::Assign(_) | PickPurpose::RolePerson(_))
+}
+
+pub(super) fn choose(m: &mut Model, p: Picker) -> Vec<Effect> {
+    let Some(choice) = p.options.get(p.sel).cloned() else {
+        return Vec::new();
+    };
+    match p.purpose {
+        PickPurpose::Severity => {
+            // A severity change is a decision: ask why (the reason goes in the record).
+            let mut ed = Editor::new(EditorPurpose::SeverityReason((p.sel + 1) as u8), "");
+            ed.item = None;
+            m.overlay = Some(Overlay::Editor(ed));
+            Vec::new()
+        }
+        PickPurpose::Assign(target) => write(
+            m,
+            format!("assign {} → {choice}", target.id()),
+            vec![Assigned { target, who: choice }.into()],
+        ),
+        PickPurpose::Role => {
+            let people = m.incident.as_ref().map(|i| i.people(&m.person)).unwrap_or_default();
+            m.overlay = Some(Overlay::Picker(Picker {
+                title: format!("Give {choice} to"),
+                options: people,
+                sel: 0,
+                purpose: PickPurpose::RolePerson(choice),
+            }));
+            Vec::new()
+        }
+        PickPurpose::RolePerson(role) if role == COMMANDER => {
+            // Handing off command is the commander's biggest decision: it is confirmed.
+            m.overlay = Some(Overlay::Confirm(Confirm::Handoff { to: choice }));
+            Vec::new()
+        }
+        PickPurpose::RolePerson(role) => write(
+            m,
+            format!("{role} → {choice}"),
+            vec![RoleAssigned { role, who: choice }.into()],
+        ),
+        PickPurpose::StatusAudience => {
+            let audience = if p.sel == 0 {
+                Audience::Internal
+            } else {
+                Audience::External
+            };
+            let text = m
+                .incident
+                .as_ref()
+                .map(|i| status_template(i, audience))
+                .unwrap_or_default();
+            m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::Status(audience), &text)));
+            Vec::new()
+        }
+        PickPurpose::DeclarePlaybook => {
+            if let Some(mut f) = m.declare_form.take() {
+                f.playbook = p.sel;
+                m.overlay = Some(Overlay::Declare(f));
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// The playbook's first template for the audience, with the incident's facts filled in.
+pub fn status_template(inc: &IncidentModel, audience: Audience) -> String {
+    let s = inc.state();
+    let Some(t) = inc
+        .playbook()
+        .and_then(|p| p.templates.iter().find(|t| t.audience == audience))
+    else {
+        return String::new();
+    };
+    let mut fills: BTreeMap<&str, String> = BTreeMap::new();
+    fills.insert("{title}", s.title().to_string());
+    fills.insert("{severity}", s.severity().map_or("?".into(), |v| format!("SEV{v}")));
+    fills.insert("{phase}", s.phase().label().to_string());
+    fills.insert("{commander}", s.commander().unwrap_or("-").to_string());
+    let mut text = t.text.clone();
+    for (k, v) in fills {
+        text = text.replace(k, &v);
+    }
+    text
+}
