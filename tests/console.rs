@@ -1451,7 +1451,7 @@ fn the_facilitator_ends_the_exercise_from_the_console() {
     let start = ev(
         50,
         "fac@bridge",
-        0,
+        1, // after the declaration it answers
         ExerciseClock {
             change: "Start".into(),
             speed: 2.0,
