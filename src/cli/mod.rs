@@ -5,6 +5,7 @@ pub mod context;
 pub mod demo;
 pub mod exercise;
 pub mod import;
+pub mod ingest;
 pub mod read;
 pub mod write;
 
@@ -279,6 +280,27 @@ pub enum Command {
     },
     /// Bulk-add timeline entries from JSON lines on stdin: {"text": .., "occurred": .., "tags": [..]}
     Import { incident: String },
+    /// Alerts in: Alertmanager webhooks or generic JSON alerts, routed by rules into incidents
+    Ingest {
+        /// Read one payload (or several JSON documents) from standard input
+        #[arg(long, conflicts_with = "listen")]
+        stdin: bool,
+        /// Listen for webhooks on ADDR (a port alone means 127.0.0.1:PORT; other addresses warn)
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Routing rules (default: rules.ron in your config folder; example: assets/rules.ron)
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// Require this shared secret (Authorization: Bearer … or X-Warroom-Secret)
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+        /// Commander of the incidents it declares (default: the ingesting identity)
+        #[arg(long, value_name = "WHO")]
+        commander: Option<String>,
+        /// Largest request body accepted, in bytes
+        #[arg(long, value_name = "BYTES", default_value_t = crate::ingest::server::DEFAULT_MAX_BODY)]
+        max_body: usize,
+    },
     /// Check every hash chain and the cross-log heads; exit 1 on signs of tampering
     Verify { incident: String },
     /// Playbooks: list them or check files
@@ -389,6 +411,11 @@ impl From<std::io::Error> for Fail {
 
 pub type Result<T> = std::result::Result<T, Fail>;
 
+/// What runs after events are written (the user's hooks).
+pub fn hooks_for(_ctx: &context::Ctx) -> impl Fn(&[(String, crate::domain::event::Event)]) + Send + Sync + 'static {
+    |_| {}
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
     let Some(command) = cli.command else {
@@ -439,6 +466,24 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tail { incident, follow, json } => read::tail(g, &incident, follow, json),
         Command::Verify { incident } => read::verify(g, &incident),
         Command::Import { incident } => import::import(g, &incident),
+        Command::Ingest {
+            stdin,
+            listen,
+            rules,
+            secret_file,
+            commander,
+            max_body,
+        } => ingest::ingest(
+            g,
+            ingest::IngestArgs {
+                stdin,
+                listen,
+                rules,
+                secret_file,
+                commander,
+                max_body,
+            },
+        ),
         Command::Demo {
             headless,
             duration,

@@ -1,0 +1,313 @@
+//! `warroom ingest`: alerts from stdin, over HTTP, and from a real Prometheus Alertmanager.
+//!
+//! The Alertmanager test needs Debian's `prometheus-alertmanager` (`.ci/run` installs it). Without
+//! the binary it is skipped with a message — unless `CI` is set, where it must run.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const RULES: &str = r#"(rules: [
+    (name: "ransom", labels: {"alertname": "FilesEncrypted*"}, route: Declare(playbook: "ransomware", severity: 2,
+        severities: {"critical": 1}, title: "{alertname} on {instance}")),
+    (name: "context", labels: {"severity": "info"}, route: Annotate()),
+    (name: "staging", labels: {"env": "staging"}, route: Ignore),
+])"#;
+
+fn rules(w: &World) -> PathBuf {
+    let p = w.path().join("rules.ron");
+    std::fs::write(&p, RULES).expect("write rules");
+    p
+}
+
+fn payload(status: &str, fp: &str, starts: &str, ends: &str, truncated: u64) -> String {
+    format!(
+        r#"{{"version":"4","groupKey":"{{}}:{{alertname=\"FilesEncrypted\"}}","truncatedAlerts":{truncated},"status":"{status}",
+        "receiver":"warroom","groupLabels":{{"alertname":"FilesEncrypted"}},"commonLabels":{{"alertname":"FilesEncrypted"}},
+        "commonAnnotations":{{}},"externalURL":"http://am.example:9093","alerts":[{{"status":"{status}",
+        "labels":{{"alertname":"FilesEncrypted","instance":"fin-fs-02","severity":"critical"}},
+        "annotations":{{"summary":"files renamed to .locked"}},"startsAt":"{starts}","endsAt":"{ends}",
+        "generatorURL":"http://prom.example/graph","fingerprint":"{fp}"}}]}}"#
+    )
+}
+
+fn incidents(w: &World, who: &Who) -> Vec<Value> {
+    let v = w.run(who, &["list", "--json"]).ok().json();
+    match &v["incidents"] {
+        Value::Array(a) => a.clone(),
+        _ => panic!("list --json: {v}"),
+    }
+}
+
+fn alert_notes(w: &World, who: &Who, id: &str) -> Vec<Value> {
+    w.tail_json(who, id)
+        .into_iter()
+        .filter(|e| {
+            e["kind"] == "Note"
+                && e["body"]["tags"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t == "alert"))
+        })
+        .collect()
+}
+
+#[test]
+fn stdin_declares_then_repeats_and_resolutions_annotate_the_same_incident() {
+    let w = World::new();
+    let am = w.who("alertmanager", "mon1");
+    let r = rules(&w);
+    let r = r.to_str().unwrap();
+    let fire = payload(
+        "firing",
+        "f00dfeed12345678",
+        "2026-01-10T09:48:00Z",
+        "0001-01-01T00:00:00Z",
+        2,
+    );
+    let out = w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], &fire).ok();
+    assert!(out.stdout.contains("f00dfeed12345678 declared "), "{out}");
+    let list = incidents(&w, &am);
+    assert_eq!(list.len(), 1);
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let show = w.show(&am, &id);
+    assert_eq!(show["severity"], 1, "critical maps to SEV1");
+    assert_eq!(show["playbook"]["id"], "ransomware");
+    assert_eq!(show["title"], "FilesEncrypted on fin-fs-02");
+    assert_eq!(
+        show["discovered"], "2026-01-10T09:48:00Z",
+        "startsAt is when it was discovered"
+    );
+
+    // The same alert again: a timeline entry on the same incident, never a new incident.
+    w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], &fire).ok();
+    // Another host, with an empty local map, recognises it from the incident's notes.
+    let other = w.who("alertmanager", "mon2");
+    let out = w.run_stdin(&other, &["ingest", "--stdin", "--rules", r], &fire).ok();
+    assert!(out.stdout.contains(&format!("annotated {id}")), "{out}");
+    let resolve = payload(
+        "resolved",
+        "f00dfeed12345678",
+        "2026-01-10T09:48:00Z",
+        "2026-01-10T11:00:00Z",
+        0,
+    );
+    w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], &resolve).ok();
+    assert_eq!(incidents(&w, &am).len(), 1, "still one incident");
+
+    let notes = alert_notes(&w, &am, &id);
+    let texts: Vec<&str> = notes.iter().map(|n| n["body"]["text"].as_str().unwrap()).collect();
+    assert_eq!(notes.len(), 4, "{texts:#?}");
+    assert!(texts[0].starts_with("Alert firing: FilesEncrypted"));
+    assert!(
+        texts[0].contains("left 2 more alert(s)"),
+        "truncatedAlerts is noted: {}",
+        texts[0]
+    );
+    assert!(texts.iter().filter(|t| t.starts_with("Alert firing again")).count() == 2);
+    let resolved = notes
+        .iter()
+        .find(|n| n["body"]["text"].as_str().unwrap().starts_with("Alert resolved"))
+        .unwrap();
+    assert_eq!(resolved["when"], "2026-01-10T11:00:00Z", "{resolved}");
+    assert!(notes[0]["body"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == "fingerprint:f00dfeed12345678"));
+}
+
+#[test]
+fn stdin_refusals_say_why_and_write_nothing() {
+    let w = World::new();
+    let am = w.who("alertmanager", "mon1");
+    let r = rules(&w);
+    let r = r.to_str().unwrap();
+    for (input, want) in [
+        ("{\"version\":\"3\",\"alerts\":[]}", "version \"3\" is not supported"),
+        ("not json", "not JSON"),
+        (
+            "{\"version\":\"4\",\"alerts\":[{\"status\":\"burning\"}]}",
+            "alerts[0]: status \"burning\"",
+        ),
+    ] {
+        let out = w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], input).code(1);
+        assert!(out.stderr.contains(want), "{want}: {out}");
+    }
+    let out = w
+        .run_stdin(&am, &["ingest", "--stdin", "--rules", "/nonexistent/rules.ron"], "{}")
+        .code(1);
+    assert!(out.stderr.contains("cannot read routing rules"), "{out}");
+    let bad = w.path().join("bad.ron");
+    std::fs::write(
+        &bad,
+        "(rules: [(name: \"x\", route: Declare(playbook: \"no-such\", severity: 1, title: \"t\"))])",
+    )
+    .unwrap();
+    let out = w
+        .run_stdin(&am, &["ingest", "--stdin", "--rules", bad.to_str().unwrap()], "{}")
+        .code(1);
+    assert!(out.stderr.contains("playbook `no-such`"), "{out}");
+    assert!(incidents(&w, &am).is_empty());
+}
+
+#[test]
+fn generic_alerts_and_annotate_routes() {
+    let w = World::new();
+    let am = w.who("monitor", "mon1");
+    let r = rules(&w);
+    let r = r.to_str().unwrap();
+    let id = w.declare(&am, "Finance share encrypted");
+    let input = concat!(
+        "{\"title\":\"CPU high\",\"labels\":{\"severity\":\"info\",\"host\":\"db1\"}}\n",
+        "{\"title\":\"Canary\",\"labels\":{\"env\":\"staging\"}}\n",
+        "{\"title\":\"Unrouted\"}\n"
+    );
+    let out = w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], input).ok();
+    assert!(out.stdout.contains(&format!("annotated {id} (rule context)")), "{out}");
+    assert!(out.stdout.contains("skipped  (rule `staging` ignores it)"), "{out}");
+    assert!(out.stdout.contains("skipped  (no rule matches its labels)"), "{out}");
+    let notes = alert_notes(&w, &am, &id);
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0]["body"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Alert firing: CPU high"));
+}
+
+/// A child process killed (by its own handle) when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `warroom ingest --listen 127.0.0.1:0 ARGS`; returns it and the address it bound.
+fn listen(w: &World, who: &Who, args: &[&str]) -> (Running, SocketAddr) {
+    let mut child = w
+        .cmd(who)
+        .args(["ingest", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ingest");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let running = Running(child);
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while !line.ends_with(b"\n") {
+        match stdout.read(&mut b) {
+            Ok(1) => line.push(b[0]),
+            _ => panic!("ingest ended before listening: {}", String::from_utf8_lossy(&line)),
+        }
+    }
+    let text = String::from_utf8_lossy(&line);
+    let addr = text
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("address line")
+        .parse()
+        .expect("address");
+    (running, addr)
+}
+
+/// A tiny HTTP/1.1 client: (status, body).
+fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    let _ = s.write_all(req.as_bytes());
+    let _ = s.write_all(body.as_bytes());
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn http_bad_requests_get_a_4xx_with_the_reason() {
+    let w = World::new();
+    let am = w.who("alertmanager", "mon1");
+    let r = rules(&w);
+    let secret = w.path().join("secret");
+    std::fs::write(&secret, "correct-horse-battery-staple\n").unwrap();
+    let (_ingest, addr) = listen(
+        &w,
+        &am,
+        &[
+            "--rules",
+            r.to_str().unwrap(),
+            "--secret-file",
+            secret.to_str().unwrap(),
+            "--max-body",
+            "4096",
+        ],
+    );
+    let auth = [("Authorization", "Bearer correct-horse-battery-staple")];
+    let fire = payload(
+        "firing",
+        "0123456789abcdef",
+        "2026-01-10T09:48:00Z",
+        "0001-01-01T00:00:00Z",
+        0,
+    );
+    let (code, body) = http(addr, "POST", "/alerts", &[], &fire);
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("shared secret"), "{body}");
+    let (code, _) = http(addr, "POST", "/alerts", &[("Authorization", "Bearer nope")], &fire);
+    assert_eq!(code, 401);
+    for (bad, want) in [
+        ("{", "not JSON"),
+        (
+            "{\"version\":\"4\",\"alerts\":[{\"status\":\"firing\",\"startsAt\":\"soon\"}]}",
+            "startsAt",
+        ),
+        ("[]", "expected a JSON object"),
+    ] {
+        let (code, body) = http(addr, "POST", "/alerts", &auth, bad);
+        assert_eq!(code, 400, "{bad}: {body}");
+        assert!(body.contains(want), "{want}: {body}");
+    }
+    let (code, body) = http(addr, "POST", "/alerts", &auth, &"x".repeat(5000));
+    assert_eq!(code, 413, "{body}");
+    let (code, _) = http(addr, "GET", "/alerts", &auth, "");
+    assert_eq!(code, 405);
+    let (code, body) = http(addr, "POST", "/nope", &auth, "{}");
+    assert_eq!(code, 404, "{body}");
+    // Still alive and serving after all that.
+    let (code, body) = http(
+        addr,
+        "POST",
+        "/alerts",
+        &[("X-Warroom-Secret", "correct-horse-battery-staple")],
+        &fire,
+    );
+    assert_eq!(code, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json answer");
+    assert_eq!(v["alerts"][0]["action"], "declared", "{v}");
+    assert_eq!(incidents(&w, &am).len(), 1);
+}
