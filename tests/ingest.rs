@@ -7,9 +7,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Stdio};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
@@ -310,4 +310,176 @@ fn http_bad_requests_get_a_4xx_with_the_reason() {
     let v: Value = serde_json::from_str(&body).expect("json answer");
     assert_eq!(v["alerts"][0]["action"], "declared", "{v}");
     assert_eq!(incidents(&w, &am).len(), 1);
+}
+
+// --- A real Alertmanager -------------------------------------------------------------------
+
+fn alertmanager_binary() -> Option<PathBuf> {
+    for name in ["prometheus-alertmanager", "alertmanager"] {
+        for dir in std::env::var("PATH")
+            .unwrap_or_default()
+            .split(':')
+            .chain(["/usr/bin", "/usr/sbin"])
+        {
+            let p = Path::new(dir).join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn rfc3339(offset_secs: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let t = now + offset_secs;
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[test]
+fn a_real_alertmanager_declares_repeats_and_resolves() {
+    let Some(bin) = alertmanager_binary() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI is set but prometheus-alertmanager is not installed (.ci/run installs it)");
+        }
+        eprintln!("SKIPPED: prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)");
+        return;
+    };
+    let w = World::new();
+    let am = w.who("alertmanager", "mon1");
+    let r = rules(&w);
+    let secret = w.path().join("secret");
+    std::fs::write(&secret, "correct-horse-battery-staple").unwrap();
+    let (_ingest, addr) = listen(
+        &w,
+        &am,
+        &[
+            "--rules",
+            r.to_str().unwrap(),
+            "--secret-file",
+            secret.to_str().unwrap(),
+        ],
+    );
+    let config = w.path().join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "route:\n  receiver: warroom\n  group_by: ['alertname']\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 3s\n\
+             receivers:\n  - name: warroom\n    webhook_configs:\n      - url: http://{addr}/alerts\n        send_resolved: true\n\
+             \x20       http_config:\n          authorization:\n            type: Bearer\n            credentials_file: {}\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let am_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let log = std::fs::File::create(w.path().join("alertmanager.log")).unwrap();
+    let _alertmanager = Running(
+        Command::new(&bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.path={}", w.path().join("am-data").display()))
+            .arg(format!("--web.listen-address={am_addr}"))
+            .arg("--cluster.listen-address=")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start alertmanager"),
+    );
+    let am_log = || std::fs::read_to_string(w.path().join("alertmanager.log")).unwrap_or_default();
+    wait_for("Alertmanager to be ready", Duration::from_secs(20), || {
+        (http(am_addr, "GET", "/-/ready", &[], "").0 == 200).then_some(())
+    });
+    let alert = |ends: Option<String>| {
+        let mut a = serde_json::json!({
+            "labels": {"alertname": "FilesEncrypted", "instance": "fin-fs-02", "severity": "critical"},
+            "annotations": {"summary": "files renamed to .locked"},
+            "startsAt": rfc3339(-60),
+            "generatorURL": "http://prom.example/graph",
+        });
+        if let Some(e) = ends {
+            a["endsAt"] = Value::String(e);
+        }
+        serde_json::json!([a]).to_string()
+    };
+    let (code, body) = http(am_addr, "POST", "/api/v2/alerts", &[], &alert(None));
+    assert_eq!(code, 200, "{body}");
+
+    let id = wait_for("the incident", Duration::from_secs(30), || {
+        incidents(&w, &am)
+            .first()
+            .filter(|i| i["status"] != "syncing" && i["severity"].is_number())
+            .and_then(|i| i["id"].as_str().map(String::from))
+    });
+    let show = w.show(&am, &id);
+    assert_eq!(show["playbook"]["id"], "ransomware", "{show}");
+    assert_eq!(show["severity"], 1, "{show}");
+    assert_eq!(show["title"], "FilesEncrypted on fin-fs-02");
+
+    // Alertmanager repeats the notification (repeat_interval 3s): an entry on the same incident.
+    wait_for("a repeat firing", Duration::from_secs(30), || {
+        let n = alert_notes(&w, &am, &id);
+        n.iter()
+            .any(|n| {
+                n["body"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("Alert firing again"))
+            })
+            .then_some(())
+    });
+    // Resolve it: Alertmanager sends the resolution, recorded on the same incident.
+    let (code, body) = http(am_addr, "POST", "/api/v2/alerts", &[], &alert(Some(rfc3339(-1))));
+    assert_eq!(code, 200, "{body}");
+    wait_for("the resolution", Duration::from_secs(30), || {
+        let n = alert_notes(&w, &am, &id);
+        n.iter()
+            .any(|n| {
+                n["body"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("Alert resolved"))
+            })
+            .then_some(())
+    });
+    assert_eq!(
+        incidents(&w, &am).len(),
+        1,
+        "one incident, whatever Alertmanager repeated\n{}",
+        am_log()
+    );
 }
