@@ -107,6 +107,17 @@ pub enum ExportFormat {
     Json,
 }
 
+/// What `import` reads on stdin.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ImportFormat {
+    /// JSON lines: {"text": .., "occurred": .., "tags": [..]}
+    Jsonl,
+    /// A Slack channel export: a day's JSON array of messages (ts, user or user_name, text)
+    Slack,
+    /// CSV with a header row: time,text[,author,tags]
+    Csv,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AudienceArg {
     Internal,
@@ -278,8 +289,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Bulk-add timeline entries from JSON lines on stdin: {"text": .., "occurred": .., "tags": [..]}
-    Import { incident: String },
+    /// Bulk-add timeline entries from stdin (JSON lines, a Slack export or CSV), keeping their times
+    Import {
+        incident: String,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ImportFormat,
+    },
     /// Alerts in: Alertmanager webhooks or generic JSON alerts, routed by rules into incidents
     Ingest {
         /// Read one payload (or several JSON documents) from standard input
@@ -465,7 +480,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Show { incident, json } => read::show(g, &incident, json),
         Command::Tail { incident, follow, json } => read::tail(g, &incident, follow, json),
         Command::Verify { incident } => read::verify(g, &incident),
-        Command::Import { incident } => import::import(g, &incident),
+        Command::Import { incident, format } => import::import(g, &incident, format),
         Command::Ingest {
             stdin,
             listen,
