@@ -114,7 +114,7 @@ pub fn ingest(g: &Global, args: IngestArgs) -> Result<()> {
     };
     let secret = args.secret_file.as_deref().map(read_secret).transpose()?;
     let ingestor = Ingestor::new(ctx.store.clone(), identity, rules, playbooks, commander, now_ms);
-    let hooks = super::hooks_for(&ctx);
+    let hooks = crate::hooks::run::Runner::from_config(&ctx.store);
     if args.stdin {
         return from_stdin(ingestor, args.max_body, hooks);
     }
@@ -136,7 +136,12 @@ pub fn ingest(g: &Global, args: IngestArgs) -> Result<()> {
     let shared = Arc::new(Shared {
         ingestor: Mutex::new(ingestor),
         secret,
-        after: Box::new(move |written| hooks(written)),
+        after: Box::new(move |written| {
+            if let Some(h) = &hooks {
+                // Never hold up the answer to Alertmanager.
+                h.fire_background(written.to_vec(), |f| eprintln!("warroom ingest: {f}"));
+            }
+        }),
     });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -146,11 +151,7 @@ pub fn ingest(g: &Global, args: IngestArgs) -> Result<()> {
         .map_err(|e| Fail::new(format!("cannot listen on {addr}: {e}")))
 }
 
-fn from_stdin(
-    mut ingestor: Ingestor,
-    max_body: usize,
-    hooks: impl Fn(&[(String, crate::domain::event::Event)]),
-) -> Result<()> {
+fn from_stdin(mut ingestor: Ingestor, max_body: usize, hooks: Option<Arc<crate::hooks::run::Runner>>) -> Result<()> {
     let mut bytes = Vec::new();
     std::io::stdin()
         .lock()
@@ -164,7 +165,9 @@ fn from_stdin(
     let batches = parse_documents(&bytes).map_err(|e| Fail::new(format!("refused: {}", sanitize(&e))))?;
     for b in &batches {
         let (outcomes, written) = ingestor.ingest(b).map_err(|e| Fail::new(sanitize(&e)))?;
-        hooks(&written);
+        for f in hooks.iter().flat_map(|h| h.fire(&written)) {
+            eprintln!("warning: {f}");
+        }
         for o in outcomes {
             println!("{}", o.line());
         }

@@ -426,9 +426,15 @@ impl From<std::io::Error> for Fail {
 
 pub type Result<T> = std::result::Result<T, Fail>;
 
-/// What runs after events are written (the user's hooks).
-pub fn hooks_for(_ctx: &context::Ctx) -> impl Fn(&[(String, crate::domain::event::Event)]) + Send + Sync + 'static {
-    |_| {}
+/// Run the responder's hooks for events this command wrote (a failure is a warning: the record
+/// is written either way).
+pub fn run_hooks(ctx: &context::Ctx, id: &str, events: &[crate::domain::event::Event]) {
+    if let Some(hooks) = crate::hooks::run::Runner::from_config(&ctx.store) {
+        let written: Vec<_> = events.iter().map(|e| (id.to_string(), e.clone())).collect();
+        for f in hooks.fire(&written) {
+            eprintln!("warning: {f}");
+        }
+    }
 }
 
 pub fn run(cli: Cli) -> Result<()> {
