@@ -9,6 +9,8 @@ pub mod cli;
 pub mod demo;
 pub mod domain;
 pub mod exercise;
+pub mod hooks;
+pub mod ingest;
 pub mod report;
 pub mod store;
 pub mod tui;

@@ -772,3 +772,51 @@ fn observer_needs_no_identity() {
     );
     assert_eq!(warroom::cli::console::terminal_refusal(true, "xterm-256color"), None);
 }
+
+#[test]
+fn import_reads_slack_exports_and_csv_keeping_their_times() {
+    let w = World::new();
+    let scribe = w.who("scribe", "h1");
+    let id = w.declare(&scribe, "Chat export");
+    let slack = r#"[
+      {"type":"message","user":"U1","user_profile":{"real_name":"Maya K"},"text":"fin-fs-02 encrypting","ts":"1795340880.000200"},
+      {"type":"message","subtype":"channel_join","user":"U2","text":"<@U2> has joined","ts":"1795340890.0"},
+      {"type":"message","user_name":"jon","text":"isolating \u001b[2J now","ts":"1795340940.0"}
+    ]"#;
+    let r = w.run_stdin(&scribe, &["import", &id, "--format", "slack"], slack).ok();
+    assert!(r.stdout.contains("imported 2 entries"), "{r}");
+    let csv = "time,author,text,tags\n2026-11-22T10:05:00Z,priya,\"backups, offline\",backup;ioc\n2026-11-22T10:06:00Z,priya,,\n";
+    let r = w.run_stdin(&scribe, &["import", &id, "--format", "csv"], csv).code(1);
+    assert!(
+        r.stderr.contains("imported 1 of 2 lines") && r.stderr.contains("line 3: empty text"),
+        "{r}"
+    );
+    let events = w.tail_json(&scribe, &id);
+    let notes: Vec<&serde_json::Value> = events.iter().filter(|e| e["kind"] == "Note").collect();
+    let seen: Vec<(String, String)> = notes
+        .iter()
+        .map(|n| {
+            (
+                n["when"].as_str().unwrap().to_string(),
+                n["body"]["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen[0],
+        ("2026-11-22T09:48:00Z".into(), "Maya K: fin-fs-02 encrypting".into())
+    );
+    assert_eq!(seen[1].0, "2026-11-22T09:49:00Z");
+    assert_eq!(
+        seen[2],
+        ("2026-11-22T10:05:00Z".into(), "priya: backups, offline".into())
+    );
+    assert_eq!(notes[2]["body"]["tags"], serde_json::json!(["backup", "ioc"]));
+    // What reaches a terminal is sanitised: no escape sequence from the export.
+    let r = w.run(&scribe, &["tail", &id]).ok();
+    assert!(!r.stdout.contains('\u{1b}'), "{r}");
+    let r = w
+        .run_stdin(&scribe, &["import", &id, "--format", "slack"], "{}")
+        .code(1);
+    assert!(r.stderr.contains("expected a JSON array"), "{r}");
+}

@@ -23,6 +23,7 @@ pub mod context;
 pub mod demo;
 pub mod exercise;
 pub mod import;
+pub mod ingest;
 pub mod read;
 pub mod write;
 
@@ -122,6 +123,17 @@ impl From<ActionStateArg> for ActionState {
 pub enum ExportFormat {
     Md,
     Json,
+}
+
+/// What `import` reads on stdin.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ImportFormat {
+    /// JSON lines: {"text": .., "occurred": .., "tags": [..]}
+    Jsonl,
+    /// A Slack channel export: a day's JSON array of messages (ts, user or user_name, text)
+    Slack,
+    /// CSV with a header row: time,text[,author,tags]
+    Csv,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -336,10 +348,34 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Bulk-add timeline entries from JSON lines on stdin: {"text": .., "occurred": .., "tags": [..]}
+    /// Bulk-add timeline entries from stdin (JSON lines, a Slack export or CSV), keeping their times
     Import {
         /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
+        /// jsonl ({"text":..,"occurred":..,"tags":[..]} a line), slack (a channel export) or csv
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ImportFormat,
+    },
+    /// Alerts in: Alertmanager webhooks or generic JSON alerts, routed by rules into incidents
+    Ingest {
+        /// Read one payload (or several JSON documents) from standard input
+        #[arg(long, conflicts_with = "listen")]
+        stdin: bool,
+        /// Listen for webhooks on ADDR (a port alone means 127.0.0.1:PORT; other addresses warn)
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Routing rules (default: rules.ron in your config folder; example: assets/rules.ron)
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// Require this shared secret (Authorization: Bearer … or X-Warroom-Secret)
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+        /// Commander of the incidents it declares (default: the ingesting identity)
+        #[arg(long, value_name = "WHO")]
+        commander: Option<String>,
+        /// Largest request body accepted, in bytes
+        #[arg(long, value_name = "BYTES", default_value_t = crate::ingest::server::DEFAULT_MAX_BODY)]
+        max_body: usize,
     },
     /// Check every hash chain and the cross-log heads; exit 1 on signs of tampering
     Verify {
@@ -463,6 +499,17 @@ impl From<std::io::Error> for Fail {
 
 pub type Result<T> = std::result::Result<T, Fail>;
 
+/// Run the responder's hooks for events this command wrote (a failure is a warning: the record
+/// is written either way).
+pub fn run_hooks(ctx: &context::Ctx, id: &str, events: &[crate::domain::event::Event]) {
+    if let Some(hooks) = crate::hooks::run::Runner::from_config(&ctx.store) {
+        let written: Vec<_> = events.iter().map(|e| (id.to_string(), e.clone())).collect();
+        for f in hooks.fire(&written) {
+            eprintln!("warning: {f}");
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
     let Some(command) = cli.command else {
@@ -512,7 +559,25 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Show { incident, json } => read::show(g, &incident, json),
         Command::Tail { incident, follow, json } => read::tail(g, &incident, follow, json),
         Command::Verify { incident } => read::verify(g, &incident),
-        Command::Import { incident } => import::import(g, &incident),
+        Command::Import { incident, format } => import::import(g, &incident, format),
+        Command::Ingest {
+            stdin,
+            listen,
+            rules,
+            secret_file,
+            commander,
+            max_body,
+        } => ingest::ingest(
+            g,
+            ingest::IngestArgs {
+                stdin,
+                listen,
+                rules,
+                secret_file,
+                commander,
+                max_body,
+            },
+        ),
         Command::Demo {
             headless,
             duration,

@@ -91,8 +91,9 @@ pub fn declare(
         commander,
         occurred,
     };
-    let (id, _) = store_declare(&ctx.store, &identity, req, now_ms)?;
+    let (id, event) = store_declare(&ctx.store, &identity, req, now_ms)?;
     outln!("{id}");
+    super::run_hooks(&ctx, &id, &[event]);
     Ok(())
 }
 
@@ -368,6 +369,7 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
     };
     let appended = LogWriter::new(&ctx.store, &id, &identity).append(vec![Draft::new(body).at(occurred)], now_ms)?;
     report(&id, &appended);
+    super::run_hooks(&ctx, &id, &appended.events);
     Ok(())
 }
 

@@ -21,6 +21,9 @@ pub struct Config {
     /// Draw ASCII instead of glyphs (as on the Linux console, `TERM=linux`).
     #[serde(default)]
     pub ascii: Option<bool>,
+    /// Commands run when this install records chosen events (see README, "Hooks out").
+    #[serde(default)]
+    pub hooks: Vec<crate::hooks::Hook>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,12 +90,14 @@ pub fn load_config() -> Result<(Config, Option<PathBuf>), String> {
 
 /// The config file's text, strictly: every error as `file:line:col: message`, one a line.
 pub fn parse_config(file: &str, text: &str) -> Result<Config, String> {
-    crate::domain::ron_input::parse_ron_strict(text).map_err(|ds| {
+    let config: Config = crate::domain::ron_input::parse_ron_strict(text).map_err(|ds| {
         ds.iter()
             .map(|d| format!("{file}:{}:{}: {}", d.line, d.col, d.message))
             .collect::<Vec<_>>()
             .join("\n")
-    })
+    })?;
+    crate::hooks::check(&config.hooks).map_err(|e| format!("{file}: {e}"))?;
+    Ok(config)
 }
 
 /// Per-user default shared directory (only this user will see it).

@@ -114,7 +114,8 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
         std::sync::Arc::new(move |m| {
             let _ = msg_tx.send(m);
         }),
-    );
+    )
+    .with_hooks(crate::hooks::run::Runner::from_config(&opts.store));
     let hint_tx = cmd_tx.clone();
     let poll = opts.poll;
     // Not joined on exit: a worker stuck on a dead mount must not keep the console from quitting.

@@ -67,6 +67,8 @@ pub struct Worker {
     why: Option<String>,
     /// How the watcher is made (a failing stand-in in tests).
     backend: watch::Backend,
+    /// The responder's hooks, run on their own thread after this install's writes.
+    hooks: Option<std::sync::Arc<crate::hooks::run::Runner>>,
 }
 
 impl Worker {
@@ -89,6 +91,22 @@ impl Worker {
             mode: watch::Mode::Inotify,
             why: None,
             backend: watch::notify_backend,
+            hooks: None,
+        }
+    }
+
+    /// Run these hooks after this install's writes.
+    pub fn with_hooks(mut self, hooks: Option<std::sync::Arc<crate::hooks::run::Runner>>) -> Worker {
+        self.hooks = hooks;
+        self
+    }
+
+    /// Hooks never run on this thread: a slow hook must not hold up reading or writing.
+    fn fire_hooks(&self, incident: &str, events: &[crate::domain::event::Event]) {
+        if let Some(h) = &self.hooks {
+            let send = self.send.clone();
+            let written = events.iter().map(|e| (incident.to_string(), e.clone())).collect();
+            h.fire_background(written, move |f| send(Msg::Failed(f)));
         }
     }
 
@@ -179,7 +197,10 @@ impl Worker {
                 }) => {
                     let result = LogWriter::new(&self.store, &incident, &self.identity)
                         .append(drafts, self.clock)
-                        .map(|a| a.events.into_iter().map(|e| e.id).collect())
+                        .map(|a| {
+                            self.fire_hooks(&incident, &a.events);
+                            a.events.into_iter().map(|e| e.id).collect()
+                        })
                         .map_err(|e| reason_first(&e));
                     if let Err(e) = &result {
                         tracing::warn!(%incident, error = %e, "write failed; the console keeps the text and retries");
@@ -202,7 +223,10 @@ impl Worker {
                         occurred: None,
                     };
                     let result = declare(&self.store, &self.identity, req, self.clock)
-                        .map(|(id, _)| id)
+                        .map(|(id, event)| {
+                            self.fire_hooks(&id, &[event]);
+                            id
+                        })
                         .map_err(|e| reason_first(&e));
                     (self.send)(Msg::Declared { result });
                     self.reconcile_board();

@@ -1,8 +1,13 @@
-//! `warroom import`: bulk timeline entries (e.g. a chat export) as JSON lines on stdin, written as
-//! one batch: one lock, one write, one sync. Good lines are written even when others are
-//! rejected; any rejected line makes the command fail (exit 1) and names the line and why.
+//! `warroom import`: bulk timeline entries on stdin — JSON lines (`--format jsonl`, the default),
+//! a Slack channel export (`slack`) or CSV (`csv`) — written as one batch: one lock, one write,
+//! one sync. The original time of each entry is kept as `occurred`, read by the same time rules
+//! as `--occurred`. Good entries are written even when others are rejected; any rejected entry
+//! makes the command fail (exit 1) and names its line (or message) and why.
 
-use std::io::BufRead;
+pub mod csv;
+pub mod slack;
+
+use std::io::{BufRead, Read};
 
 use serde::Deserialize;
 
@@ -12,6 +17,36 @@ use crate::domain::event::{Body, Note, MAX_LINE};
 use crate::domain::input::normalise_text;
 use crate::domain::time::{bare_number_error, parse_occurred, to_datetime, Millis, Zone};
 use crate::store::writer::{Draft, LogWriter};
+
+/// The largest Slack or CSV export read from stdin.
+const MAX_INPUT: u64 = 256 * 1024 * 1024;
+
+/// An entry (or a skipped row, or why it is refused) with its line or message number.
+pub type Numbered = (usize, std::result::Result<Option<Entry>, String>);
+
+/// One entry from an export, before it becomes a note.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub text: String,
+    pub author: Option<String>,
+    pub occurred: Option<Millis>,
+    pub tags: Vec<String>,
+}
+
+impl Entry {
+    /// The note: `author: text`, held to the record's limits (so one bad entry never fails the
+    /// whole batch at the writer).
+    pub fn draft(self) -> std::result::Result<Draft, String> {
+        let text = match self.author {
+            Some(a) => format!("{}: {}", a.trim(), self.text),
+            None => self.text,
+        };
+        let body: Body = Note { text, tags: self.tags }.into();
+        // The writer's own check, entry by entry: one bad tag must not refuse the whole import.
+        crate::domain::event::check_draft(&body, self.occurred)?;
+        Ok(Draft::new(body).at(self.occurred))
+    }
+}
 
 /// How many rejected lines the failure message lists before summing up the rest.
 const LISTED_REJECTS: usize = 20;
@@ -26,7 +61,7 @@ enum Occurred {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Entry {
+struct Line {
     text: String,
     #[serde(default)]
     occurred: Option<Occurred>,
@@ -46,7 +81,7 @@ fn read_line(raw: &[u8], now: Millis, zone: &Zone) -> std::result::Result<Option
     if text.trim().is_empty() {
         return Ok(None);
     }
-    let entry: Entry = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let entry: Line = serde_json::from_str(text).map_err(|e| e.to_string())?;
     if entry.text.trim().is_empty() {
         return Err("empty text".into());
     }
@@ -57,14 +92,14 @@ fn read_line(raw: &[u8], now: Millis, zone: &Zone) -> std::result::Result<Option
             Some(parse_occurred(&t, to_datetime(now), zone).map_err(|e| format!("occurred: {e}"))?)
         }
     };
-    let body: Body = Note {
+    Entry {
         text: entry.text,
+        author: None,
+        occurred,
         tags: entry.tags,
     }
-    .into();
-    // The writer's own check, line by line: one bad tag must not refuse the whole import.
-    crate::domain::event::check_draft(&body, occurred)?;
-    Ok(Some(Draft::new(body).at(occurred)))
+    .draft()
+    .map(Some)
 }
 
 /// `imported 8 of 10 lines into ID; line 3: why; line 7: why`.
@@ -82,7 +117,19 @@ fn summary(written: usize, lines: usize, id: &str, rejected: &[(usize, String)])
     msg
 }
 
-pub fn import(g: &Global, wanted: &str) -> Result<()> {
+/// Read a whole export from stdin (Slack and CSV are not line-based).
+fn read_all() -> Result<String> {
+    let mut bytes = Vec::new();
+    std::io::stdin().lock().take(MAX_INPUT + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_INPUT {
+        return Err(Fail::new(format!(
+            "the export is larger than {MAX_INPUT} bytes; split it"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| Fail::new("the export is not UTF-8"))
+}
+
+pub fn import(g: &Global, wanted: &str, format: super::ImportFormat) -> Result<()> {
     let ctx = Ctx::new(g)?;
     let id = ctx.store.resolve(wanted)?;
     let identity = ctx.identity(g)?;
@@ -90,16 +137,33 @@ pub fn import(g: &Global, wanted: &str) -> Result<()> {
     let mut drafts = Vec::new();
     let mut rejected: Vec<(usize, String)> = Vec::new();
     let mut lines = 0;
-    for (i, line) in std::io::stdin().lock().split(b'\n').enumerate() {
-        match read_line(&line?, now, &ctx.zone) {
-            Ok(None) => {}
-            Ok(Some(draft)) => {
-                lines += 1;
-                drafts.push(draft);
+    let mut take = |n: usize, r: std::result::Result<Option<Draft>, String>| match r {
+        Ok(None) => {}
+        Ok(Some(draft)) => {
+            lines += 1;
+            drafts.push(draft);
+        }
+        Err(why) => {
+            lines += 1;
+            rejected.push((n, why));
+        }
+    };
+    match format {
+        super::ImportFormat::Jsonl => {
+            for (i, line) in std::io::stdin().lock().split(b'\n').enumerate() {
+                take(i + 1, read_line(&line?, now, &ctx.zone));
             }
-            Err(why) => {
-                lines += 1;
-                rejected.push((i + 1, why));
+        }
+        super::ImportFormat::Slack => {
+            let entries = slack::read(&read_all()?, now).map_err(Fail::new)?;
+            for (n, e) in entries {
+                take(n, e.and_then(|e| e.map(Entry::draft).transpose()));
+            }
+        }
+        super::ImportFormat::Csv => {
+            let entries = csv::read(&read_all()?, now, &ctx.zone).map_err(Fail::new)?;
+            for (n, e) in entries {
+                take(n, e.and_then(|e| e.map(Entry::draft).transpose()));
             }
         }
     }

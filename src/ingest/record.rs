@@ -1,0 +1,290 @@
+//! The IO side of ingesting: writes a plan's steps through the store (the same `declare` and
+//! `LogWriter::append` every CLI verb uses), and remembers which incident each alert belongs to —
+//! in a local map in the state directory, and from the incidents' own notes (the
+//! `fingerprint:<fp>` tag), so another host ingesting the same alert finds the same incident.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use super::alert::Batch;
+use super::plan::{fingerprint_of, plan, NoteDraft, Step, Target};
+use super::rules::Rules;
+use crate::domain::event::{Body, Event, Mode, Note};
+use crate::domain::sanitize;
+use crate::domain::time::Millis;
+use crate::domain::Playbook;
+use crate::store::fsutil::{self, Sharing};
+use crate::store::incident::{declare, DeclareRequest, Incident};
+use crate::store::writer::{Draft, LogWriter};
+use crate::store::{Identity, Store};
+
+/// Events written, each with its incident (handed to hooks).
+pub type Written = Vec<(String, Event)>;
+
+/// The local map's file in the state directory.
+pub const MAP_FILE: &str = "ingest-fingerprints.ron";
+
+/// What happened to one alert, as answered to the sender and printed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Outcome {
+    pub fingerprint: String,
+    /// `declared`, `annotated` or `skipped`.
+    pub action: &'static str,
+    pub incident: Option<String>,
+    /// The rule that routed it, or why it was skipped.
+    pub detail: String,
+}
+
+impl Outcome {
+    /// One line for a terminal or a log (everything sanitised).
+    pub fn line(&self) -> String {
+        format!(
+            "{} {} {}{}",
+            sanitize(&self.fingerprint),
+            self.action,
+            self.incident.as_deref().map(sanitize).unwrap_or_default(),
+            if self.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", sanitize(&self.detail))
+            }
+        )
+    }
+}
+
+pub struct Ingestor {
+    pub store: Store,
+    pub identity: Identity,
+    pub rules: Rules,
+    /// The playbooks the rules name, resolved before listening.
+    pub playbooks: BTreeMap<String, Playbook>,
+    pub commander: String,
+    pub clock: fn() -> Millis,
+    map: BTreeMap<String, String>,
+    map_file: PathBuf,
+    /// Incidents found archived (their alerts start a new incident).
+    archived: BTreeSet<String>,
+    /// The newest open real incident, from the last scan.
+    newest_open: Option<String>,
+}
+
+impl Ingestor {
+    pub fn new(
+        store: Store,
+        identity: Identity,
+        rules: Rules,
+        playbooks: BTreeMap<String, Playbook>,
+        commander: String,
+        clock: fn() -> Millis,
+    ) -> Ingestor {
+        let map_file = store.state_dir.join(MAP_FILE);
+        let map = fsutil::read_text_file(&map_file)
+            .ok()
+            .and_then(|t| ron::from_str::<BTreeMap<String, String>>(&t).ok())
+            .unwrap_or_default();
+        Ingestor {
+            store,
+            identity,
+            rules,
+            playbooks,
+            commander,
+            clock,
+            map,
+            map_file,
+            archived: BTreeSet::new(),
+            newest_open: None,
+        }
+    }
+
+    /// The incident an alert's fingerprint belongs to, if it still exists and is not archived.
+    fn known(&self, fp: &str) -> Option<String> {
+        self.map
+            .get(fp)
+            .filter(|id| !self.archived.contains(*id) && self.store.incident_dir(id).is_dir())
+            .cloned()
+    }
+
+    /// Read every incident: fingerprints from alert notes (the local map wins), which incidents
+    /// are archived, and the newest open real one.
+    pub fn scan(&mut self) {
+        let now = (self.clock)();
+        let Ok((ids, _)) = self.store.list_incidents() else {
+            return;
+        };
+        let mut newest: Option<(Millis, String)> = None;
+        for id in ids {
+            let inc = Incident::open(&self.store, &id, now);
+            let st = &inc.state;
+            if st.derived.archived.is_some() {
+                self.archived.insert(id.clone());
+                continue;
+            }
+            self.archived.remove(&id);
+            for e in st.events() {
+                if let Body::Note(n) = &e.body {
+                    if let Some(fp) = fingerprint_of(&n.tags) {
+                        if self.known(fp).is_none() {
+                            self.map.insert(fp.to_string(), id.clone());
+                        }
+                    }
+                }
+            }
+            if st.mode() == Some(Mode::Real) && !st.is_resolved() && st.derived.duplicate_of.is_none() {
+                let at = st.declared_at().unwrap_or(0);
+                if newest.as_ref().is_none_or(|(t, _)| at > *t) {
+                    newest = Some((at, id.clone()));
+                }
+            }
+        }
+        self.newest_open = newest.map(|(_, id)| id);
+    }
+
+    /// Record one batch. Returns what happened to each alert and the events written (for
+    /// hooks). A write that fails stops the batch with the reason (the sender retries).
+    pub fn ingest(&mut self, batch: &Batch) -> Result<(Vec<Outcome>, Written), String> {
+        let now = (self.clock)();
+        let unknown = batch.alerts.iter().any(|a| self.known(&a.fingerprint).is_none());
+        if unknown {
+            // Another host may have declared it: its notes say so.
+            self.scan();
+        }
+        let steps = plan(batch, &self.rules, &|fp| self.known(fp), now);
+        let mut declared: BTreeMap<usize, String> = BTreeMap::new();
+        let mut outcomes = Vec::new();
+        let mut written = Vec::new();
+        let mut result = Ok(());
+        for (i, step) in steps.iter().enumerate() {
+            match self.step(step, &declared, &mut written) {
+                Ok(o) => {
+                    if let (Step::Declare { .. }, Some(id)) = (step, &o.incident) {
+                        declared.insert(i, id.clone());
+                    }
+                    outcomes.push(o);
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        self.save_map();
+        result.map(|()| (outcomes, written))
+    }
+
+    fn step(
+        &mut self,
+        step: &Step,
+        declared: &BTreeMap<usize, String>,
+        written: &mut Vec<(String, Event)>,
+    ) -> Result<Outcome, String> {
+        match step {
+            Step::Skip { fingerprint, why } => Ok(Outcome {
+                fingerprint: fingerprint.clone(),
+                action: "skipped",
+                incident: None,
+                detail: why.clone(),
+            }),
+            Step::Declare {
+                fingerprint,
+                rule,
+                playbook,
+                title,
+                severity,
+                occurred,
+                note,
+            } => {
+                let pb = self
+                    .playbooks
+                    .get(playbook)
+                    .ok_or_else(|| format!("rule `{rule}`: playbook `{playbook}` was not loaded"))?;
+                let req = DeclareRequest {
+                    playbook: pb,
+                    title: title.clone(),
+                    severity: *severity,
+                    mode: Mode::Real,
+                    commander: self.commander.clone(),
+                    occurred: *occurred,
+                };
+                let (id, event) = declare(&self.store, &self.identity, req, self.clock)
+                    .map_err(|e| format!("cannot declare `{}`: {e}", sanitize(title)))?;
+                written.push((id.clone(), event));
+                self.map.insert(fingerprint.clone(), id.clone());
+                self.append(&id, note, written)?;
+                self.newest_open = Some(id.clone());
+                Ok(Outcome {
+                    fingerprint: fingerprint.clone(),
+                    action: "declared",
+                    incident: Some(id),
+                    detail: format!("rule {rule}"),
+                })
+            }
+            Step::Annotate {
+                fingerprint,
+                rule,
+                target,
+                note,
+            } => {
+                let id = match target {
+                    Target::Incident(id) => id.clone(),
+                    Target::Step(n) => declared
+                        .get(n)
+                        .cloned()
+                        .ok_or_else(|| "the group's incident was not declared".to_string())?,
+                    Target::Named(prefix) => self
+                        .store
+                        .resolve(prefix)
+                        .map_err(|e| format!("rule {}: {e}", rule.as_deref().unwrap_or("?")))?,
+                    Target::NewestOpen => {
+                        self.scan();
+                        match self.newest_open.clone() {
+                            Some(id) => id,
+                            None => {
+                                return Ok(Outcome {
+                                    fingerprint: fingerprint.clone(),
+                                    action: "skipped",
+                                    incident: None,
+                                    detail: "no open incident to annotate".into(),
+                                })
+                            }
+                        }
+                    }
+                };
+                self.append(&id, note, written)?;
+                self.map.insert(fingerprint.clone(), id.clone());
+                Ok(Outcome {
+                    fingerprint: fingerprint.clone(),
+                    action: "annotated",
+                    incident: Some(id),
+                    detail: rule
+                        .as_ref()
+                        .map(|r| format!("rule {r}"))
+                        .unwrap_or_else(|| "repeat".into()),
+                })
+            }
+        }
+    }
+
+    fn append(&self, id: &str, note: &NoteDraft, written: &mut Vec<(String, Event)>) -> Result<(), String> {
+        let draft = Draft::new(Note {
+            text: note.text.clone(),
+            tags: note.tags.clone(),
+        })
+        .at(note.occurred);
+        let appended = LogWriter::new(&self.store, id, &self.identity)
+            .append(vec![draft], self.clock)
+            .map_err(|e| format!("cannot write to {id}: {e}"))?;
+        written.extend(appended.events.into_iter().map(|e| (id.to_string(), e)));
+        Ok(())
+    }
+
+    fn save_map(&self) {
+        let text = ron::to_string(&self.map).unwrap_or_default();
+        if let Err(e) = fsutil::write_atomic(&self.map_file, text.as_bytes(), Sharing::private()) {
+            tracing::warn!(error = %e, file = %self.map_file.display(), "cannot save the fingerprint map");
+            eprintln!(
+                "warroom ingest: cannot save {}: {e} (alerts are still recognised from the incidents' notes)",
+                self.map_file.display()
+            );
+        }
+    }
+}

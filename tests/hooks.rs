@@ -1,0 +1,126 @@
+//! Hooks out: commands in the responder's config run on chosen events with the event as JSON on
+//! stdin; a failing or hanging hook is reported and logged, and never stops the write.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn script(w: &World, name: &str, body: &str) -> String {
+    let p = w.path().join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    let mut perm = std::fs::metadata(&p).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&p, perm).unwrap();
+    p.display().to_string()
+}
+
+fn config(w: &World, hooks: &str) {
+    let dir = w.path().join("cfg").join("warroom");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.ron"), format!("(hooks: [{hooks}])")).unwrap();
+}
+
+fn received(dir: &Path) -> Vec<Value> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).expect("hook got JSON"))
+        .collect()
+}
+
+#[test]
+fn hooks_get_chosen_events_as_json_on_stdin() {
+    let w = World::new();
+    let out = w.path().join("got");
+    std::fs::create_dir_all(&out).unwrap();
+    let hook = script(
+        &w,
+        "record.sh",
+        &format!("cat > {}/$(date +%s%N)-$WARROOM_HOOK.json", out.display()),
+    );
+    config(
+        &w,
+        &format!(
+            r#"(name: "record", on: [Declared, SeverityChanged, StatusUpdate, ApprovalRequested], command: ["{hook}"])"#
+        ),
+    );
+    let ic = w.who("maya", "h1");
+    let id = w.declare(&ic, "Hooked");
+    w.note(&ic, &id, "not a hook event");
+    w.run(&ic, &["severity", &id, "1"]).ok();
+    w.run(
+        &ic,
+        &["status", &id, "--audience", "internal", "Hosts isolated\u{1b}[2J"],
+    )
+    .ok();
+    w.run(&ic, &["action", &id, "cut-segment-egress", "proposed"]).ok();
+    let got = received(&out);
+    let hooks: Vec<&str> = got.iter().map(|v| v["hook"].as_str().unwrap()).collect();
+    assert_eq!(
+        hooks,
+        ["Declared", "SeverityChanged", "StatusUpdate", "ApprovalRequested"]
+    );
+    assert!(got.iter().all(|v| v["incident"] == id.as_str() && v["mode"] == "real"));
+    assert_eq!(got[0]["title"], "Hooked");
+    assert_eq!(got[2]["text"], "Hosts isolated[2J", "sanitised before it leaves");
+    assert_eq!(got[3]["event"]["body"]["action"], "cut-segment-egress");
+}
+
+#[test]
+fn a_failing_or_hanging_hook_is_reported_and_logged_never_blocks() {
+    let w = World::new();
+    let fail = script(&w, "fail.sh", "cat >/dev/null; echo 'chat said 500' >&2; exit 3");
+    let hang = script(&w, "hang.sh", "sleep 30 & sleep 30");
+    config(
+        &w,
+        &format!(
+            r#"(name: "fails", on: [Declared], command: ["{fail}"]), (name: "hangs", on: [Declared], command: ["{hang}"], timeout_secs: Some(0.5)), (name: "missing", on: [Declared], command: ["/nonexistent/hook"])"#
+        ),
+    );
+    let ic = w.who("maya", "h1");
+    let start = Instant::now();
+    let r = w
+        .run(
+            &ic,
+            &["declare", "--playbook", "ransomware", "--title", "x", "--severity", "2"],
+        )
+        .ok();
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "a hanging hook is killed at its timeout"
+    );
+    assert!(looks_like_incident_id(r.stdout.trim()), "the write happened: {r}");
+    assert!(
+        r.stderr.contains("hook `fails` on Declared") && r.stderr.contains("exited with status 3: chat said 500"),
+        "{r}"
+    );
+    assert!(
+        r.stderr.contains("hook `hangs` on Declared") && r.stderr.contains("timed out after 0.5 s"),
+        "{r}"
+    );
+    assert!(
+        r.stderr.contains("hook `missing` on Declared") && r.stderr.contains("cannot start /nonexistent/hook"),
+        "{r}"
+    );
+    let log = std::fs::read_to_string(ic.state.join("hooks.log")).expect("hooks.log");
+    assert_eq!(log.lines().count(), 3, "{log}");
+}
+
+#[test]
+fn a_bad_hook_in_the_config_is_named() {
+    let w = World::new();
+    config(&w, r#"(name: "empty", on: [Declared], command: [])"#);
+    let ic = w.who("maya", "h1");
+    let r = w.run(&ic, &["list"]).code(1);
+    assert!(r.stderr.contains("hook `empty` has no command"), "{r}");
+    config(&w, r#"(name: "typo", on: [Declard], command: ["x"])"#);
+    let r = w.run(&ic, &["list"]).code(1);
+    assert!(r.stderr.contains("config.ron:1:"), "{r}");
+}

@@ -1,0 +1,485 @@
+//! `warroom ingest`: alerts from stdin, over HTTP, and from a real Prometheus Alertmanager.
+//!
+//! The Alertmanager test needs Debian's `prometheus-alertmanager` (`.ci/run` installs it). Without
+//! the binary it is skipped with a message — unless `CI` is set, where it must run.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+const RULES: &str = r#"(rules: [
+    (name: "ransom", labels: {"alertname": "FilesEncrypted*"}, route: Declare(playbook: "ransomware", severity: 2,
+        severities: {"critical": 1}, title: "{alertname} on {instance}")),
+    (name: "context", labels: {"severity": "info"}, route: Annotate()),
+    (name: "staging", labels: {"env": "staging"}, route: Ignore),
+])"#;
+
+fn rules(w: &World) -> PathBuf {
+    let p = w.path().join("rules.ron");
+    std::fs::write(&p, RULES).expect("write rules");
+    p
+}
+
+fn payload(status: &str, fp: &str, starts: &str, ends: &str, truncated: u64) -> String {
+    format!(
+        r#"{{"version":"4","groupKey":"{{}}:{{alertname=\"FilesEncrypted\"}}","truncatedAlerts":{truncated},"status":"{status}",
+        "receiver":"warroom","groupLabels":{{"alertname":"FilesEncrypted"}},"commonLabels":{{"alertname":"FilesEncrypted"}},
+        "commonAnnotations":{{}},"externalURL":"http://am.example:9093","alerts":[{{"status":"{status}",
+        "labels":{{"alertname":"FilesEncrypted","instance":"fin-fs-02","severity":"critical"}},
+        "annotations":{{"summary":"files renamed to .locked"}},"startsAt":"{starts}","endsAt":"{ends}",
+        "generatorURL":"http://prom.example/graph","fingerprint":"{fp}"}}]}}"#
+    )
+}
+
+fn incidents(w: &World, who: &Who) -> Vec<Value> {
+    let v = w.run(who, &["list", "--json"]).ok().json();
+    match &v["incidents"] {
+        Value::Array(a) => a.clone(),
+        _ => panic!("list --json: {v}"),
+    }
+}
+
+fn alert_notes(w: &World, who: &Who, id: &str) -> Vec<Value> {
+    w.tail_json(who, id)
+        .into_iter()
+        .filter(|e| {
+            e["kind"] == "Note"
+                && e["body"]["tags"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t == "alert"))
+        })
+        .collect()
+}
+
+#[test]
+fn stdin_declares_then_repeats_and_resolutions_annotate_the_same_incident() {
+    let w = World::new();
+    let am = w.who("alertmanager", "mon1");
+    let r = rules(&w);
+    let r = r.to_str().unwrap();
+    let fire = payload(
+        "firing",
+        "f00dfeed12345678",
+        "2026-01-10T09:48:00Z",
+        "0001-01-01T00:00:00Z",
+        2,
+    );
+    let out = w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], &fire).ok();
+    assert!(out.stdout.contains("f00dfeed12345678 declared "), "{out}");
+    let list = incidents(&w, &am);
+    assert_eq!(list.len(), 1);
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let show = w.show(&am, &id);
+    assert_eq!(show["severity"], 1, "critical maps to SEV1");
+    assert_eq!(show["playbook"]["id"], "ransomware");
+    assert_eq!(show["title"], "FilesEncrypted on fin-fs-02");
+    assert_eq!(
+        show["discovered"], "2026-01-10T09:48:00Z",
+        "startsAt is when it was discovered"
+    );
+
+    // The same alert again: a timeline entry on the same incident, never a new incident.
+    w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], &fire).ok();
+    // Another host, with an empty local map, recognises it from the incident's notes.
+    let other = w.who("alertmanager", "mon2");
+    let out = w.run_stdin(&other, &["ingest", "--stdin", "--rules", r], &fire).ok();
+    assert!(out.stdout.contains(&format!("annotated {id}")), "{out}");
+    let resolve = payload(
+        "resolved",
+        "f00dfeed12345678",
+        "2026-01-10T09:48:00Z",
+        "2026-01-10T11:00:00Z",
+        0,
+    );
+    w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], &resolve).ok();
+    assert_eq!(incidents(&w, &am).len(), 1, "still one incident");
+
+    let notes = alert_notes(&w, &am, &id);
+    let texts: Vec<&str> = notes.iter().map(|n| n["body"]["text"].as_str().unwrap()).collect();
+    assert_eq!(notes.len(), 4, "{texts:#?}");
+    assert!(texts[0].starts_with("Alert firing: FilesEncrypted"));
+    assert!(
+        texts[0].contains("left 2 more alert(s)"),
+        "truncatedAlerts is noted: {}",
+        texts[0]
+    );
+    assert!(texts.iter().filter(|t| t.starts_with("Alert firing again")).count() == 2);
+    let resolved = notes
+        .iter()
+        .find(|n| n["body"]["text"].as_str().unwrap().starts_with("Alert resolved"))
+        .unwrap();
+    assert_eq!(resolved["when"], "2026-01-10T11:00:00Z", "{resolved}");
+    assert!(notes[0]["body"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == "fingerprint:f00dfeed12345678"));
+}
+
+#[test]
+fn stdin_refusals_say_why_and_write_nothing() {
+    let w = World::new();
+    let am = w.who("alertmanager", "mon1");
+    let r = rules(&w);
+    let r = r.to_str().unwrap();
+    for (input, want) in [
+        ("{\"version\":\"3\",\"alerts\":[]}", "version \"3\" is not supported"),
+        ("not json", "not JSON"),
+        (
+            "{\"version\":\"4\",\"alerts\":[{\"status\":\"burning\"}]}",
+            "alerts[0]: status \"burning\"",
+        ),
+    ] {
+        let out = w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], input).code(1);
+        assert!(out.stderr.contains(want), "{want}: {out}");
+    }
+    let out = w
+        .run_stdin(&am, &["ingest", "--stdin", "--rules", "/nonexistent/rules.ron"], "{}")
+        .code(1);
+    assert!(out.stderr.contains("cannot read routing rules"), "{out}");
+    let bad = w.path().join("bad.ron");
+    std::fs::write(
+        &bad,
+        "(rules: [(name: \"x\", route: Declare(playbook: \"no-such\", severity: 1, title: \"t\"))])",
+    )
+    .unwrap();
+    let out = w
+        .run_stdin(&am, &["ingest", "--stdin", "--rules", bad.to_str().unwrap()], "{}")
+        .code(1);
+    assert!(out.stderr.contains("playbook `no-such`"), "{out}");
+    assert!(incidents(&w, &am).is_empty());
+}
+
+#[test]
+fn generic_alerts_and_annotate_routes() {
+    let w = World::new();
+    let am = w.who("monitor", "mon1");
+    let r = rules(&w);
+    let r = r.to_str().unwrap();
+    let id = w.declare(&am, "Finance share encrypted");
+    let input = concat!(
+        "{\"title\":\"CPU high\",\"labels\":{\"severity\":\"info\",\"host\":\"db1\"}}\n",
+        "{\"title\":\"Canary\",\"labels\":{\"env\":\"staging\"}}\n",
+        "{\"title\":\"Unrouted\"}\n"
+    );
+    let out = w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], input).ok();
+    assert!(out.stdout.contains(&format!("annotated {id} (rule context)")), "{out}");
+    assert!(out.stdout.contains("skipped  (rule `staging` ignores it)"), "{out}");
+    assert!(out.stdout.contains("skipped  (no rule matches its labels)"), "{out}");
+    let notes = alert_notes(&w, &am, &id);
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0]["body"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Alert firing: CPU high"));
+}
+
+/// A child process killed (by its own handle) when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `warroom ingest --listen 127.0.0.1:0 ARGS`; returns it and the address it bound.
+fn listen(w: &World, who: &Who, args: &[&str]) -> (Running, SocketAddr) {
+    let mut child = w
+        .cmd(who)
+        .args(["ingest", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ingest");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let running = Running(child);
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while !line.ends_with(b"\n") {
+        match stdout.read(&mut b) {
+            Ok(1) => line.push(b[0]),
+            _ => panic!("ingest ended before listening: {}", String::from_utf8_lossy(&line)),
+        }
+    }
+    let text = String::from_utf8_lossy(&line);
+    let addr = text
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("address line")
+        .parse()
+        .expect("address");
+    (running, addr)
+}
+
+/// A tiny HTTP/1.1 client: (status, body).
+fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    let _ = s.write_all(req.as_bytes());
+    let _ = s.write_all(body.as_bytes());
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn http_bad_requests_get_a_4xx_with_the_reason() {
+    let w = World::new();
+    let am = w.who("alertmanager", "mon1");
+    let r = rules(&w);
+    let secret = w.path().join("secret");
+    std::fs::write(&secret, "correct-horse-battery-staple\n").unwrap();
+    let (_ingest, addr) = listen(
+        &w,
+        &am,
+        &[
+            "--rules",
+            r.to_str().unwrap(),
+            "--secret-file",
+            secret.to_str().unwrap(),
+            "--max-body",
+            "4096",
+        ],
+    );
+    let auth = [("Authorization", "Bearer correct-horse-battery-staple")];
+    let fire = payload(
+        "firing",
+        "0123456789abcdef",
+        "2026-01-10T09:48:00Z",
+        "0001-01-01T00:00:00Z",
+        0,
+    );
+    let (code, body) = http(addr, "POST", "/alerts", &[], &fire);
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("shared secret"), "{body}");
+    let (code, _) = http(addr, "POST", "/alerts", &[("Authorization", "Bearer nope")], &fire);
+    assert_eq!(code, 401);
+    for (bad, want) in [
+        ("{", "not JSON"),
+        (
+            "{\"version\":\"4\",\"alerts\":[{\"status\":\"firing\",\"startsAt\":\"soon\"}]}",
+            "startsAt",
+        ),
+        ("[]", "expected a JSON object"),
+    ] {
+        let (code, body) = http(addr, "POST", "/alerts", &auth, bad);
+        assert_eq!(code, 400, "{bad}: {body}");
+        assert!(body.contains(want), "{want}: {body}");
+    }
+    let (code, body) = http(addr, "POST", "/alerts", &auth, &"x".repeat(5000));
+    assert_eq!(code, 413, "{body}");
+    let (code, _) = http(addr, "GET", "/alerts", &auth, "");
+    assert_eq!(code, 405);
+    let (code, body) = http(addr, "POST", "/nope", &auth, "{}");
+    assert_eq!(code, 404, "{body}");
+    // Still alive and serving after all that.
+    let (code, body) = http(
+        addr,
+        "POST",
+        "/alerts",
+        &[("X-Warroom-Secret", "correct-horse-battery-staple")],
+        &fire,
+    );
+    assert_eq!(code, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json answer");
+    assert_eq!(v["alerts"][0]["action"], "declared", "{v}");
+    assert_eq!(incidents(&w, &am).len(), 1);
+}
+
+// --- A real Alertmanager -------------------------------------------------------------------
+
+fn alertmanager_binary() -> Option<PathBuf> {
+    for name in ["prometheus-alertmanager", "alertmanager"] {
+        for dir in std::env::var("PATH")
+            .unwrap_or_default()
+            .split(':')
+            .chain(["/usr/bin", "/usr/sbin"])
+        {
+            let p = Path::new(dir).join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn rfc3339(offset_secs: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let t = now + offset_secs;
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[test]
+fn a_real_alertmanager_declares_repeats_and_resolves() {
+    let Some(bin) = alertmanager_binary() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI is set but prometheus-alertmanager is not installed (.ci/run installs it)");
+        }
+        eprintln!("SKIPPED: prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)");
+        return;
+    };
+    let w = World::new();
+    let am = w.who("alertmanager", "mon1");
+    let r = rules(&w);
+    let secret = w.path().join("secret");
+    std::fs::write(&secret, "correct-horse-battery-staple").unwrap();
+    let (_ingest, addr) = listen(
+        &w,
+        &am,
+        &[
+            "--rules",
+            r.to_str().unwrap(),
+            "--secret-file",
+            secret.to_str().unwrap(),
+        ],
+    );
+    let config = w.path().join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "route:\n  receiver: warroom\n  group_by: ['alertname']\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 3s\n\
+             receivers:\n  - name: warroom\n    webhook_configs:\n      - url: http://{addr}/alerts\n        send_resolved: true\n\
+             \x20       http_config:\n          authorization:\n            type: Bearer\n            credentials_file: {}\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let am_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let log = std::fs::File::create(w.path().join("alertmanager.log")).unwrap();
+    let _alertmanager = Running(
+        Command::new(&bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.path={}", w.path().join("am-data").display()))
+            .arg(format!("--web.listen-address={am_addr}"))
+            .arg("--cluster.listen-address=")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start alertmanager"),
+    );
+    let am_log = || std::fs::read_to_string(w.path().join("alertmanager.log")).unwrap_or_default();
+    wait_for("Alertmanager to be ready", Duration::from_secs(20), || {
+        (http(am_addr, "GET", "/-/ready", &[], "").0 == 200).then_some(())
+    });
+    let alert = |ends: Option<String>| {
+        let mut a = serde_json::json!({
+            "labels": {"alertname": "FilesEncrypted", "instance": "fin-fs-02", "severity": "critical"},
+            "annotations": {"summary": "files renamed to .locked"},
+            "startsAt": rfc3339(-60),
+            "generatorURL": "http://prom.example/graph",
+        });
+        if let Some(e) = ends {
+            a["endsAt"] = Value::String(e);
+        }
+        serde_json::json!([a]).to_string()
+    };
+    let (code, body) = http(am_addr, "POST", "/api/v2/alerts", &[], &alert(None));
+    assert_eq!(code, 200, "{body}");
+
+    let id = wait_for("the incident", Duration::from_secs(30), || {
+        incidents(&w, &am)
+            .first()
+            .filter(|i| i["status"] != "syncing" && i["severity"].is_number())
+            .and_then(|i| i["id"].as_str().map(String::from))
+    });
+    let show = w.show(&am, &id);
+    assert_eq!(show["playbook"]["id"], "ransomware", "{show}");
+    assert_eq!(show["severity"], 1, "{show}");
+    assert_eq!(show["title"], "FilesEncrypted on fin-fs-02");
+
+    // Alertmanager repeats the notification (repeat_interval 3s): an entry on the same incident.
+    wait_for("a repeat firing", Duration::from_secs(30), || {
+        let n = alert_notes(&w, &am, &id);
+        n.iter()
+            .any(|n| {
+                n["body"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("Alert firing again"))
+            })
+            .then_some(())
+    });
+    // Resolve it: Alertmanager sends the resolution, recorded on the same incident.
+    let (code, body) = http(am_addr, "POST", "/api/v2/alerts", &[], &alert(Some(rfc3339(-1))));
+    assert_eq!(code, 200, "{body}");
+    wait_for("the resolution", Duration::from_secs(30), || {
+        let n = alert_notes(&w, &am, &id);
+        n.iter()
+            .any(|n| {
+                n["body"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("Alert resolved"))
+            })
+            .then_some(())
+    });
+    assert_eq!(
+        incidents(&w, &am).len(),
+        1,
+        "one incident, whatever Alertmanager repeated\n{}",
+        am_log()
+    );
+}
