@@ -782,6 +782,9 @@ fn every_ending_signal_restores_the_terminal_and_saves_the_draft() {
         ("SIGQUIT", libc::SIGQUIT),
         ("SIGUSR1", libc::SIGUSR1),
         ("SIGUSR2", libc::SIGUSR2),
+        ("SIGALRM", libc::SIGALRM),
+        ("SIGVTALRM", libc::SIGVTALRM),
+        ("SIGPROF", libc::SIGPROF),
     ];
     let w = World::new();
     let alice = w.who("alice", "jump");
@@ -799,7 +802,7 @@ fn every_ending_signal_restores_the_terminal_and_saves_the_draft() {
         let rc = unsafe { libc::kill(c.pid(), sig) };
         assert_eq!(rc, 0, "kill {name}: {}", std::io::Error::last_os_error());
         let status = c.wait_exit(WAIT);
-        assert!(status.success(), "{name}: exit status {status:?}");
+        assert_eq!(status.exit_code(), 128 + sig as u32, "{name}: exit status {status:?}");
         let out = c.output();
         assert_restored(&out);
         // The cursor is shown again, after the last time it was hidden.

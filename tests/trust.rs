@@ -314,6 +314,58 @@ fn duplicate_links_cannot_form_a_cycle() {
     let r = w.run(&ic, &["duplicate", &c, "--of", &b]).ok();
     assert!(r.stderr.contains(&format!("duplicate of {a}")), "{r}");
     assert_eq!(w.show(&ic, &a)["status"], "active");
+    // A cycle written by hand (or by two racing commands) keeps both on the active board.
+    let d = w.declare(&ic, "Fourth report");
+    let log = w.log_of(&ic, &a);
+    let last = event::parse(lines_of(&log).last().unwrap()).unwrap();
+    forge(
+        &log,
+        &a,
+        "ic@jump",
+        last.seq + 1,
+        last.at + 1,
+        warroom::domain::event::DuplicateOf { of: d.clone() }.into(),
+    );
+    forge(
+        &log,
+        &a,
+        "ic@jump",
+        last.seq + 2,
+        last.at + 2,
+        warroom::domain::event::Archived {}.into(),
+    );
+    let log = w.log_of(&ic, &d);
+    let last = event::parse(lines_of(&log).last().unwrap()).unwrap();
+    forge(
+        &log,
+        &d,
+        "ic@jump",
+        last.seq + 1,
+        last.at + 1,
+        warroom::domain::event::DuplicateOf { of: a.clone() }.into(),
+    );
+    forge(
+        &log,
+        &d,
+        "ic@jump",
+        last.seq + 2,
+        last.at + 2,
+        warroom::domain::event::Archived {}.into(),
+    );
+    let list = w.run(&ic, &["list", "--json"]).ok().json();
+    for id in [&a, &d] {
+        let row = list["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == **id)
+            .unwrap()
+            .clone();
+        assert_eq!(row["status"], "active", "{row}");
+    }
+    let show = w.show(&ic, &a);
+    assert_eq!(show["status"], "active");
+    assert!(problems(&show).contains("duplicate link"), "{}", problems(&show));
 }
 
 mod writer_and_reader_agree {

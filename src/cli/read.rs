@@ -200,11 +200,17 @@ pub fn state_json(inc: &Incident, now: i64) -> Value {
         .iter()
         .map(|(k, r)| (k.clone(), json!({"who": r.value, "by": r.by, "at": format_utc(r.when)})))
         .collect();
-    let problems: Vec<Value> = inc
+    let mut problems: Vec<Value> = inc
         .problems()
         .iter()
         .map(|p| json!({"source": p.source, "line": p.line, "what": p.what}))
         .collect();
+    if inc.link_broken {
+        problems.push(json!({"source": inc.id, "line": null, "what": format!(
+            "its duplicate link ({}) leads back to itself or to no incident: kept on the active board",
+            d.duplicate_of.as_ref().map_or("-", |r| r.value.as_str())
+        )}));
+    }
     let mut v = json!({
         "v": 1,
         "id": inc.id,
@@ -324,6 +330,12 @@ pub fn show(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
     let _ = writeln!(out, "\nroles: {}", sanitize(&roles.join(", ")));
     for w in s.skew_warnings(now) {
         let _ = writeln!(out, "clock skew: {}", sanitize(&w));
+    }
+    if inc.link_broken {
+        let _ = writeln!(
+            out,
+            "\nduplicate link broken: it leads back to this incident or to none; kept on the active board"
+        );
     }
     let problems = inc.problems();
     if !problems.is_empty() {

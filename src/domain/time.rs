@@ -222,17 +222,29 @@ fn parse_local_datetime(s: &str) -> Option<NaiveDateTime> {
     .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
 }
 
+/// `HH:MM` or `HH:MM:SS`, two digits each (`0:1` is a typo, not one minute past midnight; a
+/// leap second `:60` is refused).
 fn parse_clock(s: &str) -> Option<NaiveTime> {
-    NaiveTime::parse_from_str(s, "%H:%M:%S")
-        .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M"))
-        .ok()
+    let parts: Vec<&str> = s.split(':').collect();
+    let two_digits = |p: &&str| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit());
+    if !(2..=3).contains(&parts.len()) || !parts.iter().all(two_digits) {
+        return None;
+    }
+    let n: Vec<u32> = parts.iter().filter_map(|p| p.parse().ok()).collect();
+    let sec = n.get(2).copied().unwrap_or(0);
+    if sec > 59 {
+        return None;
+    }
+    NaiveTime::from_hms_opt(n[0], n[1], sec)
 }
 
-/// `1h30m`, `15m`, `45s`, `2d` → milliseconds.
+/// `1h30m`, `15m`, `45s`, `2d` → milliseconds. Units in order, each at most once (`1d1d` is a
+/// typo, not two days).
 pub fn parse_duration(s: &str) -> Option<Millis> {
     let mut total: Millis = 0;
     let mut num = String::new();
     let mut any = false;
+    let mut last_unit = Millis::MAX;
     for c in s.chars() {
         if c.is_ascii_digit() {
             num.push(c);
@@ -247,6 +259,10 @@ pub fn parse_duration(s: &str) -> Option<Millis> {
             'd' => 86_400_000,
             _ => return None,
         };
+        if unit >= last_unit {
+            return None;
+        }
+        last_unit = unit;
         total = total.checked_add(n.checked_mul(unit)?)?;
         any = true;
     }
@@ -314,6 +330,17 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).unwrap()
+    }
+
+    #[test]
+    fn typos_are_not_times() {
+        let now = to_datetime(1_764_500_000_000);
+        for bad in ["-1d1d", "-1m1h", "0:1", "00:00:60", "1:2:3", "12:5"] {
+            assert!(parse_occurred(bad, now, &Zone::Utc).is_err(), "{bad} accepted");
+        }
+        for good in ["-1h30m", "-1d2h", "00:00", "00:00:59"] {
+            assert!(parse_occurred(good, now, &Zone::Utc).is_ok(), "{good} refused");
+        }
     }
 
     #[test]

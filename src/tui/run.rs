@@ -239,11 +239,13 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
     }
     // The terminal is back to normal before anything is printed.
     drop(guard);
-    if let Some(name) = ended_by {
-        eprintln!("warroom: ended by {name}");
-    }
     if let Some(note) = &model.farewell {
         eprintln!("warroom: {note}");
+    }
+    if let Some(name) = ended_by {
+        eprintln!("warroom: ended by {name}");
+        // As a shell expects of a process a signal ended: 128 + its number.
+        std::process::exit(128 + signal_number(name));
     }
     match model.fatal {
         Some(why) => Err(std::io::Error::other(why)),
@@ -265,6 +267,11 @@ impl Signals {
             ("SIGQUIT", SignalKind::quit()),
             ("SIGUSR1", SignalKind::user_defined1()),
             ("SIGUSR2", SignalKind::user_defined2()),
+            // Timers a stray `kill` or a misbehaving library may send: their default also ends
+            // the process, so they end the console cleanly too.
+            ("SIGALRM", SignalKind::alarm()),
+            ("SIGVTALRM", SignalKind::from_raw(libc::SIGVTALRM)),
+            ("SIGPROF", SignalKind::from_raw(libc::SIGPROF)),
         ];
         let mut all = Vec::new();
         for (name, kind) in kinds {
@@ -283,6 +290,21 @@ impl Signals {
             })
         });
         futures::future::select_all(waits).await.0
+    }
+}
+
+/// The number of a signal the console ends on, by name (for its exit status).
+fn signal_number(name: &str) -> i32 {
+    match name {
+        "SIGHUP" => libc::SIGHUP,
+        "SIGINT" => libc::SIGINT,
+        "SIGQUIT" => libc::SIGQUIT,
+        "SIGUSR1" => libc::SIGUSR1,
+        "SIGUSR2" => libc::SIGUSR2,
+        "SIGALRM" => libc::SIGALRM,
+        "SIGVTALRM" => libc::SIGVTALRM,
+        "SIGPROF" => libc::SIGPROF,
+        _ => libc::SIGTERM,
     }
 }
 
