@@ -147,6 +147,8 @@ proptest! {
         }
         // The same arrivals in reconcile-sized batches.
         let mut batched = IncidentState::new("i");
+        // Snapshots every few events, so a late arrival is applied from one (as at scale).
+        batched.set_checkpoint_every(1 + (perm_seed % 4) as usize);
         batched.add_playbook(hash.clone(), pb.clone());
         for chunk in arrival.chunks(1 + (perm_seed % 7) as usize) {
             batched.apply_all(chunk.to_vec());
@@ -155,6 +157,7 @@ proptest! {
         prop_assert_eq!(batched.problems(), batch.problems());
         // One at a time, the playbook copy arriving somewhere in the middle (sync order).
         let mut live = IncidentState::new("i");
+        live.set_checkpoint_every(1 + (perm_seed % 3) as usize);
         let pb_at = playbook_after.index(arrival.len() + 1);
         for (i, e) in arrival.into_iter().enumerate() {
             if i == pb_at {
@@ -177,6 +180,7 @@ proptest! {
         let (hash, pb) = playbook();
         let events = history(&ops, &hash);
         let mut live = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
+        live.set_checkpoint_every(2);
         let late = Event {
             id: "late".into(),
             at: 10,

@@ -163,7 +163,30 @@ pub struct IncidentState {
     /// What the reader found wrong with a record's place in its log's hash chain, by (log, seq):
     /// a fact about the files, kept across replays.
     marks: BTreeMap<(String, u64), String>,
+    /// Snapshots of `derived` every [`CHECKPOINT_EVERY`] events, so an event that arrives late is
+    /// applied from the snapshot before it, never by replaying the whole history.
+    checkpoints: Vec<Checkpoint>,
+    checkpoint_every: usize,
+    since_checkpoint: usize,
+    /// Timeline keys of a batch being inserted, merged in one pass at its end (`apply_all`):
+    /// inserting interleaved logs one by one into a sorted `Vec` is quadratic.
+    batch_timeline: Option<Vec<(Millis, EventKey)>>,
     pub derived: Derived,
+}
+
+/// How many events apart the fold keeps snapshots of its derived state.
+pub const CHECKPOINT_EVERY: usize = 2048;
+
+/// `derived` as it stood after the event `after`: the small registers cloned, the lists that
+/// only grow (in key order) kept as lengths to cut back to.
+#[derive(Debug, Clone)]
+struct Checkpoint {
+    after: EventKey,
+    registers: Derived,
+    rejected: usize,
+    status_updates: usize,
+    follow_ups: usize,
+    tail_repairs: usize,
 }
 
 /// Why a record is shown with a warning: the fold refused it, or its log's chain says it was
@@ -218,6 +241,10 @@ impl IncidentState {
             claim: Claim::Unchecked,
             declareds: BTreeMap::new(),
             marks: BTreeMap::new(),
+            checkpoints: Vec::new(),
+            checkpoint_every: CHECKPOINT_EVERY,
+            since_checkpoint: 0,
+            batch_timeline: None,
             derived: Derived::default(),
         }
     }
@@ -287,9 +314,11 @@ impl IncidentState {
     ) -> Self {
         let mut s = IncidentState::new(id);
         s.playbooks.extend(playbooks);
+        s.batch_timeline = Some(Vec::new());
         for e in events {
             s.insert(e);
         }
+        s.merge_batch_timeline();
         s.replay();
         s
     }
@@ -314,20 +343,27 @@ impl IncidentState {
         let is_last = self.events.last_key_value().is_none_or(|(k, _)| *k < e.key());
         let key = e.key();
         let declares = matches!(e.body, Body::Declared(_));
-        let is_last = match self.insert(e) {
+        match self.insert(e) {
             Inserted::Duplicate => return false,
-            Inserted::Replaced => false,
-            // A Declared decides which records came before the incident: judge them all again.
-            Inserted::New => is_last && !declares,
-        };
-        if is_last {
-            if let Some(e) = self.events.get(&key).cloned() {
-                self.step(&e);
+            // A record edited into another version, or a Declared (which decides what came before
+            // the incident): judge everything again.
+            Inserted::Replaced => self.replay(),
+            Inserted::New if declares => self.replay(),
+            Inserted::New if is_last => {
+                if let Some(e) = self.events.get(&key).cloned() {
+                    self.step_and_checkpoint(&e);
+                }
             }
-        } else {
-            self.replay();
+            Inserted::New => self.replay_from(&key),
         }
         true
+    }
+
+    /// Snapshots every `n` events instead of [`CHECKPOINT_EVERY`] (tests use a small `n` so
+    /// the late-arrival path is exercised on small histories).
+    pub fn set_checkpoint_every(&mut self, n: usize) {
+        self.checkpoint_every = n.max(1);
+        self.replay();
     }
 
     /// Apply a batch (one reconcile pass): at most one replay however many arrive late.
@@ -336,6 +372,7 @@ impl IncidentState {
         let last = self.events.last_key_value().map(|(k, _)| k.clone());
         let mut fresh = Vec::new();
         let mut replaced = false;
+        self.batch_timeline = Some(Vec::with_capacity(events.len()));
         for e in events {
             let key = e.key();
             replaced |= matches!(e.body, Body::Declared(_));
@@ -348,21 +385,56 @@ impl IncidentState {
                 Inserted::Duplicate => {}
             }
         }
+        self.merge_batch_timeline();
         let mut keys = fresh.clone();
         keys.sort();
-        if !replaced && last.is_none_or(|l| keys.first().is_none_or(|k| *k > l)) {
-            // Everything new sorts after what was applied: step through it in order.
-            let events = std::mem::take(&mut self.events);
-            for k in &keys {
-                if let Some(e) = events.get(k) {
-                    self.step(e);
-                }
+        match keys.first() {
+            None => {}
+            Some(_) if replaced => self.replay(),
+            Some(first) if last.as_ref().is_some_and(|l| first < l) => {
+                let first = first.clone();
+                self.replay_from(&first);
             }
-            self.events = events;
-        } else {
-            self.replay();
+            Some(_) => {
+                // Everything new sorts after what was applied: step through it in order.
+                let events = std::mem::take(&mut self.events);
+                for k in &keys {
+                    if let Some(e) = events.get(k) {
+                        self.step_and_checkpoint(e);
+                    }
+                }
+                self.events = events;
+            }
         }
         fresh
+    }
+
+    /// Merge the batch's timeline keys into the timeline in one pass: O(n + m log m).
+    fn merge_batch_timeline(&mut self) {
+        let Some(mut new) = self.batch_timeline.take() else {
+            return;
+        };
+        if new.is_empty() {
+            return;
+        }
+        new.sort();
+        if self.timeline.last().is_none_or(|l| *l < new[0]) {
+            self.timeline.extend(new);
+            return;
+        }
+        let old = std::mem::take(&mut self.timeline);
+        let mut merged = Vec::with_capacity(old.len() + new.len());
+        let (mut a, mut b) = (old.into_iter().peekable(), new.into_iter().peekable());
+        loop {
+            let take_a = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => x <= y,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            merged.extend(if take_a { a.next() } else { b.next() });
+        }
+        self.timeline = merged;
     }
 
     pub fn event(&self, key: &EventKey) -> Option<&Event> {
@@ -413,19 +485,86 @@ impl IncidentState {
         }
         self.seen.insert(id, (e.id.clone(), e.key()));
         let tkey = (e.occurred.unwrap_or(e.at), e.key());
-        let pos = self.timeline.partition_point(|k| *k < tkey);
-        self.timeline.insert(pos, tkey);
+        match &mut self.batch_timeline {
+            Some(batch) => batch.push(tkey),
+            None => {
+                let pos = self.timeline.partition_point(|k| *k < tkey);
+                self.timeline.insert(pos, tkey);
+            }
+        }
         self.events.insert(e.key(), e);
     }
 
     fn replay(&mut self) {
         self.derived = Derived::default();
+        self.checkpoints.clear();
+        self.since_checkpoint = 0;
         // `step` reads the derived registers and the playbooks, never the event map: lend it out.
         let events = std::mem::take(&mut self.events);
         for e in events.values() {
-            self.step(e);
+            self.step_and_checkpoint(e);
         }
         self.events = events;
+    }
+
+    /// Re-derive from the last snapshot before `key` (an event that arrived late): the work is
+    /// the events after that snapshot, not the whole history.
+    fn replay_from(&mut self, key: &EventKey) {
+        let Some(i) = self.checkpoints.iter().rposition(|c| c.after < *key) else {
+            return self.replay();
+        };
+        self.checkpoints.truncate(i + 1);
+        let cp = &self.checkpoints[i];
+        let after = cp.after.clone();
+        let mut d = cp.registers.clone();
+        let mut grown = std::mem::take(&mut self.derived);
+        grown.rejected.truncate(cp.rejected);
+        grown.status_updates.truncate(cp.status_updates);
+        grown.follow_ups.truncate(cp.follow_ups);
+        grown.tail_repairs.truncate(cp.tail_repairs);
+        grown.refused.retain(|k, _| *k <= after);
+        d.rejected = grown.rejected;
+        d.status_updates = grown.status_updates;
+        d.follow_ups = grown.follow_ups;
+        d.tail_repairs = grown.tail_repairs;
+        d.refused = grown.refused;
+        self.derived = d;
+        self.since_checkpoint = 0;
+        let events = std::mem::take(&mut self.events);
+        for e in events
+            .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+            .map(|(_, e)| e)
+        {
+            self.step_and_checkpoint(e);
+        }
+        self.events = events;
+    }
+
+    fn step_and_checkpoint(&mut self, e: &Event) {
+        self.step(e);
+        self.since_checkpoint += 1;
+        if self.since_checkpoint >= self.checkpoint_every {
+            self.since_checkpoint = 0;
+            let d = &mut self.derived;
+            // The growing lists are not cloned: a snapshot keeps their lengths.
+            let grown = (
+                std::mem::take(&mut d.rejected),
+                std::mem::take(&mut d.status_updates),
+                std::mem::take(&mut d.follow_ups),
+                std::mem::take(&mut d.tail_repairs),
+                std::mem::take(&mut d.refused),
+            );
+            let cp = Checkpoint {
+                after: e.key(),
+                registers: d.clone(),
+                rejected: grown.0.len(),
+                status_updates: grown.1.len(),
+                follow_ups: grown.2.len(),
+                tail_repairs: grown.3.len(),
+            };
+            (d.rejected, d.status_updates, d.follow_ups, d.tail_repairs, d.refused) = grown;
+            self.checkpoints.push(cp);
+        }
     }
 
     pub fn playbook(&self) -> Option<&Playbook> {
