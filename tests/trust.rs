@@ -826,3 +826,32 @@ fn a_rechained_rewrite_stays_reported() {
     let tail = w.run(&jon, &["tail", &id]).ok();
     assert!(tail.stdout.contains("NOT affected"), "{tail}");
 }
+
+/// A log planted under someone's name and install id before they ever wrote to it (the id is
+/// visible in other incidents) does not lock them out when they do.
+#[test]
+fn a_log_planted_before_its_owner_writes_does_not_lock_them_out() {
+    let w = World::new();
+    let maya = w.who("maya", "h1");
+    let bob = w.who("bob", "h2");
+    let a = w.declare(&maya, "First");
+    w.note(&bob, &a, "hello");
+    let name = w.log_of(&bob, &a).file_name().unwrap().to_owned();
+    let b = w.declare(&maya, "Second");
+    let planted = w.events_dir(&b).join(&name);
+    forge(
+        &planted,
+        &b,
+        "bob@h2",
+        1 << 53,
+        253_402_300_799_999,
+        Note {
+            text: "planted".into(),
+            tags: vec![],
+        }
+        .into(),
+    );
+    let r = w.note(&bob, &b, "mine");
+    assert!(r.stderr.contains("never wrote"), "{r}");
+    assert!(note_texts(&w.tail_json(&maya, &b)).contains(&"mine".to_string()));
+}

@@ -180,7 +180,7 @@ impl<'s> LogWriter<'s> {
                 source: e,
             })?,
         };
-        let restore = lost_lines(&tail, &path, &acked_file, &self.identity.writer.to_string());
+        let restore = lost_lines(&tail, &path, &head_file, &acked_file, &self.identity.writer.to_string());
 
         let mut out = Appended::default();
         let mut pending: Vec<Draft> = Vec::with_capacity(drafts.len() + 2);
@@ -409,14 +409,20 @@ struct Lost {
 /// The fast path is a comparison of the log's last record with the local copy's; anything else
 /// (rolled back, replaced, edited, planted under this name, garbage after it) reads both files
 /// whole and re-appends what the log lacks.
-fn lost_lines(tail: &Tail, path: &Path, acked_file: &Path, writer: &str) -> Option<Lost> {
-    let mine = acked_head(acked_file)?;
+fn lost_lines(tail: &Tail, path: &Path, head_file: &Path, acked_file: &Path, writer: &str) -> Option<Lost> {
+    // Records already in a log this install never wrote to were put there by someone else
+    // (a name and install id copied from another incident): all of them are strangers.
+    let mine = match acked_head(acked_file).or_else(|| read_head_file(head_file)) {
+        Some(m) => m,
+        None if tail.last_event.is_some() => LocalHead::default(),
+        None => return None,
+    };
     let at_end = tail.last_event.as_ref().is_some_and(|e| e.seq == mine.seq)
         && tail.last_event_hash.as_deref() == Some(mine.hash.as_str());
     if at_end {
         return None;
     }
-    let acked = all_lines(acked_file).ok()?;
+    let acked = all_lines(acked_file).unwrap_or_default();
     let acked_hashes: std::collections::HashSet<String> = acked.iter().map(|(_, l)| event::line_hash(l)).collect();
     let shared = all_lines(path).ok()?;
     let shared_hashes: std::collections::HashSet<String> = shared.iter().map(|(_, l)| event::line_hash(l)).collect();
@@ -440,7 +446,7 @@ fn lost_lines(tail: &Tail, path: &Path, acked_file: &Path, writer: &str) -> Opti
     Some(Lost {
         found,
         base_seq: mine.seq.max(plausible.unwrap_or(0)),
-        base_at: Some(mine.at),
+        base_at: (mine.seq > 0).then_some(mine.at),
         lines,
         bytes,
         foreign,
