@@ -548,10 +548,11 @@ fn a_vanished_incident_folder_keeps_its_last_known_state() {
         w.path().join("run"),
     )
     .unwrap();
-    let mut inc = Incident::open(&store, &id, 0);
+    let now = warroom::cli::context::now_ms();
+    let mut inc = Incident::open(&store, &id, now);
     assert_eq!(inc.state.derived.notes, 1);
     std::fs::rename(w.root().join(&id), w.path().join("moved-away")).unwrap();
-    inc.refresh(0);
+    inc.refresh(now);
     assert_eq!(inc.state.derived.notes, 1, "last known state kept");
     assert!(
         inc.problems().iter().any(|p| p.what.contains("vanished")),

@@ -855,3 +855,81 @@ fn a_log_planted_before_its_owner_writes_does_not_lock_them_out() {
     assert!(r.stderr.contains("never wrote"), "{r}");
     assert!(note_texts(&w.tail_json(&maya, &b)).contains(&"mine".to_string()));
 }
+
+/// A record dated in the year 9999 outranks nothing: it is held back as more than a day ahead
+/// of this host's clock, and the commander's later change stands.
+#[test]
+fn a_record_from_the_far_future_changes_nothing() {
+    use warroom::domain::event::SeverityChanged;
+    let w = World::new();
+    let ana = w.who("ana", "h1");
+    let id = w.declare(&ana, "Future");
+    let log = w.events_dir(&id).join("eve@h9.abc123.ronl");
+    forge(
+        &log,
+        &id,
+        "eve@h9",
+        1,
+        253_402_300_799_000,
+        SeverityChanged {
+            severity: 4,
+            reason: None,
+        }
+        .into(),
+    );
+    w.run(&ana, &["severity", &id, "1", "--reason", "real"]).ok();
+    let show = w.show(&ana, &id);
+    assert_eq!(show["severity"], 1, "{show}");
+    assert!(problems(&show).contains("more than a day ahead"), "{}", problems(&show));
+}
+
+/// One install's processes take turns on its log even when they see different
+/// `XDG_RUNTIME_DIR`s (cron, su, an ssh session without systemd): nothing acknowledged is lost.
+#[test]
+fn one_install_with_two_runtime_dirs_loses_nothing() {
+    let w = World::new();
+    let ana = w.who("ana", "h1");
+    let id = w.declare(&ana, "Locks");
+    let mut handles = Vec::new();
+    for n in 0..2 {
+        let root = w.root();
+        let state = ana.state.clone();
+        let run = w.path().join(format!("run-{n}"));
+        let id = id.clone();
+        handles.push(std::thread::spawn(move || {
+            for i in 0..25 {
+                let out = std::process::Command::new(BIN)
+                    .env("WARROOM_DIR", &root)
+                    .env("WARROOM_USER", "ana")
+                    .env("WARROOM_STATE_DIR", &state)
+                    .env("WARROOM_HOST", "h1")
+                    .env("XDG_RUNTIME_DIR", &run)
+                    .args(["note", &id, &format!("r{n} {i}")])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            }
+        }));
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(note_texts(&w.tail_json(&ana, &id)).len(), 50);
+    w.run(&ana, &["verify", &id]).ok();
+}
+
+/// A host that only ever declared or wrote notes remembers the declarer too: a rewritten claim
+/// takes nothing over on the declarer's own host, and a removed one locks no writer out there.
+#[test]
+fn writers_remember_the_declarer() {
+    let w = World::new();
+    let ana = w.who("ana", "h1");
+    let id = w.declare(&ana, "Mine");
+    let header = w.root().join(&id).join("incident.ron");
+    let text = fs::read_to_string(&header).unwrap();
+    let own = w.log_of(&ana, &id).file_stem().unwrap().to_string_lossy().into_owned();
+    fs::write(&header, text.replace(&own, "eve@h9.abc123")).unwrap();
+    assert_eq!(w.show(&ana, &id)["title"], "Mine");
+    fs::remove_file(&header).unwrap();
+    w.note(&ana, &id, "still writing");
+}

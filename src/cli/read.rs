@@ -94,7 +94,7 @@ pub fn list(g: &Global, as_json: bool) -> Result<()> {
                     "status": incident_status(inc),
                     "declared_at": s.declared_at().map(format_utc),
                     "last_update": s.derived.last_update.as_ref().map(|(t, by)| json!({"at": format_utc(*t), "by": by})),
-                    "problems": inc.problems().len(),
+                    "problems": inc.problems().len() + usize::from(inc.link_broken),
                 })
             })
             .collect();
@@ -139,7 +139,7 @@ pub fn list(g: &Global, as_json: bool) -> Result<()> {
             sanitize(&last),
             s.mode().map_or("?", |m| m.label()),
             incident_status(inc),
-            inc.problems().len()
+            inc.problems().len() + usize::from(inc.link_broken)
         );
     }
     Ok(())

@@ -232,6 +232,8 @@ pub struct Source {
     memory_dirty: bool,
     /// The claim came from memory (incident.ron missing): said once.
     claim_from_memory: bool,
+    /// Records dated more than a day ahead of this host's clock, held back.
+    held: Vec<Event>,
 }
 
 impl Source {
@@ -268,6 +270,7 @@ impl Source {
             memory,
             memory_dirty: false,
             claim_from_memory: false,
+            held: Vec::new(),
         }
     }
 
@@ -286,6 +289,35 @@ impl Source {
             memory::save(&self.store, &self.id, &self.memory);
             self.memory_dirty = false;
         }
+    }
+
+    /// Records that sort more than a day ahead of this host's clock are held back, not applied:
+    /// no writer follows such a clock (see `state::next_at`), so one forged `at` in the year 9999
+    /// would otherwise outrank every honest record for good. They are applied if this host's
+    /// clock ever gets there.
+    fn hold_future(&mut self, events: &mut Vec<Event>, now: Millis, problems: &mut Vec<Problem>) {
+        let limit = now.saturating_add(crate::domain::state::FOLLOW_LIMIT_MS);
+        let (due, mut still): (Vec<Event>, Vec<Event>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|e| e.at.max(e.wall) <= limit);
+        let (mut ok, future): (Vec<Event>, Vec<Event>) = std::mem::take(events)
+            .into_iter()
+            .partition(|e| e.at.max(e.wall) <= limit);
+        for e in &future {
+            problems.push(Problem::new(
+                format!("{}/{EVENTS_DIR}/{}{}", self.id, e.log, super::LOG_EXT),
+                Some(e.seq),
+                format!(
+                    "record seq {} is dated {}, more than a day ahead of this host's clock: not applied (forged, or a badly wrong clock)",
+                    e.seq,
+                    crate::domain::time::format_utc(e.at.max(e.wall))
+                ),
+            ));
+        }
+        still.extend(future);
+        ok.extend(due);
+        self.held = still;
+        *events = ok;
     }
 
     /// Read the claim (`incident.ron`) until it is there; never through a symlink.
@@ -364,8 +396,9 @@ impl Source {
 
     /// One reconcile pass.
     pub fn poll(&mut self, now: Millis) -> Update {
-        let batch = self.reader.poll(now);
+        let mut batch = self.reader.poll(now);
         let mut problems = batch.problems;
+        self.hold_future(&mut batch.events, now, &mut problems);
         let claim = self.read_claim(&mut problems);
         let mut playbooks = Vec::new();
         for e in &batch.events {

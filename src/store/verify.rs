@@ -145,8 +145,9 @@ pub fn verify(store: &Store, id: &str) -> Report {
                             _ => false,
                         };
                         if claim.is_none() {
-                            report.errors.push(format!(
-                                "{rel}:{line_no}: a Declared record, but incident.ron (the claim that names the declarer) is missing or unreadable"
+                            // Not tampering by itself: a sync tool may not have delivered it yet.
+                            report.crashes.push(format!(
+                                "{rel}:{line_no}: a Declared record, but incident.ron (the claim that names the declarer) is not here yet, or was removed"
                             ));
                         } else if !named {
                             report.errors.push(format!(
@@ -193,8 +194,10 @@ pub fn verify(store: &Store, id: &str) -> Report {
     logs.sort_by(|a, b| a.0.cmp(b.0));
     for (log, s) in logs {
         let a = anchored.get(log).copied().unwrap_or(0).min(s.max_seq);
-        if s.max_seq > a {
-            report.unanchored.push((log.clone(), s.max_seq - a, s.max_seq));
+        let records = s.hashes.len() as u64;
+        let not_anchored = s.hashes.keys().filter(|seq| **seq > a).count() as u64;
+        if not_anchored > 0 {
+            report.unanchored.push((log.clone(), not_anchored, records));
         }
     }
     for (rel, line_no, heads) in heads_claims {

@@ -111,8 +111,27 @@ impl<'s> LogWriter<'s> {
         acked_path(self.store, path)
     }
 
-    /// Take the per-log lock in the local lock folder (never on the shared file system).
-    fn lock(&self, path: &Path) -> Result<File, StoreError> {
+    /// Take the per-log locks: one in the install's state directory, then one in the local lock
+    /// folder (never on the shared file system). Two of one install's processes that see
+    /// different `XDG_RUNTIME_DIR`s (cron, `su`, an ssh session without systemd, containers
+    /// sharing a home) still take turns through the first; the order is fixed, so no deadlock.
+    fn lock(&self, path: &Path) -> Result<(File, File), StoreError> {
+        let dir = self.store.state_dir.join("locks");
+        fs::create_dir_all(&dir).map_err(StoreError::io(format!("cannot create lock folder {}", dir.display())))?;
+        let lock_path = dir.join(format!("{}.lock", Self::key_of(path)));
+        let install_lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(StoreError::io(format!("cannot open lock {}", lock_path.display())))?;
+        install_lock
+            .lock()
+            .map_err(StoreError::io(format!("cannot lock {}", lock_path.display())))?;
+        Ok((install_lock, self.runtime_lock(path)?))
+    }
+
+    fn runtime_lock(&self, path: &Path) -> Result<File, StoreError> {
         let dir = &self.store.lock_dir;
         if !dir.exists() {
             fs::create_dir_all(dir).map_err(StoreError::io(format!("cannot create lock folder {}", dir.display())))?;
@@ -343,15 +362,35 @@ impl<'s> LogWriter<'s> {
                 "{what}: the incident has not fully synced to this host yet; nothing written — try again in a moment"
             ))
         };
-        let header = fsutil::open_read(&dir.join(super::HEADER_FILE))
-            .and_then(std::io::read_to_string)
-            .map_err(|e| not_yet(format!("cannot read {}/{} ({e})", self.incident, super::HEADER_FILE)))?;
-        let header: super::incident::Header = ron::from_str(header.trim_start_matches('\u{feff}'))
-            .map_err(|e| not_yet(format!("{}/{} is unreadable ({e})", self.incident, super::HEADER_FILE)))?;
+        // The declarer this host read first is the one it keeps (a claim rewritten or removed
+        // later changes nothing here; readers report it); the first read is remembered.
+        let mut memory = super::memory::load(self.store, &self.incident);
+        let claim = match memory.claim.clone() {
+            Some(log) => Claim::Log(log),
+            None => {
+                let header = fsutil::open_read(&dir.join(super::HEADER_FILE))
+                    .and_then(std::io::read_to_string)
+                    .map_err(|e| {
+                        not_yet(format!(
+                            "cannot read {}/{} ({e}; not synced yet, or removed)",
+                            self.incident,
+                            super::HEADER_FILE
+                        ))
+                    })?;
+                let header: super::incident::Header = ron::from_str(header.trim_start_matches('\u{feff}'))
+                    .map_err(|e| not_yet(format!("{}/{} is unreadable ({e})", self.incident, super::HEADER_FILE)))?;
+                let claim = header.claim();
+                if let Claim::Log(log) = &claim {
+                    memory.claim = Some(log.clone());
+                    super::memory::save(self.store, &self.incident, &memory);
+                }
+                claim
+            }
+        };
         let present = |wanted: &dyn Fn(&str) -> bool| {
             wanted(own) || others.iter().any(|(stem, t)| wanted(stem) && t.last_event.is_some())
         };
-        let ok = match header.claim() {
+        let ok = match claim {
             Claim::Log(l) => present(&|stem: &str| stem == l),
             Claim::Writer(w) => present(&|stem: &str| stem.rsplit_once('.').is_some_and(|(wr, _)| wr == w)),
             Claim::Unchecked | Claim::Pending => true,

@@ -272,6 +272,10 @@ impl Signals {
             ("SIGALRM", SignalKind::alarm()),
             ("SIGVTALRM", SignalKind::from_raw(libc::SIGVTALRM)),
             ("SIGPROF", SignalKind::from_raw(libc::SIGPROF)),
+            ("SIGXCPU", SignalKind::from_raw(libc::SIGXCPU)),
+            ("SIGPWR", SignalKind::from_raw(libc::SIGPWR)),
+            ("SIGIO", SignalKind::from_raw(libc::SIGIO)),
+            ("SIGSTKFLT", SignalKind::from_raw(libc::SIGSTKFLT)),
         ];
         let mut all = Vec::new();
         for (name, kind) in kinds {
@@ -304,6 +308,10 @@ fn signal_number(name: &str) -> i32 {
         "SIGALRM" => libc::SIGALRM,
         "SIGVTALRM" => libc::SIGVTALRM,
         "SIGPROF" => libc::SIGPROF,
+        "SIGXCPU" => libc::SIGXCPU,
+        "SIGPWR" => libc::SIGPWR,
+        "SIGIO" => libc::SIGIO,
+        "SIGSTKFLT" => libc::SIGSTKFLT,
         _ => libc::SIGTERM,
     }
 }
