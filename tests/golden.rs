@@ -155,6 +155,7 @@ fn every_kind() -> Vec<Body> {
             restored: 3,
         }
         .into(),
+        Disowned { seqs: vec![7, 9] }.into(),
     ]
 }
 

@@ -751,10 +751,12 @@ fn planted_lines_never_lock_the_owner_out() {
     assert!(r.stderr.contains("never wrote"), "{r}");
     let after = event::parse(lines_of(&log).last().unwrap()).unwrap();
     assert!(after.seq < 100 && after.at < 253_402_300_799_999, "{after:?}");
-    // Her record follows her own, so it is not the one marked.
+    // Her record follows her own, so it is not the one marked; the planted one is disowned.
     let tail = w.run(&maya, &["tail", &id]).ok();
     let mine = tail.stdout.lines().find(|l| l.contains("after the plant")).unwrap();
-    assert!(!mine.contains("[INTEGRITY"), "{tail}");
+    assert!(!mine.contains("[INTEGRITY") && !mine.contains("[REFUSED"), "{tail}");
+    let planted = tail.stdout.lines().find(|l| l.contains("planted")).unwrap();
+    assert!(planted.contains("never wrote"), "{tail}");
     let mut f = fs::OpenOptions::new().append(true).open(&log).unwrap();
     for _ in 0..70 {
         writeln!(f, "garbage").unwrap();
@@ -932,4 +934,40 @@ fn writers_remember_the_declarer() {
     assert_eq!(w.show(&ana, &id)["title"], "Mine");
     fs::remove_file(&header).unwrap();
     w.note(&ana, &id, "still writing");
+}
+
+/// A validly chained record planted at the end of someone's log does not pass as theirs once
+/// they write again: they disown it, it is marked and not applied everywhere, `verify` says so.
+#[test]
+fn a_planted_record_is_disowned_by_its_logs_writer() {
+    let w = World::new();
+    let ana = w.who("ana", "h1");
+    let id = w.declare(&ana, "Planted");
+    w.note(&ana, &id, "mine");
+    let log = w.log_of(&ana, &id);
+    let last = event::parse(lines_of(&log).last().unwrap()).unwrap();
+    forge(
+        &log,
+        &id,
+        "ana@h1",
+        last.seq + 1,
+        last.at + 1,
+        RoleAssigned {
+            role: "commander".into(),
+            who: "eve".into(),
+        }
+        .into(),
+    );
+    let r = w.note(&ana, &id, "next");
+    assert!(r.stderr.contains("never wrote"), "{r}");
+    let show = w.show(&ana, &id);
+    assert_eq!(show["commander"], "ana", "{show}");
+    let tail = w.run(&ana, &["tail", &id]).ok();
+    let planted = tail.stdout.lines().find(|l| l.contains("RoleAssigned")).unwrap();
+    assert!(
+        planted.contains("[REFUSED:") && planted.contains("never wrote"),
+        "{tail}"
+    );
+    let v = w.run(&ana, &["verify", &id]).code(1);
+    assert!(v.stdout.contains("records planted under its name"), "{v}");
 }

@@ -123,6 +123,10 @@ pub fn describe(e: &Event) -> String {
             "this log had lost {} record(s) its writer acknowledged (a sync tool rolled it back, or someone edited it); re-appended seqs {}-{} verbatim from the writer's own copy",
             r.restored, r.from, r.to
         ),
+        Body::Disowned(d) => format!(
+            "this log's writer never wrote its record(s) seq {}: planted under their name, not applied",
+            d.seqs.iter().take(10).map(u64::to_string).collect::<Vec<_>>().join(", ")
+        ),
         Body::Heads(h) => format!("checkpoint of {} other log(s)", h.heads.len()),
         Body::Unknown { kind, .. } => format!("unknown event {} (newer warroom)", s(kind)),
     }

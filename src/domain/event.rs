@@ -286,6 +286,17 @@ pub struct LogRestored {
     pub restored: u64,
 }
 
+/// The log's writer found records under its name, in its own log, that it never wrote (its
+/// local copy of what it acknowledged has no record with those seqs): planted by someone who can
+/// write the folder. They stay on the record, marked, and are not applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disowned {
+    pub seqs: Vec<u64>,
+}
+
+/// How many seqs one `Disowned` names at most.
+pub const MAX_DISOWNED: usize = 1000;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Head {
     pub writer: String,
@@ -505,6 +516,7 @@ bodies!(
     DuplicateOf,
     TailRepaired,
     LogRestored,
+    Disowned,
     Heads,
 );
 
@@ -619,6 +631,9 @@ fn validate_body(body: &Body) -> Result<(), String> {
             time("scenario_ms", x.scenario_ms)
         }
         Body::DuplicateOf(x) => ident("of", &x.of),
+        Body::Disowned(x) if x.seqs.len() > MAX_DISOWNED || x.seqs.iter().any(|s| !(1..=MAX_SEQ).contains(s)) => Err(
+            format!("a Disowned record names at most {MAX_DISOWNED} seqs, each 1..2^53"),
+        ),
         Body::Heads(h) => h.heads.iter().try_for_each(|h| {
             ident("writer", &h.writer)?;
             if (1..=MAX_SEQ).contains(&h.seq) {

@@ -160,6 +160,8 @@ pub struct IncidentState {
     claim: Claim,
     /// Every `Declared` record in the set, by key: the claimed one is looked up here.
     declareds: BTreeMap<EventKey, (String, u64)>,
+    /// (log, seq) of records their log's writer disowned (`Disowned`): planted, never applied.
+    disowned: BTreeSet<(String, u64)>,
     /// What the reader found wrong with a record's place in its log's hash chain, by (log, seq):
     /// a fact about the files, kept across replays.
     marks: BTreeMap<(String, u64), String>,
@@ -240,6 +242,7 @@ impl IncidentState {
             conflicts: BTreeSet::new(),
             claim: Claim::Unchecked,
             declareds: BTreeMap::new(),
+            disowned: BTreeSet::new(),
             marks: BTreeMap::new(),
             checkpoints: Vec::new(),
             checkpoint_every: CHECKPOINT_EVERY,
@@ -342,7 +345,9 @@ impl IncidentState {
     pub fn apply(&mut self, e: Event) -> bool {
         let is_last = self.events.last_key_value().is_none_or(|(k, _)| *k < e.key());
         let key = e.key();
-        let declares = matches!(e.body, Body::Declared(_));
+        // A Declared decides which records came before the incident, a Disowned which records
+        // are not their log's: either judges earlier records again.
+        let declares = matches!(e.body, Body::Declared(_) | Body::Disowned(_));
         match self.insert(e) {
             Inserted::Duplicate => return false,
             // A record edited into another version, or a Declared (which decides what came before
@@ -375,7 +380,7 @@ impl IncidentState {
         self.batch_timeline = Some(Vec::with_capacity(events.len()));
         for e in events {
             let key = e.key();
-            replaced |= matches!(e.body, Body::Declared(_));
+            replaced |= matches!(e.body, Body::Declared(_) | Body::Disowned(_));
             match self.insert(e) {
                 Inserted::New => fresh.push(key),
                 Inserted::Replaced => {
@@ -482,6 +487,9 @@ impl IncidentState {
     fn add(&mut self, id: (String, u64), e: Event) {
         if matches!(e.body, Body::Declared(_)) {
             self.declareds.insert(e.key(), (e.by.clone(), e.seq));
+        }
+        if let Body::Disowned(d) = &e.body {
+            self.disowned.extend(d.seqs.iter().map(|s| (e.log.clone(), *s)));
         }
         self.seen.insert(id, (e.id.clone(), e.key()));
         let tkey = (e.occurred.unwrap_or(e.at), e.key());
@@ -741,7 +749,12 @@ impl IncidentState {
             return; // judged once the claim is read (replayed then)
         }
         let before_declared = !matches!(e.body, Body::Declared(_)) && self.declared_key().is_some_and(|k| e.key() < *k);
-        let verdict = if before_declared {
+        let disowned = !matches!(e.body, Body::Disowned(_)) && self.disowned.contains(&(e.log.clone(), e.seq));
+        let verdict = if disowned {
+            Err(RuleViolation(
+                "its log's writer says it never wrote this record (planted under their name)".into(),
+            ))
+        } else if before_declared {
             Err(RuleViolation(
                 "it sorts before the incident's declaration (a writer that had seen the incident could not have written it there)".into(),
             ))
@@ -768,7 +781,10 @@ impl IncidentState {
         let commander = d.roles.get(COMMANDER).map(|r| r.value.to_ascii_lowercase());
         if commander.as_deref() == Some(person_of(&e.by).as_str()) {
             d.since_commander.clear();
-        } else if !matches!(e.body, Body::Heads(_) | Body::TailRepaired(_) | Body::LogRestored(_)) {
+        } else if !matches!(
+            e.body,
+            Body::Heads(_) | Body::TailRepaired(_) | Body::LogRestored(_) | Body::Disowned(_)
+        ) {
             d.since_commander
                 .entry(e.log.clone())
                 .and_modify(|(_, _, last)| *last = (*last).max(e.wall))
@@ -880,7 +896,7 @@ impl IncidentState {
                     wall_of_change: e.wall,
                 });
             }
-            Body::ActionOutput(_) | Body::Heads(_) | Body::LogRestored(_) => {}
+            Body::ActionOutput(_) | Body::Heads(_) | Body::LogRestored(_) | Body::Disowned(_) => {}
         }
     }
 

@@ -155,6 +155,17 @@ pub fn verify(store: &Store, id: &str) -> Report {
                             ));
                         }
                     }
+                    if let Body::Disowned(d) = &e.body {
+                        report.errors.push(format!(
+                            "{rel}:{line_no}: its writer never wrote seq {}: records planted under its name",
+                            d.seqs
+                                .iter()
+                                .take(10)
+                                .map(u64::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
                     if let Body::Heads(h) = &e.body {
                         heads_claims.push((rel.clone(), line_no, h.heads.clone()));
                     }

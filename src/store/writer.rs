@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tail::{read_tail, RevLines, Tail};
 use super::{fsutil, writer_of_log, Identity, Store, StoreError, EVENTS_DIR, LOG_EXT};
-use crate::domain::event::{self, Body, Event, Head, Heads, LogRestored, TailRepaired};
+use crate::domain::event::{self, Body, Disowned, Event, Head, Heads, LogRestored, TailRepaired};
 use crate::domain::state::{next_at, Claim, MAX_AHEAD_MS};
 use crate::domain::time::Millis;
 
@@ -239,6 +239,11 @@ impl<'s> LogWriter<'s> {
                 buf.push(b'\n');
                 prev = event::line_hash(line);
             }
+            if !r.planted.is_empty() {
+                pending.push(Draft::new(Disowned {
+                    seqs: r.planted.clone(),
+                }));
+            }
             if !r.lines.is_empty() {
                 let note = LogRestored {
                     found: r.found,
@@ -440,6 +445,9 @@ struct Lost {
     bytes: usize,
     /// Seqs of records under this writer's name that this install never wrote.
     foreign: Vec<u64>,
+    /// Those of them at seqs this install never used: planted, to be disowned. (An edited
+    /// version of one of its own records is answered by re-appending the original instead.)
+    planted: Vec<u64>,
     /// Where this install's own records leave off: seq and sort key to continue from.
     base_seq: u64,
     base_at: Option<Millis>,
@@ -474,6 +482,13 @@ fn lost_lines(tail: &Tail, path: &Path, head_file: &Path, acked_file: &Path, wri
             foreign.push(e.seq);
         }
     }
+    let own_seqs: std::collections::HashSet<u64> = acked.iter().map(|(e, _)| e.seq).collect();
+    let planted: Vec<u64> = foreign
+        .iter()
+        .copied()
+        .filter(|s| !own_seqs.contains(s))
+        .take(event::MAX_DISOWNED)
+        .collect();
     let lines: Vec<(Event, Vec<u8>)> = acked
         .into_iter()
         .filter(|(_, l)| !shared_hashes.contains(&event::line_hash(l)))
@@ -489,6 +504,7 @@ fn lost_lines(tail: &Tail, path: &Path, head_file: &Path, acked_file: &Path, wri
         lines,
         bytes,
         foreign,
+        planted,
     })
 }
 
