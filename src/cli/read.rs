@@ -104,6 +104,11 @@ pub fn list(g: &Global, as_json: bool) -> Result<()> {
         return Ok(());
     }
     eprintln!("shared directory: {}", ctx.store.describe());
+    if let Some(st) =
+        crate::sync::status::load(&ctx.store.state_dir).filter(|st| st.dir == ctx.store.root.display().to_string())
+    {
+        eprintln!("{}", sanitize(&crate::sync::status::describe(&st, now, format_age)));
+    }
     for p in &problems {
         eprintln!("problem: {p}");
     }
