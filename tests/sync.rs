@@ -199,12 +199,34 @@ fn two_sites_converge_without_conflict_and_nothing_is_lost() {
     for t in &expected {
         assert!(notes.contains(t), "lost: {t}");
     }
-    // Each commit touched only its own site's files: no file was ever changed by both sites.
-    let log = s.git(&s.bare(), &["log", "--format=%an", "--name-only", "main"]);
-    assert!(!log.contains("<<<<<<<"), "{log}");
+    // Each commit touched only its own install's logs: no log was ever changed by two sites,
+    // so no two commits can conflict.
+    let log = s.git(&s.bare(), &["log", "--format=@@%s", "--name-only", "main"]);
+    let mut commits = 0;
+    for commit in log.split("@@").filter(|c| !c.trim().is_empty()) {
+        let mut lines = commit.lines();
+        let subject = lines.next().unwrap_or_default();
+        let install = subject
+            .split_once(" from ")
+            .and_then(|(_, rest)| rest.split_once(':'))
+            .and_then(|(site, _)| site.rsplit_once('.'))
+            .map(|(_, install)| install.to_string())
+            .unwrap_or_else(|| panic!("not a sync commit: {subject}"));
+        for path in lines.filter(|l| l.contains("/events/")) {
+            assert!(
+                path.ends_with(&format!(".{install}.ronl")),
+                "{subject} changed {path}, another install's log"
+            );
+        }
+        commits += 1;
+    }
+    assert!(commits >= 8, "{log}");
     // `list` says when this install last synced.
     let list = s.warroom(&s.a, &s.alice, &["list"]).ok();
     assert!(list.stderr.contains("sync: last synced"), "{list}");
+    let list = s.warroom(&s.a, &s.alice, &["list", "--json"]).ok().json();
+    assert_eq!(list["sync"]["remote"], "origin", "{list}");
+    assert!(list["sync"]["last_error"].is_null(), "{list}");
 }
 
 #[test]
@@ -465,4 +487,20 @@ fn rsync_both_ways_converges() {
             assert!(notes.contains(t), "lost: {t}");
         }
     }
+}
+
+#[test]
+fn an_edited_own_log_is_reported_not_committed() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Edited");
+    s.a.note(&s.alice, &id, "the original words");
+    s.sync_a();
+    let log = s.a.log_of(&s.alice, &id);
+    let text = std::fs::read_to_string(&log).expect("log");
+    std::fs::write(&log, text.replace("the original words", "the REVISED words!")).expect("write");
+    let out = s.sync_a();
+    assert!(out.stderr.contains("no longer starts with what git holds"), "{out}");
+    let name = log.file_name().expect("name").to_string_lossy().into_owned();
+    let remote_copy = s.git(&s.bare(), &["show", &format!("main:{id}/events/{name}")]);
+    assert_eq!(remote_copy, text, "the remote keeps what was pushed");
 }

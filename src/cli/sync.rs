@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::context::{host_name, now_ms, Ctx};
 use super::{Fail, Global, Result};
+use crate::domain::sanitize::{sanitize, sanitize_multiline};
+use crate::domain::time::format_utc;
 use crate::store::install_id;
 use crate::sync::{self, status, Options, Site};
 
@@ -75,18 +77,19 @@ pub fn sync(g: &Global, args: SyncArgs) -> Result<()> {
         if let Err(e) = status::save(&ctx.store.state_dir, &st) {
             eprintln!("warning: cannot record the sync status: {e}");
         }
+        // Paths and git's messages can carry what another site wrote: sanitised like every output.
         for w in &report.warnings {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", sanitize(w));
         }
         let Some(every) = every else {
-            eprintln!("sync: {}", report.line(&args.remote));
+            eprintln!("sync: {}", sanitize(&report.line(&args.remote)));
             return match report.error {
-                Some(e) => Err(Fail::new(e)),
+                Some(e) => Err(Fail::new(sanitize_multiline(&e))),
                 None => Ok(()),
             };
         };
         if report.did_something() {
-            outln!("{} {}", crate::domain::time::format_utc(now), report.line(&args.remote));
+            outln!("{} {}", format_utc(now), sanitize(&report.line(&args.remote)));
         }
         let until = Instant::now() + every;
         while Instant::now() < until {

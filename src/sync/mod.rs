@@ -332,7 +332,14 @@ fn snapshot(git: &Git, site: &Site, base: Option<&str>, report: &mut Report) -> 
         }
         let change = match known {
             None => Change::New,
-            Some((_, size)) if *size == bytes.len() as u64 => Change::Same,
+            // Same size: the same bytes unless edited; git's own hash says which, without a copy.
+            Some((id, size)) if *size == bytes.len() as u64 => {
+                if git.ok(&["hash-object", "--stdin"], Some(&bytes))?.text() == *id {
+                    Change::Same
+                } else {
+                    Change::Rewritten
+                }
+            }
             Some((id, _)) => {
                 let old = git.ok(&["cat-file", "blob", id], None)?.stdout;
                 plan::compare(Some(&old), &bytes)
