@@ -504,3 +504,25 @@ fn an_edited_own_log_is_reported_not_committed() {
     let remote_copy = s.git(&s.bare(), &["show", &format!("main:{id}/events/{name}")]);
     assert_eq!(remote_copy, text, "the remote keeps what was pushed");
 }
+
+#[test]
+fn two_installs_sharing_one_clone_each_send_their_own_logs() {
+    let s = Sites::new();
+    let carol = s.a.who("carol", "site-a");
+    let id = s.a.declare(&s.alice, "Shared clone");
+    s.a.note(&carol, &id, "carol on site A");
+    // Alice's sync sends only alice's files: carol's log stays untracked here.
+    s.sync_a();
+    let listed = s.git(&s.bare(), &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(!listed.contains("carol@site-a"), "{listed}");
+    s.warroom(&s.a, &carol, &["sync"]).ok();
+    s.sync_b();
+    s.b.note(&s.bob, &id, "bob on site B");
+    s.sync_b();
+    s.sync_a();
+    s.warroom(&s.a, &carol, &["sync"]).ok();
+    let notes = s.assert_converged(&id);
+    for t in ["carol on site A", "bob on site B"] {
+        assert!(notes.contains(&t.to_string()), "{notes:?}");
+    }
+}

@@ -19,6 +19,14 @@ pub struct SyncArgs {
 }
 
 pub fn sync(g: &Global, args: SyncArgs) -> Result<()> {
+    for arg in std::iter::once(&args.remote).chain(args.init.as_ref()) {
+        if !sync::plan::valid_remote_arg(arg) {
+            return Err(Fail {
+                message: format!("`{}` is not a git remote name or URL", sanitize(arg)),
+                code: 2,
+            });
+        }
+    }
     let ctx = Ctx::new(g)?;
     let timeout = Duration::from_secs_f64(args.timeout.clamp(1.0, 3600.0));
     if let Some(url) = &args.init {

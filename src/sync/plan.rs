@@ -150,6 +150,11 @@ pub fn safe_path(path: &str) -> bool {
         && !path.chars().any(|c| c.is_control() || c == '"' || c == '\\')
 }
 
+/// A remote name or URL handed to git as an argument: it must never read as an option.
+pub fn valid_remote_arg(s: &str) -> bool {
+    !s.is_empty() && !s.starts_with('-') && !s.chars().any(char::is_control)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +244,15 @@ mod tests {
     fn ls_tree() {
         let t = "100644 blob abc     12\ta/b.ron\n040000 tree def       -\tdir\n";
         assert_eq!(parse_ls_tree(t), vec![("a/b.ron".to_string(), "abc".to_string(), 12)]);
+    }
+
+    #[test]
+    fn remote_args_are_never_options() {
+        assert!(valid_remote_arg("origin"));
+        assert!(valid_remote_arg("git@example.com:ir/warroom.git"));
+        assert!(!valid_remote_arg("--upload-pack=touch /tmp/x"));
+        assert!(!valid_remote_arg(""));
+        assert!(!valid_remote_arg("a\nb"));
     }
 
     #[test]
