@@ -149,3 +149,34 @@ pub fn first_lines(text: &str, n: usize) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hanging_git_is_stopped_at_its_timeout() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let git = Git::new(dir.path(), Duration::from_millis(500));
+        let start = Instant::now();
+        // An alias that runs `sleep`: git and its child are stopped together.
+        let out = git.run(&["-c", "alias.hang=!sleep 30", "hang"], None);
+        let Err(e) = out else {
+            panic!("expected a timeout, got {out:?}");
+        };
+        assert!(e.contains("did not finish"), "{e}");
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn output_and_failure_are_reported() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let git = Git::new(dir.path(), Duration::from_secs(30));
+        let out = git.run(&["--version"], None).expect("git runs");
+        assert!(out.ok && out.text().starts_with("git version"), "{out:?}");
+        let err = git
+            .ok(&["rev-parse", "--show-toplevel"], None)
+            .expect_err("not a repository");
+        assert!(err.contains("git rev-parse --show-toplevel failed"), "{err}");
+    }
+}
