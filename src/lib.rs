@@ -13,4 +13,5 @@ pub mod hooks;
 pub mod ingest;
 pub mod report;
 pub mod store;
+pub mod sync;
 pub mod tui;

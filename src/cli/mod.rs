@@ -25,6 +25,7 @@ pub mod exercise;
 pub mod import;
 pub mod ingest;
 pub mod read;
+pub mod sync;
 pub mod write;
 
 use std::path::PathBuf;
@@ -377,6 +378,21 @@ pub enum Command {
         #[arg(long, value_name = "BYTES", default_value_t = crate::ingest::server::DEFAULT_MAX_BODY)]
         max_body: usize,
     },
+    /// Keep the shared directory in step with a git remote: commit your own logs, fetch, push
+    Sync {
+        /// The git remote to sync with
+        #[arg(long, default_value = "origin", value_name = "NAME")]
+        remote: String,
+        /// Sync every SECONDS until interrupted (one line a round that did something)
+        #[arg(long, value_name = "SECONDS")]
+        every: Option<f64>,
+        /// Make the shared directory a clone of URL first (clones, or initialises and fetches)
+        #[arg(long, value_name = "URL")]
+        init: Option<String>,
+        /// Stop any one git command after this many seconds
+        #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+        timeout: f64,
+    },
     /// Check every hash chain and the cross-log heads; exit 1 on signs of tampering
     Verify {
         /// The incident: its id or a unique prefix of it (see `warroom list`)
@@ -559,6 +575,20 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Show { incident, json } => read::show(g, &incident, json),
         Command::Tail { incident, follow, json } => read::tail(g, &incident, follow, json),
         Command::Verify { incident } => read::verify(g, &incident),
+        Command::Sync {
+            remote,
+            every,
+            init,
+            timeout,
+        } => sync::sync(
+            g,
+            sync::SyncArgs {
+                remote,
+                every,
+                init,
+                timeout,
+            },
+        ),
         Command::Import { incident, format } => import::import(g, &incident, format),
         Command::Ingest {
             stdin,

@@ -99,11 +99,26 @@ pub fn list(g: &Global, as_json: bool) -> Result<()> {
             })
             .collect();
         let mut v = json!({"v": 1, "dir": ctx.store.root.display().to_string(), "source": ctx.store.source.describe(), "incidents": rows});
+        if let Some(st) =
+            crate::sync::status::load(&ctx.store.state_dir).filter(|st| st.dir == ctx.store.root.display().to_string())
+        {
+            v["sync"] = json!({
+                "remote": st.remote,
+                "last_attempt": format_utc(st.last_attempt),
+                "last_success": st.last_success.map(format_utc),
+                "last_error": st.last_error,
+            });
+        }
         sanitize_json(&mut v);
         outln!("{v}");
         return Ok(());
     }
     eprintln!("shared directory: {}", ctx.store.describe());
+    if let Some(st) =
+        crate::sync::status::load(&ctx.store.state_dir).filter(|st| st.dir == ctx.store.root.display().to_string())
+    {
+        eprintln!("{}", sanitize(&crate::sync::status::describe(&st, now, format_age)));
+    }
     for p in &problems {
         eprintln!("problem: {p}");
     }

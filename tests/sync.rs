@@ -1,0 +1,528 @@
+//! `warroom sync`: two sites (two clones of a bare repository, each its own shared directory and
+//! its own installs) converge through git with no merge conflict, nothing lost, a lost push race
+//! retried, an offline site catching up, and no rollback of a live writer's log. All local: the
+//! "remote" is a bare repository in a temporary folder. Also: rsync both ways.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{check_chain, note_texts, Run, Who, World};
+use serde_json::Value;
+
+/// Git with no global or system configuration of the machine running the tests (CI's git has
+/// none; a developer's may have autocrlf or hooks), and an identity for the test's own commits.
+fn git_env(c: &mut Command, home: &Path) {
+    c.env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", home.join("gitconfig"))
+        .env("HOME", home)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE");
+}
+
+struct Sites {
+    remote: tempfile::TempDir,
+    a: World,
+    b: World,
+    alice: Who,
+    bob: Who,
+}
+
+impl Sites {
+    fn bare(&self) -> PathBuf {
+        self.remote.path().join("remote.git")
+    }
+
+    /// Two sites cloned from an empty bare repository with `warroom sync --init`.
+    fn new() -> Sites {
+        let remote = tempfile::tempdir().expect("temp dir");
+        std::fs::write(remote.path().join("gitconfig"), "[init]\n\tdefaultBranch = main\n").expect("gitconfig");
+        let s = Sites {
+            a: World::new(),
+            b: World::new(),
+            remote,
+            alice: Who {
+                user: "alice".into(),
+                host: "site-a".into(),
+                state: PathBuf::new(),
+                skew_ms: None,
+            },
+            bob: Who {
+                user: "bob".into(),
+                host: "site-b".into(),
+                state: PathBuf::new(),
+                skew_ms: None,
+            },
+        };
+        let s = Sites {
+            alice: s.a.who("alice", "site-a"),
+            bob: s.b.who("bob", "site-b"),
+            ..s
+        };
+        let bare = s.bare();
+        s.git(
+            s.remote.path(),
+            &["init", "--quiet", "--bare", "-b", "main", &bare.to_string_lossy()],
+        );
+        let url = bare.to_string_lossy().into_owned();
+        s.warroom(&s.a, &s.alice, &["sync", "--init", &url]).ok();
+        s.warroom(&s.b, &s.bob, &["sync", "--init", &url]).ok();
+        s
+    }
+
+    fn git(&self, dir: &Path, args: &[&str]) -> String {
+        let mut c = Command::new("git");
+        c.arg("-C").arg(dir).args(args).stdin(Stdio::null());
+        git_env(&mut c, self.remote.path());
+        c.env("GIT_AUTHOR_NAME", "test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+            .env("GIT_COMMITTER_NAME", "test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.invalid");
+        let out = c.output().expect("run git");
+        let run = Run::from_output(out);
+        assert_eq!(run.code, 0, "git {args:?} in {}\n{run}", dir.display());
+        run.stdout
+    }
+
+    fn warroom(&self, w: &World, who: &Who, args: &[&str]) -> Run {
+        let mut c = w.cmd(who);
+        git_env(&mut c, self.remote.path());
+        Run::from_output(c.args(args).output().expect("run warroom"))
+    }
+
+    fn sync_a(&self) -> Run {
+        self.warroom(&self.a, &self.alice, &["sync"]).ok()
+    }
+    fn sync_b(&self) -> Run {
+        self.warroom(&self.b, &self.bob, &["sync"]).ok()
+    }
+
+    /// Both sites: same state, same timeline, verify clean, git clean, linear history equal to
+    /// the remote's, no merge commit and no conflict marker anywhere.
+    fn assert_converged(&self, id: &str) -> Vec<String> {
+        let show_a = strip_volatile(self.a.show(&self.alice, id));
+        let show_b = strip_volatile(self.b.show(&self.bob, id));
+        assert_eq!(show_a, show_b, "the two sites disagree on the state");
+        let tail_a = self.a.tail_json(&self.alice, id);
+        let tail_b = self.b.tail_json(&self.bob, id);
+        assert_eq!(tail_a, tail_b, "the two sites disagree on the timeline");
+        self.warroom(&self.a, &self.alice, &["verify", id]).ok();
+        self.warroom(&self.b, &self.bob, &["verify", id]).ok();
+        let main = self.git(&self.bare(), &["rev-parse", "main"]);
+        for (w, name) in [(&self.a, "A"), (&self.b, "B")] {
+            let root = w.root();
+            assert_eq!(
+                self.git(&root, &["rev-parse", "HEAD"]),
+                main,
+                "site {name} is not at the remote's tip"
+            );
+            assert_eq!(
+                self.git(&root, &["status", "--porcelain"]),
+                "",
+                "site {name} has changes git did not take"
+            );
+            assert_eq!(
+                self.git(&root, &["rev-list", "--merges", "HEAD"]),
+                "",
+                "a merge commit on site {name}"
+            );
+            for log in w.logs(id) {
+                check_chain(id, &log);
+            }
+        }
+        assert!(
+            !tail_a.iter().any(|e| e["kind"] == "LogRestored"),
+            "sync rolled a log back (the writer had to restore it)"
+        );
+        note_texts(&tail_a)
+    }
+}
+
+/// `show --json` carries times relative to now (deadlines); drop what the clock moves.
+fn strip_volatile(mut v: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                m.retain(|k, _| !matches!(k.as_str(), "remaining" | "age" | "now" | "due_in" | "overdue" | "dir"));
+                m.values_mut().for_each(walk);
+            }
+            Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
+}
+
+#[test]
+fn two_sites_converge_without_conflict_and_nothing_is_lost() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Finance file servers encrypted");
+    let out = s.sync_a();
+    assert!(out.stderr.contains("pushed to origin"), "{out}");
+    // Site B gets the incident, the claim and the playbook copy.
+    let out = s.sync_b();
+    assert!(out.stderr.contains("received"), "{out}");
+    assert_eq!(s.b.show(&s.bob, &id)["title"], "Finance file servers encrypted");
+    // `.gitattributes` keeps git away from line endings.
+    let attrs = s.git(&s.bare(), &["show", "main:.gitattributes"]);
+    assert!(
+        attrs.contains("*.ronl -text") && attrs.contains("*.ron -text"),
+        "{attrs}"
+    );
+
+    let mut expected = Vec::new();
+    for round in 0..4 {
+        for k in 0..2 {
+            let t = format!("alice round {round} note {k}");
+            s.a.note(&s.alice, &id, &t);
+            expected.push(t);
+            let t = format!("bob round {round} note {k}");
+            s.b.note(&s.bob, &id, &t);
+            expected.push(t);
+        }
+        // Interleave: sometimes A first, sometimes B; both have unpushed lines each time.
+        if round % 2 == 0 {
+            s.sync_a();
+            s.sync_b();
+        } else {
+            s.sync_b();
+            s.sync_a();
+        }
+    }
+    s.sync_a();
+    s.sync_b();
+    s.sync_a();
+    let notes = s.assert_converged(&id);
+    for t in &expected {
+        assert!(notes.contains(t), "lost: {t}");
+    }
+    // Each commit touched only its own install's logs: no log was ever changed by two sites,
+    // so no two commits can conflict.
+    let log = s.git(&s.bare(), &["log", "--format=@@%s", "--name-only", "main"]);
+    let mut commits = 0;
+    for commit in log.split("@@").filter(|c| !c.trim().is_empty()) {
+        let mut lines = commit.lines();
+        let subject = lines.next().unwrap_or_default();
+        let install = subject
+            .split_once(" from ")
+            .and_then(|(_, rest)| rest.split_once(':'))
+            .and_then(|(site, _)| site.rsplit_once('.'))
+            .map(|(_, install)| install.to_string())
+            .unwrap_or_else(|| panic!("not a sync commit: {subject}"));
+        for path in lines.filter(|l| l.contains("/events/")) {
+            assert!(
+                path.ends_with(&format!(".{install}.ronl")),
+                "{subject} changed {path}, another install's log"
+            );
+        }
+        commits += 1;
+    }
+    assert!(commits >= 8, "{log}");
+    // `list` says when this install last synced.
+    let list = s.warroom(&s.a, &s.alice, &["list"]).ok();
+    assert!(list.stderr.contains("sync: last synced"), "{list}");
+    let list = s.warroom(&s.a, &s.alice, &["list", "--json"]).ok().json();
+    assert_eq!(list["sync"]["remote"], "origin", "{list}");
+    assert!(list["sync"]["last_error"].is_null(), "{list}");
+}
+
+#[test]
+fn a_lost_push_race_is_retried() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Race");
+    s.sync_a();
+    s.sync_b();
+    s.a.note(&s.alice, &id, "alice before the race");
+    s.b.note(&s.bob, &id, "bob before the race");
+    // Site A's pre-push hook lets site B push first, once: A's push is then refused by the
+    // remote (its tip moved) and A must fetch, build again on B's commit and push.
+    let hook = s.a.root().join(".git/hooks/pre-push");
+    let marker = s.remote.path().join("raced");
+    let mut script = String::from("#!/bin/sh\n");
+    script.push_str(&format!(
+        "[ -e '{}' ] && exit 0\n: > '{}'\n",
+        marker.display(),
+        marker.display()
+    ));
+    let (mut unset, mut set) = (String::new(), String::new());
+    let mut c = s.b.cmd(&s.bob);
+    git_env(&mut c, s.remote.path());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => set.push_str(&format!("{}='{}' ", k.to_string_lossy(), v.to_string_lossy())),
+            None => unset.push_str(&format!("-u {} ", k.to_string_lossy())),
+        }
+    }
+    script.push_str(&format!(
+        "env -u GIT_DIR -u GIT_INDEX_FILE -u GIT_WORK_TREE -u GIT_QUARANTINE_PATH {unset}{set}'{}' sync >&2\n",
+        common::BIN
+    ));
+    std::fs::write(&hook, script).expect("hook");
+    let mut perm = std::fs::metadata(&hook).expect("hook").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&hook, perm).expect("chmod");
+
+    let out = s.sync_a();
+    assert!(marker.exists(), "the hook did not run\n{out}");
+    assert!(
+        out.stderr.contains("race"),
+        "A should have lost one race and retried\n{out}"
+    );
+    std::fs::remove_file(&hook).expect("rm hook");
+    s.sync_b();
+    let notes = s.assert_converged(&id);
+    assert!(notes.contains(&"alice before the race".to_string()));
+    assert!(notes.contains(&"bob before the race".to_string()));
+}
+
+#[test]
+fn both_sites_pushing_at_once_converge() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "At once");
+    s.sync_a();
+    s.sync_b();
+    for round in 0..3 {
+        s.a.note(&s.alice, &id, &format!("a{round}"));
+        s.b.note(&s.bob, &id, &format!("b{round}"));
+        let spawn = |w: &World, who: &Who| {
+            let mut c = w.cmd(who);
+            git_env(&mut c, s.remote.path());
+            c.arg("sync")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        };
+        let (pa, pb) = (spawn(&s.a, &s.alice), spawn(&s.b, &s.bob));
+        Run::from_output(pa.wait_with_output().expect("wait")).ok();
+        Run::from_output(pb.wait_with_output().expect("wait")).ok();
+    }
+    s.sync_a();
+    s.sync_b();
+    s.sync_a();
+    let notes = s.assert_converged(&id);
+    for r in 0..3 {
+        assert!(
+            notes.contains(&format!("a{r}")) && notes.contains(&format!("b{r}")),
+            "{notes:?}"
+        );
+    }
+}
+
+#[test]
+fn an_offline_site_keeps_its_records_and_catches_up() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Offline");
+    s.sync_a();
+    s.sync_b();
+    let url = s.bare().to_string_lossy().into_owned();
+    let broot = s.b.root();
+    s.git(&broot, &["remote", "set-url", "origin", "/nonexistent/remote.git"]);
+    for k in 0..3 {
+        s.b.note(&s.bob, &id, &format!("offline {k}"));
+        let out = s.warroom(&s.b, &s.bob, &["sync"]).code(1);
+        assert!(out.stderr.contains("committed locally"), "{out}");
+        s.a.note(&s.alice, &id, &format!("online {k}"));
+        s.sync_a();
+    }
+    let list = s.warroom(&s.b, &s.bob, &["list"]).ok();
+    assert!(
+        list.stderr.contains("failed"),
+        "list should say the last sync failed\n{list}"
+    );
+    s.git(&broot, &["remote", "set-url", "origin", &url]);
+    let out = s.sync_b();
+    assert!(
+        out.stderr.contains("pushed") && out.stderr.contains("received"),
+        "{out}"
+    );
+    s.sync_a();
+    let notes = s.assert_converged(&id);
+    for k in 0..3 {
+        assert!(
+            notes.contains(&format!("offline {k}")) && notes.contains(&format!("online {k}")),
+            "{notes:?}"
+        );
+    }
+}
+
+#[test]
+fn another_writers_rolled_back_log_is_reported_not_committed() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Rollback");
+    s.a.note(&s.alice, &id, "one");
+    s.a.note(&s.alice, &id, "two");
+    s.sync_a();
+    s.sync_b();
+    // On site B, alice's log goes back to its first line (a bad copy, a restored backup).
+    let log = s.b.log_of(&s.alice, &id);
+    let text = std::fs::read_to_string(&log).expect("log");
+    let first = text.split_inclusive('\n').next().expect("a line").to_string();
+    std::fs::write(&log, &first).expect("write");
+    s.b.note(&s.bob, &id, "bob writes meanwhile");
+    let out = s.sync_b();
+    assert!(
+        out.stderr.contains("differs from git's copy") && out.stderr.contains("not committed"),
+        "{out}"
+    );
+    let name = log.file_name().expect("name").to_string_lossy().into_owned();
+    let remote_copy = s.git(&s.bare(), &["show", &format!("main:{id}/events/{name}")]);
+    assert_eq!(remote_copy, text, "the remote must keep alice's whole log");
+    // git's copy brings it back; then both sides agree and nothing is lost.
+    s.git(&s.b.root(), &["checkout", "--", &format!("{id}/events/{name}")]);
+    s.sync_a();
+    s.sync_b();
+    let notes = s.assert_converged(&id);
+    for t in ["one", "two", "bob writes meanwhile"] {
+        assert!(notes.contains(&t.to_string()), "{notes:?}");
+    }
+}
+
+#[test]
+fn sync_loops_running_beside_live_writers_never_roll_a_log_back() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Live");
+    s.sync_a();
+    s.sync_b();
+    let spawn_loop = |w: &World, who: &Who| {
+        let mut c = w.cmd(who);
+        git_env(&mut c, s.remote.path());
+        c.args(["sync", "--every", "0.2"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sync loop")
+    };
+    let la = spawn_loop(&s.a, &s.alice);
+    let lb = spawn_loop(&s.b, &s.bob);
+    let mut expected = Vec::new();
+    for k in 0..12 {
+        let (ta, tb) = (format!("live a{k}"), format!("live b{k}"));
+        s.a.note(&s.alice, &id, &ta);
+        s.b.note(&s.bob, &id, &tb);
+        expected.extend([ta, tb]);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    for child in [la, lb] {
+        let pid = rustix::process::Pid::from_child(&child);
+        rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("signal");
+        let out = Run::from_output(child.wait_with_output().expect("wait"));
+        assert_eq!(out.code, 0, "{out}");
+        assert!(!out.stdout.contains("FAILED"), "{out}");
+    }
+    s.sync_a();
+    s.sync_b();
+    s.sync_a();
+    let notes = s.assert_converged(&id);
+    for t in &expected {
+        assert!(notes.contains(t), "lost: {t}");
+    }
+}
+
+#[test]
+fn sync_outside_a_repository_says_how_to_set_it_up() {
+    let w = World::new();
+    let who = w.who("carol", "site-c");
+    let out = Run::from_output(w.cmd(&who).arg("sync").output().expect("run")).code(1);
+    assert!(
+        out.stderr.contains("not the top folder of a git repository") && out.stderr.contains("--init"),
+        "{out}"
+    );
+}
+
+/// rsync both ways carries two sites' folders to the same state with `--append-verify`: a file
+/// is only ever grown (a log has one writer, so the longer copy is the newer one), never
+/// replaced by an older copy — which `-a --update` does when both copies changed in one second.
+#[test]
+fn rsync_both_ways_converges() {
+    if Command::new("rsync")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "rsync must be installed in CI (.ci/run installs it)"
+        );
+        eprintln!("skipped: rsync is not installed");
+        return;
+    }
+    let a = World::new();
+    let b = World::new();
+    let alice = a.who("alice", "site-a");
+    let bob = b.who("bob", "site-b");
+    let rsync = |from: &Path, to: &Path| {
+        let out = Command::new("rsync")
+            .args(["-a", "--append-verify"])
+            .arg(format!("{}/", from.display()))
+            .arg(format!("{}/", to.display()))
+            .output()
+            .expect("rsync");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let both = || {
+        rsync(&a.root(), &b.root());
+        rsync(&b.root(), &a.root());
+    };
+    let id = a.declare(&alice, "Rsync");
+    both();
+    let mut expected = Vec::new();
+    for k in 0..5 {
+        let (ta, tb) = (format!("a{k}"), format!("b{k}"));
+        a.note(&alice, &id, &ta);
+        b.note(&bob, &id, &tb);
+        expected.extend([ta, tb]);
+        both();
+    }
+    assert_eq!(strip_volatile(a.show(&alice, &id)), strip_volatile(b.show(&bob, &id)));
+    assert_eq!(a.tail_json(&alice, &id), b.tail_json(&bob, &id));
+    for (w, who) in [(&a, &alice), (&b, &bob)] {
+        Run::from_output(w.cmd(who).args(["verify", &id]).output().expect("verify")).ok();
+        let notes = note_texts(&w.tail_json(who, &id));
+        for t in &expected {
+            assert!(notes.contains(t), "lost: {t}");
+        }
+    }
+}
+
+#[test]
+fn an_edited_own_log_is_reported_not_committed() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Edited");
+    s.a.note(&s.alice, &id, "the original words");
+    s.sync_a();
+    let log = s.a.log_of(&s.alice, &id);
+    let text = std::fs::read_to_string(&log).expect("log");
+    std::fs::write(&log, text.replace("the original words", "the REVISED words!")).expect("write");
+    let out = s.sync_a();
+    assert!(out.stderr.contains("no longer starts with what git holds"), "{out}");
+    let name = log.file_name().expect("name").to_string_lossy().into_owned();
+    let remote_copy = s.git(&s.bare(), &["show", &format!("main:{id}/events/{name}")]);
+    assert_eq!(remote_copy, text, "the remote keeps what was pushed");
+}
+
+#[test]
+fn two_installs_sharing_one_clone_each_send_their_own_logs() {
+    let s = Sites::new();
+    let carol = s.a.who("carol", "site-a");
+    let id = s.a.declare(&s.alice, "Shared clone");
+    s.a.note(&carol, &id, "carol on site A");
+    // Alice's sync sends only alice's files: carol's log stays untracked here.
+    s.sync_a();
+    let listed = s.git(&s.bare(), &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(!listed.contains("carol@site-a"), "{listed}");
+    s.warroom(&s.a, &carol, &["sync"]).ok();
+    s.sync_b();
+    s.b.note(&s.bob, &id, "bob on site B");
+    s.sync_b();
+    s.sync_a();
+    s.warroom(&s.a, &carol, &["sync"]).ok();
+    let notes = s.assert_converged(&id);
+    for t in ["carol on site A", "bob on site B"] {
+        assert!(notes.contains(&t.to_string()), "{notes:?}");
+    }
+}
