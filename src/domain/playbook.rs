@@ -38,6 +38,19 @@ pub struct Playbook {
     pub templates: Vec<Template>,
     #[serde(default)]
     pub deadlines: Vec<Deadline>,
+    /// *Optional.* How often a status update is due, per severity (`[(severity: 1, minutes: 30)]`).
+    /// A severity not listed has no cadence. See [`super::cadence`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub update_cadence: Vec<Cadence>,
+}
+
+/// One status-update cadence: at `severity`, an update is due `minutes` after the last one (or
+/// after the declaration when there has been none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cadence {
+    pub severity: u8,
+    pub minutes: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,6 +234,21 @@ pub enum Within {
 pub struct Stage {
     pub label: String,
     pub within: Within,
+    /// *Optional.* What meets this stage; left out, the deadline's own `met_by` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub met_by: Option<MetBy>,
+}
+
+/// What meets a deadline (or one stage of it), named by the playbook. Recorded facts only: the
+/// fold's registers say when and by whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetBy {
+    /// The checklist item is done. Skipped (with a note) means the deadline was waived.
+    Item(String),
+    /// The first status update to this audience at or after the deadline's start.
+    StatusUpdate(Audience),
+    /// The containment action is done.
+    Action(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,6 +260,10 @@ pub struct Deadline {
     pub trigger: Trigger,
     pub stages: Vec<Stage>,
     pub audience: String,
+    /// *Optional.* What meets every stage that does not name its own `met_by`. Left out (older
+    /// playbooks), a deadline is never shown as met: its clock runs until it is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub met_by: Option<MetBy>,
 }
 
 /// A semantic problem in a playbook that parsed: which id, and what is wrong.
@@ -367,6 +399,48 @@ impl Playbook {
                 });
             }
         }
+        for d in &self.deadlines {
+            let named = d.met_by.iter().chain(d.stages.iter().filter_map(|s| s.met_by.as_ref()));
+            for m in named {
+                // A playbook built on a base may name the base's items: checked once merged.
+                let missing = match m {
+                    MetBy::Item(id) => self.base.is_none() && self.item(id).is_none(),
+                    MetBy::Action(id) => self.base.is_none() && self.action(id).is_none(),
+                    MetBy::StatusUpdate(_) => false,
+                };
+                if missing {
+                    out.push(Finding {
+                        needle: Some(quoted(&d.id)),
+                        nth: 1,
+                        message: format!(
+                            "deadline `{}` is met by `{}`, which is not in this playbook",
+                            d.id,
+                            met_by_id(m)
+                        ),
+                    });
+                }
+            }
+        }
+        let mut cadences = BTreeSet::new();
+        for c in &self.update_cadence {
+            if !(1..=4).contains(&c.severity) || !cadences.insert(c.severity) {
+                out.push(Finding {
+                    needle: Some(format!("severity: {}", c.severity)),
+                    nth: 1,
+                    message: format!(
+                        "update cadence for severity {} is outside 1..4 or listed twice",
+                        c.severity
+                    ),
+                });
+            }
+            if c.minutes == 0 {
+                out.push(Finding {
+                    needle: Some(format!("severity: {}", c.severity)),
+                    nth: 1,
+                    message: format!("update cadence for severity {} must be at least one minute", c.severity),
+                });
+            }
+        }
         let mut templates = BTreeSet::new();
         for t in &self.templates {
             if !templates.insert(t.id.as_str()) {
@@ -440,6 +514,22 @@ impl Playbook {
 
     pub fn content_hash(&self) -> String {
         blake3::hash(self.canonical_ron().as_bytes()).to_hex().to_string()
+    }
+}
+
+/// The id a `met_by` names (`status-update:internal` for an audience).
+pub fn met_by_id(m: &MetBy) -> String {
+    match m {
+        MetBy::Item(id) | MetBy::Action(id) => id.clone(),
+        MetBy::StatusUpdate(a) => format!("status-update:{}", audience_word(*a)),
+    }
+}
+
+/// `internal` / `external`.
+pub fn audience_word(a: Audience) -> &'static str {
+    match a {
+        Audience::Internal => "internal",
+        Audience::External => "external",
     }
 }
 
