@@ -34,6 +34,15 @@ impl UpdateDue {
         now > self.due
     }
 
+    /// `next update in 12m` / `UPDATE OVERDUE 5m`: for a header line.
+    pub fn short(&self, now: Millis) -> String {
+        if self.is_overdue(now) {
+            format!("UPDATE OVERDUE {}", format_age(now - self.due))
+        } else {
+            format!("next update in {}", format_age(self.due - now))
+        }
+    }
+
     /// `next update due in 12m` / `UPDATE OVERDUE by 5m`.
     pub fn words(&self, now: Millis) -> String {
         if self.is_overdue(now) {
@@ -66,11 +75,23 @@ pub fn update_due(state: &IncidentState, playbook: &Playbook) -> Option<UpdateDu
     })
 }
 
-/// One nudge: words for everyone, and whether it is loud (something is late).
+/// One nudge: what it is about, words for everyone, and whether it is loud (something is late
+/// or nobody is in charge).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Nudge {
+    pub kind: NudgeKind,
     pub text: String,
     pub loud: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NudgeKind {
+    NoCommander,
+    NoSeverity,
+    UpdateOverdue,
+    ApprovalWaiting,
+    RequiredOpen,
 }
 
 /// What the incident is missing, for everyone to see: no commander, no severity, status update
@@ -83,12 +104,14 @@ pub fn nudges(state: &IncidentState, playbook: Option<&Playbook>, now: Millis) -
     }
     if state.commander().is_none_or(|c| c.trim().is_empty()) {
         out.push(Nudge {
+            kind: NudgeKind::NoCommander,
             text: "no commander".into(),
             loud: true,
         });
     }
     if state.severity().is_none_or(|s| !(1..=4).contains(&s)) {
         out.push(Nudge {
+            kind: NudgeKind::NoSeverity,
             text: "no severity set".into(),
             loud: true,
         });
@@ -96,6 +119,7 @@ pub fn nudges(state: &IncidentState, playbook: Option<&Playbook>, now: Millis) -
     let Some(pb) = playbook else { return out };
     if let Some(u) = update_due(state, pb).filter(|u| u.is_overdue(now)) {
         out.push(Nudge {
+            kind: NudgeKind::UpdateOverdue,
             text: u.words(now),
             loud: true,
         });
@@ -113,6 +137,7 @@ pub fn nudges(state: &IncidentState, playbook: Option<&Playbook>, now: Millis) -
         .collect();
     if !waiting.is_empty() {
         out.push(Nudge {
+            kind: NudgeKind::ApprovalWaiting,
             text: format!("approval waiting: {}", waiting.join(", ")),
             loud: false,
         });
@@ -126,6 +151,7 @@ pub fn nudges(state: &IncidentState, playbook: Option<&Playbook>, now: Millis) -
         .count();
     if open > 0 {
         out.push(Nudge {
+            kind: NudgeKind::RequiredOpen,
             text: format!(
                 "{open} required {} of {phase} open",
                 if open == 1 { "item" } else { "items" }

@@ -339,6 +339,22 @@ fn deadline_clocks(state: &IncidentState, d: &Deadline, now: Millis) -> Vec<Cloc
         .collect()
 }
 
+/// Due times (ms, UTC) of the stages that have started and are neither met nor waived: whether
+/// each is overdue depends only on the clock, so a summary (the board) can keep these and compare
+/// them with `now` when it draws.
+pub fn open_dues(state: &IncidentState, playbook: &Playbook) -> Vec<Millis> {
+    clocks(state, playbook, Millis::MIN)
+        .into_iter()
+        .filter(|c| {
+            !matches!(
+                c.state,
+                ClockState::NotStarted | ClockState::Met { .. } | ClockState::Waived { .. }
+            )
+        })
+        .filter_map(|c| c.due)
+        .collect()
+}
+
 /// Every stage of every deadline of the playbook at `now` (ms, UTC): overdue first (the most
 /// overdue first), then red, amber, running by due time, not started, met, waived. Nothing is
 /// ever dropped: a missed deadline stays listed as OVERDUE until it is met or waived.
