@@ -875,6 +875,16 @@ fn show_json_lists_every_deadline_clock_overdue_met_and_waived() {
     let all = v["clocks"]["deadlines"].as_array().expect("deadlines").clone();
     let waived = all.iter().find(|c| c["state"] == "waived").expect("waived");
     assert_eq!(waived["waived"]["reason"], "no cyber policy in force");
+    // The export carries the same clocks: Markdown table and JSON.
+    let md = w.run(&me, &["export", &id, "--format", "md"]).ok().stdout;
+    assert!(md.contains("## Deadline clocks"), "{md}");
+    assert!(
+        md.contains("| OVERDUE | GDPR supervisory authority notification |"),
+        "{md}"
+    );
+    assert!(md.contains("| waived | Cyber-insurance notice of claim |"), "{md}");
+    let json = w.run(&me, &["export", &id, "--format", "json"]).ok().json();
+    assert_eq!(json["clocks"]["deadlines"].as_array().map(Vec::len), Some(10));
     // The text show says it too.
     let text = w.run(&me, &["show", &id]).ok().stdout;
     assert!(

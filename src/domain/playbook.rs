@@ -605,4 +605,46 @@ mod tests {
         a.params = vec!["HOST".into()];
         assert_eq!(a.parameters(), vec!["HOST".to_string()]);
     }
+
+    #[test]
+    fn met_by_and_update_cadence_are_optional_and_leave_older_hashes_alone() {
+        let old = r#"(id: "t", title: "T", version: "1", description: "d", phases: (identification: [(id: "tell", text: "x")]),
+            deadlines: [(id: "d", name: "n", source: "s", trigger: Declared, stages: [(label: "l", within: Hours(24))], audience: "a")])"#;
+        let (p, unknown) = parse(old).expect("an older playbook parses");
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert_eq!(p.deadlines[0].met_by, None);
+        assert!(p.update_cadence.is_empty());
+        // Nothing new is written for it, so its content hash (the incident's key) is unchanged.
+        let canon = p.canonical_ron();
+        assert!(
+            !canon.contains("met_by") && !canon.contains("update_cadence"),
+            "{canon}"
+        );
+
+        let new = r#"(id: "t", title: "T", version: "2", description: "d", phases: (identification: [(id: "tell", text: "x")]),
+            update_cadence: [(severity: 1, minutes: 30)],
+            deadlines: [(id: "d", name: "n", source: "s", trigger: Declared, audience: "a", met_by: Some(StatusUpdate(External)),
+              stages: [(label: "l", within: Hours(24), met_by: Some(Item("tell"))), (label: "m", within: Days(3))])])"#;
+        let (p, unknown) = parse(new).expect("met_by and update_cadence parse");
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert_eq!(p.deadlines[0].stages[0].met_by, Some(MetBy::Item("tell".into())));
+        assert_eq!(p.deadlines[0].met_by, Some(MetBy::StatusUpdate(Audience::External)));
+        assert_eq!(
+            p.update_cadence,
+            vec![Cadence {
+                severity: 1,
+                minutes: 30
+            }]
+        );
+        assert!(p.validate().is_empty(), "{:?}", p.validate());
+
+        // A met_by naming nothing in the playbook, a bad cadence: both found.
+        let bad = new
+            .replace(r#"Item("tell")"#, r#"Item("nope")"#)
+            .replace("minutes: 30", "minutes: 0");
+        let (p, _) = parse(&bad).expect("parses");
+        let found: Vec<String> = p.validate().into_iter().map(|f| f.message).collect();
+        assert!(found.iter().any(|m| m.contains("met by `nope`")), "{found:?}");
+        assert!(found.iter().any(|m| m.contains("at least one minute")), "{found:?}");
+    }
 }
