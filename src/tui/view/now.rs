@@ -249,16 +249,24 @@ pub fn lines(m: &Model, inc: &IncidentModel, w: usize, rows: u16, theme: &Theme)
             },
         },
     };
-    // Nudges: with a third row, all of them there; else only the loud ones (no commander, no
-    // severity, update overdue) lead the second row. The quiet ones are in view anyway: required
-    // items open in the checklist pane's title, a long wait for approval turns its count red.
+    // Nudges: with a third row, all of them there, each whole; else only the loud ones (no
+    // commander, no severity) lead the second row. An overdue update is not repeated here: the
+    // header says it, loud. The quiet ones are in view anyway: required items open in the
+    // checklist pane's title, a long wait for approval turns its count red.
+    use crate::domain::cadence::NudgeKind;
+    let shown = |all: bool| -> Vec<&crate::domain::cadence::Nudge> {
+        f.nudges
+            .iter()
+            .filter(|n| n.kind != NudgeKind::UpdateOverdue && (all || n.loud))
+            .collect()
+    };
+    let style_of = |loud: bool| if loud { theme.bad() } else { theme.warn() };
     let nudge = |all: bool| {
-        let shown: Vec<&crate::domain::cadence::Nudge> = f.nudges.iter().filter(|n| all || n.loud).collect();
-        shown.split_first().map(|(first, rest)| Part {
+        shown(all).split_first().map(|(first, rest)| Part {
             head: format!("☞ {}", first.text),
             names: rest.iter().map(|n| n.text.clone()).collect(),
             tail: String::new(),
-            style: if first.loud { theme.bad() } else { theme.warn() },
+            style: style_of(first.loud),
         })
     };
     let approvals = if f
@@ -278,7 +286,18 @@ pub fn lines(m: &Model, inc: &IncidentModel, w: usize, rows: u16, theme: &Theme)
             line_of(vec![due, blocked], w, theme),
             line_of(vec![approvals, mine], w, theme),
         ];
-        out.extend(nudge(true).map(|n| line_of(vec![n], w, theme)));
+        let parts: Vec<Part> = shown(true)
+            .into_iter()
+            .map(|n| Part {
+                head: format!("☞ {}", n.text),
+                names: vec![],
+                tail: String::new(),
+                style: style_of(n.loud),
+            })
+            .collect();
+        if !parts.is_empty() {
+            out.push(line_of(parts, w, theme));
+        }
         out
     } else if rows == 2 {
         let mut second: Vec<Part> = nudge(false).into_iter().collect();
