@@ -384,6 +384,22 @@ mod tests {
         assert_eq!(at(Within::BusinessDays(10)).as_deref(), Some("2026-12-10T10:00:00Z"));
         assert_eq!(at(Within::Hours(72)).as_deref(), Some("2026-11-29T10:00:00Z"));
         assert_eq!(at(Within::Months(1)).as_deref(), Some("2026-12-26T10:00:00Z"));
+        // Table: (start, business days, due), all UTC. Weekends are skipped wherever they fall.
+        let cases = [
+            ("2026-11-27T15:00:00Z", 1, "2026-11-30T15:00:00Z"), // Friday + 1 = Monday
+            ("2026-11-27T15:00:00Z", 5, "2026-12-04T15:00:00Z"), // a whole week
+            ("2026-11-28T09:00:00Z", 1, "2026-11-30T09:00:00Z"), // from Saturday: Monday
+            ("2026-11-29T23:30:00Z", 4, "2026-12-03T23:30:00Z"), // from Sunday: Thursday
+            ("2026-11-26T10:00:00Z", 0, "2026-11-26T10:00:00Z"), // nothing to add
+        ];
+        for (start, n, want) in cases {
+            let t = chrono::DateTime::parse_from_rfc3339(start).unwrap().timestamp_millis();
+            assert_eq!(
+                add_within(t, Within::BusinessDays(n)).map(format_utc).as_deref(),
+                Some(want),
+                "{start} + {n} business days"
+            );
+        }
         // Absurd values from an edited playbook copy neither overflow nor loop.
         assert_eq!(add_within(thu, Within::Days(4_000_000_000)), None);
         assert!(add_within(thu, Within::BusinessDays(4_000_000_000)).is_none());
