@@ -820,3 +820,75 @@ fn import_reads_slack_exports_and_csv_keeping_their_times() {
         .code(1);
     assert!(r.stderr.contains("expected a JSON array"), "{r}");
 }
+
+#[test]
+fn show_json_lists_every_deadline_clock_overdue_met_and_waived() {
+    let w = World::new();
+    let me = w.who("maya", "soc");
+    let id = w.declare(&me, "Clocks");
+    // Evidence from four days ago moves discovery back: GDPR's 72 h and the insurer's 24 h passed.
+    w.run(&me, &["note", &id, "first encrypted file", "--occurred", "-4d"])
+        .ok();
+    w.run(&me, &["check", &id, "id-notify-insurer", "done"]).ok();
+    let v = w.show(&me, &id);
+    let clocks = &v["clocks"];
+    let all = clocks["deadlines"].as_array().expect("deadlines");
+    let pb_stages = 10; // ransomware.ron and the base's post-incident review
+    assert_eq!(all.len(), pb_stages, "every stage of every deadline: {clocks:#}");
+    // Overdue leads; the GDPR clock is overdue, not gone.
+    assert_eq!(all[0]["state"], "overdue", "{clocks:#}");
+    let gdpr = all.iter().find(|c| c["deadline"] == "gdpr-art33").expect("gdpr");
+    assert_eq!(gdpr["state"], "overdue");
+    assert!(gdpr["overdue_ms"].as_i64().unwrap_or(0) > 23 * 3_600_000, "{gdpr:#}");
+    assert!(
+        gdpr["words"].as_str().unwrap_or("").starts_with("OVERDUE by "),
+        "{gdpr:#}"
+    );
+    // The hotline stage is met by the item, late, by maya; the written notice still runs.
+    let insurer: Vec<&serde_json::Value> = all.iter().filter(|c| c["deadline"] == "cyber-insurance").collect();
+    let hotline = insurer.iter().find(|c| c["state"] == "met").expect("hotline met");
+    assert_eq!(hotline["met"]["by"], "maya@soc");
+    assert!(hotline["met"]["late_ms"].as_i64().unwrap_or(0) > 0, "{hotline:#}");
+    assert!(insurer.iter().any(|c| c["state"] == "running"), "{clocks:#}");
+    // Not started until classification; the update cadence of SEV2 and the nudges are there.
+    let nis2 = all.iter().find(|c| c["deadline"] == "nis2-art23").expect("nis2");
+    assert_eq!(nis2["state"], "not_started");
+    assert!(
+        clocks["update"]["words"].as_str().unwrap_or("").contains("update"),
+        "{clocks:#}"
+    );
+    assert!(clocks["nudges"].is_array());
+    // A skipped item with a note waives its deadline, with the reason.
+    w.run(
+        &me,
+        &[
+            "check",
+            &id,
+            "id-notify-insurer",
+            "skipped",
+            "--note",
+            "no cyber policy in force",
+        ],
+    )
+    .ok();
+    let v = w.show(&me, &id);
+    let all = v["clocks"]["deadlines"].as_array().expect("deadlines").clone();
+    let waived = all.iter().find(|c| c["state"] == "waived").expect("waived");
+    assert_eq!(waived["waived"]["reason"], "no cyber policy in force");
+    // The export carries the same clocks: Markdown table and JSON.
+    let md = w.run(&me, &["export", &id, "--format", "md"]).ok().stdout;
+    assert!(md.contains("## Deadline clocks"), "{md}");
+    assert!(
+        md.contains("| OVERDUE | GDPR supervisory authority notification |"),
+        "{md}"
+    );
+    assert!(md.contains("| waived | Cyber-insurance notice of claim |"), "{md}");
+    let json = w.run(&me, &["export", &id, "--format", "json"]).ok().json();
+    assert_eq!(json["clocks"]["deadlines"].as_array().map(Vec::len), Some(10));
+    // The text show says it too.
+    let text = w.run(&me, &["show", &id]).ok().stdout;
+    assert!(
+        text.contains("Clocks (UTC") && text.contains("[OVERDUE]") && text.contains("[waived]"),
+        "{text}"
+    );
+}

@@ -243,6 +243,8 @@ fn board_model() -> Model {
         problems: 2,
         playbook: Some(("phishing".into(), "1.0.0".into())),
         duplicate_of: None,
+        // One deadline stage missed two hours ago: the board must say so.
+        open_dues: vec![T0 - 2 * 3_600_000, T0 + 3_600_000],
     });
     m.library_versions.insert("phishing".into(), "1.1.0".into());
     update(&mut m, Msg::Board(rows));
@@ -1479,4 +1481,75 @@ fn the_facilitator_ends_the_exercise_from_the_console() {
     let w = writes(&fx);
     assert_eq!(w.len(), 1);
     assert!(matches!(&w[0][0].body, Body::ExerciseClock(c) if c.change == "End" && c.speed == 2.0));
+}
+
+/// The incident three days on: the insurer hotline was called (its item done), one internal update
+/// went out, the incident was classified; GDPR's 72 h from discovery has passed.
+fn clocks_model() -> Model {
+    let mut m = model_on_incident();
+    let more = vec![
+        ev(
+            20,
+            "maya@soc-jump",
+            30,
+            ChecklistSet {
+                item: "id-notify-insurer".into(),
+                state: ItemState::Done,
+                note: None,
+            },
+        ),
+        ev(21, "maya@soc-jump", 40, Classified { note: None }),
+        ev(
+            22,
+            "maya@soc-jump",
+            50,
+            StatusUpdate {
+                audience: warroom::domain::playbook::Audience::Internal,
+                text: "sitrep".into(),
+            },
+        ),
+    ];
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update {
+                events: more,
+                ..Update::default()
+            },
+        },
+    );
+    m.now = T0 + 74 * 3_600_000;
+    m.watch.last_reconcile = m.now;
+    m
+}
+
+#[test]
+fn clocks_80x24() {
+    let mut m = clocks_model();
+    update(&mut m, key('C'));
+    assert!(matches!(m.overlay, Some(Overlay::Clocks { .. })));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("OVERDUE"), "{s}");
+    insta::assert_snapshot!(s);
+    // Scrolled to the end, every deadline is still there: met ones last.
+    update(&mut m, code(KeyCode::End));
+    let end = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(end.contains("met"), "{end}");
+    insta::assert_snapshot!("clocks_80x24_end", end);
+    update(&mut m, key('C'));
+    assert!(m.overlay.is_none());
+}
+
+#[test]
+fn a_missed_deadline_leads_the_now_strip_and_the_update_is_overdue() {
+    let m = clocks_model();
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    let rows: Vec<&str> = s.lines().collect();
+    // The header says the update is overdue; the Now strip's first row starts with the missed deadlines.
+    assert!(rows[1].contains("UPDATE OVERDUE 3d0h"), "{s}");
+    assert!(
+        rows[2].starts_with("⏰  3 OVERDUE 2d1h") && rows[2].contains("(C)"),
+        "{s}"
+    );
 }

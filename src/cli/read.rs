@@ -251,6 +251,7 @@ pub fn state_json(inc: &Incident, now: i64) -> Value {
         "last_update": d.last_update.as_ref().map(|(t, by)| json!({"at": format_utc(*t), "by": by})),
         "problems": problems,
         "clock_skew": s.skew_warnings(now),
+        "clocks": crate::report::clocks_json(s, now),
     });
     sanitize_json(&mut v);
     v
@@ -336,6 +337,9 @@ pub fn show(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
             );
         }
     }
+    if let Some(pb) = s.playbook() {
+        show_clocks(&mut out, s, pb, now);
+    }
     let roles: Vec<String> = s
         .derived
         .roles
@@ -360,6 +364,45 @@ pub fn show(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The clocks section of `show`: the next status update, nudges, then every deadline stage,
+/// overdue first (times UTC; business days Monday to Friday, public holidays not known).
+fn show_clocks(out: &mut impl Write, s: &IncidentState, pb: &crate::domain::Playbook, now: i64) {
+    let _ = writeln!(
+        out,
+        "\nClocks (UTC, as of {}; not legal advice: counsel confirms)",
+        format_utc(now)
+    );
+    if let Some(u) = crate::domain::cadence::update_due(s, pb) {
+        let _ = writeln!(out, "  status updates: {}", u.words(now));
+    }
+    for n in crate::domain::cadence::nudges(s, Some(pb), now) {
+        let _ = writeln!(out, "  nudge: {}", sanitize(&n.text));
+    }
+    let clocks = crate::domain::deadline::clocks(s, pb, now);
+    if clocks.is_empty() {
+        let _ = writeln!(out, "  (the playbook names no deadlines)");
+    }
+    for c in clocks {
+        let due = c.due.map_or("-".into(), |t| {
+            format!(
+                "{}{}",
+                format_utc(t),
+                if c.business_days { " (business days)" } else { "" }
+            )
+        });
+        let _ = writeln!(
+            out,
+            "  [{}] {}: {}\n      {} · due {} · {}",
+            c.label(),
+            sanitize(&c.name),
+            sanitize(&c.stage),
+            c.words(),
+            due,
+            sanitize(&c.source)
+        );
+    }
 }
 
 /// `2026-11-26T10:02:00Z  alice@jump  Note  text`, with `[REFUSED: …]` or `[INTEGRITY: …]` before

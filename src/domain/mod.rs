@@ -1,5 +1,6 @@
 //! Pure types and logic: no file IO, no terminal, no runtime.
 
+pub mod cadence;
 pub mod deadline;
 pub mod describe;
 pub mod event;

@@ -38,6 +38,19 @@ pub struct Playbook {
     pub templates: Vec<Template>,
     #[serde(default)]
     pub deadlines: Vec<Deadline>,
+    /// *Optional.* How often a status update is due, per severity (`[(severity: 1, minutes: 30)]`).
+    /// A severity not listed has no cadence. See [`super::cadence`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub update_cadence: Vec<Cadence>,
+}
+
+/// One status-update cadence: at `severity`, an update is due `minutes` after the last one (or
+/// after the declaration when there has been none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cadence {
+    pub severity: u8,
+    pub minutes: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,6 +234,21 @@ pub enum Within {
 pub struct Stage {
     pub label: String,
     pub within: Within,
+    /// *Optional.* What meets this stage; left out, the deadline's own `met_by` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub met_by: Option<MetBy>,
+}
+
+/// What meets a deadline (or one stage of it), named by the playbook. Recorded facts only: the
+/// fold's registers say when and by whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetBy {
+    /// The checklist item is done. Skipped (with a note) means the deadline was waived.
+    Item(String),
+    /// The first status update to this audience at or after the deadline's start.
+    StatusUpdate(Audience),
+    /// The containment action is done.
+    Action(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,6 +260,10 @@ pub struct Deadline {
     pub trigger: Trigger,
     pub stages: Vec<Stage>,
     pub audience: String,
+    /// *Optional.* What meets every stage that does not name its own `met_by`. Left out (older
+    /// playbooks), a deadline is never shown as met: its clock runs until it is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub met_by: Option<MetBy>,
 }
 
 /// A semantic problem in a playbook that parsed: which id, and what is wrong.
@@ -367,6 +399,48 @@ impl Playbook {
                 });
             }
         }
+        for d in &self.deadlines {
+            let named = d.met_by.iter().chain(d.stages.iter().filter_map(|s| s.met_by.as_ref()));
+            for m in named {
+                // A playbook built on a base may name the base's items: checked once merged.
+                let missing = match m {
+                    MetBy::Item(id) => self.base.is_none() && self.item(id).is_none(),
+                    MetBy::Action(id) => self.base.is_none() && self.action(id).is_none(),
+                    MetBy::StatusUpdate(_) => false,
+                };
+                if missing {
+                    out.push(Finding {
+                        needle: Some(quoted(&d.id)),
+                        nth: 1,
+                        message: format!(
+                            "deadline `{}` is met by `{}`, which is not in this playbook",
+                            d.id,
+                            met_by_id(m)
+                        ),
+                    });
+                }
+            }
+        }
+        let mut cadences = BTreeSet::new();
+        for c in &self.update_cadence {
+            if !(1..=4).contains(&c.severity) || !cadences.insert(c.severity) {
+                out.push(Finding {
+                    needle: Some(format!("severity: {}", c.severity)),
+                    nth: 1,
+                    message: format!(
+                        "update cadence for severity {} is outside 1..4 or listed twice",
+                        c.severity
+                    ),
+                });
+            }
+            if c.minutes == 0 {
+                out.push(Finding {
+                    needle: Some(format!("severity: {}", c.severity)),
+                    nth: 1,
+                    message: format!("update cadence for severity {} must be at least one minute", c.severity),
+                });
+            }
+        }
         let mut templates = BTreeSet::new();
         for t in &self.templates {
             if !templates.insert(t.id.as_str()) {
@@ -443,6 +517,22 @@ impl Playbook {
     }
 }
 
+/// The id a `met_by` names (`status-update:internal` for an audience).
+pub fn met_by_id(m: &MetBy) -> String {
+    match m {
+        MetBy::Item(id) | MetBy::Action(id) => id.clone(),
+        MetBy::StatusUpdate(a) => format!("status-update:{}", audience_word(*a)),
+    }
+}
+
+/// `internal` / `external`.
+pub fn audience_word(a: Audience) -> &'static str {
+    match a {
+        Audience::Internal => "internal",
+        Audience::External => "external",
+    }
+}
+
 /// Ids are used in file names, CLI arguments and keyboard pickers: keep them plain.
 pub fn is_id(s: &str) -> bool {
     !s.is_empty()
@@ -514,5 +604,47 @@ mod tests {
         assert_eq!(a.parameters(), vec!["API".to_string(), "MACHINE_ID".to_string()]);
         a.params = vec!["HOST".into()];
         assert_eq!(a.parameters(), vec!["HOST".to_string()]);
+    }
+
+    #[test]
+    fn met_by_and_update_cadence_are_optional_and_leave_older_hashes_alone() {
+        let old = r#"(id: "t", title: "T", version: "1", description: "d", phases: (identification: [(id: "tell", text: "x")]),
+            deadlines: [(id: "d", name: "n", source: "s", trigger: Declared, stages: [(label: "l", within: Hours(24))], audience: "a")])"#;
+        let (p, unknown) = parse(old).expect("an older playbook parses");
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert_eq!(p.deadlines[0].met_by, None);
+        assert!(p.update_cadence.is_empty());
+        // Nothing new is written for it, so its content hash (the incident's key) is unchanged.
+        let canon = p.canonical_ron();
+        assert!(
+            !canon.contains("met_by") && !canon.contains("update_cadence"),
+            "{canon}"
+        );
+
+        let new = r#"(id: "t", title: "T", version: "2", description: "d", phases: (identification: [(id: "tell", text: "x")]),
+            update_cadence: [(severity: 1, minutes: 30)],
+            deadlines: [(id: "d", name: "n", source: "s", trigger: Declared, audience: "a", met_by: Some(StatusUpdate(External)),
+              stages: [(label: "l", within: Hours(24), met_by: Some(Item("tell"))), (label: "m", within: Days(3))])])"#;
+        let (p, unknown) = parse(new).expect("met_by and update_cadence parse");
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert_eq!(p.deadlines[0].stages[0].met_by, Some(MetBy::Item("tell".into())));
+        assert_eq!(p.deadlines[0].met_by, Some(MetBy::StatusUpdate(Audience::External)));
+        assert_eq!(
+            p.update_cadence,
+            vec![Cadence {
+                severity: 1,
+                minutes: 30
+            }]
+        );
+        assert!(p.validate().is_empty(), "{:?}", p.validate());
+
+        // A met_by naming nothing in the playbook, a bad cadence: both found.
+        let bad = new
+            .replace(r#"Item("tell")"#, r#"Item("nope")"#)
+            .replace("minutes: 30", "minutes: 0");
+        let (p, _) = parse(&bad).expect("parses");
+        let found: Vec<String> = p.validate().into_iter().map(|f| f.message).collect();
+        assert!(found.iter().any(|m| m.contains("met by `nope`")), "{found:?}");
+        assert!(found.iter().any(|m| m.contains("at least one minute")), "{found:?}");
     }
 }

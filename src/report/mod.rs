@@ -323,18 +323,31 @@ pub fn markdown(
             );
         }
         o.push('\n');
-        let dues = deadline::all(s, pb);
-        if !dues.is_empty() {
-            let _ = writeln!(o, "## Notification deadlines\n\n_Not legal advice: counsel confirms every deadline._\n\n| Deadline | Stage | Starts at | Due | Source |\n|---|---|---|---|---|");
-            for due in dues {
+        let clocks = deadline::clocks(s, pb, now);
+        if !clocks.is_empty() {
+            let _ = writeln!(
+                o,
+                "## Deadline clocks\n\n_As of {} UTC. Not legal advice: counsel confirms every deadline. Business days count Monday to Friday; public holidays are not known._\n\n| State | Deadline | Stage | Starts | Due | Where it stands | Source |\n|---|---|---|---|---|---|---|",
+                format_utc(now)
+            );
+            for c in clocks {
                 let _ = writeln!(
                     o,
-                    "| {} | {} | {} | {} | {} |",
-                    md(&due.name),
-                    md(&due.stage),
-                    md(&due.trigger),
-                    due.due.map_or("not started".into(), format_utc),
-                    md(&due.source)
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    c.label(),
+                    md(&c.name),
+                    md(&c.stage),
+                    c.start.map_or_else(
+                        || format!("on {}", md(&c.trigger)),
+                        |t| format!("{} {}", md(&c.trigger), format_utc(t))
+                    ),
+                    c.due.map_or("-".into(), |t| format!(
+                        "{}{}",
+                        format_utc(t),
+                        if c.business_days { " (business days)" } else { "" }
+                    )),
+                    md(&c.words()),
+                    md(&c.source)
                 );
             }
             o.push('\n');
@@ -377,6 +390,69 @@ pub fn markdown(
         }
     }
     o
+}
+
+/// The clocks of every deadline stage at `now` (ms, UTC), times as UTC text, for `show --json`
+/// and `export --format json`; with the status-update cadence and the nudges.
+pub fn clocks_json(s: &IncidentState, now: Millis) -> Value {
+    use crate::domain::deadline::ClockState;
+    let Some(pb) = s.playbook() else {
+        return json!({"as_of": format_utc(now), "deadlines": [], "update": null, "nudges": []});
+    };
+    let deadlines: Vec<Value> = deadline::clocks(s, pb, now)
+        .iter()
+        .map(|c| {
+            let mut v = json!({
+                "deadline": c.deadline,
+                "name": c.name,
+                "source": c.source,
+                "stage": c.stage,
+                "audience": c.audience,
+                "trigger": c.trigger,
+                "start": c.start.map(format_utc),
+                "due": c.due.map(format_utc),
+                "business_days": c.business_days,
+                "state": match c.state {
+                    ClockState::NotStarted => "not_started",
+                    ClockState::Running { .. } => "running",
+                    ClockState::Amber { .. } => "amber",
+                    ClockState::Red { .. } => "red",
+                    ClockState::Overdue { .. } => "overdue",
+                    ClockState::Met { .. } => "met",
+                    ClockState::Waived { .. } => "waived",
+                },
+                "words": c.words(),
+            });
+            match &c.state {
+                ClockState::Running { left_ms } | ClockState::Amber { left_ms } | ClockState::Red { left_ms } => {
+                    v["left_ms"] = json!(left_ms);
+                }
+                ClockState::Overdue { by_ms } => v["overdue_ms"] = json!(by_ms),
+                ClockState::Met { what, at, by, late_ms } => {
+                    v["met"] = json!({"what": what, "at": format_utc(*at), "by": by, "late_ms": late_ms});
+                }
+                ClockState::Waived { what, reason, at, by } => {
+                    v["waived"] = json!({"what": what, "reason": reason, "at": format_utc(*at), "by": by});
+                }
+                ClockState::NotStarted => {}
+            }
+            v
+        })
+        .collect();
+    let update = crate::domain::cadence::update_due(s, pb).map(|u| {
+        json!({
+            "every_ms": u.every_ms,
+            "since": format_utc(u.since),
+            "after_update": u.after_update,
+            "due": format_utc(u.due),
+            "overdue": u.is_overdue(now),
+            "words": u.words(now),
+        })
+    });
+    let nudges = crate::domain::cadence::nudges(s, Some(pb), now);
+    let mut v = json!({"as_of": format_utc(now), "deadlines": deadlines, "update": update, "nudges": nudges});
+    sanitize_json(&mut v);
+    v
 }
 
 pub fn json(state: Value, s: &IncidentState, integrity: &Integrity, fac: Option<&FacilitatorState>) -> Value {

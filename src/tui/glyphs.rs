@@ -25,6 +25,7 @@ pub const TABLE: &[(char, char, &str)] = &[
     ('⏰', '@', "next deadline"),
     ('⧗', '?', "waiting (approval, sending)"),
     ('☛', '*', "assigned to me"),
+    ('☞', '!', "nudge: something missing or late"),
     ('▸', '>', "selected in a picker"),
     // Text.
     ('·', '-', "separator / no state yet"),

@@ -69,6 +69,7 @@ pub enum Action {
     JumpApproval,
     JumpMine,
     JumpRequired,
+    Clocks,
 }
 
 impl Action {
@@ -125,6 +126,7 @@ impl Action {
         Action::JumpApproval,
         Action::JumpMine,
         Action::JumpRequired,
+        Action::Clocks,
     ];
 
     /// Fails to compile when an action is added but not listed in `ALL`.
@@ -181,7 +183,8 @@ impl Action {
             | Action::Messages
             | Action::JumpApproval
             | Action::JumpMine
-            | Action::JumpRequired => true,
+            | Action::JumpRequired
+            | Action::Clocks => true,
         }
     }
 }
@@ -327,6 +330,13 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
         (Incident, "!", Problems, "problems and clock-skew warnings", None),
         (Incident, "r", Retry, "retry writes that failed", None),
         (Incident, "M", Messages, "recent messages (the footer's log)", None),
+        (
+            Incident,
+            "C",
+            Clocks,
+            "deadline clocks: every deadline, due, overdue, met or waived",
+            None,
+        ),
         (
             Incident,
             "w",

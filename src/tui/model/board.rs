@@ -28,6 +28,9 @@ pub struct BoardRow {
     pub playbook: Option<(String, String)>,
     /// The incident this one duplicates, if it says so.
     pub duplicate_of: Option<String>,
+    /// Due times (ms, UTC) of deadline stages running and neither met nor waived: those before
+    /// `now` are overdue (see [`crate::domain::deadline::open_dues`]).
+    pub open_dues: Vec<Millis>,
 }
 
 impl BoardRow {
@@ -55,7 +58,19 @@ impl BoardRow {
             problems: v.problems().len(),
             playbook: s.playbook().map(|p| (p.id.clone(), p.version.clone())),
             duplicate_of: d.duplicate_of.as_ref().map(|r| r.value.clone()),
+            open_dues: s
+                .playbook()
+                .map(|p| crate::domain::deadline::open_dues(s, p))
+                .unwrap_or_default(),
         }
+    }
+
+    /// How many deadline stages are overdue at `now` (ms, UTC).
+    pub fn overdue(&self, now: Millis) -> usize {
+        if self.status != RowStatus::Active {
+            return 0;
+        }
+        self.open_dues.iter().filter(|t| **t < now).count()
     }
 
     /// The library's version of this row's playbook, if it is newer than the one the incident runs.

@@ -22,7 +22,12 @@ pub(super) fn scrolled(k: &KeyEvent, scroll: usize, page: usize) -> Option<usize
 /// its end at the terminal's size.
 pub(super) fn scroll_dialog(m: &mut Model, k: &KeyEvent) -> bool {
     let current = match &m.overlay {
-        Some(Overlay::Help { scroll } | Overlay::Problems { scroll } | Overlay::Messages { scroll }) => *scroll,
+        Some(
+            Overlay::Help { scroll }
+            | Overlay::Problems { scroll }
+            | Overlay::Messages { scroll }
+            | Overlay::Clocks { scroll },
+        ) => *scroll,
         Some(Overlay::Detail | Overlay::Confirm(_)) => m.dialog_scroll,
         _ => return false,
     };
@@ -31,7 +36,12 @@ pub(super) fn scroll_dialog(m: &mut Model, k: &KeyEvent) -> bool {
     };
     let new = new.min(dialogs::max_scroll(m));
     match &mut m.overlay {
-        Some(Overlay::Help { scroll } | Overlay::Problems { scroll } | Overlay::Messages { scroll }) => *scroll = new,
+        Some(
+            Overlay::Help { scroll }
+            | Overlay::Problems { scroll }
+            | Overlay::Messages { scroll }
+            | Overlay::Clocks { scroll },
+        ) => *scroll = new,
         _ => m.dialog_scroll = new,
     }
     true
@@ -45,6 +55,7 @@ pub(super) fn reader_key(m: &mut Model, o: Overlay, k: KeyEvent) -> Vec<Effect> 
             | (Overlay::Help { .. }, KeyCode::Char('?'))
             | (Overlay::Problems { .. }, KeyCode::Char('!'))
             | (Overlay::Messages { .. }, KeyCode::Char('M'))
+            | (Overlay::Clocks { .. }, KeyCode::Char('C'))
     );
     if closes {
         return Vec::new();

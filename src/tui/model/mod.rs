@@ -81,6 +81,10 @@ pub enum Overlay {
     Messages {
         scroll: usize,
     },
+    /// Every deadline of the playbook and where its clock stands.
+    Clocks {
+        scroll: usize,
+    },
 }
 
 /// How many footer messages the log keeps.
@@ -447,6 +451,7 @@ fn dialog_id(o: &Option<Overlay>) -> Option<(u8, Option<PickPurpose>)> {
         Overlay::Declare(_) => (5, None),
         Overlay::Detail => (6, None),
         Overlay::Messages { .. } => (7, None),
+        Overlay::Clocks { .. } => (8, None),
     })
 }
 
@@ -636,9 +641,13 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
         Some(Overlay::Picker(p)) => return picker_key(m, p, k),
         Some(Overlay::Confirm(c)) => return confirm_key(m, c, k),
         Some(Overlay::Declare(f)) => return declare_key(m, f, k),
-        Some(o @ (Overlay::Help { .. } | Overlay::Problems { .. } | Overlay::Messages { .. } | Overlay::Detail)) => {
-            return reader_key(m, o, k)
-        }
+        Some(
+            o @ (Overlay::Help { .. }
+            | Overlay::Problems { .. }
+            | Overlay::Messages { .. }
+            | Overlay::Clocks { .. }
+            | Overlay::Detail),
+        ) => return reader_key(m, o, k),
         None => {}
     }
     let Some(action) = m.keymap.lookup(&m.contexts(), Key::from_event(&k)) else {
@@ -666,6 +675,10 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
             m.overlay = Some(Overlay::Messages { scroll: usize::MAX });
             let end = crate::tui::view::dialogs::max_scroll(m);
             m.overlay = Some(Overlay::Messages { scroll: end });
+            Vec::new()
+        }
+        Action::Clocks if m.incident.is_some() => {
+            m.overlay = Some(Overlay::Clocks { scroll: 0 });
             Vec::new()
         }
         _ if m.incident.is_none() => board_action(m, action),

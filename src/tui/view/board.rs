@@ -79,7 +79,8 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), inner);
     } else {
         let w = inner.width as usize;
-        let flags_w = if w >= 110 { 26 } else { 10 };
+        // Room for an OVERDUE count beside the other flags.
+        let flags_w = if w >= 110 { 34 } else { 10 };
         let title_w = w.saturating_sub(48 + flags_w).max(12);
         let mut lines = vec![Line::styled(
             format!(
@@ -100,6 +101,11 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                 format!("{} {}", format_age(m.now - t), crate::domain::identity::person_of(by))
             });
             let mut flags = Vec::new();
+            // A missed deadline leads the row's flags: it must never disappear.
+            let overdue = r.overdue(m.now);
+            if overdue > 0 {
+                flags.push(format!("OVERDUE {overdue}"));
+            }
             match r.mode {
                 Some(Mode::Exercise) => flags.push("EXERCISE".to_string()),
                 Some(Mode::Demo) => flags.push("DEMO".to_string()),

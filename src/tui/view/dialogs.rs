@@ -298,6 +298,7 @@ pub fn dialog_of(m: &Model, area: Rect, theme: &Theme) -> Option<(Dialog, usize)
         Overlay::Help { scroll } => return Some((help(m, area, theme), *scroll)),
         Overlay::Problems { scroll } => return Some((problems(m, theme), *scroll)),
         Overlay::Messages { scroll } => return Some((messages(m, theme), *scroll)),
+        Overlay::Clocks { scroll } => return Some((clocks(m, theme)?, *scroll)),
         Overlay::Editor(_) => return None,
         Overlay::Picker(p) => {
             let rows = p
@@ -779,6 +780,95 @@ fn messages(m: &Model, theme: &Theme) -> Dialog {
         keys: vec![k("j/k PgUp/PgDn", "scroll"), k("Esc/Enter", "close")],
         max_width: 110,
     }
+}
+
+/// `Thu 26 Nov 10:00Z`: the weekday matters where business days count.
+pub fn clock_time(ms: crate::domain::time::Millis) -> String {
+    crate::domain::time::to_datetime(ms)
+        .format("%a %d %b %H:%MZ")
+        .to_string()
+}
+
+/// Every deadline of the incident's playbook and where its clock stands (`C`), most urgent first.
+fn clocks(m: &Model, theme: &Theme) -> Option<Dialog> {
+    use crate::domain::deadline::{clocks, ClockState};
+    let inc = m.incident.as_ref()?;
+    let s = inc.state();
+    let mut rows = Vec::new();
+    let Some(pb) = inc.playbook() else {
+        rows.push(Row::words(
+            "The incident's playbook copy is missing or unreadable: no deadlines to show (see !).",
+            theme.warn(),
+        ));
+        return Some(Dialog {
+            title: "Deadline clocks".into(),
+            rows,
+            keys: vec![k("Esc/Enter/C", "close")],
+            max_width: 110,
+        });
+    };
+    if let Some(u) = crate::domain::cadence::update_due(s, pb) {
+        let style = if u.is_overdue(m.now) { theme.bad() } else { theme.bold() };
+        rows.push(Row::words(
+            format!(
+                "Status updates: {} (every {} at SEV{})",
+                u.words(m.now),
+                crate::domain::time::format_age(u.every_ms),
+                s.severity().unwrap_or(0)
+            ),
+            style,
+        ));
+        rows.push(Row::Line(Line::raw("")));
+    }
+    let all = clocks(s, pb, m.now);
+    if all.is_empty() {
+        rows.push(Row::words("This playbook names no deadlines.", theme.dim()));
+    }
+    for (i, c) in all.iter().enumerate() {
+        if i > 0 {
+            rows.push(Row::Line(Line::raw("")));
+        }
+        let style = match c.state {
+            ClockState::Overdue { .. } | ClockState::Red { .. } => theme.bad(),
+            ClockState::Amber { .. } => theme.warn(),
+            ClockState::Running { .. } => theme.bold(),
+            ClockState::NotStarted => theme.dim(),
+            ClockState::Met { .. } | ClockState::Waived { .. } => theme.good(),
+        };
+        // A column of words on the left, so every wrapped line hangs under the text.
+        let col = |word: &str, text: String| format!("{word:<11} {text}");
+        rows.push(Row::indented(col(c.label(), sanitize(&c.name)), style, 12));
+        rows.push(Row::indented(col("stage", sanitize(&c.stage)), theme.base(), 12));
+        let when = match (c.start, c.due) {
+            (Some(start), Some(due)) => format!(
+                " · {} {} → due {}{}",
+                sanitize(&c.trigger),
+                clock_time(start),
+                clock_time(due),
+                if c.business_days {
+                    " (business days Mon–Fri; holidays not known)"
+                } else {
+                    ""
+                }
+            ),
+            _ => String::new(),
+        };
+        rows.push(Row::indented(col("clock", format!("{}{when}", c.words())), style, 12));
+        rows.push(Row::indented(
+            col(
+                "rule",
+                format!("{} · to {}", sanitize(&c.source), sanitize(&c.audience)),
+            ),
+            theme.dim(),
+            12,
+        ));
+    }
+    Some(Dialog {
+        title: "Deadline clocks (UTC) — not legal advice: counsel confirms".into(),
+        rows,
+        keys: vec![k("j/k PgUp/PgDn", "scroll"), k("Esc/Enter/C", "close")],
+        max_width: 110,
+    })
 }
 
 /// The approval rule in words.

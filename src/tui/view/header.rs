@@ -63,14 +63,17 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     frame.render_widget(Paragraph::new(vec![Line::from(l1), l2]), area);
 }
 
-/// (watch, you, problems, the least room the id may have: `None` = whole)
-type Candidate<'a> = (Option<&'a str>, Option<&'a str>, &'a str, Option<usize>);
+/// (watch, you, problems, the least room the id may have: `None` = whole, the next update when
+/// it is not overdue)
+type Candidate<'a> = (Option<&'a str>, Option<&'a str>, &'a str, Option<usize>, bool);
 
-/// The second line at `w` columns. It always says who commands and whether there are problems,
+/// The second line at `w` columns. It always says who commands, when the next status update is
+/// due (when the playbook sets a cadence) and whether there are problems,
 /// and the incident's id whole when it can (what people type after `warroom note` and read out
 /// on a call). When that does not fit, in this order: the freshness loses "ago", your own name
 /// goes (it is on the board), the problems count loses its word, the id is cut to no less than
-/// 20 columns (its start still names it for the CLI), the watch mode goes, the id is cut further.
+/// 20 columns (its start still names it for the CLI), the next update goes (never when it is
+/// overdue), the watch mode goes, the id is cut further.
 pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, theme: &Theme) -> Line<'static> {
     let s = inc.state();
     let fresh = format_age(m.now - m.watch.last_reconcile);
@@ -81,19 +84,34 @@ pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, th
     let watch_ago = format!("{} {fresh} ago", m.watch.mode);
     let watch = format!("{} {fresh}", m.watch.mode);
     let you = format!("you {}", m.me);
-    let candidates: [Candidate; 7] = [
-        (Some(&watch_ago), Some(&you), &pw_long, None),
-        (Some(&watch), Some(&you), &pw_long, None),
-        (Some(&watch), None, &pw_long, None),
-        (Some(&watch), None, &pw_short, None),
-        (Some(&watch), None, &pw_short, Some(20)),
-        (None, None, &pw_short, None),
-        (None, None, &pw_short, Some(0)),
+    // The playbook's status-update cadence: "next update due in 12m", loud once overdue.
+    let update = inc
+        .playbook()
+        .and_then(|p| crate::domain::cadence::update_due(s, p))
+        .map(|u| {
+            let late = u.is_overdue(m.now);
+            let style = if late { theme.bad() } else { theme.bold() };
+            (u.short(m.now), style, late)
+        });
+    let candidates: [Candidate; 8] = [
+        (Some(&watch_ago), Some(&you), &pw_long, None, true),
+        (Some(&watch), Some(&you), &pw_long, None, true),
+        (Some(&watch), None, &pw_long, None, true),
+        (Some(&watch), None, &pw_short, None, true),
+        (Some(&watch), None, &pw_short, Some(20), true),
+        (Some(&watch), None, &pw_short, Some(20), false),
+        (None, None, &pw_short, None, true),
+        (None, None, &pw_short, Some(0), true),
     ];
     let sep = 3;
     let mut chosen: Vec<(String, Style)> = Vec::new();
-    for (watch, you, pw, id_min) in candidates {
+    for (watch, you, pw, id_min, with_update) in candidates {
         let mut parts = vec![(format!("IC {ic}"), theme.base())];
+        if let Some((u, style, late)) = &update {
+            if with_update || *late {
+                parts.push((u.clone(), *style));
+            }
+        }
         if problems > 0 {
             parts.push((pw.to_string(), theme.warn()));
         }

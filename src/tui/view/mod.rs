@@ -42,7 +42,12 @@ pub fn layout(area: Rect, focus: Pane) -> Areas {
 
 /// The layout with a footer of `footer_h` rows (a long message wraps onto up to three).
 pub fn layout_with_footer(area: Rect, focus: Pane, footer_h: u16) -> Areas {
-    let now_h = if area.height >= 24 { 2 } else { 1 };
+    // A third row (the nudges) on a tall terminal.
+    let now_h = match area.height {
+        36.. => 3,
+        24.. => 2,
+        _ => 1,
+    };
     let [header, now, body, footer] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(now_h),

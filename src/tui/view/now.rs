@@ -2,9 +2,11 @@
 //! mine, what is due next.
 //!
 //! At 80 columns every count and the time left are whole, and each part says which key jumps to
-//! it. The first line is what is stuck and what is due (blocked items, then the next deadline),
-//! the second what waits for people (approvals, then what is mine); names fill the room left, in
-//! that order, as many whole as fit and `+N` for the rest.
+//! it. The first line is what is due and what is stuck (overdue deadlines — they never disappear —
+//! else the next deadline, then blocked items), the second the nudges everyone sees (no
+//! commander, update overdue, required items open, approvals waiting) and what waits for people
+//! (approvals, then what is mine); names fill the room left, in that order, as many whole as fit
+//! and `+N` for the rest.
 
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -26,6 +28,10 @@ pub struct Facts {
     pub awaiting: Vec<String>,
     pub mine: Vec<String>,
     pub next_due: Option<(String, i64)>,
+    /// Deadline stages past due and neither met nor waived: what, and by how much (ms).
+    pub overdue: Vec<(String, i64)>,
+    /// Nudges everyone sees (no commander, update overdue, …), loud ones first.
+    pub nudges: Vec<crate::domain::cadence::Nudge>,
 }
 
 pub fn facts(m: &Model, inc: &IncidentModel) -> Facts {
@@ -66,11 +72,24 @@ pub fn facts(m: &Model, inc: &IncidentModel) -> Facts {
         .playbook()
         .and_then(|p| deadline::next(s, p, m.now))
         .and_then(|d| Some((format!("{}: {}", d.name, d.stage), d.due? - m.now)));
+    let overdue = inc
+        .playbook()
+        .map(|p| deadline::clocks(s, p, m.now))
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| match c.state {
+            deadline::ClockState::Overdue { by_ms } => Some((format!("{}: {}", c.name, c.stage), by_ms)),
+            _ => None,
+        })
+        .collect();
+    let nudges = crate::domain::cadence::nudges(s, inc.playbook(), m.now);
     Facts {
         blocked,
         awaiting,
         mine,
         next_due,
+        overdue,
+        nudges,
     }
 }
 
@@ -206,28 +225,89 @@ pub fn lines(m: &Model, inc: &IncidentModel, w: usize, rows: u16, theme: &Theme)
             style: theme.bold(),
         }
     };
-    // The time left is never cut; what the deadline is fills the room after it.
-    let due = match &f.next_due {
-        Some((what, left)) => Part {
-            head: format!("⏰ {} left", format_age(*left)),
-            names: vec![sanitize(what)],
-            tail: String::new(),
-            style: theme.bold(),
+    // The time left is never cut; what the deadline is fills the room after it. A missed
+    // deadline leads instead, loud, until it is met or waived: it never disappears.
+    let due = match (f.overdue.first(), &f.next_due) {
+        (Some((_, by)), _) => Part {
+            head: format!("⏰ {} OVERDUE {}", f.overdue.len(), format_age(*by)),
+            names: f.overdue.iter().map(|(w, _)| sanitize(w)).collect(),
+            tail: " (C)".into(),
+            style: theme.bad(),
         },
-        None => Part {
-            head: "⏰ no deadline running".into(),
-            names: vec![],
-            tail: String::new(),
-            style: theme.dim(),
+        (None, next) => match next {
+            Some((what, left)) => Part {
+                head: format!("⏰ {} left", format_age(*left)),
+                names: vec![sanitize(what)],
+                tail: String::new(),
+                style: theme.bold(),
+            },
+            None => Part {
+                head: "⏰ no deadline running".into(),
+                names: vec![],
+                tail: String::new(),
+                style: theme.dim(),
+            },
         },
     };
-    if rows >= 2 {
-        vec![
-            line_of(vec![blocked, due], w, theme),
-            line_of(vec![approvals, mine], w, theme),
-        ]
+    // Nudges: with a third row, all of them there, each whole; else only the loud ones (no
+    // commander, no severity) lead the second row. An overdue update is not repeated here: the
+    // header says it, loud. The quiet ones are in view anyway: required items open in the
+    // checklist pane's title, a long wait for approval turns its count red.
+    use crate::domain::cadence::NudgeKind;
+    let shown = |all: bool| -> Vec<&crate::domain::cadence::Nudge> {
+        f.nudges
+            .iter()
+            .filter(|n| n.kind != NudgeKind::UpdateOverdue && (all || n.loud))
+            .collect()
+    };
+    let style_of = |loud: bool| if loud { theme.bad() } else { theme.warn() };
+    let nudge = |all: bool| {
+        shown(all).split_first().map(|(first, rest)| Part {
+            head: format!("☞ {}", first.text),
+            names: rest.iter().map(|n| n.text.clone()).collect(),
+            tail: String::new(),
+            style: style_of(first.loud),
+        })
+    };
+    let approvals = if f
+        .nudges
+        .iter()
+        .any(|n| n.kind == crate::domain::cadence::NudgeKind::ApprovalWaiting)
+    {
+        Part {
+            style: theme.bad(),
+            ..approvals
+        }
     } else {
-        vec![line_of(vec![blocked, approvals, mine, due], w, theme)]
+        approvals
+    };
+    if rows >= 3 {
+        let mut out = vec![
+            line_of(vec![due, blocked], w, theme),
+            line_of(vec![approvals, mine], w, theme),
+        ];
+        let parts: Vec<Part> = shown(true)
+            .into_iter()
+            .map(|n| Part {
+                head: format!("☞ {}", n.text),
+                names: vec![],
+                tail: String::new(),
+                style: style_of(n.loud),
+            })
+            .collect();
+        if !parts.is_empty() {
+            out.push(line_of(parts, w, theme));
+        }
+        out
+    } else if rows == 2 {
+        let mut second: Vec<Part> = nudge(false).into_iter().collect();
+        second.extend([approvals, mine]);
+        vec![line_of(vec![due, blocked], w, theme), line_of(second, w, theme)]
+    } else {
+        let mut one = vec![due];
+        one.extend(nudge(false));
+        one.extend([blocked, approvals, mine]);
+        vec![line_of(one, w, theme)]
     }
 }
 
