@@ -145,7 +145,12 @@ fn strip_volatile(mut v: Value) -> Value {
     fn walk(v: &mut Value) {
         match v {
             Value::Object(m) => {
-                m.retain(|k, _| !matches!(k.as_str(), "remaining" | "age" | "now" | "due_in" | "overdue" | "dir"));
+                m.retain(|k, _| {
+                    !matches!(
+                        k.as_str(),
+                        "remaining" | "age" | "now" | "due_in" | "overdue" | "dir" | "clocks"
+                    )
+                });
                 m.values_mut().for_each(walk);
             }
             Value::Array(a) => a.iter_mut().for_each(walk),
