@@ -971,3 +971,32 @@ fn a_planted_record_is_disowned_by_its_logs_writer() {
     let v = w.run(&ana, &["verify", &id]).code(1);
     assert!(v.stdout.contains("records planted under its name"), "{v}");
 }
+
+/// An incident removed from the shared directory does not vanish silently on a host that read
+/// it: `list` names it.
+#[test]
+fn a_removed_incident_is_named_where_it_was_read() {
+    let w = World::new();
+    let ana = w.who("ana", "h1");
+    let bob = w.who("bob", "h2");
+    let id = w.declare(&ana, "Removed");
+    w.run(&bob, &["show", &id]).ok();
+    fs::remove_dir_all(w.root().join(&id)).unwrap();
+    let list = w.run(&bob, &["list", "--json"]).ok().json();
+    assert!(list["problems"].to_string().contains(&id), "{list}");
+    assert!(list["problems"].to_string().contains("folder is gone"), "{list}");
+    let text = w.run(&bob, &["list"]).ok();
+    assert!(text.stderr.contains("folder is gone"), "{text}");
+}
+
+/// The facilitator console refuses to start without a terminal before it declares anything.
+#[test]
+fn an_exercise_without_a_terminal_declares_nothing() {
+    let w = World::new();
+    let pat = w.who("pat", "h1");
+    w.declare(&pat, "Existing");
+    let r = w.run(&pat, &["exercise", "run", "hospital-ransomware"]).code(1);
+    assert!(r.stderr.contains("needs a terminal"), "{r}");
+    let list = w.run(&pat, &["list", "--json"]).ok().json();
+    assert_eq!(list["incidents"].as_array().map(Vec::len), Some(1), "{list}");
+}

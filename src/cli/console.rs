@@ -27,7 +27,8 @@ fn poll(g: &Global, ctx_poll: Option<f64>) -> Option<Duration> {
     g.poll_interval.or(ctx_poll).map(crate::store::watch::poll_duration)
 }
 
-fn check_terminal() -> Result<()> {
+/// Refuse, before anything is written, a console that could not run here.
+pub fn check_terminal() -> Result<()> {
     use std::io::IsTerminal;
     let term = std::env::var("TERM").unwrap_or_default();
     terminal_refusal(std::io::stdout().is_terminal() && std::io::stdin().is_terminal(), &term)

@@ -90,6 +90,10 @@ pub struct RunArgs<'a> {
 pub fn run(g: &Global, args: RunArgs) -> Result<()> {
     let ctx = Ctx::new(g)?;
     let me = ctx.identity(g)?;
+    if !args.headless {
+        // The facilitator console needs a terminal: say so before the exercise is declared.
+        super::console::check_terminal()?;
+    }
     let (id, mut fac) = match (args.scenario, args.resume) {
         (_, Some(r)) => {
             let id = ctx.store.resolve(r)?;

@@ -74,7 +74,8 @@ fn mark_broken_links(incidents: &mut [Incident]) {
 
 pub fn list(g: &Global, as_json: bool) -> Result<()> {
     let ctx = Ctx::new(g)?;
-    let (ids, problems) = ctx.store.list_incidents()?;
+    let (ids, mut problems) = ctx.store.list_incidents()?;
+    problems.extend(crate::store::memory::gone(&ctx.store, &ids));
     let now = now_ms();
     let mut incidents: Vec<Incident> = ids.iter().map(|id| Incident::open(&ctx.store, id, now)).collect();
     mark_broken_links(&mut incidents);
@@ -98,7 +99,7 @@ pub fn list(g: &Global, as_json: bool) -> Result<()> {
                 })
             })
             .collect();
-        let mut v = json!({"v": 1, "dir": ctx.store.root.display().to_string(), "source": ctx.store.source.describe(), "incidents": rows});
+        let mut v = json!({"v": 1, "dir": ctx.store.root.display().to_string(), "source": ctx.store.source.describe(), "incidents": rows, "problems": problems.iter().map(|p| p.to_string()).collect::<Vec<_>>()});
         if let Some(st) =
             crate::sync::status::load(&ctx.store.state_dir).filter(|st| st.dir == ctx.store.root.display().to_string())
         {

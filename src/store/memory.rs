@@ -20,6 +20,11 @@ pub struct SeenHead {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Memory {
+    /// Which incident, and in which shared root (so a removed incident can be named).
+    #[serde(default)]
+    pub incident: Option<String>,
+    #[serde(default)]
+    pub root: Option<String>,
     /// The declaring log (`name@host.install`) as `incident.ron` named it when first read.
     #[serde(default)]
     pub claim: Option<String>,
@@ -33,6 +38,36 @@ pub fn path(store: &Store, id: &str) -> PathBuf {
     let dir = store.incident_dir(id);
     let key = &crate::domain::event::line_hash(dir.as_os_str().as_encoded_bytes())[..32];
     store.state_dir.join("seen").join(format!("{key}.ron"))
+}
+
+/// Incidents this host read in this shared root that are no longer there (`present` lists the
+/// ones that are): removed or renamed, which no one else may notice.
+pub fn gone(store: &Store, present: &[String]) -> Vec<crate::domain::Problem> {
+    let root = store.root.display().to_string();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(store.state_dir.join("seen"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let Some(m) = std::fs::read_to_string(entry.path())
+            .ok()
+            .and_then(|t| ron::from_str::<Memory>(&t).ok())
+        else {
+            continue;
+        };
+        if let (Some(id), Some(r)) = (m.incident, m.root) {
+            if r == root && !present.contains(&id) {
+                out.push(crate::domain::Problem::new(
+                    id,
+                    None,
+                    "this host read this incident before, but its folder is gone from the shared directory (removed or renamed)",
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// This host's memory of incident `id` (empty if it never read it, or the file is unreadable).
@@ -49,6 +84,9 @@ pub fn save(store: &Store, id: &str, memory: &Memory) {
     if let Some(dir) = file.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let text = ron::to_string(memory).unwrap_or_default();
+    let mut memory = memory.clone();
+    memory.incident = Some(id.to_string());
+    memory.root = Some(store.root.display().to_string());
+    let text = ron::to_string(&memory).unwrap_or_default();
     let _ = fsutil::write_atomic(&file, text.as_bytes(), super::Sharing::private());
 }

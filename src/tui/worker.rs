@@ -282,7 +282,7 @@ impl Worker {
     /// Re-list the root; re-read incidents that are not resolved or archived.
     fn reconcile_board(&mut self) {
         let now = (self.clock)();
-        let (ids, problems) = match self.store.list_incidents() {
+        let (ids, mut problems) = match self.store.list_incidents() {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list the shared directory");
@@ -294,6 +294,7 @@ impl Worker {
                 return;
             }
         };
+        problems.extend(crate::store::memory::gone(&self.store, &ids));
         for id in &ids {
             let t = self.board.entry(id.clone()).or_insert_with(|| Tracked {
                 source: Source::new(&self.store, id),
