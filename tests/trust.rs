@@ -1000,3 +1000,26 @@ fn an_exercise_without_a_terminal_declares_nothing() {
     let list = w.run(&pat, &["list", "--json"]).ok().json();
     assert_eq!(list["incidents"].as_array().map(Vec::len), Some(1), "{list}");
 }
+
+/// After an edit (and a cut) the writer re-appends its original; every reader then uses the
+/// version the chain vouches for, not the edited one it read first.
+#[test]
+fn the_chain_vouched_version_wins_over_an_edit() {
+    let w = World::new();
+    let ana = w.who("ana", "h1");
+    let bob = w.who("bob", "h2");
+    let id = w.declare(&ana, "Versions");
+    w.run(&ana, &["severity", &id, "1", "--reason", "exfil seen"]).ok();
+    w.note(&ana, &id, "n2");
+    let log = w.log_of(&ana, &id);
+    let mut lines = lines_of(&log);
+    lines.pop();
+    let edited: Vec<String> = lines.iter().map(|l| l.replace("severity:1,", "severity:4,")).collect();
+    fs::write(&log, edited.join("\n") + "\n").unwrap();
+    w.note(&ana, &id, "n3");
+    for who in [&ana, &bob] {
+        let show = w.show(who, &id);
+        assert_eq!(show["severity"], 1, "{show}");
+        assert!(problems(&show).contains("one was edited"), "{}", problems(&show));
+    }
+}

@@ -442,6 +442,29 @@ impl IncidentState {
         self.timeline = merged;
     }
 
+    /// Use `e` as the version of its record (log, seq) — the one its log's chain vouches for —
+    /// instead of another version read first (an edit). Re-derives if that changes anything.
+    pub fn prefer(&mut self, e: Event) {
+        let id = (e.log.clone(), e.seq);
+        let Some((_, old_key)) = self.seen.get(&id).cloned() else {
+            self.apply(e);
+            return;
+        };
+        if self.events.get(&old_key) == Some(&e) {
+            return;
+        }
+        if let Some(old) = self.events.remove(&old_key) {
+            let old_t = (old.occurred.unwrap_or(old.at), old_key.clone());
+            if let Ok(pos) = self.timeline.binary_search(&old_t) {
+                self.timeline.remove(pos);
+            }
+        }
+        self.declareds.remove(&old_key);
+        self.conflicts.insert(id.clone());
+        self.add(id, e);
+        self.replay();
+    }
+
     pub fn event(&self, key: &EventKey) -> Option<&Event> {
         self.events.get(key)
     }
@@ -978,7 +1001,9 @@ impl IncidentState {
             Problem::new(
                 log.clone(),
                 Some(*seq),
-                format!("two different records claim seq {seq} of log {log} (one was edited): the one with the smaller id is used"),
+                format!(
+                    "two different records claim seq {seq} of log {log} (one was edited): the one its log's chain vouches for is used, else the smaller id"
+                ),
             )
         }));
         if let Some(h) = &self.derived.playbook_hash {

@@ -194,6 +194,8 @@ pub struct Update {
     pub claim: Option<Claim>,
     /// Records the chain check found wrong: (log, seq, why).
     pub marks: Vec<(String, u64, String)>,
+    /// Versions of records their log's chain vouches for over another version read first.
+    pub preferred: Vec<Event>,
 }
 
 impl Update {
@@ -204,6 +206,7 @@ impl Update {
             && self.settling.is_none()
             && self.claim.is_none()
             && self.marks.is_empty()
+            && self.preferred.is_empty()
     }
 }
 
@@ -473,6 +476,7 @@ impl Source {
             problems,
             claim,
             marks: batch.marks,
+            preferred: batch.preferred,
         }
     }
 
@@ -590,7 +594,11 @@ impl View {
         for (hash, p) in update.playbooks {
             self.state.add_playbook(hash, p);
         }
-        self.state.apply_all(update.events)
+        let fresh = self.state.apply_all(update.events);
+        for e in update.preferred {
+            self.state.prefer(e);
+        }
+        fresh
     }
 
     /// Every problem: files and lines skipped or settling, rules the fold refused.

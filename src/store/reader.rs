@@ -39,6 +39,9 @@ struct Cursor {
     /// The chain check found something wrong in this log: its head is not remembered as seen,
     /// so the problem is found again on every run.
     tainted: bool,
+    /// Records that repeat an earlier seq (a second version), by seq: if the next record chains
+    /// onto one of them, that version is the one the chain vouches for.
+    repeats: BTreeMap<u64, (String, Event)>,
     /// Bytes consumed.
     offset: u64,
     /// Lines consumed (for `file:line` in problems).
@@ -58,6 +61,9 @@ pub struct Batch {
     pub problems: Vec<Problem>,
     /// Records the chain check found wrong: (log, seq, why).
     pub marks: Vec<(String, u64, String)>,
+    /// Versions of records the chain vouches for where another version of the same seq was
+    /// read first (an edit, answered by the writer re-appending its original).
+    pub preferred: Vec<Event>,
 }
 
 pub use super::memory::SeenHead;
@@ -376,6 +382,21 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                     let (follows, clean) = check_chain(cursor, ctx, &e, &hash, line_no, batch);
                     if follows {
                         cursor.last_good = Some((e.seq, hash.clone()));
+                        // The record before this one, in the version it chains onto.
+                        if let Some(prev_seq) = e.seq.checked_sub(1) {
+                            if let Some((h, v)) = cursor.repeats.remove(&prev_seq) {
+                                if h == e.prev {
+                                    batch.marks.push((
+                                        cursor.log.clone(),
+                                        prev_seq,
+                                        format!("two versions of seq {prev_seq}: the chain vouches for the later one; the first was edited"),
+                                    ));
+                                    batch.preferred.push(v);
+                                }
+                            }
+                        }
+                    } else if cursor.last_good.as_ref().is_some_and(|g| e.seq <= g.0) && cursor.repeats.len() < 10_000 {
+                        cursor.repeats.insert(e.seq, (hash.clone(), e.clone()));
                     }
                     cursor.tainted |= !clean;
                     cursor.last_record = Some((e.seq, hash.clone(), line_no));
