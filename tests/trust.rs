@@ -1023,3 +1023,15 @@ fn the_chain_vouched_version_wins_over_an_edit() {
         assert!(problems(&show).contains("one was edited"), "{}", problems(&show));
     }
 }
+
+/// Entering the phase the incident is already in is refused (it would record a second,
+/// meaningless override), by the CLI and the fold alike.
+#[test]
+fn entering_the_current_phase_again_is_refused() {
+    let w = World::new();
+    let ana = w.who("ana", "h1");
+    let id = w.declare(&ana, "Phases");
+    w.run(&ana, &["phase", &id, "containment"]).ok();
+    let r = w.run(&ana, &["phase", &id, "containment"]).code(1);
+    assert!(r.stderr.contains("already in Containment"), "{r}");
+}

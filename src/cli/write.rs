@@ -329,14 +329,15 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
                     open.join(", ")
                 );
             }
-            (
-                PhaseEntered {
-                    phase,
-                    override_open: open,
-                }
-                .into(),
-                ctx.occurred(&when)?,
-            )
+            let body: Body = PhaseEntered {
+                phase,
+                override_open: open,
+            }
+            .into();
+            inc.state
+                .check(&body, &by, now_ms())
+                .map_err(|v| Fail::new(format!("refused: {v}")))?;
+            (body, ctx.occurred(&when)?)
         }
         Command::Action {
             incident: _,

@@ -615,6 +615,9 @@ impl IncidentState {
             Body::RoleAssigned(r) if r.role == COMMANDER => self.check_handoff(by, wall),
             Body::Declared(_) if d.declared.is_some() => no("this incident was already declared".into()),
             Body::DuplicateOf(x) if x.of == self.id => no("an incident cannot be a duplicate of itself".into()),
+            Body::PhaseEntered(p) if d.phase.as_ref().is_some_and(|r| r.value.phase == p.phase) => {
+                no(format!("the incident is already in {}", p.phase))
+            }
             Body::SeverityChanged(s) if !(1..=4).contains(&s.severity) => {
                 no(format!("severity must be 1..4, not {}", s.severity))
             }

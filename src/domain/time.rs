@@ -313,6 +313,16 @@ pub fn format_age(ms: Millis) -> String {
     }
 }
 
+/// An age for a screen redrawn once a minute (the board): whole minutes, `<1m` under one, so
+/// nothing shown goes stale between redraws.
+pub fn format_age_minutes(ms: Millis) -> String {
+    if ms < 60_000 {
+        "<1m".to_string()
+    } else {
+        format_age(ms)
+    }
+}
+
 /// The local offset of the machine (for showing local time on demand).
 pub fn local_offset_secs(ms: Millis) -> i32 {
     to_datetime(ms).with_timezone(&Local).offset().fix().local_minus_utc()

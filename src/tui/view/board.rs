@@ -8,7 +8,7 @@ use ratatui::Frame;
 use super::{fit, footer, pane_block};
 use crate::domain::event::Mode;
 use crate::domain::sanitize;
-use crate::domain::time::format_age;
+use crate::domain::time::format_age_minutes as format_age;
 use crate::tui::model::{BoardFilter, Model, RowStatus};
 use crate::tui::theme::Theme;
 
