@@ -673,6 +673,9 @@ fn decisions_ask_before_they_are_recorded() {
     }
     assert!(writes(&update(&mut m, key('A'))).is_empty());
     assert!(matches!(m.overlay, Some(Overlay::Confirm(Confirm::Approve { .. }))));
+    // The approver sees whose proposal it is.
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("proposed by jon@ops-bastion"), "{s}");
     let fx = update(&mut m, key('y'));
     assert!(matches!(&writes(&fx)[0][0].body, Body::ActionSet(a) if a.state == ActionState::Approved));
 }

@@ -427,6 +427,18 @@ fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
                 Row::words(format!("why: {}", sanitize(&action.why)), theme.base()),
                 Row::words(format!("approval: {}", approval_words(action.approval)), theme.base()),
             ];
+            // Who asked for it, and with what: the approver approves a person's proposal.
+            if let Some(reg) = inc.and_then(|i| i.state().derived.actions.get(&action.id)) {
+                let who = reg.value.proposer.as_deref().unwrap_or(reg.by.as_str());
+                let note = reg.value.note.as_deref().map(|n| format!(" — {}", sanitize(n))).unwrap_or_default();
+                rows.insert(
+                    1,
+                    Row::words(
+                        format!("proposed by {} at {}{note}", sanitize(who), hhmmss(reg.when, false)),
+                        theme.base(),
+                    ),
+                );
+            }
             if let Some(c) = &action.command {
                 rows.push(Row::words("command (to be run by hand):", theme.warn()));
                 rows.extend(sanitize_lines(c).into_iter().map(|l| Row::Hard {
