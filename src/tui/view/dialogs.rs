@@ -430,7 +430,12 @@ fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
             // Who asked for it, and with what: the approver approves a person's proposal.
             if let Some(reg) = inc.and_then(|i| i.state().derived.actions.get(&action.id)) {
                 let who = reg.value.proposer.as_deref().unwrap_or(reg.by.as_str());
-                let note = reg.value.note.as_deref().map(|n| format!(" — {}", sanitize(n))).unwrap_or_default();
+                let note = reg
+                    .value
+                    .note
+                    .as_deref()
+                    .map(|n| format!(" — {}", sanitize(n)))
+                    .unwrap_or_default();
                 rows.insert(
                     1,
                     Row::words(
