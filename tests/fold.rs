@@ -621,3 +621,27 @@ fn only_the_claimed_declared_counts() {
     assert!(matches!(s.flag(&forged), Some(Flag::Refused(why)) if why.contains("not the incident's declaration")));
     assert!(s.flag(&real).is_none());
 }
+
+/// A hostile playbook hash (multibyte characters) in a Declared must not panic the fold when a
+/// rule needs the (missing) playbook and names the hash in its refusal.
+#[test]
+fn a_hostile_playbook_hash_does_not_panic_the_fold() {
+    let (hash, _) = playbook();
+    let mut d = declared(&hash);
+    if let Body::Declared(x) = &mut d.body {
+        x.playbook_hash = "aéééééééééé".into();
+    }
+    let act = ev(
+        "x",
+        2_000_000,
+        "bob@h2",
+        1,
+        ActionSet {
+            action: "cut-segment-egress".into(),
+            state: ActionState::Proposed,
+            note: None,
+        },
+    );
+    let s = IncidentState::fold("i", vec![], vec![d, act.clone()]);
+    assert!(matches!(s.flag(&act), Some(warroom::domain::state::Flag::Refused(why)) if why.contains("aéééééééééé")));
+}

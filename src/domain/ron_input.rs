@@ -196,7 +196,8 @@ fn entry_range(text: &str, line: usize, col: usize) -> Option<std::ops::Range<us
     if b.get(i) == Some(&b',') {
         i += 1;
     }
-    Some(start..i)
+    // Only ever cut whole characters (a byte scan over text with multibyte characters).
+    (text.is_char_boundary(start) && text.is_char_boundary(i)).then_some(start..i)
 }
 
 /// `text` with the chars in `range` turned into spaces (newlines kept), so every other

@@ -631,7 +631,7 @@ impl IncidentState {
                         .as_deref()
                         .map_or("not declared yet".to_string(), |h| format!(
                             "hash {}",
-                            &h[..h.len().min(12)]
+                            h.chars().take(12).collect::<String>()
                         ))
                 ))
             }
