@@ -562,6 +562,7 @@ fn the_facilitator_console_releases_each_due_inject_once() {
         scenario: sc,
         skipped: Default::default(),
         notes: vec![],
+        ratings: vec![],
     });
     let start = ev(
         50,
@@ -1452,6 +1453,7 @@ fn the_facilitator_ends_the_exercise_from_the_console() {
         scenario: sc,
         skipped: Default::default(),
         notes: vec![],
+        ratings: vec![],
     });
     let start = ev(
         50,
@@ -1555,4 +1557,107 @@ fn a_missed_deadline_leads_the_now_strip_and_the_update_is_overdue() {
         rows[2].starts_with("⏰  3 OVERDUE 2d1h") && rows[2].contains("(C)"),
         "{s}"
     );
+}
+
+// ---- issue 9: the console at 80x24 --------------------------------------------------------------
+
+#[test]
+fn the_board_flags_are_whole_at_80_columns() {
+    let mut m = board_model();
+    let mut rows = m.board.clone();
+    let mut ex = rows[0].clone();
+    ex.id = "2026-11-26-tabletop-hospital-11aa".into();
+    ex.title = "Tabletop: ransomware at St Elsewhere hospital".into();
+    ex.mode = Some(Mode::Exercise);
+    ex.problems = 1;
+    rows.push(ex);
+    let mut old = rows[1].clone();
+    old.id = "2026-11-20-ddos-shop-22bb".into();
+    old.title = "DDoS on the web shop".into();
+    old.status = RowStatus::Resolved;
+    old.open_dues = vec![];
+    rows.push(old);
+    update(&mut m, Msg::Board(rows));
+    m.board_filter = BoardFilter::Active;
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    // Every flag of the phishing row is whole: OVERDUE leads, then the older playbook, problems.
+    assert!(s.contains("OVERDUE 1 old pb ⚠2║"), "{s}");
+    assert!(s.contains("resolved old pb ⚠2"), "{s}");
+    insta::assert_snapshot!(s);
+    update(&mut m, key('f'));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("EXERCISE ⚠1"), "{s}");
+}
+
+#[test]
+fn a_picker_title_too_wide_ends_in_an_ellipsis() {
+    let mut m = model_on_incident();
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    m.overlay = Some(Overlay::Picker(Picker {
+        title: "Rate: players agree who may authorise downtime procedures at the hospital and who tells the regulator".into(),
+        options: vec!["met".into(), "partly".into(), "not met".into()],
+        sel: 0,
+        purpose: PickPurpose::Severity,
+    }));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    let row = s.lines().find(|l| l.contains("Rate: players")).expect("the title row");
+    assert!(row.contains("…"), "{row}");
+    assert!(!row.contains("regulator"), "{row}");
+}
+
+#[test]
+fn a_jump_message_goes_after_the_next_action_or_when_its_target_is_done() {
+    let mut m = model_on_incident();
+    update(&mut m, key('w'));
+    assert!(m.flash.as_ref().is_some_and(|f| f.text.contains("cut-segment-egress")));
+    // The next action (moving the cursor) clears it: it would point at the wrong thing.
+    update(&mut m, key('j'));
+    assert!(m.flash.is_none(), "{:?}", m.flash);
+    // Again, and this time maya approves it meanwhile: the message goes with it.
+    update(&mut m, key('w'));
+    assert!(m.flash.is_some());
+    let approve = ev(
+        60,
+        "maya@soc-jump",
+        19,
+        ActionSet {
+            action: "cut-segment-egress".into(),
+            state: ActionState::Approved,
+            note: None,
+        },
+    );
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update {
+                events: vec![approve],
+                ..Update::default()
+            },
+        },
+    );
+    assert!(m.flash.is_none(), "{:?}", m.flash);
+    // A teammate's unrelated note leaves a fresh jump message alone.
+    update(&mut m, key('m'));
+    assert!(m.flash.is_some());
+    let note = ev(
+        61,
+        "jon@ops-bastion",
+        19,
+        Note {
+            text: "still here".into(),
+            tags: vec![],
+        },
+    );
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update {
+                events: vec![note],
+                ..Update::default()
+            },
+        },
+    );
+    assert!(m.flash.is_some());
 }

@@ -82,6 +82,8 @@ pub fn console(g: &Global, open: Option<&str>) -> Result<()> {
         clock: now_ms,
         ascii: ctx.config.ascii,
         facilitator: None,
+        demo: false,
+        resumed: false,
     })
     .map_err(|e| Fail::new(e.to_string()))
 }
@@ -122,13 +124,20 @@ pub fn demo(g: &Global, speed: f64) -> Result<()> {
         clock: now_ms,
         ascii: None,
         facilitator: None,
+        demo: true,
+        resumed: false,
     });
     drop(demo); // stops the teammates and removes the directory
     result.map_err(|e| Fail::new(e.to_string()))
 }
 
 /// The facilitator's console for an exercise declared (or resumed) by `exercise run`.
-pub fn facilitate(g: &Global, incident: &str, facilitator: crate::exercise::local::FacilitatorState) -> Result<()> {
+pub fn facilitate(
+    g: &Global,
+    incident: &str,
+    facilitator: crate::exercise::local::FacilitatorState,
+    resumed: bool,
+) -> Result<()> {
     let ctx = Ctx::new(g)?;
     let identity = ctx.identity(g)?;
     let keymap = keymap()?;
@@ -144,6 +153,8 @@ pub fn facilitate(g: &Global, incident: &str, facilitator: crate::exercise::loca
         clock: now_ms,
         ascii: ctx.config.ascii,
         facilitator: Some(facilitator),
+        demo: false,
+        resumed,
     })
     .map_err(|e| Fail::new(e.to_string()))
 }

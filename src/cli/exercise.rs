@@ -1,7 +1,6 @@
 //! `warroom exercise`: run a tabletop scenario. Injects are released into the shared directory on
 //! schedule; the scenario and the facilitator's notes stay in the local state directory.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -120,12 +119,7 @@ pub fn run(g: &Global, args: RunArgs) -> Result<()> {
             };
             let (id, _) = declare(&ctx.store, &me, req, now_ms)?;
             outln!("{id}");
-            let fac = FacilitatorState {
-                incident: id.clone(),
-                scenario: sc,
-                skipped: BTreeSet::new(),
-                notes: Vec::new(),
-            };
+            let fac = FacilitatorState::new(&id, sc);
             fac.save(&ctx.store.state_dir).map_err(Fail::new)?;
             append(
                 &ctx.store,
@@ -144,7 +138,7 @@ pub fn run(g: &Global, args: RunArgs) -> Result<()> {
     };
     if !args.headless {
         // The facilitator's console runs the same pure scheduler on its clock tick.
-        return super::console::facilitate(g, &id, fac);
+        return super::console::facilitate(g, &id, fac, args.resume.is_some());
     }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [

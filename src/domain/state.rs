@@ -120,6 +120,32 @@ pub struct ExerciseClockState {
 }
 
 impl ExerciseClockState {
+    /// The clock after one `ExerciseClock` record written at `wall` (the fold's one rule, also
+    /// used to replay the clock up to a moment: the report's scenario times).
+    pub fn step(prev: Option<ExerciseClockState>, x: &ExerciseClock, wall: Millis) -> ExerciseClockState {
+        // Untrusted numbers: a sane speed, a scenario time within the calendar.
+        let speed = if x.speed.is_finite() && x.speed > 0.0 {
+            x.speed.clamp(0.01, 1000.0)
+        } else {
+            prev.map_or(1.0, |c| c.speed)
+        };
+        let was_running = prev.is_some_and(|c| c.running);
+        let ended = prev.is_some_and(|c| c.ended) || x.change == "End";
+        let running = !ended
+            && match x.change.as_str() {
+                "Start" | "Resume" => true,
+                "Pause" => false,
+                _ => was_running,
+            };
+        ExerciseClockState {
+            running,
+            ended,
+            speed,
+            at_change: x.scenario_ms.clamp(0, MAX_TIME),
+            wall_of_change: wall,
+        }
+    }
+
     /// Scenario time at `now`.
     pub fn scenario_ms(&self, now: Millis) -> Millis {
         if self.running {
@@ -899,28 +925,7 @@ impl IncidentState {
                 d.released_injects.insert(x.inject.clone());
             }
             Body::ExerciseClock(x) => {
-                let prev = d.exercise_clock;
-                // Untrusted numbers: a sane speed, a scenario time within the calendar.
-                let speed = if x.speed.is_finite() && x.speed > 0.0 {
-                    x.speed.clamp(0.01, 1000.0)
-                } else {
-                    prev.map_or(1.0, |c| c.speed)
-                };
-                let was_running = prev.is_some_and(|c| c.running);
-                let ended = prev.is_some_and(|c| c.ended) || x.change == "End";
-                let running = !ended
-                    && match x.change.as_str() {
-                        "Start" | "Resume" => true,
-                        "Pause" => false,
-                        _ => was_running,
-                    };
-                d.exercise_clock = Some(ExerciseClockState {
-                    running,
-                    ended,
-                    speed,
-                    at_change: x.scenario_ms.clamp(0, MAX_TIME),
-                    wall_of_change: e.wall,
-                });
+                d.exercise_clock = Some(ExerciseClockState::step(d.exercise_clock, x, e.wall));
             }
             Body::ActionOutput(_) | Body::Heads(_) | Body::LogRestored(_) | Body::Disowned(_) => {}
         }

@@ -38,8 +38,17 @@ fn condition_holds(when: &When, state: &IncidentState) -> bool {
 
 /// Injects to release now, in scenario order. Nothing is released while the clock is paused.
 pub fn due<'a>(sc: &'a Scenario, state: &IncidentState, skipped: &BTreeSet<String>, now: Millis) -> Vec<&'a Inject> {
+    if !clock(state).running {
+        return Vec::new();
+    }
+    overdue(sc, state, skipped, now)
+}
+
+/// Injects whose time has come (or whose condition holds) and that are not out yet, running
+/// clock or not: on `--resume` these are shown and released one at a time by the facilitator.
+pub fn overdue<'a>(sc: &'a Scenario, state: &IncidentState, skipped: &BTreeSet<String>, now: Millis) -> Vec<&'a Inject> {
     let c = clock(state);
-    if !c.running {
+    if c.ended {
         return Vec::new();
     }
     let t = c.scenario_ms(now);
@@ -64,4 +73,29 @@ pub fn upcoming<'a>(sc: &'a Scenario, state: &IncidentState, skipped: &BTreeSet<
         .collect();
     v.sort_by_key(|i| i.at_ms().unwrap_or(Millis::MAX));
     v
+}
+
+/// The scenario time at wall time `t`: the exercise clock replayed from its records written up to
+/// `t` (in merge order). `None` before the exercise started.
+pub fn scenario_at(state: &IncidentState, t: Millis) -> Option<Millis> {
+    let mut c: Option<Clock> = None;
+    for e in state.events() {
+        if let crate::domain::event::Body::ExerciseClock(x) = &e.body {
+            // A refused or disowned record never moved the clock.
+            if e.wall <= t && state.flag(e).is_none() {
+                c = Some(Clock::step(c, x, e.wall));
+            }
+        }
+    }
+    c.map(|c| c.scenario_ms(t))
+}
+
+/// The tag that ties a player's note to the inject it answers: `inject:<id>`.
+pub fn response_tag(inject: &str) -> String {
+    format!("inject:{inject}")
+}
+
+/// The inject a note answers, from its `inject:<id>` tag.
+pub fn responds_to(tags: &[String]) -> Option<&str> {
+    tags.iter().find_map(|t| t.strip_prefix("inject:")).filter(|id| !id.is_empty())
 }

@@ -40,16 +40,32 @@ fn who(by: &str) -> String {
     md(&person_of(by))
 }
 
-/// How players answered an inject: their first event after it, and how long it took.
+/// How players answered an inject: their first response, and how long it took in scenario time.
 pub struct InjectResponse<'a> {
     pub released: &'a Event,
     pub inject: String,
     pub title: String,
     pub scenario_ms: Millis,
     pub first_response: Option<&'a Event>,
+    /// The response is a note tied to this inject (`inject:<id>`), not the players' next event.
+    pub explicit: bool,
+    /// Scenario time of the response (the exercise clock replayed to it).
+    pub response_scenario_ms: Option<Millis>,
 }
 
-/// Players' answers exclude the facilitator: whoever released injects or ran the clock.
+impl InjectResponse<'_> {
+    /// How long the players took, in scenario time (what the exercise clock showed).
+    pub fn after_scenario_ms(&self) -> Option<Millis> {
+        self.response_scenario_ms.map(|t| (t - self.scenario_ms).max(0))
+    }
+}
+
+/// Each released inject with the players' first response. A note tagged `inject:<id>` (the
+/// console's `a` on an inject) answers that inject only. Where no such note exists, the players'
+/// first other event after the release counts as an implicit response, but only while this inject
+/// is the most recent one (before the next release) and only if it is not an explicit answer to
+/// another: so no event is ever credited to two injects. The facilitator's own events (whoever
+/// released injects or ran the clock) never count.
 pub fn inject_responses(s: &IncidentState) -> Vec<InjectResponse<'_>> {
     let facilitators: std::collections::BTreeSet<String> = s
         .events()
@@ -57,26 +73,45 @@ pub fn inject_responses(s: &IncidentState) -> Vec<InjectResponse<'_>> {
         .map(|e| person_of(&e.by))
         .collect();
     let timeline: Vec<&Event> = s.timeline().collect();
+    let player = |x: &Event| {
+        !matches!(
+            x.body,
+            Body::InjectReleased(_) | Body::ExerciseClock(_) | Body::Heads(_)
+        ) && !facilitators.contains(&person_of(&x.by))
+            && s.flag(x).is_none()
+    };
+    let tied = |x: &Event| match &x.body {
+        Body::Note(n) => crate::exercise::scheduler::responds_to(&n.tags).map(str::to_string),
+        _ => None,
+    };
     let mut out = Vec::new();
     for (i, e) in timeline.iter().enumerate() {
-        if let Body::InjectReleased(inj) = &e.body {
-            let first_response = timeline[i + 1..]
+        let Body::InjectReleased(inj) = &e.body else {
+            continue;
+        };
+        let after = &timeline[i + 1..];
+        let explicit = after
+            .iter()
+            .find(|x| player(x) && tied(x).as_deref() == Some(inj.inject.as_str()))
+            .copied();
+        let implicit = || {
+            after
                 .iter()
-                .find(|x| {
-                    !matches!(
-                        x.body,
-                        Body::InjectReleased(_) | Body::ExerciseClock(_) | Body::Heads(_)
-                    ) && !facilitators.contains(&person_of(&x.by))
-                })
-                .copied();
-            out.push(InjectResponse {
-                released: e,
-                inject: inj.inject.clone(),
-                title: inj.title.clone(),
-                scenario_ms: inj.scenario_ms,
-                first_response,
-            });
-        }
+                .take_while(|x| !matches!(x.body, Body::InjectReleased(_)))
+                .find(|x| player(x) && tied(x).is_none())
+                .copied()
+        };
+        let first_response = explicit.or_else(implicit);
+        out.push(InjectResponse {
+            released: e,
+            inject: inj.inject.clone(),
+            title: inj.title.clone(),
+            scenario_ms: inj.scenario_ms,
+            first_response,
+            explicit: explicit.is_some(),
+            response_scenario_ms: first_response
+                .and_then(|x| crate::exercise::scheduler::scenario_at(s, x.when())),
+        });
     }
     out
 }
@@ -183,14 +218,24 @@ pub fn markdown(
         if let Some(f) = fac {
             let _ = writeln!(o, "## Scenario\n\n{}\n\n### Objectives\n", md(&f.scenario.summary));
             for obj in &f.scenario.objectives {
-                let _ = writeln!(o, "- {}", md(obj));
+                match f.rating(obj) {
+                    Some(r) if r.note.is_empty() => {
+                        let _ = writeln!(o, "- {} — **{}**", md(obj), r.rating.label());
+                    }
+                    Some(r) => {
+                        let _ = writeln!(o, "- {} — **{}**: {}", md(obj), r.rating.label(), md(&r.note));
+                    }
+                    None => {
+                        let _ = writeln!(o, "- {} — not rated", md(obj));
+                    }
+                }
             }
             o.push('\n');
         }
         let _ = writeln!(o, "## Injects and responses\n");
         let _ = writeln!(
             o,
-            "| Inject | Released | First response (next player event) | After (wall clock) | Expected outcome |\n|---|---|---|---|---|"
+            "| Inject | Released | First response | After (scenario time) | Expected outcome |\n|---|---|---|---|---|"
         );
         for r in inject_responses(s) {
             let expected = fac
@@ -198,8 +243,14 @@ pub fn markdown(
                 .map_or("-".to_string(), |i| md(&i.expected));
             let (resp, after) = match r.first_response {
                 Some(x) => (
-                    format!("{}: {}", who(&x.by), md(&describe_in(s, x))),
-                    format_elapsed(x.when() - r.released.when()),
+                    format!(
+                        "{}{}: {}",
+                        if r.explicit { "" } else { "(next event, not tied) " },
+                        who(&x.by),
+                        md(&describe_in(s, x))
+                    ),
+                    r.after_scenario_ms()
+                        .map_or("-".into(), |ms| format_scenario(ms).trim_start_matches("E+").to_string()),
                 ),
                 None => ("no response recorded".into(), "-".into()),
             };
@@ -211,10 +262,14 @@ pub fn markdown(
                 format_scenario(r.scenario_ms),
                 format_utc(r.released.when()),
                 resp,
-                after.trim_start_matches("T+"),
+                after,
                 expected
             );
         }
+        let _ = writeln!(
+            o,
+            "\nA response is a note tied to the inject (`a` on it in the console); where there is none, the players' next event before the next inject, marked \"not tied\". Times are scenario time (the exercise clock)."
+        );
         if let Some(f) = fac {
             let never: Vec<String> = f
                 .scenario
@@ -232,15 +287,18 @@ pub fn markdown(
             }
             let (good, improve): (Vec<_>, Vec<_>) = f.notes.iter().partition(|n| n.text.trim_start().starts_with('+'));
             let _ = writeln!(o, "\n## What went well\n");
+            let on = |n: &crate::exercise::local::EvaluatorNote| {
+                n.inject.as_deref().map_or(String::new(), |i| format!(" (on {})", md(i)))
+            };
             for n in &good {
-                let _ = writeln!(o, "- {}", md(n.text.trim_start().trim_start_matches('+').trim()));
+                let _ = writeln!(o, "- {}{}", md(n.text.trim_start().trim_start_matches('+').trim()), on(n));
             }
             if good.is_empty() {
                 let _ = writeln!(o, "- (no evaluator notes starting with `+`)");
             }
             let _ = writeln!(o, "\n## What to improve\n");
             for n in &improve {
-                let _ = writeln!(o, "- {}", md(n.text.trim_start().trim_start_matches('-').trim()));
+                let _ = writeln!(o, "- {}{}", md(n.text.trim_start().trim_start_matches('-').trim()), on(n));
             }
             if improve.is_empty() {
                 let _ = writeln!(o, "- (no evaluator notes)");
@@ -481,7 +539,7 @@ pub fn json(state: Value, s: &IncidentState, integrity: &Integrity, fac: Option<
                 "title": r.title,
                 "scenario_ms": r.scenario_ms,
                 "released_at": format_utc(r.released.when()),
-                "first_response": r.first_response.map(|x| json!({"by": x.by, "at": format_utc(x.when()), "what": describe_in(s, x)})),
+                "first_response": r.first_response.map(|x| json!({"by": x.by, "at": format_utc(x.when()), "what": describe_in(s, x), "explicit": r.explicit, "scenario_ms": r.response_scenario_ms, "after_scenario_ms": r.after_scenario_ms()})),
                 "expected": fac.and_then(|f| f.scenario.injects.iter().find(|i| i.id == r.inject)).map(|i| i.expected.clone()),
             })
         })
@@ -489,6 +547,15 @@ pub fn json(state: Value, s: &IncidentState, integrity: &Integrity, fac: Option<
     v["injects"] = Value::Array(injects);
     if let Some(f) = fac {
         v["objectives"] = json!(f.scenario.objectives);
+        v["objective_ratings"] = json!(f
+            .scenario
+            .objectives
+            .iter()
+            .map(|obj| {
+                let r = f.rating(obj);
+                json!({"objective": obj, "rating": r.map(|r| r.rating.label()), "note": r.map(|r| r.note.clone())})
+            })
+            .collect::<Vec<_>>());
         v["evaluator_notes"] = json!(f
             .notes
             .iter()

@@ -34,6 +34,10 @@ pub struct Options {
     pub ascii: Option<bool>,
     /// Set when the facilitator runs an exercise from this console.
     pub facilitator: Option<crate::exercise::local::FacilitatorState>,
+    /// `warroom demo`: its DEMO incident is listed under Active on the board.
+    pub demo: bool,
+    /// `exercise run --resume`: injects overdue at the start wait for the facilitator's key.
+    pub resumed: bool,
 }
 
 fn draft_path(store: &Store, incident: &str) -> PathBuf {
@@ -90,6 +94,8 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
     );
     model.observer = opts.observer;
     model.facilitator = opts.facilitator.clone();
+    model.demo = opts.demo;
+    model.hold_overdue = opts.resumed;
     model.library_versions = opts
         .library
         .visible()

@@ -102,8 +102,14 @@ impl BoardFilter {
             BoardFilter::Archived => "Archived",
         }
     }
-    pub fn shows(self, r: &BoardRow) -> bool {
-        let exercise = matches!(r.mode, Some(Mode::Exercise | Mode::Demo));
+    /// Whether the tab lists this row; `demo` (while `warroom demo` runs) lists DEMO incidents
+    /// under Active, where a newcomer looks first.
+    pub fn shows(self, r: &BoardRow, demo: bool) -> bool {
+        let exercise = match r.mode {
+            Some(Mode::Exercise) => true,
+            Some(Mode::Demo) => !demo,
+            _ => false,
+        };
         match self {
             BoardFilter::Active => !exercise && !matches!(r.status, RowStatus::Archived),
             BoardFilter::Exercises => exercise && !matches!(r.status, RowStatus::Archived),

@@ -58,6 +58,27 @@ pub(super) fn jump(m: &mut Model, a: Action) {
     let n = spots.len();
     let k = spots.iter().position(|s| *s == to).map_or(1, |k| k + 1);
     m.flash(format!("{k} of {n}: {}", what_is(m, to)), false);
+    m.jumped = Some((a, spot_key(m, to)));
+}
+
+/// A spot by what is there (`item:ID`, `action:ID`), which outlives cursor positions.
+fn spot_key(m: &Model, s: Spot) -> String {
+    let Some(pb) = m.incident.as_ref().and_then(|i| i.playbook()) else {
+        return String::new();
+    };
+    match s {
+        Spot::Item(p, i) => pb.phases.get(p).get(i).map_or(String::new(), |it| format!("item:{}", it.id)),
+        Spot::Action(i) => pb.actions.get(i).map_or(String::new(), |a| format!("action:{}", a.id)),
+    }
+}
+
+/// Whether the last jump's target still is one (else its footer message is stale). True when
+/// there was no jump.
+pub(super) fn still_points(m: &Model) -> bool {
+    let (Some((a, key)), Some(inc)) = (&m.jumped, &m.incident) else {
+        return true;
+    };
+    spots(m, inc, *a).is_some_and(|(spots, _)| spots.iter().any(|s| spot_key(m, *s) == *key))
 }
 
 /// The spots a jump key goes to, in order, and what to say when there are none.

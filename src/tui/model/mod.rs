@@ -224,6 +224,29 @@ pub struct Model {
     pub size: (u16, u16),
     /// How far the confirmation or detail on screen is scrolled.
     pub dialog_scroll: usize,
+    /// `warroom demo` runs this console: its DEMO incident is listed under Active.
+    pub demo: bool,
+    /// The last jump key's target and what it was (`item:ID`, `action:ID`): its footer message is
+    /// cleared once the user acts again or that target no longer qualifies.
+    pub jumped: Option<(Action, String)>,
+    /// `exercise run --resume`: on the first look at the loaded exercise, injects already due are
+    /// held (`held`) for the facilitator to release one at a time.
+    pub hold_overdue: bool,
+    /// Overdue injects found on resume, released only by the facilitator's key.
+    pub held: BTreeSet<String>,
+    /// A speed change not recorded yet, and when it was last pressed: presses within about a
+    /// second make one `Speed` record.
+    pub pending_speed: Option<(f64, Millis)>,
+    /// What the facilitator pane lists.
+    pub fac_view: FacView,
+}
+
+/// What the facilitator pane lists (`v` cycles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FacView {
+    Upcoming,
+    Released,
+    Objectives,
 }
 
 impl Model {
@@ -262,11 +285,17 @@ impl Model {
             messages: Vec::new(),
             size: (80, 24),
             dialog_scroll: 0,
+            demo: false,
+            jumped: None,
+            hold_overdue: false,
+            held: BTreeSet::new(),
+            pending_speed: None,
+            fac_view: FacView::Upcoming,
         }
     }
 
     pub fn visible_rows(&self) -> Vec<&BoardRow> {
-        self.board.iter().filter(|r| self.board_filter.shows(r)).collect()
+        self.board.iter().filter(|r| self.board_filter.shows(r, self.demo)).collect()
     }
 
     pub fn contexts(&self) -> Vec<Context> {
@@ -288,6 +317,7 @@ impl Model {
         }
         self.messages.push(f.clone());
         self.flash = Some(f);
+        self.jumped = None;
     }
 }
 
@@ -346,6 +376,11 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                     inc.phase_tab = inc.state().phase();
                 }
                 clamp(inc);
+                // A jump's message goes once its target is done (approved, ticked, reassigned).
+                if !jump::still_points(m) {
+                    m.jumped = None;
+                    m.flash = None;
+                }
             }
             Vec::new()
         }
@@ -633,7 +668,8 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
         return Vec::new();
     }
     // A refusal has been read once the user acts again: do not let it linger over later work.
-    if m.flash.as_ref().is_some_and(|f| f.error) {
+    // Nor does where a jump key went (it would point at the wrong thing after the next action).
+    if m.flash.as_ref().is_some_and(|f| f.error) || m.jumped.take().is_some() {
         m.flash = None;
     }
     match m.overlay.take() {

@@ -21,7 +21,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
     .areas(area);
     let mut tabs = vec![Span::styled("warroom ", theme.title())];
     for f in BoardFilter::ALL {
-        let n = m.board.iter().filter(|r| f.shows(r)).count();
+        let n = m.board.iter().filter(|r| f.shows(r, m.demo)).count();
         let style = if f == m.board_filter {
             theme.selected()
         } else {
@@ -79,13 +79,31 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), inner);
     } else {
         let w = inner.width as usize;
-        // Room for an OVERDUE count beside the other flags.
-        let flags_w = if w >= 110 { 34 } else { 10 };
-        let title_w = w.saturating_sub(48 + flags_w).max(12);
+        // Below 110 columns the flags take their short forms, and the column is as wide as the
+        // widest row's flags: a flag is never cut (OVERDUE leads, so it is the last to go).
+        let wide = w >= 110;
+        let flags: Vec<String> = rows.iter().map(|r| row_flags(m, r, wide).join(" ")).collect();
+        let flags_w = flags
+            .iter()
+            .map(|f| super::dialogs::text_width(f))
+            .max()
+            .unwrap_or(0)
+            .max(5);
+        let mut last_w = 14;
+        if w.saturating_sub(34 + last_w + flags_w) < 16 {
+            // Narrow: the last update gives up room before the title does.
+            last_w = 9;
+        }
+        let title_w = w.saturating_sub(34 + last_w + flags_w).max(12);
         let mut lines = vec![Line::styled(
             format!(
-                "{:<5} {:<title_w$} {:<8} {:<9} {:>6} {:<14} FLAGS",
-                "SEV", "TITLE", "PHASE", "IC", "T+", "LAST UPDATE"
+                "{:<5} {:<title_w$} {:<8} {:<9} {:>6} {:<last_w$} FLAGS",
+                "SEV",
+                "TITLE",
+                "PHASE",
+                "IC",
+                "T+",
+                if last_w >= 11 { "LAST UPDATE" } else { "UPDATED" }
             ),
             theme.dim(),
         )];
@@ -100,45 +118,17 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
             let last = r.last_update.as_ref().map_or("-".into(), |(t, by)| {
                 format!("{} {}", format_age(m.now - t), crate::domain::identity::person_of(by))
             });
-            let mut flags = Vec::new();
-            // A missed deadline leads the row's flags: it must never disappear.
-            let overdue = r.overdue(m.now);
-            if overdue > 0 {
-                flags.push(format!("OVERDUE {overdue}"));
-            }
-            match r.mode {
-                Some(Mode::Exercise) => flags.push("EXERCISE".to_string()),
-                Some(Mode::Demo) => flags.push("DEMO".to_string()),
-                _ => {}
-            }
-            match r.status {
-                RowStatus::Resolved => flags.push("resolved".into()),
-                RowStatus::Archived => flags.push("archived".into()),
-                RowStatus::Syncing => flags.push("syncing".into()),
-                RowStatus::Vanished => flags.push("VANISHED".into()),
-                RowStatus::Active => {}
-            }
-            if let Some(newer) = r.newer_in_library(&m.library_versions) {
-                let runs = r.playbook.as_ref().map_or("", |p| p.1.as_str());
-                flags.push(format!("playbook {} < {}", sanitize(runs), sanitize(newer)));
-            }
-            if r.problems > 0 {
-                flags.push(format!(
-                    "⚠{} problem{}",
-                    r.problems,
-                    if r.problems == 1 { "" } else { "s" }
-                ));
-            }
+            let flags = flags.get(i).cloned().unwrap_or_default();
             let phase: String = r.phase.label().chars().take(8).collect();
             let ic = fit(&sanitize(r.commander.as_deref().unwrap_or("-")), 9);
             let line = Line::from(vec![
                 Span::styled(format!("{sev:<5} "), theme.severity(r.severity)),
                 Span::raw(format!(
-                    "{:<title_w$} {phase:<8} {ic:<9} {age:>6} {:<14} ",
+                    "{:<title_w$} {phase:<8} {ic:<9} {age:>6} {:<last_w$} ",
                     fit(&sanitize(&r.title), title_w),
-                    fit(&sanitize(&last), 14)
+                    fit(&sanitize(&last), last_w)
                 )),
-                Span::styled(flags.join(" "), theme.warn()),
+                Span::styled(fit(&flags, w.saturating_sub(34 + last_w + title_w)), theme.warn()),
             ]);
             lines.push(if i == m.board_sel {
                 line.patch_style(theme.selected())
@@ -149,4 +139,46 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
         frame.render_widget(Paragraph::new(lines), inner);
     }
     footer(frame, foot, m, theme);
+}
+
+/// A row's flags, most urgent first; `wide` gives the long forms (short ones below 110 columns).
+fn row_flags(m: &Model, r: &crate::tui::model::BoardRow, wide: bool) -> Vec<String> {
+    let mut flags = Vec::new();
+    // A missed deadline leads the row's flags: it must never disappear.
+    let overdue = r.overdue(m.now);
+    if overdue > 0 {
+        flags.push(format!("OVERDUE {overdue}"));
+    }
+    match r.mode {
+        Some(Mode::Exercise) => flags.push("EXERCISE".to_string()),
+        Some(Mode::Demo) => flags.push("DEMO".to_string()),
+        _ => {}
+    }
+    match r.status {
+        RowStatus::Resolved => flags.push("resolved".into()),
+        RowStatus::Archived => flags.push("archived".into()),
+        RowStatus::Syncing => flags.push("syncing".into()),
+        RowStatus::Vanished => flags.push("VANISHED".into()),
+        RowStatus::Active => {}
+    }
+    if let Some(newer) = r.newer_in_library(&m.library_versions) {
+        let runs = r.playbook.as_ref().map_or("", |p| p.1.as_str());
+        flags.push(if wide {
+            format!("playbook {} < {}", sanitize(runs), sanitize(newer))
+        } else {
+            "old pb".to_string()
+        });
+    }
+    if r.problems > 0 {
+        flags.push(if wide {
+            format!(
+                "⚠{} problem{}",
+                r.problems,
+                if r.problems == 1 { "" } else { "s" }
+            )
+        } else {
+            format!("⚠{}", r.problems)
+        });
+    }
+    flags
 }

@@ -64,7 +64,7 @@ pub struct Dialog {
     pub max_width: u16,
 }
 
-fn text_width(s: &str) -> usize {
+pub(crate) fn text_width(s: &str) -> usize {
     s.chars().map(|c| c.width().unwrap_or(0)).sum()
 }
 
@@ -246,7 +246,9 @@ pub fn blank_straddlers(buf: &mut Buffer, r: Rect) {
 pub fn draw_dialog(frame: &mut Frame, area: Rect, d: &Dialog, scroll: usize, theme: &Theme) {
     let p = place(area, d);
     clear(frame, p.rect);
-    let block = pane_block(format!(" {} ", d.title), true, theme);
+    // A title wider than the dialog ends in `…`, never mid-word without a sign.
+    let title = super::fit(&d.title, (p.rect.width as usize).saturating_sub(4));
+    let block = pane_block(format!(" {title} "), true, theme);
     let inner = block.inner(p.rect);
     frame.render_widget(block, p.rect);
     if inner.height == 0 || inner.width == 0 {
