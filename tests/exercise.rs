@@ -225,3 +225,104 @@ fn a_headless_exercise_releases_injects_that_another_process_sees() {
         "{md}"
     );
 }
+
+// ---- responses timed in scenario time ---------------------------------------------------------
+
+fn release(n: u64, wall: i64, inject: &str, scenario_ms: i64) -> Event {
+    ev(
+        n,
+        "fac@h",
+        wall,
+        InjectReleased {
+            inject: inject.into(),
+            title: format!("{inject} title"),
+            text: "what happens".into(),
+            scenario_ms,
+        },
+    )
+}
+
+fn note(n: u64, by: &str, wall: i64, text: &str, tags: &[&str]) -> Event {
+    ev(
+        n,
+        by,
+        wall,
+        Note {
+            text: text.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        },
+    )
+}
+
+#[test]
+fn scenario_time_of_a_moment_replays_the_clock_before_it() {
+    use warroom::exercise::scheduler::scenario_at;
+    let st = state(vec![
+        clock_ev(1, T0, "Start", 1.0, 0),
+        // A minute in, twice as fast.
+        clock_ev(2, T0 + 60_000, "Speed", 2.0, 60_000),
+        // Another real minute (two scenario minutes): paused at E+03:00 for three real minutes.
+        clock_ev(3, T0 + 120_000, "Pause", 2.0, 180_000),
+        clock_ev(4, T0 + 300_000, "Resume", 2.0, 180_000),
+    ]);
+    assert_eq!(scenario_at(&st, T0 - 5), None, "before the start");
+    assert_eq!(scenario_at(&st, T0 + 30_000), Some(30_000));
+    assert_eq!(scenario_at(&st, T0 + 90_000), Some(120_000));
+    // While paused the scenario stands still.
+    assert_eq!(scenario_at(&st, T0 + 200_000), Some(180_000));
+    // Half a real minute after the resume, at x2: one scenario minute more.
+    assert_eq!(scenario_at(&st, T0 + 330_000), Some(240_000));
+}
+
+#[test]
+fn a_response_is_timed_in_scenario_time_and_credited_to_one_inject_only() {
+    use warroom::report::inject_responses;
+    let st = state(vec![
+        clock_ev(1, T0, "Start", 1.0, 0),
+        release(2, T0 + 30_000, "inj-01-detection", 30_000),
+        clock_ev(3, T0 + 60_000, "Speed", 2.0, 60_000),
+        release(4, T0 + 90_000, "inj-02-ed-charge-nurse", 120_000),
+        // An untagged note after inj-02: only the most recent inject (inj-02) may take it.
+        note(5, "ann@desk", T0 + 100_000, "looking into it", &[]),
+        // The explicit answer to inj-01, during a pause of five real minutes.
+        clock_ev(6, T0 + 120_000, "Pause", 2.0, 180_000),
+        note(7, "bob@desk", T0 + 200_000, "isolating the ward PCs", &["inject:inj-01-detection"]),
+        clock_ev(8, T0 + 420_000, "Resume", 2.0, 180_000),
+        // The explicit answer to inj-02, 15 real seconds after the resume (30 s scenario).
+        note(9, "ann@desk", T0 + 435_000, "charge nurse: downtime forms", &["inject:inj-02-ed-charge-nurse"]),
+        // The facilitator's own note never counts.
+        note(10, "fac@h", T0 + 436_000, "well done", &["inject:inj-02-ed-charge-nurse"]),
+    ]);
+    let r = inject_responses(&st);
+    assert_eq!(r.len(), 2);
+    // inj-01: answered explicitly at E+03:00 (the clock was paused), released at E+00:30.
+    assert_eq!(r[0].inject, "inj-01-detection");
+    assert!(r[0].explicit);
+    assert_eq!(r[0].first_response.map(|e| e.id.as_str()), Some("x7"));
+    assert_eq!(r[0].response_scenario_ms, Some(180_000));
+    assert_eq!(r[0].after_scenario_ms(), Some(150_000));
+    // inj-02: the tied note wins over the untagged one before it; E+03:30 − E+02:00.
+    assert_eq!(r[1].first_response.map(|e| e.id.as_str()), Some("x9"));
+    assert!(r[1].explicit);
+    assert_eq!(r[1].after_scenario_ms(), Some(90_000));
+    // No event answers two injects.
+    let used: Vec<&str> = r.iter().filter_map(|x| x.first_response.map(|e| e.id.as_str())).collect();
+    assert_eq!(used.len(), BTreeSet::from_iter(used.iter()).len());
+}
+
+#[test]
+fn an_untagged_note_answers_only_the_most_recent_inject() {
+    use warroom::report::inject_responses;
+    let st = state(vec![
+        clock_ev(1, T0, "Start", 1.0, 0),
+        release(2, T0 + 1_000, "inj-01-detection", 1_000),
+        release(3, T0 + 2_000, "inj-02-ed-charge-nurse", 2_000),
+        note(4, "ann@desk", T0 + 62_000, "on it", &[]),
+    ]);
+    let r = inject_responses(&st);
+    // inj-01 was no longer the newest when the note came: no response is guessed for it.
+    assert!(r[0].first_response.is_none());
+    assert_eq!(r[1].first_response.map(|e| e.id.as_str()), Some("x4"));
+    assert!(!r[1].explicit);
+    assert_eq!(r[1].after_scenario_ms(), Some(60_000));
+}

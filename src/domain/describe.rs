@@ -88,8 +88,18 @@ pub fn describe(e: &Event) -> String {
         },
         Body::RoleAssigned(r) => format!("{} is now {}", s(&r.who), s(&r.role)),
         Body::Note(n) => {
-            let tags: String = n.tags.iter().map(|t| format!(" #{}", s(t))).collect();
-            format!("{}{tags}", s(&n.text))
+            // A player's answer to an inject (`inject:<id>`) says so first.
+            let answers = n.tags.iter().find_map(|t| t.strip_prefix("inject:"));
+            let tags: String = n
+                .tags
+                .iter()
+                .filter(|t| !t.starts_with("inject:"))
+                .map(|t| format!(" #{}", s(t)))
+                .collect();
+            match answers {
+                Some(id) => format!("answer to inject {}: {}{tags}", s(id), s(&n.text)),
+                None => format!("{}{tags}", s(&n.text)),
+            }
         }
         Body::StatusUpdate(u) => format!(
             "{} status update (recorded — not sent): {}",

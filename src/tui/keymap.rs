@@ -70,6 +70,9 @@ pub enum Action {
     JumpMine,
     JumpRequired,
     Clocks,
+    FacView,
+    RateObjective,
+    Respond,
 }
 
 impl Action {
@@ -127,6 +130,9 @@ impl Action {
         Action::JumpMine,
         Action::JumpRequired,
         Action::Clocks,
+        Action::FacView,
+        Action::RateObjective,
+        Action::Respond,
     ];
 
     /// Fails to compile when an action is added but not listed in `ALL`.
@@ -184,7 +190,10 @@ impl Action {
             | Action::JumpApproval
             | Action::JumpMine
             | Action::JumpRequired
-            | Action::Clocks => true,
+            | Action::Clocks
+            | Action::FacView
+            | Action::RateObjective
+            | Action::Respond => true,
         }
     }
 }
@@ -379,6 +388,13 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
         (Actions, "a", Assign, "assign the action", None),
         (Timeline, "/", Search, "search", Some("search")),
         (
+            Timeline,
+            "a",
+            Respond,
+            "answer the inject under the cursor (a note tied to it)",
+            Some("answer"),
+        ),
+        (
             Facilitator,
             "Space",
             PauseResume,
@@ -391,7 +407,7 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
             Facilitator,
             "Enter",
             ReleaseNow,
-            "release the selected inject now",
+            "release the selected inject now (objectives: rate it)",
             Some("release"),
         ),
         (Facilitator, "s", SkipInject, "skip the selected inject", Some("skip")),
@@ -399,8 +415,22 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
             Facilitator,
             "e",
             EvaluatorNote,
-            "evaluator note on the selected inject (private)",
+            "evaluator note on the selected inject, upcoming or released (private)",
             Some("note"),
+        ),
+        (
+            Facilitator,
+            "v",
+            FacView,
+            "list upcoming injects / released injects / objectives",
+            Some("list"),
+        ),
+        (
+            Facilitator,
+            "o",
+            RateObjective,
+            "rate the selected objective: met, partly, not met, with a note (private)",
+            None,
         ),
         (
             Facilitator,

@@ -168,7 +168,9 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     if let Some(id) = &opts.open {
-        model.incident = Some(super::model::IncidentModel::new(id));
+        let mut inc = super::model::IncidentModel::new(id);
+        inc.timeline.condense_clock = model.facilitator.is_none();
+        model.incident = Some(inc);
         pending.push(Effect::Open(id.clone()));
     }
     let mut dirty = true;

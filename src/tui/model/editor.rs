@@ -16,6 +16,10 @@ pub enum EditorPurpose {
     Title,
     Evaluator,
     SeverityReason(u8),
+    /// A player's answer to a released inject (`item` is the inject): a note tagged `inject:<id>`.
+    Response,
+    /// The note of an objective's rating (`item` is the objective); may be left empty.
+    Rating(crate::exercise::local::Rating),
 }
 
 pub struct Editor {
@@ -114,6 +118,10 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
             Vec::new()
         }
         EditorPurpose::Params => submit_params(m, ed),
+        EditorPurpose::Rating(rating) => {
+            let objective = ed.item.clone().unwrap_or_default();
+            super::facilitator::rating_noted(m, objective, rating, &trimmed)
+        }
         _ if trimmed.is_empty() => {
             m.overlay = Some(Overlay::Editor(ed));
             Vec::new()
@@ -137,6 +145,18 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
             }
             m.draft_dirty_at = None;
             fx
+        }
+        EditorPurpose::Response => {
+            let inject = ed.item.clone().unwrap_or_default();
+            write(
+                m,
+                format!("answer to {}", short_label(&inject)),
+                vec![Note {
+                    text: text.trim_end().to_string(),
+                    tags: vec![scheduler::response_tag(&inject)],
+                }
+                .into()],
+            )
         }
         EditorPurpose::Blocked => {
             let item = ed.item.clone().unwrap_or_default();

@@ -96,6 +96,9 @@ pub struct TimelineView {
     pub author: Option<String>,
     pub search: Option<String>,
     pub local_time: bool,
+    /// Consecutive exercise-clock changes (start, pause, resume, speed, end) show as one row:
+    /// players are not flooded by them. The facilitator's console sees each.
+    pub condense_clock: bool,
 }
 
 impl TimelineView {
@@ -146,6 +149,7 @@ impl IncidentModel {
                 author: None,
                 search: None,
                 local_time: false,
+                condense_clock: true,
             },
             draft: String::new(),
             tab_follows_phase: true,
@@ -204,7 +208,8 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Back => {
-            let mut fx = save_failed_writes(m);
+            let mut fx = flush_speed(m);
+            fx.extend(save_failed_writes(m));
             m.incident = None;
             fx.push(Effect::Close);
             fx
@@ -223,7 +228,25 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
         | Action::ReleaseNow
         | Action::SkipInject
         | Action::EvaluatorNote
+        | Action::FacView
+        | Action::RateObjective
         | Action::EndExercise => facilitate(m, a),
+        Action::Respond => respond(m),
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom
+            if inc.focus == Pane::Facilitator =>
+        {
+            let n = super::facilitator::list_len(m);
+            m.inject_sel = match a {
+                Action::Up => m.inject_sel.saturating_sub(1),
+                Action::Down => m.inject_sel + 1,
+                Action::PageUp => m.inject_sel.saturating_sub(10),
+                Action::PageDown => m.inject_sel + 10,
+                Action::Top => 0,
+                _ => n,
+            }
+            .min(n.saturating_sub(1));
+            Vec::new()
+        }
         Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
             move_cursor(inc, a, &mut m.inject_sel);
             Vec::new()

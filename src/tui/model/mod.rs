@@ -34,6 +34,7 @@ pub use confirm::*;
 pub use declare::*;
 use detail::*;
 pub use editor::*;
+pub use facilitator::{next_speed, released, speed_settled, upcoming, SPEED_SETTLE_MS};
 use facilitator::*;
 pub use incident::*;
 pub use picker::*;
@@ -427,7 +428,8 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Hangup => {
-            let mut fx = save_editor_draft(m);
+            let mut fx = flush_speed(m);
+            fx.extend(save_editor_draft(m));
             fx.extend(save_failed_writes(m));
             fx.push(Effect::Quit);
             m.quit = true;
@@ -546,6 +548,9 @@ fn tick(m: &mut Model, now: Millis) -> Vec<Effect> {
             }
         }
     }
+    if speed_settled(m.pending_speed, now) {
+        fx.extend(flush_speed(m));
+    }
     fx.extend(release_due(m));
     if m.draft_dirty_at.is_some_and(|t| now - t >= DRAFT_PAUSE_MS) {
         m.draft_dirty_at = None;
@@ -626,7 +631,9 @@ fn paste(m: &mut Model, text: String) -> Vec<Effect> {
 }
 
 fn open(m: &mut Model, id: &str) -> Vec<Effect> {
-    m.incident = Some(IncidentModel::new(id));
+    let mut inc = IncidentModel::new(id);
+    inc.timeline.condense_clock = m.facilitator.is_none();
+    m.incident = Some(inc);
     m.overlay = None;
     vec![Effect::Open(id.to_string())]
 }
@@ -740,7 +747,8 @@ fn ask_or_quit(m: &mut Model) -> Vec<Effect> {
 
 /// Quit: unsent notes go into the draft, and the user is told on the way out.
 fn quit(m: &mut Model) -> Vec<Effect> {
-    let mut fx = save_failed_writes(m);
+    let mut fx = flush_speed(m);
+    fx.extend(save_failed_writes(m));
     m.quit = true;
     m.farewell = draft_farewell(m, &fx);
     fx.push(Effect::Quit);

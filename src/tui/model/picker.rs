@@ -10,6 +10,8 @@ pub enum PickPurpose {
     RolePerson(String),
     StatusAudience,
     DeclarePlaybook,
+    /// Rate this objective of the exercise (the facilitator's, private).
+    Rating(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +107,7 @@ pub(super) fn choose(m: &mut Model, p: Picker) -> Vec<Effect> {
             m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::Status(audience), &text)));
             Vec::new()
         }
+        PickPurpose::Rating(objective) => super::facilitator::rating_picked(m, objective, p.sel),
         PickPurpose::DeclarePlaybook => {
             if let Some(mut f) = m.declare_form.take() {
                 f.playbook = p.sel;

@@ -392,23 +392,38 @@ pub fn page(m: &Model) -> usize {
 pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
     let Some(overlay) = &m.overlay else { return };
     if let Overlay::Editor(ed) = overlay {
-        let (title, h) = match ed.purpose {
-            EditorPurpose::Note => (" Note — Enter sends · Alt+Enter/Ctrl+J new line · Esc keeps draft ", 8),
-            EditorPurpose::Blocked => (" Why is it blocked? Enter sends · Esc cancels ", 5),
-            EditorPurpose::Skip => (" Why skip this required item? Enter records · Esc cancels ", 5),
-            EditorPurpose::Params => (" Parameters (NAME=value; ↑↓ line) — Enter proposes · Esc cancels ", 8),
-            EditorPurpose::Status(_) => (" Status update — recorded, not sent · Enter records · Esc cancels ", 10),
-            EditorPurpose::FollowUp => (" Follow-up — Enter records · Esc cancels ", 5),
-            EditorPurpose::Search => (" Search timeline — Enter applies (empty clears) · Esc ", 3),
-            EditorPurpose::Title => (" Incident title — Enter · Esc cancels ", 3),
-            EditorPurpose::SeverityReason(_) => (" Why change the severity? Enter records · Esc cancels ", 5),
+        let (title, h): (String, u16) = match ed.purpose {
+            EditorPurpose::Note => (" Note — Enter sends · Alt+Enter/Ctrl+J new line · Esc keeps draft ".into(), 8),
+            EditorPurpose::Blocked => (" Why is it blocked? Enter sends · Esc cancels ".into(), 5),
+            EditorPurpose::Skip => (" Why skip this required item? Enter records · Esc cancels ".into(), 5),
+            EditorPurpose::Params => (" Parameters (NAME=value; ↑↓ line) — Enter proposes · Esc cancels ".into(), 8),
+            EditorPurpose::Status(_) => (" Status update — recorded, not sent · Enter records · Esc cancels ".into(), 10),
+            EditorPurpose::FollowUp => (" Follow-up — Enter records · Esc cancels ".into(), 5),
+            EditorPurpose::Search => (" Search timeline — Enter applies (empty clears) · Esc ".into(), 3),
+            EditorPurpose::Title => (" Incident title — Enter · Esc cancels ".into(), 3),
+            EditorPurpose::SeverityReason(_) => (" Why change the severity? Enter records · Esc cancels ".into(), 5),
             EditorPurpose::Evaluator => (
-                " Evaluator note (private; + went well, - to improve) — Enter keeps it ",
+                match &ed.item {
+                    Some(i) => format!(" Evaluator note on {} (private; + went well, - to improve) — Enter ", sanitize(i)),
+                    None => " Evaluator note (private; + went well, - to improve) — Enter keeps it ".into(),
+                },
+                6,
+            ),
+            EditorPurpose::Response => (
+                format!(
+                    " Answer to inject {} — Enter sends · Esc cancels ",
+                    sanitize(ed.item.as_deref().unwrap_or("?"))
+                ),
+                8,
+            ),
+            EditorPurpose::Rating(r) => (
+                format!(" Objective {} — a note (optional) · Enter keeps it · Esc cancels ", r.label()),
                 6,
             ),
         };
         let r = centered(area, area.width.saturating_sub(4).min(100), h);
         clear(frame, r);
+        let title = super::fit(&title, r.width.saturating_sub(2) as usize);
         let block = pane_block(title, true, theme);
         let inner = block.inner(r);
         frame.render_widget(block, r);

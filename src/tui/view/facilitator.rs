@@ -10,7 +10,7 @@ use super::{fit, pane_block};
 use crate::domain::sanitize;
 use crate::exercise::scenario::{format_scenario, When};
 use crate::exercise::scheduler;
-use crate::tui::model::{IncidentModel, Model, Pane};
+use crate::tui::model::{FacView, IncidentModel, Model, Pane};
 use crate::tui::theme::Theme;
 
 fn when_label(w: &When) -> String {
@@ -34,10 +34,14 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     } else {
         "⏸ paused"
     };
+    // A speed change still settling shows at once (`…`: recorded when the presses stop).
+    let speed = match m.pending_speed {
+        Some((p, _)) => format!("x{p}…"),
+        None => format!("x{}", c.speed),
+    };
     let title = format!(
-        " Facilitator {} {state} x{} ",
-        format_scenario(c.scenario_ms(m.now)),
-        c.speed
+        " Facilitator {} {state} {speed} ",
+        format_scenario(c.scenario_ms(m.now))
     );
     let block = pane_block(title, focused, theme);
     let inner = block.inner(area);
@@ -46,39 +50,89 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
         return;
     }
     let w = inner.width as usize;
-    let upcoming = scheduler::upcoming(&f.scenario, s, &f.skipped);
-    let released = s.derived.released_injects.len();
-    let mut lines = vec![Line::styled(
-        format!(
-            "{released} released · {} to come · {} skipped",
-            upcoming.len(),
-            f.skipped.len()
+    let upcoming = crate::tui::model::upcoming(m);
+    let released = crate::tui::model::released(m);
+    let objectives = &f.scenario.objectives;
+    let rated = objectives.iter().filter(|o| f.rating(o).is_some()).count();
+    let tab = |v: FacView, label: String| {
+        let style = if m.fac_view == v { theme.bold() } else { theme.dim() };
+        Span::styled(label, style)
+    };
+    let mut lines = vec![Line::from(vec![
+        tab(FacView::Upcoming, format!("{} to come", upcoming.len())),
+        Span::styled(" · ", theme.dim()),
+        tab(FacView::Released, format!("{} out", released.len())),
+        Span::styled(" · ", theme.dim()),
+        tab(FacView::Objectives, format!("{rated}/{} rated", objectives.len())),
+        Span::styled(
+            if f.skipped.is_empty() {
+                " (v)".to_string()
+            } else {
+                format!(" · {} skipped (v)", f.skipped.len())
+            },
+            theme.dim(),
         ),
-        theme.dim(),
-    )];
-    let sel = m.inject_sel.min(upcoming.len().saturating_sub(1));
-    let detail_rows = 3usize;
+    ])];
+    let rows: Vec<(String, Option<String>)> = match m.fac_view {
+        FacView::Upcoming => upcoming
+            .iter()
+            .map(|inj| {
+                let when = if m.held.contains(&inj.id) {
+                    "OVERDUE".to_string()
+                } else {
+                    when_label(&inj.when)
+                };
+                (
+                    format!("{when:<12} {}", sanitize(&inj.title)),
+                    Some(format!("expected: {}", sanitize(&inj.expected))),
+                )
+            })
+            .collect(),
+        FacView::Released => released
+            .iter()
+            .map(|(id, title)| {
+                let notes = f.notes.iter().filter(|n| n.inject.as_deref() == Some(id.as_str())).count();
+                let mark = match notes {
+                    0 => String::new(),
+                    1 => " (1 note)".to_string(),
+                    n => format!(" ({n} notes)"),
+                };
+                (format!("{} {}{mark}", sanitize(id), sanitize(title)), None)
+            })
+            .collect(),
+        FacView::Objectives => objectives
+            .iter()
+            .map(|o| {
+                let r = f.rating(o);
+                let label = r.map_or("unrated", |r| r.rating.label());
+                let note = r.filter(|r| !r.note.is_empty()).map(|r| format!("note: {}", sanitize(&r.note)));
+                (format!("{label:<8} {}", sanitize(o)), note)
+            })
+            .collect(),
+    };
+    let sel = m.inject_sel.min(rows.len().saturating_sub(1));
+    let detail_rows = 2usize;
     let list_rows = (inner.height as usize).saturating_sub(1 + detail_rows).max(1);
     let start = sel.saturating_sub(list_rows.saturating_sub(1));
-    for (i, inj) in upcoming.iter().enumerate().skip(start).take(list_rows) {
-        let text = fit(&format!("{:<12} {}", when_label(&inj.when), sanitize(&inj.title)), w);
+    for (i, (text, _)) in rows.iter().enumerate().skip(start).take(list_rows) {
         let style = if i == sel && focused {
             theme.selected()
+        } else if text.starts_with("OVERDUE") {
+            theme.warn()
         } else {
             theme.base()
         };
-        lines.push(Line::styled(text, style));
+        lines.push(Line::styled(fit(text, w), style));
     }
-    if let Some(inj) = upcoming.get(sel) {
-        lines.push(Line::from(vec![
-            Span::styled("expected: ", theme.bold()),
-            Span::raw(sanitize(&inj.expected)),
-        ]));
-    } else if !c.ended {
-        lines.push(Line::styled(
-            "every inject is out; end with the clock or let it run",
+    match rows.get(sel) {
+        Some((_, Some(detail))) => lines.push(Line::styled(detail.clone(), theme.dim())),
+        Some(_) => {}
+        None if m.fac_view == FacView::Upcoming && !c.ended => lines.push(Line::styled(
+            "every inject is out; E ends the exercise",
             theme.dim(),
-        ));
+        )),
+        None if m.fac_view == FacView::Released => lines.push(Line::styled("nothing released yet", theme.dim())),
+        None => {}
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
 }

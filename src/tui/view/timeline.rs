@@ -15,32 +15,95 @@ use crate::domain::sanitize;
 use crate::tui::model::{IncidentModel, Model, Pane, PendingState, TimelineView};
 use crate::tui::theme::Theme;
 
-/// The events to show, oldest first: at most `rows`, ending `back` matching rows from the newest.
-pub fn visible(inc: &IncidentModel, rows: usize) -> Vec<&Event> {
+/// One row of the timeline: an event, or a run of consecutive exercise-clock changes shown as
+/// one (oldest first).
+pub struct Row<'a> {
+    pub events: Vec<&'a Event>,
+}
+
+impl<'a> Row<'a> {
+    /// The row's newest event (what Enter opens).
+    pub fn newest(&self) -> Option<&'a Event> {
+        self.events.last().copied()
+    }
+}
+
+fn is_clock(e: &Event) -> bool {
+    matches!(e.body, Body::ExerciseClock(_))
+}
+
+/// The rows to show, oldest first: at most `rows`, ending `back` rows from the newest.
+pub fn visible(inc: &IncidentModel, rows: usize) -> Vec<Row<'_>> {
+    fn push<'a>(row: Row<'a>, out: &mut Vec<Row<'a>>, skipped: &mut usize, back: usize) {
+        if *skipped < back {
+            *skipped += 1;
+        } else {
+            out.push(row);
+        }
+    }
     let t: &TimelineView = &inc.timeline;
     let s = inc.state();
-    let mut out = Vec::with_capacity(rows);
+    let mut out: Vec<Row> = Vec::with_capacity(rows);
     let mut skipped = 0;
     let mut i = s.event_count();
+    // The row being gathered (walking back from the newest), not yet counted.
+    let mut open: Option<Row> = None;
     while i > 0 && out.len() < rows {
         i -= 1;
         let Some(e) = s.timeline_at(i) else { continue };
         if !t.shows(e) {
             continue;
         }
-        if skipped < t.back {
-            skipped += 1;
+        if t.condense_clock && is_clock(e) {
+            match &mut open {
+                Some(r) => r.events.push(e),
+                None => open = Some(Row { events: vec![e] }),
+            }
             continue;
         }
-        out.push(e);
+        if let Some(r) = open.take() {
+            push(r, &mut out, &mut skipped, t.back);
+            if out.len() >= rows {
+                break;
+            }
+        }
+        push(Row { events: vec![e] }, &mut out, &mut skipped, t.back);
+    }
+    if let Some(r) = open.take() {
+        if out.len() < rows {
+            push(r, &mut out, &mut skipped, t.back);
+        }
+    }
+    for r in &mut out {
+        r.events.reverse();
     }
     out.reverse();
     out
 }
 
-/// The event under the cursor (the newest visible row).
+/// The event under the cursor (the newest event of the newest visible row).
 pub fn cursor(inc: &IncidentModel) -> Option<&Event> {
-    visible(inc, 1).into_iter().next()
+    visible(inc, 1).into_iter().next().and_then(|r| r.newest())
+}
+
+/// A run of clock changes in one line: where the clock stands now, then every change.
+fn clock_summary(events: &[&Event]) -> String {
+    let changes: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::ExerciseClock(c) => Some(match sanitize(&c.change).as_str() {
+                "Start" | "Speed" => format!("{} x{}", sanitize(&c.change), c.speed),
+                other => other.to_string(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let now = changes.last().cloned().unwrap_or_default();
+    format!(
+        "exercise clock: {now} — {} changes ({})",
+        changes.len(),
+        changes.join(", ")
+    )
 }
 
 fn style_for(e: &Event, theme: &Theme) -> ratatui::style::Style {
@@ -91,7 +154,8 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     let mut lines: Vec<Line> = Vec::new();
     let shown = visible(inc, rows);
     let last = shown.len().saturating_sub(1);
-    for (i, e) in shown.into_iter().enumerate() {
+    for (i, row) in shown.into_iter().enumerate() {
+        let Some(e) = row.newest() else { continue };
         // The cursor is the newest row in view (↑ scrolls back): ▸ marks it; Enter opens it.
         let cursor = focused && i == last;
         let when = hhmmss(e.when(), t.local_time);
@@ -99,7 +163,11 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
         let late = if e.occurred.is_some() { "~" } else { " " };
         let mark = if cursor { "▸" } else { " " };
         let head = format!("{mark}{when}{late}{who:<8} ");
-        let text = describe_in(inc.state(), e);
+        let text = if row.events.len() > 1 {
+            clock_summary(&row.events)
+        } else {
+            describe_in(inc.state(), e)
+        };
         let body_w = w.saturating_sub(head.chars().count());
         // A refused or tampered record reads as a warning, not as fact.
         let style = if inc.state().flag(e).is_some() {
