@@ -1661,3 +1661,235 @@ fn a_jump_message_goes_after_the_next_action_or_when_its_target_is_done() {
     );
     assert!(m.flash.is_some());
 }
+
+// ---- issue 9: the facilitator and the players ----------------------------------------------------
+
+fn incoming(m: &mut Model, events: Vec<Event>) {
+    update(
+        m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update {
+                events,
+                ..Update::default()
+            },
+        },
+    );
+}
+
+fn clock_at(n: u64, at_min: i64, change: &str, speed: f64, scenario_ms: i64) -> Event {
+    ev(
+        n,
+        "fac@bridge",
+        at_min,
+        ExerciseClock {
+            change: change.into(),
+            speed,
+            scenario_ms,
+        },
+    )
+}
+
+fn released_at(n: u64, at_min: i64, inject: &str, title: &str, scenario_ms: i64) -> Event {
+    ev(
+        n,
+        "fac@bridge",
+        at_min,
+        InjectReleased {
+            inject: inject.into(),
+            title: title.into(),
+            text: "what the players see".into(),
+            scenario_ms,
+        },
+    )
+}
+
+/// The story as an exercise run by fac@bridge: started at T0+1m, sped up, paused and resumed,
+/// two injects out.
+fn exercise_events() -> Vec<Event> {
+    vec![
+        clock_at(50, 1, "Start", 1.0, 0),
+        released_at(51, 1, "inj-01-detection", "EDR alert on the ward PCs", 0),
+        clock_at(52, 8, "Speed", 2.0, 420_000),
+        clock_at(53, 9, "Pause", 2.0, 540_000),
+        clock_at(54, 10, "Resume", 2.0, 540_000),
+        clock_at(55, 10, "Speed", 4.0, 540_000),
+        released_at(56, 11, "inj-02-ed-charge-nurse", "ED charge nurse calls", 780_000),
+    ]
+}
+
+fn facilitator_model() -> Model {
+    use warroom::exercise::local::FacilitatorState;
+    use warroom::exercise::scenario;
+    let sc = scenario::parse("h", scenario::BUILT_IN[0].1, None).unwrap();
+    let mut m = model_on_incident();
+    m.facilitator = Some(FacilitatorState::new(ID, sc));
+    m.incident.as_mut().unwrap().timeline.condense_clock = false;
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    m
+}
+
+fn saved_facilitator(fx: &[Effect]) -> Option<&warroom::exercise::local::FacilitatorState> {
+    fx.iter().find_map(|f| match f {
+        Effect::SaveFacilitator(s) => Some(s.as_ref()),
+        _ => None,
+    })
+}
+
+#[test]
+fn speed_presses_close_together_make_one_change() {
+    // The pure rule.
+    assert_eq!(next_speed(1.0, None, true), 2.0);
+    assert_eq!(next_speed(1.0, Some(2.0), true), 4.0);
+    assert_eq!(next_speed(1.0, Some(0.125), false), 0.125);
+    assert!(!speed_settled(None, T0));
+    assert!(!speed_settled(Some((2.0, T0)), T0 + SPEED_SETTLE_MS - 1));
+    assert!(speed_settled(Some((2.0, T0)), T0 + SPEED_SETTLE_MS));
+    // In the console: + + within a second, the screen shows x4 at once, one record once settled.
+    let mut m = facilitator_model();
+    incoming(&mut m, vec![clock_at(50, 1, "Start", 1.0, 0)]);
+    m.incident.as_mut().unwrap().focus = Pane::Facilitator;
+    let now = m.now;
+    // Injects fall due meanwhile; only clock records matter here.
+    let clocks = |fx: &[Effect]| -> Vec<ExerciseClock> {
+        writes(fx)
+            .iter()
+            .flat_map(|d| d.iter())
+            .filter_map(|d| match &d.body {
+                Body::ExerciseClock(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(clocks(&update(&mut m, key('+'))).is_empty());
+    assert!(clocks(&update(&mut m, key('+'))).is_empty());
+    assert!(
+        clocks(&update(&mut m, Msg::Tick(now + 1_000))).is_empty(),
+        "written before the presses settled"
+    );
+    let s = screen(&render(&m, 120, 40, Theme::mono()));
+    assert!(s.contains("▶ running x4…"), "{s}");
+    let w = clocks(&update(&mut m, Msg::Tick(now + 2_000)));
+    assert_eq!(w.len(), 1);
+    assert!(w[0].change == "Speed" && w[0].speed == 4.0, "{w:?}");
+    assert!(clocks(&update(&mut m, Msg::Tick(now + 3_000))).is_empty());
+    incoming(&mut m, vec![clock_at(57, 19, "Speed", 4.0, 1_080_000)]);
+    // A press then another action: the speed is recorded first, in order.
+    update(&mut m, key('-'));
+    let w = clocks(&update(&mut m, key(' ')));
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(w[0].change == "Speed" && w[0].speed == 2.0, "{w:?}");
+    assert!(w[1].change == "Pause" && w[1].speed == 2.0, "{w:?}");
+}
+
+#[test]
+fn players_see_clock_changes_condensed_the_facilitator_each() {
+    let mut m = model_on_incident();
+    incoming(&mut m, exercise_events());
+    let inc = m.incident.as_mut().unwrap();
+    inc.focus = Pane::Timeline;
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("exercise clock: Speed x4 — 4 changes"), "{s}");
+    insta::assert_snapshot!(s);
+    // The facilitator's console lists each change.
+    let mut f = facilitator_model();
+    incoming(&mut f, exercise_events());
+    let s = screen(&render(&f, 120, 40, Theme::mono()));
+    assert!(!s.contains("4 changes"), "{s}");
+    assert!(s.contains("exercise clock: Pause"), "{s}");
+}
+
+#[test]
+fn a_player_answers_the_inject_under_the_cursor() {
+    let mut m = model_on_incident();
+    incoming(&mut m, exercise_events());
+    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    // The newest row is the second inject: a answers it.
+    update(&mut m, key('a'));
+    assert!(matches!(&m.overlay, Some(Overlay::Editor(ed)) if ed.purpose == EditorPurpose::Response));
+    typed_text(&mut m, "paper triage forms out");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let w = writes(&fx);
+    assert!(
+        matches!(&w[0][0].body, Body::Note(n) if n.tags == vec!["inject:inj-02-ed-charge-nurse".to_string()]
+            && n.text == "paper triage forms out"),
+        "{:?}",
+        w[0][0].body
+    );
+    // On a row that is no inject, a says how to use it.
+    update(&mut m, key('k'));
+    update(&mut m, key('a'));
+    assert!(m.overlay.is_none());
+    assert!(m.flash.as_ref().is_some_and(|f| f.text.contains("under the cursor")));
+}
+
+#[test]
+fn the_facilitator_rates_objectives_and_notes_a_released_inject() {
+    let mut m = facilitator_model();
+    incoming(&mut m, exercise_events());
+    m.incident.as_mut().unwrap().focus = Pane::Facilitator;
+    // v: released injects; e on the first is an evaluator note on it.
+    update(&mut m, key('v'));
+    assert_eq!(m.fac_view, FacView::Released);
+    update(&mut m, key('e'));
+    typed_text(&mut m, "+ isolated the ward quickly");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let saved = saved_facilitator(&fx).expect("the note is saved locally");
+    assert_eq!(saved.notes[0].inject.as_deref(), Some("inj-01-detection"));
+    // v: objectives; Enter rates the first: picker, then a note.
+    update(&mut m, key('v'));
+    assert_eq!(m.fac_view, FacView::Objectives);
+    update(&mut m, code(KeyCode::Enter));
+    assert!(matches!(&m.overlay, Some(Overlay::Picker(p)) if p.options == vec!["met", "partly", "not met"]));
+    update(&mut m, key('2'));
+    typed_text(&mut m, "downtime forms late");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let saved = saved_facilitator(&fx).expect("the rating is saved locally");
+    assert_eq!(saved.ratings.len(), 1);
+    assert_eq!(saved.ratings[0].rating, warroom::exercise::local::Rating::Partly);
+    assert_eq!(saved.ratings[0].note, "downtime forms late");
+    // o on the second: met, no note. Nothing goes to the shared directory.
+    update(&mut m, key('j'));
+    update(&mut m, key('o'));
+    update(&mut m, key('1'));
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert!(writes(&fx).is_empty());
+    assert_eq!(saved_facilitator(&fx).unwrap().ratings.len(), 2);
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("2/"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn on_resume_overdue_injects_wait_for_the_facilitators_key() {
+    let mut m = facilitator_model();
+    m.hold_overdue = true;
+    // The clock started at T0+1m and ran on while the facilitator was away: at T0+20m three
+    // timed injects are overdue.
+    incoming(&mut m, vec![clock_at(50, 1, "Start", 1.0, 0)]);
+    let released = |fx: &[Effect]| -> Vec<String> {
+        writes(fx)
+            .iter()
+            .flat_map(|d| d.iter())
+            .filter_map(|d| match &d.body {
+                Body::InjectReleased(i) => Some(i.inject.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let now = m.now;
+    assert!(released(&update(&mut m, Msg::Tick(now))).is_empty(), "released in a burst");
+    assert_eq!(m.held.len(), 3, "{:?}", m.held);
+    assert!(m.flash.as_ref().is_some_and(|f| f.text.contains("3 inject(s) fell due")));
+    assert!(released(&update(&mut m, Msg::Tick(now + 1_000))).is_empty());
+    m.incident.as_mut().unwrap().focus = Pane::Facilitator;
+    let s = screen(&render(&m, 120, 40, Theme::mono()));
+    assert!(s.contains("OVERDUE      EDR alert") || s.contains("OVERDUE"), "{s}");
+    // Enter releases the selected one, and only it.
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert_eq!(released(&fx), vec!["inj-01-detection"]);
+    assert_eq!(m.held.len(), 2);
+    assert!(released(&update(&mut m, Msg::Tick(now + 2_000))).is_empty());
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert_eq!(released(&fx), vec!["inj-02-ed-charge-nurse"]);
+}

@@ -123,15 +123,21 @@ pub(super) fn release_due(m: &mut Model) -> Vec<Effect> {
 
 /// Record the speed change the facilitator asked for, if one is waiting.
 pub(super) fn flush_speed(m: &mut Model) -> Vec<Effect> {
+    flush_speed_then(m).0
+}
+
+/// Record a waiting speed change; also say which speed it recorded (a clock record written
+/// right after it must carry that speed, not the one the fold still shows).
+fn flush_speed_then(m: &mut Model) -> (Vec<Effect>, Option<f64>) {
     let Some((speed, _)) = m.pending_speed.take() else {
-        return Vec::new();
+        return (Vec::new(), None);
     };
     let Some(inc) = &m.incident else {
-        return Vec::new();
+        return (Vec::new(), None);
     };
     let c = scheduler::clock(inc.state());
     if c.ended || (speed - c.speed).abs() < 1e-9 {
-        return Vec::new();
+        return (Vec::new(), None);
     }
     let body = ExerciseClock {
         change: if c.running { "Speed" } else { "Pause" }.into(),
@@ -139,7 +145,9 @@ pub(super) fn flush_speed(m: &mut Model) -> Vec<Effect> {
         scenario_ms: c.scenario_ms(m.now),
     }
     .into();
-    write(m, format!("exercise speed x{speed}"), vec![body])
+    let fx = write(m, format!("exercise speed x{speed}"), vec![body]);
+    let sent = (!fx.is_empty()).then_some(speed);
+    (fx, sent)
 }
 
 pub(super) fn facilitate(m: &mut Model, a: Action) -> Vec<Effect> {
@@ -161,17 +169,20 @@ pub(super) fn facilitate(m: &mut Model, a: Action) -> Vec<Effect> {
         return Vec::new();
     }
     // Anything else first records a speed change still waiting, so the record keeps its order.
-    let mut fx = flush_speed(m);
-    fx.extend(facilitate_now(m, a));
+    let (mut fx, speed) = flush_speed_then(m);
+    fx.extend(facilitate_now(m, a, speed));
     fx
 }
 
-fn facilitate_now(m: &mut Model, a: Action) -> Vec<Effect> {
+fn facilitate_now(m: &mut Model, a: Action, speed: Option<f64>) -> Vec<Effect> {
     let (Some(f), Some(inc)) = (&m.facilitator, &m.incident) else {
         return Vec::new();
     };
     let state = inc.state();
-    let c = scheduler::clock(state);
+    let mut c = scheduler::clock(state);
+    if let Some(s) = speed {
+        c.speed = s;
+    }
     let t = c.scenario_ms(m.now);
     let sel = m.inject_sel.min(list_len(m).saturating_sub(1));
     let selected: Option<Inject> = match m.fac_view {
@@ -322,11 +333,14 @@ pub(super) fn rating_noted(m: &mut Model, objective: String, rating: Rating, not
 
 /// The exercise's end, recorded for every player (the clock stops; the report can be written).
 pub(super) fn end_exercise(m: &mut Model) -> Vec<Effect> {
-    let mut fx = flush_speed(m);
+    let (mut fx, speed) = flush_speed_then(m);
     let Some(inc) = &m.incident else {
         return fx;
     };
-    let c = scheduler::clock(inc.state());
+    let mut c = scheduler::clock(inc.state());
+    if let Some(s) = speed {
+        c.speed = s;
+    }
     if c.ended {
         return fx;
     }

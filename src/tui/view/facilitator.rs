@@ -105,8 +105,14 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
             .map(|o| {
                 let r = f.rating(o);
                 let label = r.map_or("unrated", |r| r.rating.label());
-                let note = r.filter(|r| !r.note.is_empty()).map(|r| format!("note: {}", sanitize(&r.note)));
-                (format!("{label:<8} {}", sanitize(o)), note)
+                // The whole objective under the list, with the note: the row is cut to fit.
+                let note = r
+                    .filter(|r| !r.note.is_empty())
+                    .map_or(String::new(), |r| format!(" — note: {}", sanitize(&r.note)));
+                (
+                    format!("{label:<8} {}", sanitize(o)),
+                    Some(format!("{}{note} (Enter/o rates)", sanitize(o))),
+                )
             })
             .collect(),
     };
