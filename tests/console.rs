@@ -1893,3 +1893,20 @@ fn on_resume_overdue_injects_wait_for_the_facilitators_key() {
     let fx = update(&mut m, code(KeyCode::Enter));
     assert_eq!(released(&fx), vec!["inj-02-ed-charge-nurse"]);
 }
+
+#[test]
+fn esc_from_the_demo_incident_shows_it_on_the_board() {
+    let mut m = board_model();
+    let mut rows = m.board.clone();
+    rows.truncate(1);
+    rows[0].mode = Some(Mode::Demo);
+    update(&mut m, Msg::Board(rows.clone()));
+    // Elsewhere a DEMO incident is an exercise, not an active incident.
+    assert!(m.visible_rows().is_empty());
+    // While `warroom demo` runs, the Active tab lists it.
+    m.demo = true;
+    update(&mut m, Msg::Board(rows));
+    assert_eq!(m.visible_rows().len(), 1);
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("Active 1") && s.contains("DEMO"), "{s}");
+}

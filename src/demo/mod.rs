@@ -13,7 +13,8 @@ use crate::domain::identity::WriterId;
 use crate::domain::playbook::Audience;
 use crate::domain::time::Millis;
 use crate::domain::Phase;
-use crate::store::incident::{declare, DeclareRequest};
+use crate::domain::IncidentState;
+use crate::store::incident::{declare, DeclareRequest, Incident};
 use crate::store::playbooks::Library;
 use crate::store::writer::{Draft, LogWriter};
 use crate::store::{random_id, Identity, RootChoice, RootSource, Store, StoreError};
@@ -191,10 +192,7 @@ fn script(viewer: &str, now: Millis) -> Vec<Step> {
         s(
             31.0,
             MAYA,
-            Draft::new(PhaseEntered {
-                phase: Phase::Containment,
-                override_open: vec!["id-scope-hosts".into()],
-            }),
+            phase(Phase::Containment),
         ),
         s(33.0, JON, action("pause-backup-job", Running, None)),
         s(
@@ -205,26 +203,158 @@ fn script(viewer: &str, now: Millis) -> Vec<Step> {
                 &["legal"],
             ),
         ),
+        // Containment, carried through.
+        s(
+            41.0,
+            JON,
+            item(
+                "id-scope-hosts",
+                ItemState::Done,
+                Some("ESXi logs in: 14 hosts, hypervisors untouched"),
+            ),
+        ),
+        s(
+            47.0,
+            PRIYA,
+            item("id-variant", ItemState::Done, Some("LockBit 3.0 per EDR detection and the note")),
+        ),
+        s(53.0, JON, action("pause-backup-job", ActionState::Done, Some("nightly sync paused"))),
+        s(59.0, MAYA, item("co-isolate-hosts", ItemState::Done, Some("14/14 isolated via EDR"))),
+        s(
+            65.0,
+            JON,
+            action("block-ioc-egress", Proposed, Some("C2 IPs and domains from the DFIR firm")),
+        ),
+        s(70.0, JON, action("block-ioc-egress", Running, None)),
+        s(
+            76.0,
+            PRIYA,
+            item(
+                "co-staff-update",
+                ItemState::Done,
+                Some("service desk told staff: do not power on isolated PCs"),
+            ),
+        ),
+        s(82.0, JON, action("block-ioc-egress", ActionState::Done, None)),
+        s(
+            88.0,
+            MAYA,
+            item(
+                "co-ransom-posture",
+                ItemState::Done,
+                Some("no contact with the actor; counsel and the board agree"),
+            ),
+        ),
+        s(
+            94.0,
+            PRIYA,
+            Draft::new(StatusUpdate {
+                audience: Audience::External,
+                text: "We are responding to a security incident affecting some finance systems. Customer services are running. Next update tomorrow 09:00 UTC."
+                    .into(),
+            }),
+        ),
+        s(100.0, JON, item("co-memory-capture", ItemState::Done, Some("KAPE triage of 3 hosts"))),
+        s(106.0, MAYA, item("co-protect-backups", ItemState::Done, None)),
+        s(112.0, MAYA, phase(Phase::Eradication)),
+        // Eradication.
+        s(118.0, JON, action("reset-krbtgt", Proposed, Some("twice, ten hours apart"))),
+        s(124.0, PRIYA, action("reset-krbtgt", Approved, None)),
+        s(130.0, JON, action("reset-krbtgt", Running, None)),
+        s(
+            136.0,
+            JON,
+            item(
+                "er-persistence-hunt",
+                ItemState::Done,
+                Some("2 scheduled tasks and 1 RMM install removed"),
+            ),
+        ),
+        s(
+            142.0,
+            JON,
+            action("rebuild-from-gold-image", Proposed, Some("the 14 isolated hosts")),
+        ),
+        s(148.0, MAYA, action("rebuild-from-gold-image", Approved, None)),
+        s(154.0, JON, action("rebuild-from-gold-image", Running, None)),
+        s(160.0, JON, action("reset-krbtgt", ActionState::Done, Some("second reset replicated"))),
+        s(
+            166.0,
+            PRIYA,
+            note(
+                "Root cause agreed with the DFIR firm: unpatched VPN appliance, stolen session",
+                &["rca"],
+            ),
+        ),
+        s(172.0, MAYA, item("er-root-cause", ItemState::Done, Some("VPN appliance, see note"))),
+        s(178.0, JON, action("rebuild-from-gold-image", ActionState::Done, Some("14/14 rebuilt"))),
+        s(184.0, JON, item("er-rebuild", ItemState::Done, None)),
+        s(
+            190.0,
+            MAYA,
+            item("er-verify-clean", ItemState::Done, Some("EDR reporting on every rebuilt host")),
+        ),
+        s(196.0, MAYA, phase(Phase::Recovery)),
+        // Recovery.
+        s(202.0, PRIYA, item("re-restore-point", ItemState::Done, Some("snapshots of 2026-11-24"))),
+        s(208.0, JON, item("re-restore-order", ItemState::Done, None)),
+        s(
+            214.0,
+            MAYA,
+            item("re-go-no-go", ItemState::Done, Some("go: finance owners on the bridge")),
+        ),
+        s(
+            220.0,
+            PRIYA,
+            Draft::new(StatusUpdate {
+                audience: Audience::Internal,
+                text: "Finance file servers restored and verified. Payroll runs tonight. Monitoring stays heightened for 30 days."
+                    .into(),
+            }),
+        ),
+        s(226.0, PRIYA, item("re-restoration-update", ItemState::Done, None)),
+        s(232.0, JON, item("re-business-signoff", ItemState::Done, Some("finance signed off at 16:40"))),
+        s(238.0, MAYA, item("re-monitoring", ItemState::Done, Some("30 days of alerts on the IOCs"))),
+        s(244.0, MAYA, phase(Phase::LessonsLearned)),
+        // Lessons learned: the follow-ups, and the team stands down.
+        s(
+            250.0,
+            PRIYA,
+            Draft::new(FollowUp {
+                text: "Patch edge devices within 72 h of a critical advisory".into(),
+                owner: Some("jon".into()),
+                kind: "improvement".into(),
+            }),
+        ),
+        s(
+            256.0,
+            MAYA,
+            note("Review booked for Thursday; thanks all. Standing down the bridge.", &[]),
+        ),
     ]
 }
 
-const CHATTER: &[(usize, &str)] = &[
-    (JON, "Firewall: no new outbound sessions from FIN-VLAN since the cut"),
-    (
-        PRIYA,
-        "Leadership asks for an ETA on payroll; told them next update at the half hour",
-    ),
-    (
-        MAYA,
-        "Reminder: nobody contacts the actor or opens the leak site from corporate machines",
-    ),
-    (
-        JON,
-        "Backup repository immutable snapshots verified for 2026-11-24 and earlier",
-    ),
-    (PRIYA, "Scribe: timeline caught up through the severity change"),
-    (MAYA, "DFIR firm ETA 40 minutes; they want EDR telemetry exported"),
-];
+/// Enter a phase; the open required items it passes are filled in when the step is written.
+fn phase(p: Phase) -> Draft {
+    Draft::new(PhaseEntered {
+        phase: p,
+        override_open: vec![],
+    })
+}
+
+/// A step as the state stands when it is due: a phase change names the required items still
+/// open (the viewer may have ticked some); `None` if the fold would refuse it (the viewer moved
+/// the phase on already, approved the action themselves…): teammates never write a refusal.
+fn ready(state: &IncidentState, mut draft: Draft, by: &str, now: Millis) -> Option<Draft> {
+    if let Body::PhaseEntered(p) = &mut draft.body {
+        if state.phase() >= p.phase {
+            return None;
+        }
+        p.override_open = state.open_required_before(p.phase);
+    }
+    state.check(&draft.body, by, now).ok()?;
+    Some(draft)
+}
 
 impl Demo {
     /// Create the directory and the incident, and start the teammates.
@@ -280,6 +410,13 @@ impl Demo {
     }
 }
 
+impl Demo {
+    /// The teammates have played their whole script (or stopped).
+    pub fn finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+}
+
 impl Drop for Demo {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
@@ -306,28 +443,57 @@ fn pause(secs: f64, stop: &AtomicBool) -> bool {
 fn run_team(store: &Store, incident: &str, team: &[Identity; 3], viewer: &str, speed: f64, stop: &AtomicBool) {
     let clock = crate::cli::context::now_ms;
     let mut elapsed = 0.0;
+    let mut inc = Incident::open(store, incident, clock());
     for step in script(viewer, clock()) {
         if !pause((step.after - elapsed) / speed, stop) {
             return;
         }
         elapsed = step.after;
+        // The teammates read the incident as it stands (the viewer acts too) before each step.
+        inc.refresh(clock());
+        let me = &team[step.who];
+        let Some(draft) = ready(&inc.state, step.draft, &me.writer.to_string(), clock()) else {
+            continue;
+        };
         // A failed write (the folder vanished under us) ends the simulation quietly.
-        if LogWriter::new(store, incident, &team[step.who])
-            .append(vec![step.draft], clock)
-            .is_err()
-        {
+        if LogWriter::new(store, incident, me).append(vec![draft], clock).is_err() {
             return;
         }
     }
-    for (i, (who, text)) in CHATTER.iter().cycle().enumerate() {
-        if !pause((8.0 + (i % 3) as f64 * 3.0) / speed, stop) {
-            return;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The whole script, played fast with a viewer who does nothing: every step is written (none
+    /// refused or skipped), nothing in the record is flagged, and the incident ends in Lessons
+    /// Learned with its actions done.
+    #[test]
+    fn the_team_carries_the_incident_through_every_phase() {
+        let demo = Demo::start("viewer", 400.0).expect("the demo starts");
+        let started = std::time::Instant::now();
+        while !demo.finished() {
+            assert!(started.elapsed().as_secs() < 30, "the script did not finish");
+            std::thread::sleep(Duration::from_millis(50));
         }
-        if LogWriter::new(store, incident, &team[*who])
-            .append(vec![note(text, &[])], clock)
-            .is_err()
-        {
-            return;
+        let now = crate::cli::context::now_ms();
+        let inc = Incident::open(&demo.store, &demo.incident, now);
+        let s = &inc.state;
+        let flagged: Vec<String> = s
+            .events()
+            .filter(|e| s.flag(e).is_some())
+            .map(crate::domain::describe::describe)
+            .collect();
+        assert!(flagged.is_empty(), "{flagged:?}");
+        assert!(inc.problems().is_empty(), "{:?}", inc.problems());
+        // Declared + every step of the script (the writer adds Heads records at phase changes).
+        let records = s.events().filter(|e| !matches!(e.body, Body::Heads(_))).count();
+        assert_eq!(records, 1 + script("viewer", now).len());
+        assert_eq!(s.phase(), Phase::LessonsLearned);
+        for a in ["isolate-host-edr", "cut-segment-egress", "reset-krbtgt", "rebuild-from-gold-image"] {
+            let st = s.derived.actions.get(a).map(|r| r.value.state);
+            assert_eq!(st, Some(ActionState::Done), "{a}");
         }
     }
 }
