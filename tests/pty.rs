@@ -1008,3 +1008,53 @@ fn the_facilitator_ends_the_exercise_from_the_console() {
     c.send(b"q");
     assert!(c.wait_exit(WAIT).success());
 }
+
+#[test]
+fn on_resume_overdue_injects_are_released_one_at_a_time_on_the_facilitators_key() {
+    let w = World::new();
+    let fac = w.who("fac", "bridge");
+    // An exercise whose facilitator went away: it ran half a second (inj-01 out at E+00:00)...
+    let r = w
+        .run(
+            &fac,
+            &[
+                "exercise",
+                "run",
+                "hospital-ransomware",
+                "--headless",
+                "--duration",
+                "0.5",
+            ],
+        )
+        .ok();
+    let id = r.stdout.lines().next().expect("the id first").trim().to_string();
+    // ...then its clock ran on fast with nobody releasing, and was paused at E+25:00 or later.
+    w.run(&fac, &["exercise", "control", &id, "speed", "1000"]).ok();
+    std::thread::sleep(Duration::from_millis(2_000));
+    w.run(&fac, &["exercise", "control", &id, "pause"]).ok();
+    let reader = w.who("carol", "desk");
+    let injects = |ev: &[serde_json::Value]| ev.iter().filter(|e| e["kind"] == "InjectReleased").count();
+    assert_eq!(injects(&w.tail_json(&reader, &id)), 1);
+    // Back: three injects are overdue (E+05:00, E+12:00, E+25:00); none goes out by itself.
+    let args = ["exercise", "run", "--resume", id.as_str()];
+    let mut c = Console::spawn(&w, &fac, Spawn::new(&args));
+    c.wait_for("3 inject(s) fell due", WAIT);
+    c.type_text("\t\t");
+    let s = c.wait_for("OVERDUE", WAIT);
+    assert!(s.contains("Facilitator"), "{s}");
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert_eq!(injects(&w.tail_json(&reader, &id)), 1, "released without the facilitator");
+    // Enter: one; a while later still one; Enter again: the next.
+    c.send(b"\r");
+    wait_events(&w, &reader, &id, "the first overdue inject", |ev| injects(ev) == 2);
+    std::thread::sleep(Duration::from_millis(1_500));
+    let ev = w.tail_json(&reader, &id);
+    assert_eq!(injects(&ev), 2, "more than one released");
+    assert!(ev
+        .iter()
+        .any(|e| e["kind"] == "InjectReleased" && e["body"]["inject"] == "inj-02-ed-charge-nurse"));
+    c.send(b"\r");
+    wait_events(&w, &reader, &id, "the second overdue inject", |ev| injects(ev) == 3);
+    c.send(b"q");
+    assert!(c.wait_exit(WAIT).success());
+}
