@@ -1594,7 +1594,8 @@ fn a_picker_title_too_wide_ends_in_an_ellipsis() {
     let mut m = model_on_incident();
     update(&mut m, Msg::Resize { width: 80, height: 24 });
     m.overlay = Some(Overlay::Picker(Picker {
-        title: "Rate: players agree who may authorise downtime procedures at the hospital and who tells the regulator".into(),
+        title: "Rate: players agree who may authorise downtime procedures at the hospital and who tells the regulator"
+            .into(),
         options: vec!["met".into(), "partly".into(), "not met".into()],
         sel: 0,
         purpose: PickPurpose::Severity,
@@ -1878,9 +1879,15 @@ fn on_resume_overdue_injects_wait_for_the_facilitators_key() {
             .collect()
     };
     let now = m.now;
-    assert!(released(&update(&mut m, Msg::Tick(now))).is_empty(), "released in a burst");
+    assert!(
+        released(&update(&mut m, Msg::Tick(now))).is_empty(),
+        "released in a burst"
+    );
     assert_eq!(m.held.len(), 3, "{:?}", m.held);
-    assert!(m.flash.as_ref().is_some_and(|f| f.text.contains("3 inject(s) fell due")));
+    assert!(m
+        .flash
+        .as_ref()
+        .is_some_and(|f| f.text.contains("3 inject(s) fell due")));
     assert!(released(&update(&mut m, Msg::Tick(now + 1_000))).is_empty());
     m.incident.as_mut().unwrap().focus = Pane::Facilitator;
     let s = screen(&render(&m, 120, 40, Theme::mono()));

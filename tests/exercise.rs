@@ -286,12 +286,30 @@ fn a_response_is_timed_in_scenario_time_and_credited_to_one_inject_only() {
         note(5, "ann@desk", T0 + 100_000, "looking into it", &[]),
         // The explicit answer to inj-01, during a pause of five real minutes.
         clock_ev(6, T0 + 120_000, "Pause", 2.0, 180_000),
-        note(7, "bob@desk", T0 + 200_000, "isolating the ward PCs", &["inject:inj-01-detection"]),
+        note(
+            7,
+            "bob@desk",
+            T0 + 200_000,
+            "isolating the ward PCs",
+            &["inject:inj-01-detection"],
+        ),
         clock_ev(8, T0 + 420_000, "Resume", 2.0, 180_000),
         // The explicit answer to inj-02, 15 real seconds after the resume (30 s scenario).
-        note(9, "ann@desk", T0 + 435_000, "charge nurse: downtime forms", &["inject:inj-02-ed-charge-nurse"]),
+        note(
+            9,
+            "ann@desk",
+            T0 + 435_000,
+            "charge nurse: downtime forms",
+            &["inject:inj-02-ed-charge-nurse"],
+        ),
         // The facilitator's own note never counts.
-        note(10, "fac@h", T0 + 436_000, "well done", &["inject:inj-02-ed-charge-nurse"]),
+        note(
+            10,
+            "fac@h",
+            T0 + 436_000,
+            "well done",
+            &["inject:inj-02-ed-charge-nurse"],
+        ),
     ]);
     let r = inject_responses(&st);
     assert_eq!(r.len(), 2);
@@ -306,7 +324,10 @@ fn a_response_is_timed_in_scenario_time_and_credited_to_one_inject_only() {
     assert!(r[1].explicit);
     assert_eq!(r[1].after_scenario_ms(), Some(90_000));
     // No event answers two injects.
-    let used: Vec<&str> = r.iter().filter_map(|x| x.first_response.map(|e| e.id.as_str())).collect();
+    let used: Vec<&str> = r
+        .iter()
+        .filter_map(|x| x.first_response.map(|e| e.id.as_str()))
+        .collect();
     assert_eq!(used.len(), BTreeSet::from_iter(used.iter()).len());
 }
 

@@ -1043,7 +1043,11 @@ fn on_resume_overdue_injects_are_released_one_at_a_time_on_the_facilitators_key(
     let s = c.wait_for("OVERDUE", WAIT);
     assert!(s.contains("Facilitator"), "{s}");
     std::thread::sleep(Duration::from_millis(1_500));
-    assert_eq!(injects(&w.tail_json(&reader, &id)), 1, "released without the facilitator");
+    assert_eq!(
+        injects(&w.tail_json(&reader, &id)),
+        1,
+        "released without the facilitator"
+    );
     // Enter: one; a while later still one; Enter again: the next.
     c.send(b"\r");
     wait_events(&w, &reader, &id, "the first overdue inject", |ev| injects(ev) == 2);

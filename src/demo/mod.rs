@@ -12,8 +12,8 @@ use crate::domain::event::*;
 use crate::domain::identity::WriterId;
 use crate::domain::playbook::Audience;
 use crate::domain::time::Millis;
-use crate::domain::Phase;
 use crate::domain::IncidentState;
+use crate::domain::Phase;
 use crate::store::incident::{declare, DeclareRequest, Incident};
 use crate::store::playbooks::Library;
 use crate::store::writer::{Draft, LogWriter};
@@ -491,7 +491,12 @@ mod tests {
         let records = s.events().filter(|e| !matches!(e.body, Body::Heads(_))).count();
         assert_eq!(records, 1 + script("viewer", now).len());
         assert_eq!(s.phase(), Phase::LessonsLearned);
-        for a in ["isolate-host-edr", "cut-segment-egress", "reset-krbtgt", "rebuild-from-gold-image"] {
+        for a in [
+            "isolate-host-edr",
+            "cut-segment-egress",
+            "reset-krbtgt",
+            "rebuild-from-gold-image",
+        ] {
             let st = s.derived.actions.get(a).map(|r| r.value.state);
             assert_eq!(st, Some(ActionState::Done), "{a}");
         }

@@ -46,7 +46,12 @@ pub fn due<'a>(sc: &'a Scenario, state: &IncidentState, skipped: &BTreeSet<Strin
 
 /// Injects whose time has come (or whose condition holds) and that are not out yet, running
 /// clock or not: on `--resume` these are shown and released one at a time by the facilitator.
-pub fn overdue<'a>(sc: &'a Scenario, state: &IncidentState, skipped: &BTreeSet<String>, now: Millis) -> Vec<&'a Inject> {
+pub fn overdue<'a>(
+    sc: &'a Scenario,
+    state: &IncidentState,
+    skipped: &BTreeSet<String>,
+    now: Millis,
+) -> Vec<&'a Inject> {
     let c = clock(state);
     if c.ended {
         return Vec::new();
@@ -97,5 +102,7 @@ pub fn response_tag(inject: &str) -> String {
 
 /// The inject a note answers, from its `inject:<id>` tag.
 pub fn responds_to(tags: &[String]) -> Option<&str> {
-    tags.iter().find_map(|t| t.strip_prefix("inject:")).filter(|id| !id.is_empty())
+    tags.iter()
+        .find_map(|t| t.strip_prefix("inject:"))
+        .filter(|id| !id.is_empty())
 }

@@ -109,8 +109,7 @@ pub fn inject_responses(s: &IncidentState) -> Vec<InjectResponse<'_>> {
             scenario_ms: inj.scenario_ms,
             first_response,
             explicit: explicit.is_some(),
-            response_scenario_ms: first_response
-                .and_then(|x| crate::exercise::scheduler::scenario_at(s, x.when())),
+            response_scenario_ms: first_response.and_then(|x| crate::exercise::scheduler::scenario_at(s, x.when())),
         });
     }
     out
@@ -249,8 +248,9 @@ pub fn markdown(
                         who(&x.by),
                         md(&describe_in(s, x))
                     ),
-                    r.after_scenario_ms()
-                        .map_or("-".into(), |ms| format_scenario(ms).trim_start_matches("E+").to_string()),
+                    r.after_scenario_ms().map_or("-".into(), |ms| {
+                        format_scenario(ms).trim_start_matches("E+").to_string()
+                    }),
                 ),
                 None => ("no response recorded".into(), "-".into()),
             };
@@ -288,17 +288,29 @@ pub fn markdown(
             let (good, improve): (Vec<_>, Vec<_>) = f.notes.iter().partition(|n| n.text.trim_start().starts_with('+'));
             let _ = writeln!(o, "\n## What went well\n");
             let on = |n: &crate::exercise::local::EvaluatorNote| {
-                n.inject.as_deref().map_or(String::new(), |i| format!(" (on {})", md(i)))
+                n.inject
+                    .as_deref()
+                    .map_or(String::new(), |i| format!(" (on {})", md(i)))
             };
             for n in &good {
-                let _ = writeln!(o, "- {}{}", md(n.text.trim_start().trim_start_matches('+').trim()), on(n));
+                let _ = writeln!(
+                    o,
+                    "- {}{}",
+                    md(n.text.trim_start().trim_start_matches('+').trim()),
+                    on(n)
+                );
             }
             if good.is_empty() {
                 let _ = writeln!(o, "- (no evaluator notes starting with `+`)");
             }
             let _ = writeln!(o, "\n## What to improve\n");
             for n in &improve {
-                let _ = writeln!(o, "- {}{}", md(n.text.trim_start().trim_start_matches('-').trim()), on(n));
+                let _ = writeln!(
+                    o,
+                    "- {}{}",
+                    md(n.text.trim_start().trim_start_matches('-').trim()),
+                    on(n)
+                );
             }
             if improve.is_empty() {
                 let _ = writeln!(o, "- (no evaluator notes)");

@@ -165,7 +165,10 @@ pub(super) fn facilitate(m: &mut Model, a: Action) -> Vec<Effect> {
         }
         let speed = next_speed(c.speed, m.pending_speed.map(|p| p.0), a == Action::Faster);
         m.pending_speed = Some((speed, m.now));
-        m.flash(format!("exercise speed x{speed} (recorded once you stop pressing)"), false);
+        m.flash(
+            format!("exercise speed x{speed} (recorded once you stop pressing)"),
+            false,
+        );
         return Vec::new();
     }
     // Anything else first records a speed change still waiting, so the record keeps its order.

@@ -67,7 +67,11 @@ fn spot_key(m: &Model, s: Spot) -> String {
         return String::new();
     };
     match s {
-        Spot::Item(p, i) => pb.phases.get(p).get(i).map_or(String::new(), |it| format!("item:{}", it.id)),
+        Spot::Item(p, i) => pb
+            .phases
+            .get(p)
+            .get(i)
+            .map_or(String::new(), |it| format!("item:{}", it.id)),
         Spot::Action(i) => pb.actions.get(i).map_or(String::new(), |a| format!("action:{}", a.id)),
     }
 }

@@ -34,8 +34,8 @@ pub use confirm::*;
 pub use declare::*;
 use detail::*;
 pub use editor::*;
-pub use facilitator::{next_speed, released, speed_settled, upcoming, SPEED_SETTLE_MS};
 use facilitator::*;
+pub use facilitator::{next_speed, released, speed_settled, upcoming, SPEED_SETTLE_MS};
 pub use incident::*;
 pub use picker::*;
 
@@ -296,7 +296,10 @@ impl Model {
     }
 
     pub fn visible_rows(&self) -> Vec<&BoardRow> {
-        self.board.iter().filter(|r| self.board_filter.shows(r, self.demo)).collect()
+        self.board
+            .iter()
+            .filter(|r| self.board_filter.shows(r, self.demo))
+            .collect()
     }
 
     pub fn contexts(&self) -> Vec<Context> {

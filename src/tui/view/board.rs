@@ -171,11 +171,7 @@ fn row_flags(m: &Model, r: &crate::tui::model::BoardRow, wide: bool) -> Vec<Stri
     }
     if r.problems > 0 {
         flags.push(if wide {
-            format!(
-                "⚠{} problem{}",
-                r.problems,
-                if r.problems == 1 { "" } else { "s" }
-            )
+            format!("⚠{} problem{}", r.problems, if r.problems == 1 { "" } else { "s" })
         } else {
             format!("⚠{}", r.problems)
         });

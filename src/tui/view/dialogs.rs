@@ -393,18 +393,30 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
     let Some(overlay) = &m.overlay else { return };
     if let Overlay::Editor(ed) = overlay {
         let (title, h): (String, u16) = match ed.purpose {
-            EditorPurpose::Note => (" Note — Enter sends · Alt+Enter/Ctrl+J new line · Esc keeps draft ".into(), 8),
+            EditorPurpose::Note => (
+                " Note — Enter sends · Alt+Enter/Ctrl+J new line · Esc keeps draft ".into(),
+                8,
+            ),
             EditorPurpose::Blocked => (" Why is it blocked? Enter sends · Esc cancels ".into(), 5),
             EditorPurpose::Skip => (" Why skip this required item? Enter records · Esc cancels ".into(), 5),
-            EditorPurpose::Params => (" Parameters (NAME=value; ↑↓ line) — Enter proposes · Esc cancels ".into(), 8),
-            EditorPurpose::Status(_) => (" Status update — recorded, not sent · Enter records · Esc cancels ".into(), 10),
+            EditorPurpose::Params => (
+                " Parameters (NAME=value; ↑↓ line) — Enter proposes · Esc cancels ".into(),
+                8,
+            ),
+            EditorPurpose::Status(_) => (
+                " Status update — recorded, not sent · Enter records · Esc cancels ".into(),
+                10,
+            ),
             EditorPurpose::FollowUp => (" Follow-up — Enter records · Esc cancels ".into(), 5),
             EditorPurpose::Search => (" Search timeline — Enter applies (empty clears) · Esc ".into(), 3),
             EditorPurpose::Title => (" Incident title — Enter · Esc cancels ".into(), 3),
             EditorPurpose::SeverityReason(_) => (" Why change the severity? Enter records · Esc cancels ".into(), 5),
             EditorPurpose::Evaluator => (
                 match &ed.item {
-                    Some(i) => format!(" Evaluator note on {} (private; + went well, - to improve) — Enter ", sanitize(i)),
+                    Some(i) => format!(
+                        " Evaluator note on {} (private; + went well, - to improve) — Enter ",
+                        sanitize(i)
+                    ),
                     None => " Evaluator note (private; + went well, - to improve) — Enter keeps it ".into(),
                 },
                 6,
@@ -417,7 +429,10 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                 8,
             ),
             EditorPurpose::Rating(r) => (
-                format!(" Objective {} — a note (optional) · Enter keeps it · Esc cancels ", r.label()),
+                format!(
+                    " Objective {} — a note (optional) · Enter keeps it · Esc cancels ",
+                    r.label()
+                ),
                 6,
             ),
         };

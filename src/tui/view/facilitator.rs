@@ -91,7 +91,11 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
         FacView::Released => released
             .iter()
             .map(|(id, title)| {
-                let notes = f.notes.iter().filter(|n| n.inject.as_deref() == Some(id.as_str())).count();
+                let notes = f
+                    .notes
+                    .iter()
+                    .filter(|n| n.inject.as_deref() == Some(id.as_str()))
+                    .count();
                 let mark = match notes {
                     0 => String::new(),
                     1 => " (1 note)".to_string(),
@@ -133,10 +137,9 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     match rows.get(sel) {
         Some((_, Some(detail))) => lines.push(Line::styled(detail.clone(), theme.dim())),
         Some(_) => {}
-        None if m.fac_view == FacView::Upcoming && !c.ended => lines.push(Line::styled(
-            "every inject is out; E ends the exercise",
-            theme.dim(),
-        )),
+        None if m.fac_view == FacView::Upcoming && !c.ended => {
+            lines.push(Line::styled("every inject is out; E ends the exercise", theme.dim()))
+        }
         None if m.fac_view == FacView::Released => lines.push(Line::styled("nothing released yet", theme.dim())),
         None => {}
     }
