@@ -70,6 +70,10 @@ pub enum Action {
     JumpMine,
     JumpRequired,
     Clocks,
+    ReplayPrev,
+    ReplayNext,
+    ReplayBack,
+    ReplayForward,
 }
 
 impl Action {
@@ -127,6 +131,10 @@ impl Action {
         Action::JumpMine,
         Action::JumpRequired,
         Action::Clocks,
+        Action::ReplayPrev,
+        Action::ReplayNext,
+        Action::ReplayBack,
+        Action::ReplayForward,
     ];
 
     /// Fails to compile when an action is added but not listed in `ALL`.
@@ -184,7 +192,11 @@ impl Action {
             | Action::JumpApproval
             | Action::JumpMine
             | Action::JumpRequired
-            | Action::Clocks => true,
+            | Action::Clocks
+            | Action::ReplayPrev
+            | Action::ReplayNext
+            | Action::ReplayBack
+            | Action::ReplayForward => true,
         }
     }
 }
@@ -346,6 +358,16 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
         ),
         (Incident, "m", JumpMine, "jump to the next thing assigned to me", None),
         (Incident, "i", JumpRequired, "jump to the next open required item", None),
+        (
+            Incident,
+            "[",
+            ReplayPrev,
+            "replay: as it stood a record earlier (Esc: live)",
+            None,
+        ),
+        (Incident, "]", ReplayNext, "replay: one record later", None),
+        (Incident, "{", ReplayBack, "replay: ten records earlier", None),
+        (Incident, "}", ReplayForward, "replay: ten records later", None),
         (Incident, "Up", Up, "move up", None),
         (Incident, "k", Up, "move up", None),
         (Incident, "Down", Down, "move down", None),
@@ -483,6 +505,16 @@ impl Keymap {
                 .iter()
                 .find(|b| b.context == *c && b.key == key)
                 .map(|b| b.action)
+        })
+    }
+
+    /// The first key bound to `action` in these contexts, as shown.
+    pub fn key_for(&self, contexts: &[Context], action: Action) -> Option<String> {
+        contexts.iter().find_map(|c| {
+            self.bindings
+                .iter()
+                .find(|b| b.context == *c && b.action == action)
+                .map(|b| b.key.to_string())
         })
     }
 

@@ -36,7 +36,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     };
     let title = format!(
         " Facilitator {} {state} x{} ",
-        format_scenario(c.scenario_ms(m.now)),
+        format_scenario(c.scenario_ms(m.view_now())),
         c.speed
     );
     let block = pane_block(title, focused, theme);
