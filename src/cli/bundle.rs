@@ -27,7 +27,10 @@ const MAX_MEMBER: u64 = 4 << 30;
 
 /// The incident's files, read once each: (path inside the incident folder, bytes), and what
 /// was not taken (symlinks, odd entries).
-fn read_incident(dir: &Path) -> Result<(Vec<(String, Vec<u8>)>, Vec<String>)> {
+/// Files as (path inside the incident folder, bytes).
+type Files = Vec<(String, Vec<u8>)>;
+
+fn read_incident(dir: &Path) -> Result<(Files, Vec<String>)> {
     fsutil::real_dir(dir).map_err(|e| Fail::new(format!("{}: {e}", dir.display())))?;
     let mut files = Vec::new();
     let mut skipped = Vec::new();

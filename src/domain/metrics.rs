@@ -10,8 +10,8 @@
 //! - **time to detect**: first evidence → discovery.
 //! - **time to declare**: discovery → declaration (measured only with an explicit discovery).
 //! - **time to contain**: declaration → the first entry into Eradication or a later phase. Moving
-//!   past Containment is the team's judgement that the damage is limited ("stop the incident
-//!   before it spreads and causes further damage": SANS *Containment*; NIST SP 800-61r2 §3.3).
+//!   past Containment is the team's judgement that the damage is limited (SANS *Containment*:
+//!   keep the incident from spreading and doing more damage; NIST SP 800-61r2 §3.3.1).
 //! - **time to eradicate**: declaration → the first entry into Recovery or later.
 //! - **time to recover**: declaration → the first entry into Lessons Learned, or the resolution
 //!   if that comes first.
@@ -184,7 +184,7 @@ pub fn metrics(s: &IncidentState, now: Millis) -> Metrics {
             _ => None,
         })
         .collect();
-    entries.sort_by(|a, b| (a.0, a.1.key()).cmp(&(b.0, b.1.key())));
+    entries.sort_by_key(|a| (a.0, a.1.key()));
     let first_at_or_after = |p: Phase| entries.iter().find(|(_, _, x)| x.phase >= p).map(|(t, _, _)| *t);
     let contained = first_at_or_after(Phase::Eradication);
     let eradicated = first_at_or_after(Phase::Recovery);

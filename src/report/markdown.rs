@@ -118,7 +118,7 @@ impl Md {
     fn quote(&mut self, text: &str) {
         for l in crate::domain::sanitize_lines(text) {
             let l = self.t(&l);
-            self.line(&format!("> {l}").trim_end().to_string());
+            self.line(format!("> {l}").trim_end());
         }
         self.blank();
     }
