@@ -40,6 +40,9 @@ fn help_works_for_every_verb() {
         &["tail"],
         &["import"],
         &["verify"],
+        &["export"],
+        &["report"],
+        &["bundle"],
         &["playbook"],
         &["demo"],
         &["playbook", "list"],
@@ -891,4 +894,333 @@ fn show_json_lists_every_deadline_clock_overdue_met_and_waived() {
         text.contains("Clocks (UTC") && text.contains("[OVERDUE]") && text.contains("[waived]"),
         "{text}"
     );
+}
+
+// ---- the post-incident review -------------------------------------------------------------------
+
+fn utc(ms: i64) -> String {
+    warroom::domain::time::format_utc(ms)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Declared five days back with a backfilled first alert, through every phase, one deadline
+/// missed (GDPR 72 h) and one met (the insurer's hotline within 24 h), resolved: the export's
+/// sections and durations in Markdown and JSON; `--as-of`; `report`; `bundle` and its check.
+#[test]
+fn the_review_writes_itself_end_to_end() {
+    const H: i64 = 3_600_000;
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let priya = w.who("priya", "laptop");
+    let base = (now_ms() - 5 * 24 * H) / H * H;
+    let at = |h: i64| utc(base + h * H);
+    let id = w
+        .run(
+            &alice,
+            &[
+                "declare",
+                "--playbook",
+                "ransomware",
+                "--title",
+                "Finance file servers encrypted (fin-fs-02)",
+                "--severity",
+                "1",
+                "--occurred",
+                &at(0),
+            ],
+        )
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    // A drill on the same directory: never counted by `report`.
+    w.run(
+        &alice,
+        &[
+            "declare",
+            "--playbook",
+            "phishing",
+            "--title",
+            "Drill",
+            "--severity",
+            "3",
+            "--exercise",
+        ],
+    )
+    .ok();
+    w.run(
+        &alice,
+        &["note", &id, "first EDR alert on fin-fs-02", "--occurred", &at(-2)],
+    )
+    .ok();
+    w.run(
+        &alice,
+        &[
+            "note",
+            &id,
+            "helpdesk calls: files renamed .lockbit",
+            "--occurred",
+            &at(0),
+        ],
+    )
+    .ok();
+    let r = w.run(&alice, &["phase", &id, "containment", "--occurred", &at(1)]).ok();
+    assert!(r.stderr.contains("recorded as an override"), "{r}");
+    w.run(
+        &alice,
+        &[
+            "status",
+            &id,
+            "--audience",
+            "external",
+            "Some systems are down (we are on it).\nNext update 14:00Z",
+            "--occurred",
+            &at(2),
+        ],
+    )
+    .ok();
+    // The insurer's hotline within 24 h of discovery: met.
+    w.run(
+        &alice,
+        &["check", &id, "id-notify-insurer", "done", "--occurred", &at(3)],
+    )
+    .ok();
+    w.run(&alice, &["role", &id, "commander", "priya", "--occurred", &at(4)])
+        .ok();
+    std::thread::sleep(Duration::from_millis(30));
+    let between = now_ms();
+    std::thread::sleep(Duration::from_millis(30));
+    w.run(&priya, &["phase", &id, "eradication", "--occurred", &at(5)]).ok();
+    w.run(&priya, &["phase", &id, "recovery", "--occurred", &at(9)]).ok();
+    w.run(&priya, &["phase", &id, "lessons-learned", "--occurred", &at(20)])
+        .ok();
+    w.run(
+        &priya,
+        &[
+            "resolve",
+            &id,
+            "--summary",
+            "Restored from immutable backups; no data left the network.",
+            "--occurred",
+            &at(24),
+        ],
+    )
+    .ok();
+    w.run(
+        &priya,
+        &[
+            "check",
+            &id,
+            "ll-review",
+            "done",
+            "--note",
+            "Held 3 days later: EDR coverage gaps on file servers.",
+            "--occurred",
+            &at(26),
+        ],
+    )
+    .ok();
+
+    let md = w.run(&alice, &["export", &id, "--format", "md"]).ok().stdout;
+    let sections = [
+        "> **Integrity: verified**",
+        "## Summary",
+        "## Impact",
+        "## Root cause",
+        "## Key times",
+        "## Deadline clocks",
+        "## Roles and handoffs",
+        "## Time in each phase",
+        "## Checklists",
+        "## Containment actions",
+        "## Status updates",
+        "## Follow-ups",
+        "## Lessons learned",
+        "## Timeline (UTC)",
+    ];
+    let mut from = 0;
+    for s in sections {
+        from += md[from..]
+            .find(s)
+            .unwrap_or_else(|| panic!("{s} missing or out of order\n{md}"));
+    }
+    for want in [
+        "| time to detect | first evidence → discovery | 2h 00m",
+        "| time to contain | declaration → Eradication entered | 5h 00m",
+        "| time to eradicate | declaration → Recovery entered | 9h 00m",
+        "| time to recover | declaration → Lessons Learned entered or resolved | 20h 00m",
+        "| time to resolve | declaration → resolved | 1d 0h 00m",
+        "| Identification | 1× | 1h 00m | - |",
+        "| Containment | 1× | 4h 00m | - |",
+        "| Eradication | 1× | 4h 00m | - |",
+        "| Recovery | 1× | 11h 00m | - |",
+        "| Lessons Learned | 1× | 4h 00m | - |",
+        "**override:** id-",
+        "| met | Cyber-insurance notice of claim |",
+        "| OVERDUE | GDPR supervisory authority notification |",
+        "- GDPR supervisory authority notification — Notify the lead supervisory authority",
+        "| commander | alice | priya | alice |",
+        "Restored from immutable backups; no data left the network.",
+        "> Some systems are down (we are on it).\n> Next update 14:00Z",
+        "Held 3 days later: EDR coverage gaps on file servers.",
+        "Finance file servers encrypted (fin-fs-02)",
+    ] {
+        assert!(md.contains(want), "missing {want:?}\n{md}");
+    }
+    assert!(!md.contains("\\("), "needless escaping\n{md}");
+
+    let j = w.run(&alice, &["export", &id, "--format", "json"]).ok().json();
+    let r = &j["review"];
+    let kt = |name: &str| {
+        r["key_times"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["metric"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(kt("time to detect")["ms"], 2 * H);
+    assert_eq!(kt("time to contain")["ms"], 5 * H);
+    assert_eq!(kt("time to resolve")["ms"], 24 * H);
+    assert_eq!(kt("time to declare")["state"], "not_measured");
+    let phase_ms = |p: &str| {
+        r["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["phase"] == p)
+            .map(|x| x["completed_ms"].as_i64().unwrap())
+    };
+    assert_eq!(phase_ms("Containment"), Some(4 * H));
+    assert_eq!(phase_ms("Recovery"), Some(11 * H));
+    assert!(r["deadlines_missed"].as_u64().unwrap() >= 1, "{r}");
+    let missed: Vec<&serde_json::Value> = r["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["missed"] == true)
+        .collect();
+    assert!(missed.iter().any(|d| d["deadline"] == "gdpr-art33"), "{missed:?}");
+    assert!(r["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["deadline"] == "cyber-insurance" && d["state"] == "met"));
+    assert_eq!(r["handoffs"][0]["to"], "priya");
+    assert_eq!(
+        r["summary"]["text"],
+        "Restored from immutable backups; no data left the network."
+    );
+    assert_eq!(
+        r["status_updates"][0]["text"],
+        "Some systems are down (we are on it).\nNext update 14:00Z"
+    );
+    assert!(r["lessons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|q| q["answer"]["text"] == "Held 3 days later: EDR coverage gaps on file servers."));
+    assert_eq!(j["integrity"]["ok"], true);
+
+    // As it stood before priya moved it on: Containment, commander priya, clocks then.
+    let then = utc(between);
+    let then = format!("{}.{:03}Z", &then[..then.len() - 1], between % 1000);
+    let v = w.run(&alice, &["show", &id, "--json", "--as-of", &then]).ok().json();
+    assert_eq!(v["phase"], "containment", "{v}");
+    assert_eq!(v["commander"], "priya");
+    assert_eq!(v["status"], "active");
+    let old = w
+        .run(&alice, &["export", &id, "--format", "json", "--as-of", &then])
+        .ok()
+        .json();
+    assert_eq!(old["review"]["overview"]["as_of"], utc(between));
+    assert_eq!(old["review"]["overview"]["status"], "open");
+    let live = w.show(&alice, &id);
+    assert_eq!(live["phase"], "lessons-learned");
+
+    // `report`: the real incident only, with its times.
+    let rep = w.run(&alice, &["report", "--json"]).ok().json();
+    assert_eq!(rep["incidents"], 1, "{rep}");
+    assert_eq!(rep["excluded"]["exercise"], 1, "{rep}");
+    assert_eq!(rep["by_playbook"]["ransomware"], 1);
+    assert_eq!(rep["by_severity"]["SEV1"], 1);
+    assert_eq!(rep["median_time_to_contain"]["ms"], 5 * H);
+    assert_eq!(rep["median_time_to_resolve"]["ms"], 24 * H);
+    assert!(rep["missed"].to_string().contains("GDPR"), "{rep}");
+    let text = w.run(&alice, &["report"]).ok().stdout;
+    assert!(
+        text.contains("median time to resolve") && text.contains("1d 0h 00m"),
+        "{text}"
+    );
+    let rep = w.run(&alice, &["report", "--since", "-1d", "--json"]).ok().json();
+    assert_eq!(rep["incidents"], 0, "{rep}");
+
+    // The sealed bundle: a roundtrip checks out; a flipped byte, a removed and an added member
+    // do not.
+    let tar_path = w.path().join("inc.tar");
+    let tar_s = tar_path.to_str().unwrap();
+    w.run(&alice, &["bundle", &id, "-o", tar_s]).ok();
+    let ok = w.run(&alice, &["bundle", "--check", tar_s]).ok();
+    assert!(ok.stdout.contains("ok: every member matches the manifest"), "{ok}");
+    let bytes = std::fs::read(&tar_path).unwrap();
+    let members = |b: &[u8]| -> Vec<(String, Vec<u8>)> {
+        let mut a = tar::Archive::new(b);
+        a.entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let p = e.path().unwrap().to_string_lossy().into_owned();
+                let mut v = Vec::new();
+                std::io::Read::read_to_end(&mut e, &mut v).unwrap();
+                (p, v)
+            })
+            .collect()
+    };
+    let pack = |files: &[(String, Vec<u8>)]| -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (p, v) in files {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(v.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, p, &v[..]).unwrap();
+        }
+        b.into_inner().unwrap()
+    };
+    let all = members(&bytes);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&all.iter().find(|(p, _)| p == "MANIFEST.json").unwrap().1).unwrap();
+    assert_eq!(manifest["incident"], id.as_str());
+    assert_eq!(manifest["verify"]["ok"], true);
+    assert_eq!(manifest["export"]["review"]["key_times"][2]["ms"], 5 * H);
+    assert!(manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["blake3"].as_str().unwrap().len() == 64));
+    let check = |files: Vec<(String, Vec<u8>)>, name: &str| -> Run {
+        let p = w.path().join(name);
+        std::fs::write(&p, pack(&files)).unwrap();
+        w.run(&alice, &["bundle", "--check", p.to_str().unwrap()]).code(1)
+    };
+    let log = all.iter().position(|(p, _)| p.ends_with(".ronl")).unwrap();
+    let mut flipped = all.clone();
+    let n = flipped[log].1.len() / 2;
+    flipped[log].1[n] ^= 0x01;
+    let r = check(flipped, "flipped.tar");
+    assert!(r.stdout.contains("CHANGED:") && r.stdout.contains(".ronl"), "{r}");
+    let mut removed = all.clone();
+    removed.remove(log);
+    let r = check(removed, "removed.tar");
+    assert!(r.stdout.contains("MISSING:"), "{r}");
+    let mut added = all.clone();
+    added.push((format!("{id}/events/mallory@evil.abc123.ronl"), b"planted\n".to_vec()));
+    let r = check(added, "added.tar");
+    assert!(r.stdout.contains("EXTRA:"), "{r}");
 }

@@ -1917,3 +1917,67 @@ fn esc_from_the_demo_incident_shows_it_on_the_board() {
     let s = screen(&render(&m, 80, 24, Theme::mono()));
     assert!(s.contains("Active 1") && s.contains("DEMO"), "{s}");
 }
+
+// ---- replay: the incident as it stood ---------------------------------------------------------
+
+/// `[` enters replay one record back; `{`/`}` step by ten, `]` by one; the header says REPLAY
+/// with the time; writes are refused; a teammate's record lands in the live view meanwhile;
+/// `Esc` returns to live.
+#[test]
+fn replay_steps_through_the_incident_as_it_stood() {
+    let mut m = model_on_incident();
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    let live_events = m.incident.as_ref().unwrap().state().event_count();
+    update(&mut m, key('['));
+    update(&mut m, key('{'));
+    let inc = m.incident.as_ref().unwrap();
+    let t = inc.replay_at().expect("replaying");
+    let r = inc.replay.as_ref().unwrap();
+    // The view is exactly the fold of the records written by then.
+    let want = warroom::domain::replay::as_of(&r.live.state, t);
+    assert_eq!(*inc.state(), want);
+    assert!(inc.state().event_count() < live_events);
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.lines().next().unwrap().contains("REPLAY 2025-11-26T10:00:00Z"), "{s}");
+    assert!(s.contains("REPLAY read-only") && s.contains("Esc live"), "{s}");
+    insta::assert_snapshot!("replay_80x24", s);
+    // Writing is refused while replaying.
+    update(&mut m, key('n'));
+    assert!(m.overlay.is_none());
+    assert!(m.flash.as_ref().unwrap().text.contains("read-only"));
+    // Stepping forward past the end stays at the newest record.
+    for _ in 0..5 {
+        update(&mut m, key('}'));
+    }
+    update(&mut m, key(']'));
+    let inc = m.incident.as_ref().unwrap();
+    assert_eq!(inc.state().event_count(), live_events);
+    // A teammate's note arrives while replaying: it goes to the live view.
+    let note = ev(
+        99,
+        "jon@ops-bastion",
+        30,
+        Note {
+            text: "late news".into(),
+            tags: vec![],
+        },
+    );
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update {
+                events: vec![note],
+                ..Update::default()
+            },
+        },
+    );
+    assert_eq!(m.incident.as_ref().unwrap().state().event_count(), live_events);
+    update(&mut m, code(KeyCode::Esc));
+    let inc = m.incident.as_ref().unwrap();
+    assert!(inc.replay.is_none());
+    assert_eq!(inc.state().event_count(), live_events + 1);
+    // Esc again leaves the incident as before.
+    update(&mut m, code(KeyCode::Esc));
+    assert!(m.incident.is_none());
+}

@@ -79,6 +79,21 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// Parse `--as-of` (the forms of `--occurred`) and say on stderr what is shown.
+    pub fn as_of(&self, a: &super::AsOf) -> Result<Option<Millis>> {
+        let Some(text) = &a.as_of else {
+            return Ok(None);
+        };
+        let ms = parse_occurred(text, to_datetime(now_ms()), &self.zone).map_err(Fail::new)?;
+        eprintln!(
+            "as of {}: the incident as it stood then (records written by then)",
+            format_utc(ms)
+        );
+        Ok(Some(ms))
+    }
+}
+
 /// The lowercase short hostname (`WARROOM_HOST` overrides, e.g. in containers with random names).
 pub fn host_name() -> String {
     let raw = std::env::var("WARROOM_HOST")

@@ -18,6 +18,7 @@ pub fn print_out(text: &str) {
     }
 }
 
+pub mod bundle;
 pub mod console;
 pub mod context;
 pub mod demo;
@@ -25,6 +26,7 @@ pub mod exercise;
 pub mod import;
 pub mod ingest;
 pub mod read;
+pub mod report;
 pub mod sync;
 pub mod write;
 
@@ -76,6 +78,14 @@ pub struct When {
     /// When it happened: RFC 3339, HH:MM[:SS] today (in --tz), or relative like -15m
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub occurred: Option<String>,
+}
+
+/// Time travel for read verbs.
+#[derive(Debug, Clone, Args)]
+pub struct AsOf {
+    /// Show the incident as it stood at TIME: only records written by then (sort key `at`), clocks at TIME. Same forms as --occurred
+    #[arg(long = "as-of", value_name = "TIME", allow_hyphen_values = true)]
+    pub as_of: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -337,6 +347,8 @@ pub enum Command {
         /// JSON instead of text (one object a line where there are many)
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        as_of: AsOf,
     },
     /// Print the merged timeline, one event a line
     Tail {
@@ -411,6 +423,29 @@ pub enum Command {
         /// Write to FILE instead of stdout
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        as_of: AsOf,
+    },
+    /// Post-incident metrics over every incident: counts, median times, missed deadlines
+    Report {
+        /// Only incidents declared at or after TIME (RFC 3339, YYYY-MM-DD, HH:MM today, or relative like -30d)
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        since: Option<String>,
+        /// JSON instead of text (one object a line where there are many)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Seal an incident into a tar with a manifest of BLAKE3 hashes, or check such a bundle
+    Bundle {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
+        #[arg(required_unless_present = "check", conflicts_with = "check")]
+        incident: Option<String>,
+        /// The tar file to write
+        #[arg(short, long, value_name = "FILE.tar", required_unless_present = "check")]
+        output: Option<PathBuf>,
+        /// Check a bundle: re-hash every member, fold its logs and verify them; exit 1 on any mismatch
+        #[arg(long, value_name = "FILE.tar")]
+        check: Option<PathBuf>,
     },
     /// Tabletop exercises: run a scenario, control its clock and injects
     #[command(subcommand)]
@@ -548,7 +583,21 @@ pub fn run(cli: Cli) -> Result<()> {
             incident,
             format,
             output,
-        } => read::export(g, &incident, format, output.as_deref()),
+            as_of,
+        } => read::export(g, &incident, format, output.as_deref(), &as_of),
+        Command::Report { since, json } => report::report(g, since.as_deref(), json),
+        Command::Bundle {
+            incident,
+            output,
+            check,
+        } => match (check, incident, output) {
+            (Some(file), _, _) => bundle::check(g, &file),
+            (None, Some(incident), Some(output)) => bundle::bundle(g, &incident, &output),
+            _ => Err(Fail {
+                message: "bundle needs <incident> and -o FILE.tar, or --check FILE.tar".into(),
+                code: 2,
+            }),
+        },
         Command::Exercise(ExerciseCommand::List) => exercise::list(),
         Command::Exercise(ExerciseCommand::Check { scenario }) => exercise::check(g, &scenario),
         Command::Exercise(ExerciseCommand::Control { incident, what, arg }) => {
@@ -572,7 +621,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 commander,
             },
         ),
-        Command::Show { incident, json } => read::show(g, &incident, json),
+        Command::Show { incident, json, as_of } => read::show(g, &incident, json, &as_of),
         Command::Tail { incident, follow, json } => read::tail(g, &incident, follow, json),
         Command::Verify { incident } => read::verify(g, &incident),
         Command::Sync {

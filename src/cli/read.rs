@@ -258,19 +258,29 @@ pub fn state_json(inc: &Incident, now: i64) -> Value {
     v
 }
 
-pub fn show(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
+pub fn show(g: &Global, wanted: &str, as_json: bool, as_of: &super::AsOf) -> Result<()> {
     let ctx = Ctx::new(g)?;
     let id = ctx.store.resolve(wanted)?;
-    let now = now_ms();
-    let mut inc = Incident::open(&ctx.store, &id, now);
+    let as_of = ctx.as_of(as_of)?;
+    let mut inc = Incident::open(&ctx.store, &id, now_ms());
+    let now = as_of.unwrap_or_else(now_ms);
+    if let Some(t) = as_of {
+        inc.rewind(t);
+    }
     follow_link(&ctx, &mut inc, now);
-    let v = state_json(&inc, now);
+    let mut v = state_json(&inc, now);
+    if let Some(t) = as_of {
+        v["as_of"] = json!(format_utc(t));
+    }
     if as_json {
         outln!("{v}");
         return Ok(());
     }
     let s = &inc.state;
     let mut out = std::io::stdout().lock();
+    if let Some(t) = as_of {
+        let _ = writeln!(out, "AS OF {}: the incident as it stood then", format_utc(t));
+    }
     let _ = writeln!(
         out,
         "{}  {}  {}",
@@ -578,23 +588,17 @@ pub fn playbook_check(path: &Path, strict: bool) -> Result<()> {
     Err(Fail::new(format!("{} error(s)", errors.len())))
 }
 
-pub fn export(g: &Global, wanted: &str, format: super::ExportFormat, output: Option<&Path>) -> Result<()> {
+pub fn export(
+    g: &Global,
+    wanted: &str,
+    format: super::ExportFormat,
+    output: Option<&Path>,
+    as_of: &super::AsOf,
+) -> Result<()> {
     let ctx = Ctx::new(g)?;
     let id = ctx.store.resolve(wanted)?;
-    let now = now_ms();
-    let inc = Incident::open(&ctx.store, &id, now);
-    let integrity = store_verify::verify(&ctx.store, &id);
-    // The facilitator's private half, if this host ran the exercise.
-    let fac = crate::exercise::local::FacilitatorState::load(&ctx.store.state_dir, &id).ok();
-    let text = match format {
-        super::ExportFormat::Md => {
-            crate::report::markdown(&id, &inc.state, &inc.problems(), &integrity, fac.as_ref(), now)
-        }
-        super::ExportFormat::Json => {
-            let v = crate::report::json(state_json(&inc, now), &inc.state, &integrity, fac.as_ref());
-            serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
-        }
-    };
+    let as_of = ctx.as_of(as_of)?;
+    let text = export_text(&ctx, &id, format, as_of);
     match output {
         Some(path) => {
             let sharing = crate::store::fsutil::Sharing::private();
@@ -605,4 +609,43 @@ pub fn export(g: &Global, wanted: &str, format: super::ExportFormat, output: Opt
         None => super::print_out(&text),
     }
     Ok(())
+}
+
+/// The review of one incident (as it stood at `as_of`, else now) with its JSON state.
+pub fn review_of(ctx: &Ctx, id: &str, as_of: Option<i64>) -> (crate::report::Review, Value, Incident) {
+    let mut inc = Incident::open(&ctx.store, id, now_ms());
+    let now = as_of.unwrap_or_else(now_ms);
+    if let Some(t) = as_of {
+        inc.rewind(t);
+    }
+    let integrity = store_verify::verify(&ctx.store, id);
+    // The facilitator's private half, if this host ran the exercise.
+    let fac = crate::exercise::local::FacilitatorState::load(&ctx.store.state_dir, id).ok();
+    let problems = inc.problems();
+    let review = crate::report::Review::build(&crate::report::review::Input {
+        id,
+        state: &inc.state,
+        problems: &problems,
+        integrity: &integrity,
+        facilitator: fac.as_ref(),
+        now,
+        as_of,
+    });
+    let mut state = state_json(&inc, now);
+    if let Some(t) = as_of {
+        state["as_of"] = json!(format_utc(t));
+    }
+    (review, state, inc)
+}
+
+/// The export of one incident in `format`.
+pub fn export_text(ctx: &Ctx, id: &str, format: super::ExportFormat, as_of: Option<i64>) -> String {
+    let (review, state, inc) = review_of(ctx, id, as_of);
+    match format {
+        super::ExportFormat::Md => crate::report::markdown(&review),
+        super::ExportFormat::Json => {
+            let v = crate::report::json(state, &review, &inc.state);
+            serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+        }
+    }
 }

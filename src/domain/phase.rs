@@ -1,4 +1,8 @@
-//! The six incident-response phases of NIST SP 800-61, in order.
+//! The six incident-response phases of the SANS incident-handling cycle, in order: Preparation,
+//! Identification, Containment, Eradication, Recovery, Lessons Learned. NIST SP 800-61r2 groups
+//! the same work in four phases (Preparation; Detection and Analysis; Containment, Eradication
+//! and Recovery; Post-Incident Activity); SP 800-61r3 (2025) maps incident response to the
+//! NIST CSF 2.0 functions instead of a phase cycle.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -69,7 +69,8 @@ pub struct Role {
     pub duty: String,
 }
 
-/// The six NIST SP 800-61 phases, each with its checklist.
+/// The six phases of the SANS incident-handling cycle, each with its checklist (NIST SP
+/// 800-61r2 groups them in four; r3 maps response to the CSF 2.0 functions).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Phases {

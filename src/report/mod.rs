@@ -1,44 +1,24 @@
-//! Export: the record of an incident as Markdown or JSON. For an exercise the Markdown is the
-//! after-action report, merging in the facilitator's private scenario and evaluator notes.
-//! Everything from the shared directory is sanitised and escaped here.
+//! Export: the record of an incident as Markdown or JSON, both rendered from one [`Review`]
+//! (`review.rs`), section by section, so the JSON holds everything the Markdown shows. For an
+//! exercise the Markdown is the after-action report, merging in the facilitator's private
+//! scenario and evaluator notes. Everything from the shared directory is sanitised in the model
+//! and escaped here.
 
-use std::fmt::Write;
+pub mod markdown;
+pub mod review;
+pub mod summary;
 
 use serde_json::{json, Value};
 
 use crate::domain::deadline;
-use crate::domain::describe::{action_state_word, describe_in, item_state_word};
-use crate::domain::event::{Body, Event, ItemState, Mode};
+use crate::domain::event::{Body, Event};
 use crate::domain::identity::person_of;
-use crate::domain::sanitize::{sanitize, sanitize_json, sanitize_multiline};
-use crate::domain::time::{format_elapsed, format_utc, Millis};
-use crate::domain::{IncidentState, Phase, Problem};
-use crate::exercise::local::FacilitatorState;
-use crate::exercise::scenario::format_scenario;
+use crate::domain::sanitize::sanitize_json;
+use crate::domain::time::{format_utc, Millis};
+use crate::domain::IncidentState;
 use crate::store::verify::Report as Integrity;
-
-/// Inline text for Markdown: one line, every Markdown and HTML character escaped, so text from
-/// the shared directory can never become a link, an image, HTML or a table break.
-fn md(s: &str) -> String {
-    let mut out = String::new();
-    for c in sanitize(s).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '|' | '#' | '~' | '{' | '}' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn who(by: &str) -> String {
-    md(&person_of(by))
-}
+pub use markdown::markdown;
+pub use review::{Review, Section};
 
 /// How players answered an inject: their first response, and how long it took in scenario time.
 pub struct InjectResponse<'a> {
@@ -115,31 +95,6 @@ pub fn inject_responses(s: &IncidentState) -> Vec<InjectResponse<'_>> {
     out
 }
 
-/// The export opens with its integrity result: what `verify` says of every chain and head.
-fn integrity_md(o: &mut String, r: &Integrity) {
-    if r.errors.is_empty() {
-        let _ = writeln!(
-            o,
-            "> **Integrity: verified** — {} log(s), {} record(s); every hash chain and cross-log head checks out (tamper-evident, not proof).\n",
-            r.logs, r.records
-        );
-    } else {
-        let _ = writeln!(
-            o,
-            "> **Integrity: TAMPERING OR LOSS FOUND** — {} problem(s) in {} log(s); records marked below are not to be taken as fact:\n>",
-            r.errors.len(),
-            r.logs
-        );
-        for e in &r.errors {
-            let _ = writeln!(o, "> - {}", md(e));
-        }
-        o.push('\n');
-    }
-    for c in &r.crashes {
-        let _ = writeln!(o, "> crash (not tampering): {}\n", md(c));
-    }
-}
-
 /// The integrity result as JSON: `{"ok", "logs", "records", "errors": [..], "crashes": [..]}`.
 pub fn integrity_json(r: &Integrity) -> Value {
     let mut v = json!({
@@ -151,315 +106,6 @@ pub fn integrity_json(r: &Integrity) -> Value {
     });
     sanitize_json(&mut v);
     v
-}
-
-pub fn markdown(
-    id: &str,
-    s: &IncidentState,
-    problems: &[Problem],
-    integrity: &Integrity,
-    fac: Option<&FacilitatorState>,
-    now: Millis,
-) -> String {
-    let mut o = String::new();
-    let d = &s.derived;
-    let exercise = matches!(s.mode(), Some(Mode::Exercise));
-    let banner = match s.mode() {
-        Some(Mode::Exercise) => "> **EXERCISE** — a tabletop exercise, not a real incident.\n\n",
-        Some(Mode::Demo) => "> **DEMO** — simulated data.\n\n",
-        _ => "",
-    };
-    let kind = if exercise {
-        "After-action report"
-    } else {
-        "Incident record"
-    };
-    let _ = writeln!(o, "# {kind}: {}\n", md(s.title()));
-    o.push_str(banner);
-    integrity_md(&mut o, integrity);
-    let _ = writeln!(o, "| | |\n|---|---|");
-    let _ = writeln!(o, "| Incident | {} |", md(id));
-    let _ = writeln!(
-        o,
-        "| Severity | SEV{} |",
-        s.severity().map_or("?".into(), |v| v.to_string())
-    );
-    let _ = writeln!(o, "| Phase | {} |", s.phase());
-    let _ = writeln!(o, "| Status | {} |", if s.is_resolved() { "resolved" } else { "open" });
-    let _ = writeln!(o, "| Commander | {} |", md(s.commander().unwrap_or("-")));
-    if let Some(decl) = &d.declared {
-        let _ = writeln!(
-            o,
-            "| Playbook | {} {} ({}) |",
-            md(&decl.value.playbook),
-            md(&decl.value.playbook_version),
-            md(&decl.value.playbook_hash.chars().take(12).collect::<String>())
-        );
-        let _ = writeln!(o, "| Declared | {} by {} |", format_utc(decl.when), who(&decl.by));
-    }
-    for (label, t) in [
-        ("Discovered", d.discovered),
-        ("Classified", d.classified),
-        ("Materiality determined", d.materiality),
-    ] {
-        if let Some(t) = t {
-            let _ = writeln!(o, "| {label} | {} |", format_utc(t));
-        }
-    }
-    if let Some(r) = d.resolved.as_ref().filter(|r| r.value) {
-        let dur = s.declared_at().map(|t| format_elapsed(r.when - t)).unwrap_or_default();
-        let _ = writeln!(o, "| Resolved | {} by {} ({dur}) |", format_utc(r.when), who(&r.by));
-    }
-    let _ = writeln!(o, "| Events | {} ({} notes) |", s.event_count(), d.notes);
-    let _ = writeln!(o, "| Exported | {} |\n", format_utc(now));
-
-    if exercise {
-        if let Some(f) = fac {
-            let _ = writeln!(o, "## Scenario\n\n{}\n\n### Objectives\n", md(&f.scenario.summary));
-            for obj in &f.scenario.objectives {
-                match f.rating(obj) {
-                    Some(r) if r.note.is_empty() => {
-                        let _ = writeln!(o, "- {} — **{}**", md(obj), r.rating.label());
-                    }
-                    Some(r) => {
-                        let _ = writeln!(o, "- {} — **{}**: {}", md(obj), r.rating.label(), md(&r.note));
-                    }
-                    None => {
-                        let _ = writeln!(o, "- {} — not rated", md(obj));
-                    }
-                }
-            }
-            o.push('\n');
-        }
-        let _ = writeln!(o, "## Injects and responses\n");
-        let _ = writeln!(
-            o,
-            "| Inject | Released | First response | After (scenario time) | Expected outcome |\n|---|---|---|---|---|"
-        );
-        for r in inject_responses(s) {
-            let expected = fac
-                .and_then(|f| f.scenario.injects.iter().find(|i| i.id == r.inject))
-                .map_or("-".to_string(), |i| md(&i.expected));
-            let (resp, after) = match r.first_response {
-                Some(x) => (
-                    format!(
-                        "{}{}: {}",
-                        if r.explicit { "" } else { "(next event, not tied) " },
-                        who(&x.by),
-                        md(&describe_in(s, x))
-                    ),
-                    r.after_scenario_ms().map_or("-".into(), |ms| {
-                        format_scenario(ms).trim_start_matches("E+").to_string()
-                    }),
-                ),
-                None => ("no response recorded".into(), "-".into()),
-            };
-            let _ = writeln!(
-                o,
-                "| {} — {} | {} ({}) | {} | {} | {} |",
-                md(&r.inject),
-                md(&r.title),
-                format_scenario(r.scenario_ms),
-                format_utc(r.released.when()),
-                resp,
-                after,
-                expected
-            );
-        }
-        let _ = writeln!(
-            o,
-            "\nA response is a note tied to the inject (`a` on it in the console); where there is none, the players' next event before the next inject, marked \"not tied\". Times are scenario time (the exercise clock)."
-        );
-        if let Some(f) = fac {
-            let never: Vec<String> = f
-                .scenario
-                .injects
-                .iter()
-                .filter(|i| !s.derived.released_injects.contains(&i.id) && !f.skipped.contains(&i.id))
-                .map(|i| format!("{} — {}", md(&i.id), md(&i.title)))
-                .collect();
-            if !never.is_empty() {
-                let _ = writeln!(o, "\nNever released: {}", never.join("; "));
-            }
-            let skipped: Vec<&str> = f.skipped.iter().map(String::as_str).collect();
-            if !skipped.is_empty() {
-                let _ = writeln!(o, "\nSkipped by the facilitator: {}", md(&skipped.join(", ")));
-            }
-            let (good, improve): (Vec<_>, Vec<_>) = f.notes.iter().partition(|n| n.text.trim_start().starts_with('+'));
-            let _ = writeln!(o, "\n## What went well\n");
-            let on = |n: &crate::exercise::local::EvaluatorNote| {
-                n.inject
-                    .as_deref()
-                    .map_or(String::new(), |i| format!(" (on {})", md(i)))
-            };
-            for n in &good {
-                let _ = writeln!(
-                    o,
-                    "- {}{}",
-                    md(n.text.trim_start().trim_start_matches('+').trim()),
-                    on(n)
-                );
-            }
-            if good.is_empty() {
-                let _ = writeln!(o, "- (no evaluator notes starting with `+`)");
-            }
-            let _ = writeln!(o, "\n## What to improve\n");
-            for n in &improve {
-                let _ = writeln!(
-                    o,
-                    "- {}{}",
-                    md(n.text.trim_start().trim_start_matches('-').trim()),
-                    on(n)
-                );
-            }
-            if improve.is_empty() {
-                let _ = writeln!(o, "- (no evaluator notes)");
-            }
-        }
-        o.push('\n');
-    }
-
-    let _ = writeln!(
-        o,
-        "## {}\n",
-        if exercise {
-            "Improvement items (follow-ups)"
-        } else {
-            "Follow-ups"
-        }
-    );
-    if d.follow_ups.is_empty() {
-        let _ = writeln!(o, "None recorded.\n");
-    } else {
-        for f in &d.follow_ups {
-            let _ = writeln!(
-                o,
-                "- [ ] {} — owner: {} (by {}, {})",
-                md(&f.value.text),
-                md(f.value.owner.as_deref().unwrap_or("unassigned")),
-                who(&f.by),
-                format_utc(f.when)
-            );
-        }
-        o.push('\n');
-    }
-
-    let _ = writeln!(o, "## Roles\n");
-    for (role, r) in &d.roles {
-        let _ = writeln!(o, "- {}: {} (since {})", md(role), md(&r.value), format_utc(r.when));
-    }
-    o.push('\n');
-
-    if let Some(pb) = s.playbook() {
-        let _ = writeln!(o, "## Checklists\n");
-        for phase in Phase::ALL {
-            let items = pb.phases.get(phase);
-            if items.is_empty() {
-                continue;
-            }
-            let done = items
-                .iter()
-                .filter(|i| matches!(s.item_state(&i.id), ItemState::Done | ItemState::Skipped))
-                .count();
-            let _ = writeln!(o, "### {phase} ({done}/{})\n", items.len());
-            for i in items {
-                let st = s.item_state(&i.id);
-                let mark = if st == ItemState::Done { "x" } else { " " };
-                let reg = d.items.get(&i.id);
-                let meta = reg
-                    .map(|r| format!(" — {} {} {}", item_state_word(st), who(&r.by), format_utc(r.when)))
-                    .unwrap_or_default();
-                let note = reg
-                    .and_then(|r| r.value.note.as_ref())
-                    .map(|n| format!(" — {}", md(n)))
-                    .unwrap_or_default();
-                let req = if i.required { " (required)" } else { "" };
-                let _ = writeln!(o, "- [{mark}] {}: {}{req}{meta}{note}", md(&i.id), md(&i.text));
-            }
-            o.push('\n');
-        }
-        let _ = writeln!(o, "## Containment actions\n\n| Action | Term | Approval | State | Proposed by | Approved by |\n|---|---|---|---|---|---|");
-        for a in &pb.actions {
-            let r = d.actions.get(&a.id).map(|r| &r.value);
-            let _ = writeln!(
-                o,
-                "| {} | {:?} | {:?} | {} | {} | {} |",
-                md(&a.title),
-                a.term,
-                a.approval,
-                r.map_or("not proposed", |r| action_state_word(r.state)),
-                r.and_then(|r| r.proposer.as_deref()).map_or("-".into(), who),
-                r.and_then(|r| r.approver.as_deref()).map_or("-".into(), who),
-            );
-        }
-        o.push('\n');
-        let clocks = deadline::clocks(s, pb, now);
-        if !clocks.is_empty() {
-            let _ = writeln!(
-                o,
-                "## Deadline clocks\n\n_As of {} UTC. Not legal advice: counsel confirms every deadline. Business days count Monday to Friday; public holidays are not known._\n\n| State | Deadline | Stage | Starts | Due | Where it stands | Source |\n|---|---|---|---|---|---|---|",
-                format_utc(now)
-            );
-            for c in clocks {
-                let _ = writeln!(
-                    o,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
-                    c.label(),
-                    md(&c.name),
-                    md(&c.stage),
-                    c.start.map_or_else(
-                        || format!("on {}", md(&c.trigger)),
-                        |t| format!("{} {}", md(&c.trigger), format_utc(t))
-                    ),
-                    c.due.map_or("-".into(), |t| format!(
-                        "{}{}",
-                        format_utc(t),
-                        if c.business_days { " (business days)" } else { "" }
-                    )),
-                    md(&c.words()),
-                    md(&c.source)
-                );
-            }
-            o.push('\n');
-        }
-    }
-
-    let _ = writeln!(o, "## Timeline (UTC)\n\n| When | Who | What |\n|---|---|---|");
-    for e in s.timeline().filter(|e| !matches!(e.body, Body::Heads(_))) {
-        let backfilled = if e.occurred.is_some() { " (backfilled)" } else { "" };
-        let _ = writeln!(
-            o,
-            "| {}{backfilled} | {} | {} |",
-            format_utc(e.when()),
-            who(&e.by),
-            md(&describe_in(s, e))
-        );
-    }
-    o.push('\n');
-    let updates: Vec<_> = d.status_updates.iter().collect();
-    if !updates.is_empty() {
-        let _ = writeln!(o, "## Status updates (recorded — not sent by warroom)\n");
-        for u in updates {
-            let _ = writeln!(
-                o,
-                "**{:?}**, {} by {}:\n",
-                u.value.audience,
-                format_utc(u.when),
-                who(&u.by)
-            );
-            for line in sanitize_multiline(&u.value.text).lines() {
-                let _ = writeln!(o, "> {}", md(line));
-            }
-            o.push('\n');
-        }
-    }
-    if !problems.is_empty() {
-        let _ = writeln!(o, "## Problems found while reading\n");
-        for p in problems {
-            let _ = writeln!(o, "- {}", md(&p.to_string()));
-        }
-    }
-    o
 }
 
 /// The clocks of every deadline stage at `now` (ms, UTC), times as UTC text, for `show --json`
@@ -525,72 +171,330 @@ pub fn clocks_json(s: &IncidentState, now: Millis) -> Value {
     v
 }
 
-pub fn json(state: Value, s: &IncidentState, integrity: &Integrity, fac: Option<&FacilitatorState>) -> Value {
+/// The export as JSON: `v`, the integrity result first, the folded state (as `show --json`),
+/// the whole review (every section the Markdown shows, as data), the timeline as records and,
+/// for an exercise, the injects and the facilitator's notes.
+pub fn json(state: Value, review: &Review, s: &IncidentState) -> Value {
     // The integrity result comes first: whoever reads the export reads it before the record.
-    let mut v = json!({"v": 1, "integrity": integrity_json(integrity)});
+    let mut v = json!({"v": 1, "integrity": review.integrity});
     if let (Some(out), Value::Object(rest)) = (v.as_object_mut(), state) {
         out.extend(rest.into_iter().filter(|(k, _)| k != "v"));
     }
-    v["timeline"] = Value::Array(
-        s.timeline()
-            .filter(|e| !matches!(e.body, Body::Heads(_)))
-            .map(|e| {
-                let mut j = crate::domain::event::to_json(e);
-                if let Some(flag) = s.flag(e) {
-                    j["flag"] = json!(sanitize(&flag.label()));
-                }
-                j
-            })
-            .collect(),
-    );
-    let injects: Vec<Value> = inject_responses(s)
-        .iter()
-        .map(|r| {
-            json!({
-                "inject": r.inject,
-                "title": r.title,
-                "scenario_ms": r.scenario_ms,
-                "released_at": format_utc(r.released.when()),
-                "first_response": r.first_response.map(|x| json!({"by": x.by, "at": format_utc(x.when()), "what": describe_in(s, x), "explicit": r.explicit, "scenario_ms": r.response_scenario_ms, "after_scenario_ms": r.after_scenario_ms()})),
-                "expected": fac.and_then(|f| f.scenario.injects.iter().find(|i| i.id == r.inject)).map(|i| i.expected.clone()),
-            })
-        })
-        .collect();
-    v["injects"] = Value::Array(injects);
-    if let Some(f) = fac {
-        v["objectives"] = json!(f.scenario.objectives);
-        v["objective_ratings"] = json!(f
-            .scenario
-            .objectives
-            .iter()
-            .map(|obj| {
-                let r = f.rating(obj);
-                json!({"objective": obj, "rating": r.map(|r| r.rating.label()), "note": r.map(|r| r.note.clone())})
-            })
-            .collect::<Vec<_>>());
-        v["evaluator_notes"] = json!(f
-            .notes
-            .iter()
-            .map(|n| json!({"inject": n.inject, "at": format_utc(n.at), "text": n.text}))
-            .collect::<Vec<_>>());
+    v["review"] = serde_json::to_value(review).unwrap_or(Value::Null);
+    v["timeline"] = timeline_json(s);
+    if let Some(x) = &review.exercise {
+        v["injects"] = serde_json::to_value(&x.injects).unwrap_or(Value::Null);
+        v["objectives"] = json!(x.objectives);
+        v["objective_ratings"] = serde_json::to_value(&x.objective_ratings).unwrap_or(Value::Null);
+        v["evaluator_notes"] = serde_json::to_value(&x.evaluator_notes).unwrap_or(Value::Null);
     }
     sanitize_json(&mut v);
     v
 }
 
+/// The timeline as records (`tail --json` form, with the flag of a record not to be taken as
+/// fact), for the JSON export.
+pub fn timeline_json(s: &IncidentState) -> Value {
+    Value::Array(
+        s.timeline()
+            .filter(|e| !matches!(e.body, Body::Heads(_)))
+            .map(|e| {
+                let mut j = crate::domain::event::to_json(e);
+                if let Some(flag) = s.flag(e) {
+                    j["flag"] = json!(crate::domain::sanitize(&flag.label()));
+                }
+                j
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use super::md;
+    use super::review::{Input, Review};
+    use crate::domain::event::*;
+    use crate::domain::playbook::Audience;
+    use crate::domain::time::Millis;
+    use crate::domain::{IncidentState, Phase};
+    use serde_json::Value;
+
+    const H: Millis = 3_600_000;
+    /// 2026-11-26T10:00:00Z
+    const T0: Millis = 1_795_687_200_000;
+
+    fn ev(by: &str, seq: u64, at: Millis, body: impl Into<Body>) -> Event {
+        Event {
+            id: format!("{by}{seq:03}"),
+            at,
+            wall: at,
+            occurred: None,
+            by: format!("{by}@soc"),
+            log: format!("{by}@soc.abc123"),
+            seq,
+            prev: String::new(),
+            body: body.into(),
+        }
+    }
+
+    /// A whole incident on the built-in ransomware playbook, with hostile text everywhere.
+    fn incident() -> IncidentState {
+        let pb = crate::store::playbooks::Library::built_in()
+            .resolve("ransomware")
+            .expect("built-in ransomware");
+        let hash = pb.content_hash();
+        let action = pb.actions[0].id.clone();
+        let lesson = pb.phases.get(Phase::LessonsLearned)[0].id.clone();
+        let hostile = "# Heading? <script>x</script> [link](https://evil.example) | pipe `tick` *a* (fine)";
+        let events = vec![
+            ev(
+                "maya",
+                1,
+                T0,
+                Declared {
+                    incident: "inc".into(),
+                    title: format!("Finance encrypted {hostile}"),
+                    severity: 1,
+                    mode: Mode::Real,
+                    playbook: "ransomware".into(),
+                    playbook_version: pb.version.clone(),
+                    playbook_hash: hash.clone(),
+                    commander: "maya".into(),
+                },
+            ),
+            ev(
+                "jon",
+                1,
+                T0 + H,
+                Note {
+                    text: hostile.into(),
+                    tags: vec![],
+                },
+            ),
+            ev(
+                "maya",
+                2,
+                T0 + H,
+                PhaseEntered {
+                    phase: Phase::Containment,
+                    override_open: vec!["id-first-facts".into()],
+                },
+            ),
+            ev(
+                "jon",
+                2,
+                T0 + 2 * H,
+                ActionSet {
+                    action: action.clone(),
+                    state: ActionState::Proposed,
+                    note: Some(format!("params {hostile}")),
+                },
+            ),
+            ev(
+                "maya",
+                3,
+                T0 + 2 * H + 1,
+                ActionSet {
+                    action: action.clone(),
+                    state: ActionState::Approved,
+                    note: None,
+                },
+            ),
+            ev(
+                "jon",
+                3,
+                T0 + 2 * H + 2,
+                ActionOutput {
+                    action: action.clone(),
+                    text: format!("line one\n```\n{hostile}"),
+                    exit: Some(0),
+                },
+            ),
+            ev(
+                "maya",
+                4,
+                T0 + 3 * H,
+                RoleAssigned {
+                    role: "commander".into(),
+                    who: "priya".into(),
+                },
+            ),
+            ev(
+                "jon",
+                4,
+                T0 + 3 * H + 1,
+                StatusUpdate {
+                    audience: Audience::External,
+                    text: format!("First line\n{hostile}\n---"),
+                },
+            ),
+            ev(
+                "jon",
+                5,
+                T0 + 3 * H + 2,
+                FollowUp {
+                    text: format!("Patch {hostile}"),
+                    owner: Some("jon".into()),
+                    kind: "fix".into(),
+                },
+            ),
+            ev(
+                "priya",
+                1,
+                T0 + 4 * H,
+                PhaseEntered {
+                    phase: Phase::Eradication,
+                    override_open: vec![],
+                },
+            ),
+            ev(
+                "priya",
+                2,
+                T0 + 5 * H,
+                ChecklistSet {
+                    item: lesson,
+                    state: ItemState::Done,
+                    note: Some(format!("answer {hostile}")),
+                },
+            ),
+            ev(
+                "priya",
+                3,
+                T0 + 6 * H,
+                PhaseEntered {
+                    phase: Phase::LessonsLearned,
+                    override_open: vec![],
+                },
+            ),
+            ev(
+                "priya",
+                4,
+                T0 + 7 * H,
+                Resolved {
+                    summary: Some(format!("Restored from backups. {hostile}")),
+                },
+            ),
+        ];
+        IncidentState::fold("inc", vec![(hash, pb)], events)
+    }
+
+    fn review(s: &IncidentState) -> Review {
+        let integrity = crate::store::verify::Report {
+            logs: 3,
+            records: 13,
+            ..Default::default()
+        };
+        Review::build(&Input {
+            id: "inc",
+            state: s,
+            problems: &[],
+            integrity: &integrity,
+            facilitator: None,
+            now: T0 + 9 * 24 * H,
+            as_of: None,
+        })
+    }
+
+    fn leaves(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Number(n) => out.push(n.to_string()),
+            Value::Array(a) => a.iter().for_each(|x| leaves(x, out)),
+            Value::Object(m) => m.values().for_each(|x| leaves(x, out)),
+            _ => {}
+        }
+    }
 
     #[test]
-    fn markdown_from_the_shared_directory_stays_text() {
-        let out =
-            md("![pixel](https://evil.example/x.png) [reset](https://phish.example) a\\| `c` <img src=x> \u{1b}[31m");
-        assert!(!out.contains("!["), "{out}");
-        assert!(!out.contains("]("), "{out}");
-        assert!(!out.contains('<') && !out.contains('\u{1b}'), "{out}");
-        // Every pipe is escaped, and an escaped backslash cannot un-escape it.
-        assert!(out.contains("a\\\\\\|"), "{out}");
-        assert!(!out.contains(" `c`"), "{out}");
+    fn the_json_holds_everything_the_markdown_shows() {
+        let s = incident();
+        let r = review(&s);
+        let (md, shown) = super::markdown::render(&r);
+        let json = super::json(serde_json::json!({"v": 1}), &r, &s);
+        let mut all = Vec::new();
+        leaves(&json, &mut all);
+        assert!(shown.len() > 100, "{}", shown.len());
+        for datum in &shown {
+            let d = crate::domain::sanitize(datum);
+            assert!(
+                all.iter().any(|l| l.contains(&d)),
+                "shown in Markdown but not in the JSON: {d:?}\n{md}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_section_in_order_and_no_injection() {
+        let s = incident();
+        let md = super::markdown(&review(&s));
+        let order = [
+            "> **Integrity: verified**",
+            "## Summary",
+            "## Impact",
+            "## Root cause",
+            "## Key times",
+            "## Deadline clocks",
+            "## Roles and handoffs",
+            "## Time in each phase",
+            "## Checklists",
+            "### Overrides",
+            "## Containment actions",
+            "## Status updates",
+            "## Follow-ups",
+            "## Lessons learned",
+            "## Timeline (UTC)",
+        ];
+        let mut at = 0;
+        for h in order {
+            let i = md[at..]
+                .find(h)
+                .unwrap_or_else(|| panic!("{h} missing or out of order\n{md}"));
+            at += i;
+        }
+        // Durations: contained 4h after the declaration, resolved after 7h.
+        assert!(
+            md.contains(
+                "| time to contain | declaration → Eradication entered | 4h 00m (reached 2026-11-26T14:00:00Z) |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| time to resolve | declaration → resolved | 7h 00m"),
+            "{md}"
+        );
+        assert!(md.contains("| Containment | 1× | 3h 00m | - |"), "{md}");
+        assert!(md.contains("| commander | maya | priya | maya |"), "{md}");
+        assert!(md.contains("Restored from backups."), "{md}");
+        assert!(md.contains("answer "), "{md}");
+        assert!(md.contains("**override:** id-first-facts"), "{md}");
+        // Hostile text never becomes a heading, HTML, a link, a cell or a code span; plain
+        // parentheses are not escaped.
+        // (Inside a fenced block nothing is interpreted: the text is shown as written.)
+        let mut fence: Option<String> = None;
+        for line in md.lines() {
+            if let Some(f) = &fence {
+                if line == f {
+                    fence = None;
+                }
+                continue;
+            }
+            if line.starts_with("```") {
+                fence = Some(line.trim_end_matches("text").to_string());
+                continue;
+            }
+            if line.contains("Heading?") {
+                assert!(
+                    !line.starts_with('#') || line.starts_with("# Incident record"),
+                    "{line}"
+                );
+                assert!(!line.contains("<script") && !line.contains("]("), "{line}");
+                assert!(line.contains("\\| pipe") && !line.contains(" `tick`"), "{line}");
+            }
+        }
+        assert!(fence.is_none(), "a fence left open");
+        assert!(md.contains("(fine)") && !md.contains("\\(fine\\)"), "{md}");
+        // The output's fence is longer than the backticks inside it.
+        assert!(md.contains("````text\nline one\n```\n"), "{md}");
+        // The status update's `---` line stays text.
+        assert!(md.contains("> \\---"), "{md}");
     }
 }

@@ -655,6 +655,12 @@ impl Incident {
         self.source.save_seen();
     }
 
+    /// Show the incident as it stood at `t` (`--as-of`): the fold of the records with `at <= t`.
+    /// Problems found reading the files are kept.
+    pub fn rewind(&mut self, t: Millis) {
+        self.view.state = crate::domain::replay::as_of(&self.view.state, t);
+    }
+
     /// One reconcile pass: returns the events that were new (in arrival order).
     pub fn refresh(&mut self, now: Millis) -> Vec<Event> {
         let fresh = self.view.apply(self.source.poll(now));

@@ -73,6 +73,10 @@ pub enum Action {
     FacView,
     RateObjective,
     Respond,
+    ReplayPrev,
+    ReplayNext,
+    ReplayBack,
+    ReplayForward,
 }
 
 impl Action {
@@ -133,6 +137,10 @@ impl Action {
         Action::FacView,
         Action::RateObjective,
         Action::Respond,
+        Action::ReplayPrev,
+        Action::ReplayNext,
+        Action::ReplayBack,
+        Action::ReplayForward,
     ];
 
     /// Fails to compile when an action is added but not listed in `ALL`.
@@ -193,7 +201,11 @@ impl Action {
             | Action::Clocks
             | Action::FacView
             | Action::RateObjective
-            | Action::Respond => true,
+            | Action::Respond
+            | Action::ReplayPrev
+            | Action::ReplayNext
+            | Action::ReplayBack
+            | Action::ReplayForward => true,
         }
     }
 }
@@ -355,6 +367,16 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
         ),
         (Incident, "m", JumpMine, "jump to the next thing assigned to me", None),
         (Incident, "i", JumpRequired, "jump to the next open required item", None),
+        (
+            Incident,
+            "[",
+            ReplayPrev,
+            "replay: as it stood a record earlier (Esc: live)",
+            None,
+        ),
+        (Incident, "]", ReplayNext, "replay: one record later", None),
+        (Incident, "{", ReplayBack, "replay: ten records earlier", None),
+        (Incident, "}", ReplayForward, "replay: ten records later", None),
         (Incident, "Up", Up, "move up", None),
         (Incident, "k", Up, "move up", None),
         (Incident, "Down", Down, "move down", None),
@@ -513,6 +535,16 @@ impl Keymap {
                 .iter()
                 .find(|b| b.context == *c && b.key == key)
                 .map(|b| b.action)
+        })
+    }
+
+    /// The first key bound to `action` in these contexts, as shown.
+    pub fn key_for(&self, contexts: &[Context], action: Action) -> Option<String> {
+        contexts.iter().find_map(|c| {
+            self.bindings
+                .iter()
+                .find(|b| b.context == *c && b.action == action)
+                .map(|b| b.key.to_string())
         })
     }
 

@@ -132,6 +132,17 @@ pub struct IncidentModel {
     pub draft: String,
     /// Whether the tab followed the incident's phase until the user picked another.
     pub tab_follows_phase: bool,
+    /// Replay mode: `view` shows the incident as it stood at a cursor time; the live view is
+    /// kept here and still takes every update. Writes are disabled.
+    pub replay: Option<Replay>,
+}
+
+/// The replay cursor over the record.
+pub struct Replay {
+    pub live: View,
+    /// Each distinct sort key `at` of the record (`domain::replay::steps`).
+    pub steps: Vec<Millis>,
+    pub cursor: usize,
 }
 
 impl IncidentModel {
@@ -153,6 +164,58 @@ impl IncidentModel {
             },
             draft: String::new(),
             tab_follows_phase: true,
+            replay: None,
+        }
+    }
+
+    /// The time replay shows, if replaying.
+    pub fn replay_at(&self) -> Option<Millis> {
+        self.replay.as_ref().and_then(|r| r.steps.get(r.cursor).copied())
+    }
+
+    /// Step the replay cursor by `by` records (entering replay at the newest record first).
+    pub fn replay_step(&mut self, by: isize) {
+        let mut r = match self.replay.take() {
+            Some(r) => r,
+            None => {
+                let steps = crate::domain::replay::steps(&self.view.state);
+                if steps.is_empty() {
+                    return;
+                }
+                Replay {
+                    cursor: steps.len() - 1,
+                    steps,
+                    live: self.view.clone(),
+                }
+            }
+        };
+        let last = r.steps.len().saturating_sub(1) as isize;
+        r.cursor = (r.cursor as isize + by).clamp(0, last) as usize;
+        self.show_replay(r);
+    }
+
+    fn show_replay(&mut self, r: Replay) {
+        let t = r.steps.get(r.cursor).copied().unwrap_or(Millis::MIN);
+        self.view = View {
+            state: crate::domain::replay::as_of(&r.live.state, t),
+            file_problems: r.live.file_problems.clone(),
+            settling: r.live.settling.clone(),
+        };
+        self.replay = Some(r);
+        if self.tab_follows_phase {
+            self.phase_tab = self.view.state.phase();
+        }
+        clamp(self);
+    }
+
+    /// Back to the live view.
+    pub fn replay_exit(&mut self) {
+        if let Some(r) = self.replay.take() {
+            self.view = r.live;
+            if self.tab_follows_phase {
+                self.phase_tab = self.view.state.phase();
+            }
+            clamp(self);
         }
     }
     pub fn state(&self) -> &IncidentState {
@@ -193,8 +256,28 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
     let Some(inc) = m.incident.as_mut() else {
         return Vec::new();
     };
+    if inc.replay.is_some() && !replay_allows(a) {
+        m.flash("replay is read-only: Esc returns to the live incident", true);
+        return Vec::new();
+    }
     match a {
         Action::Quit => ask_or_quit(m),
+        Action::ReplayPrev | Action::ReplayNext | Action::ReplayBack | Action::ReplayForward => {
+            let by = match a {
+                Action::ReplayPrev => -1,
+                Action::ReplayNext => 1,
+                Action::ReplayBack => -10,
+                _ => 10,
+            };
+            let entering = inc.replay.is_none();
+            // Entering goes to the newest record first, then steps from there.
+            inc.replay_step(if entering && by > 0 { 0 } else { by });
+            Vec::new()
+        }
+        Action::Back if inc.replay.is_some() => {
+            inc.replay_exit();
+            Vec::new()
+        }
         Action::Back
             if inc.timeline.search.is_some()
                 || inc.timeline.author.is_some()
@@ -552,4 +635,35 @@ pub(super) fn move_cursor(inc: &mut IncidentModel, a: Action, inject_sel: &mut u
             t.back = t.back.min(inc.view.state.event_count().saturating_sub(1));
         }
     }
+}
+
+/// What works while replaying: looking, never writing.
+fn replay_allows(a: Action) -> bool {
+    matches!(
+        a,
+        Action::Quit
+            | Action::Back
+            | Action::Help
+            | Action::Problems
+            | Action::Messages
+            | Action::Clocks
+            | Action::NextPane
+            | Action::PrevPane
+            | Action::Up
+            | Action::Down
+            | Action::Left
+            | Action::Right
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom
+            | Action::Search
+            | Action::FilterKind
+            | Action::FilterAuthor
+            | Action::LocalTime
+            | Action::ReplayPrev
+            | Action::ReplayNext
+            | Action::ReplayBack
+            | Action::ReplayForward
+    )
 }

@@ -295,6 +295,11 @@ impl Model {
         }
     }
 
+    /// The moment the screen shows: the replay cursor while replaying, else now.
+    pub fn view_now(&self) -> Millis {
+        self.incident.as_ref().and_then(|i| i.replay_at()).unwrap_or(self.now)
+    }
+
     pub fn visible_rows(&self) -> Vec<&BoardRow> {
         self.board
             .iter()
@@ -357,6 +362,22 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Incident { id, update } => {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == id) {
+                if let Some(r) = inc.replay.as_mut() {
+                    // Replaying: the live view takes the update; the replay stays where it is.
+                    let fresh = r.live.apply(update);
+                    let ids: BTreeSet<&str> = fresh
+                        .iter()
+                        .filter_map(|k| r.live.state.event(k))
+                        .map(|e| e.id.as_str())
+                        .collect();
+                    m.pending.retain(|p| match &p.state {
+                        PendingState::Written(w) => !w.iter().any(|x| ids.contains(x.as_str())),
+                        _ => true,
+                    });
+                    r.steps = crate::domain::replay::steps(&r.live.state);
+                    r.cursor = r.cursor.min(r.steps.len().saturating_sub(1));
+                    return Vec::new();
+                }
                 let fresh = inc.view.apply(update);
                 let ids: BTreeSet<&str> = fresh
                     .iter()
@@ -648,6 +669,10 @@ fn write(m: &mut Model, label: impl Into<String>, bodies: Vec<Body>) -> Vec<Effe
     };
     if m.observer {
         m.flash("observer mode: read-only", true);
+        return Vec::new();
+    }
+    if inc.replay.is_some() {
+        m.flash("replay is read-only: Esc returns to the live incident", true);
         return Vec::new();
     }
     for b in &bodies {

@@ -783,7 +783,7 @@ fn problems(m: &Model, theme: &Theme) -> Dialog {
             let mut v: Vec<String> = inc.view.problems().iter().map(|p| p.to_string()).collect();
             v.extend(
                 inc.state()
-                    .skew_warnings(m.now)
+                    .skew_warnings(m.view_now())
                     .into_iter()
                     .map(|w| format!("clock skew: {}", sanitize(&w))),
             );
@@ -857,11 +857,15 @@ fn clocks(m: &Model, theme: &Theme) -> Option<Dialog> {
         });
     };
     if let Some(u) = crate::domain::cadence::update_due(s, pb) {
-        let style = if u.is_overdue(m.now) { theme.bad() } else { theme.bold() };
+        let style = if u.is_overdue(m.view_now()) {
+            theme.bad()
+        } else {
+            theme.bold()
+        };
         rows.push(Row::words(
             format!(
                 "Status updates: {} (every {} at SEV{})",
-                u.words(m.now),
+                u.words(m.view_now()),
                 crate::domain::time::format_age(u.every_ms),
                 s.severity().unwrap_or(0)
             ),
@@ -869,7 +873,7 @@ fn clocks(m: &Model, theme: &Theme) -> Option<Dialog> {
         ));
         rows.push(Row::Line(Line::raw("")));
     }
-    let all = clocks(s, pb, m.now);
+    let all = clocks(s, pb, m.view_now());
     if all.is_empty() {
         rows.push(Row::words("This playbook names no deadlines.", theme.dim()));
     }

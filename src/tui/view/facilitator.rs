@@ -41,7 +41,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     };
     let title = format!(
         " Facilitator {} {state} {speed} ",
-        format_scenario(c.scenario_ms(m.now))
+        format_scenario(c.scenario_ms(m.view_now()))
     );
     let block = pane_block(title, focused, theme);
     let inner = block.inner(area);

@@ -17,6 +17,18 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     let s = inc.state();
     let w = area.width as usize;
     let mut l1 = Vec::new();
+    if let (Some(t), Some(r)) = (inc.replay_at(), inc.replay.as_ref()) {
+        l1.push(Span::styled(
+            format!(
+                " REPLAY {} {}/{} ",
+                crate::domain::time::format_utc(t),
+                r.cursor + 1,
+                r.steps.len()
+            ),
+            theme.banner(),
+        ));
+        l1.push(Span::raw(" "));
+    }
     match s.mode() {
         Some(Mode::Exercise) => l1.push(Span::styled(" EXERCISE ", theme.banner())),
         Some(Mode::Demo) => l1.push(Span::styled(" DEMO ", theme.banner())),
@@ -29,7 +41,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     l1.push(Span::raw("  "));
     let mut clock = s
         .declared_at()
-        .map_or("T+--:--:--".into(), |t| format_elapsed(m.now - t));
+        .map_or("T+--:--:--".into(), |t| format_elapsed(m.view_now() - t));
     if let Some(c) = s.derived.exercise_clock {
         // Exercises run on scenario time, with wall time beside it.
         let run = if c.ended {
@@ -41,7 +53,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
         };
         clock = format!(
             "{} {run} {clock}",
-            crate::exercise::scenario::format_scenario(c.scenario_ms(m.now))
+            crate::exercise::scenario::format_scenario(c.scenario_ms(m.view_now()))
         );
     }
     let phase = format!("▶ {}", s.phase().label());
@@ -58,7 +70,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     l1.push(Span::raw("  "));
     l1.push(Span::styled(clock, theme.bold()));
 
-    let problems = inc.view.problems().len() + s.skew_warnings(m.now).len();
+    let problems = inc.view.problems().len() + s.skew_warnings(m.view_now()).len();
     let l2 = second_line(m, inc, problems, w, theme);
     frame.render_widget(Paragraph::new(vec![Line::from(l1), l2]), area);
 }
@@ -76,7 +88,7 @@ type Candidate<'a> = (Option<&'a str>, Option<&'a str>, &'a str, Option<usize>, 
 /// overdue), the watch mode goes, the id is cut further.
 pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, theme: &Theme) -> Line<'static> {
     let s = inc.state();
-    let fresh = format_age(m.now - m.watch.last_reconcile);
+    let fresh = format_age(m.now.saturating_sub(m.watch.last_reconcile));
     let ic = sanitize(s.commander().unwrap_or("-"));
     let id = sanitize(&inc.id);
     let pw_long = format!("⚠ {problems} problem{} (!)", if problems == 1 { "" } else { "s" });
@@ -89,9 +101,9 @@ pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, th
         .playbook()
         .and_then(|p| crate::domain::cadence::update_due(s, p))
         .map(|u| {
-            let late = u.is_overdue(m.now);
+            let late = u.is_overdue(m.view_now());
             let style = if late { theme.bad() } else { theme.bold() };
-            (u.short(m.now), style, late)
+            (u.short(m.view_now()), style, late)
         });
     let candidates: [Candidate; 8] = [
         (Some(&watch_ago), Some(&you), &pw_long, None, true),

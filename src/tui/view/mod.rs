@@ -179,7 +179,33 @@ pub fn footer(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
         spans.push(Span::raw(" "));
         used += 11;
     }
-    let mut entries = m.keymap.footer(&m.contexts());
+    let replaying = m.incident.as_ref().is_some_and(|i| i.replay.is_some());
+    let mut entries = if replaying {
+        // Replay is read-only: its own keys, from the keymap.
+        let key_of = |a: crate::tui::keymap::Action| m.keymap.key_for(&m.contexts(), a).unwrap_or_default();
+        vec![
+            ("REPLAY".to_string(), "read-only".to_string()),
+            (
+                format!(
+                    "{}/{}",
+                    key_of(crate::tui::keymap::Action::ReplayPrev),
+                    key_of(crate::tui::keymap::Action::ReplayNext)
+                ),
+                "step".to_string(),
+            ),
+            (
+                format!(
+                    "{}/{}",
+                    key_of(crate::tui::keymap::Action::ReplayBack),
+                    key_of(crate::tui::keymap::Action::ReplayForward)
+                ),
+                "×10".to_string(),
+            ),
+            ("Esc".to_string(), "live".to_string()),
+        ]
+    } else {
+        m.keymap.footer(&m.contexts())
+    };
     if let Some(i) = entries.iter().position(|(_, h)| h == "help") {
         let help = entries.remove(i);
         entries.insert(0, help);

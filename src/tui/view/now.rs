@@ -41,7 +41,7 @@ pub fn facts(m: &Model, inc: &IncidentModel) -> Facts {
         .items
         .iter()
         .filter(|(_, r)| r.value.state == ItemState::Blocked)
-        .map(|(id, r)| (id.clone(), r.value.note.clone(), m.now - r.when))
+        .map(|(id, r)| (id.clone(), r.value.note.clone(), m.view_now() - r.when))
         .collect();
     let awaiting = d
         .actions
@@ -70,11 +70,11 @@ pub fn facts(m: &Model, inc: &IncidentModel) -> Facts {
         .collect();
     let next_due = inc
         .playbook()
-        .and_then(|p| deadline::next(s, p, m.now))
-        .and_then(|d| Some((format!("{}: {}", d.name, d.stage), d.due? - m.now)));
+        .and_then(|p| deadline::next(s, p, m.view_now()))
+        .and_then(|d| Some((format!("{}: {}", d.name, d.stage), d.due? - m.view_now())));
     let overdue = inc
         .playbook()
-        .map(|p| deadline::clocks(s, p, m.now))
+        .map(|p| deadline::clocks(s, p, m.view_now()))
         .unwrap_or_default()
         .into_iter()
         .filter_map(|c| match c.state {
@@ -82,7 +82,7 @@ pub fn facts(m: &Model, inc: &IncidentModel) -> Facts {
             _ => None,
         })
         .collect();
-    let nudges = crate::domain::cadence::nudges(s, inc.playbook(), m.now);
+    let nudges = crate::domain::cadence::nudges(s, inc.playbook(), m.view_now());
     Facts {
         blocked,
         awaiting,

@@ -1,0 +1,302 @@
+//! `warroom bundle`: seal an incident folder into a tar with a manifest, and check one.
+//!
+//! The tar holds `MANIFEST.json` and `<incident>/incident.ron`, `<incident>/playbooks/*.ron`,
+//! `<incident>/events/*.ronl`. Each file is read once (never through a symlink) and the bytes
+//! read are the bytes hashed (BLAKE3), written to the tar, and verified: the manifest's verify
+//! result and export are computed from a private copy of exactly those bytes, so `--check`
+//! reproduces them from the bundle alone.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use super::context::{now_ms, Ctx};
+use super::{Fail, Global, Result};
+use crate::domain::sanitize;
+use crate::domain::time::format_utc;
+use crate::store::incident::Incident;
+use crate::store::{
+    fsutil, verify as store_verify, RootSource, Sharing, Store, EVENTS_DIR, HEADER_FILE, PLAYBOOKS_DIR,
+};
+
+pub const MANIFEST: &str = "MANIFEST.json";
+/// The largest member `--check` reads (a log is far smaller: lines are capped at 256 KiB).
+const MAX_MEMBER: u64 = 4 << 30;
+
+/// The incident's files, read once each: (path inside the incident folder, bytes), and what
+/// was not taken (symlinks, odd entries).
+/// Files as (path inside the incident folder, bytes).
+type Files = Vec<(String, Vec<u8>)>;
+
+fn read_incident(dir: &Path) -> Result<(Files, Vec<String>)> {
+    fsutil::real_dir(dir).map_err(|e| Fail::new(format!("{}: {e}", dir.display())))?;
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    let mut take =
+        |rel: String, path: &Path, skipped: &mut Vec<String>| match fsutil::open_read(path).and_then(|mut f| {
+            let mut b = Vec::new();
+            f.read_to_end(&mut b).map(|_| b)
+        }) {
+            Ok(bytes) => files.push((rel, bytes)),
+            Err(e) => skipped.push(format!("{rel}: {e} (not followed or not readable)")),
+        };
+    take(HEADER_FILE.to_string(), &dir.join(HEADER_FILE), &mut skipped);
+    for (sub, ext) in [(PLAYBOOKS_DIR, ".ron"), (EVENTS_DIR, crate::store::LOG_EXT)] {
+        let d = dir.join(sub);
+        if let Err(e) = fsutil::real_dir(&d) {
+            skipped.push(format!("{sub}/: {e}"));
+            continue;
+        }
+        let mut names: Vec<String> = std::fs::read_dir(&d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(ext) && !n.starts_with('.'))
+            .collect();
+        names.sort();
+        for n in names {
+            take(format!("{sub}/{n}"), &d.join(&n), &mut skipped);
+        }
+    }
+    Ok((files, skipped))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+/// A throwaway store over `root` with its own state directory: nothing of this host's memory.
+fn private_store(root: &Path, tmp: &Path) -> Store {
+    Store {
+        root: root.to_path_buf(),
+        source: RootSource::Flag,
+        sharing: Sharing::private(),
+        state_dir: tmp.join("state"),
+        lock_dir: tmp.join("locks"),
+    }
+}
+
+/// Write `files` under `<tmp>/root/<id>/` and verify and fold them there.
+fn verify_copy(id: &str, files: &[(String, Vec<u8>)], tmp: &Path) -> Result<(Value, Incident, Store)> {
+    let root = tmp.join("root");
+    for (rel, bytes) in files {
+        let path = root.join(id).join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Fail::new(format!("cannot unpack: {e}")))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| Fail::new(format!("cannot unpack {rel}: {e}")))?;
+    }
+    let store = private_store(&root, tmp);
+    let r = store_verify::verify(&store, id);
+    let v = crate::report::integrity_json(&r);
+    let inc = Incident::open(&store, id, now_ms());
+    Ok((v, inc, store))
+}
+
+pub fn bundle(g: &Global, wanted: &str, output: &Path) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let id = ctx.store.resolve(wanted)?;
+    let (files, skipped) = read_incident(&ctx.store.incident_dir(&id))?;
+    for s in &skipped {
+        eprintln!("not bundled: {}", sanitize(s));
+    }
+    let tmp = tempfile::tempdir().map_err(|e| Fail::new(format!("cannot make a temporary folder: {e}")))?;
+    let (verify, inc, store) = verify_copy(&id, &files, tmp.path())?;
+    let now = now_ms();
+    let export = {
+        let ctx2 = Ctx {
+            store,
+            config: ctx.config.clone(),
+            zone: ctx.zone.clone(),
+        };
+        let text = super::read::export_text(&ctx2, &id, super::ExportFormat::Json, None);
+        serde_json::from_str::<Value>(&text).unwrap_or(Value::Null)
+    };
+    let by = ctx
+        .identity(g)
+        .map(|i| i.writer.to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    let manifest = json!({
+        "v": 1,
+        "warroom": env!("CARGO_PKG_VERSION"),
+        "created": format_utc(now),
+        "by": by,
+        "incident": id,
+        "title": sanitize(inc.state.title()),
+        "files": files.iter().map(|(rel, b)| json!({"path": format!("{id}/{rel}"), "size": b.len(), "blake3": hex(b)})).collect::<Vec<_>>(),
+        "not_bundled": skipped.iter().map(|s| sanitize(s)).collect::<Vec<_>>(),
+        "verify": verify,
+        "export": export,
+    });
+    let manifest = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, bytes: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime((now / 1000).max(0) as u64);
+        h.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut h, path, bytes)
+    };
+    add(MANIFEST, &manifest).map_err(|e| Fail::new(format!("cannot build the tar: {e}")))?;
+    for (rel, b) in &files {
+        add(&format!("{id}/{rel}"), b).map_err(|e| Fail::new(format!("cannot build the tar: {e}")))?;
+    }
+    let bytes = tar
+        .into_inner()
+        .map_err(|e| Fail::new(format!("cannot build the tar: {e}")))?;
+    fsutil::write_atomic(output, &bytes, Sharing::private())
+        .map_err(|e| Fail::new(format!("cannot write {}: {e}", output.display())))?;
+    let ok = verify["ok"].as_bool().unwrap_or(false);
+    eprintln!(
+        "wrote {}: {} file(s) of {}, verify {}",
+        output.display(),
+        files.len(),
+        sanitize(&id),
+        if ok { "ok" } else { "FOUND TAMPERING OR LOSS" }
+    );
+    Ok(())
+}
+
+/// A member path that stays inside the bundle: relative, no `..`, no root.
+fn safe(path: &Path) -> bool {
+    path.components().all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// What `--check` found.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub missing: Vec<String>,
+    pub extra: Vec<String>,
+    pub changed: Vec<String>,
+    pub bad: Vec<String>,
+}
+
+impl Findings {
+    pub fn ok(&self) -> bool {
+        self.missing.is_empty() && self.extra.is_empty() && self.changed.is_empty() && self.bad.is_empty()
+    }
+}
+
+/// Compare a bundle's members with its manifest.
+pub fn compare(manifest: &Value, members: &BTreeMap<String, Vec<u8>>) -> Findings {
+    let mut f = Findings::default();
+    let mut listed = BTreeMap::new();
+    for file in manifest["files"].as_array().into_iter().flatten() {
+        let path = file["path"].as_str().unwrap_or_default().to_string();
+        listed.insert(path.clone(), ());
+        match members.get(&path) {
+            None => f.missing.push(path),
+            Some(b) => {
+                let size = file["size"].as_u64();
+                let hash = file["blake3"].as_str();
+                if size != Some(b.len() as u64) || hash != Some(hex(b).as_str()) {
+                    f.changed.push(path);
+                }
+            }
+        }
+    }
+    for path in members.keys() {
+        if !listed.contains_key(path) {
+            f.extra.push(path.clone());
+        }
+    }
+    f
+}
+
+pub fn check(_g: &Global, file: &Path) -> Result<()> {
+    let bytes = std::fs::read(file).map_err(|e| Fail::new(format!("cannot read {}: {e}", file.display())))?;
+    let mut archive = tar::Archive::new(&bytes[..]);
+    let mut members: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut manifest: Option<Vec<u8>> = None;
+    let mut bad = Vec::new();
+    let entries = archive
+        .entries()
+        .map_err(|e| Fail::new(format!("{}: not a tar: {e}", file.display())))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| Fail::new(format!("{}: broken tar: {e}", file.display())))?;
+        let path: PathBuf = entry.path().map(|p| p.into_owned()).unwrap_or_default();
+        let name = sanitize(&path.to_string_lossy());
+        if entry.header().entry_type() != tar::EntryType::Regular || !safe(&path) {
+            bad.push(format!("{name}: not a plain file inside the bundle (not read)"));
+            continue;
+        }
+        if entry.size() > MAX_MEMBER {
+            bad.push(format!("{name}: too large"));
+            continue;
+        }
+        let mut b = Vec::new();
+        entry
+            .read_to_end(&mut b)
+            .map_err(|e| Fail::new(format!("{name}: cannot read: {e}")))?;
+        if name == MANIFEST {
+            manifest = Some(b);
+        } else if members.insert(name.clone(), b).is_some() {
+            bad.push(format!("{name}: twice in the tar"));
+        }
+    }
+    let manifest: Value = manifest
+        .and_then(|m| serde_json::from_slice(&m).ok())
+        .ok_or_else(|| Fail::new(format!("{}: no readable {MANIFEST}", file.display())))?;
+    let id = manifest["incident"].as_str().unwrap_or_default().to_string();
+    if !crate::store::incident::valid_incident_id(&id) {
+        return Err(Fail::new(format!("{MANIFEST} names no valid incident")));
+    }
+    let mut f = compare(&manifest, &members);
+    f.bad = bad;
+    for p in &f.missing {
+        outln!("MISSING: {p}");
+    }
+    for p in &f.changed {
+        outln!("CHANGED: {p} (size or BLAKE3 differs from the manifest)");
+    }
+    for p in &f.extra {
+        outln!("EXTRA: {p} (not in the manifest)");
+    }
+    for p in &f.bad {
+        outln!("BAD: {p}");
+    }
+    // Fold and verify what the bundle holds, as it holds it.
+    let prefix = format!("{id}/");
+    let files: Vec<(String, Vec<u8>)> = members
+        .iter()
+        .filter_map(|(p, b)| p.strip_prefix(&prefix).map(|rel| (rel.to_string(), b.clone())))
+        .filter(|(rel, _)| safe(Path::new(rel)))
+        .collect();
+    let tmp = tempfile::tempdir().map_err(|e| Fail::new(format!("cannot make a temporary folder: {e}")))?;
+    let (verify, inc, _) = verify_copy(&id, &files, tmp.path())?;
+    let verify_ok = verify["ok"].as_bool().unwrap_or(false);
+    for e in verify["errors"].as_array().into_iter().flatten() {
+        outln!("TAMPERED: {}", e.as_str().unwrap_or_default());
+    }
+    let then_ok = manifest["verify"]["ok"].as_bool();
+    outln!(
+        "bundle of {} \"{}\", made {} by {} with warroom {}: {} file(s); folded {} record(s), phase {}; verify {}{}",
+        sanitize(&id),
+        sanitize(inc.state.title()),
+        sanitize(manifest["created"].as_str().unwrap_or("?")),
+        sanitize(manifest["by"].as_str().unwrap_or("?")),
+        sanitize(manifest["warroom"].as_str().unwrap_or("?")),
+        members.len(),
+        inc.state.event_count(),
+        inc.state.phase(),
+        if verify_ok { "ok" } else { "FAILED" },
+        match then_ok {
+            Some(true) if !verify_ok => " (it was ok when bundled)",
+            Some(false) => " (it already failed when bundled)",
+            _ => "",
+        }
+    );
+    if f.ok() && verify_ok {
+        outln!("ok: every member matches the manifest");
+        Ok(())
+    } else {
+        Err(Fail::new(format!(
+            "{} does not match its manifest or does not verify",
+            file.display()
+        )))
+    }
+}
