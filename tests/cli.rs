@@ -35,6 +35,8 @@ fn help_works_for_every_verb() {
         &["materiality"],
         &["status"],
         &["resolve"],
+        &["reopen"],
+        &["discovery"],
         &["list"],
         &["show"],
         &["tail"],
@@ -891,4 +893,68 @@ fn show_json_lists_every_deadline_clock_overdue_met_and_waived() {
         text.contains("Clocks (UTC") && text.contains("[OVERDUE]") && text.contains("[waived]"),
         "{text}"
     );
+}
+
+// ---- closing: discovery, resolve, follow-ups, corrections, review ------------------------------
+
+#[test]
+fn discovery_is_the_commanders_and_a_backfilled_note_only_proposes_it() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let jon = w.who("jon", "laptop");
+    let id = w.declare(&ic, "Discovery");
+    let declared = w.show(&ic, &id)["discovered"].clone();
+    assert!(declared.is_string(), "discovery defaults to the declaration");
+    w.run(&jon, &["note", &id, "first alert", "--occurred", "-3h"]).ok();
+    let s = w.show(&ic, &id);
+    assert_eq!(s["discovered"], declared, "a backfilled note does not move discovery");
+    let nudge = s["discovery_nudge"]["text"].as_str().unwrap_or_default().to_string();
+    assert!(
+        nudge.contains("note by jon") && nudge.contains("set discovery to"),
+        "{s}"
+    );
+    let text = w.run(&ic, &["show", &id]).ok().stdout;
+    assert!(text.contains("earliest evidence"), "{text}");
+    // Only the commander sets it, with a reason.
+    let err = refused(&w, &jon, &id, &["discovery", &id, "-3h", "--reason", "alert"]);
+    assert!(
+        err.contains("only the commander (ic)") && err.contains("regulators"),
+        "{err}"
+    );
+    let err = refused(&w, &ic, &id, &["discovery", &id, "-3h", "--reason", " "]);
+    assert!(err.contains("reason"), "{err}");
+    w.run(&ic, &["discovery", &id, "-3h", "--reason", "first alert"]).ok();
+    let s = w.show(&ic, &id);
+    assert_ne!(s["discovered"], declared);
+    assert_eq!(s["discovery"]["by"], "ic@jump");
+    let tail = w.run(&ic, &["tail", &id]).ok().stdout;
+    assert!(tail.contains("discovery set to") && tail.contains("(was "), "{tail}");
+}
+
+#[test]
+fn only_the_commander_resolves_or_says_why_and_open_items_are_recorded() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let jon = w.who("jon", "laptop");
+    let id = w.declare(&ic, "Resolve");
+    let err = refused(&w, &jon, &id, &["resolve", &id, "--summary", "done"]);
+    assert!(
+        err.contains("only the commander (ic)") && err.contains("--reason"),
+        "{err}"
+    );
+    let r = w
+        .run(&jon, &["resolve", &id, "--reason", "ic off shift, handover failed"])
+        .ok();
+    assert!(r.stderr.contains("required item(s) still open"), "{r}");
+    let tail = w.tail_json(&ic, &id);
+    let resolved = tail.iter().find(|e| e["kind"] == "Resolved").expect("resolved");
+    assert!(
+        !resolved["body"]["override_open"].as_array().unwrap().is_empty(),
+        "{resolved}"
+    );
+    assert_eq!(resolved["body"]["reason"], "ic off shift, handover failed");
+    assert_eq!(w.show(&ic, &id)["status"], "resolved");
+    refused(&w, &ic, &id, &["resolve", &id]);
+    w.run(&ic, &["reopen", &id, "--reason", "beacon again"]).ok();
+    w.run(&ic, &["resolve", &id, "--summary", "contained"]).ok();
 }

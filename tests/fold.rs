@@ -26,7 +26,7 @@ const ASTATES: [ActionState; 6] = [
 
 fn body(op: u8, p: u8) -> Body {
     let p = p as usize;
-    match op % 7 {
+    match op % 9 {
         0 => Note {
             text: format!("note {p}"),
             tags: vec![],
@@ -59,9 +59,21 @@ fn body(op: u8, p: u8) -> Body {
             override_open: vec![],
         }
         .into(),
-        _ => Assigned {
+        6 => Assigned {
             target: Target::Action(ACTIONS[p % 3].into()),
             who: "bob".into(),
+        }
+        .into(),
+        // Commander-only, so the order of handoffs decides.
+        7 => DiscoverySet {
+            discovered: 500_000 + p as i64,
+            reason: "earliest alert".into(),
+        }
+        .into(),
+        _ => Resolved {
+            summary: None,
+            override_open: vec![],
+            reason: (p % 2 == 0).then(|| "commander asleep".into()),
         }
         .into(),
     }
@@ -117,7 +129,7 @@ proptest! {
 
     #[test]
     fn one_at_a_time_in_any_order_equals_the_batch(
-        ops in prop::collection::vec((0u8..3, 0u8..7, 0u8..60, 0u16..3000), 1..60),
+        ops in prop::collection::vec((0u8..3, 0u8..9, 0u8..60, 0u16..3000), 1..60),
         dups in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
         twins in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
         perm_seed in any::<u64>(),
@@ -175,7 +187,7 @@ proptest! {
 
     #[test]
     fn a_late_event_older_than_everything_is_placed_first(
-        ops in prop::collection::vec((0u8..3, 0u8..7, 0u8..60, 1u16..3000), 1..30),
+        ops in prop::collection::vec((0u8..3, 0u8..9, 0u8..60, 1u16..3000), 1..30),
     ) {
         let (hash, pb) = playbook();
         let events = history(&ops, &hash);
@@ -644,4 +656,119 @@ fn a_hostile_playbook_hash_does_not_panic_the_fold() {
     );
     let s = IncidentState::fold("i", vec![], vec![d, act.clone()]);
     assert!(matches!(s.flag(&act), Some(warroom::domain::state::Flag::Refused(why)) if why.contains("aéééééééééé")));
+}
+
+fn data_breach() -> (String, Playbook) {
+    let p = Library::built_in().resolve("data-breach").expect("built-in playbook");
+    (p.content_hash(), p)
+}
+
+fn with_occurred(mut e: Event, occurred: i64) -> Event {
+    e.occurred = Some(occurred);
+    e
+}
+
+#[test]
+fn a_backfilled_note_does_not_move_the_clocks_a_discovery_set_does() {
+    use warroom::domain::deadline;
+    let (hash, pb) = data_breach();
+    let gdpr = |s: &IncidentState| {
+        deadline::clocks(s, &pb, 2_000_000)
+            .into_iter()
+            .find(|c| c.trigger == "discovery")
+            .and_then(|c| c.start)
+    };
+    // Declared at 1_000_000; a note backfilled to 400_000 (an hour before) arrives later.
+    let note = with_occurred(
+        ev(
+            "n",
+            1_500_000,
+            "bob@h2",
+            1,
+            Note {
+                text: "first alert".into(),
+                tags: vec![],
+            },
+        ),
+        400_000,
+    );
+    let s = IncidentState::fold(
+        "i",
+        vec![(hash.clone(), pb.clone())],
+        vec![declared(&hash), note.clone()],
+    );
+    assert_eq!(s.derived.discovered, Some(1_000_000), "the declaration, not the note");
+    assert_eq!(s.derived.earliest_evidence, Some(400_000));
+    assert_eq!(gdpr(&s), Some(1_000_000));
+    let nudge = deadline::discovery_nudge(&s).expect("a nudge");
+    assert_eq!(nudge.record, "note by bob");
+    assert!(nudge.moves.iter().any(|m| m.contains("GDPR")), "{:?}", nudge.moves);
+    assert!(nudge.text().contains("set discovery to"), "{}", nudge.text());
+    assert!(
+        s.check(&nudge_body(&nudge).into(), "bob@h2", 1_600_000).is_err(),
+        "bob is not the commander"
+    );
+
+    // Bob may not move the clocks; alice, the commander, may.
+    let by_bob = ev("d1", 1_600_000, "bob@h2", 2, nudge_body(&nudge));
+    let by_alice = ev("d2", 1_700_000, "alice@h1", 2, nudge_body(&nudge));
+    let events = vec![declared(&hash), note, by_bob, by_alice];
+    let s = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
+    assert!(
+        s.problems().iter().any(|p| p.what.contains("only the commander")),
+        "{:?}",
+        s.problems()
+    );
+    assert_eq!(s.derived.discovery.as_ref().map(|r| r.by.as_str()), Some("alice@h1"));
+    assert_eq!(s.derived.discovered, Some(400_000));
+    assert_eq!(gdpr(&s), Some(400_000));
+    assert!(deadline::discovery_nudge(&s).is_none(), "accepted: no nudge");
+    let row = s.timeline().find(|e| e.id == "d2").unwrap();
+    let words = warroom::domain::describe::describe_in(&s, row);
+    assert!(words.contains("(was 1970-01-01T00:16:40Z)"), "{words}");
+    // Out of order, one at a time: the same.
+    let mut live = IncidentState::new("i");
+    live.add_playbook(hash, pb.clone());
+    for e in events.into_iter().rev() {
+        live.apply(e);
+    }
+    assert_eq!(live.derived, s.derived);
+}
+
+fn nudge_body(n: &warroom::domain::deadline::DiscoveryNudge) -> DiscoverySet {
+    DiscoverySet {
+        discovered: n.evidence,
+        reason: n.reason(),
+    }
+}
+
+#[test]
+fn discovery_needs_a_reason_and_a_real_time() {
+    assert!(check_draft(
+        &DiscoverySet {
+            discovered: 5,
+            reason: " ".into()
+        }
+        .into(),
+        None
+    )
+    .is_err());
+    assert!(check_draft(
+        &DiscoverySet {
+            discovered: -1,
+            reason: "x".into()
+        }
+        .into(),
+        None
+    )
+    .is_err());
+    assert!(check_draft(
+        &DiscoverySet {
+            discovered: 5,
+            reason: "x".into()
+        }
+        .into(),
+        None
+    )
+    .is_ok());
 }

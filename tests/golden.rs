@@ -126,6 +126,8 @@ fn every_kind() -> Vec<Body> {
         .into(),
         Resolved {
             summary: Some(s("contained")),
+            override_open: vec![],
+            reason: None,
         }
         .into(),
         Reopened { reason: None }.into(),
@@ -156,6 +158,11 @@ fn every_kind() -> Vec<Body> {
         }
         .into(),
         Disowned { seqs: vec![7, 9] }.into(),
+        DiscoverySet {
+            discovered: 1_763_990_000_000,
+            reason: s("first alert on fin-fs-02"),
+        }
+        .into(),
     ]
 }
 

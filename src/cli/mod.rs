@@ -321,8 +321,32 @@ pub enum Command {
         /// What was resolved and how, for the record
         #[arg(long)]
         summary: Option<String>,
+        /// Why you resolve it although you are not the commander (required then)
+        #[arg(long)]
+        reason: Option<String>,
         #[command(flatten)]
         when: When,
+    },
+    /// Reopen a resolved incident
+    Reopen {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
+        incident: String,
+        /// Why it is reopened, for the record
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        when: When,
+    },
+    /// Set when the organisation became aware (the commander only: it moves every deadline that starts at discovery)
+    Discovery {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
+        incident: String,
+        /// When it was discovered: RFC 3339, HH:MM[:SS] today (in --tz), or relative like -2h
+        #[arg(allow_hyphen_values = true, value_name = "TIME")]
+        time: String,
+        /// Why this is the discovery time (required: it moves the regulators' clocks)
+        #[arg(long)]
+        reason: String,
     },
     /// List incidents in the shared directory
     List {

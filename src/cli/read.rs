@@ -239,6 +239,12 @@ pub fn state_json(inc: &Incident, now: i64) -> Value {
         "commander": s.commander(),
         "declared": d.declared.as_ref().map(|r| json!({"by": r.by, "at": format_utc(r.when)})),
         "discovered": d.discovered.map(format_utc),
+        "discovery": d.discovery.as_ref().map(|r| json!({"at": format_utc(r.value), "by": r.by, "when": format_utc(r.when)})),
+        "earliest_evidence": d.earliest_evidence.map(format_utc),
+        "discovery_nudge": crate::domain::deadline::discovery_nudge(s).map(|n| json!({
+            "text": n.text(), "evidence": format_utc(n.evidence), "record": n.record,
+            "record_id": n.record_id, "discovered": format_utc(n.discovered), "moves": n.moves,
+        })),
         "classified": d.classified.map(format_utc),
         "materiality": d.materiality.map(format_utc),
         "playbook": d.declared.as_ref().map(|r| json!({"id": r.value.playbook, "version": r.value.playbook_version, "hash": d.playbook_hash})),
@@ -290,6 +296,18 @@ pub fn show(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
     );
     if let Some(t) = s.declared_at() {
         let _ = writeln!(out, "declared {} ({} ago)", format_utc(t), format_age(now - t));
+    }
+    if let Some(t) = s.derived.discovered {
+        let how = match &s.derived.discovery {
+            Some(r) => format!("set by {}", sanitize(&r.by)),
+            None => "the declaration; the commander sets it with `warroom discovery`".into(),
+        };
+        let _ = writeln!(out, "discovered {} ({how})", format_utc(t));
+    }
+    if s.playbook().is_none() {
+        if let Some(n) = crate::domain::deadline::discovery_nudge(s) {
+            let _ = writeln!(out, "nudge: {}", n.text());
+        }
     }
     if let Some(pb) = s.playbook() {
         for phase in crate::domain::Phase::ALL {

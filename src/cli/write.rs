@@ -147,8 +147,10 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
         | Command::Materiality { incident, .. }
         | Command::Status { incident, .. }
         | Command::Resolve { incident, .. }
+        | Command::Reopen { incident, .. }
         | Command::Archive { incident, .. }
-        | Command::Duplicate { incident, .. } => incident.clone(),
+        | Command::Duplicate { incident, .. }
+        | Command::Discovery { incident, .. } => incident.clone(),
         _ => return Err(Fail::new("not a write verb")),
     };
     let id = ctx.store.resolve(&incident)?;
@@ -290,8 +292,65 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
         Command::Resolve {
             incident: _,
             summary,
+            reason,
             when,
-        } => (Resolved { summary }.into(), ctx.occurred(&when)?),
+        } => {
+            let inc = Incident::open(&ctx.store, &id, now_ms());
+            if inc.state.is_resolved() {
+                return Err(Fail::new(format!("{id} is already resolved")));
+            }
+            let open = inc.state.open_required_at_resolve();
+            let body: Body = Resolved {
+                summary,
+                override_open: open.clone(),
+                reason,
+            }
+            .into();
+            inc.state
+                .check(&body, &by, now_ms())
+                .map_err(|v| Fail::new(format!("refused: {v}; give --reason WHY to record why you resolve it")))?;
+            if !open.is_empty() {
+                eprintln!(
+                    "warning: resolving with {} required item(s) still open: {} — recorded as an override",
+                    open.len(),
+                    open.join(", ")
+                );
+            }
+            (body, ctx.occurred(&when)?)
+        }
+        Command::Reopen {
+            incident: _,
+            reason,
+            when,
+        } => {
+            let inc = Incident::open(&ctx.store, &id, now_ms());
+            if !inc.state.is_resolved() {
+                return Err(Fail::new(format!("{id} is not resolved")));
+            }
+            (Reopened { reason }.into(), ctx.occurred(&when)?)
+        }
+        Command::Discovery {
+            incident: _,
+            time,
+            reason,
+        } => {
+            let discovered =
+                crate::domain::time::parse_occurred(&time, crate::domain::time::to_datetime(now_ms()), &ctx.zone)
+                    .map_err(Fail::new)?;
+            if reason.trim().is_empty() {
+                return Err(Fail::new("the reason is empty: say why this is the discovery time"));
+            }
+            let body: Body = DiscoverySet { discovered, reason }.into();
+            let inc = checked(&ctx, &id, &body, &by)?;
+            if let Some(was) = inc.state.derived.discovered {
+                eprintln!(
+                    "discovery: {} (was {}); deadlines that start at discovery move with it",
+                    format_utc(discovered),
+                    format_utc(was)
+                );
+            }
+            (body, None)
+        }
         Command::Archive { incident: _, when } => {
             let inc = Incident::open(&ctx.store, &id, now_ms());
             if !inc.state.is_resolved() {
@@ -372,6 +431,21 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
     report(&id, &appended);
     super::run_hooks(&ctx, &id, &appended.events);
     Ok(())
+}
+
+/// Fold the incident and hold `body` to the fold's rules before it is written ("what the fold
+/// would refuse, the writer refuses first"). Returns the folded incident.
+fn checked(ctx: &Ctx, id: &str, body: &Body, by: &str) -> Result<Incident> {
+    let inc = Incident::open(&ctx.store, id, now_ms());
+    if inc.is_syncing() {
+        return Err(Fail::new(format!(
+            "{id} has not been declared (still syncing?); try again in a moment"
+        )));
+    }
+    inc.state
+        .check(body, by, now_ms())
+        .map_err(|v| Fail::new(format!("refused: {v}")))?;
+    Ok(inc)
 }
 
 /// The incident a duplicate should point to: `of`, or, if `of` is itself a duplicate, the

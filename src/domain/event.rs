@@ -251,6 +251,14 @@ pub struct ExerciseClock {
 pub struct Resolved {
     #[serde(default)]
     pub summary: Option<String>,
+    /// Required items still open when it was resolved (recorded as an override, as a phase
+    /// change records them).
+    #[serde(default)]
+    pub override_open: Vec<String>,
+    /// Why someone other than the commander resolved it (the fold refuses a non-commander's
+    /// `Resolved` without one).
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,6 +273,14 @@ pub struct Archived {}
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DuplicateOf {
     pub of: String,
+}
+
+/// The commander sets when the organisation became aware (it moves the regulators' clocks:
+/// every deadline whose trigger is discovery). Last by key wins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoverySet {
+    pub discovered: Millis,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -518,6 +534,7 @@ bodies!(
     LogRestored,
     Disowned,
     Heads,
+    DiscoverySet,
 );
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -599,6 +616,13 @@ fn validate_body(body: &Body) -> Result<(), String> {
             Err(format!("`{field}` {t} is out of range"))
         }
     };
+    let text = |field: &str, v: &str| {
+        if v.trim().is_empty() {
+            Err(format!("`{field}` is empty: say why"))
+        } else {
+            Ok(())
+        }
+    };
     match body {
         Body::Declared(d) => {
             severity(d.severity)?;
@@ -631,6 +655,10 @@ fn validate_body(body: &Body) -> Result<(), String> {
             time("scenario_ms", x.scenario_ms)
         }
         Body::DuplicateOf(x) => ident("of", &x.of),
+        Body::DiscoverySet(x) => {
+            time("discovered", x.discovered)?;
+            text("reason", &x.reason)
+        }
         Body::Disowned(x) if x.seqs.len() > MAX_DISOWNED || x.seqs.iter().any(|s| !(1..=MAX_SEQ).contains(s)) => Err(
             format!("a Disowned record names at most {MAX_DISOWNED} seqs, each 1..2^53"),
         ),

@@ -213,7 +213,7 @@ pub struct Template {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Trigger {
     Declared,
-    /// When the organisation became aware (the earliest `occurred` in the record).
+    /// When the organisation became aware: the commander's `DiscoverySet`, else the declaration.
     Discovered,
     Classified,
     MaterialityDetermined,

@@ -84,8 +84,18 @@ pub struct Derived {
     pub resolved: Option<Reg<bool>>,
     pub archived: Option<Reg<()>>,
     pub duplicate_of: Option<Reg<String>>,
-    /// Earliest `occurred`/`wall` in the record: when the organisation became aware.
+    /// When the organisation became aware, as the commander set it (`DiscoverySet`, last by key).
+    pub discovery: Option<Reg<Millis>>,
+    /// The discovery time the clocks use: the commander's [`Derived::discovery`] if set, else the
+    /// claimed `Declared` record's `when()`. A backfilled note never moves it.
     pub discovered: Option<Millis>,
+    /// The earliest `when()` of the applied records (bookkeeping and `DiscoverySet` aside): when a
+    /// record says something happened. Earlier than `discovered`, the console proposes moving it.
+    pub earliest_evidence: Option<Millis>,
+    /// The record that holds [`Derived::earliest_evidence`].
+    pub earliest_evidence_key: Option<EventKey>,
+    /// What `discovered` was just before each applied `DiscoverySet` (for "was …" on the timeline).
+    pub discovery_was: BTreeMap<EventKey, Option<Millis>>,
     pub last_update: Option<(Millis, String)>,
     /// Events that broke a rule: kept in the timeline, not applied.
     pub rejected: Vec<Problem>,
@@ -653,8 +663,31 @@ impl IncidentState {
                 _ => Ok(()),
             },
             Body::ActionSet(a) => self.check_action(a, by),
+            Body::DiscoverySet(_) => {
+                self.check_commander(by, "sets the discovery time: it moves the regulators' clocks")
+            }
+            Body::Resolved(r) if r.reason.as_deref().is_none_or(|x| x.trim().is_empty()) => self
+                .check_commander(by, "resolves the incident without saying why")
+                .map_err(|v| RuleViolation(format!("{} (anyone else records why they resolve it)", v.0))),
             _ => Ok(()),
         }
+    }
+
+    /// Is `by` the incident's commander? Refused with `what` ("sets the discovery time: …") if not.
+    fn check_commander(&self, by: &str, what: &str) -> Result<(), RuleViolation> {
+        let me = person_of(by);
+        match self.commander().map(|c| c.to_ascii_lowercase()) {
+            Some(c) if c == me => Ok(()),
+            Some(c) => Err(RuleViolation(format!("only the commander ({c}) {what}; {me} is not"))),
+            None => Err(RuleViolation(format!(
+                "only the commander {what}, and the incident has none yet"
+            ))),
+        }
+    }
+
+    /// Whether `by` is the incident's commander (by person, case-insensitive).
+    pub fn is_commander(&self, by: &str) -> bool {
+        self.commander().map(|c| c.to_ascii_lowercase()) == Some(person_of(by))
     }
 
     /// The rules for an event as read from a log: its body's rules, and a `Declared` that is seq 1
@@ -797,7 +830,14 @@ impl IncidentState {
             return;
         }
         let d = &mut self.derived;
-        d.discovered = Some(d.discovered.map_or(e.when(), |x| x.min(e.when())));
+        if !matches!(
+            e.body,
+            Body::Heads(_) | Body::TailRepaired(_) | Body::LogRestored(_) | Body::Disowned(_) | Body::DiscoverySet(_)
+        ) && d.earliest_evidence.is_none_or(|t| e.when() < t)
+        {
+            d.earliest_evidence = Some(e.when());
+            d.earliest_evidence_key = Some(e.key());
+        }
         if !matches!(e.body, Body::Heads(_) | Body::TailRepaired(_)) {
             d.last_update = Some((e.wall, e.by.clone()));
         }
@@ -922,8 +962,17 @@ impl IncidentState {
                     wall_of_change: e.wall,
                 });
             }
+            Body::DiscoverySet(x) => {
+                d.discovery_was.insert(e.key(), d.discovered);
+                d.discovery = Some(Reg::of(e, x.discovered));
+            }
             Body::ActionOutput(_) | Body::Heads(_) | Body::LogRestored(_) | Body::Disowned(_) => {}
         }
+        d.discovered = d
+            .discovery
+            .as_ref()
+            .map(|r| r.value)
+            .or(d.declared.as_ref().map(|r| r.when));
     }
 
     // ---- read accessors -------------------------------------------------------------------
@@ -978,6 +1027,18 @@ impl IncidentState {
 
     pub fn is_resolved(&self) -> bool {
         self.derived.resolved.as_ref().is_some_and(|r| r.value)
+    }
+
+    /// When it was resolved (`occurred`, else `wall`), while it stays resolved: the T+ clock
+    /// stops there.
+    pub fn resolved_at(&self) -> Option<Millis> {
+        self.derived.resolved.as_ref().filter(|r| r.value).map(|r| r.when)
+    }
+
+    /// Required items of the phases before Lessons Learned still open or blocked: what resolving
+    /// now leaves undone (warned and recorded as `override_open`).
+    pub fn open_required_at_resolve(&self) -> Vec<String> {
+        self.open_required_before(Phase::LessonsLearned)
     }
 
     pub fn item_state(&self, id: &str) -> ItemState {

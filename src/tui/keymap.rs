@@ -70,6 +70,16 @@ pub enum Action {
     JumpMine,
     JumpRequired,
     Clocks,
+    Discovery,
+    Resolve,
+    Reopen,
+    Archive,
+    Classify,
+    Materiality,
+    FollowUps,
+    Amend,
+    Retract,
+    Review,
 }
 
 impl Action {
@@ -127,6 +137,16 @@ impl Action {
         Action::JumpMine,
         Action::JumpRequired,
         Action::Clocks,
+        Action::Discovery,
+        Action::Resolve,
+        Action::Reopen,
+        Action::Archive,
+        Action::Classify,
+        Action::Materiality,
+        Action::FollowUps,
+        Action::Amend,
+        Action::Retract,
+        Action::Review,
     ];
 
     /// Fails to compile when an action is added but not listed in `ALL`.
@@ -184,7 +204,17 @@ impl Action {
             | Action::JumpApproval
             | Action::JumpMine
             | Action::JumpRequired
-            | Action::Clocks => true,
+            | Action::Clocks
+            | Action::Discovery
+            | Action::Resolve
+            | Action::Reopen
+            | Action::Archive
+            | Action::Classify
+            | Action::Materiality
+            | Action::FollowUps
+            | Action::Amend
+            | Action::Retract
+            | Action::Review => true,
         }
     }
 }
@@ -346,6 +376,50 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
         ),
         (Incident, "m", JumpMine, "jump to the next thing assigned to me", None),
         (Incident, "i", JumpRequired, "jump to the next open required item", None),
+        (
+            Incident,
+            "V",
+            Discovery,
+            "set discovery to the earliest evidence (commander)",
+            None,
+        ),
+        (
+            Incident,
+            "Z",
+            Resolve,
+            "resolve (asks first; warns of open required items)",
+            None,
+        ),
+        (Incident, "O", Reopen, "reopen a resolved incident (asks why)", None),
+        (Incident, "Y", Archive, "archive a resolved incident (asks first)", None),
+        (
+            Incident,
+            "G",
+            Classify,
+            "record: classified as reportable (asks first)",
+            None,
+        ),
+        (
+            Incident,
+            "T",
+            Materiality,
+            "record: materiality determined (asks first)",
+            None,
+        ),
+        (
+            Incident,
+            "U",
+            FollowUps,
+            "follow-ups: list, mark done or cancelled",
+            None,
+        ),
+        (
+            Incident,
+            "I",
+            Review,
+            "post-incident review: summary, root cause, questions",
+            None,
+        ),
         (Incident, "Up", Up, "move up", None),
         (Incident, "k", Up, "move up", None),
         (Incident, "Down", Down, "move down", None),
@@ -378,6 +452,14 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
         (Actions, "B", RollBack, "mark rolled back", None),
         (Actions, "a", Assign, "assign the action", None),
         (Timeline, "/", Search, "search", Some("search")),
+        (
+            Timeline,
+            "e",
+            Amend,
+            "amend the selected record (its author or the commander)",
+            None,
+        ),
+        (Timeline, "x", Retract, "retract the selected record (asks why)", None),
         (
             Facilitator,
             "Space",

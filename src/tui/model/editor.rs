@@ -16,6 +16,12 @@ pub enum EditorPurpose {
     Title,
     Evaluator,
     SeverityReason(u8),
+    /// Why someone other than the commander resolves the incident (then confirmed).
+    ResolveReason,
+    /// Why the incident is reopened (then confirmed).
+    ReopenReason,
+    /// Why discovery is set to this time (then confirmed).
+    Discovery(Millis),
 }
 
 pub struct Editor {
@@ -183,6 +189,26 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
             }
             .into()],
         ),
+        EditorPurpose::ResolveReason => {
+            let open = m
+                .incident
+                .as_ref()
+                .map(|i| i.state().open_required_at_resolve())
+                .unwrap_or_default();
+            m.overlay = Some(Overlay::Confirm(Confirm::Resolve {
+                open,
+                reason: Some(trimmed),
+            }));
+            Vec::new()
+        }
+        EditorPurpose::ReopenReason => {
+            m.overlay = Some(Overlay::Confirm(Confirm::Reopen { reason: trimmed }));
+            Vec::new()
+        }
+        EditorPurpose::Discovery(at) => {
+            m.overlay = Some(Overlay::Confirm(Confirm::Discovery { at, reason: trimmed }));
+            Vec::new()
+        }
         EditorPurpose::SeverityReason(severity) => write(
             m,
             format!("severity → SEV{severity}"),

@@ -443,6 +443,49 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             }
             write(m, format!("{} {state:?}", def.id), vec![body])
         }
+        Action::Discovery => accept_discovery(m),
+        Action::Resolve => {
+            if inc.state().is_resolved() {
+                m.flash("already resolved (O reopens it)", false);
+                return Vec::new();
+            }
+            let open = inc.state().open_required_at_resolve();
+            if inc.state().is_commander(&m.me) {
+                m.overlay = Some(Overlay::Confirm(Confirm::Resolve { open, reason: None }));
+            } else {
+                // Only the commander resolves, or someone records why they do.
+                m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::ResolveReason, "")));
+            }
+            Vec::new()
+        }
+        Action::Reopen => {
+            if !inc.state().is_resolved() {
+                m.flash("not resolved: nothing to reopen", false);
+                return Vec::new();
+            }
+            m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::ReopenReason, "")));
+            Vec::new()
+        }
+        Action::Archive => {
+            if !inc.state().is_resolved() {
+                m.flash("resolve it first (Z), then archive it", true);
+                return Vec::new();
+            }
+            if inc.state().derived.archived.is_some() {
+                m.flash("already archived", false);
+                return Vec::new();
+            }
+            m.overlay = Some(Overlay::Confirm(Confirm::Archive));
+            Vec::new()
+        }
+        Action::Classify => {
+            m.overlay = Some(Overlay::Confirm(Confirm::Classify));
+            Vec::new()
+        }
+        Action::Materiality => {
+            m.overlay = Some(Overlay::Confirm(Confirm::Materiality));
+            Vec::new()
+        }
         Action::JumpApproval | Action::JumpMine | Action::JumpRequired => {
             super::jump::jump(m, a);
             Vec::new()

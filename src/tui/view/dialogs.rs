@@ -390,24 +390,46 @@ pub fn page(m: &Model) -> usize {
 pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
     let Some(overlay) = &m.overlay else { return };
     if let Overlay::Editor(ed) = overlay {
-        let (title, h) = match ed.purpose {
-            EditorPurpose::Note => (" Note — Enter sends · Alt+Enter/Ctrl+J new line · Esc keeps draft ", 8),
-            EditorPurpose::Blocked => (" Why is it blocked? Enter sends · Esc cancels ", 5),
-            EditorPurpose::Skip => (" Why skip this required item? Enter records · Esc cancels ", 5),
-            EditorPurpose::Params => (" Parameters (NAME=value; ↑↓ line) — Enter proposes · Esc cancels ", 8),
-            EditorPurpose::Status(_) => (" Status update — recorded, not sent · Enter records · Esc cancels ", 10),
-            EditorPurpose::FollowUp => (" Follow-up — Enter records · Esc cancels ", 5),
-            EditorPurpose::Search => (" Search timeline — Enter applies (empty clears) · Esc ", 3),
-            EditorPurpose::Title => (" Incident title — Enter · Esc cancels ", 3),
-            EditorPurpose::SeverityReason(_) => (" Why change the severity? Enter records · Esc cancels ", 5),
+        let (title, h): (std::borrow::Cow<str>, u16) = match ed.purpose {
+            EditorPurpose::Note => (
+                " Note — Enter sends · Alt+Enter/Ctrl+J new line · Esc keeps draft ".into(),
+                8,
+            ),
+            EditorPurpose::Blocked => (" Why is it blocked? Enter sends · Esc cancels ".into(), 5),
+            EditorPurpose::Skip => (" Why skip this required item? Enter records · Esc cancels ".into(), 5),
+            EditorPurpose::Params => (
+                " Parameters (NAME=value; ↑↓ line) — Enter proposes · Esc cancels ".into(),
+                8,
+            ),
+            EditorPurpose::Status(_) => (
+                " Status update — recorded, not sent · Enter records · Esc cancels ".into(),
+                10,
+            ),
+            EditorPurpose::FollowUp => (" Follow-up — Enter records · Esc cancels ".into(), 5),
+            EditorPurpose::Search => (" Search timeline — Enter applies (empty clears) · Esc ".into(), 3),
+            EditorPurpose::Title => (" Incident title — Enter · Esc cancels ".into(), 3),
+            EditorPurpose::SeverityReason(_) => (" Why change the severity? Enter records · Esc cancels ".into(), 5),
             EditorPurpose::Evaluator => (
-                " Evaluator note (private; + went well, - to improve) — Enter keeps it ",
+                " Evaluator note (private; + went well, - to improve) — Enter keeps it ".into(),
                 6,
+            ),
+            EditorPurpose::ResolveReason => (
+                " You are not the commander: why do you resolve it? Enter, then confirm · Esc ".into(),
+                5,
+            ),
+            EditorPurpose::ReopenReason => (" Why reopen it? Enter, then confirm · Esc cancels ".into(), 5),
+            EditorPurpose::Discovery(t) => (
+                format!(
+                    " Set discovery to {} — why? Enter, then confirm · Esc cancels ",
+                    crate::domain::time::format_utc(t)
+                )
+                .into(),
+                5,
             ),
         };
         let r = centered(area, area.width.saturating_sub(4).min(100), h);
         clear(frame, r);
-        let block = pane_block(title, true, theme);
+        let block = pane_block(title.as_ref(), true, theme);
         let inner = block.inner(r);
         frame.render_widget(block, r);
         frame.render_widget(&ed.area, inner);
@@ -520,6 +542,150 @@ fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
             keys: vec![k("y/Enter", "end it"), k("n/Esc", "keep running")],
             max_width: 90,
         },
+        Confirm::Resolve { open, reason } => {
+            let mut rows = Vec::new();
+            if open.is_empty() {
+                rows.push(Row::words("No required item is open.", theme.good()));
+            } else {
+                rows.push(Row::words(
+                    format!("▲ {} required item(s) are still open:", open.len()),
+                    theme.warn(),
+                ));
+                for id in open {
+                    let text = inc
+                        .and_then(|i| i.playbook())
+                        .and_then(|p| p.item(id))
+                        .map(|(_, it)| sanitize(&it.text))
+                        .unwrap_or_default();
+                    rows.push(Row::Line(Line::raw(super::fit(
+                        &format!("  • {} — {text}", sanitize(id)),
+                        74,
+                    ))));
+                }
+                rows.push(Row::words("They are recorded with the resolution.", theme.dim()));
+            }
+            if let Some(r) = reason {
+                rows.push(Row::words(
+                    format!("why (not the commander): {}", sanitize(r)),
+                    theme.base(),
+                ));
+            }
+            rows.push(Row::words(
+                "The T+ clock stops; the post-incident review (I) and follow-ups (U) stay open.",
+                theme.dim(),
+            ));
+            Dialog {
+                title: "Resolve the incident?".into(),
+                rows,
+                keys: vec![k("y/Enter", "resolve"), k("n/Esc", "not yet")],
+                max_width: 100,
+            }
+        }
+        Confirm::Reopen { reason } => Dialog {
+            title: "Reopen the incident?".into(),
+            rows: vec![
+                Row::words("It shows as active again and its clock runs on.", theme.bold()),
+                Row::words(format!("why: {}", sanitize(reason)), theme.base()),
+            ],
+            keys: vec![k("y/Enter", "reopen"), k("n/Esc", "leave resolved")],
+            max_width: 90,
+        },
+        Confirm::Archive => Dialog {
+            title: "Archive the incident?".into(),
+            rows: vec![Row::words(
+                "It leaves the active board (f shows archived ones); nothing is deleted.",
+                theme.bold(),
+            )],
+            keys: vec![k("y/Enter", "archive"), k("n/Esc", "keep on the board")],
+            max_width: 90,
+        },
+        Confirm::Classify | Confirm::Materiality => {
+            let s = inc.map(|i| i.state());
+            let (what, first, trigger) = match c {
+                Confirm::Classify => (
+                    "classified as a reportable incident",
+                    s.and_then(|s| s.derived.classified),
+                    crate::domain::playbook::Trigger::Classified,
+                ),
+                _ => (
+                    "materiality determined",
+                    s.and_then(|s| s.derived.materiality),
+                    crate::domain::playbook::Trigger::MaterialityDetermined,
+                ),
+            };
+            let starts: Vec<String> = inc
+                .and_then(|i| i.playbook())
+                .map(|p| {
+                    p.deadlines
+                        .iter()
+                        .filter(|d| d.trigger == trigger)
+                        .map(|d| sanitize(&d.source))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut rows = vec![Row::words(format!("Record: {what}, now."), theme.bold())];
+            rows.push(Row::words(
+                if starts.is_empty() {
+                    "No deadline of the playbook starts with it.".to_string()
+                } else {
+                    format!("It starts: {}.", starts.join(", "))
+                },
+                theme.warn(),
+            ));
+            if let Some(t) = first {
+                rows.push(Row::words(
+                    format!(
+                        "Already recorded at {}: the clocks keep that first time.",
+                        crate::domain::time::format_utc(t)
+                    ),
+                    theme.dim(),
+                ));
+            }
+            Dialog {
+                title: if matches!(c, Confirm::Classify) {
+                    "Classified as reportable?".into()
+                } else {
+                    "Materiality determined?".into()
+                },
+                rows,
+                keys: vec![k("y/Enter", "record it"), k("n/Esc", "not now")],
+                max_width: 90,
+            }
+        }
+        Confirm::Discovery { at, reason } => {
+            let s = inc.map(|i| i.state());
+            let was = s
+                .and_then(|s| s.derived.discovered)
+                .map_or("-".into(), crate::domain::time::format_utc);
+            let moves = s
+                .and_then(crate::domain::deadline::discovery_nudge)
+                .map(|n| n.moves)
+                .unwrap_or_default();
+            let mut rows = vec![
+                Row::words(
+                    format!(
+                        "Discovery becomes {} (now {was}).",
+                        crate::domain::time::format_utc(*at)
+                    ),
+                    theme.bold(),
+                ),
+                Row::words(format!("why: {}", sanitize(reason)), theme.base()),
+            ];
+            rows.push(Row::words(
+                if moves.is_empty() {
+                    "Every deadline that starts at discovery moves with it.".to_string()
+                } else {
+                    format!("This moves: {}.", sanitize(&moves.join(", ")))
+                },
+                theme.warn(),
+            ));
+            Dialog {
+                title: "Set the discovery time?".into(),
+                rows,
+                keys: vec![k("y/Enter", "set it"), k("n/Esc", "leave it")],
+                max_width: 90,
+            }
+        }
         Confirm::Handoff { to } => {
             let from = inc.and_then(|i| i.state().commander()).unwrap_or("-");
             Dialog {
@@ -824,6 +990,14 @@ fn clocks(m: &Model, theme: &Theme) -> Option<Dialog> {
             max_width: 110,
         });
     };
+    if let Some(n) = crate::domain::deadline::discovery_nudge(s) {
+        rows.push(Row::words(format!("▲ {}", n.text()), theme.warn()));
+        rows.push(Row::words(
+            "d: set discovery to the earliest evidence (the commander; asks why, then confirms)",
+            theme.dim(),
+        ));
+        rows.push(Row::Line(Line::raw("")));
+    }
     if let Some(u) = crate::domain::cadence::update_due(s, pb) {
         let style = if u.is_overdue(m.now) { theme.bad() } else { theme.bold() };
         rows.push(Row::words(
