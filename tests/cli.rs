@@ -37,6 +37,9 @@ fn help_works_for_every_verb() {
         &["resolve"],
         &["reopen"],
         &["discovery"],
+        &["followup", "x", "add"],
+        &["followup", "x", "done"],
+        &["followup", "x", "list"],
         &["list"],
         &["show"],
         &["tail"],
@@ -957,4 +960,54 @@ fn only_the_commander_resolves_or_says_why_and_open_items_are_recorded() {
     refused(&w, &ic, &id, &["resolve", &id]);
     w.run(&ic, &["reopen", &id, "--reason", "beacon again"]).ok();
     w.run(&ic, &["resolve", &id, "--summary", "contained"]).ok();
+}
+
+#[test]
+fn follow_ups_are_added_marked_and_listed_by_id_prefix() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Follow-ups");
+    w.note(&ic, &id, "VPN appliance was unpatched");
+    let note_id = w.tail_json(&ic, &id).iter().find(|e| e["kind"] == "Note").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.run(
+        &ic,
+        &[
+            "followup",
+            &id,
+            "add",
+            "Patch the VPN",
+            "--type",
+            "corrective",
+            "--owner",
+            "bob",
+            "--due",
+            "+14d",
+            "--from",
+            &note_id[..20],
+        ],
+    )
+    .ok();
+    // Only the three types are offered.
+    let r = w.run(&ic, &["followup", &id, "add", "x", "--type", "improvement"]);
+    assert_eq!(r.code, 2, "{r}");
+    let list = w.run(&ic, &["followup", &id, "list", "--json"]).ok().json();
+    let f = &list[0];
+    assert_eq!(f["type"], "corrective");
+    assert_eq!(f["owner"], "bob");
+    assert_eq!(f["from"], note_id.as_str());
+    assert_eq!(f["state"], "open");
+    assert!(f["due"].is_string());
+    let fid = f["id"].as_str().unwrap().to_string();
+    let err = refused(&w, &ic, &id, &["followup", &id, "done", "ZZZ"]);
+    assert!(err.contains("no follow-up has an id starting with"), "{err}");
+    w.run(&ic, &["followup", &id, "done", &fid[..22], "--note", "patched to 7.2"])
+        .ok();
+    let err = refused(&w, &ic, &id, &["followup", &id, "done", &fid]);
+    assert!(err.contains("already"), "{err}");
+    let text = w.run(&ic, &["followup", &id, "list"]).ok().stdout;
+    assert!(text.contains("[done] corrective · bob"), "{text}");
+    assert_eq!(w.show(&ic, &id)["follow_ups"][0]["changed"]["note"], "patched to 7.2");
 }

@@ -1708,3 +1708,44 @@ fn the_commander_accepts_the_discovery_nudge() {
         w[0][0].body
     );
 }
+
+#[test]
+fn a_follow_up_is_created_from_the_timeline_and_marked_done_in_its_list() {
+    let mut m = model_as("jon@ops-bastion");
+    // Focus the timeline: the follow-up comes from its selected row.
+    while m.incident.as_ref().unwrap().focus != Pane::Timeline {
+        update(&mut m, code(KeyCode::Tab));
+    }
+    let from = view::timeline::cursor(m.incident.as_ref().unwrap()).map(|e| e.id.clone());
+    assert!(from.is_some());
+    update(&mut m, key('F'));
+    update(&mut m, key('2')); // preventive
+    update(&mut m, code(KeyCode::Down)); // the first person after "no owner yet"
+    update(&mut m, code(KeyCode::Enter));
+    update(&mut m, code(KeyCode::Enter)); // due +14d
+    for c in "Block SMB at the core".chars() {
+        update(&mut m, key(c));
+    }
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let w = writes(&fx);
+    let Body::FollowUp(f) = &w[0][0].body else {
+        panic!("{:?}", w[0][0].body);
+    };
+    assert_eq!(f.kind, "preventive");
+    assert!(f.owner.is_some());
+    assert_eq!(f.due, Some(T0 + 20 * 60_000 + 14 * 86_400_000));
+    assert_eq!(f.from, from);
+    // It comes back through the reader, then is listed and marked done.
+    let mut e = ev(40, "jon@ops-bastion", 15, f.clone());
+    e.id = "01FOLLOWUP0000000000000001".into();
+    arrive(&mut m, vec![e]);
+    update(&mut m, key('U'));
+    insta::assert_snapshot!("follow_ups_80x24", screen(&render(&m, 80, 24, Theme::mono())));
+    let fx = update(&mut m, key('d'));
+    let w = writes(&fx);
+    assert!(
+        matches!(&w[0][0].body, Body::FollowUpSet(s) if s.followup == "01FOLLOWUP0000000000000001" && s.state == FollowUpState::Done),
+        "{:?}",
+        w[0][0].body
+    );
+}

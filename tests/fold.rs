@@ -26,7 +26,7 @@ const ASTATES: [ActionState; 6] = [
 
 fn body(op: u8, p: u8) -> Body {
     let p = p as usize;
-    match op % 9 {
+    match op % 11 {
         0 => Note {
             text: format!("note {p}"),
             tags: vec![],
@@ -68,6 +68,24 @@ fn body(op: u8, p: u8) -> Body {
         7 => DiscoverySet {
             discovered: 500_000 + p as i64,
             reason: "earliest alert".into(),
+        }
+        .into(),
+        8 => FollowUp {
+            text: format!("fix {p}"),
+            owner: None,
+            kind: "corrective".into(),
+            due: None,
+            from: None,
+        }
+        .into(),
+        // Names a follow-up by a record id of the history (`e<n>`): refused unless that record is
+        // a FollowUp sorting before it.
+        9 => FollowUpSet {
+            followup: format!("e{}", p % 20),
+            state: [FollowUpState::Done, FollowUpState::Cancelled, FollowUpState::Open][p % 3],
+            owner: None,
+            due: None,
+            note: None,
         }
         .into(),
         _ => Resolved {
@@ -129,7 +147,7 @@ proptest! {
 
     #[test]
     fn one_at_a_time_in_any_order_equals_the_batch(
-        ops in prop::collection::vec((0u8..3, 0u8..9, 0u8..60, 0u16..3000), 1..60),
+        ops in prop::collection::vec((0u8..3, 0u8..11, 0u8..60, 0u16..3000), 1..60),
         dups in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
         twins in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
         perm_seed in any::<u64>(),
@@ -187,7 +205,7 @@ proptest! {
 
     #[test]
     fn a_late_event_older_than_everything_is_placed_first(
-        ops in prop::collection::vec((0u8..3, 0u8..9, 0u8..60, 1u16..3000), 1..30),
+        ops in prop::collection::vec((0u8..3, 0u8..11, 0u8..60, 1u16..3000), 1..30),
     ) {
         let (hash, pb) = playbook();
         let events = history(&ops, &hash);
@@ -771,4 +789,67 @@ fn discovery_needs_a_reason_and_a_real_time() {
         None
     )
     .is_ok());
+}
+
+#[test]
+fn a_follow_up_set_needs_its_follow_up_before_it() {
+    let (hash, pb) = playbook();
+    let fu = ev(
+        "fu1",
+        2_000_000,
+        "bob@h2",
+        1,
+        FollowUp {
+            text: "rotate keys".into(),
+            owner: Some("bob".into()),
+            kind: "corrective".into(),
+            due: Some(9_000_000),
+            from: Some("declared".into()),
+        },
+    );
+    let set = |id: &str, at: i64, seq: u64, name: &str, state: FollowUpState| {
+        ev(
+            id,
+            at,
+            "carol@h3",
+            seq,
+            FollowUpSet {
+                followup: name.into(),
+                state,
+                owner: Some("carol".into()),
+                due: None,
+                note: Some("done it".into()),
+            },
+        )
+    };
+    // Before its follow-up (carol's clock sorts it first) and for an unknown one: refused.
+    let early = set("s0", 1_999_999, 1, "fu1", FollowUpState::Done);
+    let unknown = set("s1", 2_000_001, 2, "nope", FollowUpState::Done);
+    let done = set("s2", 2_000_002, 3, "fu1", FollowUpState::Done);
+    let events = vec![declared(&hash), fu, early, unknown, done];
+    let s = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
+    let refused: Vec<_> = s
+        .problems()
+        .into_iter()
+        .filter(|p| p.what.contains("no follow-up"))
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    let list = s.follow_ups();
+    assert_eq!(list.len(), 1);
+    let f = &list[0];
+    assert_eq!(
+        (f.id.as_str(), f.state, f.owner.as_deref()),
+        ("fu1", FollowUpState::Done, Some("carol"))
+    );
+    assert_eq!(f.due, Some(9_000_000));
+    assert_eq!(f.from.as_deref(), Some("declared"));
+    assert_eq!(f.changed.as_ref().map(|c| c.by.as_str()), Some("carol@h3"));
+    let mut live = IncidentState::new("i");
+    live.set_checkpoint_every(1);
+    live.add_playbook(hash, pb);
+    for e in events.into_iter().rev() {
+        live.apply(e);
+    }
+    assert_eq!(live.derived, s.derived);
+    assert_eq!(live.follow_ups(), s.follow_ups());
 }

@@ -109,6 +109,8 @@ fn every_kind() -> Vec<Body> {
             text: s("Patch VPN"),
             owner: Some(s("bob")),
             kind: s("improvement"),
+            due: None,
+            from: None,
         }
         .into(),
         InjectReleased {
@@ -161,6 +163,14 @@ fn every_kind() -> Vec<Body> {
         DiscoverySet {
             discovered: 1_763_990_000_000,
             reason: s("first alert on fin-fs-02"),
+        }
+        .into(),
+        FollowUpSet {
+            followup: s("01JDGOLDEN0000000000000014"),
+            state: FollowUpState::Done,
+            owner: Some(s("carol")),
+            due: Some(1_765_000_000_000),
+            note: Some(s("patched")),
         }
         .into(),
     ]

@@ -348,6 +348,13 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Follow-ups: add one, mark one done, cancelled or open again, or list them
+    Followup {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
+        incident: String,
+        #[command(subcommand)]
+        what: FollowUpCommand,
+    },
     /// List incidents in the shared directory
     List {
         /// JSON instead of text (one object a line where there are many)
@@ -496,6 +503,74 @@ pub enum ExerciseCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum FollowUpCommand {
+    /// Record a follow-up
+    Add {
+        /// What is to be done
+        text: String,
+        /// corrective (fixes the cause), preventive (stops a recurrence) or detective (sees it sooner)
+        #[arg(long = "type", value_enum)]
+        kind: FollowUpKindArg,
+        /// Who owns it (a responder name)
+        #[arg(long, value_name = "NAME")]
+        owner: Option<String>,
+        /// When it is due: 2026-12-15, 2026-12-15 17:00 (in --tz), RFC 3339 or +14d
+        #[arg(long, value_name = "TIME")]
+        due: Option<String>,
+        /// The timeline record it comes from: its id or a unique prefix (see `warroom tail --json`)
+        #[arg(long, value_name = "RECORD")]
+        from: Option<String>,
+    },
+    /// Mark a follow-up done
+    Done {
+        /// The follow-up: its id or a unique prefix (see `warroom followup INCIDENT list`)
+        id: String,
+        /// A note kept with the change
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Cancel a follow-up
+    Cancel {
+        /// The follow-up: its id or a unique prefix (see `warroom followup INCIDENT list`)
+        id: String,
+        /// A note kept with the change (why)
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Open a done or cancelled follow-up again
+    Reopen {
+        /// The follow-up: its id or a unique prefix (see `warroom followup INCIDENT list`)
+        id: String,
+        /// A note kept with the change
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// List the follow-ups
+    List {
+        /// JSON instead of text (one array)
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FollowUpKindArg {
+    Corrective,
+    Preventive,
+    Detective,
+}
+
+impl FollowUpKindArg {
+    pub fn word(self) -> &'static str {
+        match self {
+            FollowUpKindArg::Corrective => "corrective",
+            FollowUpKindArg::Preventive => "preventive",
+            FollowUpKindArg::Detective => "detective",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
 pub enum PlaybookCommand {
     /// One playbook a line: its id first, then version, title and where it came from
     List,
@@ -597,6 +672,10 @@ pub fn run(cli: Cli) -> Result<()> {
             },
         ),
         Command::Show { incident, json } => read::show(g, &incident, json),
+        Command::Followup {
+            incident,
+            what: FollowUpCommand::List { json },
+        } => read::follow_ups(g, &incident, json),
         Command::Tail { incident, follow, json } => read::tail(g, &incident, follow, json),
         Command::Verify { incident } => read::verify(g, &incident),
         Command::Sync {

@@ -162,6 +162,51 @@ pub fn list(g: &Global, as_json: bool) -> Result<()> {
 }
 
 /// The complete, stable JSON of an incident's folded state.
+/// One follow-up as JSON (not yet sanitised).
+pub fn follow_up_json(f: &crate::domain::state::FollowUpView) -> Value {
+    json!({
+        "id": f.id,
+        "text": f.text,
+        "type": f.kind,
+        "owner": f.owner,
+        "due": f.due.map(format_utc),
+        "from": f.from,
+        "state": format!("{:?}", f.state).to_lowercase(),
+        "by": f.created_by,
+        "at": format_utc(f.created_when),
+        "changed": f.changed.as_ref().map(|c| json!({"by": c.by, "at": format_utc(c.when), "note": c.note})),
+    })
+}
+
+/// `warroom followup INCIDENT list`: one follow-up a line (or a JSON array).
+pub fn follow_ups(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let id = ctx.store.resolve(wanted)?;
+    let inc = Incident::open(&ctx.store, &id, now_ms());
+    let list = inc.state.follow_ups();
+    if as_json {
+        let mut v = Value::Array(list.iter().map(follow_up_json).collect());
+        sanitize_json(&mut v);
+        outln!("{v}");
+        return Ok(());
+    }
+    if list.is_empty() {
+        eprintln!("no follow-ups yet; add one with `warroom followup {id} add TEXT --type corrective`");
+    }
+    for f in list {
+        let state = format!("{:?}", f.state).to_lowercase();
+        outln!(
+            "{}  [{state}] {} · {} · due {} — {}",
+            sanitize(&f.id),
+            sanitize(if f.kind.is_empty() { "-" } else { &f.kind }),
+            sanitize(f.owner.as_deref().unwrap_or("no owner")),
+            f.due.map_or("-".into(), format_utc),
+            sanitize(&f.text)
+        );
+    }
+    Ok(())
+}
+
 pub fn state_json(inc: &Incident, now: i64) -> Value {
     let s: &IncidentState = &inc.state;
     let d = &s.derived;
@@ -253,7 +298,7 @@ pub fn state_json(inc: &Incident, now: i64) -> Value {
         "roles": roles,
         "notes": d.notes,
         "status_updates": d.status_updates.len(),
-        "follow_ups": d.follow_ups.iter().map(|f| json!({"text": f.value.text, "owner": f.value.owner, "by": f.by})).collect::<Vec<_>>(),
+        "follow_ups": s.follow_ups().iter().map(follow_up_json).collect::<Vec<_>>(),
         "events": s.event_count(),
         "last_update": d.last_update.as_ref().map(|(t, by)| json!({"at": format_utc(*t), "by": by})),
         "problems": problems,

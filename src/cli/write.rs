@@ -150,7 +150,8 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
         | Command::Reopen { incident, .. }
         | Command::Archive { incident, .. }
         | Command::Duplicate { incident, .. }
-        | Command::Discovery { incident, .. } => incident.clone(),
+        | Command::Discovery { incident, .. }
+        | Command::Followup { incident, .. } => incident.clone(),
         _ => return Err(Fail::new("not a write verb")),
     };
     let id = ctx.store.resolve(&incident)?;
@@ -351,6 +352,66 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             }
             (body, None)
         }
+        Command::Followup { incident: _, what } => {
+            use super::FollowUpCommand as F;
+            let inc = Incident::open(&ctx.store, &id, now_ms());
+            let body: Body = match what {
+                F::Add {
+                    text,
+                    kind,
+                    owner,
+                    due,
+                    from,
+                } => {
+                    let text = text_arg(text)?;
+                    if text.trim().is_empty() {
+                        return Err(Fail::new("the follow-up is empty"));
+                    }
+                    let due = due
+                        .map(|d| {
+                            crate::domain::time::parse_due(&d, crate::domain::time::to_datetime(now_ms()), &ctx.zone)
+                                .map_err(Fail::new)
+                        })
+                        .transpose()?;
+                    let from = from
+                        .map(|f| resolve_prefix(inc.state.events().map(|e| e.id.as_str()), &f, "record"))
+                        .transpose()?;
+                    FollowUp {
+                        text,
+                        owner: owner.map(|o| person(&o)).transpose()?,
+                        kind: kind.word().into(),
+                        due,
+                        from,
+                    }
+                    .into()
+                }
+                other => {
+                    let (f, note, state) = match other {
+                        F::Done { id, note } => (id, note, FollowUpState::Done),
+                        F::Cancel { id, note } => (id, note, FollowUpState::Cancelled),
+                        F::Reopen { id, note } => (id, note, FollowUpState::Open),
+                        _ => return Err(Fail::new("not a write verb")),
+                    };
+                    let list = inc.state.follow_ups();
+                    let followup = resolve_prefix(list.iter().map(|f| f.id.as_str()), &f, "follow-up")?;
+                    if list.iter().any(|x| x.id == followup && x.state == state) {
+                        return Err(Fail::new(format!("follow-up {followup} is already {state:?}")));
+                    }
+                    FollowUpSet {
+                        followup,
+                        state,
+                        owner: None,
+                        due: None,
+                        note,
+                    }
+                    .into()
+                }
+            };
+            inc.state
+                .check(&body, &by, now_ms())
+                .map_err(|v| Fail::new(format!("refused: {v}")))?;
+            (body, None)
+        }
         Command::Archive { incident: _, when } => {
             let inc = Incident::open(&ctx.store, &id, now_ms());
             if !inc.state.is_resolved() {
@@ -431,6 +492,34 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
     report(&id, &appended);
     super::run_hooks(&ctx, &id, &appended.events);
     Ok(())
+}
+
+/// The one id among `ids` that starts with `prefix` (a whole id wins); refused when none or
+/// several do.
+pub fn resolve_prefix<'a>(ids: impl Iterator<Item = &'a str>, prefix: &str, what: &str) -> Result<String> {
+    let wanted = prefix.trim();
+    if wanted.is_empty() {
+        return Err(Fail::new(format!("name the {what}: its id or a unique prefix")));
+    }
+    let mut hits: Vec<&str> = ids.filter(|id| id.starts_with(wanted)).collect();
+    hits.sort_unstable();
+    hits.dedup();
+    if let Some(exact) = hits.iter().find(|h| **h == wanted) {
+        return Ok(exact.to_string());
+    }
+    match hits.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err(Fail::new(format!(
+            "no {what} has an id starting with `{}`",
+            sanitize(wanted)
+        ))),
+        many => Err(Fail::new(format!(
+            "`{}` names {} {what}s ({}…): give more of the id",
+            sanitize(wanted),
+            many.len(),
+            many.iter().take(3).map(|s| sanitize(s)).collect::<Vec<_>>().join(", ")
+        ))),
+    }
 }
 
 /// Fold the incident and hold `body` to the fold's rules before it is written ("what the fold

@@ -137,10 +137,34 @@ pub fn describe(e: &Event) -> String {
             s(&u.text)
         ),
         Body::FollowUp(f) => format!(
-            "follow-up{}: {}",
+            "{}follow-up{}{}: {}",
+            if f.kind.trim().is_empty() {
+                String::new()
+            } else {
+                format!("{} ", s(&f.kind))
+            },
             f.owner.as_ref().map(|o| format!(" for {}", s(o))).unwrap_or_default(),
+            f.due.map(|t| format!(" due {}", format_utc(t))).unwrap_or_default(),
             s(&f.text)
         ),
+        Body::FollowUpSet(f) => {
+            let mut t = format!(
+                "follow-up {} {}",
+                s(&f.followup.chars().take(10).collect::<String>()),
+                match f.state {
+                    super::event::FollowUpState::Open => "open",
+                    super::event::FollowUpState::Done => "done",
+                    super::event::FollowUpState::Cancelled => "cancelled",
+                }
+            );
+            if let Some(o) = &f.owner {
+                t.push_str(&format!(", owner {}", s(o)));
+            }
+            if let Some(d) = f.due {
+                t.push_str(&format!(", due {}", format_utc(d)));
+            }
+            with_note(t, &f.note)
+        }
         Body::InjectReleased(i) => format!(
             "INJECT {} {}: {}",
             super::time::format_scenario(i.scenario_ms),

@@ -226,8 +226,37 @@ pub struct FollowUp {
     pub text: String,
     #[serde(default)]
     pub owner: Option<String>,
+    /// `corrective`, `preventive` or `detective` ([`FOLLOW_UP_KINDS`]); older records hold any word.
     #[serde(default, rename = "type")]
     pub kind: String,
+    #[serde(default)]
+    pub due: Option<Millis>,
+    /// The id of the timeline record it was created from.
+    #[serde(default)]
+    pub from: Option<String>,
+}
+
+/// The kinds of follow-up the CLI and the console offer.
+pub const FOLLOW_UP_KINDS: &[&str] = &["corrective", "preventive", "detective"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum FollowUpState {
+    Open,
+    Done,
+    Cancelled,
+}
+
+/// A follow-up (named by its `FollowUp` record's id) changes state, owner or due date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUpSet {
+    pub followup: String,
+    pub state: FollowUpState,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub due: Option<Millis>,
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -535,6 +564,7 @@ bodies!(
     Disowned,
     Heads,
     DiscoverySet,
+    FollowUpSet,
 );
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -655,6 +685,20 @@ fn validate_body(body: &Body) -> Result<(), String> {
             time("scenario_ms", x.scenario_ms)
         }
         Body::DuplicateOf(x) => ident("of", &x.of),
+        Body::FollowUp(x) => {
+            // `owner` stays free text: records written before it was checked must stay valid.
+            if let Some(f) = &x.from {
+                ident("from", f)?;
+            }
+            x.due.map_or(Ok(()), |t| time("due", t))
+        }
+        Body::FollowUpSet(x) => {
+            ident("followup", &x.followup)?;
+            if let Some(o) = &x.owner {
+                person("owner", o)?;
+            }
+            x.due.map_or(Ok(()), |t| time("due", t))
+        }
         Body::DiscoverySet(x) => {
             time("discovered", x.discovered)?;
             text("reason", &x.reason)

@@ -63,6 +63,32 @@ pub struct ActionRecord {
     pub approver: Option<String>,
 }
 
+/// One follow-up as it stands: its `FollowUp` record with the `FollowUpSet`s applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FollowUpView {
+    /// The `FollowUp` record's id: how the follow-up is named.
+    pub id: String,
+    pub text: String,
+    /// `corrective`, `preventive`, `detective` (any word in older records).
+    pub kind: String,
+    pub owner: Option<String>,
+    pub due: Option<Millis>,
+    /// The id of the timeline record it was created from.
+    pub from: Option<String>,
+    pub state: FollowUpState,
+    pub created_by: String,
+    pub created_when: Millis,
+    /// The last change (`FollowUpSet`), if any.
+    pub changed: Option<FollowUpChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FollowUpChange {
+    pub by: String,
+    pub when: Millis,
+    pub note: Option<String>,
+}
+
 /// Everything derived from the events; replaced wholesale on a replay.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Derived {
@@ -79,6 +105,8 @@ pub struct Derived {
     pub notes: usize,
     pub status_updates: Vec<Reg<StatusUpdate>>,
     pub follow_ups: Vec<Reg<FollowUp>>,
+    /// Changes to follow-ups (`FollowUpSet`), in key order: see [`IncidentState::follow_ups`].
+    pub follow_up_sets: Vec<Reg<FollowUpSet>>,
     pub classified: Option<Millis>,
     pub materiality: Option<Millis>,
     pub resolved: Option<Reg<bool>>,
@@ -198,6 +226,7 @@ struct Checkpoint {
     rejected: usize,
     status_updates: usize,
     follow_ups: usize,
+    follow_up_sets: usize,
     tail_repairs: usize,
 }
 
@@ -562,11 +591,13 @@ impl IncidentState {
         grown.rejected.truncate(cp.rejected);
         grown.status_updates.truncate(cp.status_updates);
         grown.follow_ups.truncate(cp.follow_ups);
+        grown.follow_up_sets.truncate(cp.follow_up_sets);
         grown.tail_repairs.truncate(cp.tail_repairs);
         grown.refused.retain(|k, _| *k <= after);
         d.rejected = grown.rejected;
         d.status_updates = grown.status_updates;
         d.follow_ups = grown.follow_ups;
+        d.follow_up_sets = grown.follow_up_sets;
         d.tail_repairs = grown.tail_repairs;
         d.refused = grown.refused;
         self.derived = d;
@@ -594,6 +625,7 @@ impl IncidentState {
                 std::mem::take(&mut d.follow_ups),
                 std::mem::take(&mut d.tail_repairs),
                 std::mem::take(&mut d.refused),
+                std::mem::take(&mut d.follow_up_sets),
             );
             let cp = Checkpoint {
                 after: e.key(),
@@ -602,8 +634,16 @@ impl IncidentState {
                 status_updates: grown.1.len(),
                 follow_ups: grown.2.len(),
                 tail_repairs: grown.3.len(),
+                follow_up_sets: grown.5.len(),
             };
-            (d.rejected, d.status_updates, d.follow_ups, d.tail_repairs, d.refused) = grown;
+            (
+                d.rejected,
+                d.status_updates,
+                d.follow_ups,
+                d.tail_repairs,
+                d.refused,
+                d.follow_up_sets,
+            ) = grown;
             self.checkpoints.push(cp);
         }
     }
@@ -666,6 +706,10 @@ impl IncidentState {
             Body::DiscoverySet(_) => {
                 self.check_commander(by, "sets the discovery time: it moves the regulators' clocks")
             }
+            Body::FollowUpSet(f) if self.follow_up_key(&f.followup).is_none() => no(format!(
+                "there is no follow-up `{}` (a FollowUp record's id, written before this)",
+                f.followup
+            )),
             Body::Resolved(r) if r.reason.as_deref().is_none_or(|x| x.trim().is_empty()) => self
                 .check_commander(by, "resolves the incident without saying why")
                 .map_err(|v| RuleViolation(format!("{} (anyone else records why they resolve it)", v.0))),
@@ -683,6 +727,58 @@ impl IncidentState {
                 "only the commander {what}, and the incident has none yet"
             ))),
         }
+    }
+
+    /// The merge key of the applied `FollowUp` record with this id.
+    fn follow_up_key(&self, id: &str) -> Option<&EventKey> {
+        self.derived
+            .follow_ups
+            .iter()
+            .map(|r| &r.key)
+            .find(|k| self.seen.get(&(k.log.clone(), k.seq)).is_some_and(|(i, _)| i == id))
+    }
+
+    /// Every follow-up, in the order they were recorded, with its latest state, owner and due
+    /// date (the `FollowUpSet`s applied over the `FollowUp` record).
+    pub fn follow_ups(&self) -> Vec<FollowUpView> {
+        let mut out: Vec<FollowUpView> = self
+            .derived
+            .follow_ups
+            .iter()
+            .map(|r| FollowUpView {
+                id: self
+                    .seen
+                    .get(&(r.key.log.clone(), r.key.seq))
+                    .map(|(id, _)| id.clone())
+                    .unwrap_or_default(),
+                text: r.value.text.clone(),
+                kind: r.value.kind.clone(),
+                owner: r.value.owner.clone(),
+                due: r.value.due,
+                from: r.value.from.clone(),
+                state: FollowUpState::Open,
+                created_by: r.by.clone(),
+                created_when: r.when,
+                changed: None,
+            })
+            .collect();
+        for set in &self.derived.follow_up_sets {
+            if let Some(f) = out.iter_mut().find(|f| f.id == set.value.followup) {
+                f.state = set.value.state;
+                if set.value.owner.is_some() {
+                    f.owner = set.value.owner.clone();
+                }
+                if set.value.due.is_some() {
+                    f.due = set.value.due;
+                }
+                f.changed = Some(FollowUpChange {
+                    by: set.by.clone(),
+                    when: set.when,
+                    note: set.value.note.clone(),
+                });
+            }
+        }
+        out
     }
 
     /// Whether `by` is the incident's commander (by person, case-insensitive).
@@ -927,6 +1023,7 @@ impl IncidentState {
             Body::Note(_) => d.notes += 1,
             Body::StatusUpdate(x) => d.status_updates.push(Reg::of(e, x.clone())),
             Body::FollowUp(x) => d.follow_ups.push(Reg::of(e, x.clone())),
+            Body::FollowUpSet(x) => d.follow_up_sets.push(Reg::of(e, x.clone())),
             Body::Resolved(_) => d.resolved = Some(Reg::of(e, true)),
             Body::Reopened(_) => d.resolved = Some(Reg::of(e, false)),
             Body::Archived(_) => d.archived = Some(Reg::of(e, ())),

@@ -11,7 +11,10 @@ pub enum EditorPurpose {
     /// The parameters of an action being proposed, `NAME=value` a line (`item` is the action).
     Params,
     Status(Audience),
+    /// The follow-up's text (`follow` carries its type, owner, due date and origin).
     FollowUp,
+    /// The follow-up's due date (empty: none).
+    FollowUpDue,
     Search,
     Title,
     Evaluator,
@@ -31,6 +34,8 @@ pub struct Editor {
     pub item: Option<String>,
     /// Already warned about unfilled template placeholders.
     pub warned: bool,
+    /// The follow-up being created.
+    pub follow: Option<FollowUpDraft>,
 }
 
 impl Editor {
@@ -41,7 +46,10 @@ impl Editor {
             text.split('\n').map(str::to_string).collect()
         };
         let mut area = TextArea::new(lines);
-        if !matches!(purpose, EditorPurpose::Search | EditorPurpose::Title) {
+        if !matches!(
+            purpose,
+            EditorPurpose::Search | EditorPurpose::Title | EditorPurpose::FollowUpDue
+        ) {
             area.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
         }
         area.move_cursor(ratatui_textarea::CursorMove::Bottom);
@@ -51,13 +59,17 @@ impl Editor {
             area,
             item: None,
             warned: false,
+            follow: None,
         })
     }
     pub fn text(&self) -> String {
         self.area.lines().join("\n")
     }
     pub fn single_line(&self) -> bool {
-        matches!(self.purpose, EditorPurpose::Search | EditorPurpose::Title)
+        matches!(
+            self.purpose,
+            EditorPurpose::Search | EditorPurpose::Title | EditorPurpose::FollowUpDue
+        )
     }
 }
 
@@ -120,6 +132,24 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
             Vec::new()
         }
         EditorPurpose::Params => submit_params(m, ed),
+        EditorPurpose::FollowUpDue => {
+            let mut d = ed.follow.clone().unwrap_or_default();
+            if !trimmed.is_empty() {
+                let now = crate::domain::time::to_datetime(m.now);
+                match crate::domain::time::parse_due(&trimmed, now, &crate::domain::time::Zone::Utc) {
+                    Ok(t) => d.due = Some(t),
+                    Err(e) => {
+                        m.flash(e, true);
+                        m.overlay = Some(Overlay::Editor(ed));
+                        return Vec::new();
+                    }
+                }
+            }
+            let mut next = Editor::new(EditorPurpose::FollowUp, "");
+            next.follow = Some(d);
+            m.overlay = Some(Overlay::Editor(next));
+            Vec::new()
+        }
         _ if trimmed.is_empty() => {
             m.overlay = Some(Overlay::Editor(ed));
             Vec::new()
@@ -235,16 +265,24 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
             m.flash("evaluator note kept privately (in the AAR)", false);
             fx
         }
-        EditorPurpose::FollowUp => write(
-            m,
-            "follow-up",
-            vec![FollowUp {
-                text: trimmed,
-                owner: None,
-                kind: "improvement".into(),
-            }
-            .into()],
-        ),
+        EditorPurpose::FollowUp => {
+            let d = ed.follow.clone().unwrap_or_else(|| FollowUpDraft {
+                kind: FOLLOW_UP_KINDS[0].into(),
+                ..FollowUpDraft::default()
+            });
+            write(
+                m,
+                "follow-up",
+                vec![FollowUp {
+                    text: trimmed,
+                    owner: d.owner,
+                    kind: d.kind,
+                    due: d.due,
+                    from: d.from,
+                }
+                .into()],
+            )
+        }
     }
 }
 

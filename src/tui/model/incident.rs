@@ -245,8 +245,9 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             m.overlay = Some(Overlay::Editor(ed));
             Vec::new()
         }
-        Action::FollowUp => {
-            m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::FollowUp, "")));
+        Action::FollowUp => start_follow_up(m),
+        Action::FollowUps => {
+            m.overlay = Some(Overlay::FollowUps { sel: 0 });
             Vec::new()
         }
         Action::Search => {

@@ -10,6 +10,8 @@ pub enum PickPurpose {
     RolePerson(String),
     StatusAudience,
     DeclarePlaybook,
+    FollowUpKind(FollowUpDraft),
+    FollowUpOwner(FollowUpDraft),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +105,25 @@ pub(super) fn choose(m: &mut Model, p: Picker) -> Vec<Effect> {
                 .map(|i| status_template(i, audience))
                 .unwrap_or_default();
             m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::Status(audience), &text)));
+            Vec::new()
+        }
+        PickPurpose::FollowUpKind(mut d) => {
+            d.kind = choice;
+            let mut people = m.incident.as_ref().map(|i| i.people(&m.person)).unwrap_or_default();
+            people.insert(0, NOBODY.to_string());
+            m.overlay = Some(Overlay::Picker(Picker {
+                title: "Who owns it".into(),
+                options: people,
+                sel: 0,
+                purpose: PickPurpose::FollowUpOwner(d),
+            }));
+            Vec::new()
+        }
+        PickPurpose::FollowUpOwner(mut d) => {
+            d.owner = (choice != NOBODY).then_some(choice);
+            let mut ed = Editor::new(EditorPurpose::FollowUpDue, "+14d");
+            ed.follow = Some(d);
+            m.overlay = Some(Overlay::Editor(ed));
             Vec::new()
         }
         PickPurpose::DeclarePlaybook => {

@@ -299,6 +299,11 @@ pub fn dialog_of(m: &Model, area: Rect, theme: &Theme) -> Option<(Dialog, usize)
         Overlay::Problems { scroll } => return Some((problems(m, theme), *scroll)),
         Overlay::Messages { scroll } => return Some((messages(m, theme), *scroll)),
         Overlay::Clocks { scroll } => return Some((clocks(m, theme)?, *scroll)),
+        Overlay::FollowUps { sel } => {
+            let (d, row) = follow_ups(m, *sel, theme)?;
+            let placed = place(area, &d);
+            return Some((d, row.saturating_sub(placed.body_rows.saturating_sub(3))));
+        }
         Overlay::Editor(_) => return None,
         Overlay::Picker(p) => {
             let rows = p
@@ -405,7 +410,25 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                 " Status update — recorded, not sent · Enter records · Esc cancels ".into(),
                 10,
             ),
-            EditorPurpose::FollowUp => (" Follow-up — Enter records · Esc cancels ".into(), 5),
+            EditorPurpose::FollowUp => {
+                let d = ed.follow.clone().unwrap_or_default();
+                (
+                    format!(
+                        " {} follow-up{}{} — what is to be done? Enter records · Esc ",
+                        sanitize(&d.kind),
+                        d.owner.map(|o| format!(" for {}", sanitize(&o))).unwrap_or_default(),
+                        d.due
+                            .map(|t| format!(" due {}", &crate::domain::time::format_utc(t)[..10]))
+                            .unwrap_or_default()
+                    )
+                    .into(),
+                    5,
+                )
+            }
+            EditorPurpose::FollowUpDue => (
+                " Due (2026-12-15, +14d; empty: none; UTC) — Enter · Esc cancels ".into(),
+                3,
+            ),
             EditorPurpose::Search => (" Search timeline — Enter applies (empty clears) · Esc ".into(), 3),
             EditorPurpose::Title => (" Incident title — Enter · Esc cancels ".into(), 3),
             EditorPurpose::SeverityReason(_) => (" Why change the severity? Enter records · Esc cancels ".into(), 5),
@@ -709,6 +732,85 @@ fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
             }
         }
     }
+}
+
+/// The follow-ups, the selected one marked; returns the dialog and the selected row.
+fn follow_ups(m: &Model, sel: usize, theme: &Theme) -> Option<(Dialog, usize)> {
+    use crate::domain::event::FollowUpState;
+    let inc = m.incident.as_ref()?;
+    let list = inc.state().follow_ups();
+    let mut rows = Vec::new();
+    let mut at = 0;
+    if list.is_empty() {
+        rows.push(Row::words("No follow-ups yet: F records one.", theme.dim()));
+    }
+    for (i, f) in list.iter().enumerate() {
+        let mark = match f.state {
+            FollowUpState::Open => "☐",
+            FollowUpState::Done => "✔",
+            FollowUpState::Cancelled => "✖",
+        };
+        let state = match f.state {
+            FollowUpState::Open => "open",
+            FollowUpState::Done => "done",
+            FollowUpState::Cancelled => "cancelled",
+        };
+        let due = f
+            .due
+            .map(|t| {
+                let late = f.state == FollowUpState::Open && t < m.now;
+                format!(
+                    " due {}{}",
+                    &crate::domain::time::format_utc(t)[..10],
+                    if late { " OVERDUE" } else { "" }
+                )
+            })
+            .unwrap_or_default();
+        let head = format!(
+            "{}{mark} {} {state} · {}{}{due}",
+            if i == sel { "▸" } else { " " },
+            sanitize(&f.id.chars().take(8).collect::<String>()),
+            sanitize(if f.kind.is_empty() { "-" } else { &f.kind }),
+            f.owner
+                .as_ref()
+                .map(|o| format!(" · {}", sanitize(o)))
+                .unwrap_or_default(),
+        );
+        if i == sel {
+            at = rows.len();
+        }
+        let style = if i == sel { theme.selected() } else { theme.bold() };
+        rows.push(Row::Line(Line::styled(super::fit(&head, 96), style)));
+        rows.push(Row::indented(format!("   {}", sanitize(&f.text)), theme.base(), 3));
+        if let Some(c) = &f.changed {
+            let note = c
+                .note
+                .as_deref()
+                .map(|n| format!(": {}", sanitize(n)))
+                .unwrap_or_default();
+            rows.push(Row::indented(
+                format!("   {state} by {} {}{note}", sanitize(&c.by), hhmmss(c.when, false)),
+                theme.dim(),
+                3,
+            ));
+        }
+    }
+    Some((
+        Dialog {
+            title: format!("Follow-ups ({})", list.len()),
+            rows,
+            keys: vec![
+                k("j/k", "choose"),
+                k("d", "done"),
+                k("c", "cancel"),
+                k("o", "open"),
+                k("F", "new"),
+                k("Esc/U", "close"),
+            ],
+            max_width: 100,
+        },
+        at,
+    ))
 }
 
 /// The whole of what the cursor is on: an event, a checklist item or an action (with its command
