@@ -40,6 +40,7 @@ fn help_works_for_every_verb() {
         &["followup", "x", "add"],
         &["followup", "x", "done"],
         &["followup", "x", "list"],
+        &["correct"],
         &["list"],
         &["show"],
         &["tail"],
@@ -831,9 +832,22 @@ fn show_json_lists_every_deadline_clock_overdue_met_and_waived() {
     let w = World::new();
     let me = w.who("maya", "soc");
     let id = w.declare(&me, "Clocks");
-    // Evidence from four days ago moves discovery back: GDPR's 72 h and the insurer's 24 h passed.
+    // Evidence from four days ago only proposes moving discovery; the commander moves it back:
+    // GDPR's 72 h and the insurer's 24 h passed.
     w.run(&me, &["note", &id, "first encrypted file", "--occurred", "-4d"])
         .ok();
+    assert!(w.show(&me, &id)["discovery_nudge"].is_object());
+    w.run(
+        &me,
+        &[
+            "discovery",
+            &id,
+            "-4d",
+            "--reason",
+            "earliest evidence: first encrypted file",
+        ],
+    )
+    .ok();
     w.run(&me, &["check", &id, "id-notify-insurer", "done"]).ok();
     let v = w.show(&me, &id);
     let clocks = &v["clocks"];
@@ -1010,4 +1024,61 @@ fn follow_ups_are_added_marked_and_listed_by_id_prefix() {
     let text = w.run(&ic, &["followup", &id, "list"]).ok().stdout;
     assert!(text.contains("[done] corrective · bob"), "{text}");
     assert_eq!(w.show(&ic, &id)["follow_ups"][0]["changed"]["note"], "patched to 7.2");
+}
+
+#[test]
+fn corrections_amend_or_retract_and_keep_the_original() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let jon = w.who("jon", "laptop");
+    let carol = w.who("carol", "jump");
+    let id = w.declare(&ic, "Corrections");
+    w.note(&jon, &id, "host fin-fs-20 encrypted");
+    let note_id = w.tail_json(&ic, &id).iter().find(|e| e["kind"] == "Note").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let err = refused(
+        &w,
+        &carol,
+        &id,
+        &["correct", &id, &note_id[..20], "--text", "x", "--reason", "typo"],
+    );
+    assert!(err.contains("only its author (jon) or the commander"), "{err}");
+    let err = refused(
+        &w,
+        &jon,
+        &id,
+        &["correct", &id, &note_id, "--text", "x", "--reason", " "],
+    );
+    assert!(err.contains("reason"), "{err}");
+    w.run(
+        &jon,
+        &[
+            "correct",
+            &id,
+            &note_id[..20],
+            "--text",
+            "host fin-fs-02 encrypted",
+            "--reason",
+            "typo",
+        ],
+    )
+    .ok();
+    let tail = w.run(&ic, &["tail", &id]).ok().stdout;
+    assert!(
+        tail.contains("[AMENDED by jon: host fin-fs-02 encrypted] host fin-fs-20 encrypted"),
+        "{tail}"
+    );
+    assert!(tail.contains("amended "), "{tail}");
+    w.run(
+        &ic,
+        &["correct", &id, &note_id, "--retract", "--reason", "wrong incident"],
+    )
+    .ok();
+    let tail = w.run(&ic, &["tail", &id]).ok().stdout;
+    assert!(
+        tail.contains("[RETRACTED by ic: wrong incident] host fin-fs-20"),
+        "{tail}"
+    );
 }

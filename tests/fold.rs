@@ -26,7 +26,7 @@ const ASTATES: [ActionState; 6] = [
 
 fn body(op: u8, p: u8) -> Body {
     let p = p as usize;
-    match op % 11 {
+    match op % 12 {
         0 => Note {
             text: format!("note {p}"),
             tags: vec![],
@@ -88,6 +88,16 @@ fn body(op: u8, p: u8) -> Body {
             note: None,
         }
         .into(),
+        // Names a record of the history by id and a guessed place: refused unless that is where
+        // it sits, it is a note or follow-up, sorts before, and the author or commander writes it.
+        10 => Corrected {
+            id: format!("e{}", p % 20),
+            log: WRITERS[p % 3].into(),
+            seq: (p % 7) as u64 + 1,
+            text: (p % 2 == 0).then(|| "corrected".into()),
+            reason: "typo".into(),
+        }
+        .into(),
         _ => Resolved {
             summary: None,
             override_open: vec![],
@@ -147,7 +157,7 @@ proptest! {
 
     #[test]
     fn one_at_a_time_in_any_order_equals_the_batch(
-        ops in prop::collection::vec((0u8..3, 0u8..11, 0u8..60, 0u16..3000), 1..60),
+        ops in prop::collection::vec((0u8..3, 0u8..12, 0u8..60, 0u16..3000), 1..60),
         dups in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
         twins in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
         perm_seed in any::<u64>(),
@@ -205,7 +215,7 @@ proptest! {
 
     #[test]
     fn a_late_event_older_than_everything_is_placed_first(
-        ops in prop::collection::vec((0u8..3, 0u8..11, 0u8..60, 1u16..3000), 1..30),
+        ops in prop::collection::vec((0u8..3, 0u8..12, 0u8..60, 1u16..3000), 1..30),
     ) {
         let (hash, pb) = playbook();
         let events = history(&ops, &hash);
@@ -852,4 +862,100 @@ fn a_follow_up_set_needs_its_follow_up_before_it() {
     }
     assert_eq!(live.derived, s.derived);
     assert_eq!(live.follow_ups(), s.follow_ups());
+}
+
+#[test]
+fn corrections_name_their_record_and_only_its_author_or_the_commander_writes_them() {
+    let (hash, pb) = playbook();
+    let note = ev(
+        "n1",
+        2_000_000,
+        "bob@h2",
+        1,
+        Note {
+            text: "host fin-fs-20".into(),
+            tags: vec![],
+        },
+    );
+    let fix = |id: &str, by: &str, at: i64, seq: u64, text: Option<&str>| {
+        ev(
+            id,
+            at,
+            by,
+            seq,
+            Corrected {
+                id: "n1".into(),
+                log: "bob@h2".into(),
+                seq: 1,
+                text: text.map(str::to_string),
+                reason: "typo".into(),
+            },
+        )
+    };
+    let by_carol = fix("c1", "carol@h3", 2_000_001, 1, Some("fin-fs-02"));
+    let too_early = fix("c2", "bob@h2", 1_999_999, 2, Some("x")); // sorts before the note
+    let by_bob = fix("c3", "bob@h2", 2_000_002, 3, Some("host fin-fs-02"));
+    let by_ic = fix("c4", "alice@h1", 2_000_003, 2, None);
+    let wrong_place = ev(
+        "c5",
+        2_000_004,
+        "bob@h2",
+        4,
+        Corrected {
+            id: "n1".into(),
+            log: "bob@h2".into(),
+            seq: 2,
+            text: None,
+            reason: "x".into(),
+        },
+    );
+    let declare = ev("d", 1_000_000, "alice@h1", 1, declared(&hash).body);
+    let events = vec![declare, note, by_carol, too_early, by_bob.clone(), wrong_place];
+    let s = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
+    let why: Vec<String> = s.problems().into_iter().map(|p| p.what).collect();
+    assert!(
+        why.iter().any(|w| w.contains("only its author (bob) or the commander")),
+        "{why:?}"
+    );
+    assert!(
+        why.iter().any(|w| w.contains("sorts before the record it corrects")),
+        "{why:?}"
+    );
+    assert!(why.iter().any(|w| w.contains("no record n1 at seq 2")), "{why:?}");
+    assert_eq!(s.derived.corrections.len(), 1);
+    let row = s.timeline().find(|e| e.id == "n1").unwrap();
+    let words = warroom::domain::describe::describe_in(&s, row);
+    assert!(
+        words.starts_with("[AMENDED by bob: host fin-fs-02] host fin-fs-20"),
+        "{words}"
+    );
+    // The commander retracts it: the latest correction shows.
+    let mut all = events.clone();
+    all.push(by_ic);
+    let s = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], all.clone());
+    assert!(s.correction_of("n1").is_some_and(|c| c.value.text.is_none()));
+    let words = warroom::domain::describe::describe_in(&s, s.timeline().find(|e| e.id == "n1").unwrap());
+    assert!(words.starts_with("[RETRACTED by alice: typo]"), "{words}");
+    // A correction of something not correctable (the declaration) is refused.
+    assert!(s
+        .check(
+            &Corrected {
+                id: "d".into(),
+                log: "alice@h1".into(),
+                seq: 1,
+                text: None,
+                reason: "x".into()
+            }
+            .into(),
+            "alice@h1",
+            0
+        )
+        .is_err());
+    let mut live = IncidentState::new("i");
+    live.set_checkpoint_every(2);
+    live.add_playbook(hash, pb);
+    for e in all.into_iter().rev() {
+        live.apply(e);
+    }
+    assert_eq!(live.derived, s.derived);
 }

@@ -173,6 +173,14 @@ fn every_kind() -> Vec<Body> {
             note: Some(s("patched")),
         }
         .into(),
+        Corrected {
+            id: s("01JDGOLDEN0000000000000012"),
+            log: s("alice@jump"),
+            seq: 13,
+            text: Some(s("multi-line note, corrected")),
+            reason: s("typo"),
+        }
+        .into(),
     ]
 }
 

@@ -355,6 +355,22 @@ pub enum Command {
         #[command(subcommand)]
         what: FollowUpCommand,
     },
+    /// Amend or retract a note, status update or follow-up (its author or the commander; the original stays)
+    Correct {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
+        incident: String,
+        /// The record: its id or a unique prefix (see `warroom tail --json`)
+        record: String,
+        /// The corrected text; `-` reads it from standard input
+        #[arg(long, conflicts_with = "retract", required_unless_present = "retract")]
+        text: Option<String>,
+        /// Retract the record instead (it stays on the record, marked retracted)
+        #[arg(long)]
+        retract: bool,
+        /// Why (required)
+        #[arg(long)]
+        reason: String,
+    },
     /// List incidents in the shared directory
     List {
         /// JSON instead of text (one object a line where there are many)

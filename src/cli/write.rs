@@ -151,7 +151,8 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
         | Command::Archive { incident, .. }
         | Command::Duplicate { incident, .. }
         | Command::Discovery { incident, .. }
-        | Command::Followup { incident, .. } => incident.clone(),
+        | Command::Followup { incident, .. }
+        | Command::Correct { incident, .. } => incident.clone(),
         _ => return Err(Fail::new("not a write verb")),
     };
     let id = ctx.store.resolve(&incident)?;
@@ -407,6 +408,52 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
                     .into()
                 }
             };
+            inc.state
+                .check(&body, &by, now_ms())
+                .map_err(|v| Fail::new(format!("refused: {v}")))?;
+            (body, None)
+        }
+        Command::Correct {
+            incident: _,
+            record,
+            text,
+            retract,
+            reason,
+        } => {
+            let inc = Incident::open(&ctx.store, &id, now_ms());
+            let target = resolve_prefix(
+                inc.state
+                    .events()
+                    .filter(|e| correctable(&e.body))
+                    .map(|e| e.id.as_str()),
+                &record,
+                "note, status update or follow-up",
+            )?;
+            let Some(e) = inc.state.events().find(|e| e.id == target) else {
+                return Err(Fail::new("the record vanished while reading"));
+            };
+            let text = match (text, retract) {
+                (_, true) => None,
+                (Some(t), false) => {
+                    let t = text_arg(t)?;
+                    if t.trim().is_empty() {
+                        return Err(Fail::new("the corrected text is empty (use --retract to retract it)"));
+                    }
+                    Some(t)
+                }
+                (None, false) => return Err(Fail::new("give --text NEW or --retract")),
+            };
+            if reason.trim().is_empty() {
+                return Err(Fail::new("the reason is empty: say why it is corrected"));
+            }
+            let body: Body = Corrected {
+                id: e.id.clone(),
+                log: e.log.clone(),
+                seq: e.seq,
+                text,
+                reason,
+            }
+            .into();
             inc.state
                 .check(&body, &by, now_ms())
                 .map_err(|v| Fail::new(format!("refused: {v}")))?;

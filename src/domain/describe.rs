@@ -1,7 +1,7 @@
 //! One line of words for an event, as the timeline and `tail` show it. Sanitised: the text came
 //! from the shared directory.
 
-use super::event::{ActionState, Body, Event, ItemState, Target};
+use super::event::{correctable, ActionState, Body, Event, ItemState, Target};
 use super::playbook::Audience;
 use super::sanitize::sanitize;
 use super::time::format_utc;
@@ -72,6 +72,19 @@ pub fn describe_in(s: &super::IncidentState, e: &Event) -> String {
                 format_utc(*was),
                 sanitize(&x.reason)
             );
+        }
+    }
+    if correctable(&e.body) {
+        if let Some(c) = s.correction_of(&e.id) {
+            let who = super::identity::person_of(&c.by);
+            text = match &c.value.text {
+                Some(t) => format!("[AMENDED by {}: {}] {text}", sanitize(&who), sanitize(t)),
+                None => format!(
+                    "[RETRACTED by {}: {}] {text}",
+                    sanitize(&who),
+                    sanitize(&c.value.reason)
+                ),
+            };
         }
     }
     match s.flag(e) {
@@ -202,6 +215,19 @@ pub fn describe(e: &Event) -> String {
             d.seqs.iter().take(10).map(u64::to_string).collect::<Vec<_>>().join(", ")
         ),
         Body::Heads(h) => format!("checkpoint of {} other log(s)", h.heads.len()),
+        Body::Corrected(c) => match &c.text {
+            Some(t) => format!(
+                "amended {}: \"{}\" — {}",
+                s(&c.id.chars().take(10).collect::<String>()),
+                s(t),
+                s(&c.reason)
+            ),
+            None => format!(
+                "retracted {}: {}",
+                s(&c.id.chars().take(10).collect::<String>()),
+                s(&c.reason)
+            ),
+        },
         Body::DiscoverySet(x) => format!("discovery set to {}: {}", format_utc(x.discovered), s(&x.reason)),
         Body::Unknown { kind, .. } => format!("unknown event {} (newer warroom)", s(kind)),
     }

@@ -304,6 +304,24 @@ pub struct DuplicateOf {
     pub of: String,
 }
 
+/// A correction of an earlier record (a Note, StatusUpdate or FollowUp), named by its id and its
+/// place (log, seq). The original stays on the record; `text: None` retracts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Corrected {
+    pub id: String,
+    pub log: String,
+    pub seq: u64,
+    /// The corrected text; `None`: the record is retracted.
+    #[serde(default)]
+    pub text: Option<String>,
+    pub reason: String,
+}
+
+/// The kinds a `Corrected` may name.
+pub fn correctable(b: &Body) -> bool {
+    matches!(b, Body::Note(_) | Body::StatusUpdate(_) | Body::FollowUp(_))
+}
+
 /// The commander sets when the organisation became aware (it moves the regulators' clocks:
 /// every deadline whose trigger is discovery). Last by key wins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -565,6 +583,7 @@ bodies!(
     Heads,
     DiscoverySet,
     FollowUpSet,
+    Corrected,
 );
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -698,6 +717,17 @@ fn validate_body(body: &Body) -> Result<(), String> {
                 person("owner", o)?;
             }
             x.due.map_or(Ok(()), |t| time("due", t))
+        }
+        Body::Corrected(x) => {
+            ident("id", &x.id)?;
+            ident("log", &x.log)?;
+            if !(1..=MAX_SEQ).contains(&x.seq) {
+                return Err(format!("`seq` {} is out of range", x.seq));
+            }
+            if let Some(t) = &x.text {
+                text("text", t)?;
+            }
+            text("reason", &x.reason)
         }
         Body::DiscoverySet(x) => {
             time("discovered", x.discovered)?;

@@ -107,6 +107,8 @@ pub struct Derived {
     pub follow_ups: Vec<Reg<FollowUp>>,
     /// Changes to follow-ups (`FollowUpSet`), in key order: see [`IncidentState::follow_ups`].
     pub follow_up_sets: Vec<Reg<FollowUpSet>>,
+    /// Corrections (`Corrected`), in key order: see [`IncidentState::correction_of`].
+    pub corrections: Vec<Reg<Corrected>>,
     pub classified: Option<Millis>,
     pub materiality: Option<Millis>,
     pub resolved: Option<Reg<bool>>,
@@ -192,6 +194,8 @@ pub struct IncidentState {
     timeline: Vec<(Millis, EventKey)>,
     /// (log, seq) → (record id, merge key) of the record kept.
     seen: HashMap<(String, u64), (String, EventKey)>,
+    /// (log, seq) of the records a `Corrected` may name (notes, status updates, follow-ups).
+    correctable: BTreeSet<(String, u64)>,
     playbooks: HashMap<String, Playbook>,
     /// Same log and seq, different record: only an edit does that.
     conflicts: BTreeSet<(String, u64)>,
@@ -227,6 +231,7 @@ struct Checkpoint {
     status_updates: usize,
     follow_ups: usize,
     follow_up_sets: usize,
+    corrections: usize,
     tail_repairs: usize,
 }
 
@@ -277,6 +282,7 @@ impl IncidentState {
             events: BTreeMap::new(),
             timeline: Vec::new(),
             seen: HashMap::new(),
+            correctable: BTreeSet::new(),
             playbooks: HashMap::new(),
             conflicts: BTreeSet::new(),
             claim: Claim::Unchecked,
@@ -553,6 +559,11 @@ impl IncidentState {
         if let Body::Disowned(d) = &e.body {
             self.disowned.extend(d.seqs.iter().map(|s| (e.log.clone(), *s)));
         }
+        if super::event::correctable(&e.body) {
+            self.correctable.insert(id.clone());
+        } else {
+            self.correctable.remove(&id);
+        }
         self.seen.insert(id, (e.id.clone(), e.key()));
         let tkey = (e.occurred.unwrap_or(e.at), e.key());
         match &mut self.batch_timeline {
@@ -592,12 +603,14 @@ impl IncidentState {
         grown.status_updates.truncate(cp.status_updates);
         grown.follow_ups.truncate(cp.follow_ups);
         grown.follow_up_sets.truncate(cp.follow_up_sets);
+        grown.corrections.truncate(cp.corrections);
         grown.tail_repairs.truncate(cp.tail_repairs);
         grown.refused.retain(|k, _| *k <= after);
         d.rejected = grown.rejected;
         d.status_updates = grown.status_updates;
         d.follow_ups = grown.follow_ups;
         d.follow_up_sets = grown.follow_up_sets;
+        d.corrections = grown.corrections;
         d.tail_repairs = grown.tail_repairs;
         d.refused = grown.refused;
         self.derived = d;
@@ -626,6 +639,7 @@ impl IncidentState {
                 std::mem::take(&mut d.tail_repairs),
                 std::mem::take(&mut d.refused),
                 std::mem::take(&mut d.follow_up_sets),
+                std::mem::take(&mut d.corrections),
             );
             let cp = Checkpoint {
                 after: e.key(),
@@ -635,6 +649,7 @@ impl IncidentState {
                 follow_ups: grown.2.len(),
                 tail_repairs: grown.3.len(),
                 follow_up_sets: grown.5.len(),
+                corrections: grown.6.len(),
             };
             (
                 d.rejected,
@@ -643,6 +658,7 @@ impl IncidentState {
                 d.tail_repairs,
                 d.refused,
                 d.follow_up_sets,
+                d.corrections,
             ) = grown;
             self.checkpoints.push(cp);
         }
@@ -710,6 +726,7 @@ impl IncidentState {
                 "there is no follow-up `{}` (a FollowUp record's id, written before this)",
                 f.followup
             )),
+            Body::Corrected(c) => self.check_correction(c, by),
             Body::Resolved(r) if r.reason.as_deref().is_none_or(|x| x.trim().is_empty()) => self
                 .check_commander(by, "resolves the incident without saying why")
                 .map_err(|v| RuleViolation(format!("{} (anyone else records why they resolve it)", v.0))),
@@ -727,6 +744,39 @@ impl IncidentState {
                 "only the commander {what}, and the incident has none yet"
             ))),
         }
+    }
+
+    /// A correction names a record that exists (that id at that log and seq), of a kind that is
+    /// corrected, and is written by that record's author or the commander.
+    fn check_correction(&self, c: &Corrected, by: &str) -> Result<(), RuleViolation> {
+        let at = (c.log.clone(), c.seq);
+        match self.seen.get(&at) {
+            Some((id, _)) if *id == c.id => {}
+            _ => {
+                return Err(RuleViolation(format!(
+                    "there is no record {} at seq {} of log {} to correct",
+                    c.id, c.seq, c.log
+                )))
+            }
+        }
+        if !self.correctable.contains(&at) {
+            return Err(RuleViolation(
+                "only a note, a status update or a follow-up is corrected".into(),
+            ));
+        }
+        let me = person_of(by);
+        if person_of(&c.log) != me && !self.is_commander(by) {
+            return Err(RuleViolation(format!(
+                "only its author ({}) or the commander corrects a record; {me} is neither",
+                person_of(&c.log)
+            )));
+        }
+        Ok(())
+    }
+
+    /// The latest correction of the record with this id, if any.
+    pub fn correction_of(&self, record_id: &str) -> Option<&Reg<Corrected>> {
+        self.derived.corrections.iter().rev().find(|r| r.value.id == record_id)
     }
 
     /// The merge key of the applied `FollowUp` record with this id.
@@ -804,6 +854,17 @@ impl IncidentState {
                 return Err(RuleViolation(
                     "this is not the incident's declaration: incident.ron names another log as the declarer (forged or misplaced)"
                         .into(),
+                ));
+            }
+        }
+        if let Body::Corrected(c) = &e.body {
+            if self
+                .seen
+                .get(&(c.log.clone(), c.seq))
+                .is_some_and(|(id, k)| *id == c.id && *k >= e.key())
+            {
+                return Err(RuleViolation(
+                    "it sorts before the record it corrects (a writer that had seen that record could not have written it there)".into(),
                 ));
             }
         }
@@ -1024,6 +1085,7 @@ impl IncidentState {
             Body::StatusUpdate(x) => d.status_updates.push(Reg::of(e, x.clone())),
             Body::FollowUp(x) => d.follow_ups.push(Reg::of(e, x.clone())),
             Body::FollowUpSet(x) => d.follow_up_sets.push(Reg::of(e, x.clone())),
+            Body::Corrected(x) => d.corrections.push(Reg::of(e, x.clone())),
             Body::Resolved(_) => d.resolved = Some(Reg::of(e, true)),
             Body::Reopened(_) => d.resolved = Some(Reg::of(e, false)),
             Body::Archived(_) => d.archived = Some(Reg::of(e, ())),

@@ -15,6 +15,12 @@ pub enum EditorPurpose {
     FollowUp,
     /// The follow-up's due date (empty: none).
     FollowUpDue,
+    /// The corrected text of the record `target` names.
+    Amend,
+    /// Why it is amended (`item` holds the new text).
+    AmendReason,
+    /// Why the record `target` names is retracted.
+    RetractReason,
     Search,
     Title,
     Evaluator,
@@ -36,6 +42,8 @@ pub struct Editor {
     pub warned: bool,
     /// The follow-up being created.
     pub follow: Option<FollowUpDraft>,
+    /// The record being corrected: (id, log, seq).
+    pub target: Option<(String, String, u64)>,
 }
 
 impl Editor {
@@ -60,6 +68,7 @@ impl Editor {
             item: None,
             warned: false,
             follow: None,
+            target: None,
         })
     }
     pub fn text(&self) -> String {
@@ -132,6 +141,31 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
             Vec::new()
         }
         EditorPurpose::Params => submit_params(m, ed),
+        EditorPurpose::Amend => {
+            let mut next = Editor::new(EditorPurpose::AmendReason, "");
+            next.target = ed.target.clone();
+            next.item = Some(text.trim_end().to_string());
+            m.overlay = Some(Overlay::Editor(next));
+            Vec::new()
+        }
+        EditorPurpose::AmendReason | EditorPurpose::RetractReason => {
+            let Some((id, log, seq)) = ed.target.clone() else {
+                return Vec::new();
+            };
+            let amended = ed.purpose == EditorPurpose::AmendReason;
+            write(
+                m,
+                if amended { "amended" } else { "retracted" },
+                vec![Corrected {
+                    id,
+                    log,
+                    seq,
+                    text: if amended { ed.item.clone() } else { None },
+                    reason: trimmed,
+                }
+                .into()],
+            )
+        }
         EditorPurpose::FollowUpDue => {
             let mut d = ed.follow.clone().unwrap_or_default();
             if !trimmed.is_empty() {

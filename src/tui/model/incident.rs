@@ -246,6 +246,46 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::FollowUp => start_follow_up(m),
+        Action::Amend | Action::Retract => {
+            let Some(e) = crate::tui::view::timeline::cursor(inc) else {
+                return Vec::new();
+            };
+            let current = match &e.body {
+                Body::Note(n) => n.text.clone(),
+                Body::StatusUpdate(u) => u.text.clone(),
+                Body::FollowUp(f) => f.text.clone(),
+                _ => {
+                    m.flash("only a note, a status update or a follow-up is corrected", true);
+                    return Vec::new();
+                }
+            };
+            let current = inc
+                .state()
+                .correction_of(&e.id)
+                .and_then(|c| c.value.text.clone())
+                .unwrap_or(current);
+            let target = (e.id.clone(), e.log.clone(), e.seq);
+            let probe: Body = Corrected {
+                id: target.0.clone(),
+                log: target.1.clone(),
+                seq: target.2,
+                text: None,
+                reason: "probe".into(),
+            }
+            .into();
+            if let Err(v) = inc.state().check(&probe, &m.me, m.now) {
+                m.flash(format!("{v} (refused)"), true);
+                return Vec::new();
+            }
+            let mut ed = if a == Action::Amend {
+                Editor::new(EditorPurpose::Amend, &current)
+            } else {
+                Editor::new(EditorPurpose::RetractReason, "")
+            };
+            ed.target = Some(target);
+            m.overlay = Some(Overlay::Editor(ed));
+            Vec::new()
+        }
         Action::FollowUps => {
             m.overlay = Some(Overlay::FollowUps { sel: 0 });
             Vec::new()

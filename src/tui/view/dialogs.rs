@@ -425,6 +425,15 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                     5,
                 )
             }
+            EditorPurpose::Amend => (
+                " Amend — the corrected text; the original stays · Enter, then why · Esc ".into(),
+                8,
+            ),
+            EditorPurpose::AmendReason => (" Why amend it? Enter records · Esc cancels ".into(), 5),
+            EditorPurpose::RetractReason => (
+                " Retract it — why? (it stays, marked retracted) Enter records · Esc ".into(),
+                5,
+            ),
             EditorPurpose::FollowUpDue => (
                 " Due (2026-12-15, +14d; empty: none; UTC) — Enter · Esc cancels ".into(),
                 3,
