@@ -41,6 +41,7 @@ fn help_works_for_every_verb() {
         &["followup", "x", "done"],
         &["followup", "x", "list"],
         &["correct"],
+        &["review"],
         &["list"],
         &["show"],
         &["tail"],
@@ -1080,5 +1081,35 @@ fn corrections_amend_or_retract_and_keep_the_original() {
     assert!(
         tail.contains("[RETRACTED by ic: wrong incident] host fin-fs-20"),
         "{tail}"
+    );
+}
+
+#[test]
+fn review_fields_are_answered_and_printed() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Review");
+    w.run(&ic, &["review", &id, "summary", "Ransomware on two file servers"])
+        .ok();
+    w.run_stdin(&ic, &["review", &id, "detection", "-"], "EDR alert\nafter 40 minutes\n")
+        .ok();
+    let err = refused(&w, &ic, &id, &["review", &id, "vibes", "good"]);
+    assert!(err.contains("no field `vibes`") && err.contains("detection"), "{err}");
+    let text = w.run(&ic, &["review", &id]).ok().stdout;
+    assert!(text.contains("summary — Summary"), "{text}");
+    assert!(text.contains("    after 40 minutes"), "{text}");
+    assert!(
+        text.contains("root_cause") && text.contains("not answered yet"),
+        "{text}"
+    );
+    let v = w.run(&ic, &["review", &id, "--json"]).ok().json();
+    assert!(v
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["field"] == "detection" && f["answer"] == "EDR alert\nafter 40 minutes"));
+    assert_eq!(
+        w.show(&ic, &id)["review"]["summary"]["text"],
+        "Ransomware on two file servers"
     );
 }

@@ -1749,3 +1749,23 @@ fn a_follow_up_is_created_from_the_timeline_and_marked_done_in_its_list() {
         w[0][0].body
     );
 }
+
+#[test]
+fn the_review_overlay_lists_fields_and_enter_answers_one() {
+    let mut m = model_as("jon@ops-bastion");
+    update(&mut m, key('I'));
+    assert!(matches!(m.overlay, Some(Overlay::Review { sel: 0 })));
+    update(&mut m, key('j'));
+    update(&mut m, code(KeyCode::Enter));
+    for c in "Finance file shares, 3 h".chars() {
+        update(&mut m, key(c));
+    }
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let w = writes(&fx);
+    assert!(
+        matches!(&w[0][0].body, Body::ReviewSet(r) if r.field == "impact" && r.text == "Finance file shares, 3 h"),
+        "{:?}",
+        w[0][0].body
+    );
+    assert!(matches!(m.overlay, Some(Overlay::Review { .. })), "back to the list");
+}

@@ -26,7 +26,7 @@ const ASTATES: [ActionState; 6] = [
 
 fn body(op: u8, p: u8) -> Body {
     let p = p as usize;
-    match op % 12 {
+    match op % 13 {
         0 => Note {
             text: format!("note {p}"),
             tags: vec![],
@@ -98,6 +98,12 @@ fn body(op: u8, p: u8) -> Body {
             reason: "typo".into(),
         }
         .into(),
+        // Refused without the playbook, and for a question it does not ask.
+        11 => ReviewSet {
+            field: ["summary", "detection", "no-such-question"][p % 3].into(),
+            text: format!("answer {p}"),
+        }
+        .into(),
         _ => Resolved {
             summary: None,
             override_open: vec![],
@@ -157,7 +163,7 @@ proptest! {
 
     #[test]
     fn one_at_a_time_in_any_order_equals_the_batch(
-        ops in prop::collection::vec((0u8..3, 0u8..12, 0u8..60, 0u16..3000), 1..60),
+        ops in prop::collection::vec((0u8..3, 0u8..13, 0u8..60, 0u16..3000), 1..60),
         dups in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
         twins in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
         perm_seed in any::<u64>(),
@@ -215,7 +221,7 @@ proptest! {
 
     #[test]
     fn a_late_event_older_than_everything_is_placed_first(
-        ops in prop::collection::vec((0u8..3, 0u8..12, 0u8..60, 1u16..3000), 1..30),
+        ops in prop::collection::vec((0u8..3, 0u8..13, 0u8..60, 1u16..3000), 1..30),
     ) {
         let (hash, pb) = playbook();
         let events = history(&ops, &hash);
@@ -957,5 +963,63 @@ fn corrections_name_their_record_and_only_its_author_or_the_commander_writes_the
     for e in all.into_iter().rev() {
         live.apply(e);
     }
+    assert_eq!(live.derived, s.derived);
+}
+
+#[test]
+fn review_answers_need_a_field_the_playbook_knows() {
+    let (hash, pb) = playbook();
+    assert!(
+        pb.questions.iter().any(|q| q.id == "detection"),
+        "composed from the base"
+    );
+    let a = ev(
+        "r1",
+        2_000_000,
+        "bob@h2",
+        1,
+        ReviewSet {
+            field: "detection".into(),
+            text: "late".into(),
+        },
+    );
+    let b = ev(
+        "r2",
+        2_000_001,
+        "carol@h3",
+        1,
+        ReviewSet {
+            field: "detection".into(),
+            text: "an EDR alert".into(),
+        },
+    );
+    let bad = ev(
+        "r3",
+        2_000_002,
+        "carol@h3",
+        2,
+        ReviewSet {
+            field: "vibes".into(),
+            text: "x".into(),
+        },
+    );
+    let events = vec![declared(&hash), a, b, bad];
+    let s = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
+    assert_eq!(s.derived.review["detection"].value, "an EDR alert", "last by key wins");
+    assert!(s
+        .problems()
+        .iter()
+        .any(|p| p.what.contains("the review has no field `vibes`")));
+    assert!(s
+        .review_fields()
+        .iter()
+        .any(|(f, _, a)| f == "root_cause" && a.is_none()));
+    // Without the playbook every answer waits (refused, judged again once it is read).
+    let mut live = IncidentState::new("i");
+    for e in events.into_iter().rev() {
+        live.apply(e);
+    }
+    assert!(live.derived.review.is_empty());
+    live.add_playbook(hash, pb);
     assert_eq!(live.derived, s.derived);
 }

@@ -181,6 +181,11 @@ fn every_kind() -> Vec<Body> {
             reason: s("typo"),
         }
         .into(),
+        ReviewSet {
+            field: s("root_cause"),
+            text: s("An unpatched VPN appliance"),
+        }
+        .into(),
     ]
 }
 

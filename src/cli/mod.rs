@@ -371,6 +371,19 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// The post-incident review: with FIELD and TEXT, answer one field; alone, print them all
+    Review {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
+        incident: String,
+        /// summary, impact, root_cause or the id of one of the playbook's questions
+        field: Option<String>,
+        /// The answer; `-` reads it from standard input
+        #[arg(requires = "field")]
+        text: Option<String>,
+        /// JSON instead of text (when printing)
+        #[arg(long)]
+        json: bool,
+    },
     /// List incidents in the shared directory
     List {
         /// JSON instead of text (one object a line where there are many)
@@ -688,6 +701,12 @@ pub fn run(cli: Cli) -> Result<()> {
             },
         ),
         Command::Show { incident, json } => read::show(g, &incident, json),
+        Command::Review {
+            incident,
+            field: None,
+            json,
+            ..
+        } => read::review(g, &incident, json),
         Command::Followup {
             incident,
             what: FollowUpCommand::List { json },

@@ -162,6 +162,41 @@ pub fn list(g: &Global, as_json: bool) -> Result<()> {
 }
 
 /// The complete, stable JSON of an incident's folded state.
+/// `warroom review INCIDENT`: every field and question with its answer.
+pub fn review(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let id = ctx.store.resolve(wanted)?;
+    let inc = Incident::open(&ctx.store, &id, now_ms());
+    let fields = inc.state.review_fields();
+    if as_json {
+        let mut v = Value::Array(
+            fields
+                .iter()
+                .map(|(f, q, r)| {
+                    json!({"field": f, "question": q, "answer": r.map(|r| &r.value),
+                           "by": r.map(|r| &r.by), "at": r.map(|r| format_utc(r.when))})
+                })
+                .collect(),
+        );
+        sanitize_json(&mut v);
+        outln!("{v}");
+        return Ok(());
+    }
+    for (f, q, r) in fields {
+        outln!("{} — {}", sanitize(&f), sanitize(&q));
+        match r {
+            Some(r) => {
+                for line in crate::domain::sanitize_lines(&r.value) {
+                    outln!("    {line}");
+                }
+                outln!("    ({} {})", sanitize(&r.by), format_utc(r.when));
+            }
+            None => outln!("    (not answered yet: warroom review {id} {} TEXT)", sanitize(&f)),
+        }
+    }
+    Ok(())
+}
+
 /// One follow-up as JSON (not yet sanitised).
 pub fn follow_up_json(f: &crate::domain::state::FollowUpView) -> Value {
     json!({
@@ -299,6 +334,7 @@ pub fn state_json(inc: &Incident, now: i64) -> Value {
         "notes": d.notes,
         "status_updates": d.status_updates.len(),
         "follow_ups": s.follow_ups().iter().map(follow_up_json).collect::<Vec<_>>(),
+        "review": d.review.iter().map(|(f, r)| (f.clone(), json!({"text": r.value, "by": r.by, "at": format_utc(r.when)}))).collect::<serde_json::Map<String, Value>>(),
         "events": s.event_count(),
         "last_update": d.last_update.as_ref().map(|(t, by)| json!({"at": format_utc(*t), "by": by})),
         "problems": problems,

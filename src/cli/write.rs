@@ -152,7 +152,8 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
         | Command::Duplicate { incident, .. }
         | Command::Discovery { incident, .. }
         | Command::Followup { incident, .. }
-        | Command::Correct { incident, .. } => incident.clone(),
+        | Command::Correct { incident, .. }
+        | Command::Review { incident, .. } => incident.clone(),
         _ => return Err(Fail::new("not a write verb")),
     };
     let id = ctx.store.resolve(&incident)?;
@@ -457,6 +458,24 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             inc.state
                 .check(&body, &by, now_ms())
                 .map_err(|v| Fail::new(format!("refused: {v}")))?;
+            (body, None)
+        }
+        Command::Review { field, text, .. } => {
+            let (Some(field), Some(text)) = (field, text) else {
+                return Err(Fail::new(
+                    "give the FIELD and its TEXT (or neither, to print the review)",
+                ));
+            };
+            let text = text_arg(text)?;
+            if text.trim().is_empty() {
+                return Err(Fail::new("the answer is empty"));
+            }
+            let body: Body = ReviewSet {
+                field: field.trim().to_string(),
+                text,
+            }
+            .into();
+            checked(&ctx, &id, &body, &by)?;
             (body, None)
         }
         Command::Archive { incident: _, when } => {

@@ -230,6 +230,7 @@ mod tests {
             }],
             templates: vec![],
             deadlines: vec![],
+            questions: vec![],
             update_cadence: vec![
                 Cadence {
                     severity: 1,

@@ -563,6 +563,7 @@ mod tests {
             templates: vec![],
             deadlines,
             update_cadence: vec![],
+            questions: vec![],
         }
     }
 

@@ -228,6 +228,7 @@ pub fn describe(e: &Event) -> String {
                 s(&c.reason)
             ),
         },
+        Body::ReviewSet(r) => format!("review {}: {}", s(&r.field), s(&r.text)),
         Body::DiscoverySet(x) => format!("discovery set to {}: {}", format_utc(x.discovered), s(&x.reason)),
         Body::Unknown { kind, .. } => format!("unknown event {} (newer warroom)", s(kind)),
     }

@@ -322,6 +322,14 @@ pub fn correctable(b: &Body) -> bool {
     matches!(b, Body::Note(_) | Body::StatusUpdate(_) | Body::FollowUp(_))
 }
 
+/// An answer in the post-incident review: `field` is `summary`, `impact`, `root_cause` or the id
+/// of one of the playbook's lessons-learned questions. Last by key wins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewSet {
+    pub field: String,
+    pub text: String,
+}
+
 /// The commander sets when the organisation became aware (it moves the regulators' clocks:
 /// every deadline whose trigger is discovery). Last by key wins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -584,6 +592,7 @@ bodies!(
     DiscoverySet,
     FollowUpSet,
     Corrected,
+    ReviewSet,
 );
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -729,6 +738,7 @@ fn validate_body(body: &Body) -> Result<(), String> {
             }
             text("reason", &x.reason)
         }
+        Body::ReviewSet(x) => ident("field", &x.field),
         Body::DiscoverySet(x) => {
             time("discovered", x.discovered)?;
             text("reason", &x.reason)

@@ -107,6 +107,8 @@ pub struct Derived {
     pub follow_ups: Vec<Reg<FollowUp>>,
     /// Changes to follow-ups (`FollowUpSet`), in key order: see [`IncidentState::follow_ups`].
     pub follow_up_sets: Vec<Reg<FollowUpSet>>,
+    /// The post-incident review's answers by field (`ReviewSet`, last by key wins).
+    pub review: BTreeMap<String, Reg<String>>,
     /// Corrections (`Corrected`), in key order: see [`IncidentState::correction_of`].
     pub corrections: Vec<Reg<Corrected>>,
     pub classified: Option<Millis>,
@@ -687,7 +689,11 @@ impl IncidentState {
             Body::SeverityChanged(s) if !(1..=4).contains(&s.severity) => {
                 no(format!("severity must be 1..4, not {}", s.severity))
             }
-            Body::ChecklistSet(_) | Body::RoleAssigned(_) | Body::Assigned(_) | Body::ActionSet(_)
+            Body::ChecklistSet(_)
+            | Body::RoleAssigned(_)
+            | Body::Assigned(_)
+            | Body::ActionSet(_)
+            | Body::ReviewSet(_)
                 if playbook.is_none() =>
             {
                 // Judged again (replayed) as soon as a copy that matches the hash is read.
@@ -727,6 +733,14 @@ impl IncidentState {
                 f.followup
             )),
             Body::Corrected(c) => self.check_correction(c, by),
+            Body::ReviewSet(r) => match playbook {
+                Some(p) if !p.has_review_field(&r.field) => no(format!(
+                    "the review has no field `{}` (summary, impact, root_cause or a question of the playbook: {})",
+                    r.field,
+                    p.questions.iter().map(|q| q.id.as_str()).collect::<Vec<_>>().join(", ")
+                )),
+                _ => Ok(()),
+            },
             Body::Resolved(r) if r.reason.as_deref().is_none_or(|x| x.trim().is_empty()) => self
                 .check_commander(by, "resolves the incident without saying why")
                 .map_err(|v| RuleViolation(format!("{} (anyone else records why they resolve it)", v.0))),
@@ -772,6 +786,29 @@ impl IncidentState {
             )));
         }
         Ok(())
+    }
+
+    /// The review's fields in order — summary, impact, root_cause, then the playbook's questions,
+    /// then answers to fields the playbook no longer names — as (field, question, answer).
+    pub fn review_fields(&self) -> Vec<(String, String, Option<&Reg<String>>)> {
+        let review = &self.derived.review;
+        let mut out: Vec<(String, String, Option<&Reg<String>>)> = super::playbook::REVIEW_FIELDS
+            .iter()
+            .map(|(f, q)| (f.to_string(), q.to_string(), review.get(*f)))
+            .collect();
+        if let Some(p) = self.playbook() {
+            out.extend(
+                p.questions
+                    .iter()
+                    .map(|q| (q.id.clone(), q.text.clone(), review.get(&q.id))),
+            );
+        }
+        for (f, r) in review {
+            if !out.iter().any(|(x, _, _)| x == f) {
+                out.push((f.clone(), String::new(), Some(r)));
+            }
+        }
+        out
     }
 
     /// The latest correction of the record with this id, if any.
@@ -1086,6 +1123,9 @@ impl IncidentState {
             Body::FollowUp(x) => d.follow_ups.push(Reg::of(e, x.clone())),
             Body::FollowUpSet(x) => d.follow_up_sets.push(Reg::of(e, x.clone())),
             Body::Corrected(x) => d.corrections.push(Reg::of(e, x.clone())),
+            Body::ReviewSet(x) => {
+                d.review.insert(x.field.clone(), Reg::of(e, x.text.clone()));
+            }
             Body::Resolved(_) => d.resolved = Some(Reg::of(e, true)),
             Body::Reopened(_) => d.resolved = Some(Reg::of(e, false)),
             Body::Archived(_) => d.archived = Some(Reg::of(e, ())),

@@ -15,6 +15,8 @@ pub enum EditorPurpose {
     FollowUp,
     /// The follow-up's due date (empty: none).
     FollowUpDue,
+    /// The answer to the review field `item`.
+    Review,
     /// The corrected text of the record `target` names.
     Amend,
     /// Why it is amended (`item` holds the new text).
@@ -141,6 +143,22 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
             Vec::new()
         }
         EditorPurpose::Params => submit_params(m, ed),
+        EditorPurpose::Review => {
+            let field = ed.item.clone().unwrap_or_default();
+            let fx = write(
+                m,
+                format!("review {field}"),
+                vec![ReviewSet {
+                    field,
+                    text: text.trim_end().to_string(),
+                }
+                .into()],
+            );
+            if m.pending.last().is_some_and(|p| p.label.starts_with("review")) {
+                m.overlay = Some(Overlay::Review { sel: 0 });
+            }
+            fx
+        }
         EditorPurpose::Amend => {
             let mut next = Editor::new(EditorPurpose::AmendReason, "");
             next.target = ed.target.clone();

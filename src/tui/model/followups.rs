@@ -80,3 +80,28 @@ pub(super) fn follow_ups_key(m: &mut Model, mut sel: usize, k: KeyEvent) -> Vec<
         .into()],
     )
 }
+
+/// The review overlay's keys: move, `Enter` edits the selected field's answer.
+pub(super) fn review_key(m: &mut Model, mut sel: usize, k: KeyEvent) -> Vec<Effect> {
+    let fields = m
+        .incident
+        .as_ref()
+        .map(|i| i.state().review_fields())
+        .unwrap_or_default();
+    match k.code {
+        KeyCode::Esc | KeyCode::Char('q' | 'I') => return Vec::new(),
+        KeyCode::Up | KeyCode::Char('k') => sel = sel.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => sel = (sel + 1).min(fields.len().saturating_sub(1)),
+        KeyCode::Enter => {
+            if let Some((field, _, answer)) = fields.get(sel) {
+                let mut ed = Editor::new(EditorPurpose::Review, answer.map_or("", |r| r.value.as_str()));
+                ed.item = Some(field.clone());
+                m.overlay = Some(Overlay::Editor(ed));
+                return Vec::new();
+            }
+        }
+        _ => {}
+    }
+    m.overlay = Some(Overlay::Review { sel });
+    Vec::new()
+}

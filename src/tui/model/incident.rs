@@ -286,6 +286,10 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             m.overlay = Some(Overlay::Editor(ed));
             Vec::new()
         }
+        Action::Review => {
+            m.overlay = Some(Overlay::Review { sel: 0 });
+            Vec::new()
+        }
         Action::FollowUps => {
             m.overlay = Some(Overlay::FollowUps { sel: 0 });
             Vec::new()

@@ -91,6 +91,10 @@ pub enum Overlay {
     FollowUps {
         sel: usize,
     },
+    /// The post-incident review's fields, one selected: `Enter` edits its answer.
+    Review {
+        sel: usize,
+    },
 }
 
 /// How many footer messages the log keeps.
@@ -459,6 +463,7 @@ fn dialog_id(o: &Option<Overlay>) -> Option<(u8, Option<PickPurpose>)> {
         Overlay::Messages { .. } => (7, None),
         Overlay::Clocks { .. } => (8, None),
         Overlay::FollowUps { .. } => (9, None),
+        Overlay::Review { .. } => (10, None),
     })
 }
 
@@ -649,6 +654,7 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
         Some(Overlay::Confirm(c)) => return confirm_key(m, c, k),
         Some(Overlay::Declare(f)) => return declare_key(m, f, k),
         Some(Overlay::FollowUps { sel }) => return follow_ups_key(m, sel, k),
+        Some(Overlay::Review { sel }) => return review_key(m, sel, k),
         Some(
             o @ (Overlay::Help { .. }
             | Overlay::Problems { .. }

@@ -299,6 +299,11 @@ pub fn dialog_of(m: &Model, area: Rect, theme: &Theme) -> Option<(Dialog, usize)
         Overlay::Problems { scroll } => return Some((problems(m, theme), *scroll)),
         Overlay::Messages { scroll } => return Some((messages(m, theme), *scroll)),
         Overlay::Clocks { scroll } => return Some((clocks(m, theme)?, *scroll)),
+        Overlay::Review { sel } => {
+            let (d, row) = review(m, *sel, theme)?;
+            let placed = place(area, &d);
+            return Some((d, row.saturating_sub(placed.body_rows.saturating_sub(4))));
+        }
         Overlay::FollowUps { sel } => {
             let (d, row) = follow_ups(m, *sel, theme)?;
             let placed = place(area, &d);
@@ -425,6 +430,14 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                     5,
                 )
             }
+            EditorPurpose::Review => (
+                format!(
+                    " Review: {} — Enter records · Alt+Enter new line · Esc cancels ",
+                    sanitize(ed.item.as_deref().unwrap_or(""))
+                )
+                .into(),
+                10,
+            ),
             EditorPurpose::Amend => (
                 " Amend — the corrected text; the original stays · Enter, then why · Esc ".into(),
                 8,
@@ -741,6 +754,44 @@ fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
             }
         }
     }
+}
+
+/// The post-incident review: every field and question with its answer; returns the selected row.
+fn review(m: &Model, sel: usize, theme: &Theme) -> Option<(Dialog, usize)> {
+    let inc = m.incident.as_ref()?;
+    let fields = inc.state().review_fields();
+    let mut rows = Vec::new();
+    let mut at = 0;
+    for (i, (f, q, r)) in fields.iter().enumerate() {
+        if i == sel {
+            at = rows.len();
+        }
+        let head = format!("{}{} — {}", if i == sel { "▸" } else { " " }, sanitize(f), sanitize(q));
+        let style = if i == sel { theme.selected() } else { theme.bold() };
+        rows.push(Row::Line(Line::styled(super::fit(&head, 96), style)));
+        match r {
+            Some(r) => {
+                for line in crate::domain::sanitize_lines(&r.value) {
+                    rows.push(Row::indented(format!("   {line}"), theme.base(), 3));
+                }
+                rows.push(Row::indented(
+                    format!("   — {} {}", sanitize(&r.by), hhmmss(r.when, false)),
+                    theme.dim(),
+                    3,
+                ));
+            }
+            None => rows.push(Row::indented("   (not answered yet)".to_string(), theme.dim(), 3)),
+        }
+    }
+    Some((
+        Dialog {
+            title: "Post-incident review".into(),
+            rows,
+            keys: vec![k("j/k", "choose"), k("Enter", "answer"), k("Esc/I", "close")],
+            max_width: 100,
+        },
+        at,
+    ))
 }
 
 /// The follow-ups, the selected one marked; returns the dialog and the selected row.
