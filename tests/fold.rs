@@ -94,7 +94,7 @@ fn body(op: u8, p: u8) -> Body {
             id: format!("e{}", p % 20),
             log: WRITERS[p % 3].into(),
             seq: (p % 7) as u64 + 1,
-            text: (p % 2 == 0).then(|| "corrected".into()),
+            text: p.is_multiple_of(2).then(|| "corrected".into()),
             reason: "typo".into(),
         }
         .into(),
@@ -107,7 +107,7 @@ fn body(op: u8, p: u8) -> Body {
         _ => Resolved {
             summary: None,
             override_open: vec![],
-            reason: (p % 2 == 0).then(|| "commander asleep".into()),
+            reason: p.is_multiple_of(2).then(|| "commander asleep".into()),
         }
         .into(),
     }
