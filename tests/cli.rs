@@ -35,6 +35,13 @@ fn help_works_for_every_verb() {
         &["materiality"],
         &["status"],
         &["resolve"],
+        &["reopen"],
+        &["discovery"],
+        &["followup", "x", "add"],
+        &["followup", "x", "done"],
+        &["followup", "x", "list"],
+        &["correct"],
+        &["review"],
         &["list"],
         &["show"],
         &["tail"],
@@ -829,9 +836,22 @@ fn show_json_lists_every_deadline_clock_overdue_met_and_waived() {
     let w = World::new();
     let me = w.who("maya", "soc");
     let id = w.declare(&me, "Clocks");
-    // Evidence from four days ago moves discovery back: GDPR's 72 h and the insurer's 24 h passed.
+    // Evidence from four days ago only proposes moving discovery; the commander moves it back:
+    // GDPR's 72 h and the insurer's 24 h passed.
     w.run(&me, &["note", &id, "first encrypted file", "--occurred", "-4d"])
         .ok();
+    assert!(w.show(&me, &id)["discovery_nudge"].is_object());
+    w.run(
+        &me,
+        &[
+            "discovery",
+            &id,
+            "-4d",
+            "--reason",
+            "earliest evidence: first encrypted file",
+        ],
+    )
+    .ok();
     w.run(&me, &["check", &id, "id-notify-insurer", "done"]).ok();
     let v = w.show(&me, &id);
     let clocks = &v["clocks"];
@@ -1026,6 +1046,18 @@ fn the_review_writes_itself_end_to_end() {
         ],
     )
     .ok();
+    w.run(
+        &alice,
+        &[
+            "review",
+            &id,
+            "detection",
+            "EDR saw the encryptor 40 min before the first ticket; alert routing missed it.",
+        ],
+    )
+    .ok();
+    w.run(&alice, &["review", &id, "root_cause", "An unpatched VPN appliance."])
+        .ok();
 
     let md = w.run(&alice, &["export", &id, "--format", "md"]).ok().stdout;
     let sections = [
@@ -1122,11 +1154,10 @@ fn the_review_writes_itself_end_to_end() {
         r["status_updates"][0]["text"],
         "Some systems are down (we are on it).\nNext update 14:00Z"
     );
-    assert!(r["lessons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|q| q["answer"]["text"] == "Held 3 days later: EDR coverage gaps on file servers."));
+    assert!(r["lessons"].as_array().unwrap().iter().any(|q| q["id"] == "detection"
+        && q["answer"]["text"] == "EDR saw the encryptor 40 min before the first ticket; alert routing missed it."));
+    assert_eq!(r["root_cause"]["text"], "An unpatched VPN appliance.");
+    assert!(md.contains("An unpatched VPN appliance."), "{md}");
     assert_eq!(j["integrity"]["ok"], true);
 
     // As it stood before priya moved it on: Containment, commander priya, clocks then.
@@ -1223,4 +1254,205 @@ fn the_review_writes_itself_end_to_end() {
     added.push((format!("{id}/events/mallory@evil.abc123.ronl"), b"planted\n".to_vec()));
     let r = check(added, "added.tar");
     assert!(r.stdout.contains("EXTRA:"), "{r}");
+}
+
+// ---- closing: discovery, resolve, follow-ups, corrections, review ------------------------------
+
+#[test]
+fn discovery_is_the_commanders_and_a_backfilled_note_only_proposes_it() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let jon = w.who("jon", "laptop");
+    let id = w.declare(&ic, "Discovery");
+    let declared = w.show(&ic, &id)["discovered"].clone();
+    assert!(declared.is_string(), "discovery defaults to the declaration");
+    w.run(&jon, &["note", &id, "first alert", "--occurred", "-3h"]).ok();
+    let s = w.show(&ic, &id);
+    assert_eq!(s["discovered"], declared, "a backfilled note does not move discovery");
+    let nudge = s["discovery_nudge"]["text"].as_str().unwrap_or_default().to_string();
+    assert!(
+        nudge.contains("note by jon") && nudge.contains("set discovery to"),
+        "{s}"
+    );
+    let text = w.run(&ic, &["show", &id]).ok().stdout;
+    assert!(text.contains("earliest evidence"), "{text}");
+    // Only the commander sets it, with a reason.
+    let err = refused(&w, &jon, &id, &["discovery", &id, "-3h", "--reason", "alert"]);
+    assert!(
+        err.contains("only the commander (ic)") && err.contains("regulators"),
+        "{err}"
+    );
+    let err = refused(&w, &ic, &id, &["discovery", &id, "-3h", "--reason", " "]);
+    assert!(err.contains("reason"), "{err}");
+    w.run(&ic, &["discovery", &id, "-3h", "--reason", "first alert"]).ok();
+    let s = w.show(&ic, &id);
+    assert_ne!(s["discovered"], declared);
+    assert_eq!(s["discovery"]["by"], "ic@jump");
+    let tail = w.run(&ic, &["tail", &id]).ok().stdout;
+    assert!(tail.contains("discovery set to") && tail.contains("(was "), "{tail}");
+}
+
+#[test]
+fn only_the_commander_resolves_or_says_why_and_open_items_are_recorded() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let jon = w.who("jon", "laptop");
+    let id = w.declare(&ic, "Resolve");
+    let err = refused(&w, &jon, &id, &["resolve", &id, "--summary", "done"]);
+    assert!(
+        err.contains("only the commander (ic)") && err.contains("--reason"),
+        "{err}"
+    );
+    let r = w
+        .run(&jon, &["resolve", &id, "--reason", "ic off shift, handover failed"])
+        .ok();
+    assert!(r.stderr.contains("required item(s) still open"), "{r}");
+    let tail = w.tail_json(&ic, &id);
+    let resolved = tail.iter().find(|e| e["kind"] == "Resolved").expect("resolved");
+    assert!(
+        !resolved["body"]["override_open"].as_array().unwrap().is_empty(),
+        "{resolved}"
+    );
+    assert_eq!(resolved["body"]["reason"], "ic off shift, handover failed");
+    assert_eq!(w.show(&ic, &id)["status"], "resolved");
+    refused(&w, &ic, &id, &["resolve", &id]);
+    w.run(&ic, &["reopen", &id, "--reason", "beacon again"]).ok();
+    w.run(&ic, &["resolve", &id, "--summary", "contained"]).ok();
+}
+
+#[test]
+fn follow_ups_are_added_marked_and_listed_by_id_prefix() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Follow-ups");
+    w.note(&ic, &id, "VPN appliance was unpatched");
+    let note_id = w.tail_json(&ic, &id).iter().find(|e| e["kind"] == "Note").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.run(
+        &ic,
+        &[
+            "followup",
+            &id,
+            "add",
+            "Patch the VPN",
+            "--type",
+            "corrective",
+            "--owner",
+            "bob",
+            "--due",
+            "+14d",
+            "--from",
+            &note_id[..20],
+        ],
+    )
+    .ok();
+    // Only the three types are offered.
+    let r = w.run(&ic, &["followup", &id, "add", "x", "--type", "improvement"]);
+    assert_eq!(r.code, 2, "{r}");
+    let list = w.run(&ic, &["followup", &id, "list", "--json"]).ok().json();
+    let f = &list[0];
+    assert_eq!(f["type"], "corrective");
+    assert_eq!(f["owner"], "bob");
+    assert_eq!(f["from"], note_id.as_str());
+    assert_eq!(f["state"], "open");
+    assert!(f["due"].is_string());
+    let fid = f["id"].as_str().unwrap().to_string();
+    let err = refused(&w, &ic, &id, &["followup", &id, "done", "ZZZ"]);
+    assert!(err.contains("no follow-up has an id starting with"), "{err}");
+    w.run(&ic, &["followup", &id, "done", &fid[..22], "--note", "patched to 7.2"])
+        .ok();
+    let err = refused(&w, &ic, &id, &["followup", &id, "done", &fid]);
+    assert!(err.contains("already"), "{err}");
+    let text = w.run(&ic, &["followup", &id, "list"]).ok().stdout;
+    assert!(text.contains("[done] corrective · bob"), "{text}");
+    assert_eq!(w.show(&ic, &id)["follow_ups"][0]["changed"]["note"], "patched to 7.2");
+}
+
+#[test]
+fn corrections_amend_or_retract_and_keep_the_original() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let jon = w.who("jon", "laptop");
+    let carol = w.who("carol", "jump");
+    let id = w.declare(&ic, "Corrections");
+    w.note(&jon, &id, "host fin-fs-20 encrypted");
+    let note_id = w.tail_json(&ic, &id).iter().find(|e| e["kind"] == "Note").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let err = refused(
+        &w,
+        &carol,
+        &id,
+        &["correct", &id, &note_id[..20], "--text", "x", "--reason", "typo"],
+    );
+    assert!(err.contains("only its author (jon) or the commander"), "{err}");
+    let err = refused(
+        &w,
+        &jon,
+        &id,
+        &["correct", &id, &note_id, "--text", "x", "--reason", " "],
+    );
+    assert!(err.contains("reason"), "{err}");
+    w.run(
+        &jon,
+        &[
+            "correct",
+            &id,
+            &note_id[..20],
+            "--text",
+            "host fin-fs-02 encrypted",
+            "--reason",
+            "typo",
+        ],
+    )
+    .ok();
+    let tail = w.run(&ic, &["tail", &id]).ok().stdout;
+    assert!(
+        tail.contains("[AMENDED by jon: host fin-fs-02 encrypted] host fin-fs-20 encrypted"),
+        "{tail}"
+    );
+    assert!(tail.contains("amended "), "{tail}");
+    w.run(
+        &ic,
+        &["correct", &id, &note_id, "--retract", "--reason", "wrong incident"],
+    )
+    .ok();
+    let tail = w.run(&ic, &["tail", &id]).ok().stdout;
+    assert!(
+        tail.contains("[RETRACTED by ic: wrong incident] host fin-fs-20"),
+        "{tail}"
+    );
+}
+
+#[test]
+fn review_fields_are_answered_and_printed() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Review");
+    w.run(&ic, &["review", &id, "summary", "Ransomware on two file servers"])
+        .ok();
+    w.run_stdin(&ic, &["review", &id, "detection", "-"], "EDR alert\nafter 40 minutes\n")
+        .ok();
+    let err = refused(&w, &ic, &id, &["review", &id, "vibes", "good"]);
+    assert!(err.contains("no field `vibes`") && err.contains("detection"), "{err}");
+    let text = w.run(&ic, &["review", &id]).ok().stdout;
+    assert!(text.contains("summary — Summary"), "{text}");
+    assert!(text.contains("    after 40 minutes"), "{text}");
+    assert!(
+        text.contains("root_cause") && text.contains("not answered yet"),
+        "{text}"
+    );
+    let v = w.run(&ic, &["review", &id, "--json"]).ok().json();
+    assert!(v
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["field"] == "detection" && f["answer"] == "EDR alert\nafter 40 minutes"));
+    assert_eq!(
+        w.show(&ic, &id)["review"]["summary"]["text"],
+        "Ransomware on two file servers"
+    );
 }

@@ -231,6 +231,7 @@ fn board_model() -> Model {
     inc.view.apply(story());
     let mut rows = vec![BoardRow::from_view(ID, &inc.view)];
     rows.push(BoardRow {
+        resolved_at: None,
         id: "2026-11-25-phishing-ceo-wire-91ab".into(),
         title: "CEO wire-transfer phishing".into(),
         severity: Some(3),
@@ -1665,6 +1666,16 @@ fn a_jump_message_goes_after_the_next_action_or_when_its_target_is_done() {
 
 // ---- issue 9: the facilitator and the players ----------------------------------------------------
 
+// ---- closing: discovery, resolve, follow-ups, corrections, review ------------------------------
+
+/// The story, seen by `me` (`maya@soc-jump` is the commander).
+fn model_as(me: &str) -> Model {
+    let mut m = model_on_incident();
+    m.me = me.to_string();
+    m.person = warroom::domain::identity::person_of(me);
+    m
+}
+
 fn incoming(m: &mut Model, events: Vec<Event>) {
     update(
         m,
@@ -1980,4 +1991,197 @@ fn replay_steps_through_the_incident_as_it_stood() {
     // Esc again leaves the incident as before.
     update(&mut m, code(KeyCode::Esc));
     assert!(m.incident.is_none());
+}
+
+#[test]
+fn resolving_with_required_items_open_warns_and_records_them() {
+    let mut m = model_as("maya@soc-jump");
+    update(&mut m, key('Z'));
+    let Some(Overlay::Confirm(Confirm::Resolve { open, reason })) = &m.overlay else {
+        panic!("no confirmation");
+    };
+    assert!(!open.is_empty() && reason.is_none());
+    let open = open.clone();
+    insta::assert_snapshot!(
+        "resolve_confirm_open_items_80x24",
+        screen(&render(&m, 80, 24, Theme::mono()))
+    );
+    let fx = update(&mut m, key('y'));
+    let w = writes(&fx);
+    assert!(
+        matches!(&w[0][0].body, Body::Resolved(r) if r.override_open == open && r.reason.is_none()),
+        "{:?}",
+        w[0][0].body
+    );
+}
+
+#[test]
+fn a_non_commander_is_asked_why_they_resolve() {
+    let mut m = model_as("jon@ops-bastion");
+    update(&mut m, key('Z'));
+    assert!(matches!(&m.overlay, Some(Overlay::Editor(e)) if e.purpose == EditorPurpose::ResolveReason));
+    for c in "maya off shift".chars() {
+        update(&mut m, key(c));
+    }
+    update(&mut m, code(KeyCode::Enter));
+    assert!(matches!(&m.overlay, Some(Overlay::Confirm(Confirm::Resolve { .. }))));
+    let fx = update(&mut m, key('y'));
+    let w = writes(&fx);
+    assert!(
+        matches!(&w[0][0].body, Body::Resolved(r) if r.reason.as_deref() == Some("maya off shift")),
+        "{:?}",
+        w[0][0].body
+    );
+}
+
+#[test]
+fn the_clock_stops_at_resolve() {
+    let mut m = model_as("maya@soc-jump");
+    arrive(
+        &mut m,
+        vec![ev(
+            30,
+            "maya@soc-jump",
+            10,
+            Resolved {
+                summary: None,
+                override_open: vec![],
+                reason: None,
+            },
+        )],
+    );
+    m.now = T0 + 60 * 60_000;
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("T+00:10:00"), "{s}");
+    assert!(s.contains("RESOLVED"), "{s}");
+}
+
+#[test]
+fn closing_keys_are_confirmed() {
+    let mut m = model_as("maya@soc-jump");
+    update(&mut m, key('G'));
+    assert!(matches!(&m.overlay, Some(Overlay::Confirm(Confirm::Classify))));
+    let fx = update(&mut m, key('y'));
+    assert!(matches!(&writes(&fx)[0][0].body, Body::Classified(_)));
+    update(&mut m, key('T'));
+    assert!(matches!(&m.overlay, Some(Overlay::Confirm(Confirm::Materiality))));
+    update(&mut m, key('n'));
+    assert!(m.overlay.is_none());
+    // Archive needs a resolved incident.
+    update(&mut m, key('Y'));
+    assert!(m.overlay.is_none());
+    update(&mut m, key('O'));
+    assert!(m.overlay.is_none(), "nothing to reopen");
+}
+
+#[test]
+fn the_commander_accepts_the_discovery_nudge() {
+    let mut m = model_as("maya@soc-jump");
+    let mut note = ev(
+        31,
+        "jon@ops-bastion",
+        12,
+        Note {
+            text: "first beacon seen 09:30".into(),
+            tags: vec![],
+        },
+    );
+    note.occurred = Some(T0 - 30 * 60_000);
+    arrive(&mut m, vec![note]);
+    // Everyone sees the proposal; jon may not act on it.
+    let mut jon = model_as("jon@ops-bastion");
+    arrive(
+        &mut jon,
+        m.incident.as_ref().unwrap().state().events().cloned().collect(),
+    );
+    update(&mut jon, key('V'));
+    assert!(jon.overlay.is_none());
+    assert!(jon
+        .flash
+        .as_ref()
+        .is_some_and(|f| f.text.contains("only the commander")));
+    update(&mut m, key('C'));
+    insta::assert_snapshot!(
+        "clocks_discovery_nudge_80x24",
+        screen(&render(&m, 80, 24, Theme::mono()))
+    );
+    update(&mut m, key('d'));
+    let Some(Overlay::Editor(ed)) = &m.overlay else {
+        panic!("asks why");
+    };
+    assert!(ed.text().starts_with("earliest evidence: note by jon"), "{}", ed.text());
+    update(&mut m, code(KeyCode::Enter));
+    assert!(matches!(&m.overlay, Some(Overlay::Confirm(Confirm::Discovery { .. }))));
+    let fx = update(&mut m, key('y'));
+    let w = writes(&fx);
+    assert!(
+        matches!(&w[0][0].body, Body::DiscoverySet(d) if d.discovered == T0 - 30 * 60_000),
+        "{:?}",
+        w[0][0].body
+    );
+}
+
+#[test]
+fn a_follow_up_is_created_from_the_timeline_and_marked_done_in_its_list() {
+    let mut m = model_as("jon@ops-bastion");
+    // Focus the timeline: the follow-up comes from its selected row.
+    while m.incident.as_ref().unwrap().focus != Pane::Timeline {
+        update(&mut m, code(KeyCode::Tab));
+    }
+    let from = view::timeline::cursor(m.incident.as_ref().unwrap()).map(|e| e.id.clone());
+    assert!(from.is_some());
+    update(&mut m, key('F'));
+    update(&mut m, key('2')); // preventive
+    update(&mut m, code(KeyCode::Down)); // the first person after "no owner yet"
+    update(&mut m, code(KeyCode::Enter));
+    update(&mut m, code(KeyCode::Enter)); // due +14d
+    for c in "Block SMB at the core".chars() {
+        update(&mut m, key(c));
+    }
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let w = writes(&fx);
+    let Body::FollowUp(f) = &w[0][0].body else {
+        panic!("{:?}", w[0][0].body);
+    };
+    assert_eq!(f.kind, "preventive");
+    assert!(f.owner.is_some());
+    assert_eq!(f.due, Some(T0 + 20 * 60_000 + 14 * 86_400_000));
+    assert_eq!(f.from, from);
+    // It comes back through the reader, then is listed and marked done.
+    let mut e = ev(40, "jon@ops-bastion", 15, f.clone());
+    e.id = "01FOLLOWUP0000000000000001".into();
+    arrive(&mut m, vec![e]);
+    update(&mut m, key('U'));
+    insta::assert_snapshot!("follow_ups_80x24", screen(&render(&m, 80, 24, Theme::mono())));
+    let fx = update(&mut m, key('d'));
+    let w = writes(&fx);
+    assert!(
+        matches!(&w[0][0].body, Body::FollowUpSet(s) if s.followup == "01FOLLOWUP0000000000000001" && s.state == FollowUpState::Done),
+        "{:?}",
+        w[0][0].body
+    );
+}
+
+#[test]
+fn the_review_overlay_lists_fields_and_enter_answers_one() {
+    let mut m = model_as("jon@ops-bastion");
+    update(&mut m, key('I'));
+    assert!(matches!(m.overlay, Some(Overlay::Review { sel: 0 })));
+    update(&mut m, key('j'));
+    update(&mut m, code(KeyCode::Enter));
+    for c in "Finance file shares, 3 h".chars() {
+        update(&mut m, key(c));
+    }
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let w = writes(&fx);
+    assert!(
+        matches!(&w[0][0].body, Body::ReviewSet(r) if r.field == "impact" && r.text == "Finance file shares, 3 h"),
+        "{:?}",
+        w[0][0].body
+    );
+    assert!(matches!(m.overlay, Some(Overlay::Review { .. })), "back to the list");
+}
+
+fn arrive(m: &mut Model, events: Vec<Event>) {
+    incoming(m, events)
 }

@@ -26,7 +26,7 @@ const ASTATES: [ActionState; 6] = [
 
 fn body(op: u8, p: u8) -> Body {
     let p = p as usize;
-    match op % 7 {
+    match op % 13 {
         0 => Note {
             text: format!("note {p}"),
             tags: vec![],
@@ -59,9 +59,55 @@ fn body(op: u8, p: u8) -> Body {
             override_open: vec![],
         }
         .into(),
-        _ => Assigned {
+        6 => Assigned {
             target: Target::Action(ACTIONS[p % 3].into()),
             who: "bob".into(),
+        }
+        .into(),
+        // Commander-only, so the order of handoffs decides.
+        7 => DiscoverySet {
+            discovered: 500_000 + p as i64,
+            reason: "earliest alert".into(),
+        }
+        .into(),
+        8 => FollowUp {
+            text: format!("fix {p}"),
+            owner: None,
+            kind: "corrective".into(),
+            due: None,
+            from: None,
+        }
+        .into(),
+        // Names a follow-up by a record id of the history (`e<n>`): refused unless that record is
+        // a FollowUp sorting before it.
+        9 => FollowUpSet {
+            followup: format!("e{}", p % 20),
+            state: [FollowUpState::Done, FollowUpState::Cancelled, FollowUpState::Open][p % 3],
+            owner: None,
+            due: None,
+            note: None,
+        }
+        .into(),
+        // Names a record of the history by id and a guessed place: refused unless that is where
+        // it sits, it is a note or follow-up, sorts before, and the author or commander writes it.
+        10 => Corrected {
+            id: format!("e{}", p % 20),
+            log: WRITERS[p % 3].into(),
+            seq: (p % 7) as u64 + 1,
+            text: p.is_multiple_of(2).then(|| "corrected".into()),
+            reason: "typo".into(),
+        }
+        .into(),
+        // Refused without the playbook, and for a question it does not ask.
+        11 => ReviewSet {
+            field: ["summary", "detection", "no-such-question"][p % 3].into(),
+            text: format!("answer {p}"),
+        }
+        .into(),
+        _ => Resolved {
+            summary: None,
+            override_open: vec![],
+            reason: p.is_multiple_of(2).then(|| "commander asleep".into()),
         }
         .into(),
     }
@@ -117,7 +163,7 @@ proptest! {
 
     #[test]
     fn one_at_a_time_in_any_order_equals_the_batch(
-        ops in prop::collection::vec((0u8..3, 0u8..7, 0u8..60, 0u16..3000), 1..60),
+        ops in prop::collection::vec((0u8..3, 0u8..13, 0u8..60, 0u16..3000), 1..60),
         dups in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
         twins in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
         perm_seed in any::<u64>(),
@@ -175,7 +221,7 @@ proptest! {
 
     #[test]
     fn a_late_event_older_than_everything_is_placed_first(
-        ops in prop::collection::vec((0u8..3, 0u8..7, 0u8..60, 1u16..3000), 1..30),
+        ops in prop::collection::vec((0u8..3, 0u8..13, 0u8..60, 1u16..3000), 1..30),
     ) {
         let (hash, pb) = playbook();
         let events = history(&ops, &hash);
@@ -644,4 +690,336 @@ fn a_hostile_playbook_hash_does_not_panic_the_fold() {
     );
     let s = IncidentState::fold("i", vec![], vec![d, act.clone()]);
     assert!(matches!(s.flag(&act), Some(warroom::domain::state::Flag::Refused(why)) if why.contains("aéééééééééé")));
+}
+
+fn data_breach() -> (String, Playbook) {
+    let p = Library::built_in().resolve("data-breach").expect("built-in playbook");
+    (p.content_hash(), p)
+}
+
+fn with_occurred(mut e: Event, occurred: i64) -> Event {
+    e.occurred = Some(occurred);
+    e
+}
+
+#[test]
+fn a_backfilled_note_does_not_move_the_clocks_a_discovery_set_does() {
+    use warroom::domain::deadline;
+    let (hash, pb) = data_breach();
+    let gdpr = |s: &IncidentState| {
+        deadline::clocks(s, &pb, 2_000_000)
+            .into_iter()
+            .find(|c| c.trigger == "discovery")
+            .and_then(|c| c.start)
+    };
+    // Declared at 1_000_000; a note backfilled to 400_000 (an hour before) arrives later.
+    let note = with_occurred(
+        ev(
+            "n",
+            1_500_000,
+            "bob@h2",
+            1,
+            Note {
+                text: "first alert".into(),
+                tags: vec![],
+            },
+        ),
+        400_000,
+    );
+    let s = IncidentState::fold(
+        "i",
+        vec![(hash.clone(), pb.clone())],
+        vec![declared(&hash), note.clone()],
+    );
+    assert_eq!(s.derived.discovered, Some(1_000_000), "the declaration, not the note");
+    assert_eq!(s.derived.earliest_evidence, Some(400_000));
+    assert_eq!(gdpr(&s), Some(1_000_000));
+    let nudge = deadline::discovery_nudge(&s).expect("a nudge");
+    assert_eq!(nudge.record, "note by bob");
+    assert!(nudge.moves.iter().any(|m| m.contains("GDPR")), "{:?}", nudge.moves);
+    assert!(nudge.text().contains("set discovery to"), "{}", nudge.text());
+    assert!(
+        s.check(&nudge_body(&nudge).into(), "bob@h2", 1_600_000).is_err(),
+        "bob is not the commander"
+    );
+
+    // Bob may not move the clocks; alice, the commander, may.
+    let by_bob = ev("d1", 1_600_000, "bob@h2", 2, nudge_body(&nudge));
+    let by_alice = ev("d2", 1_700_000, "alice@h1", 2, nudge_body(&nudge));
+    let events = vec![declared(&hash), note, by_bob, by_alice];
+    let s = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
+    assert!(
+        s.problems().iter().any(|p| p.what.contains("only the commander")),
+        "{:?}",
+        s.problems()
+    );
+    assert_eq!(s.derived.discovery.as_ref().map(|r| r.by.as_str()), Some("alice@h1"));
+    assert_eq!(s.derived.discovered, Some(400_000));
+    assert_eq!(gdpr(&s), Some(400_000));
+    assert!(deadline::discovery_nudge(&s).is_none(), "accepted: no nudge");
+    let row = s.timeline().find(|e| e.id == "d2").unwrap();
+    let words = warroom::domain::describe::describe_in(&s, row);
+    assert!(words.contains("(was 1970-01-01T00:16:40Z)"), "{words}");
+    // Out of order, one at a time: the same.
+    let mut live = IncidentState::new("i");
+    live.add_playbook(hash, pb.clone());
+    for e in events.into_iter().rev() {
+        live.apply(e);
+    }
+    assert_eq!(live.derived, s.derived);
+}
+
+fn nudge_body(n: &warroom::domain::deadline::DiscoveryNudge) -> DiscoverySet {
+    DiscoverySet {
+        discovered: n.evidence,
+        reason: n.reason(),
+    }
+}
+
+#[test]
+fn discovery_needs_a_reason_and_a_real_time() {
+    assert!(check_draft(
+        &DiscoverySet {
+            discovered: 5,
+            reason: " ".into()
+        }
+        .into(),
+        None
+    )
+    .is_err());
+    assert!(check_draft(
+        &DiscoverySet {
+            discovered: -1,
+            reason: "x".into()
+        }
+        .into(),
+        None
+    )
+    .is_err());
+    assert!(check_draft(
+        &DiscoverySet {
+            discovered: 5,
+            reason: "x".into()
+        }
+        .into(),
+        None
+    )
+    .is_ok());
+}
+
+#[test]
+fn a_follow_up_set_needs_its_follow_up_before_it() {
+    let (hash, pb) = playbook();
+    let fu = ev(
+        "fu1",
+        2_000_000,
+        "bob@h2",
+        1,
+        FollowUp {
+            text: "rotate keys".into(),
+            owner: Some("bob".into()),
+            kind: "corrective".into(),
+            due: Some(9_000_000),
+            from: Some("declared".into()),
+        },
+    );
+    let set = |id: &str, at: i64, seq: u64, name: &str, state: FollowUpState| {
+        ev(
+            id,
+            at,
+            "carol@h3",
+            seq,
+            FollowUpSet {
+                followup: name.into(),
+                state,
+                owner: Some("carol".into()),
+                due: None,
+                note: Some("done it".into()),
+            },
+        )
+    };
+    // Before its follow-up (carol's clock sorts it first) and for an unknown one: refused.
+    let early = set("s0", 1_999_999, 1, "fu1", FollowUpState::Done);
+    let unknown = set("s1", 2_000_001, 2, "nope", FollowUpState::Done);
+    let done = set("s2", 2_000_002, 3, "fu1", FollowUpState::Done);
+    let events = vec![declared(&hash), fu, early, unknown, done];
+    let s = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
+    let refused: Vec<_> = s
+        .problems()
+        .into_iter()
+        .filter(|p| p.what.contains("no follow-up"))
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    let list = s.follow_ups();
+    assert_eq!(list.len(), 1);
+    let f = &list[0];
+    assert_eq!(
+        (f.id.as_str(), f.state, f.owner.as_deref()),
+        ("fu1", FollowUpState::Done, Some("carol"))
+    );
+    assert_eq!(f.due, Some(9_000_000));
+    assert_eq!(f.from.as_deref(), Some("declared"));
+    assert_eq!(f.changed.as_ref().map(|c| c.by.as_str()), Some("carol@h3"));
+    let mut live = IncidentState::new("i");
+    live.set_checkpoint_every(1);
+    live.add_playbook(hash, pb);
+    for e in events.into_iter().rev() {
+        live.apply(e);
+    }
+    assert_eq!(live.derived, s.derived);
+    assert_eq!(live.follow_ups(), s.follow_ups());
+}
+
+#[test]
+fn corrections_name_their_record_and_only_its_author_or_the_commander_writes_them() {
+    let (hash, pb) = playbook();
+    let note = ev(
+        "n1",
+        2_000_000,
+        "bob@h2",
+        1,
+        Note {
+            text: "host fin-fs-20".into(),
+            tags: vec![],
+        },
+    );
+    let fix = |id: &str, by: &str, at: i64, seq: u64, text: Option<&str>| {
+        ev(
+            id,
+            at,
+            by,
+            seq,
+            Corrected {
+                id: "n1".into(),
+                log: "bob@h2".into(),
+                seq: 1,
+                text: text.map(str::to_string),
+                reason: "typo".into(),
+            },
+        )
+    };
+    let by_carol = fix("c1", "carol@h3", 2_000_001, 1, Some("fin-fs-02"));
+    let too_early = fix("c2", "bob@h2", 1_999_999, 2, Some("x")); // sorts before the note
+    let by_bob = fix("c3", "bob@h2", 2_000_002, 3, Some("host fin-fs-02"));
+    let by_ic = fix("c4", "alice@h1", 2_000_003, 2, None);
+    let wrong_place = ev(
+        "c5",
+        2_000_004,
+        "bob@h2",
+        4,
+        Corrected {
+            id: "n1".into(),
+            log: "bob@h2".into(),
+            seq: 2,
+            text: None,
+            reason: "x".into(),
+        },
+    );
+    let declare = ev("d", 1_000_000, "alice@h1", 1, declared(&hash).body);
+    let events = vec![declare, note, by_carol, too_early, by_bob.clone(), wrong_place];
+    let s = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
+    let why: Vec<String> = s.problems().into_iter().map(|p| p.what).collect();
+    assert!(
+        why.iter().any(|w| w.contains("only its author (bob) or the commander")),
+        "{why:?}"
+    );
+    assert!(
+        why.iter().any(|w| w.contains("sorts before the record it corrects")),
+        "{why:?}"
+    );
+    assert!(why.iter().any(|w| w.contains("no record n1 at seq 2")), "{why:?}");
+    assert_eq!(s.derived.corrections.len(), 1);
+    let row = s.timeline().find(|e| e.id == "n1").unwrap();
+    let words = warroom::domain::describe::describe_in(&s, row);
+    assert!(
+        words.starts_with("[AMENDED by bob: host fin-fs-02] host fin-fs-20"),
+        "{words}"
+    );
+    // The commander retracts it: the latest correction shows.
+    let mut all = events.clone();
+    all.push(by_ic);
+    let s = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], all.clone());
+    assert!(s.correction_of("n1").is_some_and(|c| c.value.text.is_none()));
+    let words = warroom::domain::describe::describe_in(&s, s.timeline().find(|e| e.id == "n1").unwrap());
+    assert!(words.starts_with("[RETRACTED by alice: typo]"), "{words}");
+    // A correction of something not correctable (the declaration) is refused.
+    assert!(s
+        .check(
+            &Corrected {
+                id: "d".into(),
+                log: "alice@h1".into(),
+                seq: 1,
+                text: None,
+                reason: "x".into()
+            }
+            .into(),
+            "alice@h1",
+            0
+        )
+        .is_err());
+    let mut live = IncidentState::new("i");
+    live.set_checkpoint_every(2);
+    live.add_playbook(hash, pb);
+    for e in all.into_iter().rev() {
+        live.apply(e);
+    }
+    assert_eq!(live.derived, s.derived);
+}
+
+#[test]
+fn review_answers_need_a_field_the_playbook_knows() {
+    let (hash, pb) = playbook();
+    assert!(
+        pb.questions.iter().any(|q| q.id == "detection"),
+        "composed from the base"
+    );
+    let a = ev(
+        "r1",
+        2_000_000,
+        "bob@h2",
+        1,
+        ReviewSet {
+            field: "detection".into(),
+            text: "late".into(),
+        },
+    );
+    let b = ev(
+        "r2",
+        2_000_001,
+        "carol@h3",
+        1,
+        ReviewSet {
+            field: "detection".into(),
+            text: "an EDR alert".into(),
+        },
+    );
+    let bad = ev(
+        "r3",
+        2_000_002,
+        "carol@h3",
+        2,
+        ReviewSet {
+            field: "vibes".into(),
+            text: "x".into(),
+        },
+    );
+    let events = vec![declared(&hash), a, b, bad];
+    let s = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
+    assert_eq!(s.derived.review["detection"].value, "an EDR alert", "last by key wins");
+    assert!(s
+        .problems()
+        .iter()
+        .any(|p| p.what.contains("the review has no field `vibes`")));
+    assert!(s
+        .review_fields()
+        .iter()
+        .any(|(f, _, a)| f == "root_cause" && a.is_none()));
+    // Without the playbook every answer waits (refused, judged again once it is read).
+    let mut live = IncidentState::new("i");
+    for e in events.into_iter().rev() {
+        live.apply(e);
+    }
+    assert!(live.derived.review.is_empty());
+    live.add_playbook(hash, pb);
+    assert_eq!(live.derived, s.derived);
 }

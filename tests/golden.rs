@@ -109,6 +109,8 @@ fn every_kind() -> Vec<Body> {
             text: s("Patch VPN"),
             owner: Some(s("bob")),
             kind: s("improvement"),
+            due: None,
+            from: None,
         }
         .into(),
         InjectReleased {
@@ -126,6 +128,8 @@ fn every_kind() -> Vec<Body> {
         .into(),
         Resolved {
             summary: Some(s("contained")),
+            override_open: vec![],
+            reason: None,
         }
         .into(),
         Reopened { reason: None }.into(),
@@ -156,6 +160,32 @@ fn every_kind() -> Vec<Body> {
         }
         .into(),
         Disowned { seqs: vec![7, 9] }.into(),
+        DiscoverySet {
+            discovered: 1_763_990_000_000,
+            reason: s("first alert on fin-fs-02"),
+        }
+        .into(),
+        FollowUpSet {
+            followup: s("01JDGOLDEN0000000000000014"),
+            state: FollowUpState::Done,
+            owner: Some(s("carol")),
+            due: Some(1_765_000_000_000),
+            note: Some(s("patched")),
+        }
+        .into(),
+        Corrected {
+            id: s("01JDGOLDEN0000000000000012"),
+            log: s("alice@jump"),
+            seq: 13,
+            text: Some(s("multi-line note, corrected")),
+            reason: s("typo"),
+        }
+        .into(),
+        ReviewSet {
+            field: s("root_cause"),
+            text: s("An unpatched VPN appliance"),
+        }
+        .into(),
     ]
 }
 

@@ -331,8 +331,68 @@ pub enum Command {
         /// What was resolved and how, for the record
         #[arg(long)]
         summary: Option<String>,
+        /// Why you resolve it although you are not the commander (required then)
+        #[arg(long)]
+        reason: Option<String>,
         #[command(flatten)]
         when: When,
+    },
+    /// Reopen a resolved incident
+    Reopen {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
+        incident: String,
+        /// Why it is reopened, for the record
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        when: When,
+    },
+    /// Set when the organisation became aware (the commander only: it moves every deadline that starts at discovery)
+    Discovery {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
+        incident: String,
+        /// When it was discovered: RFC 3339, HH:MM[:SS] today (in --tz), or relative like -2h
+        #[arg(allow_hyphen_values = true, value_name = "TIME")]
+        time: String,
+        /// Why this is the discovery time (required: it moves the regulators' clocks)
+        #[arg(long)]
+        reason: String,
+    },
+    /// Follow-ups: add one, mark one done, cancelled or open again, or list them
+    Followup {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
+        incident: String,
+        #[command(subcommand)]
+        what: FollowUpCommand,
+    },
+    /// Amend or retract a note, status update or follow-up (its author or the commander; the original stays)
+    Correct {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
+        incident: String,
+        /// The record: its id or a unique prefix (see `warroom tail --json`)
+        record: String,
+        /// The corrected text; `-` reads it from standard input
+        #[arg(long, conflicts_with = "retract", required_unless_present = "retract")]
+        text: Option<String>,
+        /// Retract the record instead (it stays on the record, marked retracted)
+        #[arg(long)]
+        retract: bool,
+        /// Why (required)
+        #[arg(long)]
+        reason: String,
+    },
+    /// The post-incident review: with FIELD and TEXT, answer one field; alone, print them all
+    Review {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
+        incident: String,
+        /// summary, impact, root_cause or the id of one of the playbook's questions
+        field: Option<String>,
+        /// The answer; `-` reads it from standard input
+        #[arg(requires = "field")]
+        text: Option<String>,
+        /// JSON instead of text (when printing)
+        #[arg(long)]
+        json: bool,
     },
     /// List incidents in the shared directory
     List {
@@ -507,6 +567,74 @@ pub enum ExerciseCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum FollowUpCommand {
+    /// Record a follow-up
+    Add {
+        /// What is to be done
+        text: String,
+        /// corrective (fixes the cause), preventive (stops a recurrence) or detective (sees it sooner)
+        #[arg(long = "type", value_enum)]
+        kind: FollowUpKindArg,
+        /// Who owns it (a responder name)
+        #[arg(long, value_name = "NAME")]
+        owner: Option<String>,
+        /// When it is due: 2026-12-15, 2026-12-15 17:00 (in --tz), RFC 3339 or +14d
+        #[arg(long, value_name = "TIME")]
+        due: Option<String>,
+        /// The timeline record it comes from: its id or a unique prefix (see `warroom tail --json`)
+        #[arg(long, value_name = "RECORD")]
+        from: Option<String>,
+    },
+    /// Mark a follow-up done
+    Done {
+        /// The follow-up: its id or a unique prefix (see `warroom followup INCIDENT list`)
+        id: String,
+        /// A note kept with the change
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Cancel a follow-up
+    Cancel {
+        /// The follow-up: its id or a unique prefix (see `warroom followup INCIDENT list`)
+        id: String,
+        /// A note kept with the change (why)
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Open a done or cancelled follow-up again
+    Reopen {
+        /// The follow-up: its id or a unique prefix (see `warroom followup INCIDENT list`)
+        id: String,
+        /// A note kept with the change
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// List the follow-ups
+    List {
+        /// JSON instead of text (one array)
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FollowUpKindArg {
+    Corrective,
+    Preventive,
+    Detective,
+}
+
+impl FollowUpKindArg {
+    pub fn word(self) -> &'static str {
+        match self {
+            FollowUpKindArg::Corrective => "corrective",
+            FollowUpKindArg::Preventive => "preventive",
+            FollowUpKindArg::Detective => "detective",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
 pub enum PlaybookCommand {
     /// One playbook a line: its id first, then version, title and where it came from
     List,
@@ -622,6 +750,16 @@ pub fn run(cli: Cli) -> Result<()> {
             },
         ),
         Command::Show { incident, json, as_of } => read::show(g, &incident, json, &as_of),
+        Command::Review {
+            incident,
+            field: None,
+            json,
+            ..
+        } => read::review(g, &incident, json),
+        Command::Followup {
+            incident,
+            what: FollowUpCommand::List { json },
+        } => read::follow_ups(g, &incident, json),
         Command::Tail { incident, follow, json } => read::tail(g, &incident, follow, json),
         Command::Verify { incident } => read::verify(g, &incident),
         Command::Sync {

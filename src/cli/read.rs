@@ -162,6 +162,86 @@ pub fn list(g: &Global, as_json: bool) -> Result<()> {
 }
 
 /// The complete, stable JSON of an incident's folded state.
+/// `warroom review INCIDENT`: every field and question with its answer.
+pub fn review(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let id = ctx.store.resolve(wanted)?;
+    let inc = Incident::open(&ctx.store, &id, now_ms());
+    let fields = inc.state.review_fields();
+    if as_json {
+        let mut v = Value::Array(
+            fields
+                .iter()
+                .map(|(f, q, r)| {
+                    json!({"field": f, "question": q, "answer": r.map(|r| &r.value),
+                           "by": r.map(|r| &r.by), "at": r.map(|r| format_utc(r.when))})
+                })
+                .collect(),
+        );
+        sanitize_json(&mut v);
+        outln!("{v}");
+        return Ok(());
+    }
+    for (f, q, r) in fields {
+        outln!("{} — {}", sanitize(&f), sanitize(&q));
+        match r {
+            Some(r) => {
+                for line in crate::domain::sanitize_lines(&r.value) {
+                    outln!("    {line}");
+                }
+                outln!("    ({} {})", sanitize(&r.by), format_utc(r.when));
+            }
+            None => outln!("    (not answered yet: warroom review {id} {} TEXT)", sanitize(&f)),
+        }
+    }
+    Ok(())
+}
+
+/// One follow-up as JSON (not yet sanitised).
+pub fn follow_up_json(f: &crate::domain::state::FollowUpView) -> Value {
+    json!({
+        "id": f.id,
+        "text": f.text,
+        "type": f.kind,
+        "owner": f.owner,
+        "due": f.due.map(format_utc),
+        "from": f.from,
+        "state": format!("{:?}", f.state).to_lowercase(),
+        "by": f.created_by,
+        "at": format_utc(f.created_when),
+        "changed": f.changed.as_ref().map(|c| json!({"by": c.by, "at": format_utc(c.when), "note": c.note})),
+    })
+}
+
+/// `warroom followup INCIDENT list`: one follow-up a line (or a JSON array).
+pub fn follow_ups(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let id = ctx.store.resolve(wanted)?;
+    let inc = Incident::open(&ctx.store, &id, now_ms());
+    let list = inc.state.follow_ups();
+    if as_json {
+        let mut v = Value::Array(list.iter().map(follow_up_json).collect());
+        sanitize_json(&mut v);
+        outln!("{v}");
+        return Ok(());
+    }
+    if list.is_empty() {
+        eprintln!("no follow-ups yet; add one with `warroom followup {id} add TEXT --type corrective`");
+    }
+    for f in list {
+        let state = format!("{:?}", f.state).to_lowercase();
+        outln!(
+            "{}  [{state}] {} · {} · due {} — {}",
+            sanitize(&f.id),
+            sanitize(if f.kind.is_empty() { "-" } else { &f.kind }),
+            sanitize(f.owner.as_deref().unwrap_or("no owner")),
+            f.due.map_or("-".into(), format_utc),
+            sanitize(&f.text)
+        );
+    }
+    Ok(())
+}
+
 pub fn state_json(inc: &Incident, now: i64) -> Value {
     let s: &IncidentState = &inc.state;
     let d = &s.derived;
@@ -239,6 +319,12 @@ pub fn state_json(inc: &Incident, now: i64) -> Value {
         "commander": s.commander(),
         "declared": d.declared.as_ref().map(|r| json!({"by": r.by, "at": format_utc(r.when)})),
         "discovered": d.discovered.map(format_utc),
+        "discovery": d.discovery.as_ref().map(|r| json!({"at": format_utc(r.value), "by": r.by, "when": format_utc(r.when)})),
+        "earliest_evidence": d.earliest_evidence.map(format_utc),
+        "discovery_nudge": crate::domain::deadline::discovery_nudge(s).map(|n| json!({
+            "text": n.text(), "evidence": format_utc(n.evidence), "record": n.record,
+            "record_id": n.record_id, "discovered": format_utc(n.discovered), "moves": n.moves,
+        })),
         "classified": d.classified.map(format_utc),
         "materiality": d.materiality.map(format_utc),
         "playbook": d.declared.as_ref().map(|r| json!({"id": r.value.playbook, "version": r.value.playbook_version, "hash": d.playbook_hash})),
@@ -247,7 +333,8 @@ pub fn state_json(inc: &Incident, now: i64) -> Value {
         "roles": roles,
         "notes": d.notes,
         "status_updates": d.status_updates.len(),
-        "follow_ups": d.follow_ups.iter().map(|f| json!({"text": f.value.text, "owner": f.value.owner, "by": f.by})).collect::<Vec<_>>(),
+        "follow_ups": s.follow_ups().iter().map(follow_up_json).collect::<Vec<_>>(),
+        "review": d.review.iter().map(|(f, r)| (f.clone(), json!({"text": r.value, "by": r.by, "at": format_utc(r.when)}))).collect::<serde_json::Map<String, Value>>(),
         "events": s.event_count(),
         "last_update": d.last_update.as_ref().map(|(t, by)| json!({"at": format_utc(*t), "by": by})),
         "problems": problems,
@@ -300,6 +387,18 @@ pub fn show(g: &Global, wanted: &str, as_json: bool, as_of: &super::AsOf) -> Res
     );
     if let Some(t) = s.declared_at() {
         let _ = writeln!(out, "declared {} ({} ago)", format_utc(t), format_age(now - t));
+    }
+    if let Some(t) = s.derived.discovered {
+        let how = match &s.derived.discovery {
+            Some(r) => format!("set by {}", sanitize(&r.by)),
+            None => "the declaration; the commander sets it with `warroom discovery`".into(),
+        };
+        let _ = writeln!(out, "discovered {} ({how})", format_utc(t));
+    }
+    if s.playbook().is_none() {
+        if let Some(n) = crate::domain::deadline::discovery_nudge(s) {
+            let _ = writeln!(out, "nudge: {}", n.text());
+        }
     }
     if let Some(pb) = s.playbook() {
         for phase in crate::domain::Phase::ALL {

@@ -147,8 +147,13 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
         | Command::Materiality { incident, .. }
         | Command::Status { incident, .. }
         | Command::Resolve { incident, .. }
+        | Command::Reopen { incident, .. }
         | Command::Archive { incident, .. }
-        | Command::Duplicate { incident, .. } => incident.clone(),
+        | Command::Duplicate { incident, .. }
+        | Command::Discovery { incident, .. }
+        | Command::Followup { incident, .. }
+        | Command::Correct { incident, .. }
+        | Command::Review { incident, .. } => incident.clone(),
         _ => return Err(Fail::new("not a write verb")),
     };
     let id = ctx.store.resolve(&incident)?;
@@ -290,8 +295,189 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
         Command::Resolve {
             incident: _,
             summary,
+            reason,
             when,
-        } => (Resolved { summary }.into(), ctx.occurred(&when)?),
+        } => {
+            let inc = Incident::open(&ctx.store, &id, now_ms());
+            if inc.state.is_resolved() {
+                return Err(Fail::new(format!("{id} is already resolved")));
+            }
+            let open = inc.state.open_required_at_resolve();
+            let body: Body = Resolved {
+                summary,
+                override_open: open.clone(),
+                reason,
+            }
+            .into();
+            inc.state
+                .check(&body, &by, now_ms())
+                .map_err(|v| Fail::new(format!("refused: {v}; give --reason WHY to record why you resolve it")))?;
+            if !open.is_empty() {
+                eprintln!(
+                    "warning: resolving with {} required item(s) still open: {} — recorded as an override",
+                    open.len(),
+                    open.join(", ")
+                );
+            }
+            (body, ctx.occurred(&when)?)
+        }
+        Command::Reopen {
+            incident: _,
+            reason,
+            when,
+        } => {
+            let inc = Incident::open(&ctx.store, &id, now_ms());
+            if !inc.state.is_resolved() {
+                return Err(Fail::new(format!("{id} is not resolved")));
+            }
+            (Reopened { reason }.into(), ctx.occurred(&when)?)
+        }
+        Command::Discovery {
+            incident: _,
+            time,
+            reason,
+        } => {
+            let discovered =
+                crate::domain::time::parse_occurred(&time, crate::domain::time::to_datetime(now_ms()), &ctx.zone)
+                    .map_err(Fail::new)?;
+            if reason.trim().is_empty() {
+                return Err(Fail::new("the reason is empty: say why this is the discovery time"));
+            }
+            let body: Body = DiscoverySet { discovered, reason }.into();
+            let inc = checked(&ctx, &id, &body, &by)?;
+            if let Some(was) = inc.state.derived.discovered {
+                eprintln!(
+                    "discovery: {} (was {}); deadlines that start at discovery move with it",
+                    format_utc(discovered),
+                    format_utc(was)
+                );
+            }
+            (body, None)
+        }
+        Command::Followup { incident: _, what } => {
+            use super::FollowUpCommand as F;
+            let inc = Incident::open(&ctx.store, &id, now_ms());
+            let body: Body = match what {
+                F::Add {
+                    text,
+                    kind,
+                    owner,
+                    due,
+                    from,
+                } => {
+                    let text = text_arg(text)?;
+                    if text.trim().is_empty() {
+                        return Err(Fail::new("the follow-up is empty"));
+                    }
+                    let due = due
+                        .map(|d| {
+                            crate::domain::time::parse_due(&d, crate::domain::time::to_datetime(now_ms()), &ctx.zone)
+                                .map_err(Fail::new)
+                        })
+                        .transpose()?;
+                    let from = from
+                        .map(|f| resolve_prefix(inc.state.events().map(|e| e.id.as_str()), &f, "record"))
+                        .transpose()?;
+                    FollowUp {
+                        text,
+                        owner: owner.map(|o| person(&o)).transpose()?,
+                        kind: kind.word().into(),
+                        due,
+                        from,
+                    }
+                    .into()
+                }
+                other => {
+                    let (f, note, state) = match other {
+                        F::Done { id, note } => (id, note, FollowUpState::Done),
+                        F::Cancel { id, note } => (id, note, FollowUpState::Cancelled),
+                        F::Reopen { id, note } => (id, note, FollowUpState::Open),
+                        _ => return Err(Fail::new("not a write verb")),
+                    };
+                    let list = inc.state.follow_ups();
+                    let followup = resolve_prefix(list.iter().map(|f| f.id.as_str()), &f, "follow-up")?;
+                    if list.iter().any(|x| x.id == followup && x.state == state) {
+                        return Err(Fail::new(format!("follow-up {followup} is already {state:?}")));
+                    }
+                    FollowUpSet {
+                        followup,
+                        state,
+                        owner: None,
+                        due: None,
+                        note,
+                    }
+                    .into()
+                }
+            };
+            inc.state
+                .check(&body, &by, now_ms())
+                .map_err(|v| Fail::new(format!("refused: {v}")))?;
+            (body, None)
+        }
+        Command::Correct {
+            incident: _,
+            record,
+            text,
+            retract,
+            reason,
+        } => {
+            let inc = Incident::open(&ctx.store, &id, now_ms());
+            let target = resolve_prefix(
+                inc.state
+                    .events()
+                    .filter(|e| correctable(&e.body))
+                    .map(|e| e.id.as_str()),
+                &record,
+                "note, status update or follow-up",
+            )?;
+            let Some(e) = inc.state.events().find(|e| e.id == target) else {
+                return Err(Fail::new("the record vanished while reading"));
+            };
+            let text = match (text, retract) {
+                (_, true) => None,
+                (Some(t), false) => {
+                    let t = text_arg(t)?;
+                    if t.trim().is_empty() {
+                        return Err(Fail::new("the corrected text is empty (use --retract to retract it)"));
+                    }
+                    Some(t)
+                }
+                (None, false) => return Err(Fail::new("give --text NEW or --retract")),
+            };
+            if reason.trim().is_empty() {
+                return Err(Fail::new("the reason is empty: say why it is corrected"));
+            }
+            let body: Body = Corrected {
+                id: e.id.clone(),
+                log: e.log.clone(),
+                seq: e.seq,
+                text,
+                reason,
+            }
+            .into();
+            inc.state
+                .check(&body, &by, now_ms())
+                .map_err(|v| Fail::new(format!("refused: {v}")))?;
+            (body, None)
+        }
+        Command::Review { field, text, .. } => {
+            let (Some(field), Some(text)) = (field, text) else {
+                return Err(Fail::new(
+                    "give the FIELD and its TEXT (or neither, to print the review)",
+                ));
+            };
+            let text = text_arg(text)?;
+            if text.trim().is_empty() {
+                return Err(Fail::new("the answer is empty"));
+            }
+            let body: Body = ReviewSet {
+                field: field.trim().to_string(),
+                text,
+            }
+            .into();
+            checked(&ctx, &id, &body, &by)?;
+            (body, None)
+        }
         Command::Archive { incident: _, when } => {
             let inc = Incident::open(&ctx.store, &id, now_ms());
             if !inc.state.is_resolved() {
@@ -372,6 +558,49 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
     report(&id, &appended);
     super::run_hooks(&ctx, &id, &appended.events);
     Ok(())
+}
+
+/// The one id among `ids` that starts with `prefix` (a whole id wins); refused when none or
+/// several do.
+pub fn resolve_prefix<'a>(ids: impl Iterator<Item = &'a str>, prefix: &str, what: &str) -> Result<String> {
+    let wanted = prefix.trim();
+    if wanted.is_empty() {
+        return Err(Fail::new(format!("name the {what}: its id or a unique prefix")));
+    }
+    let mut hits: Vec<&str> = ids.filter(|id| id.starts_with(wanted)).collect();
+    hits.sort_unstable();
+    hits.dedup();
+    if let Some(exact) = hits.iter().find(|h| **h == wanted) {
+        return Ok(exact.to_string());
+    }
+    match hits.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err(Fail::new(format!(
+            "no {what} has an id starting with `{}`",
+            sanitize(wanted)
+        ))),
+        many => Err(Fail::new(format!(
+            "`{}` names {} {what}s ({}…): give more of the id",
+            sanitize(wanted),
+            many.len(),
+            many.iter().take(3).map(|s| sanitize(s)).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// Fold the incident and hold `body` to the fold's rules before it is written ("what the fold
+/// would refuse, the writer refuses first"). Returns the folded incident.
+fn checked(ctx: &Ctx, id: &str, body: &Body, by: &str) -> Result<Incident> {
+    let inc = Incident::open(&ctx.store, id, now_ms());
+    if inc.is_syncing() {
+        return Err(Fail::new(format!(
+            "{id} has not been declared (still syncing?); try again in a moment"
+        )));
+    }
+    inc.state
+        .check(body, by, now_ms())
+        .map_err(|v| Fail::new(format!("refused: {v}")))?;
+    Ok(inc)
 }
 
 /// The incident a duplicate should point to: `of`, or, if `of` is itself a duplicate, the

@@ -323,7 +323,9 @@ fn script(viewer: &str, now: Millis) -> Vec<Step> {
             Draft::new(FollowUp {
                 text: "Patch edge devices within 72 h of a critical advisory".into(),
                 owner: Some("jon".into()),
-                kind: "improvement".into(),
+                kind: "preventive".into(),
+                due: None,
+                from: None,
             }),
         ),
         s(

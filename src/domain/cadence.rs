@@ -92,6 +92,8 @@ pub enum NudgeKind {
     UpdateOverdue,
     ApprovalWaiting,
     RequiredOpen,
+    /// A record says something happened before the discovery time: move discovery back?
+    DiscoveryEarlier,
 }
 
 /// What the incident is missing, for everyone to see: no commander, no severity, status update
@@ -114,6 +116,13 @@ pub fn nudges(state: &IncidentState, playbook: Option<&Playbook>, now: Millis) -
             kind: NudgeKind::NoSeverity,
             text: "no severity set".into(),
             loud: true,
+        });
+    }
+    if let Some(n) = super::deadline::discovery_nudge(state) {
+        out.push(Nudge {
+            kind: NudgeKind::DiscoveryEarlier,
+            text: n.text(),
+            loud: false,
         });
     }
     let Some(pb) = playbook else { return out };
@@ -221,6 +230,7 @@ mod tests {
             }],
             templates: vec![],
             deadlines: vec![],
+            questions: vec![],
             update_cadence: vec![
                 Cadence {
                     severity: 1,

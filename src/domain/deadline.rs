@@ -46,6 +46,96 @@ pub fn trigger_time(state: &IncidentState, trigger: &Trigger) -> Option<Millis> 
     }
 }
 
+/// The proposal shown to everyone when a record says something happened before the incident's
+/// discovery time: "earliest evidence 09:48Z (note by jon) is before discovery 10:15Z — set
+/// discovery to 09:48Z? moves: GDPR Art. 33(1), …". Only the commander accepts it (a
+/// `DiscoverySet`); until then the clocks keep counting from the discovery time as it stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DiscoveryNudge {
+    /// When the earliest record says it happened (ms, UTC).
+    pub evidence: Millis,
+    /// The record, in words: "note by jon".
+    pub record: String,
+    /// Its id.
+    pub record_id: String,
+    /// The discovery time the clocks use now.
+    pub discovered: Millis,
+    /// The rules (`source`) of the deadlines whose trigger is discovery.
+    pub moves: Vec<String>,
+}
+
+impl DiscoveryNudge {
+    /// One line, sanitised.
+    pub fn text(&self) -> String {
+        let (e, d) = (
+            short_time(self.evidence, self.discovered),
+            short_time(self.discovered, self.evidence),
+        );
+        let moves = if self.moves.is_empty() {
+            "no deadline of the playbook starts at discovery".to_string()
+        } else {
+            format!("moves: {}", self.moves.join(", "))
+        };
+        sanitize(&format!(
+            "earliest evidence {e} ({}) is before discovery {d} — set discovery to {e}? {moves}",
+            self.record
+        ))
+    }
+    /// The reason a `DiscoverySet` accepting it carries, prefilled.
+    pub fn reason(&self) -> String {
+        sanitize(&format!(
+            "earliest evidence: {} at {}",
+            self.record,
+            format_utc(self.evidence)
+        ))
+    }
+}
+
+/// `09:48Z`, or `11-21 09:48Z` when `other` falls on another day.
+fn short_time(t: Millis, other: Millis) -> String {
+    let (a, b) = (to_datetime(t), to_datetime(other));
+    if a.date_naive() == b.date_naive() {
+        a.format("%H:%MZ").to_string()
+    } else {
+        a.format("%Y-%m-%d %H:%MZ").to_string()
+    }
+}
+
+/// The proposal to move discovery back to the earliest evidence, if a record says something
+/// happened before the discovery time the clocks use.
+pub fn discovery_nudge(state: &IncidentState) -> Option<DiscoveryNudge> {
+    let d = &state.derived;
+    let (evidence, discovered) = (d.earliest_evidence?, d.discovered?);
+    if evidence >= discovered {
+        return None;
+    }
+    let e = d.earliest_evidence_key.as_ref().and_then(|k| state.event(k))?;
+    let mut moves: Vec<String> = Vec::new();
+    if let Some(p) = state.playbook() {
+        for dl in p.deadlines.iter().filter(|dl| dl.trigger == Trigger::Discovered) {
+            let name = if dl.source.trim().is_empty() {
+                &dl.name
+            } else {
+                &dl.source
+            };
+            if !moves.contains(name) {
+                moves.push(name.clone());
+            }
+        }
+    }
+    Some(DiscoveryNudge {
+        evidence,
+        record: format!(
+            "{} by {}",
+            super::describe::kind_word(&e.body),
+            super::identity::person_of(&e.by)
+        ),
+        record_id: e.id.clone(),
+        discovered,
+        moves,
+    })
+}
+
 pub fn trigger_label(trigger: &Trigger) -> String {
     match trigger {
         Trigger::Declared => "declared".into(),
@@ -473,6 +563,7 @@ mod tests {
             templates: vec![],
             deadlines,
             update_cadence: vec![],
+            questions: vec![],
         }
     }
 

@@ -1,9 +1,10 @@
 //! One line of words for an event, as the timeline and `tail` show it. Sanitised: the text came
 //! from the shared directory.
 
-use super::event::{ActionState, Body, Event, ItemState, Target};
+use super::event::{correctable, ActionState, Body, Event, ItemState, Target};
 use super::playbook::Audience;
 use super::sanitize::sanitize;
+use super::time::format_utc;
 
 pub fn item_state_word(s: ItemState) -> &'static str {
     match s {
@@ -33,13 +34,62 @@ fn with_note(s: String, note: &Option<String>) -> String {
     }
 }
 
+/// A record's kind in words: "note", "status update", "checklist change".
+pub fn kind_word(b: &Body) -> String {
+    match b {
+        Body::Note(_) => "note".into(),
+        Body::StatusUpdate(_) => "status update".into(),
+        Body::FollowUp(_) => "follow-up".into(),
+        Body::ChecklistSet(_) => "checklist change".into(),
+        Body::ActionSet(_) => "action change".into(),
+        Body::ActionOutput(_) => "action output".into(),
+        Body::Declared(_) => "declaration".into(),
+        Body::InjectReleased(_) => "inject".into(),
+        other => {
+            // `SeverityChanged` → "severity changed"
+            let mut out = String::new();
+            for (i, c) in other.kind().chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    out.push(' ');
+                }
+                out.push(c.to_ascii_lowercase());
+            }
+            sanitize(&out)
+        }
+    }
+}
+
 /// The event in words, led by why it is not to be taken as fact when it is not: "[REFUSED: …]"
 /// for a record the fold did not apply, "[INTEGRITY: …]" for one its log's chain calls edited
 /// or out of place. Every output that shows a record (timeline, `tail`, exports) uses this.
 pub fn describe_in(s: &super::IncidentState, e: &Event) -> String {
+    let mut text = describe(e);
+    if let Body::DiscoverySet(x) = &e.body {
+        if let Some(Some(was)) = s.derived.discovery_was.get(&e.key()) {
+            text = format!(
+                "discovery set to {} (was {}): {}",
+                format_utc(x.discovered),
+                format_utc(*was),
+                sanitize(&x.reason)
+            );
+        }
+    }
+    if correctable(&e.body) {
+        if let Some(c) = s.correction_of(&e.id) {
+            let who = super::identity::person_of(&c.by);
+            text = match &c.value.text {
+                Some(t) => format!("[AMENDED by {}: {}] {text}", sanitize(&who), sanitize(t)),
+                None => format!(
+                    "[RETRACTED by {}: {}] {text}",
+                    sanitize(&who),
+                    sanitize(&c.value.reason)
+                ),
+            };
+        }
+    }
     match s.flag(e) {
-        Some(flag) => format!("[{}] {}", sanitize(&flag.label()), describe(e)),
-        None => describe(e),
+        Some(flag) => format!("[{}] {text}", sanitize(&flag.label())),
+        None => text,
     }
 }
 
@@ -110,10 +160,34 @@ pub fn describe(e: &Event) -> String {
             s(&u.text)
         ),
         Body::FollowUp(f) => format!(
-            "follow-up{}: {}",
+            "{}follow-up{}{}: {}",
+            if f.kind.trim().is_empty() {
+                String::new()
+            } else {
+                format!("{} ", s(&f.kind))
+            },
             f.owner.as_ref().map(|o| format!(" for {}", s(o))).unwrap_or_default(),
+            f.due.map(|t| format!(" due {}", format_utc(t))).unwrap_or_default(),
             s(&f.text)
         ),
+        Body::FollowUpSet(f) => {
+            let mut t = format!(
+                "follow-up {} {}",
+                s(&f.followup.chars().take(10).collect::<String>()),
+                match f.state {
+                    super::event::FollowUpState::Open => "open",
+                    super::event::FollowUpState::Done => "done",
+                    super::event::FollowUpState::Cancelled => "cancelled",
+                }
+            );
+            if let Some(o) = &f.owner {
+                t.push_str(&format!(", owner {}", s(o)));
+            }
+            if let Some(d) = f.due {
+                t.push_str(&format!(", due {}", format_utc(d)));
+            }
+            with_note(t, &f.note)
+        }
         Body::InjectReleased(i) => format!(
             "INJECT {} {}: {}",
             super::time::format_scenario(i.scenario_ms),
@@ -121,7 +195,20 @@ pub fn describe(e: &Event) -> String {
             s(&i.text)
         ),
         Body::ExerciseClock(c) => format!("exercise clock: {} (x{})", s(&c.change), c.speed),
-        Body::Resolved(r) => with_note("resolved".into(), &r.summary),
+        Body::Resolved(r) => {
+            let mut t = with_note("resolved".into(), &r.summary);
+            if let Some(why) = r.reason.as_deref().filter(|w| !w.trim().is_empty()) {
+                t.push_str(&format!(" (resolved by other than the commander because: {})", s(why)));
+            }
+            if !r.override_open.is_empty() {
+                t.push_str(&format!(
+                    " (override: {} required item(s) open: {})",
+                    r.override_open.len(),
+                    s(&r.override_open.join(", "))
+                ));
+            }
+            t
+        }
         Body::Reopened(r) => with_note("reopened".into(), &r.reason),
         Body::Archived(_) => "archived".into(),
         Body::DuplicateOf(d) => format!("duplicate of {}", s(&d.of)),
@@ -138,6 +225,21 @@ pub fn describe(e: &Event) -> String {
             d.seqs.iter().take(10).map(u64::to_string).collect::<Vec<_>>().join(", ")
         ),
         Body::Heads(h) => format!("checkpoint of {} other log(s)", h.heads.len()),
+        Body::Corrected(c) => match &c.text {
+            Some(t) => format!(
+                "amended {}: \"{}\" — {}",
+                s(&c.id.chars().take(10).collect::<String>()),
+                s(t),
+                s(&c.reason)
+            ),
+            None => format!(
+                "retracted {}: {}",
+                s(&c.id.chars().take(10).collect::<String>()),
+                s(&c.reason)
+            ),
+        },
+        Body::ReviewSet(r) => format!("review {}: {}", s(&r.field), s(&r.text)),
+        Body::DiscoverySet(x) => format!("discovery set to {}: {}", format_utc(x.discovered), s(&x.reason)),
         Body::Unknown { kind, .. } => format!("unknown event {} (newer warroom)", s(kind)),
     }
 }

@@ -226,8 +226,37 @@ pub struct FollowUp {
     pub text: String,
     #[serde(default)]
     pub owner: Option<String>,
+    /// `corrective`, `preventive` or `detective` ([`FOLLOW_UP_KINDS`]); older records hold any word.
     #[serde(default, rename = "type")]
     pub kind: String,
+    #[serde(default)]
+    pub due: Option<Millis>,
+    /// The id of the timeline record it was created from.
+    #[serde(default)]
+    pub from: Option<String>,
+}
+
+/// The kinds of follow-up the CLI and the console offer.
+pub const FOLLOW_UP_KINDS: &[&str] = &["corrective", "preventive", "detective"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum FollowUpState {
+    Open,
+    Done,
+    Cancelled,
+}
+
+/// A follow-up (named by its `FollowUp` record's id) changes state, owner or due date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUpSet {
+    pub followup: String,
+    pub state: FollowUpState,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub due: Option<Millis>,
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,6 +280,14 @@ pub struct ExerciseClock {
 pub struct Resolved {
     #[serde(default)]
     pub summary: Option<String>,
+    /// Required items still open when it was resolved (recorded as an override, as a phase
+    /// change records them).
+    #[serde(default)]
+    pub override_open: Vec<String>,
+    /// Why someone other than the commander resolved it (the fold refuses a non-commander's
+    /// `Resolved` without one).
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,6 +302,40 @@ pub struct Archived {}
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DuplicateOf {
     pub of: String,
+}
+
+/// A correction of an earlier record (a Note, StatusUpdate or FollowUp), named by its id and its
+/// place (log, seq). The original stays on the record; `text: None` retracts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Corrected {
+    pub id: String,
+    pub log: String,
+    pub seq: u64,
+    /// The corrected text; `None`: the record is retracted.
+    #[serde(default)]
+    pub text: Option<String>,
+    pub reason: String,
+}
+
+/// The kinds a `Corrected` may name.
+pub fn correctable(b: &Body) -> bool {
+    matches!(b, Body::Note(_) | Body::StatusUpdate(_) | Body::FollowUp(_))
+}
+
+/// An answer in the post-incident review: `field` is `summary`, `impact`, `root_cause` or the id
+/// of one of the playbook's lessons-learned questions. Last by key wins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewSet {
+    pub field: String,
+    pub text: String,
+}
+
+/// The commander sets when the organisation became aware (it moves the regulators' clocks:
+/// every deadline whose trigger is discovery). Last by key wins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoverySet {
+    pub discovered: Millis,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -518,6 +589,10 @@ bodies!(
     LogRestored,
     Disowned,
     Heads,
+    DiscoverySet,
+    FollowUpSet,
+    Corrected,
+    ReviewSet,
 );
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -599,6 +674,13 @@ fn validate_body(body: &Body) -> Result<(), String> {
             Err(format!("`{field}` {t} is out of range"))
         }
     };
+    let text = |field: &str, v: &str| {
+        if v.trim().is_empty() {
+            Err(format!("`{field}` is empty: say why"))
+        } else {
+            Ok(())
+        }
+    };
     match body {
         Body::Declared(d) => {
             severity(d.severity)?;
@@ -631,6 +713,36 @@ fn validate_body(body: &Body) -> Result<(), String> {
             time("scenario_ms", x.scenario_ms)
         }
         Body::DuplicateOf(x) => ident("of", &x.of),
+        Body::FollowUp(x) => {
+            // `owner` stays free text: records written before it was checked must stay valid.
+            if let Some(f) = &x.from {
+                ident("from", f)?;
+            }
+            x.due.map_or(Ok(()), |t| time("due", t))
+        }
+        Body::FollowUpSet(x) => {
+            ident("followup", &x.followup)?;
+            if let Some(o) = &x.owner {
+                person("owner", o)?;
+            }
+            x.due.map_or(Ok(()), |t| time("due", t))
+        }
+        Body::Corrected(x) => {
+            ident("id", &x.id)?;
+            ident("log", &x.log)?;
+            if !(1..=MAX_SEQ).contains(&x.seq) {
+                return Err(format!("`seq` {} is out of range", x.seq));
+            }
+            if let Some(t) = &x.text {
+                text("text", t)?;
+            }
+            text("reason", &x.reason)
+        }
+        Body::ReviewSet(x) => ident("field", &x.field),
+        Body::DiscoverySet(x) => {
+            time("discovered", x.discovered)?;
+            text("reason", &x.reason)
+        }
         Body::Disowned(x) if x.seqs.len() > MAX_DISOWNED || x.seqs.iter().any(|s| !(1..=MAX_SEQ).contains(s)) => Err(
             format!("a Disowned record names at most {MAX_DISOWNED} seqs, each 1..2^53"),
         ),

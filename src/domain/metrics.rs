@@ -158,10 +158,10 @@ impl Metrics {
     }
 }
 
-/// An explicitly recorded discovery time. None today: the slot for the discovery record
-/// (`DiscoverySet`) when it lands; until then discovery is the declaration.
-pub fn explicit_discovery(_s: &IncidentState) -> Option<Millis> {
-    None
+/// The discovery time the commander recorded (`DiscoverySet`), if any; without one, discovery
+/// is the declaration.
+pub fn explicit_discovery(s: &IncidentState) -> Option<Millis> {
+    s.derived.discovery.as_ref().map(|r| r.value)
 }
 
 /// The records the fold applied, in fold order (refused ones are left out).
@@ -173,7 +173,7 @@ pub fn applied(s: &IncidentState) -> impl Iterator<Item = &Event> {
 pub fn metrics(s: &IncidentState, now: Millis) -> Metrics {
     let d = &s.derived;
     let declared = s.declared_at();
-    let first_evidence = d.discovered;
+    let first_evidence = d.earliest_evidence;
     let discovered = explicit_discovery(s);
     let resolved = d.resolved.as_ref().filter(|r| r.value).map(|r| r.when);
 
@@ -325,6 +325,7 @@ mod tests {
             partial: false,
             disclaimer: String::new(),
             severity_guidance: vec![],
+            questions: vec![],
             roles: vec![],
             phases: Phases {
                 identification: vec![Item {
@@ -382,7 +383,16 @@ mod tests {
             phase(4, T0 + 3 * H, Phase::Eradication),
             phase(5, T0 + 5 * H, Phase::Recovery),
             phase(6, T0 + 9 * H, Phase::LessonsLearned),
-            ev(7, T0 + 10 * H, None, Resolved { summary: None }),
+            ev(
+                7,
+                T0 + 10 * H,
+                None,
+                Resolved {
+                    summary: None,
+                    override_open: vec![],
+                    reason: None,
+                },
+            ),
         ]);
         let m = metrics(&s, T0 + 48 * H);
         assert_eq!(m.time_to_detect.took(), Some(3 * H));
@@ -439,7 +449,16 @@ mod tests {
     #[test]
     fn a_reopened_incident_is_not_resolved_and_refused_records_do_not_count() {
         let s = fold(vec![
-            ev(2, T0 + H, None, Resolved { summary: None }),
+            ev(
+                2,
+                T0 + H,
+                None,
+                Resolved {
+                    summary: None,
+                    override_open: vec![],
+                    reason: None,
+                },
+            ),
             ev(3, T0 + 2 * H, None, Reopened { reason: None }),
         ]);
         let m = metrics(&s, T0 + 3 * H);

@@ -42,7 +42,26 @@ pub struct Playbook {
     /// A severity not listed has no cadence. See [`super::cadence`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub update_cadence: Vec<Cadence>,
+    /// *Optional.* The post-incident review's lessons-learned questions, answered with
+    /// `ReviewSet { field: <question id>, text }` beside `summary`, `impact` and `root_cause`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub questions: Vec<Question>,
 }
+
+/// One lessons-learned question of the post-incident review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    pub id: String,
+    pub text: String,
+}
+
+/// The review fields every incident has, besides the playbook's questions.
+pub const REVIEW_FIELDS: &[(&str, &str)] = &[
+    ("summary", "Summary: what happened, in a few sentences"),
+    ("impact", "Impact: who and what was affected, for how long"),
+    ("root_cause", "Root cause (or the best-supported hypothesis)"),
+];
 
 /// One status-update cadence: at `severity`, an update is due `minutes` after the last one (or
 /// after the declaration when there has been none).
@@ -214,7 +233,7 @@ pub struct Template {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Trigger {
     Declared,
-    /// When the organisation became aware (the earliest `occurred` in the record).
+    /// When the organisation became aware: the commander's `DiscoverySet`, else the declaration.
     Discovered,
     Classified,
     MaterialityDetermined,
@@ -284,6 +303,10 @@ impl Playbook {
     pub fn action(&self, id: &str) -> Option<&Action> {
         self.actions.iter().find(|a| a.id == id)
     }
+    /// Whether `field` is a review field: summary, impact, root_cause or one of its questions.
+    pub fn has_review_field(&self, field: &str) -> bool {
+        REVIEW_FIELDS.iter().any(|(f, _)| *f == field) || self.questions.iter().any(|q| q.id == field)
+    }
     pub fn has_role(&self, id: &str) -> bool {
         id == COMMANDER || self.roles.iter().any(|r| r.id == id)
     }
@@ -301,6 +324,33 @@ impl Playbook {
                     self.id
                 ),
             });
+        }
+        let mut asked = BTreeSet::new();
+        for q in &self.questions {
+            if !is_id(&q.id) || REVIEW_FIELDS.iter().any(|(f, _)| *f == q.id) {
+                out.push(Finding {
+                    needle: Some(quoted(&q.id)),
+                    nth: 1,
+                    message: format!(
+                        "question id `{}` must be lowercase letters, digits, `-` or `_`, and not summary, impact or root_cause",
+                        q.id
+                    ),
+                });
+            }
+            if !asked.insert(q.id.as_str()) {
+                out.push(Finding {
+                    needle: Some(quoted(&q.id)),
+                    nth: 2,
+                    message: format!("duplicate question id `{}`", q.id),
+                });
+            }
+            if q.text.trim().is_empty() {
+                out.push(Finding {
+                    needle: Some(quoted(&q.id)),
+                    nth: 1,
+                    message: format!("question `{}` has no text", q.id),
+                });
+            }
         }
         let mut seen = BTreeSet::new();
         for (_, item) in self.phases.all() {

@@ -89,7 +89,12 @@ mod tests {
                     who: ["ic", "bob", "eve"][i % 3].into(),
                 }
                 .into(),
-                3 => Resolved { summary: None }.into(),
+                3 => Resolved {
+                    summary: None,
+                    override_open: vec![],
+                    reason: None,
+                }
+                .into(),
                 _ => crate::domain::event::SeverityChanged {
                     severity: (i % 4) as u8 + 1,
                     reason: None,

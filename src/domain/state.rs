@@ -63,6 +63,32 @@ pub struct ActionRecord {
     pub approver: Option<String>,
 }
 
+/// One follow-up as it stands: its `FollowUp` record with the `FollowUpSet`s applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FollowUpView {
+    /// The `FollowUp` record's id: how the follow-up is named.
+    pub id: String,
+    pub text: String,
+    /// `corrective`, `preventive`, `detective` (any word in older records).
+    pub kind: String,
+    pub owner: Option<String>,
+    pub due: Option<Millis>,
+    /// The id of the timeline record it was created from.
+    pub from: Option<String>,
+    pub state: FollowUpState,
+    pub created_by: String,
+    pub created_when: Millis,
+    /// The last change (`FollowUpSet`), if any.
+    pub changed: Option<FollowUpChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FollowUpChange {
+    pub by: String,
+    pub when: Millis,
+    pub note: Option<String>,
+}
+
 /// Everything derived from the events; replaced wholesale on a replay.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Derived {
@@ -79,13 +105,29 @@ pub struct Derived {
     pub notes: usize,
     pub status_updates: Vec<Reg<StatusUpdate>>,
     pub follow_ups: Vec<Reg<FollowUp>>,
+    /// Changes to follow-ups (`FollowUpSet`), in key order: see [`IncidentState::follow_ups`].
+    pub follow_up_sets: Vec<Reg<FollowUpSet>>,
+    /// The post-incident review's answers by field (`ReviewSet`, last by key wins).
+    pub review: BTreeMap<String, Reg<String>>,
+    /// Corrections (`Corrected`), in key order: see [`IncidentState::correction_of`].
+    pub corrections: Vec<Reg<Corrected>>,
     pub classified: Option<Millis>,
     pub materiality: Option<Millis>,
     pub resolved: Option<Reg<bool>>,
     pub archived: Option<Reg<()>>,
     pub duplicate_of: Option<Reg<String>>,
-    /// Earliest `occurred`/`wall` in the record: when the organisation became aware.
+    /// When the organisation became aware, as the commander set it (`DiscoverySet`, last by key).
+    pub discovery: Option<Reg<Millis>>,
+    /// The discovery time the clocks use: the commander's [`Derived::discovery`] if set, else the
+    /// claimed `Declared` record's `when()`. A backfilled note never moves it.
     pub discovered: Option<Millis>,
+    /// The earliest `when()` of the applied records (bookkeeping and `DiscoverySet` aside): when a
+    /// record says something happened. Earlier than `discovered`, the console proposes moving it.
+    pub earliest_evidence: Option<Millis>,
+    /// The record that holds [`Derived::earliest_evidence`].
+    pub earliest_evidence_key: Option<EventKey>,
+    /// What `discovered` was just before each applied `DiscoverySet` (for "was …" on the timeline).
+    pub discovery_was: BTreeMap<EventKey, Option<Millis>>,
     pub last_update: Option<(Millis, String)>,
     /// Events that broke a rule: kept in the timeline, not applied.
     pub rejected: Vec<Problem>,
@@ -180,6 +222,8 @@ pub struct IncidentState {
     timeline: Vec<(Millis, EventKey)>,
     /// (log, seq) → (record id, merge key) of the record kept.
     seen: HashMap<(String, u64), (String, EventKey)>,
+    /// (log, seq) of the records a `Corrected` may name (notes, status updates, follow-ups).
+    correctable: BTreeSet<(String, u64)>,
     playbooks: HashMap<String, Playbook>,
     /// Same log and seq, different record: only an edit does that.
     conflicts: BTreeSet<(String, u64)>,
@@ -214,6 +258,8 @@ struct Checkpoint {
     rejected: usize,
     status_updates: usize,
     follow_ups: usize,
+    follow_up_sets: usize,
+    corrections: usize,
     tail_repairs: usize,
 }
 
@@ -264,6 +310,7 @@ impl IncidentState {
             events: BTreeMap::new(),
             timeline: Vec::new(),
             seen: HashMap::new(),
+            correctable: BTreeSet::new(),
             playbooks: HashMap::new(),
             conflicts: BTreeSet::new(),
             claim: Claim::Unchecked,
@@ -540,6 +587,11 @@ impl IncidentState {
         if let Body::Disowned(d) = &e.body {
             self.disowned.extend(d.seqs.iter().map(|s| (e.log.clone(), *s)));
         }
+        if super::event::correctable(&e.body) {
+            self.correctable.insert(id.clone());
+        } else {
+            self.correctable.remove(&id);
+        }
         self.seen.insert(id, (e.id.clone(), e.key()));
         let tkey = (e.occurred.unwrap_or(e.at), e.key());
         match &mut self.batch_timeline {
@@ -578,11 +630,15 @@ impl IncidentState {
         grown.rejected.truncate(cp.rejected);
         grown.status_updates.truncate(cp.status_updates);
         grown.follow_ups.truncate(cp.follow_ups);
+        grown.follow_up_sets.truncate(cp.follow_up_sets);
+        grown.corrections.truncate(cp.corrections);
         grown.tail_repairs.truncate(cp.tail_repairs);
         grown.refused.retain(|k, _| *k <= after);
         d.rejected = grown.rejected;
         d.status_updates = grown.status_updates;
         d.follow_ups = grown.follow_ups;
+        d.follow_up_sets = grown.follow_up_sets;
+        d.corrections = grown.corrections;
         d.tail_repairs = grown.tail_repairs;
         d.refused = grown.refused;
         self.derived = d;
@@ -610,6 +666,8 @@ impl IncidentState {
                 std::mem::take(&mut d.follow_ups),
                 std::mem::take(&mut d.tail_repairs),
                 std::mem::take(&mut d.refused),
+                std::mem::take(&mut d.follow_up_sets),
+                std::mem::take(&mut d.corrections),
             );
             let cp = Checkpoint {
                 after: e.key(),
@@ -618,8 +676,18 @@ impl IncidentState {
                 status_updates: grown.1.len(),
                 follow_ups: grown.2.len(),
                 tail_repairs: grown.3.len(),
+                follow_up_sets: grown.5.len(),
+                corrections: grown.6.len(),
             };
-            (d.rejected, d.status_updates, d.follow_ups, d.tail_repairs, d.refused) = grown;
+            (
+                d.rejected,
+                d.status_updates,
+                d.follow_ups,
+                d.tail_repairs,
+                d.refused,
+                d.follow_up_sets,
+                d.corrections,
+            ) = grown;
             self.checkpoints.push(cp);
         }
     }
@@ -647,7 +715,11 @@ impl IncidentState {
             Body::SeverityChanged(s) if !(1..=4).contains(&s.severity) => {
                 no(format!("severity must be 1..4, not {}", s.severity))
             }
-            Body::ChecklistSet(_) | Body::RoleAssigned(_) | Body::Assigned(_) | Body::ActionSet(_)
+            Body::ChecklistSet(_)
+            | Body::RoleAssigned(_)
+            | Body::Assigned(_)
+            | Body::ActionSet(_)
+            | Body::ReviewSet(_)
                 if playbook.is_none() =>
             {
                 // Judged again (replayed) as soon as a copy that matches the hash is read.
@@ -679,8 +751,152 @@ impl IncidentState {
                 _ => Ok(()),
             },
             Body::ActionSet(a) => self.check_action(a, by),
+            Body::DiscoverySet(_) => {
+                self.check_commander(by, "sets the discovery time: it moves the regulators' clocks")
+            }
+            Body::FollowUpSet(f) if self.follow_up_key(&f.followup).is_none() => no(format!(
+                "there is no follow-up `{}` (a FollowUp record's id, written before this)",
+                f.followup
+            )),
+            Body::Corrected(c) => self.check_correction(c, by),
+            Body::ReviewSet(r) => match playbook {
+                Some(p) if !p.has_review_field(&r.field) => no(format!(
+                    "the review has no field `{}` (summary, impact, root_cause or a question of the playbook: {})",
+                    r.field,
+                    p.questions.iter().map(|q| q.id.as_str()).collect::<Vec<_>>().join(", ")
+                )),
+                _ => Ok(()),
+            },
+            Body::Resolved(r) if r.reason.as_deref().is_none_or(|x| x.trim().is_empty()) => self
+                .check_commander(by, "resolves the incident without saying why")
+                .map_err(|v| RuleViolation(format!("{} (anyone else records why they resolve it)", v.0))),
             _ => Ok(()),
         }
+    }
+
+    /// Is `by` the incident's commander? Refused with `what` ("sets the discovery time: …") if not.
+    fn check_commander(&self, by: &str, what: &str) -> Result<(), RuleViolation> {
+        let me = person_of(by);
+        match self.commander().map(|c| c.to_ascii_lowercase()) {
+            Some(c) if c == me => Ok(()),
+            Some(c) => Err(RuleViolation(format!("only the commander ({c}) {what}; {me} is not"))),
+            None => Err(RuleViolation(format!(
+                "only the commander {what}, and the incident has none yet"
+            ))),
+        }
+    }
+
+    /// A correction names a record that exists (that id at that log and seq), of a kind that is
+    /// corrected, and is written by that record's author or the commander.
+    fn check_correction(&self, c: &Corrected, by: &str) -> Result<(), RuleViolation> {
+        let at = (c.log.clone(), c.seq);
+        match self.seen.get(&at) {
+            Some((id, _)) if *id == c.id => {}
+            _ => {
+                return Err(RuleViolation(format!(
+                    "there is no record {} at seq {} of log {} to correct",
+                    c.id, c.seq, c.log
+                )))
+            }
+        }
+        if !self.correctable.contains(&at) {
+            return Err(RuleViolation(
+                "only a note, a status update or a follow-up is corrected".into(),
+            ));
+        }
+        let me = person_of(by);
+        if person_of(&c.log) != me && !self.is_commander(by) {
+            return Err(RuleViolation(format!(
+                "only its author ({}) or the commander corrects a record; {me} is neither",
+                person_of(&c.log)
+            )));
+        }
+        Ok(())
+    }
+
+    /// The review's fields in order — summary, impact, root_cause, then the playbook's questions,
+    /// then answers to fields the playbook no longer names — as (field, question, answer).
+    pub fn review_fields(&self) -> Vec<(String, String, Option<&Reg<String>>)> {
+        let review = &self.derived.review;
+        let mut out: Vec<(String, String, Option<&Reg<String>>)> = super::playbook::REVIEW_FIELDS
+            .iter()
+            .map(|(f, q)| (f.to_string(), q.to_string(), review.get(*f)))
+            .collect();
+        if let Some(p) = self.playbook() {
+            out.extend(
+                p.questions
+                    .iter()
+                    .map(|q| (q.id.clone(), q.text.clone(), review.get(&q.id))),
+            );
+        }
+        for (f, r) in review {
+            if !out.iter().any(|(x, _, _)| x == f) {
+                out.push((f.clone(), String::new(), Some(r)));
+            }
+        }
+        out
+    }
+
+    /// The latest correction of the record with this id, if any.
+    pub fn correction_of(&self, record_id: &str) -> Option<&Reg<Corrected>> {
+        self.derived.corrections.iter().rev().find(|r| r.value.id == record_id)
+    }
+
+    /// The merge key of the applied `FollowUp` record with this id.
+    fn follow_up_key(&self, id: &str) -> Option<&EventKey> {
+        self.derived
+            .follow_ups
+            .iter()
+            .map(|r| &r.key)
+            .find(|k| self.seen.get(&(k.log.clone(), k.seq)).is_some_and(|(i, _)| i == id))
+    }
+
+    /// Every follow-up, in the order they were recorded, with its latest state, owner and due
+    /// date (the `FollowUpSet`s applied over the `FollowUp` record).
+    pub fn follow_ups(&self) -> Vec<FollowUpView> {
+        let mut out: Vec<FollowUpView> = self
+            .derived
+            .follow_ups
+            .iter()
+            .map(|r| FollowUpView {
+                id: self
+                    .seen
+                    .get(&(r.key.log.clone(), r.key.seq))
+                    .map(|(id, _)| id.clone())
+                    .unwrap_or_default(),
+                text: r.value.text.clone(),
+                kind: r.value.kind.clone(),
+                owner: r.value.owner.clone(),
+                due: r.value.due,
+                from: r.value.from.clone(),
+                state: FollowUpState::Open,
+                created_by: r.by.clone(),
+                created_when: r.when,
+                changed: None,
+            })
+            .collect();
+        for set in &self.derived.follow_up_sets {
+            if let Some(f) = out.iter_mut().find(|f| f.id == set.value.followup) {
+                f.state = set.value.state;
+                if set.value.owner.is_some() {
+                    f.owner = set.value.owner.clone();
+                }
+                if set.value.due.is_some() {
+                    f.due = set.value.due;
+                }
+                f.changed = Some(FollowUpChange {
+                    by: set.by.clone(),
+                    when: set.when,
+                    note: set.value.note.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Whether `by` is the incident's commander (by person, case-insensitive).
+    pub fn is_commander(&self, by: &str) -> bool {
+        self.commander().map(|c| c.to_ascii_lowercase()) == Some(person_of(by))
     }
 
     /// The rules for an event as read from a log: its body's rules, and a `Declared` that is seq 1
@@ -701,6 +917,17 @@ impl IncidentState {
                 return Err(RuleViolation(
                     "this is not the incident's declaration: incident.ron names another log as the declarer (forged or misplaced)"
                         .into(),
+                ));
+            }
+        }
+        if let Body::Corrected(c) = &e.body {
+            if self
+                .seen
+                .get(&(c.log.clone(), c.seq))
+                .is_some_and(|(id, k)| *id == c.id && *k >= e.key())
+            {
+                return Err(RuleViolation(
+                    "it sorts before the record it corrects (a writer that had seen that record could not have written it there)".into(),
                 ));
             }
         }
@@ -823,7 +1050,14 @@ impl IncidentState {
             return;
         }
         let d = &mut self.derived;
-        d.discovered = Some(d.discovered.map_or(e.when(), |x| x.min(e.when())));
+        if !matches!(
+            e.body,
+            Body::Heads(_) | Body::TailRepaired(_) | Body::LogRestored(_) | Body::Disowned(_) | Body::DiscoverySet(_)
+        ) && d.earliest_evidence.is_none_or(|t| e.when() < t)
+        {
+            d.earliest_evidence = Some(e.when());
+            d.earliest_evidence_key = Some(e.key());
+        }
         if !matches!(e.body, Body::Heads(_) | Body::TailRepaired(_)) {
             d.last_update = Some((e.wall, e.by.clone()));
         }
@@ -913,6 +1147,11 @@ impl IncidentState {
             Body::Note(_) => d.notes += 1,
             Body::StatusUpdate(x) => d.status_updates.push(Reg::of(e, x.clone())),
             Body::FollowUp(x) => d.follow_ups.push(Reg::of(e, x.clone())),
+            Body::FollowUpSet(x) => d.follow_up_sets.push(Reg::of(e, x.clone())),
+            Body::Corrected(x) => d.corrections.push(Reg::of(e, x.clone())),
+            Body::ReviewSet(x) => {
+                d.review.insert(x.field.clone(), Reg::of(e, x.text.clone()));
+            }
             Body::Resolved(_) => d.resolved = Some(Reg::of(e, true)),
             Body::Reopened(_) => d.resolved = Some(Reg::of(e, false)),
             Body::Archived(_) => d.archived = Some(Reg::of(e, ())),
@@ -927,8 +1166,17 @@ impl IncidentState {
             Body::ExerciseClock(x) => {
                 d.exercise_clock = Some(ExerciseClockState::step(d.exercise_clock, x, e.wall));
             }
+            Body::DiscoverySet(x) => {
+                d.discovery_was.insert(e.key(), d.discovered);
+                d.discovery = Some(Reg::of(e, x.discovered));
+            }
             Body::ActionOutput(_) | Body::Heads(_) | Body::LogRestored(_) | Body::Disowned(_) => {}
         }
+        d.discovered = d
+            .discovery
+            .as_ref()
+            .map(|r| r.value)
+            .or(d.declared.as_ref().map(|r| r.when));
     }
 
     // ---- read accessors -------------------------------------------------------------------
@@ -983,6 +1231,18 @@ impl IncidentState {
 
     pub fn is_resolved(&self) -> bool {
         self.derived.resolved.as_ref().is_some_and(|r| r.value)
+    }
+
+    /// When it was resolved (`occurred`, else `wall`), while it stays resolved: the T+ clock
+    /// stops there.
+    pub fn resolved_at(&self) -> Option<Millis> {
+        self.derived.resolved.as_ref().filter(|r| r.value).map(|r| r.when)
+    }
+
+    /// Required items of the phases before Lessons Learned still open or blocked: what resolving
+    /// now leaves undone (warned and recorded as `override_open`).
+    pub fn open_required_at_resolve(&self) -> Vec<String> {
+        self.open_required_before(Phase::LessonsLearned)
     }
 
     pub fn item_state(&self, id: &str) -> ItemState {

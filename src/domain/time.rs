@@ -107,6 +107,38 @@ pub fn parse_occurred(input: &str, now: DateTime<Utc>, zone: &Zone) -> Result<Mi
     check_range(at.timestamp_millis(), now.timestamp_millis())
 }
 
+/// A due date: `2026-12-15` (the end of that day in `zone`), a date and time, RFC 3339, or a
+/// time from now like `+7d`, `7d`, `+36h`. Unlike [`parse_occurred`] it may (and usually does) lie
+/// in the future; it may not lie before 2000 or after 9999.
+pub fn parse_due(input: &str, now: DateTime<Utc>, zone: &Zone) -> Result<Millis, String> {
+    let s = input.trim();
+    let rel = s.strip_prefix('+').unwrap_or(s);
+    let at = if let Some(ms) = parse_duration(rel) {
+        now.checked_add_signed(chrono::Duration::milliseconds(ms))
+            .ok_or_else(|| format!("`{input}` is too far ahead"))?
+    } else if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        dt.with_timezone(&Utc)
+    } else if let Some(local) = parse_local_datetime(s) {
+        zone.resolve(local)
+            .ok_or_else(|| format!("`{input}` does not exist in {} (a daylight-saving gap)", zone.label()))?
+    } else if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let end = d
+            .and_hms_opt(23, 59, 0)
+            .ok_or_else(|| format!("cannot read due date `{input}`"))?;
+        zone.resolve(end)
+            .ok_or_else(|| format!("`{input}` does not exist in {}", zone.label()))?
+    } else {
+        return Err(format!(
+            "cannot read due date `{input}`; use 2026-12-15, 2026-12-15 17:00, RFC 3339 or a time from now like +7d"
+        ));
+    };
+    let ms = at.timestamp_millis();
+    if !(EARLIEST_MS..=super::event::MAX_TIME).contains(&ms) {
+        return Err(format!("due date `{input}` is not between 2000 and 9999"));
+    }
+    Ok(ms)
+}
+
 /// A time already read is plausible: not before 2000, not more than a minute in the future.
 pub fn check_range(ms: Millis, now: Millis) -> Result<Millis, String> {
     if ms < EARLIEST_MS {

@@ -255,10 +255,29 @@ fn overview(m: &mut Md, r: &Review) {
             m.line(&format!("| {label} | {t} |"));
         }
     }
+    if let Some(t) = &o.discovered {
+        let t = m.t(t);
+        let how = m.opt(
+            o.discovery_reason.as_deref(),
+            "the declaration (no discovery time recorded)",
+        );
+        m.line(&format!("| Discovered | {t} — {how} |"));
+    }
     if let Some(res) = &o.resolved {
         let (at, by) = (m.t(&res.at), m.t(&res.by));
         let after = m.opt(o.resolved_after.as_deref(), "");
         m.line(&format!("| Resolved | {at} by {by} ({after}) |"));
+        if let Some(why) = &o.resolved_reason {
+            let why = m.t(why);
+            m.line(&format!("| Resolved by a non-commander because | {why} |"));
+        }
+        if !o.resolved_override_open.is_empty() {
+            let open: Vec<String> = o.resolved_override_open.iter().map(|i| m.t(i)).collect();
+            m.line(&format!(
+                "| **Resolved with required items open** | {} |",
+                open.join(", ")
+            ));
+        }
     }
     let (ev, notes) = (m.n(o.events), m.n(o.notes));
     m.line(&format!("| Events | {ev} ({notes} notes) |"));
@@ -505,6 +524,11 @@ fn updates(m: &mut Md, r: &Review) {
         m.line(&format!("**{aud}**, {at} by {by}:"));
         m.blank();
         m.quote(&u.text);
+        if let Some(c) = &u.correction {
+            let c = m.t(c);
+            m.line(&format!("_Correction: {c}_"));
+            m.blank();
+        }
     }
 }
 
@@ -527,8 +551,26 @@ fn follow_ups(m: &mut Md, r: &Review) {
         } else {
             format!(", {}", m.t(&f.kind))
         };
-        let (by, at, state) = (m.t(&f.by), m.t(&f.at), m.t(&f.state));
-        m.line(&format!("- [ ] {text} — owner: {owner}{kind} (by {by}, {at}; {state})"));
+        let (by, at, state, id) = (m.t(&f.by), m.t(&f.at), m.t(&f.state), m.t(&f.id));
+        let short: String = id.chars().take(10).collect();
+        let due = match (&f.due, f.overdue) {
+            (Some(d), true) => format!(", due {} **OVERDUE**", m.t(d)),
+            (Some(d), false) => format!(", due {}", m.t(d)),
+            (None, _) => String::new(),
+        };
+        let changed = f
+            .changed
+            .as_deref()
+            .map(|c| format!(", {state} by {}", m.t(c)))
+            .unwrap_or_default();
+        let tick = if f.state == "done" { "x" } else { " " };
+        m.line(&format!(
+            "- [{tick}] {text} — owner: {owner}{kind}{due} (by {by}, {at}; {state}{changed}; `{short}`)"
+        ));
+        if let Some(c) = &f.correction {
+            let c = m.t(c);
+            m.line(&format!("  - _Correction: {c}_"));
+        }
     }
     m.blank();
 }

@@ -334,7 +334,9 @@ mod tests {
                 FollowUp {
                     text: format!("Patch {hostile}"),
                     owner: Some("jon".into()),
-                    kind: "fix".into(),
+                    kind: "corrective".into(),
+                    due: None,
+                    from: None,
                 },
             ),
             ev(
@@ -371,6 +373,8 @@ mod tests {
                 T0 + 7 * H,
                 Resolved {
                     summary: Some(format!("Restored from backups. {hostile}")),
+                    override_open: vec![],
+                    reason: None,
                 },
             ),
         ];

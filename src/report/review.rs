@@ -6,16 +6,15 @@
 //! Every string here is sanitised on the way in (it came from the shared directory); escaping
 //! for Markdown happens only in the renderer.
 //!
-//! Slots for records not recorded yet (another branch adds them): `summary`, `impact`,
-//! `root_cause` and the lessons-learned `answer`s ([`Review::build`] fills what today's records
-//! hold: the resolution's summary, the lessons-learned items' notes), a follow-up's `state`,
-//! and [`crate::domain::metrics::explicit_discovery`] for the discovery time.
+//! The team writes `summary`, `impact`, `root_cause` and the lessons-learned answers as
+//! `ReviewSet` records (`warroom review`, `I` in the console); amendments and retractions
+//! (`Corrected`) are shown beside the original, never instead of it.
 
 use serde::Serialize;
 
 use crate::domain::deadline::{self, ClockState};
 use crate::domain::describe::{action_state_word, describe_in, item_state_word};
-use crate::domain::event::{Body, ItemState, Mode, Target};
+use crate::domain::event::{Body, FollowUpState, ItemState, Mode, Target};
 use crate::domain::identity::person_of;
 use crate::domain::metrics::{self, Measure, Metrics};
 use crate::domain::playbook::COMMANDER;
@@ -111,6 +110,14 @@ pub struct Overview {
     pub playbook: Option<PlaybookRef>,
     pub declared: Option<Stamp>,
     pub first_evidence: Option<String>,
+    /// When the organisation became aware: the recorded discovery, else the declaration.
+    pub discovered: Option<String>,
+    /// Who recorded discovery, when and why (`None`: discovery is the declaration).
+    pub discovery_reason: Option<String>,
+    /// Required items still open when it was resolved (recorded with the resolution).
+    pub resolved_override_open: Vec<String>,
+    /// Why someone other than the commander resolved it.
+    pub resolved_reason: Option<String>,
     pub classified: Option<String>,
     pub materiality: Option<String>,
     pub resolved: Option<Stamp>,
@@ -260,6 +267,8 @@ pub struct OutputRow {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UpdateRow {
+    /// The update was amended or retracted afterwards (the original is `text`).
+    pub correction: Option<String>,
     pub audience: String,
     pub by: String,
     pub at: String,
@@ -268,13 +277,22 @@ pub struct UpdateRow {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FollowUpRow {
+    /// The `FollowUp` record's id (what `warroom followup` names it by).
+    pub id: String,
     pub text: String,
+    /// The follow-up's text was amended or retracted (the original is `text`).
+    pub correction: Option<String>,
+    pub due: Option<String>,
+    /// Open and past its due time at the review's moment.
+    pub overdue: bool,
+    /// Who last changed its state, when, with their note.
+    pub changed: Option<String>,
     pub owner: Option<String>,
     #[serde(rename = "type")]
     pub kind: String,
     pub by: String,
     pub at: String,
-    /// Slot: the follow-up's state once it can be recorded (`open` until then).
+    /// `open`, `done` or `cancelled`.
     pub state: String,
 }
 
@@ -283,7 +301,8 @@ pub struct Question {
     pub id: String,
     pub question: String,
     pub required: bool,
-    /// Slot: the recorded answer. Today the lessons-learned item's note, if any.
+    /// The answer recorded (`warroom review`, `I` in the console); for a playbook without
+    /// questions, the lessons-learned item's note.
     pub answer: Option<Written>,
 }
 
@@ -357,11 +376,11 @@ pub struct EvaluatorNoteRow {
 pub struct Review {
     pub integrity: IntegrityView,
     pub overview: Overview,
-    /// Slot: the review's summary. Today the resolution's summary (`resolve --summary`).
+    /// The review's summary (`review summary`), else the resolution's (`resolve --summary`).
     pub summary: Option<Written>,
-    /// Slot: the impact, once the team can record it.
+    /// What was affected, for how long (`review impact`).
     pub impact: Option<Written>,
-    /// Slot: the root cause, once the team can record it.
+    /// Why it happened (`review root_cause`).
     pub root_cause: Option<Written>,
     pub moments: Moments,
     pub key_times: Vec<KeyTime>,
@@ -447,6 +466,10 @@ impl Review {
             crashes: input.integrity.crashes.iter().map(|e| sanitize(e)).collect(),
         };
         let resolved = d.resolved.as_ref().filter(|r| r.value);
+        let resolved_record = resolved.and_then(|r| s.event(&r.key)).and_then(|e| match &e.body {
+            Body::Resolved(x) => Some(x),
+            _ => None,
+        });
         let overview = Overview {
             id: sanitize(input.id),
             title: sanitize(s.title()),
@@ -461,27 +484,58 @@ impl Review {
                 hash: sanitize(d.playbook_hash.as_deref().unwrap_or(&r.value.playbook_hash)),
             }),
             declared: d.declared.as_ref().map(|r| stamp(&r.by, r.when)),
-            first_evidence: d.discovered.map(format_utc),
+            first_evidence: d.earliest_evidence.map(format_utc),
+            discovered: d.discovered.map(format_utc),
+            discovery_reason: d.discovery.as_ref().map(|r| {
+                let reason = s.event(&r.key).and_then(|e| match &e.body {
+                    Body::DiscoverySet(x) => Some(sanitize(&x.reason)),
+                    _ => None,
+                });
+                format!(
+                    "set by {} at {}{}",
+                    sanitize(&person_of(&r.by)),
+                    format_utc(r.when),
+                    reason.map(|x| format!(": {x}")).unwrap_or_default()
+                )
+            }),
             classified: d.classified.map(format_utc),
             materiality: d.materiality.map(format_utc),
             resolved: resolved.map(|r| stamp(&r.by, r.when)),
             resolved_after: resolved.and_then(|r| s.declared_at().map(|t| format_elapsed(r.when - t))),
+            resolved_override_open: resolved_record
+                .map(|x| x.override_open.iter().map(|i| sanitize(i)).collect())
+                .unwrap_or_default(),
+            resolved_reason: resolved_record.and_then(|x| x.reason.as_deref().map(sanitize)),
             events: s.event_count(),
             notes: d.notes,
             exported: format_utc(now),
             as_of: input.as_of.map(format_utc),
         };
 
-        // Slot: the review fields. Today the resolution in force carries a summary.
-        let summary = resolved.and_then(|r| {
-            applied.iter().find(|e| e.key() == r.key).and_then(|e| match &e.body {
-                Body::Resolved(x) => x.summary.as_ref().filter(|t| !t.trim().is_empty()).map(|t| Written {
-                    text: sanitize_multiline(t),
-                    by: sanitize(&person_of(&e.by)),
-                    at: format_utc(e.when()),
-                    source: "resolution summary".into(),
-                }),
-                _ => None,
+        // The review fields the team recorded (`ReviewSet`); the summary falls back to the
+        // resolution's.
+        let field = |name: &str| {
+            d.review
+                .get(name)
+                .filter(|r| !r.value.trim().is_empty())
+                .map(|r| Written {
+                    text: sanitize_multiline(&r.value),
+                    by: sanitize(&person_of(&r.by)),
+                    at: format_utc(r.when),
+                    source: format!("review {name}"),
+                })
+        };
+        let summary = field("summary").or_else(|| {
+            resolved.and_then(|r| {
+                applied.iter().find(|e| e.key() == r.key).and_then(|e| match &e.body {
+                    Body::Resolved(x) => x.summary.as_ref().filter(|t| !t.trim().is_empty()).map(|t| Written {
+                        text: sanitize_multiline(t),
+                        by: sanitize(&person_of(&e.by)),
+                        at: format_utc(e.when()),
+                        source: "resolution summary".into(),
+                    }),
+                    _ => None,
+                })
             })
         });
 
@@ -674,26 +728,62 @@ impl Review {
             .status_updates
             .iter()
             .map(|u| UpdateRow {
+                correction: s.event(&u.key).and_then(|e| correction(s, &e.id)),
                 audience: format!("{:?}", u.value.audience),
                 by: sanitize(&person_of(&u.by)),
                 at: format_utc(u.when),
                 text: sanitize_multiline(&u.value.text),
             })
             .collect();
-        let follow_ups = d
-            .follow_ups
-            .iter()
+        let follow_ups = s
+            .follow_ups()
+            .into_iter()
             .map(|f| FollowUpRow {
-                text: sanitize(&f.value.text),
-                owner: f.value.owner.as_deref().map(sanitize),
-                kind: sanitize(&f.value.kind),
-                by: sanitize(&person_of(&f.by)),
-                at: format_utc(f.when),
-                state: "open".into(),
+                id: sanitize(&f.id),
+                correction: correction(s, &f.id),
+                text: sanitize(&f.text),
+                owner: f.owner.as_deref().map(sanitize),
+                kind: sanitize(&f.kind),
+                due: f.due.map(format_utc),
+                overdue: f.state == FollowUpState::Open && f.due.is_some_and(|t| t < now),
+                by: sanitize(&person_of(&f.created_by)),
+                at: format_utc(f.created_when),
+                state: follow_up_state_word(f.state).into(),
+                changed: f.changed.as_ref().map(|c| {
+                    format!(
+                        "{} at {}{}",
+                        sanitize(&person_of(&c.by)),
+                        format_utc(c.when),
+                        c.note
+                            .as_deref()
+                            .map(|n| format!(": {}", sanitize(n)))
+                            .unwrap_or_default()
+                    )
+                }),
             })
             .collect();
-        let lessons = pb
-            .map(|pb| {
+        // The playbook's lessons-learned questions with the answers recorded (`ReviewSet`); a
+        // playbook that asks none falls back to its lessons-learned items and their notes.
+        let asked: Vec<Question> = s
+            .review_fields()
+            .into_iter()
+            .filter(|(f, _, _)| !crate::domain::playbook::REVIEW_FIELDS.iter().any(|(x, _)| x == f))
+            .map(|(id, question, answer)| Question {
+                id: sanitize(&id),
+                question: sanitize(&question),
+                required: false,
+                answer: answer.filter(|r| !r.value.trim().is_empty()).map(|r| Written {
+                    text: sanitize_multiline(&r.value),
+                    by: sanitize(&person_of(&r.by)),
+                    at: format_utc(r.when),
+                    source: format!("review {}", sanitize(&id)),
+                }),
+            })
+            .collect();
+        let lessons = if !asked.is_empty() {
+            asked
+        } else {
+            pb.map(|pb| {
                 pb.phases
                     .get(Phase::LessonsLearned)
                     .iter()
@@ -701,7 +791,6 @@ impl Review {
                         id: sanitize(&i.id),
                         question: sanitize(&i.text),
                         required: i.required,
-                        // Slot: the recorded answer; today the item's note.
                         answer: d.items.get(&i.id).and_then(|r| {
                             r.value.note.as_ref().filter(|n| !n.trim().is_empty()).map(|n| Written {
                                 text: sanitize_multiline(n),
@@ -713,7 +802,8 @@ impl Review {
                     })
                     .collect()
             })
-            .unwrap_or_default();
+            .unwrap_or_default()
+        };
 
         let exercise = matches!(s.mode(), Some(Mode::Exercise)).then(|| exercise_review(s, input.facilitator));
 
@@ -734,8 +824,8 @@ impl Review {
             integrity,
             overview,
             summary,
-            impact: None,
-            root_cause: None,
+            impact: field("impact"),
+            root_cause: field("root_cause"),
             moments,
             key_times,
             deadlines,
@@ -861,4 +951,32 @@ fn exercise_review(s: &IncidentState, fac: Option<&FacilitatorState>) -> Exercis
             })
             .collect(),
     }
+}
+
+/// A follow-up's state in words.
+fn follow_up_state_word(s: FollowUpState) -> &'static str {
+    match s {
+        FollowUpState::Open => "open",
+        FollowUpState::Done => "done",
+        FollowUpState::Cancelled => "cancelled",
+    }
+}
+
+/// The latest amendment or retraction of the record `id`, in words (the original stays).
+fn correction(s: &IncidentState, id: &str) -> Option<String> {
+    s.correction_of(id).map(|c| match &c.value.text {
+        Some(t) => format!(
+            "amended by {} at {}: {} (why: {})",
+            sanitize(&person_of(&c.by)),
+            format_utc(c.when),
+            sanitize_multiline(t),
+            sanitize(&c.value.reason)
+        ),
+        None => format!(
+            "retracted by {} at {}: {}",
+            sanitize(&person_of(&c.by)),
+            format_utc(c.when),
+            sanitize(&c.value.reason)
+        ),
+    })
 }

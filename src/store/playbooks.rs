@@ -249,6 +249,7 @@ pub fn compose(base: &Playbook, child: &Playbook) -> Playbook {
     out.actions = join(&base.actions, &child.actions);
     out.templates = join(&base.templates, &child.templates);
     out.deadlines = join(&base.deadlines, &child.deadlines);
+    out.questions = join(&base.questions, &child.questions);
     if out.severity_guidance.is_empty() {
         out.severity_guidance = base.severity_guidance.clone();
     }

@@ -77,6 +77,16 @@ pub enum Action {
     ReplayNext,
     ReplayBack,
     ReplayForward,
+    Discovery,
+    Resolve,
+    Reopen,
+    Archive,
+    Classify,
+    Materiality,
+    FollowUps,
+    Amend,
+    Retract,
+    Review,
 }
 
 impl Action {
@@ -141,6 +151,16 @@ impl Action {
         Action::ReplayNext,
         Action::ReplayBack,
         Action::ReplayForward,
+        Action::Discovery,
+        Action::Resolve,
+        Action::Reopen,
+        Action::Archive,
+        Action::Classify,
+        Action::Materiality,
+        Action::FollowUps,
+        Action::Amend,
+        Action::Retract,
+        Action::Review,
     ];
 
     /// Fails to compile when an action is added but not listed in `ALL`.
@@ -205,7 +225,17 @@ impl Action {
             | Action::ReplayPrev
             | Action::ReplayNext
             | Action::ReplayBack
-            | Action::ReplayForward => true,
+            | Action::ReplayForward
+            | Action::Discovery
+            | Action::Resolve
+            | Action::Reopen
+            | Action::Archive
+            | Action::Classify
+            | Action::Materiality
+            | Action::FollowUps
+            | Action::Amend
+            | Action::Retract
+            | Action::Review => true,
         }
     }
 }
@@ -377,6 +407,50 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
         (Incident, "]", ReplayNext, "replay: one record later", None),
         (Incident, "{", ReplayBack, "replay: ten records earlier", None),
         (Incident, "}", ReplayForward, "replay: ten records later", None),
+        (
+            Incident,
+            "V",
+            Discovery,
+            "set discovery to the earliest evidence (commander)",
+            None,
+        ),
+        (
+            Incident,
+            "Z",
+            Resolve,
+            "resolve (asks first; warns of open required items)",
+            None,
+        ),
+        (Incident, "O", Reopen, "reopen a resolved incident (asks why)", None),
+        (Incident, "Y", Archive, "archive a resolved incident (asks first)", None),
+        (
+            Incident,
+            "G",
+            Classify,
+            "record: classified as reportable (asks first)",
+            None,
+        ),
+        (
+            Incident,
+            "T",
+            Materiality,
+            "record: materiality determined (asks first)",
+            None,
+        ),
+        (
+            Incident,
+            "U",
+            FollowUps,
+            "follow-ups: list, mark done or cancelled",
+            None,
+        ),
+        (
+            Incident,
+            "I",
+            Review,
+            "post-incident review: summary, root cause, questions",
+            None,
+        ),
         (Incident, "Up", Up, "move up", None),
         (Incident, "k", Up, "move up", None),
         (Incident, "Down", Down, "move down", None),
@@ -416,6 +490,14 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
             "answer the inject under the cursor (a note tied to it)",
             Some("answer"),
         ),
+        (
+            Timeline,
+            "e",
+            Amend,
+            "amend the selected record (its author or the commander)",
+            None,
+        ),
+        (Timeline, "x", Retract, "retract the selected record (asks why)", None),
         (
             Facilitator,
             "Space",

@@ -20,6 +20,8 @@ pub struct BoardRow {
     pub phase: Phase,
     pub commander: Option<String>,
     pub declared_at: Option<Millis>,
+    /// When it was resolved (its age stops there).
+    pub resolved_at: Option<Millis>,
     pub last_update: Option<(Millis, String)>,
     pub mode: Option<Mode>,
     pub status: RowStatus,
@@ -44,6 +46,7 @@ impl BoardRow {
             phase: s.phase(),
             commander: s.commander().map(str::to_string),
             declared_at: s.declared_at(),
+            resolved_at: s.resolved_at(),
             last_update: d.last_update.clone(),
             mode: s.mode(),
             status: if v.is_syncing() {

@@ -15,6 +15,19 @@ pub enum Confirm {
     Handoff { to: String },
     /// End the exercise (the facilitator's console).
     EndExercise,
+    /// Resolve the incident although these required items are open; `reason` is why someone
+    /// other than the commander resolves it.
+    Resolve { open: Vec<String>, reason: Option<String> },
+    /// Reopen the resolved incident, for this reason.
+    Reopen { reason: String },
+    /// Archive the resolved incident (hidden from the default board; nothing is deleted).
+    Archive,
+    /// Record that the incident was classified as reportable (starts its clocks).
+    Classify,
+    /// Record that materiality was determined (starts e.g. the SEC 8-K clock).
+    Materiality,
+    /// Set the discovery time (the commander), with this reason.
+    Discovery { at: Millis, reason: String },
 }
 
 pub(super) fn confirm_key(m: &mut Model, c: Confirm, k: KeyEvent) -> Vec<Effect> {
@@ -57,6 +70,27 @@ pub(super) fn confirm_key(m: &mut Model, c: Confirm, k: KeyEvent) -> Vec<Effect>
             write(m, format!("{} approved", action.id), vec![body])
         }
         Confirm::EndExercise => end_exercise(m),
+        Confirm::Resolve { open, reason } => write(
+            m,
+            "resolved",
+            vec![Resolved {
+                summary: None,
+                override_open: open,
+                reason,
+            }
+            .into()],
+        ),
+        Confirm::Reopen { reason } => write(m, "reopened", vec![Reopened { reason: Some(reason) }.into()]),
+        Confirm::Archive => write(m, "archived", vec![Archived {}.into()]),
+        Confirm::Classify => write(m, "classified", vec![Classified { note: None }.into()]),
+        Confirm::Materiality => write(
+            m,
+            "materiality determined",
+            vec![MaterialityDetermined { note: None }.into()],
+        ),
+        Confirm::Discovery { at, reason } => {
+            write(m, "discovery set", vec![DiscoverySet { discovered: at, reason }.into()])
+        }
         Confirm::Handoff { to } => write(
             m,
             format!("{COMMANDER} → {to}"),

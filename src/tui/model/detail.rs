@@ -61,6 +61,9 @@ pub(super) fn reader_key(m: &mut Model, o: Overlay, k: KeyEvent) -> Vec<Effect> 
         return Vec::new();
     }
     let detail = matches!(o, Overlay::Detail);
+    if matches!(o, Overlay::Clocks { .. }) && k.code == KeyCode::Char('d') {
+        return accept_discovery(m);
+    }
     m.overlay = Some(o);
     if detail {
         match k.code {
@@ -97,4 +100,30 @@ fn copy_action(m: &mut Model, rollback: bool) -> Vec<Effect> {
         name: format!("{}-{id}-{what}.txt", inc.id),
         text,
     }]
+}
+
+/// Propose moving discovery back to the earliest evidence: the commander only (refused here
+/// first, with the fold's words), asked why (prefilled), then confirmed.
+pub(super) fn accept_discovery(m: &mut Model) -> Vec<Effect> {
+    let Some(inc) = m.incident.as_ref() else {
+        return Vec::new();
+    };
+    let Some(n) = crate::domain::deadline::discovery_nudge(inc.state()) else {
+        m.flash("no record is earlier than the discovery time: nothing to move", false);
+        return Vec::new();
+    };
+    let probe: Body = DiscoverySet {
+        discovered: n.evidence,
+        reason: n.reason(),
+    }
+    .into();
+    if let Err(v) = inc.state().check(&probe, &m.me, m.now) {
+        m.flash(format!("{v} (refused)"), true);
+        return Vec::new();
+    }
+    m.overlay = Some(Overlay::Editor(Editor::new(
+        EditorPurpose::Discovery(n.evidence),
+        &n.reason(),
+    )));
+    Vec::new()
 }

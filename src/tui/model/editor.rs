@@ -11,7 +11,18 @@ pub enum EditorPurpose {
     /// The parameters of an action being proposed, `NAME=value` a line (`item` is the action).
     Params,
     Status(Audience),
+    /// The follow-up's text (`follow` carries its type, owner, due date and origin).
     FollowUp,
+    /// The follow-up's due date (empty: none).
+    FollowUpDue,
+    /// The answer to the review field `item`.
+    Review,
+    /// The corrected text of the record `target` names.
+    Amend,
+    /// Why it is amended (`item` holds the new text).
+    AmendReason,
+    /// Why the record `target` names is retracted.
+    RetractReason,
     Search,
     Title,
     Evaluator,
@@ -20,6 +31,12 @@ pub enum EditorPurpose {
     Response,
     /// The note of an objective's rating (`item` is the objective); may be left empty.
     Rating(crate::exercise::local::Rating),
+    /// Why someone other than the commander resolves the incident (then confirmed).
+    ResolveReason,
+    /// Why the incident is reopened (then confirmed).
+    ReopenReason,
+    /// Why discovery is set to this time (then confirmed).
+    Discovery(Millis),
 }
 
 pub struct Editor {
@@ -29,6 +46,10 @@ pub struct Editor {
     pub item: Option<String>,
     /// Already warned about unfilled template placeholders.
     pub warned: bool,
+    /// The follow-up being created.
+    pub follow: Option<FollowUpDraft>,
+    /// The record being corrected: (id, log, seq).
+    pub target: Option<(String, String, u64)>,
 }
 
 impl Editor {
@@ -39,7 +60,10 @@ impl Editor {
             text.split('\n').map(str::to_string).collect()
         };
         let mut area = TextArea::new(lines);
-        if !matches!(purpose, EditorPurpose::Search | EditorPurpose::Title) {
+        if !matches!(
+            purpose,
+            EditorPurpose::Search | EditorPurpose::Title | EditorPurpose::FollowUpDue
+        ) {
             area.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
         }
         area.move_cursor(ratatui_textarea::CursorMove::Bottom);
@@ -49,13 +73,18 @@ impl Editor {
             area,
             item: None,
             warned: false,
+            follow: None,
+            target: None,
         })
     }
     pub fn text(&self) -> String {
         self.area.lines().join("\n")
     }
     pub fn single_line(&self) -> bool {
-        matches!(self.purpose, EditorPurpose::Search | EditorPurpose::Title)
+        matches!(
+            self.purpose,
+            EditorPurpose::Search | EditorPurpose::Title | EditorPurpose::FollowUpDue
+        )
     }
 }
 
@@ -121,6 +150,65 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
         EditorPurpose::Rating(rating) => {
             let objective = ed.item.clone().unwrap_or_default();
             super::facilitator::rating_noted(m, objective, rating, &trimmed)
+        }
+        EditorPurpose::Review => {
+            let field = ed.item.clone().unwrap_or_default();
+            let fx = write(
+                m,
+                format!("review {field}"),
+                vec![ReviewSet {
+                    field,
+                    text: text.trim_end().to_string(),
+                }
+                .into()],
+            );
+            if m.pending.last().is_some_and(|p| p.label.starts_with("review")) {
+                m.overlay = Some(Overlay::Review { sel: 0 });
+            }
+            fx
+        }
+        EditorPurpose::Amend => {
+            let mut next = Editor::new(EditorPurpose::AmendReason, "");
+            next.target = ed.target.clone();
+            next.item = Some(text.trim_end().to_string());
+            m.overlay = Some(Overlay::Editor(next));
+            Vec::new()
+        }
+        EditorPurpose::AmendReason | EditorPurpose::RetractReason => {
+            let Some((id, log, seq)) = ed.target.clone() else {
+                return Vec::new();
+            };
+            let amended = ed.purpose == EditorPurpose::AmendReason;
+            write(
+                m,
+                if amended { "amended" } else { "retracted" },
+                vec![Corrected {
+                    id,
+                    log,
+                    seq,
+                    text: if amended { ed.item.clone() } else { None },
+                    reason: trimmed,
+                }
+                .into()],
+            )
+        }
+        EditorPurpose::FollowUpDue => {
+            let mut d = ed.follow.clone().unwrap_or_default();
+            if !trimmed.is_empty() {
+                let now = crate::domain::time::to_datetime(m.now);
+                match crate::domain::time::parse_due(&trimmed, now, &crate::domain::time::Zone::Utc) {
+                    Ok(t) => d.due = Some(t),
+                    Err(e) => {
+                        m.flash(e, true);
+                        m.overlay = Some(Overlay::Editor(ed));
+                        return Vec::new();
+                    }
+                }
+            }
+            let mut next = Editor::new(EditorPurpose::FollowUp, "");
+            next.follow = Some(d);
+            m.overlay = Some(Overlay::Editor(next));
+            Vec::new()
         }
         _ if trimmed.is_empty() => {
             m.overlay = Some(Overlay::Editor(ed));
@@ -203,6 +291,26 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
             }
             .into()],
         ),
+        EditorPurpose::ResolveReason => {
+            let open = m
+                .incident
+                .as_ref()
+                .map(|i| i.state().open_required_at_resolve())
+                .unwrap_or_default();
+            m.overlay = Some(Overlay::Confirm(Confirm::Resolve {
+                open,
+                reason: Some(trimmed),
+            }));
+            Vec::new()
+        }
+        EditorPurpose::ReopenReason => {
+            m.overlay = Some(Overlay::Confirm(Confirm::Reopen { reason: trimmed }));
+            Vec::new()
+        }
+        EditorPurpose::Discovery(at) => {
+            m.overlay = Some(Overlay::Confirm(Confirm::Discovery { at, reason: trimmed }));
+            Vec::new()
+        }
         EditorPurpose::SeverityReason(severity) => write(
             m,
             format!("severity → SEV{severity}"),
@@ -229,16 +337,24 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
             m.flash("evaluator note kept privately (in the AAR)", false);
             fx
         }
-        EditorPurpose::FollowUp => write(
-            m,
-            "follow-up",
-            vec![FollowUp {
-                text: trimmed,
-                owner: None,
-                kind: "improvement".into(),
-            }
-            .into()],
-        ),
+        EditorPurpose::FollowUp => {
+            let d = ed.follow.clone().unwrap_or_else(|| FollowUpDraft {
+                kind: FOLLOW_UP_KINDS[0].into(),
+                ..FollowUpDraft::default()
+            });
+            write(
+                m,
+                "follow-up",
+                vec![FollowUp {
+                    text: trimmed,
+                    owner: d.owner,
+                    kind: d.kind,
+                    due: d.due,
+                    from: d.from,
+                }
+                .into()],
+            )
+        }
     }
 }
 

@@ -351,8 +351,53 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             m.overlay = Some(Overlay::Editor(ed));
             Vec::new()
         }
-        Action::FollowUp => {
-            m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::FollowUp, "")));
+        Action::FollowUp => start_follow_up(m),
+        Action::Amend | Action::Retract => {
+            let Some(e) = crate::tui::view::timeline::cursor(inc) else {
+                return Vec::new();
+            };
+            let current = match &e.body {
+                Body::Note(n) => n.text.clone(),
+                Body::StatusUpdate(u) => u.text.clone(),
+                Body::FollowUp(f) => f.text.clone(),
+                _ => {
+                    m.flash("only a note, a status update or a follow-up is corrected", true);
+                    return Vec::new();
+                }
+            };
+            let current = inc
+                .state()
+                .correction_of(&e.id)
+                .and_then(|c| c.value.text.clone())
+                .unwrap_or(current);
+            let target = (e.id.clone(), e.log.clone(), e.seq);
+            let probe: Body = Corrected {
+                id: target.0.clone(),
+                log: target.1.clone(),
+                seq: target.2,
+                text: None,
+                reason: "probe".into(),
+            }
+            .into();
+            if let Err(v) = inc.state().check(&probe, &m.me, m.now) {
+                m.flash(format!("{v} (refused)"), true);
+                return Vec::new();
+            }
+            let mut ed = if a == Action::Amend {
+                Editor::new(EditorPurpose::Amend, &current)
+            } else {
+                Editor::new(EditorPurpose::RetractReason, "")
+            };
+            ed.target = Some(target);
+            m.overlay = Some(Overlay::Editor(ed));
+            Vec::new()
+        }
+        Action::Review => {
+            m.overlay = Some(Overlay::Review { sel: 0 });
+            Vec::new()
+        }
+        Action::FollowUps => {
+            m.overlay = Some(Overlay::FollowUps { sel: 0 });
             Vec::new()
         }
         Action::Search => {
@@ -548,6 +593,49 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
                 return Vec::new();
             }
             write(m, format!("{} {state:?}", def.id), vec![body])
+        }
+        Action::Discovery => accept_discovery(m),
+        Action::Resolve => {
+            if inc.state().is_resolved() {
+                m.flash("already resolved (O reopens it)", false);
+                return Vec::new();
+            }
+            let open = inc.state().open_required_at_resolve();
+            if inc.state().is_commander(&m.me) {
+                m.overlay = Some(Overlay::Confirm(Confirm::Resolve { open, reason: None }));
+            } else {
+                // Only the commander resolves, or someone records why they do.
+                m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::ResolveReason, "")));
+            }
+            Vec::new()
+        }
+        Action::Reopen => {
+            if !inc.state().is_resolved() {
+                m.flash("not resolved: nothing to reopen", false);
+                return Vec::new();
+            }
+            m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::ReopenReason, "")));
+            Vec::new()
+        }
+        Action::Archive => {
+            if !inc.state().is_resolved() {
+                m.flash("resolve it first (Z), then archive it", true);
+                return Vec::new();
+            }
+            if inc.state().derived.archived.is_some() {
+                m.flash("already archived", false);
+                return Vec::new();
+            }
+            m.overlay = Some(Overlay::Confirm(Confirm::Archive));
+            Vec::new()
+        }
+        Action::Classify => {
+            m.overlay = Some(Overlay::Confirm(Confirm::Classify));
+            Vec::new()
+        }
+        Action::Materiality => {
+            m.overlay = Some(Overlay::Confirm(Confirm::Materiality));
+            Vec::new()
         }
         Action::JumpApproval | Action::JumpMine | Action::JumpRequired => {
             super::jump::jump(m, a);

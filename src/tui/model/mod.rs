@@ -25,6 +25,7 @@ mod declare;
 mod detail;
 mod editor;
 mod facilitator;
+mod followups;
 mod incident;
 mod jump;
 mod picker;
@@ -36,6 +37,7 @@ use detail::*;
 pub use editor::*;
 use facilitator::*;
 pub use facilitator::{next_speed, released, speed_settled, upcoming, SPEED_SETTLE_MS};
+pub use followups::*;
 pub use incident::*;
 pub use picker::*;
 
@@ -85,6 +87,14 @@ pub enum Overlay {
     /// Every deadline of the playbook and where its clock stands.
     Clocks {
         scroll: usize,
+    },
+    /// The follow-ups, one selected: `d` done, `c` cancelled, `o` open again.
+    FollowUps {
+        sel: usize,
+    },
+    /// The post-incident review's fields, one selected: `Enter` edits its answer.
+    Review {
+        sel: usize,
     },
 }
 
@@ -513,6 +523,8 @@ fn dialog_id(o: &Option<Overlay>) -> Option<(u8, Option<PickPurpose>)> {
         Overlay::Detail => (6, None),
         Overlay::Messages { .. } => (7, None),
         Overlay::Clocks { .. } => (8, None),
+        Overlay::FollowUps { .. } => (9, None),
+        Overlay::Review { .. } => (10, None),
     })
 }
 
@@ -712,6 +724,8 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
         Some(Overlay::Picker(p)) => return picker_key(m, p, k),
         Some(Overlay::Confirm(c)) => return confirm_key(m, c, k),
         Some(Overlay::Declare(f)) => return declare_key(m, f, k),
+        Some(Overlay::FollowUps { sel }) => return follow_ups_key(m, sel, k),
+        Some(Overlay::Review { sel }) => return review_key(m, sel, k),
         Some(
             o @ (Overlay::Help { .. }
             | Overlay::Problems { .. }

@@ -12,6 +12,8 @@ pub enum PickPurpose {
     DeclarePlaybook,
     /// Rate this objective of the exercise (the facilitator's, private).
     Rating(String),
+    FollowUpKind(FollowUpDraft),
+    FollowUpOwner(FollowUpDraft),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +110,25 @@ pub(super) fn choose(m: &mut Model, p: Picker) -> Vec<Effect> {
             Vec::new()
         }
         PickPurpose::Rating(objective) => super::facilitator::rating_picked(m, objective, p.sel),
+        PickPurpose::FollowUpKind(mut d) => {
+            d.kind = choice;
+            let mut people = m.incident.as_ref().map(|i| i.people(&m.person)).unwrap_or_default();
+            people.insert(0, NOBODY.to_string());
+            m.overlay = Some(Overlay::Picker(Picker {
+                title: "Who owns it".into(),
+                options: people,
+                sel: 0,
+                purpose: PickPurpose::FollowUpOwner(d),
+            }));
+            Vec::new()
+        }
+        PickPurpose::FollowUpOwner(mut d) => {
+            d.owner = (choice != NOBODY).then_some(choice);
+            let mut ed = Editor::new(EditorPurpose::FollowUpDue, "+14d");
+            ed.follow = Some(d);
+            m.overlay = Some(Overlay::Editor(ed));
+            Vec::new()
+        }
         PickPurpose::DeclarePlaybook => {
             if let Some(mut f) = m.declare_form.take() {
                 f.playbook = p.sel;

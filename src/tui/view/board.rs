@@ -112,9 +112,9 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
         for (i, r) in rows.iter().enumerate().skip(start).take(height) {
             let sev = r.severity.map_or("SEV?".into(), |s| format!("SEV{s}"));
             // Minutes are enough on the board (it redraws each minute); seconds live in the war room.
-            let age = r
-                .declared_at
-                .map_or("-".into(), |t| format_age(m.now.saturating_sub(t)));
+            let age = r.declared_at.map_or("-".into(), |t| {
+                format_age(r.resolved_at.unwrap_or(m.now).saturating_sub(t))
+            });
             let last = r.last_update.as_ref().map_or("-".into(), |(t, by)| {
                 format!("{} {}", format_age(m.now - t), crate::domain::identity::person_of(by))
             });

@@ -301,6 +301,16 @@ pub fn dialog_of(m: &Model, area: Rect, theme: &Theme) -> Option<(Dialog, usize)
         Overlay::Problems { scroll } => return Some((problems(m, theme), *scroll)),
         Overlay::Messages { scroll } => return Some((messages(m, theme), *scroll)),
         Overlay::Clocks { scroll } => return Some((clocks(m, theme)?, *scroll)),
+        Overlay::Review { sel } => {
+            let (d, row) = review(m, *sel, theme)?;
+            let placed = place(area, &d);
+            return Some((d, row.saturating_sub(placed.body_rows.saturating_sub(4))));
+        }
+        Overlay::FollowUps { sel } => {
+            let (d, row) = follow_ups(m, *sel, theme)?;
+            let placed = place(area, &d);
+            return Some((d, row.saturating_sub(placed.body_rows.saturating_sub(3))));
+        }
         Overlay::Editor(_) => return None,
         Overlay::Picker(p) => {
             let rows = p
@@ -407,7 +417,40 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                 " Status update — recorded, not sent · Enter records · Esc cancels ".into(),
                 10,
             ),
-            EditorPurpose::FollowUp => (" Follow-up — Enter records · Esc cancels ".into(), 5),
+            EditorPurpose::FollowUp => {
+                let d = ed.follow.clone().unwrap_or_default();
+                (
+                    format!(
+                        " {} follow-up{}{} — what is to be done? Enter records · Esc ",
+                        sanitize(&d.kind),
+                        d.owner.map(|o| format!(" for {}", sanitize(&o))).unwrap_or_default(),
+                        d.due
+                            .map(|t| format!(" due {}", &crate::domain::time::format_utc(t)[..10]))
+                            .unwrap_or_default()
+                    ),
+                    5,
+                )
+            }
+            EditorPurpose::Review => (
+                format!(
+                    " Review: {} — Enter records · Alt+Enter new line · Esc cancels ",
+                    sanitize(ed.item.as_deref().unwrap_or(""))
+                ),
+                10,
+            ),
+            EditorPurpose::Amend => (
+                " Amend — the corrected text; the original stays · Enter, then why · Esc ".into(),
+                8,
+            ),
+            EditorPurpose::AmendReason => (" Why amend it? Enter records · Esc cancels ".into(), 5),
+            EditorPurpose::RetractReason => (
+                " Retract it — why? (it stays, marked retracted) Enter records · Esc ".into(),
+                5,
+            ),
+            EditorPurpose::FollowUpDue => (
+                " Due (2026-12-15, +14d; empty: none; UTC) — Enter · Esc cancels ".into(),
+                3,
+            ),
             EditorPurpose::Search => (" Search timeline — Enter applies (empty clears) · Esc ".into(), 3),
             EditorPurpose::Title => (" Incident title — Enter · Esc cancels ".into(), 3),
             EditorPurpose::SeverityReason(_) => (" Why change the severity? Enter records · Esc cancels ".into(), 5),
@@ -434,6 +477,18 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                     r.label()
                 ),
                 6,
+            ),
+            EditorPurpose::ResolveReason => (
+                " You are not the commander: why do you resolve it? Enter, then confirm · Esc ".into(),
+                5,
+            ),
+            EditorPurpose::ReopenReason => (" Why reopen it? Enter, then confirm · Esc cancels ".into(), 5),
+            EditorPurpose::Discovery(t) => (
+                format!(
+                    " Set discovery to {} — why? Enter, then confirm · Esc cancels ",
+                    crate::domain::time::format_utc(t)
+                ),
+                5,
             ),
         };
         let r = centered(area, area.width.saturating_sub(4).min(100), h);
@@ -552,6 +607,150 @@ fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
             keys: vec![k("y/Enter", "end it"), k("n/Esc", "keep running")],
             max_width: 90,
         },
+        Confirm::Resolve { open, reason } => {
+            let mut rows = Vec::new();
+            if open.is_empty() {
+                rows.push(Row::words("No required item is open.", theme.good()));
+            } else {
+                rows.push(Row::words(
+                    format!("▲ {} required item(s) are still open:", open.len()),
+                    theme.warn(),
+                ));
+                for id in open {
+                    let text = inc
+                        .and_then(|i| i.playbook())
+                        .and_then(|p| p.item(id))
+                        .map(|(_, it)| sanitize(&it.text))
+                        .unwrap_or_default();
+                    rows.push(Row::Line(Line::raw(super::fit(
+                        &format!("  • {} — {text}", sanitize(id)),
+                        74,
+                    ))));
+                }
+                rows.push(Row::words("They are recorded with the resolution.", theme.dim()));
+            }
+            if let Some(r) = reason {
+                rows.push(Row::words(
+                    format!("why (not the commander): {}", sanitize(r)),
+                    theme.base(),
+                ));
+            }
+            rows.push(Row::words(
+                "The T+ clock stops; the post-incident review (I) and follow-ups (U) stay open.",
+                theme.dim(),
+            ));
+            Dialog {
+                title: "Resolve the incident?".into(),
+                rows,
+                keys: vec![k("y/Enter", "resolve"), k("n/Esc", "not yet")],
+                max_width: 100,
+            }
+        }
+        Confirm::Reopen { reason } => Dialog {
+            title: "Reopen the incident?".into(),
+            rows: vec![
+                Row::words("It shows as active again and its clock runs on.", theme.bold()),
+                Row::words(format!("why: {}", sanitize(reason)), theme.base()),
+            ],
+            keys: vec![k("y/Enter", "reopen"), k("n/Esc", "leave resolved")],
+            max_width: 90,
+        },
+        Confirm::Archive => Dialog {
+            title: "Archive the incident?".into(),
+            rows: vec![Row::words(
+                "It leaves the active board (f shows archived ones); nothing is deleted.",
+                theme.bold(),
+            )],
+            keys: vec![k("y/Enter", "archive"), k("n/Esc", "keep on the board")],
+            max_width: 90,
+        },
+        Confirm::Classify | Confirm::Materiality => {
+            let s = inc.map(|i| i.state());
+            let (what, first, trigger) = match c {
+                Confirm::Classify => (
+                    "classified as a reportable incident",
+                    s.and_then(|s| s.derived.classified),
+                    crate::domain::playbook::Trigger::Classified,
+                ),
+                _ => (
+                    "materiality determined",
+                    s.and_then(|s| s.derived.materiality),
+                    crate::domain::playbook::Trigger::MaterialityDetermined,
+                ),
+            };
+            let starts: Vec<String> = inc
+                .and_then(|i| i.playbook())
+                .map(|p| {
+                    p.deadlines
+                        .iter()
+                        .filter(|d| d.trigger == trigger)
+                        .map(|d| sanitize(&d.source))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut rows = vec![Row::words(format!("Record: {what}, now."), theme.bold())];
+            rows.push(Row::words(
+                if starts.is_empty() {
+                    "No deadline of the playbook starts with it.".to_string()
+                } else {
+                    format!("It starts: {}.", starts.join(", "))
+                },
+                theme.warn(),
+            ));
+            if let Some(t) = first {
+                rows.push(Row::words(
+                    format!(
+                        "Already recorded at {}: the clocks keep that first time.",
+                        crate::domain::time::format_utc(t)
+                    ),
+                    theme.dim(),
+                ));
+            }
+            Dialog {
+                title: if matches!(c, Confirm::Classify) {
+                    "Classified as reportable?".into()
+                } else {
+                    "Materiality determined?".into()
+                },
+                rows,
+                keys: vec![k("y/Enter", "record it"), k("n/Esc", "not now")],
+                max_width: 90,
+            }
+        }
+        Confirm::Discovery { at, reason } => {
+            let s = inc.map(|i| i.state());
+            let was = s
+                .and_then(|s| s.derived.discovered)
+                .map_or("-".into(), crate::domain::time::format_utc);
+            let moves = s
+                .and_then(crate::domain::deadline::discovery_nudge)
+                .map(|n| n.moves)
+                .unwrap_or_default();
+            let mut rows = vec![
+                Row::words(
+                    format!(
+                        "Discovery becomes {} (now {was}).",
+                        crate::domain::time::format_utc(*at)
+                    ),
+                    theme.bold(),
+                ),
+                Row::words(format!("why: {}", sanitize(reason)), theme.base()),
+            ];
+            rows.push(Row::words(
+                if moves.is_empty() {
+                    "Every deadline that starts at discovery moves with it.".to_string()
+                } else {
+                    format!("This moves: {}.", sanitize(&moves.join(", ")))
+                },
+                theme.warn(),
+            ));
+            Dialog {
+                title: "Set the discovery time?".into(),
+                rows,
+                keys: vec![k("y/Enter", "set it"), k("n/Esc", "leave it")],
+                max_width: 90,
+            }
+        }
         Confirm::Handoff { to } => {
             let from = inc.and_then(|i| i.state().commander()).unwrap_or("-");
             Dialog {
@@ -575,6 +774,123 @@ fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
             }
         }
     }
+}
+
+/// The post-incident review: every field and question with its answer; returns the selected row.
+fn review(m: &Model, sel: usize, theme: &Theme) -> Option<(Dialog, usize)> {
+    let inc = m.incident.as_ref()?;
+    let fields = inc.state().review_fields();
+    let mut rows = Vec::new();
+    let mut at = 0;
+    for (i, (f, q, r)) in fields.iter().enumerate() {
+        if i == sel {
+            at = rows.len();
+        }
+        let head = format!("{}{} — {}", if i == sel { "▸" } else { " " }, sanitize(f), sanitize(q));
+        let style = if i == sel { theme.selected() } else { theme.bold() };
+        rows.push(Row::Line(Line::styled(super::fit(&head, 96), style)));
+        match r {
+            Some(r) => {
+                for line in crate::domain::sanitize_lines(&r.value) {
+                    rows.push(Row::indented(format!("   {line}"), theme.base(), 3));
+                }
+                rows.push(Row::indented(
+                    format!("   — {} {}", sanitize(&r.by), hhmmss(r.when, false)),
+                    theme.dim(),
+                    3,
+                ));
+            }
+            None => rows.push(Row::indented("   (not answered yet)".to_string(), theme.dim(), 3)),
+        }
+    }
+    Some((
+        Dialog {
+            title: "Post-incident review".into(),
+            rows,
+            keys: vec![k("j/k", "choose"), k("Enter", "answer"), k("Esc/I", "close")],
+            max_width: 100,
+        },
+        at,
+    ))
+}
+
+/// The follow-ups, the selected one marked; returns the dialog and the selected row.
+fn follow_ups(m: &Model, sel: usize, theme: &Theme) -> Option<(Dialog, usize)> {
+    use crate::domain::event::FollowUpState;
+    let inc = m.incident.as_ref()?;
+    let list = inc.state().follow_ups();
+    let mut rows = Vec::new();
+    let mut at = 0;
+    if list.is_empty() {
+        rows.push(Row::words("No follow-ups yet: F records one.", theme.dim()));
+    }
+    for (i, f) in list.iter().enumerate() {
+        let mark = match f.state {
+            FollowUpState::Open => "☐",
+            FollowUpState::Done => "✔",
+            FollowUpState::Cancelled => "✖",
+        };
+        let state = match f.state {
+            FollowUpState::Open => "open",
+            FollowUpState::Done => "done",
+            FollowUpState::Cancelled => "cancelled",
+        };
+        let due = f
+            .due
+            .map(|t| {
+                let late = f.state == FollowUpState::Open && t < m.now;
+                format!(
+                    " due {}{}",
+                    &crate::domain::time::format_utc(t)[..10],
+                    if late { " OVERDUE" } else { "" }
+                )
+            })
+            .unwrap_or_default();
+        let head = format!(
+            "{}{mark} {} {state} · {}{}{due}",
+            if i == sel { "▸" } else { " " },
+            sanitize(&f.id.chars().take(8).collect::<String>()),
+            sanitize(if f.kind.is_empty() { "-" } else { &f.kind }),
+            f.owner
+                .as_ref()
+                .map(|o| format!(" · {}", sanitize(o)))
+                .unwrap_or_default(),
+        );
+        if i == sel {
+            at = rows.len();
+        }
+        let style = if i == sel { theme.selected() } else { theme.bold() };
+        rows.push(Row::Line(Line::styled(super::fit(&head, 96), style)));
+        rows.push(Row::indented(format!("   {}", sanitize(&f.text)), theme.base(), 3));
+        if let Some(c) = &f.changed {
+            let note = c
+                .note
+                .as_deref()
+                .map(|n| format!(": {}", sanitize(n)))
+                .unwrap_or_default();
+            rows.push(Row::indented(
+                format!("   {state} by {} {}{note}", sanitize(&c.by), hhmmss(c.when, false)),
+                theme.dim(),
+                3,
+            ));
+        }
+    }
+    Some((
+        Dialog {
+            title: format!("Follow-ups ({})", list.len()),
+            rows,
+            keys: vec![
+                k("j/k", "choose"),
+                k("d", "done"),
+                k("c", "cancel"),
+                k("o", "open"),
+                k("F", "new"),
+                k("Esc/U", "close"),
+            ],
+            max_width: 100,
+        },
+        at,
+    ))
 }
 
 /// The whole of what the cursor is on: an event, a checklist item or an action (with its command
@@ -856,6 +1172,14 @@ fn clocks(m: &Model, theme: &Theme) -> Option<Dialog> {
             max_width: 110,
         });
     };
+    if let Some(n) = crate::domain::deadline::discovery_nudge(s) {
+        rows.push(Row::words(format!("▲ {}", n.text()), theme.warn()));
+        rows.push(Row::words(
+            "d: set discovery to the earliest evidence (the commander; asks why, then confirms)",
+            theme.dim(),
+        ));
+        rows.push(Row::Line(Line::raw("")));
+    }
     if let Some(u) = crate::domain::cadence::update_due(s, pb) {
         let style = if u.is_overdue(m.view_now()) {
             theme.bad()

@@ -39,9 +39,9 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     }
     l1.push(Span::styled(severity_label(s.severity()), theme.severity(s.severity())));
     l1.push(Span::raw("  "));
-    let mut clock = s
-        .declared_at()
-        .map_or("T+--:--:--".into(), |t| format_elapsed(m.view_now() - t));
+    let mut clock = s.declared_at().map_or("T+--:--:--".into(), |t| {
+        format_elapsed(s.resolved_at().unwrap_or(m.view_now()) - t)
+    });
     if let Some(c) = s.derived.exercise_clock {
         // Exercises run on scenario time, with wall time beside it.
         let run = if c.ended {
