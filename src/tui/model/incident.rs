@@ -725,12 +725,16 @@ pub(super) fn move_cursor(inc: &mut IncidentModel, a: Action, inject_sel: &mut u
     }
 }
 
-/// What works while replaying: looking, never writing.
+/// What works while replaying: looking, never writing (the lists of follow-ups and review
+/// answers open to be read; anything they would record is refused by `write`).
 fn replay_allows(a: Action) -> bool {
     matches!(
         a,
         Action::Quit
             | Action::Back
+            | Action::Open
+            | Action::FollowUps
+            | Action::Review
             | Action::Help
             | Action::Problems
             | Action::Messages
