@@ -1456,3 +1456,64 @@ fn review_fields_are_answered_and_printed() {
         "Ransomware on two file servers"
     );
 }
+
+// ---- audiences beyond internal and external ----------------------------------------------------
+
+#[test]
+fn status_to_executives_is_recorded_and_a_regulator_update_meets_its_deadline() {
+    let w = World::new();
+    let me = w.who("maya", "soc");
+    let id = w.declare(&me, "Audiences");
+    w.run(
+        &me,
+        &[
+            "status",
+            &id,
+            "--audience",
+            "executives",
+            "Board briefed: servers isolated",
+        ],
+    )
+    .ok();
+    let ev = w.tail_json(&me, &id);
+    assert!(
+        ev.iter().any(|e| e["kind"] == "StatusUpdate"
+            && e["body"]["audience"] == "Executives"
+            && e["body"]["text"] == "Board briefed: servers isolated"),
+        "{ev:#?}"
+    );
+    let text = w.run(&me, &["tail", &id]).ok().stdout;
+    assert!(
+        text.contains("executives status update (recorded — not sent): Board briefed"),
+        "{text}"
+    );
+    // The ransomware playbook's GDPR clock is met by the first update to the regulator.
+    let gdpr = |v: &serde_json::Value| {
+        v["clocks"]["deadlines"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["deadline"] == "gdpr-art33").cloned())
+            .expect("gdpr clock")
+    };
+    assert_eq!(gdpr(&w.show(&me, &id))["state"], "running");
+    w.run(
+        &me,
+        &[
+            "status",
+            &id,
+            "--audience",
+            "regulator",
+            "Art. 33 notification submitted (ref 4711)",
+        ],
+    )
+    .ok();
+    let clock = gdpr(&w.show(&me, &id));
+    assert_eq!(clock["state"], "met", "{clock:#}");
+    assert_eq!(clock["met"]["by"], "maya@soc", "{clock:#}");
+    let shown = w.run(&me, &["show", &id]).ok().stdout;
+    assert!(shown.contains("status-update regulator"), "{shown}");
+    // Every one of the five is accepted; anything else is a usage error naming them.
+    w.run(&me, &["status", &id, "--audience", "customers", "Notice sent"])
+        .ok();
+    let r = w.run(&me, &["status", &id, "--audience", "board", "x"]).code(2);
+    assert!(r.stderr.contains("executives") && r.stderr.contains("regulator"), "{r}");
+}

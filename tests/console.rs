@@ -2185,3 +2185,153 @@ fn the_review_overlay_lists_fields_and_enter_answers_one() {
 fn arrive(m: &mut Model, events: Vec<Event>) {
     incoming(m, events)
 }
+
+// ---- status updates to every audience the playbook names, and the kept draft -------------------
+
+fn editor_text(m: &Model) -> String {
+    match &m.overlay {
+        Some(Overlay::Editor(ed)) => ed.text(),
+        _ => panic!("editor not open"),
+    }
+}
+
+fn status_drafts(fx: &[Effect]) -> Vec<(warroom::domain::playbook::Audience, String)> {
+    fx.iter()
+        .filter_map(|f| match f {
+            Effect::SaveStatusDraft { audience, text, .. } => Some((*audience, text.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_status_picker_offers_the_audiences_the_playbook_names_80x24() {
+    use warroom::domain::playbook::Audience;
+    let mut m = model_on_incident();
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    update(&mut m, key('u'));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    insta::assert_snapshot!("status_audience_picker_80x24", s);
+    for word in ["internal", "external", "executives", "customers", "regulator"] {
+        assert!(s.contains(word), "{word}: {s}");
+    }
+    match &m.overlay {
+        Some(Overlay::Picker(p)) => assert_eq!(
+            p.purpose,
+            PickPurpose::StatusAudience(vec![
+                Audience::Internal,
+                Audience::External,
+                Audience::Executives,
+                Audience::Customers,
+                Audience::Regulator
+            ])
+        ),
+        _ => panic!("no picker"),
+    }
+    // A playbook that names none of the new audiences offers internal and external only.
+    let mut m = model_with(|p| {
+        p.templates
+            .retain(|t| matches!(t.audience, Audience::Internal | Audience::External));
+        for d in &mut p.deadlines {
+            d.met_by = None;
+        }
+    });
+    update(&mut m, key('u'));
+    match &m.overlay {
+        Some(Overlay::Picker(p)) => assert_eq!(p.options.len(), 2, "{:?}", p.options),
+        _ => panic!("no picker"),
+    }
+}
+
+#[test]
+fn a_template_is_filled_in_and_a_closed_status_update_is_kept_per_audience() {
+    use warroom::domain::playbook::Audience;
+    let mut m = model_on_incident();
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    update(&mut m, key('u'));
+    update(&mut m, key('3'));
+    let template = editor_text(&m);
+    assert!(
+        template.starts_with("EXECUTIVE BRIEFING - Ransomware on finance file servers (2026-11-26-ransomware-finance-7f3a)\nSeverity: SEV2    Phase: Identification    IC: maya\n"),
+        "{template}"
+    );
+    // Declared 10:00, now 10:20, SEV2 every 60 minutes: the next briefing is at 11:20.
+    assert!(template.contains("Running for: 20m"), "{template}");
+    assert!(
+        template.contains("Next briefing: 2025-11-26 11:20 UTC on [CHANNEL]"),
+        "{template}"
+    );
+    assert!(!template.contains('{'), "{template}");
+    // Closing it untouched keeps nothing: next time the template is filled in afresh.
+    let fx = update(&mut m, code(KeyCode::Esc));
+    assert_eq!(status_drafts(&fx), vec![(Audience::Executives, String::new())]);
+    // Typed into, then closed: kept for this audience, and offered back.
+    update(&mut m, key('u'));
+    update(&mut m, key('3'));
+    update(&mut m, key('!'));
+    let fx = update(&mut m, code(KeyCode::Esc));
+    let kept = format!("{template}!");
+    assert_eq!(status_drafts(&fx), vec![(Audience::Executives, kept.clone())]);
+    update(&mut m, key('u'));
+    match &m.overlay {
+        Some(Overlay::Picker(p)) => {
+            assert!(p.options[2].starts_with("executives (draft kept)"), "{:?}", p.options);
+            assert!(!p.options[1].contains("draft"), "{:?}", p.options);
+        }
+        _ => panic!("no picker"),
+    }
+    update(&mut m, key('3'));
+    assert_eq!(editor_text(&m), kept);
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    insta::assert_snapshot!("status_draft_kept_80x24", s);
+    assert!(s.contains("Ctrl+R template") && s.contains("Esc keeps draft"), "{s}");
+    // The other audiences still start from their own template.
+    update(&mut m, code(KeyCode::Esc));
+    update(&mut m, key('u'));
+    update(&mut m, key('5'));
+    assert!(
+        editor_text(&m).starts_with("Personal data breach notification"),
+        "{}",
+        editor_text(&m)
+    );
+    update(&mut m, code(KeyCode::Esc));
+    // Ctrl+R goes back to the template; Enter records the update and the draft is done.
+    update(&mut m, key('u'));
+    update(&mut m, key('3'));
+    update(&mut m, typed(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL)));
+    assert_eq!(editor_text(&m), template);
+    update(&mut m, key('!'));
+    let fx = update(&mut m, Msg::Hangup);
+    assert_eq!(status_drafts(&fx), vec![(Audience::Executives, kept.clone())]);
+    assert!(
+        m.farewell
+            .as_deref()
+            .is_some_and(|f| f.contains("status update (executives)")),
+        "{:?}",
+        m.farewell
+    );
+}
+
+#[test]
+fn a_kept_status_draft_comes_back_in_the_next_session_and_goes_once_recorded() {
+    use warroom::domain::playbook::Audience;
+    let mut m = model_on_incident();
+    update(
+        &mut m,
+        Msg::StatusDraftLoaded {
+            incident: ID.into(),
+            audience: Audience::Customers,
+            text: "Dear customer, services are back.".into(),
+        },
+    );
+    update(&mut m, key('u'));
+    update(&mut m, key('4'));
+    assert_eq!(editor_text(&m), "Dear customer, services are back.");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert!(
+        matches!(&writes(&fx)[0][0].body, Body::StatusUpdate(u) if u.audience == Audience::Customers && u.text == "Dear customer, services are back."),
+        "{fx:?}"
+    );
+    assert_eq!(status_drafts(&fx), vec![(Audience::Customers, String::new())]);
+    assert!(m.incident.as_ref().unwrap().status_drafts.is_empty());
+}

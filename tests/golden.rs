@@ -21,6 +21,25 @@ fn golden_file_parses_and_has_every_kind() {
 }
 
 #[test]
+fn golden_status_updates_keep_their_audiences_old_and_new() {
+    let audiences: Vec<Audience> = GOLDEN
+        .lines()
+        .filter_map(|l| match event::parse(l).ok()?.body {
+            Body::StatusUpdate(u) => Some(u.audience),
+            _ => None,
+        })
+        .collect();
+    // The 0.1 line (External) reads as it always did; the newer one names Executives.
+    assert_eq!(audiences, vec![Audience::External, Audience::Executives]);
+    assert!(GOLDEN.contains("audience:External") && GOLDEN.contains("audience:Executives"));
+    // Each line is exactly what this version would write for it: nothing was re-encoded.
+    for (line, body) in GOLDEN.lines().zip(every_kind()) {
+        let e = event::parse(line).unwrap();
+        assert_eq!(e.body, body, "{line}");
+    }
+}
+
+#[test]
 fn golden_file_chain_is_intact() {
     let mut prev = event::genesis_hash("2026-11-22-golden-0000", "alice@jump");
     for (i, line) in GOLDEN.lines().enumerate() {
@@ -184,6 +203,12 @@ fn every_kind() -> Vec<Body> {
         ReviewSet {
             field: s("root_cause"),
             text: s("An unpatched VPN appliance"),
+        }
+        .into(),
+        // An audience beyond internal and external (issue 8).
+        StatusUpdate {
+            audience: Audience::Executives,
+            text: s("Board briefed: finance file servers isolated"),
         }
         .into(),
     ]

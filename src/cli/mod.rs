@@ -149,8 +149,16 @@ pub enum ImportFormat {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AudienceArg {
+    /// Responders and staff
     Internal,
+    /// Anyone outside: a holding statement, the press
     External,
+    /// The executive team and the board
+    Executives,
+    /// Customers and partners, or the people whose data is involved
+    Customers,
+    /// A regulator or supervisory authority
+    Regulator,
 }
 
 impl From<AudienceArg> for Audience {
@@ -158,6 +166,9 @@ impl From<AudienceArg> for Audience {
         match a {
             AudienceArg::Internal => Audience::Internal,
             AudienceArg::External => Audience::External,
+            AudienceArg::Executives => Audience::Executives,
+            AudienceArg::Customers => Audience::Customers,
+            AudienceArg::Regulator => Audience::Regulator,
         }
     }
 }
@@ -316,7 +327,8 @@ pub enum Command {
     Status {
         /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
-        /// Who the update is for: internal or external
+        /// Who the update is for. Any of the five is recorded, whatever the playbook names; a
+        /// deadline met by an update to that audience counts it
         #[arg(long, value_enum)]
         audience: AudienceArg,
         /// The update's text; `-` reads it from standard input

@@ -229,6 +229,7 @@ mod tests {
                 params: vec![],
             }],
             templates: vec![],
+            channel: None,
             deadlines: vec![],
             questions: vec![],
             update_cadence: vec![

@@ -561,6 +561,7 @@ mod tests {
             },
             actions: vec![],
             templates: vec![],
+            channel: None,
             deadlines,
             update_cadence: vec![],
             questions: vec![],

@@ -2,7 +2,6 @@
 //! from the shared directory.
 
 use super::event::{correctable, ActionState, Body, Event, ItemState, Target};
-use super::playbook::Audience;
 use super::sanitize::sanitize;
 use super::time::format_utc;
 
@@ -153,10 +152,7 @@ pub fn describe(e: &Event) -> String {
         }
         Body::StatusUpdate(u) => format!(
             "{} status update (recorded — not sent): {}",
-            match u.audience {
-                Audience::Internal => "internal",
-                Audience::External => "external",
-            },
+            u.audience.word(),
             s(&u.text)
         ),
         Body::FollowUp(f) => format!(

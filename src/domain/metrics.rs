@@ -338,6 +338,7 @@ mod tests {
             },
             actions: vec![],
             templates: vec![],
+            channel: None,
             deadlines: vec![],
             update_cadence: vec![],
         };

@@ -15,6 +15,7 @@ pub mod replay;
 pub mod ron_input;
 pub mod sanitize;
 pub mod state;
+pub mod template;
 pub mod time;
 
 pub use event::{Body, Event, EventKey, Mode};

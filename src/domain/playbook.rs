@@ -36,6 +36,11 @@ pub struct Playbook {
     pub actions: Vec<Action>,
     #[serde(default)]
     pub templates: Vec<Template>,
+    /// *Optional.* Where the incident is worked and updates are answered (`"#inc-bridge on
+    /// Signal"`, a bridge number): fills `{channel}` in templates. Inherited from the base when
+    /// left out; left out everywhere, `{channel}` becomes `[CHANNEL]` for the author to fill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     #[serde(default)]
     pub deadlines: Vec<Deadline>,
     /// *Optional.* How often a status update is due, per severity (`[(severity: 1, minutes: 30)]`).
@@ -215,10 +220,47 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+/// Who a status update is for. Records and playbooks written before the last three existed
+/// (`Internal`, `External`) read unchanged: RON writes a unit variant as its bare name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 pub enum Audience {
     Internal,
     External,
+    /// The executive team and the board: decisions, business impact, exposure.
+    Executives,
+    /// Customers and partners (or the people whose data is involved).
+    Customers,
+    /// A regulator or supervisory authority (a data-protection authority, a CSIRT, a sector regulator).
+    Regulator,
+}
+
+impl Audience {
+    /// Every audience, in the order pickers list them.
+    pub const ALL: [Audience; 5] = [
+        Audience::Internal,
+        Audience::External,
+        Audience::Executives,
+        Audience::Customers,
+        Audience::Regulator,
+    ];
+
+    /// `internal`, `external`, `executives`, `customers`, `regulator`: the CLI's word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Audience::Internal => "internal",
+            Audience::External => "external",
+            Audience::Executives => "executives",
+            Audience::Customers => "customers",
+            Audience::Regulator => "regulator",
+        }
+    }
+
+    /// The audience a word names (`executives`, case-insensitive), if any.
+    pub fn from_word(word: &str) -> Option<Audience> {
+        Audience::ALL
+            .into_iter()
+            .find(|a| a.word().eq_ignore_ascii_case(word.trim()))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -546,6 +588,25 @@ impl Playbook {
                 ));
             }
         }
+        for t in &self.templates {
+            let unknown = super::template::unknown_placeholders(&t.text);
+            if !unknown.is_empty() {
+                let names: Vec<String> = unknown.iter().map(|n| format!("{{{n}}}")).collect();
+                let known: Vec<String> = super::template::PLACEHOLDERS
+                    .iter()
+                    .map(|(k, _)| format!("{{{k}}}"))
+                    .collect();
+                out.push(at(
+                    format!("\"{}\"", t.id),
+                    format!(
+                        "template `{}` names {}, which warroom does not fill (it stays in the text as written); known: {}",
+                        t.id,
+                        names.join(", "),
+                        known.join(" ")
+                    ),
+                ));
+            }
+        }
         let disclaimer = self.disclaimer.to_lowercase();
         if !disclaimer.contains("not legal advice") || !disclaimer.contains("counsel") {
             out.push(at(
@@ -576,12 +637,9 @@ pub fn met_by_id(m: &MetBy) -> String {
     }
 }
 
-/// `internal` / `external`.
+/// `internal` / `external` / `executives` / `customers` / `regulator`.
 pub fn audience_word(a: Audience) -> &'static str {
-    match a {
-        Audience::Internal => "internal",
-        Audience::External => "external",
-    }
+    a.word()
 }
 
 /// Ids are used in file names, CLI arguments and keyboard pickers: keep them plain.
@@ -655,6 +713,48 @@ mod tests {
         assert_eq!(a.parameters(), vec!["API".to_string(), "MACHINE_ID".to_string()]);
         a.params = vec!["HOST".into()];
         assert_eq!(a.parameters(), vec!["HOST".to_string()]);
+    }
+
+    #[test]
+    fn audiences_old_and_new_read_and_write_as_their_bare_names() {
+        // Records and playbooks from before the last three audiences read unchanged, and the
+        // old ones are still written as they were (so older hashes and golden lines hold).
+        for a in Audience::ALL {
+            let text = ron::to_string(&a).expect("serialises");
+            assert_eq!(text.to_lowercase(), a.word(), "{a:?}");
+            assert_eq!(ron::from_str::<Audience>(&text).expect("parses"), a);
+            assert_eq!(Audience::from_word(&text), Some(a));
+        }
+        assert_eq!(ron::to_string(&Audience::Internal).unwrap(), "Internal");
+        assert_eq!(ron::to_string(&Audience::External).unwrap(), "External");
+        assert!(ron::from_str::<Audience>("Board").is_err());
+        assert_eq!(Audience::from_word("board"), None);
+        let t: Template = ron::from_str(
+            r#"(id: "reg", audience: Regulator, title: "Regulator: Art. 33 notification", text: "{title}")"#,
+        )
+        .expect("a template names a new audience");
+        assert_eq!(t.audience, Audience::Regulator);
+        let m: MetBy = ron::from_str("StatusUpdate(Executives)").expect("met_by names one");
+        assert_eq!(met_by_id(&m), "status-update:executives");
+    }
+
+    #[test]
+    fn strict_names_a_placeholder_warroom_does_not_fill() {
+        let text = r#"(id: "t", title: "T", version: "1", description: "d", phases: (),
+            templates: [(id: "exec", audience: Executives, title: "x", text: "{title} {severty} {next_update} [FILL]")])"#;
+        let (p, _) = parse(text).expect("parses");
+        assert!(p.validate().is_empty(), "not an error outside --strict");
+        let found: Vec<String> = p.strict_findings().into_iter().map(|f| f.message).collect();
+        let hits: Vec<&String> = found.iter().filter(|m| m.contains("{severty}")).collect();
+        assert_eq!(hits.len(), 1, "{found:?}");
+        assert!(
+            hits[0].contains("template `exec`") && hits[0].contains("{severity}"),
+            "{hits:?}"
+        );
+        assert!(
+            !hits[0].contains("{next_update},"),
+            "only the unknown one is named: {hits:?}"
+        );
     }
 
     #[test]

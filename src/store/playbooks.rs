@@ -256,6 +256,9 @@ pub fn compose(base: &Playbook, child: &Playbook) -> Playbook {
     if out.disclaimer.is_empty() {
         out.disclaimer = base.disclaimer.clone();
     }
+    if out.channel.is_none() {
+        out.channel = base.channel.clone();
+    }
     out
 }
 

@@ -17,6 +17,7 @@ use super::terminal::Guard;
 use super::theme::Theme;
 use super::view;
 use super::worker::{Cmd, Worker};
+use crate::domain::playbook::Audience;
 use crate::domain::time::Millis;
 use crate::store::playbooks::Library;
 use crate::store::{fsutil, Identity, Store};
@@ -44,8 +45,19 @@ fn draft_path(store: &Store, incident: &str) -> PathBuf {
     store.state_dir.join("drafts").join(format!("{incident}.txt"))
 }
 
+/// A status update closed unsent: `<state>/drafts/<incident>.status-<audience>.txt`.
+fn status_draft_path(store: &Store, incident: &str, audience: Audience) -> PathBuf {
+    store
+        .state_dir
+        .join("drafts")
+        .join(format!("{incident}.status-{}.txt", audience.word()))
+}
+
 fn save_draft(store: &Store, incident: &str, text: &str) {
-    let path = draft_path(store, incident);
+    write_draft(draft_path(store, incident), text)
+}
+
+fn write_draft(path: PathBuf, text: &str) {
     if text.trim().is_empty() {
         let _ = std::fs::remove_file(path);
         return;
@@ -379,9 +391,21 @@ fn flush_keys(out: &mut Vec<Msg>, keys: &mut Vec<crossterm::event::KeyEvent>, at
 /// thread, in order, because a home directory on NFS can hang, and the screen must not.
 enum Local {
     LoadDraft(String),
-    SaveDraft { incident: String, text: String },
+    SaveDraft {
+        incident: String,
+        text: String,
+    },
+    SaveStatusDraft {
+        incident: String,
+        audience: Audience,
+        text: String,
+    },
     SaveFacilitator(Box<crate::exercise::local::FacilitatorState>),
-    SaveCopy { what: String, name: String, text: String },
+    SaveCopy {
+        what: String,
+        name: String,
+        text: String,
+    },
 }
 
 /// Save copied text to `<state dir>/copied/<name>`, the fallback for a terminal that does not
@@ -417,6 +441,18 @@ fn spawn_local(store: Store, reply: mpsc::UnboundedSender<Msg>) -> std::io::Resu
         .name("warroom-local".into())
         .spawn(move || {
             for job in rx {
+                if let Local::LoadDraft(incident) = &job {
+                    // The status updates closed unsent come back with the note's draft.
+                    for audience in Audience::ALL {
+                        if let Ok(text) = std::fs::read_to_string(status_draft_path(&store, incident, audience)) {
+                            let _ = reply.send(Msg::StatusDraftLoaded {
+                                incident: incident.clone(),
+                                audience,
+                                text,
+                            });
+                        }
+                    }
+                }
                 let msg = match job {
                     Local::SaveCopy { what, name, text } => Some(Msg::Copied {
                         what,
@@ -427,6 +463,14 @@ fn spawn_local(store: Store, reply: mpsc::UnboundedSender<Msg>) -> std::io::Resu
                         .map(|text| Msg::DraftLoaded { incident, text }),
                     Local::SaveDraft { incident, text } => {
                         save_draft(&store, &incident, &text);
+                        None
+                    }
+                    Local::SaveStatusDraft {
+                        incident,
+                        audience,
+                        text,
+                    } => {
+                        write_draft(status_draft_path(&store, &incident, audience), &text);
                         None
                     }
                     Local::SaveFacilitator(f) => f.save(&store.state_dir).err().map(Msg::Failed),
@@ -486,6 +530,18 @@ fn execute_effect(
                 result: Err(e.join("; ")),
             }),
         },
+        Effect::SaveStatusDraft {
+            incident,
+            audience,
+            text,
+        } => {
+            let _ = local.send(Local::SaveStatusDraft {
+                incident,
+                audience,
+                text,
+            });
+            None
+        }
         Effect::SaveDraft { incident, text } => {
             let _ = local.send(Local::SaveDraft { incident, text });
             None

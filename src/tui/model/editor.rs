@@ -50,6 +50,9 @@ pub struct Editor {
     pub follow: Option<FollowUpDraft>,
     /// The record being corrected: (id, log, seq).
     pub target: Option<(String, String, u64)>,
+    /// A status update's template as filled in when the editor opened (`Ctrl+R` goes back to it;
+    /// closing on it unchanged keeps no draft).
+    pub template: Option<String>,
 }
 
 impl Editor {
@@ -75,6 +78,7 @@ impl Editor {
             warned: false,
             follow: None,
             target: None,
+            template: None,
         })
     }
     pub fn text(&self) -> String {
@@ -102,6 +106,19 @@ pub(super) fn editor_key(m: &mut Model, mut ed: Box<Editor>, k: KeyEvent) -> Vec
             }
             return save_editor_draft(m);
         }
+        if let EditorPurpose::Status(audience) = ed.purpose {
+            let Some(inc) = m.incident.as_mut() else {
+                return Vec::new();
+            };
+            let fx = keep_status_draft(inc, audience, &ed);
+            if inc.status_drafts.contains_key(&audience) {
+                m.flash(
+                    format!("{} update kept as a draft; u continues it", audience.word()),
+                    false,
+                );
+            }
+            return vec![fx];
+        }
         if ed.purpose == EditorPurpose::Title {
             if let Some(mut f) = m.declare_form.take() {
                 f.title = ed.text();
@@ -109,6 +126,21 @@ pub(super) fn editor_key(m: &mut Model, mut ed: Box<Editor>, k: KeyEvent) -> Vec
             }
         }
         return Vec::new();
+    }
+    if let (EditorPurpose::Status(audience), KeyCode::Char('r')) = (ed.purpose, k.code) {
+        if k.modifiers.contains(KeyModifiers::CONTROL) {
+            // Back to the template, filled in afresh (times are now's).
+            let text = m
+                .incident
+                .as_ref()
+                .map(|i| status_template(i, audience, m.now))
+                .unwrap_or_default();
+            let mut fresh = Editor::new(EditorPurpose::Status(audience), &text);
+            fresh.template = Some(text);
+            m.flash("back to the template", false);
+            m.overlay = Some(Overlay::Editor(fresh));
+            return Vec::new();
+        }
     }
     if is_newline_key(&k) {
         if !ed.single_line() {
@@ -121,7 +153,7 @@ pub(super) fn editor_key(m: &mut Model, mut ed: Box<Editor>, k: KeyEvent) -> Vec
         return submit_editor(m, ed);
     }
     ed.area.input(k);
-    if ed.purpose == EditorPurpose::Note {
+    if matches!(ed.purpose, EditorPurpose::Note | EditorPurpose::Status(_)) {
         m.draft_dirty_at = Some(m.now);
     }
     m.overlay = Some(Overlay::Editor(ed));
@@ -276,21 +308,39 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
             let mut ed = ed;
             ed.warned = true;
             m.flash(
-                "the update still has [PLACEHOLDERS]; fill them in, or Enter again to record it as is",
+                "the update still has [PLACEHOLDERS] or {names}; fill them in, or Enter again to record it as is",
                 true,
             );
             m.overlay = Some(Overlay::Editor(ed));
             Vec::new()
         }
-        EditorPurpose::Status(audience) => write(
-            m,
-            "status update",
-            vec![StatusUpdate {
-                audience,
-                text: trimmed,
+        EditorPurpose::Status(audience) => {
+            let mut fx = write(
+                m,
+                format!("{} status update", audience.word()),
+                vec![StatusUpdate {
+                    audience,
+                    text: trimmed,
+                }
+                .into()],
+            );
+            let sent = fx.iter().any(|f| matches!(f, Effect::Write { .. }));
+            if let Some(inc) = m.incident.as_mut() {
+                if !sent {
+                    // Refused (observer, replay, the fold's rules): the text is not lost.
+                    fx.push(keep_status_draft(inc, audience, &ed));
+                } else if inc.status_drafts.remove(&audience).is_some() {
+                    // On its way (kept and retried until it is on disk): the draft is done.
+                    fx.push(Effect::SaveStatusDraft {
+                        incident: inc.id.clone(),
+                        audience,
+                        text: String::new(),
+                    });
+                }
             }
-            .into()],
-        ),
+            m.draft_dirty_at = None;
+            fx
+        }
         EditorPurpose::ResolveReason => {
             let open = m
                 .incident
@@ -367,15 +417,17 @@ pub(super) fn short_label(text: &str) -> String {
     s
 }
 
-/// A template's fill-in like `[CHANNEL]` or `[TIME, UTC]` still in the text.
+/// A template's fill-in like `[CHANNEL]` or `[TIME, UTC]` still in the text, or a `{name}`
+/// warroom did not fill (a typo in the playbook).
 pub(super) fn has_placeholder(text: &str) -> bool {
-    text.split('[').skip(1).any(|rest| {
-        rest.split_once(']').is_some_and(|(inside, _)| {
-            !inside.is_empty()
-                && inside.chars().any(|c| c.is_ascii_uppercase())
-                && !inside.chars().any(|c| c.is_ascii_lowercase())
+    !crate::domain::template::placeholders(text).is_empty()
+        || text.split('[').skip(1).any(|rest| {
+            rest.split_once(']').is_some_and(|(inside, _)| {
+                !inside.is_empty()
+                    && inside.chars().any(|c| c.is_ascii_uppercase())
+                    && !inside.chars().any(|c| c.is_ascii_lowercase())
+            })
         })
-    })
 }
 
 /// `NAME=value` lines, the empty ones left out.

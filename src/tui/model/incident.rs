@@ -130,6 +130,9 @@ pub struct IncidentModel {
     pub timeline: TimelineView,
     /// The saved note draft, restored into the editor.
     pub draft: String,
+    /// Status updates closed unsent, per audience: reopened instead of the template (`Ctrl+R`
+    /// in the editor goes back to the template). Saved in the local state directory.
+    pub status_drafts: BTreeMap<Audience, String>,
     /// Whether the tab followed the incident's phase until the user picked another.
     pub tab_follows_phase: bool,
     /// Replay mode: `view` shows the incident as it stood at a cursor time; the live view is
@@ -163,6 +166,7 @@ impl IncidentModel {
                 condense_clock: true,
             },
             draft: String::new(),
+            status_drafts: BTreeMap::new(),
             tab_follows_phase: true,
             replay: None,
         }
@@ -406,12 +410,7 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Status => {
-            m.overlay = Some(Overlay::Picker(Picker {
-                title: "Status update for".into(),
-                options: vec!["internal".into(), "external".into()],
-                sel: 0,
-                purpose: PickPurpose::StatusAudience,
-            }));
+            m.overlay = Some(Overlay::Picker(status_picker(inc)));
             Vec::new()
         }
         Action::Severity => {

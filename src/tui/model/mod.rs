@@ -153,6 +153,12 @@ pub enum Msg {
         incident: String,
         text: String,
     },
+    /// A status update closed unsent in an earlier session, for this audience.
+    StatusDraftLoaded {
+        incident: String,
+        audience: Audience,
+        text: String,
+    },
     /// SIGHUP, SIGTERM, SIGINT and the like (or the terminal went away): save what is typed,
     /// then quit.
     Hangup,
@@ -179,6 +185,12 @@ pub enum Effect {
     },
     SaveDraft {
         incident: String,
+        text: String,
+    },
+    /// The status update to this audience closed unsent (empty: none kept).
+    SaveStatusDraft {
+        incident: String,
+        audience: Audience,
         text: String,
     },
     /// Put this text on the clipboard (OSC 52) and save it to a file in the state directory
@@ -452,6 +464,18 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             m.watch = w;
             Vec::new()
         }
+        Msg::StatusDraftLoaded {
+            incident,
+            audience,
+            text,
+        } => {
+            if let Some(inc) = m.incident.as_mut().filter(|i| i.id == incident) {
+                if !text.trim().is_empty() {
+                    inc.status_drafts.entry(audience).or_insert(text);
+                }
+            }
+            Vec::new()
+        }
         Msg::DraftLoaded { incident, text } => {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == incident) {
                 if !text.trim().is_empty() {
@@ -595,24 +619,82 @@ fn tick(m: &mut Model, now: Millis) -> Vec<Effect> {
     fx
 }
 
-/// The note being typed, saved so an SSH drop loses nothing.
+/// The note (or status update) being typed, saved so an SSH drop loses nothing.
 fn save_editor_draft(m: &mut Model) -> Vec<Effect> {
     let Some(inc) = &mut m.incident else {
         return Vec::new();
     };
+    let mut fx = Vec::new();
     if let Some(Overlay::Editor(ed)) = &m.overlay {
         if ed.purpose == EditorPurpose::Note {
             inc.draft = ed.text();
         }
+        if let EditorPurpose::Status(audience) = ed.purpose {
+            fx.push(keep_status_draft(inc, audience, ed));
+        }
     }
-    vec![Effect::SaveDraft {
+    fx.push(Effect::SaveDraft {
         incident: inc.id.clone(),
         text: inc.draft.clone(),
-    }]
+    });
+    fx
+}
+
+/// Keep the status update being closed as this audience's draft — unless it is the template as
+/// it was filled in (nothing was written: next time the template is filled in afresh) or empty.
+pub(super) fn keep_status_draft(inc: &mut IncidentModel, audience: Audience, ed: &Editor) -> Effect {
+    let text = ed.text();
+    let untouched = ed.template.as_deref().is_some_and(|t| t.trim_end() == text.trim_end());
+    if text.trim().is_empty() || untouched {
+        inc.status_drafts.remove(&audience);
+    } else {
+        inc.status_drafts.insert(audience, text.clone());
+    }
+    Effect::SaveStatusDraft {
+        incident: inc.id.clone(),
+        audience,
+        text: inc.status_drafts.get(&audience).cloned().unwrap_or_default(),
+    }
 }
 
 /// On the way out, writes that never landed go into the draft file rather than vanish.
 fn save_failed_writes(m: &mut Model) -> Vec<Effect> {
+    let mut fx = save_failed_status_updates(m);
+    fx.extend(save_failed_notes(m));
+    fx
+}
+
+/// A status update that never landed becomes its audience's draft (unless one is kept already).
+fn save_failed_status_updates(m: &mut Model) -> Vec<Effect> {
+    let Some(inc) = &mut m.incident else {
+        return Vec::new();
+    };
+    let unsent: Vec<(Audience, String)> = m
+        .pending
+        .iter()
+        .filter(|p| p.incident == inc.id && !matches!(p.state, PendingState::Written(_)))
+        .flat_map(|p| p.drafts.iter())
+        .filter_map(|d| match &d.body {
+            Body::StatusUpdate(u) => Some((u.audience, u.text.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut fx = Vec::new();
+    for (audience, text) in unsent {
+        if inc.status_drafts.get(&audience).is_some_and(|d| !d.trim().is_empty()) {
+            continue;
+        }
+        inc.status_drafts.insert(audience, text.clone());
+        fx.push(Effect::SaveStatusDraft {
+            incident: inc.id.clone(),
+            audience,
+            text,
+        });
+    }
+    fx
+}
+
+fn save_failed_notes(m: &mut Model) -> Vec<Effect> {
     let Some(inc) = &m.incident else {
         return Vec::new();
     };
@@ -803,10 +885,28 @@ fn draft_farewell(m: &Model, fx: &[Effect]) -> Option<String> {
     let saved = fx
         .iter()
         .any(|f| matches!(f, Effect::SaveDraft { text, .. } if !text.trim().is_empty()));
-    (saved || !inc.draft.trim().is_empty()).then(|| {
+    let note = (saved || !inc.draft.trim().is_empty()).then(|| {
         format!(
             "your unsent note for {} is kept as a draft; `warroom open {}` and n continue it",
             inc.id, inc.id
         )
-    })
+    });
+    let audiences: Vec<&str> = inc
+        .status_drafts
+        .iter()
+        .filter(|(_, t)| !t.trim().is_empty())
+        .map(|(a, _)| a.word())
+        .collect();
+    let status = (!audiences.is_empty()).then(|| {
+        format!(
+            "your unsent status update ({}) for {} is kept; `warroom open {}` and u continue it",
+            audiences.join(", "),
+            inc.id,
+            inc.id
+        )
+    });
+    match (note, status) {
+        (Some(n), Some(s)) => Some(format!("{n}\n{s}")),
+        (n, s) => n.or(s),
+    }
 }

@@ -1,6 +1,7 @@
 //! Pickers: severity, people, roles, audiences, playbooks.
 
 use super::*;
+use crate::domain::template;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum PickPurpose {
@@ -8,7 +9,8 @@ pub enum PickPurpose {
     Assign(Target),
     Role,
     RolePerson(String),
-    StatusAudience,
+    /// The audiences offered, in the order of the options.
+    StatusAudience(Vec<Audience>),
     DeclarePlaybook,
     /// Rate this objective of the exercise (the facilitator's, private).
     Rating(String),
@@ -95,18 +97,29 @@ pub(super) fn choose(m: &mut Model, p: Picker) -> Vec<Effect> {
             format!("{role} → {choice}"),
             vec![RoleAssigned { role, who: choice }.into()],
         ),
-        PickPurpose::StatusAudience => {
-            let audience = if p.sel == 0 {
-                Audience::Internal
-            } else {
-                Audience::External
+        PickPurpose::StatusAudience(audiences) => {
+            let Some(audience) = audiences.get(p.sel).copied() else {
+                return Vec::new();
             };
-            let text = m
-                .incident
-                .as_ref()
-                .map(|i| status_template(i, audience))
-                .unwrap_or_default();
-            m.overlay = Some(Overlay::Editor(Editor::new(EditorPurpose::Status(audience), &text)));
+            let (template, kept) = match m.incident.as_ref() {
+                Some(i) => (
+                    status_template(i, audience, m.now),
+                    i.status_drafts.get(&audience).filter(|t| !t.trim().is_empty()).cloned(),
+                ),
+                None => (String::new(), None),
+            };
+            if kept.is_some() {
+                m.flash(
+                    format!(
+                        "your {} draft is back; Ctrl+R starts again from the template",
+                        audience.word()
+                    ),
+                    false,
+                );
+            }
+            let mut ed = Editor::new(EditorPurpose::Status(audience), kept.as_deref().unwrap_or(&template));
+            ed.template = Some(template);
+            m.overlay = Some(Overlay::Editor(ed));
             Vec::new()
         }
         PickPurpose::Rating(objective) => super::facilitator::rating_picked(m, objective, p.sel),
@@ -139,23 +152,45 @@ pub(super) fn choose(m: &mut Model, p: Picker) -> Vec<Effect> {
     }
 }
 
-/// The playbook's first template for the audience, with the incident's facts filled in.
-pub fn status_template(inc: &IncidentModel, audience: Audience) -> String {
-    let s = inc.state();
-    let Some(t) = inc
-        .playbook()
-        .and_then(|p| p.templates.iter().find(|t| t.audience == audience))
-    else {
+/// The playbook's first template for the audience, with the incident's facts filled in (see
+/// [`crate::domain::template`]); empty when the playbook has none for it.
+pub fn status_template(inc: &IncidentModel, audience: Audience, now: Millis) -> String {
+    let Some(pb) = inc.playbook() else {
         return String::new();
     };
-    let mut fills: BTreeMap<&str, String> = BTreeMap::new();
-    fills.insert("{title}", s.title().to_string());
-    fills.insert("{severity}", s.severity().map_or("?".into(), |v| format!("SEV{v}")));
-    fills.insert("{phase}", s.phase().label().to_string());
-    fills.insert("{commander}", s.commander().unwrap_or("-").to_string());
-    let mut text = t.text.clone();
-    for (k, v) in fills {
-        text = text.replace(k, &v);
+    template::first_for(pb, audience)
+        .map(|t| template::fill(&t.text, inc.state(), pb, now))
+        .unwrap_or_default()
+}
+
+/// `u`: internal and external always, then the audiences the playbook names; one with a kept
+/// draft says so.
+pub fn status_picker(inc: &IncidentModel) -> Picker {
+    let audiences = template::audiences(inc.playbook());
+    let options = audiences
+        .iter()
+        .map(|a| {
+            let kept = inc.status_drafts.get(a).is_some_and(|t| !t.trim().is_empty());
+            let title = inc
+                .playbook()
+                .and_then(|p| template::first_for(p, *a))
+                .map(|t| {
+                    // "Executives: leadership briefing" after "executives" says it twice.
+                    let title = crate::domain::sanitize(&t.title);
+                    let short = title
+                        .split_once(':')
+                        .filter(|(head, _)| head.trim().eq_ignore_ascii_case(a.word()))
+                        .map_or(title.as_str(), |(_, rest)| rest.trim());
+                    format!(" — {short}")
+                })
+                .unwrap_or_default();
+            format!("{}{}{title}", a.word(), if kept { " (draft kept)" } else { "" })
+        })
+        .collect();
+    Picker {
+        title: "Status update (recorded, not sent) for".into(),
+        options,
+        sel: 0,
+        purpose: PickPurpose::StatusAudience(audiences),
     }
-    text
 }

@@ -413,10 +413,18 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                 " Parameters (NAME=value; ↑↓ line) — Enter proposes · Esc cancels ".into(),
                 8,
             ),
-            EditorPurpose::Status(_) => (
-                " Status update — recorded, not sent · Enter records · Esc cancels ".into(),
-                10,
-            ),
+            EditorPurpose::Status(audience) => {
+                let word = audience.word();
+                let mut chars = word.chars();
+                let first: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+                (
+                    format!(
+                        " {first}{} update — Enter records · Ctrl+R template · Esc keeps draft ",
+                        chars.as_str()
+                    ),
+                    10,
+                )
+            }
             EditorPurpose::FollowUp => {
                 let d = ed.follow.clone().unwrap_or_default();
                 (
@@ -1069,7 +1077,10 @@ fn help(m: &Model, area: Rect, theme: &Theme) -> Dialog {
     rows.push(Row::Line(Line::styled("Every dialog", theme.title())));
     for (keys, h) in [
         ("Enter", "yes / send / pick / close (as the dialog's keys say)"),
-        ("Esc", "no / cancel / close (a note is kept as a draft)"),
+        (
+            "Esc",
+            "no / cancel / close (a note or status update is kept as a draft)",
+        ),
         ("j/k PgUp/PgDn", "scroll a dialog or detail that does not fit"),
     ] {
         rows.push(Row::Line(Line::from(vec![
