@@ -924,10 +924,14 @@ fn corrections_name_their_record_and_only_its_author_or_the_commander_writes_the
         "{why:?}"
     );
     assert!(
-        why.iter().any(|w| w.contains("sorts before the record it corrects")),
+        why.iter().any(|w| w.contains("is not in the record before it")),
         "{why:?}"
     );
-    assert!(why.iter().any(|w| w.contains("no record n1 at seq 2")), "{why:?}");
+    assert!(
+        why.iter()
+            .any(|w| w.contains("n1 at seq 2 of log bob@h2) is not in the record")),
+        "{why:?}"
+    );
     assert_eq!(s.derived.corrections.len(), 1);
     let row = s.timeline().find(|e| e.id == "n1").unwrap();
     let words = warroom::domain::describe::describe_in(&s, row);

@@ -921,14 +921,18 @@ impl IncidentState {
             }
         }
         if let Body::Corrected(c) = &e.body {
-            if self
+            // One reason whether the target has not arrived yet or sorts after the correction,
+            // so the verdict reads the same in any arrival order (a target arriving late and
+            // sorting before it replays the correction, which is then applied).
+            let before = self
                 .seen
                 .get(&(c.log.clone(), c.seq))
-                .is_some_and(|(id, k)| *id == c.id && *k >= e.key())
-            {
-                return Err(RuleViolation(
-                    "it sorts before the record it corrects (a writer that had seen that record could not have written it there)".into(),
-                ));
+                .is_some_and(|(id, k)| *id == c.id && *k < e.key());
+            if !before {
+                return Err(RuleViolation(format!(
+                    "the record it corrects ({} at seq {} of log {}) is not in the record before it",
+                    c.id, c.seq, c.log
+                )));
             }
         }
         self.check(&e.body, &e.by, e.wall)
