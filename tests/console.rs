@@ -2375,7 +2375,7 @@ fn the_timeline_cursor_moves_within_a_full_window() {
     assert!(rows[0].contains('▸'), "{rows:#?}");
     assert!(
         rows.iter()
-            .all(|r| r.trim_matches(|c| c == '║' || c == '│' || c == ' ').len() > 0),
+            .all(|r| !r.trim_matches(|c| c == '║' || c == '│' || c == ' ').is_empty()),
         "{rows:#?}"
     );
     // j moves the cursor down within the window.
