@@ -1369,7 +1369,7 @@ fn skipping_a_required_item_asks_why() {
     assert!(writes(&fx).is_empty());
     assert!(matches!(&m.overlay, Some(Overlay::Editor(e)) if e.purpose == EditorPurpose::Skip));
     let s = screen(&render(&m, 80, 24, Theme::mono()));
-    assert!(s.contains("Why skip this required item?"), "{s}");
+    assert!(s.contains("Why skip id-open-bridge? (a required item)"), "{s}");
     typed_text(&mut m, "bridge already open from the P1 call");
     let fx = update(&mut m, code(KeyCode::Enter));
     let w = writes(&fx);
@@ -2334,4 +2334,400 @@ fn a_kept_status_draft_comes_back_in_the_next_session_and_goes_once_recorded() {
     );
     assert_eq!(status_drafts(&fx), vec![(Audience::Customers, String::new())]);
     assert!(m.incident.as_ref().unwrap().status_drafts.is_empty());
+}
+
+// Issue 9: the console at 80x24, for a commander under stress.
+
+const SAVED: &str =
+    "/home/maya/.local/state/warroom/copied/2026-11-30-leaked-aws-keys-in-public-repo-p-zodu-cut-segment-egress-command.txt";
+
+/// The body of the dialog on screen, as its rows.
+fn dialog_rows(m: &Model, w: u16, h: u16) -> Vec<String> {
+    let area = view::dialogs::dialog_area(m, Rect::new(0, 0, w, h));
+    let (d, _) = view::dialogs::dialog_of(m, area, &Theme::mono()).unwrap();
+    view::dialogs::place(area, &d)
+        .body
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+}
+
+#[test]
+fn the_saved_copy_path_is_read_whole_and_m_works_from_the_detail() {
+    let mut m = model_on_incident();
+    select_action(&mut m, "cut-segment-egress");
+    update(&mut m, code(KeyCode::Enter));
+    update(&mut m, key('c'));
+    update(
+        &mut m,
+        Msg::Copied {
+            what: "the command of cut-segment-egress".into(),
+            saved: Ok(SAVED.into()),
+        },
+    );
+    assert!(matches!(m.overlay, Some(Overlay::Detail)));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    insta::assert_snapshot!("issue9_saved_copy_detail_80x24", s);
+    // The footer's message starts with the path, and no dialog covers it.
+    let lines: Vec<&str> = s.lines().collect();
+    let foot = view::footer_height(&m, 80) as usize;
+    assert!(lines[24 - foot].contains("saved to /home/maya"), "{s}");
+    // The detail itself shows the path whole (broken at the edge only).
+    let body: String = dialog_rows(&m, 80, 24).concat();
+    assert!(body.contains(SAVED), "{body}");
+    // M opens the message log from the detail; the path is broken at the edge, never spaced.
+    update(&mut m, key('M'));
+    assert!(matches!(m.overlay, Some(Overlay::Messages { .. })));
+    let rows = dialog_rows(&m, 80, 24);
+    let joined: String = rows.iter().map(|r| r.trim_start()).collect();
+    assert!(joined.contains(SAVED), "{rows:?}");
+    insta::assert_snapshot!(
+        "issue9_saved_copy_messages_80x24",
+        screen(&render(&m, 80, 24, Theme::mono()))
+    );
+}
+
+/// The story declared under another id, title, mode and severity.
+fn model_declared(id: &str, title: &str, mode: Mode) -> Model {
+    let mut up = story();
+    for e in &mut up.events {
+        if let Body::Declared(d) = &mut e.body {
+            d.incident = id.into();
+            d.title = title.into();
+            d.mode = mode;
+            d.severity = 1;
+        }
+    }
+    let mut m = Model::new(
+        "you@jump",
+        Keymap::default(),
+        "/srv/warroom (from WARROOM_DIR)",
+        T0 + 20 * 60_000,
+    );
+    m.watch = WatchInfo {
+        mode: "inotify".into(),
+        last_reconcile: T0 + 20 * 60_000 - 1_000,
+    };
+    m.incident = Some(IncidentModel::new(id));
+    update(
+        &mut m,
+        Msg::Incident {
+            id: id.into(),
+            update: up,
+        },
+    );
+    m
+}
+
+#[test]
+fn the_header_clock_and_phase_are_never_cut_the_title_gives_way() {
+    let mut m = model_declared(
+        ID,
+        "Ransomware on finance file servers, payroll and HR shares",
+        Mode::Exercise,
+    );
+    incoming(&mut m, vec![clock_at(50, 1, "Start", 1.0, 0)]);
+    for w in [80u16, 70, 60] {
+        let s = screen(&render(&m, w, 24, Theme::mono()));
+        let top = s.lines().next().unwrap().trim_end().to_string();
+        assert!(top.ends_with("T+00:20:00"), "{w} columns: {top}");
+        assert!(top.contains("▶ Ident"), "{w} columns: {top}");
+        assert!(top.contains("E+19:00"), "{w} columns: {top}");
+        if w == 80 {
+            assert!(top.contains("▶ Identification") && top.contains("Ransomw"), "{top}");
+            insta::assert_snapshot!("issue9_exercise_header_80x24", s);
+        }
+    }
+}
+
+#[test]
+fn the_header_keeps_a_long_id_whole_before_the_freshness_and_next_update() {
+    let id = "2026-11-30-leaked-aws-keys-in-public-repo-p-zodu";
+    let m = model_declared(id, "Leaked AWS keys in a public repo", Mode::Real);
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    let second = s.lines().nth(1).unwrap();
+    assert!(second.contains(id), "{second}");
+    assert!(second.contains("IC maya"), "{second}");
+    insta::assert_snapshot!("issue9_long_id_header_80x24", s);
+    // Wider, the freshness comes back; narrower, the id is cut only after the rest went.
+    let wide = screen(&render(&m, 120, 40, Theme::mono()));
+    assert!(wide.lines().nth(1).unwrap().contains("inotify"), "{wide}");
+    let narrow = screen(&render(&m, 60, 24, Theme::mono()));
+    let l = narrow.lines().nth(1).unwrap();
+    assert!(
+        l.contains("IC maya") && l.contains("2026-11-30-leaked") && !l.contains("inotify"),
+        "{l}"
+    );
+}
+
+/// The rows of the timeline pane at 80x24, as drawn.
+fn timeline_rows(s: &str) -> Vec<String> {
+    let lines: Vec<&str> = s.lines().collect();
+    let top = lines.iter().position(|l| l.contains("Timeline")).unwrap();
+    lines[top + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with('╚') && !l.starts_with('└'))
+        .map(|l| l.to_string())
+        .collect()
+}
+
+#[test]
+fn the_timeline_cursor_moves_within_a_full_window() {
+    let mut m = model_on_incident();
+    let notes: Vec<Event> = (0..30)
+        .map(|i| {
+            ev(
+                100 + i,
+                "jon@ops-bastion",
+                8,
+                Note {
+                    text: format!("note number {i}"),
+                    tags: vec![],
+                },
+            )
+        })
+        .collect();
+    incoming(&mut m, notes);
+    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    update(&mut m, code(KeyCode::End));
+    update(&mut m, key('k'));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    let rows = timeline_rows(&s);
+    let n = rows.len();
+    assert!(
+        rows[n - 1].contains("note number 29"),
+        "the newest stays in view: {rows:#?}"
+    );
+    assert!(
+        rows[n - 2].contains('▸') && rows[n - 2].contains("note number 28"),
+        "{rows:#?}"
+    );
+    insta::assert_snapshot!("issue9_timeline_cursor_80x24", s);
+    // Up to the window's top edge, the window stays; one more and it scrolls by one.
+    for _ in 0..n - 2 {
+        update(&mut m, key('k'));
+    }
+    let rows = timeline_rows(&screen(&render(&m, 80, 24, Theme::mono())));
+    assert!(rows[0].contains('▸'), "{rows:#?}");
+    assert!(rows[n - 1].contains("note number 29"), "{rows:#?}");
+    update(&mut m, key('k'));
+    let rows = timeline_rows(&screen(&render(&m, 80, 24, Theme::mono())));
+    assert!(
+        rows[0].contains('▸') && rows[n - 1].contains("note number 28"),
+        "{rows:#?}"
+    );
+    // At the oldest, more k keeps the window full (no blank rows) and the cursor on the top row.
+    update(&mut m, code(KeyCode::Home));
+    for _ in 0..10 {
+        update(&mut m, key('k'));
+    }
+    let rows = timeline_rows(&screen(&render(&m, 80, 24, Theme::mono())));
+    assert!(rows[0].contains('▸'), "{rows:#?}");
+    assert!(
+        rows.iter()
+            .all(|r| !r.trim_matches(|c| c == '║' || c == '│' || c == ' ').is_empty()),
+        "{rows:#?}"
+    );
+    // j moves the cursor down within the window.
+    update(&mut m, key('j'));
+    let rows2 = timeline_rows(&screen(&render(&m, 80, 24, Theme::mono())));
+    assert!(rows2[1].contains('▸'), "{rows2:#?}");
+    assert_eq!(rows[2..], rows2[2..]);
+    // Enter opens the row under the cursor.
+    update(&mut m, code(KeyCode::Enter));
+    assert!(matches!(m.overlay, Some(Overlay::Detail)));
+}
+
+#[test]
+fn the_phase_confirmation_uses_the_width_and_shows_items_whole() {
+    let long = "Extra required step, written as long as playbook steps are written: confirm with the backup owner that the immutable copies are intact";
+    let mut m = model_with(|pb| {
+        pb.phases.identification.push(warroom::domain::playbook::Item {
+            id: "id-extra".into(),
+            text: long.into(),
+            required: true,
+            role: None,
+        });
+    });
+    update(&mut m, key('P'));
+    assert!(matches!(m.overlay, Some(Overlay::Confirm(Confirm::Phase { .. }))));
+    for (w, h) in [(120u16, 40u16), (80, 24), (60, 16)] {
+        update(&mut m, Msg::Resize { width: w, height: h });
+        let rows = dialog_rows(&m, w, h);
+        let joined = rows.iter().map(|r| r.trim()).collect::<Vec<_>>().join(" ");
+        assert!(joined.contains(long), "{w}x{h}: {rows:#?}");
+        let area = Rect::new(0, 0, w, h);
+        let (d, _) = view::dialogs::dialog_of(&m, area, &Theme::mono()).unwrap();
+        assert!(
+            view::dialogs::place(area, &d).rect.width >= w - 4,
+            "{w}: the box takes the width"
+        );
+    }
+    update(&mut m, Msg::Resize { width: 120, height: 40 });
+    insta::assert_snapshot!(
+        "issue9_phase_confirm_120x40",
+        screen(&render(&m, 120, 40, Theme::mono()))
+    );
+}
+
+#[test]
+fn the_facilitator_pane_shows_note_counts_and_the_rating_note_at_80x24() {
+    use warroom::exercise::local::{EvaluatorNote, ObjectiveRating, Rating};
+    let mut m = facilitator_model();
+    incoming(&mut m, exercise_events());
+    m.incident.as_mut().unwrap().focus = Pane::Facilitator;
+    let f = m.facilitator.as_mut().unwrap();
+    f.notes.push(EvaluatorNote {
+        inject: Some("inj-01-detection".into()),
+        at: T0,
+        text: "+ quick triage".into(),
+    });
+    let objective = f.scenario.objectives[0].clone();
+    f.ratings.push(ObjectiveRating {
+        objective,
+        rating: Rating::Partly,
+        note: "isolation took 40 minutes".into(),
+        at: T0,
+    });
+    m.fac_view = FacView::Released;
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("inj-01-detection (1 note)"), "{s}");
+    m.fac_view = FacView::Objectives;
+    m.inject_sel = 0;
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("isolation took 40 minutes"), "{s}");
+    assert!(s.contains("Enter/o rates"), "{s}");
+    insta::assert_snapshot!("issue9_facilitator_objectives_80x24", s);
+}
+
+#[test]
+fn every_editor_shows_enter_and_esc_at_80_and_60_columns() {
+    use warroom::domain::playbook::Audience;
+    use warroom::exercise::local::Rating;
+    let purposes = [
+        EditorPurpose::Note,
+        EditorPurpose::Blocked,
+        EditorPurpose::Skip,
+        EditorPurpose::Params,
+        EditorPurpose::Status(Audience::Internal),
+        EditorPurpose::FollowUp,
+        EditorPurpose::FollowUpDue,
+        EditorPurpose::Review,
+        EditorPurpose::Amend,
+        EditorPurpose::AmendReason,
+        EditorPurpose::RetractReason,
+        EditorPurpose::Search,
+        EditorPurpose::Title,
+        EditorPurpose::Evaluator,
+        EditorPurpose::SeverityReason(1),
+        EditorPurpose::Response,
+        EditorPurpose::Rating(Rating::Partly),
+        EditorPurpose::ResolveReason,
+        EditorPurpose::ReopenReason,
+        EditorPurpose::Discovery(T0),
+    ];
+    for p in purposes {
+        let mut m = model_on_incident();
+        let mut ed = Editor::new(p, "");
+        ed.item = Some("inj-01-detection-with-a-long-identifier".into());
+        m.overlay = Some(Overlay::Editor(ed));
+        for (w, h) in [(80u16, 24u16), (60, 16)] {
+            let s = screen(&render(&m, w, h, Theme::mono()));
+            assert!(s.contains("Enter") && s.contains("Esc"), "{p:?} at {w}x{h}:\n{s}");
+        }
+        if p == EditorPurpose::Evaluator {
+            insta::assert_snapshot!(
+                "issue9_evaluator_editor_80x24",
+                screen(&render(&m, 80, 24, Theme::mono()))
+            );
+        }
+    }
+}
+
+#[test]
+fn observer_mode_offers_only_read_keys_and_refuses_writes_at_once() {
+    let mut m = model_on_incident();
+    m.observer = true;
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    let footer = s.lines().last().unwrap().to_string();
+    for word in ["done", "blocked", "note"] {
+        assert!(!footer.contains(word), "{footer}");
+    }
+    insta::assert_snapshot!("issue9_observer_80x24", s);
+    update(&mut m, key('n'));
+    assert!(m.overlay.is_none(), "no editor opens");
+    assert!(m.flash.as_ref().unwrap().text.contains("observer mode: read-only"));
+    // Help lists no write keys either; replay uses the same rule.
+    update(&mut m, key('?'));
+    let help = dialog_rows(&m, 80, 24).join("\n");
+    assert!(!help.contains("write a note") && help.contains("help"), "{help}");
+    for a in warroom::tui::keymap::Action::ALL {
+        if a.writes() {
+            assert!(!m.offers(*a), "{a:?}");
+        }
+    }
+}
+
+#[test]
+fn after_the_exercise_ends_the_clock_keys_are_gone_and_say_so() {
+    let mut m = facilitator_model();
+    incoming(
+        &mut m,
+        vec![clock_at(50, 1, "Start", 1.0, 0), clock_at(51, 5, "End", 1.0, 240_000)],
+    );
+    m.incident.as_mut().unwrap().focus = Pane::Facilitator;
+    let s = screen(&render(&m, 120, 40, Theme::mono()));
+    let footer = s.lines().last().unwrap().to_string();
+    for word in ["pause", "faster", "slower", "release"] {
+        assert!(!footer.contains(word), "{footer}");
+    }
+    for c in [' ', '+', '-'] {
+        m.flash = None;
+        let fx = update(&mut m, key(c));
+        assert!(writes(&fx).is_empty());
+        assert!(
+            m.flash
+                .as_ref()
+                .is_some_and(|f| f.text.contains("the exercise has ended")),
+            "{c:?}: {:?}",
+            m.flash
+        );
+    }
+}
+
+#[test]
+fn an_empty_reason_says_why_nothing_was_recorded() {
+    let mut m = model_with(|_| {});
+    // The first item of Identification is required in the ransomware playbook.
+    let item = m.incident.as_ref().unwrap().selected_item().unwrap().clone();
+    assert!(item.required);
+    update(&mut m, key('s'));
+    let Some(Overlay::Editor(ed)) = &m.overlay else {
+        panic!("no editor: {:?}", m.flash)
+    };
+    assert_eq!(ed.purpose, EditorPurpose::Skip);
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains(&format!("Why skip {}", item.id)), "{s}");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert!(writes(&fx).is_empty());
+    assert!(matches!(m.overlay, Some(Overlay::Editor(_))), "stays open");
+    assert!(
+        m.flash
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("a reason is required to skip a required item"),
+        "{:?}",
+        m.flash
+    );
+    // Blocked too.
+    update(&mut m, code(KeyCode::Esc));
+    update(&mut m, key('b'));
+    update(&mut m, code(KeyCode::Enter));
+    assert!(m
+        .flash
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("a reason is required to mark an item blocked"));
 }

@@ -375,7 +375,7 @@ fn note_typed_in_the_console_lands_in_the_shared_log() {
     let mut c = open_incident(&w, &alice, &id, "Typed note", Spawn::new(&args));
 
     c.send(b"n");
-    c.wait_for("Note — Enter sends", WAIT);
+    c.wait_for("Enter sends · Alt+Enter", WAIT);
     c.type_text("typed from the console");
     c.wait_for("typed from the console", WAIT);
     c.send(b"\r");
@@ -756,7 +756,7 @@ fn an_unbracketed_paste_in_the_note_editor_is_text() {
     let args = ["open", id.as_str()];
     let mut c = open_incident(&w, &alice, &id, "Paste into a note", Spawn::new(&args).size(100, 30));
     c.send(b"n");
-    c.wait_for("Note — Enter sends", WAIT);
+    c.wait_for("Enter sends · Alt+Enter", WAIT);
     // A newline inside the paste starts a new line; it does not send the note half-way.
     c.send(b"Approved by lead\rq and y");
     c.wait_until("the pasted text in the editor", WAIT, |s| {
@@ -795,7 +795,7 @@ fn every_ending_signal_restores_the_terminal_and_saves_the_draft() {
         let _ = std::fs::remove_file(&draft);
         let mut c = open_incident(&w, &alice, &id, "Signals", Spawn::new(&args));
         c.send(b"n");
-        c.wait_for("Note — Enter sends", WAIT);
+        c.wait_for("Enter sends · Alt+Enter", WAIT);
         let text = format!("typed before {name}");
         c.type_text(&text);
         c.wait_for(&text, WAIT);
@@ -846,7 +846,7 @@ fn quitting_with_a_draft_says_where_it_is() {
     let args = ["open", id.as_str()];
     let mut c = open_incident(&w, &alice, &id, "Quit with a draft", Spawn::new(&args));
     c.send(b"n");
-    c.wait_for("Note — Enter sends", WAIT);
+    c.wait_for("Enter sends · Alt+Enter", WAIT);
     c.type_text("unsent");
     c.send(b"\x1b");
     std::thread::sleep(Duration::from_millis(300));
@@ -908,7 +908,7 @@ fn handing_off_command_and_skipping_a_required_item_ask_first() {
     c.wait_for("bob is here", WAIT);
     // s on a required item asks why, and the reason is recorded.
     c.send(b"s");
-    c.wait_for("Why skip this required item?", WAIT);
+    c.wait_for("(a required item)", WAIT);
     c.type_text("bridge opened by phone");
     c.send(b"\r");
     let reader = w.who("carol", "desk");

@@ -38,13 +38,22 @@ pub fn check_terminal() -> Result<()> {
 /// Why the console cannot run here, if it cannot: no terminal, or one that cannot move the cursor.
 pub fn terminal_refusal(is_terminal: bool, term: &str) -> Option<String> {
     const HINT: &str = "follow an incident with `warroom tail <incident> --follow`, list them with `warroom list`";
+    let dumb = term == "dumb";
     if !is_terminal {
-        return Some(format!("the console needs a terminal; {HINT}"));
+        let also = if dumb {
+            " (and TERM=dumb could not draw it: set TERM)"
+        } else {
+            ""
+        };
+        return Some(format!("the console needs a terminal{also}; {HINT}"));
     }
-    if term == "dumb" {
-        return Some(format!(
-            "TERM=dumb: this terminal cannot draw the console (set TERM, e.g. TERM=xterm-256color); {HINT}"
-        ));
+    // There is a terminal: only one that says it cannot draw.
+    if dumb {
+        return Some(
+            "TERM=dumb cannot draw the console; use `warroom tail <incident> --follow`, or set TERM \
+             (e.g. TERM=xterm-256color)"
+                .into(),
+        );
     }
     None
 }

@@ -39,6 +39,18 @@ impl Phase {
         }
     }
 
+    /// The name in at most 8 columns, for narrow columns and headers.
+    pub fn short_label(self) -> &'static str {
+        match self {
+            Phase::Preparation => "Prep.",
+            Phase::Identification => "Ident.",
+            Phase::Containment => "Contain.",
+            Phase::Eradication => "Erad.",
+            Phase::Recovery => "Recovery",
+            Phase::LessonsLearned => "Lessons",
+        }
+    }
+
     pub fn slug(self) -> &'static str {
         match self {
             Phase::Preparation => "preparation",

@@ -56,6 +56,8 @@ impl KeyClock {
         self.run = if close { self.run + text } else { text };
         self.last_at = Some(at);
         let tail = self.paste_last.is_some_and(|t| (0..=PASTE_TAIL_MS).contains(&(at - t)));
+        // Judged by arrival (the batch's stamp), never by when it was handled: an Enter after a
+        // quiet gap (more than PASTE_TAIL_MS since the paste's last key) is a person's key.
         if text == 0 || !(self.run >= BURST_KEYS || tail) {
             return Verdict::Keys;
         }
@@ -80,6 +82,26 @@ impl KeyClock {
     pub fn opened_recently(&self) -> bool {
         self.opened.is_some_and(|(t, _)| self.at - t < CONFIRM_GUARD_MS)
     }
+}
+
+/// Keys this close (ms) by their arrival stamps were read together: one batch.
+pub const SAME_READ_MS: Millis = 1;
+
+/// Keys stamped as they were read, in order, cut into batches wherever the stamps leave a gap:
+/// what arrived together stays together, and a key that came later is judged on its own (with its
+/// own arrival time) even when it was handled together with the rest, late, after a busy moment.
+pub fn batches(keys: Vec<(KeyEvent, Millis)>) -> Vec<(Vec<KeyEvent>, Millis)> {
+    let mut out: Vec<(Vec<KeyEvent>, Millis)> = Vec::new();
+    for (k, at) in keys {
+        match out.last_mut() {
+            Some((batch, last)) if (0..=SAME_READ_MS).contains(&(at - *last)) => {
+                batch.push(k);
+                *last = at;
+            }
+            _ => out.push((vec![k], at)),
+        }
+    }
+    out
 }
 
 /// A key that a paste is made of: a character, a newline or a tab.
@@ -165,6 +187,33 @@ mod tests {
         assert!(c.too_soon(), "150 ms: not read yet");
         c.arrive(&keys("y"), 400);
         assert!(!c.too_soon());
+    }
+
+    #[test]
+    fn an_enter_after_a_long_paste_sends_even_when_handled_late() {
+        // 3000 characters arrive in 1024-byte reads over 30 ms; the Enter 2.5 s later. The app was
+        // busy typing the paste into the field, so all of it is handled together, late.
+        let mut stamped: Vec<(KeyEvent, Millis)> = keys(&"x".repeat(3000))
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| (k, 1_000 + (i as Millis / 1024) * 15))
+            .collect();
+        stamped.push((KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), 3_500));
+        let got = batches(stamped);
+        assert_eq!(got.len(), 4, "three reads of the paste, then the Enter on its own");
+        let mut c = KeyClock::default();
+        let verdicts: Vec<Verdict> = got.iter().map(|(k, at)| c.arrive(k, *at)).collect();
+        assert_eq!(
+            verdicts,
+            [Verdict::Paste, Verdict::Paste, Verdict::Paste, Verdict::Keys]
+        );
+        assert_eq!(got[3].0[0].code, KeyCode::Enter);
+        // An Enter 150 ms after the last piece, alone, is a key; one 50 ms after is the paste's tail.
+        let mut c = KeyClock::default();
+        c.arrive(&keys(&"y".repeat(300)), 0);
+        let enter = [KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)];
+        assert_eq!(c.arrive(&enter, 50), Verdict::Paste);
+        assert_eq!(c.arrive(&enter, 200), Verdict::Keys);
     }
 
     #[test]

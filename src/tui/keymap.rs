@@ -163,6 +163,96 @@ impl Action {
         Action::Review,
     ];
 
+    /// Whether the action records something (in the shared folder or the facilitator's private
+    /// notes). The one rule for what observer mode and replay refuse, and leave out of the footer
+    /// and help.
+    pub fn writes(self) -> bool {
+        match self {
+            Action::Declare
+            | Action::Note
+            | Action::Status
+            | Action::FollowUp
+            | Action::NextPhase
+            | Action::Severity
+            | Action::Handoff
+            | Action::AssignRole
+            | Action::Assign
+            | Action::ItemDone
+            | Action::ItemBlocked
+            | Action::ItemSkipped
+            | Action::ItemOpen
+            | Action::Propose
+            | Action::Approve
+            | Action::Run
+            | Action::ActionDone
+            | Action::ActionFailed
+            | Action::RollBack
+            | Action::Retry
+            | Action::PauseResume
+            | Action::Faster
+            | Action::Slower
+            | Action::ReleaseNow
+            | Action::SkipInject
+            | Action::EvaluatorNote
+            | Action::EndExercise
+            | Action::RateObjective
+            | Action::Respond
+            | Action::Discovery
+            | Action::Resolve
+            | Action::Reopen
+            | Action::Archive
+            | Action::Classify
+            | Action::Materiality
+            | Action::Amend
+            | Action::Retract => true,
+            Action::Quit
+            | Action::Back
+            | Action::Open
+            | Action::Help
+            | Action::Problems
+            | Action::NextPane
+            | Action::PrevPane
+            | Action::Up
+            | Action::Down
+            | Action::Left
+            | Action::Right
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom
+            | Action::BoardFilter
+            | Action::Search
+            | Action::FilterKind
+            | Action::FilterAuthor
+            | Action::LocalTime
+            | Action::Messages
+            | Action::JumpApproval
+            | Action::JumpMine
+            | Action::JumpRequired
+            | Action::Clocks
+            | Action::FacView
+            | Action::ReplayPrev
+            | Action::ReplayNext
+            | Action::ReplayBack
+            | Action::ReplayForward
+            | Action::FollowUps
+            | Action::Review => false,
+        }
+    }
+
+    /// Whether the action runs a live exercise (its clock, its injects): gone once it has ended.
+    pub fn exercise_clock(self) -> bool {
+        matches!(
+            self,
+            Action::PauseResume
+                | Action::Faster
+                | Action::Slower
+                | Action::ReleaseNow
+                | Action::SkipInject
+                | Action::EndExercise
+        )
+    }
+
     /// Fails to compile when an action is added but not listed in `ALL`.
     #[allow(dead_code)]
     fn listed(self) -> bool {
@@ -632,9 +722,14 @@ impl Keymap {
 
     /// `(keys, help)` for the footer of these contexts, in table order, one entry per action.
     pub fn footer(&self, contexts: &[Context]) -> Vec<(String, String)> {
+        self.footer_where(contexts, |_| true)
+    }
+
+    /// The footer's entries for the actions `keep` lets through (observer mode: no writes).
+    pub fn footer_where(&self, contexts: &[Context], keep: impl Fn(Action) -> bool) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
         for c in contexts {
-            for b in self.bindings.iter().filter(|b| b.context == *c) {
+            for b in self.bindings.iter().filter(|b| b.context == *c && keep(b.action)) {
                 if let Some(label) = &b.footer {
                     if !out.iter().any(|(_, h)| h == label) {
                         out.push((b.key.to_string(), label.clone()));
@@ -647,8 +742,13 @@ impl Keymap {
 
     /// Every binding of a context, keys of one action joined: `j/↓  move down`.
     pub fn help(&self, context: Context) -> Vec<(String, String)> {
+        self.help_where(context, |_| true)
+    }
+
+    /// The help entries of a context for the actions `keep` lets through.
+    pub fn help_where(&self, context: Context, keep: impl Fn(Action) -> bool) -> Vec<(String, String)> {
         let mut out: Vec<(Action, Vec<String>, String)> = Vec::new();
-        for b in self.bindings.iter().filter(|b| b.context == context) {
+        for b in self.bindings.iter().filter(|b| b.context == context && keep(b.action)) {
             match out.iter_mut().find(|(a, _, _)| *a == b.action) {
                 Some((_, keys, _)) => keys.push(b.key.to_string()),
                 None => out.push((b.action, vec![b.key.to_string()], b.help.clone())),

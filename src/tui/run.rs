@@ -4,10 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crossterm::event::{Event as TermEvent, EventStream};
+use crossterm::event::Event as TermEvent;
 use crossterm::execute;
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
-use futures::StreamExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
@@ -173,8 +172,8 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
             },
         ));
     }
-    let mut events = EventStream::new();
     let started = std::time::Instant::now();
+    let mut events = read_terminal(started)?;
     let mut ended_by: Option<&'static str> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -212,11 +211,8 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
             }
         }
         let msgs: Vec<Msg> = tokio::select! {
-            ev = events.next() => match ev {
-                Some(Ok(first)) => {
-                    let at = Millis::try_from(started.elapsed().as_millis()).unwrap_or(Millis::MAX);
-                    terminal_msgs(drain(first), at)
-                }
+            ev = events.recv() => match ev {
+                Some(Ok(first)) => terminal_msgs(drain(first, &mut events)),
                 // The terminal is gone (SSH dropped): save and leave.
                 Some(Err(_)) | None => vec![Msg::Hangup],
             },
@@ -336,53 +332,68 @@ fn signal_number(name: &str) -> i32 {
     }
 }
 
-/// The event just read and everything else the terminal has already delivered: keys read together
-/// are how a paste without bracketed-paste markers shows itself (one write to the terminal arrives
-/// in one read).
-fn drain(first: TermEvent) -> Vec<TermEvent> {
+/// Terminal events, each stamped (ms since `started`) when it was read. A thread of their own
+/// reads them as they come, so the stamps are arrival times even while the screen is busy (a long
+/// paste being typed into a field): a key pressed after the paste ended is never taken for part
+/// of it because it was handled late.
+type Stamped = (TermEvent, Millis);
+
+fn read_terminal(started: std::time::Instant) -> std::io::Result<mpsc::UnboundedReceiver<std::io::Result<Stamped>>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    // Not joined: it waits on the terminal until the process ends.
+    std::thread::Builder::new()
+        .name("warroom-keys".into())
+        .spawn(move || loop {
+            let read = crossterm::event::read();
+            let at = Millis::try_from(started.elapsed().as_millis()).unwrap_or(Millis::MAX);
+            let end = read.is_err();
+            if tx.send(read.map(|e| (e, at))).is_err() || end {
+                break;
+            }
+        })?;
+    Ok(rx)
+}
+
+/// The event just received and everything else already read.
+fn drain(first: Stamped, rx: &mut mpsc::UnboundedReceiver<std::io::Result<Stamped>>) -> Vec<Stamped> {
     let mut all = vec![first];
     // Bounded, so a flood of input cannot keep the screen from being drawn.
-    while all.len() < 4096 && matches!(crossterm::event::poll(Duration::ZERO), Ok(true)) {
-        match crossterm::event::read() {
-            Ok(e) => all.push(e),
-            Err(_) => break,
+    while all.len() < 4096 {
+        match rx.try_recv() {
+            Ok(Ok(e)) => all.push(e),
+            _ => break,
         }
     }
     all
 }
 
-/// Terminal events in order, with consecutive keys kept together as one batch.
-fn terminal_msgs(events: Vec<TermEvent>, at: Millis) -> Vec<Msg> {
+/// Terminal events in order, with keys that arrived together (one read from the terminal, as a
+/// paste without bracketed-paste markers does) kept as one batch stamped with their arrival.
+fn terminal_msgs(events: Vec<Stamped>) -> Vec<Msg> {
     let mut out = Vec::new();
     let mut keys = Vec::new();
-    for e in events {
+    for (e, at) in events {
         match e {
-            TermEvent::Key(k) => {
-                keys.push(k);
-                continue;
-            }
+            TermEvent::Key(k) => keys.push((k, at)),
             TermEvent::Paste(p) => {
-                flush_keys(&mut out, &mut keys, at);
+                flush_keys(&mut out, &mut keys);
                 out.push(Msg::Paste(p));
             }
             TermEvent::Resize(width, height) => {
-                flush_keys(&mut out, &mut keys, at);
+                flush_keys(&mut out, &mut keys);
                 out.push(Msg::Resize { width, height });
             }
             _ => {}
         }
     }
-    flush_keys(&mut out, &mut keys, at);
+    flush_keys(&mut out, &mut keys);
     out
 }
 
-fn flush_keys(out: &mut Vec<Msg>, keys: &mut Vec<crossterm::event::KeyEvent>, at: Millis) {
-    if !keys.is_empty() {
+fn flush_keys(out: &mut Vec<Msg>, keys: &mut Vec<(crossterm::event::KeyEvent, Millis)>) {
+    for (keys, at) in super::input::batches(std::mem::take(keys)) {
         tracing::debug!(keys = keys.len(), at, "keys read at once");
-        out.push(Msg::Keys {
-            keys: std::mem::take(keys),
-            at,
-        });
+        out.push(Msg::Keys { keys, at });
     }
 }
 

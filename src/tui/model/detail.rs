@@ -60,6 +60,13 @@ pub(super) fn reader_key(m: &mut Model, o: Overlay, k: KeyEvent) -> Vec<Effect> 
     if closes {
         return Vec::new();
     }
+    // The message log is one key away from any reader (a detail's copy says where it saved).
+    if k.code == KeyCode::Char('M') {
+        m.overlay = Some(Overlay::Messages { scroll: usize::MAX });
+        let end = dialogs::max_scroll(m);
+        m.overlay = Some(Overlay::Messages { scroll: end });
+        return Vec::new();
+    }
     let detail = matches!(o, Overlay::Detail);
     if matches!(o, Overlay::Clocks { .. }) && k.code == KeyCode::Char('d') {
         return accept_discovery(m);

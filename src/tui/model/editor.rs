@@ -160,14 +160,49 @@ pub(super) fn editor_key(m: &mut Model, mut ed: Box<Editor>, k: KeyEvent) -> Vec
     Vec::new()
 }
 
+/// Why Enter on an empty editor records nothing, for the editors that need text.
+fn needs_text(p: EditorPurpose) -> Option<&'static str> {
+    Some(match p {
+        EditorPurpose::Note => "nothing sent: the note is empty",
+        EditorPurpose::Response => "nothing sent: the answer is empty",
+        EditorPurpose::Blocked => "a reason is required to mark an item blocked",
+        EditorPurpose::Skip => "a reason is required to skip a required item",
+        EditorPurpose::Status(_) => "nothing recorded: the status update is empty",
+        EditorPurpose::FollowUp => "nothing recorded: say what is to be done",
+        EditorPurpose::AmendReason => "a reason is required to amend a record",
+        EditorPurpose::RetractReason => "a reason is required to retract a record",
+        EditorPurpose::SeverityReason(_) => "a reason is required to change the severity",
+        EditorPurpose::ResolveReason => "a reason is required to resolve when you are not the commander",
+        EditorPurpose::ReopenReason => "a reason is required to reopen",
+        EditorPurpose::Discovery(_) => "a reason is required to move discovery",
+        EditorPurpose::Evaluator => "nothing kept: the evaluator note is empty",
+        EditorPurpose::Amend => "nothing to amend with: the corrected text is empty",
+        EditorPurpose::Params
+        | EditorPurpose::FollowUpDue
+        | EditorPurpose::Search
+        | EditorPurpose::Title
+        | EditorPurpose::Review
+        | EditorPurpose::Rating(_) => return None,
+    })
+}
+
 pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
     let text = ed.text();
     let trimmed = text.trim().to_string();
+    // Enter on an empty field that needs text says why nothing happened, and stays open.
+    if trimmed.is_empty() {
+        if let Some(why) = needs_text(ed.purpose) {
+            m.flash(format!("{why} — type it, or Esc cancels"), true);
+            m.overlay = Some(Overlay::Editor(ed));
+            return Vec::new();
+        }
+    }
     match ed.purpose {
         EditorPurpose::Search => {
             if let Some(inc) = m.incident.as_mut() {
                 inc.timeline.search = (!trimmed.is_empty()).then_some(trimmed);
                 inc.timeline.back = 0;
+                inc.timeline.win = 0;
             }
             Vec::new()
         }

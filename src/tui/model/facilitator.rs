@@ -183,6 +183,12 @@ fn facilitate_now(m: &mut Model, a: Action, speed: Option<f64>) -> Vec<Effect> {
     };
     let state = inc.state();
     let mut c = scheduler::clock(state);
+    // After the end, the clock and the injects are done with: say so rather than nothing.
+    let rates = m.fac_view == FacView::Objectives && a == Action::ReleaseNow;
+    if c.ended && a.exercise_clock() && !rates {
+        m.flash("the exercise has ended", false);
+        return Vec::new();
+    }
     if let Some(s) = speed {
         c.speed = s;
     }
@@ -201,7 +207,6 @@ fn facilitate_now(m: &mut Model, a: Action, speed: Option<f64>) -> Vec<Effect> {
         _ => None,
     };
     match a {
-        Action::PauseResume if c.ended => Vec::new(),
         Action::PauseResume => {
             let body = ExerciseClock {
                 change: if c.running { "Pause" } else { "Resume" }.into(),
@@ -265,10 +270,6 @@ fn facilitate_now(m: &mut Model, a: Action, speed: Option<f64>) -> Vec<Effect> {
             }
             _ => Vec::new(),
         },
-        Action::EndExercise if c.ended => {
-            m.flash("the exercise has already ended", false);
-            Vec::new()
-        }
         Action::EndExercise => {
             m.overlay = Some(Overlay::Confirm(Confirm::EndExercise));
             Vec::new()

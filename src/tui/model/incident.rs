@@ -90,8 +90,11 @@ impl KindFilter {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimelineView {
-    /// Rows scrolled back from the newest; 0 follows new events.
+    /// The cursor, in rows back from the newest; 0 follows new events.
     pub back: usize,
+    /// The window, in rows hidden below it (the newest are 0): it moves only when the cursor
+    /// reaches its edge. The view keeps it holding the cursor and full.
+    pub win: usize,
     pub kind: KindFilter,
     pub author: Option<String>,
     pub search: Option<String>,
@@ -159,6 +162,7 @@ impl IncidentModel {
             action_sel: 0,
             timeline: TimelineView {
                 back: 0,
+                win: 0,
                 kind: KindFilter::All,
                 author: None,
                 search: None,
@@ -256,11 +260,12 @@ pub(super) fn clamp(inc: &mut IncidentModel) {
 
 pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
     let person = m.person.clone();
+    let timeline_rows = crate::tui::view::timeline::pane_rows(m);
     let facilitating = m.facilitator.is_some();
     let Some(inc) = m.incident.as_mut() else {
         return Vec::new();
     };
-    if inc.replay.is_some() && !replay_allows(a) {
+    if inc.replay.is_some() && a.writes() {
         m.flash("replay is read-only: Esc returns to the live incident", true);
         return Vec::new();
     }
@@ -292,6 +297,7 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             inc.timeline.author = None;
             inc.timeline.kind = KindFilter::All;
             inc.timeline.back = 0;
+            inc.timeline.win = 0;
             Vec::new()
         }
         Action::Back => {
@@ -335,7 +341,7 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
-            move_cursor(inc, a, &mut m.inject_sel);
+            move_cursor(inc, a, &mut m.inject_sel, timeline_rows);
             Vec::new()
         }
         Action::Left | Action::Right => {
@@ -643,6 +649,7 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
         Action::FilterKind => {
             inc.timeline.kind = inc.timeline.kind.next();
             inc.timeline.back = 0;
+            inc.timeline.win = 0;
             Vec::new()
         }
         Action::FilterAuthor => {
@@ -652,6 +659,7 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
                 Some(cur) => people.iter().skip_while(|p| *p != cur).nth(1).cloned(),
             };
             inc.timeline.back = 0;
+            inc.timeline.win = 0;
             Vec::new()
         }
         Action::LocalTime => {
@@ -676,7 +684,7 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
     }
 }
 
-pub(super) fn move_cursor(inc: &mut IncidentModel, a: Action, inject_sel: &mut usize) {
+pub(super) fn move_cursor(inc: &mut IncidentModel, a: Action, inject_sel: &mut usize, rows: usize) {
     let page = 10;
     match inc.focus {
         Pane::Facilitator => {
@@ -709,52 +717,29 @@ pub(super) fn move_cursor(inc: &mut IncidentModel, a: Action, inject_sel: &mut u
             .min(len.saturating_sub(1));
         }
         Pane::Timeline => {
-            let t = &mut inc.timeline;
-            t.back = match a {
-                Action::Up => t.back + 1,
-                Action::Down => t.back.saturating_sub(1),
-                Action::PageUp => t.back + page,
-                Action::PageDown => t.back.saturating_sub(page),
+            let rows = rows.max(1);
+            let page = rows.saturating_sub(1).max(1);
+            let back = inc.timeline.back;
+            let back = match a {
+                Action::Up => back + 1,
+                Action::Down => back.saturating_sub(1),
+                Action::PageUp => back + page,
+                Action::PageDown => back.saturating_sub(page),
                 Action::Top => inc.view.state.event_count(),
                 _ => 0,
             };
-            // Never scroll past the oldest event.
-            t.back = t.back.min(inc.view.state.event_count().saturating_sub(1));
+            // Never past the oldest row.
+            let n = crate::tui::view::timeline::rows_upto(inc, back + 1);
+            let back = back.min(n.saturating_sub(1));
+            let t = &mut inc.timeline;
+            // The window moves only as far as the cursor needs (a page moves both).
+            let win = match a {
+                Action::PageUp => t.win + page,
+                Action::PageDown => t.win.saturating_sub(page),
+                _ => t.win,
+            };
+            t.win = win.clamp((back + 1).saturating_sub(rows), back);
+            t.back = back;
         }
     }
-}
-
-/// What works while replaying: looking, never writing (the lists of follow-ups and review
-/// answers open to be read; anything they would record is refused by `write`).
-fn replay_allows(a: Action) -> bool {
-    matches!(
-        a,
-        Action::Quit
-            | Action::Back
-            | Action::Open
-            | Action::FollowUps
-            | Action::Review
-            | Action::Help
-            | Action::Problems
-            | Action::Messages
-            | Action::Clocks
-            | Action::NextPane
-            | Action::PrevPane
-            | Action::Up
-            | Action::Down
-            | Action::Left
-            | Action::Right
-            | Action::PageUp
-            | Action::PageDown
-            | Action::Top
-            | Action::Bottom
-            | Action::Search
-            | Action::FilterKind
-            | Action::FilterAuthor
-            | Action::LocalTime
-            | Action::ReplayPrev
-            | Action::ReplayNext
-            | Action::ReplayBack
-            | Action::ReplayForward
-    )
 }

@@ -247,6 +247,9 @@ pub struct Model {
     pub size: (u16, u16),
     /// How far the confirmation or detail on screen is scrolled.
     pub dialog_scroll: usize,
+    /// The file the last copied command was saved to: `(what was copied, path)`, shown in the
+    /// action's detail whole.
+    pub saved_copy: Option<(String, String)>,
     /// `warroom demo` runs this console: its DEMO incident is listed under Active.
     pub demo: bool,
     /// The last jump key's target and what it was (`item:ID`, `action:ID`): its footer message is
@@ -308,6 +311,7 @@ impl Model {
             messages: Vec::new(),
             size: (80, 24),
             dialog_scroll: 0,
+            saved_copy: None,
             demo: false,
             jumped: None,
             hold_overdue: false,
@@ -336,6 +340,21 @@ impl Model {
         }
     }
 
+    /// Whether the footer and help offer `a` here: no writes in observer mode or replay (one
+    /// rule, `Action::writes`), no exercise-clock or inject keys once the exercise has ended.
+    pub fn offers(&self, a: Action) -> bool {
+        let replay = self.incident.as_ref().is_some_and(|i| i.replay.is_some());
+        if (self.observer || replay) && a.writes() {
+            return false;
+        }
+        let ended = self
+            .incident
+            .as_ref()
+            .and_then(|i| i.state().derived.exercise_clock)
+            .is_some_and(|c| c.ended);
+        !(ended && a.exercise_clock())
+    }
+
     /// Say something in the footer; it is kept in the message log too (`M`).
     pub fn flash(&mut self, text: impl Into<String>, error: bool) {
         let f = Flash {
@@ -361,10 +380,16 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Copied { what, saved } => {
             match saved {
-                Ok(path) => m.flash(
-                    format!("{what} copied to the clipboard (where the terminal allows OSC 52) and saved to {path}"),
-                    false,
-                ),
+                Ok(path) => {
+                    // The path first: it is what the user came for.
+                    m.flash(
+                        format!(
+                            "saved to {path} — {what}, also copied to the clipboard (where the terminal allows OSC 52)"
+                        ),
+                        false,
+                    );
+                    m.saved_copy = Some((what, path));
+                }
                 Err(e) => m.flash(
                     format!("{e} — {what} copied with OSC 52 only; the file could not be saved"),
                     true,
@@ -414,6 +439,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                         .filter(|e| inc.timeline.shows(e))
                         .count();
                     inc.timeline.back += shown;
+                    inc.timeline.win += shown;
                 }
                 m.pending.retain(|p| match &p.state {
                     PendingState::Written(w) => !w.iter().any(|x| ids.contains(x.as_str())),
@@ -736,6 +762,10 @@ fn paste(m: &mut Model, text: String) -> Vec<Effect> {
             m.draft_dirty_at = Some(m.now);
             Vec::new()
         }
+        None if m.incident.is_some() && m.observer => {
+            m.flash("observer mode: read-only — the paste was not kept", true);
+            Vec::new()
+        }
         None if m.incident.is_some() => {
             let draft = m.incident.as_ref().map(|i| i.draft.clone()).unwrap_or_default();
             let mut ed = Editor::new(EditorPurpose::Note, &draft);
@@ -828,6 +858,11 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
         }
         return Vec::new();
     };
+    // Observer mode refuses a write at once, before any editor or dialog opens.
+    if m.observer && action.writes() {
+        m.flash("observer mode: read-only", true);
+        return Vec::new();
+    }
     match action {
         Action::Help => {
             m.overlay = Some(Overlay::Help { scroll: 0 });

@@ -71,7 +71,7 @@ pub fn draw(frame: &mut Frame, area: Rect, inc: &IncidentModel, theme: &Theme) {
         let head = format!("{} {term}{approval:<3} ", glyph(st));
         let state = st.map_or(String::new(), |s| format!(" {}", action_state_word(s)));
         let tail = format!("{state}{}", sanitize(&who));
-        let title_w = w.saturating_sub(head.chars().count() + tail.chars().count());
+        let title_w = w.saturating_sub(super::width(&head) + super::width(&tail));
         let mut spans = vec![
             Span::styled(head, style),
             Span::styled(fit(&sanitize(&a.title), title_w), theme.base()),

@@ -30,19 +30,28 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
         tabs.push(Span::styled(format!(" {} {n} ", f.label()), style));
         tabs.push(Span::raw(" "));
     }
+    // The directory gives way to what follows it (watch mode, you, problems), never the reverse.
+    let problems = (!m.board_problems.is_empty()).then(|| format!(" · ⚠ {} (!)", m.board_problems.len()));
+    let tail_w = |you: bool| {
+        3 + super::width(&m.watch.mode)
+            + if you { 7 + super::width(&m.me) } else { 0 }
+            + problems.as_deref().map_or(0, super::width)
+    };
+    let total = area.width as usize;
+    let with_you = total >= 4 + 12 + tail_w(true) || super::width(&m.store_desc) + 4 + tail_w(true) <= total;
+    let dir_w = total.saturating_sub(4 + tail_w(with_you));
     let mut info = vec![
         Span::styled("dir ", theme.dim()),
-        Span::raw(fit(&m.store_desc, (area.width as usize).saturating_sub(40))),
+        Span::raw(fit(&m.store_desc, dir_w)),
         Span::styled(" · ", theme.dim()),
         Span::raw(m.watch.mode.clone()),
-        Span::styled(" · you ", theme.dim()),
-        Span::raw(m.me.clone()),
     ];
-    if !m.board_problems.is_empty() {
-        info.push(Span::styled(
-            format!(" · ⚠ {} (!)", m.board_problems.len()),
-            theme.warn(),
-        ));
+    if with_you {
+        info.push(Span::styled(" · you ", theme.dim()));
+        info.push(Span::raw(m.me.clone()));
+    }
+    if let Some(p) = problems {
+        info.push(Span::styled(p, theme.warn()));
     }
     frame.render_widget(Paragraph::new(vec![Line::from(tabs), Line::from(info)]), head);
 
@@ -89,15 +98,18 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
             .max()
             .unwrap_or(0)
             .max(5);
+        // The phase whole where there is room for "Lessons Learned", else its short name.
+        let phase_w = if wide { 15 } else { 8 };
+        let fixed = 26 + phase_w;
         let mut last_w = 14;
-        if w.saturating_sub(34 + last_w + flags_w) < 16 {
+        if w.saturating_sub(fixed + last_w + flags_w) < 16 {
             // Narrow: the last update gives up room before the title does.
             last_w = 9;
         }
-        let title_w = w.saturating_sub(34 + last_w + flags_w).max(12);
+        let title_w = w.saturating_sub(fixed + last_w + flags_w).max(12);
         let mut lines = vec![Line::styled(
             format!(
-                "{:<5} {:<title_w$} {:<8} {:<9} {:>6} {:<last_w$} FLAGS",
+                "{:<5} {:<title_w$} {:<phase_w$} {:<9} {:>6} {:<last_w$} FLAGS",
                 "SEV",
                 "TITLE",
                 "PHASE",
@@ -119,16 +131,16 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                 format!("{} {}", format_age(m.now - t), crate::domain::identity::person_of(by))
             });
             let flags = flags.get(i).cloned().unwrap_or_default();
-            let phase: String = r.phase.label().chars().take(8).collect();
+            let phase = if wide { r.phase.label() } else { r.phase.short_label() };
             let ic = fit(&sanitize(r.commander.as_deref().unwrap_or("-")), 9);
             let line = Line::from(vec![
                 Span::styled(format!("{sev:<5} "), theme.severity(r.severity)),
                 Span::raw(format!(
-                    "{:<title_w$} {phase:<8} {ic:<9} {age:>6} {:<last_w$} ",
+                    "{:<title_w$} {phase:<phase_w$} {ic:<9} {age:>6} {:<last_w$} ",
                     fit(&sanitize(&r.title), title_w),
                     fit(&sanitize(&last), last_w)
                 )),
-                Span::styled(fit(&flags, w.saturating_sub(34 + last_w + title_w)), theme.warn()),
+                Span::styled(fit(&flags, w.saturating_sub(fixed + last_w + title_w)), theme.warn()),
             ]);
             lines.push(if i == m.board_sel {
                 line.patch_style(theme.selected())

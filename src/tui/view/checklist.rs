@@ -112,7 +112,7 @@ pub fn draw(frame: &mut Frame, area: Rect, inc: &IncidentModel, theme: &Theme) {
         };
         let head = format!("{}{} {word}", glyph(st), if item.required { "*" } else { " " });
         let tail = format!("{role}{assigned}{who}");
-        let text_w = w.saturating_sub(head.chars().count() + tail.chars().count());
+        let text_w = w.saturating_sub(super::width(&head) + super::width(&tail));
         let mut spans = vec![
             Span::styled(head, style),
             Span::styled(fit(&sanitize(&item.text), text_w), style),

@@ -70,25 +70,43 @@ pub(crate) fn text_width(s: &str) -> usize {
 
 /// Wrap `text` to `width` columns at spaces; a word longer than a line is broken.
 pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
+    wrap_hanging(text, width, width)
+}
+
+/// Wrap `text` at spaces, the first line `first` columns wide and the others `rest`: a word
+/// longer than a line is broken at the edge only, and never gets a space put into it.
+pub fn wrap_hanging(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let rest = rest.max(1);
+    let mut width = first.max(1);
     let mut out = Vec::new();
-    let mut line = String::new();
-    let mut w = 0;
-    for word in text.split(' ') {
+    // Leading spaces (a bullet's indent) are kept on the first line.
+    let body = text.trim_start_matches(' ');
+    let lead = (text.len() - body.len()).min(width.saturating_sub(1));
+    let mut line = " ".repeat(lead);
+    let mut w = lead;
+    // No word on the line yet (only its indent).
+    let mut fresh = true;
+    for word in body.split(' ') {
         let ww = text_width(word);
-        if w > 0 && w + 1 + ww > width {
+        // A word longer than any line is broken anyway: it starts where it is, saving a row.
+        if !fresh && w + 1 + ww > width && ww <= rest {
             out.push(std::mem::take(&mut line));
+            width = rest;
             w = 0;
+            fresh = true;
         }
-        if w > 0 {
+        if !fresh {
             line.push(' ');
             w += 1;
         }
-        if ww > width {
+        fresh = false;
+        if ww > width.saturating_sub(w) {
+            // Broken at the edge only, no space put in.
             for c in word.chars() {
                 let cw = c.width().unwrap_or(0);
                 if w + cw > width && w > 0 {
                     out.push(std::mem::take(&mut line));
+                    width = rest;
                     w = 0;
                 }
                 line.push(c);
@@ -128,26 +146,55 @@ fn fit_rows(rows: &[Row], width: usize) -> Vec<Line<'static>> {
     for r in rows {
         match r {
             Row::Words { text, style, indent } => {
-                // A hanging indent: the first line as written, the ones after it indented.
+                // A hanging indent: the first line as written, the ones after it indented. The
+                // text is wrapped once, so a long word (a path) is broken at the edge only.
                 let pad = " ".repeat(*indent);
-                let mut lines = wrap_words(text, width).into_iter();
-                if let Some(first) = lines.next() {
-                    out.push(Line::styled(first, *style));
-                }
-                let rest: Vec<String> = lines.collect();
-                if !rest.is_empty() {
-                    for l in wrap_words(&rest.join(" "), width.saturating_sub(*indent)) {
-                        out.push(Line::styled(format!("{pad}{l}"), *style));
-                    }
+                let rest = width.saturating_sub(*indent).max(1);
+                for (i, l) in wrap_hanging(text, width, rest).into_iter().enumerate() {
+                    let l = if i == 0 { l } else { format!("{pad}{l}") };
+                    out.push(Line::styled(l, *style));
                 }
             }
             Row::Hard { text, style } => {
                 out.extend(wrap_hard(text, width).into_iter().map(|l| Line::styled(l, *style)));
             }
-            Row::Line(l) => out.push(l.clone()),
+            Row::Line(l) => out.push(fit_line(l, width)),
         }
     }
     out
+}
+
+/// A line cut to `width` columns, ending in `…` when cut: never cut without a sign.
+fn fit_line(l: &Line<'static>, width: usize) -> Line<'static> {
+    if l.width() <= width {
+        return l.clone();
+    }
+    let mut left = width.saturating_sub(1);
+    let mut spans = Vec::new();
+    for s in &l.spans {
+        if left == 0 {
+            break;
+        }
+        let w = text_width(&s.content);
+        if w <= left {
+            spans.push(s.clone());
+            left -= w;
+        } else {
+            let mut cut = String::new();
+            for c in s.content.chars() {
+                let cw = c.width().unwrap_or(0);
+                if cw > left {
+                    break;
+                }
+                cut.push(c);
+                left -= cw;
+            }
+            spans.push(Span::styled(cut, s.style));
+            left = 0;
+        }
+    }
+    spans.push(Span::styled("…", l.spans.last().map(|s| s.style).unwrap_or_default()));
+    Line::from(spans).style(l.style)
 }
 
 /// Where a dialog goes and what of it is seen: the box, its body lines, how many fit.
@@ -381,9 +428,22 @@ pub fn dialog_of(m: &Model, area: Rect, theme: &Theme) -> Option<(Dialog, usize)
     Some((d, m.dialog_scroll))
 }
 
+/// Where dialogs go: the screen above the footer while it shows a message, so a dialog never
+/// covers what the user is being told (a saved file's path, a refusal's reason).
+pub fn dialog_area(m: &Model, area: Rect) -> Rect {
+    if m.flash.is_none() {
+        return area;
+    }
+    let foot = super::footer_height(m, area.width).min(area.height.saturating_sub(super::MIN_HEIGHT / 2));
+    Rect {
+        height: area.height - foot,
+        ..area
+    }
+}
+
 /// How far the dialog on screen can scroll at the terminal's size.
 pub fn max_scroll(m: &Model) -> usize {
-    let area = Rect::new(0, 0, m.size.0, m.size.1);
+    let area = dialog_area(m, Rect::new(0, 0, m.size.0, m.size.1));
     match dialog_of(m, area, &Theme::mono()) {
         Some((d, _)) => place(area, &d).max_scroll(),
         None => 0,
@@ -392,7 +452,7 @@ pub fn max_scroll(m: &Model) -> usize {
 
 /// Rows a page-down moves in the dialog on screen.
 pub fn page(m: &Model) -> usize {
-    let area = Rect::new(0, 0, m.size.0, m.size.1);
+    let area = dialog_area(m, Rect::new(0, 0, m.size.0, m.size.1));
     match dialog_of(m, area, &Theme::mono()) {
         Some((d, _)) => place(area, &d).body_rows.saturating_sub(1).max(1),
         None => 1,
@@ -401,108 +461,18 @@ pub fn page(m: &Model) -> usize {
 
 pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
     let Some(overlay) = &m.overlay else { return };
+    let area = dialog_area(m, area);
     if let Overlay::Editor(ed) = overlay {
-        let (title, h): (String, u16) = match ed.purpose {
-            EditorPurpose::Note => (
-                " Note — Enter sends · Alt+Enter/Ctrl+J new line · Esc keeps draft ".into(),
-                8,
-            ),
-            EditorPurpose::Blocked => (" Why is it blocked? Enter sends · Esc cancels ".into(), 5),
-            EditorPurpose::Skip => (" Why skip this required item? Enter records · Esc cancels ".into(), 5),
-            EditorPurpose::Params => (
-                " Parameters (NAME=value; ↑↓ line) — Enter proposes · Esc cancels ".into(),
-                8,
-            ),
-            EditorPurpose::Status(audience) => {
-                let word = audience.word();
-                let mut chars = word.chars();
-                let first: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
-                (
-                    format!(
-                        " {first}{} update — Enter records · Ctrl+R template · Esc keeps draft ",
-                        chars.as_str()
-                    ),
-                    10,
-                )
-            }
-            EditorPurpose::FollowUp => {
-                let d = ed.follow.clone().unwrap_or_default();
-                (
-                    format!(
-                        " {} follow-up{}{} — what is to be done? Enter records · Esc ",
-                        sanitize(&d.kind),
-                        d.owner.map(|o| format!(" for {}", sanitize(&o))).unwrap_or_default(),
-                        d.due
-                            .map(|t| format!(" due {}", &crate::domain::time::format_utc(t)[..10]))
-                            .unwrap_or_default()
-                    ),
-                    5,
-                )
-            }
-            EditorPurpose::Review => (
-                format!(
-                    " Review: {} — Enter records · Alt+Enter new line · Esc cancels ",
-                    sanitize(ed.item.as_deref().unwrap_or(""))
-                ),
-                10,
-            ),
-            EditorPurpose::Amend => (
-                " Amend — the corrected text; the original stays · Enter, then why · Esc ".into(),
-                8,
-            ),
-            EditorPurpose::AmendReason => (" Why amend it? Enter records · Esc cancels ".into(), 5),
-            EditorPurpose::RetractReason => (
-                " Retract it — why? (it stays, marked retracted) Enter records · Esc ".into(),
-                5,
-            ),
-            EditorPurpose::FollowUpDue => (
-                " Due (2026-12-15, +14d; empty: none; UTC) — Enter · Esc cancels ".into(),
-                3,
-            ),
-            EditorPurpose::Search => (" Search timeline — Enter applies (empty clears) · Esc ".into(), 3),
-            EditorPurpose::Title => (" Incident title — Enter · Esc cancels ".into(), 3),
-            EditorPurpose::SeverityReason(_) => (" Why change the severity? Enter records · Esc cancels ".into(), 5),
-            EditorPurpose::Evaluator => (
-                match &ed.item {
-                    Some(i) => format!(
-                        " Evaluator note on {} (private; + went well, - to improve) — Enter ",
-                        sanitize(i)
-                    ),
-                    None => " Evaluator note (private; + went well, - to improve) — Enter keeps it ".into(),
-                },
-                6,
-            ),
-            EditorPurpose::Response => (
-                format!(
-                    " Answer to inject {} — Enter sends · Esc cancels ",
-                    sanitize(ed.item.as_deref().unwrap_or("?"))
-                ),
-                8,
-            ),
-            EditorPurpose::Rating(r) => (
-                format!(
-                    " Objective {} — a note (optional) · Enter keeps it · Esc cancels ",
-                    r.label()
-                ),
-                6,
-            ),
-            EditorPurpose::ResolveReason => (
-                " You are not the commander: why do you resolve it? Enter, then confirm · Esc ".into(),
-                5,
-            ),
-            EditorPurpose::ReopenReason => (" Why reopen it? Enter, then confirm · Esc cancels ".into(), 5),
-            EditorPurpose::Discovery(t) => (
-                format!(
-                    " Set discovery to {} — why? Enter, then confirm · Esc cancels ",
-                    crate::domain::time::format_utc(t)
-                ),
-                5,
-            ),
-        };
+        let (title, keys, h) = editor_labels(ed);
         let r = centered(area, area.width.saturating_sub(4).min(100), h);
         clear(frame, r);
-        let title = super::fit(&title, r.width.saturating_sub(2) as usize);
-        let block = pane_block(title, true, theme);
+        // The keys sit on the bottom border, shortened before they would be cut; the title,
+        // which only says what is asked, is what gives way (ending in `…`).
+        let inner_w = r.width.saturating_sub(2) as usize;
+        let keys = editor_keys(&keys, inner_w.saturating_sub(2));
+        let title = super::fit(&title, inner_w.saturating_sub(2));
+        let block = pane_block(format!(" {title} "), true, theme)
+            .title_bottom(Line::styled(format!(" {keys} "), theme.bold()).right_aligned());
         let inner = block.inner(r);
         frame.render_widget(block, r);
         frame.render_widget(&ed.area, inner);
@@ -511,6 +481,142 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
     if let Some((d, scroll)) = dialog_of(m, area, theme) {
         draw_dialog(frame, area, &d, scroll, theme);
     }
+}
+
+/// An editor's title (what it asks), its keys and its height.
+pub fn editor_labels(ed: &crate::tui::model::Editor) -> (String, Vec<(&'static str, &'static str)>, u16) {
+    let item = |fallback: &str| sanitize(ed.item.as_deref().unwrap_or(fallback));
+    let records = [("Enter", "records"), ("Esc", "cancels")];
+    let then_confirm = [("Enter", "then confirm"), ("Esc", "cancels")];
+    match ed.purpose {
+        EditorPurpose::Note => (
+            "Note".into(),
+            vec![
+                ("Enter", "sends"),
+                ("Alt+Enter/Ctrl+J", "new line"),
+                ("Esc", "keeps draft"),
+            ],
+            8,
+        ),
+        EditorPurpose::Blocked => (
+            format!("Why is {} blocked?", item("it")),
+            vec![("Enter", "sends"), ("Esc", "cancels")],
+            5,
+        ),
+        EditorPurpose::Skip => (
+            format!("Why skip {}? (a required item)", item("this item")),
+            records.to_vec(),
+            5,
+        ),
+        EditorPurpose::Params => (
+            format!("Parameters of {} (NAME=value; ↑↓ line)", item("the action")),
+            vec![("Enter", "proposes"), ("Esc", "cancels")],
+            8,
+        ),
+        EditorPurpose::Status(audience) => {
+            let word = audience.word();
+            let mut chars = word.chars();
+            let first: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+            (
+                format!("{first}{} update — recorded, not sent", chars.as_str()),
+                vec![("Enter", "records"), ("Ctrl+R", "template"), ("Esc", "keeps draft")],
+                10,
+            )
+        }
+        EditorPurpose::FollowUp => {
+            let d = ed.follow.clone().unwrap_or_default();
+            (
+                format!(
+                    "{} follow-up{}{} — what is to be done?",
+                    sanitize(&d.kind),
+                    d.owner.map(|o| format!(" for {}", sanitize(&o))).unwrap_or_default(),
+                    d.due
+                        .map(|t| format!(" due {}", &crate::domain::time::format_utc(t)[..10]))
+                        .unwrap_or_default()
+                ),
+                records.to_vec(),
+                5,
+            )
+        }
+        EditorPurpose::Review => (
+            format!("Review: {}", item("")),
+            vec![("Enter", "records"), ("Alt+Enter", "new line"), ("Esc", "cancels")],
+            10,
+        ),
+        EditorPurpose::Amend => (
+            "Amend — the corrected text; the original stays".into(),
+            vec![("Enter", "then why"), ("Esc", "cancels")],
+            8,
+        ),
+        EditorPurpose::AmendReason => ("Why amend it?".into(), records.to_vec(), 5),
+        EditorPurpose::RetractReason => (
+            "Retract it — why? (it stays, marked retracted)".into(),
+            records.to_vec(),
+            5,
+        ),
+        EditorPurpose::FollowUpDue => (
+            "Due (2026-12-15, +14d; empty: none; UTC)".into(),
+            vec![("Enter", "next"), ("Esc", "cancels")],
+            3,
+        ),
+        EditorPurpose::Search => (
+            "Search timeline (empty clears)".into(),
+            vec![("Enter", "applies"), ("Esc", "cancels")],
+            3,
+        ),
+        EditorPurpose::Title => ("Incident title".into(), vec![("Enter", "next"), ("Esc", "cancels")], 3),
+        EditorPurpose::SeverityReason(_) => ("Why change the severity?".into(), records.to_vec(), 5),
+        EditorPurpose::Evaluator => (
+            match &ed.item {
+                Some(i) => format!("Evaluator note on {} (private; + went well, - to improve)", sanitize(i)),
+                None => "Evaluator note (private; + went well, - to improve)".into(),
+            },
+            vec![("Enter", "keeps it"), ("Esc", "cancels")],
+            6,
+        ),
+        EditorPurpose::Response => (
+            format!("Answer to inject {}", item("?")),
+            vec![("Enter", "sends"), ("Esc", "cancels")],
+            8,
+        ),
+        EditorPurpose::Rating(r) => (
+            format!("Objective {} — a note (optional)", r.label()),
+            vec![("Enter", "keeps it"), ("Esc", "cancels")],
+            6,
+        ),
+        EditorPurpose::ResolveReason => (
+            "You are not the commander: why do you resolve it?".into(),
+            then_confirm.to_vec(),
+            5,
+        ),
+        EditorPurpose::ReopenReason => ("Why reopen it?".into(), then_confirm.to_vec(), 5),
+        EditorPurpose::Discovery(t) => (
+            format!("Set discovery to {} — why?", crate::domain::time::format_utc(t)),
+            then_confirm.to_vec(),
+            5,
+        ),
+    }
+}
+
+/// An editor's keys in at most `w` columns: with their words, else the first and last with
+/// theirs, else the keys alone. `Enter` and `Esc` are always there.
+fn editor_keys(keys: &[(&str, &str)], w: usize) -> String {
+    let join = |ks: &[(&str, &str)], words: bool| {
+        ks.iter()
+            .map(|(k, h)| if words { format!("{k} {h}") } else { k.to_string() })
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    let full = join(keys, true);
+    if text_width(&full) <= w || keys.len() < 2 {
+        return full;
+    }
+    let ends = [keys[0], keys[keys.len() - 1]];
+    let short = join(&ends, true);
+    if text_width(&short) <= w {
+        return short;
+    }
+    join(&ends, false)
 }
 
 fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
@@ -564,9 +670,10 @@ fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
                     .and_then(|p| p.phases.all().find(|(_, it)| it.id == *id))
                     .map(|(_, it)| sanitize(&it.text))
                     .unwrap_or_default();
-                // One line each, so the list is seen at once; Enter on an item shows it whole.
+                // Each item whole, wrapped under its bullet; the box takes the screen's width
+                // and scrolls when the list is longer than the screen.
                 let line = format!("  • {} — {text}", sanitize(id));
-                rows.push(Row::Line(Line::raw(super::fit(&line, 74))));
+                rows.push(Row::indented(line, theme.base(), 4));
             }
             rows.push(Row::words(
                 "Moving on is allowed; the override and these items are recorded in the timeline.",
@@ -576,7 +683,7 @@ fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
                 title: format!("Move to {phase}?"),
                 rows,
                 keys: vec![k("y/Enter", "move on"), k("n/Esc", "stay")],
-                max_width: 100,
+                max_width: u16::MAX,
             }
         }
         Confirm::Quit { unsaved } => {
@@ -796,7 +903,7 @@ fn review(m: &Model, sel: usize, theme: &Theme) -> Option<(Dialog, usize)> {
         }
         let head = format!("{}{} — {}", if i == sel { "▸" } else { " " }, sanitize(f), sanitize(q));
         let style = if i == sel { theme.selected() } else { theme.bold() };
-        rows.push(Row::Line(Line::styled(super::fit(&head, 96), style)));
+        rows.push(Row::Line(Line::styled(head, style)));
         match r {
             Some(r) => {
                 for line in crate::domain::sanitize_lines(&r.value) {
@@ -868,7 +975,7 @@ fn follow_ups(m: &Model, sel: usize, theme: &Theme) -> Option<(Dialog, usize)> {
             at = rows.len();
         }
         let style = if i == sel { theme.selected() } else { theme.bold() };
-        rows.push(Row::Line(Line::styled(super::fit(&head, 96), style)));
+        rows.push(Row::Line(Line::styled(head, style)));
         rows.push(Row::indented(format!("   {}", sanitize(&f.text)), theme.base(), 3));
         if let Some(c) = &f.changed {
             let note = c
@@ -934,7 +1041,7 @@ fn detail(m: &Model, theme: &Theme) -> Option<Dialog> {
             })
         }
         Pane::Checklist => Some(item_detail(inc, theme, close)?),
-        Pane::Actions => Some(action_detail(inc, theme, close)?),
+        Pane::Actions => Some(action_detail(inc, m.saved_copy.as_ref(), theme, close)?),
         Pane::Facilitator => None,
     }
 }
@@ -978,7 +1085,12 @@ fn item_detail(inc: &IncidentModel, theme: &Theme, close: (String, String)) -> O
     })
 }
 
-fn action_detail(inc: &IncidentModel, theme: &Theme, close: (String, String)) -> Option<Dialog> {
+fn action_detail(
+    inc: &IncidentModel,
+    saved: Option<&(String, String)>,
+    theme: &Theme,
+    close: (String, String),
+) -> Option<Dialog> {
     let a = inc.selected_action()?;
     let mut rows = vec![
         Row::words(sanitize(&a.title), theme.bold()),
@@ -1024,6 +1136,7 @@ fn action_detail(inc: &IncidentModel, theme: &Theme, close: (String, String)) ->
             style: theme.base(),
         }));
         keys.push(k("c", "copy command"));
+        saved_rows(&mut rows, saved, &format!("the command of {}", sanitize(&a.id)), theme);
     }
     if let Some(r) = &a.rollback {
         rows.push(Row::words("rollback:", theme.bold()));
@@ -1032,7 +1145,9 @@ fn action_detail(inc: &IncidentModel, theme: &Theme, close: (String, String)) ->
             style: theme.base(),
         }));
         keys.push(k("R", "copy rollback"));
+        saved_rows(&mut rows, saved, &format!("the rollback of {}", sanitize(&a.id)), theme);
     }
+    keys.push(k("M", "messages"));
     keys.push(close);
     Some(Dialog {
         title: sanitize(&a.id),
@@ -1040,6 +1155,20 @@ fn action_detail(inc: &IncidentModel, theme: &Theme, close: (String, String)) ->
         keys,
         max_width: 100,
     })
+}
+
+/// Where the copy of `what` was saved, whole, under what was copied.
+fn saved_rows(rows: &mut Vec<Row>, saved: Option<&(String, String)>, what: &str, theme: &Theme) {
+    if let Some((_, path)) = saved.filter(|(w, _)| w == what) {
+        rows.push(Row::words(
+            "saved to (and copied where the terminal allows):",
+            theme.good(),
+        ));
+        rows.push(Row::Hard {
+            text: sanitize(path),
+            style: theme.base(),
+        });
+    }
 }
 
 fn help(m: &Model, area: Rect, theme: &Theme) -> Dialog {
@@ -1059,7 +1188,7 @@ fn help(m: &Model, area: Rect, theme: &Theme) -> Dialog {
     let two = area.width >= 132;
     for (c, name) in contexts {
         rows.push(Row::Line(Line::styled(*name, theme.title())));
-        let entries = m.keymap.help(*c);
+        let entries = m.keymap.help_where(*c, |a| m.offers(a));
         for pair in entries.chunks(if two { 2 } else { 1 }) {
             let mut spans = Vec::new();
             for (i, (keys, h)) in pair.iter().enumerate() {
@@ -1278,6 +1407,22 @@ mod tests {
         assert_eq!(wrap_words("abcdefgh", 3), vec!["abc", "def", "gh"]);
         assert_eq!(wrap_hard("ab  cd", 3), vec!["ab ", " cd"]);
         assert_eq!(wrap_words("", 5), vec![""]);
+    }
+
+    #[test]
+    fn an_indented_long_word_is_broken_at_the_edge_only() {
+        let path = "/home/maya/.local/state/warroom/copied/2026-11-30-leaked-aws-keys-in-public-repo-p-zodu-cmd.txt";
+        let row = Row::indented(format!("03:40 saved to {path}"), Style::default(), 6);
+        let lines: Vec<String> = fit_rows(&[row], 30)
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert!(lines.iter().all(|l| text_width(l) <= 30), "{lines:?}");
+        assert!(lines[1..].iter().all(|l| l.starts_with("      ")), "{lines:?}");
+        // Put back together without the indent, the path is whole: no space was put into it.
+        let joined: String = lines.iter().map(|l| l.trim_start()).collect::<Vec<_>>().join("");
+        assert!(joined.contains(path), "{joined}");
+        assert_eq!(wrap_hanging("aa bb cc dd", 5, 3), vec!["aa bb", "cc", "dd"]);
     }
 
     #[test]

@@ -101,7 +101,8 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
                     1 => " (1 note)".to_string(),
                     n => format!(" ({n} notes)"),
                 };
-                (format!("{} {}{mark}", sanitize(id), sanitize(title)), None)
+                // The count before the title: the title is what gets cut.
+                (format!("{}{mark} {}", sanitize(id), sanitize(title)), None)
             })
             .collect(),
         FacView::Objectives => objectives
@@ -113,15 +114,29 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
                 let note = r
                     .filter(|r| !r.note.is_empty())
                     .map_or(String::new(), |r| format!(" — note: {}", sanitize(&r.note)));
+                let note = note.trim_start_matches(" — ").to_string();
+                let note = if note.is_empty() { note } else { format!("{note} · ") };
                 (
                     format!("{label:<8} {}", sanitize(o)),
-                    Some(format!("{}{note} (Enter/o rates)", sanitize(o))),
+                    Some(format!("{note}Enter/o rates — {}", sanitize(o))),
                 )
             })
             .collect(),
     };
     let sel = m.inject_sel.min(rows.len().saturating_sub(1));
-    let detail_rows = 2usize;
+    // The selected row's detail wraps whole under the list, leaving the list at least a row.
+    let room = (inner.height as usize).saturating_sub(2).max(1);
+    let mut detail: Vec<String> = match rows.get(sel) {
+        Some((_, Some(d))) => super::dialogs::wrap_words(d, w),
+        _ => Vec::new(),
+    };
+    if detail.len() > room {
+        detail.truncate(room);
+        if let Some(last) = detail.last_mut() {
+            *last = fit(&format!("{last} …"), w);
+        }
+    }
+    let detail_rows = detail.len().max(1);
     let list_rows = (inner.height as usize).saturating_sub(1 + detail_rows).max(1);
     let start = sel.saturating_sub(list_rows.saturating_sub(1));
     for (i, (text, _)) in rows.iter().enumerate().skip(start).take(list_rows) {
@@ -135,7 +150,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
         lines.push(Line::styled(fit(text, w), style));
     }
     match rows.get(sel) {
-        Some((_, Some(detail))) => lines.push(Line::styled(detail.clone(), theme.dim())),
+        Some((_, Some(_))) => lines.extend(detail.into_iter().map(|l| Line::styled(l, theme.dim()))),
         Some(_) => {}
         None if m.fac_view == FacView::Upcoming && !c.ended => {
             lines.push(Line::styled("every inject is out; E ends the exercise", theme.dim()))

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{fit, severity_label};
+use super::{fit, severity_label, width};
 use crate::domain::event::Mode;
 use crate::domain::sanitize;
 use crate::domain::time::{format_age, format_elapsed};
@@ -37,38 +37,57 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     if !l1.is_empty() {
         l1.push(Span::raw(" "));
     }
-    l1.push(Span::styled(severity_label(s.severity()), theme.severity(s.severity())));
-    l1.push(Span::raw("  "));
     let mut clock = s.declared_at().map_or("T+--:--:--".into(), |t| {
         format_elapsed(s.resolved_at().unwrap_or(m.view_now()) - t)
     });
+    let mut clock_short = clock.clone();
     if let Some(c) = s.derived.exercise_clock {
         // Exercises run on scenario time, with wall time beside it.
-        let run = if c.ended {
-            "■ ended"
+        let (glyph, word) = if c.ended {
+            ("■", "ended")
         } else if c.running {
-            "▶ running"
+            ("▶", "running")
         } else {
-            "⏸ paused"
+            ("⏸", "paused")
         };
-        clock = format!(
-            "{} {run} {clock}",
-            crate::exercise::scenario::format_scenario(c.scenario_ms(m.view_now()))
-        );
+        let scenario = crate::exercise::scenario::format_scenario(c.scenario_ms(m.view_now()));
+        clock_short = format!("{scenario} {glyph} {clock}");
+        clock = format!("{scenario} {glyph} {word} {clock}");
     }
-    let phase = format!("▶ {}", s.phase().label());
     let status = if s.is_resolved() { "  RESOLVED" } else { "" };
-    let fixed: usize =
-        l1.iter().map(|s| s.width()).sum::<usize>() + phase.chars().count() + clock.len() + status.len() + 6;
-    l1.push(Span::styled(
-        fit(&sanitize(s.title()), w.saturating_sub(fixed).max(8)),
-        theme.title(),
-    ));
+    let sev = s.severity();
+    let banners: usize = l1.iter().map(|s| s.width()).sum();
+    // The clock and the phase are never cut: the title gives way first, then the long words.
+    let forms = [
+        (severity_label(sev), s.phase().label(), &clock),
+        (severity_label(sev), s.phase().label(), &clock_short),
+        (short_severity(sev), s.phase().label(), &clock_short),
+        (short_severity(sev), s.phase().short_label(), &clock_short),
+    ];
+    let mut chosen = &forms[0];
+    let mut room = 0;
+    for f in &forms {
+        chosen = f;
+        let fixed = banners + width(&f.0) + 2 + width(&format!("▶ {}", f.1)) + width(status) + 2 + width(f.2);
+        room = w.saturating_sub(fixed + 2);
+        // Room for a useful start of the title, else a shorter form (the last is as short as it
+        // gets, and the title goes).
+        if room >= 8 {
+            break;
+        }
+    }
+    let (sev_text, phase, clock) = chosen;
+    l1.push(Span::styled(sev_text.clone(), theme.severity(sev)));
     l1.push(Span::raw("  "));
-    l1.push(Span::styled(phase, theme.bold()));
+    // A title with less than a few columns left is not shown at all.
+    if room >= 4 {
+        l1.push(Span::styled(fit(&sanitize(s.title()), room), theme.title()));
+        l1.push(Span::raw("  "));
+    }
+    l1.push(Span::styled(format!("▶ {phase}"), theme.bold()));
     l1.push(Span::styled(status, theme.good()));
     l1.push(Span::raw("  "));
-    l1.push(Span::styled(clock, theme.bold()));
+    l1.push(Span::styled(clock.to_string(), theme.bold()));
 
     let problems = inc.view.problems().len() + s.skew_warnings(m.view_now()).len();
     let l2 = second_line(m, inc, problems, w, theme);
@@ -79,16 +98,20 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
 /// it is not overdue)
 type Candidate<'a> = (Option<&'a str>, Option<&'a str>, &'a str, Option<usize>, bool);
 
-/// The second line at `w` columns. It always says who commands, when the next status update is
-/// due (when the playbook sets a cadence) and whether there are problems,
-/// and the incident's id whole when it can (what people type after `warroom note` and read out
-/// on a call). When that does not fit, in this order: the freshness loses "ago", your own name
-/// goes (it is on the board), the problems count loses its word, the id is cut to no less than
-/// 20 columns (its start still names it for the CLI), the next update goes (never when it is
-/// overdue), the watch mode goes, the id is cut further.
+/// The second line at `w` columns. It always says who commands, when a status update is overdue
+/// and whether there are problems. Then, by priority: the incident's id whole (what people type
+/// after `warroom note` and read out on a call), the next status update, the watch's freshness,
+/// your own name (it is on the board). When that does not fit, in this order: the freshness loses
+/// "ago", your name goes, the problems count loses its word, the freshness goes (never when the
+/// picture is over a minute old), the next update goes (never when it is overdue), and only then
+/// is the id cut.
 pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, theme: &Theme) -> Line<'static> {
     let s = inc.state();
-    let fresh = format_age(m.now.saturating_sub(m.watch.last_reconcile));
+    let age = m.now.saturating_sub(m.watch.last_reconcile);
+    let fresh = format_age(age);
+    // Kept to the last when it is a warning: the picture over a minute old, or a polling
+    // fallback (whose mode says why).
+    let stale = age > 60_000 || m.watch.mode.starts_with("poll");
     let ic = sanitize(s.commander().unwrap_or("-"));
     let id = sanitize(&inc.id);
     let pw_long = format!("⚠ {problems} problem{} (!)", if problems == 1 { "" } else { "s" });
@@ -105,15 +128,15 @@ pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, th
             let style = if late { theme.bad() } else { theme.bold() };
             (u.short(m.view_now()), style, late)
         });
-    let candidates: [Candidate; 8] = [
+    let watch_kept = stale.then_some(watch.as_str());
+    let candidates: [Candidate; 7] = [
         (Some(&watch_ago), Some(&you), &pw_long, None, true),
         (Some(&watch), Some(&you), &pw_long, None, true),
         (Some(&watch), None, &pw_long, None, true),
         (Some(&watch), None, &pw_short, None, true),
-        (Some(&watch), None, &pw_short, Some(20), true),
-        (Some(&watch), None, &pw_short, Some(20), false),
-        (None, None, &pw_short, None, true),
-        (None, None, &pw_short, Some(0), true),
+        (watch_kept, None, &pw_short, None, true),
+        (watch_kept, None, &pw_short, None, false),
+        (watch_kept, None, &pw_short, Some(0), false),
     ];
     let sep = 3;
     let mut chosen: Vec<(String, Style)> = Vec::new();
@@ -153,4 +176,12 @@ pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, th
         spans.push(Span::styled(t, st));
     }
     Line::from(spans)
+}
+
+/// `SEV1` without its word, for a narrow header.
+fn short_severity(s: Option<u8>) -> String {
+    match s {
+        Some(n) => format!("SEV{n}"),
+        None => "SEV?".into(),
+    }
 }

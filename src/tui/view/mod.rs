@@ -204,7 +204,8 @@ pub fn footer(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
             ("Esc".to_string(), "live".to_string()),
         ]
     } else {
-        m.keymap.footer(&m.contexts())
+        // Observer mode: only the keys that read; an ended exercise: no clock keys.
+        m.keymap.footer_where(&m.contexts(), |a| m.offers(a))
     };
     if let Some(i) = entries.iter().position(|(_, h)| h == "help") {
         let help = entries.remove(i);

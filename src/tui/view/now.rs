@@ -187,7 +187,8 @@ pub fn lines(m: &Model, inc: &IncidentModel, w: usize, rows: u16, theme: &Theme)
                 .blocked
                 .iter()
                 .map(|(id, note, age)| match note {
-                    Some(n) => format!("{} ({}, {})", sanitize(id), sanitize(n), format_age(*age)),
+                    // The note last: a cut takes it before the id or the age.
+                    Some(n) => format!("{} ({}, {})", sanitize(id), format_age(*age), sanitize(n)),
                     None => format!("{} ({})", sanitize(id), format_age(*age)),
                 })
                 .collect(),

@@ -32,23 +32,17 @@ fn is_clock(e: &Event) -> bool {
     matches!(e.body, Body::ExerciseClock(_))
 }
 
-/// The rows to show, oldest first: at most `rows`, ending `back` rows from the newest.
-pub fn visible(inc: &IncidentModel, rows: usize) -> Vec<Row<'_>> {
-    fn push<'a>(row: Row<'a>, out: &mut Vec<Row<'a>>, skipped: &mut usize, back: usize) {
-        if *skipped < back {
-            *skipped += 1;
-        } else {
-            out.push(row);
-        }
-    }
+/// Rows newest first: `take` of them after skipping the `skip` newest. Only these are walked.
+fn from_newest(inc: &IncidentModel, skip: usize, take: usize) -> Vec<Row<'_>> {
     let t: &TimelineView = &inc.timeline;
     let s = inc.state();
-    let mut out: Vec<Row> = Vec::with_capacity(rows);
-    let mut skipped = 0;
+    let mut out: Vec<Row> = Vec::with_capacity(take.min(4096));
+    let mut seen = 0;
     let mut i = s.event_count();
     // The row being gathered (walking back from the newest), not yet counted.
     let mut open: Option<Row> = None;
-    while i > 0 && out.len() < rows {
+    let full = |out: &Vec<Row>| out.len() >= take;
+    while i > 0 && !full(&out) {
         i -= 1;
         let Some(e) = s.timeline_at(i) else { continue };
         if !t.shows(e) {
@@ -61,29 +55,74 @@ pub fn visible(inc: &IncidentModel, rows: usize) -> Vec<Row<'_>> {
             }
             continue;
         }
-        if let Some(r) = open.take() {
-            push(r, &mut out, &mut skipped, t.back);
-            if out.len() >= rows {
+        for row in open.take().into_iter().chain([Row { events: vec![e] }]) {
+            if full(&out) {
                 break;
             }
+            if seen < skip {
+                seen += 1;
+            } else {
+                out.push(row);
+            }
         }
-        push(Row { events: vec![e] }, &mut out, &mut skipped, t.back);
     }
     if let Some(r) = open.take() {
-        if out.len() < rows {
-            push(r, &mut out, &mut skipped, t.back);
+        if !full(&out) && seen >= skip {
+            out.push(r);
         }
     }
     for r in &mut out {
         r.events.reverse();
     }
-    out.reverse();
     out
 }
 
-/// The event under the cursor (the newest event of the newest visible row).
+/// The rows in a window of `rows`, oldest first, and which of them is the cursor. The cursor is
+/// `back` rows from the newest; the window is `win` rows from the newest (as the reducer left it),
+/// moved only as far as needed to hold the cursor, and never left part empty while there are
+/// older rows to fill it.
+pub fn window(inc: &IncidentModel, rows: usize) -> (Vec<Row<'_>>, usize) {
+    let t = &inc.timeline;
+    let rows = rows.max(1);
+    let win = t.win.clamp((t.back + 1).saturating_sub(rows), t.back);
+    let mut all = from_newest(inc, 0, win + rows);
+    // Fewer rows than that: the oldest is reached; the window ends at it, full.
+    let n = all.len();
+    let win = win.min(n.saturating_sub(rows));
+    let back = t.back.min(n.saturating_sub(1));
+    all.truncate(win + rows);
+    let mut shown: Vec<Row> = all.split_off(win.min(all.len()));
+    shown.reverse();
+    let cursor = shown.len().saturating_sub(1).saturating_sub(back.saturating_sub(win));
+    (shown, cursor)
+}
+
+/// How many rows the timeline has, counted up to `limit` (a cursor never goes past the oldest).
+pub fn rows_upto(inc: &IncidentModel, limit: usize) -> usize {
+    from_newest(inc, 0, limit).len()
+}
+
+/// The event under the cursor (the newest event of the row `back` rows from the newest).
 pub fn cursor(inc: &IncidentModel) -> Option<&Event> {
-    visible(inc, 1).into_iter().next().and_then(|r| r.newest())
+    from_newest(inc, inc.timeline.back, 1)
+        .into_iter()
+        .next()
+        .and_then(|r| r.newest())
+}
+
+/// Rows of events the timeline pane shows at the terminal's size (its inside, less the rows of
+/// writes on their way).
+pub fn pane_rows(m: &Model) -> usize {
+    let Some(inc) = m.incident.as_ref() else { return 1 };
+    let area = Rect::new(0, 0, m.size.0, m.size.1);
+    let a = super::layout_with_footer(area, inc.focus, super::footer_height(m, m.size.0));
+    let inner = a.timeline.height.saturating_sub(2) as usize;
+    let pending = m
+        .pending
+        .iter()
+        .filter(|p| p.incident == inc.id && !matches!(p.state, PendingState::Written(_)))
+        .count();
+    inner.saturating_sub(pending.min(inner / 2)).max(1)
 }
 
 /// A run of clock changes in one line: where the clock stands now, then every change.
@@ -152,12 +191,11 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     let rows = inner.height as usize - pending_rows;
     let w = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
-    let shown = visible(inc, rows);
-    let last = shown.len().saturating_sub(1);
+    let (shown, at) = window(inc, rows);
     for (i, row) in shown.into_iter().enumerate() {
         let Some(e) = row.newest() else { continue };
-        // The cursor is the newest row in view (↑ scrolls back): ▸ marks it; Enter opens it.
-        let cursor = focused && i == last;
+        // ▸ marks the cursor's row, the one Enter opens.
+        let cursor = focused && i == at;
         let when = hhmmss(e.when(), t.local_time);
         let who = fit(&sanitize(&person_of(&e.by)), 8);
         let late = if e.occurred.is_some() { "~" } else { " " };
@@ -168,7 +206,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
         } else {
             describe_in(inc.state(), e)
         };
-        let body_w = w.saturating_sub(head.chars().count());
+        let body_w = w.saturating_sub(super::width(&head));
         // A refused or tampered record reads as a warning, not as fact.
         let style = if inc.state().flag(e).is_some() {
             theme.bad()
