@@ -4,6 +4,7 @@ pub mod cadence;
 pub mod deadline;
 pub mod describe;
 pub mod event;
+pub mod exec_policy;
 pub mod identity;
 pub mod input;
 pub mod links;
@@ -15,6 +16,7 @@ pub mod replay;
 pub mod ron_input;
 pub mod sanitize;
 pub mod state;
+pub mod termtext;
 pub mod time;
 
 pub use event::{Body, Event, EventKey, Mode};
