@@ -146,7 +146,9 @@ pub fn carry_out(
     let verdict = match (success, plan.rollback) {
         (true, false) => "done",
         (true, true) => "rolled back",
-        (false, false) => "FAILED (its rollback can be run: `warroom action run … --rollback`, or R in the console)",
+        (false, false) => {
+            "FAILED (its rollback can be run: `warroom action run … --rollback`, or z on the action in the console)"
+        }
         (false, true) => "rollback FAILED",
     };
     let summary = format!(
