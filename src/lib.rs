@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod demo;
 pub mod domain;
+pub mod exec;
 pub mod exercise;
 pub mod hooks;
 pub mod ingest;

@@ -2731,3 +2731,124 @@ fn an_empty_reason_says_why_nothing_was_recorded() {
         .text
         .contains("a reason is required to mark an item blocked"));
 }
+
+/// The story plus jon's proposal of `block-ioc-egress` with its parameter.
+fn with_block_proposed() -> Model {
+    let mut m = model_on_incident();
+    let proposal = ev(
+        9,
+        "jon@ops-bastion",
+        8,
+        ActionSet {
+            action: "block-ioc-egress".into(),
+            state: ActionState::Proposed,
+            note: Some("parameters: IOC_IP=203.0.113.7".into()),
+        },
+    );
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update {
+                events: vec![proposal],
+                ..Update::default()
+            },
+        },
+    );
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    select_action(&mut m, "block-ioc-egress");
+    m
+}
+
+fn trusting(m: &mut Model, enabled: bool) {
+    let pb = Library::built_in().resolve("ransomware").unwrap();
+    m.exec = ExecSetup {
+        enabled,
+        trusted: std::sync::Arc::new(std::collections::BTreeMap::from([(pb.content_hash(), pb)])),
+        timeout: None,
+    };
+}
+
+#[test]
+fn x_runs_an_action_only_after_the_exact_command_is_confirmed() {
+    // Execution off: refused, in words, nothing asked.
+    let mut m = with_block_proposed();
+    let fx = update(&mut m, key('x'));
+    assert!(fx.is_empty() && m.overlay.is_none());
+    assert!(m.flash.as_ref().unwrap().text.contains("running commands is off"));
+    // Enabled but the playbook is not among the responder's own: refused.
+    m.exec.enabled = true;
+    update(&mut m, key('x'));
+    assert!(m.overlay.is_none());
+    assert!(m.flash.as_ref().unwrap().text.contains("trusted playbooks"));
+    // Trusted and enabled: the exact command, its parameter filled in, is shown first.
+    trusting(&mut m, true);
+    update(&mut m, key('x'));
+    assert!(matches!(&m.overlay, Some(Overlay::Confirm(Confirm::Exec { .. }))));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("Run this command?"), "{s}");
+    assert!(
+        s.contains("nft add element inet filter ir_blocklist_v4 { 203.0.113.7 }"),
+        "{s}"
+    );
+    // Not confirmed: nothing runs.
+    let fx = update(&mut m, key('n'));
+    assert!(fx.is_empty() && m.running.is_none());
+    // Confirmed: the shell is asked to run exactly that, and the console says it is running.
+    update(&mut m, key('x'));
+    let fx = update(&mut m, key('y'));
+    let plan = fx
+        .iter()
+        .find_map(|f| match f {
+            Effect::Exec(p) => Some(p.clone()),
+            _ => None,
+        })
+        .expect("an Exec effect");
+    assert_eq!(
+        plan.command,
+        "nft add element inet filter ir_blocklist_v4 { 203.0.113.7 }"
+    );
+    assert_eq!(m.running.as_deref(), Some("block-ioc-egress"));
+    assert!(m.flash.as_ref().unwrap().text.contains("running block-ioc-egress"));
+    // One at a time.
+    update(&mut m, key('x'));
+    assert!(m.flash.as_ref().unwrap().text.contains("still running"));
+    // It failed: the rollback is offered.
+    update(
+        &mut m,
+        Msg::Ran {
+            action: "block-ioc-egress".into(),
+            result: Ok((false, "block-ioc-egress: exit 1 after 0.1 s: FAILED".into())),
+        },
+    );
+    assert!(m.running.is_none());
+    assert!(m
+        .flash
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("z on block-ioc-egress runs its rollback"));
+}
+
+#[test]
+fn the_action_detail_offers_x_and_the_help_lists_it() {
+    let mut m = with_block_proposed();
+    trusting(&mut m, true);
+    update(&mut m, code(KeyCode::Enter));
+    assert!(matches!(m.overlay, Some(Overlay::Detail)));
+    let s = screen(&render(&m, 120, 40, Theme::mono()));
+    assert!(s.contains("x run it"), "{s}");
+    update(&mut m, key('x'));
+    assert!(matches!(&m.overlay, Some(Overlay::Confirm(Confirm::Exec { .. }))));
+    update(&mut m, code(KeyCode::Esc));
+    update(&mut m, key('?'));
+    let mut seen = String::new();
+    for _ in 0..10 {
+        seen.push_str(&screen(&render(&m, 120, 40, Theme::mono())));
+        update(&mut m, code(KeyCode::PageDown));
+    }
+    assert!(
+        seen.contains("run its command") && seen.contains("run its rollback"),
+        "{seen}"
+    );
+}

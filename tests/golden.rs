@@ -102,6 +102,9 @@ fn every_kind() -> Vec<Body> {
             action: s("isolate-host-edr"),
             text: s("isolated 3 hosts\nok"),
             exit: Some(0),
+            cast: None,
+            timed_out: false,
+            rollback: false,
         }
         .into(),
         Assigned {
@@ -209,6 +212,16 @@ fn every_kind() -> Vec<Body> {
         StatusUpdate {
             audience: Audience::Executives,
             text: s("Board briefed: finance file servers isolated"),
+        }
+        .into(),
+        // An approved command run by warroom: its recording's hash, killed at its timeout.
+        ActionOutput {
+            action: s("isolate-host-edr"),
+            text: s("isolating…\n"),
+            exit: None,
+            cast: Some(s("af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262")),
+            timed_out: true,
+            rollback: false,
         }
         .into(),
     ]

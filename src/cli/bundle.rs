@@ -1,6 +1,7 @@
 //! `warroom bundle`: seal an incident folder into a tar with a manifest, and check one.
 //!
 //! The tar holds `MANIFEST.json` and `<incident>/incident.ron`, `<incident>/playbooks/*.ron`,
+//! `<incident>/casts/*.cast` (recordings of commands warroom ran),
 //! `<incident>/events/*.ronl`. Each file is read once (never through a symlink) and the bytes
 //! read are the bytes hashed (BLAKE3), written to the tar, and verified: the manifest's verify
 //! result and export are computed from a private copy of exactly those bytes, so `--check`
@@ -43,8 +44,15 @@ fn read_incident(dir: &Path) -> Result<(Files, Vec<String>)> {
             Err(e) => skipped.push(format!("{rel}: {e} (not followed or not readable)")),
         };
     take(HEADER_FILE.to_string(), &dir.join(HEADER_FILE), &mut skipped);
-    for (sub, ext) in [(PLAYBOOKS_DIR, ".ron"), (EVENTS_DIR, crate::store::LOG_EXT)] {
+    for (sub, ext) in [
+        (PLAYBOOKS_DIR, ".ron"),
+        (EVENTS_DIR, crate::store::LOG_EXT),
+        (crate::store::CASTS_DIR, ".cast"),
+    ] {
         let d = dir.join(sub);
+        if sub == crate::store::CASTS_DIR && !d.exists() {
+            continue; // no command was ever run: no recordings
+        }
         if let Err(e) = fsutil::real_dir(&d) {
             skipped.push(format!("{sub}/: {e}"));
             continue;

@@ -11,6 +11,7 @@ use crate::store::config::config_dir;
 use crate::store::playbooks::Library;
 use crate::store::{random_id, Identity, Store};
 use crate::tui::keymap::Keymap;
+use crate::tui::model::ExecSetup;
 use crate::tui::run::{run, Options};
 
 fn keymap() -> Result<Keymap> {
@@ -73,12 +74,23 @@ fn console_identity(ctx: &Ctx, g: &Global) -> Result<Identity> {
     }
 }
 
+/// Whether approved commands may run from this console: the responder's own config or flag,
+/// their trusted playbooks, the timeout. Checked before the terminal is taken over.
+fn exec_setup(g: &Global, ctx: &Ctx) -> Result<ExecSetup> {
+    Ok(ExecSetup {
+        enabled: super::exec::exec_enabled(g, &ctx.config),
+        trusted: std::sync::Arc::new(crate::store::playbooks::trusted(g.playbooks.as_deref())),
+        timeout: Some(super::exec::timeout(None, &ctx.config)?),
+    })
+}
+
 pub fn console(g: &Global, open: Option<&str>) -> Result<()> {
     let ctx = Ctx::new(g)?;
     let identity = console_identity(&ctx, g)?;
     let open = open.map(|o| ctx.store.resolve(o)).transpose()?;
     let keymap = keymap()?;
     let library = Library::load(g.playbooks.as_deref());
+    let exec = exec_setup(g, &ctx)?;
     check_terminal()?;
     run(Options {
         poll: poll(g, ctx.config.poll_interval),
@@ -93,6 +105,7 @@ pub fn console(g: &Global, open: Option<&str>) -> Result<()> {
         facilitator: None,
         demo: false,
         resumed: false,
+        exec,
     })
     .map_err(|e| Fail::new(e.to_string()))
 }
@@ -135,6 +148,8 @@ pub fn demo(g: &Global, speed: f64) -> Result<()> {
         facilitator: None,
         demo: true,
         resumed: false,
+        // A demo never runs anything (its actions are recorded as dry runs).
+        exec: ExecSetup::default(),
     });
     drop(demo); // stops the teammates and removes the directory
     result.map_err(|e| Fail::new(e.to_string()))
@@ -150,6 +165,7 @@ pub fn facilitate(
     let ctx = Ctx::new(g)?;
     let identity = ctx.identity(g)?;
     let keymap = keymap()?;
+    let exec = exec_setup(g, &ctx)?;
     check_terminal()?;
     run(Options {
         poll: poll(g, ctx.config.poll_interval),
@@ -164,6 +180,7 @@ pub fn facilitate(
         facilitator: Some(facilitator),
         demo: false,
         resumed,
+        exec,
     })
     .map_err(|e| Fail::new(e.to_string()))
 }

@@ -22,6 +22,7 @@ pub mod bundle;
 pub mod console;
 pub mod context;
 pub mod demo;
+pub mod exec;
 pub mod exercise;
 pub mod import;
 pub mod ingest;
@@ -70,6 +71,9 @@ pub struct Global {
     /// Open the console read-only (no identity needed)
     #[arg(long, global = true)]
     pub observer: bool,
+    /// Let warroom run approved commands from your trusted playbooks (as `exec: true` in your config)
+    #[arg(long, global = true)]
+    pub allow_exec: bool,
 }
 
 /// When it really happened, for responders who backfill.
@@ -244,20 +248,26 @@ pub enum Command {
         #[command(flatten)]
         when: When,
     },
-    /// Move a containment action along: proposed → approved → running → done / failed / rolled-back
+    /// Move a containment action along: proposed → approved → running → done / failed / rolled-back;
+    /// or `action run INCIDENT ACTION` to run its approved command
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Action {
         /// The incident: its id or a unique prefix of it (see `warroom list`)
-        incident: String,
+        #[arg(required = true)]
+        incident: Option<String>,
         /// The action id from the playbook (shown in the console and in `warroom show`)
-        action: String,
+        #[arg(required = true)]
+        action: Option<String>,
         /// The action's new state
-        #[arg(value_enum)]
-        state: ActionStateArg,
+        #[arg(value_enum, required = true)]
+        state: Option<ActionStateArg>,
         /// A note kept with the record (why, what was seen)
         #[arg(long)]
         note: Option<String>,
         #[command(flatten)]
         when: When,
+        #[command(subcommand)]
+        run: Option<ActionCommand>,
     },
     /// Assign a checklist item or an action to someone
     Assign {
@@ -477,6 +487,20 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 60.0)]
         timeout: f64,
     },
+    /// Replay the recording of a command warroom ran (escape sequences other than colours removed)
+    Replay {
+        /// A .cast file, or (with --incident) the hash or a unique prefix of one in its casts/ folder
+        cast: String,
+        /// The incident whose recording it is
+        #[arg(long, value_name = "ID")]
+        incident: Option<String>,
+        /// Play at this speed (2 = twice as fast; pauses are capped at 2 s)
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Print the output at once, as plain text (no colours, no timing)
+        #[arg(long)]
+        raw: bool,
+    },
     /// Check every hash chain and the cross-log heads; exit 1 on signs of tampering
     Verify {
         /// The incident: its id or a unique prefix of it (see `warroom list`)
@@ -533,6 +557,27 @@ pub enum Command {
         /// Make the simulated teammates work faster (2 = twice as fast)
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ActionCommand {
+    /// Run an approved action's command (or its rollback) in a pseudo-terminal, recorded: only
+    /// with execution enabled, from your own trusted playbook, after you confirm the exact command
+    Run {
+        /// The incident: its id or a unique prefix of it (see `warroom list`)
+        incident: String,
+        /// The action id from the playbook
+        action: String,
+        /// Run the action's rollback instead (after it failed or was done)
+        #[arg(long)]
+        rollback: bool,
+        /// Do not ask: run the command as printed (for scripts; execution must still be enabled)
+        #[arg(long)]
+        yes: bool,
+        /// Kill it after this many seconds (default: exec_timeout in your config, else 120)
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<f64>,
     },
 }
 
@@ -774,6 +819,32 @@ pub fn run(cli: Cli) -> Result<()> {
         } => read::follow_ups(g, &incident, json),
         Command::Tail { incident, follow, json } => read::tail(g, &incident, follow, json),
         Command::Verify { incident } => read::verify(g, &incident),
+        Command::Action {
+            run:
+                Some(ActionCommand::Run {
+                    incident,
+                    action,
+                    rollback,
+                    yes,
+                    timeout,
+                }),
+            ..
+        } => exec::run(
+            g,
+            exec::RunArgs {
+                incident,
+                action,
+                rollback,
+                yes,
+                timeout,
+            },
+        ),
+        Command::Replay {
+            cast,
+            incident,
+            speed,
+            raw,
+        } => exec::replay(g, &cast, incident.as_deref(), speed, raw),
         Command::Sync {
             remote,
             every,

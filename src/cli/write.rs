@@ -138,7 +138,10 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
     let incident = match &cmd {
         Command::Note { incident, .. }
         | Command::Check { incident, .. }
-        | Command::Action { incident, .. }
+        | Command::Action {
+            incident: Some(incident),
+            ..
+        }
         | Command::Assign { incident, .. }
         | Command::Phase { incident, .. }
         | Command::Severity { incident, .. }
@@ -527,10 +530,11 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
         }
         Command::Action {
             incident: _,
-            action,
-            state,
+            action: Some(action),
+            state: Some(state),
             note,
             when,
+            run: None,
         } => {
             // Transitions and two-person approval depend on the history: fold it.
             let inc = Incident::open(&ctx.store, &id, now_ms());

@@ -130,7 +130,20 @@ pub fn describe(e: &Event) -> String {
             format!("action {} {}", s(&a.action), action_state_word(a.state)),
             &a.note,
         ),
-        Body::ActionOutput(o) => format!("output of {}: {}", s(&o.action), s(&o.text)),
+        Body::ActionOutput(o) => {
+            let status = match (o.timed_out, o.exit) {
+                (true, _) => " (timed out, killed)".to_string(),
+                (false, Some(c)) if o.cast.is_some() => format!(" (exit {c})"),
+                _ => String::new(),
+            };
+            let cast = o
+                .cast
+                .as_deref()
+                .map(|h| format!(" [recording {}]", s(&h[..h.len().min(12)])))
+                .unwrap_or_default();
+            let what = if o.rollback { "rollback output" } else { "output" };
+            format!("{what} of {}{status}: {}{cast}", s(&o.action), s(&o.text))
+        }
         Body::Assigned(a) => match &a.target {
             Target::Item(i) => format!("assigned item {} to {}", s(i), s(&a.who)),
             Target::Action(x) => format!("assigned action {} to {}", s(x), s(&a.who)),

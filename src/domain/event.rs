@@ -191,9 +191,19 @@ pub struct ActionSet {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionOutput {
     pub action: String,
+    /// What the command wrote, as plain text (escape sequences removed), its last ~2 KB.
     pub text: String,
     #[serde(default)]
     pub exit: Option<i32>,
+    /// The BLAKE3 (hex) of its recording, `casts/<hash>.cast` in the incident folder.
+    #[serde(default)]
+    pub cast: Option<String>,
+    /// It ran out of time and was killed.
+    #[serde(default)]
+    pub timed_out: bool,
+    /// It was the action's rollback that ran.
+    #[serde(default)]
+    pub rollback: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -692,7 +702,13 @@ fn validate_body(body: &Body) -> Result<(), String> {
         Body::PlaybookChanged(x) => ident("hash", &x.hash),
         Body::ChecklistSet(x) => ident("item", &x.item),
         Body::ActionSet(x) => ident("action", &x.action),
-        Body::ActionOutput(x) => ident("action", &x.action),
+        Body::ActionOutput(x) => {
+            ident("action", &x.action)?;
+            match &x.cast {
+                Some(h) if !is_hash(h) => Err(format!("`cast` {:?} is not a BLAKE3 hash", clip(h))),
+                _ => Ok(()),
+            }
+        }
         Body::Assigned(x) => {
             ident("target", x.target.id())?;
             person("who", &x.who)
@@ -774,6 +790,11 @@ pub fn check_draft(body: &Body, occurred: Option<Millis>) -> Result<(), String> 
         log: String::new(),
     };
     encode(&probe).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// 64 lowercase hex digits: a BLAKE3 hash as warroom writes it (content-addressed file names).
+pub fn is_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Printable ASCII without spaces, 1..=max bytes: ids and hashes.

@@ -4,6 +4,7 @@ pub mod cadence;
 pub mod deadline;
 pub mod describe;
 pub mod event;
+pub mod exec_policy;
 pub mod identity;
 pub mod input;
 pub mod links;
@@ -16,6 +17,7 @@ pub mod ron_input;
 pub mod sanitize;
 pub mod state;
 pub mod template;
+pub mod termtext;
 pub mod time;
 
 pub use event::{Body, Event, EventKey, Mode};

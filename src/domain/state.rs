@@ -61,6 +61,10 @@ pub struct ActionRecord {
     /// Who proposed it most recently.
     pub proposer: Option<String>,
     pub approver: Option<String>,
+    /// The note of the proposal it stands on (`parameters: HOST=…`), kept through approval and
+    /// running: the command's parameters come from it.
+    #[serde(skip)]
+    pub proposal: Option<String>,
 }
 
 /// One follow-up as it stands: its `FollowUp` record with the `FollowUpSet`s applied.
@@ -1125,6 +1129,10 @@ impl IncidentState {
                         prev.as_ref().and_then(|p| p.approver.clone()),
                     ),
                 };
+                let proposal = match x.state {
+                    ActionState::Proposed => x.note.clone(),
+                    _ => prev.as_ref().and_then(|p| p.proposal.clone()),
+                };
                 d.actions.insert(
                     x.action.clone(),
                     Reg::of(
@@ -1134,6 +1142,7 @@ impl IncidentState {
                             note: x.note.clone(),
                             proposer,
                             approver,
+                            proposal,
                         },
                     ),
                 );

@@ -307,6 +307,9 @@ mod tests {
                     action: action.clone(),
                     text: format!("line one\n```\n{hostile}"),
                     exit: Some(0),
+                    cast: None,
+                    timed_out: false,
+                    rollback: false,
                 },
             ),
             ev(

@@ -24,6 +24,13 @@ pub struct Config {
     /// Commands run when this install records chosen events (see README, "Hooks out").
     #[serde(default)]
     pub hooks: Vec<crate::hooks::Hook>,
+    /// Let warroom run approved containment commands from your trusted playbooks (see README,
+    /// "Approved commands"). Off unless set here or by `--allow-exec`.
+    #[serde(default)]
+    pub exec: Option<bool>,
+    /// Seconds an approved command may run before it is killed (default 120).
+    #[serde(default)]
+    pub exec_timeout: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@
 //! <root>/<incident-id>/events/<name>@<host>.<install>.ronl   one append-only log per writer
 //! ```
 
+pub mod casts;
 pub mod config;
 pub mod fsutil;
 pub mod incident;
@@ -29,6 +30,8 @@ pub use fsutil::Sharing;
 pub const EVENTS_DIR: &str = "events";
 pub const PLAYBOOKS_DIR: &str = "playbooks";
 pub const HEADER_FILE: &str = "incident.ron";
+/// Recordings of the commands warroom ran (`<hash>.cast`, asciicast v2).
+pub const CASTS_DIR: &str = "casts";
 pub const LOG_EXT: &str = ".ronl";
 
 #[derive(Debug, thiserror::Error)]

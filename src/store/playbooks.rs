@@ -232,6 +232,18 @@ impl Library {
     }
 }
 
+/// The responder's trusted playbooks — the `--playbooks` folder they named, their own library
+/// and the built-in set — resolved as `declare` resolves them, by content hash: a command runs
+/// only from one of these (never from an incident's shared copy).
+pub fn trusted(extra: Option<&Path>) -> std::collections::BTreeMap<String, Playbook> {
+    let lib = Library::load(extra);
+    lib.entries
+        .iter()
+        .filter_map(|e| lib.resolve_entry(e, &mut Vec::new()).ok())
+        .map(|p| (p.content_hash(), p))
+        .collect()
+}
+
 /// Base steps first, then the specific ones; the specific playbook's header wins.
 pub fn compose(base: &Playbook, child: &Playbook) -> Playbook {
     let mut out = child.clone();

@@ -35,7 +35,7 @@ use git::{first_lines, Git};
 use plan::{Change, Kind};
 
 use crate::store::incident::{valid_incident_id, Header};
-use crate::store::{EVENTS_DIR, HEADER_FILE, PLAYBOOKS_DIR};
+use crate::store::{CASTS_DIR, EVENTS_DIR, HEADER_FILE, PLAYBOOKS_DIR};
 
 /// Marks the commits sync makes (and so the unpushed local commits it may rebuild).
 pub const COMMIT_PREFIX: &str = "warroom sync";
@@ -312,14 +312,14 @@ fn snapshot(git: &Git, site: &Site, base: Option<&str>, report: &mut Report) -> 
                 }
                 bytes
             }
-            Kind::Playbook { hash } => {
+            Kind::Playbook { hash } | Kind::Cast { hash } => {
                 if known.is_some() {
                     continue;
                 }
                 if blake3::hash(&bytes).to_hex().as_str() != hash {
                     report
                         .warnings
-                        .push(format!("{path}: its content does not match its name (a playbook copy is named by its hash): not committed"));
+                        .push(format!("{path}: its content does not match its name (a playbook copy or recording is named by its hash): not committed"));
                     continue;
                 }
                 bytes
@@ -379,7 +379,7 @@ fn candidates(root: &Path, install: &str) -> Vec<(String, Kind)> {
     for id in ids {
         let dir = root.join(&id);
         out.push((format!("{id}/{HEADER_FILE}"), Kind::Header));
-        for sub in [EVENTS_DIR, PLAYBOOKS_DIR] {
+        for sub in [EVENTS_DIR, PLAYBOOKS_DIR, CASTS_DIR] {
             let mut files: Vec<String> = list(&dir.join(sub))
                 .into_iter()
                 .filter(|(_, d)| !d)
@@ -388,7 +388,7 @@ fn candidates(root: &Path, install: &str) -> Vec<(String, Kind)> {
             files.sort();
             for f in files {
                 let path = format!("{id}/{sub}/{f}");
-                if let k @ (Kind::OwnLog | Kind::Playbook { .. }) = plan::classify(&path, install) {
+                if let k @ (Kind::OwnLog | Kind::Playbook { .. } | Kind::Cast { .. }) = plan::classify(&path, install) {
                     out.push((path, k));
                 }
             }

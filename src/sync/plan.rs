@@ -3,9 +3,11 @@
 //! read git's answers.
 
 use crate::store::incident::valid_incident_id;
-use crate::store::{writer_of_log, EVENTS_DIR, HEADER_FILE, LOG_EXT, PLAYBOOKS_DIR};
+use crate::store::{writer_of_log, CASTS_DIR, EVENTS_DIR, HEADER_FILE, LOG_EXT, PLAYBOOKS_DIR};
 
 /// The lines `.gitattributes` must hold so git never converts line endings in a record.
+// (Recordings, `*.cast`, are JSON lines: a raw carriage return never appears in one, so git has
+// nothing to convert.)
 pub const ATTRIBUTES: [&str; 2] = ["*.ronl -text", "*.ron -text"];
 pub const ATTRIBUTES_FILE: &str = ".gitattributes";
 
@@ -20,6 +22,8 @@ pub enum Kind {
     Header,
     /// `<id>/playbooks/<hash>.ron`, content-addressed.
     Playbook { hash: String },
+    /// `<id>/casts/<hash>.cast`, a recording of a command warroom ran, content-addressed.
+    Cast { hash: String },
     /// `.gitattributes` at the root.
     Attributes,
     /// Anything else: never committed by sync.
@@ -47,6 +51,10 @@ pub fn classify(path: &str, install: &str) -> Kind {
             Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) => {
                 Kind::Playbook { hash: h.to_string() }
             }
+            _ => Kind::Foreign,
+        },
+        [id, dir, file] if valid_incident_id(id) && *dir == CASTS_DIR => match file.strip_suffix(".cast") {
+            Some(h) if crate::domain::event::is_hash(h) => Kind::Cast { hash: h.to_string() },
             _ => Kind::Foreign,
         },
         _ => Kind::Foreign,
@@ -219,6 +227,20 @@ mod tests {
         assert_eq!(compare(Some(b"a\n"), b"a\nb\nc\n"), Change::Appended { lines: 2 });
         assert_eq!(compare(Some(b"a\nb\n"), b"a\n"), Change::RolledBack);
         assert_eq!(compare(Some(b"a\nb\n"), b"a\nX\n"), Change::Rewritten);
+    }
+
+    #[test]
+    fn recordings_are_content_addressed() {
+        let h = "a".repeat(64);
+        assert_eq!(
+            classify(&format!("2026-11-22-x-0001/casts/{h}.cast"), "abc123"),
+            Kind::Cast { hash: h.clone() }
+        );
+        assert_eq!(classify("2026-11-22-x-0001/casts/evil.cast", "abc123"), Kind::Foreign);
+        assert_eq!(
+            classify(&format!("2026-11-22-x-0001/casts/{h}.sh"), "abc123"),
+            Kind::Foreign
+        );
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub enum Action {
     ActionDone,
     ActionFailed,
     RollBack,
+    Execute,
+    ExecuteRollback,
     FilterKind,
     FilterAuthor,
     LocalTime,
@@ -128,6 +130,8 @@ impl Action {
         Action::ActionDone,
         Action::ActionFailed,
         Action::RollBack,
+        Action::Execute,
+        Action::ExecuteRollback,
         Action::FilterKind,
         Action::FilterAuthor,
         Action::LocalTime,
@@ -204,7 +208,9 @@ impl Action {
             | Action::Classify
             | Action::Materiality
             | Action::Amend
-            | Action::Retract => true,
+            | Action::Retract
+            | Action::Execute
+            | Action::ExecuteRollback => true,
             Action::Quit
             | Action::Back
             | Action::Open
@@ -293,6 +299,8 @@ impl Action {
             | Action::ActionDone
             | Action::ActionFailed
             | Action::RollBack
+            | Action::Execute
+            | Action::ExecuteRollback
             | Action::FilterKind
             | Action::FilterAuthor
             | Action::LocalTime
@@ -572,6 +580,20 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
         (Actions, "X", ActionFailed, "mark failed", None),
         (Actions, "B", RollBack, "mark rolled back", None),
         (Actions, "a", Assign, "assign the action", None),
+        (
+            Actions,
+            "x",
+            Execute,
+            "run its command (approved, trusted, exec enabled; shows the exact command first)",
+            None,
+        ),
+        (
+            Actions,
+            "z",
+            ExecuteRollback,
+            "run its rollback (after it failed or was done; asks first)",
+            None,
+        ),
         (Timeline, "/", Search, "search", Some("search")),
         (
             Timeline,

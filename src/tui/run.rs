@@ -38,6 +38,8 @@ pub struct Options {
     pub demo: bool,
     /// `exercise run --resume`: injects overdue at the start wait for the facilitator's key.
     pub resumed: bool,
+    /// Whether approved commands may run from this console, and from which playbooks.
+    pub exec: super::model::ExecSetup,
 }
 
 fn draft_path(store: &Store, incident: &str) -> PathBuf {
@@ -107,6 +109,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
     model.facilitator = opts.facilitator.clone();
     model.demo = opts.demo;
     model.hold_overdue = opts.resumed;
+    model.exec = opts.exec.clone();
     model.library_versions = opts
         .library
         .visible()
@@ -123,6 +126,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
 
     let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
     let (local, local_thread) = spawn_local(opts.store.clone(), msg_tx.clone())?;
+    let exec_tx = msg_tx.clone();
     let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<Cmd>();
     let worker = Worker::new(
         opts.store.clone(),
@@ -191,7 +195,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
             let effects: Vec<Effect> = std::mem::take(&mut pending);
             for fx in effects {
                 dirty = true;
-                if let Some(msg) = execute_effect(fx, &opts, &model, &cmd_tx, &local) {
+                if let Some(msg) = execute_effect(fx, &opts, &model, &cmd_tx, &local, &exec_tx) {
                     pending.extend(update(&mut model, msg));
                 }
             }
@@ -500,6 +504,7 @@ fn execute_effect(
     model: &Model,
     cmd_tx: &std::sync::mpsc::Sender<Cmd>,
     local: &std::sync::mpsc::Sender<Local>,
+    reply: &mpsc::UnboundedSender<Msg>,
 ) -> Option<Msg> {
     match fx {
         Effect::Open(id) => {
@@ -570,6 +575,58 @@ fn execute_effect(
             let _ = local.send(Local::SaveCopy { what, name, text });
             None
         }
+        Effect::Exec(plan) => {
+            spawn_exec(opts, &model.exec, *plan, reply.clone());
+            None
+        }
         Effect::Quit => None,
+    }
+}
+
+/// Run a confirmed command on a thread of its own (the console keeps drawing: "running…"), in a
+/// pseudo-terminal of its own; its records reach the timeline through the watcher like any
+/// other, and the responder's hooks run for them.
+fn spawn_exec(
+    opts: &Options,
+    setup: &super::model::ExecSetup,
+    plan: crate::domain::exec_policy::Plan,
+    reply: mpsc::UnboundedSender<Msg>,
+) {
+    let store = opts.store.clone();
+    let identity = opts.identity.clone();
+    let clock = opts.clock;
+    let run_opts = crate::exec::carry::Options {
+        timeout: setup.timeout.unwrap_or(crate::exec::carry::DEFAULT_TIMEOUT),
+        ..Default::default()
+    };
+    let action = plan.action.clone();
+    let fail = reply.clone();
+    let spawned = std::thread::Builder::new().name("warroom-exec".into()).spawn(move || {
+        let result = crate::exec::carry::carry_out(&store, &identity, &plan, run_opts, clock);
+        if let Ok(done) = &result {
+            if let Some(hooks) = crate::hooks::run::Runner::from_config(&store) {
+                let written: Vec<_> = done
+                    .written
+                    .iter()
+                    .map(|e| (plan.incident.clone(), e.clone()))
+                    .collect();
+                for f in hooks.fire(&written) {
+                    let _ = reply.send(Msg::Failed(f));
+                }
+            }
+            if let Some(w) = &done.warning {
+                let _ = reply.send(Msg::Failed(w.clone()));
+            }
+        }
+        let _ = reply.send(Msg::Ran {
+            action: plan.action.clone(),
+            result: result.map(|d| (d.success(), d.summary)),
+        });
+    });
+    if let Err(e) = spawned {
+        let _ = fail.send(Msg::Ran {
+            action,
+            result: Err(format!("cannot start a thread to run it: {e}")),
+        });
     }
 }

@@ -28,6 +28,10 @@ pub enum Confirm {
     Materiality,
     /// Set the discovery time (the commander), with this reason.
     Discovery { at: Millis, reason: String },
+    /// Run exactly this command (shown in full, parameters filled in).
+    Exec {
+        plan: Box<crate::domain::exec_policy::Plan>,
+    },
 }
 
 pub(super) fn confirm_key(m: &mut Model, c: Confirm, k: KeyEvent) -> Vec<Effect> {
@@ -70,6 +74,7 @@ pub(super) fn confirm_key(m: &mut Model, c: Confirm, k: KeyEvent) -> Vec<Effect>
             write(m, format!("{} approved", action.id), vec![body])
         }
         Confirm::EndExercise => end_exercise(m),
+        Confirm::Exec { plan } => confirmed_exec(m, plan),
         Confirm::Resolve { open, reason } => write(
             m,
             "resolved",

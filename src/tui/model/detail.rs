@@ -76,6 +76,10 @@ pub(super) fn reader_key(m: &mut Model, o: Overlay, k: KeyEvent) -> Vec<Effect> 
         match k.code {
             KeyCode::Char('c') => return copy_action(m, false),
             KeyCode::Char('R') => return copy_action(m, true),
+            KeyCode::Char('x' | 'z') if m.incident.as_ref().is_some_and(|i| i.focus == Pane::Actions) => {
+                m.overlay = None;
+                return ask_exec(m, k.code == KeyCode::Char('z'));
+            }
             _ => {}
         }
     }

@@ -541,6 +541,8 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             m.overlay = Some(Overlay::Editor(ed));
             Vec::new()
         }
+        Action::Execute => ask_exec(m, false),
+        Action::ExecuteRollback => ask_exec(m, true),
         Action::Propose
         | Action::Approve
         | Action::Run

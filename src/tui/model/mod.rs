@@ -35,6 +35,9 @@ pub use confirm::*;
 pub use declare::*;
 use detail::*;
 pub use editor::*;
+mod exec;
+pub use exec::ExecSetup;
+use exec::*;
 use facilitator::*;
 pub use facilitator::{next_speed, released, speed_settled, upcoming, SPEED_SETTLE_MS};
 pub use followups::*;
@@ -164,6 +167,11 @@ pub enum Msg {
     Hangup,
     /// Something the shell could not do, to show.
     Failed(String),
+    /// A command run from the console ended: `Ok((success, summary))`, or why it did not run.
+    Ran {
+        action: String,
+        result: Result<(bool, String), String>,
+    },
     /// The store thread died: nothing more is read or written, so the console must end.
     StoreDied(String),
 }
@@ -202,6 +210,8 @@ pub enum Effect {
     },
     /// Skips and evaluator notes stay in the local state directory.
     SaveFacilitator(Box<FacilitatorState>),
+    /// Run a confirmed command (on a thread of its own; [`Msg::Ran`] says how it ended).
+    Exec(Box<crate::domain::exec_policy::Plan>),
     Quit,
 }
 
@@ -265,6 +275,10 @@ pub struct Model {
     pub pending_speed: Option<(f64, Millis)>,
     /// What the facilitator pane lists.
     pub fac_view: FacView,
+    /// May commands run here, and from which playbooks.
+    pub exec: ExecSetup,
+    /// The action whose command is running now (one at a time).
+    pub running: Option<String>,
 }
 
 /// What the facilitator pane lists (`v` cycles).
@@ -318,6 +332,8 @@ impl Model {
             held: BTreeSet::new(),
             pending_speed: None,
             fac_view: FacView::Upcoming,
+            exec: ExecSetup::default(),
+            running: None,
         }
     }
 
@@ -524,6 +540,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             m.flash(text, true);
             Vec::new()
         }
+        Msg::Ran { action, result } => ran(m, action, result),
         Msg::StoreDied(what) => {
             let mut fx = save_editor_draft(m);
             fx.extend(save_failed_writes(m));

@@ -622,6 +622,45 @@ fn editor_keys(keys: &[(&str, &str)], w: usize) -> String {
 fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
     let inc = m.incident.as_ref();
     match c {
+        Confirm::Exec { plan } => {
+            let what = match (plan.dry_run, plan.rollback) {
+                (true, _) => "Exercise: nothing is executed; recorded as a dry run:",
+                (false, false) => "Runs on this machine, as you, in a terminal of its own (sh -c), recorded:",
+                (false, true) => {
+                    "Runs the ROLLBACK on this machine, as you, in a terminal of its own (sh -c), recorded:"
+                }
+            };
+            let mut rows = vec![
+                Row::words(sanitize(&plan.title), theme.bold()),
+                Row::words(what, theme.warn()),
+            ];
+            // The exact command, broken at the box's edge, never at a space: every character shows.
+            rows.extend(sanitize_lines(&plan.command).into_iter().map(|l| Row::Hard {
+                text: l,
+                style: theme.bold(),
+            }));
+            if !plan.params.is_empty() {
+                let given: Vec<String> = plan
+                    .params
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", sanitize(v)))
+                    .collect();
+                rows.push(Row::words(
+                    format!("parameters (from the proposal): {}", given.join("; ")),
+                    theme.base(),
+                ));
+            }
+            Dialog {
+                title: if plan.rollback {
+                    "Run this rollback?".into()
+                } else {
+                    "Run this command?".into()
+                },
+                rows,
+                keys: vec![k("y/Enter", "run it"), k("n/Esc", "not now")],
+                max_width: 100,
+            }
+        }
         Confirm::Approve { action } => {
             let mut rows = vec![
                 Row::words(sanitize(&action.title), theme.bold()),
@@ -646,7 +685,10 @@ fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
                 );
             }
             if let Some(c) = &action.command {
-                rows.push(Row::words("command (to be run by hand):", theme.warn()));
+                rows.push(Row::words(
+                    "command (once approved, x runs it where execution is enabled; or by hand):",
+                    theme.warn(),
+                ));
                 rows.extend(sanitize_lines(c).into_iter().map(|l| Row::Hard {
                     text: l,
                     style: theme.base(),
@@ -1009,7 +1051,8 @@ fn follow_ups(m: &Model, sel: usize, theme: &Theme) -> Option<(Dialog, usize)> {
 }
 
 /// The whole of what the cursor is on: an event, a checklist item or an action (with its command
-/// and rollback, to copy and run by hand; warroom never executes them).
+/// and rollback, to copy and run by hand, or — approved, trusted, execution enabled — to run with
+/// `x` and `z`).
 fn detail(m: &Model, theme: &Theme) -> Option<Dialog> {
     let inc = m.incident.as_ref()?;
     let close = k("Esc/Enter", "close");
@@ -1128,7 +1171,7 @@ fn action_detail(
     // Commands are broken at the box's edge, never at a space: every character is on screen.
     if let Some(c) = &a.command {
         rows.push(Row::words(
-            "command (run it yourself; warroom never executes commands):",
+            "command (x runs it once approved, if execution is enabled and the playbook is one you trust; or copy it and run it yourself):",
             theme.warn(),
         ));
         rows.extend(sanitize_lines(c).into_iter().map(|l| Row::Hard {
@@ -1137,6 +1180,7 @@ fn action_detail(
         }));
         keys.push(k("c", "copy command"));
         saved_rows(&mut rows, saved, &format!("the command of {}", sanitize(&a.id)), theme);
+        keys.push(k("x", "run it"));
     }
     if let Some(r) = &a.rollback {
         rows.push(Row::words("rollback:", theme.bold()));
@@ -1146,6 +1190,7 @@ fn action_detail(
         }));
         keys.push(k("R", "copy rollback"));
         saved_rows(&mut rows, saved, &format!("the rollback of {}", sanitize(&a.id)), theme);
+        keys.push(k("z", "run rollback"));
     }
     keys.push(k("M", "messages"));
     keys.push(close);

