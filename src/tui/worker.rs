@@ -280,7 +280,7 @@ impl Worker {
     }
 
     /// Re-list the root; re-read incidents that are not resolved or archived.
-    fn reconcile_board(&mut self) {
+    pub fn reconcile_board(&mut self) {
         let now = (self.clock)();
         let (ids, mut problems) = match self.store.list_incidents() {
             Ok(x) => x,
