@@ -530,7 +530,7 @@ impl Source {
                 continue;
             }
             self.playbook_files.insert(hash.to_string(), ());
-            match playbook::parse(&text) {
+            match parse_playbook_once(hash, &text) {
                 Ok((p, unknown)) => {
                     problems.extend(unknown.into_iter().map(|d| {
                         Problem::new(
@@ -546,6 +546,33 @@ impl Source {
         }
         (found, problems)
     }
+}
+
+/// A playbook copy's parse, once per content hash in this process: `list` and the board read
+/// one playbook in every incident that uses it, and the copies are content-addressed (the caller
+/// has checked that `text` hashes to `hash`), so one parse serves them all.
+fn parse_playbook_once(
+    hash: &str,
+    text: &str,
+) -> Result<(Playbook, Vec<crate::domain::ron_input::Diagnostic>), crate::domain::ron_input::Diagnostic> {
+    type Parsed = Result<(Playbook, Vec<crate::domain::ron_input::Diagnostic>), crate::domain::ron_input::Diagnostic>;
+    static PARSED: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Parsed>>> =
+        std::sync::OnceLock::new();
+    /// Distinct playbooks kept (a handful in practice; a folder full of planted copies cannot
+    /// grow it without bound).
+    const KEEP: usize = 256;
+    let cache = PARSED.get_or_init(Default::default);
+    let lock = || cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(hit) = lock().get(hash) {
+        return hit.clone();
+    }
+    let parsed = playbook::parse(text);
+    let mut map = lock();
+    if map.len() >= KEEP {
+        map.clear();
+    }
+    map.insert(hash.to_string(), parsed.clone());
+    parsed
 }
 
 /// The playbook with content hash `hash` from this host's own library (the responder's
