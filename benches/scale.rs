@@ -119,7 +119,11 @@ impl Root {
     fn logs(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();
         for inc in std::fs::read_dir(&self.store.root).into_iter().flatten().flatten() {
-            for log in std::fs::read_dir(inc.path().join("events")).into_iter().flatten().flatten() {
+            for log in std::fs::read_dir(inc.path().join("events"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
                 out.push(log.path());
             }
         }
@@ -146,7 +150,9 @@ impl Root {
 }
 
 fn bench_playbook() -> Playbook {
-    Library::built_in().resolve("ransomware").expect("built-in ransomware playbook")
+    Library::built_in()
+        .resolve("ransomware")
+        .expect("built-in ransomware playbook")
 }
 
 fn note(i: usize) -> Note {
@@ -184,7 +190,11 @@ fn run(cmd: &mut Command) {
         .stderr(Stdio::piped())
         .output()
         .expect("spawn");
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn cat(paths: &[PathBuf]) -> Command {

@@ -239,22 +239,41 @@ pub struct Source {
     held: Vec<Event>,
 }
 
+/// What this host remembers of incident `id` (see `memory`), with the heads of its own logs
+/// that it wrote: what this host wrote counts as seen, so its own show notices its own log cut
+/// back.
+pub fn remembered(store: &Store, id: &str) -> Memory {
+    let dir = store.incident_dir(id);
+    let mut memory = memory::load(store, id);
+    for entry in std::fs::read_dir(dir.join(EVENTS_DIR)).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(super::LOG_EXT) else {
+            continue;
+        };
+        if let Some((seq, hash)) = super::writer::local_head(store, &entry.path()) {
+            if memory.heads.get(stem).is_none_or(|h| h.seq < seq) {
+                memory.heads.insert(stem.to_string(), memory::SeenHead { seq, hash });
+            }
+        }
+    }
+    memory
+}
+
+/// A digest of what this host remembers of an incident (the checks a read makes depend on it).
+pub fn memory_hash(memory: &Memory) -> String {
+    let text = ron::to_string(&(&memory.claim, &memory.heads)).unwrap_or_default();
+    crate::domain::event::line_hash(text.as_bytes())
+}
+
+/// [`memory_hash`] of what a read of incident `id` would start from now.
+pub fn remembered_hash(store: &Store, id: &str) -> String {
+    memory_hash(&remembered(store, id))
+}
+
 impl Source {
     pub fn new(store: &Store, id: &str) -> Source {
         let dir = store.incident_dir(id);
-        let mut memory = memory::load(store, id);
-        // What this host wrote counts as seen, so its own show notices its own log cut back.
-        for entry in std::fs::read_dir(dir.join(EVENTS_DIR)).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(stem) = name.strip_suffix(super::LOG_EXT) else {
-                continue;
-            };
-            if let Some((seq, hash)) = super::writer::local_head(store, &entry.path()) {
-                if memory.heads.get(stem).is_none_or(|h| h.seq < seq) {
-                    memory.heads.insert(stem.to_string(), memory::SeenHead { seq, hash });
-                }
-            }
-        }
+        let memory = remembered(store, id);
         let mut reader = IncidentReader::new(dir.clone());
         reader.remember(memory.heads.clone());
         Source {
@@ -275,6 +294,13 @@ impl Source {
             claim_from_memory: false,
             held: Vec::new(),
         }
+    }
+
+    /// Nothing read so far depends on the time it was read: no last line still settling, no
+    /// record held back for being dated ahead, no playbook taken from this host's library.
+    /// (What the summary cache needs before it keeps a summary.)
+    pub fn settled(&self) -> bool {
+        self.held.is_empty() && self.library_tried.is_empty() && self.last_settling.is_empty()
     }
 
     /// Remember the newest record of every log read so far, and the declarer (local state), so
@@ -680,6 +706,16 @@ impl Incident {
     /// Remember the heads read so far (local state), for the next run's truncation check.
     pub fn save_seen(&mut self) {
         self.source.save_seen();
+    }
+
+    /// Whether what was read can be kept in the summary cache (see [`Source::settled`]).
+    pub fn cacheable(&self) -> bool {
+        self.source.settled() && self.view.settling.is_empty()
+    }
+
+    /// [`memory_hash`] of what this host remembers now (after this read).
+    pub fn remembered_hash(&self) -> String {
+        memory_hash(&self.source.memory)
     }
 
     /// One reconcile pass: returns the events that were new (in arrival order).

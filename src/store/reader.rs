@@ -422,7 +422,7 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         .problems
                         .push(Problem::new(rel, Some(line_no), format!("{why}; skipped")));
                 }
-            }
+            },
         }
         cursor.pending_bad = None;
         cursor.prev_line = Some(hash);
