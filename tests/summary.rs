@@ -272,3 +272,28 @@ fn a_cache_entry_that_does_not_match_is_not_trusted() {
     assert_eq!(outcome, Outcome::Folded);
     assert_eq!(s.title, "cache");
 }
+
+/// The console applies a long update in bounded parts (keys are read between them): the parts
+/// applied one after another give the state the whole gives.
+#[test]
+fn an_update_applied_in_parts_folds_to_the_same_state() {
+    use warroom::store::incident::{Source, View};
+    let w = world();
+    for round in 0..6 {
+        apply(&w, &Op::Append(round % 2, 7));
+        apply(&w, &Op::Severity((round + 1) % 2, 1 + (round % 4) as u8));
+    }
+    let mut whole = View::new(&w.id);
+    whole.apply(Source::new(&w.store, &w.id).poll(now_ms()));
+    for max in [1, 5, 13, 1000] {
+        let mut parts = View::new(&w.id);
+        for part in Source::new(&w.store, &w.id).poll(now_ms()).split(max) {
+            parts.apply(part);
+        }
+        assert_eq!(Summary::of(&w.id, &parts), Summary::of(&w.id, &whole), "parts of {max}");
+        let a: Vec<_> = parts.state.timeline().map(|e| e.key()).collect();
+        let b: Vec<_> = whole.state.timeline().map(|e| e.key()).collect();
+        assert_eq!(a, b, "timeline, parts of {max}");
+        assert_eq!(parts.state.derived, whole.state.derived, "derived, parts of {max}");
+    }
+}

@@ -199,6 +199,35 @@ pub struct Update {
 }
 
 impl Update {
+    /// The same update as parts of at most `max` events each, in the fold's order (`at`, log,
+    /// seq), so each part is applied in bounded time and a first open of a long history does
+    /// not hold the console's keys back. Applying the parts one after another gives the state
+    /// applying the whole gives (the fold is order-independent): the claim, marks and playbooks
+    /// come with the first part, the versions the chain vouches for with the last.
+    pub fn split(mut self, max: usize) -> Vec<Update> {
+        let max = max.max(1);
+        if self.events.len() <= max {
+            return vec![self];
+        }
+        self.events.sort_by_cached_key(Event::key);
+        let mut rest = std::mem::take(&mut self.events);
+        let preferred = std::mem::take(&mut self.preferred);
+        let tail = rest.split_off(max);
+        self.events = rest;
+        let mut parts = vec![self];
+        let mut tail = tail.into_iter().peekable();
+        while tail.peek().is_some() {
+            parts.push(Update {
+                events: tail.by_ref().take(max).collect(),
+                ..Update::default()
+            });
+        }
+        if let Some(last) = parts.last_mut() {
+            last.preferred = preferred;
+        }
+        parts
+    }
+
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
             && self.playbooks.is_empty()

@@ -44,6 +44,9 @@ const BOARD_EVERY: Duration = Duration::from_secs(15);
 /// A burst of hints (a declare writes several files) re-lists the board at most this often, and
 /// once more when the window closes so the burst's last write is seen.
 const BOARD_COALESCE: Duration = Duration::from_millis(300);
+/// Most events in one update sent to the console: about 10 ms of folding, so keys are read
+/// between parts (a first open of a long incident, or a storm of writers).
+pub const FOLD_BATCH: usize = 4096;
 /// How often the open incident's seen heads are written to the local state directory.
 const SEEN_SAVE_EVERY: Duration = Duration::from_secs(2);
 
@@ -72,6 +75,9 @@ pub struct Worker {
     board: BTreeMap<String, Tracked>,
     /// Board passes made (orders `Tracked::touched`).
     passes: u64,
+    /// The last listing of the root, and the incidents gone from it then.
+    last_ids: Vec<String>,
+    gone: Vec<crate::domain::Problem>,
     last_rows: Vec<BoardRow>,
     last_problems: Vec<crate::domain::Problem>,
     seen_saved: Instant,
@@ -99,6 +105,8 @@ impl Worker {
             open: None,
             board: BTreeMap::new(),
             passes: 0,
+            last_ids: Vec::new(),
+            gone: Vec::new(),
             last_rows: Vec::new(),
             last_problems: Vec::new(),
             seen_saved: Instant::now(),
@@ -290,10 +298,13 @@ impl Worker {
                 self.seen_saved = Instant::now();
             }
             if !update.is_empty() {
-                (self.send)(Msg::Incident {
-                    id: src.id.clone(),
-                    update,
-                });
+                // In bounded parts: the console applies one between looks at the keyboard.
+                for part in update.split(FOLD_BATCH) {
+                    (self.send)(Msg::Incident {
+                        id: src.id.clone(),
+                        update: part,
+                    });
+                }
             }
         }
         (self.send)(self.watch_info(now));
@@ -321,7 +332,13 @@ impl Worker {
                 return;
             }
         };
-        problems.extend(crate::store::memory::gone(&self.store, &ids));
+        // Incidents this host read that are gone: looked for again only when the listing changed
+        // (it reads every memory file in the state directory).
+        if ids != self.last_ids {
+            self.gone = crate::store::memory::gone(&self.store, &ids);
+            self.last_ids = ids.clone();
+        }
+        problems.extend(self.gone.iter().cloned());
         let open = self.open.as_ref().map(|s| s.id.clone());
         // New incidents, and ones to read again: their summaries, across cores.
         let fresh: Vec<String> = ids
