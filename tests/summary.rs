@@ -241,7 +241,7 @@ fn an_unchanged_incident_is_served_from_the_cache_and_deleting_the_cache_changes
     let (b, second) = w.cached();
     assert_eq!(second, Outcome::Hit);
     assert_eq!(a, b);
-    std::fs::remove_dir_all(w.store.state_dir.join("summaries")).unwrap();
+    std::fs::remove_file(summary::cache_path(&w.store)).unwrap();
     let (c, third) = w.cached();
     assert_eq!(third, Outcome::Folded);
     assert_eq!(a, c);
@@ -263,7 +263,7 @@ fn a_cache_entry_that_does_not_match_is_not_trusted() {
     std::thread::sleep(Duration::from_millis(12));
     assert_eq!(w.cached().1, Outcome::Folded);
     // A forged entry (another title) with a stale key: rebuilt, not shown.
-    let path = summary::cache_path(&w.store, &w.id);
+    let path = summary::cache_path(&w.store);
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replace("\"cache\"", "\"forged\"")).unwrap();
     apply(&w, &Op::Append(1, 1));

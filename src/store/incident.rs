@@ -294,15 +294,14 @@ pub fn memory_hash(memory: &Memory) -> String {
     crate::domain::event::line_hash(text.as_bytes())
 }
 
-/// [`memory_hash`] of what a read of incident `id` would start from now.
-pub fn remembered_hash(store: &Store, id: &str) -> String {
-    memory_hash(&remembered(store, id))
-}
-
 impl Source {
     pub fn new(store: &Store, id: &str) -> Source {
+        Source::with_memory(store, id, remembered(store, id))
+    }
+
+    /// A source starting from `memory` (what [`remembered`] gave a moment ago).
+    pub fn with_memory(store: &Store, id: &str, memory: Memory) -> Source {
         let dir = store.incident_dir(id);
-        let memory = remembered(store, id);
         let mut reader = IncidentReader::new(dir.clone());
         reader.remember(memory.heads.clone());
         Source {
@@ -719,7 +718,12 @@ impl std::ops::Deref for Incident {
 impl Incident {
     /// Read everything there is now (and remember the heads seen, for the next run's check).
     pub fn open(store: &Store, id: &str, now: Millis) -> Incident {
-        let source = Source::new(store, id);
+        Incident::open_with(store, id, now, remembered(store, id))
+    }
+
+    /// [`Incident::open`] starting from `memory` (what [`remembered`] gave a moment ago).
+    pub fn open_with(store: &Store, id: &str, now: Millis, memory: Memory) -> Incident {
+        let source = Source::with_memory(store, id, memory);
         let mut inc = Incident {
             id: id.to_string(),
             dir: source.dir.clone(),

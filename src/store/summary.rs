@@ -1,4 +1,4 @@
-//! What `list` and the board show of an incident, cached per incident in this host's state
+//! What `list` and the board show of an incident, cached per incident (one file per shared root) in this host's state
 //! directory (never the shared one), so a board of a thousand incidents does not read and fold a
 //! thousand histories every time.
 //!
@@ -11,6 +11,7 @@
 //! was found (a last line still settling, a record held back for being dated ahead, a playbook
 //! taken from this host's library). Delete the folder and every output is the same.
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -226,20 +227,22 @@ impl Scan {
 }
 
 impl Scan {
-    /// Whether a file changed so recently (within `window` of now, or after now) that another
-    /// write in the same timestamp tick would leave its stamp as it is (file systems keep
-    /// times in ticks of a few milliseconds, some in seconds): a summary made from it is not
-    /// kept ("racy", as git calls it). Such an incident is being written to: it is read again.
-    fn racy(&self, window: std::time::Duration) -> bool {
+    /// Whether a file changed so recently (within `window` of now) that another write in the
+    /// same timestamp tick would leave its stamp as it is (file systems keep times in ticks of
+    /// a few milliseconds, some in seconds): a summary made from it is not kept ("racy", as git
+    /// calls it), and the board reads it again next pass. Such an incident is being written to.
+    /// (A file server whose clock is far ahead stamps files in the future: those are not
+    /// counted, or every pass would read them again.)
+    pub fn racy(&self, window: std::time::Duration) -> bool {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        let limit = now.saturating_sub(window);
-        let limit = (limit.as_secs() as i64, i64::from(limit.subsec_nanos()));
+        let pair = |d: std::time::Duration| (d.as_secs() as i64, i64::from(d.subsec_nanos()));
+        let (from, to) = (pair(now.saturating_sub(window)), pair(now + window));
         self.stamps()
             .into_iter()
             .flatten()
-            .any(|s| s.ctime >= limit || s.mtime >= limit)
+            .any(|s| (from..=to).contains(&s.ctime) || (from..=to).contains(&s.mtime))
     }
 }
 
@@ -259,35 +262,55 @@ fn build_id() -> &'static str {
     })
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// One incident's summary and what it was made from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
-    format: u32,
-    build: String,
     memory: String,
     scan: Scan,
     summary: Summary,
 }
 
-/// Where incident `id`'s entry is kept: keyed by the incident folder's path (as `memory` is).
-pub fn cache_path(store: &Store, id: &str) -> PathBuf {
-    let dir = store.incident_dir(id);
-    let key = &crate::domain::event::line_hash(dir.as_os_str().as_encoded_bytes())[..32];
+/// Every incident's entry for one shared root, in one file: read once and written once by a
+/// `list` or a board pass, however many incidents there are. Two processes writing it at once
+/// lose one's entries, which only costs a fold later.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct CacheFile {
+    format: u32,
+    build: String,
+    entries: BTreeMap<String, Entry>,
+}
+
+/// Where the entries of this store's shared root are kept: keyed by the root's path.
+pub fn cache_path(store: &Store) -> PathBuf {
+    let key = &crate::domain::event::line_hash(store.root.as_os_str().as_encoded_bytes())[..32];
     store.state_dir.join("summaries").join(format!("{key}.json"))
 }
 
-fn read_entry(path: &Path) -> Option<Entry> {
-    let m = std::fs::metadata(path).ok()?;
-    if m.len() > 4 << 20 {
-        return None;
+fn read_cache(path: &Path) -> BTreeMap<String, Entry> {
+    let Ok(m) = std::fs::metadata(path) else {
+        return BTreeMap::new();
+    };
+    if m.len() > 256 << 20 {
+        return BTreeMap::new();
     }
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<CacheFile>(&b).ok())
+        .filter(|c| c.format == FORMAT && c.build == build_id())
+        .map(|c| c.entries)
+        .unwrap_or_default()
 }
 
-fn write_entry(path: &Path, entry: &Entry) {
+fn write_cache(path: &Path, entries: BTreeMap<String, Entry>) {
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    if let Ok(text) = serde_json::to_vec(entry) {
+    let file = CacheFile {
+        format: FORMAT,
+        build: build_id().to_string(),
+        entries,
+    };
+    if let Ok(text) = serde_json::to_vec(&file) {
         // A lost write only costs a fold next time.
         let _ = fsutil::write_atomic_unsynced(path, &text, super::Sharing::private());
     }
@@ -304,7 +327,7 @@ pub enum Outcome {
     NotCached,
 }
 
-/// Incident `id`'s summary, from the cache when its key matches the folder now, else from a
+/// Incident `id`'s summary, from the cache when its entry matches the folder now, else from a
 /// fresh read and fold (and the entry rewritten). Also returns the scan taken before reading,
 /// for a cheap "has anything changed since" later.
 pub fn load(store: &Store, id: &str, now: Millis) -> (Summary, Scan, Outcome) {
@@ -313,73 +336,113 @@ pub fn load(store: &Store, id: &str, now: Millis) -> (Summary, Scan, Outcome) {
 
 /// [`load`] with another racy window (tests, which wait out timestamp ticks themselves).
 pub fn load_with(store: &Store, id: &str, now: Millis, racy: std::time::Duration) -> (Summary, Scan, Outcome) {
-    let dir = store.incident_dir(id);
-    let path = cache_path(store, id);
-    let memory = super::incident::remembered_hash(store, id);
-    let scan = Scan::take(&dir);
-    if let Some(e) = read_entry(&path) {
-        if e.format == FORMAT && e.build == build_id() && e.memory == memory && e.scan == scan && e.summary.id == id {
-            return (e.summary, scan, Outcome::Hit);
+    let path = cache_path(store);
+    let mut entries = read_cache(&path);
+    let (summary, scan, fresh) = one(store, id, now, racy, entries.get(id));
+    let outcome = match fresh {
+        Some(Some(e)) => {
+            entries.insert(id.to_string(), e);
+            write_cache(&path, entries);
+            Outcome::Folded
         }
-    }
-    let inc = Incident::open(store, id, now);
-    let summary = Summary::of(id, &inc);
-    let mut outcome = Outcome::NotCached;
-    if inc.cacheable() && !scan.racy(racy) && Scan::take(&dir) == scan {
-        write_entry(
-            &path,
-            &Entry {
-                format: FORMAT,
-                build: build_id().to_string(),
-                memory: inc.remembered_hash(),
-                scan: scan.clone(),
-                summary: summary.clone(),
-            },
-        );
-        outcome = Outcome::Folded;
-    }
+        Some(None) => Outcome::NotCached,
+        None => Outcome::Hit,
+    };
     (summary, scan, outcome)
 }
 
-/// [`load`] for many incidents, spread over the cores; results in the order of `ids`.
+/// One incident: the summary, the scan before reading, and `None` on a hit, else the new entry
+/// if it may be kept.
+#[allow(clippy::type_complexity)]
+fn one(
+    store: &Store,
+    id: &str,
+    now: Millis,
+    racy: std::time::Duration,
+    cached: Option<&Entry>,
+) -> (Summary, Scan, Option<Option<Entry>>) {
+    let dir = store.incident_dir(id);
+    let remembered = super::incident::remembered(store, id);
+    let memory = super::incident::memory_hash(&remembered);
+    let scan = Scan::take(&dir);
+    if let Some(e) = cached {
+        if e.memory == memory && e.scan == scan && e.summary.id == id {
+            return (e.summary.clone(), scan, None);
+        }
+    }
+    let inc = Incident::open_with(store, id, now, remembered);
+    let summary = Summary::of(id, &inc);
+    let keep = (inc.cacheable() && !scan.racy(racy) && Scan::take(&dir) == scan).then(|| Entry {
+        memory: inc.remembered_hash(),
+        scan: scan.clone(),
+        summary: summary.clone(),
+    });
+    (summary, scan, Some(keep))
+}
+
+/// [`load`] for many incidents, spread over the cores; results in the order of `ids`. The cache
+/// file is read once and written once, if anything changed (entries of incidents whose folder
+/// is gone are dropped then).
 pub fn load_many(store: &Store, ids: &[String], now: Millis) -> Vec<(Summary, Scan)> {
+    let path = cache_path(store);
+    let entries = read_cache(&path);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8)
         .min(ids.len().max(1));
-    let one = |id: &String| {
-        let (s, scan, _) = load(store, id, now);
-        (s, scan)
-    };
-    if threads < 2 || ids.len() < 4 {
-        return ids.iter().map(one).collect();
-    }
-    // Interleaved, so a few long incidents next to each other do not all land on one thread.
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    ids.iter()
-                        .enumerate()
-                        .skip(t)
-                        .step_by(threads)
-                        .map(|(i, id)| (i, one(id)))
-                        .collect::<Vec<_>>()
+    let run = |id: &String| one(store, id, now, RACY, entries.get(id));
+    let run = &run;
+    let results: Vec<(Summary, Scan, Option<Option<Entry>>)> = if threads < 2 || ids.len() < 4 {
+        ids.iter().map(run).collect()
+    } else {
+        // Interleaved, so a few long incidents next to each other do not all land on one thread.
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    scope.spawn(move || {
+                        ids.iter()
+                            .enumerate()
+                            .skip(t)
+                            .step_by(threads)
+                            .map(|(i, id)| (i, run(id)))
+                            .collect::<Vec<_>>()
+                    })
                 })
-            })
-            .collect();
-        let mut out: Vec<Option<(Summary, Scan)>> = vec![None; ids.len()];
-        for h in handles {
-            if let Ok(part) = h.join() {
-                for (i, r) in part {
-                    out[i] = Some(r);
+                .collect();
+            let mut out: Vec<Option<(Summary, Scan, Option<Option<Entry>>)>> = vec![None; ids.len()];
+            for h in handles {
+                if let Ok(part) = h.join() {
+                    for (i, r) in part {
+                        out[i] = Some(r);
+                    }
                 }
             }
+            // A thread that died (it cannot: reading returns problems, not panics) is redone here.
+            out.into_iter()
+                .zip(ids)
+                .map(|(r, id)| r.unwrap_or_else(|| run(id)))
+                .collect()
+        })
+    };
+    // Entries of the other incidents stay, unless their folder is gone.
+    let mut next = entries;
+    let before = next.len();
+    next.retain(|k, _| ids.contains(k) || store.incident_dir(k).is_dir());
+    let mut changed = next.len() != before;
+    let mut out = Vec::with_capacity(ids.len());
+    for (id, (summary, scan, fresh)) in ids.iter().zip(results) {
+        match fresh {
+            None => {}
+            Some(Some(e)) => {
+                changed = true;
+                next.insert(id.clone(), e);
+            }
+            Some(None) => changed |= next.remove(id).is_some(),
         }
-        // A thread that died (it cannot: reading returns problems, not panics) is redone here.
-        out.into_iter()
-            .zip(ids)
-            .map(|(r, id)| r.unwrap_or_else(|| one(id)))
-            .collect()
-    })
+        out.push((summary, scan));
+    }
+    if changed {
+        write_cache(&path, next);
+    }
+    out
 }
