@@ -351,16 +351,11 @@ pub fn load_with(store: &Store, id: &str, now: Millis, racy: std::time::Duration
     (summary, scan, outcome)
 }
 
-/// One incident: the summary, the scan before reading, and `None` on a hit, else the new entry
-/// if it may be kept.
-#[allow(clippy::type_complexity)]
-fn one(
-    store: &Store,
-    id: &str,
-    now: Millis,
-    racy: std::time::Duration,
-    cached: Option<&Entry>,
-) -> (Summary, Scan, Option<Option<Entry>>) {
+/// One incident's summary, the scan before reading, and `None` on a hit, else the new entry if
+/// it may be kept.
+type One = (Summary, Scan, Option<Option<Entry>>);
+
+fn one(store: &Store, id: &str, now: Millis, racy: std::time::Duration, cached: Option<&Entry>) -> One {
     let dir = store.incident_dir(id);
     let remembered = super::incident::remembered(store, id);
     let memory = super::incident::memory_hash(&remembered);
@@ -392,7 +387,7 @@ pub fn load_many(store: &Store, ids: &[String], now: Millis) -> Vec<(Summary, Sc
         .min(ids.len().max(1));
     let run = |id: &String| one(store, id, now, RACY, entries.get(id));
     let run = &run;
-    let results: Vec<(Summary, Scan, Option<Option<Entry>>)> = if threads < 2 || ids.len() < 4 {
+    let results: Vec<One> = if threads < 2 || ids.len() < 4 {
         ids.iter().map(run).collect()
     } else {
         // Interleaved, so a few long incidents next to each other do not all land on one thread.
@@ -409,7 +404,7 @@ pub fn load_many(store: &Store, ids: &[String], now: Millis) -> Vec<(Summary, Sc
                     })
                 })
                 .collect();
-            let mut out: Vec<Option<(Summary, Scan, Option<Option<Entry>>)>> = vec![None; ids.len()];
+            let mut out: Vec<Option<One>> = vec![None; ids.len()];
             for h in handles {
                 if let Ok(part) = h.join() {
                     for (i, r) in part {
