@@ -1,6 +1,6 @@
-//! What `list` and the board show of an incident, cached per incident (one file per shared root) in this host's state
-//! directory (never the shared one), so a board of a thousand incidents does not read and fold a
-//! thousand histories every time.
+//! What `list` and the board show of an incident, cached per incident (in one file per shared
+//! root) in this host's state directory (never the shared one), so a board of a thousand
+//! incidents does not read and fold a thousand histories every time.
 //!
 //! The cache is only a cache: each entry is keyed by what it was made from — every log's
 //! length, identity (device, inode) and change times and the hash of its last line (the head of
