@@ -1062,3 +1062,118 @@ fn on_resume_overdue_injects_are_released_one_at_a_time_on_the_facilitators_key(
     c.send(b"q");
     assert!(c.wait_exit(WAIT).success());
 }
+
+// ---- 9. keys come first: a storm of writes never swallows a key ---------------------------------
+
+/// Twenty teammates append notes as fast as their disks allow while the responder types a note:
+/// every key arrives, in order (the note written is exactly what was typed). Behaviour only: how
+/// long keys take under load is measured by the benches, not asserted here.
+#[test]
+fn every_key_typed_during_a_twenty_writer_storm_arrives() {
+    use warroom::domain::event::Note;
+    use warroom::domain::identity::WriterId;
+    use warroom::store::writer::{Draft, LogWriter};
+    use warroom::store::{Identity, RootChoice, RootSource, Store};
+
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Storm");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Storm", Spawn::new(&args).size(120, 40));
+
+    let store = Store::open(
+        &RootChoice {
+            path: w.root(),
+            source: RootSource::Flag,
+        },
+        w.path().join("state-storm"),
+        w.path().join("run").join("warroom"),
+    )
+    .expect("open the shared directory");
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicUsize::new(0));
+    let mates: Vec<JoinHandle<()>> = (0..20)
+        .map(|i| {
+            let (store, id, stop, written) = (store.clone(), id.clone(), stop.clone(), written.clone());
+            std::thread::spawn(move || {
+                let me = Identity {
+                    writer: WriterId {
+                        name: format!("mate{i:02}"),
+                        host: "storm".into(),
+                    },
+                    install: "storm1".into(),
+                };
+                let log = LogWriter::new(&store, &id, &me);
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) && n < 2_000 {
+                    let drafts = (0..40)
+                        .map(|k| {
+                            Draft::new(Note {
+                                text: format!("mate {i} checked host {}", n + k),
+                                tags: vec![],
+                            })
+                        })
+                        .collect();
+                    if log.append(drafts, warroom::cli::context::now_ms).is_ok() {
+                        n += 40;
+                        written.fetch_add(40, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    // The storm is on before the first key.
+    let start = Instant::now();
+    while written.load(Ordering::Relaxed) < 2_000 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let storm_wait = Duration::from_secs(60);
+    c.send(b"n");
+    c.wait_for("Enter sends", storm_wait);
+    let text = "typed in the storm: 0123456789 abcdefghijklmnopqrstuvwxyz ZYXWVUTSRQPONMLKJIHGFEDCBA";
+    for ch in text.chars() {
+        let mut b = [0u8; 4];
+        c.send(ch.encode_utf8(&mut b).as_bytes());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Every key on screen, in order, while the storm goes on; then Enter on its own (keys read in
+    // one go with Enter among them are a paste, where Enter is a new line).
+    c.wait_for(text, storm_wait);
+    std::thread::sleep(Duration::from_millis(200));
+    c.send(b"\r");
+
+    // The note reaches alice's log with every character, in order.
+    let start = Instant::now();
+    let wanted = format!("text:\"{text}\"");
+    let landed = loop {
+        let log = std::fs::read_dir(w.events_dir(&id))
+            .expect("events dir")
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("alice@jump."))
+            });
+        if let Some(text) = log.and_then(|p| std::fs::read_to_string(p).ok()) {
+            if text.contains(&wanted) {
+                break true;
+            }
+        }
+        if start.elapsed() > storm_wait {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    stop.store(true, Ordering::Relaxed);
+    for m in mates {
+        let _ = m.join();
+    }
+    assert!(
+        landed,
+        "the typed note never landed whole in alice's log; screen:\n{}",
+        c.screen()
+    );
+    assert!(written.load(Ordering::Relaxed) >= 2_000, "the storm ran");
+    assert!(c.running());
+}

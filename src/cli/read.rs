@@ -17,6 +17,7 @@ use crate::domain::time::{format_age, format_utc};
 use crate::domain::{sanitize, IncidentState};
 use crate::store::incident::Incident;
 use crate::store::playbooks::{self, Library};
+use crate::store::summary::Summary;
 use crate::store::{verify as store_verify, watch};
 
 fn severity_word(s: Option<u8>) -> String {
@@ -36,6 +37,19 @@ pub fn incident_status(inc: &Incident) -> &'static str {
     }
 }
 
+/// `incident_status` of a summary.
+fn summary_status(s: &Summary, link_broken: bool) -> &'static str {
+    if s.syncing {
+        "syncing"
+    } else if s.archived && !link_broken {
+        "archived"
+    } else if s.resolved {
+        "resolved"
+    } else {
+        "active"
+    }
+}
+
 /// Follow one incident's duplicate link (at most 32 hops) and judge it as `list` does.
 fn follow_link(ctx: &Ctx, inc: &mut Incident, now: crate::domain::time::Millis) {
     let mut links = std::collections::BTreeMap::new();
@@ -48,28 +62,21 @@ fn follow_link(ctx: &Ctx, inc: &mut Incident, now: crate::domain::time::Millis) 
         if !crate::store::incident::valid_incident_id(&id) || !ctx.store.incident_dir(&id).is_dir() {
             break; // missing: judged broken below
         }
-        let other = Incident::open(&ctx.store, &id, now);
-        next = other.state.derived.duplicate_of.as_ref().map(|r| r.value.clone());
+        // Only the link is wanted: the summary (cached) has it.
+        next = crate::store::summary::load(&ctx.store, &id, now).0.duplicate_of;
         links.insert(id, next.clone());
     }
     inc.link_broken = crate::domain::links::broken_duplicates(&links).contains(&inc.id);
 }
 
-/// A duplicate whose link is broken (a cycle, or a missing target) stays on the active board.
-fn mark_broken_links(incidents: &mut [Incident]) {
+/// The ids of duplicates whose link is broken (a cycle, or a missing target): they stay on the
+/// active board.
+fn broken_links(incidents: &[Summary]) -> std::collections::BTreeSet<String> {
     let links = incidents
         .iter()
-        .map(|i| {
-            (
-                i.id.clone(),
-                i.state.derived.duplicate_of.as_ref().map(|r| r.value.clone()),
-            )
-        })
+        .map(|s| (s.id.clone(), s.duplicate_of.clone()))
         .collect();
-    let broken = crate::domain::links::broken_duplicates(&links);
-    for inc in incidents.iter_mut().filter(|i| broken.contains(&i.id)) {
-        inc.link_broken = true;
-    }
+    crate::domain::links::broken_duplicates(&links).into_iter().collect()
 }
 
 pub fn list(g: &Global, as_json: bool) -> Result<()> {
@@ -77,25 +84,29 @@ pub fn list(g: &Global, as_json: bool) -> Result<()> {
     let (ids, mut problems) = ctx.store.list_incidents()?;
     problems.extend(crate::store::memory::gone(&ctx.store, &ids));
     let now = now_ms();
-    let mut incidents: Vec<Incident> = ids.iter().map(|id| Incident::open(&ctx.store, id, now)).collect();
-    mark_broken_links(&mut incidents);
+    // Summaries, from this host's cache where it still matches the folder (see `store::summary`).
+    let incidents: Vec<Summary> = crate::store::summary::load_many(&ctx.store, &ids, now)
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    let broken = broken_links(&incidents);
     if as_json {
         let rows: Vec<Value> = incidents
             .iter()
-            .map(|inc| {
-                let s = &inc.state;
+            .map(|s| {
+                let link_broken = broken.contains(&s.id);
                 json!({
                     "v": 1,
-                    "id": inc.id,
-                    "title": s.title(),
-                    "severity": s.severity(),
-                    "phase": s.phase().slug(),
-                    "commander": s.commander(),
-                    "mode": s.mode().map(|m| m.label()),
-                    "status": incident_status(inc),
-                    "declared_at": s.declared_at().map(format_utc),
-                    "last_update": s.derived.last_update.as_ref().map(|(t, by)| json!({"at": format_utc(*t), "by": by})),
-                    "problems": inc.problems().len() + usize::from(inc.link_broken),
+                    "id": s.id,
+                    "title": s.title,
+                    "severity": s.severity,
+                    "phase": s.phase.slug(),
+                    "commander": s.commander,
+                    "mode": s.mode.map(|m| m.label()),
+                    "status": summary_status(s, link_broken),
+                    "declared_at": s.declared_at.map(format_utc),
+                    "last_update": s.last_update.as_ref().map(|(t, by)| json!({"at": format_utc(*t), "by": by})),
+                    "problems": s.problems + usize::from(link_broken),
                 })
             })
             .collect();
@@ -136,26 +147,24 @@ pub fn list(g: &Global, as_json: bool) -> Result<()> {
         "{:<id_w$} {:<5} {:<15} {:<12} {:>8} {:<22} {:<8} {:<9} PROBLEMS",
         "ID", "SEV", "PHASE", "COMMANDER", "AGE", "LAST UPDATE", "MODE", "STATUS"
     );
-    for inc in &incidents {
-        let s = &inc.state;
-        let age = s
-            .declared_at()
-            .map_or("-".into(), |t| format_age(now.saturating_sub(t)));
-        let last = s.derived.last_update.as_ref().map_or("-".into(), |(t, by)| {
+    for s in &incidents {
+        let link_broken = broken.contains(&s.id);
+        let age = s.declared_at.map_or("-".into(), |t| format_age(now.saturating_sub(t)));
+        let last = s.last_update.as_ref().map_or("-".into(), |(t, by)| {
             format!("{} ago {}", format_age(now.saturating_sub(*t)), by)
         });
         let _ = writeln!(
             out,
             "{:<id_w$} {:<5} {:<15} {:<12} {:>8} {:<22} {:<8} {:<9} {}",
-            sanitize(&inc.id),
-            severity_word(s.severity()),
-            s.phase().label(),
-            sanitize(s.commander().unwrap_or("-")),
+            sanitize(&s.id),
+            severity_word(s.severity),
+            s.phase.label(),
+            sanitize(s.commander.as_deref().unwrap_or("-")),
             age,
             sanitize(&last),
-            s.mode().map_or("?", |m| m.label()),
-            incident_status(inc),
-            inc.problems().len() + usize::from(inc.link_broken)
+            s.mode.map_or("?", |m| m.label()),
+            summary_status(s, link_broken),
+            s.problems + usize::from(link_broken)
         );
     }
     Ok(())

@@ -161,6 +161,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8], sharing: Sharing) -> io::Result<(
     Ok(())
 }
 
+/// Like [`write_atomic`] without the syncs: for a local cache, where a file lost to a crash
+/// costs only a rebuild (never a wrong read: the rename is atomic).
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8], sharing: Sharing) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    sharing.apply(tmp.path(), false);
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// The numeric uid of this process (without unsafe code: the owner of `/proc/self`).
 pub fn current_uid() -> Option<u32> {
     fs::metadata("/proc/self").ok().map(|m| m.uid())

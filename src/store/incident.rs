@@ -199,6 +199,35 @@ pub struct Update {
 }
 
 impl Update {
+    /// The same update as parts of at most `max` events each, in the fold's order (`at`, log,
+    /// seq), so each part is applied in bounded time and a first open of a long history does
+    /// not hold the console's keys back. Applying the parts one after another gives the state
+    /// applying the whole gives (the fold is order-independent): the claim, marks and playbooks
+    /// come with the first part, the versions the chain vouches for with the last.
+    pub fn split(mut self, max: usize) -> Vec<Update> {
+        let max = max.max(1);
+        if self.events.len() <= max {
+            return vec![self];
+        }
+        self.events.sort_by_cached_key(Event::key);
+        let mut rest = std::mem::take(&mut self.events);
+        let preferred = std::mem::take(&mut self.preferred);
+        let tail = rest.split_off(max);
+        self.events = rest;
+        let mut parts = vec![self];
+        let mut tail = tail.into_iter().peekable();
+        while tail.peek().is_some() {
+            parts.push(Update {
+                events: tail.by_ref().take(max).collect(),
+                ..Update::default()
+            });
+        }
+        if let Some(last) = parts.last_mut() {
+            last.preferred = preferred;
+        }
+        parts
+    }
+
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
             && self.playbooks.is_empty()
@@ -239,22 +268,40 @@ pub struct Source {
     held: Vec<Event>,
 }
 
-impl Source {
-    pub fn new(store: &Store, id: &str) -> Source {
-        let dir = store.incident_dir(id);
-        let mut memory = memory::load(store, id);
-        // What this host wrote counts as seen, so its own show notices its own log cut back.
-        for entry in std::fs::read_dir(dir.join(EVENTS_DIR)).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(stem) = name.strip_suffix(super::LOG_EXT) else {
-                continue;
-            };
-            if let Some((seq, hash)) = super::writer::local_head(store, &entry.path()) {
-                if memory.heads.get(stem).is_none_or(|h| h.seq < seq) {
-                    memory.heads.insert(stem.to_string(), memory::SeenHead { seq, hash });
-                }
+/// What this host remembers of incident `id` (see `memory`), with the heads of its own logs
+/// that it wrote: what this host wrote counts as seen, so its own show notices its own log cut
+/// back.
+pub fn remembered(store: &Store, id: &str) -> Memory {
+    let dir = store.incident_dir(id);
+    let mut memory = memory::load(store, id);
+    for entry in std::fs::read_dir(dir.join(EVENTS_DIR)).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(super::LOG_EXT) else {
+            continue;
+        };
+        if let Some((seq, hash)) = super::writer::local_head(store, &entry.path()) {
+            if memory.heads.get(stem).is_none_or(|h| h.seq < seq) {
+                memory.heads.insert(stem.to_string(), memory::SeenHead { seq, hash });
             }
         }
+    }
+    memory
+}
+
+/// A digest of what this host remembers of an incident (the checks a read makes depend on it).
+pub fn memory_hash(memory: &Memory) -> String {
+    let text = ron::to_string(&(&memory.claim, &memory.heads)).unwrap_or_default();
+    crate::domain::event::line_hash(text.as_bytes())
+}
+
+impl Source {
+    pub fn new(store: &Store, id: &str) -> Source {
+        Source::with_memory(store, id, remembered(store, id))
+    }
+
+    /// A source starting from `memory` (what [`remembered`] gave a moment ago).
+    pub fn with_memory(store: &Store, id: &str, memory: Memory) -> Source {
+        let dir = store.incident_dir(id);
         let mut reader = IncidentReader::new(dir.clone());
         reader.remember(memory.heads.clone());
         Source {
@@ -275,6 +322,13 @@ impl Source {
             claim_from_memory: false,
             held: Vec::new(),
         }
+    }
+
+    /// Nothing read so far depends on the time it was read: no last line still settling, no
+    /// record held back for being dated ahead, no playbook taken from this host's library.
+    /// (What the summary cache needs before it keeps a summary.)
+    pub fn settled(&self) -> bool {
+        self.held.is_empty() && self.library_tried.is_empty() && self.last_settling.is_empty()
     }
 
     /// Remember the newest record of every log read so far, and the declarer (local state), so
@@ -530,7 +584,7 @@ impl Source {
                 continue;
             }
             self.playbook_files.insert(hash.to_string(), ());
-            match playbook::parse(&text) {
+            match parse_playbook_once(hash, &text) {
                 Ok((p, unknown)) => {
                     problems.extend(unknown.into_iter().map(|d| {
                         Problem::new(
@@ -546,6 +600,33 @@ impl Source {
         }
         (found, problems)
     }
+}
+
+/// A playbook copy's parse, once per content hash in this process: `list` and the board read
+/// one playbook in every incident that uses it, and the copies are content-addressed (the caller
+/// has checked that `text` hashes to `hash`), so one parse serves them all.
+fn parse_playbook_once(
+    hash: &str,
+    text: &str,
+) -> Result<(Playbook, Vec<crate::domain::ron_input::Diagnostic>), crate::domain::ron_input::Diagnostic> {
+    type Parsed = Result<(Playbook, Vec<crate::domain::ron_input::Diagnostic>), crate::domain::ron_input::Diagnostic>;
+    static PARSED: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Parsed>>> =
+        std::sync::OnceLock::new();
+    /// Distinct playbooks kept (a handful in practice; a folder full of planted copies cannot
+    /// grow it without bound).
+    const KEEP: usize = 256;
+    let cache = PARSED.get_or_init(Default::default);
+    let lock = || cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(hit) = lock().get(hash) {
+        return hit.clone();
+    }
+    let parsed = playbook::parse(text);
+    let mut map = lock();
+    if map.len() >= KEEP {
+        map.clear();
+    }
+    map.insert(hash.to_string(), parsed.clone());
+    parsed
 }
 
 /// The playbook with content hash `hash` from this host's own library (the responder's
@@ -637,7 +718,12 @@ impl std::ops::Deref for Incident {
 impl Incident {
     /// Read everything there is now (and remember the heads seen, for the next run's check).
     pub fn open(store: &Store, id: &str, now: Millis) -> Incident {
-        let source = Source::new(store, id);
+        Incident::open_with(store, id, now, remembered(store, id))
+    }
+
+    /// [`Incident::open`] starting from `memory` (what [`remembered`] gave a moment ago).
+    pub fn open_with(store: &Store, id: &str, now: Millis, memory: Memory) -> Incident {
+        let source = Source::with_memory(store, id, memory);
         let mut inc = Incident {
             id: id.to_string(),
             dir: source.dir.clone(),
@@ -659,6 +745,16 @@ impl Incident {
     /// Problems found reading the files are kept.
     pub fn rewind(&mut self, t: Millis) {
         self.view.state = crate::domain::replay::as_of(&self.view.state, t);
+    }
+
+    /// Whether what was read can be kept in the summary cache (see [`Source::settled`]).
+    pub fn cacheable(&self) -> bool {
+        self.source.settled() && self.view.settling.is_empty()
+    }
+
+    /// [`memory_hash`] of what this host remembers now (after this read).
+    pub fn remembered_hash(&self) -> String {
+        memory_hash(&self.source.memory)
     }
 
     /// One reconcile pass: returns the events that were new (in arrival order).

@@ -345,11 +345,15 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
         ..
     } = *ctx;
     let mut used = 0;
+    // Hashing and parsing every complete line is the costly part: done up front, across cores;
+    // the chain check below stays one line at a time, in order.
+    let mut pre = preparse(buf).into_iter();
     while let Some(nl) = buf[used..].iter().position(|&b| b == b'\n') {
         let line = &buf[used..used + nl];
         let line_start = pos + used as u64;
         let next = used + nl + 1;
         let line_no = cursor.line + 1;
+        let (hash, parsed) = pre.next().unwrap_or_else(|| prepare(line));
         if cursor.skipping {
             // The end of an over-long line already counted and reported.
             cursor.skipping = false;
@@ -357,18 +361,13 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
             cursor.offset = pos + used as u64;
             continue;
         }
-        let hash = event::line_hash(line);
-        if line.len() > MAX_LINE {
-            batch.problems.push(Problem::new(
+        match parsed {
+            None => batch.problems.push(Problem::new(
                 rel,
                 Some(line_no),
                 format!("line is {} bytes, over the {MAX_LINE}-byte limit; skipped", line.len()),
-            ));
-        } else {
-            match std::str::from_utf8(line)
-                .map_err(|_| "not UTF-8".to_string())
-                .and_then(event::parse)
-            {
+            )),
+            Some(parsed) => match parsed {
                 Ok(e) if e.by != cursor.writer => batch.problems.push(Problem::new(
                     rel,
                     Some(line_no),
@@ -423,7 +422,7 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         .problems
                         .push(Problem::new(rel, Some(line_no), format!("{why}; skipped")));
                 }
-            }
+            },
         }
         cursor.pending_bad = None;
         cursor.prev_line = Some(hash);
@@ -442,6 +441,50 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
         cursor.line += 1;
     }
     used
+}
+
+/// One line's hash, and its record parsed (`None`: over `MAX_LINE`, not parsed).
+type Prepared = (String, Option<Result<Event, String>>);
+
+fn prepare(line: &[u8]) -> Prepared {
+    let parsed = (line.len() <= MAX_LINE).then(|| {
+        std::str::from_utf8(line)
+            .map_err(|_| "not UTF-8".to_string())
+            .and_then(event::parse)
+    });
+    (event::line_hash(line), parsed)
+}
+
+/// Below this many lines a pass is parsed on the calling thread (threads cost more than they save).
+const PARALLEL_MIN_LINES: usize = 256;
+
+/// Hash and parse every complete line of `buf`, in order, spread over the cores when there are
+/// many (a first open of a long log). The result does not depend on how it was split.
+fn preparse(buf: &[u8]) -> Vec<Prepared> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    while let Some(nl) = buf[start..].iter().position(|&b| b == b'\n') {
+        lines.push(&buf[start..start + nl]);
+        start += nl + 1;
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads < 2 || lines.len() < PARALLEL_MIN_LINES {
+        return lines.into_iter().map(prepare).collect();
+    }
+    let per = lines.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let mut parts = lines.chunks(per);
+        let first = parts.next().unwrap_or_default();
+        let handles: Vec<_> = parts
+            .map(|part| scope.spawn(move || part.iter().map(|l| prepare(l)).collect::<Vec<_>>()))
+            .collect();
+        let mut out: Vec<Prepared> = first.iter().map(|l| prepare(l)).collect();
+        for (h, part) in handles.into_iter().zip(lines.chunks(per).skip(1)) {
+            // A thread that died (it cannot: parsing returns errors) is redone here.
+            out.extend(h.join().unwrap_or_else(|_| part.iter().map(|l| prepare(l)).collect()));
+        }
+        out
+    })
 }
 
 /// Check one record's place in its log's hash chain (what `verify` does, one line at a time):

@@ -89,6 +89,9 @@ fn start_log(store: &Store) {
 }
 
 /// Run the console until the user quits (or the terminal hangs up).
+/// How long store messages are applied before the keyboard is looked at again.
+const DRAIN_BUDGET: Duration = Duration::from_millis(8);
+
 pub fn run(opts: Options) -> std::io::Result<()> {
     start_log(&opts.store);
     tracing::info!(dir = %opts.store.describe(), me = %opts.identity.writer, "console started");
@@ -214,7 +217,9 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
                 continue;
             }
         }
+        // Keys first: the terminal is looked at before the store's messages, whatever is queued.
         let msgs: Vec<Msg> = tokio::select! {
+            biased;
             ev = events.recv() => match ev {
                 Some(Ok(first)) => terminal_msgs(drain(first, &mut events)),
                 // The terminal is gone (SSH dropped): save and leave.
@@ -243,8 +248,12 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
             }
             pending.extend(update(&mut model, msg));
         }
-        // Drain whatever else is queued before drawing once.
-        while let Ok(m) = msg_rx.try_recv() {
+        // Drain what else is queued before drawing once, within a budget: in a storm of updates
+        // (each at most `FOLD_BATCH` events) the rest waits for the next pass, after the
+        // terminal's keys have been read again.
+        let drain_from = std::time::Instant::now();
+        while drain_from.elapsed() < DRAIN_BUDGET {
+            let Ok(m) = msg_rx.try_recv() else { break };
             pending.extend(update(&mut model, m));
             dirty = true;
         }

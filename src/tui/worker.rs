@@ -10,6 +10,7 @@ use crate::domain::event::Mode;
 use crate::domain::time::Millis;
 use crate::domain::Playbook;
 use crate::store::incident::{declare, DeclareRequest, Source, View};
+use crate::store::summary::{self, Scan};
 use crate::store::watch::{self, Watch};
 use crate::store::writer::{Draft, LogWriter};
 use crate::store::{Identity, Store};
@@ -43,13 +44,26 @@ const BOARD_EVERY: Duration = Duration::from_secs(15);
 /// A burst of hints (a declare writes several files) re-lists the board at most this often, and
 /// once more when the window closes so the burst's last write is seen.
 const BOARD_COALESCE: Duration = Duration::from_millis(300);
+/// Most events in one update sent to the console: about 10 ms of folding, so keys are read
+/// between parts (a first open of a long incident, or a storm of writers).
+pub const FOLD_BATCH: usize = 4096;
 /// How often the open incident's seen heads are written to the local state directory.
 const SEEN_SAVE_EVERY: Duration = Duration::from_secs(2);
 
+/// Incidents on the board whose history is kept in memory after they changed, so the next change
+/// is read incrementally: the few most recently changed. Every other incident is only its row
+/// and the scan it was made from (see `store::summary`), so memory does not grow with history
+/// times the number of incidents.
+const HOT_MAX: usize = 8;
+
 struct Tracked {
-    source: Source,
-    view: View,
     row: BoardRow,
+    /// The folder as it was just before the row was made (`None`: read it again).
+    scan: Option<Scan>,
+    /// The read history, for an incident that changed lately.
+    hot: Option<Box<(Source, View)>>,
+    /// When it last changed (a pass counter), for keeping the most recent hot.
+    touched: u64,
 }
 
 pub struct Worker {
@@ -59,6 +73,11 @@ pub struct Worker {
     send: std::sync::Arc<dyn Fn(Msg) + Send + Sync>,
     open: Option<Source>,
     board: BTreeMap<String, Tracked>,
+    /// Board passes made (orders `Tracked::touched`).
+    passes: u64,
+    /// The last listing of the root, and the incidents gone from it then.
+    last_ids: Vec<String>,
+    gone: Vec<crate::domain::Problem>,
     last_rows: Vec<BoardRow>,
     last_problems: Vec<crate::domain::Problem>,
     seen_saved: Instant,
@@ -85,6 +104,9 @@ impl Worker {
             send,
             open: None,
             board: BTreeMap::new(),
+            passes: 0,
+            last_ids: Vec::new(),
+            gone: Vec::new(),
             last_rows: Vec::new(),
             last_problems: Vec::new(),
             seen_saved: Instant::now(),
@@ -170,8 +192,13 @@ impl Worker {
                     return;
                 }
                 Ok(Cmd::Open(id)) => {
-                    if let Some(src) = &mut self.open {
+                    if let Some(mut src) = self.open.take() {
                         src.save_seen();
+                        self.forget_row_scan(&src.id);
+                    }
+                    // Read by the console's reader only while open (not a second time here).
+                    if let Some(t) = self.board.get_mut(&id) {
+                        t.hot = None;
                     }
                     self.open = Some(Source::new(&self.store, &id));
                     self.reconcile_open();
@@ -179,6 +206,7 @@ impl Worker {
                 Ok(Cmd::Close) => {
                     if let Some(mut src) = self.open.take() {
                         src.save_seen();
+                        self.forget_row_scan(&src.id);
                     }
                 }
                 Ok(Cmd::WatchLost(why)) => {
@@ -270,18 +298,28 @@ impl Worker {
                 self.seen_saved = Instant::now();
             }
             if !update.is_empty() {
-                (self.send)(Msg::Incident {
-                    id: src.id.clone(),
-                    update,
-                });
+                // In bounded parts: the console applies one between looks at the keyboard.
+                for part in update.split(FOLD_BATCH) {
+                    (self.send)(Msg::Incident {
+                        id: src.id.clone(),
+                        update: part,
+                    });
+                }
             }
         }
         (self.send)(self.watch_info(now));
     }
 
-    /// Re-list the root; re-read incidents that are not resolved or archived.
-    fn reconcile_board(&mut self) {
+    /// Re-list the root; re-read incidents that are not resolved or archived and changed since
+    /// their row was made. Whether one changed is judged by `lstat` alone (see
+    /// [`Scan::unchanged`]): an idle pass opens no file, so it costs a few stats per incident
+    /// and wakes no watcher. A new incident's row comes from the summary cache when it matches
+    /// (the first pass reads them across cores); one that changed is read incrementally while
+    /// it stays among the few most recently changed. The incident open in the console is read
+    /// by its own reader only: the board keeps its last row until it is closed.
+    pub fn reconcile_board(&mut self) {
         let now = (self.clock)();
+        self.passes += 1;
         let (ids, mut problems) = match self.store.list_incidents() {
             Ok(x) => x,
             Err(e) => {
@@ -294,19 +332,81 @@ impl Worker {
                 return;
             }
         };
-        problems.extend(crate::store::memory::gone(&self.store, &ids));
+        // Incidents this host read that are gone: looked for again only when the listing changed
+        // (it reads every memory file in the state directory).
+        if ids != self.last_ids {
+            self.gone = crate::store::memory::gone(&self.store, &ids);
+            self.last_ids = ids.clone();
+        }
+        problems.extend(self.gone.iter().cloned());
+        let open = self.open.as_ref().map(|s| s.id.clone());
+        // New incidents, and ones to read again: their summaries, across cores.
+        let fresh: Vec<String> = ids
+            .iter()
+            .filter(|id| Some(*id) != open.as_ref())
+            .filter(|id| {
+                self.board
+                    .get(*id)
+                    .is_none_or(|t| t.scan.is_none() || t.row.status == RowStatus::Vanished)
+            })
+            .cloned()
+            .collect();
+        for (s, scan) in summary::load_many(&self.store, &fresh, now) {
+            let id = s.id.clone();
+            let row = BoardRow::from_summary(&s);
+            self.board.insert(
+                id,
+                Tracked {
+                    row,
+                    scan: Some(scan),
+                    hot: None,
+                    touched: 0,
+                },
+            );
+        }
         for id in &ids {
-            let t = self.board.entry(id.clone()).or_insert_with(|| Tracked {
-                source: Source::new(&self.store, id),
-                view: View::new(id),
-                row: BoardRow::from_view(id, &View::new(id)),
-            });
-            let settled = matches!(t.row.status, RowStatus::Resolved | RowStatus::Archived);
-            if !settled || t.view.state.event_count() == 0 {
-                let update = t.source.poll(now);
-                t.source.save_seen();
-                t.view.apply(update);
-                t.row = BoardRow::from_view(id, &t.view);
+            if Some(id) == open.as_ref() || fresh.contains(id) {
+                continue;
+            }
+            let Some(t) = self.board.get_mut(id) else { continue };
+            if matches!(t.row.status, RowStatus::Resolved | RowStatus::Archived) {
+                continue;
+            }
+            let dir = self.store.incident_dir(id);
+            // A stamp taken within a timestamp tick of a write may not show the next one
+            // (see `Scan::racy`): such an incident is read again until it has been quiet.
+            if t.scan
+                .as_ref()
+                .is_some_and(|s| !s.racy(summary::RACY) && s.unchanged(&dir))
+            {
+                continue;
+            }
+            // Changed: scanned before reading, so a write landing meanwhile shows next pass.
+            let scan = Scan::take(&dir);
+            let hot = t
+                .hot
+                .get_or_insert_with(|| Box::new((Source::new(&self.store, id), View::new(id))));
+            let (source, view) = &mut **hot;
+            let update = source.poll(now);
+            source.save_seen();
+            view.apply(update);
+            t.row = BoardRow::from_view(id, view);
+            t.scan = Some(scan);
+            t.touched = self.passes;
+        }
+        // Keep the histories of the few most recently changed only.
+        let mut hot: Vec<(u64, String)> = self
+            .board
+            .iter()
+            .filter(|(_, t)| t.hot.is_some())
+            .map(|(id, t)| (t.touched, id.clone()))
+            .collect();
+        if hot.len() > HOT_MAX {
+            hot.sort();
+            for (_, id) in &hot[..hot.len() - HOT_MAX] {
+                if let Some(t) = self.board.get_mut(id) {
+                    t.hot = None;
+                }
             }
         }
         for (id, t) in self.board.iter_mut() {
@@ -319,6 +419,14 @@ impl Worker {
             (self.send)(Msg::BoardProblems(problems));
         }
         self.send_rows();
+    }
+
+    /// The board's row of an incident that was open is read again (from the summary cache if
+    /// nothing changed while it was open) on the next pass.
+    fn forget_row_scan(&mut self, id: &str) {
+        if let Some(t) = self.board.get_mut(id) {
+            t.scan = None;
+        }
     }
 
     fn send_rows(&mut self) {
@@ -418,5 +526,95 @@ mod tests {
             m.last().map(String::as_str),
             Some("poll 2s (inotify watches exhausted)")
         );
+    }
+
+    /// The board reads summaries and only what changed: a teammate's write to one incident
+    /// shows on the next pass, the others keep their rows, and the open incident is left to the
+    /// console's own reader.
+    #[test]
+    fn the_board_follows_changes_through_summaries_and_leaves_the_open_incident_alone() {
+        use crate::domain::event::SeverityChanged;
+        let dir = tempfile::tempdir().unwrap();
+        let choice = RootChoice {
+            path: dir.path().join("root"),
+            source: RootSource::Flag,
+        };
+        let store = Store::open(&choice, dir.path().join("state"), dir.path().join("run")).unwrap();
+        let identity = Identity {
+            writer: crate::domain::identity::WriterId::parse("alice@jump").unwrap(),
+            install: "abc123".into(),
+        };
+        let playbook = crate::store::playbooks::Library::built_in()
+            .resolve("ransomware")
+            .unwrap();
+        let clock = crate::cli::context::now_ms;
+        let ids: Vec<String> = (0..3)
+            .map(|i| {
+                let req = DeclareRequest {
+                    playbook: &playbook,
+                    title: format!("board {i}"),
+                    severity: 3,
+                    mode: Mode::Real,
+                    commander: "alice".into(),
+                    occurred: None,
+                };
+                declare(&store, &identity, req, clock).unwrap().0
+            })
+            .collect();
+        let rows = Arc::new(Mutex::new(Vec::new()));
+        let seen = rows.clone();
+        let mut worker = Worker::new(
+            store.clone(),
+            identity.clone(),
+            clock,
+            Arc::new(move |m| {
+                if let Msg::Board(r) = m {
+                    *seen.lock().unwrap() = r;
+                }
+            }),
+        );
+        let severity = |id: &str| {
+            rows.lock()
+                .unwrap()
+                .iter()
+                .find(|r| r.id == id)
+                .and_then(|r| r.severity)
+        };
+        worker.reconcile_board();
+        assert_eq!(rows.lock().unwrap().len(), 3);
+        let raise = |id: &str, severity: u8| {
+            LogWriter::new(&store, id, &identity)
+                .append(vec![Draft::new(SeverityChanged { severity, reason: None })], clock)
+                .unwrap();
+        };
+        raise(&ids[1], 1);
+        worker.reconcile_board();
+        assert_eq!(severity(&ids[1]), Some(1), "the change shows on the next pass");
+        assert_eq!(severity(&ids[0]), Some(3));
+        // Open: the board does not read it a second time; closed: its row is read again.
+        worker.open = Some(Source::new(&store, &ids[0]));
+        raise(&ids[0], 2);
+        worker.reconcile_board();
+        assert_eq!(severity(&ids[0]), Some(3), "left to the console's reader while open");
+        worker.open = None;
+        worker.forget_row_scan(&ids[0]);
+        worker.reconcile_board();
+        assert_eq!(severity(&ids[0]), Some(2));
+        // A fresh worker (a console started again) shows the same rows, from the cache or not.
+        let before = rows.lock().unwrap().clone();
+        let again = Arc::new(Mutex::new(Vec::new()));
+        let seen = again.clone();
+        let mut fresh = Worker::new(
+            store,
+            identity,
+            clock,
+            Arc::new(move |m| {
+                if let Msg::Board(r) = m {
+                    *seen.lock().unwrap() = r;
+                }
+            }),
+        );
+        fresh.reconcile_board();
+        assert_eq!(*again.lock().unwrap(), before);
     }
 }

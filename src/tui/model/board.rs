@@ -37,34 +37,34 @@ pub struct BoardRow {
 
 impl BoardRow {
     pub fn from_view(id: &str, v: &View) -> BoardRow {
-        let s = &v.state;
-        let d = &s.derived;
+        BoardRow::from_summary(&crate::store::summary::Summary::of(id, v))
+    }
+
+    /// The row of an incident's summary (what the board shows is exactly what a fold shows).
+    pub fn from_summary(s: &crate::store::summary::Summary) -> BoardRow {
         BoardRow {
-            id: id.to_string(),
-            title: s.title().to_string(),
-            severity: s.severity(),
-            phase: s.phase(),
-            commander: s.commander().map(str::to_string),
-            declared_at: s.declared_at(),
-            resolved_at: s.resolved_at(),
-            last_update: d.last_update.clone(),
-            mode: s.mode(),
-            status: if v.is_syncing() {
+            id: s.id.clone(),
+            title: s.title.clone(),
+            severity: s.severity,
+            phase: s.phase,
+            commander: s.commander.clone(),
+            declared_at: s.declared_at,
+            resolved_at: s.resolved_at,
+            last_update: s.last_update.clone(),
+            mode: s.mode,
+            status: if s.syncing {
                 RowStatus::Syncing
-            } else if d.archived.is_some() {
+            } else if s.archived {
                 RowStatus::Archived
-            } else if s.is_resolved() {
+            } else if s.resolved {
                 RowStatus::Resolved
             } else {
                 RowStatus::Active
             },
-            problems: v.problems().len(),
-            playbook: s.playbook().map(|p| (p.id.clone(), p.version.clone())),
-            duplicate_of: d.duplicate_of.as_ref().map(|r| r.value.clone()),
-            open_dues: s
-                .playbook()
-                .map(|p| crate::domain::deadline::open_dues(s, p))
-                .unwrap_or_default(),
+            problems: s.problems,
+            playbook: s.playbook.clone(),
+            duplicate_of: s.duplicate_of.clone(),
+            open_dues: s.open_dues.clone(),
         }
     }
 

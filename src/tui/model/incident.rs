@@ -303,6 +303,18 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
         Action::Back => {
             let mut fx = flush_speed(m);
             fx.extend(save_failed_writes(m));
+            // The board's row of it is brought up to date from this view (the store worker does
+            // not read an open incident a second time; it reads its row again after this).
+            if let Some(inc) = &m.incident {
+                let fresh = BoardRow::from_view(&inc.id, &inc.view);
+                if let Some(row) = m
+                    .board
+                    .iter_mut()
+                    .find(|r| r.id == inc.id && r.status != RowStatus::Vanished)
+                {
+                    *row = fresh;
+                }
+            }
             m.incident = None;
             fx.push(Effect::Close);
             fx

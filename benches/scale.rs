@@ -1,0 +1,398 @@
+//! Scale benchmarks (issue 12): each figure beside its floor, a raw read of the same bytes, in the
+//! same run. See `benches/README.md` for the figures.
+//!
+//! ```text
+//! cargo bench --bench scale                        # 10k and 100k events, 1000 incidents (minutes)
+//! cargo bench --bench scale -- 'open/100k'         # one size
+//! WARROOM_BENCH_1M=1 cargo bench --bench scale     # also 1M events (builds ~300 MiB of logs)
+//! WARROOM_BENCH_INCIDENTS=200 cargo bench --bench scale -- list   # a smaller board
+//! ```
+//!
+//! Groups (fixtures are built on first use and not timed):
+//! - `open/<n>/<w>w`: an incident of `n` note events written by `w` interleaved writers.
+//!   `floor: read logs` reads every log's bytes; `Incident::open` is what the console and `show`
+//!   do to open it (read, chain-check, parse, fold); `warroom show --json` spawns the release
+//!   binary (stdout to /dev/null) beside `cat` of the same logs.
+//! - `list/<k>x100`: `k` incidents of 100 events each. `floor: read every log` reads all their
+//!   logs; `warroom list --json` spawns the binary, cold (the local summary cache removed
+//!   first) and warm; `cat` of every log is the process floor.
+//! - `board/<k>x100`: the console's store worker on the same folder: its first board pass
+//!   (cold and warm cache) and an idle safety-net rescan where nothing changed.
+
+use std::cell::OnceCell;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode};
+
+use warroom::cli::context::now_ms;
+use warroom::domain::event::{Mode, Note};
+use warroom::domain::identity::WriterId;
+use warroom::domain::Playbook;
+use warroom::store::incident::{declare, DeclareRequest, Incident};
+use warroom::store::playbooks::Library;
+use warroom::store::writer::{Draft, LogWriter};
+use warroom::store::{install_id, Identity, RootChoice, RootSource, Store};
+
+const HOST: &str = "benchhost";
+
+/// A shared directory with its state and lock folders, in one temp folder.
+struct Root {
+    tmp: tempfile::TempDir,
+    store: Store,
+    install: String,
+}
+
+impl Root {
+    fn new() -> Root {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("warroom-scale-");
+        let tmp = match std::env::var_os("WARROOM_BENCH_DIR") {
+            Some(dir) => builder.tempdir_in(dir),
+            None => builder.tempdir(),
+        }
+        .expect("temp dir");
+        let base = tmp.path();
+        let store = Store::open(
+            &RootChoice {
+                path: base.join("shared"),
+                source: RootSource::Flag,
+            },
+            base.join("state"),
+            base.join("run").join("warroom"),
+        )
+        .expect("open store");
+        let install = install_id(&store.state_dir).expect("install id");
+        Root { tmp, store, install }
+    }
+
+    fn identity(&self, name: &str) -> Identity {
+        Identity {
+            writer: WriterId {
+                name: name.into(),
+                host: HOST.into(),
+            },
+            install: self.install.clone(),
+        }
+    }
+
+    fn declare(&self, title: &str, playbook: &Playbook) -> String {
+        let (id, _) = declare(
+            &self.store,
+            &self.identity("w0"),
+            DeclareRequest {
+                playbook,
+                title: title.into(),
+                severity: 2,
+                mode: Mode::Real,
+                commander: "w0".into(),
+                occurred: None,
+            },
+            now_ms,
+        )
+        .expect("declare");
+        id
+    }
+
+    /// Append notes to incident `id` from `writers` writers (w0, w1, …) in interleaved rounds
+    /// until it holds `total` events (the Declared counts).
+    fn fill(&self, id: &str, writers: usize, total: usize) {
+        let round = (total / (writers * 20)).clamp(100, 50_000);
+        let ids: Vec<Identity> = (0..writers).map(|w| self.identity(&format!("w{w}"))).collect();
+        let mut have = 1;
+        let mut w = 0;
+        while have < total {
+            let n = (total - have).min(round);
+            let drafts = (have..have + n).map(|i| Draft::new(note(i))).collect();
+            LogWriter::new(&self.store, id, &ids[w % writers])
+                .append(drafts, now_ms)
+                .expect("fill append");
+            have += n;
+            w += 1;
+        }
+    }
+
+    /// Every log file under the root.
+    fn logs(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for inc in std::fs::read_dir(&self.store.root).into_iter().flatten().flatten() {
+            for log in std::fs::read_dir(inc.path().join("events"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                out.push(log.path());
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn env(&self) -> Vec<(&'static str, PathBuf)> {
+        let base = self.tmp.path();
+        vec![
+            ("WARROOM_DIR", base.join("shared")),
+            ("WARROOM_STATE_DIR", base.join("state")),
+            ("XDG_RUNTIME_DIR", base.join("run")),
+            ("XDG_CONFIG_HOME", base.join("config")),
+            ("WARROOM_USER", "w0".into()),
+            ("WARROOM_HOST", HOST.into()),
+        ]
+    }
+
+    /// Forget the local summary cache (what a first run on this host sees).
+    fn drop_cache(&self) {
+        let _ = std::fs::remove_dir_all(self.store.state_dir.join("summaries"));
+    }
+}
+
+fn bench_playbook() -> Playbook {
+    Library::built_in()
+        .resolve("ransomware")
+        .expect("built-in ransomware playbook")
+}
+
+fn note(i: usize) -> Note {
+    Note {
+        text: format!("checked fin-ws-{i:06} for the dropper and the scheduled task: nothing found, host cleared"),
+        tags: vec!["triage".into()],
+    }
+}
+
+fn read_all(paths: &[PathBuf]) -> usize {
+    paths.iter().map(|p| std::fs::read(p).map_or(0, |b| b.len())).sum()
+}
+
+fn find_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("WARROOM_BIN") {
+        return Some(PathBuf::from(p));
+    }
+    if let Some(p) = option_env!("CARGO_BIN_EXE_warroom") {
+        if Path::new(p).is_file() {
+            return Some(PathBuf::from(p));
+        }
+    }
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .skip(1)
+        .take(3)
+        .map(|d| d.join("warroom"))
+        .find(|p| p.is_file())
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn cat(paths: &[PathBuf]) -> Command {
+    let mut c = Command::new("cat");
+    c.args(paths);
+    c
+}
+
+fn settle() {
+    let _ = Command::new("sync").status();
+    std::thread::sleep(Duration::from_secs(2));
+}
+
+// ---------------------------------------------------------------------------------------------
+// open / show --json
+
+struct OpenFx {
+    root: Root,
+    id: String,
+    logs: Vec<PathBuf>,
+}
+
+fn open_fx(n: usize, writers: usize) -> OpenFx {
+    let start = Instant::now();
+    let root = Root::new();
+    let id = root.declare("bench open", &bench_playbook());
+    root.fill(&id, writers, n);
+    let logs = root.logs();
+    let bytes: u64 = logs.iter().map(|p| std::fs::metadata(p).map_or(0, |m| m.len())).sum();
+    eprintln!(
+        "fixture: {n} events from {writers} writer(s), {:.1} MiB, built in {:.1} s",
+        bytes as f64 / (1 << 20) as f64,
+        start.elapsed().as_secs_f64()
+    );
+    let inc = Incident::open(&root.store, &id, now_ms());
+    // Writers add their own `Heads` checkpoints when other logs are there.
+    assert!(inc.state.event_count() >= n, "every event read");
+    assert!(inc.problems().is_empty(), "{:?}", inc.problems());
+    settle();
+    OpenFx { root, id, logs }
+}
+
+fn bench_open(c: &mut Criterion) {
+    let bin = find_binary();
+    let mut sizes = vec![(10_000, "10k"), (100_000, "100k")];
+    if std::env::var_os("WARROOM_BENCH_1M").is_some() {
+        sizes.push((1_000_000, "1M"));
+    }
+    for (n, label) in sizes {
+        for writers in [1, 4] {
+            let fx = OnceCell::new();
+            let fx = || fx.get_or_init(|| open_fx(n, writers));
+            let mut g = c.benchmark_group(format!("open/{label}/{writers}w"));
+            g.sample_size(10)
+                .sampling_mode(SamplingMode::Flat)
+                .warm_up_time(Duration::from_millis(500))
+                .measurement_time(Duration::from_secs(if n >= 1_000_000 { 30 } else { 4 }));
+            g.bench_function("floor: read logs", |b| {
+                let fx = fx();
+                b.iter(|| black_box(read_all(&fx.logs)))
+            });
+            g.bench_function("Incident::open", |b| {
+                let fx = fx();
+                b.iter(|| black_box(Incident::open(&fx.root.store, &fx.id, now_ms())))
+            });
+            if let Some(bin) = &bin {
+                g.bench_function("floor: cat logs", |b| {
+                    let fx = fx();
+                    b.iter(|| run(&mut cat(&fx.logs)))
+                });
+                g.bench_function("warroom show --json", |b| {
+                    let fx = fx();
+                    b.iter(|| run(Command::new(bin).args(["show", "--json", &fx.id]).envs(fx.root.env())))
+                });
+            }
+            g.finish();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// list and the board over many incidents
+
+struct ManyFx {
+    root: Root,
+    logs: Vec<PathBuf>,
+}
+
+fn incidents_wanted() -> usize {
+    std::env::var("WARROOM_BENCH_INCIDENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000)
+}
+
+fn many_fx(k: usize) -> ManyFx {
+    let start = Instant::now();
+    let root = Root::new();
+    let playbook = bench_playbook();
+    for i in 0..k {
+        let id = root.declare(&format!("bench list {i}"), &playbook);
+        root.fill(&id, 1, 100);
+    }
+    let logs = root.logs();
+    eprintln!(
+        "fixture: {k} incidents x 100 events, built in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    settle();
+    ManyFx { root, logs }
+}
+
+fn board_worker(store: &Store) -> warroom::tui::worker::Worker {
+    let identity = Identity {
+        writer: WriterId {
+            name: "w0".into(),
+            host: HOST.into(),
+        },
+        install: "bench1".into(),
+    };
+    warroom::tui::worker::Worker::new(store.clone(), identity, now_ms, Arc::new(|m| drop(black_box(m))))
+}
+
+fn bench_many(c: &mut Criterion) {
+    let bin = find_binary();
+    let k = incidents_wanted();
+    let fx = OnceCell::new();
+    let fx = || fx.get_or_init(|| many_fx(k));
+
+    let mut g = c.benchmark_group(format!("list/{k}x100"));
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(5));
+    g.bench_function("floor: read every log", |b| {
+        let fx = fx();
+        b.iter(|| black_box(read_all(&fx.logs)))
+    });
+    if let Some(bin) = &bin {
+        g.bench_function("floor: cat every log", |b| {
+            let fx = fx();
+            b.iter(|| run(&mut cat(&fx.logs)))
+        });
+        g.bench_function("warroom list --json, cold", |b| {
+            let fx = fx();
+            b.iter_batched(
+                || fx.root.drop_cache(),
+                |()| run(Command::new(bin).args(["list", "--json"]).envs(fx.root.env())),
+                BatchSize::PerIteration,
+            )
+        });
+        g.bench_function("warroom list --json, warm", |b| {
+            let fx = fx();
+            run(Command::new(bin).args(["list", "--json"]).envs(fx.root.env()));
+            b.iter(|| run(Command::new(bin).args(["list", "--json"]).envs(fx.root.env())))
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group(format!("board/{k}x100"));
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(5));
+    g.bench_function("first pass, cold", |b| {
+        let fx = fx();
+        b.iter_batched(
+            || {
+                fx.root.drop_cache();
+                board_worker(&fx.root.store)
+            },
+            |mut w| {
+                w.reconcile_board();
+                w
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("first pass, warm", |b| {
+        let fx = fx();
+        board_worker(&fx.root.store).reconcile_board();
+        b.iter_batched(
+            || board_worker(&fx.root.store),
+            |mut w| {
+                w.reconcile_board();
+                w
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("idle rescan", |b| {
+        let fx = fx();
+        let mut w = board_worker(&fx.root.store);
+        w.reconcile_board();
+        b.iter(|| w.reconcile_board())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_open, bench_many);
+criterion_main!(benches);
