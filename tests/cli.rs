@@ -1456,3 +1456,108 @@ fn review_fields_are_answered_and_printed() {
         "Ransomware on two file servers"
     );
 }
+
+// ---- issue 8: clocks that never mislead -----------------------------------------------------------
+
+fn declare_with(w: &World, who: &Who, playbook: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "declare",
+        "--playbook",
+        playbook,
+        "--title",
+        "Clocks",
+        "--severity",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    w.run(who, &args).ok().stdout.trim().to_string()
+}
+
+#[test]
+fn a_regulatory_deadline_is_met_by_its_notification_item_and_says_what_meets_it() {
+    let w = World::new();
+    let me = w.who("maya", "soc");
+    let id = declare_with(&w, &me, "data-breach", &["--occurred", "-4d"]);
+    let v = w.show(&me, &id);
+    let all = v["clocks"]["deadlines"].as_array().expect("deadlines").clone();
+    let gdpr = all.iter().find(|c| c["deadline"] == "gdpr-art33").expect("gdpr");
+    assert_eq!(gdpr["state"], "overdue", "{gdpr:#}");
+    // A running (or overdue) clock says what would meet it.
+    assert_eq!(gdpr["met_by"], "item re-notify-authorities done", "{gdpr:#}");
+    assert!(
+        gdpr["words"]
+            .as_str()
+            .unwrap_or("")
+            .contains("met by: item re-notify-authorities done"),
+        "{gdpr:#}"
+    );
+    let text = w.run(&me, &["show", &id]).ok().stdout;
+    assert!(text.contains("met by: item re-notify-authorities done"), "{text}");
+    w.run(
+        &me,
+        &[
+            "check",
+            &id,
+            "re-notify-authorities",
+            "done",
+            "--note",
+            "filed DPA ref 123",
+        ],
+    )
+    .ok();
+    let v = w.show(&me, &id);
+    let all = v["clocks"]["deadlines"].as_array().expect("deadlines").clone();
+    let gdpr = all.iter().find(|c| c["deadline"] == "gdpr-art33").expect("gdpr");
+    assert_eq!(gdpr["state"], "met", "{gdpr:#}");
+    assert!(gdpr["met"]["late_ms"].as_i64().unwrap_or(0) > 0, "{gdpr:#}");
+    let text = w.run(&me, &["show", &id]).ok().stdout;
+    assert!(!text.contains("[OVERDUE] GDPR"), "{text}");
+}
+
+#[test]
+fn skipping_a_required_item_needs_a_reason_and_waiving_a_deadline_is_the_commanders() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let jon = w.who("jon", "laptop");
+    let id = w.declare(&ic, "Skip");
+    // id-notify-insurer meets the insurer's hotline deadline: only the commander waives it.
+    let err = refused(
+        &w,
+        &jon,
+        &id,
+        &["check", &id, "id-notify-insurer", "skipped", "--note", "no policy"],
+    );
+    assert!(
+        err.contains("only the commander (ic)") && err.contains("waives"),
+        "{err}"
+    );
+    let err = refused(&w, &ic, &id, &["check", &id, "id-notify-insurer", "skipped"]);
+    assert!(err.contains("needs a reason"), "{err}");
+    w.run(
+        &ic,
+        &[
+            "check",
+            &id,
+            "id-notify-insurer",
+            "skipped",
+            "--note",
+            "no cyber policy",
+        ],
+    )
+    .ok();
+    // A required item without a deadline: anyone may skip it, with a reason.
+    let err = refused(&w, &jon, &id, &["check", &id, "id-start-timeline", "skipped"]);
+    assert!(err.contains("needs a reason"), "{err}");
+    w.run(
+        &jon,
+        &[
+            "check",
+            &id,
+            "id-start-timeline",
+            "skipped",
+            "--note",
+            "done in the ticket",
+        ],
+    )
+    .ok();
+}

@@ -924,7 +924,8 @@ fn corrections_name_their_record_and_only_its_author_or_the_commander_writes_the
         "{why:?}"
     );
     assert!(
-        why.iter().any(|w| w.contains("sorts before the record it corrects")),
+        why.iter()
+            .any(|w| w.contains("a correction sorts after what it corrects")),
         "{why:?}"
     );
     assert!(why.iter().any(|w| w.contains("no record n1 at seq 2")), "{why:?}");

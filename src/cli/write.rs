@@ -194,15 +194,17 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
                     pb.phases.all().map(|(_, i)| i.id.as_str()),
                 ));
             }
-            (
-                ChecklistSet {
-                    item,
-                    state: state.into(),
-                    note,
-                }
-                .into(),
-                ctx.occurred(&when)?,
-            )
+            let body: Body = ChecklistSet {
+                item,
+                state: state.into(),
+                note,
+            }
+            .into();
+            if matches!(&body, Body::ChecklistSet(c) if c.state == crate::domain::event::ItemState::Skipped) {
+                // Skipping needs a reason, and waiving a deadline is the commander's: the fold's rules.
+                checked(&ctx, &id, &body, &by)?;
+            }
+            (body, ctx.occurred(&when)?)
         }
         Command::Assign {
             incident: _,

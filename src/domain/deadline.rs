@@ -225,6 +225,9 @@ pub struct Clock {
     pub due: Option<Millis>,
     /// Whether the window counts business days (public holidays are not known).
     pub business_days: bool,
+    /// What meets this stage, in words (`item re-notify-authorities done`, `status update
+    /// external`, `action x done`); `None` when the playbook names nothing.
+    pub met_by: Option<String>,
     pub state: ClockState,
 }
 
@@ -296,6 +299,15 @@ impl Clock {
     /// The state in words, sanitised: `OVERDUE by 1d2h`, `due in 3h05m`, `met 2026-11-26T10:00:00Z
     /// by maya (item x done)`, `waived by maya: reason`, `not started (waits for classification)`.
     pub fn words(&self) -> String {
+        let base = self.state_words();
+        match (&self.state, &self.met_by) {
+            (ClockState::Met { .. } | ClockState::Waived { .. }, _) | (_, None) => base,
+            (_, Some(m)) => format!("{base}; met by: {}", sanitize(m)),
+        }
+    }
+
+    /// [`Clock::words`] without "met by": for a view that shows what meets it on its own line.
+    pub fn state_words(&self) -> String {
         match &self.state {
             ClockState::NotStarted => format!("not started (waits for {})", sanitize(&self.trigger)),
             ClockState::Running { left_ms } => format!("due in {}", format_age(*left_ms)),
@@ -373,6 +385,15 @@ fn outcome(state: &IncidentState, met_by: &MetBy, start: Option<Millis>) -> Opti
     }
 }
 
+/// What meets a stage, in words: `item x done`, `action x done`, `status update external`.
+pub fn met_by_words(m: &MetBy) -> String {
+    match m {
+        MetBy::Item(id) => format!("item {id} done"),
+        MetBy::Action(id) => format!("action {id} done"),
+        MetBy::StatusUpdate(_) => met_by_id(m).replace(':', " "),
+    }
+}
+
 /// The state of a running clock from its window and `now` (all ms, UTC).
 pub fn running_state(start: Millis, due: Millis, now: Millis) -> ClockState {
     let left = due.saturating_sub(now);
@@ -397,11 +418,8 @@ fn deadline_clocks(state: &IncidentState, d: &Deadline, now: Millis) -> Vec<Cloc
         .iter()
         .map(|s| {
             let due = start.and_then(|t| add_within(t, s.within));
-            let met = s
-                .met_by
-                .as_ref()
-                .or(d.met_by.as_ref())
-                .and_then(|m| outcome(state, m, start));
+            let meets = s.met_by.as_ref().or(d.met_by.as_ref());
+            let met = meets.and_then(|m| outcome(state, m, start));
             let state = match (met, start, due) {
                 (Some(ClockState::Met { what, at, by, .. }), _, due) => ClockState::Met {
                     late_ms: due.filter(|t| at > *t).map(|t| at - t),
@@ -423,6 +441,7 @@ fn deadline_clocks(state: &IncidentState, d: &Deadline, now: Millis) -> Vec<Cloc
                 start,
                 due,
                 business_days: matches!(s.within, Within::BusinessDays(_)),
+                met_by: meets.map(met_by_words),
                 state,
             }
         })
@@ -624,6 +643,7 @@ mod tests {
                 start: Some(start * H),
                 due: Some(due * H),
                 business_days: false,
+                met_by: None,
                 state,
             };
             assert_eq!(c.label(), want, "start {start} due {due} now {now}");

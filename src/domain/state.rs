@@ -21,6 +21,14 @@ use super::time::Millis;
 pub const SKEW_WARN_MS: Millis = 30_000;
 /// How far ahead of this host's clock another writer's `at` is still followed.
 pub const FOLLOW_LIMIT_MS: Millis = 24 * 3_600_000;
+/// A correction that names no record sorting before it.
+fn no_record_to_correct(c: &Corrected) -> RuleViolation {
+    RuleViolation(format!(
+        "there is no record {} at seq {} of log {} before this correction to correct (a correction sorts after what it corrects)",
+        c.id, c.seq, c.log
+    ))
+}
+
 /// How long a commander must be silent before someone else may take command.
 pub const TAKEOVER_AFTER_MS: Millis = 30 * 60_000;
 /// Another writer's `at` further ahead than this is ignored by the hybrid clock.
@@ -733,8 +741,11 @@ impl IncidentState {
                         ))
                 ))
             }
-            Body::ChecklistSet(c) => match playbook {
-                Some(p) if p.item(&c.item).is_none() => no(format!("the playbook has no checklist item `{}`", c.item)),
+            Body::ChecklistSet(c) => match playbook.map(|p| (p, p.item(&c.item))) {
+                Some((_, None)) => no(format!("the playbook has no checklist item `{}`", c.item)),
+                Some((p, Some((_, item)))) if c.state == ItemState::Skipped => {
+                    self.check_skip(p, &c.item, item.required, c.note.as_deref(), by)
+                }
                 _ => Ok(()),
             },
             Body::RoleAssigned(r) => match playbook {
@@ -774,6 +785,39 @@ impl IncidentState {
         }
     }
 
+    /// Skipping a required item needs a reason (its note); skipping an item that meets a
+    /// deadline waives that deadline, which is the commander's call (and needs a reason too).
+    fn check_skip(
+        &self,
+        p: &Playbook,
+        item: &str,
+        required: bool,
+        note: Option<&str>,
+        by: &str,
+    ) -> Result<(), RuleViolation> {
+        let waives = p.deadlines_met_by_item(item);
+        if !waives.is_empty() {
+            self.check_commander(
+                by,
+                &format!(
+                    "skips `{item}`: it meets {} and skipping it waives that deadline",
+                    waives.join(", ")
+                ),
+            )?;
+        }
+        if (required || !waives.is_empty()) && note.is_none_or(|n| n.trim().is_empty()) {
+            let what = if waives.is_empty() {
+                "a required item"
+            } else {
+                "an item that meets a deadline"
+            };
+            return Err(RuleViolation(format!(
+                "skipping `{item}` ({what}) needs a reason: give it as the note"
+            )));
+        }
+        Ok(())
+    }
+
     /// Is `by` the incident's commander? Refused with `what` ("sets the discovery time: …") if not.
     fn check_commander(&self, by: &str, what: &str) -> Result<(), RuleViolation> {
         let me = person_of(by);
@@ -792,12 +836,7 @@ impl IncidentState {
         let at = (c.log.clone(), c.seq);
         match self.seen.get(&at) {
             Some((id, _)) if *id == c.id => {}
-            _ => {
-                return Err(RuleViolation(format!(
-                    "there is no record {} at seq {} of log {} to correct",
-                    c.id, c.seq, c.log
-                )))
-            }
+            _ => return Err(no_record_to_correct(c)),
         }
         if !self.correctable.contains(&at) {
             return Err(RuleViolation(
@@ -926,9 +965,9 @@ impl IncidentState {
                 .get(&(c.log.clone(), c.seq))
                 .is_some_and(|(id, k)| *id == c.id && *k >= e.key())
             {
-                return Err(RuleViolation(
-                    "it sorts before the record it corrects (a writer that had seen that record could not have written it there)".into(),
-                ));
+                // The same words as when that record has not arrived yet: whichever order the
+                // two arrive in, the fold says the same.
+                return Err(no_record_to_correct(c));
             }
         }
         self.check(&e.body, &e.by, e.wall)

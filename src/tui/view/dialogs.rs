@@ -1230,7 +1230,17 @@ fn clocks(m: &Model, theme: &Theme) -> Option<Dialog> {
             ),
             _ => String::new(),
         };
-        rows.push(Row::indented(col("clock", format!("{}{when}", c.words())), style, 12));
+        rows.push(Row::indented(
+            col("clock", format!("{}{when}", c.state_words())),
+            style,
+            12,
+        ));
+        if let (Some(m), false) = (
+            &c.met_by,
+            matches!(c.state, ClockState::Met { .. } | ClockState::Waived { .. }),
+        ) {
+            rows.push(Row::indented(col("met by", sanitize(m)), theme.base(), 12));
+        }
         rows.push(Row::indented(
             col(
                 "rule",
