@@ -1561,3 +1561,109 @@ fn skipping_a_required_item_needs_a_reason_and_waiving_a_deadline_is_the_command
     )
     .ok();
 }
+
+#[test]
+fn reopening_an_archived_incident_unarchives_it_and_needs_a_reason() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Archive");
+    w.run(&ic, &["resolve", &id, "--summary", "done", "--reason", "contained"])
+        .ok();
+    w.run(&ic, &["archive", &id]).ok();
+    assert_eq!(w.show(&ic, &id)["status"], "archived");
+    // Without --reason: a usage error, nothing written.
+    w.run(&ic, &["reopen", &id]).code(2);
+    let err = refused(&w, &ic, &id, &["reopen", &id, "--reason", "  "]);
+    assert!(err.contains("reason"), "{err}");
+    w.run(&ic, &["reopen", &id, "--reason", "beacon again"]).ok();
+    let s = w.show(&ic, &id);
+    assert_eq!(s["status"], "active", "{s}");
+    let list = w.run(&ic, &["list"]).ok().stdout;
+    assert!(!list.contains("archived"), "{list}");
+}
+
+#[test]
+fn evidence_ignores_retracted_records_and_a_corrected_time_counts() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Evidence");
+    w.run(&ic, &["note", &id, "wrong host", "--occurred", "-5d"]).ok();
+    let note = |w: &World| {
+        w.tail_json(&ic, &id).iter().find(|e| e["kind"] == "Note").unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let n = note(&w);
+    assert!(w.show(&ic, &id)["discovery_nudge"].is_object());
+    w.run(&ic, &["correct", &id, &n, "--retract", "--reason", "other host"])
+        .ok();
+    let s = w.show(&ic, &id);
+    assert!(s["discovery_nudge"].is_null(), "a retracted record is no evidence: {s}");
+    // A retraction is final; a correction is not corrected.
+    let err = refused(&w, &ic, &id, &["correct", &id, &n, "--retract", "--reason", "again"]);
+    assert!(err.contains("already retracted"), "{err}");
+    let err = refused(&w, &ic, &id, &["correct", &id, &n, "--text", "x", "--reason", "again"]);
+    assert!(err.contains("already retracted"), "{err}");
+    let corr = w.tail_json(&ic, &id).iter().find(|e| e["kind"] == "Corrected").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let err = refused(&w, &ic, &id, &["correct", &id, &corr, "--text", "x", "--reason", "r"]);
+    assert!(
+        err.contains("a correction cannot be corrected; correct the original"),
+        "{err}"
+    );
+    // A wrong time is corrected: the record's effective time moves, the original stays shown.
+    w.run(&ic, &["note", &id, "first alert"]).ok();
+    let first = w
+        .tail_json(&ic, &id)
+        .iter()
+        .filter(|e| e["kind"] == "Note")
+        .last()
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.run(
+        &ic,
+        &[
+            "correct",
+            &id,
+            &first,
+            "--occurred",
+            "-2d",
+            "--reason",
+            "the alert was two days ago",
+        ],
+    )
+    .ok();
+    let s = w.show(&ic, &id);
+    assert!(s["discovery_nudge"].is_object(), "{s}");
+    let text = w.run(&ic, &["tail", &id]).ok().stdout;
+    assert!(text.contains("TIME CORRECTED to"), "{text}");
+}
+
+#[test]
+fn discovery_and_phases_never_move_after_the_declaration_or_backwards() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = declare_with(&w, &ic, "ransomware", &["--occurred", "-4d"]);
+    let err = refused(&w, &ic, &id, &["discovery", &id, "-1m", "--reason", "late"]);
+    assert!(
+        err.contains("after the declaration") && err.contains("being aware"),
+        "{err}"
+    );
+    w.run(&ic, &["discovery", &id, "-5d", "--reason", "first alert"]).ok();
+    let err = refused(&w, &ic, &id, &["phase", &id, "containment", "--occurred", "-5d"]);
+    assert!(err.contains("before the declaration"), "{err}");
+    w.run(&ic, &["phase", &id, "containment", "--occurred", "-1h"]).ok();
+    let err = refused(&w, &ic, &id, &["phase", &id, "eradication", "--occurred", "-2h"]);
+    assert!(err.contains("before Containment was entered"), "{err}");
+    // Resolved without eradication: time to eradicate is not reached, never running.
+    w.run(&ic, &["resolve", &id, "--summary", "done", "--reason", "contained"])
+        .ok();
+    let md = w.run(&ic, &["export", &id, "--format", "md"]).ok().stdout;
+    assert!(!md.contains("so far"), "{md}");
+    assert!(md.contains("not reached before resolution"), "{md}");
+}

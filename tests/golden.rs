@@ -179,11 +179,21 @@ fn every_kind() -> Vec<Body> {
             seq: 13,
             text: Some(s("multi-line note, corrected")),
             reason: s("typo"),
+            occurred: None,
         }
         .into(),
         ReviewSet {
             field: s("root_cause"),
             text: s("An unpatched VPN appliance"),
+        }
+        .into(),
+        Corrected {
+            id: s("01JDGOLDEN0000000000000012"),
+            log: s("alice@jump"),
+            seq: 13,
+            text: None,
+            reason: s("the first alert was at 09:48, not 10:15"),
+            occurred: Some(1_763_990_000_000),
         }
         .into(),
     ]

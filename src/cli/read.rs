@@ -320,7 +320,7 @@ pub fn state_json(inc: &Incident, now: i64) -> Value {
         "declared": d.declared.as_ref().map(|r| json!({"by": r.by, "at": format_utc(r.when)})),
         "discovered": d.discovered.map(format_utc),
         "discovery": d.discovery.as_ref().map(|r| json!({"at": format_utc(r.value), "by": r.by, "when": format_utc(r.when)})),
-        "earliest_evidence": d.earliest_evidence.map(format_utc),
+        "earliest_evidence": s.earliest_evidence().map(|(t, _)| format_utc(t)),
         "discovery_nudge": crate::domain::deadline::discovery_nudge(s).map(|n| json!({
             "text": n.text(), "evidence": format_utc(n.evidence), "record": n.record,
             "record_id": n.record_id, "discovered": format_utc(n.discovered), "moves": n.moves,

@@ -328,11 +328,12 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             reason,
             when,
         } => {
-            let inc = Incident::open(&ctx.store, &id, now_ms());
-            if !inc.state.is_resolved() {
-                return Err(Fail::new(format!("{id} is not resolved")));
+            let body: Body = Reopened { reason: Some(reason) }.into();
+            let inc = checked(&ctx, &id, &body, &by)?;
+            if !inc.state.is_resolved() && !inc.state.is_archived() {
+                return Err(Fail::new(format!("{id} is not resolved or archived")));
             }
-            (Reopened { reason }.into(), ctx.occurred(&when)?)
+            (body, ctx.occurred(&when)?)
         }
         Command::Discovery {
             incident: _,
@@ -422,8 +423,18 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             text,
             retract,
             reason,
+            when,
         } => {
             let inc = Incident::open(&ctx.store, &id, now_ms());
+            if let Some(c) = inc.state.events().find_map(|e| match &e.body {
+                Body::Corrected(c) if e.id.starts_with(record.trim()) && !record.trim().is_empty() => Some(c),
+                _ => None,
+            }) {
+                return Err(Fail::new(format!(
+                    "refused: a correction cannot be corrected; correct the original {}",
+                    c.id
+                )));
+            }
             let target = resolve_prefix(
                 inc.state
                     .events()
@@ -435,8 +446,10 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             let Some(e) = inc.state.events().find(|e| e.id == target) else {
                 return Err(Fail::new("the record vanished while reading"));
             };
+            let occurred = ctx.occurred(&when)?;
             let text = match (text, retract) {
                 (_, true) => None,
+                (None, false) if occurred.is_some() => None,
                 (Some(t), false) => {
                     let t = text_arg(t)?;
                     if t.trim().is_empty() {
@@ -455,6 +468,7 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
                 seq: e.seq,
                 text,
                 reason,
+                occurred,
             }
             .into();
             inc.state
@@ -525,7 +539,11 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             inc.state
                 .check(&body, &by, now_ms())
                 .map_err(|v| Fail::new(format!("refused: {v}")))?;
-            (body, ctx.occurred(&when)?)
+            let occurred = ctx.occurred(&when)?;
+            inc.state
+                .check_when(&body, occurred.unwrap_or_else(now_ms))
+                .map_err(|v| Fail::new(format!("refused: {v}")))?;
+            (body, occurred)
         }
         Command::Action {
             incident: _,

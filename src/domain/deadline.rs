@@ -105,11 +105,10 @@ fn short_time(t: Millis, other: Millis) -> String {
 /// happened before the discovery time the clocks use.
 pub fn discovery_nudge(state: &IncidentState) -> Option<DiscoveryNudge> {
     let d = &state.derived;
-    let (evidence, discovered) = (d.earliest_evidence?, d.discovered?);
+    let ((evidence, e), discovered) = (state.earliest_evidence()?, d.discovered?);
     if evidence >= discovered {
         return None;
     }
-    let e = d.earliest_evidence_key.as_ref().and_then(|k| state.event(k))?;
     let mut moves: Vec<String> = Vec::new();
     if let Some(p) = state.playbook() {
         for dl in p.deadlines.iter().filter(|dl| dl.trigger == Trigger::Discovered) {

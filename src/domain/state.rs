@@ -21,6 +21,14 @@ use super::time::Millis;
 pub const SKEW_WARN_MS: Millis = 30_000;
 /// How far ahead of this host's clock another writer's `at` is still followed.
 pub const FOLLOW_LIMIT_MS: Millis = 24 * 3_600_000;
+/// Whether a record says something happened (not bookkeeping, not a discovery decision).
+fn is_evidence(b: &Body) -> bool {
+    !matches!(
+        b,
+        Body::Heads(_) | Body::TailRepaired(_) | Body::LogRestored(_) | Body::Disowned(_) | Body::DiscoverySet(_)
+    )
+}
+
 /// A correction that names no record sorting before it.
 fn no_record_to_correct(c: &Corrected) -> RuleViolation {
     RuleViolation(format!(
@@ -762,8 +770,17 @@ impl IncidentState {
                 _ => Ok(()),
             },
             Body::ActionSet(a) => self.check_action(a, by),
-            Body::DiscoverySet(_) => {
-                self.check_commander(by, "sets the discovery time: it moves the regulators' clocks")
+            Body::DiscoverySet(x) => {
+                self.check_commander(by, "sets the discovery time: it moves the regulators' clocks")?;
+                match self.declared_at() {
+                    Some(t) if x.discovered > t => no(format!(
+                        "discovery {} is after the declaration {}: declaring the incident is being aware of it, so discovery is at or before {}",
+                        super::time::format_utc(x.discovered),
+                        super::time::format_utc(t),
+                        super::time::format_utc(t)
+                    )),
+                    _ => Ok(()),
+                }
             }
             Body::FollowUpSet(f) if self.follow_up_key(&f.followup).is_none() => no(format!(
                 "there is no follow-up `{}` (a FollowUp record's id, written before this)",
@@ -778,6 +795,9 @@ impl IncidentState {
                 )),
                 _ => Ok(()),
             },
+            Body::Reopened(r) if r.reason.as_deref().is_none_or(|x| x.trim().is_empty()) => {
+                no("reopening needs a reason: say what brought it back".into())
+            }
             Body::Resolved(r) if r.reason.as_deref().is_none_or(|x| x.trim().is_empty()) => self
                 .check_commander(by, "resolves the incident without saying why")
                 .map_err(|v| RuleViolation(format!("{} (anyone else records why they resolve it)", v.0))),
@@ -843,6 +863,14 @@ impl IncidentState {
                 "only a note, a status update or a follow-up is corrected".into(),
             ));
         }
+        if let Some(prev) = self.correction_of(&c.id).filter(|p| p.value.is_retraction()) {
+            return Err(RuleViolation(format!(
+                "record {} was already retracted by {} ({}); a retraction is final",
+                c.id,
+                person_of(&prev.by),
+                prev.value.reason
+            )));
+        }
         let me = person_of(by);
         if person_of(&c.log) != me && !self.is_commander(by) {
             return Err(RuleViolation(format!(
@@ -874,6 +902,54 @@ impl IncidentState {
             }
         }
         out
+    }
+
+    /// The effective time of a record (ms, UTC): its latest corrected time if a `Corrected`
+    /// gave one, else `occurred`, else `wall`.
+    pub fn effective_when(&self, e: &Event) -> Millis {
+        if correctable(&e.body) {
+            if let Some(t) = self
+                .derived
+                .corrections
+                .iter()
+                .rev()
+                .filter(|r| r.value.id == e.id)
+                .find_map(|r| r.value.occurred)
+            {
+                return t;
+            }
+        }
+        e.when()
+    }
+
+    /// Whether the record was retracted.
+    pub fn is_retracted(&self, e: &Event) -> bool {
+        self.correction_of(&e.id).is_some_and(|c| c.value.is_retraction())
+    }
+
+    /// The earliest evidence: the earliest effective time of an applied record (bookkeeping and
+    /// `DiscoverySet` aside), ignoring refused and retracted records and using corrected times.
+    /// Returns the time and the record.
+    pub fn earliest_evidence(&self) -> Option<(Millis, &Event)> {
+        let d = &self.derived;
+        let touched = d
+            .corrections
+            .iter()
+            .any(|c| c.value.is_retraction() || c.value.occurred.is_some());
+        if !touched {
+            let k = d.earliest_evidence_key.as_ref()?;
+            return Some((d.earliest_evidence?, self.event(k)?));
+        }
+        self.events()
+            .filter(|e| is_evidence(&e.body) && !d.refused.contains_key(&e.key()))
+            .filter(|e| {
+                self.seen
+                    .get(&(e.log.clone(), e.seq))
+                    .is_some_and(|(id, _)| *id == e.id)
+            })
+            .filter(|e| !self.is_retracted(e))
+            .map(|e| (self.effective_when(e), e))
+            .min_by_key(|(t, e)| (*t, e.key()))
     }
 
     /// The latest correction of the record with this id, if any.
@@ -970,7 +1046,35 @@ impl IncidentState {
                 return Err(no_record_to_correct(c));
             }
         }
+        self.check_when(&e.body, e.when())?;
         self.check(&e.body, &e.by, e.wall)
+    }
+
+    /// Rules on when a record says it happened (`occurred`, else `wall`): a phase is entered
+    /// neither before the declaration nor before the current phase was entered. The writer
+    /// passes the time it is about to record.
+    pub fn check_when(&self, body: &Body, when: Millis) -> Result<(), RuleViolation> {
+        use super::time::format_utc;
+        if let Body::PhaseEntered(p) = body {
+            if let Some(t) = self.declared_at().filter(|t| when < *t) {
+                return Err(RuleViolation(format!(
+                    "entering {} at {} is before the declaration {}: a phase starts at or after it",
+                    p.phase,
+                    format_utc(when),
+                    format_utc(t)
+                )));
+            }
+            if let Some(r) = self.derived.phase.as_ref().filter(|r| when < r.when) {
+                return Err(RuleViolation(format!(
+                    "entering {} at {} is before {} was entered ({}): phases move forward in time",
+                    p.phase,
+                    format_utc(when),
+                    r.value.phase,
+                    format_utc(r.when)
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Command is handed off by the commander; anyone may take it over once the commander has
@@ -1089,11 +1193,7 @@ impl IncidentState {
             return;
         }
         let d = &mut self.derived;
-        if !matches!(
-            e.body,
-            Body::Heads(_) | Body::TailRepaired(_) | Body::LogRestored(_) | Body::Disowned(_) | Body::DiscoverySet(_)
-        ) && d.earliest_evidence.is_none_or(|t| e.when() < t)
-        {
+        if is_evidence(&e.body) && d.earliest_evidence.is_none_or(|t| e.when() < t) {
             d.earliest_evidence = Some(e.when());
             d.earliest_evidence_key = Some(e.key());
         }
@@ -1192,7 +1292,11 @@ impl IncidentState {
                 d.review.insert(x.field.clone(), Reg::of(e, x.text.clone()));
             }
             Body::Resolved(_) => d.resolved = Some(Reg::of(e, true)),
-            Body::Reopened(_) => d.resolved = Some(Reg::of(e, false)),
+            Body::Reopened(_) => {
+                // Reopening brings it back from resolved and from archived: one status.
+                d.resolved = Some(Reg::of(e, false));
+                d.archived = None;
+            }
             Body::Archived(_) => d.archived = Some(Reg::of(e, ())),
             Body::DuplicateOf(x) => d.duplicate_of = Some(Reg::of(e, x.of.clone())),
             Body::TailRepaired(x) => d.tail_repairs.push((e.by.clone(), x.offset, x.bytes)),
@@ -1266,6 +1370,25 @@ impl IncidentState {
 
     pub fn declared_at(&self) -> Option<Millis> {
         self.derived.declared.as_ref().map(|d| d.when)
+    }
+
+    /// The incident's status, derived in one place: `syncing` (not declared yet), `archived`,
+    /// `resolved` or `open`. A reopen brings it back from either.
+    pub fn status_word(&self) -> &'static str {
+        let d = &self.derived;
+        if d.declared.is_none() {
+            "syncing"
+        } else if d.archived.is_some() {
+            "archived"
+        } else if self.is_resolved() {
+            "resolved"
+        } else {
+            "open"
+        }
+    }
+
+    pub fn is_archived(&self) -> bool {
+        self.derived.archived.is_some()
     }
 
     pub fn is_resolved(&self) -> bool {

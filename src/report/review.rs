@@ -425,16 +425,7 @@ fn key_time(name: &str, definition: &str, m: &Measure) -> KeyTime {
 
 /// `open`, `resolved`, `archived` or `syncing`, from the fold alone.
 pub fn status_word(s: &IncidentState) -> &'static str {
-    let d = &s.derived;
-    if d.declared.is_none() {
-        "syncing"
-    } else if d.archived.is_some() {
-        "archived"
-    } else if s.is_resolved() {
-        "resolved"
-    } else {
-        "open"
-    }
+    s.status_word()
 }
 
 /// What a review is built from.
@@ -484,7 +475,7 @@ impl Review {
                 hash: sanitize(d.playbook_hash.as_deref().unwrap_or(&r.value.playbook_hash)),
             }),
             declared: d.declared.as_ref().map(|r| stamp(&r.by, r.when)),
-            first_evidence: d.earliest_evidence.map(format_utc),
+            first_evidence: s.earliest_evidence().map(|(t, _)| format_utc(t)),
             discovered: d.discovered.map(format_utc),
             discovery_reason: d.discovery.as_ref().map(|r| {
                 let reason = s.event(&r.key).and_then(|e| match &e.body {

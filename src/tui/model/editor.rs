@@ -188,6 +188,7 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
                     seq,
                     text: if amended { ed.item.clone() } else { None },
                     reason: trimmed,
+                    occurred: None,
                 }
                 .into()],
             )

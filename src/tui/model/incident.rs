@@ -377,6 +377,7 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
                 seq: target.2,
                 text: None,
                 reason: "probe".into(),
+                occurred: None,
             }
             .into();
             if let Err(v) = inc.state().check(&probe, &m.me, m.now) {
