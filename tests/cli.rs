@@ -1099,7 +1099,7 @@ fn the_review_writes_itself_end_to_end() {
         "- GDPR supervisory authority notification — Notify the lead supervisory authority",
         "| commander | alice | priya | alice |",
         "Restored from immutable backups; no data left the network.",
-        "> Some systems are down (we are on it).\n> Next update 14:00Z",
+        "> Some systems are down (we are on it).\\\n> Next update 14:00Z",
         "Held 3 days later: EDR coverage gaps on file servers.",
         "Finance file servers encrypted (fin-fs-02)",
     ] {
@@ -1666,4 +1666,111 @@ fn discovery_and_phases_never_move_after_the_declaration_or_backwards() {
     let md = w.run(&ic, &["export", &id, "--format", "md"]).ok().stdout;
     assert!(!md.contains("so far"), "{md}");
     assert!(md.contains("not reached before resolution"), "{md}");
+}
+
+#[test]
+fn as_of_before_the_declaration_or_in_the_future_says_so() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "As of");
+    let r = w.run(&ic, &["show", &id, "--as-of", "-1h"]).code(1);
+    assert!(r.stderr.contains("not declared yet at"), "{r}");
+    let r = w.run(&ic, &["export", &id, "--as-of", "-1h"]).code(1);
+    assert!(
+        r.stderr.contains("not declared yet at") && !r.stdout.contains("syncing"),
+        "{r}"
+    );
+    for t in ["+1h", "2099-01-01T00:00:00Z"] {
+        let r = w.run(&ic, &["show", &id, "--as-of", t]).code(1);
+        assert!(r.stderr.contains("in the future"), "{t}: {r}");
+    }
+    let md = w
+        .run(&ic, &["export", &id, "--format", "md", "--as-of", "now"])
+        .ok()
+        .stdout;
+    assert!(md.contains("| **As of** |"), "{md}");
+}
+
+#[test]
+fn the_markdown_export_keeps_follow_up_history_line_breaks_and_names_records_by_id() {
+    let w = World::new();
+    let ic = w.who("maya", "jump");
+    let zed = w.who("zed", "laptop");
+    let id = w.declare(&ic, "Markdown");
+    w.note(&ic, &id, "VPN appliance was unpatched");
+    let note_id = w.tail_json(&ic, &id).iter().find(|e| e["kind"] == "Note").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.run(
+        &ic,
+        &[
+            "followup",
+            &id,
+            "add",
+            "Patch the VPN",
+            "--type",
+            "corrective",
+            "--from",
+            &note_id,
+        ],
+    )
+    .ok();
+    w.run(&ic, &["followup", &id, "add", "Buy a new VPN", "--type", "corrective"])
+        .ok();
+    let list = w.run(&ic, &["followup", &id, "list", "--json"]).ok().json();
+    let (a, b) = (
+        list[0]["id"].as_str().unwrap().to_string(),
+        list[1]["id"].as_str().unwrap().to_string(),
+    );
+    w.run(&ic, &["followup", &id, "done", &a, "--note", "patched"]).ok();
+    w.run(&zed, &["followup", &id, "reopen", &a, "--note", "still 7.1"])
+        .ok();
+    w.run(&ic, &["followup", &id, "cancel", &b, "--note", "not needed"])
+        .ok();
+    w.run_stdin(
+        &ic,
+        &["status", &id, "--audience", "internal", "-"],
+        "line one\nline two\n",
+    )
+    .ok();
+    w.run(
+        &ic,
+        &[
+            "correct",
+            &id,
+            &note_id,
+            "--text",
+            "VPN was unpatched (7.1)",
+            "--reason",
+            "typo",
+        ],
+    )
+    .ok();
+    let md = w.run(&ic, &["export", &id, "--format", "md"]).ok().stdout;
+    let short: String = note_id.chars().take(10).collect();
+    let fu = md.lines().find(|l| l.contains("Patch the VPN")).unwrap_or_default();
+    assert!(fu.starts_with("- [ ] "), "{fu}");
+    assert!(fu.contains("was done by maya") && fu.contains("open by zed"), "{fu}");
+    assert!(fu.contains(&format!("from `{short}`")), "{fu}");
+    let cancelled = md.lines().find(|l| l.contains("Buy a new VPN")).unwrap_or_default();
+    assert!(cancelled.starts_with("- ~~Buy a new VPN~~ (cancelled)"), "{cancelled}");
+    assert!(md.contains("> line one\\\n> line two"), "{md}");
+    // Every timeline row carries the short id that corrections name.
+    assert!(md.contains(&format!("| `{short}` |")), "{md}");
+}
+
+#[test]
+fn a_negative_zone_offset_is_read_and_report_names_an_unreadable_claim() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Zones");
+    w.run(&ic, &["--tz", "-12:00", "show", &id]).ok();
+    w.run(&ic, &["show", &id, "--tz", "-12:00"]).ok();
+    let other = w.declare(&ic, "Broken claim");
+    std::fs::write(w.root().join(&other).join("incident.ron"), "garbage (").unwrap();
+    let r = w.run(&ic, &["report", "--json"]).ok();
+    assert!(r.stderr.contains("incident.ron"), "{r}");
+    let v = r.json();
+    assert!(v.to_string().contains("unreadable"), "{v}");
 }

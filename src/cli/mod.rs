@@ -62,7 +62,13 @@ pub struct Global {
     #[arg(long, global = true, value_name = "DIR")]
     pub playbooks: Option<PathBuf>,
     /// Time zone for HH:MM times and local display (IANA name, +02:00, UTC or local)
-    #[arg(long, global = true, value_name = "ZONE", default_value = "local")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "ZONE",
+        default_value = "local",
+        allow_hyphen_values = true
+    )]
     pub tz: String,
     /// Seconds between reconcile passes (default: 2 on network file systems, else instant via inotify)
     #[arg(long, global = true, value_name = "SECS")]

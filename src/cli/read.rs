@@ -352,6 +352,7 @@ pub fn show(g: &Global, wanted: &str, as_json: bool, as_of: &super::AsOf) -> Res
     let mut inc = Incident::open(&ctx.store, &id, now_ms());
     let now = as_of.unwrap_or_else(now_ms);
     if let Some(t) = as_of {
+        not_declared_yet(&inc, t)?;
         inc.rewind(t);
     }
     follow_link(&ctx, &mut inc, now);
@@ -697,6 +698,9 @@ pub fn export(
     let ctx = Ctx::new(g)?;
     let id = ctx.store.resolve(wanted)?;
     let as_of = ctx.as_of(as_of)?;
+    if let Some(t) = as_of {
+        not_declared_yet(&Incident::open(&ctx.store, &id, now_ms()), t)?;
+    }
     let text = export_text(&ctx, &id, format, as_of);
     match output {
         Some(path) => {
@@ -708,6 +712,25 @@ pub fn export(
         None => super::print_out(&text),
     }
     Ok(())
+}
+
+/// Refused: `--as-of` a time before the incident was declared (it did not exist yet).
+fn not_declared_yet(inc: &Incident, as_of: crate::domain::time::Millis) -> Result<()> {
+    match inc.state.derived.declared.as_ref() {
+        // --as-of shows the records written by then: the declaration was written at `at`.
+        Some(d) if as_of < d.key.at => Err(Fail::new(format!(
+            "{} was not declared yet at {} (declared {}{})",
+            inc.state.id,
+            format_utc(as_of),
+            format_utc(d.key.at),
+            if d.when < d.key.at {
+                format!(", saying it began {}", format_utc(d.when))
+            } else {
+                String::new()
+            }
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The review of one incident (as it stood at `as_of`, else now) with its JSON state.
@@ -734,6 +757,9 @@ pub fn review_of(ctx: &Ctx, id: &str, as_of: Option<i64>) -> (crate::report::Rev
     if let Some(t) = as_of {
         state["as_of"] = json!(format_utc(t));
     }
+    let mut review = review;
+    // Exported now; the as-of time is labelled as such.
+    review.overview.exported = format_utc(now_ms());
     (review, state, inc)
 }
 

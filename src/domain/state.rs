@@ -103,6 +103,8 @@ pub struct FollowUpChange {
     pub by: String,
     pub when: Millis,
     pub note: Option<String>,
+    /// The state before this change and who had set it (`None`: it was as created).
+    pub was: Option<(FollowUpState, String)>,
 }
 
 /// Everything derived from the events; replaced wholesale on a replay.
@@ -992,6 +994,11 @@ impl IncidentState {
             .collect();
         for set in &self.derived.follow_up_sets {
             if let Some(f) = out.iter_mut().find(|f| f.id == set.value.followup) {
+                let was = f
+                    .changed
+                    .as_ref()
+                    .filter(|_| f.state != set.value.state)
+                    .map(|c| (f.state, c.by.clone()));
                 f.state = set.value.state;
                 if set.value.owner.is_some() {
                     f.owner = set.value.owner.clone();
@@ -1003,6 +1010,7 @@ impl IncidentState {
                     by: set.by.clone(),
                     when: set.when,
                     note: set.value.note.clone(),
+                    was,
                 });
             }
         }

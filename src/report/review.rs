@@ -287,6 +287,10 @@ pub struct FollowUpRow {
     pub overdue: bool,
     /// Who last changed its state, when, with their note.
     pub changed: Option<String>,
+    /// The state before the last change and who had set it: `done by maya`.
+    pub was: Option<String>,
+    /// The record it was created from (its id), if any.
+    pub from: Option<String>,
     pub owner: Option<String>,
     #[serde(rename = "type")]
     pub kind: String,
@@ -308,6 +312,8 @@ pub struct Question {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimelineRow {
+    /// The record's id (corrections and follow-ups name records by it).
+    pub id: String,
     pub at: String,
     pub backfilled: bool,
     pub by: String,
@@ -740,6 +746,12 @@ impl Review {
                 by: sanitize(&person_of(&f.created_by)),
                 at: format_utc(f.created_when),
                 state: follow_up_state_word(f.state).into(),
+                was: f
+                    .changed
+                    .as_ref()
+                    .and_then(|c| c.was.as_ref())
+                    .map(|(st, by)| format!("{} by {}", follow_up_state_word(*st), sanitize(&person_of(by)))),
+                from: f.from.as_deref().map(sanitize),
                 changed: f.changed.as_ref().map(|c| {
                     format!(
                         "{} at {}{}",
@@ -802,6 +814,7 @@ impl Review {
             .timeline()
             .filter(|e| !matches!(e.body, Body::Heads(_)))
             .map(|e| TimelineRow {
+                id: sanitize(&e.id),
                 at: format_utc(e.when()),
                 backfilled: e.occurred.is_some(),
                 by: sanitize(&person_of(&e.by)),
