@@ -1774,3 +1774,37 @@ fn a_negative_zone_offset_is_read_and_report_names_an_unreadable_claim() {
     let v = r.json();
     assert!(v.to_string().contains("unreadable"), "{v}");
 }
+
+#[test]
+fn bundle_check_refuses_a_huge_member_without_reading_it_into_memory() {
+    let w = World::new();
+    let me = w.who("maya", "soc");
+    let path = w.path().join("huge.tar");
+    let id = "2026-11-30-huge-abcd";
+    {
+        let f = std::fs::File::create(&path).unwrap();
+        let mut t = tar::Builder::new(f);
+        let manifest = format!(r#"{{"incident":"{id}","files":[]}}"#);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(manifest.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append_data(&mut h, "MANIFEST.json", manifest.as_bytes()).unwrap();
+        // A member whose header says 1 GiB + 1: the file is sparse, never written out.
+        let mut h = tar::Header::new_gnu();
+        let size = (1u64 << 30) + 1;
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_path(format!("{id}/events/x.ronl")).unwrap();
+        h.set_cksum();
+        use std::io::{Seek, Write};
+        t.get_mut().write_all(h.as_bytes()).unwrap();
+        let at = t.get_mut().stream_position().unwrap();
+        drop(t);
+        let padded = size.div_ceil(512) * 512;
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(at + padded + 1024).unwrap();
+    }
+    let r = w.run(&me, &["bundle", "--check", path.to_str().unwrap()]).code(1);
+    assert!(r.stdout.contains("too large") && r.stdout.contains("not read"), "{r}");
+}
