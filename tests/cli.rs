@@ -1266,7 +1266,11 @@ fn discovery_is_the_commanders_and_a_backfilled_note_only_proposes_it() {
     let id = w.declare(&ic, "Discovery");
     let declared = w.show(&ic, &id)["discovered"].clone();
     assert!(declared.is_string(), "discovery defaults to the declaration");
-    w.run(&jon, &["note", &id, "first alert", "--occurred", "-3h"]).ok();
+    let r = w.run(&jon, &["note", &id, "first alert", "--occurred", "-3h"]).ok();
+    assert!(
+        r.stderr.contains("earliest evidence now") && r.stderr.contains("the commander can set it: warroom discovery"),
+        "{r}"
+    );
     let s = w.show(&ic, &id);
     assert_eq!(s["discovered"], declared, "a backfilled note does not move discovery");
     let nudge = s["discovery_nudge"]["text"].as_str().unwrap_or_default().to_string();
@@ -1807,4 +1811,27 @@ fn bundle_check_refuses_a_huge_member_without_reading_it_into_memory() {
     }
     let r = w.run(&me, &["bundle", "--check", path.to_str().unwrap()]).code(1);
     assert!(r.stdout.contains("too large") && r.stdout.contains("not read"), "{r}");
+}
+
+#[test]
+fn a_follow_up_due_date_is_ahead_and_sane_and_the_list_flags_overdue() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Due");
+    for (due, why) in [("2020-01-01", "in the past"), ("+99999d", "five years")] {
+        let err = refused(
+            &w,
+            &ic,
+            &id,
+            &["followup", &id, "add", "Patch", "--type", "corrective", "--due", due],
+        );
+        assert!(err.contains(why), "{due}: {err}");
+    }
+    w.run(
+        &ic,
+        &["followup", &id, "add", "Patch", "--type", "corrective", "--due", "+1d"],
+    )
+    .ok();
+    let list = w.run(&ic, &["followup", &id, "list", "--json"]).ok().json();
+    assert_eq!(list[0]["overdue"], false, "{list}");
 }

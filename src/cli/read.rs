@@ -219,8 +219,20 @@ pub fn follow_ups(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
     let id = ctx.store.resolve(wanted)?;
     let inc = Incident::open(&ctx.store, &id, now_ms());
     let list = inc.state.follow_ups();
+    let now = now_ms();
+    let overdue = |f: &crate::domain::state::FollowUpView| {
+        f.state == crate::domain::event::FollowUpState::Open && f.due.is_some_and(|t| t < now)
+    };
     if as_json {
-        let mut v = Value::Array(list.iter().map(follow_up_json).collect());
+        let mut v = Value::Array(
+            list.iter()
+                .map(|f| {
+                    let mut v = follow_up_json(f);
+                    v["overdue"] = json!(overdue(f));
+                    v
+                })
+                .collect(),
+        );
         sanitize_json(&mut v);
         outln!("{v}");
         return Ok(());
@@ -228,14 +240,15 @@ pub fn follow_ups(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
     if list.is_empty() {
         eprintln!("no follow-ups yet; add one with `warroom followup {id} add TEXT --type corrective`");
     }
-    for f in list {
+    for f in &list {
         let state = format!("{:?}", f.state).to_lowercase();
         outln!(
-            "{}  [{state}] {} · {} · due {} — {}",
+            "{}  [{state}] {} · {} · due {}{} — {}",
             sanitize(&f.id),
             sanitize(if f.kind.is_empty() { "-" } else { &f.kind }),
             sanitize(f.owner.as_deref().unwrap_or("no owner")),
             f.due.map_or("-".into(), format_utc),
+            if overdue(f) { " OVERDUE" } else { "" },
             sanitize(&f.text)
         );
     }

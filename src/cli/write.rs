@@ -375,6 +375,7 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
                     let due = due
                         .map(|d| {
                             crate::domain::time::parse_due(&d, crate::domain::time::to_datetime(now_ms()), &ctx.zone)
+                                .and_then(|t| crate::domain::time::check_due_for_writing(t, now_ms()))
                                 .map_err(Fail::new)
                         })
                         .transpose()?;
@@ -574,10 +575,32 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
         }
         _ => return Err(Fail::new("not a write verb")),
     };
+    let backdated = occurred.is_some() || matches!(&body, Body::Corrected(c) if c.occurred.is_some());
     let appended = LogWriter::new(&ctx.store, &id, &identity).append(vec![Draft::new(body).at(occurred)], now_ms)?;
     report(&id, &appended);
+    if backdated {
+        propose_discovery(&ctx, &id);
+    }
     super::run_hooks(&ctx, &id, &appended.events);
     Ok(())
+}
+
+/// After a backdated write: if the earliest evidence is now before the discovery time, say on
+/// stderr what the commander can do (the clocks keep counting from discovery until then).
+pub fn propose_discovery(ctx: &Ctx, id: &str) {
+    let inc = Incident::open(&ctx.store, id, now_ms());
+    if let Some(n) = crate::domain::deadline::discovery_nudge(&inc.state) {
+        let (e, d) = (
+            crate::domain::deadline::short_time(n.evidence, n.discovered),
+            crate::domain::deadline::short_time(n.discovered, n.evidence),
+        );
+        eprintln!(
+            "earliest evidence now {e} ({}) is before discovery {d} — the commander can set it: warroom discovery {id} {} --reason \"{}\"",
+            n.record,
+            format_utc(n.evidence),
+            n.reason().replace('"', "'")
+        );
+    }
 }
 
 /// The one id among `ids` that starts with `prefix` (a whole id wins); refused when none or

@@ -92,7 +92,7 @@ impl DiscoveryNudge {
 }
 
 /// `09:48Z`, or `11-21 09:48Z` when `other` falls on another day.
-fn short_time(t: Millis, other: Millis) -> String {
+pub fn short_time(t: Millis, other: Millis) -> String {
     let (a, b) = (to_datetime(t), to_datetime(other));
     if a.date_naive() == b.date_naive() {
         a.format("%H:%MZ").to_string()

@@ -197,7 +197,9 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
             let mut d = ed.follow.clone().unwrap_or_default();
             if !trimmed.is_empty() {
                 let now = crate::domain::time::to_datetime(m.now);
-                match crate::domain::time::parse_due(&trimmed, now, &crate::domain::time::Zone::Utc) {
+                match crate::domain::time::parse_due(&trimmed, now, &crate::domain::time::Zone::Utc)
+                    .and_then(|t| crate::domain::time::check_due_for_writing(t, m.now))
+                {
                     Ok(t) => d.due = Some(t),
                     Err(e) => {
                         m.flash(e, true);
