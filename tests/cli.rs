@@ -526,8 +526,10 @@ fn import_takes_good_lines_and_names_bad_ones() {
     .join("\n")
         + "\n";
     let r = w.run_stdin(&scribe, &["import", &id], &input).code(1);
+    // Evidence older than discovery: the commander is told how to move it.
+    assert!(r.stderr.contains("the commander can set it: warroom discovery"), "{r}");
     // One message: what was written, then each rejected line and why.
-    let msg = r.stderr.trim();
+    let msg = r.stderr.trim().lines().last().unwrap_or_default();
     let prefix = format!("warroom: imported 3 of 5 lines into {id}; line 2: ");
     assert!(msg.starts_with(&prefix), "{r}");
     assert!(msg.contains("; line 4: occurred: `"), "{r}");
@@ -1620,12 +1622,7 @@ fn evidence_ignores_retracted_records_and_a_corrected_time_counts() {
     );
     // A wrong time is corrected: the record's effective time moves, the original stays shown.
     w.run(&ic, &["note", &id, "first alert"]).ok();
-    let first = w
-        .tail_json(&ic, &id)
-        .iter()
-        .filter(|e| e["kind"] == "Note")
-        .last()
-        .unwrap()["id"]
+    let first = w.tail_json(&ic, &id).iter().rfind(|e| e["kind"] == "Note").unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();

@@ -97,7 +97,7 @@ fn body(op: u8, p: u8) -> Body {
             text: p.is_multiple_of(2).then(|| "corrected".into()),
             reason: "typo".into(),
             // Sometimes a corrected time, earlier than everything else.
-            occurred: (p % 3 == 0).then_some(900_000 + p as i64 * 1_000),
+            occurred: p.is_multiple_of(3).then_some(900_000 + p as i64 * 1_000),
         }
         .into(),
         // Refused without the playbook, and for a question it does not ask.

@@ -77,17 +77,16 @@ pub fn describe_in(s: &super::IncidentState, e: &Event) -> String {
     if correctable(&e.body) {
         if let Some(c) = s.correction_of(&e.id) {
             let who = super::identity::person_of(&c.by);
-            let retimed = s
-                .effective_when(e)
-                .ne(&e.when())
-                .then(|| {
-                    format!(
-                        " [TIME CORRECTED to {}; recorded as {}]",
-                        format_utc(s.effective_when(e)),
-                        format_utc(e.when())
-                    )
-                })
-                .unwrap_or_default();
+            let when = s.effective_when(e);
+            let retimed = if when != e.when() {
+                format!(
+                    " [TIME CORRECTED to {}; recorded as {}]",
+                    format_utc(when),
+                    format_utc(e.when())
+                )
+            } else {
+                String::new()
+            };
             text = match &c.value.text {
                 _ if !c.value.is_retraction() && c.value.text.is_none() => format!("{text}{retimed}"),
                 Some(t) => format!("[AMENDED by {}: {}] {text}{retimed}", sanitize(&who), sanitize(t)),
