@@ -118,10 +118,8 @@ pub fn bundle(g: &Global, wanted: &str, output: &Path) -> Result<()> {
         let text = super::read::export_text(&ctx2, &id, super::ExportFormat::Json, None);
         serde_json::from_str::<Value>(&text).unwrap_or(Value::Null)
     };
-    let by = ctx
-        .identity(g)
-        .map(|i| i.writer.to_string())
-        .unwrap_or_else(|_| "unknown".into());
+    // Who sealed it is part of the record, as for any write: --as, WARROOM_USER or $USER.
+    let by = ctx.identity(g)?.writer.to_string();
     let manifest = json!({
         "v": 1,
         "warroom": env!("CARGO_PKG_VERSION"),
