@@ -15,6 +15,8 @@ pub enum EditorPurpose {
     FollowUp,
     /// The follow-up's due date (empty: none).
     FollowUpDue,
+    /// A follow-up owner not in the list, typed (a person's name, as `--as` takes it).
+    FollowUpOwnerName,
     /// The answer to the review field `item`.
     Review,
     /// The corrected text of the record `target` names.
@@ -62,7 +64,10 @@ impl Editor {
         let mut area = TextArea::new(lines);
         if !matches!(
             purpose,
-            EditorPurpose::Search | EditorPurpose::Title | EditorPurpose::FollowUpDue
+            EditorPurpose::Search
+                | EditorPurpose::Title
+                | EditorPurpose::FollowUpDue
+                | EditorPurpose::FollowUpOwnerName
         ) {
             area.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
         }
@@ -83,7 +88,10 @@ impl Editor {
     pub fn single_line(&self) -> bool {
         matches!(
             self.purpose,
-            EditorPurpose::Search | EditorPurpose::Title | EditorPurpose::FollowUpDue
+            EditorPurpose::Search
+                | EditorPurpose::Title
+                | EditorPurpose::FollowUpDue
+                | EditorPurpose::FollowUpOwnerName
         )
     }
 }
@@ -192,6 +200,21 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
                 }
                 .into()],
             )
+        }
+        EditorPurpose::FollowUpOwnerName => {
+            let mut d = ed.follow.clone().unwrap_or_default();
+            match crate::domain::identity::normalise_name(&trimmed, &[]) {
+                Ok(name) => d.owner = Some(name),
+                Err(e) => {
+                    m.flash(e, true);
+                    m.overlay = Some(Overlay::Editor(ed));
+                    return Vec::new();
+                }
+            }
+            let mut next = Editor::new(EditorPurpose::FollowUpDue, "+14d");
+            next.follow = Some(d);
+            m.overlay = Some(Overlay::Editor(next));
+            Vec::new()
         }
         EditorPurpose::FollowUpDue => {
             let mut d = ed.follow.clone().unwrap_or_default();

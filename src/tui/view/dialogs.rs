@@ -447,6 +447,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
                 " Retract it — why? (it stays, marked retracted) Enter records · Esc ".into(),
                 5,
             ),
+            EditorPurpose::FollowUpOwnerName => (" Owner's name (a-z, 0-9, . _ -) — Enter · Esc cancels ".into(), 3),
             EditorPurpose::FollowUpDue => (
                 " Due (2026-12-15, +14d; empty: none; UTC) — Enter · Esc cancels ".into(),
                 3,
