@@ -527,7 +527,9 @@ fn import_takes_good_lines_and_names_bad_ones() {
         + "\n";
     let r = w.run_stdin(&scribe, &["import", &id], &input).code(1);
     // One message: what was written, then each rejected line and why.
-    let msg = r.stderr.trim();
+    // Evidence older than discovery: the commander is told how to move it.
+    assert!(r.stderr.contains("the commander can set it: warroom discovery"), "{r}");
+    let msg = r.stderr.trim().lines().last().unwrap_or_default();
     let prefix = format!("warroom: imported 3 of 5 lines into {id}; line 2: ");
     assert!(msg.starts_with(&prefix), "{r}");
     assert!(msg.contains("; line 4: occurred: `"), "{r}");
@@ -1099,7 +1101,7 @@ fn the_review_writes_itself_end_to_end() {
         "- GDPR supervisory authority notification — Notify the lead supervisory authority",
         "| commander | alice | priya | alice |",
         "Restored from immutable backups; no data left the network.",
-        "> Some systems are down (we are on it).\n> Next update 14:00Z",
+        "> Some systems are down (we are on it).\\\n> Next update 14:00Z",
         "Held 3 days later: EDR coverage gaps on file servers.",
         "Finance file servers encrypted (fin-fs-02)",
     ] {
@@ -1266,7 +1268,11 @@ fn discovery_is_the_commanders_and_a_backfilled_note_only_proposes_it() {
     let id = w.declare(&ic, "Discovery");
     let declared = w.show(&ic, &id)["discovered"].clone();
     assert!(declared.is_string(), "discovery defaults to the declaration");
-    w.run(&jon, &["note", &id, "first alert", "--occurred", "-3h"]).ok();
+    let r = w.run(&jon, &["note", &id, "first alert", "--occurred", "-3h"]).ok();
+    assert!(
+        r.stderr.contains("earliest evidence now") && r.stderr.contains("the commander can set it: warroom discovery"),
+        "{r}"
+    );
     let s = w.show(&ic, &id);
     assert_eq!(s["discovered"], declared, "a backfilled note does not move discovery");
     let nudge = s["discovery_nudge"]["text"].as_str().unwrap_or_default().to_string();
@@ -1487,7 +1493,8 @@ fn status_to_executives_is_recorded_and_a_regulator_update_meets_its_deadline() 
         text.contains("executives status update (recorded — not sent): Board briefed"),
         "{text}"
     );
-    // The ransomware playbook's GDPR clock is met by the first update to the regulator.
+    // An update to the regulator is recorded as such; the ransomware playbook's GDPR clock is
+    // met by its notification item (the DPO files through the authority's portal).
     let gdpr = |v: &serde_json::Value| {
         v["clocks"]["deadlines"]
             .as_array()
@@ -1506,14 +1513,389 @@ fn status_to_executives_is_recorded_and_a_regulator_update_meets_its_deadline() 
         ],
     )
     .ok();
+    let text = w.run(&me, &["tail", &id]).ok().stdout;
+    assert!(text.contains("regulator status update"), "{text}");
+    w.run(
+        &me,
+        &["check", &id, "re-notifications", "done", "--note", "DPA ref 4711"],
+    )
+    .ok();
     let clock = gdpr(&w.show(&me, &id));
     assert_eq!(clock["state"], "met", "{clock:#}");
     assert_eq!(clock["met"]["by"], "maya@soc", "{clock:#}");
-    let shown = w.run(&me, &["show", &id]).ok().stdout;
-    assert!(shown.contains("status-update regulator"), "{shown}");
     // Every one of the five is accepted; anything else is a usage error naming them.
     w.run(&me, &["status", &id, "--audience", "customers", "Notice sent"])
         .ok();
     let r = w.run(&me, &["status", &id, "--audience", "board", "x"]).code(2);
     assert!(r.stderr.contains("executives") && r.stderr.contains("regulator"), "{r}");
+}
+
+// ---- issue 8: clocks that never mislead -----------------------------------------------------------
+
+fn declare_with(w: &World, who: &Who, playbook: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "declare",
+        "--playbook",
+        playbook,
+        "--title",
+        "Clocks",
+        "--severity",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    w.run(who, &args).ok().stdout.trim().to_string()
+}
+
+#[test]
+fn a_regulatory_deadline_is_met_by_its_notification_item_and_says_what_meets_it() {
+    let w = World::new();
+    let me = w.who("maya", "soc");
+    let id = declare_with(&w, &me, "data-breach", &["--occurred", "-4d"]);
+    let v = w.show(&me, &id);
+    let all = v["clocks"]["deadlines"].as_array().expect("deadlines").clone();
+    let gdpr = all.iter().find(|c| c["deadline"] == "gdpr-art33").expect("gdpr");
+    assert_eq!(gdpr["state"], "overdue", "{gdpr:#}");
+    // A running (or overdue) clock says what would meet it.
+    assert_eq!(gdpr["met_by"], "item re-notify-authorities done", "{gdpr:#}");
+    assert!(
+        gdpr["words"]
+            .as_str()
+            .unwrap_or("")
+            .contains("met by: item re-notify-authorities done"),
+        "{gdpr:#}"
+    );
+    let text = w.run(&me, &["show", &id]).ok().stdout;
+    assert!(text.contains("met by: item re-notify-authorities done"), "{text}");
+    w.run(
+        &me,
+        &[
+            "check",
+            &id,
+            "re-notify-authorities",
+            "done",
+            "--note",
+            "filed DPA ref 123",
+        ],
+    )
+    .ok();
+    let v = w.show(&me, &id);
+    let all = v["clocks"]["deadlines"].as_array().expect("deadlines").clone();
+    let gdpr = all.iter().find(|c| c["deadline"] == "gdpr-art33").expect("gdpr");
+    assert_eq!(gdpr["state"], "met", "{gdpr:#}");
+    assert!(gdpr["met"]["late_ms"].as_i64().unwrap_or(0) > 0, "{gdpr:#}");
+    let text = w.run(&me, &["show", &id]).ok().stdout;
+    assert!(!text.contains("[OVERDUE] GDPR"), "{text}");
+}
+
+#[test]
+fn skipping_a_required_item_needs_a_reason_and_waiving_a_deadline_is_the_commanders() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let jon = w.who("jon", "laptop");
+    let id = w.declare(&ic, "Skip");
+    // id-notify-insurer meets the insurer's hotline deadline: only the commander waives it.
+    let err = refused(
+        &w,
+        &jon,
+        &id,
+        &["check", &id, "id-notify-insurer", "skipped", "--note", "no policy"],
+    );
+    assert!(
+        err.contains("only the commander (ic)") && err.contains("waives"),
+        "{err}"
+    );
+    let err = refused(&w, &ic, &id, &["check", &id, "id-notify-insurer", "skipped"]);
+    assert!(err.contains("needs a reason"), "{err}");
+    w.run(
+        &ic,
+        &[
+            "check",
+            &id,
+            "id-notify-insurer",
+            "skipped",
+            "--note",
+            "no cyber policy",
+        ],
+    )
+    .ok();
+    // A required item without a deadline: anyone may skip it, with a reason.
+    let err = refused(&w, &jon, &id, &["check", &id, "id-start-timeline", "skipped"]);
+    assert!(err.contains("needs a reason"), "{err}");
+    w.run(
+        &jon,
+        &[
+            "check",
+            &id,
+            "id-start-timeline",
+            "skipped",
+            "--note",
+            "done in the ticket",
+        ],
+    )
+    .ok();
+}
+
+#[test]
+fn reopening_an_archived_incident_unarchives_it_and_needs_a_reason() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Archive");
+    w.run(&ic, &["resolve", &id, "--summary", "done", "--reason", "contained"])
+        .ok();
+    w.run(&ic, &["archive", &id]).ok();
+    assert_eq!(w.show(&ic, &id)["status"], "archived");
+    // Without --reason: a usage error, nothing written.
+    w.run(&ic, &["reopen", &id]).code(2);
+    let err = refused(&w, &ic, &id, &["reopen", &id, "--reason", "  "]);
+    assert!(err.contains("reason"), "{err}");
+    w.run(&ic, &["reopen", &id, "--reason", "beacon again"]).ok();
+    let s = w.show(&ic, &id);
+    assert_eq!(s["status"], "active", "{s}");
+    let list = w.run(&ic, &["list"]).ok().stdout;
+    assert!(!list.contains("archived"), "{list}");
+}
+
+#[test]
+fn evidence_ignores_retracted_records_and_a_corrected_time_counts() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Evidence");
+    w.run(&ic, &["note", &id, "wrong host", "--occurred", "-5d"]).ok();
+    let note = |w: &World| {
+        w.tail_json(&ic, &id).iter().find(|e| e["kind"] == "Note").unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let n = note(&w);
+    assert!(w.show(&ic, &id)["discovery_nudge"].is_object());
+    w.run(&ic, &["correct", &id, &n, "--retract", "--reason", "other host"])
+        .ok();
+    let s = w.show(&ic, &id);
+    assert!(s["discovery_nudge"].is_null(), "a retracted record is no evidence: {s}");
+    // A retraction is final; a correction is not corrected.
+    let err = refused(&w, &ic, &id, &["correct", &id, &n, "--retract", "--reason", "again"]);
+    assert!(err.contains("already retracted"), "{err}");
+    let err = refused(&w, &ic, &id, &["correct", &id, &n, "--text", "x", "--reason", "again"]);
+    assert!(err.contains("already retracted"), "{err}");
+    let corr = w.tail_json(&ic, &id).iter().find(|e| e["kind"] == "Corrected").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let err = refused(&w, &ic, &id, &["correct", &id, &corr, "--text", "x", "--reason", "r"]);
+    assert!(
+        err.contains("a correction cannot be corrected; correct the original"),
+        "{err}"
+    );
+    // A wrong time is corrected: the record's effective time moves, the original stays shown.
+    w.run(&ic, &["note", &id, "first alert"]).ok();
+    let first = w.tail_json(&ic, &id).iter().rfind(|e| e["kind"] == "Note").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.run(
+        &ic,
+        &[
+            "correct",
+            &id,
+            &first,
+            "--occurred",
+            "-2d",
+            "--reason",
+            "the alert was two days ago",
+        ],
+    )
+    .ok();
+    let s = w.show(&ic, &id);
+    assert!(s["discovery_nudge"].is_object(), "{s}");
+    let text = w.run(&ic, &["tail", &id]).ok().stdout;
+    assert!(text.contains("TIME CORRECTED to"), "{text}");
+}
+
+#[test]
+fn discovery_and_phases_never_move_after_the_declaration_or_backwards() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = declare_with(&w, &ic, "ransomware", &["--occurred", "-4d"]);
+    let err = refused(&w, &ic, &id, &["discovery", &id, "-1m", "--reason", "late"]);
+    assert!(
+        err.contains("after the declaration") && err.contains("being aware"),
+        "{err}"
+    );
+    w.run(&ic, &["discovery", &id, "-5d", "--reason", "first alert"]).ok();
+    let err = refused(&w, &ic, &id, &["phase", &id, "containment", "--occurred", "-5d"]);
+    assert!(err.contains("before the declaration"), "{err}");
+    w.run(&ic, &["phase", &id, "containment", "--occurred", "-1h"]).ok();
+    let err = refused(&w, &ic, &id, &["phase", &id, "eradication", "--occurred", "-2h"]);
+    assert!(err.contains("before Containment was entered"), "{err}");
+    // Resolved without eradication: time to eradicate is not reached, never running.
+    w.run(&ic, &["resolve", &id, "--summary", "done", "--reason", "contained"])
+        .ok();
+    let md = w.run(&ic, &["export", &id, "--format", "md"]).ok().stdout;
+    assert!(!md.contains("so far"), "{md}");
+    assert!(md.contains("not reached before resolution"), "{md}");
+}
+
+#[test]
+fn as_of_before_the_declaration_or_in_the_future_says_so() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "As of");
+    let r = w.run(&ic, &["show", &id, "--as-of", "-1h"]).code(1);
+    assert!(r.stderr.contains("not declared yet at"), "{r}");
+    let r = w.run(&ic, &["export", &id, "--as-of", "-1h"]).code(1);
+    assert!(
+        r.stderr.contains("not declared yet at") && !r.stdout.contains("syncing"),
+        "{r}"
+    );
+    for t in ["+1h", "2099-01-01T00:00:00Z"] {
+        let r = w.run(&ic, &["show", &id, "--as-of", t]).code(1);
+        assert!(r.stderr.contains("in the future"), "{t}: {r}");
+    }
+    let md = w
+        .run(&ic, &["export", &id, "--format", "md", "--as-of", "now"])
+        .ok()
+        .stdout;
+    assert!(md.contains("| **As of** |"), "{md}");
+}
+
+#[test]
+fn the_markdown_export_keeps_follow_up_history_line_breaks_and_names_records_by_id() {
+    let w = World::new();
+    let ic = w.who("maya", "jump");
+    let zed = w.who("zed", "laptop");
+    let id = w.declare(&ic, "Markdown");
+    w.note(&ic, &id, "VPN appliance was unpatched");
+    let note_id = w.tail_json(&ic, &id).iter().find(|e| e["kind"] == "Note").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.run(
+        &ic,
+        &[
+            "followup",
+            &id,
+            "add",
+            "Patch the VPN",
+            "--type",
+            "corrective",
+            "--from",
+            &note_id,
+        ],
+    )
+    .ok();
+    w.run(&ic, &["followup", &id, "add", "Buy a new VPN", "--type", "corrective"])
+        .ok();
+    let list = w.run(&ic, &["followup", &id, "list", "--json"]).ok().json();
+    let (a, b) = (
+        list[0]["id"].as_str().unwrap().to_string(),
+        list[1]["id"].as_str().unwrap().to_string(),
+    );
+    w.run(&ic, &["followup", &id, "done", &a, "--note", "patched"]).ok();
+    w.run(&zed, &["followup", &id, "reopen", &a, "--note", "still 7.1"])
+        .ok();
+    w.run(&ic, &["followup", &id, "cancel", &b, "--note", "not needed"])
+        .ok();
+    w.run_stdin(
+        &ic,
+        &["status", &id, "--audience", "internal", "-"],
+        "line one\nline two\n",
+    )
+    .ok();
+    w.run(
+        &ic,
+        &[
+            "correct",
+            &id,
+            &note_id,
+            "--text",
+            "VPN was unpatched (7.1)",
+            "--reason",
+            "typo",
+        ],
+    )
+    .ok();
+    let md = w.run(&ic, &["export", &id, "--format", "md"]).ok().stdout;
+    let short: String = note_id.chars().take(10).collect();
+    let fu = md.lines().find(|l| l.contains("Patch the VPN")).unwrap_or_default();
+    assert!(fu.starts_with("- [ ] "), "{fu}");
+    assert!(fu.contains("was done by maya") && fu.contains("open by zed"), "{fu}");
+    assert!(fu.contains(&format!("from `{short}`")), "{fu}");
+    let cancelled = md.lines().find(|l| l.contains("Buy a new VPN")).unwrap_or_default();
+    assert!(cancelled.starts_with("- ~~Buy a new VPN~~ (cancelled)"), "{cancelled}");
+    assert!(md.contains("> line one\\\n> line two"), "{md}");
+    // Every timeline row carries the short id that corrections name.
+    assert!(md.contains(&format!("| `{short}` |")), "{md}");
+}
+
+#[test]
+fn a_negative_zone_offset_is_read_and_report_names_an_unreadable_claim() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Zones");
+    w.run(&ic, &["--tz", "-12:00", "show", &id]).ok();
+    w.run(&ic, &["show", &id, "--tz", "-12:00"]).ok();
+    let other = w.declare(&ic, "Broken claim");
+    std::fs::write(w.root().join(&other).join("incident.ron"), "garbage (").unwrap();
+    let r = w.run(&ic, &["report", "--json"]).ok();
+    assert!(r.stderr.contains("incident.ron"), "{r}");
+    let v = r.json();
+    assert!(v.to_string().contains("unreadable"), "{v}");
+}
+
+#[test]
+fn bundle_check_refuses_a_huge_member_without_reading_it_into_memory() {
+    let w = World::new();
+    let me = w.who("maya", "soc");
+    let path = w.path().join("huge.tar");
+    let id = "2026-11-30-huge-abcd";
+    {
+        let f = std::fs::File::create(&path).unwrap();
+        let mut t = tar::Builder::new(f);
+        let manifest = format!(r#"{{"incident":"{id}","files":[]}}"#);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(manifest.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append_data(&mut h, "MANIFEST.json", manifest.as_bytes()).unwrap();
+        // A member whose header says 1 GiB + 1: the file is sparse, never written out.
+        let mut h = tar::Header::new_gnu();
+        let size = (1u64 << 30) + 1;
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_path(format!("{id}/events/x.ronl")).unwrap();
+        h.set_cksum();
+        use std::io::{Seek, Write};
+        t.get_mut().write_all(h.as_bytes()).unwrap();
+        let at = t.get_mut().stream_position().unwrap();
+        drop(t);
+        let padded = size.div_ceil(512) * 512;
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(at + padded + 1024).unwrap();
+    }
+    let r = w.run(&me, &["bundle", "--check", path.to_str().unwrap()]).code(1);
+    assert!(r.stdout.contains("too large") && r.stdout.contains("not read"), "{r}");
+}
+
+#[test]
+fn a_follow_up_due_date_is_ahead_and_sane_and_the_list_flags_overdue() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Due");
+    for (due, why) in [("2020-01-01", "in the past"), ("+99999d", "five years")] {
+        let err = refused(
+            &w,
+            &ic,
+            &id,
+            &["followup", &id, "add", "Patch", "--type", "corrective", "--due", due],
+        );
+        assert!(err.contains(why), "{due}: {err}");
+    }
+    w.run(
+        &ic,
+        &["followup", &id, "add", "Patch", "--type", "corrective", "--due", "+1d"],
+    )
+    .ok();
+    let list = w.run(&ic, &["followup", &id, "list", "--json"]).ok().json();
+    assert_eq!(list[0]["overdue"], false, "{list}");
 }

@@ -2852,3 +2852,45 @@ fn the_action_detail_offers_x_and_the_help_lists_it() {
         "{seen}"
     );
 }
+
+#[test]
+fn a_follow_up_owner_not_in_the_list_is_typed_and_checked() {
+    let mut m = model_as("jon@ops-bastion");
+    update(&mut m, key('F'));
+    update(&mut m, key('1'));
+    // The last option: someone else, typed.
+    let Some(Overlay::Picker(p)) = &m.overlay else {
+        panic!("the owner picker is open");
+    };
+    let last = p.options.len() - 1;
+    assert!(p.options[last].contains("someone else"), "{:?}", p.options);
+    for _ in 0..last {
+        update(&mut m, code(KeyCode::Down));
+    }
+    update(&mut m, code(KeyCode::Enter));
+    for c in "Not A Name!".chars() {
+        update(&mut m, key(c));
+    }
+    update(&mut m, code(KeyCode::Enter));
+    assert!(
+        matches!(m.overlay, Some(Overlay::Editor(_))),
+        "a bad name stays in the editor"
+    );
+    for _ in 0.."Not A Name!".len() {
+        update(&mut m, code(KeyCode::Backspace));
+    }
+    for c in "zed".chars() {
+        update(&mut m, key(c));
+    }
+    update(&mut m, code(KeyCode::Enter)); // the name
+    update(&mut m, code(KeyCode::Enter)); // due +14d
+    for c in "Rotate the keys".chars() {
+        update(&mut m, key(c));
+    }
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let w = writes(&fx);
+    let Body::FollowUp(f) = &w[0][0].body else {
+        panic!("{:?}", w[0][0].body);
+    };
+    assert_eq!(f.owner.as_deref(), Some("zed"));
+}

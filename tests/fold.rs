@@ -96,6 +96,8 @@ fn body(op: u8, p: u8) -> Body {
             seq: (p % 7) as u64 + 1,
             text: p.is_multiple_of(2).then(|| "corrected".into()),
             reason: "typo".into(),
+            // Sometimes a corrected time, earlier than everything else.
+            occurred: p.is_multiple_of(3).then_some(900_000 + p as i64 * 1_000),
         }
         .into(),
         // Refused without the playbook, and for a question it does not ask.
@@ -214,6 +216,22 @@ proptest! {
         live.add_playbook(hash, pb);
         prop_assert_eq!(&live.derived, &batch.derived);
         prop_assert_eq!(live.problems(), batch.problems());
+        // Earliest evidence: the same whatever the arrival order, never a retracted or refused
+        // record, and at its corrected time when the time was corrected.
+        let ev = |s: &IncidentState| s.earliest_evidence().map(|(t, e)| (t, e.id.clone()));
+        prop_assert_eq!(ev(&live), ev(&batch));
+        if let Some((t, e)) = batch.earliest_evidence() {
+            prop_assert!(!batch.is_retracted(e), "retracted {} is the earliest evidence", e.id);
+            prop_assert!(!batch.derived.refused.contains_key(&e.key()));
+            prop_assert_eq!(t, batch.effective_when(e));
+            let naive = batch
+                .events()
+                .filter(|x| !batch.derived.refused.contains_key(&x.key()) && !batch.is_retracted(x))
+                .filter(|x| !matches!(x.body, Body::DiscoverySet(_) | Body::Heads(_) | Body::TailRepaired(_)))
+                .map(|x| batch.effective_when(x))
+                .min();
+            prop_assert_eq!(Some(t), naive);
+        }
         let a: Vec<&str> = live.timeline().map(|e| e.id.as_str()).collect();
         let b: Vec<&str> = batch.timeline().map(|e| e.id.as_str()).collect();
         prop_assert_eq!(a, b);
@@ -895,6 +913,7 @@ fn corrections_name_their_record_and_only_its_author_or_the_commander_writes_the
                 seq: 1,
                 text: text.map(str::to_string),
                 reason: "typo".into(),
+                occurred: None,
             },
         )
     };
@@ -913,6 +932,7 @@ fn corrections_name_their_record_and_only_its_author_or_the_commander_writes_the
             seq: 2,
             text: None,
             reason: "x".into(),
+            occurred: None,
         },
     );
     let declare = ev("d", 1_000_000, "alice@h1", 1, declared(&hash).body);
@@ -924,12 +944,13 @@ fn corrections_name_their_record_and_only_its_author_or_the_commander_writes_the
         "{why:?}"
     );
     assert!(
-        why.iter().any(|w| w.contains("is not in the record before it")),
+        why.iter()
+            .any(|w| w.contains("there is no record n1 at seq 2 of log bob@h2 before this correction")),
         "{why:?}"
     );
     assert!(
         why.iter()
-            .any(|w| w.contains("n1 at seq 2 of log bob@h2) is not in the record")),
+            .any(|w| w.contains("a correction sorts after what it corrects")),
         "{why:?}"
     );
     assert_eq!(s.derived.corrections.len(), 1);
@@ -954,7 +975,8 @@ fn corrections_name_their_record_and_only_its_author_or_the_commander_writes_the
                 log: "alice@h1".into(),
                 seq: 1,
                 text: None,
-                reason: "x".into()
+                reason: "x".into(),
+                occurred: None,
             }
             .into(),
             "alice@h1",

@@ -201,6 +201,7 @@ fn every_kind() -> Vec<Body> {
             seq: 13,
             text: Some(s("multi-line note, corrected")),
             reason: s("typo"),
+            occurred: None,
         }
         .into(),
         ReviewSet {
@@ -222,6 +223,15 @@ fn every_kind() -> Vec<Body> {
             cast: Some(s("af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262")),
             timed_out: true,
             rollback: false,
+        }
+        .into(),
+        Corrected {
+            id: s("01JDGOLDEN0000000000000012"),
+            log: s("alice@jump"),
+            seq: 13,
+            text: None,
+            reason: s("the first alert was at 09:48, not 10:15"),
+            occurred: Some(1_763_990_000_000),
         }
         .into(),
     ]

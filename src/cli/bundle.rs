@@ -23,8 +23,11 @@ use crate::store::{
 };
 
 pub const MANIFEST: &str = "MANIFEST.json";
-/// The largest member `--check` reads (a log is far smaller: lines are capped at 256 KiB).
-const MAX_MEMBER: u64 = 4 << 30;
+/// The largest member `--check` takes (1 GiB; a log is far smaller in practice). A larger one is
+/// refused from its header, without reading it.
+pub const MAX_MEMBER: u64 = 1 << 30;
+/// The largest manifest `--check` reads into memory.
+const MAX_MANIFEST: u64 = 64 << 20;
 
 /// The incident's files, read once each: (path inside the incident folder, bytes), and what
 /// was not taken (symlinks, odd entries).
@@ -123,10 +126,8 @@ pub fn bundle(g: &Global, wanted: &str, output: &Path) -> Result<()> {
         let text = super::read::export_text(&ctx2, &id, super::ExportFormat::Json, None);
         serde_json::from_str::<Value>(&text).unwrap_or(Value::Null)
     };
-    let by = ctx
-        .identity(g)
-        .map(|i| i.writer.to_string())
-        .unwrap_or_else(|_| "unknown".into());
+    // Who sealed it is part of the record, as for any write: --as, WARROOM_USER or $USER.
+    let by = ctx.identity(g)?.writer.to_string();
     let manifest = json!({
         "v": 1,
         "warroom": env!("CARGO_PKG_VERSION"),
@@ -189,8 +190,44 @@ impl Findings {
     }
 }
 
+/// A member as read: its size and BLAKE3 (hex), hashed while it was copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub size: u64,
+    pub blake3: String,
+}
+
+impl Member {
+    pub fn of(bytes: &[u8]) -> Member {
+        Member {
+            size: bytes.len() as u64,
+            blake3: hex(bytes),
+        }
+    }
+}
+
+/// Copy `from` to `to` in chunks, hashing as it goes: memory stays bounded whatever the size.
+fn copy_hashing(from: &mut impl Read, to: &mut impl std::io::Write) -> std::io::Result<Member> {
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = from.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        to.write_all(&buf[..n])?;
+        size += n as u64;
+    }
+    Ok(Member {
+        size,
+        blake3: hasher.finalize().to_hex().to_string(),
+    })
+}
+
 /// Compare a bundle's members with its manifest.
-pub fn compare(manifest: &Value, members: &BTreeMap<String, Vec<u8>>) -> Findings {
+pub fn compare(manifest: &Value, members: &BTreeMap<String, Member>) -> Findings {
     let mut f = Findings::default();
     let mut listed = BTreeMap::new();
     for file in manifest["files"].as_array().into_iter().flatten() {
@@ -201,7 +238,7 @@ pub fn compare(manifest: &Value, members: &BTreeMap<String, Vec<u8>>) -> Finding
             Some(b) => {
                 let size = file["size"].as_u64();
                 let hash = file["blake3"].as_str();
-                if size != Some(b.len() as u64) || hash != Some(hex(b).as_str()) {
+                if size != Some(b.size) || hash != Some(b.blake3.as_str()) {
                     f.changed.push(path);
                 }
             }
@@ -216,15 +253,20 @@ pub fn compare(manifest: &Value, members: &BTreeMap<String, Vec<u8>>) -> Finding
 }
 
 pub fn check(_g: &Global, file: &Path) -> Result<()> {
-    let bytes = std::fs::read(file).map_err(|e| Fail::new(format!("cannot read {}: {e}", file.display())))?;
-    let mut archive = tar::Archive::new(&bytes[..]);
-    let mut members: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    // Streamed: each member is copied to a private folder while it is hashed, so memory stays
+    // bounded whatever the bundle holds; a member over MAX_MEMBER is refused from its header.
+    let tar_file = std::fs::File::open(file).map_err(|e| Fail::new(format!("cannot read {}: {e}", file.display())))?;
+    let mut archive = tar::Archive::new(std::io::BufReader::new(tar_file));
+    let tmp = tempfile::tempdir().map_err(|e| Fail::new(format!("cannot make a temporary folder: {e}")))?;
+    let unpacked = tmp.path().join("unpacked");
+    let mut members: BTreeMap<String, Member> = BTreeMap::new();
     let mut manifest: Option<Vec<u8>> = None;
     let mut bad = Vec::new();
+    let mut spooled: Vec<(String, PathBuf)> = Vec::new();
     let entries = archive
         .entries()
         .map_err(|e| Fail::new(format!("{}: not a tar: {e}", file.display())))?;
-    for entry in entries {
+    for (n, entry) in entries.enumerate() {
         let mut entry = entry.map_err(|e| Fail::new(format!("{}: broken tar: {e}", file.display())))?;
         let path: PathBuf = entry.path().map(|p| p.into_owned()).unwrap_or_default();
         let name = sanitize(&path.to_string_lossy());
@@ -232,19 +274,40 @@ pub fn check(_g: &Global, file: &Path) -> Result<()> {
             bad.push(format!("{name}: not a plain file inside the bundle (not read)"));
             continue;
         }
-        if entry.size() > MAX_MEMBER {
-            bad.push(format!("{name}: too large"));
+        if name == MANIFEST {
+            if entry.size() > MAX_MANIFEST {
+                bad.push(format!(
+                    "{name}: too large ({} bytes; at most {MAX_MANIFEST})",
+                    entry.size()
+                ));
+                continue;
+            }
+            let mut b = Vec::new();
+            entry
+                .read_to_end(&mut b)
+                .map_err(|e| Fail::new(format!("{name}: cannot read: {e}")))?;
+            manifest = Some(b);
             continue;
         }
-        let mut b = Vec::new();
-        entry
-            .read_to_end(&mut b)
-            .map_err(|e| Fail::new(format!("{name}: cannot read: {e}")))?;
-        if name == MANIFEST {
-            manifest = Some(b);
-        } else if members.insert(name.clone(), b).is_some() {
-            bad.push(format!("{name}: twice in the tar"));
+        if entry.size() > MAX_MEMBER {
+            bad.push(format!(
+                "{name}: too large ({} bytes; a member is at most {MAX_MEMBER} bytes) — not read",
+                entry.size()
+            ));
+            continue;
         }
+        if members.contains_key(&name) {
+            bad.push(format!("{name}: twice in the tar"));
+            continue;
+        }
+        // Each member to its own numbered file first; moved into place once the manifest names
+        // the incident.
+        std::fs::create_dir_all(&unpacked).map_err(|e| Fail::new(format!("cannot unpack: {e}")))?;
+        let spool = unpacked.join(format!("{n}"));
+        let mut out = std::fs::File::create(&spool).map_err(|e| Fail::new(format!("cannot unpack {name}: {e}")))?;
+        let m = copy_hashing(&mut entry, &mut out).map_err(|e| Fail::new(format!("{name}: cannot read: {e}")))?;
+        members.insert(name.clone(), m);
+        spooled.push((name, spool));
     }
     let manifest: Value = manifest
         .and_then(|m| serde_json::from_slice(&m).ok())
@@ -269,13 +332,18 @@ pub fn check(_g: &Global, file: &Path) -> Result<()> {
     }
     // Fold and verify what the bundle holds, as it holds it.
     let prefix = format!("{id}/");
-    let files: Vec<(String, Vec<u8>)> = members
-        .iter()
-        .filter_map(|(p, b)| p.strip_prefix(&prefix).map(|rel| (rel.to_string(), b.clone())))
-        .filter(|(rel, _)| safe(Path::new(rel)))
-        .collect();
-    let tmp = tempfile::tempdir().map_err(|e| Fail::new(format!("cannot make a temporary folder: {e}")))?;
-    let (verify, inc, _) = verify_copy(&id, &files, tmp.path())?;
+    let root = tmp.path().join("root");
+    for (name, spool) in &spooled {
+        let Some(rel) = name.strip_prefix(&prefix).filter(|rel| safe(Path::new(rel))) else {
+            continue;
+        };
+        let path = root.join(&id).join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Fail::new(format!("cannot unpack: {e}")))?;
+        }
+        std::fs::rename(spool, &path).map_err(|e| Fail::new(format!("cannot unpack {rel}: {e}")))?;
+    }
+    let (verify, inc, _) = verify_copy(&id, &[], tmp.path())?;
     let verify_ok = verify["ok"].as_bool().unwrap_or(false);
     for e in verify["errors"].as_array().into_iter().flatten() {
         outln!("TAMPERED: {}", e.as_str().unwrap_or_default());

@@ -85,7 +85,22 @@ impl Ctx {
         let Some(text) = &a.as_of else {
             return Ok(None);
         };
-        let ms = parse_occurred(text, to_datetime(now_ms()), &self.zone).map_err(Fail::new)?;
+        let future = || {
+            Fail::new(format!(
+                "--as-of `{}` is in the future: it shows the incident as it stood at a past time",
+                text.trim()
+            ))
+        };
+        if text.trim().starts_with('+') {
+            return Err(future());
+        }
+        let ms = parse_occurred(text, to_datetime(now_ms()), &self.zone).map_err(|e| {
+            if e.contains("is in the future") || e.contains("still ahead") {
+                future()
+            } else {
+                Fail::new(e)
+            }
+        })?;
         eprintln!(
             "as of {}: the incident as it stood then (records written by then)",
             format_utc(ms)

@@ -63,7 +63,13 @@ pub struct Global {
     #[arg(long, global = true, value_name = "DIR")]
     pub playbooks: Option<PathBuf>,
     /// Time zone for HH:MM times and local display (IANA name, +02:00, UTC or local)
-    #[arg(long, global = true, value_name = "ZONE", default_value = "local")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "ZONE",
+        default_value = "local",
+        allow_hyphen_values = true
+    )]
     pub tz: String,
     /// Seconds between reconcile passes (default: 2 on network file systems, else instant via inotify)
     #[arg(long, global = true, value_name = "SECS")]
@@ -359,13 +365,13 @@ pub enum Command {
         #[command(flatten)]
         when: When,
     },
-    /// Reopen a resolved incident
+    /// Reopen a resolved or archived incident (with a reason)
     Reopen {
         /// The incident: its id or a unique prefix of it (see `warroom list`)
         incident: String,
-        /// Why it is reopened, for the record
+        /// Why it is reopened, for the record (required)
         #[arg(long)]
-        reason: Option<String>,
+        reason: String,
         #[command(flatten)]
         when: When,
     },
@@ -394,14 +400,17 @@ pub enum Command {
         /// The record: its id or a unique prefix (see `warroom tail --json`)
         record: String,
         /// The corrected text; `-` reads it from standard input
-        #[arg(long, conflicts_with = "retract", required_unless_present = "retract")]
+        #[arg(long, conflicts_with = "retract", required_unless_present_any = ["retract", "occurred"])]
         text: Option<String>,
         /// Retract the record instead (it stays on the record, marked retracted)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "occurred")]
         retract: bool,
         /// Why (required)
         #[arg(long)]
         reason: String,
+        /// Correct when it happened (same forms as --occurred elsewhere); the original time stays on the record and is shown
+        #[command(flatten)]
+        when: When,
     },
     /// The post-incident review: with FIELD and TEXT, answer one field; alone, print them all
     Review {

@@ -228,8 +228,20 @@ pub fn follow_ups(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
     let id = ctx.store.resolve(wanted)?;
     let inc = Incident::open(&ctx.store, &id, now_ms());
     let list = inc.state.follow_ups();
+    let now = now_ms();
+    let overdue = |f: &crate::domain::state::FollowUpView| {
+        f.state == crate::domain::event::FollowUpState::Open && f.due.is_some_and(|t| t < now)
+    };
     if as_json {
-        let mut v = Value::Array(list.iter().map(follow_up_json).collect());
+        let mut v = Value::Array(
+            list.iter()
+                .map(|f| {
+                    let mut v = follow_up_json(f);
+                    v["overdue"] = json!(overdue(f));
+                    v
+                })
+                .collect(),
+        );
         sanitize_json(&mut v);
         outln!("{v}");
         return Ok(());
@@ -237,14 +249,15 @@ pub fn follow_ups(g: &Global, wanted: &str, as_json: bool) -> Result<()> {
     if list.is_empty() {
         eprintln!("no follow-ups yet; add one with `warroom followup {id} add TEXT --type corrective`");
     }
-    for f in list {
+    for f in &list {
         let state = format!("{:?}", f.state).to_lowercase();
         outln!(
-            "{}  [{state}] {} · {} · due {} — {}",
+            "{}  [{state}] {} · {} · due {}{} — {}",
             sanitize(&f.id),
             sanitize(if f.kind.is_empty() { "-" } else { &f.kind }),
             sanitize(f.owner.as_deref().unwrap_or("no owner")),
             f.due.map_or("-".into(), format_utc),
+            if overdue(f) { " OVERDUE" } else { "" },
             sanitize(&f.text)
         );
     }
@@ -329,7 +342,7 @@ pub fn state_json(inc: &Incident, now: i64) -> Value {
         "declared": d.declared.as_ref().map(|r| json!({"by": r.by, "at": format_utc(r.when)})),
         "discovered": d.discovered.map(format_utc),
         "discovery": d.discovery.as_ref().map(|r| json!({"at": format_utc(r.value), "by": r.by, "when": format_utc(r.when)})),
-        "earliest_evidence": d.earliest_evidence.map(format_utc),
+        "earliest_evidence": s.earliest_evidence().map(|(t, _)| format_utc(t)),
         "discovery_nudge": crate::domain::deadline::discovery_nudge(s).map(|n| json!({
             "text": n.text(), "evidence": format_utc(n.evidence), "record": n.record,
             "record_id": n.record_id, "discovered": format_utc(n.discovered), "moves": n.moves,
@@ -361,6 +374,7 @@ pub fn show(g: &Global, wanted: &str, as_json: bool, as_of: &super::AsOf) -> Res
     let mut inc = Incident::open(&ctx.store, &id, now_ms());
     let now = as_of.unwrap_or_else(now_ms);
     if let Some(t) = as_of {
+        not_declared_yet(&inc, t)?;
         inc.rewind(t);
     }
     follow_link(&ctx, &mut inc, now);
@@ -706,6 +720,9 @@ pub fn export(
     let ctx = Ctx::new(g)?;
     let id = ctx.store.resolve(wanted)?;
     let as_of = ctx.as_of(as_of)?;
+    if let Some(t) = as_of {
+        not_declared_yet(&Incident::open(&ctx.store, &id, now_ms()), t)?;
+    }
     let text = export_text(&ctx, &id, format, as_of);
     match output {
         Some(path) => {
@@ -717,6 +734,25 @@ pub fn export(
         None => super::print_out(&text),
     }
     Ok(())
+}
+
+/// Refused: `--as-of` a time before the incident was declared (it did not exist yet).
+fn not_declared_yet(inc: &Incident, as_of: crate::domain::time::Millis) -> Result<()> {
+    match inc.state.derived.declared.as_ref() {
+        // --as-of shows the records written by then: the declaration was written at `at`.
+        Some(d) if as_of < d.key.at => Err(Fail::new(format!(
+            "{} was not declared yet at {} (declared {}{})",
+            inc.state.id,
+            format_utc(as_of),
+            format_utc(d.key.at),
+            if d.when < d.key.at {
+                format!(", saying it began {}", format_utc(d.when))
+            } else {
+                String::new()
+            }
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The review of one incident (as it stood at `as_of`, else now) with its JSON state.
@@ -743,6 +779,9 @@ pub fn review_of(ctx: &Ctx, id: &str, as_of: Option<i64>) -> (crate::report::Rev
     if let Some(t) = as_of {
         state["as_of"] = json!(format_utc(t));
     }
+    let mut review = review;
+    // Exported now; the as-of time is labelled as such.
+    review.overview.exported = format_utc(now_ms());
     (review, state, inc)
 }
 

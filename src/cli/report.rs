@@ -25,7 +25,14 @@ pub fn report(g: &Global, since: Option<&str>, as_json: bool) -> Result<()> {
         match summary::row(id, &inc.state, now) {
             Some(r) => rows.push(r),
             None => {
-                let why = summary::excluded(&inc.state).unwrap_or("not declared");
+                let mut why = summary::excluded(&inc.state).unwrap_or("not declared");
+                if why == "syncing" {
+                    // A claim that is there but cannot be read is not "syncing": say so, name it.
+                    for p in inc.problems().iter().filter(|p| p.source.ends_with("incident.ron")) {
+                        why = "unreadable";
+                        eprintln!("problem: {}: {}", p.source, p.what);
+                    }
+                }
                 *excluded.entry(why.to_string()).or_insert(0) += 1;
             }
         }

@@ -197,15 +197,17 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
                     pb.phases.all().map(|(_, i)| i.id.as_str()),
                 ));
             }
-            (
-                ChecklistSet {
-                    item,
-                    state: state.into(),
-                    note,
-                }
-                .into(),
-                ctx.occurred(&when)?,
-            )
+            let body: Body = ChecklistSet {
+                item,
+                state: state.into(),
+                note,
+            }
+            .into();
+            if matches!(&body, Body::ChecklistSet(c) if c.state == crate::domain::event::ItemState::Skipped) {
+                // Skipping needs a reason, and waiving a deadline is the commander's: the fold's rules.
+                checked(&ctx, &id, &body, &by)?;
+            }
+            (body, ctx.occurred(&when)?)
         }
         Command::Assign {
             incident: _,
@@ -329,11 +331,12 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             reason,
             when,
         } => {
-            let inc = Incident::open(&ctx.store, &id, now_ms());
-            if !inc.state.is_resolved() {
-                return Err(Fail::new(format!("{id} is not resolved")));
+            let body: Body = Reopened { reason: Some(reason) }.into();
+            let inc = checked(&ctx, &id, &body, &by)?;
+            if !inc.state.is_resolved() && !inc.state.is_archived() {
+                return Err(Fail::new(format!("{id} is not resolved or archived")));
             }
-            (Reopened { reason }.into(), ctx.occurred(&when)?)
+            (body, ctx.occurred(&when)?)
         }
         Command::Discovery {
             incident: _,
@@ -375,6 +378,7 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
                     let due = due
                         .map(|d| {
                             crate::domain::time::parse_due(&d, crate::domain::time::to_datetime(now_ms()), &ctx.zone)
+                                .and_then(|t| crate::domain::time::check_due_for_writing(t, now_ms()))
                                 .map_err(Fail::new)
                         })
                         .transpose()?;
@@ -423,8 +427,18 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             text,
             retract,
             reason,
+            when,
         } => {
             let inc = Incident::open(&ctx.store, &id, now_ms());
+            if let Some(c) = inc.state.events().find_map(|e| match &e.body {
+                Body::Corrected(c) if e.id.starts_with(record.trim()) && !record.trim().is_empty() => Some(c),
+                _ => None,
+            }) {
+                return Err(Fail::new(format!(
+                    "refused: a correction cannot be corrected; correct the original {}",
+                    c.id
+                )));
+            }
             let target = resolve_prefix(
                 inc.state
                     .events()
@@ -436,8 +450,10 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             let Some(e) = inc.state.events().find(|e| e.id == target) else {
                 return Err(Fail::new("the record vanished while reading"));
             };
+            let occurred = ctx.occurred(&when)?;
             let text = match (text, retract) {
                 (_, true) => None,
+                (None, false) if occurred.is_some() => None,
                 (Some(t), false) => {
                     let t = text_arg(t)?;
                     if t.trim().is_empty() {
@@ -456,6 +472,7 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
                 seq: e.seq,
                 text,
                 reason,
+                occurred,
             }
             .into();
             inc.state
@@ -526,7 +543,11 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             inc.state
                 .check(&body, &by, now_ms())
                 .map_err(|v| Fail::new(format!("refused: {v}")))?;
-            (body, ctx.occurred(&when)?)
+            let occurred = ctx.occurred(&when)?;
+            inc.state
+                .check_when(&body, occurred.unwrap_or_else(now_ms))
+                .map_err(|v| Fail::new(format!("refused: {v}")))?;
+            (body, occurred)
         }
         Command::Action {
             incident: _,
@@ -558,10 +579,32 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
         }
         _ => return Err(Fail::new("not a write verb")),
     };
+    let backdated = occurred.is_some() || matches!(&body, Body::Corrected(c) if c.occurred.is_some());
     let appended = LogWriter::new(&ctx.store, &id, &identity).append(vec![Draft::new(body).at(occurred)], now_ms)?;
     report(&id, &appended);
+    if backdated {
+        propose_discovery(&ctx, &id);
+    }
     super::run_hooks(&ctx, &id, &appended.events);
     Ok(())
+}
+
+/// After a backdated write: if the earliest evidence is now before the discovery time, say on
+/// stderr what the commander can do (the clocks keep counting from discovery until then).
+pub fn propose_discovery(ctx: &Ctx, id: &str) {
+    let inc = Incident::open(&ctx.store, id, now_ms());
+    if let Some(n) = crate::domain::deadline::discovery_nudge(&inc.state) {
+        let (e, d) = (
+            crate::domain::deadline::short_time(n.evidence, n.discovered),
+            crate::domain::deadline::short_time(n.discovered, n.evidence),
+        );
+        eprintln!(
+            "earliest evidence now {e} ({}) is before discovery {d} — the commander can set it: warroom discovery {id} {} --reason \"{}\"",
+            n.record,
+            format_utc(n.evidence),
+            n.reason().replace('"', "'")
+        );
+    }
 }
 
 /// The one id among `ids` that starts with `prefix` (a whole id wins); refused when none or

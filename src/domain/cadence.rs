@@ -81,6 +81,8 @@ pub fn update_due(state: &IncidentState, playbook: &Playbook) -> Option<UpdateDu
 pub struct Nudge {
     pub kind: NudgeKind,
     pub text: String,
+    /// The compact form for a narrow strip: `discovery? 09:48Z (V)`, `2 approvals waiting`.
+    pub short: String,
     pub loud: bool,
 }
 
@@ -108,6 +110,7 @@ pub fn nudges(state: &IncidentState, playbook: Option<&Playbook>, now: Millis) -
         out.push(Nudge {
             kind: NudgeKind::NoCommander,
             text: "no commander".into(),
+            short: "no commander".into(),
             loud: true,
         });
     }
@@ -115,6 +118,7 @@ pub fn nudges(state: &IncidentState, playbook: Option<&Playbook>, now: Millis) -
         out.push(Nudge {
             kind: NudgeKind::NoSeverity,
             text: "no severity set".into(),
+            short: "no severity".into(),
             loud: true,
         });
     }
@@ -122,6 +126,10 @@ pub fn nudges(state: &IncidentState, playbook: Option<&Playbook>, now: Millis) -
         out.push(Nudge {
             kind: NudgeKind::DiscoveryEarlier,
             text: n.text(),
+            short: format!(
+                "discovery? {} (V)",
+                super::deadline::short_time(n.evidence, n.discovered)
+            ),
             loud: false,
         });
     }
@@ -130,6 +138,7 @@ pub fn nudges(state: &IncidentState, playbook: Option<&Playbook>, now: Millis) -
         out.push(Nudge {
             kind: NudgeKind::UpdateOverdue,
             text: u.words(now),
+            short: "update overdue".into(),
             loud: true,
         });
     }
@@ -148,6 +157,11 @@ pub fn nudges(state: &IncidentState, playbook: Option<&Playbook>, now: Millis) -
         out.push(Nudge {
             kind: NudgeKind::ApprovalWaiting,
             text: format!("approval waiting: {}", waiting.join(", ")),
+            short: format!(
+                "{} approval{} waiting (w)",
+                waiting.len(),
+                if waiting.len() == 1 { "" } else { "s" }
+            ),
             loud: false,
         });
     }
@@ -165,10 +179,23 @@ pub fn nudges(state: &IncidentState, playbook: Option<&Playbook>, now: Millis) -
                 "{open} required {} of {phase} open",
                 if open == 1 { "item" } else { "items" }
             ),
+            short: format!("{open} required open"),
             loud: false,
         });
     }
-    out.sort_by_key(|n| !n.loud);
+    // A fixed priority: the loud ones, then the waiting approvals, the required items open,
+    // and the discovery proposal (a decision, not an emergency).
+    out.sort_by_key(|n| {
+        (
+            !n.loud,
+            match n.kind {
+                NudgeKind::ApprovalWaiting => 0,
+                NudgeKind::RequiredOpen => 1,
+                NudgeKind::DiscoveryEarlier => 2,
+                _ => 3,
+            },
+        )
+    });
     out
 }
 

@@ -92,7 +92,7 @@ impl DiscoveryNudge {
 }
 
 /// `09:48Z`, or `11-21 09:48Z` when `other` falls on another day.
-fn short_time(t: Millis, other: Millis) -> String {
+pub fn short_time(t: Millis, other: Millis) -> String {
     let (a, b) = (to_datetime(t), to_datetime(other));
     if a.date_naive() == b.date_naive() {
         a.format("%H:%MZ").to_string()
@@ -105,11 +105,10 @@ fn short_time(t: Millis, other: Millis) -> String {
 /// happened before the discovery time the clocks use.
 pub fn discovery_nudge(state: &IncidentState) -> Option<DiscoveryNudge> {
     let d = &state.derived;
-    let (evidence, discovered) = (d.earliest_evidence?, d.discovered?);
+    let ((evidence, e), discovered) = (state.earliest_evidence()?, d.discovered?);
     if evidence >= discovered {
         return None;
     }
-    let e = d.earliest_evidence_key.as_ref().and_then(|k| state.event(k))?;
     let mut moves: Vec<String> = Vec::new();
     if let Some(p) = state.playbook() {
         for dl in p.deadlines.iter().filter(|dl| dl.trigger == Trigger::Discovered) {
@@ -225,6 +224,9 @@ pub struct Clock {
     pub due: Option<Millis>,
     /// Whether the window counts business days (public holidays are not known).
     pub business_days: bool,
+    /// What meets this stage, in words (`item re-notify-authorities done`, `status update
+    /// external`, `action x done`); `None` when the playbook names nothing.
+    pub met_by: Option<String>,
     pub state: ClockState,
 }
 
@@ -296,6 +298,15 @@ impl Clock {
     /// The state in words, sanitised: `OVERDUE by 1d2h`, `due in 3h05m`, `met 2026-11-26T10:00:00Z
     /// by maya (item x done)`, `waived by maya: reason`, `not started (waits for classification)`.
     pub fn words(&self) -> String {
+        let base = self.state_words();
+        match (&self.state, &self.met_by) {
+            (ClockState::Met { .. } | ClockState::Waived { .. }, _) | (_, None) => base,
+            (_, Some(m)) => format!("{base}; met by: {}", sanitize(m)),
+        }
+    }
+
+    /// [`Clock::words`] without "met by": for a view that shows what meets it on its own line.
+    pub fn state_words(&self) -> String {
         match &self.state {
             ClockState::NotStarted => format!("not started (waits for {})", sanitize(&self.trigger)),
             ClockState::Running { left_ms } => format!("due in {}", format_age(*left_ms)),
@@ -373,6 +384,15 @@ fn outcome(state: &IncidentState, met_by: &MetBy, start: Option<Millis>) -> Opti
     }
 }
 
+/// What meets a stage, in words: `item x done`, `action x done`, `status update external`.
+pub fn met_by_words(m: &MetBy) -> String {
+    match m {
+        MetBy::Item(id) => format!("item {id} done"),
+        MetBy::Action(id) => format!("action {id} done"),
+        MetBy::StatusUpdate(_) => met_by_id(m).replace(':', " "),
+    }
+}
+
 /// The state of a running clock from its window and `now` (all ms, UTC).
 pub fn running_state(start: Millis, due: Millis, now: Millis) -> ClockState {
     let left = due.saturating_sub(now);
@@ -397,11 +417,8 @@ fn deadline_clocks(state: &IncidentState, d: &Deadline, now: Millis) -> Vec<Cloc
         .iter()
         .map(|s| {
             let due = start.and_then(|t| add_within(t, s.within));
-            let met = s
-                .met_by
-                .as_ref()
-                .or(d.met_by.as_ref())
-                .and_then(|m| outcome(state, m, start));
+            let meets = s.met_by.as_ref().or(d.met_by.as_ref());
+            let met = meets.and_then(|m| outcome(state, m, start));
             let state = match (met, start, due) {
                 (Some(ClockState::Met { what, at, by, .. }), _, due) => ClockState::Met {
                     late_ms: due.filter(|t| at > *t).map(|t| at - t),
@@ -423,6 +440,7 @@ fn deadline_clocks(state: &IncidentState, d: &Deadline, now: Millis) -> Vec<Cloc
                 start,
                 due,
                 business_days: matches!(s.within, Within::BusinessDays(_)),
+                met_by: meets.map(met_by_words),
                 state,
             }
         })
@@ -625,6 +643,7 @@ mod tests {
                 start: Some(start * H),
                 due: Some(due * H),
                 business_days: false,
+                met_by: None,
                 state,
             };
             assert_eq!(c.label(), want, "start {start} due {due} now {now}");

@@ -76,8 +76,19 @@ pub fn describe_in(s: &super::IncidentState, e: &Event) -> String {
     if correctable(&e.body) {
         if let Some(c) = s.correction_of(&e.id) {
             let who = super::identity::person_of(&c.by);
+            let when = s.effective_when(e);
+            let retimed = if when != e.when() {
+                format!(
+                    " [TIME CORRECTED to {}; recorded as {}]",
+                    format_utc(when),
+                    format_utc(e.when())
+                )
+            } else {
+                String::new()
+            };
             text = match &c.value.text {
-                Some(t) => format!("[AMENDED by {}: {}] {text}", sanitize(&who), sanitize(t)),
+                _ if !c.value.is_retraction() && c.value.text.is_none() => format!("{text}{retimed}"),
+                Some(t) => format!("[AMENDED by {}: {}] {text}{retimed}", sanitize(&who), sanitize(t)),
                 None => format!(
                     "[RETRACTED by {}: {}] {text}",
                     sanitize(&who),
@@ -234,14 +245,27 @@ pub fn describe(e: &Event) -> String {
             d.seqs.iter().take(10).map(u64::to_string).collect::<Vec<_>>().join(", ")
         ),
         Body::Heads(h) => format!("checkpoint of {} other log(s)", h.heads.len()),
-        Body::Corrected(c) => match &c.text {
-            Some(t) => format!(
+        Body::Corrected(c) => match (&c.text, c.occurred) {
+            (None, Some(t)) => format!(
+                "time of {} corrected to {} — {}",
+                s(&c.id.chars().take(10).collect::<String>()),
+                format_utc(t),
+                s(&c.reason)
+            ),
+            (Some(t), Some(at)) => format!(
+                "amended {}: \"{}\", time corrected to {} — {}",
+                s(&c.id.chars().take(10).collect::<String>()),
+                s(t),
+                format_utc(at),
+                s(&c.reason)
+            ),
+            (Some(t), None) => format!(
                 "amended {}: \"{}\" — {}",
                 s(&c.id.chars().take(10).collect::<String>()),
                 s(t),
                 s(&c.reason)
             ),
-            None => format!(
+            (None, None) => format!(
                 "retracted {}: {}",
                 s(&c.id.chars().take(10).collect::<String>()),
                 s(&c.reason)

@@ -321,10 +321,21 @@ pub struct Corrected {
     pub id: String,
     pub log: String,
     pub seq: u64,
-    /// The corrected text; `None`: the record is retracted.
+    /// The corrected text; `None` (and no `occurred`): the record is retracted.
     #[serde(default)]
     pub text: Option<String>,
     pub reason: String,
+    /// The corrected time it happened (ms, UTC): the record's effective time for evidence and
+    /// the timeline from now on (the original stays on the record and is shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred: Option<Millis>,
+}
+
+impl Corrected {
+    /// A retraction: neither a new text nor a new time.
+    pub fn is_retraction(&self) -> bool {
+        self.text.is_none() && self.occurred.is_none()
+    }
 }
 
 /// The kinds a `Corrected` may name.
@@ -751,6 +762,9 @@ fn validate_body(body: &Body) -> Result<(), String> {
             }
             if let Some(t) = &x.text {
                 text("text", t)?;
+            }
+            if let Some(t) = x.occurred {
+                time("occurred", t)?;
             }
             text("reason", &x.reason)
         }

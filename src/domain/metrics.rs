@@ -173,7 +173,7 @@ pub fn applied(s: &IncidentState) -> impl Iterator<Item = &Event> {
 pub fn metrics(s: &IncidentState, now: Millis) -> Metrics {
     let d = &s.derived;
     let declared = s.declared_at();
-    let first_evidence = d.earliest_evidence;
+    let first_evidence = s.earliest_evidence().map(|(t, _)| t);
     let discovered = explicit_discovery(s);
     let resolved = d.resolved.as_ref().filter(|r| r.value).map(|r| r.when);
 
@@ -239,6 +239,13 @@ pub fn metrics(s: &IncidentState, now: Millis) -> Metrics {
         .collect();
 
     let aware = discovered.or(declared);
+    // After resolution nothing runs: a measure not reached by then never will be.
+    let settle = |m: Measure| match (m, resolved) {
+        (Measure::Running { .. }, Some(_)) => Measure::NotMeasured {
+            why: "not reached before resolution".into(),
+        },
+        (m, _) => m,
+    };
     Metrics {
         first_evidence,
         discovered,
@@ -247,16 +254,16 @@ pub fn metrics(s: &IncidentState, now: Millis) -> Metrics {
         eradicated,
         recovered,
         resolved,
-        time_to_detect: Measure::between(first_evidence, aware, now, "nothing recorded yet"),
+        time_to_detect: settle(Measure::between(first_evidence, aware, now, "nothing recorded yet")),
         time_to_declare: match discovered {
             Some(_) => Measure::between(discovered, declared, now, "not declared"),
             None => Measure::NotMeasured {
                 why: "no discovery time recorded apart from the declaration".into(),
             },
         },
-        time_to_contain: Measure::between(declared, contained, now, "not declared"),
-        time_to_eradicate: Measure::between(declared, eradicated, now, "not declared"),
-        time_to_recover: Measure::between(declared, recovered, now, "not declared"),
+        time_to_contain: settle(Measure::between(declared, contained, now, "not declared")),
+        time_to_eradicate: settle(Measure::between(declared, eradicated, now, "not declared")),
+        time_to_recover: settle(Measure::between(declared, recovered, now, "not declared")),
         time_to_resolve: Measure::between(declared, resolved, now, "not declared"),
         spans,
         phases,
@@ -460,7 +467,14 @@ mod tests {
                     reason: None,
                 },
             ),
-            ev(3, T0 + 2 * H, None, Reopened { reason: None }),
+            ev(
+                3,
+                T0 + 2 * H,
+                None,
+                Reopened {
+                    reason: Some("beacon again".into()),
+                },
+            ),
         ]);
         let m = metrics(&s, T0 + 3 * H);
         assert!(matches!(m.time_to_resolve, Measure::Running { .. }));
@@ -475,8 +489,9 @@ mod tests {
     }
 
     #[test]
-    fn a_backfilled_phase_change_sorts_where_it_happened() {
-        // Written at +5h, it happened at +1h: Containment is entered at +1h.
+    fn a_backfilled_phase_change_before_the_current_phase_is_refused() {
+        // Written at +5h, saying +1h, while Eradication was entered at +2h: phases move forward
+        // in time, so the fold refuses it and no span runs backwards.
         let s = fold(vec![
             phase(2, T0 + 2 * H, Phase::Eradication),
             ev(
@@ -491,10 +506,23 @@ mod tests {
         ]);
         let m = metrics(&s, T0 + 6 * H);
         let order: Vec<Phase> = m.spans.iter().map(|x| x.phase).collect();
-        assert_eq!(
-            order,
-            vec![Phase::Identification, Phase::Containment, Phase::Eradication]
-        );
+        assert_eq!(order, vec![Phase::Identification, Phase::Eradication]);
+        assert_eq!(m.time_to_contain.took(), Some(2 * H));
+        assert!(m.spans.iter().all(|x| x.end.is_none_or(|e| e >= x.start)));
+        // Backfilled in order (after the current phase's entry), it is accepted where it happened.
+        let s = fold(vec![
+            phase(2, T0 + H, Phase::Containment),
+            ev(
+                3,
+                T0 + 5 * H,
+                Some(T0 + 2 * H),
+                PhaseEntered {
+                    phase: Phase::Eradication,
+                    override_open: vec![],
+                },
+            ),
+        ]);
+        let m = metrics(&s, T0 + 6 * H);
         assert_eq!(m.time_to_contain.took(), Some(2 * H));
     }
 

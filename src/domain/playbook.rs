@@ -339,6 +339,22 @@ pub struct Finding {
 }
 
 impl Playbook {
+    /// The rules (`source`, else `name`) of the deadlines a checklist item meets (as the
+    /// deadline's or a stage's `met_by`): skipping that item waives them.
+    pub fn deadlines_met_by_item(&self, item: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for d in &self.deadlines {
+            let named = d.met_by.iter().chain(d.stages.iter().filter_map(|s| s.met_by.as_ref()));
+            if named.into_iter().any(|m| matches!(m, MetBy::Item(i) if i == item)) {
+                let name = if d.source.trim().is_empty() { &d.name } else { &d.source };
+                if !out.contains(name) {
+                    out.push(name.clone());
+                }
+            }
+        }
+        out
+    }
+
     pub fn item(&self, id: &str) -> Option<(Phase, &Item)> {
         self.phases.all().find(|(_, i)| i.id == id)
     }
@@ -585,6 +601,15 @@ impl Playbook {
                 out.push(at(
                     format!("\"{}\"", d.id),
                     format!("deadline `{}` needs a `source` (the rule it comes from)", d.id),
+                ));
+            }
+            if d.met_by.is_none() && d.stages.iter().any(|s| s.met_by.is_none()) {
+                out.push(at(
+                    format!("\"{}\"", d.id),
+                    format!(
+                        "deadline `{}` needs a `met_by` (the item, action or status update that meets it); without one it can never be met and stays OVERDUE",
+                        d.id
+                    ),
                 ));
             }
         }

@@ -21,6 +21,22 @@ use super::time::Millis;
 pub const SKEW_WARN_MS: Millis = 30_000;
 /// How far ahead of this host's clock another writer's `at` is still followed.
 pub const FOLLOW_LIMIT_MS: Millis = 24 * 3_600_000;
+/// Whether a record says something happened (not bookkeeping, not a discovery decision).
+fn is_evidence(b: &Body) -> bool {
+    !matches!(
+        b,
+        Body::Heads(_) | Body::TailRepaired(_) | Body::LogRestored(_) | Body::Disowned(_) | Body::DiscoverySet(_)
+    )
+}
+
+/// A correction that names no record sorting before it.
+fn no_record_to_correct(c: &Corrected) -> RuleViolation {
+    RuleViolation(format!(
+        "there is no record {} at seq {} of log {} before this correction to correct (a correction sorts after what it corrects)",
+        c.id, c.seq, c.log
+    ))
+}
+
 /// How long a commander must be silent before someone else may take command.
 pub const TAKEOVER_AFTER_MS: Millis = 30 * 60_000;
 /// Another writer's `at` further ahead than this is ignored by the hybrid clock.
@@ -91,6 +107,8 @@ pub struct FollowUpChange {
     pub by: String,
     pub when: Millis,
     pub note: Option<String>,
+    /// The state before this change and who had set it (`None`: it was as created).
+    pub was: Option<(FollowUpState, String)>,
 }
 
 /// Everything derived from the events; replaced wholesale on a replay.
@@ -737,8 +755,11 @@ impl IncidentState {
                         ))
                 ))
             }
-            Body::ChecklistSet(c) => match playbook {
-                Some(p) if p.item(&c.item).is_none() => no(format!("the playbook has no checklist item `{}`", c.item)),
+            Body::ChecklistSet(c) => match playbook.map(|p| (p, p.item(&c.item))) {
+                Some((_, None)) => no(format!("the playbook has no checklist item `{}`", c.item)),
+                Some((p, Some((_, item)))) if c.state == ItemState::Skipped => {
+                    self.check_skip(p, &c.item, item.required, c.note.as_deref(), by)
+                }
                 _ => Ok(()),
             },
             Body::RoleAssigned(r) => match playbook {
@@ -755,8 +776,17 @@ impl IncidentState {
                 _ => Ok(()),
             },
             Body::ActionSet(a) => self.check_action(a, by),
-            Body::DiscoverySet(_) => {
-                self.check_commander(by, "sets the discovery time: it moves the regulators' clocks")
+            Body::DiscoverySet(x) => {
+                self.check_commander(by, "sets the discovery time: it moves the regulators' clocks")?;
+                match self.declared_at() {
+                    Some(t) if x.discovered > t => no(format!(
+                        "discovery {} is after the declaration {}: declaring the incident is being aware of it, so discovery is at or before {}",
+                        super::time::format_utc(x.discovered),
+                        super::time::format_utc(t),
+                        super::time::format_utc(t)
+                    )),
+                    _ => Ok(()),
+                }
             }
             Body::FollowUpSet(f) if self.follow_up_key(&f.followup).is_none() => no(format!(
                 "there is no follow-up `{}` (a FollowUp record's id, written before this)",
@@ -771,11 +801,47 @@ impl IncidentState {
                 )),
                 _ => Ok(()),
             },
+            Body::Reopened(r) if r.reason.as_deref().is_none_or(|x| x.trim().is_empty()) => {
+                no("reopening needs a reason: say what brought it back".into())
+            }
             Body::Resolved(r) if r.reason.as_deref().is_none_or(|x| x.trim().is_empty()) => self
                 .check_commander(by, "resolves the incident without saying why")
                 .map_err(|v| RuleViolation(format!("{} (anyone else records why they resolve it)", v.0))),
             _ => Ok(()),
         }
+    }
+
+    /// Skipping a required item needs a reason (its note); skipping an item that meets a
+    /// deadline waives that deadline, which is the commander's call (and needs a reason too).
+    fn check_skip(
+        &self,
+        p: &Playbook,
+        item: &str,
+        required: bool,
+        note: Option<&str>,
+        by: &str,
+    ) -> Result<(), RuleViolation> {
+        let waives = p.deadlines_met_by_item(item);
+        if !waives.is_empty() {
+            self.check_commander(
+                by,
+                &format!(
+                    "skips `{item}`: it meets {} and skipping it waives that deadline",
+                    waives.join(", ")
+                ),
+            )?;
+        }
+        if (required || !waives.is_empty()) && note.is_none_or(|n| n.trim().is_empty()) {
+            let what = if waives.is_empty() {
+                "a required item"
+            } else {
+                "an item that meets a deadline"
+            };
+            return Err(RuleViolation(format!(
+                "skipping `{item}` ({what}) needs a reason: give it as the note"
+            )));
+        }
+        Ok(())
     }
 
     /// Is `by` the incident's commander? Refused with `what` ("sets the discovery time: …") if not.
@@ -796,17 +862,20 @@ impl IncidentState {
         let at = (c.log.clone(), c.seq);
         match self.seen.get(&at) {
             Some((id, _)) if *id == c.id => {}
-            _ => {
-                return Err(RuleViolation(format!(
-                    "there is no record {} at seq {} of log {} to correct",
-                    c.id, c.seq, c.log
-                )))
-            }
+            _ => return Err(no_record_to_correct(c)),
         }
         if !self.correctable.contains(&at) {
             return Err(RuleViolation(
                 "only a note, a status update or a follow-up is corrected".into(),
             ));
+        }
+        if let Some(prev) = self.correction_of(&c.id).filter(|p| p.value.is_retraction()) {
+            return Err(RuleViolation(format!(
+                "record {} was already retracted by {} ({}); a retraction is final",
+                c.id,
+                person_of(&prev.by),
+                prev.value.reason
+            )));
         }
         let me = person_of(by);
         if person_of(&c.log) != me && !self.is_commander(by) {
@@ -839,6 +908,54 @@ impl IncidentState {
             }
         }
         out
+    }
+
+    /// The effective time of a record (ms, UTC): its latest corrected time if a `Corrected`
+    /// gave one, else `occurred`, else `wall`.
+    pub fn effective_when(&self, e: &Event) -> Millis {
+        if correctable(&e.body) {
+            if let Some(t) = self
+                .derived
+                .corrections
+                .iter()
+                .rev()
+                .filter(|r| r.value.id == e.id)
+                .find_map(|r| r.value.occurred)
+            {
+                return t;
+            }
+        }
+        e.when()
+    }
+
+    /// Whether the record was retracted.
+    pub fn is_retracted(&self, e: &Event) -> bool {
+        self.correction_of(&e.id).is_some_and(|c| c.value.is_retraction())
+    }
+
+    /// The earliest evidence: the earliest effective time of an applied record (bookkeeping and
+    /// `DiscoverySet` aside), ignoring refused and retracted records and using corrected times.
+    /// Returns the time and the record.
+    pub fn earliest_evidence(&self) -> Option<(Millis, &Event)> {
+        let d = &self.derived;
+        let touched = d
+            .corrections
+            .iter()
+            .any(|c| c.value.is_retraction() || c.value.occurred.is_some());
+        if !touched {
+            let k = d.earliest_evidence_key.as_ref()?;
+            return Some((d.earliest_evidence?, self.event(k)?));
+        }
+        self.events()
+            .filter(|e| is_evidence(&e.body) && !d.refused.contains_key(&e.key()))
+            .filter(|e| {
+                self.seen
+                    .get(&(e.log.clone(), e.seq))
+                    .is_some_and(|(id, _)| *id == e.id)
+            })
+            .filter(|e| !self.is_retracted(e))
+            .map(|e| (self.effective_when(e), e))
+            .min_by_key(|(t, e)| (*t, e.key()))
     }
 
     /// The latest correction of the record with this id, if any.
@@ -881,6 +998,11 @@ impl IncidentState {
             .collect();
         for set in &self.derived.follow_up_sets {
             if let Some(f) = out.iter_mut().find(|f| f.id == set.value.followup) {
+                let was = f
+                    .changed
+                    .as_ref()
+                    .filter(|_| f.state != set.value.state)
+                    .map(|c| (f.state, c.by.clone()));
                 f.state = set.value.state;
                 if set.value.owner.is_some() {
                     f.owner = set.value.owner.clone();
@@ -892,6 +1014,7 @@ impl IncidentState {
                     by: set.by.clone(),
                     when: set.when,
                     note: set.value.note.clone(),
+                    was,
                 });
             }
         }
@@ -933,13 +1056,38 @@ impl IncidentState {
                 .get(&(c.log.clone(), c.seq))
                 .is_some_and(|(id, k)| *id == c.id && *k < e.key());
             if !before {
+                return Err(no_record_to_correct(c));
+            }
+        }
+        self.check_when(&e.body, e.when())?;
+        self.check(&e.body, &e.by, e.wall)
+    }
+
+    /// Rules on when a record says it happened (`occurred`, else `wall`): a phase is entered
+    /// neither before the declaration nor before the current phase was entered. The writer
+    /// passes the time it is about to record.
+    pub fn check_when(&self, body: &Body, when: Millis) -> Result<(), RuleViolation> {
+        use super::time::format_utc;
+        if let Body::PhaseEntered(p) = body {
+            if let Some(t) = self.declared_at().filter(|t| when < *t) {
                 return Err(RuleViolation(format!(
-                    "the record it corrects ({} at seq {} of log {}) is not in the record before it",
-                    c.id, c.seq, c.log
+                    "entering {} at {} is before the declaration {}: a phase starts at or after it",
+                    p.phase,
+                    format_utc(when),
+                    format_utc(t)
+                )));
+            }
+            if let Some(r) = self.derived.phase.as_ref().filter(|r| when < r.when) {
+                return Err(RuleViolation(format!(
+                    "entering {} at {} is before {} was entered ({}): phases move forward in time",
+                    p.phase,
+                    format_utc(when),
+                    r.value.phase,
+                    format_utc(r.when)
                 )));
             }
         }
-        self.check(&e.body, &e.by, e.wall)
+        Ok(())
     }
 
     /// Command is handed off by the commander; anyone may take it over once the commander has
@@ -1058,11 +1206,7 @@ impl IncidentState {
             return;
         }
         let d = &mut self.derived;
-        if !matches!(
-            e.body,
-            Body::Heads(_) | Body::TailRepaired(_) | Body::LogRestored(_) | Body::Disowned(_) | Body::DiscoverySet(_)
-        ) && d.earliest_evidence.is_none_or(|t| e.when() < t)
-        {
+        if is_evidence(&e.body) && d.earliest_evidence.is_none_or(|t| e.when() < t) {
             d.earliest_evidence = Some(e.when());
             d.earliest_evidence_key = Some(e.key());
         }
@@ -1166,7 +1310,11 @@ impl IncidentState {
                 d.review.insert(x.field.clone(), Reg::of(e, x.text.clone()));
             }
             Body::Resolved(_) => d.resolved = Some(Reg::of(e, true)),
-            Body::Reopened(_) => d.resolved = Some(Reg::of(e, false)),
+            Body::Reopened(_) => {
+                // Reopening brings it back from resolved and from archived: one status.
+                d.resolved = Some(Reg::of(e, false));
+                d.archived = None;
+            }
             Body::Archived(_) => d.archived = Some(Reg::of(e, ())),
             Body::DuplicateOf(x) => d.duplicate_of = Some(Reg::of(e, x.of.clone())),
             Body::TailRepaired(x) => d.tail_repairs.push((e.by.clone(), x.offset, x.bytes)),
@@ -1240,6 +1388,25 @@ impl IncidentState {
 
     pub fn declared_at(&self) -> Option<Millis> {
         self.derived.declared.as_ref().map(|d| d.when)
+    }
+
+    /// The incident's status, derived in one place: `syncing` (not declared yet), `archived`,
+    /// `resolved` or `open`. A reopen brings it back from either.
+    pub fn status_word(&self) -> &'static str {
+        let d = &self.derived;
+        if d.declared.is_none() {
+            "syncing"
+        } else if d.archived.is_some() {
+            "archived"
+        } else if self.is_resolved() {
+            "resolved"
+        } else {
+            "open"
+        }
+    }
+
+    pub fn is_archived(&self) -> bool {
+        self.derived.archived.is_some()
     }
 
     pub fn is_resolved(&self) -> bool {

@@ -107,6 +107,27 @@ pub fn parse_occurred(input: &str, now: DateTime<Utc>, zone: &Zone) -> Result<Mi
     check_range(at.timestamp_millis(), now.timestamp_millis())
 }
 
+/// How far ahead a new follow-up's due date may lie (about five years).
+pub const MAX_DUE_AHEAD_MS: Millis = 5 * 366 * 24 * 3_600_000;
+
+/// The writer's rule for a due date it is about to record (the reader accepts any valid time): not
+/// before `now`, not more than about five years ahead.
+pub fn check_due_for_writing(due: Millis, now: Millis) -> Result<Millis, String> {
+    if due < now {
+        return Err(format!(
+            "due date {} is in the past; a follow-up is due from now on",
+            format_utc(due)
+        ));
+    }
+    if due - now > MAX_DUE_AHEAD_MS {
+        return Err(format!(
+            "due date {} is more than five years ahead; give a date the owner can plan for",
+            format_utc(due)
+        ));
+    }
+    Ok(due)
+}
+
 /// A due date: `2026-12-15` (the end of that day in `zone`), a date and time, RFC 3339, or a
 /// time from now like `+7d`, `7d`, `+36h`. Unlike [`parse_occurred`] it may (and usually does) lie
 /// in the future; it may not lie before 2000 or after 9999.

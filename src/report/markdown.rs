@@ -114,11 +114,20 @@ impl Md {
     fn blank(&mut self) {
         self.o.push('\n');
     }
-    /// Multi-line text as a block quote, each line escaped.
+    /// Multi-line text as a block quote, each line escaped; its line breaks kept (a backslash
+    /// hard break between two lines of text).
     fn quote(&mut self, text: &str) {
-        for l in crate::domain::sanitize_lines(text) {
-            let l = self.t(&l);
-            self.line(format!("> {l}").trim_end());
+        let lines: Vec<String> = crate::domain::sanitize_lines(text);
+        for (i, l) in lines.iter().enumerate() {
+            let l = self.t(l);
+            let l = l.trim_end();
+            let next_text = lines.get(i + 1).is_some_and(|n| !n.trim().is_empty());
+            let brk = if !l.is_empty() && next_text && !l.ends_with('\\') {
+                "\\"
+            } else {
+                ""
+            };
+            self.line(format!("> {l}{brk}").trim_end());
         }
         self.blank();
     }
@@ -558,14 +567,29 @@ fn follow_ups(m: &mut Md, r: &Review) {
             (Some(d), false) => format!(", due {}", m.t(d)),
             (None, _) => String::new(),
         };
+        let was = f
+            .was
+            .as_deref()
+            .map(|w| format!(", was {}", m.t(w)))
+            .unwrap_or_default();
         let changed = f
             .changed
             .as_deref()
-            .map(|c| format!(", {state} by {}", m.t(c)))
+            .map(|c| format!(", {state} by {}{was}", m.t(c)))
             .unwrap_or_default();
-        let tick = if f.state == "done" { "x" } else { " " };
+        let from = f
+            .from
+            .as_deref()
+            .map(|x| format!("; from `{}`", m.t(&x.chars().take(10).collect::<String>())))
+            .unwrap_or_default();
+        // A cancelled follow-up is no task: struck through, no checkbox.
+        let lead = match f.state.as_str() {
+            "done" => format!("- [x] {text}"),
+            "cancelled" => format!("- ~~{text}~~ (cancelled)"),
+            _ => format!("- [ ] {text}"),
+        };
         m.line(&format!(
-            "- [{tick}] {text} — owner: {owner}{kind}{due} (by {by}, {at}; {state}{changed}; `{short}`)"
+            "{lead} — owner: {owner}{kind}{due} (by {by}, {at}; {state}{changed}{from}; `{short}`)"
         ));
         if let Some(c) = &f.correction {
             let c = m.t(c);
@@ -674,12 +698,14 @@ fn exercise(m: &mut Md, r: &Review) {
 fn timeline(m: &mut Md, r: &Review) {
     m.line("## Timeline (UTC)");
     m.blank();
-    m.line("| When | Who | What |\n|---|---|---|");
+    m.line("| When | Who | What | Id |\n|---|---|---|---|");
     for e in &r.timeline {
         let at = m.t(&e.at);
         let back = if e.backfilled { " (backfilled)" } else { "" };
         let (by, what) = (m.t(&e.by), m.t(&e.what));
-        m.line(&format!("| {at}{back} | {by} | {what} |"));
+        // The short id that corrections and follow-ups name this record by.
+        let id = m.t(&e.id.chars().take(10).collect::<String>());
+        m.line(&format!("| {at}{back} | {by} | {what} | `{id}` |"));
     }
     m.blank();
 }

@@ -138,6 +138,7 @@ pub fn clocks_json(s: &IncidentState, now: Millis) -> Value {
                     ClockState::Waived { .. } => "waived",
                 },
                 "words": c.words(),
+                "met_by": c.met_by,
             });
             match &c.state {
                 ClockState::Running { left_ms } | ClockState::Amber { left_ms } | ClockState::Red { left_ms } => {

@@ -287,6 +287,10 @@ pub struct FollowUpRow {
     pub overdue: bool,
     /// Who last changed its state, when, with their note.
     pub changed: Option<String>,
+    /// The state before the last change and who had set it: `done by maya`.
+    pub was: Option<String>,
+    /// The record it was created from (its id), if any.
+    pub from: Option<String>,
     pub owner: Option<String>,
     #[serde(rename = "type")]
     pub kind: String,
@@ -308,6 +312,8 @@ pub struct Question {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimelineRow {
+    /// The record's id (corrections and follow-ups name records by it).
+    pub id: String,
     pub at: String,
     pub backfilled: bool,
     pub by: String,
@@ -425,16 +431,7 @@ fn key_time(name: &str, definition: &str, m: &Measure) -> KeyTime {
 
 /// `open`, `resolved`, `archived` or `syncing`, from the fold alone.
 pub fn status_word(s: &IncidentState) -> &'static str {
-    let d = &s.derived;
-    if d.declared.is_none() {
-        "syncing"
-    } else if d.archived.is_some() {
-        "archived"
-    } else if s.is_resolved() {
-        "resolved"
-    } else {
-        "open"
-    }
+    s.status_word()
 }
 
 /// What a review is built from.
@@ -484,7 +481,7 @@ impl Review {
                 hash: sanitize(d.playbook_hash.as_deref().unwrap_or(&r.value.playbook_hash)),
             }),
             declared: d.declared.as_ref().map(|r| stamp(&r.by, r.when)),
-            first_evidence: d.earliest_evidence.map(format_utc),
+            first_evidence: s.earliest_evidence().map(|(t, _)| format_utc(t)),
             discovered: d.discovered.map(format_utc),
             discovery_reason: d.discovery.as_ref().map(|r| {
                 let reason = s.event(&r.key).and_then(|e| match &e.body {
@@ -749,6 +746,12 @@ impl Review {
                 by: sanitize(&person_of(&f.created_by)),
                 at: format_utc(f.created_when),
                 state: follow_up_state_word(f.state).into(),
+                was: f
+                    .changed
+                    .as_ref()
+                    .and_then(|c| c.was.as_ref())
+                    .map(|(st, by)| format!("{} by {}", follow_up_state_word(*st), sanitize(&person_of(by)))),
+                from: f.from.as_deref().map(sanitize),
                 changed: f.changed.as_ref().map(|c| {
                     format!(
                         "{} at {}{}",
@@ -811,6 +814,7 @@ impl Review {
             .timeline()
             .filter(|e| !matches!(e.body, Body::Heads(_)))
             .map(|e| TimelineRow {
+                id: sanitize(&e.id),
                 at: format_utc(e.when()),
                 backfilled: e.occurred.is_some(),
                 by: sanitize(&person_of(&e.by)),

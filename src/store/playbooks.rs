@@ -348,6 +348,14 @@ mod tests {
                 assert_eq!(p.strict_findings(), vec![], "{}", e.file);
             }
         }
+        // Every shipped deadline can be met: a stage without `met_by` fails --strict.
+        let mut p = lib.resolve("data-breach").unwrap();
+        p.deadlines[0].met_by = None;
+        p.deadlines[0].stages.iter_mut().for_each(|s| s.met_by = None);
+        assert!(p
+            .strict_findings()
+            .iter()
+            .any(|f| f.message.contains("needs a `met_by`")));
         let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/playbooks");
         assert_eq!(check(Path::new(shipped), true), Vec::<String>::new());
     }

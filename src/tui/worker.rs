@@ -440,18 +440,24 @@ impl Worker {
                 r.problems += 1;
             }
         }
-        // Most severe first, then the most recently declared.
-        rows.sort_by(|a, b| {
-            a.severity
-                .unwrap_or(9)
-                .cmp(&b.severity.unwrap_or(9))
-                .then(b.declared_at.cmp(&a.declared_at))
-        });
+        board_order(&mut rows, (self.clock)());
         if rows != self.last_rows {
             self.last_rows = rows.clone();
             (self.send)(Msg::Board(rows));
         }
     }
+}
+
+/// The board's order at `now` (ms, UTC): an incident with an OVERDUE deadline leads (overdue
+/// leads the Now strip and the board), then the most severe, then the most recently declared.
+pub fn board_order(rows: &mut [BoardRow], now: crate::domain::time::Millis) {
+    rows.sort_by(|a, b| {
+        let overdue = |r: &BoardRow| !r.open_dues.iter().any(|t| *t < now);
+        overdue(a)
+            .cmp(&overdue(b))
+            .then(a.severity.unwrap_or(9).cmp(&b.severity.unwrap_or(9)))
+            .then(b.declared_at.cmp(&a.declared_at))
+    });
 }
 
 /// A store error with the reason first and the path after it: a footer cut at 80 columns still
@@ -466,6 +472,38 @@ pub fn reason_first(e: &crate::store::StoreError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_incident_with_an_overdue_deadline_leads_the_board() {
+        let row = |id: &str, sev: u8, dues: Vec<i64>| BoardRow {
+            id: id.into(),
+            title: id.into(),
+            severity: Some(sev),
+            phase: crate::domain::Phase::Identification,
+            commander: None,
+            declared_at: Some(0),
+            resolved_at: None,
+            last_update: None,
+            mode: None,
+            status: RowStatus::Active,
+            problems: 0,
+            playbook: None,
+            duplicate_of: None,
+            open_dues: dues,
+        };
+        let mut rows = vec![
+            row("sev1", 1, vec![500]),
+            row("sev3-overdue", 3, vec![50]),
+            row("sev2", 2, vec![]),
+        ];
+        board_order(&mut rows, 100);
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["sev3-overdue", "sev1", "sev2"]);
+        // Before anything is due, severity leads.
+        board_order(&mut rows, 10);
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["sev1", "sev2", "sev3-overdue"]);
+    }
     use crate::store::config::{RootChoice, RootSource};
     use std::sync::{Arc, Mutex};
 

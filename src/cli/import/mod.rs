@@ -172,6 +172,7 @@ pub fn import(g: &Global, wanted: &str, format: super::ImportFormat) -> Result<(
         LogWriter::new(&ctx.store, &id, &identity)
             .append(drafts, now_ms)
             .map_err(|e| Fail::new(format!("nothing imported: {e}")))?;
+        super::write::propose_discovery(&ctx, &id);
     }
     if !rejected.is_empty() {
         return Err(Fail::new(summary(count, lines, &id, &rejected)));

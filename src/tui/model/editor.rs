@@ -15,6 +15,8 @@ pub enum EditorPurpose {
     FollowUp,
     /// The follow-up's due date (empty: none).
     FollowUpDue,
+    /// A follow-up owner not in the list, typed (a person's name, as `--as` takes it).
+    FollowUpOwnerName,
     /// The answer to the review field `item`.
     Review,
     /// The corrected text of the record `target` names.
@@ -65,7 +67,10 @@ impl Editor {
         let mut area = TextArea::new(lines);
         if !matches!(
             purpose,
-            EditorPurpose::Search | EditorPurpose::Title | EditorPurpose::FollowUpDue
+            EditorPurpose::Search
+                | EditorPurpose::Title
+                | EditorPurpose::FollowUpDue
+                | EditorPurpose::FollowUpOwnerName
         ) {
             area.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
         }
@@ -87,7 +92,10 @@ impl Editor {
     pub fn single_line(&self) -> bool {
         matches!(
             self.purpose,
-            EditorPurpose::Search | EditorPurpose::Title | EditorPurpose::FollowUpDue
+            EditorPurpose::Search
+                | EditorPurpose::Title
+                | EditorPurpose::FollowUpDue
+                | EditorPurpose::FollowUpOwnerName
         )
     }
 }
@@ -177,6 +185,7 @@ fn needs_text(p: EditorPurpose) -> Option<&'static str> {
         EditorPurpose::Discovery(_) => "a reason is required to move discovery",
         EditorPurpose::Evaluator => "nothing kept: the evaluator note is empty",
         EditorPurpose::Amend => "nothing to amend with: the corrected text is empty",
+        EditorPurpose::FollowUpOwnerName => "type the owner's name, or Esc",
         EditorPurpose::Params
         | EditorPurpose::FollowUpDue
         | EditorPurpose::Search
@@ -255,15 +264,33 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
                     seq,
                     text: if amended { ed.item.clone() } else { None },
                     reason: trimmed,
+                    occurred: None,
                 }
                 .into()],
             )
+        }
+        EditorPurpose::FollowUpOwnerName => {
+            let mut d = ed.follow.clone().unwrap_or_default();
+            match crate::domain::identity::normalise_name(&trimmed, &[]) {
+                Ok(name) => d.owner = Some(name),
+                Err(e) => {
+                    m.flash(e, true);
+                    m.overlay = Some(Overlay::Editor(ed));
+                    return Vec::new();
+                }
+            }
+            let mut next = Editor::new(EditorPurpose::FollowUpDue, "+14d");
+            next.follow = Some(d);
+            m.overlay = Some(Overlay::Editor(next));
+            Vec::new()
         }
         EditorPurpose::FollowUpDue => {
             let mut d = ed.follow.clone().unwrap_or_default();
             if !trimmed.is_empty() {
                 let now = crate::domain::time::to_datetime(m.now);
-                match crate::domain::time::parse_due(&trimmed, now, &crate::domain::time::Zone::Utc) {
+                match crate::domain::time::parse_due(&trimmed, now, &crate::domain::time::Zone::Utc)
+                    .and_then(|t| crate::domain::time::check_due_for_writing(t, m.now))
+                {
                     Ok(t) => d.due = Some(t),
                     Err(e) => {
                         m.flash(e, true);

@@ -36,6 +36,8 @@ pub(super) fn start_follow_up(m: &mut Model) -> Vec<Effect> {
 }
 
 pub(super) const NOBODY: &str = "(no owner yet)";
+/// The last option of the owner picker: type a name that is not listed.
+pub(super) const SOMEONE_ELSE: &str = "(someone else: type a name)";
 
 /// The follow-ups overlay's keys.
 pub(super) fn follow_ups_key(m: &mut Model, mut sel: usize, k: KeyEvent) -> Vec<Effect> {

@@ -399,6 +399,7 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
                 seq: target.2,
                 text: None,
                 reason: "probe".into(),
+                occurred: None,
             }
             .into();
             if let Err(v) = inc.state().check(&probe, &m.me, m.now) {
@@ -517,8 +518,16 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
                 Vec::new()
             }
         }
-        Action::ItemSkipped if inc.selected_item().is_some_and(|i| i.required) => {
-            // Skipping a required step is a decision: the record says why.
+        Action::ItemSkipped
+            if inc.selected_item().is_some_and(|i| {
+                i.required
+                    || inc
+                        .playbook()
+                        .is_some_and(|p| !p.deadlines_met_by_item(&i.id).is_empty())
+            }) =>
+        {
+            // Skipping a required step (or one that meets a deadline, waiving it) is a
+            // decision: the record says why.
             let mut ed = Editor::new(EditorPurpose::Skip, "");
             ed.item = inc.selected_item().map(|i| i.id.clone());
             m.overlay = Some(Overlay::Editor(ed));

@@ -127,12 +127,19 @@ pub(super) fn choose(m: &mut Model, p: Picker) -> Vec<Effect> {
             d.kind = choice;
             let mut people = m.incident.as_ref().map(|i| i.people(&m.person)).unwrap_or_default();
             people.insert(0, NOBODY.to_string());
+            people.push(super::followups::SOMEONE_ELSE.to_string());
             m.overlay = Some(Overlay::Picker(Picker {
                 title: "Who owns it".into(),
                 options: people,
                 sel: 0,
                 purpose: PickPurpose::FollowUpOwner(d),
             }));
+            Vec::new()
+        }
+        PickPurpose::FollowUpOwner(d) if choice == super::followups::SOMEONE_ELSE => {
+            let mut ed = Editor::new(EditorPurpose::FollowUpOwnerName, "");
+            ed.follow = Some(d);
+            m.overlay = Some(Overlay::Editor(ed));
             Vec::new()
         }
         PickPurpose::FollowUpOwner(mut d) => {

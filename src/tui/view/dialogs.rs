@@ -554,6 +554,7 @@ pub fn editor_labels(ed: &crate::tui::model::Editor) -> (String, Vec<(&'static s
             records.to_vec(),
             5,
         ),
+        EditorPurpose::FollowUpOwnerName => ("Owner's name (a-z, 0-9, . _ -)".into(), records.to_vec(), 3),
         EditorPurpose::FollowUpDue => (
             "Due (2026-12-15, +14d; empty: none; UTC)".into(),
             vec![("Enter", "next"), ("Esc", "cancels")],
@@ -1415,7 +1416,17 @@ fn clocks(m: &Model, theme: &Theme) -> Option<Dialog> {
             ),
             _ => String::new(),
         };
-        rows.push(Row::indented(col("clock", format!("{}{when}", c.words())), style, 12));
+        rows.push(Row::indented(
+            col("clock", format!("{}{when}", c.state_words())),
+            style,
+            12,
+        ));
+        if let (Some(m), false) = (
+            &c.met_by,
+            matches!(c.state, ClockState::Met { .. } | ClockState::Waived { .. }),
+        ) {
+            rows.push(Row::indented(col("met by", sanitize(m)), theme.base(), 12));
+        }
         rows.push(Row::indented(
             col(
                 "rule",

@@ -262,11 +262,22 @@ pub fn lines(m: &Model, inc: &IncidentModel, w: usize, rows: u16, theme: &Theme)
             .collect()
     };
     let style_of = |loud: bool| if loud { theme.bad() } else { theme.warn() };
+    // In two rows or one: the first by priority in its compact form, and how many more. Waiting
+    // approvals and open required items are in view there already (the approvals count turns
+    // red, the checklist pane's title counts them), so they are left to the third row.
     let nudge = |all: bool| {
-        shown(all).split_first().map(|(first, rest)| Part {
-            head: format!("☞ {}", first.text),
-            names: rest.iter().map(|n| n.text.clone()).collect(),
-            tail: String::new(),
+        let v: Vec<_> = shown(all)
+            .into_iter()
+            .filter(|n| !matches!(n.kind, NudgeKind::ApprovalWaiting | NudgeKind::RequiredOpen))
+            .collect();
+        v.split_first().map(|(first, rest)| Part {
+            head: format!("☞ {}", first.short),
+            names: vec![],
+            tail: if rest.is_empty() {
+                String::new()
+            } else {
+                format!(" +{} more", rest.len())
+            },
             style: style_of(first.loud),
         })
     };
@@ -287,10 +298,11 @@ pub fn lines(m: &Model, inc: &IncidentModel, w: usize, rows: u16, theme: &Theme)
             line_of(vec![due, blocked], w, theme),
             line_of(vec![approvals, mine], w, theme),
         ];
+        // Each in its compact form, in the fixed priority order, so none crowds out the rest.
         let parts: Vec<Part> = shown(true)
             .into_iter()
             .map(|n| Part {
-                head: format!("☞ {}", n.text),
+                head: format!("☞ {}", n.short),
                 names: vec![],
                 tail: String::new(),
                 style: style_of(n.loud),
@@ -301,12 +313,12 @@ pub fn lines(m: &Model, inc: &IncidentModel, w: usize, rows: u16, theme: &Theme)
         }
         out
     } else if rows == 2 {
-        let mut second: Vec<Part> = nudge(false).into_iter().collect();
+        let mut second: Vec<Part> = nudge(true).into_iter().collect();
         second.extend([approvals, mine]);
         vec![line_of(vec![due, blocked], w, theme), line_of(second, w, theme)]
     } else {
         let mut one = vec![due];
-        one.extend(nudge(false));
+        one.extend(nudge(true));
         one.extend([blocked, approvals, mine]);
         vec![line_of(one, w, theme)]
     }
