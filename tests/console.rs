@@ -2894,3 +2894,37 @@ fn a_follow_up_owner_not_in_the_list_is_typed_and_checked() {
     };
     assert_eq!(f.owner.as_deref(), Some("zed"));
 }
+
+/// A backfilled record from another day carries its date: with rows of two days on screen every
+/// row reads `MM-DD HH:MM`, so last week's alert never looks like this morning's.
+#[test]
+fn timeline_rows_from_another_day_carry_their_date() {
+    let mut m = model_on_incident();
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("│ 10:01:00 jon"), "all of today: times only\n{s}");
+    let mut old = ev(
+        90,
+        "jon@ops-bastion",
+        21,
+        Note {
+            text: "EDR alert from last week".into(),
+            tags: vec![],
+        },
+    );
+    old.occurred = Some(T0 - 3 * 86_400_000);
+    arrive(&mut m, vec![old]);
+    // Tall enough that last week's row is on screen with today's.
+    update(&mut m, Msg::Resize { width: 80, height: 40 });
+    let s = screen(&render(&m, 80, 40, Theme::mono()));
+    let day = warroom::domain::time::to_datetime(T0 - 3 * 86_400_000)
+        .format("%m-%d")
+        .to_string();
+    let today = warroom::domain::time::to_datetime(T0).format("%m-%d").to_string();
+    assert!(
+        s.lines()
+            .any(|l| l.contains(&day) && l.contains("EDR alert from last week")),
+        "{s}"
+    );
+    assert!(s.lines().any(|l| l.contains(&today)), "{s}");
+}

@@ -54,7 +54,13 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
         clock_short = format!("{scenario} {glyph} {clock}");
         clock = format!("{scenario} {glyph} {word} {clock}");
     }
-    let status = if s.is_resolved() { "  RESOLVED" } else { "" };
+    let status = if s.is_archived() {
+        "  ARCHIVED"
+    } else if s.is_resolved() {
+        "  RESOLVED"
+    } else {
+        ""
+    };
     let sev = s.severity();
     let banners: usize = l1.iter().map(|s| s.width()).sum();
     // The clock and the phase are never cut: the title gives way first, then the long words.

@@ -301,6 +301,30 @@ pub fn severity_label(s: Option<u8>) -> String {
     }
 }
 
+/// A timeline row's time: `HH:MM:SS`, or `MM-DD HH:MM` when `dated` (the rows on screen span
+/// more than today: a backfilled record from last week must not read as this morning).
+pub fn row_time(ms: i64, local: bool, dated: bool) -> String {
+    if !dated {
+        return hhmmss(ms, local);
+    }
+    let t = crate::domain::time::to_datetime(ms);
+    if local {
+        t.with_timezone(&chrono::Local).format("%m-%d %H:%M").to_string()
+    } else {
+        t.format("%m-%d %H:%M").to_string()
+    }
+}
+
+/// The calendar day of `ms` (UTC or local), for [`row_time`].
+pub fn day_of(ms: i64, local: bool) -> chrono::NaiveDate {
+    let t = crate::domain::time::to_datetime(ms);
+    if local {
+        t.with_timezone(&chrono::Local).date_naive()
+    } else {
+        t.date_naive()
+    }
+}
+
 pub fn hhmmss(ms: i64, local: bool) -> String {
     let t = crate::domain::time::to_datetime(ms);
     if local {

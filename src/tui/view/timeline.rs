@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{fit, hhmmss, pane_block};
+use super::{fit, pane_block};
 use crate::domain::describe::describe_in;
 use crate::domain::event::{Body, Event};
 use crate::domain::identity::person_of;
@@ -192,11 +192,17 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     let w = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
     let (shown, at) = window(inc, rows);
+    // Rows from another day than today carry their date, all of them so the column stays aligned.
+    let today = super::day_of(m.view_now(), t.local_time);
+    let dated = shown
+        .iter()
+        .filter_map(|r| r.newest())
+        .any(|e| super::day_of(e.when(), t.local_time) != today);
     for (i, row) in shown.into_iter().enumerate() {
         let Some(e) = row.newest() else { continue };
         // ▸ marks the cursor's row, the one Enter opens.
         let cursor = focused && i == at;
-        let when = hhmmss(e.when(), t.local_time);
+        let when = super::row_time(e.when(), t.local_time, dated);
         let who = fit(&sanitize(&person_of(&e.by)), 8);
         let late = if e.occurred.is_some() { "~" } else { " " };
         let mark = if cursor { "▸" } else { " " };
