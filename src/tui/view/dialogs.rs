@@ -634,8 +634,9 @@ fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
                 Row::words(sanitize(&plan.title), theme.bold()),
                 Row::words(what, theme.warn()),
             ];
-            // The exact command, broken at the box's edge, never at a space: every character shows.
-            rows.extend(sanitize_lines(&plan.command).into_iter().map(|l| Row::Hard {
+            // The parameter values (given as environment variables), then the exact command,
+            // broken at the box's edge, never at a space: every character shows.
+            rows.extend(sanitize_lines(&plan.shown()).into_iter().map(|l| Row::Hard {
                 text: l,
                 style: theme.bold(),
             }));
