@@ -2852,3 +2852,22 @@ fn the_action_detail_offers_x_and_the_help_lists_it() {
         "{seen}"
     );
 }
+
+#[test]
+fn quitting_while_a_command_runs_asks_first() {
+    let mut m = model_on_incident();
+    m.running = Some("isolate-host".into());
+    let fx = update(&mut m, key('q'));
+    assert!(!m.quit && fx.is_empty(), "asks first");
+    assert!(matches!(
+        &m.overlay,
+        Some(Overlay::Confirm(Confirm::Quit { running: Some(a), .. })) if a == "isolate-host"
+    ));
+    let s = screen(&render(&m, 100, 30, Theme::mono()));
+    assert!(s.contains("still running") && s.contains("interrupted"), "{s}");
+    update(&mut m, key('n'));
+    assert!(!m.quit);
+    update(&mut m, key('q'));
+    update(&mut m, key('y'));
+    assert!(m.quit);
+}

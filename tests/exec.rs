@@ -535,3 +535,47 @@ fn a_rollback_variable_is_asked_for_never_taken_from_the_environment() {
     assert!(r.stderr.contains("no value for OTHER_HOST"), "{r}");
     assert!(!format!("{:?}", s.events()).contains("from-the-environment"));
 }
+
+#[test]
+fn an_interrupted_run_kills_the_command_and_records_it_failed() {
+    let s = setup(false);
+    let mut c = s.w.cmd(&s.alice);
+    c.args([
+        "--playbooks",
+        &s.pb,
+        "action",
+        "run",
+        &s.id,
+        "slow",
+        "--allow-exec",
+        "--yes",
+    ]);
+    let child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it runs, then Ctrl-C (SIGINT) it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.kinds("ActionSet").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let r = Run::from_output(child.wait_with_output().unwrap());
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "{r}");
+    assert_ne!(r.code, 0, "{r}");
+    assert!(r.stdout.contains("interrupted"), "{r}");
+    let outputs = s.kinds("ActionOutput");
+    assert_eq!(outputs.len(), 1, "{outputs:?}");
+    let text = outputs[0]["body"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("started") && text.contains("interrupted") && !text.contains("never"),
+        "{text}"
+    );
+    assert!(outputs[0]["body"]["cast"].is_string());
+    assert_eq!(s.action_state("slow"), "failed");
+}

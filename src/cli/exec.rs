@@ -99,10 +99,22 @@ pub fn run(g: &Global, a: RunArgs) -> Result<()> {
     } else {
         (120, 40)
     };
+    // Ctrl-C, a hangup or a TERM while it runs: its process group is killed, what it wrote so
+    // far recorded, the action set Failed (never left "running" with an orphan behind).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))
+            .map_err(|e| Fail::new(format!("nothing was run: cannot handle signals: {e}")))?;
+    }
     let opts = Options {
         timeout: limit,
         width: width.max(20),
         height: height.max(5),
+        stop: Some(stop),
     };
     let done = carry::carry_out(&ctx.store, &identity, &plan, opts, now_ms).map_err(Fail::new)?;
     if let Some(w) = &done.warning {

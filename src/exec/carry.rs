@@ -18,11 +18,13 @@ pub const SUMMARY_BYTES: usize = 2048;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How to run it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub timeout: Duration,
     pub width: u16,
     pub height: u16,
+    /// Set to stop the command (a signal, the console quitting): killed, recorded as interrupted.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for Options {
@@ -31,6 +33,7 @@ impl Default for Options {
             timeout: DEFAULT_TIMEOUT,
             width: 120,
             height: 40,
+            stop: None,
         }
     }
 }
@@ -127,6 +130,7 @@ pub fn carry_out(
         .into_iter()
         .chain(plan.params.iter().cloned())
         .collect(),
+        stop: opts.stop.clone(),
     };
     let (outcome, failure) = match super::run(&spec) {
         Ok(o) => (Some(o), None),
@@ -144,7 +148,14 @@ pub fn carry_out(
         });
     let (text, exit, timed_out, how) = match (&outcome, &failure) {
         (Some(o), _) => (
-            termtext::tail(&o.text, SUMMARY_BYTES),
+            if o.interrupted {
+                format!(
+                    "{}\n[interrupted: the command was killed]",
+                    termtext::tail(&o.text, SUMMARY_BYTES).trim_end()
+                )
+            } else {
+                termtext::tail(&o.text, SUMMARY_BYTES)
+            },
             o.exit,
             o.timed_out,
             o.describe(),
