@@ -80,6 +80,15 @@ const PLAYBOOK: &str = r#"(
       rollback: Some("true"),
     ),
     (
+      id: "stray-osc",
+      title: "A stray string sequence",
+      why: "output is never hidden",
+      term: Short,
+      approval: None,
+      command: Some("printf 'before\\033]'; echo; echo line one; printf '\\033[8mconcealed\\033[30;40mblack\\033[0m\\n'"),
+      rollback: Some("true"),
+    ),
+    (
       id: "undo-other",
       title: "Rollback with a variable of its own",
       why: "rollback variables are asked for",
@@ -578,4 +587,17 @@ fn an_interrupted_run_kills_the_command_and_records_it_failed() {
     );
     assert!(outputs[0]["body"]["cast"].is_string());
     assert_eq!(s.action_state("slow"), "failed");
+}
+
+#[test]
+fn a_stray_escape_never_hides_the_rest_of_the_output() {
+    let s = setup(false);
+    let r = s.exec(&s.alice, "stray-osc", &["--allow-exec", "--yes"]).ok();
+    assert!(r.stderr.contains("line one") && r.stderr.contains("concealed"), "{r}");
+    let outputs = s.kinds("ActionOutput");
+    let text = outputs[0]["body"]["text"].as_str().unwrap();
+    assert!(text.contains("line one") && text.contains("concealedblack"), "{text}");
+    let hash = outputs[0]["body"]["cast"].as_str().unwrap().to_string();
+    let r = s.run(&s.alice, &["replay", &hash[..12], "--incident", &s.id]).ok();
+    assert!(r.stdout.contains("line one") && r.stdout.contains("concealed"), "{r}");
 }
