@@ -601,3 +601,30 @@ fn a_stray_escape_never_hides_the_rest_of_the_output() {
     let r = s.run(&s.alice, &["replay", &hash[..12], "--incident", &s.id]).ok();
     assert!(r.stdout.contains("line one") && r.stdout.contains("concealed"), "{r}");
 }
+
+#[test]
+fn a_changed_or_missing_recording_is_reported_by_verify_and_never_bundled() {
+    let s = setup(false);
+    s.exec(&s.alice, "fails", &["--allow-exec", "--yes"]).code(1);
+    let cast = s.casts().remove(0);
+    let mut bytes = std::fs::read(&cast).unwrap();
+    bytes.extend_from_slice(b"[0.5, \"o\", \"planted\\r\\n\"]\n");
+    std::fs::write(&cast, &bytes).unwrap();
+    let r = s.run(&s.alice, &["verify", &s.id]);
+    assert_ne!(r.code, 0, "{r}");
+    assert!(format!("{r}").contains("does not match the hash in its name"), "{r}");
+    // Bundled: the changed recording is not sealed; it is listed as not bundled.
+    let tar = s.w.path().join("b.tar");
+    let r = s.run(&s.alice, &["bundle", &s.id, "-o", &tar.display().to_string()]);
+    assert!(r.stderr.contains("not bundled") && r.stderr.contains(".cast"), "{r}");
+    let listing = std::process::Command::new("tar").arg("tf").arg(&tar).output().unwrap();
+    assert!(!String::from_utf8_lossy(&listing.stdout).contains(".cast"));
+    // The check re-reads the timeline: the recording it names is not in the bundle.
+    let r = s.run(&s.alice, &["bundle", "--check", &tar.display().to_string()]);
+    assert!(r.stdout.contains("TAMPERED") && r.stdout.contains("missing"), "{r}");
+    // Gone altogether: verify says so.
+    std::fs::remove_file(&cast).unwrap();
+    let r = s.run(&s.alice, &["verify", &s.id]);
+    assert_ne!(r.code, 0, "{r}");
+    assert!(format!("{r}").contains("is missing"), "{r}");
+}
