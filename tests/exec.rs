@@ -628,3 +628,16 @@ fn a_changed_or_missing_recording_is_reported_by_verify_and_never_bundled() {
     assert_ne!(r.code, 0, "{r}");
     assert!(format!("{r}").contains("is missing"), "{r}");
 }
+
+#[test]
+fn the_export_says_warroom_ran_the_command() {
+    let s = setup(false);
+    s.exec(&s.alice, "fails", &["--allow-exec", "--yes"]).code(1);
+    let md = s.run(&s.alice, &["export", &s.id, "--format", "md"]).ok().stdout;
+    assert!(md.contains("run by warroom"), "{md}");
+    assert!(!md.contains("never by warroom"), "{md}");
+    // An action nobody ran through warroom says so.
+    s.run(&s.alice, &["action", &s.id, "slow", "proposed"]).ok();
+    let md = s.run(&s.alice, &["export", &s.id, "--format", "md"]).ok().stdout;
+    assert!(md.contains("not run by warroom"), "{md}");
+}
