@@ -641,3 +641,39 @@ fn the_export_says_warroom_ran_the_command() {
     let md = s.run(&s.alice, &["export", &s.id, "--format", "md"]).ok().stdout;
     assert!(md.contains("not run by warroom"), "{md}");
 }
+
+#[test]
+fn a_rollback_started_twice_at_once_runs_once() {
+    let s = setup(false);
+    let out = s.w.path().join("count.txt");
+    let note = format!("parameters: OUT={}", out.display());
+    s.run(&s.alice, &["action", &s.id, "count", "proposed", "--note", &note])
+        .ok();
+    s.exec(&s.alice, "count", &["--allow-exec", "--yes"]).ok();
+    let spawn = || {
+        let mut c = s.w.cmd(&s.alice);
+        c.args([
+            "--playbooks",
+            &s.pb,
+            "action",
+            "run",
+            &s.id,
+            "count",
+            "--rollback",
+            "--allow-exec",
+            "--yes",
+        ]);
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let kids = [spawn(), spawn()];
+    let runs: Vec<Run> = kids
+        .into_iter()
+        .map(|k| Run::from_output(k.wait_with_output().unwrap()))
+        .collect();
+    assert_eq!(runs.iter().filter(|r| r.code == 0).count(), 1, "{runs:#?}");
+    assert_eq!(s.kinds("ActionOutput").len(), 2);
+    assert_eq!(s.action_state("count"), "rolled back");
+}

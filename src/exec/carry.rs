@@ -69,6 +69,23 @@ pub fn carry_out(
 ) -> Result<Carried, String> {
     let writer = LogWriter::new(store, &plan.incident, identity);
     let mut written = Vec::new();
+    // A rollback writes nothing before it runs: within this install, its lock is held while it
+    // runs, and a rollback started meanwhile finds the action rolled back and stops.
+    let _rollback_lock = if plan.rollback && !plan.dry_run {
+        let lock = claim_lock(store, plan)?;
+        let now = Incident::open(store, &plan.incident, clock());
+        let state = now.state.derived.actions.get(&plan.action).map(|r| r.value.state);
+        if !matches!(state, Some(ActionState::Done | ActionState::Failed)) {
+            return Err(format!(
+                "not run: {} is {} now (rolled back, or being run, meanwhile)",
+                plan.action,
+                state.map_or("not proposed".to_string(), |s| format!("{s:?}"))
+            ));
+        }
+        Some(lock)
+    } else {
+        None
+    };
     if let Some(start) = plan.start() {
         let claiming = start.state == ActionState::Running;
         // Within this install, one process at a time decides (claim, then check); across
