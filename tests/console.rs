@@ -1408,7 +1408,8 @@ fn proposing_an_action_asks_for_its_parameters_and_records_them() {
         }
         other => panic!("{other:?}"),
     }
-    // Declared parameters win over the command's; one left empty is asked about once.
+    // Declared parameters come first, then the command's (and its rollback's) own, never left to
+    // the environment; one left empty is asked about once.
     let mut m = model_with(|pb| {
         let a = pb.actions.iter_mut().find(|a| a.id == "block-ioc-egress").unwrap();
         a.params = vec!["HOST".into(), "SEGMENT".into()];
@@ -1420,7 +1421,7 @@ fn proposing_an_action_asks_for_its_parameters_and_records_them() {
     typed_text(&mut m, "fin-fs-02");
     let fx = update(&mut m, code(KeyCode::Enter));
     assert!(writes(&fx).is_empty());
-    assert!(m.flash.as_ref().unwrap().text.contains("SEGMENT still empty"));
+    assert!(m.flash.as_ref().unwrap().text.contains("SEGMENT, IOC_IP still empty"));
     let fx = update(&mut m, code(KeyCode::Enter));
     match &writes(&fx)[0][0].body {
         Body::ActionSet(a) => assert_eq!(a.note.as_deref(), Some("parameters: HOST=fin-fs-02")),
@@ -2781,14 +2782,15 @@ fn x_runs_an_action_only_after_the_exact_command_is_confirmed() {
     update(&mut m, key('x'));
     assert!(m.overlay.is_none());
     assert!(m.flash.as_ref().unwrap().text.contains("trusted playbooks"));
-    // Trusted and enabled: the exact command, its parameter filled in, is shown first.
+    // Trusted and enabled: the parameter's value, then the exact command, is shown first.
     trusting(&mut m, true);
     update(&mut m, key('x'));
     assert!(matches!(&m.overlay, Some(Overlay::Confirm(Confirm::Exec { .. }))));
     let s = screen(&render(&m, 80, 24, Theme::mono()));
     assert!(s.contains("Run this command?"), "{s}");
+    assert!(s.contains("IOC_IP='203.0.113.7'"), "{s}");
     assert!(
-        s.contains("nft add element inet filter ir_blocklist_v4 { 203.0.113.7 }"),
+        s.contains("nft add element inet filter ir_blocklist_v4 { $IOC_IP }"),
         "{s}"
     );
     // Not confirmed: nothing runs.
@@ -2804,10 +2806,9 @@ fn x_runs_an_action_only_after_the_exact_command_is_confirmed() {
             _ => None,
         })
         .expect("an Exec effect");
-    assert_eq!(
-        plan.command,
-        "nft add element inet filter ir_blocklist_v4 { 203.0.113.7 }"
-    );
+    // The command unchanged; the value goes to the shell as an environment variable.
+    assert_eq!(plan.command, "nft add element inet filter ir_blocklist_v4 { $IOC_IP }");
+    assert!(plan.params.contains(&("IOC_IP".to_string(), "203.0.113.7".to_string())));
     assert_eq!(m.running.as_deref(), Some("block-ioc-egress"));
     assert!(m.flash.as_ref().unwrap().text.contains("running block-ioc-egress"));
     // One at a time.
@@ -2927,4 +2928,23 @@ fn timeline_rows_from_another_day_carry_their_date() {
         "{s}"
     );
     assert!(s.lines().any(|l| l.contains(&today)), "{s}");
+}
+
+#[test]
+fn quitting_while_a_command_runs_asks_first() {
+    let mut m = model_on_incident();
+    m.running = Some("isolate-host".into());
+    let fx = update(&mut m, key('q'));
+    assert!(!m.quit && fx.is_empty(), "asks first");
+    assert!(matches!(
+        &m.overlay,
+        Some(Overlay::Confirm(Confirm::Quit { running: Some(a), .. })) if a == "isolate-host"
+    ));
+    let s = screen(&render(&m, 100, 30, Theme::mono()));
+    assert!(s.contains("still running") && s.contains("interrupted"), "{s}");
+    update(&mut m, key('n'));
+    assert!(!m.quit);
+    update(&mut m, key('q'));
+    update(&mut m, key('y'));
+    assert!(m.quit);
 }

@@ -61,6 +61,51 @@ const PLAYBOOK: &str = r#"(
       command: Some("echo oops; exit 3"),
       rollback: Some("echo rolled back"),
     ),
+    (
+      id: "inject",
+      title: "Value in a command substitution",
+      why: "a value must never run as code",
+      term: Short,
+      approval: None,
+      command: Some("echo \"$(echo $VAL)\""),
+      rollback: Some("true"),
+    ),
+    (
+      id: "inject-too",
+      title: "Value in a command substitution, again",
+      why: "a value must never run as code",
+      term: Short,
+      approval: None,
+      command: Some("echo \"$(echo $VAL)\""),
+      rollback: Some("true"),
+    ),
+    (
+      id: "stray-osc",
+      title: "A stray string sequence",
+      why: "output is never hidden",
+      term: Short,
+      approval: None,
+      command: Some("printf 'before\\033]'; echo; echo line one; printf '\\033[8mconcealed\\033[30;40mblack\\033[0m\\n'"),
+      rollback: Some("true"),
+    ),
+    (
+      id: "undo-other",
+      title: "Rollback with a variable of its own",
+      why: "rollback variables are asked for",
+      term: Short,
+      approval: None,
+      command: Some("echo do $HOST"),
+      rollback: Some("echo undo $HOST from $OTHER_HOST"),
+    ),
+    (
+      id: "count",
+      title: "Counts its runs",
+      why: "started twice at once, it runs once",
+      term: Short,
+      approval: None,
+      command: Some("echo ran >> \"$OUT\"; sleep 1"),
+      rollback: Some("true"),
+    ),
   ],
 )
 "#;
@@ -150,11 +195,10 @@ fn an_approved_command_runs_and_is_recorded() {
     )
     .ok();
     let r = s.exec(&s.alice, "say-hello", &["--allow-exec", "--yes"]).ok();
-    // The exact command, parameters filled in and quoted, is shown before it runs.
-    assert!(
-        r.stderr.contains(&format!("echo hello 'fin fs 02' from {}", s.id)),
-        "{r}"
-    );
+    // The parameter values, then the exact command, are shown before it runs.
+    assert!(r.stderr.contains("HOST='fin fs 02'"), "{r}");
+    assert!(r.stderr.contains(&format!("INCIDENT_ID='{}'", s.id)), "{r}");
+    assert!(r.stderr.contains("echo hello $HOST from $INCIDENT_ID"), "{r}");
     assert!(
         r.stdout.contains("done") && r.stdout.contains("recording casts/"),
         "{r}"
@@ -233,7 +277,7 @@ fn every_refusal_says_why_and_runs_nothing() {
     let r = s.exec(&s.bob, "block-ip", &["--allow-exec"]).code(1);
     assert!(r.stderr.contains("not confirmed"), "{r}");
     assert!(
-        r.stderr.contains("echo blocked \"203.0.113.7\""),
+        r.stderr.contains("IOC_IP='203.0.113.7'") && r.stderr.contains("echo blocked \"$IOC_IP\""),
         "the command is shown in full\n{r}"
     );
     // Untrusted: without the --playbooks folder the incident's playbook is in none of bob's
@@ -373,7 +417,10 @@ fn an_exercise_records_a_dry_run_and_executes_nothing() {
     assert!(s.casts().is_empty());
     assert!(!marker.exists());
     let note = s.kinds("ActionSet").last().unwrap()["body"]["note"].clone();
-    assert!(note.as_str().unwrap().contains("echo hello h1"), "{note}");
+    assert!(
+        note.as_str().unwrap().contains("echo hello $HOST") && note.as_str().unwrap().contains("HOST='h1'"),
+        "{note}"
+    );
 }
 
 #[test]
@@ -391,4 +438,242 @@ fn bundles_carry_recordings() {
     let listing = std::process::Command::new("tar").arg("tf").arg(&tar).output().unwrap();
     let listing = String::from_utf8_lossy(&listing.stdout);
     assert!(listing.contains(".cast"), "{listing}");
+}
+
+#[test]
+fn the_same_action_started_twice_at_once_runs_once() {
+    let s = setup(false);
+    let out = s.w.path().join("count.txt");
+    let note = format!("parameters: OUT={}", out.display());
+    s.run(&s.alice, &["action", &s.id, "count", "proposed", "--note", &note])
+        .ok();
+    let spawn = |who: &Who| {
+        let mut c = s.w.cmd(who);
+        c.args([
+            "--playbooks",
+            &s.pb,
+            "action",
+            "run",
+            &s.id,
+            "count",
+            "--allow-exec",
+            "--yes",
+        ]);
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Same user twice, and another user, all at the same moment.
+    let kids = [spawn(&s.alice), spawn(&s.alice), spawn(&s.bob)];
+    let runs: Vec<Run> = kids
+        .into_iter()
+        .map(|k| Run::from_output(k.wait_with_output().unwrap()))
+        .collect();
+    let ran = std::fs::read_to_string(&out).unwrap_or_default();
+    assert_eq!(ran.lines().count(), 1, "ran {ran:?}: {runs:#?}");
+    let refused: Vec<&Run> = runs.iter().filter(|r| r.code != 0).collect();
+    assert_eq!(refused.len(), 2, "{runs:#?}");
+    for r in refused {
+        assert!(r.stderr.contains("already being run by"), "{r}");
+    }
+    assert_eq!(s.kinds("ActionOutput").len(), 1);
+    assert_eq!(s.action_state("count"), "done");
+}
+
+#[test]
+fn parameter_values_are_data_never_code() {
+    let s = setup(false);
+    let pwn = s.w.path().join("pwn");
+    // A plain value runs, expanded by the shell as data.
+    s.run(
+        &s.alice,
+        &["action", &s.id, "inject", "proposed", "--note", "parameters: VAL=a-b.c"],
+    )
+    .ok();
+    let r = s.exec(&s.alice, "inject", &["--allow-exec", "--yes"]).ok();
+    assert!(r.stderr.contains("VAL='a-b.c'"), "{r}");
+    assert!(r.stderr.contains("echo \"$(echo $VAL)\""), "{r}");
+    let outputs = s.kinds("ActionOutput");
+    assert!(
+        outputs[0]["body"]["text"].as_str().unwrap().contains("a-b.c"),
+        "{outputs:?}"
+    );
+    // A value that would run code if written into the shell text: refused, kept whole.
+    let note = format!("parameters: VAL=x; touch {}; echo", pwn.display());
+    s.run(&s.alice, &["action", &s.id, "inject-too", "proposed", "--note", &note])
+        .ok();
+    let r = s.exec(&s.alice, "inject-too", &["--allow-exec", "--yes"]);
+    assert_ne!(r.code, 0, "{r}");
+    assert!(r.stderr.contains("VAL") && r.stderr.contains("letters, digits"), "{r}");
+    assert!(!pwn.exists());
+    assert_eq!(s.kinds("ActionOutput").len(), 1);
+}
+
+#[test]
+fn a_rollback_variable_is_asked_for_never_taken_from_the_environment() {
+    let s = setup(false);
+    s.run(
+        &s.alice,
+        &[
+            "action",
+            &s.id,
+            "undo-other",
+            "proposed",
+            "--note",
+            "parameters: HOST=h1",
+        ],
+    )
+    .ok();
+    s.exec(&s.alice, "undo-other", &["--allow-exec", "--yes"]).ok();
+    let mut c = s.w.cmd(&s.alice);
+    c.env("OTHER_HOST", "from-the-environment");
+    c.args([
+        "--playbooks",
+        &s.pb,
+        "action",
+        "run",
+        &s.id,
+        "undo-other",
+        "--rollback",
+        "--allow-exec",
+        "--yes",
+    ]);
+    let r = Run::from_output(c.output().unwrap());
+    assert_ne!(r.code, 0, "{r}");
+    assert!(r.stderr.contains("no value for OTHER_HOST"), "{r}");
+    assert!(!format!("{:?}", s.events()).contains("from-the-environment"));
+}
+
+#[test]
+fn an_interrupted_run_kills_the_command_and_records_it_failed() {
+    let s = setup(false);
+    let mut c = s.w.cmd(&s.alice);
+    c.args([
+        "--playbooks",
+        &s.pb,
+        "action",
+        "run",
+        &s.id,
+        "slow",
+        "--allow-exec",
+        "--yes",
+    ]);
+    let child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it runs, then Ctrl-C (SIGINT) it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.kinds("ActionSet").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let r = Run::from_output(child.wait_with_output().unwrap());
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "{r}");
+    assert_ne!(r.code, 0, "{r}");
+    assert!(r.stdout.contains("interrupted"), "{r}");
+    let outputs = s.kinds("ActionOutput");
+    assert_eq!(outputs.len(), 1, "{outputs:?}");
+    let text = outputs[0]["body"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("started") && text.contains("interrupted") && !text.contains("never"),
+        "{text}"
+    );
+    assert!(outputs[0]["body"]["cast"].is_string());
+    assert_eq!(s.action_state("slow"), "failed");
+}
+
+#[test]
+fn a_stray_escape_never_hides_the_rest_of_the_output() {
+    let s = setup(false);
+    let r = s.exec(&s.alice, "stray-osc", &["--allow-exec", "--yes"]).ok();
+    assert!(r.stderr.contains("line one") && r.stderr.contains("concealed"), "{r}");
+    let outputs = s.kinds("ActionOutput");
+    let text = outputs[0]["body"]["text"].as_str().unwrap();
+    assert!(text.contains("line one") && text.contains("concealedblack"), "{text}");
+    let hash = outputs[0]["body"]["cast"].as_str().unwrap().to_string();
+    let r = s.run(&s.alice, &["replay", &hash[..12], "--incident", &s.id]).ok();
+    assert!(r.stdout.contains("line one") && r.stdout.contains("concealed"), "{r}");
+}
+
+#[test]
+fn a_changed_or_missing_recording_is_reported_by_verify_and_never_bundled() {
+    let s = setup(false);
+    s.exec(&s.alice, "fails", &["--allow-exec", "--yes"]).code(1);
+    let cast = s.casts().remove(0);
+    let mut bytes = std::fs::read(&cast).unwrap();
+    bytes.extend_from_slice(b"[0.5, \"o\", \"planted\\r\\n\"]\n");
+    std::fs::write(&cast, &bytes).unwrap();
+    let r = s.run(&s.alice, &["verify", &s.id]);
+    assert_ne!(r.code, 0, "{r}");
+    assert!(format!("{r}").contains("does not match the hash in its name"), "{r}");
+    // Bundled: the changed recording is not sealed; it is listed as not bundled.
+    let tar = s.w.path().join("b.tar");
+    let r = s.run(&s.alice, &["bundle", &s.id, "-o", &tar.display().to_string()]);
+    assert!(r.stderr.contains("not bundled") && r.stderr.contains(".cast"), "{r}");
+    let listing = std::process::Command::new("tar").arg("tf").arg(&tar).output().unwrap();
+    assert!(!String::from_utf8_lossy(&listing.stdout).contains(".cast"));
+    // The check re-reads the timeline: the recording it names is not in the bundle.
+    let r = s.run(&s.alice, &["bundle", "--check", &tar.display().to_string()]);
+    assert!(r.stdout.contains("TAMPERED") && r.stdout.contains("missing"), "{r}");
+    // Gone altogether: verify says so.
+    std::fs::remove_file(&cast).unwrap();
+    let r = s.run(&s.alice, &["verify", &s.id]);
+    assert_ne!(r.code, 0, "{r}");
+    assert!(format!("{r}").contains("is missing"), "{r}");
+}
+
+#[test]
+fn the_export_says_warroom_ran_the_command() {
+    let s = setup(false);
+    s.exec(&s.alice, "fails", &["--allow-exec", "--yes"]).code(1);
+    let md = s.run(&s.alice, &["export", &s.id, "--format", "md"]).ok().stdout;
+    assert!(md.contains("run by warroom"), "{md}");
+    assert!(!md.contains("never by warroom"), "{md}");
+    // An action nobody ran through warroom says so.
+    s.run(&s.alice, &["action", &s.id, "slow", "proposed"]).ok();
+    let md = s.run(&s.alice, &["export", &s.id, "--format", "md"]).ok().stdout;
+    assert!(md.contains("not run by warroom"), "{md}");
+}
+
+#[test]
+fn a_rollback_started_twice_at_once_runs_once() {
+    let s = setup(false);
+    let out = s.w.path().join("count.txt");
+    let note = format!("parameters: OUT={}", out.display());
+    s.run(&s.alice, &["action", &s.id, "count", "proposed", "--note", &note])
+        .ok();
+    s.exec(&s.alice, "count", &["--allow-exec", "--yes"]).ok();
+    let spawn = || {
+        let mut c = s.w.cmd(&s.alice);
+        c.args([
+            "--playbooks",
+            &s.pb,
+            "action",
+            "run",
+            &s.id,
+            "count",
+            "--rollback",
+            "--allow-exec",
+            "--yes",
+        ]);
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let kids = [spawn(), spawn()];
+    let runs: Vec<Run> = kids
+        .into_iter()
+        .map(|k| Run::from_output(k.wait_with_output().unwrap()))
+        .collect();
+    assert_eq!(runs.iter().filter(|r| r.code == 0).count(), 1, "{runs:#?}");
+    assert_eq!(s.kinds("ActionOutput").len(), 2);
+    assert_eq!(s.action_state("count"), "rolled back");
 }

@@ -1049,3 +1049,38 @@ fn review_answers_need_a_field_the_playbook_knows() {
     live.add_playbook(hash, pb);
     assert_eq!(live.derived, s.derived);
 }
+
+#[test]
+fn only_the_commander_changes_the_playbook() {
+    let (hash, pb) = playbook();
+    let other = Library::built_in().resolve("phishing").expect("built-in playbook");
+    let other_hash = other.content_hash();
+    let change = |id: &str, at: i64, by: &str, seq: u64| {
+        ev(
+            id,
+            at,
+            by,
+            seq,
+            PlaybookChanged {
+                hash: other_hash.clone(),
+                playbook: "phishing".into(),
+                version: "1".into(),
+            },
+        )
+    };
+    // Bob (not the commander) writes it by hand: refused, the playbook stays.
+    let events = vec![declared(&hash), change("c1", 2_000_000, "bob@h2", 1)];
+    let books = vec![(hash.clone(), pb.clone()), (other_hash.clone(), other.clone())];
+    let s = IncidentState::fold("i", books.clone(), events.clone());
+    assert_eq!(s.derived.playbook_hash.as_deref(), Some(hash.as_str()));
+    assert!(
+        s.problems().iter().any(|p| p.what.contains("only the commander")),
+        "{:?}",
+        s.problems()
+    );
+    // Alice, the commander: applied.
+    let mut events = events;
+    events.push(change("c2", 2_000_001, "alice@h1", 2));
+    let s = IncidentState::fold("i", books, events);
+    assert_eq!(s.derived.playbook_hash.as_deref(), Some(other_hash.as_str()));
+}

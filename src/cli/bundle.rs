@@ -72,6 +72,21 @@ fn read_incident(dir: &Path) -> Result<(Files, Vec<String>)> {
             take(format!("{sub}/{n}"), &d.join(&n), &mut skipped);
         }
     }
+    // A recording is sealed only if it is the one its name (its hash, on the timeline) says.
+    let casts = format!("{}/", crate::store::CASTS_DIR);
+    files.retain(|(rel, bytes)| {
+        let Some(name) = rel.strip_prefix(&casts) else {
+            return true;
+        };
+        let stem = name.strip_suffix(".cast").unwrap_or(name);
+        if crate::domain::event::is_hash(stem) && hex(bytes) == stem {
+            return true;
+        }
+        skipped.push(format!(
+            "{rel}: does not match the hash in its name (changed after it was recorded)"
+        ));
+        false
+    });
     Ok((files, skipped))
 }
 

@@ -50,17 +50,12 @@ pub fn describe_plan(plan: &Plan) -> String {
         sanitize(&plan.title),
         plan.incident
     ));
-    for line in crate::domain::sanitize_lines(&plan.command) {
+    for line in crate::domain::sanitize_lines(&plan.shown()) {
         out.push_str(&format!("    {line}\n"));
     }
     out.push('\n');
     if !plan.params.is_empty() {
-        let given: Vec<String> = plan
-            .params
-            .iter()
-            .map(|(k, v)| format!("{k}={}", sanitize(v)))
-            .collect();
-        out.push_str(&format!("parameters (from the proposal): {}\n", given.join("; ")));
+        out.push_str("the parameters (from the proposal) are given to the command as environment variables, never written into it\n");
     }
     if plan.dry_run {
         out.push_str("exercise: nothing is executed; the command is recorded as a dry run\n");
@@ -94,9 +89,9 @@ pub fn run(g: &Global, a: RunArgs) -> Result<()> {
     let plan = exec_policy::may_run(&inc.state, &ask).map_err(|r| Fail::new(format!("not run: {r}")))?;
     eprint!("{}", describe_plan(&plan));
     let shown = if a.yes || plan.dry_run {
-        Some(plan.command.clone())
+        Some(plan.shown())
     } else {
-        ask_yes()?.then(|| plan.command.clone())
+        ask_yes()?.then(|| plan.shown())
     };
     exec_policy::confirmed(&plan, shown.as_deref()).map_err(|r| Fail::new(r.to_string()))?;
     let (width, height) = if std::io::stderr().is_terminal() {
@@ -104,10 +99,22 @@ pub fn run(g: &Global, a: RunArgs) -> Result<()> {
     } else {
         (120, 40)
     };
+    // Ctrl-C, a hangup or a TERM while it runs: its process group is killed, what it wrote so
+    // far recorded, the action set Failed (never left "running" with an orphan behind).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))
+            .map_err(|e| Fail::new(format!("nothing was run: cannot handle signals: {e}")))?;
+    }
     let opts = Options {
         timeout: limit,
         width: width.max(20),
         height: height.max(5),
+        stop: Some(stop),
     };
     let done = carry::carry_out(&ctx.store, &identity, &plan, opts, now_ms).map_err(Fail::new)?;
     if let Some(w) = &done.warning {

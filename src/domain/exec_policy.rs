@@ -10,8 +10,12 @@
 //! 3. the action is approved as its playbook says (two people, the commander), per the fold's
 //!    record — an approval the fold refused (a proposer approving their own two-person action)
 //!    does not count;
-//! 4. every parameter has a value, recorded with the proposal;
-//! 5. the responder confirms the exact command, shown in full with its parameters filled in.
+//! 4. every parameter (the `$NAMES` of the command *and* of its rollback) has a value, recorded
+//!    with the proposal, made only of [`SAFE_VALUE_CHARS`];
+//! 5. the responder confirms the exact command, shown in full with its parameter values.
+//!
+//! Values are never written into the shell text: they are given to `sh -c` as environment
+//! variables, so the shell expands them as data, never as code (`"$(echo $HOST)"` included).
 //!
 //! In an exercise or a demo nothing is executed: the plan is a dry run, recorded as such, and
 //! 1–2 are not asked (nothing of the responder's machine is at stake).
@@ -26,6 +30,16 @@ use super::time::Millis;
 
 /// The parameter every command may use without it being asked for: the incident's id.
 pub const INCIDENT_ID: &str = "INCIDENT_ID";
+
+/// The punctuation a parameter value may hold (besides ASCII letters, digits and spaces).
+pub const SAFE_PUNCTUATION: &str = ". _ : / @ + = , -";
+
+/// May `c` stand in a parameter value? ASCII letters, digits, space and [`SAFE_PUNCTUATION`]:
+/// nothing a shell, PowerShell, SQL or JSON string reads as syntax (no quotes, `$`, `;`, `` ` ``,
+/// backslash, brackets, `|`, `&`, `<`, `>`, `%`, newlines).
+pub fn safe_value_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || " ._:/@+=,-".contains(c)
+}
 
 /// What is asked: run `action`'s command (or its rollback).
 #[derive(Debug, Clone)]
@@ -52,25 +66,46 @@ pub struct Plan {
     pub dry_run: bool,
     /// The playbook's line, placeholders and all.
     pub template: String,
-    /// The exact command, parameters filled in (shell-quoted): what is shown and what runs.
+    /// The exact command (the playbook's line): it runs as `sh -c COMMAND`, its parameters in the
+    /// environment.
     pub command: String,
+    /// The parameter values, given to the command as environment variables.
     pub params: Vec<(String, String)>,
 }
 
 impl Plan {
+    /// What the responder confirms: one `NAME='value'` line per parameter, then the command.
+    pub fn shown(&self) -> String {
+        let mut out = String::new();
+        for (k, v) in &self.params {
+            out.push_str(&format!("{k}='{v}'\n"));
+        }
+        out.push_str(&self.command);
+        out
+    }
+
+    /// [`Plan::shown`] on one line, for the start record.
+    fn one_line(&self) -> String {
+        if self.params.is_empty() {
+            return self.command.clone();
+        }
+        let vals: Vec<String> = self.params.iter().map(|(k, v)| format!("{k}='{v}'")).collect();
+        format!("{} (with {})", self.command, vals.join(" "))
+    }
+
     /// The record written before it runs: `Running`, or in an exercise `DryRun` (a rollback:
     /// `RolledBack`, as a dry run). A real rollback writes nothing before it runs.
     pub fn start(&self) -> Option<ActionSet> {
         let (state, note) = match (self.dry_run, self.rollback) {
             (true, false) => (
                 ActionState::DryRun,
-                format!("dry run (exercise), not executed: {}", self.command),
+                format!("dry run (exercise), not executed: {}", self.one_line()),
             ),
             (true, true) => (
                 ActionState::RolledBack,
-                format!("dry run (exercise), rollback not executed: {}", self.command),
+                format!("dry run (exercise), rollback not executed: {}", self.one_line()),
             ),
-            (false, false) => (ActionState::Running, format!("run by warroom: {}", self.command)),
+            (false, false) => (ActionState::Running, format!("run by warroom: {}", self.one_line())),
             (false, true) => return None,
         };
         Some(ActionSet {
@@ -117,7 +152,7 @@ pub enum Refusal {
     NothingToRollBack { action: String, state: String },
     #[error("action `{action}` has no value for {}: propose it again with its parameters", .names.join(", "))]
     MissingParams { action: String, names: Vec<String> },
-    #[error("action `{action}`: the value of {} holds control or invisible characters; propose it again", .names.join(", "))]
+    #[error("action `{action}`: the value of {} holds characters other than letters, digits, spaces and {SAFE_PUNCTUATION} (values end up inside PowerShell, SQL and JSON strings); propose it again with a plain value", .names.join(", "))]
     BadParams { action: String, names: Vec<String> },
     #[error("refused: {0}")]
     Rule(String),
@@ -214,7 +249,7 @@ pub fn may_run(state: &IncidentState, ask: &Ask) -> Result<Plan, Refusal> {
             .or_else(|| (name == INCIDENT_ID).then(|| state.id.clone()));
         match value {
             None => missing.push(name),
-            Some(v) if v.chars().any(crate::domain::sanitize::is_forbidden) => bad.push(name),
+            Some(v) if !v.chars().all(safe_value_char) => bad.push(name),
             Some(v) => values.push((name, v)),
         }
     }
@@ -231,7 +266,7 @@ pub fn may_run(state: &IncidentState, ask: &Ask) -> Result<Plan, Refusal> {
         });
     }
     Ok(Plan {
-        command: fill(&template, &values),
+        command: template,
         params: values,
         ..plan_stub
     })
@@ -286,16 +321,31 @@ fn needs_approval(def: &Action) -> bool {
     def.approval != Approval::None
 }
 
-/// `parameters: HOST=fin-fs-02; SEGMENT=vlan-20` (the proposal's note) as pairs.
+/// `parameters: HOST=fin-fs-02; SEGMENT=vlan-20` (the proposal's note) as pairs. A part that
+/// does not start with `NAME=` belongs to the value before it (`VAL=x; touch y` is one value,
+/// `x; touch y`, kept whole so it is refused, never cut to `x`).
 pub fn parse_param_note(note: &str) -> Vec<(String, String)> {
     let Some(rest) = note.trim().strip_prefix("parameters:") else {
         return Vec::new();
     };
-    rest.split("; ")
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .filter(|(k, _)| !k.is_empty())
-        .collect()
+    let mut out: Vec<(String, String)> = Vec::new();
+    for part in rest.split("; ") {
+        let named = part.split_once('=').filter(|(k, _)| {
+            let k = k.trim();
+            k.starts_with(|c: char| c.is_ascii_uppercase())
+                && k.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        });
+        match (named, out.last_mut()) {
+            (Some((k, v)), _) => out.push((k.trim().to_string(), v.trim().to_string())),
+            (None, Some((_, v))) => {
+                v.push_str("; ");
+                v.push_str(part.trim_end());
+            }
+            (None, None) => {}
+        }
+    }
+    out
 }
 
 /// Does `template` use `$NAME` or `${NAME}`?
@@ -329,82 +379,13 @@ fn placeholders(t: &str) -> Vec<(usize, usize, String)> {
     out
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Quote {
-    None,
-    Single,
-    Double,
-}
-
-/// The command with each `$NAME` in `values` replaced by its value, quoted for where it stands
-/// (bare or `'…'` outside quotes, escaped inside `"…"` or `'…'`), so a value is never read as shell
-/// syntax. Other `$NAMES` (secrets such as `$MDE_TOKEN`) are left for the shell's environment.
-pub fn fill(template: &str, values: &[(String, String)]) -> String {
-    let marks = placeholders(template);
-    let b = template.as_bytes();
-    let mut out = String::with_capacity(template.len());
-    let mut quote = Quote::None;
-    let mut i = 0;
-    let mut m = marks.iter().peekable();
-    while i < b.len() {
-        if let Some((start, end, name)) = m.peek().copied() {
-            if *start == i {
-                m.next();
-                if let Some((_, v)) = values.iter().find(|(k, _)| k == name) {
-                    out.push_str(&quoted(v, quote));
-                } else {
-                    out.push_str(&template[*start..*end]);
-                }
-                i = *end;
-                continue;
-            }
-        }
-        let c = template[i..].chars().next().unwrap_or('\0');
-        let len = c.len_utf8();
-        match (quote, c) {
-            (Quote::None, '\'') => quote = Quote::Single,
-            (Quote::None, '"') => quote = Quote::Double,
-            (Quote::Single, '\'') | (Quote::Double, '"') => quote = Quote::None,
-            (Quote::None | Quote::Double, '\\') => {
-                // An escaped character: copied as it is, never a quote.
-                let next = template[i + 1..].chars().next().map_or(0, char::len_utf8);
-                out.push_str(&template[i..i + 1 + next]);
-                i += 1 + next;
-                continue;
-            }
-            _ => {}
-        }
-        out.push_str(&template[i..i + len]);
-        i += len;
-    }
-    out
-}
-
-fn quoted(v: &str, quote: Quote) -> String {
-    let plain = !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "._:/@%+=,-".contains(c));
-    match quote {
-        Quote::None if plain => v.to_string(),
-        Quote::None => format!("'{}'", v.replace('\'', "'\\''")),
-        Quote::Single => v.replace('\'', "'\\''"),
-        Quote::Double => {
-            let mut s = String::with_capacity(v.len());
-            for c in v.chars() {
-                if matches!(c, '\\' | '"' | '$' | '`') {
-                    s.push('\\');
-                }
-                s.push(c);
-            }
-            s
-        }
-    }
-}
-
-/// Was the exact command confirmed? `shown` is what the responder saw and said yes to (`None`:
+/// Was the exact command confirmed? `shown` is what the responder saw and said yes to
+/// ([`Plan::shown`]: the parameter values, then the command; `None`:
 /// they said no, or were never asked).
 pub fn confirmed(plan: &Plan, shown: Option<&str>) -> Result<(), Refusal> {
     match shown {
         None => Err(Refusal::NotConfirmed),
-        Some(s) if s != plan.command => Err(Refusal::Changed),
+        Some(s) if s != plan.shown() => Err(Refusal::Changed),
         Some(_) => Ok(()),
     }
 }
@@ -529,13 +510,21 @@ mod tests {
         let (st, _) = incident(Mode::Real, proposed_and_approved("bob@h2"));
         let trusted = trusted_all();
         let plan = may_run(&st, &ask("block", &trusted, "bob@h2")).unwrap();
-        assert_eq!(plan.command, "block 203.0.113.7");
+        // The command is the playbook's line; the values go in the environment.
+        assert_eq!(plan.command, "block $IOC_IP");
+        assert_eq!(plan.params, vec![("IOC_IP".to_string(), "203.0.113.7".to_string())]);
+        assert_eq!(plan.shown(), "IOC_IP='203.0.113.7'\nblock $IOC_IP");
         assert!(!plan.dry_run);
         assert_eq!(plan.start().unwrap().state, ActionState::Running);
-        assert_eq!(confirmed(&plan, Some("block 203.0.113.7")), Ok(()));
+        assert_eq!(confirmed(&plan, Some("IOC_IP='203.0.113.7'\nblock $IOC_IP")), Ok(()));
+        assert_eq!(confirmed(&plan, Some("block $IOC_IP")), Err(Refusal::Changed));
         // A free action fills in the incident id by itself.
         let plan = may_run(&st, &ask("free", &trusted, "bob@h2")).unwrap();
-        assert_eq!(plan.command, "echo 2026-11-22-x-0001");
+        assert_eq!(plan.command, "echo $INCIDENT_ID");
+        assert_eq!(
+            plan.params,
+            vec![("INCIDENT_ID".to_string(), "2026-11-22-x-0001".to_string())]
+        );
     }
 
     #[test]
@@ -579,7 +568,7 @@ mod tests {
         st.add_playbook(hash, planted);
         let trusted = trusted_all();
         let plan = may_run(&st, &ask("block", &trusted, "bob@h2")).unwrap();
-        assert_eq!(plan.command, "block 203.0.113.7");
+        assert_eq!(plan.command, "block $IOC_IP");
     }
 
     #[test]
@@ -708,43 +697,35 @@ mod tests {
         assert_eq!(plan.finish(false, "no"), None);
     }
 
-    fn sh(cmd: &str, vars: &[(&str, &str)]) -> String {
-        let mut c = std::process::Command::new("sh");
-        c.arg("-c").arg(format!("printf '%s|' {cmd}"));
-        for (k, v) in vars {
-            c.env(k, v);
-        }
-        String::from_utf8(c.output().unwrap().stdout).unwrap()
-    }
-
     #[test]
-    fn values_are_quoted_for_where_they_stand() {
-        let evil = "x'; touch /tmp/pwned; echo \"$(id)` \\";
-        let vals = vec![("HOST".to_string(), evil.to_string())];
-        for t in [
-            "$HOST",
-            "\"$HOST\"",
-            "'$HOST'",
-            "${HOST}",
-            "pre-\"a $HOST b\"-'c${HOST}d'",
+    fn values_outside_the_safe_set_are_refused_whole() {
+        for evil in [
+            "x;touch /tmp/pwn;echo",
+            "x; touch /tmp/pwn; echo",
+            "$(id)",
+            "a'b",
+            "a\"b",
+            "a`b`",
+            "a\\b",
+            "a|b",
+            "a&b",
+            "1.2.3.4\u{202e}",
         ] {
-            let cmd = fill(t, &vals);
-            let want = sh(&t.replace("$HOST", "$V").replace("${HOST}", "${V}"), &[("V", evil)]);
-            let got = sh(&cmd, &[]);
-            // The value arrives whole, as one word, never read as shell syntax.
-            assert!(got.contains(evil), "{t}: {cmd} -> {got}");
-            if t == "\"$HOST\"" {
-                assert_eq!(got, want, "{t}: {cmd}");
-            }
+            let note = format!("parameters: IOC_IP={evil}");
+            let (st, _) = incident(
+                Mode::Real,
+                vec![
+                    ("alice@h", set("block", ActionState::Proposed, Some(&note))),
+                    ("bob@h2", set("block", ActionState::Approved, None)),
+                ],
+            );
+            let r = may_run(&st, &ask("block", &trusted_all(), "bob@h2"));
+            assert!(
+                matches!(&r, Err(Refusal::BadParams { names, .. }) if names == &["IOC_IP"]),
+                "{evil}: {r:?}"
+            );
         }
-        assert_eq!(
-            fill("ping -c1 $HOST", &[("HOST".into(), "10.0.0.1".into())]),
-            "ping -c1 10.0.0.1"
-        );
-        assert_eq!(
-            fill("a $TOKEN $HOSTX", &[("HOST".into(), "h".into())]),
-            "a $TOKEN $HOSTX"
-        );
+        assert!(safe_value_char('@') && safe_value_char(' ') && !safe_value_char(';'));
     }
 
     #[test]
@@ -757,5 +738,13 @@ mod tests {
             ]
         );
         assert!(parse_param_note("because").is_empty());
+        // A value holding `; ` is kept whole (and then refused), never cut short.
+        assert_eq!(
+            parse_param_note("parameters: VAL=x; touch /tmp/pwn; echo; HOST=h"),
+            vec![
+                ("VAL".into(), "x; touch /tmp/pwn; echo".into()),
+                ("HOST".into(), "h".into())
+            ]
+        );
     }
 }

@@ -192,28 +192,37 @@ pub struct Action {
 }
 
 impl Action {
-    /// The parameters to ask for when proposing: `params`, else the command's `$UPPER_CASE`
-    /// variables in order of first use, secrets (`$MDE_TOKEN`, `$…PASSWORD`) left out.
+    /// The parameters to ask for when proposing: `params`, then the `$UPPER_CASE` variables of
+    /// the command and of its rollback in order of first use — secrets (`$MDE_TOKEN`,
+    /// `$…PASSWORD`) and the automatic ones (`$INCIDENT_ID`, `$WARROOM_…`) left out. A rollback's
+    /// variable is asked for with the proposal too, never taken from the environment.
     pub fn parameters(&self) -> Vec<String> {
-        if !self.params.is_empty() {
-            return self.params.clone();
-        }
-        let mut out: Vec<String> = Vec::new();
-        let cmd = self.command.as_deref().unwrap_or("");
-        let mut rest = cmd;
-        while let Some(i) = rest.find('$') {
-            rest = &rest[i + 1..];
-            let rest_braced = rest.strip_prefix('{').unwrap_or(rest);
-            let name: String = rest_braced
-                .chars()
-                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
-                .collect();
-            // Secrets are never asked for: they must not land in the shared record.
-            let secret = ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE"]
-                .iter()
-                .any(|w| name.contains(w));
-            if name.len() > 1 && name.starts_with(|c: char| c.is_ascii_uppercase()) && !secret && !out.contains(&name) {
-                out.push(name);
+        let mut out: Vec<String> = self.params.clone();
+        for cmd in [self.command.as_deref(), self.rollback.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            let mut rest = cmd;
+            while let Some(i) = rest.find('$') {
+                rest = &rest[i + 1..];
+                let rest_braced = rest.strip_prefix('{').unwrap_or(rest);
+                let name: String = rest_braced
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                // Secrets are never asked for: they must not land in the shared record.
+                let secret = ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE"]
+                    .iter()
+                    .any(|w| name.contains(w));
+                let automatic = name == "INCIDENT_ID" || name.starts_with("WARROOM_");
+                if name.len() > 1
+                    && name.starts_with(|c: char| c.is_ascii_uppercase())
+                    && !secret
+                    && !automatic
+                    && !out.contains(&name)
+                {
+                    out.push(name);
+                }
             }
         }
         out
@@ -736,8 +745,11 @@ mod tests {
             params: vec![],
         };
         assert_eq!(a.parameters(), vec!["API".to_string(), "MACHINE_ID".to_string()]);
+        // The rollback's variables are asked for too; the automatic ones never.
+        a.rollback = Some("echo undo $HOST from $OTHER_HOST in $INCIDENT_ID $WARROOM_ACTION".into());
+        assert_eq!(a.parameters(), ["API", "MACHINE_ID", "HOST", "OTHER_HOST"]);
         a.params = vec!["HOST".into()];
-        assert_eq!(a.parameters(), vec!["HOST".to_string()]);
+        assert_eq!(a.parameters(), ["HOST", "API", "MACHINE_ID", "OTHER_HOST"]);
     }
 
     #[test]

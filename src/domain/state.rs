@@ -788,6 +788,8 @@ impl IncidentState {
                     _ => Ok(()),
                 }
             }
+            // The playbook decides which commands may run: only the commander switches it.
+            Body::PlaybookChanged(_) => self.check_commander(by, "changes the incident's playbook"),
             Body::FollowUpSet(f) if self.follow_up_key(&f.followup).is_none() => no(format!(
                 "there is no follow-up `{}` (a FollowUp record's id, written before this)",
                 f.followup

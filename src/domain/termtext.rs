@@ -4,8 +4,11 @@
 //!
 //! - every escape sequence is removed: CSI (`ESC [ … final`), OSC (`ESC ] … BEL|ST`: titles,
 //!   clipboard writes, hyperlinks), DCS/SOS/PM/APC (`ESC P|X|^|_ … ST`) and two-byte escapes;
-//!   with `keep_sgr` (for `warroom replay`), a CSI that only sets colours and attributes
-//!   (`ESC [ 0-9 ; m`) is kept, and nothing else;
+//!   with `keep_sgr` (for `warroom replay`), of a CSI that only sets colours and attributes
+//!   (`ESC [ 0-9 ; m`) the safe parts are kept — reset, bold, underline, foreground colours —
+//!   and nothing that can hide text (conceal, reverse, dim, backgrounds: black on black);
+//! - a string sequence (OSC, DCS, …) left open ends at the next newline (as well as at BEL or
+//!   ST), so one stray `ESC ]` never hides the rest of the output;
 //! - `\r\n` becomes `\n`, and a lone `\r` starts a new line (a progress bar's redraws show one
 //!   below another: output is never overwritten, so nothing can be hidden);
 //! - tabs and newlines stay; every other control character (C0, DEL, C1: 8-bit CSI among them),
@@ -101,9 +104,11 @@ impl TermFilter {
             State::Csi => {
                 if ('\u{40}'..='\u{7e}').contains(&c) {
                     if self.keep_sgr && c == 'm' && self.seq.chars().all(|d| d.is_ascii_digit() || d == ';') {
-                        out.push_str("\u{1b}[");
-                        out.push_str(&self.seq);
-                        out.push('m');
+                        if let Some(safe) = safe_sgr(&self.seq) {
+                            out.push_str("\u{1b}[");
+                            out.push_str(&safe);
+                            out.push('m');
+                        }
                     }
                     self.seq.clear();
                     self.state = State::Text;
@@ -127,15 +132,22 @@ impl TermFilter {
             State::Str => match c {
                 '\u{7}' => self.state = State::Text,
                 '\u{1b}' => self.state = State::StrEsc,
+                // Left open: it ends at the line's end, and the line break shows.
+                '\n' | '\r' => {
+                    self.state = State::Text;
+                    self.text(c, out);
+                }
                 _ => {}
             },
-            State::StrEsc => {
-                self.state = match c {
-                    '\\' => State::Text,
-                    '\u{1b}' => State::StrEsc,
-                    _ => State::Str,
+            State::StrEsc => match c {
+                '\\' => self.state = State::Text,
+                '\u{1b}' => self.state = State::StrEsc,
+                '\n' | '\r' => {
+                    self.state = State::Text;
+                    self.text(c, out);
                 }
-            }
+                _ => self.state = State::Str,
+            },
         }
     }
 
@@ -151,6 +163,35 @@ impl TermFilter {
             c => out.push(c),
         }
     }
+}
+
+/// The safe parts of an SGR's parameters (`1;8;31;40`): reset, bold, underline (and their
+/// ends), foreground colours (the 8 and the bright 8, and default); `None` when nothing is left.
+/// Conceal, reverse, dim, blink, backgrounds and extended colours are dropped.
+fn safe_sgr(params: &str) -> Option<String> {
+    if params.is_empty() {
+        return Some(String::new());
+    }
+    let codes: Vec<&str> = params.split(';').collect();
+    let mut kept: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < codes.len() {
+        let n: u32 = codes[i].parse().unwrap_or(0);
+        match n {
+            0 | 1 | 4 | 22 | 24 | 30..=37 | 39 | 90..=97 => kept.push(n.to_string()),
+            // Extended colours: their arguments are skipped with them.
+            38 | 48 | 58 => {
+                i += match codes.get(i + 1).copied() {
+                    Some("5") => 2,
+                    Some("2") => 4,
+                    _ => 0,
+                };
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (!kept.is_empty()).then(|| kept.join(";"))
 }
 
 /// A whole output as plain text (every escape sequence removed).
@@ -210,6 +251,29 @@ mod tests {
             got.push_str(&f.finish());
             assert_eq!(got, whole, "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn an_unterminated_string_sequence_ends_at_the_line() {
+        let raw = "before\n\u{1b}]\nline one\nline two\n";
+        assert_eq!(plain_text(raw), "before\n\nline one\nline two\n");
+        assert_eq!(plain_text("a\u{1b}]0;title\r\nb"), "a\nb");
+        assert_eq!(plain_text("a\u{1b}P1$r\u{1b}x\nb"), "a\nb");
+        assert_eq!(plain_text("a\u{1b}_apc\nb\u{1b}^pm\nc"), "a\nb\nc");
+        let mut f = TermFilter::with_colours();
+        assert_eq!(f.feed("x\u{1b}]8;;http://e\nvisible"), "x\nvisible");
+    }
+
+    #[test]
+    fn only_safe_colours_are_kept() {
+        let mut f = TermFilter::with_colours();
+        // Conceal, black on black, reverse, backgrounds: dropped; the text shows.
+        assert_eq!(f.feed("\u{1b}[8mhidden\u{1b}[0m"), "hidden\u{1b}[0m");
+        assert_eq!(f.feed("\u{1b}[30;40mx"), "\u{1b}[30mx");
+        assert_eq!(f.feed("\u{1b}[7;2;5mx"), "x");
+        assert_eq!(f.feed("\u{1b}[48;5;0;1;4;31mx"), "\u{1b}[1;4;31mx");
+        assert_eq!(f.feed("\u{1b}[38;2;0;0;0mx\u{1b}[m"), "x\u{1b}[m");
+        assert_eq!(f.feed("\u{1b}[92mok"), "\u{1b}[92mok");
     }
 
     #[test]

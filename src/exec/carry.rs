@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
-use crate::domain::event::{ActionOutput, Body, Event};
+use crate::domain::event::{ActionOutput, ActionState, Body, Event};
 use crate::domain::exec_policy::Plan;
+use crate::domain::state::IncidentState;
 use crate::domain::termtext;
 use crate::domain::time::Millis;
+use crate::store::incident::Incident;
 use crate::store::writer::{Draft, LogWriter};
 use crate::store::{casts, Identity, Store};
 
@@ -16,11 +18,13 @@ pub const SUMMARY_BYTES: usize = 2048;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How to run it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub timeout: Duration,
     pub width: u16,
     pub height: u16,
+    /// Set to stop the command (a signal, the console quitting): killed, recorded as interrupted.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for Options {
@@ -29,6 +33,7 @@ impl Default for Options {
             timeout: DEFAULT_TIMEOUT,
             width: 120,
             height: 40,
+            stop: None,
         }
     }
 }
@@ -64,11 +69,51 @@ pub fn carry_out(
 ) -> Result<Carried, String> {
     let writer = LogWriter::new(store, &plan.incident, identity);
     let mut written = Vec::new();
+    // A rollback writes nothing before it runs: within this install, its lock is held while it
+    // runs, and a rollback started meanwhile finds the action rolled back and stops.
+    let _rollback_lock = if plan.rollback && !plan.dry_run {
+        let lock = claim_lock(store, plan)?;
+        let now = Incident::open(store, &plan.incident, clock());
+        let state = now.state.derived.actions.get(&plan.action).map(|r| r.value.state);
+        if !matches!(state, Some(ActionState::Done | ActionState::Failed)) {
+            return Err(format!(
+                "not run: {} is {} now (rolled back, or being run, meanwhile)",
+                plan.action,
+                state.map_or("not proposed".to_string(), |s| format!("{s:?}"))
+            ));
+        }
+        Some(lock)
+    } else {
+        None
+    };
     if let Some(start) = plan.start() {
+        let claiming = start.state == ActionState::Running;
+        // Within this install, one process at a time decides (claim, then check); across
+        // installs the record on disk decides: the Running that sorts first is the one applied.
+        let _lock = if claiming { Some(claim_lock(store, plan)?) } else { None };
+        if claiming {
+            let now = Incident::open(store, &plan.incident, clock());
+            if let Some(by) = running_by(&now.state, &plan.action) {
+                return Err(format!("not run: {} is already being run by {by}", plan.action));
+            }
+        }
         let appended = writer
             .append(vec![Draft::new(start)], clock)
             .map_err(|e| format!("nothing was run: cannot record the start: {e}"))?;
         written.extend(appended.events);
+        if claiming {
+            // Claim, then check: read what is on disk now; run only if our Running was applied.
+            let now = Incident::open(store, &plan.incident, clock());
+            let ours = written.last().map(Event::key);
+            let refused = ours.as_ref().and_then(|k| now.state.derived.refused.get(k));
+            if let Some(why) = refused {
+                let by = running_by(&now.state, &plan.action).unwrap_or_else(|| "someone else".into());
+                return Err(format!(
+                    "not run: {} is already being run by {by} (our start record was not applied: {why})",
+                    plan.action
+                ));
+            }
+        }
     }
     if plan.dry_run {
         return Ok(Carried {
@@ -93,10 +138,16 @@ pub fn carry_out(
             plan.action,
             if plan.rollback { " (rollback)" } else { "" }
         ),
-        env: vec![
-            ("WARROOM_INCIDENT".into(), plan.incident.clone()),
-            ("WARROOM_ACTION".into(), plan.action.clone()),
-        ],
+        // The parameters reach the shell as environment variables: expanded as data, never
+        // read as code.
+        env: [
+            ("WARROOM_INCIDENT".to_string(), plan.incident.clone()),
+            ("WARROOM_ACTION".to_string(), plan.action.clone()),
+        ]
+        .into_iter()
+        .chain(plan.params.iter().cloned())
+        .collect(),
+        stop: opts.stop.clone(),
     };
     let (outcome, failure) = match super::run(&spec) {
         Ok(o) => (Some(o), None),
@@ -114,7 +165,14 @@ pub fn carry_out(
         });
     let (text, exit, timed_out, how) = match (&outcome, &failure) {
         (Some(o), _) => (
-            termtext::tail(&o.text, SUMMARY_BYTES),
+            if o.interrupted {
+                format!(
+                    "{}\n[interrupted: the command was killed]",
+                    termtext::tail(&o.text, SUMMARY_BYTES).trim_end()
+                )
+            } else {
+                termtext::tail(&o.text, SUMMARY_BYTES)
+            },
             o.exit,
             o.timed_out,
             o.describe(),
@@ -165,4 +223,31 @@ pub fn carry_out(
         summary,
         warning,
     })
+}
+
+/// Who is running `action` now, by the fold's record (`None`: nobody).
+fn running_by(state: &IncidentState, action: &str) -> Option<String> {
+    state
+        .derived
+        .actions
+        .get(action)
+        .filter(|r| r.value.state == ActionState::Running)
+        .map(|r| r.by.clone())
+}
+
+/// The install's lock for running `plan`'s action (held while deciding and claiming).
+fn claim_lock(store: &Store, plan: &Plan) -> Result<std::fs::File, String> {
+    let dir = store.state_dir.join("locks");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("nothing was run: cannot create {}: {e}", dir.display()))?;
+    let key = blake3::hash(format!("{}\0{}", plan.incident, plan.action).as_bytes()).to_hex();
+    let path = dir.join(format!("exec-{}.lock", &key[..32]));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("nothing was run: cannot open lock {}: {e}", path.display()))?;
+    file.lock()
+        .map_err(|e| format!("nothing was run: cannot lock {}: {e}", path.display()))?;
+    Ok(file)
 }

@@ -9,7 +9,8 @@ pub mod carry;
 pub mod cast;
 
 use std::io::Read;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use portable_pty::{native_pty_system, CommandBuilder, PtySize};
@@ -34,8 +35,11 @@ pub struct Spec {
     pub height: u16,
     /// The cast's title (`<incident> <action>`).
     pub title: String,
-    /// Extra environment (`WARROOM_INCIDENT`, `WARROOM_ACTION`).
+    /// Extra environment (`WARROOM_INCIDENT`, `WARROOM_ACTION`, the parameters).
     pub env: Vec<(String, String)>,
+    /// Set (by a signal handler, or the console quitting) to stop the command: its process
+    /// group is killed and what it wrote so far is kept, marked interrupted.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// What happened.
@@ -44,6 +48,8 @@ pub struct Outcome {
     /// The exit status; `None` when it was killed (by the timeout or a signal).
     pub exit: Option<i32>,
     pub timed_out: bool,
+    /// Stopped before it ended (Ctrl-C, a hangup, the console quitting): its group was killed.
+    pub interrupted: bool,
     /// Killed by this signal (its name), if it was.
     pub signal: Option<String>,
     /// The asciicast v2 recording.
@@ -57,13 +63,14 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn success(&self) -> bool {
-        self.exit == Some(0) && !self.timed_out
+        self.exit == Some(0) && !self.timed_out && !self.interrupted
     }
 
     /// One line: `exit 0 after 1.2 s`, `timed out after 5.0 s (killed)`.
     pub fn describe(&self) -> String {
         let secs = self.elapsed.as_secs_f64();
         match (self.timed_out, self.exit, &self.signal) {
+            _ if self.interrupted => format!("interrupted after {secs:.1} s (killed)"),
             (true, _, _) => format!("timed out after {secs:.1} s (killed)"),
             (_, Some(c), _) => format!("exit {c} after {secs:.1} s"),
             (_, None, Some(s)) => format!("killed by {s} after {secs:.1} s"),
@@ -130,6 +137,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, String> {
     let mut text = String::new();
     let mut bytes = 0usize;
     let mut timed_out = false;
+    let mut interrupted = false;
     let mut status = None;
     let mut exited_at: Option<Instant> = None;
     let mut take = |at: Instant, chunk: Vec<u8>, text: &mut String, bytes: &mut usize| {
@@ -150,8 +158,14 @@ pub fn run(spec: &Spec) -> Result<Outcome, String> {
             if now.duration_since(t) >= DRAIN {
                 break;
             }
-        } else if now.duration_since(start) >= spec.timeout {
-            timed_out = true;
+        } else if spec.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
+            || now.duration_since(start) >= spec.timeout
+        {
+            if now.duration_since(start) >= spec.timeout {
+                timed_out = true;
+            } else {
+                interrupted = true;
+            }
             kill_group(pid);
             let _ = child.kill();
             status = child.wait().ok();
@@ -180,6 +194,9 @@ pub fn run(spec: &Spec) -> Result<Outcome, String> {
         take(at, chunk, &mut text, &mut bytes);
     }
     let elapsed = exited_at.unwrap_or_else(Instant::now).duration_since(start);
+    if interrupted {
+        writer.note(elapsed, "\r\n[warroom: interrupted; the command was killed]\r\n");
+    }
     if bytes > MAX_RECORDED {
         writer.note(
             elapsed,
@@ -190,12 +207,13 @@ pub fn run(spec: &Spec) -> Result<Outcome, String> {
     drop(pair.master);
     let (exit, signal) = match &status {
         Some(s) if s.signal().is_some() => (None, s.signal().map(str::to_string)),
-        Some(s) if !timed_out => (Some(i32::try_from(s.exit_code()).unwrap_or(i32::MAX)), None),
+        Some(s) if !timed_out && !interrupted => (Some(i32::try_from(s.exit_code()).unwrap_or(i32::MAX)), None),
         _ => (None, None),
     };
     Ok(Outcome {
         exit,
         timed_out,
+        interrupted,
         signal,
         cast: writer.finish(),
         text,

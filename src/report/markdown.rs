@@ -496,7 +496,18 @@ fn actions(m: &mut Md, r: &Review) {
         }
         m.blank();
         if let Some(c) = &a.command {
-            m.line("Command (from the playbook; run by hand, never by warroom):");
+            // What the record says happened: run by warroom (its start record, or output it
+            // recorded), recorded as a dry run, or carried out by hand.
+            let notes = || a.history.iter().filter_map(|h| h.note.as_deref());
+            let ran = !a.outputs.is_empty() || notes().any(|n| n.starts_with("run by warroom"));
+            let dry = notes().any(|n| n.starts_with("dry run (exercise)"));
+            m.line(if ran {
+                "Command (from the playbook; run by warroom, its parameters given as environment variables, and recorded — output below):"
+            } else if dry {
+                "Command (from the playbook; recorded as a dry run in the exercise, not executed):"
+            } else {
+                "Command (from the playbook; not run by warroom — carried out by hand, if at all):"
+            });
             m.blank();
             let f = m.fence(c);
             m.o.push_str(&f);

@@ -51,6 +51,8 @@ pub fn verify(store: &Store, id: &str) -> Report {
         .map(|h| h.claim());
     // (file, line, heads) to check once every log is read
     let mut heads_claims = Vec::new();
+    // (file, line, hash) of each recording the timeline names
+    let mut named_casts: Vec<(String, usize, String)> = Vec::new();
     for name in &names {
         let rel = format!("{id}/{EVENTS_DIR}/{}", sanitize(name));
         let Some(writer) = writer_of_log(name) else {
@@ -169,6 +171,11 @@ pub fn verify(store: &Store, id: &str) -> Report {
                     if let Body::Heads(h) = &e.body {
                         heads_claims.push((rel.clone(), line_no, h.heads.clone()));
                     }
+                    if let Body::ActionOutput(o) = &e.body {
+                        if let Some(c) = &o.cast {
+                            named_casts.push((rel.clone(), line_no, c.clone()));
+                        }
+                    }
                     s.hashes.insert(e.seq, hash.clone());
                     s.max_seq = s.max_seq.max(e.seq);
                     expected = e.seq + 1;
@@ -191,6 +198,7 @@ pub fn verify(store: &Store, id: &str) -> Report {
         seen.insert(name.trim_end_matches(LOG_EXT).to_string(), s);
     }
     check_memory(store, id, claim.as_ref(), &seen, &mut report);
+    check_casts(store, id, &named_casts, &mut report);
     // The highest seq of each log that another log's checkpoint vouches for.
     let mut anchored: HashMap<String, u64> = HashMap::new();
     for (rel, _, heads) in &heads_claims {
@@ -230,6 +238,50 @@ pub fn verify(store: &Store, id: &str) -> Report {
         }
     }
     report
+}
+
+/// The recordings: each one the timeline names is there and matches its hash; every one in
+/// `casts/` matches the hash in its name (a changed recording is reported here, not only by
+/// `replay`).
+fn check_casts(store: &Store, id: &str, named: &[(String, usize, String)], report: &mut Report) {
+    let dir = store.incident_dir(id).join(super::CASTS_DIR);
+    for (rel, line_no, hash) in named {
+        if !event::is_hash(hash) {
+            report.errors.push(format!(
+                "{rel}:{line_no}: names a recording `{}` that is not a hash",
+                sanitize(hash)
+            ));
+            continue;
+        }
+        let path = dir.join(format!("{hash}.cast"));
+        if !path.exists() {
+            report.errors.push(format!(
+                "{rel}:{line_no}: its recording {id}/{}/{hash}.cast is missing (deleted, or not synced here yet)",
+                super::CASTS_DIR
+            ));
+        }
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".cast"))
+        .collect();
+    names.sort();
+    for name in names {
+        let rel = format!("{id}/{}/{}", super::CASTS_DIR, sanitize(&name));
+        match super::casts::read(&dir.join(&name)) {
+            Ok((_, Some(true))) => {}
+            Ok((_, Some(false))) => report.errors.push(format!(
+                "{rel}: does not match the hash in its name: the recording was changed after it was made"
+            )),
+            Ok((_, None)) => report
+                .errors
+                .push(format!("{rel}: not a recording warroom made (its name is not a hash)")),
+            Err(e) => report.errors.push(format!("{rel}: cannot be read: {}", sanitize(&e))),
+        }
+    }
 }
 
 /// What this host remembers (the declarer the claim named, the newest record of each log it

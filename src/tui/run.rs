@@ -258,6 +258,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
             dirty = true;
         }
     }
+    stop_running_command();
     let _ = cmd_tx.send(Cmd::Shutdown);
     // Let the last drafts reach the disk (a few seconds at most: a hung home directory must not
     // keep the console from quitting).
@@ -604,8 +605,10 @@ fn spawn_exec(
     let store = opts.store.clone();
     let identity = opts.identity.clone();
     let clock = opts.clock;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let run_opts = crate::exec::carry::Options {
         timeout: setup.timeout.unwrap_or(crate::exec::carry::DEFAULT_TIMEOUT),
+        stop: Some(std::sync::Arc::clone(&stop)),
         ..Default::default()
     };
     let action = plan.action.clone();
@@ -632,10 +635,43 @@ fn spawn_exec(
             result: result.map(|d| (d.success(), d.summary)),
         });
     });
-    if let Err(e) = spawned {
-        let _ = fail.send(Msg::Ran {
-            action,
-            result: Err(format!("cannot start a thread to run it: {e}")),
-        });
+    match spawned {
+        Ok(handle) => {
+            if let Ok(mut running) = RUNNING.lock() {
+                *running = Some((stop, handle));
+            }
+        }
+        Err(e) => {
+            let _ = fail.send(Msg::Ran {
+                action,
+                result: Err(format!("cannot start a thread to run it: {e}")),
+            });
+        }
+    }
+}
+
+/// The command the console is running, if any: its stop flag and its thread.
+type Running = (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<()>,
+);
+static RUNNING: std::sync::Mutex<Option<Running>> = std::sync::Mutex::new(None);
+
+/// On the way out (quit, a hangup, a signal): a command still running is stopped — its process
+/// group killed, what it wrote so far recorded as interrupted, the action set Failed — and its
+/// records written before the console ends (never an orphan, never an action left "running").
+fn stop_running_command() {
+    let taken = RUNNING.lock().ok().and_then(|mut r| r.take());
+    let Some((stop, handle)) = taken else { return };
+    if handle.is_finished() {
+        return;
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !handle.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if handle.is_finished() {
+        let _ = handle.join();
     }
 }

@@ -10,7 +10,11 @@ pub enum Confirm {
     /// Approve this containment action (its title, why and command are shown first).
     Approve { action: crate::domain::playbook::Action },
     /// Quit although these changes are not on disk yet (notes among them go into the draft).
-    Quit { unsaved: Vec<String> },
+    Quit {
+        unsaved: Vec<String>,
+        /// The action whose command is running (quitting stops it).
+        running: Option<String>,
+    },
     /// Hand command of the incident to this person.
     Handoff { to: String },
     /// End the exercise (the facilitator's console).

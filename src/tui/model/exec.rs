@@ -55,9 +55,9 @@ pub(super) fn ask_exec(m: &mut Model, rollback: bool) -> Vec<Effect> {
     Vec::new()
 }
 
-/// The confirmation said yes to exactly `plan.command`.
+/// The confirmation said yes to exactly `plan.shown()` (its values, then its command).
 pub(super) fn confirmed_exec(m: &mut Model, plan: Box<Plan>) -> Vec<Effect> {
-    if let Err(r) = exec_policy::confirmed(&plan, Some(&plan.command)) {
+    if let Err(r) = exec_policy::confirmed(&plan, Some(&plan.shown())) {
         m.flash(r.to_string(), true);
         return Vec::new();
     }

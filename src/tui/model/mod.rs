@@ -905,8 +905,8 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
     }
 }
 
-/// `q`: quit at once, unless writes are still on their way or failed (they would be lost): then
-/// ask first.
+/// `q`: quit at once, unless writes are still on their way or failed (they would be lost) or a
+/// command is running (it would be stopped): then ask first.
 fn ask_or_quit(m: &mut Model) -> Vec<Effect> {
     let unsaved: Vec<String> = m
         .pending
@@ -914,10 +914,12 @@ fn ask_or_quit(m: &mut Model) -> Vec<Effect> {
         .filter(|p| !matches!(p.state, PendingState::Written(_)))
         .map(|p| p.label.clone())
         .collect();
-    if unsaved.is_empty() {
+    // A command still running is stopped on the way out (killed, recorded as interrupted): ask.
+    let running = m.running.clone();
+    if unsaved.is_empty() && running.is_none() {
         return quit(m);
     }
-    m.overlay = Some(Overlay::Confirm(Confirm::Quit { unsaved }));
+    m.overlay = Some(Overlay::Confirm(Confirm::Quit { unsaved, running }));
     Vec::new()
 }
 

@@ -635,8 +635,9 @@ fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
                 Row::words(sanitize(&plan.title), theme.bold()),
                 Row::words(what, theme.warn()),
             ];
-            // The exact command, broken at the box's edge, never at a space: every character shows.
-            rows.extend(sanitize_lines(&plan.command).into_iter().map(|l| Row::Hard {
+            // The parameter values (given as environment variables), then the exact command,
+            // broken at the box's edge, never at a space: every character shows.
+            rows.extend(sanitize_lines(&plan.shown()).into_iter().map(|l| Row::Hard {
                 text: l,
                 style: theme.bold(),
             }));
@@ -729,22 +730,38 @@ fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
                 max_width: u16::MAX,
             }
         }
-        Confirm::Quit { unsaved } => {
-            let mut rows = vec![Row::words(
-                format!("{} change(s) not on disk yet:", unsaved.len()),
-                theme.warn(),
-            )];
-            rows.extend(
-                unsaved
-                    .iter()
-                    .map(|u| Row::indented(format!("  • {}", sanitize(u)), theme.base(), 4)),
-            );
-            rows.push(Row::words(
-                "Notes among them are kept as a draft; other changes are lost.",
-                theme.dim(),
-            ));
+        Confirm::Quit { unsaved, running } => {
+            let mut rows = Vec::new();
+            if let Some(action) = running {
+                rows.push(Row::words(
+                    format!(
+                        "`{}` is still running: quitting stops it (its process group is killed), records what it wrote so far as interrupted and sets it failed.",
+                        sanitize(action)
+                    ),
+                    theme.warn(),
+                ));
+            }
+            if !unsaved.is_empty() {
+                rows.push(Row::words(
+                    format!("{} change(s) not on disk yet:", unsaved.len()),
+                    theme.warn(),
+                ));
+                rows.extend(
+                    unsaved
+                        .iter()
+                        .map(|u| Row::indented(format!("  • {}", sanitize(u)), theme.base(), 4)),
+                );
+                rows.push(Row::words(
+                    "Notes among them are kept as a draft; other changes are lost.",
+                    theme.dim(),
+                ));
+            }
             Dialog {
-                title: "Quit with changes not saved?".into(),
+                title: if running.is_some() {
+                    "Quit and stop the running command?".into()
+                } else {
+                    "Quit with changes not saved?".into()
+                },
                 rows,
                 keys: vec![k("y/Enter", "quit anyway"), k("n/Esc", "stay")],
                 max_width: 90,
