@@ -1899,3 +1899,36 @@ fn a_follow_up_due_date_is_ahead_and_sane_and_the_list_flags_overdue() {
     let list = w.run(&ic, &["followup", &id, "list", "--json"]).ok().json();
     assert_eq!(list[0]["overdue"], false, "{list}");
 }
+
+/// The review names what a correction changed: a new text, a new time, or a retraction.
+#[test]
+fn the_review_says_what_a_correction_changed() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Corrections in the review");
+    w.run(&ic, &["status", &id, "--audience", "internal", "Hosts isolated"])
+        .ok();
+    let ev = w.tail_json(&ic, &id);
+    let upd = ev
+        .iter()
+        .find(|e| e["kind"] == "StatusUpdate")
+        .and_then(|e| e["id"].as_str())
+        .expect("the update's id")
+        .to_string();
+    w.run(
+        &ic,
+        &["correct", &id, &upd, "--occurred", "-5m", "--reason", "sent earlier"],
+    )
+    .ok();
+    let j: serde_json::Value =
+        serde_json::from_str(&w.run(&ic, &["export", &id, "--format", "json"]).ok().stdout).expect("json export");
+    let c = j["review"]["status_updates"][0]["correction"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        c.starts_with("amended by ic") && c.contains("happened at") && c.contains("sent earlier"),
+        "{c}"
+    );
+    assert!(!c.contains("retracted"), "{c}");
+}

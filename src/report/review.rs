@@ -966,21 +966,25 @@ fn follow_up_state_word(s: FollowUpState) -> &'static str {
     }
 }
 
-/// The latest amendment or retraction of the record `id`, in words (the original stays).
+/// The latest amendment, re-timing or retraction of the record `id`, in words (the original
+/// stays).
 fn correction(s: &IncidentState, id: &str) -> Option<String> {
-    s.correction_of(id).map(|c| match &c.value.text {
-        Some(t) => format!(
-            "amended by {} at {}: {} (why: {})",
+    s.correction_of(id).map(|c| {
+        let (who, at, why) = (
             sanitize(&person_of(&c.by)),
             format_utc(c.when),
-            sanitize_multiline(t),
-            sanitize(&c.value.reason)
-        ),
-        None => format!(
-            "retracted by {} at {}: {}",
-            sanitize(&person_of(&c.by)),
-            format_utc(c.when),
-            sanitize(&c.value.reason)
-        ),
+            sanitize(&c.value.reason),
+        );
+        if c.value.is_retraction() {
+            return format!("retracted by {who} at {at}: {why}");
+        }
+        let mut what = Vec::new();
+        if let Some(t) = &c.value.text {
+            what.push(format!("text now: {}", sanitize_multiline(t)));
+        }
+        if let Some(t) = c.value.occurred {
+            what.push(format!("happened at {}", format_utc(t)));
+        }
+        format!("amended by {who} at {at}: {} (why: {why})", what.join("; "))
     })
 }
