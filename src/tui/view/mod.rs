@@ -204,8 +204,15 @@ pub fn footer(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
             ("Esc".to_string(), "live".to_string()),
         ]
     } else {
-        // Observer mode: only the keys that read; an ended exercise: no clock keys.
-        m.keymap.footer_where(&m.contexts(), |a| m.offers(a))
+        // Observer mode: only the keys that read; an ended exercise: no clock keys; answering an
+        // inject only where there are injects.
+        let injects = m
+            .incident
+            .as_ref()
+            .is_some_and(|i| !i.state().derived.released_injects.is_empty());
+        m.keymap.footer_where(&m.contexts(), |a| {
+            m.offers(a) && (injects || a != crate::tui::keymap::Action::Respond)
+        })
     };
     if let Some(i) = entries.iter().position(|(_, h)| h == "help") {
         let help = entries.remove(i);
