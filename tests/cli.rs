@@ -1256,6 +1256,17 @@ fn the_review_writes_itself_end_to_end() {
     added.push((format!("{id}/events/mallory@evil.abc123.ronl"), b"planted\n".to_vec()));
     let r = check(added, "added.tar");
     assert!(r.stdout.contains("EXTRA:"), "{r}");
+    // A manifest is untrusted too: a path it lists reaches the terminal without its escapes.
+    let mut hostile = all.clone();
+    let at = hostile.iter().position(|(p, _)| p == "MANIFEST.json").unwrap();
+    let mut m: serde_json::Value = serde_json::from_slice(&hostile[at].1).unwrap();
+    m["files"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"path": "x\u{1b}]0;pwned\u{7}\u{1b}[2Jy", "size": 1, "blake3": "0"}));
+    hostile[at].1 = serde_json::to_vec(&m).unwrap();
+    let r = check(hostile, "hostile.tar");
+    assert!(r.stdout.contains("MISSING: x") && !r.stdout.contains('\u{1b}'), "{r}");
 }
 
 // ---- closing: discovery, resolve, follow-ups, corrections, review ------------------------------

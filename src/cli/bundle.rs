@@ -333,17 +333,18 @@ pub fn check(_g: &Global, file: &Path) -> Result<()> {
     }
     let mut f = compare(&manifest, &members);
     f.bad = bad;
+    // Paths come from the tar and from its manifest: untrusted, sanitised before the terminal.
     for p in &f.missing {
-        outln!("MISSING: {p}");
+        outln!("MISSING: {}", sanitize(p));
     }
     for p in &f.changed {
-        outln!("CHANGED: {p} (size or BLAKE3 differs from the manifest)");
+        outln!("CHANGED: {} (size or BLAKE3 differs from the manifest)", sanitize(p));
     }
     for p in &f.extra {
-        outln!("EXTRA: {p} (not in the manifest)");
+        outln!("EXTRA: {} (not in the manifest)", sanitize(p));
     }
     for p in &f.bad {
-        outln!("BAD: {p}");
+        outln!("BAD: {}", sanitize(p));
     }
     // Fold and verify what the bundle holds, as it holds it.
     let prefix = format!("{id}/");
@@ -361,7 +362,7 @@ pub fn check(_g: &Global, file: &Path) -> Result<()> {
     let (verify, inc, _) = verify_copy(&id, &[], tmp.path())?;
     let verify_ok = verify["ok"].as_bool().unwrap_or(false);
     for e in verify["errors"].as_array().into_iter().flatten() {
-        outln!("TAMPERED: {}", e.as_str().unwrap_or_default());
+        outln!("TAMPERED: {}", sanitize(e.as_str().unwrap_or_default()));
     }
     let then_ok = manifest["verify"]["ok"].as_bool();
     outln!(
