@@ -7,12 +7,14 @@ use super::context::{host_name, now_ms, Ctx};
 use super::{Fail, Global, Result};
 use crate::demo::Demo;
 use crate::domain::identity::{normalise_name, WriterId, SHARED_ACCOUNTS};
+use crate::domain::sanitize::sanitize;
 use crate::store::config::config_dir;
 use crate::store::playbooks::Library;
 use crate::store::{random_id, Identity, Store};
 use crate::tui::keymap::Keymap;
 use crate::tui::model::ExecSetup;
 use crate::tui::run::{run, Options};
+use crate::tui::sync::SyncSetup;
 
 fn keymap() -> Result<Keymap> {
     let Some(path) = config_dir().map(|d| d.join("keys.ron")) else {
@@ -59,6 +61,41 @@ pub fn terminal_refusal(is_terminal: bool, term: &str) -> Option<String> {
     None
 }
 
+/// Sync rounds for this console: `--sync-every`, else `sync_every:` in the config; the remote from
+/// `sync_remote:` (default `origin`). Refused before the terminal is taken over: an interval under
+/// one second, a remote that is not a name or URL.
+fn sync_setup(g: &Global, ctx: &Ctx, identity: &Identity) -> Result<Option<SyncSetup>> {
+    let Some(every) = g.sync_every.or(ctx.config.sync_every) else {
+        return Ok(None);
+    };
+    if !(every.is_finite() && (1.0..=86_400.0).contains(&every)) {
+        return Err(Fail {
+            message: "--sync-every (sync_every: in the config) takes a number of seconds from 1 to 86400".into(),
+            code: 2,
+        });
+    }
+    let remote = ctx.config.sync_remote.clone().unwrap_or_else(|| "origin".into());
+    if !crate::sync::plan::valid_remote_arg(&remote) {
+        return Err(Fail {
+            message: format!("sync_remote: `{}` is not a git remote name or URL", sanitize(&remote)),
+            code: 2,
+        });
+    }
+    Ok(Some(SyncSetup {
+        site: crate::sync::Site {
+            root: ctx.store.root.clone(),
+            install: identity.install.clone(),
+            host: host_name(),
+        },
+        options: crate::sync::Options {
+            remote,
+            timeout: Duration::from_secs(60),
+            retries: 8,
+        },
+        every: Duration::from_secs_f64(every),
+    }))
+}
+
 /// Who the console writes as; an observer writes nothing and needs no name.
 fn console_identity(ctx: &Ctx, g: &Global) -> Result<Identity> {
     match ctx.identity(g) {
@@ -91,12 +128,14 @@ pub fn console(g: &Global, open: Option<&str>) -> Result<()> {
     let keymap = keymap()?;
     let library = Library::load(g.playbooks.as_deref());
     let exec = exec_setup(g, &ctx)?;
+    let sync = sync_setup(g, &ctx, &identity)?;
     check_terminal()?;
     run(Options {
         poll: poll(g, ctx.config.poll_interval),
         store: ctx.store,
         identity,
         observer: g.observer,
+        sync,
         open,
         library,
         keymap,
@@ -150,6 +189,8 @@ pub fn demo(g: &Global, speed: f64) -> Result<()> {
         resumed: false,
         // A demo never runs anything (its actions are recorded as dry runs).
         exec: ExecSetup::default(),
+        // Its directory is a temporary one: nothing to sync.
+        sync: None,
     });
     drop(demo); // stops the teammates and removes the directory
     result.map_err(|e| Fail::new(e.to_string()))
@@ -166,6 +207,7 @@ pub fn facilitate(
     let identity = ctx.identity(g)?;
     let keymap = keymap()?;
     let exec = exec_setup(g, &ctx)?;
+    let sync = sync_setup(g, &ctx, &identity)?;
     check_terminal()?;
     run(Options {
         poll: poll(g, ctx.config.poll_interval),
@@ -181,6 +223,7 @@ pub fn facilitate(
         demo: false,
         resumed,
         exec,
+        sync,
     })
     .map_err(|e| Fail::new(e.to_string()))
 }

@@ -77,6 +77,9 @@ pub struct Global {
     /// Open the console read-only (no identity needed)
     #[arg(long, global = true)]
     pub observer: bool,
+    /// The console runs `warroom sync` every SECS on a thread of its own (as `sync_every:` in the config)
+    #[arg(long, global = true, value_name = "SECS")]
+    pub sync_every: Option<f64>,
     /// Let warroom run approved commands from your trusted playbooks (as `exec: true` in your config)
     #[arg(long, global = true)]
     pub allow_exec: bool,

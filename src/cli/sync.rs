@@ -72,17 +72,13 @@ pub fn sync(g: &Global, args: SyncArgs) -> Result<()> {
     loop {
         let report = sync::round(&site, &opts);
         let now = now_ms();
-        let mut st = status::load(&ctx.store.state_dir)
-            .filter(|s| s.dir == site.root.display().to_string())
-            .unwrap_or_default();
-        st.dir = site.root.display().to_string();
-        st.remote = args.remote.clone();
-        st.last_attempt = now;
-        st.last_error = report.error.clone();
-        if report.error.is_none() {
-            st.last_success = Some(now);
-        }
-        if let Err(e) = status::save(&ctx.store.state_dir, &st) {
+        if let Err(e) = status::record_round(
+            &ctx.store.state_dir,
+            &site.root,
+            &args.remote,
+            report.error.clone(),
+            now,
+        ) {
             eprintln!("warning: cannot record the sync status: {e}");
         }
         // Paths and git's messages can carry what another site wrote: sanitised like every output.

@@ -31,6 +31,12 @@ pub struct Config {
     /// Seconds an approved command may run before it is killed (default 120).
     #[serde(default)]
     pub exec_timeout: Option<f64>,
+    /// Seconds between the console's `warroom sync` rounds (as `--sync-every`); none by default.
+    #[serde(default)]
+    pub sync_every: Option<f64>,
+    /// The git remote the console syncs with (default `origin`).
+    #[serde(default)]
+    pub sync_remote: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

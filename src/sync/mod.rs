@@ -24,6 +24,7 @@
 //! `push`) is stable across git versions.
 
 pub mod git;
+pub mod lock;
 pub mod plan;
 pub mod status;
 
@@ -133,6 +134,8 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
         .map_err(|_| "the shared directory's repository is not on a branch (detached HEAD): check one out".to_string())?
         .text();
     let git_dir = PathBuf::from(git.ok(&["rev-parse", "--absolute-git-dir"], None)?.text());
+    // Held to the end of the round: another round in this clone waits (see `lock`).
+    let _lock = lock::acquire(&git_dir, opts.timeout)?;
     ensure_attributes(&site.root)?;
 
     let fetch = git.run(&["fetch", "--quiet", "--no-tags", &opts.remote], None)?;

@@ -7,6 +7,7 @@ pub mod input;
 pub mod keymap;
 pub mod model;
 pub mod run;
+pub mod sync;
 pub mod terminal;
 pub mod theme;
 pub mod view;

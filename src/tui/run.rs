@@ -40,6 +40,8 @@ pub struct Options {
     pub resumed: bool,
     /// Whether approved commands may run from this console, and from which playbooks.
     pub exec: super::model::ExecSetup,
+    /// Sync rounds with a git remote every so often (`--sync-every`), on a thread of their own.
+    pub sync: Option<super::sync::SyncSetup>,
 }
 
 fn draft_path(store: &Store, incident: &str) -> PathBuf {
@@ -113,6 +115,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
     model.demo = opts.demo;
     model.hold_overdue = opts.resumed;
     model.exec = opts.exec.clone();
+    model.sync = opts.sync.as_ref().map(super::sync::SyncSetup::live);
     model.library_versions = opts
         .library
         .visible()
@@ -130,6 +133,16 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
     let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
     let (local, local_thread) = spawn_local(opts.store.clone(), msg_tx.clone())?;
     let exec_tx = msg_tx.clone();
+    // Kept for the life of the loop: dropping it stops the rounds.
+    let _sync_stop = match &opts.sync {
+        Some(setup) => Some(super::sync::spawn(
+            setup.clone(),
+            opts.store.state_dir.clone(),
+            clock,
+            msg_tx.clone(),
+        )?),
+        None => None,
+    };
     let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<Cmd>();
     let worker = Worker::new(
         opts.store.clone(),
@@ -243,10 +256,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
             }
         };
         for msg in msgs {
-            if !matches!(msg, Msg::Tick(_)) {
-                dirty = true;
-            }
-            pending.extend(update(&mut model, msg));
+            dirty |= take(&mut model, msg, &mut pending);
         }
         // Drain what else is queued before drawing once, within a budget: in a storm of updates
         // (each at most `FOLD_BATCH` events) the rest waits for the next pass, after the
@@ -254,8 +264,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
         let drain_from = std::time::Instant::now();
         while drain_from.elapsed() < DRAIN_BUDGET {
             let Ok(m) = msg_rx.try_recv() else { break };
-            pending.extend(update(&mut model, m));
-            dirty = true;
+            dirty |= take(&mut model, m, &mut pending);
         }
     }
     stop_running_command();
@@ -281,6 +290,31 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
         Some(why) => Err(std::io::Error::other(why)),
         None => Ok(()),
     }
+}
+
+/// Give the reducer one message; whether the screen must be drawn again. A tick draws only for a
+/// visible clock (decided by the loop); a sync round that changes nothing on screen draws nothing
+/// (a sync every second must not become a redraw every second on the board).
+fn take(model: &mut Model, msg: Msg, pending: &mut Vec<Effect>) -> bool {
+    let (tick, sync) = (matches!(msg, Msg::Tick(_)), matches!(msg, Msg::Synced { .. }));
+    let before = sync.then(|| sync_seen(model));
+    pending.extend(update(model, msg));
+    match before {
+        Some(b) => sync_seen(model) != b,
+        None => !tick,
+    }
+}
+
+/// What a sync round can change on screen: the header's words and the footer's message.
+fn sync_seen(model: &Model) -> (Option<String>, Option<super::model::Flash>) {
+    let words = model.sync.as_ref().map(|l| {
+        if model.incident.is_some() {
+            crate::sync::status::short(l, model.now)
+        } else {
+            crate::sync::status::compact_with(l, model.now, crate::domain::time::format_age_minutes)
+        }
+    });
+    (words, model.flash.clone())
 }
 
 /// Every signal whose default would end the console ends it cleanly instead: terminal restored,

@@ -29,6 +29,7 @@ mod followups;
 mod incident;
 mod jump;
 mod picker;
+mod sync;
 
 pub use board::*;
 pub use confirm::*;
@@ -174,6 +175,13 @@ pub enum Msg {
     },
     /// The store thread died: nothing more is read or written, so the console must end.
     StoreDied(String),
+    /// A sync round of this console ended at `at` (ms), with its error if it failed and what it
+    /// reported on the way (files it would not commit).
+    Synced {
+        at: Millis,
+        error: Option<String>,
+        warnings: Vec<String>,
+    },
 }
 
 /// What the shell must do.
@@ -279,6 +287,8 @@ pub struct Model {
     pub exec: ExecSetup,
     /// The action whose command is running now (one at a time).
     pub running: Option<String>,
+    /// This console's own sync rounds (`--sync-every`), when it runs them.
+    pub sync: Option<crate::sync::status::Live>,
 }
 
 /// What the facilitator pane lists (`v` cycles).
@@ -334,6 +344,7 @@ impl Model {
             fac_view: FacView::Upcoming,
             exec: ExecSetup::default(),
             running: None,
+            sync: None,
         }
     }
 
@@ -504,6 +515,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         },
         Msg::Watch(w) => {
             m.watch = w;
+            Vec::new()
+        }
+        Msg::Synced { at, error, warnings } => {
+            sync::synced(m, at, error, warnings);
             Vec::new()
         }
         Msg::StatusDraftLoaded {

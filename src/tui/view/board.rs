@@ -30,10 +30,17 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
         tabs.push(Span::styled(format!(" {} {n} ", f.label()), style));
         tabs.push(Span::raw(" "));
     }
-    // The directory gives way to what follows it (watch mode, you, problems), never the reverse.
-    let problems = (!m.board_problems.is_empty()).then(|| format!(" · ⚠ {} (!)", m.board_problems.len()));
+    // The directory gives way to what follows it (watch mode, sync, you, problems), never the
+    // reverse. The board is redrawn once a minute: the sync's age is in whole minutes here.
+    let n_problems = m.board_problems.len() + super::header::sync_problems(m);
+    let problems = (n_problems > 0).then(|| format!(" · ⚠ {n_problems} (!)"));
+    let sync = m.sync.as_ref().map(|l| {
+        let t = crate::sync::status::compact_with(l, m.now, format_age);
+        (format!(" · {t}"), l.failing())
+    });
     let tail_w = |you: bool| {
         3 + super::width(&m.watch.mode)
+            + sync.as_ref().map_or(0, |(t, _)| super::width(t))
             + if you { 7 + super::width(&m.me) } else { 0 }
             + problems.as_deref().map_or(0, super::width)
     };
@@ -46,6 +53,9 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
         Span::styled(" · ", theme.dim()),
         Span::raw(m.watch.mode.clone()),
     ];
+    if let Some((t, failing)) = sync {
+        info.push(Span::styled(t, if failing { theme.bad() } else { theme.base() }));
+    }
     if with_you {
         info.push(Span::styled(" · you ", theme.dim()));
         info.push(Span::raw(m.me.clone()));

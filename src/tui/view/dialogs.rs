@@ -1311,6 +1311,20 @@ fn problems(m: &Model, theme: &Theme) -> Dialog {
         None => m.board_problems.iter().map(|p| p.to_string()).collect(),
     };
     let mut rows = Vec::new();
+    // This console's sync rounds first: the remote, the last success, the whole error, the next
+    // round (the header has room for a few words only).
+    if let Some(live) = &m.sync {
+        let style = if live.failing() { theme.bad() } else { theme.base() };
+        for (i, line) in crate::sync::status::detail(live, m.now).into_iter().enumerate() {
+            let glyph = match (i, live.failing()) {
+                (0, true) => "✖ ",
+                (0, false) => "✔ ",
+                _ => "  ",
+            };
+            rows.push(Row::indented(format!("{glyph}{line}"), style, 2));
+        }
+        rows.push(Row::words("", theme.base()));
+    }
     if list.is_empty() {
         rows.push(Row::words("No problems: every file and line was read.", theme.good()));
     }
@@ -1318,7 +1332,7 @@ fn problems(m: &Model, theme: &Theme) -> Dialog {
         rows.push(Row::indented(format!("⚠ {}", sanitize(&p)), theme.base(), 2));
     }
     Dialog {
-        title: "Problems: skipped files and lines, refused events, clock skew".into(),
+        title: "Problems: skipped files and lines, refused events, clock skew, sync".into(),
         rows,
         keys: vec![k("Esc/Enter", "close")],
         max_width: 120,

@@ -10,6 +10,7 @@ use super::{fit, severity_label, width};
 use crate::domain::event::Mode;
 use crate::domain::sanitize;
 use crate::domain::time::{format_age, format_elapsed};
+use crate::sync::status;
 use crate::tui::model::{IncidentModel, Model};
 use crate::tui::theme::Theme;
 
@@ -95,22 +96,35 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     l1.push(Span::raw("  "));
     l1.push(Span::styled(clock.to_string(), theme.bold()));
 
-    let problems = inc.view.problems().len() + s.skew_warnings(m.view_now()).len();
+    let problems = inc.view.problems().len() + s.skew_warnings(m.view_now()).len() + sync_problems(m);
     let l2 = second_line(m, inc, problems, w, theme);
     frame.render_widget(Paragraph::new(vec![Line::from(l1), l2]), area);
 }
 
+/// A failing sync is a problem: the count leads to `!`, where the whole error is.
+pub fn sync_problems(m: &Model) -> usize {
+    usize::from(m.sync.as_ref().is_some_and(|s| s.failing()))
+}
+
 /// (watch, you, problems, the least room the id may have: `None` = whole, the next update when
-/// it is not overdue)
-type Candidate<'a> = (Option<&'a str>, Option<&'a str>, &'a str, Option<usize>, bool);
+/// it is not overdue, sync)
+type Candidate<'a> = (
+    Option<&'a str>,
+    Option<&'a str>,
+    &'a str,
+    Option<usize>,
+    bool,
+    Option<&'a str>,
+);
 
 /// The second line at `w` columns. It always says who commands, when a status update is overdue
 /// and whether there are problems. Then, by priority: the incident's id whole (what people type
 /// after `warroom note` and read out on a call), the next status update, the watch's freshness,
-/// your own name (it is on the board). When that does not fit, in this order: the freshness loses
-/// "ago", your name goes, the problems count loses its word, the freshness goes (never when the
-/// picture is over a minute old), the next update goes (never when it is overdue), and only then
-/// is the id cut.
+/// the sync status (`--sync-every`), your own name (it is on the board). When that does not fit, in
+/// this order: the freshness loses "ago", your name goes, the sync status loses its words
+/// (`sync ✖ 3m`), the problems count loses its word, the freshness and a working sync go (never
+/// when the picture is over a minute old, never a failing sync), the next update goes (never when
+/// it is overdue), and only then is the id cut.
 pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, theme: &Theme) -> Line<'static> {
     let s = inc.state();
     let age = m.now.saturating_sub(m.watch.last_reconcile);
@@ -135,18 +149,24 @@ pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, th
             (u.short(m.view_now()), style, late)
         });
     let watch_kept = stale.then_some(watch.as_str());
-    let candidates: [Candidate; 7] = [
-        (Some(&watch_ago), Some(&you), &pw_long, None, true),
-        (Some(&watch), Some(&you), &pw_long, None, true),
-        (Some(&watch), None, &pw_long, None, true),
-        (Some(&watch), None, &pw_short, None, true),
-        (watch_kept, None, &pw_short, None, true),
-        (watch_kept, None, &pw_short, None, false),
-        (watch_kept, None, &pw_short, Some(0), false),
+    let sync_long = m.sync.as_ref().map(|l| status::short(l, m.now));
+    let sync_short = m.sync.as_ref().map(|l| status::compact(l, m.now));
+    let sync_failing = sync_problems(m) > 0;
+    let (sl, ss) = (sync_long.as_deref(), sync_short.as_deref());
+    let sync_kept = ss.filter(|_| sync_failing);
+    let candidates: [Candidate; 8] = [
+        (Some(&watch_ago), Some(&you), &pw_long, None, true, sl),
+        (Some(&watch), Some(&you), &pw_long, None, true, sl),
+        (Some(&watch), None, &pw_long, None, true, sl),
+        (Some(&watch), None, &pw_long, None, true, ss),
+        (Some(&watch), None, &pw_short, None, true, ss),
+        (watch_kept, None, &pw_short, None, true, sync_kept),
+        (watch_kept, None, &pw_short, None, false, sync_kept),
+        (watch_kept, None, &pw_short, Some(0), false, sync_kept),
     ];
     let sep = 3;
     let mut chosen: Vec<(String, Style)> = Vec::new();
-    for (watch, you, pw, id_min, with_update) in candidates {
+    for (watch, you, pw, id_min, with_update, sync) in candidates {
         let mut parts = vec![(format!("IC {ic}"), theme.base())];
         if let Some((u, style, late)) = &update {
             if with_update || *late {
@@ -161,6 +181,9 @@ pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, th
         }
         if let Some(wt) = watch {
             parts.push((wt.to_string(), theme.base()));
+        }
+        if let Some(sy) = sync {
+            parts.push((sy.to_string(), if sync_failing { theme.bad() } else { theme.base() }));
         }
         let used: usize = parts.iter().map(|(t, _)| super::width(t)).sum::<usize>() + sep * parts.len();
         let room = w.saturating_sub(used);

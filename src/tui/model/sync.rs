@@ -1,0 +1,85 @@
+//! The console's own sync rounds: a round's outcome updates the status the header shows, and a
+//! change between working and failing is said once in the footer (and kept in the message log).
+
+use super::Model;
+use crate::domain::time::Millis;
+use crate::sync::status;
+
+/// Take in a round that ended at `at`.
+pub fn synced(m: &mut Model, at: Millis, error: Option<String>, warnings: Vec<String>) {
+    let Some(live) = m.sync.as_mut() else { return };
+    let was_failing = live.failing();
+    let had_success = live.last_success.is_some();
+    live.record(at, error);
+    live.warnings = warnings;
+    let remote = live.remote.clone();
+    match (&live.last_error, was_failing) {
+        (Some(e), false) => {
+            let why = status::reason(e);
+            m.flash(
+                format!(
+                    "sync with {remote} failed: {why}; your records stay here and go out next round (! for details)"
+                ),
+                true,
+            );
+        }
+        (None, true) => m.flash(format!("sync with {remote} works again"), false),
+        (None, false) if !had_success => m.flash(format!("synced with {remote}"), false),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::status::Live;
+    use crate::tui::keymap::Keymap;
+
+    fn model() -> Model {
+        let mut m = Model::new("alice@a", Keymap::default(), "/srv", 0);
+        m.sync = Some(Live::new("origin", 5_000));
+        m
+    }
+
+    #[test]
+    fn a_change_between_working_and_failing_is_said_once() {
+        let mut m = model();
+        synced(&mut m, 1_000, None, Vec::new());
+        assert_eq!(m.flash.as_ref().map(|f| f.text.as_str()), Some("synced with origin"));
+        synced(&mut m, 6_000, None, Vec::new());
+        synced(
+            &mut m,
+            11_000,
+            Some("push to origin failed: ! [rejected]".into()),
+            Vec::new(),
+        );
+        synced(
+            &mut m,
+            16_000,
+            Some("push to origin failed: ! [rejected]".into()),
+            Vec::new(),
+        );
+        synced(&mut m, 21_000, None, Vec::new());
+        let said: Vec<(&str, bool)> = m.messages.iter().map(|f| (f.text.as_str(), f.error)).collect();
+        assert_eq!(
+            said,
+            vec![
+                ("synced with origin", false),
+                (
+                    "sync with origin failed: push rejected; your records stay here and go out next round (! for details)",
+                    true
+                ),
+                ("sync with origin works again", false),
+            ]
+        );
+        let live = m.sync.as_ref().expect("sync");
+        assert_eq!((live.last_success, live.failing_since), (Some(21_000), None));
+    }
+
+    #[test]
+    fn a_console_without_sync_ignores_rounds() {
+        let mut m = Model::new("alice@a", Keymap::default(), "/srv", 0);
+        synced(&mut m, 1_000, Some("boom".into()), Vec::new());
+        assert!(m.sync.is_none() && m.messages.is_empty());
+    }
+}

@@ -1,0 +1,73 @@
+//! The console's sync rounds (`--sync-every`, `sync_every:`): `crate::sync::round` on a thread of
+//! its own, never on the UI thread. Each round's git commands have a timeout, a round holds the
+//! clone's sync lock (so a `warroom sync --every` beside the console takes turns with it), and
+//! each outcome goes to the reducer as `Msg::Synced` and to the state directory's status file
+//! (what `warroom list` shows).
+
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::model::Msg;
+use crate::domain::time::Millis;
+use crate::sync::{self, status, Site};
+
+/// What the console needs to run sync rounds.
+#[derive(Debug, Clone)]
+pub struct SyncSetup {
+    pub site: Site,
+    pub options: sync::Options,
+    /// Between the end of one round and the start of the next.
+    pub every: Duration,
+}
+
+impl SyncSetup {
+    /// The status the header starts from, before the first round ends.
+    pub fn live(&self) -> status::Live {
+        let every_ms = Millis::try_from(self.every.as_millis()).unwrap_or(Millis::MAX);
+        status::Live::new(&self.options.remote, every_ms)
+    }
+}
+
+/// Start the rounds: the first at once, then one `every` after each ends. Dropping the returned
+/// sender stops them (a round under way ends first; its git commands have their timeout).
+pub fn spawn(
+    setup: SyncSetup,
+    state_dir: PathBuf,
+    clock: fn() -> Millis,
+    reply: UnboundedSender<Msg>,
+) -> std::io::Result<Sender<()>> {
+    let (stop, stopped) = channel::<()>();
+    // Not joined on exit: a round stuck on a dead link must not keep the console from quitting.
+    std::thread::Builder::new()
+        .name("warroom-sync".into())
+        .spawn(move || loop {
+            let report = sync::round(&setup.site, &setup.options);
+            let at = clock();
+            let remote = &setup.options.remote;
+            if report.did_something() {
+                tracing::info!(line = %report.line(remote), "sync round");
+            }
+            for w in &report.warnings {
+                tracing::warn!(warning = %w, "sync round");
+            }
+            if let Err(e) = status::record_round(&state_dir, &setup.site.root, remote, report.error.clone(), at) {
+                tracing::warn!(error = %e, "cannot record the sync status");
+            }
+            let msg = Msg::Synced {
+                at,
+                error: report.error,
+                warnings: report.warnings,
+            };
+            if reply.send(msg).is_err() {
+                break;
+            }
+            match stopped.recv_timeout(setup.every) {
+                Err(RecvTimeoutError::Timeout) => {}
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+            }
+        })?;
+    Ok(stop)
+}
