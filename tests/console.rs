@@ -2948,3 +2948,98 @@ fn quitting_while_a_command_runs_asks_first() {
     update(&mut m, key('y'));
     assert!(m.quit);
 }
+
+// ---- the console's sync rounds (`--sync-every`) ---------------------------------------------
+
+/// The model on the incident with sync every 5 s: never synced, synced 12 s ago, or failing for
+/// 3 minutes (a push the remote rejected).
+fn with_sync(state: &str) -> Model {
+    let mut m = model_on_incident();
+    let now = m.now;
+    m.sync = Some(warroom::sync::status::Live::new("origin", 5_000));
+    let synced = |m: &mut Model, at: i64, error: Option<&str>| {
+        update(
+            m,
+            Msg::Synced {
+                at,
+                error: error.map(str::to_string),
+                warnings: Vec::new(),
+            },
+        );
+    };
+    match state {
+        "never" => {}
+        "synced" => synced(&mut m, now - 12_000, None),
+        "failed" => {
+            synced(&mut m, now - 200_000, None);
+            let e = "push to origin failed: ! [remote rejected] main -> main (pre-receive hook declined); your records are committed locally and go out next round";
+            synced(&mut m, now - 180_000, Some(e));
+            synced(&mut m, now - 2_000, Some(e));
+        }
+        _ => unreachable!(),
+    }
+    m
+}
+
+fn top_lines(s: &str, n: usize) -> String {
+    s.lines().take(n).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn the_header_shows_sync_never_synced_failed_at_80x24() {
+    let mut all = String::new();
+    for state in ["never", "synced", "failed"] {
+        let m = with_sync(state);
+        let s = screen(&render(&m, 80, 24, Theme::mono()));
+        all.push_str(&format!("{state}:\n{}\n", top_lines(&s, 2)));
+        // The incident's id stays whole beside the sync status.
+        assert!(s.lines().nth(1).is_some_and(|l| l.contains(ID)), "{s}");
+    }
+    assert!(
+        all.contains("sync …") && all.contains("sync 12s ago") && all.contains("sync ✖ 3m"),
+        "{all}"
+    );
+    insta::assert_snapshot!(all);
+}
+
+#[test]
+fn the_header_says_why_sync_fails_where_there_is_room() {
+    let m = with_sync("failed");
+    let s = screen(&render(&m, 120, 40, Theme::mono()));
+    assert!(
+        s.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("sync failed 3m: push rejected")),
+        "{s}"
+    );
+}
+
+#[test]
+fn the_board_shows_sync_at_80x24() {
+    let mut all = String::new();
+    for state in ["never", "synced", "failed"] {
+        let inc = with_sync(state);
+        let mut m = board_model();
+        m.sync = inc.sync.clone();
+        m.now = inc.now;
+        let s = screen(&render(&m, 80, 24, Theme::mono()));
+        all.push_str(&format!("{state}:\n{}\n", top_lines(&s, 2)));
+    }
+    insta::assert_snapshot!(all);
+}
+
+#[test]
+fn problems_list_the_whole_sync_error_and_the_next_round() {
+    let mut m = with_sync("failed");
+    // The failure was said once in the footer, pointing at `!`.
+    let said = m.flash.as_ref().map(|f| f.text.clone()).unwrap_or_default();
+    assert!(
+        said.contains("sync with origin failed: push rejected") && said.contains("! for details"),
+        "{said}"
+    );
+    update(&mut m, key('!'));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    insta::assert_snapshot!(s);
+    assert!(s.contains("pre-receive hook declined"), "{s}");
+    assert!(s.contains("next round in 3s"), "{s}");
+}

@@ -194,7 +194,9 @@ pub fn detail(live: &Live, now: Millis) -> Vec<String> {
             format_age(now.saturating_sub(since)),
             sanitize(e)
         ));
-        out.push("your records stay committed locally and go out with the first round that succeeds".to_string());
+        if !e.contains("committed locally") {
+            out.push("your records stay committed locally and go out with the first round that succeeds".to_string());
+        }
     }
     out.extend(live.warnings.iter().map(|w| format!("warning: {}", sanitize(w))));
     if let Some(next) = live.next_round() {

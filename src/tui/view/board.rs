@@ -32,8 +32,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
     }
     // The directory gives way to what follows it (watch mode, sync, you, problems), never the
     // reverse. The board is redrawn once a minute: the sync's age is in whole minutes here.
-    let n_problems = m.board_problems.len() + super::header::sync_problems(m);
-    let problems = (n_problems > 0).then(|| format!(" · ⚠ {n_problems} (!)"));
+    let problems = (!m.board_problems.is_empty()).then(|| format!(" · ⚠ {} (!)", m.board_problems.len()));
     let sync = m.sync.as_ref().map(|l| {
         let t = crate::sync::status::compact_with(l, m.now, format_age);
         (format!(" · {t}"), l.failing())

@@ -96,14 +96,9 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     l1.push(Span::raw("  "));
     l1.push(Span::styled(clock.to_string(), theme.bold()));
 
-    let problems = inc.view.problems().len() + s.skew_warnings(m.view_now()).len() + sync_problems(m);
+    let problems = inc.view.problems().len() + s.skew_warnings(m.view_now()).len();
     let l2 = second_line(m, inc, problems, w, theme);
     frame.render_widget(Paragraph::new(vec![Line::from(l1), l2]), area);
-}
-
-/// A failing sync is a problem: the count leads to `!`, where the whole error is.
-pub fn sync_problems(m: &Model) -> usize {
-    usize::from(m.sync.as_ref().is_some_and(|s| s.failing()))
 }
 
 /// (watch, you, problems, the least room the id may have: `None` = whole, the next update when
@@ -122,9 +117,9 @@ type Candidate<'a> = (
 /// after `warroom note` and read out on a call), the next status update, the watch's freshness,
 /// the sync status (`--sync-every`), your own name (it is on the board). When that does not fit, in
 /// this order: the freshness loses "ago", your name goes, the sync status loses its words
-/// (`sync ✖ 3m`), the problems count loses its word, the freshness and a working sync go (never
-/// when the picture is over a minute old, never a failing sync), the next update goes (never when
-/// it is overdue), and only then is the id cut.
+/// (`sync ✖ 3m`), the problems count loses its word, the freshness goes (never when the picture is
+/// over a minute old) leaving its place to the sync status, a working sync goes (never a failing
+/// one), the next update goes (never when it is overdue), and only then is the id cut.
 pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, theme: &Theme) -> Line<'static> {
     let s = inc.state();
     let age = m.now.saturating_sub(m.watch.last_reconcile);
@@ -151,15 +146,19 @@ pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, th
     let watch_kept = stale.then_some(watch.as_str());
     let sync_long = m.sync.as_ref().map(|l| status::short(l, m.now));
     let sync_short = m.sync.as_ref().map(|l| status::compact(l, m.now));
-    let sync_failing = sync_problems(m) > 0;
+    let sync_failing = m.sync.as_ref().is_some_and(|l| l.failing());
     let (sl, ss) = (sync_long.as_deref(), sync_short.as_deref());
     let sync_kept = ss.filter(|_| sync_failing);
-    let candidates: [Candidate; 8] = [
+    // A working sync's age takes the place of a fresh watch's (the picture from the other site is
+    // the older one); a failing sync is kept like a stale watch.
+    let candidates: [Candidate; 10] = [
         (Some(&watch_ago), Some(&you), &pw_long, None, true, sl),
         (Some(&watch), Some(&you), &pw_long, None, true, sl),
         (Some(&watch), None, &pw_long, None, true, sl),
         (Some(&watch), None, &pw_long, None, true, ss),
         (Some(&watch), None, &pw_short, None, true, ss),
+        (watch_kept, None, &pw_short, None, true, sl),
+        (watch_kept, None, &pw_short, None, true, ss),
         (watch_kept, None, &pw_short, None, true, sync_kept),
         (watch_kept, None, &pw_short, None, false, sync_kept),
         (watch_kept, None, &pw_short, Some(0), false, sync_kept),
