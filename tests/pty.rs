@@ -1177,3 +1177,166 @@ fn every_key_typed_during_a_twenty_writer_storm_arrives() {
     assert!(written.load(Ordering::Relaxed) >= 2_000, "the storm ran");
     assert!(c.running());
 }
+
+// ---- the console runs git sync ------------------------------------------------------------------
+
+/// Git as the tests want it: no system or global configuration of the machine, HOME in the world.
+fn git_in(w: &World, dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", w.path().join("home"))
+        .env("GIT_CONFIG_GLOBAL", w.path().join("home").join(".gitconfig"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A `warroom sync --every` loop run beside the console, stopped (and reaped) on drop.
+struct SyncLoop(std::process::Child);
+
+impl SyncLoop {
+    /// Stop it and return what it printed (a line a round that did something).
+    fn stop(mut self) -> String {
+        use std::io::Read as _;
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let mut out = String::new();
+        if let Some(mut o) = self.0.stdout.take() {
+            let _ = o.read_to_string(&mut out);
+        }
+        out
+    }
+}
+
+impl Drop for SyncLoop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_console_with_sync_every_pushes_a_typed_note_and_shows_the_sync_status() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    std::fs::create_dir_all(w.path().join("home")).expect("home");
+    let bare = w.path().join("remote.git");
+    git_in(
+        &w,
+        w.path(),
+        &["init", "--quiet", "--bare", "-b", "main", &bare.to_string_lossy()],
+    );
+    let git_env = |c: &mut std::process::Command| {
+        c.env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", w.path().join("home"))
+            .env("GIT_CONFIG_GLOBAL", w.path().join("home").join(".gitconfig"));
+    };
+    let mut init = w.cmd(&alice);
+    git_env(&mut init);
+    Run::from_output(
+        init.args(["sync", "--init", &bare.to_string_lossy()])
+            .output()
+            .expect("sync --init"),
+    )
+    .ok();
+    let id = w.declare(&alice, "Synced console");
+
+    // A `warroom sync --every` loop beside the console, in the same clone: the two take turns.
+    let mut beside = w.cmd(&alice);
+    git_env(&mut beside);
+    let beside = SyncLoop(
+        beside
+            .args(["sync", "--every", "0.3"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start a sync loop"),
+    );
+
+    let args = ["--sync-every", "1", "open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Synced console", Spawn::new(&args));
+    c.wait_until("a synced status in the header", WAIT, |s| {
+        s.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("sync ") && l.contains(" ago"))
+    });
+
+    c.send(b"n");
+    c.wait_for("Enter sends · Alt+Enter", WAIT);
+    c.type_text("pushed by the console");
+    c.send(b"\r");
+    let log_name = w
+        .log_of(&alice, &id)
+        .file_name()
+        .expect("log name")
+        .to_string_lossy()
+        .into_owned();
+    let remote_log = || {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&bare)
+            .args(["show", &format!("main:{id}/events/{log_name}")])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let start = Instant::now();
+    while !remote_log().contains("pushed by the console") {
+        assert!(
+            start.elapsed() < WAIT * 2,
+            "the note never reached the bare remote\n{}",
+            c.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = git_in(&w, &bare, &["log", "--format=%s", "main"]);
+    assert!(log.lines().all(|l| l.starts_with("warroom sync from jump.")), "{log}");
+    let merges = git_in(&w, &bare, &["rev-list", "--merges", "main"]);
+    assert_eq!(merges, "", "a merge commit on the remote");
+
+    // The remote goes away: the console says the sync fails, keeps the note here, and pushes it
+    // once the remote is back.
+    let said = beside.stop();
+    assert!(
+        !said.contains("FAILED"),
+        "the loop beside the console failed a round:\n{said}"
+    );
+    let away = w.path().join("remote.git.away");
+    std::fs::rename(&bare, &away).expect("take the remote away");
+    c.wait_until("a failing sync in the header", WAIT, |s| {
+        s.lines().nth(1).is_some_and(|l| l.contains("sync ✖"))
+    });
+    c.send(b"n");
+    c.wait_for("Enter sends · Alt+Enter", WAIT);
+    c.type_text("written while the remote was away");
+    c.send(b"\r");
+    c.wait_for("written while the remote was away", WAIT);
+    c.send(b"!");
+    let s = c.wait_for("failing for", WAIT);
+    assert!(s.contains("cannot fetch from origin"), "{s}");
+    c.send(b"\x1b");
+    std::fs::rename(&away, &bare).expect("bring the remote back");
+    let start = Instant::now();
+    while !remote_log().contains("written while the remote was away") {
+        assert!(start.elapsed() < WAIT * 2, "the note never went out\n{}", c.screen());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    c.wait_until("the sync working again", WAIT, |s| {
+        s.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("sync ") && l.contains(" ago"))
+    });
+    assert!(c.running());
+    // Both sides agree and the clone is clean: nothing lost, nothing left behind.
+    assert_eq!(git_in(&w, &w.root(), &["status", "--porcelain"]), "");
+    w.run(&alice, &["verify", &id]).ok();
+}

@@ -531,3 +531,40 @@ fn two_installs_sharing_one_clone_each_send_their_own_logs() {
         assert!(notes.contains(&t.to_string()), "{notes:?}");
     }
 }
+
+#[test]
+fn rounds_started_at_once_in_one_clone_take_turns() {
+    let s = Sites::new();
+    let carol = s.a.who("carol", "site-a");
+    let id = s.a.declare(&s.alice, "One clone, two loops");
+    for k in 0..4 {
+        s.a.note(&s.alice, &id, &format!("alice {k}"));
+        s.a.note(&carol, &id, &format!("carol {k}"));
+        // A console's round and a `warroom sync` loop's round (two installs, one clone) at once.
+        let rounds: Vec<_> = [&s.alice, &carol, &s.alice]
+            .into_iter()
+            .map(|who| {
+                let mut c = s.a.cmd(who);
+                git_env(&mut c, s.remote.path());
+                c.arg("sync")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("start sync")
+            })
+            .collect();
+        for r in rounds {
+            let run = Run::from_output(r.wait_with_output().expect("sync"));
+            assert_eq!(run.code, 0, "a round failed beside another\n{run}");
+        }
+    }
+    s.warroom(&s.a, &s.alice, &["sync"]).ok();
+    s.warroom(&s.a, &carol, &["sync"]).ok();
+    s.sync_b();
+    let notes = s.assert_converged(&id);
+    for k in 0..4 {
+        for who in ["alice", "carol"] {
+            assert!(notes.contains(&format!("{who} {k}")), "lost {who} {k}: {notes:?}");
+        }
+    }
+}
