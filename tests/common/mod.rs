@@ -13,6 +13,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_warroom");
 /// One temporary world: a shared incident directory that several simulated installs use.
 pub struct World {
     pub tmp: tempfile::TempDir,
+    /// The shared directory when it is not `<tmp>/root` (a network mount, say).
+    pub shared: Option<PathBuf>,
 }
 
 /// One simulated install: who, on which host, with its own local state directory (and so its
@@ -102,16 +104,24 @@ impl World {
         for d in ["run", "cfg", "tmp"] {
             std::fs::create_dir_all(tmp.path().join(d)).unwrap();
         }
-        World { tmp }
+        World { tmp, shared: None }
     }
 
     pub fn path(&self) -> &Path {
         self.tmp.path()
     }
 
+    /// A world whose shared incident directory is `shared` (its installs' state stays local).
+    pub fn at(shared: PathBuf) -> World {
+        World {
+            shared: Some(shared),
+            ..World::new()
+        }
+    }
+
     /// The shared incident directory.
     pub fn root(&self) -> PathBuf {
-        self.tmp.path().join("root")
+        self.shared.clone().unwrap_or_else(|| self.tmp.path().join("root"))
     }
 
     /// A simulated install of `user` on `host` (its own state directory).
