@@ -1224,30 +1224,65 @@ impl Drop for SyncLoop {
     }
 }
 
-#[test]
-fn a_console_with_sync_every_pushes_a_typed_note_and_shows_the_sync_status() {
-    let w = World::new();
-    let alice = w.who("alice", "jump");
+fn sync_git_env(w: &World, c: &mut std::process::Command) {
+    c.env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", w.path().join("home"))
+        .env("GIT_CONFIG_GLOBAL", w.path().join("home").join(".gitconfig"));
+}
+
+/// The world's shared directory made a clone of a new, empty bare repository; its path.
+fn clone_of_a_bare_remote(w: &World, who: &Who) -> std::path::PathBuf {
     std::fs::create_dir_all(w.path().join("home")).expect("home");
     let bare = w.path().join("remote.git");
     git_in(
-        &w,
+        w,
         w.path(),
         &["init", "--quiet", "--bare", "-b", "main", &bare.to_string_lossy()],
     );
-    let git_env = |c: &mut std::process::Command| {
-        c.env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", w.path().join("home"))
-            .env("GIT_CONFIG_GLOBAL", w.path().join("home").join(".gitconfig"));
-    };
-    let mut init = w.cmd(&alice);
-    git_env(&mut init);
+    let mut init = w.cmd(who);
+    sync_git_env(w, &mut init);
     Run::from_output(
         init.args(["sync", "--init", &bare.to_string_lossy()])
             .output()
             .expect("sync --init"),
     )
     .ok();
+    bare
+}
+
+/// Sync rounds every second on an idle board draw nothing: the board's `sync <1m` does not change,
+/// and git's own writes under `.git` are not incidents.
+#[test]
+fn an_idle_board_with_sync_every_second_does_not_redraw() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    clone_of_a_bare_remote(&w, &alice);
+    w.declare(&alice, "Idle sync");
+    let args = ["--sync-every", "1"];
+    let mut c = Console::spawn(&w, &alice, Spawn::new(&args));
+    c.wait_until("the board with a synced status", WAIT, |s| {
+        s.contains("Idle sync") && s.contains("sync <1m")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let m = idle_window(&c, Duration::from_secs(5));
+    eprintln!(
+        "idle board with --sync-every 1: {} bytes, {} frames in 5 s; {}",
+        m.bytes,
+        m.frames,
+        m.cpu_ticks
+            .map(|t| format!("{t} CPU ticks (1/100 s) in the console process"))
+            .unwrap_or_default()
+    );
+    // At most a minute boundary's redraw.
+    assert!(m.frames <= 2, "{} frames in 5 s while idle ({m:?})", m.frames);
+}
+
+#[test]
+fn a_console_with_sync_every_pushes_a_typed_note_and_shows_the_sync_status() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let bare = clone_of_a_bare_remote(&w, &alice);
+    let git_env = |c: &mut std::process::Command| sync_git_env(&w, c);
     let id = w.declare(&alice, "Synced console");
 
     // A `warroom sync --every` loop beside the console, in the same clone: the two take turns.

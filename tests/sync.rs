@@ -568,3 +568,22 @@ fn rounds_started_at_once_in_one_clone_take_turns() {
         }
     }
 }
+
+#[test]
+fn a_console_sync_interval_under_a_second_is_refused_before_the_terminal() {
+    let w = World::new();
+    let alice = w.who("alice", "site-a");
+    let run = w.run(&alice, &["--sync-every", "0.2"]).code(2);
+    assert!(run.stderr.contains("--sync-every"), "{run}");
+    let cfg = w.path().join("cfg").join("warroom");
+    std::fs::create_dir_all(&cfg).expect("config folder");
+    std::fs::write(cfg.join("config.ron"), "(sync_every: 0.5, sync_remote: \"origin\")").expect("config");
+    let run = w.run(&alice, &["open", "nothing-here"]);
+    assert_ne!(run.code, 0, "{run}");
+    let run = w.run(&alice, &[]).code(2);
+    assert!(run.stderr.contains("sync_every"), "{run}");
+    // A good interval passes the check and reaches the terminal check (no terminal here).
+    std::fs::write(cfg.join("config.ron"), "(sync_every: 10)").expect("config");
+    let run = w.run(&alice, &[]);
+    assert!(run.stderr.contains("needs a terminal"), "{run}");
+}

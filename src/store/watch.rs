@@ -97,6 +97,17 @@ pub fn after_loss(mode: Mode) -> Mode {
 
 /// Receives watcher events (and errors).
 pub type Handler = Box<dyn FnMut(notify::Result<notify::Event>) + Send>;
+/// Whether `p` lies inside a folder directly under `root` whose name starts with a dot (`.git`):
+/// never an incident (their ids start with a date), so nothing there is worth a reconcile.
+pub fn in_hidden_folder(root: &Path, p: &Path) -> bool {
+    let mut rest = match p.strip_prefix(root) {
+        Ok(r) => r.components(),
+        Err(_) => return false,
+    };
+    let first = rest.next();
+    rest.next().is_some() && first.is_some_and(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+}
+
 /// Creates a watcher on a folder and registers it; notify's inotify watcher in the console, a
 /// failing stand-in in tests. What it returns is kept alive for as long as the watch runs.
 pub type Backend = fn(&Path, Handler) -> notify::Result<Box<dyn std::any::Any + Send>>;
@@ -132,6 +143,7 @@ impl Watch {
         hint: impl Fn() + Send + 'static,
         lost: impl Fn(&'static str) + Send + 'static,
     ) -> Watch {
+        let root = path.to_path_buf();
         let handler: Handler = Box::new(move |res: notify::Result<notify::Event>| {
             if let Err(e) = &res {
                 if loses_watches(e) {
@@ -139,8 +151,12 @@ impl Watch {
                 }
             }
             // Our own reads open and close files: those access events must not wake us, or each
-            // reconcile would trigger the next one. Errors and overflows (Rescan) do wake us.
-            if !matches!(res, Ok(ref e) if matches!(e.kind, notify::EventKind::Access(_))) {
+            // reconcile would trigger the next one. Nor does git's work in `.git` (a sync round
+            // every few seconds would redraw the console each time). Errors and overflows
+            // (Rescan) do wake us.
+            let quiet = matches!(&res, Ok(e) if matches!(e.kind, notify::EventKind::Access(_))
+                || (!e.paths.is_empty() && e.paths.iter().all(|p| in_hidden_folder(&root, p))));
+            if !quiet {
                 hint()
             }
         });
@@ -190,6 +206,25 @@ mod tests {
 
     fn enospc(_: &Path, _: Handler) -> notify::Result<Box<dyn std::any::Any + Send>> {
         Err(notify::Error::io(std::io::Error::from_raw_os_error(libc::ENOSPC)))
+    }
+
+    #[test]
+    fn git_work_in_a_dot_folder_is_not_a_hint() {
+        let root = Path::new("/srv/warroom");
+        assert!(in_hidden_folder(root, Path::new("/srv/warroom/.git/objects/ab/cdef")));
+        assert!(in_hidden_folder(root, Path::new("/srv/warroom/.git/index.lock")));
+        // The folder's own creation or removal, root files, incidents and other roots still count.
+        assert!(!in_hidden_folder(root, Path::new("/srv/warroom/.git")));
+        assert!(!in_hidden_folder(root, Path::new("/srv/warroom/.gitattributes")));
+        assert!(!in_hidden_folder(
+            root,
+            Path::new("/srv/warroom/2026-11-30-x-ab12/events/a@b.c.ronl")
+        ));
+        assert!(!in_hidden_folder(
+            root,
+            Path::new("/srv/warroom/2026-11-30-x-ab12/.tmp123")
+        ));
+        assert!(!in_hidden_folder(root, Path::new("/elsewhere/.git/index")));
     }
 
     #[test]

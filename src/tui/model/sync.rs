@@ -9,7 +9,6 @@ use crate::sync::status;
 pub fn synced(m: &mut Model, at: Millis, error: Option<String>, warnings: Vec<String>) {
     let Some(live) = m.sync.as_mut() else { return };
     let was_failing = live.failing();
-    let had_success = live.last_success.is_some();
     live.record(at, error);
     live.warnings = warnings;
     let remote = live.remote.clone();
@@ -24,7 +23,6 @@ pub fn synced(m: &mut Model, at: Millis, error: Option<String>, warnings: Vec<St
             );
         }
         (None, true) => m.flash(format!("sync with {remote} works again"), false),
-        (None, false) if !had_success => m.flash(format!("synced with {remote}"), false),
         _ => {}
     }
 }
@@ -45,7 +43,8 @@ mod tests {
     fn a_change_between_working_and_failing_is_said_once() {
         let mut m = model();
         synced(&mut m, 1_000, None, Vec::new());
-        assert_eq!(m.flash.as_ref().map(|f| f.text.as_str()), Some("synced with origin"));
+        // Working is said by the header alone (a footer message would redraw for its seconds).
+        assert_eq!(m.flash, None);
         synced(&mut m, 6_000, None, Vec::new());
         synced(
             &mut m,
@@ -64,7 +63,6 @@ mod tests {
         assert_eq!(
             said,
             vec![
-                ("synced with origin", false),
                 (
                     "sync with origin failed: push rejected; your records stay here and go out next round (! for details)",
                     true
