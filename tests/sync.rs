@@ -575,6 +575,9 @@ fn a_console_sync_interval_under_a_second_is_refused_before_the_terminal() {
     let alice = w.who("alice", "site-a");
     let run = w.run(&alice, &["--sync-every", "0.2"]).code(2);
     assert!(run.stderr.contains("--sync-every"), "{run}");
+    // Only the console runs rounds: a headless verb says where to look instead.
+    let run = w.run(&alice, &["--sync-every", "5", "list"]).code(2);
+    assert!(run.stderr.contains("--sync-every is for the console"), "{run}");
     let cfg = w.path().join("cfg").join("warroom");
     std::fs::create_dir_all(&cfg).expect("config folder");
     std::fs::write(cfg.join("config.ron"), "(sync_every: 0.5, sync_remote: \"origin\")").expect("config");
@@ -586,4 +589,25 @@ fn a_console_sync_interval_under_a_second_is_refused_before_the_terminal() {
     std::fs::write(cfg.join("config.ron"), "(sync_every: 10)").expect("config");
     let run = w.run(&alice, &[]);
     assert!(run.stderr.contains("needs a terminal"), "{run}");
+}
+
+#[test]
+fn a_round_waits_for_another_in_the_same_clone_then_says_so() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Locked clone");
+    // Another round (a console's, say) holds the clone's sync lock.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(s.a.root().join(".git").join("warroom-sync.lock"))
+        .expect("lock file");
+    lock.lock().expect("take the lock");
+    let run = s.warroom(&s.a, &s.alice, &["sync", "--timeout", "1"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("another sync round in this clone"), "{run}");
+    drop(lock);
+    s.sync_a();
+    s.sync_b();
+    s.assert_converged(&id);
 }

@@ -758,11 +758,28 @@ pub fn run_hooks(ctx: &context::Ctx, id: &str, events: &[crate::domain::event::E
     }
 }
 
+/// The verbs that open the console (and so may run its sync rounds).
+fn opens_console(command: &Command) -> bool {
+    match command {
+        Command::Open { .. } => true,
+        Command::Exercise(ExerciseCommand::Run { headless, .. }) => !headless,
+        _ => false,
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
     let Some(command) = cli.command else {
         return console::console(g, None);
     };
+    if g.sync_every.is_some() && !opens_console(&command) {
+        return Err(Fail {
+            message: "--sync-every is for the console (no command, `open`, `exercise run`); \
+                      elsewhere run `warroom sync` (`--every SECS` for a loop)"
+                .into(),
+            code: 2,
+        });
+    }
     match command {
         Command::Open { incident } => console::console(g, Some(&incident)),
         Command::Declare {
