@@ -194,7 +194,9 @@ pub fn detail(live: &Live, now: Millis) -> Vec<String> {
             format_age(now.saturating_sub(since)),
             sanitize(e)
         ));
-        if !e.contains("committed locally") {
+        // Only a round that got as far as committing keeps records waiting to go out.
+        let committed = matches!(reason(e), "push rejected" | "push failed" | "fetch failed");
+        if committed && !e.contains("committed locally") {
             out.push("your records stay committed locally and go out with the first round that succeeds".to_string());
         }
     }
@@ -293,6 +295,18 @@ mod tests {
         );
         assert!(!d.iter().any(|l| l.contains('\u{1b}')), "{d:?}");
         assert_eq!(d.last().map(String::as_str), Some("next round in 3s"));
+        // A round that never got to commit promises nothing about records going out.
+        let mut unset = Live::new("origin", 5_000);
+        unset.record(
+            1_000,
+            Some("/srv/x is not the top folder of a git repository. Set it up".into()),
+        );
+        assert!(!detail(&unset, 2_000).iter().any(|l| l.contains("committed locally")));
+        let mut fetch_failed = Live::new("origin", 5_000);
+        fetch_failed.record(1_000, Some("cannot fetch from origin: fatal: unable to access".into()));
+        assert!(detail(&fetch_failed, 2_000)
+            .iter()
+            .any(|l| l.contains("committed locally")));
         let mut fresh = Live::new("origin", 5_000);
         assert_eq!(detail(&fresh, 0)[1], "the first round is running");
         fresh.record(0, None);

@@ -16,9 +16,7 @@ pub fn synced(m: &mut Model, at: Millis, error: Option<String>, warnings: Vec<St
         (Some(e), false) => {
             let why = status::reason(e);
             m.flash(
-                format!(
-                    "sync with {remote} failed: {why}; your records stay here and go out next round (! for details)"
-                ),
+                format!("sync with {remote} failed: {why}; it is tried again each round (! for details)"),
                 true,
             );
         }
@@ -64,7 +62,7 @@ mod tests {
             said,
             vec![
                 (
-                    "sync with origin failed: push rejected; your records stay here and go out next round (! for details)",
+                    "sync with origin failed: push rejected; it is tried again each round (! for details)",
                     true
                 ),
                 ("sync with origin works again", false),
