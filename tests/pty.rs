@@ -1375,3 +1375,24 @@ fn a_console_with_sync_every_pushes_a_typed_note_and_shows_the_sync_status() {
     assert_eq!(git_in(&w, &w.root(), &["status", "--porcelain"]), "");
     w.run(&alice, &["verify", &id]).ok();
 }
+
+/// Without rounds of its own, the console shows what a `warroom sync` of this install recorded.
+#[test]
+fn a_console_shows_the_sync_a_loop_beside_it_recorded() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    clone_of_a_bare_remote(&w, &alice);
+    let id = w.declare(&alice, "Loop beside");
+    let mut sync = w.cmd(&alice);
+    sync_git_env(&w, &mut sync);
+    Run::from_output(sync.arg("sync").output().expect("warroom sync")).ok();
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Loop beside", Spawn::new(&args));
+    c.wait_until("the loop's sync status in the header", WAIT, |s| {
+        s.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("sync ") && l.contains(" ago"))
+    });
+    c.send(b"!");
+    c.wait_for("as `warroom sync` of this install last recorded it", WAIT);
+}

@@ -63,9 +63,12 @@ pub fn record_round(
     save(state_dir, &st)
 }
 
-/// What a console that runs sync rounds knows of them. Times are ms since the Unix epoch.
+/// What a console knows of sync rounds: its own (`--sync-every`), or those of a `warroom sync`
+/// of this install run beside it (read from the status file). Times are ms since the Unix epoch.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Live {
+    /// The console runs the rounds itself (else they are read from the status file).
+    pub own: bool,
     pub remote: String,
     /// Milliseconds between the end of one round and the start of the next.
     pub every_ms: Millis,
@@ -82,9 +85,26 @@ pub struct Live {
 impl Live {
     pub fn new(remote: &str, every_ms: Millis) -> Live {
         Live {
+            own: true,
             remote: remote.to_string(),
             every_ms,
             ..Live::default()
+        }
+    }
+
+    /// The rounds of a `warroom sync` run beside the console, from the status file it keeps.
+    /// When the failures began is not kept there: the last success stands in for it.
+    pub fn from_status(st: &Status) -> Live {
+        let failing = st.last_error.is_some();
+        Live {
+            own: false,
+            remote: st.remote.clone(),
+            every_ms: 0,
+            last_attempt: Some(st.last_attempt),
+            last_success: st.last_success,
+            last_error: st.last_error.clone(),
+            failing_since: failing.then(|| st.last_success.unwrap_or(st.last_attempt)),
+            warnings: Vec::new(),
         }
     }
 
@@ -178,10 +198,14 @@ pub fn compact_with(live: &Live, now: Millis, age: fn(Millis) -> String) -> Stri
 /// error, the next round, and what a failure means for the records.
 pub fn detail(live: &Live, now: Millis) -> Vec<String> {
     let remote = sanitize(&live.remote);
-    let mut out = vec![format!(
-        "sync: this console runs `warroom sync` with {remote} every {} s",
-        live.every_ms / 1000
-    )];
+    let mut out = vec![if live.own {
+        format!(
+            "sync: this console runs `warroom sync` with {remote} every {} s",
+            live.every_ms / 1000
+        )
+    } else {
+        format!("sync: as `warroom sync` of this install last recorded it, with {remote} (this console runs no rounds: --sync-every)")
+    }];
     out.push(match live.last_success {
         Some(t) => format!("last synced {} ago", format_age(now.saturating_sub(t))),
         None if live.last_attempt.is_none() => "the first round is running".to_string(),
@@ -201,7 +225,7 @@ pub fn detail(live: &Live, now: Millis) -> Vec<String> {
         }
     }
     out.extend(live.warnings.iter().map(|w| format!("warning: {}", sanitize(w))));
-    if let Some(next) = live.next_round() {
+    if let Some(next) = live.next_round().filter(|_| live.own) {
         out.push(if next > now {
             format!("next round in {}", format_age(next - now))
         } else {
@@ -311,6 +335,31 @@ mod tests {
         assert_eq!(detail(&fresh, 0)[1], "the first round is running");
         fresh.record(0, None);
         assert_eq!(detail(&fresh, 9_000).last().map(String::as_str), Some("next round now"));
+    }
+
+    #[test]
+    fn a_loop_beside_the_console_is_read_from_its_status_file() {
+        let st = Status {
+            dir: "/srv/warroom".into(),
+            remote: "origin".into(),
+            last_attempt: 200_000,
+            last_success: Some(20_000),
+            last_error: Some("push to origin failed: ! [rejected]".into()),
+        };
+        let l = Live::from_status(&st);
+        assert_eq!(short(&l, 200_000), "sync failed 3m: push rejected");
+        let d = detail(&l, 200_000);
+        assert!(
+            d[0].contains("as `warroom sync` of this install last recorded it"),
+            "{d:?}"
+        );
+        assert!(!d.iter().any(|l| l.starts_with("next round")), "{d:?}");
+        let ok = Live::from_status(&Status {
+            last_error: None,
+            last_success: Some(200_000),
+            ..st
+        });
+        assert_eq!(short(&ok, 212_000), "sync 12s ago");
     }
 
     #[test]

@@ -91,6 +91,9 @@ fn start_log(store: &Store) {
 }
 
 /// Run the console until the user quits (or the terminal hangs up).
+/// Seconds between reads of the sync status file when the console runs no rounds itself.
+const SYNC_FILE_TICKS: u64 = 5;
+
 /// How long store messages are applied before the keyboard is looked at again.
 const DRAIN_BUDGET: Duration = Duration::from_millis(8);
 
@@ -206,6 +209,13 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
     }
     let mut dirty = true;
     let mut last_minute = clock() / 60_000;
+    // Without rounds of its own, the console shows what a `warroom sync` beside it recorded
+    // (a local file, read on the local thread every few seconds).
+    let read_sync_file = opts.sync.is_none() && !opts.demo;
+    let mut ticks: u64 = 0;
+    if read_sync_file {
+        let _ = local.send(Local::LoadSyncStatus);
+    }
     loop {
         while !pending.is_empty() {
             let effects: Vec<Effect> = std::mem::take(&mut pending);
@@ -246,6 +256,10 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
             }
             _ = tick.tick() => {
                 let now = clock();
+                ticks += 1;
+                if read_sync_file && ticks.is_multiple_of(SYNC_FILE_TICKS) {
+                    let _ = local.send(Local::LoadSyncStatus);
+                }
                 // Redraw for a visible clock: every second in the war room, every minute on the board.
                 let minute = now / 60_000;
                 if model.incident.is_some() || minute != last_minute || model.flash.is_some() || !model.pending.is_empty() {
@@ -296,7 +310,8 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
 /// visible clock (decided by the loop); a sync round that changes nothing on screen draws nothing
 /// (a sync every second must not become a redraw every second on the board).
 fn take(model: &mut Model, msg: Msg, pending: &mut Vec<Effect>) -> bool {
-    let (tick, sync) = (matches!(msg, Msg::Tick(_)), matches!(msg, Msg::Synced { .. }));
+    let tick = matches!(msg, Msg::Tick(_));
+    let sync = matches!(msg, Msg::Synced { .. } | Msg::SyncStatus(_));
     let before = sync.then(|| sync_seen(model));
     pending.extend(update(model, msg));
     match before {
@@ -465,6 +480,8 @@ enum Local {
         name: String,
         text: String,
     },
+    /// Read the sync status a `warroom sync` of this install keeps for this directory.
+    LoadSyncStatus,
 }
 
 /// Save copied text to `<state dir>/copied/<name>`, the fallback for a terminal that does not
@@ -533,6 +550,12 @@ fn spawn_local(store: Store, reply: mpsc::UnboundedSender<Msg>) -> std::io::Resu
                         None
                     }
                     Local::SaveFacilitator(f) => f.save(&store.state_dir).err().map(Msg::Failed),
+                    Local::LoadSyncStatus => {
+                        let dir = store.root.display().to_string();
+                        Some(Msg::SyncStatus(
+                            crate::sync::status::load(&store.state_dir).filter(|s| s.dir == dir),
+                        ))
+                    }
                 };
                 if let Some(m) = msg {
                     let _ = reply.send(m);

@@ -182,6 +182,9 @@ pub enum Msg {
         error: Option<String>,
         warnings: Vec<String>,
     },
+    /// The sync status file of this install for this directory (what a `warroom sync` run beside
+    /// the console last recorded), read every few seconds when the console runs no rounds.
+    SyncStatus(Option<crate::sync::status::Status>),
 }
 
 /// What the shell must do.
@@ -519,6 +522,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Synced { at, error, warnings } => {
             sync::synced(m, at, error, warnings);
+            Vec::new()
+        }
+        Msg::SyncStatus(st) => {
+            sync::status_file(m, st);
             Vec::new()
         }
         Msg::StatusDraftLoaded {

@@ -25,6 +25,15 @@ pub fn synced(m: &mut Model, at: Millis, error: Option<String>, warnings: Vec<St
     }
 }
 
+/// Take in the status file a `warroom sync` of this install keeps; a console that runs its own
+/// rounds keeps its own account.
+pub fn status_file(m: &mut Model, st: Option<status::Status>) {
+    if m.sync.as_ref().is_some_and(|l| l.own) {
+        return;
+    }
+    m.sync = st.as_ref().map(status::Live::from_status);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +79,28 @@ mod tests {
         );
         let live = m.sync.as_ref().expect("sync");
         assert_eq!((live.last_success, live.failing_since), (Some(21_000), None));
+    }
+
+    #[test]
+    fn a_loop_beside_is_shown_unless_the_console_runs_its_own_rounds() {
+        let st = status::Status {
+            dir: "/srv".into(),
+            remote: "origin".into(),
+            last_attempt: 5_000,
+            last_success: Some(5_000),
+            last_error: None,
+        };
+        let mut plain = Model::new("alice@a", Keymap::default(), "/srv", 0);
+        status_file(&mut plain, Some(st.clone()));
+        assert_eq!(
+            plain.sync.as_ref().map(|l| (l.own, l.last_success)),
+            Some((false, Some(5_000)))
+        );
+        status_file(&mut plain, None);
+        assert!(plain.sync.is_none());
+        let mut own = model();
+        status_file(&mut own, Some(st));
+        assert_eq!(own.sync, Some(Live::new("origin", 5_000)));
     }
 
     #[test]
