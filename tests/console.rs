@@ -282,7 +282,9 @@ fn hostile_text_never_reaches_the_buffer() {
     let m = model_on_incident();
     let s = screen(&render(&m, 120, 40, Theme::from_env()));
     assert!(!s.contains('\u{1b}'));
-    assert!(s.contains("EDR: 14 hosts on FIN-VLAN encrypted[31m"), "{s}");
+    // The whole sequence goes, not only its ESC: no `[31m` remnant.
+    assert!(s.contains("EDR: 14 hosts on FIN-VLAN encrypted #edr"), "{s}");
+    assert!(!s.contains("[31m"), "{s}");
 }
 
 #[test]

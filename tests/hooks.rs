@@ -69,7 +69,10 @@ fn hooks_get_chosen_events_as_json_on_stdin() {
     );
     assert!(got.iter().all(|v| v["incident"] == id.as_str() && v["mode"] == "real"));
     assert_eq!(got[0]["title"], "Hooked");
-    assert_eq!(got[2]["text"], "Hosts isolated[2J", "sanitised before it leaves");
+    assert_eq!(
+        got[2]["text"], "Hosts isolated",
+        "sanitised (the whole sequence) before it leaves"
+    );
     assert_eq!(got[3]["event"]["body"]["action"], "cut-segment-egress");
 }
 
