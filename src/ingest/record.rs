@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::alert::Batch;
-use super::plan::{fingerprint_of, plan, NoteDraft, Step, Target};
+use super::alert::Status;
+use super::plan::{fingerprint_of, plan, Known, NoteDraft, Seen, Step, Target};
 use super::rules::Rules;
 use crate::domain::event::{Body, Event, Mode, Note};
 use crate::domain::sanitize;
@@ -148,7 +149,26 @@ impl Ingestor {
             // Another host may have declared it: its notes say so.
             self.scan();
         }
-        let steps = plan(batch, &self.rules, &|fp| self.known(fp), now);
+        // Each known incident read once, fresh from disk (another host may have recorded the
+        // same notification): its alert entries make a repeat a no-op.
+        let mut history: BTreeMap<String, Vec<(String, Seen)>> = BTreeMap::new();
+        for a in &batch.alerts {
+            if let Some(id) = self.known(&a.fingerprint) {
+                if !history.contains_key(&id) {
+                    let h = self.alert_history(&id, now);
+                    history.insert(id, h);
+                }
+            }
+        }
+        let lookup = |fp: &str| -> Option<Known> {
+            let id = self.known(fp)?;
+            let seen = history
+                .get(&id)
+                .map(|h| h.iter().filter(|(f, _)| f == fp).map(|(_, s)| *s).collect())
+                .unwrap_or_default();
+            Some((id, seen))
+        };
+        let steps = plan(batch, &self.rules, &lookup, now);
         let mut declared: BTreeMap<usize, String> = BTreeMap::new();
         let mut outcomes = Vec::new();
         let mut written = Vec::new();
@@ -262,6 +282,25 @@ impl Ingestor {
                 })
             }
         }
+    }
+
+    /// The alert entries on incident `id`: (fingerprint, what it said and when it was timed).
+    fn alert_history(&self, id: &str, now: Millis) -> Vec<(String, Seen)> {
+        let inc = Incident::open(&self.store, id, now);
+        inc.state
+            .events()
+            .filter_map(|e| match &e.body {
+                Body::Note(n) => fingerprint_of(&n.tags).map(|fp| {
+                    let status = if n.tags.iter().any(|t| t == Status::Resolved.word()) {
+                        Status::Resolved
+                    } else {
+                        Status::Firing
+                    };
+                    (fp.to_string(), Seen { status, at: e.occurred })
+                }),
+                _ => None,
+            })
+            .collect()
     }
 
     fn append(&self, id: &str, note: &NoteDraft, written: &mut Vec<(String, Event)>) -> Result<(), String> {

@@ -282,7 +282,7 @@ mod tests {
         let a = alert(&[("alertname", "FilesEncrypted"), ("instance", "fin\u{1b}[31m-fs\n02")]);
         assert_eq!(
             render_title("{alertname} on {instance}: {annotations.summary} {{x}} {missing}", &a),
-            "FilesEncrypted on fin[31m-fs ⏎ 02: files renamed {x} ?"
+            "FilesEncrypted on fin-fs ⏎ 02: files renamed {x} ?"
         );
         assert_eq!(render_title("{nothing", &alert(&[("alertname", "A")])), "?");
         assert_eq!(render_title("   ", &alert(&[("alertname", "A")])), "A");
