@@ -154,9 +154,9 @@ impl Ingestor {
         let mut history: BTreeMap<String, Vec<(String, Seen)>> = BTreeMap::new();
         for a in &batch.alerts {
             if let Some(id) = self.known(&a.fingerprint) {
-                if !history.contains_key(&id) {
-                    let h = self.alert_history(&id, now);
-                    history.insert(id, h);
+                if let std::collections::btree_map::Entry::Vacant(v) = history.entry(id) {
+                    let h = self.alert_history(v.key(), now);
+                    v.insert(h);
                 }
             }
         }
