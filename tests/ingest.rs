@@ -17,7 +17,7 @@ use serde_json::Value;
 
 const RULES: &str = r#"(rules: [
     (name: "ransom", labels: {"alertname": "FilesEncrypted*"}, route: Declare(playbook: "ransomware", severity: 2,
-        severities: {"critical": 1}, title: "{alertname} on {instance}")),
+        severities: {"critical": 1}, title: "{alertname} on {instance}", commander: Some("{oncall}"))),
     (name: "context", labels: {"severity": "info"}, route: Annotate()),
     (name: "staging", labels: {"env": "staging"}, route: Ignore),
 ])"#;
@@ -85,6 +85,13 @@ fn stdin_declares_then_repeats_and_resolutions_annotate_the_same_incident() {
         show["discovered"], "2026-01-10T09:48:00Z",
         "startsAt is when it was discovered"
     );
+    // The rule names no commander for this alert (no `oncall` label): nobody holds command, not
+    // the ingesting account, so the first responder takes it at once.
+    assert!(show["commander"].is_null(), "{show}");
+    assert!(out.stdout.contains("no commander yet"), "{out}");
+    let maya = w.who("maya", "h1");
+    w.run(&maya, &["role", &id, "commander", "maya"]).ok();
+    assert_eq!(w.show(&maya, &id)["commander"], "maya");
 
     // The same notification again (Alertmanager repeats it every repeat_interval): nothing new.
     let out = w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], &fire).ok();

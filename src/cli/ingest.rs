@@ -108,9 +108,9 @@ pub fn ingest(g: &Global, args: IngestArgs) -> Result<()> {
             if !crate::domain::identity::valid_name(&c) {
                 return Err(Fail::new(format!("`{}` is not a responder name", sanitize(&c))));
             }
-            c
+            Some(c)
         }
-        None => identity.writer.name.clone(),
+        None => None,
     };
     let secret = args.secret_file.as_deref().map(read_secret).transpose()?;
     let ingestor = Ingestor::new(ctx.store.clone(), identity, rules, playbooks, commander, now_ms);

@@ -474,7 +474,8 @@ pub enum Command {
         /// Require this shared secret (Authorization: Bearer … or X-Warroom-Secret)
         #[arg(long, value_name = "FILE")]
         secret_file: Option<PathBuf>,
-        /// Commander of the incidents it declares (default: the ingesting identity)
+        /// Commander of the incidents it declares when their rule names none (default: no
+        /// commander yet, so the first responder takes command)
         #[arg(long, value_name = "WHO")]
         commander: Option<String>,
         /// Largest request body accepted, in bytes

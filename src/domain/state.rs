@@ -1242,7 +1242,9 @@ impl IncidentState {
                 d.title = Some(Reg::of(e, x.title.clone()));
                 d.severity = Some(Reg::of(e, x.severity));
                 d.playbook_hash = Some(x.playbook_hash.clone());
-                if !d.roles.contains_key(COMMANDER) {
+                // An empty commander (an incident an alert declared with nobody named) is no
+                // commander: anyone takes command at once, and the board says "no commander".
+                if !d.roles.contains_key(COMMANDER) && !x.commander.trim().is_empty() {
                     d.roles.insert(COMMANDER.into(), Reg::of(e, x.commander.clone()));
                     d.since_commander.clear();
                 }

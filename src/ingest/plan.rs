@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use super::alert::{Alert, Batch, Source, Status};
-use super::rules::{render_title, severity, Route, Rules};
+use super::rules::{render_commander, render_title, severity, Route, Rules};
 use crate::domain::sanitize::sanitize_multiline;
 use crate::domain::time::{check_range, format_utc, Millis};
 
@@ -72,6 +72,8 @@ pub enum Step {
         playbook: String,
         title: String,
         severity: u8,
+        /// The rule's commander for this alert; `None`: the ingest's `--commander`, else nobody.
+        commander: Option<String>,
         occurred: Option<Millis>,
         note: NoteDraft,
     },
@@ -159,6 +161,7 @@ pub fn plan(batch: &Batch, rules: &Rules, known: &dyn Fn(&str) -> Option<Known>,
                 severity: s,
                 severities,
                 title,
+                commander,
             } => {
                 if let Some(target) = group_target.get(&rule.name).filter(|_| batch.group_key.is_some()) {
                     steps.push(Step::Annotate {
@@ -177,6 +180,7 @@ pub fn plan(batch: &Batch, rules: &Rules, known: &dyn Fn(&str) -> Option<Known>,
                     playbook: playbook.clone(),
                     title: render_title(title, a),
                     severity: severity(*s, severities, a),
+                    commander: commander.as_deref().and_then(|t| render_commander(t, a)),
                     occurred: note.occurred,
                     note,
                 });
@@ -275,7 +279,7 @@ mod tests {
         Rules::parse(
             "r.ron",
             r#"(rules: [
-                (name: "ransom", labels: {"alertname": "Files*"}, route: Declare(playbook: "ransomware", severity: 2, severities: {"critical": 1}, title: "{alertname} on {instance}")),
+                (name: "ransom", labels: {"alertname": "Files*"}, route: Declare(playbook: "ransomware", severity: 2, severities: {"critical": 1}, title: "{alertname} on {instance}", commander: Some("{oncall}"))),
                 (name: "info", labels: {"severity": "info"}, route: Annotate()),
                 (name: "pinned", labels: {"team": "db"}, route: Annotate(incident: Some("2026-11-22-db"))),
                 (name: "tests", labels: {"env": "test"}, route: Ignore),
@@ -325,6 +329,16 @@ mod tests {
         );
         assert_eq!(*occurred, Some(1_795_340_880_000));
         assert_eq!(note.occurred, *occurred);
+        assert!(
+            matches!(&steps[0], Step::Declare { commander: None, .. }),
+            "no oncall label: nobody named"
+        );
+        let b = am(&firing("ab", "FilesEncrypted", r#","oncall":"maya""#), 0);
+        let steps = plan(&b, &rules(), &|_| None, NOW);
+        assert!(
+            matches!(&steps[0], Step::Declare { commander: Some(c), .. } if c == "maya"),
+            "{steps:?}"
+        );
         assert_eq!(note.tags, ["alert", "fingerprint:aa", "firing"]);
         assert!(
             note.text

@@ -59,7 +59,8 @@ pub struct Ingestor {
     pub rules: Rules,
     /// The playbooks the rules name, resolved before listening.
     pub playbooks: BTreeMap<String, Playbook>,
-    pub commander: String,
+    /// `ingest --commander`: who commands an incident its rule names nobody for.
+    pub commander: Option<String>,
     pub clock: fn() -> Millis,
     map: BTreeMap<String, String>,
     map_file: PathBuf,
@@ -75,7 +76,7 @@ impl Ingestor {
         identity: Identity,
         rules: Rules,
         playbooks: BTreeMap<String, Playbook>,
-        commander: String,
+        commander: Option<String>,
         clock: fn() -> Millis,
     ) -> Ingestor {
         let map_file = store.state_dir.join(MAP_FILE);
@@ -210,6 +211,7 @@ impl Ingestor {
                 playbook,
                 title,
                 severity,
+                commander,
                 occurred,
                 note,
             } => {
@@ -222,7 +224,9 @@ impl Ingestor {
                     title: title.clone(),
                     severity: *severity,
                     mode: Mode::Real,
-                    commander: self.commander.clone(),
+                    // The rule's, else --commander, else nobody yet (empty: the fold assigns
+                    // no commander, so the first responder takes command at once).
+                    commander: commander.clone().or_else(|| self.commander.clone()).unwrap_or_default(),
                     occurred: *occurred,
                 };
                 let (id, event) = declare(&self.store, &self.identity, req, self.clock)
@@ -235,7 +239,10 @@ impl Ingestor {
                     fingerprint: fingerprint.clone(),
                     action: "declared",
                     incident: Some(id),
-                    detail: format!("rule {rule}"),
+                    detail: match commander.as_ref().or(self.commander.as_ref()) {
+                        Some(c) => format!("rule {rule}, commander {c}"),
+                        None => format!("rule {rule}, no commander yet"),
+                    },
                 })
             }
             Step::Annotate {
