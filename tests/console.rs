@@ -2789,6 +2789,7 @@ fn trusting(m: &mut Model, enabled: bool) {
         enabled,
         trusted: std::sync::Arc::new(std::collections::BTreeMap::from([(pb.content_hash(), pb)])),
         timeout: None,
+        settle: None,
     };
 }
 

@@ -31,6 +31,10 @@ pub struct Config {
     /// Seconds an approved command may run before it is killed (default 120).
     #[serde(default)]
     pub exec_timeout: Option<f64>,
+    /// Seconds a run (or rollback) waits after writing its claim before checking it is the first,
+    /// so another host's claim has time to show (default 1 local, 10 on NFS/SMB/FUSE).
+    #[serde(default)]
+    pub exec_settle: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

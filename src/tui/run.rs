@@ -609,6 +609,7 @@ fn spawn_exec(
     let run_opts = crate::exec::carry::Options {
         timeout: setup.timeout.unwrap_or(crate::exec::carry::DEFAULT_TIMEOUT),
         stop: Some(std::sync::Arc::clone(&stop)),
+        settle: setup.settle,
         ..Default::default()
     };
     let action = plan.action.clone();
