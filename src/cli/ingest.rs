@@ -133,6 +133,10 @@ pub fn ingest(g: &Global, args: IngestArgs) -> Result<()> {
         rules_path.display(),
         ctx.store.describe()
     );
+    if let Some(h) = &hooks {
+        // A long-running process of this install: it fires deadline hooks too (once per install).
+        h.watch_deadlines(now_ms, |f| eprintln!("warroom ingest: {f}"));
+    }
     let shared = Arc::new(Shared {
         ingestor: Mutex::new(ingestor),
         secret,

@@ -130,6 +130,14 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
     let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
     let (local, local_thread) = spawn_local(opts.store.clone(), msg_tx.clone())?;
     let exec_tx = msg_tx.clone();
+    let hooks = crate::hooks::run::Runner::from_config(&opts.store);
+    if let Some(h) = &hooks {
+        // Deadlines crossing amber or overdue: fired once per install, failures in the footer.
+        let fail_tx = msg_tx.clone();
+        h.watch_deadlines(clock, move |f| {
+            let _ = fail_tx.send(Msg::Failed(f));
+        });
+    }
     let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<Cmd>();
     let worker = Worker::new(
         opts.store.clone(),
@@ -139,7 +147,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
             let _ = msg_tx.send(m);
         }),
     )
-    .with_hooks(crate::hooks::run::Runner::from_config(&opts.store));
+    .with_hooks(hooks);
     let hint_tx = cmd_tx.clone();
     let poll = opts.poll;
     // Not joined on exit: a worker stuck on a dead mount must not keep the console from quitting.
