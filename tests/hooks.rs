@@ -243,3 +243,42 @@ fn deadline_crossings_fire_once_per_install_and_a_missed_one_says_it_is_late() {
         .sum();
     assert_eq!(total, fired.len(), "{runs:#?}");
 }
+
+#[test]
+fn a_failing_deadline_hook_is_logged_and_reported_and_not_retried() {
+    let w = World::new();
+    let hook = script(&w, "broken.sh", "cat >/dev/null; echo 'chat is down' >&2; exit 3");
+    config(
+        &w,
+        &format!(r#"(name: "broken", on: [DeadlineOverdue], command: ["{hook}"])"#),
+    );
+    let maya = w.who("maya", "h1");
+    w.run(
+        &maya,
+        &[
+            "declare",
+            "--playbook",
+            "ransomware",
+            "--title",
+            "Old",
+            "--severity",
+            "2",
+            "--occurred",
+            "-4d",
+        ],
+    )
+    .ok();
+    let r = w.run(&maya, &["deadline-hooks"]).ok();
+    assert!(
+        r.stderr.contains("warning: hook `broken` on DeadlineOverdue for") && r.stderr.contains("failed"),
+        "{r}"
+    );
+    let log = std::fs::read_to_string(maya.state.join("hooks.log")).unwrap_or_default();
+    assert!(log.contains("hook `broken` on DeadlineOverdue"), "{log}");
+    // Fired once, even though it failed: the failure is the report, not a retry every 30 s.
+    let r = w.run(&maya, &["deadline-hooks"]).ok();
+    assert!(
+        r.stdout.contains("0 deadline crossing(s) fired") && r.stderr.is_empty(),
+        "{r}"
+    );
+}
