@@ -137,7 +137,16 @@ impl Runner {
                 .unwrap_or_default();
             let before = fired.len();
             let ids = self.store.list_incidents().map(|(ids, _)| ids).unwrap_or_default();
-            for id in ids {
+            // The board's cached summaries first: only an open, non-demo incident with a stage
+            // started and neither met nor waived can have a crossing, and only it is folded.
+            let candidates: Vec<String> = crate::store::summary::load_many(&self.store, &ids, now)
+                .into_iter()
+                .filter(|(s, _)| {
+                    !(s.resolved || s.archived || s.syncing || s.mode == Some(Mode::Demo) || s.open_dues.is_empty())
+                })
+                .map(|(s, _)| s.id)
+                .collect();
+            for id in candidates {
                 let k = self.known(&id);
                 let mode = k.header.as_ref().map(|h| h.mode);
                 if mode == Some(Mode::Demo) || k.header.is_none() {
