@@ -826,7 +826,7 @@ fn import_reads_slack_exports_and_csv_keeping_their_times() {
     assert_eq!(notes[2]["body"]["tags"], serde_json::json!(["backup", "ioc"]));
     // What reaches a terminal is sanitised: no escape sequence from the export.
     let r = w.run(&scribe, &["tail", &id]).ok();
-    assert!(!r.stdout.contains('\u{1b}'), "{r}");
+    assert!(!r.stdout.contains('\u{1b}') && !r.stdout.contains("[2J"), "{r}");
     let r = w
         .run_stdin(&scribe, &["import", &id, "--format", "slack"], "{}")
         .code(1);

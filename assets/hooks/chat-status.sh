@@ -3,7 +3,7 @@
 # (Slack/Mattermost/Rocket.Chat "incoming webhook" style: {"text": ...}).
 #
 # In ~/.config/warroom/config.ron:
-#   hooks: [(name: "chat", on: [Declared, StatusUpdate], command: ["/path/to/chat-status.sh"], timeout_secs: Some(10))]
+#   hooks: [(name: "chat", on: [Declared, StatusUpdate, DeadlineOverdue], command: ["/path/to/chat-status.sh"], timeout_secs: Some(10))]
 # and put the webhook URL in ~/.config/warroom/chat-webhook-url (readable only by you).
 #
 # warroom hands the event over as JSON on stdin (already sanitised); WARROOM_HOOK names the
@@ -16,6 +16,8 @@ event=$(cat)
 message=$(printf '%s' "$event" | jq -c '{text: (
     if .hook == "StatusUpdate" then "[\(.incident)] status (\(.event.body.audience)): \(.text)"
     elif .hook == "Declared" then "[\(.incident)] declared SEV\(.event.body.severity): \(.title)"
+    elif .hook == "DeadlineAmber" or .hook == "DeadlineOverdue" then
+      "[\(.incident)] deadline \(.level | ascii_upcase)\(if .late then " (late notice)" else "" end): \(.name) (\(.source)) due \(.due)"
     else "[\(.incident)] \(.hook): \(.title)" end)}')
 curl --fail --silent --show-error --max-time 8 \
     -H 'Content-Type: application/json' --data "$message" "$url" >/dev/null

@@ -118,6 +118,7 @@ fn exec_setup(g: &Global, ctx: &Ctx) -> Result<ExecSetup> {
         enabled: super::exec::exec_enabled(g, &ctx.config),
         trusted: std::sync::Arc::new(crate::store::playbooks::trusted(g.playbooks.as_deref())),
         timeout: Some(super::exec::timeout(None, &ctx.config)?),
+        settle: super::exec::settle(&ctx.config)?,
     })
 }
 

@@ -39,6 +39,19 @@ pub fn timeout(flag: Option<f64>, config: &crate::store::config::Config) -> Resu
     }
 }
 
+/// `exec_settle` in the config (seconds, 0–600); `None`: by the file system
+/// ([`carry::settle_window`]).
+pub fn settle(config: &crate::store::config::Config) -> Result<Option<Duration>> {
+    match config.exec_settle {
+        None => Ok(None),
+        Some(s) if s.is_finite() && (0.0..=600.0).contains(&s) => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) => Err(Fail {
+            message: format!("exec_settle of {s} seconds is not between 0 and 600"),
+            code: 2,
+        }),
+    }
+}
+
 /// The plan as a responder reads it before saying yes: the exact command, in full.
 pub fn describe_plan(plan: &Plan) -> String {
     let mut out = String::new();
@@ -115,6 +128,7 @@ pub fn run(g: &Global, a: RunArgs) -> Result<()> {
         width: width.max(20),
         height: height.max(5),
         stop: Some(stop),
+        settle: settle(&ctx.config)?,
     };
     let done = carry::carry_out(&ctx.store, &identity, &plan, opts, now_ms).map_err(Fail::new)?;
     if let Some(w) = &done.warning {

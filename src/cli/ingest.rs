@@ -108,9 +108,9 @@ pub fn ingest(g: &Global, args: IngestArgs) -> Result<()> {
             if !crate::domain::identity::valid_name(&c) {
                 return Err(Fail::new(format!("`{}` is not a responder name", sanitize(&c))));
             }
-            c
+            Some(c)
         }
-        None => identity.writer.name.clone(),
+        None => None,
     };
     let secret = args.secret_file.as_deref().map(read_secret).transpose()?;
     let ingestor = Ingestor::new(ctx.store.clone(), identity, rules, playbooks, commander, now_ms);
@@ -133,6 +133,10 @@ pub fn ingest(g: &Global, args: IngestArgs) -> Result<()> {
         rules_path.display(),
         ctx.store.describe()
     );
+    if let Some(h) = &hooks {
+        // A long-running process of this install: it fires deadline hooks too (once per install).
+        h.watch_deadlines(now_ms, |f| eprintln!("warroom ingest: {f}"));
+    }
     let shared = Arc::new(Shared {
         ingestor: Mutex::new(ingestor),
         secret,

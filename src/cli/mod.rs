@@ -477,7 +477,8 @@ pub enum Command {
         /// Require this shared secret (Authorization: Bearer … or X-Warroom-Secret)
         #[arg(long, value_name = "FILE")]
         secret_file: Option<PathBuf>,
-        /// Commander of the incidents it declares (default: the ingesting identity)
+        /// Commander of the incidents it declares when their rule names none (default: no
+        /// commander yet, so the first responder takes command)
         #[arg(long, value_name = "WHO")]
         commander: Option<String>,
         /// Largest request body accepted, in bytes
@@ -513,6 +514,9 @@ pub enum Command {
         #[arg(long)]
         raw: bool,
     },
+    /// Fire the hooks for deadlines that crossed amber or overdue and that this install has not
+    /// fired yet (the console and `ingest --listen` do it every 30 s; this is for cron)
+    DeadlineHooks,
     /// Check every hash chain and the cross-log heads; exit 1 on signs of tampering
     Verify {
         /// The incident: its id or a unique prefix of it (see `warroom list`)
@@ -848,6 +852,23 @@ pub fn run(cli: Cli) -> Result<()> {
         } => read::follow_ups(g, &incident, json),
         Command::Tail { incident, follow, json } => read::tail(g, &incident, follow, json),
         Command::Verify { incident } => read::verify(g, &incident),
+        Command::DeadlineHooks => {
+            let ctx = context::Ctx::new(g)?;
+            let Some(hooks) = crate::hooks::run::Runner::from_config(&ctx.store).filter(|h| h.wants_deadlines()) else {
+                return Err(Fail::new(
+                    "no hook in your config runs on DeadlineAmber or DeadlineOverdue: nothing to fire",
+                ));
+            };
+            let (fired, failures) = hooks.fire_deadlines(context::now_ms());
+            for f in &fired {
+                println!("fired {f}");
+            }
+            println!("{} deadline crossing(s) fired", fired.len());
+            for f in &failures {
+                eprintln!("warning: {f}");
+            }
+            Ok(())
+        }
         Command::Action {
             run:
                 Some(ActionCommand::Run {

@@ -619,6 +619,47 @@ mod tests {
     }
 
     #[test]
+    fn hook_crossings_by_level_with_their_times_and_lateness() {
+        use crate::hooks::deadline::{crossings, payload, Level};
+        let pb = playbook(vec![deadline("gdpr", Trigger::Declared, Within::Hours(72), None)]);
+        let st = state(&pb, vec![]);
+        let levels = |now: Millis| -> Vec<Level> { crossings(&st, &pb, thu() + now).iter().map(|c| c.level).collect() };
+        assert!(levels(50 * H).is_empty(), "running: nothing crossed");
+        assert_eq!(levels(55 * H), [Level::Amber]);
+        assert_eq!(levels(72 * H), [Level::Amber], "red is past amber");
+        assert_eq!(levels(73 * H), [Level::Amber, Level::Overdue]);
+        let over = crossings(&st, &pb, thu() + 73 * H).remove(1);
+        assert_eq!((over.due, over.crossed), (thu() + 72 * H, thu() + 72 * H));
+        assert_eq!(over.key("inc"), "inc/gdpr/notify/overdue");
+        let amber = crossings(&st, &pb, thu() + 55 * H).remove(0);
+        assert_eq!(amber.crossed, thu() + 54 * H, "the last quarter of 72 h starts at 54 h");
+        // Fired within a minute of crossing: on time; an hour later (nothing was running): late.
+        let v = payload(
+            &over,
+            "inc",
+            "T\u{1b}[2J",
+            Some(Mode::Exercise),
+            thu() + 72 * H + 30_000,
+        );
+        assert_eq!(v["hook"], "DeadlineOverdue");
+        assert_eq!(v["level"], "overdue");
+        assert_eq!(v["due"], "2026-11-29T10:00:00Z");
+        assert_eq!(v["source"], "test rule");
+        assert_eq!(v["mode"], "EXERCISE");
+        assert_eq!(v["title"], "T");
+        assert_eq!(v["late"], false);
+        assert_eq!(payload(&over, "inc", "T", None, thu() + 73 * H)["late"], true);
+        // Met or resolved: nothing.
+        let resolved = crate::domain::event::Resolved {
+            summary: None,
+            override_open: vec![],
+            reason: None,
+        };
+        let met = state(&pb, vec![ev(2, thu() + H, resolved)]);
+        assert!(crossings(&met, &pb, thu() + 80 * H).is_empty());
+    }
+
+    #[test]
     fn running_amber_red_and_overdue_by_the_window() {
         // (start, due, now) in hours from zero, expected state
         let cases: &[(Millis, Millis, Millis, &str)] = &[

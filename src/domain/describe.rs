@@ -118,7 +118,11 @@ pub fn describe(e: &Event) -> String {
             s(&d.title),
             s(&d.playbook),
             s(&d.playbook_version),
-            s(&d.commander)
+            if d.commander.is_empty() {
+                "none yet".to_string()
+            } else {
+                s(&d.commander)
+            }
         ),
         Body::TitleChanged(t) => format!("title → \"{}\"", s(&t.title)),
         Body::PlaybookChanged(p) => format!("playbook → {} {}", s(&p.playbook), s(&p.version)),

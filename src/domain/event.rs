@@ -705,7 +705,10 @@ fn validate_body(body: &Body) -> Result<(), String> {
     match body {
         Body::Declared(d) => {
             severity(d.severity)?;
-            person("commander", &d.commander)?;
+            // Empty: no commander yet (an incident an alert declared, its rule naming nobody).
+            if !d.commander.is_empty() {
+                person("commander", &d.commander)?;
+            }
             ident("playbook", &d.playbook)?;
             ident("playbook_hash", &d.playbook_hash)
         }

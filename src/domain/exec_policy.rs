@@ -41,6 +41,45 @@ pub fn safe_value_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || " ._:/@+=,-".contains(c)
 }
 
+/// The characters of `value` outside the safe set ([`safe_value_char`]), each once, in order
+/// (shown escaped: `'\\u{202e}'`, `';'`); empty when the value may run.
+pub fn unsafe_chars(value: &str) -> Vec<char> {
+    let mut bad: Vec<char> = Vec::new();
+    for c in value.chars().filter(|c| !safe_value_char(*c)) {
+        if !bad.contains(&c) {
+            bad.push(c);
+        }
+    }
+    bad
+}
+
+/// The one rule for parameter values a record carries, applied by the fold to every
+/// `ActionSet` whose note is `parameters: NAME=value; …` (so the CLI and the console, which
+/// check a record against the fold before writing it, refuse it first with these words, and a
+/// hand-written one is refused on every reader): a value that could never run is refused when
+/// written, not only at run time. `Err` names each parameter and its characters outside
+/// letters, digits, spaces and [`SAFE_PUNCTUATION`].
+pub fn check_param_note(note: &str) -> Result<(), String> {
+    let bad: Vec<String> = parse_param_note(note)
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let chars = unsafe_chars(&value);
+            (!chars.is_empty()).then(|| {
+                let shown: Vec<String> = chars.iter().map(|c| format!("{:?}", c)).collect();
+                format!("{name} holds {}", shown.join(" "))
+            })
+        })
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "parameter values may hold only ASCII letters, digits, spaces and {SAFE_PUNCTUATION} (they end up inside shell, PowerShell, SQL and JSON strings): {}",
+            bad.join("; ")
+        ))
+    }
+}
+
 /// What is asked: run `action`'s command (or its rollback).
 #[derive(Debug, Clone)]
 pub struct Ask<'a> {
@@ -249,7 +288,7 @@ pub fn may_run(state: &IncidentState, ask: &Ask) -> Result<Plan, Refusal> {
             .or_else(|| (name == INCIDENT_ID).then(|| state.id.clone()));
         match value {
             None => missing.push(name),
-            Some(v) if !v.chars().all(safe_value_char) => bad.push(name),
+            Some(v) if !unsafe_chars(&v).is_empty() => bad.push(name),
             Some(v) => values.push((name, v)),
         }
     }
@@ -657,10 +696,16 @@ mod tests {
                 ("bob@h2", set("block", ActionState::Approved, None)),
             ],
         );
+        // An invisible character is refused when written (the fold refuses the proposal).
         assert!(matches!(
             may_run(&st, &ask("block", &trusted, "bob@h2")),
-            Err(Refusal::BadParams { .. })
+            Err(Refusal::NotApproved { .. })
         ));
+        assert!(st
+            .derived
+            .refused
+            .values()
+            .any(|w| w.contains("IOC_IP holds '\\u{202e}'")));
     }
 
     #[test]
@@ -719,12 +764,28 @@ mod tests {
                     ("bob@h2", set("block", ActionState::Approved, None)),
                 ],
             );
-            let r = may_run(&st, &ask("block", &trusted_all(), "bob@h2"));
+            // Refused when written (the fold refuses the proposal, so the writer does first),
+            // naming the parameter and the characters; never approved, never run.
+            let why = check_param_note(&note).expect_err(evil);
             assert!(
-                matches!(&r, Err(Refusal::BadParams { names, .. }) if names == &["IOC_IP"]),
-                "{evil}: {r:?}"
+                why.starts_with("parameter values may hold only") && why.contains("IOC_IP holds"),
+                "{why}"
             );
+            assert!(
+                st.derived.refused.values().any(|w| w.contains("IOC_IP holds")),
+                "{evil}"
+            );
+            let r = may_run(&st, &ask("block", &trusted_all(), "bob@h2"));
+            assert!(matches!(&r, Err(Refusal::NotApproved { .. })), "{evil}: {r:?}");
         }
+        assert_eq!(unsafe_chars("a;b;c$"), vec![';', '$']);
+        assert!(check_param_note("parameters: IOC_IP=203.0.113.7; HOST=fin fs-02").is_ok());
+        assert!(
+            check_param_note("why: because; it is").is_ok(),
+            "a note without parameters is free text"
+        );
+        let why = check_param_note("parameters: HOST=h1; VAL=x; touch y").expect_err("kept whole");
+        assert!(why.contains("VAL holds ';'") && !why.contains("HOST"), "{why}");
         assert!(safe_value_char('@') && safe_value_char(' ') && !safe_value_char(';'));
     }
 

@@ -91,11 +91,29 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
-/// Split untrusted text into display lines: line breaks (`\n`, `\r\n`, lone `\r`, NEL, U+2028,
-/// U+2029) split, tabs are expanded, every other forbidden character is removed.
+/// Split untrusted text into display lines: whole escape sequences are removed first (CSI, OSC,
+/// DCS/SOS/PM/APC, two-byte escapes, and their 8-bit C1 forms — the one filter in
+/// [`super::termtext`], so `ESC ]0;X BEL` leaves nothing rather than `]0;X`), then line breaks
+/// (`\n`, `\r\n`, lone `\r`, NEL, U+2028, U+2029) split, tabs are expanded, every other forbidden
+/// character is removed.
 pub fn sanitize_lines(s: &str) -> Vec<String> {
+    let unescaped;
+    let s = if s.chars().any(opens_sequence) {
+        unescaped = super::termtext::plain_text(s);
+        unescaped.as_str()
+    } else {
+        s
+    };
     let normalised = s.replace("\r\n", "\n");
     normalised.split(is_line_break).map(clean_line).collect()
+}
+
+/// ESC or an 8-bit C1 sequence introducer: the text needs the whole-sequence filter.
+fn opens_sequence(c: char) -> bool {
+    matches!(
+        c,
+        '\u{1b}' | '\u{90}' | '\u{98}' | '\u{9b}' | '\u{9d}' | '\u{9e}' | '\u{9f}'
+    )
 }
 
 /// Untrusted text as one display line: line breaks become ` ⏎ ` so one record stays one line.
@@ -230,10 +248,20 @@ mod tests {
 
     #[test]
     fn strips_escape_sequences_and_bidi() {
-        assert_eq!(sanitize("\u{1b}[2Jrm -rf\u{7}"), "[2Jrm -rf");
+        assert_eq!(sanitize("\u{1b}[2Jrm -rf\u{7}"), "rm -rf");
         assert_eq!(sanitize("abc\u{202e}fed\u{2066}"), "abcfed");
         assert_eq!(sanitize("❤\u{fe0f} ok"), "❤ ok");
-        assert_eq!(sanitize("\u{9b}31m"), "31m");
+        assert_eq!(sanitize("\u{9b}31mred"), "red");
+        // Whole sequences go, not just their ESC: no `]0;X` or `[31m` remnant.
+        assert_eq!(
+            sanitize("a\u{1b}]0;X\u{7}b\u{1b}[31mc\u{1b}P1$r\u{1b}\\d\u{1b}_x\u{1b}\\e\u{1b}cf"),
+            "abcdef"
+        );
+        assert_eq!(sanitize_lines("one\u{1b}[0m\ntwo"), vec!["one", "two"]);
+        assert_eq!(
+            sanitize_multiline("x\u{1b}]8;;http://e\u{1b}\\link\u{1b}]8;;\u{1b}\\"),
+            "xlink"
+        );
     }
 
     #[test]
@@ -364,6 +392,32 @@ mod tests {
         proptest::collection::vec(proptest::sample::select(alphabet), 0..40).prop_map(|v| v.into_iter().collect())
     }
 
+    /// One whole escape sequence of any kind a terminal acts on.
+    fn sequence() -> impl Strategy<Value = String> {
+        let body = "[ -~&&[^\\u{1b}\\\\]]{0,10}";
+        prop_oneof![
+            ("[0-9;?]{0,8}", "[@-~]").prop_map(|(p, f)| format!("\u{1b}[{p}{f}")),
+            ("[0-9;?]{0,8}", "[@-~]").prop_map(|(p, f)| format!("\u{9b}{p}{f}")),
+            (body, prop_oneof![Just("\u{7}"), Just("\u{1b}\\"), Just("\u{9c}")])
+                .prop_map(|(b, t)| format!("\u{1b}]{b}{t}")),
+            (prop_oneof![Just('P'), Just('X'), Just('^'), Just('_')], body)
+                .prop_map(|(k, b)| format!("\u{1b}{k}{b}\u{1b}\\")),
+            (
+                prop_oneof![
+                    Just('\u{90}'),
+                    Just('\u{98}'),
+                    Just('\u{9d}'),
+                    Just('\u{9e}'),
+                    Just('\u{9f}')
+                ],
+                body
+            )
+                .prop_map(|(k, b)| format!("{k}{b}\u{9c}")),
+            "[0-9=>c78DEHMNZ]".prop_map(|f| format!("\u{1b}{f}")),
+            "[()*+#%][0-9A-Z]".prop_map(|f| format!("\u{1b}{f}")),
+        ]
+    }
+
     fn assert_clean(s: &str) -> Result<(), TestCaseError> {
         prop_assert!(!s.chars().any(is_forbidden), "{:?}", s);
         prop_assert!(!s.chars().any(char::is_control), "{:?}", s);
@@ -388,6 +442,22 @@ mod tests {
             for line in sanitize_lines(&s) {
                 assert_clean(&line)?;
             }
+        }
+
+        #[test]
+        fn sanitize_is_idempotent(s in any::<String>()) {
+            let once = sanitize(&s);
+            prop_assert_eq!(sanitize(&once), once.clone());
+            let multi = sanitize_multiline(&s);
+            prop_assert_eq!(sanitize_multiline(&multi), multi.clone());
+        }
+
+        #[test]
+        fn embedded_sequences_are_lost_exactly(parts in proptest::collection::vec(
+            (r#"[a-zA-Z0-9 .,:;!?'"()/\\\[\]-]{0,12}"#, sequence()), 0..8)) {
+            let plain: String = parts.iter().map(|(t, _)| t.as_str()).collect();
+            let mixed: String = parts.iter().map(|(t, q)| format!("{t}{q}")).collect();
+            prop_assert_eq!(sanitize(&mixed), sanitize(&plain));
         }
 
         #[test]

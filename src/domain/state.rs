@@ -1138,6 +1138,9 @@ impl IncidentState {
         let Some(def) = playbook.action(&a.action) else {
             return Err(RuleViolation(format!("the playbook has no action `{}`", a.action)));
         };
+        if let Some(note) = a.note.as_deref() {
+            super::exec_policy::check_param_note(note).map_err(RuleViolation)?;
+        }
         let current = self.derived.actions.get(&a.action).map(|r| &r.value);
         let from = current.map(|r| r.state);
         if !transition_allowed(from, a.state, def.approval) {
@@ -1239,7 +1242,9 @@ impl IncidentState {
                 d.title = Some(Reg::of(e, x.title.clone()));
                 d.severity = Some(Reg::of(e, x.severity));
                 d.playbook_hash = Some(x.playbook_hash.clone());
-                if !d.roles.contains_key(COMMANDER) {
+                // An empty commander (an incident an alert declared with nobody named) is no
+                // commander: anyone takes command at once, and the board says "no commander".
+                if !d.roles.contains_key(COMMANDER) && !x.commander.trim().is_empty() {
                     d.roles.insert(COMMANDER.into(), Reg::of(e, x.commander.clone()));
                     d.since_commander.clear();
                 }

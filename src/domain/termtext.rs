@@ -3,7 +3,9 @@
 //! other record. [`TermFilter`] turns it into text:
 //!
 //! - every escape sequence is removed: CSI (`ESC [ … final`), OSC (`ESC ] … BEL|ST`: titles,
-//!   clipboard writes, hyperlinks), DCS/SOS/PM/APC (`ESC P|X|^|_ … ST`) and two-byte escapes;
+//!   clipboard writes, hyperlinks), DCS/SOS/PM/APC (`ESC P|X|^|_ … ST`) and two-byte escapes,
+//!   and the same sequences opened by their 8-bit C1 introducers (U+009B CSI, U+009D OSC,
+//!   U+0090 DCS, U+0098 SOS, U+009E PM, U+009F APC; U+009C is ST);
 //!   with `keep_sgr` (for `warroom replay`), of a CSI that only sets colours and attributes
 //!   (`ESC [ 0-9 ; m`) the safe parts are kept — reset, bold, underline, foreground colours —
 //!   and nothing that can hide text (conceal, reverse, dim, backgrounds: black on black);
@@ -89,6 +91,12 @@ impl TermFilter {
         match self.state {
             State::Text => self.text(c, out),
             State::Esc => {
+                // A line break after a lone ESC still breaks the line (ECMA-48: C0 controls
+                // inside a sequence act as usual).
+                if matches!(c, '\n' | '\r' | '\t') {
+                    self.state = State::Text;
+                    return self.text(c, out);
+                }
                 self.state = match c {
                     '[' => {
                         self.seq.clear();
@@ -130,7 +138,7 @@ impl TermFilter {
                 }
             }
             State::Str => match c {
-                '\u{7}' => self.state = State::Text,
+                '\u{7}' | '\u{9c}' => self.state = State::Text,
                 '\u{1b}' => self.state = State::StrEsc,
                 // Left open: it ends at the line's end, and the line break shows.
                 '\n' | '\r' => {
@@ -157,6 +165,11 @@ impl TermFilter {
         }
         match c {
             '\u{1b}' => self.state = State::Esc,
+            '\u{9b}' => {
+                self.seq.clear();
+                self.state = State::Csi;
+            }
+            '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => self.state = State::Str,
             '\r' => self.pending_cr = true,
             '\n' | '\t' => out.push(c),
             c if is_forbidden(c) => {}
@@ -227,9 +240,16 @@ mod tests {
     #[test]
     fn escapes_are_removed_and_colours_kept_only_on_request() {
         let raw = "a\u{1b}]52;c;ZXZpbA==\u{7}b\u{1b}[2J\u{1b}[31mred\u{1b}[0m\u{1b}]0;title\u{1b}\\c\u{1b}P1$r\u{1b}\\d\u{9b}2Je";
-        assert_eq!(plain_text(raw), "abredcd2Je");
+        assert_eq!(plain_text(raw), "abredcde");
         let mut f = TermFilter::with_colours();
-        assert_eq!(f.feed(raw), "ab\u{1b}[31mred\u{1b}[0mcd2Je");
+        assert_eq!(f.feed(raw), "ab\u{1b}[31mred\u{1b}[0mcde");
+        // 8-bit introducers open the same sequences; U+009C ends a string.
+        assert_eq!(
+            plain_text("a\u{9d}0;t\u{7}b\u{90}q\u{9c}c\u{9f}x\u{1b}\\d\u{9b}1;2He"),
+            "abcde"
+        );
+        // A lone ESC before a line break keeps the break.
+        assert_eq!(plain_text("a\u{1b}\nb"), "a\nb");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::domain::event::{ActionOutput, ActionState, Body, Event};
+use crate::domain::event::{ActionOutput, ActionState, Body, Event, EventKey, Note};
 use crate::domain::exec_policy::Plan;
 use crate::domain::state::IncidentState;
 use crate::domain::termtext;
@@ -17,6 +17,32 @@ pub const SUMMARY_BYTES: usize = 2048;
 /// How long a command may run unless the responder says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How long a claim waits, on a local file system, for another host's claim to show before it
+/// is checked (two installs on one machine, or clocks a little apart).
+pub const LOCAL_SETTLE: Duration = Duration::from_secs(1);
+/// The same on a network file system (NFS, SMB, FUSE: what the watcher polls, see
+/// `store::watch::network_fs`): 5 of its 2 s polls, for attribute caching and clock skew.
+pub const NETWORK_SETTLE: Duration = Duration::from_secs(10);
+/// The tag of a rollback's claim note (with `rollback:<action>`).
+pub const CLAIM_TAG: &str = "exec-claim";
+/// The tag of the note that withdraws this log's claim (stopped while it settled).
+pub const WITHDRAWN_TAG: &str = "exec-claim-withdrawn";
+/// A rollback claim that neither ran nor was withdrawn within this long (its process died) no
+/// longer blocks anyone: longer than any settle window plus the default timeout.
+pub const STALE_CLAIM_MS: Millis = 15 * 60_000;
+
+/// The settle window for the shared directory at `root`: `configured` (`exec_settle` in the
+/// config, seconds), else [`NETWORK_SETTLE`] on a network file system, else [`LOCAL_SETTLE`].
+pub fn settle_window(root: &std::path::Path, configured: Option<Duration>) -> Duration {
+    configured.unwrap_or_else(|| {
+        if crate::store::watch::network_fs(root).is_some() {
+            NETWORK_SETTLE
+        } else {
+            LOCAL_SETTLE
+        }
+    })
+}
+
 /// How to run it.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -25,6 +51,8 @@ pub struct Options {
     pub height: u16,
     /// Set to stop the command (a signal, the console quitting): killed, recorded as interrupted.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// How long a claim waits before it is checked; `None`: [`settle_window`] of the root.
+    pub settle: Option<Duration>,
 }
 
 impl Default for Options {
@@ -34,7 +62,36 @@ impl Default for Options {
             width: 120,
             height: 40,
             stop: None,
+            settle: None,
         }
+    }
+}
+
+/// Wait out the settle window (cut short by the stop flag: then nothing runs).
+fn settle(store: &Store, opts: &Options) -> Result<(), String> {
+    let until = std::time::Instant::now() + settle_window(&store.root, opts.settle);
+    while std::time::Instant::now() < until {
+        if opts
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            return Err("stopped before it ran: nothing was run".into());
+        }
+        std::thread::sleep(Duration::from_millis(50).min(until - std::time::Instant::now()));
+    }
+    Ok(())
+}
+
+/// The loser of a claim says on the timeline that it did not run and who did (best effort: the
+/// refusal is returned whether or not the note could be written).
+fn record_not_run(writer: &LogWriter, action: &str, why: &str, clock: impl Fn() -> Millis + Copy) {
+    let note = Note {
+        text: format!("did not run {action}: {why}"),
+        tags: vec!["exec".into(), "not-run".into()],
+    };
+    if let Err(e) = writer.append(vec![Draft::new(note)], clock) {
+        tracing::warn!(error = %e, "cannot record that the action did not run");
     }
 }
 
@@ -82,6 +139,43 @@ pub fn carry_out(
                 state.map_or("not proposed".to_string(), |s| format!("{s:?}"))
             ));
         }
+        // Across hosts: a claim note, the settle window, then the first claim since the action
+        // was done (or failed) rolls back; any other says it did not.
+        let claim = Note {
+            text: format!(
+                "rolling back {}: claimed by this host (runs unless another claimed first)",
+                plan.action
+            ),
+            tags: vec![CLAIM_TAG.into(), format!("rollback:{}", plan.action)],
+        };
+        let appended = writer
+            .append(vec![Draft::new(claim)], clock)
+            .map_err(|e| format!("nothing was run: cannot record the claim: {e}"))?;
+        let ours = appended.events.last().map(Event::key);
+        written.extend(appended.events);
+        if let Err(stopped) = settle(store, &opts) {
+            let note = Note {
+                text: format!("did not run the rollback of {}: {stopped}", plan.action),
+                tags: vec!["exec".into(), WITHDRAWN_TAG.into(), format!("rollback:{}", plan.action)],
+            };
+            let _ = writer.append(vec![Draft::new(note)], clock);
+            return Err(stopped);
+        }
+        let now = Incident::open(store, &plan.incident, clock());
+        let current = now.state.derived.actions.get(&plan.action);
+        let state = current.map(|r| r.value.state);
+        let first = current.and_then(|r| first_rollback_claim(&now.state, &plan.action, &r.key, clock()));
+        if !matches!(state, Some(ActionState::Done | ActionState::Failed))
+            || first.as_ref().map(|f| &f.0) != ours.as_ref()
+        {
+            let who = first
+                .map(|f| f.1)
+                .or_else(|| current.map(|r| r.by.clone()))
+                .unwrap_or_else(|| "someone else".into());
+            let why = format!("{who} is rolling it back (claimed first)");
+            record_not_run(&writer, &plan.action, &why, clock);
+            return Err(format!("not run: {} — {why}", plan.action));
+        }
         Some(lock)
     } else {
         None
@@ -102,12 +196,26 @@ pub fn carry_out(
             .map_err(|e| format!("nothing was run: cannot record the start: {e}"))?;
         written.extend(appended.events);
         if claiming {
-            // Claim, then check: read what is on disk now; run only if our Running was applied.
+            // Claim, wait for other hosts' claims to show, then check: run only if our Running
+            // is the one the fold applied (the first by sort order).
+            if let Err(stopped) = settle(store, &opts) {
+                // Never left "running": the claim is closed as failed, nothing having run.
+                if let Some(finish) = plan.finish(false, "interrupted before it ran: nothing was run") {
+                    let _ = writer.append(vec![Draft::new(finish)], clock);
+                }
+                return Err(format!("interrupted before it ran: {stopped}"));
+            }
             let now = Incident::open(store, &plan.incident, clock());
             let ours = written.last().map(Event::key);
             let refused = ours.as_ref().and_then(|k| now.state.derived.refused.get(k));
             if let Some(why) = refused {
                 let by = running_by(&now.state, &plan.action).unwrap_or_else(|| "someone else".into());
+                record_not_run(
+                    &writer,
+                    &plan.action,
+                    &format!("{by} is running it (claimed first)"),
+                    clock,
+                );
                 return Err(format!(
                     "not run: {} is already being run by {by} (our start record was not applied: {why})",
                     plan.action
@@ -223,6 +331,37 @@ pub fn carry_out(
         summary,
         warning,
     })
+}
+
+/// The first live rollback claim for `action`: its key and who wrote it. Live: after the record
+/// that made the action what it is (`since`) and after the last rollback that ran, not withdrawn
+/// later by its own log, and not older than [`STALE_CLAIM_MS`] at `now`.
+fn first_rollback_claim(
+    state: &IncidentState,
+    action: &str,
+    since: &EventKey,
+    now: Millis,
+) -> Option<(EventKey, String)> {
+    let tag = format!("rollback:{action}");
+    let tagged = |e: &Event, which: &str| matches!(&e.body, Body::Note(n) if n.tags.iter().any(|t| t == which) && n.tags.contains(&tag));
+    let ran = state
+        .events()
+        .filter(|e| matches!(&e.body, Body::ActionOutput(o) if o.action == action && o.rollback))
+        .map(Event::key)
+        .max();
+    let since = ran.filter(|r| r > since).unwrap_or_else(|| since.clone());
+    let withdrawn: Vec<EventKey> = state
+        .events()
+        .filter(|e| tagged(e, WITHDRAWN_TAG))
+        .map(Event::key)
+        .collect();
+    state
+        .events()
+        .filter(|e| e.key() > since && tagged(e, CLAIM_TAG))
+        .filter(|e| e.at >= now - STALE_CLAIM_MS)
+        .filter(|e| !withdrawn.iter().any(|w| w.log == e.log && *w > e.key()))
+        .map(|e| (e.key(), e.by.clone()))
+        .min_by(|a, b| a.0.cmp(&b.0))
 }
 
 /// Who is running `action` now, by the fold's record (`None`: nobody).

@@ -1,10 +1,13 @@
 //! Hooks out: commands from the responder's own config run when this install records an event
 //! of a chosen kind (an incident declared, its severity changed, an approval requested, a status
 //! update recorded), with the event as JSON on stdin and a timeout. Only events this install
-//! wrote fire them, so a team of ten does not post every update ten times.
+//! wrote fire them, so a team of ten does not post every update ten times. A deadline crossing
+//! amber or overdue has no record: the long-running processes of an install fire it once
+//! ([`deadline`]).
 //!
 //! This module is pure (which event fires which hook, the JSON handed over); [`run`] does IO.
 
+pub mod deadline;
 pub mod run;
 
 use serde::Deserialize;
@@ -36,6 +39,10 @@ pub enum Trigger {
     /// An action that needs approval was proposed.
     ApprovalRequested,
     StatusUpdate,
+    /// A deadline stage has a quarter of its window (or less) left.
+    DeadlineAmber,
+    /// A deadline stage is past due, neither met nor waived.
+    DeadlineOverdue,
 }
 
 impl Trigger {
@@ -45,6 +52,8 @@ impl Trigger {
             Trigger::SeverityChanged => "SeverityChanged",
             Trigger::ApprovalRequested => "ApprovalRequested",
             Trigger::StatusUpdate => "StatusUpdate",
+            Trigger::DeadlineAmber => "DeadlineAmber",
+            Trigger::DeadlineOverdue => "DeadlineOverdue",
         }
     }
 }

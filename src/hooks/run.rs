@@ -18,6 +18,9 @@ use crate::store::{Store, HEADER_FILE, PLAYBOOKS_DIR};
 
 /// The log of hook failures in the state directory.
 pub const LOG_FILE: &str = "hooks.log";
+/// The deadline crossings this install has fired (`incident/deadline/stage/level`, one a line
+/// of a RON list), in the state directory.
+pub const DEADLINES_FILE: &str = "hooks-deadlines.ron";
 
 pub struct Runner {
     hooks: Vec<Hook>,
@@ -97,6 +100,151 @@ impl Runner {
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "cannot start a thread for hooks");
         }
+    }
+
+    /// Does any hook run on a deadline crossing?
+    pub fn wants_deadlines(&self) -> bool {
+        self.hooks.iter().any(|h| {
+            h.on.iter()
+                .any(|t| matches!(t, Trigger::DeadlineAmber | Trigger::DeadlineOverdue))
+        })
+    }
+
+    /// Fire the deadline hooks for crossings not fired yet by this install, once each: under the
+    /// install's lock the new crossings are found and remembered (in [`DEADLINES_FILE`]) before
+    /// any hook runs, so two consoles of one install, or a restart, never fire one twice. A
+    /// crossing that happened while nothing ran is fired when first seen, marked late. Demo
+    /// incidents never fire; an exercise fires with its mode. Returns what was fired (one line
+    /// each: `incident deadline/stage level`, sanitised) and the failures.
+    pub fn fire_deadlines(&self, now: crate::domain::time::Millis) -> (Vec<String>, Vec<String>) {
+        use super::deadline::{crossings, payload, trigger_of, Level};
+        if !self.wants_deadlines() {
+            return (Vec::new(), Vec::new());
+        }
+        let mut due: Vec<(String, Trigger, String)> = Vec::new();
+        let mut fired_now: Vec<String> = Vec::new();
+        {
+            let Some(_lock) = self.deadline_lock() else {
+                return (
+                    Vec::new(),
+                    vec!["deadline hooks: cannot take the install's lock (not fired now; tried again later)".into()],
+                );
+            };
+            let path = self.store.state_dir.join(DEADLINES_FILE);
+            let mut fired: std::collections::BTreeSet<String> = crate::store::fsutil::read_text_file(&path)
+                .ok()
+                .and_then(|t| ron::from_str(&t).ok())
+                .unwrap_or_default();
+            let before = fired.len();
+            let ids = self.store.list_incidents().map(|(ids, _)| ids).unwrap_or_default();
+            // The board's cached summaries first: only an open, non-demo incident with a stage
+            // started and neither met nor waived can have a crossing, and only it is folded.
+            let candidates: Vec<String> = crate::store::summary::load_many(&self.store, &ids, now)
+                .into_iter()
+                .filter(|(s, _)| {
+                    !(s.resolved || s.archived || s.syncing || s.mode == Some(Mode::Demo) || s.open_dues.is_empty())
+                })
+                .map(|(s, _)| s.id)
+                .collect();
+            for id in candidates {
+                let k = self.known(&id);
+                let mode = k.header.as_ref().map(|h| h.mode);
+                if mode == Some(Mode::Demo) || k.header.is_none() {
+                    continue;
+                }
+                let inc = crate::store::incident::Incident::open(&self.store, &id, now);
+                let Some(pb) = inc.state.playbook() else {
+                    continue;
+                };
+                let all = crossings(&inc.state, pb, now);
+                let title = k.header.as_ref().map_or("", |h| h.title.as_str());
+                for c in &all {
+                    if !fired.insert(c.key(&id)) {
+                        continue;
+                    }
+                    // Overdue seen first: its amber is past news, remembered but not fired.
+                    let superseded = c.level == Level::Amber
+                        && all
+                            .iter()
+                            .any(|o| o.level == Level::Overdue && o.deadline == c.deadline && o.stage == c.stage);
+                    if !superseded {
+                        let json = payload(c, &id, title, mode, now).to_string();
+                        due.push((id.clone(), trigger_of(c.level), json));
+                        fired_now.push(sanitize(&format!("{id} {}/{} {}", c.deadline, c.stage, c.level.word())));
+                    }
+                }
+            }
+            if fired.len() != before {
+                let text = ron::to_string(&fired).unwrap_or_default();
+                if let Err(e) =
+                    crate::store::fsutil::write_atomic(&path, text.as_bytes(), crate::store::Sharing::private())
+                {
+                    // Not remembered: not fired either, so nothing fires twice.
+                    return (
+                        Vec::new(),
+                        vec![format!(
+                            "deadline hooks: cannot save {}: {e} (not fired)",
+                            path.display()
+                        )],
+                    );
+                }
+            }
+        }
+        let mut failures = Vec::new();
+        for (id, trigger, json) in due {
+            for hook in self.hooks.iter().filter(|h| h.on.contains(&trigger)) {
+                if let Err(why) = run_one(hook, trigger, &id, &json) {
+                    let msg = format!(
+                        "hook `{}` on {} for {id} failed: {}",
+                        sanitize(&hook.name),
+                        trigger.name(),
+                        sanitize(&why)
+                    );
+                    tracing::warn!(hook = %hook.name, incident = %id, why = %why, "hook failed");
+                    self.log(&msg);
+                    failures.push(msg);
+                }
+            }
+        }
+        (fired_now, failures)
+    }
+
+    /// Look for deadline crossings now and every [`super::deadline::TICK`], on a thread of its
+    /// own for as long as the process runs (nothing when no hook runs on a deadline).
+    pub fn watch_deadlines(
+        self: &Arc<Self>,
+        clock: fn() -> crate::domain::time::Millis,
+        on_fail: impl Fn(String) + Send + 'static,
+    ) {
+        if !self.wants_deadlines() {
+            return;
+        }
+        let me = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("deadline-hooks".into())
+            .spawn(move || loop {
+                for f in me.fire_deadlines(clock()).1 {
+                    on_fail(f);
+                }
+                std::thread::sleep(super::deadline::TICK);
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start a thread for deadline hooks");
+        }
+    }
+
+    /// The install's lock for deadline hooks (blocking; `None` when it cannot be had).
+    fn deadline_lock(&self) -> Option<std::fs::File> {
+        let dir = self.store.state_dir.join("locks");
+        std::fs::create_dir_all(&dir).ok()?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("hooks-deadlines.lock"))
+            .ok()?;
+        file.lock().ok()?;
+        Some(file)
     }
 
     fn log(&self, line: &str) {

@@ -5,11 +5,16 @@
 //! - Otherwise the first matching rule decides. Alerts of one Alertmanager group routed by one
 //!   `Declare` rule go to one incident: the group's known incident, else the first one declared.
 //! - A resolved alert nobody declared for is skipped (nothing to close).
+//! - Every entry is timed by the alert's own clock: a firing at its `startsAt`, a resolution at
+//!   its `endsAt`, so fire → resolve → fire → resolve sorts in that order on the timeline however
+//!   late each notification arrives. An entry already recorded for the same fingerprint, status
+//!   and time (Alertmanager repeats a notification every `repeat_interval`, and resends on a
+//!   group change or a retry) is not written again: ingesting is idempotent.
 
 use std::collections::BTreeMap;
 
 use super::alert::{Alert, Batch, Source, Status};
-use super::rules::{render_title, severity, Route, Rules};
+use super::rules::{render_commander, render_title, severity, Route, Rules};
 use crate::domain::sanitize::sanitize_multiline;
 use crate::domain::time::{check_range, format_utc, Millis};
 
@@ -39,6 +44,26 @@ pub enum Target {
     NewestOpen,
 }
 
+/// One alert entry already on an incident's timeline: what it said and when it was timed
+/// (`None`: its time was not used, so it cannot be matched).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub status: Status,
+    pub at: Option<Millis>,
+}
+
+/// What is known of a fingerprint: its incident and the entries recorded for it there.
+pub type Known = (String, Vec<Seen>);
+
+/// The alert's state after these entries: the latest by the alert's own time (an entry without
+/// a time counts as before every timed one). `None` when nothing was recorded.
+pub fn alert_state(seen: &[Seen]) -> Option<Status> {
+    seen.iter()
+        .enumerate()
+        .max_by_key(|(i, s)| (s.at, *i))
+        .map(|(_, s)| s.status)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     Declare {
@@ -47,6 +72,8 @@ pub enum Step {
         playbook: String,
         title: String,
         severity: u8,
+        /// The rule's commander for this alert; `None`: the ingest's `--commander`, else nobody.
+        commander: Option<String>,
         occurred: Option<Millis>,
         note: NoteDraft,
     },
@@ -63,14 +90,15 @@ pub enum Step {
     },
 }
 
-/// Plan a batch. `known` gives the incident an alert's fingerprint already belongs to.
-pub fn plan(batch: &Batch, rules: &Rules, known: &dyn Fn(&str) -> Option<String>, now: Millis) -> Vec<Step> {
+/// Plan a batch. `known` gives the incident an alert's fingerprint already belongs to, with the
+/// alert entries recorded there for it.
+pub fn plan(batch: &Batch, rules: &Rules, known: &dyn Fn(&str) -> Option<Known>, now: Millis) -> Vec<Step> {
     let mut steps = Vec::new();
     // rule name → where this group's alerts routed by it go.
     let mut group_target: BTreeMap<String, Target> = BTreeMap::new();
     if batch.group_key.is_some() {
         for a in &batch.alerts {
-            if let (Some(id), Some(rule)) = (known(&a.fingerprint), rules.route(a)) {
+            if let (Some((id, _)), Some(rule)) = (known(&a.fingerprint), rules.route(a)) {
                 if matches!(rule.route, Route::Declare { .. }) {
                     group_target.entry(rule.name.clone()).or_insert(Target::Incident(id));
                 }
@@ -79,12 +107,30 @@ pub fn plan(batch: &Batch, rules: &Rules, known: &dyn Fn(&str) -> Option<String>
     }
     for a in &batch.alerts {
         let fp = a.fingerprint.clone();
-        if let Some(id) = known(&fp) {
+        if let Some((id, seen)) = known(&fp) {
+            let note = note(a, batch, true, now);
+            let status = a.status;
+            if note.occurred.is_some()
+                && seen.contains(&Seen {
+                    status,
+                    at: note.occurred,
+                })
+            {
+                steps.push(Step::Skip {
+                    fingerprint: fp,
+                    why: format!(
+                        "already recorded on {id} ({} since {}): a repeated notification",
+                        status.word(),
+                        note.occurred.map(format_utc).unwrap_or_default()
+                    ),
+                });
+                continue;
+            }
             steps.push(Step::Annotate {
                 fingerprint: fp,
                 rule: None,
                 target: Target::Incident(id),
-                note: note(a, batch, true, now),
+                note,
             });
             continue;
         }
@@ -115,6 +161,7 @@ pub fn plan(batch: &Batch, rules: &Rules, known: &dyn Fn(&str) -> Option<String>
                 severity: s,
                 severities,
                 title,
+                commander,
             } => {
                 if let Some(target) = group_target.get(&rule.name).filter(|_| batch.group_key.is_some()) {
                     steps.push(Step::Annotate {
@@ -133,6 +180,7 @@ pub fn plan(batch: &Batch, rules: &Rules, known: &dyn Fn(&str) -> Option<String>
                     playbook: playbook.clone(),
                     title: render_title(title, a),
                     severity: severity(*s, severities, a),
+                    commander: commander.as_deref().and_then(|t| render_commander(t, a)),
                     occurred: note.occurred,
                     note,
                 });
@@ -143,13 +191,14 @@ pub fn plan(batch: &Batch, rules: &Rules, known: &dyn Fn(&str) -> Option<String>
 }
 
 /// The timeline entry for one alert: what fired (or resolved), its labels and annotations, where
-/// it came from, and what Alertmanager left out. `occurred` is when it started (or ended),
-/// unless that time is implausible (then the note says so and the time of receipt is used).
+/// it came from, and what Alertmanager left out. `occurred` is when it started (or ended) — a
+/// firing again after a resolution too, at its new `startsAt` — unless that time is missing or
+/// implausible (then the note says so and the time of receipt is used). `repeat`: the
+/// fingerprint already has entries.
 pub fn note(a: &Alert, batch: &Batch, repeat: bool, now: Millis) -> NoteDraft {
     let (headline, when) = match (a.status, repeat) {
         (Status::Firing, false) => ("firing", a.starts_at),
-        // A repeat notification is recorded when it arrives; the start time is in the text.
-        (Status::Firing, true) => ("firing again", None),
+        (Status::Firing, true) => ("firing again", a.starts_at),
         (Status::Resolved, _) => ("resolved", a.ends_at),
     };
     let mut lines = Vec::new();
@@ -230,7 +279,7 @@ mod tests {
         Rules::parse(
             "r.ron",
             r#"(rules: [
-                (name: "ransom", labels: {"alertname": "Files*"}, route: Declare(playbook: "ransomware", severity: 2, severities: {"critical": 1}, title: "{alertname} on {instance}")),
+                (name: "ransom", labels: {"alertname": "Files*"}, route: Declare(playbook: "ransomware", severity: 2, severities: {"critical": 1}, title: "{alertname} on {instance}", commander: Some("{oncall}"))),
                 (name: "info", labels: {"severity": "info"}, route: Annotate()),
                 (name: "pinned", labels: {"team": "db"}, route: Annotate(incident: Some("2026-11-22-db"))),
                 (name: "tests", labels: {"env": "test"}, route: Ignore),
@@ -280,6 +329,16 @@ mod tests {
         );
         assert_eq!(*occurred, Some(1_795_340_880_000));
         assert_eq!(note.occurred, *occurred);
+        assert!(
+            matches!(&steps[0], Step::Declare { commander: None, .. }),
+            "no oncall label: nobody named"
+        );
+        let b = am(&firing("ab", "FilesEncrypted", r#","oncall":"maya""#), 0);
+        let steps = plan(&b, &rules(), &|_| None, NOW);
+        assert!(
+            matches!(&steps[0], Step::Declare { commander: Some(c), .. } if c == "maya"),
+            "{steps:?}"
+        );
         assert_eq!(note.tags, ["alert", "fingerprint:aa", "firing"]);
         assert!(
             note.text
@@ -299,7 +358,7 @@ mod tests {
             ),
             0,
         );
-        let known = |fp: &str| (fp == "aa").then(|| "inc-1".to_string());
+        let known = |fp: &str| (fp == "aa").then(|| ("inc-1".to_string(), Vec::new()));
         let steps = plan(&b, &rules(), &known, NOW);
         assert_eq!(steps.len(), 2);
         for s in &steps {
@@ -312,7 +371,11 @@ mod tests {
             unreachable!()
         };
         assert!(note.text.starts_with("Alert firing again"));
-        assert_eq!(note.occurred, None, "a repeat is recorded when it arrives");
+        assert_eq!(
+            note.occurred,
+            Some(1_795_340_880_000),
+            "a firing is timed at its startsAt"
+        );
         let Step::Annotate { note, .. } = &steps[1] else {
             unreachable!()
         };
@@ -321,6 +384,78 @@ mod tests {
             note.occurred,
             Some(1_795_343_400_000),
             "a resolution happened at endsAt"
+        );
+    }
+
+    /// An Alertmanager notification of alert `aa` in one state, with its own times.
+    fn episode(status: &str, starts: &str, ends: &str) -> Batch {
+        am(
+            &format!(
+                r#"{{"status":"{status}","labels":{{"alertname":"FilesEncrypted"}},"annotations":{{}},"startsAt":"{starts}","endsAt":"{ends}","fingerprint":"aa"}}"#
+            ),
+            0,
+        )
+    }
+
+    #[test]
+    fn fire_resolve_fire_resolve_sorts_by_the_alert_clock_and_repeats_are_idempotent() {
+        const ZERO: &str = "0001-01-01T00:00:00Z";
+        let fire1 = episode("firing", "2026-11-22T09:48:00Z", ZERO);
+        let res1 = episode("resolved", "2026-11-22T09:48:00Z", "2026-11-22T10:30:00Z");
+        let fire2 = episode("firing", "2026-11-22T10:32:00Z", ZERO);
+        let res2 = episode("resolved", "2026-11-22T10:32:00Z", "2026-11-22T11:00:00Z");
+        // As Alertmanager sends them: repeats of one state, and the first resolution delivered
+        // late, after the re-fire (a retry).
+        let arrivals = [&fire1, &fire1, &fire2, &res1, &fire2, &res1, &res2, &res2];
+        let mut seen: Vec<Seen> = Vec::new();
+        let mut written: Vec<(Status, Option<Millis>, String)> = Vec::new();
+        let mut states = Vec::new();
+        for b in arrivals {
+            let known = |_: &str| Some(("inc-1".to_string(), seen.clone()));
+            let steps = plan(b, &rules(), &known, NOW);
+            match steps.as_slice() {
+                [Step::Annotate { note, .. }] => {
+                    let status = if note.tags.iter().any(|t| t == "resolved") {
+                        Status::Resolved
+                    } else {
+                        Status::Firing
+                    };
+                    seen.push(Seen {
+                        status,
+                        at: note.occurred,
+                    });
+                    written.push((
+                        status,
+                        note.occurred,
+                        note.text.lines().next().unwrap_or("").to_string(),
+                    ));
+                }
+                [Step::Skip { why, .. }] => assert!(why.contains("a repeated notification"), "{why}"),
+                other => panic!("{other:?}"),
+            }
+            states.push(alert_state(&seen));
+        }
+        // Four entries, one per change; none for the repeats.
+        assert_eq!(written.len(), 4, "{written:?}");
+        // On the timeline (sorted by occurred) they read in the order the alert lived them.
+        let mut timeline = written.clone();
+        timeline.sort_by_key(|(_, at, _)| *at);
+        let t = |h: u32, m: u32| 1_795_305_600_000 + Millis::from(h * 3_600_000 + m * 60_000);
+        assert_eq!(
+            timeline.iter().map(|(s, at, _)| (*s, *at)).collect::<Vec<_>>(),
+            vec![
+                (Status::Firing, Some(t(9, 48))),
+                (Status::Resolved, Some(t(10, 30))),
+                (Status::Firing, Some(t(10, 32))),
+                (Status::Resolved, Some(t(11, 0))),
+            ]
+        );
+        assert!(timeline[2].2.starts_with("Alert firing again"), "{timeline:?}");
+        // The late first resolution never makes the re-fired alert read as resolved.
+        use Status::{Firing, Resolved};
+        assert_eq!(
+            states,
+            [Firing, Firing, Firing, Firing, Firing, Firing, Resolved, Resolved].map(Some)
         );
     }
 
@@ -348,7 +483,7 @@ mod tests {
             steps[1]
         );
         // A newcomer to a group whose incident exists joins it.
-        let known = |fp: &str| (fp == "aa").then(|| "inc-1".to_string());
+        let known = |fp: &str| (fp == "aa").then(|| ("inc-1".to_string(), Vec::new()));
         let b = am(
             &format!(
                 "{},{}",

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::alert::Batch;
-use super::plan::{fingerprint_of, plan, NoteDraft, Step, Target};
+use super::alert::Status;
+use super::plan::{fingerprint_of, plan, Known, NoteDraft, Seen, Step, Target};
 use super::rules::Rules;
 use crate::domain::event::{Body, Event, Mode, Note};
 use crate::domain::sanitize;
@@ -58,7 +59,8 @@ pub struct Ingestor {
     pub rules: Rules,
     /// The playbooks the rules name, resolved before listening.
     pub playbooks: BTreeMap<String, Playbook>,
-    pub commander: String,
+    /// `ingest --commander`: who commands an incident its rule names nobody for.
+    pub commander: Option<String>,
     pub clock: fn() -> Millis,
     map: BTreeMap<String, String>,
     map_file: PathBuf,
@@ -74,7 +76,7 @@ impl Ingestor {
         identity: Identity,
         rules: Rules,
         playbooks: BTreeMap<String, Playbook>,
-        commander: String,
+        commander: Option<String>,
         clock: fn() -> Millis,
     ) -> Ingestor {
         let map_file = store.state_dir.join(MAP_FILE);
@@ -148,7 +150,26 @@ impl Ingestor {
             // Another host may have declared it: its notes say so.
             self.scan();
         }
-        let steps = plan(batch, &self.rules, &|fp| self.known(fp), now);
+        // Each known incident read once, fresh from disk (another host may have recorded the
+        // same notification): its alert entries make a repeat a no-op.
+        let mut history: BTreeMap<String, Vec<(String, Seen)>> = BTreeMap::new();
+        for a in &batch.alerts {
+            if let Some(id) = self.known(&a.fingerprint) {
+                if let std::collections::btree_map::Entry::Vacant(v) = history.entry(id) {
+                    let h = self.alert_history(v.key(), now);
+                    v.insert(h);
+                }
+            }
+        }
+        let lookup = |fp: &str| -> Option<Known> {
+            let id = self.known(fp)?;
+            let seen = history
+                .get(&id)
+                .map(|h| h.iter().filter(|(f, _)| f == fp).map(|(_, s)| *s).collect())
+                .unwrap_or_default();
+            Some((id, seen))
+        };
+        let steps = plan(batch, &self.rules, &lookup, now);
         let mut declared: BTreeMap<usize, String> = BTreeMap::new();
         let mut outcomes = Vec::new();
         let mut written = Vec::new();
@@ -190,6 +211,7 @@ impl Ingestor {
                 playbook,
                 title,
                 severity,
+                commander,
                 occurred,
                 note,
             } => {
@@ -202,7 +224,9 @@ impl Ingestor {
                     title: title.clone(),
                     severity: *severity,
                     mode: Mode::Real,
-                    commander: self.commander.clone(),
+                    // The rule's, else --commander, else nobody yet (empty: the fold assigns
+                    // no commander, so the first responder takes command at once).
+                    commander: commander.clone().or_else(|| self.commander.clone()).unwrap_or_default(),
                     occurred: *occurred,
                 };
                 let (id, event) = declare(&self.store, &self.identity, req, self.clock)
@@ -215,7 +239,10 @@ impl Ingestor {
                     fingerprint: fingerprint.clone(),
                     action: "declared",
                     incident: Some(id),
-                    detail: format!("rule {rule}"),
+                    detail: match commander.as_ref().or(self.commander.as_ref()) {
+                        Some(c) => format!("rule {rule}, commander {c}"),
+                        None => format!("rule {rule}, no commander yet"),
+                    },
                 })
             }
             Step::Annotate {
@@ -262,6 +289,25 @@ impl Ingestor {
                 })
             }
         }
+    }
+
+    /// The alert entries on incident `id`: (fingerprint, what it said and when it was timed).
+    fn alert_history(&self, id: &str, now: Millis) -> Vec<(String, Seen)> {
+        let inc = Incident::open(&self.store, id, now);
+        inc.state
+            .events()
+            .filter_map(|e| match &e.body {
+                Body::Note(n) => fingerprint_of(&n.tags).map(|fp| {
+                    let status = if n.tags.iter().any(|t| t == Status::Resolved.word()) {
+                        Status::Resolved
+                    } else {
+                        Status::Firing
+                    };
+                    (fp.to_string(), Seen { status, at: e.occurred })
+                }),
+                _ => None,
+            })
+            .collect()
     }
 
     fn append(&self, id: &str, note: &NoteDraft, written: &mut Vec<(String, Event)>) -> Result<(), String> {

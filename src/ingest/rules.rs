@@ -43,6 +43,13 @@ pub enum Route {
         severities: BTreeMap<String, u8>,
         /// `{label}`, `{annotations.NAME}`, `{status}`, `{fingerprint}`; `{{` and `}}` are braces.
         title: String,
+        /// Who commands the declared incident: a responder's name or a template like the title's
+        /// (`"{oncall}"`, from a label the alert rule or Alertmanager sets). When it renders to no
+        /// valid name (a missing or empty label), `ingest --commander`, else **no commander
+        /// yet** — never the ingesting account, which would hold command nobody can take for
+        /// 30 minutes.
+        #[serde(default)]
+        commander: Option<String>,
     },
     /// Add the alert to an open incident: the one named (an id or a unique prefix), else the
     /// most recently declared open real incident.
@@ -76,6 +83,7 @@ impl Rules {
                 severity,
                 severities,
                 title,
+                ..
             } = &r.route
             {
                 let bad = std::iter::once(severity)
@@ -150,9 +158,8 @@ pub fn glob(pattern: &str, value: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-/// Fill a title template from the alert; the result is sanitised, one line, at most
-/// [`MAX_TITLE`] characters, and never empty.
-pub fn render_title(template: &str, alert: &Alert) -> String {
+/// The template with `{…}` filled from the alert (`?` for what it lacks); not yet sanitised.
+fn fill(template: &str, alert: &Alert) -> String {
     let mut out = String::new();
     let mut chars = template.chars().peekable();
     while let Some(c) = chars.next() {
@@ -187,6 +194,21 @@ pub fn render_title(template: &str, alert: &Alert) -> String {
             c => out.push(c),
         }
     }
+    out
+}
+
+/// The commander a rule's template names for this alert: the filled template, trimmed and
+/// lower-cased, if it is a valid responder name (`identity::valid_name`); `None` otherwise (a
+/// missing label fills `?`, an empty one nothing: neither is a name).
+pub fn render_commander(template: &str, alert: &Alert) -> Option<String> {
+    let name = fill(template, alert).trim().to_lowercase();
+    crate::domain::identity::valid_name(&name).then_some(name)
+}
+
+/// Fill a title template from the alert; the result is sanitised, one line, at most
+/// [`MAX_TITLE`] characters, and never empty.
+pub fn render_title(template: &str, alert: &Alert) -> String {
+    let out = fill(template, alert);
     let clean = sanitize(&out);
     let mut title: String = clean.trim().chars().take(MAX_TITLE).collect();
     if title.trim().is_empty() {
@@ -278,11 +300,21 @@ mod tests {
     }
 
     #[test]
+    fn a_commander_template_gives_a_name_or_nothing() {
+        let a = alert(&[("alertname", "X"), ("oncall", "Maya"), ("empty", ""), ("evil", "a b;c")]);
+        assert_eq!(render_commander("{oncall}", &a).as_deref(), Some("maya"));
+        assert_eq!(render_commander("pat", &a).as_deref(), Some("pat"));
+        assert_eq!(render_commander("{missing}", &a), None, "a missing label is no name");
+        assert_eq!(render_commander("{empty}", &a), None, "nor is an empty one");
+        assert_eq!(render_commander("{evil}", &a), None);
+    }
+
+    #[test]
     fn titles_are_filled_and_clean() {
         let a = alert(&[("alertname", "FilesEncrypted"), ("instance", "fin\u{1b}[31m-fs\n02")]);
         assert_eq!(
             render_title("{alertname} on {instance}: {annotations.summary} {{x}} {missing}", &a),
-            "FilesEncrypted on fin[31m-fs ⏎ 02: files renamed {x} ?"
+            "FilesEncrypted on fin-fs ⏎ 02: files renamed {x} ?"
         );
         assert_eq!(render_title("{nothing", &alert(&[("alertname", "A")])), "?");
         assert_eq!(render_title("   ", &alert(&[("alertname", "A")])), "A");

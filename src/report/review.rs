@@ -589,7 +589,7 @@ impl Review {
         let mut handoffs = Vec::new();
         for e in &applied {
             match &e.body {
-                Body::Declared(x) => {
+                Body::Declared(x) if !x.commander.is_empty() => {
                     holders.insert(COMMANDER.into(), x.commander.clone());
                 }
                 Body::RoleAssigned(x) => {

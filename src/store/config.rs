@@ -37,6 +37,10 @@ pub struct Config {
     /// The git remote the console syncs with (default `origin`).
     #[serde(default)]
     pub sync_remote: Option<String>,
+    /// Seconds a run (or rollback) waits after writing its claim before checking it is the first,
+    /// so another host's claim has time to show (default 1 local, 10 on NFS/SMB/FUSE).
+    #[serde(default)]
+    pub exec_settle: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -146,6 +146,14 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
         )?),
         None => None,
     };
+    let hooks = crate::hooks::run::Runner::from_config(&opts.store);
+    if let Some(h) = &hooks {
+        // Deadlines crossing amber or overdue: fired once per install, failures in the footer.
+        let fail_tx = msg_tx.clone();
+        h.watch_deadlines(clock, move |f| {
+            let _ = fail_tx.send(Msg::Failed(f));
+        });
+    }
     let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<Cmd>();
     let worker = Worker::new(
         opts.store.clone(),
@@ -155,7 +163,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
             let _ = msg_tx.send(m);
         }),
     )
-    .with_hooks(crate::hooks::run::Runner::from_config(&opts.store));
+    .with_hooks(hooks);
     let hint_tx = cmd_tx.clone();
     let poll = opts.poll;
     // Not joined on exit: a worker stuck on a dead mount must not keep the console from quitting.
@@ -666,6 +674,7 @@ fn spawn_exec(
     let run_opts = crate::exec::carry::Options {
         timeout: setup.timeout.unwrap_or(crate::exec::carry::DEFAULT_TIMEOUT),
         stop: Some(std::sync::Arc::clone(&stop)),
+        settle: setup.settle,
         ..Default::default()
     };
     let action = plan.action.clone();

@@ -529,6 +529,12 @@ fn submit_params(m: &mut Model, mut ed: Box<Editor>) -> Vec<Effect> {
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     let note = (!given.is_empty()).then(|| format!("parameters: {}", given.join("; ")));
+    // The fold's rule, asked before the editor closes so what was typed stays to be fixed.
+    if let Some(Err(why)) = note.as_deref().map(crate::domain::exec_policy::check_param_note) {
+        m.flash(format!("{why} (refused)"), true);
+        m.overlay = Some(Overlay::Editor(ed));
+        return Vec::new();
+    }
     write(
         m,
         format!("{action} Proposed"),

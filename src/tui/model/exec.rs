@@ -18,6 +18,8 @@ pub struct ExecSetup {
     pub trusted: Arc<BTreeMap<String, Playbook>>,
     /// How long a command may run.
     pub timeout: Option<Duration>,
+    /// How long a claim waits for other hosts' claims (`exec_settle`; `None`: by file system).
+    pub settle: Option<Duration>,
 }
 
 /// `x` (or `z`: the rollback) on an action: refused with the policy's words, or a confirmation
