@@ -250,7 +250,10 @@ struct Seen {
 #[derive(Debug, Clone)]
 pub struct IncidentState {
     pub id: String,
-    events: BTreeMap<EventKey, Event>,
+    /// Every record, in merge order. Boxed: a B-tree node holds its values inline and is about
+    /// half full after in-order inserts, so an unboxed record (about 300 bytes) cost twice its
+    /// size, and each insert moved records around inside a node.
+    events: BTreeMap<EventKey, Box<Event>>,
     /// Timeline order: `occurred` (what the responder said), else the sort key `at`, then the key.
     timeline: Vec<(Millis, EventKey)>,
     /// log → seq → the record kept there (its id, its merge key's `at`, whether a `Corrected`
@@ -495,20 +498,20 @@ impl IncidentState {
             }
         }
         self.merge_batch_timeline();
-        let mut keys = fresh.clone();
+        let mut keys: Vec<&EventKey> = fresh.iter().collect();
         keys.sort();
         match keys.first() {
             None => {}
             Some(_) if replaced => self.replay(),
-            Some(first) if last.as_ref().is_some_and(|l| first < l) => {
-                let first = first.clone();
+            Some(first) if last.as_ref().is_some_and(|l| *first < l) => {
+                let first = (*first).clone();
                 self.replay_from(&first);
             }
             Some(_) => {
                 // Everything new sorts after what was applied: step through it in order.
                 let events = std::mem::take(&mut self.events);
                 for k in &keys {
-                    if let Some(e) = events.get(k) {
+                    if let Some(e) = events.get(*k) {
                         self.step_and_checkpoint(e);
                     }
                 }
@@ -554,7 +557,7 @@ impl IncidentState {
             self.apply(e);
             return;
         };
-        if self.events.get(&old_key) == Some(&e) {
+        if self.events.get(&old_key).map(|o| &**o) == Some(&e) {
             return;
         }
         if let Some(old) = self.events.remove(&old_key) {
@@ -564,8 +567,8 @@ impl IncidentState {
             }
         }
         self.declareds.remove(&old_key);
-        self.conflicts.insert(id.clone());
-        self.add(id, e);
+        self.conflicts.insert(id);
+        self.add(e);
         self.replay();
     }
 
@@ -575,17 +578,17 @@ impl IncidentState {
     }
 
     pub fn event(&self, key: &EventKey) -> Option<&Event> {
-        self.events.get(key)
+        self.events.get(key).map(|e| &**e)
     }
 
     fn insert(&mut self, e: Event) -> Inserted {
-        let id = (e.log.clone(), e.seq);
         if let Some((prev_id, prev_key)) = self
             .seen_at(&e.log, e.seq)
             .map(|s| (s.id.clone(), key_of(&e.log, e.seq, s)))
         {
+            let id = (e.log.clone(), e.seq);
             if prev_id == e.id {
-                if self.events.get(&prev_key).is_some_and(|old| *old != e) {
+                if self.events.get(&prev_key).is_some_and(|old| **old != e) {
                     // The same record in two versions: one of them was edited. The first read
                     // stays in the state; the mark shown beside it quotes the other version.
                     self.conflicts.insert(id.clone());
@@ -612,14 +615,14 @@ impl IncidentState {
                     self.timeline.remove(pos);
                 }
             }
-            self.add(id, e);
+            self.add(e);
             return Inserted::Replaced;
         }
-        self.add(id, e);
+        self.add(e);
         Inserted::New
     }
 
-    fn add(&mut self, id: (String, u64), e: Event) {
+    fn add(&mut self, e: Event) {
         if matches!(e.body, Body::Declared(_)) {
             self.declareds.insert(e.key(), (e.by.clone(), e.seq));
         }
@@ -631,12 +634,12 @@ impl IncidentState {
             at: e.at,
             correctable: super::event::correctable(&e.body),
         };
-        match self.seen.get_mut(&id.0) {
+        match self.seen.get_mut(&e.log) {
             Some(log) => {
-                log.insert(id.1, seen);
+                log.insert(e.seq, seen);
             }
             None => {
-                self.seen.insert(id.0, HashMap::from([(id.1, seen)]));
+                self.seen.insert(e.log.clone(), HashMap::from([(e.seq, seen)]));
             }
         }
         let tkey = (e.occurred.unwrap_or(e.at), e.key());
@@ -647,7 +650,7 @@ impl IncidentState {
                 self.timeline.insert(pos, tkey);
             }
         }
-        self.events.insert(e.key(), e);
+        self.events.insert(e.key(), Box::new(e));
     }
 
     fn replay(&mut self) {
@@ -692,7 +695,7 @@ impl IncidentState {
         let events = std::mem::take(&mut self.events);
         for e in events
             .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
-            .map(|(_, e)| e)
+            .map(|(_, e)| &**e)
         {
             self.step_and_checkpoint(e);
         }
@@ -1362,7 +1365,7 @@ impl IncidentState {
     // ---- read accessors -------------------------------------------------------------------
 
     pub fn events(&self) -> impl DoubleEndedIterator<Item = &Event> + ExactSizeIterator {
-        self.events.values()
+        self.events.values().map(|e| &**e)
     }
 
     pub fn event_count(&self) -> usize {
@@ -1371,11 +1374,14 @@ impl IncidentState {
 
     /// The `i`th event in timeline order (`occurred`, else `at`).
     pub fn timeline_at(&self, i: usize) -> Option<&Event> {
-        self.timeline.get(i).and_then(|(_, k)| self.events.get(k))
+        self.timeline.get(i).and_then(|(_, k)| self.events.get(k)).map(|e| &**e)
     }
 
     pub fn timeline(&self) -> impl DoubleEndedIterator<Item = &Event> + '_ {
-        self.timeline.iter().filter_map(|(_, k)| self.events.get(k))
+        self.timeline
+            .iter()
+            .filter_map(|(_, k)| self.events.get(k))
+            .map(|e| &**e)
     }
 
     pub fn latest_key(&self) -> Option<&EventKey> {
