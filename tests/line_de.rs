@@ -68,6 +68,20 @@ fn what_it_leaves_to_ron() {
         assert!(parse_fast(&other).is_none(), "read fast: {other}");
         assert_eq!(parse(&other), parse_with_ron(&other), "{other}");
     }
+    // Integers at their bounds read as ron reads them; `-0` is left to it.
+    for n in ["-9223372036854775808", "9223372036854775807", "0"] {
+        let line = base.replace(
+            "kind:\"Note\",body:(text:\"hi\",tags:[])",
+            &format!("kind:\"FollowUp\",body:(text:\"t\",owner:None,type:\"corrective\",due:Some({n}),from:None)"),
+        );
+        assert!(parse_fast(&line).is_some(), "{line}");
+        assert_eq!(parse(&line), parse_with_ron(&line), "{line}");
+    }
+    for n in ["-0", "9223372036854775808", "-9223372036854775809"] {
+        let line = base.replace("at:5", &format!("at:{n}"));
+        assert!(parse_fast(&line).is_none(), "{line}");
+        assert_eq!(parse(&line), parse_with_ron(&line), "{line}");
+    }
     // Errors are always ron's, with its position.
     let bad = base.replace("text:\"hi\"", "text:3");
     assert!(parse_fast(&bad).is_none());
