@@ -10,9 +10,13 @@
 //!
 //! Groups (fixtures are built on first use and not timed):
 //! - `open/<n>/<w>w`: an incident of `n` note events written by `w` interleaved writers.
-//!   `floor: read logs` reads every log's bytes; `Incident::open` is what the console and `show`
-//!   do to open it (read, chain-check, parse, fold); `warroom show --json` spawns the release
-//!   binary (stdout to /dev/null) beside `cat` of the same logs.
+//!   `floor: read logs` reads every log's bytes; `parse every line` parses the logs' lines with
+//!   the fast reader and with `ron` alone (the reader before it); `Incident::open` is what the
+//!   console and `show` do to open it (read, chain-check, parse, fold; freeing it afterwards is
+//!   not timed: neither the console nor `show` frees it on opening); `warroom show --json`
+//!   spawns the release binary (stdout to /dev/null; `WARROOM_BIN` picks another build, to compare)
+//!   beside `cat` of the same logs; `peak RSS` prints (not times) the peak resident set of `show
+//!   --json`, `show` and `cat` through `/usr/bin/time`.
 //! - `list/<k>x100`: `k` incidents of 100 events each. `floor: read every log` reads all their
 //!   logs; `warroom list --json` spawns the binary, cold (the local summary cache removed
 //!   first) and warm; `cat` of every log is the process floor.
@@ -29,7 +33,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode};
 
 use warroom::cli::context::now_ms;
-use warroom::domain::event::{Mode, Note};
+use warroom::domain::event::{self, Mode, Note};
 use warroom::domain::identity::WriterId;
 use warroom::domain::Playbook;
 use warroom::store::incident::{declare, DeclareRequest, Incident};
@@ -197,6 +201,35 @@ fn run(cmd: &mut Command) {
     );
 }
 
+/// Run `cmd` once under `/usr/bin/time` (stdout to /dev/null) and return its peak resident set
+/// in MiB (`%M`, the child's `ru_maxrss`). Through `time`, not a `wait4` of our own: a child
+/// spawned from this process would count this process's pages from before its `exec`.
+/// `None` where `/usr/bin/time` is missing.
+fn peak_rss_mib(cmd: &Command) -> Option<f64> {
+    let out = tempfile::NamedTempFile::new().ok()?;
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(out.path())
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let status = timed.status().ok()?;
+    assert!(status.success(), "{cmd:?} failed");
+    let kib: f64 = std::fs::read_to_string(out.path()).ok()?.trim().parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// A peak RSS for printing.
+fn mib(m: Option<f64>) -> String {
+    m.map_or_else(|| "n/a".into(), |m| format!("{m:.1} MiB"))
+}
+
 fn cat(paths: &[PathBuf]) -> Command {
     let mut c = Command::new("cat");
     c.args(paths);
@@ -256,9 +289,33 @@ fn bench_open(c: &mut Criterion) {
                 let fx = fx();
                 b.iter(|| black_box(read_all(&fx.logs)))
             });
+            let lines = OnceCell::new();
+            let lines = || {
+                lines.get_or_init(|| {
+                    let fx = fx();
+                    fx.logs
+                        .iter()
+                        .flat_map(|p| {
+                            std::fs::read_to_string(p)
+                                .expect("read log")
+                                .lines()
+                                .map(String::from)
+                                .collect::<Vec<_>>()
+                        })
+                        .collect::<Vec<String>>()
+                })
+            };
+            g.bench_function("parse every line: event::parse (fast reader)", |b| {
+                let lines = lines();
+                b.iter(|| lines.iter().filter(|l| event::parse(l).is_ok()).count())
+            });
+            g.bench_function("parse every line: ron only (before)", |b| {
+                let lines = lines();
+                b.iter(|| lines.iter().filter(|l| event::parse_with_ron(l).is_ok()).count())
+            });
             g.bench_function("Incident::open", |b| {
                 let fx = fx();
-                b.iter(|| black_box(Incident::open(&fx.root.store, &fx.id, now_ms())))
+                b.iter_with_large_drop(|| Incident::open(&fx.root.store, &fx.id, now_ms()))
             });
             if let Some(bin) = &bin {
                 g.bench_function("floor: cat logs", |b| {
@@ -269,10 +326,38 @@ fn bench_open(c: &mut Criterion) {
                     let fx = fx();
                     b.iter(|| run(Command::new(bin).args(["show", "--json", &fx.id]).envs(fx.root.env())))
                 });
+                let printed = std::cell::Cell::new(false);
+                g.bench_function("peak RSS (printed, not timed)", |b| {
+                    // Memory beside its floor, once: criterion times, this prints.
+                    if !printed.replace(true) {
+                        print_rss(bin, fx(), &format!("open/{label}/{writers}w"));
+                    }
+                    b.iter(|| ())
+                });
             }
             g.finish();
         }
     }
+}
+
+/// Peak RSS of `show --json`, `show` and `cat` of the same logs, printed once per fixture.
+fn print_rss(bin: &Path, fx: &OpenFx, label: &str) {
+    let show = |args: &[&str]| {
+        let mut c = Command::new(bin);
+        c.args(args).envs(fx.root.env());
+        mib(peak_rss_mib(&c))
+    };
+    eprintln!(
+        "peak RSS {label}: warroom show --json {}, warroom show {}, floor: cat logs {}, log bytes {:.1} MiB",
+        show(&["show", "--json", &fx.id]),
+        show(&["show", &fx.id]),
+        mib(peak_rss_mib(&cat(&fx.logs))),
+        fx.logs
+            .iter()
+            .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+            .sum::<u64>() as f64
+            / (1 << 20) as f64,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

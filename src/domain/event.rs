@@ -836,7 +836,26 @@ pub fn encode(e: &Event) -> Result<String, EncodeError> {
 }
 
 /// Parse one line (without its newline). The error is a plain sentence for the problems list.
+///
+/// A line in the writer's canonical form is read by the fast reader ([`super::line_de`]);
+/// anything else, and every error, by `ron` (so its messages and `line:col` stay).
 pub fn parse(line: &str) -> Result<Event, String> {
+    match super::line_de::from_str(line) {
+        Ok(env) => finish(line, env),
+        Err(_) => parse_with_ron(line),
+    }
+}
+
+/// [`parse`] by the fast reader alone: `None` where it leaves the line to `ron`. For tests that
+/// hold the two readers to one rule.
+#[doc(hidden)]
+pub fn parse_fast(line: &str) -> Option<Result<Event, String>> {
+    super::line_de::from_str(line).ok().map(|env| finish(line, env))
+}
+
+/// [`parse`] by `ron` alone (the reference the fast reader is held to).
+#[doc(hidden)]
+pub fn parse_with_ron(line: &str) -> Result<Event, String> {
     let env: InEnvelope = ron::from_str(line).map_err(|e| {
         let text = e.to_string();
         if text.contains("bad `") {
@@ -845,6 +864,11 @@ pub fn parse(line: &str) -> Result<Event, String> {
             format!("not a warroom record ({text})")
         }
     })?;
+    finish(line, env)
+}
+
+/// The event an envelope holds, validated.
+fn finish(line: &str, env: InEnvelope) -> Result<Event, String> {
     let unknown = |kind: String| Body::Unknown {
         kind,
         raw: line.to_string(),

@@ -7,6 +7,7 @@ pub mod event;
 pub mod exec_policy;
 pub mod identity;
 pub mod input;
+pub mod line_de;
 pub mod links;
 pub mod metrics;
 pub mod phase;

@@ -236,16 +236,29 @@ pub enum Claim {
     Writer(String),
 }
 
+/// What the fold remembers of the record kept at a (log, seq).
+#[derive(Debug, Clone)]
+struct Seen {
+    /// The record's id.
+    id: String,
+    /// Its merge key's `at` (the key is `(at, log, seq)`).
+    at: Millis,
+    /// A note, a status update or a follow-up: what a `Corrected` may name.
+    correctable: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct IncidentState {
     pub id: String,
-    events: BTreeMap<EventKey, Event>,
+    /// Every record, in merge order. Boxed: a B-tree node holds its values inline and is about
+    /// half full after in-order inserts, so an unboxed record (about 300 bytes) cost twice its
+    /// size, and each insert moved records around inside a node.
+    events: BTreeMap<EventKey, Box<Event>>,
     /// Timeline order: `occurred` (what the responder said), else the sort key `at`, then the key.
     timeline: Vec<(Millis, EventKey)>,
-    /// (log, seq) → (record id, merge key) of the record kept.
-    seen: HashMap<(String, u64), (String, EventKey)>,
-    /// (log, seq) of the records a `Corrected` may name (notes, status updates, follow-ups).
-    correctable: BTreeSet<(String, u64)>,
+    /// log → seq → the record kept there (its id, its merge key's `at`, whether a `Corrected`
+    /// may name it). Nested so a log's name is held once, not once per record.
+    seen: HashMap<String, HashMap<u64, Seen>>,
     playbooks: HashMap<String, Playbook>,
     /// Same log and seq, different record: only an edit does that.
     conflicts: BTreeSet<(String, u64)>,
@@ -332,7 +345,6 @@ impl IncidentState {
             events: BTreeMap::new(),
             timeline: Vec::new(),
             seen: HashMap::new(),
-            correctable: BTreeSet::new(),
             playbooks: HashMap::new(),
             conflicts: BTreeSet::new(),
             claim: Claim::Unchecked,
@@ -486,20 +498,20 @@ impl IncidentState {
             }
         }
         self.merge_batch_timeline();
-        let mut keys = fresh.clone();
+        let mut keys: Vec<&EventKey> = fresh.iter().collect();
         keys.sort();
         match keys.first() {
             None => {}
             Some(_) if replaced => self.replay(),
-            Some(first) if last.as_ref().is_some_and(|l| first < l) => {
-                let first = first.clone();
+            Some(first) if last.as_ref().is_some_and(|l| *first < l) => {
+                let first = (*first).clone();
                 self.replay_from(&first);
             }
             Some(_) => {
                 // Everything new sorts after what was applied: step through it in order.
                 let events = std::mem::take(&mut self.events);
                 for k in &keys {
-                    if let Some(e) = events.get(k) {
+                    if let Some(e) = events.get(*k) {
                         self.step_and_checkpoint(e);
                     }
                 }
@@ -541,11 +553,11 @@ impl IncidentState {
     /// instead of another version read first (an edit). Re-derives if that changes anything.
     pub fn prefer(&mut self, e: Event) {
         let id = (e.log.clone(), e.seq);
-        let Some((_, old_key)) = self.seen.get(&id).cloned() else {
+        let Some(old_key) = self.seen_at(&e.log, e.seq).map(|s| key_of(&e.log, e.seq, s)) else {
             self.apply(e);
             return;
         };
-        if self.events.get(&old_key) == Some(&e) {
+        if self.events.get(&old_key).map(|o| &**o) == Some(&e) {
             return;
         }
         if let Some(old) = self.events.remove(&old_key) {
@@ -555,20 +567,28 @@ impl IncidentState {
             }
         }
         self.declareds.remove(&old_key);
-        self.conflicts.insert(id.clone());
-        self.add(id, e);
+        self.conflicts.insert(id);
+        self.add(e);
         self.replay();
     }
 
+    /// The record kept at (log, seq), as [`Seen`].
+    fn seen_at(&self, log: &str, seq: u64) -> Option<&Seen> {
+        self.seen.get(log)?.get(&seq)
+    }
+
     pub fn event(&self, key: &EventKey) -> Option<&Event> {
-        self.events.get(key)
+        self.events.get(key).map(|e| &**e)
     }
 
     fn insert(&mut self, e: Event) -> Inserted {
-        let id = (e.log.clone(), e.seq);
-        if let Some((prev_id, prev_key)) = self.seen.get(&id).cloned() {
+        if let Some((prev_id, prev_key)) = self
+            .seen_at(&e.log, e.seq)
+            .map(|s| (s.id.clone(), key_of(&e.log, e.seq, s)))
+        {
+            let id = (e.log.clone(), e.seq);
             if prev_id == e.id {
-                if self.events.get(&prev_key).is_some_and(|old| *old != e) {
+                if self.events.get(&prev_key).is_some_and(|old| **old != e) {
                     // The same record in two versions: one of them was edited. The first read
                     // stays in the state; the mark shown beside it quotes the other version.
                     self.conflicts.insert(id.clone());
@@ -595,26 +615,33 @@ impl IncidentState {
                     self.timeline.remove(pos);
                 }
             }
-            self.add(id, e);
+            self.add(e);
             return Inserted::Replaced;
         }
-        self.add(id, e);
+        self.add(e);
         Inserted::New
     }
 
-    fn add(&mut self, id: (String, u64), e: Event) {
+    fn add(&mut self, e: Event) {
         if matches!(e.body, Body::Declared(_)) {
             self.declareds.insert(e.key(), (e.by.clone(), e.seq));
         }
         if let Body::Disowned(d) = &e.body {
             self.disowned.extend(d.seqs.iter().map(|s| (e.log.clone(), *s)));
         }
-        if super::event::correctable(&e.body) {
-            self.correctable.insert(id.clone());
-        } else {
-            self.correctable.remove(&id);
+        let seen = Seen {
+            id: e.id.clone(),
+            at: e.at,
+            correctable: super::event::correctable(&e.body),
+        };
+        match self.seen.get_mut(&e.log) {
+            Some(log) => {
+                log.insert(e.seq, seen);
+            }
+            None => {
+                self.seen.insert(e.log.clone(), HashMap::from([(e.seq, seen)]));
+            }
         }
-        self.seen.insert(id, (e.id.clone(), e.key()));
         let tkey = (e.occurred.unwrap_or(e.at), e.key());
         match &mut self.batch_timeline {
             Some(batch) => batch.push(tkey),
@@ -623,7 +650,7 @@ impl IncidentState {
                 self.timeline.insert(pos, tkey);
             }
         }
-        self.events.insert(e.key(), e);
+        self.events.insert(e.key(), Box::new(e));
     }
 
     fn replay(&mut self) {
@@ -668,7 +695,7 @@ impl IncidentState {
         let events = std::mem::take(&mut self.events);
         for e in events
             .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
-            .map(|(_, e)| e)
+            .map(|(_, e)| &**e)
         {
             self.step_and_checkpoint(e);
         }
@@ -861,12 +888,11 @@ impl IncidentState {
     /// A correction names a record that exists (that id at that log and seq), of a kind that is
     /// corrected, and is written by that record's author or the commander.
     fn check_correction(&self, c: &Corrected, by: &str) -> Result<(), RuleViolation> {
-        let at = (c.log.clone(), c.seq);
-        match self.seen.get(&at) {
-            Some((id, _)) if *id == c.id => {}
+        let seen = match self.seen_at(&c.log, c.seq) {
+            Some(s) if s.id == c.id => s,
             _ => return Err(no_record_to_correct(c)),
-        }
-        if !self.correctable.contains(&at) {
+        };
+        if !seen.correctable {
             return Err(RuleViolation(
                 "only a note, a status update or a follow-up is corrected".into(),
             ));
@@ -950,11 +976,7 @@ impl IncidentState {
         }
         self.events()
             .filter(|e| is_evidence(&e.body) && !d.refused.contains_key(&e.key()))
-            .filter(|e| {
-                self.seen
-                    .get(&(e.log.clone(), e.seq))
-                    .is_some_and(|(id, _)| *id == e.id)
-            })
+            .filter(|e| self.seen_at(&e.log, e.seq).is_some_and(|s| s.id == e.id))
             .filter(|e| !self.is_retracted(e))
             .map(|e| (self.effective_when(e), e))
             .min_by_key(|(t, e)| (*t, e.key()))
@@ -971,7 +993,7 @@ impl IncidentState {
             .follow_ups
             .iter()
             .map(|r| &r.key)
-            .find(|k| self.seen.get(&(k.log.clone(), k.seq)).is_some_and(|(i, _)| i == id))
+            .find(|k| self.seen_at(&k.log, k.seq).is_some_and(|s| s.id == id))
     }
 
     /// Every follow-up, in the order they were recorded, with its latest state, owner and due
@@ -983,9 +1005,8 @@ impl IncidentState {
             .iter()
             .map(|r| FollowUpView {
                 id: self
-                    .seen
-                    .get(&(r.key.log.clone(), r.key.seq))
-                    .map(|(id, _)| id.clone())
+                    .seen_at(&r.key.log, r.key.seq)
+                    .map(|s| s.id.clone())
                     .unwrap_or_default(),
                 text: r.value.text.clone(),
                 kind: r.value.kind.clone(),
@@ -1054,9 +1075,8 @@ impl IncidentState {
             // so the verdict reads the same in any arrival order (a target arriving late and
             // sorting before it replays the correction, which is then applied).
             let before = self
-                .seen
-                .get(&(c.log.clone(), c.seq))
-                .is_some_and(|(id, k)| *id == c.id && *k < e.key());
+                .seen_at(&c.log, c.seq)
+                .is_some_and(|s| s.id == c.id && (s.at, c.log.as_str(), c.seq) < (e.at, e.log.as_str(), e.seq));
             if !before {
                 return Err(no_record_to_correct(c));
             }
@@ -1350,7 +1370,7 @@ impl IncidentState {
     // ---- read accessors -------------------------------------------------------------------
 
     pub fn events(&self) -> impl DoubleEndedIterator<Item = &Event> + ExactSizeIterator {
-        self.events.values()
+        self.events.values().map(|e| &**e)
     }
 
     pub fn event_count(&self) -> usize {
@@ -1359,11 +1379,14 @@ impl IncidentState {
 
     /// The `i`th event in timeline order (`occurred`, else `at`).
     pub fn timeline_at(&self, i: usize) -> Option<&Event> {
-        self.timeline.get(i).and_then(|(_, k)| self.events.get(k))
+        self.timeline.get(i).and_then(|(_, k)| self.events.get(k)).map(|e| &**e)
     }
 
     pub fn timeline(&self) -> impl DoubleEndedIterator<Item = &Event> + '_ {
-        self.timeline.iter().filter_map(|(_, k)| self.events.get(k))
+        self.timeline
+            .iter()
+            .filter_map(|(_, k)| self.events.get(k))
+            .map(|e| &**e)
     }
 
     pub fn latest_key(&self) -> Option<&EventKey> {
@@ -1543,4 +1566,13 @@ pub fn next_at(
         }
     }
     (at, ignored)
+}
+
+/// The merge key of the record [`Seen`] at (log, seq).
+fn key_of(log: &str, seq: u64, s: &Seen) -> EventKey {
+    EventKey {
+        at: s.at,
+        log: log.to_string(),
+        seq,
+    }
 }
