@@ -821,6 +821,32 @@ fn a_picker_that_writes_is_guarded_too() {
 }
 
 #[test]
+fn quitting_while_a_write_is_on_its_way_quits_once_it_lands() {
+    let mut m = model_on_incident();
+    update(&mut m, key('n'));
+    update(&mut m, key('x'));
+    let fx = update(&mut m, code(KeyCode::Enter)); // in flight
+    let token = fx
+        .iter()
+        .find_map(|f| match f {
+            Effect::Write { token, .. } => Some(*token),
+            _ => None,
+        })
+        .expect("a write");
+    update(&mut m, key('q'));
+    assert!(!m.quit, "asks first");
+    let fx = update(
+        &mut m,
+        Msg::Written {
+            token,
+            result: Ok(vec!["01J0000000000000000000000X".into()]),
+        },
+    );
+    assert!(m.quit, "nothing is left to lose: the quit that was asked for happens");
+    assert!(fx.iter().any(|f| matches!(f, Effect::Quit)));
+}
+
+#[test]
 fn quitting_with_unsaved_writes_asks_and_keeps_notes_as_a_draft() {
     let mut m = model_on_incident();
     update(&mut m, key('n'));

@@ -503,6 +503,12 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             if let Some(n) = note {
                 m.flash(n, true);
+                return Vec::new();
+            }
+            // `q` asked only because this write was on its way: it landed, so do what was asked.
+            if matches!(m.overlay, Some(Overlay::Confirm(Confirm::Quit { .. }))) {
+                m.overlay = None;
+                return ask_or_quit(m);
             }
             Vec::new()
         }
