@@ -59,6 +59,7 @@ fn story_with(change: impl FnOnce(&mut warroom::domain::Playbook)) -> Update {
                 playbook_version: pb.version.clone(),
                 playbook_hash: hash.clone(),
                 commander: "maya".into(),
+                require_signatures: false,
             },
         ),
         ev(

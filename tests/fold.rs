@@ -137,6 +137,7 @@ fn history(ops: &[(u8, u8, u8, u16)], hash: &str) -> Vec<Event> {
             playbook_version: "1".into(),
             playbook_hash: hash.into(),
             commander: "alice".into(),
+            require_signatures: false,
         }
         .into(),
     }];

@@ -551,7 +551,7 @@ pub fn tail_line(s: &IncidentState, e: &Event) -> String {
 }
 
 fn print_event(out: &mut impl Write, s: &IncidentState, e: &Event, json: bool, late: bool) -> std::io::Result<()> {
-    if !json && matches!(e.body, crate::domain::Body::Heads(_)) {
+    if !json && matches!(e.body, crate::domain::Body::Heads(_) | crate::domain::Body::Signed(_)) {
         return Ok(()); // bookkeeping for `verify`, not news
     }
     if json {

@@ -89,6 +89,7 @@ pub fn declare(
         severity,
         mode: if exercise { Mode::Exercise } else { Mode::Real },
         commander,
+        require_signatures: false,
         occurred,
     };
     let (id, event) = store_declare(&ctx.store, &identity, req, now_ms)?;
@@ -727,7 +728,12 @@ pub fn report(id: &str, appended: &Appended) {
     for w in &appended.ahead {
         eprintln!("warning: {w} is more than 5 minutes ahead of this host's clock: one of the two clocks is wrong");
     }
-    if let Some(e) = appended.events.iter().rev().find(|e| !matches!(e.body, Body::Heads(_))) {
+    if let Some(e) = appended
+        .events
+        .iter()
+        .rev()
+        .find(|e| !matches!(e.body, Body::Heads(_) | Body::Signed(_)))
+    {
         outln!("{id} {} seq {} at {}", e.kind(), e.seq, format_utc(e.when()));
     }
 }

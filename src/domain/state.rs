@@ -25,7 +25,12 @@ pub const FOLLOW_LIMIT_MS: Millis = 24 * 3_600_000;
 fn is_evidence(b: &Body) -> bool {
     !matches!(
         b,
-        Body::Heads(_) | Body::TailRepaired(_) | Body::LogRestored(_) | Body::Disowned(_) | Body::DiscoverySet(_)
+        Body::Heads(_)
+            | Body::Signed(_)
+            | Body::TailRepaired(_)
+            | Body::LogRestored(_)
+            | Body::Disowned(_)
+            | Body::DiscoverySet(_)
     )
 }
 
@@ -1212,7 +1217,7 @@ impl IncidentState {
             d.earliest_evidence = Some(e.when());
             d.earliest_evidence_key = Some(e.key());
         }
-        if !matches!(e.body, Body::Heads(_) | Body::TailRepaired(_)) {
+        if !matches!(e.body, Body::Heads(_) | Body::Signed(_) | Body::TailRepaired(_)) {
             d.last_update = Some((e.wall, e.by.clone()));
         }
         if (e.at - e.wall).abs() > SKEW_WARN_MS {
@@ -1223,7 +1228,7 @@ impl IncidentState {
             d.since_commander.clear();
         } else if !matches!(
             e.body,
-            Body::Heads(_) | Body::TailRepaired(_) | Body::LogRestored(_) | Body::Disowned(_)
+            Body::Heads(_) | Body::Signed(_) | Body::TailRepaired(_) | Body::LogRestored(_) | Body::Disowned(_)
         ) {
             d.since_commander
                 .entry(e.log.clone())
@@ -1333,7 +1338,7 @@ impl IncidentState {
                 d.discovery_was.insert(e.key(), d.discovered);
                 d.discovery = Some(Reg::of(e, x.discovered));
             }
-            Body::ActionOutput(_) | Body::Heads(_) | Body::LogRestored(_) | Body::Disowned(_) => {}
+            Body::ActionOutput(_) | Body::Heads(_) | Body::Signed(_) | Body::LogRestored(_) | Body::Disowned(_) => {}
         }
         d.discovered = d
             .discovery

@@ -203,6 +203,7 @@ impl Ingestor {
                     severity: *severity,
                     mode: Mode::Real,
                     commander: self.commander.clone(),
+                    require_signatures: false,
                     occurred: *occurred,
                 };
                 let (id, event) = declare(&self.store, &self.identity, req, self.clock)

@@ -67,6 +67,9 @@ pub struct Header {
     /// then `declared_by` names the writer).
     #[serde(default)]
     pub log: Option<String>,
+    /// A copy of the `Declared` record's `require_signatures` (the record is the authority).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_signatures: bool,
 }
 
 impl Header {
@@ -86,6 +89,8 @@ pub struct DeclareRequest<'a> {
     pub mode: Mode,
     pub commander: String,
     pub occurred: Option<Millis>,
+    /// Every record must be SSH-signed (the declarer must be signing).
+    pub require_signatures: bool,
 }
 
 /// Claim a new incident folder with `mkdir` (atomic on NFS and SMB), store the resolved playbook,
@@ -144,6 +149,7 @@ pub fn declare(
         playbook_version: req.playbook.version.clone(),
         playbook_hash: hash.clone(),
         commander: req.commander.clone(),
+        require_signatures: req.require_signatures,
     };
     // The claim names the declaring log before the Declared is written, so no reader ever sees a
     // Declared without knowing whether it is the incident's.
@@ -158,6 +164,7 @@ pub fn declare(
         declared_by: identity.writer.to_string(),
         declared_at: req.occurred.unwrap_or_else(clock),
         log: Some(identity.log_id()),
+        require_signatures: req.require_signatures,
     };
     let text = ron::ser::to_string_pretty(&header, ron::ser::PrettyConfig::new()).unwrap_or_default();
     let written = fsutil::write_atomic(&dir.join(HEADER_FILE), text.as_bytes(), store.sharing)
