@@ -11,7 +11,6 @@
 //! - a path to a private key file (unencrypted): signed in-process, no agent.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use ssh_key::{HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
 
@@ -23,9 +22,9 @@ pub struct Signer {
 }
 
 enum Source {
+    /// A connection per signature: the agent client is not `Send`, and a connect is cheap.
     Agent {
         socket: PathBuf,
-        client: Mutex<Option<ssh_agent_client_rs::Client>>,
     },
     File(Box<PrivateKey>),
 }
@@ -33,7 +32,7 @@ enum Source {
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let how = match &self.source {
-            Source::Agent { socket, .. } => format!("agent at {}", socket.display()),
+            Source::Agent { socket } => format!("agent at {}", socket.display()),
             Source::File(_) => "key file".into(),
         };
         write!(f, "Signer({} via {how})", self.fingerprint)
@@ -129,10 +128,7 @@ impl Signer {
         Ok(Signer {
             fingerprint: public.fingerprint(HashAlg::Sha256).to_string(),
             public,
-            source: Source::Agent {
-                socket,
-                client: Mutex::new(Some(client)),
-            },
+            source: Source::Agent { socket },
         })
     }
 
@@ -151,39 +147,15 @@ impl Signer {
             Source::File(key) => key
                 .sign(namespace, HashAlg::Sha512, msg)
                 .map_err(|e| SignError::Crypto(e.to_string()))?,
-            Source::Agent { socket, client } => {
+            Source::Agent { socket } => {
                 let data = SshSig::signed_data(namespace, HashAlg::Sha512, msg)
                     .map_err(|e| SignError::Crypto(e.to_string()))?;
-                let mut guard = client.lock().unwrap_or_else(|p| p.into_inner());
-                // One connection per signer; a dropped one (agent restarted) is made again once.
-                let mut result = None;
-                for _ in 0..2 {
-                    let c = match guard.as_mut() {
-                        Some(c) => c,
-                        None => guard.insert(connect(socket)?),
-                    };
-                    match c.sign(&self.public, &data) {
-                        Ok(s) => {
-                            result = Some(Ok(s));
-                            break;
-                        }
-                        Err(ssh_agent_client_rs::Error::RemoteFailure) => {
-                            result = Some(Err(SignError::AgentRefused(
-                                self.fingerprint.clone(),
-                                "the agent answered failure".into(),
-                            )));
-                            break;
-                        }
-                        Err(e) => {
-                            *guard = None;
-                            result = Some(Err(SignError::AgentUnreachable(
-                                socket.display().to_string(),
-                                e.to_string(),
-                            )));
-                        }
+                let signature = connect(socket)?.sign(&self.public, &data).map_err(|e| match e {
+                    ssh_agent_client_rs::Error::RemoteFailure => {
+                        SignError::AgentRefused(self.fingerprint.clone(), "the agent answered failure".into())
                     }
-                }
-                let signature = result.unwrap_or(Err(SignError::AgentEmpty))?;
+                    e => SignError::AgentUnreachable(socket.display().to_string(), e.to_string()),
+                })?;
                 SshSig::new(self.public.key_data().clone(), namespace, HashAlg::Sha512, signature)
                     .map_err(|e| SignError::Crypto(e.to_string()))?
             }

@@ -102,6 +102,8 @@ fn private_store(root: &Path, tmp: &Path) -> Store {
         sharing: Sharing::private(),
         state_dir: tmp.join("state"),
         lock_dir: tmp.join("locks"),
+        signer: None,
+        trust: crate::store::Trust::default(),
     }
 }
 

@@ -71,6 +71,10 @@ pub struct Global {
         allow_hyphen_values = true
     )]
     pub tz: String,
+    /// Sign every record you write with this SSH key: `agent` (the agent's only key), a public key
+    /// (`~/.ssh/id_ed25519.pub`, signed through ssh-agent) or an unencrypted private key file
+    #[arg(long, global = true, value_name = "KEY", env = "WARROOM_SIGNING_KEY")]
+    pub sign: Option<String>,
     /// Seconds between reconcile passes (default: 2 on network file systems, else instant via inotify)
     #[arg(long, global = true, value_name = "SECS")]
     pub poll_interval: Option<f64>,
@@ -224,6 +228,9 @@ pub enum Command {
         /// Incident commander (default: you)
         #[arg(long, value_name = "WHO")]
         commander: Option<String>,
+        /// Every record must carry a valid SSH signature (see --sign); unsigned ones are refused
+        #[arg(long)]
+        require_signatures: bool,
         #[command(flatten)]
         when: When,
     },
@@ -768,8 +775,18 @@ pub fn run(cli: Cli) -> Result<()> {
             severity,
             exercise,
             commander,
+            require_signatures,
             when,
-        } => write::declare(g, &playbook, title, severity, exercise, commander, &when),
+        } => write::declare(
+            g,
+            &playbook,
+            title,
+            severity,
+            exercise,
+            commander,
+            require_signatures,
+            &when,
+        ),
         Command::Playbook(PlaybookCommand::List) => read::playbook_list(g),
         Command::Playbook(PlaybookCommand::Check { path, strict }) => read::playbook_check(&path, strict),
         Command::List { json } => read::list(g, json),

@@ -659,6 +659,9 @@ pub fn verify(g: &Global, wanted: &str) -> Result<()> {
     for e in &r.errors {
         outln!("TAMPERED: {e}");
     }
+    for l in &r.signing {
+        outln!("signatures: {}", l.describe());
+    }
     for (log, n, total) in &r.unanchored {
         outln!(
             "not yet anchored: {n} of {total} record(s) of {} — no other log's checkpoint vouches for them yet, so only hosts that saw them would notice them cut off",

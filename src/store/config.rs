@@ -31,6 +31,25 @@ pub struct Config {
     /// Seconds an approved command may run before it is killed (default 120).
     #[serde(default)]
     pub exec_timeout: Option<f64>,
+    /// SSH signatures on records (see README, "Signed records").
+    #[serde(default)]
+    pub signing: Option<Signing>,
+}
+
+/// config.ron `signing: (key: "~/.ssh/id_ed25519.pub", allowed_signers: "...", require: true)`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Signing {
+    /// `agent`, a public key path (signed through ssh-agent) or an unencrypted private key path;
+    /// `--sign` and `WARROOM_SIGNING_KEY` win over it.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Your own `allowed_signers` file: used instead of `<shared dir>/allowed_signers`.
+    #[serde(default)]
+    pub allowed_signers: Option<PathBuf>,
+    /// Treat every incident as requiring signed records.
+    #[serde(default)]
+    pub require: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -203,6 +203,10 @@ pub struct Update {
     pub marks: Vec<(String, u64, String)>,
     /// Versions of records their log's chain vouches for over another version read first.
     pub preferred: Vec<Event>,
+    /// Stretches of logs a valid SSH signature vouches for.
+    pub signed: Vec<super::reader::SignedRange>,
+    /// The responder's config requires signatures on every incident.
+    pub require_signatures: bool,
 }
 
 impl Update {
@@ -243,6 +247,7 @@ impl Update {
             && self.claim.is_none()
             && self.marks.is_empty()
             && self.preferred.is_empty()
+            && self.signed.is_empty()
     }
 }
 
@@ -311,6 +316,7 @@ impl Source {
         let dir = store.incident_dir(id);
         let mut reader = IncidentReader::new(dir.clone());
         reader.remember(memory.heads.clone());
+        reader.set_trust(store.allowed_signers_path());
         Source {
             id: id.to_string(),
             reader,
@@ -538,6 +544,8 @@ impl Source {
             claim,
             marks: batch.marks,
             preferred: batch.preferred,
+            signed: batch.signed,
+            require_signatures: self.store.trust.require,
         }
     }
 
@@ -672,6 +680,12 @@ impl View {
         self.file_problems.extend(update.problems);
         for (log, seq, why) in update.marks {
             self.state.mark(&log, seq, why);
+        }
+        if update.require_signatures {
+            self.state.set_require_signatures(true);
+        }
+        for r in update.signed {
+            self.state.note_signed(&r.log, r.from, r.to, &r.principal);
         }
         if let Some(claim) = update.claim {
             self.state.set_claim(claim);

@@ -14,7 +14,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use super::{fsutil, writer_of_log, EVENTS_DIR, LOG_EXT};
-use crate::domain::event::{self, Event, MAX_LINE};
+use std::sync::Arc;
+
+use crate::domain::event::{self, Body, Event, Signed, MAX_LINE};
+use crate::domain::signing::{AllowedSigners, NS_EVENT};
 use crate::domain::time::Millis;
 use crate::domain::Problem;
 
@@ -52,6 +55,9 @@ struct Cursor {
     pending_bad: Option<(u64, Millis)>,
     /// Inside an over-long line: skip to the next newline without buffering.
     skipping: bool,
+    /// The first seq of the unbroken stretch of chain that ends at the last record read: a
+    /// signature vouches for the records of that stretch only.
+    intact_from: u64,
 }
 
 /// Everything new since the last pass.
@@ -64,6 +70,18 @@ pub struct Batch {
     /// Versions of records the chain vouches for where another version of the same seq was
     /// read first (an edit, answered by the writer re-appending its original).
     pub preferred: Vec<Event>,
+    /// Stretches of logs a valid SSH signature vouches for.
+    pub signed: Vec<SignedRange>,
+}
+
+/// Records `from..=to` of `log` are vouched for by a valid signature of `principal`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRange {
+    pub log: String,
+    pub from: u64,
+    pub to: u64,
+    pub principal: String,
+    pub fingerprint: String,
 }
 
 pub use super::memory::SeenHead;
@@ -79,6 +97,10 @@ pub struct IncidentReader {
     remembered: BTreeMap<String, SeenHead>,
     /// Logs already reported as short of what was remembered.
     reported_short: BTreeMap<String, ()>,
+    /// The `allowed_signers` file signatures are checked against, and its parsed contents
+    /// (reloaded when its size or modification time changes).
+    trust_path: Option<PathBuf>,
+    trust: (Option<(u64, i128)>, Arc<AllowedSigners>),
 }
 
 impl IncidentReader {
@@ -111,7 +133,27 @@ impl IncidentReader {
             reported: BTreeMap::new(),
             remembered: BTreeMap::new(),
             reported_short: BTreeMap::new(),
+            trust_path: None,
+            trust: (None, Arc::new(AllowedSigners::default())),
         }
+    }
+
+    /// Check signatures against this `allowed_signers` file (none set: no signature verifies).
+    pub fn set_trust(&mut self, path: PathBuf) {
+        self.trust_path = Some(path);
+        self.trust.0 = None;
+    }
+
+    /// Reload the `allowed_signers` file if it changed (one `stat` per pass).
+    fn refresh_trust(&mut self) {
+        let Some(path) = &self.trust_path else { return };
+        let stamp = fs::metadata(path)
+            .ok()
+            .map(|m| (m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128));
+        if stamp.is_some() && stamp == self.trust.0 {
+            return;
+        }
+        self.trust = (stamp, Arc::new(super::load_allowed_signers(path)));
     }
 
     /// The heads this host saw on earlier runs: checked as the logs are read.
@@ -141,6 +183,7 @@ impl IncidentReader {
     /// close-to-open revalidation), read from the offset.
     pub fn poll(&mut self, now: Millis) -> Batch {
         let mut batch = Batch::default();
+        self.refresh_trust();
         let events_dir = self.dir.join(EVENTS_DIR);
         for (dir, rel) in [
             (&self.dir, self.id.clone()),
@@ -304,6 +347,7 @@ impl IncidentReader {
             let ctx = Ctx {
                 rel: &rel,
                 incident: &self.id,
+                trust: &self.trust.1,
                 remembered: self.remembered.get(&cursor.log),
                 len,
                 at_eof,
@@ -327,6 +371,7 @@ impl IncidentReader {
 struct Ctx<'a> {
     rel: &'a str,
     incident: &'a str,
+    trust: &'a AllowedSigners,
     remembered: Option<&'a SeenHead>,
     len: u64,
     at_eof: bool,
@@ -398,6 +443,13 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         cursor.repeats.insert(e.seq, (hash.clone(), e.clone()));
                     }
                     cursor.tainted |= !clean;
+                    if !clean || cursor.intact_from == 0 {
+                        // The chain to the records before this one is broken (or starts here).
+                        cursor.intact_from = if clean { 1 } else { e.seq };
+                    }
+                    if let Body::Signed(s) = &e.body {
+                        check_signature(cursor, ctx, &e, s, line_no, batch);
+                    }
                     cursor.last_record = Some((e.seq, hash.clone(), line_no));
                     batch.events.push(e);
                 }
@@ -441,6 +493,34 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
         cursor.line += 1;
     }
     used
+}
+
+/// Check a `Signed` record: its head is the line just before it (as read, so an edit of that
+/// line is caught), and its SSHSIG over the head is valid and made by a key `allowed_signers`
+/// allows for this log's writer. Valid: the unbroken stretch of chain up to the head is signed.
+/// Otherwise a problem and a mark: "signature does not match".
+fn check_signature(cursor: &Cursor, ctx: &Ctx, e: &Event, s: &Signed, line_no: u64, batch: &mut Batch) {
+    let verdict = if cursor.prev_line.as_deref() != Some(s.head.as_str()) || e.prev != s.head {
+        Err("signature does not match: the line before it is not the one it signed (edited or moved)".to_string())
+    } else {
+        ctx.trust
+            .check(&cursor.writer, NS_EVENT, s.head.as_bytes(), &s.sig, e.wall)
+            .map_err(|err| err.to_string())
+    };
+    match verdict {
+        Ok(v) if e.seq > cursor.intact_from => batch.signed.push(SignedRange {
+            log: cursor.log.clone(),
+            from: cursor.intact_from.max(1),
+            to: e.seq - 1,
+            principal: v.principal,
+            fingerprint: v.fingerprint,
+        }),
+        Ok(_) => {}
+        Err(why) => {
+            batch.problems.push(Problem::new(ctx.rel, Some(line_no), why.clone()));
+            batch.marks.push((cursor.log.clone(), e.seq, why));
+        }
+    }
 }
 
 /// One line's hash, and its record parsed (`None`: over `MAX_LINE`, not parsed).
