@@ -413,6 +413,14 @@ impl IncidentState {
         (*from <= seq).then_some(who.as_str())
     }
 
+    /// Whether the record that gave `role` its holder carries a valid signature.
+    pub fn role_signed(&self, role: &str) -> bool {
+        self.derived
+            .roles
+            .get(role)
+            .is_some_and(|r| self.signed_by(&r.key.log, r.key.seq).is_some())
+    }
+
     /// Treat this incident as requiring signatures whatever its declaration says (the
     /// responder's config); replays.
     pub fn set_require_signatures(&mut self, on: bool) {
