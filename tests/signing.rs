@@ -401,3 +401,19 @@ fn an_ecdsa_key_file_signs_without_an_agent_and_ssh_keygen_agrees() {
     let v = run(&world, &carol, None, &["verify", &id]).ok();
     assert!(v.stdout.contains("signed by carol@desk (SHA256:"), "{v}");
 }
+
+#[test]
+fn without_an_allowed_signers_file_signatures_are_reported_unchecked_not_as_tampering() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let key = ssh.keygen("dave", "ed25519");
+    let dave = world.who("dave", "desk");
+    let id = declare(&world, &dave, None, &["--sign", key.to_str().expect("utf8")]);
+    let v = run(&world, &dave, None, &["verify", &id]).ok();
+    assert!(
+        v.stdout.contains("signed with SHA256:") && v.stdout.contains("not checked: no allowed_signers file"),
+        "{v}"
+    );
+    let show = run(&world, &dave, None, &["show", &id, "--json"]).ok().json();
+    assert_eq!(show["problems"].as_array().map(Vec::len), Some(0), "{show}");
+}

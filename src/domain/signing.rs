@@ -68,6 +68,8 @@ pub enum SigError {
     Expired(String),
     #[error("no allowed_signers file: signatures cannot be checked (key {0})")]
     NoTrust(String),
+    #[error("the line before it is not the one it signed (edited or moved)")]
+    WrongHead,
 }
 
 impl AllowedSigners {

@@ -9,7 +9,7 @@ use super::writer::local_head;
 use super::{fsutil, writer_of_log, Store, EVENTS_DIR, LOG_EXT};
 use crate::domain::event::{self, Body, MAX_LINE};
 use crate::domain::sanitize;
-use crate::domain::signing::NS_EVENT;
+use crate::domain::signing::{SigError, NS_EVENT};
 use crate::domain::state::Claim;
 
 #[derive(Debug, Default)]
@@ -40,6 +40,8 @@ pub struct LogSigning {
     pub signer: Option<(String, String)>,
     /// `line N: why` for each signature that does not check out.
     pub bad: Vec<String>,
+    /// Signed with this key, but there is no `allowed_signers` file to check it against.
+    pub unchecked: Option<String>,
 }
 
 impl LogSigning {
@@ -52,6 +54,13 @@ impl LogSigning {
                 "{log}: signature does not match ({}); {} of {} record(s) covered by a valid one",
                 sanitize(first),
                 self.covered,
+                self.records
+            );
+        }
+        if let (None, Some(fp)) = (&self.signer, &self.unchecked) {
+            return format!(
+                "{log}: signed with {} but not checked: no allowed_signers file ({} record(s))",
+                sanitize(fp),
                 self.records
             );
         }
@@ -192,14 +201,21 @@ pub fn verify(store: &Store, id: &str) -> Report {
                     }
                     if let Body::Signed(sig) = &e.body {
                         let verdict = if sig.head != prev || e.prev != sig.head {
-                            Err("the line before it is not the one it signed (edited or moved)".to_string())
+                            Err(SigError::WrongHead)
                         } else {
-                            trust
-                                .check(&writer, NS_EVENT, sig.head.as_bytes(), &sig.sig, e.wall)
-                                .map_err(|x| x.to_string())
+                            trust.check(&writer, NS_EVENT, sig.head.as_bytes(), &sig.sig, e.wall)
+                        };
+                        let verdict = match verdict {
+                            Err(SigError::NoTrust(fp)) => {
+                                signing.unchecked = Some(fp);
+                                Ok(None)
+                            }
+                            Ok(v) => Ok(Some(v)),
+                            Err(x) => Err(x.to_string()),
                         };
                         match verdict {
-                            Ok(v) => {
+                            Ok(None) => {}
+                            Ok(Some(v)) => {
                                 let before = pending.len();
                                 pending.retain(|s| !(intact_from..e.seq).contains(s));
                                 signing.covered += (before - pending.len()) as u64;
