@@ -417,3 +417,53 @@ fn without_an_allowed_signers_file_signatures_are_reported_unchecked_not_as_tamp
     let show = run(&world, &dave, None, &["show", &id, "--json"]).ok().json();
     assert_eq!(show["problems"].as_array().map(Vec::len), Some(0), "{show}");
 }
+
+#[test]
+fn exports_and_bundles_carry_a_detached_signature_that_verify_and_bundle_check_check() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let key = ssh.keygen("erin", "ed25519");
+    let allowed = allowed_signers(
+        &world,
+        &[format!("erin namespaces=\"warroom-export\" {}", ssh.public(&key))],
+    );
+    let erin = world.who("erin", "desk");
+    let k = key.to_str().expect("utf8");
+    let id = declare(&world, &erin, None, &[]);
+    let out = world.path().join("export.md");
+    let o = out.to_str().expect("utf8");
+    run(&world, &erin, None, &["--sign", k, "export", &id, "-o", o]).ok();
+    let sig = std::fs::read_to_string(format!("{o}.sig")).expect("export.md.sig");
+    // OpenSSH agrees.
+    let check = Command::new("ssh-keygen")
+        .args(["-Y", "verify", "-f"])
+        .arg(&allowed)
+        .args(["-I", "erin", "-n", "warroom-export", "-s"])
+        .arg(format!("{o}.sig"))
+        .stdin(std::fs::File::open(&out).expect("export"))
+        .output()
+        .expect("ssh-keygen");
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(sig.starts_with("-----BEGIN SSH SIGNATURE-----"));
+    let v = run(&world, &erin, None, &["verify", "--file", o]).ok();
+    assert!(v.stdout.contains("signed by erin (SHA256:"), "{v}");
+    // An edited export does not match.
+    std::fs::write(&out, std::fs::read_to_string(&out).expect("read") + "forged\n").expect("edit");
+    let v = run(&world, &erin, None, &["verify", "--file", o]).code(1);
+    assert!(v.stdout.contains("signature does not match"), "{v}");
+
+    // A bundle, signed; bundle --check checks the signature too.
+    let tar = world.path().join("b.tar");
+    let t = tar.to_str().expect("utf8");
+    run(&world, &erin, None, &["--sign", k, "bundle", &id, "-o", t]).ok();
+    let c = run(&world, &erin, None, &["bundle", "--check", t]).ok();
+    assert!(
+        c.stdout.contains("signature:") && c.stdout.contains("signed by erin"),
+        "{c}"
+    );
+    let mut bytes = std::fs::read(&tar).expect("tar");
+    bytes.extend_from_slice(&[0u8; 512]);
+    std::fs::write(&tar, bytes).expect("append");
+    let c = run(&world, &erin, None, &["bundle", "--check", t]).code(1);
+    assert!(c.stdout.contains("signature does not match"), "{c}");
+}

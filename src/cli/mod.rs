@@ -22,6 +22,7 @@ pub mod bundle;
 pub mod console;
 pub mod context;
 pub mod demo;
+pub mod detached;
 pub mod exec;
 pub mod exercise;
 pub mod import;
@@ -520,7 +521,14 @@ pub enum Command {
     /// Check every hash chain and the cross-log heads; exit 1 on signs of tampering
     Verify {
         /// The incident: its id or a unique prefix of it (see `warroom list`)
-        incident: String,
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        incident: Option<String>,
+        /// Check the detached SSH signature of an export or bundle instead (FILE.sig beside it)
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The signature file (default: FILE.sig)
+        #[arg(long, value_name = "SIG", requires = "file")]
+        sig: Option<PathBuf>,
     },
     /// Playbooks: list them or check files
     #[command(subcommand)]
@@ -844,7 +852,11 @@ pub fn run(cli: Cli) -> Result<()> {
             what: FollowUpCommand::List { json },
         } => read::follow_ups(g, &incident, json),
         Command::Tail { incident, follow, json } => read::tail(g, &incident, follow, json),
-        Command::Verify { incident } => read::verify(g, &incident),
+        Command::Verify { incident, file, sig } => match (file, incident) {
+            (Some(file), _) => read::verify_file(g, &file, sig.as_deref()),
+            (None, Some(incident)) => read::verify(g, &incident),
+            (None, None) => Err(Fail::new("name an incident, or --file FILE")),
+        },
         Command::Action {
             run:
                 Some(ActionCommand::Run {

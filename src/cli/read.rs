@@ -649,6 +649,17 @@ pub fn follow_incident(
     }
 }
 
+/// `verify --file X [--sig X.sig]`: a detached signature of an export or bundle.
+pub fn verify_file(g: &Global, file: &Path, sig: Option<&Path>) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let checked = super::detached::check(&ctx.store, file, sig)?;
+    outln!("{}", checked.describe(file));
+    match checked {
+        super::detached::Checked::Signed(..) => Ok(()),
+        _ => Err(Fail::new(format!("{} carries no valid signature", file.display()))),
+    }
+}
+
 pub fn verify(g: &Global, wanted: &str) -> Result<()> {
     let ctx = Ctx::new(g)?;
     let id = ctx.store.resolve(wanted)?;
@@ -733,6 +744,9 @@ pub fn export(
             crate::store::fsutil::write_atomic(path, text.as_bytes(), sharing)
                 .map_err(|e| Fail::new(format!("cannot write {}: {e}", path.display())))?;
             eprintln!("wrote {}", path.display());
+            if let Some(sig) = super::detached::sign(&ctx.store, path, text.as_bytes())? {
+                eprintln!("signed: {}", sig.display());
+            }
         }
         None => super::print_out(&text),
     }

@@ -152,6 +152,38 @@ impl AllowedSigners {
     }
 }
 
+impl AllowedSigners {
+    /// Check a detached signature (an export, a bundle) over `msg` in `namespace`, made by any
+    /// key the file allows in that namespace at `when`: the principal is the first one its line
+    /// names (not negated). Errors as [`AllowedSigners::check`].
+    pub fn check_any(&self, namespace: &str, msg: &[u8], armored: &str, when: i64) -> Result<Verified, SigError> {
+        let sig = parse_sig(armored)?;
+        let key = PublicKey::new(sig.public_key().clone(), "");
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        if sig.namespace() != namespace {
+            return Err(SigError::Namespace(sig.namespace().to_string(), namespace.to_string()));
+        }
+        key.verify(namespace, msg, &sig)
+            .map_err(|_| SigError::Mismatch(fingerprint.clone()))?;
+        let principal = self
+            .entries
+            .iter()
+            .filter(|e| e.key.key_data() == key.key_data())
+            .filter(|e| {
+                e.namespaces
+                    .as_ref()
+                    .is_none_or(|ns| ns.iter().any(|n| glob(n, namespace)))
+            })
+            .filter(|e| !(e.valid_after.is_some_and(|t| when < t) || e.valid_before.is_some_and(|t| when >= t)))
+            .find_map(|e| e.principals.iter().find(|p| !p.starts_with('!')).cloned());
+        match principal {
+            Some(principal) => Ok(Verified { principal, fingerprint }),
+            None if self.entries.is_empty() => Err(SigError::NoTrust(fingerprint)),
+            None => Err(SigError::NotAllowed(fingerprint, "anyone".into())),
+        }
+    }
+}
+
 /// The fingerprint (`SHA256:...`) of the key inside an armored SSHSIG, if it parses.
 pub fn sig_fingerprint(armored: &str) -> Option<String> {
     let sig = parse_sig(armored).ok()?;
