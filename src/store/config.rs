@@ -170,6 +170,27 @@ mod tests {
     }
 
     #[test]
+    fn signing_is_read_with_or_without_some() {
+        for text in [
+            r#"(signing: (key: "~/.ssh/id_ed25519.pub", allowed_signers: "/etc/warroom/allowed_signers", require: true))"#,
+            r#"(signing: Some((key: Some("~/.ssh/id_ed25519.pub"), allowed_signers: Some("/etc/warroom/allowed_signers"), require: true)))"#,
+        ] {
+            let c = parse_config("config.ron", text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let s = c.signing.unwrap_or_default();
+            assert_eq!(s.key.as_deref(), Some("~/.ssh/id_ed25519.pub"));
+            assert_eq!(
+                s.allowed_signers.as_deref(),
+                Some(std::path::Path::new("/etc/warroom/allowed_signers"))
+            );
+            assert!(s.require);
+        }
+        assert!(
+            parse_config("config.ron", "(signing: (keys: \"x\"))").is_err(),
+            "unknown fields are refused"
+        );
+    }
+
+    #[test]
     fn root_resolution_order() {
         let cfg = Config {
             dir: Some("/cfg".into()),

@@ -392,13 +392,13 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
     let mut used = 0;
     // Hashing and parsing every complete line is the costly part: done up front, across cores;
     // the chain check below stays one line at a time, in order.
-    let mut pre = preparse(buf).into_iter();
+    let mut pre = preparse(buf, ctx.trust).into_iter();
     while let Some(nl) = buf[used..].iter().position(|&b| b == b'\n') {
         let line = &buf[used..used + nl];
         let line_start = pos + used as u64;
         let next = used + nl + 1;
         let line_no = cursor.line + 1;
-        let (hash, parsed) = pre.next().unwrap_or_else(|| prepare(line));
+        let (hash, parsed, verdict) = pre.next().unwrap_or_else(|| prepare(line, ctx.trust));
         if cursor.skipping {
             // The end of an over-long line already counted and reported.
             cursor.skipping = false;
@@ -447,8 +447,8 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         // The chain to the records before this one is broken (or starts here).
                         cursor.intact_from = if clean { 1 } else { e.seq };
                     }
-                    if let Body::Signed(s) = &e.body {
-                        check_signature(cursor, ctx, &e, s, line_no, batch);
+                    if let (Body::Signed(s), Some(verdict)) = (&e.body, verdict) {
+                        check_signature(cursor, ctx, &e, s, verdict, line_no, batch);
                     }
                     cursor.last_record = Some((e.seq, hash.clone(), line_no));
                     batch.events.push(e);
@@ -499,14 +499,19 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
 /// line is caught), and its SSHSIG over the head is valid and made by a key `allowed_signers`
 /// allows for this log's writer. Valid: the unbroken stretch of chain up to the head is signed.
 /// Otherwise a problem and a mark: "signature does not match".
-fn check_signature(cursor: &Cursor, ctx: &Ctx, e: &Event, s: &Signed, line_no: u64, batch: &mut Batch) {
+fn check_signature(
+    cursor: &Cursor,
+    ctx: &Ctx,
+    e: &Event,
+    s: &Signed,
+    checked: SigVerdict,
+    line_no: u64,
+    batch: &mut Batch,
+) {
     let verdict = if cursor.prev_line.as_deref() != Some(s.head.as_str()) || e.prev != s.head {
         Err(SigError::WrongHead.to_string())
     } else {
-        match ctx
-            .trust
-            .check(&cursor.writer, NS_EVENT, s.head.as_bytes(), &s.sig, e.wall)
-        {
+        match checked {
             // No allowed_signers file at all: nothing to check against, so nothing is signed
             // (and nothing is wrong); `verify` says so.
             Err(SigError::NoTrust(_)) => return,
@@ -531,15 +536,27 @@ fn check_signature(cursor: &Cursor, ctx: &Ctx, e: &Event, s: &Signed, line_no: u
 }
 
 /// One line's hash, and its record parsed (`None`: over `MAX_LINE`, not parsed).
-type Prepared = (String, Option<Result<Event, String>>);
+/// A `Signed` record's signature check is done here too (the costly part, ~60 µs), so it runs
+/// across cores; its place in the chain is checked in order, in `check_signature`.
+type Prepared = (String, Option<Result<Event, String>>, Option<SigVerdict>);
 
-fn prepare(line: &[u8]) -> Prepared {
+/// What [`AllowedSigners::check`] said of a `Signed` record, for the writer the record names.
+type SigVerdict = Result<crate::domain::signing::Verified, SigError>;
+
+fn prepare(line: &[u8], trust: &AllowedSigners) -> Prepared {
     let parsed = (line.len() <= MAX_LINE).then(|| {
         std::str::from_utf8(line)
             .map_err(|_| "not UTF-8".to_string())
             .and_then(event::parse)
     });
-    (event::line_hash(line), parsed)
+    let verdict = match &parsed {
+        Some(Ok(e)) => match &e.body {
+            Body::Signed(s) => Some(trust.check(&e.by, NS_EVENT, s.head.as_bytes(), &s.sig, e.wall)),
+            _ => None,
+        },
+        _ => None,
+    };
+    (event::line_hash(line), parsed, verdict)
 }
 
 /// Below this many lines a pass is parsed on the calling thread (threads cost more than they save).
@@ -547,7 +564,7 @@ const PARALLEL_MIN_LINES: usize = 256;
 
 /// Hash and parse every complete line of `buf`, in order, spread over the cores when there are
 /// many (a first open of a long log). The result does not depend on how it was split.
-fn preparse(buf: &[u8]) -> Vec<Prepared> {
+fn preparse(buf: &[u8], trust: &AllowedSigners) -> Vec<Prepared> {
     let mut lines = Vec::new();
     let mut start = 0;
     while let Some(nl) = buf[start..].iter().position(|&b| b == b'\n') {
@@ -556,19 +573,22 @@ fn preparse(buf: &[u8]) -> Vec<Prepared> {
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     if threads < 2 || lines.len() < PARALLEL_MIN_LINES {
-        return lines.into_iter().map(prepare).collect();
+        return lines.into_iter().map(|l| prepare(l, trust)).collect();
     }
     let per = lines.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let mut parts = lines.chunks(per);
         let first = parts.next().unwrap_or_default();
         let handles: Vec<_> = parts
-            .map(|part| scope.spawn(move || part.iter().map(|l| prepare(l)).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(move || part.iter().map(|l| prepare(l, trust)).collect::<Vec<_>>()))
             .collect();
-        let mut out: Vec<Prepared> = first.iter().map(|l| prepare(l)).collect();
+        let mut out: Vec<Prepared> = first.iter().map(|l| prepare(l, trust)).collect();
         for (h, part) in handles.into_iter().zip(lines.chunks(per).skip(1)) {
             // A thread that died (it cannot: parsing returns errors) is redone here.
-            out.extend(h.join().unwrap_or_else(|_| part.iter().map(|l| prepare(l)).collect()));
+            out.extend(
+                h.join()
+                    .unwrap_or_else(|_| part.iter().map(|l| prepare(l, trust)).collect()),
+            );
         }
         out
     })
