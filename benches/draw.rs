@@ -36,6 +36,7 @@ fn model(events: usize) -> Model {
             playbook_version: pb.version.clone(),
             playbook_hash: hash.clone(),
             commander: "maya".into(),
+            require_signatures: false,
         }
         .into(),
     }];

@@ -93,6 +93,7 @@ impl Root {
                 severity: 2,
                 mode: Mode::Real,
                 commander: "w0".into(),
+                require_signatures: false,
                 occurred: None,
             },
             now_ms,

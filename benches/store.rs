@@ -84,6 +84,7 @@ impl Fixture {
                 severity: 2,
                 mode: Mode::Exercise,
                 commander: NAME.into(),
+                require_signatures: false,
                 occurred: None,
             },
             now_ms,

@@ -13,6 +13,7 @@ pub mod exercise;
 pub mod hooks;
 pub mod ingest;
 pub mod report;
+pub mod signer;
 pub mod store;
 pub mod sync;
 pub mod tui;

@@ -59,6 +59,7 @@ fn story_with(change: impl FnOnce(&mut warroom::domain::Playbook)) -> Update {
                 playbook_version: pb.version.clone(),
                 playbook_hash: hash.clone(),
                 commander: "maya".into(),
+                require_signatures: false,
             },
         ),
         ev(
@@ -3091,4 +3092,49 @@ fn problems_list_the_whole_sync_error_and_the_next_round() {
     insta::assert_snapshot!(s);
     assert!(s.contains("pre-receive hook declined"), "{s}");
     assert!(s.contains("next round in 3s"), "{s}");
+}
+
+/// Maya signs her records (issue 11), jon does not: ✎ beside maya's rows and beside the IC.
+fn model_with_signatures() -> Model {
+    let mut m = Model::new(
+        "you@jump",
+        Keymap::default(),
+        "/srv/warroom (from WARROOM_DIR)",
+        T0 + 20 * 60_000,
+    );
+    m.watch = WatchInfo {
+        mode: "inotify".into(),
+        last_reconcile: T0 + 20 * 60_000,
+    };
+    m.incident = Some(IncidentModel::new(ID));
+    let mut story = story();
+    story.signed = vec![warroom::store::reader::SignedRange {
+        log: "maya@soc-jump".into(),
+        from: 1,
+        to: 99,
+        principal: "maya".into(),
+        fingerprint: "SHA256:test".into(),
+    }];
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: story,
+        },
+    );
+    m
+}
+
+#[test]
+fn signed_records_carry_a_mark_beside_the_name_80x24() {
+    let m = model_with_signatures();
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("IC maya✎"), "{s}");
+    let rows = timeline_rows(&s);
+    assert!(rows.iter().any(|r| r.contains("maya✎    ")), "{rows:?}");
+    assert!(rows.iter().any(|r| r.contains("jon      ")), "{rows:?}");
+    insta::assert_snapshot!(s);
+    let ascii = screen(&render(&m, 80, 24, Theme::mono().with_ascii()));
+    assert!(non_ascii(&ascii).is_empty(), "{ascii}");
+    assert!(ascii.contains("IC maya%"), "{ascii}");
 }

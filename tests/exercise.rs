@@ -79,6 +79,7 @@ fn state(events: Vec<Event>) -> IncidentState {
             playbook_version: pb.version.clone(),
             playbook_hash: hash.clone(),
             commander: "fac".into(),
+            require_signatures: false,
         },
     )];
     all.extend(events);

@@ -137,6 +137,7 @@ fn history(ops: &[(u8, u8, u8, u16)], hash: &str) -> Vec<Event> {
             playbook_version: "1".into(),
             playbook_hash: hash.into(),
             commander: "alice".into(),
+            require_signatures: false,
         }
         .into(),
     }];
@@ -1083,4 +1084,31 @@ fn only_the_commander_changes_the_playbook() {
     events.push(change("c2", 2_000_001, "alice@h1", 2));
     let s = IncidentState::fold("i", books, events);
     assert_eq!(s.derived.playbook_hash.as_deref(), Some(other_hash.as_str()));
+}
+
+/// Issue 11: where signatures are required, an unsigned record is refused, and a signature that
+/// arrives in a later read (a sync tool split the write) makes it count: the fold is replayed.
+#[test]
+fn a_late_signature_makes_a_refused_record_count_where_signatures_are_required() {
+    let (hash, pb) = playbook();
+    let mut s = IncidentState::new("i");
+    s.add_playbook(hash.clone(), pb);
+    s.set_require_signatures(true);
+    s.note_signed("alice@h1", 1, 1, "alice");
+    s.apply(declared(&hash));
+    let title = ev("t1", 2_000_000, "bob@h2", 1, TitleChanged { title: "by bob".into() });
+    s.apply(title.clone());
+    assert_ne!(s.title(), "by bob", "unsigned: not applied");
+    assert!(s.flag(&title).is_some(), "shown as refused");
+    assert!(s.problems().iter().any(|p| p.what.contains("no valid SSH signature")));
+    s.note_signed("bob@h2", 1, 1, "bob");
+    assert_eq!(s.title(), "by bob", "signed now: applied");
+    assert_eq!(s.signed_by("bob@h2", 1), Some("bob"));
+    assert_eq!(s.signed_by("bob@h2", 2), None);
+    // Without the requirement, signatures change nothing in the fold.
+    let mut open = IncidentState::new("i");
+    open.add_playbook(hash.clone(), playbook().1);
+    open.apply(declared(&hash));
+    open.apply(title);
+    assert_eq!(open.title(), "by bob");
 }

@@ -62,6 +62,7 @@ fn every_kind() -> Vec<Body> {
             playbook_version: s("1.0.0"),
             playbook_hash: s("00"),
             commander: s("alice"),
+            require_signatures: false,
         }
         .into(),
         TitleChanged {
@@ -232,6 +233,26 @@ fn every_kind() -> Vec<Body> {
             text: None,
             reason: s("the first alert was at 09:48, not 10:15"),
             occurred: Some(1_763_990_000_000),
+        }
+        .into(),
+        // Issue 11: an SSH signature over the log up to a head (made with ssh-keygen -Y sign).
+        Signed {
+            head: "ab".repeat(32),
+            key: s("SHA256:r+ViYBprkpBSKFqfhEkm7yhcG8Nn8u7NBbvClSTApi8"),
+            sig: s("-----BEGIN SSH SIGNATURE-----\nU1NIU0lHAAAAAQAAADMAAAALc3NoLWVkMjU1MTkAAAAgVpl8DLynanoOHouIEfAaBvYsc+\n0CNhVZVINLs+eaWfYAAAANd2Fycm9vbS1ldmVudAAAAAAAAAAGc2hhNTEyAAAAUwAAAAtz\nc2gtZWQyNTUxOQAAAEAjMfZK3O9cxiTRsmsZi2p5bDpcXQ4+cDNSxoDy14ohRscQnJwoP2\n+82ELcxBFIkJY2b5rE1lXxug4RK3O8RHcH\n-----END SSH SIGNATURE-----\n"),
+        }
+        .into(),
+        // Issue 11: a declaration that requires signed records (the field is written only when true).
+        Declared {
+            incident: s("2026-11-22-golden-0000"),
+            title: s("Golden"),
+            severity: 2,
+            mode: Mode::Exercise,
+            playbook: s("ransomware"),
+            playbook_version: s("1.0.0"),
+            playbook_hash: s("00"),
+            commander: s("alice"),
+            require_signatures: true,
         }
         .into(),
     ]

@@ -58,6 +58,7 @@ fn world() -> World {
             severity: 2,
             mode: Mode::Real,
             commander: "alice".into(),
+            require_signatures: false,
             occurred: None,
         },
         now_ms,

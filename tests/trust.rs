@@ -461,6 +461,7 @@ mod writer_and_reader_agree {
             severity: 2,
             mode: Mode::Exercise,
             commander: "pat".into(),
+            require_signatures: false,
             occurred: None,
         };
         let (id, _) = declare(&store, &identity, req, warroom::cli::context::now_ms).unwrap();

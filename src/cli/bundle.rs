@@ -102,6 +102,8 @@ fn private_store(root: &Path, tmp: &Path) -> Store {
         sharing: Sharing::private(),
         state_dir: tmp.join("state"),
         lock_dir: tmp.join("locks"),
+        signer: None,
+        trust: crate::store::Trust::default(),
     }
 }
 
@@ -174,6 +176,9 @@ pub fn bundle(g: &Global, wanted: &str, output: &Path) -> Result<()> {
         .map_err(|e| Fail::new(format!("cannot build the tar: {e}")))?;
     fsutil::write_atomic(output, &bytes, Sharing::private())
         .map_err(|e| Fail::new(format!("cannot write {}: {e}", output.display())))?;
+    if let Some(sig) = super::detached::sign(&ctx.store, output, &bytes)? {
+        eprintln!("signed: {}", sig.display());
+    }
     let ok = verify["ok"].as_bool().unwrap_or(false);
     eprintln!(
         "wrote {}: {} file(s) of {}, verify {}",
@@ -267,7 +272,18 @@ pub fn compare(manifest: &Value, members: &BTreeMap<String, Member>) -> Findings
     f
 }
 
-pub fn check(_g: &Global, file: &Path) -> Result<()> {
+pub fn check(g: &Global, file: &Path) -> Result<()> {
+    // A detached signature beside the bundle (`bundle` with a signing key writes one).
+    let signature = if super::detached::sig_path(file).exists() {
+        let ctx = Ctx::new(g)?;
+        Some(super::detached::check(&ctx.store, file, None)?)
+    } else {
+        None
+    };
+    if let Some(c) = &signature {
+        outln!("signature: {}", c.describe(file));
+    }
+    let sig_ok = !matches!(signature, Some(super::detached::Checked::Bad(_)));
     // Streamed: each member is copied to a private folder while it is hashed, so memory stays
     // bounded whatever the bundle holds; a member over MAX_MEMBER is refused from its header.
     let tar_file = std::fs::File::open(file).map_err(|e| Fail::new(format!("cannot read {}: {e}", file.display())))?;
@@ -382,7 +398,7 @@ pub fn check(_g: &Global, file: &Path) -> Result<()> {
             _ => "",
         }
     );
-    if f.ok() && verify_ok {
+    if f.ok() && verify_ok && sig_ok {
         outln!("ok: every member matches the manifest");
         Ok(())
     } else {

@@ -33,7 +33,19 @@ impl Ctx {
         let (config, _) = config::load_config().map_err(Fail::new)?;
         let env = std::env::var("WARROOM_DIR").ok();
         let choice = config::choose_root(g.dir.as_deref(), env.as_deref(), &config, &config::default_root());
-        let store = Store::open(&choice, config::state_dir(), config::lock_dir())?;
+        let mut store = Store::open(&choice, config::state_dir(), config::lock_dir())?;
+        let signing = config.signing.clone().unwrap_or_default();
+        store.trust.require = signing.require;
+        store.trust.allowed_signers = signing
+            .allowed_signers
+            .as_ref()
+            .map(|p| crate::signer::expand_home(&p.to_string_lossy()));
+        if let Some(spec) = g.sign.clone().filter(|s| !s.is_empty()).or(signing.key) {
+            match crate::signer::Signer::from_spec(&spec) {
+                Ok(s) => store.signer = Some(std::sync::Arc::new(s)),
+                Err(e) => store.trust.signer_error = Some(e.to_string()),
+            }
+        }
         if choice.source == RootSource::Default {
             eprintln!(
                 "warroom: using {} — only you will see these incidents; share a directory with --dir or WARROOM_DIR",

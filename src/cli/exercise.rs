@@ -115,6 +115,7 @@ pub fn run(g: &Global, args: RunArgs) -> Result<()> {
                     Some(c) => crate::domain::identity::normalise_name(c, &[]).map_err(Fail::new)?,
                     None => me.writer.name.clone(),
                 },
+                require_signatures: false,
                 occurred: None,
             };
             let (id, _) = declare(&ctx.store, &me, req, now_ms)?;

@@ -22,6 +22,7 @@ pub mod bundle;
 pub mod console;
 pub mod context;
 pub mod demo;
+pub mod detached;
 pub mod exec;
 pub mod exercise;
 pub mod import;
@@ -71,6 +72,10 @@ pub struct Global {
         allow_hyphen_values = true
     )]
     pub tz: String,
+    /// Sign every record you write with this SSH key: `agent` (the agent's only key), a public key
+    /// (`~/.ssh/id_ed25519.pub`, signed through ssh-agent) or an unencrypted private key file
+    #[arg(long, global = true, value_name = "KEY", env = "WARROOM_SIGNING_KEY")]
+    pub sign: Option<String>,
     /// Seconds between reconcile passes (default: 2 on network file systems, else instant via inotify)
     #[arg(long, global = true, value_name = "SECS")]
     pub poll_interval: Option<f64>,
@@ -227,6 +232,9 @@ pub enum Command {
         /// Incident commander (default: you)
         #[arg(long, value_name = "WHO")]
         commander: Option<String>,
+        /// Every record must carry a valid SSH signature (see --sign); unsigned ones are refused
+        #[arg(long)]
+        require_signatures: bool,
         #[command(flatten)]
         when: When,
     },
@@ -520,7 +528,14 @@ pub enum Command {
     /// Check every hash chain and the cross-log heads; exit 1 on signs of tampering
     Verify {
         /// The incident: its id or a unique prefix of it (see `warroom list`)
-        incident: String,
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        incident: Option<String>,
+        /// Check the detached SSH signature of an export or bundle instead (FILE.sig beside it)
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The signature file (default: FILE.sig)
+        #[arg(long, value_name = "SIG", requires = "file")]
+        sig: Option<PathBuf>,
     },
     /// Playbooks: list them or check files
     #[command(subcommand)]
@@ -792,8 +807,18 @@ pub fn run(cli: Cli) -> Result<()> {
             severity,
             exercise,
             commander,
+            require_signatures,
             when,
-        } => write::declare(g, &playbook, title, severity, exercise, commander, &when),
+        } => write::declare(
+            g,
+            &playbook,
+            title,
+            severity,
+            exercise,
+            commander,
+            require_signatures,
+            &when,
+        ),
         Command::Playbook(PlaybookCommand::List) => read::playbook_list(g),
         Command::Playbook(PlaybookCommand::Check { path, strict }) => read::playbook_check(&path, strict),
         Command::List { json } => read::list(g, json),
@@ -851,7 +876,6 @@ pub fn run(cli: Cli) -> Result<()> {
             what: FollowUpCommand::List { json },
         } => read::follow_ups(g, &incident, json),
         Command::Tail { incident, follow, json } => read::tail(g, &incident, follow, json),
-        Command::Verify { incident } => read::verify(g, &incident),
         Command::DeadlineHooks => {
             let ctx = context::Ctx::new(g)?;
             let Some(hooks) = crate::hooks::run::Runner::from_config(&ctx.store).filter(|h| h.wants_deadlines()) else {
@@ -869,6 +893,11 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Verify { incident, file, sig } => match (file, incident) {
+            (Some(file), _) => read::verify_file(g, &file, sig.as_deref()),
+            (None, Some(incident)) => read::verify(g, &incident),
+            (None, None) => Err(Fail::new("name an incident, or --file FILE")),
+        },
         Command::Action {
             run:
                 Some(ActionCommand::Run {

@@ -553,7 +553,7 @@ pub fn tail_line(s: &IncidentState, e: &Event) -> String {
 }
 
 fn print_event(out: &mut impl Write, s: &IncidentState, e: &Event, json: bool, late: bool) -> std::io::Result<()> {
-    if !json && matches!(e.body, crate::domain::Body::Heads(_)) {
+    if !json && matches!(e.body, crate::domain::Body::Heads(_) | crate::domain::Body::Signed(_)) {
         return Ok(()); // bookkeeping for `verify`, not news
     }
     if json {
@@ -651,6 +651,17 @@ pub fn follow_incident(
     }
 }
 
+/// `verify --file X [--sig X.sig]`: a detached signature of an export or bundle.
+pub fn verify_file(g: &Global, file: &Path, sig: Option<&Path>) -> Result<()> {
+    let ctx = Ctx::new(g)?;
+    let checked = super::detached::check(&ctx.store, file, sig)?;
+    outln!("{}", checked.describe(file));
+    match checked {
+        super::detached::Checked::Signed(..) => Ok(()),
+        _ => Err(Fail::new(format!("{} carries no valid signature", file.display()))),
+    }
+}
+
 pub fn verify(g: &Global, wanted: &str) -> Result<()> {
     let ctx = Ctx::new(g)?;
     let id = ctx.store.resolve(wanted)?;
@@ -660,6 +671,9 @@ pub fn verify(g: &Global, wanted: &str) -> Result<()> {
     }
     for e in &r.errors {
         outln!("TAMPERED: {e}");
+    }
+    for l in &r.signing {
+        outln!("signatures: {}", l.describe());
     }
     for (log, n, total) in &r.unanchored {
         outln!(
@@ -732,6 +746,9 @@ pub fn export(
             crate::store::fsutil::write_atomic(path, text.as_bytes(), sharing)
                 .map_err(|e| Fail::new(format!("cannot write {}: {e}", path.display())))?;
             eprintln!("wrote {}", path.display());
+            if let Some(sig) = super::detached::sign(&ctx.store, path, text.as_bytes())? {
+                eprintln!("signed: {}", sig.display());
+            }
         }
         None => super::print_out(&text),
     }

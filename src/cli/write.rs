@@ -64,10 +64,17 @@ pub fn declare(
     severity: u8,
     exercise: bool,
     commander: Option<String>,
+    require_signatures: bool,
     when: &super::When,
 ) -> Result<()> {
     let ctx = Ctx::new(g)?;
     let identity = ctx.identity(g)?;
+    if require_signatures && ctx.store.signer.is_none() {
+        return Err(Fail::new(match &ctx.store.trust.signer_error {
+            Some(e) => format!("cannot sign: {e}; nothing declared"),
+            None => "--require-signatures needs your signing key: add --sign agent (or --sign ~/.ssh/KEY.pub), or set WARROOM_SIGNING_KEY; nothing declared".into(),
+        }));
+    }
     let pb = resolve_playbook(g, playbook)?;
     if pb.partial {
         return Err(Fail::new(format!(
@@ -89,6 +96,7 @@ pub fn declare(
         severity,
         mode: if exercise { Mode::Exercise } else { Mode::Real },
         commander,
+        require_signatures,
         occurred,
     };
     let (id, event) = store_declare(&ctx.store, &identity, req, now_ms)?;
@@ -727,7 +735,12 @@ pub fn report(id: &str, appended: &Appended) {
     for w in &appended.ahead {
         eprintln!("warning: {w} is more than 5 minutes ahead of this host's clock: one of the two clocks is wrong");
     }
-    if let Some(e) = appended.events.iter().rev().find(|e| !matches!(e.body, Body::Heads(_))) {
+    if let Some(e) = appended
+        .events
+        .iter()
+        .rev()
+        .find(|e| !matches!(e.body, Body::Heads(_) | Body::Signed(_)))
+    {
         outln!("{id} {} seq {} at {}", e.kind(), e.seq, format_utc(e.when()));
     }
 }

@@ -287,6 +287,7 @@ mod tests {
                 playbook_version: "1".into(),
                 playbook_hash: hash.clone(),
                 commander: commander.into(),
+                require_signatures: false,
             },
         )];
         all.extend(events);

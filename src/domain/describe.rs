@@ -249,6 +249,7 @@ pub fn describe(e: &Event) -> String {
             d.seqs.iter().take(10).map(u64::to_string).collect::<Vec<_>>().join(", ")
         ),
         Body::Heads(h) => format!("checkpoint of {} other log(s)", h.heads.len()),
+        Body::Signed(x) => format!("signed this log up to here with key {}", sanitize(&x.key)),
         Body::Corrected(c) => match (&c.text, c.occurred) {
             (None, Some(t)) => format!(
                 "time of {} corrected to {} — {}",

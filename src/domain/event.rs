@@ -129,6 +129,11 @@ pub struct Declared {
     pub playbook_version: String,
     pub playbook_hash: String,
     pub commander: String,
+    /// Every record of this incident must carry a valid SSH signature (see README, "Signed
+    /// records"); unsigned or badly signed ones are problems, never state. Written only when true,
+    /// so older logs and older binaries read as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_signatures: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -401,6 +406,18 @@ pub struct Heads {
     pub heads: Vec<Head>,
 }
 
+/// An SSH signature over this log up to `head` (see [`super::signing`]): written in the same
+/// write as the records it vouches for, right after them, so `head` is also this record's `prev`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signed {
+    /// Lowercase hex BLAKE3 of the last line signed (64 characters): the signed message.
+    pub head: String,
+    /// `SHA256:...` fingerprint of the signing key (for people; the check uses the key inside `sig`).
+    pub key: String,
+    /// The armored SSHSIG (`-----BEGIN SSH SIGNATURE-----`...), namespace `warroom-event`.
+    pub sig: String,
+}
+
 #[derive(Serialize)]
 struct OutEnvelope<'a, B: Serialize> {
     v: u32,
@@ -614,6 +631,7 @@ bodies!(
     FollowUpSet,
     Corrected,
     ReviewSet,
+    Signed,
 );
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -772,6 +790,19 @@ fn validate_body(body: &Body) -> Result<(), String> {
             text("reason", &x.reason)
         }
         Body::ReviewSet(x) => ident("field", &x.field),
+        Body::Signed(x) => {
+            if x.head.len() != 64 || !x.head.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                return Err("a Signed record's `head` must be a 64-character lowercase hex hash".into());
+            }
+            ident("key", &x.key)?;
+            if x.sig.len() > super::signing::MAX_SIG || !x.sig.starts_with("-----BEGIN SSH SIGNATURE-----") {
+                return Err(format!(
+                    "a Signed record's `sig` must be an armored SSH signature of at most {} bytes",
+                    super::signing::MAX_SIG
+                ));
+            }
+            Ok(())
+        }
         Body::DiscoverySet(x) => {
             time("discovered", x.discovered)?;
             text("reason", &x.reason)

@@ -488,6 +488,7 @@ mod tests {
             playbook_version: "1".into(),
             playbook_hash: hash.clone(),
             commander: "alice".into(),
+            require_signatures: false,
         }
         .into();
         let mut seqs: BTreeMap<String, u64> = BTreeMap::new();

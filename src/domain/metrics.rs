@@ -365,6 +365,7 @@ mod tests {
                     playbook_version: "1".into(),
                     playbook_hash: hash.clone(),
                     commander: "maya".into(),
+                    require_signatures: false,
                 },
             ),
         );

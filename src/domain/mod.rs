@@ -16,6 +16,7 @@ pub mod problem;
 pub mod replay;
 pub mod ron_input;
 pub mod sanitize;
+pub mod signing;
 pub mod state;
 pub mod template;
 pub mod termtext;

@@ -65,6 +65,7 @@ mod tests {
                 playbook_version: "1".into(),
                 playbook_hash: "h".into(),
                 commander: "ic".into(),
+                require_signatures: false,
             }
             .into(),
         )];

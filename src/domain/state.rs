@@ -25,7 +25,12 @@ pub const FOLLOW_LIMIT_MS: Millis = 24 * 3_600_000;
 fn is_evidence(b: &Body) -> bool {
     !matches!(
         b,
-        Body::Heads(_) | Body::TailRepaired(_) | Body::LogRestored(_) | Body::Disowned(_) | Body::DiscoverySet(_)
+        Body::Heads(_)
+            | Body::Signed(_)
+            | Body::TailRepaired(_)
+            | Body::LogRestored(_)
+            | Body::Disowned(_)
+            | Body::DiscoverySet(_)
     )
 }
 
@@ -262,6 +267,11 @@ pub struct IncidentState {
     playbooks: HashMap<String, Playbook>,
     /// Same log and seq, different record: only an edit does that.
     conflicts: BTreeSet<(String, u64)>,
+    /// Per log, the stretches a valid SSH signature vouches for: last seq → (first seq, principal).
+    /// Checked by the reader (see `store::reader`); the fold only keeps them.
+    signatures: HashMap<String, BTreeMap<u64, (u64, String)>>,
+    /// The responder's config requires signatures on every incident.
+    require_signatures: bool,
     claim: Claim,
     /// Every `Declared` record in the set, by key: the claimed one is looked up here.
     declareds: BTreeMap<EventKey, (String, u64)>,
@@ -347,6 +357,8 @@ impl IncidentState {
             seen: HashMap::new(),
             playbooks: HashMap::new(),
             conflicts: BTreeSet::new(),
+            signatures: HashMap::new(),
+            require_signatures: false,
             claim: Claim::Unchecked,
             declareds: BTreeMap::new(),
             disowned: BTreeSet::new(),
@@ -386,6 +398,58 @@ impl IncidentState {
                     }
             })
             .map(|(k, _)| k)
+    }
+
+    /// Records `from..=to` of `log` carry a valid signature of `principal` (the reader checked it
+    /// against `allowed_signers`). Where signatures are required and a record of that stretch
+    /// was refused for lacking one (its signature landed in a later read), the fold is replayed.
+    pub fn note_signed(&mut self, log: &str, from: u64, to: u64, principal: &str) {
+        self.signatures
+            .entry(log.to_string())
+            .or_default()
+            .insert(to, (from, principal.to_string()));
+        let late = self.requires_signatures()
+            && self
+                .derived
+                .refused
+                .keys()
+                .any(|k| k.log == log && (from..=to).contains(&k.seq));
+        if late {
+            self.replay();
+        }
+    }
+
+    /// The principal whose valid signature vouches for record `seq` of `log`, if any.
+    pub fn signed_by(&self, log: &str, seq: u64) -> Option<&str> {
+        let (_, (from, who)) = self.signatures.get(log)?.range(seq..).next()?;
+        (*from <= seq).then_some(who.as_str())
+    }
+
+    /// Whether the record that gave `role` its holder carries a valid signature.
+    pub fn role_signed(&self, role: &str) -> bool {
+        self.derived
+            .roles
+            .get(role)
+            .is_some_and(|r| self.signed_by(&r.key.log, r.key.seq).is_some())
+    }
+
+    /// Treat this incident as requiring signatures whatever its declaration says (the
+    /// responder's config); replays.
+    pub fn set_require_signatures(&mut self, on: bool) {
+        if self.require_signatures != on {
+            self.require_signatures = on;
+            self.replay();
+        }
+    }
+
+    /// Whether records must be signed: the declaration says so, or the responder's config.
+    pub fn requires_signatures(&self) -> bool {
+        self.require_signatures
+            || self
+                .derived
+                .declared
+                .as_ref()
+                .is_some_and(|d| d.value.require_signatures)
     }
 
     /// Record what the reader found wrong with record `seq` of `log` (chain broken, edited).
@@ -1052,6 +1116,12 @@ impl IncidentState {
     /// The rules for an event as read from a log: its body's rules, and a `Declared` that is seq 1
     /// of its log, for this incident, with a real severity.
     fn check_event(&self, e: &Event) -> Result<(), RuleViolation> {
+        let required = self.requires_signatures() || matches!(&e.body, Body::Declared(d) if d.require_signatures);
+        if required && !matches!(e.body, Body::Signed(_)) && self.signed_by(&e.log, e.seq).is_none() {
+            return Err(RuleViolation(
+                "it carries no valid SSH signature and this incident requires them (see `warroom verify`)".into(),
+            ));
+        }
         if let Body::Declared(d) = &e.body {
             if e.seq != 1 || (!self.id.is_empty() && d.incident != self.id) {
                 return Err(RuleViolation(
@@ -1235,7 +1305,7 @@ impl IncidentState {
             d.earliest_evidence = Some(e.when());
             d.earliest_evidence_key = Some(e.key());
         }
-        if !matches!(e.body, Body::Heads(_) | Body::TailRepaired(_)) {
+        if !matches!(e.body, Body::Heads(_) | Body::Signed(_) | Body::TailRepaired(_)) {
             d.last_update = Some((e.wall, e.by.clone()));
         }
         if (e.at - e.wall).abs() > SKEW_WARN_MS {
@@ -1246,7 +1316,7 @@ impl IncidentState {
             d.since_commander.clear();
         } else if !matches!(
             e.body,
-            Body::Heads(_) | Body::TailRepaired(_) | Body::LogRestored(_) | Body::Disowned(_)
+            Body::Heads(_) | Body::Signed(_) | Body::TailRepaired(_) | Body::LogRestored(_) | Body::Disowned(_)
         ) {
             d.since_commander
                 .entry(e.log.clone())
@@ -1358,7 +1428,7 @@ impl IncidentState {
                 d.discovery_was.insert(e.key(), d.discovered);
                 d.discovery = Some(Reg::of(e, x.discovered));
             }
-            Body::ActionOutput(_) | Body::Heads(_) | Body::LogRestored(_) | Body::Disowned(_) => {}
+            Body::ActionOutput(_) | Body::Heads(_) | Body::Signed(_) | Body::LogRestored(_) | Body::Disowned(_) => {}
         }
         d.discovered = d
             .discovery

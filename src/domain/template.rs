@@ -197,6 +197,7 @@ mod tests {
                 playbook_version: "1".into(),
                 playbook_hash: hash.clone(),
                 commander: "maya".into(),
+                require_signatures: false,
             },
         )];
         all.extend(more);

@@ -206,7 +206,12 @@ pub fn carry_out(
                 return Err(format!("interrupted before it ran: {stopped}"));
             }
             let now = Incident::open(store, &plan.incident, clock());
-            let ours = written.last().map(Event::key);
+            // Our Running record (a Heads checkpoint or a signature may follow it in the write).
+            let ours = written
+                .iter()
+                .rev()
+                .find(|e| matches!(e.body, crate::domain::Body::ActionSet(_)))
+                .map(Event::key);
             let refused = ours.as_ref().and_then(|k| now.state.derived.refused.get(k));
             if let Some(why) = refused {
                 let by = running_by(&now.state, &plan.action).unwrap_or_else(|| "someone else".into());

@@ -227,6 +227,7 @@ impl Ingestor {
                     // The rule's, else --commander, else nobody yet (empty: the fold assigns
                     // no commander, so the first responder takes command at once).
                     commander: commander.clone().or_else(|| self.commander.clone()).unwrap_or_default(),
+                    require_signatures: false,
                     occurred: *occurred,
                 };
                 let (id, event) = declare(&self.store, &self.identity, req, self.clock)

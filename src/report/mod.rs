@@ -56,7 +56,7 @@ pub fn inject_responses(s: &IncidentState) -> Vec<InjectResponse<'_>> {
     let player = |x: &Event| {
         !matches!(
             x.body,
-            Body::InjectReleased(_) | Body::ExerciseClock(_) | Body::Heads(_)
+            Body::InjectReleased(_) | Body::ExerciseClock(_) | Body::Heads(_) | Body::Signed(_)
         ) && !facilitators.contains(&person_of(&x.by))
             && s.flag(x).is_none()
     };
@@ -198,7 +198,7 @@ pub fn json(state: Value, review: &Review, s: &IncidentState) -> Value {
 pub fn timeline_json(s: &IncidentState) -> Value {
     Value::Array(
         s.timeline()
-            .filter(|e| !matches!(e.body, Body::Heads(_)))
+            .filter(|e| !matches!(e.body, Body::Heads(_) | Body::Signed(_)))
             .map(|e| {
                 let mut j = crate::domain::event::to_json(e);
                 if let Some(flag) = s.flag(e) {
@@ -260,6 +260,7 @@ mod tests {
                     playbook_version: pb.version.clone(),
                     playbook_hash: hash.clone(),
                     commander: "maya".into(),
+                    require_signatures: false,
                 },
             ),
             ev(

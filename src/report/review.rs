@@ -812,7 +812,7 @@ impl Review {
 
         let timeline = s
             .timeline()
-            .filter(|e| !matches!(e.body, Body::Heads(_)))
+            .filter(|e| !matches!(e.body, Body::Heads(_) | Body::Signed(_)))
             .map(|e| TimelineRow {
                 id: sanitize(&e.id),
                 at: format_utc(e.when()),

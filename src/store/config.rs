@@ -41,6 +41,25 @@ pub struct Config {
     /// so another host's claim has time to show (default 1 local, 10 on NFS/SMB/FUSE).
     #[serde(default)]
     pub exec_settle: Option<f64>,
+    /// SSH signatures on records (see README, "Signed records").
+    #[serde(default)]
+    pub signing: Option<Signing>,
+}
+
+/// config.ron `signing: (key: "~/.ssh/id_ed25519.pub", allowed_signers: "...", require: true)`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Signing {
+    /// `agent`, a public key path (signed through ssh-agent) or an unencrypted private key path;
+    /// `--sign` and `WARROOM_SIGNING_KEY` win over it.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Your own `allowed_signers` file: used instead of `<shared dir>/allowed_signers`.
+    #[serde(default)]
+    pub allowed_signers: Option<PathBuf>,
+    /// Treat every incident as requiring signed records.
+    #[serde(default)]
+    pub require: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +177,27 @@ mod tests {
             assert_eq!(c.poll_interval, Some(3.0));
             assert_eq!(c.ascii, Some(true));
         }
+    }
+
+    #[test]
+    fn signing_is_read_with_or_without_some() {
+        for text in [
+            r#"(signing: (key: "~/.ssh/id_ed25519.pub", allowed_signers: "/etc/warroom/allowed_signers", require: true))"#,
+            r#"(signing: Some((key: Some("~/.ssh/id_ed25519.pub"), allowed_signers: Some("/etc/warroom/allowed_signers"), require: true)))"#,
+        ] {
+            let c = parse_config("config.ron", text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let s = c.signing.unwrap_or_default();
+            assert_eq!(s.key.as_deref(), Some("~/.ssh/id_ed25519.pub"));
+            assert_eq!(
+                s.allowed_signers.as_deref(),
+                Some(std::path::Path::new("/etc/warroom/allowed_signers"))
+            );
+            assert!(s.require);
+        }
+        assert!(
+            parse_config("config.ron", "(signing: (keys: \"x\"))").is_err(),
+            "unknown fields are refused"
+        );
     }
 
     #[test]

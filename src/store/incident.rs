@@ -67,6 +67,9 @@ pub struct Header {
     /// then `declared_by` names the writer).
     #[serde(default)]
     pub log: Option<String>,
+    /// A copy of the `Declared` record's `require_signatures` (the record is the authority).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_signatures: bool,
 }
 
 impl Header {
@@ -86,6 +89,8 @@ pub struct DeclareRequest<'a> {
     pub mode: Mode,
     pub commander: String,
     pub occurred: Option<Millis>,
+    /// Every record must be SSH-signed (the declarer must be signing).
+    pub require_signatures: bool,
 }
 
 /// Claim a new incident folder with `mkdir` (atomic on NFS and SMB), store the resolved playbook,
@@ -144,6 +149,7 @@ pub fn declare(
         playbook_version: req.playbook.version.clone(),
         playbook_hash: hash.clone(),
         commander: req.commander.clone(),
+        require_signatures: req.require_signatures,
     };
     // The claim names the declaring log before the Declared is written, so no reader ever sees a
     // Declared without knowing whether it is the incident's.
@@ -158,6 +164,7 @@ pub fn declare(
         declared_by: identity.writer.to_string(),
         declared_at: req.occurred.unwrap_or_else(clock),
         log: Some(identity.log_id()),
+        require_signatures: req.require_signatures,
     };
     let text = ron::ser::to_string_pretty(&header, ron::ser::PrettyConfig::new()).unwrap_or_default();
     let written = fsutil::write_atomic(&dir.join(HEADER_FILE), text.as_bytes(), store.sharing)
@@ -196,6 +203,10 @@ pub struct Update {
     pub marks: Vec<(String, u64, String)>,
     /// Versions of records their log's chain vouches for over another version read first.
     pub preferred: Vec<Event>,
+    /// Stretches of logs a valid SSH signature vouches for.
+    pub signed: Vec<super::reader::SignedRange>,
+    /// The responder's config requires signatures on every incident.
+    pub require_signatures: bool,
 }
 
 impl Update {
@@ -236,6 +247,7 @@ impl Update {
             && self.claim.is_none()
             && self.marks.is_empty()
             && self.preferred.is_empty()
+            && self.signed.is_empty()
     }
 }
 
@@ -304,6 +316,7 @@ impl Source {
         let dir = store.incident_dir(id);
         let mut reader = IncidentReader::new(dir.clone());
         reader.remember(memory.heads.clone());
+        reader.set_trust(store.allowed_signers_path());
         Source {
             id: id.to_string(),
             reader,
@@ -531,6 +544,8 @@ impl Source {
             claim,
             marks: batch.marks,
             preferred: batch.preferred,
+            signed: batch.signed,
+            require_signatures: self.store.trust.require,
         }
     }
 
@@ -665,6 +680,12 @@ impl View {
         self.file_problems.extend(update.problems);
         for (log, seq, why) in update.marks {
             self.state.mark(&log, seq, why);
+        }
+        if update.require_signatures {
+            self.state.set_require_signatures(true);
+        }
+        for r in update.signed {
+            self.state.note_signed(&r.log, r.from, r.to, &r.principal);
         }
         if let Some(claim) = update.claim {
             self.state.set_claim(claim);

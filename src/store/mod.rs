@@ -128,6 +128,50 @@ pub struct Store {
     pub sharing: Sharing,
     pub state_dir: PathBuf,
     pub lock_dir: PathBuf,
+    /// Signs every record this process writes (`--sign`, `WARROOM_SIGNING_KEY`, config `signing`).
+    pub signer: Option<std::sync::Arc<crate::signer::Signer>>,
+    /// Where signatures are checked against, and whether this responder requires them.
+    pub trust: Trust,
+}
+
+/// The signature policy of this responder (see README, "Signed records").
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// An `allowed_signers` file from the responder's config: used instead of the shared one.
+    pub allowed_signers: Option<PathBuf>,
+    /// Treat every incident as requiring signatures (config `signing: (require: true)`).
+    pub require: bool,
+    /// A signing key was asked for but cannot be used: every write refuses with this, so a
+    /// responder who asked to sign never writes unsigned by accident.
+    pub signer_error: Option<String>,
+}
+
+/// The shared `allowed_signers` file, in the root beside the incident folders.
+pub const ALLOWED_SIGNERS_FILE: &str = "allowed_signers";
+
+impl Store {
+    /// The `allowed_signers` file in force: the config's if set, else `<root>/allowed_signers`.
+    pub fn allowed_signers_path(&self) -> PathBuf {
+        self.trust
+            .allowed_signers
+            .clone()
+            .unwrap_or_else(|| self.root.join(ALLOWED_SIGNERS_FILE))
+    }
+
+    /// The `allowed_signers` file in force, parsed (missing: empty, so nothing verifies).
+    pub fn allowed_signers(&self) -> crate::domain::signing::AllowedSigners {
+        load_allowed_signers(&self.allowed_signers_path())
+    }
+}
+
+/// Read and parse an `allowed_signers` file (never following a symlink in the shared root is
+/// not needed here: it is a trust anchor the responder chose); missing or unreadable: empty.
+pub fn load_allowed_signers(path: &Path) -> crate::domain::signing::AllowedSigners {
+    std::fs::read(path)
+        .ok()
+        .filter(|b| b.len() <= 4 * 1024 * 1024)
+        .map(|b| crate::domain::signing::AllowedSigners::parse(&String::from_utf8_lossy(&b)))
+        .unwrap_or_default()
 }
 
 impl Store {
@@ -160,6 +204,8 @@ impl Store {
             source: choice.source,
             state_dir,
             lock_dir,
+            signer: None,
+            trust: Trust::default(),
         })
     }
 

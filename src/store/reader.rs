@@ -14,7 +14,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use super::{fsutil, writer_of_log, EVENTS_DIR, LOG_EXT};
-use crate::domain::event::{self, Event, MAX_LINE};
+use std::sync::Arc;
+
+use crate::domain::event::{self, Body, Event, Signed, MAX_LINE};
+use crate::domain::signing::{AllowedSigners, SigError, NS_EVENT};
 use crate::domain::time::Millis;
 use crate::domain::Problem;
 
@@ -52,6 +55,9 @@ struct Cursor {
     pending_bad: Option<(u64, Millis)>,
     /// Inside an over-long line: skip to the next newline without buffering.
     skipping: bool,
+    /// The first seq of the unbroken stretch of chain that ends at the last record read: a
+    /// signature vouches for the records of that stretch only.
+    intact_from: u64,
 }
 
 /// Everything new since the last pass.
@@ -64,6 +70,18 @@ pub struct Batch {
     /// Versions of records the chain vouches for where another version of the same seq was
     /// read first (an edit, answered by the writer re-appending its original).
     pub preferred: Vec<Event>,
+    /// Stretches of logs a valid SSH signature vouches for.
+    pub signed: Vec<SignedRange>,
+}
+
+/// Records `from..=to` of `log` are vouched for by a valid signature of `principal`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRange {
+    pub log: String,
+    pub from: u64,
+    pub to: u64,
+    pub principal: String,
+    pub fingerprint: String,
 }
 
 pub use super::memory::SeenHead;
@@ -79,6 +97,10 @@ pub struct IncidentReader {
     remembered: BTreeMap<String, SeenHead>,
     /// Logs already reported as short of what was remembered.
     reported_short: BTreeMap<String, ()>,
+    /// The `allowed_signers` file signatures are checked against, and its parsed contents
+    /// (reloaded when its size or modification time changes).
+    trust_path: Option<PathBuf>,
+    trust: (Option<(u64, i128)>, Arc<AllowedSigners>),
 }
 
 impl IncidentReader {
@@ -111,7 +133,27 @@ impl IncidentReader {
             reported: BTreeMap::new(),
             remembered: BTreeMap::new(),
             reported_short: BTreeMap::new(),
+            trust_path: None,
+            trust: (None, Arc::new(AllowedSigners::default())),
         }
+    }
+
+    /// Check signatures against this `allowed_signers` file (none set: no signature verifies).
+    pub fn set_trust(&mut self, path: PathBuf) {
+        self.trust_path = Some(path);
+        self.trust.0 = None;
+    }
+
+    /// Reload the `allowed_signers` file if it changed (one `stat` per pass).
+    fn refresh_trust(&mut self) {
+        let Some(path) = &self.trust_path else { return };
+        let stamp = fs::metadata(path)
+            .ok()
+            .map(|m| (m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128));
+        if stamp.is_some() && stamp == self.trust.0 {
+            return;
+        }
+        self.trust = (stamp, Arc::new(super::load_allowed_signers(path)));
     }
 
     /// The heads this host saw on earlier runs: checked as the logs are read.
@@ -141,6 +183,7 @@ impl IncidentReader {
     /// close-to-open revalidation), read from the offset.
     pub fn poll(&mut self, now: Millis) -> Batch {
         let mut batch = Batch::default();
+        self.refresh_trust();
         let events_dir = self.dir.join(EVENTS_DIR);
         for (dir, rel) in [
             (&self.dir, self.id.clone()),
@@ -304,6 +347,7 @@ impl IncidentReader {
             let ctx = Ctx {
                 rel: &rel,
                 incident: &self.id,
+                trust: &self.trust.1,
                 remembered: self.remembered.get(&cursor.log),
                 len,
                 at_eof,
@@ -327,6 +371,7 @@ impl IncidentReader {
 struct Ctx<'a> {
     rel: &'a str,
     incident: &'a str,
+    trust: &'a AllowedSigners,
     remembered: Option<&'a SeenHead>,
     len: u64,
     at_eof: bool,
@@ -347,13 +392,13 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
     let mut used = 0;
     // Hashing and parsing every complete line is the costly part: done up front, across cores;
     // the chain check below stays one line at a time, in order.
-    let mut pre = preparse(buf).into_iter();
+    let mut pre = preparse(buf, ctx.trust).into_iter();
     while let Some(nl) = buf[used..].iter().position(|&b| b == b'\n') {
         let line = &buf[used..used + nl];
         let line_start = pos + used as u64;
         let next = used + nl + 1;
         let line_no = cursor.line + 1;
-        let (hash, parsed) = pre.next().unwrap_or_else(|| prepare(line));
+        let (hash, parsed, verdict) = pre.next().unwrap_or_else(|| prepare(line, ctx.trust));
         if cursor.skipping {
             // The end of an over-long line already counted and reported.
             cursor.skipping = false;
@@ -398,6 +443,13 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         cursor.repeats.insert(e.seq, (hash.clone(), e.clone()));
                     }
                     cursor.tainted |= !clean;
+                    if !clean || cursor.intact_from == 0 {
+                        // The chain to the records before this one is broken (or starts here).
+                        cursor.intact_from = if clean { 1 } else { e.seq };
+                    }
+                    if let (Body::Signed(s), Some(verdict)) = (&e.body, verdict) {
+                        check_signature(cursor, ctx, &e, s, verdict, line_no, batch);
+                    }
                     cursor.last_record = Some((e.seq, hash.clone(), line_no));
                     batch.events.push(e);
                 }
@@ -443,16 +495,68 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
     used
 }
 
-/// One line's hash, and its record parsed (`None`: over `MAX_LINE`, not parsed).
-type Prepared = (String, Option<Result<Event, String>>);
+/// Check a `Signed` record: its head is the line just before it (as read, so an edit of that
+/// line is caught), and its SSHSIG over the head is valid and made by a key `allowed_signers`
+/// allows for this log's writer. Valid: the unbroken stretch of chain up to the head is signed.
+/// Otherwise a problem and a mark: "signature does not match".
+fn check_signature(
+    cursor: &Cursor,
+    ctx: &Ctx,
+    e: &Event,
+    s: &Signed,
+    checked: SigVerdict,
+    line_no: u64,
+    batch: &mut Batch,
+) {
+    let verdict = if cursor.prev_line.as_deref() != Some(s.head.as_str()) || e.prev != s.head {
+        Err(SigError::WrongHead.to_string())
+    } else {
+        match checked {
+            // No allowed_signers file at all: nothing to check against, so nothing is signed
+            // (and nothing is wrong); `verify` says so.
+            Err(SigError::NoTrust(_)) => return,
+            r => r.map_err(|err| err.to_string()),
+        }
+    };
+    match verdict {
+        Ok(v) if e.seq > cursor.intact_from => batch.signed.push(SignedRange {
+            log: cursor.log.clone(),
+            from: cursor.intact_from.max(1),
+            to: e.seq - 1,
+            principal: v.principal,
+            fingerprint: v.fingerprint,
+        }),
+        Ok(_) => {}
+        Err(why) => {
+            let why = format!("signature does not match: {why}");
+            batch.problems.push(Problem::new(ctx.rel, Some(line_no), why.clone()));
+            batch.marks.push((cursor.log.clone(), e.seq, why));
+        }
+    }
+}
 
-fn prepare(line: &[u8]) -> Prepared {
+/// One line's hash, and its record parsed (`None`: over `MAX_LINE`, not parsed).
+/// A `Signed` record's signature check is done here too (the costly part, ~60 µs), so it runs
+/// across cores; its place in the chain is checked in order, in `check_signature`.
+type Prepared = (String, Option<Result<Event, String>>, Option<SigVerdict>);
+
+/// What [`AllowedSigners::check`] said of a `Signed` record, for the writer the record names.
+type SigVerdict = Result<crate::domain::signing::Verified, SigError>;
+
+fn prepare(line: &[u8], trust: &AllowedSigners) -> Prepared {
     let parsed = (line.len() <= MAX_LINE).then(|| {
         std::str::from_utf8(line)
             .map_err(|_| "not UTF-8".to_string())
             .and_then(event::parse)
     });
-    (event::line_hash(line), parsed)
+    let verdict = match &parsed {
+        Some(Ok(e)) => match &e.body {
+            Body::Signed(s) => Some(trust.check(&e.by, NS_EVENT, s.head.as_bytes(), &s.sig, e.wall)),
+            _ => None,
+        },
+        _ => None,
+    };
+    (event::line_hash(line), parsed, verdict)
 }
 
 /// Below this many lines a pass is parsed on the calling thread (threads cost more than they save).
@@ -460,7 +564,7 @@ const PARALLEL_MIN_LINES: usize = 256;
 
 /// Hash and parse every complete line of `buf`, in order, spread over the cores when there are
 /// many (a first open of a long log). The result does not depend on how it was split.
-fn preparse(buf: &[u8]) -> Vec<Prepared> {
+fn preparse(buf: &[u8], trust: &AllowedSigners) -> Vec<Prepared> {
     let mut lines = Vec::new();
     let mut start = 0;
     while let Some(nl) = buf[start..].iter().position(|&b| b == b'\n') {
@@ -469,19 +573,22 @@ fn preparse(buf: &[u8]) -> Vec<Prepared> {
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     if threads < 2 || lines.len() < PARALLEL_MIN_LINES {
-        return lines.into_iter().map(prepare).collect();
+        return lines.into_iter().map(|l| prepare(l, trust)).collect();
     }
     let per = lines.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let mut parts = lines.chunks(per);
         let first = parts.next().unwrap_or_default();
         let handles: Vec<_> = parts
-            .map(|part| scope.spawn(move || part.iter().map(|l| prepare(l)).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(move || part.iter().map(|l| prepare(l, trust)).collect::<Vec<_>>()))
             .collect();
-        let mut out: Vec<Prepared> = first.iter().map(|l| prepare(l)).collect();
+        let mut out: Vec<Prepared> = first.iter().map(|l| prepare(l, trust)).collect();
         for (h, part) in handles.into_iter().zip(lines.chunks(per).skip(1)) {
             // A thread that died (it cannot: parsing returns errors) is redone here.
-            out.extend(h.join().unwrap_or_else(|_| part.iter().map(|l| prepare(l)).collect()));
+            out.extend(
+                h.join()
+                    .unwrap_or_else(|_| part.iter().map(|l| prepare(l, trust)).collect()),
+            );
         }
         out
     })

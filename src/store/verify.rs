@@ -9,6 +9,7 @@ use super::writer::local_head;
 use super::{fsutil, writer_of_log, Store, EVENTS_DIR, LOG_EXT};
 use crate::domain::event::{self, Body, MAX_LINE};
 use crate::domain::sanitize;
+use crate::domain::signing::{SigError, NS_EVENT};
 use crate::domain::state::Claim;
 
 #[derive(Debug, Default)]
@@ -22,6 +23,61 @@ pub struct Report {
     /// Per log: how many of its records no other log's checkpoint (`Heads`) vouches for yet —
     /// cutting those off is caught only by hosts that saw them. `(log, not anchored, records)`.
     pub unanchored: Vec<(String, u64, u64)>,
+    /// Per log, what SSH signatures vouch for (see README, "Signed records").
+    pub signing: Vec<LogSigning>,
+}
+
+/// What signatures vouch for in one log.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LogSigning {
+    /// `name@host.install`
+    pub log: String,
+    /// Records other than the signatures themselves.
+    pub records: u64,
+    /// Of those, how many a valid signature vouches for.
+    pub covered: u64,
+    /// Principal and key fingerprint of the last valid signature.
+    pub signer: Option<(String, String)>,
+    /// `line N: why` for each signature that does not check out.
+    pub bad: Vec<String>,
+    /// Signed with this key, but there is no `allowed_signers` file to check it against.
+    pub unchecked: Option<String>,
+}
+
+impl LogSigning {
+    /// One line for people: "signed by alice (SHA256:…)", "unsigned", "signature does not match".
+    pub fn describe(&self) -> String {
+        let log = sanitize(&self.log);
+        let by = |(p, f): &(String, String)| format!("{} ({})", sanitize(p), sanitize(f));
+        if let Some(first) = self.bad.first() {
+            return format!(
+                "{log}: signature does not match ({}); {} of {} record(s) covered by a valid one",
+                sanitize(first),
+                self.covered,
+                self.records
+            );
+        }
+        if let (None, Some(fp)) = (&self.signer, &self.unchecked) {
+            return format!(
+                "{log}: signed with {} but not checked: no allowed_signers file ({} record(s))",
+                sanitize(fp),
+                self.records
+            );
+        }
+        match &self.signer {
+            Some(s) if self.covered == self.records => {
+                format!("{log}: signed by {} — all {} record(s)", by(s), self.records)
+            }
+            Some(s) => format!(
+                "{log}: partially signed by {} — {} of {} record(s) covered ({} unsigned)",
+                by(s),
+                self.covered,
+                self.records,
+                self.records - self.covered
+            ),
+            None => format!("{log}: unsigned ({} record(s))", self.records),
+        }
+    }
 }
 
 struct Seen {
@@ -43,6 +99,7 @@ pub fn verify(store: &Store, id: &str) -> Report {
         .collect();
     names.sort();
     let mut seen: HashMap<String, Seen> = HashMap::new();
+    let trust = store.allowed_signers();
     // The claim names the declaring log; a Declared anywhere else is forged or misplaced.
     let claim = super::fsutil::open_read(&store.incident_dir(id).join(super::HEADER_FILE))
         .and_then(std::io::read_to_string)
@@ -75,6 +132,13 @@ pub fn verify(store: &Store, id: &str) -> Report {
             max_seq: 0,
         };
         // Streamed line by line, each capped at MAX_LINE: a huge file never sits in memory.
+        let mut signing = LogSigning {
+            log: name.trim_end_matches(LOG_EXT).to_string(),
+            ..LogSigning::default()
+        };
+        // Seqs of records no valid signature covers yet, and where the unbroken chain starts.
+        let mut pending: Vec<u64> = Vec::new();
+        let mut intact_from = 1u64;
         let mut lines = Lines::new(std::io::BufReader::new(file));
         let mut numbered = Vec::new();
         let lines = std::iter::from_fn(|| match lines.next_line() {
@@ -87,6 +151,8 @@ pub fn verify(store: &Store, id: &str) -> Report {
             Ok(None) | Err(_) => None,
         });
         let lines: Vec<Option<Vec<u8>>> = lines.collect();
+        // The signatures' crypto (~60 µs each) across cores; their place in the chain below.
+        let mut checked = check_signatures(&lines, &writer, &trust);
         if let Some(n) = numbered.first() {
             report.crashes.push(format!(
                 "{rel}: the last {n} bytes are an incomplete record (a crash mid-write, or a write still landing); the writer repairs it on its next append"
@@ -127,11 +193,50 @@ pub fn verify(store: &Store, id: &str) -> Report {
                             )
                         };
                         report.errors.push(format!("{rel}:{line_no}: {what}"));
+                        intact_from = e.seq;
                     } else if e.prev != prev {
                         report.errors.push(format!(
                             "{rel}:{line_no}: hash chain broken: line {} was edited, or a record before this one was dropped or moved",
                             line_no.saturating_sub(1).max(1)
                         ));
+                        intact_from = e.seq;
+                    }
+                    if let Body::Signed(sig) = &e.body {
+                        let verdict = if sig.head != prev || e.prev != sig.head {
+                            Err(SigError::WrongHead)
+                        } else {
+                            checked[i].take().unwrap_or_else(|| {
+                                trust.check(&writer, NS_EVENT, sig.head.as_bytes(), &sig.sig, e.wall)
+                            })
+                        };
+                        let verdict = match verdict {
+                            Err(SigError::NoTrust(fp)) => {
+                                signing.unchecked = Some(fp);
+                                Ok(None)
+                            }
+                            Ok(v) => Ok(Some(v)),
+                            Err(x) => Err(x.to_string()),
+                        };
+                        match verdict {
+                            Ok(None) => {}
+                            Ok(Some(v)) => {
+                                let before = pending.len();
+                                pending.retain(|s| !(intact_from..e.seq).contains(s));
+                                signing.covered += (before - pending.len()) as u64;
+                                // What lies before a break is never covered by a later signature.
+                                pending.clear();
+                                signing.signer = Some((v.principal, v.fingerprint));
+                            }
+                            Err(why) => {
+                                report
+                                    .errors
+                                    .push(format!("{rel}:{line_no}: signature does not match: {why}"));
+                                signing.bad.push(format!("line {line_no}: {why}"));
+                            }
+                        }
+                    } else {
+                        signing.records += 1;
+                        pending.push(e.seq);
                     }
                     if let Body::TailRepaired(t) = &e.body {
                         report.crashes.push(format!(
@@ -196,8 +301,22 @@ pub fn verify(store: &Store, id: &str) -> Report {
             }
         }
         seen.insert(name.trim_end_matches(LOG_EXT).to_string(), s);
+        report.signing.push(signing);
     }
     check_memory(store, id, claim.as_ref(), &seen, &mut report);
+    let required = store.trust.require || header_requires_signatures(store, id);
+    if required {
+        for l in &report.signing {
+            if l.covered < l.records {
+                report.errors.push(format!(
+                    "{id}/{EVENTS_DIR}/{}{LOG_EXT}: {} of {} record(s) carry no valid SSH signature, and this incident requires them (not applied)",
+                    sanitize(&l.log),
+                    l.records - l.covered,
+                    l.records
+                ));
+            }
+        }
+    }
     check_casts(store, id, &named_casts, &mut report);
     // The highest seq of each log that another log's checkpoint vouches for.
     let mut anchored: HashMap<String, u64> = HashMap::new();
@@ -238,6 +357,50 @@ pub fn verify(store: &Store, id: &str) -> Report {
         }
     }
     report
+}
+
+/// The signature check of every `Signed` line of a log, by line index (`None` for other lines),
+/// spread over the cores: the order-dependent checks stay in the walk.
+fn check_signatures(
+    lines: &[Option<Vec<u8>>],
+    writer: &str,
+    trust: &crate::domain::signing::AllowedSigners,
+) -> Vec<Option<Result<crate::domain::signing::Verified, SigError>>> {
+    let one = |l: &Option<Vec<u8>>| {
+        let e = std::str::from_utf8(l.as_deref()?)
+            .ok()
+            .and_then(|t| event::parse(t).ok())?;
+        match &e.body {
+            Body::Signed(s) => Some(trust.check(writer, NS_EVENT, s.head.as_bytes(), &s.sig, e.wall)),
+            _ => None,
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads < 2 || lines.len() < 256 {
+        return lines.iter().map(one).collect();
+    }
+    let per = lines.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = lines
+            .chunks(per)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .zip(lines.chunks(per))
+            // A thread that died (it cannot: checks return errors) is redone here.
+            .flat_map(|(h, part)| h.join().unwrap_or_else(|_| part.iter().map(one).collect()))
+            .collect()
+    })
+}
+
+/// Whether `incident.ron` says the incident requires signed records.
+fn header_requires_signatures(store: &Store, id: &str) -> bool {
+    fsutil::open_read(&store.incident_dir(id).join(super::HEADER_FILE))
+        .and_then(std::io::read_to_string)
+        .ok()
+        .and_then(|t| ron::from_str::<super::incident::Header>(t.trim_start_matches('\u{feff}')).ok())
+        .is_some_and(|h| h.require_signatures)
 }
 
 /// The recordings: each one the timeline names is there and matches its hash; every one in

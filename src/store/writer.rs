@@ -173,6 +173,19 @@ impl<'s> LogWriter<'s> {
                 Err(e) => return Err(StoreError::Refused(format!("{} {e}: nothing written", dir.display()))),
             }
         }
+        if let Some(e) = &self.store.trust.signer_error {
+            return Err(StoreError::Refused(format!("cannot sign: {e}; nothing written")));
+        }
+        let required = self.signatures_required();
+        if required.is_some() && self.store.signer.is_none() {
+            return Err(StoreError::Refused(format!(
+                "{} requires SSH-signed records and no signing key is set: sign with --sign agent (or --sign ~/.ssh/KEY.pub), \
+                 WARROOM_SIGNING_KEY, or config.ron `signing: (key: ...)`; nothing written",
+                required.unwrap_or_default()
+            )));
+        }
+        // Checked once, before anything is written: the reader applies the same check.
+        let trust = required.is_some().then(|| self.store.allowed_signers());
         let _lock = self.lock(&path)?;
         let (file, _created) = fsutil::open_write(&path, self.store.sharing)
             .map_err(StoreError::io(format!("cannot open {}", path.display())))?;
@@ -262,8 +275,13 @@ impl<'s> LogWriter<'s> {
             .filter_map(|(w, t)| t.last_event.as_ref().map(|e| (w.as_str(), e.at, e.wall)))
             .collect();
 
-        let mut push = |body: Body, occurred: Option<Millis>, out: &mut Appended| -> Result<u64, StoreError> {
+        // `None`: the signature over the log up to the record just pushed.
+        let mut push = |body: Option<Body>, occurred: Option<Millis>, out: &mut Appended| -> Result<u64, StoreError> {
             let wall = clock();
+            let body = match body {
+                Some(b) => b,
+                None => Body::Signed(self.sign_head(&prev, trust.as_ref(), wall)?),
+            };
             let (at, ignored) = next_at(wall, own_at, other_last.iter().map(|(_, at, _)| *at));
             // Name writers whose own clock runs ahead of ours (by their wall clock, so a writer
             // who merely followed a fast one is not blamed), and any not followed at all.
@@ -295,7 +313,7 @@ impl<'s> LogWriter<'s> {
         };
         for d in pending {
             let wants_heads = matches!(d.body, Body::PhaseEntered(_) | Body::Resolved(_));
-            let written = push(d.body, d.occurred, &mut out)?;
+            let written = push(Some(d.body), d.occurred, &mut out)?;
             if (wants_heads || written % HEADS_EVERY == 0) && !others.is_empty() {
                 let heads = others
                     .iter()
@@ -310,8 +328,12 @@ impl<'s> LogWriter<'s> {
                         })
                     })
                     .collect();
-                push(Body::Heads(Heads { heads }), None, &mut out)?;
+                push(Some(Body::Heads(Heads { heads })), None, &mut out)?;
             }
+        }
+        // One signature over the whole batch, in the same write: its head is the batch's last line.
+        if self.store.signer.is_some() && !out.events.is_empty() {
+            push(None, None, &mut out)?;
         }
 
         if tail.torn_bytes > 0 {
@@ -355,6 +377,56 @@ impl<'s> LogWriter<'s> {
             }
         }
         Ok(out)
+    }
+
+    /// Whether records written here must be signed, and why (`None`: they need not be): the
+    /// responder's config, or the incident's declaration (its copy in `incident.ron`).
+    fn signatures_required(&self) -> Option<String> {
+        if self.store.trust.require {
+            return Some("your config (signing: (require: true))".into());
+        }
+        let dir = self.store.incident_dir(&self.incident);
+        let header = fsutil::open_read(&dir.join(super::HEADER_FILE))
+            .and_then(std::io::read_to_string)
+            .ok()?;
+        let header: super::incident::Header = ron::from_str(header.trim_start_matches('\u{feff}')).ok()?;
+        header.require_signatures.then(|| format!("incident {}", self.incident))
+    }
+
+    /// Sign the log up to `head` (the hash of the last line of this batch). Where signatures are
+    /// required, the signature must also pass the readers' check against `trust`, so a record a
+    /// writer acknowledged is never refused later.
+    fn sign_head(
+        &self,
+        head: &str,
+        trust: Option<&crate::domain::signing::AllowedSigners>,
+        wall: Millis,
+    ) -> Result<event::Signed, StoreError> {
+        use crate::domain::signing::NS_EVENT;
+        let Some(signer) = &self.store.signer else {
+            return Err(StoreError::Refused("no signing key; nothing written".into()));
+        };
+        let sig = signer
+            .sign(NS_EVENT, head.as_bytes())
+            .map_err(|e| StoreError::Refused(format!("{e}; nothing written")))?;
+        if let Some(trust) = trust {
+            let writer = self.identity.writer.to_string();
+            trust
+                .check(&writer, NS_EVENT, head.as_bytes(), &sig, wall)
+                .map_err(|e| {
+                    StoreError::Refused(format!(
+                        "signatures are required and yours would be refused: {e} (in {}; add a line `{} {}`); nothing written",
+                        self.store.allowed_signers_path().display(),
+                        self.identity.writer.name,
+                        signer.public_key().to_openssh().unwrap_or_default()
+                    ))
+                })?;
+        }
+        Ok(event::Signed {
+            head: head.to_string(),
+            key: signer.fingerprint().to_string(),
+            sig,
+        })
     }
 
     /// Write only where the incident's declaration is in view: the claim (`incident.ron`) and the

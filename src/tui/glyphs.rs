@@ -27,6 +27,7 @@ pub const TABLE: &[(char, char, &str)] = &[
     ('☛', '*', "assigned to me"),
     ('☞', '!', "nudge: something missing or late"),
     ('▸', '>', "selected in a picker"),
+    ('✎', '%', "signed: a valid SSH signature vouches for it (beside a name)"),
     // Text.
     ('·', '-', "separator / no state yet"),
     ('—', '-', "dash"),

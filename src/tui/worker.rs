@@ -248,6 +248,7 @@ impl Worker {
                         severity,
                         mode: Mode::Real,
                         commander,
+                        require_signatures: false,
                         occurred: None,
                     };
                     let result = declare(&self.store, &self.identity, req, self.clock)
@@ -594,6 +595,7 @@ mod tests {
                     severity: 3,
                     mode: Mode::Real,
                     commander: "alice".into(),
+                    require_signatures: false,
                     occurred: None,
                 };
                 declare(&store, &identity, req, clock).unwrap().0

@@ -106,7 +106,7 @@ pub struct TimelineView {
 
 impl TimelineView {
     pub fn shows(&self, e: &Event) -> bool {
-        if matches!(e.body, Body::Heads(_)) || !self.kind.matches(&e.body) {
+        if matches!(e.body, Body::Heads(_) | Body::Signed(_)) || !self.kind.matches(&e.body) {
             return false;
         }
         if self.author.as_ref().is_some_and(|a| person_of(&e.by) != *a) {

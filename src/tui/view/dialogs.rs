@@ -1281,7 +1281,7 @@ fn help(m: &Model, area: Rect, theme: &Theme) -> Dialog {
         ])));
     }
     rows.push(Row::words(
-        "In the timeline, ~ after a time marks a backfilled time (given with --occurred).",
+        "In the timeline, ~ after a time marks a backfilled time (given with --occurred); ✎ after a name, a record a valid SSH signature vouches for (beside IC: the handoff was signed).",
         theme.dim(),
     ));
     rows.push(Row::words(

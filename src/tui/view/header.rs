@@ -127,7 +127,13 @@ pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, th
     // Kept to the last when it is a warning: the picture over a minute old, or a polling
     // fallback (whose mode says why).
     let stale = age > 60_000 || m.watch.mode.starts_with("poll");
-    let ic = sanitize(s.commander().unwrap_or("-"));
+    // ✎: the record that made them commander carries a valid SSH signature.
+    let ic = sanitize(s.commander().unwrap_or("-"))
+        + if s.role_signed(crate::domain::playbook::COMMANDER) {
+            "✎"
+        } else {
+            ""
+        };
     let id = sanitize(&inc.id);
     let pw_long = format!("⚠ {problems} problem{} (!)", if problems == 1 { "" } else { "s" });
     let pw_short = format!("⚠ {problems} (!)");

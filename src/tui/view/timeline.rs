@@ -206,7 +206,15 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
         let who = fit(&sanitize(&person_of(&e.by)), 8);
         let late = if e.occurred.is_some() { "~" } else { " " };
         let mark = if cursor { "▸" } else { " " };
-        let head = format!("{mark}{when}{late}{who:<8} ");
+        // ✎: a valid SSH signature vouches for this record (README, "Signed records").
+        // Right after the name, so it reads as the name's (an 8-character name: in the gap).
+        let signed = if inc.state().signed_by(&e.log, e.seq).is_some() {
+            "✎"
+        } else {
+            ""
+        };
+        let who = format!("{who}{signed}");
+        let head = format!("{mark}{when}{late}{who:<9}");
         let text = if row.events.len() > 1 {
             clock_summary(&row.events)
         } else {

@@ -1,0 +1,394 @@
+//! SSH signatures over records: OpenSSH's `allowed_signers` file and the SSHSIG check (the
+//! format of `ssh-keygen -Y sign`), with no IO. The same [`AllowedSigners::check`] serves the
+//! reader (every output), `verify`, `bundle --check` and detached export signatures.
+//!
+//! What a record signature signs: the 64 lowercase hex characters of the BLAKE3 hash of the last
+//! line it vouches for (its `head`), no newline, in namespace [`NS_EVENT`]. That line's `prev`
+//! chains back to the log's first line, whose `prev` is BLAKE3(incident id + "\n" + writer id),
+//! so one signature vouches for every line of its log up to the head, in this incident only.
+//! `printf %s HEAD | ssh-keygen -Y verify -f allowed_signers -I alice -n warroom-event -s sig`
+//! checks the same thing.
+//!
+//! Principals: a signature counts for writer `name@host` when an `allowed_signers` line with the
+//! signing key names `name` or `name@host` (patterns `*`, `?` and `!negation` as in OpenSSH).
+
+use ssh_key::{HashAlg, PublicKey, SshSig};
+
+/// The SSHSIG namespace of record signatures.
+pub const NS_EVENT: &str = "warroom-event";
+/// The SSHSIG namespace of detached signatures of exports and bundles.
+pub const NS_EXPORT: &str = "warroom-export";
+/// The longest armored signature a record may carry (an RSA-8192 SSHSIG is ~1.9 KB).
+pub const MAX_SIG: usize = 8 * 1024;
+
+/// One line of an `allowed_signers` file.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Comma-separated principal patterns, as written.
+    pub principals: Vec<String>,
+    pub key: PublicKey,
+    /// `namespaces="a,b"`: the namespaces this key may sign in (`None`: any).
+    pub namespaces: Option<Vec<String>>,
+    /// `valid-after` / `valid-before`, in ms since the epoch (UTC).
+    pub valid_after: Option<i64>,
+    pub valid_before: Option<i64>,
+    /// The file's line number (1-based).
+    pub line: usize,
+}
+
+/// A parsed `allowed_signers` file. Lines it cannot use are listed in `skipped` with the reason
+/// (a `cert-authority` line is refused: certificates are not supported).
+#[derive(Debug, Clone, Default)]
+pub struct AllowedSigners {
+    pub entries: Vec<Entry>,
+    pub skipped: Vec<(usize, String)>,
+}
+
+/// A signature that checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The principal pattern of the `allowed_signers` line that allowed it.
+    pub principal: String,
+    /// `SHA256:...` of the signing key.
+    pub fingerprint: String,
+}
+
+/// Why a signature does not count. `Display` is a sentence for a problem list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SigError {
+    #[error("signature is not a readable SSHSIG ({0})")]
+    Unreadable(String),
+    #[error("signature is for namespace `{0}`, not `{1}`")]
+    Namespace(String, String),
+    #[error("signature does not match (key {0})")]
+    Mismatch(String),
+    #[error("key {0} is not in allowed_signers for `{1}`")]
+    NotAllowed(String, String),
+    #[error("key {0} is not valid at that time (allowed_signers valid-after/valid-before)")]
+    Expired(String),
+    #[error("no allowed_signers file: signatures cannot be checked (key {0})")]
+    NoTrust(String),
+    #[error("the line before it is not the one it signed (edited or moved)")]
+    WrongHead,
+}
+
+impl AllowedSigners {
+    /// Parse OpenSSH's format: `principals [options] keytype base64 [comment]`, `#` comments.
+    /// Options: `namespaces="..."`, `valid-after="YYYYMMDD[HHMM[SS]][Z]"`, `valid-before=...`;
+    /// `cert-authority` is refused with a reason. Never fails: bad lines are `skipped`.
+    pub fn parse(text: &str) -> AllowedSigners {
+        let mut out = AllowedSigners::default();
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            match parse_line(line, i + 1) {
+                Ok(e) => out.entries.push(e),
+                Err(why) => out.skipped.push((i + 1, why)),
+            }
+        }
+        out
+    }
+
+    /// Check an armored SSHSIG over `msg` in `namespace`, made by a key allowed for writer
+    /// `writer` (`name@host`) at time `when` (ms since the epoch).
+    pub fn check(
+        &self,
+        writer: &str,
+        namespace: &str,
+        msg: &[u8],
+        armored: &str,
+        when: i64,
+    ) -> Result<Verified, SigError> {
+        let sig = parse_sig(armored)?;
+        let key = PublicKey::new(sig.public_key().clone(), "");
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        if sig.namespace() != namespace {
+            return Err(SigError::Namespace(sig.namespace().to_string(), namespace.to_string()));
+        }
+        key.verify(namespace, msg, &sig)
+            .map_err(|_| SigError::Mismatch(fingerprint.clone()))?;
+        self.allowed(writer, namespace, &key, when, &fingerprint)
+    }
+
+    /// Which line allows `key` to sign for `writer` in `namespace` at `when`.
+    fn allowed(
+        &self,
+        writer: &str,
+        namespace: &str,
+        key: &PublicKey,
+        when: i64,
+        fp: &str,
+    ) -> Result<Verified, SigError> {
+        let name = writer.split('@').next().unwrap_or(writer);
+        let mut expired = false;
+        for e in self.entries.iter().filter(|e| e.key.key_data() == key.key_data()) {
+            let Some(principal) = principal_for(&e.principals, name, writer) else {
+                continue;
+            };
+            if e.namespaces
+                .as_ref()
+                .is_some_and(|ns| !ns.iter().any(|n| glob(n, namespace)))
+            {
+                continue;
+            }
+            if e.valid_after.is_some_and(|t| when < t) || e.valid_before.is_some_and(|t| when >= t) {
+                expired = true;
+                continue;
+            }
+            return Ok(Verified {
+                principal,
+                fingerprint: fp.to_string(),
+            });
+        }
+        if expired {
+            Err(SigError::Expired(fp.to_string()))
+        } else if self.entries.is_empty() {
+            Err(SigError::NoTrust(fp.to_string()))
+        } else {
+            Err(SigError::NotAllowed(fp.to_string(), writer.to_string()))
+        }
+    }
+}
+
+impl AllowedSigners {
+    /// Check a detached signature (an export, a bundle) over `msg` in `namespace`, made by any
+    /// key the file allows in that namespace at `when`: the principal is the first one its line
+    /// names (not negated). Errors as [`AllowedSigners::check`].
+    pub fn check_any(&self, namespace: &str, msg: &[u8], armored: &str, when: i64) -> Result<Verified, SigError> {
+        let sig = parse_sig(armored)?;
+        let key = PublicKey::new(sig.public_key().clone(), "");
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        if sig.namespace() != namespace {
+            return Err(SigError::Namespace(sig.namespace().to_string(), namespace.to_string()));
+        }
+        key.verify(namespace, msg, &sig)
+            .map_err(|_| SigError::Mismatch(fingerprint.clone()))?;
+        let principal = self
+            .entries
+            .iter()
+            .filter(|e| e.key.key_data() == key.key_data())
+            .filter(|e| {
+                e.namespaces
+                    .as_ref()
+                    .is_none_or(|ns| ns.iter().any(|n| glob(n, namespace)))
+            })
+            .filter(|e| !(e.valid_after.is_some_and(|t| when < t) || e.valid_before.is_some_and(|t| when >= t)))
+            .find_map(|e| e.principals.iter().find(|p| !p.starts_with('!')).cloned());
+        match principal {
+            Some(principal) => Ok(Verified { principal, fingerprint }),
+            None if self.entries.is_empty() => Err(SigError::NoTrust(fingerprint)),
+            None => Err(SigError::NotAllowed(fingerprint, "anyone".into())),
+        }
+    }
+}
+
+/// The fingerprint (`SHA256:...`) of the key inside an armored SSHSIG, if it parses.
+pub fn sig_fingerprint(armored: &str) -> Option<String> {
+    let sig = parse_sig(armored).ok()?;
+    Some(
+        PublicKey::new(sig.public_key().clone(), "")
+            .fingerprint(HashAlg::Sha256)
+            .to_string(),
+    )
+}
+
+fn parse_sig(armored: &str) -> Result<SshSig, SigError> {
+    if armored.len() > MAX_SIG {
+        return Err(SigError::Unreadable(format!("over {MAX_SIG} bytes")));
+    }
+    SshSig::from_pem(armored.trim()).map_err(|e| SigError::Unreadable(e.to_string()))
+}
+
+/// The principal that matches `name` or `writer` in a pattern list, OpenSSH style: a negated
+/// pattern that matches refuses the whole list.
+fn principal_for(patterns: &[String], name: &str, writer: &str) -> Option<String> {
+    let mut found = None;
+    for p in patterns {
+        if let Some(neg) = p.strip_prefix('!') {
+            if glob(neg, name) || glob(neg, writer) {
+                return None;
+            }
+        } else if found.is_none() && (glob(p, name) || glob(p, writer)) {
+            found = Some(if p.contains(['*', '?']) {
+                name.to_string()
+            } else {
+                p.clone()
+            });
+        }
+    }
+    found
+}
+
+/// OpenSSH's pattern match: `*` any run, `?` one character; case-sensitive like OpenSSH.
+pub fn glob(pattern: &str, s: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), s.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Split off one token; a double-quoted run (options) stays in one token.
+fn token(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    let mut quoted = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => return (&s[..i], &s[i..]),
+            _ => {}
+        }
+    }
+    (s, "")
+}
+
+fn parse_line(line: &str, no: usize) -> Result<Entry, String> {
+    let (principals, rest) = token(line);
+    let principals: Vec<String> = principals
+        .trim_matches('"')
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    if principals.is_empty() {
+        return Err("no principals".into());
+    }
+    let (mut next, mut rest) = token(rest);
+    let (mut namespaces, mut valid_after, mut valid_before) = (None, None, None);
+    // Options come before the key type when the next token is not a key type.
+    if !is_key_type(next) {
+        for opt in split_options(next) {
+            let (k, v) = opt.split_once('=').unwrap_or((opt.as_str(), ""));
+            let v = v.trim_matches('"');
+            match k.to_ascii_lowercase().as_str() {
+                "cert-authority" => {
+                    return Err(
+                        "cert-authority lines are not supported (sign with plain keys, not certificates)".into(),
+                    )
+                }
+                "namespaces" => namespaces = Some(v.split(',').map(str::to_string).collect()),
+                "valid-after" => valid_after = Some(parse_time(v)?),
+                "valid-before" => valid_before = Some(parse_time(v)?),
+                other => return Err(format!("unknown option `{other}`")),
+            }
+        }
+        (next, rest) = token(rest);
+    }
+    if !is_key_type(next) {
+        return Err(format!(
+            "`{}` is not an SSH key type",
+            next.chars().take(40).collect::<String>()
+        ));
+    }
+    let (b64, _comment) = token(rest);
+    let key = PublicKey::from_openssh(&format!("{next} {b64}")).map_err(|e| format!("unreadable key ({e})"))?;
+    Ok(Entry {
+        principals,
+        key,
+        namespaces,
+        valid_after,
+        valid_before,
+        line: no,
+    })
+}
+
+fn is_key_type(s: &str) -> bool {
+    s.starts_with("ssh-") || s.starts_with("ecdsa-sha2-") || s.starts_with("sk-")
+}
+
+fn split_options(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in s.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                cur.push(c)
+            }
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// `YYYYMMDD[HHMM[SS]][Z]` as OpenSSH writes it; local time without `Z` is taken as UTC here
+/// (warroom never guesses a host's zone for a check).
+fn parse_time(v: &str) -> Result<i64, String> {
+    let digits = v.trim_end_matches(['Z', 'z']);
+    let bad = || format!("`{v}` is not a time (YYYYMMDD[HHMM[SS]][Z])");
+    if !digits.chars().all(|c| c.is_ascii_digit()) || ![8, 12, 14].contains(&digits.len()) {
+        return Err(bad());
+    }
+    let padded = format!("{digits:0<14}");
+    let dt = chrono::NaiveDateTime::parse_from_str(&padded, "%Y%m%d%H%M%S").map_err(|_| bad())?;
+    Ok(dt.and_utc().timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEPgrG/BuCu7eSfo2iQDu1PESP0pm7QsnCC/5hv3BBQ6";
+
+    #[test]
+    fn parses_principals_options_and_refuses_cert_authority() {
+        let text = format!(
+            "# team\nalice,bob@jump {KEY} alice@laptop\ncarol namespaces=\"warroom-event,git\",valid-after=\"20260101\" {KEY}\n\
+             dave cert-authority {KEY}\nerin garbage\n"
+        );
+        let a = AllowedSigners::parse(&text);
+        assert_eq!(a.entries.len(), 2);
+        assert_eq!(a.entries[0].principals, vec!["alice", "bob@jump"]);
+        assert_eq!(
+            a.entries[1].namespaces.as_deref(),
+            Some(&["warroom-event".to_string(), "git".into()][..])
+        );
+        assert_eq!(a.entries[1].valid_after, Some(1_767_225_600_000));
+        assert_eq!(a.skipped.len(), 2);
+        assert!(a.skipped[0].1.contains("cert-authority"));
+    }
+
+    #[test]
+    fn principals_match_name_or_writer_and_negation_refuses() {
+        let p = |s: &str| s.split(',').map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(principal_for(&p("alice"), "alice", "alice@jump"), Some("alice".into()));
+        assert_eq!(
+            principal_for(&p("alice@jump"), "alice", "alice@jump"),
+            Some("alice@jump".into())
+        );
+        assert_eq!(principal_for(&p("alice@other"), "alice", "alice@jump"), None);
+        assert_eq!(principal_for(&p("*,!mallory"), "mallory", "mallory@jump"), None);
+        assert_eq!(principal_for(&p("a*"), "alice", "alice@jump"), Some("alice".into()));
+    }
+
+    proptest! {
+        #[test]
+        fn glob_star_matches_everything_and_literal_only_itself(s in "[a-z@.]{0,12}") {
+            prop_assert!(glob("*", &s));
+            prop_assert!(glob(&s, &s));
+            prop_assert_eq!(glob(&format!("{s}x"), &s), false);
+        }
+    }
+}

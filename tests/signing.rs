@@ -1,0 +1,469 @@
+//! SSH-signed records, checked against OpenSSH itself: keys made by `ssh-keygen`, a real
+//! `ssh-agent` started for each test on its own socket (killed at the end), and signatures
+//! checked both ways — warroom's with `ssh-keygen -Y verify`, `ssh-keygen -Y sign`'s by warroom.
+//! Hermetic: own HOME, own SSH_AUTH_SOCK, own shared directory.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{blake3_hex, lines_of, Who, World};
+
+/// A key pair and, if started, an agent holding it.
+struct Ssh {
+    dir: tempfile::TempDir,
+    agent: Option<Child>,
+}
+
+impl Drop for Ssh {
+    fn drop(&mut self) {
+        if let Some(mut a) = self.agent.take() {
+            let _ = a.kill();
+            let _ = a.wait();
+        }
+    }
+}
+
+impl Ssh {
+    fn new() -> Ssh {
+        Ssh {
+            dir: tempfile::tempdir().expect("tmp"),
+            agent: None,
+        }
+    }
+
+    /// `ssh-keygen -t TYPE -N ''`: returns the private key path (`.pub` beside it).
+    fn keygen(&self, name: &str, kind: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-t", kind, "-N", "", "-C", name, "-f"])
+            .arg(&path)
+            .env("HOME", self.dir.path())
+            .output()
+            .expect("ssh-keygen (install openssh-client)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        path
+    }
+
+    fn public(&self, key: &Path) -> String {
+        std::fs::read_to_string(key.with_extension("pub"))
+            .expect("pub")
+            .trim()
+            .to_string()
+    }
+
+    fn sock(&self) -> PathBuf {
+        self.dir.path().join("agent.sock")
+    }
+
+    /// Start `ssh-agent -D -a SOCK` and `ssh-add` the keys.
+    fn agent(&mut self, keys: &[&Path]) {
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(self.sock())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ssh-agent");
+        self.agent = Some(child);
+        let t0 = Instant::now();
+        while !self.sock().exists() {
+            assert!(t0.elapsed() < Duration::from_secs(10), "ssh-agent did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for k in keys {
+            let out = Command::new("ssh-add")
+                .arg("-q")
+                .arg(k)
+                .env("SSH_AUTH_SOCK", self.sock())
+                .env("HOME", self.dir.path())
+                .output()
+                .expect("ssh-add");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+
+    /// `ssh-keygen -Y verify` of `msg` against `allowed` for `principal`: (success, what it said).
+    fn keygen_verify(&self, allowed: &Path, principal: &str, sig: &str, msg: &str) -> (bool, String) {
+        let sig_path = self.dir.path().join("check.sig");
+        std::fs::write(&sig_path, sig).expect("sig");
+        let mut child = Command::new("ssh-keygen")
+            .args(["-Y", "verify", "-f"])
+            .arg(allowed)
+            .args(["-I", principal, "-n", "warroom-event", "-s"])
+            .arg(&sig_path)
+            .env("HOME", self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ssh-keygen");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(msg.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("wait");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
+    /// `ssh-keygen -Y sign` of `msg` with `key` in namespace warroom-event: the armored signature.
+    fn keygen_sign(&self, key: &Path, msg: &str) -> String {
+        let msg_path = self.dir.path().join("msg");
+        std::fs::write(&msg_path, msg).expect("msg");
+        let _ = std::fs::remove_file(self.dir.path().join("msg.sig"));
+        let out = Command::new("ssh-keygen")
+            .args(["-Y", "sign", "-n", "warroom-event", "-f"])
+            .arg(key)
+            .arg(&msg_path)
+            .env("HOME", self.dir.path())
+            .output()
+            .expect("ssh-keygen -Y sign");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read_to_string(self.dir.path().join("msg.sig")).expect("sig")
+    }
+}
+
+/// Run warroom as `who` with the test's agent socket (or none) and extra args.
+fn run(world: &World, who: &Who, sock: Option<&Path>, args: &[&str]) -> common::Run {
+    let mut c = world.cmd(who);
+    c.env_remove("SSH_AUTH_SOCK").env_remove("WARROOM_SIGNING_KEY");
+    if let Some(s) = sock {
+        c.env("SSH_AUTH_SOCK", s);
+    }
+    common::Run::from_output(c.args(args).output().expect("run warroom"))
+}
+
+fn declare(world: &World, who: &Who, sock: Option<&Path>, extra: &[&str]) -> String {
+    let mut args = vec![
+        "declare",
+        "--playbook",
+        "ransomware",
+        "--title",
+        "Signed",
+        "--severity",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    let r = run(world, who, sock, &args).ok();
+    r.stdout.trim().to_string()
+}
+
+/// The (head, armored signature) of each Signed record of a log.
+fn signatures(log: &Path) -> Vec<(String, String)> {
+    lines_of(log)
+        .iter()
+        .filter(|l| l.contains("kind:\"Signed\""))
+        .map(|l| {
+            let head = field(l, "head:\"");
+            let sig = field(l, "sig:\"").replace("\\n", "\n");
+            (head, sig)
+        })
+        .collect()
+}
+
+fn field(line: &str, start: &str) -> String {
+    let from = line.find(start).expect("field") + start.len();
+    let len = line[from..].find('"').expect("end quote");
+    line[from..from + len].to_string()
+}
+
+fn allowed_signers(world: &World, lines: &[String]) -> PathBuf {
+    std::fs::create_dir_all(world.root()).expect("root");
+    let path = world.root().join("allowed_signers");
+    std::fs::write(&path, lines.join("\n") + "\n").expect("allowed_signers");
+    path
+}
+
+#[test]
+fn a_record_signed_through_the_agent_verifies_with_ssh_keygen() {
+    let world = World::new();
+    let mut ssh = Ssh::new();
+    let key = ssh.keygen("alice", "ed25519");
+    ssh.agent(&[&key]);
+    let allowed = allowed_signers(&world, &[format!("alice {}", ssh.public(&key))]);
+    let alice = world.who("alice", "jump");
+    let sock = ssh.sock();
+    let id = declare(&world, &alice, Some(&sock), &["--sign", "agent"]);
+    let pubkey = key.with_extension("pub");
+    run(
+        &world,
+        &alice,
+        Some(&sock),
+        &["--sign", pubkey.to_str().expect("utf8"), "note", &id, "signed note"],
+    )
+    .ok();
+
+    let log = world.log_of(&alice, &id);
+    let sigs = signatures(&log);
+    assert_eq!(sigs.len(), 2, "one signature per write");
+    let lines = lines_of(&log);
+    for (head, sig) in &sigs {
+        // The head is the hash of the line just before the signature.
+        let i = lines
+            .iter()
+            .position(|l| l.contains(head.as_str()) && l.contains("Signed"))
+            .expect("sig line");
+        assert_eq!(blake3_hex(lines[i - 1].as_bytes()), *head);
+        let (ok, said) = ssh.keygen_verify(&allowed, "alice", sig, head);
+        assert!(ok, "ssh-keygen -Y verify refused warroom's signature: {said}");
+        assert!(said.contains("Good \"warroom-event\" signature for alice"), "{said}");
+    }
+
+    let v = run(&world, &alice, None, &["verify", &id]).ok();
+    assert!(v.stdout.contains("signed by alice (SHA256:"), "{v}");
+    assert!(v.stdout.contains("all 2 record(s)"), "{v}");
+}
+
+#[test]
+fn a_signature_made_by_ssh_keygen_is_accepted_and_an_edit_does_not_match() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let key = ssh.keygen("alice", "ed25519");
+    allowed_signers(&world, &[format!("alice,carol {}", ssh.public(&key))]);
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, None, &[]);
+    run(&world, &alice, None, &["note", &id, "first"]).ok();
+    let log = world.log_of(&alice, &id);
+    let v = run(&world, &alice, None, &["verify", &id]).ok();
+    assert!(v.stdout.contains("unsigned (2 record(s))"), "{v}");
+
+    // Sign the head with ssh-keygen and append the Signed record by hand.
+    let lines = lines_of(&log);
+    let head = blake3_hex(lines.last().expect("line").as_bytes());
+    let sig = ssh.keygen_sign(&key, &head);
+    let line = format!(
+        "(v:1,id:\"01JDSIGNED0000000000000000\",at:{at},wall:{at},occurred:None,by:\"alice@jump\",seq:3,prev:\"{head}\",kind:\"Signed\",body:(head:\"{head}\",key:\"SHA256:x\",sig:\"{}\"))\n",
+        sig.replace('\n', "\\n"),
+        at = chrono_now_ms()
+    );
+    let mut text = std::fs::read_to_string(&log).expect("log");
+    text.push_str(&line);
+    std::fs::write(&log, &text).expect("write");
+    let v = run(&world, &alice, None, &["verify", &id]).ok();
+    assert!(v.stdout.contains("signed by alice (SHA256:"), "{v}");
+    assert!(v.stdout.contains("all 2 record(s)"), "{v}");
+    // The shown state has no problem with it.
+    let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
+    assert_eq!(show["problems"].as_array().map(Vec::len), Some(0), "{show}");
+
+    // (c) An edited note: the signature no longer matches.
+    std::fs::write(&log, text.replace("\"first\"", "\"forged\"")).expect("edit");
+    let v = run(&world, &alice, None, &["verify", &id]).code(1);
+    assert!(v.stdout.contains("signature does not match"), "{v}");
+    let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
+    let problems = show["problems"].to_string();
+    assert!(problems.contains("signature does not match"), "{problems}");
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[test]
+fn required_signatures_refuse_unsigned_writers_first_and_the_fold_never_applies_them() {
+    let world = World::new();
+    let mut ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    let eve_key = ssh.keygen("eve", "ed25519");
+    ssh.agent(&[&alice_key, &eve_key]);
+    allowed_signers(&world, &[format!("alice {}", ssh.public(&alice_key))]);
+    let sock = ssh.sock();
+    let alice_pub = alice_key.with_extension("pub");
+    let alice_pub = alice_pub.to_str().expect("utf8");
+
+    // Declaring with the requirement needs a key first.
+    let r = run(
+        &world,
+        &world.who("alice", "jump"),
+        Some(&sock),
+        &[
+            "declare",
+            "--playbook",
+            "ransomware",
+            "--title",
+            "T",
+            "--severity",
+            "2",
+            "--require-signatures",
+        ],
+    )
+    .code(1);
+    assert!(r.stderr.contains("--require-signatures needs your signing key"), "{r}");
+
+    let alice = world.who("alice", "jump");
+    let id = declare(
+        &world,
+        &alice,
+        Some(&sock),
+        &["--sign", alice_pub, "--require-signatures"],
+    );
+    assert!(world.root().join(&id).join("incident.ron").exists());
+    // Several keys in the agent: `agent` alone is ambiguous, and says what to do.
+    let r = run(&world, &alice, Some(&sock), &["--sign", "agent", "note", &id, "y"]).code(1);
+    assert!(r.stderr.contains("say which one signs"), "{r}");
+
+    // Bob without a key: refused before anything is written.
+    let bob = world.who("bob", "laptop");
+    let r = run(&world, &bob, Some(&sock), &["note", &id, "unsigned"]).code(1);
+    assert!(
+        r.stderr
+            .contains("requires SSH-signed records and no signing key is set"),
+        "{r}"
+    );
+    assert!(
+        world.logs(&id).iter().all(|p| !p.to_string_lossy().contains("bob@")),
+        "nothing written for bob"
+    );
+    // Bob with a key that allowed_signers does not allow for him: refused first too.
+    let eve_pub = eve_key.with_extension("pub");
+    let r = run(
+        &world,
+        &bob,
+        Some(&sock),
+        &["--sign", eve_pub.to_str().expect("utf8"), "note", &id, "x"],
+    )
+    .code(1);
+    assert!(r.stderr.contains("would be refused"), "{r}");
+    // No agent at all: a clear error.
+    let r = run(&world, &bob, None, &["--sign", "agent", "note", &id, "x"]).code(1);
+    assert!(r.stderr.contains("SSH_AUTH_SOCK is not set"), "{r}");
+
+    // A hand-written unsigned log for bob: a problem with the reason, never state.
+    let dir = world.events_dir(&id);
+    let genesis = blake3_hex(format!("{id}\nbob@laptop").as_bytes());
+    let at = chrono_now_ms() + 5;
+    std::fs::write(
+        dir.join("bob@laptop.zzzzzz.ronl"),
+        format!("(v:1,id:\"01JDUNSIGNED00000000000000\",at:{at},wall:{at},occurred:None,by:\"bob@laptop\",seq:1,prev:\"{genesis}\",kind:\"TitleChanged\",body:(title:\"Hijacked\"))\n"),
+    )
+    .expect("plant");
+    // Alice's own signed note is state.
+    run(
+        &world,
+        &alice,
+        Some(&sock),
+        &["--sign", alice_pub, "note", &id, "signed by alice"],
+    )
+    .ok();
+    let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
+    assert_eq!(show["title"], "Signed");
+    let problems = show["problems"].to_string();
+    assert!(
+        problems.contains("TitleChanged not applied: it carries no valid SSH signature"),
+        "{problems}"
+    );
+    assert_eq!(show["notes"], 1, "alice's signed note is applied");
+
+    // (e) verify, per writer.
+    let v = run(&world, &alice, None, &["verify", &id]).code(1);
+    assert!(
+        v.stdout.contains("alice@jump.") && v.stdout.contains("signed by alice (SHA256:"),
+        "{v}"
+    );
+    assert!(v.stdout.contains("bob@laptop.zzzzzz: unsigned (1 record(s))"), "{v}");
+    assert!(
+        v.stdout
+            .contains("carry no valid SSH signature, and this incident requires them"),
+        "{v}"
+    );
+}
+
+#[test]
+fn an_ecdsa_key_file_signs_without_an_agent_and_ssh_keygen_agrees() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let key = ssh.keygen("carol", "ecdsa");
+    let allowed = allowed_signers(
+        &world,
+        &[format!("carol@desk namespaces=\"warroom-event\" {}", ssh.public(&key))],
+    );
+    let carol = world.who("carol", "desk");
+    let id = declare(&world, &carol, None, &["--sign", key.to_str().expect("utf8")]);
+    let sigs = signatures(&world.log_of(&carol, &id));
+    assert_eq!(sigs.len(), 1);
+    let (ok, said) = ssh.keygen_verify(&allowed, "carol@desk", &sigs[0].1, &sigs[0].0);
+    assert!(ok, "{said}");
+    let v = run(&world, &carol, None, &["verify", &id]).ok();
+    assert!(v.stdout.contains("signed by carol@desk (SHA256:"), "{v}");
+}
+
+#[test]
+fn without_an_allowed_signers_file_signatures_are_reported_unchecked_not_as_tampering() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let key = ssh.keygen("dave", "ed25519");
+    let dave = world.who("dave", "desk");
+    let id = declare(&world, &dave, None, &["--sign", key.to_str().expect("utf8")]);
+    let v = run(&world, &dave, None, &["verify", &id]).ok();
+    assert!(
+        v.stdout.contains("signed with SHA256:") && v.stdout.contains("not checked: no allowed_signers file"),
+        "{v}"
+    );
+    let show = run(&world, &dave, None, &["show", &id, "--json"]).ok().json();
+    assert_eq!(show["problems"].as_array().map(Vec::len), Some(0), "{show}");
+}
+
+#[test]
+fn exports_and_bundles_carry_a_detached_signature_that_verify_and_bundle_check_check() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let key = ssh.keygen("erin", "ed25519");
+    let allowed = allowed_signers(
+        &world,
+        &[format!("erin namespaces=\"warroom-export\" {}", ssh.public(&key))],
+    );
+    let erin = world.who("erin", "desk");
+    let k = key.to_str().expect("utf8");
+    let id = declare(&world, &erin, None, &[]);
+    let out = world.path().join("export.md");
+    let o = out.to_str().expect("utf8");
+    run(&world, &erin, None, &["--sign", k, "export", &id, "-o", o]).ok();
+    let sig = std::fs::read_to_string(format!("{o}.sig")).expect("export.md.sig");
+    // OpenSSH agrees.
+    let check = Command::new("ssh-keygen")
+        .args(["-Y", "verify", "-f"])
+        .arg(&allowed)
+        .args(["-I", "erin", "-n", "warroom-export", "-s"])
+        .arg(format!("{o}.sig"))
+        .stdin(std::fs::File::open(&out).expect("export"))
+        .output()
+        .expect("ssh-keygen");
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(sig.starts_with("-----BEGIN SSH SIGNATURE-----"));
+    let v = run(&world, &erin, None, &["verify", "--file", o]).ok();
+    assert!(v.stdout.contains("signed by erin (SHA256:"), "{v}");
+    // An edited export does not match.
+    std::fs::write(&out, std::fs::read_to_string(&out).expect("read") + "forged\n").expect("edit");
+    let v = run(&world, &erin, None, &["verify", "--file", o]).code(1);
+    assert!(v.stdout.contains("signature does not match"), "{v}");
+
+    // A bundle, signed; bundle --check checks the signature too.
+    let tar = world.path().join("b.tar");
+    let t = tar.to_str().expect("utf8");
+    run(&world, &erin, None, &["--sign", k, "bundle", &id, "-o", t]).ok();
+    let c = run(&world, &erin, None, &["bundle", "--check", t]).ok();
+    assert!(
+        c.stdout.contains("signature:") && c.stdout.contains("signed by erin"),
+        "{c}"
+    );
+    let mut bytes = std::fs::read(&tar).expect("tar");
+    bytes.extend_from_slice(&[0u8; 512]);
+    std::fs::write(&tar, bytes).expect("append");
+    let c = run(&world, &erin, None, &["bundle", "--check", t]).code(1);
+    assert!(c.stdout.contains("signature does not match"), "{c}");
+}
