@@ -238,6 +238,7 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
             report.received = update_worktree(&git, site, head.as_deref(), t, &snapshot, report)?;
         }
     }
+    refresh_index(&git, &git_dir);
     Ok(())
 }
 
@@ -264,11 +265,11 @@ fn remote_source(git: &Git, site: &Site, remote: &str, branch: &str) -> Result<(
     let root = site.root.display();
     Err(if remotes.is_empty() {
         format!(
-            "{root} has no git remote, so there is nowhere to send records (nothing was committed): add one with `git -C {root} remote add {remote} <url>`, or run `warroom sync --init <url>` in an empty folder"
+            "{root} has no git remote, so there is nowhere to send records (nothing was committed): add one with `git remote add {remote} <url>` in that folder, or run `warroom sync --init <url>` in an empty folder"
         )
     } else {
         format!(
-            "no git remote named `{remote}` in {root} (it has: {}); nothing was committed: pass one of those with --remote, or add it with `git -C {root} remote add {remote} <url>`",
+            "no git remote named `{remote}` in {root} (it has: {}); nothing was committed: pass one of those with --remote, or add it with `git remote add {remote} <url>` in that folder",
             remotes.lines().collect::<Vec<_>>().join(", ")
         )
     })
@@ -857,13 +858,22 @@ fn update_worktree(
         Some(h) => git.ok(&["update-ref", "-m", COMMIT_PREFIX, "HEAD", tip, h], None)?,
         None => git.ok(&["update-ref", "-m", COMMIT_PREFIX, "HEAD", tip], None)?,
     };
-    // `git status` in step with HEAD; never needed by a round, so a failure is only mentioned.
-    let refreshed = git.run(&["read-tree", "-m", tip], None).is_ok_and(|o| o.ok)
-        || git.run(&["read-tree", tip], None).is_ok_and(|o| o.ok);
-    if refreshed {
+    Ok(received)
+}
+
+/// Git's main index in step with HEAD, so `git status` shows only what differs locally. A round
+/// never needs the index: a stale `index.lock` (reported at the start of the round) or an
+/// interrupted earlier round only leaves `git status` out of date until the next round.
+fn refresh_index(git: &Git, git_dir: &Path) {
+    if git_dir.join("index.lock").exists() {
+        return;
+    }
+    // One tree with -m keeps the stat data of unchanged entries (no file read again).
+    let read = git.run(&["read-tree", "-m", "HEAD"], None).is_ok_and(|o| o.ok)
+        || git.run(&["read-tree", "HEAD"], None).is_ok_and(|o| o.ok);
+    if read {
         let _ = git.run(&["update-index", "-q", "--refresh"], None);
     }
-    Ok(received)
 }
 
 /// Write one file of another site: create it if missing, append if the new copy extends the
