@@ -9,12 +9,21 @@
 //! 3. build a commit of *the remote's tip plus those files* in a temporary index (so nothing in
 //!    the working tree moves while a writer may be appending), and push it; if another site
 //!    pushed first, fetch and build again on its tip, a bounded number of times;
-//! 4. bring the working tree up to that commit with a two-tree `read-tree -m -u`, which writes
-//!    only the files other sites changed: this install's own logs are never rewound, not even
-//!    for a moment (a `git pull --rebase` would check out the old tip under a live writer).
+//! 4. bring the working tree up to that commit by writing files itself, append-only: a file
+//!    another site added is created, a log another site extended grows by the new bytes in place
+//!    (readers see growth, never a replaced file). Nothing is ever deleted or overwritten here,
+//!    and this install's own logs are never touched, not even for a moment (a `git pull
+//!    --rebase` would check out the old tip under a live writer). Blobs are read raw with
+//!    `git cat-file --batch` and `$GIT_DIR/info/attributes` overrides any committed
+//!    `.gitattributes`, so no attribute a site commits can convert a record. `HEAD` moves with
+//!    `update-ref`; git's main index is refreshed best effort and never needed, so a stale
+//!    `index.lock` or a round killed after its push does not jam later rounds.
 //!
-//! It never force-pushes and never commits another install's file: a file of another writer that
-//! differs locally from git's copy was rolled back or edited here, and is reported instead.
+//! The remote only ever gets appends: when it deleted or rewrote another writer's file (or this
+//! install's own log) since the last commit both sides share, the known-good copy goes back into
+//! this round's commit and the round reports it as tampering, naming the commit and its author.
+//! It never force-pushes and never commits another install's file otherwise: a file of another
+//! writer that differs locally from git's copy was rolled back or edited here, and is reported.
 //!
 //! Why the `git` binary and not a crate (git2/gix): the responder's git already knows their
 //! remotes, ssh keys and agent, credential helpers, proxies and `insteadOf` rules, and is what
@@ -977,4 +986,41 @@ pub fn init(root: &Path, remote: &str, url: &str, timeout: Duration) -> Result<S
         }
     }
     Ok(format!("initialised {} with {remote} = {url}", root.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rejecting_remote_keeps_its_words_and_gits_error_lines() {
+        let said = "To /srv/git/warroom.git\n!\trefs/heads/main:refs/heads/main\t[remote rejected] (pre-receive hook declined)\nDone\n\
+                    remote: REJECTED by policy\x1b[31m\nremote: \nerror: failed to push some refs to '/srv/git/warroom.git'\n";
+        let r = reason(said);
+        assert!(r.contains("REJECTED by policy"), "{r}");
+        assert!(
+            r.contains("pre-receive hook declined") && r.contains("failed to push"),
+            "{r}"
+        );
+        assert!(!r.contains('\x1b') && !r.contains("Done"), "{r}");
+        let long = "remote: x\n".repeat(500);
+        assert!(reason(&long).chars().count() <= 801);
+    }
+
+    #[test]
+    fn a_received_file_is_created_or_appended_never_replaced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let path = "2026-11-22-x-0001/events/a@b.zzzzzz.ronl";
+        assert_eq!(write_one(root, path, b"one\n", Kind::OtherLog), Ok(true));
+        assert_eq!(write_one(root, path, b"one\ntwo\n", Kind::OtherLog), Ok(true));
+        assert_eq!(std::fs::read(root.join(path)).expect("file"), b"one\ntwo\n");
+        // A shorter copy (this clone is ahead) changes nothing; a rewrite is refused.
+        assert_eq!(write_one(root, path, b"one\n", Kind::OtherLog), Ok(false));
+        assert!(write_one(root, path, b"ONE\n", Kind::OtherLog).is_err());
+        assert_eq!(std::fs::read(root.join(path)).expect("file"), b"one\ntwo\n");
+        // Never through a symlinked folder.
+        std::os::unix::fs::symlink(root.join("2026-11-22-x-0001"), root.join("2026-11-22-y-0001")).expect("symlink");
+        assert!(write_one(root, "2026-11-22-y-0001/events/c@d.zzzzzz.ronl", b"x\n", Kind::OtherLog).is_err());
+    }
 }
