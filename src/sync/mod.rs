@@ -400,7 +400,14 @@ fn foreign_changes(git: &Git, site: &Site, have_head: bool) -> Result<Vec<String
         .filter(|p| !matches!(plan::classify(p, &site.install), Kind::OwnLog | Kind::Attributes))
         .collect();
     let names: Vec<String> = paths.iter().map(|p| format!(":{p}")).collect();
-    let known = cat_blobs(git, &names)?;
+    // Only another writer's log can be ahead of git legitimately: only those are read.
+    let logs: Vec<String> = paths
+        .iter()
+        .zip(&names)
+        .filter(|(p, _)| plan::classify(p, &site.install) == Kind::OtherLog)
+        .map(|(_, n)| n.clone())
+        .collect();
+    let known = cat_blobs(git, &logs)?;
     Ok(paths
         .iter()
         .zip(&names)
@@ -437,6 +444,10 @@ fn cat_blobs(git: &Git, names: &[String]) -> Result<HashMap<String, Vec<u8>>, St
         };
         let header = String::from_utf8_lossy(&rest[..nl]).into_owned();
         rest = &rest[nl + 1..];
+        if header.ends_with(" missing") || header.ends_with(" ambiguous") {
+            continue;
+        }
+        // `<id> <type> <size>` (the id, not the name asked for: a path with spaces is fine).
         let f: Vec<&str> = header.split(' ').collect();
         if let [_, "blob", size] = f.as_slice() {
             let size: usize = size.parse().map_err(|_| format!("git cat-file said `{header}`"))?;
@@ -1005,6 +1016,21 @@ mod tests {
         assert!(!r.contains('\x1b') && !r.contains("Done"), "{r}");
         let long = "remote: x\n".repeat(500);
         assert!(reason(&long).chars().count() <= 801);
+    }
+
+    #[test]
+    fn blobs_are_read_raw_and_missing_names_skipped() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let git = Git::new(dir.path(), Duration::from_secs(30));
+        git.ok(&["init", "--quiet"], None).expect("init");
+        let id = git
+            .ok(&["hash-object", "--no-filters", "-w", "--stdin"], Some(b"a\r\nb\n"))
+            .expect("blob")
+            .text();
+        let names = vec![":a b missing".to_string(), id.clone(), ":x y".to_string()];
+        let blobs = cat_blobs(&git, &names).expect("cat-file");
+        assert_eq!(blobs.len(), 1);
+        assert_eq!(blobs.get(&id).map(Vec::as_slice), Some(&b"a\r\nb\n"[..]));
     }
 
     #[test]
