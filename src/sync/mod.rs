@@ -355,8 +355,10 @@ fn ensure_attributes(root: &Path) -> Result<(), String> {
     let path = root.join(plan::ATTRIBUTES_FILE);
     let current = std::fs::read_to_string(&path).ok();
     if let Some(text) = plan::attributes_needed(current.as_deref()) {
-        let tmp =
-            tempfile::NamedTempFile::new_in(root).map_err(|e| format!("cannot write in {}: {e}", root.display()))?;
+        let tmp = tempfile::Builder::new()
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .tempfile_in(root)
+            .map_err(|e| format!("cannot write in {}: {e}", root.display()))?;
         std::fs::write(tmp.path(), text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         tmp.persist(&path)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -848,6 +850,13 @@ fn update_worktree(
         if entries.iter().any(|e| e.path == *path) || !plan::safe_path(path) {
             continue;
         }
+        if path.split('/').any(|c| c.eq_ignore_ascii_case(".git")) {
+            // git itself never checks such a path out: it would write into the repository (hooks).
+            report.warnings.push(format!(
+                "{path}: a path inside .git in the remote's commit: not written here"
+            ));
+            continue;
+        }
         let kind = plan::classify(path, &site.install);
         if kind == Kind::OwnLog {
             continue;
@@ -922,8 +931,11 @@ fn write_one(root: &Path, path: &str, blob: &[u8], kind: Kind) -> Result<bool, S
             if kind == Kind::OtherLog && plan::complete_lines(blob).len() != blob.len() {
                 return Err(format!("{path}: the remote's copy ends in a partial line: not written"));
             }
+            // 0o666 less the umask, as git would create it (a temporary file is 0o600 otherwise,
+            // unreadable to the other responders of a shared clone).
             let tmp = tempfile::Builder::new()
                 .prefix(".warroom-sync.")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
                 .tempfile_in(&dir)
                 .map_err(|e| format!("{path}: cannot write in {}: {e}", dir.display()))?;
             std::fs::write(tmp.path(), blob).map_err(|e| format!("{path}: cannot write: {e}"))?;
@@ -1045,6 +1057,11 @@ mod tests {
         assert_eq!(write_one(root, path, b"one\n", Kind::OtherLog), Ok(false));
         assert!(write_one(root, path, b"ONE\n", Kind::OtherLog).is_err());
         assert_eq!(std::fs::read(root.join(path)).expect("file"), b"one\ntwo\n");
+        // Created like git would: readable by the group and others as the umask allows.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(root.join("plain"), b"x").expect("plain file");
+        let mode = |p: &str| std::fs::metadata(root.join(p)).expect("file").permissions().mode() & 0o777;
+        assert_eq!(mode(path), mode("plain"));
         // Never through a symlinked folder.
         std::os::unix::fs::symlink(root.join("2026-11-22-x-0001"), root.join("2026-11-22-y-0001")).expect("symlink");
         assert!(write_one(root, "2026-11-22-y-0001/events/c@d.zzzzzz.ronl", b"x\n", Kind::OtherLog).is_err());
