@@ -928,3 +928,59 @@ fn a_url_remote_builds_on_what_other_sites_pushed() {
         "{notes:?}"
     );
 }
+
+/// A remote commit carrying `.git/hooks/pre-push` (a tree git itself would never check out) is
+/// not written: nothing of the remote ever lands inside the repository.
+#[test]
+fn a_path_inside_dot_git_from_the_remote_is_never_written() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Hooks");
+    s.sync_a();
+    s.sync_b();
+    let evil = s.evil();
+    let marker = s.remote.path().join("pwned");
+    let hook = format!("#!/bin/sh\ntouch '{}'\n", marker.display());
+    let with_input = |args: &[&str], input: &str| {
+        let mut c = Command::new("git");
+        c.arg("-C").arg(&evil).args(args);
+        git_env(&mut c, s.remote.path());
+        c.env("GIT_AUTHOR_NAME", "evil")
+            .env("GIT_AUTHOR_EMAIL", "evil@example.invalid")
+            .env("GIT_COMMITTER_NAME", "evil")
+            .env("GIT_COMMITTER_EMAIL", "evil@example.invalid")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        let mut child = c.spawn().expect("git");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input.as_bytes()).expect("write");
+        let out = child.wait_with_output().expect("git");
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let blob = with_input(&["hash-object", "-w", "--stdin"], &hook);
+    let hooks = with_input(&["mktree"], &format!("100755 blob {blob}\tpre-push\n"));
+    let dot_git = with_input(&["mktree"], &format!("040000 tree {hooks}\thooks\n"));
+    let top = s.git(&evil, &["ls-tree", "HEAD"]);
+    let tree = with_input(
+        &["mktree"],
+        &format!("{}\n040000 tree {dot_git}\t.git\n", top.trim_end()),
+    );
+    let commit = with_input(&["commit-tree", &tree, "-p", "HEAD", "-m", "hooks"], "");
+    s.git(
+        &evil,
+        &["push", "--quiet", "origin", &format!("{commit}:refs/heads/main")],
+    );
+    let out = s.sync_b();
+    assert!(out.stderr.contains("inside .git"), "{out}");
+    assert!(
+        !s.b.root().join(".git/hooks/pre-push").exists(),
+        "a hook was written from the remote"
+    );
+    // Writing and syncing go on (the site is not cut off by a tree git refuses in an index).
+    s.b.note(&s.bob, &id, "after the hook commit");
+    let out = s.sync_b();
+    assert!(out.stderr.contains("pushed"), "{out}");
+    assert!(!marker.exists(), "the remote's hook ran");
+    let name = log_name(&s.b.log_of(&s.bob, &id));
+    let remote = s.git(&s.bare(), &["show", &format!("main:{id}/events/{name}")]);
+    assert!(remote.contains("after the hook commit"), "{remote}");
+}

@@ -537,8 +537,8 @@ fn restores(
             continue;
         }
         match now.get(path) {
-            Some((mode, nid)) if nid == id && mode.starts_with("1006") => {}
-            Some((mode, nid)) => changed.push((path, id, mode.starts_with("1006").then_some(nid))),
+            Some((mode, nid)) if nid == id && (mode == "100644" || mode == "100755") => {}
+            Some((mode, nid)) => changed.push((path, id, (mode == "100644" || mode == "100755").then_some(nid))),
             None => changed.push((path, id, None)),
         }
     }
@@ -797,15 +797,25 @@ fn build(
     // git wants to create the index itself.
     let _ = std::fs::remove_file(index.path());
     let g = git.with_env("GIT_INDEX_FILE", &index_path);
-    match base {
-        Some(b) => g.ok(&["read-tree", b], None)?,
-        None => g.ok(&["read-tree", "--empty"], None)?,
+    let read = match base {
+        Some(b) => g.run(&["read-tree", b], None)?,
+        None => g.run(&["read-tree", "--empty"], None)?,
     };
-    g.ok(
-        &["update-index", "--add", "--replace", "--index-info"],
-        Some(index_info(entries).as_bytes()),
-    )?;
-    let tree = g.ok(&["write-tree"], None)?.text();
+    let tree = if read.ok {
+        g.ok(
+            &["update-index", "--add", "--replace", "--index-info"],
+            Some(index_info(entries).as_bytes()),
+        )?;
+        g.ok(&["write-tree"], None)?.text()
+    } else {
+        // The remote's tree holds a path git refuses in an index (`.git/…`, put there with
+        // `mktree`): the files are grafted onto its trees directly, so the site is not cut off.
+        let paths: Vec<(Vec<&str>, &str)> = entries
+            .iter()
+            .map(|e| (e.path.split('/').collect(), e.blob.as_str()))
+            .collect();
+        graft(git, base.map(|b| format!("{b}^{{tree}}")).as_deref(), &paths)?
+    };
     if let Some(b) = base {
         let base_tree = git.ok(&["rev-parse", &format!("{b}^{{tree}}")], None)?.text();
         if base_tree == tree {
@@ -817,6 +827,50 @@ fn build(
         args.extend(["-p", b]);
     }
     Ok(Some(g.ok(&args, None)?.text()))
+}
+
+/// `tree` with each `(path components, blob)` put in place as a regular file (replacing whatever
+/// was at that name, a symlink included), written with `git mktree`, which reads no index.
+fn graft(git: &Git, tree: Option<&str>, entries: &[(Vec<&str>, &str)]) -> Result<String, String> {
+    // (mode, type, id) by name.
+    let mut items: std::collections::BTreeMap<String, (String, String, String)> = std::collections::BTreeMap::new();
+    if let Some(t) = tree {
+        for rec in git.ok(&["ls-tree", "-z", t], None)?.stdout.split(|b| *b == 0) {
+            let Ok(rec) = std::str::from_utf8(rec) else {
+                continue;
+            };
+            let Some((meta, name)) = rec.split_once('\t') else {
+                continue;
+            };
+            let f: Vec<&str> = meta.split(' ').collect();
+            if let [mode, kind, id] = f.as_slice() {
+                items.insert(name.to_string(), (mode.to_string(), kind.to_string(), id.to_string()));
+            }
+        }
+    }
+    let mut subdirs: std::collections::BTreeMap<&str, Vec<(Vec<&str>, &str)>> = std::collections::BTreeMap::new();
+    for (parts, blob) in entries {
+        match parts.as_slice() {
+            [] => {}
+            [name] => {
+                items.insert(name.to_string(), ("100644".into(), "blob".into(), blob.to_string()));
+            }
+            [dir, rest @ ..] => subdirs.entry(dir).or_default().push((rest.to_vec(), blob)),
+        }
+    }
+    for (dir, inner) in subdirs {
+        let existing = items
+            .get(dir)
+            .filter(|(_, kind, _)| kind == "tree")
+            .map(|(_, _, id)| id.clone());
+        let id = graft(git, existing.as_deref(), &inner)?;
+        items.insert(dir.to_string(), ("040000".into(), "tree".into(), id));
+    }
+    let input: String = items
+        .iter()
+        .map(|(name, (mode, kind, id))| format!("{mode} {kind} {id}\t{name}\0"))
+        .collect();
+    Ok(git.ok(&["mktree", "-z"], Some(input.as_bytes()))?.text())
 }
 
 fn index_info(entries: &[Entry]) -> String {
