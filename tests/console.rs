@@ -3052,6 +3052,28 @@ fn the_header_shows_sync_never_synced_failed_at_80x24() {
     insta::assert_snapshot!(all);
 }
 
+/// A problem count never pushes a working sync's age out of the 80-column header (the next
+/// status update goes first), and the incident's id stays whole.
+#[test]
+fn a_problem_count_leaves_a_working_sync_in_the_header_at_80x24() {
+    let mut m = with_sync("synced");
+    if let Some(inc) = m.incident.as_mut() {
+        for k in 0..3 {
+            inc.view.file_problems.push(warroom::domain::problem::Problem {
+                source: format!("{ID}/events/x{k}.ronl"),
+                line: Some(1),
+                what: "skipped".into(),
+            });
+        }
+    }
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    let row = s.lines().nth(1).unwrap_or_default().to_string();
+    assert!(
+        row.contains("⚠ 3") && row.contains("sync ") && row.contains(ID),
+        "{row}"
+    );
+}
+
 #[test]
 fn the_header_says_why_sync_fails_where_there_is_room() {
     let m = with_sync("failed");

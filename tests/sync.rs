@@ -92,6 +92,26 @@ impl Sites {
         Run::from_output(c.args(args).output().expect("run warroom"))
     }
 
+    /// A plain git clone of the remote, for a hostile (or careless) site's commits.
+    fn evil(&self) -> PathBuf {
+        let dir = self.remote.path().join("evil");
+        if !dir.exists() {
+            let url = self.bare().to_string_lossy().into_owned();
+            self.git(self.remote.path(), &["clone", "--quiet", &url, &dir.to_string_lossy()]);
+        } else {
+            self.git(&dir, &["pull", "--quiet", "--ff-only"]);
+        }
+        dir
+    }
+
+    /// Commit everything in the evil clone and push it.
+    fn evil_push(&self, message: &str) {
+        let dir = self.evil();
+        self.git(&dir, &["add", "-A"]);
+        self.git(&dir, &["commit", "--quiet", "-m", message]);
+        self.git(&dir, &["push", "--quiet", "origin", "HEAD:main"]);
+    }
+
     fn sync_a(&self) -> Run {
         self.warroom(&self.a, &self.alice, &["sync"]).ok()
     }
@@ -436,6 +456,8 @@ fn sync_outside_a_repository_says_how_to_set_it_up() {
         out.stderr.contains("not the top folder of a git repository") && out.stderr.contains("--init"),
         "{out}"
     );
+    assert!(!out.stderr.contains('⏎'), "line breaks shown as ⏎\n{out}");
+    assert_eq!(out.stderr.matches("not the top folder").count(), 1, "said twice\n{out}");
 }
 
 /// rsync both ways carries two sites' folders to the same state with `--append-verify`: a file
@@ -610,4 +632,355 @@ fn a_round_waits_for_another_in_the_same_clone_then_says_so() {
     s.sync_a();
     s.sync_b();
     s.assert_converged(&id);
+}
+
+fn log_name(path: &Path) -> String {
+    path.file_name().expect("name").to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_remote_commit_deleting_other_writers_logs_is_restored_not_applied() {
+    let s = Sites::new();
+    let carol = s.a.who("carol", "site-a");
+    let id = s.a.declare(&s.alice, "Deleted on the remote");
+    s.a.note(&s.alice, &id, "alice one");
+    s.a.note(&carol, &id, "carol one");
+    s.sync_a();
+    s.warroom(&s.a, &carol, &["sync"]).ok();
+    s.sync_b();
+    s.b.note(&s.bob, &id, "bob one");
+    s.sync_b();
+    s.sync_a();
+    let alice_log = s.a.log_of(&s.alice, &id);
+    let alice_text = std::fs::read_to_string(&alice_log).expect("log");
+    let carol_text = std::fs::read_to_string(s.a.log_of(&carol, &id)).expect("log");
+    // Someone runs `git rm -r <id>/events` and puts a symlink in its place.
+    let evil = s.evil();
+    s.git(&evil, &["rm", "-r", "--quiet", &format!("{id}/events")]);
+    std::os::unix::fs::symlink("/tmp", evil.join(&id).join("events")).expect("symlink");
+    s.evil_push("tidy up");
+    // Site B (idle) and site A: nothing deleted locally, the deletion reported, the logs back.
+    let out = s.sync_b();
+    assert!(
+        out.stderr.contains("TAMPERING") && out.stderr.contains("deleted on the remote") && out.stderr.contains("test"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.b.log_of(&s.alice, &id)).expect("alice's log on B"),
+        alice_text
+    );
+    assert!(s.b.events_dir(&id).is_dir());
+    let out = s.sync_a();
+    assert!(
+        out.stderr.contains("pushed") || out.stderr.contains("up to date"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&alice_log).expect("alice's log on A"),
+        alice_text
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.a.log_of(&carol, &id)).expect("carol's live log"),
+        carol_text
+    );
+    let remote = s.git(
+        &s.bare(),
+        &["show", &format!("main:{id}/events/{}", log_name(&alice_log))],
+    );
+    assert_eq!(remote, alice_text, "the remote has alice's log back");
+    s.a.note(&s.alice, &id, "alice two");
+    s.sync_a();
+    s.sync_b();
+    for (w, who) in [(&s.a, &s.alice), (&s.b, &s.bob)] {
+        s.warroom(w, who, &["verify", &id]).ok();
+        let notes = note_texts(&w.tail_json(who, &id));
+        for t in ["alice one", "carol one", "bob one", "alice two"] {
+            assert!(notes.contains(&t.to_string()), "{notes:?}");
+        }
+    }
+    s.warroom(&s.a, &carol, &["sync"]).ok();
+    s.sync_b();
+    s.sync_a();
+    s.assert_converged(&id);
+}
+
+#[test]
+fn a_forged_line_in_my_own_log_on_the_remote_never_reaches_my_log() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Forged");
+    s.a.note(&s.alice, &id, "the true words");
+    s.sync_a();
+    s.sync_b();
+    let log = s.a.log_of(&s.alice, &id);
+    let truth = std::fs::read_to_string(&log).expect("log");
+    let evil = s.evil();
+    let path = format!("{id}/events/{}", log_name(&log));
+    let forged = truth.replace("the true words", "the forged words");
+    std::fs::write(evil.join(&path), &forged).expect("forge");
+    s.evil_push("fix typo");
+    // Site A is idle: its log stays, the forgery is reported and overwritten on the remote.
+    let out = s.sync_a();
+    assert!(
+        out.stderr.contains("TAMPERING") && out.stderr.contains("your true log"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("not committed"), "contradicting message\n{out}");
+    assert_eq!(std::fs::read_to_string(&log).expect("log"), truth);
+    assert_eq!(s.git(&s.bare(), &["show", &format!("main:{path}")]), truth);
+    // Writing again and syncing keeps working, every round.
+    for k in 0..2 {
+        s.a.note(&s.alice, &id, &format!("after {k}"));
+        let out = s.sync_a();
+        assert!(!out.stderr.contains("Cannot merge"), "{out}");
+        s.sync_b();
+    }
+    let notes = s.assert_converged(&id);
+    assert!(notes.contains(&"the true words".to_string()), "{notes:?}");
+    assert!(!notes.contains(&"the forged words".to_string()), "{notes:?}");
+}
+
+#[test]
+fn init_in_a_folder_with_incidents_joins_a_remote_with_content() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Already on the remote");
+    s.sync_a();
+    let c = World::new();
+    let carol = c.who("carol", "site-c");
+    let mine = c.declare(&carol, "Declared before sync was set up");
+    let url = s.bare().to_string_lossy().into_owned();
+    let out = s.warroom(&c, &carol, &["sync", "--init", &url]).ok();
+    assert!(
+        out.stderr.contains("received") && out.stderr.contains("pushed"),
+        "{out}"
+    );
+    assert_eq!(c.show(&carol, &id)["title"], "Already on the remote");
+    s.sync_a();
+    assert_eq!(s.a.show(&s.alice, &mine)["title"], "Declared before sync was set up");
+    s.warroom(&c, &carol, &["sync"]).ok();
+    s.warroom(&c, &carol, &["verify", &id]).ok();
+}
+
+#[test]
+fn a_round_cut_off_after_its_push_or_a_stale_index_lock_never_jams_the_clone() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Cut off");
+    s.sync_a();
+    s.sync_b();
+    // A round killed after its push: the branch and git's index still at the older commit.
+    s.b.note(&s.bob, &id, "bob before the kill");
+    s.sync_b();
+    let broot = s.b.root();
+    s.git(&broot, &["reset", "--quiet", "--soft", "HEAD~1"]);
+    s.git(&broot, &["read-tree", "HEAD"]);
+    s.a.note(&s.alice, &id, "alice meanwhile");
+    s.sync_a();
+    let out = s.sync_b();
+    assert!(out.stderr.contains("received"), "{out}");
+    // A stale index.lock (a git command killed earlier): rounds still go both ways.
+    std::fs::write(broot.join(".git").join("index.lock"), "").expect("lock");
+    s.b.note(&s.bob, &id, "bob under a stale lock");
+    s.a.note(&s.alice, &id, "alice again");
+    s.sync_a();
+    let out = s.sync_b();
+    assert!(
+        out.stderr.contains("pushed") && out.stderr.contains("received"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("index.lock"), "{out}");
+    std::fs::remove_file(broot.join(".git").join("index.lock")).expect("unlock");
+    s.sync_b();
+    s.sync_a();
+    let notes = s.assert_converged(&id);
+    for t in [
+        "bob before the kill",
+        "alice meanwhile",
+        "bob under a stale lock",
+        "alice again",
+    ] {
+        assert!(notes.contains(&t.to_string()), "{notes:?}");
+    }
+}
+
+#[test]
+fn a_committed_gitattributes_never_converts_a_log() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Attributes");
+    s.sync_a();
+    s.sync_b();
+    let evil = s.evil();
+    std::fs::write(
+        evil.join(".gitattributes"),
+        "*.ronl text eol=crlf\n*.ron text eol=crlf\n",
+    )
+    .expect("attrs");
+    s.evil_push("normalise line endings");
+    for k in 0..3 {
+        s.a.note(&s.alice, &id, &format!("alice {k}"));
+        s.b.note(&s.bob, &id, &format!("bob {k}"));
+        s.sync_a().ok();
+        s.sync_b().ok();
+        if k == 1 {
+            std::fs::write(s.evil().join(".gitattributes"), "* text=auto\n").expect("attrs");
+            s.evil_push("again");
+        }
+    }
+    s.sync_a();
+    for (w, who) in [(&s.a, &s.alice), (&s.b, &s.bob)] {
+        s.warroom(w, who, &["verify", &id]).ok();
+        for log in w.logs(&id) {
+            let bytes = std::fs::read(&log).expect("log");
+            assert!(!bytes.contains(&b'\r'), "{} converted", log.display());
+        }
+        let notes = note_texts(&w.tail_json(who, &id));
+        assert!(
+            notes.contains(&"alice 2".to_string()) && notes.contains(&"bob 2".to_string()),
+            "{notes:?}"
+        );
+    }
+}
+
+/// A reader holding the log open (a console's tail) sees it grow: sync appends, it never puts a
+/// new file in place (a replaced file reads as a shrunk or rewritten log: a false alarm).
+#[test]
+fn a_received_log_grows_in_place_never_replaced() {
+    use std::io::Read;
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "In place");
+    s.sync_a();
+    s.sync_b();
+    let on_b = s.b.log_of(&s.alice, &id);
+    let mut reader = std::fs::File::open(&on_b).expect("log");
+    let mut seen = String::new();
+    reader.read_to_string(&mut seen).expect("read");
+    s.a.note(&s.alice, &id, "grows in place");
+    s.sync_a();
+    s.sync_b();
+    let mut more = String::new();
+    reader.read_to_string(&mut more).expect("read");
+    assert!(more.contains("grows in place"), "the open log did not grow: {more:?}");
+    assert_eq!(std::fs::read_to_string(&on_b).expect("log"), seen + &more);
+}
+
+#[test]
+fn a_rejecting_remote_says_why() {
+    let s = Sites::new();
+    s.a.declare(&s.alice, "Policy");
+    let hook = s.bare().join("hooks").join("pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\necho 'REJECTED by policy: ask the IC' >&2\nexit 1\n").expect("hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let out = s.warroom(&s.a, &s.alice, &["sync"]).code(1);
+    assert!(out.stderr.contains("REJECTED by policy: ask the IC"), "{out}");
+    assert_eq!(out.stderr.matches("FAILED").count(), 1, "said twice\n{out}");
+}
+
+#[test]
+fn no_remote_or_an_unknown_one_is_refused_before_committing() {
+    let w = World::new();
+    let carol = w.who("carol", "site-c");
+    w.declare(&carol, "No remote");
+    let home = tempfile::tempdir().expect("home");
+    let git = |args: &[&str]| {
+        let mut c = Command::new("git");
+        c.arg("-C").arg(w.root()).args(args);
+        git_env(&mut c, home.path());
+        c.status().expect("git").success()
+    };
+    assert!(git(&["init", "--quiet"]));
+    let run = |args: &[&str]| {
+        let mut c = w.cmd(&carol);
+        git_env(&mut c, home.path());
+        Run::from_output(c.args(args).output().expect("warroom"))
+    };
+    let out = run(&["sync"]).code(1);
+    assert!(
+        out.stderr.contains("git remote add origin") && out.stderr.contains("--init"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("committed locally"), "{out}");
+    let out = run(&["sync", "--remote", "upstream"]).code(1);
+    assert!(out.stderr.contains("nothing was committed"), "{out}");
+    assert!(
+        !git(&["rev-parse", "--verify", "--quiet", "HEAD"]),
+        "a commit was made with nowhere to send it"
+    );
+}
+
+#[test]
+fn a_url_remote_builds_on_what_other_sites_pushed() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "By URL");
+    let url = s.bare().to_string_lossy().into_owned();
+    s.sync_a();
+    s.sync_b();
+    for k in 0..3 {
+        s.a.note(&s.alice, &id, &format!("alice {k}"));
+        s.warroom(&s.a, &s.alice, &["sync", "--remote", &url]).ok();
+        s.b.note(&s.bob, &id, &format!("bob {k}"));
+        let out = s.warroom(&s.b, &s.bob, &["sync", "--remote", &url]).ok();
+        assert!(out.stderr.contains("pushed"), "{out}");
+    }
+    s.sync_a();
+    s.sync_b();
+    s.sync_a();
+    let notes = s.assert_converged(&id);
+    assert!(
+        notes.contains(&"bob 2".to_string()) && notes.contains(&"alice 2".to_string()),
+        "{notes:?}"
+    );
+}
+
+/// A remote commit carrying `.git/hooks/pre-push` (a tree git itself would never check out) is
+/// not written: nothing of the remote ever lands inside the repository.
+#[test]
+fn a_path_inside_dot_git_from_the_remote_is_never_written() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Hooks");
+    s.sync_a();
+    s.sync_b();
+    let evil = s.evil();
+    let marker = s.remote.path().join("pwned");
+    let hook = format!("#!/bin/sh\ntouch '{}'\n", marker.display());
+    let with_input = |args: &[&str], input: &str| {
+        let mut c = Command::new("git");
+        c.arg("-C").arg(&evil).args(args);
+        git_env(&mut c, s.remote.path());
+        c.env("GIT_AUTHOR_NAME", "evil")
+            .env("GIT_AUTHOR_EMAIL", "evil@example.invalid")
+            .env("GIT_COMMITTER_NAME", "evil")
+            .env("GIT_COMMITTER_EMAIL", "evil@example.invalid")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        let mut child = c.spawn().expect("git");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input.as_bytes()).expect("write");
+        let out = child.wait_with_output().expect("git");
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let blob = with_input(&["hash-object", "-w", "--stdin"], &hook);
+    let hooks = with_input(&["mktree"], &format!("100755 blob {blob}\tpre-push\n"));
+    let dot_git = with_input(&["mktree"], &format!("040000 tree {hooks}\thooks\n"));
+    let top = s.git(&evil, &["ls-tree", "HEAD"]);
+    let tree = with_input(
+        &["mktree"],
+        &format!("{}\n040000 tree {dot_git}\t.git\n", top.trim_end()),
+    );
+    let commit = with_input(&["commit-tree", &tree, "-p", "HEAD", "-m", "hooks"], "");
+    s.git(
+        &evil,
+        &["push", "--quiet", "origin", &format!("{commit}:refs/heads/main")],
+    );
+    let out = s.sync_b();
+    assert!(out.stderr.contains("inside .git"), "{out}");
+    assert!(
+        !s.b.root().join(".git/hooks/pre-push").exists(),
+        "a hook was written from the remote"
+    );
+    // Writing and syncing go on (the site is not cut off by a tree git refuses in an index).
+    s.b.note(&s.bob, &id, "after the hook commit");
+    let out = s.sync_b();
+    assert!(out.stderr.contains("pushed"), "{out}");
+    assert!(!marker.exists(), "the remote's hook ran");
+    let name = log_name(&s.b.log_of(&s.bob, &id));
+    let remote = s.git(&s.bare(), &["show", &format!("main:{id}/events/{name}")]);
+    assert!(remote.contains("after the hook commit"), "{remote}");
 }

@@ -86,10 +86,17 @@ pub fn sync(g: &Global, args: SyncArgs) -> Result<()> {
             eprintln!("warning: {}", sanitize(w));
         }
         let Some(every) = every else {
-            eprintln!("sync: {}", sanitize(&report.line(&args.remote)));
+            // A failure is said once, by the caller (`warroom: sync: … FAILED: …`), with its
+            // line breaks (the set-up help is several lines).
             return match report.error {
-                Some(e) => Err(Fail::new(sanitize_multiline(&e))),
-                None => Ok(()),
+                Some(_) => Err(Fail::new(format!(
+                    "sync: {}",
+                    sanitize_multiline(&report.line(&args.remote))
+                ))),
+                None => {
+                    eprintln!("sync: {}", sanitize(&report.line(&args.remote)));
+                    Ok(())
+                }
             };
         };
         if report.did_something() {

@@ -135,7 +135,7 @@ impl Git {
         if out.ok {
             Ok(out)
         } else {
-            Err(format!("git {} failed: {}", args.join(" "), first_lines(&out.all(), 4)))
+            Err(format!("git {} failed: {}", args.join(" "), first_lines(&out.all(), 8)))
         }
     }
 }

@@ -9,12 +9,21 @@
 //! 3. build a commit of *the remote's tip plus those files* in a temporary index (so nothing in
 //!    the working tree moves while a writer may be appending), and push it; if another site
 //!    pushed first, fetch and build again on its tip, a bounded number of times;
-//! 4. bring the working tree up to that commit with a two-tree `read-tree -m -u`, which writes
-//!    only the files other sites changed: this install's own logs are never rewound, not even
-//!    for a moment (a `git pull --rebase` would check out the old tip under a live writer).
+//! 4. bring the working tree up to that commit by writing files itself, append-only: a file
+//!    another site added is created, a log another site extended grows by the new bytes in place
+//!    (readers see growth, never a replaced file). Nothing is ever deleted or overwritten here,
+//!    and this install's own logs are never touched, not even for a moment (a `git pull
+//!    --rebase` would check out the old tip under a live writer). Blobs are read raw with
+//!    `git cat-file --batch` and `$GIT_DIR/info/attributes` overrides any committed
+//!    `.gitattributes`, so no attribute a site commits can convert a record. `HEAD` moves with
+//!    `update-ref`; git's main index is refreshed best effort and never needed, so a stale
+//!    `index.lock` or a round killed after its push does not jam later rounds.
 //!
-//! It never force-pushes and never commits another install's file: a file of another writer that
-//! differs locally from git's copy was rolled back or edited here, and is reported instead.
+//! The remote only ever gets appends: when it deleted or rewrote another writer's file (or this
+//! install's own log) since the last commit both sides share, the known-good copy goes back into
+//! this round's commit and the round reports it as tampering, naming the commit and its author.
+//! It never force-pushes and never commits another install's file otherwise: a file of another
+//! writer that differs locally from git's copy was rolled back or edited here, and is reported.
 //!
 //! Why the `git` binary and not a crate (git2/gix): the responder's git already knows their
 //! remotes, ssh keys and agent, credential helpers, proxies and `insteadOf` rules, and is what
@@ -32,7 +41,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use git::{first_lines, Git};
+use git::Git;
 use plan::{Change, Kind};
 
 use crate::store::incident::{valid_incident_id, Header};
@@ -137,11 +146,13 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
     // Held to the end of the round: another round in this clone waits (see `lock`).
     let _lock = lock::acquire(&git_dir, opts.timeout)?;
     ensure_attributes(&site.root)?;
+    ensure_info_attributes(&git_dir)?;
 
-    let fetch = git.run(&["fetch", "--quiet", "--no-tags", &opts.remote], None)?;
-    let fetch_error =
-        (!fetch.ok).then(|| format!("cannot fetch from {}: {}", opts.remote, first_lines(&fetch.all(), 3)));
-    let tracking = format!("refs/remotes/{}/{branch}", opts.remote);
+    // Refused before anything is committed: a round with nowhere to send records says so.
+    let (fetch_args, tracking) = remote_source(&git, site, &opts.remote, &branch)?;
+    let fetch_args: Vec<&str> = fetch_args.iter().map(String::as_str).collect();
+    let fetch = git.run(&fetch_args, None)?;
+    let fetch_error = (!fetch.ok).then(|| format!("cannot fetch from {}: {}", opts.remote, reason(&fetch.all())));
     let mut upstream = rev(&git, &tracking)?;
     let head = rev(&git, "HEAD")?;
     if let (Some(u), Some(_)) = (&upstream, &head) {
@@ -154,9 +165,16 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
     }
     let mut base = upstream.clone().or_else(|| head.clone());
 
-    let others = foreign_changes(&git, site, head.is_some())?;
-    report.warnings.extend(others);
-    let snapshot = snapshot(&git, site, base.as_deref(), report)?;
+    if git_dir.join("index.lock").exists() {
+        report.warnings.push(format!(
+            "{} exists (a git command running, or one that crashed): sync does not need git's index, but `git status` may be out of date until it is removed",
+            git_dir.join("index.lock").display()
+        ));
+    } else {
+        let others = foreign_changes(&git, site, head.is_some())?;
+        report.warnings.extend(others);
+    }
+    let snapshot = snapshot(&git, site, base.as_deref(), head.as_deref(), report)?;
     let identity = commit_identity(&git, site);
     let message = format!(
         "{COMMIT_PREFIX} from {}.{}: {} file(s)",
@@ -165,9 +183,19 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
         snapshot.len()
     );
 
-    let mut tip = build(&identity, &git_dir, base.as_deref(), &snapshot, &message)?;
+    let (mut restored, mut said) = restores(&git, site, head.as_deref(), base.as_deref())?;
+    let mut tip = build(
+        &identity,
+        &git_dir,
+        base.as_deref(),
+        &[&snapshot[..], &restored[..]].concat(),
+        &message,
+    )?;
     if let Some(e) = fetch_error {
-        report.error = Some(format!("{e}; your records are committed locally and go out next round"));
+        report.error = Some(format!(
+            "{e}; your records are committed locally and go out on the next round that reaches {}",
+            opts.remote
+        ));
     } else {
         let mut attempt = 0;
         while let Some(t) = tip.clone().filter(|t| Some(t) != upstream.as_ref()) {
@@ -177,30 +205,38 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
                 report.pushed = true;
                 break;
             }
-            let said = push.all();
-            if plan::is_push_race(&said) && attempt < opts.retries {
+            let out = push.all();
+            if plan::is_push_race(&out) && attempt < opts.retries {
                 attempt += 1;
                 report.races = attempt;
                 std::thread::sleep(Duration::from_millis(100 * u64::from(attempt) + rand_ms(200)));
-                git.ok(&["fetch", "--quiet", "--no-tags", &opts.remote], None)?;
+                git.ok(&fetch_args, None)?;
                 upstream = rev(&git, &tracking)?;
                 base = upstream.clone().or_else(|| head.clone());
-                tip = build(&identity, &git_dir, base.as_deref(), &snapshot, &message)?;
+                (restored, said) = restores(&git, site, head.as_deref(), base.as_deref())?;
+                tip = build(
+                    &identity,
+                    &git_dir,
+                    base.as_deref(),
+                    &[&snapshot[..], &restored[..]].concat(),
+                    &message,
+                )?;
                 continue;
             }
             report.error = Some(format!(
-                "push to {} failed{}: {}; your records are committed locally and go out next round",
+                "push to {} failed{}: {}; your records are committed locally and go out on the next round the remote accepts",
                 opts.remote,
                 if attempt > 0 {
                     format!(" after {attempt} retries")
                 } else {
                     String::new()
                 },
-                first_lines(&said, 3)
+                reason(&out)
             ));
             break;
         }
     }
+    report.warnings.extend(said);
     report.committed = snapshot
         .iter()
         .filter(|e| tip.is_some() && e.change != Change::Same)
@@ -208,10 +244,74 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
         .collect();
     if let Some(t) = &tip {
         if head.as_ref() != Some(t) {
-            report.received = update_worktree(&git, site, head.as_deref(), t, &snapshot)?;
+            report.received = update_worktree(&git, site, head.as_deref(), t, &snapshot, report)?;
         }
     }
+    refresh_index(&git, &git_dir);
     Ok(())
+}
+
+/// What to fetch and the ref the remote's branch lands in. A configured remote uses its own
+/// tracking ref; a URL is fetched into a private ref named by its hash, so a round can build on
+/// what another site pushed there. Anything else is refused before a commit is made.
+fn remote_source(git: &Git, site: &Site, remote: &str, branch: &str) -> Result<(Vec<String>, String), String> {
+    let remotes = git.ok(&["remote"], None)?.text();
+    let fetch = |rest: &[&str]| {
+        ["fetch", "--quiet", "--no-tags", remote]
+            .iter()
+            .chain(rest)
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    };
+    if remotes.lines().any(|r| r == remote) {
+        return Ok((fetch(&[]), format!("refs/remotes/{remote}/{branch}")));
+    }
+    if remote.contains('/') || remote.contains(':') {
+        let key = &blake3::hash(remote.as_bytes()).to_hex()[..16];
+        let spec = format!("+refs/heads/*:refs/warroom/tip/{key}/*");
+        return Ok((fetch(&[&spec]), format!("refs/warroom/tip/{key}/{branch}")));
+    }
+    let root = site.root.display();
+    Err(if remotes.is_empty() {
+        format!(
+            "{root} has no git remote, so there is nowhere to send records (nothing was committed): add one with `git remote add {remote} <url>` in that folder, or run `warroom sync --init <url>` in an empty folder"
+        )
+    } else {
+        format!(
+            "no git remote named `{remote}` in {root} (it has: {}); nothing was committed: pass one of those with --remote, or add it with `git remote add {remote} <url>` in that folder",
+            remotes.lines().collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+/// Git's reason for a failure, for one report line: the `remote:` lines (a hook's reason) and
+/// git's own `error:`/`fatal:`/rejection lines first, control characters removed, bounded.
+pub fn reason(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let key: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| {
+            ["remote:", "error:", "fatal:", "!"].iter().any(|p| l.starts_with(p))
+                && !l.trim_start_matches("remote:").trim().is_empty()
+        })
+        .collect();
+    let chosen = if key.is_empty() { lines } else { key };
+    let mut out = chosen
+        .iter()
+        .take(10)
+        .map(|l| {
+            l.chars()
+                .filter(|c| !c.is_control() || *c == '\t')
+                .map(|c| if c == '\t' { ' ' } else { c })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    if out.chars().count() > 800 {
+        out = out.chars().take(800).collect::<String>() + "…";
+    }
+    out
 }
 
 /// A file this install commits: its path, the blob of the bytes snapshotted, and how it changed.
@@ -226,6 +326,7 @@ impl Entry {
     fn describe(&self) -> String {
         match self.change {
             Change::Appended { lines } => format!("{} +{lines} line(s)", self.path),
+            Change::Restored => format!("{} (restored)", self.path),
             _ => format!("{} (new)", self.path),
         }
     }
@@ -254,8 +355,10 @@ fn ensure_attributes(root: &Path) -> Result<(), String> {
     let path = root.join(plan::ATTRIBUTES_FILE);
     let current = std::fs::read_to_string(&path).ok();
     if let Some(text) = plan::attributes_needed(current.as_deref()) {
-        let tmp =
-            tempfile::NamedTempFile::new_in(root).map_err(|e| format!("cannot write in {}: {e}", root.display()))?;
+        let tmp = tempfile::Builder::new()
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .tempfile_in(root)
+            .map_err(|e| format!("cannot write in {}: {e}", root.display()))?;
         std::fs::write(tmp.path(), text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         tmp.persist(&path)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -263,20 +366,62 @@ fn ensure_attributes(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Files of other writers (or claims) that differ locally from git's copy: never committed,
-/// reported with the way back.
+/// Attributes in `$GIT_DIR/info/attributes` take precedence over any committed
+/// `.gitattributes`: no git command this clone runs ever converts, filters or expands a record,
+/// whatever another site commits.
+fn ensure_info_attributes(git_dir: &Path) -> Result<(), String> {
+    let info = git_dir.join("info");
+    let path = info.join("attributes");
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current.lines().any(|l| l.trim() == plan::INFO_ATTRIBUTES) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&info).map_err(|e| format!("cannot create {}: {e}", info.display()))?;
+    let mut text = current;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(plan::INFO_ATTRIBUTES);
+    text.push('\n');
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Files of other writers (or claims) that differ locally from git's copy and are not an
+/// extension of it (another install sharing this clone writes ahead of git; a round cut off
+/// half-way may have appended already): never committed, reported with the way back.
 fn foreign_changes(git: &Git, site: &Site, have_head: bool) -> Result<Vec<String>, String> {
     if !have_head {
         return Ok(Vec::new());
     }
     let out = git.ok(&["diff", "--name-only", "--no-renames", "-z"], None)?;
-    Ok(out
+    let paths: Vec<&str> = out
         .stdout
         .split(|b| *b == 0)
         .filter_map(|p| std::str::from_utf8(p).ok())
-        .filter(|p| !p.is_empty())
+        .filter(|p| !p.is_empty() && plan::safe_path(p))
         .filter(|p| !matches!(plan::classify(p, &site.install), Kind::OwnLog | Kind::Attributes))
-        .map(|p| {
+        .collect();
+    let names: Vec<String> = paths.iter().map(|p| format!(":{p}")).collect();
+    // Only another writer's log can be ahead of git legitimately: only those are read.
+    let logs: Vec<String> = paths
+        .iter()
+        .zip(&names)
+        .filter(|(p, _)| plan::classify(p, &site.install) == Kind::OtherLog)
+        .map(|(_, n)| n.clone())
+        .collect();
+    let known = cat_blobs(git, &logs)?;
+    Ok(paths
+        .iter()
+        .zip(&names)
+        .filter(|(p, name)| {
+            let grown = matches!(plan::classify(p, &site.install), Kind::OtherLog)
+                && match (known.get(*name), std::fs::read(site.root.join(p))) {
+                    (Some(git_copy), Ok(local)) => local.starts_with(git_copy),
+                    _ => false,
+                };
+            !grown
+        })
+        .map(|(p, _)| {
             format!(
                 "{p} differs from git's copy here (rolled back or edited locally?): not committed; `git -C {} checkout -- {p}` restores git's copy",
                 site.root.display()
@@ -285,15 +430,177 @@ fn foreign_changes(git: &Git, site: &Site, have_head: bool) -> Result<Vec<String
         .collect())
 }
 
-/// The files this install commits this round, with their bytes stored as blobs.
-fn snapshot(git: &Git, site: &Site, base: Option<&str>, report: &mut Report) -> Result<Vec<Entry>, String> {
-    let in_base: HashMap<String, (String, u64)> = match base {
-        Some(b) => plan::parse_ls_tree(&git.ok(&["ls-tree", "-r", "-l", b], None)?.text())
-            .into_iter()
-            .map(|(p, id, size)| (p, (id, size)))
-            .collect(),
-        None => HashMap::new(),
+/// Blobs by name (an id, or `:path` for the index's copy), read with `git cat-file --batch`:
+/// raw bytes, no attribute or filter applies. Names git does not know are left out.
+fn cat_blobs(git: &Git, names: &[String]) -> Result<HashMap<String, Vec<u8>>, String> {
+    let mut out = HashMap::new();
+    if names.is_empty() {
+        return Ok(out);
+    }
+    let input: String = names.iter().map(|n| format!("{n}\n")).collect();
+    let raw = git.ok(&["cat-file", "--batch"], Some(input.as_bytes()))?.stdout;
+    let mut rest = &raw[..];
+    for name in names {
+        let Some(nl) = rest.iter().position(|b| *b == b'\n') else {
+            break;
+        };
+        let header = String::from_utf8_lossy(&rest[..nl]).into_owned();
+        rest = &rest[nl + 1..];
+        if header.ends_with(" missing") || header.ends_with(" ambiguous") {
+            continue;
+        }
+        // `<id> <type> <size>` (the id, not the name asked for: a path with spaces is fine).
+        let f: Vec<&str> = header.split(' ').collect();
+        if let [_, "blob", size] = f.as_slice() {
+            let size: usize = size.parse().map_err(|_| format!("git cat-file said `{header}`"))?;
+            if rest.len() < size + 1 {
+                return Err("git cat-file --batch ended early".into());
+            }
+            out.insert(name.clone(), rest[..size].to_vec());
+            rest = &rest[size + 1..];
+        } else if let [_, _, size] = f.as_slice() {
+            // Not a blob (a tree or commit named by a hostile path): skip its bytes.
+            let size: usize = size.parse().unwrap_or(0);
+            rest = rest.get(size + 1..).unwrap_or(&[]);
+        }
+        // "<name> missing": nothing follows.
+    }
+    Ok(out)
+}
+
+/// `git ls-tree -r -z` of a commit: path → (mode, blob id).
+fn tree_of(git: &Git, commit: Option<&str>) -> Result<HashMap<String, (String, String)>, String> {
+    let Some(c) = commit else {
+        return Ok(HashMap::new());
     };
+    let out = git.ok(&["ls-tree", "-r", "-z", "--full-tree", c], None)?;
+    Ok(out
+        .stdout
+        .split(|b| *b == 0)
+        .filter_map(|rec| {
+            let rec = std::str::from_utf8(rec).ok()?;
+            let (meta, path) = rec.split_once('\t')?;
+            let mut f = meta.split(' ');
+            let (mode, kind, id) = (f.next()?, f.next()?, f.next()?);
+            (kind == "blob").then(|| (path.to_string(), (mode.to_string(), id.to_string())))
+        })
+        .collect())
+}
+
+/// Who made the remote's change to `path` since this clone's last commit, for a tampering report.
+fn blame(git: &Git, head: Option<&str>, base: Option<&str>, path: &str) -> String {
+    let (Some(h), Some(b)) = (head, base) else {
+        return "commit unknown".into();
+    };
+    git.run(
+        &[
+            "log",
+            "-1",
+            "--format=commit %h by %an <%ae>",
+            &format!("{h}..{b}"),
+            "--",
+            path,
+        ],
+        None,
+    )
+    .ok()
+    .filter(|o| o.ok && !o.text().is_empty())
+    .map_or_else(|| "commit unknown".into(), |o| o.text())
+}
+
+/// Other writers' files (logs, claims, playbook copies, recordings) that the remote deleted or
+/// rewrote since the last commit both sides share: their known-good copy goes back into this
+/// round's commit, and each is reported. The remote only ever gets appends.
+fn restores(
+    git: &Git,
+    site: &Site,
+    head: Option<&str>,
+    base: Option<&str>,
+) -> Result<(Vec<Entry>, Vec<String>), String> {
+    let (Some(h), Some(b)) = (head, base) else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    if h == b {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mb = git.run(&["merge-base", h, b], None)?;
+    if !mb.ok {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mb = mb.text();
+    let before = tree_of(git, Some(&mb))?;
+    let now = tree_of(git, Some(b))?;
+    let mut changed: Vec<(&String, &String, Option<&String>)> = Vec::new();
+    for (path, (_, id)) in &before {
+        let kind = plan::classify(path, &site.install);
+        if matches!(kind, Kind::OwnLog | Kind::Attributes | Kind::Foreign) || !plan::safe_path(path) {
+            continue;
+        }
+        match now.get(path) {
+            Some((mode, nid)) if nid == id && (mode == "100644" || mode == "100755") => {}
+            Some((mode, nid)) => changed.push((path, id, (mode == "100644" || mode == "100755").then_some(nid))),
+            None => changed.push((path, id, None)),
+        }
+    }
+    changed.sort();
+    let mut names: Vec<String> = Vec::new();
+    for (_, id, nid) in &changed {
+        names.push((*id).clone());
+        if let Some(n) = nid {
+            names.push((*n).clone());
+        }
+    }
+    let blobs = cat_blobs(git, &names)?;
+    let mut entries = Vec::new();
+    let mut said = Vec::new();
+    for (path, id, nid) in changed {
+        let what = match nid {
+            None => "deleted",
+            Some(n) => {
+                let grown = plan::classify(path, &site.install) == Kind::OtherLog
+                    && match (blobs.get(id), blobs.get(n)) {
+                        (Some(old), Some(new)) => new.starts_with(old),
+                        _ => false,
+                    };
+                if grown {
+                    continue;
+                }
+                "rewritten"
+            }
+        };
+        said.push(format!(
+            "{path}: TAMPERING? {what} on the remote ({}), where its writer only ever appends: the copy this site had is kept here and committed back",
+            blame(git, Some(&mb), Some(b), path)
+        ));
+        entries.push(Entry {
+            path: path.clone(),
+            blob: id.clone(),
+            change: Change::Restored,
+        });
+    }
+    Ok((entries, said))
+}
+
+/// The files this install commits this round, with their bytes stored as blobs.
+fn snapshot(
+    git: &Git,
+    site: &Site,
+    base: Option<&str>,
+    head: Option<&str>,
+    report: &mut Report,
+) -> Result<Vec<Entry>, String> {
+    let tree = |c: Option<&str>| -> Result<HashMap<String, (String, u64)>, String> {
+        Ok(match c {
+            Some(b) => plan::parse_ls_tree(&git.ok(&["ls-tree", "-r", "-l", b], None)?.text())
+                .into_iter()
+                .map(|(p, id, size)| (p, (id, size)))
+                .collect(),
+            None => HashMap::new(),
+        })
+    };
+    let in_base = tree(base)?;
+    // What this clone last had: the reference that says whether the remote or this copy moved.
+    let in_head = if head == base { HashMap::new() } else { tree(head)? };
     let mut entries = Vec::new();
     for (path, kind) in candidates(&site.root, &site.install) {
         if !plan::safe_path(&path) {
@@ -303,7 +610,7 @@ fn snapshot(git: &Git, site: &Site, base: Option<&str>, report: &mut Report) -> 
             continue;
         };
         let known = in_base.get(&path);
-        let bytes: Vec<u8> = match kind {
+        let bytes: Vec<u8> = match &kind {
             Kind::OwnLog => plan::complete_lines(&bytes).to_vec(),
             Kind::Header => {
                 let ours = std::str::from_utf8(&bytes)
@@ -319,7 +626,7 @@ fn snapshot(git: &Git, site: &Site, base: Option<&str>, report: &mut Report) -> 
                 if known.is_some() {
                     continue;
                 }
-                if blake3::hash(&bytes).to_hex().as_str() != hash {
+                if blake3::hash(&bytes).to_hex().as_str() != hash.as_str() {
                     report
                         .warnings
                         .push(format!("{path}: its content does not match its name (a playbook copy or recording is named by its hash): not committed"));
@@ -337,7 +644,11 @@ fn snapshot(git: &Git, site: &Site, base: Option<&str>, report: &mut Report) -> 
             None => Change::New,
             // Same size: the same bytes unless edited; git's own hash says which, without a copy.
             Some((id, size)) if *size == bytes.len() as u64 => {
-                if git.ok(&["hash-object", "--stdin"], Some(&bytes))?.text() == *id {
+                if git
+                    .ok(&["hash-object", "--no-filters", "--stdin"], Some(&bytes))?
+                    .text()
+                    == *id
+                {
                     Change::Same
                 } else {
                     Change::Rewritten
@@ -347,6 +658,30 @@ fn snapshot(git: &Git, site: &Site, base: Option<&str>, report: &mut Report) -> 
                 let old = git.ok(&["cat-file", "blob", id], None)?.stdout;
                 plan::compare(Some(&old), &bytes)
             }
+        };
+        // The remote's copy of this install's log is not what this install wrote, while the
+        // local copy still holds everything this clone last had: the remote was rewritten (or
+        // the log deleted there). The true log goes back over it.
+        let tampered = kind == Kind::OwnLog
+            && head != base
+            && matches!(change, Change::RolledBack | Change::Rewritten | Change::New)
+            && match in_head.get(&path) {
+                Some((id, _)) => bytes.starts_with(&git.ok(&["cat-file", "blob", id], None)?.stdout),
+                None => false,
+            };
+        let change = if tampered {
+            report.warnings.push(format!(
+                "{path}: TAMPERING? the remote's copy of your own log {} ({}): your true log is committed over it",
+                if known.is_some() {
+                    "was rewritten"
+                } else {
+                    "was deleted"
+                },
+                blame(git, head, base, &path)
+            ));
+            Change::Restored
+        } else {
+            change
         };
         match change {
             Change::Same => continue,
@@ -362,9 +697,11 @@ fn snapshot(git: &Git, site: &Site, base: Option<&str>, report: &mut Report) -> 
                 ));
                 continue;
             }
-            Change::New | Change::Appended { .. } => {}
+            Change::New | Change::Appended { .. } | Change::Restored => {}
         }
-        let blob = git.ok(&["hash-object", "-w", "--stdin"], Some(&bytes))?.text();
+        let blob = git
+            .ok(&["hash-object", "--no-filters", "-w", "--stdin"], Some(&bytes))?
+            .text();
         entries.push(Entry { path, blob, change });
     }
     Ok(entries)
@@ -460,15 +797,25 @@ fn build(
     // git wants to create the index itself.
     let _ = std::fs::remove_file(index.path());
     let g = git.with_env("GIT_INDEX_FILE", &index_path);
-    match base {
-        Some(b) => g.ok(&["read-tree", b], None)?,
-        None => g.ok(&["read-tree", "--empty"], None)?,
+    let read = match base {
+        Some(b) => g.run(&["read-tree", b], None)?,
+        None => g.run(&["read-tree", "--empty"], None)?,
     };
-    g.ok(
-        &["update-index", "--add", "--index-info"],
-        Some(index_info(entries).as_bytes()),
-    )?;
-    let tree = g.ok(&["write-tree"], None)?.text();
+    let tree = if read.ok {
+        g.ok(
+            &["update-index", "--add", "--replace", "--index-info"],
+            Some(index_info(entries).as_bytes()),
+        )?;
+        g.ok(&["write-tree"], None)?.text()
+    } else {
+        // The remote's tree holds a path git refuses in an index (`.git/…`, put there with
+        // `mktree`): the files are grafted onto its trees directly, so the site is not cut off.
+        let paths: Vec<(Vec<&str>, &str)> = entries
+            .iter()
+            .map(|e| (e.path.split('/').collect(), e.blob.as_str()))
+            .collect();
+        graft(git, base.map(|b| format!("{b}^{{tree}}")).as_deref(), &paths)?
+    };
     if let Some(b) = base {
         let base_tree = git.ok(&["rev-parse", &format!("{b}^{{tree}}")], None)?.text();
         if base_tree == tree {
@@ -482,6 +829,50 @@ fn build(
     Ok(Some(g.ok(&args, None)?.text()))
 }
 
+/// `tree` with each `(path components, blob)` put in place as a regular file (replacing whatever
+/// was at that name, a symlink included), written with `git mktree`, which reads no index.
+fn graft(git: &Git, tree: Option<&str>, entries: &[(Vec<&str>, &str)]) -> Result<String, String> {
+    // (mode, type, id) by name.
+    let mut items: std::collections::BTreeMap<String, (String, String, String)> = std::collections::BTreeMap::new();
+    if let Some(t) = tree {
+        for rec in git.ok(&["ls-tree", "-z", t], None)?.stdout.split(|b| *b == 0) {
+            let Ok(rec) = std::str::from_utf8(rec) else {
+                continue;
+            };
+            let Some((meta, name)) = rec.split_once('\t') else {
+                continue;
+            };
+            let f: Vec<&str> = meta.split(' ').collect();
+            if let [mode, kind, id] = f.as_slice() {
+                items.insert(name.to_string(), (mode.to_string(), kind.to_string(), id.to_string()));
+            }
+        }
+    }
+    let mut subdirs: std::collections::BTreeMap<&str, Vec<(Vec<&str>, &str)>> = std::collections::BTreeMap::new();
+    for (parts, blob) in entries {
+        match parts.as_slice() {
+            [] => {}
+            [name] => {
+                items.insert(name.to_string(), ("100644".into(), "blob".into(), blob.to_string()));
+            }
+            [dir, rest @ ..] => subdirs.entry(dir).or_default().push((rest.to_vec(), blob)),
+        }
+    }
+    for (dir, inner) in subdirs {
+        let existing = items
+            .get(dir)
+            .filter(|(_, kind, _)| kind == "tree")
+            .map(|(_, _, id)| id.clone());
+        let id = graft(git, existing.as_deref(), &inner)?;
+        items.insert(dir.to_string(), ("040000".into(), "tree".into(), id));
+    }
+    let input: String = items
+        .iter()
+        .map(|(name, (mode, kind, id))| format!("{mode} {kind} {id}\t{name}\0"))
+        .collect();
+    Ok(git.ok(&["mktree", "-z"], Some(input.as_bytes()))?.text())
+}
+
 fn index_info(entries: &[Entry]) -> String {
     entries
         .iter()
@@ -489,40 +880,151 @@ fn index_info(entries: &[Entry]) -> String {
         .collect()
 }
 
-/// Move the working tree and branch from `head` to `tip`. Own files are staged at the snapshot
-/// first, so git keeps them as they are (a writer may have appended since); other sites' files
-/// are written. A local change to another writer's file that git would have to overwrite stops
-/// the update, with git's reason.
-fn update_worktree(git: &Git, site: &Site, head: Option<&str>, tip: &str, entries: &[Entry]) -> Result<usize, String> {
-    if !entries.is_empty() {
-        git.ok(
-            &["update-index", "--add", "--index-info"],
-            Some(index_info(entries).as_bytes()),
-        )?;
+/// Bring the working tree from `head` to `tip` and move the branch, writing files itself and
+/// only ever appending: a file another site added is created, a log another site extended grows
+/// by the new bytes. Nothing is deleted or replaced here — this install's own files never, and
+/// a file whose new copy is not an extension of the local one is kept and reported (a remote
+/// deletion or rewrite of a log was restored in this round's commit already). Git's main index is
+/// refreshed afterwards, best effort: a stale `index.lock` never fails a round.
+fn update_worktree(
+    git: &Git,
+    site: &Site,
+    head: Option<&str>,
+    tip: &str,
+    entries: &[Entry],
+    report: &mut Report,
+) -> Result<usize, String> {
+    let old = tree_of(git, head)?;
+    let new = tree_of(git, Some(tip))?;
+    let mut todo: Vec<(&String, &String)> = Vec::new();
+    for (path, (mode, id)) in &new {
+        if old.get(path).is_some_and(|(_, o)| o == id) && head.is_some() {
+            continue;
+        }
+        if entries.iter().any(|e| e.path == *path) || !plan::safe_path(path) {
+            continue;
+        }
+        if path.split('/').any(|c| c.eq_ignore_ascii_case(".git")) {
+            // git itself never checks such a path out: it would write into the repository (hooks).
+            report.warnings.push(format!(
+                "{path}: a path inside .git in the remote's commit: not written here"
+            ));
+            continue;
+        }
+        let kind = plan::classify(path, &site.install);
+        if kind == Kind::OwnLog {
+            continue;
+        }
+        if mode != "100644" && mode != "100755" {
+            report.warnings.push(format!(
+                "{path}: not a regular file in the remote's commit (a symlink?): not written here"
+            ));
+            continue;
+        }
+        todo.push((path, id));
     }
-    let received = match head {
-        Some(h) => git
-            .ok(&["diff", "--name-only", "--no-renames", "-z", h, tip], None)?
-            .stdout
-            .split(|b| *b == 0)
-            .filter_map(|p| std::str::from_utf8(p).ok())
-            .filter(|p| !p.is_empty() && !entries.iter().any(|e| e.path == *p))
-            .count(),
-        None => 0,
-    };
-    let read = match head {
-        Some(h) => git.run(&["read-tree", "-m", "-u", h, tip], None)?,
-        None => git.run(&["read-tree", "-m", "-u", tip], None)?,
-    };
-    if !read.ok {
-        return Err(format!(
-            "cannot bring {} up to date (your records are committed): {}",
-            site.root.display(),
-            first_lines(&read.all(), 4)
-        ));
+    todo.sort();
+    let names: Vec<String> = todo.iter().map(|(_, id)| (*id).clone()).collect();
+    let blobs = cat_blobs(git, &names)?;
+    let mut received = 0;
+    for (path, id) in todo {
+        let Some(blob) = blobs.get(id) else {
+            continue;
+        };
+        match write_one(&site.root, path, blob, plan::classify(path, &site.install)) {
+            Ok(true) => received += 1,
+            Ok(false) => {}
+            Err(e) => report.warnings.push(e),
+        }
     }
-    git.ok(&["update-ref", "-m", COMMIT_PREFIX, "HEAD", tip], None)?;
+    match head {
+        Some(h) => git.ok(&["update-ref", "-m", COMMIT_PREFIX, "HEAD", tip, h], None)?,
+        None => git.ok(&["update-ref", "-m", COMMIT_PREFIX, "HEAD", tip], None)?,
+    };
     Ok(received)
+}
+
+/// Git's main index in step with HEAD, so `git status` shows only what differs locally. A round
+/// never needs the index: a stale `index.lock` (reported at the start of the round) or an
+/// interrupted earlier round only leaves `git status` out of date until the next round.
+fn refresh_index(git: &Git, git_dir: &Path) {
+    if git_dir.join("index.lock").exists() {
+        return;
+    }
+    // One tree with -m keeps the stat data of unchanged entries (no file read again).
+    let read = git.run(&["read-tree", "-m", "HEAD"], None).is_ok_and(|o| o.ok)
+        || git.run(&["read-tree", "HEAD"], None).is_ok_and(|o| o.ok);
+    if read {
+        let _ = git.run(&["update-index", "-q", "--refresh"], None);
+    }
+}
+
+/// Write one file of another site: create it if missing, append if the new copy extends the
+/// local one. Ok(true) when something was written; Err says why a differing file was kept.
+fn write_one(root: &Path, path: &str, blob: &[u8], kind: Kind) -> Result<bool, String> {
+    use std::io::Write;
+    let target = root.join(path);
+    // Never through a symlink: every folder on the way must be a real folder (or be created).
+    let mut dir = root.to_path_buf();
+    let parts: Vec<&str> = path.split('/').collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        dir.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_dir() => {}
+            Ok(_) => {
+                return Err(format!(
+                    "{path}: {} is not a folder here (a symlink?): not written",
+                    dir.display()
+                ))
+            }
+            Err(_) => std::fs::create_dir(&dir).map_err(|e| format!("{path}: cannot create {}: {e}", dir.display()))?,
+        }
+    }
+    let local = match std::fs::symlink_metadata(&target) {
+        Err(_) => {
+            if kind == Kind::OtherLog && plan::complete_lines(blob).len() != blob.len() {
+                return Err(format!("{path}: the remote's copy ends in a partial line: not written"));
+            }
+            // 0o666 less the umask, as git would create it (a temporary file is 0o600 otherwise,
+            // unreadable to the other responders of a shared clone).
+            let tmp = tempfile::Builder::new()
+                .prefix(".warroom-sync.")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+                .tempfile_in(&dir)
+                .map_err(|e| format!("{path}: cannot write in {}: {e}", dir.display()))?;
+            std::fs::write(tmp.path(), blob).map_err(|e| format!("{path}: cannot write: {e}"))?;
+            tmp.persist_noclobber(&target)
+                .map_err(|e| format!("{path}: cannot create: {}", e.error))?;
+            return Ok(true);
+        }
+        Ok(m) if !m.file_type().is_file() => {
+            return Err(format!("{path}: not a regular file here (a symlink?): left as it is"));
+        }
+        Ok(_) => std::fs::read(&target).map_err(|e| format!("{path}: cannot read: {e}"))?,
+    };
+    if local == blob || (kind == Kind::OtherLog && local.starts_with(blob)) {
+        // The same, or another install sharing this clone has written ahead of git.
+        return Ok(false);
+    }
+    if kind == Kind::Attributes {
+        // This site's own `.gitattributes` stays; sync never relies on it (see info/attributes).
+        return Ok(false);
+    }
+    if kind == Kind::OtherLog && blob.starts_with(&local) {
+        let more = plan::complete_lines(&blob[local.len()..]);
+        if more.is_empty() {
+            return Ok(false);
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&target)
+            .map_err(|e| format!("{path}: cannot append: {e}"))?;
+        f.write_all(more).map_err(|e| format!("{path}: cannot append: {e}"))?;
+        return Ok(true);
+    }
+    Err(format!(
+        "{path}: the remote's copy is not an extension of the one here: the local copy is kept (`warroom verify` checks it)"
+    ))
 }
 
 fn rand_ms(max: u64) -> u64 {
@@ -561,4 +1063,61 @@ pub fn init(root: &Path, remote: &str, url: &str, timeout: Duration) -> Result<S
         }
     }
     Ok(format!("initialised {} with {remote} = {url}", root.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rejecting_remote_keeps_its_words_and_gits_error_lines() {
+        let said = "To /srv/git/warroom.git\n!\trefs/heads/main:refs/heads/main\t[remote rejected] (pre-receive hook declined)\nDone\n\
+                    remote: REJECTED by policy\x1b[31m\nremote: \nerror: failed to push some refs to '/srv/git/warroom.git'\n";
+        let r = reason(said);
+        assert!(r.contains("REJECTED by policy"), "{r}");
+        assert!(
+            r.contains("pre-receive hook declined") && r.contains("failed to push"),
+            "{r}"
+        );
+        assert!(!r.contains('\x1b') && !r.contains("Done"), "{r}");
+        let long = "remote: x\n".repeat(500);
+        assert!(reason(&long).chars().count() <= 801);
+    }
+
+    #[test]
+    fn blobs_are_read_raw_and_missing_names_skipped() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let git = Git::new(dir.path(), Duration::from_secs(30));
+        git.ok(&["init", "--quiet"], None).expect("init");
+        let id = git
+            .ok(&["hash-object", "--no-filters", "-w", "--stdin"], Some(b"a\r\nb\n"))
+            .expect("blob")
+            .text();
+        let names = vec![":a b missing".to_string(), id.clone(), ":x y".to_string()];
+        let blobs = cat_blobs(&git, &names).expect("cat-file");
+        assert_eq!(blobs.len(), 1);
+        assert_eq!(blobs.get(&id).map(Vec::as_slice), Some(&b"a\r\nb\n"[..]));
+    }
+
+    #[test]
+    fn a_received_file_is_created_or_appended_never_replaced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let path = "2026-11-22-x-0001/events/a@b.zzzzzz.ronl";
+        assert_eq!(write_one(root, path, b"one\n", Kind::OtherLog), Ok(true));
+        assert_eq!(write_one(root, path, b"one\ntwo\n", Kind::OtherLog), Ok(true));
+        assert_eq!(std::fs::read(root.join(path)).expect("file"), b"one\ntwo\n");
+        // A shorter copy (this clone is ahead) changes nothing; a rewrite is refused.
+        assert_eq!(write_one(root, path, b"one\n", Kind::OtherLog), Ok(false));
+        assert!(write_one(root, path, b"ONE\n", Kind::OtherLog).is_err());
+        assert_eq!(std::fs::read(root.join(path)).expect("file"), b"one\ntwo\n");
+        // Created like git would: readable by the group and others as the umask allows.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(root.join("plain"), b"x").expect("plain file");
+        let mode = |p: &str| std::fs::metadata(root.join(p)).expect("file").permissions().mode() & 0o777;
+        assert_eq!(mode(path), mode("plain"));
+        // Never through a symlinked folder.
+        std::os::unix::fs::symlink(root.join("2026-11-22-x-0001"), root.join("2026-11-22-y-0001")).expect("symlink");
+        assert!(write_one(root, "2026-11-22-y-0001/events/c@d.zzzzzz.ronl", b"x\n", Kind::OtherLog).is_err());
+    }
 }

@@ -10,6 +10,8 @@ use crate::store::{writer_of_log, CASTS_DIR, EVENTS_DIR, HEADER_FILE, LOG_EXT, P
 // nothing to convert.)
 pub const ATTRIBUTES: [&str; 2] = ["*.ronl -text", "*.ron -text"];
 pub const ATTRIBUTES_FILE: &str = ".gitattributes";
+/// The line of `$GIT_DIR/info/attributes` that overrides any committed `.gitattributes`.
+pub const INFO_ATTRIBUTES: &str = "* -text -eol -filter -ident -working-tree-encoding";
 
 /// What a path in the shared directory is, for this install.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +90,9 @@ pub enum Change {
     RolledBack,
     /// Git's copy is not a prefix: the local file was edited. Not committed.
     Rewritten,
+    /// The remote's copy was rewritten or deleted while this copy still holds everything this
+    /// clone had: the known-good copy is committed over it.
+    Restored,
 }
 
 /// Compare an append-only file with git's copy of it.

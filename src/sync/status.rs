@@ -155,6 +155,10 @@ pub fn reason(error: &str) -> &'static str {
         "detached HEAD"
     } else if e.contains("commits not made by warroom sync") {
         "local commits"
+    } else if e.contains("has no git remote") {
+        "no remote"
+    } else if e.contains("no git remote named") {
+        "unknown remote"
     } else if e.contains("git is not installed") {
         "git missing"
     } else if e.contains("cannot bring") {
@@ -293,6 +297,14 @@ mod tests {
                 "clone busy",
             ),
             ("push to origin failed: remote: permission denied", "push rejected"),
+            (
+                "/srv/x has no git remote, so there is nowhere to send records",
+                "no remote",
+            ),
+            (
+                "no git remote named `upstream` in /srv/x (it has: origin)",
+                "unknown remote",
+            ),
             (
                 "push to origin failed: fatal: could not read from remote",
                 "push failed",

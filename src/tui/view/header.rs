@@ -118,8 +118,8 @@ type Candidate<'a> = (
 /// the sync status (`--sync-every`), your own name (it is on the board). When that does not fit, in
 /// this order: the freshness loses "ago", your name goes, the sync status loses its words
 /// (`sync ✖ 3m`), the problems count loses its word, the freshness goes (never when the picture is
-/// over a minute old) leaving its place to the sync status, a working sync goes (never a failing
-/// one), the next update goes (never when it is overdue), and only then is the id cut.
+/// over a minute old) leaving its place to the sync status, the next update goes (never when it is
+/// overdue), a working sync goes (never a failing one), and only then is the id cut.
 pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, theme: &Theme) -> Line<'static> {
     let s = inc.state();
     let age = m.now.saturating_sub(m.watch.last_reconcile);
@@ -165,7 +165,7 @@ pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, th
         (Some(&watch), None, &pw_short, None, true, ss),
         (watch_kept, None, &pw_short, None, true, sl),
         (watch_kept, None, &pw_short, None, true, ss),
-        (watch_kept, None, &pw_short, None, true, sync_kept),
+        (watch_kept, None, &pw_short, None, false, ss),
         (watch_kept, None, &pw_short, None, false, sync_kept),
         (watch_kept, None, &pw_short, Some(0), false, sync_kept),
     ];
