@@ -1327,7 +1327,7 @@ fn a_console_with_sync_every_pushes_a_typed_note_and_shows_the_sync_status() {
     let start = Instant::now();
     while !remote_log().contains("pushed by the console") {
         assert!(
-            start.elapsed() < WAIT * 2,
+            start.elapsed() < WAIT * 6,
             "the note never reached the bare remote\n{}",
             c.screen()
         );
@@ -1362,7 +1362,8 @@ fn a_console_with_sync_every_pushes_a_typed_note_and_shows_the_sync_status() {
     std::fs::rename(&away, &bare).expect("bring the remote back");
     let start = Instant::now();
     while !remote_log().contains("written while the remote was away") {
-        assert!(start.elapsed() < WAIT * 2, "the note never went out\n{}", c.screen());
+        // Generous: a loaded machine makes every git round slow; this is not a timing test.
+        assert!(start.elapsed() < WAIT * 6, "the note never went out\n{}", c.screen());
         std::thread::sleep(Duration::from_millis(100));
     }
     c.wait_until("the sync working again", WAIT, |s| {
