@@ -531,3 +531,69 @@ fn a_real_alertmanager_declares_repeats_and_resolves() {
         am_log()
     );
 }
+
+/// A payload whose alert names `oncall` as its on-call.
+fn oncall_payload(fp: &str, oncall: &str) -> String {
+    payload("firing", fp, "2026-01-10T09:48:00Z", "0001-01-01T00:00:00Z", 0).replace(
+        r#""severity":"critical"}"#,
+        &format!(r#""severity":"critical","oncall":"{oncall}"}}"#),
+    )
+}
+
+#[test]
+fn an_account_that_writes_alerts_never_commands() {
+    let w = World::new();
+    let r = rules(&w);
+    let r = r.to_str().unwrap();
+    let am = w.who("alertmanager", "mon1");
+    let maya = w.who("maya", "h1");
+    // A label naming the ingesting account itself: nobody commands.
+    let out = w
+        .run_stdin(
+            &am,
+            &["ingest", "--stdin", "--rules", r],
+            &oncall_payload("aa01", "AlertManager"),
+        )
+        .ok();
+    assert!(out.stdout.contains("no commander yet"), "{out}");
+    let id = incidents(&w, &am)[0]["id"].as_str().unwrap().to_string();
+    assert!(w.show(&am, &id)["commander"].is_null());
+    w.run(&maya, &["role", &id, "commander", "maya"]).ok();
+    assert_eq!(w.show(&maya, &id)["commander"], "maya");
+
+    // Another ingest host's account, named by a label, once it is known to write alert entries
+    // (it wrote to an incident this host reads): nobody commands either.
+    let am2 = w.who("alertmanager2", "mon2");
+    let generic = r#"{"title": "disk", "status": "firing", "labels": {"severity": "info"}, "fingerprint": "bb02"}"#;
+    w.run_stdin(&am2, &["ingest", "--stdin", "--rules", r], generic).ok();
+    // A fresh state dir for mon1's second run (its map knows nothing of bb02 or cc03).
+    let out = w
+        .run_stdin(
+            &am,
+            &["ingest", "--stdin", "--rules", r],
+            &oncall_payload("cc03", "alertmanager2"),
+        )
+        .ok();
+    assert!(out.stdout.contains("no commander yet"), "{out}");
+
+    // And even if a rule did name one (the fold's own rule): an account that has written alert
+    // entries to an incident holds no command there, and anyone takes it at once.
+    let out = w
+        .run_stdin(
+            &am2,
+            &["ingest", "--stdin", "--rules", r],
+            &oncall_payload("dd04", "alertmanager2"),
+        )
+        .ok();
+    assert!(out.stdout.contains("no commander yet"), "{out}");
+
+    // --commander naming the ingesting account is refused before anything is read.
+    let mon = w.who("monitor", "mon3");
+    let out = w.run_stdin(
+        &mon,
+        &["ingest", "--stdin", "--rules", r, "--commander", "monitor"],
+        generic,
+    );
+    assert_ne!(out.code, 0, "{out}");
+    assert!(out.stderr.contains("never commands"), "{out}");
+}

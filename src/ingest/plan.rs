@@ -20,9 +20,7 @@ use crate::domain::time::{check_range, format_utc, Millis};
 
 /// The longest note an alert becomes.
 pub const MAX_NOTE: usize = 8 * 1024;
-/// The tag every alert entry carries, and the prefix of its fingerprint tag.
-pub const ALERT_TAG: &str = "alert";
-pub const FINGERPRINT_TAG: &str = "fingerprint:";
+pub use crate::domain::event::{ALERT_TAG, FINGERPRINT_TAG};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoteDraft {
@@ -259,12 +257,7 @@ pub fn note(a: &Alert, batch: &Batch, repeat: bool, now: Millis) -> NoteDraft {
 
 /// The fingerprint a note records, if it is an alert entry.
 pub fn fingerprint_of(tags: &[String]) -> Option<&str> {
-    if !tags.iter().any(|t| t == ALERT_TAG) {
-        return None;
-    }
-    tags.iter()
-        .find_map(|t| t.strip_prefix(FINGERPRINT_TAG))
-        .filter(|f| !f.is_empty())
+    crate::domain::event::alert_fingerprint(tags)
 }
 
 #[cfg(test)]

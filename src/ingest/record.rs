@@ -11,6 +11,7 @@ use super::alert::Status;
 use super::plan::{fingerprint_of, plan, Known, NoteDraft, Seen, Step, Target};
 use super::rules::Rules;
 use crate::domain::event::{Body, Event, Mode, Note};
+use crate::domain::identity::person_of;
 use crate::domain::sanitize;
 use crate::domain::time::Millis;
 use crate::domain::Playbook;
@@ -68,6 +69,17 @@ pub struct Ingestor {
     archived: BTreeSet<String>,
     /// The newest open real incident, from the last scan.
     newest_open: Option<String>,
+    /// Accounts known to write alert entries (this one, and any seen on an incident read):
+    /// never an alert-declared incident's commander.
+    alert_writers: BTreeSet<String>,
+}
+
+/// `name`, unless it is an account that writes alert entries (`writers`, lower-case persons):
+/// such an account would hold command nobody could take while its own alert notes kept it
+/// "active". One rule for the rule's template, `--commander` and any other source.
+pub fn admissible_commander(name: Option<&String>, writers: &BTreeSet<String>) -> Option<String> {
+    let name = name?.trim().to_lowercase();
+    (crate::domain::identity::valid_name(&name) && !writers.contains(&person_of(&name))).then_some(name)
 }
 
 impl Ingestor {
@@ -79,6 +91,7 @@ impl Ingestor {
         commander: Option<String>,
         clock: fn() -> Millis,
     ) -> Ingestor {
+        let identity_name = identity.writer.name.clone();
         let map_file = store.state_dir.join(MAP_FILE);
         let map = fsutil::read_text_file(&map_file)
             .ok()
@@ -95,7 +108,14 @@ impl Ingestor {
             map_file,
             archived: BTreeSet::new(),
             newest_open: None,
+            alert_writers: BTreeSet::from([person_of(&identity_name)]),
         }
+    }
+
+    /// Who commands a new alert-declared incident: the rule's name, else `--commander`, unless
+    /// it is an account that writes alert entries (then nobody yet).
+    fn commander_for(&self, rule: Option<&String>) -> Option<String> {
+        admissible_commander(rule.or(self.commander.as_ref()), &self.alert_writers)
     }
 
     /// The incident an alert's fingerprint belongs to, if it still exists and is not archived.
@@ -122,6 +142,7 @@ impl Ingestor {
                 continue;
             }
             self.archived.remove(&id);
+            self.alert_writers.extend(st.derived.alert_writers.iter().cloned());
             for e in st.events() {
                 if let Body::Note(n) = &e.body {
                     if let Some(fp) = fingerprint_of(&n.tags) {
@@ -219,6 +240,7 @@ impl Ingestor {
                     .playbooks
                     .get(playbook)
                     .ok_or_else(|| format!("rule `{rule}`: playbook `{playbook}` was not loaded"))?;
+                let commander = self.commander_for(commander.as_ref());
                 let req = DeclareRequest {
                     playbook: pb,
                     title: title.clone(),
@@ -226,7 +248,7 @@ impl Ingestor {
                     mode: Mode::Real,
                     // The rule's, else --commander, else nobody yet (empty: the fold assigns
                     // no commander, so the first responder takes command at once).
-                    commander: commander.clone().or_else(|| self.commander.clone()).unwrap_or_default(),
+                    commander: commander.clone().unwrap_or_default(),
                     require_signatures: false,
                     occurred: *occurred,
                 };
@@ -240,7 +262,7 @@ impl Ingestor {
                     fingerprint: fingerprint.clone(),
                     action: "declared",
                     incident: Some(id),
-                    detail: match commander.as_ref().or(self.commander.as_ref()) {
+                    detail: match &commander {
                         Some(c) => format!("rule {rule}, commander {c}"),
                         None => format!("rule {rule}, no commander yet"),
                     },
@@ -293,8 +315,10 @@ impl Ingestor {
     }
 
     /// The alert entries on incident `id`: (fingerprint, what it said and when it was timed).
-    fn alert_history(&self, id: &str, now: Millis) -> Vec<(String, Seen)> {
+    fn alert_history(&mut self, id: &str, now: Millis) -> Vec<(String, Seen)> {
         let inc = Incident::open(&self.store, id, now);
+        self.alert_writers
+            .extend(inc.state.derived.alert_writers.iter().cloned());
         inc.state
             .events()
             .filter_map(|e| match &e.body {
@@ -333,5 +357,25 @@ impl Ingestor {
                 self.map_file.display()
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alert_writing_account_is_never_the_commander() {
+        let writers = BTreeSet::from(["alertmanager".to_string(), "alertmanager2".to_string()]);
+        let name = |s: &str| Some(s.to_string());
+        assert_eq!(
+            admissible_commander(name("Maya").as_ref(), &writers).as_deref(),
+            Some("maya")
+        );
+        assert_eq!(admissible_commander(name("AlertManager").as_ref(), &writers), None);
+        assert_eq!(admissible_commander(name("alertmanager2").as_ref(), &writers), None);
+        assert_eq!(admissible_commander(name("").as_ref(), &writers), None);
+        assert_eq!(admissible_commander(name("no such name!").as_ref(), &writers), None);
+        assert_eq!(admissible_commander(None, &writers), None);
     }
 }
