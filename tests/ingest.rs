@@ -597,3 +597,44 @@ fn an_account_that_writes_alerts_never_commands() {
     assert_ne!(out.code, 0, "{out}");
     assert!(out.stderr.contains("never commands"), "{out}");
 }
+
+/// Two ingest hosts receiving one new alert at the same moment declare one incident: its id comes
+/// from the alert's routing key, so their `mkdir` claims collide and the loser writes its entry to
+/// the winner's incident.
+#[test]
+fn two_hosts_ingesting_one_new_alert_at_once_declare_one_incident() {
+    let w = World::new();
+    let r = rules(&w);
+    let r = r.to_str().unwrap();
+    let a = w.who("alertmanager", "mon1");
+    let b = w.who("alertmanager2", "mon2");
+    for (n, fp) in ["ee01", "ee02", "ee03"].iter().enumerate() {
+        let fire = payload("firing", fp, "2026-01-10T09:48:00Z", "0001-01-01T00:00:00Z", 0)
+            .replace("fin-fs-02", &format!("host-{n}"))
+            .replace(
+                r#"alertname=\"FilesEncrypted\""#,
+                &format!(r#"alertname=\"FilesEncrypted\",n=\"{n}\""#),
+            );
+        let (ra, rb) = std::thread::scope(|s| {
+            let ta = s.spawn(|| w.run_stdin(&a, &["ingest", "--stdin", "--rules", r], &fire));
+            let tb = s.spawn(|| w.run_stdin(&b, &["ingest", "--stdin", "--rules", r], &fire));
+            (ta.join().expect("host a"), tb.join().expect("host b"))
+        });
+        let (ra, rb) = (ra.ok(), rb.ok());
+        let list = incidents(&w, &a);
+        assert_eq!(list.len(), n + 1, "one incident per alert\n{ra}\n{rb}");
+        let id = list
+            .iter()
+            .filter_map(|i| i["id"].as_str())
+            .find(|id| ra.stdout.contains(id))
+            .unwrap_or_else(|| panic!("{ra}"))
+            .to_string();
+        assert!(rb.stdout.contains(&id), "both hosts name the same incident\n{ra}\n{rb}");
+        let notes = alert_notes(&w, &a, &id);
+        let writers: std::collections::BTreeSet<&str> = notes.iter().filter_map(|e| e["by"].as_str()).collect();
+        assert!(
+            !notes.is_empty() && notes.len() <= 2 && writers.iter().all(|w| w.starts_with("alertmanager")),
+            "{notes:?}"
+        );
+    }
+}

@@ -74,6 +74,9 @@ pub enum Step {
         commander: Option<String>,
         occurred: Option<Millis>,
         note: NoteDraft,
+        /// The routing key (rule, group or fingerprint, and the alert's start): the incident id's
+        /// suffix comes from it, so two hosts declaring for one alert claim the same folder.
+        key: String,
     },
     Annotate {
         fingerprint: String,
@@ -181,6 +184,13 @@ pub fn plan(batch: &Batch, rules: &Rules, known: &dyn Fn(&str) -> Option<Known>,
                     commander: commander.as_deref().and_then(|t| render_commander(t, a)),
                     occurred: note.occurred,
                     note,
+                    key: format!(
+                        "{}\n{}\n{}\n{}",
+                        rule.name,
+                        batch.group_key.as_deref().unwrap_or_default(),
+                        a.fingerprint,
+                        a.starts_at.map(|t| t.to_string()).unwrap_or_default()
+                    ),
                 });
             }
         }

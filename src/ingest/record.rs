@@ -16,9 +16,9 @@ use crate::domain::sanitize;
 use crate::domain::time::Millis;
 use crate::domain::Playbook;
 use crate::store::fsutil::{self, Sharing};
-use crate::store::incident::{declare, DeclareRequest, Incident};
+use crate::store::incident::{declare, declare_keyed, Declaration, DeclareRequest, Incident};
 use crate::store::writer::{Draft, LogWriter};
-use crate::store::{Identity, Store};
+use crate::store::{Identity, Store, StoreError};
 
 /// Events written, each with its incident (handed to hooks).
 pub type Written = Vec<(String, Event)>;
@@ -235,6 +235,7 @@ impl Ingestor {
                 commander,
                 occurred,
                 note,
+                key,
             } => {
                 let pb = self
                     .playbooks
@@ -252,8 +253,45 @@ impl Ingestor {
                     require_signatures: false,
                     occurred: *occurred,
                 };
-                let (id, event) = declare(&self.store, &self.identity, req, self.clock)
-                    .map_err(|e| format!("cannot declare `{}`: {e}", sanitize(title)))?;
+                let cannot = |e: StoreError| format!("cannot declare `{}`: {e}", sanitize(title));
+                let (id, event) =
+                    match declare_keyed(&self.store, &self.identity, req, self.clock, Some(key)).map_err(cannot)? {
+                        Declaration::New(id, event) => (id, event),
+                        Declaration::Taken(id) if !self.is_archived(&id) => {
+                            // Another host declared this alert's incident at the same moment: this
+                            // host's entry goes there (its log is its own), once the claim and
+                            // the Declared a write needs are there (they follow the mkdir at once;
+                            // a few seconds at most, else the sender retries).
+                            let mut tries = 0;
+                            while let Err(e) = self.append(&id, note, written) {
+                                tries += 1;
+                                if tries >= 100 {
+                                    return Err(e);
+                                }
+                                std::thread::sleep(std::time::Duration::from_millis(30));
+                            }
+                            self.map.insert(fingerprint.clone(), id.clone());
+                            return Ok(Outcome {
+                                fingerprint: fingerprint.clone(),
+                                action: "annotated",
+                                incident: Some(id),
+                                detail: format!("rule {rule}, declared by another host at the same time"),
+                            });
+                        }
+                        Declaration::Taken(_) => {
+                            // The same key once declared an incident that is archived now.
+                            let req = DeclareRequest {
+                                playbook: pb,
+                                title: title.clone(),
+                                severity: *severity,
+                                mode: Mode::Real,
+                                commander: commander.clone().unwrap_or_default(),
+                                require_signatures: false,
+                                occurred: *occurred,
+                            };
+                            declare(&self.store, &self.identity, req, self.clock).map_err(cannot)?
+                        }
+                    };
                 written.push((id.clone(), event));
                 self.map.insert(fingerprint.clone(), id.clone());
                 self.append(&id, note, written)?;
@@ -312,6 +350,15 @@ impl Ingestor {
                 })
             }
         }
+    }
+
+    /// Whether incident `id` is archived (reads that one incident).
+    fn is_archived(&self, id: &str) -> bool {
+        Incident::open(&self.store, id, (self.clock)())
+            .state
+            .derived
+            .archived
+            .is_some()
     }
 
     /// The alert entries on incident `id`: (fingerprint, what it said and when it was timed).
