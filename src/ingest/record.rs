@@ -256,7 +256,7 @@ impl Ingestor {
                 let cannot = |e: StoreError| format!("cannot declare `{}`: {e}", sanitize(title));
                 let (id, event) =
                     match declare_keyed(&self.store, &self.identity, req, self.clock, Some(key)).map_err(cannot)? {
-                        Declaration::New(id, event) => (id, event),
+                        Declaration::New(id, event) => (id, *event),
                         Declaration::Taken(id) if !self.is_archived(&id) => {
                             // Another host declared this alert's incident at the same moment: this
                             // host's entry goes there (its log is its own), once the claim and

@@ -102,7 +102,7 @@ pub fn declare(
     clock: impl Fn() -> Millis + Copy,
 ) -> Result<(String, Event), StoreError> {
     match declare_keyed(store, identity, req, clock, None)? {
-        Declaration::New(id, event) => Ok((id, event)),
+        Declaration::New(id, event) => Ok((id, *event)),
         Declaration::Taken(id) => Err(StoreError::Refused(format!("{id} was claimed already"))),
     }
 }
@@ -111,7 +111,7 @@ pub fn declare(
 #[derive(Debug)]
 pub enum Declaration {
     /// Declared: the new incident and its `Declared`.
-    New(String, Event),
+    New(String, Box<Event>),
     /// The id this key gives was claimed already (another host declaring the same thing).
     Taken(String),
 }
@@ -227,7 +227,7 @@ pub fn declare_keyed(
                 .ok_or_else(|| StoreError::Refused("the Declared event was not written".into()))
         });
     match written {
-        Ok(event) => Ok(Declaration::New(id, event)),
+        Ok(event) => Ok(Declaration::New(id, Box::new(event))),
         Err(e) => {
             // Half a declaration (a full disk) must not leave an incident "syncing" for ever:
             // nothing was acknowledged, so the claim is withdrawn.
