@@ -638,3 +638,36 @@ fn two_hosts_ingesting_one_new_alert_at_once_declare_one_incident() {
         );
     }
 }
+
+/// An alert a rule ignores reads no incident at all (no summary pass, no fold), however large the
+/// shared folder's incidents; one a rule routes looks through the summary cache, not histories.
+#[test]
+fn an_ignored_alert_reads_no_incident() {
+    let w = World::new();
+    let r = rules(&w);
+    let r = r.to_str().unwrap();
+    let maya = w.who("maya", "h1");
+    w.run(
+        &maya,
+        &[
+            "declare",
+            "--playbook",
+            "ransomware",
+            "--title",
+            "unrelated",
+            "--severity",
+            "3",
+        ],
+    )
+    .ok();
+    let am = w.who("alertmanager", "mon1");
+    let staging = r#"{"title": "noise", "status": "firing", "labels": {"env": "staging"}, "fingerprint": "ff01"}"#;
+    let out = w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], staging).ok();
+    assert!(out.stdout.contains("ff01 skipped"), "{out}");
+    let summaries = am.state.join("summaries");
+    assert!(!summaries.exists(), "an ignored alert looked at the incidents");
+    // A routed one looks (through the summary cache) and finds the open incident.
+    let ctx = r#"{"title": "context", "status": "firing", "labels": {"severity": "info"}, "fingerprint": "ff02"}"#;
+    let out = w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], ctx).ok();
+    assert!(out.stdout.contains("ff02 annotated"), "{out}");
+}

@@ -18,7 +18,7 @@ use crate::domain::Playbook;
 use crate::store::fsutil::{self, Sharing};
 use crate::store::incident::{declare, declare_keyed, Declaration, DeclareRequest, Incident};
 use crate::store::writer::{Draft, LogWriter};
-use crate::store::{Identity, Store, StoreError};
+use crate::store::{summary, Identity, Store, StoreError};
 
 /// Events written, each with its incident (handed to hooks).
 pub type Written = Vec<(String, Event)>;
@@ -126,34 +126,31 @@ impl Ingestor {
             .cloned()
     }
 
-    /// Read every incident: fingerprints from alert notes (the local map wins), which incidents
-    /// are archived, and the newest open real one.
+    /// Look over every incident through the summary cache (a folder unchanged since it was last
+    /// folded is not read again; no incident's history is held): fingerprints from alert notes
+    /// (the local map wins), who writes alerts, which incidents are archived, and the newest open
+    /// real one.
     pub fn scan(&mut self) {
         let now = (self.clock)();
         let Ok((ids, _)) = self.store.list_incidents() else {
             return;
         };
         let mut newest: Option<(Millis, String)> = None;
-        for id in ids {
-            let inc = Incident::open(&self.store, &id, now);
-            let st = &inc.state;
-            if st.derived.archived.is_some() {
-                self.archived.insert(id.clone());
+        for (s, _) in summary::load_many(&self.store, &ids, now) {
+            let id = s.id;
+            if s.archived {
+                self.archived.insert(id);
                 continue;
             }
             self.archived.remove(&id);
-            self.alert_writers.extend(st.derived.alert_writers.iter().cloned());
-            for e in st.events() {
-                if let Body::Note(n) = &e.body {
-                    if let Some(fp) = fingerprint_of(&n.tags) {
-                        if self.known(fp).is_none() {
-                            self.map.insert(fp.to_string(), id.clone());
-                        }
-                    }
+            self.alert_writers.extend(s.alert_writers);
+            for fp in s.alert_fingerprints {
+                if self.known(&fp).is_none() {
+                    self.map.insert(fp, id.clone());
                 }
             }
-            if st.mode() == Some(Mode::Real) && !st.is_resolved() && st.derived.duplicate_of.is_none() {
-                let at = st.declared_at().unwrap_or(0);
+            if s.mode == Some(Mode::Real) && !s.resolved && s.duplicate_of.is_none() {
+                let at = s.declared_at.unwrap_or(0);
                 if newest.as_ref().is_none_or(|(t, _)| at > *t) {
                     newest = Some((at, id.clone()));
                 }
@@ -166,7 +163,15 @@ impl Ingestor {
     /// hooks). A write that fails stops the batch with the reason (the sender retries).
     pub fn ingest(&mut self, batch: &Batch) -> Result<(Vec<Outcome>, Written), String> {
         let now = (self.clock)();
-        let unknown = batch.alerts.iter().any(|a| self.known(&a.fingerprint).is_none());
+        // Only an unknown alert that a rule routes somewhere needs a look for its incident: an
+        // ignored one (or one no rule matches) costs nothing.
+        let unknown = batch.alerts.iter().any(|a| {
+            self.known(&a.fingerprint).is_none()
+                && self
+                    .rules
+                    .route(a)
+                    .is_some_and(|r| !matches!(r.route, super::rules::Route::Ignore))
+        });
         if unknown {
             // Another host may have declared it: its notes say so.
             self.scan();
