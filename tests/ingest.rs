@@ -334,10 +334,12 @@ fn http_bad_requests_get_a_4xx_with_the_reason() {
     }
     let (code, body) = http(addr, "POST", "/alerts", &auth, &"x".repeat(5000));
     assert_eq!(code, 413, "{body}");
-    let (code, _) = http(addr, "GET", "/alerts", &auth, "");
+    let (code, body) = http(addr, "GET", "/alerts", &auth, "");
     assert_eq!(code, 405);
+    assert!(body.contains(r#"{"error":"send alerts with POST"}"#), "{body}");
     let (code, body) = http(addr, "POST", "/nope", &auth, "{}");
     assert_eq!(code, 404, "{body}");
+    assert!(body.contains(r#"{"error":"no such endpoint"#), "{body}");
     // Still alive and serving after all that.
     let (code, body) = http(
         addr,
