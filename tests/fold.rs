@@ -1112,3 +1112,50 @@ fn a_late_signature_makes_a_refused_record_count_where_signatures_are_required()
     open.apply(title);
     assert_eq!(open.title(), "by bob");
 }
+
+/// An account that writes alert entries (an ingesting account, however a label or flag came to
+/// name it) never holds command: anyone takes it at once, and its alert notes never make it look
+/// "active".
+#[test]
+fn an_alert_writer_never_holds_command() {
+    let (hash, pb) = playbook();
+    let fold = |events: Vec<Event>| IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events);
+    let alert = ev(
+        "a",
+        1_000_000 + 1_000,
+        "alice@h1",
+        2,
+        Note {
+            text: "Alert firing: X".into(),
+            tags: vec!["alert".into(), "fingerprint:ab12".into(), "firing".into()],
+        },
+    );
+    let s = fold(vec![declared(&hash)]);
+    assert_eq!(s.commander(), Some("alice"));
+    let s = fold(vec![declared(&hash), alert.clone()]);
+    assert_eq!(s.commander(), None, "alice writes alert entries: no commander");
+    let grab = ev(
+        "g",
+        1_000_000 + 60_000,
+        "bob@h2",
+        1,
+        RoleAssigned {
+            role: "commander".into(),
+            who: "bob".into(),
+        },
+    );
+    let s = fold(vec![declared(&hash), alert, grab]);
+    assert_eq!(s.commander(), Some("bob"), "{:?}", s.problems());
+    // A note tagged like that by anyone else is just a note (no fingerprint: not an alert entry).
+    let plain = ev(
+        "p",
+        1_000_000 + 1_000,
+        "alice@h1",
+        2,
+        Note {
+            text: "alert!".into(),
+            tags: vec!["alert".into()],
+        },
+    );
+    assert_eq!(fold(vec![declared(&hash), plain]).commander(), Some("alice"));
+}

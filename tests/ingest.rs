@@ -334,10 +334,12 @@ fn http_bad_requests_get_a_4xx_with_the_reason() {
     }
     let (code, body) = http(addr, "POST", "/alerts", &auth, &"x".repeat(5000));
     assert_eq!(code, 413, "{body}");
-    let (code, _) = http(addr, "GET", "/alerts", &auth, "");
+    let (code, body) = http(addr, "GET", "/alerts", &auth, "");
     assert_eq!(code, 405);
+    assert!(body.contains(r#"{"error":"send alerts with POST"}"#), "{body}");
     let (code, body) = http(addr, "POST", "/nope", &auth, "{}");
     assert_eq!(code, 404, "{body}");
+    assert!(body.contains(r#"{"error":"no such endpoint"#), "{body}");
     // Still alive and serving after all that.
     let (code, body) = http(
         addr,
@@ -530,4 +532,144 @@ fn a_real_alertmanager_declares_repeats_and_resolves() {
         "one incident, whatever Alertmanager repeated\n{}",
         am_log()
     );
+}
+
+/// A payload whose alert names `oncall` as its on-call.
+fn oncall_payload(fp: &str, oncall: &str) -> String {
+    payload("firing", fp, "2026-01-10T09:48:00Z", "0001-01-01T00:00:00Z", 0).replace(
+        r#""severity":"critical"}"#,
+        &format!(r#""severity":"critical","oncall":"{oncall}"}}"#),
+    )
+}
+
+#[test]
+fn an_account_that_writes_alerts_never_commands() {
+    let w = World::new();
+    let r = rules(&w);
+    let r = r.to_str().unwrap();
+    let am = w.who("alertmanager", "mon1");
+    let maya = w.who("maya", "h1");
+    // A label naming the ingesting account itself: nobody commands.
+    let out = w
+        .run_stdin(
+            &am,
+            &["ingest", "--stdin", "--rules", r],
+            &oncall_payload("aa01", "AlertManager"),
+        )
+        .ok();
+    assert!(out.stdout.contains("no commander yet"), "{out}");
+    let id = incidents(&w, &am)[0]["id"].as_str().unwrap().to_string();
+    assert!(w.show(&am, &id)["commander"].is_null());
+    w.run(&maya, &["role", &id, "commander", "maya"]).ok();
+    assert_eq!(w.show(&maya, &id)["commander"], "maya");
+
+    // Another ingest host's account, named by a label, once it is known to write alert entries
+    // (it wrote to an incident this host reads): nobody commands either.
+    let am2 = w.who("alertmanager2", "mon2");
+    let generic = r#"{"title": "disk", "status": "firing", "labels": {"severity": "info"}, "fingerprint": "bb02"}"#;
+    w.run_stdin(&am2, &["ingest", "--stdin", "--rules", r], generic).ok();
+    // A fresh state dir for mon1's second run (its map knows nothing of bb02 or cc03).
+    let out = w
+        .run_stdin(
+            &am,
+            &["ingest", "--stdin", "--rules", r],
+            &oncall_payload("cc03", "alertmanager2"),
+        )
+        .ok();
+    assert!(out.stdout.contains("no commander yet"), "{out}");
+
+    // And even if a rule did name one (the fold's own rule): an account that has written alert
+    // entries to an incident holds no command there, and anyone takes it at once.
+    let out = w
+        .run_stdin(
+            &am2,
+            &["ingest", "--stdin", "--rules", r],
+            &oncall_payload("dd04", "alertmanager2"),
+        )
+        .ok();
+    assert!(out.stdout.contains("no commander yet"), "{out}");
+
+    // --commander naming the ingesting account is refused before anything is read.
+    let mon = w.who("monitor", "mon3");
+    let out = w.run_stdin(
+        &mon,
+        &["ingest", "--stdin", "--rules", r, "--commander", "monitor"],
+        generic,
+    );
+    assert_ne!(out.code, 0, "{out}");
+    assert!(out.stderr.contains("never commands"), "{out}");
+}
+
+/// Two ingest hosts receiving one new alert at the same moment declare one incident: its id comes
+/// from the alert's routing key, so their `mkdir` claims collide and the loser writes its entry to
+/// the winner's incident.
+#[test]
+fn two_hosts_ingesting_one_new_alert_at_once_declare_one_incident() {
+    let w = World::new();
+    let r = rules(&w);
+    let r = r.to_str().unwrap();
+    let a = w.who("alertmanager", "mon1");
+    let b = w.who("alertmanager2", "mon2");
+    for (n, fp) in ["ee01", "ee02", "ee03"].iter().enumerate() {
+        let fire = payload("firing", fp, "2026-01-10T09:48:00Z", "0001-01-01T00:00:00Z", 0)
+            .replace("fin-fs-02", &format!("host-{n}"))
+            .replace(
+                r#"alertname=\"FilesEncrypted\""#,
+                &format!(r#"alertname=\"FilesEncrypted\",n=\"{n}\""#),
+            );
+        let (ra, rb) = std::thread::scope(|s| {
+            let ta = s.spawn(|| w.run_stdin(&a, &["ingest", "--stdin", "--rules", r], &fire));
+            let tb = s.spawn(|| w.run_stdin(&b, &["ingest", "--stdin", "--rules", r], &fire));
+            (ta.join().expect("host a"), tb.join().expect("host b"))
+        });
+        let (ra, rb) = (ra.ok(), rb.ok());
+        let list = incidents(&w, &a);
+        assert_eq!(list.len(), n + 1, "one incident per alert\n{ra}\n{rb}");
+        let id = list
+            .iter()
+            .filter_map(|i| i["id"].as_str())
+            .find(|id| ra.stdout.contains(id))
+            .unwrap_or_else(|| panic!("{ra}"))
+            .to_string();
+        assert!(rb.stdout.contains(&id), "both hosts name the same incident\n{ra}\n{rb}");
+        let notes = alert_notes(&w, &a, &id);
+        let writers: std::collections::BTreeSet<&str> = notes.iter().filter_map(|e| e["by"].as_str()).collect();
+        assert!(
+            !notes.is_empty() && notes.len() <= 2 && writers.iter().all(|w| w.starts_with("alertmanager")),
+            "{notes:?}"
+        );
+    }
+}
+
+/// An alert a rule ignores reads no incident at all (no summary pass, no fold), however large the
+/// shared folder's incidents; one a rule routes looks through the summary cache, not histories.
+#[test]
+fn an_ignored_alert_reads_no_incident() {
+    let w = World::new();
+    let r = rules(&w);
+    let r = r.to_str().unwrap();
+    let maya = w.who("maya", "h1");
+    w.run(
+        &maya,
+        &[
+            "declare",
+            "--playbook",
+            "ransomware",
+            "--title",
+            "unrelated",
+            "--severity",
+            "3",
+        ],
+    )
+    .ok();
+    let am = w.who("alertmanager", "mon1");
+    let staging = r#"{"title": "noise", "status": "firing", "labels": {"env": "staging"}, "fingerprint": "ff01"}"#;
+    let out = w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], staging).ok();
+    assert!(out.stdout.contains("ff01 skipped"), "{out}");
+    let summaries = am.state.join("summaries");
+    assert!(!summaries.exists(), "an ignored alert looked at the incidents");
+    // A routed one looks (through the summary cache) and finds the open incident.
+    let ctx = r#"{"title": "context", "status": "firing", "labels": {"severity": "info"}, "fingerprint": "ff02"}"#;
+    let out = w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], ctx).ok();
+    assert!(out.stdout.contains("ff02 annotated"), "{out}");
 }

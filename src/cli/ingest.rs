@@ -108,6 +108,11 @@ pub fn ingest(g: &Global, args: IngestArgs) -> Result<()> {
             if !crate::domain::identity::valid_name(&c) {
                 return Err(Fail::new(format!("`{}` is not a responder name", sanitize(&c))));
             }
+            if crate::domain::identity::person_of(&identity.writer.name) == c {
+                return Err(Fail::new(format!(
+                    "--commander `{c}` is the ingesting account (--as): an account that writes alerts never commands; name a person"
+                )));
+            }
             Some(c)
         }
         None => None,

@@ -230,6 +230,29 @@ pub struct Note {
     pub tags: Vec<String>,
 }
 
+/// The tag every alert entry (a Note `warroom ingest` writes) carries, and the prefix of its
+/// fingerprint tag.
+pub const ALERT_TAG: &str = "alert";
+pub const FINGERPRINT_TAG: &str = "fingerprint:";
+
+/// The fingerprint an alert entry's tags record (`alert` and `fingerprint:<fp>`); `None` for any
+/// other note.
+pub fn alert_fingerprint(tags: &[String]) -> Option<&str> {
+    if !tags.iter().any(|t| t == ALERT_TAG) {
+        return None;
+    }
+    tags.iter()
+        .find_map(|t| t.strip_prefix(FINGERPRINT_TAG))
+        .filter(|f| !f.is_empty())
+}
+
+impl Note {
+    /// An alert entry: written by an ingesting account, not by a person at the keyboard.
+    pub fn is_alert_entry(&self) -> bool {
+        alert_fingerprint(&self.tags).is_some()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusUpdate {
     pub audience: Audience,

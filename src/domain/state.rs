@@ -164,6 +164,10 @@ pub struct Derived {
     /// the first and last `wall` of its records. Each span is measured on one host's own clock,
     /// so a clock that is off by any constant cannot shorten the commander's silence.
     pub since_commander: BTreeMap<String, (String, Millis, Millis)>,
+    /// Who has written alert entries here (persons, lower-case): accounts that ingest alerts.
+    /// Such an account never holds command (see [`IncidentState::commander`]), and its alert
+    /// entries never count as the commander being active.
+    pub alert_writers: BTreeSet<String>,
     pub unknown_kinds: BTreeSet<String>,
     pub tail_repairs: Vec<(String, u64, u64)>,
     /// Writers whose `at` and `wall` differ by more than [`SKEW_WARN_MS`].
@@ -1311,8 +1315,12 @@ impl IncidentState {
         if (e.at - e.wall).abs() > SKEW_WARN_MS {
             d.skewed.insert(e.by.clone());
         }
+        let alert_entry = matches!(&e.body, Body::Note(n) if n.is_alert_entry());
+        if alert_entry {
+            d.alert_writers.insert(person_of(&e.by));
+        }
         let commander = d.roles.get(COMMANDER).map(|r| r.value.to_ascii_lowercase());
-        if commander.as_deref() == Some(person_of(&e.by).as_str()) {
+        if !alert_entry && commander.as_deref() == Some(person_of(&e.by).as_str()) {
             d.since_commander.clear();
         } else if !matches!(
             e.body,
@@ -1482,8 +1490,14 @@ impl IncidentState {
         self.derived.declared.as_ref().map(|d| d.value.mode)
     }
 
+    /// The incident commander. An account that writes alert entries here (an ingesting
+    /// account, however it came to be named) is never the commander: command is open to anyone.
     pub fn commander(&self) -> Option<&str> {
-        self.derived.roles.get(COMMANDER).map(|r| r.value.as_str())
+        self.derived
+            .roles
+            .get(COMMANDER)
+            .map(|r| r.value.as_str())
+            .filter(|c| !self.derived.alert_writers.contains(&c.to_ascii_lowercase()))
     }
 
     pub fn declared_at(&self) -> Option<Millis> {

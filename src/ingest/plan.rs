@@ -20,9 +20,7 @@ use crate::domain::time::{check_range, format_utc, Millis};
 
 /// The longest note an alert becomes.
 pub const MAX_NOTE: usize = 8 * 1024;
-/// The tag every alert entry carries, and the prefix of its fingerprint tag.
-pub const ALERT_TAG: &str = "alert";
-pub const FINGERPRINT_TAG: &str = "fingerprint:";
+pub use crate::domain::event::{ALERT_TAG, FINGERPRINT_TAG};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoteDraft {
@@ -76,6 +74,9 @@ pub enum Step {
         commander: Option<String>,
         occurred: Option<Millis>,
         note: NoteDraft,
+        /// The routing key (rule, group or fingerprint, and the alert's start): the incident id's
+        /// suffix comes from it, so two hosts declaring for one alert claim the same folder.
+        key: String,
     },
     Annotate {
         fingerprint: String,
@@ -183,6 +184,13 @@ pub fn plan(batch: &Batch, rules: &Rules, known: &dyn Fn(&str) -> Option<Known>,
                     commander: commander.as_deref().and_then(|t| render_commander(t, a)),
                     occurred: note.occurred,
                     note,
+                    key: format!(
+                        "{}\n{}\n{}\n{}",
+                        rule.name,
+                        batch.group_key.as_deref().unwrap_or_default(),
+                        a.fingerprint,
+                        a.starts_at.map(|t| t.to_string()).unwrap_or_default()
+                    ),
                 });
             }
         }
@@ -259,12 +267,7 @@ pub fn note(a: &Alert, batch: &Batch, repeat: bool, now: Millis) -> NoteDraft {
 
 /// The fingerprint a note records, if it is an alert entry.
 pub fn fingerprint_of(tags: &[String]) -> Option<&str> {
-    if !tags.iter().any(|t| t == ALERT_TAG) {
-        return None;
-    }
-    tags.iter()
-        .find_map(|t| t.strip_prefix(FINGERPRINT_TAG))
-        .filter(|f| !f.is_empty())
+    crate::domain::event::alert_fingerprint(tags)
 }
 
 #[cfg(test)]

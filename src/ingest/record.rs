@@ -11,13 +11,14 @@ use super::alert::Status;
 use super::plan::{fingerprint_of, plan, Known, NoteDraft, Seen, Step, Target};
 use super::rules::Rules;
 use crate::domain::event::{Body, Event, Mode, Note};
+use crate::domain::identity::person_of;
 use crate::domain::sanitize;
 use crate::domain::time::Millis;
 use crate::domain::Playbook;
 use crate::store::fsutil::{self, Sharing};
-use crate::store::incident::{declare, DeclareRequest, Incident};
+use crate::store::incident::{declare, declare_keyed, Declaration, DeclareRequest, Incident};
 use crate::store::writer::{Draft, LogWriter};
-use crate::store::{Identity, Store};
+use crate::store::{summary, Identity, Store, StoreError};
 
 /// Events written, each with its incident (handed to hooks).
 pub type Written = Vec<(String, Event)>;
@@ -68,6 +69,17 @@ pub struct Ingestor {
     archived: BTreeSet<String>,
     /// The newest open real incident, from the last scan.
     newest_open: Option<String>,
+    /// Accounts known to write alert entries (this one, and any seen on an incident read):
+    /// never an alert-declared incident's commander.
+    alert_writers: BTreeSet<String>,
+}
+
+/// `name`, unless it is an account that writes alert entries (`writers`, lower-case persons):
+/// such an account would hold command nobody could take while its own alert notes kept it
+/// "active". One rule for the rule's template, `--commander` and any other source.
+pub fn admissible_commander(name: Option<&String>, writers: &BTreeSet<String>) -> Option<String> {
+    let name = name?.trim().to_lowercase();
+    (crate::domain::identity::valid_name(&name) && !writers.contains(&person_of(&name))).then_some(name)
 }
 
 impl Ingestor {
@@ -79,6 +91,7 @@ impl Ingestor {
         commander: Option<String>,
         clock: fn() -> Millis,
     ) -> Ingestor {
+        let identity_name = identity.writer.name.clone();
         let map_file = store.state_dir.join(MAP_FILE);
         let map = fsutil::read_text_file(&map_file)
             .ok()
@@ -95,7 +108,14 @@ impl Ingestor {
             map_file,
             archived: BTreeSet::new(),
             newest_open: None,
+            alert_writers: BTreeSet::from([person_of(&identity_name)]),
         }
+    }
+
+    /// Who commands a new alert-declared incident: the rule's name, else `--commander`, unless
+    /// it is an account that writes alert entries (then nobody yet).
+    fn commander_for(&self, rule: Option<&String>) -> Option<String> {
+        admissible_commander(rule.or(self.commander.as_ref()), &self.alert_writers)
     }
 
     /// The incident an alert's fingerprint belongs to, if it still exists and is not archived.
@@ -106,33 +126,31 @@ impl Ingestor {
             .cloned()
     }
 
-    /// Read every incident: fingerprints from alert notes (the local map wins), which incidents
-    /// are archived, and the newest open real one.
+    /// Look over every incident through the summary cache (a folder unchanged since it was last
+    /// folded is not read again; no incident's history is held): fingerprints from alert notes
+    /// (the local map wins), who writes alerts, which incidents are archived, and the newest open
+    /// real one.
     pub fn scan(&mut self) {
         let now = (self.clock)();
         let Ok((ids, _)) = self.store.list_incidents() else {
             return;
         };
         let mut newest: Option<(Millis, String)> = None;
-        for id in ids {
-            let inc = Incident::open(&self.store, &id, now);
-            let st = &inc.state;
-            if st.derived.archived.is_some() {
-                self.archived.insert(id.clone());
+        for (s, _) in summary::load_many(&self.store, &ids, now) {
+            let id = s.id;
+            if s.archived {
+                self.archived.insert(id);
                 continue;
             }
             self.archived.remove(&id);
-            for e in st.events() {
-                if let Body::Note(n) = &e.body {
-                    if let Some(fp) = fingerprint_of(&n.tags) {
-                        if self.known(fp).is_none() {
-                            self.map.insert(fp.to_string(), id.clone());
-                        }
-                    }
+            self.alert_writers.extend(s.alert_writers);
+            for fp in s.alert_fingerprints {
+                if self.known(&fp).is_none() {
+                    self.map.insert(fp, id.clone());
                 }
             }
-            if st.mode() == Some(Mode::Real) && !st.is_resolved() && st.derived.duplicate_of.is_none() {
-                let at = st.declared_at().unwrap_or(0);
+            if s.mode == Some(Mode::Real) && !s.resolved && s.duplicate_of.is_none() {
+                let at = s.declared_at.unwrap_or(0);
                 if newest.as_ref().is_none_or(|(t, _)| at > *t) {
                     newest = Some((at, id.clone()));
                 }
@@ -145,7 +163,15 @@ impl Ingestor {
     /// hooks). A write that fails stops the batch with the reason (the sender retries).
     pub fn ingest(&mut self, batch: &Batch) -> Result<(Vec<Outcome>, Written), String> {
         let now = (self.clock)();
-        let unknown = batch.alerts.iter().any(|a| self.known(&a.fingerprint).is_none());
+        // Only an unknown alert that a rule routes somewhere needs a look for its incident: an
+        // ignored one (or one no rule matches) costs nothing.
+        let unknown = batch.alerts.iter().any(|a| {
+            self.known(&a.fingerprint).is_none()
+                && self
+                    .rules
+                    .route(a)
+                    .is_some_and(|r| !matches!(r.route, super::rules::Route::Ignore))
+        });
         if unknown {
             // Another host may have declared it: its notes say so.
             self.scan();
@@ -214,11 +240,13 @@ impl Ingestor {
                 commander,
                 occurred,
                 note,
+                key,
             } => {
                 let pb = self
                     .playbooks
                     .get(playbook)
                     .ok_or_else(|| format!("rule `{rule}`: playbook `{playbook}` was not loaded"))?;
+                let commander = self.commander_for(commander.as_ref());
                 let req = DeclareRequest {
                     playbook: pb,
                     title: title.clone(),
@@ -226,12 +254,49 @@ impl Ingestor {
                     mode: Mode::Real,
                     // The rule's, else --commander, else nobody yet (empty: the fold assigns
                     // no commander, so the first responder takes command at once).
-                    commander: commander.clone().or_else(|| self.commander.clone()).unwrap_or_default(),
+                    commander: commander.clone().unwrap_or_default(),
                     require_signatures: false,
                     occurred: *occurred,
                 };
-                let (id, event) = declare(&self.store, &self.identity, req, self.clock)
-                    .map_err(|e| format!("cannot declare `{}`: {e}", sanitize(title)))?;
+                let cannot = |e: StoreError| format!("cannot declare `{}`: {e}", sanitize(title));
+                let (id, event) =
+                    match declare_keyed(&self.store, &self.identity, req, self.clock, Some(key)).map_err(cannot)? {
+                        Declaration::New(id, event) => (id, *event),
+                        Declaration::Taken(id) if !self.is_archived(&id) => {
+                            // Another host declared this alert's incident at the same moment: this
+                            // host's entry goes there (its log is its own), once the claim and
+                            // the Declared a write needs are there (they follow the mkdir at once;
+                            // a few seconds at most, else the sender retries).
+                            let mut tries = 0;
+                            while let Err(e) = self.append(&id, note, written) {
+                                tries += 1;
+                                if tries >= 100 {
+                                    return Err(e);
+                                }
+                                std::thread::sleep(std::time::Duration::from_millis(30));
+                            }
+                            self.map.insert(fingerprint.clone(), id.clone());
+                            return Ok(Outcome {
+                                fingerprint: fingerprint.clone(),
+                                action: "annotated",
+                                incident: Some(id),
+                                detail: format!("rule {rule}, declared by another host at the same time"),
+                            });
+                        }
+                        Declaration::Taken(_) => {
+                            // The same key once declared an incident that is archived now.
+                            let req = DeclareRequest {
+                                playbook: pb,
+                                title: title.clone(),
+                                severity: *severity,
+                                mode: Mode::Real,
+                                commander: commander.clone().unwrap_or_default(),
+                                require_signatures: false,
+                                occurred: *occurred,
+                            };
+                            declare(&self.store, &self.identity, req, self.clock).map_err(cannot)?
+                        }
+                    };
                 written.push((id.clone(), event));
                 self.map.insert(fingerprint.clone(), id.clone());
                 self.append(&id, note, written)?;
@@ -240,7 +305,7 @@ impl Ingestor {
                     fingerprint: fingerprint.clone(),
                     action: "declared",
                     incident: Some(id),
-                    detail: match commander.as_ref().or(self.commander.as_ref()) {
+                    detail: match &commander {
                         Some(c) => format!("rule {rule}, commander {c}"),
                         None => format!("rule {rule}, no commander yet"),
                     },
@@ -292,9 +357,20 @@ impl Ingestor {
         }
     }
 
+    /// Whether incident `id` is archived (reads that one incident).
+    fn is_archived(&self, id: &str) -> bool {
+        Incident::open(&self.store, id, (self.clock)())
+            .state
+            .derived
+            .archived
+            .is_some()
+    }
+
     /// The alert entries on incident `id`: (fingerprint, what it said and when it was timed).
-    fn alert_history(&self, id: &str, now: Millis) -> Vec<(String, Seen)> {
+    fn alert_history(&mut self, id: &str, now: Millis) -> Vec<(String, Seen)> {
         let inc = Incident::open(&self.store, id, now);
+        self.alert_writers
+            .extend(inc.state.derived.alert_writers.iter().cloned());
         inc.state
             .events()
             .filter_map(|e| match &e.body {
@@ -333,5 +409,25 @@ impl Ingestor {
                 self.map_file.display()
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alert_writing_account_is_never_the_commander() {
+        let writers = BTreeSet::from(["alertmanager".to_string(), "alertmanager2".to_string()]);
+        let name = |s: &str| Some(s.to_string());
+        assert_eq!(
+            admissible_commander(name("Maya").as_ref(), &writers).as_deref(),
+            Some("maya")
+        );
+        assert_eq!(admissible_commander(name("AlertManager").as_ref(), &writers), None);
+        assert_eq!(admissible_commander(name("alertmanager2").as_ref(), &writers), None);
+        assert_eq!(admissible_commander(name("").as_ref(), &writers), None);
+        assert_eq!(admissible_commander(name("no such name!").as_ref(), &writers), None);
+        assert_eq!(admissible_commander(None, &writers), None);
     }
 }

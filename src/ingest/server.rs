@@ -34,17 +34,17 @@ pub struct Shared {
 
 pub fn router(shared: Arc<Shared>, max_body: usize) -> Router {
     Router::new()
-        .route("/", post(receive))
-        .route("/alerts", post(receive))
+        .route("/", post(receive).fallback(wrong_method))
+        .route("/alerts", post(receive).fallback(wrong_method))
         .route("/healthz", get(|| async { "ok\n" }))
-        .fallback(|| async {
-            (
-                StatusCode::NOT_FOUND,
-                "no such endpoint: POST alerts to /alerts (or /)\n",
-            )
-        })
+        .fallback(|| async { refuse(StatusCode::NOT_FOUND, "no such endpoint: POST alerts to /alerts (or /)") })
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(shared)
+}
+
+/// Anything but POST where alerts are sent: a 405 with the reason in JSON, like every refusal.
+async fn wrong_method() -> Response {
+    refuse(StatusCode::METHOD_NOT_ALLOWED, "send alerts with POST")
 }
 
 fn refuse(code: StatusCode, why: &str) -> Response {

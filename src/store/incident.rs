@@ -101,6 +101,40 @@ pub fn declare(
     req: DeclareRequest,
     clock: impl Fn() -> Millis + Copy,
 ) -> Result<(String, Event), StoreError> {
+    match declare_keyed(store, identity, req, clock, None)? {
+        Declaration::New(id, event) => Ok((id, *event)),
+        Declaration::Taken(id) => Err(StoreError::Refused(format!("{id} was claimed already"))),
+    }
+}
+
+/// What a keyed declaration found.
+#[derive(Debug)]
+pub enum Declaration {
+    /// Declared: the new incident and its `Declared`.
+    New(String, Box<Event>),
+    /// The id this key gives was claimed already (another host declaring the same thing).
+    Taken(String),
+}
+
+/// The id suffix a key gives: 4 characters of its hash, in the random suffix's alphabet, so two
+/// hosts declaring for the same key on the same day claim the same folder.
+pub fn keyed_suffix(key: &str) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    blake3::hash(key.as_bytes()).as_bytes()[..4]
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// [`declare`], with an optional key (an alert's routing key): its suffix is derived from the
+/// key, and a folder of that id already claimed is answered `Taken` (never a second incident).
+pub fn declare_keyed(
+    store: &Store,
+    identity: &Identity,
+    req: DeclareRequest,
+    clock: impl Fn() -> Millis + Copy,
+    key: Option<&str>,
+) -> Result<Declaration, StoreError> {
     if !(1..=4).contains(&req.severity) {
         return Err(StoreError::Refused(format!(
             "severity must be 1..4, not {}",
@@ -116,7 +150,22 @@ pub fn declare(
     };
     let base = format!("{date}-{kind}{}", slug(&req.title, 32));
     let mut id = String::new();
+    if let Some(key) = key {
+        let candidate = format!("{base}-{}", keyed_suffix(key));
+        let dir = store.incident_dir(&candidate);
+        if !fsutil::create_dir(&dir, store.sharing).map_err(StoreError::io(format!(
+            "cannot create {} in {}",
+            candidate,
+            store.describe()
+        )))? {
+            return Ok(Declaration::Taken(candidate));
+        }
+        id = candidate;
+    }
     for _ in 0..20 {
+        if !id.is_empty() {
+            break;
+        }
         let candidate = format!("{base}-{}", super::random_id(4));
         let dir = store.incident_dir(&candidate);
         if fsutil::create_dir(&dir, store.sharing).map_err(StoreError::io(format!(
@@ -178,7 +227,7 @@ pub fn declare(
                 .ok_or_else(|| StoreError::Refused("the Declared event was not written".into()))
         });
     match written {
-        Ok(event) => Ok((id, event)),
+        Ok(event) => Ok(Declaration::New(id, Box::new(event))),
         Err(e) => {
             // Half a declaration (a full disk) must not leave an incident "syncing" for ever:
             // nothing was acknowledged, so the claim is withdrawn.

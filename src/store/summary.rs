@@ -24,7 +24,7 @@ use crate::domain::time::Millis;
 use crate::domain::Phase;
 
 /// Bumped when the entry's layout or meaning changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// How many bytes of a log's end are read to find its last line's hash.
 const TAIL: u64 = 4096;
 
@@ -53,6 +53,13 @@ pub struct Summary {
     /// Due times of deadline stages running and neither met nor waived.
     pub open_dues: Vec<Millis>,
     pub events: usize,
+    /// The fingerprints its alert entries record (`ingest` finds an alert's incident by them
+    /// without reading any history).
+    #[serde(default)]
+    pub alert_fingerprints: std::collections::BTreeSet<String>,
+    /// Who wrote those entries (persons): accounts that write alerts.
+    #[serde(default)]
+    pub alert_writers: std::collections::BTreeSet<String>,
 }
 
 impl Summary {
@@ -80,6 +87,15 @@ impl Summary {
                 .map(|p| crate::domain::deadline::open_dues(s, p))
                 .unwrap_or_default(),
             events: s.event_count(),
+            alert_fingerprints: s
+                .events()
+                .filter_map(|e| match &e.body {
+                    crate::domain::event::Body::Note(n) => crate::domain::event::alert_fingerprint(&n.tags),
+                    _ => None,
+                })
+                .map(str::to_string)
+                .collect(),
+            alert_writers: d.alert_writers.clone(),
         }
     }
 }
