@@ -41,6 +41,26 @@ pub fn safe_value_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || " ._:/@+=,-".contains(c)
 }
 
+/// The longest parameter value, in bytes: an IP, a host name, an account or a path, never a
+/// document (a 100 KB value would fill the confirmation and the recording).
+pub const MAX_VALUE_BYTES: usize = 256;
+
+/// Why `value` can never run, if it cannot: too long, or characters outside the safe set. The
+/// one rule, used when a record is written and read ([`check_param_note`]) and when it runs.
+pub fn value_problem(name: &str, value: &str) -> Option<String> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Some(format!(
+            "{name} is {} bytes long (at most {MAX_VALUE_BYTES})",
+            value.len()
+        ));
+    }
+    let chars = unsafe_chars(value);
+    (!chars.is_empty()).then(|| {
+        let shown: Vec<String> = chars.iter().map(|c| format!("{:?}", c)).collect();
+        format!("{name} holds {}", shown.join(" "))
+    })
+}
+
 /// The characters of `value` outside the safe set ([`safe_value_char`]), each once, in order
 /// (shown escaped: `'\\u{202e}'`, `';'`); empty when the value may run.
 pub fn unsafe_chars(value: &str) -> Vec<char> {
@@ -62,19 +82,13 @@ pub fn unsafe_chars(value: &str) -> Vec<char> {
 pub fn check_param_note(note: &str) -> Result<(), String> {
     let bad: Vec<String> = parse_param_note(note)
         .into_iter()
-        .filter_map(|(name, value)| {
-            let chars = unsafe_chars(&value);
-            (!chars.is_empty()).then(|| {
-                let shown: Vec<String> = chars.iter().map(|c| format!("{:?}", c)).collect();
-                format!("{name} holds {}", shown.join(" "))
-            })
-        })
+        .filter_map(|(name, value)| value_problem(&name, &value))
         .collect();
     if bad.is_empty() {
         Ok(())
     } else {
         Err(format!(
-            "parameter values may hold only ASCII letters, digits, spaces and {SAFE_PUNCTUATION} (they end up inside shell, PowerShell, SQL and JSON strings): {}",
+            "parameter values may hold only ASCII letters, digits, spaces and {SAFE_PUNCTUATION}, at most {MAX_VALUE_BYTES} bytes (they end up inside shell, PowerShell, SQL and JSON strings): {}",
             bad.join("; ")
         ))
     }
@@ -288,7 +302,7 @@ pub fn may_run(state: &IncidentState, ask: &Ask) -> Result<Plan, Refusal> {
             .or_else(|| (name == INCIDENT_ID).then(|| state.id.clone()));
         match value {
             None => missing.push(name),
-            Some(v) if !unsafe_chars(&v).is_empty() => bad.push(name),
+            Some(v) if value_problem(&name, &v).is_some() => bad.push(name),
             Some(v) => values.push((name, v)),
         }
     }
@@ -785,6 +799,10 @@ mod tests {
             check_param_note("why: because; it is").is_ok(),
             "a note without parameters is free text"
         );
+        let long = format!("parameters: HOST={}", "a".repeat(MAX_VALUE_BYTES + 1));
+        let why = check_param_note(&long).expect_err("too long");
+        assert!(why.contains("HOST is 257 bytes long"), "{why}");
+        assert!(check_param_note(&format!("parameters: HOST={}", "a".repeat(MAX_VALUE_BYTES))).is_ok());
         let why = check_param_note("parameters: HOST=h1; VAL=x; touch y").expect_err("kept whole");
         assert!(why.contains("VAL holds ';'") && !why.contains("HOST"), "{why}");
         assert!(safe_value_char('@') && safe_value_char(' ') && !safe_value_char(';'));
