@@ -673,3 +673,28 @@ fn an_ignored_alert_reads_no_incident() {
     let out = w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], ctx).ok();
     assert!(out.stdout.contains("ff02 annotated"), "{out}");
 }
+
+/// One bad alert never costs the good ones: `ingest --stdin` records every valid document, names
+/// each refused part on stderr, and says so in its exit status (breaker of issue 10: a bad third
+/// document used to drop all three).
+#[test]
+fn stdin_records_the_good_documents_and_names_the_bad() {
+    let w = World::new();
+    let am = w.who("alertmanager", "mon1");
+    let r = rules(&w);
+    let r = r.to_str().unwrap();
+    let good = payload(
+        "firing",
+        "abcdef0123456789",
+        "2026-01-10T09:48:00Z",
+        "0001-01-01T00:00:00Z",
+        0,
+    );
+    let bad = r#"{"title":"Disk full","labels":{"host":"db1"},"startsAt":"soon"}"#;
+    let input = format!("{good}\n{bad}\n");
+    let out = w.run_stdin(&am, &["ingest", "--stdin", "--rules", r], &input);
+    assert_ne!(out.code, 0, "something was refused: the exit status says so\n{out}");
+    assert!(out.stdout.contains("abcdef0123456789 declared "), "{out}");
+    assert!(out.stderr.contains("refused: document 2: startsAt"), "{out}");
+    assert_eq!(incidents(&w, &am).len(), 1, "the good alert was recorded");
+}

@@ -171,8 +171,8 @@ fn from_stdin(mut ingestor: Ingestor, max_body: usize, hooks: Option<Arc<crate::
             "standard input is larger than {max_body} bytes (--max-body)"
         )));
     }
-    let batches = parse_documents(&bytes).map_err(|e| Fail::new(format!("refused: {}", sanitize(&e))))?;
-    for b in &batches {
+    let parsed = parse_documents(&bytes).map_err(|e| Fail::new(format!("refused: {}", sanitize(&e))))?;
+    for b in &parsed.batches {
         let (outcomes, written) = ingestor.ingest(b).map_err(|e| Fail::new(sanitize(&e)))?;
         for f in hooks.iter().flat_map(|h| h.fire(&written)) {
             eprintln!("warning: {f}");
@@ -181,7 +181,16 @@ fn from_stdin(mut ingestor: Ingestor, max_body: usize, hooks: Option<Arc<crate::
             println!("{}", o.line());
         }
     }
-    Ok(())
+    // The good alerts are recorded; what was refused is said, and the exit status tells.
+    for why in &parsed.refused {
+        eprintln!("refused: {}", sanitize(why));
+    }
+    match parsed.refused.len() {
+        0 => Ok(()),
+        n => Err(Fail::new(format!(
+            "{n} part(s) of the input refused (above); the rest was recorded"
+        ))),
+    }
 }
 
 #[cfg(test)]

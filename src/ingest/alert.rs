@@ -137,8 +137,18 @@ struct GenericAlert {
     url: Option<String>,
 }
 
-/// One JSON document: an Alertmanager payload (it has `version`) or a generic alert.
-pub fn parse_document(v: Value) -> Result<Batch, String> {
+/// What a request body held: the alerts that can be recorded, and each refused part with its
+/// reason (`document 2: …`, `alerts[3]: …`). One bad alert never costs the others: Alertmanager
+/// does not retry a 4xx, so refusing a whole group for one alert would lose the good ones.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub batches: Vec<Batch>,
+    pub refused: Vec<String>,
+}
+
+/// One JSON document: an Alertmanager payload (it has `version`) or a generic alert, and the
+/// payload's alerts that were refused (`alerts[i]: why`). `Err` when nothing in it is usable.
+pub fn parse_document(v: Value) -> Result<(Batch, Vec<String>), String> {
     let Value::Object(map) = &v else {
         return Err("expected a JSON object (an Alertmanager payload or a generic alert)".into());
     };
@@ -147,35 +157,64 @@ pub fn parse_document(v: Value) -> Result<Batch, String> {
         return from_alertmanager(p);
     }
     let g: GenericAlert = serde_json::from_value(v).map_err(|e| format!("generic alert: {e}"))?;
-    from_generic(g).map(|a| Batch {
-        source: Source::Generic,
-        alerts: vec![a],
-        truncated: 0,
-        group_key: None,
-        receiver: None,
-        external_url: None,
+    from_generic(g).map(|a| {
+        let batch = Batch {
+            source: Source::Generic,
+            alerts: vec![a],
+            truncated: 0,
+            group_key: None,
+            receiver: None,
+            external_url: None,
+        };
+        (batch, Vec::new())
     })
 }
 
-/// Every JSON document in `bytes` (one, or several one after another as in JSON lines).
-pub fn parse_documents(bytes: &[u8]) -> Result<Vec<Batch>, String> {
+/// Every JSON document in `bytes` (one, or several one after another as in JSON lines). `Err`
+/// only when nothing in the body is usable; otherwise the refused parts are in
+/// [`Parsed::refused`]. A JSON syntax error ends the stream (what follows cannot be trusted to
+/// start a document), keeping the documents before it.
+pub fn parse_documents(bytes: &[u8]) -> Result<Parsed, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "the body is not UTF-8".to_string())?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut out = Vec::new();
+    let mut out = Parsed::default();
+    let mut count = 0;
     for (i, v) in serde_json::Deserializer::from_str(text)
         .into_iter::<Value>()
         .enumerate()
     {
-        let v = v.map_err(|e| format!("not JSON: {e}"))?;
-        out.push(parse_document(v).map_err(|e| if i == 0 { e } else { format!("document {}: {e}", i + 1) })?);
+        count = i + 1;
+        let name = |e: String| if i == 0 { e } else { format!("document {}: {e}", i + 1) };
+        let v = match v {
+            Ok(v) => v,
+            Err(e) => {
+                out.refused.push(name(format!("not JSON: {e}")));
+                break;
+            }
+        };
+        match parse_document(v) {
+            Ok((batch, refused)) => {
+                out.refused.extend(refused.into_iter().map(name));
+                if !batch.alerts.is_empty() {
+                    out.batches.push(batch);
+                }
+            }
+            Err(e) => out.refused.push(name(e)),
+        }
     }
-    if out.is_empty() {
+    if count == 0 {
         return Err("the body is empty".into());
+    }
+    if out.batches.is_empty() {
+        return Err(match out.refused.len() {
+            0 => "no alert in the body".to_string(),
+            _ => out.refused.join("; "),
+        });
     }
     Ok(out)
 }
 
-fn from_alertmanager(p: AmPayload) -> Result<Batch, String> {
+fn from_alertmanager(p: AmPayload) -> Result<(Batch, Vec<String>), String> {
     if p.version != "4" {
         return Err(format!(
             "Alertmanager payload version {:?} is not supported (version 4 is)",
@@ -189,34 +228,47 @@ fn from_alertmanager(p: AmPayload) -> Result<Batch, String> {
         ));
     }
     let mut alerts = Vec::with_capacity(p.alerts.len());
+    let mut refused = Vec::new();
     for (i, a) in p.alerts.into_iter().enumerate() {
-        let at = |e: String| format!("alerts[{i}]: {e}");
-        let mut labels = p.common_labels.clone();
-        labels.extend(a.labels);
-        let mut annotations = p.common_annotations.clone();
-        annotations.extend(a.annotations);
-        let labels = clean_map("labels", labels).map_err(at)?;
-        let fingerprint = match a.fingerprint.filter(|f| !f.is_empty()) {
-            Some(f) => token(&f).ok_or_else(|| at(format!("fingerprint {:?} is not a token", clip(&f))))?,
-            None => hash_labels(&labels),
-        };
-        alerts.push(Alert {
-            status: status(Some(&a.status)).map_err(at)?,
-            fingerprint,
-            labels,
-            annotations: clean_map("annotations", annotations).map_err(at)?,
-            starts_at: time("startsAt", a.starts_at.as_deref()).map_err(at)?,
-            ends_at: time("endsAt", a.ends_at.as_deref()).map_err(at)?,
-            generator_url: a.generator_url.filter(|u| !u.is_empty()).map(|u| cut(&u)),
-        });
+        match one_alert(a, &p.common_labels, &p.common_annotations) {
+            Ok(alert) => alerts.push(alert),
+            Err(e) => refused.push(format!("alerts[{i}]: {e}")),
+        }
     }
-    Ok(Batch {
+    let batch = Batch {
         source: Source::Alertmanager,
         alerts,
         truncated: p.truncated_alerts,
         group_key: p.group_key.map(|g| cut(&g)),
         receiver: p.receiver.map(|r| cut(&r)),
         external_url: p.external_url.filter(|u| !u.is_empty()).map(|u| cut(&u)),
+    };
+    Ok((batch, refused))
+}
+
+/// One alert of a payload, its labels and annotations over the payload's common ones.
+fn one_alert(
+    a: AmAlert,
+    common_labels: &BTreeMap<String, String>,
+    common_annotations: &BTreeMap<String, String>,
+) -> Result<Alert, String> {
+    let mut labels = common_labels.clone();
+    labels.extend(a.labels);
+    let mut annotations = common_annotations.clone();
+    annotations.extend(a.annotations);
+    let labels = clean_map("labels", labels)?;
+    let fingerprint = match a.fingerprint.filter(|f| !f.is_empty()) {
+        Some(f) => token(&f).ok_or_else(|| format!("fingerprint {:?} is not a token", clip(&f)))?,
+        None => hash_labels(&labels),
+    };
+    Ok(Alert {
+        status: status(Some(&a.status))?,
+        fingerprint,
+        labels,
+        annotations: clean_map("annotations", annotations)?,
+        starts_at: time("startsAt", a.starts_at.as_deref())?,
+        ends_at: time("endsAt", a.ends_at.as_deref())?,
+        generator_url: a.generator_url.filter(|u| !u.is_empty()).map(|u| cut(&u)),
     })
 }
 
@@ -338,7 +390,7 @@ mod tests {
 
     #[test]
     fn alertmanager_payload_is_read() {
-        let b = parse_documents(AM.as_bytes()).expect("parses").remove(0);
+        let b = parse_documents(AM.as_bytes()).expect("parses").batches.remove(0);
         assert_eq!(b.source, Source::Alertmanager);
         assert_eq!(b.truncated, 2);
         let a = &b.alerts[0];
@@ -353,12 +405,17 @@ mod tests {
 
     #[test]
     fn generic_alert_is_read_and_fingerprinted_by_labels() {
-        let one = parse_documents(br#"{"title":"Disk full","labels":{"host":"db1"}}"#).expect("parses");
-        let two =
-            parse_documents(br#"{"labels":{"host":"db1","alertname":"Disk full"},"status":"firing"}"#).expect("parses");
+        let one = parse_documents(br#"{"title":"Disk full","labels":{"host":"db1"}}"#)
+            .expect("parses")
+            .batches;
+        let two = parse_documents(br#"{"labels":{"host":"db1","alertname":"Disk full"},"status":"firing"}"#)
+            .expect("parses")
+            .batches;
         assert_eq!(one[0].alerts[0].fingerprint, two[0].alerts[0].fingerprint);
         assert_eq!(one[0].alerts[0].fingerprint.len(), 16);
-        let lines = parse_documents(b"{\"title\":\"a\"}\n{\"title\":\"b\",\"status\":\"resolved\"}\n").expect("parses");
+        let lines = parse_documents(b"{\"title\":\"a\"}\n{\"title\":\"b\",\"status\":\"resolved\"}\n")
+            .expect("parses")
+            .batches;
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1].alerts[0].status, Status::Resolved);
     }
@@ -401,11 +458,40 @@ mod tests {
         }
     }
 
+    /// One bad alert never costs the good ones (Alertmanager does not retry a 4xx): the good
+    /// alerts are kept and each refused part is named.
+    #[test]
+    fn a_partly_bad_body_keeps_the_good_alerts_and_names_the_bad() {
+        let am = br#"{"version":"4","alerts":[
+            {"status":"firing","labels":{"alertname":"A"},"startsAt":"2026-11-30T06:00:00Z"},
+            {"status":"firing","labels":{"alertname":"B"},"startsAt":"soon"},
+            {"status":"firing","labels":{"alertname":"C"},"startsAt":"2026-11-30T06:01:00Z"}]}"#;
+        let p = parse_documents(am).expect("two good alerts");
+        let names: Vec<&str> = p.batches[0]
+            .alerts
+            .iter()
+            .map(|a| a.labels["alertname"].as_str())
+            .collect();
+        assert_eq!(names, ["A", "C"]);
+        assert_eq!(p.refused.len(), 1);
+        assert!(
+            p.refused[0].starts_with("alerts[1]: startsAt \"soon\""),
+            "{:?}",
+            p.refused
+        );
+
+        let lines = b"{\"title\":\"a\"}\n{\"title\":\"b\",\"startsAt\":\"soon\"}\nnot json\n{\"title\":\"d\"}\n";
+        let p = parse_documents(lines).expect("the first document is good");
+        assert_eq!(p.batches.len(), 1, "a syntax error ends the stream: {p:?}");
+        assert!(p.refused[0].starts_with("document 2: startsAt"), "{:?}", p.refused);
+        assert!(p.refused[1].starts_with("document 3: not JSON"), "{:?}", p.refused);
+    }
+
     #[test]
     fn long_values_are_cut() {
         let long = "é".repeat(MAX_VALUE);
         let doc = serde_json::json!({"title": "x", "annotations": {"description": long}});
-        let b = parse_document(doc).expect("parses");
+        let (b, _) = parse_document(doc).expect("parses");
         let d = &b.alerts[0].annotations["description"];
         assert!(d.len() <= MAX_VALUE + 3 && d.ends_with('…'));
     }

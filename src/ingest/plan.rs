@@ -296,7 +296,7 @@ mod tests {
             r#"{{"version":"4","groupKey":"g","truncatedAlerts":{truncated},"status":"firing","receiver":"warroom",
                "groupLabels":{{}},"commonLabels":{{}},"commonAnnotations":{{}},"externalURL":"","alerts":[{alerts}]}}"#
         );
-        parse_documents(doc.as_bytes()).expect("payload").remove(0)
+        parse_documents(doc.as_bytes()).expect("payload").batches.remove(0)
     }
 
     fn firing(fp: &str, name: &str, extra: &str) -> String {
@@ -561,7 +561,7 @@ mod tests {
         #[test]
         fn notes_are_clean_and_bounded(name in any::<String>(), summary in any::<String>()) {
             let doc = serde_json::json!({"title": name, "annotations": {"summary": summary, "x": "\u{1b}[2J"}});
-            if let Ok(b) = crate::ingest::alert::parse_document(doc) {
+            if let Ok((b, _)) = crate::ingest::alert::parse_document(doc) {
                 let n = note(&b.alerts[0], &b, false, NOW);
                 prop_assert!(n.text.len() <= MAX_NOTE + 6);
                 prop_assert!(!n.text.chars().any(|c| c.is_control() && c != '\n'));

@@ -98,14 +98,22 @@ async fn receive(
             return refuse(code, &why);
         }
     };
-    let batches = match parse_documents(&bytes) {
-        Ok(b) => b,
+    let parsed = match parse_documents(&bytes) {
+        Ok(p) => p,
         Err(why) => {
             tracing::warn!(%why, "refused a request");
             eprintln!("warroom ingest: refused a request: {}", sanitize(&why));
             return refuse(StatusCode::BAD_REQUEST, &why);
         }
     };
+    // The good alerts are recorded; each refused one is named in the answer (still 200, since
+    // Alertmanager never retries a 4xx and the good ones must not be lost with the bad).
+    for why in &parsed.refused {
+        tracing::warn!(%why, "refused part of a request");
+        eprintln!("warroom ingest: refused {}", sanitize(why));
+    }
+    let refused = parsed.refused;
+    let batches = parsed.batches;
     let work = shared.clone();
     let done = tokio::task::spawn_blocking(move || {
         let mut ingestor = work.ingestor.lock().unwrap_or_else(|p| p.into_inner());
@@ -123,7 +131,14 @@ async fn receive(
             for o in &outcomes {
                 eprintln!("warroom ingest: {}", o.line());
             }
-            json(StatusCode::OK, &serde_json::json!({ "alerts": outcomes }))
+            if refused.is_empty() {
+                json(StatusCode::OK, &serde_json::json!({ "alerts": outcomes }))
+            } else {
+                json(
+                    StatusCode::OK,
+                    &serde_json::json!({ "alerts": outcomes, "refused": refused }),
+                )
+            }
         }
         Ok(Err(why)) => {
             tracing::error!(%why, "ingest failed");
