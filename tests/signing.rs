@@ -467,3 +467,82 @@ fn exports_and_bundles_carry_a_detached_signature_that_verify_and_bundle_check_c
     let c = run(&world, &erin, None, &["bundle", "--check", t]).code(1);
     assert!(c.stdout.contains("signature does not match"), "{c}");
 }
+
+/// Append a hand-written record, correctly chained, to `log` (an attacker with write access).
+fn plant(log: &Path, by: &str, kind: &str, body: &str, n: u64) {
+    let lines = lines_of(log);
+    let last = lines.last().expect("a line");
+    let seq: u64 = field(last, "seq:").parse().unwrap_or_else(|_| {
+        let from = last.find("seq:").expect("seq") + 4;
+        last[from..].split(',').next().expect("seq").parse().expect("seq")
+    });
+    let at = chrono_now_ms() + 10;
+    let line = format!(
+        "(v:1,id:\"01JDPLANTED0000000000000{n:02}\",at:{at},wall:{at},occurred:None,by:\"{by}\",seq:{},prev:\"{}\",kind:\"{kind}\",body:{body})\n",
+        seq + 1,
+        blake3_hex(last.as_bytes())
+    );
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(log).expect("open");
+    f.write_all(line.as_bytes()).expect("plant");
+}
+
+#[test]
+fn an_unsigned_disowned_cancels_nothing_and_the_writer_never_signs_over_a_planted_line() {
+    let world = World::new();
+    let mut ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    ssh.agent(&[&alice_key]);
+    allowed_signers(&world, &[format!("alice {}", ssh.public(&alice_key))]);
+    let sock = ssh.sock();
+    let alice = world.who("alice", "jump");
+    let id = declare(
+        &world,
+        &alice,
+        Some(&sock),
+        &["--sign", "agent", "--require-signatures"],
+    );
+    run(&world, &alice, Some(&sock), &["--sign", "agent", "note", &id, "signed"]).ok();
+    let log = world.log_of(&alice, &id);
+    let n = lines_of(&log).len() as u64;
+
+    // Unsigned, chained: disown everything alice wrote (the declaration too), then a forged
+    // severity change.
+    let all: Vec<String> = (1..=n).map(|s| s.to_string()).collect();
+    plant(
+        &log,
+        &alice.writer(),
+        "Disowned",
+        &format!("(seqs:[{}])", all.join(",")),
+        1,
+    );
+    plant(&log, &alice.writer(), "SeverityChanged", "(severity:1,reason:None)", 2);
+    let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
+    let text = show.to_string();
+    assert_eq!(show["title"], "Signed", "{text}");
+    assert!(!text.contains("never wrote this record"), "{text}");
+    assert_eq!(show["notes"], 1, "{text}");
+    assert!(
+        text.contains("Disowned not applied: it carries no valid SSH signature"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SeverityChanged not applied: it carries no valid SSH signature"),
+        "{text}"
+    );
+    assert_ne!(show["severity"].to_string(), "1", "{text}");
+
+    // Alice's next write would sign over the planted lines: refused, with what to do.
+    let before = std::fs::read(&log).expect("log");
+    let r = run(&world, &alice, Some(&sock), &["--sign", "agent", "note", &id, "more"]).code(1);
+    assert!(r.stderr.contains("TAMPERED") && r.stderr.contains("never wrote"), "{r}");
+    assert!(r.stderr.contains(".tampered"), "{r}");
+    assert_eq!(std::fs::read(&log).expect("log"), before, "nothing written");
+
+    // Doing what it says: the log is rebuilt from this host's copy and signed.
+    std::fs::rename(&log, log.with_extension("ronl.tampered")).expect("rename");
+    run(&world, &alice, Some(&sock), &["--sign", "agent", "note", &id, "more"]).ok();
+    let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
+    assert_eq!(show["notes"], 2, "{show}");
+    assert_eq!(show["title"], "Signed");
+}

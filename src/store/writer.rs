@@ -214,6 +214,27 @@ impl<'s> LogWriter<'s> {
         };
         let restore = lost_lines(&tail, &path, &head_file, &acked_file, &self.identity.writer.to_string());
 
+        if let (Some(r), Some(_)) = (&restore, &self.store.signer) {
+            if !r.strangers.is_empty() {
+                return Err(StoreError::Refused(format!(
+                    "TAMPERED: {} holds {} line(s) this install never wrote (seq {}); a signature now would vouch for them, \
+                     so nothing is signed or written. See `warroom verify {}`; to go on, rename the log out of the way \
+                     (e.g. to {}.tampered, kept as evidence) and write again: this host re-appends your acknowledged \
+                     records from its local copy {}",
+                    path.display(),
+                    r.strangers.len(),
+                    r.strangers
+                        .iter()
+                        .take(10)
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    self.incident,
+                    path.display(),
+                    acked_file.display()
+                )));
+            }
+        }
         let mut out = Appended::default();
         let mut pending: Vec<Draft> = Vec::with_capacity(drafts.len() + 2);
         if tail.torn_bytes > 0 {
@@ -523,6 +544,9 @@ struct Lost {
     /// Where this install's own records leave off: seq and sort key to continue from.
     base_seq: u64,
     base_at: Option<Millis>,
+    /// Seqs of every line in the shared log this install never wrote, whoever it names: a
+    /// signature over the log would vouch for them.
+    strangers: Vec<u64>,
 }
 
 /// The fast path is a comparison of the log's last record with the local copy's; anything else
@@ -547,11 +571,15 @@ fn lost_lines(tail: &Tail, path: &Path, head_file: &Path, acked_file: &Path, wri
     let shared_hashes: std::collections::HashSet<String> = shared.iter().map(|(_, l)| event::line_hash(l)).collect();
     let mut found = 0;
     let mut foreign = Vec::new();
+    let mut strangers = Vec::new();
     for (e, line) in &shared {
         if acked_hashes.contains(&event::line_hash(line)) {
             found = found.max(e.seq);
-        } else if e.by == writer {
-            foreign.push(e.seq);
+        } else {
+            strangers.push(e.seq);
+            if e.by == writer {
+                foreign.push(e.seq);
+            }
         }
     }
     let own_seqs: std::collections::HashSet<u64> = acked.iter().map(|(e, _)| e.seq).collect();
@@ -577,6 +605,7 @@ fn lost_lines(tail: &Tail, path: &Path, head_file: &Path, acked_file: &Path, wri
         bytes,
         foreign,
         planted,
+        strangers,
     })
 }
 
