@@ -546,3 +546,57 @@ fn an_unsigned_disowned_cancels_nothing_and_the_writer_never_signs_over_a_plante
     assert_eq!(show["notes"], 2, "{show}");
     assert_eq!(show["title"], "Signed");
 }
+
+/// Run warroom, killing it if it takes more than 20 s (a read that blocks): its output.
+fn run_bounded(world: &World, who: &Who, sock: Option<&Path>, args: &[&str]) -> common::Run {
+    let mut c = world.cmd(who);
+    c.env_remove("SSH_AUTH_SOCK").env_remove("WARROOM_SIGNING_KEY");
+    if let Some(s) = sock {
+        c.env("SSH_AUTH_SOCK", s);
+    }
+    let mut child = c
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let t0 = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if t0.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("warroom {args:?} hung (blocked on a read)");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    common::Run::from_output(child.wait_with_output().expect("output"))
+}
+
+#[test]
+fn an_allowed_signers_that_is_a_fifo_or_a_symlink_is_not_read_and_hangs_nothing() {
+    let world = World::new();
+    let mut ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    ssh.agent(&[&alice_key]);
+    let path = allowed_signers(&world, &[format!("alice {}", ssh.public(&alice_key))]);
+    let sock = ssh.sock();
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, Some(&sock), &["--sign", "agent"]);
+
+    // A FIFO nobody writes to: every verb still answers.
+    std::fs::remove_file(&path).expect("rm");
+    let st = Command::new("mkfifo").arg(&path).status().expect("mkfifo");
+    assert!(st.success());
+    run_bounded(&world, &alice, None, &["show", &id]).ok();
+    run_bounded(&world, &alice, None, &["list"]).ok();
+    run_bounded(&world, &alice, None, &["verify", &id]);
+    run_bounded(&world, &alice, Some(&sock), &["--sign", "agent", "note", &id, "x"]).ok();
+
+    // A symlink below the root to a good file: not followed, so nothing is signed by alice.
+    std::fs::remove_file(&path).expect("rm");
+    let elsewhere = ssh.dir.path().join("real_allowed_signers");
+    std::fs::write(&elsewhere, format!("alice {}\n", ssh.public(&alice_key))).expect("write");
+    std::os::unix::fs::symlink(&elsewhere, &path).expect("symlink");
+    let v = run_bounded(&world, &alice, None, &["verify", &id]);
+    assert!(!v.stdout.contains("signed by alice"), "{v}");
+}

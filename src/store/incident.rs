@@ -316,7 +316,7 @@ impl Source {
         let dir = store.incident_dir(id);
         let mut reader = IncidentReader::new(dir.clone());
         reader.remember(memory.heads.clone());
-        reader.set_trust(store.allowed_signers_path());
+        reader.set_trust(store.allowed_signers_path(), store.allowed_signers_follows());
         Source {
             id: id.to_string(),
             reader,

@@ -160,18 +160,51 @@ impl Store {
 
     /// The `allowed_signers` file in force, parsed (missing: empty, so nothing verifies).
     pub fn allowed_signers(&self) -> crate::domain::signing::AllowedSigners {
-        load_allowed_signers(&self.allowed_signers_path())
+        load_allowed_signers(&self.allowed_signers_path(), self.allowed_signers_follows())
+    }
+
+    /// Whether the file in force may be a symlink: the responder's own (config) file may; the
+    /// shared one, below the root, never is followed.
+    pub fn allowed_signers_follows(&self) -> bool {
+        self.trust.allowed_signers.is_some()
     }
 }
 
-/// Read and parse an `allowed_signers` file (never following a symlink in the shared root is
-/// not needed here: it is a trust anchor the responder chose); missing or unreadable: empty.
-pub fn load_allowed_signers(path: &Path) -> crate::domain::signing::AllowedSigners {
-    std::fs::read(path)
-        .ok()
-        .filter(|b| b.len() <= 4 * 1024 * 1024)
+/// The largest `allowed_signers` file read.
+pub const MAX_ALLOWED_SIGNERS: u64 = 4 * 1024 * 1024;
+
+/// Read and parse an `allowed_signers` file; missing or unreadable: empty. Only a regular file is
+/// read (a FIFO or a device would block every reader), opened non-blocking and checked after
+/// opening, at most [`MAX_ALLOWED_SIGNERS`]; a symlink is followed only when `follow` (the
+/// responder's own file from the config; never the shared one).
+pub fn load_allowed_signers(path: &Path, follow: bool) -> crate::domain::signing::AllowedSigners {
+    read_allowed_signers(path, follow)
         .map(|b| crate::domain::signing::AllowedSigners::parse(&String::from_utf8_lossy(&b)))
         .unwrap_or_default()
+}
+
+/// The bytes of an `allowed_signers` file, read as [`load_allowed_signers`] says.
+pub fn read_allowed_signers(path: &Path, follow: bool) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = if follow {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        if !f.metadata()?.is_file() {
+            return Err(std::io::Error::other("not a regular file"));
+        }
+        f
+    } else {
+        fsutil::open_read(path)?
+    };
+    let mut bytes = Vec::new();
+    f.take(MAX_ALLOWED_SIGNERS + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_ALLOWED_SIGNERS {
+        return Err(std::io::Error::other("larger than 4 MiB"));
+    }
+    Ok(bytes)
 }
 
 impl Store {

@@ -100,6 +100,7 @@ pub struct IncidentReader {
     /// The `allowed_signers` file signatures are checked against, and its parsed contents
     /// (reloaded when its size or modification time changes).
     trust_path: Option<PathBuf>,
+    trust_follow: bool,
     trust: (Option<(u64, i128)>, Arc<AllowedSigners>),
 }
 
@@ -134,12 +135,15 @@ impl IncidentReader {
             remembered: BTreeMap::new(),
             reported_short: BTreeMap::new(),
             trust_path: None,
+            trust_follow: false,
             trust: (None, Arc::new(AllowedSigners::default())),
         }
     }
 
     /// Check signatures against this `allowed_signers` file (none set: no signature verifies).
-    pub fn set_trust(&mut self, path: PathBuf) {
+    /// `follow`: the file may be a symlink (the responder's own file, never the shared one).
+    pub fn set_trust(&mut self, path: PathBuf, follow: bool) {
+        self.trust_follow = follow;
         self.trust_path = Some(path);
         self.trust.0 = None;
     }
@@ -153,7 +157,7 @@ impl IncidentReader {
         if stamp.is_some() && stamp == self.trust.0 {
             return;
         }
-        self.trust = (stamp, Arc::new(super::load_allowed_signers(path)));
+        self.trust = (stamp, Arc::new(super::load_allowed_signers(path, self.trust_follow)));
     }
 
     /// The heads this host saw on earlier runs: checked as the logs are read.
