@@ -545,6 +545,16 @@ fn an_unsigned_disowned_cancels_nothing_and_the_writer_never_signs_over_a_plante
     let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
     assert_eq!(show["notes"], 2, "{show}");
     assert_eq!(show["title"], "Signed");
+
+    // A bundle of this signature-required incident passes its own check: the allowed_signers it
+    // was checked against travels in it.
+    let tar = world.path().join("req.tar");
+    let t = tar.to_str().expect("utf8");
+    run(&world, &alice, None, &["bundle", &id, "-o", t]).ok();
+    std::fs::remove_file(world.root().join("allowed_signers")).expect("rm");
+    let c = run(&world, &alice, None, &["bundle", "--check", t]).ok();
+    assert!(c.stdout.contains("allowed_signers in the bundle"), "{c}");
+    assert!(!c.stdout.contains("TAMPERED"), "{c}");
 }
 
 /// Run warroom, killing it if it takes more than 20 s (a read that blocks): its output.
