@@ -610,3 +610,32 @@ fn an_allowed_signers_that_is_a_fifo_or_a_symlink_is_not_read_and_hangs_nothing(
     let v = run_bounded(&world, &alice, None, &["verify", &id]);
     assert!(!v.stdout.contains("signed by alice"), "{v}");
 }
+
+#[test]
+fn a_key_the_allowed_signers_does_not_allow_is_refused_by_the_writer_even_where_not_required() {
+    let world = World::new();
+    let mut ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    let eve_key = ssh.keygen("eve", "ed25519");
+    ssh.agent(&[&alice_key, &eve_key]);
+    allowed_signers(&world, &[format!("alice {}", ssh.public(&alice_key))]);
+    let sock = ssh.sock();
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, None, &[]);
+    let bob = world.who("bob", "laptop");
+    let eve_pub = eve_key.with_extension("pub");
+    let r = run(
+        &world,
+        &bob,
+        Some(&sock),
+        &["--sign", eve_pub.to_str().expect("utf8"), "note", &id, "x"],
+    )
+    .code(1);
+    assert!(
+        r.stderr.contains("every reader would call your signature tampering"),
+        "{r}"
+    );
+    assert!(r.stderr.contains("add a line `bob ssh-ed25519 "), "{r}");
+    let v = run(&world, &alice, None, &["verify", &id]).ok();
+    assert!(!v.stdout.contains("bob@"), "nothing written for bob: {v}");
+}
