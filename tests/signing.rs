@@ -639,3 +639,84 @@ fn a_key_the_allowed_signers_does_not_allow_is_refused_by_the_writer_even_where_
     let v = run(&world, &alice, None, &["verify", &id]).ok();
     assert!(!v.stdout.contains("bob@"), "nothing written for bob: {v}");
 }
+
+#[test]
+fn skipped_allowed_signers_lines_are_named_with_file_line_and_why() {
+    let world = World::new();
+    let mut ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    let bob_key = ssh.keygen("bob", "ed25519");
+    ssh.agent(&[&alice_key, &bob_key]);
+    allowed_signers(
+        &world,
+        &[
+            format!("alice {}", ssh.public(&alice_key)),
+            format!("bob cert-authority {}", ssh.public(&bob_key)),
+            "this is not a key line".to_string(),
+        ],
+    );
+    let sock = ssh.sock();
+    let alice = world.who("alice", "jump");
+    let id = declare(
+        &world,
+        &alice,
+        Some(&sock),
+        &["--sign", &alice_key.with_extension("pub").to_string_lossy()],
+    );
+    let v = run(&world, &alice, None, &["verify", &id]).ok();
+    assert!(v.stdout.contains("allowed_signers:2: skipped"), "{v}");
+    assert!(v.stdout.contains("cert-authority"), "{v}");
+    assert!(v.stdout.contains("allowed_signers:3: skipped"), "{v}");
+    let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
+    let problems = show["problems"].to_string();
+    assert!(problems.contains("allowed_signers line skipped"), "{problems}");
+    // Bob's key is only on the skipped line: the refusal says which line and why.
+    let bob = world.who("bob", "laptop");
+    let bob_pub = bob_key.with_extension("pub");
+    let r = run(
+        &world,
+        &bob,
+        Some(&sock),
+        &["--sign", bob_pub.to_str().expect("utf8"), "note", &id, "x"],
+    )
+    .code(1);
+    assert!(r.stderr.contains("line 2 has this key but was skipped"), "{r}");
+}
+
+#[test]
+fn a_removed_allowed_signers_is_replaced_by_the_copy_this_host_read_and_said_so() {
+    let world = World::new();
+    let mut ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    ssh.agent(&[&alice_key]);
+    let path = allowed_signers(&world, &[format!("alice {}", ssh.public(&alice_key))]);
+    let sock = ssh.sock();
+    let alice = world.who("alice", "jump");
+    let id = declare(
+        &world,
+        &alice,
+        Some(&sock),
+        &["--sign", "agent", "--require-signatures"],
+    );
+    run(&world, &alice, None, &["show", &id]).ok();
+    std::fs::remove_file(&path).expect("rm");
+    run(
+        &world,
+        &alice,
+        Some(&sock),
+        &["--sign", "agent", "note", &id, "still signed"],
+    )
+    .ok();
+    let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
+    assert_eq!(show["title"], "Signed", "{show}");
+    assert_eq!(show["notes"], 1, "{show}");
+    let problems = show["problems"].to_string();
+    assert!(
+        problems.contains("allowed_signers is missing from the shared directory")
+            && problems.contains("using the copy this host read at"),
+        "{problems}"
+    );
+    let v = run(&world, &alice, None, &["verify", &id]).ok();
+    assert!(v.stdout.contains("signed by alice"), "{v}");
+    assert!(v.stdout.contains("using the copy this host read at"), "{v}");
+}

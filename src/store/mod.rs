@@ -159,8 +159,28 @@ impl Store {
     }
 
     /// The `allowed_signers` file in force, parsed (missing: empty, so nothing verifies).
+    /// The shared file, when gone, is replaced by the copy this host last read (see
+    /// [`Store::kept_allowed_signers_path`]).
     pub fn allowed_signers(&self) -> crate::domain::signing::AllowedSigners {
-        load_allowed_signers(&self.allowed_signers_path(), self.allowed_signers_follows())
+        load_trust(
+            &self.allowed_signers_path(),
+            self.allowed_signers_follows(),
+            self.kept_allowed_signers_path().as_deref(),
+        )
+    }
+
+    /// Where this host keeps the last good shared `allowed_signers` it read, per shared root
+    /// (`None` when the config names its own file: that one is the responder's to keep).
+    pub fn kept_allowed_signers_path(&self) -> Option<PathBuf> {
+        if self.allowed_signers_follows() {
+            return None;
+        }
+        let key = blake3::hash(self.root.to_string_lossy().as_bytes()).to_hex();
+        Some(
+            self.state_dir
+                .join("trust")
+                .join(format!("{}.allowed_signers", &key.as_str()[..16])),
+        )
     }
 
     /// Whether the file in force may be a symlink: the responder's own (config) file may; the
@@ -181,6 +201,46 @@ pub fn load_allowed_signers(path: &Path, follow: bool) -> crate::domain::signing
     read_allowed_signers(path, follow)
         .map(|b| crate::domain::signing::AllowedSigners::parse(&String::from_utf8_lossy(&b)))
         .unwrap_or_default()
+}
+
+/// [`load_allowed_signers`], keeping a copy of what was read in `kept` (when it differs), and
+/// falling back to that copy when the file is missing — with a note saying so, for the problems.
+pub fn load_trust(path: &Path, follow: bool, kept: Option<&Path>) -> crate::domain::signing::AllowedSigners {
+    use crate::domain::signing::AllowedSigners;
+    let parse = |b: &[u8]| AllowedSigners::parse(&String::from_utf8_lossy(b));
+    match (read_allowed_signers(path, follow), kept) {
+        (Ok(bytes), Some(kept)) => {
+            if std::fs::read(kept).ok().as_deref() != Some(&bytes[..]) {
+                if let Some(dir) = kept.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                let _ = fsutil::write_atomic(kept, &bytes, Sharing::private());
+            }
+            parse(&bytes)
+        }
+        (Ok(bytes), None) => parse(&bytes),
+        (Err(e), Some(kept)) if e.kind() == std::io::ErrorKind::NotFound => {
+            let Ok(bytes) = read_allowed_signers(kept, false) else {
+                return AllowedSigners::default();
+            };
+            let when = std::fs::metadata(kept)
+                .and_then(|m| m.modified())
+                .map(|t| {
+                    chrono::DateTime::<chrono::Utc>::from(t)
+                        .format("%Y-%m-%d %H:%M:%S UTC")
+                        .to_string()
+                })
+                .unwrap_or_else(|_| "an earlier time".into());
+            let mut a = parse(&bytes);
+            a.note = Some(format!(
+                "allowed_signers is missing from the shared directory ({}); using the copy this host read at {when} ({})",
+                path.display(),
+                kept.display()
+            ));
+            a
+        }
+        _ => AllowedSigners::default(),
+    }
 }
 
 /// The bytes of an `allowed_signers` file, read as [`load_allowed_signers`] says.
