@@ -720,3 +720,51 @@ fn a_removed_allowed_signers_is_replaced_by_the_copy_this_host_read_and_said_so(
     assert!(v.stdout.contains("signed by alice"), "{v}");
     assert!(v.stdout.contains("using the copy this host read at"), "{v}");
 }
+
+#[test]
+fn a_locked_agent_says_how_to_unlock_it() {
+    let world = World::new();
+    let mut ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    ssh.agent(&[&alice_key]);
+    let sock = ssh.sock();
+    let askpass = ssh.dir.path().join("askpass.sh");
+    std::fs::write(&askpass, "#!/bin/sh\necho lockpw\n").expect("askpass");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let mut lock = Command::new("ssh-add")
+        .arg("-x")
+        .env("SSH_AUTH_SOCK", &sock)
+        .env("SSH_ASKPASS", &askpass)
+        .env("SSH_ASKPASS_REQUIRE", "force")
+        .env("DISPLAY", ":0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssh-add -x");
+    drop(lock.stdin.take());
+    if !lock.wait().expect("wait").success() {
+        eprintln!("ssh-add -x needs a terminal here: skipped");
+        return;
+    }
+    let alice = world.who("alice", "jump");
+    let r = run(
+        &world,
+        &alice,
+        Some(&sock),
+        &[
+            "--sign",
+            "agent",
+            "declare",
+            "--playbook",
+            "ransomware",
+            "--title",
+            "T",
+            "--severity",
+            "2",
+        ],
+    )
+    .code(1);
+    assert!(r.stderr.contains("ssh-add -X"), "{r}");
+}
