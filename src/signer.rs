@@ -48,13 +48,13 @@ pub enum SignError {
         "cannot reach the ssh-agent at {0}: {1} — is it still running (forwarded agents end with their ssh session)?"
     )]
     AgentUnreachable(String, String),
-    #[error("the ssh-agent holds no keys — add yours with `ssh-add`")]
+    #[error("the ssh-agent holds no keys, or it is locked (a locked agent lists none: unlock it with `ssh-add -X`) — otherwise add yours with `ssh-add`")]
     AgentEmpty,
     #[error("the ssh-agent holds {0} keys — say which one signs: --sign ~/.ssh/KEY.pub (or WARROOM_SIGNING_KEY)")]
     AgentAmbiguous(usize),
-    #[error("key {0} is not in the ssh-agent — add it with `ssh-add {1}`")]
+    #[error("key {0} is not in the ssh-agent — add it with `ssh-add {1}` (if the agent is locked, it lists no keys: `ssh-add -X` unlocks it)")]
     NotInAgent(String, String),
-    #[error("the ssh-agent refused to sign with {0} ({1}) — a key added with `ssh-add -c` needs confirming; try again or check the agent")]
+    #[error("the ssh-agent refused to sign with {0} ({1}) — a key added with `ssh-add -c` needs confirming, and a locked agent refuses (`ssh-add -X` unlocks it); try again or check the agent")]
     AgentRefused(String, String),
     #[error("cannot read signing key {0}: {1}")]
     Unreadable(String, String),

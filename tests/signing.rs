@@ -467,3 +467,304 @@ fn exports_and_bundles_carry_a_detached_signature_that_verify_and_bundle_check_c
     let c = run(&world, &erin, None, &["bundle", "--check", t]).code(1);
     assert!(c.stdout.contains("signature does not match"), "{c}");
 }
+
+/// Append a hand-written record, correctly chained, to `log` (an attacker with write access).
+fn plant(log: &Path, by: &str, kind: &str, body: &str, n: u64) {
+    let lines = lines_of(log);
+    let last = lines.last().expect("a line");
+    let seq: u64 = field(last, "seq:").parse().unwrap_or_else(|_| {
+        let from = last.find("seq:").expect("seq") + 4;
+        last[from..].split(',').next().expect("seq").parse().expect("seq")
+    });
+    let at = chrono_now_ms() + 10;
+    let line = format!(
+        "(v:1,id:\"01JDPLANTED0000000000000{n:02}\",at:{at},wall:{at},occurred:None,by:\"{by}\",seq:{},prev:\"{}\",kind:\"{kind}\",body:{body})\n",
+        seq + 1,
+        blake3_hex(last.as_bytes())
+    );
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(log).expect("open");
+    f.write_all(line.as_bytes()).expect("plant");
+}
+
+#[test]
+fn an_unsigned_disowned_cancels_nothing_and_the_writer_never_signs_over_a_planted_line() {
+    let world = World::new();
+    let mut ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    ssh.agent(&[&alice_key]);
+    allowed_signers(&world, &[format!("alice {}", ssh.public(&alice_key))]);
+    let sock = ssh.sock();
+    let alice = world.who("alice", "jump");
+    let id = declare(
+        &world,
+        &alice,
+        Some(&sock),
+        &["--sign", "agent", "--require-signatures"],
+    );
+    run(&world, &alice, Some(&sock), &["--sign", "agent", "note", &id, "signed"]).ok();
+    let log = world.log_of(&alice, &id);
+    let n = lines_of(&log).len() as u64;
+
+    // Unsigned, chained: disown everything alice wrote (the declaration too), then a forged
+    // severity change.
+    let all: Vec<String> = (1..=n).map(|s| s.to_string()).collect();
+    plant(
+        &log,
+        &alice.writer(),
+        "Disowned",
+        &format!("(seqs:[{}])", all.join(",")),
+        1,
+    );
+    plant(&log, &alice.writer(), "SeverityChanged", "(severity:1,reason:None)", 2);
+    let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
+    let text = show.to_string();
+    assert_eq!(show["title"], "Signed", "{text}");
+    assert!(!text.contains("never wrote this record"), "{text}");
+    assert_eq!(show["notes"], 1, "{text}");
+    assert!(
+        text.contains("Disowned not applied: it carries no valid SSH signature"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SeverityChanged not applied: it carries no valid SSH signature"),
+        "{text}"
+    );
+    assert_ne!(show["severity"].to_string(), "1", "{text}");
+
+    // Alice's next write would sign over the planted lines: refused, with what to do.
+    let before = std::fs::read(&log).expect("log");
+    let r = run(&world, &alice, Some(&sock), &["--sign", "agent", "note", &id, "more"]).code(1);
+    assert!(r.stderr.contains("TAMPERED") && r.stderr.contains("never wrote"), "{r}");
+    assert!(r.stderr.contains(".tampered"), "{r}");
+    assert_eq!(std::fs::read(&log).expect("log"), before, "nothing written");
+
+    // Doing what it says: the log is rebuilt from this host's copy and signed.
+    std::fs::rename(&log, log.with_extension("ronl.tampered")).expect("rename");
+    run(&world, &alice, Some(&sock), &["--sign", "agent", "note", &id, "more"]).ok();
+    let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
+    assert_eq!(show["notes"], 2, "{show}");
+    assert_eq!(show["title"], "Signed");
+
+    // A bundle of this signature-required incident passes its own check: the allowed_signers it
+    // was checked against travels in it.
+    let tar = world.path().join("req.tar");
+    let t = tar.to_str().expect("utf8");
+    run(&world, &alice, None, &["bundle", &id, "-o", t]).ok();
+    std::fs::remove_file(world.root().join("allowed_signers")).expect("rm");
+    let c = run(&world, &alice, None, &["bundle", "--check", t]).ok();
+    assert!(c.stdout.contains("allowed_signers in the bundle"), "{c}");
+    assert!(!c.stdout.contains("TAMPERED"), "{c}");
+}
+
+/// Run warroom, killing it if it takes more than 20 s (a read that blocks): its output.
+fn run_bounded(world: &World, who: &Who, sock: Option<&Path>, args: &[&str]) -> common::Run {
+    let mut c = world.cmd(who);
+    c.env_remove("SSH_AUTH_SOCK").env_remove("WARROOM_SIGNING_KEY");
+    if let Some(s) = sock {
+        c.env("SSH_AUTH_SOCK", s);
+    }
+    let mut child = c
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let t0 = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if t0.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("warroom {args:?} hung (blocked on a read)");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    common::Run::from_output(child.wait_with_output().expect("output"))
+}
+
+#[test]
+fn an_allowed_signers_that_is_a_fifo_or_a_symlink_is_not_read_and_hangs_nothing() {
+    let world = World::new();
+    let mut ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    ssh.agent(&[&alice_key]);
+    let path = allowed_signers(&world, &[format!("alice {}", ssh.public(&alice_key))]);
+    let sock = ssh.sock();
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, Some(&sock), &["--sign", "agent"]);
+
+    // A FIFO nobody writes to: every verb still answers.
+    std::fs::remove_file(&path).expect("rm");
+    let st = Command::new("mkfifo").arg(&path).status().expect("mkfifo");
+    assert!(st.success());
+    run_bounded(&world, &alice, None, &["show", &id]).ok();
+    run_bounded(&world, &alice, None, &["list"]).ok();
+    run_bounded(&world, &alice, None, &["verify", &id]);
+    run_bounded(&world, &alice, Some(&sock), &["--sign", "agent", "note", &id, "x"]).ok();
+
+    // A symlink below the root to a good file: not followed, so nothing is signed by alice.
+    std::fs::remove_file(&path).expect("rm");
+    let elsewhere = ssh.dir.path().join("real_allowed_signers");
+    std::fs::write(&elsewhere, format!("alice {}\n", ssh.public(&alice_key))).expect("write");
+    std::os::unix::fs::symlink(&elsewhere, &path).expect("symlink");
+    let v = run_bounded(&world, &alice, None, &["verify", &id]);
+    assert!(!v.stdout.contains("signed by alice"), "{v}");
+}
+
+#[test]
+fn a_key_the_allowed_signers_does_not_allow_is_refused_by_the_writer_even_where_not_required() {
+    let world = World::new();
+    let mut ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    let eve_key = ssh.keygen("eve", "ed25519");
+    ssh.agent(&[&alice_key, &eve_key]);
+    allowed_signers(&world, &[format!("alice {}", ssh.public(&alice_key))]);
+    let sock = ssh.sock();
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, None, &[]);
+    let bob = world.who("bob", "laptop");
+    let eve_pub = eve_key.with_extension("pub");
+    let r = run(
+        &world,
+        &bob,
+        Some(&sock),
+        &["--sign", eve_pub.to_str().expect("utf8"), "note", &id, "x"],
+    )
+    .code(1);
+    assert!(
+        r.stderr.contains("every reader would call your signature tampering"),
+        "{r}"
+    );
+    assert!(r.stderr.contains("add a line `bob ssh-ed25519 "), "{r}");
+    let v = run(&world, &alice, None, &["verify", &id]).ok();
+    assert!(!v.stdout.contains("bob@"), "nothing written for bob: {v}");
+}
+
+#[test]
+fn skipped_allowed_signers_lines_are_named_with_file_line_and_why() {
+    let world = World::new();
+    let mut ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    let bob_key = ssh.keygen("bob", "ed25519");
+    ssh.agent(&[&alice_key, &bob_key]);
+    allowed_signers(
+        &world,
+        &[
+            format!("alice {}", ssh.public(&alice_key)),
+            format!("bob cert-authority {}", ssh.public(&bob_key)),
+            "this is not a key line".to_string(),
+        ],
+    );
+    let sock = ssh.sock();
+    let alice = world.who("alice", "jump");
+    let id = declare(
+        &world,
+        &alice,
+        Some(&sock),
+        &["--sign", &alice_key.with_extension("pub").to_string_lossy()],
+    );
+    let v = run(&world, &alice, None, &["verify", &id]).ok();
+    assert!(v.stdout.contains("allowed_signers:2: skipped"), "{v}");
+    assert!(v.stdout.contains("cert-authority"), "{v}");
+    assert!(v.stdout.contains("allowed_signers:3: skipped"), "{v}");
+    let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
+    let problems = show["problems"].to_string();
+    assert!(problems.contains("allowed_signers line skipped"), "{problems}");
+    // Bob's key is only on the skipped line: the refusal says which line and why.
+    let bob = world.who("bob", "laptop");
+    let bob_pub = bob_key.with_extension("pub");
+    let r = run(
+        &world,
+        &bob,
+        Some(&sock),
+        &["--sign", bob_pub.to_str().expect("utf8"), "note", &id, "x"],
+    )
+    .code(1);
+    assert!(r.stderr.contains("line 2 has this key but was skipped"), "{r}");
+}
+
+#[test]
+fn a_removed_allowed_signers_is_replaced_by_the_copy_this_host_read_and_said_so() {
+    let world = World::new();
+    let mut ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    ssh.agent(&[&alice_key]);
+    let path = allowed_signers(&world, &[format!("alice {}", ssh.public(&alice_key))]);
+    let sock = ssh.sock();
+    let alice = world.who("alice", "jump");
+    let id = declare(
+        &world,
+        &alice,
+        Some(&sock),
+        &["--sign", "agent", "--require-signatures"],
+    );
+    run(&world, &alice, None, &["show", &id]).ok();
+    std::fs::remove_file(&path).expect("rm");
+    run(
+        &world,
+        &alice,
+        Some(&sock),
+        &["--sign", "agent", "note", &id, "still signed"],
+    )
+    .ok();
+    let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
+    assert_eq!(show["title"], "Signed", "{show}");
+    assert_eq!(show["notes"], 1, "{show}");
+    let problems = show["problems"].to_string();
+    assert!(
+        problems.contains("allowed_signers is missing from the shared directory")
+            && problems.contains("using the copy this host read at"),
+        "{problems}"
+    );
+    let v = run(&world, &alice, None, &["verify", &id]).ok();
+    assert!(v.stdout.contains("signed by alice"), "{v}");
+    assert!(v.stdout.contains("using the copy this host read at"), "{v}");
+}
+
+#[test]
+fn a_locked_agent_says_how_to_unlock_it() {
+    let world = World::new();
+    let mut ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    ssh.agent(&[&alice_key]);
+    let sock = ssh.sock();
+    let askpass = ssh.dir.path().join("askpass.sh");
+    std::fs::write(&askpass, "#!/bin/sh\necho lockpw\n").expect("askpass");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let mut lock = Command::new("ssh-add")
+        .arg("-x")
+        .env("SSH_AUTH_SOCK", &sock)
+        .env("SSH_ASKPASS", &askpass)
+        .env("SSH_ASKPASS_REQUIRE", "force")
+        .env("DISPLAY", ":0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssh-add -x");
+    drop(lock.stdin.take());
+    if !lock.wait().expect("wait").success() {
+        eprintln!("ssh-add -x needs a terminal here: skipped");
+        return;
+    }
+    let alice = world.who("alice", "jump");
+    let r = run(
+        &world,
+        &alice,
+        Some(&sock),
+        &[
+            "--sign",
+            "agent",
+            "declare",
+            "--playbook",
+            "ransomware",
+            "--title",
+            "T",
+            "--severity",
+            "2",
+        ],
+    )
+    .code(1);
+    assert!(r.stderr.contains("ssh-add -X"), "{r}");
+}

@@ -107,9 +107,23 @@ fn private_store(root: &Path, tmp: &Path) -> Store {
     }
 }
 
-/// Write `files` under `<tmp>/root/<id>/` and verify and fold them there.
-fn verify_copy(id: &str, files: &[(String, Vec<u8>)], tmp: &Path) -> Result<(Value, Incident, Store)> {
+/// The member holding the `allowed_signers` a bundle was checked against (beside the manifest).
+const TRUST_MEMBER: &str = crate::store::ALLOWED_SIGNERS_FILE;
+
+/// Write `files` under `<tmp>/root/<id>/` (and `trust` as the root's `allowed_signers`) and
+/// verify and fold them there.
+fn verify_copy(
+    id: &str,
+    files: &[(String, Vec<u8>)],
+    trust: Option<&[u8]>,
+    tmp: &Path,
+) -> Result<(Value, Incident, Store)> {
     let root = tmp.join("root");
+    if let Some(t) = trust {
+        std::fs::create_dir_all(&root).map_err(|e| Fail::new(format!("cannot unpack: {e}")))?;
+        std::fs::write(root.join(TRUST_MEMBER), t)
+            .map_err(|e| Fail::new(format!("cannot unpack {TRUST_MEMBER}: {e}")))?;
+    }
     for (rel, bytes) in files {
         let path = root.join(id).join(rel);
         if let Some(parent) = path.parent() {
@@ -132,7 +146,11 @@ pub fn bundle(g: &Global, wanted: &str, output: &Path) -> Result<()> {
         eprintln!("not bundled: {}", sanitize(s));
     }
     let tmp = tempfile::tempdir().map_err(|e| Fail::new(format!("cannot make a temporary folder: {e}")))?;
-    let (verify, inc, store) = verify_copy(&id, &files, tmp.path())?;
+    // Signatures are checked against the allowed_signers in force here, and that file goes into
+    // the bundle (and its manifest), so `--check` checks against the same one.
+    let trust_path = ctx.store.allowed_signers_path();
+    let trust = crate::store::read_allowed_signers(&trust_path, ctx.store.allowed_signers_follows()).ok();
+    let (verify, inc, store) = verify_copy(&id, &files, trust.as_deref(), tmp.path())?;
     let now = now_ms();
     let export = {
         let ctx2 = Ctx {
@@ -152,7 +170,12 @@ pub fn bundle(g: &Global, wanted: &str, output: &Path) -> Result<()> {
         "by": by,
         "incident": id,
         "title": sanitize(inc.state.title()),
-        "files": files.iter().map(|(rel, b)| json!({"path": format!("{id}/{rel}"), "size": b.len(), "blake3": hex(b)})).collect::<Vec<_>>(),
+        "files": files
+            .iter()
+            .map(|(rel, b)| json!({"path": format!("{id}/{rel}"), "size": b.len(), "blake3": hex(b)}))
+            .chain(trust.iter().map(|b| json!({"path": TRUST_MEMBER, "size": b.len(), "blake3": hex(b)})))
+            .collect::<Vec<_>>(),
+        "allowed_signers": trust.as_ref().map(|_| json!({"path": TRUST_MEMBER, "from": sanitize(&trust_path.display().to_string())})),
         "not_bundled": skipped.iter().map(|s| sanitize(s)).collect::<Vec<_>>(),
         "verify": verify,
         "export": export,
@@ -170,6 +193,9 @@ pub fn bundle(g: &Global, wanted: &str, output: &Path) -> Result<()> {
     add(MANIFEST, &manifest).map_err(|e| Fail::new(format!("cannot build the tar: {e}")))?;
     for (rel, b) in &files {
         add(&format!("{id}/{rel}"), b).map_err(|e| Fail::new(format!("cannot build the tar: {e}")))?;
+    }
+    if let Some(b) = &trust {
+        add(TRUST_MEMBER, b).map_err(|e| Fail::new(format!("cannot build the tar: {e}")))?;
     }
     let bytes = tar
         .into_inner()
@@ -365,7 +391,15 @@ pub fn check(g: &Global, file: &Path) -> Result<()> {
     // Fold and verify what the bundle holds, as it holds it.
     let prefix = format!("{id}/");
     let root = tmp.path().join("root");
+    let mut trust_note = "no allowed_signers in the bundle: signatures not checked";
     for (name, spool) in &spooled {
+        if name == TRUST_MEMBER {
+            std::fs::create_dir_all(&root).map_err(|e| Fail::new(format!("cannot unpack: {e}")))?;
+            std::fs::rename(spool, root.join(TRUST_MEMBER))
+                .map_err(|e| Fail::new(format!("cannot unpack {TRUST_MEMBER}: {e}")))?;
+            trust_note = "signatures checked against the allowed_signers in the bundle (the one it was made with)";
+            continue;
+        }
         let Some(rel) = name.strip_prefix(&prefix).filter(|rel| safe(Path::new(rel))) else {
             continue;
         };
@@ -375,7 +409,8 @@ pub fn check(g: &Global, file: &Path) -> Result<()> {
         }
         std::fs::rename(spool, &path).map_err(|e| Fail::new(format!("cannot unpack {rel}: {e}")))?;
     }
-    let (verify, inc, _) = verify_copy(&id, &[], tmp.path())?;
+    let (verify, inc, _) = verify_copy(&id, &[], None, tmp.path())?;
+    outln!("{trust_note}");
     let verify_ok = verify["ok"].as_bool().unwrap_or(false);
     for e in verify["errors"].as_array().into_iter().flatten() {
         outln!("TAMPERED: {}", sanitize(e.as_str().unwrap_or_default()));

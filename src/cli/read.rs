@@ -669,6 +669,9 @@ pub fn verify(g: &Global, wanted: &str) -> Result<()> {
     for c in &r.crashes {
         outln!("crash: {c}");
     }
+    for t in &r.trust_skipped {
+        outln!("allowed_signers: {}", sanitize(t));
+    }
     for e in &r.errors {
         outln!("TAMPERED: {e}");
     }

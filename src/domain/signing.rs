@@ -42,6 +42,12 @@ pub struct Entry {
 pub struct AllowedSigners {
     pub entries: Vec<Entry>,
     pub skipped: Vec<(usize, String)>,
+    /// The key found on a skipped line, if one parses there: a signature by it is told why
+    /// that line did not count.
+    pub skipped_keys: Vec<(usize, PublicKey)>,
+    /// Where it came from when that is worth a problem (the shared file is missing and this
+    /// host's kept copy is used): a sentence.
+    pub note: Option<String>,
 }
 
 /// A signature that checked out.
@@ -62,8 +68,8 @@ pub enum SigError {
     Namespace(String, String),
     #[error("signature does not match (key {0})")]
     Mismatch(String),
-    #[error("key {0} is not in allowed_signers for `{1}`")]
-    NotAllowed(String, String),
+    #[error("key {0} is not in allowed_signers for `{1}`{2}")]
+    NotAllowed(String, String, String),
     #[error("key {0} is not valid at that time (allowed_signers valid-after/valid-before)")]
     Expired(String),
     #[error("no allowed_signers file: signatures cannot be checked (key {0})")]
@@ -85,7 +91,12 @@ impl AllowedSigners {
             }
             match parse_line(line, i + 1) {
                 Ok(e) => out.entries.push(e),
-                Err(why) => out.skipped.push((i + 1, why)),
+                Err(why) => {
+                    if let Some(k) = key_on(line) {
+                        out.skipped_keys.push((i + 1, k));
+                    }
+                    out.skipped.push((i + 1, why));
+                }
             }
         }
         out
@@ -147,7 +158,11 @@ impl AllowedSigners {
         } else if self.entries.is_empty() {
             Err(SigError::NoTrust(fp.to_string()))
         } else {
-            Err(SigError::NotAllowed(fp.to_string(), writer.to_string()))
+            Err(SigError::NotAllowed(
+                fp.to_string(),
+                writer.to_string(),
+                self.skipped_hint(key),
+            ))
         }
     }
 }
@@ -179,9 +194,33 @@ impl AllowedSigners {
         match principal {
             Some(principal) => Ok(Verified { principal, fingerprint }),
             None if self.entries.is_empty() => Err(SigError::NoTrust(fingerprint)),
-            None => Err(SigError::NotAllowed(fingerprint, "anyone".into())),
+            None => Err(SigError::NotAllowed(
+                fingerprint,
+                "anyone".into(),
+                self.skipped_hint(&key),
+            )),
         }
     }
+}
+
+impl AllowedSigners {
+    /// "; line N names this key but was skipped: why", for each skipped line with `key`.
+    fn skipped_hint(&self, key: &PublicKey) -> String {
+        self.skipped_keys
+            .iter()
+            .filter(|(_, k)| k.key_data() == key.key_data())
+            .filter_map(|(n, _)| self.skipped.iter().find(|(m, _)| m == n))
+            .map(|(n, why)| format!("; allowed_signers line {n} has this key but was skipped: {why}"))
+            .collect()
+    }
+}
+
+/// The first `keytype base64` pair on a line that parses as a public key.
+fn key_on(line: &str) -> Option<PublicKey> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words
+        .windows(2)
+        .find_map(|w| PublicKey::from_openssh(&format!("{} {}", w[0], w[1])).ok())
 }
 
 /// The fingerprint (`SHA256:...`) of the key inside an armored SSHSIG, if it parses.

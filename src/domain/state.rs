@@ -277,10 +277,13 @@ pub struct IncidentState {
     /// The responder's config requires signatures on every incident.
     require_signatures: bool,
     claim: Claim,
-    /// Every `Declared` record in the set, by key: the claimed one is looked up here.
-    declareds: BTreeMap<EventKey, (String, u64)>,
-    /// (log, seq) of records their log's writer disowned (`Disowned`): planted, never applied.
-    disowned: BTreeSet<(String, u64)>,
+    /// Every `Declared` record in the set, by key: the claimed one is looked up here. The flag
+    /// is its `require_signatures`: kept outside the fold, so no later record can take it away.
+    declareds: BTreeMap<EventKey, (String, u64, bool)>,
+    /// (log, seq) of records their log's writer disowned (`Disowned`) → the seqs (in that log) of
+    /// the `Disowned` records that say so. A disowning counts only where its record may take
+    /// effect (signed, where signatures are required), and never for a `Declared` record.
+    disowned: BTreeMap<(String, u64), BTreeSet<u64>>,
     /// What the reader found wrong with a record's place in its log's hash chain, by (log, seq):
     /// a fact about the files, kept across replays.
     marks: BTreeMap<(String, u64), String>,
@@ -365,7 +368,7 @@ impl IncidentState {
             require_signatures: false,
             claim: Claim::Unchecked,
             declareds: BTreeMap::new(),
-            disowned: BTreeSet::new(),
+            disowned: BTreeMap::new(),
             marks: BTreeMap::new(),
             checkpoints: Vec::new(),
             checkpoint_every: CHECKPOINT_EVERY,
@@ -392,7 +395,7 @@ impl IncidentState {
     fn declared_key(&self) -> Option<&EventKey> {
         self.declareds
             .iter()
-            .find(|(k, (by, seq))| {
+            .find(|(k, (by, seq, _))| {
                 *seq == 1
                     && match &self.claim {
                         Claim::Unchecked => true,
@@ -447,6 +450,10 @@ impl IncidentState {
     }
 
     /// Whether records must be signed: the declaration says so, or the responder's config.
+    ///
+    /// The declaration's word is read from the claimed `Declared` record itself, not from the
+    /// fold's result: a record that disowns, replaces or out-sorts the declaration cannot lift
+    /// the requirement.
     pub fn requires_signatures(&self) -> bool {
         self.require_signatures
             || self
@@ -454,6 +461,22 @@ impl IncidentState {
                 .declared
                 .as_ref()
                 .is_some_and(|d| d.value.require_signatures)
+            || self
+                .declared_key()
+                .is_some_and(|k| self.declareds.get(k).is_some_and(|d| d.2))
+    }
+
+    /// Whether record `seq` of `log` was disowned by its log's writer in a way that counts: by a
+    /// `Disowned` record that may itself take effect (signed, where signatures are required). A
+    /// `Declared` record is never disowned (the declaration and what it requires stay).
+    fn is_disowned(&self, e: &Event) -> bool {
+        if matches!(e.body, Body::Declared(_) | Body::Disowned(_)) {
+            return false;
+        }
+        let Some(by) = self.disowned.get(&(e.log.clone(), e.seq)) else {
+            return false;
+        };
+        !self.requires_signatures() || by.iter().any(|s| self.signed_by(&e.log, *s).is_some())
     }
 
     /// Record what the reader found wrong with record `seq` of `log` (chain broken, edited).
@@ -692,10 +715,13 @@ impl IncidentState {
 
     fn add(&mut self, e: Event) {
         if matches!(e.body, Body::Declared(_)) {
-            self.declareds.insert(e.key(), (e.by.clone(), e.seq));
+            let require = matches!(&e.body, Body::Declared(d) if d.require_signatures);
+            self.declareds.insert(e.key(), (e.by.clone(), e.seq, require));
         }
         if let Body::Disowned(d) = &e.body {
-            self.disowned.extend(d.seqs.iter().map(|s| (e.log.clone(), *s)));
+            for s in &d.seqs {
+                self.disowned.entry((e.log.clone(), *s)).or_default().insert(e.seq);
+            }
         }
         let seen = Seen {
             id: e.id.clone(),
@@ -1283,7 +1309,7 @@ impl IncidentState {
             return; // judged once the claim is read (replayed then)
         }
         let before_declared = !matches!(e.body, Body::Declared(_)) && self.declared_key().is_some_and(|k| e.key() < *k);
-        let disowned = !matches!(e.body, Body::Disowned(_)) && self.disowned.contains(&(e.log.clone(), e.seq));
+        let disowned = self.is_disowned(e);
         let verdict = if disowned {
             Err(RuleViolation(
                 "its log's writer says it never wrote this record (planted under their name)".into(),

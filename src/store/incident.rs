@@ -365,7 +365,11 @@ impl Source {
         let dir = store.incident_dir(id);
         let mut reader = IncidentReader::new(dir.clone());
         reader.remember(memory.heads.clone());
-        reader.set_trust(store.allowed_signers_path());
+        reader.set_trust(
+            store.allowed_signers_path(),
+            store.allowed_signers_follows(),
+            store.kept_allowed_signers_path(),
+        );
         Source {
             id: id.to_string(),
             reader,

@@ -159,19 +159,112 @@ impl Store {
     }
 
     /// The `allowed_signers` file in force, parsed (missing: empty, so nothing verifies).
+    /// The shared file, when gone, is replaced by the copy this host last read (see
+    /// [`Store::kept_allowed_signers_path`]).
     pub fn allowed_signers(&self) -> crate::domain::signing::AllowedSigners {
-        load_allowed_signers(&self.allowed_signers_path())
+        load_trust(
+            &self.allowed_signers_path(),
+            self.allowed_signers_follows(),
+            self.kept_allowed_signers_path().as_deref(),
+        )
+    }
+
+    /// Where this host keeps the last good shared `allowed_signers` it read, per shared root
+    /// (`None` when the config names its own file: that one is the responder's to keep).
+    pub fn kept_allowed_signers_path(&self) -> Option<PathBuf> {
+        if self.allowed_signers_follows() {
+            return None;
+        }
+        let key = blake3::hash(self.root.to_string_lossy().as_bytes()).to_hex();
+        Some(
+            self.state_dir
+                .join("trust")
+                .join(format!("{}.allowed_signers", &key.as_str()[..16])),
+        )
+    }
+
+    /// Whether the file in force may be a symlink: the responder's own (config) file may; the
+    /// shared one, below the root, never is followed.
+    pub fn allowed_signers_follows(&self) -> bool {
+        self.trust.allowed_signers.is_some()
     }
 }
 
-/// Read and parse an `allowed_signers` file (never following a symlink in the shared root is
-/// not needed here: it is a trust anchor the responder chose); missing or unreadable: empty.
-pub fn load_allowed_signers(path: &Path) -> crate::domain::signing::AllowedSigners {
-    std::fs::read(path)
-        .ok()
-        .filter(|b| b.len() <= 4 * 1024 * 1024)
+/// The largest `allowed_signers` file read.
+pub const MAX_ALLOWED_SIGNERS: u64 = 4 * 1024 * 1024;
+
+/// Read and parse an `allowed_signers` file; missing or unreadable: empty. Only a regular file is
+/// read (a FIFO or a device would block every reader), opened non-blocking and checked after
+/// opening, at most [`MAX_ALLOWED_SIGNERS`]; a symlink is followed only when `follow` (the
+/// responder's own file from the config; never the shared one).
+pub fn load_allowed_signers(path: &Path, follow: bool) -> crate::domain::signing::AllowedSigners {
+    read_allowed_signers(path, follow)
         .map(|b| crate::domain::signing::AllowedSigners::parse(&String::from_utf8_lossy(&b)))
         .unwrap_or_default()
+}
+
+/// [`load_allowed_signers`], keeping a copy of what was read in `kept` (when it differs), and
+/// falling back to that copy when the file is missing — with a note saying so, for the problems.
+pub fn load_trust(path: &Path, follow: bool, kept: Option<&Path>) -> crate::domain::signing::AllowedSigners {
+    use crate::domain::signing::AllowedSigners;
+    let parse = |b: &[u8]| AllowedSigners::parse(&String::from_utf8_lossy(b));
+    match (read_allowed_signers(path, follow), kept) {
+        (Ok(bytes), Some(kept)) => {
+            if std::fs::read(kept).ok().as_deref() != Some(&bytes[..]) {
+                if let Some(dir) = kept.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                let _ = fsutil::write_atomic(kept, &bytes, Sharing::private());
+            }
+            parse(&bytes)
+        }
+        (Ok(bytes), None) => parse(&bytes),
+        (Err(e), Some(kept)) if e.kind() == std::io::ErrorKind::NotFound => {
+            let Ok(bytes) = read_allowed_signers(kept, false) else {
+                return AllowedSigners::default();
+            };
+            let when = std::fs::metadata(kept)
+                .and_then(|m| m.modified())
+                .map(|t| {
+                    chrono::DateTime::<chrono::Utc>::from(t)
+                        .format("%Y-%m-%d %H:%M:%S UTC")
+                        .to_string()
+                })
+                .unwrap_or_else(|_| "an earlier time".into());
+            let mut a = parse(&bytes);
+            a.note = Some(format!(
+                "allowed_signers is missing from the shared directory ({}); using the copy this host read at {when} ({})",
+                path.display(),
+                kept.display()
+            ));
+            a
+        }
+        _ => AllowedSigners::default(),
+    }
+}
+
+/// The bytes of an `allowed_signers` file, read as [`load_allowed_signers`] says.
+pub fn read_allowed_signers(path: &Path, follow: bool) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = if follow {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        if !f.metadata()?.is_file() {
+            return Err(std::io::Error::other("not a regular file"));
+        }
+        f
+    } else {
+        fsutil::open_read(path)?
+    };
+    let mut bytes = Vec::new();
+    f.take(MAX_ALLOWED_SIGNERS + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_ALLOWED_SIGNERS {
+        return Err(std::io::Error::other("larger than 4 MiB"));
+    }
+    Ok(bytes)
 }
 
 impl Store {

@@ -100,6 +100,10 @@ pub struct IncidentReader {
     /// The `allowed_signers` file signatures are checked against, and its parsed contents
     /// (reloaded when its size or modification time changes).
     trust_path: Option<PathBuf>,
+    trust_follow: bool,
+    trust_kept: Option<PathBuf>,
+    /// The note of the trust in force, once reported (reported again only when it changes).
+    trust_note: Option<String>,
     trust: (Option<(u64, i128)>, Arc<AllowedSigners>),
 }
 
@@ -134,18 +138,26 @@ impl IncidentReader {
             remembered: BTreeMap::new(),
             reported_short: BTreeMap::new(),
             trust_path: None,
+            trust_follow: false,
+            trust_kept: None,
+            trust_note: None,
             trust: (None, Arc::new(AllowedSigners::default())),
         }
     }
 
     /// Check signatures against this `allowed_signers` file (none set: no signature verifies).
-    pub fn set_trust(&mut self, path: PathBuf) {
+    /// `follow`: the file may be a symlink (the responder's own file, never the shared one).
+    /// `kept`: this host's copy of the last good shared file, used when it is missing.
+    pub fn set_trust(&mut self, path: PathBuf, follow: bool, kept: Option<PathBuf>) {
+        self.trust_follow = follow;
+        self.trust_kept = kept;
         self.trust_path = Some(path);
         self.trust.0 = None;
     }
 
-    /// Reload the `allowed_signers` file if it changed (one `stat` per pass).
-    fn refresh_trust(&mut self) {
+    /// Reload the `allowed_signers` file if it changed (one `stat` per pass); each line it
+    /// skips is a problem (`file:line`, why), reported when the file is (re)read.
+    fn refresh_trust(&mut self, batch: &mut Batch) {
         let Some(path) = &self.trust_path else { return };
         let stamp = fs::metadata(path)
             .ok()
@@ -153,7 +165,25 @@ impl IncidentReader {
         if stamp.is_some() && stamp == self.trust.0 {
             return;
         }
-        self.trust = (stamp, Arc::new(super::load_allowed_signers(path)));
+        let trust = super::load_trust(path, self.trust_follow, self.trust_kept.as_deref());
+        if trust.note != self.trust_note {
+            if let Some(n) = &trust.note {
+                batch
+                    .problems
+                    .push(Problem::new(path.display().to_string(), None, n.clone()));
+            }
+            self.trust_note = trust.note.clone();
+        }
+        if stamp.is_some() {
+            for (n, why) in &trust.skipped {
+                batch.problems.push(Problem::new(
+                    path.display().to_string(),
+                    Some(*n as u64),
+                    format!("allowed_signers line skipped, does not count: {why}"),
+                ));
+            }
+        }
+        self.trust = (stamp, Arc::new(trust));
     }
 
     /// The heads this host saw on earlier runs: checked as the logs are read.
@@ -183,7 +213,7 @@ impl IncidentReader {
     /// close-to-open revalidation), read from the offset.
     pub fn poll(&mut self, now: Millis) -> Batch {
         let mut batch = Batch::default();
-        self.refresh_trust();
+        self.refresh_trust(&mut batch);
         let events_dir = self.dir.join(EVENTS_DIR);
         for (dir, rel) in [
             (&self.dir, self.id.clone()),

@@ -25,6 +25,8 @@ pub struct Report {
     pub unanchored: Vec<(String, u64, u64)>,
     /// Per log, what SSH signatures vouch for (see README, "Signed records").
     pub signing: Vec<LogSigning>,
+    /// Lines of the allowed_signers file in force that were skipped: `file:line: why`.
+    pub trust_skipped: Vec<String>,
 }
 
 /// What signatures vouch for in one log.
@@ -100,6 +102,13 @@ pub fn verify(store: &Store, id: &str) -> Report {
     names.sort();
     let mut seen: HashMap<String, Seen> = HashMap::new();
     let trust = store.allowed_signers();
+    let trust_path = store.allowed_signers_path();
+    report.trust_skipped.extend(trust.note.clone());
+    for (n, why) in &trust.skipped {
+        report
+            .trust_skipped
+            .push(format!("{}:{n}: skipped, does not count: {why}", trust_path.display()));
+    }
     // The claim names the declaring log; a Declared anywhere else is forged or misplaced.
     let claim = super::fsutil::open_read(&store.incident_dir(id).join(super::HEADER_FILE))
         .and_then(std::io::read_to_string)

@@ -184,11 +184,17 @@ impl<'s> LogWriter<'s> {
                 required.unwrap_or_default()
             )));
         }
-        // Checked once, before anything is written: the reader applies the same check.
-        let trust = required.is_some().then(|| self.store.allowed_signers());
+        // Checked once, before anything is written: the reader applies the same check. Whether or
+        // not signatures are required, a signature every reader would call a mismatch (a key the
+        // allowed_signers file does not allow for this name) is refused here first.
+        let trust = self.store.signer.as_ref().map(|_| self.store.allowed_signers());
+        let need_trust = required.is_some();
         let _lock = self.lock(&path)?;
-        let (file, _created) = fsutil::open_write(&path, self.store.sharing)
+        let (file, created) = fsutil::open_write(&path, self.store.sharing)
             .map_err(StoreError::io(format!("cannot open {}", path.display())))?;
+        // A write refused after the log was made leaves no empty log behind (dropped before the
+        // lock, so no other process of this writer has it open).
+        let _unmade = created.then(|| RemoveIfEmpty(&path, &file));
         let meta = file
             .metadata()
             .map_err(StoreError::io(format!("cannot stat {}", path.display())))?;
@@ -214,6 +220,27 @@ impl<'s> LogWriter<'s> {
         };
         let restore = lost_lines(&tail, &path, &head_file, &acked_file, &self.identity.writer.to_string());
 
+        if let (Some(r), Some(_)) = (&restore, &self.store.signer) {
+            if !r.strangers.is_empty() {
+                return Err(StoreError::Refused(format!(
+                    "TAMPERED: {} holds {} line(s) this install never wrote (seq {}); a signature now would vouch for them, \
+                     so nothing is signed or written. See `warroom verify {}`; to go on, rename the log out of the way \
+                     (e.g. to {}.tampered, kept as evidence) and write again: this host re-appends your acknowledged \
+                     records from its local copy {}",
+                    path.display(),
+                    r.strangers.len(),
+                    r.strangers
+                        .iter()
+                        .take(10)
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    self.incident,
+                    path.display(),
+                    acked_file.display()
+                )));
+            }
+        }
         let mut out = Appended::default();
         let mut pending: Vec<Draft> = Vec::with_capacity(drafts.len() + 2);
         if tail.torn_bytes > 0 {
@@ -280,7 +307,7 @@ impl<'s> LogWriter<'s> {
             let wall = clock();
             let body = match body {
                 Some(b) => b,
-                None => Body::Signed(self.sign_head(&prev, trust.as_ref(), wall)?),
+                None => Body::Signed(self.sign_head(&prev, trust.as_ref(), need_trust, wall)?),
             };
             let (at, ignored) = next_at(wall, own_at, other_last.iter().map(|(_, at, _)| *at));
             // Name writers whose own clock runs ahead of ours (by their wall clock, so a writer
@@ -393,13 +420,15 @@ impl<'s> LogWriter<'s> {
         header.require_signatures.then(|| format!("incident {}", self.incident))
     }
 
-    /// Sign the log up to `head` (the hash of the last line of this batch). Where signatures are
-    /// required, the signature must also pass the readers' check against `trust`, so a record a
-    /// writer acknowledged is never refused later.
+    /// Sign the log up to `head` (the hash of the last line of this batch). The signature must
+    /// pass the readers' check against `trust`, so a record a writer acknowledged is never refused
+    /// or called tampering later; with no usable allowed_signers (readers then say "not checked")
+    /// that is an error only where signatures are `required`.
     fn sign_head(
         &self,
         head: &str,
         trust: Option<&crate::domain::signing::AllowedSigners>,
+        required: bool,
         wall: Millis,
     ) -> Result<event::Signed, StoreError> {
         use crate::domain::signing::NS_EVENT;
@@ -411,16 +440,23 @@ impl<'s> LogWriter<'s> {
             .map_err(|e| StoreError::Refused(format!("{e}; nothing written")))?;
         if let Some(trust) = trust {
             let writer = self.identity.writer.to_string();
-            trust
-                .check(&writer, NS_EVENT, head.as_bytes(), &sig, wall)
-                .map_err(|e| {
-                    StoreError::Refused(format!(
-                        "signatures are required and yours would be refused: {e} (in {}; add a line `{} {}`); nothing written",
-                        self.store.allowed_signers_path().display(),
-                        self.identity.writer.name,
-                        signer.public_key().to_openssh().unwrap_or_default()
-                    ))
-                })?;
+            let checked = match trust.check(&writer, NS_EVENT, head.as_bytes(), &sig, wall) {
+                Err(crate::domain::signing::SigError::NoTrust(_)) if !required => Ok(()),
+                r => r.map(|_| ()),
+            };
+            checked.map_err(|e| {
+                let why = if required {
+                    "signatures are required and yours would be refused"
+                } else {
+                    "every reader would call your signature tampering"
+                };
+                StoreError::Refused(format!(
+                    "{why}: {e} (in {}; add a line `{} {}`); nothing written",
+                    self.store.allowed_signers_path().display(),
+                    self.identity.writer.name,
+                    signer.public_key().to_openssh().unwrap_or_default()
+                ))
+            })?;
         }
         Ok(event::Signed {
             head: head.to_string(),
@@ -523,6 +559,9 @@ struct Lost {
     /// Where this install's own records leave off: seq and sort key to continue from.
     base_seq: u64,
     base_at: Option<Millis>,
+    /// Seqs of every line in the shared log this install never wrote, whoever it names: a
+    /// signature over the log would vouch for them.
+    strangers: Vec<u64>,
 }
 
 /// The fast path is a comparison of the log's last record with the local copy's; anything else
@@ -547,11 +586,15 @@ fn lost_lines(tail: &Tail, path: &Path, head_file: &Path, acked_file: &Path, wri
     let shared_hashes: std::collections::HashSet<String> = shared.iter().map(|(_, l)| event::line_hash(l)).collect();
     let mut found = 0;
     let mut foreign = Vec::new();
+    let mut strangers = Vec::new();
     for (e, line) in &shared {
         if acked_hashes.contains(&event::line_hash(line)) {
             found = found.max(e.seq);
-        } else if e.by == writer {
-            foreign.push(e.seq);
+        } else {
+            strangers.push(e.seq);
+            if e.by == writer {
+                foreign.push(e.seq);
+            }
         }
     }
     let own_seqs: std::collections::HashSet<u64> = acked.iter().map(|(e, _)| e.seq).collect();
@@ -577,6 +620,7 @@ fn lost_lines(tail: &Tail, path: &Path, head_file: &Path, acked_file: &Path, wri
         bytes,
         foreign,
         planted,
+        strangers,
     })
 }
 
@@ -618,6 +662,17 @@ fn after_own_end(file: &File, head_file: &Path, acked_file: &Path) -> Option<Tai
         lines_back: 1,
         last_event_hash: Some(mine.hash),
     })
+}
+
+/// Removes a log this write created if it is still empty when dropped (the write was refused).
+struct RemoveIfEmpty<'a>(&'a Path, &'a File);
+
+impl Drop for RemoveIfEmpty<'_> {
+    fn drop(&mut self) {
+        if self.1.metadata().is_ok_and(|m| m.len() == 0) {
+            let _ = fs::remove_file(self.0);
+        }
+    }
 }
 
 fn acked_path(store: &Store, log: &Path) -> PathBuf {
