@@ -115,6 +115,8 @@ pub struct Plan {
     pub action: String,
     pub title: String,
     pub rollback: bool,
+    /// The action has a rollback command (so a failure can offer it).
+    pub has_rollback: bool,
     /// An exercise or demo: recorded, never executed.
     pub dry_run: bool,
     /// The playbook's line, placeholders and all.
@@ -272,6 +274,7 @@ pub fn may_run(state: &IncidentState, ask: &Ask) -> Result<Plan, Refusal> {
         action: def.id.clone(),
         title: def.title.clone(),
         rollback: ask.rollback,
+        has_rollback: def.rollback.is_some(),
         dry_run,
         template: template.clone(),
         command: String::new(),

@@ -317,9 +317,10 @@ pub fn carry_out(
     let verdict = match (success, plan.rollback) {
         (true, false) => "done",
         (true, true) => "rolled back",
-        (false, false) => {
+        (false, false) if plan.has_rollback => {
             "FAILED (its rollback can be run: `warroom action run … --rollback`, or z on the action in the console)"
         }
+        (false, false) => "FAILED (the playbook gives it no rollback)",
         (false, true) => "rollback FAILED",
     };
     let summary = format!(
