@@ -552,6 +552,22 @@ mod tests {
         BTreeMap::from([(pb.content_hash(), pb)])
     }
 
+    /// Two hosts starting one action: the second is told who is running it, not that it
+    /// "needs approval first" (breaker of issue 10).
+    #[test]
+    fn a_second_start_names_who_is_running_it() {
+        let mut records = proposed_and_approved("bob@h2");
+        records.push(("bob@h2", set("block", ActionState::Running, None)));
+        records.push(("carol@h3", set("block", ActionState::Running, None)));
+        let (st, _) = incident(Mode::Real, records);
+        let why: Vec<&String> = st.derived.refused.values().collect();
+        assert!(
+            why.iter().any(|w| w.contains("bob@h2 is already running it")),
+            "{why:?}"
+        );
+        assert!(!why.iter().any(|w| w.contains("needs approval")), "{why:?}");
+    }
+
     fn proposed_and_approved(approver: &str) -> Vec<(&str, Body)> {
         vec![
             (

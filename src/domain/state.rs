@@ -1261,17 +1261,23 @@ impl IncidentState {
         if let Some(note) = a.note.as_deref() {
             super::exec_policy::check_param_note(note).map_err(RuleViolation)?;
         }
-        let current = self.derived.actions.get(&a.action).map(|r| &r.value);
+        let held = self.derived.actions.get(&a.action);
+        let current = held.map(|r| &r.value);
         let from = current.map(|r| r.state);
         if !transition_allowed(from, a.state, def.approval) {
-            let from = from.map_or("not proposed".to_string(), |s| format!("{s:?}"));
-            let hint = match (def.approval, a.state) {
-                (Approval::None, _) => String::new(),
-                (_, ActionState::Running | ActionState::Done | ActionState::DryRun) => {
+            let hint = match (from, def.approval, a.state) {
+                // Two hosts starting one action: say who started it, not "needs approval".
+                (Some(ActionState::Running), _, ActionState::Running) => format!(
+                    " ({} is already running it)",
+                    held.map(|r| super::sanitize::sanitize(&r.by)).unwrap_or_default()
+                ),
+                (_, Approval::None, _) => String::new(),
+                (_, _, ActionState::Running | ActionState::Done | ActionState::DryRun) => {
                     " (it needs approval first)".to_string()
                 }
                 _ => String::new(),
             };
+            let from = from.map_or("not proposed".to_string(), |s| format!("{s:?}"));
             return Err(RuleViolation(format!(
                 "action `{}` cannot go from {from} to {:?}{hint}",
                 a.action, a.state
