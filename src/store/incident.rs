@@ -2,7 +2,7 @@
 //! incident that folds what the reader brings in.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -629,28 +629,20 @@ impl Source {
                 continue;
             }
             let rel = format!("{}/{PLAYBOOKS_DIR}/{name}", self.id);
-            // Sized before it is read; a copy that cannot be read yet (still syncing) is tried again.
-            if entry.metadata().is_ok_and(|m| m.len() > 4 << 20) {
-                self.playbook_files.insert(hash.to_string(), ());
-                problems.push(Problem::new(rel, None, "playbook copy is over 4 MiB; skipped"));
-                continue;
-            }
-            let text = match fsutil::open_read(&entry.path()).and_then(std::io::read_to_string) {
+            let text = match read_playbook_copy(&entry.path(), hash) {
                 Ok(t) => t,
-                Err(e) => {
-                    problems.push(Problem::new(rel, None, format!("cannot read: {e}")));
+                Err(f @ CopyFault::TooBig) => {
+                    self.playbook_files.insert(hash.to_string(), ());
+                    problems.push(Problem::new(rel, None, format!("{f}; skipped")));
+                    continue;
+                }
+                // Edited, or only partly synced (or not readable yet): never used for the rules,
+                // looked at again later.
+                Err(f) => {
+                    problems.push(Problem::new(rel, None, format!("{f}; not used")));
                     continue;
                 }
             };
-            if crate::domain::event::line_hash(text.as_bytes()) != hash {
-                // Edited, or only partly synced: never used for the rules, looked at again later.
-                problems.push(Problem::new(
-                    rel,
-                    None,
-                    "content does not match its hash (edited, or still syncing): not used",
-                ));
-                continue;
-            }
             self.playbook_files.insert(hash.to_string(), ());
             match parse_playbook_once(hash, &text) {
                 Ok((p, unknown)) => {
@@ -668,6 +660,42 @@ impl Source {
         }
         (found, problems)
     }
+}
+
+/// Largest shared playbook copy read (a playbook is a few KiB; this bounds a hostile file).
+const MAX_PLAYBOOK_COPY: u64 = 4 << 20;
+
+/// Why a shared playbook copy (`<incident>/playbooks/<hash>.ron`) is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyFault {
+    #[error("over 4 MiB, not a playbook copy")]
+    TooBig,
+    #[error("not a regular file")]
+    NotFile,
+    #[error("cannot read: {0}")]
+    Unreadable(std::io::Error),
+    /// Edited after it was written, or still syncing: the copies are content-addressed.
+    #[error("content does not match its hash (edited, or still syncing)")]
+    Edited,
+}
+
+/// Read one shared playbook copy and check it against the content hash its file name claims:
+/// the one rule `open`, the board and `verify` apply. Sized (without following a symlink)
+/// before it is read.
+pub fn read_playbook_copy(path: &Path, hash: &str) -> Result<String, CopyFault> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.is_file() => return Err(CopyFault::NotFile),
+        Ok(m) if m.len() > MAX_PLAYBOOK_COPY => return Err(CopyFault::TooBig),
+        Ok(_) => {}
+        Err(e) => return Err(CopyFault::Unreadable(e)),
+    }
+    let text = fsutil::open_read(path)
+        .and_then(std::io::read_to_string)
+        .map_err(CopyFault::Unreadable)?;
+    if crate::domain::event::line_hash(text.as_bytes()) != hash {
+        return Err(CopyFault::Edited);
+    }
+    Ok(text)
 }
 
 /// A playbook copy's parse, once per content hash in this process: `list` and the board read

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::io::BufRead;
 
+use super::incident::CopyFault;
 use super::writer::local_head;
 use super::{fsutil, writer_of_log, Store, EVENTS_DIR, LOG_EXT, PLAYBOOKS_DIR};
 use crate::domain::event::{self, Body, MAX_LINE};
@@ -385,28 +386,12 @@ fn playbook_copies(store: &Store, id: &str, report: &mut Report) {
     for name in names {
         let rel = format!("{id}/{PLAYBOOKS_DIR}/{}", sanitize(&name));
         let hash = name.trim_end_matches(".ron");
-        let path = dir.join(&name);
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_file() && m.len() <= 4 << 20 => {}
-            Ok(m) if m.is_file() => {
-                report.errors.push(format!("{rel}: over 4 MiB, not a playbook copy"));
-                continue;
-            }
-            Ok(_) => {
-                report.errors.push(format!("{rel}: not a regular file"));
-                continue;
-            }
-            Err(e) => {
-                report.errors.push(format!("{rel}: cannot read: {e}"));
-                continue;
-            }
-        }
-        match fsutil::open_read(&path).and_then(std::io::read_to_string) {
-            Ok(text) if event::line_hash(text.as_bytes()) == hash => {}
-            Ok(_) => report.errors.push(format!(
-                "{rel}: content does not match its hash: the shared copy of the playbook was edited (or is still syncing); restore it from a trusted copy of that playbook"
+        match super::incident::read_playbook_copy(&dir.join(&name), hash) {
+            Ok(_) => {}
+            Err(f @ CopyFault::Edited) => report.errors.push(format!(
+                "{rel}: {f}: the shared copy of the playbook was edited (or is still syncing); restore it from a trusted copy of that playbook"
             )),
-            Err(e) => report.errors.push(format!("{rel}: cannot read: {e}")),
+            Err(f) => report.errors.push(format!("{rel}: {f}")),
         }
     }
 }
