@@ -588,6 +588,17 @@ fn an_account_that_writes_alerts_never_commands() {
         )
         .ok();
     assert!(out.stdout.contains("no commander yet"), "{out}");
+    // The voided command is not listed as a role either (show, its JSON, review).
+    for inc in incidents(&w, &am2) {
+        let id = inc["id"].as_str().unwrap().to_string();
+        let s = w.show(&am2, &id);
+        match s["commander"].as_str() {
+            None => assert!(s["roles"].get("commander").is_none(), "{s}"),
+            Some(c) => assert_eq!(s["roles"]["commander"]["who"], c, "{s}"),
+        }
+        let text = w.run(&am2, &["show", &id]).ok();
+        assert!(!text.stdout.contains("commander=alertmanager"), "{text}");
+    }
 
     // --commander naming the ingesting account is refused before anything is read.
     let mon = w.who("monitor", "mon3");

@@ -313,9 +313,8 @@ pub fn state_json(inc: &Incident, now: i64) -> Value {
                 .collect()
         })
         .unwrap_or_default();
-    let roles: serde_json::Map<String, Value> = d
-        .roles
-        .iter()
+    let roles: serde_json::Map<String, Value> = s
+        .roles()
         .map(|(k, r)| (k.clone(), json!({"who": r.value, "by": r.by, "at": format_utc(r.when)})))
         .collect();
     let mut problems: Vec<Value> = inc
@@ -475,12 +474,7 @@ pub fn show(g: &Global, wanted: &str, as_json: bool, as_of: &super::AsOf) -> Res
     if let Some(pb) = s.playbook() {
         show_clocks(&mut out, s, pb, now);
     }
-    let roles: Vec<String> = s
-        .derived
-        .roles
-        .iter()
-        .map(|(k, r)| format!("{k}={}", r.value))
-        .collect();
+    let roles: Vec<String> = s.roles().map(|(k, r)| format!("{k}={}", r.value)).collect();
     let _ = writeln!(out, "\nroles: {}", sanitize(&roles.join(", ")));
     for w in s.skew_warnings(now) {
         let _ = writeln!(out, "clock skew: {}", sanitize(&w));

@@ -1532,6 +1532,16 @@ impl IncidentState {
             .filter(|c| !self.derived.alert_writers.contains(&c.to_ascii_lowercase()))
     }
 
+    /// The roles held, by role id: the registers, less a command the fold voids (an alert
+    /// account's, see [`IncidentState::commander`]). What `show`, `review` and exports list.
+    pub fn roles(&self) -> impl Iterator<Item = (&String, &Reg<String>)> {
+        let commander = self.commander();
+        self.derived
+            .roles
+            .iter()
+            .filter(move |(role, _)| role.as_str() != COMMANDER || commander.is_some())
+    }
+
     pub fn declared_at(&self) -> Option<Millis> {
         self.derived.declared.as_ref().map(|d| d.when)
     }

@@ -576,9 +576,8 @@ impl Review {
             .collect();
         let deadlines_missed = deadlines.iter().filter(|d| d.missed).count();
 
-        let roles = d
-            .roles
-            .iter()
+        let roles = s
+            .roles()
             .map(|(role, r)| RoleRow {
                 role: sanitize(role),
                 who: sanitize(&r.value),
