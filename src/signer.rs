@@ -144,9 +144,12 @@ impl Signer {
     /// An armored SSHSIG over `msg` in `namespace` (SHA-512, as `ssh-keygen -Y sign`).
     pub fn sign(&self, namespace: &str, msg: &[u8]) -> Result<String, SignError> {
         let sig = match &self.source {
-            Source::File(key) => key
-                .sign(namespace, HashAlg::Sha512, msg)
-                .map_err(|e| SignError::Crypto(e.to_string()))?,
+            Source::File(key) => match key.key_data().rsa() {
+                Some(rsa) => sign_rsa(rsa, namespace, msg)?,
+                None => key
+                    .sign(namespace, HashAlg::Sha512, msg)
+                    .map_err(|e| SignError::Crypto(e.to_string()))?,
+            },
             Source::Agent { socket } => {
                 let data = SshSig::signed_data(namespace, HashAlg::Sha512, msg)
                     .map_err(|e| SignError::Crypto(e.to_string()))?;
@@ -162,6 +165,39 @@ impl Signer {
         };
         sig.to_pem(LineEnding::LF).map_err(|e| SignError::Crypto(e.to_string()))
     }
+}
+
+/// An SSHSIG with an RSA key file, as `ssh-keygen -Y sign` makes it: rsa-sha2-512 (PKCS#1 v1.5
+/// over SHA-512) of the SSHSIG signed data.
+fn sign_rsa(key: &ssh_key::private::RsaKeypair, namespace: &str, msg: &[u8]) -> Result<SshSig, SignError> {
+    use rsa::signature::{SignatureEncoding, Signer as _};
+    let crypto = |e: String| SignError::Crypto(format!("RSA key: {e}"));
+    let big = |m: &ssh_key::Mpint| rsa::BigUint::try_from(m).map_err(|e| crypto(e.to_string()));
+    let private = rsa::RsaPrivateKey::from_components(
+        big(&key.public.n)?,
+        big(&key.public.e)?,
+        big(&key.private.d)?,
+        vec![big(&key.private.p)?, big(&key.private.q)?],
+    )
+    .map_err(|e| crypto(e.to_string()))?;
+    let data = SshSig::signed_data(namespace, HashAlg::Sha512, msg).map_err(|e| crypto(e.to_string()))?;
+    let signature = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha512>::new(private)
+        .try_sign(&data)
+        .map_err(|e| crypto(e.to_string()))?;
+    let signature = ssh_key::Signature::new(
+        ssh_key::Algorithm::Rsa {
+            hash: Some(HashAlg::Sha512),
+        },
+        signature.to_vec(),
+    )
+    .map_err(|e| crypto(e.to_string()))?;
+    SshSig::new(
+        ssh_key::public::KeyData::Rsa(key.public.clone()),
+        namespace,
+        HashAlg::Sha512,
+        signature,
+    )
+    .map_err(|e| crypto(e.to_string()))
 }
 
 fn connect(socket: &Path) -> Result<ssh_agent_client_rs::Client, SignError> {

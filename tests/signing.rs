@@ -232,7 +232,7 @@ fn a_signature_made_by_ssh_keygen_is_accepted_and_an_edit_does_not_match() {
     let world = World::new();
     let ssh = Ssh::new();
     let key = ssh.keygen("alice", "ed25519");
-    allowed_signers(&world, &[format!("alice,carol {}", ssh.public(&key))]);
+    allowed_signers(&world, &[format!("alice,alice@jump {}", ssh.public(&key))]);
     let alice = world.who("alice", "jump");
     let id = declare(&world, &alice, None, &[]);
     run(&world, &alice, None, &["note", &id, "first"]).ok();
@@ -546,14 +546,16 @@ fn an_unsigned_disowned_cancels_nothing_and_the_writer_never_signs_over_a_plante
     assert_eq!(show["notes"], 2, "{show}");
     assert_eq!(show["title"], "Signed");
 
-    // A bundle of this signature-required incident passes its own check: the allowed_signers it
-    // was checked against travels in it.
+    // A bundle of this signature-required incident passes the check of a host whose shared
+    // allowed_signers is gone: its records are checked against the copy this host kept (never
+    // against the one in the bundle).
     let tar = world.path().join("req.tar");
     let t = tar.to_str().expect("utf8");
     run(&world, &alice, None, &["bundle", &id, "-o", t]).ok();
     std::fs::remove_file(world.root().join("allowed_signers")).expect("rm");
     let c = run(&world, &alice, None, &["bundle", "--check", t]).ok();
-    assert!(c.stdout.contains("allowed_signers in the bundle"), "{c}");
+    assert!(c.stdout.contains("checked against this host's allowed_signers"), "{c}");
+    assert!(c.stdout.contains("using the copy this host read at"), "{c}");
     assert!(!c.stdout.contains("TAMPERED"), "{c}");
 }
 
@@ -767,4 +769,261 @@ fn a_locked_agent_says_how_to_unlock_it() {
     )
     .code(1);
     assert!(r.stderr.contains("ssh-add -X"), "{r}");
+}
+
+/// The fingerprint `ssh-keygen -l` gives a key: `SHA256:...`.
+fn fingerprint(key: &Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(key.with_extension("pub"))
+        .output()
+        .expect("ssh-keygen -l");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .expect("fingerprint")
+        .to_string()
+}
+
+#[test]
+fn bundle_check_judges_a_remade_bundle_by_this_hosts_allowed_signers_and_says_when_it_is_unsigned() {
+    let home = World::new();
+    let ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    let bob_key = ssh.keygen("bob", "ed25519");
+    let mallory_key = ssh.keygen("mallory", "ed25519");
+    allowed_signers(
+        &home,
+        &[
+            format!("alice {}", ssh.public(&alice_key)),
+            format!("bob {}", ssh.public(&bob_key)),
+        ],
+    );
+    let alice = home.who("alice", "jump");
+    let id = declare(&home, &alice, None, &["--sign", alice_key.to_str().expect("utf8")]);
+
+    // An honest, unsigned bundle passes, and says plainly that who made it is not proven.
+    let honest = home.path().join("honest.tar");
+    let h = honest.to_str().expect("utf8");
+    run(&home, &alice, None, &["bundle", &id, "-o", h]).ok();
+    let c = run(&home, &alice, None, &["bundle", "--check", h]).ok();
+    assert!(c.stdout.contains("not signed: who made it is not proven"), "{c}");
+    assert!(c.stdout.contains("checked against this host's allowed_signers"), "{c}");
+
+    // Mallory copies the incident, maps bob to her key, writes as bob, bundles, drops the .sig.
+    let evil = World::new();
+    std::fs::create_dir_all(evil.root()).expect("root");
+    let cp = Command::new("cp")
+        .arg("-r")
+        .arg(home.root().join(&id))
+        .arg(evil.root())
+        .status()
+        .expect("cp");
+    assert!(cp.success());
+    allowed_signers(
+        &evil,
+        &[
+            format!("alice {}", ssh.public(&alice_key)),
+            format!("bob {}", ssh.public(&mallory_key)),
+        ],
+    );
+    let fake_bob = evil.who("bob", "laptop");
+    let m = mallory_key.to_str().expect("utf8");
+    run(&evil, &fake_bob, None, &["--sign", m, "note", &id, "FORGED: all clear"]).ok();
+    let forged = home.path().join("forged.tar");
+    let f = forged.to_str().expect("utf8");
+    run(&evil, &fake_bob, None, &["--sign", m, "bundle", &id, "-o", f]).ok();
+    std::fs::remove_file(format!("{f}.sig")).expect("rm .sig");
+    // Where it was made, it looks fine.
+    run(&evil, &fake_bob, None, &["bundle", "--check", f]).ok();
+
+    // Here it does not.
+    let c = run(&home, &alice, None, &["bundle", "--check", f]).code(1);
+    assert!(c.stdout.contains("not signed: who made it is not proven"), "{c}");
+    assert!(
+        c.stdout.contains(&format!(
+            "TRUST: the bundle's allowed_signers gives bob key {}; this host's gives bob {}",
+            fingerprint(&mallory_key),
+            fingerprint(&bob_key)
+        )),
+        "{c}"
+    );
+    assert!(
+        c.stdout.contains("TAMPERED:") && c.stdout.contains("verify FAILED"),
+        "{c}"
+    );
+    assert!(!c.stdout.contains("ok:"), "{c}");
+
+    // A host that requires signatures refuses even the honest bundle without its .sig.
+    let cfg = home.path().join("cfg").join("warroom");
+    std::fs::create_dir_all(&cfg).expect("cfg");
+    std::fs::write(cfg.join("config.ron"), "(signing: (require: true))\n").expect("config");
+    let c = run(&home, &alice, None, &["bundle", "--check", h]).code(1);
+    assert!(c.stdout.contains("this host requires signatures"), "{c}");
+}
+
+#[test]
+fn principal_patterns_and_one_key_for_two_responders_are_skipped_so_nobody_signs_as_anyone() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    let dave_key = ssh.keygen("dave", "ed25519");
+    allowed_signers(
+        &world,
+        &[
+            format!("alice {}", ssh.public(&alice_key)),
+            format!("* {}", ssh.public(&dave_key)),
+            format!("carol,dave {}", ssh.public(&dave_key)),
+        ],
+    );
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, None, &["--sign", alice_key.to_str().expect("utf8")]);
+    let v = run(&world, &alice, None, &["verify", &id]).ok();
+    assert!(
+        v.stdout
+            .contains("allowed_signers:2: skipped, does not count: principal patterns are not accepted"),
+        "{v}"
+    );
+    assert!(
+        v.stdout
+            .contains("allowed_signers:3: skipped, does not count: one key for several responders (carol, dave)"),
+        "{v}"
+    );
+    // Dave's key cannot sign as alice (nor as dave).
+    let d = dave_key.to_str().expect("utf8");
+    let r = run(
+        &world,
+        &world.who("alice", "desk"),
+        None,
+        &["--sign", d, "note", &id, "x"],
+    )
+    .code(1);
+    assert!(r.stderr.contains("line 2 has this key but was skipped"), "{r}");
+    let r = run(
+        &world,
+        &world.who("dave", "desk"),
+        None,
+        &["--sign", d, "note", &id, "x"],
+    )
+    .code(1);
+    assert!(r.stderr.contains("line 3 has this key but was skipped"), "{r}");
+}
+
+#[test]
+fn a_changed_key_in_the_shared_allowed_signers_is_said_loudly_until_accepted() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    let mallory_key = ssh.keygen("mallory", "ed25519");
+    let path = allowed_signers(&world, &[format!("alice {}", ssh.public(&alice_key))]);
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, None, &["--sign", alice_key.to_str().expect("utf8")]);
+    let v = run(&world, &alice, None, &["verify", &id]).ok();
+    assert!(!v.stdout.contains("key changed"), "{v}");
+    std::fs::write(&path, format!("alice {}\n", ssh.public(&mallory_key))).expect("replace");
+    let said = format!(
+        "alice's key changed ({} → {}) since this host last read it; records signed with the old key no longer verify",
+        fingerprint(&alice_key),
+        fingerprint(&mallory_key)
+    );
+    for _ in 0..2 {
+        // Said on every read, not once.
+        let v = run(&world, &alice, None, &["verify", &id]);
+        assert!(v.stdout.contains(&format!("allowed_signers: {said}")), "{v}");
+        let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
+        assert!(show["problems"].to_string().contains(&said), "{show}");
+    }
+    // Accepting it: delete this host's copy, as the message says.
+    let trust = alice.state.join("trust");
+    let kept: Vec<_> = std::fs::read_dir(&trust).expect("trust/").flatten().collect();
+    assert_eq!(kept.len(), 1);
+    let v = run(&world, &alice, None, &["verify", &id]);
+    assert!(v.stdout.contains(&kept[0].path().display().to_string()), "{v}");
+    std::fs::remove_file(kept[0].path()).expect("accept");
+    let v = run(&world, &alice, None, &["verify", &id]);
+    assert!(!v.stdout.contains("key changed"), "{v}");
+    let v = run(&world, &alice, None, &["verify", &id]);
+    assert!(!v.stdout.contains("key changed"), "{v}");
+}
+
+#[test]
+fn an_rsa_key_file_signs_without_an_agent_and_ssh_keygen_agrees() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let key = ssh.keygen("dave", "rsa");
+    let allowed = allowed_signers(&world, &[format!("dave {}", ssh.public(&key))]);
+    let dave = world.who("dave", "desk");
+    let id = declare(&world, &dave, None, &["--sign", key.to_str().expect("utf8")]);
+    let sigs = signatures(&world.log_of(&dave, &id));
+    assert_eq!(sigs.len(), 1);
+    let (ok, said) = ssh.keygen_verify(&allowed, "dave", &sigs[0].1, &sigs[0].0);
+    assert!(ok, "{said}");
+    let v = run(&world, &dave, None, &["verify", &id]).ok();
+    assert!(v.stdout.contains("signed by dave (SHA256:"), "{v}");
+}
+
+#[test]
+fn a_key_limited_to_other_namespaces_is_told_so_not_that_it_is_missing() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    let erin_key = ssh.keygen("erin", "ed25519");
+    allowed_signers(
+        &world,
+        &[
+            format!("alice {}", ssh.public(&alice_key)),
+            format!("erin namespaces=\"git\" {}", ssh.public(&erin_key)),
+        ],
+    );
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, None, &["--sign", alice_key.to_str().expect("utf8")]);
+    let erin = world.who("erin", "desk");
+    let e = erin_key.to_str().expect("utf8");
+    let r = run(&world, &erin, None, &["--sign", e, "note", &id, "x"]).code(1);
+    assert!(
+        r.stderr
+            .contains("is in allowed_signers (line 2) but only for namespaces=\"git\", not `warroom-event`"),
+        "{r}"
+    );
+    assert!(!r.stderr.contains("add a line"), "{r}");
+    // Alice's key, limited to records, signs an export: warned, and verify --file says why.
+    allowed_signers(
+        &world,
+        &[format!("alice namespaces=\"warroom-event\" {}", ssh.public(&alice_key))],
+    );
+    let out = world.path().join("e.md");
+    let o = out.to_str().expect("utf8");
+    let a = alice_key.to_str().expect("utf8");
+    let r = run(&world, &alice, None, &["--sign", a, "export", &id, "-o", o]).ok();
+    assert!(
+        r.stderr.contains("warning:") && r.stderr.contains("will not verify"),
+        "{r}"
+    );
+    let v = run(&world, &alice, None, &["verify", "--file", o]).code(1);
+    assert!(
+        v.stdout
+            .contains("only for namespaces=\"warroom-event\", not `warroom-export`")
+            && v.stdout
+                .contains("warroom signs records in `warroom-event` and exports and bundles in `warroom-export`"),
+        "{v}"
+    );
+    // Cosmetic: an edited export says "does not match" once; a missing file says it is missing.
+    std::fs::write(&out, "edited\n").expect("edit");
+    let v = run(&world, &alice, None, &["verify", "--file", o]).code(1);
+    assert!(
+        !v.stdout.contains("signature does not match (signature does not match"),
+        "{v}"
+    );
+    let missing = world.path().join("nonexist");
+    let v = run(
+        &world,
+        &alice,
+        None,
+        &["verify", "--file", missing.to_str().expect("utf8")],
+    );
+    assert_ne!(v.code, 0, "{v}");
+    assert!(
+        v.stderr.contains("cannot read") && !v.stdout.contains("no detached signature"),
+        "{v}"
+    );
 }

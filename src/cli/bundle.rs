@@ -94,8 +94,9 @@ fn hex(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()
 }
 
-/// A throwaway store over `root` with its own state directory: nothing of this host's memory.
-fn private_store(root: &Path, tmp: &Path) -> Store {
+/// A throwaway store over `root` with its own state directory: nothing of this host's memory
+/// (`require`: this host's signature policy, for `--check`).
+fn private_store(root: &Path, tmp: &Path, require: bool) -> Store {
     Store {
         root: root.to_path_buf(),
         source: RootSource::Flag,
@@ -103,7 +104,10 @@ fn private_store(root: &Path, tmp: &Path) -> Store {
         state_dir: tmp.join("state"),
         lock_dir: tmp.join("locks"),
         signer: None,
-        trust: crate::store::Trust::default(),
+        trust: crate::store::Trust {
+            require,
+            ..crate::store::Trust::default()
+        },
     }
 }
 
@@ -117,7 +121,8 @@ fn verify_copy(
     files: &[(String, Vec<u8>)],
     trust: Option<&[u8]>,
     tmp: &Path,
-) -> Result<(Value, Incident, Store)> {
+    require: bool,
+) -> Result<(store_verify::Report, Value, Incident, Store)> {
     let root = tmp.join("root");
     if let Some(t) = trust {
         std::fs::create_dir_all(&root).map_err(|e| Fail::new(format!("cannot unpack: {e}")))?;
@@ -131,11 +136,11 @@ fn verify_copy(
         }
         std::fs::write(&path, bytes).map_err(|e| Fail::new(format!("cannot unpack {rel}: {e}")))?;
     }
-    let store = private_store(&root, tmp);
+    let store = private_store(&root, tmp, require);
     let r = store_verify::verify(&store, id);
     let v = crate::report::integrity_json(&r);
     let inc = Incident::open(&store, id, now_ms());
-    Ok((v, inc, store))
+    Ok((r, v, inc, store))
 }
 
 pub fn bundle(g: &Global, wanted: &str, output: &Path) -> Result<()> {
@@ -150,7 +155,7 @@ pub fn bundle(g: &Global, wanted: &str, output: &Path) -> Result<()> {
     // the bundle (and its manifest), so `--check` checks against the same one.
     let trust_path = ctx.store.allowed_signers_path();
     let trust = crate::store::read_allowed_signers(&trust_path, ctx.store.allowed_signers_follows()).ok();
-    let (verify, inc, store) = verify_copy(&id, &files, trust.as_deref(), tmp.path())?;
+    let (_, verify, inc, store) = verify_copy(&id, &files, trust.as_deref(), tmp.path(), false)?;
     let now = now_ms();
     let export = {
         let ctx2 = Ctx {
@@ -299,17 +304,11 @@ pub fn compare(manifest: &Value, members: &BTreeMap<String, Member>) -> Findings
 }
 
 pub fn check(g: &Global, file: &Path) -> Result<()> {
-    // A detached signature beside the bundle (`bundle` with a signing key writes one).
-    let signature = if super::detached::sig_path(file).exists() {
-        let ctx = Ctx::new(g)?;
-        Some(super::detached::check(&ctx.store, file, None)?)
-    } else {
-        None
-    };
-    if let Some(c) = &signature {
-        outln!("signature: {}", c.describe(file));
-    }
-    let sig_ok = !matches!(signature, Some(super::detached::Checked::Bad(_)));
+    // Everything is checked against what this host trusts, never against what the bundle says
+    // about itself: its detached signature and its records' signatures against this host's
+    // allowed_signers, and its own allowed_signers only compared with this host's.
+    let ctx = Ctx::new(g)?;
+    let (signature, sig_ok) = check_bundle_signature(&ctx, file)?;
     // Streamed: each member is copied to a private folder while it is hashed, so memory stays
     // bounded whatever the bundle holds; a member over MAX_MEMBER is refused from its header.
     let tar_file = std::fs::File::open(file).map_err(|e| Fail::new(format!("cannot read {}: {e}", file.display())))?;
@@ -391,13 +390,13 @@ pub fn check(g: &Global, file: &Path) -> Result<()> {
     // Fold and verify what the bundle holds, as it holds it.
     let prefix = format!("{id}/");
     let root = tmp.path().join("root");
-    let mut trust_note = "no allowed_signers in the bundle: signatures not checked";
+    let mut bundled_trust = None;
     for (name, spool) in &spooled {
         if name == TRUST_MEMBER {
-            std::fs::create_dir_all(&root).map_err(|e| Fail::new(format!("cannot unpack: {e}")))?;
-            std::fs::rename(spool, root.join(TRUST_MEMBER))
-                .map_err(|e| Fail::new(format!("cannot unpack {TRUST_MEMBER}: {e}")))?;
-            trust_note = "signatures checked against the allowed_signers in the bundle (the one it was made with)";
+            bundled_trust = Some(
+                crate::store::read_allowed_signers(spool, false)
+                    .map_err(|e| Fail::new(format!("cannot read {TRUST_MEMBER} of the bundle: {e}")))?,
+            );
             continue;
         }
         let Some(rel) = name.strip_prefix(&prefix).filter(|rel| safe(Path::new(rel))) else {
@@ -409,11 +408,17 @@ pub fn check(g: &Global, file: &Path) -> Result<()> {
         }
         std::fs::rename(spool, &path).map_err(|e| Fail::new(format!("cannot unpack {rel}: {e}")))?;
     }
-    let (verify, inc, _) = verify_copy(&id, &[], None, tmp.path())?;
-    outln!("{trust_note}");
+    let host_trust = ctx.store.allowed_signers_bytes();
+    for line in trust_lines(&ctx, host_trust.as_deref(), bundled_trust.as_deref()) {
+        outln!("{}", sanitize(&line));
+    }
+    let (report, verify, inc, _) = verify_copy(&id, &[], host_trust.as_deref(), tmp.path(), ctx.store.trust.require)?;
     let verify_ok = verify["ok"].as_bool().unwrap_or(false);
     for e in verify["errors"].as_array().into_iter().flatten() {
         outln!("TAMPERED: {}", sanitize(e.as_str().unwrap_or_default()));
+    }
+    for l in &report.signing {
+        outln!("signatures: {}", l.describe());
     }
     let then_ok = manifest["verify"]["ok"].as_bool();
     outln!(
@@ -434,7 +439,11 @@ pub fn check(g: &Global, file: &Path) -> Result<()> {
         }
     );
     if f.ok() && verify_ok && sig_ok {
-        outln!("ok: every member matches the manifest");
+        if matches!(signature, super::detached::Checked::Signed(..)) {
+            outln!("ok: every member matches the manifest, and a key this host trusts signed the bundle");
+        } else {
+            outln!("ok: every member matches the manifest — but the bundle is not signed by a key this host trusts: who made it is not proven");
+        }
         Ok(())
     } else {
         Err(Fail::new(format!(
@@ -442,4 +451,58 @@ pub fn check(g: &Global, file: &Path) -> Result<()> {
             file.display()
         )))
     }
+}
+
+/// The bundle's detached signature, checked against this host's allowed_signers, and whether it
+/// passes: a missing or unverifiable one is said plainly and fails where this host requires
+/// signatures (config `signing: (require: true)`).
+fn check_bundle_signature(ctx: &Ctx, file: &Path) -> Result<(super::detached::Checked, bool)> {
+    use super::detached::Checked;
+    let c = super::detached::check(&ctx.store, file, None)?;
+    let f = sanitize(&file.display().to_string());
+    let require = ctx.store.trust.require;
+    let (line, ok) = match &c {
+        Checked::Missing => (
+            format!("{f}: not signed: who made it is not proven (no {f}.sig)"),
+            !require,
+        ),
+        Checked::Unchecked(_) => (format!("{}: who made it is not proven", c.describe(file)), !require),
+        Checked::Signed(..) => (c.describe(file), true),
+        Checked::Bad(_) => (c.describe(file), false),
+    };
+    outln!("signature: {line}");
+    if !ok && require && !matches!(c, Checked::Bad(_)) {
+        outln!("signature: this host requires signatures (config signing: (require: true)): a bundle must carry a .sig by a key its allowed_signers lists");
+    }
+    Ok((c, ok))
+}
+
+/// What the receiving host says about trust: which allowed_signers the records are checked
+/// against, and each principal the bundle's own file gives a key this host's does not.
+fn trust_lines(ctx: &Ctx, host: Option<&[u8]>, bundled: Option<&[u8]>) -> Vec<String> {
+    use crate::domain::signing::AllowedSigners;
+    let parse = |b: &[u8]| AllowedSigners::parse(&String::from_utf8_lossy(b));
+    let path = ctx.store.allowed_signers_path();
+    let mut out = vec![match host {
+        Some(_) => format!(
+            "record signatures checked against this host's allowed_signers ({}), not the bundle's",
+            path.display()
+        ),
+        None => format!(
+            "record signatures not checked: this host has no allowed_signers ({}), and the bundle's own cannot vouch for itself",
+            path.display()
+        ),
+    }];
+    out.extend(
+        ctx.store
+            .allowed_signers()
+            .note
+            .map(|n| format!("allowed_signers: {n}")),
+    );
+    if let (Some(host), Some(bundled)) = (host, bundled) {
+        for c in crate::domain::trust::foreign_keys(&parse(host), &parse(bundled)) {
+            out.push(format!("TRUST: {}", c.in_bundle()));
+        }
+    }
+    out
 }

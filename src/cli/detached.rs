@@ -29,6 +29,18 @@ pub fn sign(store: &Store, file: &Path, bytes: &[u8]) -> Result<Option<PathBuf>>
     let sig = signer
         .sign(NS_EXPORT, bytes)
         .map_err(|e| Fail::new(format!("cannot sign {}: {e}", file.display())))?;
+    // A signature readers will refuse is worth a warning before anyone relies on it.
+    match store
+        .allowed_signers()
+        .check_any(NS_EXPORT, bytes, &sig, super::context::now_ms())
+    {
+        Ok(_) | Err(SigError::NoTrust(_)) => {}
+        Err(e) => eprintln!(
+            "warning: {}.sig will not verify here: {}",
+            file.display(),
+            sanitize(&e.to_string())
+        ),
+    }
     let path = sig_path(file);
     write_atomic(&path, sig.as_bytes(), Sharing::private())
         .map_err(|e| Fail::new(format!("cannot write {}: {e}", path.display())))?;
@@ -61,13 +73,17 @@ impl Checked {
                     sanitize(fp)
                 )
             }
-            Checked::Bad(why) => format!("{f}: signature does not match ({})", sanitize(why)),
+            Checked::Bad(why) => format!("{f}: signature does not match: {}", sanitize(why)),
         }
     }
 }
 
 /// Check `file` against `sig` (default `<file>.sig`) and the store's `allowed_signers`.
 pub fn check(store: &Store, file: &Path, sig: Option<&Path>) -> Result<Checked> {
+    // The file itself first: a missing file is not "no signature".
+    if let Err(e) = std::fs::metadata(file) {
+        return Err(Fail::new(format!("cannot read {}: {e}", file.display())));
+    }
     let sig_file = sig.map_or_else(|| sig_path(file), Path::to_path_buf);
     let armored = match std::fs::read(&sig_file) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),

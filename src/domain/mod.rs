@@ -21,6 +21,7 @@ pub mod state;
 pub mod template;
 pub mod termtext;
 pub mod time;
+pub mod trust;
 
 pub use event::{Body, Event, EventKey, Mode};
 pub use phase::Phase;

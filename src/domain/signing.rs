@@ -10,7 +10,8 @@
 //! checks the same thing.
 //!
 //! Principals: a signature counts for writer `name@host` when an `allowed_signers` line with the
-//! signing key names `name` or `name@host` (patterns `*`, `?` and `!negation` as in OpenSSH).
+//! signing key names `name` or `name@host`. OpenSSH's patterns (`*`, `?`, `!negation`) and a key
+//! given to two responders are refused (see `domain::trust::principal_refusal`).
 
 use ssh_key::{HashAlg, PublicKey, SshSig};
 
@@ -66,8 +67,11 @@ pub enum SigError {
     Unreadable(String),
     #[error("signature is for namespace `{0}`, not `{1}`")]
     Namespace(String, String),
-    #[error("signature does not match (key {0})")]
+    #[error("the content is not what key {0} signed (changed after signing)")]
     Mismatch(String),
+    /// (key, line, namespaces as written, the namespace wanted)
+    #[error("key {0} is in allowed_signers (line {1}) but only for namespaces=\"{2}\", not `{3}`: add {3} to that line's namespaces ({ns})", ns = super::trust::warroom_namespaces())]
+    WrongNamespace(String, usize, String, String),
     #[error("key {0} is not in allowed_signers for `{1}`{2}")]
     NotAllowed(String, String, String),
     #[error("key {0} is not valid at that time (allowed_signers valid-after/valid-before)")]
@@ -99,6 +103,7 @@ impl AllowedSigners {
                 }
             }
         }
+        super::trust::one_key_one_person(&mut out);
         out
     }
 
@@ -155,6 +160,8 @@ impl AllowedSigners {
         }
         if expired {
             Err(SigError::Expired(fp.to_string()))
+        } else if let Some(e) = super::trust::namespace_refusal(self, key, namespace, fp, Some((name, writer))) {
+            Err(e)
         } else if self.entries.is_empty() {
             Err(SigError::NoTrust(fp.to_string()))
         } else {
@@ -194,11 +201,11 @@ impl AllowedSigners {
         match principal {
             Some(principal) => Ok(Verified { principal, fingerprint }),
             None if self.entries.is_empty() => Err(SigError::NoTrust(fingerprint)),
-            None => Err(SigError::NotAllowed(
-                fingerprint,
-                "anyone".into(),
-                self.skipped_hint(&key),
-            )),
+            None => Err(
+                super::trust::namespace_refusal(self, &key, namespace, &fingerprint, None).unwrap_or(
+                    SigError::NotAllowed(fingerprint, "anyone".into(), self.skipped_hint(&key)),
+                ),
+            ),
         }
     }
 }
@@ -242,7 +249,7 @@ fn parse_sig(armored: &str) -> Result<SshSig, SigError> {
 
 /// The principal that matches `name` or `writer` in a pattern list, OpenSSH style: a negated
 /// pattern that matches refuses the whole list.
-fn principal_for(patterns: &[String], name: &str, writer: &str) -> Option<String> {
+pub(crate) fn principal_for(patterns: &[String], name: &str, writer: &str) -> Option<String> {
     let mut found = None;
     for p in patterns {
         if let Some(neg) = p.strip_prefix('!') {
@@ -308,6 +315,9 @@ fn parse_line(line: &str, no: usize) -> Result<Entry, String> {
     if principals.is_empty() {
         return Err("no principals".into());
     }
+    if let Some(why) = super::trust::principal_refusal(&principals) {
+        return Err(why);
+    }
     let (mut next, mut rest) = token(rest);
     let (mut namespaces, mut valid_after, mut valid_before) = (None, None, None);
     // Options come before the key type when the next token is not a key type.
@@ -324,14 +334,15 @@ fn parse_line(line: &str, no: usize) -> Result<Entry, String> {
                 "namespaces" => namespaces = Some(v.split(',').map(str::to_string).collect()),
                 "valid-after" => valid_after = Some(parse_time(v)?),
                 "valid-before" => valid_before = Some(parse_time(v)?),
-                other => return Err(format!("unknown option `{other}`")),
+                other if opt.contains('=') => return Err(format!("unknown option `{other}`")),
+                _ => return Err(NOT_A_LINE.into()),
             }
         }
         (next, rest) = token(rest);
     }
     if !is_key_type(next) {
         return Err(format!(
-            "`{}` is not an SSH key type",
+            "`{}` is not an SSH key type; {NOT_A_LINE}",
             next.chars().take(40).collect::<String>()
         ));
     }
@@ -346,6 +357,9 @@ fn parse_line(line: &str, no: usize) -> Result<Entry, String> {
         line: no,
     })
 }
+
+/// What a skipped line that is not in the format at all is told.
+const NOT_A_LINE: &str = "the line is not `principals [options] key-type base64-key`";
 
 fn is_key_type(s: &str) -> bool {
     s.starts_with("ssh-") || s.starts_with("ecdsa-sha2-") || s.starts_with("sk-")
@@ -394,12 +408,12 @@ mod tests {
     #[test]
     fn parses_principals_options_and_refuses_cert_authority() {
         let text = format!(
-            "# team\nalice,bob@jump {KEY} alice@laptop\ncarol namespaces=\"warroom-event,git\",valid-after=\"20260101\" {KEY}\n\
+            "# team\nalice,alice@jump {KEY} alice@laptop\nalice namespaces=\"warroom-event,git\",valid-after=\"20260101\" {KEY}\n\
              dave cert-authority {KEY}\nerin garbage\n"
         );
         let a = AllowedSigners::parse(&text);
         assert_eq!(a.entries.len(), 2);
-        assert_eq!(a.entries[0].principals, vec!["alice", "bob@jump"]);
+        assert_eq!(a.entries[0].principals, vec!["alice", "alice@jump"]);
         assert_eq!(
             a.entries[1].namespaces.as_deref(),
             Some(&["warroom-event".to_string(), "git".into()][..])
@@ -407,6 +421,15 @@ mod tests {
         assert_eq!(a.entries[1].valid_after, Some(1_767_225_600_000));
         assert_eq!(a.skipped.len(), 2);
         assert!(a.skipped[0].1.contains("cert-authority"));
+        assert!(
+            a.skipped[1]
+                .1
+                .contains("not `principals [options] key-type base64-key`"),
+            "{:?}",
+            a.skipped
+        );
+        let g = AllowedSigners::parse("garbage line here\n");
+        assert_eq!(g.skipped[0].1, NOT_A_LINE);
     }
 
     #[test]

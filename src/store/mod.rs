@@ -183,6 +183,18 @@ impl Store {
         )
     }
 
+    /// The bytes of the `allowed_signers` file in force (the kept copy when the shared file is
+    /// gone), as [`Store::allowed_signers`] reads them; `None` when there is none.
+    pub fn allowed_signers_bytes(&self) -> Option<Vec<u8>> {
+        match read_allowed_signers(&self.allowed_signers_path(), self.allowed_signers_follows()) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self
+                .kept_allowed_signers_path()
+                .and_then(|k| read_allowed_signers(&k, false).ok()),
+            Err(_) => None,
+        }
+    }
+
     /// Whether the file in force may be a symlink: the responder's own (config) file may; the
     /// shared one, below the root, never is followed.
     pub fn allowed_signers_follows(&self) -> bool {
@@ -210,13 +222,9 @@ pub fn load_trust(path: &Path, follow: bool, kept: Option<&Path>) -> crate::doma
     let parse = |b: &[u8]| AllowedSigners::parse(&String::from_utf8_lossy(b));
     match (read_allowed_signers(path, follow), kept) {
         (Ok(bytes), Some(kept)) => {
-            if std::fs::read(kept).ok().as_deref() != Some(&bytes[..]) {
-                if let Some(dir) = kept.parent() {
-                    let _ = std::fs::create_dir_all(dir);
-                }
-                let _ = fsutil::write_atomic(kept, &bytes, Sharing::private());
-            }
-            parse(&bytes)
+            let mut a = parse(&bytes);
+            a.note = keep_trust_copy(kept, &bytes, &a);
+            a
         }
         (Ok(bytes), None) => parse(&bytes),
         (Err(e), Some(kept)) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -241,6 +249,29 @@ pub fn load_trust(path: &Path, follow: bool, kept: Option<&Path>) -> crate::doma
         }
         _ => AllowedSigners::default(),
     }
+}
+
+/// Update this host's copy of the shared `allowed_signers` with `bytes` (parsed: `now`), unless a
+/// principal's key was replaced, removed or added against the copy: then the copy stays as it
+/// was (so every later read says so again, on every output) and the returned note says what
+/// changed and how to accept it.
+fn keep_trust_copy(kept: &Path, bytes: &[u8], now: &crate::domain::signing::AllowedSigners) -> Option<String> {
+    use crate::domain::{signing::AllowedSigners, trust};
+    let old = read_allowed_signers(kept, false).ok();
+    if old.as_deref() == Some(bytes) {
+        return None;
+    }
+    if let Some(old) = &old {
+        let changes = trust::key_changes(&AllowedSigners::parse(&String::from_utf8_lossy(old)), now);
+        if let Some(note) = trust::changed_note(&changes, &kept.display().to_string()) {
+            return Some(note);
+        }
+    }
+    if let Some(dir) = kept.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = fsutil::write_atomic(kept, bytes, Sharing::private());
+    None
 }
 
 /// The bytes of an `allowed_signers` file, read as [`load_allowed_signers`] says.

@@ -450,11 +450,18 @@ impl<'s> LogWriter<'s> {
                 } else {
                     "every reader would call your signature tampering"
                 };
+                // A key listed for other namespaces needs its namespaces fixed, not a second line.
+                let fix = match &e {
+                    crate::domain::signing::SigError::WrongNamespace(..) => String::new(),
+                    _ => format!(
+                        "; add a line `{} {}`",
+                        self.identity.writer.name,
+                        signer.public_key().to_openssh().unwrap_or_default()
+                    ),
+                };
                 StoreError::Refused(format!(
-                    "{why}: {e} (in {}; add a line `{} {}`); nothing written",
+                    "{why}: {e} (in {}{fix}); nothing written",
                     self.store.allowed_signers_path().display(),
-                    self.identity.writer.name,
-                    signer.public_key().to_openssh().unwrap_or_default()
                 ))
             })?;
         }
