@@ -933,6 +933,14 @@ fn a_changed_key_in_the_shared_allowed_signers_is_said_loudly_until_accepted() {
         let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
         assert!(show["problems"].to_string().contains(&said), "{show}");
     }
+    // verify --file (an export's signature) says it too.
+    let v = run(
+        &world,
+        &alice,
+        None,
+        &["verify", "--file", path.to_str().expect("utf8")],
+    );
+    assert!(v.stdout.contains(&said), "{v}");
     // Accepting it: delete this host's copy, as the message says.
     let trust = alice.state.join("trust");
     let kept: Vec<_> = std::fs::read_dir(&trust).expect("trust/").flatten().collect();

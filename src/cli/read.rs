@@ -648,6 +648,10 @@ pub fn follow_incident(
 /// `verify --file X [--sig X.sig]`: a detached signature of an export or bundle.
 pub fn verify_file(g: &Global, file: &Path, sig: Option<&Path>) -> Result<()> {
     let ctx = Ctx::new(g)?;
+    // What is wrong with the allowed_signers in force (a key changed, the kept copy in use).
+    if let Some(n) = ctx.store.allowed_signers().note {
+        outln!("allowed_signers: {}", sanitize(&n));
+    }
     let checked = super::detached::check(&ctx.store, file, sig)?;
     outln!("{}", checked.describe(file));
     match checked {
