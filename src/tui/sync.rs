@@ -24,10 +24,17 @@ pub struct SyncSetup {
 }
 
 impl SyncSetup {
-    /// The status the header starts from, before the first round ends.
-    pub fn live(&self) -> status::Live {
+    /// The status the header starts from, before the first round ends: the last success
+    /// recorded in the state directory for this shared directory (what `warroom list` says), so
+    /// the console and `list` never tell two stories.
+    pub fn live(&self, state_dir: &std::path::Path) -> status::Live {
         let every_ms = Millis::try_from(self.every.as_millis()).unwrap_or(Millis::MAX);
-        status::Live::new(&self.options.remote, every_ms)
+        let mut live = status::Live::new(&self.options.remote, every_ms);
+        let dir = self.site.root.display().to_string();
+        live.last_success = status::load(state_dir)
+            .filter(|st| st.dir == dir)
+            .and_then(|st| st.last_success);
+        live
     }
 }
 
