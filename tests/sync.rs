@@ -1083,6 +1083,22 @@ fn allowed_signers_travels_both_ways_and_a_change_at_both_sites_is_a_conflict() 
     assert!(!out.stderr.contains("CONFLICT"), "{out}");
     assert!(std::fs::read_to_string(&signers_a).expect("A").contains("dave"));
     s.warroom(&s.a, &s.alice, &["verify", &id]).ok();
+    // Deleted on the remote: put back. Deleted here: written back (sync deletes nothing).
+    let evil = s.evil();
+    s.git(&evil, &["rm", "--quiet", "allowed_signers"]);
+    s.git(&evil, &["commit", "--quiet", "-m", "drop trust"]);
+    s.git(&evil, &["push", "--quiet", "origin", "HEAD:main"]);
+    let out = s.sync_a();
+    assert!(
+        out.stderr.contains("allowed_signers: TAMPERING? deleted on the remote"),
+        "{out}"
+    );
+    assert!(s.git(&s.bare(), &["show", "main:allowed_signers"]).contains("dave"));
+    std::fs::remove_file(&signers_b).expect("rm");
+    let out = s.sync_b();
+    assert!(out.stderr.contains("written back"), "{out}");
+    assert!(std::fs::read_to_string(&signers_b).expect("B").contains("dave"));
+    s.warroom(&s.b, &s.bob, &["verify", &id]).ok();
 }
 
 /// A hostile clone's commit, then a force-pushed history without bob's log: no site blames
@@ -1109,6 +1125,11 @@ fn a_force_pushed_history_is_built_on_and_every_dropped_log_restored() {
     s.git(&evil, &["rm", "--quiet", "--cached", &bob_path]);
     s.git(&evil, &["commit", "--quiet", "-m", "rewritten"]);
     s.git(&evil, &["push", "--quiet", "--force", "origin", "rewritten:main"]);
+    // Site B as a clone last synced by a warroom that kept no record of the remote's tip.
+    s.git(
+        &s.b.root(),
+        &["update-ref", "-d", "refs/warroom/seen/remotes/origin/main"],
+    );
     for _ in 0..2 {
         let out = s.sync_a();
         assert!(!out.stderr.contains("not made by warroom sync"), "{out}");

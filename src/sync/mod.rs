@@ -158,7 +158,11 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
     let fetch_error = (!fetch.ok).then(|| format!("cannot fetch from {}: {}", opts.remote, reason(&fetch.all())));
     let mut upstream = rev(&git, &tracking)?;
     let head = rev(&git, "HEAD")?;
-    let seen = rev(&git, &seen_ref)?;
+    // A clone last synced by a warroom without that ref: where the last fetch found the remote.
+    let seen = match rev(&git, &seen_ref)? {
+        Some(s) => Some(s),
+        None => rev(&git, &format!("{tracking}@{{1}}"))?,
+    };
     if let (Some(u), Some(h)) = (&upstream, &head) {
         if let Some(foreign) = local_commit(&git, h, u, seen.as_deref(), &tracking)? {
             return Err(format!(

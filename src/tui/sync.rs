@@ -78,3 +78,38 @@ pub fn spawn(
         })?;
     Ok(stop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The console starts from the last success `warroom list` reports for this directory (a
+    /// failed round is not one), never from "never synced" while `list` says otherwise.
+    #[test]
+    fn the_console_starts_from_the_recorded_last_success_of_its_directory() {
+        let state = tempfile::tempdir().expect("temp dir");
+        let root = PathBuf::from("/srv/warroom");
+        let setup = SyncSetup {
+            site: Site {
+                root: root.clone(),
+                install: "abc123".into(),
+                host: "h".into(),
+            },
+            options: sync::Options {
+                remote: "origin".into(),
+                timeout: Duration::from_secs(5),
+                retries: 1,
+            },
+            every: Duration::from_secs(5),
+        };
+        assert_eq!(setup.live(state.path()).last_success, None);
+        status::record_round(state.path(), &root, "origin", None, 5_000).expect("record");
+        status::record_round(state.path(), &root, "origin", Some("push rejected".into()), 9_000).expect("record");
+        let live = setup.live(state.path());
+        assert_eq!(live.last_success, Some(5_000));
+        assert_eq!(status::detail(&live, 65_000)[1], "last synced 1m ago");
+        // Another directory's record is not this one's.
+        status::record_round(state.path(), std::path::Path::new("/elsewhere"), "origin", None, 60_000).expect("record");
+        assert_eq!(setup.live(state.path()).last_success, None);
+    }
+}
