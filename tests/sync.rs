@@ -984,3 +984,278 @@ fn a_path_inside_dot_git_from_the_remote_is_never_written() {
     let remote = s.git(&s.bare(), &["show", &format!("main:{id}/events/{name}")]);
     assert!(remote.contains("after the hook commit"), "{remote}");
 }
+
+/// An unencrypted ed25519 key made by `ssh-keygen` in `dir`: (private key path, public line).
+fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
+    let path = dir.join(name);
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&path)
+        .env("HOME", dir)
+        .output()
+        .expect("ssh-keygen (install openssh-client)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let public = std::fs::read_to_string(path.with_extension("pub")).expect("pub");
+    (path, public.trim().to_string())
+}
+
+/// `allowed_signers` is no one writer's file: it reaches the other site, a change made at either
+/// site reaches the other, and a change made at both is never settled silently.
+#[test]
+fn allowed_signers_travels_both_ways_and_a_change_at_both_sites_is_a_conflict() {
+    let s = Sites::new();
+    let keys = tempfile::tempdir().expect("keys");
+    let (key, public) = keygen(keys.path(), "alice");
+    let key = key.to_string_lossy().into_owned();
+    let signers_a = s.a.root().join("allowed_signers");
+    let signers_b = s.b.root().join("allowed_signers");
+    std::fs::write(&signers_a, format!("alice {public}\n")).expect("allowed_signers");
+    let run = |w: &World, who: &Who, args: &[&str]| {
+        let mut c = w.cmd(who);
+        git_env(&mut c, s.remote.path());
+        c.env_remove("SSH_AUTH_SOCK").env_remove("WARROOM_SIGNING_KEY");
+        Run::from_output(c.args(args).output().expect("run warroom"))
+    };
+    let declared = run(
+        &s.a,
+        &s.alice,
+        &[
+            "declare",
+            "--playbook",
+            "ransomware",
+            "--title",
+            "Signed at A",
+            "--severity",
+            "1",
+            "--require-signatures",
+            "--sign",
+            &key,
+        ],
+    )
+    .ok();
+    let id = declared.stdout.trim().to_string();
+    s.sync_a();
+    let out = s.sync_b();
+    assert!(out.stderr.contains("received"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&signers_b).expect("allowed_signers reached B"),
+        format!("alice {public}\n")
+    );
+    let show = s.b.show(&s.bob, &id);
+    assert_eq!(show["title"], "Signed at A", "{show}");
+    let v = run(&s.b, &s.bob, &["verify", &id]).ok();
+    assert!(v.stdout.contains("signed by alice"), "{v}");
+
+    // A change at B (a key added) reaches A.
+    std::fs::write(&signers_b, format!("alice {public}\nbob {public}\n")).expect("edit");
+    let out = s.sync_b();
+    assert!(out.stderr.contains("allowed_signers (changed here)"), "{out}");
+    s.sync_a();
+    assert_eq!(
+        std::fs::read_to_string(&signers_a).expect("A"),
+        format!("alice {public}\nbob {public}\n")
+    );
+
+    // Changed at both sites: each keeps its own, B says so every round and never pushes it.
+    std::fs::write(&signers_a, format!("alice {public}\nbob {public}\ncarol {public}\n")).expect("edit");
+    std::fs::write(&signers_b, format!("alice {public}\ndave {public}\n")).expect("edit");
+    s.sync_a();
+    for _ in 0..2 {
+        let out = s.sync_b();
+        assert!(out.stderr.contains("allowed_signers CONFLICT"), "{out}");
+        assert_eq!(
+            std::fs::read_to_string(&signers_b).expect("B"),
+            format!("alice {public}\ndave {public}\n"),
+            "B's copy was replaced"
+        );
+        let remote = s.git(&s.bare(), &["show", "main:allowed_signers"]);
+        assert!(remote.contains("carol") && !remote.contains("dave"), "{remote}");
+    }
+    // Merged by hand at B (every line of the remote's kept): it goes out, and A takes it.
+    std::fs::write(
+        &signers_b,
+        format!("alice {public}\nbob {public}\ncarol {public}\ndave {public}\n"),
+    )
+    .expect("merge");
+    let out = s.sync_b();
+    assert!(!out.stderr.contains("CONFLICT"), "{out}");
+    let out = s.sync_a();
+    assert!(!out.stderr.contains("CONFLICT"), "{out}");
+    assert!(std::fs::read_to_string(&signers_a).expect("A").contains("dave"));
+    s.warroom(&s.a, &s.alice, &["verify", &id]).ok();
+    // Deleted on the remote: put back. Deleted here: written back (sync deletes nothing).
+    let evil = s.evil();
+    s.git(&evil, &["rm", "--quiet", "allowed_signers"]);
+    s.git(&evil, &["commit", "--quiet", "-m", "drop trust"]);
+    s.git(&evil, &["push", "--quiet", "origin", "HEAD:main"]);
+    let out = s.sync_a();
+    assert!(
+        out.stderr.contains("allowed_signers: TAMPERING? deleted on the remote"),
+        "{out}"
+    );
+    assert!(s.git(&s.bare(), &["show", "main:allowed_signers"]).contains("dave"));
+    std::fs::remove_file(&signers_b).expect("rm");
+    let out = s.sync_b();
+    assert!(out.stderr.contains("written back"), "{out}");
+    assert!(std::fs::read_to_string(&signers_b).expect("B").contains("dave"));
+    s.warroom(&s.b, &s.bob, &["verify", &id]).ok();
+}
+
+/// A hostile clone's commit, then a force-pushed history without bob's log: no site blames
+/// its own clone, both go on from the new history, and bob's log is back on the remote.
+#[test]
+fn a_force_pushed_history_is_built_on_and_every_dropped_log_restored() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Rewritten");
+    s.sync_a();
+    s.sync_b();
+    s.b.note(&s.bob, &id, "bob one");
+    s.sync_b();
+    s.sync_a();
+    let evil = s.evil();
+    std::fs::write(evil.join("README"), "hello\n").expect("file");
+    s.evil_push("evil");
+    s.sync_a();
+    s.sync_b();
+    let bob_log = s.b.log_of(&s.bob, &id);
+    let bob_text = std::fs::read_to_string(&bob_log).expect("log");
+    let bob_path = format!("{id}/events/{}", log_name(&bob_log));
+    s.git(&evil, &["pull", "--quiet", "--ff-only"]);
+    s.git(&evil, &["checkout", "--quiet", "--orphan", "rewritten"]);
+    s.git(&evil, &["rm", "--quiet", "--cached", &bob_path]);
+    s.git(&evil, &["commit", "--quiet", "-m", "rewritten"]);
+    s.git(&evil, &["push", "--quiet", "--force", "origin", "rewritten:main"]);
+    // Site B as a clone last synced by a warroom that kept no record of the remote's tip.
+    s.git(
+        &s.b.root(),
+        &["update-ref", "-d", "refs/warroom/seen/remotes/origin/main"],
+    );
+    for _ in 0..2 {
+        let out = s.sync_a();
+        assert!(!out.stderr.contains("not made by warroom sync"), "{out}");
+        let out = s.sync_b();
+        assert!(!out.stderr.contains("not made by warroom sync"), "{out}");
+    }
+    assert_eq!(s.git(&s.bare(), &["show", &format!("main:{bob_path}")]), bob_text);
+    let titles = s.git(&s.bare(), &["log", "--format=%s", "main"]);
+    assert!(titles.contains("restores 1 file(s)"), "{titles}");
+    assert!(!titles.contains(": 0 file(s)"), "{titles}");
+    s.a.note(&s.alice, &id, "alice after");
+    s.b.note(&s.bob, &id, "bob after");
+    s.sync_a();
+    s.sync_b();
+    let out = s.sync_a();
+    assert!(!out.stderr.contains("rewritten"), "said again once settled\n{out}");
+    let notes = s.assert_converged(&id);
+    for t in ["bob one", "alice after", "bob after"] {
+        assert!(notes.contains(&t.to_string()), "{notes:?}");
+    }
+}
+
+/// The first round after the rewrite says so (a round later it is history).
+#[test]
+fn a_force_push_is_reported_as_a_rewritten_history() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Rewritten");
+    s.sync_a();
+    let evil = s.evil();
+    s.git(&evil, &["checkout", "--quiet", "--orphan", "rewritten"]);
+    s.git(&evil, &["rm", "-r", "--quiet", "--cached", &id]);
+    s.git(&evil, &["commit", "--quiet", "--allow-empty", "-m", "rewritten"]);
+    s.git(&evil, &["push", "--quiet", "--force", "origin", "rewritten:main"]);
+    let out = s.sync_a();
+    assert!(
+        out.stderr.contains("history was rewritten") && out.stderr.contains("by test"),
+        "{out}"
+    );
+    assert!(s
+        .git(&s.bare(), &["ls-tree", "-r", "--name-only", "main"])
+        .contains(&id));
+}
+
+/// A push refused by a hook says so with the hook's words (escape sequences removed whole), and
+/// is never taken for tampering (a log only this clone has is not "deleted on the remote"); a
+/// failed round is not a sync for `list`.
+#[test]
+fn a_push_the_remote_refuses_is_said_as_such_never_as_tampering() {
+    let s = Sites::new();
+    s.a.declare(&s.alice, "Already there");
+    s.sync_a();
+    let hook = s.bare().join("hooks").join("pre-receive");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\nprintf '\\033]0;HOOKED\\007\\033[2J policy says no\\n' >&2\nexit 1\n",
+    )
+    .expect("hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    // A new site, with an incident of its own, joins while the remote refuses every push.
+    let c = World::new();
+    let carol = c.who("carol", "site-c");
+    c.declare(&carol, "Declared at C");
+    let url = s.bare().to_string_lossy().into_owned();
+    for k in 0..3 {
+        let args: &[&str] = if k == 0 { &["sync", "--init", &url] } else { &["sync"] };
+        let out = s.warroom(&c, &carol, args).code(1);
+        assert!(
+            out.stderr.contains("rejected by the remote") && out.stderr.contains("policy says no"),
+            "{out}"
+        );
+        assert!(!out.stderr.contains("TAMPERING"), "{out}");
+        assert!(
+            !out.stderr.contains("HOOKED") && !out.stderr.contains("[2J") && !out.stderr.contains('\u{1b}'),
+            "{out}"
+        );
+        let list = s.warroom(&c, &carol, &["list"]).ok();
+        assert!(list.stderr.contains("never synced"), "{list}");
+        assert!(!list.stderr.contains("last synced"), "{list}");
+    }
+    std::fs::remove_file(&hook).expect("hook");
+    let out = s.warroom(&c, &carol, &["sync"]).ok();
+    assert!(
+        out.stderr.contains("pushed") && !out.stderr.contains("TAMPERING"),
+        "{out}"
+    );
+    let list = s.warroom(&c, &carol, &["list"]).ok();
+    assert!(list.stderr.contains("last synced"), "{list}");
+}
+
+/// What sync refused from the remote (a symlink, a file that does not extend the one here, a
+/// name with escape characters) is said with why, and git is never offered to put it back.
+#[test]
+fn what_sync_refused_is_never_offered_back_through_git() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Refused");
+    s.sync_a();
+    s.sync_b();
+    let zed = format!("{id}/events/zed@h.cccccc.ronl");
+    std::fs::write(s.b.root().join(&zed), "here\n").expect("local copy");
+    let evil = s.evil();
+    std::os::unix::fs::symlink("/etc/passwd", evil.join(&id).join("events/link@h.bbbbbb.ronl")).expect("symlink");
+    std::os::unix::fs::symlink("/etc", evil.join("evil")).expect("symlink");
+    std::fs::write(evil.join(&zed), "there\n").expect("other copy");
+    std::fs::write(evil.join(&id).join("events/bad\u{1b}[31m@h.dddddd.ronl"), "x\n").expect("bad name");
+    s.evil_push("plant");
+    let out = s.sync_b();
+    assert!(out.stderr.contains("not a regular file"), "{out}");
+    assert!(
+        out.stderr.contains("shown sanitised") && !out.stderr.contains('\u{1b}'),
+        "{out}"
+    );
+    for _ in 0..2 {
+        let out = s.sync_b();
+        assert!(
+            !out.stderr.contains("checkout"),
+            "advice that plants what sync refused\n{out}"
+        );
+        assert!(
+            out.stderr.contains("link@h.bbbbbb.ronl") && out.stderr.contains("symlink"),
+            "{out}"
+        );
+        assert!(
+            out.stderr.contains("zed@h.cccccc.ronl") && out.stderr.contains("refused"),
+            "{out}"
+        );
+    }
+    assert!(std::fs::symlink_metadata(s.b.root().join("evil")).is_err());
+    assert_eq!(std::fs::read_to_string(s.b.root().join(&zed)).expect("kept"), "here\n");
+}

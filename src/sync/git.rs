@@ -140,10 +140,12 @@ impl Git {
     }
 }
 
-/// The first `n` non-empty lines of git's message, joined, for a one-line report.
+/// The first `n` non-empty lines of git's message, joined, for a one-line report; sanitised
+/// (whole escape sequences removed: git relays what a remote's hook prints).
 pub fn first_lines(text: &str, n: usize) -> String {
-    text.lines()
-        .map(str::trim)
+    crate::domain::termtext::plain_text(text)
+        .lines()
+        .map(|l| crate::domain::sanitize::sanitize(l).trim().to_string())
         .filter(|l| !l.is_empty())
         .take(n)
         .collect::<Vec<_>>()

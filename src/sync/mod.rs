@@ -36,6 +36,7 @@ pub mod git;
 pub mod lock;
 pub mod plan;
 pub mod status;
+mod trust;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,7 @@ use std::time::Duration;
 use git::Git;
 use plan::{Change, Kind};
 
+use crate::domain::sanitize::sanitize;
 use crate::store::incident::{valid_incident_id, Header};
 use crate::store::{CASTS_DIR, EVENTS_DIR, HEADER_FILE, PLAYBOOKS_DIR};
 
@@ -150,20 +152,27 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
 
     // Refused before anything is committed: a round with nowhere to send records says so.
     let (fetch_args, tracking) = remote_source(&git, site, &opts.remote, &branch)?;
+    let seen_ref = seen_ref(&tracking);
     let fetch_args: Vec<&str> = fetch_args.iter().map(String::as_str).collect();
     let fetch = git.run(&fetch_args, None)?;
     let fetch_error = (!fetch.ok).then(|| format!("cannot fetch from {}: {}", opts.remote, reason(&fetch.all())));
     let mut upstream = rev(&git, &tracking)?;
     let head = rev(&git, "HEAD")?;
-    if let (Some(u), Some(_)) = (&upstream, &head) {
-        let log = git.ok(&["log", "--format=%s", &format!("{u}..HEAD")], None)?.text();
-        if let Some(foreign) = log.lines().find(|s| !s.starts_with(COMMIT_PREFIX)) {
+    // A clone last synced by a warroom without that ref: where the last fetch found the remote.
+    let seen = match rev(&git, &seen_ref)? {
+        Some(s) => Some(s),
+        None => rev(&git, &format!("{tracking}@{{1}}"))?,
+    };
+    if let (Some(u), Some(h)) = (&upstream, &head) {
+        if let Some(foreign) = local_commit(&git, h, u, seen.as_deref(), &tracking)? {
             return Err(format!(
-                "the local branch has commits not made by warroom sync (\"{foreign}\"): push or drop them with git first"
+                "the local branch has commits not made by warroom sync (\"{}\"): push or drop them with git first",
+                sanitize(&foreign)
             ));
         }
     }
     let mut base = upstream.clone().or_else(|| head.clone());
+    let mut rewritten = rewrite(&git, seen.as_deref(), upstream.as_deref())?;
 
     if git_dir.join("index.lock").exists() {
         report.warnings.push(format!(
@@ -174,29 +183,26 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
         let others = foreign_changes(&git, site, head.is_some())?;
         report.warnings.extend(others);
     }
-    let snapshot = snapshot(&git, site, base.as_deref(), head.as_deref(), report)?;
+    let snapshot = snapshot(&git, site, base.as_deref(), head.as_deref(), rewritten, report)?;
     let identity = commit_identity(&git, site);
-    let message = format!(
-        "{COMMIT_PREFIX} from {}.{}: {} file(s)",
-        site.host,
-        site.install,
-        snapshot.len()
-    );
 
-    let (mut restored, mut said) = restores(&git, site, head.as_deref(), base.as_deref())?;
+    let (mut restored, mut said) = restores(&git, site, head.as_deref(), base.as_deref(), rewritten)?;
+    let mut signers = trust::plan(&git, &site.root, &git_dir, head.as_deref(), base.as_deref())?;
     let mut tip = build(
         &identity,
         &git_dir,
         base.as_deref(),
-        &[&snapshot[..], &restored[..]].concat(),
-        &message,
+        &entries(&snapshot, &restored, &signers),
+        &message(site, &snapshot, &restored, &signers),
     )?;
+    let mut accepted = false;
     if let Some(e) = fetch_error {
         report.error = Some(format!(
             "{e}; your records are committed locally and go out on the next round that reaches {}",
             opts.remote
         ));
     } else {
+        accepted = true;
         let mut attempt = 0;
         while let Some(t) = tip.clone().filter(|t| Some(t) != upstream.as_ref()) {
             let refspec = format!("{t}:refs/heads/{branch}");
@@ -213,19 +219,24 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
                 git.ok(&fetch_args, None)?;
                 upstream = rev(&git, &tracking)?;
                 base = upstream.clone().or_else(|| head.clone());
-                (restored, said) = restores(&git, site, head.as_deref(), base.as_deref())?;
+                rewritten = rewrite(&git, seen.as_deref(), upstream.as_deref())?;
+                (restored, said) = restores(&git, site, head.as_deref(), base.as_deref(), rewritten)?;
+                signers = trust::plan(&git, &site.root, &git_dir, head.as_deref(), base.as_deref())?;
                 tip = build(
                     &identity,
                     &git_dir,
                     base.as_deref(),
-                    &[&snapshot[..], &restored[..]].concat(),
-                    &message,
+                    &entries(&snapshot, &restored, &signers),
+                    &message(site, &snapshot, &restored, &signers),
                 )?;
                 continue;
             }
+            accepted = false;
+            let rejected = out.contains("[remote rejected]") || out.contains("hook declined");
             report.error = Some(format!(
-                "push to {} failed{}: {}; your records are committed locally and go out on the next round the remote accepts",
+                "push to {} {}{}: {}; your records are kept here (committed locally) and the push is retried each round",
                 opts.remote,
+                if rejected { "rejected by the remote" } else { "failed" },
                 if attempt > 0 {
                     format!(" after {attempt} retries")
                 } else {
@@ -236,19 +247,136 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
             break;
         }
     }
+    if rewritten {
+        report.warnings.insert(
+            0,
+            format!(
+                "TAMPERING? the remote's history was rewritten (force-pushed): its tip ({}) no longer holds the commit this site last synced ({}); sync goes on from the new history and commits back every file the rewrite dropped or changed",
+                blame(&git, None, upstream.as_deref(), ""),
+                seen.as_deref().map_or("?".to_string(), |s| s.chars().take(12).collect())
+            ),
+        );
+    }
     report.warnings.extend(said);
+    report.warnings.append(&mut signers.warnings);
     report.committed = snapshot
         .iter()
+        .chain(&restored)
+        .chain(&signers.commit)
         .filter(|e| tip.is_some() && e.change != Change::Same)
         .map(Entry::describe)
         .collect();
+    if let Some(id) = &signers.take {
+        match trust::write_here(&git, &site.root, id) {
+            Ok(()) => report.received += 1,
+            Err(e) => {
+                report.warnings.push(e);
+                signers.agreed = None;
+            }
+        }
+    }
+    // The agreed copy of allowed_signers only moves once the remote holds it.
+    if let Some(agreed) = signers.agreed.as_ref().filter(|_| accepted || signers.commit.is_none()) {
+        trust::record(&git_dir, agreed);
+    }
     if let Some(t) = &tip {
         if head.as_ref() != Some(t) {
-            report.received = update_worktree(&git, site, head.as_deref(), t, &snapshot, report)?;
+            report.received += update_worktree(&git, site, head.as_deref(), t, &snapshot, report)?;
         }
+    }
+    // What the remote is known to hold now: the reference for the next round's "was the
+    // remote's history rewritten?" and "which commits came from the remote?".
+    let known = if report.pushed { tip.as_ref() } else { upstream.as_ref() };
+    if let Some(k) = known {
+        git.ok(&["update-ref", "-m", COMMIT_PREFIX, &seen_ref, k], None)?;
     }
     refresh_index(&git, &git_dir);
     Ok(())
+}
+
+/// The ref keeping the last commit this clone knew the remote's branch at (`tracking` is moved by
+/// every fetch, this one only by a round).
+fn seen_ref(tracking: &str) -> String {
+    format!(
+        "refs/warroom/seen/{}",
+        tracking.strip_prefix("refs/").unwrap_or(tracking)
+    )
+}
+
+/// Was the remote's history rewritten since the last round: does its tip no longer contain
+/// the commit it was last known at?
+fn rewrite(git: &Git, seen: Option<&str>, upstream: Option<&str>) -> Result<bool, String> {
+    let (Some(s), Some(u)) = (seen, upstream) else {
+        return Ok(false);
+    };
+    if s == u {
+        return Ok(false);
+    }
+    Ok(!git.run(&["merge-base", "--is-ancestor", s, u], None)?.ok)
+}
+
+/// The subject of a commit on the branch that neither sync made nor came from the remote (a
+/// commit made by hand in the shared directory), if any. A commit the remote once had — still
+/// there, or dropped since by a rewritten history — is not local.
+fn local_commit(
+    git: &Git,
+    head: &str,
+    upstream: &str,
+    seen: Option<&str>,
+    tracking: &str,
+) -> Result<Option<String>, String> {
+    let mut args: Vec<String> = ["log", "--format=%s", head, "--not", upstream]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(seen.map(str::to_string));
+    // Where the remote's branch was at each earlier fetch (a clone from before `seen` existed).
+    if let Ok(o) = git.run(&["reflog", "--format=%H", "-n", "200", tracking, "--"], None) {
+        if o.ok {
+            args.extend(o.text().lines().filter(|l| !l.is_empty()).map(str::to_string));
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let log = git.ok(&args, None)?.text();
+    Ok(log.lines().find(|s| !s.starts_with(COMMIT_PREFIX)).map(str::to_string))
+}
+
+/// Everything the round commits.
+fn entries(snapshot: &[Entry], restored: &[Entry], signers: &trust::Plan) -> Vec<Entry> {
+    snapshot
+        .iter()
+        .chain(restored)
+        .chain(&signers.commit)
+        .cloned()
+        .collect()
+}
+
+/// The commit's title: how many files it sends, and what it puts back.
+fn message(site: &Site, snapshot: &[Entry], restored: &[Entry], signers: &trust::Plan) -> String {
+    let own = snapshot.iter().filter(|e| e.change != Change::Restored).count();
+    let own_restored = snapshot.len() - own;
+    let mut parts = Vec::new();
+    if own > 0 {
+        parts.push(format!("{own} file(s)"));
+    }
+    if own_restored + restored.len() > 0 {
+        parts.push(format!(
+            "restores {} file(s) the remote deleted or rewrote",
+            own_restored + restored.len()
+        ));
+    }
+    if signers.commit.is_some() {
+        parts.push(format!("{} changed", crate::store::ALLOWED_SIGNERS_FILE));
+    }
+    if parts.is_empty() {
+        parts.push("0 file(s)".into());
+    }
+    format!(
+        "{COMMIT_PREFIX} from {}.{}: {}",
+        site.host,
+        site.install,
+        parts.join(", ")
+    )
 }
 
 /// What to fetch and the ref the remote's branch lands in. A configured remote uses its own
@@ -287,6 +415,8 @@ fn remote_source(git: &Git, site: &Site, remote: &str, branch: &str) -> Result<(
 /// Git's reason for a failure, for one report line: the `remote:` lines (a hook's reason) and
 /// git's own `error:`/`fatal:`/rejection lines first, control characters removed, bounded.
 pub fn reason(text: &str) -> String {
+    // Sequences first, over the whole text: one may span what later splits into lines.
+    let text = crate::domain::termtext::plain_text(text);
     let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     let key: Vec<&str> = lines
         .iter()
@@ -297,15 +427,12 @@ pub fn reason(text: &str) -> String {
         })
         .collect();
     let chosen = if key.is_empty() { lines } else { key };
+    // Whole escape sequences go (a hook's `ESC ]0;title BEL` leaves nothing, not `]0;title`).
     let mut out = chosen
         .iter()
         .take(10)
-        .map(|l| {
-            l.chars()
-                .filter(|c| !c.is_control() || *c == '\t')
-                .map(|c| if c == '\t' { ' ' } else { c })
-                .collect::<String>()
-        })
+        .map(|l| sanitize(l).trim().to_string())
+        .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ");
     if out.chars().count() > 800 {
@@ -327,6 +454,7 @@ impl Entry {
         match self.change {
             Change::Appended { lines } => format!("{} +{lines} line(s)", self.path),
             Change::Restored => format!("{} (restored)", self.path),
+            Change::Trust => format!("{} (changed here)", self.path),
             _ => format!("{} (new)", self.path),
         }
     }
@@ -388,7 +516,10 @@ fn ensure_info_attributes(git_dir: &Path) -> Result<(), String> {
 
 /// Files of other writers (or claims) that differ locally from git's copy and are not an
 /// extension of it (another install sharing this clone writes ahead of git; a round cut off
-/// half-way may have appended already): never committed, reported with the way back.
+/// half-way may have appended already): never committed, reported. `git checkout` is offered
+/// only where git's copy is one sync itself would have written here (a regular file that extends
+/// the local copy, or a content-addressed file that matches its name): never for a file sync
+/// refused, which checking out would plant (a symlink to `/etc`, a rewritten log).
 fn foreign_changes(git: &Git, site: &Site, have_head: bool) -> Result<Vec<String>, String> {
     if !have_head {
         return Ok(Vec::new());
@@ -399,35 +530,102 @@ fn foreign_changes(git: &Git, site: &Site, have_head: bool) -> Result<Vec<String
         .split(|b| *b == 0)
         .filter_map(|p| std::str::from_utf8(p).ok())
         .filter(|p| !p.is_empty() && plan::safe_path(p))
-        .filter(|p| !matches!(plan::classify(p, &site.install), Kind::OwnLog | Kind::Attributes))
-        .collect();
-    let names: Vec<String> = paths.iter().map(|p| format!(":{p}")).collect();
-    // Only another writer's log can be ahead of git legitimately: only those are read.
-    let logs: Vec<String> = paths
-        .iter()
-        .zip(&names)
-        .filter(|(p, _)| plan::classify(p, &site.install) == Kind::OtherLog)
-        .map(|(_, n)| n.clone())
-        .collect();
-    let known = cat_blobs(git, &logs)?;
-    Ok(paths
-        .iter()
-        .zip(&names)
-        .filter(|(p, name)| {
-            let grown = matches!(plan::classify(p, &site.install), Kind::OtherLog)
-                && match (known.get(*name), std::fs::read(site.root.join(p))) {
-                    (Some(git_copy), Ok(local)) => local.starts_with(git_copy),
-                    _ => false,
-                };
-            !grown
+        .filter(|p| {
+            !matches!(
+                plan::classify(p, &site.install),
+                Kind::OwnLog | Kind::Attributes | Kind::Trust
+            )
         })
-        .map(|(p, _)| {
+        .filter(|p| !p.split('/').any(|c| c.eq_ignore_ascii_case(".git")))
+        .collect();
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let in_git = tree_of(git, Some("HEAD"))?;
+    let ids: Vec<String> = paths
+        .iter()
+        .filter_map(|p| in_git.get(*p))
+        .filter(|(mode, _)| regular_mode(mode))
+        .map(|(_, id)| id.clone())
+        .collect();
+    let known = cat_blobs(git, &ids)?;
+    let mut out = Vec::new();
+    for p in paths {
+        let Some((mode, id)) = in_git.get(p) else {
+            continue;
+        };
+        if !regular_mode(mode) {
+            out.push(format!(
+                "{p}: the remote's commit has a {} here, which sync refused to write (it could point outside the shared directory): left out on purpose; do not check it out with git",
+                if mode == "120000" { "symlink" } else { "non-regular file" }
+            ));
+            continue;
+        }
+        if let Some(dir) = symlinked_folder(&site.root, p) {
+            out.push(format!(
+                "{p}: {} is not a folder here (a symlink?): sync refused to write through it; do not check it out with git",
+                dir.display()
+            ));
+            continue;
+        }
+        let Some(git_copy) = known.get(id) else {
+            continue;
+        };
+        let kind = plan::classify(p, &site.install);
+        let local = match std::fs::symlink_metadata(site.root.join(p)) {
+            Err(_) => None,
+            Ok(m) if !m.file_type().is_file() => {
+                out.push(format!(
+                    "{p}: not a regular file here (a symlink?): not committed, not replaced; move it away"
+                ));
+                continue;
+            }
+            Ok(_) => std::fs::read(site.root.join(p)).ok(),
+        };
+        let writable = match (&kind, &local) {
+            // Another install sharing this clone writes ahead of git: nothing to say.
+            (Kind::OtherLog, Some(l)) if l.starts_with(git_copy) => continue,
+            (Kind::OtherLog, l) => {
+                plan::complete_lines(git_copy).len() == git_copy.len()
+                    && l.as_ref().is_none_or(|l| git_copy.starts_with(l))
+            }
+            (Kind::Playbook { hash } | Kind::Cast { hash }, _) => {
+                blake3::hash(git_copy).to_hex().as_str() == hash.as_str()
+            }
+            (Kind::Header, l) => l.is_none(),
+            _ => false,
+        };
+        out.push(if writable {
             format!(
                 "{p} differs from git's copy here (rolled back or edited locally?): not committed; `git -C {} checkout -- {p}` restores git's copy",
                 site.root.display()
             )
-        })
-        .collect())
+        } else {
+            format!(
+                "{p} differs from git's copy here, which does not extend it (the remote's copy was refused here, or this copy was edited): the local copy is kept, not committed; `warroom verify` checks it"
+            )
+        });
+    }
+    Ok(out)
+}
+
+fn regular_mode(mode: &str) -> bool {
+    mode == "100644" || mode == "100755"
+}
+
+/// The first folder on the way to `path` that is not a real folder here (a symlink), if any.
+fn symlinked_folder(root: &Path, path: &str) -> Option<PathBuf> {
+    let mut dir = root.to_path_buf();
+    let parts: Vec<&str> = path.split('/').collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        dir.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_dir() => {}
+            Ok(_) => return Some(dir),
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 /// Blobs by name (an id, or `:path` for the index's copy), read with `git cat-file --batch`:
@@ -478,7 +676,9 @@ fn tree_of(git: &Git, commit: Option<&str>) -> Result<HashMap<String, (String, S
         .stdout
         .split(|b| *b == 0)
         .filter_map(|rec| {
-            let rec = std::str::from_utf8(rec).ok()?;
+            // A name that is not UTF-8 keeps U+FFFD in place of its bad bytes: `safe_path`
+            // refuses it, and the round reports it rather than dropping it without a word.
+            let rec = String::from_utf8_lossy(rec);
             let (meta, path) = rec.split_once('\t')?;
             let mut f = meta.split(' ');
             let (mode, kind, id) = (f.next()?, f.next()?, f.next()?);
@@ -487,25 +687,30 @@ fn tree_of(git: &Git, commit: Option<&str>) -> Result<HashMap<String, (String, S
         .collect())
 }
 
-/// Who made the remote's change to `path` since this clone's last commit, for a tampering report.
+/// Who made the remote's change to `path` since this clone's last commit, for a tampering report
+/// (the remote's tip itself without a `head`, or when no commit since touched the path). The
+/// author's name and address come from the remote: sanitised.
 fn blame(git: &Git, head: Option<&str>, base: Option<&str>, path: &str) -> String {
-    let (Some(h), Some(b)) = (head, base) else {
+    let Some(b) = base else {
         return "commit unknown".into();
     };
-    git.run(
-        &[
-            "log",
-            "-1",
-            "--format=commit %h by %an <%ae>",
-            &format!("{h}..{b}"),
-            "--",
-            path,
-        ],
-        None,
-    )
-    .ok()
-    .filter(|o| o.ok && !o.text().is_empty())
-    .map_or_else(|| "commit unknown".into(), |o| o.text())
+    let range = match head {
+        Some(h) => format!("{h}..{b}"),
+        None => b.to_string(),
+    };
+    let said = |args: &[&str]| {
+        git.run(args, None)
+            .ok()
+            .filter(|o| o.ok && !o.text().is_empty())
+            .map(|o| sanitize(&o.text()))
+    };
+    let format = "--format=commit %h by %an <%ae>";
+    // A path no commit of a rewritten history touches: the author of its tip.
+    (!path.is_empty())
+        .then(|| said(&["log", "-1", format, &range, "--", path]))
+        .flatten()
+        .or_else(|| said(&["log", "-1", format, b]))
+        .unwrap_or_else(|| "commit unknown".into())
 }
 
 /// Other writers' files (logs, claims, playbook copies, recordings) that the remote deleted or
@@ -516,6 +721,7 @@ fn restores(
     site: &Site,
     head: Option<&str>,
     base: Option<&str>,
+    rewritten: bool,
 ) -> Result<(Vec<Entry>, Vec<String>), String> {
     let (Some(h), Some(b)) = (head, base) else {
         return Ok((Vec::new(), Vec::new()));
@@ -523,17 +729,16 @@ fn restores(
     if h == b {
         return Ok((Vec::new(), Vec::new()));
     }
+    // The last commit both sides share; after a rewritten history there is none that holds
+    // what the remote had, so what this clone has is the reference.
     let mb = git.run(&["merge-base", h, b], None)?;
-    if !mb.ok {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    let mb = mb.text();
+    let mb = if rewritten || !mb.ok { h.to_string() } else { mb.text() };
     let before = tree_of(git, Some(&mb))?;
     let now = tree_of(git, Some(b))?;
     let mut changed: Vec<(&String, &String, Option<&String>)> = Vec::new();
     for (path, (_, id)) in &before {
         let kind = plan::classify(path, &site.install);
-        if matches!(kind, Kind::OwnLog | Kind::Attributes | Kind::Foreign) || !plan::safe_path(path) {
+        if matches!(kind, Kind::OwnLog | Kind::Attributes | Kind::Trust | Kind::Foreign) || !plan::safe_path(path) {
             continue;
         }
         match now.get(path) {
@@ -587,6 +792,7 @@ fn snapshot(
     site: &Site,
     base: Option<&str>,
     head: Option<&str>,
+    rewritten: bool,
     report: &mut Report,
 ) -> Result<Vec<Entry>, String> {
     let tree = |c: Option<&str>| -> Result<HashMap<String, (String, u64)>, String> {
@@ -599,8 +805,25 @@ fn snapshot(
         })
     };
     let in_base = tree(base)?;
-    // What this clone last had: the reference that says whether the remote or this copy moved.
-    let in_head = if head == base { HashMap::new() } else { tree(head)? };
+    // What the remote held when this clone last synced with it (the part of `head` both share;
+    // all of `head` when the remote's history was rewritten): the reference that says whether
+    // the remote or this copy moved. Not `head` itself: a commit whose push the remote refused
+    // is only here, and a log missing from the remote because of that is no tampering.
+    let in_head = match (head, base) {
+        (Some(h), Some(b)) if h != b => {
+            if rewritten {
+                tree(head)?
+            } else {
+                let mb = git.run(&["merge-base", h, b], None)?;
+                if mb.ok {
+                    tree(Some(&mb.text()))?
+                } else {
+                    HashMap::new()
+                }
+            }
+        }
+        _ => HashMap::new(),
+    };
     let mut entries = Vec::new();
     for (path, kind) in candidates(&site.root, &site.install) {
         if !plan::safe_path(&path) {
@@ -697,7 +920,7 @@ fn snapshot(
                 ));
                 continue;
             }
-            Change::New | Change::Appended { .. } | Change::Restored => {}
+            Change::New | Change::Appended { .. } | Change::Restored | Change::Trust => {}
         }
         let blob = git
             .ok(&["hash-object", "--no-filters", "-w", "--stdin"], Some(&bytes))?
@@ -901,7 +1124,14 @@ fn update_worktree(
         if old.get(path).is_some_and(|(_, o)| o == id) && head.is_some() {
             continue;
         }
-        if entries.iter().any(|e| e.path == *path) || !plan::safe_path(path) {
+        if entries.iter().any(|e| e.path == *path) {
+            continue;
+        }
+        if !plan::safe_path(path) {
+            report.warnings.push(format!(
+                "\"{}\" (shown sanitised): a file whose name holds control characters, quotes, backslashes or bytes that are not UTF-8 in the remote's commit: not written here",
+                sanitize(path)
+            ));
             continue;
         }
         if path.split('/').any(|c| c.eq_ignore_ascii_case(".git")) {
@@ -912,7 +1142,8 @@ fn update_worktree(
             continue;
         }
         let kind = plan::classify(path, &site.install);
-        if kind == Kind::OwnLog {
+        // allowed_signers is the round's own decision (see `trust`).
+        if matches!(kind, Kind::OwnLog | Kind::Trust) {
             continue;
         }
         if mode != "100644" && mode != "100755" {

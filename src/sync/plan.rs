@@ -28,6 +28,8 @@ pub enum Kind {
     Cast { hash: String },
     /// `.gitattributes` at the root.
     Attributes,
+    /// `allowed_signers` at the root: any site may change it (see `sync::trust`).
+    Trust,
     /// Anything else: never committed by sync.
     Foreign,
 }
@@ -36,6 +38,9 @@ pub enum Kind {
 pub fn classify(path: &str, install: &str) -> Kind {
     if path == ATTRIBUTES_FILE {
         return Kind::Attributes;
+    }
+    if path == crate::store::ALLOWED_SIGNERS_FILE {
+        return Kind::Trust;
     }
     let parts: Vec<&str> = path.split('/').collect();
     match parts.as_slice() {
@@ -93,6 +98,8 @@ pub enum Change {
     /// The remote's copy was rewritten or deleted while this copy still holds everything this
     /// clone had: the known-good copy is committed over it.
     Restored,
+    /// The shared `allowed_signers`, changed here since the sites last agreed on it.
+    Trust,
 }
 
 /// Compare an append-only file with git's copy of it.
@@ -160,7 +167,9 @@ pub fn safe_path(path: &str) -> bool {
     !path.is_empty()
         && !path.starts_with('/')
         && !path.split('/').any(|p| p.is_empty() || p == "." || p == "..")
-        && !path.chars().any(|c| c.is_control() || c == '"' || c == '\\')
+        && !path
+            .chars()
+            .any(|c| c.is_control() || c == '"' || c == '\\' || c == char::REPLACEMENT_CHARACTER)
 }
 
 /// A remote name or URL handed to git as an argument: it must never read as an option.
@@ -202,6 +211,7 @@ mod tests {
         );
         assert_eq!(classify(&format!("{ID}/incident.ron"), "x"), Kind::Header);
         assert_eq!(classify(".gitattributes", "x"), Kind::Attributes);
+        assert_eq!(classify("allowed_signers", "x"), Kind::Trust);
         assert_eq!(classify("README", "x"), Kind::Foreign);
         let h = "a".repeat(64);
         assert_eq!(

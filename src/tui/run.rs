@@ -118,7 +118,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
     model.demo = opts.demo;
     model.hold_overdue = opts.resumed;
     model.exec = opts.exec.clone();
-    model.sync = opts.sync.as_ref().map(super::sync::SyncSetup::live);
+    model.sync = opts.sync.as_ref().map(|s| s.live(&opts.store.state_dir));
     model.library_versions = opts
         .library
         .visible()

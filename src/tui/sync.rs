@@ -24,10 +24,17 @@ pub struct SyncSetup {
 }
 
 impl SyncSetup {
-    /// The status the header starts from, before the first round ends.
-    pub fn live(&self) -> status::Live {
+    /// The status the header starts from, before the first round ends: the last success
+    /// recorded in the state directory for this shared directory (what `warroom list` says), so
+    /// the console and `list` never tell two stories.
+    pub fn live(&self, state_dir: &std::path::Path) -> status::Live {
         let every_ms = Millis::try_from(self.every.as_millis()).unwrap_or(Millis::MAX);
-        status::Live::new(&self.options.remote, every_ms)
+        let mut live = status::Live::new(&self.options.remote, every_ms);
+        let dir = self.site.root.display().to_string();
+        live.last_success = status::load(state_dir)
+            .filter(|st| st.dir == dir)
+            .and_then(|st| st.last_success);
+        live
     }
 }
 
@@ -70,4 +77,39 @@ pub fn spawn(
             }
         })?;
     Ok(stop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The console starts from the last success `warroom list` reports for this directory (a
+    /// failed round is not one), never from "never synced" while `list` says otherwise.
+    #[test]
+    fn the_console_starts_from_the_recorded_last_success_of_its_directory() {
+        let state = tempfile::tempdir().expect("temp dir");
+        let root = PathBuf::from("/srv/warroom");
+        let setup = SyncSetup {
+            site: Site {
+                root: root.clone(),
+                install: "abc123".into(),
+                host: "h".into(),
+            },
+            options: sync::Options {
+                remote: "origin".into(),
+                timeout: Duration::from_secs(5),
+                retries: 1,
+            },
+            every: Duration::from_secs(5),
+        };
+        assert_eq!(setup.live(state.path()).last_success, None);
+        status::record_round(state.path(), &root, "origin", None, 5_000).expect("record");
+        status::record_round(state.path(), &root, "origin", Some("push rejected".into()), 9_000).expect("record");
+        let live = setup.live(state.path());
+        assert_eq!(live.last_success, Some(5_000));
+        assert_eq!(status::detail(&live, 65_000)[1], "last synced 1m ago");
+        // Another directory's record is not this one's.
+        status::record_round(state.path(), std::path::Path::new("/elsewhere"), "origin", None, 60_000).expect("record");
+        assert_eq!(setup.live(state.path()).last_success, None);
+    }
 }
