@@ -677,6 +677,12 @@ impl IncidentState {
             return;
         }
         new.sort();
+        if self.timeline.is_empty() {
+            // A first open: the batch's keys are the timeline (not copied into a second vector).
+            new.shrink_to_fit();
+            self.timeline = new;
+            return;
+        }
         if self.timeline.last().is_none_or(|l| *l < new[0]) {
             self.timeline.extend(new);
             return;
