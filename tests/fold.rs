@@ -238,6 +238,66 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 
+    /// A first open streams records into the fold in parts and derives once at the end
+    /// (`begin_batch` / `insert_batch` / `finish_batch`), the playbook arriving in between
+    /// (its replay deferred): the same state as the batch fold, on top of any state applied
+    /// before.
+    #[test]
+    fn a_batch_streamed_in_parts_equals_the_batch(
+        ops in prop::collection::vec((0u8..3, 0u8..13, 0u8..60, 0u16..3000), 1..60),
+        dups in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+        before in any::<prop::sample::Index>(),
+        perm_seed in any::<u64>(),
+        playbook_after in any::<prop::sample::Index>(),
+        keep_fresh in any::<bool>(),
+    ) {
+        let (hash, pb) = playbook();
+        let events = history(&ops, &hash);
+        let batch = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
+        let mut arrival = events.clone();
+        for d in &dups {
+            arrival.push(d.get(&events).clone());
+        }
+        let mut rng = perm_seed;
+        for i in (1..arrival.len()).rev() {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            arrival.swap(i, (rng >> 33) as usize % (i + 1));
+        }
+        // Some records applied already (an earlier pass), the rest streamed in parts.
+        let rest = arrival.split_off(before.index(arrival.len() + 1));
+        let mut live = IncidentState::new("i");
+        live.set_checkpoint_every(1 + (perm_seed % 4) as usize);
+        live.apply_all(arrival.clone());
+        let already: std::collections::BTreeSet<_> = live.events().map(|e| e.key()).collect();
+        let mut pending = live.begin_batch(keep_fresh);
+        let parts: Vec<&[Event]> = rest.chunks(1 + (perm_seed % 5) as usize).collect();
+        let pb_at = playbook_after.index(parts.len() + 1);
+        for (i, part) in parts.iter().enumerate() {
+            if i == pb_at {
+                live.add_playbook(hash.clone(), pb.clone());
+            }
+            live.insert_batch(&mut pending, part.to_vec());
+        }
+        live.add_playbook(hash, pb);
+        let fresh = live.finish_batch(pending);
+        prop_assert_eq!(&live.derived, &batch.derived);
+        prop_assert_eq!(live.problems(), batch.problems());
+        let a: Vec<&str> = live.timeline().map(|e| e.id.as_str()).collect();
+        let b: Vec<&str> = batch.timeline().map(|e| e.id.as_str()).collect();
+        prop_assert_eq!(a, b);
+        // The new keys, when kept: each record not applied before, once.
+        let mut fresh_set: Vec<_> = fresh.clone();
+        fresh_set.sort();
+        fresh_set.dedup();
+        prop_assert_eq!(fresh_set.len(), fresh.len());
+        if keep_fresh {
+            let want: Vec<_> = live.events().map(|e| e.key()).filter(|k| !already.contains(k)).collect();
+            prop_assert_eq!(fresh_set, want);
+        } else {
+            prop_assert!(fresh.is_empty());
+        }
+    }
+
     #[test]
     fn a_late_event_older_than_everything_is_placed_first(
         ops in prop::collection::vec((0u8..3, 0u8..13, 0u8..60, 1u16..3000), 1..30),

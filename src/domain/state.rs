@@ -295,7 +295,22 @@ pub struct IncidentState {
     /// Timeline keys of a batch being inserted, merged in one pass at its end (`apply_all`):
     /// inserting interleaved logs one by one into a sorted `Vec` is quadratic.
     batch_timeline: Option<Vec<(Millis, EventKey)>>,
+    /// A batch is arriving in parts (see [`IncidentState::begin_batch`]): derivation waits.
+    deferring: bool,
+    /// A replay was asked for while deferring.
+    replay_pending: bool,
     pub derived: Derived,
+}
+
+/// A batch being inserted in parts (see [`IncidentState::begin_batch`]).
+#[derive(Debug)]
+pub struct PendingBatch {
+    /// The last key applied before the batch.
+    last: Option<EventKey>,
+    /// The smallest new key.
+    first: Option<EventKey>,
+    fresh: Option<Vec<EventKey>>,
+    replaced: bool,
 }
 
 /// How many events apart the fold keeps snapshots of its derived state.
@@ -374,6 +389,8 @@ impl IncidentState {
             checkpoint_every: CHECKPOINT_EVERY,
             since_checkpoint: 0,
             batch_timeline: None,
+            deferring: false,
+            replay_pending: false,
             derived: Derived::default(),
         }
     }
@@ -572,44 +589,83 @@ impl IncidentState {
     /// Apply a batch (one reconcile pass): at most one replay however many arrive late.
     /// Returns the keys of the events that were new, in arrival order.
     pub fn apply_all(&mut self, events: Vec<Event>) -> Vec<EventKey> {
-        let last = self.events.last_key_value().map(|(k, _)| k.clone());
-        let mut fresh = Vec::new();
-        let mut replaced = false;
-        self.batch_timeline = Some(Vec::with_capacity(events.len()));
+        let mut pending = self.begin_batch(true);
+        self.insert_batch(&mut pending, events);
+        self.finish_batch(pending)
+    }
+
+    /// Start a batch that arrives in parts (a first open streams a long log in chunks, so it is
+    /// never held whole as parsed records): parts are inserted with [`Self::insert_batch`], and
+    /// nothing is derived until [`Self::finish_batch`]; a replay asked for in between (a claim, a
+    /// playbook, a signature) is done once there. `keep_fresh`: collect the new keys to return.
+    pub fn begin_batch(&mut self, keep_fresh: bool) -> PendingBatch {
+        self.deferring = true;
+        if self.batch_timeline.is_none() {
+            self.batch_timeline = Some(Vec::new());
+        }
+        PendingBatch {
+            last: self.events.last_key_value().map(|(k, _)| k.clone()),
+            first: None,
+            fresh: keep_fresh.then(Vec::new),
+            replaced: false,
+        }
+    }
+
+    /// Insert one part of a batch (see [`Self::begin_batch`]); nothing is derived yet.
+    pub fn insert_batch(&mut self, pending: &mut PendingBatch, events: Vec<Event>) {
+        if let Some(t) = &mut self.batch_timeline {
+            t.reserve(events.len());
+        }
         for e in events {
             let key = e.key();
-            replaced |= matches!(e.body, Body::Declared(_) | Body::Disowned(_));
+            pending.replaced |= matches!(e.body, Body::Declared(_) | Body::Disowned(_));
             match self.insert(e) {
-                Inserted::New => fresh.push(key),
-                Inserted::Replaced => {
-                    replaced = true;
-                    fresh.push(key);
-                }
-                Inserted::Duplicate => {}
+                Inserted::New => {}
+                Inserted::Replaced => pending.replaced = true,
+                Inserted::Duplicate => continue,
+            }
+            if pending.first.as_ref().is_none_or(|f| key < *f) {
+                pending.first = Some(key.clone());
+            }
+            if let Some(fresh) = &mut pending.fresh {
+                fresh.push(key);
             }
         }
+    }
+
+    /// Derive what a batch changed: a replay if one was asked for or a record was replaced, else
+    /// from the last snapshot before its first new record, else (all of it sorts after what was
+    /// applied) a step through the new records in order. Returns the new keys (arrival order)
+    /// when the batch kept them.
+    pub fn finish_batch(&mut self, pending: PendingBatch) -> Vec<EventKey> {
+        self.deferring = false;
         self.merge_batch_timeline();
-        let mut keys: Vec<&EventKey> = fresh.iter().collect();
-        keys.sort();
-        match keys.first() {
-            None => {}
-            Some(_) if replaced => self.replay(),
-            Some(first) if last.as_ref().is_some_and(|l| *first < l) => {
-                let first = (*first).clone();
-                self.replay_from(&first);
-            }
-            Some(_) => {
-                // Everything new sorts after what was applied: step through it in order.
-                let events = std::mem::take(&mut self.events);
-                for k in &keys {
-                    if let Some(e) = events.get(*k) {
-                        self.step_and_checkpoint(e);
+        let PendingBatch {
+            last,
+            first,
+            fresh,
+            replaced,
+        } = pending;
+        let asked = std::mem::take(&mut self.replay_pending);
+        if asked {
+            self.replay();
+        } else if let Some(first) = first {
+            match last {
+                _ if replaced => self.replay(),
+                Some(last) if first < last => self.replay_from(&first),
+                // Everything new sorts after what was applied (every record after `last` is
+                // new): step through it in order.
+                last => {
+                    let events = std::mem::take(&mut self.events);
+                    let from = last.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+                    for e in events.range((from, std::ops::Bound::Unbounded)) {
+                        self.step_and_checkpoint(e.1);
                     }
+                    self.events = events;
                 }
-                self.events = events;
             }
         }
-        fresh
+        fresh.unwrap_or_default()
     }
 
     /// Merge the batch's timeline keys into the timeline in one pass: O(n + m log m).
@@ -621,6 +677,12 @@ impl IncidentState {
             return;
         }
         new.sort();
+        if self.timeline.is_empty() {
+            // A first open: the batch's keys are the timeline (not copied into a second vector).
+            new.shrink_to_fit();
+            self.timeline = new;
+            return;
+        }
         if self.timeline.last().is_none_or(|l| *l < new[0]) {
             self.timeline.extend(new);
             return;
@@ -748,6 +810,11 @@ impl IncidentState {
     }
 
     fn replay(&mut self) {
+        if self.deferring {
+            // Inside a batch arriving in parts: done once, when it is finished.
+            self.replay_pending = true;
+            return;
+        }
         self.derived = Derived::default();
         self.checkpoints.clear();
         self.since_checkpoint = 0;

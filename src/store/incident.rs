@@ -11,7 +11,7 @@ use super::reader::IncidentReader;
 use super::writer::{Draft, LogWriter};
 use super::{fsutil, Identity, Store, StoreError, EVENTS_DIR, HEADER_FILE, PLAYBOOKS_DIR};
 use crate::domain::event::{Body, Declared, Event, Mode};
-use crate::domain::state::Claim;
+use crate::domain::state::{Claim, PendingBatch};
 use crate::domain::time::Millis;
 use crate::domain::{playbook, IncidentState, Playbook, Problem};
 
@@ -300,6 +300,65 @@ impl Update {
     }
 }
 
+/// Records that sort more than a day ahead of this host's clock are held back, not applied:
+/// no writer follows such a clock (see `state::next_at`), so one forged `at` in the year 9999
+/// would otherwise outrank every honest record for good. They are applied if this host's
+/// clock ever gets there.
+fn hold_future(id: &str, held: &mut Vec<Event>, events: &mut Vec<Event>, now: Millis, problems: &mut Vec<Problem>) {
+    let limit = now.saturating_add(crate::domain::state::FOLLOW_LIMIT_MS);
+    let is_due = |e: &Event| e.at.max(e.wall) <= limit;
+    if held.is_empty() && events.iter().all(is_due) {
+        // The usual case: nothing to hold back or release, so the records are not moved.
+        return;
+    }
+    let (due, mut still): (Vec<Event>, Vec<Event>) = std::mem::take(held).into_iter().partition(is_due);
+    let (mut ok, future): (Vec<Event>, Vec<Event>) = std::mem::take(events).into_iter().partition(is_due);
+    for e in &future {
+        problems.push(Problem::new(
+            format!("{id}/{EVENTS_DIR}/{}{}", e.log, super::LOG_EXT),
+            Some(e.seq),
+            format!(
+                "record seq {} is dated {}, more than a day ahead of this host's clock: not applied (forged, or a badly wrong clock)",
+                e.seq,
+                crate::domain::time::format_utc(e.at.max(e.wall))
+            ),
+        ));
+    }
+    still.extend(future);
+    ok.extend(due);
+    *held = still;
+    *events = ok;
+}
+
+/// What a source notes of records as they are read, before they are applied: future-dated ones
+/// held back, the playbook copies they name, the `Declared`s the claim is checked against.
+struct Screen<'a> {
+    id: &'a str,
+    held: &'a mut Vec<Event>,
+    wanted: &'a mut Vec<String>,
+    /// `None` once the claim has been checked.
+    declareds: Option<&'a mut Vec<(String, String, Declared)>>,
+    now: Millis,
+}
+
+impl Screen<'_> {
+    fn screen(&mut self, events: &mut Vec<Event>, problems: &mut Vec<Problem>) {
+        hold_future(self.id, self.held, events, self.now, problems);
+        for e in events.iter() {
+            match &e.body {
+                Body::Declared(d) => {
+                    self.wanted.push(d.playbook_hash.clone());
+                    if let Some(ds) = &mut self.declareds {
+                        ds.push((e.log.clone(), e.by.clone(), d.clone()));
+                    }
+                }
+                Body::PlaybookChanged(p) => self.wanted.push(p.hash.clone()),
+                _ => {}
+            }
+        }
+    }
+}
+
 /// The IO side of an open incident: the reader's position in every log and which playbook copies
 /// were read. Lives wherever IO may block (a worker thread for the console).
 pub struct Source {
@@ -414,35 +473,6 @@ impl Source {
         }
     }
 
-    /// Records that sort more than a day ahead of this host's clock are held back, not applied:
-    /// no writer follows such a clock (see `state::next_at`), so one forged `at` in the year 9999
-    /// would otherwise outrank every honest record for good. They are applied if this host's
-    /// clock ever gets there.
-    fn hold_future(&mut self, events: &mut Vec<Event>, now: Millis, problems: &mut Vec<Problem>) {
-        let limit = now.saturating_add(crate::domain::state::FOLLOW_LIMIT_MS);
-        let (due, mut still): (Vec<Event>, Vec<Event>) = std::mem::take(&mut self.held)
-            .into_iter()
-            .partition(|e| e.at.max(e.wall) <= limit);
-        let (mut ok, future): (Vec<Event>, Vec<Event>) = std::mem::take(events)
-            .into_iter()
-            .partition(|e| e.at.max(e.wall) <= limit);
-        for e in &future {
-            problems.push(Problem::new(
-                format!("{}/{EVENTS_DIR}/{}{}", self.id, e.log, super::LOG_EXT),
-                Some(e.seq),
-                format!(
-                    "record seq {} is dated {}, more than a day ahead of this host's clock: not applied (forged, or a badly wrong clock)",
-                    e.seq,
-                    crate::domain::time::format_utc(e.at.max(e.wall))
-                ),
-            ));
-        }
-        still.extend(future);
-        ok.extend(due);
-        self.held = still;
-        *events = ok;
-    }
-
     /// Read the claim (`incident.ron`) until it is there; never through a symlink.
     fn read_claim(&mut self, problems: &mut Vec<Problem>) -> Option<Claim> {
         if self.header.is_some() {
@@ -519,18 +549,38 @@ impl Source {
 
     /// One reconcile pass.
     pub fn poll(&mut self, now: Millis) -> Update {
-        let mut batch = self.reader.poll(now);
-        let mut problems = batch.problems;
-        self.hold_future(&mut batch.events, now, &mut problems);
+        self.poll_streaming(now, None)
+    }
+
+    /// [`Self::poll`], handing the new records to `sink` in parts as they are read (see
+    /// [`IncidentReader::poll_streaming`]); the update returned holds the rest of them and
+    /// everything else. Applying the parts and then the update gives what applying `poll`'s
+    /// update gives (the fold is order-independent).
+    pub fn poll_streaming(&mut self, now: Millis, mut sink: Option<&mut dyn FnMut(Vec<Event>)>) -> Update {
+        let mut problems = Vec::new();
+        let mut screen = Screen {
+            id: &self.id,
+            held: &mut self.held,
+            wanted: &mut self.wanted,
+            declareds: (!self.header_checked).then_some(&mut self.declareds),
+            now,
+        };
+        let mut batch = match &mut sink {
+            Some(sink) => self.reader.poll_streaming(
+                now,
+                Some(&mut |mut events: Vec<Event>| {
+                    screen.screen(&mut events, &mut problems);
+                    sink(events);
+                }),
+            ),
+            None => self.reader.poll(now),
+        };
+        screen.screen(&mut batch.events, &mut problems);
+        let mut found = batch.problems;
+        found.extend(problems);
+        let mut problems = found;
         let claim = self.read_claim(&mut problems);
         let mut playbooks = Vec::new();
-        for e in &batch.events {
-            match &e.body {
-                Body::Declared(d) => self.wanted.push(d.playbook_hash.clone()),
-                Body::PlaybookChanged(p) => self.wanted.push(p.hash.clone()),
-                _ => {}
-            }
-        }
         // Sync tools deliver files in any order: look again until every named copy is here.
         if self.wanted.iter().any(|h| !self.playbook_files.contains_key(h)) {
             let (found, p) = self.read_new_playbooks();
@@ -555,10 +605,6 @@ impl Source {
             }
         }
         if !self.header_checked {
-            self.declareds.extend(batch.events.iter().filter_map(|e| match &e.body {
-                Body::Declared(d) => Some((e.log.clone(), e.by.clone(), d.clone())),
-                _ => None,
-            }));
             if let Some(h) = &self.header {
                 // The claimed log's Declared, checked against the claim's copy of its fields.
                 let claim = h.claim();
@@ -758,6 +804,14 @@ impl View {
 
     /// Apply an update; returns the keys of the events that were new.
     pub fn apply(&mut self, update: Update) -> Vec<crate::domain::EventKey> {
+        let pending = self.state.begin_batch(true);
+        self.finish(update, pending)
+    }
+
+    /// Apply the rest of an update whose records were partly inserted already (`pending`, see
+    /// [`IncidentState::begin_batch`]): whatever asks for a replay (the claim, a playbook, a
+    /// signature) is done once, with the records' derivation.
+    fn finish(&mut self, update: Update, mut pending: PendingBatch) -> Vec<crate::domain::EventKey> {
         self.file_problems.extend(update.problems);
         for (log, seq, why) in update.marks {
             self.state.mark(&log, seq, why);
@@ -777,7 +831,8 @@ impl View {
         for (hash, p) in update.playbooks {
             self.state.add_playbook(hash, p);
         }
-        let fresh = self.state.apply_all(update.events);
+        self.state.insert_batch(&mut pending, update.events);
+        let fresh = self.state.finish_batch(pending);
         for e in update.preferred {
             self.state.prefer(e);
         }
@@ -833,7 +888,14 @@ impl Incident {
             source,
             view: View::new(id),
         };
-        inc.view.apply(inc.source.poll(now));
+        // Records are inserted as they are parsed, a few thousand at a time, and derived once at
+        // the end: a long log is never held whole as parsed records beside the fold's copy.
+        let mut pending = inc.view.state.begin_batch(false);
+        let state = &mut inc.view.state;
+        let update = inc
+            .source
+            .poll_streaming(now, Some(&mut |events| state.insert_batch(&mut pending, events)));
+        inc.view.finish(update, pending);
         inc.source.save_seen();
         inc
     }

@@ -27,6 +27,9 @@ pub const SETTLE_MS: Millis = 30_000;
 
 const READ_CHUNK: usize = 1 << 20;
 
+/// How many parsed records [`IncidentReader::poll_streaming`] holds before handing them on.
+pub const STREAM_EVENTS: usize = 4096;
+
 #[derive(Debug, Default)]
 struct Cursor {
     writer: String,
@@ -212,6 +215,14 @@ impl IncidentReader {
     /// One reconcile pass over every log: re-list the folder, re-open each file (this forces NFS
     /// close-to-open revalidation), read from the offset.
     pub fn poll(&mut self, now: Millis) -> Batch {
+        self.poll_streaming(now, None)
+    }
+
+    /// [`Self::poll`], handing the records read to `sink` in parts of about [`STREAM_EVENTS`] as
+    /// they are read (in log order, each log's in its order), so a first read of a long log is
+    /// never held whole as parsed records; the batch returned holds the rest, and every problem,
+    /// mark and signature found. What the sink is given is exactly what `poll` would return.
+    pub fn poll_streaming(&mut self, now: Millis, mut sink: Option<&mut dyn FnMut(Vec<Event>)>) -> Batch {
         let mut batch = Batch::default();
         self.refresh_trust(&mut batch);
         let events_dir = self.dir.join(EVENTS_DIR);
@@ -272,7 +283,7 @@ impl IncidentReader {
                 }
                 continue;
             }
-            self.read_log(&name, now, &mut batch);
+            self.read_log(&name, now, &mut batch, &mut sink);
         }
         self.check_remembered(&mut batch);
         batch
@@ -304,7 +315,7 @@ impl IncidentReader {
         }
     }
 
-    fn read_log(&mut self, name: &str, now: Millis, batch: &mut Batch) {
+    fn read_log(&mut self, name: &str, now: Millis, batch: &mut Batch, sink: &mut Option<&mut dyn FnMut(Vec<Event>)>) {
         let rel = self.rel(name);
         let path = self.dir.join(EVENTS_DIR).join(name);
         let mut file = match fsutil::open_read(&path) {
@@ -385,6 +396,11 @@ impl IncidentReader {
                 mtime,
             };
             let used = consume(cursor, &ctx, &buf, pos, batch);
+            if let Some(sink) = sink {
+                if batch.events.len() >= STREAM_EVENTS {
+                    sink(std::mem::take(&mut batch.events));
+                }
+            }
             buf.drain(..used);
             pos += used as u64;
             if cursor.skipping {
