@@ -48,6 +48,9 @@ pub struct AllowedSigners {
     /// Where it came from when that is worth a problem (the shared file is missing and this
     /// host's kept copy is used): a sentence.
     pub note: Option<String>,
+    /// BLAKE3 (hex) of the text parsed (empty: no file): what every verdict depends on, so a
+    /// change of it means every signature must be judged again.
+    pub digest: String,
 }
 
 /// A signature that checked out.
@@ -83,7 +86,10 @@ impl AllowedSigners {
     /// Options: `namespaces="..."`, `valid-after="YYYYMMDD[HHMM[SS]][Z]"`, `valid-before=...`;
     /// `cert-authority` is refused with a reason. Never fails: bad lines are `skipped`.
     pub fn parse(text: &str) -> AllowedSigners {
-        let mut out = AllowedSigners::default();
+        let mut out = AllowedSigners {
+            digest: blake3::hash(text.as_bytes()).to_hex().to_string(),
+            ..AllowedSigners::default()
+        };
         for (i, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {

@@ -256,6 +256,9 @@ pub struct Update {
     pub signed: Vec<super::reader::SignedRange>,
     /// The responder's config requires signatures on every incident.
     pub require_signatures: bool,
+    /// Everything was read again from the start (the `allowed_signers` in force changed): the
+    /// view drops what it holds and takes this update as a fresh start's first.
+    pub reset: bool,
 }
 
 impl Update {
@@ -297,6 +300,7 @@ impl Update {
             && self.marks.is_empty()
             && self.preferred.is_empty()
             && self.signed.is_empty()
+            && !self.reset
     }
 }
 
@@ -520,6 +524,17 @@ impl Source {
     /// One reconcile pass.
     pub fn poll(&mut self, now: Millis) -> Update {
         let mut batch = self.reader.poll(now);
+        if batch.retrust {
+            // Signatures already judged (marks, signed stretches, records refused or applied
+            // where signatures are required) may be judged otherwise now: start again, exactly
+            // as a console started now would (a fresh source reads from the start, reports
+            // every problem again, and its first poll never asks for this again).
+            self.save_seen();
+            *self = Source::new(&self.store, &self.id);
+            let mut update = self.poll(now);
+            update.reset = true;
+            return update;
+        }
         let mut problems = batch.problems;
         self.hold_future(&mut batch.events, now, &mut problems);
         let claim = self.read_claim(&mut problems);
@@ -599,6 +614,7 @@ impl Source {
             preferred: batch.preferred,
             signed: batch.signed,
             require_signatures: self.store.trust.require,
+            reset: false,
         }
     }
 
@@ -730,6 +746,12 @@ impl View {
 
     /// Apply an update; returns the keys of the events that were new.
     pub fn apply(&mut self, update: Update) -> Vec<crate::domain::EventKey> {
+        // After a reset, only records this view did not hold before count as new (a `tail
+        // --follow` must not print the history again, nor the console move its scroll).
+        let before = update.reset.then(|| {
+            let fresh = View::new(&self.state.id);
+            std::mem::replace(self, fresh)
+        });
         self.file_problems.extend(update.problems);
         for (log, seq, why) in update.marks {
             self.state.mark(&log, seq, why);
@@ -753,7 +775,10 @@ impl View {
         for e in update.preferred {
             self.state.prefer(e);
         }
-        fresh
+        match before {
+            Some(before) => fresh.into_iter().filter(|k| before.state.event(k).is_none()).collect(),
+            None => fresh,
+        }
     }
 
     /// Every problem: files and lines skipped or settling, rules the fold refused.

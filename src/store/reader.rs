@@ -72,6 +72,9 @@ pub struct Batch {
     pub preferred: Vec<Event>,
     /// Stretches of logs a valid SSH signature vouches for.
     pub signed: Vec<SignedRange>,
+    /// The `allowed_signers` in force changed since records were judged against it: what was
+    /// read must be read again from the start (see `Source::poll`), and this batch is stale.
+    pub retrust: bool,
 }
 
 /// Records `from..=to` of `log` are vouched for by a valid signature of `principal`.
@@ -105,6 +108,8 @@ pub struct IncidentReader {
     /// The note of the trust in force, once reported (reported again only when it changes).
     trust_note: Option<String>,
     trust: (Option<(u64, i128)>, Arc<AllowedSigners>),
+    /// The digest of the `allowed_signers` content the records read so far were judged against.
+    trust_digest: Option<String>,
 }
 
 impl IncidentReader {
@@ -142,6 +147,7 @@ impl IncidentReader {
             trust_kept: None,
             trust_note: None,
             trust: (None, Arc::new(AllowedSigners::default())),
+            trust_digest: None,
         }
     }
 
@@ -183,6 +189,13 @@ impl IncidentReader {
                 ));
             }
         }
+        // A key added or removed changes verdicts already given (marks, signed stretches,
+        // records refused or applied where signatures are required): say so, so they are all
+        // given again from the start, as a fresh start would.
+        if self.trust_digest.as_ref().is_some_and(|d| *d != trust.digest) && !self.cursors.is_empty() {
+            batch.retrust = true;
+        }
+        self.trust_digest = Some(trust.digest.clone());
         self.trust = (stamp, Arc::new(trust));
     }
 
@@ -214,6 +227,9 @@ impl IncidentReader {
     pub fn poll(&mut self, now: Millis) -> Batch {
         let mut batch = Batch::default();
         self.refresh_trust(&mut batch);
+        if batch.retrust {
+            return batch;
+        }
         let events_dir = self.dir.join(EVENTS_DIR);
         for (dir, rel) in [
             (&self.dir, self.id.clone()),

@@ -1,0 +1,171 @@
+//! Issue 11, the trust inputs: what a reader judged against one `allowed_signers` is judged
+//! again when it changes, so a long-running reader (the console) shows what a fresh start shows.
+//! Through the library (the console's `Source`/`View` path, as `Incident::refresh` drives it),
+//! with keys made by `ssh-keygen`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use warroom::cli::context::now_ms;
+use warroom::cli::read::state_json;
+use warroom::domain::event::{Mode, Note};
+use warroom::domain::identity::WriterId;
+use warroom::report::timeline_json;
+use warroom::signer::Signer;
+use warroom::store::incident::{declare, DeclareRequest, Incident};
+use warroom::store::playbooks::Library;
+use warroom::store::writer::{Draft, LogWriter};
+use warroom::store::{Identity, RootChoice, RootSource, Store};
+
+fn keygen(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&path)
+        .env("HOME", dir)
+        .output()
+        .expect("ssh-keygen (install openssh-client)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    path
+}
+
+fn public(key: &Path) -> String {
+    std::fs::read_to_string(key.with_extension("pub"))
+        .expect("pub")
+        .trim()
+        .to_string()
+}
+
+/// A writer's own store (own state directory) on the shared root, signing with `key`.
+fn writer(base: &Path, name: &str, key: &Path, trust_file: Option<&Path>) -> (Store, Identity) {
+    let mut store = Store::open(
+        &RootChoice {
+            path: base.join("shared"),
+            source: RootSource::Flag,
+        },
+        base.join(format!("state-{name}")),
+        base.join("run"),
+    )
+    .expect("store");
+    store.signer = Some(Arc::new(
+        Signer::from_spec(key.to_str().expect("utf8")).expect("key file"),
+    ));
+    store.trust.allowed_signers = trust_file.map(Path::to_path_buf);
+    let identity = Identity {
+        writer: WriterId {
+            name: name.into(),
+            host: "jump".into(),
+        },
+        install: format!("{name:a<6}")[..6].to_string(),
+    };
+    (store, identity)
+}
+
+/// Everything a reader shows of an incident, at one `now`: state, timeline with flags,
+/// problems, and who signed each record.
+fn seen(inc: &Incident, now: i64) -> String {
+    let mut problems: Vec<String> = inc
+        .problems()
+        .iter()
+        .map(|p| format!("{} {:?} {}", p.source, p.line, p.what))
+        .collect();
+    problems.sort();
+    let signed: Vec<String> = inc
+        .state
+        .timeline()
+        .map(|e| format!("{}:{} {:?}", e.log, e.seq, inc.state.signed_by(&e.log, e.seq)))
+        .collect();
+    format!(
+        "{}\n{}\n{problems:#?}\n{signed:#?}\nrequired {}",
+        state_json(inc, now),
+        timeline_json(&inc.state),
+        inc.state.requires_signatures()
+    )
+}
+
+/// For the shared `allowed_signers` and for one the reader's config names: removing a key's
+/// line and putting it back leaves a long-running reader where a fresh open is.
+#[test]
+fn a_reader_rejudges_signatures_when_allowed_signers_changes_as_a_fresh_open_would() {
+    for config_file in [false, true] {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let base = tmp.path();
+        let alice_key = keygen(base, "alice");
+        let mallory_key = keygen(base, "mallory");
+        let trust_path = if config_file {
+            base.join("my_allowed_signers")
+        } else {
+            base.join("shared").join("allowed_signers")
+        };
+        std::fs::create_dir_all(base.join("shared")).expect("shared");
+        let both = format!("alice {}\nmallory {}\n", public(&alice_key), public(&mallory_key));
+        let alice_only = format!("alice {}\n", public(&alice_key));
+        std::fs::write(&trust_path, &both).expect("allowed_signers");
+        let cfg = config_file.then_some(trust_path.as_path());
+        let (alice_store, alice) = writer(base, "alice", &alice_key, cfg);
+        let (mallory_store, mallory) = writer(base, "mallory", &mallory_key, cfg);
+        let playbook = Library::built_in().resolve("ransomware").expect("playbook");
+        let (id, _) = declare(
+            &alice_store,
+            &alice,
+            DeclareRequest {
+                playbook: &playbook,
+                title: "Signed".into(),
+                severity: 2,
+                mode: Mode::Real,
+                commander: "alice".into(),
+                require_signatures: true,
+                occurred: None,
+            },
+            now_ms,
+        )
+        .expect("declare");
+        let note = |text: &str| {
+            Draft::new(Note {
+                text: text.into(),
+                tags: vec![],
+            })
+        };
+        LogWriter::new(&mallory_store, &id, &mallory)
+            .append(vec![note("mallory was here")], now_ms)
+            .expect("mallory's note");
+
+        // The reader: alice's console, open all along.
+        let mut live = Incident::open(&alice_store, &id, now_ms());
+        let mallorys = |inc: &Incident| {
+            inc.state
+                .timeline()
+                .find(|e| e.log.starts_with("mallory@"))
+                .map(|e| (e.log.clone(), e.seq))
+                .expect("mallory's record is in the timeline")
+        };
+        let (log, seq) = mallorys(&live);
+        assert_eq!(live.state.signed_by(&log, seq), Some("mallory"));
+        let refused = |inc: &Incident| {
+            inc.problems()
+                .iter()
+                .any(|p| p.what.contains("carries no valid SSH signature"))
+        };
+        assert!(!refused(&live), "{:?}", live.problems());
+
+        for (allowed, mallory_signed) in [(&alice_only, false), (&both, true)] {
+            std::fs::write(&trust_path, allowed).expect("rewrite allowed_signers");
+            // Read again from the start, but nothing it held comes back as new (`tail
+            // --follow` prints only what is new).
+            assert!(live.refresh(now_ms()).is_empty());
+            let now = now_ms();
+            let fresh = Incident::open(&alice_store, &id, now);
+            assert_eq!(seen(&live, now), seen(&fresh, now), "config file: {config_file}");
+            assert_eq!(
+                live.state.signed_by(&log, seq).is_some(),
+                mallory_signed,
+                "config file: {config_file}"
+            );
+            // Where signatures are required, her unsigned record is a problem, not state.
+            assert_eq!(refused(&live), !mallory_signed, "{:?}", live.problems());
+        }
+        // A refresh with nothing changed reads nothing again.
+        assert!(live.refresh(now_ms()).is_empty());
+    }
+}
