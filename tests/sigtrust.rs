@@ -169,3 +169,93 @@ fn a_reader_rejudges_signatures_when_allowed_signers_changes_as_a_fresh_open_wou
         assert!(live.refresh(now_ms()).is_empty());
     }
 }
+
+/// The local cache of checked signatures (issue 11): a second open takes them from it and shows
+/// the same; it never vouches for other signature bytes, and never for an edited entry.
+#[test]
+fn cached_signatures_show_the_same_and_never_vouch_for_another_signature() {
+    use warroom::domain::event::{self, Body};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let base = tmp.path();
+    let alice_key = keygen(base, "alice");
+    let mallory_key = keygen(base, "mallory");
+    let eve_key = keygen(base, "eve");
+    std::fs::create_dir_all(base.join("shared")).expect("shared");
+    std::fs::write(
+        base.join("shared").join("allowed_signers"),
+        format!("alice {}\nmallory {}\n", public(&alice_key), public(&mallory_key)),
+    )
+    .expect("allowed_signers");
+    let (alice_store, alice) = writer(base, "alice", &alice_key, None);
+    let (mallory_store, mallory) = writer(base, "mallory", &mallory_key, None);
+    let playbook = Library::built_in().resolve("ransomware").expect("playbook");
+    let (id, _) = declare(
+        &alice_store,
+        &alice,
+        DeclareRequest {
+            playbook: &playbook,
+            title: "Cached".into(),
+            severity: 2,
+            mode: Mode::Real,
+            commander: "alice".into(),
+            require_signatures: true,
+            occurred: None,
+        },
+        now_ms,
+    )
+    .expect("declare");
+    for i in 0..3 {
+        LogWriter::new(&mallory_store, &id, &mallory)
+            .append(
+                vec![Draft::new(Note {
+                    text: format!("note {i}"),
+                    tags: vec![],
+                })],
+                now_ms,
+            )
+            .expect("note");
+    }
+    let cache_lines = || -> usize {
+        std::fs::read_dir(alice_store.state_dir.join("sigcache"))
+            .expect("cache folder")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".sigs"))
+            .map(|e| std::fs::read_to_string(e.path()).expect("cache").lines().count())
+            .sum()
+    };
+    let now = now_ms();
+    let first = Incident::open(&alice_store, &id, now);
+    assert_eq!(cache_lines(), 4, "alice's declaration and mallory's three notes");
+    let again = Incident::open(&alice_store, &id, now);
+    assert_eq!(cache_lines(), 4, "nothing new to keep");
+    assert_eq!(seen(&first, now), seen(&again, now));
+    assert!(!first.problems().iter().any(|p| p.what.contains("signature")));
+
+    // Mallory's last signature swapped for eve's over the same head: the cache holds a valid
+    // verdict for that record, but not for these bytes.
+    let log = LogWriter::new(&mallory_store, &id, &mallory).log_path();
+    let mut lines: Vec<String> = std::fs::read_to_string(&log)
+        .expect("log")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let last = lines.pop().expect("signed line");
+    let mut e = event::parse(&last).expect("parses");
+    let eve = Signer::from_spec(eve_key.to_str().expect("utf8")).expect("eve's key");
+    let Body::Signed(s) = &mut e.body else {
+        panic!("the last line is a signature: {last}")
+    };
+    s.sig = eve.sign("warroom-event", s.head.as_bytes()).expect("sign");
+    lines.push(event::encode(&e).expect("encode"));
+    std::fs::write(&log, lines.join("\n") + "\n").expect("write");
+    let swapped = Incident::open(&alice_store, &id, now_ms());
+    let problems = format!("{:?}", swapped.problems());
+    assert!(
+        problems.contains("is not in allowed_signers for `mallory@jump`"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("carries no valid SSH signature"),
+        "her last note no longer counts: {problems}"
+    );
+}

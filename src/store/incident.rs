@@ -374,6 +374,7 @@ impl Source {
             store.allowed_signers_follows(),
             store.kept_allowed_signers_path(),
         );
+        reader.set_sig_cache(super::sigcache::SigCache::open(&store.state_dir, &dir));
         Source {
             id: id.to_string(),
             reader,
