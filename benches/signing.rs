@@ -25,7 +25,7 @@ use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throug
 use warroom::cli::context::now_ms;
 use warroom::domain::event::{self, Body, Event, Mode, Note, Signed};
 use warroom::domain::identity::WriterId;
-use warroom::domain::signing::NS_EVENT;
+use warroom::domain::signing::{event_message, NS_EVENT};
 use warroom::signer::Signer;
 use warroom::store::incident::{declare, DeclareRequest, Incident};
 use warroom::store::playbooks::Library;
@@ -204,7 +204,10 @@ fn fill_signed(fx: &Fixture, signer: &Signer, n: usize) {
                 Body::Signed(Signed {
                     head: prev.clone(),
                     key: signer.fingerprint().to_string(),
-                    sig: signer.sign(NS_EVENT, prev.as_bytes()).expect("sign"),
+                    sig: signer
+                        .sign(NS_EVENT, event_message(Some(&log), &prev).as_bytes())
+                        .expect("sign"),
+                    log: Some(log.clone()),
                 })
             });
             let e = Event {

@@ -245,7 +245,8 @@ fn cached_signatures_show_the_same_and_never_vouch_for_another_signature() {
     let Body::Signed(s) = &mut e.body else {
         panic!("the last line is a signature: {last}")
     };
-    s.sig = eve.sign("warroom-event", s.head.as_bytes()).expect("sign");
+    let msg = warroom::domain::signing::event_message(s.log.as_deref(), &s.head);
+    s.sig = eve.sign("warroom-event", msg.as_bytes()).expect("sign");
     lines.push(event::encode(&e).expect("encode"));
     std::fs::write(&log, lines.join("\n") + "\n").expect("write");
     let swapped = Incident::open(&alice_store, &id, now_ms());

@@ -629,12 +629,13 @@ fn prepare(line: &[u8], ctx: &Ctx) -> Prepared {
     let verdict = match &parsed {
         Some(Ok(e)) => match &e.body {
             Body::Signed(s) => {
+                let msg = crate::domain::signing::event_message(s.log.as_deref(), &s.head);
                 let input = super::sigcache::SigInput {
                     log: ctx.log,
                     seq: e.seq,
                     writer: &e.by,
                     namespace: NS_EVENT,
-                    head: &s.head,
+                    msg: &msg,
                     sig: &s.sig,
                     when: e.wall,
                     trust: &ctx.trust.digest,
@@ -643,7 +644,7 @@ fn prepare(line: &[u8], ctx: &Ctx) -> Prepared {
                 match key.as_ref().and_then(|(k, c)| c.get(k)) {
                     Some(v) => Some(Ok(v.clone())),
                     None => {
-                        let v = ctx.trust.check(&e.by, NS_EVENT, s.head.as_bytes(), &s.sig, e.wall);
+                        let v = crate::domain::signing::check_signed(ctx.trust, ctx.log, &e.by, s, e.wall);
                         if let (Ok(v), Some((k, _))) = (&v, &key) {
                             learned = Some((*k, v.clone()));
                         }

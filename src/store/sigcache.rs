@@ -4,7 +4,7 @@
 //!
 //! An entry can never vouch for anything but the exact check it records: it is found by a key
 //! that covers every input of that check — the incident folder, the log, the record's seq and
-//! writer, the namespace, the head signed, the signature's bytes, the record's time (for
+//! writer, the namespace, the message signed (log and head), the signature's bytes, the record's time (for
 //! `valid-after`/`valid-before`) and the digest of the `allowed_signers` content in force — so a
 //! changed signature, record or `allowed_signers` simply misses and is checked again. Keys and
 //! the check of each entry are BLAKE3 keyed with a secret made once in the state directory
@@ -29,7 +29,8 @@ pub struct SigInput<'a> {
     pub seq: u64,
     pub writer: &'a str,
     pub namespace: &'a str,
-    pub head: &'a str,
+    /// The signed message (`"<log> <head>"`, or the head alone for an older signature).
+    pub msg: &'a str,
     pub sig: &'a str,
     pub when: i64,
     /// [`crate::domain::signing::AllowedSigners::digest`] of the file in force.
@@ -121,7 +122,7 @@ impl SigCache {
             &i.seq.to_le_bytes(),
             i.writer.as_bytes(),
             i.namespace.as_bytes(),
-            i.head.as_bytes(),
+            i.msg.as_bytes(),
             i.sig.as_bytes(),
             &i.when.to_le_bytes(),
             i.trust.as_bytes(),
@@ -224,7 +225,7 @@ mod tests {
             seq: 3,
             writer: "mallory@jump",
             namespace: "warroom-event",
-            head: "00ff",
+            msg: "mallory@jump.abc123 00ff",
             sig,
             when: 1_700_000_000_000,
             trust,
