@@ -1484,3 +1484,28 @@ fn a_key_removed_from_allowed_signers_takes_the_signed_mark_away_live() {
     assert!(v.stdout.contains("signed by mallory"), "{v}");
     assert!(c.running());
 }
+
+/// The config's `signing: (require: true)` set while a console shows unsigned records: they
+/// become problems, not state, at once (and are state again when the setting goes), as a
+/// restart would show.
+#[test]
+fn requiring_signatures_in_the_config_while_running_takes_effect_live() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let bob = w.who("bob", "laptop");
+    let id = w.declare(&alice, "Require later");
+    w.note(&bob, &id, "an unsigned note from bob");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Require later", Spawn::new(&args).size(120, 40));
+    let s = c.wait_for("an unsigned note from bob", WAIT);
+    assert!(!s.contains("problem"), "{s}");
+    let config = w.path().join("cfg").join("warroom").join("config.ron");
+    std::fs::create_dir_all(config.parent().expect("dir")).expect("cfg dir");
+    std::fs::write(&config, "(signing: (require: true))\n").expect("config");
+    c.wait_until("unsigned records refused once signatures are required", WAIT, |s| {
+        s.contains("problems")
+    });
+    std::fs::remove_file(&config).expect("remove config");
+    c.wait_until("no problems once the setting is gone", WAIT, |s| !s.contains("problem"));
+    assert!(c.running());
+}
