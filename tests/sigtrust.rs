@@ -260,3 +260,56 @@ fn cached_signatures_show_the_same_and_never_vouch_for_another_signature() {
         "her last note no longer counts: {problems}"
     );
 }
+
+/// `list` and the board's cached rows follow a change of allowed_signers too: a row folded
+/// under the old file is not taken from the cache.
+#[test]
+fn a_cached_board_row_is_folded_again_when_allowed_signers_changes() {
+    use warroom::store::summary::{self, Outcome, Summary};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let base = tmp.path();
+    let alice_key = keygen(base, "alice");
+    let mallory_key = keygen(base, "mallory");
+    let trust_path = base.join("shared").join("allowed_signers");
+    std::fs::create_dir_all(base.join("shared")).expect("shared");
+    let both = format!("alice {}\nmallory {}\n", public(&alice_key), public(&mallory_key));
+    std::fs::write(&trust_path, &both).expect("allowed_signers");
+    let (alice_store, alice) = writer(base, "alice", &alice_key, None);
+    let (mallory_store, mallory) = writer(base, "mallory", &mallory_key, None);
+    let playbook = Library::built_in().resolve("ransomware").expect("playbook");
+    let (id, _) = declare(
+        &alice_store,
+        &alice,
+        DeclareRequest {
+            playbook: &playbook,
+            title: "Rows".into(),
+            severity: 2,
+            mode: Mode::Real,
+            commander: "alice".into(),
+            require_signatures: true,
+            occurred: None,
+        },
+        now_ms,
+    )
+    .expect("declare");
+    LogWriter::new(&mallory_store, &id, &mallory)
+        .append(
+            vec![Draft::new(Note {
+                text: "signed by mallory".into(),
+                tags: vec![],
+            })],
+            now_ms,
+        )
+        .expect("note");
+    let never_racy = std::time::Duration::ZERO;
+    let (row, _, _) = summary::load_with(&alice_store, &id, now_ms(), never_racy);
+    assert_eq!(row.problems, 0);
+    let (_, _, outcome) = summary::load_with(&alice_store, &id, now_ms(), never_racy);
+    assert_eq!(outcome, Outcome::Hit);
+    std::fs::write(&trust_path, format!("alice {}\n", public(&alice_key))).expect("rewrite");
+    let now = now_ms();
+    let (row, _, outcome) = summary::load_with(&alice_store, &id, now, never_racy);
+    assert_ne!(outcome, Outcome::Hit);
+    assert_eq!(row, Summary::of(&id, &Incident::open(&alice_store, &id, now)));
+    assert!(row.problems > 0, "her unsigned note is refused: {row:?}");
+}
