@@ -313,3 +313,68 @@ fn a_cached_board_row_is_folded_again_when_allowed_signers_changes() {
     assert_eq!(row, Summary::of(&id, &Incident::open(&alice_store, &id, now)));
     assert!(row.problems > 0, "her unsigned note is refused: {row:?}");
 }
+
+/// A console's board (not the open incident) follows a change of allowed_signers on its next
+/// pass: a row made under the old file is made again.
+#[test]
+fn the_board_makes_its_rows_again_when_allowed_signers_changes() {
+    use std::sync::Mutex;
+    use warroom::tui::model::{BoardRow, Msg};
+    use warroom::tui::worker::Worker;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let base = tmp.path();
+    let alice_key = keygen(base, "alice");
+    let mallory_key = keygen(base, "mallory");
+    let trust_path = base.join("shared").join("allowed_signers");
+    std::fs::create_dir_all(base.join("shared")).expect("shared");
+    let both = format!("alice {}\nmallory {}\n", public(&alice_key), public(&mallory_key));
+    std::fs::write(&trust_path, &both).expect("allowed_signers");
+    let (alice_store, alice) = writer(base, "alice", &alice_key, None);
+    let (mallory_store, mallory) = writer(base, "mallory", &mallory_key, None);
+    let playbook = Library::built_in().resolve("ransomware").expect("playbook");
+    let (id, _) = declare(
+        &alice_store,
+        &alice,
+        DeclareRequest {
+            playbook: &playbook,
+            title: "Board".into(),
+            severity: 2,
+            mode: Mode::Real,
+            commander: "alice".into(),
+            require_signatures: true,
+            occurred: None,
+        },
+        now_ms,
+    )
+    .expect("declare");
+    LogWriter::new(&mallory_store, &id, &mallory)
+        .append(
+            vec![Draft::new(Note {
+                text: "signed by mallory".into(),
+                tags: vec![],
+            })],
+            now_ms,
+        )
+        .expect("note");
+    let rows: Arc<Mutex<Vec<BoardRow>>> = Arc::default();
+    let seen = rows.clone();
+    let mut worker = Worker::new(
+        alice_store.clone(),
+        alice,
+        now_ms,
+        Arc::new(move |m| {
+            if let Msg::Board(r) = m {
+                *seen.lock().expect("lock") = r;
+            }
+        }),
+    );
+    let problems = || rows.lock().expect("lock").first().map(|r| r.problems);
+    // Past the window in which a folder just written is read again anyway (`Scan::racy`), so
+    // only the change of allowed_signers can make the row again.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    worker.reconcile_board();
+    assert_eq!(problems(), Some(0));
+    std::fs::write(&trust_path, format!("alice {}\n", public(&alice_key))).expect("rewrite");
+    worker.reconcile_board();
+    assert!(problems().is_some_and(|n| n > 0), "{:?}", rows.lock().expect("lock"));
+}

@@ -379,7 +379,7 @@ type One = (Summary, Scan, Option<Option<Entry>>);
 /// The signature policy a summary was folded under: the `allowed_signers` content in force and
 /// whether this responder requires signatures (a row where signatures are required changes with
 /// them).
-fn trust_key(store: &Store) -> String {
+pub fn trust_key(store: &Store) -> String {
     format!("{} {}", store.allowed_signers().digest, store.trust.require)
 }
 

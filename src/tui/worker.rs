@@ -92,6 +92,8 @@ pub struct Worker {
     config_stamp: Option<(u64, i128)>,
     /// The open incident was read again from the start: its next update replaces the view.
     reset_next: bool,
+    /// The signature policy the board's rows were made under ([`summary::trust_key`]).
+    board_trust: Option<String>,
     /// The stamps of the trust inputs outside the watched root (config.ron, the config's
     /// allowed_signers), looked at every [`TRUST_EVERY`].
     trust_watch: TrustStamps,
@@ -138,6 +140,7 @@ impl Worker {
             config_stamp: None,
             reset_next: false,
             trust_watch: [None, None],
+            board_trust: None,
         }
     }
 
@@ -420,6 +423,16 @@ impl Worker {
     pub fn reconcile_board(&mut self) {
         let now = (self.clock)();
         self.passes += 1;
+        // Another allowed_signers (or require setting) may change any row: all are made again
+        // (the summary cache misses them too, being keyed by it).
+        let trust = summary::trust_key(&self.store);
+        if self.board_trust.as_ref().is_some_and(|t| *t != trust) {
+            for t in self.board.values_mut() {
+                t.scan = None;
+                t.hot = None;
+            }
+        }
+        self.board_trust = Some(trust);
         let (ids, mut problems) = match self.store.list_incidents() {
             Ok(x) => x,
             Err(e) => {
