@@ -240,6 +240,7 @@ fn every_kind() -> Vec<Body> {
             head: "ab".repeat(32),
             key: s("SHA256:r+ViYBprkpBSKFqfhEkm7yhcG8Nn8u7NBbvClSTApi8"),
             sig: s("-----BEGIN SSH SIGNATURE-----\nU1NIU0lHAAAAAQAAADMAAAALc3NoLWVkMjU1MTkAAAAgVpl8DLynanoOHouIEfAaBvYsc+\n0CNhVZVINLs+eaWfYAAAANd2Fycm9vbS1ldmVudAAAAAAAAAAGc2hhNTEyAAAAUwAAAAtz\nc2gtZWQyNTUxOQAAAEAjMfZK3O9cxiTRsmsZi2p5bDpcXQ4+cDNSxoDy14ohRscQnJwoP2\n+82ELcxBFIkJY2b5rE1lXxug4RK3O8RHcH\n-----END SSH SIGNATURE-----\n"),
+            log: None,
         }
         .into(),
         // Issue 11: a declaration that requires signed records (the field is written only when true).
@@ -253,6 +254,14 @@ fn every_kind() -> Vec<Body> {
             playbook_hash: s("00"),
             commander: s("alice"),
             require_signatures: true,
+        }
+        .into(),
+        // Issue 11: a signature bound to its log (it signs "<log> <head>").
+        Signed {
+            head: "cd".repeat(32),
+            key: s("SHA256:r+ViYBprkpBSKFqfhEkm7yhcG8Nn8u7NBbvClSTApi8"),
+            sig: s("-----BEGIN SSH SIGNATURE-----\nU1NIU0lHAAAAAQAAADMAAAALc3NoLWVkMjU1MTkAAAAgVpl8DLynanoOHouIEfAaBvYsc+\n0CNhVZVINLs+eaWfYAAAANd2Fycm9vbS1ldmVudAAAAAAAAAAGc2hhNTEyAAAAUwAAAAtz\nc2gtZWQyNTUxOQAAAEAjMfZK3O9cxiTRsmsZi2p5bDpcXQ4+cDNSxoDy14ohRscQnJwoP2\n+82ELcxBFIkJY2b5rE1lXxug4RK3O8RHcH\n-----END SSH SIGNATURE-----\n"),
+            log: Some(s("alice@jump.abc123")),
         }
         .into(),
     ]

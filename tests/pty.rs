@@ -1397,3 +1397,115 @@ fn a_console_shows_the_sync_a_loop_beside_it_recorded() {
     c.send(b"!");
     c.wait_for("as `warroom sync` of this install last recorded it", WAIT);
 }
+
+// ---- SSH-signed records: a change of allowed_signers is judged live ---------------------------
+
+/// A key made by `ssh-keygen` (private key path; `.pub` beside it).
+fn ssh_keygen(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&path)
+        .env("HOME", dir)
+        .output()
+        .expect("ssh-keygen (install openssh-client)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    path
+}
+
+/// Mallory's key line leaves the shared allowed_signers while a console shows her signed
+/// records: the ✎ marks go (and come back when the line does), as a fresh start would show,
+/// and `verify` and `show` say the same.
+#[test]
+fn a_key_removed_from_allowed_signers_takes_the_signed_mark_away_live() {
+    let w = World::new();
+    let keys = tempfile::tempdir().expect("tmp");
+    let key = ssh_keygen(keys.path(), "mallory");
+    let public = std::fs::read_to_string(key.with_extension("pub")).expect("pub");
+    // Another responder's line stays, so the file still checks signatures once hers is gone.
+    let other = "alice ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEPgrG/BuCu7eSfo2iQDu1PESP0pm7QsnCC/5hv3BBQ6";
+    let with = format!("{other}\nmallory {}\n", public.trim());
+    std::fs::create_dir_all(w.root()).expect("root");
+    let allowed = w.root().join("allowed_signers");
+    std::fs::write(&allowed, &with).expect("allowed_signers");
+    let mallory = w.who("mallory", "jump");
+    let key_arg = key.to_str().expect("utf8");
+    let r = w
+        .run(
+            &mallory,
+            &[
+                "--sign",
+                key_arg,
+                "declare",
+                "--playbook",
+                "ransomware",
+                "--title",
+                "Signed IC",
+                "--severity",
+                "2",
+            ],
+        )
+        .ok();
+    let id = r.stdout.trim().to_string();
+    w.run(&mallory, &["--sign", key_arg, "note", &id, "mallory signed this"])
+        .ok();
+
+    let alice = w.who("alice", "jump");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Signed IC", Spawn::new(&args).size(120, 40));
+    c.wait_for("IC mallory✎", WAIT);
+    c.wait_for("mallory signed this", WAIT);
+
+    // Her line goes (rewritten in place, as an editor would).
+    std::fs::write(&allowed, format!("{other}\n")).expect("rewrite");
+    let s = c.wait_until("no ✎ left once her key is not allowed", WAIT, |s| {
+        s.contains("IC mallory") && !s.contains('✎') && s.contains("problem")
+    });
+    assert!(
+        s.contains("mallory signed this"),
+        "her records stay in the timeline\n{s}"
+    );
+    // The one-shot readers agree with the console.
+    let v = w.run(&alice, &["verify", &id]).code(1);
+    assert!(!v.stdout.contains("signed by mallory"), "{v}");
+    assert!(v.stdout.contains("signature does not match"), "{v}");
+    let show = w.run(&alice, &["show", &id, "--json"]).ok().json();
+    assert!(
+        show["problems"]
+            .to_string()
+            .contains("is not in allowed_signers for `mallory@jump`"),
+        "{show}"
+    );
+
+    // And back: the line returns, the marks do.
+    std::fs::write(&allowed, &with).expect("rewrite");
+    c.wait_for("IC mallory✎", WAIT);
+    let v = w.run(&alice, &["verify", &id]).ok();
+    assert!(v.stdout.contains("signed by mallory"), "{v}");
+    assert!(c.running());
+}
+
+/// The config's `signing: (require: true)` set while a console shows unsigned records: they
+/// become problems, not state, at once (and are state again when the setting goes), as a
+/// restart would show.
+#[test]
+fn requiring_signatures_in_the_config_while_running_takes_effect_live() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let bob = w.who("bob", "laptop");
+    let id = w.declare(&alice, "Require later");
+    w.note(&bob, &id, "an unsigned note from bob");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Require later", Spawn::new(&args).size(120, 40));
+    let s = c.wait_for("an unsigned note from bob", WAIT);
+    assert!(!s.contains("problem"), "{s}");
+    let config = w.path().join("cfg").join("warroom").join("config.ron");
+    std::fs::create_dir_all(config.parent().expect("dir")).expect("cfg dir");
+    std::fs::write(&config, "(signing: (require: true))\n").expect("config");
+    c.wait_until("unsigned records refused once signatures are required", WAIT, |s| {
+        s.contains("problems")
+    });
+    std::fs::remove_file(&config).expect("remove config");
+    c.wait_until("no problems once the setting is gone", WAIT, |s| !s.contains("problem"));
+    assert!(c.running());
+}

@@ -161,15 +161,21 @@ fn declare(world: &World, who: &Who, sock: Option<&Path>, extra: &[&str]) -> Str
     r.stdout.trim().to_string()
 }
 
-/// The (head, armored signature) of each Signed record of a log.
-fn signatures(log: &Path) -> Vec<(String, String)> {
+/// The (head, armored signature, signed message) of each Signed record of a log. The message is
+/// `"<log> <head>"` for a signature bound to its log (README's check by hand pipes exactly that to
+/// `ssh-keygen -Y verify`), the head alone for an older one.
+fn signatures(log: &Path) -> Vec<(String, String, String)> {
     lines_of(log)
         .iter()
         .filter(|l| l.contains("kind:\"Signed\""))
         .map(|l| {
             let head = field(l, "head:\"");
             let sig = field(l, "sig:\"").replace("\\n", "\n");
-            (head, sig)
+            let msg = match l.contains("log:Some(\"") {
+                true => format!("{} {head}", field(l, "log:Some(\"")),
+                false => head.clone(),
+            };
+            (head, sig, msg)
         })
         .collect()
 }
@@ -210,14 +216,21 @@ fn a_record_signed_through_the_agent_verifies_with_ssh_keygen() {
     let sigs = signatures(&log);
     assert_eq!(sigs.len(), 2, "one signature per write");
     let lines = lines_of(&log);
-    for (head, sig) in &sigs {
+    let stem = log
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".ronl"))
+        .expect("log name");
+    for (head, sig, msg) in &sigs {
+        // Bound to this log: the message names it.
+        assert_eq!(*msg, format!("{stem} {head}"));
         // The head is the hash of the line just before the signature.
         let i = lines
             .iter()
             .position(|l| l.contains(head.as_str()) && l.contains("Signed"))
             .expect("sig line");
         assert_eq!(blake3_hex(lines[i - 1].as_bytes()), *head);
-        let (ok, said) = ssh.keygen_verify(&allowed, "alice", sig, head);
+        let (ok, said) = ssh.keygen_verify(&allowed, "alice", sig, msg);
         assert!(ok, "ssh-keygen -Y verify refused warroom's signature: {said}");
         assert!(said.contains("Good \"warroom-event\" signature for alice"), "{said}");
     }
@@ -225,7 +238,53 @@ fn a_record_signed_through_the_agent_verifies_with_ssh_keygen() {
     let v = run(&world, &alice, None, &["verify", &id]).ok();
     assert!(v.stdout.contains("signed by alice (SHA256:"), "{v}");
     assert!(v.stdout.contains("all 2 record(s)"), "{v}");
+    assert!(!v.stdout.contains("not bound"), "{v}");
+
+    // README's check by hand, word for word, with the shell and OpenSSH.
+    let readme = include_str!("../README.md");
+    assert!(
+        readme.contains(BY_HAND),
+        "README's signing section shows exactly BY_HAND"
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(BY_HAND)
+        .env("INC", world.root().join(&id))
+        .env("LOG", stem)
+        .env("HOME", ssh.dir.path())
+        .current_dir(ssh.dir.path())
+        .output()
+        .expect("sh");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("Good \"warroom-event\" signature for alice"), "{said}");
+
+    // The log copied byte for byte under another install's name: its signatures name the
+    // original log, so the copy does not verify as alice's.
+    let copy = log.with_file_name("alice@jump.zzzzzz.ronl");
+    std::fs::copy(&log, &copy).expect("copy");
+    let v = run(&world, &alice, None, &["verify", &id]).code(1);
+    assert!(
+        v.stdout.contains("alice@jump.zzzzzz: signature does not match")
+            && v.stdout.contains(&format!("signed for log `{stem}`, not this one")),
+        "{v}"
+    );
+    let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
+    assert!(show["problems"].to_string().contains("not this one"), "{show}");
 }
+
+/// How to check the newest signature of one log by hand (README, "Signed records"); `INC` is
+/// the incident folder and `LOG` the log's file name without `.ronl`.
+const BY_HAND: &str = r#"line=$(grep -F 'kind:"Signed"' "$INC/events/$LOG.ronl" | tail -n 1)
+head=$(printf '%s' "$line" | sed -E 's/.*head:"([0-9a-f]{64})".*/\1/')
+printf '%b' "$(printf '%s' "$line" | sed -E 's/.*sig:"([^"]*)".*/\1/')" > record.sig
+printf '%s %s' "$LOG" "$head" |
+  ssh-keygen -Y verify -f "$INC/../allowed_signers" -I alice -n warroom-event -s record.sig
+"#;
 
 #[test]
 fn a_signature_made_by_ssh_keygen_is_accepted_and_an_edit_does_not_match() {
@@ -255,6 +314,8 @@ fn a_signature_made_by_ssh_keygen_is_accepted_and_an_edit_does_not_match() {
     let v = run(&world, &alice, None, &["verify", &id]).ok();
     assert!(v.stdout.contains("signed by alice (SHA256:"), "{v}");
     assert!(v.stdout.contains("all 2 record(s)"), "{v}");
+    // An older signature (over the head alone) still counts, and is said not to bind its log.
+    assert!(v.stdout.contains("1 signature(s) not bound to their log"), "{v}");
     // The shown state has no problem with it.
     let show = run(&world, &alice, None, &["show", &id, "--json"]).ok().json();
     assert_eq!(show["problems"].as_array().map(Vec::len), Some(0), "{show}");
@@ -396,7 +457,7 @@ fn an_ecdsa_key_file_signs_without_an_agent_and_ssh_keygen_agrees() {
     let id = declare(&world, &carol, None, &["--sign", key.to_str().expect("utf8")]);
     let sigs = signatures(&world.log_of(&carol, &id));
     assert_eq!(sigs.len(), 1);
-    let (ok, said) = ssh.keygen_verify(&allowed, "carol@desk", &sigs[0].1, &sigs[0].0);
+    let (ok, said) = ssh.keygen_verify(&allowed, "carol@desk", &sigs[0].1, &sigs[0].2);
     assert!(ok, "{said}");
     let v = run(&world, &carol, None, &["verify", &id]).ok();
     assert!(v.stdout.contains("signed by carol@desk (SHA256:"), "{v}");

@@ -439,6 +439,12 @@ pub struct Signed {
     pub key: String,
     /// The armored SSHSIG (`-----BEGIN SSH SIGNATURE-----`...), namespace `warroom-event`.
     pub sig: String,
+    /// The log (`name@host.install`) the signature is bound to: the signed message is then
+    /// `"<log> <head>"` (see [`super::signing::event_message`]), so a log copied under another
+    /// name does not verify. `None`: an older signature over `head` alone (still checked;
+    /// `verify` says it is not bound to its log). Written only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -818,6 +824,9 @@ fn validate_body(body: &Body) -> Result<(), String> {
                 return Err("a Signed record's `head` must be a 64-character lowercase hex hash".into());
             }
             ident("key", &x.key)?;
+            if let Some(log) = &x.log {
+                ident("log", log)?;
+            }
             if x.sig.len() > super::signing::MAX_SIG || !x.sig.starts_with("-----BEGIN SSH SIGNATURE-----") {
                 return Err(format!(
                     "a Signed record's `sig` must be an armored SSH signature of at most {} bytes",

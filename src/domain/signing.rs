@@ -2,12 +2,14 @@
 //! format of `ssh-keygen -Y sign`), with no IO. The same [`AllowedSigners::check`] serves the
 //! reader (every output), `verify`, `bundle --check` and detached export signatures.
 //!
-//! What a record signature signs: the 64 lowercase hex characters of the BLAKE3 hash of the last
-//! line it vouches for (its `head`), no newline, in namespace [`NS_EVENT`]. That line's `prev`
-//! chains back to the log's first line, whose `prev` is BLAKE3(incident id + "\n" + writer id),
-//! so one signature vouches for every line of its log up to the head, in this incident only.
-//! `printf %s HEAD | ssh-keygen -Y verify -f allowed_signers -I alice -n warroom-event -s sig`
-//! checks the same thing.
+//! What a record signature signs: the log's id (`name@host.install`, its file name without
+//! `.ronl`), a space, and the 64 lowercase hex characters of the BLAKE3 hash of the last line it
+//! vouches for (its `head`), no newline, in namespace [`NS_EVENT`]. That line's `prev` chains back
+//! to the log's first line, whose `prev` is BLAKE3(incident id + "\n" + writer id), so one
+//! signature vouches for every line of its log up to the head, in this incident and this log
+//! only. `printf '%s %s' LOG HEAD | ssh-keygen -Y verify -f allowed_signers -I alice -n
+//! warroom-event -s sig` checks the same thing. Older signatures (no `log` in the record) sign
+//! the head alone: they still count, and `verify` says they are not bound to their log.
 //!
 //! Principals: a signature counts for writer `name@host` when an `allowed_signers` line with the
 //! signing key names `name` or `name@host`. OpenSSH's patterns (`*`, `?`, `!negation`) and a key
@@ -17,10 +19,35 @@ use ssh_key::{HashAlg, PublicKey, SshSig};
 
 /// The SSHSIG namespace of record signatures.
 pub const NS_EVENT: &str = "warroom-event";
+
+/// The message a record signature signs: `"<log> <head>"` when it is bound to its log (a log id
+/// holds no space), else — an older signature — the head alone.
+pub fn event_message(log: Option<&str>, head: &str) -> String {
+    match log {
+        Some(log) => format!("{log} {head}"),
+        None => head.to_string(),
+    }
+}
 /// The SSHSIG namespace of detached signatures of exports and bundles.
 pub const NS_EXPORT: &str = "warroom-export";
 /// The longest armored signature a record may carry (an RSA-8192 SSHSIG is ~1.9 KB).
 pub const MAX_SIG: usize = 8 * 1024;
+
+/// Check a record signature read from log `log` (its file name without `.ronl`), written by
+/// `writer`, at `when`: one bound to another log is a copy and fails before any crypto.
+pub fn check_signed(
+    trust: &AllowedSigners,
+    log: &str,
+    writer: &str,
+    s: &crate::domain::event::Signed,
+    when: i64,
+) -> Result<Verified, SigError> {
+    if let Some(other) = s.log.as_deref().filter(|l| *l != log) {
+        return Err(SigError::OtherLog(other.to_string()));
+    }
+    let msg = event_message(s.log.as_deref(), &s.head);
+    trust.check(writer, NS_EVENT, msg.as_bytes(), &s.sig, when)
+}
 
 /// One line of an `allowed_signers` file.
 #[derive(Debug, Clone)]
@@ -49,6 +76,9 @@ pub struct AllowedSigners {
     /// Where it came from when that is worth a problem (the shared file is missing and this
     /// host's kept copy is used): a sentence.
     pub note: Option<String>,
+    /// BLAKE3 (hex) of the text parsed (empty: no file): what every verdict depends on, so a
+    /// change of it means every signature must be judged again.
+    pub digest: String,
 }
 
 /// A signature that checked out.
@@ -80,6 +110,8 @@ pub enum SigError {
     NoTrust(String),
     #[error("the line before it is not the one it signed (edited or moved)")]
     WrongHead,
+    #[error("it was signed for log `{0}`, not this one (the log was copied under another name)")]
+    OtherLog(String),
 }
 
 impl AllowedSigners {
@@ -87,7 +119,10 @@ impl AllowedSigners {
     /// Options: `namespaces="..."`, `valid-after="YYYYMMDD[HHMM[SS]][Z]"`, `valid-before=...`;
     /// `cert-authority` is refused with a reason. Never fails: bad lines are `skipped`.
     pub fn parse(text: &str) -> AllowedSigners {
-        let mut out = AllowedSigners::default();
+        let mut out = AllowedSigners {
+            digest: blake3::hash(text.as_bytes()).to_hex().to_string(),
+            ..AllowedSigners::default()
+        };
         for (i, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {

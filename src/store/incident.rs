@@ -256,6 +256,9 @@ pub struct Update {
     pub signed: Vec<super::reader::SignedRange>,
     /// The responder's config requires signatures on every incident.
     pub require_signatures: bool,
+    /// Everything was read again from the start (the `allowed_signers` in force changed): the
+    /// view drops what it holds and takes this update as a fresh start's first.
+    pub reset: bool,
 }
 
 impl Update {
@@ -297,6 +300,7 @@ impl Update {
             && self.marks.is_empty()
             && self.preferred.is_empty()
             && self.signed.is_empty()
+            && !self.reset
     }
 }
 
@@ -429,6 +433,7 @@ impl Source {
             store.allowed_signers_follows(),
             store.kept_allowed_signers_path(),
         );
+        reader.set_sig_cache(super::sigcache::SigCache::open(&store.state_dir, &dir));
         Source {
             id: id.to_string(),
             reader,
@@ -576,6 +581,18 @@ impl Source {
             None => self.reader.poll(now),
         };
         screen.screen(&mut batch.events, &mut problems);
+        if batch.retrust {
+            // Signatures already judged (marks, signed stretches, records refused or applied
+            // where signatures are required) may be judged otherwise now: start again, exactly
+            // as a console started now would (a fresh source reads from the start, reports
+            // every problem again, and its first poll never asks for this again). Records a
+            // sink took already are dropped with the view the reset replaces.
+            self.save_seen();
+            *self = Source::new(&self.store, &self.id);
+            let mut update = self.poll(now);
+            update.reset = true;
+            return update;
+        }
         let mut found = batch.problems;
         found.extend(problems);
         let mut problems = found;
@@ -645,6 +662,7 @@ impl Source {
             preferred: batch.preferred,
             signed: batch.signed,
             require_signatures: self.store.trust.require,
+            reset: false,
         }
     }
 
@@ -812,6 +830,16 @@ impl View {
     /// [`IncidentState::begin_batch`]): whatever asks for a replay (the claim, a playbook, a
     /// signature) is done once, with the records' derivation.
     fn finish(&mut self, update: Update, mut pending: PendingBatch) -> Vec<crate::domain::EventKey> {
+        // After a reset, only records this view did not hold before count as new (a `tail
+        // --follow` must not print the history again, nor the console move its scroll). The
+        // batch begun on the old view goes with it.
+        let before = update.reset.then(|| {
+            let fresh = View::new(&self.state.id);
+            std::mem::replace(self, fresh)
+        });
+        if before.is_some() {
+            pending = self.state.begin_batch(true);
+        }
         self.file_problems.extend(update.problems);
         for (log, seq, why) in update.marks {
             self.state.mark(&log, seq, why);
@@ -836,7 +864,10 @@ impl View {
         for e in update.preferred {
             self.state.prefer(e);
         }
-        fresh
+        match before {
+            Some(before) => fresh.into_iter().filter(|k| before.state.event(k).is_none()).collect(),
+            None => fresh,
+        }
     }
 
     /// Every problem: files and lines skipped or settling, rules the fold refused.

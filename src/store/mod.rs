@@ -14,6 +14,7 @@ pub mod incident;
 pub mod memory;
 pub mod playbooks;
 pub mod reader;
+pub mod sigcache;
 pub mod summary;
 pub mod tail;
 pub mod verify;

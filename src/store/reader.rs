@@ -75,6 +75,11 @@ pub struct Batch {
     pub preferred: Vec<Event>,
     /// Stretches of logs a valid SSH signature vouches for.
     pub signed: Vec<SignedRange>,
+    /// The `allowed_signers` in force changed since records were judged against it: what was
+    /// read must be read again from the start (see `Source::poll`), and this batch is stale.
+    pub retrust: bool,
+    /// Signatures checked valid in this pass, for the local cache.
+    learned: Vec<(super::sigcache::Key, crate::domain::signing::Verified)>,
 }
 
 /// Records `from..=to` of `log` are vouched for by a valid signature of `principal`.
@@ -108,6 +113,10 @@ pub struct IncidentReader {
     /// The note of the trust in force, once reported (reported again only when it changes).
     trust_note: Option<String>,
     trust: (Option<(u64, i128)>, Arc<AllowedSigners>),
+    /// The digest of the `allowed_signers` content the records read so far were judged against.
+    trust_digest: Option<String>,
+    /// Signatures this host already checked (local state); `None`: check every one.
+    sig_cache: Option<super::sigcache::SigCache>,
 }
 
 impl IncidentReader {
@@ -145,6 +154,8 @@ impl IncidentReader {
             trust_kept: None,
             trust_note: None,
             trust: (None, Arc::new(AllowedSigners::default())),
+            trust_digest: None,
+            sig_cache: None,
         }
     }
 
@@ -156,6 +167,11 @@ impl IncidentReader {
         self.trust_kept = kept;
         self.trust_path = Some(path);
         self.trust.0 = None;
+    }
+
+    /// Take signatures found valid before from `cache`, and keep the new ones there.
+    pub fn set_sig_cache(&mut self, cache: Option<super::sigcache::SigCache>) {
+        self.sig_cache = cache;
     }
 
     /// Reload the `allowed_signers` file if it changed (one `stat` per pass); each line it
@@ -186,6 +202,13 @@ impl IncidentReader {
                 ));
             }
         }
+        // A key added or removed changes verdicts already given (marks, signed stretches,
+        // records refused or applied where signatures are required): say so, so they are all
+        // given again from the start, as a fresh start would.
+        if self.trust_digest.as_ref().is_some_and(|d| *d != trust.digest) && !self.cursors.is_empty() {
+            batch.retrust = true;
+        }
+        self.trust_digest = Some(trust.digest.clone());
         self.trust = (stamp, Arc::new(trust));
     }
 
@@ -225,6 +248,9 @@ impl IncidentReader {
     pub fn poll_streaming(&mut self, now: Millis, mut sink: Option<&mut dyn FnMut(Vec<Event>)>) -> Batch {
         let mut batch = Batch::default();
         self.refresh_trust(&mut batch);
+        if batch.retrust {
+            return batch;
+        }
         let events_dir = self.dir.join(EVENTS_DIR);
         for (dir, rel) in [
             (&self.dir, self.id.clone()),
@@ -286,6 +312,12 @@ impl IncidentReader {
             self.read_log(&name, now, &mut batch, &mut sink);
         }
         self.check_remembered(&mut batch);
+        if let Some(cache) = &mut self.sig_cache {
+            for (k, v) in std::mem::take(&mut batch.learned) {
+                cache.remember(k, v);
+            }
+            cache.save();
+        }
         batch
     }
 
@@ -369,6 +401,7 @@ impl IncidentReader {
         if file.seek(SeekFrom::Start(cursor.offset)).is_err() {
             return;
         }
+        let log = cursor.log.clone();
         let mut pos = cursor.offset; // file position of buf[0]
         let mut buf: Vec<u8> = Vec::new();
         let mut chunk = vec![0u8; READ_CHUNK];
@@ -387,8 +420,10 @@ impl IncidentReader {
             let at_eof = pos + buf.len() as u64 >= len;
             let ctx = Ctx {
                 rel: &rel,
+                log: &log,
                 incident: &self.id,
                 trust: &self.trust.1,
+                cache: self.sig_cache.as_ref(),
                 remembered: self.remembered.get(&cursor.log),
                 len,
                 at_eof,
@@ -416,8 +451,11 @@ impl IncidentReader {
 /// What `consume` needs to know about the file it reads.
 struct Ctx<'a> {
     rel: &'a str,
+    /// The log's id (`name@host.install`), from its file name.
+    log: &'a str,
     incident: &'a str,
     trust: &'a AllowedSigners,
+    cache: Option<&'a super::sigcache::SigCache>,
     remembered: Option<&'a SeenHead>,
     len: u64,
     at_eof: bool,
@@ -438,13 +476,14 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
     let mut used = 0;
     // Hashing and parsing every complete line is the costly part: done up front, across cores;
     // the chain check below stays one line at a time, in order.
-    let mut pre = preparse(buf, ctx.trust).into_iter();
+    let mut pre = preparse(buf, ctx).into_iter();
     while let Some(nl) = buf[used..].iter().position(|&b| b == b'\n') {
         let line = &buf[used..used + nl];
         let line_start = pos + used as u64;
         let next = used + nl + 1;
         let line_no = cursor.line + 1;
-        let (hash, parsed, verdict) = pre.next().unwrap_or_else(|| prepare(line, ctx.trust));
+        let (hash, parsed, verdict, learned) = pre.next().unwrap_or_else(|| prepare(line, ctx));
+        batch.learned.extend(learned);
         if cursor.skipping {
             // The end of an over-long line already counted and reported.
             cursor.skipping = false;
@@ -583,26 +622,57 @@ fn check_signature(
 
 /// One line's hash, and its record parsed (`None`: over `MAX_LINE`, not parsed).
 /// A `Signed` record's signature check is done here too (the costly part, ~60 µs), so it runs
-/// across cores; its place in the chain is checked in order, in `check_signature`.
-type Prepared = (String, Option<Result<Event, String>>, Option<SigVerdict>);
+/// across cores; its place in the chain is checked in order, in `check_signature`. A signature
+/// this host already found valid for exactly these inputs is taken from the cache; one newly
+/// found valid comes back to be cached.
+type Prepared = (
+    String,
+    Option<Result<Event, String>>,
+    Option<SigVerdict>,
+    Option<(super::sigcache::Key, crate::domain::signing::Verified)>,
+);
 
 /// What [`AllowedSigners::check`] said of a `Signed` record, for the writer the record names.
 type SigVerdict = Result<crate::domain::signing::Verified, SigError>;
 
-fn prepare(line: &[u8], trust: &AllowedSigners) -> Prepared {
+fn prepare(line: &[u8], ctx: &Ctx) -> Prepared {
     let parsed = (line.len() <= MAX_LINE).then(|| {
         std::str::from_utf8(line)
             .map_err(|_| "not UTF-8".to_string())
             .and_then(event::parse)
     });
+    let mut learned = None;
     let verdict = match &parsed {
         Some(Ok(e)) => match &e.body {
-            Body::Signed(s) => Some(trust.check(&e.by, NS_EVENT, s.head.as_bytes(), &s.sig, e.wall)),
+            Body::Signed(s) => {
+                let msg = crate::domain::signing::event_message(s.log.as_deref(), &s.head);
+                let input = super::sigcache::SigInput {
+                    log: ctx.log,
+                    seq: e.seq,
+                    writer: &e.by,
+                    namespace: NS_EVENT,
+                    msg: &msg,
+                    sig: &s.sig,
+                    when: e.wall,
+                    trust: &ctx.trust.digest,
+                };
+                let key = ctx.cache.map(|c| (c.key(&input), c));
+                match key.as_ref().and_then(|(k, c)| c.get(k)) {
+                    Some(v) => Some(Ok(v.clone())),
+                    None => {
+                        let v = crate::domain::signing::check_signed(ctx.trust, ctx.log, &e.by, s, e.wall);
+                        if let (Ok(v), Some((k, _))) = (&v, &key) {
+                            learned = Some((*k, v.clone()));
+                        }
+                        Some(v)
+                    }
+                }
+            }
             _ => None,
         },
         _ => None,
     };
-    (event::line_hash(line), parsed, verdict)
+    (event::line_hash(line), parsed, verdict, learned)
 }
 
 /// Below this many lines a pass is parsed on the calling thread (threads cost more than they save).
@@ -610,7 +680,7 @@ const PARALLEL_MIN_LINES: usize = 256;
 
 /// Hash and parse every complete line of `buf`, in order, spread over the cores when there are
 /// many (a first open of a long log). The result does not depend on how it was split.
-fn preparse(buf: &[u8], trust: &AllowedSigners) -> Vec<Prepared> {
+fn preparse(buf: &[u8], ctx: &Ctx) -> Vec<Prepared> {
     let mut lines = Vec::new();
     let mut start = 0;
     while let Some(nl) = buf[start..].iter().position(|&b| b == b'\n') {
@@ -619,21 +689,21 @@ fn preparse(buf: &[u8], trust: &AllowedSigners) -> Vec<Prepared> {
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     if threads < 2 || lines.len() < PARALLEL_MIN_LINES {
-        return lines.into_iter().map(|l| prepare(l, trust)).collect();
+        return lines.into_iter().map(|l| prepare(l, ctx)).collect();
     }
     let per = lines.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let mut parts = lines.chunks(per);
         let first = parts.next().unwrap_or_default();
         let handles: Vec<_> = parts
-            .map(|part| scope.spawn(move || part.iter().map(|l| prepare(l, trust)).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(move || part.iter().map(|l| prepare(l, ctx)).collect::<Vec<_>>()))
             .collect();
-        let mut out: Vec<Prepared> = first.iter().map(|l| prepare(l, trust)).collect();
+        let mut out: Vec<Prepared> = first.iter().map(|l| prepare(l, ctx)).collect();
         for (h, part) in handles.into_iter().zip(lines.chunks(per).skip(1)) {
             // A thread that died (it cannot: parsing returns errors) is redone here.
             out.extend(
                 h.join()
-                    .unwrap_or_else(|_| part.iter().map(|l| prepare(l, trust)).collect()),
+                    .unwrap_or_else(|_| part.iter().map(|l| prepare(l, ctx)).collect()),
             );
         }
         out

@@ -5,7 +5,8 @@
 //! The cache is only a cache: each entry is keyed by what it was made from — every log's
 //! length, identity (device, inode) and change times and the hash of its last line (the head of
 //! its chain), the claim's bytes, the playbook copies' identities, what this host remembers of
-//! the incident (`memory`), and the binary that folded it. A key that does not match the folder
+//! the incident (`memory`), the signature policy in force (the `allowed_signers` content and
+//! whether signatures are required), and the binary that folded it. A key that does not match the folder
 //! now is not trusted: the incident is read and folded again and the entry rewritten. An entry
 //! is written only when the folder did not move while it was folded, and nothing time-dependent
 //! was found (a last line still settling, a record held back for being dated ahead, a playbook
@@ -375,10 +376,19 @@ pub fn load_with(store: &Store, id: &str, now: Millis, racy: std::time::Duration
 /// it may be kept.
 type One = (Summary, Scan, Option<Option<Entry>>);
 
+/// The signature policy a summary was folded under: the `allowed_signers` content in force and
+/// whether this responder requires signatures (a row where signatures are required changes with
+/// them).
+pub fn trust_key(store: &Store) -> String {
+    format!("{} {}", store.allowed_signers().digest, store.trust.require)
+}
+
 fn one(store: &Store, id: &str, now: Millis, racy: std::time::Duration, cached: Option<&Entry>) -> One {
     let dir = store.incident_dir(id);
     let remembered = super::incident::remembered(store, id);
-    let memory = super::incident::memory_hash(&remembered);
+    // Taken before reading: a change while folding leaves an entry that misses next time.
+    let trust = trust_key(store);
+    let memory = format!("{} {trust}", super::incident::memory_hash(&remembered));
     let scan = Scan::take(&dir);
     if let Some(e) = cached {
         if e.memory == memory && e.scan == scan && e.summary.id == id {
@@ -388,7 +398,7 @@ fn one(store: &Store, id: &str, now: Millis, racy: std::time::Duration, cached: 
     let inc = Incident::open_with(store, id, now, remembered);
     let summary = Summary::of(id, &inc);
     let keep = (inc.cacheable() && !scan.racy(racy) && Scan::take(&dir) == scan).then(|| Entry {
-        memory: inc.remembered_hash(),
+        memory: format!("{} {trust}", inc.remembered_hash()),
         scan: scan.clone(),
         summary: summary.clone(),
     });

@@ -10,7 +10,7 @@ use super::writer::local_head;
 use super::{fsutil, writer_of_log, Store, EVENTS_DIR, LOG_EXT, PLAYBOOKS_DIR};
 use crate::domain::event::{self, Body, MAX_LINE};
 use crate::domain::sanitize;
-use crate::domain::signing::{SigError, NS_EVENT};
+use crate::domain::signing::SigError;
 use crate::domain::state::Claim;
 
 #[derive(Debug, Default)]
@@ -45,6 +45,9 @@ pub struct LogSigning {
     pub bad: Vec<String>,
     /// Signed with this key, but there is no `allowed_signers` file to check it against.
     pub unchecked: Option<String>,
+    /// Valid signatures made before signatures named their log (over the head alone): a copy of
+    /// the log under another name would verify as well.
+    pub unbound: u64,
 }
 
 impl LogSigning {
@@ -67,7 +70,15 @@ impl LogSigning {
                 self.records
             );
         }
-        match &self.signer {
+        let unbound = if self.unbound > 0 && self.signer.is_some() {
+            format!(
+                "; {} signature(s) not bound to their log (an older warroom signed the head alone: a copy of this log under another name would verify too)",
+                self.unbound
+            )
+        } else {
+            String::new()
+        };
+        let said = match &self.signer {
             Some(s) if self.covered == self.records => {
                 format!("{log}: signed by {} — all {} record(s)", by(s), self.records)
             }
@@ -79,7 +90,8 @@ impl LogSigning {
                 self.records - self.covered
             ),
             None => format!("{log}: unsigned ({} record(s))", self.records),
-        }
+        };
+        said + &unbound
     }
 }
 
@@ -162,7 +174,7 @@ pub fn verify(store: &Store, id: &str) -> Report {
         });
         let lines: Vec<Option<Vec<u8>>> = lines.collect();
         // The signatures' crypto (~60 µs each) across cores; their place in the chain below.
-        let mut checked = check_signatures(&lines, &writer, &trust);
+        let mut checked = check_signatures(&lines, &signing.log, &writer, &trust);
         if let Some(n) = numbered.first() {
             report.crashes.push(format!(
                 "{rel}: the last {n} bytes are an incomplete record (a crash mid-write, or a write still landing); the writer repairs it on its next append"
@@ -216,7 +228,7 @@ pub fn verify(store: &Store, id: &str) -> Report {
                             Err(SigError::WrongHead)
                         } else {
                             checked[i].take().unwrap_or_else(|| {
-                                trust.check(&writer, NS_EVENT, sig.head.as_bytes(), &sig.sig, e.wall)
+                                crate::domain::signing::check_signed(&trust, &signing.log, &writer, sig, e.wall)
                             })
                         };
                         let verdict = match verdict {
@@ -230,6 +242,7 @@ pub fn verify(store: &Store, id: &str) -> Report {
                         match verdict {
                             Ok(None) => {}
                             Ok(Some(v)) => {
+                                signing.unbound += u64::from(sig.log.is_none());
                                 let before = pending.len();
                                 pending.retain(|s| !(intact_from..e.seq).contains(s));
                                 signing.covered += (before - pending.len()) as u64;
@@ -400,6 +413,7 @@ fn playbook_copies(store: &Store, id: &str, report: &mut Report) {
 /// spread over the cores: the order-dependent checks stay in the walk.
 fn check_signatures(
     lines: &[Option<Vec<u8>>],
+    log: &str,
     writer: &str,
     trust: &crate::domain::signing::AllowedSigners,
 ) -> Vec<Option<Result<crate::domain::signing::Verified, SigError>>> {
@@ -408,7 +422,7 @@ fn check_signatures(
             .ok()
             .and_then(|t| event::parse(t).ok())?;
         match &e.body {
-            Body::Signed(s) => Some(trust.check(writer, NS_EVENT, s.head.as_bytes(), &s.sig, e.wall)),
+            Body::Signed(s) => Some(crate::domain::signing::check_signed(trust, log, writer, s, e.wall)),
             _ => None,
         }
     };

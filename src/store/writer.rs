@@ -435,12 +435,15 @@ impl<'s> LogWriter<'s> {
         let Some(signer) = &self.store.signer else {
             return Err(StoreError::Refused("no signing key; nothing written".into()));
         };
+        // Bound to this log: a copy under another log's name does not verify.
+        let log = self.identity.log_id();
+        let msg = crate::domain::signing::event_message(Some(&log), head);
         let sig = signer
-            .sign(NS_EVENT, head.as_bytes())
+            .sign(NS_EVENT, msg.as_bytes())
             .map_err(|e| StoreError::Refused(format!("{e}; nothing written")))?;
         if let Some(trust) = trust {
             let writer = self.identity.writer.to_string();
-            let checked = match trust.check(&writer, NS_EVENT, head.as_bytes(), &sig, wall) {
+            let checked = match trust.check(&writer, NS_EVENT, msg.as_bytes(), &sig, wall) {
                 Err(crate::domain::signing::SigError::NoTrust(_)) if !required => Ok(()),
                 r => r.map(|_| ()),
             };
@@ -469,6 +472,7 @@ impl<'s> LogWriter<'s> {
             head: head.to_string(),
             key: signer.fingerprint().to_string(),
             sig,
+            log: Some(log),
         })
     }
 

@@ -88,6 +88,29 @@ pub struct Worker {
     backend: watch::Backend,
     /// The responder's hooks, run on their own thread after this install's writes.
     hooks: Option<std::sync::Arc<crate::hooks::run::Runner>>,
+    /// config.ron's (size, mtime) when its signature settings were last compared.
+    config_stamp: Option<(u64, i128)>,
+    /// The open incident was read again from the start: its next update replaces the view.
+    reset_next: bool,
+    /// The signature policy the board's rows were made under ([`summary::trust_key`]).
+    board_trust: Option<String>,
+    /// The stamps of the trust inputs outside the watched root (config.ron, the config's
+    /// allowed_signers), looked at every [`TRUST_EVERY`].
+    trust_watch: TrustStamps,
+}
+
+/// (size, mtime) of config.ron and of the config's allowed_signers file.
+type TrustStamps = [Option<(u64, i128)>; 2];
+
+/// How often the trust inputs outside the shared root are looked at (two `stat`s; nothing is
+/// read or drawn unless they changed). The shared allowed_signers is under the watched root.
+const TRUST_EVERY: Duration = Duration::from_secs(2);
+
+fn stamp(path: &std::path::Path) -> Option<(u64, i128)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128))
 }
 
 impl Worker {
@@ -114,6 +137,10 @@ impl Worker {
             why: None,
             backend: watch::notify_backend,
             hooks: None,
+            config_stamp: None,
+            reset_next: false,
+            trust_watch: [None, None],
+            board_trust: None,
         }
     }
 
@@ -170,6 +197,7 @@ impl Worker {
         self.why = w.why.clone();
         (self.send)(self.watch_info((self.clock)()));
         tracing::info!(mode = %w.label(), root = %root.display(), "watching");
+        self.trust_watch = self.trust_stamps();
         self.reconcile_board();
         let mut last_board = Instant::now();
         let mut queued: std::collections::VecDeque<Cmd> = std::collections::VecDeque::new();
@@ -182,7 +210,7 @@ impl Worker {
             }
             let cmd = match queued.pop_front() {
                 Some(c) => Ok(c),
-                None => rx.recv_timeout(wait),
+                None => self.recv_watching_trust(&rx, wait),
             };
             match cmd {
                 Ok(Cmd::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
@@ -289,10 +317,84 @@ impl Worker {
         }
     }
 
+    /// The config's signature settings (`signing: (allowed_signers: ..., require: ...)`) are
+    /// inputs of every verdict, like the `allowed_signers` content the reader follows itself:
+    /// when config.ron changes them while the console runs (one `stat` a pass), they are taken
+    /// up and the open incident is read again from the start, as a restart would read it. A
+    /// config that no longer parses changes nothing (the console keeps what it started with).
+    fn refresh_config_trust(&mut self) {
+        let Some(path) = crate::store::config::config_dir().map(|d| d.join("config.ron")) else {
+            return;
+        };
+        let stamp = stamp(&path);
+        if stamp == self.config_stamp {
+            return;
+        }
+        self.config_stamp = stamp;
+        let config = match crate::store::config::load_config() {
+            Ok((c, _)) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "config.ron does not parse; its signature settings stay as they were");
+                return;
+            }
+        };
+        let signing = config.signing.unwrap_or_default();
+        let allowed = signing
+            .allowed_signers
+            .as_ref()
+            .map(|p| crate::signer::expand_home(&p.to_string_lossy()));
+        if signing.require == self.store.trust.require && allowed == self.store.trust.allowed_signers {
+            return;
+        }
+        tracing::info!(
+            require = signing.require,
+            "the config's signature settings changed; reading again"
+        );
+        self.store.trust.require = signing.require;
+        self.store.trust.allowed_signers = allowed;
+        for t in self.board.values_mut() {
+            t.hot = None;
+            t.scan = None;
+        }
+        if let Some(mut src) = self.open.take() {
+            src.save_seen();
+            self.open = Some(Source::new(&self.store, &src.id));
+            self.reset_next = true;
+        }
+    }
+
+    fn trust_stamps(&self) -> TrustStamps {
+        let config = crate::store::config::config_dir().and_then(|d| stamp(&d.join("config.ron")));
+        let own = self.store.trust.allowed_signers.as_deref().and_then(stamp);
+        [config, own]
+    }
+
+    /// Wait up to `wait` for a command; meanwhile, a change of a trust input no watcher sees
+    /// comes back as a hint (so it is judged within [`TRUST_EVERY`], not at the next safety-net
+    /// reconcile).
+    fn recv_watching_trust(&mut self, rx: &Receiver<Cmd>, wait: Duration) -> Result<Cmd, RecvTimeoutError> {
+        let until = Instant::now() + wait;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left.min(TRUST_EVERY)) {
+                Err(RecvTimeoutError::Timeout) if Instant::now() < until => {
+                    let now = self.trust_stamps();
+                    if now != self.trust_watch {
+                        self.trust_watch = now;
+                        return Ok(Cmd::Hint);
+                    }
+                }
+                r => return r,
+            }
+        }
+    }
+
     fn reconcile_open(&mut self) {
         let now = (self.clock)();
+        self.refresh_config_trust();
         if let Some(src) = &mut self.open {
-            let update = src.poll(now);
+            let mut update = src.poll(now);
+            update.reset |= std::mem::take(&mut self.reset_next);
             if self.seen_saved.elapsed() >= SEEN_SAVE_EVERY {
                 // The heads this host has seen, for the next run's truncation check.
                 src.save_seen();
@@ -321,6 +423,16 @@ impl Worker {
     pub fn reconcile_board(&mut self) {
         let now = (self.clock)();
         self.passes += 1;
+        // Another allowed_signers (or require setting) may change any row: all are made again
+        // (the summary cache misses them too, being keyed by it).
+        let trust = summary::trust_key(&self.store);
+        if self.board_trust.as_ref().is_some_and(|t| *t != trust) {
+            for t in self.board.values_mut() {
+                t.scan = None;
+                t.hot = None;
+            }
+        }
+        self.board_trust = Some(trust);
         let (ids, mut problems) = match self.store.list_incidents() {
             Ok(x) => x,
             Err(e) => {
