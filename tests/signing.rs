@@ -1025,7 +1025,7 @@ fn an_rsa_key_file_signs_without_an_agent_and_ssh_keygen_agrees() {
     let id = declare(&world, &dave, None, &["--sign", key.to_str().expect("utf8")]);
     let sigs = signatures(&world.log_of(&dave, &id));
     assert_eq!(sigs.len(), 1);
-    let (ok, said) = ssh.keygen_verify(&allowed, "dave", &sigs[0].1, &sigs[0].0);
+    let (ok, said) = ssh.keygen_verify(&allowed, "dave", &sigs[0].1, &sigs[0].2);
     assert!(ok, "{said}");
     let v = run(&world, &dave, None, &["verify", &id]).ok();
     assert!(v.stdout.contains("signed by dave (SHA256:"), "{v}");
