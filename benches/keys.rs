@@ -463,6 +463,10 @@ fn bench_keys(c: &mut Criterion) {
         let opened = Instant::now();
         pty.wait(Duration::from_secs(120), |s| s.contents().contains("Timeline"))
             .expect("the war-room view");
+        // The whole history read and folded: its last note is on screen.
+        let last = format!("fin-ws-{:06}", events - 1);
+        let read = pty.wait(Duration::from_secs(30), |s| s.contents().contains(&last));
+        eprintln!("{group}: the history's last note on screen: {}", read.is_some());
         pty.settle(Duration::from_millis(600), Duration::from_secs(120));
         eprintln!(
             "{group}: console open and settled in {:.1} s",
