@@ -480,5 +480,117 @@ fn bench_many(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_open, bench_many);
+// ---------------------------------------------------------------------------------------------
+// import
+
+/// A JSON-lines export of `n` entries (about 150 bytes a line), each with its own time.
+fn import_input(dir: &Path, n: usize) -> PathBuf {
+    use std::io::Write as _;
+    let path = dir.join(format!("import-{n}.jsonl"));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("create the input"));
+    for i in 0..n {
+        writeln!(
+            out,
+            "{{\"text\":\"chat: checked fin-ws-{i:07} for the dropper: nothing found\",\"occurred\":\"2026-01-01T{:02}:{:02}:{:02}Z\",\"tags\":[\"chat\"]}}",
+            (i / 3600) % 24,
+            (i / 60) % 60,
+            i % 60
+        )
+        .expect("write the input");
+    }
+    out.flush().expect("flush the input");
+    path
+}
+
+/// Run `cmd` with `input` on stdin under `/usr/bin/time`: elapsed seconds and peak RSS (MiB).
+fn timed_with_input(cmd: &Command, input: &Path) -> Option<(f64, f64)> {
+    let out = tempfile::NamedTempFile::new().ok()?;
+    let status = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%e %M")
+        .arg("-o")
+        .arg(out.path())
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .stdin(std::fs::File::open(input).ok()?)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?;
+    assert!(status.success(), "{cmd:?} failed");
+    let text = std::fs::read_to_string(out.path()).ok()?;
+    let mut parts = text.split_whitespace();
+    let secs: f64 = parts.next()?.parse().ok()?;
+    let kib: f64 = parts.next()?.parse().ok()?;
+    Some((secs, kib / 1024.0))
+}
+
+/// `warroom import` of 100k lines (1M with `WARROOM_BENCH_1M=1`) into a fresh incident each
+/// time, beside `cat` of the same input; peak RSS printed, not timed.
+fn bench_import(c: &mut Criterion) {
+    let Some(bin) = find_binary() else { return };
+    let mut sizes = vec![(100_000, "100k")];
+    if std::env::var_os("WARROOM_BENCH_1M").is_some() {
+        sizes.push((1_000_000, "1M"));
+    }
+    for (n, label) in sizes {
+        let root = Root::new();
+        let input = import_input(root.tmp.path(), n);
+        let playbook = bench_playbook();
+        let fresh = || root.declare("bench import", &playbook);
+        let import = |id: &str| {
+            let mut c = Command::new(&bin);
+            c.args(["import", id]).envs(root.env());
+            c
+        };
+        let mut g = c.benchmark_group(format!("import/{label}"));
+        g.sample_size(10)
+            .sampling_mode(SamplingMode::Flat)
+            .warm_up_time(Duration::from_millis(100))
+            .measurement_time(Duration::from_secs(if n >= 1_000_000 { 60 } else { 10 }));
+        g.bench_function("floor: cat the input", |b| {
+            b.iter(|| {
+                let input = std::fs::File::open(&input).expect("input");
+                let out = Command::new("cat").stdin(input).stdout(Stdio::null()).status();
+                assert!(out.is_ok_and(|s| s.success()));
+            })
+        });
+        g.bench_function("warroom import", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let id = fresh();
+                    let start = Instant::now();
+                    let stdin = std::fs::File::open(&input).expect("input");
+                    let out = import(&id)
+                        .stdin(stdin)
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::piped())
+                        .output();
+                    total += start.elapsed();
+                    let out = out.expect("spawn import");
+                    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                    let _ = std::fs::remove_dir_all(root.store.incident_dir(&id));
+                }
+                total
+            })
+        });
+        g.finish();
+        let id = fresh();
+        let warroom = timed_with_input(&import(&id), &input);
+        let cat = timed_with_input(&Command::new("cat"), &input);
+        let said = |m: Option<(f64, f64)>| m.map_or_else(|| "n/a".into(), |(s, r)| format!("{s:.2} s, {r:.1} MiB"));
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        eprintln!(
+            "import/{label} once: warroom import {} (time, peak RSS); floor: cat {}; input {:.1} MiB; load {}",
+            said(warroom),
+            said(cat),
+            std::fs::metadata(&input).map_or(0, |m| m.len()) as f64 / (1 << 20) as f64,
+            load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        );
+    }
+}
+
+criterion_group!(benches, bench_open, bench_many, bench_import);
 criterion_main!(benches);

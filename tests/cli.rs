@@ -1943,3 +1943,126 @@ fn the_review_says_what_a_correction_changed() {
     );
     assert!(!c.contains("retracted"), "{c}");
 }
+
+// ---- import streams, and a re-run writes only what is missing -----------------------------------
+
+/// Note texts in `who`'s log of `id`, in order.
+fn imported_notes(w: &World, who: &Who, id: &str) -> Vec<String> {
+    use warroom::domain::event::{parse, Body};
+    lines_of(&w.log_of(who, id))
+        .iter()
+        .filter_map(|l| parse(l).ok())
+        .filter_map(|e| match e.body {
+            Body::Note(n) => Some(n.text),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A bad line half-way through a long import is refused and the rest written (in several
+/// appends); the same import again, the line fixed, writes that line only: every entry once,
+/// an export's own repeated lines kept as often as they appear.
+#[test]
+fn an_import_run_again_after_a_bad_line_writes_each_entry_once() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Import twice");
+    let line = |i: usize| format!("{{\"text\":\"entry {i}\",\"occurred\":\"2026-01-01T00:00:00Z\"}}\n");
+    let mut good = String::new();
+    let mut bad = String::new();
+    for i in 0..12_000 {
+        let l = if i == 6_000 {
+            "{\"text\":\"entry 6000\",\"occurred\":1\n".to_string()
+        } else {
+            line(i)
+        };
+        good.push_str(&line(i));
+        bad.push_str(&l);
+    }
+    // Two identical lines in the export: both are entries, both kept.
+    good.push_str("{\"text\":\"said twice\"}\n{\"text\":\"said twice\"}\n");
+    bad.push_str("{\"text\":\"said twice\"}\n{\"text\":\"said twice\"}\n");
+
+    let r = w.run_stdin(&ic, &["import", &id], &bad).code(1);
+    assert!(
+        r.stderr
+            .contains(&format!("imported 12001 of 12002 lines into {id}; line 6001: ")),
+        "{r}"
+    );
+    assert_eq!(imported_notes(&w, &ic, &id).len(), 12_001);
+
+    let r = w.run_stdin(&ic, &["import", &id], &good).ok();
+    assert!(r.stdout.contains("imported 1 entry"), "{r}");
+    assert!(r.stdout.contains("12001 already there, skipped"), "{r}");
+    let r = w.run_stdin(&ic, &["import", &id], &good).ok();
+    assert!(r.stdout.contains("imported 0 entries"), "{r}");
+
+    let mut notes = imported_notes(&w, &ic, &id);
+    assert_eq!(notes.iter().filter(|t| *t == "said twice").count(), 2);
+    notes.retain(|t| t != "said twice");
+    let mut want: Vec<String> = (0..12_000).map(|i| format!("entry {i}")).collect();
+    notes.sort();
+    want.sort();
+    assert_eq!(notes, want, "every entry exactly once");
+    check_chain(&id, &w.log_of(&ic, &id));
+}
+
+/// A write failing half-way (the incident's folder gone, as an unmounted share) stops the import
+/// with exit 1 and says how many entries were written before; the same import again, the folder
+/// back, writes the rest: every entry exactly once.
+#[test]
+fn an_import_that_fails_half_way_says_what_was_written_and_a_re_run_completes_it() {
+    use std::io::Write as _;
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Import fails");
+    let input: String = (0..15_000).map(|i| format!("{{\"text\":\"line {i}\"}}\n")).collect();
+    let (first, rest) = input.split_at(input.find("{\"text\":\"line 10500\"}").expect("line 10500"));
+    let mut child = w
+        .cmd(&ic)
+        .args(["import", &id])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn warroom import");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(first.as_bytes()).expect("feed the first part");
+    stdin.flush().expect("flush");
+    // The first part (10k entries) reaches the log before the rest is read.
+    let start = Instant::now();
+    while imported_notes(&w, &ic, &id).len() < 10_000 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the first part never landed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let events = w.events_dir(&id);
+    let away = events.with_extension("away");
+    std::fs::rename(&events, &away).expect("take the folder away");
+    stdin.write_all(rest.as_bytes()).expect("feed the rest");
+    drop(stdin);
+    let out = child.wait_with_output().expect("wait for import");
+    std::fs::rename(&away, &events).expect("put the folder back");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("10000 entries were imported into {id} before it stopped")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("running the same import again writes only the rest"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing acknowledged on stdout");
+    assert_eq!(imported_notes(&w, &ic, &id).len(), 10_000);
+
+    let r = w.run_stdin(&ic, &["import", &id], &input).ok();
+    assert!(r.stdout.contains("imported 5000 entries"), "{r}");
+    assert!(r.stdout.contains("10000 already there, skipped"), "{r}");
+    let notes = imported_notes(&w, &ic, &id);
+    let want: Vec<String> = (0..15_000).map(|i| format!("line {i}")).collect();
+    assert_eq!(notes, want, "every line once, in order");
+    check_chain(&id, &w.log_of(&ic, &id));
+}

@@ -558,12 +558,27 @@ fn read_verbs_exit_quietly_when_the_pipe_closes() {
         .map(|i| format!("{{\"text\":\"imported line {i} with enough words to fill a pipe buffer quickly\"}}\n"))
         .collect();
     w.run_stdin(&ic, &["import", &id], &lines).ok();
+    // More incidents, so `list` and `report` have more to say than a pipe buffer holds.
+    for i in 0..40 {
+        w.declare(
+            &ic,
+            &format!("Pipe {i} with a title long enough to fill the listing quickly"),
+        );
+    }
     for args in [
         vec!["show", id.as_str(), "--json"],
+        vec!["show", id.as_str()],
         vec!["export", id.as_str(), "--format", "json"],
         vec!["export", id.as_str()],
         vec!["tail", id.as_str()],
+        vec!["tail", id.as_str(), "--json"],
         vec!["list", "--json"],
+        vec!["list"],
+        vec!["report"],
+        vec!["report", "--json"],
+        vec!["review", id.as_str()],
+        vec!["verify", id.as_str()],
+        vec!["playbook", "list"],
     ] {
         let mut child = w
             .cmd(&ic)
@@ -577,6 +592,7 @@ fn read_verbs_exit_quietly_when_the_pipe_closes() {
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.to_lowercase().contains("broken pipe"), "{args:?}: {stderr}");
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
     }
     // An export opens with its integrity result, in JSON too.
