@@ -1259,3 +1259,102 @@ fn what_sync_refused_is_never_offered_back_through_git() {
     assert!(std::fs::symlink_metadata(s.b.root().join("evil")).is_err());
     assert_eq!(std::fs::read_to_string(s.b.root().join(&zed)).expect("kept"), "here\n");
 }
+
+/// `sync --init` never lets git check the remote out: a symlink to `/etc/passwd` posing as a log,
+/// a folder that is a symlink to `/etc`, a name with escape characters and a `.gitattributes`
+/// filter (that this machine's git would run on checkout) stay out of the new folder; the valid
+/// logs arrive, the refusals are said as in any round, and the incident reads and verifies there.
+#[test]
+fn init_writes_only_what_sync_accepts_never_a_checkout() {
+    let s = Sites::new();
+    let id = s.a.declare(&s.alice, "Joined safely");
+    s.a.note(&s.alice, &id, "first note");
+    s.sync_a();
+    let evil = s.evil();
+    let events = evil.join(&id).join("events");
+    std::os::unix::fs::symlink("/etc/passwd", events.join("link@h.bbbbbb.ronl")).expect("symlink");
+    std::os::unix::fs::symlink("/etc", evil.join("evil")).expect("symlink");
+    std::fs::write(events.join("bad\u{1b}[31m@h.dddddd.ronl"), "x\n").expect("bad name");
+    let attributes = evil.join(".gitattributes");
+    let mut text = std::fs::read_to_string(&attributes).expect(".gitattributes");
+    text.push_str("* filter=pwn\n");
+    std::fs::write(&attributes, text).expect(".gitattributes");
+    s.evil_push("plant");
+    // A filter driver this machine's git has (as git-lfs is): a checkout would run it.
+    let marker = s.remote.path().join("smudged");
+    let config = s.remote.path().join("gitconfig");
+    let mut gitconfig = std::fs::read_to_string(&config).expect("gitconfig");
+    gitconfig.push_str(&format!(
+        "[filter \"pwn\"]\n\tsmudge = touch '{}' && cat\n",
+        marker.display()
+    ));
+    std::fs::write(&config, gitconfig).expect("gitconfig");
+
+    // An empty folder is cloned, one holding an incident already is initialised and fetched.
+    for (site, prepared) in [("site-c", false), ("site-d", true)] {
+        let c = World::new();
+        let carol = c.who("carol", site);
+        if prepared {
+            c.declare(&carol, "Declared before sync was set up");
+        }
+        let url = s.bare().to_string_lossy().into_owned();
+        let out = s.warroom(&c, &carol, &["sync", "--init", &url]).ok();
+        let root = c.root();
+        assert!(std::fs::symlink_metadata(root.join("evil")).is_err(), "{out}");
+        let link = root.join(&id).join("events/link@h.bbbbbb.ronl");
+        assert!(std::fs::symlink_metadata(&link).is_err(), "{out}");
+        let names: Vec<String> = std::fs::read_dir(root.join(&id).join("events"))
+            .expect("events")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.chars().any(char::is_control)), "{names:?}");
+        assert!(!marker.exists(), "the remote's filter ran on a checkout");
+        // The refusals, said as any round says them (names sanitised).
+        for said in [
+            "link@h.bbbbbb.ronl",
+            "evil: not a regular file",
+            "shown sanitised",
+            "received",
+        ] {
+            assert!(out.stderr.contains(said), "{said}\n{out}");
+        }
+        assert!(!out.stderr.contains('\u{1b}'), "{out}");
+        // The valid log arrived whole and raw.
+        let mine = s.a.log_of(&s.alice, &id);
+        let there = root.join(&id).join("events").join(log_name(&mine));
+        assert_eq!(std::fs::read(&there).expect("log"), std::fs::read(&mine).expect("log"));
+        assert_eq!(c.show(&carol, &id)["title"], "Joined safely");
+        s.warroom(&c, &carol, &["verify", &id]).ok();
+        // Later rounds keep refusing, and never offer git's copy back.
+        let out = s.warroom(&c, &carol, &["sync"]).ok();
+        assert!(!out.stderr.contains("checkout"), "{out}");
+        assert!(std::fs::symlink_metadata(&link).is_err() && !marker.exists(), "{out}");
+        assert!(note_texts(&c.tail_json(&carol, &id)).contains(&"first note".to_string()));
+    }
+}
+
+/// An empty remote whose branch is not the machine's default: `--init` into an empty folder takes
+/// the remote's branch (as a clone does), so the first push lands there.
+#[test]
+fn init_from_an_empty_remote_takes_its_branch() {
+    let s = Sites::new();
+    let trunk = s.remote.path().join("trunk.git");
+    s.git(
+        s.remote.path(),
+        &["init", "--quiet", "--bare", "-b", "trunk", &trunk.to_string_lossy()],
+    );
+    let c = World::new();
+    let carol = c.who("carol", "site-c");
+    let id = c.declare(&carol, "On trunk");
+    let empty = World::new();
+    let dave = empty.who("dave", "site-d");
+    let url = trunk.to_string_lossy().into_owned();
+    s.warroom(&empty, &dave, &["sync", "--init", &url]).ok();
+    s.warroom(&c, &carol, &["sync", "--init", &url]).ok();
+    s.warroom(&empty, &dave, &["sync"]).ok();
+    assert_eq!(empty.show(&dave, &id)["title"], "On trunk");
+    assert_eq!(
+        s.git(&empty.root(), &["symbolic-ref", "--short", "HEAD"]).trim(),
+        "trunk"
+    );
+}

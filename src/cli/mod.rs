@@ -501,7 +501,7 @@ pub enum Command {
         /// Sync every SECONDS until interrupted (one line a round that did something)
         #[arg(long, value_name = "SECONDS")]
         every: Option<f64>,
-        /// Make the shared directory a clone of URL first (clones, or initialises and fetches)
+        /// Make the shared directory a repository of URL first (cloned or fetched, never checked out)
         #[arg(long, value_name = "URL")]
         init: Option<String>,
         /// Stop any one git command after this many seconds

@@ -121,7 +121,7 @@ impl Report {
 pub fn setup_help(root: &Path) -> String {
     format!(
         "{} is not the top folder of a git repository. Set it up with one of:\n  \
-         warroom sync --init <url>          (clones the remote, or initialises and fetches it)\n  \
+         warroom sync --init <url>          (clones or fetches the remote, checks nothing out)\n  \
          git -C {0} init && git -C {0} remote add origin <url>",
         root.display()
     )
@@ -1263,37 +1263,74 @@ fn rand_ms(max: u64) -> u64 {
     rand::rng().random_range(0..max.max(1))
 }
 
-/// `warroom sync --init URL`: clone into an empty shared directory, or make a non-empty one a
-/// repository with the remote and its default branch.
+/// `warroom sync --init URL`: make the shared directory (missing, empty, or holding incidents
+/// already) a repository with the remote and its default branch, and fetch it. Nothing is
+/// checked out: a plain `git clone` writes the remote's tree as it is (a symlink to `/etc`, a name
+/// with escape characters, a file through a `.gitattributes` filter) before any check of sync
+/// runs. The branch is left unborn, so the round that follows writes every file itself, like any
+/// round, and reports what it refused.
 pub fn init(root: &Path, remote: &str, url: &str, timeout: Duration) -> Result<String, String> {
     let git = Git::new(root, timeout);
     if check_toplevel(&git, root).is_ok() {
         return Ok(format!("{} is a git repository already", root.display()));
     }
-    let empty = std::fs::read_dir(root).map(|mut d| d.next().is_none()).unwrap_or(true);
+    std::fs::create_dir_all(root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    let empty = std::fs::read_dir(root).map(|mut d| d.next().is_none()).unwrap_or(false);
     if empty {
+        // A clone, not init + fetch: only a clone learns the branch of an empty remote's HEAD.
         let root_s = root.to_string_lossy().into_owned();
-        git.ok(&["clone", "--quiet", "--origin", remote, "--", url, &root_s], None)?;
-        return Ok(format!("cloned {url} into {}", root.display()));
+        git.ok(
+            &[
+                "clone",
+                "--quiet",
+                "--no-checkout",
+                "--no-tags",
+                "--origin",
+                remote,
+                "--",
+                url,
+                &root_s,
+            ],
+            None,
+        )?;
+    } else {
+        git.ok(&["init", "--quiet"], None)?;
+        git.ok(&["remote", "add", "--", remote, url], None)?;
     }
-    git.ok(&["init", "--quiet"], None)?;
-    git.ok(&["remote", "add", remote, url], None)?;
-    git.ok(&["fetch", "--quiet", "--no-tags", remote], None)?;
-    if git
-        .run(&["remote", "set-head", remote, "--auto"], None)
-        .is_ok_and(|o| o.ok)
-    {
-        let head = git
-            .ok(
-                &["symbolic-ref", "--quiet", &format!("refs/remotes/{remote}/HEAD")],
-                None,
-            )?
-            .text();
-        if let Some(branch) = head.strip_prefix(&format!("refs/remotes/{remote}/")) {
-            git.ok(&["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")], None)?;
+    // Before anything of the remote's is read (the round does it too).
+    let git_dir = PathBuf::from(git.ok(&["rev-parse", "--absolute-git-dir"], None)?.text());
+    ensure_info_attributes(&git_dir)?;
+    if empty {
+        // The clone's branch starts at the remote's tip; unborn, the first round writes the files.
+        if rev(&git, "HEAD")?.is_some() {
+            git.ok(&["update-ref", "-d", "HEAD"], None)?;
+        }
+    } else {
+        git.ok(&["fetch", "--quiet", "--no-tags", remote], None)?;
+        if git
+            .run(&["remote", "set-head", remote, "--auto"], None)
+            .is_ok_and(|o| o.ok)
+        {
+            let head = git
+                .ok(
+                    &["symbolic-ref", "--quiet", &format!("refs/remotes/{remote}/HEAD")],
+                    None,
+                )?
+                .text();
+            if let Some(branch) = head.strip_prefix(&format!("refs/remotes/{remote}/")) {
+                git.ok(&["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")], None)?;
+            }
         }
     }
-    Ok(format!("initialised {} with {remote} = {url}", root.display()))
+    Ok(format!(
+        "{} {} with {remote} = {url}: nothing checked out (sync writes the files it accepts)",
+        if empty {
+            "cloned into"
+        } else {
+            "initialised and fetched"
+        },
+        root.display()
+    ))
 }
 
 #[cfg(test)]
