@@ -1356,16 +1356,27 @@ fn a_deletion_is_blamed_on_the_commit_that_made_it_never_an_older_one() {
     // Deleted by eve, then an unrelated commit by someone else on top.
     let evil = s.evil();
     s.git(&evil, &["rm", "-r", "--quiet", &format!("{id}/incident.ron")]);
-    s.git(&evil, &["commit", "--quiet", "--author", "eve <eve@x>", "-m", "tidy"]);
+    s.git(
+        &evil,
+        &[
+            "commit",
+            "--quiet",
+            "--author",
+            "eve\x1b]0;pwned\x07 <eve@x>",
+            "-m",
+            "tidy",
+        ],
+    );
     std::fs::write(evil.join("README"), "hello again\n").expect("file");
     s.evil_push("unrelated");
     let out = s.sync_b();
     assert!(
         out.stderr
             .contains("incident.ron: TAMPERING? deleted on the remote (commit")
-            && out.stderr.contains("by eve <eve@x>"),
+            && out.stderr.contains("by eve"),
         "{out}"
     );
+    assert!(!out.stderr.contains('\x1b') && !out.stderr.contains("pwned"), "{out}");
     s.sync_a();
     // Force-pushed back to the root commit, which predates every file.
     let evil = s.evil();

@@ -6,7 +6,8 @@
 //! host keeps its own) — and a change made on one side only goes to the other. A change made on
 //! both sides is never settled silently: this host's copy stays, is not pushed, and every round
 //! says so until the two copies agree (or this host's copy holds every line of the remote's,
-//! which is what a merge by hand looks like).
+//! which is what a merge by hand looks like, or `sync --keep-trust` sends this host's copy as the
+//! agreed one). A copy taken from the remote is always said, with its commit and line counts.
 
 use std::path::Path;
 
@@ -182,8 +183,9 @@ pub fn plan(git: &Git, root: &Path, git_dir: &Path, round: Round) -> Result<Plan
                 None => (lines_of(git, r)?, 0),
             };
             plan.notice = Some(format!(
-                "{ALLOWED_SIGNERS_FILE} changed by the remote ({}): {added} line(s) added, {removed} removed; `warroom sync --keep-trust` sends this site's copy back if the change is not wanted",
-                blame(git, head, base, ALLOWED_SIGNERS_FILE)
+                "{ALLOWED_SIGNERS_FILE} changed by the remote ({}): {added} line(s) added, {removed} removed; if it is not wanted, edit {} back and sync (the edit goes out)",
+                blame(git, head, base, ALLOWED_SIGNERS_FILE),
+                path.display()
             ));
             plan.take = Some(r.clone());
             plan.agreed = Some(Some(r.clone()));
