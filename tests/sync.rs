@@ -1353,6 +1353,9 @@ fn a_deletion_is_blamed_on_the_commit_that_made_it_never_an_older_one() {
     let id = s.a.declare(&s.alice, "Blame");
     s.sync_a();
     s.sync_b();
+    s.b.note(&s.bob, &id, "bob one");
+    s.sync_b();
+    s.sync_a();
     // Deleted by eve, then an unrelated commit by someone else on top.
     let evil = s.evil();
     s.git(&evil, &["rm", "-r", "--quiet", &format!("{id}/incident.ron")]);
@@ -1389,6 +1392,11 @@ fn a_deletion_is_blamed_on_the_commit_that_made_it_never_an_older_one() {
         out.stderr
             .contains("gone from the remote after its history was rewritten (force-push to")
             && out.stderr.contains("committed by test"),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("the remote's copy of your own log is gone after its history was rewritten (force-push to"),
         "{out}"
     );
     assert!(!out.stderr.contains("by alice"), "{out}");

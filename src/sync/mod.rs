@@ -972,14 +972,19 @@ fn snapshot(
                 None => false,
             };
         let change = if tampered {
+            let how = match (rewritten, head, base) {
+                (true, _, Some(b)) => format!(
+                    "{} after its history was rewritten ({})",
+                    if known.is_some() { "was changed" } else { "is gone" },
+                    force_push(git, b)
+                ),
+                (false, Some(h), Some(b)) if known.is_none() => {
+                    format!("was deleted ({})", deleted_by(git, h, b, &path))
+                }
+                _ => format!("was rewritten ({})", blame(git, head, base, &path)),
+            };
             report.warnings.push(format!(
-                "{path}: TAMPERING? the remote's copy of your own log {} ({}): your true log is committed over it",
-                if known.is_some() {
-                    "was rewritten"
-                } else {
-                    "was deleted"
-                },
-                blame(git, head, base, &path)
+                "{path}: TAMPERING? the remote's copy of your own log {how}: your true log is committed over it"
             ));
             Change::Restored
         } else {
