@@ -1358,3 +1358,149 @@ fn init_from_an_empty_remote_takes_its_branch() {
         "trunk"
     );
 }
+
+/// A hostile change to `allowed_signers` made while this site changed its own copy: a CONFLICT
+/// every round (never "up to date"), still one after merging every line but the hostile one, and
+/// settled by `sync --keep-trust`, which sends this site's copy; the other site is told its
+/// trust changed.
+#[test]
+fn an_allowed_signers_conflict_is_settled_by_keeping_this_sites_copy() {
+    let s = Sites::new();
+    let keys = tempfile::tempdir().expect("keys");
+    let (_, alice) = keygen(keys.path(), "alice");
+    let (_, mallory) = keygen(keys.path(), "mallory");
+    let (_, bob) = keygen(keys.path(), "bob");
+    let signers_a = s.a.root().join("allowed_signers");
+    let signers_b = s.b.root().join("allowed_signers");
+    std::fs::write(&signers_a, format!("alice {alice}\n")).expect("allowed_signers");
+    s.sync_a();
+    let out = s.sync_b();
+    assert!(
+        out.stderr.contains("allowed_signers changed by the remote (commit")
+            && out.stderr.contains("1 line(s) added, 0 removed"),
+        "{out}"
+    );
+    // A hostile site swaps alice's key and adds a junk line; A adds bob meanwhile.
+    let evil = s.evil();
+    std::fs::write(evil.join("allowed_signers"), format!("alice {mallory}\njunk\n")).expect("evil");
+    s.evil_push("rotate alice");
+    let out = s.sync_b();
+    assert!(
+        out.stderr.contains("allowed_signers changed by the remote (commit")
+            && out
+                .stderr
+                .contains("by test <test@example.invalid>): 2 line(s) added, 1 removed"),
+        "{out}"
+    );
+    std::fs::write(&signers_a, format!("alice {alice}\nbob {bob}\n")).expect("edit");
+    for _ in 0..2 {
+        let out = s.sync_a();
+        assert!(
+            out.stderr.contains("allowed_signers CONFLICT") && out.stderr.contains("warroom sync --keep-trust"),
+            "{out}"
+        );
+        assert!(!out.stderr.contains("up to date"), "{out}");
+        assert!(out.stderr.contains("CONFLICT not settled"), "{out}");
+    }
+    // Every line of the remote's but the hostile one: still a conflict.
+    let mine = format!("alice {alice}\nbob {bob}\njunk\n");
+    std::fs::write(&signers_a, &mine).expect("merge");
+    let out = s.sync_a();
+    assert!(out.stderr.contains("allowed_signers CONFLICT"), "{out}");
+    // Kept deliberately: sent over the remote's, and settled.
+    s.warroom(&s.a, &s.alice, &["sync", "--keep-trust", "--every", "1"])
+        .code(2);
+    let out = s.warroom(&s.a, &s.alice, &["sync", "--keep-trust"]).ok();
+    assert!(!out.stderr.contains("CONFLICT"), "{out}");
+    assert!(
+        out.stderr.contains("--keep-trust") && out.stderr.contains("pushed"),
+        "{out}"
+    );
+    assert_eq!(s.git(&s.bare(), &["show", "main:allowed_signers"]), mine);
+    assert_eq!(std::fs::read_to_string(&signers_a).expect("A"), mine);
+    let out = s.sync_a();
+    assert!(
+        !out.stderr.contains("CONFLICT") && out.stderr.contains("up to date"),
+        "{out}"
+    );
+    // B took the hostile copy, then A's: each time it is told.
+    let out = s.sync_b();
+    assert!(
+        out.stderr.contains("allowed_signers changed by the remote (commit")
+            && out.stderr.contains("by warroom sync (site-a.")
+            && out.stderr.contains("2 line(s) added, 1 removed"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_to_string(&signers_b).expect("B"), mine);
+    assert!(!out.stderr.contains("CONFLICT"), "{out}");
+}
+
+/// A deletion is blamed only on a commit that deleted the file; after a force-push to an old
+/// commit (made before the files existed), on no commit at all.
+#[test]
+fn a_deletion_is_blamed_on_the_commit_that_made_it_never_an_older_one() {
+    let s = Sites::new();
+    let evil = s.evil();
+    std::fs::write(evil.join("README"), "hello\n").expect("file");
+    s.git(&evil, &["add", "README"]);
+    s.git(
+        &evil,
+        &["commit", "--quiet", "--author", "alice <alice@x>", "-m", "root"],
+    );
+    s.git(&evil, &["push", "--quiet", "origin", "HEAD:main"]);
+    let root = s.git(&evil, &["rev-parse", "HEAD"]).trim().to_string();
+    let id = s.a.declare(&s.alice, "Blame");
+    s.sync_a();
+    s.sync_b();
+    s.b.note(&s.bob, &id, "bob one");
+    s.sync_b();
+    s.sync_a();
+    // Deleted by eve, then an unrelated commit by someone else on top.
+    let evil = s.evil();
+    s.git(&evil, &["rm", "-r", "--quiet", &format!("{id}/incident.ron")]);
+    s.git(
+        &evil,
+        &[
+            "commit",
+            "--quiet",
+            "--author",
+            "eve\x1b]0;pwned\x07 <eve@x>",
+            "-m",
+            "tidy",
+        ],
+    );
+    std::fs::write(evil.join("README"), "hello again\n").expect("file");
+    s.evil_push("unrelated");
+    let out = s.sync_b();
+    assert!(
+        out.stderr
+            .contains("incident.ron: TAMPERING? deleted on the remote (commit")
+            && out.stderr.contains("by eve"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains('\x1b') && !out.stderr.contains("pwned"), "{out}");
+    s.sync_a();
+    // Force-pushed back to the root commit, which predates every file.
+    let evil = s.evil();
+    s.git(
+        &evil,
+        &["push", "--quiet", "--force", "origin", &format!("{root}:main")],
+    );
+    let out = s.sync_b();
+    assert!(
+        out.stderr
+            .contains("gone from the remote after its history was rewritten (force-push to")
+            && out.stderr.contains("committed by test"),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("the remote's copy of your own log is gone after its history was rewritten (force-push to"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("by alice"), "{out}");
+    assert!(!out.stderr.contains("deleted on the remote (commit"), "{out}");
+    assert!(s
+        .git(&s.bare(), &["ls-tree", "-r", "--name-only", "main"])
+        .contains(&format!("{id}/incident.ron")));
+}

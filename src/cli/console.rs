@@ -91,6 +91,7 @@ fn sync_setup(g: &Global, ctx: &Ctx, identity: &Identity) -> Result<Option<SyncS
             remote,
             timeout: Duration::from_secs(60),
             retries: 8,
+            keep_trust: false,
         },
         every: Duration::from_secs_f64(every),
     }))

@@ -507,6 +507,10 @@ pub enum Command {
         /// Stop any one git command after this many seconds
         #[arg(long, value_name = "SECS", default_value_t = 60.0)]
         timeout: f64,
+        /// Settle an allowed_signers CONFLICT by sending this site's copy over the remote's (one
+        /// round; the remote's own change is dropped, and other sites see the change)
+        #[arg(long, conflicts_with = "every")]
+        keep_trust: bool,
     },
     /// Replay the recording of a command warroom ran (escape sequences other than colours removed)
     Replay {
@@ -929,6 +933,7 @@ pub fn run(cli: Cli) -> Result<()> {
             every,
             init,
             timeout,
+            keep_trust,
         } => sync::sync(
             g,
             sync::SyncArgs {
@@ -936,6 +941,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 every,
                 init,
                 timeout,
+                keep_trust,
             },
         ),
         Command::Import { incident, format } => import::import(g, &incident, format),

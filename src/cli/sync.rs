@@ -16,6 +16,7 @@ pub struct SyncArgs {
     pub every: Option<f64>,
     pub init: Option<String>,
     pub timeout: f64,
+    pub keep_trust: bool,
 }
 
 pub fn sync(g: &Global, args: SyncArgs) -> Result<()> {
@@ -42,6 +43,7 @@ pub fn sync(g: &Global, args: SyncArgs) -> Result<()> {
         remote: args.remote.clone(),
         timeout,
         retries: 8,
+        keep_trust: args.keep_trust,
     };
     let every = match args.every {
         Some(s) if !(s.is_finite() && s >= 0.1) => {

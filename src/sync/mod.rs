@@ -58,6 +58,9 @@ pub struct Options {
     pub timeout: Duration,
     /// Pushes tried again after another site won the race.
     pub retries: u32,
+    /// Settle an `allowed_signers` conflict (or refuse the remote's change) by sending this
+    /// site's copy as the agreed one (`warroom sync --keep-trust`, one round).
+    pub keep_trust: bool,
 }
 
 /// This installation, as sync sees it.
@@ -81,6 +84,8 @@ pub struct Report {
     /// Things reported but not fatal (a rolled-back file of another writer, …).
     pub warnings: Vec<String>,
     pub error: Option<String>,
+    /// `allowed_signers` was changed at both sites and the round left it unsettled.
+    pub trust_conflict: bool,
 }
 
 impl Report {
@@ -109,6 +114,12 @@ impl Report {
         }
         if let Some(e) = &self.error {
             parts.push(format!("FAILED: {e}"));
+        }
+        if self.trust_conflict {
+            parts.push(format!(
+                "{} CONFLICT not settled (see the warning)",
+                crate::store::ALLOWED_SIGNERS_FILE
+            ));
         }
         if parts.is_empty() {
             parts.push("up to date".into());
@@ -187,7 +198,17 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
     let identity = commit_identity(&git, site);
 
     let (mut restored, mut said) = restores(&git, site, head.as_deref(), base.as_deref(), rewritten)?;
-    let mut signers = trust::plan(&git, &site.root, &git_dir, head.as_deref(), base.as_deref())?;
+    let mut signers = trust::plan(
+        &git,
+        &site.root,
+        &git_dir,
+        trust::Round {
+            head: head.as_deref(),
+            base: base.as_deref(),
+            rewritten,
+            keep: opts.keep_trust,
+        },
+    )?;
     let mut tip = build(
         &identity,
         &git_dir,
@@ -221,7 +242,17 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
                 base = upstream.clone().or_else(|| head.clone());
                 rewritten = rewrite(&git, seen.as_deref(), upstream.as_deref())?;
                 (restored, said) = restores(&git, site, head.as_deref(), base.as_deref(), rewritten)?;
-                signers = trust::plan(&git, &site.root, &git_dir, head.as_deref(), base.as_deref())?;
+                signers = trust::plan(
+                    &git,
+                    &site.root,
+                    &git_dir,
+                    trust::Round {
+                        head: head.as_deref(),
+                        base: base.as_deref(),
+                        rewritten,
+                        keep: opts.keep_trust,
+                    },
+                )?;
                 tip = build(
                     &identity,
                     &git_dir,
@@ -251,14 +282,15 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
         report.warnings.insert(
             0,
             format!(
-                "TAMPERING? the remote's history was rewritten (force-pushed): its tip ({}) no longer holds the commit this site last synced ({}); sync goes on from the new history and commits back every file the rewrite dropped or changed",
-                blame(&git, None, upstream.as_deref(), ""),
+                "TAMPERING? the remote's history was rewritten ({}): it no longer holds the commit this site last synced ({}); sync goes on from the new history and commits back every file the rewrite dropped or changed",
+                upstream.as_deref().map_or("force-push".to_string(), |u| force_push(&git, u)),
                 seen.as_deref().map_or("?".to_string(), |s| s.chars().take(12).collect())
             ),
         );
     }
     report.warnings.extend(said);
     report.warnings.append(&mut signers.warnings);
+    report.trust_conflict = signers.conflict;
     report.committed = snapshot
         .iter()
         .chain(&restored)
@@ -268,7 +300,10 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
         .collect();
     if let Some(id) = &signers.take {
         match trust::write_here(&git, &site.root, id) {
-            Ok(()) => report.received += 1,
+            Ok(()) => {
+                report.received += 1;
+                report.warnings.extend(signers.notice.take());
+            }
             Err(e) => {
                 report.warnings.push(e);
                 signers.agreed = None;
@@ -713,6 +748,39 @@ fn blame(git: &Git, head: Option<&str>, base: Option<&str>, path: &str) -> Strin
         .unwrap_or_else(|| "commit unknown".into())
 }
 
+/// The commit that deleted `path` in `from..base`: one whose parent had it, never a commit that
+/// merely predates it. Remote text: sanitised.
+fn deleted_by(git: &Git, from: &str, base: &str, path: &str) -> String {
+    let range = format!("{from}..{base}");
+    git.run(
+        &[
+            "log",
+            "-1",
+            "--no-renames",
+            "--diff-filter=D",
+            "--format=commit %h by %an <%ae>",
+            &range,
+            "--",
+            path,
+        ],
+        None,
+    )
+    .ok()
+    .filter(|o| o.ok && !o.text().is_empty())
+    .map(|o| sanitize(&o.text()))
+    .unwrap_or_else(|| "no commit since the last sync deletes it".into())
+}
+
+/// A rewritten history's tip, for a file it dropped: no commit of it is blamed for the drop (the
+/// new history may reuse old commits that predate the file). Remote text: sanitised.
+fn force_push(git: &Git, tip: &str) -> String {
+    git.run(&["log", "-1", "--format=%h, committed by %cn <%ce>", tip], None)
+        .ok()
+        .filter(|o| o.ok && !o.text().is_empty())
+        .map(|o| format!("force-push to {}", sanitize(&o.text())))
+        .unwrap_or_else(|| "force-push".into())
+}
+
 /// Other writers' files (logs, claims, playbook copies, recordings) that the remote deleted or
 /// rewrote since the last commit both sides share: their known-good copy goes back into this
 /// round's commit, and each is reported. The remote only ever gets appends.
@@ -773,9 +841,20 @@ fn restores(
                 "rewritten"
             }
         };
+        let how = if rewritten {
+            let gone = if nid.is_none() {
+                "gone from the remote"
+            } else {
+                "changed on the remote"
+            };
+            format!("{gone} after its history was rewritten ({})", force_push(git, b))
+        } else if nid.is_none() {
+            format!("deleted on the remote ({})", deleted_by(git, &mb, b, path))
+        } else {
+            format!("{what} on the remote ({})", blame(git, Some(&mb), Some(b), path))
+        };
         said.push(format!(
-            "{path}: TAMPERING? {what} on the remote ({}), where its writer only ever appends: the copy this site had is kept here and committed back",
-            blame(git, Some(&mb), Some(b), path)
+            "{path}: TAMPERING? {how}, where its writer only ever appends: the copy this site had is kept here and committed back"
         ));
         entries.push(Entry {
             path: path.clone(),
@@ -893,14 +972,19 @@ fn snapshot(
                 None => false,
             };
         let change = if tampered {
+            let how = match (rewritten, head, base) {
+                (true, _, Some(b)) => format!(
+                    "{} after its history was rewritten ({})",
+                    if known.is_some() { "was changed" } else { "is gone" },
+                    force_push(git, b)
+                ),
+                (false, Some(h), Some(b)) if known.is_none() => {
+                    format!("was deleted ({})", deleted_by(git, h, b, &path))
+                }
+                _ => format!("was rewritten ({})", blame(git, head, base, &path)),
+            };
             report.warnings.push(format!(
-                "{path}: TAMPERING? the remote's copy of your own log {} ({}): your true log is committed over it",
-                if known.is_some() {
-                    "was rewritten"
-                } else {
-                    "was deleted"
-                },
-                blame(git, head, base, &path)
+                "{path}: TAMPERING? the remote's copy of your own log {how}: your true log is committed over it"
             ));
             Change::Restored
         } else {

@@ -6,12 +6,13 @@
 //! host keeps its own) — and a change made on one side only goes to the other. A change made on
 //! both sides is never settled silently: this host's copy stays, is not pushed, and every round
 //! says so until the two copies agree (or this host's copy holds every line of the remote's,
-//! which is what a merge by hand looks like).
+//! which is what a merge by hand looks like, or `sync --keep-trust` sends this host's copy as the
+//! agreed one). A copy taken from the remote is always said, with its commit and line counts.
 
 use std::path::Path;
 
 use super::git::Git;
-use super::{blame, cat_blobs, Entry};
+use super::{blame, cat_blobs, deleted_by, force_push, Entry};
 use crate::store::{ALLOWED_SIGNERS_FILE, MAX_ALLOWED_SIGNERS};
 
 /// The file in the git directory holding the blob id of the last copy both sides agreed on
@@ -29,6 +30,23 @@ pub struct Plan {
     /// `None`: leave the record as it is.
     pub agreed: Option<Option<String>>,
     pub warnings: Vec<String>,
+    /// What the remote changed, said once its copy is written here (never a silent trust change).
+    pub notice: Option<String>,
+    /// Changed at both sites and left unsettled this round.
+    pub conflict: bool,
+}
+
+/// Where a round stands, for `plan`.
+#[derive(Debug, Clone, Copy)]
+pub struct Round<'a> {
+    /// The branch this clone was on.
+    pub head: Option<&'a str>,
+    /// The commit the round builds on (the remote's tip).
+    pub base: Option<&'a str>,
+    /// The remote's history was rewritten since the last round.
+    pub rewritten: bool,
+    /// `--keep-trust`: this site's copy is sent as the agreed one, whatever the remote changed.
+    pub keep: bool,
 }
 
 fn agreed_path(git_dir: &Path) -> std::path::PathBuf {
@@ -76,7 +94,13 @@ fn entry_of(git: &Git, commit: Option<&str>) -> Result<Option<(String, String)>,
 
 /// Decide what this round does with `allowed_signers`, given the commit it builds on (`base`,
 /// the remote's tip) and the branch this clone was on (`head`).
-pub fn plan(git: &Git, root: &Path, git_dir: &Path, head: Option<&str>, base: Option<&str>) -> Result<Plan, String> {
+pub fn plan(git: &Git, root: &Path, git_dir: &Path, round: Round) -> Result<Plan, String> {
+    let Round {
+        head,
+        base,
+        rewritten,
+        keep,
+    } = round;
     let mut plan = Plan::default();
     let path = root.join(ALLOWED_SIGNERS_FILE);
     let agreed = last_agreed(git, git_dir, head)?;
@@ -127,22 +151,62 @@ pub fn plan(git: &Git, root: &Path, git_dir: &Path, head: Option<&str>, base: Op
         change: super::plan::Change::Trust,
     };
     if local == remote {
+        if keep {
+            plan.warnings.push(format!(
+                "--keep-trust: {ALLOWED_SIGNERS_FILE} here and on the remote are the same: nothing to keep"
+            ));
+        }
         plan.agreed = Some(local);
         return Ok(written_back(plan, missing_here));
+    }
+    // Kept deliberately: this site's copy (a real file here) goes out as the agreed one.
+    if let (true, false, Some(l)) = (keep, missing_here, &local) {
+        let (added, removed) = match &remote {
+            Some(r) => counts(git, r, l)?,
+            None => (0, 0),
+        };
+        plan.warnings.push(format!(
+            "--keep-trust: this site's {ALLOWED_SIGNERS_FILE} is sent as the agreed copy over the remote's ({}): {removed} line(s) of the remote's dropped, {added} added; other sites take it as an ordinary change and say so",
+            blame(git, head, base, ALLOWED_SIGNERS_FILE)
+        ));
+        plan.commit = Some(entry(l));
+        plan.agreed = Some(Some(l.clone()));
+        return Ok(plan);
     }
     let here_changed = local != agreed;
     let there_changed = remote != agreed;
     match (&local, &remote) {
         // Changed on the remote only: take it (a missing local file counts as unchanged).
         (_, Some(r)) if !here_changed => {
+            let (added, removed) = match &local {
+                Some(l) => counts(git, l, r)?,
+                None => (lines_of(git, r)?, 0),
+            };
+            plan.notice = Some(format!(
+                "{ALLOWED_SIGNERS_FILE} changed by the remote ({}): {added} line(s) added, {removed} removed; if it is not wanted, edit {} back and sync (the edit goes out)",
+                blame(git, head, base, ALLOWED_SIGNERS_FILE),
+                path.display()
+            ));
             plan.take = Some(r.clone());
             plan.agreed = Some(Some(r.clone()));
         }
         (Some(l), None) => {
             if there_changed {
+                let how = match (rewritten, head, base) {
+                    (true, _, Some(b)) => format!(
+                        "gone from the remote after its history was rewritten ({})",
+                        force_push(git, b)
+                    ),
+                    (false, Some(h), Some(b)) => {
+                        format!(
+                            "deleted on the remote ({})",
+                            deleted_by(git, h, b, ALLOWED_SIGNERS_FILE)
+                        )
+                    }
+                    _ => "deleted on the remote".to_string(),
+                };
                 plan.warnings.push(format!(
-                    "{ALLOWED_SIGNERS_FILE}: TAMPERING? deleted on the remote ({}): this host's copy is committed back",
-                    blame(git, head, base, ALLOWED_SIGNERS_FILE)
+                    "{ALLOWED_SIGNERS_FILE}: TAMPERING? {how}: this host's copy is committed back"
                 ));
             }
             plan.commit = Some(entry(l));
@@ -169,8 +233,9 @@ pub fn plan(git: &Git, root: &Path, git_dir: &Path, head: Option<&str>, base: Op
                 // Pinned: `HEAD` moves on to the remote's copy, which must not read as "agreed"
                 // next round (this copy would then go out silently).
                 plan.agreed = Some(agreed.clone());
+                plan.conflict = true;
                 plan.warnings.push(format!(
-                    "{ALLOWED_SIGNERS_FILE} CONFLICT: changed both here and on the remote ({}) since the last sync: this host's copy is kept and NOT sent, and the remote's is not written here, so the sites may trust different keys. Settle it: merge the remote's lines (`git -C {} show {}:{ALLOWED_SIGNERS_FILE}`) into {} by hand; once this copy holds every line of the remote's, the next round sends it",
+                    "{ALLOWED_SIGNERS_FILE} CONFLICT: changed both here and on the remote ({}) since the last sync: this host's copy is kept and NOT sent, and the remote's is not written here, so the sites may trust different keys. Settle it: merge the remote's lines (`git -C {} show {}:{ALLOWED_SIGNERS_FILE}`) into {} by hand (once this copy holds every line of the remote's, the next round sends it), or run `warroom sync --keep-trust` to send this copy as it is over the remote's (lines only the remote has are dropped everywhere)",
                     blame(git, head, base, ALLOWED_SIGNERS_FILE),
                     root.display(),
                     base.map_or("HEAD".to_string(), |b| b.chars().take(12).collect()),
@@ -189,6 +254,21 @@ fn written_back(mut plan: Plan, missing_here: bool) -> Plan {
         plan.take = plan.agreed.clone().flatten();
     }
     plan
+}
+
+/// Lines of `to` not in `from`, and of `from` not in `to`: (added, removed).
+fn counts(git: &Git, from: &str, to: &str) -> Result<(usize, usize), String> {
+    let blobs = cat_blobs(git, &[from.to_string(), to.to_string()])?;
+    let set = |id: &str| -> std::collections::HashSet<&[u8]> {
+        blobs.get(id).map(|b| lines(b).collect()).unwrap_or_default()
+    };
+    let (a, b) = (set(from), set(to));
+    Ok((b.difference(&a).count(), a.difference(&b).count()))
+}
+
+fn lines_of(git: &Git, id: &str) -> Result<usize, String> {
+    let blobs = cat_blobs(git, &[id.to_string()])?;
+    Ok(blobs.get(id).map_or(0, |b| lines(b).count()))
 }
 
 /// Non-empty lines, without their line ending, for comparing two copies.

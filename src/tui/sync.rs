@@ -99,6 +99,7 @@ mod tests {
                 remote: "origin".into(),
                 timeout: Duration::from_secs(5),
                 retries: 1,
+                keep_trust: false,
             },
             every: Duration::from_secs(5),
         };
