@@ -1013,6 +1013,23 @@ fn a_changed_key_in_the_shared_allowed_signers_is_said_loudly_until_accepted() {
     assert!(!v.stdout.contains("key changed"), "{v}");
     let v = run(&world, &alice, None, &["verify", &id]);
     assert!(!v.stdout.contains("key changed"), "{v}");
+    // A line for the same person under a writer id (`alice@h3 <another key>`) is a new key for
+    // alice, not a new responder: said until accepted.
+    let other = ssh.keygen("other", "ed25519");
+    std::fs::write(
+        &path,
+        format!("alice {}\nalice@h3 {}\n", ssh.public(&mallory_key), ssh.public(&other)),
+    )
+    .expect("append");
+    let joined = format!(
+        "alice's key was joined by another key ({} → ",
+        fingerprint(&mallory_key)
+    );
+    for _ in 0..2 {
+        let v = run(&world, &alice, None, &["verify", &id]);
+        assert!(v.stdout.contains(&joined), "{v}");
+        assert!(v.stdout.contains(&fingerprint(&other)), "{v}");
+    }
 }
 
 #[test]

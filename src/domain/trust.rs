@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ssh_key::HashAlg;
 
+use super::identity::person_of;
 use super::signing::{AllowedSigners, NS_EVENT, NS_EXPORT};
 
 /// A principal whose keys differ between two files: fingerprints (`SHA256:...`) in each.
@@ -31,10 +32,22 @@ pub fn keys_by_principal(a: &AllowedSigners) -> BTreeMap<String, BTreeSet<String
     out
 }
 
-/// Principals of `old` whose set of keys is not the same in `new` (replaced, removed, or given
-/// another key). Principals only `new` names are not changes: adding a responder is ordinary.
+/// Each person (the part of a principal before `@`, as [`person_of`] says: `alice` and
+/// `alice@h3` are both alice) and the fingerprints of the keys any of their lines give.
+pub fn keys_by_person(a: &AllowedSigners) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (p, keys) in keys_by_principal(a) {
+        out.entry(person_of(&p)).or_default().extend(keys);
+    }
+    out
+}
+
+/// People of `old` whose set of keys is not the same in `new` (replaced, removed, or joined by
+/// another key). Compared by person, not by principal: a new line `alice@h3 <key>` gives alice
+/// another key as much as `alice <key>` does. People only `new` names are not changes: adding a
+/// responder is ordinary.
 pub fn key_changes(old: &AllowedSigners, new: &AllowedSigners) -> Vec<KeyChange> {
-    let (old, new) = (keys_by_principal(old), keys_by_principal(new));
+    let (old, new) = (keys_by_person(old), keys_by_person(new));
     old.iter()
         .filter_map(|(p, was)| {
             let now = new.get(p).cloned().unwrap_or_default();
@@ -79,7 +92,7 @@ impl KeyChange {
             format!("{p}'s key changed ({old} → {new}) since this host last read it; records signed with the old key no longer verify, and the new key can act as {p}")
         } else {
             format!(
-                "{p} was given another key ({old} → {new}) since this host last read it; the new key can act as {p}"
+                "{p}'s key was joined by another key ({old} → {new}) since this host last read it; the new key can act as {p}"
             )
         }
     }
@@ -246,10 +259,38 @@ mod tests {
         // alice given a second key.
         let new = AllowedSigners::parse(&format!("alice {A}\nalice {m}\nbob {b}\n"));
         let c = key_changes(&old, &new);
-        assert!(c[0].since_last_read().contains("alice was given another key"), "{c:?}");
+        assert!(
+            c[0].since_last_read().contains("alice's key was joined by another key"),
+            "{c:?}"
+        );
         let note = changed_note(&c, "/state/trust/x").unwrap_or_default();
         assert!(note.contains("deleting this host's copy /state/trust/x"), "{note}");
         assert_eq!(changed_note(&[], "x"), None);
+    }
+
+    #[test]
+    fn a_new_line_for_an_existing_person_under_a_writer_id_is_a_change() {
+        let (b, m) = (other_key(), key(3));
+        let old = AllowedSigners::parse(&format!("alice {A}\nbob@h2 {b}\n"));
+        // mallory's key appended as alice@h3: alice's key joined by another key.
+        let new = AllowedSigners::parse(&format!("alice {A}\nbob@h2 {b}\nalice@h3 {m}\n"));
+        let c = key_changes(&old, &new);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].principal, "alice");
+        let text = c[0].since_last_read();
+        assert!(text.contains("alice's key was joined by another key"), "{text}");
+        assert!(text.contains("the new key can act as alice"), "{text}");
+        // bob's key given to bob (name) in place of bob@h2: the same person, same key: no change.
+        let same = AllowedSigners::parse(&format!("alice {A}\nbob {b}\n"));
+        assert!(key_changes(&old, &same).is_empty());
+        // bob@h2's key replaced under another writer id: a change of bob's.
+        let moved = AllowedSigners::parse(&format!("alice {A}\nbob@h9 {m}\n"));
+        let c = key_changes(&old, &moved);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert!(c[0].since_last_read().contains("bob's key changed"), "{c:?}");
+        // A new person under a writer id is not a change.
+        let added = AllowedSigners::parse(&format!("alice {A}\nbob@h2 {b}\ncarol@h6 {m}\n"));
+        assert!(key_changes(&old, &added).is_empty());
     }
 
     #[test]
