@@ -1113,3 +1113,40 @@ fn a_key_limited_to_other_namespaces_is_told_so_not_that_it_is_missing() {
         "{v}"
     );
 }
+
+#[test]
+fn someone_elses_public_key_listed_under_another_name_counts_for_neither_and_is_said_neutrally() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    let bob = format!("bob {}", ssh.public(&ssh.keygen("bob", "ed25519")));
+    let path = allowed_signers(&world, &[format!("alice {}", ssh.public(&alice_key)), bob.clone()]);
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, None, &["--sign", alice_key.to_str().expect("utf8")]);
+    run(&world, &alice, None, &["verify", &id]).ok();
+    // zed lists alice's public key as line 1 (no private key needed).
+    std::fs::write(&path, format!("zed {0}\nalice {0}\n{bob}\n", ssh.public(&alice_key))).expect("write");
+    let said = format!(
+        "key {} is given to zed (line 1) and alice (line 2): it counts for neither until one line is removed; this host last read it as alice's",
+        fingerprint(&alice_key)
+    );
+    let v = run(&world, &alice, None, &["verify", &id]);
+    assert!(
+        v.stdout
+            .contains(&format!("allowed_signers:1: skipped, does not count: {said}")),
+        "{v}"
+    );
+    assert!(
+        v.stdout
+            .contains(&format!("allowed_signers:2: skipped, does not count: {said}")),
+        "{v}"
+    );
+    assert!(!v.stdout.contains("give alice their own key"), "{v}");
+    assert!(v.stdout.contains("alice's key was removed"), "{v}");
+    // The key signs for neither.
+    let k = alice_key.to_str().expect("utf8");
+    for who in ["alice", "zed"] {
+        let r = run(&world, &world.who(who, "desk"), None, &["--sign", k, "note", &id, "x"]).code(1);
+        assert!(r.stderr.contains("it counts for neither"), "{r}");
+    }
+}

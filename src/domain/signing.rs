@@ -76,9 +76,18 @@ pub struct AllowedSigners {
     /// Where it came from when that is worth a problem (the shared file is missing and this
     /// host's kept copy is used): a sentence.
     pub note: Option<String>,
+    /// Keys that lines give to two or more different people (all those lines are skipped).
+    pub shared_keys: Vec<SharedKey>,
     /// BLAKE3 (hex) of the text parsed (empty: no file): what every verdict depends on, so a
     /// change of it means every signature must be judged again.
     pub digest: String,
+}
+
+/// A key that lines give to several people: its fingerprint and each line's (person, line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedKey {
+    pub fingerprint: String,
+    pub lines: Vec<(String, usize)>,
 }
 
 /// A signature that checked out.

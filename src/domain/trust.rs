@@ -192,32 +192,74 @@ fn person(principal: &str) -> &str {
     principal.split('@').next().unwrap_or(principal)
 }
 
-/// The same rule across lines: a key already given to one responder, on a later line for
-/// another, is skipped (its line and why in `skipped`), so one person never signs as two.
+/// The same rule across lines: a key that lines give to two or more different people counts for
+/// none of them — every such line is skipped (its line and why in `skipped`, the key and who had
+/// it in `shared_keys`) — so one person never signs as two, and nobody can void another's key by
+/// listing it under their own name without being noticed: the message names every line and
+/// person neutrally, as the file cannot tell which line is the genuine one.
 pub fn one_key_one_person(a: &mut AllowedSigners) {
-    let mut owner: Vec<(ssh_key::PublicKey, String, usize)> = Vec::new();
-    let mut keep = Vec::with_capacity(a.entries.len());
-    for e in std::mem::take(&mut a.entries) {
+    // Each distinct key, with the (person, line) of every line giving it.
+    let mut holders: Vec<(ssh_key::PublicKey, Vec<(String, usize)>)> = Vec::new();
+    for e in &a.entries {
         let who = e.principals.first().map(|p| person(p).to_string()).unwrap_or_default();
-        match owner.iter().find(|(k, _, _)| k.key_data() == e.key.key_data()) {
-            Some((_, first, line)) if *first != who => {
-                a.skipped.push((
-                    e.line,
-                    format!(
-                        "this key is already given to {first} on line {line}: one key for two responders would let one person sign as both; give {who} their own key"
-                    ),
-                ));
-                a.skipped_keys.push((e.line, e.key.clone()));
-            }
-            Some(_) => keep.push(e),
-            None => {
-                owner.push((e.key.clone(), who, e.line));
-                keep.push(e);
-            }
+        match holders.iter_mut().find(|(k, _)| k.key_data() == e.key.key_data()) {
+            Some((_, lines)) => lines.push((who, e.line)),
+            None => holders.push((e.key.clone(), vec![(who, e.line)])),
         }
     }
+    for (key, lines) in holders {
+        let people: BTreeSet<&str> = lines.iter().map(|(p, _)| p.as_str()).collect();
+        if people.len() < 2 {
+            continue;
+        }
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        let why = shared_key_reason(&fingerprint, &lines);
+        for (_, n) in &lines {
+            a.skipped.push((*n, why.clone()));
+            a.skipped_keys.push((*n, key.clone()));
+        }
+        a.entries.retain(|e| e.key.key_data() != key.key_data());
+        a.shared_keys.push(super::signing::SharedKey { fingerprint, lines });
+    }
     a.skipped.sort_by_key(|(n, _)| *n);
-    a.entries = keep;
+}
+
+/// "key SHA256:… is given to zed (line 1) and alice (line 2): it counts for neither until one
+/// line is removed".
+fn shared_key_reason(fingerprint: &str, lines: &[(String, usize)]) -> String {
+    let each: Vec<String> = lines.iter().map(|(p, n)| format!("{p} (line {n})")).collect();
+    let (last, rest) = each
+        .split_last()
+        .map(|(l, r)| (l.clone(), r.join(", ")))
+        .unwrap_or_default();
+    let until = if lines.len() == 2 {
+        "it counts for neither until one line is removed"
+    } else {
+        "it counts for none of them until only one person's lines remain"
+    };
+    format!("key {fingerprint} is given to {rest} and {last}: {until}")
+}
+
+/// Where this host's kept copy (`kept`) gave a key that `now` gives to several people to one of
+/// them, say so on each of those lines' reasons: "this host last read it as alice's".
+pub fn note_kept_owner(now: &mut AllowedSigners, kept: &AllowedSigners) {
+    let kept = keys_by_person(kept);
+    let shared = now.shared_keys.clone();
+    for s in &shared {
+        let owners: BTreeSet<String> = s
+            .lines
+            .iter()
+            .map(|(p, _)| person_of(p))
+            .filter(|p| kept.get(p).is_some_and(|keys| keys.contains(&s.fingerprint)))
+            .collect();
+        let Some(owner) = owners.iter().next().filter(|_| owners.len() == 1) else {
+            continue;
+        };
+        let lines: BTreeSet<usize> = s.lines.iter().map(|(_, n)| *n).collect();
+        for (_, why) in now.skipped.iter_mut().filter(|(n, _)| lines.contains(n)) {
+            why.push_str(&format!("; this host last read it as {owner}'s"));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -300,7 +342,7 @@ mod tests {
             format!("* {A}\nalice,!bob {A}\na?ice {A}\ncarol,dave {b}\nerin,erin@jump {b}\nfrank {b}\nerin@desk {b}\n");
         let a = AllowedSigners::parse(&text);
         let lines: Vec<usize> = a.skipped.iter().map(|(n, _)| *n).collect();
-        assert_eq!(lines, vec![1, 2, 3, 4, 6], "{:?}", a.skipped);
+        assert_eq!(lines, vec![1, 2, 3, 4, 5, 6, 7], "{:?}", a.skipped);
         assert!(
             a.skipped[0].1.contains("principal patterns are not accepted"),
             "{:?}",
@@ -311,13 +353,54 @@ mod tests {
             "{:?}",
             a.skipped
         );
+        // erin's key also given to frank: it counts for neither, on any of their lines.
+        let fp = ssh_key::PublicKey::from_openssh(&b)
+            .map(|k| k.fingerprint(HashAlg::Sha256).to_string())
+            .unwrap_or_default();
+        let said =
+            format!("key {fp} is given to erin (line 5), frank (line 6) and erin (line 7): it counts for none of them");
         assert!(
-            a.skipped[4].1.contains("already given to erin on line 5"),
+            a.skipped[4..].iter().all(|(_, why)| why.contains(&said)),
             "{:?}",
             a.skipped
         );
-        assert_eq!(a.entries.len(), 2);
-        assert!(a.entries.iter().all(|e| e.principals[0].starts_with("erin")));
+        assert!(a.entries.is_empty(), "{:?}", a.entries);
+        let two = AllowedSigners::parse(&format!("erin,erin@jump {b}\nerin@desk {b}\n"));
+        assert_eq!(
+            two.entries.len(),
+            2,
+            "one person's lines share a key: {:?}",
+            two.skipped
+        );
+    }
+
+    #[test]
+    fn someone_elses_public_key_under_another_name_voids_it_for_both_neutrally() {
+        let z = AllowedSigners::parse(&format!("zed {A}\nalice {A}\nbob {}\n", other_key()));
+        assert_eq!(z.entries.len(), 1);
+        assert_eq!(z.entries[0].principals, vec!["bob"]);
+        let fp = z.shared_keys[0].fingerprint.clone();
+        let said = format!(
+            "key {fp} is given to zed (line 1) and alice (line 2): it counts for neither until one line is removed"
+        );
+        assert_eq!(z.skipped, vec![(1, said.clone()), (2, said.clone())]);
+        // This host's kept copy gave it to alice: say so, on both lines.
+        let mut now = z.clone();
+        note_kept_owner(&mut now, &AllowedSigners::parse(&format!("alice@h1 {A}\n")));
+        assert!(
+            now.skipped
+                .iter()
+                .all(|(_, why)| why == &format!("{said}; this host last read it as alice's")),
+            "{:?}",
+            now.skipped
+        );
+        // A kept copy that names neither with that key adds nothing.
+        let mut now = z.clone();
+        note_kept_owner(&mut now, &AllowedSigners::parse(&format!("alice {}\n", key(7))));
+        assert_eq!(now.skipped, z.skipped);
+        // And key_changes says alice's key was removed.
+        let c = key_changes(&AllowedSigners::parse(&format!("alice {A}\n")), &z);
+        assert!(c[0].since_last_read().contains("alice's key was removed"), "{c:?}");
     }
 
     #[test]

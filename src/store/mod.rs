@@ -224,6 +224,11 @@ pub fn load_trust(path: &Path, follow: bool, kept: Option<&Path>) -> crate::doma
     match (read_allowed_signers(path, follow), kept) {
         (Ok(bytes), Some(kept)) => {
             let mut a = parse(&bytes);
+            if !a.shared_keys.is_empty() {
+                if let Ok(old) = read_allowed_signers(kept, false) {
+                    crate::domain::trust::note_kept_owner(&mut a, &parse(&old));
+                }
+            }
             a.note = keep_trust_copy(kept, &bytes, &a);
             a
         }
