@@ -1150,3 +1150,59 @@ fn someone_elses_public_key_listed_under_another_name_counts_for_neither_and_is_
         assert!(r.stderr.contains("it counts for neither"), "{r}");
     }
 }
+
+#[test]
+fn a_key_rotated_the_documented_way_keeps_earlier_records_verifying() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let old_key = ssh.keygen("alice", "ed25519");
+    let new_key = ssh.keygen("alice2", "ed25519");
+    let (old_pub, new_pub) = (ssh.public(&old_key), ssh.public(&new_key));
+    let path = allowed_signers(&world, &[format!("alice {old_pub}")]);
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, None, &["--sign", old_key.to_str().expect("utf8")]);
+    run(&world, &alice, None, &["verify", &id]).ok();
+    // Replacing the line outright: the message says how to rotate instead.
+    std::fs::write(&path, format!("alice {new_pub}\n")).expect("replace");
+    let v = run(&world, &alice, None, &["verify", &id]);
+    assert!(
+        v.stdout
+            .contains("to rotate a key, keep the old key's line beside the new one"),
+        "{v}"
+    );
+    // The documented way: the old line stays, limited to before the rotation; the new beside it.
+    let at = chrono::DateTime::from_timestamp_millis(chrono_now_ms() + 1000)
+        .expect("now")
+        .format("%Y%m%d%H%M%SZ");
+    std::fs::write(
+        &path,
+        format!("alice valid-before=\"{at}\" {old_pub}\nalice {new_pub}\n"),
+    )
+    .expect("rotate");
+    let v = run(&world, &alice, None, &["verify", &id]);
+    assert!(v.stdout.contains("alice's key was joined by another key"), "{v}");
+    // Accept it by deleting this host's copy, as the message says.
+    let trust = alice.state.join("trust");
+    for f in std::fs::read_dir(&trust).expect("trust/").flatten() {
+        std::fs::remove_file(f.path()).expect("accept");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    run(
+        &world,
+        &alice,
+        None,
+        &["--sign", new_key.to_str().expect("utf8"), "note", &id, "after rotation"],
+    )
+    .ok();
+    let v = run(&world, &alice, None, &["verify", &id]).ok();
+    assert!(
+        !v.stdout.contains("TAMPERED") && !v.stdout.contains("does not match"),
+        "{v}"
+    );
+    assert!(!v.stdout.contains("key changed") && !v.stdout.contains("joined"), "{v}");
+    assert!(
+        v.stdout
+            .contains(&format!("signed by alice ({})", fingerprint(&new_key))),
+        "{v}"
+    );
+}

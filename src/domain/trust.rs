@@ -77,6 +77,9 @@ pub fn foreign_keys(ours: &AllowedSigners, theirs: &AllowedSigners) -> Vec<KeyCh
         .collect()
 }
 
+/// How to rotate a key so that earlier records still verify.
+pub const ROTATE: &str = "to rotate a key, keep the old key's line beside the new one, optionally with valid-before=\"<time of rotation>\" on the old line, so earlier records still verify";
+
 impl KeyChange {
     /// For a changed shared file: "alice's key changed (SHA256:old → SHA256:new) since this host
     /// last read it; records signed with the old key no longer verify".
@@ -86,10 +89,10 @@ impl KeyChange {
         let gone = self.old.iter().any(|k| !self.new.contains(k));
         if self.new.is_empty() {
             format!(
-                "{p}'s key was removed ({old}) since this host last read it; records signed with it no longer verify"
+                "{p}'s key was removed ({old}) since this host last read it; records signed with it no longer verify ({ROTATE})"
             )
         } else if gone {
-            format!("{p}'s key changed ({old} → {new}) since this host last read it; records signed with the old key no longer verify, and the new key can act as {p}")
+            format!("{p}'s key changed ({old} → {new}) since this host last read it; records signed with the old key no longer verify, and the new key can act as {p} ({ROTATE})")
         } else {
             format!(
                 "{p}'s key was joined by another key ({old} → {new}) since this host last read it; the new key can act as {p}"
@@ -293,6 +296,7 @@ mod tests {
             text.contains("alice's key changed (SHA256:") && text.contains("no longer verify"),
             "{text}"
         );
+        assert!(text.contains("keep the old key's line beside the new one"), "{text}");
         // bob removed.
         let new = AllowedSigners::parse(&format!("alice {A}\n"));
         let c = key_changes(&old, &new);
