@@ -1206,3 +1206,50 @@ fn a_key_rotated_the_documented_way_keeps_earlier_records_verifying() {
         "{v}"
     );
 }
+
+#[test]
+fn bundle_check_says_no_trusted_key_made_it_and_never_trusts_a_key_from_an_unaccepted_change() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    let mallory_key = ssh.keygen("mallory", "ed25519");
+    let path = allowed_signers(&world, &[format!("alice {}", ssh.public(&alice_key))]);
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, None, &["--sign", alice_key.to_str().expect("utf8")]);
+    run(&world, &alice, None, &["verify", &id]).ok();
+    let tar = world.path().join("b.tar");
+    let t = tar.to_str().expect("utf8");
+    let m = mallory_key.to_str().expect("utf8");
+    run(&world, &alice, None, &["--sign", m, "bundle", &id, "-o", t]).ok();
+    // A key no line lists.
+    let c = run(&world, &alice, None, &["bundle", "--check", t]).code(1);
+    assert!(c.stdout.contains("no key this host trusts made it"), "{c}");
+    assert!(!c.stdout.contains("anyone"), "{c}");
+    // The same key, now given to alice by a change this host has not accepted: not trusted.
+    std::fs::write(
+        &path,
+        format!(
+            "alice {}\nalice@h3 {}\n",
+            ssh.public(&alice_key),
+            ssh.public(&mallory_key)
+        ),
+    )
+    .expect("append");
+    for _ in 0..2 {
+        let c = run(&world, &alice, None, &["bundle", "--check", t]).code(1);
+        assert!(
+            c.stdout.contains("came with a key change this host has not accepted")
+                && c.stdout.contains("alice's key was joined by another key"),
+            "{c}"
+        );
+        assert!(!c.stdout.contains("a key this host trusts signed the bundle"), "{c}");
+        let v = run(&world, &alice, None, &["verify", "--file", t]).code(1);
+        assert!(v.stdout.contains("not trusted yet"), "{v}");
+    }
+    // Accepted: trusted.
+    for f in std::fs::read_dir(alice.state.join("trust")).expect("trust/").flatten() {
+        std::fs::remove_file(f.path()).expect("accept");
+    }
+    let c = run(&world, &alice, None, &["bundle", "--check", t]).ok();
+    assert!(c.stdout.contains("a key this host trusts signed the bundle"), "{c}");
+}
