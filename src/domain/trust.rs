@@ -60,10 +60,11 @@ pub fn key_changes(old: &AllowedSigners, new: &AllowedSigners) -> Vec<KeyChange>
         .collect()
 }
 
-/// Principals `theirs` gives a key that `ours` does not give them (a bundle's file against this
-/// host's): `old` is what `ours` says (empty: `ours` does not name them), `new` what `theirs` says.
+/// People `theirs` gives a key that `ours` does not give them (a bundle's file against this
+/// host's), compared by person as [`key_changes`] does: `old` is what `ours` says (empty: `ours`
+/// does not name them), `new` what `theirs` says.
 pub fn foreign_keys(ours: &AllowedSigners, theirs: &AllowedSigners) -> Vec<KeyChange> {
-    let (ours, theirs) = (keys_by_principal(ours), keys_by_principal(theirs));
+    let (ours, theirs) = (keys_by_person(ours), keys_by_person(theirs));
     theirs
         .iter()
         .filter_map(|(p, keys)| {
@@ -418,5 +419,16 @@ mod tests {
         assert_eq!(who, vec!["bob", "mallory"]);
         assert!(f[1].in_bundle().contains("this host's does not list mallory"));
         assert!(foreign_keys(&ours, &AllowedSigners::parse(&format!("alice {A}\n"))).is_empty());
+        // Another key for alice under a writer id is alice's, not a new responder's.
+        let f = foreign_keys(&ours, &AllowedSigners::parse(&format!("alice@h3 {mallory}\n")));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].in_bundle()
+                .starts_with("the bundle's allowed_signers gives alice key"),
+            "{f:?}"
+        );
+        assert!(f[0].in_bundle().contains("this host's gives alice SHA256:"), "{f:?}");
+        let same = AllowedSigners::parse(&format!("alice@h1 {A}\nbob@h2 {bob}\n"));
+        assert!(foreign_keys(&ours, &same).is_empty());
     }
 }
