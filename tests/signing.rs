@@ -1013,6 +1013,23 @@ fn a_changed_key_in_the_shared_allowed_signers_is_said_loudly_until_accepted() {
     assert!(!v.stdout.contains("key changed"), "{v}");
     let v = run(&world, &alice, None, &["verify", &id]);
     assert!(!v.stdout.contains("key changed"), "{v}");
+    // A line for the same person under a writer id (`alice@h3 <another key>`) is a new key for
+    // alice, not a new responder: said until accepted.
+    let other = ssh.keygen("other", "ed25519");
+    std::fs::write(
+        &path,
+        format!("alice {}\nalice@h3 {}\n", ssh.public(&mallory_key), ssh.public(&other)),
+    )
+    .expect("append");
+    let joined = format!(
+        "alice's key was joined by another key ({} → ",
+        fingerprint(&mallory_key)
+    );
+    for _ in 0..2 {
+        let v = run(&world, &alice, None, &["verify", &id]);
+        assert!(v.stdout.contains(&joined), "{v}");
+        assert!(v.stdout.contains(&fingerprint(&other)), "{v}");
+    }
 }
 
 #[test]
@@ -1095,4 +1112,144 @@ fn a_key_limited_to_other_namespaces_is_told_so_not_that_it_is_missing() {
         v.stderr.contains("cannot read") && !v.stdout.contains("no detached signature"),
         "{v}"
     );
+}
+
+#[test]
+fn someone_elses_public_key_listed_under_another_name_counts_for_neither_and_is_said_neutrally() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    let bob = format!("bob {}", ssh.public(&ssh.keygen("bob", "ed25519")));
+    let path = allowed_signers(&world, &[format!("alice {}", ssh.public(&alice_key)), bob.clone()]);
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, None, &["--sign", alice_key.to_str().expect("utf8")]);
+    run(&world, &alice, None, &["verify", &id]).ok();
+    // zed lists alice's public key as line 1 (no private key needed).
+    std::fs::write(&path, format!("zed {0}\nalice {0}\n{bob}\n", ssh.public(&alice_key))).expect("write");
+    let said = format!(
+        "key {} is given to zed (line 1) and alice (line 2): it counts for neither until one line is removed; this host last read it as alice's",
+        fingerprint(&alice_key)
+    );
+    let v = run(&world, &alice, None, &["verify", &id]);
+    assert!(
+        v.stdout
+            .contains(&format!("allowed_signers:1: skipped, does not count: {said}")),
+        "{v}"
+    );
+    assert!(
+        v.stdout
+            .contains(&format!("allowed_signers:2: skipped, does not count: {said}")),
+        "{v}"
+    );
+    assert!(!v.stdout.contains("give alice their own key"), "{v}");
+    assert!(v.stdout.contains("alice's key was removed"), "{v}");
+    // The key signs for neither.
+    let k = alice_key.to_str().expect("utf8");
+    for who in ["alice", "zed"] {
+        let r = run(&world, &world.who(who, "desk"), None, &["--sign", k, "note", &id, "x"]).code(1);
+        assert!(r.stderr.contains("it counts for neither"), "{r}");
+    }
+}
+
+#[test]
+fn a_key_rotated_the_documented_way_keeps_earlier_records_verifying() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let old_key = ssh.keygen("alice", "ed25519");
+    let new_key = ssh.keygen("alice2", "ed25519");
+    let (old_pub, new_pub) = (ssh.public(&old_key), ssh.public(&new_key));
+    let path = allowed_signers(&world, &[format!("alice {old_pub}")]);
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, None, &["--sign", old_key.to_str().expect("utf8")]);
+    run(&world, &alice, None, &["verify", &id]).ok();
+    // Replacing the line outright: the message says how to rotate instead.
+    std::fs::write(&path, format!("alice {new_pub}\n")).expect("replace");
+    let v = run(&world, &alice, None, &["verify", &id]);
+    assert!(
+        v.stdout
+            .contains("to rotate a key, keep the old key's line beside the new one"),
+        "{v}"
+    );
+    // The documented way: the old line stays, limited to before the rotation; the new beside it.
+    let at = chrono::DateTime::from_timestamp_millis(chrono_now_ms() + 1000)
+        .expect("now")
+        .format("%Y%m%d%H%M%SZ");
+    std::fs::write(
+        &path,
+        format!("alice valid-before=\"{at}\" {old_pub}\nalice {new_pub}\n"),
+    )
+    .expect("rotate");
+    let v = run(&world, &alice, None, &["verify", &id]);
+    assert!(v.stdout.contains("alice's key was joined by another key"), "{v}");
+    // Accept it by deleting this host's copy, as the message says.
+    let trust = alice.state.join("trust");
+    for f in std::fs::read_dir(&trust).expect("trust/").flatten() {
+        std::fs::remove_file(f.path()).expect("accept");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    run(
+        &world,
+        &alice,
+        None,
+        &["--sign", new_key.to_str().expect("utf8"), "note", &id, "after rotation"],
+    )
+    .ok();
+    let v = run(&world, &alice, None, &["verify", &id]).ok();
+    assert!(
+        !v.stdout.contains("TAMPERED") && !v.stdout.contains("does not match"),
+        "{v}"
+    );
+    assert!(!v.stdout.contains("key changed") && !v.stdout.contains("joined"), "{v}");
+    assert!(
+        v.stdout
+            .contains(&format!("signed by alice ({})", fingerprint(&new_key))),
+        "{v}"
+    );
+}
+
+#[test]
+fn bundle_check_says_no_trusted_key_made_it_and_never_trusts_a_key_from_an_unaccepted_change() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let alice_key = ssh.keygen("alice", "ed25519");
+    let mallory_key = ssh.keygen("mallory", "ed25519");
+    let path = allowed_signers(&world, &[format!("alice {}", ssh.public(&alice_key))]);
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, None, &["--sign", alice_key.to_str().expect("utf8")]);
+    run(&world, &alice, None, &["verify", &id]).ok();
+    let tar = world.path().join("b.tar");
+    let t = tar.to_str().expect("utf8");
+    let m = mallory_key.to_str().expect("utf8");
+    run(&world, &alice, None, &["--sign", m, "bundle", &id, "-o", t]).ok();
+    // A key no line lists.
+    let c = run(&world, &alice, None, &["bundle", "--check", t]).code(1);
+    assert!(c.stdout.contains("no key this host trusts made it"), "{c}");
+    assert!(!c.stdout.contains("anyone"), "{c}");
+    // The same key, now given to alice by a change this host has not accepted: not trusted.
+    std::fs::write(
+        &path,
+        format!(
+            "alice {}\nalice@h3 {}\n",
+            ssh.public(&alice_key),
+            ssh.public(&mallory_key)
+        ),
+    )
+    .expect("append");
+    for _ in 0..2 {
+        let c = run(&world, &alice, None, &["bundle", "--check", t]).code(1);
+        assert!(
+            c.stdout.contains("came with a key change this host has not accepted")
+                && c.stdout.contains("alice's key was joined by another key"),
+            "{c}"
+        );
+        assert!(!c.stdout.contains("a key this host trusts signed the bundle"), "{c}");
+        let v = run(&world, &alice, None, &["verify", "--file", t]).code(1);
+        assert!(v.stdout.contains("not trusted yet"), "{v}");
+    }
+    // Accepted: trusted.
+    for f in std::fs::read_dir(alice.state.join("trust")).expect("trust/").flatten() {
+        std::fs::remove_file(f.path()).expect("accept");
+    }
+    let c = run(&world, &alice, None, &["bundle", "--check", t]).ok();
+    assert!(c.stdout.contains("a key this host trusts signed the bundle"), "{c}");
 }

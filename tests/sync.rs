@@ -999,6 +999,12 @@ fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
     (path, public.trim().to_string())
 }
 
+/// Other responders' public keys: each person has their own (a key given to two people counts
+/// for neither).
+const BOB: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOkiUkAZb1z/p4qN+xxU0OvdIWiw0PSZfH6qosJg6/8h";
+const CAROL: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILnef1MUB6hEPl/jWVAvl4Mn+g+FurxmLwuk5kWsjtPK";
+const DAVE: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPKTUHEoJ37vmPU1jPrkk7yZ6qEE5ZTnSVibok0oL/3N";
+
 /// `allowed_signers` is no one writer's file: it reaches the other site, a change made at either
 /// site reaches the other, and a change made at both is never settled silently.
 #[test]
@@ -1047,25 +1053,25 @@ fn allowed_signers_travels_both_ways_and_a_change_at_both_sites_is_a_conflict() 
     assert!(v.stdout.contains("signed by alice"), "{v}");
 
     // A change at B (a key added) reaches A.
-    std::fs::write(&signers_b, format!("alice {public}\nbob {public}\n")).expect("edit");
+    std::fs::write(&signers_b, format!("alice {public}\nbob {BOB}\n")).expect("edit");
     let out = s.sync_b();
     assert!(out.stderr.contains("allowed_signers (changed here)"), "{out}");
     s.sync_a();
     assert_eq!(
         std::fs::read_to_string(&signers_a).expect("A"),
-        format!("alice {public}\nbob {public}\n")
+        format!("alice {public}\nbob {BOB}\n")
     );
 
     // Changed at both sites: each keeps its own, B says so every round and never pushes it.
-    std::fs::write(&signers_a, format!("alice {public}\nbob {public}\ncarol {public}\n")).expect("edit");
-    std::fs::write(&signers_b, format!("alice {public}\ndave {public}\n")).expect("edit");
+    std::fs::write(&signers_a, format!("alice {public}\nbob {BOB}\ncarol {CAROL}\n")).expect("edit");
+    std::fs::write(&signers_b, format!("alice {public}\ndave {DAVE}\n")).expect("edit");
     s.sync_a();
     for _ in 0..2 {
         let out = s.sync_b();
         assert!(out.stderr.contains("allowed_signers CONFLICT"), "{out}");
         assert_eq!(
             std::fs::read_to_string(&signers_b).expect("B"),
-            format!("alice {public}\ndave {public}\n"),
+            format!("alice {public}\ndave {DAVE}\n"),
             "B's copy was replaced"
         );
         let remote = s.git(&s.bare(), &["show", "main:allowed_signers"]);
@@ -1074,7 +1080,7 @@ fn allowed_signers_travels_both_ways_and_a_change_at_both_sites_is_a_conflict() 
     // Merged by hand at B (every line of the remote's kept): it goes out, and A takes it.
     std::fs::write(
         &signers_b,
-        format!("alice {public}\nbob {public}\ncarol {public}\ndave {public}\n"),
+        format!("alice {public}\nbob {BOB}\ncarol {CAROL}\ndave {DAVE}\n"),
     )
     .expect("merge");
     let out = s.sync_b();

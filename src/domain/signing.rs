@@ -76,9 +76,22 @@ pub struct AllowedSigners {
     /// Where it came from when that is worth a problem (the shared file is missing and this
     /// host's kept copy is used): a sentence.
     pub note: Option<String>,
+    /// Key changes against this host's kept copy not yet accepted (set by the store): the
+    /// fingerprints a change brought in, and the note saying what changed and how to accept it.
+    /// A detached signature by such a key is not called trusted.
+    pub unaccepted: Vec<(String, String)>,
+    /// Keys that lines give to two or more different people (all those lines are skipped).
+    pub shared_keys: Vec<SharedKey>,
     /// BLAKE3 (hex) of the text parsed (empty: no file): what every verdict depends on, so a
     /// change of it means every signature must be judged again.
     pub digest: String,
+}
+
+/// A key that lines give to several people: its fingerprint and each line's (person, line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedKey {
+    pub fingerprint: String,
+    pub lines: Vec<(String, usize)>,
 }
 
 /// A signature that checked out.
@@ -104,6 +117,12 @@ pub enum SigError {
     WrongNamespace(String, usize, String, String),
     #[error("key {0} is not in allowed_signers for `{1}`{2}")]
     NotAllowed(String, String, String),
+    /// (key, how a skipped line names it): a detached signature no line of this host's file allows.
+    #[error("no key this host trusts made it (key {0} is not in allowed_signers){1}")]
+    Untrusted(String, String),
+    /// (key, the key-change note): a key a change this host has not accepted brought in.
+    #[error("key {0} came with a key change this host has not accepted, so it is not trusted yet: {1}")]
+    Unaccepted(String, String),
     #[error("key {0} is not valid at that time (allowed_signers valid-after/valid-before)")]
     Expired(String),
     #[error("no allowed_signers file: signatures cannot be checked (key {0})")]
@@ -233,13 +252,17 @@ impl AllowedSigners {
             })
             .filter(|e| !(e.valid_after.is_some_and(|t| when < t) || e.valid_before.is_some_and(|t| when >= t)))
             .find_map(|e| e.principals.iter().find(|p| !p.starts_with('!')).cloned());
+        if principal.is_some() {
+            if let Some((_, note)) = self.unaccepted.iter().find(|(fp, _)| *fp == fingerprint) {
+                return Err(SigError::Unaccepted(fingerprint, note.clone()));
+            }
+        }
         match principal {
             Some(principal) => Ok(Verified { principal, fingerprint }),
             None if self.entries.is_empty() => Err(SigError::NoTrust(fingerprint)),
             None => Err(
-                super::trust::namespace_refusal(self, &key, namespace, &fingerprint, None).unwrap_or(
-                    SigError::NotAllowed(fingerprint, "anyone".into(), self.skipped_hint(&key)),
-                ),
+                super::trust::namespace_refusal(self, &key, namespace, &fingerprint, None)
+                    .unwrap_or(SigError::Untrusted(fingerprint.clone(), self.skipped_hint(&key))),
             ),
         }
     }
@@ -478,6 +501,39 @@ mod tests {
         assert_eq!(principal_for(&p("alice@other"), "alice", "alice@jump"), None);
         assert_eq!(principal_for(&p("*,!mallory"), "mallory", "mallory@jump"), None);
         assert_eq!(principal_for(&p("a*"), "alice", "alice@jump"), Some("alice".into()));
+    }
+
+    #[test]
+    fn check_any_says_no_trusted_key_made_it_and_refuses_a_key_from_an_unaccepted_change() {
+        let k = ssh_key::PrivateKey::from(ssh_key::private::Ed25519Keypair::from_seed(&[7; 32]));
+        let sig = k
+            .sign(NS_EXPORT, HashAlg::Sha512, b"x")
+            .and_then(|s| s.to_pem(ssh_key::LineEnding::LF))
+            .unwrap_or_default();
+        let fp = k.public_key().fingerprint(HashAlg::Sha256).to_string();
+        let other = AllowedSigners::parse(&format!("bob {KEY}\n"));
+        let e = other
+            .check_any(NS_EXPORT, b"x", &sig, 0)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            e,
+            format!("no key this host trusts made it (key {fp} is not in allowed_signers)")
+        );
+        let pk = k.public_key().to_openssh().unwrap_or_default();
+        let mut mine = AllowedSigners::parse(&format!("bob {KEY}\nalice@h3 {pk}\n"));
+        assert!(mine.check_any(NS_EXPORT, b"x", &sig, 0).is_ok());
+        mine.unaccepted = vec![(fp.clone(), "alice's key was joined by another key".into())];
+        let e = mine
+            .check_any(NS_EXPORT, b"x", &sig, 0)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("has not accepted") && e.contains("alice's key was joined"),
+            "{e}"
+        );
     }
 
     proptest! {

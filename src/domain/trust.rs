@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ssh_key::HashAlg;
 
+use super::identity::person_of;
 use super::signing::{AllowedSigners, NS_EVENT, NS_EXPORT};
 
 /// A principal whose keys differ between two files: fingerprints (`SHA256:...`) in each.
@@ -31,10 +32,22 @@ pub fn keys_by_principal(a: &AllowedSigners) -> BTreeMap<String, BTreeSet<String
     out
 }
 
-/// Principals of `old` whose set of keys is not the same in `new` (replaced, removed, or given
-/// another key). Principals only `new` names are not changes: adding a responder is ordinary.
+/// Each person (the part of a principal before `@`, as [`person_of`] says: `alice` and
+/// `alice@h3` are both alice) and the fingerprints of the keys any of their lines give.
+pub fn keys_by_person(a: &AllowedSigners) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (p, keys) in keys_by_principal(a) {
+        out.entry(person_of(&p)).or_default().extend(keys);
+    }
+    out
+}
+
+/// People of `old` whose set of keys is not the same in `new` (replaced, removed, or joined by
+/// another key). Compared by person, not by principal: a new line `alice@h3 <key>` gives alice
+/// another key as much as `alice <key>` does. People only `new` names are not changes: adding a
+/// responder is ordinary.
 pub fn key_changes(old: &AllowedSigners, new: &AllowedSigners) -> Vec<KeyChange> {
-    let (old, new) = (keys_by_principal(old), keys_by_principal(new));
+    let (old, new) = (keys_by_person(old), keys_by_person(new));
     old.iter()
         .filter_map(|(p, was)| {
             let now = new.get(p).cloned().unwrap_or_default();
@@ -47,10 +60,11 @@ pub fn key_changes(old: &AllowedSigners, new: &AllowedSigners) -> Vec<KeyChange>
         .collect()
 }
 
-/// Principals `theirs` gives a key that `ours` does not give them (a bundle's file against this
-/// host's): `old` is what `ours` says (empty: `ours` does not name them), `new` what `theirs` says.
+/// People `theirs` gives a key that `ours` does not give them (a bundle's file against this
+/// host's), compared by person as [`key_changes`] does: `old` is what `ours` says (empty: `ours`
+/// does not name them), `new` what `theirs` says.
 pub fn foreign_keys(ours: &AllowedSigners, theirs: &AllowedSigners) -> Vec<KeyChange> {
-    let (ours, theirs) = (keys_by_principal(ours), keys_by_principal(theirs));
+    let (ours, theirs) = (keys_by_person(ours), keys_by_person(theirs));
     theirs
         .iter()
         .filter_map(|(p, keys)| {
@@ -64,6 +78,9 @@ pub fn foreign_keys(ours: &AllowedSigners, theirs: &AllowedSigners) -> Vec<KeyCh
         .collect()
 }
 
+/// How to rotate a key so that earlier records still verify.
+pub const ROTATE: &str = "to rotate a key, keep the old key's line beside the new one, optionally with valid-before=\"<time of rotation>\" on the old line, so earlier records still verify";
+
 impl KeyChange {
     /// For a changed shared file: "alice's key changed (SHA256:old → SHA256:new) since this host
     /// last read it; records signed with the old key no longer verify".
@@ -73,13 +90,13 @@ impl KeyChange {
         let gone = self.old.iter().any(|k| !self.new.contains(k));
         if self.new.is_empty() {
             format!(
-                "{p}'s key was removed ({old}) since this host last read it; records signed with it no longer verify"
+                "{p}'s key was removed ({old}) since this host last read it; records signed with it no longer verify ({ROTATE})"
             )
         } else if gone {
-            format!("{p}'s key changed ({old} → {new}) since this host last read it; records signed with the old key no longer verify, and the new key can act as {p}")
+            format!("{p}'s key changed ({old} → {new}) since this host last read it; records signed with the old key no longer verify, and the new key can act as {p} ({ROTATE})")
         } else {
             format!(
-                "{p} was given another key ({old} → {new}) since this host last read it; the new key can act as {p}"
+                "{p}'s key was joined by another key ({old} → {new}) since this host last read it; the new key can act as {p}"
             )
         }
     }
@@ -179,32 +196,74 @@ fn person(principal: &str) -> &str {
     principal.split('@').next().unwrap_or(principal)
 }
 
-/// The same rule across lines: a key already given to one responder, on a later line for
-/// another, is skipped (its line and why in `skipped`), so one person never signs as two.
+/// The same rule across lines: a key that lines give to two or more different people counts for
+/// none of them — every such line is skipped (its line and why in `skipped`, the key and who had
+/// it in `shared_keys`) — so one person never signs as two, and nobody can void another's key by
+/// listing it under their own name without being noticed: the message names every line and
+/// person neutrally, as the file cannot tell which line is the genuine one.
 pub fn one_key_one_person(a: &mut AllowedSigners) {
-    let mut owner: Vec<(ssh_key::PublicKey, String, usize)> = Vec::new();
-    let mut keep = Vec::with_capacity(a.entries.len());
-    for e in std::mem::take(&mut a.entries) {
+    // Each distinct key, with the (person, line) of every line giving it.
+    let mut holders: Vec<(ssh_key::PublicKey, Vec<(String, usize)>)> = Vec::new();
+    for e in &a.entries {
         let who = e.principals.first().map(|p| person(p).to_string()).unwrap_or_default();
-        match owner.iter().find(|(k, _, _)| k.key_data() == e.key.key_data()) {
-            Some((_, first, line)) if *first != who => {
-                a.skipped.push((
-                    e.line,
-                    format!(
-                        "this key is already given to {first} on line {line}: one key for two responders would let one person sign as both; give {who} their own key"
-                    ),
-                ));
-                a.skipped_keys.push((e.line, e.key.clone()));
-            }
-            Some(_) => keep.push(e),
-            None => {
-                owner.push((e.key.clone(), who, e.line));
-                keep.push(e);
-            }
+        match holders.iter_mut().find(|(k, _)| k.key_data() == e.key.key_data()) {
+            Some((_, lines)) => lines.push((who, e.line)),
+            None => holders.push((e.key.clone(), vec![(who, e.line)])),
         }
     }
+    for (key, lines) in holders {
+        let people: BTreeSet<&str> = lines.iter().map(|(p, _)| p.as_str()).collect();
+        if people.len() < 2 {
+            continue;
+        }
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        let why = shared_key_reason(&fingerprint, &lines);
+        for (_, n) in &lines {
+            a.skipped.push((*n, why.clone()));
+            a.skipped_keys.push((*n, key.clone()));
+        }
+        a.entries.retain(|e| e.key.key_data() != key.key_data());
+        a.shared_keys.push(super::signing::SharedKey { fingerprint, lines });
+    }
     a.skipped.sort_by_key(|(n, _)| *n);
-    a.entries = keep;
+}
+
+/// "key SHA256:… is given to zed (line 1) and alice (line 2): it counts for neither until one
+/// line is removed".
+fn shared_key_reason(fingerprint: &str, lines: &[(String, usize)]) -> String {
+    let each: Vec<String> = lines.iter().map(|(p, n)| format!("{p} (line {n})")).collect();
+    let (last, rest) = each
+        .split_last()
+        .map(|(l, r)| (l.clone(), r.join(", ")))
+        .unwrap_or_default();
+    let until = if lines.len() == 2 {
+        "it counts for neither until one line is removed"
+    } else {
+        "it counts for none of them until only one person's lines remain"
+    };
+    format!("key {fingerprint} is given to {rest} and {last}: {until}")
+}
+
+/// Where this host's kept copy (`kept`) gave a key that `now` gives to several people to one of
+/// them, say so on each of those lines' reasons: "this host last read it as alice's".
+pub fn note_kept_owner(now: &mut AllowedSigners, kept: &AllowedSigners) {
+    let kept = keys_by_person(kept);
+    let shared = now.shared_keys.clone();
+    for s in &shared {
+        let owners: BTreeSet<String> = s
+            .lines
+            .iter()
+            .map(|(p, _)| person_of(p))
+            .filter(|p| kept.get(p).is_some_and(|keys| keys.contains(&s.fingerprint)))
+            .collect();
+        let Some(owner) = owners.iter().next().filter(|_| owners.len() == 1) else {
+            continue;
+        };
+        let lines: BTreeSet<usize> = s.lines.iter().map(|(_, n)| *n).collect();
+        for (_, why) in now.skipped.iter_mut().filter(|(n, _)| lines.contains(n)) {
+            why.push_str(&format!("; this host last read it as {owner}'s"));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -238,6 +297,7 @@ mod tests {
             text.contains("alice's key changed (SHA256:") && text.contains("no longer verify"),
             "{text}"
         );
+        assert!(text.contains("keep the old key's line beside the new one"), "{text}");
         // bob removed.
         let new = AllowedSigners::parse(&format!("alice {A}\n"));
         let c = key_changes(&old, &new);
@@ -246,10 +306,38 @@ mod tests {
         // alice given a second key.
         let new = AllowedSigners::parse(&format!("alice {A}\nalice {m}\nbob {b}\n"));
         let c = key_changes(&old, &new);
-        assert!(c[0].since_last_read().contains("alice was given another key"), "{c:?}");
+        assert!(
+            c[0].since_last_read().contains("alice's key was joined by another key"),
+            "{c:?}"
+        );
         let note = changed_note(&c, "/state/trust/x").unwrap_or_default();
         assert!(note.contains("deleting this host's copy /state/trust/x"), "{note}");
         assert_eq!(changed_note(&[], "x"), None);
+    }
+
+    #[test]
+    fn a_new_line_for_an_existing_person_under_a_writer_id_is_a_change() {
+        let (b, m) = (other_key(), key(3));
+        let old = AllowedSigners::parse(&format!("alice {A}\nbob@h2 {b}\n"));
+        // mallory's key appended as alice@h3: alice's key joined by another key.
+        let new = AllowedSigners::parse(&format!("alice {A}\nbob@h2 {b}\nalice@h3 {m}\n"));
+        let c = key_changes(&old, &new);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].principal, "alice");
+        let text = c[0].since_last_read();
+        assert!(text.contains("alice's key was joined by another key"), "{text}");
+        assert!(text.contains("the new key can act as alice"), "{text}");
+        // bob's key given to bob (name) in place of bob@h2: the same person, same key: no change.
+        let same = AllowedSigners::parse(&format!("alice {A}\nbob {b}\n"));
+        assert!(key_changes(&old, &same).is_empty());
+        // bob@h2's key replaced under another writer id: a change of bob's.
+        let moved = AllowedSigners::parse(&format!("alice {A}\nbob@h9 {m}\n"));
+        let c = key_changes(&old, &moved);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert!(c[0].since_last_read().contains("bob's key changed"), "{c:?}");
+        // A new person under a writer id is not a change.
+        let added = AllowedSigners::parse(&format!("alice {A}\nbob@h2 {b}\ncarol@h6 {m}\n"));
+        assert!(key_changes(&old, &added).is_empty());
     }
 
     #[test]
@@ -259,7 +347,7 @@ mod tests {
             format!("* {A}\nalice,!bob {A}\na?ice {A}\ncarol,dave {b}\nerin,erin@jump {b}\nfrank {b}\nerin@desk {b}\n");
         let a = AllowedSigners::parse(&text);
         let lines: Vec<usize> = a.skipped.iter().map(|(n, _)| *n).collect();
-        assert_eq!(lines, vec![1, 2, 3, 4, 6], "{:?}", a.skipped);
+        assert_eq!(lines, vec![1, 2, 3, 4, 5, 6, 7], "{:?}", a.skipped);
         assert!(
             a.skipped[0].1.contains("principal patterns are not accepted"),
             "{:?}",
@@ -270,13 +358,54 @@ mod tests {
             "{:?}",
             a.skipped
         );
+        // erin's key also given to frank: it counts for neither, on any of their lines.
+        let fp = ssh_key::PublicKey::from_openssh(&b)
+            .map(|k| k.fingerprint(HashAlg::Sha256).to_string())
+            .unwrap_or_default();
+        let said =
+            format!("key {fp} is given to erin (line 5), frank (line 6) and erin (line 7): it counts for none of them");
         assert!(
-            a.skipped[4].1.contains("already given to erin on line 5"),
+            a.skipped[4..].iter().all(|(_, why)| why.contains(&said)),
             "{:?}",
             a.skipped
         );
-        assert_eq!(a.entries.len(), 2);
-        assert!(a.entries.iter().all(|e| e.principals[0].starts_with("erin")));
+        assert!(a.entries.is_empty(), "{:?}", a.entries);
+        let two = AllowedSigners::parse(&format!("erin,erin@jump {b}\nerin@desk {b}\n"));
+        assert_eq!(
+            two.entries.len(),
+            2,
+            "one person's lines share a key: {:?}",
+            two.skipped
+        );
+    }
+
+    #[test]
+    fn someone_elses_public_key_under_another_name_voids_it_for_both_neutrally() {
+        let z = AllowedSigners::parse(&format!("zed {A}\nalice {A}\nbob {}\n", other_key()));
+        assert_eq!(z.entries.len(), 1);
+        assert_eq!(z.entries[0].principals, vec!["bob"]);
+        let fp = z.shared_keys[0].fingerprint.clone();
+        let said = format!(
+            "key {fp} is given to zed (line 1) and alice (line 2): it counts for neither until one line is removed"
+        );
+        assert_eq!(z.skipped, vec![(1, said.clone()), (2, said.clone())]);
+        // This host's kept copy gave it to alice: say so, on both lines.
+        let mut now = z.clone();
+        note_kept_owner(&mut now, &AllowedSigners::parse(&format!("alice@h1 {A}\n")));
+        assert!(
+            now.skipped
+                .iter()
+                .all(|(_, why)| why == &format!("{said}; this host last read it as alice's")),
+            "{:?}",
+            now.skipped
+        );
+        // A kept copy that names neither with that key adds nothing.
+        let mut now = z.clone();
+        note_kept_owner(&mut now, &AllowedSigners::parse(&format!("alice {}\n", key(7))));
+        assert_eq!(now.skipped, z.skipped);
+        // And key_changes says alice's key was removed.
+        let c = key_changes(&AllowedSigners::parse(&format!("alice {A}\n")), &z);
+        assert!(c[0].since_last_read().contains("alice's key was removed"), "{c:?}");
     }
 
     #[test]
@@ -290,5 +419,16 @@ mod tests {
         assert_eq!(who, vec!["bob", "mallory"]);
         assert!(f[1].in_bundle().contains("this host's does not list mallory"));
         assert!(foreign_keys(&ours, &AllowedSigners::parse(&format!("alice {A}\n"))).is_empty());
+        // Another key for alice under a writer id is alice's, not a new responder's.
+        let f = foreign_keys(&ours, &AllowedSigners::parse(&format!("alice@h3 {mallory}\n")));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].in_bundle()
+                .starts_with("the bundle's allowed_signers gives alice key"),
+            "{f:?}"
+        );
+        assert!(f[0].in_bundle().contains("this host's gives alice SHA256:"), "{f:?}");
+        let same = AllowedSigners::parse(&format!("alice@h1 {A}\nbob@h2 {bob}\n"));
+        assert!(foreign_keys(&ours, &same).is_empty());
     }
 }

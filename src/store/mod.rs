@@ -224,7 +224,12 @@ pub fn load_trust(path: &Path, follow: bool, kept: Option<&Path>) -> crate::doma
     match (read_allowed_signers(path, follow), kept) {
         (Ok(bytes), Some(kept)) => {
             let mut a = parse(&bytes);
-            a.note = keep_trust_copy(kept, &bytes, &a);
+            if !a.shared_keys.is_empty() {
+                if let Ok(old) = read_allowed_signers(kept, false) {
+                    crate::domain::trust::note_kept_owner(&mut a, &parse(&old));
+                }
+            }
+            (a.note, a.unaccepted) = keep_trust_copy(kept, &bytes, &a);
             a
         }
         (Ok(bytes), None) => parse(&bytes),
@@ -256,23 +261,33 @@ pub fn load_trust(path: &Path, follow: bool, kept: Option<&Path>) -> crate::doma
 /// principal's key was replaced, removed or added against the copy: then the copy stays as it
 /// was (so every later read says so again, on every output) and the returned note says what
 /// changed and how to accept it.
-fn keep_trust_copy(kept: &Path, bytes: &[u8], now: &crate::domain::signing::AllowedSigners) -> Option<String> {
+/// Also returned: each key a change brought in (not in the copy for that person), with the note.
+fn keep_trust_copy(
+    kept: &Path,
+    bytes: &[u8],
+    now: &crate::domain::signing::AllowedSigners,
+) -> (Option<String>, Vec<(String, String)>) {
     use crate::domain::{signing::AllowedSigners, trust};
     let old = read_allowed_signers(kept, false).ok();
     if old.as_deref() == Some(bytes) {
-        return None;
+        return (None, Vec::new());
     }
     if let Some(old) = &old {
         let changes = trust::key_changes(&AllowedSigners::parse(&String::from_utf8_lossy(old)), now);
         if let Some(note) = trust::changed_note(&changes, &kept.display().to_string()) {
-            return Some(note);
+            let brought: Vec<(String, String)> = changes
+                .iter()
+                .flat_map(|c| c.new.iter().filter(|k| !c.old.contains(k)))
+                .map(|k| (k.clone(), note.clone()))
+                .collect();
+            return (Some(note), brought);
         }
     }
     if let Some(dir) = kept.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
     let _ = fsutil::write_atomic(kept, bytes, Sharing::private());
-    None
+    (None, Vec::new())
 }
 
 /// The bytes of an `allowed_signers` file, read as [`load_allowed_signers`] says.
