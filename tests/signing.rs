@@ -1030,6 +1030,26 @@ fn a_changed_key_in_the_shared_allowed_signers_is_said_loudly_until_accepted() {
         assert!(v.stdout.contains(&joined), "{v}");
         assert!(v.stdout.contains(&fingerprint(&other)), "{v}");
     }
+    // A record signed with that key (from a host that never read the file before, so it took
+    // the key in) vouches for nothing on this host until the change is accepted here: the
+    // writer here refuses to sign with it, and a reader here does not call it signed.
+    let o = other.to_str().expect("utf8");
+    let h3 = world.who("alice", "h3");
+    run(
+        &world,
+        &h3,
+        None,
+        &["--sign", o, "note", &id, "mallory is in charge now"],
+    )
+    .ok();
+    let v = run(&world, &alice, None, &["verify", &id]);
+    assert!(
+        v.stdout.contains("came with a key change this host has not accepted"),
+        "{v}"
+    );
+    assert!(!v.stdout.contains("signed by alice@h3"), "{v}");
+    let r = run(&world, &alice, None, &["--sign", o, "note", &id, "x"]);
+    assert_ne!(r.code, 0, "{r}");
 }
 
 #[test]

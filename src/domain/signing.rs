@@ -179,7 +179,14 @@ impl AllowedSigners {
         }
         key.verify(namespace, msg, &sig)
             .map_err(|_| SigError::Mismatch(fingerprint.clone()))?;
-        self.allowed(writer, namespace, &key, when, &fingerprint)
+        let verified = self.allowed(writer, namespace, &key, when, &fingerprint)?;
+        // A key that an unaccepted change of the shared file brought in (a new line for a
+        // person this host knew, a replaced key) vouches for nothing yet: anyone who can write
+        // the shared directory could have added it. The same rule as detached signatures.
+        if let Some((_, note)) = self.unaccepted.iter().find(|(fp, _)| *fp == fingerprint) {
+            return Err(SigError::Unaccepted(fingerprint, note.clone()));
+        }
+        Ok(verified)
     }
 
     /// Which line allows `key` to sign for `writer` in `namespace` at `when`.
