@@ -1510,3 +1510,38 @@ fn a_deletion_is_blamed_on_the_commit_that_made_it_never_an_older_one() {
         .git(&s.bare(), &["ls-tree", "-r", "--name-only", "main"])
         .contains(&format!("{id}/incident.ron")));
 }
+
+/// A site whose git named its branch `master` beside sites on the remote's `main`: each round
+/// says so (it would otherwise say "up to date" for ever while the sites never meet), and the
+/// rename it advises joins them.
+#[test]
+fn a_site_on_another_branch_than_the_remote_is_told_and_the_advice_joins_them() {
+    let s = Sites::new();
+    s.git(&s.a.root(), &["symbolic-ref", "HEAD", "refs/heads/master"]);
+    let id_a = s.a.declare(&s.alice, "Declared at A");
+    let id_b = s.b.declare(&s.bob, "Declared at B");
+    s.sync_b();
+    s.sync_a();
+    let out = s.sync_a();
+    assert!(
+        out.stderr
+            .contains("the remote also has branch `main` but this site syncs `master`"),
+        "{out}"
+    );
+    let out = s.sync_b();
+    assert!(
+        out.stderr.contains("branch `master` but this site syncs `main`"),
+        "{out}"
+    );
+    // The advice: put this site on their branch (the files stay; sync commits its own), then sync.
+    s.git(&s.a.root(), &["symbolic-ref", "HEAD", "refs/heads/main"]);
+    s.sync_a();
+    s.sync_b();
+    assert!(s.b.show(&s.bob, &id_a)["title"] == "Declared at A");
+    assert!(s.a.show(&s.alice, &id_b)["title"] == "Declared at B");
+    // The branch no site uses any more, deleted as advised: the warning goes.
+    s.git(&s.a.root(), &["push", "--quiet", "origin", "--delete", "master"]);
+    s.git(&s.b.root(), &["fetch", "--quiet", "--prune", "origin"]);
+    assert!(!s.sync_a().stderr.contains("also has branch"));
+    assert!(!s.sync_b().stderr.contains("also has branch"));
+}

@@ -167,6 +167,11 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
     let fetch_args: Vec<&str> = fetch_args.iter().map(String::as_str).collect();
     let fetch = git.run(&fetch_args, None)?;
     let fetch_error = (!fetch.ok).then(|| format!("cannot fetch from {}: {}", opts.remote, reason(&fetch.all())));
+    if fetch.ok {
+        if let Some(w) = other_branches(&git, &tracking, &branch)? {
+            report.warnings.push(w);
+        }
+    }
     let mut upstream = rev(&git, &tracking)?;
     let head = rev(&git, "HEAD")?;
     // A clone last synced by a warroom without that ref: where the last fetch found the remote.
@@ -445,6 +450,30 @@ fn remote_source(git: &Git, site: &Site, remote: &str, branch: &str) -> Result<(
             remotes.lines().collect::<Vec<_>>().join(", ")
         )
     })
+}
+
+/// Branches the remote holds besides the one this site syncs: sites on different branches (a
+/// `git init` on a host whose git defaults to `master`, beside clones of a remote on `main`)
+/// never see each other's records, and each round would still say "up to date".
+fn other_branches(git: &Git, tracking: &str, branch: &str) -> Result<Option<String>, String> {
+    let Some(prefix) = tracking.strip_suffix(&format!("/{branch}")) else {
+        return Ok(None);
+    };
+    let prefix = format!("{prefix}/");
+    let refs = git.ok(&["for-each-ref", "--format=%(refname)", &prefix], None)?.text();
+    let others: Vec<String> = refs
+        .lines()
+        .filter_map(|r| r.strip_prefix(&prefix))
+        .filter(|b| *b != branch && *b != "HEAD")
+        .map(|b| format!("`{}`", crate::domain::sanitize(b)))
+        .collect();
+    Ok((!others.is_empty()).then(|| {
+        format!(
+            "the remote also has branch {} but this site syncs `{}`: sites on different branches never see each other's records. Put every site on one branch: here, `git -C <shared dir> symbolic-ref HEAD refs/heads/<their branch>` (the files stay; sync commits this site's own), then sync; once no site uses a branch, delete it from the remote (`git -C <shared dir> push <remote> --delete <branch>`; the other sites then run `git -C <shared dir> fetch --prune <remote>`)",
+            others.join(", "),
+            crate::domain::sanitize(branch),
+        )
+    }))
 }
 
 /// Git's reason for a failure, for one report line: the `remote:` lines (a hook's reason) and
