@@ -1162,7 +1162,10 @@ fn someone_elses_public_key_listed_under_another_name_counts_for_neither_and_is_
         "{v}"
     );
     assert!(!v.stdout.contains("give alice their own key"), "{v}");
-    assert!(v.stdout.contains("alice's key was removed"), "{v}");
+    // Said as what happened (her key copied under zed's name), with no advice to accept it.
+    assert!(v.stdout.contains("is now also given to zed (line 1)"), "{v}");
+    assert!(!v.stdout.contains("alice's key was removed"), "{v}");
+    assert!(!v.stdout.contains("accept it by deleting"), "{v}");
     // The key signs for neither.
     let k = alice_key.to_str().expect("utf8");
     for who in ["alice", "zed"] {

@@ -18,6 +18,9 @@ pub struct KeyChange {
     pub old: Vec<String>,
     /// In the other file (the one now read; the bundle's).
     pub new: Vec<String>,
+    /// Keys of `old` missing from `new` only because the new file also gives them to someone
+    /// else (so they count for nobody): (fingerprint, the other people and their lines).
+    pub shared: Vec<(String, Vec<(String, usize)>)>,
 }
 
 /// Each principal (as written, negations left out) and the fingerprints of the keys its lines give.
@@ -47,14 +50,30 @@ pub fn keys_by_person(a: &AllowedSigners) -> BTreeMap<String, BTreeSet<String>> 
 /// another key as much as `alice <key>` does. People only `new` names are not changes: adding a
 /// responder is ordinary.
 pub fn key_changes(old: &AllowedSigners, new: &AllowedSigners) -> Vec<KeyChange> {
+    let shared_keys = &new.shared_keys;
     let (old, new) = (keys_by_person(old), keys_by_person(new));
     old.iter()
         .filter_map(|(p, was)| {
             let now = new.get(p).cloned().unwrap_or_default();
+            let shared = was
+                .iter()
+                .filter(|k| !now.contains(*k))
+                .filter_map(|k| {
+                    let s = shared_keys.iter().find(|s| s.fingerprint == *k)?;
+                    let others: Vec<(String, usize)> = s
+                        .lines
+                        .iter()
+                        .filter(|(who, _)| person_of(who) != *p)
+                        .cloned()
+                        .collect();
+                    Some((k.clone(), others))
+                })
+                .collect();
             (now != *was).then(|| KeyChange {
                 principal: p.clone(),
                 old: was.iter().cloned().collect(),
                 new: now.into_iter().collect(),
+                shared,
             })
         })
         .collect()
@@ -73,6 +92,7 @@ pub fn foreign_keys(ours: &AllowedSigners, theirs: &AllowedSigners) -> Vec<KeyCh
                 principal: p.clone(),
                 old: mine.into_iter().collect(),
                 new: keys.iter().cloned().collect(),
+                shared: Vec::new(),
             })
         })
         .collect()
@@ -88,7 +108,21 @@ impl KeyChange {
         let (old, new) = (self.old.join(", "), self.new.join(", "));
         let p = &self.principal;
         let gone = self.old.iter().any(|k| !self.new.contains(k));
-        if self.new.is_empty() {
+        if self.is_shared_only() {
+            // The line is still there: the key was copied under another name, which voids it.
+            let each: Vec<String> = self
+                .shared
+                .iter()
+                .map(|(k, others)| {
+                    let who: Vec<String> = others.iter().map(|(o, n)| format!("{o} (line {n})")).collect();
+                    format!("{k} is now also given to {}", who.join(", "))
+                })
+                .collect();
+            format!(
+                "{p}'s key {} since this host last read it: a key listed for two people counts for neither, so {p}'s records signed with it do not count until that line is removed",
+                each.join("; ")
+            )
+        } else if self.new.is_empty() {
             format!(
                 "{p}'s key was removed ({old}) since this host last read it; records signed with it no longer verify ({ROTATE})"
             )
@@ -99,6 +133,18 @@ impl KeyChange {
                 "{p}'s key was joined by another key ({old} → {new}) since this host last read it; the new key can act as {p}"
             )
         }
+    }
+
+    /// Whether the only change is keys of this person copied under someone else's name (nothing
+    /// to accept: the line that copied it is to be removed).
+    pub fn is_shared_only(&self) -> bool {
+        !self.shared.is_empty()
+            && self
+                .old
+                .iter()
+                .filter(|k| !self.new.contains(k))
+                .all(|k| self.shared.iter().any(|(s, _)| s == k))
+            && self.new.iter().all(|k| self.old.contains(k))
     }
 
     /// For a bundle's file against this host's.
@@ -122,6 +168,13 @@ pub fn changed_note(changes: &[KeyChange], kept: &str) -> Option<String> {
         return None;
     }
     let each: Vec<String> = changes.iter().map(KeyChange::since_last_read).collect();
+    if changes.iter().all(KeyChange::is_shared_only) {
+        // Nothing anyone should accept: the copied line is the fault.
+        return Some(format!(
+            "{}. Remove the line that gives someone else that key, and find out who added it; this host's copy {kept} still says whose it was",
+            each.join("; ")
+        ));
+    }
     Some(format!(
         "{}. If you expected this (a responder rotated a key), accept it by deleting this host's copy {kept}; otherwise restore the file and find out who changed it",
         each.join("; ")
@@ -403,9 +456,31 @@ mod tests {
         let mut now = z.clone();
         note_kept_owner(&mut now, &AllowedSigners::parse(&format!("alice {}\n", key(7))));
         assert_eq!(now.skipped, z.skipped);
-        // And key_changes says alice's key was removed.
+        // And key_changes says what happened — copied under zed's name, not removed — with no
+        // advice to accept it.
         let c = key_changes(&AllowedSigners::parse(&format!("alice {A}\n")), &z);
-        assert!(c[0].since_last_read().contains("alice's key was removed"), "{c:?}");
+        let said = c[0].since_last_read();
+        assert!(
+            said.contains(&format!("alice's key {fp} is now also given to zed (line 1)")),
+            "{said}"
+        );
+        assert!(!said.contains("key was removed") && !said.contains("rotate"), "{said}");
+        let note = changed_note(&c, "/kept").expect("a note");
+        assert!(
+            note.contains("Remove the line that gives someone else that key"),
+            "{note}"
+        );
+        assert!(!note.contains("accept it"), "{note}");
+        // A real removal beside it still gets the acceptance advice.
+        let gone = AllowedSigners::parse(&format!("zed {A}\nalice {A}\n"));
+        let c = key_changes(
+            &AllowedSigners::parse(&format!("alice {A}\nbob {}\n", other_key())),
+            &gone,
+        );
+        assert!(
+            changed_note(&c, "/kept").expect("a note").contains("accept it"),
+            "{c:?}"
+        );
     }
 
     #[test]
