@@ -378,3 +378,52 @@ fn the_board_makes_its_rows_again_when_allowed_signers_changes() {
     worker.reconcile_board();
     assert!(problems().is_some_and(|n| n > 0), "{:?}", rows.lock().expect("lock"));
 }
+
+/// Accepting a key change (deleting this host's kept copy, the shared file unchanged) while a
+/// reader runs: the warning goes and the new key's records count, as on a fresh open.
+#[test]
+fn accepting_a_key_change_while_reading_is_taken_up_at_once() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let base = tmp.path();
+    let alice_key = keygen(base, "alice");
+    let new_key = keygen(base, "alice2");
+    let trust_path = base.join("shared").join("allowed_signers");
+    std::fs::create_dir_all(base.join("shared")).expect("shared");
+    std::fs::write(&trust_path, format!("alice {}\n", public(&alice_key))).expect("allowed_signers");
+    let (alice_store, alice) = writer(base, "alice", &alice_key, None);
+    let playbook = Library::built_in().resolve("ransomware").expect("playbook");
+    let (id, _) = declare(
+        &alice_store,
+        &alice,
+        DeclareRequest {
+            playbook: &playbook,
+            title: "Signed".into(),
+            severity: 2,
+            mode: Mode::Real,
+            commander: "alice".into(),
+            require_signatures: false,
+            occurred: None,
+        },
+        now_ms,
+    )
+    .expect("declare");
+    let mut live = Incident::open(&alice_store, &id, now_ms());
+    // Alice rotates the documented way: the old line kept, a new one added (a pending change
+    // on this host, which kept the old file).
+    std::fs::write(
+        &trust_path,
+        format!("alice {}\nalice {}\n", public(&alice_key), public(&new_key)),
+    )
+    .expect("rotate");
+    live.refresh(now_ms());
+    let pending = |inc: &Incident| inc.problems().iter().any(|p| p.what.contains("joined by another key"));
+    assert!(pending(&live), "{:?}", live.problems());
+    // Accepted: this host's copy deleted, as the message says.
+    let kept = alice_store.kept_allowed_signers_path().expect("a kept copy");
+    std::fs::remove_file(&kept).expect("accept");
+    live.refresh(now_ms());
+    assert!(!pending(&live), "{:?}", live.problems());
+    let now = now_ms();
+    let fresh = Incident::open(&alice_store, &id, now);
+    assert_eq!(seen(&live, now), seen(&fresh, now));
+}

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{fsutil, writer_of_log, EVENTS_DIR, LOG_EXT};
 use std::sync::Arc;
@@ -112,6 +112,8 @@ pub struct IncidentReader {
     trust_kept: Option<PathBuf>,
     /// The note of the trust in force, once reported (reported again only when it changes).
     trust_note: Option<String>,
+    /// The kept copy's (length, mtime ns) when the trust was last loaded.
+    trust_kept_stamp: Option<(u64, i128)>,
     trust: (Option<(u64, i128)>, Arc<AllowedSigners>),
     /// The digest of the `allowed_signers` content the records read so far were judged against.
     trust_digest: Option<String>,
@@ -153,6 +155,7 @@ impl IncidentReader {
             trust_follow: false,
             trust_kept: None,
             trust_note: None,
+            trust_kept_stamp: None,
             trust: (None, Arc::new(AllowedSigners::default())),
             trust_digest: None,
             sig_cache: None,
@@ -178,13 +181,22 @@ impl IncidentReader {
     /// skips is a problem (`file:line`, why), reported when the file is (re)read.
     fn refresh_trust(&mut self, batch: &mut Batch) {
         let Some(path) = &self.trust_path else { return };
-        let stamp = fs::metadata(path)
-            .ok()
-            .map(|m| (m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128));
-        if stamp.is_some() && stamp == self.trust.0 {
+        let stamp_of = |p: &Path| {
+            fs::metadata(p)
+                .ok()
+                .map(|m| (m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128))
+        };
+        let stamp = stamp_of(path);
+        // The kept copy too: deleting it accepts a key change (the file itself unchanged).
+        let kept_stamp = self.trust_kept.as_deref().and_then(stamp_of);
+        if stamp.is_some() && stamp == self.trust.0 && kept_stamp == self.trust_kept_stamp {
             return;
         }
         let trust = super::load_trust(path, self.trust_follow, self.trust_kept.as_deref());
+        // Read after the load, which may have written the copy (a change accepted).
+        self.trust_kept_stamp = self.trust_kept.as_deref().and_then(stamp_of);
+        // A change accepted (or newly pending) changes which keys count, the file unchanged.
+        let accepted_changed = self.trust.1.unaccepted != trust.unaccepted;
         if trust.note != self.trust_note {
             if let Some(n) = &trust.note {
                 batch
@@ -205,7 +217,9 @@ impl IncidentReader {
         // A key added or removed changes verdicts already given (marks, signed stretches,
         // records refused or applied where signatures are required): say so, so they are all
         // given again from the start, as a fresh start would.
-        if self.trust_digest.as_ref().is_some_and(|d| *d != trust.digest) && !self.cursors.is_empty() {
+        if (self.trust_digest.as_ref().is_some_and(|d| *d != trust.digest) || accepted_changed)
+            && !self.cursors.is_empty()
+        {
             batch.retrust = true;
         }
         self.trust_digest = Some(trust.digest.clone());
