@@ -1048,8 +1048,21 @@ fn a_changed_key_in_the_shared_allowed_signers_is_said_loudly_until_accepted() {
         "{v}"
     );
     assert!(!v.stdout.contains("signed by alice@h3"), "{v}");
+    // The writer refuses first, for the reason readers here would give: with a line that
+    // allows the key for alice on any host, signing with it here is still refused.
+    std::fs::write(
+        &path,
+        format!(
+            "alice {}\nalice@h3 {}\nalice {}\n",
+            ssh.public(&mallory_key),
+            ssh.public(&other),
+            ssh.public(&other)
+        ),
+    )
+    .expect("rewrite");
     let r = run(&world, &alice, None, &["--sign", o, "note", &id, "x"]);
     assert_ne!(r.code, 0, "{r}");
+    assert!(r.stderr.contains("has not accepted"), "{r}");
 }
 
 #[test]
