@@ -202,25 +202,31 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
     let snapshot = snapshot(&git, site, base.as_deref(), head.as_deref(), rewritten, report)?;
     let identity = commit_identity(&git, site);
 
-    let (mut restored, mut said) = restores(&git, site, head.as_deref(), base.as_deref(), rewritten)?;
-    let mut signers = trust::plan(
-        &git,
-        &site.root,
-        &git_dir,
-        trust::Round {
-            head: head.as_deref(),
-            base: base.as_deref(),
-            rewritten,
-            keep: opts.keep_trust,
-        },
-    )?;
-    let mut tip = build(
-        &identity,
-        &git_dir,
-        base.as_deref(),
-        &entries(&snapshot, &restored, &signers),
-        &message(site, &snapshot, &restored, &signers),
-    )?;
+    // What this round commits on top of `base`: own logs, what the remote dropped, the trust
+    // file; planned again from the new base when a push loses a race.
+    let plan_tip = |base: Option<&str>, rewritten: bool| -> Result<_, String> {
+        let (restored, said) = restores(&git, site, head.as_deref(), base, rewritten)?;
+        let signers = trust::plan(
+            &git,
+            &site.root,
+            &git_dir,
+            trust::Round {
+                head: head.as_deref(),
+                base,
+                rewritten,
+                keep: opts.keep_trust,
+            },
+        )?;
+        let tip = build(
+            &identity,
+            &git_dir,
+            base,
+            &entries(&snapshot, &restored, &signers),
+            &message(site, &snapshot, &restored, &signers),
+        )?;
+        Ok((restored, said, signers, tip))
+    };
+    let (mut restored, mut said, mut signers, mut tip) = plan_tip(base.as_deref(), rewritten)?;
     let mut accepted = false;
     if let Some(e) = fetch_error {
         report.error = Some(format!(
@@ -246,25 +252,7 @@ fn round_inner(site: &Site, opts: &Options, report: &mut Report) -> Result<(), S
                 upstream = rev(&git, &tracking)?;
                 base = upstream.clone().or_else(|| head.clone());
                 rewritten = rewrite(&git, seen.as_deref(), upstream.as_deref())?;
-                (restored, said) = restores(&git, site, head.as_deref(), base.as_deref(), rewritten)?;
-                signers = trust::plan(
-                    &git,
-                    &site.root,
-                    &git_dir,
-                    trust::Round {
-                        head: head.as_deref(),
-                        base: base.as_deref(),
-                        rewritten,
-                        keep: opts.keep_trust,
-                    },
-                )?;
-                tip = build(
-                    &identity,
-                    &git_dir,
-                    base.as_deref(),
-                    &entries(&snapshot, &restored, &signers),
-                    &message(site, &snapshot, &restored, &signers),
-                )?;
+                (restored, said, signers, tip) = plan_tip(base.as_deref(), rewritten)?;
                 continue;
             }
             accepted = false;
