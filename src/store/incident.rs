@@ -434,6 +434,7 @@ impl Source {
             store.kept_allowed_signers_path(),
         );
         reader.set_sig_cache(super::sigcache::SigCache::open(&store.state_dir, &dir));
+        reader.set_log_cache(super::logcache::LogCache::open(&store.state_dir, &dir));
         Source {
             id: id.to_string(),
             reader,

@@ -11,6 +11,7 @@ pub mod casts;
 pub mod config;
 pub mod fsutil;
 pub mod incident;
+pub mod logcache;
 pub mod memory;
 pub mod playbooks;
 pub mod reader;

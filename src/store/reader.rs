@@ -61,6 +61,8 @@ struct Cursor {
     /// The first seq of the unbroken stretch of chain that ends at the last record read: a
     /// signature vouches for the records of that stretch only.
     intact_from: u64,
+    /// Writing this log's records to the local cache while it is read from the start.
+    recorder: Option<super::logcache::Recorder>,
 }
 
 /// Everything new since the last pass.
@@ -119,6 +121,12 @@ pub struct IncidentReader {
     trust_digest: Option<String>,
     /// Signatures this host already checked (local state); `None`: check every one.
     sig_cache: Option<super::sigcache::SigCache>,
+    /// Records of logs this host read before (local state); `None`: read every log whole.
+    log_cache: Option<super::logcache::LogCache>,
+    /// [`super::logcache::trust_key`] of the trust in force.
+    trust_key: [u8; 32],
+    /// Records taken from the log cache so far.
+    cached_records: u64,
 }
 
 impl IncidentReader {
@@ -159,6 +167,9 @@ impl IncidentReader {
             trust: (None, Arc::new(AllowedSigners::default())),
             trust_digest: None,
             sig_cache: None,
+            log_cache: None,
+            trust_key: [0; 32],
+            cached_records: 0,
         }
     }
 
@@ -175,6 +186,17 @@ impl IncidentReader {
     /// Take signatures found valid before from `cache`, and keep the new ones there.
     pub fn set_sig_cache(&mut self, cache: Option<super::sigcache::SigCache>) {
         self.sig_cache = cache;
+    }
+
+    /// Take the records of a log's start from `cache` when they match it, and keep them there
+    /// after a long read (see [`super::logcache`]).
+    pub fn set_log_cache(&mut self, cache: Option<super::logcache::LogCache>) {
+        self.log_cache = cache;
+    }
+
+    /// How many records were taken from the log cache instead of read from the logs.
+    pub fn cached_records(&self) -> u64 {
+        self.cached_records
     }
 
     /// Reload the `allowed_signers` file if it changed (one `stat` per pass); each line it
@@ -223,6 +245,7 @@ impl IncidentReader {
             batch.retrust = true;
         }
         self.trust_digest = Some(trust.digest.clone());
+        self.trust_key = super::logcache::trust_key(&trust);
         self.trust = (stamp, Arc::new(trust));
     }
 
@@ -409,57 +432,172 @@ impl IncidentReader {
                 ..Cursor::default()
             };
         }
-        if len == cursor.offset {
-            return;
-        }
-        if file.seek(SeekFrom::Start(cursor.offset)).is_err() {
-            return;
-        }
-        let log = cursor.log.clone();
-        let mut pos = cursor.offset; // file position of buf[0]
-        let mut buf: Vec<u8> = Vec::new();
-        let mut chunk = vec![0u8; READ_CHUNK];
-        loop {
-            let n = match file.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => {
-                    batch
-                        .problems
-                        .push(Problem::new(rel.clone(), None, format!("read failed: {e}")));
-                    break;
-                }
+        let before = (
+            batch.problems.len(),
+            batch.marks.len(),
+            batch.preferred.len(),
+            batch.signed.len(),
+        );
+        let fresh = cursor.offset == 0 && cursor.line == 0 && !cursor.skipping && cursor.last_record.is_none();
+        if let (true, Some(cache)) = (fresh, &self.log_cache) {
+            let expect = super::logcache::Expect {
+                log: &cursor.log,
+                trust: &self.trust_key,
+                remembered: self.remembered.get(&cursor.log).map(|h| (h.seq, h.hash.as_str())),
             };
-            buf.extend_from_slice(&chunk[..n]);
-            let at_eof = pos + buf.len() as u64 >= len;
+            match cache.load(&expect, &mut file, len) {
+                Some(hit) => {
+                    let recorder = (len - hit.position.len >= cache.min_new())
+                        .then(|| cache.recorder(&cursor.log, &self.trust_key))
+                        .flatten();
+                    self.cached_records += restore(cursor, hit, recorder, batch, sink);
+                }
+                None if len >= cache.min_new() => cursor.recorder = cache.recorder(&cursor.log, &self.trust_key),
+                None => {}
+            }
+        }
+        if len > cursor.offset && file.seek(SeekFrom::Start(cursor.offset)).is_ok() {
             let ctx = Ctx {
                 rel: &rel,
-                log: &log,
+                log: &cursor.log.clone(),
                 incident: &self.id,
                 trust: &self.trust.1,
                 cache: self.sig_cache.as_ref(),
                 remembered: self.remembered.get(&cursor.log),
                 len,
-                at_eof,
+                at_eof: false,
                 now,
                 mtime,
             };
-            let used = consume(cursor, &ctx, &buf, pos, batch);
-            if let Some(sink) = sink {
-                if batch.events.len() >= STREAM_EVENTS {
-                    sink(std::mem::take(&mut batch.events));
-                }
-            }
-            buf.drain(..used);
-            pos += used as u64;
-            if cursor.skipping {
-                // Over-long line: drop what we hold and keep skipping to the next newline.
-                pos += buf.len() as u64;
-                cursor.offset = pos;
-                buf.clear();
+            read_text(cursor, &mut file, ctx, batch, sink);
+        }
+        if let Some(recorder) = cursor.recorder.take() {
+            // Only a stretch whose reading found nothing wrong is kept (see `logcache`).
+            let clean = (batch.problems.len(), batch.marks.len(), batch.preferred.len())
+                == (before.0, before.1, before.2)
+                && !cursor.tainted
+                && cursor.repeats.is_empty()
+                && cursor.pending_bad.is_none()
+                && !cursor.skipping;
+            if let (true, Some(prev_line), Some(last_record), Some(last_good)) =
+                (clean, &cursor.prev_line, &cursor.last_record, &cursor.last_good)
+            {
+                recorder.finish(&super::logcache::Position {
+                    len: cursor.offset,
+                    line: cursor.line,
+                    intact_from: cursor.intact_from,
+                    prev_line: prev_line.clone(),
+                    last_record: last_record.clone(),
+                    last_good: last_good.clone(),
+                    signed: batch.signed[before.3..]
+                        .iter()
+                        .map(|r| (r.from, r.to, r.principal.clone(), r.fingerprint.clone()))
+                        .collect(),
+                });
             }
         }
     }
+}
+
+/// Read `cursor`'s log from its offset (where `file` stands) to its end, consuming complete
+/// lines; the last chunk is read knowing it is the last (`ctx.at_eof`).
+fn read_text(
+    cursor: &mut Cursor,
+    file: &mut fs::File,
+    mut ctx: Ctx,
+    batch: &mut Batch,
+    sink: &mut Option<&mut dyn FnMut(Vec<Event>)>,
+) {
+    let rel = ctx.rel;
+    let len = ctx.len;
+    let mut pos = cursor.offset; // file position of buf[0]
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; READ_CHUNK];
+    loop {
+        let n = match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                batch
+                    .problems
+                    .push(Problem::new(rel, None, format!("read failed: {e}")));
+                break;
+            }
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        ctx.at_eof = pos + buf.len() as u64 >= len;
+        let used = consume(cursor, &ctx, &buf, pos, batch);
+        if let Some(r) = &mut cursor.recorder {
+            r.consumed(&buf[..used]);
+        }
+        if let Some(sink) = sink {
+            if batch.events.len() >= STREAM_EVENTS {
+                sink(std::mem::take(&mut batch.events));
+            }
+        }
+        buf.drain(..used);
+        pos += used as u64;
+        if cursor.skipping {
+            // Over-long line: drop what we hold and keep skipping to the next newline.
+            pos += buf.len() as u64;
+            cursor.offset = pos;
+            buf.clear();
+        }
+    }
+}
+
+/// Take a log's first records from a cache entry: the reader then stands where reading them
+/// would have left it. An entry that fails to decode part-way (it cannot: this build sealed
+/// it) leaves the cursor at the start, to read the log itself (records already handed on are
+/// handed on again, the same; the fold takes a record it holds as a duplicate).
+fn restore(
+    cursor: &mut Cursor,
+    mut hit: super::logcache::Hit,
+    mut recorder: Option<super::logcache::Recorder>,
+    batch: &mut Batch,
+    sink: &mut Option<&mut dyn FnMut(Vec<Event>)>,
+) -> u64 {
+    let log = cursor.log.clone();
+    let mut n = 0;
+    while let Some(next) = hit.next_record(&log) {
+        let Ok((e, frame)) = next else {
+            tracing::warn!(log = %log, "local log cache entry does not decode; reading the log");
+            return 0;
+        };
+        n += 1;
+        if let Some(r) = &mut recorder {
+            r.frame_raw(&frame);
+        }
+        batch.events.push(e);
+        if let Some(sink) = sink {
+            if batch.events.len() >= STREAM_EVENTS {
+                sink(std::mem::take(&mut batch.events));
+            }
+        }
+    }
+    let p = hit.position;
+    if let Some(r) = &mut recorder {
+        r.continue_from(hit.prefix, p.len);
+    }
+    batch.signed.extend(
+        p.signed
+            .into_iter()
+            .map(|(from, to, principal, fingerprint)| SignedRange {
+                log: log.clone(),
+                from,
+                to,
+                principal,
+                fingerprint,
+            }),
+    );
+    cursor.offset = p.len;
+    cursor.line = p.line;
+    cursor.intact_from = p.intact_from;
+    cursor.prev_line = Some(p.prev_line);
+    cursor.last_record = Some(p.last_record);
+    cursor.last_good = Some(p.last_good);
+    cursor.recorder = recorder;
+    n
 }
 
 /// What `consume` needs to know about the file it reads.
@@ -550,6 +688,9 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         check_signature(cursor, ctx, &e, s, verdict, line_no, batch);
                     }
                     cursor.last_record = Some((e.seq, hash.clone(), line_no));
+                    if let Some(r) = &mut cursor.recorder {
+                        r.record(&e, line);
+                    }
                     batch.events.push(e);
                 }
                 Err(why) => {

@@ -54,8 +54,7 @@ impl SigCache {
     /// secret cannot be read or made: then every signature is checked, as before).
     pub fn open(state_dir: &Path, incident_dir: &Path) -> Option<SigCache> {
         let dir = state_dir.join("sigcache");
-        std::fs::create_dir_all(&dir).ok()?;
-        let secret = secret(&dir.join("secret"))?;
+        let secret = local_secret(state_dir)?;
         let scope = incident_dir.to_string_lossy().into_owned();
         let name = &blake3::hash(scope.as_bytes()).to_hex()[..32];
         let mut cache = SigCache {
@@ -175,6 +174,14 @@ impl SigCache {
 fn field(h: &mut blake3::Hasher, bytes: &[u8]) {
     h.update(&(bytes.len() as u64).to_le_bytes());
     h.update(bytes);
+}
+
+/// This host's 32-byte secret for keying local caches (`<state>/sigcache/secret`, made once,
+/// mode 0600); `None` if it cannot be had.
+pub fn local_secret(state_dir: &Path) -> Option<[u8; 32]> {
+    let dir = state_dir.join("sigcache");
+    std::fs::create_dir_all(&dir).ok()?;
+    secret(&dir.join("secret"))
 }
 
 /// The 32-byte secret, made once (mode 0600); `None` if it cannot be had.

@@ -271,7 +271,7 @@ impl Scan {
 pub const RACY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The binary folding: a cache written by another build (other fold rules) is not trusted.
-fn build_id() -> &'static str {
+pub(crate) fn build_id() -> &'static str {
     static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     ID.get_or_init(|| {
         let exe = std::env::current_exe()

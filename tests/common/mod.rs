@@ -145,6 +145,9 @@ impl World {
             .env("XDG_CONFIG_HOME", self.tmp.path().join("cfg"))
             .env("TMPDIR", self.tmp.path().join("tmp"))
             .env("NO_COLOR", "1")
+            // Every run after the first reads the logs through the local log cache (issue 12),
+            // so every test also holds the cache to reading what the logs say.
+            .env("WARROOM_LOGCACHE_MIN_BYTES", "0")
             .env_remove("WARROOM_CLOCK_SKEW_MS")
             .env_remove("USER")
             .env_remove("LOGNAME")

@@ -1,0 +1,258 @@
+//! The local log cache (issue 12) never changes what is read: a reader that takes a log's start
+//! from the cache and reads only the bytes after it hands on exactly what a reader of the whole
+//! log does — records, problems, marks, second versions, signed stretches and the heads it
+//! remembers — after appends, torn tails, edits, rollbacks and replaced files, run after run.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use warroom::domain::event::{self, Body, Event, Note};
+use warroom::store::logcache::LogCache;
+use warroom::store::reader::{Batch, IncidentReader, SeenHead};
+
+const INCIDENT: &str = "2026-11-30-cache-test";
+const WRITERS: [&str; 2] = ["alice@h1", "bob@h2"];
+
+fn log_path(dir: &Path, w: usize) -> PathBuf {
+    dir.join("events").join(format!("{}.abc123.ronl", WRITERS[w]))
+}
+
+/// Append `n` records to writer `w`'s log, each chained on the file's last line as it is now
+/// (after an edit or a cut, the chain continues from what is there, as a writer would).
+fn append(dir: &Path, w: usize, n: usize, stamp: &mut i64) {
+    let path = log_path(dir, w);
+    let text = fs::read_to_string(&path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut prev = match lines.last() {
+        Some(l) => event::line_hash(l.as_bytes()),
+        None => event::genesis_hash(INCIDENT, WRITERS[w]),
+    };
+    let last = lines
+        .iter()
+        .filter_map(|l| event::parse(l).ok())
+        .map(|e| e.seq)
+        .max()
+        .unwrap_or(0);
+    let mut f = fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+    // A torn tail (no newline) is ended first, as the next write's newline would.
+    if !text.is_empty() && !text.ends_with('\n') {
+        f.write_all(b"\n").unwrap();
+    }
+    for seq in last + 1..=last + n as u64 {
+        *stamp += 7;
+        let e = Event {
+            id: format!("01JCACHE{:018}", *stamp),
+            at: 1_700_000_000_000 + *stamp,
+            wall: 1_700_000_000_000 + *stamp,
+            occurred: (*stamp % 3 == 0).then_some(1_699_000_000_000 + *stamp),
+            by: WRITERS[w].into(),
+            log: WRITERS[w].into(),
+            seq,
+            prev: prev.clone(),
+            body: Body::Note(Note {
+                text: format!("note {stamp} \"quoted\" ✓"),
+                tags: if *stamp % 2 == 0 { vec!["triage".into()] } else { vec![] },
+            }),
+        };
+        let line = event::encode(&e).expect("encodes");
+        writeln!(f, "{line}").unwrap();
+        prev = event::line_hash(line.as_bytes());
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Append(usize, usize),
+    /// Bytes of a record with no newline (a write still landing, or torn).
+    Tear(usize, usize),
+    /// Flip one byte at this fraction of the log.
+    Edit(usize, u16),
+    /// Cut the log at this fraction of its length (anywhere, not only at a line end).
+    Cut(usize, u16),
+    /// The file replaced by a copy (a new inode, the same bytes).
+    Replace(usize),
+    /// The cache entry itself edited.
+    SpoilCache(u16),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..2usize, 1..40usize).prop_map(|(w, n)| Op::Append(w, n)),
+        1 => (0..2usize, 1..60usize).prop_map(|(w, n)| Op::Tear(w, n)),
+        1 => (0..2usize, any::<u16>()).prop_map(|(w, f)| Op::Edit(w, f)),
+        1 => (0..2usize, any::<u16>()).prop_map(|(w, f)| Op::Cut(w, f)),
+        1 => (0..2usize).prop_map(Op::Replace),
+        1 => any::<u16>().prop_map(Op::SpoilCache),
+    ]
+}
+
+fn at_fraction(len: u64, f: u16) -> u64 {
+    len * f as u64 / (u16::MAX as u64 + 1)
+}
+
+fn apply(dir: &Path, state: &Path, op: &Op, stamp: &mut i64) {
+    match *op {
+        Op::Append(w, n) => append(dir, w, n, stamp),
+        Op::Tear(w, n) => {
+            let mut f = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log_path(dir, w))
+                .unwrap();
+            let torn = b"(v:1,id:\"01JTORN\",at:17000000";
+            f.write_all(&torn[..n.min(torn.len())]).unwrap();
+        }
+        Op::Edit(w, frac) => {
+            let path = log_path(dir, w);
+            if let Ok(mut bytes) = fs::read(&path) {
+                if !bytes.is_empty() {
+                    let i = at_fraction(bytes.len() as u64, frac) as usize;
+                    // Keep newlines where they are: an edit inside a record.
+                    if bytes[i] != b'\n' {
+                        bytes[i] = if bytes[i] == b'7' { b'8' } else { b'7' };
+                        fs::write(&path, bytes).unwrap();
+                    }
+                }
+            }
+        }
+        Op::Cut(w, frac) => {
+            let path = log_path(dir, w);
+            if let Ok(f) = fs::OpenOptions::new().write(true).open(&path) {
+                let len = f.metadata().unwrap().len();
+                f.set_len(at_fraction(len, frac)).unwrap();
+            }
+        }
+        Op::Replace(w) => {
+            let path = log_path(dir, w);
+            if let Ok(bytes) = fs::read(&path) {
+                let tmp = path.with_extension("tmp");
+                fs::write(&tmp, bytes).unwrap();
+                fs::rename(&tmp, &path).unwrap();
+            }
+        }
+        Op::SpoilCache(frac) => {
+            for entry in walk(&state.join("logcache")) {
+                let mut bytes = fs::read(&entry).unwrap();
+                if !bytes.is_empty() {
+                    let i = at_fraction(bytes.len() as u64, frac) as usize;
+                    bytes[i] ^= 0x20;
+                    fs::write(&entry, bytes).unwrap();
+                }
+            }
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// What a reader hands on, in a comparable form.
+fn seen(b: &Batch, r: &IncidentReader) -> String {
+    format!(
+        "events {:#?}\nproblems {:#?}\nmarks {:#?}\npreferred {:#?}\nsigned {:#?}\nheads {:#?}",
+        b.events,
+        b.problems,
+        b.marks,
+        b.preferred,
+        b.signed,
+        r.heads()
+    )
+}
+
+/// One run on this host: a fresh reader (with or without the cache), remembering `heads`.
+fn run(
+    dir: &Path,
+    state: &Path,
+    heads: &std::collections::BTreeMap<String, SeenHead>,
+    cached: bool,
+) -> (String, IncidentReader) {
+    let mut r = IncidentReader::new(dir.to_path_buf());
+    r.remember(heads.clone());
+    if cached {
+        r.set_log_cache(LogCache::open(state, dir).map(|c| c.with_min_new(0)));
+    }
+    // Long after every write: a bad last line is reported, not left to settle.
+    let now = 4_000_000_000_000;
+    let mut streamed = Vec::new();
+    let mut b = r.poll_streaming(now, Some(&mut |part: Vec<Event>| streamed.extend(part)));
+    streamed.append(&mut b.events);
+    b.events = streamed;
+    (seen(&b, &r), r)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_reader_from_the_cache_hands_on_what_a_reader_of_the_whole_log_does(ops in proptest::collection::vec(op(), 1..12)) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(INCIDENT);
+        let state = tmp.path().join("state");
+        fs::create_dir_all(dir.join("events")).unwrap();
+        let mut stamp = 0;
+        append(&dir, 0, 5, &mut stamp);
+        let mut heads = std::collections::BTreeMap::new();
+        for op in &ops {
+            apply(&dir, &state, op, &mut stamp);
+            let (plain, _) = run(&dir, &state, &heads, false);
+            let (from_cache, r) = run(&dir, &state, &heads, true);
+            prop_assert_eq!(&from_cache, &plain, "after {:?}", op);
+            // And again, now that the entries of this run are written.
+            let (again, _) = run(&dir, &state, &heads, true);
+            prop_assert_eq!(&again, &plain, "second run after {:?}", op);
+            heads = r.heads();
+        }
+    }
+}
+
+/// The cache is used at all: a second run takes a long log from it and reads only what was
+/// appended since; a log whose start was edited misses (and its edit is found as before).
+#[test]
+fn a_second_run_takes_the_log_from_the_cache_and_an_edit_misses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(INCIDENT);
+    let state = tmp.path().join("state");
+    fs::create_dir_all(dir.join("events")).unwrap();
+    let mut stamp = 0;
+    append(&dir, 0, 300, &mut stamp);
+    let none = std::collections::BTreeMap::new();
+    let (plain, _) = run(&dir, &state, &none, false);
+    let (first, r) = run(&dir, &state, &none, true);
+    assert_eq!(first, plain);
+    assert_eq!(r.cached_records(), 0, "nothing cached yet");
+    assert_eq!(walk(&state.join("logcache")).len(), 1, "one entry for the one log");
+    append(&dir, 0, 3, &mut stamp);
+    let (plain, _) = run(&dir, &state, &none, false);
+    let (cached, r) = run(&dir, &state, &none, true);
+    assert_eq!(cached, plain);
+    assert_eq!(r.cached_records(), 300, "the first 300 from the cache, 3 read");
+    let (_, r) = run(&dir, &state, &none, true);
+    assert_eq!(r.cached_records(), 303, "the entry was extended");
+    // An edit in the first record: the entry misses, the edit is found as before.
+    apply(&dir, &state, &Op::Edit(0, 200), &mut stamp);
+    let (plain, _) = run(&dir, &state, &none, false);
+    let (cached, r) = run(&dir, &state, &none, true);
+    assert_eq!(cached, plain);
+    assert_eq!(r.cached_records(), 0);
+    assert!(plain.contains("edited") || plain.contains("skipped"), "{plain}");
+    // An entry edited on this host is not used either.
+    append(&dir, 1, 50, &mut stamp);
+    run(&dir, &state, &none, true);
+    apply(&dir, &state, &Op::SpoilCache(30_000), &mut stamp);
+    let (plain, _) = run(&dir, &state, &none, false);
+    let (cached, r) = run(&dir, &state, &none, true);
+    assert_eq!(cached, plain);
+    assert_eq!(r.cached_records(), 0);
+}
