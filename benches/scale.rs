@@ -13,7 +13,9 @@
 //!   `floor: read logs` reads every log's bytes; `parse every line` parses the logs' lines with
 //!   the fast reader and with `ron` alone (the reader before it); `Incident::open` is what the
 //!   console and `show` do to open it (read, chain-check, parse, fold; freeing it afterwards is
-//!   not timed: neither the console nor `show` frees it on opening); `warroom show --json`
+//!   not timed: neither the console nor `show` frees it on opening), cold (this host's log cache
+//!   emptied first: the open reads every line and writes the cache) and warm (a second open
+//!   takes the records from the cache and folds them); `warroom show --json`, cold and warm,
 //!   spawns the release binary (stdout to /dev/null; `WARROOM_BIN` picks another build, to compare)
 //!   beside `cat` of the same logs; `peak RSS` prints (not times) the peak resident set of `show
 //!   --json`, `show` and `cat` through `/usr/bin/time`.
@@ -151,6 +153,11 @@ impl Root {
     /// Forget the local summary cache (what a first run on this host sees).
     fn drop_cache(&self) {
         let _ = std::fs::remove_dir_all(self.store.state_dir.join("summaries"));
+    }
+
+    /// Forget the local log cache (what a first open on this host sees).
+    fn drop_log_cache(&self) {
+        let _ = std::fs::remove_dir_all(self.store.state_dir.join("logcache"));
     }
 }
 
@@ -314,8 +321,19 @@ fn bench_open(c: &mut Criterion) {
                 let lines = lines();
                 b.iter(|| lines.iter().filter(|l| event::parse_with_ron(l).is_ok()).count())
             });
-            g.bench_function("Incident::open", |b| {
+            // Cold: this host has no log cache entry (the first open writes one, timed);
+            // warm: a second open takes the logs' records from it (see `store::logcache`).
+            g.bench_function("Incident::open, cold (no log cache)", |b| {
                 let fx = fx();
+                b.iter_batched(
+                    || fx.root.drop_log_cache(),
+                    |()| Incident::open(&fx.root.store, &fx.id, now_ms()),
+                    BatchSize::PerIteration,
+                )
+            });
+            g.bench_function("Incident::open, warm (log cache)", |b| {
+                let fx = fx();
+                drop(Incident::open(&fx.root.store, &fx.id, now_ms()));
                 b.iter_with_large_drop(|| Incident::open(&fx.root.store, &fx.id, now_ms()))
             });
             if let Some(bin) = &bin {
@@ -323,8 +341,17 @@ fn bench_open(c: &mut Criterion) {
                     let fx = fx();
                     b.iter(|| run(&mut cat(&fx.logs)))
                 });
-                g.bench_function("warroom show --json", |b| {
+                g.bench_function("warroom show --json, cold (no log cache)", |b| {
                     let fx = fx();
+                    b.iter_batched(
+                        || fx.root.drop_log_cache(),
+                        |()| run(Command::new(bin).args(["show", "--json", &fx.id]).envs(fx.root.env())),
+                        BatchSize::PerIteration,
+                    )
+                });
+                g.bench_function("warroom show --json, warm (log cache)", |b| {
+                    let fx = fx();
+                    run(Command::new(bin).args(["show", "--json", &fx.id]).envs(fx.root.env()));
                     b.iter(|| run(Command::new(bin).args(["show", "--json", &fx.id]).envs(fx.root.env())))
                 });
                 let printed = std::cell::Cell::new(false);
@@ -348,8 +375,10 @@ fn print_rss(bin: &Path, fx: &OpenFx, label: &str) {
         c.args(args).envs(fx.root.env());
         mib(peak_rss_mib(&c))
     };
+    fx.root.drop_log_cache();
+    let cold = show(&["show", "--json", &fx.id]);
     eprintln!(
-        "peak RSS {label}: warroom show --json {}, warroom show {}, floor: cat logs {}, log bytes {:.1} MiB",
+        "peak RSS {label}: warroom show --json {cold} cold, {} warm (log cache), warroom show {}, floor: cat logs {}, log bytes {:.1} MiB",
         show(&["show", "--json", &fx.id]),
         show(&["show", &fx.id]),
         mib(peak_rss_mib(&cat(&fx.logs))),
