@@ -230,7 +230,11 @@ impl LogCache {
     pub fn recorder(&self, log: &str, trust: &[u8; 32]) -> Option<Recorder> {
         std::fs::create_dir_all(&self.dir).ok()?;
         let dest = self.path(log);
-        let tmp = self.dir.join(format!(".{log}.{}.tmp", std::process::id()));
+        // Two readers of one log in one process (the console's board and open incident) each
+        // write their own file; the last rename wins, both complete.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = self.dir.join(format!(".{log}.{}.{n}.tmp", std::process::id()));
         let out = File::create(&tmp).ok()?;
         Some(Recorder {
             tmp,
