@@ -99,7 +99,7 @@ pub fn foreign_keys(ours: &AllowedSigners, theirs: &AllowedSigners) -> Vec<KeyCh
 }
 
 /// How to rotate a key so that earlier records still verify.
-pub const ROTATE: &str = "to rotate a key, keep the old key's line beside the new one, optionally with valid-before=\"<time of rotation>\" on the old line, so earlier records still verify";
+pub const ROTATE: &str = "to rotate a key, keep the old key's line beside the new one, optionally with valid-before=\"<a time after its last use>\" on the old line, so earlier records still verify";
 
 impl KeyChange {
     /// For a changed shared file: "alice's key changed (SHA256:old → SHA256:new) since this host
