@@ -1021,9 +1021,10 @@ fn a_changed_key_in_the_shared_allowed_signers_is_said_loudly_until_accepted() {
         format!("alice {}\nalice@h3 {}\n", ssh.public(&mallory_key), ssh.public(&other)),
     )
     .expect("append");
+    // Only the added key is named, with its type and line.
     let joined = format!(
-        "alice's key was joined by another key ({} → ",
-        fingerprint(&mallory_key)
+        "alice's key was joined by another key, {} (ssh-ed25519, line 2)",
+        fingerprint(&other)
     );
     for _ in 0..2 {
         let v = run(&world, &alice, None, &["verify", &id]);
@@ -1288,4 +1289,92 @@ fn bundle_check_says_no_trusted_key_made_it_and_never_trusts_a_key_from_an_unacc
     }
     let c = run(&world, &alice, None, &["bundle", "--check", t]).ok();
     assert!(c.stdout.contains("a key this host trusts signed the bundle"), "{c}");
+}
+
+/// A key change of `allowed_signers` that this host has not accepted is its own status in
+/// `verify` (exit 3, "PENDING ACCEPTANCE"), never `TAMPERED`: the records are intact. A change no
+/// signature depends on is said and exits 0; an edited record is still TAMPERED (exit 1).
+#[test]
+fn a_pending_key_change_is_its_own_status_and_tampering_is_still_tampered() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let (old, new) = (ssh.keygen("alice", "ed25519"), ssh.keygen("alice2", "ed25519"));
+    let (carol, carol2) = (ssh.keygen("carol", "ed25519"), ssh.keygen("carol2", "ed25519"));
+    let (old_pub, new_pub, carol_pub) = (ssh.public(&old), ssh.public(&new), ssh.public(&carol));
+    let path = allowed_signers(&world, &[format!("alice {old_pub}"), format!("carol {carol_pub}")]);
+    let (alice, bob) = (world.who("alice", "jump"), world.who("bob", "h2"));
+    let old_s = old.to_str().expect("utf8");
+    let id = declare(&world, &alice, None, &["--sign", old_s]);
+    run(&world, &alice, None, &["--sign", old_s, "note", &id, "before"]).ok();
+    run(&world, &bob, None, &["verify", &id]).ok();
+    // Carol's key replaced: said, but no signature here depends on it.
+    std::fs::write(&path, format!("alice {old_pub}\ncarol {}\n", ssh.public(&carol2))).expect("carol");
+    let v = run(&world, &bob, None, &["verify", &id]).ok();
+    assert!(
+        v.stdout
+            .contains("PENDING ACCEPTANCE: allowed_signers: carol's key changed"),
+        "{v}"
+    );
+    assert!(v.stdout.contains("which no signature here depends on"), "{v}");
+    // Alice rotates the documented way, accepts on her host and signs with the new key.
+    let at = chrono::DateTime::from_timestamp_millis(chrono_now_ms() + 1000)
+        .expect("now")
+        .format("%Y%m%d%H%M%SZ");
+    let rotated = format!("alice valid-before=\"{at}\" {old_pub}\nalice {new_pub}\ncarol {carol_pub}\n");
+    std::fs::write(&path, &rotated).expect("rotate");
+    for f in std::fs::read_dir(alice.state.join("trust")).expect("trust/").flatten() {
+        std::fs::remove_file(f.path()).expect("accept");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let new_s = new.to_str().expect("utf8");
+    run(&world, &alice, None, &["--sign", new_s, "note", &id, "after"]).ok();
+    // Bob has not accepted: pending, exit 3, not tampering.
+    let v = run(&world, &bob, None, &["verify", &id]).code(3);
+    assert!(!v.stdout.contains("TAMPERED"), "{v}");
+    assert!(
+        v.stdout
+            .contains("PENDING ACCEPTANCE: allowed_signers: alice's key was joined"),
+        "{v}"
+    );
+    assert!(
+        v.stdout.contains(&format!(
+            "the signature counts for nothing here until the change is accepted: key {} came with a key change this host has not accepted",
+            fingerprint(&new)
+        )),
+        "{v}"
+    );
+    assert!(v.stdout.contains("accept it by deleting this host's copy"), "{v}");
+    assert!(
+        v.stderr
+            .contains("every chain and head checks out, but 1 signature(s) count for nothing until this host accepts"),
+        "{v}"
+    );
+    // An edited record is tampering, pending change or not.
+    let log = world.log_of(&alice, &id);
+    let bytes = std::fs::read(&log).expect("log");
+    let edited = String::from_utf8_lossy(&bytes).replacen("before", "bef0re", 1);
+    std::fs::write(&log, edited).expect("edit");
+    let v = run(&world, &bob, None, &["verify", &id]).code(1);
+    assert!(v.stdout.contains("TAMPERED:"), "{v}");
+    std::fs::write(&log, &bytes).expect("restore");
+    run(&world, &bob, None, &["verify", &id]).code(3);
+    // Bob accepts: clean.
+    for f in std::fs::read_dir(bob.state.join("trust")).expect("trust/").flatten() {
+        std::fs::remove_file(f.path()).expect("accept");
+    }
+    let v = run(&world, &bob, None, &["verify", &id]).ok();
+    assert!(!v.stdout.contains("PENDING"), "{v}");
+    // The old line removed outright: the old key's signatures are allowed by the accepted copy,
+    // so they wait for acceptance too (and the message says how to rotate instead).
+    std::fs::write(&path, format!("alice {new_pub}\ncarol {carol_pub}\n")).expect("remove");
+    let v = run(&world, &bob, None, &["verify", &id]).code(3);
+    assert!(!v.stdout.contains("TAMPERED"), "{v}");
+    assert!(
+        v.stdout.contains(&format!(
+            "key {} is allowed by the copy this host accepted, not by the changed file",
+            fingerprint(&old)
+        )),
+        "{v}"
+    );
+    assert!(v.stdout.contains("to rotate a key"), "{v}");
 }

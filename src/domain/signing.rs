@@ -85,6 +85,10 @@ pub struct AllowedSigners {
     /// BLAKE3 (hex) of the text parsed (empty: no file): what every verdict depends on, so a
     /// change of it means every signature must be judged again.
     pub digest: String,
+    /// The copy this host last accepted (its kept copy), set by the store while the file in
+    /// force changes someone's keys against it: a signature that fails only because of that
+    /// change is told apart from tampering (see [`AllowedSigners::refused_by_pending_change`]).
+    pub accepted: Option<Box<AllowedSigners>>,
 }
 
 /// A key that lines give to several people: its fingerprint and each line's (person, line).
@@ -276,6 +280,25 @@ impl AllowedSigners {
 }
 
 impl AllowedSigners {
+    /// Whether a signature this file refused with `err` fails only because of a key change this
+    /// host has not accepted: the key came with the change, or the accepted copy allows it
+    /// (`recheck` runs the same check against that copy). The signed records are intact; what
+    /// changed is the trust. A signature that does not match its content, its head or its log is
+    /// never this.
+    pub fn refused_by_pending_change(
+        &self,
+        err: &SigError,
+        recheck: impl FnOnce(&AllowedSigners) -> Result<Verified, SigError>,
+    ) -> bool {
+        match err {
+            SigError::Unaccepted(..) => true,
+            SigError::NotAllowed(..) | SigError::Expired(..) | SigError::WrongNamespace(..) => {
+                self.accepted.as_deref().is_some_and(|a| recheck(a).is_ok())
+            }
+            _ => false,
+        }
+    }
+
     /// "; line N names this key but was skipped: why", for each skipped line with `key`.
     fn skipped_hint(&self, key: &PublicKey) -> String {
         self.skipped_keys
