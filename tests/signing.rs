@@ -1064,6 +1064,9 @@ fn a_changed_key_in_the_shared_allowed_signers_is_said_loudly_until_accepted() {
     let r = run(&world, &alice, None, &["--sign", o, "note", &id, "x"]);
     assert_ne!(r.code, 0, "{r}");
     assert!(r.stderr.contains("has not accepted"), "{r}");
+    // The line is already there: the hint is to accept the change here, not to add a line.
+    assert!(!r.stderr.contains("add a line"), "{r}");
+    assert!(r.stderr.contains("accept it by deleting this host's copy"), "{r}");
 }
 
 #[test]
@@ -1377,4 +1380,46 @@ fn a_pending_key_change_is_its_own_status_and_tampering_is_still_tampered() {
         "{v}"
     );
     assert!(v.stdout.contains("to rotate a key"), "{v}");
+}
+
+/// Signing with a key rotated out by `valid-before` is refused with when it expired and which key
+/// to use, never with advice to add a line for the old key (that would undo the rotation).
+#[test]
+fn signing_with_a_rotated_out_key_says_when_it_expired_and_which_key_to_use() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let (old, new) = (ssh.keygen("alice", "ed25519"), ssh.keygen("alice2", "ed25519"));
+    allowed_signers(
+        &world,
+        &[
+            format!("alice valid-before=\"20260101093000Z\" {}", ssh.public(&old)),
+            format!("alice {}", ssh.public(&new)),
+        ],
+    );
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, None, &["--sign", new.to_str().expect("utf8")]);
+    let r = run(
+        &world,
+        &alice,
+        None,
+        &["--sign", old.to_str().expect("utf8"), "note", &id, "old habits"],
+    )
+    .code(1);
+    assert!(
+        r.stderr.contains(&format!(
+            "your key {} expired at 2026-01-01 09:30:00 UTC (valid-before on allowed_signers line 1): it was rotated out; sign with your current key, {} (line 2)",
+            fingerprint(&old),
+            fingerprint(&new)
+        )),
+        "{r}"
+    );
+    assert!(!r.stderr.contains("add a line"), "{r}");
+    assert_eq!(
+        world
+            .tail_json(&alice, &id)
+            .iter()
+            .filter(|e| e["kind"] == "Note")
+            .count(),
+        0
+    );
 }

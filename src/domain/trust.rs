@@ -253,6 +253,59 @@ pub fn changed_note(changes: &[KeyChange], kept: &str) -> Option<String> {
     ))
 }
 
+/// What to tell a signer whose key `a`'s lines allow for `(name, writer)` only outside `when`
+/// (ms since the epoch): "key … expired at 2026-11-30 09:30:00 UTC (valid-before on line 1)",
+/// naming the key the file gives them now, if one. Adding a line for the old key would undo a
+/// rotation, so that is never the advice. `None`: no line limits this key in time.
+pub fn expired_refusal(
+    a: &AllowedSigners,
+    key: &ssh_key::PublicKey,
+    name: &str,
+    writer: &str,
+    when: i64,
+) -> Option<String> {
+    let utc = |t: i64| {
+        chrono::DateTime::from_timestamp_millis(t)
+            .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|| t.to_string())
+    };
+    let fp = key.fingerprint(HashAlg::Sha256).to_string();
+    let mine = |e: &&super::signing::Entry| super::signing::principal_for(&e.principals, name, writer).is_some();
+    let e = a
+        .entries
+        .iter()
+        .filter(|e| e.key.key_data() == key.key_data())
+        .find(|e| mine(e) && (e.valid_before.is_some_and(|t| when >= t) || e.valid_after.is_some_and(|t| when < t)))?;
+    let limit = match (e.valid_before.filter(|t| when >= *t), e.valid_after) {
+        (Some(t), _) => format!(
+            "expired at {} (valid-before on allowed_signers line {})",
+            utc(t),
+            e.line
+        ),
+        (None, Some(t)) => format!(
+            "is valid only from {} (valid-after on allowed_signers line {})",
+            utc(t),
+            e.line
+        ),
+        (None, None) => return None,
+    };
+    // The key the file gives this person now: the one to sign with.
+    let now: Vec<String> = a
+        .entries
+        .iter()
+        .filter(|o| o.key.key_data() != key.key_data() && mine(o))
+        .filter(|o| !(o.valid_before.is_some_and(|t| when >= t) || o.valid_after.is_some_and(|t| when < t)))
+        .map(|o| format!("{} (line {})", o.key.fingerprint(HashAlg::Sha256), o.line))
+        .collect();
+    let next = match now.first() {
+        Some(k) => format!("sign with your current key, {k}"),
+        None => "sign with your current key, once its line is in allowed_signers".to_string(),
+    };
+    Some(format!(
+        "your key {fp} {limit}: it was rotated out; {next} (--sign, WARROOM_SIGNING_KEY or config `signing: (key: ...)`)"
+    ))
+}
+
 /// The namespaces warroom signs in, for messages.
 pub fn warroom_namespaces() -> String {
     format!("warroom signs records in `{NS_EVENT}` and exports and bundles in `{NS_EXPORT}`")
