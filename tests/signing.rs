@@ -1423,3 +1423,57 @@ fn signing_with_a_rotated_out_key_says_when_it_expired_and_which_key_to_use() {
         0
     );
 }
+
+/// An `allowed_signers` whose every line is skipped allows no key: readers judge signatures
+/// against it (not "not checked"), so the writer refuses first, saying why. A file with no line to
+/// judge (empty, comments only) is like no file: signed, and readers say it is not checked.
+#[test]
+fn a_file_whose_every_line_is_skipped_is_judged_and_the_writer_refuses_first() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let key = ssh.keygen("alice", "ed25519");
+    let (public, k) = (ssh.public(&key), key.to_str().expect("utf8"));
+    let alice = world.who("alice", "jump");
+    let path = allowed_signers(&world, &["# team keys".to_string()]);
+    let id = declare(&world, &alice, None, &[]);
+    // One key for everyone: both lines skipped.
+    std::fs::write(&path, format!("alice {public}\nbob {public}\n")).expect("shared");
+    let r = run(&world, &alice, None, &["--sign", k, "note", &id, "x"]).code(1);
+    assert!(
+        r.stderr.contains("every reader would call your signature tampering"),
+        "{r}"
+    );
+    assert!(
+        r.stderr.contains("is given to alice (line 1) and bob (line 2)")
+            && r.stderr
+                .contains("every line of allowed_signers was skipped (2 line(s)), so it allows no key at all"),
+        "{r}"
+    );
+    assert!(!r.stderr.contains("add a line"), "{r}");
+    // Patterns only: the same.
+    std::fs::write(&path, format!("* {public}\n")).expect("pattern");
+    let r = run(&world, &alice, None, &["--sign", k, "note", &id, "x"]).code(1);
+    assert!(r.stderr.contains("principal patterns are not accepted"), "{r}");
+    assert!(
+        r.stderr
+            .contains("every line of allowed_signers was skipped (1 line(s))"),
+        "{r}"
+    );
+    let notes = world
+        .tail_json(&alice, &id)
+        .iter()
+        .filter(|e| e["kind"] == "Note")
+        .count();
+    assert_eq!(notes, 0, "nothing written");
+    // Empty, or comments only: nothing to judge against, like no file.
+    for text in ["", "# keys go here\n\n"] {
+        std::fs::write(&path, text).expect("empty");
+        run(&world, &alice, None, &["--sign", k, "note", &id, "unchecked"]).ok();
+        let v = run(&world, &alice, None, &["verify", &id]).ok();
+        assert!(
+            v.stdout
+                .contains("but not checked: no allowed_signers file, or one that lists no keys"),
+            "{v}"
+        );
+    }
+}

@@ -129,7 +129,7 @@ pub enum SigError {
     Unaccepted(String, String),
     #[error("key {0} is not valid at that time (allowed_signers valid-after/valid-before)")]
     Expired(String),
-    #[error("no allowed_signers file: signatures cannot be checked (key {0})")]
+    #[error("no allowed_signers file, or one that lists no keys: signatures cannot be checked (key {0})")]
     NoTrust(String),
     #[error("the line before it is not the one it signed (edited or moved)")]
     WrongHead,
@@ -227,7 +227,7 @@ impl AllowedSigners {
             Err(SigError::Expired(fp.to_string()))
         } else if let Some(e) = super::trust::namespace_refusal(self, key, namespace, fp, Some((name, writer))) {
             Err(e)
-        } else if self.entries.is_empty() {
+        } else if self.lists_no_keys() {
             Err(SigError::NoTrust(fp.to_string()))
         } else {
             Err(SigError::NotAllowed(
@@ -270,7 +270,7 @@ impl AllowedSigners {
         }
         match principal {
             Some(principal) => Ok(Verified { principal, fingerprint }),
-            None if self.entries.is_empty() => Err(SigError::NoTrust(fingerprint)),
+            None if self.lists_no_keys() => Err(SigError::NoTrust(fingerprint)),
             None => Err(
                 super::trust::namespace_refusal(self, &key, namespace, &fingerprint, None)
                     .unwrap_or(SigError::Untrusted(fingerprint.clone(), self.skipped_hint(&key))),
@@ -280,6 +280,15 @@ impl AllowedSigners {
 }
 
 impl AllowedSigners {
+    /// Whether there is nothing to check signatures against: no file, or one without a single
+    /// line to judge (empty, blank, comments only). Readers then say "not checked" and a writer
+    /// signs unchecked where signatures are not required. A file whose lines are all *skipped*
+    /// (one key given to everyone, patterns only) is not this: it allows no key, so a signature
+    /// is judged against it and refused — by the writer first, as every reader would.
+    pub fn lists_no_keys(&self) -> bool {
+        self.entries.is_empty() && self.skipped.is_empty()
+    }
+
     /// Whether a signature this file refused with `err` fails only because of a key change this
     /// host has not accepted: the key came with the change, or the accepted copy allows it
     /// (`recheck` runs the same check against that copy). The signed records are intact; what
@@ -301,12 +310,25 @@ impl AllowedSigners {
 
     /// "; line N names this key but was skipped: why", for each skipped line with `key`.
     fn skipped_hint(&self, key: &PublicKey) -> String {
-        self.skipped_keys
+        let mut hint: String = self
+            .skipped_keys
             .iter()
             .filter(|(_, k)| k.key_data() == key.key_data())
             .filter_map(|(n, _)| self.skipped.iter().find(|(m, _)| m == n))
             .map(|(n, why)| format!("; allowed_signers line {n} has this key but was skipped: {why}"))
-            .collect()
+            .collect();
+        if self.entries.is_empty() && !self.skipped.is_empty() {
+            hint.push_str(&format!(
+                "; every line of allowed_signers was skipped ({} line(s)), so it allows no key at all: fix those lines",
+                self.skipped.len()
+            ));
+        }
+        hint
+    }
+
+    /// Whether a skipped line holds `key` (its reason is then the advice, not another line).
+    pub fn skipped_has(&self, key: &PublicKey) -> bool {
+        self.skipped_keys.iter().any(|(_, k)| k.key_data() == key.key_data())
     }
 }
 

@@ -83,7 +83,7 @@ impl LogSigning {
         }
         if let (None, Some(fp)) = (&self.signer, &self.unchecked) {
             return format!(
-                "{log}: signed with {} but not checked: no allowed_signers file ({} record(s))",
+                "{log}: signed with {} but not checked: no allowed_signers file, or one that lists no keys ({} record(s))",
                 sanitize(fp),
                 self.records
             );

@@ -468,8 +468,12 @@ impl<'s> LogWriter<'s> {
                         "{why}: your key {fp} came with a change to {} that this host has not accepted, so no reader here counts it yet: {note}. Once it is accepted, write again; nothing written",
                         path.display()
                     )),
-                    // A key listed for other namespaces needs its namespaces fixed, not a second line.
+                    // A key listed for other namespaces needs its namespaces fixed, and one on a
+                    // skipped line needs that line fixed (its reason says how), not a second line.
                     (SigError::WrongNamespace(..), _) => {
+                        StoreError::Refused(format!("{why}: {e} (in {}); nothing written", path.display()))
+                    }
+                    _ if trust.skipped_has(signer.public_key()) => {
                         StoreError::Refused(format!("{why}: {e} (in {}); nothing written", path.display()))
                     }
                     _ => StoreError::Refused(format!(
