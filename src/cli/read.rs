@@ -608,9 +608,15 @@ pub fn follow_incident(
     // Problems are printed once each (the list is rebuilt, and may reorder, on a replay).
     let mut seen_problems: std::collections::BTreeSet<String> = inc.problems().iter().map(|p| p.to_string()).collect();
     let wait = w.mode.interval().min(Duration::from_millis(500));
+    // config.ron's `signing:` edits are taken up as the console takes them (same code).
+    let mut store = ctx.store.clone();
+    let mut signing = crate::store::config::SigningWatch::default();
     loop {
         if stop.is_some_and(|s| s()) {
             return Ok(());
+        }
+        if signing.refresh(&mut store.trust) {
+            inc.retrust(&store);
         }
         // A hint, or the poll interval: either way, reconcile (hints are never the truth).
         match rx.recv_timeout(wait) {
