@@ -1579,3 +1579,41 @@ fn requiring_signatures_in_the_config_while_running_takes_effect_live() {
     c.wait_until("no problems once the setting is gone", WAIT, |s| !s.contains("problem"));
     assert!(c.running());
 }
+
+/// At 80x24 the problems dialog shows a pending key change readably: the added key with its
+/// line, and the kept copy's path broken after a `/`, never inside the file name to delete.
+#[test]
+fn a_pending_key_change_reads_whole_in_the_problems_dialog_at_80x24() {
+    let w = World::new();
+    let keys = tempfile::tempdir().expect("tmp");
+    let (old, new) = (ssh_keygen(keys.path(), "alice"), ssh_keygen(keys.path(), "alice2"));
+    let public = |k: &std::path::Path| {
+        std::fs::read_to_string(k.with_extension("pub"))
+            .expect("pub")
+            .trim()
+            .to_string()
+    };
+    std::fs::create_dir_all(w.root()).expect("root");
+    let allowed = w.root().join("allowed_signers");
+    std::fs::write(&allowed, format!("alice {}\n", public(&old))).expect("allowed_signers");
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Rotation");
+    w.run(&alice, &["verify", &id]).ok(); // this host keeps its copy
+    std::fs::write(&allowed, format!("alice {}\nalice {}\n", public(&old), public(&new))).expect("rotate");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Rotation", Spawn::new(&args).size(80, 24));
+    let kept = std::fs::read_dir(alice.state.join("trust"))
+        .expect("trust/")
+        .flatten()
+        .next()
+        .expect("kept copy")
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    c.send(b"!");
+    // The file name to delete reads whole; the path before it ends a line at `trust/`.
+    let s = c.wait_for(&kept, WAIT);
+    assert!(s.contains("(ssh-ed25519, line 2)"), "{s}");
+    assert!(s.lines().any(|l| l.contains("/trust/║")), "{s}");
+    assert!(c.running());
+}
