@@ -1347,6 +1347,14 @@ fn a_pending_key_change_is_its_own_status_and_tampering_is_still_tampered() {
         "{v}"
     );
     assert!(v.stdout.contains("accept it by deleting this host's copy"), "{v}");
+    // show (like the console) says the same, not "does not match".
+    let show = run(&world, &bob, None, &["show", &id, "--json"]).ok().json();
+    let problems = show["problems"].to_string();
+    assert!(
+        problems.contains("signature awaits acceptance of the allowed_signers change: key"),
+        "{problems}"
+    );
+    assert!(!problems.contains("does not match"), "{problems}");
     assert!(
         v.stderr
             .contains("every chain and head checks out, but 1 signature(s) count for nothing until this host accepts"),
@@ -1374,7 +1382,7 @@ fn a_pending_key_change_is_its_own_status_and_tampering_is_still_tampered() {
     assert!(!v.stdout.contains("TAMPERED"), "{v}");
     assert!(
         v.stdout.contains(&format!(
-            "key {} is allowed by the copy this host accepted, not by the changed file",
+            "key {} is not in allowed_signers for `alice@jump` (the copy this host accepted allows it)",
             fingerprint(&old)
         )),
         "{v}"

@@ -137,6 +137,18 @@ pub enum SigError {
     OtherLog(String),
 }
 
+impl SigError {
+    /// Why a signature refused only because of a pending key change (see
+    /// [`AllowedSigners::refused_by_pending_change`]) waits, in a sentence without the change's
+    /// whole note (said once, on its own).
+    pub fn pending_reason(&self) -> String {
+        match self {
+            SigError::Unaccepted(fp, _) => format!("key {fp} came with a key change this host has not accepted"),
+            other => format!("{other} (the copy this host accepted allows it)"),
+        }
+    }
+}
+
 impl AllowedSigners {
     /// Parse OpenSSH's format: `principals [options] keytype base64 [comment]`, `#` comments.
     /// Options: `namespaces="..."`, `valid-after="YYYYMMDD[HHMM[SS]][Z]"`, `valid-before=...`;

@@ -264,7 +264,7 @@ pub fn verify(store: &Store, id: &str) -> Report {
                                     crate::domain::signing::check_signed(a, &signing.log, &writer, sig, e.wall)
                                 }) =>
                             {
-                                let why = pending_reason(&x);
+                                let why = x.pending_reason();
                                 report.pending.push(format!(
                                     "{rel}:{line_no}: the signature counts for nothing here until the change is accepted: {why}"
                                 ));
@@ -423,18 +423,6 @@ pub fn verify(store: &Store, id: &str) -> Report {
     }
     playbook_copies(store, id, &mut report);
     report
-}
-
-/// Why a signature waits for a key change to be accepted, in a few words (the change itself is
-/// said once, in [`Report::pending_change`]).
-fn pending_reason(x: &SigError) -> String {
-    match x {
-        SigError::Unaccepted(fp, _) => format!("key {fp} came with a key change this host has not accepted"),
-        SigError::NotAllowed(fp, ..) | SigError::Expired(fp) | SigError::WrongNamespace(fp, ..) => {
-            format!("key {fp} is allowed by the copy this host accepted, not by the changed file")
-        }
-        other => other.to_string(),
-    }
 }
 
 /// Every playbook copy must hash to its name: the copy is what teammates without that playbook
