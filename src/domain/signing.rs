@@ -600,6 +600,36 @@ mod tests {
         );
     }
 
+    #[test]
+    fn only_a_refusal_the_accepted_copy_would_not_make_is_put_down_to_a_pending_change() {
+        let k = ssh_key::PrivateKey::from(ssh_key::private::Ed25519Keypair::from_seed(&[5; 32]));
+        let pk = k.public_key().to_openssh().unwrap_or_default();
+        let sig = k
+            .sign(NS_EVENT, HashAlg::Sha512, b"m")
+            .and_then(|s| s.to_pem(ssh_key::LineEnding::LF))
+            .unwrap_or_default();
+        // alice's key replaced by another in the file now in force.
+        let mut now = AllowedSigners::parse(&format!("alice {KEY}\n"));
+        let err = now.check("alice@jump", NS_EVENT, b"m", &sig, 0).err();
+        let err = err.unwrap_or(SigError::WrongHead);
+        assert!(matches!(err, SigError::NotAllowed(..)), "{err:?}");
+        let recheck = |a: &AllowedSigners| a.check("alice@jump", NS_EVENT, b"m", &sig, 0);
+        // No change pending: a plain refusal.
+        assert!(!now.refused_by_pending_change(&err, recheck));
+        // The copy this host accepted allows it: pending, not tampering.
+        now.accepted = Some(Box::new(AllowedSigners::parse(&format!("alice {pk}\n"))));
+        assert!(now.refused_by_pending_change(&err, recheck));
+        assert!(err
+            .pending_reason()
+            .ends_with("(the copy this host accepted allows it)"));
+        // Content that does not match is never put down to the change.
+        let changed = SigError::Mismatch("SHA256:x".into());
+        assert!(!now.refused_by_pending_change(&changed, recheck));
+        // Nor a refusal the accepted copy would make too.
+        now.accepted = Some(Box::new(AllowedSigners::parse(&format!("bob {pk}\n"))));
+        assert!(!now.refused_by_pending_change(&err, recheck));
+    }
+
     proptest! {
         #[test]
         fn glob_star_matches_everything_and_literal_only_itself(s in "[a-z@.]{0,12}") {
