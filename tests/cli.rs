@@ -662,6 +662,58 @@ fn tail_follow_prints_a_teammates_note() {
     assert!(line.contains("bob@laptop"), "{line}");
 }
 
+/// `tail --follow` takes up config.ron's `signing: (require: true)` while it runs, as the console
+/// does: a teammate's unsigned note becomes a problem without a restart.
+#[test]
+fn tail_follow_takes_up_a_signing_change_in_the_config() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Follow trust");
+    w.note(&w.who("bob", "laptop"), &id, "an unsigned note from bob");
+    let mut child = w
+        .cmd(&ic)
+        .args(["--poll-interval", "1", "tail", &id, "--follow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |needle: &str| -> Result<String, Vec<String>> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return Ok(l),
+                Ok(l) => seen.push(l),
+                Err(_) => break,
+            }
+        }
+        Err(seen)
+    };
+    let config = w.path().join("cfg").join("warroom").join("config.ron");
+    let result = (|| {
+        wait_for("following").map_err(|s| format!("tail did not start: {s:?}"))?;
+        std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+        std::fs::write(&config, "(signing: (require: true))\n").unwrap();
+        wait_for("carries no valid SSH signature and this incident requires them")
+            .map_err(|s| format!("the config change was not taken up: {s:?}"))
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    reader.join().unwrap();
+    let line = result.unwrap();
+    assert!(line.starts_with("problem: "), "{line}");
+}
+
 // ---- 8. demo --------------------------------------------------------------------------------------
 
 #[test]

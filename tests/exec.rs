@@ -309,6 +309,27 @@ fn every_refusal_says_why_and_runs_nothing() {
 }
 
 #[test]
+fn starting_an_action_someone_runs_names_them() {
+    let s = setup(false);
+    let note = ["--note", "parameters: HOST=fin-fs-02"];
+    s.run(
+        &s.alice,
+        &[&["action", &s.id, "say-hello", "proposed"][..], &note[..]].concat(),
+    )
+    .ok();
+    // Alice carries it out by hand and says so; bob then tries to run it.
+    s.run(&s.alice, &["action", &s.id, "say-hello", "running"]).ok();
+    let r = s.exec(&s.bob, "say-hello", &["--allow-exec", "--yes"]).code(1);
+    assert!(
+        r.stderr
+            .contains("action `say-hello` is not run: alice@jump is already running it"),
+        "{r}"
+    );
+    assert!(!r.stderr.contains("not approved"), "{r}");
+    assert!(s.kinds("ActionOutput").is_empty());
+}
+
+#[test]
 fn a_command_that_times_out_is_killed_and_fails_with_its_rollback_offered() {
     let s = setup(false);
     let started = std::time::Instant::now();
@@ -479,7 +500,7 @@ fn the_same_action_started_twice_at_once_runs_once() {
         // the settle window it lost ("already being run by"), if after the winner's record was
         // applied, the action is simply running. Either way it never ran.
         assert!(
-            r.stderr.contains("already being run by") || r.stderr.contains("it is already running"),
+            r.stderr.contains("already being run by") || r.stderr.contains("is already running it"),
             "{r}"
         );
     }

@@ -1529,10 +1529,16 @@ fn a_key_removed_from_allowed_signers_takes_the_signed_mark_away_live() {
         s.contains("mallory signed this"),
         "her records stay in the timeline\n{s}"
     );
-    // The one-shot readers agree with the console.
-    let v = w.run(&alice, &["verify", &id]).code(1);
+    // The one-shot readers agree with the console. The removal is a change this host has not
+    // accepted, so verify says it is pending (exit 3), not tampering.
+    let v = w.run(&alice, &["verify", &id]).code(3);
     assert!(!v.stdout.contains("signed by mallory"), "{v}");
-    assert!(v.stdout.contains("signature does not match"), "{v}");
+    assert!(!v.stdout.contains("TAMPERED"), "{v}");
+    assert!(
+        v.stdout
+            .contains("PENDING ACCEPTANCE: allowed_signers: mallory's key was removed"),
+        "{v}"
+    );
     let show = w.run(&alice, &["show", &id, "--json"]).ok().json();
     assert!(
         show["problems"]
@@ -1571,5 +1577,43 @@ fn requiring_signatures_in_the_config_while_running_takes_effect_live() {
     });
     std::fs::remove_file(&config).expect("remove config");
     c.wait_until("no problems once the setting is gone", WAIT, |s| !s.contains("problem"));
+    assert!(c.running());
+}
+
+/// At 80x24 the problems dialog shows a pending key change readably: the added key with its
+/// line, and the kept copy's path broken after a `/`, never inside the file name to delete.
+#[test]
+fn a_pending_key_change_reads_whole_in_the_problems_dialog_at_80x24() {
+    let w = World::new();
+    let keys = tempfile::tempdir().expect("tmp");
+    let (old, new) = (ssh_keygen(keys.path(), "alice"), ssh_keygen(keys.path(), "alice2"));
+    let public = |k: &std::path::Path| {
+        std::fs::read_to_string(k.with_extension("pub"))
+            .expect("pub")
+            .trim()
+            .to_string()
+    };
+    std::fs::create_dir_all(w.root()).expect("root");
+    let allowed = w.root().join("allowed_signers");
+    std::fs::write(&allowed, format!("alice {}\n", public(&old))).expect("allowed_signers");
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Rotation");
+    w.run(&alice, &["verify", &id]).ok(); // this host keeps its copy
+    std::fs::write(&allowed, format!("alice {}\nalice {}\n", public(&old), public(&new))).expect("rotate");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Rotation", Spawn::new(&args).size(80, 24));
+    let kept = std::fs::read_dir(alice.state.join("trust"))
+        .expect("trust/")
+        .flatten()
+        .next()
+        .expect("kept copy")
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    c.send(b"!");
+    // The file name to delete reads whole; the path before it ends a line at `trust/`.
+    let s = c.wait_for(&kept, WAIT);
+    assert!(s.contains("(ssh-ed25519, line 2)"), "{s}");
+    assert!(s.lines().any(|l| l.contains("/trust/║")), "{s}");
     assert!(c.running());
 }

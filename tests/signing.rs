@@ -1021,9 +1021,10 @@ fn a_changed_key_in_the_shared_allowed_signers_is_said_loudly_until_accepted() {
         format!("alice {}\nalice@h3 {}\n", ssh.public(&mallory_key), ssh.public(&other)),
     )
     .expect("append");
+    // Only the added key is named, with its type and line.
     let joined = format!(
-        "alice's key was joined by another key ({} → ",
-        fingerprint(&mallory_key)
+        "alice's key was joined by another key, {} (ssh-ed25519, line 2)",
+        fingerprint(&other)
     );
     for _ in 0..2 {
         let v = run(&world, &alice, None, &["verify", &id]);
@@ -1063,6 +1064,9 @@ fn a_changed_key_in_the_shared_allowed_signers_is_said_loudly_until_accepted() {
     let r = run(&world, &alice, None, &["--sign", o, "note", &id, "x"]);
     assert_ne!(r.code, 0, "{r}");
     assert!(r.stderr.contains("has not accepted"), "{r}");
+    // The line is already there: the hint is to accept the change here, not to add a line.
+    assert!(!r.stderr.contains("add a line"), "{r}");
+    assert!(r.stderr.contains("accept it by deleting this host's copy"), "{r}");
 }
 
 #[test]
@@ -1288,4 +1292,196 @@ fn bundle_check_says_no_trusted_key_made_it_and_never_trusts_a_key_from_an_unacc
     }
     let c = run(&world, &alice, None, &["bundle", "--check", t]).ok();
     assert!(c.stdout.contains("a key this host trusts signed the bundle"), "{c}");
+}
+
+/// A key change of `allowed_signers` that this host has not accepted is its own status in
+/// `verify` (exit 3, "PENDING ACCEPTANCE"), never `TAMPERED`: the records are intact. A change no
+/// signature depends on is said and exits 0; an edited record is still TAMPERED (exit 1).
+#[test]
+fn a_pending_key_change_is_its_own_status_and_tampering_is_still_tampered() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let (old, new) = (ssh.keygen("alice", "ed25519"), ssh.keygen("alice2", "ed25519"));
+    let (carol, carol2) = (ssh.keygen("carol", "ed25519"), ssh.keygen("carol2", "ed25519"));
+    let (old_pub, new_pub, carol_pub) = (ssh.public(&old), ssh.public(&new), ssh.public(&carol));
+    let path = allowed_signers(&world, &[format!("alice {old_pub}"), format!("carol {carol_pub}")]);
+    let (alice, bob) = (world.who("alice", "jump"), world.who("bob", "h2"));
+    let old_s = old.to_str().expect("utf8");
+    let id = declare(&world, &alice, None, &["--sign", old_s]);
+    run(&world, &alice, None, &["--sign", old_s, "note", &id, "before"]).ok();
+    run(&world, &bob, None, &["verify", &id]).ok();
+    // Carol's key replaced: said, but no signature here depends on it.
+    std::fs::write(&path, format!("alice {old_pub}\ncarol {}\n", ssh.public(&carol2))).expect("carol");
+    let v = run(&world, &bob, None, &["verify", &id]).ok();
+    assert!(
+        v.stdout
+            .contains("PENDING ACCEPTANCE: allowed_signers: carol's key changed"),
+        "{v}"
+    );
+    assert!(v.stdout.contains("which no signature here depends on"), "{v}");
+    // Alice rotates the documented way, accepts on her host and signs with the new key.
+    let at = chrono::DateTime::from_timestamp_millis(chrono_now_ms() + 1000)
+        .expect("now")
+        .format("%Y%m%d%H%M%SZ");
+    let rotated = format!("alice valid-before=\"{at}\" {old_pub}\nalice {new_pub}\ncarol {carol_pub}\n");
+    std::fs::write(&path, &rotated).expect("rotate");
+    for f in std::fs::read_dir(alice.state.join("trust")).expect("trust/").flatten() {
+        std::fs::remove_file(f.path()).expect("accept");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let new_s = new.to_str().expect("utf8");
+    run(&world, &alice, None, &["--sign", new_s, "note", &id, "after"]).ok();
+    // Bob has not accepted: pending, exit 3, not tampering.
+    let v = run(&world, &bob, None, &["verify", &id]).code(3);
+    assert!(!v.stdout.contains("TAMPERED"), "{v}");
+    assert!(
+        v.stdout
+            .contains("PENDING ACCEPTANCE: allowed_signers: alice's key was joined"),
+        "{v}"
+    );
+    assert!(
+        v.stdout.contains(&format!(
+            "the signature counts for nothing here until the change is accepted: key {} came with a key change this host has not accepted",
+            fingerprint(&new)
+        )),
+        "{v}"
+    );
+    assert!(v.stdout.contains("accept it by deleting this host's copy"), "{v}");
+    // show (like the console) says the same, not "does not match".
+    let show = run(&world, &bob, None, &["show", &id, "--json"]).ok().json();
+    let problems = show["problems"].to_string();
+    assert!(
+        problems.contains("signature awaits acceptance of the allowed_signers change: key"),
+        "{problems}"
+    );
+    assert!(!problems.contains("does not match"), "{problems}");
+    assert!(
+        v.stderr
+            .contains("every chain and head checks out, but 1 signature(s) count for nothing until this host accepts"),
+        "{v}"
+    );
+    // An edited record is tampering, pending change or not.
+    let log = world.log_of(&alice, &id);
+    let bytes = std::fs::read(&log).expect("log");
+    let edited = String::from_utf8_lossy(&bytes).replacen("before", "bef0re", 1);
+    std::fs::write(&log, edited).expect("edit");
+    let v = run(&world, &bob, None, &["verify", &id]).code(1);
+    assert!(v.stdout.contains("TAMPERED:"), "{v}");
+    std::fs::write(&log, &bytes).expect("restore");
+    run(&world, &bob, None, &["verify", &id]).code(3);
+    // Bob accepts: clean.
+    for f in std::fs::read_dir(bob.state.join("trust")).expect("trust/").flatten() {
+        std::fs::remove_file(f.path()).expect("accept");
+    }
+    let v = run(&world, &bob, None, &["verify", &id]).ok();
+    assert!(!v.stdout.contains("PENDING"), "{v}");
+    // The old line removed outright: the old key's signatures are allowed by the accepted copy,
+    // so they wait for acceptance too (and the message says how to rotate instead).
+    std::fs::write(&path, format!("alice {new_pub}\ncarol {carol_pub}\n")).expect("remove");
+    let v = run(&world, &bob, None, &["verify", &id]).code(3);
+    assert!(!v.stdout.contains("TAMPERED"), "{v}");
+    assert!(
+        v.stdout.contains(&format!(
+            "key {} is not in allowed_signers for `alice@jump` (the copy this host accepted allows it)",
+            fingerprint(&old)
+        )),
+        "{v}"
+    );
+    assert!(v.stdout.contains("to rotate a key"), "{v}");
+}
+
+/// Signing with a key rotated out by `valid-before` is refused with when it expired and which key
+/// to use, never with advice to add a line for the old key (that would undo the rotation).
+#[test]
+fn signing_with_a_rotated_out_key_says_when_it_expired_and_which_key_to_use() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let (old, new) = (ssh.keygen("alice", "ed25519"), ssh.keygen("alice2", "ed25519"));
+    allowed_signers(
+        &world,
+        &[
+            format!("alice valid-before=\"20260101093000Z\" {}", ssh.public(&old)),
+            format!("alice {}", ssh.public(&new)),
+        ],
+    );
+    let alice = world.who("alice", "jump");
+    let id = declare(&world, &alice, None, &["--sign", new.to_str().expect("utf8")]);
+    let r = run(
+        &world,
+        &alice,
+        None,
+        &["--sign", old.to_str().expect("utf8"), "note", &id, "old habits"],
+    )
+    .code(1);
+    assert!(
+        r.stderr.contains(&format!(
+            "your key {} expired at 2026-01-01 09:30:00 UTC (valid-before on allowed_signers line 1): it was rotated out; sign with your current key, {} (line 2)",
+            fingerprint(&old),
+            fingerprint(&new)
+        )),
+        "{r}"
+    );
+    assert!(!r.stderr.contains("add a line"), "{r}");
+    assert_eq!(
+        world
+            .tail_json(&alice, &id)
+            .iter()
+            .filter(|e| e["kind"] == "Note")
+            .count(),
+        0
+    );
+}
+
+/// An `allowed_signers` whose every line is skipped allows no key: readers judge signatures
+/// against it (not "not checked"), so the writer refuses first, saying why. A file with no line to
+/// judge (empty, comments only) is like no file: signed, and readers say it is not checked.
+#[test]
+fn a_file_whose_every_line_is_skipped_is_judged_and_the_writer_refuses_first() {
+    let world = World::new();
+    let ssh = Ssh::new();
+    let key = ssh.keygen("alice", "ed25519");
+    let (public, k) = (ssh.public(&key), key.to_str().expect("utf8"));
+    let alice = world.who("alice", "jump");
+    let path = allowed_signers(&world, &["# team keys".to_string()]);
+    let id = declare(&world, &alice, None, &[]);
+    // One key for everyone: both lines skipped.
+    std::fs::write(&path, format!("alice {public}\nbob {public}\n")).expect("shared");
+    let r = run(&world, &alice, None, &["--sign", k, "note", &id, "x"]).code(1);
+    assert!(
+        r.stderr.contains("every reader would call your signature tampering"),
+        "{r}"
+    );
+    assert!(
+        r.stderr.contains("is given to alice (line 1) and bob (line 2)")
+            && r.stderr
+                .contains("every line of allowed_signers was skipped (2 line(s)), so it allows no key at all"),
+        "{r}"
+    );
+    assert!(!r.stderr.contains("add a line"), "{r}");
+    // Patterns only: the same.
+    std::fs::write(&path, format!("* {public}\n")).expect("pattern");
+    let r = run(&world, &alice, None, &["--sign", k, "note", &id, "x"]).code(1);
+    assert!(r.stderr.contains("principal patterns are not accepted"), "{r}");
+    assert!(
+        r.stderr
+            .contains("every line of allowed_signers was skipped (1 line(s))"),
+        "{r}"
+    );
+    let notes = world
+        .tail_json(&alice, &id)
+        .iter()
+        .filter(|e| e["kind"] == "Note")
+        .count();
+    assert_eq!(notes, 0, "nothing written");
+    // Empty, or comments only: nothing to judge against, like no file.
+    for text in ["", "# keys go here\n\n"] {
+        std::fs::write(&path, text).expect("empty");
+        run(&world, &alice, None, &["--sign", k, "note", &id, "unchecked"]).ok();
+        let v = run(&world, &alice, None, &["verify", &id]).ok();
+        assert!(
+            v.stdout
+                .contains("but not checked: no allowed_signers file, or one that lists no keys"),
+            "{v}"
+        );
+    }
 }

@@ -35,11 +35,7 @@ impl Ctx {
         let choice = config::choose_root(g.dir.as_deref(), env.as_deref(), &config, &config::default_root());
         let mut store = Store::open(&choice, config::state_dir(), config::lock_dir())?;
         let signing = config.signing.clone().unwrap_or_default();
-        store.trust.require = signing.require;
-        store.trust.allowed_signers = signing
-            .allowed_signers
-            .as_ref()
-            .map(|p| crate::signer::expand_home(&p.to_string_lossy()));
+        config::apply_signing(&mut store.trust, &signing);
         if let Some(spec) = g.sign.clone().filter(|s| !s.is_empty()).or(signing.key) {
             match crate::signer::Signer::from_spec(&spec) {
                 Ok(s) => store.signer = Some(std::sync::Arc::new(s)),

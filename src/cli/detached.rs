@@ -69,7 +69,7 @@ impl Checked {
             Checked::Missing => format!("{f}: no detached signature ({f}.sig)"),
             Checked::Unchecked(fp) => {
                 format!(
-                    "{f}: signed with {} but not checked: no allowed_signers file",
+                    "{f}: signed with {} but not checked: no allowed_signers file, or one that lists no keys",
                     sanitize(fp)
                 )
             }

@@ -608,9 +608,15 @@ pub fn follow_incident(
     // Problems are printed once each (the list is rebuilt, and may reorder, on a replay).
     let mut seen_problems: std::collections::BTreeSet<String> = inc.problems().iter().map(|p| p.to_string()).collect();
     let wait = w.mode.interval().min(Duration::from_millis(500));
+    // config.ron's `signing:` edits are taken up as the console takes them (same code).
+    let mut store = ctx.store.clone();
+    let mut signing = crate::store::config::SigningWatch::default();
     loop {
         if stop.is_some_and(|s| s()) {
             return Ok(());
+        }
+        if signing.refresh(&mut store.trust) {
+            inc.retrust(&store);
         }
         // A hint, or the poll interval: either way, reconcile (hints are never the truth).
         match rx.recv_timeout(wait) {
@@ -660,6 +666,10 @@ pub fn verify_file(g: &Global, file: &Path, sig: Option<&Path>) -> Result<()> {
     }
 }
 
+/// `verify`'s exit status when the records are intact but signatures count for nothing until a
+/// key change of `allowed_signers` is accepted (1 is tampering, 2 a usage error).
+pub const EXIT_PENDING: u8 = 3;
+
 pub fn verify(g: &Global, wanted: &str) -> Result<()> {
     let ctx = Ctx::new(g)?;
     let id = ctx.store.resolve(wanted)?;
@@ -669,6 +679,17 @@ pub fn verify(g: &Global, wanted: &str) -> Result<()> {
     }
     for t in &r.trust_skipped {
         outln!("allowed_signers: {}", sanitize(t));
+    }
+    if let Some(c) = &r.pending_change {
+        outln!("PENDING ACCEPTANCE: allowed_signers: {}", sanitize(c));
+    }
+    // One line per signature would bury the rest under a long log: the first few, then a count.
+    const SHOWN: usize = 5;
+    for p in r.pending.iter().take(SHOWN) {
+        outln!("pending: {}", sanitize(p));
+    }
+    if r.pending.len() > SHOWN {
+        outln!("pending: … and {} more", r.pending.len() - SHOWN);
     }
     for e in &r.errors {
         outln!("TAMPERED: {e}");
@@ -682,19 +703,34 @@ pub fn verify(g: &Global, wanted: &str) -> Result<()> {
             sanitize(log)
         );
     }
-    if r.errors.is_empty() {
-        outln!(
-            "ok: {} log(s), {} record(s), every chain and head checks out",
-            r.logs,
-            r.records
-        );
-        Ok(())
-    } else {
-        Err(Fail::new(format!(
+    if !r.errors.is_empty() {
+        return Err(Fail::new(format!(
             "{} sign(s) of tampering or loss in {id}",
             r.errors.len()
-        )))
+        )));
     }
+    if !r.pending.is_empty() {
+        return Err(Fail {
+            message: format!(
+                "{} log(s), {} record(s): every chain and head checks out, but {} signature(s) count for nothing until this host accepts the change to allowed_signers (or it is undone): see PENDING ACCEPTANCE above",
+                r.logs,
+                r.records,
+                r.signing.iter().map(|l| l.pending.len()).sum::<usize>()
+            ),
+            code: EXIT_PENDING,
+        });
+    }
+    let waiting = if r.pending_change.is_some() {
+        "; allowed_signers has a change this host has not accepted (above), which no signature here depends on"
+    } else {
+        ""
+    };
+    outln!(
+        "ok: {} log(s), {} record(s), every chain and head checks out{waiting}",
+        r.logs,
+        r.records
+    );
+    Ok(())
 }
 
 pub fn playbook_list(g: &Global) -> Result<()> {

@@ -203,6 +203,9 @@ pub enum Refusal {
     NoCommand { action: String, rollback: bool },
     #[error("action `{action}` is not approved ({state}): {why}")]
     NotApproved { action: String, state: String, why: String },
+    /// `by`: the writer whose record started it (sanitized).
+    #[error("action `{action}` is not run: {by} is already running it")]
+    AlreadyRunning { action: String, by: String },
     #[error("action `{action}` is {state}: only a done or failed action is rolled back")]
     NothingToRollBack { action: String, state: String },
     #[error("action `{action}` has no value for {}: propose it again with its parameters", .names.join(", "))]
@@ -252,7 +255,8 @@ pub fn may_run(state: &IncidentState, ask: &Ask) -> Result<Plan, Refusal> {
             rollback: ask.rollback,
         });
     };
-    let record = state.derived.actions.get(&def.id).map(|r| &r.value);
+    let held = state.derived.actions.get(&def.id);
+    let record = held.map(|r| &r.value);
     let current = record.map(|r| r.state);
     let shown = |s: Option<ActionState>| s.map_or("not proposed".to_string(), |s| format!("{s:?}"));
     if ask.rollback {
@@ -262,6 +266,12 @@ pub fn may_run(state: &IncidentState, ask: &Ask) -> Result<Plan, Refusal> {
                 state: shown(current),
             });
         }
+    } else if let Some(r) = held.filter(|r| r.value.state == ActionState::Running) {
+        // Not a matter of approval: say who started it, as the fold does for a second start.
+        return Err(Refusal::AlreadyRunning {
+            action: def.id.clone(),
+            by: super::sanitize::sanitize(&r.by),
+        });
     } else {
         approved(
             def,
@@ -566,6 +576,21 @@ mod tests {
             "{why:?}"
         );
         assert!(!why.iter().any(|w| w.contains("needs approval")), "{why:?}");
+    }
+
+    /// Starting an action someone is running names them, as the fold does, and does not call it
+    /// "not approved".
+    #[test]
+    fn starting_a_running_action_names_who_runs_it() {
+        let mut records = proposed_and_approved("bob@h2");
+        records.push(("bob@h2", set("block", ActionState::Running, None)));
+        let (st, _) = incident(Mode::Real, records);
+        let trusted = trusted_all();
+        let r = may_run(&st, &ask("block", &trusted, "carol@h3"));
+        assert_eq!(
+            r.map(|_| ()).map_err(|e| e.to_string()),
+            Err("action `block` is not run: bob@h2 is already running it".to_string())
+        );
     }
 
     fn proposed_and_approved(approver: &str) -> Vec<(&str, Body)> {

@@ -85,6 +85,10 @@ pub struct AllowedSigners {
     /// BLAKE3 (hex) of the text parsed (empty: no file): what every verdict depends on, so a
     /// change of it means every signature must be judged again.
     pub digest: String,
+    /// The copy this host last accepted (its kept copy), set by the store while the file in
+    /// force changes someone's keys against it: a signature that fails only because of that
+    /// change is told apart from tampering (see [`AllowedSigners::refused_by_pending_change`]).
+    pub accepted: Option<Box<AllowedSigners>>,
 }
 
 /// A key that lines give to several people: its fingerprint and each line's (person, line).
@@ -125,12 +129,24 @@ pub enum SigError {
     Unaccepted(String, String),
     #[error("key {0} is not valid at that time (allowed_signers valid-after/valid-before)")]
     Expired(String),
-    #[error("no allowed_signers file: signatures cannot be checked (key {0})")]
+    #[error("no allowed_signers file, or one that lists no keys: signatures cannot be checked (key {0})")]
     NoTrust(String),
     #[error("the line before it is not the one it signed (edited or moved)")]
     WrongHead,
     #[error("it was signed for log `{0}`, not this one (the log was copied under another name)")]
     OtherLog(String),
+}
+
+impl SigError {
+    /// Why a signature refused only because of a pending key change (see
+    /// [`AllowedSigners::refused_by_pending_change`]) waits, in a sentence without the change's
+    /// whole note (said once, on its own).
+    pub fn pending_reason(&self) -> String {
+        match self {
+            SigError::Unaccepted(fp, _) => format!("key {fp} came with a key change this host has not accepted"),
+            other => format!("{other} (the copy this host accepted allows it)"),
+        }
+    }
 }
 
 impl AllowedSigners {
@@ -223,7 +239,7 @@ impl AllowedSigners {
             Err(SigError::Expired(fp.to_string()))
         } else if let Some(e) = super::trust::namespace_refusal(self, key, namespace, fp, Some((name, writer))) {
             Err(e)
-        } else if self.entries.is_empty() {
+        } else if self.lists_no_keys() {
             Err(SigError::NoTrust(fp.to_string()))
         } else {
             Err(SigError::NotAllowed(
@@ -266,7 +282,7 @@ impl AllowedSigners {
         }
         match principal {
             Some(principal) => Ok(Verified { principal, fingerprint }),
-            None if self.entries.is_empty() => Err(SigError::NoTrust(fingerprint)),
+            None if self.lists_no_keys() => Err(SigError::NoTrust(fingerprint)),
             None => Err(
                 super::trust::namespace_refusal(self, &key, namespace, &fingerprint, None)
                     .unwrap_or(SigError::Untrusted(fingerprint.clone(), self.skipped_hint(&key))),
@@ -276,14 +292,55 @@ impl AllowedSigners {
 }
 
 impl AllowedSigners {
+    /// Whether there is nothing to check signatures against: no file, or one without a single
+    /// line to judge (empty, blank, comments only). Readers then say "not checked" and a writer
+    /// signs unchecked where signatures are not required. A file whose lines are all *skipped*
+    /// (one key given to everyone, patterns only) is not this: it allows no key, so a signature
+    /// is judged against it and refused — by the writer first, as every reader would.
+    pub fn lists_no_keys(&self) -> bool {
+        self.entries.is_empty() && self.skipped.is_empty()
+    }
+
+    /// Whether a signature this file refused with `err` fails only because of a key change this
+    /// host has not accepted: the key came with the change, or the accepted copy allows it
+    /// (`recheck` runs the same check against that copy). The signed records are intact; what
+    /// changed is the trust. A signature that does not match its content, its head or its log is
+    /// never this.
+    pub fn refused_by_pending_change(
+        &self,
+        err: &SigError,
+        recheck: impl FnOnce(&AllowedSigners) -> Result<Verified, SigError>,
+    ) -> bool {
+        match err {
+            SigError::Unaccepted(..) => true,
+            SigError::NotAllowed(..) | SigError::Expired(..) | SigError::WrongNamespace(..) => {
+                self.accepted.as_deref().is_some_and(|a| recheck(a).is_ok())
+            }
+            _ => false,
+        }
+    }
+
     /// "; line N names this key but was skipped: why", for each skipped line with `key`.
     fn skipped_hint(&self, key: &PublicKey) -> String {
-        self.skipped_keys
+        let mut hint: String = self
+            .skipped_keys
             .iter()
             .filter(|(_, k)| k.key_data() == key.key_data())
             .filter_map(|(n, _)| self.skipped.iter().find(|(m, _)| m == n))
             .map(|(n, why)| format!("; allowed_signers line {n} has this key but was skipped: {why}"))
-            .collect()
+            .collect();
+        if self.entries.is_empty() && !self.skipped.is_empty() {
+            hint.push_str(&format!(
+                "; every line of allowed_signers was skipped ({} line(s)), so it allows no key at all: fix those lines",
+                self.skipped.len()
+            ));
+        }
+        hint
+    }
+
+    /// Whether a skipped line holds `key` (its reason is then the advice, not another line).
+    pub fn skipped_has(&self, key: &PublicKey) -> bool {
+        self.skipped_keys.iter().any(|(_, k)| k.key_data() == key.key_data())
     }
 }
 
@@ -541,6 +598,36 @@ mod tests {
             e.contains("has not accepted") && e.contains("alice's key was joined"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn only_a_refusal_the_accepted_copy_would_not_make_is_put_down_to_a_pending_change() {
+        let k = ssh_key::PrivateKey::from(ssh_key::private::Ed25519Keypair::from_seed(&[5; 32]));
+        let pk = k.public_key().to_openssh().unwrap_or_default();
+        let sig = k
+            .sign(NS_EVENT, HashAlg::Sha512, b"m")
+            .and_then(|s| s.to_pem(ssh_key::LineEnding::LF))
+            .unwrap_or_default();
+        // alice's key replaced by another in the file now in force.
+        let mut now = AllowedSigners::parse(&format!("alice {KEY}\n"));
+        let err = now.check("alice@jump", NS_EVENT, b"m", &sig, 0).err();
+        let err = err.unwrap_or(SigError::WrongHead);
+        assert!(matches!(err, SigError::NotAllowed(..)), "{err:?}");
+        let recheck = |a: &AllowedSigners| a.check("alice@jump", NS_EVENT, b"m", &sig, 0);
+        // No change pending: a plain refusal.
+        assert!(!now.refused_by_pending_change(&err, recheck));
+        // The copy this host accepted allows it: pending, not tampering.
+        now.accepted = Some(Box::new(AllowedSigners::parse(&format!("alice {pk}\n"))));
+        assert!(now.refused_by_pending_change(&err, recheck));
+        assert!(err
+            .pending_reason()
+            .ends_with("(the copy this host accepted allows it)"));
+        // Content that does not match is never put down to the change.
+        let changed = SigError::Mismatch("SHA256:x".into());
+        assert!(!now.refused_by_pending_change(&changed, recheck));
+        // Nor a refusal the accepted copy would make too.
+        now.accepted = Some(Box::new(AllowedSigners::parse(&format!("bob {pk}\n"))));
+        assert!(!now.refused_by_pending_change(&err, recheck));
     }
 
     proptest! {

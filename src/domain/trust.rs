@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ssh_key::HashAlg;
 
-use super::identity::person_of;
 use super::signing::{AllowedSigners, NS_EVENT, NS_EXPORT};
 
 /// A principal whose keys differ between two files: fingerprints (`SHA256:...`) in each.
@@ -21,9 +20,14 @@ pub struct KeyChange {
     /// Keys of `old` missing from `new` only because the new file also gives them to someone
     /// else (so they count for nobody): (fingerprint, the other people and their lines).
     pub shared: Vec<(String, Vec<(String, usize)>)>,
+    /// Keys of `new` that `old` did not give this person: (fingerprint, key type as OpenSSH
+    /// writes it, the new file's lines giving it to them).
+    pub added: Vec<(String, String, Vec<usize>)>,
 }
 
 /// Each principal (as written, negations left out) and the fingerprints of the keys its lines give.
+/// Principals compare exactly, as the reader matches them (`principal_for`): lines whose
+/// principals could never match a warroom name (`ALICE`) are skipped by the parser.
 pub fn keys_by_principal(a: &AllowedSigners) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for e in &a.entries {
@@ -35,12 +39,32 @@ pub fn keys_by_principal(a: &AllowedSigners) -> BTreeMap<String, BTreeSet<String
     out
 }
 
-/// Each person (the part of a principal before `@`, as [`person_of`] says: `alice` and
-/// `alice@h3` are both alice) and the fingerprints of the keys any of their lines give.
+/// Each person (the part of a principal before `@`: `alice` and `alice@h3` are both alice,
+/// compared exactly as the reader compares a principal with a writer's name) and the
+/// fingerprints of the keys any of their lines give.
 pub fn keys_by_person(a: &AllowedSigners) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (p, keys) in keys_by_principal(a) {
-        out.entry(person_of(&p)).or_default().extend(keys);
+        out.entry(person(&p).to_string()).or_default().extend(keys);
+    }
+    out
+}
+
+/// The keys `a` gives `who` (a person) that are not in `had`: (fingerprint, type, lines).
+fn added_keys(a: &AllowedSigners, who: &str, had: &BTreeSet<String>) -> Vec<(String, String, Vec<usize>)> {
+    let mut out: Vec<(String, String, Vec<usize>)> = Vec::new();
+    for e in &a.entries {
+        if !e.principals.iter().any(|p| !p.starts_with('!') && person(p) == who) {
+            continue;
+        }
+        let fp = e.key.fingerprint(HashAlg::Sha256).to_string();
+        if had.contains(&fp) {
+            continue;
+        }
+        match out.iter_mut().find(|(f, _, _)| *f == fp) {
+            Some((_, _, lines)) => lines.push(e.line),
+            None => out.push((fp, e.key.algorithm().as_str().to_string(), vec![e.line])),
+        }
     }
     out
 }
@@ -51,6 +75,7 @@ pub fn keys_by_person(a: &AllowedSigners) -> BTreeMap<String, BTreeSet<String>> 
 /// responder is ordinary.
 pub fn key_changes(old: &AllowedSigners, new: &AllowedSigners) -> Vec<KeyChange> {
     let shared_keys = &new.shared_keys;
+    let file = new;
     let (old, new) = (keys_by_person(old), keys_by_person(new));
     old.iter()
         .filter_map(|(p, was)| {
@@ -63,7 +88,7 @@ pub fn key_changes(old: &AllowedSigners, new: &AllowedSigners) -> Vec<KeyChange>
                     let others: Vec<(String, usize)> = s
                         .lines
                         .iter()
-                        .filter(|(who, _)| person_of(who) != *p)
+                        .filter(|(who, _)| person(who) != p.as_str())
                         .cloned()
                         .collect();
                     Some((k.clone(), others))
@@ -74,6 +99,7 @@ pub fn key_changes(old: &AllowedSigners, new: &AllowedSigners) -> Vec<KeyChange>
                 old: was.iter().cloned().collect(),
                 new: now.into_iter().collect(),
                 shared,
+                added: added_keys(file, p, was),
             })
         })
         .collect()
@@ -93,21 +119,38 @@ pub fn foreign_keys(ours: &AllowedSigners, theirs: &AllowedSigners) -> Vec<KeyCh
                 old: mine.into_iter().collect(),
                 new: keys.iter().cloned().collect(),
                 shared: Vec::new(),
+                added: Vec::new(),
             })
         })
         .collect()
 }
 
+/// "line 2" / "lines 2, 5": where the new file gives `fp` (from [`KeyChange::added`]).
+fn lines_word(added: &[(String, String, Vec<usize>)], fp: &str) -> String {
+    let lines: Vec<String> = added
+        .iter()
+        .filter(|(f, _, _)| f == fp)
+        .flat_map(|(_, _, l)| l.iter().map(usize::to_string))
+        .collect();
+    format!("line{} {}", if lines.len() == 1 { "" } else { "s" }, lines.join(", "))
+}
+
 /// How to rotate a key so that earlier records still verify.
-pub const ROTATE: &str = "to rotate a key, keep the old key's line beside the new one, optionally with valid-before=\"<time of rotation>\" on the old line, so earlier records still verify";
+pub const ROTATE: &str = "to rotate a key, keep the old key's line beside the new one, optionally with valid-before=\"<a time after its last use>\" on the old line, so earlier records still verify";
 
 impl KeyChange {
     /// For a changed shared file: "alice's key changed (SHA256:old → SHA256:new) since this host
     /// last read it; records signed with the old key no longer verify".
     pub fn since_last_read(&self) -> String {
-        let (old, new) = (self.old.join(", "), self.new.join(", "));
+        let old = self.old.join(", ");
         let p = &self.principal;
-        let gone = self.old.iter().any(|k| !self.new.contains(k));
+        let removed: Vec<&str> = self
+            .old
+            .iter()
+            .filter(|k| !self.new.contains(k))
+            .map(String::as_str)
+            .collect();
+        let gone = !removed.is_empty();
         if self.is_shared_only() {
             // The line is still there: the key was copied under another name, which voids it.
             let each: Vec<String> = self
@@ -126,13 +169,42 @@ impl KeyChange {
             format!(
                 "{p}'s key was removed ({old}) since this host last read it; records signed with it no longer verify ({ROTATE})"
             )
-        } else if gone {
-            format!("{p}'s key changed ({old} → {new}) since this host last read it; records signed with the old key no longer verify, and the new key can act as {p} ({ROTATE})")
-        } else {
+        } else if gone && self.added.is_empty() {
+            let kept: Vec<&str> = self.new.iter().map(String::as_str).collect();
             format!(
-                "{p}'s key was joined by another key ({old} → {new}) since this host last read it; the new key can act as {p}"
+                "{p}'s key {} was removed since this host last read it ({p} keeps {}); records signed with it no longer verify ({ROTATE})",
+                removed.join(", "),
+                kept.join(", ")
+            )
+        } else if gone {
+            let fps: Vec<&str> = self.added.iter().map(|(f, _, _)| f.as_str()).collect();
+            format!(
+                "{p}'s key changed ({} → {}) since this host last read it; records signed with the old key no longer verify, and the new key ({}) can act as {p} ({ROTATE})",
+                removed.join(", "),
+                fps.join(", "),
+                self.added_where()
+            )
+        } else {
+            let each: Vec<String> = self
+                .added
+                .iter()
+                .map(|(f, t, _)| format!("{f} ({t}, {})", lines_word(&self.added, f)))
+                .collect();
+            format!(
+                "{p}'s key was joined by another key, {}, since this host last read it; the new key can act as {p}",
+                each.join("; ")
             )
         }
+    }
+
+    /// "ssh-ed25519, line 2" for each added key.
+    fn added_where(&self) -> String {
+        let each: Vec<String> = self
+            .added
+            .iter()
+            .map(|(f, t, _)| format!("{t}, {}", lines_word(&self.added, f)))
+            .collect();
+        each.join("; ")
     }
 
     /// Whether the only change is keys of this person copied under someone else's name (nothing
@@ -178,6 +250,59 @@ pub fn changed_note(changes: &[KeyChange], kept: &str) -> Option<String> {
     Some(format!(
         "{}. If you expected this (a responder rotated a key), accept it by deleting this host's copy {kept}; otherwise restore the file and find out who changed it",
         each.join("; ")
+    ))
+}
+
+/// What to tell a signer whose key `a`'s lines allow for `(name, writer)` only outside `when`
+/// (ms since the epoch): "key … expired at 2026-11-30 09:30:00 UTC (valid-before on line 1)",
+/// naming the key the file gives them now, if one. Adding a line for the old key would undo a
+/// rotation, so that is never the advice. `None`: no line limits this key in time.
+pub fn expired_refusal(
+    a: &AllowedSigners,
+    key: &ssh_key::PublicKey,
+    name: &str,
+    writer: &str,
+    when: i64,
+) -> Option<String> {
+    let utc = |t: i64| {
+        chrono::DateTime::from_timestamp_millis(t)
+            .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|| t.to_string())
+    };
+    let fp = key.fingerprint(HashAlg::Sha256).to_string();
+    let mine = |e: &&super::signing::Entry| super::signing::principal_for(&e.principals, name, writer).is_some();
+    let e = a
+        .entries
+        .iter()
+        .filter(|e| e.key.key_data() == key.key_data())
+        .find(|e| mine(e) && (e.valid_before.is_some_and(|t| when >= t) || e.valid_after.is_some_and(|t| when < t)))?;
+    let limit = match (e.valid_before.filter(|t| when >= *t), e.valid_after) {
+        (Some(t), _) => format!(
+            "expired at {} (valid-before on allowed_signers line {})",
+            utc(t),
+            e.line
+        ),
+        (None, Some(t)) => format!(
+            "is valid only from {} (valid-after on allowed_signers line {})",
+            utc(t),
+            e.line
+        ),
+        (None, None) => return None,
+    };
+    // The key the file gives this person now: the one to sign with.
+    let now: Vec<String> = a
+        .entries
+        .iter()
+        .filter(|o| o.key.key_data() != key.key_data() && mine(o))
+        .filter(|o| !(o.valid_before.is_some_and(|t| when >= t) || o.valid_after.is_some_and(|t| when < t)))
+        .map(|o| format!("{} (line {})", o.key.fingerprint(HashAlg::Sha256), o.line))
+        .collect();
+    let next = match now.first() {
+        Some(k) => format!("sign with your current key, {k}"),
+        None => "sign with your current key, once its line is in allowed_signers".to_string(),
+    };
+    Some(format!(
+        "your key {fp} {limit}: it was rotated out; {next} (--sign, WARROOM_SIGNING_KEY or config `signing: (key: ...)`)"
     ))
 }
 
@@ -235,6 +360,20 @@ pub fn principal_refusal(principals: &[String]) -> Option<String> {
             p.chars().take(40).collect::<String>()
         ));
     }
+    // The reader matches a principal exactly against a writer's `name` or `name@host`, which are
+    // lowercase: any other principal matches nobody, so the line would silently count for no one.
+    if let Some(p) = principals.iter().find(|p| !could_be_writer(p)) {
+        let shown = p.chars().take(40).collect::<String>();
+        let lower = p.to_ascii_lowercase();
+        let hint = if could_be_writer(&lower) {
+            format!(": write `{}`", lower.chars().take(40).collect::<String>())
+        } else {
+            String::new()
+        };
+        return Some(format!(
+            "principal `{shown}` can never match a warroom name (lowercase a-z, 0-9, `.`, `_`, `-`, optionally `@host`){hint}"
+        ));
+    }
     let people: BTreeSet<&str> = principals.iter().map(|p| person(p)).collect();
     (people.len() > 1).then(|| {
         format!(
@@ -242,6 +381,14 @@ pub fn principal_refusal(principals: &[String]) -> Option<String> {
             people.into_iter().collect::<Vec<_>>().join(", ")
         )
     })
+}
+
+/// Whether a principal can name a writer: `name` or `name@host` as warroom writes them.
+fn could_be_writer(p: &str) -> bool {
+    match p.split_once('@') {
+        Some((name, host)) => super::identity::valid_name(name) && super::identity::valid_host(host),
+        None => super::identity::valid_name(p),
+    }
 }
 
 /// The person a principal names: `alice` of `alice@jump`.
@@ -306,7 +453,7 @@ pub fn note_kept_owner(now: &mut AllowedSigners, kept: &AllowedSigners) {
         let owners: BTreeSet<String> = s
             .lines
             .iter()
-            .map(|(p, _)| person_of(p))
+            .map(|(p, _)| person(p).to_string())
             .filter(|p| kept.get(p).is_some_and(|keys| keys.contains(&s.fingerprint)))
             .collect();
         let Some(owner) = owners.iter().next().filter(|_| owners.len() == 1) else {
@@ -366,6 +513,69 @@ mod tests {
         let note = changed_note(&c, "/state/trust/x").unwrap_or_default();
         assert!(note.contains("deleting this host's copy /state/trust/x"), "{note}");
         assert_eq!(changed_note(&[], "x"), None);
+    }
+
+    fn fp(key: &str) -> String {
+        ssh_key::PublicKey::from_openssh(key)
+            .map(|k| k.fingerprint(HashAlg::Sha256).to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_joined_key_is_named_alone_with_its_type_and_line() {
+        let m = key(3);
+        let old = AllowedSigners::parse(&format!("alice {A}\n"));
+        let new = AllowedSigners::parse(&format!("# team\nalice {A}\nalice@h3 {m}\n"));
+        let text = key_changes(&old, &new)[0].since_last_read();
+        assert!(
+            text.starts_with(&format!(
+                "alice's key was joined by another key, {} (ssh-ed25519, line 3), since this host last read it",
+                fp(&m)
+            )),
+            "{text}"
+        );
+        // The key alice kept is not listed as if it were news.
+        assert!(!text.contains(&fp(A)), "{text}");
+        // Replaced: the old key and the new one, and where the new one is.
+        let new = AllowedSigners::parse(&format!("alice {m}\n"));
+        let text = key_changes(&old, &new)[0].since_last_read();
+        assert!(
+            text.contains(&format!("alice's key changed ({} → {}) since", fp(A), fp(&m))),
+            "{text}"
+        );
+        assert!(
+            text.contains("the new key (ssh-ed25519, line 1) can act as alice"),
+            "{text}"
+        );
+        // One of two keys removed: that key only.
+        let two = AllowedSigners::parse(&format!("alice {A}\nalice {m}\n"));
+        let text = key_changes(&two, &old)[0].since_last_read();
+        assert!(
+            text.starts_with(&format!(
+                "alice's key {} was removed since this host last read it (alice keeps {})",
+                fp(&m),
+                fp(A)
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_principal_no_writer_can_have_is_skipped_as_the_reader_never_matches_it() {
+        let m = key(3);
+        let old = AllowedSigners::parse(&format!("alice {A}\n"));
+        let new = AllowedSigners::parse(&format!("alice {A}\nALICE {m}\nbob@Laptop {m}\n"));
+        assert_eq!(new.entries.len(), 1, "{:?}", new.skipped);
+        assert_eq!(
+            new.skipped[0],
+            (
+                2,
+                "principal `ALICE` can never match a warroom name (lowercase a-z, 0-9, `.`, `_`, `-`, optionally `@host`): write `alice`".to_string()
+            )
+        );
+        assert!(new.skipped[1].1.contains("write `bob@laptop`"), "{:?}", new.skipped);
+        // So it is no key of alice's: not a change for her.
+        assert!(key_changes(&old, &new).is_empty());
     }
 
     #[test]

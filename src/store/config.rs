@@ -124,6 +124,61 @@ pub fn load_config() -> Result<(Config, Option<PathBuf>), String> {
     }
 }
 
+/// Put the trust settings `signing` gives into `trust` (`require`, and the config's own
+/// `allowed_signers` with `~` expanded): whether that changed `trust`.
+pub fn apply_signing(trust: &mut super::Trust, signing: &Signing) -> bool {
+    let allowed = signing
+        .allowed_signers
+        .as_ref()
+        .map(|p| crate::signer::expand_home(&p.to_string_lossy()));
+    if signing.require == trust.require && allowed == trust.allowed_signers {
+        return false;
+    }
+    trust.require = signing.require;
+    trust.allowed_signers = allowed;
+    true
+}
+
+/// (size, mtime in ns) of a file, if there is one: what tells a changed file without reading it.
+pub fn file_stamp(path: &std::path::Path) -> Option<(u64, i128)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128))
+}
+
+/// config.ron's `signing: (allowed_signers: ..., require: ...)` followed while a reader runs
+/// (the console, `tail --follow`): they are inputs of every verdict, like the `allowed_signers`
+/// content the reader follows itself. One `stat` a look; the file is read only when it changed.
+#[derive(Debug, Default)]
+pub struct SigningWatch {
+    /// config.ron's [`file_stamp`] when its settings were last compared.
+    stamp: Option<(u64, i128)>,
+}
+
+impl SigningWatch {
+    /// Take up a change of config.ron's signature settings into `trust`: whether they changed
+    /// (then what was read must be read again from the start, as a restart would). A config
+    /// that no longer parses changes nothing (logged): the reader keeps what it started with.
+    pub fn refresh(&mut self, trust: &mut super::Trust) -> bool {
+        let Some(path) = config_dir().map(|d| d.join("config.ron")) else {
+            return false;
+        };
+        let stamp = file_stamp(&path);
+        if stamp == self.stamp {
+            return false;
+        }
+        self.stamp = stamp;
+        match load_config() {
+            Ok((c, _)) => apply_signing(trust, &c.signing.unwrap_or_default()),
+            Err(e) => {
+                tracing::warn!(error = %e, "config.ron does not parse; its signature settings stay as they were");
+                false
+            }
+        }
+    }
+}
+
 /// The config file's text, strictly: every error as `file:line:col: message`, one a line.
 pub fn parse_config(file: &str, text: &str) -> Result<Config, String> {
     let config: Config = crate::domain::ron_input::parse_ron_strict(text).map_err(|ds| {

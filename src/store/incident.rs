@@ -895,6 +895,8 @@ pub struct Incident {
     pub link_broken: bool,
     source: Source,
     view: View,
+    /// Read again from the start ([`Incident::retrust`]): the next update replaces the view.
+    reset_next: bool,
 }
 
 impl std::ops::Deref for Incident {
@@ -919,6 +921,7 @@ impl Incident {
             link_broken: false,
             source,
             view: View::new(id),
+            reset_next: false,
         };
         // Records are inserted as they are parsed, a few thousand at a time, and derived once at
         // the end: a long log is never held whole as parsed records beside the fold's copy.
@@ -953,9 +956,20 @@ impl Incident {
         memory_hash(&self.source.memory)
     }
 
+    /// Read again from the start under `store`'s signature policy (it changed: the config's
+    /// `signing:`), as a fresh open would judge every signature; the next [`Incident::refresh`]
+    /// replaces the view and returns only records it did not hold, so nothing is printed twice.
+    pub fn retrust(&mut self, store: &Store) {
+        self.source.save_seen();
+        self.source = Source::new(store, &self.id);
+        self.reset_next = true;
+    }
+
     /// One reconcile pass: returns the events that were new (in arrival order).
     pub fn refresh(&mut self, now: Millis) -> Vec<Event> {
-        let fresh = self.view.apply(self.source.poll(now));
+        let mut update = self.source.poll(now);
+        update.reset |= std::mem::take(&mut self.reset_next);
+        let fresh = self.view.apply(update);
         fresh.iter().filter_map(|k| self.view.state.event(k).cloned()).collect()
     }
 }

@@ -230,7 +230,8 @@ pub fn load_trust(path: &Path, follow: bool, kept: Option<&Path>) -> crate::doma
                     crate::domain::trust::note_kept_owner(&mut a, &parse(&old));
                 }
             }
-            (a.note, a.unaccepted) = keep_trust_copy(kept, &bytes, &a);
+            let pending = keep_trust_copy(kept, &bytes, &a);
+            (a.note, a.unaccepted, a.accepted) = (pending.note, pending.brought, pending.accepted.map(Box::new));
             a
         }
         (Ok(bytes), None) => parse(&bytes),
@@ -258,37 +259,47 @@ pub fn load_trust(path: &Path, follow: bool, kept: Option<&Path>) -> crate::doma
     }
 }
 
+/// A key change of the file in force against this host's kept copy, not accepted yet.
+#[derive(Default)]
+struct Pending {
+    /// What changed and how to accept it.
+    note: Option<String>,
+    /// Each key the change brought in (not in the copy for that person), with the note.
+    brought: Vec<(String, String)>,
+    /// The kept copy, parsed: what this host accepted last.
+    accepted: Option<crate::domain::signing::AllowedSigners>,
+}
+
 /// Update this host's copy of the shared `allowed_signers` with `bytes` (parsed: `now`), unless a
 /// principal's key was replaced, removed or added against the copy: then the copy stays as it
-/// was (so every later read says so again, on every output) and the returned note says what
-/// changed and how to accept it.
-/// Also returned: each key a change brought in (not in the copy for that person), with the note.
-fn keep_trust_copy(
-    kept: &Path,
-    bytes: &[u8],
-    now: &crate::domain::signing::AllowedSigners,
-) -> (Option<String>, Vec<(String, String)>) {
+/// was (so every later read says so again, on every output) and the change is returned.
+fn keep_trust_copy(kept: &Path, bytes: &[u8], now: &crate::domain::signing::AllowedSigners) -> Pending {
     use crate::domain::{signing::AllowedSigners, trust};
     let old = read_allowed_signers(kept, false).ok();
     if old.as_deref() == Some(bytes) {
-        return (None, Vec::new());
+        return Pending::default();
     }
     if let Some(old) = &old {
-        let changes = trust::key_changes(&AllowedSigners::parse(&String::from_utf8_lossy(old)), now);
+        let old = AllowedSigners::parse(&String::from_utf8_lossy(old));
+        let changes = trust::key_changes(&old, now);
         if let Some(note) = trust::changed_note(&changes, &kept.display().to_string()) {
             let brought: Vec<(String, String)> = changes
                 .iter()
                 .flat_map(|c| c.new.iter().filter(|k| !c.old.contains(k)))
                 .map(|k| (k.clone(), note.clone()))
                 .collect();
-            return (Some(note), brought);
+            return Pending {
+                note: Some(note),
+                brought,
+                accepted: Some(old),
+            };
         }
     }
     if let Some(dir) = kept.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
     let _ = fsutil::write_atomic(kept, bytes, Sharing::private());
-    (None, Vec::new())
+    Pending::default()
 }
 
 /// The bytes of an `allowed_signers` file, read as [`load_allowed_signers`] says.

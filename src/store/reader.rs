@@ -738,7 +738,8 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
 /// Check a `Signed` record: its head is the line just before it (as read, so an edit of that
 /// line is caught), and its SSHSIG over the head is valid and made by a key `allowed_signers`
 /// allows for this log's writer. Valid: the unbroken stretch of chain up to the head is signed.
-/// Otherwise a problem and a mark: "signature does not match".
+/// Otherwise a problem and a mark: "signature does not match", or — refused only because of a
+/// key change this host has not accepted — "signature awaits acceptance".
 fn check_signature(
     cursor: &Cursor,
     ctx: &Ctx,
@@ -748,14 +749,27 @@ fn check_signature(
     line_no: u64,
     batch: &mut Batch,
 ) {
+    let mismatch = |why: String| format!("signature does not match: {why}");
     let verdict = if cursor.prev_line.as_deref() != Some(s.head.as_str()) || e.prev != s.head {
-        Err(SigError::WrongHead.to_string())
+        Err(mismatch(SigError::WrongHead.to_string()))
     } else {
         match checked {
             // No allowed_signers file at all: nothing to check against, so nothing is signed
             // (and nothing is wrong); `verify` says so.
             Err(SigError::NoTrust(_)) => return,
-            r => r.map_err(|err| err.to_string()),
+            // Refused only because of a key change this host has not accepted: the record is
+            // intact, so it is not called a mismatch (as `verify` says: pending acceptance).
+            Err(err)
+                if ctx.trust.refused_by_pending_change(&err, |a| {
+                    crate::domain::signing::check_signed(a, ctx.log, &e.by, s, e.wall)
+                }) =>
+            {
+                Err(format!(
+                    "signature awaits acceptance of the allowed_signers change: {}",
+                    err.pending_reason()
+                ))
+            }
+            r => r.map_err(|err| mismatch(err.to_string())),
         }
     };
     match verdict {
@@ -768,7 +782,6 @@ fn check_signature(
         }),
         Ok(_) => {}
         Err(why) => {
-            let why = format!("signature does not match: {why}");
             batch.problems.push(Problem::new(ctx.rel, Some(line_no), why.clone()));
             batch.marks.push((cursor.log.clone(), e.seq, why));
         }

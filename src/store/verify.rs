@@ -28,6 +28,12 @@ pub struct Report {
     pub signing: Vec<LogSigning>,
     /// Lines of the allowed_signers file in force that were skipped: `file:line: why`.
     pub trust_skipped: Vec<String>,
+    /// Signatures that count for nothing only because `allowed_signers` changed keys against
+    /// the copy this host accepted (`file:line: what`): the records are intact, the trust
+    /// change awaits acceptance. Not tampering.
+    pub pending: Vec<String>,
+    /// The change awaiting acceptance (who, which line, how to accept), when there is one.
+    pub pending_change: Option<String>,
 }
 
 /// What signatures vouch for in one log.
@@ -43,6 +49,9 @@ pub struct LogSigning {
     pub signer: Option<(String, String)>,
     /// `line N: why` for each signature that does not check out.
     pub bad: Vec<String>,
+    /// `line N: why` for each signature that counts for nothing only until a key change of
+    /// `allowed_signers` is accepted (see [`Report::pending`]).
+    pub pending: Vec<String>,
     /// Signed with this key, but there is no `allowed_signers` file to check it against.
     pub unchecked: Option<String>,
     /// Valid signatures made before signatures named their log (over the head alone): a copy of
@@ -63,9 +72,18 @@ impl LogSigning {
                 self.records
             );
         }
+        if let Some(first) = self.pending.first() {
+            return format!(
+                "{log}: {} signature(s) await acceptance of the allowed_signers change ({}); {} of {} record(s) covered by a counted one",
+                self.pending.len(),
+                sanitize(first),
+                self.covered,
+                self.records
+            );
+        }
         if let (None, Some(fp)) = (&self.signer, &self.unchecked) {
             return format!(
-                "{log}: signed with {} but not checked: no allowed_signers file ({} record(s))",
+                "{log}: signed with {} but not checked: no allowed_signers file, or one that lists no keys ({} record(s))",
                 sanitize(fp),
                 self.records
             );
@@ -116,7 +134,11 @@ pub fn verify(store: &Store, id: &str) -> Report {
     let mut seen: HashMap<String, Seen> = HashMap::new();
     let trust = store.allowed_signers();
     let trust_path = store.allowed_signers_path();
-    report.trust_skipped.extend(trust.note.clone());
+    if trust.accepted.is_some() {
+        report.pending_change = trust.note.clone();
+    } else {
+        report.trust_skipped.extend(trust.note.clone());
+    }
     for (n, why) in &trust.skipped {
         report
             .trust_skipped
@@ -237,6 +259,18 @@ pub fn verify(store: &Store, id: &str) -> Report {
                                 Ok(None)
                             }
                             Ok(v) => Ok(Some(v)),
+                            Err(x)
+                                if trust.refused_by_pending_change(&x, |a| {
+                                    crate::domain::signing::check_signed(a, &signing.log, &writer, sig, e.wall)
+                                }) =>
+                            {
+                                let why = x.pending_reason();
+                                report.pending.push(format!(
+                                    "{rel}:{line_no}: the signature counts for nothing here until the change is accepted: {why}"
+                                ));
+                                signing.pending.push(format!("line {line_no}: {why}"));
+                                Ok(None)
+                            }
                             Err(x) => Err(x.to_string()),
                         };
                         match verdict {
@@ -330,7 +364,15 @@ pub fn verify(store: &Store, id: &str) -> Report {
     let required = store.trust.require || header_requires_signatures(store, id);
     if required {
         for l in &report.signing {
-            if l.covered < l.records {
+            if l.covered < l.records && l.bad.is_empty() && !l.pending.is_empty() {
+                // Records the accepted copy would count as signed: not applied, yet not tampered.
+                report.pending.push(format!(
+                    "{id}/{EVENTS_DIR}/{}{LOG_EXT}: {} of {} record(s) carry no counted signature while the change awaits acceptance, and this incident requires them (not applied until then)",
+                    sanitize(&l.log),
+                    l.records - l.covered,
+                    l.records
+                ));
+            } else if l.covered < l.records {
                 report.errors.push(format!(
                     "{id}/{EVENTS_DIR}/{}{LOG_EXT}: {} of {} record(s) carry no valid SSH signature, and this incident requires them (not applied)",
                     sanitize(&l.log),

@@ -448,24 +448,40 @@ impl<'s> LogWriter<'s> {
                 r => r.map(|_| ()),
             };
             checked.map_err(|e| {
+                use crate::domain::signing::SigError;
                 let why = if required {
                     "signatures are required and yours would be refused"
                 } else {
                     "every reader would call your signature tampering"
                 };
-                // A key listed for other namespaces needs its namespaces fixed, not a second line.
-                let fix = match &e {
-                    crate::domain::signing::SigError::WrongNamespace(..) => String::new(),
-                    _ => format!(
-                        "; add a line `{} {}`",
-                        self.identity.writer.name,
+                let path = self.store.allowed_signers_path();
+                let name = &self.identity.writer.name;
+                let expired = crate::domain::trust::expired_refusal(trust, signer.public_key(), name, &writer, wall);
+                match (&e, expired) {
+                    // A rotated-out key: another line for it would undo the rotation.
+                    (SigError::Expired(_), Some(said)) => {
+                        StoreError::Refused(format!("{why}: {said} (in {}); nothing written", path.display()))
+                    }
+                    // The line is there; what is missing is this host's acceptance of the change
+                    // that brought it (the change's note says how to accept).
+                    (SigError::Unaccepted(fp, note), _) => StoreError::Refused(format!(
+                        "{why}: your key {fp} came with a change to {} that this host has not accepted, so no reader here counts it yet: {note}. Once it is accepted, write again; nothing written",
+                        path.display()
+                    )),
+                    // A key listed for other namespaces needs its namespaces fixed, and one on a
+                    // skipped line needs that line fixed (its reason says how), not a second line.
+                    (SigError::WrongNamespace(..), _) => {
+                        StoreError::Refused(format!("{why}: {e} (in {}); nothing written", path.display()))
+                    }
+                    _ if trust.skipped_has(signer.public_key()) => {
+                        StoreError::Refused(format!("{why}: {e} (in {}); nothing written", path.display()))
+                    }
+                    _ => StoreError::Refused(format!(
+                        "{why}: {e} (in {}; add a line `{name} {}`); nothing written",
+                        path.display(),
                         signer.public_key().to_openssh().unwrap_or_default()
-                    ),
-                };
-                StoreError::Refused(format!(
-                    "{why}: {e} (in {}{fix}); nothing written",
-                    self.store.allowed_signers_path().display(),
-                ))
+                    )),
+                }
             })?;
         }
         Ok(event::Signed {

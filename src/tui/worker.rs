@@ -88,8 +88,8 @@ pub struct Worker {
     backend: watch::Backend,
     /// The responder's hooks, run on their own thread after this install's writes.
     hooks: Option<std::sync::Arc<crate::hooks::run::Runner>>,
-    /// config.ron's (size, mtime) when its signature settings were last compared.
-    config_stamp: Option<(u64, i128)>,
+    /// config.ron's signature settings, followed.
+    signing_watch: crate::store::config::SigningWatch,
     /// The open incident was read again from the start: its next update replaces the view.
     reset_next: bool,
     /// The signature policy the board's rows were made under ([`summary::trust_key`]).
@@ -106,12 +106,7 @@ type TrustStamps = [Option<(u64, i128)>; 2];
 /// read or drawn unless they changed). The shared allowed_signers is under the watched root.
 const TRUST_EVERY: Duration = Duration::from_secs(2);
 
-fn stamp(path: &std::path::Path) -> Option<(u64, i128)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path)
-        .ok()
-        .map(|m| (m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128))
-}
+use crate::store::config::file_stamp as stamp;
 
 impl Worker {
     pub fn new(
@@ -137,7 +132,7 @@ impl Worker {
             why: None,
             backend: watch::notify_backend,
             hooks: None,
-            config_stamp: None,
+            signing_watch: crate::store::config::SigningWatch::default(),
             reset_next: false,
             trust_watch: [None, None],
             board_trust: None,
@@ -323,35 +318,13 @@ impl Worker {
     /// up and the open incident is read again from the start, as a restart would read it. A
     /// config that no longer parses changes nothing (the console keeps what it started with).
     fn refresh_config_trust(&mut self) {
-        let Some(path) = crate::store::config::config_dir().map(|d| d.join("config.ron")) else {
-            return;
-        };
-        let stamp = stamp(&path);
-        if stamp == self.config_stamp {
-            return;
-        }
-        self.config_stamp = stamp;
-        let config = match crate::store::config::load_config() {
-            Ok((c, _)) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "config.ron does not parse; its signature settings stay as they were");
-                return;
-            }
-        };
-        let signing = config.signing.unwrap_or_default();
-        let allowed = signing
-            .allowed_signers
-            .as_ref()
-            .map(|p| crate::signer::expand_home(&p.to_string_lossy()));
-        if signing.require == self.store.trust.require && allowed == self.store.trust.allowed_signers {
+        if !self.signing_watch.refresh(&mut self.store.trust) {
             return;
         }
         tracing::info!(
-            require = signing.require,
+            require = self.store.trust.require,
             "the config's signature settings changed; reading again"
         );
-        self.store.trust.require = signing.require;
-        self.store.trust.allowed_signers = allowed;
         for t in self.board.values_mut() {
             t.hot = None;
             t.scan = None;

@@ -101,16 +101,25 @@ pub fn wrap_hanging(text: &str, first: usize, rest: usize) -> Vec<String> {
         }
         fresh = false;
         if ww > width.saturating_sub(w) {
-            // Broken at the edge only, no space put in.
-            for c in word.chars() {
-                let cw = c.width().unwrap_or(0);
-                if w + cw > width && w > 0 {
-                    out.push(std::mem::take(&mut line));
+            // A path breaks after a `/` where one fits (`…/warroom/trust/` then the file name),
+            // else at the edge; no space is put in.
+            for piece in word.split_inclusive('/') {
+                let pw = text_width(piece);
+                if w + pw > width && !line.trim_start().is_empty() && pw <= rest {
+                    out.push(std::mem::take(&mut line).trim_end().to_string());
                     width = rest;
                     w = 0;
                 }
-                line.push(c);
-                w += cw;
+                for c in piece.chars() {
+                    let cw = c.width().unwrap_or(0);
+                    if w + cw > width && w > 0 {
+                        out.push(std::mem::take(&mut line));
+                        width = rest;
+                        w = 0;
+                    }
+                    line.push(c);
+                    w += cw;
+                }
             }
         } else {
             line.push_str(word);
@@ -1510,6 +1519,25 @@ mod tests {
         let joined: String = lines.iter().map(|l| l.trim_start()).collect::<Vec<_>>().join("");
         assert!(joined.contains(path), "{joined}");
         assert_eq!(wrap_hanging("aa bb cc dd", 5, 3), vec!["aa bb", "cc", "dd"]);
+    }
+
+    #[test]
+    fn a_path_longer_than_the_line_breaks_after_a_slash_not_mid_name() {
+        let kept = "/home/alice/.local/state/warroom/trust/6a5d3dfe9d927f83.allowed_signers";
+        let text = format!("accept it by deleting this host's copy {kept}; otherwise restore the file");
+        let lines = wrap_hanging(&text, 48, 48);
+        assert!(lines.iter().all(|l| text_width(l) <= 48), "{lines:?}");
+        assert!(lines.iter().any(|l| l.ends_with("/warroom/trust/")), "{lines:?}");
+        assert!(
+            lines.iter().any(|l| l.starts_with("6a5d3dfe9d927f83.allowed_signers;")),
+            "{lines:?}"
+        );
+        // Nothing lost or put in: a line ending in `/` continues the path on the next.
+        let joined: String = lines
+            .iter()
+            .map(|l| if l.ends_with('/') { l.clone() } else { format!("{l} ") })
+            .collect();
+        assert_eq!(joined.trim_end(), text);
     }
 
     #[test]
