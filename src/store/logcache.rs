@@ -111,6 +111,8 @@ pub fn trust_key(t: &crate::domain::signing::AllowedSigners) -> [u8; 32] {
     field(&mut h, t.digest.as_bytes());
     field(&mut h, format!("{:?}", t.unaccepted).as_bytes());
     field(&mut h, format!("{:?}", t.shared_keys).as_bytes());
+    // A verdict refused only by an unaccepted change is worded against the accepted copy.
+    field(&mut h, t.accepted.as_ref().map_or("", |a| a.digest.as_str()).as_bytes());
     *h.finalize().as_bytes()
 }
 
