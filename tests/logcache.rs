@@ -232,7 +232,14 @@ fn a_second_run_takes_the_log_from_the_cache_and_an_edit_misses() {
     let (first, r) = run(&dir, &state, &none, true);
     assert_eq!(first, plain);
     assert_eq!(r.cached_records(), 0, "nothing cached yet");
-    assert_eq!(walk(&state.join("logcache")).len(), 1, "one entry for the one log");
+    let entries = walk(&state.join("logcache"));
+    assert_eq!(entries.len(), 1, "one entry for the one log");
+    // Every teammate's records are in it: readable by this user alone, whatever the umask.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&entries[0]), 0o600);
+    assert_eq!(mode(entries[0].parent().unwrap()), 0o700);
+    assert_eq!(mode(&state.join("logcache")), 0o700);
     append(&dir, 0, 3, &mut stamp);
     let (plain, _) = run(&dir, &state, &none, false);
     let (cached, r) = run(&dir, &state, &none, true);

@@ -22,6 +22,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::domain::event::{self, Body, Event, Note, Signed};
@@ -230,14 +231,33 @@ impl LogCache {
 
     /// A recorder for a new entry of `log` (`None` if the folder cannot be made).
     pub fn recorder(&self, log: &str, trust: &[u8; 32]) -> Option<Recorder> {
-        std::fs::create_dir_all(&self.dir).ok()?;
+        // The entries hold every teammate's records: no more readable than the logs are to
+        // this user (folders 0700, files 0600), whatever the umask.
+        if let Some(parent) = self.dir.parent() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .ok()?;
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .ok()?;
+        sweep(&self.dir);
         let dest = self.path(log);
         // Two readers of one log in one process (the console's board and open incident) each
         // write their own file; the last rename wins, both complete.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tmp = self.dir.join(format!(".{log}.{}.{n}.tmp", std::process::id()));
-        let out = File::create(&tmp).ok()?;
+        let out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .ok()?;
         Some(Recorder {
             tmp,
             dest,
@@ -343,6 +363,29 @@ impl Drop for Recorder {
     fn drop(&mut self) {
         // Finished: already renamed (this fails harmlessly). Dropped: the half entry goes.
         let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+/// A half-written entry older than this was left by a process that was killed (an SSH drop
+/// during a first open): removed when the next entry of that incident is written.
+const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(3600);
+
+fn sweep(dir: &Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with('.') && name.ends_with(".tmp")) {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TMP);
+        if old {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 

@@ -526,9 +526,15 @@ fn read_text(
         };
         buf.extend_from_slice(&chunk[..n]);
         ctx.at_eof = pos + buf.len() as u64 >= len;
+        let found = (batch.problems.len(), batch.marks.len(), batch.preferred.len());
         let used = consume(cursor, &ctx, &buf, pos, batch);
         if let Some(r) = &mut cursor.recorder {
             r.consumed(&buf[..used]);
+        }
+        if found != (batch.problems.len(), batch.marks.len(), batch.preferred.len()) {
+            // Something wrong in this log: no entry this time (see `logcache`), so stop
+            // encoding its records now rather than at its end.
+            cursor.recorder = None;
         }
         if let Some(sink) = sink {
             if batch.events.len() >= STREAM_EVENTS {
