@@ -263,3 +263,48 @@ fn a_second_run_takes_the_log_from_the_cache_and_an_edit_misses() {
     assert_eq!(cached, plain);
     assert_eq!(r.cached_records(), 0);
 }
+
+/// A log with a problem past its first MiB: the entry keeps the clean stretch read before it
+/// (up to the last whole chunk read clean), the rest is read — and its problem reported — on
+/// every open, and the entry is not rewritten to go past the problem.
+#[test]
+fn a_problem_late_in_a_long_log_keeps_the_clean_stretch_before_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(INCIDENT);
+    let state = tmp.path().join("state");
+    fs::create_dir_all(dir.join("events")).unwrap();
+    let mut stamp = 0;
+    // About 2.5 MiB: three chunks of the reader's 1 MiB.
+    append(&dir, 0, 9_000, &mut stamp);
+    let path = log_path(&dir, 0);
+    let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+    f.write_all(b"not a record\n").unwrap();
+    drop(f);
+    append(&dir, 0, 10, &mut stamp);
+    let none = std::collections::BTreeMap::new();
+    let (plain, _) = run(&dir, &state, &none, false);
+    assert!(plain.contains("skipped"), "the bad line is reported");
+    let (first, r) = run(&dir, &state, &none, true);
+    assert_eq!(first, plain);
+    assert_eq!(r.cached_records(), 0);
+    let (second, r) = run(&dir, &state, &none, true);
+    assert_eq!(second, plain, "the problem is reported from the log again");
+    let cached = r.cached_records();
+    assert!(
+        cached > 3_000 && cached < 9_000,
+        "the clean chunks came from the cache: {cached}"
+    );
+    let size = |p: &Path| fs::metadata(p).unwrap().modified().unwrap();
+    let entry = walk(&state.join("logcache"))[0].clone();
+    let written = size(&entry);
+    append(&dir, 0, 4_000, &mut stamp);
+    let (plain, _) = run(&dir, &state, &none, false);
+    let (third, r) = run(&dir, &state, &none, true);
+    assert_eq!(third, plain);
+    assert_eq!(r.cached_records(), cached, "the same stretch from the cache");
+    assert_eq!(
+        size(&entry),
+        written,
+        "an entry that ends at a problem is not rewritten"
+    );
+}

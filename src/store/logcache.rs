@@ -62,6 +62,9 @@ pub struct Position {
     pub last_good: (u64, String),
     /// Signed stretches found in it: (from, to, principal, fingerprint).
     pub signed: Vec<(u64, u64, String, String)>,
+    /// The entry ends where the reading found the log's first problem: reading on from it finds
+    /// that problem again, so the entry is not rewritten to cover more.
+    pub ends_at_problem: bool,
 }
 
 /// What an entry must match to be used.
@@ -92,8 +95,24 @@ pub struct Recorder {
     pub prefix: blake3::Hasher,
     hashed: u64,
     records: u64,
+    /// Bytes written to `tmp`.
+    written: u64,
     frame: Vec<u8>,
     key: Vec<u8>,
+    /// The last point at which everything read was clean (taken once per chunk read), to end
+    /// the entry at when a problem turns up after it.
+    checkpoint: Option<Checkpoint>,
+    /// How much of the log the entry it continues already covered.
+    base_len: u64,
+}
+
+struct Checkpoint {
+    written: u64,
+    records: u64,
+    mac: blake3::Hasher,
+    prefix: blake3::Hasher,
+    hashed: u64,
+    position: Position,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -266,8 +285,11 @@ impl LogCache {
             prefix: blake3::Hasher::new(),
             hashed: 0,
             records: 0,
+            written: 0,
             frame: Vec::new(),
             key: self.key(log, trust),
+            checkpoint: None,
+            base_len: 0,
         })
     }
 }
@@ -308,6 +330,49 @@ impl Recorder {
     pub fn continue_from(&mut self, prefix: blake3::Hasher, len: u64) {
         self.prefix = prefix;
         self.hashed = len;
+        self.base_len = len;
+    }
+
+    /// Everything read so far was clean, and the reader stands at `pos`.
+    pub fn checkpoint(&mut self, pos: Position) {
+        if self.hashed != pos.len {
+            return;
+        }
+        self.checkpoint = Some(Checkpoint {
+            written: self.written,
+            records: self.records,
+            mac: self.mac.clone(),
+            prefix: self.prefix.clone(),
+            hashed: self.hashed,
+            position: pos,
+        });
+    }
+
+    /// A problem turned up: end the entry at the last clean point, if it covers more than the
+    /// entry it continues.
+    /// `problem`: a problem was found (not only a last line still settling).
+    pub fn finish_at_checkpoint(mut self, problem: bool) {
+        let Some(mut cp) = self.checkpoint.take() else { return };
+        if cp.position.len <= self.base_len {
+            return;
+        }
+        let Some(out) = self.out.take() else { return };
+        let Ok(file) = out.into_inner() else { return };
+        if file.set_len(cp.written).is_err() {
+            return;
+        }
+        let mut file = file;
+        if file.seek(SeekFrom::End(0)).is_err() {
+            return;
+        }
+        self.out = Some(BufWriter::new(file));
+        self.written = cp.written;
+        self.records = cp.records;
+        self.mac = cp.mac;
+        self.prefix = cp.prefix;
+        self.hashed = cp.hashed;
+        cp.position.ends_at_problem = problem;
+        self.finish(&cp.position);
     }
 
     /// One record read (`line`: its line, without the newline).
@@ -329,6 +394,7 @@ impl Recorder {
 
     fn write(&mut self, bytes: &[u8]) {
         self.mac.update(bytes);
+        self.written += bytes.len() as u64;
         if let Some(out) = &mut self.out {
             if out.write_all(bytes).is_err() {
                 self.out = None; // a full disk: no entry this time
@@ -413,6 +479,7 @@ fn write_position(t: &mut Vec<u8>, p: &Position) {
     put_u64(t, p.last_record.2);
     put_u64(t, p.last_good.0);
     put_str(t, &p.last_good.1);
+    t.push(u8::from(p.ends_at_problem));
     put_u64(t, p.signed.len() as u64);
     for (from, to, principal, fingerprint) in &p.signed {
         put_u64(t, *from);
@@ -429,6 +496,11 @@ fn read_position(d: &mut Dec) -> Option<Position> {
     let prev_line = d.string()?;
     let last_record = (d.u64()?, d.string()?, d.u64()?);
     let last_good = (d.u64()?, d.string()?);
+    let ends_at_problem = match d.u8()? {
+        0 => false,
+        1 => true,
+        _ => return None,
+    };
     let n = d.u64()?;
     let mut signed = Vec::new();
     for _ in 0..n {
@@ -442,6 +514,7 @@ fn read_position(d: &mut Dec) -> Option<Position> {
         last_record,
         last_good,
         signed,
+        ends_at_problem,
     })
 }
 

@@ -447,7 +447,9 @@ impl IncidentReader {
             };
             match cache.load(&expect, &mut file, len) {
                 Some(hit) => {
-                    let recorder = (len - hit.position.len >= cache.min_new())
+                    // An entry that ends where a problem was found is not extended: reading on
+                    // from it finds the same problem.
+                    let recorder = (len - hit.position.len >= cache.min_new() && !hit.position.ends_at_problem)
                         .then(|| cache.recorder(&cursor.log, &self.trust_key))
                         .flatten();
                     self.cached_records += restore(cursor, hit, recorder, batch, sink);
@@ -469,34 +471,39 @@ impl IncidentReader {
                 now,
                 mtime,
             };
-            read_text(cursor, &mut file, ctx, batch, sink);
+            read_text(cursor, &mut file, ctx, batch, sink, before.3);
         }
         if let Some(recorder) = cursor.recorder.take() {
-            // Only a stretch whose reading found nothing wrong is kept (see `logcache`).
-            let clean = (batch.problems.len(), batch.marks.len(), batch.preferred.len())
-                == (before.0, before.1, before.2)
-                && !cursor.tainted
-                && cursor.repeats.is_empty()
-                && cursor.pending_bad.is_none()
-                && !cursor.skipping;
-            if let (true, Some(prev_line), Some(last_record), Some(last_good)) =
-                (clean, &cursor.prev_line, &cursor.last_record, &cursor.last_good)
-            {
-                recorder.finish(&super::logcache::Position {
-                    len: cursor.offset,
-                    line: cursor.line,
-                    intact_from: cursor.intact_from,
-                    prev_line: prev_line.clone(),
-                    last_record: last_record.clone(),
-                    last_good: last_good.clone(),
-                    signed: batch.signed[before.3..]
-                        .iter()
-                        .map(|r| (r.from, r.to, r.principal.clone(), r.fingerprint.clone()))
-                        .collect(),
-                });
+            // Only a stretch whose reading found nothing wrong is kept (see `logcache`): the
+            // whole log, or what was read before the first problem or a last line settling.
+            let problem = (batch.problems.len(), batch.marks.len(), batch.preferred.len())
+                != (before.0, before.1, before.2)
+                || cursor.tainted
+                || !cursor.repeats.is_empty()
+                || cursor.skipping;
+            match position(cursor, &batch.signed[before.3..]) {
+                Some(pos) if !problem && cursor.pending_bad.is_none() => recorder.finish(&pos),
+                _ => recorder.finish_at_checkpoint(problem),
             }
         }
     }
+}
+
+/// Where the reader stands in `cursor`'s log, for the log cache (`None` before any record).
+fn position(cursor: &Cursor, signed: &[SignedRange]) -> Option<super::logcache::Position> {
+    Some(super::logcache::Position {
+        len: cursor.offset,
+        line: cursor.line,
+        intact_from: cursor.intact_from,
+        prev_line: cursor.prev_line.clone()?,
+        last_record: cursor.last_record.clone()?,
+        last_good: cursor.last_good.clone()?,
+        signed: signed
+            .iter()
+            .map(|r| (r.from, r.to, r.principal.clone(), r.fingerprint.clone()))
+            .collect(),
+        ends_at_problem: false,
+    })
 }
 
 /// Read `cursor`'s log from its offset (where `file` stands) to its end, consuming complete
@@ -507,6 +514,7 @@ fn read_text(
     mut ctx: Ctx,
     batch: &mut Batch,
     sink: &mut Option<&mut dyn FnMut(Vec<Event>)>,
+    signed_from: usize,
 ) {
     let rel = ctx.rel;
     let len = ctx.len;
@@ -532,9 +540,17 @@ fn read_text(
             r.consumed(&buf[..used]);
         }
         if found != (batch.problems.len(), batch.marks.len(), batch.preferred.len()) {
-            // Something wrong in this log: no entry this time (see `logcache`), so stop
-            // encoding its records now rather than at its end.
-            cursor.recorder = None;
+            // Something wrong in this log: its entry ends at the last clean point (see
+            // `logcache`); stop encoding its records now rather than at its end.
+            if let Some(r) = cursor.recorder.take() {
+                r.finish_at_checkpoint(true);
+            }
+        } else if cursor.recorder.is_some() && !cursor.skipping && cursor.repeats.is_empty() && !cursor.tainted {
+            if let Some(pos) = position(cursor, &batch.signed[signed_from..]) {
+                if let Some(r) = &mut cursor.recorder {
+                    r.checkpoint(pos);
+                }
+            }
         }
         if let Some(sink) = sink {
             if batch.events.len() >= STREAM_EVENTS {
