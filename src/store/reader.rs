@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use super::{fsutil, writer_of_log, EVENTS_DIR, LOG_EXT};
 use std::sync::Arc;
 
-use crate::domain::event::{self, Body, Event, Signed, MAX_LINE};
+use crate::domain::event::{self, Body, Event, LogNames, Name, Signed, MAX_LINE};
 use crate::domain::signing::{AllowedSigners, SigError, NS_EVENT};
 use crate::domain::time::Millis;
 use crate::domain::Problem;
@@ -32,9 +32,10 @@ pub const STREAM_EVENTS: usize = 4096;
 
 #[derive(Debug, Default)]
 struct Cursor {
-    writer: String,
-    /// `name@host.install`: the log's id.
-    log: String,
+    /// Shared by every record read from this log (see [`Name`]).
+    writer: Name,
+    /// `name@host.install`: the log's id, shared likewise.
+    log: Name,
     /// Hash of the last line consumed (`None`: at the start, where the genesis hash is due).
     prev_line: Option<String>,
     /// Hash of the last record of this writer consumed, and its seq and line.
@@ -240,7 +241,7 @@ impl IncidentReader {
                     return None;
                 }
                 let (seq, hash, _) = c.last_record.clone()?;
-                Some((c.log.clone(), SeenHead { seq, hash }))
+                Some((c.log.to_string(), SeenHead { seq, hash }))
             })
             .collect()
     }
@@ -377,8 +378,8 @@ impl IncidentReader {
         if !meta.is_file() {
             return;
         }
-        let writer = writer_of_log(name).unwrap_or_default();
-        let log = name.trim_end_matches(LOG_EXT).to_string();
+        let writer = writer_of_log(name).unwrap_or_default().into();
+        let log = name.trim_end_matches(LOG_EXT).into();
         let cursor = self.cursors.entry(name.to_string()).or_insert_with(|| Cursor {
             writer,
             log,
@@ -415,7 +416,10 @@ impl IncidentReader {
         if file.seek(SeekFrom::Start(cursor.offset)).is_err() {
             return;
         }
-        let log = cursor.log.clone();
+        let names = LogNames {
+            log: cursor.log.clone(),
+            writer: cursor.writer.clone(),
+        };
         let mut pos = cursor.offset; // file position of buf[0]
         let mut buf: Vec<u8> = Vec::new();
         let mut chunk = vec![0u8; READ_CHUNK];
@@ -434,11 +438,12 @@ impl IncidentReader {
             let at_eof = pos + buf.len() as u64 >= len;
             let ctx = Ctx {
                 rel: &rel,
-                log: &log,
+                log: &names.log,
+                names: &names,
                 incident: &self.id,
                 trust: &self.trust.1,
                 cache: self.sig_cache.as_ref(),
-                remembered: self.remembered.get(&cursor.log),
+                remembered: self.remembered.get(cursor.log.as_str()),
                 len,
                 at_eof,
                 now,
@@ -467,6 +472,8 @@ struct Ctx<'a> {
     rel: &'a str,
     /// The log's id (`name@host.install`), from its file name.
     log: &'a str,
+    /// The log's and its writer's names, for every record parsed from it to share.
+    names: &'a LogNames,
     incident: &'a str,
     trust: &'a AllowedSigners,
     cache: Option<&'a super::sigcache::SigCache>,
@@ -520,8 +527,7 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         e.by, cursor.writer
                     ),
                 )),
-                Ok(mut e) => {
-                    e.log = cursor.log.clone();
+                Ok(e) => {
                     let (follows, clean) = check_chain(cursor, ctx, &e, &hash, line_no, batch);
                     if follows {
                         cursor.last_good = Some((e.seq, hash.clone()));
@@ -530,7 +536,7 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                             if let Some((h, v)) = cursor.repeats.remove(&prev_seq) {
                                 if h == e.prev {
                                     batch.marks.push((
-                                        cursor.log.clone(),
+                                        cursor.log.to_string(),
                                         prev_seq,
                                         format!("two versions of seq {prev_seq}: the chain vouches for the later one; the first was edited"),
                                     ));
@@ -619,7 +625,7 @@ fn check_signature(
     };
     match verdict {
         Ok(v) if e.seq > cursor.intact_from => batch.signed.push(SignedRange {
-            log: cursor.log.clone(),
+            log: cursor.log.to_string(),
             from: cursor.intact_from.max(1),
             to: e.seq - 1,
             principal: v.principal,
@@ -629,7 +635,7 @@ fn check_signature(
         Err(why) => {
             let why = format!("signature does not match: {why}");
             batch.problems.push(Problem::new(ctx.rel, Some(line_no), why.clone()));
-            batch.marks.push((cursor.log.clone(), e.seq, why));
+            batch.marks.push((cursor.log.to_string(), e.seq, why));
         }
     }
 }
@@ -653,7 +659,7 @@ fn prepare(line: &[u8], ctx: &Ctx) -> Prepared {
     let parsed = (line.len() <= MAX_LINE).then(|| {
         std::str::from_utf8(line)
             .map_err(|_| "not UTF-8".to_string())
-            .and_then(event::parse)
+            .and_then(|l| event::parse_in(l, ctx.names))
     });
     let mut learned = None;
     let verdict = match &parsed {
@@ -735,7 +741,7 @@ fn check_chain(cursor: &Cursor, ctx: &Ctx, e: &Event, hash: &str, line_no: u64, 
     let mut mark = |seq: u64, line: u64, why: String| {
         good = false;
         batch.problems.push(Problem::new(rel, Some(line), why.clone()));
-        batch.marks.push((cursor.log.clone(), seq, why));
+        batch.marks.push((cursor.log.to_string(), seq, why));
     };
     if ctx.remembered.is_some_and(|s| s.seq == e.seq && s.hash != hash) {
         mark(
