@@ -215,11 +215,11 @@ fn fill_signed(fx: &Fixture, signer: &Signer, n: usize) {
                 at: t0 + seq as i64,
                 wall: t0 + seq as i64,
                 occurred: None,
-                by: writer.clone(),
+                by: writer.as_str().into(),
                 seq,
                 prev: prev.clone(),
                 body,
-                log: log.clone(),
+                log: log.as_str().into(),
             };
             let line = event::encode(&e).expect("encode");
             prev = event::line_hash(line.as_bytes());

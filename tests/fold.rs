@@ -740,7 +740,7 @@ fn only_the_claimed_declared_counts() {
     s.apply(forged.clone());
     s.apply(real.clone());
     assert_eq!(s.title(), "(syncing)", "nothing counts before the claim is read");
-    s.set_claim(Claim::Log(real.log.clone()));
+    s.set_claim(Claim::Log(real.log.to_string()));
     assert_eq!((s.title(), s.severity(), s.commander()), ("t", Some(2), Some("alice")));
     assert_eq!(s.mode(), Some(Mode::Real));
     assert!(matches!(s.flag(&forged), Some(Flag::Refused(why)) if why.contains("not the incident's declaration")));

@@ -476,7 +476,7 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             }
             let body: Body = Corrected {
                 id: e.id.clone(),
-                log: e.log.clone(),
+                log: e.log.to_string(),
                 seq: e.seq,
                 text,
                 reason,

@@ -9,6 +9,7 @@
 use ron::value::RawValue;
 use serde::{Deserialize, Serialize};
 
+pub use super::name::Name;
 use super::phase::Phase;
 use super::playbook::Audience;
 use super::time::Millis;
@@ -30,7 +31,8 @@ pub const MAX_LINE: usize = 256 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct EventKey {
     pub at: Millis,
-    pub log: String,
+    /// Shared with the record's `log` (see [`Name`]).
+    pub log: Name,
     pub seq: u64,
 }
 
@@ -40,14 +42,16 @@ pub struct Event {
     pub at: Millis,
     pub wall: Millis,
     pub occurred: Option<Millis>,
-    pub by: String,
+    /// The writer, `name@host`: shared by the records of a log (see [`Name`]).
+    pub by: Name,
     pub seq: u64,
     pub prev: String,
     pub body: Body,
     /// The log this record sits in, `name@host.install` (the file name without `.ronl`): the unit
     /// of `seq`, of the hash chain and of "two records claim one seq". Not part of the line: the
     /// reader takes it from the file name, the writer from its own log; [`parse`] alone sets `by`.
-    pub log: String,
+    /// One allocation per log, shared by its records and their keys (see [`Name`]).
+    pub log: Name,
 }
 
 impl Event {
@@ -863,11 +867,11 @@ pub fn check_draft(body: &Body, occurred: Option<Millis>) -> Result<(), String> 
         at: MAX_TIME,
         wall: MAX_TIME,
         occurred,
-        by: format!("{}@{}", "n".repeat(32), "h".repeat(63)),
+        by: format!("{}@{}", "n".repeat(32), "h".repeat(63)).into(),
         seq: MAX_SEQ,
         prev: "0".repeat(64),
         body: body.clone(),
-        log: String::new(),
+        log: Name::default(),
     };
     encode(&probe).map(|_| ()).map_err(|e| e.to_string())
 }
@@ -903,9 +907,14 @@ pub fn encode(e: &Event) -> Result<String, EncodeError> {
 /// A line in the writer's canonical form is read by the fast reader ([`super::line_de`]);
 /// anything else, and every error, by `ron` (so its messages and `line:col` stay).
 pub fn parse(line: &str) -> Result<Event, String> {
+    parse_named(line, None)
+}
+
+/// [`parse`], with the record's names taken from `names` where they match (see [`parse_in`]).
+fn parse_named(line: &str, names: Option<&LogNames>) -> Result<Event, String> {
     match super::line_de::from_str(line) {
-        Ok(env) => finish(line, env),
-        Err(_) => parse_with_ron(line),
+        Ok(env) => finish(line, env, names),
+        Err(_) => parse_with_ron_named(line, names),
     }
 }
 
@@ -913,12 +922,16 @@ pub fn parse(line: &str) -> Result<Event, String> {
 /// hold the two readers to one rule.
 #[doc(hidden)]
 pub fn parse_fast(line: &str) -> Option<Result<Event, String>> {
-    super::line_de::from_str(line).ok().map(|env| finish(line, env))
+    super::line_de::from_str(line).ok().map(|env| finish(line, env, None))
 }
 
 /// [`parse`] by `ron` alone (the reference the fast reader is held to).
 #[doc(hidden)]
 pub fn parse_with_ron(line: &str) -> Result<Event, String> {
+    parse_with_ron_named(line, None)
+}
+
+fn parse_with_ron_named(line: &str, names: Option<&LogNames>) -> Result<Event, String> {
     let env: InEnvelope = ron::from_str(line).map_err(|e| {
         let text = e.to_string();
         if text.contains("bad `") {
@@ -927,11 +940,12 @@ pub fn parse_with_ron(line: &str) -> Result<Event, String> {
             format!("not a warroom record ({text})")
         }
     })?;
-    finish(line, env)
+    finish(line, env, names)
 }
 
-/// The event an envelope holds, validated.
-fn finish(line: &str, env: InEnvelope) -> Result<Event, String> {
+/// The event an envelope holds, validated. Its `log` is `names`' log (else its `by`), and its
+/// `by` is `names`' writer when the text is the same (one allocation per log, not per record).
+fn finish(line: &str, env: InEnvelope, names: Option<&LogNames>) -> Result<Event, String> {
     let unknown = |kind: String| Body::Unknown {
         kind,
         raw: line.to_string(),
@@ -949,13 +963,21 @@ fn finish(line: &str, env: InEnvelope) -> Result<Event, String> {
             Err(e) => return Err(format!("bad `{}` body ({e})", env.kind)),
         },
     };
+    let (by, log) = match names {
+        Some(n) if n.writer == env.by => (n.writer.clone(), n.log.clone()),
+        Some(n) => (Name::from(env.by), n.log.clone()),
+        None => {
+            let by = Name::from(env.by);
+            (by.clone(), by)
+        }
+    };
     let e = Event {
         id: env.id,
         at: env.at,
         wall: env.wall,
         occurred: env.occurred,
-        log: env.by.clone(),
-        by: env.by,
+        log,
+        by,
         seq: env.seq,
         prev: env.prev,
         body,
@@ -964,11 +986,20 @@ fn finish(line: &str, env: InEnvelope) -> Result<Event, String> {
     Ok(e)
 }
 
-/// Parse one line of the log `log` (`name@host.install`): the record is keyed by that log.
-pub fn parse_in(line: &str, log: &str) -> Result<Event, String> {
-    let mut e = parse(line)?;
-    e.log = log.to_string();
-    Ok(e)
+/// The names the records of one log share: made once per log (see [`Name`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogNames {
+    /// The log, `name@host.install` (its file name without `.ronl`).
+    pub log: Name,
+    /// Its writer, `name@host`: what every record of the log must say in `by`.
+    pub writer: Name,
+}
+
+/// Parse one line of the log `names.log`: the record is keyed by that log, and its `by` shares
+/// `names.writer`'s allocation when it names that writer (a record naming anyone else keeps its
+/// own, for the reader to refuse). Errors as [`parse`].
+pub fn parse_in(line: &str, names: &LogNames) -> Result<Event, String> {
+    parse_named(line, Some(names))
 }
 
 /// The event as one JSON object (`"v":1`), every string sanitised for a terminal.

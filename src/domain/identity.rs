@@ -46,6 +46,12 @@ pub fn person_of(by: &str) -> String {
     by.split('@').next().unwrap_or(by).to_ascii_lowercase()
 }
 
+/// Whether `by` (`name@host`) is written by `person` (case-insensitive): `person_of(by) ==
+/// person.to_ascii_lowercase()`, without allocating (the fold asks it for every record).
+pub fn is_person(person: &str, by: &str) -> bool {
+    by.split('@').next().unwrap_or(by).eq_ignore_ascii_case(person)
+}
+
 pub fn valid_name(s: &str) -> bool {
     (1..=32).contains(&s.len())
         && s.bytes()
@@ -110,5 +116,22 @@ mod tests {
         assert_eq!(person_of("Alice@h1"), "alice");
         assert_eq!(WriterId::parse("bob@h").unwrap().to_string(), "bob@h");
         assert!(WriterId::parse("bob").is_none());
+    }
+
+    #[test]
+    fn is_person_answers_as_person_of() {
+        for (person, by) in [
+            ("Alice", "alice@h1"),
+            ("alice", "ALICE@h2"),
+            ("alice", "alicia@h1"),
+            ("bob", "bob"),
+            ("", "@h"),
+        ] {
+            assert_eq!(
+                is_person(person, by),
+                person_of(by) == person.to_ascii_lowercase(),
+                "{person} {by}"
+            );
+        }
     }
 }

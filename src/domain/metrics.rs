@@ -211,7 +211,7 @@ pub fn metrics(s: &IncidentState, now: Millis) -> Metrics {
             phase: p.phase,
             start: *t,
             end: None,
-            by: e.by.clone(),
+            by: e.by.to_string(),
             override_open: p.override_open.clone(),
         });
     }

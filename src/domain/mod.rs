@@ -1,6 +1,7 @@
 //! Pure types and logic: no file IO, no terminal, no runtime.
 
 pub mod cadence;
+pub mod compact_id;
 pub mod deadline;
 pub mod describe;
 pub mod event;
@@ -10,6 +11,7 @@ pub mod input;
 pub mod line_de;
 pub mod links;
 pub mod metrics;
+pub mod name;
 pub mod phase;
 pub mod playbook;
 pub mod problem;
@@ -24,6 +26,7 @@ pub mod time;
 pub mod trust;
 
 pub use event::{Body, Event, EventKey, Mode};
+pub use name::Name;
 pub use phase::Phase;
 pub use playbook::Playbook;
 pub use problem::Problem;

@@ -43,7 +43,7 @@ mod tests {
             at,
             wall: at,
             occurred: None,
-            by: log.split('.').next().unwrap_or(log).to_string(),
+            by: log.split('.').next().unwrap_or(log).into(),
             log: log.into(),
             seq,
             prev: String::new(),

@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
+use super::compact_id::CompactId;
 use super::event::*;
-use super::identity::person_of;
+use super::identity::{is_person, person_of};
 use super::phase::Phase;
 use super::playbook::{Approval, Playbook, COMMANDER};
 use super::problem::Problem;
@@ -62,7 +63,7 @@ impl<T> Reg<T> {
     fn of(e: &Event, value: T) -> Reg<T> {
         Reg {
             value,
-            by: e.by.clone(),
+            by: e.by.to_string(),
             when: e.when(),
             key: e.key(),
         }
@@ -248,8 +249,8 @@ pub enum Claim {
 /// What the fold remembers of the record kept at a (log, seq).
 #[derive(Debug, Clone)]
 struct Seen {
-    /// The record's id.
-    id: String,
+    /// The record's id (no allocation for a ULID: this is kept for every record).
+    id: CompactId,
     /// Its merge key's `at` (the key is `(at, log, seq)`).
     at: Millis,
     /// A note, a status update or a follow-up: what a `Corrected` may name.
@@ -267,7 +268,7 @@ pub struct IncidentState {
     timeline: Vec<(Millis, EventKey)>,
     /// log → seq → the record kept there (its id, its merge key's `at`, whether a `Corrected`
     /// may name it). Nested so a log's name is held once, not once per record.
-    seen: HashMap<String, HashMap<u64, Seen>>,
+    seen: HashMap<Name, HashMap<u64, Seen>>,
     playbooks: HashMap<String, Playbook>,
     /// Same log and seq, different record: only an edit does that.
     conflicts: BTreeSet<(String, u64)>,
@@ -283,7 +284,7 @@ pub struct IncidentState {
     /// (log, seq) of records their log's writer disowned (`Disowned`) → the seqs (in that log) of
     /// the `Disowned` records that say so. A disowning counts only where its record may take
     /// effect (signed, where signatures are required), and never for a `Declared` record.
-    disowned: BTreeMap<(String, u64), BTreeSet<u64>>,
+    disowned: BTreeMap<(Name, u64), BTreeSet<u64>>,
     /// What the reader found wrong with a record's place in its log's hash chain, by (log, seq):
     /// a fact about the files, kept across replays.
     marks: BTreeMap<(String, u64), String>,
@@ -515,7 +516,7 @@ impl IncidentState {
             return Some(Flag::Refused(why));
         }
         self.marks
-            .get(&(e.log.clone(), e.seq))
+            .get(&(e.log.to_string(), e.seq))
             .map(|why| Flag::Integrity(why.as_str()))
     }
 
@@ -570,9 +571,12 @@ impl IncidentState {
             Inserted::Replaced => self.replay(),
             Inserted::New if declares => self.replay(),
             Inserted::New if is_last => {
-                if let Some(e) = self.events.get(&key).cloned() {
-                    self.step_and_checkpoint(&e);
+                // `step` never reads the event map: lend it out rather than copy the record.
+                let events = std::mem::take(&mut self.events);
+                if let Some(e) = events.get(&key) {
+                    self.step_and_checkpoint(e);
                 }
+                self.events = events;
             }
             Inserted::New => self.replay_from(&key),
         }
@@ -705,7 +709,7 @@ impl IncidentState {
     /// Use `e` as the version of its record (log, seq) — the one its log's chain vouches for —
     /// instead of another version read first (an edit). Re-derives if that changes anything.
     pub fn prefer(&mut self, e: Event) {
-        let id = (e.log.clone(), e.seq);
+        let id = (e.log.to_string(), e.seq);
         let Some(old_key) = self.seen_at(&e.log, e.seq).map(|s| key_of(&e.log, e.seq, s)) else {
             self.apply(e);
             return;
@@ -737,9 +741,9 @@ impl IncidentState {
     fn insert(&mut self, e: Event) -> Inserted {
         if let Some((prev_id, prev_key)) = self
             .seen_at(&e.log, e.seq)
-            .map(|s| (s.id.clone(), key_of(&e.log, e.seq, s)))
+            .map(|s| (s.id.to_string(), key_of(&e.log, e.seq, s)))
         {
-            let id = (e.log.clone(), e.seq);
+            let id = (e.log.to_string(), e.seq);
             if prev_id == e.id {
                 if self.events.get(&prev_key).is_some_and(|old| **old != e) {
                     // The same record in two versions: one of them was edited. The first read
@@ -778,7 +782,7 @@ impl IncidentState {
     fn add(&mut self, e: Event) {
         if matches!(e.body, Body::Declared(_)) {
             let require = matches!(&e.body, Body::Declared(d) if d.require_signatures);
-            self.declareds.insert(e.key(), (e.by.clone(), e.seq, require));
+            self.declareds.insert(e.key(), (e.by.to_string(), e.seq, require));
         }
         if let Body::Disowned(d) = &e.body {
             for s in &d.seqs {
@@ -786,7 +790,7 @@ impl IncidentState {
             }
         }
         let seen = Seen {
-            id: e.id.clone(),
+            id: CompactId::new(&e.id),
             at: e.at,
             correctable: super::event::correctable(&e.body),
         };
@@ -1050,7 +1054,7 @@ impl IncidentState {
     /// corrected, and is written by that record's author or the commander.
     fn check_correction(&self, c: &Corrected, by: &str) -> Result<(), RuleViolation> {
         let seen = match self.seen_at(&c.log, c.seq) {
-            Some(s) if s.id == c.id => s,
+            Some(s) if s.id.is(&c.id) => s,
             _ => return Err(no_record_to_correct(c)),
         };
         if !seen.correctable {
@@ -1137,7 +1141,7 @@ impl IncidentState {
         }
         self.events()
             .filter(|e| is_evidence(&e.body) && !d.refused.contains_key(&e.key()))
-            .filter(|e| self.seen_at(&e.log, e.seq).is_some_and(|s| s.id == e.id))
+            .filter(|e| self.seen_at(&e.log, e.seq).is_some_and(|s| s.id.is(&e.id)))
             .filter(|e| !self.is_retracted(e))
             .map(|e| (self.effective_when(e), e))
             .min_by_key(|(t, e)| (*t, e.key()))
@@ -1154,7 +1158,7 @@ impl IncidentState {
             .follow_ups
             .iter()
             .map(|r| &r.key)
-            .find(|k| self.seen_at(&k.log, k.seq).is_some_and(|s| s.id == id))
+            .find(|k| self.seen_at(&k.log, k.seq).is_some_and(|s| s.id.is(id)))
     }
 
     /// Every follow-up, in the order they were recorded, with its latest state, owner and due
@@ -1167,7 +1171,7 @@ impl IncidentState {
             .map(|r| FollowUpView {
                 id: self
                     .seen_at(&r.key.log, r.key.seq)
-                    .map(|s| s.id.clone())
+                    .map(|s| s.id.to_string())
                     .unwrap_or_default(),
                 text: r.value.text.clone(),
                 kind: r.value.kind.clone(),
@@ -1243,7 +1247,7 @@ impl IncidentState {
             // sorting before it replays the correction, which is then applied).
             let before = self
                 .seen_at(&c.log, c.seq)
-                .is_some_and(|s| s.id == c.id && (s.at, c.log.as_str(), c.seq) < (e.at, e.log.as_str(), e.seq));
+                .is_some_and(|s| s.id.is(&c.id) && (s.at, c.log.as_str(), c.seq) < (e.at, e.log.as_str(), e.seq));
             if !before {
                 return Err(no_record_to_correct(c));
             }
@@ -1409,31 +1413,47 @@ impl IncidentState {
             d.earliest_evidence_key = Some(e.key());
         }
         if !matches!(e.body, Body::Heads(_) | Body::Signed(_) | Body::TailRepaired(_)) {
-            d.last_update = Some((e.wall, e.by.clone()));
+            // The writer's name is copied only when it changes hands (it rarely does).
+            match &mut d.last_update {
+                Some((wall, by)) if *by == *e.by => *wall = e.wall,
+                last => *last = Some((e.wall, e.by.to_string())),
+            }
         }
-        if (e.at - e.wall).abs() > SKEW_WARN_MS {
-            d.skewed.insert(e.by.clone());
+        if (e.at - e.wall).abs() > SKEW_WARN_MS && !d.skewed.contains(&*e.by) {
+            d.skewed.insert(e.by.to_string());
         }
         let alert_entry = matches!(&e.body, Body::Note(n) if n.is_alert_entry());
         if alert_entry {
             d.alert_writers.insert(person_of(&e.by));
         }
-        let commander = d.roles.get(COMMANDER).map(|r| r.value.to_ascii_lowercase());
-        if !alert_entry && commander.as_deref() == Some(person_of(&e.by).as_str()) {
+        let by_commander = d.roles.get(COMMANDER).is_some_and(|r| is_person(&r.value, &e.by));
+        if !alert_entry && by_commander {
             d.since_commander.clear();
         } else if !matches!(
             e.body,
             Body::Heads(_) | Body::Signed(_) | Body::TailRepaired(_) | Body::LogRestored(_) | Body::Disowned(_)
         ) {
-            d.since_commander
-                .entry(e.log.clone())
-                .and_modify(|(_, _, last)| *last = (*last).max(e.wall))
-                .or_insert_with(|| (e.by.clone(), e.wall, e.wall));
+            // Looked up before inserting: the names are copied once per log, not per record.
+            match d.since_commander.get_mut(&*e.log) {
+                Some((_, _, last)) => *last = (*last).max(e.wall),
+                None => {
+                    d.since_commander
+                        .insert(e.log.to_string(), (e.by.to_string(), e.wall, e.wall));
+                }
+            }
         }
-        let w = d.latest_wall.entry(e.by.clone()).or_insert(e.wall);
-        *w = (*w).max(e.wall);
-        let first = d.first_of_kind.entry(e.kind().to_string()).or_insert(e.when());
-        *first = (*first).min(e.when());
+        match d.latest_wall.get_mut(&*e.by) {
+            Some(w) => *w = (*w).max(e.wall),
+            None => {
+                d.latest_wall.insert(e.by.to_string(), e.wall);
+            }
+        }
+        match d.first_of_kind.get_mut(e.kind()) {
+            Some(first) => *first = (*first).min(e.when()),
+            None => {
+                d.first_of_kind.insert(e.kind().to_string(), e.when());
+            }
+        }
         match &e.body {
             Body::Declared(x) => {
                 d.title = Some(Reg::of(e, x.title.clone()));
@@ -1468,12 +1488,12 @@ impl IncidentState {
             Body::ActionSet(x) => {
                 let prev = d.actions.get(&x.action).map(|r| r.value.clone());
                 let (proposer, approver) = match x.state {
-                    ActionState::Proposed => (Some(e.by.clone()), None),
-                    ActionState::Approved => (prev.as_ref().and_then(|p| p.proposer.clone()), Some(e.by.clone())),
+                    ActionState::Proposed => (Some(e.by.to_string()), None),
+                    ActionState::Approved => (prev.as_ref().and_then(|p| p.proposer.clone()), Some(e.by.to_string())),
                     _ => (
                         prev.as_ref()
                             .and_then(|p| p.proposer.clone())
-                            .or_else(|| Some(e.by.clone())),
+                            .or_else(|| Some(e.by.to_string())),
                         prev.as_ref().and_then(|p| p.approver.clone()),
                     ),
                 };
@@ -1521,7 +1541,7 @@ impl IncidentState {
             }
             Body::Archived(_) => d.archived = Some(Reg::of(e, ())),
             Body::DuplicateOf(x) => d.duplicate_of = Some(Reg::of(e, x.of.clone())),
-            Body::TailRepaired(x) => d.tail_repairs.push((e.by.clone(), x.offset, x.bytes)),
+            Body::TailRepaired(x) => d.tail_repairs.push((e.by.to_string(), x.offset, x.bytes)),
             Body::Unknown { kind, .. } => {
                 d.unknown_kinds.insert(kind.clone());
             }
@@ -1762,10 +1782,10 @@ pub fn next_at(
 }
 
 /// The merge key of the record [`Seen`] at (log, seq).
-fn key_of(log: &str, seq: u64, s: &Seen) -> EventKey {
+fn key_of(log: &Name, seq: u64, s: &Seen) -> EventKey {
     EventKey {
         at: s.at,
-        log: log.to_string(),
+        log: log.clone(),
         seq,
     }
 }

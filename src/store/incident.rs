@@ -353,7 +353,7 @@ impl Screen<'_> {
                 Body::Declared(d) => {
                     self.wanted.push(d.playbook_hash.clone());
                     if let Some(ds) = &mut self.declareds {
-                        ds.push((e.log.clone(), e.by.clone(), d.clone()));
+                        ds.push((e.log.to_string(), e.by.to_string(), d.clone()));
                     }
                 }
                 Body::PlaybookChanged(p) => self.wanted.push(p.hash.clone()),

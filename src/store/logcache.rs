@@ -25,7 +25,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::domain::event::{self, Body, Event, Note, Signed};
+use crate::domain::event::{self, Body, Event, LogNames, Note, Signed};
 
 /// Bump when the encoding changes (the build id changes too, but a rebuild of the same source
 /// keeps entries that the same code wrote).
@@ -298,7 +298,7 @@ impl Hit {
     /// The next record (its log set to `log`), and its frame as stored (to carry into a new
     /// entry); `None` after the last. An entry that does not decode (it cannot: it was sealed by
     /// this build) is an error.
-    pub fn next_record(&mut self, log: &str) -> Option<Result<(Event, Vec<u8>), String>> {
+    pub fn next_record(&mut self, names: &LogNames) -> Option<Result<(Event, Vec<u8>), String>> {
         if self.records == 0 {
             return None;
         }
@@ -315,7 +315,7 @@ impl Hit {
         if self.data.read_exact(&mut frame).is_err() {
             return Some(Err("cache entry ends early".into()));
         }
-        Some(decode(&frame, log).map(|e| (e, frame)))
+        Some(decode(&frame, names).map(|e| (e, frame)))
     }
 }
 
@@ -572,13 +572,13 @@ pub fn encode(e: &Event, line: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// The record [`encode`] wrote, in log `log`.
-pub fn decode(frame: &[u8], log: &str) -> Result<Event, String> {
+/// The record [`encode`] wrote, in the log `names` names (whose names it shares).
+pub fn decode(frame: &[u8], names: &LogNames) -> Result<Event, String> {
     let bad = || "cache entry does not decode".to_string();
     let (&kind, rest) = frame.split_first().ok_or_else(bad)?;
     if kind == LINE {
         let line = std::str::from_utf8(rest).map_err(|_| bad())?;
-        return event::parse_in(line, log);
+        return event::parse_in(line, names);
     }
     let mut d = Dec { b: rest, at: 0 };
     let mut go = || -> Option<Event> {
@@ -590,7 +590,13 @@ pub fn decode(frame: &[u8], log: &str) -> Result<Event, String> {
             1 => Some(d.u64()? as i64),
             _ => return None,
         };
+        // Every record of a clean log is by its writer: share that name.
         let by = d.string()?;
+        let by = if names.writer == by {
+            names.writer.clone()
+        } else {
+            by.into()
+        };
         let seq = d.u64()?;
         let prev = d.string()?;
         let body = match kind {
@@ -625,7 +631,7 @@ pub fn decode(frame: &[u8], log: &str) -> Result<Event, String> {
             seq,
             prev,
             body,
-            log: log.to_string(),
+            log: names.log.clone(),
         })
     };
     let e = go().ok_or_else(bad)?;
@@ -699,6 +705,13 @@ mod tests {
         }
     }
 
+    fn names() -> LogNames {
+        LogNames {
+            log: "alice@h1.x".into(),
+            writer: "alice@h1".into(),
+        }
+    }
+
     #[test]
     fn notes_and_signatures_decode_to_what_was_encoded() {
         for body in [
@@ -726,11 +739,11 @@ mod tests {
             let e = ev(body);
             let mut out = Vec::new();
             encode(&e, b"", &mut out);
-            assert_eq!(decode(&out, "alice@h1.x").expect("decodes"), e);
+            assert_eq!(decode(&out, &names()).expect("decodes"), e);
             // A frame cut short or extended never decodes.
-            assert!(decode(&out[..out.len() - 1], "alice@h1.x").is_err());
+            assert!(decode(&out[..out.len() - 1], &names()).is_err());
             out.push(0);
-            assert!(decode(&out, "alice@h1.x").is_err());
+            assert!(decode(&out, &names()).is_err());
         }
     }
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use super::{fsutil, writer_of_log, EVENTS_DIR, LOG_EXT};
 use std::sync::Arc;
 
-use crate::domain::event::{self, Body, Event, Signed, MAX_LINE};
+use crate::domain::event::{self, Body, Event, LogNames, Name, Signed, MAX_LINE};
 use crate::domain::signing::{AllowedSigners, SigError, NS_EVENT};
 use crate::domain::time::Millis;
 use crate::domain::Problem;
@@ -32,9 +32,10 @@ pub const STREAM_EVENTS: usize = 4096;
 
 #[derive(Debug, Default)]
 struct Cursor {
-    writer: String,
-    /// `name@host.install`: the log's id.
-    log: String,
+    /// Shared by every record read from this log (see [`Name`]).
+    writer: Name,
+    /// `name@host.install`: the log's id, shared likewise.
+    log: Name,
     /// Hash of the last line consumed (`None`: at the start, where the genesis hash is due).
     prev_line: Option<String>,
     /// Hash of the last record of this writer consumed, and its seq and line.
@@ -263,7 +264,7 @@ impl IncidentReader {
                     return None;
                 }
                 let (seq, hash, _) = c.last_record.clone()?;
-                Some((c.log.clone(), SeenHead { seq, hash }))
+                Some((c.log.to_string(), SeenHead { seq, hash }))
             })
             .collect()
     }
@@ -400,8 +401,8 @@ impl IncidentReader {
         if !meta.is_file() {
             return;
         }
-        let writer = writer_of_log(name).unwrap_or_default();
-        let log = name.trim_end_matches(LOG_EXT).to_string();
+        let writer = writer_of_log(name).unwrap_or_default().into();
+        let log = name.trim_end_matches(LOG_EXT).into();
         let cursor = self.cursors.entry(name.to_string()).or_insert_with(|| Cursor {
             writer,
             log,
@@ -443,7 +444,10 @@ impl IncidentReader {
             let expect = super::logcache::Expect {
                 log: &cursor.log,
                 trust: &self.trust_key,
-                remembered: self.remembered.get(&cursor.log).map(|h| (h.seq, h.hash.as_str())),
+                remembered: self
+                    .remembered
+                    .get(cursor.log.as_str())
+                    .map(|h| (h.seq, h.hash.as_str())),
             };
             match cache.load(&expect, &mut file, len) {
                 Some(hit) => {
@@ -459,13 +463,18 @@ impl IncidentReader {
             }
         }
         if len > cursor.offset && file.seek(SeekFrom::Start(cursor.offset)).is_ok() {
+            let names = LogNames {
+                log: cursor.log.clone(),
+                writer: cursor.writer.clone(),
+            };
             let ctx = Ctx {
                 rel: &rel,
-                log: &cursor.log.clone(),
+                log: &names.log,
+                names: &names,
                 incident: &self.id,
                 trust: &self.trust.1,
                 cache: self.sig_cache.as_ref(),
-                remembered: self.remembered.get(&cursor.log),
+                remembered: self.remembered.get(cursor.log.as_str()),
                 len,
                 at_eof: false,
                 now,
@@ -579,9 +588,13 @@ fn restore(
     batch: &mut Batch,
     sink: &mut Option<&mut dyn FnMut(Vec<Event>)>,
 ) -> u64 {
-    let log = cursor.log.clone();
+    let names = LogNames {
+        log: cursor.log.clone(),
+        writer: cursor.writer.clone(),
+    };
+    let log = cursor.log.to_string();
     let mut n = 0;
-    while let Some(next) = hit.next_record(&log) {
+    while let Some(next) = hit.next_record(&names) {
         let Ok((e, frame)) = next else {
             tracing::warn!(log = %log, "local log cache entry does not decode; reading the log");
             return 0;
@@ -627,6 +640,8 @@ struct Ctx<'a> {
     rel: &'a str,
     /// The log's id (`name@host.install`), from its file name.
     log: &'a str,
+    /// The log's and its writer's names, for every record parsed from it to share.
+    names: &'a LogNames,
     incident: &'a str,
     trust: &'a AllowedSigners,
     cache: Option<&'a super::sigcache::SigCache>,
@@ -680,8 +695,7 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         e.by, cursor.writer
                     ),
                 )),
-                Ok(mut e) => {
-                    e.log = cursor.log.clone();
+                Ok(e) => {
                     let (follows, clean) = check_chain(cursor, ctx, &e, &hash, line_no, batch);
                     if follows {
                         cursor.last_good = Some((e.seq, hash.clone()));
@@ -690,7 +704,7 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                             if let Some((h, v)) = cursor.repeats.remove(&prev_seq) {
                                 if h == e.prev {
                                     batch.marks.push((
-                                        cursor.log.clone(),
+                                        cursor.log.to_string(),
                                         prev_seq,
                                         format!("two versions of seq {prev_seq}: the chain vouches for the later one; the first was edited"),
                                     ));
@@ -796,7 +810,7 @@ fn check_signature(
     };
     match verdict {
         Ok(v) if e.seq > cursor.intact_from => batch.signed.push(SignedRange {
-            log: cursor.log.clone(),
+            log: cursor.log.to_string(),
             from: cursor.intact_from.max(1),
             to: e.seq - 1,
             principal: v.principal,
@@ -805,7 +819,7 @@ fn check_signature(
         Ok(_) => {}
         Err(why) => {
             batch.problems.push(Problem::new(ctx.rel, Some(line_no), why.clone()));
-            batch.marks.push((cursor.log.clone(), e.seq, why));
+            batch.marks.push((cursor.log.to_string(), e.seq, why));
         }
     }
 }
@@ -829,7 +843,7 @@ fn prepare(line: &[u8], ctx: &Ctx) -> Prepared {
     let parsed = (line.len() <= MAX_LINE).then(|| {
         std::str::from_utf8(line)
             .map_err(|_| "not UTF-8".to_string())
-            .and_then(event::parse)
+            .and_then(|l| event::parse_in(l, ctx.names))
     });
     let mut learned = None;
     let verdict = match &parsed {
@@ -911,7 +925,7 @@ fn check_chain(cursor: &Cursor, ctx: &Ctx, e: &Event, hash: &str, line_no: u64, 
     let mut mark = |seq: u64, line: u64, why: String| {
         good = false;
         batch.problems.push(Problem::new(rel, Some(line), why.clone()));
-        batch.marks.push((cursor.log.clone(), seq, why));
+        batch.marks.push((cursor.log.to_string(), seq, why));
     };
     if ctx.remembered.is_some_and(|s| s.seq == e.seq && s.hash != hash) {
         mark(

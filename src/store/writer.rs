@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tail::{read_tail, RevLines, Tail};
 use super::{fsutil, writer_of_log, Identity, Store, StoreError, EVENTS_DIR, LOG_EXT};
-use crate::domain::event::{self, Body, Disowned, Event, Head, Heads, LogRestored, TailRepaired};
+use crate::domain::event::{self, Body, Disowned, Event, Head, Heads, LogRestored, Name, TailRepaired};
 use crate::domain::state::{next_at, Claim, MAX_AHEAD_MS};
 use crate::domain::time::Millis;
 
@@ -257,6 +257,8 @@ impl<'s> LogWriter<'s> {
         let writer = self.identity.writer.to_string();
         let log = self.identity.log_id();
         self.require_declaration(&log, &others)?;
+        // Made once: every record of this append shares them (see `Name`).
+        let (by_name, log_name) = (Name::from(&writer), Name::from(&log));
         // Seq and sort key continue from this install's own records: a record someone planted
         // under its name (seq 2^53, `at` in the year 9999) must not lock it out or drag it along.
         let (mut seq, mut own_at) = match &restore {
@@ -324,11 +326,11 @@ impl<'s> LogWriter<'s> {
                 at,
                 wall,
                 occurred,
-                by: writer.clone(),
+                by: by_name.clone(),
                 seq,
                 prev: prev.clone(),
                 body,
-                log: log.clone(),
+                log: log_name.clone(),
             };
             let line = event::encode(&e).map_err(|err| StoreError::Refused(err.to_string()))?;
             prev = event::line_hash(line.as_bytes());

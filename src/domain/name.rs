@@ -1,0 +1,177 @@
+//! A name many records share: a log's id (`name@host.install`) or a writer's (`name@host`).
+//!
+//! Every record of a log names the same log and, almost always, the same writer: the reader
+//! and the writer make each name once per log and give every record a clone (a reference count,
+//! not a copy), so the records, their merge keys and the timeline point at one allocation.
+//! It reads as a `&str` everywhere (`Deref`, `==` with string types, `Display`), sorts and
+//! hashes exactly as its text does, and serialises as a plain string.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// Shared, immutable text. Cloning it is a reference count; ordering, equality and hashing are
+/// those of the text (so a `HashMap<Name, _>` or `BTreeMap<Name, _>` is looked up with a `&str`).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(Arc<str>);
+
+impl Name {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Name {
+    fn default() -> Name {
+        Name(Arc::from(""))
+    }
+}
+
+impl Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+/// As the text's own `Debug` (quoted), so a record's `{:?}` reads as it did with a `String`.
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Name {
+        Name(Arc::from(s))
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Name {
+        Name(Arc::from(s))
+    }
+}
+
+impl From<&String> for Name {
+    fn from(s: &String) -> Name {
+        Name(Arc::from(s.as_str()))
+    }
+}
+
+impl From<Name> for String {
+    fn from(n: Name) -> String {
+        n.0.to_string()
+    }
+}
+
+impl From<&Name> for String {
+    fn from(n: &Name) -> String {
+        n.0.to_string()
+    }
+}
+
+macro_rules! eq_text {
+    ($($t:ty),*) => {$(
+        impl PartialEq<$t> for Name {
+            fn eq(&self, other: &$t) -> bool {
+                *self.0 == **other
+            }
+        }
+        impl PartialEq<Name> for $t {
+            fn eq(&self, other: &Name) -> bool {
+                **self == *other.0
+            }
+        }
+    )*};
+}
+eq_text!(&str, String);
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<Name> for str {
+    fn eq(&self, other: &Name) -> bool {
+        *self == *other.0
+    }
+}
+
+impl serde::Serialize for Name {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Name, D::Error> {
+        String::deserialize(d).map(Name::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, HashMap};
+
+    #[test]
+    fn clones_share_one_allocation() {
+        let a = Name::from("alice@jump.abc123");
+        let b = a.clone();
+        assert!(std::ptr::eq(a.as_str(), b.as_str()));
+    }
+
+    #[test]
+    fn reads_compares_and_orders_as_its_text() {
+        let a = Name::from("alice@jump");
+        let text = String::from("alice@jump");
+        assert!(a == "alice@jump");
+        assert!("alice@jump" == a);
+        assert!(a == *"alice@jump");
+        assert!(a == text);
+        assert!(text == a);
+        assert_ne!(a, "bob@jump");
+        let (x, y) = (Name::from("alice@z"), Name::from("bob@a"));
+        assert!(x < y);
+        assert_eq!(format!("{a} {a:?}"), r#"alice@jump "alice@jump""#);
+        assert!(a.starts_with("alice@"));
+        assert_eq!(String::from(a.clone()), "alice@jump");
+    }
+
+    #[test]
+    fn maps_keyed_by_name_are_looked_up_with_text() {
+        let hm = HashMap::from([(Name::from("a@h.x"), 1)]);
+        let bm = BTreeMap::from([(Name::from("a@h.x"), 2)]);
+        assert_eq!((hm.get("a@h.x"), bm.get("a@h.x")), (Some(&1), Some(&2)));
+    }
+
+    #[test]
+    fn serialises_as_a_plain_string() {
+        let a = Name::from("a\"b@h");
+        assert_eq!(serde_json::to_string(&a).ok(), serde_json::to_string("a\"b@h").ok());
+        assert_eq!(ron::to_string(&a).ok(), ron::to_string("a\"b@h").ok());
+        let back: Result<Name, _> = serde_json::from_str("\"x@y\"");
+        assert_eq!(back.ok(), Some(Name::from("x@y")));
+    }
+}
