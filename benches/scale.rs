@@ -35,164 +35,18 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode};
 
 use warroom::cli::context::now_ms;
-use warroom::domain::event::{self, Mode, Note};
+use warroom::domain::event;
 use warroom::domain::identity::WriterId;
-use warroom::domain::Playbook;
-use warroom::store::incident::{declare, DeclareRequest, Incident};
-use warroom::store::playbooks::Library;
-use warroom::store::writer::{Draft, LogWriter};
-use warroom::store::{install_id, Identity, RootChoice, RootSource, Store};
+use warroom::store::incident::Incident;
+use warroom::store::{Identity, Store};
 
-const HOST: &str = "benchhost";
+#[path = "common/mod.rs"]
+mod common;
 
-/// A shared directory with its state and lock folders, in one temp folder.
-struct Root {
-    tmp: tempfile::TempDir,
-    store: Store,
-    install: String,
-}
-
-impl Root {
-    fn new() -> Root {
-        let mut builder = tempfile::Builder::new();
-        builder.prefix("warroom-scale-");
-        let tmp = match std::env::var_os("WARROOM_BENCH_DIR") {
-            Some(dir) => builder.tempdir_in(dir),
-            None => builder.tempdir(),
-        }
-        .expect("temp dir");
-        let base = tmp.path();
-        let store = Store::open(
-            &RootChoice {
-                path: base.join("shared"),
-                source: RootSource::Flag,
-            },
-            base.join("state"),
-            base.join("run").join("warroom"),
-        )
-        .expect("open store");
-        let install = install_id(&store.state_dir).expect("install id");
-        Root { tmp, store, install }
-    }
-
-    fn identity(&self, name: &str) -> Identity {
-        Identity {
-            writer: WriterId {
-                name: name.into(),
-                host: HOST.into(),
-            },
-            install: self.install.clone(),
-        }
-    }
-
-    fn declare(&self, title: &str, playbook: &Playbook) -> String {
-        let (id, _) = declare(
-            &self.store,
-            &self.identity("w0"),
-            DeclareRequest {
-                playbook,
-                title: title.into(),
-                severity: 2,
-                mode: Mode::Real,
-                commander: "w0".into(),
-                require_signatures: false,
-                occurred: None,
-            },
-            now_ms,
-        )
-        .expect("declare");
-        id
-    }
-
-    /// Append notes to incident `id` from `writers` writers (w0, w1, …) in interleaved rounds
-    /// until it holds `total` events (the Declared counts).
-    fn fill(&self, id: &str, writers: usize, total: usize) {
-        let round = (total / (writers * 20)).clamp(100, 50_000);
-        let ids: Vec<Identity> = (0..writers).map(|w| self.identity(&format!("w{w}"))).collect();
-        let mut have = 1;
-        let mut w = 0;
-        while have < total {
-            let n = (total - have).min(round);
-            let drafts = (have..have + n).map(|i| Draft::new(note(i))).collect();
-            LogWriter::new(&self.store, id, &ids[w % writers])
-                .append(drafts, now_ms)
-                .expect("fill append");
-            have += n;
-            w += 1;
-        }
-    }
-
-    /// Every log file under the root.
-    fn logs(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        for inc in std::fs::read_dir(&self.store.root).into_iter().flatten().flatten() {
-            for log in std::fs::read_dir(inc.path().join("events"))
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                out.push(log.path());
-            }
-        }
-        out.sort();
-        out
-    }
-
-    fn env(&self) -> Vec<(&'static str, PathBuf)> {
-        let base = self.tmp.path();
-        vec![
-            ("WARROOM_DIR", base.join("shared")),
-            ("WARROOM_STATE_DIR", base.join("state")),
-            ("XDG_RUNTIME_DIR", base.join("run")),
-            ("XDG_CONFIG_HOME", base.join("config")),
-            ("WARROOM_USER", "w0".into()),
-            ("WARROOM_HOST", HOST.into()),
-        ]
-    }
-
-    /// Forget the local summary cache (what a first run on this host sees).
-    fn drop_cache(&self) {
-        let _ = std::fs::remove_dir_all(self.store.state_dir.join("summaries"));
-    }
-
-    /// Forget the local log cache (what a first open on this host sees).
-    fn drop_log_cache(&self) {
-        let _ = std::fs::remove_dir_all(self.store.state_dir.join("logcache"));
-    }
-}
-
-fn bench_playbook() -> Playbook {
-    Library::built_in()
-        .resolve("ransomware")
-        .expect("built-in ransomware playbook")
-}
-
-fn note(i: usize) -> Note {
-    Note {
-        text: format!("checked fin-ws-{i:06} for the dropper and the scheduled task: nothing found, host cleared"),
-        tags: vec!["triage".into()],
-    }
-}
+use common::{bench_playbook, find_binary, load_average, note_mark, vm_hwm_mib, Pty, Root, HOST};
 
 fn read_all(paths: &[PathBuf]) -> usize {
     paths.iter().map(|p| std::fs::read(p).map_or(0, |b| b.len())).sum()
-}
-
-fn find_binary() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("WARROOM_BIN") {
-        return Some(PathBuf::from(p));
-    }
-    if let Some(p) = option_env!("CARGO_BIN_EXE_warroom") {
-        if Path::new(p).is_file() {
-            return Some(PathBuf::from(p));
-        }
-    }
-    let exe = std::env::current_exe().ok()?;
-    exe.ancestors()
-        .skip(1)
-        .take(3)
-        .map(|d| d.join("warroom"))
-        .find(|p| p.is_file())
 }
 
 fn run(cmd: &mut Command) {
@@ -260,7 +114,7 @@ struct OpenFx {
 
 fn open_fx(n: usize, writers: usize) -> OpenFx {
     let start = Instant::now();
-    let root = Root::new();
+    let root = Root::new("warroom-scale-");
     let id = root.declare("bench open", &bench_playbook());
     root.fill(&id, writers, n);
     let logs = root.logs();
@@ -391,6 +245,157 @@ fn print_rss(bin: &Path, fx: &OpenFx, label: &str) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// console: what the user sees
+
+/// The console's terminal: what a responder on a jump host has.
+const CONSOLE_ROWS: u16 = 24;
+const CONSOLE_COLS: u16 = 80;
+
+/// Times and peak resident sets of the runs of one row, printed after the group.
+#[derive(Default)]
+struct Runs {
+    times: Vec<Duration>,
+    rss: Vec<f64>,
+}
+
+impl Runs {
+    fn print(&mut self, label: &str) {
+        if self.times.is_empty() {
+            return;
+        }
+        self.times.sort();
+        self.rss.sort_by(f64::total_cmp);
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let rss = if self.rss.is_empty() {
+            "n/a".to_string()
+        } else {
+            format!(
+                "{:.1} MiB (max {:.1})",
+                self.rss[self.rss.len() / 2],
+                self.rss[self.rss.len() - 1]
+            )
+        };
+        eprintln!(
+            "{label}: {} runs, median {:.0} ms, min {:.0} ms, max {:.0} ms; peak RSS median {rss}; load {}",
+            self.times.len(),
+            ms(self.times[self.times.len() / 2]),
+            ms(self.times[0]),
+            ms(self.times[self.times.len() - 1]),
+            load_average()
+        );
+    }
+}
+
+/// Spawn `cmd` in an 80x24 pseudo-terminal and time it until `needle` is on the parsed screen;
+/// the process's peak resident set (`VmHWM`) is read just before it is killed.
+fn time_to_screen(cmd: portable_pty::CommandBuilder, needle: &str, timeout: Duration, runs: &mut Runs) -> Duration {
+    let start = Instant::now();
+    let pty = Pty::spawn(cmd, CONSOLE_ROWS, CONSOLE_COLS);
+    let shown = pty.wait(timeout, |s| s.contents().contains(needle));
+    let took = start.elapsed();
+    assert!(
+        shown.is_some(),
+        "{needle:?} never showed in {timeout:?}\n{}",
+        pty.text()
+    );
+    if let Some(m) = pty.pid().and_then(vm_hwm_mib) {
+        runs.rss.push(m);
+    }
+    runs.times.push(took);
+    took
+}
+
+/// The console opening an incident of `n` events from 1 and 4 writers, timed from spawn until the
+/// last note's text is on the parsed 80x24 screen, beside `less -S +G` of the logs (until their
+/// last line is on screen) in the same run.
+fn bench_console(c: &mut Criterion) {
+    let Some(bin) = find_binary() else {
+        eprintln!("no warroom binary: console/ skipped");
+        return;
+    };
+    let less = Path::new("/usr/bin/less").is_file();
+    let mut sizes = vec![(10_000, "10k"), (100_000, "100k")];
+    if std::env::var_os("WARROOM_BENCH_1M").is_some() {
+        sizes.push((1_000_000, "1M"));
+    }
+    for (n, label) in sizes {
+        for writers in [1, 4] {
+            let fx = OnceCell::new();
+            let fx = || fx.get_or_init(|| open_fx(n, writers));
+            let timeout = Duration::from_secs(if n >= 1_000_000 { 300 } else { 120 });
+            let name = format!("console/{label}/{writers}w");
+            let mut g = c.benchmark_group(&name);
+            g.sample_size(10)
+                .sampling_mode(SamplingMode::Flat)
+                .warm_up_time(Duration::from_millis(1))
+                .measurement_time(Duration::from_secs(1));
+            let mut rows: Vec<(&str, Runs)> = Vec::new();
+            if less {
+                let mut runs = Runs::default();
+                g.bench_function("floor: less -S +G", |b| {
+                    let fx = fx();
+                    // The last line of the last log (its start: `(v:1,id:"<ULID>"`, unique).
+                    let last_log = fx.logs.last().expect("a log");
+                    let text = std::fs::read_to_string(last_log).expect("read the log");
+                    let needle: String = text.lines().last().unwrap_or_default().chars().take(36).collect();
+                    b.iter_custom(|iters| {
+                        (0..iters)
+                            .map(|_| {
+                                let mut cmd = fx.root.pty_cmd(Path::new("/bin/sh"));
+                                // One log: less on the file; several: their concatenation, the
+                                // last log's last line last.
+                                cmd.args([
+                                    "-c",
+                                    "if [ $# -eq 1 ]; then exec less -S +G \"$1\"; else cat \"$@\" | less -S +G; fi",
+                                    "sh",
+                                ]);
+                                cmd.args(&fx.logs);
+                                time_to_screen(cmd, &needle, timeout, &mut runs)
+                            })
+                            .sum()
+                    })
+                });
+                rows.push(("floor: less -S +G", runs));
+            }
+            for (row, cold) in [
+                (
+                    "warroom open (last note on screen), warm: local summaries and log cache kept",
+                    false,
+                ),
+                (
+                    "warroom open (last note on screen), cold: no local summaries, no log cache",
+                    true,
+                ),
+            ] {
+                let mut runs = Runs::default();
+                g.bench_function(row, |b| {
+                    let fx = fx();
+                    let needle = note_mark(n - 1);
+                    b.iter_custom(|iters| {
+                        (0..iters)
+                            .map(|_| {
+                                if cold {
+                                    fx.root.drop_cache();
+                                    fx.root.drop_log_cache();
+                                }
+                                let mut cmd = fx.root.pty_cmd(&bin);
+                                cmd.args(["open", fx.id.as_str()]);
+                                time_to_screen(cmd, &needle, timeout, &mut runs)
+                            })
+                            .sum()
+                    })
+                });
+                rows.push((row, runs));
+            }
+            g.finish();
+            for (row, mut runs) in rows {
+                runs.print(&format!("{name}/{row}"));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // list and the board over many incidents
 
 struct ManyFx {
@@ -407,7 +412,7 @@ fn incidents_wanted() -> usize {
 
 fn many_fx(k: usize) -> ManyFx {
     let start = Instant::now();
-    let root = Root::new();
+    let root = Root::new("warroom-scale-");
     let playbook = bench_playbook();
     for i in 0..k {
         let id = root.declare(&format!("bench list {i}"), &playbook);
@@ -564,7 +569,7 @@ fn bench_import(c: &mut Criterion) {
         sizes.push((1_000_000, "1M"));
     }
     for (n, label) in sizes {
-        let root = Root::new();
+        let root = Root::new("warroom-scale-");
         let input = import_input(root.tmp.path(), n);
         let playbook = bench_playbook();
         let fresh = || root.declare("bench import", &playbook);
@@ -621,5 +626,5 @@ fn bench_import(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_open, bench_many, bench_import);
+criterion_group!(benches, bench_console, bench_open, bench_many, bench_import);
 criterion_main!(benches);

@@ -1242,6 +1242,78 @@ fn every_key_typed_during_a_twenty_writer_storm_arrives() {
     assert_eq!(notes_in_log(&w, &alice, &id).len(), 2);
 }
 
+/// Keys typed while a long history is still being read (it arrives in parts, each inserted
+/// between looks at the keyboard, the timeline's title saying "reading…") all land: the note
+/// written is exactly what was typed, once, and the history's last record shows after.
+#[test]
+fn every_key_typed_while_a_long_history_is_read_arrives() {
+    use warroom::domain::event::Note;
+    use warroom::domain::identity::WriterId;
+    use warroom::store::writer::{Draft, LogWriter};
+    use warroom::store::{Identity, RootChoice, RootSource, Store};
+
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Long read");
+    let store = Store::open(
+        &RootChoice {
+            path: w.root(),
+            source: RootSource::Flag,
+        },
+        w.path().join("state-history"),
+        w.path().join("run").join("warroom"),
+    )
+    .expect("open the shared directory");
+    // 40k records from two teammates (a debug build reads them in seconds: many parts).
+    let total = 40_000;
+    for part in 0..8 {
+        let who = if part % 2 == 0 { "ann" } else { "bob" };
+        let me = Identity {
+            writer: WriterId {
+                name: who.into(),
+                host: "desk".into(),
+            },
+            install: "hist01".into(),
+        };
+        let drafts = (part * 5_000..(part + 1) * 5_000)
+            .map(|k| {
+                Draft::new(Note {
+                    text: format!("{who} checked fin-ws-{k:06}"),
+                    tags: vec![],
+                })
+            })
+            .collect();
+        LogWriter::new(&store, &id, &me)
+            .append(drafts, warroom::cli::context::now_ms)
+            .expect("write the history");
+    }
+    let args = ["open", id.as_str()];
+    let mut c = Console::spawn(&w, &alice, Spawn::new(&args).size(120, 40));
+    let slow = Duration::from_secs(120);
+    // The first key as soon as the read is under way.
+    c.wait_until("the history being read", slow, |s| {
+        s.contains("Timeline") && s.contains("reading…")
+    });
+    c.send(b"n");
+    c.wait_for("Enter sends", slow);
+    let text = "typed during the read: 0123456789 abcdef, (q) quits nothing; END";
+    for ch in text.chars() {
+        let mut b = [0u8; 4];
+        c.send(ch.encode_utf8(&mut b).as_bytes());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    c.wait_for("quits nothing; END", slow);
+    std::thread::sleep(Duration::from_millis(200));
+    c.send(b"\r");
+    let typed = wait_notes(&w, &alice, &id, 1, slow);
+    assert_eq!(typed, vec![text.to_string()], "every key typed, once, in order");
+    let last = format!("fin-ws-{:06}", total - 1);
+    let s = c.wait_until("the history's last record", slow, |s| {
+        s.contains(&last) && !s.contains("reading…")
+    });
+    assert!(c.running(), "{s}");
+}
+
 // ---- the console runs git sync ------------------------------------------------------------------
 
 /// Git as the tests want it: no system or global configuration of the machine, HOME in the world.

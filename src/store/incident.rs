@@ -827,6 +827,25 @@ impl View {
         self.finish(update, pending)
     }
 
+    /// Start taking an update's records in parts as they are read, before the update itself
+    /// (the console's open of a long incident; see [`Source::poll_streaming`]): the parts go in
+    /// with [`Self::insert_part`], and nothing is derived until [`Self::finish_parts`] — exactly
+    /// as [`Incident::open`] reads.
+    pub fn begin_parts(&mut self) -> PendingBatch {
+        self.state.begin_batch(true)
+    }
+
+    /// Insert one part of records (any order, duplicates ignored); nothing is derived yet.
+    pub fn insert_part(&mut self, pending: &mut PendingBatch, events: Vec<Event>) {
+        self.state.insert_batch(pending, events);
+    }
+
+    /// Apply the update that ends a read whose records came in parts: derives once. Returns the
+    /// keys of every record that was new (the parts' included).
+    pub fn finish_parts(&mut self, update: Update, pending: PendingBatch) -> Vec<crate::domain::EventKey> {
+        self.finish(update, pending)
+    }
+
     /// Apply the rest of an update whose records were partly inserted already (`pending`, see
     /// [`IncidentState::begin_batch`]): whatever asks for a replay (the claim, a playbook, a
     /// signature) is done once, with the records' derivation.

@@ -97,6 +97,9 @@ pub struct Worker {
     /// The stamps of the trust inputs outside the watched root (config.ron, the config's
     /// allowed_signers), looked at every [`TRUST_EVERY`].
     trust_watch: TrustStamps,
+    /// The incident the console starts on (`warroom open <id>`), read before the first board
+    /// pass (which leaves the open incident to its reader).
+    first_open: Option<String>,
 }
 
 /// (size, mtime) of config.ron and of the config's allowed_signers file.
@@ -136,6 +139,7 @@ impl Worker {
             reset_next: false,
             trust_watch: [None, None],
             board_trust: None,
+            first_open: None,
         }
     }
 
@@ -152,6 +156,14 @@ impl Worker {
             let written = events.iter().map(|e| (incident.to_string(), e.clone())).collect();
             h.fire_background(written, move |f| send(Msg::Failed(f)));
         }
+    }
+
+    /// Start on incident `id` (`warroom open <id>`): it is read first, and the first board pass
+    /// after it does not read it too (without a cached summary that is the whole history again).
+    /// The console's `Cmd::Open` of the same incident then finds it open.
+    pub fn opening(mut self, id: Option<String>) -> Worker {
+        self.first_open = id;
+        self
     }
 
     /// Make the watcher with `backend` instead of notify's (tests inject failures).
@@ -193,10 +205,18 @@ impl Worker {
         (self.send)(self.watch_info((self.clock)()));
         tracing::info!(mode = %w.label(), root = %root.display(), "watching");
         self.trust_watch = self.trust_stamps();
-        self.reconcile_board();
+        let mut board_due = false;
+        match self.first_open.take() {
+            Some(id) => {
+                self.open = Some(Source::new(&self.store, &id));
+                self.reconcile_open();
+                // The board follows at once (the coalescing window has passed by then).
+                board_due = true;
+            }
+            None => self.reconcile_board(),
+        }
         let mut last_board = Instant::now();
         let mut queued: std::collections::VecDeque<Cmd> = std::collections::VecDeque::new();
-        let mut board_due = false;
         loop {
             let mut wait = self.mode.interval().min(BOARD_EVERY);
             if board_due {
@@ -213,6 +233,10 @@ impl Worker {
                         src.save_seen();
                     }
                     return;
+                }
+                Ok(Cmd::Open(id)) if self.open.as_ref().is_some_and(|s| s.id == id) => {
+                    // Opened already (the incident the console started on): read what is new.
+                    self.reconcile_open();
                 }
                 Ok(Cmd::Open(id)) => {
                     if let Some(mut src) = self.open.take() {
@@ -231,6 +255,8 @@ impl Worker {
                         src.save_seen();
                         self.forget_row_scan(&src.id);
                     }
+                    // Its row is made again soon (there is none yet if the console started on it).
+                    board_due = true;
                 }
                 Ok(Cmd::WatchLost(why)) => {
                     // Folders the watcher could not add would never hint: reconcile on a timer.
@@ -362,22 +388,50 @@ impl Worker {
         }
     }
 
+    /// One pass over the open incident. New records are sent as they are parsed, in parts of
+    /// at most [`FOLD_BATCH`] (`Msg::IncidentPart`), and the update that ends the pass after
+    /// them: a long history is never held whole here, and the console inserts each part between
+    /// looks at the keyboard.
     fn reconcile_open(&mut self) {
         let now = (self.clock)();
         self.refresh_config_trust();
         if let Some(src) = &mut self.open {
-            let mut update = src.poll(now);
-            update.reset |= std::mem::take(&mut self.reset_next);
+            let id = src.id.clone();
+            let send = self.send.clone();
+            // A read again from the start says so with its first part (the view is dropped before
+            // it), or with the update when no part came first.
+            let reset = std::cell::Cell::new(std::mem::take(&mut self.reset_next));
+            let streamed = std::cell::Cell::new(false);
+            let mut send_parts = |events: Vec<crate::domain::event::Event>| {
+                for events in in_parts(events, FOLD_BATCH) {
+                    streamed.set(true);
+                    send(Msg::IncidentPart {
+                        id: id.clone(),
+                        events,
+                        reset: reset.replace(false),
+                    });
+                }
+            };
+            let mut update = src.poll_streaming(now, Some(&mut send_parts));
+            // The rest of the records go the same way, so the update ends the read — unless the
+            // source started again from the start (its update drops what the parts brought).
+            if streamed.get() && !update.reset {
+                send_parts(std::mem::take(&mut update.events));
+            }
+            update.reset |= reset.get();
+            let streamed = streamed.get();
             if self.seen_saved.elapsed() >= SEEN_SAVE_EVERY {
                 // The heads this host has seen, for the next run's truncation check.
                 src.save_seen();
                 self.seen_saved = Instant::now();
             }
-            if !update.is_empty() {
-                // In bounded parts: the console applies one between looks at the keyboard.
+            if streamed || !update.is_empty() {
+                // A short update (the usual pass) is one message; one read again from the start
+                // after the trust changed (`Source::poll_streaming` does not stream it) comes in
+                // bounded parts, each applied on its own.
                 for part in update.split(FOLD_BATCH) {
                     (self.send)(Msg::Incident {
-                        id: src.id.clone(),
+                        id: id.clone(),
                         update: part,
                     });
                 }
@@ -534,6 +588,20 @@ impl Worker {
     }
 }
 
+/// `events` in parts of at most `max` (in their order), none empty.
+fn in_parts<T>(events: Vec<T>, max: usize) -> Vec<Vec<T>> {
+    let max = max.max(1);
+    if events.len() <= max {
+        return if events.is_empty() { Vec::new() } else { vec![events] };
+    }
+    let mut parts = Vec::with_capacity(events.len().div_ceil(max));
+    let mut rest = events.into_iter().peekable();
+    while rest.peek().is_some() {
+        parts.push(rest.by_ref().take(max).collect());
+    }
+    parts
+}
+
 /// The board's order at `now` (ms, UTC): an incident with an OVERDUE deadline leads (overdue
 /// leads the Now strip and the board), then the most severe, then the most recently declared.
 pub fn board_order(rows: &mut [BoardRow], now: crate::domain::time::Millis) {
@@ -649,6 +717,66 @@ mod tests {
         assert_eq!(
             m.last().map(String::as_str),
             Some("poll 2s (inotify watches exhausted)")
+        );
+    }
+
+    /// A console started on an incident reads it before the first board pass, which would
+    /// otherwise read its whole history a second time (when no summary of it is cached here);
+    /// the console's own `Open` of it then finds it open and reads only what is new.
+    #[test]
+    fn the_incident_the_console_starts_on_is_read_before_the_board() {
+        let dir = tempfile::tempdir().unwrap();
+        let choice = RootChoice {
+            path: dir.path().join("root"),
+            source: RootSource::Flag,
+        };
+        let store = Store::open(&choice, dir.path().join("state"), dir.path().join("run")).unwrap();
+        let identity = Identity {
+            writer: crate::domain::identity::WriterId::parse("alice@jump").unwrap(),
+            install: "abc123".into(),
+        };
+        let playbook = crate::store::playbooks::Library::built_in()
+            .resolve("ransomware")
+            .unwrap();
+        let clock = crate::cli::context::now_ms;
+        let req = DeclareRequest {
+            playbook: &playbook,
+            title: "started on".into(),
+            severity: 2,
+            mode: Mode::Real,
+            commander: "alice".into(),
+            require_signatures: false,
+            occurred: None,
+        };
+        let id = declare(&store, &identity, req, clock).unwrap().0;
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let said = seen.clone();
+        let worker = Worker::new(
+            store,
+            identity,
+            clock,
+            Arc::new(move |m| {
+                let what = match m {
+                    Msg::Board(_) => "board",
+                    Msg::Incident { update, .. } if !update.events.is_empty() => "history",
+                    Msg::IncidentPart { .. } => "history",
+                    Msg::Incident { .. } => "update",
+                    _ => return,
+                };
+                said.lock().unwrap().push(what);
+            }),
+        )
+        .opening(Some(id.clone()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        tx.send(Cmd::Open(id)).unwrap();
+        tx.send(Cmd::Shutdown).unwrap();
+        worker.run(rx, tx.clone(), None);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.first(), Some(&"history"), "{seen:?}");
+        assert_eq!(
+            seen.iter().filter(|w| **w == "history").count(),
+            1,
+            "read once, not again on the console's Open: {seen:?}"
         );
     }
 

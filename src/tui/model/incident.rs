@@ -141,6 +141,8 @@ pub struct IncidentModel {
     /// Replay mode: `view` shows the incident as it stood at a cursor time; the live view is
     /// kept here and still takes every update. Writes are disabled.
     pub replay: Option<Replay>,
+    /// A long read arriving in parts, until the update that ends it.
+    pub loading: Option<super::loading::Loading>,
 }
 
 /// The replay cursor over the record.
@@ -173,6 +175,7 @@ impl IncidentModel {
             status_drafts: BTreeMap::new(),
             tab_follows_phase: true,
             replay: None,
+            loading: None,
         }
     }
 

@@ -28,6 +28,7 @@ mod facilitator;
 mod followups;
 mod incident;
 mod jump;
+mod loading;
 mod picker;
 mod sync;
 
@@ -43,6 +44,8 @@ use facilitator::*;
 pub use facilitator::{next_speed, released, speed_settled, upcoming, SPEED_SETTLE_MS};
 pub use followups::*;
 pub use incident::*;
+use loading::finish_read;
+pub use loading::Loading;
 pub use picker::*;
 
 /// Failed writes are retried this often.
@@ -141,6 +144,15 @@ pub enum Msg {
     Board(Vec<BoardRow>),
     /// Odd entries in the shared root (symlinks, stray folders), shown with `!` on the board.
     BoardProblems(Vec<Problem>),
+    /// Records of the open incident read ahead of the update that ends their read (a first
+    /// open, or any long stretch of new records), at most `worker::FOLD_BATCH` a part: inserted
+    /// as they come, between looks at the keyboard, and derived once the update arrives.
+    /// `reset`: the view is dropped first (everything is being read again from the start).
+    IncidentPart {
+        id: String,
+        events: Vec<Event>,
+        reset: bool,
+    },
     Incident {
         id: String,
         update: Update,
@@ -437,11 +449,18 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             m.board_sel = m.board_sel.min(n.saturating_sub(1));
             Vec::new()
         }
+        Msg::IncidentPart { id, events, reset } => {
+            if let Some(inc) = m.incident.as_mut().filter(|i| i.id == id) {
+                inc.take_part(events, reset);
+            }
+            Vec::new()
+        }
         Msg::Incident { id, update } => {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == id) {
+                let loading = inc.loading.take();
                 if let Some(r) = inc.replay.as_mut() {
                     // Replaying: the live view takes the update; the replay stays where it is.
-                    let fresh = r.live.apply(update);
+                    let fresh = finish_read(&mut r.live, update, loading);
                     let ids: BTreeSet<&str> = fresh
                         .iter()
                         .filter_map(|k| r.live.state.event(k))
@@ -455,7 +474,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                     r.cursor = r.cursor.min(r.steps.len().saturating_sub(1));
                     return Vec::new();
                 }
-                let fresh = inc.view.apply(update);
+                let fresh = finish_read(&mut inc.view, update, loading);
                 let ids: BTreeSet<&str> = fresh
                     .iter()
                     .filter_map(|k| inc.view.state.event(k))

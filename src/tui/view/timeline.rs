@@ -170,6 +170,10 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     if let Some(q) = &t.search {
         title.push_str(&format!(" · /{}", sanitize(q)));
     }
+    if inc.loading.is_some() {
+        // A long read arriving in parts: what is shown is not complete yet.
+        title.push_str(" · reading…");
+    }
     title.push_str(if t.local_time { " · local)" } else { " · UTC)" });
     if t.back > 0 {
         title.push_str(&format!(" ↑{} — End to follow ", t.back));

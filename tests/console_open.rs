@@ -1,0 +1,207 @@
+//! The console's open of a long incident: its store worker streams the records as it reads them
+//! (parts of at most `FOLD_BATCH`, never the whole history parsed at once), the console's reducer
+//! inserts each part and derives once at the end — and the state it reaches is exactly the one
+//! `Incident::open` (`show`, `export`) reads: claim, playbook, signatures, problems, marks and the
+//! records held back for being dated ahead of the clock.
+
+mod common;
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use warroom::cli::context::now_ms;
+use warroom::domain::event::Note;
+use warroom::domain::identity::WriterId;
+use warroom::store::incident::Incident;
+use warroom::store::writer::{Draft, LogWriter};
+use warroom::store::{Identity, RootChoice, RootSource, Store};
+use warroom::tui::keymap::Keymap;
+use warroom::tui::model::{update, IncidentModel, Model, Msg};
+use warroom::tui::worker::{Cmd, Worker, FOLD_BATCH};
+
+const DAY_MS: i64 = 86_400_000;
+
+fn store(w: &World, state: &str) -> Store {
+    Store::open(
+        &RootChoice {
+            path: w.root(),
+            source: RootSource::Flag,
+        },
+        w.path().join(state),
+        w.path().join("run").join("warroom"),
+    )
+    .expect("open the shared directory")
+}
+
+fn mate(name: &str) -> Identity {
+    Identity {
+        writer: WriterId {
+            name: name.into(),
+            host: "desk".into(),
+        },
+        install: "mates1".into(),
+    }
+}
+
+fn notes(who: &str, from: usize, n: usize) -> Vec<Draft> {
+    (from..from + n)
+        .map(|k| {
+            Draft::new(Note {
+                text: format!("{who} checked fin-ws-{k:06}"),
+                tags: vec!["triage".into()],
+            })
+        })
+        .collect()
+}
+
+/// Carol declares with a signing key (the shared allowed_signers lets her), three teammates write
+/// about 5 parts' worth of notes in interleaved rounds, a fourth writes a record dated three days
+/// ahead, one record of a teammate's log is edited in place (its chain breaks), and a stray file
+/// sits among the logs.
+fn long_incident(w: &World) -> String {
+    let keys = w.path().join("keys");
+    std::fs::create_dir_all(&keys).expect("keys dir");
+    let key = keys.join("carol");
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ecdsa", "-N", "", "-C", "carol", "-f"])
+        .arg(&key)
+        .env("HOME", &keys)
+        .output()
+        .expect("ssh-keygen (install openssh-client)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let public = std::fs::read_to_string(key.with_extension("pub")).expect("public key");
+    std::fs::create_dir_all(w.root()).expect("root");
+    std::fs::write(
+        w.root().join("allowed_signers"),
+        format!("carol@desk namespaces=\"warroom-event\" {}\n", public.trim()),
+    )
+    .expect("allowed_signers");
+    let carol = w.who("carol", "desk");
+    let r = w
+        .run(
+            &carol,
+            &[
+                "declare",
+                "--playbook",
+                "ransomware",
+                "--title",
+                "Long",
+                "--severity",
+                "2",
+                "--sign",
+                key.to_str().expect("utf8 path"),
+            ],
+        )
+        .ok();
+    let id = r.stdout.trim().to_string();
+    let writing = store(w, "state-writers");
+    let per_round = FOLD_BATCH / 2 + 7;
+    for round in 0..3 {
+        for who in ["ann", "bob", "dan"] {
+            LogWriter::new(&writing, &id, &mate(who))
+                .append(notes(who, round * per_round, per_round), now_ms)
+                .expect("write notes");
+        }
+    }
+    LogWriter::new(&writing, &id, &mate("eve"))
+        .append(notes("eve", 0, 1), || now_ms() + 3 * DAY_MS)
+        .expect("write a record dated ahead");
+    // bob's 100th record edited in place: its chain breaks there.
+    let bob = std::fs::read_dir(w.events_dir(&id))
+        .expect("events")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("bob@desk."))
+        })
+        .expect("bob's log");
+    let text = std::fs::read_to_string(&bob).expect("bob's log");
+    let edited = text.replacen("bob checked fin-ws-000099", "bob checked fin-ws-0000XX", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&bob, edited).expect("edit bob's log");
+    std::fs::write(w.events_dir(&id).join("notes.txt"), "not a log\n").expect("a stray file");
+    id
+}
+
+#[test]
+fn the_console_streams_a_long_open_and_reaches_the_state_show_reads() {
+    let w = World::new();
+    let id = long_incident(&w);
+
+    // What `show` reads (its own local state directory: a first read on that host).
+    let shown = Incident::open(&store(&w, "state-show"), &id, now_ms());
+
+    // The console: its worker opens the incident, its reducer takes every message in order.
+    let msgs = Arc::new(Mutex::new(Vec::new()));
+    let sent = msgs.clone();
+    let worker = Worker::new(
+        store(&w, "state-console"),
+        mate("carol"),
+        now_ms,
+        Arc::new(move |m| sent.lock().expect("messages").push(m)),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    tx.send(Cmd::Open(id.clone())).expect("send");
+    tx.send(Cmd::Shutdown).expect("send");
+    worker.run(rx, tx.clone(), None);
+
+    let mut model = Model::new("carol@desk", Keymap::default(), "test", now_ms());
+    model.incident = Some(IncidentModel::new(&id));
+    let (mut parts, mut updates) = (0, 0);
+    let msgs = std::mem::take(&mut *msgs.lock().expect("messages"));
+    for m in msgs {
+        match &m {
+            Msg::IncidentPart { events, .. } => {
+                assert!(!events.is_empty() && events.len() <= FOLD_BATCH, "{}", events.len());
+                parts += 1;
+            }
+            Msg::Incident { update, .. } => {
+                assert!(update.events.len() <= FOLD_BATCH, "{}", update.events.len());
+                updates += 1;
+            }
+            _ => {}
+        }
+        update(&mut model, m);
+        if parts > 0 && updates == 0 {
+            let inc = model.incident.as_ref().expect("open");
+            assert!(inc.loading.is_some(), "a read in parts is shown as reading");
+        }
+    }
+    assert!(parts >= 4, "the history came in parts: {parts}");
+    assert_eq!(updates, 1, "one update ends the read");
+    let inc = model.incident.as_ref().expect("open");
+    assert!(inc.loading.is_none(), "the read ended");
+    let console = &inc.view;
+
+    // The same incident, both ways.
+    assert!(shown.state.event_count() > 3 * FOLD_BATCH);
+    assert_eq!(console.state.event_count(), shown.state.event_count());
+    let ids = |s: &warroom::domain::IncidentState| s.timeline().map(|e| e.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&console.state), ids(&shown.state));
+    assert_eq!(console.state.derived, shown.state.derived);
+    assert_eq!(console.state.claim(), shown.state.claim());
+    assert_eq!(console.state.marks(), shown.state.marks());
+    assert!(!shown.state.marks().is_empty(), "the edit is marked");
+    let hashes = |s: &warroom::domain::IncidentState| s.playbooks().map(|(h, _)| h.clone()).collect::<Vec<_>>();
+    assert_eq!(hashes(&console.state), hashes(&shown.state));
+    assert!(shown.state.playbook().is_some());
+    assert!(!shown.is_syncing() && !console.is_syncing());
+    let carol_log = shown
+        .state
+        .events()
+        .find(|e| e.seq == 1 && e.by == "carol@desk")
+        .map(|e| e.log.clone())
+        .expect("carol's Declared");
+    assert_eq!(shown.state.signed_by(&carol_log, 1), Some("carol@desk"));
+    assert_eq!(console.state.signed_by(&carol_log, 1), Some("carol@desk"));
+    assert_eq!(console.problems(), shown.problems());
+    let said = |what: &str| shown.problems().iter().any(|p| p.what.contains(what));
+    assert!(said("more than a day ahead"), "{:?}", shown.problems());
+    assert!(said("not a warroom log"), "{:?}", shown.problems());
+    assert!(
+        console.state.events().all(|e| !e.by.starts_with("eve@")),
+        "the record dated ahead is held back"
+    );
+}
