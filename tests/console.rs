@@ -3160,3 +3160,47 @@ fn signed_records_carry_a_mark_beside_the_name_80x24() {
     assert!(non_ascii(&ascii).is_empty(), "{ascii}");
     assert!(ascii.contains("IC maya%"), "{ascii}");
 }
+
+/// A long read arriving in parts: the timeline shows what it held before, says "reading…", and
+/// shows the new records once the update that ends the read arrives.
+#[test]
+fn a_read_in_parts_is_shown_as_reading_until_its_update_arrives() {
+    let mut m = model_on_incident();
+    let before = screen(&render(&m, 120, 40, Theme::mono()));
+    assert!(!before.contains("reading…"), "{before}");
+    let part = |from: u64| Msg::IncidentPart {
+        id: ID.into(),
+        events: (from..from + 3000)
+            .map(|n| {
+                ev(
+                    n,
+                    "ann@desk",
+                    30,
+                    Note {
+                        text: format!("part note {n}"),
+                        tags: vec![],
+                    },
+                )
+            })
+            .collect(),
+        reset: false,
+    };
+    update(&mut m, part(1000));
+    update(&mut m, part(4000));
+    let during = screen(&render(&m, 120, 40, Theme::mono()));
+    assert!(during.contains("reading…"), "{during}");
+    assert!(
+        !during.contains("part note"),
+        "not in the timeline until the read ends\n{during}"
+    );
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update::default(),
+        },
+    );
+    let after = screen(&render(&m, 120, 40, Theme::mono()));
+    assert!(!after.contains("reading…"), "{after}");
+    assert!(after.contains("part note 6999"), "{after}");
+}

@@ -163,8 +163,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
             let _ = msg_tx.send(m);
         }),
     )
-    .with_hooks(hooks)
-    .opening(opts.open.clone());
+    .with_hooks(hooks);
     let hint_tx = cmd_tx.clone();
     let poll = opts.poll;
     // Not joined on exit: a worker stuck on a dead mount must not keep the console from quitting.

@@ -97,9 +97,6 @@ pub struct Worker {
     /// The stamps of the trust inputs outside the watched root (config.ron, the config's
     /// allowed_signers), looked at every [`TRUST_EVERY`].
     trust_watch: TrustStamps,
-    /// The incident the console starts on (`warroom open <id>`), read before the first board
-    /// pass (which leaves the open incident to its reader).
-    first_open: Option<String>,
 }
 
 /// (size, mtime) of config.ron and of the config's allowed_signers file.
@@ -139,7 +136,6 @@ impl Worker {
             reset_next: false,
             trust_watch: [None, None],
             board_trust: None,
-            first_open: None,
         }
     }
 
@@ -156,14 +152,6 @@ impl Worker {
             let written = events.iter().map(|e| (incident.to_string(), e.clone())).collect();
             h.fire_background(written, move |f| send(Msg::Failed(f)));
         }
-    }
-
-    /// Start on incident `id` (`warroom open <id>`): it is read first, and the first board pass
-    /// after it does not read it too (without a cached summary that is the whole history again).
-    /// The console's `Cmd::Open` of the same incident then finds it open.
-    pub fn opening(mut self, id: Option<String>) -> Worker {
-        self.first_open = id;
-        self
     }
 
     /// Make the watcher with `backend` instead of notify's (tests inject failures).
@@ -205,18 +193,10 @@ impl Worker {
         (self.send)(self.watch_info((self.clock)()));
         tracing::info!(mode = %w.label(), root = %root.display(), "watching");
         self.trust_watch = self.trust_stamps();
-        let mut board_due = false;
-        match self.first_open.take() {
-            Some(id) => {
-                self.open = Some(Source::new(&self.store, &id));
-                self.reconcile_open();
-                // The board follows at once (the coalescing window has passed by then).
-                board_due = true;
-            }
-            None => self.reconcile_board(),
-        }
+        self.reconcile_board();
         let mut last_board = Instant::now();
         let mut queued: std::collections::VecDeque<Cmd> = std::collections::VecDeque::new();
+        let mut board_due = false;
         loop {
             let mut wait = self.mode.interval().min(BOARD_EVERY);
             if board_due {
@@ -233,10 +213,6 @@ impl Worker {
                         src.save_seen();
                     }
                     return;
-                }
-                Ok(Cmd::Open(id)) if self.open.as_ref().is_some_and(|s| s.id == id) => {
-                    // Opened already (the incident the console started on): read what is new.
-                    self.reconcile_open();
                 }
                 Ok(Cmd::Open(id)) => {
                     if let Some(mut src) = self.open.take() {
@@ -255,8 +231,6 @@ impl Worker {
                         src.save_seen();
                         self.forget_row_scan(&src.id);
                     }
-                    // Its row is made again soon (there is none yet if the console started on it).
-                    board_due = true;
                 }
                 Ok(Cmd::WatchLost(why)) => {
                     // Folders the watcher could not add would never hint: reconcile on a timer.
@@ -717,66 +691,6 @@ mod tests {
         assert_eq!(
             m.last().map(String::as_str),
             Some("poll 2s (inotify watches exhausted)")
-        );
-    }
-
-    /// A console started on an incident reads it before the first board pass, which would
-    /// otherwise read its whole history a second time (when no summary of it is cached here);
-    /// the console's own `Open` of it then finds it open and reads only what is new.
-    #[test]
-    fn the_incident_the_console_starts_on_is_read_before_the_board() {
-        let dir = tempfile::tempdir().unwrap();
-        let choice = RootChoice {
-            path: dir.path().join("root"),
-            source: RootSource::Flag,
-        };
-        let store = Store::open(&choice, dir.path().join("state"), dir.path().join("run")).unwrap();
-        let identity = Identity {
-            writer: crate::domain::identity::WriterId::parse("alice@jump").unwrap(),
-            install: "abc123".into(),
-        };
-        let playbook = crate::store::playbooks::Library::built_in()
-            .resolve("ransomware")
-            .unwrap();
-        let clock = crate::cli::context::now_ms;
-        let req = DeclareRequest {
-            playbook: &playbook,
-            title: "started on".into(),
-            severity: 2,
-            mode: Mode::Real,
-            commander: "alice".into(),
-            require_signatures: false,
-            occurred: None,
-        };
-        let id = declare(&store, &identity, req, clock).unwrap().0;
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let said = seen.clone();
-        let worker = Worker::new(
-            store,
-            identity,
-            clock,
-            Arc::new(move |m| {
-                let what = match m {
-                    Msg::Board(_) => "board",
-                    Msg::Incident { update, .. } if !update.events.is_empty() => "history",
-                    Msg::IncidentPart { .. } => "history",
-                    Msg::Incident { .. } => "update",
-                    _ => return,
-                };
-                said.lock().unwrap().push(what);
-            }),
-        )
-        .opening(Some(id.clone()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        tx.send(Cmd::Open(id)).unwrap();
-        tx.send(Cmd::Shutdown).unwrap();
-        worker.run(rx, tx.clone(), None);
-        let seen = seen.lock().unwrap().clone();
-        assert_eq!(seen.first(), Some(&"history"), "{seen:?}");
-        assert_eq!(
-            seen.iter().filter(|w| **w == "history").count(),
-            1,
-            "read once, not again on the console's Open: {seen:?}"
         );
     }
 

@@ -32,6 +32,20 @@ fn is_clock(e: &Event) -> bool {
     matches!(e.body, Body::ExerciseClock(_))
 }
 
+/// How many rows the timeline holds (`timeline_at` answers below that): found by bisection.
+fn timeline_len(s: &crate::domain::IncidentState) -> usize {
+    let (mut lo, mut hi) = (0, s.event_count());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if s.timeline_at(mid).is_some() {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
 /// Rows newest first: `take` of them after skipping the `skip` newest. Only these are walked.
 fn from_newest(inc: &IncidentModel, skip: usize, take: usize) -> Vec<Row<'_>> {
     let t: &TimelineView = &inc.timeline;
@@ -39,6 +53,12 @@ fn from_newest(inc: &IncidentModel, skip: usize, take: usize) -> Vec<Row<'_>> {
     let mut out: Vec<Row> = Vec::with_capacity(take.min(4096));
     let mut seen = 0;
     let mut i = s.event_count();
+    if inc.loading.is_some() {
+        // A long read arriving in parts: its records are in the fold before their timeline keys
+        // (merged when the read ends), so start at the timeline's last row instead of walking
+        // every record read so far on each frame.
+        i = timeline_len(s);
+    }
     // The row being gathered (walking back from the newest), not yet counted.
     let mut open: Option<Row> = None;
     let full = |out: &Vec<Row>| out.len() >= take;
