@@ -3190,6 +3190,10 @@ fn a_read_in_parts_is_shown_as_reading_until_its_update_arrives() {
     let during = screen(&render(&m, 120, 40, Theme::mono()));
     assert!(during.contains("reading…"), "{during}");
     assert!(
+        !during.contains("no events match"),
+        "a read in progress is not an empty incident\n{during}"
+    );
+    assert!(
         !during.contains("part note"),
         "not in the timeline until the read ends\n{during}"
     );
@@ -3203,4 +3207,62 @@ fn a_read_in_parts_is_shown_as_reading_until_its_update_arrives() {
     let after = screen(&render(&m, 120, 40, Theme::mono()));
     assert!(!after.contains("reading…"), "{after}");
     assert!(after.contains("part note 6999"), "{after}");
+}
+
+/// While a long read is arriving in parts, the state a phase change, a resolution, a handoff or
+/// a severity would be judged against is not derived yet: those keys are refused with a word on
+/// why (nothing written, no dialog), a note is still taken; once the read ends they work again.
+#[test]
+fn keys_that_decide_on_the_state_wait_until_a_long_read_ends() {
+    let mut m = model_on_incident();
+    update(
+        &mut m,
+        Msg::IncidentPart {
+            id: ID.into(),
+            events: (1000..1100)
+                .map(|n| {
+                    ev(
+                        n,
+                        "ann@desk",
+                        30,
+                        Note {
+                            text: format!("part note {n}"),
+                            tags: vec![],
+                        },
+                    )
+                })
+                .collect(),
+            reset: false,
+        },
+    );
+    for c in ['P', 'Z', 'H', 'S'] {
+        m.flash = None;
+        let fx = update(&mut m, key(c));
+        assert!(writes(&fx).is_empty(), "{c}: nothing written");
+        assert!(m.overlay.is_none(), "{c}: no dialog opens");
+        let f = m.flash.clone().expect("a word on why");
+        assert!(f.text.contains("reading the incident"), "{c}: {}", f.text);
+    }
+    // A note is taken meanwhile: its editor opens.
+    update(&mut m, key('n'));
+    assert!(m
+        .flash
+        .as_ref()
+        .is_none_or(|f| !f.text.contains("reading the incident")));
+    update(&mut m, code(KeyCode::Esc));
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update::default(),
+        },
+    );
+    m.flash = None;
+    update(&mut m, key('P'));
+    assert!(
+        m.flash
+            .as_ref()
+            .is_none_or(|f| !f.text.contains("reading the incident")),
+        "after the read, P acts again"
+    );
 }

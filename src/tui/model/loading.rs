@@ -66,6 +66,20 @@ impl IncidentModel {
     }
 }
 
+/// What a key that writes is told while a long read is in progress: the state it would be
+/// judged against (phase, checklist, commander, severity) is derived only when the read ends, so
+/// a phase change, a resolution or a handoff taken now would be decided on an empty incident.
+/// Notes do not depend on it and are taken.
+pub fn refuses_while_reading(inc: &IncidentModel, writes_note: bool) -> Option<String> {
+    let l = inc.loading.as_ref()?;
+    (!writes_note).then(|| {
+        format!(
+            "reading the incident ({} records so far): wait until it is read — only notes are taken now",
+            l.records
+        )
+    })
+}
+
 /// Apply `update` to `view`, ending the read whose parts `loading` took (if any); the keys that
 /// were new.
 pub fn finish_read(view: &mut View, update: Update, loading: Option<Loading>) -> Vec<EventKey> {

@@ -44,8 +44,8 @@ use facilitator::*;
 pub use facilitator::{next_speed, released, speed_settled, upcoming, SPEED_SETTLE_MS};
 pub use followups::*;
 pub use incident::*;
-use loading::finish_read;
 pub use loading::Loading;
+use loading::{finish_read, refuses_while_reading};
 pub use picker::*;
 
 /// Failed writes are retried this often.
@@ -387,6 +387,14 @@ impl Model {
     pub fn offers(&self, a: Action) -> bool {
         let replay = self.incident.as_ref().is_some_and(|i| i.replay.is_some());
         if (self.observer || replay) && a.writes() {
+            return false;
+        }
+        if a.writes()
+            && self
+                .incident
+                .as_ref()
+                .is_some_and(|i| refuses_while_reading(i, a == Action::Note).is_some())
+        {
             return false;
         }
         let ended = self
@@ -863,6 +871,11 @@ fn write(m: &mut Model, label: impl Into<String>, bodies: Vec<Body>) -> Vec<Effe
         m.flash("replay is read-only: Esc returns to the live incident", true);
         return Vec::new();
     }
+    // The last guard, also for a dialog opened before a read started again from the start.
+    if let Some(why) = refuses_while_reading(inc, bodies.iter().all(|b| matches!(b, Body::Note(_)))) {
+        m.flash(why, true);
+        return Vec::new();
+    }
     for b in &bodies {
         if let Err(v) = inc.state().check(b, &m.me, m.now) {
             m.flash(format!("{v} (refused)"), true);
@@ -926,6 +939,17 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
     if m.observer && action.writes() {
         m.flash("observer mode: read-only", true);
         return Vec::new();
+    }
+    // So does a long read in progress, for anything but a note (see `refuses_while_reading`).
+    if action.writes() {
+        if let Some(why) = m
+            .incident
+            .as_ref()
+            .and_then(|i| refuses_while_reading(i, action == Action::Note))
+        {
+            m.flash(why, true);
+            return Vec::new();
+        }
     }
     match action {
         Action::Help => {

@@ -262,7 +262,14 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
         });
     }
     if lines.is_empty() {
-        lines.push(Line::styled("no events match", theme.dim()));
+        // A first read in progress: what it read is shown when it ends, not "nothing matches".
+        lines.push(match &inc.loading {
+            Some(l) => Line::styled(
+                format!("reading the incident… {} records so far (shown when read)", l.records),
+                theme.dim(),
+            ),
+            None => Line::styled("no events match", theme.dim()),
+        });
     }
     for p in pending.iter().take(pending_rows) {
         let (glyph, style, extra) = match &p.state {
