@@ -132,13 +132,18 @@ fn open_fx(n: usize, writers: usize) -> OpenFx {
     OpenFx { root, id, logs }
 }
 
-fn bench_open(c: &mut Criterion) {
-    let bin = find_binary();
+/// The incident sizes benched: 10k and 100k events, and 1M with `WARROOM_BENCH_1M=1`.
+fn sizes() -> Vec<(usize, &'static str)> {
     let mut sizes = vec![(10_000, "10k"), (100_000, "100k")];
     if std::env::var_os("WARROOM_BENCH_1M").is_some() {
         sizes.push((1_000_000, "1M"));
     }
-    for (n, label) in sizes {
+    sizes
+}
+
+fn bench_open(c: &mut Criterion) {
+    let bin = find_binary();
+    for (n, label) in sizes() {
         for writers in [1, 4] {
             let fx = OnceCell::new();
             let fx = || fx.get_or_init(|| open_fx(n, writers));
@@ -314,11 +319,7 @@ fn bench_console(c: &mut Criterion) {
         return;
     };
     let less = Path::new("/usr/bin/less").is_file();
-    let mut sizes = vec![(10_000, "10k"), (100_000, "100k")];
-    if std::env::var_os("WARROOM_BENCH_1M").is_some() {
-        sizes.push((1_000_000, "1M"));
-    }
-    for (n, label) in sizes {
+    for (n, label) in sizes() {
         for writers in [1, 4] {
             let fx = OnceCell::new();
             let fx = || fx.get_or_init(|| open_fx(n, writers));

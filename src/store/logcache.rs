@@ -25,6 +25,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use super::sigcache::field;
 use crate::domain::event::{self, Body, Event, LogNames, Note, Signed};
 
 /// Bump when the encoding changes (the build id changes too, but a rebuild of the same source
@@ -652,12 +653,6 @@ fn put_u64(out: &mut Vec<u8>, v: u64) {
 fn put_str(out: &mut Vec<u8>, s: &str) {
     put_u32(out, s.len() as u32);
     out.extend_from_slice(s.as_bytes());
-}
-
-/// A length-prefixed field, so no two different inputs hash alike.
-fn field(h: &mut blake3::Hasher, bytes: &[u8]) {
-    h.update(&(bytes.len() as u64).to_le_bytes());
-    h.update(bytes);
 }
 
 struct Dec<'a> {

@@ -171,7 +171,7 @@ impl SigCache {
 }
 
 /// A length-prefixed field, so no two different inputs hash alike.
-fn field(h: &mut blake3::Hasher, bytes: &[u8]) {
+pub(super) fn field(h: &mut blake3::Hasher, bytes: &[u8]) {
     h.update(&(bytes.len() as u64).to_le_bytes());
     h.update(bytes);
 }
