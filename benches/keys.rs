@@ -1,10 +1,11 @@
 //! Key → screen (issue 12): the release binary's console in a pseudo-terminal, on an incident of
-//! 10k or 100k events while 20 teammates append notes; a key is written to the terminal and
+//! 10k, 100k or 1M events while 20 teammates append notes; a key is written to the terminal and
 //! timed until its change is seen on the screen as a terminal emulator (`vt100`) parses it.
 //!
 //! ```text
 //! cargo bench --bench keys                       # 10k and 100k events (a few minutes)
 //! cargo bench --bench keys -- 'keys/100k'
+//! WARROOM_BENCH_1M=1 cargo bench --bench keys -- 'keys/1M'   # 1M events (~300 MiB of logs)
 //! WARROOM_BENCH_WRITE_MS=0 cargo bench --bench keys    # teammates append as fast as they can
 //! ```
 //!
@@ -238,7 +239,11 @@ fn bench_keys(c: &mut Criterion) {
         eprintln!("no warroom binary (build it with `cargo build --release` or set WARROOM_BIN): skipped");
         return;
     };
-    for (events, label) in [(10_000, "10k"), (100_000, "100k")] {
+    let mut sizes = vec![(10_000, "10k"), (100_000, "100k")];
+    if std::env::var_os("WARROOM_BENCH_1M").is_some() {
+        sizes.push((1_000_000, "1M"));
+    }
+    for (events, label) in sizes {
         let fx = Fixture::new(events);
         let group = format!("keys/{label}/{MATES}w");
 

@@ -298,6 +298,41 @@ proptest! {
         }
     }
 
+    /// Batches one after another (a live console's passes: a few teammates' records at a
+    /// time, often sorting before the last one shown) keep the batch fold's timeline: each
+    /// merge moves only the tail after its first key.
+    #[test]
+    fn batches_one_after_another_keep_the_timeline_of_the_batch(
+        ops in prop::collection::vec((0u8..3, 0u8..13, 0u8..60, 0u16..3000), 1..80),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+        perm_seed in any::<u64>(),
+    ) {
+        let (hash, pb) = playbook();
+        let events = history(&ops, &hash);
+        let batch = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
+        let mut arrival = events.clone();
+        let mut rng = perm_seed;
+        for i in (1..arrival.len()).rev() {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            arrival.swap(i, (rng >> 33) as usize % (i + 1));
+        }
+        let mut at: Vec<usize> = cuts.iter().map(|c| c.index(arrival.len() + 1)).collect();
+        at.push(0);
+        at.push(arrival.len());
+        at.sort_unstable();
+        let mut live = IncidentState::new("i");
+        live.add_playbook(hash, pb);
+        for w in at.windows(2) {
+            let mut pending = live.begin_batch(false);
+            live.insert_batch(&mut pending, arrival[w[0]..w[1]].to_vec());
+            live.finish_batch(pending);
+        }
+        let a: Vec<&str> = live.timeline().map(|e| e.id.as_str()).collect();
+        let b: Vec<&str> = batch.timeline().map(|e| e.id.as_str()).collect();
+        prop_assert_eq!(a, b);
+        prop_assert_eq!(&live.derived, &batch.derived);
+    }
+
     #[test]
     fn a_late_event_older_than_everything_is_placed_first(
         ops in prop::collection::vec((0u8..3, 0u8..13, 0u8..60, 1u16..3000), 1..30),

@@ -672,7 +672,10 @@ impl IncidentState {
         fresh.unwrap_or_default()
     }
 
-    /// Merge the batch's timeline keys into the timeline in one pass: O(n + m log m).
+    /// Merge the batch's timeline keys into the timeline: O(m log m + t), where t is the part
+    /// of the timeline that sorts after the batch's first key. Only that tail moves: a few
+    /// teammates' notes arriving on a 1M-record timeline cost what they touch, not a new
+    /// 40 MB vector (which froze the console for ~0.25 s a batch).
     fn merge_batch_timeline(&mut self) {
         let Some(mut new) = self.batch_timeline.take() else {
             return;
@@ -687,13 +690,10 @@ impl IncidentState {
             self.timeline = new;
             return;
         }
-        if self.timeline.last().is_none_or(|l| *l < new[0]) {
-            self.timeline.extend(new);
-            return;
-        }
-        let old = std::mem::take(&mut self.timeline);
-        let mut merged = Vec::with_capacity(old.len() + new.len());
-        let (mut a, mut b) = (old.into_iter().peekable(), new.into_iter().peekable());
+        let start = self.timeline.partition_point(|x| *x <= new[0]);
+        let tail: Vec<(Millis, EventKey)> = self.timeline.drain(start..).collect();
+        self.timeline.reserve(tail.len() + new.len());
+        let (mut a, mut b) = (tail.into_iter().peekable(), new.into_iter().peekable());
         loop {
             let take_a = match (a.peek(), b.peek()) {
                 (Some(x), Some(y)) => x <= y,
@@ -701,9 +701,8 @@ impl IncidentState {
                 (None, Some(_)) => false,
                 (None, None) => break,
             };
-            merged.extend(if take_a { a.next() } else { b.next() });
+            self.timeline.extend(if take_a { a.next() } else { b.next() });
         }
-        self.timeline = merged;
     }
 
     /// Use `e` as the version of its record (log, seq) — the one its log's chain vouches for —

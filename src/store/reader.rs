@@ -529,7 +529,10 @@ fn read_text(
     let len = ctx.len;
     let mut pos = cursor.offset; // file position of buf[0]
     let mut buf: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; READ_CHUNK];
+    // Sized to what is there to read: a teammate's note is a few hundred bytes, and zeroing a
+    // whole chunk for it, on every change of every log, was most of a live console's reading.
+    let want = len.saturating_sub(pos).clamp(8 << 10, READ_CHUNK as u64) as usize;
+    let mut chunk = vec![0u8; want];
     loop {
         let n = match file.read(&mut chunk) {
             Ok(0) => break,
