@@ -151,7 +151,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         let p = e.path();
         if p.is_dir() {
             out.extend(walk(&p));
-        } else {
+        } else if p.extension().is_some_and(|x| x == "bin") {
             out.push(p);
         }
     }
@@ -262,6 +262,36 @@ fn a_second_run_takes_the_log_from_the_cache_and_an_edit_misses() {
     let (cached, r) = run(&dir, &state, &none, true);
     assert_eq!(cached, plain);
     assert_eq!(r.cached_records(), 0);
+}
+
+/// The entries of an incident removed from the shared folder are removed too; a whole shared
+/// folder gone (a vanished mount) removes nothing.
+#[test]
+fn entries_of_a_removed_incident_are_pruned_not_those_of_a_vanished_mount() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Two shared folders (the records' chains are bound to the incident's name).
+    let root = tmp.path().join("shared-b");
+    let state = tmp.path().join("state");
+    let (a, b) = (tmp.path().join("shared-a").join(INCIDENT), root.join(INCIDENT));
+    let none = std::collections::BTreeMap::new();
+    let mut stamp = 0;
+    for dir in [&a, &b] {
+        fs::create_dir_all(dir.join("events")).unwrap();
+        append(dir, 0, 20, &mut stamp);
+        run(dir, &state, &none, true);
+    }
+    let all = state.join("logcache");
+    assert_eq!(walk(&all).len(), 2);
+    fs::remove_dir_all(&a).unwrap();
+    warroom::store::logcache::prune_removed(&all);
+    let left = walk(&all);
+    assert_eq!(left.len(), 1, "{left:?}");
+    let (_, r) = run(&b, &state, &none, true);
+    assert_eq!(r.cached_records(), 20, "the other incident's entry is kept and used");
+    // The shared folder itself gone (an unmounted share): nothing is removed.
+    fs::rename(&root, tmp.path().join("elsewhere")).unwrap();
+    warroom::store::logcache::prune_removed(&all);
+    assert_eq!(walk(&all).len(), 1);
 }
 
 /// A log with a problem past its first MiB: the entry keeps the clean stretch read before it

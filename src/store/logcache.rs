@@ -266,6 +266,13 @@ impl LogCache {
             .create(&self.dir)
             .ok()?;
         sweep(&self.dir);
+        note_incident(&self.dir, &self.incident);
+        static PRUNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if !PRUNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            if let Some(all) = self.dir.parent() {
+                prune_removed(all);
+            }
+        }
         let dest = self.path(log);
         // Two readers of one log in one process (the console's board and open incident) each
         // write their own file; the last rename wins, both complete.
@@ -452,6 +459,59 @@ fn sweep(dir: &Path) {
             .is_some_and(|age| age > STALE_TMP);
         if old {
             let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// The file in an incident's folder of entries that names the incident folder they cache.
+const INCIDENT_FILE: &str = "incident";
+
+/// Write which incident folder `dir`'s entries belong to (once), so they can be pruned when it
+/// is removed.
+fn note_incident(dir: &Path, incident: &str) {
+    let path = dir.join(INCIDENT_FILE);
+    if path.exists() {
+        return;
+    }
+    let tmp = dir.join(format!(".{INCIDENT_FILE}.{}.tmp", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(incident.as_bytes()));
+    if written.is_ok() {
+        let _ = std::fs::rename(&tmp, &path);
+    } else {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+/// Remove the entries (under `all`, the `logcache` folder) of incidents whose folder is gone
+/// while the shared folder that held it is still there: an `rm -r` of an incident, not a
+/// vanished mount (then nothing is removed). Entries written before this rule (no incident
+/// file) are left. Done once per process, when an entry is written: entries cost about the
+/// size of their logs, and a jump host keeps a year of incidents.
+pub fn prune_removed(all: &Path) {
+    for e in std::fs::read_dir(all).into_iter().flatten().flatten() {
+        let Ok(named) = std::fs::read(e.path().join(INCIDENT_FILE)) else {
+            continue;
+        };
+        let Ok(named) = String::from_utf8(named) else {
+            continue;
+        };
+        let incident = Path::new(&named);
+        if !incident.is_absolute() {
+            continue;
+        }
+        let gone =
+            matches!(std::fs::symlink_metadata(incident), Err(err) if err.kind() == std::io::ErrorKind::NotFound);
+        let root_there = incident
+            .parent()
+            .is_some_and(|root| std::fs::metadata(root).is_ok_and(|m| m.is_dir()));
+        if gone && root_there {
+            let _ = std::fs::remove_dir_all(e.path());
         }
     }
 }
