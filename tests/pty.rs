@@ -844,6 +844,36 @@ fn a_long_unmarked_paste_outside_a_text_field_is_counted_whole_and_does_nothing(
     assert!(c.wait_exit(WAIT).success());
 }
 
+/// Ctrl+C (a key in raw mode, not a signal) quits as `q` does: the note being typed is kept as
+/// the draft, the terminal is restored and the way out says so.
+#[test]
+fn ctrl_c_quits_and_keeps_the_note_being_typed() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Ctrl C");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Ctrl C", Spawn::new(&args));
+    c.send(b"n");
+    c.wait_for("Enter sends · Alt+Enter", WAIT);
+    c.type_text("half a note");
+    c.wait_for("half a note", WAIT);
+    c.send(b"\x03");
+    assert!(c.wait_exit(WAIT).success(), "{}", c.screen());
+    let s = c.screen();
+    assert!(
+        s.contains("your unsent note for") && s.contains("kept as a draft"),
+        "{s}"
+    );
+    let draft = alice.state.join("drafts").join(format!("{id}.txt"));
+    assert_eq!(std::fs::read_to_string(&draft).unwrap_or_default(), "half a note");
+    let out = c.output();
+    let alt = find_last(&out, ENTER_ALT).expect("the alternate screen was used");
+    assert!(
+        find_first_after(&out, LEAVE_ALT, alt).is_some(),
+        "the terminal was restored"
+    );
+}
+
 // ---- every signal that ends the console restores the terminal and keeps the draft ---------------
 
 #[test]

@@ -555,7 +555,8 @@ impl Worker {
             }
         }
         board_order(&mut rows, (self.clock)());
-        if rows != self.last_rows {
+        // The first pass is sent even when it found nothing: the board says it is reading until then.
+        if rows != self.last_rows || self.passes == 1 {
             self.last_rows = rows.clone();
             (self.send)(Msg::Board(rows));
         }

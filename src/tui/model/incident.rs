@@ -232,6 +232,12 @@ impl IncidentModel {
     pub fn state(&self) -> &IncidentState {
         &self.view.state
     }
+    /// While a long read arrives in parts: the records taken so far. Until it ends nothing is
+    /// derived (severity, phase, commander, deadlines), so the screen says it is reading instead
+    /// of what an empty incident would say.
+    pub fn reading(&self) -> Option<usize> {
+        self.loading.as_ref().map(|l| l.records)
+    }
     pub fn playbook(&self) -> Option<&Playbook> {
         self.view.state.playbook()
     }

@@ -66,6 +66,11 @@ impl IncidentModel {
     }
 }
 
+/// What the screen says while a long read is in progress (`records` taken so far).
+pub fn reading_text(records: usize) -> String {
+    format!("reading the incident… {records} records so far")
+}
+
 /// What a key that writes is told while a long read is in progress: the state it would be
 /// judged against (phase, checklist, commander, severity) is derived only when the read ends, so
 /// a phase change, a resolution or a handoff taken now would be decided on an empty incident.
@@ -74,8 +79,8 @@ pub fn refuses_while_reading(inc: &IncidentModel, writes_note: bool) -> Option<S
     let l = inc.loading.as_ref()?;
     (!writes_note).then(|| {
         format!(
-            "reading the incident ({} records so far): wait until it is read — only notes are taken now",
-            l.records
+            "{}: wait until it is read — only notes are taken now",
+            reading_text(l.records)
         )
     })
 }

@@ -70,6 +70,12 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
     let rows = m.visible_rows();
     if rows.is_empty() {
         let text = match m.board_filter {
+            // Not "no incidents" (which invites declaring one twice) before the list is read.
+            _ if !m.board_listed => vec![
+                Line::from("Reading the incidents in this directory…"),
+                Line::from(""),
+                Line::styled("They are listed when the first pass ends.", theme.dim()),
+            ],
             BoardFilter::Active => vec![
                 Line::from("No active incidents in this directory."),
                 Line::from(""),
