@@ -3284,6 +3284,18 @@ fn a_cold_read_in_parts_says_reading_not_syncing_80x24() {
         last_reconcile: T0 + 20 * 60_000,
     };
     m.incident = Some(IncidentModel::new(ID));
+    // Opened, not answered yet (the worker may still be on its first board pass).
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(
+        s.lines()
+            .next()
+            .is_some_and(|l| l.contains("⧗ reading the incident… 0 records so far")),
+        "{s}"
+    );
+    assert!(
+        !s.contains("SEV?") && !s.contains("syncing") && !s.contains("IC -"),
+        "{s}"
+    );
     let (part, end) = story_in_parts();
     update(&mut m, part);
     update(&mut m, notes_part(1000, 2500));

@@ -76,13 +76,8 @@ pub fn reading_text(records: usize) -> String {
 /// a phase change, a resolution or a handoff taken now would be decided on an empty incident.
 /// Notes do not depend on it and are taken.
 pub fn refuses_while_reading(inc: &IncidentModel, writes_note: bool) -> Option<String> {
-    let l = inc.loading.as_ref()?;
-    (!writes_note).then(|| {
-        format!(
-            "{}: wait until it is read — only notes are taken now",
-            reading_text(l.records)
-        )
-    })
+    let n = inc.reading()?;
+    (!writes_note).then(|| format!("{}: wait until it is read — only notes are taken now", reading_text(n)))
 }
 
 /// Apply `update` to `view`, ending the read whose parts `loading` took (if any); the keys that

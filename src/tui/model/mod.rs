@@ -470,6 +470,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Incident { id, update } => {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == id) {
+                inc.answered = true;
                 let loading = inc.loading.take();
                 if let Some(r) = inc.replay.as_mut() {
                     // Replaying: the live view takes the update; the replay stays where it is.

@@ -190,8 +190,8 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     if let Some(q) = &t.search {
         title.push_str(&format!(" · /{}", sanitize(q)));
     }
-    if inc.loading.is_some() {
-        // A long read arriving in parts: what is shown is not complete yet.
+    if inc.reading().is_some() {
+        // Not answered yet, or a long read arriving in parts: what is shown is not complete yet.
         title.push_str(" · reading…");
     }
     title.push_str(if t.local_time { " · local)" } else { " · UTC)" });
