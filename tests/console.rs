@@ -3349,7 +3349,12 @@ fn a_cold_board_says_it_is_reading_until_the_first_pass() {
         !s.contains("No active incidents") && !s.contains("to declare one"),
         "{s}"
     );
+    assert!(
+        s.contains(" Active … ") && !s.contains("Active 0"),
+        "no count before the pass\n{s}"
+    );
     update(&mut m, Msg::Board(vec![]));
+    assert!(screen(&render(&m, 80, 24, Theme::mono())).contains(" Active 0 "));
     let s = screen(&render(&m, 80, 24, Theme::mono()));
     assert!(s.contains("No active incidents in this directory."), "{s}");
     assert!(!s.contains("Reading the incidents"), "{s}");

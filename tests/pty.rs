@@ -795,21 +795,25 @@ fn an_enter_typed_after_a_long_unmarked_paste_sends_the_note() {
     let id = w.declare(&alice, "Long paste");
     let args = ["open", id.as_str()];
     let mut c = open_incident(&w, &alice, &id, "Long paste", Spawn::new(&args));
-    c.send(b"n");
-    c.wait_for("Enter sends · Alt+Enter", WAIT);
-    let paste = long_unmarked_paste(2761);
-    c.send(paste.as_bytes());
-    // All of it reaches the editor at once, not only the first read of it (the rest used to wait
-    // in the terminal for the next key, and arrived with the Enter as part of the paste).
-    c.wait_for("TAIL", WAIT);
-    std::thread::sleep(Duration::from_millis(1500));
-    c.send(b"\r");
     let reader = w.who("carol", "desk");
-    let ev = wait_events(&w, &reader, &id, "the pasted note", |ev| !note_texts(ev).is_empty());
-    let notes = note_texts(&ev);
-    assert_eq!(notes.len(), 1, "{notes:#?}");
-    assert_eq!(notes[0], paste.replace('\r', "\n"), "the note is the paste, whole");
-    assert!(c.running(), "a key in the paste acted as a command");
+    // Three 1024-byte reads; then more than the console takes from the terminal in one pass.
+    for (i, n) in [2761, 9000].into_iter().enumerate() {
+        c.send(b"n");
+        c.wait_for("Enter sends · Alt+Enter", WAIT);
+        let paste = long_unmarked_paste(n);
+        c.send(paste.as_bytes());
+        // All of it reaches the editor at once, not only the first read of it (the rest used to
+        // wait in the terminal for the next key, and arrived with the Enter as part of the paste).
+        c.wait_for("TAIL", WAIT);
+        std::thread::sleep(Duration::from_millis(1500));
+        c.send(b"\r");
+        let ev = wait_events(&w, &reader, &id, "the pasted note", |ev| note_texts(ev).len() > i);
+        let notes = note_texts(&ev);
+        assert_eq!(notes.len(), i + 1, "{notes:#?}");
+        assert_eq!(notes[i], paste.replace('\r', "\n"), "the note is the paste, whole");
+        assert!(c.running(), "a key in the paste acted as a command");
+        c.wait_until("the editor closed", WAIT, |s| !s.contains("Enter sends"));
+    }
     c.send(b"q");
     assert!(c.wait_exit(WAIT).success());
 }
