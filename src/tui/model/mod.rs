@@ -914,7 +914,9 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
     if m.flash.as_ref().is_some_and(|f| f.error) || m.jumped.take().is_some() {
         m.flash = None;
     }
-    if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
+    // Ctrl+C in a dialog or text field, where the keymap is not consulted: what a terminal user
+    // presses to leave. On a screen the keymap decides (Ctrl+c quits by default).
+    if m.overlay.is_some() && k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
         return interrupt(m);
     }
     match m.overlay.take() {
@@ -1003,7 +1005,7 @@ fn ask_or_quit(m: &mut Model) -> Vec<Effect> {
     Vec::new()
 }
 
-/// `Ctrl+C`, what a terminal user presses to leave: `q` from anywhere. Text in an open editor is
+/// `Ctrl+C` over a dialog or text field: close it and quit as `q` does. Text in an open editor is
 /// kept as its draft first (as `Esc` keeps it); unsaved writes or a running command ask first.
 fn interrupt(m: &mut Model) -> Vec<Effect> {
     let mut fx = Vec::new();
