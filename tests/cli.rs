@@ -2118,3 +2118,23 @@ fn an_import_that_fails_half_way_says_what_was_written_and_a_re_run_completes_it
     assert_eq!(notes, want, "every line once, in order");
     check_chain(&id, &w.log_of(&ic, &id));
 }
+
+/// With signatures required by this host's config and a declaration written unsigned, `show`
+/// says why nothing is applied and what to do (not "syncing"), in text and JSON; a write is not
+/// told the incident is syncing either.
+#[test]
+fn show_says_why_nothing_is_applied_when_required_signatures_are_missing() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Unsigned declaration");
+    let cfg = w.path().join("cfg").join("warroom");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(cfg.join("config.ron"), "(signing: (require: true))\n").unwrap();
+    let why = "your config requires signatures (require: true); the Declared record by alice@jump has no signature — declare again with --sign, or lift require";
+    let r = w.run(&alice, &["show", &id]).ok();
+    assert!(r.stdout.contains(&format!("not applied: {why}")), "{r}");
+    let j = w.run(&alice, &["show", &id, "--json"]).ok().json();
+    assert_eq!(j["not_applied"], why, "{j:#}");
+    let n = w.run(&alice, &["note", &id, "hello"]).code(1);
+    assert!(!n.stderr.contains("syncing"), "{n}");
+}

@@ -272,7 +272,9 @@ fn the_board_flags_an_incident_on_an_older_playbook() {
 
 #[test]
 fn empty_board_says_how_to_declare() {
-    let m = Model::new("you@jump", Keymap::default(), "/srv/warroom (from WARROOM_DIR)", T0);
+    let mut m = Model::new("you@jump", Keymap::default(), "/srv/warroom (from WARROOM_DIR)", T0);
+    // Its first pass over the directory found nothing.
+    update(&mut m, Msg::Board(vec![]));
     let s = screen(&render(&m, 80, 24, Theme::mono()));
     assert!(s.contains("to declare one"), "{s}");
     assert!(s.contains("warroom declare --playbook"), "{s}");
@@ -3246,4 +3248,188 @@ fn keys_that_decide_on_the_state_wait_until_a_long_read_ends() {
             .is_none_or(|f| !f.text.contains("reading the incident")),
         "after the read, P acts again"
     );
+}
+
+/// The story's records arriving as one part of a cold read, and the update that ends it.
+fn story_in_parts() -> (Msg, Msg) {
+    let mut u = story();
+    let events = std::mem::take(&mut u.events);
+    let part = Msg::IncidentPart {
+        id: ID.into(),
+        events,
+        reset: false,
+    };
+    (
+        part,
+        Msg::Incident {
+            id: ID.into(),
+            update: u,
+        },
+    )
+}
+
+/// A cold open of a long incident, its parts arriving: nothing is derived until the read ends, so
+/// the header, the Now strip, the panes and the timeline say it is being read and how far — not
+/// "SEV? syncing", "IC -", "no deadline running" or "playbook copy not synced yet", all false.
+#[test]
+fn a_cold_read_in_parts_says_reading_not_syncing_80x24() {
+    let mut m = Model::new(
+        "you@jump",
+        Keymap::default(),
+        "/srv/warroom (from WARROOM_DIR)",
+        T0 + 20 * 60_000,
+    );
+    m.watch = WatchInfo {
+        mode: "inotify".into(),
+        last_reconcile: T0 + 20 * 60_000,
+    };
+    m.incident = Some(IncidentModel::new(ID));
+    // Opened, not answered yet (the worker may still be on its first board pass).
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(
+        s.lines()
+            .next()
+            .is_some_and(|l| l.contains("⧗ reading the incident… 0 records so far")),
+        "{s}"
+    );
+    assert!(
+        !s.contains("SEV?") && !s.contains("syncing") && !s.contains("IC -"),
+        "{s}"
+    );
+    let (part, end) = story_in_parts();
+    update(&mut m, part);
+    update(&mut m, notes_part(1000, 2500));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    for wrong in [
+        "SEV?",
+        "syncing",
+        "IC -",
+        "no deadline running",
+        "not synced yet",
+        "nothing blocked",
+        "no events match",
+    ] {
+        assert!(!s.contains(wrong), "{wrong:?} while reading\n{s}");
+    }
+    assert!(
+        s.lines()
+            .next()
+            .is_some_and(|l| l.contains("⧗ reading the incident… 2508 records so far")),
+        "{s}"
+    );
+    assert!(
+        s.contains("deadlines, approvals and owners: shown when the incident is read"),
+        "{s}"
+    );
+    // The timeline's own empty text.
+    let rows = timeline_rows(&s);
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("reading the incident… 2508 records so far (shown when read)")),
+        "{rows:?}"
+    );
+    insta::assert_snapshot!(s);
+
+    // The read ends: what the incident says, and no word of reading left.
+    update(&mut m, end);
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(!s.contains("reading"), "{s}");
+    assert!(s.contains("SEV2") && s.contains("IC maya"), "{s}");
+    assert!(timeline_rows(&s).iter().any(|r| r.contains("part note 3499")), "{s}");
+}
+
+/// The board before its first pass over the directory says it is reading it: "no active
+/// incidents, press d to declare one" would invite declaring one twice.
+#[test]
+fn a_cold_board_says_it_is_reading_until_the_first_pass() {
+    let mut m = Model::new("you@jump", Keymap::default(), "/srv/warroom (from WARROOM_DIR)", T0);
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("Reading the incidents in this directory…"), "{s}");
+    assert!(
+        !s.contains("No active incidents") && !s.contains("to declare one"),
+        "{s}"
+    );
+    assert!(
+        s.contains(" Active … ") && !s.contains("Active 0"),
+        "no count before the pass\n{s}"
+    );
+    update(&mut m, Msg::Board(vec![]));
+    assert!(screen(&render(&m, 80, 24, Theme::mono())).contains(" Active 0 "));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("No active incidents in this directory."), "{s}");
+    assert!(!s.contains("Reading the incidents"), "{s}");
+}
+
+/// Ctrl+C does what `q` does, from anywhere: the note being typed is kept as the draft, and the
+/// console quits (or asks first, as `q` does, while a write is on its way).
+#[test]
+fn ctrl_c_quits_as_q_does_and_keeps_the_note_being_typed() {
+    let ctrl_c = || typed(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    let mut m = model_on_incident();
+    update(&mut m, key('n'));
+    for c in "half a note".chars() {
+        update(&mut m, key(c));
+    }
+    let fx = update(&mut m, ctrl_c());
+    assert!(m.quit, "Ctrl+C quits");
+    assert!(fx.iter().any(|f| matches!(f, Effect::Quit)), "{fx:?}");
+    assert!(
+        fx.iter()
+            .any(|f| matches!(f, Effect::SaveDraft { text, .. } if text == "half a note")),
+        "{fx:?}"
+    );
+    assert!(
+        m.farewell.as_deref().is_some_and(|f| f.contains("kept as a draft")),
+        "{:?}",
+        m.farewell
+    );
+
+    // A note still on its way: asked first, as q asks.
+    let mut m = model_on_incident();
+    update(&mut m, key('n'));
+    update(&mut m, key('x'));
+    update(&mut m, code(KeyCode::Enter));
+    assert!(!m.pending.is_empty(), "the note is on its way");
+    update(&mut m, ctrl_c());
+    assert!(!m.quit, "not while a write is on its way");
+    assert!(matches!(m.overlay, Some(Overlay::Confirm(Confirm::Quit { .. }))));
+}
+
+/// Signatures required (by the declaration, or by the responder's config) and none on the
+/// declaration: the console says why nothing is applied and what to do, not "syncing".
+#[test]
+fn an_unsigned_declaration_where_signatures_are_required_says_why_80x24() {
+    for (by_config, words) in [
+        (
+            false,
+            "its declaration requires signatures; the Declared record by maya@soc-jump has no signature — declare again with --sign",
+        ),
+        (
+            true,
+            "your config requires signatures (require: true); the Declared record by maya@soc-jump has no signature — declare again with --sign, or lift require",
+        ),
+    ] {
+        let mut m = Model::new("you@jump", Keymap::default(), "/srv/warroom", T0 + 20 * 60_000);
+        m.watch = WatchInfo {
+            mode: "inotify".into(),
+            last_reconcile: T0 + 20 * 60_000,
+        };
+        m.incident = Some(IncidentModel::new(ID));
+        let mut u = story();
+        if by_config {
+            u.require_signatures = true;
+        } else if let Body::Declared(d) = &mut u.events[0].body {
+            d.require_signatures = true;
+        }
+        update(&mut m, Msg::Incident { id: ID.into(), update: u });
+        let s = screen(&render(&m, 80, 24, Theme::mono()));
+        assert!(!s.contains("syncing") && !s.contains("not synced yet"), "{s}");
+        assert!(s.lines().next().is_some_and(|l| l.contains("✖ nothing applied: signatures required")), "{s}");
+        assert!(!s.contains("SEV?") && !s.contains("Identification") && !s.contains("IC -"), "{s}");
+        let flat: String = s.lines().map(|l| l.trim_end()).collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(words), "{words}\n{s}");
+        if !by_config {
+            insta::assert_snapshot!(s);
+        }
+    }
 }

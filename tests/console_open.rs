@@ -205,3 +205,49 @@ fn the_console_streams_a_long_open_and_reaches_the_state_show_reads() {
         "the record dated ahead is held back"
     );
 }
+
+/// Run a worker over `w` (opening `open`, if any) until it has done its first passes; the model
+/// that took every message it sent.
+fn first_passes(w: &World, open: Option<&str>) -> Model {
+    let msgs = Arc::new(Mutex::new(Vec::new()));
+    let sent = msgs.clone();
+    let worker = Worker::new(
+        store(w, "state-console"),
+        mate("carol"),
+        now_ms,
+        Arc::new(move |m| sent.lock().expect("messages").push(m)),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut model = Model::new("carol@desk", Keymap::default(), "test", now_ms());
+    if let Some(id) = open {
+        tx.send(Cmd::Open(id.to_string())).expect("send");
+        model.incident = Some(IncidentModel::new(id));
+        assert!(model.incident.as_ref().and_then(|i| i.reading()).is_some());
+    }
+    tx.send(Cmd::Shutdown).expect("send");
+    worker.run(rx, tx.clone(), None);
+    assert!(!model.board_listed);
+    for m in std::mem::take(&mut *msgs.lock().expect("messages")) {
+        update(&mut model, m);
+    }
+    model
+}
+
+/// The worker answers the board's first pass and the open of an incident even when they find
+/// nothing (a directory with no incident, an incident folder whose logs have not synced yet):
+/// until it does, the console says it is reading, so it must never stay unanswered.
+#[test]
+fn the_worker_answers_a_first_board_pass_and_an_open_that_find_nothing() {
+    let w = World::new();
+    std::fs::create_dir_all(w.root()).expect("the shared root");
+    let model = first_passes(&w, None);
+    assert!(model.board_listed, "the first pass over an empty directory was sent");
+    assert!(model.board.is_empty());
+
+    let id = "2026-11-30-not-synced-yet-0abc";
+    std::fs::create_dir_all(w.root().join(id)).expect("an incident folder with nothing in it");
+    let model = first_passes(&w, Some(id));
+    let inc = model.incident.as_ref().expect("open");
+    assert_eq!(inc.reading(), None, "the open was answered");
+    assert!(inc.view.is_syncing(), "and the incident reads as syncing, which it is");
+}

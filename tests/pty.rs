@@ -771,6 +771,113 @@ fn an_unbracketed_paste_in_the_note_editor_is_text() {
     assert!(c.wait_exit(WAIT).success());
 }
 
+/// A log pasted without markers, as tmux `paste-buffer` (no `-p`) sends it: lines ended by CR, keys
+/// that are commands elsewhere (q, y, A, P, Z), more than one 1024-byte terminal read long, and
+/// written to the terminal in one piece as tmux writes it.
+fn long_unmarked_paste(n: usize) -> String {
+    let mut s = String::new();
+    let mut i = 0;
+    while s.len() < n {
+        s.push_str(&format!(
+            "{i:04} fin-fs-02 kernel: q y A P Z segfault at 7f3a ip 00401a sp 7ffe\r"
+        ));
+        i += 1;
+    }
+    s.truncate(n - 4);
+    s.push_str("TAIL");
+    s
+}
+
+#[test]
+fn an_enter_typed_after_a_long_unmarked_paste_sends_the_note() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Long paste");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Long paste", Spawn::new(&args));
+    let reader = w.who("carol", "desk");
+    // Three 1024-byte reads; then more than the console takes from the terminal in one pass.
+    for (i, n) in [2761, 9000].into_iter().enumerate() {
+        c.send(b"n");
+        c.wait_for("Enter sends · Alt+Enter", WAIT);
+        let paste = long_unmarked_paste(n);
+        c.send(paste.as_bytes());
+        // All of it reaches the editor at once, not only the first read of it (the rest used to
+        // wait in the terminal for the next key, and arrived with the Enter as part of the paste).
+        c.wait_for("TAIL", WAIT);
+        std::thread::sleep(Duration::from_millis(1500));
+        c.send(b"\r");
+        let ev = wait_events(&w, &reader, &id, "the pasted note", |ev| note_texts(ev).len() > i);
+        let notes = note_texts(&ev);
+        assert_eq!(notes.len(), i + 1, "{notes:#?}");
+        assert_eq!(notes[i], paste.replace('\r', "\n"), "the note is the paste, whole");
+        assert!(c.running(), "a key in the paste acted as a command");
+        c.wait_until("the editor closed", WAIT, |s| !s.contains("Enter sends"));
+    }
+    c.send(b"q");
+    assert!(c.wait_exit(WAIT).success());
+}
+
+#[test]
+fn a_long_unmarked_paste_outside_a_text_field_is_counted_whole_and_does_nothing() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Long paste ignored");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Long paste ignored", Spawn::new(&args));
+    std::thread::sleep(Duration::from_millis(300));
+    c.send(long_unmarked_paste(2761).as_bytes());
+    let s = c.wait_for("ignored a 2761-character paste", WAIT);
+    assert!(!s.contains("Enter sends"), "the paste opened an editor\n{s}");
+    assert!(c.running(), "a q in the paste quit the console");
+    // Nothing was written: only the declaration is in the record.
+    std::thread::sleep(Duration::from_millis(500));
+    let reader = w.who("carol", "desk");
+    let kinds: Vec<String> = w
+        .tail_json(&reader, &id)
+        .iter()
+        .map(|e| e["kind"].to_string())
+        .collect();
+    assert!(
+        kinds
+            .iter()
+            .all(|k| !k.contains("Phase") && !k.contains("Resolved") && !k.contains("Note")),
+        "{kinds:?}"
+    );
+    c.send(b"q");
+    assert!(c.wait_exit(WAIT).success());
+}
+
+/// Ctrl+C (a key in raw mode, not a signal) quits as `q` does: the note being typed is kept as
+/// the draft, the terminal is restored and the way out says so.
+#[test]
+fn ctrl_c_quits_and_keeps_the_note_being_typed() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Ctrl C");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Ctrl C", Spawn::new(&args));
+    c.send(b"n");
+    c.wait_for("Enter sends · Alt+Enter", WAIT);
+    c.type_text("half a note");
+    c.wait_for("half a note", WAIT);
+    c.send(b"\x03");
+    assert!(c.wait_exit(WAIT).success(), "{}", c.screen());
+    let s = c.screen();
+    assert!(
+        s.contains("your unsent note for") && s.contains("kept as a draft"),
+        "{s}"
+    );
+    let draft = alice.state.join("drafts").join(format!("{id}.txt"));
+    assert_eq!(std::fs::read_to_string(&draft).unwrap_or_default(), "half a note");
+    let out = c.output();
+    let alt = find_last(&out, ENTER_ALT).expect("the alternate screen was used");
+    assert!(
+        find_first_after(&out, LEAVE_ALT, alt).is_some(),
+        "the terminal was restored"
+    );
+}
+
 // ---- every signal that ends the console restores the terminal and keeps the draft ---------------
 
 #[test]

@@ -357,6 +357,7 @@ pub fn state_json(inc: &Incident, now: i64) -> Value {
         "follow_ups": s.follow_ups().iter().map(follow_up_json).collect::<Vec<_>>(),
         "review": d.review.iter().map(|(f, r)| (f.clone(), json!({"text": r.value, "by": r.by, "at": format_utc(r.when)}))).collect::<serde_json::Map<String, Value>>(),
         "events": s.event_count(),
+        "not_applied": crate::domain::unsigned::unsigned_declaration(s),
         "last_update": d.last_update.as_ref().map(|(t, by)| json!({"at": format_utc(*t), "by": by})),
         "problems": problems,
         "clock_skew": s.skew_warnings(now),
@@ -411,6 +412,9 @@ pub fn show(g: &Global, wanted: &str, as_json: bool, as_of: &super::AsOf) -> Res
     );
     if let Some(t) = s.declared_at() {
         let _ = writeln!(out, "declared {} ({} ago)", format_utc(t), format_age(now - t));
+    }
+    if let Some(why) = crate::domain::unsigned::unsigned_declaration(s) {
+        let _ = writeln!(out, "not applied: {}", sanitize(&why));
     }
     if let Some(t) = s.derived.discovered {
         let how = match &s.derived.discovery {

@@ -647,6 +647,9 @@ pub fn resolve_prefix<'a>(ids: impl Iterator<Item = &'a str>, prefix: &str, what
 /// would refuse, the writer refuses first"). Returns the folded incident.
 fn checked(ctx: &Ctx, id: &str, body: &Body, by: &str) -> Result<Incident> {
     let inc = Incident::open(&ctx.store, id, now_ms());
+    if let Some(why) = crate::domain::unsigned::unsigned_declaration(&inc.state) {
+        return Err(Fail::new(format!("{id}: not applied: {}", sanitize(&why))));
+    }
     if inc.is_syncing() {
         return Err(Fail::new(format!(
             "{id} has not been declared (still syncing?); try again in a moment"

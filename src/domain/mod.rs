@@ -24,6 +24,7 @@ pub mod template;
 pub mod termtext;
 pub mod time;
 pub mod trust;
+pub mod unsigned;
 
 pub use event::{Body, Event, EventKey, Mode};
 pub use name::Name;

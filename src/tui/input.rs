@@ -16,6 +16,9 @@ pub const BURST_GAP_MS: Millis = 10;
 /// Text keys this soon (ms) after a paste's last key are the rest of it (a long paste arrives in
 /// several reads, and its last piece may be one or two keys); no one reacts to a paste that fast.
 pub const PASTE_TAIL_MS: Millis = 100;
+/// Pieces of text this close (ms) with no person's key between are one paste for its count: a
+/// slow link delivers a long paste in reads far apart, and the user is told the paste's length.
+pub const PASTE_PIECES_MS: Millis = 1_000;
 /// A dialog that writes a record cannot be confirmed sooner than this after it opened (ms): it
 /// must have been drawn and seen. The fastest visual reaction is ~200-250 ms, so a deliberate
 /// `A`, read, `y` is never slower to type than this, while a paste's keys come within a few ms.
@@ -59,9 +62,16 @@ impl KeyClock {
         // Judged by arrival (the batch's stamp), never by when it was handled: an Enter after a
         // quiet gap (more than PASTE_TAIL_MS since the paste's last key) is a person's key.
         if text == 0 || !(self.run >= BURST_KEYS || tail) {
+            if text > 0 {
+                // A person typed: what comes next is a new paste.
+                self.paste_last = None;
+            }
             return Verdict::Keys;
         }
-        self.pasted = if tail { self.pasted + text } else { text };
+        let more = self
+            .paste_last
+            .is_some_and(|t| (0..=PASTE_PIECES_MS).contains(&(at - t)));
+        self.pasted = if more { self.pasted + text } else { text };
         self.paste_last = Some(at);
         Verdict::Paste
     }
@@ -214,6 +224,25 @@ mod tests {
         let enter = [KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)];
         assert_eq!(c.arrive(&enter, 50), Verdict::Paste);
         assert_eq!(c.arrive(&enter, 200), Verdict::Keys);
+    }
+
+    #[test]
+    fn a_paste_over_a_slow_link_is_counted_whole() {
+        // 2761 characters in reads 300 ms apart (each piece a paste by itself): the count is the
+        // paste's length, not its last piece's.
+        let mut c = KeyClock::default();
+        for (i, n) in [1024, 1024, 713].into_iter().enumerate() {
+            let at = 1_000 + i as Millis * 300;
+            assert_eq!(c.arrive(&keys(&"x".repeat(n)), at), Verdict::Paste);
+        }
+        assert_eq!(c.pasted, 2761);
+        // A person's key ends it: the next paste is counted afresh, however soon.
+        assert_eq!(c.arrive(&keys("j"), 2_000), Verdict::Keys);
+        assert_eq!(c.arrive(&keys("abcdef"), 2_100), Verdict::Paste);
+        assert_eq!(c.pasted, 6);
+        // So does a quiet second.
+        assert_eq!(c.arrive(&keys("abcd"), 3_200), Verdict::Paste);
+        assert_eq!(c.pasted, 4);
     }
 
     #[test]

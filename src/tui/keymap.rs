@@ -379,6 +379,7 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
         (Board, "j", Down, "next incident", None),
         (Board, "?", Help, "help", Some("help")),
         (Board, "q", Quit, "quit", Some("quit")),
+        (Board, "Ctrl+c", Quit, "quit", None),
         (
             Board,
             "!",
@@ -389,6 +390,7 @@ const DEFAULTS: &[(Context, &str, Action, &str, Option<&str>)] = {
         (Board, "M", Messages, "recent messages (the footer's log)", None),
         (Incident, "Esc", Back, "back to the board", Some("board")),
         (Incident, "q", Quit, "quit", None),
+        (Incident, "Ctrl+c", Quit, "quit", None),
         (Incident, "?", Help, "help", Some("help")),
         (Incident, "Tab", NextPane, "next pane", Some("pane")),
         (Incident, "BackTab", PrevPane, "previous pane", None),

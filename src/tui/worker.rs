@@ -92,6 +92,9 @@ pub struct Worker {
     signing_watch: crate::store::config::SigningWatch,
     /// The open incident was read again from the start: its next update replaces the view.
     reset_next: bool,
+    /// The incident just opened has not been answered: its first pass sends an update even when
+    /// it found nothing (the console says it is reading until then).
+    unanswered: bool,
     /// The signature policy the board's rows were made under ([`summary::trust_key`]).
     board_trust: Option<String>,
     /// The stamps of the trust inputs outside the watched root (config.ron, the config's
@@ -134,6 +137,7 @@ impl Worker {
             hooks: None,
             signing_watch: crate::store::config::SigningWatch::default(),
             reset_next: false,
+            unanswered: false,
             trust_watch: [None, None],
             board_trust: None,
         }
@@ -224,6 +228,7 @@ impl Worker {
                         t.hot = None;
                     }
                     self.open = Some(Source::new(&self.store, &id));
+                    self.unanswered = true;
                     self.reconcile_open();
                 }
                 Ok(Cmd::Close) => {
@@ -399,7 +404,7 @@ impl Worker {
                 src.save_seen();
                 self.seen_saved = Instant::now();
             }
-            if streamed || !update.is_empty() {
+            if streamed || !update.is_empty() || std::mem::take(&mut self.unanswered) {
                 // A short update (the usual pass) is one message; one read again from the start
                 // after the trust changed (`Source::poll_streaming` does not stream it) comes in
                 // bounded parts, each applied on its own.
@@ -555,7 +560,8 @@ impl Worker {
             }
         }
         board_order(&mut rows, (self.clock)());
-        if rows != self.last_rows {
+        // The first pass is sent even when it found nothing: the board says it is reading until then.
+        if rows != self.last_rows || self.passes == 1 {
             self.last_rows = rows.clone();
             (self.send)(Msg::Board(rows));
         }

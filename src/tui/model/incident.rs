@@ -143,6 +143,8 @@ pub struct IncidentModel {
     pub replay: Option<Replay>,
     /// A long read arriving in parts, until the update that ends it.
     pub loading: Option<super::loading::Loading>,
+    /// The first update since it was opened has arrived (until then nothing is read).
+    pub answered: bool,
 }
 
 /// The replay cursor over the record.
@@ -176,6 +178,7 @@ impl IncidentModel {
             tab_follows_phase: true,
             replay: None,
             loading: None,
+            answered: false,
         }
     }
 
@@ -231,6 +234,16 @@ impl IncidentModel {
     }
     pub fn state(&self) -> &IncidentState {
         &self.view.state
+    }
+    /// While the incident is being read — opened and not answered yet (the worker may still be
+    /// on its first board pass), or a long read arriving in parts — the records taken so far.
+    /// Until the read ends nothing is derived (severity, phase, commander, deadlines), so the
+    /// screen says it is reading instead of what an empty incident would say.
+    pub fn reading(&self) -> Option<usize> {
+        match &self.loading {
+            Some(l) => Some(l.records),
+            None => (!self.answered).then_some(0),
+        }
     }
     pub fn playbook(&self) -> Option<&Playbook> {
         self.view.state.playbook()

@@ -66,18 +66,18 @@ impl IncidentModel {
     }
 }
 
+/// What the screen says while a long read is in progress (`records` taken so far).
+pub fn reading_text(records: usize) -> String {
+    format!("reading the incident… {records} records so far")
+}
+
 /// What a key that writes is told while a long read is in progress: the state it would be
 /// judged against (phase, checklist, commander, severity) is derived only when the read ends, so
 /// a phase change, a resolution or a handoff taken now would be decided on an empty incident.
 /// Notes do not depend on it and are taken.
 pub fn refuses_while_reading(inc: &IncidentModel, writes_note: bool) -> Option<String> {
-    let l = inc.loading.as_ref()?;
-    (!writes_note).then(|| {
-        format!(
-            "reading the incident ({} records so far): wait until it is read — only notes are taken now",
-            l.records
-        )
-    })
+    let n = inc.reading()?;
+    (!writes_note).then(|| format!("{}: wait until it is read — only notes are taken now", reading_text(n)))
 }
 
 /// Apply `update` to `view`, ending the read whose parts `loading` took (if any); the keys that

@@ -44,8 +44,8 @@ use facilitator::*;
 pub use facilitator::{next_speed, released, speed_settled, upcoming, SPEED_SETTLE_MS};
 pub use followups::*;
 pub use incident::*;
-pub use loading::Loading;
 use loading::{finish_read, refuses_while_reading};
+pub use loading::{reading_text, Loading};
 pub use picker::*;
 
 /// Failed writes are retried this often.
@@ -246,6 +246,9 @@ pub struct Model {
     pub keymap: Keymap,
     pub store_desc: String,
     pub board: Vec<BoardRow>,
+    /// The board's first pass over the directory has ended (until then an empty board says the
+    /// directory is being read, not that it holds no incident).
+    pub board_listed: bool,
     pub board_sel: usize,
     pub board_filter: BoardFilter,
     pub board_problems: Vec<Problem>,
@@ -324,6 +327,7 @@ impl Model {
             keymap,
             store_desc: store_desc.to_string(),
             board: Vec::new(),
+            board_listed: false,
             board_sel: 0,
             board_filter: BoardFilter::Active,
             board_problems: Vec::new(),
@@ -453,6 +457,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Board(rows) => {
             m.board = rows;
+            m.board_listed = true;
             let n = m.visible_rows().len();
             m.board_sel = m.board_sel.min(n.saturating_sub(1));
             Vec::new()
@@ -465,6 +470,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Incident { id, update } => {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == id) {
+                inc.answered = true;
                 let loading = inc.loading.take();
                 if let Some(r) = inc.replay.as_mut() {
                     // Replaying: the live view takes the update; the replay stays where it is.
@@ -908,6 +914,11 @@ fn key(m: &mut Model, k: KeyEvent) -> Vec<Effect> {
     if m.flash.as_ref().is_some_and(|f| f.error) || m.jumped.take().is_some() {
         m.flash = None;
     }
+    // Ctrl+C in a dialog or text field, where the keymap is not consulted: what a terminal user
+    // presses to leave. On a screen the keymap decides (Ctrl+c quits by default).
+    if m.overlay.is_some() && k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
+        return interrupt(m);
+    }
     match m.overlay.take() {
         Some(Overlay::Editor(ed)) => return editor_key(m, ed, k),
         Some(Overlay::Picker(p)) => return picker_key(m, p, k),
@@ -992,6 +1003,18 @@ fn ask_or_quit(m: &mut Model) -> Vec<Effect> {
     }
     m.overlay = Some(Overlay::Confirm(Confirm::Quit { unsaved, running }));
     Vec::new()
+}
+
+/// `Ctrl+C` over a dialog or text field: close it and quit as `q` does. Text in an open editor is
+/// kept as its draft first (as `Esc` keeps it); unsaved writes or a running command ask first.
+fn interrupt(m: &mut Model) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    if matches!(m.overlay, Some(Overlay::Editor(_))) {
+        fx = save_editor_draft(m);
+    }
+    m.overlay = None;
+    fx.extend(ask_or_quit(m));
+    fx
 }
 
 /// Quit: unsent notes go into the draft, and the user is told on the way out.

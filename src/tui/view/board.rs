@@ -21,7 +21,11 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
     .areas(area);
     let mut tabs = vec![Span::styled("warroom ", theme.title())];
     for f in BoardFilter::ALL {
-        let n = m.board.iter().filter(|r| f.shows(r, m.demo)).count();
+        // Not "0" before the first pass has counted them.
+        let n = match m.board_listed {
+            true => m.board.iter().filter(|r| f.shows(r, m.demo)).count().to_string(),
+            false => "…".to_string(),
+        };
         let style = if f == m.board_filter {
             theme.selected()
         } else {
@@ -70,6 +74,12 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, theme: &Theme) {
     let rows = m.visible_rows();
     if rows.is_empty() {
         let text = match m.board_filter {
+            // Not "no incidents" (which invites declaring one twice) before the list is read.
+            _ if !m.board_listed => vec![
+                Line::from("Reading the incidents in this directory…"),
+                Line::from(""),
+                Line::styled("They are listed when the first pass ends.", theme.dim()),
+            ],
             BoardFilter::Active => vec![
                 Line::from("No active incidents in this directory."),
                 Line::from(""),

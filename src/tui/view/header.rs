@@ -11,7 +11,7 @@ use crate::domain::event::Mode;
 use crate::domain::sanitize;
 use crate::domain::time::{format_age, format_elapsed};
 use crate::sync::status;
-use crate::tui::model::{IncidentModel, Model};
+use crate::tui::model::{reading_text, IncidentModel, Model};
 use crate::tui::theme::Theme;
 
 pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme: &Theme) {
@@ -62,6 +62,22 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     } else {
         ""
     };
+    // Nothing derived yet (a read in progress), or nothing applied (signatures required and the
+    // declaration has none that counts; the Now strip says why): no severity, title, phase or
+    // clock to show.
+    let unknown = match inc.reading() {
+        Some(n) => Some((format!("⧗ {}", reading_text(n)), theme.bold())),
+        None => crate::domain::unsigned::unsigned_declaration(s)
+            .map(|_| ("✖ nothing applied: signatures required".to_string(), theme.bad())),
+    };
+    if let Some((text, style)) = unknown {
+        let room = w.saturating_sub(l1.iter().map(|s| s.width()).sum());
+        l1.push(Span::styled(fit(&text, room), style));
+        let problems = inc.view.problems().len();
+        let l2 = second_line(m, inc, problems, w, theme);
+        frame.render_widget(Paragraph::new(vec![Line::from(l1), l2]), area);
+        return;
+    }
     let sev = s.severity();
     let banners: usize = l1.iter().map(|s| s.width()).sum();
     // The clock and the phase are never cut: the title gives way first, then the long words.
@@ -112,7 +128,7 @@ type Candidate<'a> = (
     Option<&'a str>,
 );
 
-/// The second line at `w` columns. It always says who commands, when a status update is overdue
+/// The second line at `w` columns. It always says who commands (once the incident is read), when a status update is overdue
 /// and whether there are problems. Then, by priority: the incident's id whole (what people type
 /// after `warroom note` and read out on a call), the next status update, the watch's freshness,
 /// the sync status (`--sync-every`), your own name (it is on the board). When that does not fit, in
@@ -122,6 +138,7 @@ type Candidate<'a> = (
 /// overdue), a working sync goes (never a failing one), and only then is the id cut.
 pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, theme: &Theme) -> Line<'static> {
     let s = inc.state();
+    let unknown = inc.reading().is_some() || crate::domain::unsigned::unsigned_declaration(s).is_some();
     let age = m.now.saturating_sub(m.watch.last_reconcile);
     let fresh = format_age(age);
     // Kept to the last when it is a warning: the picture over a minute old, or a polling
@@ -143,6 +160,7 @@ pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, th
     // The playbook's status-update cadence: "next update due in 12m", loud once overdue.
     let update = inc
         .playbook()
+        .filter(|_| inc.reading().is_none())
         .and_then(|p| crate::domain::cadence::update_due(s, p))
         .map(|u| {
             let late = u.is_overdue(m.view_now());
@@ -172,7 +190,13 @@ pub fn second_line(m: &Model, inc: &IncidentModel, problems: usize, w: usize, th
     let sep = 3;
     let mut chosen: Vec<(String, Style)> = Vec::new();
     for (watch, you, pw, id_min, with_update, sync) in candidates {
-        let mut parts = vec![(format!("IC {ic}"), theme.base())];
+        // Who commands is not known while a read is in progress or nothing is applied (not "-",
+        // which says nobody).
+        let mut parts = if unknown {
+            vec![]
+        } else {
+            vec![(format!("IC {ic}"), theme.base())]
+        };
         if let Some((u, style, late)) = &update {
             if with_update || *late {
                 parts.push((u.clone(), *style));

@@ -11,10 +11,10 @@ pub mod timeline;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::model::{Model, Pane};
+use super::model::{reading_text, Model, Pane};
 use super::theme::Theme;
 
 pub const MIN_WIDTH: u16 = 60;
@@ -256,10 +256,21 @@ pub fn playbook_pane<'a>(
     if inner.height == 0 || inner.width == 0 {
         return None;
     }
-    match inc.playbook() {
-        Some(pb) => Some((inner, pb)),
-        None => {
-            frame.render_widget(Paragraph::new("playbook copy not synced yet"), inner);
+    match (inc.playbook(), inc.reading()) {
+        (Some(pb), None) => Some((inner, pb)),
+        (_, Some(n)) => {
+            frame.render_widget(
+                Paragraph::new(format!("{} (shown when read)", reading_text(n))).wrap(Wrap { trim: false }),
+                inner,
+            );
+            None
+        }
+        (None, None) => {
+            let why = match crate::domain::unsigned::unsigned_declaration(inc.state()) {
+                Some(_) => "nothing applied: signatures required (see above)",
+                None => "playbook copy not synced yet",
+            };
+            frame.render_widget(Paragraph::new(why).wrap(Wrap { trim: false }), inner);
             None
         }
     }

@@ -172,6 +172,17 @@ fn line_of(parts: Vec<Part>, w: usize, theme: &Theme) -> Line<'static> {
 }
 
 pub fn lines(m: &Model, inc: &IncidentModel, w: usize, rows: u16, theme: &Theme) -> Vec<Line<'static>> {
+    if inc.reading().is_some() {
+        // Deadlines, approvals and owners are derived when the read ends (the header counts it).
+        return vec![Line::styled(
+            fit("⧗ deadlines, approvals and owners: shown when the incident is read", w),
+            theme.dim(),
+        )];
+    }
+    if let Some(why) = crate::domain::unsigned::unsigned_declaration(inc.state()) {
+        // Loud, whole: wrapped over the strip's rows (see `draw`).
+        return vec![Line::styled(format!("✖ {}", sanitize(&why)), theme.bad())];
+    }
     let f = facts(m, inc);
     let blocked = if f.blocked.is_empty() {
         Part {
@@ -329,7 +340,8 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
         return;
     }
     let lines = lines(m, inc, area.width as usize, area.height, theme);
-    frame.render_widget(Paragraph::new(lines), area);
+    // Each line is fitted to the width, but for one long reason that must be read whole.
+    frame.render_widget(Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }), area);
 }
 
 #[cfg(test)]

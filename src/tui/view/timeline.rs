@@ -12,7 +12,7 @@ use crate::domain::describe::describe_in;
 use crate::domain::event::{Body, Event};
 use crate::domain::identity::person_of;
 use crate::domain::sanitize;
-use crate::tui::model::{IncidentModel, Model, Pane, PendingState, TimelineView};
+use crate::tui::model::{reading_text, IncidentModel, Model, Pane, PendingState, TimelineView};
 use crate::tui::theme::Theme;
 
 /// One row of the timeline: an event, or a run of consecutive exercise-clock changes shown as
@@ -190,8 +190,8 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     if let Some(q) = &t.search {
         title.push_str(&format!(" · /{}", sanitize(q)));
     }
-    if inc.loading.is_some() {
-        // A long read arriving in parts: what is shown is not complete yet.
+    if inc.reading().is_some() {
+        // Not answered yet, or a long read arriving in parts: what is shown is not complete yet.
         title.push_str(" · reading…");
     }
     title.push_str(if t.local_time { " · local)" } else { " · UTC)" });
@@ -263,11 +263,8 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     }
     if lines.is_empty() {
         // A first read in progress: what it read is shown when it ends, not "nothing matches".
-        lines.push(match &inc.loading {
-            Some(l) => Line::styled(
-                format!("reading the incident… {} records so far (shown when read)", l.records),
-                theme.dim(),
-            ),
+        lines.push(match inc.reading() {
+            Some(n) => Line::styled(format!("{} (shown when read)", reading_text(n)), theme.dim()),
             None => Line::styled("no events match", theme.dim()),
         });
     }
