@@ -575,11 +575,12 @@ impl<'de> Deserialize<'de> for InEnvelope {
 }
 
 macro_rules! bodies {
-    ($($kind:ident),* $(,)?) => {
-        /// What happened. The variant name is the `kind` on disk.
+    ($($kind:ident: $held:ty),* $(,)?) => {
+        /// What happened. The variant name is the `kind` on disk. A kind bigger than a `Note`
+        /// is boxed (as the list below says), so every record is not as big as the biggest kind.
         #[derive(Debug, Clone, PartialEq)]
         pub enum Body {
-            $($kind($kind),)*
+            $($kind($held),)*
             /// A kind this binary does not know (a newer warroom wrote it): kept, shown, not applied.
             Unknown { kind: String, raw: String },
         }
@@ -598,7 +599,7 @@ macro_rules! bodies {
             /// The body of a known kind; `None` (after skipping it) for a kind this binary lacks.
             fn deserialize_kind<'de, D: serde::Deserializer<'de>>(kind: &str, d: D) -> Result<Option<Body>, D::Error> {
                 match kind {
-                    $(stringify!($kind) => $kind::deserialize(d).map(|b| Some(Body::$kind(b))),)*
+                    $(stringify!($kind) => <$held>::deserialize(d).map(|b| Some(Body::$kind(b))),)*
                     _ => serde::de::IgnoredAny::deserialize(d).map(|_| None),
                 }
             }
@@ -629,42 +630,47 @@ macro_rules! bodies {
         }
 
         $(impl From<$kind> for Body {
-            fn from(b: $kind) -> Body { Body::$kind(b) }
+            fn from(b: $kind) -> Body { Body::$kind(b.into()) }
+        }
+        /// What a boxed kind's variant holds (one more allocation for a kind held inline).
+        impl From<Box<$kind>> for Body {
+            fn from(b: Box<$kind>) -> Body { Body::from(*b) }
         })*
     };
 }
 
+// Boxed: the kinds over 48 bytes (a `Note`'s size; `size_of` in the test below).
 bodies!(
-    Declared,
-    TitleChanged,
-    PlaybookChanged,
-    SeverityChanged,
-    Classified,
-    MaterialityDetermined,
-    PhaseEntered,
-    ChecklistSet,
-    ActionSet,
-    ActionOutput,
-    Assigned,
-    RoleAssigned,
-    Note,
-    StatusUpdate,
-    FollowUp,
-    InjectReleased,
-    ExerciseClock,
-    Resolved,
-    Reopened,
-    Archived,
-    DuplicateOf,
-    TailRepaired,
-    LogRestored,
-    Disowned,
-    Heads,
-    DiscoverySet,
-    FollowUpSet,
-    Corrected,
-    ReviewSet,
-    Signed,
+    Declared: Box<Declared>,
+    TitleChanged: TitleChanged,
+    PlaybookChanged: Box<PlaybookChanged>,
+    SeverityChanged: SeverityChanged,
+    Classified: Classified,
+    MaterialityDetermined: MaterialityDetermined,
+    PhaseEntered: PhaseEntered,
+    ChecklistSet: Box<ChecklistSet>,
+    ActionSet: Box<ActionSet>,
+    ActionOutput: Box<ActionOutput>,
+    Assigned: Box<Assigned>,
+    RoleAssigned: RoleAssigned,
+    Note: Note,
+    StatusUpdate: StatusUpdate,
+    FollowUp: Box<FollowUp>,
+    InjectReleased: Box<InjectReleased>,
+    ExerciseClock: ExerciseClock,
+    Resolved: Box<Resolved>,
+    Reopened: Reopened,
+    Archived: Archived,
+    DuplicateOf: DuplicateOf,
+    TailRepaired: TailRepaired,
+    LogRestored: LogRestored,
+    Disowned: Disowned,
+    Heads: Heads,
+    DiscoverySet: DiscoverySet,
+    FollowUpSet: Box<FollowUpSet>,
+    Corrected: Box<Corrected>,
+    ReviewSet: ReviewSet,
+    Signed: Box<Signed>,
 );
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -1104,6 +1110,15 @@ mod tests {
                 .replace(field, value);
             assert!(parse(&line).is_err(), "{value} accepted");
         }
+    }
+
+    /// A record is held for every line of an incident: its body is as big as the biggest kind
+    /// kept inline (a `Note`), not as the biggest kind.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_body_is_as_small_as_a_note() {
+        use std::mem::size_of;
+        assert!(size_of::<Body>() <= size_of::<Note>() + 8, "{}", size_of::<Body>());
     }
 
     #[test]

@@ -1465,7 +1465,7 @@ impl IncidentState {
                     d.roles.insert(COMMANDER.into(), Reg::of(e, x.commander.clone()));
                     d.since_commander.clear();
                 }
-                d.declared = Some(Reg::of(e, x.clone()));
+                d.declared = Some(Reg::of(e, Declared::clone(x)));
             }
             Body::TitleChanged(x) => d.title = Some(Reg::of(e, x.title.clone())),
             Body::PlaybookChanged(x) => d.playbook_hash = Some(x.hash.clone()),
@@ -1527,9 +1527,9 @@ impl IncidentState {
             }
             Body::Note(_) => d.notes += 1,
             Body::StatusUpdate(x) => d.status_updates.push(Reg::of(e, x.clone())),
-            Body::FollowUp(x) => d.follow_ups.push(Reg::of(e, x.clone())),
-            Body::FollowUpSet(x) => d.follow_up_sets.push(Reg::of(e, x.clone())),
-            Body::Corrected(x) => d.corrections.push(Reg::of(e, x.clone())),
+            Body::FollowUp(x) => d.follow_ups.push(Reg::of(e, FollowUp::clone(x))),
+            Body::FollowUpSet(x) => d.follow_up_sets.push(Reg::of(e, FollowUpSet::clone(x))),
+            Body::Corrected(x) => d.corrections.push(Reg::of(e, Corrected::clone(x))),
             Body::ReviewSet(x) => {
                 d.review.insert(x.field.clone(), Reg::of(e, x.text.clone()));
             }

@@ -619,7 +619,7 @@ pub fn decode(frame: &[u8], names: &LogNames) -> Result<Event, String> {
                     1 => Some(d.string()?),
                     _ => return None,
                 };
-                Body::Signed(Signed { head, key, sig, log })
+                Body::Signed(Box::new(Signed { head, key, sig, log }))
             }
             _ => return None,
         };
@@ -718,18 +718,18 @@ mod tests {
                 text: String::new(),
                 tags: vec![],
             }),
-            Body::Signed(Signed {
+            Body::Signed(Box::new(Signed {
                 head: "cd".repeat(32),
                 key: "SHA256:xyz".into(),
                 sig: "-----BEGIN SSH SIGNATURE-----\nabc\n-----END SSH SIGNATURE-----".into(),
                 log: Some("alice@h1.x".into()),
-            }),
-            Body::Signed(Signed {
+            })),
+            Body::Signed(Box::new(Signed {
                 head: "cd".repeat(32),
                 key: "k".into(),
                 sig: "s".into(),
                 log: None,
-            }),
+            })),
         ] {
             let e = ev(body);
             let mut out = Vec::new();
