@@ -43,7 +43,7 @@ fn model(events: usize) -> Model {
     for i in 0..events {
         let by = ["maya@h", "jon@h", "priya@h"][i % 3];
         evs.push(Event {
-            id: format!("n{i}"),
+            id: format!("n{i}").into(),
             at: T0 + 1 + i as i64,
             wall: T0 + 1 + i as i64,
             occurred: None,

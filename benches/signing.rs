@@ -211,7 +211,7 @@ fn fill_signed(fx: &Fixture, signer: &Signer, n: usize) {
                 }))
             });
             let e = Event {
-                id: ulid::Ulid::new().to_string(),
+                id: ulid::Ulid::new().to_string().into(),
                 at: t0 + seq as i64,
                 wall: t0 + seq as i64,
                 occurred: None,

@@ -34,7 +34,7 @@ const T0: i64 = 1_764_151_200_000;
 
 fn ev(n: u64, by: &str, wall: i64, body: impl Into<Body>) -> Event {
     Event {
-        id: format!("x{n}"),
+        id: format!("x{n}").into(),
         at: wall,
         wall,
         occurred: None,

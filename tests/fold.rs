@@ -147,7 +147,7 @@ fn history(ops: &[(u8, u8, u8, u16)], hash: &str) -> Vec<Event> {
         seq[w] += 1;
         at[w] += dt as i64;
         out.push(Event {
-            id: format!("e{n}"),
+            id: format!("e{n}").into(),
             at: at[w],
             wall: at[w],
             occurred: (p % 4 == 0).then_some(at[w] - 5_000),
@@ -177,7 +177,7 @@ proptest! {
         // Edited twins: another record claiming the same writer and seq.
         for (n, t) in twins.iter().enumerate() {
             let mut twin = t.get(&events).clone();
-            twin.id = format!("twin{n}");
+            twin.id = format!("twin{n}").into();
             twin.at += 7;
             twin.body = Note { text: format!("edited {n}"), tags: vec![] }.into();
             events.push(twin);

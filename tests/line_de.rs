@@ -244,7 +244,7 @@ fn event() -> impl Strategy<Value = Event> {
         body(),
     )
         .prop_map(|(id, at, wall, occurred, by, seq, prev, body)| Event {
-            id,
+            id: id.into(),
             at,
             wall,
             occurred,

@@ -18,7 +18,7 @@ fn forge(log: &std::path::Path, incident: &str, by: &str, seq: u64, at: i64, bod
         None => event::genesis_hash(incident, by),
     };
     let e = Event {
-        id: format!("01JFORGED{seq:017}"),
+        id: format!("01JFORGED{seq:017}").into(),
         at,
         wall: at,
         occurred: None,

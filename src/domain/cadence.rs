@@ -212,7 +212,7 @@ mod tests {
 
     fn ev(seq: u64, at: Millis, body: impl Into<Body>) -> Event {
         Event {
-            id: format!("e{seq:03}"),
+            id: format!("e{seq:03}").into(),
             at,
             wall: at,
             occurred: None,

@@ -9,6 +9,7 @@
 use ron::value::RawValue;
 use serde::{Deserialize, Serialize};
 
+pub use super::compact_id::RecordId;
 pub use super::name::Name;
 use super::phase::Phase;
 use super::playbook::Audience;
@@ -38,7 +39,8 @@ pub struct EventKey {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    pub id: String,
+    /// Its text as written (see [`RecordId`]: no allocation for a writer's ULID).
+    pub id: RecordId,
     pub at: Millis,
     pub wall: Millis,
     pub occurred: Option<Millis>,
@@ -469,7 +471,7 @@ struct OutEnvelope<'a, B: Serialize> {
 /// writes it); a hand-written line with `body` first is kept raw and parsed afterwards.
 struct InEnvelope {
     v: u32,
-    id: String,
+    id: RecordId,
     at: Millis,
     wall: Millis,
     occurred: Option<Millis>,
@@ -869,7 +871,7 @@ fn validate_body(body: &Body) -> Result<(), String> {
 /// one bad line and keep the others.
 pub fn check_draft(body: &Body, occurred: Option<Millis>) -> Result<(), String> {
     let probe = Event {
-        id: "0".repeat(26),
+        id: "0".repeat(26).into(),
         at: MAX_TIME,
         wall: MAX_TIME,
         occurred,

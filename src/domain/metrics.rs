@@ -298,7 +298,7 @@ mod tests {
 
     fn ev(seq: u64, wall: Millis, occurred: Option<Millis>, body: impl Into<Body>) -> Event {
         Event {
-            id: format!("e{seq:03}"),
+            id: format!("e{seq:03}").into(),
             at: wall,
             wall,
             occurred,

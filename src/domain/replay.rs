@@ -39,7 +39,7 @@ mod tests {
 
     fn ev(log: &str, seq: u64, at: Millis, body: Body) -> Event {
         Event {
-            id: format!("{log}-{seq}"),
+            id: format!("{log}-{seq}").into(),
             at,
             wall: at,
             occurred: None,

@@ -762,7 +762,7 @@ impl IncidentState {
             // Two records claim one (log, seq): only an edit does that. Keep the
             // one with the smaller id whatever the arrival order, so every reader agrees.
             self.conflicts.insert(id.clone());
-            if e.id > prev_id {
+            if e.id.as_str() > prev_id.as_str() {
                 return Inserted::Duplicate;
             }
             self.declareds.remove(&prev_key);

@@ -225,7 +225,7 @@ mod tests {
 
     fn ev(by: &str, seq: u64, at: Millis, body: impl Into<Body>) -> Event {
         Event {
-            id: format!("{by}{seq:03}"),
+            id: format!("{by}{seq:03}").into(),
             at,
             wall: at,
             occurred: None,

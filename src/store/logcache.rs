@@ -583,7 +583,7 @@ pub fn decode(frame: &[u8], names: &LogNames) -> Result<Event, String> {
     }
     let mut d = Dec { b: rest, at: 0 };
     let mut go = || -> Option<Event> {
-        let id = d.string()?;
+        let id = event::RecordId::from(d.str()?);
         let at = d.u64()? as i64;
         let wall = d.u64()? as i64;
         let occurred = match d.u8()? {
@@ -676,9 +676,13 @@ impl<'a> Dec<'a> {
         Some(u64::from_le_bytes(self.bytes(8)?.try_into().ok()?))
     }
 
-    fn string(&mut self) -> Option<String> {
+    fn str(&mut self) -> Option<&'a str> {
         let n = u32::from_le_bytes(self.bytes(4)?.try_into().ok()?) as usize;
-        String::from_utf8(self.bytes(n)?.to_vec()).ok()
+        std::str::from_utf8(self.bytes(n)?).ok()
+    }
+
+    fn string(&mut self) -> Option<String> {
+        self.str().map(str::to_string)
     }
 }
 

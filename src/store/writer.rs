@@ -322,7 +322,7 @@ impl<'s> LogWriter<'s> {
             }
             seq += 1;
             let e = Event {
-                id: ulid::Ulid::new().to_string(),
+                id: ulid::Ulid::new().to_string().into(),
                 at,
                 wall,
                 occurred,
