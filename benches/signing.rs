@@ -217,7 +217,7 @@ fn fill_signed(fx: &Fixture, signer: &Signer, n: usize) {
                 occurred: None,
                 by: writer.as_str().into(),
                 seq,
-                prev: prev.clone(),
+                prev: prev.clone().into(),
                 body,
                 log: log.as_str().into(),
             };

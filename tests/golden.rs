@@ -288,7 +288,7 @@ fn regenerate_golden() {
             by: "alice@jump".into(),
             log: "alice@jump".into(),
             seq: i as u64 + 1,
-            prev: prev.clone(),
+            prev: prev.clone().into(),
             body,
         };
         let line = event::encode(&e).unwrap();

@@ -251,7 +251,7 @@ fn event() -> impl Strategy<Value = Event> {
             log: by.clone().into(),
             by: by.into(),
             seq,
-            prev,
+            prev: prev.into(),
             body,
         })
 }

@@ -50,7 +50,7 @@ fn append(dir: &Path, w: usize, n: usize, stamp: &mut i64) {
             by: WRITERS[w].into(),
             log: WRITERS[w].into(),
             seq,
-            prev: prev.clone(),
+            prev: prev.clone().into(),
             body: Body::Note(Note {
                 text: format!("note {stamp} \"quoted\" ✓"),
                 tags: if *stamp % 2 == 0 { vec!["triage".into()] } else { vec![] },

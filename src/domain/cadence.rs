@@ -219,7 +219,7 @@ mod tests {
             by: "maya@soc".into(),
             log: "maya@soc".into(),
             seq,
-            prev: String::new(),
+            prev: String::new().into(),
             body: body.into(),
         }
     }

@@ -13,6 +13,7 @@ pub use super::compact_id::RecordId;
 pub use super::name::Name;
 use super::phase::Phase;
 use super::playbook::Audience;
+pub use super::prev_hash::PrevHash;
 use super::time::Millis;
 
 /// The envelope version this binary writes.
@@ -47,7 +48,8 @@ pub struct Event {
     /// The writer, `name@host`: shared by the records of a log (see [`Name`]).
     pub by: Name,
     pub seq: u64,
-    pub prev: String,
+    /// The hash of the line before it (see [`PrevHash`]: 32 bytes for a writer's hex hash).
+    pub prev: PrevHash,
     pub body: Body,
     /// The log this record sits in, `name@host.install` (the file name without `.ronl`): the unit
     /// of `seq`, of the hash chain and of "two records claim one seq". Not part of the line: the
@@ -462,7 +464,7 @@ struct OutEnvelope<'a, B: Serialize> {
     occurred: Option<Millis>,
     by: &'a str,
     seq: u64,
-    prev: &'a str,
+    prev: &'a PrevHash,
     kind: &'a str,
     body: &'a B,
 }
@@ -477,7 +479,7 @@ struct InEnvelope {
     occurred: Option<Millis>,
     by: String,
     seq: u64,
-    prev: String,
+    prev: PrevHash,
     kind: String,
     body: InBody,
 }
@@ -713,8 +715,8 @@ pub fn validate(e: &Event) -> Result<(), String> {
     if !is_token(&e.id, 64) {
         return Err(format!("`id` {:?} is not a record id", clip(&e.id)));
     }
-    if !is_token(&e.prev, 128) {
-        return Err(format!("`prev` {:?} is not a hash", clip(&e.prev)));
+    if !is_token(&e.prev.text(), 128) {
+        return Err(format!("`prev` {:?} is not a hash", clip(&e.prev.text())));
     }
     validate_body(&e.body)
 }
@@ -877,7 +879,7 @@ pub fn check_draft(body: &Body, occurred: Option<Millis>) -> Result<(), String> 
         occurred,
         by: format!("{}@{}", "n".repeat(32), "h".repeat(63)).into(),
         seq: MAX_SEQ,
-        prev: "0".repeat(64),
+        prev: "0".repeat(64).into(),
         body: body.clone(),
         log: Name::default(),
     };

@@ -530,7 +530,7 @@ mod tests {
                 by: by.into(),
                 log: by.into(),
                 seq: *seq,
-                prev: String::new(),
+                prev: String::new().into(),
                 body,
             });
         }

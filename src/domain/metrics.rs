@@ -305,7 +305,7 @@ mod tests {
             by: "maya@soc".into(),
             log: "maya@soc.abc123".into(),
             seq,
-            prev: String::new(),
+            prev: String::new().into(),
             body: body.into(),
         }
     }

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod name;
 pub mod phase;
 pub mod playbook;
+pub mod prev_hash;
 pub mod problem;
 pub mod replay;
 pub mod ron_input;

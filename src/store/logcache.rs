@@ -30,7 +30,7 @@ use crate::domain::event::{self, Body, Event, LogNames, Note, Signed};
 
 /// Bump when the encoding changes (the build id changes too, but a rebuild of the same source
 /// keeps entries that the same code wrote).
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 const MAGIC: &[u8; 8] = b"WRLOGC01";
 /// `trailer length (u32) | keyed BLAKE3 of everything before the footer (32) | MAGIC`.
 const FOOTER: u64 = 4 + 32 + 8;
@@ -540,7 +540,17 @@ pub fn encode(e: &Event, line: &[u8], out: &mut Vec<u8>) {
         }
         put_str(out, &e.by);
         put_u64(out, e.seq);
-        put_str(out, &e.prev);
+        // A writer's hash as its 32 bytes, anything else as written.
+        match e.prev.bytes() {
+            Some(b) => {
+                out.push(0);
+                out.extend_from_slice(b);
+            }
+            None => {
+                out.push(1);
+                put_str(out, &e.prev.text());
+            }
+        }
     };
     match &e.body {
         Body::Note(n) => {
@@ -599,7 +609,11 @@ pub fn decode(frame: &[u8], names: &LogNames) -> Result<Event, String> {
             by.into()
         };
         let seq = d.u64()?;
-        let prev = d.string()?;
+        let prev = match d.u8()? {
+            0 => event::PrevHash::from_bytes(d.bytes(32)?.try_into().ok()?),
+            1 => event::PrevHash::from(d.str()?),
+            _ => return None,
+        };
         let body = match kind {
             NOTE => {
                 let text = d.string()?;
@@ -698,7 +712,7 @@ mod tests {
             occurred: Some(1_699_999_000_000),
             by: "alice@h1".into(),
             seq: 7,
-            prev: "ab".repeat(32),
+            prev: "ab".repeat(32).into(),
             body,
             log: "alice@h1.x".into(),
         }

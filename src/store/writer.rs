@@ -328,7 +328,7 @@ impl<'s> LogWriter<'s> {
                 occurred,
                 by: by_name.clone(),
                 seq,
-                prev: prev.clone(),
+                prev: prev.clone().into(),
                 body,
                 log: log_name.clone(),
             };
