@@ -19,6 +19,7 @@ pub mod problem;
 pub mod replay;
 pub mod ron_input;
 pub mod sanitize;
+pub mod seqmap;
 pub mod signing;
 pub mod state;
 pub mod template;
