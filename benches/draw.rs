@@ -26,7 +26,7 @@ fn model(events: usize) -> Model {
         by: "maya@h".into(),
         log: "maya@h".into(),
         seq: 1,
-        prev: String::new(),
+        prev: String::new().into(),
         body: Declared {
             incident: id.into(),
             title: "Bench".into(),
@@ -43,14 +43,14 @@ fn model(events: usize) -> Model {
     for i in 0..events {
         let by = ["maya@h", "jon@h", "priya@h"][i % 3];
         evs.push(Event {
-            id: format!("n{i}"),
+            id: format!("n{i}").into(),
             at: T0 + 1 + i as i64,
             wall: T0 + 1 + i as i64,
             occurred: None,
             by: by.into(),
             log: by.into(),
             seq: 2 + i as u64,
-            prev: String::new(),
+            prev: String::new().into(),
             body: Note {
                 text: format!("observation number {i} from the field, with some detail"),
                 tags: vec![],

@@ -201,23 +201,23 @@ fn fill_signed(fx: &Fixture, signer: &Signer, n: usize) {
         for body in [Some(Body::Note(note(i))), None] {
             seq += 1;
             let body = body.unwrap_or_else(|| {
-                Body::Signed(Signed {
+                Body::Signed(Box::new(Signed {
                     head: prev.clone(),
                     key: signer.fingerprint().to_string(),
                     sig: signer
                         .sign(NS_EVENT, event_message(Some(&log), &prev).as_bytes())
                         .expect("sign"),
                     log: Some(log.clone()),
-                })
+                }))
             });
             let e = Event {
-                id: ulid::Ulid::new().to_string(),
+                id: ulid::Ulid::new().to_string().into(),
                 at: t0 + seq as i64,
                 wall: t0 + seq as i64,
                 occurred: None,
                 by: writer.as_str().into(),
                 seq,
-                prev: prev.clone(),
+                prev: prev.clone().into(),
                 body,
                 log: log.as_str().into(),
             };

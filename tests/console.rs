@@ -21,14 +21,14 @@ const ID: &str = "2026-11-26-ransomware-finance-7f3a";
 
 fn ev(n: u64, by: &str, at_min: i64, body: impl Into<Body>) -> Event {
     Event {
-        id: format!("e{n:03}"),
+        id: format!("e{n:03}").into(),
         at: T0 + at_min * 60_000,
         wall: T0 + at_min * 60_000,
         occurred: None,
         by: by.into(),
         log: by.into(),
         seq: n,
-        prev: String::new(),
+        prev: String::new().into(),
         body: body.into(),
     }
 }
@@ -2180,7 +2180,7 @@ fn a_follow_up_is_created_from_the_timeline_and_marked_done_in_its_list() {
     while m.incident.as_ref().unwrap().focus != Pane::Timeline {
         update(&mut m, code(KeyCode::Tab));
     }
-    let from = view::timeline::cursor(m.incident.as_ref().unwrap()).map(|e| e.id.clone());
+    let from = view::timeline::cursor(m.incident.as_ref().unwrap()).map(|e| e.id.to_string());
     assert!(from.is_some());
     update(&mut m, key('F'));
     update(&mut m, key('2')); // preventive

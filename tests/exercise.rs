@@ -34,14 +34,14 @@ const T0: i64 = 1_764_151_200_000;
 
 fn ev(n: u64, by: &str, wall: i64, body: impl Into<Body>) -> Event {
     Event {
-        id: format!("x{n}"),
+        id: format!("x{n}").into(),
         at: wall,
         wall,
         occurred: None,
         by: by.into(),
         log: by.into(),
         seq: n,
-        prev: String::new(),
+        prev: String::new().into(),
         body: body.into(),
     }
 }

@@ -127,7 +127,7 @@ fn history(ops: &[(u8, u8, u8, u16)], hash: &str) -> Vec<Event> {
         by: WRITERS[0].into(),
         log: WRITERS[0].into(),
         seq: 1,
-        prev: String::new(),
+        prev: String::new().into(),
         body: Declared {
             incident: "i".into(),
             title: "t".into(),
@@ -147,14 +147,14 @@ fn history(ops: &[(u8, u8, u8, u16)], hash: &str) -> Vec<Event> {
         seq[w] += 1;
         at[w] += dt as i64;
         out.push(Event {
-            id: format!("e{n}"),
+            id: format!("e{n}").into(),
             at: at[w],
             wall: at[w],
             occurred: (p % 4 == 0).then_some(at[w] - 5_000),
             by: WRITERS[w].into(),
             log: WRITERS[w].into(),
             seq: seq[w],
-            prev: String::new(),
+            prev: String::new().into(),
             body: body(op, p),
         });
     }
@@ -177,7 +177,7 @@ proptest! {
         // Edited twins: another record claiming the same writer and seq.
         for (n, t) in twins.iter().enumerate() {
             let mut twin = t.get(&events).clone();
-            twin.id = format!("twin{n}");
+            twin.id = format!("twin{n}").into();
             twin.at += 7;
             twin.body = Note { text: format!("edited {n}"), tags: vec![] }.into();
             events.push(twin);
@@ -349,7 +349,7 @@ proptest! {
             by: "dave@h4".into(),
             log: "dave@h4".into(),
             seq: 1,
-            prev: String::new(),
+            prev: String::new().into(),
             body: Note { text: "from a laptop back online".into(), tags: vec![] }.into(),
         };
         prop_assert!(live.apply(late.clone()));
@@ -371,7 +371,7 @@ fn ev(id: &str, at: i64, by: &str, seq: u64, body: impl Into<Body>) -> Event {
         by: by.into(),
         log: by.into(),
         seq,
-        prev: String::new(),
+        prev: String::new().into(),
         body: body.into(),
     }
 }

@@ -281,14 +281,14 @@ fn regenerate_golden() {
     }
     for (i, body) in every_kind().into_iter().enumerate().skip(GOLDEN.lines().count()) {
         let e = Event {
-            id: format!("01JDGOLDEN{:016}", i),
+            id: format!("01JDGOLDEN{:016}", i).into(),
             at: 1_764_000_000_000 + i as i64,
             wall: 1_764_000_000_000 + i as i64,
             occurred: (i % 2 == 0).then_some(1_763_999_000_000),
             by: "alice@jump".into(),
             log: "alice@jump".into(),
             seq: i as u64 + 1,
-            prev: prev.clone(),
+            prev: prev.clone().into(),
             body,
         };
         let line = event::encode(&e).unwrap();

@@ -244,14 +244,14 @@ fn event() -> impl Strategy<Value = Event> {
         body(),
     )
         .prop_map(|(id, at, wall, occurred, by, seq, prev, body)| Event {
-            id,
+            id: id.into(),
             at,
             wall,
             occurred,
             log: by.clone().into(),
             by: by.into(),
             seq,
-            prev,
+            prev: prev.into(),
             body,
         })
 }

@@ -43,14 +43,14 @@ fn append(dir: &Path, w: usize, n: usize, stamp: &mut i64) {
     for seq in last + 1..=last + n as u64 {
         *stamp += 7;
         let e = Event {
-            id: format!("01JCACHE{:018}", *stamp),
+            id: format!("01JCACHE{:018}", *stamp).into(),
             at: 1_700_000_000_000 + *stamp,
             wall: 1_700_000_000_000 + *stamp,
             occurred: (*stamp % 3 == 0).then_some(1_699_000_000_000 + *stamp),
             by: WRITERS[w].into(),
             log: WRITERS[w].into(),
             seq,
-            prev: prev.clone(),
+            prev: prev.clone().into(),
             body: Body::Note(Note {
                 text: format!("note {stamp} \"quoted\" ✓"),
                 tags: if *stamp % 2 == 0 { vec!["triage".into()] } else { vec![] },

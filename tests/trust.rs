@@ -18,14 +18,14 @@ fn forge(log: &std::path::Path, incident: &str, by: &str, seq: u64, at: i64, bod
         None => event::genesis_hash(incident, by),
     };
     let e = Event {
-        id: format!("01JFORGED{seq:017}"),
+        id: format!("01JFORGED{seq:017}").into(),
         at,
         wall: at,
         occurred: None,
         by: by.into(),
         log: by.into(),
         seq,
-        prev,
+        prev: prev.into(),
         body,
     };
     let line = event::encode(&e).expect("encodes");
@@ -721,7 +721,7 @@ fn a_rewritten_claim_takes_nothing_over_where_it_was_read() {
         .replace("by:\"maya@h1\"", "by:\"eve@x\"")
         .replace("commander:\"maya\"", "commander:\"eve\"");
     let mut e = event::parse(&first).unwrap();
-    e.prev = event::genesis_hash(&id, "eve@x");
+    e.prev = event::genesis_hash(&id, "eve@x").into();
     e.at = 1_000_000_000_000;
     fs::write(&forged_log, format!("{}\n", event::encode(&e).unwrap())).unwrap();
     let header = w.root().join(&id).join("incident.ron");
@@ -810,7 +810,7 @@ fn a_rechained_rewrite_stays_reported() {
     let mut out = String::new();
     for line in lines_of(&log) {
         let mut e = event::parse(&line.replace("NOT affected", "affected")).unwrap();
-        e.prev = prev.clone();
+        e.prev = prev.clone().into();
         let l = event::encode(&e).unwrap();
         prev = event::line_hash(l.as_bytes());
         out.push_str(&l);

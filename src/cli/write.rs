@@ -475,7 +475,7 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
                 return Err(Fail::new("the reason is empty: say why it is corrected"));
             }
             let body: Body = Corrected {
-                id: e.id.clone(),
+                id: e.id.to_string(),
                 log: e.log.to_string(),
                 seq: e.seq,
                 text,

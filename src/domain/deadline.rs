@@ -129,7 +129,7 @@ pub fn discovery_nudge(state: &IncidentState) -> Option<DiscoveryNudge> {
             super::describe::kind_word(&e.body),
             super::identity::person_of(&e.by)
         ),
-        record_id: e.id.clone(),
+        record_id: e.id.to_string(),
         discovered,
         moves,
     })
@@ -528,14 +528,14 @@ mod tests {
 
     fn ev(seq: u64, at: Millis, body: impl Into<Body>) -> Event {
         Event {
-            id: format!("e{seq:03}"),
+            id: format!("e{seq:03}").into(),
             at,
             wall: at,
             occurred: None,
             by: "maya@soc".into(),
             log: "maya@soc".into(),
             seq,
-            prev: String::new(),
+            prev: String::new().into(),
             body: body.into(),
         }
     }

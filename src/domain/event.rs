@@ -9,9 +9,11 @@
 use ron::value::RawValue;
 use serde::{Deserialize, Serialize};
 
+pub use super::compact_id::RecordId;
 pub use super::name::Name;
 use super::phase::Phase;
 use super::playbook::Audience;
+pub use super::prev_hash::PrevHash;
 use super::time::Millis;
 
 /// The envelope version this binary writes.
@@ -38,14 +40,16 @@ pub struct EventKey {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    pub id: String,
+    /// Its text as written (see [`RecordId`]: no allocation for a writer's ULID).
+    pub id: RecordId,
     pub at: Millis,
     pub wall: Millis,
     pub occurred: Option<Millis>,
     /// The writer, `name@host`: shared by the records of a log (see [`Name`]).
     pub by: Name,
     pub seq: u64,
-    pub prev: String,
+    /// The hash of the line before it (see [`PrevHash`]: 32 bytes for a writer's hex hash).
+    pub prev: PrevHash,
     pub body: Body,
     /// The log this record sits in, `name@host.install` (the file name without `.ronl`): the unit
     /// of `seq`, of the hash chain and of "two records claim one seq". Not part of the line: the
@@ -460,7 +464,7 @@ struct OutEnvelope<'a, B: Serialize> {
     occurred: Option<Millis>,
     by: &'a str,
     seq: u64,
-    prev: &'a str,
+    prev: &'a PrevHash,
     kind: &'a str,
     body: &'a B,
 }
@@ -469,13 +473,13 @@ struct OutEnvelope<'a, B: Serialize> {
 /// writes it); a hand-written line with `body` first is kept raw and parsed afterwards.
 struct InEnvelope {
     v: u32,
-    id: String,
+    id: RecordId,
     at: Millis,
     wall: Millis,
     occurred: Option<Millis>,
     by: String,
     seq: u64,
-    prev: String,
+    prev: PrevHash,
     kind: String,
     body: InBody,
 }
@@ -575,11 +579,12 @@ impl<'de> Deserialize<'de> for InEnvelope {
 }
 
 macro_rules! bodies {
-    ($($kind:ident),* $(,)?) => {
-        /// What happened. The variant name is the `kind` on disk.
+    ($($kind:ident: $held:ty),* $(,)?) => {
+        /// What happened. The variant name is the `kind` on disk. A kind bigger than a `Note`
+        /// is boxed (as the list below says), so every record is not as big as the biggest kind.
         #[derive(Debug, Clone, PartialEq)]
         pub enum Body {
-            $($kind($kind),)*
+            $($kind($held),)*
             /// A kind this binary does not know (a newer warroom wrote it): kept, shown, not applied.
             Unknown { kind: String, raw: String },
         }
@@ -598,7 +603,7 @@ macro_rules! bodies {
             /// The body of a known kind; `None` (after skipping it) for a kind this binary lacks.
             fn deserialize_kind<'de, D: serde::Deserializer<'de>>(kind: &str, d: D) -> Result<Option<Body>, D::Error> {
                 match kind {
-                    $(stringify!($kind) => $kind::deserialize(d).map(|b| Some(Body::$kind(b))),)*
+                    $(stringify!($kind) => <$held>::deserialize(d).map(|b| Some(Body::$kind(b))),)*
                     _ => serde::de::IgnoredAny::deserialize(d).map(|_| None),
                 }
             }
@@ -629,42 +634,47 @@ macro_rules! bodies {
         }
 
         $(impl From<$kind> for Body {
-            fn from(b: $kind) -> Body { Body::$kind(b) }
+            fn from(b: $kind) -> Body { Body::$kind(b.into()) }
+        }
+        /// What a boxed kind's variant holds (one more allocation for a kind held inline).
+        impl From<Box<$kind>> for Body {
+            fn from(b: Box<$kind>) -> Body { Body::from(*b) }
         })*
     };
 }
 
+// Boxed: the kinds over 48 bytes (a `Note`'s size; `size_of` in the test below).
 bodies!(
-    Declared,
-    TitleChanged,
-    PlaybookChanged,
-    SeverityChanged,
-    Classified,
-    MaterialityDetermined,
-    PhaseEntered,
-    ChecklistSet,
-    ActionSet,
-    ActionOutput,
-    Assigned,
-    RoleAssigned,
-    Note,
-    StatusUpdate,
-    FollowUp,
-    InjectReleased,
-    ExerciseClock,
-    Resolved,
-    Reopened,
-    Archived,
-    DuplicateOf,
-    TailRepaired,
-    LogRestored,
-    Disowned,
-    Heads,
-    DiscoverySet,
-    FollowUpSet,
-    Corrected,
-    ReviewSet,
-    Signed,
+    Declared: Box<Declared>,
+    TitleChanged: TitleChanged,
+    PlaybookChanged: Box<PlaybookChanged>,
+    SeverityChanged: SeverityChanged,
+    Classified: Classified,
+    MaterialityDetermined: MaterialityDetermined,
+    PhaseEntered: PhaseEntered,
+    ChecklistSet: Box<ChecklistSet>,
+    ActionSet: Box<ActionSet>,
+    ActionOutput: Box<ActionOutput>,
+    Assigned: Box<Assigned>,
+    RoleAssigned: RoleAssigned,
+    Note: Note,
+    StatusUpdate: StatusUpdate,
+    FollowUp: Box<FollowUp>,
+    InjectReleased: Box<InjectReleased>,
+    ExerciseClock: ExerciseClock,
+    Resolved: Box<Resolved>,
+    Reopened: Reopened,
+    Archived: Archived,
+    DuplicateOf: DuplicateOf,
+    TailRepaired: TailRepaired,
+    LogRestored: LogRestored,
+    Disowned: Disowned,
+    Heads: Heads,
+    DiscoverySet: DiscoverySet,
+    FollowUpSet: Box<FollowUpSet>,
+    Corrected: Box<Corrected>,
+    ReviewSet: ReviewSet,
+    Signed: Box<Signed>,
 );
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -705,8 +715,8 @@ pub fn validate(e: &Event) -> Result<(), String> {
     if !is_token(&e.id, 64) {
         return Err(format!("`id` {:?} is not a record id", clip(&e.id)));
     }
-    if !is_token(&e.prev, 128) {
-        return Err(format!("`prev` {:?} is not a hash", clip(&e.prev)));
+    if !is_token(&e.prev.text(), 128) {
+        return Err(format!("`prev` {:?} is not a hash", clip(&e.prev.text())));
     }
     validate_body(&e.body)
 }
@@ -863,13 +873,13 @@ fn validate_body(body: &Body) -> Result<(), String> {
 /// one bad line and keep the others.
 pub fn check_draft(body: &Body, occurred: Option<Millis>) -> Result<(), String> {
     let probe = Event {
-        id: "0".repeat(26),
+        id: "0".repeat(26).into(),
         at: MAX_TIME,
         wall: MAX_TIME,
         occurred,
         by: format!("{}@{}", "n".repeat(32), "h".repeat(63)).into(),
         seq: MAX_SEQ,
-        prev: "0".repeat(64),
+        prev: "0".repeat(64).into(),
         body: body.clone(),
         log: Name::default(),
     };
@@ -1104,6 +1114,15 @@ mod tests {
                 .replace(field, value);
             assert!(parse(&line).is_err(), "{value} accepted");
         }
+    }
+
+    /// A record is held for every line of an incident: its body is as big as the biggest kind
+    /// kept inline (a `Note`), not as the biggest kind.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_body_is_as_small_as_a_note() {
+        use std::mem::size_of;
+        assert!(size_of::<Body>() <= size_of::<Note>() + 8, "{}", size_of::<Body>());
     }
 
     #[test]

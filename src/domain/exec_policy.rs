@@ -523,14 +523,14 @@ mod tests {
             let seq = seqs.entry(by.to_string()).or_insert(0);
             *seq += 1;
             st.apply(Event {
-                id: format!("e{i:03}"),
+                id: format!("e{i:03}").into(),
                 at: T0 + i as Millis,
                 wall: T0 + i as Millis,
                 occurred: None,
                 by: by.into(),
                 log: by.into(),
                 seq: *seq,
-                prev: String::new(),
+                prev: String::new().into(),
                 body,
             });
         }

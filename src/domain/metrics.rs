@@ -298,14 +298,14 @@ mod tests {
 
     fn ev(seq: u64, wall: Millis, occurred: Option<Millis>, body: impl Into<Body>) -> Event {
         Event {
-            id: format!("e{seq:03}"),
+            id: format!("e{seq:03}").into(),
             at: wall,
             wall,
             occurred,
             by: "maya@soc".into(),
             log: "maya@soc.abc123".into(),
             seq,
-            prev: String::new(),
+            prev: String::new().into(),
             body: body.into(),
         }
     }

@@ -39,14 +39,14 @@ mod tests {
 
     fn ev(log: &str, seq: u64, at: Millis, body: Body) -> Event {
         Event {
-            id: format!("{log}-{seq}"),
+            id: format!("{log}-{seq}").into(),
             at,
             wall: at,
             occurred: None,
             by: log.split('.').next().unwrap_or(log).into(),
             log: log.into(),
             seq,
-            prev: String::new(),
+            prev: String::new().into(),
             body,
         }
     }

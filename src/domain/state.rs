@@ -16,6 +16,7 @@ use super::identity::{is_person, person_of};
 use super::phase::Phase;
 use super::playbook::{Approval, Playbook, COMMANDER};
 use super::problem::Problem;
+use super::seqmap::SeqMap;
 use super::time::Millis;
 
 /// An `at` this far from the writer's own `wall` means clocks disagree.
@@ -267,8 +268,9 @@ pub struct IncidentState {
     /// Timeline order: `occurred` (what the responder said), else the sort key `at`, then the key.
     timeline: Vec<(Millis, EventKey)>,
     /// log → seq → the record kept there (its id, its merge key's `at`, whether a `Corrected`
-    /// may name it). Nested so a log's name is held once, not once per record.
-    seen: HashMap<Name, HashMap<u64, Seen>>,
+    /// may name it). Nested so a log's name is held once, not once per record; a log's seqs
+    /// are dense from 1, so by seq in a vector (see [`SeqMap`]).
+    seen: HashMap<Name, SeqMap<Seen>>,
     playbooks: HashMap<String, Playbook>,
     /// Same log and seq, different record: only an edit does that.
     conflicts: BTreeSet<(String, u64)>,
@@ -618,7 +620,11 @@ impl IncidentState {
     /// Insert one part of a batch (see [`Self::begin_batch`]); nothing is derived yet.
     pub fn insert_batch(&mut self, pending: &mut PendingBatch, events: Vec<Event>) {
         if let Some(t) = &mut self.batch_timeline {
-            t.reserve(events.len());
+            // Not `reserve`, whose doubling leaves up to half of a long incident's timeline
+            // unused: a quarter more each time keeps copying linear and the spare room small.
+            if t.capacity() - t.len() < events.len() {
+                t.reserve_exact(events.len().max(t.len() / 4));
+            }
         }
         for e in events {
             let key = e.key();
@@ -730,7 +736,7 @@ impl IncidentState {
 
     /// The record kept at (log, seq), as [`Seen`].
     fn seen_at(&self, log: &str, seq: u64) -> Option<&Seen> {
-        self.seen.get(log)?.get(&seq)
+        self.seen.get(log)?.get(seq)
     }
 
     pub fn event(&self, key: &EventKey) -> Option<&Event> {
@@ -761,7 +767,7 @@ impl IncidentState {
             // Two records claim one (log, seq): only an edit does that. Keep the
             // one with the smaller id whatever the arrival order, so every reader agrees.
             self.conflicts.insert(id.clone());
-            if e.id > prev_id {
+            if e.id.as_str() > prev_id.as_str() {
                 return Inserted::Duplicate;
             }
             self.declareds.remove(&prev_key);
@@ -794,11 +800,11 @@ impl IncidentState {
             correctable: super::event::correctable(&e.body),
         };
         match self.seen.get_mut(&e.log) {
-            Some(log) => {
-                log.insert(e.seq, seen);
-            }
+            Some(log) => log.insert(e.seq, seen),
             None => {
-                self.seen.insert(e.log.clone(), HashMap::from([(e.seq, seen)]));
+                let mut log = SeqMap::default();
+                log.insert(e.seq, seen);
+                self.seen.insert(e.log.clone(), log);
             }
         }
         let tkey = (e.occurred.unwrap_or(e.at), e.key());
@@ -1464,7 +1470,7 @@ impl IncidentState {
                     d.roles.insert(COMMANDER.into(), Reg::of(e, x.commander.clone()));
                     d.since_commander.clear();
                 }
-                d.declared = Some(Reg::of(e, x.clone()));
+                d.declared = Some(Reg::of(e, Declared::clone(x)));
             }
             Body::TitleChanged(x) => d.title = Some(Reg::of(e, x.title.clone())),
             Body::PlaybookChanged(x) => d.playbook_hash = Some(x.hash.clone()),
@@ -1526,9 +1532,9 @@ impl IncidentState {
             }
             Body::Note(_) => d.notes += 1,
             Body::StatusUpdate(x) => d.status_updates.push(Reg::of(e, x.clone())),
-            Body::FollowUp(x) => d.follow_ups.push(Reg::of(e, x.clone())),
-            Body::FollowUpSet(x) => d.follow_up_sets.push(Reg::of(e, x.clone())),
-            Body::Corrected(x) => d.corrections.push(Reg::of(e, x.clone())),
+            Body::FollowUp(x) => d.follow_ups.push(Reg::of(e, FollowUp::clone(x))),
+            Body::FollowUpSet(x) => d.follow_up_sets.push(Reg::of(e, FollowUpSet::clone(x))),
+            Body::Corrected(x) => d.corrections.push(Reg::of(e, Corrected::clone(x))),
             Body::ReviewSet(x) => {
                 d.review.insert(x.field.clone(), Reg::of(e, x.text.clone()));
             }

@@ -163,14 +163,14 @@ mod tests {
 
     fn ev(seq: u64, at: Millis, body: impl Into<Body>) -> Event {
         Event {
-            id: format!("e{seq:03}"),
+            id: format!("e{seq:03}").into(),
             at,
             wall: at,
             occurred: None,
             by: "maya@soc".into(),
             log: "maya@soc".into(),
             seq,
-            prev: String::new(),
+            prev: String::new().into(),
             body: body.into(),
         }
     }

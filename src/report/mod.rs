@@ -225,14 +225,14 @@ mod tests {
 
     fn ev(by: &str, seq: u64, at: Millis, body: impl Into<Body>) -> Event {
         Event {
-            id: format!("{by}{seq:03}"),
+            id: format!("{by}{seq:03}").into(),
             at,
             wall: at,
             occurred: None,
             by: format!("{by}@soc").into(),
             log: format!("{by}@soc.abc123").into(),
             seq,
-            prev: String::new(),
+            prev: String::new().into(),
             body: body.into(),
         }
     }

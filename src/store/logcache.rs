@@ -30,7 +30,7 @@ use crate::domain::event::{self, Body, Event, LogNames, Note, Signed};
 
 /// Bump when the encoding changes (the build id changes too, but a rebuild of the same source
 /// keeps entries that the same code wrote).
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 const MAGIC: &[u8; 8] = b"WRLOGC01";
 /// `trailer length (u32) | keyed BLAKE3 of everything before the footer (32) | MAGIC`.
 const FOOTER: u64 = 4 + 32 + 8;
@@ -600,7 +600,17 @@ pub fn encode(e: &Event, line: &[u8], out: &mut Vec<u8>) {
         }
         put_str(out, &e.by);
         put_u64(out, e.seq);
-        put_str(out, &e.prev);
+        // A writer's hash as its 32 bytes, anything else as written.
+        match e.prev.bytes() {
+            Some(b) => {
+                out.push(0);
+                out.extend_from_slice(b);
+            }
+            None => {
+                out.push(1);
+                put_str(out, &e.prev.text());
+            }
+        }
     };
     match &e.body {
         Body::Note(n) => {
@@ -643,7 +653,7 @@ pub fn decode(frame: &[u8], names: &LogNames) -> Result<Event, String> {
     }
     let mut d = Dec { b: rest, at: 0 };
     let mut go = || -> Option<Event> {
-        let id = d.string()?;
+        let id = event::RecordId::from(d.str()?);
         let at = d.u64()? as i64;
         let wall = d.u64()? as i64;
         let occurred = match d.u8()? {
@@ -659,7 +669,11 @@ pub fn decode(frame: &[u8], names: &LogNames) -> Result<Event, String> {
             by.into()
         };
         let seq = d.u64()?;
-        let prev = d.string()?;
+        let prev = match d.u8()? {
+            0 => event::PrevHash::from_bytes(d.bytes(32)?.try_into().ok()?),
+            1 => event::PrevHash::from(d.str()?),
+            _ => return None,
+        };
         let body = match kind {
             NOTE => {
                 let text = d.string()?;
@@ -679,7 +693,7 @@ pub fn decode(frame: &[u8], names: &LogNames) -> Result<Event, String> {
                     1 => Some(d.string()?),
                     _ => return None,
                 };
-                Body::Signed(Signed { head, key, sig, log })
+                Body::Signed(Box::new(Signed { head, key, sig, log }))
             }
             _ => return None,
         };
@@ -736,9 +750,13 @@ impl<'a> Dec<'a> {
         Some(u64::from_le_bytes(self.bytes(8)?.try_into().ok()?))
     }
 
-    fn string(&mut self) -> Option<String> {
+    fn str(&mut self) -> Option<&'a str> {
         let n = u32::from_le_bytes(self.bytes(4)?.try_into().ok()?) as usize;
-        String::from_utf8(self.bytes(n)?.to_vec()).ok()
+        std::str::from_utf8(self.bytes(n)?).ok()
+    }
+
+    fn string(&mut self) -> Option<String> {
+        self.str().map(str::to_string)
     }
 }
 
@@ -754,7 +772,7 @@ mod tests {
             occurred: Some(1_699_999_000_000),
             by: "alice@h1".into(),
             seq: 7,
-            prev: "ab".repeat(32),
+            prev: "ab".repeat(32).into(),
             body,
             log: "alice@h1.x".into(),
         }
@@ -778,18 +796,18 @@ mod tests {
                 text: String::new(),
                 tags: vec![],
             }),
-            Body::Signed(Signed {
+            Body::Signed(Box::new(Signed {
                 head: "cd".repeat(32),
                 key: "SHA256:xyz".into(),
                 sig: "-----BEGIN SSH SIGNATURE-----\nabc\n-----END SSH SIGNATURE-----".into(),
                 log: Some("alice@h1.x".into()),
-            }),
-            Body::Signed(Signed {
+            })),
+            Body::Signed(Box::new(Signed {
                 head: "cd".repeat(32),
                 key: "k".into(),
                 sig: "s".into(),
                 log: None,
-            }),
+            })),
         ] {
             let e = ev(body);
             let mut out = Vec::new();

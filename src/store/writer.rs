@@ -309,7 +309,7 @@ impl<'s> LogWriter<'s> {
             let wall = clock();
             let body = match body {
                 Some(b) => b,
-                None => Body::Signed(self.sign_head(&prev, trust.as_ref(), need_trust, wall)?),
+                None => self.sign_head(&prev, trust.as_ref(), need_trust, wall)?.into(),
             };
             let (at, ignored) = next_at(wall, own_at, other_last.iter().map(|(_, at, _)| *at));
             // Name writers whose own clock runs ahead of ours (by their wall clock, so a writer
@@ -322,13 +322,13 @@ impl<'s> LogWriter<'s> {
             }
             seq += 1;
             let e = Event {
-                id: ulid::Ulid::new().to_string(),
+                id: ulid::Ulid::new().to_string().into(),
                 at,
                 wall,
                 occurred,
                 by: by_name.clone(),
                 seq,
-                prev: prev.clone(),
+                prev: prev.clone().into(),
                 body,
                 log: log_name.clone(),
             };

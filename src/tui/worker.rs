@@ -255,7 +255,7 @@ impl Worker {
                         .append(drafts, self.clock)
                         .map(|a| {
                             self.fire_hooks(&incident, &a.events);
-                            a.events.into_iter().map(|e| e.id).collect()
+                            a.events.into_iter().map(|e| String::from(e.id)).collect()
                         })
                         .map_err(|e| reason_first(&e));
                     if let Err(e) = &result {

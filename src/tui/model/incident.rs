@@ -408,7 +408,7 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
                 .correction_of(&e.id)
                 .and_then(|c| c.value.text.clone())
                 .unwrap_or(current);
-            let target = (e.id.clone(), e.log.to_string(), e.seq);
+            let target = (e.id.to_string(), e.log.to_string(), e.seq);
             let probe: Body = Corrected {
                 id: target.0.clone(),
                 log: target.1.clone(),
