@@ -698,7 +698,12 @@ impl IncidentState {
         }
         let start = self.timeline.partition_point(|x| *x <= new[0]);
         let tail: Vec<(Millis, EventKey)> = self.timeline.drain(start..).collect();
-        self.timeline.reserve(tail.len() + new.len());
+        // A quarter more when full, as `insert_batch` grows its keys (doubling would leave up
+        // to half of a long timeline unused).
+        let want = tail.len() + new.len();
+        if self.timeline.capacity() - self.timeline.len() < want {
+            self.timeline.reserve_exact(want.max(self.timeline.len() / 4));
+        }
         let (mut a, mut b) = (tail.into_iter().peekable(), new.into_iter().peekable());
         loop {
             let take_a = match (a.peek(), b.peek()) {
