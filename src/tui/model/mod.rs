@@ -145,13 +145,15 @@ pub enum Msg {
     /// Odd entries in the shared root (symlinks, stray folders), shown with `!` on the board.
     BoardProblems(Vec<Problem>),
     /// Records of the open incident read ahead of the update that ends their read (a first
-    /// open, or any long stretch of new records), at most `worker::FOLD_BATCH` a part: inserted
-    /// as they come, between looks at the keyboard, and derived once the update arrives.
-    /// `reset`: the view is dropped first (everything is being read again from the start).
+    /// open, or any long stretch of new records), at most `worker::FOLD_BATCH` a part: taken
+    /// as they come, between looks at the keyboard (see `loading`). `reset`: the view is
+    /// dropped first (everything is being read again from the start).
     IncidentPart {
         id: String,
         events: Vec<Event>,
         reset: bool,
+        /// What the worker read ahead of the records (claim, playbooks), with a read's first part.
+        ahead: Option<Box<Update>>,
     },
     Incident {
         id: String,
@@ -457,9 +459,14 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             m.board_sel = m.board_sel.min(n.saturating_sub(1));
             Vec::new()
         }
-        Msg::IncidentPart { id, events, reset } => {
+        Msg::IncidentPart {
+            id,
+            events,
+            reset,
+            ahead,
+        } => {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == id) {
-                inc.take_part(events, reset);
+                inc.take_part(events, reset, ahead);
             }
             Vec::new()
         }
