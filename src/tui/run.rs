@@ -308,7 +308,13 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
         // As a shell expects of a process a signal ended: 128 + its number.
         std::process::exit(128 + signal_number(name));
     }
-    match model.fatal {
+    let fatal = model.fatal.take();
+    // The process ends now: a long incident's fold is left to the OS rather than freed record
+    // by record (about a fifth of the console thread's time after opening 100k). Nothing is
+    // lost by it: writes are the worker's (not joined, as before), drafts were saved above.
+    std::mem::forget(model);
+    std::mem::forget(msg_rx);
+    match fatal {
         Some(why) => Err(std::io::Error::other(why)),
         None => Ok(()),
     }
