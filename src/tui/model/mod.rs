@@ -45,7 +45,7 @@ pub use facilitator::{next_speed, released, speed_settled, upcoming, SPEED_SETTL
 pub use followups::*;
 pub use incident::*;
 pub use loading::Loading;
-use loading::{finish_read, refuses_while_reading};
+use loading::{drop_read_back, finish_read, refuses_while_reading};
 pub use picker::*;
 
 /// Failed writes are retried this often.
@@ -476,25 +476,12 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                 if let Some(r) = inc.replay.as_mut() {
                     // Replaying: the live view takes the update; the replay stays where it is.
                     let fresh = finish_read(&mut r.live, update, loading);
-                    let ids: BTreeSet<&str> = fresh
-                        .iter()
-                        .filter_map(|k| r.live.state.event(k))
-                        .map(|e| e.id.as_str())
-                        .collect();
-                    m.pending.retain(|p| match &p.state {
-                        PendingState::Written(w) => !w.iter().any(|x| ids.contains(x.as_str())),
-                        _ => true,
-                    });
+                    drop_read_back(&mut m.pending, &r.live.state, &fresh);
                     r.steps = crate::domain::replay::steps(&r.live.state);
                     r.cursor = r.cursor.min(r.steps.len().saturating_sub(1));
                     return Vec::new();
                 }
                 let fresh = finish_read(&mut inc.view, update, loading);
-                let ids: BTreeSet<&str> = fresh
-                    .iter()
-                    .filter_map(|k| inc.view.state.event(k))
-                    .map(|e| e.id.as_str())
-                    .collect();
                 // Scrolled back: stay on what the reader is looking at while new events arrive.
                 if inc.timeline.back > 0 {
                     let shown = fresh
@@ -505,10 +492,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                     inc.timeline.back += shown;
                     inc.timeline.win += shown;
                 }
-                m.pending.retain(|p| match &p.state {
-                    PendingState::Written(w) => !w.iter().any(|x| ids.contains(x.as_str())),
-                    _ => true,
-                });
+                drop_read_back(&mut m.pending, &inc.view.state, &fresh);
                 if inc.tab_follows_phase {
                     inc.phase_tab = inc.state().phase();
                 }
