@@ -206,6 +206,180 @@ fn the_console_streams_a_long_open_and_reaches_the_state_show_reads() {
     );
 }
 
+/// What the worker sent, in order, as words: "part", "update" (the records' count), "written".
+fn record(log: &Mutex<Vec<String>>, what: String) {
+    log.lock().expect("log").push(what);
+}
+
+/// A note sent while a long first read is arriving is written between two parts, not after the
+/// read: when it is acknowledged (once) a second reader already finds it on disk, and the read
+/// has not ended; the pass after the read brings it back to the console, once.
+#[test]
+fn a_note_sent_during_a_long_read_is_on_disk_before_the_read_ends() {
+    let w = World::new();
+    let id = long_incident(&w);
+    let reader = store(&w, "state-reader");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let seen = log.clone();
+    let write_once = Mutex::new(Some(tx.clone()));
+    let shutdown = Mutex::new(tx.clone());
+    let incident = id.clone();
+    const TEXT: &str = "sent while the history is read";
+    let text = TEXT;
+    let mentions = move |events: &[warroom::domain::event::Event]| {
+        events
+            .iter()
+            .filter(|e| matches!(&e.body, warroom::domain::event::Body::Note(n) if n.text == TEXT))
+            .count()
+    };
+    let worker = Worker::new(
+        store(&w, "state-console"),
+        mate("carol"),
+        now_ms,
+        Arc::new(move |m| match m {
+            Msg::IncidentPart { events, .. } => {
+                record(&seen, format!("part {}", mentions(&events)));
+                // The console sends a note as the first part arrives.
+                if let Some(tx) = write_once.lock().expect("once").take() {
+                    let drafts = vec![Draft::new(Note {
+                        text: text.into(),
+                        tags: vec![],
+                    })];
+                    tx.send(Cmd::Write {
+                        token: 7,
+                        incident: incident.clone(),
+                        drafts,
+                    })
+                    .expect("send");
+                }
+            }
+            Msg::Incident { update, .. } => record(&seen, format!("update {}", mentions(&update.events))),
+            Msg::Written { token, result } => {
+                let shown = Incident::open(&reader, &incident, now_ms());
+                let on_disk = mentions(&shown.state.events().cloned().collect::<Vec<_>>());
+                record(&seen, format!("written {token} {} on disk {on_disk}", result.is_ok()));
+                let _ = shutdown.lock().expect("tx").send(Cmd::Shutdown);
+            }
+            _ => {}
+        }),
+    );
+    tx.send(Cmd::Open(id.clone())).expect("send");
+    worker.run(rx, tx.clone(), None);
+
+    let log = log.lock().expect("log").clone();
+    let written: Vec<usize> = (0..log.len()).filter(|i| log[*i].starts_with("written")).collect();
+    assert_eq!(written.len(), 1, "acknowledged once: {log:?}");
+    assert_eq!(log[written[0]], "written 7 true on disk 1", "{log:?}");
+    let first_update = log.iter().position(|l| l.starts_with("update")).expect("the read ends");
+    assert!(
+        written[0] < first_update && log[written[0] + 1..first_update].iter().any(|l| l.starts_with("part")),
+        "written between two parts of the read, not after it: {log:?}"
+    );
+    // Read back by the pass after the read, once (not by the read in progress, which had read
+    // carol's log already, nor twice).
+    let brought: usize = log
+        .iter()
+        .filter(|l| !l.starts_with("written"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<usize>().ok())
+        .sum();
+    assert_eq!(brought, 1, "{log:?}");
+}
+
+/// One writer's long log arrives in order: each part is derived as it comes, so when the last
+/// part is in, the state (declared, timeline) is already there and the update that ends the read
+/// has little left to do; the state equals `Incident::open`'s.
+#[test]
+fn parts_in_order_are_derived_as_they_come() {
+    let w = World::new();
+    std::fs::create_dir_all(w.root()).expect("root");
+    let carol = w.who("carol", "desk");
+    let r = w
+        .run(
+            &carol,
+            &[
+                "declare",
+                "--playbook",
+                "ransomware",
+                "--title",
+                "Long",
+                "--severity",
+                "2",
+            ],
+        )
+        .ok();
+    let id = r.stdout.trim().to_string();
+    let shown_before = Incident::open(&store(&w, "state-probe"), &id, now_ms());
+    let declarer = shown_before
+        .state
+        .events()
+        .next()
+        .map(|e| e.log.clone())
+        .expect("the Declared");
+    let writing = store(&w, "state-writers");
+    let (name, rest) = declarer.split_once('@').expect("name@host.install");
+    let (host, install) = rest.split_once('.').expect("host.install");
+    let me = Identity {
+        writer: WriterId {
+            name: name.into(),
+            host: host.into(),
+        },
+        install: install.into(),
+    };
+    let n = 3 * FOLD_BATCH + 11;
+    LogWriter::new(&writing, &id, &me)
+        .append(notes("carol", 0, n), now_ms)
+        .expect("write notes");
+    let shown = Incident::open(&store(&w, "state-show"), &id, now_ms());
+    let total = shown.state.event_count();
+    assert!(total > n, "{total}");
+
+    let msgs = Arc::new(Mutex::new(Vec::new()));
+    let sent = msgs.clone();
+    let worker = Worker::new(
+        store(&w, "state-console"),
+        mate("carol"),
+        now_ms,
+        Arc::new(move |m| sent.lock().expect("messages").push(m)),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    tx.send(Cmd::Open(id.clone())).expect("send");
+    tx.send(Cmd::Shutdown).expect("send");
+    worker.run(rx, tx.clone(), None);
+    let mut model = Model::new("carol@desk", Keymap::default(), "test", now_ms());
+    model.incident = Some(IncidentModel::new(&id));
+    let msgs = std::mem::take(&mut *msgs.lock().expect("messages"));
+    assert!(
+        matches!(&msgs[..], [.., Msg::Incident { .. }, Msg::Watch(_)]),
+        "the read ends with its update"
+    );
+    let mut parts = 0;
+    for m in msgs {
+        if let Msg::Incident { update, .. } = &m {
+            // Before the update that ends the read: every record is derived already.
+            assert!(update.events.is_empty(), "{}", update.events.len());
+            let inc = model.incident.as_ref().expect("open");
+            assert!(inc.loading.is_some(), "still reading");
+            let s = &inc.view.state;
+            assert_eq!(s.event_count(), total);
+            assert_eq!(s.timeline().count(), total, "in the timeline as they came");
+            assert!(
+                s.derived.declared.is_some(),
+                "derived as they came (the claim came first)"
+            );
+        }
+        parts += usize::from(matches!(m, Msg::IncidentPart { .. }));
+        update(&mut model, m);
+    }
+    assert!(parts >= 4, "{parts}");
+    let inc = model.incident.as_ref().expect("open");
+    assert!(inc.loading.is_none());
+    assert_eq!(inc.view.state.derived, shown.state.derived);
+    let ids = |s: &warroom::domain::IncidentState| s.timeline().map(|e| e.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&inc.view.state), ids(&shown.state));
+    assert_eq!(inc.view.problems(), shown.problems());
+}
+
 /// Run a worker over `w` (opening `open`, if any) until it has done its first passes; the model
 /// that took every message it sent.
 fn first_passes(w: &World, open: Option<&str>) -> Model {

@@ -256,8 +256,10 @@ pub struct Update {
     pub signed: Vec<super::reader::SignedRange>,
     /// The responder's config requires signatures on every incident.
     pub require_signatures: bool,
-    /// Everything was read again from the start (the `allowed_signers` in force changed): the
-    /// view drops what it holds and takes this update as a fresh start's first.
+    /// Everything is read again from the start (the `allowed_signers` in force changed): the
+    /// view drops what it holds and takes this update as a fresh start's first. From
+    /// [`Source::poll_streaming`], such an update holds nothing else: poll again (see
+    /// [`Source::poll`]).
     pub reset: bool,
 }
 
@@ -289,6 +291,22 @@ impl Update {
             last.preferred = preferred;
         }
         parts
+    }
+
+    /// This update, then `rest` (read after it), as one update: what applying one and then the
+    /// other gives.
+    pub fn followed_by(mut self, rest: Update) -> Update {
+        self.events.extend(rest.events);
+        self.playbooks.extend(rest.playbooks);
+        self.problems.extend(rest.problems);
+        self.settling = rest.settling.or(self.settling);
+        self.claim = self.claim.or(rest.claim);
+        self.marks.extend(rest.marks);
+        self.preferred.extend(rest.preferred);
+        self.signed.extend(rest.signed);
+        self.require_signatures |= rest.require_signatures;
+        self.reset |= rest.reset;
+        self
     }
 
     pub fn is_empty(&self) -> bool {
@@ -553,16 +571,61 @@ impl Source {
         }
     }
 
-    /// One reconcile pass.
+    /// One reconcile pass. A pass that had to start again from the start (the trust changed)
+    /// reads everything again at once and says so (`reset`).
     pub fn poll(&mut self, now: Millis) -> Update {
-        self.poll_streaming(now, None)
+        let update = self.poll_streaming(now, None);
+        if !update.reset {
+            return update;
+        }
+        let mut update = self.poll_streaming(now, None);
+        update.reset = true;
+        update
+    }
+
+    /// What a read should know before the records, read once before the logs: the claim
+    /// (which `Declared` is the incident's) and the playbook copies, with their problems, and
+    /// whether this host requires signatures. With them first, a view can derive a long read's
+    /// parts as they come (see `tui::model::loading`) rather than all at its end. Empty once
+    /// the claim was read (a later pass reads a late claim or copy with the records).
+    pub fn read_ahead(&mut self) -> Update {
+        let mut problems = Vec::new();
+        let claim = self.read_claim(&mut problems);
+        let mut playbooks = Vec::new();
+        let named = self.header.as_ref().map(|h| h.playbook_hash.clone());
+        if claim.is_some() && named.is_some_and(|h| !self.playbook_files.contains_key(&h)) {
+            let (found, p) = self.read_new_playbooks();
+            playbooks = found;
+            problems.extend(p);
+        }
+        self.first_report(&mut problems);
+        Update {
+            playbooks,
+            problems,
+            claim,
+            require_signatures: self.store.trust.require,
+            ..Update::default()
+        }
+    }
+
+    /// Keep only the problems not reported before (each is reported once).
+    fn first_report(&mut self, problems: &mut Vec<Problem>) {
+        problems.retain(|p| {
+            self.reported
+                .insert((p.source.clone(), p.line, p.what.clone()), ())
+                .is_none()
+        });
     }
 
     /// [`Self::poll`], handing the new records to `sink` in parts as they are read (see
     /// [`IncidentReader::poll_streaming`]); the update returned holds the rest of them and
-    /// everything else. Applying the parts and then the update gives what applying `poll`'s
-    /// update gives (the fold is order-independent).
+    /// everything else, after what [`Self::read_ahead`] reads (unless the caller took that
+    /// first). Applying the parts and then the update gives what applying `poll`'s update gives
+    /// (the fold is order-independent). A pass that must start again from the start (the
+    /// `allowed_signers` in force changed) stops there and returns only `reset`: the caller
+    /// drops its view and polls again, streaming the fresh read the same way.
     pub fn poll_streaming(&mut self, now: Millis, mut sink: Option<&mut dyn FnMut(Vec<Event>)>) -> Update {
+        let ahead = self.read_ahead();
         let mut problems = Vec::new();
         let mut screen = Screen {
             id: &self.id,
@@ -590,9 +653,10 @@ impl Source {
             // sink took already are dropped with the view the reset replaces.
             self.save_seen();
             *self = Source::new(&self.store, &self.id);
-            let mut update = self.poll(now);
-            update.reset = true;
-            return update;
+            return Update {
+                reset: true,
+                ..Update::default()
+            };
         }
         let mut found = batch.problems;
         found.extend(problems);
@@ -643,17 +707,13 @@ impl Source {
                 }
             }
         }
-        problems.retain(|p| {
-            self.reported
-                .insert((p.source.clone(), p.line, p.what.clone()), ())
-                .is_none()
-        });
+        self.first_report(&mut problems);
         let settling = self.reader.settling();
         let settling = (settling != self.last_settling).then(|| {
             self.last_settling = settling.clone();
             settling
         });
-        Update {
+        ahead.followed_by(Update {
             settling,
             events: batch.events,
             playbooks,
@@ -664,7 +724,7 @@ impl Source {
             signed: batch.signed,
             require_signatures: self.store.trust.require,
             reset: false,
-        }
+        })
     }
 
     /// Read the playbook copies not yet loaded (leniently: a newer binary may have added fields).
@@ -827,6 +887,39 @@ impl View {
         self.finish(update, pending)
     }
 
+    /// Read what `source` has now into this view: records are inserted as they are parsed (a
+    /// long history is never held whole as parsed records beside the fold's copy) and derived
+    /// once at the end; `between` runs after each part (the console's worker answers writes
+    /// there). A read that must start again from the start (the trust changed) drops the view
+    /// and reads again the same way. `keep_fresh`: return the keys of the records that were new.
+    pub fn read_from(
+        &mut self,
+        source: &mut Source,
+        now: Millis,
+        keep_fresh: bool,
+        between: &mut dyn FnMut(),
+    ) -> Vec<crate::domain::EventKey> {
+        let mut restarts = 0;
+        loop {
+            let mut pending = self.state.begin_batch(keep_fresh);
+            let state = &mut self.state;
+            let update = source.poll_streaming(
+                now,
+                Some(&mut |events| {
+                    state.insert_batch(&mut pending, events);
+                    between();
+                }),
+            );
+            let restarted = update.reset;
+            let fresh = self.finish(update, pending);
+            // A fresh source never asks to start again on its first pass; bounded all the same.
+            if !restarted || restarts > 0 {
+                return fresh;
+            }
+            restarts += 1;
+        }
+    }
+
     /// Start taking an update's records in parts as they are read, before the update itself
     /// (the console's open of a long incident; see [`Source::poll_streaming`]): the parts go in
     /// with [`Self::insert_part`], and nothing is derived until [`Self::finish_parts`] — exactly
@@ -942,14 +1035,7 @@ impl Incident {
             view: View::new(id),
             reset_next: false,
         };
-        // Records are inserted as they are parsed, a few thousand at a time, and derived once at
-        // the end: a long log is never held whole as parsed records beside the fold's copy.
-        let mut pending = inc.view.state.begin_batch(false);
-        let state = &mut inc.view.state;
-        let update = inc
-            .source
-            .poll_streaming(now, Some(&mut |events| state.insert_batch(&mut pending, events)));
-        inc.view.finish(update, pending);
+        inc.view.read_from(&mut inc.source, now, false, &mut || {});
         inc.source.save_seen();
         inc
     }

@@ -100,6 +100,106 @@ pub struct Worker {
     /// The stamps of the trust inputs outside the watched root (config.ron, the config's
     /// allowed_signers), looked at every [`TRUST_EVERY`].
     trust_watch: TrustStamps,
+    /// Commands from the console (set by [`Worker::run`]), and those taken off it to be done
+    /// after the pass in progress.
+    inbox: Inbox,
+}
+
+/// The worker's command queue, looked at between the parts of a long read too: a write found
+/// there is made at once (see [`Writing`]); anything else waits for the read to end.
+#[derive(Default)]
+struct Inbox {
+    rx: Option<Receiver<Cmd>>,
+    later: std::collections::VecDeque<Cmd>,
+}
+
+impl Inbox {
+    /// Take every command waiting: make the writes now, keep the rest (one hint for many) for
+    /// after the read. A write made here is read back by the pass after it (a hint is kept).
+    fn serve_writes(&mut self, w: &Writing) {
+        let Some(rx) = &self.rx else { return };
+        while let Ok(cmd) = rx.try_recv() {
+            let cmd = match w.perform(cmd) {
+                Ok(()) => Cmd::Hint,
+                Err(other) => other,
+            };
+            let repeat = matches!(cmd, Cmd::Hint) && self.later.iter().any(|c| matches!(c, Cmd::Hint));
+            if !repeat {
+                self.later.push_back(cmd);
+            }
+        }
+    }
+}
+
+/// What a write needs, borrowed apart from the open incident's reader so that writes are made
+/// between the parts of a long read: the one path for the console's writes and declarations.
+struct Writing<'a> {
+    store: &'a Store,
+    identity: &'a Identity,
+    clock: fn() -> Millis,
+    send: &'a std::sync::Arc<dyn Fn(Msg) + Send + Sync>,
+    hooks: &'a Option<std::sync::Arc<crate::hooks::run::Runner>>,
+}
+
+impl Writing<'_> {
+    /// Make a `Write` or a `Declare` and acknowledge it (once, with `Msg::Written` or
+    /// `Msg::Declared`); any other command is handed back untouched.
+    fn perform(&self, cmd: Cmd) -> Result<(), Cmd> {
+        match cmd {
+            Cmd::Write {
+                token,
+                incident,
+                drafts,
+            } => {
+                let result = LogWriter::new(self.store, &incident, self.identity)
+                    .append(drafts, self.clock)
+                    .map(|a| {
+                        self.fire_hooks(&incident, &a.events);
+                        a.events.into_iter().map(|e| String::from(e.id)).collect()
+                    })
+                    .map_err(|e| reason_first(&e));
+                if let Err(e) = &result {
+                    tracing::warn!(%incident, error = %e, "write failed; the console keeps the text and retries");
+                }
+                (self.send)(Msg::Written { token, result });
+                Ok(())
+            }
+            Cmd::Declare {
+                playbook,
+                title,
+                severity,
+                commander,
+            } => {
+                let req = DeclareRequest {
+                    playbook: &playbook,
+                    title,
+                    severity,
+                    mode: Mode::Real,
+                    commander,
+                    require_signatures: false,
+                    occurred: None,
+                };
+                let result = declare(self.store, self.identity, req, self.clock)
+                    .map(|(id, event)| {
+                        self.fire_hooks(&id, &[event]);
+                        id
+                    })
+                    .map_err(|e| reason_first(&e));
+                (self.send)(Msg::Declared { result });
+                Ok(())
+            }
+            other => Err(other),
+        }
+    }
+
+    /// Hooks never run on this thread: a slow hook must not hold up reading or writing.
+    fn fire_hooks(&self, incident: &str, events: &[crate::domain::event::Event]) {
+        if let Some(h) = self.hooks {
+            let send = self.send.clone();
+            let written = events.iter().map(|e| (incident.to_string(), e.clone())).collect();
+            h.fire_background(written, move |f| send(Msg::Failed(f)));
+        }
+    }
 }
 
 /// (size, mtime) of config.ron and of the config's allowed_signers file.
@@ -140,6 +240,7 @@ impl Worker {
             unanswered: false,
             trust_watch: [None, None],
             board_trust: None,
+            inbox: Inbox::default(),
         }
     }
 
@@ -149,12 +250,14 @@ impl Worker {
         self
     }
 
-    /// Hooks never run on this thread: a slow hook must not hold up reading or writing.
-    fn fire_hooks(&self, incident: &str, events: &[crate::domain::event::Event]) {
-        if let Some(h) = &self.hooks {
-            let send = self.send.clone();
-            let written = events.iter().map(|e| (incident.to_string(), e.clone())).collect();
-            h.fire_background(written, move |f| send(Msg::Failed(f)));
+    /// The one path for writes (see [`Writing`]), borrowed apart from the rest.
+    fn writing(&self) -> Writing<'_> {
+        Writing {
+            store: &self.store,
+            identity: &self.identity,
+            clock: self.clock,
+            send: &self.send,
+            hooks: &self.hooks,
         }
     }
 
@@ -197,9 +300,9 @@ impl Worker {
         (self.send)(self.watch_info((self.clock)()));
         tracing::info!(mode = %w.label(), root = %root.display(), "watching");
         self.trust_watch = self.trust_stamps();
+        self.inbox.rx = Some(rx);
         self.reconcile_board();
         let mut last_board = Instant::now();
-        let mut queued: std::collections::VecDeque<Cmd> = std::collections::VecDeque::new();
         let mut board_due = false;
         loop {
             let mut wait = self.mode.interval().min(BOARD_EVERY);
@@ -207,9 +310,9 @@ impl Worker {
                 // A hint arrived inside the coalescing window: re-list when it closes.
                 wait = wait.min(BOARD_COALESCE.saturating_sub(last_board.elapsed()));
             }
-            let cmd = match queued.pop_front() {
+            let cmd = match self.inbox.later.pop_front() {
                 Some(c) => Ok(c),
-                None => self.recv_watching_trust(&rx, wait),
+                None => self.recv_watching_trust(wait),
             };
             match cmd {
                 Ok(Cmd::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
@@ -246,53 +349,21 @@ impl Worker {
                     }
                     self.reconcile_open();
                 }
-                Ok(Cmd::Write {
-                    token,
-                    incident,
-                    drafts,
-                }) => {
-                    let result = LogWriter::new(&self.store, &incident, &self.identity)
-                        .append(drafts, self.clock)
-                        .map(|a| {
-                            self.fire_hooks(&incident, &a.events);
-                            a.events.into_iter().map(|e| String::from(e.id)).collect()
-                        })
-                        .map_err(|e| reason_first(&e));
-                    if let Err(e) = &result {
-                        tracing::warn!(%incident, error = %e, "write failed; the console keeps the text and retries");
+                Ok(cmd @ (Cmd::Write { .. } | Cmd::Declare { .. })) => {
+                    let declares = matches!(cmd, Cmd::Declare { .. });
+                    // Only writes and declarations are made there; nothing comes back.
+                    let _ = self.writing().perform(cmd);
+                    if declares {
+                        self.reconcile_board();
+                    } else {
+                        self.reconcile_open();
                     }
-                    (self.send)(Msg::Written { token, result });
-                    self.reconcile_open();
-                }
-                Ok(Cmd::Declare {
-                    playbook,
-                    title,
-                    severity,
-                    commander,
-                }) => {
-                    let req = DeclareRequest {
-                        playbook: &playbook,
-                        title,
-                        severity,
-                        mode: Mode::Real,
-                        commander,
-                        require_signatures: false,
-                        occurred: None,
-                    };
-                    let result = declare(&self.store, &self.identity, req, self.clock)
-                        .map(|(id, event)| {
-                            self.fire_hooks(&id, &[event]);
-                            id
-                        })
-                        .map_err(|e| reason_first(&e));
-                    (self.send)(Msg::Declared { result });
-                    self.reconcile_board();
                 }
                 Ok(Cmd::Hint) => {
                     // Coalesce a burst of hints into one pass; keep any other command for next.
-                    while let Ok(c) = rx.try_recv() {
+                    while let Some(c) = self.inbox.rx.as_ref().and_then(|rx| rx.try_recv().ok()) {
                         if !matches!(c, Cmd::Hint) {
-                            queued.push_back(c);
+                            self.inbox.later.push_back(c);
                             break;
                         }
                     }
@@ -350,10 +421,13 @@ impl Worker {
     /// Wait up to `wait` for a command; meanwhile, a change of a trust input no watcher sees
     /// comes back as a hint (so it is judged within [`TRUST_EVERY`], not at the next safety-net
     /// reconcile).
-    fn recv_watching_trust(&mut self, rx: &Receiver<Cmd>, wait: Duration) -> Result<Cmd, RecvTimeoutError> {
+    fn recv_watching_trust(&mut self, wait: Duration) -> Result<Cmd, RecvTimeoutError> {
         let until = Instant::now() + wait;
         loop {
             let left = until.saturating_duration_since(Instant::now());
+            let Some(rx) = &self.inbox.rx else {
+                return Err(RecvTimeoutError::Disconnected);
+            };
             match rx.recv_timeout(left.min(TRUST_EVERY)) {
                 Err(RecvTimeoutError::Timeout) if Instant::now() < until => {
                     let now = self.trust_stamps();
@@ -367,53 +441,36 @@ impl Worker {
         }
     }
 
-    /// One pass over the open incident. New records are sent as they are parsed, in parts of
-    /// at most [`FOLD_BATCH`] (`Msg::IncidentPart`), and the update that ends the pass after
-    /// them: a long history is never held whole here, and the console inserts each part between
-    /// looks at the keyboard.
+    /// One pass over the open incident (see [`pass_open`]); a pass that must start again from
+    /// the start (the trust changed) is followed by the fresh read, streamed the same way.
     fn reconcile_open(&mut self) {
         let now = (self.clock)();
         self.refresh_config_trust();
+        let writing = Writing {
+            store: &self.store,
+            identity: &self.identity,
+            clock: self.clock,
+            send: &self.send,
+            hooks: &self.hooks,
+        };
         if let Some(src) = &mut self.open {
-            let id = src.id.clone();
-            let send = self.send.clone();
-            // A read again from the start says so with its first part (the view is dropped before
-            // it), or with the update when no part came first.
-            let reset = std::cell::Cell::new(std::mem::take(&mut self.reset_next));
-            let streamed = std::cell::Cell::new(false);
-            let mut send_parts = |events: Vec<crate::domain::event::Event>| {
-                for events in in_parts(events, FOLD_BATCH) {
-                    streamed.set(true);
-                    send(Msg::IncidentPart {
-                        id: id.clone(),
-                        events,
-                        reset: reset.replace(false),
-                    });
-                }
-            };
-            let mut update = src.poll_streaming(now, Some(&mut send_parts));
-            // The rest of the records go the same way, so the update ends the read — unless the
-            // source started again from the start (its update drops what the parts brought).
-            if streamed.get() && !update.reset {
-                send_parts(std::mem::take(&mut update.events));
+            let mut restarts = 0;
+            // A fresh source never asks to start again on its first pass; bounded all the same.
+            while pass_open(
+                src,
+                now,
+                &writing,
+                &mut self.inbox,
+                &mut self.reset_next,
+                &mut self.unanswered,
+            ) && restarts < 1
+            {
+                restarts += 1;
             }
-            update.reset |= reset.get();
-            let streamed = streamed.get();
             if self.seen_saved.elapsed() >= SEEN_SAVE_EVERY {
                 // The heads this host has seen, for the next run's truncation check.
                 src.save_seen();
                 self.seen_saved = Instant::now();
-            }
-            if streamed || !update.is_empty() || std::mem::take(&mut self.unanswered) {
-                // A short update (the usual pass) is one message; one read again from the start
-                // after the trust changed (`Source::poll_streaming` does not stream it) comes in
-                // bounded parts, each applied on its own.
-                for part in update.split(FOLD_BATCH) {
-                    (self.send)(Msg::Incident {
-                        id: id.clone(),
-                        update: part,
-                    });
-                }
             }
         }
         (self.send)(self.watch_info(now));
@@ -506,9 +563,18 @@ impl Worker {
                 .hot
                 .get_or_insert_with(|| Box::new((Source::new(&self.store, id), View::new(id))));
             let (source, view) = &mut **hot;
-            let update = source.poll(now);
+            // Streamed as the console's open is (a long history is never held whole as parsed
+            // records), with the console's writes made between parts.
+            let writing = Writing {
+                store: &self.store,
+                identity: &self.identity,
+                clock: self.clock,
+                send: &self.send,
+                hooks: &self.hooks,
+            };
+            let inbox = &mut self.inbox;
+            view.read_from(source, now, false, &mut || inbox.serve_writes(&writing));
             source.save_seen();
-            view.apply(update);
             t.row = BoardRow::from_view(id, view);
             t.scan = Some(scan);
             t.touched = self.passes;
@@ -564,6 +630,88 @@ impl Worker {
         if rows != self.last_rows || self.passes == 1 {
             self.last_rows = rows.clone();
             (self.send)(Msg::Board(rows));
+        }
+    }
+}
+
+/// One pass over the open incident `src`, sent to the console as it is read: what is read ahead
+/// of the records (the claim, the playbooks: see [`Source::read_ahead`]) with the first part,
+/// the records in parts of at most [`FOLD_BATCH`] (`Msg::IncidentPart`) as the reader parses
+/// them, then the update that ends the pass (`Msg::Incident`); a long history is never held
+/// whole here, and the console takes each part between looks at the keyboard. The console's
+/// writes waiting in `inbox` are made between parts, not after the read. `reset`: the view is
+/// to be dropped first (said with the first message, then cleared). Returns whether the source
+/// started again from the start (`reset` is set for the pass that must follow).
+/// `unanswered`: the console asked for this incident and has had no answer yet — the first
+/// pass answers even when it finds nothing (a folder not synced yet), so "reading" ends.
+fn pass_open(
+    src: &mut Source,
+    now: Millis,
+    writing: &Writing,
+    inbox: &mut Inbox,
+    reset: &mut bool,
+    unanswered: &mut bool,
+) -> bool {
+    let mut parts = Parts {
+        id: src.id.clone(),
+        ahead: Some(src.read_ahead()).filter(|a| !a.is_empty()),
+        reset: std::mem::take(reset),
+        streamed: false,
+        send: writing.send,
+    };
+    let mut update = src.poll_streaming(
+        now,
+        Some(&mut |events| {
+            parts.send(events);
+            inbox.serve_writes(writing);
+        }),
+    );
+    if update.reset {
+        // Started again: the next pass reads everything, its first message dropping the view.
+        *reset = true;
+        return true;
+    }
+    // The rest of the records go the same way, so the update ends the read.
+    if parts.streamed {
+        parts.send(std::mem::take(&mut update.events));
+    }
+    update.reset = parts.reset;
+    if let Some(ahead) = parts.ahead.take() {
+        update = ahead.followed_by(update);
+    }
+    if parts.streamed || !update.is_empty() || std::mem::take(unanswered) {
+        // A short update (the usual pass) is one message.
+        for part in update.split(FOLD_BATCH) {
+            (writing.send)(Msg::Incident {
+                id: parts.id.clone(),
+                update: part,
+            });
+        }
+    }
+    false
+}
+
+/// The parts of one pass over the open incident, as they are sent.
+struct Parts<'a> {
+    id: String,
+    /// Read ahead of the records; goes with the first part.
+    ahead: Option<crate::store::incident::Update>,
+    /// The view is dropped first; goes with the first message.
+    reset: bool,
+    streamed: bool,
+    send: &'a std::sync::Arc<dyn Fn(Msg) + Send + Sync>,
+}
+
+impl Parts<'_> {
+    fn send(&mut self, events: Vec<crate::domain::event::Event>) {
+        for events in in_parts(events, FOLD_BATCH) {
+            self.streamed = true;
+            (self.send)(Msg::IncidentPart {
+                id: self.id.clone(),
+                events,
+                reset: std::mem::take(&mut self.reset),
+                ahead: self.ahead.take().map(Box::new),
+            });
         }
     }
 }

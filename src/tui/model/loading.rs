@@ -1,25 +1,46 @@
-//! A long read of the open incident arriving in parts (`Msg::IncidentPart`): the worker sends the
+//! A long read of the open incident arriving in parts (`Msg::IncidentPart`): the worker sends
+//! what it read ahead of the records (the claim, the playbooks) with the first part, then the
 //! records as it parses them, at most `worker::FOLD_BATCH` a part, and the update that ends the
-//! read after them. Each part is inserted between looks at the keyboard; the derivation (phase,
-//! checklist, rules, …) is done once, when the update arrives — what `Incident::open` does, so
-//! the console and `show` reach the same state.
+//! read after them. Each part is taken between looks at the keyboard. A part that sorts after
+//! everything held (one writer's log, read in order) is derived as it comes, so the end of the
+//! read leaves little to do; once a part sorts among what is held (another writer's log), the
+//! rest is only inserted and derived once, when the update arrives. Either way the console
+//! reaches the state `Incident::open` (`show`) reads: the fold does not depend on the order.
 
 use crate::domain::event::Event;
 use crate::domain::state::PendingBatch;
 use crate::domain::EventKey;
 use crate::store::incident::{Update, View};
 
-use super::IncidentModel;
+use super::{IncidentModel, Pending, PendingState};
 
 /// The parts of a read taken so far.
 #[derive(Debug)]
 pub struct Loading {
-    pending: PendingBatch,
+    /// Records inserted but not derived yet (a part sorted among what was held): derived once,
+    /// when the read ends. `None`: everything taken so far is derived.
+    deferred: Option<PendingBatch>,
+    /// What was read ahead, when it came after records were deferred: applied with the update.
+    ahead: Option<Update>,
+    /// Keys of the records that were new, in parts derived already.
+    fresh: Vec<EventKey>,
     /// The view as it was before a part that started the read again from the start: what was
     /// new is judged against it (a reset must not look like the whole history arriving).
     before: Option<Box<View>>,
     /// Records taken so far (shown while the read lasts).
     pub records: usize,
+}
+
+impl Loading {
+    fn new(before: Option<Box<View>>) -> Loading {
+        Loading {
+            deferred: None,
+            ahead: None,
+            fresh: Vec::new(),
+            before,
+            records: 0,
+        }
+    }
 }
 
 impl IncidentModel {
@@ -32,9 +53,10 @@ impl IncidentModel {
         }
     }
 
-    /// Insert one part of a long read; `reset`: the read starts again from the start, so the
-    /// view is dropped first (and kept aside until the read ends, to tell what was new).
-    pub fn take_part(&mut self, events: Vec<Event>, reset: bool) {
+    /// Take one part of a long read: `ahead` (the claim, the playbooks) first, then `events`.
+    /// `reset`: the read starts again from the start, so the view is dropped first (and kept
+    /// aside until the read ends, to tell what was new).
+    pub fn take_part(&mut self, events: Vec<Event>, reset: bool, ahead: Option<Box<Update>>) {
         let id = self.id.clone();
         let n = events.len();
         if reset {
@@ -44,23 +66,30 @@ impl IncidentModel {
                 Some(Loading { before: Some(b), .. }) => b,
                 _ => Box::new(old),
             };
-            let pending = self.live_mut().begin_parts();
-            self.loading = Some(Loading {
-                pending,
-                before: Some(keep),
-                records: 0,
-            });
+            self.loading = Some(Loading::new(Some(keep)));
         }
-        if self.loading.is_none() {
-            let pending = self.live_mut().begin_parts();
-            self.loading = Some(Loading {
-                pending,
-                before: None,
-                records: 0,
-            });
+        let mut loading = self.loading.take().unwrap_or_else(|| Loading::new(None));
+        let live = self.live_mut();
+        if let Some(ahead) = ahead {
+            match loading.deferred {
+                None => loading.fresh.extend(live.apply(*ahead)),
+                Some(_) => loading.ahead = Some(*ahead),
+            }
         }
-        let Some(mut loading) = self.loading.take() else { return };
-        self.live_mut().insert_part(&mut loading.pending, events);
+        let in_order = loading.deferred.is_none() && {
+            let last = live.state.events().next_back().map(Event::key);
+            last.is_none_or(|last| events.iter().all(|e| e.key() > last))
+        };
+        if in_order {
+            // Sorts after everything held: deriving it is a step through these records only.
+            loading.fresh.extend(live.apply(Update {
+                events,
+                ..Update::default()
+            }));
+        } else {
+            let pending = loading.deferred.get_or_insert_with(|| live.begin_parts());
+            live.insert_part(pending, events);
+        }
         loading.records += n;
         self.loading = Some(loading);
     }
@@ -72,9 +101,9 @@ pub fn reading_text(records: usize) -> String {
 }
 
 /// What a key that writes is told while a long read is in progress: the state it would be
-/// judged against (phase, checklist, commander, severity) is derived only when the read ends, so
-/// a phase change, a resolution or a handoff taken now would be decided on an empty incident.
-/// Notes do not depend on it and are taken.
+/// judged against (phase, checklist, commander, severity) is not derived from the whole read
+/// until it ends, so a phase change, a resolution or a handoff taken now would be decided on a
+/// part of the incident. Notes do not depend on it and are taken.
 pub fn refuses_while_reading(inc: &IncidentModel, writes_note: bool) -> Option<String> {
     let n = inc.reading()?;
     (!writes_note).then(|| format!("{}: wait until it is read — only notes are taken now", reading_text(n)))
@@ -86,9 +115,45 @@ pub fn finish_read(view: &mut View, update: Update, loading: Option<Loading>) ->
     let Some(loading) = loading else {
         return view.apply(update);
     };
-    let mut fresh = view.finish_parts(update, loading.pending);
+    let update = match loading.ahead {
+        Some(ahead) => ahead.followed_by(update),
+        None => update,
+    };
+    let mut fresh = loading.fresh;
+    fresh.extend(match loading.deferred {
+        Some(pending) => view.finish_parts(update, pending),
+        None => view.apply(update),
+    });
     if let Some(before) = loading.before {
         fresh.retain(|k| before.state.event(k).is_none());
     }
     fresh
+}
+
+/// Writes acknowledged on disk whose records are among `fresh` (read back into `state`) are
+/// done: they leave `pending`. The keys are looked up only while a write waits for its records
+/// (a long read's keys are many: a set of all their ids cost about 50 ms at 100k).
+pub fn drop_read_back(pending: &mut Vec<Pending>, state: &crate::domain::IncidentState, fresh: &[EventKey]) {
+    let waiting: std::collections::BTreeSet<String> = pending
+        .iter()
+        .filter_map(|p| match &p.state {
+            PendingState::Written(ids) => Some(ids),
+            _ => None,
+        })
+        .flatten()
+        .cloned()
+        .collect();
+    if waiting.is_empty() {
+        return;
+    }
+    let back: std::collections::BTreeSet<&str> = fresh
+        .iter()
+        .filter_map(|k| state.event(k))
+        .map(|e| e.id.as_str())
+        .filter(|id| waiting.contains(*id))
+        .collect();
+    pending.retain(|p| match &p.state {
+        PendingState::Written(ids) => !ids.iter().any(|x| back.contains(x.as_str())),
+        _ => true,
+    });
 }

@@ -44,7 +44,7 @@ use facilitator::*;
 pub use facilitator::{next_speed, released, speed_settled, upcoming, SPEED_SETTLE_MS};
 pub use followups::*;
 pub use incident::*;
-use loading::{finish_read, refuses_while_reading};
+use loading::{drop_read_back, finish_read, refuses_while_reading};
 pub use loading::{reading_text, Loading};
 pub use picker::*;
 
@@ -145,13 +145,15 @@ pub enum Msg {
     /// Odd entries in the shared root (symlinks, stray folders), shown with `!` on the board.
     BoardProblems(Vec<Problem>),
     /// Records of the open incident read ahead of the update that ends their read (a first
-    /// open, or any long stretch of new records), at most `worker::FOLD_BATCH` a part: inserted
-    /// as they come, between looks at the keyboard, and derived once the update arrives.
-    /// `reset`: the view is dropped first (everything is being read again from the start).
+    /// open, or any long stretch of new records), at most `worker::FOLD_BATCH` a part: taken
+    /// as they come, between looks at the keyboard (see `loading`). `reset`: the view is
+    /// dropped first (everything is being read again from the start).
     IncidentPart {
         id: String,
         events: Vec<Event>,
         reset: bool,
+        /// What the worker read ahead of the records (claim, playbooks), with a read's first part.
+        ahead: Option<Box<Update>>,
     },
     Incident {
         id: String,
@@ -462,9 +464,14 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             m.board_sel = m.board_sel.min(n.saturating_sub(1));
             Vec::new()
         }
-        Msg::IncidentPart { id, events, reset } => {
+        Msg::IncidentPart {
+            id,
+            events,
+            reset,
+            ahead,
+        } => {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == id) {
-                inc.take_part(events, reset);
+                inc.take_part(events, reset, ahead);
             }
             Vec::new()
         }
@@ -475,25 +482,12 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                 if let Some(r) = inc.replay.as_mut() {
                     // Replaying: the live view takes the update; the replay stays where it is.
                     let fresh = finish_read(&mut r.live, update, loading);
-                    let ids: BTreeSet<&str> = fresh
-                        .iter()
-                        .filter_map(|k| r.live.state.event(k))
-                        .map(|e| e.id.as_str())
-                        .collect();
-                    m.pending.retain(|p| match &p.state {
-                        PendingState::Written(w) => !w.iter().any(|x| ids.contains(x.as_str())),
-                        _ => true,
-                    });
+                    drop_read_back(&mut m.pending, &r.live.state, &fresh);
                     r.steps = crate::domain::replay::steps(&r.live.state);
                     r.cursor = r.cursor.min(r.steps.len().saturating_sub(1));
                     return Vec::new();
                 }
                 let fresh = finish_read(&mut inc.view, update, loading);
-                let ids: BTreeSet<&str> = fresh
-                    .iter()
-                    .filter_map(|k| inc.view.state.event(k))
-                    .map(|e| e.id.as_str())
-                    .collect();
                 // Scrolled back: stay on what the reader is looking at while new events arrive.
                 if inc.timeline.back > 0 {
                     let shown = fresh
@@ -504,10 +498,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                     inc.timeline.back += shown;
                     inc.timeline.win += shown;
                 }
-                m.pending.retain(|p| match &p.state {
-                    PendingState::Written(w) => !w.iter().any(|x| ids.contains(x.as_str())),
-                    _ => true,
-                });
+                drop_read_back(&mut m.pending, &inc.view.state, &fresh);
                 if inc.tab_follows_phase {
                     inc.phase_tab = inc.state().phase();
                 }
