@@ -605,9 +605,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::StoreDied(what) => {
             let mut fx = save_editor_draft(m);
             fx.extend(save_failed_writes(m));
-            m.fatal = Some(format!(
-                "the store thread stopped ({what}); drafts were saved — restart warroom"
-            ));
+            m.fatal = Some(format!("the store thread stopped ({what}); restart warroom"));
             m.quit = true;
             fx.push(Effect::Quit);
             fx
@@ -1027,7 +1025,12 @@ fn quit(m: &mut Model) -> Vec<Effect> {
     fx
 }
 
-/// "Your note is kept as a draft", when the way out leaves one.
+/// How the farewell's line about the note begins (the shell drops it when the draft did not
+/// reach the disk).
+pub const FAREWELL_NOTE: &str = "your unsent note";
+
+/// "Your note is kept as a draft", when the way out leaves one (said by the shell only once
+/// the draft is on disk).
 fn draft_farewell(m: &Model, fx: &[Effect]) -> Option<String> {
     let inc = m.incident.as_ref()?;
     let saved = fx
@@ -1035,7 +1038,7 @@ fn draft_farewell(m: &Model, fx: &[Effect]) -> Option<String> {
         .any(|f| matches!(f, Effect::SaveDraft { text, .. } if !text.trim().is_empty()));
     let note = (saved || !inc.draft.trim().is_empty()).then(|| {
         format!(
-            "your unsent note for {} is kept as a draft; `warroom open {}` and n continue it",
+            "{FAREWELL_NOTE} for {} is kept as a draft; `warroom open {}` and n continue it",
             inc.id, inc.id
         )
     });
