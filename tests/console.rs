@@ -3433,3 +3433,22 @@ fn an_unsigned_declaration_where_signatures_are_required_says_why_80x24() {
         }
     }
 }
+
+/// The board's row of an incident whose declaration lacks a required signature says so by the
+/// same rule as the incident view, never "syncing".
+#[test]
+fn an_unsigned_declaration_where_signatures_are_required_is_not_syncing_on_the_board() {
+    let mut m = Model::new("you@jump", Keymap::default(), "/srv/warroom", T0 + 20 * 60_000);
+    let mut inc = IncidentModel::new(ID);
+    let mut u = story();
+    u.require_signatures = true;
+    inc.view.apply(u);
+    let row = BoardRow::from_view(ID, &inc.view);
+    assert_eq!(row.status, RowStatus::Unsigned);
+    update(&mut m, Msg::Board(vec![row]));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(!s.contains("syncing"), "{s}");
+    let line = s.lines().find(|l| l.contains("SEV?")).unwrap_or_default();
+    assert!(line.contains("(nothing applied:"), "{s}");
+    assert!(line.contains(" unsigned "), "the FLAGS column says it: {s}");
+}
