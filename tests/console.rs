@@ -731,6 +731,35 @@ fn on_the_proposed_action() -> Model {
     m
 }
 
+/// A bracketed paste where no text field takes it (a confirm dialog, the board) is dropped with
+/// the same words as one told by its speed, never silently.
+#[test]
+fn a_bracketed_paste_outside_a_text_field_says_it_was_ignored() {
+    let mut m = on_the_proposed_action();
+    update(&mut m, key('A'));
+    assert!(matches!(m.overlay, Some(Overlay::Confirm(Confirm::Approve { .. }))));
+    let fx = update(&mut m, Msg::Paste("Approved by lead".into()));
+    assert!(writes(&fx).is_empty());
+    assert!(
+        matches!(m.overlay, Some(Overlay::Confirm(Confirm::Approve { .. }))),
+        "the dialog stays"
+    );
+    let f = m.flash.clone().unwrap();
+    assert!(f.error, "{f:?}");
+    assert_eq!(
+        f.text,
+        "ignored a 16-character paste outside a text field — press n to write a note"
+    );
+
+    let mut b = board_model();
+    let fx = update(&mut b, Msg::Paste("héllo\nq".into()));
+    assert!(fx.is_empty() && !b.quit && b.overlay.is_none(), "{fx:?}");
+    let f = b.flash.clone().unwrap();
+    assert_eq!(f.text, "ignored a 7-character paste outside a text field");
+    let s = screen(&render(&b, 80, 24, Theme::mono()));
+    assert!(s.contains("ignored a 7-character paste"), "{s}");
+}
+
 #[test]
 fn a_paste_without_markers_outside_a_text_field_writes_nothing() {
     let mut m = on_the_proposed_action();

@@ -665,13 +665,18 @@ fn unbracketed_paste(m: &mut Model, keys: &[KeyEvent]) -> Vec<Effect> {
         m.overlay = None;
     }
     let n = m.keys.pasted;
+    ignored_paste(m, n)
+}
+
+/// A paste (bracketed or told by its speed) where no text field takes it: dropped, and said so.
+fn ignored_paste(m: &mut Model, chars: usize) -> Vec<Effect> {
     let hint = if m.incident.is_some() && !m.observer {
         " — press n to write a note"
     } else {
         ""
     };
     m.flash(
-        format!("ignored a {n}-character paste outside a text field{hint}"),
+        format!("ignored a {chars}-character paste outside a text field{hint}"),
         true,
     );
     Vec::new()
@@ -850,7 +855,8 @@ fn paste(m: &mut Model, text: String) -> Vec<Effect> {
             m.draft_dirty_at = Some(m.now);
             Vec::new()
         }
-        _ => Vec::new(),
+        // The board, or a dialog over the incident: the same as a paste told by its speed.
+        _ => ignored_paste(m, text.chars().count()),
     }
 }
 
