@@ -2138,3 +2138,48 @@ fn show_says_why_nothing_is_applied_when_required_signatures_are_missing() {
     let n = w.run(&alice, &["note", &id, "hello"]).code(1);
     assert!(!n.stderr.contains("syncing"), "{n}");
 }
+
+/// The same incident in `list` and in `show`'s header (text and JSON): "unsigned" and
+/// "(nothing applied: signatures required)", never "syncing" — and the board/list cache does
+/// not keep the old word.
+#[test]
+fn list_and_show_call_an_unsigned_declaration_unsigned_not_syncing() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Unsigned declaration");
+    // Listed once before signatures are required: its cached entry must not outlive the policy.
+    let r = w.run(&alice, &["list"]).ok();
+    assert!(r.stdout.contains("active"), "{r}");
+    let cfg = w.path().join("cfg").join("warroom");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(cfg.join("config.ron"), "(signing: (require: true))\n").unwrap();
+    for _ in 0..2 {
+        // The second run reads the cache the first one wrote.
+        let r = w.run(&alice, &["list"]).ok();
+        assert!(!r.stdout.contains("syncing"), "{r}");
+        let row = r
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(id.as_str()))
+            .unwrap_or_default();
+        assert!(row.contains(" unsigned "), "{r}");
+        let j = w.run(&alice, &["list", "--json"]).ok().json();
+        assert_eq!(j["incidents"][0]["status"], "unsigned", "{j:#}");
+    }
+    let r = w.run(&alice, &["show", &id]).ok();
+    assert!(!r.stdout.contains("syncing"), "{r}");
+    let mut head = r.stdout.lines();
+    assert!(
+        head.next()
+            .is_some_and(|l| l.ends_with("SEV?  (nothing applied: signatures required)")),
+        "{r}"
+    );
+    assert!(
+        head.next()
+            .is_some_and(|l| l.contains("commander - · unsigned · unsigned")),
+        "{r}"
+    );
+    let j = w.run(&alice, &["show", &id, "--json"]).ok().json();
+    assert_eq!(j["status"], "unsigned", "{j:#}");
+    assert_eq!(j["title"], "(nothing applied: signatures required)", "{j:#}");
+}

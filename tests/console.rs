@@ -731,6 +731,35 @@ fn on_the_proposed_action() -> Model {
     m
 }
 
+/// A bracketed paste where no text field takes it (a confirm dialog, the board) is dropped with
+/// the same words as one told by its speed, never silently.
+#[test]
+fn a_bracketed_paste_outside_a_text_field_says_it_was_ignored() {
+    let mut m = on_the_proposed_action();
+    update(&mut m, key('A'));
+    assert!(matches!(m.overlay, Some(Overlay::Confirm(Confirm::Approve { .. }))));
+    let fx = update(&mut m, Msg::Paste("Approved by lead".into()));
+    assert!(writes(&fx).is_empty());
+    assert!(
+        matches!(m.overlay, Some(Overlay::Confirm(Confirm::Approve { .. }))),
+        "the dialog stays"
+    );
+    let f = m.flash.clone().unwrap();
+    assert!(f.error, "{f:?}");
+    assert_eq!(
+        f.text,
+        "ignored a 16-character paste outside a text field — press n to write a note"
+    );
+
+    let mut b = board_model();
+    let fx = update(&mut b, Msg::Paste("héllo\nq".into()));
+    assert!(fx.is_empty() && !b.quit && b.overlay.is_none(), "{fx:?}");
+    let f = b.flash.clone().unwrap();
+    assert_eq!(f.text, "ignored a 7-character paste outside a text field");
+    let s = screen(&render(&b, 80, 24, Theme::mono()));
+    assert!(s.contains("ignored a 7-character paste"), "{s}");
+}
+
 #[test]
 fn a_paste_without_markers_outside_a_text_field_writes_nothing() {
     let mut m = on_the_proposed_action();
@@ -3440,4 +3469,23 @@ fn an_unsigned_declaration_where_signatures_are_required_says_why_80x24() {
             insta::assert_snapshot!(s);
         }
     }
+}
+
+/// The board's row of an incident whose declaration lacks a required signature says so by the
+/// same rule as the incident view, never "syncing".
+#[test]
+fn an_unsigned_declaration_where_signatures_are_required_is_not_syncing_on_the_board() {
+    let mut m = Model::new("you@jump", Keymap::default(), "/srv/warroom", T0 + 20 * 60_000);
+    let mut inc = IncidentModel::new(ID);
+    let mut u = story();
+    u.require_signatures = true;
+    inc.view.apply(u);
+    let row = BoardRow::from_view(ID, &inc.view);
+    assert_eq!(row.status, RowStatus::Unsigned);
+    update(&mut m, Msg::Board(vec![row]));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(!s.contains("syncing"), "{s}");
+    let line = s.lines().find(|l| l.contains("SEV?")).unwrap_or_default();
+    assert!(line.contains("(nothing applied:"), "{s}");
+    assert!(line.contains(" unsigned "), "the FLAGS column says it: {s}");
 }

@@ -964,6 +964,33 @@ fn quitting_with_a_draft_says_where_it_is() {
     assert_eq!(std::fs::read_to_string(draft).ok().as_deref(), Some("unsent"));
 }
 
+/// A draft that cannot be written (a file where the drafts folder should be) is never called
+/// kept: the console says why and prints the text once the terminal is restored.
+#[test]
+fn a_draft_that_cannot_be_saved_is_printed_not_called_kept() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let id = w.declare(&alice, "Quit with nowhere to keep a draft");
+    std::fs::create_dir_all(&alice.state).expect("state dir");
+    std::fs::write(alice.state.join("drafts"), b"not a folder").expect("blocker");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Quit with nowhere", Spawn::new(&args));
+    c.send(b"n");
+    c.wait_for("Enter sends · Alt+Enter", WAIT);
+    c.type_text("rollback at 14:02");
+    std::thread::sleep(Duration::from_millis(300));
+    // Ctrl+C from the editor takes q's way out.
+    c.send(b"\x03");
+    assert!(
+        !c.wait_exit(WAIT).success(),
+        "a lost draft must not end as a clean exit"
+    );
+    let out = c.wait_for("could NOT be kept as a draft", WAIT);
+    assert!(out.contains("rollback at 14:02"), "the unsent text is printed: {out}");
+    assert!(!out.contains("is kept as a draft"), "{out}");
+    assert_restored(&c.output());
+}
+
 // ---- 80x24 for a commander under stress: jump keys and confirmations ---------------------------
 
 #[test]

@@ -27,7 +27,11 @@ fn severity_word(s: Option<u8>) -> String {
 pub fn incident_status(inc: &Incident) -> &'static str {
     let d = &inc.state.derived;
     if inc.is_syncing() {
-        "syncing"
+        if crate::domain::unsigned::is_unsigned(&inc.state) {
+            crate::domain::unsigned::STATUS
+        } else {
+            "syncing"
+        }
     } else if d.archived.is_some() && !inc.link_broken {
         "archived"
     } else if inc.state.is_resolved() {
@@ -39,7 +43,9 @@ pub fn incident_status(inc: &Incident) -> &'static str {
 
 /// `incident_status` of a summary.
 fn summary_status(s: &Summary, link_broken: bool) -> &'static str {
-    if s.syncing {
+    if s.unsigned {
+        crate::domain::unsigned::STATUS
+    } else if s.syncing {
         "syncing"
     } else if s.archived && !link_broken {
         "archived"
@@ -405,7 +411,7 @@ pub fn show(g: &Global, wanted: &str, as_json: bool, as_of: &super::AsOf) -> Res
         "phase {} · commander {} · {} · {} · {} events, {} notes",
         s.phase(),
         sanitize(s.commander().unwrap_or("-")),
-        s.mode().map_or("syncing", |m| m.label()),
+        s.mode().map_or(incident_status(&inc), |m| m.label()),
         incident_status(&inc),
         s.event_count(),
         s.derived.notes

@@ -1601,7 +1601,11 @@ impl IncidentState {
     }
 
     pub fn title(&self) -> &str {
-        self.derived.title.as_ref().map_or("(syncing)", |r| r.value.as_str())
+        match &self.derived.title {
+            Some(r) => r.value.as_str(),
+            None if super::unsigned::is_unsigned(self) => super::unsigned::TITLE,
+            None => "(syncing)",
+        }
     }
 
     pub fn severity(&self) -> Option<u8> {
@@ -1643,12 +1647,17 @@ impl IncidentState {
         self.derived.declared.as_ref().map(|d| d.when)
     }
 
-    /// The incident's status, derived in one place: `syncing` (not declared yet), `archived`,
+    /// The incident's status, derived in one place: `syncing` (not declared yet; `unsigned` when
+    /// its declaration is refused for want of a signature), `archived`,
     /// `resolved` or `open`. A reopen brings it back from either.
     pub fn status_word(&self) -> &'static str {
         let d = &self.derived;
         if d.declared.is_none() {
-            "syncing"
+            if super::unsigned::is_unsigned(self) {
+                super::unsigned::STATUS
+            } else {
+                "syncing"
+            }
         } else if d.archived.is_some() {
             "archived"
         } else if self.is_resolved() {

@@ -5,6 +5,18 @@
 use super::event::Body;
 use super::IncidentState;
 
+/// The status word of such an incident, where one not declared yet reads "syncing" (`list`,
+/// `show`, the board).
+pub const STATUS: &str = "unsigned";
+/// Its title, where one not declared yet reads "(syncing)".
+pub const TITLE: &str = "(nothing applied: signatures required)";
+
+/// Whether nothing is applied for want of a signature (see [`unsigned_declaration`]): the one
+/// rule that keeps such an incident from reading "syncing" anywhere.
+pub fn is_unsigned(s: &IncidentState) -> bool {
+    unsigned_declaration(s).is_some()
+}
+
 /// Why nothing is applied, in one line (~150 columns): which requirement holds and what to do,
 /// when no declaration is
 /// applied and a `Declared` record was refused for lacking a counted signature. `None` when the

@@ -25,7 +25,7 @@ use crate::domain::time::Millis;
 use crate::domain::Phase;
 
 /// Bumped when the entry's layout or meaning changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 /// How many bytes of a log's end are read to find its last line's hash.
 const TAIL: u64 = 4096;
 
@@ -44,6 +44,9 @@ pub struct Summary {
     pub resolved_at: Option<Millis>,
     pub last_update: Option<(Millis, String)>,
     pub syncing: bool,
+    /// Not declared because its declaration lacks a signature that counts (`syncing` too, but
+    /// never shown as such). No serde default: an entry without it is of an older format.
+    pub unsigned: bool,
     pub archived: bool,
     pub resolved: bool,
     /// Files, lines and rules: `View::problems().len()`.
@@ -78,6 +81,7 @@ impl Summary {
             resolved_at: s.resolved_at(),
             last_update: d.last_update.clone(),
             syncing: v.is_syncing(),
+            unsigned: crate::domain::unsigned::is_unsigned(s),
             archived: d.archived.is_some(),
             resolved: s.is_resolved(),
             problems: v.problems().len(),

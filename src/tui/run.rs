@@ -1,7 +1,9 @@
 //! The shell around the pure parts: one `select!` over key presses, store messages, signals and a
 //! clock; draw only when something changed.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossterm::event::Event as TermEvent;
@@ -56,19 +58,49 @@ fn status_draft_path(store: &Store, incident: &str, audience: Audience) -> PathB
         .join(format!("{incident}.status-{}.txt", audience.word()))
 }
 
-fn save_draft(store: &Store, incident: &str, text: &str) {
-    write_draft(draft_path(store, incident), text)
-}
-
-fn write_draft(path: PathBuf, text: &str) {
+/// Write (or, for an empty text, remove) a draft, synced to disk: `Err` says why it is not kept.
+fn write_draft(path: &Path, text: &str) -> Result<(), String> {
     if text.trim().is_empty() {
         let _ = std::fs::remove_file(path);
-        return;
+        return Ok(());
     }
     if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+        std::fs::create_dir_all(dir).map_err(|e| format!("{e} (creating {})", dir.display()))?;
     }
-    let _ = fsutil::write_atomic(&path, text.as_bytes(), fsutil::Sharing::private());
+    fsutil::write_atomic(path, text.as_bytes(), fsutil::Sharing::private())
+        .map_err(|e| format!("{e} (writing {})", path.display()))
+}
+
+/// A draft sent to the local thread and not known to be on disk: still on its way (`why` is
+/// `None`) or failed. Whatever is left here on the way out is printed, never called kept.
+struct Unkept {
+    what: String,
+    text: String,
+    why: Option<String>,
+}
+
+type UnkeptDrafts = Arc<Mutex<BTreeMap<PathBuf, Unkept>>>;
+
+fn unkept_lock(u: &UnkeptDrafts) -> std::sync::MutexGuard<'_, BTreeMap<PathBuf, Unkept>> {
+    // A panic on the local thread must not lose the texts: the map is still whole.
+    u.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The sending half of the local thread; it notes every draft it passes on until the thread
+/// reports it on disk.
+struct LocalTx {
+    tx: std::sync::mpsc::Sender<Local>,
+    store: Store,
+    unkept: UnkeptDrafts,
+}
+
+impl LocalTx {
+    fn send(&self, job: Local) -> Result<(), std::sync::mpsc::SendError<Local>> {
+        if let Some((path, what, text)) = job.draft(&self.store) {
+            unkept_lock(&self.unkept).insert(path, Unkept { what, text, why: None });
+        }
+        self.tx.send(job)
+    }
 }
 
 /// Log to `<state dir>/warroom.log`, never to the terminal the console owns (`WARROOM_LOG` sets
@@ -135,6 +167,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
 
     let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
     let (local, local_thread) = spawn_local(opts.store.clone(), msg_tx.clone())?;
+    let unkept = Arc::clone(&local.unkept);
     let exec_tx = msg_tx.clone();
     // Kept for the life of the loop: dropping it stops the rounds.
     let _sync_stop = match &opts.sync {
@@ -306,10 +339,35 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
     while !local_thread.is_finished() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
+    let finished = local_thread.is_finished();
     // The terminal is back to normal before anything is printed.
     drop(guard);
+    let unkept = std::mem::take(&mut *unkept_lock(&unkept));
     if let Some(note) = &model.farewell {
-        eprintln!("warroom: {note}");
+        // Only what is on disk is called kept (the note's line, the status updates' line).
+        let note_lost = unkept.values().any(|u| u.what.starts_with("note "));
+        let status_lost = unkept.values().any(|u| u.what.starts_with("status update "));
+        for line in note.lines() {
+            let lost = if line.starts_with(super::model::FAREWELL_NOTE) {
+                note_lost
+            } else {
+                status_lost
+            };
+            if !lost {
+                eprintln!("warroom: {line}");
+            }
+        }
+    }
+    for u in unkept.values() {
+        let why = match &u.why {
+            Some(why) => why.clone(),
+            None if finished => "not saved".into(),
+            None => "the state directory did not answer within 3 s".into(),
+        };
+        eprintln!(
+            "warroom: your unsent {} could NOT be kept as a draft ({why}); here it is:\n{}\n",
+            u.what, u.text
+        );
     }
     if let Some(name) = ended_by {
         eprintln!("warroom: ended by {name}");
@@ -324,6 +382,10 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
     std::mem::forget(msg_rx);
     match fatal {
         Some(why) => Err(std::io::Error::other(why)),
+        // Not a clean exit: a script or the user's shell sees that something was not kept.
+        None if !unkept.is_empty() => Err(std::io::Error::other(
+            "unsent text could not be kept as a draft; it is printed above",
+        )),
         None => Ok(()),
     }
 }
@@ -522,6 +584,29 @@ enum Local {
     LoadSyncStatus,
 }
 
+impl Local {
+    /// A draft to save: where, what it is (in the user's words) and its text.
+    fn draft(&self, store: &Store) -> Option<(PathBuf, String, String)> {
+        match self {
+            Local::SaveDraft { incident, text } => Some((
+                draft_path(store, incident),
+                format!("note for {incident}"),
+                text.clone(),
+            )),
+            Local::SaveStatusDraft {
+                incident,
+                audience,
+                text,
+            } => Some((
+                status_draft_path(store, incident, *audience),
+                format!("status update ({}) for {incident}", audience.word()),
+                text.clone(),
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// Save copied text to `<state dir>/copied/<name>`, the fallback for a terminal that does not
 /// pass OSC 52 on; the path is shown to the user.
 fn save_copy(store: &Store, name: &str, text: &str) -> Result<String, String> {
@@ -547,10 +632,16 @@ fn save_copy(store: &Store, name: &str, text: &str) -> Result<String, String> {
     Ok(path.display().to_string())
 }
 
-type LocalThread = (std::sync::mpsc::Sender<Local>, std::thread::JoinHandle<()>);
+type LocalThread = (LocalTx, std::thread::JoinHandle<()>);
 
 fn spawn_local(store: Store, reply: mpsc::UnboundedSender<Msg>) -> std::io::Result<LocalThread> {
     let (tx, rx) = std::sync::mpsc::channel::<Local>();
+    let unkept: UnkeptDrafts = Arc::default();
+    let local = LocalTx {
+        tx,
+        store: store.clone(),
+        unkept: Arc::clone(&unkept),
+    };
     let handle = std::thread::Builder::new()
         .name("warroom-local".into())
         .spawn(move || {
@@ -567,6 +658,30 @@ fn spawn_local(store: Store, reply: mpsc::UnboundedSender<Msg>) -> std::io::Resu
                         }
                     }
                 }
+                if let Some((path, what, text)) = job.draft(&store) {
+                    let saved = write_draft(&path, &text);
+                    let mut left = unkept_lock(&unkept);
+                    // Only the latest text of a draft counts: an older save finishing late is
+                    // not news.
+                    if left.get(&path).is_some_and(|u| u.text == text) {
+                        match &saved {
+                            Ok(()) => {
+                                left.remove(&path);
+                            }
+                            Err(why) => {
+                                if let Some(u) = left.get_mut(&path) {
+                                    u.why = Some(why.clone());
+                                }
+                            }
+                        }
+                    }
+                    drop(left);
+                    if let Err(why) = saved {
+                        tracing::warn!(%why, "a draft could not be saved");
+                        let _ = reply.send(Msg::Failed(format!("your {what} could not be kept as a draft: {why}")));
+                    }
+                    continue;
+                }
                 let msg = match job {
                     Local::SaveCopy { what, name, text } => Some(Msg::Copied {
                         what,
@@ -575,18 +690,8 @@ fn spawn_local(store: Store, reply: mpsc::UnboundedSender<Msg>) -> std::io::Resu
                     Local::LoadDraft(incident) => std::fs::read_to_string(draft_path(&store, &incident))
                         .ok()
                         .map(|text| Msg::DraftLoaded { incident, text }),
-                    Local::SaveDraft { incident, text } => {
-                        save_draft(&store, &incident, &text);
-                        None
-                    }
-                    Local::SaveStatusDraft {
-                        incident,
-                        audience,
-                        text,
-                    } => {
-                        write_draft(status_draft_path(&store, &incident, audience), &text);
-                        None
-                    }
+                    // Handled above, with their outcome.
+                    Local::SaveDraft { .. } | Local::SaveStatusDraft { .. } => None,
                     Local::SaveFacilitator(f) => f.save(&store.state_dir).err().map(Msg::Failed),
                     Local::LoadSyncStatus => {
                         let dir = store.root.display().to_string();
@@ -600,7 +705,7 @@ fn spawn_local(store: Store, reply: mpsc::UnboundedSender<Msg>) -> std::io::Resu
                 }
             }
         })?;
-    Ok((tx, handle))
+    Ok((local, handle))
 }
 
 fn execute_effect(
@@ -608,7 +713,7 @@ fn execute_effect(
     opts: &Options,
     model: &Model,
     cmd_tx: &std::sync::mpsc::Sender<Cmd>,
-    local: &std::sync::mpsc::Sender<Local>,
+    local: &LocalTx,
     reply: &mpsc::UnboundedSender<Msg>,
 ) -> Option<Msg> {
     match fx {

@@ -8,6 +8,8 @@ pub enum RowStatus {
     Resolved,
     Archived,
     Syncing,
+    /// Declared without a signature that counts where one is required: nothing applied.
+    Unsigned,
     Vanished,
 }
 
@@ -52,7 +54,9 @@ impl BoardRow {
             resolved_at: s.resolved_at,
             last_update: s.last_update.clone(),
             mode: s.mode,
-            status: if s.syncing {
+            status: if s.unsigned {
+                RowStatus::Unsigned
+            } else if s.syncing {
                 RowStatus::Syncing
             } else if s.archived {
                 RowStatus::Archived

@@ -596,9 +596,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::StoreDied(what) => {
             let mut fx = save_editor_draft(m);
             fx.extend(save_failed_writes(m));
-            m.fatal = Some(format!(
-                "the store thread stopped ({what}); drafts were saved — restart warroom"
-            ));
+            m.fatal = Some(format!("the store thread stopped ({what}); restart warroom"));
             m.quit = true;
             fx.push(Effect::Quit);
             fx
@@ -658,13 +656,18 @@ fn unbracketed_paste(m: &mut Model, keys: &[KeyEvent]) -> Vec<Effect> {
         m.overlay = None;
     }
     let n = m.keys.pasted;
+    ignored_paste(m, n)
+}
+
+/// A paste (bracketed or told by its speed) where no text field takes it: dropped, and said so.
+fn ignored_paste(m: &mut Model, chars: usize) -> Vec<Effect> {
     let hint = if m.incident.is_some() && !m.observer {
         " — press n to write a note"
     } else {
         ""
     };
     m.flash(
-        format!("ignored a {n}-character paste outside a text field{hint}"),
+        format!("ignored a {chars}-character paste outside a text field{hint}"),
         true,
     );
     Vec::new()
@@ -843,7 +846,8 @@ fn paste(m: &mut Model, text: String) -> Vec<Effect> {
             m.draft_dirty_at = Some(m.now);
             Vec::new()
         }
-        _ => Vec::new(),
+        // The board, or a dialog over the incident: the same as a paste told by its speed.
+        _ => ignored_paste(m, text.chars().count()),
     }
 }
 
@@ -1018,7 +1022,12 @@ fn quit(m: &mut Model) -> Vec<Effect> {
     fx
 }
 
-/// "Your note is kept as a draft", when the way out leaves one.
+/// How the farewell's line about the note begins (the shell drops it when the draft did not
+/// reach the disk).
+pub const FAREWELL_NOTE: &str = "your unsent note";
+
+/// "Your note is kept as a draft", when the way out leaves one (said by the shell only once
+/// the draft is on disk).
 fn draft_farewell(m: &Model, fx: &[Effect]) -> Option<String> {
     let inc = m.incident.as_ref()?;
     let saved = fx
@@ -1026,7 +1035,7 @@ fn draft_farewell(m: &Model, fx: &[Effect]) -> Option<String> {
         .any(|f| matches!(f, Effect::SaveDraft { text, .. } if !text.trim().is_empty()));
     let note = (saved || !inc.draft.trim().is_empty()).then(|| {
         format!(
-            "your unsent note for {} is kept as a draft; `warroom open {}` and n continue it",
+            "{FAREWELL_NOTE} for {} is kept as a draft; `warroom open {}` and n continue it",
             inc.id, inc.id
         )
     });

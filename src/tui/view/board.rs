@@ -189,6 +189,7 @@ fn row_flags(m: &Model, r: &crate::tui::model::BoardRow, wide: bool) -> Vec<Stri
         RowStatus::Resolved => flags.push("resolved".into()),
         RowStatus::Archived => flags.push("archived".into()),
         RowStatus::Syncing => flags.push("syncing".into()),
+        RowStatus::Unsigned => flags.push(crate::domain::unsigned::STATUS.into()),
         RowStatus::Vanished => flags.push("VANISHED".into()),
         RowStatus::Active => {}
     }

@@ -761,7 +761,7 @@ fn confirm(m: &Model, c: &Confirm, theme: &Theme) -> Dialog {
                         .map(|u| Row::indented(format!("  • {}", sanitize(u)), theme.base(), 4)),
                 );
                 rows.push(Row::words(
-                    "Notes among them are kept as a draft; other changes are lost.",
+                    "Notes among them go into the draft (printed on the way out if it cannot be saved); other changes are lost.",
                     theme.dim(),
                 ));
             }
