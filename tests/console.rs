@@ -139,7 +139,8 @@ fn story_with(change: impl FnOnce(&mut warroom::domain::Playbook)) -> Update {
     }
 }
 
-fn model_on_incident() -> Model {
+/// The console just opened on the story's incident, its worker not answered yet.
+fn model_opening_incident() -> Model {
     let mut m = Model::new(
         "you@jump",
         Keymap::default(),
@@ -151,6 +152,11 @@ fn model_on_incident() -> Model {
         last_reconcile: T0 + 20 * 60_000,
     };
     m.incident = Some(IncidentModel::new(ID));
+    m
+}
+
+fn model_on_incident() -> Model {
+    let mut m = model_opening_incident();
     update(
         &mut m,
         Msg::Incident {
@@ -3303,22 +3309,13 @@ fn story_in_parts() -> (Msg, Msg) {
     )
 }
 
-/// A cold open of a long incident, its parts arriving: the state is not settled until the read ends, so
-/// the header, the Now strip, the panes and the timeline say it is being read and how far — not
+/// A cold open of a long incident, its parts arriving: the state is not settled until the read
+/// ends, so the header, the Now strip, the panes and the timeline say it is being read and how
+/// far (the timeline shows the records read so far) — not
 /// "SEV? syncing", "IC -", "no deadline running" or "playbook copy not synced yet", all false.
 #[test]
 fn a_cold_read_in_parts_says_reading_not_syncing_80x24() {
-    let mut m = Model::new(
-        "you@jump",
-        Keymap::default(),
-        "/srv/warroom (from WARROOM_DIR)",
-        T0 + 20 * 60_000,
-    );
-    m.watch = WatchInfo {
-        mode: "inotify".into(),
-        last_reconcile: T0 + 20 * 60_000,
-    };
-    m.incident = Some(IncidentModel::new(ID));
+    let mut m = model_opening_incident();
     // Opened, not answered yet (the worker may still be on its first board pass).
     let s = screen(&render(&m, 80, 24, Theme::mono()));
     assert!(

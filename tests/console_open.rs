@@ -125,6 +125,27 @@ fn long_incident(w: &World) -> String {
     id
 }
 
+/// What carol's console worker sends, in order, when it starts over `w` (opening `open`, if
+/// any) and is told to stop after its first passes.
+fn worker_messages(w: &World, open: Option<&str>) -> Vec<Msg> {
+    let msgs = Arc::new(Mutex::new(Vec::new()));
+    let sent = msgs.clone();
+    let worker = Worker::new(
+        store(w, "state-console"),
+        mate("carol"),
+        now_ms,
+        Arc::new(move |m| sent.lock().expect("messages").push(m)),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Some(id) = open {
+        tx.send(Cmd::Open(id.to_string())).expect("send");
+    }
+    tx.send(Cmd::Shutdown).expect("send");
+    worker.run(rx, tx.clone(), None);
+    let msgs = std::mem::take(&mut *msgs.lock().expect("messages"));
+    msgs
+}
+
 #[test]
 fn the_console_streams_a_long_open_and_reaches_the_state_show_reads() {
     let w = World::new();
@@ -134,23 +155,10 @@ fn the_console_streams_a_long_open_and_reaches_the_state_show_reads() {
     let shown = Incident::open(&store(&w, "state-show"), &id, now_ms());
 
     // The console: its worker opens the incident, its reducer takes every message in order.
-    let msgs = Arc::new(Mutex::new(Vec::new()));
-    let sent = msgs.clone();
-    let worker = Worker::new(
-        store(&w, "state-console"),
-        mate("carol"),
-        now_ms,
-        Arc::new(move |m| sent.lock().expect("messages").push(m)),
-    );
-    let (tx, rx) = std::sync::mpsc::channel();
-    tx.send(Cmd::Open(id.clone())).expect("send");
-    tx.send(Cmd::Shutdown).expect("send");
-    worker.run(rx, tx.clone(), None);
-
+    let msgs = worker_messages(&w, Some(&id));
     let mut model = Model::new("carol@desk", Keymap::default(), "test", now_ms());
     model.incident = Some(IncidentModel::new(&id));
     let (mut parts, mut updates) = (0, 0);
-    let msgs = std::mem::take(&mut *msgs.lock().expect("messages"));
     for m in msgs {
         match &m {
             Msg::IncidentPart { events, .. } => {
@@ -334,21 +342,9 @@ fn parts_in_order_are_derived_as_they_come() {
     let total = shown.state.event_count();
     assert!(total > n, "{total}");
 
-    let msgs = Arc::new(Mutex::new(Vec::new()));
-    let sent = msgs.clone();
-    let worker = Worker::new(
-        store(&w, "state-console"),
-        mate("carol"),
-        now_ms,
-        Arc::new(move |m| sent.lock().expect("messages").push(m)),
-    );
-    let (tx, rx) = std::sync::mpsc::channel();
-    tx.send(Cmd::Open(id.clone())).expect("send");
-    tx.send(Cmd::Shutdown).expect("send");
-    worker.run(rx, tx.clone(), None);
+    let msgs = worker_messages(&w, Some(&id));
     let mut model = Model::new("carol@desk", Keymap::default(), "test", now_ms());
     model.incident = Some(IncidentModel::new(&id));
-    let msgs = std::mem::take(&mut *msgs.lock().expect("messages"));
     assert!(
         matches!(&msgs[..], [.., Msg::Incident { .. }, Msg::Watch(_)]),
         "the read ends with its update"
@@ -383,25 +379,13 @@ fn parts_in_order_are_derived_as_they_come() {
 /// Run a worker over `w` (opening `open`, if any) until it has done its first passes; the model
 /// that took every message it sent.
 fn first_passes(w: &World, open: Option<&str>) -> Model {
-    let msgs = Arc::new(Mutex::new(Vec::new()));
-    let sent = msgs.clone();
-    let worker = Worker::new(
-        store(w, "state-console"),
-        mate("carol"),
-        now_ms,
-        Arc::new(move |m| sent.lock().expect("messages").push(m)),
-    );
-    let (tx, rx) = std::sync::mpsc::channel();
     let mut model = Model::new("carol@desk", Keymap::default(), "test", now_ms());
     if let Some(id) = open {
-        tx.send(Cmd::Open(id.to_string())).expect("send");
         model.incident = Some(IncidentModel::new(id));
         assert!(model.incident.as_ref().and_then(|i| i.reading()).is_some());
     }
-    tx.send(Cmd::Shutdown).expect("send");
-    worker.run(rx, tx.clone(), None);
     assert!(!model.board_listed);
-    for m in std::mem::take(&mut *msgs.lock().expect("messages")) {
+    for m in worker_messages(w, open) {
         update(&mut model, m);
     }
     model
