@@ -57,31 +57,47 @@ impl PrevHash {
     /// Whether this is the text `s` (no allocation).
     pub fn is(&self, s: &str) -> bool {
         match &self.0 {
-            Repr::Blake3(b) => decode(s).is_some_and(|d| d == *b),
+            // Spelling the bytes out and comparing texts is cheaper than decoding `s`.
+            Repr::Blake3(_) => *self.text() == *s,
             // Never 64 lowercase hex digits (those are held as bytes): comparing texts is enough.
             Repr::Text(t) => **t == *s,
         }
     }
 }
 
+/// Each byte's value as a lowercase hex digit, or 0xff: a table, so a `prev` is decoded without
+/// a branch per digit (every record's `prev` is decoded once when read and compared once with
+/// the head the chain check computed).
+const NIBBLE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// The bytes `s` spells if it is exactly 64 lowercase hex digits.
 fn decode(s: &str) -> Option<[u8; 32]> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        }
-    }
     let s = s.as_bytes();
     if s.len() != 64 {
         return None;
     }
     let mut out = [0u8; 32];
+    // A digit's value has no high bits; 0xff (not a digit) has.
+    let mut bad = 0u8;
     for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
-        *o = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+        let (hi, lo) = (NIBBLE[pair[0] as usize], NIBBLE[pair[1] as usize]);
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 15);
     }
-    Some(out)
+    (bad & 0xf0 == 0).then_some(out)
 }
 
 /// A [`PrevHash`]'s text (see [`PrevHash::text`]).
