@@ -616,6 +616,42 @@ fn list_creates_a_missing_directory_and_says_how_to_declare() {
 
 // ---- 7. tail --follow -----------------------------------------------------------------------------
 
+/// The lines a child writes to `pipe`, as they come: read on a thread (joined after the child is
+/// killed) and waited for with [`Lines::wait_for`].
+struct Lines {
+    rx: mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Lines {
+    fn of(pipe: impl std::io::Read + Send + 'static) -> Lines {
+        let (tx, rx) = mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines { rx, reader }
+    }
+
+    /// The first line holding `needle` within `secs`, or every line seen meanwhile.
+    fn wait_for(&self, needle: &str, secs: u64) -> Result<String, Vec<String>> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.rx.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return Ok(l),
+                Ok(l) => seen.push(l),
+                Err(_) => break,
+            }
+        }
+        Err(seen)
+    }
+}
+
 #[test]
 fn tail_follow_prints_a_teammates_note() {
     let w = World::new();
@@ -628,28 +664,8 @@ fn tail_follow_prints_a_teammates_note() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let wait_for = |needle: &str| -> Result<String, Vec<String>> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut seen = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match rx.recv_timeout(left) {
-                Ok(l) if l.contains(needle) => return Ok(l),
-                Ok(l) => seen.push(l),
-                Err(_) => break,
-            }
-        }
-        Err(seen)
-    };
+    let lines = Lines::of(child.stdout.take().unwrap());
+    let wait_for = |needle: &str| lines.wait_for(needle, 5);
     let result = (|| {
         wait_for("Declared").map_err(|s| format!("no Declared line: {s:?}"))?;
         w.note(&w.who("bob", "laptop"), &id, "bob joins the bridge");
@@ -657,7 +673,7 @@ fn tail_follow_prints_a_teammates_note() {
     })();
     let _ = child.kill();
     let _ = child.wait();
-    reader.join().unwrap();
+    lines.reader.join().unwrap();
     let line = result.unwrap();
     assert!(line.contains("bob@laptop"), "{line}");
 }
@@ -677,28 +693,8 @@ fn tail_follow_takes_up_a_signing_change_in_the_config() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let wait_for = |needle: &str| -> Result<String, Vec<String>> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut seen = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match rx.recv_timeout(left) {
-                Ok(l) if l.contains(needle) => return Ok(l),
-                Ok(l) => seen.push(l),
-                Err(_) => break,
-            }
-        }
-        Err(seen)
-    };
+    let lines = Lines::of(child.stderr.take().unwrap());
+    let wait_for = |needle: &str| lines.wait_for(needle, 10);
     let config = w.path().join("cfg").join("warroom").join("config.ron");
     let result = (|| {
         wait_for("following").map_err(|s| format!("tail did not start: {s:?}"))?;
@@ -709,7 +705,7 @@ fn tail_follow_takes_up_a_signing_change_in_the_config() {
     })();
     let _ = child.kill();
     let _ = child.wait();
-    reader.join().unwrap();
+    lines.reader.join().unwrap();
     let line = result.unwrap();
     assert!(line.starts_with("problem: "), "{line}");
 }

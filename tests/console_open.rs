@@ -301,22 +301,7 @@ fn a_note_sent_during_a_long_read_is_on_disk_before_the_read_ends() {
 fn parts_in_order_are_derived_as_they_come() {
     let w = World::new();
     std::fs::create_dir_all(w.root()).expect("root");
-    let carol = w.who("carol", "desk");
-    let r = w
-        .run(
-            &carol,
-            &[
-                "declare",
-                "--playbook",
-                "ransomware",
-                "--title",
-                "Long",
-                "--severity",
-                "2",
-            ],
-        )
-        .ok();
-    let id = r.stdout.trim().to_string();
+    let id = w.declare(&w.who("carol", "desk"), "Long");
     let shown_before = Incident::open(&store(&w, "state-probe"), &id, now_ms());
     let declarer = shown_before
         .state

@@ -145,6 +145,16 @@ fn apply(dir: &Path, state: &Path, op: &Op, stamp: &mut i64) {
     }
 }
 
+/// A temp folder holding an empty incident folder (`INCIDENT/events`) and a state folder; the
+/// folder is removed when the first value is dropped.
+fn fresh_incident() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(INCIDENT);
+    let state = tmp.path().join("state");
+    fs::create_dir_all(dir.join("events")).unwrap();
+    (tmp, dir, state)
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -197,10 +207,7 @@ proptest! {
 
     #[test]
     fn a_reader_from_the_cache_hands_on_what_a_reader_of_the_whole_log_does(ops in proptest::collection::vec(op(), 1..12)) {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join(INCIDENT);
-        let state = tmp.path().join("state");
-        fs::create_dir_all(dir.join("events")).unwrap();
+        let (_tmp, dir, state) = fresh_incident();
         let mut stamp = 0;
         append(&dir, 0, 5, &mut stamp);
         let mut heads = std::collections::BTreeMap::new();
@@ -221,10 +228,7 @@ proptest! {
 /// appended since; a log whose start was edited misses (and its edit is found as before).
 #[test]
 fn a_second_run_takes_the_log_from_the_cache_and_an_edit_misses() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join(INCIDENT);
-    let state = tmp.path().join("state");
-    fs::create_dir_all(dir.join("events")).unwrap();
+    let (_tmp, dir, state) = fresh_incident();
     let mut stamp = 0;
     append(&dir, 0, 300, &mut stamp);
     let none = std::collections::BTreeMap::new();
@@ -299,10 +303,7 @@ fn entries_of_a_removed_incident_are_pruned_not_those_of_a_vanished_mount() {
 /// every open, and the entry is not rewritten to go past the problem.
 #[test]
 fn a_problem_late_in_a_long_log_keeps_the_clean_stretch_before_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join(INCIDENT);
-    let state = tmp.path().join("state");
-    fs::create_dir_all(dir.join("events")).unwrap();
+    let (_tmp, dir, state) = fresh_incident();
     let mut stamp = 0;
     // About 2.5 MiB: three chunks of the reader's 1 MiB.
     append(&dir, 0, 9_000, &mut stamp);
