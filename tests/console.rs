@@ -3245,6 +3245,37 @@ fn a_read_in_parts_is_shown_as_reading_until_its_update_arrives() {
     assert!(after.contains("part note 6999"), "{after}");
 }
 
+/// Scrolled back while a long read arrives in parts: the records under the cursor stay on screen
+/// as later parts and the update that ends the read come (before, the end of the read moved the
+/// window by every record the read had brought, to the oldest one).
+#[test]
+fn scrolled_back_during_a_read_in_parts_stays_on_the_same_records() {
+    let mut m = model_on_incident();
+    update(&mut m, notes_part(1000, 300));
+    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    for _ in 0..40 {
+        update(&mut m, key('k'));
+    }
+    let marked = |m: &Model| {
+        timeline_rows(&screen(&render(m, 80, 24, Theme::mono())))
+            .into_iter()
+            .find(|r| r.contains('▸'))
+            .expect("a cursor row")
+    };
+    let during = marked(&m);
+    assert!(during.contains("part note 1259"), "{during}");
+    update(&mut m, notes_part(1300, 300));
+    assert_eq!(marked(&m), during, "a later part keeps the place");
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update::default(),
+        },
+    );
+    assert_eq!(marked(&m), during, "the end of the read keeps the place");
+}
+
 /// While a long read is arriving in parts, the state a phase change, a resolution, a handoff or
 /// a severity would be judged against is not derived yet: those keys are refused with a word on
 /// why (nothing written, no dialog), a note is still taken; once the read ends they work again.

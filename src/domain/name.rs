@@ -13,8 +13,12 @@ use std::sync::Arc;
 
 /// Shared, immutable text. Cloning it is a reference count; ordering, equality and hashing are
 /// those of the text (so a `HashMap<Name, _>` or `BTreeMap<Name, _>` is looked up with a `&str`).
+///
+/// A thin pointer (8 bytes, not the 16 of an `Arc<str>`): a record holds two names and its
+/// merge key one more in the timeline, so this is ≈ 24 bytes less per record (about 5 % of what
+/// a held record costs); the text is one more pointer away, and there are few names.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Name(Arc<str>);
+pub struct Name(Arc<Box<str>>);
 
 impl Name {
     pub fn as_str(&self) -> &str {
@@ -24,7 +28,7 @@ impl Name {
 
 impl Default for Name {
     fn default() -> Name {
-        Name(Arc::from(""))
+        Name(Arc::new(Box::from("")))
     }
 }
 
@@ -62,19 +66,19 @@ impl fmt::Debug for Name {
 
 impl From<&str> for Name {
     fn from(s: &str) -> Name {
-        Name(Arc::from(s))
+        Name(Arc::new(Box::from(s)))
     }
 }
 
 impl From<String> for Name {
     fn from(s: String) -> Name {
-        Name(Arc::from(s))
+        Name(Arc::new(Box::from(s)))
     }
 }
 
 impl From<&String> for Name {
     fn from(s: &String) -> Name {
-        Name(Arc::from(s.as_str()))
+        Name(Arc::new(Box::from(s.as_str())))
     }
 }
 
@@ -94,12 +98,12 @@ macro_rules! eq_text {
     ($($t:ty),*) => {$(
         impl PartialEq<$t> for Name {
             fn eq(&self, other: &$t) -> bool {
-                *self.0 == **other
+                **self.0 == **other
             }
         }
         impl PartialEq<Name> for $t {
             fn eq(&self, other: &Name) -> bool {
-                **self == *other.0
+                **self == **other.0
             }
         }
     )*};
@@ -108,13 +112,13 @@ eq_text!(&str, String);
 
 impl PartialEq<str> for Name {
     fn eq(&self, other: &str) -> bool {
-        *self.0 == *other
+        **self.0 == *other
     }
 }
 
 impl PartialEq<Name> for str {
     fn eq(&self, other: &Name) -> bool {
-        *self == *other.0
+        *self == **other.0
     }
 }
 
@@ -134,6 +138,12 @@ impl<'de> serde::Deserialize<'de> for Name {
 mod tests {
     use super::*;
     use std::collections::{BTreeMap, HashMap};
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_name_is_one_pointer() {
+        assert_eq!(std::mem::size_of::<Name>(), 8);
+    }
 
     #[test]
     fn clones_share_one_allocation() {

@@ -265,6 +265,21 @@ impl IncidentModel {
     }
 }
 
+/// Scrolled back: stay on what the reader is looking at while the records `fresh` (new in the
+/// view) arrive, whether in a part of a long read or in an update.
+pub(super) fn keep_place(inc: &mut IncidentModel, fresh: &[crate::domain::EventKey]) {
+    if inc.timeline.back == 0 {
+        return;
+    }
+    let shown = fresh
+        .iter()
+        .filter_map(|k| inc.view.state.event(k))
+        .filter(|e| inc.timeline.shows(e))
+        .count();
+    inc.timeline.back += shown;
+    inc.timeline.win += shown;
+}
+
 pub(super) fn clamp(inc: &mut IncidentModel) {
     let (items, actions) = match inc.playbook() {
         Some(p) => (p.phases.get(inc.phase_tab).len(), p.actions.len()),

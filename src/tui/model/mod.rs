@@ -471,7 +471,14 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             ahead,
         } => {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == id) {
-                inc.take_part(events, reset, ahead);
+                let fresh = inc.take_part(events, reset, ahead);
+                match inc.replay.as_ref() {
+                    Some(r) => drop_read_back(&mut m.pending, &r.live.state, &fresh),
+                    None => {
+                        keep_place(inc, &fresh);
+                        drop_read_back(&mut m.pending, &inc.view.state, &fresh);
+                    }
+                }
             }
             Vec::new()
         }
@@ -488,16 +495,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                     return Vec::new();
                 }
                 let fresh = finish_read(&mut inc.view, update, loading);
-                // Scrolled back: stay on what the reader is looking at while new events arrive.
-                if inc.timeline.back > 0 {
-                    let shown = fresh
-                        .iter()
-                        .filter_map(|k| inc.view.state.event(k))
-                        .filter(|e| inc.timeline.shows(e))
-                        .count();
-                    inc.timeline.back += shown;
-                    inc.timeline.win += shown;
-                }
+                keep_place(inc, &fresh);
                 drop_read_back(&mut m.pending, &inc.view.state, &fresh);
                 if inc.tab_follows_phase {
                     inc.phase_tab = inc.state().phase();
