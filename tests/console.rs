@@ -3517,3 +3517,15 @@ fn an_unsigned_declaration_where_signatures_are_required_is_not_syncing_on_the_b
     assert!(line.contains("(nothing applied:"), "{s}");
     assert!(line.contains(" unsigned "), "the FLAGS column says it: {s}");
 }
+
+/// A console started on an incident has no board row for it (the store worker leaves an open
+/// incident to its reader): leaving it puts its row on the board from what was read, at once.
+#[test]
+fn leaving_the_incident_the_console_started_on_puts_its_row_on_the_board() {
+    let mut m = model_on_incident();
+    assert!(m.board.iter().all(|r| r.id != ID));
+    update(&mut m, code(KeyCode::Esc));
+    assert!(m.incident.is_none());
+    let row = m.board.iter().find(|r| r.id == ID).expect("its row");
+    assert_eq!(row.title, "Ransomware on finance file servers");
+}

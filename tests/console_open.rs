@@ -394,3 +394,63 @@ fn the_worker_answers_a_first_board_pass_and_an_open_that_find_nothing() {
     assert_eq!(inc.reading(), None, "the open was answered");
     assert!(inc.view.is_syncing(), "and the incident reads as syncing, which it is");
 }
+
+/// A console started on an incident (`warroom open ID`) reads it once, with the open's reader:
+/// the board's first pass leaves it alone (it read the whole history a second time on a cold
+/// open), the console's own `Open` of it is not a second read, and once it is closed the board
+/// has its row.
+#[test]
+fn a_console_started_on_an_incident_reads_it_once() {
+    let w = World::new();
+    let id = long_incident(&w);
+    let held = Incident::open(&store(&w, "state-show"), &id, now_ms())
+        .state
+        .event_count();
+    let msgs = Arc::new(Mutex::new(Vec::new()));
+    let sent = msgs.clone();
+    let worker = Worker::new(
+        store(&w, "state-console"),
+        mate("carol"),
+        now_ms,
+        Arc::new(move |m| sent.lock().expect("messages").push(m)),
+    )
+    .opening(Some(id.clone()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    for cmd in [Cmd::Open(id.clone()), Cmd::Close, Cmd::Shutdown] {
+        tx.send(cmd).expect("send");
+    }
+    worker.run(rx, tx.clone(), None);
+    let msgs = std::mem::take(&mut *msgs.lock().expect("messages"));
+
+    let records: usize = msgs
+        .iter()
+        .map(|m| match m {
+            Msg::IncidentPart { events, .. } => events.len(),
+            Msg::Incident { update, .. } => update.events.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(records, held, "every record sent once");
+    let boards: Vec<&Vec<_>> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            Msg::Board(rows) => Some(rows),
+            _ => None,
+        })
+        .collect();
+    let has = |rows: &Vec<_>| rows.iter().any(|r: &warroom::tui::model::BoardRow| r.id == id);
+    let first = boards.first().expect("a first board pass");
+    assert!(
+        !has(first),
+        "the board's first pass left the open incident to its reader"
+    );
+    assert!(
+        boards.last().is_some_and(|r| has(r)),
+        "after closing it, the board has its row"
+    );
+    let first_board = msgs.iter().position(|m| matches!(m, Msg::Board(_)));
+    let last_part = msgs
+        .iter()
+        .rposition(|m| matches!(m, Msg::IncidentPart { .. } | Msg::Incident { .. }));
+    assert!(last_part < first_board, "read before the board's pass");
+}

@@ -196,7 +196,8 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
             let _ = msg_tx.send(m);
         }),
     )
-    .with_hooks(hooks);
+    .with_hooks(hooks)
+    .opening(opts.open.clone());
     let hint_tx = cmd_tx.clone();
     let poll = opts.poll;
     // Not joined on exit: a worker stuck on a dead mount must not keep the console from quitting.

@@ -103,6 +103,12 @@ pub struct Worker {
     /// Commands from the console (set by [`Worker::run`]), and those taken off it to be done
     /// after the pass in progress.
     inbox: Inbox,
+    /// The incident the console starts on (`warroom open ID`): opened before the first board
+    /// pass, so that pass leaves it to the open reader instead of reading it whole a second
+    /// time (a cold open of a long history read it twice).
+    first_open: Option<String>,
+    /// The console's own `Open` of that incident, already done.
+    opened_first: Option<String>,
 }
 
 /// The worker's command queue, looked at between the parts of a long read too: a write found
@@ -241,7 +247,15 @@ impl Worker {
             trust_watch: [None, None],
             board_trust: None,
             inbox: Inbox::default(),
+            first_open: None,
+            opened_first: None,
         }
+    }
+
+    /// Start on this incident (the one the console opens with), read before the board.
+    pub fn opening(mut self, id: Option<String>) -> Worker {
+        self.first_open = id;
+        self
     }
 
     /// Run these hooks after this install's writes.
@@ -301,6 +315,10 @@ impl Worker {
         tracing::info!(mode = %w.label(), root = %root.display(), "watching");
         self.trust_watch = self.trust_stamps();
         self.inbox.rx = Some(rx);
+        if let Some(id) = self.first_open.take() {
+            self.opened_first = Some(id.clone());
+            self.open_incident(id);
+        }
         self.reconcile_board();
         let mut last_board = Instant::now();
         let mut board_due = false;
@@ -322,22 +340,20 @@ impl Worker {
                     return;
                 }
                 Ok(Cmd::Open(id)) => {
-                    if let Some(mut src) = self.open.take() {
-                        src.save_seen();
-                        self.forget_row_scan(&src.id);
+                    let done = self.opened_first.take().is_some_and(|first| first == id)
+                        && self.open.as_ref().is_some_and(|src| src.id == id);
+                    if !done {
+                        self.open_incident(id);
                     }
-                    // Read by the console's reader only while open (not a second time here).
-                    if let Some(t) = self.board.get_mut(&id) {
-                        t.hot = None;
-                    }
-                    self.open = Some(Source::new(&self.store, &id));
-                    self.unanswered = true;
-                    self.reconcile_open();
                 }
                 Ok(Cmd::Close) => {
                     if let Some(mut src) = self.open.take() {
                         src.save_seen();
                         self.forget_row_scan(&src.id);
+                        // Its row now comes from the board's pass (the console started on it:
+                        // there was none).
+                        self.reconcile_board();
+                        last_board = Instant::now();
                     }
                 }
                 Ok(Cmd::WatchLost(why)) => {
@@ -439,6 +455,21 @@ impl Worker {
                 r => return r,
             }
         }
+    }
+
+    /// Open `id` (closing the one open): read by the console's reader only while open.
+    fn open_incident(&mut self, id: String) {
+        if let Some(mut src) = self.open.take() {
+            src.save_seen();
+            self.forget_row_scan(&src.id);
+        }
+        // Read by the console's reader only while open (not a second time here).
+        if let Some(t) = self.board.get_mut(&id) {
+            t.hot = None;
+        }
+        self.open = Some(Source::new(&self.store, &id));
+        self.unanswered = true;
+        self.reconcile_open();
     }
 
     /// One pass over the open incident (see [`pass_open`]); a pass that must start again from

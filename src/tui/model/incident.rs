@@ -335,15 +335,14 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             let mut fx = flush_speed(m);
             fx.extend(save_failed_writes(m));
             // The board's row of it is brought up to date from this view (the store worker does
-            // not read an open incident a second time; it reads its row again after this).
-            if let Some(inc) = &m.incident {
+            // not read an open incident a second time; it reads its row again after this). An
+            // incident the console started on has no row yet: this is its first.
+            if let Some(inc) = m.incident.as_ref().filter(|i| i.reading().is_none()) {
                 let fresh = BoardRow::from_view(&inc.id, &inc.view);
-                if let Some(row) = m
-                    .board
-                    .iter_mut()
-                    .find(|r| r.id == inc.id && r.status != RowStatus::Vanished)
-                {
-                    *row = fresh;
+                match m.board.iter_mut().find(|r| r.id == inc.id) {
+                    Some(row) if row.status == RowStatus::Vanished => {}
+                    Some(row) => *row = fresh,
+                    None => m.board.push(fresh),
                 }
             }
             m.incident = None;
