@@ -16,6 +16,7 @@ pub mod phase;
 pub mod playbook;
 pub mod prev_hash;
 pub mod problem;
+pub mod record_store;
 pub mod replay;
 pub mod ron_input;
 pub mod sanitize;

@@ -16,6 +16,7 @@ use super::identity::{is_person, person_of};
 use super::phase::Phase;
 use super::playbook::{Approval, Playbook, COMMANDER};
 use super::problem::Problem;
+use super::record_store::RecordStore;
 use super::seqmap::SeqMap;
 use super::time::Millis;
 
@@ -261,10 +262,9 @@ struct Seen {
 #[derive(Debug, Clone)]
 pub struct IncidentState {
     pub id: String,
-    /// Every record, in merge order. Boxed: a B-tree node holds its values inline and is about
-    /// half full after in-order inserts, so an unboxed record (about 300 bytes) cost twice its
-    /// size, and each insert moved records around inside a node.
-    events: BTreeMap<EventKey, Box<Event>>,
+    /// Every record, in merge order: boxed, in a vector sorted by key (see [`RecordStore`]:
+    /// about 8 bytes a record where a B-tree cost about 64).
+    events: RecordStore,
     /// Timeline order: `occurred` (what the responder said), else the sort key `at`, then the key.
     timeline: Vec<(Millis, EventKey)>,
     /// log → seq → the record kept there (its id, its merge key's `at`, whether a `Corrected`
@@ -377,7 +377,7 @@ impl IncidentState {
     pub fn new(id: impl Into<String>) -> IncidentState {
         IncidentState {
             id: id.into(),
-            events: BTreeMap::new(),
+            events: RecordStore::default(),
             timeline: Vec::new(),
             seen: HashMap::new(),
             playbooks: HashMap::new(),
@@ -536,10 +536,12 @@ impl IncidentState {
         let mut s = IncidentState::new(id);
         s.playbooks.extend(playbooks);
         s.batch_timeline = Some(Vec::new());
+        s.events.begin_batch();
         for e in events {
             s.insert(e);
         }
         s.merge_batch_timeline();
+        s.events.finish_batch();
         s.replay();
         s
     }
@@ -561,8 +563,8 @@ impl IncidentState {
 
     /// Apply one event, in any order; duplicates are ignored. Returns true if it was new.
     pub fn apply(&mut self, e: Event) -> bool {
-        let is_last = self.events.last_key_value().is_none_or(|(k, _)| *k < e.key());
         let key = e.key();
+        let is_last = self.events.sorts_last(&key);
         // A Declared decides which records came before the incident, a Disowned which records
         // are not their log's: either judges earlier records again.
         let declares = matches!(e.body, Body::Declared(_) | Body::Disowned(_));
@@ -609,8 +611,9 @@ impl IncidentState {
         if self.batch_timeline.is_none() {
             self.batch_timeline = Some(Vec::new());
         }
+        self.events.begin_batch();
         PendingBatch {
-            last: self.events.last_key_value().map(|(k, _)| k.clone()),
+            last: self.events.last().map(Event::key),
             first: None,
             fresh: keep_fresh.then(Vec::new),
             replaced: false,
@@ -650,6 +653,7 @@ impl IncidentState {
     pub fn finish_batch(&mut self, pending: PendingBatch) -> Vec<EventKey> {
         self.deferring = false;
         self.merge_batch_timeline();
+        self.events.finish_batch();
         let PendingBatch {
             last,
             first,
@@ -667,9 +671,8 @@ impl IncidentState {
                 // new): step through it in order.
                 last => {
                     let events = std::mem::take(&mut self.events);
-                    let from = last.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-                    for e in events.range((from, std::ops::Bound::Unbounded)) {
-                        self.step_and_checkpoint(e.1);
+                    for e in events.after(last.as_ref()) {
+                        self.step_and_checkpoint(e);
                     }
                     self.events = events;
                 }
@@ -724,7 +727,7 @@ impl IncidentState {
             self.apply(e);
             return;
         };
-        if self.events.get(&old_key).map(|o| &**o) == Some(&e) {
+        if self.events.get(&old_key) == Some(&e) {
             return;
         }
         if let Some(old) = self.events.remove(&old_key) {
@@ -745,7 +748,7 @@ impl IncidentState {
     }
 
     pub fn event(&self, key: &EventKey) -> Option<&Event> {
-        self.events.get(key).map(|e| &**e)
+        self.events.get(key)
     }
 
     fn insert(&mut self, e: Event) -> Inserted {
@@ -755,7 +758,7 @@ impl IncidentState {
         {
             let id = (e.log.to_string(), e.seq);
             if prev_id == e.id {
-                if self.events.get(&prev_key).is_some_and(|old| **old != e) {
+                if self.events.get(&prev_key).is_some_and(|old| *old != e) {
                     // The same record in two versions: one of them was edited. The first read
                     // stays in the state; the mark shown beside it quotes the other version.
                     self.conflicts.insert(id.clone());
@@ -820,7 +823,7 @@ impl IncidentState {
                 self.timeline.insert(pos, tkey);
             }
         }
-        self.events.insert(e.key(), Box::new(e));
+        self.events.insert(Box::new(e));
     }
 
     fn replay(&mut self) {
@@ -834,7 +837,7 @@ impl IncidentState {
         self.since_checkpoint = 0;
         // `step` reads the derived registers and the playbooks, never the event map: lend it out.
         let events = std::mem::take(&mut self.events);
-        for e in events.values() {
+        for e in events.iter() {
             self.step_and_checkpoint(e);
         }
         self.events = events;
@@ -868,10 +871,7 @@ impl IncidentState {
         self.derived = d;
         self.since_checkpoint = 0;
         let events = std::mem::take(&mut self.events);
-        for e in events
-            .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
-            .map(|(_, e)| &**e)
-        {
+        for e in events.after(Some(&after)) {
             self.step_and_checkpoint(e);
         }
         self.events = events;
@@ -1577,7 +1577,7 @@ impl IncidentState {
     // ---- read accessors -------------------------------------------------------------------
 
     pub fn events(&self) -> impl DoubleEndedIterator<Item = &Event> + ExactSizeIterator {
-        self.events.values().map(|e| &**e)
+        self.events.iter()
     }
 
     pub fn event_count(&self) -> usize {
@@ -1586,18 +1586,15 @@ impl IncidentState {
 
     /// The `i`th event in timeline order (`occurred`, else `at`).
     pub fn timeline_at(&self, i: usize) -> Option<&Event> {
-        self.timeline.get(i).and_then(|(_, k)| self.events.get(k)).map(|e| &**e)
+        self.timeline.get(i).and_then(|(_, k)| self.events.get(k))
     }
 
     pub fn timeline(&self) -> impl DoubleEndedIterator<Item = &Event> + '_ {
-        self.timeline
-            .iter()
-            .filter_map(|(_, k)| self.events.get(k))
-            .map(|e| &**e)
+        self.timeline.iter().filter_map(|(_, k)| self.events.get(k))
     }
 
-    pub fn latest_key(&self) -> Option<&EventKey> {
-        self.events.last_key_value().map(|(k, _)| k)
+    pub fn latest_key(&self) -> Option<EventKey> {
+        self.events.last().map(Event::key)
     }
 
     pub fn title(&self) -> &str {
