@@ -1254,3 +1254,40 @@ fn an_alert_writer_never_holds_command() {
     );
     assert_eq!(fold(vec![declared(&hash), plain]).commander(), Some("alice"));
 }
+
+/// Two records claim one (log, seq) (an edit) and both arrive in one batch, the one kept (the
+/// smaller id) second: the other leaves the timeline too, not only the records (it stayed as a
+/// timeline row with no record, so `timeline_at` had holes and two readers' timelines differed).
+#[test]
+fn a_version_replaced_within_a_batch_leaves_the_timeline() {
+    let (hash, pb) = playbook();
+    let note = |text: &str| Note {
+        text: text.into(),
+        tags: vec![],
+    };
+    let mut events = vec![declared(&hash)];
+    events.push(ev("02-second", 2_000, "maya@laptop", 2, note("edited")));
+    events.push(ev("01-first", 3_000, "maya@laptop", 2, note("as written")));
+    events.push(ev("03-later", 4_000, "maya@laptop", 3, note("later")));
+    let mut one_batch = IncidentState::new("inc");
+    one_batch.add_playbook(hash.clone(), pb.clone());
+    one_batch.apply_all(events.clone());
+    let mut one_by_one = IncidentState::new("inc");
+    one_by_one.add_playbook(hash, pb);
+    for e in events {
+        one_by_one.apply(e);
+    }
+    let ids = |s: &IncidentState| s.timeline().map(|e| e.id.to_string()).collect::<Vec<_>>();
+    assert!(
+        !ids(&one_batch).contains(&"02-second".to_string()),
+        "{:?}",
+        ids(&one_batch)
+    );
+    assert_eq!(ids(&one_batch), ids(&one_by_one));
+    let n = ids(&one_batch).len();
+    assert!(
+        (0..n).all(|i| one_batch.timeline_at(i).is_some()),
+        "no hole in the timeline"
+    );
+    assert!(one_batch.timeline_at(n).is_none());
+}

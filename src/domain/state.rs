@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use super::compact_id::CompactId;
 use super::event::*;
 use super::identity::{is_person, person_of};
 use super::phase::Phase;
@@ -248,15 +247,13 @@ pub enum Claim {
     Writer(String),
 }
 
-/// What the fold remembers of the record kept at a (log, seq).
+/// What the fold remembers of the record kept at a (log, seq): its merge key's `at` (the key
+/// is `(at, log, seq)`), so the record itself is found (see [`IncidentState::kept`]). Its id
+/// and kind are read from the record, not copied here (this is kept for every record: 8 bytes,
+/// not 40).
 #[derive(Debug, Clone)]
 struct Seen {
-    /// The record's id (no allocation for a ULID: this is kept for every record).
-    id: CompactId,
-    /// Its merge key's `at` (the key is `(at, log, seq)`).
     at: Millis,
-    /// A note, a status update or a follow-up: what a `Corrected` may name.
-    correctable: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -575,10 +572,11 @@ impl IncidentState {
             Inserted::Replaced => self.replay(),
             Inserted::New if declares => self.replay(),
             Inserted::New if is_last => {
-                // `step` never reads the event map: lend it out rather than copy the record.
+                // `step` reads the records only through the store lent to it: lend it out
+                // rather than copy the record.
                 let events = std::mem::take(&mut self.events);
                 if let Some(e) = events.get(&key) {
-                    self.step_and_checkpoint(e);
+                    self.step_and_checkpoint(&events, e);
                 }
                 self.events = events;
             }
@@ -672,7 +670,7 @@ impl IncidentState {
                 last => {
                     let events = std::mem::take(&mut self.events);
                     for e in events.after(last.as_ref()) {
-                        self.step_and_checkpoint(e);
+                        self.step_and_checkpoint(&events, e);
                     }
                     self.events = events;
                 }
@@ -731,10 +729,7 @@ impl IncidentState {
             return;
         }
         if let Some(old) = self.events.remove(&old_key) {
-            let old_t = (old.occurred.unwrap_or(old.at), old_key.clone());
-            if let Ok(pos) = self.timeline.binary_search(&old_t) {
-                self.timeline.remove(pos);
-            }
+            self.drop_from_timeline(&(old.occurred.unwrap_or(old.at), old_key.clone()));
         }
         self.declareds.remove(&old_key);
         self.conflicts.insert(id);
@@ -742,9 +737,33 @@ impl IncidentState {
         self.replay();
     }
 
+    /// Take a replaced record's key off the timeline: the merged one, or the keys of the batch
+    /// being inserted (not merged yet), where a version read earlier in the same batch is.
+    fn drop_from_timeline(&mut self, key: &(Millis, EventKey)) {
+        if let Ok(pos) = self.timeline.binary_search(key) {
+            self.timeline.remove(pos);
+        } else if let Some(batch) = self.batch_timeline.as_mut() {
+            if let Some(pos) = batch.iter().position(|k| k == key) {
+                batch.swap_remove(pos);
+            }
+        }
+    }
+
     /// The record kept at (log, seq), as [`Seen`].
     fn seen_at(&self, log: &str, seq: u64) -> Option<&Seen> {
         self.seen.get(log)?.get(seq)
+    }
+
+    /// The record kept at (log, seq).
+    fn kept(&self, log: &str, seq: u64) -> Option<&Event> {
+        self.kept_in(&self.events, log, seq)
+    }
+
+    /// The record kept at (log, seq), looked up in `records` (the store, lent out of `self`
+    /// while the fold steps through it).
+    fn kept_in<'a>(&self, records: &'a RecordStore, log: &str, seq: u64) -> Option<&'a Event> {
+        let (name, seqs) = self.seen.get_key_value(log)?;
+        records.get(&key_of(name, seq, seqs.get(seq)?))
     }
 
     pub fn event(&self, key: &EventKey) -> Option<&Event> {
@@ -752,10 +771,7 @@ impl IncidentState {
     }
 
     fn insert(&mut self, e: Event) -> Inserted {
-        if let Some((prev_id, prev_key)) = self
-            .seen_at(&e.log, e.seq)
-            .map(|s| (s.id.to_string(), key_of(&e.log, e.seq, s)))
-        {
+        if let Some((prev_id, prev_key)) = self.kept(&e.log, e.seq).map(|k| (k.id.to_string(), k.key())) {
             let id = (e.log.to_string(), e.seq);
             if prev_id == e.id {
                 if self.events.get(&prev_key).is_some_and(|old| *old != e) {
@@ -780,10 +796,7 @@ impl IncidentState {
             }
             self.declareds.remove(&prev_key);
             if let Some(old) = self.events.remove(&prev_key) {
-                let old_t = (old.occurred.unwrap_or(old.at), prev_key);
-                if let Ok(pos) = self.timeline.binary_search(&old_t) {
-                    self.timeline.remove(pos);
-                }
+                self.drop_from_timeline(&(old.occurred.unwrap_or(old.at), prev_key));
             }
             self.add(e);
             return Inserted::Replaced;
@@ -802,11 +815,7 @@ impl IncidentState {
                 self.disowned.entry((e.log.clone(), *s)).or_default().insert(e.seq);
             }
         }
-        let seen = Seen {
-            id: CompactId::new(&e.id),
-            at: e.at,
-            correctable: super::event::correctable(&e.body),
-        };
+        let seen = Seen { at: e.at };
         match self.seen.get_mut(&e.log) {
             Some(log) => log.insert(e.seq, seen),
             None => {
@@ -835,10 +844,10 @@ impl IncidentState {
         self.derived = Derived::default();
         self.checkpoints.clear();
         self.since_checkpoint = 0;
-        // `step` reads the derived registers and the playbooks, never the event map: lend it out.
+        // `step` reads the records only through the store lent to it: lend it out.
         let events = std::mem::take(&mut self.events);
         for e in events.iter() {
-            self.step_and_checkpoint(e);
+            self.step_and_checkpoint(&events, e);
         }
         self.events = events;
     }
@@ -872,13 +881,14 @@ impl IncidentState {
         self.since_checkpoint = 0;
         let events = std::mem::take(&mut self.events);
         for e in events.after(Some(&after)) {
-            self.step_and_checkpoint(e);
+            self.step_and_checkpoint(&events, e);
         }
         self.events = events;
     }
 
-    fn step_and_checkpoint(&mut self, e: &Event) {
-        self.step(e);
+    /// `records`: the record store, lent out of `self` while the fold steps through it.
+    fn step_and_checkpoint(&mut self, records: &RecordStore, e: &Event) {
+        self.step(records, e);
         self.since_checkpoint += 1;
         if self.since_checkpoint >= self.checkpoint_every {
             self.since_checkpoint = 0;
@@ -926,6 +936,12 @@ impl IncidentState {
     /// `wall` is the writer's own clock at the time of writing (a takeover is measured on it,
     /// never compared with another host's clock).
     pub fn check(&self, body: &Body, by: &str, wall: Millis) -> Result<(), RuleViolation> {
+        self.check_in(&self.events, body, by, wall)
+    }
+
+    /// [`IncidentState::check`] with the records looked up in `records` (lent out of `self`
+    /// while the fold steps through them).
+    fn check_in(&self, records: &RecordStore, body: &Body, by: &str, wall: Millis) -> Result<(), RuleViolation> {
         let d = &self.derived;
         let playbook = self.playbook();
         let no = |s: String| Err(RuleViolation(s));
@@ -992,11 +1008,11 @@ impl IncidentState {
             }
             // The playbook decides which commands may run: only the commander switches it.
             Body::PlaybookChanged(_) => self.check_commander(by, "changes the incident's playbook"),
-            Body::FollowUpSet(f) if self.follow_up_key(&f.followup).is_none() => no(format!(
+            Body::FollowUpSet(f) if self.follow_up_key(records, &f.followup).is_none() => no(format!(
                 "there is no follow-up `{}` (a FollowUp record's id, written before this)",
                 f.followup
             )),
-            Body::Corrected(c) => self.check_correction(c, by),
+            Body::Corrected(c) => self.check_correction(records, c, by),
             Body::ReviewSet(r) => match playbook {
                 Some(p) if !p.has_review_field(&r.field) => no(format!(
                     "the review has no field `{}` (summary, impact, root_cause or a question of the playbook: {})",
@@ -1062,12 +1078,12 @@ impl IncidentState {
 
     /// A correction names a record that exists (that id at that log and seq), of a kind that is
     /// corrected, and is written by that record's author or the commander.
-    fn check_correction(&self, c: &Corrected, by: &str) -> Result<(), RuleViolation> {
-        let seen = match self.seen_at(&c.log, c.seq) {
-            Some(s) if s.id.is(&c.id) => s,
+    fn check_correction(&self, records: &RecordStore, c: &Corrected, by: &str) -> Result<(), RuleViolation> {
+        let kept = match self.kept_in(records, &c.log, c.seq) {
+            Some(k) if k.id.as_str() == c.id => k,
             _ => return Err(no_record_to_correct(c)),
         };
-        if !seen.correctable {
+        if !super::event::correctable(&kept.body) {
             return Err(RuleViolation(
                 "only a note, a status update or a follow-up is corrected".into(),
             ));
@@ -1151,7 +1167,7 @@ impl IncidentState {
         }
         self.events()
             .filter(|e| is_evidence(&e.body) && !d.refused.contains_key(&e.key()))
-            .filter(|e| self.seen_at(&e.log, e.seq).is_some_and(|s| s.id.is(&e.id)))
+            .filter(|e| self.kept(&e.log, e.seq).is_some_and(|k| k.id == e.id))
             .filter(|e| !self.is_retracted(e))
             .map(|e| (self.effective_when(e), e))
             .min_by_key(|(t, e)| (*t, e.key()))
@@ -1163,12 +1179,12 @@ impl IncidentState {
     }
 
     /// The merge key of the applied `FollowUp` record with this id.
-    fn follow_up_key(&self, id: &str) -> Option<&EventKey> {
+    fn follow_up_key(&self, records: &RecordStore, id: &str) -> Option<&EventKey> {
         self.derived
             .follow_ups
             .iter()
             .map(|r| &r.key)
-            .find(|k| self.seen_at(&k.log, k.seq).is_some_and(|s| s.id.is(id)))
+            .find(|k| records.get(k).is_some_and(|e| e.id.as_str() == id))
     }
 
     /// Every follow-up, in the order they were recorded, with its latest state, owner and due
@@ -1179,10 +1195,7 @@ impl IncidentState {
             .follow_ups
             .iter()
             .map(|r| FollowUpView {
-                id: self
-                    .seen_at(&r.key.log, r.key.seq)
-                    .map(|s| s.id.to_string())
-                    .unwrap_or_default(),
+                id: self.events.get(&r.key).map(|e| e.id.to_string()).unwrap_or_default(),
                 text: r.value.text.clone(),
                 kind: r.value.kind.clone(),
                 owner: r.value.owner.clone(),
@@ -1226,7 +1239,7 @@ impl IncidentState {
 
     /// The rules for an event as read from a log: its body's rules, and a `Declared` that is seq 1
     /// of its log, for this incident, with a real severity.
-    fn check_event(&self, e: &Event) -> Result<(), RuleViolation> {
+    fn check_event(&self, records: &RecordStore, e: &Event) -> Result<(), RuleViolation> {
         let required = self.requires_signatures() || matches!(&e.body, Body::Declared(d) if d.require_signatures);
         if required && !matches!(e.body, Body::Signed(_)) && self.signed_by(&e.log, e.seq).is_none() {
             return Err(RuleViolation(
@@ -1255,15 +1268,15 @@ impl IncidentState {
             // One reason whether the target has not arrived yet or sorts after the correction,
             // so the verdict reads the same in any arrival order (a target arriving late and
             // sorting before it replays the correction, which is then applied).
-            let before = self
-                .seen_at(&c.log, c.seq)
-                .is_some_and(|s| s.id.is(&c.id) && (s.at, c.log.as_str(), c.seq) < (e.at, e.log.as_str(), e.seq));
+            let before = self.kept_in(records, &c.log, c.seq).is_some_and(|k| {
+                k.id.as_str() == c.id && (k.at, c.log.as_str(), c.seq) < (e.at, e.log.as_str(), e.seq)
+            });
             if !before {
                 return Err(no_record_to_correct(c));
             }
         }
         self.check_when(&e.body, e.when())?;
-        self.check(&e.body, &e.by, e.wall)
+        self.check_in(records, &e.body, &e.by, e.wall)
     }
 
     /// Rules on when a record says it happened (`occurred`, else `wall`): a phase is entered
@@ -1391,7 +1404,7 @@ impl IncidentState {
         Ok(())
     }
 
-    fn step(&mut self, e: &Event) {
+    fn step(&mut self, records: &RecordStore, e: &Event) {
         if matches!(e.body, Body::Declared(_)) && self.claim == Claim::Pending {
             return; // judged once the claim is read (replayed then)
         }
@@ -1406,7 +1419,7 @@ impl IncidentState {
                 "it sorts before the incident's declaration (a writer that had seen the incident could not have written it there)".into(),
             ))
         } else {
-            self.check_event(e)
+            self.check_event(records, e)
         };
         if let Err(v) = verdict {
             self.derived.rejected.push(Problem::new(
