@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use crate::domain::event::{self, Body, Event, LogNames, Name, Signed, MAX_LINE};
 use crate::domain::signing::{AllowedSigners, SigError, NS_EVENT};
+use crate::domain::tags::TagInterner;
 use crate::domain::time::Millis;
 use crate::domain::Problem;
 
@@ -64,6 +65,9 @@ struct Cursor {
     intact_from: u64,
     /// Writing this log's records to the local cache while it is read from the start.
     recorder: Option<super::logcache::Recorder>,
+    /// The tag lists of this log's records, shared (see [`Tags`](crate::domain::tags::Tags)):
+    /// parsing runs across threads, so lists are shared here, in order, as records are taken.
+    tags: TagInterner,
 }
 
 /// Everything new since the last pass.
@@ -597,7 +601,7 @@ fn restore(
     };
     let log = cursor.log.to_string();
     let mut n = 0;
-    while let Some(next) = hit.next_record(&names) {
+    while let Some(next) = hit.next_record(&names, &mut cursor.tags) {
         let Ok((e, frame)) = next else {
             tracing::warn!(log = %log, "local log cache entry does not decode; reading the log");
             return 0;
@@ -698,7 +702,8 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         e.by, cursor.writer
                     ),
                 )),
-                Ok(e) => {
+                Ok(mut e) => {
+                    cursor.tags.share_body(&mut e.body);
                     let (follows, clean) = check_chain(cursor, ctx, &e, &hash, line_no, batch);
                     if follows {
                         cursor.last_good = Some((e.seq, hash.clone()));
