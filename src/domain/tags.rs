@@ -233,6 +233,9 @@ pub struct TagInterner {
     words: HashSet<Name>,
     /// The words of the list being made (kept to reuse its buffer).
     scratch: Vec<Name>,
+    /// The list last given to [`share`](Self::share) and what it was shared as: a run of
+    /// records with one list (from another interner) is shared by comparing a pointer.
+    last: Option<(Tags, Tags)>,
 }
 
 /// How many distinct lists a [`TagInterner`] holds at most.
@@ -247,11 +250,17 @@ impl TagInterner {
 
     /// `tags`, or an equal list this interner already holds (then `tags`' own is dropped).
     pub fn share(&mut self, tags: Tags) -> Tags {
+        if let Some((seen, held)) = &self.last {
+            if seen.shares(&tags) {
+                return held.clone();
+            }
+        }
         let Some(mut list) = tags.0 else {
             return Tags(None);
         };
-        if let Some(held) = self.lists.get(&*list) {
-            return held.clone();
+        if let Some(held) = self.lists.get(&*list).cloned() {
+            self.last = Some((Tags(Some(list)), held.clone()));
+            return held;
         }
         // A new list: its words shared with the lists held before, where they repeat.
         if let Some(words) = Arc::get_mut(&mut list) {
@@ -259,7 +268,9 @@ impl TagInterner {
                 *w = self.word(w.as_str(), || w.clone());
             }
         }
-        self.keep(Tags(Some(list)))
+        let held = self.keep(Tags(Some(list)));
+        self.last = Some((held.clone(), held.clone()));
+        held
     }
 
     /// The list of these words: one this interner holds, else a new one it keeps. For a
