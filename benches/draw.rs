@@ -53,7 +53,7 @@ fn model(events: usize) -> Model {
             prev: String::new().into(),
             body: Note {
                 text: format!("observation number {i} from the field, with some detail"),
-                tags: vec![],
+                tags: Default::default(),
             }
             .into(),
         });

@@ -159,7 +159,7 @@ fn bench_playbook() -> Playbook {
 fn note(i: usize) -> Note {
     Note {
         text: format!("checked fin-ws-{i:06} for the dropper and the scheduled task: nothing found, host cleared"),
-        tags: vec!["triage".into()],
+        tags: vec!["triage".into()].into(),
     }
 }
 

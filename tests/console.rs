@@ -68,7 +68,7 @@ fn story_with(change: impl FnOnce(&mut warroom::domain::Playbook)) -> Update {
             1,
             Note {
                 text: "EDR: 14 hosts on FIN-VLAN encrypted\u{1b}[31m".into(),
-                tags: vec!["edr".into()],
+                tags: vec!["edr".into()].into(),
             },
         ),
         ev(
@@ -126,7 +126,7 @@ fn story_with(change: impl FnOnce(&mut warroom::domain::Playbook)) -> Update {
             7,
             Note {
                 text: "Firewall: egress from FIN-VLAN still open".into(),
-                tags: vec![],
+                tags: Default::default(),
             },
         ),
     ];
@@ -384,7 +384,7 @@ fn typing_a_note_and_enter_writes_it() {
         21,
         Note {
             text: "hello q".into(),
-            tags: vec![],
+            tags: Default::default(),
         },
     );
     note.id = "n1".into();
@@ -636,7 +636,7 @@ fn the_timeline_follows_new_events_unless_scrolled_back() {
             30 + n as i64,
             Note {
                 text: format!("later {n}"),
-                tags: vec![],
+                tags: Default::default(),
             },
         );
         update(
@@ -1088,7 +1088,7 @@ fn event_detail_wraps_a_long_note_80x24() {
                     8,
                     Note {
                         text: long,
-                        tags: vec![],
+                        tags: Default::default(),
                     },
                 )],
                 ..Update::default()
@@ -1735,7 +1735,7 @@ fn a_jump_message_goes_after_the_next_action_or_when_its_target_is_done() {
         19,
         Note {
             text: "still here".into(),
-            tags: vec![],
+            tags: Default::default(),
         },
     );
     update(
@@ -2057,7 +2057,7 @@ fn replay_steps_through_the_incident_as_it_stood() {
         30,
         Note {
             text: "late news".into(),
-            tags: vec![],
+            tags: Default::default(),
         },
     );
     update(
@@ -2170,7 +2170,7 @@ fn the_commander_accepts_the_discovery_nudge() {
         12,
         Note {
             text: "first beacon seen 09:30".into(),
-            tags: vec![],
+            tags: Default::default(),
         },
     );
     note.occurred = Some(T0 - 30 * 60_000);
@@ -2569,7 +2569,7 @@ fn the_timeline_cursor_moves_within_a_full_window() {
                 8,
                 Note {
                     text: format!("note number {i}"),
-                    tags: vec![],
+                    tags: Default::default(),
                 },
             )
         })
@@ -2997,7 +2997,7 @@ fn timeline_rows_from_another_day_carry_their_date() {
         21,
         Note {
             text: "EDR alert from last week".into(),
-            tags: vec![],
+            tags: Default::default(),
         },
     );
     old.occurred = Some(T0 - 3 * 86_400_000);
@@ -3210,7 +3210,7 @@ fn notes_part(from: u64, n: u64) -> Msg {
                     30,
                     Note {
                         text: format!("part note {n}"),
-                        tags: vec![],
+                        tags: Default::default(),
                     },
                 )
             })

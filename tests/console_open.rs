@@ -49,7 +49,7 @@ fn notes(who: &str, from: usize, n: usize) -> Vec<Draft> {
         .map(|k| {
             Draft::new(Note {
                 text: format!("{who} checked fin-ws-{k:06}"),
-                tags: vec!["triage".into()],
+                tags: vec!["triage".into()].into(),
             })
         })
         .collect()
@@ -252,7 +252,7 @@ fn a_note_sent_during_a_long_read_is_on_disk_before_the_read_ends() {
                 if let Some(tx) = write_once.lock().expect("once").take() {
                     let drafts = vec![Draft::new(Note {
                         text: text.into(),
-                        tags: vec![],
+                        tags: Default::default(),
                     })];
                     tx.send(Cmd::Write {
                         token: 7,

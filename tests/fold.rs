@@ -29,7 +29,7 @@ fn body(op: u8, p: u8) -> Body {
     match op % 13 {
         0 => Note {
             text: format!("note {p}"),
-            tags: vec![],
+            tags: Default::default(),
         }
         .into(),
         1 => ChecklistSet {
@@ -179,7 +179,7 @@ proptest! {
             let mut twin = t.get(&events).clone();
             twin.id = format!("twin{n}").into();
             twin.at += 7;
-            twin.body = Note { text: format!("edited {n}"), tags: vec![] }.into();
+            twin.body = Note { text: format!("edited {n}"), tags: Default::default() }.into();
             events.push(twin);
         }
         let batch = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
@@ -350,7 +350,7 @@ proptest! {
             log: "dave@h4".into(),
             seq: 1,
             prev: String::new().into(),
-            body: Note { text: "from a laptop back online".into(), tags: vec![] }.into(),
+            body: Note { text: "from a laptop back online".into(), tags: Default::default() }.into(),
         };
         prop_assert!(live.apply(late.clone()));
         prop_assert!(!live.apply(late.clone()), "a duplicate is ignored");
@@ -540,7 +540,7 @@ fn clock_skew_is_warned() {
         1,
         Note {
             text: "x".into(),
-            tags: vec![],
+            tags: Default::default(),
         },
     );
     behind.wall = 2_000_000 - 3_600_000;
@@ -551,7 +551,7 @@ fn clock_skew_is_warned() {
         1,
         Note {
             text: "y".into(),
-            tags: vec![],
+            tags: Default::default(),
         },
     );
     ahead.wall = 9_000_000_000;
@@ -622,7 +622,7 @@ fn only_the_commander_hands_off_unless_they_went_silent() {
             1,
             Note {
                 text: "alice?".into(),
-                tags: vec![],
+                tags: Default::default(),
             },
         )
     };
@@ -675,7 +675,7 @@ fn a_fast_clock_cannot_take_command() {
         2,
         Note {
             text: "still here".into(),
-            tags: vec![],
+            tags: Default::default(),
         },
     );
     let bob_note = ev(
@@ -685,7 +685,7 @@ fn a_fast_clock_cannot_take_command() {
         1,
         Note {
             text: "hm".into(),
-            tags: vec![],
+            tags: Default::default(),
         },
     );
     let grab = ev(
@@ -732,7 +732,7 @@ fn two_installs_of_one_writer_never_collide() {
             1,
             Note {
                 text: id.into(),
-                tags: vec![],
+                tags: Default::default(),
             },
         );
         e.log = log.into();
@@ -835,7 +835,7 @@ fn a_backfilled_note_does_not_move_the_clocks_a_discovery_set_does() {
             1,
             Note {
                 text: "first alert".into(),
-                tags: vec![],
+                tags: Default::default(),
             },
         ),
         400_000,
@@ -994,7 +994,7 @@ fn corrections_name_their_record_and_only_its_author_or_the_commander_writes_the
         1,
         Note {
             text: "host fin-fs-20".into(),
-            tags: vec![],
+            tags: Default::default(),
         },
     );
     let fix = |id: &str, by: &str, at: i64, seq: u64, text: Option<&str>| {
@@ -1222,7 +1222,7 @@ fn an_alert_writer_never_holds_command() {
         2,
         Note {
             text: "Alert firing: X".into(),
-            tags: vec!["alert".into(), "fingerprint:ab12".into(), "firing".into()],
+            tags: vec!["alert".into(), "fingerprint:ab12".into(), "firing".into()].into(),
         },
     );
     let s = fold(vec![declared(&hash)]);
@@ -1249,7 +1249,7 @@ fn an_alert_writer_never_holds_command() {
         2,
         Note {
             text: "alert!".into(),
-            tags: vec!["alert".into()],
+            tags: vec!["alert".into()].into(),
         },
     );
     assert_eq!(fold(vec![declared(&hash), plain]).commander(), Some("alice"));

@@ -140,7 +140,11 @@ fn body() -> impl Strategy<Value = Body> {
         Just(Phase::LessonsLearned)
     ];
     prop_oneof![
-        (text(), proptest::collection::vec(text(), 0..3)).prop_map(|(text, tags)| Note { text, tags }.into()),
+        (text(), proptest::collection::vec(text(), 0..3)).prop_map(|(text, tags)| Note {
+            text,
+            tags: tags.into()
+        }
+        .into()),
         (any::<u8>(), opt_text()).prop_map(|(severity, reason)| SeverityChanged { severity, reason }.into()),
         (phase, proptest::collection::vec(text(), 0..3)).prop_map(|(phase, override_open)| PhaseEntered {
             phase,

@@ -53,7 +53,11 @@ fn append(dir: &Path, w: usize, n: usize, stamp: &mut i64) {
             prev: prev.clone().into(),
             body: Body::Note(Note {
                 text: format!("note {stamp} \"quoted\" ✓"),
-                tags: if *stamp % 2 == 0 { vec!["triage".into()] } else { vec![] },
+                tags: match *stamp % 6 {
+                    0 | 2 => vec!["triage".into()].into(),
+                    3 => vec!["alert".into(), format!("fingerprint:{}", *stamp % 4)].into(),
+                    _ => Default::default(),
+                },
             }),
         };
         let line = event::encode(&e).expect("encodes");
@@ -221,6 +225,61 @@ proptest! {
             prop_assert_eq!(&again, &plain, "second run after {:?}", op);
             heads = r.heads();
         }
+    }
+}
+
+/// A fresh reader's records, and the reader.
+fn read(dir: &Path, state: &Path, cached: bool) -> (Vec<Event>, IncidentReader) {
+    let mut r = IncidentReader::new(dir.to_path_buf());
+    if cached {
+        r.set_log_cache(LogCache::open(state, dir).map(|c| c.with_min_new(0)));
+    }
+    let b = r.poll(4_000_000_000_000);
+    (b.events, r)
+}
+
+/// The reader shares tag lists among a log's records (read from the log or from the cache) and
+/// that never changes what is read: every record equals its line parsed alone.
+#[test]
+fn records_share_their_tags_and_read_as_each_line_alone() {
+    let (_tmp, dir, state) = fresh_incident();
+    let mut stamp = 0;
+    append(&dir, 0, 600, &mut stamp);
+    let text = fs::read_to_string(log_path(&dir, 0)).unwrap();
+    let alone: Vec<Event> = text
+        .lines()
+        .map(|l| {
+            let mut e = event::parse(l).expect("parses");
+            e.log = format!("{}.abc123", WRITERS[0]).into();
+            e
+        })
+        .collect();
+    for (cached, from_cache) in [(false, 0), (true, 0), (true, 600)] {
+        let (events, r) = read(&dir, &state, cached);
+        assert_eq!(r.cached_records(), from_cache);
+        assert_eq!(events, alone, "cached {cached}, from the cache {from_cache}");
+        let tags = |words: &[&str]| -> Vec<_> {
+            events
+                .iter()
+                .filter_map(|e| match &e.body {
+                    Body::Note(n) if n.tags[..] == *words => Some(n.tags.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let triage = tags(&["triage"]);
+        assert!(triage.len() > 100);
+        assert!(triage.iter().all(|t| t.shares(&triage[0])), "one list for `triage`");
+        let alerts: Vec<_> = (0..4)
+            .flat_map(|fp| tags(&["alert", &format!("fingerprint:{fp}")]))
+            .collect();
+        assert!(alerts.len() > 50);
+        assert!(
+            alerts
+                .iter()
+                .all(|t| std::ptr::eq(t[0].as_str(), alerts[0][0].as_str())),
+            "one `alert` word for every list"
+        );
     }
 }
 

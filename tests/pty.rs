@@ -1263,7 +1263,7 @@ fn every_key_typed_during_a_twenty_writer_storm_arrives() {
             .map(|k| {
                 Draft::new(Note {
                     text: format!("{who} checked host {k}"),
-                    tags: vec![],
+                    tags: Default::default(),
                 })
             })
             .collect()
@@ -1413,7 +1413,7 @@ fn every_key_typed_while_a_long_history_is_read_arrives() {
             .map(|k| {
                 Draft::new(Note {
                     text: format!("{who} checked fin-ws-{k:06}"),
-                    tags: vec![],
+                    tags: Default::default(),
                 })
             })
             .collect();

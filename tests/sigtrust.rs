@@ -124,7 +124,7 @@ fn a_reader_rejudges_signatures_when_allowed_signers_changes_as_a_fresh_open_wou
         let note = |text: &str| {
             Draft::new(Note {
                 text: text.into(),
-                tags: vec![],
+                tags: Default::default(),
             })
         };
         LogWriter::new(&mallory_store, &id, &mallory)
@@ -209,7 +209,7 @@ fn cached_signatures_show_the_same_and_never_vouch_for_another_signature() {
             .append(
                 vec![Draft::new(Note {
                     text: format!("note {i}"),
-                    tags: vec![],
+                    tags: Default::default(),
                 })],
                 now_ms,
             )
@@ -296,7 +296,7 @@ fn a_cached_board_row_is_folded_again_when_allowed_signers_changes() {
         .append(
             vec![Draft::new(Note {
                 text: "signed by mallory".into(),
-                tags: vec![],
+                tags: Default::default(),
             })],
             now_ms,
         )
@@ -351,7 +351,7 @@ fn the_board_makes_its_rows_again_when_allowed_signers_changes() {
         .append(
             vec![Draft::new(Note {
                 text: "signed by mallory".into(),
-                tags: vec![],
+                tags: Default::default(),
             })],
             now_ms,
         )

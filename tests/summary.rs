@@ -138,7 +138,7 @@ fn apply(w: &World, op: &Op) {
                 .map(|i| {
                     Draft::new(Note {
                         text: format!("note {i} from {who}"),
-                        tags: vec![],
+                        tags: Default::default(),
                     })
                 })
                 .collect();

@@ -109,7 +109,7 @@ fn a_forged_log_under_a_victims_name_takes_nothing_over() {
         1_000_000_000_001,
         Note {
             text: "forged note".into(),
-            tags: vec![],
+            tags: Default::default(),
         }
         .into(),
     );
@@ -390,7 +390,11 @@ mod writer_and_reader_agree {
 
     fn body() -> impl Strategy<Value = Body> {
         prop_oneof![
-            (text(), proptest::collection::vec(text(), 0..3)).prop_map(|(text, tags)| Note { text, tags }.into()),
+            (text(), proptest::collection::vec(text(), 0..3)).prop_map(|(text, tags)| Note {
+                text,
+                tags: tags.into()
+            }
+            .into()),
             (any::<u8>(), proptest::option::of(text())).prop_map(|(severity, reason)| SeverityChanged {
                 severity,
                 reason
@@ -500,7 +504,7 @@ mod writer_and_reader_agree {
                 }
                 // Whatever came before, the next write goes through.
                 let next = w.append(
-                    vec![Draft::new(Note { text: "next".into(), tags: vec![] })],
+                    vec![Draft::new(Note { text: "next".into(), tags: Default::default() })],
                     warroom::cli::context::now_ms,
                 );
                 prop_assert!(next.is_ok(), "{:?}", next.err().map(|e| e.to_string()));
@@ -760,7 +764,7 @@ fn planted_lines_never_lock_the_owner_out() {
         253_402_300_799_999,
         Note {
             text: "planted".into(),
-            tags: vec![],
+            tags: Default::default(),
         }
         .into(),
     );
@@ -826,7 +830,7 @@ fn a_rechained_rewrite_stays_reported() {
         last.at + 1,
         Note {
             text: "forged".into(),
-            tags: vec![],
+            tags: Default::default(),
         }
         .into(),
     );
@@ -866,7 +870,7 @@ fn a_log_planted_before_its_owner_writes_does_not_lock_them_out() {
         253_402_300_799_999,
         Note {
             text: "planted".into(),
-            tags: vec![],
+            tags: Default::default(),
         }
         .into(),
     );

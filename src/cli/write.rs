@@ -188,7 +188,14 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             if text.trim().is_empty() {
                 return Err(Fail::new("the note is empty"));
             }
-            (Note { text, tags }.into(), ctx.occurred(&when)?)
+            (
+                Note {
+                    text,
+                    tags: tags.into(),
+                }
+                .into(),
+                ctx.occurred(&when)?,
+            )
         }
         Command::Check {
             incident: _,

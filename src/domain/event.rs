@@ -14,6 +14,7 @@ pub use super::name::Name;
 use super::phase::Phase;
 use super::playbook::Audience;
 pub use super::prev_hash::PrevHash;
+pub use super::tags::Tags;
 use super::time::Millis;
 
 /// The envelope version this binary writes.
@@ -234,8 +235,9 @@ pub struct RoleAssigned {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
     pub text: String,
+    /// Shared by the records with the same tags (see [`Tags`]); written as a list of strings.
     #[serde(default)]
-    pub tags: Vec<String>,
+    pub tags: Tags,
 }
 
 /// The tag every alert entry (a Note `warroom ingest` writes) carries, and the prefix of its
@@ -245,7 +247,7 @@ pub const FINGERPRINT_TAG: &str = "fingerprint:";
 
 /// The fingerprint an alert entry's tags record (`alert` and `fingerprint:<fp>`); `None` for any
 /// other note.
-pub fn alert_fingerprint(tags: &[String]) -> Option<&str> {
+pub fn alert_fingerprint(tags: &[Name]) -> Option<&str> {
     if !tags.iter().any(|t| t == ALERT_TAG) {
         return None;
     }
@@ -586,7 +588,7 @@ macro_rules! bodies {
         pub enum Body {
             $($kind($held),)*
             /// A kind this binary does not know (a newer warroom wrote it): kept, shown, not applied.
-            Unknown { kind: String, raw: String },
+            Unknown { kind: String, raw: Box<str> },
         }
 
         /// Every kind this binary reads and writes.
@@ -643,7 +645,7 @@ macro_rules! bodies {
     };
 }
 
-// Boxed: the kinds over 48 bytes (a `Note`'s size; `size_of` in the test below).
+// Boxed: the kinds over 40 bytes (a `Note`'s size; `size_of` in the test below).
 bodies!(
     Declared: Box<Declared>,
     TitleChanged: TitleChanged,
@@ -656,7 +658,7 @@ bodies!(
     ActionSet: Box<ActionSet>,
     ActionOutput: Box<ActionOutput>,
     Assigned: Box<Assigned>,
-    RoleAssigned: RoleAssigned,
+    RoleAssigned: Box<RoleAssigned>,
     Note: Note,
     StatusUpdate: StatusUpdate,
     FollowUp: Box<FollowUp>,
@@ -673,7 +675,7 @@ bodies!(
     DiscoverySet: DiscoverySet,
     FollowUpSet: Box<FollowUpSet>,
     Corrected: Box<Corrected>,
-    ReviewSet: ReviewSet,
+    ReviewSet: Box<ReviewSet>,
     Signed: Box<Signed>,
 );
 
@@ -956,10 +958,7 @@ fn parse_with_ron_named(line: &str, names: Option<&LogNames>) -> Result<Event, S
 /// The event an envelope holds, validated. Its `log` is `names`' log (else its `by`), and its
 /// `by` is `names`' writer when the text is the same (one allocation per log, not per record).
 fn finish(line: &str, env: InEnvelope, names: Option<&LogNames>) -> Result<Event, String> {
-    let unknown = |kind: String| Body::Unknown {
-        kind,
-        raw: line.to_string(),
-    };
+    let unknown = |kind: String| Body::Unknown { kind, raw: line.into() };
     let body = match env.body {
         _ if env.v > VERSION => unknown(format!("{} v{}", env.kind, env.v)),
         InBody::Parsed(b) => b,
@@ -1056,7 +1055,7 @@ mod tests {
             prev: "ab".into(),
             body: Note {
                 text: text.into(),
-                tags: vec!["ioc".into()],
+                tags: vec!["ioc".into()].into(),
             }
             .into(),
         }
@@ -1117,11 +1116,14 @@ mod tests {
     }
 
     /// A record is held for every line of an incident: its body is as big as the biggest kind
-    /// kept inline (a `Note`), not as the biggest kind.
+    /// kept inline (a `Note`), not as the biggest kind; a note is its text and one pointer to
+    /// its shared tags (see [`Tags`]).
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn a_body_is_as_small_as_a_note() {
         use std::mem::size_of;
+        assert_eq!(size_of::<Note>(), size_of::<String>() + size_of::<Tags>());
+        assert!(size_of::<Note>() <= 40, "{}", size_of::<Note>());
         assert!(size_of::<Body>() <= size_of::<Note>() + 8, "{}", size_of::<Body>());
     }
 

@@ -379,7 +379,7 @@ mod tests {
             occurred,
             Note {
                 text: "n".into(),
-                tags: vec![],
+                tags: Default::default(),
             },
         )
     }

@@ -23,6 +23,7 @@ pub mod sanitize;
 pub mod seqmap;
 pub mod signing;
 pub mod state;
+pub mod tags;
 pub mod template;
 pub mod termtext;
 pub mod time;

@@ -77,7 +77,7 @@ mod tests {
             let body: Body = match k % 5 {
                 0 => Note {
                     text: format!("n{i}"),
-                    tags: vec![],
+                    tags: Default::default(),
                 }
                 .into(),
                 1 => PhaseEntered {

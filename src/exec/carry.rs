@@ -88,7 +88,7 @@ fn settle(store: &Store, opts: &Options) -> Result<(), String> {
 fn record_not_run(writer: &LogWriter, action: &str, why: &str, clock: impl Fn() -> Millis + Copy) {
     let note = Note {
         text: format!("did not run {action}: {why}"),
-        tags: vec!["exec".into(), "not-run".into()],
+        tags: vec!["exec".into(), "not-run".into()].into(),
     };
     if let Err(e) = writer.append(vec![Draft::new(note)], clock) {
         tracing::warn!(error = %e, "cannot record that the action did not run");
@@ -146,7 +146,7 @@ pub fn carry_out(
                 "rolling back {}: claimed by this host (runs unless another claimed first)",
                 plan.action
             ),
-            tags: vec![CLAIM_TAG.into(), format!("rollback:{}", plan.action)],
+            tags: vec![CLAIM_TAG.into(), format!("rollback:{}", plan.action)].into(),
         };
         let appended = writer
             .append(vec![Draft::new(claim)], clock)
@@ -156,7 +156,7 @@ pub fn carry_out(
         if let Err(stopped) = settle(store, &opts) {
             let note = Note {
                 text: format!("did not run the rollback of {}: {stopped}", plan.action),
-                tags: vec!["exec".into(), WITHDRAWN_TAG.into(), format!("rollback:{}", plan.action)],
+                tags: vec!["exec".into(), WITHDRAWN_TAG.into(), format!("rollback:{}", plan.action)].into(),
             };
             let _ = writer.append(vec![Draft::new(note)], clock);
             return Err(stopped);

@@ -101,7 +101,7 @@ pub fn response_tag(inject: &str) -> String {
 }
 
 /// The inject a note answers, from its `inject:<id>` tag.
-pub fn responds_to(tags: &[String]) -> Option<&str> {
+pub fn responds_to(tags: &[crate::domain::Name]) -> Option<&str> {
     tags.iter()
         .find_map(|t| t.strip_prefix("inject:"))
         .filter(|id| !id.is_empty())

@@ -183,7 +183,7 @@ mod tests {
             (
                 Note {
                     text: "x".into(),
-                    tags: vec![],
+                    tags: Default::default(),
                 }
                 .into(),
                 None,

@@ -266,7 +266,7 @@ pub fn note(a: &Alert, batch: &Batch, repeat: bool, now: Millis) -> NoteDraft {
 }
 
 /// The fingerprint a note records, if it is an alert entry.
-pub fn fingerprint_of(tags: &[String]) -> Option<&str> {
+pub fn fingerprint_of(tags: &[crate::domain::Name]) -> Option<&str> {
     crate::domain::event::alert_fingerprint(tags)
 }
 
@@ -549,9 +549,9 @@ mod tests {
     fn fingerprint_tags_round_trip() {
         let b = am(&firing("aa", "FilesEncrypted", ""), 0);
         let n = note(&b.alerts[0], &b, false, NOW);
-        assert_eq!(fingerprint_of(&n.tags), Some("aa"));
+        assert_eq!(fingerprint_of(&crate::domain::tags::Tags::from(n.tags)), Some("aa"));
         assert_eq!(
-            fingerprint_of(&["fingerprint:aa".to_string()]),
+            fingerprint_of(&["fingerprint:aa".into()]),
             None,
             "only alert entries count"
         );

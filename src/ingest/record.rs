@@ -390,7 +390,7 @@ impl Ingestor {
     fn append(&self, id: &str, note: &NoteDraft, written: &mut Vec<(String, Event)>) -> Result<(), String> {
         let draft = Draft::new(Note {
             text: note.text.clone(),
-            tags: note.tags.clone(),
+            tags: note.tags.clone().into(),
         })
         .at(note.occurred);
         let appended = LogWriter::new(&self.store, id, &self.identity)

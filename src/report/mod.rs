@@ -269,7 +269,7 @@ mod tests {
                 T0 + H,
                 Note {
                     text: hostile.into(),
-                    tags: vec![],
+                    tags: Default::default(),
                 },
             ),
             ev(

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 use super::sigcache::field;
 use crate::domain::event::{self, Body, Event, LogNames, Note, Signed};
+use crate::domain::tags::TagInterner;
 
 /// Bump when the encoding changes (the build id changes too, but a rebuild of the same source
 /// keeps entries that the same code wrote).
@@ -305,8 +306,12 @@ impl LogCache {
 impl Hit {
     /// The next record (its log set to `log`), and its frame as stored (to carry into a new
     /// entry); `None` after the last. An entry that does not decode (it cannot: it was sealed by
-    /// this build) is an error.
-    pub fn next_record(&mut self, names: &LogNames) -> Option<Result<(Event, Vec<u8>), String>> {
+    /// this build) is an error. Its tags are shared through `tags`, the log's interner.
+    pub fn next_record(
+        &mut self,
+        names: &LogNames,
+        tags: &mut TagInterner,
+    ) -> Option<Result<(Event, Vec<u8>), String>> {
         if self.records == 0 {
             return None;
         }
@@ -323,7 +328,7 @@ impl Hit {
         if self.data.read_exact(&mut frame).is_err() {
             return Some(Err("cache entry ends early".into()));
         }
-        Some(decode(&frame, names).map(|e| (e, frame)))
+        Some(decode(&frame, names, tags).map(|e| (e, frame)))
     }
 }
 
@@ -643,13 +648,16 @@ pub fn encode(e: &Event, line: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// The record [`encode`] wrote, in the log `names` names (whose names it shares).
-pub fn decode(frame: &[u8], names: &LogNames) -> Result<Event, String> {
+/// The record [`encode`] wrote, in the log `names` names (whose names it shares), its tags
+/// shared through `tags` (the log's interner).
+pub fn decode(frame: &[u8], names: &LogNames, tags: &mut TagInterner) -> Result<Event, String> {
     let bad = || "cache entry does not decode".to_string();
     let (&kind, rest) = frame.split_first().ok_or_else(bad)?;
     if kind == LINE {
         let line = std::str::from_utf8(rest).map_err(|_| bad())?;
-        return event::parse_in(line, names);
+        let mut e = event::parse_in(line, names)?;
+        tags.share_body(&mut e.body);
+        return Ok(e);
     }
     let mut d = Dec { b: rest, at: 0 };
     let mut go = || -> Option<Event> {
@@ -678,11 +686,14 @@ pub fn decode(frame: &[u8], names: &LogNames) -> Result<Event, String> {
             NOTE => {
                 let text = d.string()?;
                 let n = d.u64()?;
-                let mut tags = Vec::with_capacity(n.min(64) as usize);
+                let mut words = Vec::with_capacity(n.min(64) as usize);
                 for _ in 0..n {
-                    tags.push(d.string()?);
+                    words.push(d.str()?);
                 }
-                Body::Note(Note { text, tags })
+                Body::Note(Note {
+                    text,
+                    tags: tags.share_words(words),
+                })
             }
             SIGNED => {
                 let head = d.string()?;
@@ -790,11 +801,11 @@ mod tests {
         for body in [
             Body::Note(Note {
                 text: "host cleared — ✓ \"quoted\"".into(),
-                tags: vec!["triage".into(), "fingerprint:abc".into()],
+                tags: vec!["triage".into(), "fingerprint:abc".into()].into(),
             }),
             Body::Note(Note {
                 text: String::new(),
-                tags: vec![],
+                tags: Default::default(),
             }),
             Body::Signed(Box::new(Signed {
                 head: "cd".repeat(32),
@@ -812,11 +823,11 @@ mod tests {
             let e = ev(body);
             let mut out = Vec::new();
             encode(&e, b"", &mut out);
-            assert_eq!(decode(&out, &names()).expect("decodes"), e);
+            assert_eq!(decode(&out, &names(), &mut TagInterner::new()).expect("decodes"), e);
             // A frame cut short or extended never decodes.
-            assert!(decode(&out[..out.len() - 1], &names()).is_err());
+            assert!(decode(&out[..out.len() - 1], &names(), &mut TagInterner::new()).is_err());
             out.push(0);
-            assert!(decode(&out, &names()).is_err());
+            assert!(decode(&out, &names(), &mut TagInterner::new()).is_err());
         }
     }
 }

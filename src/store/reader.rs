@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use crate::domain::event::{self, Body, Event, LogNames, Name, Signed, MAX_LINE};
 use crate::domain::signing::{AllowedSigners, SigError, NS_EVENT};
+use crate::domain::tags::TagInterner;
 use crate::domain::time::Millis;
 use crate::domain::Problem;
 
@@ -64,6 +65,9 @@ struct Cursor {
     intact_from: u64,
     /// Writing this log's records to the local cache while it is read from the start.
     recorder: Option<super::logcache::Recorder>,
+    /// The tag lists of this log's records, shared (see [`Tags`](crate::domain::tags::Tags)):
+    /// parsing runs across threads, so lists are shared here, in order, as records are taken.
+    tags: TagInterner,
 }
 
 /// Everything new since the last pass.
@@ -597,7 +601,7 @@ fn restore(
     };
     let log = cursor.log.to_string();
     let mut n = 0;
-    while let Some(next) = hit.next_record(&names) {
+    while let Some(next) = hit.next_record(&names, &mut cursor.tags) {
         let Ok((e, frame)) = next else {
             tracing::warn!(log = %log, "local log cache entry does not decode; reading the log");
             return 0;
@@ -674,7 +678,9 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
         let line_start = pos + used as u64;
         let next = used + nl + 1;
         let line_no = cursor.line + 1;
-        let (hash, parsed, verdict, learned) = pre.next().unwrap_or_else(|| prepare(line, ctx));
+        let (hash, parsed, verdict, learned) = pre
+            .next()
+            .unwrap_or_else(|| prepare(line, ctx, &mut TagInterner::new()));
         batch.learned.extend(learned);
         if cursor.skipping {
             // The end of an over-long line already counted and reported.
@@ -698,7 +704,8 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         e.by, cursor.writer
                     ),
                 )),
-                Ok(e) => {
+                Ok(mut e) => {
+                    cursor.tags.share_body(&mut e.body);
                     let (follows, clean) = check_chain(cursor, ctx, &e, &hash, line_no, batch);
                     if follows {
                         cursor.last_good = Some((e.seq, hash.clone()));
@@ -842,11 +849,18 @@ type Prepared = (
 /// What [`AllowedSigners::check`] said of a `Signed` record, for the writer the record names.
 type SigVerdict = Result<crate::domain::signing::Verified, SigError>;
 
-fn prepare(line: &[u8], ctx: &Ctx) -> Prepared {
+/// `tags` shares the tag lists of the lines one thread parses: what it parsed and dropped is
+/// freed by that thread (freeing another thread's memory is slow), and `consume` makes the
+/// log's records share one list each.
+fn prepare(line: &[u8], ctx: &Ctx, tags: &mut TagInterner) -> Prepared {
     let parsed = (line.len() <= MAX_LINE).then(|| {
         std::str::from_utf8(line)
             .map_err(|_| "not UTF-8".to_string())
             .and_then(|l| event::parse_in(l, ctx.names))
+            .map(|mut e| {
+                tags.share_body(&mut e.body);
+                e
+            })
     });
     let mut learned = None;
     let verdict = match &parsed {
@@ -896,21 +910,28 @@ fn preparse(buf: &[u8], ctx: &Ctx) -> Vec<Prepared> {
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     if threads < 2 || lines.len() < PARALLEL_MIN_LINES {
-        return lines.into_iter().map(|l| prepare(l, ctx)).collect();
+        let mut tags = TagInterner::new();
+        return lines.into_iter().map(|l| prepare(l, ctx, &mut tags)).collect();
     }
     let per = lines.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let mut parts = lines.chunks(per);
         let first = parts.next().unwrap_or_default();
         let handles: Vec<_> = parts
-            .map(|part| scope.spawn(move || part.iter().map(|l| prepare(l, ctx)).collect::<Vec<_>>()))
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut tags = TagInterner::new();
+                    part.iter().map(|l| prepare(l, ctx, &mut tags)).collect::<Vec<_>>()
+                })
+            })
             .collect();
-        let mut out: Vec<Prepared> = first.iter().map(|l| prepare(l, ctx)).collect();
+        let mut tags = TagInterner::new();
+        let mut out: Vec<Prepared> = first.iter().map(|l| prepare(l, ctx, &mut tags)).collect();
         for (h, part) in handles.into_iter().zip(lines.chunks(per).skip(1)) {
             // A thread that died (it cannot: parsing returns errors) is redone here.
             out.extend(
                 h.join()
-                    .unwrap_or_else(|_| part.iter().map(|l| prepare(l, ctx)).collect()),
+                    .unwrap_or_else(|_| part.iter().map(|l| prepare(l, ctx, &mut tags)).collect()),
             );
         }
         out

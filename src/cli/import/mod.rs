@@ -47,7 +47,11 @@ impl Entry {
             Some(a) => format!("{}: {}", a.trim(), self.text),
             None => self.text,
         };
-        let body: Body = Note { text, tags: self.tags }.into();
+        let body: Body = Note {
+            text,
+            tags: self.tags.into(),
+        }
+        .into();
         // The writer's own check, entry by entry: one bad tag must not refuse the whole import.
         crate::domain::event::check_draft(&body, self.occurred)?;
         Ok(Draft::new(body).at(self.occurred))
@@ -139,7 +143,7 @@ fn read_all() -> Result<String> {
 
 /// What identifies an imported entry in the log, to skip it on a re-run: its text, tags and
 /// `occurred` (a 128-bit hash: 16 bytes a note held while importing).
-fn entry_key(text: &str, tags: &[String], occurred: Option<Millis>) -> u128 {
+fn entry_key(text: &str, tags: &[crate::domain::Name], occurred: Option<Millis>) -> u128 {
     let mut h = blake3::Hasher::new();
     h.update(text.as_bytes());
     for t in tags {

@@ -314,7 +314,7 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
                 short_label(&trimmed),
                 vec![Note {
                     text: text.trim_end().to_string(),
-                    tags: vec![],
+                    tags: Default::default(),
                 }
                 .into()],
             );
@@ -335,7 +335,7 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
                 format!("answer to {}", short_label(&inject)),
                 vec![Note {
                     text: text.trim_end().to_string(),
-                    tags: vec![scheduler::response_tag(&inject)],
+                    tags: vec![scheduler::response_tag(&inject)].into(),
                 }
                 .into()],
             )
