@@ -1263,7 +1263,7 @@ fn a_version_replaced_within_a_batch_leaves_the_timeline() {
     let (hash, pb) = playbook();
     let note = |text: &str| Note {
         text: text.into(),
-        tags: vec![],
+        tags: Default::default(),
     };
     let mut events = vec![declared(&hash)];
     events.push(ev("02-second", 2_000, "maya@laptop", 2, note("edited")));

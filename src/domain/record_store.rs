@@ -222,7 +222,7 @@ mod tests {
             prev: String::new().into(),
             body: Body::Note(Note {
                 text: id.into(),
-                tags: Vec::new(),
+                tags: Default::default(),
             }),
         })
     }
