@@ -926,7 +926,8 @@ fn preparse(buf: &[u8], ctx: &Ctx) -> Vec<Prepared> {
             })
             .collect();
         let mut tags = TagInterner::new();
-        let mut out: Vec<Prepared> = first.iter().map(|l| prepare(l, ctx, &mut tags)).collect();
+        let mut out: Vec<Prepared> = Vec::with_capacity(lines.len());
+        out.extend(first.iter().map(|l| prepare(l, ctx, &mut tags)));
         for (h, part) in handles.into_iter().zip(lines.chunks(per).skip(1)) {
             // A thread that died (it cannot: parsing returns errors) is redone here.
             out.extend(
