@@ -3276,6 +3276,54 @@ fn scrolled_back_during_a_read_in_parts_stays_on_the_same_records() {
     assert_eq!(marked(&m), during, "the end of the read keeps the place");
 }
 
+/// Scrolled back while another writer's records arrive: those that sort before the cursor (a
+/// teammate's log read after the first, an imported note dated earlier) do not move it; those
+/// after it do not either (the window keeps its records).
+#[test]
+fn scrolled_back_records_sorting_before_the_cursor_do_not_move_it() {
+    let mut m = model_on_incident();
+    update(&mut m, notes_part(1000, 300));
+    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    for _ in 0..40 {
+        update(&mut m, key('k'));
+    }
+    let marked = |m: &Model| {
+        timeline_rows(&screen(&render(m, 80, 24, Theme::mono())))
+            .into_iter()
+            .find(|r| r.contains('▸'))
+            .expect("a cursor row")
+    };
+    let before = marked(&m);
+    let bob = |from: u64, at_min: i64| Msg::IncidentPart {
+        id: ID.into(),
+        events: (from..from + 200)
+            .map(|n| {
+                ev(
+                    n,
+                    "bob@desk",
+                    at_min,
+                    Note {
+                        text: format!("bob note {n}"),
+                        tags: Default::default(),
+                    },
+                )
+            })
+            .collect(),
+        reset: false,
+        ahead: None,
+    };
+    update(&mut m, bob(1, 10));
+    update(&mut m, bob(201, 45));
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update::default(),
+        },
+    );
+    assert_eq!(marked(&m), before, "still on the same record");
+}
+
 /// While a long read is arriving in parts, the state a phase change, a resolution, a handoff or
 /// a severity would be judged against is not derived yet: those keys are refused with a word on
 /// why (nothing written, no dialog), a note is still taken; once the read ends they work again.

@@ -454,3 +454,33 @@ fn a_console_started_on_an_incident_reads_it_once() {
         .rposition(|m| matches!(m, Msg::IncidentPart { .. } | Msg::Incident { .. }));
     assert!(last_part < first_board, "read before the board's pass");
 }
+
+/// A resolved incident reopened while a console's board runs comes back as active on it (its
+/// row was never looked at again: the board said "resolved" while `list` said active).
+#[test]
+fn a_reopened_incident_comes_back_on_a_running_board() {
+    use warroom::tui::model::RowStatus;
+    let w = World::new();
+    let ic = w.who("ic", "h1");
+    let id = w.declare(&ic, "Beacon on the print server");
+    w.run(&ic, &["resolve", &id, "--reason", "contained for now"]).ok();
+    let msgs = Arc::new(Mutex::new(Vec::new()));
+    let sent = msgs.clone();
+    let mut worker = Worker::new(
+        store(&w, "state-console"),
+        mate("carol"),
+        now_ms,
+        Arc::new(move |m| sent.lock().expect("messages").push(m)),
+    );
+    let status = |msgs: &Mutex<Vec<Msg>>| {
+        msgs.lock().expect("messages").iter().rev().find_map(|m| match m {
+            Msg::Board(rows) => rows.iter().find(|r| r.id == id).map(|r| r.status),
+            _ => None,
+        })
+    };
+    worker.reconcile_board();
+    assert_eq!(status(&msgs), Some(RowStatus::Resolved));
+    w.run(&ic, &["reopen", &id, "--reason", "beacon again"]).ok();
+    worker.reconcile_board();
+    assert_eq!(status(&msgs), Some(RowStatus::Active));
+}

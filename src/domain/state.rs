@@ -729,7 +729,7 @@ impl IncidentState {
             return;
         }
         if let Some(old) = self.events.remove(&old_key) {
-            self.drop_from_timeline(&(old.occurred.unwrap_or(old.at), old_key.clone()));
+            self.drop_from_timeline(&timeline_key(&old));
         }
         self.declareds.remove(&old_key);
         self.conflicts.insert(id);
@@ -796,7 +796,7 @@ impl IncidentState {
             }
             self.declareds.remove(&prev_key);
             if let Some(old) = self.events.remove(&prev_key) {
-                self.drop_from_timeline(&(old.occurred.unwrap_or(old.at), prev_key));
+                self.drop_from_timeline(&timeline_key(&old));
             }
             self.add(e);
             return Inserted::Replaced;
@@ -824,7 +824,7 @@ impl IncidentState {
                 self.seen.insert(e.log.clone(), log);
             }
         }
-        let tkey = (e.occurred.unwrap_or(e.at), e.key());
+        let tkey = timeline_key(&e);
         match &mut self.batch_timeline {
             Some(batch) => batch.push(tkey),
             None => {
@@ -1808,6 +1808,12 @@ pub fn next_at(
         }
     }
     (at, ignored)
+}
+
+/// A record's place in the timeline: when the responder said it happened (`occurred`), else its
+/// merge key's `at`, then the merge key.
+pub fn timeline_key(e: &Event) -> (Millis, EventKey) {
+    (e.occurred.unwrap_or(e.at), e.key())
 }
 
 /// The merge key of the record [`Seen`] at (log, seq).

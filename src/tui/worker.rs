@@ -507,8 +507,8 @@ impl Worker {
         (self.send)(self.watch_info(now));
     }
 
-    /// Re-list the root; re-read incidents that are not resolved or archived and changed since
-    /// their row was made. Whether one changed is judged by `lstat` alone (see
+    /// Re-list the root; re-read incidents that changed since their row was made (resolved and
+    /// archived ones too: a reopen brings one back). Whether one changed is judged by `lstat` alone (see
     /// [`Scan::unchanged`]): an idle pass opens no file, so it costs a few stats per incident
     /// and wakes no watcher. A new incident's row comes from the summary cache when it matches
     /// (the first pass reads them across cores); one that changed is read incrementally while
@@ -575,10 +575,9 @@ impl Worker {
             if Some(id) == open.as_ref() || fresh.contains(id) {
                 continue;
             }
+            // Resolved and archived ones too: a `reopen` brings one back (the check is the same
+            // `lstat`s, and an unchanged one is not read).
             let Some(t) = self.board.get_mut(id) else { continue };
-            if matches!(t.row.status, RowStatus::Resolved | RowStatus::Archived) {
-                continue;
-            }
             let dir = self.store.incident_dir(id);
             // A stamp taken within a timestamp tick of a write may not show the next one
             // (see `Scan::racy`): such an incident is read again until it has been quiet.

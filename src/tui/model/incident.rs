@@ -265,19 +265,32 @@ impl IncidentModel {
     }
 }
 
-/// Scrolled back: stay on what the reader is looking at while the records `fresh` (new in the
-/// view) arrive, whether in a part of a long read or in an update.
-pub(super) fn keep_place(inc: &mut IncidentModel, fresh: &[crate::domain::EventKey]) {
-    if inc.timeline.back == 0 {
-        return;
+/// Where a reader scrolled back in the timeline is, taken before new records arrive (in a part
+/// of a long read or an update), so they stay on the same records after: the timeline key of
+/// the record under the cursor.
+pub(super) struct Place(Option<(Millis, crate::domain::EventKey)>);
+
+impl Place {
+    pub(super) fn of(inc: &IncidentModel) -> Place {
+        if inc.timeline.back == 0 {
+            // Following the newest: nothing to keep.
+            return Place(None);
+        }
+        Place(crate::tui::view::timeline::cursor(inc).map(crate::domain::state::timeline_key))
     }
-    let shown = fresh
-        .iter()
-        .filter_map(|k| inc.view.state.event(k))
-        .filter(|e| inc.timeline.shows(e))
-        .count();
-    inc.timeline.back += shown;
-    inc.timeline.win += shown;
+
+    /// Move the cursor and the window back by the records `fresh` (new in the view) that are
+    /// shown below the cursor: the ones sorting before it do not move it.
+    pub(super) fn keep(self, inc: &mut IncidentModel, fresh: &[crate::domain::EventKey]) {
+        let Some(at) = self.0 else { return };
+        let shown = fresh
+            .iter()
+            .filter_map(|k| inc.view.state.event(k))
+            .filter(|e| inc.timeline.shows(e) && crate::domain::state::timeline_key(e) > at)
+            .count();
+        inc.timeline.back += shown;
+        inc.timeline.win += shown;
+    }
 }
 
 pub(super) fn clamp(inc: &mut IncidentModel) {

@@ -471,11 +471,12 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             ahead,
         } => {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == id) {
+                let place = Place::of(inc);
                 let fresh = inc.take_part(events, reset, ahead);
                 match inc.replay.as_ref() {
                     Some(r) => drop_read_back(&mut m.pending, &r.live.state, &fresh),
                     None => {
-                        keep_place(inc, &fresh);
+                        place.keep(inc, &fresh);
                         drop_read_back(&mut m.pending, &inc.view.state, &fresh);
                     }
                 }
@@ -494,8 +495,9 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                     r.cursor = r.cursor.min(r.steps.len().saturating_sub(1));
                     return Vec::new();
                 }
+                let place = Place::of(inc);
                 let fresh = finish_read(&mut inc.view, update, loading);
-                keep_place(inc, &fresh);
+                place.keep(inc, &fresh);
                 drop_read_back(&mut m.pending, &inc.view.state, &fresh);
                 if inc.tab_follows_phase {
                     inc.phase_tab = inc.state().phase();
