@@ -1291,3 +1291,45 @@ fn a_version_replaced_within_a_batch_leaves_the_timeline() {
     );
     assert!(one_batch.timeline_at(n).is_none());
 }
+
+/// The timeline walked back from any row (`timeline_rev`, what the console draws from) gives
+/// the records `timeline_at` gives, in the same order, whether the timeline follows the merge
+/// order or not (notes dated earlier than they were written, several writers).
+#[test]
+fn the_timeline_walked_back_is_the_timeline_read_row_by_row() {
+    let (hash, pb) = playbook();
+    let note = |text: String| Note {
+        text,
+        tags: Default::default(),
+    };
+    let mut events = vec![declared(&hash)];
+    for i in 0..300u64 {
+        let by = ["maya@laptop", "jon@bastion", "ann@desk"][(i % 3) as usize];
+        let e = ev(
+            &format!("{i:03}"),
+            2_000 + i as i64 * 10,
+            by,
+            i / 3 + 1 + u64::from(by == "maya@laptop"),
+            note(format!("n{i}")),
+        );
+        events.push(if i % 7 == 0 {
+            with_occurred(e, 1_500 + (i as i64 * 37) % 900)
+        } else {
+            e
+        });
+    }
+    let mut s = IncidentState::new("inc");
+    s.add_playbook(hash, pb);
+    s.apply_all(events);
+    let n = s.timeline().count();
+    assert!(n > 250, "{n}");
+    for end in [0, 1, n / 2, n, n + 5] {
+        let walked: Vec<&str> = s.timeline_rev(end).map(|e| e.id.as_str()).collect();
+        let read: Vec<&str> = (0..end.min(n))
+            .rev()
+            .filter_map(|i| s.timeline_at(i))
+            .map(|e| e.id.as_str())
+            .collect();
+        assert_eq!(walked, read, "from row {end}");
+    }
+}

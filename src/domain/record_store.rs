@@ -99,6 +99,25 @@ impl RecordStore {
         index.get(key).map(|&i| &*batch[i])
     }
 
+    /// Where the record with `key` is among the merged records (not a batch's held aside),
+    /// looked for beside `near` first (where a walk through nearby keys last was: the next one
+    /// is usually adjacent), then by search.
+    pub fn position_near(&self, key: &EventKey, near: Option<usize>) -> Option<usize> {
+        if let Some(n) = near {
+            for p in [n.wrapping_sub(1), n, n + 1] {
+                if self.records.get(p).is_some_and(|e| cmp_key(e, key).is_eq()) {
+                    return Some(p);
+                }
+            }
+        }
+        self.records.binary_search_by(|e| cmp_key(e, key)).ok()
+    }
+
+    /// The merged record at `place` (see [`Self::position_near`]).
+    pub fn at(&self, place: usize) -> Option<&Event> {
+        self.records.get(place).map(|e| &**e)
+    }
+
     /// Keep `e` (dropped if its key is held already: see the module's doc). A record that sorts
     /// after the last one is pushed; inside a batch, one that sorts before it is held aside.
     pub fn insert(&mut self, e: Box<Event>) {

@@ -1602,6 +1602,25 @@ impl IncidentState {
         self.timeline.get(i).and_then(|(_, k)| self.events.get(k))
     }
 
+    /// The timeline's records before index `end`, newest first: `timeline_at` for a walk back
+    /// through it. Each is found next to the one before it in the store when it is there (the
+    /// timeline is mostly in key order), not by a search each: a walk from the newest to the
+    /// oldest of 1M records made 1M searches, ≈ 0.8 s a frame for a reader scrolled to the top.
+    pub fn timeline_rev(&self, end: usize) -> impl Iterator<Item = &Event> + '_ {
+        let mut near = None;
+        self.timeline[..end.min(self.timeline.len())]
+            .iter()
+            .rev()
+            .filter_map(move |(_, k)| match self.events.position_near(k, near) {
+                Some(p) => {
+                    near = Some(p);
+                    self.events.at(p)
+                }
+                // A batch's record held aside (not merged yet).
+                None => self.events.get(k),
+            })
+    }
+
     pub fn timeline(&self) -> impl DoubleEndedIterator<Item = &Event> + '_ {
         self.timeline.iter().filter_map(|(_, k)| self.events.get(k))
     }

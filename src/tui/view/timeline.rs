@@ -52,19 +52,19 @@ fn from_newest(inc: &IncidentModel, skip: usize, take: usize) -> Vec<Row<'_>> {
     let s = inc.state();
     let mut out: Vec<Row> = Vec::with_capacity(take.min(4096));
     let mut seen = 0;
-    let mut i = s.event_count();
+    let mut end = s.event_count();
     if inc.loading.is_some() {
         // A long read arriving in parts: its records are in the fold before their timeline keys
         // (merged when the read ends), so start at the timeline's last row instead of walking
         // every record read so far on each frame.
-        i = timeline_len(s);
+        end = timeline_len(s);
     }
     // The row being gathered (walking back from the newest), not yet counted.
     let mut open: Option<Row> = None;
     let full = |out: &Vec<Row>| out.len() >= take;
-    while i > 0 && !full(&out) {
-        i -= 1;
-        let Some(e) = s.timeline_at(i) else { continue };
+    let mut walk = s.timeline_rev(end);
+    while !full(&out) {
+        let Some(e) = walk.next() else { break };
         if !t.shows(e) {
             continue;
         }
