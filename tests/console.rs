@@ -3245,23 +3245,31 @@ fn a_read_in_parts_is_shown_as_reading_until_its_update_arrives() {
     assert!(after.contains("part note 6999"), "{after}");
 }
 
-/// Scrolled back while a long read arrives in parts: the records under the cursor stay on screen
-/// as later parts and the update that ends the read come (before, the end of the read moved the
-/// window by every record the read had brought, to the oldest one).
-#[test]
-fn scrolled_back_during_a_read_in_parts_stays_on_the_same_records() {
+/// A long read in progress (ann's notes, one part so far), the reader scrolled 40 rows back.
+fn scrolled_back_in_a_read() -> Model {
     let mut m = model_on_incident();
     update(&mut m, notes_part(1000, 300));
     m.incident.as_mut().unwrap().focus = Pane::Timeline;
     for _ in 0..40 {
         update(&mut m, key('k'));
     }
-    let marked = |m: &Model| {
-        timeline_rows(&screen(&render(m, 80, 24, Theme::mono())))
-            .into_iter()
-            .find(|r| r.contains('▸'))
-            .expect("a cursor row")
-    };
+    m
+}
+
+/// The timeline row under the cursor, at 80x24.
+fn marked(m: &Model) -> String {
+    timeline_rows(&screen(&render(m, 80, 24, Theme::mono())))
+        .into_iter()
+        .find(|r| r.contains('▸'))
+        .expect("a cursor row")
+}
+
+/// Scrolled back while a long read arrives in parts: the records under the cursor stay on screen
+/// as later parts and the update that ends the read come (before, the end of the read moved the
+/// window by every record the read had brought, to the oldest one).
+#[test]
+fn scrolled_back_during_a_read_in_parts_stays_on_the_same_records() {
+    let mut m = scrolled_back_in_a_read();
     let during = marked(&m);
     assert!(during.contains("part note 1259"), "{during}");
     update(&mut m, notes_part(1300, 300));
@@ -3281,18 +3289,7 @@ fn scrolled_back_during_a_read_in_parts_stays_on_the_same_records() {
 /// after it do not either (the window keeps its records).
 #[test]
 fn scrolled_back_records_sorting_before_the_cursor_do_not_move_it() {
-    let mut m = model_on_incident();
-    update(&mut m, notes_part(1000, 300));
-    m.incident.as_mut().unwrap().focus = Pane::Timeline;
-    for _ in 0..40 {
-        update(&mut m, key('k'));
-    }
-    let marked = |m: &Model| {
-        timeline_rows(&screen(&render(m, 80, 24, Theme::mono())))
-            .into_iter()
-            .find(|r| r.contains('▸'))
-            .expect("a cursor row")
-    };
+    let mut m = scrolled_back_in_a_read();
     let before = marked(&m);
     let bob = |from: u64, at_min: i64| Msg::IncidentPart {
         id: ID.into(),
