@@ -508,12 +508,12 @@ impl Worker {
     }
 
     /// Re-list the root; re-read incidents that changed since their row was made (resolved and
-    /// archived ones too: a reopen brings one back). Whether one changed is judged by `lstat` alone (see
-    /// [`Scan::unchanged`]): an idle pass opens no file, so it costs a few stats per incident
-    /// and wakes no watcher. A new incident's row comes from the summary cache when it matches
-    /// (the first pass reads them across cores); one that changed is read incrementally while
-    /// it stays among the few most recently changed. The incident open in the console is read
-    /// by its own reader only: the board keeps its last row until it is closed.
+    /// archived ones too: a reopen brings one back). Whether one changed is judged by `lstat`
+    /// alone (see [`Scan::unchanged`]): an idle pass opens no file, so it costs a few stats per
+    /// incident and wakes no watcher. A new incident's row comes from the summary cache when it
+    /// matches (the first pass reads them across cores); one that changed is read incrementally
+    /// while it stays among the few most recently changed. The incident open in the console is
+    /// read by its own reader only: the board keeps its last row until it is closed.
     pub fn reconcile_board(&mut self) {
         let now = (self.clock)();
         self.passes += 1;
