@@ -3574,3 +3574,57 @@ fn leaving_the_incident_the_console_started_on_puts_its_row_on_the_board() {
     let row = m.board.iter().find(|r| r.id == ID).expect("its row");
     assert_eq!(row.title, "Ransomware on finance file servers");
 }
+
+/// Scrolled back, changing what the timeline shows keeps the record under the cursor: a kind
+/// filter, Esc clearing it, a search typed and then cleared — the cursor stays on the same
+/// record (it used to jump to the newest row and follow).
+#[test]
+fn scrolled_back_a_filter_change_keeps_the_record_under_the_cursor() {
+    let mut m = model_on_incident();
+    let notes: Vec<Event> = (0..30)
+        .map(|i| {
+            ev(
+                100 + i,
+                if i % 2 == 0 { "jon@ops-bastion" } else { "ann@desk" },
+                8,
+                Note {
+                    text: format!("note number {i}"),
+                    tags: Default::default(),
+                },
+            )
+        })
+        .collect();
+    incoming(&mut m, notes);
+    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    update(&mut m, code(KeyCode::End));
+    for _ in 0..6 {
+        update(&mut m, key('k'));
+    }
+    let before = marked(&m);
+    let text = before
+        .split("note number ")
+        .nth(1)
+        .map(|n| format!("note number {}", n.split_whitespace().next().unwrap_or_default()))
+        .expect("a note under the cursor");
+    // Notes only: the record is still shown, the cursor stays on it.
+    update(&mut m, key('K'));
+    assert!(marked(&m).contains(&text), "{}", marked(&m));
+    // Esc clears the filter: still on it.
+    update(&mut m, code(KeyCode::Esc));
+    assert!(m.incident.is_some());
+    assert_eq!(marked(&m), before);
+    // A search that matches it, then cleared.
+    assert!(before.contains("jon"), "{before}");
+    update(&mut m, key('/'));
+    for c in "jon".chars() {
+        update(&mut m, key(c));
+    }
+    update(&mut m, code(KeyCode::Enter));
+    assert!(marked(&m).contains(&text), "{}", marked(&m));
+    update(&mut m, key('/'));
+    for _ in 0.."jon".len() {
+        update(&mut m, code(KeyCode::Backspace));
+    }
+    update(&mut m, code(KeyCode::Enter));
+    assert_eq!(marked(&m), before, "back on it with the search cleared");
+}

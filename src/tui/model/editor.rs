@@ -209,9 +209,7 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
     match ed.purpose {
         EditorPurpose::Search => {
             if let Some(inc) = m.incident.as_mut() {
-                inc.timeline.search = (!trimmed.is_empty()).then_some(trimmed);
-                inc.timeline.back = 0;
-                inc.timeline.win = 0;
+                super::incident::refilter(inc, |t| t.search = (!trimmed.is_empty()).then_some(trimmed));
             }
             Vec::new()
         }

@@ -293,6 +293,28 @@ impl Place {
     }
 }
 
+/// Change what the timeline shows (kind, author, search), staying on the record under the cursor
+/// when scrolled back: on it if the new filter shows it, else on the nearest older row shown.
+/// Following the newest, it keeps following.
+pub(super) fn refilter(inc: &mut IncidentModel, change: impl FnOnce(&mut TimelineView)) {
+    let place = Place::of(inc).0;
+    change(&mut inc.timeline);
+    inc.timeline.back = 0;
+    inc.timeline.win = 0;
+    let Some(at) = place else { return };
+    let newer = inc
+        .state()
+        .timeline_rev(usize::MAX)
+        .take_while(|e| crate::domain::state::timeline_key(e) > at)
+        .filter(|e| inc.timeline.shows(e))
+        .count();
+    // Never past the oldest row shown.
+    let rows = crate::tui::view::timeline::rows_upto(inc, newer + 1);
+    let back = newer.min(rows.saturating_sub(1));
+    inc.timeline.back = back;
+    inc.timeline.win = back;
+}
+
 pub(super) fn clamp(inc: &mut IncidentModel) {
     let (items, actions) = match inc.playbook() {
         Some(p) => (p.phases.get(inc.phase_tab).len(), p.actions.len()),
@@ -337,11 +359,11 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
                 || inc.timeline.kind != KindFilter::All =>
         {
             // Esc first clears what narrows the timeline, then leaves the incident.
-            inc.timeline.search = None;
-            inc.timeline.author = None;
-            inc.timeline.kind = KindFilter::All;
-            inc.timeline.back = 0;
-            inc.timeline.win = 0;
+            refilter(inc, |t| {
+                t.search = None;
+                t.author = None;
+                t.kind = KindFilter::All;
+            });
             Vec::new()
         }
         Action::Back => {
@@ -713,19 +735,17 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::FilterKind => {
-            inc.timeline.kind = inc.timeline.kind.next();
-            inc.timeline.back = 0;
-            inc.timeline.win = 0;
+            refilter(inc, |t| t.kind = t.kind.next());
             Vec::new()
         }
         Action::FilterAuthor => {
             let people: Vec<String> = inc.people(&person);
-            inc.timeline.author = match &inc.timeline.author {
-                None => people.first().cloned(),
-                Some(cur) => people.iter().skip_while(|p| *p != cur).nth(1).cloned(),
-            };
-            inc.timeline.back = 0;
-            inc.timeline.win = 0;
+            refilter(inc, |t| {
+                t.author = match &t.author {
+                    None => people.first().cloned(),
+                    Some(cur) => people.iter().skip_while(|p| *p != cur).nth(1).cloned(),
+                };
+            });
             Vec::new()
         }
         Action::LocalTime => {
