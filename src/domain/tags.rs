@@ -9,7 +9,7 @@
 //!
 //! So [`Tags`] is `Option<Arc<[Name]>>` (16 bytes in the record):
 //! - no tags allocate nothing (`None`);
-//! - a list is one immutable allocation (a reference count and 16 B per word), which every
+//! - a list is one immutable allocation (reference counts and 8 B per word), which every
 //!   record with the same list shares: the reader interns lists per log ([`TagInterner`]), so a
 //!   record repeating its neighbour's tags costs no heap at all;
 //! - each word is a [`Name`] (shared text), so lists that differ in one word (one alert
