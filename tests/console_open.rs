@@ -64,7 +64,7 @@ fn long_incident(w: &World) -> String {
     std::fs::create_dir_all(&keys).expect("keys dir");
     let key = keys.join("carol");
     let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ecdsa", "-N", "", "-C", "carol", "-f"])
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "carol", "-f"])
         .arg(&key)
         .env("HOME", &keys)
         .output()
