@@ -3200,16 +3200,22 @@ fn signed_records_carry_a_mark_beside_the_name_80x24() {
 
 /// One part of a long read: `n` notes by ann from seq `from`.
 fn notes_part(from: u64, n: u64) -> Msg {
+    part_by("ann@desk", "part note", 30, from..from + n)
+}
+
+/// One part of a long read: notes by `who` at minute `at_min`, seqs `seqs`, reading
+/// "`text` <seq>".
+fn part_by(who: &str, text: &str, at_min: i64, seqs: std::ops::Range<u64>) -> Msg {
     Msg::IncidentPart {
         id: ID.into(),
-        events: (from..from + n)
+        events: seqs
             .map(|n| {
                 ev(
                     n,
-                    "ann@desk",
-                    30,
+                    who,
+                    at_min,
                     Note {
-                        text: format!("part note {n}"),
+                        text: format!("{text} {n}"),
                         tags: Default::default(),
                     },
                 )
@@ -3245,6 +3251,14 @@ fn a_read_in_parts_is_shown_as_reading_until_its_update_arrives() {
     assert!(after.contains("part note 6999"), "{after}");
 }
 
+/// The update that ends a long read (nothing more in it).
+fn read_ends() -> Msg {
+    Msg::Incident {
+        id: ID.into(),
+        update: Update::default(),
+    }
+}
+
 /// A long read in progress (ann's notes, one part so far), the reader scrolled 40 rows back.
 fn scrolled_back_in_a_read() -> Model {
     let mut m = model_on_incident();
@@ -3274,13 +3288,7 @@ fn scrolled_back_during_a_read_in_parts_stays_on_the_same_records() {
     assert!(during.contains("part note 1259"), "{during}");
     update(&mut m, notes_part(1300, 300));
     assert_eq!(marked(&m), during, "a later part keeps the place");
-    update(
-        &mut m,
-        Msg::Incident {
-            id: ID.into(),
-            update: Update::default(),
-        },
-    );
+    update(&mut m, read_ends());
     assert_eq!(marked(&m), during, "the end of the read keeps the place");
 }
 
@@ -3291,33 +3299,9 @@ fn scrolled_back_during_a_read_in_parts_stays_on_the_same_records() {
 fn scrolled_back_records_sorting_before_the_cursor_do_not_move_it() {
     let mut m = scrolled_back_in_a_read();
     let before = marked(&m);
-    let bob = |from: u64, at_min: i64| Msg::IncidentPart {
-        id: ID.into(),
-        events: (from..from + 200)
-            .map(|n| {
-                ev(
-                    n,
-                    "bob@desk",
-                    at_min,
-                    Note {
-                        text: format!("bob note {n}"),
-                        tags: Default::default(),
-                    },
-                )
-            })
-            .collect(),
-        reset: false,
-        ahead: None,
-    };
-    update(&mut m, bob(1, 10));
-    update(&mut m, bob(201, 45));
-    update(
-        &mut m,
-        Msg::Incident {
-            id: ID.into(),
-            update: Update::default(),
-        },
-    );
+    update(&mut m, part_by("bob@desk", "bob note", 10, 1..201));
+    update(&mut m, part_by("bob@desk", "bob note", 45, 201..401));
+    update(&mut m, read_ends());
     assert_eq!(marked(&m), before, "still on the same record");
 }
 
