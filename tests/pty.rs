@@ -364,6 +364,43 @@ fn teammate_note_and_tick_appear_in_the_open_incident() {
     assert!(c.running());
 }
 
+/// A teammate's line overwritten in place (same file, same size: `cp` over it, an editor
+/// writing in place) after the console read it: flagged on screen at once, as a fresh read
+/// flags it, and unflagged when the original bytes are put back (break round, stop 19).
+#[test]
+fn a_line_overwritten_in_place_is_flagged_on_the_open_console_and_unflagged_when_put_back() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let bob = w.who("bob", "laptop");
+    let id = w.declare(&alice, "Edited in place");
+    w.note(&bob, &id, "bob: fin-fs-02 isolated at 10:02");
+    w.note(&bob, &id, "bob: backups look intact");
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Edited in place", Spawn::new(&args).size(120, 40));
+    c.wait_for("fin-fs-02 isolated at 10:02", WAIT);
+    let log = w.log_of(&bob, &id);
+    let original = std::fs::read(&log).expect("bob's log");
+    let edited = String::from_utf8(original.clone())
+        .expect("utf8")
+        .replace("isolated at 10:02", "isolated at 09:02");
+    let overwrite = |bytes: &[u8]| {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&log)
+            .expect("open in place");
+        f.write_all(bytes).expect("overwrite");
+    };
+    overwrite(edited.as_bytes());
+    let s = c.wait_until("the edit flagged", WAIT, |s| s.contains("[INTEGRITY"));
+    assert!(s.contains("seq 1 was edited"), "the record edited is named\n{s}");
+    overwrite(&original);
+    let s = c.wait_until("the flag gone", WAIT, |s| {
+        !s.contains("[INTEGRITY") && s.contains("isolated at 10:02")
+    });
+    assert!(c.running(), "{s}");
+}
+
 // ---- 2. a note typed in the console reaches the shared log --------------------------------------
 
 #[test]

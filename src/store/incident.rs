@@ -408,6 +408,9 @@ pub struct Source {
     claim_from_memory: bool,
     /// Records dated more than a day ahead of this host's clock, held back.
     held: Vec<Event>,
+    /// Why the source before this one started again (a log changed after it was read): said
+    /// with this one's first update.
+    carried: Vec<Problem>,
 }
 
 /// What this host remembers of incident `id` (see `memory`), with the heads of its own logs
@@ -470,6 +473,7 @@ impl Source {
             memory_dirty: false,
             claim_from_memory: false,
             held: Vec::new(),
+            carried: Vec::new(),
         }
     }
 
@@ -645,20 +649,22 @@ impl Source {
             None => self.reader.poll(now),
         };
         screen.screen(&mut batch.events, &mut problems);
-        if batch.retrust {
+        if batch.retrust || batch.reread.is_some() {
             // Signatures already judged (marks, signed stretches, records refused or applied
-            // where signatures are required) may be judged otherwise now: start again, exactly
-            // as a console started now would (a fresh source reads from the start, reports
-            // every problem again, and its first poll never asks for this again). Records a
+            // where signatures are required) may be judged otherwise now, or bytes already read
+            // are not there any more: start again, exactly as a console started now would (a
+            // fresh source reads from the start and reports every problem again). Records a
             // sink took already are dropped with the view the reset replaces.
             self.save_seen();
             *self = Source::new(&self.store, &self.id);
+            self.carried.extend(batch.reread);
             return Update {
                 reset: true,
                 ..Update::default()
             };
         }
-        let mut found = batch.problems;
+        let mut found = std::mem::take(&mut self.carried);
+        found.extend(batch.problems);
         found.extend(problems);
         let mut problems = found;
         let claim = self.read_claim(&mut problems);

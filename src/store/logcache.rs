@@ -83,6 +83,8 @@ pub struct Hit {
     pub position: Position,
     /// BLAKE3 state over the log's first `position.len` bytes (continued by a recorder).
     pub prefix: blake3::Hasher,
+    /// The same bytes' block hashes, for the reader's check that they stay as read.
+    pub read: super::prefix::ReadPrefix,
     data: std::io::Take<BufReader<File>>,
     records: u64,
 }
@@ -235,7 +237,12 @@ impl LogCache {
         // The log's first bytes are still what the entry was made from.
         file.seek(SeekFrom::Start(0)).ok()?;
         let mut prefix = blake3::Hasher::new();
-        if copy_hashing(file.take(position.len), &mut prefix)? != position.len {
+        let mut read = super::prefix::ReadPrefix::default();
+        let hashing = |bytes: &[u8]| {
+            prefix.update(bytes);
+            read.feed(bytes);
+        };
+        if copy_with(file.take(position.len), hashing)? != position.len {
             return None;
         }
         if prefix.finalize().as_bytes() != &prefix_hash {
@@ -245,6 +252,7 @@ impl LogCache {
         Some(Hit {
             position,
             prefix,
+            read,
             data: BufReader::with_capacity(1 << 20, f).take(body - trailer_len),
             records,
         })
@@ -522,7 +530,14 @@ pub fn prune_removed(all: &Path) {
 }
 
 /// Read `r` to its end into `h`; how many bytes, `None` on a read error.
-fn copy_hashing(mut r: impl Read, h: &mut blake3::Hasher) -> Option<u64> {
+fn copy_hashing(r: impl Read, h: &mut blake3::Hasher) -> Option<u64> {
+    copy_with(r, |bytes| {
+        h.update(bytes);
+    })
+}
+
+/// Hand everything `r` reads to `take`, in pieces; returns the bytes read.
+fn copy_with(mut r: impl Read, mut take: impl FnMut(&[u8])) -> Option<u64> {
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0;
     loop {
@@ -530,7 +545,7 @@ fn copy_hashing(mut r: impl Read, h: &mut blake3::Hasher) -> Option<u64> {
         if n == 0 {
             return Some(total);
         }
-        h.update(&buf[..n]);
+        take(&buf[..n]);
         total += n as u64;
     }
 }

@@ -14,6 +14,7 @@ pub mod incident;
 pub mod logcache;
 pub mod memory;
 pub mod playbooks;
+pub mod prefix;
 pub mod reader;
 pub mod sigcache;
 pub mod summary;

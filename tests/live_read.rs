@@ -1,0 +1,303 @@
+//! A reader left open (the console, `tail --follow`) shows what a fresh read of the same files
+//! shows, whatever happened to them: appends, bytes overwritten in place (same file, same
+//! size: `cp` over it, `dd conv=notrunc`, an editor writing in place), edits put back, cuts,
+//! files replaced. The incremental reader reads only bytes past its offset; an edit before it
+//! must still reach the screen.
+
+use std::fs;
+use std::io::{Seek, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use warroom::cli::read::state_json;
+use warroom::domain::event::{Mode, Note};
+use warroom::domain::identity::WriterId;
+use warroom::report::timeline_json;
+use warroom::store::incident::{declare, DeclareRequest, Incident};
+use warroom::store::playbooks::Library;
+use warroom::store::writer::{Draft, LogWriter};
+use warroom::store::{Identity, RootChoice, RootSource, Store};
+
+/// Long after every write: a bad last line is reported, not left to settle.
+const NOW: i64 = 4_000_000_000_000;
+
+struct World {
+    _tmp: tempfile::TempDir,
+    /// The reader's host (its own state directory).
+    store: Store,
+    /// Each writer on its own host.
+    stores: Vec<Store>,
+    writers: Vec<Identity>,
+    id: String,
+    stamp: i64,
+}
+
+impl World {
+    fn new() -> World {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let base = tmp.path();
+        let host = |name: &str| {
+            Store::open(
+                &RootChoice {
+                    path: base.join("shared"),
+                    source: RootSource::Flag,
+                },
+                base.join(format!("state-{name}")),
+                base.join(format!("run-{name}")),
+            )
+            .expect("store")
+        };
+        let store = host("reader");
+        let stores = vec![host("alice"), host("bob")];
+        let writers: Vec<Identity> = ["alice", "bob"]
+            .iter()
+            .map(|name| Identity {
+                writer: WriterId {
+                    name: (*name).into(),
+                    host: "jump".into(),
+                },
+                install: format!("{name:a<6}")[..6].to_string(),
+            })
+            .collect();
+        let playbook = Library::built_in().resolve("ransomware").expect("playbook");
+        let (id, _) = declare(
+            &stores[0],
+            &writers[0],
+            DeclareRequest {
+                playbook: &playbook,
+                title: "Live".into(),
+                severity: 2,
+                mode: Mode::Real,
+                commander: "alice".into(),
+                require_signatures: false,
+                occurred: None,
+            },
+            || 1_700_000_000_000,
+        )
+        .expect("declare");
+        World {
+            _tmp: tmp,
+            store,
+            stores,
+            writers,
+            id,
+            stamp: 1_700_000_000_000,
+        }
+    }
+
+    fn log(&self, w: usize) -> PathBuf {
+        let dir = self.store.incident_dir(&self.id).join("events");
+        let who = format!("{}@", self.writers[w].writer.name);
+        fs::read_dir(&dir)
+            .expect("events")
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&who)))
+            .unwrap_or_else(|| dir.join(format!("{who}none.ronl")))
+    }
+
+    fn note(&mut self, w: usize, n: usize) {
+        let drafts = (0..n)
+            .map(|i| {
+                Draft::new(Note {
+                    text: format!("note {} {i} from writer {w}", self.stamp),
+                    tags: Default::default(),
+                })
+            })
+            .collect();
+        self.stamp += 1_000;
+        let at = self.stamp;
+        // A refused write (the log was cut or edited under the writer) is fine: the reader's
+        // view is what is checked.
+        let _ = LogWriter::new(&self.stores[w], &self.id, &self.writers[w]).append(drafts, move || at);
+    }
+}
+
+/// Everything a reader shows of the records (state and timeline with their integrity flags),
+/// problems aside: a reader left open has said some of them already.
+fn shown(inc: &Incident) -> String {
+    let mut state = state_json(inc, NOW);
+    if let Some(o) = state.as_object_mut() {
+        o.remove("problems");
+    }
+    let marks: Vec<String> = inc.state.marks().iter().map(|(k, v)| format!("{k:?} {v}")).collect();
+    without_memory(&format!("{state:#}\n{:#}\n{marks:#?}", timeline_json(&inc.state)))
+}
+
+/// `text` without the reader's host-memory findings ("seq N differs from the record this host
+/// read there before"): they depend on when the reader last looked, which is the point of them,
+/// not on the files.
+fn without_memory(text: &str) -> String {
+    const SAID: &str =
+        " differs from the record this host read there before: the log was edited or rewritten at or before it";
+    let mut out = text.to_string();
+    while let Some(at) = out.find(SAID) {
+        let start = out[..at].rfind("seq ").unwrap_or(at);
+        let mut end = at + SAID.len();
+        if out[end..].starts_with("; ") {
+            end += 2;
+        }
+        out.replace_range(start..end, "");
+    }
+    out
+}
+
+/// The lines where `live` and `fresh` differ (a readable failure).
+fn differ(live: &str, fresh: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (live.lines().collect(), fresh.lines().collect());
+    let mut out = format!("{} lines live, {} fresh\n", a.len(), b.len());
+    for i in 0..a.len().max(b.len()) {
+        let (x, y) = (a.get(i).copied().unwrap_or(""), b.get(i).copied().unwrap_or(""));
+        if x != y {
+            out += &format!("{i}: live  {x}\n{i}: fresh {y}\n");
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Note(usize, usize),
+    /// Overwrite one byte at this fraction of the log, in place (same file, same size).
+    Overwrite(usize, u16),
+    /// Overwrite one byte in place and append a note at once (before the reader looks).
+    OverwriteAndNote(usize, u16),
+    /// Put back the bytes the log had before its last overwrite, in place.
+    PutBack(usize),
+    /// Cut the log at this fraction of its length.
+    Cut(usize, u16),
+    /// The file replaced by a copy (a new inode, the same bytes), as sync tools do.
+    Replace(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..2usize, 1..6usize).prop_map(|(w, n)| Op::Note(w, n)),
+        2 => (0..2usize, any::<u16>()).prop_map(|(w, f)| Op::Overwrite(w, f)),
+        1 => (0..2usize, any::<u16>()).prop_map(|(w, f)| Op::OverwriteAndNote(w, f)),
+        2 => (0..2usize).prop_map(Op::PutBack),
+        1 => (0..2usize, any::<u16>()).prop_map(|(w, f)| Op::Cut(w, f)),
+        1 => (0..2usize).prop_map(Op::Replace),
+    ]
+}
+
+fn at_fraction(len: u64, f: u16) -> u64 {
+    len * f as u64 / (u16::MAX as u64 + 1)
+}
+
+/// Overwrite one byte of `path` in place (not a newline: an edit inside a record); returns
+/// the bytes it had before.
+fn overwrite(path: &Path, frac: u16) -> Option<Vec<u8>> {
+    let before = fs::read(path).ok().filter(|b| !b.is_empty())?;
+    let i = at_fraction(before.len() as u64, frac) as usize;
+    if before[i] == b'\n' {
+        return None;
+    }
+    let byte = if before[i] == b'7' { b'8' } else { b'7' };
+    let mut f = fs::OpenOptions::new().write(true).open(path).expect("open for write");
+    f.seek(SeekFrom::Start(i as u64)).expect("seek");
+    f.write_all(&[byte]).expect("write");
+    Some(before)
+}
+
+/// Write `bytes` over `path` in place (same file: no truncation unless shorter).
+fn put_back(path: &Path, bytes: &[u8]) {
+    let mut f = fs::OpenOptions::new().write(true).open(path).expect("open for write");
+    f.write_all(bytes).expect("write");
+    f.set_len(bytes.len() as u64).expect("set_len");
+}
+
+fn apply(w: &mut World, op: &Op, saved: &mut [Option<Vec<u8>>; 2]) {
+    match *op {
+        Op::Note(who, n) => w.note(who, n),
+        Op::Overwrite(who, frac) => {
+            if let Some(before) = overwrite(&w.log(who), frac) {
+                saved[who] = Some(before);
+            }
+        }
+        Op::OverwriteAndNote(who, frac) => {
+            if let Some(before) = overwrite(&w.log(who), frac) {
+                saved[who] = Some(before);
+            }
+            w.note(who, 1);
+        }
+        Op::PutBack(who) => {
+            if let Some(before) = saved[who].take() {
+                put_back(&w.log(who), &before);
+            }
+        }
+        Op::Cut(who, frac) => {
+            if let Ok(f) = fs::OpenOptions::new().write(true).open(w.log(who)) {
+                let len = f.metadata().expect("meta").len();
+                f.set_len(at_fraction(len, frac)).expect("cut");
+            }
+        }
+        Op::Replace(who) => {
+            let path = w.log(who);
+            if let Ok(bytes) = fs::read(&path) {
+                let tmp = path.with_extension("tmp");
+                fs::write(&tmp, bytes).expect("copy");
+                fs::rename(&tmp, &path).expect("rename");
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_reader_left_open_shows_what_a_fresh_read_shows(ops in proptest::collection::vec(op(), 1..10)) {
+        let mut w = World::new();
+        w.note(0, 3);
+        w.note(1, 2);
+        let mut live = Incident::open(&w.store, &w.id, NOW);
+        let mut saved = [None, None];
+        for op in &ops {
+            apply(&mut w, op, &mut saved);
+            live.refresh(NOW);
+            let fresh = Incident::open(&w.store, &w.id, NOW);
+            let (a, b) = (shown(&live), shown(&fresh));
+            prop_assert!(a == b, "after {:?}:\n{}", op, differ(&a, &b));
+        }
+    }
+}
+
+/// The example from the break round: a note overwritten in place with text of the same length
+/// is flagged on the open reader at once, and unflagged once the original bytes are put back
+/// — and the reader says why it read everything again.
+#[test]
+fn a_line_overwritten_in_place_is_flagged_and_unflagged_on_an_open_reader() {
+    let mut w = World::new();
+    w.note(1, 3);
+    let mut live = Incident::open(&w.store, &w.id, NOW);
+    let log = w.log(1);
+    let original = fs::read(&log).expect("log");
+    let text = String::from_utf8(original.clone()).expect("utf8");
+    let from = text.find("from writer 1").expect("a note");
+    let mut f = fs::OpenOptions::new().write(true).open(&log).expect("open");
+    f.seek(SeekFrom::Start(from as u64)).expect("seek");
+    f.write_all(b"FROM WRITER 9").expect("write");
+    drop(f);
+
+    live.refresh(NOW);
+    assert!(
+        live.state.timeline().any(|e| live.state.flag(e).is_some()),
+        "the edited record is flagged:\n{}",
+        shown(&live)
+    );
+    assert!(
+        live.problems()
+            .iter()
+            .any(|p| p.what.contains("changed in place after it was read")),
+        "{:?}",
+        live.problems()
+    );
+    assert_eq!(shown(&live), shown(&Incident::open(&w.store, &w.id, NOW)));
+
+    put_back(&log, &original);
+    live.refresh(NOW);
+    assert_eq!(shown(&live), shown(&Incident::open(&w.store, &w.id, NOW)));
+    // Nothing was read again when nothing changed.
+    assert!(live.refresh(NOW).is_empty());
+}
