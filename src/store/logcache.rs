@@ -31,7 +31,7 @@ use crate::domain::tags::TagInterner;
 
 /// Bump when the encoding changes (the build id changes too, but a rebuild of the same source
 /// keeps entries that the same code wrote).
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 const MAGIC: &[u8; 8] = b"WRLOGC01";
 /// `trailer length (u32) | keyed BLAKE3 of everything before the footer (32) | MAGIC`.
 const FOOTER: u64 = 4 + 32 + 8;
@@ -81,9 +81,8 @@ pub struct Expect<'a> {
 /// A matching entry, its records not yet read.
 pub struct Hit {
     pub position: Position,
-    /// BLAKE3 state over the log's first `position.len` bytes (continued by a recorder).
-    pub prefix: blake3::Hasher,
-    /// The same bytes' block hashes, for the reader's check that they stay as read.
+    /// The block hashes of the log's first `position.len` bytes (the reader goes on from them,
+    /// and checks that they stay as read).
     pub read: super::prefix::ReadPrefix,
     data: std::io::Take<BufReader<File>>,
     records: u64,
@@ -95,8 +94,7 @@ pub struct Recorder {
     dest: PathBuf,
     out: Option<BufWriter<File>>,
     mac: blake3::Hasher,
-    /// BLAKE3 of the log bytes consumed so far (from offset 0).
-    pub prefix: blake3::Hasher,
+    /// Log bytes consumed so far (from offset 0).
     hashed: u64,
     records: u64,
     /// Bytes written to `tmp`.
@@ -114,7 +112,8 @@ struct Checkpoint {
     written: u64,
     records: u64,
     mac: blake3::Hasher,
-    prefix: blake3::Hasher,
+    /// [`ReadPrefix::digest`](super::prefix::ReadPrefix::digest) of the log bytes read then.
+    prefix: [u8; 32],
     hashed: u64,
     position: Position,
 }
@@ -236,22 +235,16 @@ impl LogCache {
         }
         // The log's first bytes are still what the entry was made from.
         file.seek(SeekFrom::Start(0)).ok()?;
-        let mut prefix = blake3::Hasher::new();
         let mut read = super::prefix::ReadPrefix::default();
-        let hashing = |bytes: &[u8]| {
-            prefix.update(bytes);
-            read.feed(bytes);
-        };
-        if copy_with(file.take(position.len), hashing)? != position.len {
+        if copy_with(file.take(position.len), |bytes| read.feed(bytes))? != position.len {
             return None;
         }
-        if prefix.finalize().as_bytes() != &prefix_hash {
+        if read.digest() != prefix_hash {
             return None;
         }
         f.seek(SeekFrom::Start(0)).ok()?;
         Some(Hit {
             position,
-            prefix,
             read,
             data: BufReader::with_capacity(1 << 20, f).take(body - trailer_len),
             records,
@@ -299,7 +292,6 @@ impl LogCache {
             dest,
             out: Some(BufWriter::with_capacity(1 << 20, out)),
             mac: blake3::Hasher::new_keyed(&self.secret),
-            prefix: blake3::Hasher::new(),
             hashed: 0,
             records: 0,
             written: 0,
@@ -341,21 +333,21 @@ impl Hit {
 }
 
 impl Recorder {
-    /// The log's next consumed bytes (every byte from offset 0, in order).
-    pub fn consumed(&mut self, bytes: &[u8]) {
-        self.prefix.update(bytes);
-        self.hashed += bytes.len() as u64;
+    /// The log's next `n` bytes were consumed (every byte from offset 0, in order; the reader
+    /// hashes them, see [`ReadPrefix`](super::prefix::ReadPrefix)).
+    pub fn consumed(&mut self, n: usize) {
+        self.hashed += n as u64;
     }
 
-    /// Continue from a cache entry: the log bytes it covers were hashed into `prefix`.
-    pub fn continue_from(&mut self, prefix: blake3::Hasher, len: u64) {
-        self.prefix = prefix;
+    /// Continue from a cache entry covering the log's first `len` bytes.
+    pub fn continue_from(&mut self, len: u64) {
         self.hashed = len;
         self.base_len = len;
     }
 
-    /// Everything read so far was clean, and the reader stands at `pos`.
-    pub fn checkpoint(&mut self, pos: Position) {
+    /// Everything read so far was clean, and the reader stands at `pos`; `prefix`: the
+    /// [`ReadPrefix::digest`](super::prefix::ReadPrefix::digest) of the bytes read.
+    pub fn checkpoint(&mut self, pos: Position, prefix: [u8; 32]) {
         if self.hashed != pos.len {
             return;
         }
@@ -363,7 +355,7 @@ impl Recorder {
             written: self.written,
             records: self.records,
             mac: self.mac.clone(),
-            prefix: self.prefix.clone(),
+            prefix,
             hashed: self.hashed,
             position: pos,
         });
@@ -390,10 +382,9 @@ impl Recorder {
         self.written = cp.written;
         self.records = cp.records;
         self.mac = cp.mac;
-        self.prefix = cp.prefix;
         self.hashed = cp.hashed;
         cp.position.ends_at_problem = problem;
-        self.finish(&cp.position);
+        self.finish(&cp.position, cp.prefix);
     }
 
     /// One record read (`line`: its line, without the newline).
@@ -423,14 +414,16 @@ impl Recorder {
         }
     }
 
-    /// Seal the entry and put it in place; the reader stood at `pos` after the records.
-    pub fn finish(mut self, pos: &Position) {
+    /// Seal the entry and put it in place; the reader stood at `pos` after the records, and
+    /// `prefix` is the [`ReadPrefix::digest`](super::prefix::ReadPrefix::digest) of the bytes
+    /// it read.
+    pub fn finish(mut self, pos: &Position, prefix: [u8; 32]) {
         if self.hashed != pos.len {
             return;
         }
         let mut t = std::mem::take(&mut self.key);
         put_u64(&mut t, self.records);
-        t.extend_from_slice(self.prefix.finalize().as_bytes());
+        t.extend_from_slice(&prefix);
         write_position(&mut t, pos);
         self.write(&t);
         let mut footer = Vec::with_capacity(FOOTER as usize);

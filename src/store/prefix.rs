@@ -20,6 +20,8 @@ pub struct ReadPrefix {
     blocks: Vec<[u8; 32]>,
     /// Hashing the block being filled (`len % BLOCK` bytes so far).
     tail: blake3::Hasher,
+    /// Hashing the hashes of the whole blocks, for [`ReadPrefix::digest`].
+    chain: blake3::Hasher,
     len: u64,
     /// The next whole block a budgeted check looks at (they are checked in turn).
     next: usize,
@@ -45,6 +47,15 @@ impl ReadPrefix {
         self.len == 0
     }
 
+    /// One hash of all the bytes taken (through the block hashes and the length): what the
+    /// local log cache keeps of the log's start, so the bytes are hashed once on a cached open.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut h = self.chain.clone();
+        h.update(self.tail.finalize().as_bytes());
+        h.update(&self.len.to_le_bytes());
+        *h.finalize().as_bytes()
+    }
+
     /// Take the next bytes of the log, in order.
     pub fn feed(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
@@ -53,7 +64,9 @@ impl ReadPrefix {
             self.tail.update(now);
             self.len += now.len() as u64;
             if self.len.is_multiple_of(BLOCK) {
-                self.blocks.push(*self.tail.finalize().as_bytes());
+                let block = *self.tail.finalize().as_bytes();
+                self.chain.update(&block);
+                self.blocks.push(block);
                 self.tail.reset();
             }
             bytes = rest;
@@ -145,6 +158,10 @@ mod tests {
         let bytes: Vec<u8> = (0..(3 * BLOCK + 100)).map(|i| (i % 251) as u8).collect();
         let mut p = fed(&bytes, &[7, 70_000, 1]);
         assert_eq!(p.len(), bytes.len() as u64);
+        let mut edited = bytes.clone();
+        edited[5] ^= 1;
+        assert_ne!(p.digest(), fed(&edited, &[]).digest());
+        assert_ne!(p.digest(), fed(&bytes[..bytes.len() - 1], &[]).digest());
         let (_t, mut f) = file_with(&bytes);
         assert!(p.check(&mut f, None).expect("read"));
         for at in [
@@ -193,6 +210,7 @@ mod tests {
             let a = fed(&bytes, &cuts);
             let b = fed(&bytes, &[]);
             prop_assert_eq!(&a.blocks, &b.blocks);
+            prop_assert_eq!(a.digest(), b.digest());
             prop_assert_eq!(a.tail.finalize(), b.tail.finalize());
             prop_assert_eq!(a.len, b.len);
         }

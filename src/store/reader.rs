@@ -531,7 +531,7 @@ impl IncidentReader {
                 || !cursor.repeats.is_empty()
                 || cursor.skipping;
             match position(cursor, &batch.signed[before.3..]) {
-                Some(pos) if !problem && cursor.pending_bad.is_none() => recorder.finish(&pos),
+                Some(pos) if !problem && cursor.pending_bad.is_none() => recorder.finish(&pos, cursor.prefix.digest()),
                 _ => recorder.finish_at_checkpoint(problem),
             }
         }
@@ -590,7 +590,7 @@ fn read_text(
         let used = consume(cursor, &ctx, &buf, pos, batch);
         cursor.prefix.feed(&buf[..used]);
         if let Some(r) = &mut cursor.recorder {
-            r.consumed(&buf[..used]);
+            r.consumed(used);
         }
         if found != (batch.problems.len(), batch.marks.len(), batch.preferred.len()) {
             // Something wrong in this log: its entry ends at the last clean point (see
@@ -601,7 +601,7 @@ fn read_text(
         } else if cursor.recorder.is_some() && !cursor.skipping && cursor.repeats.is_empty() && !cursor.tainted {
             if let Some(pos) = position(cursor, &batch.signed[signed_from..]) {
                 if let Some(r) = &mut cursor.recorder {
-                    r.checkpoint(pos);
+                    r.checkpoint(pos, cursor.prefix.digest());
                 }
             }
         }
@@ -657,7 +657,7 @@ fn restore(
     }
     let p = hit.position;
     if let Some(r) = &mut recorder {
-        r.continue_from(hit.prefix, p.len);
+        r.continue_from(p.len);
     }
     batch.signed.extend(
         p.signed
