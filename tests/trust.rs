@@ -993,6 +993,61 @@ fn a_planted_record_is_disowned_by_its_logs_writer() {
     assert!(v.stdout.contains("records planted under its name"), "{v}");
 }
 
+/// A second version of a record planted at the end of its log (same seq, a smaller id, so it
+/// would sort first) is not used: the version the chain holds stays, on every reader, and the
+/// planted one is quoted beside it.
+#[test]
+fn a_planted_twin_with_a_smaller_id_does_not_replace_the_chains_record() {
+    let w = World::new();
+    let ana = w.who("ana", "h1");
+    let bob = w.who("bob", "h2");
+    let id = w.declare(&ana, "Twin");
+    w.run(&ana, &["severity", &id, "1", "--reason", "exfil seen"]).ok();
+    w.note(&ana, &id, "after");
+    let log = w.log_of(&ana, &id);
+    let real = lines_of(&log)
+        .iter()
+        .map(|l| event::parse(l).unwrap())
+        .find(|e| e.kind() == "SeverityChanged")
+        .expect("the severity record");
+    forge(
+        &log,
+        &id,
+        "ana@h1",
+        real.seq,
+        real.at,
+        warroom::domain::event::SeverityChanged {
+            severity: 4,
+            reason: Some("planted: nothing to see".into()),
+        }
+        .into(),
+    );
+    assert!(
+        format!("01JFORGED{:017}", real.seq).as_str() < &*real.id,
+        "the twin's id sorts first"
+    );
+    for who in [&ana, &bob] {
+        let show = w.show(who, &id);
+        assert_eq!(show["severity"], 1, "{show}");
+        let again = format!("seq {} again after", real.seq);
+        assert!(problems(&show).contains(&again), "{}", problems(&show));
+        assert!(!problems(&show).contains("cut off"), "{}", problems(&show));
+        let tail = w.run(who, &["tail", &id]).ok();
+        assert!(
+            !tail.stdout.contains("nothing to see\n"),
+            "the twin is not a record of its own\n{tail}"
+        );
+        let kept = tail
+            .stdout
+            .lines()
+            .find(|l| l.contains("[INTEGRITY:") && l.contains("out of its chain"));
+        assert!(
+            kept.is_some_and(|l| l.contains("planted: nothing to see")),
+            "quoted beside the kept record\n{tail}"
+        );
+    }
+}
+
 /// An incident removed from the shared directory does not vanish silently on a host that read
 /// it: `list` names it.
 #[test]

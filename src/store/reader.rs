@@ -389,7 +389,8 @@ impl IncidentReader {
             let name = format!("{log}{LOG_EXT}");
             let ends_at = match self.cursors.get(&name) {
                 Some(c) if c.pending_bad.is_some() || c.skipping => continue, // still landing
-                Some(c) => Some(c.last_record.as_ref().map_or(0, |r| r.0)),
+                // The chain's last record: a repeat planted after it does not end the log.
+                Some(c) => Some(c.last_good.as_ref().map_or(0, |r| r.0)),
                 None => None,
             };
             if ends_at.is_none_or(|n| n < seen.seq) && self.reported_short.insert(log.clone(), ()).is_none() {
@@ -746,6 +747,7 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                 Ok(mut e) => {
                     cursor.tags.share_body(&mut e.body);
                     let (follows, clean) = check_chain(cursor, ctx, &e, &hash, line_no, batch);
+                    let mut twin = false;
                     if follows {
                         cursor.last_good = Some((e.seq, hash.clone()));
                         // The record before this one, in the version it chains onto.
@@ -761,8 +763,14 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                                 }
                             }
                         }
-                    } else if cursor.last_good.as_ref().is_some_and(|g| e.seq <= g.0) && cursor.repeats.len() < 10_000 {
-                        cursor.repeats.insert(e.seq, (hash.clone(), e.clone()));
+                    } else if cursor.last_good.as_ref().is_some_and(|g| e.seq <= g.0) {
+                        // Another version of a record the chain already holds, out of place: the
+                        // chain's version stays (whatever the ids), unless a later record chains
+                        // onto this one (`preferred` above: the writer restoring its original).
+                        if cursor.repeats.len() < 10_000 {
+                            cursor.repeats.insert(e.seq, (hash.clone(), e.clone()));
+                        }
+                        twin = true;
                     }
                     cursor.tainted |= !clean;
                     if !clean || cursor.intact_from == 0 {
@@ -773,10 +781,20 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         check_signature(cursor, ctx, &e, s, verdict, line_no, batch);
                     }
                     cursor.last_record = Some((e.seq, hash.clone(), line_no));
-                    if let Some(r) = &mut cursor.recorder {
-                        r.record(&e, line);
+                    if twin {
+                        let other = crate::domain::sanitize::sanitize(&crate::domain::describe::describe(&e));
+                        let other: String = other.chars().take(200).collect();
+                        batch.marks.push((
+                            cursor.log.to_string(),
+                            e.seq,
+                            format!("another version of seq {} sits at line {line_no}, out of its chain, and is not used; it reads: {other}", e.seq),
+                        ));
+                    } else {
+                        if let Some(r) = &mut cursor.recorder {
+                            r.record(&e, line);
+                        }
+                        batch.events.push(e);
                     }
-                    batch.events.push(e);
                 }
                 Err(why) => {
                     let is_last = pos + next as u64 >= len && at_eof;
