@@ -1435,6 +1435,54 @@ fn follow_ups_are_added_marked_and_listed_by_id_prefix() {
     assert_eq!(w.show(&ic, &id)["follow_ups"][0]["changed"]["note"], "patched to 7.2");
 }
 
+/// A follow-up amended (`correct --text`) is listed with its new text, and one retracted is
+/// not listed at all — in `followup list`, `show --json` and the review export alike.
+#[test]
+fn an_amended_follow_up_is_listed_as_amended_and_a_retracted_one_not_at_all() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let id = w.declare(&ic, "Follow-up corrections");
+    for text in ["Patch the VPN", "Rotate krbtgt on the wrong domain"] {
+        w.run(&ic, &["followup", &id, "add", text, "--type", "corrective"]).ok();
+    }
+    let ids: Vec<String> = w
+        .run(&ic, &["followup", &id, "list", "--json"])
+        .ok()
+        .json()
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|f| f["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    w.run(
+        &ic,
+        &[
+            "correct",
+            &id,
+            &ids[0],
+            "--text",
+            "Patch the VPN to 7.2.1",
+            "--reason",
+            "version",
+        ],
+    )
+    .ok();
+    w.run(
+        &ic,
+        &["correct", &id, &ids[1], "--retract", "--reason", "other incident"],
+    )
+    .ok();
+    let list = w.run(&ic, &["followup", &id, "list", "--json"]).ok().json();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["text"], "Patch the VPN to 7.2.1", "{list}");
+    let show = w.show(&ic, &id);
+    assert_eq!(show["follow_ups"].as_array().map(Vec::len), Some(1), "{show}");
+    assert_eq!(show["follow_ups"][0]["text"], "Patch the VPN to 7.2.1");
+    let text = w.run(&ic, &["followup", &id, "list"]).ok().stdout;
+    assert!(!text.contains("wrong domain"), "{text}");
+}
+
 #[test]
 fn corrections_amend_or_retract_and_keep_the_original() {
     let w = World::new();

@@ -1188,15 +1188,26 @@ impl IncidentState {
     }
 
     /// Every follow-up, in the order they were recorded, with its latest state, owner and due
-    /// date (the `FollowUpSet`s applied over the `FollowUp` record).
+    /// date (the `FollowUpSet`s applied over the `FollowUp` record) and its text as last
+    /// amended (`Corrected`); a retracted one is not a follow-up (it stays on the timeline,
+    /// marked retracted, as every corrected record does).
     pub fn follow_ups(&self) -> Vec<FollowUpView> {
         let mut out: Vec<FollowUpView> = self
             .derived
             .follow_ups
             .iter()
-            .map(|r| FollowUpView {
-                id: self.events.get(&r.key).map(|e| e.id.to_string()).unwrap_or_default(),
-                text: r.value.text.clone(),
+            .filter_map(|r| {
+                let id = self.events.get(&r.key).map(|e| e.id.to_string()).unwrap_or_default();
+                let correction = self.correction_of(&id).map(|c| &c.value);
+                if correction.is_some_and(Corrected::is_retraction) {
+                    return None;
+                }
+                let text = correction.and_then(|c| c.text.clone());
+                Some((r, id, text))
+            })
+            .map(|(r, id, text)| FollowUpView {
+                id,
+                text: text.unwrap_or_else(|| r.value.text.clone()),
                 kind: r.value.kind.clone(),
                 owner: r.value.owner.clone(),
                 due: r.value.due,
