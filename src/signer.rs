@@ -75,8 +75,11 @@ impl Signer {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| SignError::Unreadable(path.display().to_string(), e.to_string()))?;
         if text.trim_start().starts_with("-----BEGIN") {
-            let key = PrivateKey::from_openssh(&text)
-                .map_err(|e| SignError::Unreadable(path.display().to_string(), e.to_string()))?;
+            let key = match PrivateKey::from_openssh(&text) {
+                Ok(key) => key,
+                Err(e) => pad_short_ecdsa_scalar(&text)
+                    .ok_or_else(|| SignError::Unreadable(path.display().to_string(), e.to_string()))?,
+            };
             if key.is_encrypted() {
                 return Err(SignError::Encrypted(path.display().to_string()));
             }
@@ -200,6 +203,98 @@ fn sign_rsa(key: &ssh_key::private::RsaKeypair, namespace: &str, msg: &[u8]) -> 
     .map_err(|e| crypto(e.to_string()))
 }
 
+/// The key of an unencrypted ECDSA key file whose private scalar OpenSSH wrote short; `None` for
+/// any other file (its own error then stands).
+///
+/// OpenSSH writes the scalar as an SSH `mpint` (RFC 4251 §5: big-endian, no leading zero bytes,
+/// one zero byte only before a set top bit), so a scalar whose first byte is zero and whose second
+/// is below 0x80 comes out short: about one nistp256 or nistp384 key in 512, and about one nistp521
+/// key in 4 (its 66-byte scalar starts with 0 or 1). ssh-key 0.6 wants the curve's size exactly
+/// (or one more, a leading zero) and refuses such a file ("length invalid"). Here the
+/// `openssh-key-v1` container (OpenSSH's PROTOCOL.key) is read, the scalar left-padded with zeros
+/// to its curve's size — the same number — and the container, re-encoded, is handed back to
+/// ssh-key, which checks the rest as for any key file (the public key in both places, the check
+/// ints, the padding).
+fn pad_short_ecdsa_scalar(pem: &str) -> Option<PrivateKey> {
+    let mut decoder = pem_rfc7468::Decoder::new_wrapped(pem.as_bytes(), 70).ok()?;
+    if decoder.type_label() != "OPENSSH PRIVATE KEY" {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    decoder.decode_to_end(&mut bytes).ok()?;
+    PrivateKey::from_bytes(&repad_container(&bytes)?).ok()
+}
+
+/// The `openssh-key-v1` container `bytes` with its ECDSA scalar padded to the curve's size, if the
+/// container is unencrypted, holds one ECDSA key, and that key's scalar is short.
+fn repad_container(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut r = bytes;
+    if take(&mut r, 15)? != b"openssh-key-v1\0" {
+        return None;
+    }
+    let (cipher, kdf, _kdf_options) = (string(&mut r)?, string(&mut r)?, string(&mut r)?);
+    let (count, _public) = (take(&mut r, 4)?, string(&mut r)?);
+    let head = &bytes[..bytes.len() - r.len()];
+    let mut private = string(&mut r)?;
+    if cipher != b"none" || kdf != b"none" || count != [0, 0, 0, 1] || !r.is_empty() {
+        return None;
+    }
+    let checkints = take(&mut private, 8)?;
+    let (key_type, curve, point) = (string(&mut private)?, string(&mut private)?, string(&mut private)?);
+    let (scalar, comment) = (string(&mut private)?, string(&mut private)?);
+    // What is left is the padding: 1, 2, 3, … short of a whole block.
+    if private.len() >= 8 || private.iter().zip(1u8..).any(|(&b, i)| b != i) {
+        return None;
+    }
+    let size = match (key_type, curve) {
+        (b"ecdsa-sha2-nistp256", b"nistp256") => 32,
+        (b"ecdsa-sha2-nistp384", b"nistp384") => 48,
+        (b"ecdsa-sha2-nistp521", b"nistp521") => 66,
+        _ => return None,
+    };
+    let scalar = left_pad_mpint(scalar, size)?;
+    let mut section = checkints.to_vec();
+    for field in [key_type, curve, point, &scalar, comment] {
+        put_string(&mut section, field)?;
+    }
+    // Padded again to a whole number of blocks (8 bytes when there is no cipher).
+    section.extend(1..=((8 - section.len() % 8) % 8) as u8);
+    let mut out = head.to_vec();
+    put_string(&mut out, &section)?;
+    Some(out)
+}
+
+/// An mpint's bytes left-padded with zeros to `size` bytes: `None` unless it is positive and
+/// shorter than `size` (an mpint of full size or more is not the short case).
+fn left_pad_mpint(mpint: &[u8], size: usize) -> Option<Vec<u8>> {
+    let first = *mpint.first()?;
+    if mpint.len() >= size || first & 0x80 != 0 {
+        return None;
+    }
+    let mut out = vec![0; size - mpint.len()];
+    out.extend_from_slice(mpint);
+    Some(out)
+}
+
+/// The first `n` bytes of `r`, which moves past them.
+fn take<'a>(r: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    let (head, rest) = r.split_at_checked(n)?;
+    *r = rest;
+    Some(head)
+}
+
+/// An SSH `string` (a big-endian u32 length, then the bytes) off the front of `r`.
+fn string<'a>(r: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = u32::from_be_bytes(take(r, 4)?.try_into().ok()?);
+    take(r, usize::try_from(len).ok()?)
+}
+
+fn put_string(out: &mut Vec<u8>, field: &[u8]) -> Option<()> {
+    out.extend(u32::try_from(field.len()).ok()?.to_be_bytes());
+    out.extend_from_slice(field);
+    Some(())
+}
+
 fn connect(socket: &Path) -> Result<ssh_agent_client_rs::Client, SignError> {
     ssh_agent_client_rs::Client::connect(socket)
         .map_err(|e| SignError::AgentUnreachable(socket.display().to_string(), e.to_string()))
@@ -236,5 +331,98 @@ mod tests {
         assert!(allowed.check("bob@jump", NS_EVENT, head.as_bytes(), &sig, 0).is_err());
         assert!(allowed.check("alice@jump", NS_EVENT, b"other", &sig, 0).is_err());
         assert!(allowed.check("alice@jump", "git", head.as_bytes(), &sig, 0).is_err());
+    }
+
+    /// Keys `ssh-keygen` made whose private scalar starts with a zero byte, so OpenSSH wrote it a
+    /// byte short (tests/data/keys): (private key file, its .pub).
+    const SHORT_SCALAR: [(&str, &str); 3] = [
+        (
+            include_str!("../tests/data/keys/ecdsa-p256-short-scalar"),
+            include_str!("../tests/data/keys/ecdsa-p256-short-scalar.pub"),
+        ),
+        (
+            include_str!("../tests/data/keys/ecdsa-p384-short-scalar"),
+            include_str!("../tests/data/keys/ecdsa-p384-short-scalar.pub"),
+        ),
+        (
+            include_str!("../tests/data/keys/ecdsa-p521-short-scalar"),
+            include_str!("../tests/data/keys/ecdsa-p521-short-scalar.pub"),
+        ),
+    ];
+
+    #[test]
+    fn an_ecdsa_key_file_with_a_short_scalar_signs() {
+        let dir = tempfile::tempdir().expect("tmp");
+        for (i, (private, public)) in SHORT_SCALAR.into_iter().enumerate() {
+            assert!(
+                PrivateKey::from_openssh(private).is_err(),
+                "ssh-key reads fixture {i} itself now"
+            );
+            let path = dir.path().join(format!("id{i}"));
+            std::fs::write(&path, private).expect("write");
+            let signer = Signer::from_spec(path.to_str().expect("utf8")).expect("signer");
+            let public = PublicKey::from_openssh(public.trim()).expect("pub");
+            assert_eq!(signer.public_key().key_data(), public.key_data());
+            assert_eq!(signer.public_key().comment(), public.comment());
+            let head = "cd".repeat(32);
+            let sig = signer.sign(NS_EVENT, head.as_bytes()).expect("sign");
+            let allowed = AllowedSigners::parse(&format!("carol {}", public.to_openssh().expect("pub")));
+            let ok = allowed
+                .check("carol@desk", NS_EVENT, head.as_bytes(), &sig, 0)
+                .expect("verified");
+            assert_eq!(ok.fingerprint, signer.fingerprint());
+            assert!(allowed.check("carol@desk", NS_EVENT, b"other", &sig, 0).is_err());
+        }
+    }
+
+    #[test]
+    fn a_short_scalar_key_file_that_is_encrypted_or_cut_short_is_still_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("id");
+        std::fs::write(
+            &path,
+            include_str!("../tests/data/keys/ecdsa-p256-short-scalar-encrypted"),
+        )
+        .expect("write");
+        let spec = path.to_str().expect("utf8");
+        assert!(matches!(Signer::from_spec(spec), Err(SignError::Encrypted(_))));
+        let mut container = Vec::new();
+        pem_rfc7468::Decoder::new_wrapped(SHORT_SCALAR[0].0.as_bytes(), 70)
+            .expect("pem")
+            .decode_to_end(&mut container)
+            .expect("base64");
+        assert!(repad_container(&container).is_some());
+        for end in 0..container.len() {
+            assert_eq!(repad_container(&container[..end]), None, "cut at {end}");
+        }
+        // The public key outside and inside the container must still agree.
+        let mut other = container.clone();
+        let at = other.len() / 4;
+        other[at] ^= 1;
+        assert!(repad_container(&other)
+            .and_then(|c| PrivateKey::from_bytes(&c).ok())
+            .is_none());
+        let lines: Vec<&str> = SHORT_SCALAR[0].0.lines().collect();
+        std::fs::write(&path, lines[..lines.len() - 2].join("\n")).expect("write");
+        assert!(matches!(Signer::from_spec(spec), Err(SignError::Unreadable(..))));
+    }
+
+    proptest::proptest! {
+        /// OpenSSH writes a scalar as an mpint (RFC 4251 §5); padding gives the scalar back.
+        #[test]
+        fn an_mpint_shorter_than_its_curve_pads_back_to_the_scalar(
+            size in proptest::sample::select(vec![32usize, 48, 66]),
+            zeros in 0usize..4,
+            bytes in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 66),
+        ) {
+            let mut scalar = bytes[..size].to_vec();
+            scalar[..zeros].fill(0);
+            let mut mpint: Vec<u8> = scalar.iter().copied().skip_while(|&b| b == 0).collect();
+            if mpint.first().is_some_and(|b| b & 0x80 != 0) {
+                mpint.insert(0, 0);
+            }
+            let want = (!mpint.is_empty() && mpint.len() < size).then_some(scalar);
+            proptest::prop_assert_eq!(left_pad_mpint(&mpint, size), want);
+        }
     }
 }
