@@ -450,6 +450,12 @@ impl Drop for Recorder {
 /// during a first open): removed when the next entry of that incident is written.
 const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// A half-written entry whose writer process is gone (its pid is in the name) and that has not
+/// been written for this long is removed at once: a console killed during a first open leaves
+/// up to a log's size behind. (A state folder shared by hosts through an NFS home may name
+/// another host's live process: its entry is then only not kept, a cache miss.)
+const ORPHAN_TMP: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn sweep(dir: &Path) {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = e.file_name();
@@ -457,16 +463,32 @@ fn sweep(dir: &Path) {
         if !(name.starts_with('.') && name.ends_with(".tmp")) {
             continue;
         }
-        let old = e
+        let Some(age) = e
             .metadata()
             .ok()
             .and_then(|m| m.modified().ok())
             .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > STALE_TMP);
-        if old {
+        else {
+            continue;
+        };
+        if age > STALE_TMP || (age > ORPHAN_TMP && writer_gone(&name)) {
             let _ = std::fs::remove_file(e.path());
         }
     }
+}
+
+/// Whether the process that wrote the temporary file `name` has exited (this host's `/proc`):
+/// entries are `.<log>.<pid>.<n>.tmp`, the incident file `.incident.<pid>.tmp`.
+fn writer_gone(name: &str) -> bool {
+    let stem = name.trim_end_matches(".tmp");
+    let mut from_end = stem.rsplit('.');
+    let pid = if stem.starts_with(&format!(".{INCIDENT_FILE}.")) {
+        from_end.next()
+    } else {
+        from_end.nth(1)
+    };
+    pid.and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|pid| pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists())
 }
 
 /// The file in an incident's folder of entries that names the incident folder they cache.
@@ -781,6 +803,39 @@ impl<'a> Dec<'a> {
 
 #[cfg(test)]
 mod tests {
+    /// A console killed during a first open (Ctrl-C, an SSH drop) leaves a half-written entry:
+    /// the next entry written for that incident removes it once it is a minute old, not an hour.
+    #[test]
+    fn a_killed_first_opens_half_written_entry_goes_with_the_next_entry() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let incident = tmp.path().join("shared").join("inc");
+        std::fs::create_dir_all(&incident).expect("incident folder");
+        let cache = super::LogCache::open(&tmp.path().join("state"), &incident).expect("cache");
+        std::fs::create_dir_all(&cache.dir).expect("dir");
+        let orphan = cache.dir.join(".bob@h.abc123.4194305.0.tmp");
+        let fresh = cache.dir.join(".bob@h.abc123.4194306.0.tmp");
+        let two_minutes_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+        for (path, at) in [(&orphan, two_minutes_ago), (&fresh, std::time::SystemTime::now())] {
+            let f = std::fs::File::create(path).expect("tmp entry");
+            f.set_modified(at).expect("mtime");
+        }
+        drop(cache.recorder("alice@h.abc123", &[0; 32]));
+        assert!(!orphan.exists(), "the orphan is removed");
+        assert!(fresh.exists(), "one written a moment ago may still be written: kept");
+    }
+
+    #[test]
+    fn a_half_written_entry_of_an_exited_process_is_an_orphan_and_a_live_ones_is_not() {
+        let me = std::process::id();
+        assert!(!super::writer_gone(&format!(".alice@h.abc123.{me}.7.tmp")));
+        assert!(!super::writer_gone(&format!(".incident.{me}.tmp")));
+        // pid 1 is always running; a pid above the kernel's limit never is.
+        assert!(!super::writer_gone(".alice@h.abc123.1.3.tmp"));
+        assert!(super::writer_gone(".alice@h.abc123.4194305.3.tmp"));
+        assert!(super::writer_gone(".incident.4194305.tmp"));
+        assert!(!super::writer_gone(".alice@h.abc123.notapid.3.tmp"));
+    }
+
     use super::*;
 
     fn ev(body: Body) -> Event {
