@@ -1105,6 +1105,46 @@ fn event_detail_wraps_a_long_note_80x24() {
     assert!(m.dialog_scroll > 0);
 }
 
+/// `x` on a timeline record asks why, naming the record it retracts (the cursor may move
+/// under a live timeline before the reason is typed); Enter writes the retraction of that one.
+#[test]
+fn retracting_a_record_names_it_and_writes_its_retraction() {
+    let mut m = model_on_incident();
+    m.me = "maya@soc-jump".into();
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update {
+                events: vec![ev(
+                    9,
+                    "maya@soc-jump",
+                    8,
+                    Note {
+                        text: "fin-fs-02 encrypted at 09:48\u{1b}[31m, wrong host".into(),
+                        tags: Default::default(),
+                    },
+                )],
+                ..Update::default()
+            },
+        },
+    );
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    update(&mut m, key('x'));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("Retract maya's note \"fin-fs-02 encrypted at 09:48"), "{s}");
+    assert!(!s.contains('\u{1b}'), "escapes from the shared directory are not drawn");
+    typed_text(&mut m, "wrong host");
+    let fx = update(&mut m, code(KeyCode::Enter));
+    let w = writes(&fx);
+    assert!(
+        matches!(&w[0][0].body, Body::Corrected(c) if c.is_retraction() && c.seq == 9 && c.reason == "wrong host"),
+        "{:?}",
+        w
+    );
+}
+
 #[test]
 fn phase_change_with_18_open_items_shows_its_keys_and_enter_confirms() {
     let mut m = model_with(|pb| {

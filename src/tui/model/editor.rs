@@ -52,6 +52,8 @@ pub struct Editor {
     pub follow: Option<FollowUpDraft>,
     /// The record being corrected: (id, log, seq).
     pub target: Option<(String, String, u64)>,
+    /// The record being corrected, in words for the dialog's title (raw: sanitised when drawn).
+    pub subject: Option<String>,
     /// A status update's template as filled in when the editor opened (`Ctrl+R` goes back to it;
     /// closing on it unchanged keeps no draft).
     pub template: Option<String>,
@@ -83,6 +85,7 @@ impl Editor {
             warned: false,
             follow: None,
             target: None,
+            subject: None,
             template: None,
         })
     }
@@ -244,6 +247,7 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
         EditorPurpose::Amend => {
             let mut next = Editor::new(EditorPurpose::AmendReason, "");
             next.target = ed.target.clone();
+            next.subject = ed.subject.clone();
             next.item = Some(text.trim_end().to_string());
             m.overlay = Some(Overlay::Editor(next));
             Vec::new()

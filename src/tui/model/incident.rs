@@ -477,6 +477,18 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
                 Editor::new(EditorPurpose::RetractReason, "")
             };
             ed.target = Some(target);
+            // Which record, in words: the cursor may have been moved by the time the title is read.
+            let first_line = current.lines().next().unwrap_or_default();
+            let clipped: String = first_line.chars().take(40).collect();
+            let more = if clipped.len() < current.len() { "…" } else { "" };
+            ed.subject = Some(format!(
+                "{}'s {} \"{clipped}{more}\"",
+                crate::domain::identity::person_of(&e.by),
+                e.kind()
+                    .to_ascii_lowercase()
+                    .replace("statusupdate", "status update")
+                    .replace("followup", "follow-up"),
+            ));
             m.overlay = Some(Overlay::Editor(ed));
             Vec::new()
         }

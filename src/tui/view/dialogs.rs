@@ -553,13 +553,13 @@ pub fn editor_labels(ed: &crate::tui::model::Editor) -> (String, Vec<(&'static s
             10,
         ),
         EditorPurpose::Amend => (
-            "Amend — the corrected text; the original stays".into(),
+            format!("Amend {} — the corrected text; the original stays", subject(ed)),
             vec![("Enter", "then why"), ("Esc", "cancels")],
             8,
         ),
-        EditorPurpose::AmendReason => ("Why amend it?".into(), records.to_vec(), 5),
+        EditorPurpose::AmendReason => (format!("Why amend {}?", subject(ed)), records.to_vec(), 5),
         EditorPurpose::RetractReason => (
-            "Retract it — why? (it stays, marked retracted)".into(),
+            format!("Retract {} — why? (it stays, marked retracted)", subject(ed)),
             records.to_vec(),
             5,
         ),
@@ -1491,6 +1491,12 @@ pub fn approval_words(a: crate::domain::playbook::Approval) -> &'static str {
         crate::domain::playbook::Approval::Commander => "the incident commander",
         crate::domain::playbook::Approval::TwoPerson => "two people: someone other than the proposer",
     }
+}
+
+/// The record an amend or retract dialog is for, in words ("bob's note \"…\""), sanitised: it
+/// quotes text from the shared directory.
+fn subject(ed: &crate::tui::model::Editor) -> String {
+    ed.subject.as_deref().map_or_else(|| "it".to_string(), sanitize)
 }
 
 #[cfg(test)]
