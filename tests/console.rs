@@ -693,6 +693,22 @@ fn decisions_ask_before_they_are_recorded() {
     assert!(matches!(&writes(&fx)[0][0].body, Body::ActionSet(a) if a.state == ActionState::Approved));
 }
 
+/// A search term and its Enter arriving in one burst (ssh batches keystrokes; three keys in
+/// 10 ms read as a paste) apply the search, as typed slowly they would; a pasted line with
+/// more lines after it stays in the field, joined by spaces, for the user to look at.
+#[test]
+fn a_search_and_its_enter_in_one_burst_apply_the_search() {
+    let mut m = model_on_incident();
+    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    update(&mut m, key('/'));
+    update(&mut m, Msg::Paste("egress\r\n".into()));
+    assert!(m.overlay.is_none(), "the search field closed");
+    assert_eq!(m.incident.as_ref().unwrap().timeline.search.as_deref(), Some("egress"));
+    update(&mut m, key('/'));
+    update(&mut m, Msg::Paste("egress\nfin-fs\n".into()));
+    assert!(matches!(&m.overlay, Some(Overlay::Editor(ed)) if ed.purpose == EditorPurpose::Search));
+}
+
 #[test]
 fn esc_clears_a_search_before_it_leaves_the_incident() {
     let mut m = model_on_incident();

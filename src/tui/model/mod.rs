@@ -824,6 +824,17 @@ fn save_failed_notes(m: &mut Model) -> Vec<Effect> {
 
 fn paste(m: &mut Model, text: String) -> Vec<Effect> {
     // A paste is text, never keys: a `q` inside a pasted log must not quit.
+    // One line and its Enter, into the search field: typed in one burst (ssh batches keys, and
+    // three keys within 10 ms read as a paste) or pasted, it is a search, applied.
+    if let Some(Overlay::Editor(ed)) = &m.overlay {
+        let line = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t));
+        if let Some(line) = line.filter(|l| ed.purpose == EditorPurpose::Search && !l.contains(['\r', '\n'])) {
+            if let Some(Overlay::Editor(mut ed)) = m.overlay.take() {
+                ed.area.insert_str(line);
+                return submit_editor(m, ed);
+            }
+        }
+    }
     match &mut m.overlay {
         Some(Overlay::Editor(ed)) => {
             if ed.single_line() {
