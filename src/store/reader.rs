@@ -787,7 +787,7 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         batch.marks.push((
                             cursor.log.to_string(),
                             e.seq,
-                            format!("another version of seq {} sits at line {line_no}, out of its chain, and is not used; it reads: {other}", e.seq),
+                            format!("seq {} appears again at line {line_no}, out of its chain, and that copy is not used; it reads: {other}", e.seq),
                         ));
                     } else {
                         if let Some(r) = &mut cursor.recorder {
