@@ -11,7 +11,9 @@
 //! - `append`: one `LogWriter::append` of one note, and of 1000 notes (one write and one
 //!   `sync_data` per append), beside a bare `pwrite`+`fdatasync` of one record-sized line.
 //! - `load_100k`: an incident of 100k note events: `fs::read` of the log, `event::parse` of every
-//!   line, `IncidentState::fold` of the parsed events, and `Incident::open` (all of it).
+//!   line, `IncidentState::fold` of the parsed events, and `Incident::open` (all of it); and an
+//!   open reader taking one teammate's note (`Incident::refresh` after one append, which checks
+//!   that the bytes already read are unchanged: the last 64 KiB block and 256 KiB more in turn).
 //! - `cli_note`: spawning the real binary for `warroom note` on a 10-event and a 1M-event
 //!   incident, beside spawning `/bin/true` and beside the same append done in-process.
 
@@ -278,6 +280,30 @@ fn bench_load(c: &mut Criterion) {
     g.bench_function("Incident::open (read+parse+fold)", |b| {
         let d = data();
         b.iter(|| black_box(Incident::open(&d.fx.store, &d.fx.id, now_ms())))
+    });
+    g.finish();
+
+    // One teammate's note on a reader left open (the console's pass): the append is not timed.
+    let mut g = c.benchmark_group("live_100k");
+    g.sample_size(30).warm_up_time(Duration::from_secs(1));
+    g.bench_function("refresh after one appended note", |b| {
+        let d = data();
+        let mut live = Incident::open(&d.fx.store, &d.fx.id, now_ms());
+        let mut i = LOAD_N;
+        b.iter_batched(
+            || {
+                i += 1;
+                d.fx.writer()
+                    .append(vec![Draft::new(note(i))], now_ms)
+                    .expect("append");
+            },
+            |()| {
+                let fresh = live.refresh(now_ms());
+                assert_eq!(fresh.len(), 1);
+                black_box(fresh)
+            },
+            BatchSize::PerIteration,
+        )
     });
     g.finish();
 }
