@@ -387,3 +387,432 @@ impl Place {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::{ChecklistSet, ExerciseClock, ItemState, Note};
+    use proptest::prelude::*;
+
+    /// The computation the anchored window replaced, kept as the reference it is checked against:
+    /// the cursor and the window counted in rows from the newest (`back`, `win`), every row from
+    /// the newest down to the cursor walked each time.
+    mod old {
+        use super::super::{is_clock, Row, TimelineKey};
+        use crate::domain::event::{Event, EventKey};
+        use crate::domain::state::timeline_key;
+        use crate::tui::keymap::Action;
+        use crate::tui::model::{IncidentModel, TimelineView};
+
+        #[derive(Debug, Default)]
+        pub struct Old {
+            pub back: usize,
+            pub win: usize,
+        }
+
+        fn from_newest(inc: &IncidentModel, skip: usize, take: usize) -> Vec<Row<'_>> {
+            let t: &TimelineView = &inc.timeline;
+            let s = inc.state();
+            let mut out: Vec<Row> = Vec::new();
+            let mut seen = 0;
+            let mut open: Option<Row> = None;
+            let full = |out: &Vec<Row>| out.len() >= take;
+            let mut walk = s.timeline_rev(s.timeline_len());
+            while !full(&out) {
+                let Some(e) = walk.next() else { break };
+                if !t.shows(e) {
+                    continue;
+                }
+                if t.condense_clock && is_clock(e) {
+                    match &mut open {
+                        Some(r) => r.events.push(e),
+                        None => open = Some(Row { events: vec![e] }),
+                    }
+                    continue;
+                }
+                for row in open.take().into_iter().chain([Row { events: vec![e] }]) {
+                    if full(&out) {
+                        break;
+                    }
+                    if seen < skip {
+                        seen += 1;
+                    } else {
+                        out.push(row);
+                    }
+                }
+            }
+            if let Some(r) = open.take() {
+                if !full(&out) && seen >= skip {
+                    out.push(r);
+                }
+            }
+            for r in &mut out {
+                r.events.reverse();
+            }
+            out
+        }
+
+        pub fn window<'a>(inc: &'a IncidentModel, o: &Old, rows: usize) -> (Vec<Row<'a>>, usize) {
+            let rows = rows.max(1);
+            let win = o.win.clamp((o.back + 1).saturating_sub(rows), o.back);
+            let mut all = from_newest(inc, 0, win + rows);
+            let n = all.len();
+            let win = win.min(n.saturating_sub(rows));
+            let back = o.back.min(n.saturating_sub(1));
+            all.truncate(win + rows);
+            let mut shown: Vec<Row> = all.split_off(win.min(all.len()));
+            shown.reverse();
+            let cursor = shown.len().saturating_sub(1).saturating_sub(back.saturating_sub(win));
+            (shown, cursor)
+        }
+
+        fn rows_upto(inc: &IncidentModel, limit: usize) -> usize {
+            from_newest(inc, 0, limit).len()
+        }
+
+        pub fn cursor<'a>(inc: &'a IncidentModel, o: &Old) -> Option<&'a Event> {
+            from_newest(inc, o.back, 1).into_iter().next().and_then(|r| r.newest())
+        }
+
+        pub fn place(inc: &IncidentModel, o: &Old) -> Option<TimelineKey> {
+            if o.back == 0 {
+                return None;
+            }
+            cursor(inc, o).map(timeline_key)
+        }
+
+        pub fn keep(inc: &IncidentModel, o: &mut Old, at: Option<TimelineKey>, fresh: &[EventKey]) {
+            let Some(at) = at else { return };
+            let shown = fresh
+                .iter()
+                .filter_map(|k| inc.view.state.event(k))
+                .filter(|e| inc.timeline.shows(e) && timeline_key(e) > at)
+                .count();
+            o.back += shown;
+            o.win += shown;
+        }
+
+        /// What `refilter` did once the filter had changed, from the place taken before.
+        pub fn refiltered(inc: &IncidentModel, o: &mut Old, place: Option<TimelineKey>) {
+            o.back = 0;
+            o.win = 0;
+            let Some(at) = place else { return };
+            let newer = inc
+                .state()
+                .timeline_rev(usize::MAX)
+                .take_while(|e| timeline_key(e) > at)
+                .filter(|e| inc.timeline.shows(e))
+                .count();
+            let rows = rows_upto(inc, newer + 1);
+            let back = newer.min(rows.saturating_sub(1));
+            o.back = back;
+            o.win = back;
+        }
+
+        pub fn move_cursor(inc: &IncidentModel, o: &mut Old, a: Action, rows: usize) {
+            let rows = rows.max(1);
+            let page = rows.saturating_sub(1).max(1);
+            let back = match a {
+                Action::Up => o.back + 1,
+                Action::Down => o.back.saturating_sub(1),
+                Action::PageUp => o.back + page,
+                Action::PageDown => o.back.saturating_sub(page),
+                Action::Top => inc.view.state.event_count(),
+                _ => 0,
+            };
+            let n = rows_upto(inc, back + 1);
+            let back = back.min(n.saturating_sub(1));
+            let win = match a {
+                Action::PageUp => o.win + page,
+                Action::PageDown => o.win.saturating_sub(page),
+                _ => o.win,
+            };
+            o.win = win.clamp((back + 1).saturating_sub(rows), back);
+            o.back = back;
+        }
+    }
+
+    const AUTHORS: [&str; 3] = ["ann", "bob", "cy"];
+
+    /// A record by `who` (one log each), at its log's `seq`, placed in the timeline at `when`.
+    fn rec(who: &str, seq: u64, when: i64, body: Body) -> Event {
+        let by = format!("{who}@desk");
+        Event {
+            id: format!("{who}-{seq}").into(),
+            at: 1_000_000 + seq as i64,
+            wall: 1_000_000 + seq as i64,
+            occurred: Some(when),
+            by: by.as_str().into(),
+            log: by.as_str().into(),
+            seq,
+            prev: String::new().into(),
+            body,
+        }
+    }
+
+    fn note(text: &str) -> Body {
+        Body::Note(Note {
+            text: text.into(),
+            tags: Default::default(),
+        })
+    }
+
+    /// New records arrive as an update does: the place taken before, kept after.
+    fn arrive(inc: &mut IncidentModel, events: Vec<Event>) -> Vec<EventKey> {
+        let place = Place::of(inc);
+        let fresh = inc.view.state.apply_all(events);
+        place.keep(inc, &fresh);
+        fresh
+    }
+
+    fn ids(rows: &[Row]) -> Vec<String> {
+        rows.iter()
+            .filter_map(|r| r.newest())
+            .map(|e| e.id.to_string())
+            .collect()
+    }
+
+    fn cursor_id(inc: &IncidentModel) -> Option<String> {
+        cursor(inc).map(|e| e.id.to_string())
+    }
+
+    const ROWS: usize = 18;
+
+    /// 50k notes by ann, one every 10 ms of `occurred`, odd ones mentioning "disk".
+    fn large() -> IncidentModel {
+        let mut inc = IncidentModel::new("large");
+        let notes = (1..=50_000u64)
+            .map(|i| {
+                let text = if i % 2 == 1 { "disk full" } else { "checked" };
+                rec("ann", i, i as i64 * 10, note(&format!("{text} {i}")))
+            })
+            .collect();
+        arrive(&mut inc, notes);
+        inc
+    }
+
+    /// Scrolled back near the oldest of 50k records, records arriving before the cursor's and
+    /// after it (between it and the newest, and newest) leave the cursor and the window on the
+    /// same records; the rows back count those after it.
+    #[test]
+    fn scrolled_back_in_a_large_timeline_arrivals_keep_the_cursor_on_its_record() {
+        let mut inc = large();
+        move_cursor(&mut inc, Action::Top, ROWS);
+        for _ in 0..3 {
+            move_cursor(&mut inc, Action::PageDown, ROWS);
+        }
+        move_cursor(&mut inc, Action::Up, ROWS);
+        let on = cursor_id(&inc);
+        let (rows, at) = window(&inc, ROWS);
+        let before = (ids(&rows), at);
+        assert_eq!(on.as_deref(), Some("ann-51"), "{before:?}");
+        assert!(inc.timeline.back_more, "far from the newest: counted to a bound");
+        let back = inc.timeline.back;
+        // Older than the cursor's record: nothing moves.
+        arrive(
+            &mut inc,
+            (1..=20).map(|i| rec("bob", i, 5 + i as i64, note("early"))).collect(),
+        );
+        assert_eq!(cursor_id(&inc), on);
+        let (rows, at) = window(&inc, ROWS);
+        assert_eq!(at, before.1);
+        assert_eq!(
+            ids(&rows)[at..],
+            before.0[at..],
+            "the cursor's row and those below it stay"
+        );
+        assert_eq!(inc.timeline.back, back);
+        // Newer: between it and the newest, and the newest.
+        let mid = (21..=40).map(|i| rec("bob", i, 300_000 + i as i64, note("middle")));
+        let last = (41..=60).map(|i| rec("bob", i, 900_000 + i as i64, note("late")));
+        arrive(&mut inc, mid.chain(last).collect());
+        assert_eq!(cursor_id(&inc), on);
+        let (rows, at) = window(&inc, ROWS);
+        assert_eq!(at, before.1);
+        assert_eq!(ids(&rows)[at..], before.0[at..]);
+        assert_eq!(inc.timeline.back, back + 40);
+        // And the keys still move from there.
+        move_cursor(&mut inc, Action::Down, ROWS);
+        assert_eq!(cursor_id(&inc).as_deref(), Some("ann-52"));
+    }
+
+    /// Scrolled back in 50k records, a filter change keeps the record under the cursor when it
+    /// still shows, else goes to the nearest older row shown; clearing it comes back.
+    #[test]
+    fn scrolled_back_in_a_large_timeline_a_filter_change_keeps_the_record() {
+        let mut inc = large();
+        move_cursor(&mut inc, Action::Top, ROWS);
+        for _ in 0..20 {
+            move_cursor(&mut inc, Action::Down, ROWS);
+        }
+        assert_eq!(cursor_id(&inc).as_deref(), Some("ann-21"));
+        refilter(&mut inc, |t| t.kind = t.kind.next());
+        assert_eq!(inc.timeline.kind, super::super::KindFilter::Notes);
+        assert_eq!(cursor_id(&inc).as_deref(), Some("ann-21"), "a note: still shown");
+        refilter(&mut inc, |t| t.search = Some("disk".into()));
+        assert_eq!(cursor_id(&inc).as_deref(), Some("ann-21"), "it mentions disk");
+        refilter(&mut inc, |t| t.search = Some("checked".into()));
+        assert_eq!(cursor_id(&inc).as_deref(), Some("ann-20"), "the nearest older shown");
+        refilter(&mut inc, |t| {
+            t.search = None;
+            t.kind = super::super::KindFilter::All;
+        });
+        assert_eq!(cursor_id(&inc).as_deref(), Some("ann-20"));
+        let (rows, at) = window(&inc, ROWS);
+        assert_eq!(at, ROWS - 1, "a filter change leaves the cursor at the window's bottom");
+        assert_eq!(ids(&rows).first().map(String::as_str), Some("ann-3"));
+        // A filter hiding every older row: the oldest row shown.
+        refilter(&mut inc, |t| t.search = Some("full 49999".into()));
+        assert_eq!(cursor_id(&inc).as_deref(), Some("ann-49999"));
+        assert!(
+            inc.timeline.anchor.is_none(),
+            "the only row shown is the newest: following"
+        );
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Key(u8),
+        /// Records by an author (index), each at a place in the timeline (0..1000), a note
+        /// (mentioning "alpha" or not) or a checklist change.
+        Arrive(Vec<(u8, i64, bool, bool)>),
+        Kind,
+        Author,
+        Search,
+        Clock,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (0u8..6).prop_map(Op::Key),
+            3 => prop::collection::vec((0u8..3, 0i64..1000, any::<bool>(), any::<bool>()), 1..6)
+                .prop_map(Op::Arrive),
+            1 => Just(Op::Kind),
+            1 => Just(Op::Author),
+            1 => Just(Op::Search),
+            1 => Just(Op::Clock),
+        ]
+    }
+
+    proptest! {
+        /// Runs of exercise-clock changes shown as one row: random keys over a timeline holding
+        /// them show the rows the old count from the newest showed, the cursor on the same row.
+        #[test]
+        fn clock_runs_are_one_row_in_the_anchored_window_as_before(
+            start in prop::collection::vec((0i64..400, any::<bool>()), 1..80),
+            keys in prop::collection::vec(0u8..6, 1..40),
+            rows in 1usize..10,
+        ) {
+            let mut inc = IncidentModel::new("c");
+            let mut o = old::Old::default();
+            let evs = start
+                .into_iter()
+                .enumerate()
+                .map(|(i, (when, clock))| {
+                    let body = if clock {
+                        ExerciseClock {
+                            change: "Pause".into(),
+                            speed: 1.0,
+                            scenario_ms: 0,
+                        }
+                        .into()
+                    } else {
+                        note("a note")
+                    };
+                    rec("ann", i as u64 + 1, when, body)
+                })
+                .collect();
+            arrive(&mut inc, evs);
+            for k in keys {
+                let a = [Action::Up, Action::Down, Action::PageUp, Action::PageDown, Action::Top, Action::Bottom][k as usize];
+                old::move_cursor(&inc, &mut o, a, rows);
+                move_cursor(&mut inc, a, rows);
+                let (new_rows, new_at) = window(&inc, rows);
+                let (old_rows, old_at) = old::window(&inc, &o, rows);
+                prop_assert_eq!(ids(&new_rows), ids(&old_rows));
+                prop_assert_eq!(new_at, old_at);
+                prop_assert_eq!(cursor_id(&inc), old::cursor(&inc, &o).map(|e| e.id.to_string()));
+                prop_assert_eq!(inc.timeline.back, o.back);
+            }
+        }
+
+        /// Random keys, arrivals and filter changes: the anchored window shows the rows the old
+        /// count from the newest showed, with the cursor on the same record, and the same "↑N".
+        #[test]
+        fn the_anchored_window_matches_the_count_from_the_newest(
+            start in prop::collection::vec((0u8..3, 0i64..1000, any::<bool>(), any::<bool>()), 0..60),
+            ops in prop::collection::vec(op(), 1..40),
+            rows in 1usize..12,
+        ) {
+            let mut inc = IncidentModel::new("p");
+            let mut o = old::Old::default();
+            let mut seqs = [0u64; 3];
+            let mut make = |batch: Vec<(u8, i64, bool, bool)>| -> Vec<Event> {
+                batch
+                    .into_iter()
+                    .map(|(w, when, alpha, checklist)| {
+                        let w = w as usize % 3;
+                        seqs[w] += 1;
+                        let body = if checklist {
+                            ChecklistSet {
+                                item: "triage".into(),
+                                state: ItemState::Done,
+                                note: None,
+                            }
+                            .into()
+                        } else {
+                            note(if alpha { "alpha seen" } else { "beta seen" })
+                        };
+                        rec(AUTHORS[w], seqs[w], when, body)
+                    })
+                    .collect()
+            };
+            let first = make(start);
+            arrive(&mut inc, first);
+            for op in ops {
+                match op {
+                    Op::Key(k) => {
+                        let a = [Action::Up, Action::Down, Action::PageUp, Action::PageDown, Action::Top, Action::Bottom][k as usize];
+                        old::move_cursor(&inc, &mut o, a, rows);
+                        move_cursor(&mut inc, a, rows);
+                    }
+                    Op::Arrive(batch) => {
+                        let evs = make(batch);
+                        let at = old::place(&inc, &o);
+                        let fresh = arrive(&mut inc, evs);
+                        old::keep(&inc, &mut o, at, &fresh);
+                    }
+                    Op::Kind | Op::Author | Op::Search | Op::Clock => {
+                        let at = old::place(&inc, &o);
+                        refilter(&mut inc, |t| match op {
+                            Op::Kind => t.kind = t.kind.next(),
+                            Op::Author => {
+                                t.author = match t.author.as_deref() {
+                                    None => Some("ann".into()),
+                                    Some("ann") => Some("bob".into()),
+                                    _ => None,
+                                }
+                            }
+                            Op::Search => {
+                                t.search = match t.search {
+                                    None => Some("alpha".into()),
+                                    Some(_) => None,
+                                }
+                            }
+                            _ => t.condense_clock = !t.condense_clock,
+                        });
+                        old::refiltered(&inc, &mut o, at);
+                    }
+                }
+                let (new_rows, new_at) = window(&inc, rows);
+                let (old_rows, old_at) = old::window(&inc, &o, rows);
+                prop_assert_eq!(ids(&new_rows), ids(&old_rows));
+                prop_assert_eq!(new_at, old_at);
+                prop_assert_eq!(cursor_id(&inc), old::cursor(&inc, &o).map(|e| e.id.to_string()));
+                prop_assert_eq!(inc.timeline.anchor.is_some(), o.back > 0);
+                prop_assert!(!inc.timeline.back_more);
+                prop_assert_eq!(inc.timeline.back, o.back);
+            }
+        }
+    }
+}
