@@ -670,6 +670,32 @@ mod tests {
         );
     }
 
+    /// The record under the cursor gone from the view (its log read again without it, on a
+    /// reset): the cursor goes to the nearest older row, and stays there.
+    #[test]
+    fn the_cursor_record_gone_goes_to_the_nearest_older_row() {
+        let notes = |skip: u64| -> Vec<Event> {
+            (1..=100u64)
+                .filter(|i| *i != skip)
+                .map(|i| rec("ann", i, i as i64 * 10, note(&format!("n {i}"))))
+                .collect()
+        };
+        let mut inc = IncidentModel::new("reset");
+        arrive(&mut inc, notes(0));
+        for _ in 0..10 {
+            move_cursor(&mut inc, Action::Up, ROWS);
+        }
+        assert_eq!(cursor_id(&inc).as_deref(), Some("ann-90"));
+        let place = Place::of(&inc);
+        let mut again = crate::store::incident::View::new("reset").state;
+        again.apply_all(notes(90));
+        inc.view.state = again;
+        place.keep(&mut inc, &[]);
+        assert_eq!(cursor_id(&inc).as_deref(), Some("ann-89"));
+        arrive(&mut inc, vec![rec("ann", 90, 900, note("n 90"))]);
+        assert_eq!(cursor_id(&inc).as_deref(), Some("ann-89"), "it stays there");
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Key(u8),
