@@ -2681,6 +2681,42 @@ fn the_timeline_cursor_moves_within_a_full_window() {
     assert!(matches!(m.overlay, Some(Overlay::Detail)));
 }
 
+/// At the top of the timeline (Home), the window holds the oldest rows, oldest first, with the
+/// cursor on the first, and the title counts the rows above the newest: as when the cursor was a
+/// count of rows from the newest (the window is now anchored on the cursor's record).
+#[test]
+fn the_top_of_the_timeline_shows_the_oldest_rows() {
+    let mut m = model_on_incident();
+    let notes: Vec<Event> = (0..30)
+        .map(|i| {
+            ev(
+                100 + i,
+                "jon@ops-bastion",
+                8,
+                Note {
+                    text: format!("note number {i}"),
+                    tags: Default::default(),
+                },
+            )
+        })
+        .collect();
+    incoming(&mut m, notes);
+    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    update(&mut m, code(KeyCode::Home));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    let rows = timeline_rows(&s);
+    let inc = m.incident.as_ref().unwrap();
+    let all: Vec<&Event> = inc.state().timeline().filter(|e| inc.timeline.shows(e)).collect();
+    assert!(rows[0].contains('▸'), "{rows:#?}");
+    for (row, e) in rows.iter().zip(&all) {
+        let text = warroom::domain::describe::describe(e);
+        let head: String = text.chars().take(20).collect();
+        assert!(row.contains(&head), "{row} / {head}");
+    }
+    assert!(s.contains(&format!("↑{} — End to follow", all.len() - 1)), "{s}");
+    insta::assert_snapshot!("timeline_top_80x24", s);
+}
+
 #[test]
 fn the_phase_confirmation_uses_the_width_and_shows_items_whole() {
     let long = "Extra required step, written as long as playbook steps are written: confirm with the backup owner that the immutable copies are intact";

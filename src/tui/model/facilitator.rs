@@ -363,7 +363,7 @@ pub(super) fn respond(m: &mut Model) -> Vec<Effect> {
     let Some(inc) = &m.incident else {
         return Vec::new();
     };
-    let target = crate::tui::view::timeline::cursor(inc).and_then(|e| match &e.body {
+    let target = super::timeline::cursor(inc).and_then(|e| match &e.body {
         Body::InjectReleased(i) => Some(i.inject.clone()),
         _ => None,
     });

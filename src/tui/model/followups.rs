@@ -20,7 +20,7 @@ pub(super) fn start_follow_up(m: &mut Model) -> Vec<Effect> {
         return Vec::new();
     };
     let from = match inc.focus {
-        Pane::Timeline => crate::tui::view::timeline::cursor(inc).map(|e| e.id.to_string()),
+        Pane::Timeline => super::timeline::cursor(inc).map(|e| e.id.to_string()),
         _ => None,
     };
     m.overlay = Some(Overlay::Picker(Picker {

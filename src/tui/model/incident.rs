@@ -90,11 +90,16 @@ impl KindFilter {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimelineView {
-    /// The cursor, in rows back from the newest; 0 follows new events.
+    /// The record under the cursor, by its timeline key (see [`super::timeline`]); `None`
+    /// follows new events, the cursor on the newest row.
+    pub anchor: Option<super::timeline::TimelineKey>,
+    /// Rows of the window below the cursor's: the window moves only when the cursor reaches its
+    /// edge. The view keeps it holding the cursor and full.
+    pub below: usize,
+    /// How many rows back from the newest the cursor is (the title's "↑N"); a lower bound when
+    /// `back_more` (not counted that far: see [`super::timeline::BACK_COUNTED`]).
     pub back: usize,
-    /// The window, in rows hidden below it (the newest are 0): it moves only when the cursor
-    /// reaches its edge. The view keeps it holding the cursor and full.
-    pub win: usize,
+    pub back_more: bool,
     pub kind: KindFilter,
     pub author: Option<String>,
     pub search: Option<String>,
@@ -165,8 +170,10 @@ impl IncidentModel {
             item_sel: 0,
             action_sel: 0,
             timeline: TimelineView {
+                anchor: None,
+                below: 0,
                 back: 0,
-                win: 0,
+                back_more: false,
                 kind: KindFilter::All,
                 author: None,
                 search: None,
@@ -265,55 +272,7 @@ impl IncidentModel {
     }
 }
 
-/// Where a reader scrolled back in the timeline is, taken before new records arrive (in a part
-/// of a long read or an update), so they stay on the same records after: the timeline key of
-/// the record under the cursor.
-pub(super) struct Place(Option<(Millis, crate::domain::EventKey)>);
-
-impl Place {
-    pub(super) fn of(inc: &IncidentModel) -> Place {
-        if inc.timeline.back == 0 {
-            // Following the newest: nothing to keep.
-            return Place(None);
-        }
-        Place(crate::tui::view::timeline::cursor(inc).map(crate::domain::state::timeline_key))
-    }
-
-    /// Move the cursor and the window back by the records `fresh` (new in the view) that are
-    /// shown below the cursor: the ones sorting before it do not move it.
-    pub(super) fn keep(self, inc: &mut IncidentModel, fresh: &[crate::domain::EventKey]) {
-        let Some(at) = self.0 else { return };
-        let shown = fresh
-            .iter()
-            .filter_map(|k| inc.view.state.event(k))
-            .filter(|e| inc.timeline.shows(e) && crate::domain::state::timeline_key(e) > at)
-            .count();
-        inc.timeline.back += shown;
-        inc.timeline.win += shown;
-    }
-}
-
-/// Change what the timeline shows (kind, author, search), staying on the record under the cursor
-/// when scrolled back: on it if the new filter shows it, else on the nearest older row shown.
-/// Following the newest, it keeps following.
-pub(super) fn refilter(inc: &mut IncidentModel, change: impl FnOnce(&mut TimelineView)) {
-    let place = Place::of(inc).0;
-    change(&mut inc.timeline);
-    inc.timeline.back = 0;
-    inc.timeline.win = 0;
-    let Some(at) = place else { return };
-    let newer = inc
-        .state()
-        .timeline_rev(usize::MAX)
-        .take_while(|e| crate::domain::state::timeline_key(e) > at)
-        .filter(|e| inc.timeline.shows(e))
-        .count();
-    // Never past the oldest row shown.
-    let rows = crate::tui::view::timeline::rows_upto(inc, newer + 1);
-    let back = newer.min(rows.saturating_sub(1));
-    inc.timeline.back = back;
-    inc.timeline.win = back;
-}
+pub(super) use super::timeline::{refilter, Place};
 
 pub(super) fn clamp(inc: &mut IncidentModel) {
     let (items, actions) = match inc.playbook() {
@@ -440,7 +399,7 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
         }
         Action::FollowUp => start_follow_up(m),
         Action::Amend | Action::Retract => {
-            let Some(e) = crate::tui::view::timeline::cursor(inc) else {
+            let Some(e) = super::timeline::cursor(inc) else {
                 return Vec::new();
             };
             let current = match &e.body {
@@ -814,30 +773,6 @@ pub(super) fn move_cursor(inc: &mut IncidentModel, a: Action, inject_sel: &mut u
             }
             .min(len.saturating_sub(1));
         }
-        Pane::Timeline => {
-            let rows = rows.max(1);
-            let page = rows.saturating_sub(1).max(1);
-            let back = inc.timeline.back;
-            let back = match a {
-                Action::Up => back + 1,
-                Action::Down => back.saturating_sub(1),
-                Action::PageUp => back + page,
-                Action::PageDown => back.saturating_sub(page),
-                Action::Top => inc.view.state.event_count(),
-                _ => 0,
-            };
-            // Never past the oldest row.
-            let n = crate::tui::view::timeline::rows_upto(inc, back + 1);
-            let back = back.min(n.saturating_sub(1));
-            let t = &mut inc.timeline;
-            // The window moves only as far as the cursor needs (a page moves both).
-            let win = match a {
-                Action::PageUp => t.win + page,
-                Action::PageDown => t.win.saturating_sub(page),
-                _ => t.win,
-            };
-            t.win = win.clamp((back + 1).saturating_sub(rows), back);
-            t.back = back;
-        }
+        Pane::Timeline => super::timeline::move_cursor(inc, a, rows),
     }
 }

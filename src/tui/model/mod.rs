@@ -31,6 +31,7 @@ mod jump;
 mod loading;
 mod picker;
 mod sync;
+pub mod timeline;
 
 pub use board::*;
 pub use confirm::*;

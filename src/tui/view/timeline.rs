@@ -12,123 +12,10 @@ use crate::domain::describe::describe_in;
 use crate::domain::event::{Body, Event};
 use crate::domain::identity::person_of;
 use crate::domain::sanitize;
-use crate::tui::model::{reading_text, IncidentModel, Model, Pane, PendingState, TimelineView};
+use crate::tui::model::{reading_text, IncidentModel, Model, Pane, PendingState};
 use crate::tui::theme::Theme;
 
-/// One row of the timeline: an event, or a run of consecutive exercise-clock changes shown as
-/// one (oldest first).
-pub struct Row<'a> {
-    pub events: Vec<&'a Event>,
-}
-
-impl<'a> Row<'a> {
-    /// The row's newest event (what Enter opens).
-    pub fn newest(&self) -> Option<&'a Event> {
-        self.events.last().copied()
-    }
-}
-
-fn is_clock(e: &Event) -> bool {
-    matches!(e.body, Body::ExerciseClock(_))
-}
-
-/// How many rows the timeline holds (`timeline_at` answers below that): found by bisection.
-fn timeline_len(s: &crate::domain::IncidentState) -> usize {
-    let (mut lo, mut hi) = (0, s.event_count());
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if s.timeline_at(mid).is_some() {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    lo
-}
-
-/// Rows newest first: `take` of them after skipping the `skip` newest. Only these are walked.
-fn from_newest(inc: &IncidentModel, skip: usize, take: usize) -> Vec<Row<'_>> {
-    let t: &TimelineView = &inc.timeline;
-    let s = inc.state();
-    let mut out: Vec<Row> = Vec::with_capacity(take.min(4096));
-    let mut seen = 0;
-    let mut end = s.event_count();
-    if inc.loading.is_some() {
-        // A long read arriving in parts: its records are in the fold before their timeline keys
-        // (merged when the read ends), so start at the timeline's last row instead of walking
-        // every record read so far on each frame.
-        end = timeline_len(s);
-    }
-    // The row being gathered (walking back from the newest), not yet counted.
-    let mut open: Option<Row> = None;
-    let full = |out: &Vec<Row>| out.len() >= take;
-    let mut walk = s.timeline_rev(end);
-    while !full(&out) {
-        let Some(e) = walk.next() else { break };
-        if !t.shows(e) {
-            continue;
-        }
-        if t.condense_clock && is_clock(e) {
-            match &mut open {
-                Some(r) => r.events.push(e),
-                None => open = Some(Row { events: vec![e] }),
-            }
-            continue;
-        }
-        for row in open.take().into_iter().chain([Row { events: vec![e] }]) {
-            if full(&out) {
-                break;
-            }
-            if seen < skip {
-                seen += 1;
-            } else {
-                out.push(row);
-            }
-        }
-    }
-    if let Some(r) = open.take() {
-        if !full(&out) && seen >= skip {
-            out.push(r);
-        }
-    }
-    for r in &mut out {
-        r.events.reverse();
-    }
-    out
-}
-
-/// The rows in a window of `rows`, oldest first, and which of them is the cursor. The cursor is
-/// `back` rows from the newest; the window is `win` rows from the newest (as the reducer left it),
-/// moved only as far as needed to hold the cursor, and never left part empty while there are
-/// older rows to fill it.
-pub fn window(inc: &IncidentModel, rows: usize) -> (Vec<Row<'_>>, usize) {
-    let t = &inc.timeline;
-    let rows = rows.max(1);
-    let win = t.win.clamp((t.back + 1).saturating_sub(rows), t.back);
-    let mut all = from_newest(inc, 0, win + rows);
-    // Fewer rows than that: the oldest is reached; the window ends at it, full.
-    let n = all.len();
-    let win = win.min(n.saturating_sub(rows));
-    let back = t.back.min(n.saturating_sub(1));
-    all.truncate(win + rows);
-    let mut shown: Vec<Row> = all.split_off(win.min(all.len()));
-    shown.reverse();
-    let cursor = shown.len().saturating_sub(1).saturating_sub(back.saturating_sub(win));
-    (shown, cursor)
-}
-
-/// How many rows the timeline has, counted up to `limit` (a cursor never goes past the oldest).
-pub fn rows_upto(inc: &IncidentModel, limit: usize) -> usize {
-    from_newest(inc, 0, limit).len()
-}
-
-/// The event under the cursor (the newest event of the row `back` rows from the newest).
-pub fn cursor(inc: &IncidentModel) -> Option<&Event> {
-    from_newest(inc, inc.timeline.back, 1)
-        .into_iter()
-        .next()
-        .and_then(|r| r.newest())
-}
+pub use crate::tui::model::timeline::{cursor, window, Row};
 
 /// Rows of events the timeline pane shows at the terminal's size (its inside, less the rows of
 /// writes on their way).
@@ -195,8 +82,9 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
         title.push_str(" · reading…");
     }
     title.push_str(if t.local_time { " · local)" } else { " · UTC)" });
-    if t.back > 0 {
-        title.push_str(&format!(" ↑{} — End to follow ", t.back));
+    if t.anchor.is_some() {
+        let more = if t.back_more { "+" } else { "" };
+        title.push_str(&format!(" ↑{}{more} — End to follow ", t.back));
     } else {
         title.push(' ');
     }
