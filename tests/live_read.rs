@@ -121,7 +121,17 @@ fn shown(inc: &Incident) -> String {
         o.remove("problems");
     }
     let marks: Vec<String> = inc.state.marks().iter().map(|(k, v)| format!("{k:?} {v}")).collect();
-    without_memory(&format!("{state:#}\n{:#}\n{marks:#?}", timeline_json(&inc.state)))
+    let text = without_memory(&format!("{state:#}\n{:#}\n{marks:#?}", timeline_json(&inc.state)));
+    // A record's marks are joined in the order they were found, which differs between a reader
+    // that found them over several passes and one that read everything at once.
+    text.lines()
+        .map(|l| {
+            let mut parts: Vec<&str> = l.split("; ").collect();
+            parts.sort_unstable();
+            parts.join("; ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `text` without the reader's host-memory findings ("seq N differs from the record this host

@@ -1048,6 +1048,113 @@ fn a_planted_twin_with_a_smaller_id_does_not_replace_the_chains_record() {
     }
 }
 
+/// Two appended lines — a copy of a log's last record with other text, and a record chaining
+/// onto that copy — do not replace the record on a host that read it before: the copy is quoted
+/// in the record's mark and the record chaining onto it is marked out of its chain. A host that
+/// never read the log cannot tell this from a writer restoring an edited record (no signature
+/// says which is the writer's): it uses the later version, and marks both (break round).
+#[test]
+fn a_copy_of_the_last_record_with_a_record_chained_onto_it_replaces_nothing_a_host_read() {
+    let w = World::new();
+    let ana = w.who("ana", "h1");
+    let carol = w.who("carol", "h3");
+    let fresh = w.who("dave", "h4");
+    let id = w.declare(&ana, "Chained copy");
+    for text in ["one", "two", "LAST genuine"] {
+        w.note(&carol, &id, text);
+    }
+    w.show(&ana, &id); // ana's host has read the real last record
+    let log = w.log_of(&carol, &id);
+    let last = event::parse(lines_of(&log).last().unwrap()).unwrap();
+    let note = |text: &str| -> Body {
+        Note {
+            text: text.into(),
+            tags: Default::default(),
+        }
+        .into()
+    };
+    forge(&log, &id, "carol@h3", last.seq, last.at, note("LAST FORGED!"));
+    forge(
+        &log,
+        &id,
+        "carol@h3",
+        last.seq + 1,
+        last.at + 1,
+        note("chained onto the copy"),
+    );
+    let tail = w.run(&ana, &["tail", &id]).ok();
+    let row = |needle: &str| tail.stdout.lines().find(|l| l.contains(needle)).map(str::to_string);
+    let genuine = row("LAST genuine").expect("the genuine record is shown");
+    assert!(
+        genuine.contains("[INTEGRITY:") && genuine.contains("appears again"),
+        "{tail}"
+    );
+    assert!(
+        tail.stdout
+            .lines()
+            .all(|l| !l.contains("LAST FORGED!") || l.contains("that copy reads")),
+        "the copy's text shows only quoted\n{tail}"
+    );
+    let chained = row("chained onto the copy").expect("the chained record is shown");
+    assert!(
+        chained.contains("[INTEGRITY:") && chained.contains("out of its chain"),
+        "{tail}"
+    );
+    // A host that never read it: whichever version it shows, it is marked.
+    let tail = w.run(&fresh, &["tail", &id]).ok();
+    let shown = tail
+        .stdout
+        .lines()
+        .find(|l| l.contains("LAST genuine") || l.contains("LAST FORGED!"))
+        .expect("seq 3 is shown");
+    assert!(
+        shown.contains("[INTEGRITY:") && shown.contains("two versions"),
+        "{tail}"
+    );
+}
+
+/// A record chaining onto a copy that is not used is marked, and the writer's own next record
+/// with the same seq (chained onto its real last record) is the one used.
+#[test]
+fn the_writers_own_record_wins_over_one_chained_onto_an_unused_copy() {
+    let w = World::new();
+    let ana = w.who("ana", "h1");
+    let bob = w.who("bob", "h2");
+    let id = w.declare(&ana, "Unused copy");
+    for text in ["one", "two genuine", "three"] {
+        w.note(&bob, &id, text);
+    }
+    let log = w.log_of(&bob, &id);
+    let recs: Vec<_> = lines_of(&log).iter().map(|l| event::parse(l).unwrap()).collect();
+    let two = recs.iter().find(|e| e.seq == 2).expect("seq 2");
+    let last = recs.last().expect("a last record");
+    let note = |text: &str| -> Body {
+        Note {
+            text: text.into(),
+            tags: Default::default(),
+        }
+        .into()
+    };
+    forge(&log, &id, "bob@h2", 2, two.at, note("two FORGED!"));
+    forge(&log, &id, "bob@h2", last.seq + 1, last.at + 1, note("forged fourth"));
+    let tail = w.run(&ana, &["tail", &id]).ok();
+    let fourth = tail
+        .stdout
+        .lines()
+        .find(|l| l.contains("forged fourth"))
+        .expect("shown");
+    assert!(fourth.contains("[INTEGRITY:"), "{tail}");
+    w.note(&bob, &id, "bob's real fourth");
+    let tail = w.run(&ana, &["tail", &id]).ok();
+    assert!(tail.stdout.contains("bob's real fourth"), "{tail}");
+    let show = w.show(&ana, &id);
+    assert!(
+        problems(&show).contains("chains onto the copy of seq 2"),
+        "{}",
+        problems(&show)
+    );
+}
+
 /// An incident removed from the shared directory does not vanish silently on a host that read
 /// it: `list` names it.
 #[test]

@@ -53,9 +53,20 @@ struct Cursor {
     /// The chain check found something wrong in this log: its head is not remembered as seen,
     /// so the problem is found again on every run.
     tainted: bool,
-    /// Records that repeat an earlier seq (a second version), by seq: if the next record chains
-    /// onto one of them, that version is the one the chain vouches for.
+    /// Copies of a seq already read (a second version), by seq: if the next record chains onto
+    /// one of them, that version is the one the chain vouches for (the writer re-appending its
+    /// original after an edit) — unless this host read another version of that seq before.
     repeats: BTreeMap<u64, (String, Event)>,
+    /// Seqs found edited, with the hash the record after them holds for them: a copy of that
+    /// seq appended later with that hash is the version the chain vouches for, and replaces the
+    /// edited one at once. Bounded.
+    vouched: BTreeMap<u64, String>,
+    /// Seqs handed on by records out of their chain (after a gap): a record with the same seq
+    /// that does follow the chain is its version, and replaces the other. Bounded.
+    loose: std::collections::BTreeSet<u64>,
+    /// The line just consumed was a copy of a seq read before: (its hash, seq, line). Only the
+    /// next seq may chain onto it (see `repeats`); any other record doing so is out of its chain.
+    after_copy: Option<(String, u64, u64)>,
     /// Bytes consumed.
     offset: u64,
     /// The hashes of the bytes consumed (`offset` of them): a log changed in place after it
@@ -746,8 +757,12 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                 )),
                 Ok(mut e) => {
                     cursor.tags.share_body(&mut e.body);
-                    let (follows, clean) = check_chain(cursor, ctx, &e, &hash, line_no, batch);
-                    let mut twin = false;
+                    let after_copy = cursor.after_copy.take();
+                    let (follows, clean) = check_chain(cursor, ctx, &e, &hash, line_no, after_copy.as_ref(), batch);
+                    // Hand it on as a record (else: as the version to use instead of the one
+                    // held, or not at all).
+                    let mut record = true;
+                    let log = || cursor.log.to_string();
                     if follows {
                         cursor.last_good = Some((e.seq, hash.clone()));
                         // The record before this one, in the version it chains onto.
@@ -755,22 +770,52 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                             if let Some((h, v)) = cursor.repeats.remove(&prev_seq) {
                                 if h == e.prev {
                                     batch.marks.push((
-                                        cursor.log.to_string(),
+                                        log(),
                                         prev_seq,
-                                        format!("two versions of seq {prev_seq}: the chain vouches for the later one; the first was edited"),
+                                        format!("two versions of seq {prev_seq}: the chain vouches for the later one (line {line_no} chains onto it); the first was edited"),
                                     ));
                                     batch.preferred.push(v);
                                 }
                             }
                         }
-                    } else if cursor.last_good.as_ref().is_some_and(|g| e.seq <= g.0) {
-                        // Another version of a record the chain already holds, out of place: the
-                        // chain's version stays (whatever the ids), unless a later record chains
-                        // onto this one (`preferred` above: the writer restoring its original).
-                        if cursor.repeats.len() < 10_000 {
-                            cursor.repeats.insert(e.seq, (hash.clone(), e.clone()));
+                        if cursor.loose.remove(&e.seq) {
+                            // A record out of the chain claimed this seq first: the chain's wins.
+                            batch.marks.push((
+                                log(),
+                                e.seq,
+                                format!("two records claim seq {}: the one at line {line_no} follows its log's chain and is used", e.seq),
+                            ));
+                            batch.preferred.push(e.clone());
+                            record = false;
                         }
-                        twin = true;
+                    } else if cursor.last_good.as_ref().is_some_and(|g| e.seq <= g.0) || cursor.loose.contains(&e.seq) {
+                        // A copy of a seq already handed on, out of place: used at once when the
+                        // record after the edited version vouches for exactly these bytes; used
+                        // if the next record chains onto it (see `repeats`); else not used.
+                        if cursor.vouched.get(&e.seq).is_some_and(|h| *h == hash) {
+                            cursor.vouched.remove(&e.seq);
+                            batch.marks.push((
+                                log(),
+                                e.seq,
+                                format!("two versions of seq {}: the one at line {line_no} is the one its log's chain vouches for; the first was edited", e.seq),
+                            ));
+                            batch.preferred.push(e.clone());
+                        } else {
+                            let other = crate::domain::sanitize::sanitize(&crate::domain::describe::describe(&e));
+                            let other: String = other.chars().take(200).collect();
+                            batch.marks.push((
+                                log(),
+                                e.seq,
+                                format!("seq {} appears again at line {line_no}, out of its chain; that copy reads: {other}", e.seq),
+                            ));
+                            if cursor.repeats.len() < 10_000 {
+                                cursor.repeats.insert(e.seq, (hash.clone(), e.clone()));
+                            }
+                            cursor.after_copy = Some((hash.clone(), e.seq, line_no));
+                        }
+                        record = false;
+                    } else if cursor.loose.len() < 10_000 {
+                        cursor.loose.insert(e.seq);
                     }
                     cursor.tainted |= !clean;
                     if !clean || cursor.intact_from == 0 {
@@ -781,15 +826,7 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         check_signature(cursor, ctx, &e, s, verdict, line_no, batch);
                     }
                     cursor.last_record = Some((e.seq, hash.clone(), line_no));
-                    if twin {
-                        let other = crate::domain::sanitize::sanitize(&crate::domain::describe::describe(&e));
-                        let other: String = other.chars().take(200).collect();
-                        batch.marks.push((
-                            cursor.log.to_string(),
-                            e.seq,
-                            format!("seq {} appears again at line {line_no}, out of its chain, and that copy is not used; it reads: {other}", e.seq),
-                        ));
-                    } else {
+                    if record {
                         if let Some(r) = &mut cursor.recorder {
                             r.record(&e, line);
                         }
@@ -1001,13 +1038,22 @@ fn preparse(buf: &[u8], ctx: &Ctx) -> Vec<Prepared> {
 /// last record, when a stranger's line was put between them), and a record this host saw on an
 /// earlier run still has the same bytes.
 /// Returns (whether this record takes its place in the chain, whether nothing was found wrong).
-fn check_chain(cursor: &Cursor, ctx: &Ctx, e: &Event, hash: &str, line_no: u64, batch: &mut Batch) -> (bool, bool) {
+fn check_chain(
+    cursor: &mut Cursor,
+    ctx: &Ctx,
+    e: &Event,
+    hash: &str,
+    line_no: u64,
+    after_copy: Option<&(String, u64, u64)>,
+    batch: &mut Batch,
+) -> (bool, bool) {
     let rel = ctx.rel;
+    let log = cursor.log.clone();
     let mut good = true;
     let mut mark = |seq: u64, line: u64, why: String| {
         good = false;
         batch.problems.push(Problem::new(rel, Some(line), why.clone()));
-        batch.marks.push((cursor.log.to_string(), seq, why));
+        batch.marks.push((log.to_string(), seq, why));
     };
     if ctx.remembered.is_some_and(|s| s.seq == e.seq && s.hash != hash) {
         mark(
@@ -1020,6 +1066,25 @@ fn check_chain(cursor: &Cursor, ctx: &Ctx, e: &Event, hash: &str, line_no: u64, 
         );
     }
     let expected = cursor.last_good.as_ref().map_or(1, |r| r.0 + 1);
+    if let Some((h, seq, line)) = after_copy.filter(|(h, _, _)| e.prev == h.as_str()) {
+        // Chaining onto a copy of a seq read before: only the next seq may (the writer
+        // re-appending its original and going on from it), and not where this host read another
+        // version of that seq before (anyone who can append can write a copy and a record after
+        // it; a host keeps what it read).
+        let restores =
+            e.seq == seq + 1 && e.seq == expected && !ctx.remembered.is_some_and(|r| r.seq == *seq && r.hash != *h);
+        if !restores {
+            mark(
+                e.seq,
+                line_no,
+                format!(
+                    "seq {} chains onto the copy of seq {seq} at line {line}, which is not used: out of its chain",
+                    e.seq
+                ),
+            );
+            return (false, false);
+        }
+    }
     if e.seq > expected {
         mark(
             e.seq,
@@ -1055,18 +1120,26 @@ fn check_chain(cursor: &Cursor, ctx: &Ctx, e: &Event, hash: &str, line_no: u64, 
     let after_record = cursor.last_good.as_ref().is_some_and(|r| r.1 == e.prev);
     if e.prev != due && !after_record {
         match &cursor.last_record {
-            // The record before was edited; this one is in its place.
-            Some((seq, _, line)) => mark(
-                *seq,
-                *line,
-                format!(
-                    "seq {seq} was edited after it was written: its bytes no longer match the hash that line {line_no} holds"
-                ),
-            ),
+            // The record before was edited; this one is in its place, and says what its bytes
+            // were (a copy of them appended later is that record's version).
+            Some((seq, _, line)) => {
+                let (seq, line) = (*seq, *line);
+                mark(
+                    seq,
+                    line,
+                    format!(
+                        "seq {seq} was edited after it was written: its bytes no longer match the hash that line {line_no} holds"
+                    ),
+                );
+                if cursor.vouched.len() < 10_000 {
+                    cursor.vouched.insert(seq, e.prev.text().to_string());
+                }
+            }
             None => mark(
                 e.seq,
                 line_no,
-                "the first record does not start this log's chain: records before it were dropped, or it was edited".into(),
+                "the first record does not start this log's chain: records before it were dropped, or it was edited"
+                    .into(),
             ),
         }
         return (cursor.last_record.is_some(), false);
