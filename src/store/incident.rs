@@ -454,8 +454,10 @@ impl Source {
             store.allowed_signers_follows(),
             store.kept_allowed_signers_path(),
         );
-        reader.set_sig_cache(super::sigcache::SigCache::open(&store.state_dir, &dir));
-        reader.set_log_cache(super::logcache::LogCache::open(&store.state_dir, &dir));
+        // The local secret keys both caches: read once.
+        let secret = super::sigcache::local_secret(&store.state_dir);
+        reader.set_sig_cache(secret.map(|k| super::sigcache::SigCache::open_keyed(&store.state_dir, &dir, k)));
+        reader.set_log_cache(secret.map(|k| super::logcache::LogCache::open_keyed(&store.state_dir, &dir, k)));
         Source {
             id: id.to_string(),
             reader,

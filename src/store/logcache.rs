@@ -143,10 +143,18 @@ impl LogCache {
     /// The cache of the incident in folder `incident_dir`, in `state_dir` (`None` when the
     /// local secret cannot be had: then every log is read from its start, as before).
     pub fn open(state_dir: &Path, incident_dir: &Path) -> Option<LogCache> {
-        let secret = super::sigcache::local_secret(state_dir)?;
+        Some(LogCache::open_keyed(
+            state_dir,
+            incident_dir,
+            super::sigcache::local_secret(state_dir)?,
+        ))
+    }
+
+    /// [`LogCache::open`] with the local secret already read (an incident's caches share it).
+    pub fn open_keyed(state_dir: &Path, incident_dir: &Path, secret: [u8; 32]) -> LogCache {
         let scope = incident_dir.to_string_lossy().into_owned();
         let name = &blake3::hash(scope.as_bytes()).to_hex()[..32];
-        Some(LogCache {
+        LogCache {
             dir: state_dir.join("logcache").join(name),
             secret,
             build: super::summary::build_id().to_string(),
@@ -156,7 +164,7 @@ impl LogCache {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(MIN_NEW_BYTES),
-        })
+        }
     }
 
     /// Write entries once at least `bytes` new bytes were read (tests use 0).

@@ -79,14 +79,80 @@ pub fn load(store: &Store, id: &str) -> Memory {
 }
 
 /// Write the memory (atomically; a lost update only weakens one later check).
+///
+/// Replacing a memory this host already had is synced (file and folder): a crash must not
+/// leave a torn file in place of heads remembered on earlier runs, which would drop their check.
+/// The first memory of an incident is not synced: a crash can then only lose it or leave it torn,
+/// and a torn or missing file reads as "never read" ([`load`]), which is exactly where this host
+/// stood before that read — nothing remembered earlier is lost. (A first `list` or board of a
+/// thousand incidents paid two fsyncs per incident for it: most of its cold time.)
 pub fn save(store: &Store, id: &str, memory: &Memory) {
     let file = path(store, id);
-    if let Some(dir) = file.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
     let mut memory = memory.clone();
     memory.incident = Some(id.to_string());
     memory.root = Some(store.root.display().to_string());
     let text = ron::to_string(&memory).unwrap_or_default();
-    let _ = fsutil::write_atomic(&file, text.as_bytes(), super::Sharing::private());
+    let first = matches!(std::fs::symlink_metadata(&file), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+    let write = if first {
+        fsutil::write_atomic_unsynced
+    } else {
+        fsutil::write_atomic
+    };
+    if write(&file, text.as_bytes(), super::Sharing::private()).is_err() {
+        // The folder is made on the first write only (not once per incident read).
+        if let Some(dir) = file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = write(&file, text.as_bytes(), super::Sharing::private());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{RootChoice, RootSource};
+
+    /// A first memory is written without fsync (see [`save`]): what a crash can leave of it — a
+    /// cut-short file, or zeros where its bytes never reached the disk — must read as "never
+    /// read", never as heads this host did not see; the next read writes it whole again.
+    #[test]
+    fn a_torn_first_memory_reads_as_never_read_and_is_written_again() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let choice = RootChoice {
+            path: tmp.path().join("shared"),
+            source: RootSource::Flag,
+        };
+        let store = Store::open(&choice, tmp.path().join("state"), tmp.path().join("run")).expect("store");
+        let id = "2026-11-30-torn-aaaa";
+        let mut m = Memory {
+            claim: Some("alice@h1.abc123".into()),
+            ..Memory::default()
+        };
+        for (log, seq) in [("alice@h1.abc123", 100), ("bob@h2.def456", 7)] {
+            m.heads.insert(
+                log.into(),
+                SeenHead {
+                    seq,
+                    hash: "ab".repeat(32),
+                },
+            );
+        }
+        save(&store, id, &m);
+        let file = path(&store, id);
+        let whole = std::fs::read(&file).expect("written");
+        let saved = load(&store, id);
+        assert_eq!(
+            (saved.claim.clone(), saved.heads.clone()),
+            (m.claim.clone(), m.heads.clone())
+        );
+        for cut in 0..whole.len() {
+            std::fs::write(&file, &whole[..cut]).expect("cut");
+            assert_eq!(load(&store, id), Memory::default(), "cut at {cut} bytes");
+        }
+        std::fs::write(&file, vec![0u8; whole.len()]).expect("zeros");
+        assert_eq!(load(&store, id), Memory::default());
+        // The next save replaces the torn file (synced now: there was a file).
+        save(&store, id, &m);
+        assert_eq!(std::fs::read(&file).expect("rewritten"), whole);
+    }
 }

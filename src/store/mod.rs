@@ -114,6 +114,14 @@ pub fn install_id(state_dir: &Path) -> Result<String, StoreError> {
     }
 }
 
+/// The threads a long read or check is spread over: the cores this process may use, at most 8.
+/// Asked once per process: the standard library reads the cgroup files (`/proc/self/cgroup`,
+/// `cpu.max`…) on every call, which a `list` of a thousand incidents paid once per incident.
+pub fn threads() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(8))
+}
+
 pub fn random_id(n: usize) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";

@@ -1002,8 +1002,12 @@ fn preparse(buf: &[u8], ctx: &Ctx) -> Vec<Prepared> {
         lines.push(&buf[start..start + nl]);
         start += nl + 1;
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if threads < 2 || lines.len() < PARALLEL_MIN_LINES {
+    let threads = if lines.len() < PARALLEL_MIN_LINES {
+        1
+    } else {
+        super::threads()
+    };
+    if threads < 2 {
         let mut tags = TagInterner::new();
         return lines.into_iter().map(|l| prepare(l, ctx, &mut tags)).collect();
     }

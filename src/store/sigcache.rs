@@ -53,8 +53,12 @@ impl SigCache {
     /// The cache of the incident in folder `incident_dir`, in `state_dir` (`None` when the
     /// secret cannot be read or made: then every signature is checked, as before).
     pub fn open(state_dir: &Path, incident_dir: &Path) -> Option<SigCache> {
+        Some(SigCache::open_keyed(state_dir, incident_dir, local_secret(state_dir)?))
+    }
+
+    /// [`SigCache::open`] with the [`local_secret`] already read (an incident's caches share it).
+    pub fn open_keyed(state_dir: &Path, incident_dir: &Path, secret: [u8; 32]) -> SigCache {
         let dir = state_dir.join("sigcache");
-        let secret = local_secret(state_dir)?;
         let scope = incident_dir.to_string_lossy().into_owned();
         let name = &blake3::hash(scope.as_bytes()).to_hex()[..32];
         let mut cache = SigCache {
@@ -65,7 +69,7 @@ impl SigCache {
             fresh: Vec::new(),
         };
         cache.load();
-        Some(cache)
+        cache
     }
 
     fn load(&mut self) {

@@ -363,7 +363,7 @@ pub fn load(store: &Store, id: &str, now: Millis) -> (Summary, Scan, Outcome) {
 pub fn load_with(store: &Store, id: &str, now: Millis, racy: std::time::Duration) -> (Summary, Scan, Outcome) {
     let path = cache_path(store);
     let mut entries = read_cache(&path);
-    let (summary, scan, fresh) = one(store, id, now, racy, entries.get(id));
+    let (summary, scan, fresh) = one(store, id, now, racy, &trust_key(store), entries.get(id));
     let outcome = match fresh {
         Some(Some(e)) => {
             entries.insert(id.to_string(), e);
@@ -387,11 +387,11 @@ pub fn trust_key(store: &Store) -> String {
     format!("{} {}", store.allowed_signers().digest, store.trust.require)
 }
 
-fn one(store: &Store, id: &str, now: Millis, racy: std::time::Duration, cached: Option<&Entry>) -> One {
+/// `trust` is [`trust_key`], taken before reading: a change while folding leaves an entry that
+/// misses next time.
+fn one(store: &Store, id: &str, now: Millis, racy: std::time::Duration, trust: &str, cached: Option<&Entry>) -> One {
     let dir = store.incident_dir(id);
     let remembered = super::incident::remembered(store, id);
-    // Taken before reading: a change while folding leaves an entry that misses next time.
-    let trust = trust_key(store);
     let memory = format!("{} {trust}", super::incident::memory_hash(&remembered));
     let scan = Scan::take(&dir);
     if let Some(e) = cached {
@@ -415,11 +415,10 @@ fn one(store: &Store, id: &str, now: Millis, racy: std::time::Duration, cached: 
 pub fn load_many(store: &Store, ids: &[String], now: Millis) -> Vec<(Summary, Scan)> {
     let path = cache_path(store);
     let entries = read_cache(&path);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8)
-        .min(ids.len().max(1));
-    let run = |id: &String| one(store, id, now, RACY, entries.get(id));
+    let threads = super::threads().min(ids.len().max(1));
+    // Read once for all of them, before any is read (see `one`).
+    let trust = trust_key(store);
+    let run = |id: &String| one(store, id, now, RACY, &trust, entries.get(id));
     let run = &run;
     let results: Vec<One> = if threads < 2 || ids.len() < 4 {
         ids.iter().map(run).collect()

@@ -468,8 +468,11 @@ fn check_signatures(
             _ => None,
         }
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if threads < 2 || lines.len() < 256 {
+    if lines.len() < 256 {
+        return lines.iter().map(one).collect();
+    }
+    let threads = super::threads();
+    if threads < 2 {
         return lines.iter().map(one).collect();
     }
     let per = lines.len().div_ceil(threads);
