@@ -293,9 +293,7 @@ fn bench_load(c: &mut Criterion) {
         b.iter_batched(
             || {
                 i += 1;
-                d.fx.writer()
-                    .append(vec![Draft::new(note(i))], now_ms)
-                    .expect("append");
+                d.fx.writer().append(vec![Draft::new(note(i))], now_ms).expect("append");
             },
             |()| {
                 let fresh = live.refresh(now_ms());
