@@ -62,6 +62,8 @@ pub enum SignError {
     Encrypted(String),
     #[error("cannot sign: {0}")]
     Crypto(String),
+    #[error("signing key {0} is damaged: its private part does not sign for its public key ({1}); use a good copy of the key")]
+    Damaged(String, String),
 }
 
 impl Signer {
@@ -84,11 +86,23 @@ impl Signer {
                 return Err(SignError::Encrypted(path.display().to_string()));
             }
             let public = key.public_key().clone();
-            return Ok(Signer {
+            let signer = Signer {
                 fingerprint: public.fingerprint(HashAlg::Sha256).to_string(),
                 public,
                 source: Source::File(Box::new(key)),
-            });
+            };
+            // A key file whose private part was damaged (a flipped byte) still parses: it would
+            // sign records nobody can verify. One probe signature finds it, with the right words.
+            const PROBE: &[u8] = b"warroom key check";
+            let damaged = |why: String| SignError::Damaged(path.display().to_string(), why);
+            let probe = signer
+                .sign_sig("warroom-key-check", PROBE)
+                .map_err(|e| damaged(e.to_string()))?;
+            signer
+                .public
+                .verify("warroom-key-check", PROBE, &probe)
+                .map_err(|e| damaged(e.to_string()))?;
+            return Ok(signer);
         }
         let public = PublicKey::from_openssh(text.trim())
             .map_err(|e| SignError::Unreadable(path.display().to_string(), e.to_string()))?;
@@ -146,7 +160,12 @@ impl Signer {
 
     /// An armored SSHSIG over `msg` in `namespace` (SHA-512, as `ssh-keygen -Y sign`).
     pub fn sign(&self, namespace: &str, msg: &[u8]) -> Result<String, SignError> {
-        let sig = match &self.source {
+        let sig = self.sign_sig(namespace, msg)?;
+        sig.to_pem(LineEnding::LF).map_err(|e| SignError::Crypto(e.to_string()))
+    }
+
+    fn sign_sig(&self, namespace: &str, msg: &[u8]) -> Result<SshSig, SignError> {
+        Ok(match &self.source {
             Source::File(key) => match key.key_data().rsa() {
                 Some(rsa) => sign_rsa(rsa, namespace, msg)?,
                 None => key
@@ -165,8 +184,7 @@ impl Signer {
                 SshSig::new(self.public.key_data().clone(), namespace, HashAlg::Sha512, signature)
                     .map_err(|e| SignError::Crypto(e.to_string()))?
             }
-        };
-        sig.to_pem(LineEnding::LF).map_err(|e| SignError::Crypto(e.to_string()))
+        })
     }
 }
 
@@ -373,6 +391,34 @@ mod tests {
             assert_eq!(ok.fingerprint, signer.fingerprint());
             assert!(allowed.check("carol@desk", NS_EVENT, b"other", &sig, 0).is_err());
         }
+    }
+
+    /// A key file with one byte of its private scalar flipped still parses; it is refused when
+    /// loaded, saying the key is damaged (not, later, that records were "changed after signing").
+    #[test]
+    fn a_key_file_whose_private_part_is_damaged_is_refused_in_words() {
+        let (private, _) = SHORT_SCALAR[2];
+        let mut container = Vec::new();
+        pem_rfc7468::Decoder::new_wrapped(private.as_bytes(), 70)
+            .expect("pem")
+            .decode_to_end(&mut container)
+            .expect("base64");
+        let comment = b"short-scalar-p521";
+        let at = container
+            .windows(comment.len())
+            .rposition(|w| w == comment)
+            .expect("the comment");
+        // The scalar's last byte sits just before the comment's 4-byte length.
+        container[at - 5] ^= 1;
+        let key = repad_container(&container)
+            .and_then(|c| PrivateKey::from_bytes(&c).ok())
+            .expect("still a key");
+        let pem = key.to_openssh(LineEnding::LF).expect("pem");
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("id");
+        std::fs::write(&path, pem.as_bytes()).expect("write");
+        let got = Signer::from_spec(path.to_str().expect("utf8"));
+        assert!(matches!(got, Err(SignError::Damaged(..))), "{:?}", got.err());
     }
 
     #[test]

@@ -1153,6 +1153,11 @@ fn the_writers_own_record_wins_over_one_chained_onto_an_unused_copy() {
         "{}",
         problems(&show)
     );
+    // `verify` walks the same chain: the copy is a repeat, the writer's record after it is in
+    // place (chained onto its last record), and nothing was dropped.
+    let v = w.run(&ana, &["verify", &id]).code(1);
+    assert!(v.stdout.contains("reordered or repeated"), "{v}");
+    assert!(!v.stdout.contains("records were dropped"), "{v}");
 }
 
 /// An incident removed from the shared directory does not vanish silently on a host that read

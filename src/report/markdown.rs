@@ -213,7 +213,7 @@ fn integrity(m: &mut Md, r: &Review) {
         m.blank();
     } else {
         let n = m.n(i.errors.len());
-        m.line(&format!("> **Integrity: TAMPERING OR LOSS FOUND** — {n} problem(s) in {logs} log(s); records marked below are not to be taken as fact:"));
+        m.line(&format!("> **Integrity: TAMPERING OR LOSS FOUND** — {n} problem(s) found checking {logs} log(s); records marked below are not to be taken as fact:"));
         m.line(">");
         for e in &i.errors {
             let e = m.t(e);
