@@ -1481,6 +1481,8 @@ fn an_amended_follow_up_is_listed_as_amended_and_a_retracted_one_not_at_all() {
     assert_eq!(show["follow_ups"][0]["text"], "Patch the VPN to 7.2.1");
     let text = w.run(&ic, &["followup", &id, "list"]).ok().stdout;
     assert!(!text.contains("wrong domain"), "{text}");
+    let err = refused(&w, &ic, &id, &["followup", &id, "done", &ids[1]]);
+    assert!(err.contains("was retracted"), "{err}");
 }
 
 #[test]

@@ -417,7 +417,15 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
                         _ => return Err(Fail::new("not a write verb")),
                     };
                     let list = inc.state.follow_ups();
-                    let followup = resolve_prefix(list.iter().map(|f| f.id.as_str()), &f, "follow-up")?;
+                    let followup =
+                        resolve_prefix(list.iter().map(|f| f.id.as_str()), &f, "follow-up").map_err(|e| {
+                            match inc.state.retracted_follow_up(&f) {
+                                Some(id) => {
+                                    Fail::new(format!("follow-up {id} was retracted: there is nothing to mark"))
+                                }
+                                None => e,
+                            }
+                        })?;
                     if list.iter().any(|x| x.id == followup && x.state == state) {
                         return Err(Fail::new(format!("follow-up {followup} is already {state:?}")));
                     }

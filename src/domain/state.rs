@@ -1187,6 +1187,18 @@ impl IncidentState {
             .find(|k| records.get(k).is_some_and(|e| e.id.as_str() == id))
     }
 
+    /// The id of a retracted follow-up that `prefix` names (a retracted one is not listed: see
+    /// [`IncidentState::follow_ups`]), to say so rather than that none has that id.
+    pub fn retracted_follow_up(&self, prefix: &str) -> Option<String> {
+        let prefix = prefix.trim();
+        self.derived
+            .follow_ups
+            .iter()
+            .filter_map(|r| self.events.get(&r.key))
+            .find(|e| !prefix.is_empty() && e.id.as_str().starts_with(prefix) && self.is_retracted(e))
+            .map(|e| e.id.to_string())
+    }
+
     /// Every follow-up, in the order they were recorded, with its latest state, owner and due
     /// date (the `FollowUpSet`s applied over the `FollowUp` record) and its text as last
     /// amended (`Corrected`); a retracted one is not a follow-up (it stays on the timeline,
