@@ -137,8 +137,9 @@ pub struct IncidentReader {
     /// The newest record of each log that this host saw on an earlier run, by log id: a log that
     /// no longer holds it was cut back or edited, whoever's host did it.
     remembered: BTreeMap<String, SeenHead>,
-    /// Logs already reported as short of what was remembered.
-    reported_short: BTreeMap<String, ()>,
+    /// Logs that, fully read, end before what this host remembers of them, as problems: said
+    /// while it is so (with [`IncidentReader::settling`]), gone when the records are back.
+    short: Vec<Problem>,
     /// The `allowed_signers` file signatures are checked against, and its parsed contents
     /// (reloaded when its size or modification time changes).
     trust_path: Option<PathBuf>,
@@ -164,6 +165,8 @@ pub struct IncidentReader {
 impl IncidentReader {
     /// Unreadable last lines still inside their settling time (a write may be landing): shown,
     /// not yet skipped.
+    /// And the logs that end short of what this host read of them before, while they do (a log
+    /// put back is not short any more).
     pub fn settling(&self) -> Vec<Problem> {
         self.cursors
             .iter()
@@ -176,6 +179,7 @@ impl IncidentReader {
                     )
                 })
             })
+            .chain(self.short.iter().cloned())
             .collect()
     }
 
@@ -190,7 +194,7 @@ impl IncidentReader {
             cursors: BTreeMap::new(),
             reported: BTreeMap::new(),
             remembered: BTreeMap::new(),
-            reported_short: BTreeMap::new(),
+            short: Vec::new(),
             trust_path: None,
             trust_follow: false,
             trust_kept: None,
@@ -383,7 +387,7 @@ impl IncidentReader {
                 return batch;
             }
         }
-        self.check_remembered(&mut batch);
+        self.check_remembered();
         if let Some(cache) = &mut self.sig_cache {
             for (k, v) in std::mem::take(&mut batch.learned) {
                 cache.remember(k, v);
@@ -395,7 +399,8 @@ impl IncidentReader {
 
     /// Report a log that, fully read, ends before a record this host saw on an earlier run, or
     /// that vanished: cut back or rolled back, on whichever host it was done.
-    fn check_remembered(&mut self, batch: &mut Batch) {
+    fn check_remembered(&mut self) {
+        let mut short = Vec::new();
         for (log, seen) in &self.remembered {
             let name = format!("{log}{LOG_EXT}");
             let ends_at = match self.cursors.get(&name) {
@@ -404,7 +409,7 @@ impl IncidentReader {
                 Some(c) => Some(c.last_good.as_ref().map_or(0, |r| r.0)),
                 None => None,
             };
-            if ends_at.is_none_or(|n| n < seen.seq) && self.reported_short.insert(log.clone(), ()).is_none() {
+            if ends_at.is_none_or(|n| n < seen.seq) {
                 let what = match ends_at {
                     Some(n) => format!(
                         "ends at seq {n}, but this host saw seq {} of it before: records were cut off or the log was rolled back",
@@ -415,9 +420,10 @@ impl IncidentReader {
                         seen.seq
                     ),
                 };
-                batch.problems.push(Problem::new(self.rel(&name), None, what));
+                short.push(Problem::new(self.rel(&name), None, what));
             }
         }
+        self.short = short;
     }
 
     fn read_log(&mut self, name: &str, now: Millis, batch: &mut Batch, sink: &mut Option<&mut dyn FnMut(Vec<Event>)>) {
