@@ -311,3 +311,89 @@ fn a_line_overwritten_in_place_is_flagged_and_unflagged_on_an_open_reader() {
     // Nothing was read again when nothing changed.
     assert!(live.refresh(NOW).is_empty());
 }
+
+/// Append `body` to `path` as seq `seq` by `by`, chained on the file's last line (a forger with
+/// write access to the folder).
+fn forge(path: &Path, incident: &str, by: &str, seq: u64, at: i64, text: &str) {
+    use warroom::domain::event::{self, Event};
+    let text_now = fs::read_to_string(path).expect("log");
+    let prev = text_now
+        .lines()
+        .last()
+        .map(|l| event::line_hash(l.as_bytes()))
+        .unwrap_or_else(|| event::genesis_hash(incident, by));
+    let e = Event {
+        id: format!("00000000000000000000{seq:06}").into(),
+        at,
+        wall: at,
+        occurred: None,
+        by: by.into(),
+        log: by.into(),
+        seq,
+        prev: prev.into(),
+        body: Note {
+            text: text.into(),
+            tags: Default::default(),
+        }
+        .into(),
+    };
+    let mut f = fs::OpenOptions::new().append(true).open(path).expect("append");
+    writeln!(f, "{}", event::encode(&e).expect("encodes")).expect("write");
+}
+
+/// A reader left open that has read a record keeps it when a copy of it with other text and a
+/// record chained onto that copy are appended (the pattern of a writer restoring an edited
+/// record, which a reader that read the record knows it is not); and once it has closed, a
+/// fresh read on the same host keeps it too (break round 2).
+#[test]
+fn an_open_reader_keeps_a_record_it_read_when_a_copy_and_a_record_after_it_are_appended() {
+    let mut w = World::new();
+    w.note(1, 1);
+    let mut live = Incident::open(&w.store, &w.id, NOW);
+    w.note(1, 1);
+    live.refresh(NOW);
+    let log = w.log(1);
+    let last = warroom::domain::event::parse(fs::read_to_string(&log).expect("log").lines().last().expect("a line"))
+        .expect("parses");
+    let genuine = match &last.body {
+        warroom::domain::event::Body::Note(n) => n.text.clone(),
+        _ => panic!("a note"),
+    };
+    forge(&log, &w.id, &last.by, last.seq, last.at, "FORGED: all clear");
+    forge(
+        &log,
+        &w.id,
+        &last.by,
+        last.seq + 1,
+        last.at + 5,
+        "FORGED NEXT: close it",
+    );
+    live.refresh(NOW);
+    let text_of = |inc: &Incident, seq: u64| {
+        inc.state
+            .timeline()
+            .find(|e| e.by == last.by && e.seq == seq)
+            .and_then(|e| match &e.body {
+                warroom::domain::event::Body::Note(n) => Some(n.text.clone()),
+                _ => None,
+            })
+    };
+    assert_eq!(
+        text_of(&live, last.seq),
+        Some(genuine.clone()),
+        "the open reader keeps what it read"
+    );
+    let next = live
+        .state
+        .timeline()
+        .find(|e| e.by == last.by && e.seq == last.seq + 1)
+        .expect("the record after the copy is shown");
+    assert!(live.state.flag(next).is_some(), "and marked");
+    live.save_seen();
+    let fresh = Incident::open(&w.store, &w.id, NOW);
+    assert_eq!(
+        text_of(&fresh, last.seq),
+        Some(genuine),
+        "this host remembers what it read"
+    );
+}

@@ -64,6 +64,13 @@ struct Cursor {
     /// Seqs handed on by records out of their chain (after a gap): a record with the same seq
     /// that does follow the chain is its version, and replaces the other. Bounded.
     loose: std::collections::BTreeSet<u64>,
+    /// The newest record of this log read while nothing was found wrong in it (seq, hash): what
+    /// this host remembers of the log once something is (see [`IncidentReader::heads`]).
+    clean_head: Option<(u64, String)>,
+    /// The chain's last seq when this pass began, if nothing was wrong in the log then: a copy
+    /// of a seq read in an earlier pass is never taken for the writer's restore — this reader
+    /// read the version it holds.
+    read_to: Option<u64>,
     /// The line just consumed was a copy of a seq read before: (its hash, seq, line). Only the
     /// next seq may chain onto it (see `repeats`); any other record doing so is out of its chain.
     after_copy: Option<(String, u64, u64)>,
@@ -295,10 +302,14 @@ impl IncidentReader {
         self.cursors
             .values()
             .filter_map(|c| {
-                if c.tainted {
-                    return None;
-                }
-                let (seq, hash, _) = c.last_record.clone()?;
+                // Once something is wrong in a log, what is remembered is its newest record read
+                // before that: a copy appended later does not become what this host saw.
+                let (seq, hash) = if c.tainted {
+                    c.clean_head.clone()?
+                } else {
+                    let (seq, hash, _) = c.last_record.clone()?;
+                    (seq, hash)
+                };
                 Some((c.log.to_string(), SeenHead { seq, hash }))
             })
             .collect()
@@ -520,6 +531,9 @@ impl IncidentReader {
                 None => {}
             }
         }
+        // Only what was read while the log looked whole counts as read (an edit this reader
+        // read, and found, is what a writer's restore replaces).
+        cursor.read_to = cursor.last_good.as_ref().filter(|_| !cursor.tainted).map(|g| g.0);
         if len > cursor.offset && file.seek(SeekFrom::Start(cursor.offset)).is_ok() {
             let names = LogNames {
                 log: cursor.log.clone(),
@@ -539,6 +553,9 @@ impl IncidentReader {
                 mtime,
             };
             read_text(cursor, &mut file, ctx, batch, sink, before.3);
+        }
+        if !cursor.tainted {
+            cursor.clean_head = cursor.last_record.as_ref().map(|(seq, hash, _)| (*seq, hash.clone()));
         }
         if let Some(recorder) = cursor.recorder.take() {
             // Only a stretch whose reading found nothing wrong is kept (see `logcache`): the
@@ -1079,10 +1096,12 @@ fn check_chain(
     if let Some((h, seq, line)) = after_copy.filter(|(h, _, _)| e.prev == h.as_str()) {
         // Chaining onto a copy of a seq read before: only the next seq may (the writer
         // re-appending its original and going on from it), and not where this host read another
-        // version of that seq before (anyone who can append can write a copy and a record after
-        // it; a host keeps what it read).
-        let restores =
-            e.seq == seq + 1 && e.seq == expected && !ctx.remembered.is_some_and(|r| r.seq == *seq && r.hash != *h);
+        // version of that seq before, on an earlier run or in an earlier pass (anyone who can
+        // append can write a copy and a record after it; a host keeps what it read).
+        let restores = e.seq == seq + 1
+            && e.seq == expected
+            && !ctx.remembered.is_some_and(|r| r.seq == *seq && r.hash != *h)
+            && cursor.read_to.is_none_or(|n| *seq > n);
         if !restores {
             mark(
                 e.seq,
