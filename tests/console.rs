@@ -707,6 +707,23 @@ fn a_search_and_its_enter_in_one_burst_apply_the_search() {
     update(&mut m, key('/'));
     update(&mut m, Msg::Paste("egress\nfin-fs\n".into()));
     assert!(matches!(&m.overlay, Some(Overlay::Editor(ed)) if ed.purpose == EditorPurpose::Search));
+    // The `/` itself in the burst (tmux send-keys '/' 'fin' Enter; ssh batching).
+    update(&mut m, code(KeyCode::Esc));
+    update(&mut m, code(KeyCode::Esc));
+    let burst: Vec<KeyEvent> = "/fin-fs"
+        .chars()
+        .map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+        .chain(std::iter::once(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)))
+        .collect();
+    update(
+        &mut m,
+        Msg::Keys {
+            keys: burst,
+            at: T0 + 30 * 60_000,
+        },
+    );
+    assert!(m.overlay.is_none(), "{:?}", m.flash);
+    assert_eq!(m.incident.as_ref().unwrap().timeline.search.as_deref(), Some("fin-fs"));
 }
 
 #[test]

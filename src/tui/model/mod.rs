@@ -652,6 +652,18 @@ fn unbracketed_paste(m: &mut Model, keys: &[KeyEvent]) -> Vec<Effect> {
     if matches!(m.overlay, Some(Overlay::Editor(_))) {
         return paste(m, input::burst_text(keys));
     }
+    // `/`, a search term and Enter in one burst (ssh batches keystrokes): the search, as typed
+    // slowly. Searching writes nothing, so a pasted path starting with `/` costs nothing.
+    if m.overlay.is_none() && m.incident.is_some() {
+        let text = input::burst_text(keys);
+        if let (Some(rest), Some(slash)) = (text.strip_prefix('/'), keys.first()) {
+            let mut fx = key(m, *slash);
+            if matches!(&m.overlay, Some(Overlay::Editor(ed)) if ed.purpose == EditorPurpose::Search) {
+                fx.extend(paste(m, rest.to_string()));
+                return fx;
+            }
+        }
+    }
     // A dialog the first keys of this paste opened (keys arriving one by one) closes again.
     if !matches!(m.overlay, Some(Overlay::Help { .. } | Overlay::Problems { .. })) && m.keys.opened_recently() {
         m.overlay = None;
