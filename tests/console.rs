@@ -726,6 +726,23 @@ fn a_search_and_its_enter_in_one_burst_apply_the_search() {
     assert_eq!(m.incident.as_ref().unwrap().timeline.search.as_deref(), Some("fin-fs"));
 }
 
+/// A search whose only hit is far back, then Esc: the cursor stays on the record found, not
+/// on the newest row (break round 2).
+#[test]
+fn clearing_a_search_keeps_the_record_it_found_under_the_cursor() {
+    let mut m = model_on_incident();
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    update(&mut m, key('/'));
+    update(&mut m, Msg::Paste("ESXi\n".into()));
+    assert_eq!(m.incident.as_ref().unwrap().timeline.search.as_deref(), Some("ESXi"));
+    update(&mut m, code(KeyCode::Esc));
+    assert!(m.incident.as_ref().unwrap().timeline.search.is_none());
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    let row = s.lines().find(|l| l.contains('▸')).unwrap_or_default();
+    assert!(row.contains("ESXi"), "{s}");
+}
+
 #[test]
 fn esc_clears_a_search_before_it_leaves_the_incident() {
     let mut m = model_on_incident();

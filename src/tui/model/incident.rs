@@ -110,6 +110,11 @@ pub struct TimelineView {
 }
 
 impl TimelineView {
+    /// Whether a search, an author or a kind hides rows.
+    pub fn filtered(&self) -> bool {
+        self.search.is_some() || self.author.is_some() || self.kind != KindFilter::All
+    }
+
     pub fn shows(&self, e: &Event) -> bool {
         if matches!(e.body, Body::Heads(_) | Body::Signed(_)) || !self.kind.matches(&e.body) {
             return false;

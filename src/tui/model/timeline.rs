@@ -346,8 +346,11 @@ fn land(inc: &mut IncidentModel) {
 /// when scrolled back: on it if the new filter shows it, else on the nearest older row shown.
 /// Following the newest, it keeps following.
 pub(super) fn refilter(inc: &mut IncidentModel, change: impl FnOnce(&mut TimelineView)) {
+    // Scrolled back, the record under the cursor stays. Following the newest row of a filtered
+    // view (a search's one hit far back), it stays too: clearing the search lands on it.
     let on = match inc.timeline.anchor {
         Some(_) => cursor(inc).map(timeline_key),
+        None if inc.timeline.filtered() => cursor(inc).map(timeline_key),
         None => None,
     };
     change(&mut inc.timeline);
@@ -476,6 +479,14 @@ mod tests {
 
         pub fn place(inc: &IncidentModel, o: &Old) -> Option<TimelineKey> {
             if o.back == 0 {
+                return None;
+            }
+            cursor(inc, o).map(timeline_key)
+        }
+
+        /// The place a filter change keeps: as [`place`], and the newest row of a filtered view.
+        pub fn place_for_filter(inc: &IncidentModel, o: &Old) -> Option<TimelineKey> {
+            if o.back == 0 && !inc.timeline.filtered() {
                 return None;
             }
             cursor(inc, o).map(timeline_key)
@@ -809,7 +820,7 @@ mod tests {
                         old::keep(&inc, &mut o, at, &fresh);
                     }
                     Op::Kind | Op::Author | Op::Search | Op::Clock => {
-                        let at = old::place(&inc, &o);
+                        let at = old::place_for_filter(&inc, &o);
                         refilter(&mut inc, |t| match op {
                             Op::Kind => t.kind = t.kind.next(),
                             Op::Author => {
