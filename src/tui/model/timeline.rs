@@ -69,41 +69,9 @@ fn condensed(t: &TimelineView, e: &Event) -> bool {
 
 /// Up to `take` rows older than timeline index `end`, newest first.
 fn older(inc: &IncidentModel, end: usize, take: usize) -> Vec<Span<'_>> {
-    let t = &inc.timeline;
-    let mut out: Vec<Span> = Vec::with_capacity(take.min(4096));
-    if take == 0 {
-        return out;
-    }
-    // A run of clock changes being gathered (newest first), not yet counted.
-    let mut open: Option<Span> = None;
-    for (i, e) in inc.state().timeline_rev_at(end) {
-        if !t.shows(e) {
-            continue;
-        }
-        if condensed(t, e) {
-            match &mut open {
-                Some(r) => {
-                    r.row.events.push(e);
-                    r.lo = i;
-                }
-                None => open = Some(Span::one(i, e)),
-            }
-            continue;
-        }
-        if let Some(r) = open.take() {
-            out.push(r);
-            if out.len() >= take {
-                break;
-            }
-        }
-        out.push(Span::one(i, e));
-        if out.len() >= take {
-            break;
-        }
-    }
-    if let Some(r) = open.take().filter(|_| out.len() < take) {
-        out.push(r);
-    }
+    let walk = inc.state().timeline_rev_at(end);
+    // A run of clock changes is gathered newest first: it grows towards the oldest.
+    let mut out = rows_of(&inc.timeline, walk, take, |r, i| r.lo = i);
     for r in &mut out {
         r.row.events.reverse();
     }
@@ -112,13 +80,26 @@ fn older(inc: &IncidentModel, end: usize, take: usize) -> Vec<Span<'_>> {
 
 /// Up to `take` rows newer than timeline index `start` on (`start` included), oldest first.
 fn newer(inc: &IncidentModel, start: usize, take: usize) -> Vec<Span<'_>> {
-    let t = &inc.timeline;
+    let walk = inc.state().timeline_from(start);
+    rows_of(&inc.timeline, walk, take, |r, i| r.hi = i + 1)
+}
+
+/// Up to `take` rows of the records `walk` gives (timeline index, record), in its order: the
+/// rows `t` shows, a run of condensed clock changes as one row (`grow` moves its far bound to a
+/// record joining it; a run still open when `take` rows are counted is not one of them).
+fn rows_of<'a>(
+    t: &TimelineView,
+    walk: impl Iterator<Item = (usize, &'a Event)>,
+    take: usize,
+    grow: impl Fn(&mut Span<'a>, usize),
+) -> Vec<Span<'a>> {
     let mut out: Vec<Span> = Vec::with_capacity(take.min(4096));
     if take == 0 {
         return out;
     }
+    // A run of clock changes being gathered, not yet counted.
     let mut open: Option<Span> = None;
-    for (i, e) in inc.state().timeline_from(start) {
+    for (i, e) in walk {
         if !t.shows(e) {
             continue;
         }
@@ -126,7 +107,7 @@ fn newer(inc: &IncidentModel, start: usize, take: usize) -> Vec<Span<'_>> {
             match &mut open {
                 Some(r) => {
                     r.row.events.push(e);
-                    r.hi = i + 1;
+                    grow(r, i);
                 }
                 None => open = Some(Span::one(i, e)),
             }
