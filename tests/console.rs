@@ -2648,8 +2648,8 @@ fn timeline_rows(s: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn the_timeline_cursor_moves_within_a_full_window() {
+/// The story's incident with 30 more notes by jon, the timeline focused.
+fn thirty_notes_on_the_timeline() -> Model {
     let mut m = model_on_incident();
     let notes: Vec<Event> = (0..30)
         .map(|i| {
@@ -2666,6 +2666,12 @@ fn the_timeline_cursor_moves_within_a_full_window() {
         .collect();
     incoming(&mut m, notes);
     m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    m
+}
+
+#[test]
+fn the_timeline_cursor_moves_within_a_full_window() {
+    let mut m = thirty_notes_on_the_timeline();
     update(&mut m, code(KeyCode::End));
     update(&mut m, key('k'));
     let s = screen(&render(&m, 80, 24, Theme::mono()));
@@ -2720,22 +2726,7 @@ fn the_timeline_cursor_moves_within_a_full_window() {
 /// count of rows from the newest (the window is now anchored on the cursor's record).
 #[test]
 fn the_top_of_the_timeline_shows_the_oldest_rows() {
-    let mut m = model_on_incident();
-    let notes: Vec<Event> = (0..30)
-        .map(|i| {
-            ev(
-                100 + i,
-                "jon@ops-bastion",
-                8,
-                Note {
-                    text: format!("note number {i}"),
-                    tags: Default::default(),
-                },
-            )
-        })
-        .collect();
-    incoming(&mut m, notes);
-    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    let mut m = thirty_notes_on_the_timeline();
     update(&mut m, code(KeyCode::Home));
     let s = screen(&render(&m, 80, 24, Theme::mono()));
     let rows = timeline_rows(&s);
