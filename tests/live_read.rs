@@ -4,6 +4,8 @@
 //! files replaced. The incremental reader reads only bytes past its offset; an edit before it
 //! must still reach the screen.
 
+mod common;
+
 use std::fs;
 use std::io::{Seek, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
@@ -312,35 +314,6 @@ fn a_line_overwritten_in_place_is_flagged_and_unflagged_on_an_open_reader() {
     assert!(live.refresh(NOW).is_empty());
 }
 
-/// Append `body` to `path` as seq `seq` by `by`, chained on the file's last line (a forger with
-/// write access to the folder).
-fn forge(path: &Path, incident: &str, by: &str, seq: u64, at: i64, text: &str) {
-    use warroom::domain::event::{self, Event};
-    let text_now = fs::read_to_string(path).expect("log");
-    let prev = text_now
-        .lines()
-        .last()
-        .map(|l| event::line_hash(l.as_bytes()))
-        .unwrap_or_else(|| event::genesis_hash(incident, by));
-    let e = Event {
-        id: format!("00000000000000000000{seq:06}").into(),
-        at,
-        wall: at,
-        occurred: None,
-        by: by.into(),
-        log: by.into(),
-        seq,
-        prev: prev.into(),
-        body: Note {
-            text: text.into(),
-            tags: Default::default(),
-        }
-        .into(),
-    };
-    let mut f = fs::OpenOptions::new().append(true).open(path).expect("append");
-    writeln!(f, "{}", event::encode(&e).expect("encodes")).expect("write");
-}
-
 /// A reader left open that has read a record keeps it when a copy of it with other text and a
 /// record chained onto that copy are appended (the pattern of a writer restoring an edited
 /// record, which a reader that read the record knows it is not); and once it has closed, a
@@ -359,14 +332,21 @@ fn an_open_reader_keeps_a_record_it_read_when_a_copy_and_a_record_after_it_are_a
         warroom::domain::event::Body::Note(n) => n.text.clone(),
         _ => panic!("a note"),
     };
-    forge(&log, &w.id, &last.by, last.seq, last.at, "FORGED: all clear");
-    forge(
+    let note = |text: &str| -> warroom::domain::event::Body {
+        Note {
+            text: text.into(),
+            tags: Default::default(),
+        }
+        .into()
+    };
+    common::forge(&log, &w.id, &last.by, last.seq, last.at, note("FORGED: all clear"));
+    common::forge(
         &log,
         &w.id,
         &last.by,
         last.seq + 1,
         last.at + 5,
-        "FORGED NEXT: close it",
+        note("FORGED NEXT: close it"),
     );
     live.refresh(NOW);
     let text_of = |inc: &Incident, seq: u64| {

@@ -8,31 +8,7 @@ use std::io::Write as _;
 use std::os::unix::fs::symlink;
 
 use common::*;
-use warroom::domain::event::{self, Body, Event, Note, RoleAssigned};
-
-/// Append one hand-made record (by `by`, in the log file `log`) chained on the file's last line.
-fn forge(log: &std::path::Path, incident: &str, by: &str, seq: u64, at: i64, body: Body) -> String {
-    let existing = if log.exists() { lines_of(log) } else { Vec::new() };
-    let prev = match existing.last() {
-        Some(l) => event::line_hash(l.as_bytes()),
-        None => event::genesis_hash(incident, by),
-    };
-    let e = Event {
-        id: format!("01JFORGED{seq:017}").into(),
-        at,
-        wall: at,
-        occurred: None,
-        by: by.into(),
-        log: by.into(),
-        seq,
-        prev: prev.into(),
-        body,
-    };
-    let line = event::encode(&e).expect("encodes");
-    let mut f = fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    writeln!(f, "{line}").unwrap();
-    line
-}
+use warroom::domain::event::{self, Body, Note, RoleAssigned};
 
 fn problems(show: &serde_json::Value) -> String {
     show["problems"].to_string()
