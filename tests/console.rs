@@ -2650,12 +2650,17 @@ fn timeline_rows(s: &str) -> Vec<String> {
 
 /// The story's incident with 30 more notes by jon, the timeline focused.
 fn thirty_notes_on_the_timeline() -> Model {
+    thirty_notes_by(|_| "jon@ops-bastion")
+}
+
+/// The story's incident with 30 more notes (note `i` by `by(i)`), the timeline focused.
+fn thirty_notes_by(by: impl Fn(u64) -> &'static str) -> Model {
     let mut m = model_on_incident();
     let notes: Vec<Event> = (0..30)
         .map(|i| {
             ev(
                 100 + i,
-                "jon@ops-bastion",
+                by(i),
                 8,
                 Note {
                     text: format!("note number {i}"),
@@ -3681,22 +3686,7 @@ fn leaving_the_incident_the_console_started_on_puts_its_row_on_the_board() {
 /// record (it used to jump to the newest row and follow).
 #[test]
 fn scrolled_back_a_filter_change_keeps_the_record_under_the_cursor() {
-    let mut m = model_on_incident();
-    let notes: Vec<Event> = (0..30)
-        .map(|i| {
-            ev(
-                100 + i,
-                if i % 2 == 0 { "jon@ops-bastion" } else { "ann@desk" },
-                8,
-                Note {
-                    text: format!("note number {i}"),
-                    tags: Default::default(),
-                },
-            )
-        })
-        .collect();
-    incoming(&mut m, notes);
-    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    let mut m = thirty_notes_by(|i| if i % 2 == 0 { "jon@ops-bastion" } else { "ann@desk" });
     update(&mut m, code(KeyCode::End));
     for _ in 0..6 {
         update(&mut m, key('k'));

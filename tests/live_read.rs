@@ -332,21 +332,21 @@ fn an_open_reader_keeps_a_record_it_read_when_a_copy_and_a_record_after_it_are_a
         warroom::domain::event::Body::Note(n) => n.text.clone(),
         _ => panic!("a note"),
     };
-    let note = |text: &str| -> warroom::domain::event::Body {
-        Note {
-            text: text.into(),
-            tags: Default::default(),
-        }
-        .into()
-    };
-    common::forge(&log, &w.id, &last.by, last.seq, last.at, note("FORGED: all clear"));
+    common::forge(
+        &log,
+        &w.id,
+        &last.by,
+        last.seq,
+        last.at,
+        common::note_body("FORGED: all clear"),
+    );
     common::forge(
         &log,
         &w.id,
         &last.by,
         last.seq + 1,
         last.at + 5,
-        note("FORGED NEXT: close it"),
+        common::note_body("FORGED NEXT: close it"),
     );
     live.refresh(NOW);
     let text_of = |inc: &Incident, seq: u64| {

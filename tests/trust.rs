@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::os::unix::fs::symlink;
 
 use common::*;
-use warroom::domain::event::{self, Body, Note, RoleAssigned};
+use warroom::domain::event::{self, Note, RoleAssigned};
 
 fn problems(show: &serde_json::Value) -> String {
     show["problems"].to_string()
@@ -1042,21 +1042,14 @@ fn a_copy_of_the_last_record_with_a_record_chained_onto_it_replaces_nothing_a_ho
     w.show(&ana, &id); // ana's host has read the real last record
     let log = w.log_of(&carol, &id);
     let last = event::parse(lines_of(&log).last().unwrap()).unwrap();
-    let note = |text: &str| -> Body {
-        Note {
-            text: text.into(),
-            tags: Default::default(),
-        }
-        .into()
-    };
-    forge(&log, &id, "carol@h3", last.seq, last.at, note("LAST FORGED!"));
+    forge(&log, &id, "carol@h3", last.seq, last.at, note_body("LAST FORGED!"));
     forge(
         &log,
         &id,
         "carol@h3",
         last.seq + 1,
         last.at + 1,
-        note("chained onto the copy"),
+        note_body("chained onto the copy"),
     );
     let tail = w.run(&ana, &["tail", &id]).ok();
     let row = |needle: &str| tail.stdout.lines().find(|l| l.contains(needle)).map(str::to_string);
@@ -1104,15 +1097,15 @@ fn the_writers_own_record_wins_over_one_chained_onto_an_unused_copy() {
     let recs: Vec<_> = lines_of(&log).iter().map(|l| event::parse(l).unwrap()).collect();
     let two = recs.iter().find(|e| e.seq == 2).expect("seq 2");
     let last = recs.last().expect("a last record");
-    let note = |text: &str| -> Body {
-        Note {
-            text: text.into(),
-            tags: Default::default(),
-        }
-        .into()
-    };
-    forge(&log, &id, "bob@h2", 2, two.at, note("two FORGED!"));
-    forge(&log, &id, "bob@h2", last.seq + 1, last.at + 1, note("forged fourth"));
+    forge(&log, &id, "bob@h2", 2, two.at, note_body("two FORGED!"));
+    forge(
+        &log,
+        &id,
+        "bob@h2",
+        last.seq + 1,
+        last.at + 1,
+        note_body("forged fourth"),
+    );
     let tail = w.run(&ana, &["tail", &id]).ok();
     let fourth = tail
         .stdout

@@ -364,3 +364,12 @@ pub fn forge(
     std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()).unwrap();
     line
 }
+
+/// A note's body with `text` (for hand-made records).
+pub fn note_body(text: &str) -> warroom::domain::event::Body {
+    warroom::domain::event::Note {
+        text: text.into(),
+        tags: Default::default(),
+    }
+    .into()
+}
