@@ -658,7 +658,9 @@ impl Source {
             // fresh source reads from the start and reports every problem again). Records a
             // sink took already are dropped with the view the reset replaces.
             self.save_seen();
+            let changed = self.reader.changed_in_place();
             *self = Source::new(&self.store, &self.id);
+            self.reader.carry_changed_in_place(changed);
             self.carried.extend(batch.reread);
             return Update {
                 reset: true,

@@ -7,7 +7,7 @@
 //! so an edited, dropped, reordered or cut-off record is a problem in every output (console,
 //! `show`, `tail`, `export`), naming log and line, and the record is marked where it is shown.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -63,7 +63,7 @@ struct Cursor {
     vouched: BTreeMap<u64, String>,
     /// Seqs handed on by records out of their chain (after a gap): a record with the same seq
     /// that does follow the chain is its version, and replaces the other. Bounded.
-    loose: std::collections::BTreeSet<u64>,
+    loose: BTreeSet<u64>,
     /// The newest record of this log read while nothing was found wrong in it (seq, hash): what
     /// this host remembers of the log once something is (see [`IncidentReader::heads`]).
     clean_head: Option<(u64, String)>,
@@ -167,9 +167,25 @@ pub struct IncidentReader {
     trust_key: [u8; 32],
     /// Records taken from the log cache so far.
     cached_records: u64,
+    /// Logs found changed in place (or cut back) after they were read, in this run (kept
+    /// across the read from the start that follows, see [`IncidentReader::changed_in_place`]):
+    /// what was read of them since is what the edit left, not what this host read first, so a
+    /// copy restored by their writer is not refused for it.
+    changed_in_place: BTreeSet<String>,
 }
 
 impl IncidentReader {
+    /// The logs found changed in place after they were read, in this run: carried by the
+    /// caller into the reader that reads everything again (see `Batch::reread`).
+    pub fn changed_in_place(&self) -> BTreeSet<String> {
+        self.changed_in_place.clone()
+    }
+
+    /// Carry [`IncidentReader::changed_in_place`] over from the reader this one replaces.
+    pub fn carry_changed_in_place(&mut self, logs: BTreeSet<String>) {
+        self.changed_in_place.extend(logs);
+    }
+
     /// Unreadable last lines still inside their settling time (a write may be landing): shown,
     /// not yet skipped.
     /// And the logs that end short of what this host read of them before, while they do (a log
@@ -213,6 +229,7 @@ impl IncidentReader {
             log_cache: None,
             trust_key: [0; 32],
             cached_records: 0,
+            changed_in_place: BTreeSet::new(),
         }
     }
 
@@ -491,6 +508,7 @@ impl IncidentReader {
                         "log file changed in place after it was read (bytes already read differ); everything is read again from the start"
                     };
                     batch.reread = Some(Problem::new(rel, None, what));
+                    self.changed_in_place.insert(name.to_string());
                     return;
                 }
                 Err(e) => {
@@ -532,8 +550,13 @@ impl IncidentReader {
             }
         }
         // Only what was read while the log looked whole counts as read (an edit this reader
-        // read, and found, is what a writer's restore replaces).
-        cursor.read_to = cursor.last_good.as_ref().filter(|_| !cursor.tainted).map(|g| g.0);
+        // read, and found, is what a writer's restore replaces; so is whatever was read of a
+        // log after it was found changed in place).
+        cursor.read_to = cursor
+            .last_good
+            .as_ref()
+            .filter(|_| !cursor.tainted && !self.changed_in_place.contains(name))
+            .map(|g| g.0);
         if len > cursor.offset && file.seek(SeekFrom::Start(cursor.offset)).is_ok() {
             let names = LogNames {
                 log: cursor.log.clone(),
