@@ -398,3 +398,70 @@ fn an_open_reader_keeps_a_record_it_read_when_a_copy_and_a_record_after_it_are_a
         "this host remembers what it read"
     );
 }
+
+/// A copy of a writer's last record with other text and a record chained onto it are planted;
+/// the writer then writes again (disowning the planted record). Its own host — which remembers
+/// its newest record only, now past the copy — keeps the version it wrote, from its local copy
+/// of what it acknowledged; a host that read the log before keeps it too; and on both the
+/// writer's records after the planted pair are not marked as a gap (break round 2, stop 20).
+#[test]
+fn a_planted_copy_is_not_used_on_the_writers_host_and_the_writers_next_records_are_not_a_gap() {
+    use warroom::domain::event::Body;
+    let mut w = World::new();
+    w.note(1, 3);
+    Incident::open(&w.store, &w.id, NOW).save_seen();
+    let log = w.log(1);
+    let last = warroom::domain::event::parse(fs::read_to_string(&log).expect("log").lines().last().expect("a line"))
+        .expect("parses");
+    common::forge(
+        &log,
+        &w.id,
+        &last.by,
+        last.seq,
+        last.at,
+        common::note_body("FORGED: all clear"),
+    );
+    common::forge(
+        &log,
+        &w.id,
+        &last.by,
+        last.seq + 1,
+        last.at + 5,
+        common::note_body("FORGED NEXT: close it"),
+    );
+    w.note(1, 1);
+    let text = |e: &warroom::domain::event::Event| match &e.body {
+        Body::Note(n) => n.text.clone(),
+        b => b.kind().to_string(),
+    };
+    for (host, store) in [("the writer's", &w.stores[1]), ("a reader's", &w.store)] {
+        let inc = Incident::open(store, &w.id, NOW);
+        let bobs: Vec<_> = inc.state.timeline().filter(|e| e.by == last.by).collect();
+        let third = bobs.iter().find(|e| e.seq == last.seq).expect("seq 3");
+        assert!(
+            !text(third).contains("FORGED"),
+            "{host} host keeps what was written: {}",
+            text(third)
+        );
+        let after: Vec<_> = bobs.iter().filter(|e| e.seq > last.seq + 1).collect();
+        assert_eq!(after.len(), 2, "{host} host: the Disowned and the note");
+        for e in after {
+            assert_eq!(
+                inc.state.flag(e),
+                None,
+                "{host} host: seq {} {} is not marked",
+                e.seq,
+                text(e)
+            );
+        }
+    }
+    // A host that never read the log cannot tell (only signatures can): the copy is shown,
+    // marked, and the planted record after it is refused by its writer.
+    let never = Incident::open(&w.stores[0], &w.id, NOW);
+    let third = never
+        .state
+        .timeline()
+        .find(|e| e.by == last.by && e.seq == last.seq)
+        .expect("seq 3");
+    assert!(never.state.flag(third).is_some());
+}

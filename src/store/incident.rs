@@ -449,6 +449,7 @@ impl Source {
         let dir = store.incident_dir(id);
         let mut reader = IncidentReader::new(dir.clone());
         reader.remember(memory.heads.clone());
+        reader.set_state_dir(store.state_dir.clone());
         reader.set_trust(
             store.allowed_signers_path(),
             store.allowed_signers_follows(),

@@ -74,6 +74,10 @@ struct Cursor {
     /// The line just consumed was a copy of a seq read before: (its hash, seq, line). Only the
     /// next seq may chain onto it (see `repeats`); any other record doing so is out of its chain.
     after_copy: Option<(String, u64, u64)>,
+    /// What this host wrote to this log itself, seq → line hash (see [`super::writer::own_versions`]),
+    /// loaded when a copy of a record first needs it: on the writer's own host the version used is
+    /// always the one it wrote.
+    own_versions: Option<std::collections::HashMap<u64, String>>,
     /// Bytes consumed.
     offset: u64,
     /// The hashes of the bytes consumed (`offset` of them): a log changed in place after it
@@ -172,6 +176,8 @@ pub struct IncidentReader {
     /// what was read of them since is what the edit left, not what this host read first, so a
     /// copy restored by their writer is not refused for it.
     changed_in_place: BTreeSet<String>,
+    /// This host's state directory, where its writer keeps what it wrote (see `own_versions`).
+    state_dir: Option<PathBuf>,
 }
 
 impl IncidentReader {
@@ -230,6 +236,7 @@ impl IncidentReader {
             trust_key: [0; 32],
             cached_records: 0,
             changed_in_place: BTreeSet::new(),
+            state_dir: None,
         }
     }
 
@@ -252,6 +259,12 @@ impl IncidentReader {
     /// after a long read (see [`super::logcache`]).
     pub fn set_log_cache(&mut self, cache: Option<super::logcache::LogCache>) {
         self.log_cache = cache;
+    }
+
+    /// Where this host's writer keeps what it wrote (`<state>/acked/`): a copy of a record in a
+    /// log this host wrote is used only if this host wrote it.
+    pub fn set_state_dir(&mut self, state_dir: PathBuf) {
+        self.state_dir = Some(state_dir);
     }
 
     /// How many records were taken from the log cache instead of read from the logs.
@@ -570,6 +583,7 @@ impl IncidentReader {
                 trust: &self.trust.1,
                 cache: self.sig_cache.as_ref(),
                 remembered: self.remembered.get(cursor.log.as_str()),
+                own: self.state_dir.as_deref().map(|d| (path.as_path(), d)),
                 len,
                 at_eof: false,
                 now,
@@ -750,6 +764,8 @@ struct Ctx<'a> {
     trust: &'a AllowedSigners,
     cache: Option<&'a super::sigcache::SigCache>,
     remembered: Option<&'a SeenHead>,
+    /// The log's file and this host's state directory (see `Cursor::own_versions`).
+    own: Option<(&'a Path, &'a Path)>,
     len: u64,
     at_eof: bool,
     now: Millis,
@@ -808,7 +824,6 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                     // Hand it on as a record (else: as the version to use instead of the one
                     // held, or not at all).
                     let mut record = true;
-                    let log = || cursor.log.to_string();
                     if follows {
                         cursor.last_good = Some((e.seq, hash.clone()));
                         // The record before this one, in the version it chains onto.
@@ -816,7 +831,7 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                             if let Some((h, v)) = cursor.repeats.remove(&prev_seq) {
                                 if h == e.prev {
                                     batch.marks.push((
-                                        log(),
+                                        cursor.log.to_string(),
                                         prev_seq,
                                         format!("two versions of seq {prev_seq}: the chain vouches for the later one (line {line_no} chains onto it); the first was edited"),
                                     ));
@@ -827,7 +842,7 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         if cursor.loose.remove(&e.seq) {
                             // A record out of the chain claimed this seq first: the chain's wins.
                             batch.marks.push((
-                                log(),
+                                cursor.log.to_string(),
                                 e.seq,
                                 format!("two records claim seq {}: the one at line {line_no} follows its log's chain and is used", e.seq),
                             ));
@@ -838,10 +853,12 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         // A copy of a seq already handed on, out of place: used at once when the
                         // record after the edited version vouches for exactly these bytes; used
                         // if the next record chains onto it (see `repeats`); else not used.
-                        if cursor.vouched.get(&e.seq).is_some_and(|h| *h == hash) {
+                        if cursor.vouched.get(&e.seq).is_some_and(|h| *h == hash)
+                            && !wrote_other_version(cursor, ctx, e.seq, &hash)
+                        {
                             cursor.vouched.remove(&e.seq);
                             batch.marks.push((
-                                log(),
+                                cursor.log.to_string(),
                                 e.seq,
                                 format!("two versions of seq {}: the one at line {line_no} is the one its log's chain vouches for; the first was edited", e.seq),
                             ));
@@ -850,7 +867,7 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                             let other = crate::domain::sanitize::sanitize(&crate::domain::describe::describe(&e));
                             let other: String = other.chars().take(200).collect();
                             batch.marks.push((
-                                log(),
+                                cursor.log.to_string(),
                                 e.seq,
                                 format!("seq {} appears again at line {line_no}, out of its chain; that copy reads: {other}", e.seq),
                             ));
@@ -1083,6 +1100,16 @@ fn preparse(buf: &[u8], ctx: &Ctx) -> Vec<Prepared> {
     })
 }
 
+/// Whether this host wrote a version of `seq` of this log other than the line hashed `hash`
+/// (its writer's local copy of what it acknowledged says so): then that line is not its own.
+fn wrote_other_version(cursor: &mut Cursor, ctx: &Ctx, seq: u64, hash: &str) -> bool {
+    let Some((log, state_dir)) = ctx.own else { return false };
+    let own = cursor
+        .own_versions
+        .get_or_insert_with(|| super::writer::own_versions(state_dir, log));
+    own.get(&seq).is_some_and(|h| h != hash)
+}
+
 /// Check one record's place in its log's hash chain (what `verify` does, one line at a time):
 /// its seq follows the last record's, its `prev` is the hash of the line before it (or of the
 /// last record, when a stranger's line was put between them), and a record this host saw on an
@@ -1124,7 +1151,8 @@ fn check_chain(
         let restores = e.seq == seq + 1
             && e.seq == expected
             && !ctx.remembered.is_some_and(|r| r.seq == *seq && r.hash != *h)
-            && cursor.read_to.is_none_or(|n| *seq > n);
+            && cursor.read_to.is_none_or(|n| *seq > n)
+            && !wrote_other_version(cursor, ctx, *seq, h);
         if !restores {
             mark(
                 e.seq,
@@ -1137,7 +1165,25 @@ fn check_chain(
             return (false, false);
         }
     }
-    if e.seq > expected {
+    let genesis;
+    let due = match &cursor.prev_line {
+        Some(p) => p.as_str(),
+        None => {
+            genesis = event::genesis_hash(ctx.incident, &cursor.writer);
+            genesis.as_str()
+        }
+    };
+    let after_record = cursor.last_good.as_ref().is_some_and(|r| r.1 == e.prev);
+    // Seqs skipped over are not missing when records with them are right here, out of their
+    // chain (a copy planted with a record after it: the writer numbers on past those, and the
+    // records after them are not a gap for a host that refused them).
+    let skipped_here = e.seq > expected
+        && e.seq - expected <= cursor.loose.len() as u64
+        && (expected..e.seq).all(|s| cursor.loose.contains(&s))
+        && (e.prev == due || after_record);
+    if skipped_here {
+        cursor.loose.retain(|s| *s > e.seq);
+    } else if e.seq > expected {
         mark(
             e.seq,
             line_no,
@@ -1161,15 +1207,6 @@ fn check_chain(
         );
         return (false, false);
     }
-    let genesis;
-    let due = match &cursor.prev_line {
-        Some(p) => p.as_str(),
-        None => {
-            genesis = event::genesis_hash(ctx.incident, &cursor.writer);
-            genesis.as_str()
-        }
-    };
-    let after_record = cursor.last_good.as_ref().is_some_and(|r| r.1 == e.prev);
     if e.prev != due && !after_record {
         match &cursor.last_record {
             // The record before was edited; this one is in its place, and says what its bytes

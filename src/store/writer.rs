@@ -705,8 +705,11 @@ impl Drop for RemoveIfEmpty<'_> {
 }
 
 fn acked_path(store: &Store, log: &Path) -> PathBuf {
-    store
-        .state_dir
+    acked_path_in(&store.state_dir, log)
+}
+
+fn acked_path_in(state_dir: &Path, log: &Path) -> PathBuf {
+    state_dir
         .join("acked")
         .join(format!("{}{LOG_EXT}", LogWriter::key_of(log)))
 }
@@ -723,6 +726,17 @@ fn append_local(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = fs::OpenOptions::new().create(true).append(true).open(path)?;
     f.write_all(bytes)?;
     f.sync_data()
+}
+
+/// The hash of every line this host wrote to the log at `log`, by seq, from its local copy
+/// (`<state>/acked/`); empty if it never wrote there. Read only when a copy of a record shows
+/// up in that log (rare): the writer's own host never takes a copy it did not write for its own.
+pub fn own_versions(state_dir: &Path, log: &Path) -> std::collections::HashMap<u64, String> {
+    all_lines(&acked_path_in(state_dir, log))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(e, line)| (e.seq, event::line_hash(&line)))
+        .collect()
 }
 
 /// What this host last wrote to `log` (seq and line hash), if it ever wrote there.
