@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use warroom::cli::read::state_json;
-use warroom::domain::event::{Mode, Note};
+use warroom::domain::event::{self, Event, Mode, Note};
 use warroom::domain::identity::WriterId;
 use warroom::report::timeline_json;
 use warroom::store::incident::{declare, DeclareRequest, Incident};
@@ -96,6 +96,34 @@ impl World {
             .map(|e| e.path())
             .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&who)))
             .unwrap_or_else(|| dir.join(format!("{who}none.ronl")))
+    }
+
+    /// The last record of writer `w`'s log.
+    fn last_record(&self, w: usize) -> Event {
+        let log = fs::read_to_string(self.log(w)).expect("log");
+        event::parse(log.lines().last().expect("a line")).expect("parses")
+    }
+
+    /// Append to writer `w`'s log a copy of `last` with other text and a record chained onto
+    /// that copy, as anyone who can write the folder can.
+    fn plant_copy_and_next(&self, w: usize, last: &Event) {
+        let log = self.log(w);
+        common::forge(
+            &log,
+            &self.id,
+            &last.by,
+            last.seq,
+            last.at,
+            common::note_body("FORGED: all clear"),
+        );
+        common::forge(
+            &log,
+            &self.id,
+            &last.by,
+            last.seq + 1,
+            last.at + 5,
+            common::note_body("FORGED NEXT: close it"),
+        );
     }
 
     fn note(&mut self, w: usize, n: usize) {
@@ -346,29 +374,12 @@ fn an_open_reader_keeps_a_record_it_read_when_a_copy_and_a_record_after_it_are_a
     let mut live = Incident::open(&w.store, &w.id, NOW);
     w.note(1, 1);
     live.refresh(NOW);
-    let log = w.log(1);
-    let last = warroom::domain::event::parse(fs::read_to_string(&log).expect("log").lines().last().expect("a line"))
-        .expect("parses");
+    let last = w.last_record(1);
     let genuine = match &last.body {
         warroom::domain::event::Body::Note(n) => n.text.clone(),
         _ => panic!("a note"),
     };
-    common::forge(
-        &log,
-        &w.id,
-        &last.by,
-        last.seq,
-        last.at,
-        common::note_body("FORGED: all clear"),
-    );
-    common::forge(
-        &log,
-        &w.id,
-        &last.by,
-        last.seq + 1,
-        last.at + 5,
-        common::note_body("FORGED NEXT: close it"),
-    );
+    w.plant_copy_and_next(1, &last);
     live.refresh(NOW);
     let text_of = |inc: &Incident, seq: u64| {
         inc.state
@@ -410,25 +421,8 @@ fn a_planted_copy_is_not_used_on_the_writers_host_and_the_writers_next_records_a
     let mut w = World::new();
     w.note(1, 3);
     Incident::open(&w.store, &w.id, NOW).save_seen();
-    let log = w.log(1);
-    let last = warroom::domain::event::parse(fs::read_to_string(&log).expect("log").lines().last().expect("a line"))
-        .expect("parses");
-    common::forge(
-        &log,
-        &w.id,
-        &last.by,
-        last.seq,
-        last.at,
-        common::note_body("FORGED: all clear"),
-    );
-    common::forge(
-        &log,
-        &w.id,
-        &last.by,
-        last.seq + 1,
-        last.at + 5,
-        common::note_body("FORGED NEXT: close it"),
-    );
+    let last = w.last_record(1);
+    w.plant_copy_and_next(1, &last);
     w.note(1, 1);
     let text = |e: &warroom::domain::event::Event| match &e.body {
         Body::Note(n) => n.text.clone(),
