@@ -14,6 +14,7 @@ use proptest::prelude::*;
 use warroom::cli::read::state_json;
 use warroom::domain::event::{self, Event, Mode, Note};
 use warroom::domain::identity::WriterId;
+use warroom::domain::prev_hash::PrevHash;
 use warroom::report::timeline_json;
 use warroom::store::incident::{declare, DeclareRequest, Incident};
 use warroom::store::playbooks::Library;
@@ -458,4 +459,164 @@ fn a_planted_copy_is_not_used_on_the_writers_host_and_the_writers_next_records_a
         .find(|e| e.by == last.by && e.seq == last.seq)
         .expect("seq 3");
     assert!(never.state.flag(third).is_some());
+}
+
+/// A line of writer `w`'s log made by hand: `last` with another seq, text and `prev`.
+fn forged_line(last: &Event, seq: u64, text: &str, prev: PrevHash) -> String {
+    let mut e = last.clone();
+    e.id = format!("01JFORGED{seq:017}").into();
+    e.seq = seq;
+    e.prev = prev;
+    e.body = common::note_body(text);
+    event::encode(&e).expect("encodes")
+}
+
+fn append(log: &Path, lines: &[&str]) {
+    let mut f = fs::OpenOptions::new().append(true).open(log).expect("log");
+    for l in lines {
+        f.write_all(format!("{l}\n").as_bytes()).expect("append");
+    }
+}
+
+fn note_text(inc: &Incident, by: &str, seq: u64) -> Option<(String, bool)> {
+    inc.state.timeline().find(|e| e.by == by && e.seq == seq).map(|e| {
+        let text = match &e.body {
+            warroom::domain::event::Body::Note(n) => n.text.clone(),
+            b => b.kind().to_string(),
+        };
+        (text, inc.state.flag(e).is_some())
+    })
+}
+
+/// Break round 1 (stop 21), H1: a record naming a copy's hash as its `prev`, appended right after
+/// the genuine record, followed by that copy. A host that read the genuine record (and the
+/// writer's own host) keeps it and marks the new record as out of its chain; it is not "the
+/// first was edited".
+#[test]
+fn a_record_vouching_for_a_copy_does_not_replace_a_record_this_host_read() {
+    let mut w = World::new();
+    w.note(1, 3);
+    Incident::open(&w.store, &w.id, NOW).save_seen();
+    let last = w.last_record(1);
+    let copy = forged_line(&last, last.seq, "FORGED stand down", last.prev.clone());
+    let next = forged_line(
+        &last,
+        last.seq + 1,
+        "FORGED next",
+        event::line_hash(copy.as_bytes()).into(),
+    );
+    append(&w.log(1), &[&next, &copy]);
+    for (host, store) in [("a reader's", &w.store), ("the writer's", &w.stores[1])] {
+        let inc = Incident::open(store, &w.id, NOW);
+        let (text, _) = note_text(&inc, &last.by, last.seq).expect("seq 3");
+        assert!(!text.contains("FORGED"), "{host} host keeps the record it read: {text}");
+        let (_, marked) = note_text(&inc, &last.by, last.seq + 1).expect("seq 4");
+        assert!(marked, "{host} host marks the record that does not chain onto it");
+    }
+    w.note(1, 1);
+    let inc = Incident::open(&w.store, &w.id, NOW);
+    let (text, _) = note_text(&inc, &last.by, last.seq).expect("seq 3");
+    assert!(!text.contains("FORGED"), "after the writer writes again: {text}");
+    let newest = w.last_record(1);
+    assert_eq!(
+        note_text(&inc, &last.by, newest.seq).map(|t| t.1),
+        Some(false),
+        "the writer's note is not marked"
+    );
+}
+
+/// Break round 1 (stop 21), H2: an open reader read a record live; a copy of it is appended and
+/// read, then a record chained onto the copy. The open reader keeps what it read, as a fresh
+/// read on its host does.
+#[test]
+fn an_open_reader_keeps_a_record_it_read_when_the_copy_and_the_next_record_come_in_two_reads() {
+    let mut w = World::new();
+    w.note(1, 3);
+    let mut live = Incident::open(&w.store, &w.id, NOW);
+    w.note(1, 1);
+    live.refresh(NOW);
+    let last = w.last_record(1);
+    let log = w.log(1);
+    common::forge(
+        &log,
+        &w.id,
+        &last.by,
+        last.seq,
+        last.at,
+        common::note_body("FORGED five"),
+    );
+    live.refresh(NOW);
+    common::forge(
+        &log,
+        &w.id,
+        &last.by,
+        last.seq + 1,
+        last.at + 5,
+        common::note_body("FORGED next"),
+    );
+    live.refresh(NOW);
+    let (text, _) = note_text(&live, &last.by, last.seq).expect("the record read");
+    assert!(!text.contains("FORGED"), "the open reader keeps it: {text}");
+    assert_eq!(
+        note_text(&live, &last.by, last.seq + 1).map(|t| t.1),
+        Some(true),
+        "the record after the copy is marked"
+    );
+    live.save_seen();
+    let (text, _) = note_text(&Incident::open(&w.store, &w.id, NOW), &last.by, last.seq).expect("read");
+    assert!(!text.contains("FORGED"), "and a fresh read on the host: {text}");
+}
+
+/// Break round 1 (stop 21), H3: the writer's own open reader looked at what its host wrote
+/// (a duplicate appended earlier), then the writer wrote more, and a copy of its newest record
+/// with a record chained onto it is planted: what its host wrote since is looked at again.
+#[test]
+fn the_writers_open_reader_checks_copies_against_what_its_host_wrote_since() {
+    let mut w = World::new();
+    w.note(1, 3);
+    let log = w.log(1);
+    let third = w.last_record(1);
+    let genuine = fs::read_to_string(&log)
+        .expect("log")
+        .lines()
+        .last()
+        .expect("a line")
+        .to_string();
+    append(&log, &[&genuine]);
+    common::forge(
+        &log,
+        &w.id,
+        &third.by,
+        third.seq + 1,
+        third.at + 5,
+        common::note_body("attacker"),
+    );
+    // Its first read looks at what this host wrote (the duplicate is a copy of seq 3).
+    let mut live = Incident::open(&w.stores[1], &w.id, NOW);
+    w.note(1, 1);
+    live.refresh(NOW);
+    let newest = w.last_record(1);
+    common::forge(
+        &log,
+        &w.id,
+        &newest.by,
+        newest.seq,
+        newest.at,
+        common::note_body("FORGED seven"),
+    );
+    common::forge(
+        &log,
+        &w.id,
+        &newest.by,
+        newest.seq + 1,
+        newest.at + 5,
+        common::note_body("FORGED eight"),
+    );
+    live.refresh(NOW);
+    let (text, _) = note_text(&live, &newest.by, newest.seq).expect("the writer's newest");
+    assert!(
+        !text.contains("FORGED"),
+        "the writer's open reader keeps its own record: {text}"
+    );
+    assert_eq!(note_text(&live, &newest.by, newest.seq + 1).map(|t| t.1), Some(true));
 }

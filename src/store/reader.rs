@@ -75,9 +75,10 @@ struct Cursor {
     /// next seq may chain onto it (see `repeats`); any other record doing so is out of its chain.
     after_copy: Option<(String, u64, u64)>,
     /// What this host wrote to this log itself, seq → line hash (see [`super::writer::own_versions`]),
-    /// loaded when a copy of a record first needs it: on the writer's own host the version used is
-    /// always the one it wrote.
-    own_versions: Option<std::collections::HashMap<u64, String>>,
+    /// with the length of the local copy it was read from: loaded when a copy of a record first
+    /// needs it, and again once this host has written more. On the writer's own host the version
+    /// used is always the one it wrote.
+    own_versions: Option<(u64, std::collections::HashMap<u64, String>)>,
     /// Bytes consumed.
     offset: u64,
     /// The hashes of the bytes consumed (`offset` of them): a log changed in place after it
@@ -564,12 +565,13 @@ impl IncidentReader {
         }
         // Only what was read while the log looked whole counts as read (an edit this reader
         // read, and found, is what a writer's restore replaces; so is whatever was read of a
-        // log after it was found changed in place).
-        cursor.read_to = cursor
-            .last_good
-            .as_ref()
-            .filter(|_| !cursor.tainted && !self.changed_in_place.contains(name))
-            .map(|g| g.0);
+        // log after it was found changed in place). Once something is found wrong in a log,
+        // what was read before still counts: a copy planted later does not replace it.
+        let whole = match cursor.tainted {
+            false => cursor.last_good.as_ref(),
+            true => cursor.clean_head.as_ref(),
+        };
+        cursor.read_to = whole.filter(|_| !self.changed_in_place.contains(name)).map(|g| g.0);
         if len > cursor.offset && file.seek(SeekFrom::Start(cursor.offset)).is_ok() {
             let names = LogNames {
                 log: cursor.log.clone(),
@@ -854,6 +856,8 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         // record after the edited version vouches for exactly these bytes; used
                         // if the next record chains onto it (see `repeats`); else not used.
                         if cursor.vouched.get(&e.seq).is_some_and(|h| *h == hash)
+                            && cursor.read_to.is_none_or(|n| e.seq > n)
+                            && !ctx.remembered.is_some_and(|r| r.seq == e.seq && r.hash != hash)
                             && !wrote_other_version(cursor, ctx, e.seq, &hash)
                         {
                             cursor.vouched.remove(&e.seq);
@@ -1103,11 +1107,26 @@ fn preparse(buf: &[u8], ctx: &Ctx) -> Vec<Prepared> {
 /// Whether this host wrote a version of `seq` of this log other than the line hashed `hash`
 /// (its writer's local copy of what it acknowledged says so): then that line is not its own.
 fn wrote_other_version(cursor: &mut Cursor, ctx: &Ctx, seq: u64, hash: &str) -> bool {
-    let Some((log, state_dir)) = ctx.own else { return false };
-    let own = cursor
-        .own_versions
-        .get_or_insert_with(|| super::writer::own_versions(state_dir, log));
-    own.get(&seq).is_some_and(|h| h != hash)
+    own_version(cursor, ctx, seq).is_some_and(|h| h != hash)
+}
+
+/// The hash of the line this host wrote as `seq` of this log, if it wrote one.
+fn own_version(cursor: &mut Cursor, ctx: &Ctx, seq: u64) -> Option<String> {
+    let (log, state_dir) = ctx.own?;
+    let len = super::writer::own_versions_len(state_dir, log);
+    if cursor.own_versions.as_ref().is_none_or(|(read, _)| *read != len) {
+        cursor.own_versions = Some((len, super::writer::own_versions(state_dir, log)));
+    }
+    cursor.own_versions.as_ref().and_then(|(_, own)| own.get(&seq).cloned())
+}
+
+/// Whether this host read the record `seq` of this log as the line hashed `hash` — in an earlier
+/// pass while the log looked whole, as the newest record it remembers from an earlier run, or
+/// as a line it wrote itself — so that version is the one it holds to.
+fn read_as(cursor: &mut Cursor, ctx: &Ctx, seq: u64, hash: &str) -> bool {
+    cursor.read_to.is_some_and(|n| seq <= n)
+        || ctx.remembered.is_some_and(|r| r.seq == seq && r.hash == hash)
+        || own_version(cursor, ctx, seq).is_some_and(|h| h == hash)
 }
 
 /// Check one record's place in its log's hash chain (what `verify` does, one line at a time):
@@ -1208,11 +1227,23 @@ fn check_chain(
         return (false, false);
     }
     if e.prev != due && !after_record {
-        match &cursor.last_record {
+        match cursor.last_record.clone() {
+            // The record before is the one this host read: this one does not chain onto it
+            // (written after it by someone else, naming another version of it).
+            Some((seq, before, line)) if read_as(cursor, ctx, seq, &before) => {
+                mark(
+                    e.seq,
+                    line_no,
+                    format!(
+                        "seq {} does not chain onto seq {seq} at line {line}, which this host read: out of its chain",
+                        e.seq
+                    ),
+                );
+                return (false, false);
+            }
             // The record before was edited; this one is in its place, and says what its bytes
             // were (a copy of them appended later is that record's version).
             Some((seq, _, line)) => {
-                let (seq, line) = (*seq, *line);
                 mark(
                     seq,
                     line,

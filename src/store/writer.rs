@@ -739,6 +739,12 @@ pub fn own_versions(state_dir: &Path, log: &Path) -> std::collections::HashMap<u
         .collect()
 }
 
+/// The length of the local copy [`own_versions`] reads (0: none): it grows with every write
+/// this host acknowledges, and what was read of it is stale once it has.
+pub fn own_versions_len(state_dir: &Path, log: &Path) -> u64 {
+    fs::metadata(acked_path_in(state_dir, log)).map_or(0, |m| m.len())
+}
+
 /// What this host last wrote to `log` (seq and line hash), if it ever wrote there.
 pub fn local_head(store: &Store, log: &Path) -> Option<(u64, String)> {
     let acked = acked_path(store, log);
