@@ -620,3 +620,36 @@ fn the_writers_open_reader_checks_copies_against_what_its_host_wrote_since() {
     );
     assert_eq!(note_text(&live, &newest.by, newest.seq + 1).map(|t| t.1), Some(true));
 }
+
+/// Break round 1 (stop 21), M2: a file whose name holds an escape sequence, and reads as the
+/// genuine log's name once cleaned, is named with that sequence written out — the problem is
+/// not pinned on the genuine log.
+#[test]
+fn a_file_named_like_a_log_with_an_escape_sequence_is_not_taken_for_it() {
+    let mut w = World::new();
+    w.note(1, 1);
+    let log = w.log(1);
+    let stem = log.file_stem().expect("name").to_string_lossy().into_owned();
+    let twin = log.with_file_name(format!("{stem}\u{1b}[0m.ronl"));
+    fs::copy(&log, &twin).expect("copy");
+    let inc = Incident::open(&w.store, &w.id, NOW);
+    let genuine = format!("{}/events/{stem}.ronl", w.id);
+    assert!(
+        inc.problems()
+            .iter()
+            .all(|p| warroom::domain::sanitize::sanitize(&p.source) != genuine),
+        "{:?}",
+        inc.problems()
+    );
+    assert!(
+        inc.problems().iter().any(|p| p.source.ends_with("\\u{1b}[0m.ronl")),
+        "{:?}",
+        inc.problems()
+    );
+    let report = warroom::store::verify::verify(&w.store, &w.id);
+    assert!(
+        report.errors.iter().all(|e| !e.starts_with(&format!("{genuine}:"))),
+        "{:?}",
+        report.errors
+    );
+}

@@ -91,6 +91,21 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
+/// A name from the shared directory (a file name) as shown: every character [`sanitize`] would
+/// remove is written out as `\u{..}` instead, so a name holding an escape sequence or a bidi
+/// control never reads as another, genuine name once cleaned (`a\u{1b}[0m.ronl`, not `a.ronl`).
+pub fn visible(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if is_forbidden(c) || is_line_break(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Split untrusted text into display lines: whole escape sequences are removed first (CSI, OSC,
 /// DCS/SOS/PM/APC, two-byte escapes, and their 8-bit C1 forms — the one filter in
 /// [`super::termtext`], so `ESC ]0;X BEL` leaves nothing rather than `]0;X`), then line breaks
@@ -245,6 +260,14 @@ fn lam_alef(out: &str, c: char) -> Option<char> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn names_show_what_would_be_removed() {
+        assert_eq!(visible("a@h.x\u{1b}[0m.ronl"), "a@h.x\\u{1b}[0m.ronl");
+        assert_eq!(visible("a@h.x\u{202e}lnor.ronl"), "a@h.x\\u{202e}lnor.ronl");
+        assert_eq!(visible("plain@host.abc.ronl"), "plain@host.abc.ronl");
+        assert_eq!(sanitize(&visible("x\u{1b}]0;t\u{7}")), visible("x\u{1b}]0;t\u{7}"));
+    }
 
     #[test]
     fn strips_escape_sequences_and_bidi() {

@@ -392,7 +392,7 @@ impl Store {
             }
             match entry.file_type() {
                 Ok(t) if t.is_symlink() => problems.push(Problem::new(
-                    name,
+                    crate::domain::sanitize::visible(&name),
                     None,
                     "a symlink in the shared directory is not followed",
                 )),
@@ -400,7 +400,11 @@ impl Store {
                     if incident::valid_incident_id(&name) {
                         ids.push(name);
                     } else {
-                        problems.push(Problem::new(name, None, "not an incident folder name; ignored"));
+                        problems.push(Problem::new(
+                            crate::domain::sanitize::visible(&name),
+                            None,
+                            "not an incident folder name; ignored",
+                        ));
                     }
                 }
                 _ => {}

@@ -346,8 +346,10 @@ impl IncidentReader {
             .collect()
     }
 
+    /// A log's path as shown in problems: a name holding characters that are never shown reads
+    /// with them written out, not as the genuine log's name (see [`crate::domain::sanitize::visible`]).
     fn rel(&self, name: &str) -> String {
-        format!("{}/{EVENTS_DIR}/{name}", self.id)
+        format!("{}/{EVENTS_DIR}/{}", self.id, crate::domain::sanitize::visible(name))
     }
 
     /// One reconcile pass over every log: re-list the folder, re-open each file (this forces NFS

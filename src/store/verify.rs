@@ -155,7 +155,7 @@ pub fn verify(store: &Store, id: &str) -> Report {
     // (file, line, hash) of each recording the timeline names
     let mut named_casts: Vec<(String, usize, String)> = Vec::new();
     for name in &names {
-        let rel = format!("{id}/{EVENTS_DIR}/{}", sanitize(name));
+        let rel = format!("{id}/{EVENTS_DIR}/{}", crate::domain::sanitize::visible(name));
         let Some(writer) = writer_of_log(name) else {
             report.errors.push(format!("{rel}: not a warroom log name"));
             continue;
