@@ -424,6 +424,24 @@ fn a_paste_is_text_never_keys() {
     assert!(matches!(&writes(&fx)[0][0].body, Body::Note(n) if n.text == "line one\nq\nline three"));
 }
 
+/// Break round 1 (stop 21), L1: a paste holding escape sequences (a title, colours) is shown in
+/// the editor as it is sent and as every reader shows it — without the sequences, not with
+/// their remains (`]0;PWN`).
+#[test]
+fn a_pasted_escape_sequence_goes_whole_what_the_editor_shows_is_sent() {
+    let mut m = model_on_incident();
+    update(
+        &mut m,
+        Msg::Paste("pasted \u{1b}]0;PWN\u{7} title \u{1b}[31mred\u{1b}[0m\r\nnext".into()),
+    );
+    match &m.overlay {
+        Some(Overlay::Editor(ed)) => assert_eq!(ed.text(), "pasted  title red\nnext"),
+        _ => panic!("editor not open"),
+    }
+    let fx = update(&mut m, code(KeyCode::Enter));
+    assert!(matches!(&writes(&fx)[0][0].body, Body::Note(n) if n.text == "pasted  title red\nnext"));
+}
+
 #[test]
 fn esc_keeps_the_draft_and_n_restores_it() {
     let mut m = model_on_incident();

@@ -836,6 +836,9 @@ fn save_failed_notes(m: &mut Model) -> Vec<Effect> {
 }
 
 fn paste(m: &mut Model, text: String) -> Vec<Effect> {
+    // What is pasted is what is shown and sent: escape sequences (a terminal's title, colours)
+    // go whole, as every reader's screen drops them, not leaving `]0;…` in the editor.
+    let text = crate::domain::sanitize::sanitize_multiline(&text);
     // A paste is text, never keys: a `q` inside a pasted log must not quit.
     // One line and its Enter, into the search field: typed in one burst (ssh batches keys, and
     // three keys within 10 ms read as a paste) or pasted, it is a search, applied.
@@ -851,9 +854,9 @@ fn paste(m: &mut Model, text: String) -> Vec<Effect> {
     match &mut m.overlay {
         Some(Overlay::Editor(ed)) => {
             if ed.single_line() {
-                ed.area.insert_str(text.replace(['\r', '\n'], " "));
+                ed.area.insert_str(text.replace('\n', " "));
             } else {
-                ed.area.insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
+                ed.area.insert_str(&text);
             }
             m.draft_dirty_at = Some(m.now);
             Vec::new()
@@ -865,7 +868,7 @@ fn paste(m: &mut Model, text: String) -> Vec<Effect> {
         None if m.incident.is_some() => {
             let draft = m.incident.as_ref().map(|i| i.draft.clone()).unwrap_or_default();
             let mut ed = Editor::new(EditorPurpose::Note, &draft);
-            ed.area.insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
+            ed.area.insert_str(&text);
             m.overlay = Some(Overlay::Editor(ed));
             m.draft_dirty_at = Some(m.now);
             Vec::new()
