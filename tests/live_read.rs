@@ -458,7 +458,16 @@ fn a_planted_copy_is_not_used_on_the_writers_host_and_the_writers_next_records_a
         .timeline()
         .find(|e| e.by == last.by && e.seq == last.seq)
         .expect("seq 3");
-    assert!(never.state.flag(third).is_some());
+    // Its mark also quotes the version read first, the genuine one (break round 1, M3).
+    let genuine = match &last.body {
+        event::Body::Note(n) => n.text.clone(),
+        _ => panic!("a note"),
+    };
+    let flag = format!("{:?}", never.state.flag(third));
+    assert!(
+        flag.contains(&format!("the version read first reads: {genuine}")),
+        "{flag}"
+    );
 }
 
 /// A line of writer `w`'s log made by hand: `last` with another seq, text and `prev`.

@@ -730,6 +730,11 @@ impl IncidentState {
         }
         if let Some(old) = self.events.remove(&old_key) {
             self.drop_from_timeline(&timeline_key(&old));
+            // The version shown is the other one now: say what the one read first said, so the
+            // mark does not only quote the text on screen.
+            let first = super::sanitize::sanitize(&super::describe::describe(&old));
+            let first: String = first.chars().take(200).collect();
+            self.mark(&id.0, id.1, format!("the version read first reads: {first}"));
         }
         self.declareds.remove(&old_key);
         self.conflicts.insert(id);
