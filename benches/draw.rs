@@ -66,7 +66,7 @@ fn model(events: usize) -> Model {
             id: id.into(),
             update: Update {
                 events: evs,
-                playbooks: vec![(hash, pb)],
+                playbooks: vec![(hash, pb.into())],
                 claim: Some(warroom::domain::state::Claim::Unchecked),
                 ..Update::default()
             },

@@ -132,7 +132,7 @@ fn story_with(change: impl FnOnce(&mut warroom::domain::Playbook)) -> Update {
     ];
     Update {
         events,
-        playbooks: vec![(hash, pb)],
+        playbooks: vec![(hash, pb.into())],
         // The claim (incident.ron) names maya's log as the declarer.
         claim: Some(Claim::Log(m.into())),
         ..Update::default()

@@ -108,6 +108,7 @@ fn private_store(root: &Path, tmp: &Path, require: bool) -> Store {
             require,
             ..crate::store::Trust::default()
         },
+        local_secret: Default::default(),
     }
 }
 

@@ -268,7 +268,8 @@ pub struct IncidentState {
     /// may name it). Nested so a log's name is held once, not once per record; a log's seqs
     /// are dense from 1, so by seq in a vector (see [`SeqMap`]).
     seen: HashMap<Name, SeqMap<Seen>>,
-    playbooks: HashMap<String, Playbook>,
+    /// Shared: `list` and the board fold a thousand incidents naming one playbook, parsed once.
+    playbooks: HashMap<String, std::sync::Arc<Playbook>>,
     /// Same log and seq, different record: only an edit does that.
     conflicts: BTreeSet<(String, u64)>,
     /// Per log, the stretches a valid SSH signature vouches for: last seq → (first seq, principal).
@@ -531,7 +532,8 @@ impl IncidentState {
         events: impl IntoIterator<Item = Event>,
     ) -> Self {
         let mut s = IncidentState::new(id);
-        s.playbooks.extend(playbooks);
+        s.playbooks
+            .extend(playbooks.into_iter().map(|(h, p)| (h, std::sync::Arc::new(p))));
         s.batch_timeline = Some(Vec::new());
         s.events.begin_batch();
         for e in events {
@@ -544,14 +546,14 @@ impl IncidentState {
     }
 
     /// Make a playbook (by its content hash) available to the rules; replays if it is new.
-    pub fn add_playbook(&mut self, hash: String, playbook: Playbook) {
-        if self.playbooks.insert(hash, playbook).is_none() {
+    pub fn add_playbook(&mut self, hash: String, playbook: impl Into<std::sync::Arc<Playbook>>) {
+        if self.playbooks.insert(hash, playbook.into()).is_none() {
             self.replay();
         }
     }
 
     pub fn playbooks(&self) -> impl Iterator<Item = (&String, &Playbook)> {
-        self.playbooks.iter()
+        self.playbooks.iter().map(|(h, p)| (h, &**p))
     }
 
     pub fn has_playbook(&self, hash: &str) -> bool {
@@ -932,7 +934,11 @@ impl IncidentState {
     }
 
     pub fn playbook(&self) -> Option<&Playbook> {
-        self.derived.playbook_hash.as_ref().and_then(|h| self.playbooks.get(h))
+        self.derived
+            .playbook_hash
+            .as_ref()
+            .and_then(|h| self.playbooks.get(h))
+            .map(|p| &**p)
     }
 
     /// Would the fold accept this event on top of the current state? (`at` is its sort key: the

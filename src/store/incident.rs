@@ -242,7 +242,8 @@ pub fn declare_keyed(
 #[derive(Debug, Default)]
 pub struct Update {
     pub events: Vec<Event>,
-    pub playbooks: Vec<(String, Playbook)>,
+    /// Shared with the parse kept per content hash (see `parse_playbook_once`).
+    pub playbooks: Vec<(String, std::sync::Arc<Playbook>)>,
     pub problems: Vec<Problem>,
     /// The unreadable last lines still settling, when that set changed (replaces the last one).
     pub settling: Option<Vec<Problem>>,
@@ -456,7 +457,7 @@ impl Source {
             store.kept_allowed_signers_path(),
         );
         // The local secret keys both caches: read once.
-        let secret = super::sigcache::local_secret(&store.state_dir);
+        let secret = store.local_secret();
         reader.set_sig_cache(secret.map(|k| super::sigcache::SigCache::open_keyed(&store.state_dir, &dir, k)));
         reader.set_log_cache(secret.map(|k| super::logcache::LogCache::open_keyed(&store.state_dir, &dir, k)));
         Source {
@@ -693,7 +694,7 @@ impl Source {
                         None,
                         "missing or not matching its hash here; this host's library copy with the same hash is used",
                     ));
-                    playbooks.push((hash, p));
+                    playbooks.push((hash, p.into()));
                 }
             }
         }
@@ -739,7 +740,7 @@ impl Source {
     }
 
     /// Read the playbook copies not yet loaded (leniently: a newer binary may have added fields).
-    fn read_new_playbooks(&mut self) -> (Vec<(String, Playbook)>, Vec<Problem>) {
+    fn read_new_playbooks(&mut self) -> (Vec<(String, std::sync::Arc<Playbook>)>, Vec<Problem>) {
         let dir = self.dir.join(PLAYBOOKS_DIR);
         let mut found = Vec::new();
         let mut problems = Vec::new();
@@ -828,20 +829,49 @@ pub fn read_playbook_copy(path: &Path, hash: &str) -> Result<String, CopyFault> 
     let text = fsutil::open_read(path)
         .and_then(std::io::read_to_string)
         .map_err(CopyFault::Unreadable)?;
-    if crate::domain::event::line_hash(text.as_bytes()) != hash {
+    if !hashes_to(hash, &text) {
         return Err(CopyFault::Edited);
     }
     Ok(text)
 }
 
+/// Whether `text` hashes to `hash`. Copies are content-addressed, so `list` and the board find
+/// the same bytes in every incident using a playbook: bytes equal to a copy already found to
+/// hash to `hash` (this process) do so too, and are compared rather than hashed again.
+fn hashes_to(hash: &str, text: &str) -> bool {
+    /// Copies kept (a handful of playbooks in practice), and the largest kept: a folder full of
+    /// planted copies cannot hold more than a few MiB here.
+    const KEEP: usize = 64;
+    const KEEP_BYTES: usize = 256 << 10;
+    static KNOWN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<str>>>> =
+        std::sync::OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    let lock = || known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if lock().get(hash).is_some_and(|k| **k == *text) {
+        return true;
+    }
+    if crate::domain::event::line_hash(text.as_bytes()) != hash {
+        return false;
+    }
+    if text.len() <= KEEP_BYTES {
+        let mut map = lock();
+        if map.len() >= KEEP {
+            map.clear();
+        }
+        map.insert(hash.to_string(), text.into());
+    }
+    true
+}
+
+/// A playbook copy's parse: the playbook (shared, not copied, by every incident using it) and
+/// what a newer warroom added that this one does not know.
+type Parsed =
+    Result<(std::sync::Arc<Playbook>, Vec<crate::domain::ron_input::Diagnostic>), crate::domain::ron_input::Diagnostic>;
+
 /// A playbook copy's parse, once per content hash in this process: `list` and the board read
 /// one playbook in every incident that uses it, and the copies are content-addressed (the caller
 /// has checked that `text` hashes to `hash`), so one parse serves them all.
-fn parse_playbook_once(
-    hash: &str,
-    text: &str,
-) -> Result<(Playbook, Vec<crate::domain::ron_input::Diagnostic>), crate::domain::ron_input::Diagnostic> {
-    type Parsed = Result<(Playbook, Vec<crate::domain::ron_input::Diagnostic>), crate::domain::ron_input::Diagnostic>;
+fn parse_playbook_once(hash: &str, text: &str) -> Parsed {
     static PARSED: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Parsed>>> =
         std::sync::OnceLock::new();
     /// Distinct playbooks kept (a handful in practice; a folder full of planted copies cannot
@@ -852,7 +882,7 @@ fn parse_playbook_once(
     if let Some(hit) = lock().get(hash) {
         return hit.clone();
     }
-    let parsed = playbook::parse(text);
+    let parsed = playbook::parse(text).map(|(p, unknown)| (std::sync::Arc::new(p), unknown));
     let mut map = lock();
     if map.len() >= KEEP {
         map.clear();
@@ -1087,5 +1117,61 @@ impl Incident {
         update.reset |= std::mem::take(&mut self.reset_next);
         let fresh = self.view.apply(update);
         fresh.iter().filter_map(|k| self.view.state.event(k).cloned()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy's bytes are compared with a copy already found to hash to its name, not trusted
+    /// for its name: a copy edited in another incident is still refused after a genuine one.
+    #[test]
+    fn a_copy_is_checked_against_its_hash_after_a_genuine_one_with_that_name() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let text = "(id: \"copy-check\")\n";
+        let hash = crate::domain::event::line_hash(text.as_bytes());
+        let genuine = tmp.path().join("a.ron");
+        let edited = tmp.path().join("b.ron");
+        std::fs::write(&genuine, text).expect("write");
+        std::fs::write(&edited, "(id: \"copy-chEck\")\n").expect("write");
+        for _ in 0..2 {
+            assert_eq!(read_playbook_copy(&genuine, &hash).ok().as_deref(), Some(text));
+            assert!(matches!(read_playbook_copy(&edited, &hash), Err(CopyFault::Edited)));
+        }
+        assert!(hashes_to(&hash, text));
+        assert!(!hashes_to(&hash, "(id: \"copy-check\")"));
+        assert!(!hashes_to(&crate::domain::event::line_hash(b"other"), text));
+    }
+
+    /// A store (and its clones: one per incident read) reads this host's cache secret once;
+    /// another store reads the file again.
+    #[test]
+    fn a_store_reads_the_local_secret_once() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let store = Store::open(
+            &crate::store::RootChoice {
+                path: tmp.path().join("root"),
+                source: crate::store::RootSource::Flag,
+            },
+            tmp.path().join("state"),
+            tmp.path().join("run"),
+        )
+        .expect("store");
+        let first = store.local_secret().expect("made");
+        let file = tmp.path().join("state").join("sigcache").join("secret");
+        assert_eq!(std::fs::read(&file).ok().as_deref(), Some(&first[..]));
+        std::fs::write(&file, [7u8; 32]).expect("replace");
+        assert_eq!(store.clone().local_secret(), Some(first), "kept, not read again");
+        let other = Store::open(
+            &crate::store::RootChoice {
+                path: tmp.path().join("root"),
+                source: crate::store::RootSource::Flag,
+            },
+            tmp.path().join("state"),
+            tmp.path().join("run"),
+        )
+        .expect("store");
+        assert_eq!(other.local_secret(), Some([7u8; 32]));
     }
 }

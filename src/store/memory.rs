@@ -44,12 +44,22 @@ pub fn path(store: &Store, id: &str) -> PathBuf {
 /// ones that are): removed or renamed, which no one else may notice.
 pub fn gone(store: &Store, present: &[String]) -> Vec<crate::domain::Problem> {
     let root = store.root.display().to_string();
+    // The memories of the incidents present are where `save` puts them (keyed by their folder's
+    // path): not read. Only the others can name an incident that is gone (a thousand incidents'
+    // memories were read and parsed here, one by one, before any summary).
+    let here: std::collections::HashSet<std::ffi::OsString> = present
+        .iter()
+        .filter_map(|id| path(store, id).file_name().map(|n| n.to_os_string()))
+        .collect();
     let mut out = Vec::new();
     for entry in std::fs::read_dir(store.state_dir.join("seen"))
         .into_iter()
         .flatten()
         .flatten()
     {
+        if here.contains(&entry.file_name()) {
+            continue;
+        }
         let Some(m) = std::fs::read_to_string(entry.path())
             .ok()
             .and_then(|t| ron::from_str::<Memory>(&t).ok())

@@ -143,7 +143,14 @@ pub struct Store {
     pub signer: Option<std::sync::Arc<crate::signer::Signer>>,
     /// Where signatures are checked against, and whether this responder requires them.
     pub trust: Trust,
+    /// This host's secret keying the local caches, once had (see [`Store::local_secret`]).
+    pub local_secret: LocalSecret,
 }
+
+/// The local cache secret, read once per store (and its clones): `list` and the board open the
+/// caches of a thousand incidents, and reading the file for each cost 7 syscalls.
+#[derive(Debug, Clone, Default)]
+pub struct LocalSecret(std::sync::Arc<std::sync::OnceLock<[u8; 32]>>);
 
 /// The signature policy of this responder (see README, "Signed records").
 #[derive(Debug, Clone, Default)]
@@ -161,6 +168,18 @@ pub struct Trust {
 pub const ALLOWED_SIGNERS_FILE: &str = "allowed_signers";
 
 impl Store {
+    /// This host's secret keying the local caches ([`sigcache::local_secret`]), read on first use
+    /// and kept by this store and its clones. Not had (an unwritable state directory) is not
+    /// kept: a later call tries again. A secret file replaced meanwhile only makes the entries
+    /// written with the one kept miss for other processes; both key caches alone.
+    pub fn local_secret(&self) -> Option<[u8; 32]> {
+        if let Some(s) = self.local_secret.0.get() {
+            return Some(*s);
+        }
+        let s = sigcache::local_secret(&self.state_dir)?;
+        Some(*self.local_secret.0.get_or_init(|| s))
+    }
+
     /// The `allowed_signers` file in force: the config's if set, else `<root>/allowed_signers`.
     pub fn allowed_signers_path(&self) -> PathBuf {
         self.trust
@@ -367,6 +386,7 @@ impl Store {
             lock_dir,
             signer: None,
             trust: Trust::default(),
+            local_secret: LocalSecret::default(),
         })
     }
 

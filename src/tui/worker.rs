@@ -82,6 +82,8 @@ pub struct Worker {
     last_problems: Vec<crate::domain::Problem>,
     seen_saved: Instant,
     mode: watch::Mode,
+    /// The watcher has started (`mode` is known): said with each pass from then on.
+    watching: bool,
     /// Why the mode is polling although inotify was wanted.
     why: Option<String>,
     /// How the watcher is made (a failing stand-in in tests).
@@ -238,6 +240,7 @@ impl Worker {
             last_problems: Vec::new(),
             seen_saved: Instant::now(),
             mode: watch::Mode::Inotify,
+            watching: false,
             why: None,
             backend: watch::notify_backend,
             hooks: None,
@@ -298,6 +301,18 @@ impl Worker {
     pub fn run(mut self, rx: Receiver<Cmd>, hint_tx: Sender<Cmd>, poll: Option<Duration>) {
         let root = self.store.root.clone();
         let lost_tx = hint_tx.clone();
+        self.trust_watch = self.trust_stamps();
+        self.inbox.rx = Some(rx);
+        // The first reads come before the watch: a recursive watch sees every file the first
+        // pass opens (inotify reports opens), and its handler thread took a core's share while
+        // a cold board of a thousand incidents was read across both; making the watch (a walk of
+        // every folder) also delayed the first rows. What lands between the reads and the watch
+        // is caught by one more pass right after it (see below).
+        if let Some(id) = self.first_open.take() {
+            self.opened_first = Some(id.clone());
+            self.open_incident(id);
+        }
+        self.reconcile_board();
         let w = Watch::start_with(
             self.backend,
             &root,
@@ -311,14 +326,11 @@ impl Worker {
         );
         self.mode = w.mode;
         self.why = w.why.clone();
-        (self.send)(self.watch_info((self.clock)()));
+        self.watching = true;
         tracing::info!(mode = %w.label(), root = %root.display(), "watching");
-        self.trust_watch = self.trust_stamps();
-        self.inbox.rx = Some(rx);
-        if let Some(id) = self.first_open.take() {
-            self.opened_first = Some(id.clone());
-            self.open_incident(id);
-        }
+        // Anything written since the first reads: the open incident's reader takes new bytes,
+        // the board compares stamps (`lstat`s only; an unchanged incident is not read).
+        self.reconcile_open();
         self.reconcile_board();
         let mut last_board = Instant::now();
         let mut board_due = false;
@@ -504,7 +516,10 @@ impl Worker {
                 self.seen_saved = Instant::now();
             }
         }
-        (self.send)(self.watch_info(now));
+        // The mode is not known before the watcher starts (see `run`).
+        if self.watching {
+            (self.send)(self.watch_info(now));
+        }
     }
 
     /// Re-list the root; re-read incidents that changed since their row was made (resolved and
@@ -709,7 +724,10 @@ fn pass_open(
     if let Some(ahead) = parts.ahead.take() {
         update = ahead.followed_by(update);
     }
-    if parts.streamed || !update.is_empty() || std::mem::take(unanswered) {
+    // Taken whatever answers the open: a read that streamed (or found anything) answered it
+    // too, and a pass after it that finds nothing sends nothing.
+    let first = std::mem::take(unanswered);
+    if parts.streamed || !update.is_empty() || first {
         // A short update (the usual pass) is one message.
         for part in update.split(FOLD_BATCH) {
             (writing.send)(Msg::Incident {
@@ -876,6 +894,86 @@ mod tests {
             m.last().map(String::as_str),
             Some("poll 2s (inotify watches exhausted)")
         );
+    }
+
+    /// What the [`writes_then_watches`] backend writes before it "starts watching".
+    static BEFORE_WATCH: Mutex<Option<Box<dyn Fn() + Send>>> = Mutex::new(None);
+
+    /// A watcher that never reports, made after a write lands (one the first pass cannot see
+    /// if it runs before the watch starts).
+    fn writes_then_watches(_: &std::path::Path, h: watch::Handler) -> notify::Result<Box<dyn std::any::Any + Send>> {
+        if let Some(write) = BEFORE_WATCH.lock().unwrap().take() {
+            write();
+        }
+        Ok(Box::new(h))
+    }
+
+    /// The board's first pass runs before the watcher is made (the watch would report every
+    /// file that pass opens), and a write landing in between shows on the pass that follows
+    /// the watch's start, with no hint and no timer.
+    #[test]
+    fn the_first_board_pass_comes_before_the_watch_and_what_lands_between_shows() {
+        use crate::domain::event::SeverityChanged;
+        let dir = tempfile::tempdir().unwrap();
+        let choice = RootChoice {
+            path: dir.path().join("root"),
+            source: RootSource::Flag,
+        };
+        let store = Store::open(&choice, dir.path().join("state"), dir.path().join("run")).unwrap();
+        let identity = Identity {
+            writer: crate::domain::identity::WriterId::parse("alice@jump").unwrap(),
+            install: "abc123".into(),
+        };
+        let playbook = crate::store::playbooks::Library::built_in()
+            .resolve("ransomware")
+            .unwrap();
+        let clock = crate::cli::context::now_ms;
+        let req = DeclareRequest {
+            playbook: &playbook,
+            title: "watched".into(),
+            severity: 3,
+            mode: Mode::Real,
+            commander: "alice".into(),
+            require_signatures: false,
+            occurred: None,
+        };
+        let id = declare(&store, &identity, req, clock).unwrap().0;
+        let (w_store, w_id, w_identity) = (store.clone(), id.clone(), identity.clone());
+        *BEFORE_WATCH.lock().unwrap() = Some(Box::new(move || {
+            LogWriter::new(&w_store, &w_id, &w_identity)
+                .append(
+                    vec![Draft::new(SeverityChanged {
+                        severity: 1,
+                        reason: None,
+                    })],
+                    clock,
+                )
+                .unwrap();
+        }));
+        let boards = Arc::new(Mutex::new(Vec::new()));
+        let seen = boards.clone();
+        let worker = Worker::new(
+            store,
+            identity,
+            clock,
+            Arc::new(move |m| {
+                if let Msg::Board(r) = m {
+                    seen.lock().unwrap().push(r);
+                }
+            }),
+        )
+        .with_backend(writes_then_watches);
+        let (tx, rx) = std::sync::mpsc::channel();
+        tx.send(Cmd::Shutdown).unwrap();
+        worker.run(rx, tx.clone(), None);
+        let boards = boards.lock().unwrap().clone();
+        let severity = |rows: &Vec<BoardRow>| rows.iter().find(|r| r.id == id).and_then(|r| r.severity);
+        assert_eq!(
+            boards.first().and_then(severity),
+            Some(3),
+            "first pass before the watch"
+        );
+        assert_eq!(boards.last().and_then(severity), Some(1), "the write in between shows");
     }
 
     /// The board reads summaries and only what changed: a teammate's write to one incident
