@@ -633,37 +633,180 @@ fn position(cursor: &Cursor, signed: &[SignedRange]) -> Option<super::logcache::
 
 /// Read `cursor`'s log from its offset (where `file` stands) to its end, consuming complete
 /// lines; the last chunk is read knowing it is the last (`ctx.at_eof`).
+///
+/// A long stretch (a first read of a long log) is read and parsed ahead on another thread
+/// ([`read_ahead`]) while this one checks the chain and hands records on: that check is in
+/// order and was most of a cold open, so parsing beside it rather than before it is what uses
+/// the second core. What is consumed, and how, does not change.
 fn read_text(
     cursor: &mut Cursor,
     file: &mut fs::File,
+    ctx: Ctx,
+    batch: &mut Batch,
+    sink: &mut Option<&mut dyn FnMut(Vec<Event>)>,
+    signed_from: usize,
+) {
+    let from = cursor.offset;
+    let left = ctx.len.saturating_sub(from);
+    if left < PIPELINE_MIN_BYTES || super::threads() < 2 || serial_only() {
+        // Sized to what is there to read: a teammate's note is a few hundred bytes, and zeroing a
+        // whole chunk for it, on every change of every log, was most of a live console's reading.
+        let want = left.clamp(8 << 10, READ_CHUNK as u64) as usize;
+        let mut chunk = vec![0u8; want];
+        let mut next = |buf: &mut Vec<u8>| match file.read(&mut chunk) {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                Some(Ok(None))
+            }
+            Err(e) => Some(Err(e)),
+        };
+        return read_loop(cursor, ctx, batch, sink, signed_from, &mut next);
+    }
+    // The reading thread's own view of the log (`at_eof` is this thread's to set).
+    let ahead_ctx = Ctx { at_eof: false, ..ctx };
+    let rel = ctx.rel;
+    std::thread::scope(|scope| {
+        // Two chunks ahead at most: the parsed records of a chunk are a few MiB.
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        let ahead_ctx = &ahead_ctx;
+        let reading = scope.spawn(move || read_ahead(file, from, ahead_ctx, tx));
+        let mut next = |buf: &mut Vec<u8>| match rx.recv() {
+            Ok(Ok((bytes, lines))) => {
+                buf.extend_from_slice(&bytes);
+                Some(Ok(Some(lines)))
+            }
+            Ok(Err(e)) => Some(Err(e)),
+            Err(_) => None, // the reading thread is done (or died: see below)
+        };
+        read_loop(cursor, ctx, batch, sink, signed_from, &mut next);
+        // A reading thread still sending (it cannot be: the loop ends only when it is done)
+        // gets an error and stops, so the join never waits.
+        drop(rx);
+        if reading.join().is_err() {
+            // It cannot die (parsing returns errors), but if it did, what it read is consumed
+            // and the rest is read on the next pass: said, never taken for the log's end.
+            batch.problems.push(Problem::new(
+                rel,
+                None,
+                "read failed: the reading thread stopped; the rest is read on the next pass",
+            ));
+        }
+    });
+}
+
+/// Tests compare a pipelined read with one on the calling thread alone.
+#[cfg(test)]
+static SERIAL_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn serial_only() -> bool {
+    #[cfg(test)]
+    return SERIAL_ONLY.load(std::sync::atomic::Ordering::Relaxed);
+    #[cfg(not(test))]
+    false
+}
+
+/// Below this many bytes left to read, a log is read on the calling thread alone (a live
+/// read of a few new records: a thread costs more than it saves).
+const PIPELINE_MIN_BYTES: u64 = 2 * READ_CHUNK as u64;
+
+/// One line hashed and parsed ahead by [`read_ahead`]: where it starts in the file and how
+/// long it is (without its newline), so `consume` takes it only for exactly that line.
+struct AheadLine {
+    at: u64,
+    len: usize,
+    pre: Prepared,
+}
+
+/// What [`read_ahead`] hands on per read: the bytes read, and the complete lines that end in
+/// them, hashed and parsed. Errors are the file's read errors (the last thing sent).
+type Ahead = std::io::Result<(Vec<u8>, Vec<AheadLine>)>;
+
+/// Read `file` from `from` (where it stands) to its end, in chunks, and hash and parse every
+/// complete line (see [`preparse`]), sending each chunk with its lines to `tx`. A line longer
+/// than [`MAX_LINE`] is not held nor parsed (`consume` reports it); the lines after it are.
+fn read_ahead(file: &mut fs::File, from: u64, ctx: &Ctx, tx: std::sync::mpsc::SyncSender<Ahead>) {
+    // Bytes after the last newline so far, from file offset `carry_at`; `in_long`: they are
+    // the end of an over-long line whose start was dropped (not a line of their own).
+    let mut carry: Vec<u8> = Vec::new();
+    let mut carry_at = from;
+    let mut in_long = false;
+    loop {
+        let mut chunk = vec![0u8; READ_CHUNK];
+        let n = match file.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        chunk.truncate(n);
+        let mut lines = Vec::new();
+        if let Some(last) = chunk.iter().rposition(|&b| b == b'\n') {
+            carry.extend_from_slice(&chunk[..=last]);
+            let mut start = 0;
+            if in_long {
+                // The end of an over-long line: skipped, as `consume` skips it.
+                start = carry.iter().position(|&b| b == b'\n').map_or(carry.len(), |nl| nl + 1);
+                in_long = false;
+            }
+            let mut at = carry_at + start as u64;
+            for pre in preparse(&carry[start..], ctx) {
+                let len = carry[(at - carry_at) as usize..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .unwrap_or(0);
+                lines.push(AheadLine { at, len, pre });
+                at += len as u64 + 1;
+            }
+            carry.clear();
+            carry.extend_from_slice(&chunk[last + 1..]);
+            carry_at = at;
+        } else {
+            carry.extend_from_slice(&chunk);
+        }
+        if carry.len() > MAX_LINE {
+            // Never a line to parse: its end is skipped when it comes.
+            carry_at += carry.len() as u64;
+            carry.clear();
+            in_long = true;
+        }
+        if tx.send(Ok((chunk, lines))).is_err() {
+            return;
+        }
+    }
+}
+
+/// The reading loop of [`read_text`]: `next` appends the next bytes read to the buffer, with
+/// the lines parsed ahead (`None`: `consume` parses them); `None` at the end of the file.
+#[allow(clippy::type_complexity)]
+fn read_loop(
+    cursor: &mut Cursor,
     mut ctx: Ctx,
     batch: &mut Batch,
     sink: &mut Option<&mut dyn FnMut(Vec<Event>)>,
     signed_from: usize,
+    next: &mut dyn FnMut(&mut Vec<u8>) -> Option<std::io::Result<Option<Vec<AheadLine>>>>,
 ) {
     let rel = ctx.rel;
     let len = ctx.len;
     let mut pos = cursor.offset; // file position of buf[0]
     let mut buf: Vec<u8> = Vec::new();
-    // Sized to what is there to read: a teammate's note is a few hundred bytes, and zeroing a
-    // whole chunk for it, on every change of every log, was most of a live console's reading.
-    let want = len.saturating_sub(pos).clamp(8 << 10, READ_CHUNK as u64) as usize;
-    let mut chunk = vec![0u8; want];
     loop {
-        let n = match file.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) => {
+        let ahead = match next(&mut buf) {
+            None => break,
+            Some(Ok(ahead)) => ahead,
+            Some(Err(e)) => {
                 batch
                     .problems
                     .push(Problem::new(rel, None, format!("read failed: {e}")));
                 break;
             }
         };
-        buf.extend_from_slice(&chunk[..n]);
         ctx.at_eof = pos + buf.len() as u64 >= len;
         let found = (batch.problems.len(), batch.marks.len(), batch.preferred.len());
-        let used = consume(cursor, &ctx, &buf, pos, batch);
+        let used = consume(cursor, &ctx, &buf, pos, ahead, batch);
         cursor.prefix.feed(&buf[..used]);
         if let Some(r) = &mut cursor.recorder {
             r.consumed(used);
@@ -777,7 +920,16 @@ struct Ctx<'a> {
 }
 
 /// Consume complete lines from `buf` (which starts at file offset `pos`). Returns bytes used.
-fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Batch) -> usize {
+/// `ahead`: lines already hashed and parsed (see [`read_ahead`]), each taken only for the line
+/// at exactly its offset and length; `None`: every line is parsed here.
+fn consume(
+    cursor: &mut Cursor,
+    ctx: &Ctx,
+    buf: &[u8],
+    pos: u64,
+    ahead: Option<Vec<AheadLine>>,
+    batch: &mut Batch,
+) -> usize {
     let Ctx {
         rel,
         len,
@@ -789,15 +941,29 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
     let mut used = 0;
     // Hashing and parsing every complete line is the costly part: done up front, across cores;
     // the chain check below stays one line at a time, in order.
-    let mut pre = preparse(buf, ctx).into_iter();
+    let mut pre = match &ahead {
+        None => preparse(buf, ctx),
+        Some(_) => Vec::new(),
+    }
+    .into_iter();
+    let mut ahead = ahead.unwrap_or_default().into_iter().peekable();
     while let Some(nl) = buf[used..].iter().position(|&b| b == b'\n') {
         let line = &buf[used..used + nl];
         let line_start = pos + used as u64;
         let next = used + nl + 1;
         let line_no = cursor.line + 1;
-        let (hash, parsed, verdict, learned) = pre
-            .next()
-            .unwrap_or_else(|| prepare(line, ctx, &mut TagInterner::new()));
+        // Lines parsed ahead that are not this one (the end of an over-long line) are passed.
+        while ahead.next_if(|a| a.at < line_start).is_some() {}
+        let (digest, parsed, verdict, learned) = match ahead.next_if(|a| a.at == line_start && a.len == nl) {
+            Some(a) => a.pre,
+            None => pre
+                .next()
+                .unwrap_or_else(|| prepare(line, ctx, &mut TagInterner::new())),
+        };
+        // The line's hash as text ([`event::line_hash`]), on the stack: the cursor's copies
+        // below reuse their own buffers rather than allocating per line.
+        let hex = digest.to_hex();
+        let hash = hex.as_str();
         batch.learned.extend(learned);
         if cursor.skipping {
             // The end of an over-long line already counted and reported.
@@ -824,12 +990,18 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                 Ok(mut e) => {
                     cursor.tags.share_body(&mut e.body);
                     let after_copy = cursor.after_copy.take();
-                    let (follows, clean) = check_chain(cursor, ctx, &e, &hash, line_no, after_copy.as_ref(), batch);
+                    let (follows, clean) = check_chain(cursor, ctx, &e, hash, line_no, after_copy.as_ref(), batch);
                     // Hand it on as a record (else: as the version to use instead of the one
                     // held, or not at all).
                     let mut record = true;
                     if follows {
-                        cursor.last_good = Some((e.seq, hash.clone()));
+                        match &mut cursor.last_good {
+                            Some((seq, h)) => {
+                                *seq = e.seq;
+                                hash.clone_into(h);
+                            }
+                            None => cursor.last_good = Some((e.seq, hash.to_string())),
+                        }
                         // The record before this one, in the version it chains onto.
                         if let Some(prev_seq) = e.seq.checked_sub(1) {
                             if let Some((h, v)) = cursor.repeats.remove(&prev_seq) {
@@ -860,7 +1032,7 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                         if cursor.vouched.get(&e.seq).is_some_and(|h| *h == hash)
                             && cursor.read_to.is_none_or(|n| e.seq > n)
                             && !ctx.remembered.is_some_and(|r| r.seq == e.seq && r.hash != hash)
-                            && !wrote_other_version(cursor, ctx, e.seq, &hash)
+                            && !wrote_other_version(cursor, ctx, e.seq, hash)
                         {
                             cursor.vouched.remove(&e.seq);
                             batch.marks.push((
@@ -878,9 +1050,9 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                                 format!("seq {} appears again at line {line_no}, out of its chain; that copy reads: {other}", e.seq),
                             ));
                             if cursor.repeats.len() < 10_000 {
-                                cursor.repeats.insert(e.seq, (hash.clone(), e.clone()));
+                                cursor.repeats.insert(e.seq, (hash.to_string(), e.clone()));
                             }
-                            cursor.after_copy = Some((hash.clone(), e.seq, line_no));
+                            cursor.after_copy = Some((hash.to_string(), e.seq, line_no));
                         }
                         record = false;
                     } else if cursor.loose.len() < 10_000 {
@@ -894,7 +1066,13 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
                     if let (Body::Signed(s), Some(verdict)) = (&e.body, verdict) {
                         check_signature(cursor, ctx, &e, s, verdict, line_no, batch);
                     }
-                    cursor.last_record = Some((e.seq, hash.clone(), line_no));
+                    match &mut cursor.last_record {
+                        Some((seq, h, line)) => {
+                            (*seq, *line) = (e.seq, line_no);
+                            hash.clone_into(h);
+                        }
+                        None => cursor.last_record = Some((e.seq, hash.to_string(), line_no)),
+                    }
                     if record {
                         if let Some(r) = &mut cursor.recorder {
                             r.record(&e, line);
@@ -926,7 +1104,10 @@ fn consume(cursor: &mut Cursor, ctx: &Ctx, buf: &[u8], pos: u64, batch: &mut Bat
             },
         }
         cursor.pending_bad = None;
-        cursor.prev_line = Some(hash);
+        match &mut cursor.prev_line {
+            Some(h) => hash.clone_into(h),
+            None => cursor.prev_line = Some(hash.to_string()),
+        }
         cursor.line += 1;
         used = next;
         cursor.offset = pos + used as u64;
@@ -1003,7 +1184,7 @@ fn check_signature(
 /// this host already found valid for exactly these inputs is taken from the cache; one newly
 /// found valid comes back to be cached.
 type Prepared = (
-    String,
+    blake3::Hash,
     Option<Result<Event, String>>,
     Option<SigVerdict>,
     Option<(super::sigcache::Key, crate::domain::signing::Verified)>,
@@ -1056,7 +1237,8 @@ fn prepare(line: &[u8], ctx: &Ctx, tags: &mut TagInterner) -> Prepared {
         },
         _ => None,
     };
-    (event::line_hash(line), parsed, verdict, learned)
+    // `event::line_hash`, kept as bytes until the chain check (no allocation per line here).
+    (blake3::hash(line), parsed, verdict, learned)
 }
 
 /// Below this many lines a pass is parsed on the calling thread (threads cost more than they save).
@@ -1267,4 +1449,84 @@ fn check_chain(
         return (cursor.last_record.is_some(), false);
     }
     (true, good)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A log of `n` notes of about 300 bytes, its chain intact, as the writer writes it.
+    fn chain(incident: &str, by: &str, n: u64) -> Vec<String> {
+        let mut lines: Vec<String> = Vec::new();
+        for seq in 1..=n {
+            let prev = match lines.last() {
+                Some(l) => event::line_hash(l.as_bytes()),
+                None => event::genesis_hash(incident, by),
+            };
+            let e = Event {
+                id: format!("01JTEST{seq:019}").into(),
+                at: 1_700_000_000_000 + seq as i64,
+                wall: 1_700_000_000_000 + seq as i64,
+                occurred: None,
+                by: by.into(),
+                log: by.into(),
+                seq,
+                prev: prev.into(),
+                body: event::Note {
+                    text: format!("note {seq} {}", "x".repeat(220)),
+                    tags: Default::default(),
+                }
+                .into(),
+            };
+            lines.push(event::encode(&e).expect("a valid note"));
+        }
+        lines
+    }
+
+    /// Everything a read found, as text (records, problems, marks, preferred versions).
+    fn read_all(dir: &Path, serial: bool) -> (String, u64) {
+        SERIAL_ONLY.store(serial, std::sync::atomic::Ordering::Relaxed);
+        let mut reader = IncidentReader::new(dir.to_path_buf());
+        let batch = reader.poll(i64::MAX / 2);
+        SERIAL_ONLY.store(false, std::sync::atomic::Ordering::Relaxed);
+        let cursor = reader.cursors.values().next().expect("the log was read");
+        let seen = format!(
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?} {:?} {:?}",
+            batch.events, batch.problems, batch.marks, batch.preferred, cursor.last_good, cursor.prev_line, cursor.line
+        );
+        (seen, cursor.offset)
+    }
+
+    /// A long log (read ahead on another thread) is read exactly as on the calling thread
+    /// alone: over-long lines (one across a chunk's end), a line that does not parse, an edit,
+    /// a repeated record and an unfinished last line included.
+    #[test]
+    fn read_ahead_reads_as_the_calling_thread_does() {
+        let tmp = tempfile::tempdir().expect("a temporary folder");
+        let dir = tmp.path().join("2026-01-01-readahead-abcd");
+        std::fs::create_dir_all(dir.join(EVENTS_DIR)).expect("the events folder");
+        let by = "w0@host";
+        let mut lines = chain("2026-01-01-readahead-abcd", by, 12_000);
+        let long = "y".repeat(MAX_LINE + 5_000);
+        lines.insert(3_000, long.clone());
+        lines.insert(3_400, long.clone() + &long);
+        lines.insert(5_000, "not a record".into());
+        lines[7_000] = lines[7_000].replace("note 6998", "note 6998 edited");
+        let copy = lines[8_000].clone();
+        lines.insert(9_000, copy);
+        let mut text = lines.join("\n");
+        text.push('\n');
+        text.push_str("(unfinished");
+        assert!(text.len() as u64 > 2 * PIPELINE_MIN_BYTES);
+        let mut f = std::fs::File::create(dir.join(EVENTS_DIR).join(format!("{by}.inst{LOG_EXT}"))).expect("the log");
+        f.write_all(text.as_bytes()).expect("written");
+        drop(f);
+        let (serial, serial_at) = read_all(&dir, true);
+        let (ahead, ahead_at) = read_all(&dir, false);
+        assert_eq!(serial_at, ahead_at);
+        assert!(serial.contains("over the"), "the over-long lines are reported");
+        assert!(serial.contains("edited"), "the edit is found");
+        assert!(serial == ahead, "a read ahead differs from a serial read");
+    }
 }
