@@ -662,3 +662,80 @@ fn a_file_named_like_a_log_with_an_escape_sequence_is_not_taken_for_it() {
         report.errors
     );
 }
+
+/// Break round 2 (stop 21), H1 and M1: a copy of the head with any text, then a record whose
+/// `prev` names neither the line before it nor the chain's last record. Every host marks that
+/// record as out of its chain (it used to take the copy for an edited record and the planted
+/// one for its successor, unmarked); a host that read the head does not mark the genuine head
+/// as differing from what it read.
+#[test]
+fn a_record_after_a_copy_that_chains_onto_nothing_is_out_of_its_chain() {
+    let mut w = World::new();
+    w.note(1, 3);
+    Incident::open(&w.store, &w.id, NOW).save_seen();
+    let last = w.last_record(1);
+    let copy = forged_line(&last, last.seq, "copy", last.prev.clone());
+    let planted = forged_line(
+        &last,
+        last.seq + 1,
+        "PLANTED: stand down",
+        event::line_hash(b"random").into(),
+    );
+    append(&w.log(1), &[&copy, &planted]);
+    for (host, store) in [
+        ("a reader's", &w.store),
+        ("the writer's", &w.stores[1]),
+        ("a new", &w.stores[0]),
+    ] {
+        let inc = Incident::open(store, &w.id, NOW);
+        assert_eq!(
+            note_text(&inc, &last.by, last.seq + 1).map(|t| t.1),
+            Some(true),
+            "{host} host marks the planted record"
+        );
+        let head = inc
+            .state
+            .timeline()
+            .find(|e| e.by == last.by && e.seq == last.seq)
+            .expect("head");
+        let flag = format!("{:?}", inc.state.flag(head));
+        assert!(
+            !flag.contains("differs from the record this host read"),
+            "{host} host: {flag}"
+        );
+    }
+}
+
+/// Break round 2 (stop 21), H2: an exact copy of an old line appended to a log (harmless on its
+/// own) used to make the reading host forget the log altogether: cut back later, nothing was
+/// said. What it read up to the copy and after is remembered as read while the log looked whole.
+#[test]
+fn a_duplicated_old_line_does_not_make_a_host_forget_the_log() {
+    let mut w = World::new();
+    w.note(1, 3);
+    let log = w.log(1);
+    let first = fs::read_to_string(&log)
+        .expect("log")
+        .lines()
+        .next()
+        .expect("a line")
+        .to_string();
+    append(&log, &[&first]);
+    Incident::open(&w.store, &w.id, NOW).save_seen();
+    let bytes = fs::read(&log).expect("log");
+    let keep = bytes[..bytes.len() - 1]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .expect("lines")
+        + 1;
+    // Cut back to before the duplicate: the head this host read is gone.
+    let text = String::from_utf8(bytes[..keep].to_vec()).expect("utf8");
+    let cut = text[..text.len() - 1].rfind('\n').map_or(0, |i| i + 1);
+    put_back(&log, &bytes[..cut]);
+    let inc = Incident::open(&w.store, &w.id, NOW);
+    assert!(
+        inc.problems().iter().any(|p| p.what.contains("but this host saw seq")),
+        "the cut is said: {:?}",
+        inc.problems()
+    );
+}

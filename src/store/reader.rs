@@ -1058,6 +1058,12 @@ fn consume(
                     } else if cursor.loose.len() < 10_000 {
                         cursor.loose.insert(e.seq);
                     }
+                    if !clean && !cursor.tainted && !follows {
+                        // The first thing found wrong in this log, and the chain is not moved by
+                        // it: what this host read of the log so far is its newest record read
+                        // while the log looked whole (remembered, and counted as read).
+                        cursor.clean_head.clone_from(&cursor.last_good);
+                    }
                     cursor.tainted |= !clean;
                     if !clean || cursor.intact_from == 0 {
                         // The chain to the records before this one is broken (or starts here).
@@ -1335,7 +1341,9 @@ fn check_chain(
         batch.problems.push(Problem::new(rel, Some(line), why.clone()));
         batch.marks.push((log.to_string(), seq, why));
     };
-    if ctx.remembered.is_some_and(|s| s.seq == e.seq && s.hash != hash) {
+    // (A copy of a seq the chain has passed is not the record shown there: its own mark says so.)
+    let repeat = cursor.last_good.as_ref().is_some_and(|g| e.seq <= g.0);
+    if !repeat && ctx.remembered.is_some_and(|s| s.seq == e.seq && s.hash != hash) {
         mark(
             e.seq,
             line_no,
@@ -1414,7 +1422,11 @@ fn check_chain(
         match cursor.last_record.clone() {
             // The record before is the one this host read: this one does not chain onto it
             // (written after it by someone else, naming another version of it).
-            Some((seq, before, line)) if read_as(cursor, ctx, seq, &before) => {
+            // Or the line before is not in the chain at all (a copy, a record out of its chain):
+            // what does not chain onto the chain's last record is out of it too.
+            Some((seq, before, line))
+                if cursor.last_good.as_ref().is_none_or(|g| g.1 != before) || read_as(cursor, ctx, seq, &before) =>
+            {
                 mark(
                     e.seq,
                     line_no,
