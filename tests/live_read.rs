@@ -739,3 +739,33 @@ fn a_duplicated_old_line_does_not_make_a_host_forget_the_log() {
         inc.problems()
     );
 }
+
+/// Break round 2 (stop 21), H2 (a): after a stray copy of an old line, the writer writes on and a
+/// host reads those records cleanly: they count as read (remembered, and in an open reader), so
+/// a copy of the newest with a record chained onto it, planted later, does not replace it.
+#[test]
+fn records_read_cleanly_after_a_stray_copy_still_count_as_read() {
+    let mut w = World::new();
+    w.note(1, 3);
+    let log = w.log(1);
+    let first = fs::read_to_string(&log)
+        .expect("log")
+        .lines()
+        .next()
+        .expect("a line")
+        .to_string();
+    append(&log, &[&first]);
+    let mut live = Incident::open(&w.store, &w.id, NOW);
+    w.note(1, 2);
+    live.refresh(NOW);
+    live.save_seen();
+    let last = w.last_record(1);
+    w.plant_copy_and_next(1, &last);
+    live.refresh(NOW);
+    let fresh = Incident::open(&w.store, &w.id, NOW);
+    for (how, inc) in [("open", &live), ("fresh", &fresh)] {
+        let (text, _) = note_text(inc, &last.by, last.seq).expect("the newest");
+        assert!(!text.contains("FORGED"), "{how}: {text}");
+        assert_eq!(note_text(inc, &last.by, last.seq + 1).map(|t| t.1), Some(true), "{how}");
+    }
+}

@@ -71,6 +71,11 @@ struct Cursor {
     /// of a seq read in an earlier pass is never taken for the writer's restore — this reader
     /// read the version it holds.
     read_to: Option<u64>,
+    /// A record was taken into the chain with something found wrong about it (an edit, a record
+    /// that differs from what this host read): the chain itself is in doubt from there on. While
+    /// it is not, problems beside the chain (a stray copy, a record out of its chain) do not stop
+    /// what follows the chain from counting as read.
+    chain_doubted: bool,
     /// The line just consumed was a copy of a seq read before: (its hash, seq, line). Only the
     /// next seq may chain onto it (see `repeats`); any other record doing so is out of its chain.
     after_copy: Option<(String, u64, u64)>,
@@ -597,6 +602,8 @@ impl IncidentReader {
         }
         if !cursor.tainted {
             cursor.clean_head = cursor.last_record.as_ref().map(|(seq, hash, _)| (*seq, hash.clone()));
+        } else if !cursor.chain_doubted {
+            cursor.clean_head.clone_from(&cursor.last_good);
         }
         if let Some(recorder) = cursor.recorder.take() {
             // Only a stretch whose reading found nothing wrong is kept (see `logcache`): the
@@ -995,6 +1002,7 @@ fn consume(
                     // held, or not at all).
                     let mut record = true;
                     if follows {
+                        cursor.chain_doubted |= !clean;
                         match &mut cursor.last_good {
                             Some((seq, h)) => {
                                 *seq = e.seq;
@@ -1030,7 +1038,6 @@ fn consume(
                         // record after the edited version vouches for exactly these bytes; used
                         // if the next record chains onto it (see `repeats`); else not used.
                         if cursor.vouched.get(&e.seq).is_some_and(|h| *h == hash)
-                            && cursor.read_to.is_none_or(|n| e.seq > n)
                             && !ctx.remembered.is_some_and(|r| r.seq == e.seq && r.hash != hash)
                             && !wrote_other_version(cursor, ctx, e.seq, hash)
                         {
@@ -1310,11 +1317,17 @@ fn own_version(cursor: &mut Cursor, ctx: &Ctx, seq: u64) -> Option<String> {
     cursor.own_versions.as_ref().and_then(|(_, own)| own.get(&seq).cloned())
 }
 
+/// Whether this host read `seq` of this log in an earlier pass while it looked whole — and did
+/// not find that record edited since (a seq found edited is what a writer's restore replaces).
+fn read_before(cursor: &Cursor, seq: u64) -> bool {
+    cursor.read_to.is_some_and(|n| seq <= n) && !cursor.vouched.contains_key(&seq)
+}
+
 /// Whether this host read the record `seq` of this log as the line hashed `hash` — in an earlier
 /// pass while the log looked whole, as the newest record it remembers from an earlier run, or
 /// as a line it wrote itself — so that version is the one it holds to.
 fn read_as(cursor: &mut Cursor, ctx: &Ctx, seq: u64, hash: &str) -> bool {
-    cursor.read_to.is_some_and(|n| seq <= n)
+    read_before(cursor, seq)
         || ctx.remembered.is_some_and(|r| r.seq == seq && r.hash == hash)
         || own_version(cursor, ctx, seq).is_some_and(|h| h == hash)
 }
@@ -1362,7 +1375,7 @@ fn check_chain(
         let restores = e.seq == seq + 1
             && e.seq == expected
             && !ctx.remembered.is_some_and(|r| r.seq == *seq && r.hash != *h)
-            && cursor.read_to.is_none_or(|n| *seq > n)
+            && !read_before(cursor, *seq)
             && !wrote_other_version(cursor, ctx, *seq, h);
         if !restores {
             mark(
