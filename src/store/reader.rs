@@ -1440,14 +1440,17 @@ fn check_chain(
             Some((seq, before, line))
                 if cursor.last_good.as_ref().is_none_or(|g| g.1 != before) || read_as(cursor, ctx, seq, &before) =>
             {
-                mark(
-                    e.seq,
-                    line_no,
-                    format!(
+                let why = match cursor.last_good.as_ref().is_none_or(|g| g.1 != before) {
+                    true => format!(
+                        "seq {} chains neither onto the line before it (seq {seq} at line {line}, itself out of the chain) nor onto the chain's last record: out of its chain",
+                        e.seq
+                    ),
+                    false => format!(
                         "seq {} does not chain onto seq {seq} at line {line}, which this host read: out of its chain",
                         e.seq
                     ),
-                );
+                };
+                mark(e.seq, line_no, why);
                 return (false, false);
             }
             // The record before was edited; this one is in its place, and says what its bytes
