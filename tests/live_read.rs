@@ -382,15 +382,7 @@ fn an_open_reader_keeps_a_record_it_read_when_a_copy_and_a_record_after_it_are_a
     };
     w.plant_copy_and_next(1, &last);
     live.refresh(NOW);
-    let text_of = |inc: &Incident, seq: u64| {
-        inc.state
-            .timeline()
-            .find(|e| e.by == last.by && e.seq == seq)
-            .and_then(|e| match &e.body {
-                warroom::domain::event::Body::Note(n) => Some(n.text.clone()),
-                _ => None,
-            })
-    };
+    let text_of = |inc: &Incident, seq: u64| note_text(inc, &last.by, seq).map(|(text, _)| text);
     assert_eq!(
         text_of(&live, last.seq),
         Some(genuine.clone()),

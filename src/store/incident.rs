@@ -1149,29 +1149,24 @@ mod tests {
     #[test]
     fn a_store_reads_the_local_secret_once() {
         let tmp = tempfile::tempdir().expect("tmp");
-        let store = Store::open(
-            &crate::store::RootChoice {
-                path: tmp.path().join("root"),
-                source: crate::store::RootSource::Flag,
-            },
-            tmp.path().join("state"),
-            tmp.path().join("run"),
-        )
-        .expect("store");
+        let open = || {
+            Store::open(
+                &crate::store::RootChoice {
+                    path: tmp.path().join("root"),
+                    source: crate::store::RootSource::Flag,
+                },
+                tmp.path().join("state"),
+                tmp.path().join("run"),
+            )
+            .expect("store")
+        };
+        let store = open();
         let first = store.local_secret().expect("made");
         let file = tmp.path().join("state").join("sigcache").join("secret");
         assert_eq!(std::fs::read(&file).ok().as_deref(), Some(&first[..]));
         std::fs::write(&file, [7u8; 32]).expect("replace");
         assert_eq!(store.clone().local_secret(), Some(first), "kept, not read again");
-        let other = Store::open(
-            &crate::store::RootChoice {
-                path: tmp.path().join("root"),
-                source: crate::store::RootSource::Flag,
-            },
-            tmp.path().join("state"),
-            tmp.path().join("run"),
-        )
-        .expect("store");
+        let other = open();
         assert_eq!(other.local_secret(), Some([7u8; 32]));
     }
 }

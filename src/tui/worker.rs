@@ -908,12 +908,8 @@ mod tests {
         Ok(Box::new(h))
     }
 
-    /// The board's first pass runs before the watcher is made (the watch would report every
-    /// file that pass opens), and a write landing in between shows on the pass that follows
-    /// the watch's start, with no hint and no timer.
-    #[test]
-    fn the_first_board_pass_comes_before_the_watch_and_what_lands_between_shows() {
-        use crate::domain::event::SeverityChanged;
+    /// A shared root, a store on it, alice's identity and the built-in ransomware playbook.
+    fn board_fixture() -> (tempfile::TempDir, Store, Identity, crate::domain::playbook::Playbook) {
         let dir = tempfile::tempdir().unwrap();
         let choice = RootChoice {
             path: dir.path().join("root"),
@@ -927,6 +923,16 @@ mod tests {
         let playbook = crate::store::playbooks::Library::built_in()
             .resolve("ransomware")
             .unwrap();
+        (dir, store, identity, playbook)
+    }
+
+    /// The board's first pass runs before the watcher is made (the watch would report every
+    /// file that pass opens), and a write landing in between shows on the pass that follows
+    /// the watch's start, with no hint and no timer.
+    #[test]
+    fn the_first_board_pass_comes_before_the_watch_and_what_lands_between_shows() {
+        use crate::domain::event::SeverityChanged;
+        let (_dir, store, identity, playbook) = board_fixture();
         let clock = crate::cli::context::now_ms;
         let req = DeclareRequest {
             playbook: &playbook,
@@ -982,19 +988,7 @@ mod tests {
     #[test]
     fn the_board_follows_changes_through_summaries_and_leaves_the_open_incident_alone() {
         use crate::domain::event::SeverityChanged;
-        let dir = tempfile::tempdir().unwrap();
-        let choice = RootChoice {
-            path: dir.path().join("root"),
-            source: RootSource::Flag,
-        };
-        let store = Store::open(&choice, dir.path().join("state"), dir.path().join("run")).unwrap();
-        let identity = Identity {
-            writer: crate::domain::identity::WriterId::parse("alice@jump").unwrap(),
-            install: "abc123".into(),
-        };
-        let playbook = crate::store::playbooks::Library::built_in()
-            .resolve("ransomware")
-            .unwrap();
+        let (_dir, store, identity, playbook) = board_fixture();
         let clock = crate::cli::context::now_ms;
         let ids: Vec<String> = (0..3)
             .map(|i| {
