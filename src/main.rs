@@ -10,7 +10,14 @@ fn main() -> ExitCode {
     match warroom::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(fail) => {
-            eprintln!("warroom: {}", fail.message);
+            // An error may quote what the user typed (an id, a name): characters that are never
+            // shown (escapes, bidi controls, zero-width) are written out, line by line.
+            let shown: Vec<String> = fail
+                .message
+                .lines()
+                .map(|l| warroom::domain::sanitize::visible(&l.replace('\t', "    ")))
+                .collect();
+            eprintln!("warroom: {}", shown.join("\n"));
             ExitCode::from(fail.code)
         }
     }

@@ -228,6 +228,18 @@ fn shared_account_must_say_who_it_is() {
     assert!(events.iter().any(|e| e["by"] == "dave@jump"), "{events:?}");
 }
 
+/// Break round 2 (stop 21), L1: an error quoting what the user typed writes out the characters
+/// that are never shown (a bidi override, a zero-width space, an escape), not the raw ones.
+#[test]
+fn errors_write_out_invisible_characters_the_user_typed() {
+    let w = World::new();
+    let ic = w.who("ic", "jump");
+    let r = w.run(&ic, &["show", "2026-01-01-x\u{202e}\u{200b}\u{1b}[2J"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("\\u{202e}\\u{200b}\\u{1b}[2J"), "{r}");
+    assert!(!r.stderr.contains(['\u{202e}', '\u{200b}', '\u{1b}']), "{r}");
+}
+
 #[test]
 fn usage_errors_exit_2() {
     let w = World::new();
