@@ -547,6 +547,17 @@ impl IncidentReader {
             batch.preferred.len(),
             batch.signed.len(),
         );
+        // Only what was read while the log looked whole counts as read (an edit this reader
+        // read, and found, is what a writer's restore replaces; so is whatever was read of a
+        // log after it was found changed in place). Once something is found wrong in a log,
+        // what was read before still counts: a copy planted later does not replace it.
+        // Taken before records come from the log cache: those are read in this pass, as if from
+        // the log itself.
+        let whole = match cursor.tainted {
+            false => cursor.last_good.as_ref(),
+            true => cursor.clean_head.as_ref(),
+        };
+        cursor.read_to = whole.filter(|_| !self.changed_in_place.contains(name)).map(|g| g.0);
         let fresh = cursor.offset == 0 && cursor.line == 0 && !cursor.skipping && cursor.last_record.is_none();
         if let (true, Some(cache)) = (fresh, &self.log_cache) {
             let expect = super::logcache::Expect {
@@ -570,15 +581,6 @@ impl IncidentReader {
                 None => {}
             }
         }
-        // Only what was read while the log looked whole counts as read (an edit this reader
-        // read, and found, is what a writer's restore replaces; so is whatever was read of a
-        // log after it was found changed in place). Once something is found wrong in a log,
-        // what was read before still counts: a copy planted later does not replace it.
-        let whole = match cursor.tainted {
-            false => cursor.last_good.as_ref(),
-            true => cursor.clean_head.as_ref(),
-        };
-        cursor.read_to = whole.filter(|_| !self.changed_in_place.contains(name)).map(|g| g.0);
         if len > cursor.offset && file.seek(SeekFrom::Start(cursor.offset)).is_ok() {
             let names = LogNames {
                 log: cursor.log.clone(),
