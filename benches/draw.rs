@@ -26,7 +26,6 @@ fn model(events: usize) -> Model {
         by: "maya@h".into(),
         log: "maya@h".into(),
         seq: 1,
-        prev: String::new().into(),
         body: Declared {
             incident: id.into(),
             title: "Bench".into(),
@@ -50,7 +49,6 @@ fn model(events: usize) -> Model {
             by: by.into(),
             log: by.into(),
             seq: 2 + i as u64,
-            prev: String::new().into(),
             body: Note {
                 text: format!("observation number {i} from the field, with some detail"),
                 tags: Default::default(),

@@ -217,11 +217,10 @@ fn fill_signed(fx: &Fixture, signer: &Signer, n: usize) {
                 occurred: None,
                 by: writer.as_str().into(),
                 seq,
-                prev: prev.clone().into(),
                 body,
                 log: log.as_str().into(),
             };
-            let line = event::encode(&e).expect("encode");
+            let line = event::encode(&e, &prev.as_str().into()).expect("encode");
             prev = event::line_hash(line.as_bytes());
             out.push_str(&line);
             out.push('\n');

@@ -28,7 +28,6 @@ fn ev(n: u64, by: &str, at_min: i64, body: impl Into<Body>) -> Event {
         by: by.into(),
         log: by.into(),
         seq: n,
-        prev: String::new().into(),
         body: body.into(),
     }
 }

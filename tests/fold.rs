@@ -127,7 +127,6 @@ fn history(ops: &[(u8, u8, u8, u16)], hash: &str) -> Vec<Event> {
         by: WRITERS[0].into(),
         log: WRITERS[0].into(),
         seq: 1,
-        prev: String::new().into(),
         body: Declared {
             incident: "i".into(),
             title: "t".into(),
@@ -154,7 +153,6 @@ fn history(ops: &[(u8, u8, u8, u16)], hash: &str) -> Vec<Event> {
             by: WRITERS[w].into(),
             log: WRITERS[w].into(),
             seq: seq[w],
-            prev: String::new().into(),
             body: body(op, p),
         });
     }
@@ -349,7 +347,6 @@ proptest! {
             by: "dave@h4".into(),
             log: "dave@h4".into(),
             seq: 1,
-            prev: String::new().into(),
             body: Note { text: "from a laptop back online".into(), tags: Default::default() }.into(),
         };
         prop_assert!(live.apply(late.clone()));
@@ -371,7 +368,6 @@ fn ev(id: &str, at: i64, by: &str, seq: u64, body: impl Into<Body>) -> Event {
         by: by.into(),
         log: by.into(),
         seq,
-        prev: String::new().into(),
         body: body.into(),
     }
 }

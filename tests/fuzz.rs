@@ -70,12 +70,12 @@ fn check_line(bytes: &[u8]) -> Result<(), TestCaseError> {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return Ok(());
     };
-    if let Ok(e) = event::parse(text) {
+    if let Ok(l) = event::parse_line(text) {
         // What a reader accepts is what a writer would have accepted: the one validation.
-        prop_assert!(event::validate(&e).is_ok());
-        if !matches!(e.body, Body::Unknown { .. }) {
-            let line = event::encode(&e).expect("a parsed record encodes");
-            prop_assert_eq!(event::parse(&line).expect("and parses back"), e);
+        prop_assert!(event::validate(&l.event, &l.prev).is_ok());
+        if !matches!(l.event.body, Body::Unknown { .. }) {
+            let line = event::encode(&l.event, &l.prev).expect("a parsed record encodes");
+            prop_assert_eq!(event::parse_line(&line).expect("and parses back"), l);
         }
     }
     Ok(())

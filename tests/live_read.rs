@@ -105,6 +105,14 @@ impl World {
         event::parse(log.lines().last().expect("a line")).expect("parses")
     }
 
+    /// The `prev` of the last record of writer `w`'s log.
+    fn last_prev(&self, w: usize) -> PrevHash {
+        let log = fs::read_to_string(self.log(w)).expect("log");
+        event::parse_line(log.lines().last().expect("a line"))
+            .expect("parses")
+            .prev
+    }
+
     /// Append to writer `w`'s log a copy of `last` with other text and a record chained onto
     /// that copy, as anyone who can write the folder can.
     fn plant_copy_and_next(&self, w: usize, last: &Event) {
@@ -467,9 +475,8 @@ fn forged_line(last: &Event, seq: u64, text: &str, prev: PrevHash) -> String {
     let mut e = last.clone();
     e.id = format!("01JFORGED{seq:017}").into();
     e.seq = seq;
-    e.prev = prev;
     e.body = common::note_body(text);
-    event::encode(&e).expect("encodes")
+    event::encode(&e, &prev).expect("encodes")
 }
 
 fn append(log: &Path, lines: &[&str]) {
@@ -499,7 +506,7 @@ fn a_record_vouching_for_a_copy_does_not_replace_a_record_this_host_read() {
     w.note(1, 3);
     Incident::open(&w.store, &w.id, NOW).save_seen();
     let last = w.last_record(1);
-    let copy = forged_line(&last, last.seq, "FORGED stand down", last.prev.clone());
+    let copy = forged_line(&last, last.seq, "FORGED stand down", w.last_prev(1));
     let next = forged_line(
         &last,
         last.seq + 1,
@@ -666,7 +673,7 @@ fn a_record_after_a_copy_that_chains_onto_nothing_is_out_of_its_chain() {
     w.note(1, 3);
     Incident::open(&w.store, &w.id, NOW).save_seen();
     let last = w.last_record(1);
-    let copy = forged_line(&last, last.seq, "copy", last.prev.clone());
+    let copy = forged_line(&last, last.seq, "copy", w.last_prev(1));
     let planted = forged_line(
         &last,
         last.seq + 1,

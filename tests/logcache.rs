@@ -50,7 +50,6 @@ fn append(dir: &Path, w: usize, n: usize, stamp: &mut i64) {
             by: WRITERS[w].into(),
             log: WRITERS[w].into(),
             seq,
-            prev: prev.clone().into(),
             body: Body::Note(Note {
                 text: format!("note {stamp} \"quoted\" ✓"),
                 tags: match *stamp % 6 {
@@ -60,7 +59,7 @@ fn append(dir: &Path, w: usize, n: usize, stamp: &mut i64) {
                 },
             }),
         };
-        let line = event::encode(&e).expect("encodes");
+        let line = event::encode(&e, &prev.as_str().into()).expect("encodes");
         writeln!(f, "{line}").unwrap();
         prev = event::line_hash(line.as_bytes());
     }

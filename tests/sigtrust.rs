@@ -240,14 +240,14 @@ fn cached_signatures_show_the_same_and_never_vouch_for_another_signature() {
         .map(str::to_string)
         .collect();
     let last = lines.pop().expect("signed line");
-    let mut e = event::parse(&last).expect("parses");
+    let event::Line { event: mut e, prev } = event::parse_line(&last).expect("parses");
     let eve = Signer::from_spec(eve_key.to_str().expect("utf8")).expect("eve's key");
     let Body::Signed(s) = &mut e.body else {
         panic!("the last line is a signature: {last}")
     };
     let msg = warroom::domain::signing::event_message(s.log.as_deref(), &s.head);
     s.sig = eve.sign("warroom-event", msg.as_bytes()).expect("sign");
-    lines.push(event::encode(&e).expect("encode"));
+    lines.push(event::encode(&e, &prev).expect("encode"));
     std::fs::write(&log, lines.join("\n") + "\n").expect("write");
     let swapped = Incident::open(&alice_store, &id, now_ms());
     let problems = format!("{:?}", swapped.problems());

@@ -701,9 +701,9 @@ fn a_rewritten_claim_takes_nothing_over_where_it_was_read() {
         .replace("by:\"maya@h1\"", "by:\"eve@x\"")
         .replace("commander:\"maya\"", "commander:\"eve\"");
     let mut e = event::parse(&first).unwrap();
-    e.prev = event::genesis_hash(&id, "eve@x").into();
+    let prev = event::genesis_hash(&id, "eve@x").into();
     e.at = 1_000_000_000_000;
-    fs::write(&forged_log, format!("{}\n", event::encode(&e).unwrap())).unwrap();
+    fs::write(&forged_log, format!("{}\n", event::encode(&e, &prev).unwrap())).unwrap();
     let header = w.root().join(&id).join("incident.ron");
     let text = fs::read_to_string(&header).unwrap();
     let maya_log = w.log_of(&maya, &id).file_stem().unwrap().to_string_lossy().into_owned();
@@ -789,9 +789,8 @@ fn a_rechained_rewrite_stays_reported() {
     let mut prev = event::genesis_hash(&id, "maya@h1");
     let mut out = String::new();
     for line in lines_of(&log) {
-        let mut e = event::parse(&line.replace("NOT affected", "affected")).unwrap();
-        e.prev = prev.clone().into();
-        let l = event::encode(&e).unwrap();
+        let e = event::parse(&line.replace("NOT affected", "affected")).unwrap();
+        let l = event::encode(&e, &prev.as_str().into()).unwrap();
         prev = event::line_hash(l.as_bytes());
         out.push_str(&l);
         out.push('\n');

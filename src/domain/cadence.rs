@@ -219,7 +219,6 @@ mod tests {
             by: "maya@soc".into(),
             log: "maya@soc".into(),
             seq,
-            prev: String::new().into(),
             body: body.into(),
         }
     }

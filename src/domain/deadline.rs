@@ -535,7 +535,6 @@ mod tests {
             by: "maya@soc".into(),
             log: "maya@soc".into(),
             seq,
-            prev: String::new().into(),
             body: body.into(),
         }
     }

@@ -49,14 +49,24 @@ pub struct Event {
     /// The writer, `name@host`: shared by the records of a log (see [`Name`]).
     pub by: Name,
     pub seq: u64,
-    /// The hash of the line before it (see [`PrevHash`]: 32 bytes for a writer's hex hash).
-    pub prev: PrevHash,
     pub body: Body,
     /// The log this record sits in, `name@host.install` (the file name without `.ronl`): the unit
     /// of `seq`, of the hash chain and of "two records claim one seq". Not part of the line: the
     /// reader takes it from the file name, the writer from its own log; [`parse`] alone sets `by`.
     /// One allocation per log, shared by its records and their keys (see [`Name`]).
     pub log: Name,
+}
+
+/// A line as read or written: its record and its `prev`, the hash of the line before it (see
+/// [`PrevHash`]). The `prev` is the chain's: the reader checks it against the line before and
+/// then hands on the record alone, so the records held for every line of an incident (the
+/// fold's, the console's) do not each carry 40 bytes nothing after the chain check reads.
+/// So two lines that differ only in `prev` hold equal records: telling them apart is the
+/// chain check's (by line hash), which marks the one out of its chain where it reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub event: Event,
+    pub prev: PrevHash,
 }
 
 impl Event {
@@ -610,16 +620,16 @@ macro_rules! bodies {
                 }
             }
 
-            fn encode(&self, e: &Event) -> Result<String, EncodeError> {
-                fn go<B: Serialize>(e: &Event, kind: &str, body: &B) -> Result<String, EncodeError> {
+            fn encode(&self, e: &Event, prev: &PrevHash) -> Result<String, EncodeError> {
+                fn go<B: Serialize>(e: &Event, prev: &PrevHash, kind: &str, body: &B) -> Result<String, EncodeError> {
                     let out = OutEnvelope {
                         v: VERSION, id: &e.id, at: e.at, wall: e.wall, occurred: e.occurred,
-                        by: &e.by, seq: e.seq, prev: &e.prev, kind, body,
+                        by: &e.by, seq: e.seq, prev, kind, body,
                     };
                     ron::to_string(&out).map_err(|err| EncodeError::Ron(err.to_string()))
                 }
                 match self {
-                    $(Body::$kind(b) => go(e, stringify!($kind), b),)*
+                    $(Body::$kind(b) => go(e, prev, stringify!($kind), b),)*
                     Body::Unknown { kind, .. } => Err(EncodeError::Unknown(kind.clone())),
                 }
             }
@@ -700,8 +710,8 @@ pub const MAX_IDENT: usize = 128;
 /// ([`super::state::IncidentState::check`]); these need only the record.
 ///
 /// Errors are a plain sentence naming the field, e.g. "`occurred` -2208988800000 is not a time
-/// between 1970 and 9999".
-pub fn validate(e: &Event) -> Result<(), String> {
+/// between 1970 and 9999". `prev` is the line's (see [`Line`]).
+pub fn validate(e: &Event, prev: &PrevHash) -> Result<(), String> {
     // Times and counters are untrusted: keep them where arithmetic cannot overflow.
     for (name, t) in [("at", Some(e.at)), ("wall", Some(e.wall)), ("occurred", e.occurred)] {
         if let Some(t) = t.filter(|t| !(0..=MAX_TIME).contains(t)) {
@@ -717,8 +727,8 @@ pub fn validate(e: &Event) -> Result<(), String> {
     if !is_token(&e.id, 64) {
         return Err(format!("`id` {:?} is not a record id", clip(&e.id)));
     }
-    if !is_token(&e.prev.text(), 128) {
-        return Err(format!("`prev` {:?} is not a hash", clip(&e.prev.text())));
+    if !is_token(&prev.text(), 128) {
+        return Err(format!("`prev` {:?} is not a hash", clip(&prev.text())));
     }
     validate_body(&e.body)
 }
@@ -881,11 +891,12 @@ pub fn check_draft(body: &Body, occurred: Option<Millis>) -> Result<(), String> 
         occurred,
         by: format!("{}@{}", "n".repeat(32), "h".repeat(63)).into(),
         seq: MAX_SEQ,
-        prev: "0".repeat(64).into(),
         body: body.clone(),
         log: Name::default(),
     };
-    encode(&probe).map(|_| ()).map_err(|e| e.to_string())
+    encode(&probe, &"0".repeat(64).into())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// 64 lowercase hex digits: a BLAKE3 hash as warroom writes it (content-addressed file names).
@@ -903,27 +914,33 @@ fn clip(s: &str) -> String {
     s.chars().take(40).collect()
 }
 
-/// Encode an event as one line (without the newline), after [`validate`]: what this refuses no
-/// reader would have accepted.
-pub fn encode(e: &Event) -> Result<String, EncodeError> {
-    validate(e).map_err(EncodeError::Invalid)?;
-    let line = e.body.encode(e)?;
+/// Encode an event as one line (without the newline) after the line `prev` hashes, after
+/// [`validate`]: what this refuses no reader would have accepted.
+pub fn encode(e: &Event, prev: &PrevHash) -> Result<String, EncodeError> {
+    validate(e, prev).map_err(EncodeError::Invalid)?;
+    let line = e.body.encode(e, prev)?;
     if line.len() > MAX_LINE {
         return Err(EncodeError::TooLong(line.len()));
     }
     Ok(line)
 }
 
-/// Parse one line (without its newline). The error is a plain sentence for the problems list.
+/// Parse one line (without its newline): its record, without its `prev` (see [`parse_line`]).
+/// The error is a plain sentence for the problems list.
+pub fn parse(line: &str) -> Result<Event, String> {
+    parse_named(line, None).map(|l| l.event)
+}
+
+/// Parse one line (without its newline): its record and its `prev`. The error is as [`parse`]'s.
 ///
 /// A line in the writer's canonical form is read by the fast reader ([`super::line_de`]);
 /// anything else, and every error, by `ron` (so its messages and `line:col` stay).
-pub fn parse(line: &str) -> Result<Event, String> {
+pub fn parse_line(line: &str) -> Result<Line, String> {
     parse_named(line, None)
 }
 
-/// [`parse`], with the record's names taken from `names` where they match (see [`parse_in`]).
-fn parse_named(line: &str, names: Option<&LogNames>) -> Result<Event, String> {
+/// [`parse_line`], with the record's names taken from `names` where they match (see [`parse_in`]).
+fn parse_named(line: &str, names: Option<&LogNames>) -> Result<Line, String> {
     match super::line_de::from_str(line) {
         Ok(env) => finish(line, env, names),
         Err(_) => parse_with_ron_named(line, names),
@@ -933,17 +950,17 @@ fn parse_named(line: &str, names: Option<&LogNames>) -> Result<Event, String> {
 /// [`parse`] by the fast reader alone: `None` where it leaves the line to `ron`. For tests that
 /// hold the two readers to one rule.
 #[doc(hidden)]
-pub fn parse_fast(line: &str) -> Option<Result<Event, String>> {
+pub fn parse_fast(line: &str) -> Option<Result<Line, String>> {
     super::line_de::from_str(line).ok().map(|env| finish(line, env, None))
 }
 
 /// [`parse`] by `ron` alone (the reference the fast reader is held to).
 #[doc(hidden)]
-pub fn parse_with_ron(line: &str) -> Result<Event, String> {
+pub fn parse_with_ron(line: &str) -> Result<Line, String> {
     parse_with_ron_named(line, None)
 }
 
-fn parse_with_ron_named(line: &str, names: Option<&LogNames>) -> Result<Event, String> {
+fn parse_with_ron_named(line: &str, names: Option<&LogNames>) -> Result<Line, String> {
     let env: InEnvelope = ron::from_str(line).map_err(|e| {
         let text = e.to_string();
         if text.contains("bad `") {
@@ -957,7 +974,7 @@ fn parse_with_ron_named(line: &str, names: Option<&LogNames>) -> Result<Event, S
 
 /// The event an envelope holds, validated. Its `log` is `names`' log (else its `by`), and its
 /// `by` is `names`' writer when the text is the same (one allocation per log, not per record).
-fn finish(line: &str, env: InEnvelope, names: Option<&LogNames>) -> Result<Event, String> {
+fn finish(line: &str, env: InEnvelope, names: Option<&LogNames>) -> Result<Line, String> {
     let unknown = |kind: String| Body::Unknown { kind, raw: line.into() };
     let body = match env.body {
         _ if env.v > VERSION => unknown(format!("{} v{}", env.kind, env.v)),
@@ -988,11 +1005,13 @@ fn finish(line: &str, env: InEnvelope, names: Option<&LogNames>) -> Result<Event
         log,
         by,
         seq: env.seq,
-        prev: env.prev,
         body,
     };
-    validate(&e)?;
-    Ok(e)
+    validate(&e, &env.prev)?;
+    Ok(Line {
+        event: e,
+        prev: env.prev,
+    })
 }
 
 /// The names the records of one log share: made once per log (see [`Name`]).
@@ -1007,7 +1026,7 @@ pub struct LogNames {
 /// Parse one line of the log `names.log`: the record is keyed by that log, and its `by` shares
 /// `names.writer`'s allocation when it names that writer (a record naming anyone else keeps its
 /// own, for the reader to refuse). Errors as [`parse`].
-pub fn parse_in(line: &str, names: &LogNames) -> Result<Event, String> {
+pub fn parse_in(line: &str, names: &LogNames) -> Result<Line, String> {
     parse_named(line, Some(names))
 }
 
@@ -1052,7 +1071,6 @@ mod tests {
             by: "alice@jump".into(),
             log: "alice@jump".into(),
             seq: 3,
-            prev: "ab".into(),
             body: Note {
                 text: text.into(),
                 tags: vec!["ioc".into()].into(),
@@ -1064,10 +1082,11 @@ mod tests {
     #[test]
     fn round_trips_and_stays_on_one_line() {
         let e = note("line one\nline two \u{1b}[31m \u{202e}");
-        let line = encode(&e).unwrap();
+        let prev = PrevHash::from("ab");
+        let line = encode(&e, &prev).unwrap();
         assert!(!line.contains('\n'));
         assert!(line.starts_with("(v:1,"), "{line}");
-        assert_eq!(parse(&line).unwrap(), e);
+        assert_eq!(parse_line(&line).unwrap(), Line { event: e, prev });
     }
 
     #[test]
@@ -1127,6 +1146,15 @@ mod tests {
         assert!(size_of::<Body>() <= size_of::<Note>() + 8, "{}", size_of::<Body>());
     }
 
+    /// Every record the fold holds is a `Box<Event>`: glibc serves it from the 128-byte chunk
+    /// class only while it is at most 120 bytes (a 121-byte record takes a 144-byte chunk, a
+    /// 176-byte one the 192-byte class). 64 bytes a record is 64 MB at a million records.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_record_fits_a_small_malloc_chunk() {
+        assert!(std::mem::size_of::<Event>() <= 136, "{}", std::mem::size_of::<Event>());
+    }
+
     #[test]
     fn refuses_garbage_and_oversize() {
         assert!(parse("hello").is_err());
@@ -1135,6 +1163,6 @@ mod tests {
                 .is_err()
         );
         let e = note(&"x".repeat(MAX_LINE));
-        assert!(matches!(encode(&e), Err(EncodeError::TooLong(_))));
+        assert!(matches!(encode(&e, &"ab".into()), Err(EncodeError::TooLong(_))));
     }
 }

@@ -530,7 +530,6 @@ mod tests {
                 by: by.into(),
                 log: by.into(),
                 seq: *seq,
-                prev: String::new().into(),
                 body,
             });
         }

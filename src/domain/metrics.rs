@@ -305,7 +305,6 @@ mod tests {
             by: "maya@soc".into(),
             log: "maya@soc.abc123".into(),
             seq,
-            prev: String::new().into(),
             body: body.into(),
         }
     }

@@ -238,7 +238,6 @@ mod tests {
             by: log.into(),
             log: log.into(),
             seq,
-            prev: String::new().into(),
             body: Body::Note(Note {
                 text: id.into(),
                 tags: Default::default(),

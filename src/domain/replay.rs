@@ -46,7 +46,6 @@ mod tests {
             by: log.split('.').next().unwrap_or(log).into(),
             log: log.into(),
             seq,
-            prev: String::new().into(),
             body,
         }
     }

@@ -130,7 +130,6 @@ mod tests {
             occurred: None,
             by: "maya@h".into(),
             seq: 2,
-            prev: "p".into(),
             body,
             log: "maya@h.abc".into(),
         }

@@ -232,7 +232,6 @@ mod tests {
             by: format!("{by}@soc").into(),
             log: format!("{by}@soc.abc123").into(),
             seq,
-            prev: String::new().into(),
             body: body.into(),
         }
     }

@@ -31,7 +31,7 @@ use crate::domain::tags::TagInterner;
 
 /// Bump when the encoding changes (the build id changes too, but a rebuild of the same source
 /// keeps entries that the same code wrote).
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 const MAGIC: &[u8; 8] = b"WRLOGC01";
 /// `trailer length (u32) | keyed BLAKE3 of everything before the footer (32) | MAGIC`.
 const FOOTER: u64 = 4 + 32 + 8;
@@ -666,17 +666,6 @@ pub fn encode(e: &Event, line: &[u8], out: &mut Vec<u8>) {
         }
         put_str(out, &e.by);
         put_u64(out, e.seq);
-        // A writer's hash as its 32 bytes, anything else as written.
-        match e.prev.bytes() {
-            Some(b) => {
-                out.push(0);
-                out.extend_from_slice(b);
-            }
-            None => {
-                out.push(1);
-                put_str(out, &e.prev.text());
-            }
-        }
     };
     match &e.body {
         Body::Note(n) => {
@@ -716,7 +705,7 @@ pub fn decode(frame: &[u8], names: &LogNames, tags: &mut TagInterner) -> Result<
     let (&kind, rest) = frame.split_first().ok_or_else(bad)?;
     if kind == LINE {
         let line = std::str::from_utf8(rest).map_err(|_| bad())?;
-        let mut e = event::parse_in(line, names)?;
+        let mut e = event::parse_in(line, names)?.event;
         tags.share_body(&mut e.body);
         return Ok(e);
     }
@@ -738,11 +727,6 @@ pub fn decode(frame: &[u8], names: &LogNames, tags: &mut TagInterner) -> Result<
             by.into()
         };
         let seq = d.u64()?;
-        let prev = match d.u8()? {
-            0 => event::PrevHash::from_bytes(d.bytes(32)?.try_into().ok()?),
-            1 => event::PrevHash::from(d.str()?),
-            _ => return None,
-        };
         let body = match kind {
             NOTE => {
                 let text = d.string()?;
@@ -776,7 +760,6 @@ pub fn decode(frame: &[u8], names: &LogNames, tags: &mut TagInterner) -> Result<
             occurred,
             by,
             seq,
-            prev,
             body,
             log: names.log.clone(),
         })
@@ -877,7 +860,6 @@ mod tests {
             occurred: Some(1_699_999_000_000),
             by: "alice@h1".into(),
             seq: 7,
-            prev: "ab".repeat(32).into(),
             body,
             log: "alice@h1.x".into(),
         }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use super::{fsutil, writer_of_log, EVENTS_DIR, LOG_EXT};
 use std::sync::Arc;
 
-use crate::domain::event::{self, Body, Event, LogNames, Name, Signed, MAX_LINE};
+use crate::domain::event::{self, Body, Event, Line, LogNames, Name, PrevHash, Signed, MAX_LINE};
 use crate::domain::signing::{AllowedSigners, SigError, NS_EVENT};
 use crate::domain::tags::TagInterner;
 use crate::domain::time::Millis;
@@ -988,7 +988,7 @@ fn consume(
                 format!("line is {} bytes, over the {MAX_LINE}-byte limit; skipped", line.len()),
             )),
             Some(parsed) => match parsed {
-                Ok(e) if e.by != cursor.writer => batch.problems.push(Problem::new(
+                Ok(Line { event: e, .. }) if e.by != cursor.writer => batch.problems.push(Problem::new(
                     rel,
                     Some(line_no),
                     format!(
@@ -996,10 +996,11 @@ fn consume(
                         e.by, cursor.writer
                     ),
                 )),
-                Ok(mut e) => {
+                Ok(Line { event: mut e, prev }) => {
                     cursor.tags.share_body(&mut e.body);
                     let after_copy = cursor.after_copy.take();
-                    let (follows, clean) = check_chain(cursor, ctx, &e, hash, line_no, after_copy.as_ref(), batch);
+                    let (follows, clean) =
+                        check_chain(cursor, ctx, &e, &prev, hash, line_no, after_copy.as_ref(), batch);
                     // Hand it on as a record (else: as the version to use instead of the one
                     // held, or not at all).
                     let mut record = true;
@@ -1015,7 +1016,7 @@ fn consume(
                         // The record before this one, in the version it chains onto.
                         if let Some(prev_seq) = e.seq.checked_sub(1) {
                             if let Some((h, v)) = cursor.repeats.remove(&prev_seq) {
-                                if h == e.prev {
+                                if h == prev {
                                     batch.marks.push((
                                         cursor.log.to_string(),
                                         prev_seq,
@@ -1079,7 +1080,7 @@ fn consume(
                         cursor.intact_from = if clean { 1 } else { e.seq };
                     }
                     if let (Body::Signed(s), Some(verdict)) = (&e.body, verdict) {
-                        check_signature(cursor, ctx, &e, s, verdict, line_no, batch);
+                        check_signature(cursor, ctx, &e, &prev, s, verdict, line_no, batch);
                     }
                     match &mut cursor.last_record {
                         Some((seq, h, line)) => {
@@ -1145,17 +1146,19 @@ fn consume(
 /// allows for this log's writer. Valid: the unbroken stretch of chain up to the head is signed.
 /// Otherwise a problem and a mark: "signature does not match", or — refused only because of a
 /// key change this host has not accepted — "signature awaits acceptance".
+#[allow(clippy::too_many_arguments)]
 fn check_signature(
     cursor: &Cursor,
     ctx: &Ctx,
     e: &Event,
+    prev: &PrevHash,
     s: &Signed,
     checked: SigVerdict,
     line_no: u64,
     batch: &mut Batch,
 ) {
     let mismatch = |why: String| format!("signature does not match: {why}");
-    let verdict = if cursor.prev_line.as_deref() != Some(s.head.as_str()) || e.prev != s.head {
+    let verdict = if cursor.prev_line.as_deref() != Some(s.head.as_str()) || *prev != s.head {
         Err(mismatch(SigError::WrongHead.to_string()))
     } else {
         match checked {
@@ -1200,7 +1203,7 @@ fn check_signature(
 /// found valid comes back to be cached.
 type Prepared = (
     blake3::Hash,
-    Option<Result<Event, String>>,
+    Option<Result<Line, String>>,
     Option<SigVerdict>,
     Option<(super::sigcache::Key, crate::domain::signing::Verified)>,
 );
@@ -1216,14 +1219,14 @@ fn prepare(line: &[u8], ctx: &Ctx, tags: &mut TagInterner) -> Prepared {
         std::str::from_utf8(line)
             .map_err(|_| "not UTF-8".to_string())
             .and_then(|l| event::parse_in(l, ctx.names))
-            .map(|mut e| {
-                tags.share_body(&mut e.body);
-                e
+            .map(|mut l| {
+                tags.share_body(&mut l.event.body);
+                l
             })
     });
     let mut learned = None;
     let verdict = match &parsed {
-        Some(Ok(e)) => match &e.body {
+        Some(Ok(Line { event: e, .. })) => match &e.body {
             Body::Signed(s) => {
                 let msg = crate::domain::signing::event_message(s.log.as_deref(), &s.head);
                 let input = super::sigcache::SigInput {
@@ -1339,10 +1342,12 @@ fn read_as(cursor: &mut Cursor, ctx: &Ctx, seq: u64, hash: &str) -> bool {
 /// last record, when a stranger's line was put between them), and a record this host saw on an
 /// earlier run still has the same bytes.
 /// Returns (whether this record takes its place in the chain, whether nothing was found wrong).
+#[allow(clippy::too_many_arguments)]
 fn check_chain(
     cursor: &mut Cursor,
     ctx: &Ctx,
     e: &Event,
+    prev: &PrevHash,
     hash: &str,
     line_no: u64,
     after_copy: Option<&(String, u64, u64)>,
@@ -1369,7 +1374,7 @@ fn check_chain(
         );
     }
     let expected = cursor.last_good.as_ref().map_or(1, |r| r.0 + 1);
-    if let Some((h, seq, line)) = after_copy.filter(|(h, _, _)| e.prev == h.as_str()) {
+    if let Some((h, seq, line)) = after_copy.filter(|(h, _, _)| *prev == h.as_str()) {
         // Chaining onto a copy of a seq read before: only the next seq may (the writer
         // re-appending its original and going on from it), and not where this host read another
         // version of that seq before, on an earlier run or in an earlier pass (anyone who can
@@ -1399,14 +1404,14 @@ fn check_chain(
             genesis.as_str()
         }
     };
-    let after_record = cursor.last_good.as_ref().is_some_and(|r| r.1 == e.prev);
+    let after_record = cursor.last_good.as_ref().is_some_and(|r| r.1 == *prev);
     // Seqs skipped over are not missing when records with them are right here, out of their
     // chain (a copy planted with a record after it: the writer numbers on past those, and the
     // records after them are not a gap for a host that refused them).
     let skipped_here = e.seq > expected
         && e.seq - expected <= cursor.loose.len() as u64
         && (expected..e.seq).all(|s| cursor.loose.contains(&s))
-        && (e.prev == due || after_record);
+        && (*prev == due || after_record);
     if skipped_here {
         cursor.loose.retain(|s| *s > e.seq);
     } else if e.seq > expected {
@@ -1433,7 +1438,7 @@ fn check_chain(
         );
         return (false, false);
     }
-    if e.prev != due && !after_record {
+    if *prev != due && !after_record {
         match cursor.last_record.clone() {
             // The record before is the one this host read: this one does not chain onto it
             // (written after it by someone else, naming another version of it).
@@ -1466,7 +1471,7 @@ fn check_chain(
                     ),
                 );
                 if cursor.vouched.len() < 10_000 {
-                    cursor.vouched.insert(seq, e.prev.text().to_string());
+                    cursor.vouched.insert(seq, prev.text().to_string());
                 }
             }
             None => mark(
@@ -1502,14 +1507,13 @@ mod tests {
                 by: by.into(),
                 log: by.into(),
                 seq,
-                prev: prev.into(),
                 body: event::Note {
                     text: format!("note {seq} {}", "x".repeat(220)),
                     tags: Default::default(),
                 }
                 .into(),
             };
-            lines.push(event::encode(&e).expect("a valid note"));
+            lines.push(event::encode(&e, &prev.into()).expect("a valid note"));
         }
         lines
     }

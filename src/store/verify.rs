@@ -216,12 +216,12 @@ pub fn verify(store: &Store, id: &str) -> Report {
             let line = line.as_slice();
             let line_no = i + 1;
             let hash = event::line_hash(line);
-            let parsed = std::str::from_utf8(line).ok().and_then(|t| event::parse(t).ok());
+            let parsed = std::str::from_utf8(line).ok().and_then(|t| event::parse_line(t).ok());
             match parsed {
                 None => report
                     .errors
                     .push(format!("{rel}:{line_no}: unreadable record (edited or corrupted)")),
-                Some(e) => {
+                Some(event::Line { event: e, prev: e_prev }) => {
                     report.records += 1;
                     if e.by != writer {
                         report.errors.push(format!(
@@ -243,7 +243,7 @@ pub fn verify(store: &Store, id: &str) -> Report {
                         };
                         report.errors.push(format!("{rel}:{line_no}: {what}"));
                         intact_from = e.seq;
-                    } else if e.prev != prev && !last_good.as_deref().is_some_and(|h| e.prev == h) {
+                    } else if e_prev != prev && !last_good.as_deref().is_some_and(|h| e_prev == h) {
                         report.errors.push(format!(
                             "{rel}:{line_no}: hash chain broken: line {} was edited, or a record before this one was dropped or moved",
                             line_no.saturating_sub(1).max(1)
@@ -251,7 +251,7 @@ pub fn verify(store: &Store, id: &str) -> Report {
                         intact_from = e.seq;
                     }
                     if let Body::Signed(sig) = &e.body {
-                        let verdict = if sig.head != prev || e.prev != sig.head {
+                        let verdict = if sig.head != prev || e_prev != sig.head {
                             Err(SigError::WrongHead)
                         } else {
                             checked[i].take().unwrap_or_else(|| {

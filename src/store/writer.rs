@@ -328,11 +328,10 @@ impl<'s> LogWriter<'s> {
                 occurred,
                 by: by_name.clone(),
                 seq,
-                prev: prev.clone().into(),
                 body,
                 log: log_name.clone(),
             };
-            let line = event::encode(&e).map_err(|err| StoreError::Refused(err.to_string()))?;
+            let line = event::encode(&e, &prev.as_str().into()).map_err(|err| StoreError::Refused(err.to_string()))?;
             prev = event::line_hash(line.as_bytes());
             own_at = Some(at);
             buf.extend_from_slice(line.as_bytes());

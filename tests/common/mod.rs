@@ -356,10 +356,9 @@ pub fn forge(
         by: by.into(),
         log: by.into(),
         seq,
-        prev: prev.into(),
         body,
     };
-    let line = event::encode(&e).expect("encodes");
+    let line = event::encode(&e, &prev.into()).expect("encodes");
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()).unwrap();
     line

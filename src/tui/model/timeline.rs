@@ -537,7 +537,6 @@ mod tests {
             by: by.as_str().into(),
             log: by.as_str().into(),
             seq,
-            prev: String::new().into(),
             body,
         }
     }
