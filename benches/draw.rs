@@ -50,7 +50,7 @@ fn model(events: usize) -> Model {
             log: by.into(),
             seq: 2 + i as u64,
             body: Note {
-                text: format!("observation number {i} from the field, with some detail"),
+                text: format!("observation number {i} from the field, with some detail").into(),
                 tags: Default::default(),
             }
             .into(),

@@ -62,7 +62,7 @@ impl Fixture {
 
 fn mate_note(i: usize) -> Note {
     Note {
-        text: format!("mate: checked fin-ws-{i:06} for the dropper and the scheduled task: nothing found"),
+        text: format!("mate: checked fin-ws-{i:06} for the dropper and the scheduled task: nothing found").into(),
         tags: vec!["triage".into()].into(),
     }
 }

@@ -89,7 +89,8 @@ fn fixture(signer: Option<Arc<Signer>>, allowed: &str) -> Fixture {
 
 fn note(i: usize) -> Note {
     Note {
-        text: format!("checked fin-ws-{i:06} for the dropper and the scheduled task: nothing found, host cleared"),
+        text: format!("checked fin-ws-{i:06} for the dropper and the scheduled task: nothing found, host cleared")
+            .into(),
         tags: vec!["triage".into()].into(),
     }
 }

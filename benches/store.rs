@@ -160,7 +160,8 @@ fn bench_playbook() -> Playbook {
 /// A note of a realistic size.
 fn note(i: usize) -> Note {
     Note {
-        text: format!("checked fin-ws-{i:06} for the dropper and the scheduled task: nothing found, host cleared"),
+        text: format!("checked fin-ws-{i:06} for the dropper and the scheduled task: nothing found, host cleared")
+            .into(),
         tags: vec!["triage".into()].into(),
     }
 }

@@ -28,7 +28,7 @@ fn body(op: u8, p: u8) -> Body {
     let p = p as usize;
     match op % 13 {
         0 => Note {
-            text: format!("note {p}"),
+            text: format!("note {p}").into(),
             tags: Default::default(),
         }
         .into(),
@@ -177,7 +177,7 @@ proptest! {
             let mut twin = t.get(&events).clone();
             twin.id = format!("twin{n}").into();
             twin.at += 7;
-            twin.body = Note { text: format!("edited {n}"), tags: Default::default() }.into();
+            twin.body = Note { text: format!("edited {n}").into(), tags: Default::default() }.into();
             events.push(twin);
         }
         let batch = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
@@ -1295,7 +1295,7 @@ fn a_version_replaced_within_a_batch_leaves_the_timeline() {
 fn the_timeline_walked_back_is_the_timeline_read_row_by_row() {
     let (hash, pb) = playbook();
     let note = |text: String| Note {
-        text,
+        text: text.into(),
         tags: Default::default(),
     };
     let mut events = vec![declared(&hash)];

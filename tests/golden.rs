@@ -120,7 +120,7 @@ fn every_kind() -> Vec<Body> {
         }
         .into(),
         Note {
-            text: s("multi\nline ⏎ note\t\u{202e}"),
+            text: s("multi\nline ⏎ note\t\u{202e}").into(),
             tags: vec![s("edr")].into(),
         }
         .into(),

@@ -139,7 +139,7 @@ impl World {
         let drafts = (0..n)
             .map(|i| {
                 Draft::new(Note {
-                    text: format!("note {} {i} from writer {w}", self.stamp),
+                    text: format!("note {} {i} from writer {w}", self.stamp).into(),
                     tags: Default::default(),
                 })
             })
@@ -385,7 +385,7 @@ fn an_open_reader_keeps_a_record_it_read_when_a_copy_and_a_record_after_it_are_a
     live.refresh(NOW);
     let last = w.last_record(1);
     let genuine = match &last.body {
-        warroom::domain::event::Body::Note(n) => n.text.clone(),
+        warroom::domain::event::Body::Note(n) => n.text.to_string(),
         _ => panic!("a note"),
     };
     w.plant_copy_and_next(1, &last);
@@ -426,7 +426,7 @@ fn a_planted_copy_is_not_used_on_the_writers_host_and_the_writers_next_records_a
     w.plant_copy_and_next(1, &last);
     w.note(1, 1);
     let text = |e: &warroom::domain::event::Event| match &e.body {
-        Body::Note(n) => n.text.clone(),
+        Body::Note(n) => n.text.to_string(),
         b => b.kind().to_string(),
     };
     for (host, store) in [("the writer's", &w.stores[1]), ("a reader's", &w.store)] {
@@ -489,7 +489,7 @@ fn append(log: &Path, lines: &[&str]) {
 fn note_text(inc: &Incident, by: &str, seq: u64) -> Option<(String, bool)> {
     inc.state.timeline().find(|e| e.by == by && e.seq == seq).map(|e| {
         let text = match &e.body {
-            warroom::domain::event::Body::Note(n) => n.text.clone(),
+            warroom::domain::event::Body::Note(n) => n.text.to_string(),
             b => b.kind().to_string(),
         };
         (text, inc.state.flag(e).is_some())

@@ -51,7 +51,7 @@ fn append(dir: &Path, w: usize, n: usize, stamp: &mut i64) {
             log: WRITERS[w].into(),
             seq,
             body: Body::Note(Note {
-                text: format!("note {stamp} \"quoted\" ✓"),
+                text: format!("note {stamp} \"quoted\" ✓").into(),
                 tags: match *stamp % 6 {
                     0 | 2 => vec!["triage".into()].into(),
                     3 => vec!["alert".into(), format!("fingerprint:{}", *stamp % 4)].into(),

@@ -1247,7 +1247,7 @@ fn notes_in_log(w: &World, who: &Who, id: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| parse(l).ok())
         .filter_map(|e| match e.body {
-            Body::Note(n) => Some(n.text),
+            Body::Note(n) => Some(n.text.into()),
             _ => None,
         })
         .collect()
@@ -1301,7 +1301,7 @@ fn every_key_typed_during_a_twenty_writer_storm_arrives() {
         (from..from + n)
             .map(|k| {
                 Draft::new(Note {
-                    text: format!("{who} checked host {k}"),
+                    text: format!("{who} checked host {k}").into(),
                     tags: Default::default(),
                 })
             })
@@ -1451,7 +1451,7 @@ fn every_key_typed_while_a_long_history_is_read_arrives() {
         let drafts = (part * 5_000..(part + 1) * 5_000)
             .map(|k| {
                 Draft::new(Note {
-                    text: format!("{who} checked fin-ws-{k:06}"),
+                    text: format!("{who} checked fin-ws-{k:06}").into(),
                     tags: Default::default(),
                 })
             })

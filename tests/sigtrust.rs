@@ -208,7 +208,7 @@ fn cached_signatures_show_the_same_and_never_vouch_for_another_signature() {
         LogWriter::new(&mallory_store, &id, &mallory)
             .append(
                 vec![Draft::new(Note {
-                    text: format!("note {i}"),
+                    text: format!("note {i}").into(),
                     tags: Default::default(),
                 })],
                 now_ms,

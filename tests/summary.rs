@@ -137,7 +137,7 @@ fn apply(w: &World, op: &Op) {
             let drafts = (0..n)
                 .map(|i| {
                     Draft::new(Note {
-                        text: format!("note {i} from {who}"),
+                        text: format!("note {i} from {who}").into(),
                         tags: Default::default(),
                     })
                 })

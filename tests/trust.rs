@@ -367,7 +367,7 @@ mod writer_and_reader_agree {
     fn body() -> impl Strategy<Value = Body> {
         prop_oneof![
             (text(), proptest::collection::vec(text(), 0..3)).prop_map(|(text, tags)| Note {
-                text,
+                text: text.into(),
                 tags: tags.into()
             }
             .into()),

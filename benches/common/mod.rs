@@ -171,7 +171,8 @@ pub fn bench_playbook() -> Playbook {
 /// The `i`-th note of a fixture: about 90 characters, one tag.
 pub fn note(i: usize) -> Note {
     Note {
-        text: format!("checked fin-ws-{i:06} for the dropper and the scheduled task: nothing found, host cleared"),
+        text: format!("checked fin-ws-{i:06} for the dropper and the scheduled task: nothing found, host cleared")
+            .into(),
         tags: vec!["triage".into()].into(),
     }
 }

@@ -190,7 +190,7 @@ pub fn run(g: &Global, cmd: Command) -> Result<()> {
             }
             (
                 Note {
-                    text,
+                    text: text.into(),
                     tags: tags.into(),
                 }
                 .into(),

@@ -278,6 +278,6 @@ pub fn describe(e: &Event) -> String {
         },
         Body::ReviewSet(r) => format!("review {}: {}", s(&r.field), s(&r.text)),
         Body::DiscoverySet(x) => format!("discovery set to {}: {}", format_utc(x.discovered), s(&x.reason)),
-        Body::Unknown { kind, .. } => format!("unknown event {} (newer warroom)", s(kind)),
+        Body::Unknown(u) => format!("unknown event {} (newer warroom)", s(&u.kind)),
     }
 }

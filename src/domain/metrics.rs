@@ -180,7 +180,7 @@ pub fn metrics(s: &IncidentState, now: Millis) -> Metrics {
     // Phase entries, by when they happened (a backfilled change sorts where it happened).
     let mut entries: Vec<(Millis, &Event, &super::event::PhaseEntered)> = applied(s)
         .filter_map(|e| match &e.body {
-            Body::PhaseEntered(p) => Some((e.when(), e, p)),
+            Body::PhaseEntered(p) => Some((e.when(), e, &**p)),
             _ => None,
         })
         .collect();

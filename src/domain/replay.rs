@@ -75,7 +75,7 @@ mod tests {
             seqs[w] += 1;
             let body: Body = match k % 5 {
                 0 => Note {
-                    text: format!("n{i}"),
+                    text: format!("n{i}").into(),
                     tags: Default::default(),
                 }
                 .into(),

@@ -1529,7 +1529,7 @@ impl IncidentState {
             Body::SeverityChanged(x) => d.severity = Some(Reg::of(e, x.severity)),
             Body::Classified(_) => d.classified = Some(d.classified.unwrap_or(e.when())),
             Body::MaterialityDetermined(_) => d.materiality = Some(d.materiality.unwrap_or(e.when())),
-            Body::PhaseEntered(x) => d.phase = Some(Reg::of(e, x.clone())),
+            Body::PhaseEntered(x) => d.phase = Some(Reg::of(e, PhaseEntered::clone(x))),
             Body::ChecklistSet(x) => {
                 d.items.insert(
                     x.item.clone(),
@@ -1583,7 +1583,7 @@ impl IncidentState {
                 d.roles.insert(x.role.clone(), Reg::of(e, x.who.clone()));
             }
             Body::Note(_) => d.notes += 1,
-            Body::StatusUpdate(x) => d.status_updates.push(Reg::of(e, x.clone())),
+            Body::StatusUpdate(x) => d.status_updates.push(Reg::of(e, StatusUpdate::clone(x))),
             Body::FollowUp(x) => d.follow_ups.push(Reg::of(e, FollowUp::clone(x))),
             Body::FollowUpSet(x) => d.follow_up_sets.push(Reg::of(e, FollowUpSet::clone(x))),
             Body::Corrected(x) => d.corrections.push(Reg::of(e, Corrected::clone(x))),
@@ -1599,8 +1599,8 @@ impl IncidentState {
             Body::Archived(_) => d.archived = Some(Reg::of(e, ())),
             Body::DuplicateOf(x) => d.duplicate_of = Some(Reg::of(e, x.of.clone())),
             Body::TailRepaired(x) => d.tail_repairs.push((e.by.to_string(), x.offset, x.bytes)),
-            Body::Unknown { kind, .. } => {
-                d.unknown_kinds.insert(kind.clone());
+            Body::Unknown(u) => {
+                d.unknown_kinds.insert(u.kind.clone());
             }
             Body::InjectReleased(x) => {
                 d.released_injects.insert(x.inject.clone());

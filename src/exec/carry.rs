@@ -87,7 +87,7 @@ fn settle(store: &Store, opts: &Options) -> Result<(), String> {
 /// refusal is returned whether or not the note could be written).
 fn record_not_run(writer: &LogWriter, action: &str, why: &str, clock: impl Fn() -> Millis + Copy) {
     let note = Note {
-        text: format!("did not run {action}: {why}"),
+        text: format!("did not run {action}: {why}").into(),
         tags: vec!["exec".into(), "not-run".into()].into(),
     };
     if let Err(e) = writer.append(vec![Draft::new(note)], clock) {
@@ -145,7 +145,8 @@ pub fn carry_out(
             text: format!(
                 "rolling back {}: claimed by this host (runs unless another claimed first)",
                 plan.action
-            ),
+            )
+            .into(),
             tags: vec![CLAIM_TAG.into(), format!("rollback:{}", plan.action)].into(),
         };
         let appended = writer
@@ -155,7 +156,7 @@ pub fn carry_out(
         written.extend(appended.events);
         if let Err(stopped) = settle(store, &opts) {
             let note = Note {
-                text: format!("did not run the rollback of {}: {stopped}", plan.action),
+                text: format!("did not run the rollback of {}: {stopped}", plan.action).into(),
                 tags: vec!["exec".into(), WITHDRAWN_TAG.into(), format!("rollback:{}", plan.action)].into(),
             };
             let _ = writer.append(vec![Draft::new(note)], clock);

@@ -389,7 +389,7 @@ impl Ingestor {
 
     fn append(&self, id: &str, note: &NoteDraft, written: &mut Vec<(String, Event)>) -> Result<(), String> {
         let draft = Draft::new(Note {
-            text: note.text.clone(),
+            text: note.text.clone().into(),
             tags: note.tags.clone().into(),
         })
         .at(note.occurred);

@@ -736,7 +736,7 @@ pub fn decode(frame: &[u8], names: &LogNames, tags: &mut TagInterner) -> Result<
                     words.push(d.str()?);
                 }
                 Body::Note(Note {
-                    text,
+                    text: text.into(),
                     tags: tags.share_words(words),
                 })
             }
@@ -880,7 +880,7 @@ mod tests {
                 tags: vec!["triage".into(), "fingerprint:abc".into()].into(),
             }),
             Body::Note(Note {
-                text: String::new(),
+                text: "".into(),
                 tags: Default::default(),
             }),
             Body::Signed(Box::new(Signed {

@@ -1508,7 +1508,7 @@ mod tests {
                 log: by.into(),
                 seq,
                 body: event::Note {
-                    text: format!("note {seq} {}", "x".repeat(220)),
+                    text: format!("note {seq} {}", "x".repeat(220)).into(),
                     tags: Default::default(),
                 }
                 .into(),

@@ -48,7 +48,7 @@ impl Entry {
             None => self.text,
         };
         let body: Body = Note {
-            text,
+            text: text.into(),
             tags: self.tags.into(),
         }
         .into();

@@ -315,7 +315,7 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
                 m,
                 short_label(&trimmed),
                 vec![Note {
-                    text: text.trim_end().to_string(),
+                    text: text.trim_end().into(),
                     tags: Default::default(),
                 }
                 .into()],
@@ -336,7 +336,7 @@ pub(super) fn submit_editor(m: &mut Model, ed: Box<Editor>) -> Vec<Effect> {
                 m,
                 format!("answer to {}", short_label(&inject)),
                 vec![Note {
-                    text: text.trim_end().to_string(),
+                    text: text.trim_end().into(),
                     tags: vec![scheduler::response_tag(&inject)].into(),
                 }
                 .into()],

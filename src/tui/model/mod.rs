@@ -815,7 +815,7 @@ fn save_failed_notes(m: &mut Model) -> Vec<Effect> {
         .filter(|p| p.incident == inc.id && !matches!(p.state, PendingState::Written(_)))
         .flat_map(|p| p.drafts.iter())
         .filter_map(|d| match &d.body {
-            Body::Note(n) => Some(n.text.clone()),
+            Body::Note(n) => Some(n.text.to_string()),
             _ => None,
         })
         .collect();
