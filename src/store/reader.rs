@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use super::{fsutil, writer_of_log, EVENTS_DIR, LOG_EXT};
 use std::sync::Arc;
 
-use crate::domain::event::{self, Body, Event, LogNames, Name, Signed, MAX_LINE};
+use crate::domain::event::{self, Body, Event, LogNames, Name, PrevHash, Signed, MAX_LINE};
 use crate::domain::signing::{AllowedSigners, SigError, NS_EVENT};
 use crate::domain::tags::TagInterner;
 use crate::domain::time::Millis;
@@ -57,10 +57,17 @@ struct Cursor {
     /// one of them, that version is the one the chain vouches for (the writer re-appending its
     /// original after an edit) — unless this host read another version of that seq before.
     repeats: BTreeMap<u64, (String, Event)>,
-    /// Seqs found edited, with the hash the record after them holds for them: a copy of that
-    /// seq appended later with that hash is the version the chain vouches for, and replaces the
-    /// edited one at once. Bounded.
-    vouched: BTreeMap<u64, String>,
+    /// Seqs found edited, with the hash the record after them holds for them (and that record's
+    /// line): a copy of that seq appended later with that hash is the version the chain vouches
+    /// for, and replaces the edited one at once. Bounded.
+    vouched: BTreeMap<u64, (String, u64)>,
+    /// Seqs found edited, with what their line in place holds: its hash, the `prev` it names and
+    /// its line. The chain vouches from its head down: when a copy of the record after one of
+    /// them is used, the version that copy names is the one to use (see [`settle_below`]).
+    /// Bounded with `vouched`.
+    in_place: BTreeMap<u64, (String, PrevHash, u64)>,
+    /// The `prev` of the last record consumed (what `in_place` keeps of it).
+    last_prev: Option<PrevHash>,
     /// Seqs handed on by records out of their chain (after a gap): a record with the same seq
     /// that does follow the chain is its version, and replaces the other. Bounded.
     loose: BTreeSet<u64>,
@@ -1039,7 +1046,7 @@ fn consume(
                         // A copy of a seq already handed on, out of place: used at once when the
                         // record after the edited version vouches for exactly these bytes; used
                         // if the next record chains onto it (see `repeats`); else not used.
-                        if cursor.vouched.get(&e.seq).is_some_and(|h| *h == hash)
+                        if cursor.vouched.get(&e.seq).is_some_and(|(h, _)| *h == hash)
                             && !ctx.remembered.is_some_and(|r| r.seq == e.seq && r.hash != hash)
                             && !wrote_other_version(cursor, ctx, e.seq, hash)
                         {
@@ -1050,6 +1057,7 @@ fn consume(
                                 format!("two versions of seq {}: the one at line {line_no} is the one its log's chain vouches for; the first was edited", e.seq),
                             ));
                             batch.preferred.push(e.clone());
+                            settle_below(cursor, ctx, &e, line_no, batch);
                         } else {
                             let other = crate::domain::sanitize::sanitize(&crate::domain::describe::describe(&e));
                             let other: String = other.chars().take(200).collect();
@@ -1088,6 +1096,7 @@ fn consume(
                         }
                         None => cursor.last_record = Some((e.seq, hash.to_string(), line_no)),
                     }
+                    cursor.last_prev = Some(e.prev.clone());
                     if record {
                         if let Some(r) = &mut cursor.recorder {
                             r.record(&e, line);
@@ -1319,6 +1328,72 @@ fn own_version(cursor: &mut Cursor, ctx: &Ctx, seq: u64) -> Option<String> {
     cursor.own_versions.as_ref().and_then(|(_, own)| own.get(&seq).cloned())
 }
 
+/// `used`, a copy of its seq read at `line_no`, is now the version shown: the chain from the
+/// log's head vouches for it, so the version of the seq before it that the chain vouches for is
+/// the one `used` names, not what the edited record in place at `used.seq` named. Where that is
+/// the version in place, it stays (a pending vouch for another version is dropped); where it is
+/// not, the version in place is marked and a copy with those bytes is used: one read already
+/// (and then the same holds one seq further down), else one read later (see `vouched`).
+fn settle_below(cursor: &mut Cursor, ctx: &Ctx, used: &Event, line_no: u64, batch: &mut Batch) {
+    let log = cursor.log.to_string();
+    let (mut seq, mut want) = (used.seq, used.prev.text().to_string());
+    let mut by = format!("seq {seq} at line {line_no}");
+    while let Some(below) = seq.checked_sub(1).filter(|s| *s > 0) {
+        // The version of `below` in place: kept where it was found edited, else the one the
+        // record in place at `seq` named (it chained onto it).
+        let (in_place, line) = match (cursor.in_place.get(&below), cursor.in_place.get(&seq)) {
+            (Some((h, _, line)), _) => (h.clone(), Some(*line)),
+            (None, Some((_, prev, _))) => (prev.text().to_string(), None),
+            (None, None) => return,
+        };
+        if want == in_place {
+            cursor.vouched.remove(&below);
+            // Said where it was marked edited (by a record in place that is not the chain's).
+            if let Some(line) = line {
+                batch.marks.push((
+                    log,
+                    below,
+                    format!("seq {below} at line {line} is the version its log's chain vouches for: {by}, the version of seq {seq} the chain vouches for, chains onto it"),
+                ));
+            }
+            return;
+        }
+        if ctx.remembered.is_some_and(|r| r.seq == below && r.hash != want)
+            || wrote_other_version(cursor, ctx, below, &want)
+        {
+            return;
+        }
+        batch.marks.push((
+            log.clone(),
+            below,
+            format!("seq {below} in place is not the version its log's chain vouches for: {by}, the version of seq {seq} the chain vouches for, names other bytes"),
+        ));
+        match cursor.repeats.get(&below) {
+            Some((h, copy)) if *h == want => {
+                let copy = copy.clone();
+                cursor.repeats.remove(&below);
+                cursor.vouched.remove(&below);
+                batch.marks.push((
+                    log.clone(),
+                    below,
+                    format!(
+                        "two versions of seq {below}: the copy read earlier is the one its log's chain vouches for"
+                    ),
+                ));
+                (seq, want) = (below, copy.prev.text().to_string());
+                by = format!("the copy of seq {below}");
+                batch.preferred.push(copy);
+            }
+            _ => {
+                if cursor.vouched.len() < 10_000 {
+                    cursor.vouched.insert(below, (want, line_no));
+                }
+                return;
+            }
+        }
+    }
+}
+
 /// Whether this host read `seq` of this log in an earlier pass while it looked whole — and did
 /// not find that record edited since (a seq found edited is what a writer's restore replaces).
 fn read_before(cursor: &Cursor, seq: u64) -> bool {
@@ -1457,7 +1532,7 @@ fn check_chain(
             }
             // The record before was edited; this one is in its place, and says what its bytes
             // were (a copy of them appended later is that record's version).
-            Some((seq, _, line)) => {
+            Some((seq, before, line)) => {
                 mark(
                     seq,
                     line,
@@ -1465,8 +1540,19 @@ fn check_chain(
                         "seq {seq} was edited after it was written: its bytes no longer match the hash that line {line_no} holds"
                     ),
                 );
+                // The record in place at `seq` is not the chain's: what it named for the seq
+                // before it vouches for nothing (a version of `seq` the chain does vouch for
+                // will say, see `settle_below`).
+                if let Some(below) = seq.checked_sub(1) {
+                    if cursor.vouched.get(&below).is_some_and(|(_, by)| *by == line) {
+                        cursor.vouched.remove(&below);
+                    }
+                }
                 if cursor.vouched.len() < 10_000 {
-                    cursor.vouched.insert(seq, e.prev.text().to_string());
+                    cursor.vouched.insert(seq, (e.prev.text().to_string(), line_no));
+                    if let Some(prev) = cursor.last_prev.clone() {
+                        cursor.in_place.insert(seq, (before, prev, line));
+                    }
                 }
             }
             None => mark(
