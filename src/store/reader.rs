@@ -874,6 +874,7 @@ fn restore(
     };
     let log = cursor.log.to_string();
     let mut n = 0;
+    let mut last_prev = None;
     while let Some(next) = hit.next_record(&names, &mut cursor.tags) {
         let Ok((e, frame)) = next else {
             tracing::warn!(log = %log, "local log cache entry does not decode; reading the log");
@@ -883,6 +884,7 @@ fn restore(
         if let Some(r) = &mut recorder {
             r.frame_raw(&frame);
         }
+        last_prev = Some(e.prev.clone());
         batch.events.push(e);
         if let Some(sink) = sink {
             if batch.events.len() >= STREAM_EVENTS {
@@ -906,6 +908,7 @@ fn restore(
             }),
     );
     cursor.offset = p.len;
+    cursor.last_prev = last_prev;
     cursor.prefix = hit.read;
     cursor.line = p.line;
     cursor.intact_from = p.intact_from;
