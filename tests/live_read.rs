@@ -840,12 +840,43 @@ fn two_records_rewritten_in_place_are_not_shown_when_the_chain_from_the_head_nam
     live.refresh(NOW);
     let reader = Incident::open(&w.store, &w.id, NOW);
     let stranger = Incident::open(&w.stores[0], &w.id, NOW);
-    for (how, inc) in [("open", &live), ("reader", &reader), ("a host that never read it", &stranger)] {
+    for (how, inc) in [
+        ("open", &live),
+        ("reader", &reader),
+        ("a host that never read it", &stranger),
+    ] {
         let (text, _) = note_text(inc, &third.by, 3).expect("seq 3");
         assert!(!text.contains("FORGED"), "{how}: {text}");
         assert!(
             inc.state.marks().keys().any(|(_, seq)| *seq == 3),
             "{how}: the rewrite of seq 3 is marked"
         );
+    }
+}
+
+/// The newest record edited in place to name a forged copy of the record before it, and that copy
+/// appended: on a host that read the newest record (or wrote it), the edited record vouches for
+/// nothing — the copy is not shown there.
+#[test]
+fn a_newest_record_this_host_read_otherwise_does_not_vouch_for_a_copy() {
+    let mut w = World::new();
+    w.note(1, 4);
+    Incident::open(&w.store, &w.id, NOW).save_seen();
+    let log = w.log(1);
+    let text = fs::read_to_string(&log).expect("log");
+    let lines: Vec<&str> = text.lines().collect();
+    let third = event::parse(lines[2]).expect("seq 3");
+    let forged = forged_line(&third, 3, "FORGED three: all clear", third.prev.clone());
+    let mut fourth = event::parse(lines[3]).expect("seq 4");
+    fourth.prev = event::line_hash(forged.as_bytes()).into();
+    let fourth = event::encode(&fourth).expect("encodes");
+    let mut rewritten: Vec<&str> = lines.clone();
+    rewritten[3] = &fourth;
+    rewritten.push(&forged);
+    put_back(&log, format!("{}\n", rewritten.join("\n")).as_bytes());
+    for (how, store) in [("reader", &w.store), ("writer", &w.stores[1])] {
+        let inc = Incident::open(store, &w.id, NOW);
+        let (text, _) = note_text(&inc, &third.by, 3).expect("seq 3");
+        assert!(!text.contains("FORGED"), "{how}: {text}");
     }
 }

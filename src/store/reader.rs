@@ -1551,7 +1551,11 @@ fn check_chain(
                         cursor.vouched.remove(&below);
                     }
                 }
-                if cursor.vouched.len() < 10_000 {
+                // A record this host read (or wrote) otherwise vouches for nothing: it is the
+                // edited one.
+                let contradicted = ctx.remembered.is_some_and(|r| r.seq == e.seq && r.hash != hash)
+                    || wrote_other_version(cursor, ctx, e.seq, hash);
+                if cursor.vouched.len() < 10_000 && !contradicted {
                     cursor.vouched.insert(seq, (e.prev.text().to_string(), line_no));
                     if let Some(prev) = cursor.last_prev.clone() {
                         cursor.in_place.insert(seq, (before, prev, line));
