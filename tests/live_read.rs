@@ -768,3 +768,118 @@ fn records_read_cleanly_after_a_stray_copy_still_count_as_read() {
         assert_eq!(note_text(inc, &last.by, last.seq + 1).map(|t| t.1), Some(true), "{how}");
     }
 }
+
+/// Break round 2 (stop 21), the HIGH left open then: an older record swapped on every host. The
+/// attacker rewrites seq 4's `prev` in place to name a forged copy of seq 3, then appends that
+/// copy and a byte-exact copy of the genuine seq 4 (so seq 5 still chains). The chain vouches
+/// from its head down: seq 5 names the genuine seq 4, and that names the seq 3 in place, so the
+/// forged copy is never the version shown — on a host that read the log, one that never did,
+/// and an open reader — in either order of the two copies.
+#[test]
+fn an_older_record_is_not_swapped_by_editing_the_next_records_prev_and_appending_copies() {
+    for copy_first in [true, false] {
+        let mut w = World::new();
+        w.note(1, 6);
+        Incident::open(&w.store, &w.id, NOW).save_seen();
+        let mut live = Incident::open(&w.store, &w.id, NOW);
+        let log = w.log(1);
+        let text = fs::read_to_string(&log).expect("log");
+        let lines: Vec<&str> = text.lines().collect();
+        let third = event::parse_line(lines[2]).expect("seq 3");
+        let fourth = event::parse(lines[3]).expect("seq 4");
+        assert_eq!((third.event.seq, fourth.seq), (3, 4));
+        let forged = forged_line(&third.event, 3, "FORGED three: all clear", third.prev.clone());
+        let edited = event::encode(&fourth, &event::line_hash(forged.as_bytes()).into()).expect("encodes");
+        assert_eq!(edited.len(), lines[3].len(), "same length: an edit in place");
+        let mut bytes = text.clone().into_bytes();
+        let at = text.find(lines[3]).expect("line 4");
+        bytes[at..at + edited.len()].copy_from_slice(edited.as_bytes());
+        put_back(&log, &bytes);
+        let copies = if copy_first {
+            [forged.as_str(), lines[3]]
+        } else {
+            [lines[3], forged.as_str()]
+        };
+        append(&log, &copies);
+        live.refresh(NOW);
+        let reader = Incident::open(&w.store, &w.id, NOW);
+        let stranger = Incident::open(&w.stores[0], &w.id, NOW);
+        for (how, inc) in [
+            ("open", &live),
+            ("reader", &reader),
+            ("a host that never read it", &stranger),
+        ] {
+            let (text, _) = note_text(inc, &third.event.by, 3).expect("seq 3");
+            assert!(!text.contains("FORGED"), "copy first {copy_first}, {how}: {text}");
+            assert!(
+                inc.state.marks().keys().any(|(_, seq)| *seq == 4),
+                "copy first {copy_first}, {how}: the edit of seq 4 is marked"
+            );
+        }
+    }
+}
+
+/// The same swap one record further: seq 3 and seq 4 rewritten in place (seq 4 chaining onto the
+/// forged seq 3), with byte-exact copies of the genuine seq 3 and 4 appended so seq 5 still
+/// chains. The genuine seq 4 is the one seq 5 names, and it names the genuine seq 3: both are
+/// shown, and the forged seq 3 is marked, on every host.
+#[test]
+fn two_records_rewritten_in_place_are_not_shown_when_the_chain_from_the_head_names_others() {
+    let mut w = World::new();
+    w.note(1, 6);
+    Incident::open(&w.store, &w.id, NOW).save_seen();
+    let mut live = Incident::open(&w.store, &w.id, NOW);
+    let log = w.log(1);
+    let text = fs::read_to_string(&log).expect("log");
+    let lines: Vec<&str> = text.lines().collect();
+    let third = event::parse_line(lines[2]).expect("seq 3");
+    let forged = forged_line(&third.event, 3, "FORGED three: all clear", third.prev.clone());
+    let fourth = event::parse(lines[3]).expect("seq 4");
+    let fourth = event::encode(&fourth, &event::line_hash(forged.as_bytes()).into()).expect("encodes");
+    let mut rewritten: Vec<&str> = lines.clone();
+    rewritten[2] = &forged;
+    rewritten[3] = &fourth;
+    rewritten.extend([lines[2], lines[3]]);
+    put_back(&log, format!("{}\n", rewritten.join("\n")).as_bytes());
+    live.refresh(NOW);
+    let reader = Incident::open(&w.store, &w.id, NOW);
+    let stranger = Incident::open(&w.stores[0], &w.id, NOW);
+    for (how, inc) in [
+        ("open", &live),
+        ("reader", &reader),
+        ("a host that never read it", &stranger),
+    ] {
+        let (text, _) = note_text(inc, &third.event.by, 3).expect("seq 3");
+        assert!(!text.contains("FORGED"), "{how}: {text}");
+        assert!(
+            inc.state.marks().keys().any(|(_, seq)| *seq == 3),
+            "{how}: the rewrite of seq 3 is marked"
+        );
+    }
+}
+
+/// The newest record edited in place to name a forged copy of the record before it, and that copy
+/// appended: on a host that read the newest record (or wrote it), the edited record vouches for
+/// nothing — the copy is not shown there.
+#[test]
+fn a_newest_record_this_host_read_otherwise_does_not_vouch_for_a_copy() {
+    let mut w = World::new();
+    w.note(1, 4);
+    Incident::open(&w.store, &w.id, NOW).save_seen();
+    let log = w.log(1);
+    let text = fs::read_to_string(&log).expect("log");
+    let lines: Vec<&str> = text.lines().collect();
+    let third = event::parse_line(lines[2]).expect("seq 3");
+    let forged = forged_line(&third.event, 3, "FORGED three: all clear", third.prev.clone());
+    let fourth = event::parse(lines[3]).expect("seq 4");
+    let fourth = event::encode(&fourth, &event::line_hash(forged.as_bytes()).into()).expect("encodes");
+    let mut rewritten: Vec<&str> = lines.clone();
+    rewritten[3] = &fourth;
+    rewritten.push(&forged);
+    put_back(&log, format!("{}\n", rewritten.join("\n")).as_bytes());
+    for (how, store) in [("reader", &w.store), ("writer", &w.stores[1])] {
+        let inc = Incident::open(store, &w.id, NOW);
+        let (text, _) = note_text(&inc, &third.event.by, 3).expect("seq 3");
+        assert!(!text.contains("FORGED"), "{how}: {text}");
+    }
+}

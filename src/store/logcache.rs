@@ -31,7 +31,7 @@ use crate::domain::tags::TagInterner;
 
 /// Bump when the encoding changes (the build id changes too, but a rebuild of the same source
 /// keeps entries that the same code wrote).
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 const MAGIC: &[u8; 8] = b"WRLOGC01";
 /// `trailer length (u32) | keyed BLAKE3 of everything before the footer (32) | MAGIC`.
 const FOOTER: u64 = 4 + 32 + 8;
@@ -61,6 +61,9 @@ pub struct Position {
     /// Hash of the last line (the chain head).
     pub prev_line: String,
     pub last_record: (u64, String, u64),
+    /// The `prev` the last record names (records are kept without theirs): what the reader
+    /// needs if the line after the entry shows that record edited.
+    pub last_prev: String,
     pub last_good: (u64, String),
     /// Signed stretches found in it: (from, to, principal, fingerprint).
     pub signed: Vec<(u64, u64, String, String)>,
@@ -604,6 +607,7 @@ fn write_position(t: &mut Vec<u8>, p: &Position) {
     put_u64(t, p.last_record.0);
     put_str(t, &p.last_record.1);
     put_u64(t, p.last_record.2);
+    put_str(t, &p.last_prev);
     put_u64(t, p.last_good.0);
     put_str(t, &p.last_good.1);
     t.push(u8::from(p.ends_at_problem));
@@ -622,6 +626,7 @@ fn read_position(d: &mut Dec) -> Option<Position> {
     let intact_from = d.u64()?;
     let prev_line = d.string()?;
     let last_record = (d.u64()?, d.string()?, d.u64()?);
+    let last_prev = d.string()?;
     let last_good = (d.u64()?, d.string()?);
     let ends_at_problem = match d.u8()? {
         0 => false,
@@ -639,6 +644,7 @@ fn read_position(d: &mut Dec) -> Option<Position> {
         intact_from,
         prev_line,
         last_record,
+        last_prev,
         last_good,
         signed,
         ends_at_problem,

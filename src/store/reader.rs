@@ -56,11 +56,18 @@ struct Cursor {
     /// Copies of a seq already read (a second version), by seq: if the next record chains onto
     /// one of them, that version is the one the chain vouches for (the writer re-appending its
     /// original after an edit) — unless this host read another version of that seq before.
-    repeats: BTreeMap<u64, (String, Event)>,
-    /// Seqs found edited, with the hash the record after them holds for them: a copy of that
-    /// seq appended later with that hash is the version the chain vouches for, and replaces the
-    /// edited one at once. Bounded.
-    vouched: BTreeMap<u64, String>,
+    repeats: BTreeMap<u64, (String, Event, PrevHash)>,
+    /// Seqs found edited, with the hash the record after them holds for them (and that record's
+    /// line): a copy of that seq appended later with that hash is the version the chain vouches
+    /// for, and replaces the edited one at once. Bounded.
+    vouched: BTreeMap<u64, (String, u64)>,
+    /// Seqs found edited, with what their line in place holds: its hash, the `prev` it names and
+    /// its line. The chain vouches from its head down: when a copy of the record after one of
+    /// them is used, the version that copy names is the one to use (see [`settle_below`]).
+    /// Bounded with `vouched`.
+    in_place: BTreeMap<u64, (String, PrevHash, u64)>,
+    /// The `prev` of the last record consumed (what `in_place` keeps of it).
+    last_prev: Option<PrevHash>,
     /// Seqs handed on by records out of their chain (after a gap): a record with the same seq
     /// that does follow the chain is its version, and replaces the other. Bounded.
     loose: BTreeSet<u64>,
@@ -631,6 +638,11 @@ fn position(cursor: &Cursor, signed: &[SignedRange]) -> Option<super::logcache::
         intact_from: cursor.intact_from,
         prev_line: cursor.prev_line.clone()?,
         last_record: cursor.last_record.clone()?,
+        last_prev: cursor
+            .last_prev
+            .as_ref()
+            .map(|p| p.text().to_string())
+            .unwrap_or_default(),
         last_good: cursor.last_good.clone()?,
         signed: signed
             .iter()
@@ -899,6 +911,7 @@ fn restore(
             }),
     );
     cursor.offset = p.len;
+    cursor.last_prev = (!p.last_prev.is_empty()).then(|| PrevHash::from(p.last_prev.as_str()));
     cursor.prefix = hit.read;
     cursor.line = p.line;
     cursor.intact_from = p.intact_from;
@@ -1015,7 +1028,7 @@ fn consume(
                         }
                         // The record before this one, in the version it chains onto.
                         if let Some(prev_seq) = e.seq.checked_sub(1) {
-                            if let Some((h, v)) = cursor.repeats.remove(&prev_seq) {
+                            if let Some((h, v, _)) = cursor.repeats.remove(&prev_seq) {
                                 if h == prev {
                                     batch.marks.push((
                                         cursor.log.to_string(),
@@ -1040,7 +1053,7 @@ fn consume(
                         // A copy of a seq already handed on, out of place: used at once when the
                         // record after the edited version vouches for exactly these bytes; used
                         // if the next record chains onto it (see `repeats`); else not used.
-                        if cursor.vouched.get(&e.seq).is_some_and(|h| *h == hash)
+                        if cursor.vouched.get(&e.seq).is_some_and(|(h, _)| *h == hash)
                             && !ctx.remembered.is_some_and(|r| r.seq == e.seq && r.hash != hash)
                             && !wrote_other_version(cursor, ctx, e.seq, hash)
                         {
@@ -1051,6 +1064,7 @@ fn consume(
                                 format!("two versions of seq {}: the one at line {line_no} is the one its log's chain vouches for; the first was edited", e.seq),
                             ));
                             batch.preferred.push(e.clone());
+                            settle_below(cursor, ctx, &e, &prev, line_no, batch);
                         } else {
                             let other = crate::domain::sanitize::sanitize(&crate::domain::describe::describe(&e));
                             let other: String = other.chars().take(200).collect();
@@ -1060,7 +1074,9 @@ fn consume(
                                 format!("seq {} appears again at line {line_no}, out of its chain; that copy reads: {other}", e.seq),
                             ));
                             if cursor.repeats.len() < 10_000 {
-                                cursor.repeats.insert(e.seq, (hash.to_string(), e.clone()));
+                                cursor
+                                    .repeats
+                                    .insert(e.seq, (hash.to_string(), e.clone(), prev.clone()));
                             }
                             cursor.after_copy = Some((hash.to_string(), e.seq, line_no));
                         }
@@ -1089,6 +1105,7 @@ fn consume(
                         }
                         None => cursor.last_record = Some((e.seq, hash.to_string(), line_no)),
                     }
+                    cursor.last_prev = Some(prev.clone());
                     if record {
                         if let Some(r) = &mut cursor.recorder {
                             r.record(&e, line);
@@ -1322,6 +1339,72 @@ fn own_version(cursor: &mut Cursor, ctx: &Ctx, seq: u64) -> Option<String> {
     cursor.own_versions.as_ref().and_then(|(_, own)| own.get(&seq).cloned())
 }
 
+/// `used`, a copy of its seq read at `line_no`, is now the version shown: the chain from the
+/// log's head vouches for it, so the version of the seq before it that the chain vouches for is
+/// the one `used` names, not what the edited record in place at `used.seq` named. Where that is
+/// the version in place, it stays (a pending vouch for another version is dropped); where it is
+/// not, the version in place is marked and a copy with those bytes is used: one read already
+/// (and then the same holds one seq further down), else one read later (see `vouched`).
+fn settle_below(cursor: &mut Cursor, ctx: &Ctx, used: &Event, named: &PrevHash, line_no: u64, batch: &mut Batch) {
+    let log = cursor.log.to_string();
+    let (mut seq, mut want) = (used.seq, named.text().to_string());
+    let mut by = format!("seq {seq} at line {line_no}");
+    while let Some(below) = seq.checked_sub(1).filter(|s| *s > 0) {
+        // The version of `below` in place: kept where it was found edited, else the one the
+        // record in place at `seq` named (it chained onto it).
+        let (in_place, line) = match (cursor.in_place.get(&below), cursor.in_place.get(&seq)) {
+            (Some((h, _, line)), _) => (h.clone(), Some(*line)),
+            (None, Some((_, prev, _))) => (prev.text().to_string(), None),
+            (None, None) => return,
+        };
+        if want == in_place {
+            cursor.vouched.remove(&below);
+            // Said where it was marked edited (by a record in place that is not the chain's).
+            if let Some(line) = line {
+                batch.marks.push((
+                    log,
+                    below,
+                    format!("seq {below} at line {line} is the version its log's chain vouches for: {by}, the version of seq {seq} the chain vouches for, chains onto it"),
+                ));
+            }
+            return;
+        }
+        if ctx.remembered.is_some_and(|r| r.seq == below && r.hash != want)
+            || wrote_other_version(cursor, ctx, below, &want)
+        {
+            return;
+        }
+        batch.marks.push((
+            log.clone(),
+            below,
+            format!("seq {below} in place is not the version its log's chain vouches for: {by}, the version of seq {seq} the chain vouches for, names other bytes"),
+        ));
+        match cursor.repeats.get(&below) {
+            Some((h, copy, named)) if *h == want => {
+                let (copy, named) = (copy.clone(), named.text().to_string());
+                cursor.repeats.remove(&below);
+                cursor.vouched.remove(&below);
+                batch.marks.push((
+                    log.clone(),
+                    below,
+                    format!(
+                        "two versions of seq {below}: the copy read earlier is the one its log's chain vouches for"
+                    ),
+                ));
+                (seq, want) = (below, named);
+                by = format!("the copy of seq {below}");
+                batch.preferred.push(copy);
+            }
+            _ => {
+                if cursor.vouched.len() < 10_000 {
+                    cursor.vouched.insert(below, (want, line_no));
+                }
+                return;
+            }
+        }
+    }
+}
+
 /// Whether this host read `seq` of this log in an earlier pass while it looked whole — and did
 /// not find that record edited since (a seq found edited is what a writer's restore replaces).
 fn read_before(cursor: &Cursor, seq: u64) -> bool {
@@ -1462,7 +1545,7 @@ fn check_chain(
             }
             // The record before was edited; this one is in its place, and says what its bytes
             // were (a copy of them appended later is that record's version).
-            Some((seq, _, line)) => {
+            Some((seq, before, line)) => {
                 mark(
                     seq,
                     line,
@@ -1470,8 +1553,23 @@ fn check_chain(
                         "seq {seq} was edited after it was written: its bytes no longer match the hash that line {line_no} holds"
                     ),
                 );
-                if cursor.vouched.len() < 10_000 {
-                    cursor.vouched.insert(seq, prev.text().to_string());
+                // The record in place at `seq` is not the chain's: what it named for the seq
+                // before it vouches for nothing (a version of `seq` the chain does vouch for
+                // will say, see `settle_below`).
+                if let Some(below) = seq.checked_sub(1) {
+                    if cursor.vouched.get(&below).is_some_and(|(_, by)| *by == line) {
+                        cursor.vouched.remove(&below);
+                    }
+                }
+                // A record this host read (or wrote) otherwise vouches for nothing: it is the
+                // edited one.
+                let contradicted = ctx.remembered.is_some_and(|r| r.seq == e.seq && r.hash != hash)
+                    || wrote_other_version(cursor, ctx, e.seq, hash);
+                if cursor.vouched.len() < 10_000 && !contradicted {
+                    cursor.vouched.insert(seq, (prev.text().to_string(), line_no));
+                    if let Some(named) = cursor.last_prev.clone() {
+                        cursor.in_place.insert(seq, (before, named, line));
+                    }
                 }
             }
             None => mark(
