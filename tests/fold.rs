@@ -1329,3 +1329,55 @@ fn the_timeline_walked_back_is_the_timeline_read_row_by_row() {
         assert_eq!(walked, read, "from row {end}");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// Versions the reader prefers, applied together (judged once at the end), give what they
+    /// give one at a time (judged after each): a log of thousands of copy-and-next pairs cost a
+    /// replay per version (break round, stop 22).
+    #[test]
+    fn preferring_versions_together_equals_one_at_a_time(
+        ops in prop::collection::vec((0u8..3, 0u8..13, 0u8..60, 0u16..3000), 1..40),
+        picks in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+    ) {
+        let (hash, pb) = playbook();
+        let events = history(&ops, &hash);
+        let versions: Vec<Event> = picks
+            .iter()
+            .enumerate()
+            .map(|(n, p)| {
+                let mut v = p.get(&events).clone();
+                v.id = format!("version{n}").into();
+                v.body = Note { text: format!("the chain's version {n}").into(), tags: Default::default() }.into();
+                v
+            })
+            .collect();
+        let mut one = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
+        let mut all = one.clone();
+        for v in versions.clone() {
+            one.prefer(v);
+        }
+        all.prefer_all(versions);
+        prop_assert_eq!(&one.derived, &all.derived);
+        prop_assert_eq!(one.marks(), all.marks());
+        let ids = |s: &IncidentState| s.timeline().map(|e| e.id.to_string()).collect::<Vec<_>>();
+        prop_assert_eq!(ids(&one), ids(&all));
+    }
+}
+
+#[test]
+fn a_mark_stops_growing_past_its_bound() {
+    let mut s = IncidentState::new("i");
+    for n in 0..10_000 {
+        s.mark(
+            "bob@h.x",
+            3,
+            format!("seq 3 appears again at line {n}, out of its chain"),
+        );
+    }
+    let mark = s.marks().get(&("bob@h.x".to_string(), 3)).cloned().unwrap_or_default();
+    assert!(mark.len() < 4096 + 200, "{}", mark.len());
+    assert!(mark.starts_with("seq 3 appears again at line 0"), "{mark}");
+    assert!(mark.ends_with("see the problems list and `warroom verify`)"), "{mark}");
+}

@@ -883,3 +883,38 @@ fn a_newest_record_this_host_read_otherwise_does_not_vouch_for_a_copy() {
         assert!(!text.contains("FORGED"), "{how}: {text}");
     }
 }
+
+/// Break round (stop 22), F1b: a forged copy of seq 5 and a forged seq 6 chained onto it,
+/// inserted before the genuine seq 6. The host remembers the genuine seq 6 (its head) by hash,
+/// and that line is still there: the forged seq 6 does not restore the copy on that host (nor in
+/// its open reader), so neither forged record is shown there.
+#[test]
+fn an_inserted_copy_and_next_record_do_not_replace_the_head_this_host_remembers() {
+    let mut w = World::new();
+    w.note(1, 6);
+    Incident::open(&w.store, &w.id, NOW).save_seen();
+    let mut live = Incident::open(&w.store, &w.id, NOW);
+    let log = w.log(1);
+    let text = fs::read_to_string(&log).expect("log");
+    let lines: Vec<&str> = text.lines().collect();
+    let fifth = event::parse_line(lines[4]).expect("seq 5");
+    let sixth = event::parse(lines[5]).expect("seq 6");
+    assert_eq!((fifth.event.seq, sixth.seq, lines.len()), (5, 6, 6));
+    let forged = forged_line(&fifth.event, 5, "FORGED five", fifth.prev.clone());
+    let next = forged_line(&sixth, 6, "FORGED six", event::line_hash(forged.as_bytes()).into());
+    let mut rewritten: Vec<&str> = lines[..5].to_vec();
+    rewritten.extend([forged.as_str(), next.as_str(), lines[5]]);
+    put_back(&log, format!("{}\n", rewritten.join("\n")).as_bytes());
+    live.refresh(NOW);
+    let reader = Incident::open(&w.store, &w.id, NOW);
+    let mut bad = Vec::new();
+    for (how, inc) in [("open", &live), ("reader", &reader)] {
+        for seq in [5, 6] {
+            let (text, _) = note_text(inc, &fifth.event.by, seq).expect("seq");
+            if text.contains("FORGED") {
+                bad.push(format!("{how} seq {seq}: {text}"));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "forged shown: {bad:?}");
+}

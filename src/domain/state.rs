@@ -331,6 +331,11 @@ struct Checkpoint {
     tail_repairs: usize,
 }
 
+/// How long a record's mark grows (bytes) before further reasons are left out.
+const MARK_MAX: usize = 4096;
+/// What ends a mark that reached [`MARK_MAX`].
+const MARK_MORE: &str = "; … (more reasons: see the problems list and `warroom verify`)";
+
 /// Why a record is shown with a warning: the fold refused it, or its log's chain says it was
 /// edited or that records around it are missing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -501,6 +506,14 @@ impl IncidentState {
     pub fn mark(&mut self, log: &str, seq: u64, why: impl Into<String>) {
         let why = why.into();
         let entry = self.marks.entry((log.to_string(), seq)).or_default();
+        // Bounded: thousands of copies of one record each add a reason, and checking a growing
+        // text for each was quadratic (a 9 MB log of 40k copies took a minute to read).
+        if entry.len() >= MARK_MAX {
+            if !entry.ends_with(MARK_MORE) {
+                entry.push_str(MARK_MORE);
+            }
+            return;
+        }
         if !entry.contains(&why) {
             if !entry.is_empty() {
                 entry.push_str("; ");
@@ -716,6 +729,22 @@ impl IncidentState {
                 (None, None) => break,
             };
             self.timeline.extend(if take_a { a.next() } else { b.next() });
+        }
+    }
+
+    /// [`Self::prefer`] for each of `versions`, judging the records again once at the end, not
+    /// once per version (a log made of thousands of copy-and-next pairs cost a replay each).
+    pub fn prefer_all(&mut self, versions: Vec<Event>) {
+        if versions.is_empty() {
+            return;
+        }
+        let was = std::mem::replace(&mut self.deferring, true);
+        for e in versions {
+            self.prefer(e);
+        }
+        self.deferring = was;
+        if !was && std::mem::take(&mut self.replay_pending) {
+            self.replay();
         }
     }
 

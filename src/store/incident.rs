@@ -1015,9 +1015,7 @@ impl View {
         }
         self.state.insert_batch(&mut pending, update.events);
         let fresh = self.state.finish_batch(pending);
-        for e in update.preferred {
-            self.state.prefer(e);
-        }
+        self.state.prefer_all(update.preferred);
         match before {
             Some(before) => fresh.into_iter().filter(|k| before.state.event(k).is_none()).collect(),
             None => fresh,

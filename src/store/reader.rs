@@ -1465,6 +1465,8 @@ fn check_chain(
         let restores = e.seq == seq + 1
             && e.seq == expected
             && !ctx.remembered.is_some_and(|r| r.seq == *seq && r.hash != *h)
+            // Nor by a record that differs from the one this host read with its seq.
+            && !ctx.remembered.is_some_and(|r| r.seq == e.seq && r.hash != hash)
             && !read_before(cursor, *seq)
             && !wrote_other_version(cursor, ctx, *seq, h);
         if !restores {
