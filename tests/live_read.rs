@@ -918,3 +918,58 @@ fn an_inserted_copy_and_next_record_do_not_replace_the_head_this_host_remembers(
     }
     assert!(bad.is_empty(), "forged shown: {bad:?}");
 }
+
+/// Break round (stop 22), F4: seq 4 and seq 5 edited in place (their `prev` only: seq 4 names a
+/// forged seq 3, seq 5 names the edited seq 4), the forged seq 3 appended. Seq 6 finds seq 5
+/// edited, so seq 4 is vouched for only through an edited record: its vouch for the forged seq 3
+/// is held, on every host. Then the writer writes again (re-appending seqs 4 and 5): the genuine
+/// seq 5 names seq 4 and that names the seq 3 in place, which stays.
+#[test]
+fn a_vouch_named_only_through_an_edited_record_is_held() {
+    let mut w = World::new();
+    w.note(1, 6);
+    Incident::open(&w.store, &w.id, NOW).save_seen();
+    let mut live = Incident::open(&w.store, &w.id, NOW);
+    let log = w.log(1);
+    let text = fs::read_to_string(&log).expect("log");
+    let lines: Vec<&str> = text.lines().collect();
+    let third = event::parse_line(lines[2]).expect("seq 3");
+    let forged = forged_line(&third.event, 3, "FORGED three: all clear", third.prev.clone());
+    let fourth = event::parse(lines[3]).expect("seq 4");
+    let fourth = event::encode(&fourth, &event::line_hash(forged.as_bytes()).into()).expect("encodes");
+    let fifth = event::parse(lines[4]).expect("seq 5");
+    let fifth = event::encode(&fifth, &event::line_hash(fourth.as_bytes()).into()).expect("encodes");
+    let mut rewritten: Vec<&str> = lines.clone();
+    rewritten[3] = &fourth;
+    rewritten[4] = &fifth;
+    rewritten.push(&forged);
+    let bytes = format!("{}\n", rewritten.join("\n"));
+    assert_eq!(
+        bytes.len(),
+        text.len() + forged.len() + 1,
+        "edits in place, one line appended"
+    );
+    put_back(&log, bytes.as_bytes());
+    live.refresh(NOW);
+    let reader = Incident::open(&w.store, &w.id, NOW);
+    let stranger = Incident::open(&w.stores[0], &w.id, NOW);
+    let mut bad = Vec::new();
+    for (how, inc) in [
+        ("open", &live),
+        ("reader", &reader),
+        ("a host that never read it", &stranger),
+    ] {
+        let (text, _) = note_text(inc, &third.event.by, 3).expect("seq 3");
+        if text.contains("FORGED") {
+            bad.push(format!("{how}: {text}"));
+        }
+    }
+    assert!(bad.is_empty(), "forged seq 3 shown: {bad:?}");
+    w.note(1, 1);
+    live.refresh(NOW);
+    let reader = Incident::open(&w.store, &w.id, NOW);
+    for (how, inc) in [("open", &live), ("reader", &reader)] {
+        let (text, _) = note_text(inc, &third.event.by, 3).expect("seq 3");
+        assert!(!text.contains("FORGED"), "after the writer writes again, {how}: {text}");
+    }
+}

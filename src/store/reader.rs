@@ -57,10 +57,10 @@ struct Cursor {
     /// one of them, that version is the one the chain vouches for (the writer re-appending its
     /// original after an edit) — unless this host read another version of that seq before.
     repeats: BTreeMap<u64, (String, Event, PrevHash)>,
-    /// Seqs found edited, with the hash the record after them holds for them (and that record's
-    /// line): a copy of that seq appended later with that hash is the version the chain vouches
-    /// for, and replaces the edited one at once. Bounded.
-    vouched: BTreeMap<u64, (String, u64)>,
+    /// Seqs found edited, with what the record after them holds for them (see [`Vouch`]): a
+    /// copy of that seq appended later with that hash is the version the chain vouches for, and
+    /// replaces the edited one at once. Bounded.
+    vouched: BTreeMap<u64, Vouch>,
     /// Seqs found edited, with what their line in place holds: its hash, the `prev` it names and
     /// its line. The chain vouches from its head down: when a copy of the record after one of
     /// them is used, the version that copy names is the one to use (see [`settle_below`]).
@@ -115,6 +115,19 @@ struct Cursor {
     /// The tag lists of this log's records, shared (see [`Tags`](crate::domain::tags::Tags)):
     /// parsing runs across threads, so lists are shared here, in order, as records are taken.
     tags: TagInterner,
+}
+
+/// What the chain says a seq found edited reads (see `Cursor::vouched`).
+#[derive(Debug)]
+struct Vouch {
+    /// The hash the record after it names for it.
+    hash: String,
+    /// That record's line.
+    by: u64,
+    /// A record in place above it was found edited since: the records in place between them are
+    /// vouched for only by that edited record, so this vouch is in doubt — held, using no copy —
+    /// until a version of that record the chain does vouch for names them (see [`settle_below`]).
+    held: bool,
 }
 
 /// Everything new since the last pass.
@@ -1053,7 +1066,7 @@ fn consume(
                         // A copy of a seq already handed on, out of place: used at once when the
                         // record after the edited version vouches for exactly these bytes; used
                         // if the next record chains onto it (see `repeats`); else not used.
-                        if cursor.vouched.get(&e.seq).is_some_and(|(h, _)| *h == hash)
+                        if cursor.vouched.get(&e.seq).is_some_and(|v| !v.held && v.hash == hash)
                             && !ctx.remembered.is_some_and(|r| r.seq == e.seq && r.hash != hash)
                             && !wrote_other_version(cursor, ctx, e.seq, hash)
                         {
@@ -1362,12 +1375,38 @@ fn settle_below(cursor: &mut Cursor, ctx: &Ctx, used: &Event, named: &PrevHash, 
             // Said where it was marked edited (by a record in place that is not the chain's).
             if let Some(line) = line {
                 batch.marks.push((
-                    log,
+                    log.clone(),
                     below,
                     format!("seq {below} at line {line} is the version its log's chain vouches for: {by}, the version of seq {seq} the chain vouches for, chains onto it"),
                 ));
             }
-            return;
+            // The records in place from `below` down to the next seq found edited are the
+            // chain's: what the lowest of them names for that seq stands again, and a copy with
+            // those bytes read already is used now.
+            let Some((&k, v)) = cursor.vouched.range_mut(..below).next_back() else {
+                return;
+            };
+            v.held = false;
+            let (hash, vouch_line) = (v.hash.clone(), v.by);
+            let may = !ctx.remembered.is_some_and(|r| r.seq == k && r.hash != hash)
+                && !wrote_other_version(cursor, ctx, k, &hash);
+            match cursor.repeats.get(&k) {
+                Some((h, copy, named)) if may && *h == hash => {
+                    let (copy, named) = (copy.clone(), named.text().to_string());
+                    cursor.repeats.remove(&k);
+                    cursor.vouched.remove(&k);
+                    batch.marks.push((
+                        log.clone(),
+                        k,
+                        format!("two versions of seq {k}: the copy read earlier is the one its log's chain vouches for (line {vouch_line} names it)"),
+                    ));
+                    (seq, want) = (k, named);
+                    by = format!("the copy of seq {k}");
+                    batch.preferred.push(copy);
+                    continue;
+                }
+                _ => return,
+            }
         }
         if ctx.remembered.is_some_and(|r| r.seq == below && r.hash != want)
             || wrote_other_version(cursor, ctx, below, &want)
@@ -1397,7 +1436,15 @@ fn settle_below(cursor: &mut Cursor, ctx: &Ctx, used: &Event, named: &PrevHash, 
             }
             _ => {
                 if cursor.vouched.len() < 10_000 {
-                    cursor.vouched.insert(below, (want, line_no));
+                    let by = line_no;
+                    cursor.vouched.insert(
+                        below,
+                        Vouch {
+                            hash: want,
+                            by,
+                            held: false,
+                        },
+                    );
                 }
                 return;
             }
@@ -1555,20 +1602,20 @@ fn check_chain(
                         "seq {seq} was edited after it was written: its bytes no longer match the hash that line {line_no} holds"
                     ),
                 );
-                // The record in place at `seq` is not the chain's: what it named for the seq
-                // before it vouches for nothing (a version of `seq` the chain does vouch for
-                // will say, see `settle_below`).
-                if let Some(below) = seq.checked_sub(1) {
-                    if cursor.vouched.get(&below).is_some_and(|(_, by)| *by == line) {
-                        cursor.vouched.remove(&below);
-                    }
+                // The record in place at `seq` is not the chain's: the records in place below it
+                // are vouched for by it alone now, so what they vouch for is held until a version
+                // of `seq` the chain does vouch for names them (see `settle_below`).
+                for (_, v) in cursor.vouched.range_mut(..seq) {
+                    v.held = true;
                 }
                 // A record this host read (or wrote) otherwise vouches for nothing: it is the
                 // edited one.
                 let contradicted = ctx.remembered.is_some_and(|r| r.seq == e.seq && r.hash != hash)
                     || wrote_other_version(cursor, ctx, e.seq, hash);
                 if cursor.vouched.len() < 10_000 && !contradicted {
-                    cursor.vouched.insert(seq, (prev.text().to_string(), line_no));
+                    let hash = prev.text().to_string();
+                    let by = line_no;
+                    cursor.vouched.insert(seq, Vouch { hash, by, held: false });
                     if let Some(named) = cursor.last_prev.clone() {
                         cursor.in_place.insert(seq, (before, named, line));
                     }
