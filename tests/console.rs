@@ -3444,6 +3444,48 @@ fn scrolled_back_records_sorting_before_the_cursor_do_not_move_it() {
     assert_eq!(marked(&m), before, "still on the same record");
 }
 
+/// A note written while a long read of several logs arrives: its record comes in a part of a
+/// log read after the first (inserted, derived only when the read ends), and the note leaves
+/// "pending" when the read ends — the keys of such parts are taken then only because a write
+/// waits for them (following the newest with nothing waiting, none are kept).
+#[test]
+fn a_note_written_during_a_long_read_leaves_pending_when_its_record_is_read() {
+    let mut m = model_on_incident();
+    update(&mut m, notes_part(1000, 300));
+    update(&mut m, key('n'));
+    for c in "mine".chars() {
+        update(&mut m, key(c));
+    }
+    assert_eq!(writes(&update(&mut m, code(KeyCode::Enter))).len(), 1);
+    let token = m.pending[0].token;
+    update(
+        &mut m,
+        Msg::Written {
+            token,
+            result: Ok(vec!["mine-1".into()]),
+        },
+    );
+    // Another log, sorting before what is held (so inserted, not derived), with the note in it.
+    let Msg::IncidentPart { id, mut events, .. } = part_by("you@jump", "my note", 10, 1..50) else {
+        unreachable!()
+    };
+    events[20].id = "mine-1".into();
+    update(
+        &mut m,
+        Msg::IncidentPart {
+            id,
+            events,
+            reset: false,
+            ahead: None,
+        },
+    );
+    assert_eq!(m.pending.len(), 1, "still pending while the read lasts");
+    update(&mut m, read_ends());
+    assert!(m.pending.is_empty(), "read back: no longer pending");
+    let inc = m.incident.as_ref().unwrap();
+    assert_eq!(inc.view.state.timeline().count(), inc.view.state.event_count());
+}
+
 /// While a long read is arriving in parts, the state a phase change, a resolution, a handoff or
 /// a severity would be judged against is not derived yet: those keys are refused with a word on
 /// why (nothing written, no dialog), a note is still taken; once the read ends they work again.

@@ -239,7 +239,9 @@ proptest! {
     /// A first open streams records into the fold in parts and derives once at the end
     /// (`begin_batch` / `insert_batch` / `finish_batch`), the playbook arriving in between
     /// (its replay deferred): the same state as the batch fold, on top of any state applied
-    /// before.
+    /// before. The new keys are the same whether they were collected as the parts came
+    /// (`keep`: 1) or taken when the batch ended (`begin_batch_lazy`, wanted: 2), and none are
+    /// returned when not asked for (0, or lazy and not wanted: 3).
     #[test]
     fn a_batch_streamed_in_parts_equals_the_batch(
         ops in prop::collection::vec((0u8..3, 0u8..13, 0u8..60, 0u16..3000), 1..60),
@@ -247,8 +249,9 @@ proptest! {
         before in any::<prop::sample::Index>(),
         perm_seed in any::<u64>(),
         playbook_after in any::<prop::sample::Index>(),
-        keep_fresh in any::<bool>(),
+        keep in 0u8..4,
     ) {
+        let keep_fresh = matches!(keep, 1 | 2);
         let (hash, pb) = playbook();
         let events = history(&ops, &hash);
         let batch = IncidentState::fold("i", vec![(hash.clone(), pb.clone())], events.clone());
@@ -267,7 +270,10 @@ proptest! {
         live.set_checkpoint_every(1 + (perm_seed % 4) as usize);
         live.apply_all(arrival.clone());
         let already: std::collections::BTreeSet<_> = live.events().map(|e| e.key()).collect();
-        let mut pending = live.begin_batch(keep_fresh);
+        let mut pending = match keep {
+            0 | 1 => live.begin_batch(keep_fresh),
+            _ => live.begin_batch_lazy(),
+        };
         let parts: Vec<&[Event]> = rest.chunks(1 + (perm_seed % 5) as usize).collect();
         let pb_at = playbook_after.index(parts.len() + 1);
         for (i, part) in parts.iter().enumerate() {
@@ -277,7 +283,7 @@ proptest! {
             live.insert_batch(&mut pending, part.to_vec());
         }
         live.add_playbook(hash, pb);
-        let fresh = live.finish_batch(pending);
+        let fresh = live.finish_batch_keys(pending, keep_fresh);
         prop_assert_eq!(&live.derived, &batch.derived);
         prop_assert_eq!(live.problems(), batch.problems());
         let a: Vec<&str> = live.timeline().map(|e| e.id.as_str()).collect();

@@ -311,6 +311,9 @@ pub struct PendingBatch {
     /// The smallest new key.
     first: Option<EventKey>,
     fresh: Option<Vec<EventKey>>,
+    /// The new keys are not collected as they come: [`IncidentState::finish_batch_keys`] takes
+    /// them from the batch's timeline keys when the batch ends, if they are wanted then.
+    lazy: bool,
     replaced: bool,
 }
 
@@ -335,6 +338,35 @@ struct Checkpoint {
 const MARK_MAX: usize = 4096;
 /// What ends a mark that reached [`MARK_MAX`].
 const MARK_MORE: &str = "; … (more reasons: see the problems list and `warroom verify`)";
+
+/// Merge the sorted `tail` into the sorted `into`, in place from the back: `into` grows by
+/// `tail.len()` (a quarter more at least, as the timeline grows) and no third vector is made.
+/// Of two equal keys, `tail`'s comes first (it was there before).
+fn merge_into_back<T: Ord + Clone>(into: &mut Vec<T>, mut tail: Vec<T>) {
+    let Some(fill) = into.first().cloned() else {
+        *into = tail;
+        return;
+    };
+    let n = into.len();
+    if into.capacity() - n < tail.len() {
+        into.reserve_exact(tail.len().max(n / 4));
+    }
+    into.resize(n + tail.len(), fill);
+    // `k` is the slot to fill, `i` the last of `into`'s own not yet placed: every slot above
+    // `i` is free (its value moved up already, or a filler), and `k - i` is what is left of
+    // `tail`, so while any is left `k > i`.
+    let mut k = into.len();
+    let mut i = n;
+    while let Some(last) = tail.last() {
+        k -= 1;
+        if i > 0 && into[i - 1] > *last {
+            i -= 1;
+            into.swap(i, k);
+        } else if let Some(t) = tail.pop() {
+            into[k] = t;
+        }
+    }
+}
 
 /// Why a record is shown with a warning: the fold refused it, or its log's chain says it was
 /// edited or that records around it are missing.
@@ -629,8 +661,19 @@ impl IncidentState {
             last: self.events.last().map(Event::key),
             first: None,
             fresh: keep_fresh.then(Vec::new),
+            lazy: false,
             replaced: false,
         }
+    }
+
+    /// [`Self::begin_batch`] for a batch whose new keys may or may not be wanted when it ends
+    /// (the console's long read: only a scrolled timeline or a write waiting for its records
+    /// needs them): none are collected as the parts come — about 24 bytes a record, ≈ 25 MB at
+    /// the end of a 1M-record open — and [`Self::finish_batch_keys`] says whether to take them.
+    pub fn begin_batch_lazy(&mut self) -> PendingBatch {
+        let mut pending = self.begin_batch(false);
+        pending.lazy = true;
+        pending
     }
 
     /// Insert one part of a batch (see [`Self::begin_batch`]); nothing is derived yet.
@@ -664,15 +707,26 @@ impl IncidentState {
     /// applied) a step through the new records in order. Returns the new keys (arrival order)
     /// when the batch kept them.
     pub fn finish_batch(&mut self, pending: PendingBatch) -> Vec<EventKey> {
-        self.deferring = false;
-        self.merge_batch_timeline();
-        self.events.finish_batch();
+        self.finish_batch_keys(pending, true)
+    }
+
+    /// [`Self::finish_batch`]; a batch begun with [`Self::begin_batch_lazy`] returns the keys of
+    /// the records it made new (in no particular order) only if `want` — taken from the batch's
+    /// timeline keys, which hold exactly those records.
+    pub fn finish_batch_keys(&mut self, pending: PendingBatch, want: bool) -> Vec<EventKey> {
         let PendingBatch {
             last,
             first,
-            fresh,
+            mut fresh,
+            lazy,
             replaced,
         } = pending;
+        if lazy && want {
+            fresh = Some(self.batch_timeline.iter().flatten().map(|(_, k)| k.clone()).collect());
+        }
+        self.deferring = false;
+        self.merge_batch_timeline();
+        self.events.finish_batch();
         let asked = std::mem::take(&mut self.replay_pending);
         if asked {
             self.replay();
@@ -713,6 +767,27 @@ impl IncidentState {
             return;
         }
         let start = self.timeline.partition_point(|x| *x <= new[0]);
+        if new.len() > self.timeline.len() {
+            // More new keys than the timeline held (a long read whose first log came in order
+            // and the others after it): the timeline is merged into the batch's own vector, from
+            // the back, so the old timeline and a grown copy of it are never held side by side
+            // (≈ 56 MB at the end of a 1M-record open, where the batch alone is 24 MB). What
+            // moves is at most twice the batch.
+            let tail = match start {
+                0 => std::mem::take(&mut self.timeline),
+                _ => self.timeline.split_off(start),
+            };
+            let want = tail.len() + start;
+            if new.capacity() - new.len() < want {
+                new.reserve_exact(want.max(new.len() / 4));
+            }
+            merge_into_back(&mut new, tail);
+            if start > 0 {
+                new.splice(0..0, std::mem::take(&mut self.timeline));
+            }
+            self.timeline = new;
+            return;
+        }
         let tail: Vec<(Millis, EventKey)> = self.timeline.drain(start..).collect();
         // A quarter more when full, as `insert_batch` grows its keys (doubling would leave up
         // to half of a long timeline unused).
@@ -1937,5 +2012,27 @@ fn key_of(log: &Name, seq: u64, s: &Seen) -> EventKey {
         at: s.at,
         log: log.clone(),
         seq,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_into_back;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Merging a sorted tail into a sorted vector from its back gives the sorted whole.
+        #[test]
+        fn merge_into_back_gives_the_sorted_whole(
+            mut a in prop::collection::vec(0u16..50, 0..40),
+            mut b in prop::collection::vec(0u16..50, 0..40),
+        ) {
+            a.sort();
+            b.sort();
+            let mut want = [a.clone(), b.clone()].concat();
+            want.sort();
+            merge_into_back(&mut a, b);
+            prop_assert_eq!(a, want);
+        }
     }
 }

@@ -925,7 +925,7 @@ impl View {
     /// Apply an update; returns the keys of the events that were new.
     pub fn apply(&mut self, update: Update) -> Vec<crate::domain::EventKey> {
         let pending = self.state.begin_batch(true);
-        self.finish(update, pending)
+        self.finish(update, pending, true)
     }
 
     /// Read what `source` has now into this view: records are inserted as they are parsed (a
@@ -952,7 +952,7 @@ impl View {
                 }),
             );
             let restarted = update.reset;
-            let fresh = self.finish(update, pending);
+            let fresh = self.finish(update, pending, keep_fresh);
             // A fresh source never asks to start again on its first pass; bounded all the same.
             if !restarted || restarts > 0 {
                 return fresh;
@@ -964,9 +964,10 @@ impl View {
     /// Start taking an update's records in parts as they are read, before the update itself
     /// (the console's open of a long incident; see [`Source::poll_streaming`]): the parts go in
     /// with [`Self::insert_part`], and nothing is derived until [`Self::finish_parts`] — exactly
-    /// as [`Incident::open`] reads.
+    /// as [`Incident::open`] reads. The parts' keys are not collected as they come (see
+    /// [`IncidentState::begin_batch_lazy`]): `finish_parts` is told whether they are wanted.
     pub fn begin_parts(&mut self) -> PendingBatch {
-        self.state.begin_batch(true)
+        self.state.begin_batch_lazy()
     }
 
     /// Insert one part of records (any order, duplicates ignored); nothing is derived yet.
@@ -975,15 +976,21 @@ impl View {
     }
 
     /// Apply the update that ends a read whose records came in parts: derives once. Returns the
-    /// keys of every record that was new (the parts' included).
-    pub fn finish_parts(&mut self, update: Update, pending: PendingBatch) -> Vec<crate::domain::EventKey> {
-        self.finish(update, pending)
+    /// keys of every record that was new (the parts' included) if `want_fresh`, in no
+    /// particular order; else none.
+    pub fn finish_parts(
+        &mut self,
+        update: Update,
+        pending: PendingBatch,
+        want_fresh: bool,
+    ) -> Vec<crate::domain::EventKey> {
+        self.finish(update, pending, want_fresh)
     }
 
     /// Apply the rest of an update whose records were partly inserted already (`pending`, see
     /// [`IncidentState::begin_batch`]): whatever asks for a replay (the claim, a playbook, a
     /// signature) is done once, with the records' derivation.
-    fn finish(&mut self, update: Update, mut pending: PendingBatch) -> Vec<crate::domain::EventKey> {
+    fn finish(&mut self, update: Update, mut pending: PendingBatch, want_fresh: bool) -> Vec<crate::domain::EventKey> {
         // After a reset, only records this view did not hold before count as new (a `tail
         // --follow` must not print the history again, nor the console move its scroll). The
         // batch begun on the old view goes with it.
@@ -1014,7 +1021,7 @@ impl View {
             self.state.add_playbook(hash, p);
         }
         self.state.insert_batch(&mut pending, update.events);
-        let fresh = self.state.finish_batch(pending);
+        let fresh = self.state.finish_batch_keys(pending, want_fresh);
         self.state.prefer_all(update.preferred);
         match before {
             Some(before) => fresh.into_iter().filter(|k| before.state.event(k).is_none()).collect(),

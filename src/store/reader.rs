@@ -703,11 +703,16 @@ fn read_text(
     std::thread::scope(|scope| {
         // Two chunks ahead at most: the parsed records of a chunk are a few MiB.
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        // The read buffers come back to be read into again: in the console, a block of this
+        // size is mapped fresh each time it is allocated (see `main`), so a new one per chunk
+        // cost a page fault per 4 KiB read.
+        let (spent_tx, spent) = std::sync::mpsc::channel();
         let ahead_ctx = &ahead_ctx;
-        let reading = scope.spawn(move || read_ahead(file, from, ahead_ctx, tx));
+        let reading = scope.spawn(move || read_ahead(file, from, ahead_ctx, tx, spent));
         let mut next = |buf: &mut Vec<u8>| match rx.recv() {
             Ok(Ok((bytes, lines))) => {
                 buf.extend_from_slice(&bytes);
+                let _ = spent_tx.send(bytes);
                 Some(Ok(Some(lines)))
             }
             Ok(Err(e)) => Some(Err(e)),
@@ -757,16 +762,29 @@ struct AheadLine {
 type Ahead = std::io::Result<(Vec<u8>, Vec<AheadLine>)>;
 
 /// Read `file` from `from` (where it stands) to its end, in chunks, and hash and parse every
-/// complete line (see [`preparse`]), sending each chunk with its lines to `tx`. A line longer
-/// than [`MAX_LINE`] is not held nor parsed (`consume` reports it); the lines after it are.
-fn read_ahead(file: &mut fs::File, from: u64, ctx: &Ctx, tx: std::sync::mpsc::SyncSender<Ahead>) {
+/// complete line (see [`preparse`]), sending each chunk with its lines to `tx`; the chunks'
+/// buffers come back on `spent` to be read into again. A line longer than [`MAX_LINE`] is not
+/// held nor parsed (`consume` reports it); the lines after it are.
+fn read_ahead(
+    file: &mut fs::File,
+    from: u64,
+    ctx: &Ctx,
+    tx: std::sync::mpsc::SyncSender<Ahead>,
+    spent: std::sync::mpsc::Receiver<Vec<u8>>,
+) {
     // Bytes after the last newline so far, from file offset `carry_at`; `in_long`: they are
     // the end of an over-long line whose start was dropped (not a line of their own).
     let mut carry: Vec<u8> = Vec::new();
     let mut carry_at = from;
     let mut in_long = false;
     loop {
-        let mut chunk = vec![0u8; READ_CHUNK];
+        let mut chunk = match spent.try_recv() {
+            Ok(mut b) => {
+                b.resize(READ_CHUNK, 0);
+                b
+            }
+            Err(_) => vec![0u8; READ_CHUNK],
+        };
         let n = match file.read(&mut chunk) {
             Ok(0) => return,
             Ok(n) => n,

@@ -764,17 +764,23 @@ impl Parts<'_> {
     }
 }
 
-/// `events` in parts of at most `max` (in their order), none empty.
-fn in_parts<T>(events: Vec<T>, max: usize) -> Vec<Vec<T>> {
+/// `events` in parts of at most `max` (in their order), none empty. The first part is `events`
+/// itself, cut short: only the records after it are moved (the reader's parts are a little over
+/// `max`, so most of a long read is sent without being copied).
+fn in_parts<T>(mut events: Vec<T>, max: usize) -> Vec<Vec<T>> {
     let max = max.max(1);
-    if events.len() <= max {
-        return if events.is_empty() { Vec::new() } else { vec![events] };
+    if events.is_empty() {
+        return Vec::new();
     }
-    let mut parts = Vec::with_capacity(events.len().div_ceil(max));
-    let mut rest = events.into_iter().peekable();
-    while rest.peek().is_some() {
-        parts.push(rest.by_ref().take(max).collect());
+    // Cut from the back, each cut at a multiple of `max`.
+    let mut tails = Vec::with_capacity((events.len() - 1) / max);
+    while events.len() > max {
+        let at = (events.len() - 1) / max * max;
+        tails.push(events.split_off(at));
     }
+    let mut parts = Vec::with_capacity(tails.len() + 1);
+    parts.push(events);
+    parts.extend(tails.into_iter().rev());
     parts
 }
 
@@ -834,6 +840,23 @@ mod tests {
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["sev1", "sev2", "sev3-overdue"]);
     }
+    /// Parts of at most `max`, in order, none empty; the first is the vector given, cut short
+    /// (its records are not moved).
+    #[test]
+    fn in_parts_cuts_in_order_and_keeps_the_first_part_in_place() {
+        for n in [0usize, 1, 3, 4, 5, 8, 9, 13] {
+            let v: Vec<usize> = (0..n).collect();
+            let at = v.as_ptr();
+            let parts = in_parts(v, 4);
+            assert!(parts.iter().all(|p| !p.is_empty() && p.len() <= 4), "{n}: {parts:?}");
+            assert_eq!(parts.concat(), (0..n).collect::<Vec<_>>(), "{n}");
+            assert_eq!(parts.len(), n.div_ceil(4), "{n}");
+            if let Some(first) = parts.first() {
+                assert_eq!(first.as_ptr(), at, "{n}: the first part is the vector given");
+            }
+        }
+    }
+
     use crate::store::config::{RootChoice, RootSource};
     use std::sync::{Arc, Mutex};
 

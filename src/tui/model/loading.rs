@@ -115,8 +115,10 @@ pub fn refuses_while_reading(inc: &IncidentModel, writes_note: bool) -> Option<S
 }
 
 /// Apply `update` to `view`, ending the read whose parts `loading` took (if any); the keys that
-/// were new since the last part.
-pub fn finish_read(view: &mut View, update: Update, loading: Option<Loading>) -> Vec<EventKey> {
+/// were new since the last part. The keys of parts that were only inserted (a long read of
+/// several logs) are returned only if `want_fresh` (see [`wants_fresh`]): at 1M records they
+/// are ≈ 25 MB that nothing reads when the timeline follows the newest and no write waits.
+pub fn finish_read(view: &mut View, update: Update, loading: Option<Loading>, want_fresh: bool) -> Vec<EventKey> {
     let Some(loading) = loading else {
         return view.apply(update);
     };
@@ -125,13 +127,20 @@ pub fn finish_read(view: &mut View, update: Update, loading: Option<Loading>) ->
         None => update,
     };
     let mut fresh = match loading.deferred {
-        Some(pending) => view.finish_parts(update, pending),
+        Some(pending) => view.finish_parts(update, pending, want_fresh),
         None => view.apply(update),
     };
     if let Some(before) = loading.before {
         fresh.retain(|k| before.state.event(k).is_none());
     }
     fresh
+}
+
+/// Whether the keys of the records a read made new are used when it ends: to keep a scrolled
+/// timeline's cursor and count (`anchor`), or to find the records of writes acknowledged on
+/// disk among them ([`drop_read_back`]).
+pub fn wants_fresh(anchor: bool, pending: &[Pending]) -> bool {
+    anchor || pending.iter().any(|p| matches!(p.state, PendingState::Written(_)))
 }
 
 /// Writes acknowledged on disk whose records are among `fresh` (read back into `state`) are

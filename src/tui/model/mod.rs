@@ -45,7 +45,7 @@ use facilitator::*;
 pub use facilitator::{next_speed, released, speed_settled, upcoming, SPEED_SETTLE_MS};
 pub use followups::*;
 pub use incident::*;
-use loading::{drop_read_back, finish_read, refuses_while_reading};
+use loading::{drop_read_back, finish_read, refuses_while_reading, wants_fresh};
 pub use loading::{reading_text, Loading};
 pub use picker::*;
 
@@ -490,14 +490,16 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                 let loading = inc.loading.take();
                 if let Some(r) = inc.replay.as_mut() {
                     // Replaying: the live view takes the update; the replay stays where it is.
-                    let fresh = finish_read(&mut r.live, update, loading);
+                    let want = wants_fresh(false, &m.pending);
+                    let fresh = finish_read(&mut r.live, update, loading, want);
                     drop_read_back(&mut m.pending, &r.live.state, &fresh);
                     r.steps = crate::domain::replay::steps(&r.live.state);
                     r.cursor = r.cursor.min(r.steps.len().saturating_sub(1));
                     return Vec::new();
                 }
                 let place = Place::of(inc);
-                let fresh = finish_read(&mut inc.view, update, loading);
+                let want = wants_fresh(inc.timeline.anchor.is_some(), &m.pending);
+                let fresh = finish_read(&mut inc.view, update, loading, want);
                 place.keep(inc, &fresh);
                 drop_read_back(&mut m.pending, &inc.view.state, &fresh);
                 if inc.tab_follows_phase {
