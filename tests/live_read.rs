@@ -973,3 +973,52 @@ fn a_vouch_named_only_through_an_edited_record_is_held() {
         assert!(!text.contains("FORGED"), "after the writer writes again, {how}: {text}");
     }
 }
+
+/// Break round 2 (stop 22), B1: seqs 2, 3 and 4 rewritten in place (a forged seq 2, and the
+/// genuine 3 and 4 chained anew onto it), then byte-exact copies of the genuine 4 and 3
+/// appended. The chain from the head names the genuine 4, 3 and 2: the forged seq 2 in place is
+/// marked on every host, and once the writer writes again (re-appending its seq 2) the genuine
+/// one is shown.
+#[test]
+fn a_forged_record_below_a_rechained_stretch_is_marked_and_restored() {
+    let mut w = World::new();
+    w.note(1, 6);
+    Incident::open(&w.store, &w.id, NOW).save_seen();
+    let log = w.log(1);
+    let text = fs::read_to_string(&log).expect("log");
+    let lines: Vec<&str> = text.lines().collect();
+    let second = event::parse_line(lines[1]).expect("seq 2");
+    let forged = forged_line(&second.event, 2, "FORGED two: all clear", second.prev.clone());
+    let third = event::parse(lines[2]).expect("seq 3");
+    let third = event::encode(&third, &event::line_hash(forged.as_bytes()).into()).expect("encodes");
+    let fourth = event::parse(lines[3]).expect("seq 4");
+    let fourth = event::encode(&fourth, &event::line_hash(third.as_bytes()).into()).expect("encodes");
+    let mut rewritten: Vec<&str> = lines.clone();
+    rewritten[1] = &forged;
+    rewritten[2] = &third;
+    rewritten[3] = &fourth;
+    rewritten.extend([lines[3], lines[2]]);
+    put_back(&log, format!("{}\n", rewritten.join("\n")).as_bytes());
+    for (how, store) in [
+        ("reader", &w.store),
+        ("stranger", &w.stores[0]),
+        ("writer", &w.stores[1]),
+    ] {
+        let inc = Incident::open(store, &w.id, NOW);
+        let (text, marked) = note_text(&inc, &second.event.by, 2).expect("seq 2");
+        assert!(
+            !text.contains("FORGED") || marked,
+            "{how}: forged seq 2 unmarked: {text}"
+        );
+    }
+    w.note(1, 1);
+    for (how, store) in [
+        ("reader", &w.store),
+        ("stranger", &w.stores[0]),
+        ("writer", &w.stores[1]),
+    ] {
+        let inc = Incident::open(store, &w.id, NOW);
+        let (text, _) = note_text(&inc, &second.event.by, 2).expect("seq 2");
+        assert!(!text.contains("FORGED"), "{how}, after the writer writes again: {text}");
+    }
+}

@@ -66,6 +66,10 @@ struct Cursor {
     /// them is used, the version that copy names is the one to use (see [`settle_below`]).
     /// Bounded with `vouched`.
     in_place: BTreeMap<u64, (String, PrevHash, u64)>,
+    /// Seqs whose record in place was found not to be the one the chain vouches for by a version
+    /// of the record after them (see [`settle_below`]): what that record in place chained onto
+    /// is vouched for by it alone. Bounded.
+    doubted: BTreeSet<u64>,
     /// The `prev` of the last record consumed (what `in_place` keeps of it).
     last_prev: Option<PrevHash>,
     /// Seqs handed on by records out of their chain (after a gap): a record with the same seq
@@ -1383,12 +1387,16 @@ fn settle_below(cursor: &mut Cursor, ctx: &Ctx, used: &Event, named: &PrevHash, 
     while let Some(below) = seq.checked_sub(1).filter(|s| *s > 0) {
         // The version of `below` in place: kept where it was found edited, else the one the
         // record in place at `seq` named (it chained onto it).
-        let (in_place, line) = match (cursor.in_place.get(&below), cursor.in_place.get(&seq)) {
-            (Some((h, _, line)), _) => (h.clone(), Some(*line)),
-            (None, Some((_, prev, _))) => (prev.text().to_string(), None),
+        // `None`: not kept, where the record in place at `seq` was found not to be the chain's
+        // (it chained onto the one in place at `below`, which is then vouched for by it alone).
+        let known = match (cursor.in_place.get(&below), cursor.in_place.get(&seq)) {
+            (Some((h, _, line)), _) => Some((h.clone(), Some(*line))),
+            (None, Some((_, prev, _))) => Some((prev.text().to_string(), None)),
+            (None, None) if cursor.doubted.contains(&seq) => None,
             (None, None) => return,
         };
-        if want == in_place {
+        if let Some((_, line)) = known.as_ref().filter(|(h, _)| *h == want) {
+            let line = *line;
             cursor.vouched.remove(&below);
             // Said where it was marked edited (by a record in place that is not the chain's).
             if let Some(line) = line {
@@ -1431,11 +1439,14 @@ fn settle_below(cursor: &mut Cursor, ctx: &Ctx, used: &Event, named: &PrevHash, 
         {
             return;
         }
-        batch.marks.push((
-            log.clone(),
-            below,
-            format!("seq {below} in place is not the version its log's chain vouches for: {by}, the version of seq {seq} the chain vouches for, names other bytes"),
-        ));
+        let why = match known {
+            Some(_) => format!("seq {below} in place is not the version its log's chain vouches for: {by}, the version of seq {seq} the chain vouches for, names other bytes"),
+            None => format!("seq {below} in place is vouched for only by a record that is not its log's chain's (seq {seq} in place): {by}, the version of seq {seq} the chain vouches for, names bytes for it that this reader cannot check here (`warroom verify` can)"),
+        };
+        batch.marks.push((log.clone(), below, why));
+        if cursor.doubted.len() < 10_000 {
+            cursor.doubted.insert(below);
+        }
         match cursor.repeats.get(&below) {
             Some((h, copy, named)) if *h == want => {
                 let (copy, named) = (copy.clone(), named.text().to_string());
