@@ -769,6 +769,45 @@ fn records_read_cleanly_after_a_stray_copy_still_count_as_read() {
     }
 }
 
+/// Writer `w`'s log, line by line.
+fn log_lines(w: &World, writer: usize) -> Vec<String> {
+    fs::read_to_string(w.log(writer))
+        .expect("log")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Write writer `w`'s log anew, in place (same file), as `lines`.
+fn rewrite(w: &World, writer: usize, lines: &[&str]) {
+    put_back(&w.log(writer), format!("{}\n", lines.join("\n")).as_bytes());
+}
+
+/// A forged version of the record `line` holds: same seq and `prev`, another id and text.
+fn forged_version(line: &str, text: &str) -> String {
+    let l = event::parse_line(line).expect("parses");
+    forged_line(&l.event, l.event.seq, text, l.prev)
+}
+
+/// The record `line` holds, written again with a `prev` that chains it onto the line `onto`.
+fn rechained(line: &str, onto: &str) -> String {
+    let e = event::parse(line).expect("parses");
+    event::encode(&e, &event::line_hash(onto.as_bytes()).into()).expect("encodes")
+}
+
+/// The readers (by name) that show a forged version of `seq` of writer 1's log, with what they
+/// show; `or_marked`: one shown with a mark counts as not shown.
+fn forged_shown(w: &World, readers: &[(&str, &Incident)], seq: u64, or_marked: bool) -> Vec<String> {
+    let by = w.last_record(1).by.to_string();
+    readers
+        .iter()
+        .filter_map(|(how, inc)| {
+            let (text, marked) = note_text(inc, &by, seq).expect("the record");
+            (text.contains("FORGED") && !(or_marked && marked)).then(|| format!("{how}: {text}"))
+        })
+        .collect()
+}
+
 /// Break round 2 (stop 21), the HIGH left open then: an older record swapped on every host. The
 /// attacker rewrites seq 4's `prev` in place to name a forged copy of seq 3, then appends that
 /// copy and a byte-exact copy of the genuine seq 4 (so seq 5 still chains). The chain vouches
@@ -782,35 +821,31 @@ fn an_older_record_is_not_swapped_by_editing_the_next_records_prev_and_appending
         w.note(1, 6);
         Incident::open(&w.store, &w.id, NOW).save_seen();
         let mut live = Incident::open(&w.store, &w.id, NOW);
-        let log = w.log(1);
-        let text = fs::read_to_string(&log).expect("log");
-        let lines: Vec<&str> = text.lines().collect();
-        let third = event::parse_line(lines[2]).expect("seq 3");
-        let fourth = event::parse(lines[3]).expect("seq 4");
-        assert_eq!((third.event.seq, fourth.seq), (3, 4));
-        let forged = forged_line(&third.event, 3, "FORGED three: all clear", third.prev.clone());
-        let edited = event::encode(&fourth, &event::line_hash(forged.as_bytes()).into()).expect("encodes");
+        let lines = log_lines(&w, 1);
+        let forged = forged_version(&lines[2], "FORGED three: all clear");
+        let edited = rechained(&lines[3], &forged);
         assert_eq!(edited.len(), lines[3].len(), "same length: an edit in place");
-        let mut bytes = text.clone().into_bytes();
-        let at = text.find(lines[3]).expect("line 4");
-        bytes[at..at + edited.len()].copy_from_slice(edited.as_bytes());
-        put_back(&log, &bytes);
-        let copies = if copy_first {
-            [forged.as_str(), lines[3]]
-        } else {
-            [lines[3], forged.as_str()]
-        };
-        append(&log, &copies);
+        let mut now: Vec<&str> = lines.iter().map(String::as_str).collect();
+        now[3] = &edited;
+        match copy_first {
+            true => now.extend([forged.as_str(), &lines[3]]),
+            false => now.extend([&lines[3], forged.as_str()]),
+        }
+        rewrite(&w, 1, &now);
         live.refresh(NOW);
         let reader = Incident::open(&w.store, &w.id, NOW);
         let stranger = Incident::open(&w.stores[0], &w.id, NOW);
-        for (how, inc) in [
+        let readers = [
             ("open", &live),
             ("reader", &reader),
             ("a host that never read it", &stranger),
-        ] {
-            let (text, _) = note_text(inc, &third.event.by, 3).expect("seq 3");
-            assert!(!text.contains("FORGED"), "copy first {copy_first}, {how}: {text}");
+        ];
+        assert_eq!(
+            forged_shown(&w, &readers, 3, false),
+            Vec::<String>::new(),
+            "copy first {copy_first}"
+        );
+        for (how, inc) in readers {
             assert!(
                 inc.state.marks().keys().any(|(_, seq)| *seq == 4),
                 "copy first {copy_first}, {how}: the edit of seq 4 is marked"
@@ -829,28 +864,24 @@ fn two_records_rewritten_in_place_are_not_shown_when_the_chain_from_the_head_nam
     w.note(1, 6);
     Incident::open(&w.store, &w.id, NOW).save_seen();
     let mut live = Incident::open(&w.store, &w.id, NOW);
-    let log = w.log(1);
-    let text = fs::read_to_string(&log).expect("log");
-    let lines: Vec<&str> = text.lines().collect();
-    let third = event::parse_line(lines[2]).expect("seq 3");
-    let forged = forged_line(&third.event, 3, "FORGED three: all clear", third.prev.clone());
-    let fourth = event::parse(lines[3]).expect("seq 4");
-    let fourth = event::encode(&fourth, &event::line_hash(forged.as_bytes()).into()).expect("encodes");
-    let mut rewritten: Vec<&str> = lines.clone();
-    rewritten[2] = &forged;
-    rewritten[3] = &fourth;
-    rewritten.extend([lines[2], lines[3]]);
-    put_back(&log, format!("{}\n", rewritten.join("\n")).as_bytes());
+    let lines = log_lines(&w, 1);
+    let forged = forged_version(&lines[2], "FORGED three: all clear");
+    let fourth = rechained(&lines[3], &forged);
+    let mut now: Vec<&str> = lines.iter().map(String::as_str).collect();
+    now[2] = &forged;
+    now[3] = &fourth;
+    now.extend([lines[2].as_str(), &lines[3]]);
+    rewrite(&w, 1, &now);
     live.refresh(NOW);
     let reader = Incident::open(&w.store, &w.id, NOW);
     let stranger = Incident::open(&w.stores[0], &w.id, NOW);
-    for (how, inc) in [
+    let readers = [
         ("open", &live),
         ("reader", &reader),
         ("a host that never read it", &stranger),
-    ] {
-        let (text, _) = note_text(inc, &third.event.by, 3).expect("seq 3");
-        assert!(!text.contains("FORGED"), "{how}: {text}");
+    ];
+    assert_eq!(forged_shown(&w, &readers, 3, false), Vec::<String>::new());
+    for (how, inc) in readers {
         assert!(
             inc.state.marks().keys().any(|(_, seq)| *seq == 3),
             "{how}: the rewrite of seq 3 is marked"
@@ -866,22 +897,17 @@ fn a_newest_record_this_host_read_otherwise_does_not_vouch_for_a_copy() {
     let mut w = World::new();
     w.note(1, 4);
     Incident::open(&w.store, &w.id, NOW).save_seen();
-    let log = w.log(1);
-    let text = fs::read_to_string(&log).expect("log");
-    let lines: Vec<&str> = text.lines().collect();
-    let third = event::parse_line(lines[2]).expect("seq 3");
-    let forged = forged_line(&third.event, 3, "FORGED three: all clear", third.prev.clone());
-    let fourth = event::parse(lines[3]).expect("seq 4");
-    let fourth = event::encode(&fourth, &event::line_hash(forged.as_bytes()).into()).expect("encodes");
-    let mut rewritten: Vec<&str> = lines.clone();
-    rewritten[3] = &fourth;
-    rewritten.push(&forged);
-    put_back(&log, format!("{}\n", rewritten.join("\n")).as_bytes());
-    for (how, store) in [("reader", &w.store), ("writer", &w.stores[1])] {
-        let inc = Incident::open(store, &w.id, NOW);
-        let (text, _) = note_text(&inc, &third.event.by, 3).expect("seq 3");
-        assert!(!text.contains("FORGED"), "{how}: {text}");
-    }
+    let lines = log_lines(&w, 1);
+    let forged = forged_version(&lines[2], "FORGED three: all clear");
+    let fourth = rechained(&lines[3], &forged);
+    let mut now: Vec<&str> = lines.iter().map(String::as_str).collect();
+    now[3] = &fourth;
+    now.push(&forged);
+    rewrite(&w, 1, &now);
+    let reader = Incident::open(&w.store, &w.id, NOW);
+    let writer = Incident::open(&w.stores[1], &w.id, NOW);
+    let readers = [("reader", &reader), ("writer", &writer)];
+    assert_eq!(forged_shown(&w, &readers, 3, false), Vec::<String>::new());
 }
 
 /// Break round (stop 22), F1b: a forged copy of seq 5 and a forged seq 6 chained onto it,
@@ -894,29 +920,24 @@ fn an_inserted_copy_and_next_record_do_not_replace_the_head_this_host_remembers(
     w.note(1, 6);
     Incident::open(&w.store, &w.id, NOW).save_seen();
     let mut live = Incident::open(&w.store, &w.id, NOW);
-    let log = w.log(1);
-    let text = fs::read_to_string(&log).expect("log");
-    let lines: Vec<&str> = text.lines().collect();
-    let fifth = event::parse_line(lines[4]).expect("seq 5");
-    let sixth = event::parse(lines[5]).expect("seq 6");
-    assert_eq!((fifth.event.seq, sixth.seq, lines.len()), (5, 6, 6));
-    let forged = forged_line(&fifth.event, 5, "FORGED five", fifth.prev.clone());
+    let lines = log_lines(&w, 1);
+    assert_eq!(lines.len(), 6);
+    let forged = forged_version(&lines[4], "FORGED five");
+    let sixth = event::parse(&lines[5]).expect("seq 6");
     let next = forged_line(&sixth, 6, "FORGED six", event::line_hash(forged.as_bytes()).into());
-    let mut rewritten: Vec<&str> = lines[..5].to_vec();
-    rewritten.extend([forged.as_str(), next.as_str(), lines[5]]);
-    put_back(&log, format!("{}\n", rewritten.join("\n")).as_bytes());
+    let mut now: Vec<&str> = lines[..5].iter().map(String::as_str).collect();
+    now.extend([forged.as_str(), next.as_str(), &lines[5]]);
+    rewrite(&w, 1, &now);
     live.refresh(NOW);
     let reader = Incident::open(&w.store, &w.id, NOW);
-    let mut bad = Vec::new();
-    for (how, inc) in [("open", &live), ("reader", &reader)] {
-        for seq in [5, 6] {
-            let (text, _) = note_text(inc, &fifth.event.by, seq).expect("seq");
-            if text.contains("FORGED") {
-                bad.push(format!("{how} seq {seq}: {text}"));
-            }
-        }
+    let readers = [("open", &live), ("reader", &reader)];
+    for seq in [5, 6] {
+        assert_eq!(
+            forged_shown(&w, &readers, seq, false),
+            Vec::<String>::new(),
+            "seq {seq}"
+        );
     }
-    assert!(bad.is_empty(), "forged shown: {bad:?}");
 }
 
 /// Break round (stop 22), F4: seq 4 and seq 5 edited in place (their `prev` only: seq 4 names a
@@ -930,48 +951,38 @@ fn a_vouch_named_only_through_an_edited_record_is_held() {
     w.note(1, 6);
     Incident::open(&w.store, &w.id, NOW).save_seen();
     let mut live = Incident::open(&w.store, &w.id, NOW);
-    let log = w.log(1);
-    let text = fs::read_to_string(&log).expect("log");
-    let lines: Vec<&str> = text.lines().collect();
-    let third = event::parse_line(lines[2]).expect("seq 3");
-    let forged = forged_line(&third.event, 3, "FORGED three: all clear", third.prev.clone());
-    let fourth = event::parse(lines[3]).expect("seq 4");
-    let fourth = event::encode(&fourth, &event::line_hash(forged.as_bytes()).into()).expect("encodes");
-    let fifth = event::parse(lines[4]).expect("seq 5");
-    let fifth = event::encode(&fifth, &event::line_hash(fourth.as_bytes()).into()).expect("encodes");
-    let mut rewritten: Vec<&str> = lines.clone();
-    rewritten[3] = &fourth;
-    rewritten[4] = &fifth;
-    rewritten.push(&forged);
-    let bytes = format!("{}\n", rewritten.join("\n"));
+    let lines = log_lines(&w, 1);
+    let forged = forged_version(&lines[2], "FORGED three: all clear");
+    let fourth = rechained(&lines[3], &forged);
+    let fifth = rechained(&lines[4], &fourth);
     assert_eq!(
-        bytes.len(),
-        text.len() + forged.len() + 1,
-        "edits in place, one line appended"
+        (fourth.len(), fifth.len()),
+        (lines[3].len(), lines[4].len()),
+        "edits in place"
     );
-    put_back(&log, bytes.as_bytes());
+    let mut now: Vec<&str> = lines.iter().map(String::as_str).collect();
+    now[3] = &fourth;
+    now[4] = &fifth;
+    now.push(&forged);
+    rewrite(&w, 1, &now);
     live.refresh(NOW);
     let reader = Incident::open(&w.store, &w.id, NOW);
     let stranger = Incident::open(&w.stores[0], &w.id, NOW);
-    let mut bad = Vec::new();
-    for (how, inc) in [
+    let readers = [
         ("open", &live),
         ("reader", &reader),
         ("a host that never read it", &stranger),
-    ] {
-        let (text, _) = note_text(inc, &third.event.by, 3).expect("seq 3");
-        if text.contains("FORGED") {
-            bad.push(format!("{how}: {text}"));
-        }
-    }
-    assert!(bad.is_empty(), "forged seq 3 shown: {bad:?}");
+    ];
+    assert_eq!(forged_shown(&w, &readers, 3, false), Vec::<String>::new());
     w.note(1, 1);
     live.refresh(NOW);
     let reader = Incident::open(&w.store, &w.id, NOW);
-    for (how, inc) in [("open", &live), ("reader", &reader)] {
-        let (text, _) = note_text(inc, &third.event.by, 3).expect("seq 3");
-        assert!(!text.contains("FORGED"), "after the writer writes again, {how}: {text}");
-    }
+    let readers = [("open", &live), ("reader", &reader)];
+    assert_eq!(
+        forged_shown(&w, &readers, 3, false),
+        Vec::<String>::new(),
+        "after the writer writes again"
+    );
 }
 
 /// Break round 2 (stop 22), B1: seqs 2, 3 and 4 rewritten in place (a forged seq 2, and the
@@ -984,41 +995,30 @@ fn a_forged_record_below_a_rechained_stretch_is_marked_and_restored() {
     let mut w = World::new();
     w.note(1, 6);
     Incident::open(&w.store, &w.id, NOW).save_seen();
-    let log = w.log(1);
-    let text = fs::read_to_string(&log).expect("log");
-    let lines: Vec<&str> = text.lines().collect();
-    let second = event::parse_line(lines[1]).expect("seq 2");
-    let forged = forged_line(&second.event, 2, "FORGED two: all clear", second.prev.clone());
-    let third = event::parse(lines[2]).expect("seq 3");
-    let third = event::encode(&third, &event::line_hash(forged.as_bytes()).into()).expect("encodes");
-    let fourth = event::parse(lines[3]).expect("seq 4");
-    let fourth = event::encode(&fourth, &event::line_hash(third.as_bytes()).into()).expect("encodes");
-    let mut rewritten: Vec<&str> = lines.clone();
-    rewritten[1] = &forged;
-    rewritten[2] = &third;
-    rewritten[3] = &fourth;
-    rewritten.extend([lines[3], lines[2]]);
-    put_back(&log, format!("{}\n", rewritten.join("\n")).as_bytes());
-    for (how, store) in [
-        ("reader", &w.store),
-        ("stranger", &w.stores[0]),
-        ("writer", &w.stores[1]),
-    ] {
-        let inc = Incident::open(store, &w.id, NOW);
-        let (text, marked) = note_text(&inc, &second.event.by, 2).expect("seq 2");
-        assert!(
-            !text.contains("FORGED") || marked,
-            "{how}: forged seq 2 unmarked: {text}"
-        );
-    }
+    let lines = log_lines(&w, 1);
+    let forged = forged_version(&lines[1], "FORGED two: all clear");
+    let third = rechained(&lines[2], &forged);
+    let fourth = rechained(&lines[3], &third);
+    let mut now: Vec<&str> = lines.iter().map(String::as_str).collect();
+    now[1] = &forged;
+    now[2] = &third;
+    now[3] = &fourth;
+    now.extend([lines[3].as_str(), &lines[2]]);
+    rewrite(&w, 1, &now);
+    let hosts = |w: &World| [&w.store, &w.stores[0], &w.stores[1]].map(|s| Incident::open(s, &w.id, NOW));
+    let [reader, stranger, writer] = hosts(&w);
+    let readers = [("reader", &reader), ("stranger", &stranger), ("writer", &writer)];
+    assert_eq!(
+        forged_shown(&w, &readers, 2, true),
+        Vec::<String>::new(),
+        "shown unmarked"
+    );
     w.note(1, 1);
-    for (how, store) in [
-        ("reader", &w.store),
-        ("stranger", &w.stores[0]),
-        ("writer", &w.stores[1]),
-    ] {
-        let inc = Incident::open(store, &w.id, NOW);
-        let (text, _) = note_text(&inc, &second.event.by, 2).expect("seq 2");
-        assert!(!text.contains("FORGED"), "{how}, after the writer writes again: {text}");
-    }
+    let [reader, stranger, writer] = hosts(&w);
+    let readers = [("reader", &reader), ("stranger", &stranger), ("writer", &writer)];
+    assert_eq!(
+        forged_shown(&w, &readers, 2, false),
+        Vec::<String>::new(),
+        "after the writer writes again"
+    );
 }
