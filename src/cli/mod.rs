@@ -782,15 +782,6 @@ pub fn run_hooks(ctx: &context::Ctx, id: &str, events: &[crate::domain::event::E
 }
 
 /// The verbs that open the console (and so may run its sync rounds).
-impl Cli {
-    /// Whether this run opens the console (the board, `open`, `demo`, an exercise's).
-    pub fn opens_console(&self) -> bool {
-        self.command
-            .as_ref()
-            .is_none_or(|c| opens_console(c) || matches!(c, Command::Demo { .. }))
-    }
-}
-
 fn opens_console(command: &Command) -> bool {
     match command {
         Command::Open { .. } => true,
