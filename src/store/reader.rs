@@ -707,9 +707,9 @@ fn read_text(
     std::thread::scope(|scope| {
         // Two chunks ahead at most: the parsed records of a chunk are a few MiB.
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
-        // The read buffers come back to be read into again: in the console, a block of this
-        // size is mapped fresh each time it is allocated (see `main`), so a new one per chunk
-        // cost a page fault per 4 KiB read.
+        // The read buffers come back to be read into again: a block of this size may be mapped
+        // fresh each time it is allocated (glibc's mmap threshold), and then a new one per chunk
+        // costs a page fault per 4 KiB read.
         let (spent_tx, spent) = std::sync::mpsc::channel();
         let ahead_ctx = &ahead_ctx;
         let reading = scope.spawn(move || read_ahead(file, from, ahead_ctx, tx, spent));
