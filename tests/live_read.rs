@@ -808,6 +808,17 @@ fn forged_shown(w: &World, readers: &[(&str, &Incident)], seq: u64, or_marked: b
         .collect()
 }
 
+/// Writer 1 writes six notes and the reader's host reads them (remembering its head): the world,
+/// a reader left open on that host, and writer 1's log line by line.
+fn six_notes_read() -> (World, Incident, Vec<String>) {
+    let mut w = World::new();
+    w.note(1, 6);
+    Incident::open(&w.store, &w.id, NOW).save_seen();
+    let live = Incident::open(&w.store, &w.id, NOW);
+    let lines = log_lines(&w, 1);
+    (w, live, lines)
+}
+
 /// Break round 2 (stop 21), the HIGH left open then: an older record swapped on every host. The
 /// attacker rewrites seq 4's `prev` in place to name a forged copy of seq 3, then appends that
 /// copy and a byte-exact copy of the genuine seq 4 (so seq 5 still chains). The chain vouches
@@ -817,11 +828,7 @@ fn forged_shown(w: &World, readers: &[(&str, &Incident)], seq: u64, or_marked: b
 #[test]
 fn an_older_record_is_not_swapped_by_editing_the_next_records_prev_and_appending_copies() {
     for copy_first in [true, false] {
-        let mut w = World::new();
-        w.note(1, 6);
-        Incident::open(&w.store, &w.id, NOW).save_seen();
-        let mut live = Incident::open(&w.store, &w.id, NOW);
-        let lines = log_lines(&w, 1);
+        let (w, mut live, lines) = six_notes_read();
         let forged = forged_version(&lines[2], "FORGED three: all clear");
         let edited = rechained(&lines[3], &forged);
         assert_eq!(edited.len(), lines[3].len(), "same length: an edit in place");
@@ -860,11 +867,7 @@ fn an_older_record_is_not_swapped_by_editing_the_next_records_prev_and_appending
 /// shown, and the forged seq 3 is marked, on every host.
 #[test]
 fn two_records_rewritten_in_place_are_not_shown_when_the_chain_from_the_head_names_others() {
-    let mut w = World::new();
-    w.note(1, 6);
-    Incident::open(&w.store, &w.id, NOW).save_seen();
-    let mut live = Incident::open(&w.store, &w.id, NOW);
-    let lines = log_lines(&w, 1);
+    let (w, mut live, lines) = six_notes_read();
     let forged = forged_version(&lines[2], "FORGED three: all clear");
     let fourth = rechained(&lines[3], &forged);
     let mut now: Vec<&str> = lines.iter().map(String::as_str).collect();
@@ -916,11 +919,7 @@ fn a_newest_record_this_host_read_otherwise_does_not_vouch_for_a_copy() {
 /// its open reader), so neither forged record is shown there.
 #[test]
 fn an_inserted_copy_and_next_record_do_not_replace_the_head_this_host_remembers() {
-    let mut w = World::new();
-    w.note(1, 6);
-    Incident::open(&w.store, &w.id, NOW).save_seen();
-    let mut live = Incident::open(&w.store, &w.id, NOW);
-    let lines = log_lines(&w, 1);
+    let (w, mut live, lines) = six_notes_read();
     assert_eq!(lines.len(), 6);
     let forged = forged_version(&lines[4], "FORGED five");
     let sixth = event::parse(&lines[5]).expect("seq 6");
@@ -947,11 +946,7 @@ fn an_inserted_copy_and_next_record_do_not_replace_the_head_this_host_remembers(
 /// seq 5 names seq 4 and that names the seq 3 in place, which stays.
 #[test]
 fn a_vouch_named_only_through_an_edited_record_is_held() {
-    let mut w = World::new();
-    w.note(1, 6);
-    Incident::open(&w.store, &w.id, NOW).save_seen();
-    let mut live = Incident::open(&w.store, &w.id, NOW);
-    let lines = log_lines(&w, 1);
+    let (mut w, mut live, lines) = six_notes_read();
     let forged = forged_version(&lines[2], "FORGED three: all clear");
     let fourth = rechained(&lines[3], &forged);
     let fifth = rechained(&lines[4], &fourth);
@@ -992,10 +987,7 @@ fn a_vouch_named_only_through_an_edited_record_is_held() {
 /// one is shown.
 #[test]
 fn a_forged_record_below_a_rechained_stretch_is_marked_and_restored() {
-    let mut w = World::new();
-    w.note(1, 6);
-    Incident::open(&w.store, &w.id, NOW).save_seen();
-    let lines = log_lines(&w, 1);
+    let (mut w, _, lines) = six_notes_read();
     let forged = forged_version(&lines[1], "FORGED two: all clear");
     let third = rechained(&lines[2], &forged);
     let fourth = rechained(&lines[3], &third);
