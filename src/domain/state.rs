@@ -267,7 +267,7 @@ pub struct IncidentState {
     /// log → seq → the record kept there (its id, its merge key's `at`, whether a `Corrected`
     /// may name it). Nested so a log's name is held once, not once per record; a log's seqs
     /// are dense from 1, so by seq in a vector (see [`SeqMap`]).
-    seen: HashMap<Name, SeqMap<Seen>>,
+    seen: HashMap<Name, SeqMap<Seen>, foldhash::fast::RandomState>,
     /// Shared: `list` and the board fold a thousand incidents naming one playbook, parsed once.
     playbooks: HashMap<String, std::sync::Arc<Playbook>>,
     /// Same log and seq, different record: only an edit does that.
@@ -414,7 +414,7 @@ impl IncidentState {
             id: id.into(),
             events: RecordStore::default(),
             timeline: Vec::new(),
-            seen: HashMap::new(),
+            seen: HashMap::default(),
             playbooks: HashMap::new(),
             conflicts: BTreeSet::new(),
             signatures: HashMap::new(),

@@ -230,8 +230,8 @@ impl<'de> serde::Deserialize<'de> for Tags {
 /// records cost what they would without it (their own lists), never more.
 #[derive(Debug, Default)]
 pub struct TagInterner {
-    lists: HashSet<Tags>,
-    words: HashSet<Name>,
+    lists: HashSet<Tags, foldhash::fast::RandomState>,
+    words: HashSet<Name, foldhash::fast::RandomState>,
     /// The words of the list being made (kept to reuse its buffer).
     scratch: Vec<Name>,
     /// The list last given to [`share`](Self::share) and what it was shared as: a run of
@@ -276,10 +276,29 @@ impl TagInterner {
 
     /// The list of these words: one this interner holds, else a new one it keeps. For a
     /// decoder that reads words as text (no allocation when the list repeats).
-    pub fn share_words<'a>(&mut self, words: impl IntoIterator<Item = &'a str>) -> Tags {
+    pub fn share_words<'a, I>(&mut self, words: I) -> Tags
+    where
+        I: IntoIterator<Item = &'a str>,
+        I::IntoIter: Clone,
+    {
+        let words = words.into_iter();
+        // A run of records with one list: the words compared with the last list shared, no
+        // hashing.
+        if let Some((_, held)) = &self.last {
+            if held
+                .0
+                .as_deref()
+                .map_or(&[][..], |l| &l[..])
+                .iter()
+                .map(Name::as_str)
+                .eq(words.clone())
+            {
+                return held.clone();
+            }
+        }
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        scratch.extend(words.into_iter().map(|w| self.word(w, || Name::from(w))));
+        scratch.extend(words.map(|w| self.word(w, || Name::from(w))));
         let out = if scratch.is_empty() {
             Tags(None)
         } else if let Some(held) = self.lists.get(scratch.as_slice()) {
@@ -289,6 +308,7 @@ impl TagInterner {
         };
         scratch.clear();
         self.scratch = scratch;
+        self.last = Some((out.clone(), out.clone()));
         out
     }
 

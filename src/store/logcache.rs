@@ -89,6 +89,8 @@ pub struct Hit {
     pub read: super::prefix::ReadPrefix,
     data: std::io::Take<BufReader<File>>,
     records: u64,
+    /// The last record's frame (see [`Hit::frame`]); its buffer is reused.
+    frame: Vec<u8>,
 }
 
 /// Writes a new entry as a log is read; dropped unfinished, it leaves nothing behind.
@@ -261,6 +263,7 @@ impl LogCache {
             read,
             data: BufReader::with_capacity(1 << 20, f).take(body - trailer_len),
             records,
+            frame: Vec::new(),
         })
     }
 
@@ -318,14 +321,11 @@ impl LogCache {
 }
 
 impl Hit {
-    /// The next record (its log set to `log`), and its frame as stored (to carry into a new
-    /// entry); `None` after the last. An entry that does not decode (it cannot: it was sealed by
-    /// this build) is an error. Its tags are shared through `tags`, the log's interner.
-    pub fn next_record(
-        &mut self,
-        names: &LogNames,
-        tags: &mut TagInterner,
-    ) -> Option<Result<(Event, Vec<u8>), String>> {
+    /// The next record (its log set to `log`); `None` after the last. Its frame as stored (to
+    /// carry into a new entry) is [`Hit::frame`] until the next call. An entry that does not
+    /// decode (it cannot: it was sealed by this build) is an error. Its tags are shared through
+    /// `tags`, the log's interner.
+    pub fn next_record(&mut self, names: &LogNames, tags: &mut TagInterner) -> Option<Result<Event, String>> {
         if self.records == 0 {
             return None;
         }
@@ -338,11 +338,16 @@ impl Hit {
         if n > MAX_FRAME {
             return Some(Err("cache entry frame too long".into()));
         }
-        let mut frame = vec![0u8; n];
-        if self.data.read_exact(&mut frame).is_err() {
+        self.frame.resize(n, 0);
+        if self.data.read_exact(&mut self.frame).is_err() {
             return Some(Err("cache entry ends early".into()));
         }
-        Some(decode(&frame, names, tags).map(|e| (e, frame)))
+        Some(decode(&self.frame, names, tags))
+    }
+
+    /// The frame of the record [`Hit::next_record`] gave last.
+    pub fn frame(&self) -> &[u8] {
+        &self.frame
     }
 }
 
@@ -726,8 +731,8 @@ pub fn decode(frame: &[u8], names: &LogNames, tags: &mut TagInterner) -> Result<
             _ => return None,
         };
         // Every record of a clean log is by its writer: share that name.
-        let by = d.string()?;
-        let by = if names.writer == by {
+        let by = d.str()?;
+        let by = if names.writer.as_str() == by {
             names.writer.clone()
         } else {
             by.into()
@@ -735,15 +740,17 @@ pub fn decode(frame: &[u8], names: &LogNames, tags: &mut TagInterner) -> Result<
         let seq = d.u64()?;
         let body = match kind {
             NOTE => {
-                let text = d.string()?;
+                let text = d.str()?;
                 let n = d.u64()?;
-                let mut words = Vec::with_capacity(n.min(64) as usize);
+                // The words are checked first, then shared straight from the frame (no list
+                // of them is built per record: a run of records with one list costs a compare).
+                let mut words = d.clone();
                 for _ in 0..n {
-                    words.push(d.str()?);
+                    d.str()?;
                 }
                 Body::Note(Note {
                     text: text.into(),
-                    tags: tags.share_words(words),
+                    tags: tags.share_words((0..n).map(move |_| words.str().unwrap_or_default())),
                 })
             }
             SIGNED => {
@@ -790,6 +797,7 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
+#[derive(Clone)]
 struct Dec<'a> {
     b: &'a [u8],
     at: usize,

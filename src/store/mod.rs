@@ -7,6 +7,7 @@
 //! <root>/<incident-id>/events/<name>@<host>.<install>.ronl   one append-only log per writer
 //! ```
 
+pub mod cache_ahead;
 pub mod casts;
 pub mod config;
 pub mod fsutil;

@@ -13,7 +13,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::{fsutil, writer_of_log, EVENTS_DIR, LOG_EXT};
+use super::{cache_ahead, fsutil, writer_of_log, EVENTS_DIR, LOG_EXT};
 use std::sync::Arc;
 
 use crate::domain::event::{self, Body, Event, Line, LogNames, Name, PrevHash, Signed, MAX_LINE};
@@ -443,22 +443,51 @@ impl IncidentReader {
             names.push((name, is_symlink));
         }
         names.sort();
-        for (name, is_symlink) in names {
-            if is_symlink || !name.ends_with(LOG_EXT) || writer_of_log(&name).is_none() {
-                if self.reported.insert(name.clone(), ()).is_none() {
-                    let why = if is_symlink {
-                        "a symlink is not followed; skipped".to_string()
-                    } else {
-                        "not a warroom log (name@host.install.ronl); skipped".to_string()
-                    };
-                    batch.problems.push(Problem::new(self.rel(&name), None, why));
+        // A first read with the log cache on: entries are checked and decoded ahead, on a
+        // thread of their own, while this one folds (see `cache_ahead`).
+        let job = match &self.log_cache {
+            Some(cache) if self.cursors.is_empty() && super::threads() >= 2 && !serial_only() => {
+                Some(cache_ahead::Job {
+                    cache: cache.clone(),
+                    events_dir: events_dir.clone(),
+                    trust: self.trust_key,
+                    remembered: self.remembered.clone(),
+                })
+            }
+            _ => None,
+        };
+        let logs = names.iter().filter(|(n, l)| cache_ahead::readable(n, *l));
+        let (mut ahead, senders) = match job {
+            Some(_) => cache_ahead::plan(logs.map(|(n, _)| n.clone()).collect()),
+            None => Default::default(),
+        };
+        std::thread::scope(|scope| {
+            if let Some(job) = job {
+                scope.spawn(move || cache_ahead::run(job, senders));
+            }
+            // `ahead` is dropped before the scope waits for the thread, even on a panic, so a
+            // thread waiting to send to a receiver nobody reads ends.
+            let mut ahead = std::mem::take(&mut ahead);
+            for (name, is_symlink) in names {
+                if !cache_ahead::readable(&name, is_symlink) {
+                    if self.reported.insert(name.clone(), ()).is_none() {
+                        let why = if is_symlink {
+                            "a symlink is not followed; skipped".to_string()
+                        } else {
+                            "not a warroom log (name@host.install.ronl); skipped".to_string()
+                        };
+                        batch.problems.push(Problem::new(self.rel(&name), None, why));
+                    }
+                    continue;
                 }
-                continue;
+                self.read_log(&name, now, &mut batch, &mut sink, ahead.remove(&name));
+                if batch.reread.is_some() {
+                    return;
+                }
             }
-            self.read_log(&name, now, &mut batch, &mut sink);
-            if batch.reread.is_some() {
-                return batch;
-            }
+        });
+        if batch.reread.is_some() {
+            return batch;
         }
         self.check_remembered();
         if let Some(cache) = &mut self.sig_cache {
@@ -499,7 +528,15 @@ impl IncidentReader {
         self.short = short;
     }
 
-    fn read_log(&mut self, name: &str, now: Millis, batch: &mut Batch, sink: &mut Option<&mut dyn FnMut(Vec<Event>)>) {
+    /// `ahead`: this log's entry as checked and decoded ahead (see `cache_ahead`), if it was.
+    fn read_log(
+        &mut self,
+        name: &str,
+        now: Millis,
+        batch: &mut Batch,
+        sink: &mut Option<&mut dyn FnMut(Vec<Event>)>,
+        ahead: Option<std::sync::mpsc::Receiver<cache_ahead::Part>>,
+    ) {
         let rel = self.rel(name);
         let path = self.dir.join(EVENTS_DIR).join(name);
         let mut file = match fsutil::open_read(&path) {
@@ -584,6 +621,7 @@ impl IncidentReader {
         cursor.read_to = whole.filter(|_| !self.changed_in_place.contains(name)).map(|g| g.0);
         let fresh = cursor.offset == 0 && cursor.line == 0 && !cursor.skipping && cursor.last_record.is_none();
         if let (true, Some(cache)) = (fresh, &self.log_cache) {
+            let taken = ahead.and_then(|rx| take_ahead(cursor, rx, (meta.dev(), meta.ino()), len, batch, sink));
             let expect = super::logcache::Expect {
                 log: &cursor.log,
                 trust: &self.trust_key,
@@ -592,17 +630,22 @@ impl IncidentReader {
                     .get(cursor.log.as_str())
                     .map(|h| (h.seq, h.hash.as_str())),
             };
-            match cache.load(&expect, &mut file, len) {
-                Some(hit) => {
-                    // An entry that ends where a problem was found is not extended: reading on
-                    // from it finds the same problem.
-                    let recorder = (len - hit.position.len >= cache.min_new() && !hit.position.ends_at_problem)
-                        .then(|| cache.recorder(&cursor.log, &self.trust_key))
-                        .flatten();
-                    self.cached_records += restore(cursor, hit, recorder, batch, sink);
-                }
-                None if len >= cache.min_new() => cursor.recorder = cache.recorder(&cursor.log, &self.trust_key),
-                None => {}
+            match taken {
+                Some(Some(n)) => self.cached_records += n,
+                Some(None) if len >= cache.min_new() => cursor.recorder = cache.recorder(&cursor.log, &self.trust_key),
+                Some(None) => {}
+                None => match cache.load(&expect, &mut file, len) {
+                    Some(hit) => {
+                        // An entry that ends where a problem was found is not extended: reading on
+                        // from it finds the same problem.
+                        let recorder = (len - hit.position.len >= cache.min_new() && !hit.position.ends_at_problem)
+                            .then(|| cache.recorder(&cursor.log, &self.trust_key))
+                            .flatten();
+                        self.cached_records += restore(cursor, hit, recorder, batch, sink);
+                    }
+                    None if len >= cache.min_new() => cursor.recorder = cache.recorder(&cursor.log, &self.trust_key),
+                    None => {}
+                },
             }
         }
         if len > cursor.offset && file.seek(SeekFrom::Start(cursor.offset)).is_ok() {
@@ -915,13 +958,13 @@ fn restore(
     let log = cursor.log.to_string();
     let mut n = 0;
     while let Some(next) = hit.next_record(&names, &mut cursor.tags) {
-        let Ok((e, frame)) = next else {
+        let Ok(e) = next else {
             tracing::warn!(log = %log, "local log cache entry does not decode; reading the log");
             return 0;
         };
         n += 1;
         if let Some(r) = &mut recorder {
-            r.frame_raw(&frame);
+            r.frame_raw(hit.frame());
         }
         batch.events.push(e);
         if let Some(sink) = sink {
@@ -930,7 +973,76 @@ fn restore(
             }
         }
     }
-    let p = hit.position;
+    resume_after(cursor, hit.position, hit.read, recorder, batch);
+    n
+}
+
+/// Records taken ahead from `cursor`'s log cache entry (see [`cache_ahead`]), handed on as
+/// [`restore`] hands them on. `None`: nothing usable was taken ahead for the file the reader
+/// opened (`file_id`, `len`): the caller checks the entry itself. `Some(None)`: no entry
+/// matches. `Some(Some(n))`: `n` records restored (0: the entry stopped decoding; what was
+/// handed on of it is read again from the log).
+fn take_ahead(
+    cursor: &mut Cursor,
+    rx: std::sync::mpsc::Receiver<cache_ahead::Part>,
+    file_id: (u64, u64),
+    len: u64,
+    batch: &mut Batch,
+    sink: &mut Option<&mut dyn FnMut(Vec<Event>)>,
+) -> Option<Option<u64>> {
+    use cache_ahead::Part;
+    match rx.recv().ok()? {
+        Part::Opened {
+            file_id: f,
+            len: l,
+            hit,
+        } if f == file_id && l == len => {
+            if !hit {
+                return Some(None);
+            }
+        }
+        _ => return None,
+    }
+    loop {
+        match rx.recv() {
+            Ok(Part::Records(events)) => {
+                if batch.events.is_empty() {
+                    batch.events = events;
+                } else {
+                    batch.events.extend(events);
+                }
+                if let Some(sink) = sink {
+                    if batch.events.len() >= STREAM_EVENTS {
+                        sink(std::mem::take(&mut batch.events));
+                    }
+                }
+            }
+            Ok(Part::End(tail)) => {
+                let tail = *tail;
+                cursor.log = tail.names.log;
+                cursor.writer = tail.names.writer;
+                cursor.tags = tail.tags;
+                resume_after(cursor, tail.position, tail.read, tail.recorder, batch);
+                return Some(Some(tail.records));
+            }
+            Ok(Part::Broken | Part::Opened { .. }) | Err(_) => {
+                tracing::warn!(log = %cursor.log, "local log cache entry does not decode; reading the log");
+                return Some(Some(0));
+            }
+        }
+    }
+}
+
+/// Stand where a log cache entry's records end (`p`), the log's bytes up to there hashed in
+/// `read`; `recorder` carries the entry on as the log is read further.
+fn resume_after(
+    cursor: &mut Cursor,
+    p: super::logcache::Position,
+    read: super::prefix::ReadPrefix,
+    mut recorder: Option<super::logcache::Recorder>,
+    batch: &mut Batch,
+) {
+    let log = cursor.log.to_string();
     if let Some(r) = &mut recorder {
         r.continue_from(p.len);
     }
@@ -947,14 +1059,13 @@ fn restore(
     );
     cursor.offset = p.len;
     cursor.last_prev = (!p.last_prev.is_empty()).then(|| PrevHash::from(p.last_prev.as_str()));
-    cursor.prefix = hit.read;
+    cursor.prefix = read;
     cursor.line = p.line;
     cursor.intact_from = p.intact_from;
     cursor.prev_line = Some(p.prev_line);
     cursor.last_record = Some(p.last_record);
     cursor.last_good = Some(p.last_good);
     cursor.recorder = recorder;
-    n
 }
 
 /// What `consume` needs to know about the file it reads.
@@ -1738,5 +1849,83 @@ mod tests {
         assert!(serial.contains("over the"), "the over-long lines are reported");
         assert!(serial.contains("edited"), "the edit is found");
         assert!(serial == ahead, "a read ahead differs from a serial read");
+    }
+
+    /// Everything a read through the log cache in `state` found, as text, and how many records
+    /// came from the cache.
+    fn read_cached(dir: &Path, state: &Path, serial: bool) -> (String, u64) {
+        SERIAL_ONLY.store(serial, std::sync::atomic::Ordering::Relaxed);
+        let mut reader = IncidentReader::new(dir.to_path_buf());
+        reader.set_log_cache(Some(super::super::logcache::LogCache::open_keyed(state, dir, [7; 32])));
+        let batch = reader.poll(i64::MAX / 2);
+        SERIAL_ONLY.store(false, std::sync::atomic::Ordering::Relaxed);
+        let cursors: Vec<String> = reader
+            .cursors
+            .values()
+            .map(|c| format!("{} {:?} {:?} {} {}", c.log, c.last_good, c.prev_line, c.line, c.offset))
+            .collect();
+        let seen = format!(
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{cursors:?}",
+            batch.events, batch.problems, batch.marks, batch.preferred, batch.signed
+        );
+        (seen, reader.cached_records())
+    }
+
+    /// A second open takes each log's cache entry ahead, on a thread of its own (see
+    /// `cache_ahead`), and reads exactly what it reads on the calling thread alone: logs whose
+    /// entries cover them, one grown a little, one grown enough to carry its entry on, and one
+    /// changed in place since (its entry is not used).
+    #[test]
+    fn cache_entries_taken_ahead_read_as_the_calling_thread_does() {
+        let tmp = tempfile::tempdir().expect("a temporary folder");
+        let id = "2026-01-01-cacheahead-abcd";
+        let dir = tmp.path().join("shared").join(id);
+        let state = tmp.path().join("state");
+        std::fs::create_dir_all(dir.join(EVENTS_DIR)).expect("the events folder");
+        let by = ["w0@host", "w1@host", "w2@host", "w3@host"];
+        let logs: Vec<Vec<String>> = by.iter().map(|b| chain(id, b, 14_000)).collect();
+        let path = |w: usize| dir.join(EVENTS_DIR).join(format!("{}.inst{LOG_EXT}", by[w]));
+        let write = |w: usize, lines: &[String]| {
+            let mut text = lines.join("\n");
+            text.push('\n');
+            std::fs::write(path(w), text).expect("the log");
+        };
+        for (w, lines) in logs.iter().enumerate() {
+            write(w, &lines[..10_000]);
+        }
+        let (cold, cached) = read_cached(&dir, &state, true);
+        assert_eq!(cached, 0, "a first open reads the logs");
+        let (warm, cached) = read_cached(&dir, &state, false);
+        assert_eq!(cached, 40_000, "a second open takes every record from the cache");
+        assert!(cold == warm, "a warm read differs from a cold one");
+        write(1, &logs[1][..10_010]);
+        write(2, &logs[2]);
+        let mut edited = logs[3][..10_000].to_vec();
+        edited[500] = edited[500].replace("note 501", "note 5O1");
+        write(3, &edited);
+        let (serial, _) = read_cached(&dir, &state.join("serial"), true);
+        let _ = std::fs::remove_dir_all(state.join("serial"));
+        let state_copy = tmp.path().join("state-copy");
+        let copy = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&state)
+            .arg(&state_copy)
+            .status()
+            .expect("cp");
+        assert!(copy.success());
+        let (serial_warm, serial_cached) = read_cached(&dir, &state_copy, true);
+        let (ahead, ahead_cached) = read_cached(&dir, &state, false);
+        assert_eq!(serial_cached, ahead_cached);
+        assert_eq!(ahead_cached, 30_000, "the edited log's entry is not used");
+        assert!(serial_warm == ahead, "entries taken ahead read differently");
+        assert!(
+            serial == ahead,
+            "a read through the cache differs from a read of the logs"
+        );
+        assert!(ahead.contains("edited") || ahead.contains("5O1"), "the edit is read");
+        // The entry carried on by the grown log is read the same way next time.
+        let (again, cached) = read_cached(&dir, &state, false);
+        assert!(cached > 30_000, "the grown log's entry was carried on");
+        assert!(again == ahead);
     }
 }
