@@ -180,6 +180,12 @@ impl LogCache {
         self
     }
 
+    /// Whether any entry of this incident may be here (its folder exists): a first read of an
+    /// incident this host never cached starts no thread to look for them.
+    pub fn may_hold_entries(&self) -> bool {
+        self.dir.is_dir()
+    }
+
     pub fn min_new(&self) -> u64 {
         self.min_new
     }

@@ -446,7 +446,9 @@ impl IncidentReader {
         // A first read with the log cache on: entries are checked and decoded ahead, on a
         // thread of their own, while this one folds (see `cache_ahead`).
         let job = match &self.log_cache {
-            Some(cache) if self.cursors.is_empty() && super::threads() >= 2 && !serial_only() => {
+            Some(cache)
+                if self.cursors.is_empty() && super::threads() >= 2 && !serial_only() && cache.may_hold_entries() =>
+            {
                 Some(cache_ahead::Job {
                     cache: cache.clone(),
                     events_dir: events_dir.clone(),
