@@ -1556,6 +1556,13 @@ fn line_at(ctx: &Ctx, fork: &Fork) -> Option<Line> {
 /// is marked out of its chain. A version named that this host read or wrote otherwise stops it.
 fn settle_fork(cursor: &mut Cursor, ctx: &Ctx, seq: u64, named: PrevHash, line_no: u64, batch: &mut Batch) {
     let log = cursor.log.to_string();
+    fork_left(
+        cursor,
+        ctx,
+        seq,
+        &format!("line {line_no} chains onto the copy of it"),
+        batch,
+    );
     let (mut seq, mut want) = (seq, named.text().to_string());
     while let Some(below) = seq.checked_sub(1).filter(|s| *s > 0) {
         // Only down to the lowest fork: below it, the chain is the one in place, and no copy
@@ -1579,6 +1586,7 @@ fn settle_fork(cursor: &mut Cursor, ctx: &Ctx, seq: u64, named: PrevHash, line_n
             if let Some(f) = cursor.forks.get_mut(&below) {
                 f.copy_used = Some((h, quoted(&copy)));
             }
+            fork_left(cursor, ctx, below, &by, batch);
             batch.preferred.push(copy);
             (seq, want) = (below, next.text().to_string());
             continue;
@@ -1606,6 +1614,27 @@ fn settle_fork(cursor: &mut Cursor, ctx: &Ctx, seq: u64, named: PrevHash, line_n
         batch.preferred.push(e);
         (seq, want) = (below, prev.text().to_string());
     }
+}
+
+/// A copy of `seq` is used now: where the record in place is a fork's, it is out of its chain —
+/// marked, quoting it (read again from the file), as a copy out of its chain is.
+fn fork_left(cursor: &Cursor, ctx: &Ctx, seq: u64, by: &str, batch: &mut Batch) {
+    let Some(fork) = cursor.forks.get(&seq).filter(|f| f.copy_used.is_some()) else {
+        return;
+    };
+    let Some(Line { event: e, .. }) = line_at(ctx, fork) else {
+        return;
+    };
+    batch.marks.push((
+        cursor.log.to_string(),
+        seq,
+        format!(
+            "seq {seq} at line {} is out of its chain: a copy of it is the version its log's chain vouches for ({by}); the one at line {} reads: {}",
+            fork.line,
+            fork.line,
+            quoted(&e)
+        ),
+    ));
 }
 
 /// Whether this host read `seq` of this log in an earlier pass while it looked whole — and did
