@@ -1014,3 +1014,100 @@ fn a_forged_record_below_a_rechained_stretch_is_marked_and_restored() {
         "after the writer writes again"
     );
 }
+
+/// `lines` (a log's genuine lines) with a forged run inserted right after seq `after`: a forged
+/// copy of seq `after` (naming the same record before it) and `more` records chained onto it.
+fn with_forged_run(lines: &[String], after: usize, more: usize) -> Vec<String> {
+    let mut forged = vec![forged_version(&lines[after - 1], &format!("FORGED {after}"))];
+    let head = event::parse(&lines[lines.len() - 1]).expect("parses");
+    for seq in after + 1..=after + more {
+        let like = lines
+            .get(seq - 1)
+            .map_or(head.clone(), |l| event::parse(l).expect("parses"));
+        let prev = event::line_hash(forged[forged.len() - 1].as_bytes()).into();
+        forged.push(forged_line(&like, seq as u64, &format!("FORGED {seq}"), prev));
+    }
+    lines[..after]
+        .iter()
+        .chain(&forged)
+        .chain(&lines[after..])
+        .cloned()
+        .collect()
+}
+
+/// Writer 1's log rewritten as `lines`; then the open reader reads it again, and the reader's
+/// host, a host that never read the log and the writer's host read it afresh.
+fn after_rewrite(w: &World, live: &mut Incident, lines: &[String]) -> [(&'static str, Incident); 3] {
+    rewrite(w, 1, &lines.iter().map(String::as_str).collect::<Vec<_>>());
+    live.refresh(NOW);
+    [
+        ("reader", &w.store),
+        ("a host that never read it", &w.stores[0]),
+        ("writer", &w.stores[1]),
+    ]
+    .map(|(how, s)| (how, Incident::open(s, &w.id, NOW)))
+}
+
+/// Whether every mark of `seq` in `inc` together quotes a forged version ("FORGED").
+fn forged_quoted(inc: &Incident, seq: u64) -> bool {
+    inc.state
+        .marks()
+        .iter()
+        .any(|((_, s), why)| *s == seq && why.contains("FORGED"))
+}
+
+/// Known limit F1 (stop 22): a forged copy of seq N and records chained onto it, *inserted*
+/// right after the genuine seq N (after seq 1, mid-file, a run of two or three), with the
+/// genuine records going on past the forged run. The chain from the log's head names the
+/// genuine records: they are used on every host — an open reader that read the log before, the
+/// host that read it, one that never did, the writer's — and the forged ones are marked, quoted.
+#[test]
+fn a_forged_run_inserted_after_a_genuine_record_is_not_used_when_the_chain_goes_on_past_it() {
+    for (after, more) in [(1, 1), (1, 2), (2, 1), (3, 1), (3, 2), (4, 1)] {
+        let (w, mut live, lines) = six_notes_read();
+        let hosts = after_rewrite(&w, &mut live, &with_forged_run(&lines, after, more));
+        let mut readers = vec![("open", &live)];
+        readers.extend(hosts.iter().map(|(how, inc)| (*how, inc)));
+        for seq in after as u64..=(after + more) as u64 {
+            let case = format!("inserted after seq {after}, {more} more: seq {seq}");
+            assert_eq!(forged_shown(&w, &readers, seq, false), Vec::<String>::new(), "{case}");
+            for (how, inc) in &readers {
+                assert!(forged_quoted(inc, seq), "{case}, {how}: the forged version is quoted");
+            }
+        }
+    }
+}
+
+/// F1 where the forged branch reaches the log's newest seq (a pair right before the head, a run
+/// past it): a host that read the head keeps it; a host that never read the log cannot tell which
+/// branch is the writer's (only a signature can) and shows the forged one only marked. Once the
+/// writer writes on (chaining onto its own head), the chain from the head names the genuine
+/// records, and every host uses them.
+#[test]
+fn a_forged_run_reaching_the_head_is_marked_and_dropped_once_the_writer_writes_on() {
+    for (after, more, notes) in [(5, 1, 1), (3, 4, 2)] {
+        let (mut w, mut live, lines) = six_notes_read();
+        let hosts = after_rewrite(&w, &mut live, &with_forged_run(&lines, after, more));
+        let mut readers = vec![("open", &live)];
+        readers.extend(hosts.iter().map(|(how, inc)| (*how, inc)));
+        for seq in after as u64..=6 {
+            let case = format!("inserted after seq {after}, {more} more: seq {seq}");
+            assert_eq!(forged_shown(&w, &readers, seq, true), Vec::<String>::new(), "{case}");
+        }
+        w.note(1, notes);
+        live.refresh(NOW);
+        let [reader, writer] = [&w.store, &w.stores[1]].map(|s| Incident::open(s, &w.id, NOW));
+        // The host that read it above holds to the seq 6 it read, as a host does.
+        let stranger = Incident::open_with(&w.stores[0], &w.id, NOW, Default::default());
+        let readers = [
+            ("open", &live),
+            ("reader", &reader),
+            ("a host that never read it", &stranger),
+            ("writer", &writer),
+        ];
+        for seq in after as u64..=(after + more) as u64 {
+            let case = format!("inserted after seq {after}, {more} more, the writer wrote on: seq {seq}");
+            assert_eq!(forged_shown(&w, &readers, seq, false), Vec::<String>::new(), "{case}");
+        }
+    }
+}

@@ -72,6 +72,14 @@ struct Cursor {
     doubted: BTreeSet<u64>,
     /// The `prev` of the last record consumed (what `in_place` keeps of it).
     last_prev: Option<PrevHash>,
+    /// Where the line of `last_good` lies in the file (start, length) and its line number;
+    /// `None` after records taken from the log cache.
+    good_line: Option<(u64, u64, u64)>,
+    /// Seqs where a copy was read while the record in place with that seq was the chain's last
+    /// (a fork: a copy and records chained onto it may take the chain on from there), with
+    /// where that record in place lies, not the record itself: it is read again from the file
+    /// only if the chain from the head comes back to it (see [`settle_fork`]). Bounded.
+    forks: BTreeMap<u64, Fork>,
     /// Seqs handed on by records out of their chain (after a gap): a record with the same seq
     /// that does follow the chain is its version, and replaces the other. Bounded.
     loose: BTreeSet<u64>,
@@ -132,6 +140,18 @@ struct Vouch {
     /// vouched for only by that edited record, so this vouch is in doubt — held, using no copy —
     /// until a version of that record the chain does vouch for names them (see [`settle_below`]).
     held: bool,
+}
+
+/// The record in place at a fork (see `Cursor::forks`).
+#[derive(Debug)]
+struct Fork {
+    /// Its line's hash, line number, and where the line lies in the file (start, length).
+    hash: String,
+    line: u64,
+    at: (u64, u64),
+    /// The copy used instead of it, while one is: its hash, and what it reads (for the mark
+    /// once it is not used).
+    copy_used: Option<(String, String)>,
 }
 
 /// Everything new since the last pass.
@@ -664,6 +684,7 @@ impl IncidentReader {
                 cache: self.sig_cache.as_ref(),
                 remembered: self.remembered.get(cursor.log.as_str()),
                 own: self.state_dir.as_deref().map(|d| (path.as_path(), d)),
+                path: &path,
                 len,
                 at_eof: false,
                 now,
@@ -1083,6 +1104,8 @@ struct Ctx<'a> {
     remembered: Option<&'a SeenHead>,
     /// The log's file and this host's state directory (see `Cursor::own_versions`).
     own: Option<(&'a Path, &'a Path)>,
+    /// The log's file (a record in place at a fork is read again from it, see `Cursor::forks`).
+    path: &'a Path,
     len: u64,
     at_eof: bool,
     now: Millis,
@@ -1174,16 +1197,21 @@ fn consume(
                             }
                             None => cursor.last_good = Some((e.seq, hash.to_string())),
                         }
+                        cursor.good_line = Some((line_start, nl as u64, line_no));
                         // The record before this one, in the version it chains onto.
                         if let Some(prev_seq) = e.seq.checked_sub(1) {
-                            if let Some((h, v, _)) = cursor.repeats.remove(&prev_seq) {
+                            if let Some((h, v, named)) = cursor.repeats.remove(&prev_seq) {
                                 if h == prev {
                                     batch.marks.push((
                                         cursor.log.to_string(),
                                         prev_seq,
                                         format!("two versions of seq {prev_seq}: the chain vouches for the later one (line {line_no} chains onto it); the first was edited"),
                                     ));
+                                    if let Some(f) = cursor.forks.get_mut(&prev_seq) {
+                                        f.copy_used = Some((h, quoted(&v)));
+                                    }
                                     batch.preferred.push(v);
+                                    settle_fork(cursor, ctx, prev_seq, named, line_no, batch);
                                 }
                             }
                         }
@@ -1214,8 +1242,7 @@ fn consume(
                             batch.preferred.push(e.clone());
                             settle_below(cursor, ctx, &e, &prev, line_no, batch);
                         } else {
-                            let other = crate::domain::sanitize::sanitize(&crate::domain::describe::describe(&e));
-                            let other: String = other.chars().take(200).collect();
+                            let other = quoted(&e);
                             batch.marks.push((
                                 cursor.log.to_string(),
                                 e.seq,
@@ -1226,6 +1253,7 @@ fn consume(
                                     .repeats
                                     .insert(e.seq, (hash.to_string(), e.clone(), prev.clone()));
                             }
+                            note_fork(cursor, e.seq, hash);
                             cursor.after_copy = Some((hash.to_string(), e.seq, line_no));
                         }
                         record = false;
@@ -1592,6 +1620,134 @@ fn settle_below(cursor: &mut Cursor, ctx: &Ctx, used: &Event, named: &PrevHash, 
             }
         }
     }
+}
+
+/// What a record reads, as a mark quotes it (cleaned, at most 200 characters).
+fn quoted(e: &Event) -> String {
+    let text = crate::domain::sanitize::sanitize(&crate::domain::describe::describe(e));
+    text.chars().take(200).collect()
+}
+
+/// A copy of `seq` hashed `hash` was read: where the record in place with that seq is the
+/// chain's last, that is a fork (see `Cursor::forks`), and where that record lies is kept.
+fn note_fork(cursor: &mut Cursor, seq: u64, hash: &str) {
+    let Some((good, (start, len, line))) = cursor.last_good.as_ref().zip(cursor.good_line) else {
+        return;
+    };
+    if good.0 != seq || good.1 == hash || cursor.forks.len() >= 10_000 {
+        return;
+    }
+    let hash = good.1.clone();
+    cursor.forks.entry(seq).or_insert(Fork {
+        hash,
+        line,
+        at: (start, len),
+        copy_used: None,
+    });
+}
+
+/// The record `fork` holds the place of, read again from the log, if its line is still the
+/// one read there (the same hash).
+fn line_at(ctx: &Ctx, fork: &Fork) -> Option<Line> {
+    let (start, len) = fork.at;
+    let mut file = fsutil::open_read(ctx.path).ok()?;
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut bytes = vec![0u8; usize::try_from(len).ok()?.min(MAX_LINE)];
+    file.read_exact(&mut bytes).ok()?;
+    if blake3::hash(&bytes).to_hex().as_str() != fork.hash {
+        return None;
+    }
+    event::parse_in(std::str::from_utf8(&bytes).ok()?, ctx.names).ok()
+}
+
+/// A copy of `seq` is now the version used, because the record after it chains onto it (see
+/// `repeats`): the chain from the log's head runs through it, so below it the versions used are
+/// the ones it names, down to the lowest fork whose copy is in use. Where the copy branch took
+/// the chain on from a fork and the genuine records in place go on past it (a forged copy and
+/// records chained onto it *inserted* right after the record they copy), this comes back to
+/// the record in place at the fork: it is used again (read again from the file), and the copy
+/// is marked out of its chain. A version named that this host read or wrote otherwise stops it.
+fn settle_fork(cursor: &mut Cursor, ctx: &Ctx, seq: u64, named: PrevHash, line_no: u64, batch: &mut Batch) {
+    let log = cursor.log.to_string();
+    fork_left(
+        cursor,
+        ctx,
+        seq,
+        &format!("line {line_no} chains onto the copy of it"),
+        batch,
+    );
+    let (mut seq, mut want) = (seq, named.text().to_string());
+    while let Some(below) = seq.checked_sub(1).filter(|s| *s > 0) {
+        // Only down to the lowest fork: below it, the chain is the one in place, and no copy
+        // read there is taken for it.
+        if cursor.forks.first_key_value().is_none_or(|(k, _)| *k > below)
+            || ctx.remembered.is_some_and(|r| r.seq == below && r.hash != want)
+            || wrote_other_version(cursor, ctx, below, &want)
+        {
+            return;
+        }
+        let by = format!("the version of seq {seq} used, which the chain from line {line_no} runs through, names it");
+        if cursor.repeats.get(&below).is_some_and(|(h, _, _)| *h == want) {
+            let Some((h, copy, next)) = cursor.repeats.remove(&below) else {
+                return;
+            };
+            batch.marks.push((
+                log.clone(),
+                below,
+                format!("two versions of seq {below}: the copy read earlier is the one its log's chain vouches for ({by}); the one used before is out of its chain"),
+            ));
+            if let Some(f) = cursor.forks.get_mut(&below) {
+                f.copy_used = Some((h, quoted(&copy)));
+            }
+            fork_left(cursor, ctx, below, &by, batch);
+            batch.preferred.push(copy);
+            (seq, want) = (below, next.text().to_string());
+            continue;
+        }
+        let Some(fork) = cursor
+            .forks
+            .get(&below)
+            .filter(|f| f.hash == want && f.copy_used.is_some())
+        else {
+            return;
+        };
+        let Some(Line { event: mut e, prev }) = line_at(ctx, fork) else {
+            return;
+        };
+        let copy = fork.copy_used.as_ref().map_or("", |(_, q)| q.as_str());
+        batch.marks.push((
+            log.clone(),
+            below,
+            format!("seq {below} at line {} is the version its log's chain vouches for ({by}): the copy used before is out of its chain; that copy reads: {copy}", fork.line),
+        ));
+        if let Some(f) = cursor.forks.get_mut(&below) {
+            f.copy_used = None;
+        }
+        cursor.tags.share_body(&mut e.body);
+        batch.preferred.push(e);
+        (seq, want) = (below, prev.text().to_string());
+    }
+}
+
+/// A copy of `seq` is used now: where the record in place is a fork's, it is out of its chain —
+/// marked, quoting it (read again from the file), as a copy out of its chain is.
+fn fork_left(cursor: &Cursor, ctx: &Ctx, seq: u64, by: &str, batch: &mut Batch) {
+    let Some(fork) = cursor.forks.get(&seq).filter(|f| f.copy_used.is_some()) else {
+        return;
+    };
+    let Some(Line { event: e, .. }) = line_at(ctx, fork) else {
+        return;
+    };
+    batch.marks.push((
+        cursor.log.to_string(),
+        seq,
+        format!(
+            "seq {seq} at line {} is out of its chain: a copy of it is the version its log's chain vouches for ({by}); the one at line {} reads: {}",
+            fork.line,
+            fork.line,
+            quoted(&e)
+        ),
+    ));
 }
 
 /// Whether this host read `seq` of this log in an earlier pass while it looked whole — and did
