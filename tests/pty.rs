@@ -1662,7 +1662,11 @@ fn a_console_with_sync_every_pushes_a_typed_note_and_shows_the_sync_status() {
     c.send(b"n");
     c.wait_for("Enter sends · Alt+Enter", WAIT);
     c.type_text("written while the remote was away");
+    // The text on screen first, so the Enter comes alone (a loaded console that read the last
+    // keys and the Enter at once would take them for a paste, and the Enter for a new line).
+    c.wait_for("written while the remote was away", WAIT);
     c.send(b"\r");
+    c.wait_until("the note dialog closed", WAIT, |s| !s.contains("Enter sends · Alt+Enter"));
     c.wait_for("written while the remote was away", WAIT);
     c.send(b"!");
     // Generous, as above: on a loaded machine the failing round may end after the dialog opens.
