@@ -5,6 +5,21 @@ use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+/// What says a file was written since it was last looked at: (device, inode) and (length,
+/// mtime ns, ctime ns). Any write moves the ctime, which no user can set back.
+pub type Stamp = ((u64, u64), (u64, i128, i128));
+
+pub fn stamp(meta: &fs::Metadata) -> Stamp {
+    (
+        (meta.dev(), meta.ino()),
+        (
+            meta.len(),
+            meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+            meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+        ),
+    )
+}
+
 /// `O_NOFOLLOW`: below the shared root a symlink is never followed.
 const O_NOFOLLOW: i32 = libc::O_NOFOLLOW;
 

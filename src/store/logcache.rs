@@ -209,8 +209,14 @@ impl LogCache {
     /// entry once to check its seal and the log's first bytes to check their hash.
     pub fn load(&self, expect: &Expect, file: &mut File, len: u64) -> Option<Hit> {
         let path = self.path(expect.log);
-        let mut f = File::open(&path).ok()?;
-        let size = f.metadata().ok()?.len();
+        // Not blocking on a FIFO, not following a symlink: only a plain file is an entry.
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path)
+            .ok()?;
+        let meta = f.metadata().ok().filter(|m| m.is_file())?;
+        let size = meta.len();
         if size < FOOTER {
             return None;
         }
@@ -837,6 +843,36 @@ impl<'a> Dec<'a> {
 
 #[cfg(test)]
 mod tests {
+    /// A FIFO (or anything but a plain file) where an entry would be is no entry: looking for
+    /// it does not wait for a writer that never comes.
+    #[test]
+    fn a_fifo_in_place_of_an_entry_is_passed_over_without_waiting() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let incident = tmp.path().join("shared").join("inc");
+        std::fs::create_dir_all(&incident).expect("incident folder");
+        let cache = super::LogCache::open(&tmp.path().join("state"), &incident).expect("cache");
+        std::fs::create_dir_all(&cache.dir).expect("dir");
+        let made = std::process::Command::new("mkfifo")
+            .arg(cache.path("bob@h.abc123"))
+            .status()
+            .expect("mkfifo");
+        assert!(made.success(), "mkfifo");
+        let log = tmp.path().join("log");
+        std::fs::write(&log, b"").expect("log");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut file = std::fs::File::open(&log).expect("log");
+            let expect = super::Expect {
+                log: "bob@h.abc123",
+                trust: &[0; 32],
+                remembered: None,
+            };
+            let _ = tx.send(cache.load(&expect, &mut file, 0).is_none());
+        });
+        let missed = rx.recv_timeout(std::time::Duration::from_secs(20));
+        assert_eq!(missed, Ok(true), "a FIFO is no entry, and is not waited on");
+    }
+
     /// A console killed during a first open (Ctrl-C, an SSH drop) leaves a half-written entry:
     /// the next entry written for that incident removes it once it is a minute old, not an hour.
     #[test]

@@ -478,18 +478,19 @@ impl IncidentReader {
             }
             _ => None,
         };
-        let logs = names.iter().filter(|(n, l)| cache_ahead::readable(n, *l));
-        let (mut ahead, senders) = match job {
-            Some(_) => cache_ahead::plan(logs.map(|(n, _)| n.clone()).collect()),
-            None => Default::default(),
-        };
         std::thread::scope(|scope| {
-            if let Some(job) = job {
-                scope.spawn(move || cache_ahead::run(job, senders));
-            }
             // `ahead` is dropped before the scope waits for the thread, even on a panic, so a
             // thread waiting to send to a receiver nobody reads ends.
-            let mut ahead = std::mem::take(&mut ahead);
+            let mut ahead = job.map(|job| {
+                let logs: Vec<String> = names
+                    .iter()
+                    .filter(|(n, l)| cache_ahead::readable(n, *l))
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                let (ahead, tx) = cache_ahead::start(&logs);
+                scope.spawn(move || cache_ahead::run(job, logs, tx));
+                ahead
+            });
             for (name, is_symlink) in names {
                 if !cache_ahead::readable(&name, is_symlink) {
                     if self.reported.insert(name.clone(), ()).is_none() {
@@ -502,7 +503,7 @@ impl IncidentReader {
                     }
                     continue;
                 }
-                self.read_log(&name, now, &mut batch, &mut sink, ahead.remove(&name));
+                self.read_log(&name, now, &mut batch, &mut sink, ahead.as_mut());
                 if batch.reread.is_some() {
                     return;
                 }
@@ -557,7 +558,7 @@ impl IncidentReader {
         now: Millis,
         batch: &mut Batch,
         sink: &mut Option<&mut dyn FnMut(Vec<Event>)>,
-        ahead: Option<std::sync::mpsc::Receiver<cache_ahead::Part>>,
+        ahead: Option<&mut cache_ahead::Ahead>,
     ) {
         let rel = self.rel(name);
         let path = self.dir.join(EVENTS_DIR).join(name);
@@ -588,11 +589,7 @@ impl IncidentReader {
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(now, |d| d.as_millis() as Millis);
-        let stamp = (
-            len,
-            meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
-            meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
-        );
+        let (_, stamp) = fsutil::stamp(&meta);
         let replaced = cursor.file_id != (meta.dev(), meta.ino());
         if cursor.offset > 0 && (replaced || cursor.stamp != Some(stamp)) {
             // Written since the last read: bytes added (the usual), or bytes already read
@@ -643,7 +640,7 @@ impl IncidentReader {
         cursor.read_to = whole.filter(|_| !self.changed_in_place.contains(name)).map(|g| g.0);
         let fresh = cursor.offset == 0 && cursor.line == 0 && !cursor.skipping && cursor.last_record.is_none();
         if let (true, Some(cache)) = (fresh, &self.log_cache) {
-            let taken = ahead.and_then(|rx| take_ahead(cursor, rx, (meta.dev(), meta.ino()), len, batch, sink));
+            let taken = ahead.and_then(|a| take_ahead(cursor, a, name, fsutil::stamp(&meta), batch, sink));
             let expect = super::logcache::Expect {
                 log: &cursor.log,
                 trust: &self.trust_key,
@@ -1000,26 +997,23 @@ fn restore(
     n
 }
 
-/// Records taken ahead from `cursor`'s log cache entry (see [`cache_ahead`]), handed on as
-/// [`restore`] hands them on. `None`: nothing usable was taken ahead for the file the reader
-/// opened (`file_id`, `len`): the caller checks the entry itself. `Some(None)`: no entry
-/// matches. `Some(Some(n))`: `n` records restored (0: the entry stopped decoding; what was
-/// handed on of it is read again from the log).
+/// Records taken ahead from the log cache entry of `cursor`'s log, `name` (see
+/// [`cache_ahead`]), handed on as [`restore`] hands them on. `None`: nothing usable was taken
+/// ahead for the file the reader opened (`stamp`: checked against another file, or one written
+/// since): the caller checks the entry itself. `Some(None)`: no entry matches. `Some(Some(n))`:
+/// `n` records restored (0: the entry stopped decoding; what was handed on of it is read again
+/// from the log).
 fn take_ahead(
     cursor: &mut Cursor,
-    rx: std::sync::mpsc::Receiver<cache_ahead::Part>,
-    file_id: (u64, u64),
-    len: u64,
+    ahead: &mut cache_ahead::Ahead,
+    name: &str,
+    stamp: fsutil::Stamp,
     batch: &mut Batch,
     sink: &mut Option<&mut dyn FnMut(Vec<Event>)>,
 ) -> Option<Option<u64>> {
     use cache_ahead::Part;
-    match rx.recv().ok()? {
-        Part::Opened {
-            file_id: f,
-            len: l,
-            hit,
-        } if f == file_id && l == len => {
+    match ahead.next(name)? {
+        Part::Opened { stamp: s, hit } if s == stamp => {
             if !hit {
                 return Some(None);
             }
@@ -1027,8 +1021,8 @@ fn take_ahead(
         _ => return None,
     }
     loop {
-        match rx.recv() {
-            Ok(Part::Records(events)) => {
+        match ahead.next(name) {
+            Some(Part::Records(events)) => {
                 if batch.events.is_empty() {
                     batch.events = events;
                 } else {
@@ -1040,7 +1034,7 @@ fn take_ahead(
                     }
                 }
             }
-            Ok(Part::End(tail)) => {
+            Some(Part::End(tail)) => {
                 let tail = *tail;
                 cursor.log = tail.names.log;
                 cursor.writer = tail.names.writer;
@@ -1048,7 +1042,7 @@ fn take_ahead(
                 resume_after(cursor, tail.position, tail.read, tail.recorder, batch);
                 return Some(Some(tail.records));
             }
-            Ok(Part::Broken | Part::Opened { .. }) | Err(_) => {
+            Some(Part::Broken | Part::Opened { .. }) | None => {
                 tracing::warn!(log = %cursor.log, "local log cache entry does not decode; reading the log");
                 return Some(Some(0));
             }
@@ -2007,6 +2001,57 @@ mod tests {
         assert!(serial.contains("over the"), "the over-long lines are reported");
         assert!(serial.contains("edited"), "the edit is found");
         assert!(serial == ahead, "a read ahead differs from a serial read");
+    }
+
+    /// Records taken ahead are used only for the very file the reader opens, unwritten since the
+    /// thread looked at it (a log edited in place, same length, while the thread was ahead, or
+    /// removed and written again under the same inode number, is read from its bytes); parts
+    /// of logs the reader passed over are dropped, a later log's are kept for it.
+    #[test]
+    fn records_taken_ahead_are_used_only_for_the_file_as_the_thread_saw_it() {
+        use cache_ahead::Part;
+        let tmp = tempfile::tempdir().expect("a temporary folder");
+        let path = tmp.path().join(format!("w0@host.inst{LOG_EXT}"));
+        std::fs::write(&path, b"x\n").expect("the log");
+        let seen = fsutil::stamp(&std::fs::metadata(&path).expect("meta"));
+        let note = |text: &str| Event {
+            id: "01JTEST0000000000000000001".into(),
+            at: 1,
+            wall: 1,
+            occurred: None,
+            by: "w0@host".into(),
+            log: "w0@host.inst".into(),
+            seq: 1,
+            body: event::Note {
+                text: text.into(),
+                tags: Default::default(),
+            }
+            .into(),
+        };
+        let names = ["a".to_string(), "b".to_string(), "c".to_string()];
+        let (mut ahead, tx) = cache_ahead::start(&names);
+        let names = names.clone();
+        let written = ((seen.0), (seen.1 .0, seen.1 .1, seen.1 .2 + 1));
+        // Sent from a thread: the channel holds only a few parts.
+        std::thread::spawn(move || {
+            for (i, stamp) in [(0, seen), (1, written), (2, seen)] {
+                let _ = tx.send((i, Part::Opened { stamp, hit: true }));
+                let _ = tx.send((i, Part::Records(vec![note(&names[i])])));
+            }
+        });
+        let mut cursor = Cursor::default();
+        let mut batch = Batch::default();
+        let mut sink = None;
+        // Log "b" as the reader opened it was written since the thread looked: not taken.
+        let taken = take_ahead(&mut cursor, &mut ahead, "b", seen, &mut batch, &mut sink);
+        assert!(taken.is_none(), "a file written since is read from its bytes");
+        assert!(batch.events.is_empty());
+        // Log "c": its parts were kept while "a" and "b" were passed over.
+        assert!(matches!(ahead.next("c"), Some(Part::Opened { stamp, hit: true }) if stamp == seen));
+        assert!(
+            matches!(ahead.next("c"), Some(Part::Records(r)) if matches!(&r[0].body, Body::Note(n) if &*n.text == "c"))
+        );
+        assert!(ahead.next("a").is_none(), "an earlier log's parts are gone");
     }
 
     /// Everything a read through the log cache in `state` found, as text, and how many records
