@@ -31,7 +31,7 @@ use crate::domain::tags::TagInterner;
 
 /// Bump when the encoding changes (the build id changes too, but a rebuild of the same source
 /// keeps entries that the same code wrote).
-const FORMAT: u32 = 5;
+const FORMAT: u32 = 6;
 const MAGIC: &[u8; 8] = b"WRLOGC01";
 /// `trailer length (u32) | keyed BLAKE3 of everything before the footer (32) | MAGIC`.
 const FOOTER: u64 = 4 + 32 + 8;
@@ -65,6 +65,9 @@ pub struct Position {
     /// needs if the line after the entry shows that record edited.
     pub last_prev: String,
     pub last_good: (u64, String),
+    /// Where the line of `last_good` lies (start, length) and its line number: a copy of that
+    /// record read right after the entry is a fork (see `reader::note_fork`), as on a fresh read.
+    pub good_line: Option<(u64, u64, u64)>,
     /// Signed stretches found in it: (from, to, principal, fingerprint).
     pub signed: Vec<(u64, u64, String, String)>,
     /// The entry ends where the reading found the log's first problem: reading on from it finds
@@ -627,6 +630,15 @@ fn write_position(t: &mut Vec<u8>, p: &Position) {
     put_str(t, &p.last_prev);
     put_u64(t, p.last_good.0);
     put_str(t, &p.last_good.1);
+    match p.good_line {
+        None => t.push(0),
+        Some((start, len, line)) => {
+            t.push(1);
+            put_u64(t, start);
+            put_u64(t, len);
+            put_u64(t, line);
+        }
+    }
     t.push(u8::from(p.ends_at_problem));
     put_u64(t, p.signed.len() as u64);
     for (from, to, principal, fingerprint) in &p.signed {
@@ -645,6 +657,11 @@ fn read_position(d: &mut Dec) -> Option<Position> {
     let last_record = (d.u64()?, d.string()?, d.u64()?);
     let last_prev = d.string()?;
     let last_good = (d.u64()?, d.string()?);
+    let good_line = match d.u8()? {
+        0 => None,
+        1 => Some((d.u64()?, d.u64()?, d.u64()?)),
+        _ => return None,
+    };
     let ends_at_problem = match d.u8()? {
         0 => false,
         1 => true,
@@ -663,6 +680,7 @@ fn read_position(d: &mut Dec) -> Option<Position> {
         last_record,
         last_prev,
         last_good,
+        good_line,
         signed,
         ends_at_problem,
     })

@@ -724,6 +724,7 @@ fn position(cursor: &Cursor, signed: &[SignedRange]) -> Option<super::logcache::
             .map(|p| p.text().to_string())
             .unwrap_or_default(),
         last_good: cursor.last_good.clone()?,
+        good_line: cursor.good_line,
         signed: signed
             .iter()
             .map(|r| (r.from, r.to, r.principal.clone(), r.fingerprint.clone()))
@@ -1082,6 +1083,7 @@ fn resume_after(
     cursor.prev_line = Some(p.prev_line);
     cursor.last_record = Some(p.last_record);
     cursor.last_good = Some(p.last_good);
+    cursor.good_line = p.good_line;
     cursor.recorder = recorder;
 }
 
