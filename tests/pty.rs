@@ -1666,7 +1666,9 @@ fn a_console_with_sync_every_pushes_a_typed_note_and_shows_the_sync_status() {
     // keys and the Enter at once would take them for a paste, and the Enter for a new line).
     c.wait_for("written while the remote was away", WAIT);
     c.send(b"\r");
-    c.wait_until("the note dialog closed", WAIT, |s| !s.contains("Enter sends · Alt+Enter"));
+    c.wait_until("the note dialog closed", WAIT, |s| {
+        !s.contains("Enter sends · Alt+Enter")
+    });
     c.wait_for("written while the remote was away", WAIT);
     c.send(b"!");
     // Generous, as above: on a loaded machine the failing round may end after the dialog opens.
