@@ -162,12 +162,14 @@ fn shown(inc: &Incident) -> String {
     let marks: Vec<String> = inc.state.marks().iter().map(|(k, v)| format!("{k:?} {v}")).collect();
     let text = without_memory(&format!("{state:#}\n{:#}\n{marks:#?}", timeline_json(&inc.state)));
     // A record's marks are joined in the order they were found, which differs between a reader
-    // that found them over several passes and one that read everything at once.
+    // that found them over several passes and one that read everything at once (the closing
+    // quote of the text is not part of its last mark).
     text.lines()
         .map(|l| {
-            let mut parts: Vec<&str> = l.split("; ").collect();
+            let body = l.trim_end_matches([',', '"']);
+            let mut parts: Vec<&str> = body.split("; ").collect();
             parts.sort_unstable();
-            parts.join("; ")
+            format!("{}{}", parts.join("; "), &l[body.len()..])
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -1150,7 +1152,6 @@ fn a_forged_run_reaching_the_head_is_marked_and_dropped_once_the_writer_writes_o
 /// (`L1 L2 F3 F4 F5 L3 … L8`, and at the log's start, and after seq 1). The chain from the head
 /// runs through the genuine records: every host uses them.
 #[test]
-#[ignore = "forged run before the genuine record: layout 1, the forged run is used on every host"]
 fn a_forged_run_inserted_before_the_genuine_record_is_not_used() {
     for (first, more) in [(3, 2), (1, 1), (2, 2)] {
         let (w, mut live, lines) = notes_read(1, 8);
@@ -1163,7 +1164,6 @@ fn a_forged_run_inserted_before_the_genuine_record_is_not_used() {
 /// Layout 2: the inserted forged record hands command to eve (in the commander's log): the
 /// handoff is not taken on any host.
 #[test]
-#[ignore = "forged run before the genuine record: layout 2, the forged handoff takes effect"]
 fn a_forged_handoff_inserted_before_the_genuine_record_takes_no_effect() {
     let (w, mut live, lines) = notes_read(0, 6);
     let mut run = forged_run(&lines, 3, 1);
@@ -1184,7 +1184,6 @@ fn a_forged_handoff_inserted_before_the_genuine_record_takes_no_effect() {
 /// Layout 3: F1 (`L1 L2 L3 F3 F4 L4 … L8`) with one more forged copy of seq 4 right after the
 /// genuine one: the genuine records stay in use.
 #[test]
-#[ignore = "forged run before the genuine record: layout 3, G4 overwrites repeats[4]"]
 fn an_extra_forged_copy_after_an_inserted_run_does_not_bring_it_back() {
     let (w, mut live, lines) = notes_read(1, 8);
     let mut now = with_forged_run(&lines, 3, 1);
@@ -1195,7 +1194,6 @@ fn an_extra_forged_copy_after_an_inserted_run_does_not_bring_it_back() {
 /// Layout 4: ten thousand harmless copies (one after each record) before F1: the forged run
 /// inserted after seq T is not used.
 #[test]
-#[ignore = "forged run before the genuine record: layout 4, the forks map is full"]
 fn an_inserted_forged_run_is_not_used_after_ten_thousand_copies() {
     let (fill, t) = (10_000, 10_005);
     let (w, mut live, lines) = notes_read(1, t + 5);
