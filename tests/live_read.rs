@@ -1161,6 +1161,27 @@ fn a_forged_run_inserted_before_the_genuine_record_is_not_used() {
     }
 }
 
+/// Layout 1 with a forged copy of the head appended (the head's seq is in dispute: the walk
+/// starts from the newest seq read in one version), or a record far past the head: the
+/// inserted run is still not used.
+#[test]
+fn a_copy_of_the_head_appended_does_not_keep_an_inserted_run_in_use() {
+    let (w, mut live, lines) = notes_read(1, 8);
+    let mut now = inserted(&lines, 2, &forged_run(&lines, 3, 2));
+    now.push(forged_version(&lines[7], "FORGED G8"));
+    forged_not_used(&w, &mut live, &now, 3..=5, "a copy of seq 8 appended");
+    // Nor a record far past the head, after a gap.
+    let mut now = inserted(&lines, 2, &forged_run(&lines, 3, 2));
+    let head = event::parse(&lines[7]).expect("parses");
+    now.push(forged_line(
+        &head,
+        100,
+        "FORGED 100",
+        event::line_hash(b"nothing").into(),
+    ));
+    forged_not_used(&w, &mut live, &now, 3..=5, "a record with seq 100 appended");
+}
+
 /// Layout 2: the inserted forged record hands command to eve (in the commander's log): the
 /// handoff is not taken on any host.
 #[test]

@@ -159,60 +159,77 @@ fn hex(h: &[u8; 32]) -> String {
     blake3::Hash::from(*h).to_hex().to_string()
 }
 
-/// The chain from line `head` down by `prev` through the stretch, as line indexes (head first),
-/// or `None` where it passes a version of a seq other than the one this host holds to.
-fn walk(
-    s: &Stretch,
-    by_hash: &HashMap<[u8; 32], usize>,
-    head: usize,
-    known: &HashMap<u64, String>,
-) -> Option<Vec<usize>> {
-    let mut at = head;
-    let mut chain = vec![head];
-    loop {
-        let e = s.lines[at];
-        if known.get(&e.seq).is_some_and(|h| *h != hex(&e.hash)) {
-            return None;
-        }
-        let below = e
-            .prev
-            .and_then(|p| by_hash.get(&p))
-            .filter(|&&i| e.seq.checked_sub(1) == Some(s.lines[i].seq) && e.seq >= s.disputed);
-        match below {
-            Some(&i) => {
-                chain.push(i);
-                at = i;
-            }
-            None => return Some(chain),
-        }
-    }
+/// The line the chain goes on to below line `i` (the one its `prev` names, with the seq before
+/// its own), within the stretch.
+fn below(s: &Stretch, by_hash: &HashMap<[u8; 32], usize>, i: usize) -> Option<usize> {
+    let e = s.lines[i];
+    e.prev
+        .and_then(|p| by_hash.get(&p).copied())
+        .filter(|&j| e.seq.checked_sub(1) == Some(s.lines[j].seq) && e.seq >= s.disputed)
 }
 
-/// The head to walk from: the line with the log's highest seq, where that seq was read in one
-/// version only and its chain holds no version this host holds to otherwise; else the highest
-/// line this host holds to (its own, remembered or read head), where the chain from there holds
-/// none either. `None`: nothing to settle from.
-fn head_walk(s: &Stretch, known: &HashMap<u64, String>) -> Option<Vec<usize>> {
-    let mut by_hash = HashMap::with_capacity(s.lines.len());
-    for (i, e) in s.lines.iter().enumerate() {
-        by_hash.entry(e.hash).or_insert(i);
-    }
-    let top = s.lines.iter().map(|e| e.seq).max()?;
-    let mut tops = s.lines.iter().enumerate().filter(|(_, e)| e.seq == top);
-    // A head read in one version only: where the newest seq itself is in dispute, nothing tells
-    // which branch is the writer's (the incremental rules keep the version read first).
-    if let Some((i, head)) = tops.next() {
-        if tops.all(|(_, e)| e.hash == head.hash) {
-            if let Some(chain) = walk(s, &by_hash, i, known) {
-                return Some(chain);
+/// For each line, whether the chain from it down passes no version of a seq other than the one
+/// this host holds to. Each line is looked at once (a chain shares its lower part with every
+/// chain above it).
+fn reaches(s: &Stretch, by_hash: &HashMap<[u8; 32], usize>, known: &HashMap<u64, String>) -> Vec<bool> {
+    let mut memo: Vec<Option<bool>> = vec![None; s.lines.len()];
+    for start in 0..s.lines.len() {
+        let mut path = Vec::new();
+        let mut at = Some(start);
+        let mut ok = true;
+        while let Some(i) = at {
+            if let Some(r) = memo[i] {
+                ok = r;
+                break;
             }
+            path.push(i);
+            at = below(s, by_hash, i);
+        }
+        for &i in path.iter().rev() {
+            let e = s.lines[i];
+            ok &= known.get(&e.seq).is_none_or(|h| *h == hex(&e.hash));
+            memo[i] = Some(ok);
         }
     }
-    let held = (0..s.lines.len())
+    memo.into_iter().map(|r| r.unwrap_or(false)).collect()
+}
+
+/// The head to walk from, and the walk (line indexes, head first). The head is the newest line
+/// whose seq was read in one version only (where a seq is in dispute, nothing tells which
+/// branch is the writer's) and whose chain passes no version this host holds to otherwise
+/// (what it wrote, the head it remembers or read); a line past a gap (no line with the seq
+/// before it) is no head. Else the newest line this host holds to. `None`: nothing to settle
+/// from. A chain that breaks (an edited record) settles only what it passes.
+fn head_walk(s: &Stretch, known: &HashMap<u64, String>) -> Option<Vec<usize>> {
+    let mut by_hash = HashMap::with_capacity(s.lines.len());
+    let mut by_seq: std::collections::BTreeMap<u64, Vec<usize>> = Default::default();
+    for (i, e) in s.lines.iter().enumerate() {
+        by_hash.entry(e.hash).or_insert(i);
+        by_seq.entry(e.seq).or_default().push(i);
+    }
+    let reach = reaches(s, &by_hash, known);
+    let gap = |i: usize| {
+        let seq = s.lines[i].seq;
+        seq > s.disputed && !by_seq.contains_key(&(seq - 1))
+    };
+    let head = by_seq
+        .values()
         .rev()
-        .filter(|&i| known.get(&s.lines[i].seq).is_some_and(|h| *h == hex(&s.lines[i].hash)))
-        .max_by_key(|&i| s.lines[i].seq)?;
-    walk(s, &by_hash, held, known)
+        .filter(|v| v.iter().all(|&i| s.lines[i].hash == s.lines[v[0]].hash))
+        .map(|v| v[0])
+        .find(|&i| reach[i] && !gap(i));
+    let held = || {
+        (0..s.lines.len())
+            .filter(|&i| reach[i] && known.get(&s.lines[i].seq).is_some_and(|h| *h == hex(&s.lines[i].hash)))
+            .max_by_key(|&i| s.lines[i].seq)
+    };
+    let mut at = head.or_else(held)?;
+    let mut chain = vec![at];
+    while let Some(i) = below(s, &by_hash, at) {
+        chain.push(i);
+        at = i;
+    }
+    Some(chain)
 }
 
 /// Hand on the versions the chain from the head runs through where a seq was read in more than
