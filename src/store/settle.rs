@@ -242,6 +242,23 @@ fn apply(s: &mut Stretch, cursor: &mut Cursor, ctx: &Ctx, batch: &mut Batch, pre
     let Some(chain) = head_walk(s, &known) else {
         return;
     };
+    // A version handed on before that the walk does not pass now (a fork overtaken, a chain
+    // broken by an edit): what was shown is stale, and the log is read again from the start, as
+    // a fresh read would see it, so an open console never keeps what a fresh read does not show.
+    let walked: HashMap<u64, [u8; 32]> = chain.iter().map(|&i| (s.lines[i].seq, s.lines[i].hash)).collect();
+    if let Some(seq) = s
+        .settled
+        .iter()
+        .find(|(seq, (h, _))| walked.get(seq) != Some(h))
+        .map(|(seq, _)| *seq)
+    {
+        batch.reread = Some(Problem::new(
+            ctx.rel,
+            None,
+            format!("the chain from this log's head no longer runs through the version of seq {seq} used before; everything is read again from the start"),
+        ));
+        return;
+    }
     let touched: std::collections::HashSet<u64> = batch.preferred[preferred_from..].iter().map(|e| e.seq).collect();
     let mut versions: HashMap<u64, Vec<usize>> = HashMap::new();
     for (i, e) in s.lines.iter().enumerate() {
