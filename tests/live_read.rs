@@ -162,12 +162,14 @@ fn shown(inc: &Incident) -> String {
     let marks: Vec<String> = inc.state.marks().iter().map(|(k, v)| format!("{k:?} {v}")).collect();
     let text = without_memory(&format!("{state:#}\n{:#}\n{marks:#?}", timeline_json(&inc.state)));
     // A record's marks are joined in the order they were found, which differs between a reader
-    // that found them over several passes and one that read everything at once.
+    // that found them over several passes and one that read everything at once (the closing
+    // quote of the text is not part of its last mark).
     text.lines()
         .map(|l| {
-            let mut parts: Vec<&str> = l.split("; ").collect();
+            let body = l.trim_end_matches([',', '"']);
+            let mut parts: Vec<&str> = body.split("; ").collect();
             parts.sort_unstable();
-            parts.join("; ")
+            format!("{}{}", parts.join("; "), &l[body.len()..])
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -811,11 +813,16 @@ fn forged_shown(w: &World, readers: &[(&str, &Incident)], seq: u64, or_marked: b
 /// Writer 1 writes six notes and the reader's host reads them (remembering its head): the world,
 /// a reader left open on that host, and writer 1's log line by line.
 fn six_notes_read() -> (World, Incident, Vec<String>) {
+    notes_read(1, 6)
+}
+
+/// [`six_notes_read`] with `n` notes of writer `writer`.
+fn notes_read(writer: usize, n: usize) -> (World, Incident, Vec<String>) {
     let mut w = World::new();
-    w.note(1, 6);
+    w.note(writer, n);
     Incident::open(&w.store, &w.id, NOW).save_seen();
     let live = Incident::open(&w.store, &w.id, NOW);
-    let lines = log_lines(&w, 1);
+    let lines = log_lines(&w, writer);
     (w, live, lines)
 }
 
@@ -1018,34 +1025,63 @@ fn a_forged_record_below_a_rechained_stretch_is_marked_and_restored() {
 /// `lines` (a log's genuine lines) with a forged run inserted right after seq `after`: a forged
 /// copy of seq `after` (naming the same record before it) and `more` records chained onto it.
 fn with_forged_run(lines: &[String], after: usize, more: usize) -> Vec<String> {
-    let mut forged = vec![forged_version(&lines[after - 1], &format!("FORGED {after}"))];
+    inserted(lines, after, &forged_run(lines, after, more))
+}
+
+/// A forged copy of seq `first` of `lines` (naming the same record before it) and `more` forged
+/// records chained onto it.
+fn forged_run(lines: &[String], first: usize, more: usize) -> Vec<String> {
+    let mut forged = vec![forged_version(&lines[first - 1], &format!("FORGED {first}"))];
     let head = event::parse(&lines[lines.len() - 1]).expect("parses");
-    for seq in after + 1..=after + more {
+    for seq in first + 1..=first + more {
         let like = lines
             .get(seq - 1)
             .map_or(head.clone(), |l| event::parse(l).expect("parses"));
         let prev = event::line_hash(forged[forged.len() - 1].as_bytes()).into();
         forged.push(forged_line(&like, seq as u64, &format!("FORGED {seq}"), prev));
     }
-    lines[..after]
-        .iter()
-        .chain(&forged)
-        .chain(&lines[after..])
-        .cloned()
-        .collect()
+    forged
+}
+
+/// `lines` with `more` put in after the first `at` of them.
+fn inserted(lines: &[String], at: usize, more: &[String]) -> Vec<String> {
+    lines[..at].iter().chain(more).chain(&lines[at..]).cloned().collect()
 }
 
 /// Writer 1's log rewritten as `lines`; then the open reader reads it again, and the reader's
 /// host, a host that never read the log and the writer's host read it afresh.
 fn after_rewrite(w: &World, live: &mut Incident, lines: &[String]) -> [(&'static str, Incident); 3] {
-    rewrite(w, 1, &lines.iter().map(String::as_str).collect::<Vec<_>>());
+    after_rewrite_of(w, live, 1, lines)
+}
+
+/// [`after_rewrite`] of writer `writer`'s log.
+fn after_rewrite_of(w: &World, live: &mut Incident, writer: usize, lines: &[String]) -> [(&'static str, Incident); 3] {
+    rewrite(w, writer, &lines.iter().map(String::as_str).collect::<Vec<_>>());
     live.refresh(NOW);
     [
         ("reader", &w.store),
-        ("a host that never read it", &w.stores[0]),
-        ("writer", &w.stores[1]),
+        ("a host that never read it", &w.stores[1 - writer]),
+        ("writer", &w.stores[writer]),
     ]
     .map(|(how, s)| (how, Incident::open(s, &w.id, NOW)))
+}
+
+/// Writer 1's log rewritten as `lines`: no reader (open, the reader's host, a host that never
+/// read it, the writer's) shows a forged version of `seqs`, and each quotes the forged one.
+fn forged_not_used(w: &World, live: &mut Incident, lines: &[String], seqs: std::ops::RangeInclusive<u64>, case: &str) {
+    let hosts = after_rewrite(w, live, lines);
+    let mut readers = vec![("open", &*live)];
+    readers.extend(hosts.iter().map(|(how, inc)| (*how, inc)));
+    for seq in seqs {
+        assert_eq!(
+            forged_shown(w, &readers, seq, false),
+            Vec::<String>::new(),
+            "{case}: seq {seq}"
+        );
+        for (how, inc) in &readers {
+            assert!(forged_quoted(inc, seq), "{case}, {how}: the forged seq {seq} is quoted");
+        }
+    }
 }
 
 /// Whether every mark of `seq` in `inc` together quotes a forged version ("FORGED").
@@ -1110,4 +1146,87 @@ fn a_forged_run_reaching_the_head_is_marked_and_dropped_once_the_writer_writes_o
             assert_eq!(forged_shown(&w, &readers, seq, false), Vec::<String>::new(), "{case}");
         }
     }
+}
+
+/// Break round (stop 23), layout 1: a forged run inserted *before* the genuine record it copies
+/// (`L1 L2 F3 F4 F5 L3 … L8`, and at the log's start, and after seq 1). The chain from the head
+/// runs through the genuine records: every host uses them.
+#[test]
+fn a_forged_run_inserted_before_the_genuine_record_is_not_used() {
+    for (first, more) in [(3, 2), (1, 1), (2, 2)] {
+        let (w, mut live, lines) = notes_read(1, 8);
+        let now = inserted(&lines, first - 1, &forged_run(&lines, first, more));
+        let case = format!("a run of {} inserted before seq {first}", more + 1);
+        forged_not_used(&w, &mut live, &now, first as u64..=(first + more) as u64, &case);
+    }
+}
+
+/// Layout 1 with a forged copy of the head appended (the head's seq is in dispute: the walk
+/// starts from the newest seq read in one version), or a record far past the head: the
+/// inserted run is still not used.
+#[test]
+fn a_copy_of_the_head_appended_does_not_keep_an_inserted_run_in_use() {
+    let (w, mut live, lines) = notes_read(1, 8);
+    let mut now = inserted(&lines, 2, &forged_run(&lines, 3, 2));
+    now.push(forged_version(&lines[7], "FORGED G8"));
+    forged_not_used(&w, &mut live, &now, 3..=5, "a copy of seq 8 appended");
+    // Nor a record far past the head, after a gap.
+    let mut now = inserted(&lines, 2, &forged_run(&lines, 3, 2));
+    let head = event::parse(&lines[7]).expect("parses");
+    now.push(forged_line(
+        &head,
+        100,
+        "FORGED 100",
+        event::line_hash(b"nothing").into(),
+    ));
+    forged_not_used(&w, &mut live, &now, 3..=5, "a record with seq 100 appended");
+}
+
+/// Layout 2: the inserted forged record hands command to eve (in the commander's log): the
+/// handoff is not taken on any host.
+#[test]
+fn a_forged_handoff_inserted_before_the_genuine_record_takes_no_effect() {
+    let (w, mut live, lines) = notes_read(0, 6);
+    let mut run = forged_run(&lines, 3, 1);
+    let mut handoff = event::parse_line(&run[0]).expect("parses");
+    handoff.event.body = event::Body::RoleAssigned(Box::new(event::RoleAssigned {
+        role: "commander".into(),
+        who: "eve".into(),
+    }));
+    run[0] = event::encode(&handoff.event, &handoff.prev).expect("encodes");
+    run[1] = rechained(&run[1], &run[0]);
+    let hosts = after_rewrite_of(&w, &mut live, 0, &inserted(&lines, 2, &run));
+    assert_eq!(live.state.commander(), Some("alice"), "open");
+    for (how, inc) in &hosts {
+        assert_eq!(inc.state.commander(), Some("alice"), "{how}");
+    }
+}
+
+/// Layout 3: F1 (`L1 L2 L3 F3 F4 L4 … L8`) with one more forged copy of seq 4 right after the
+/// genuine one: the genuine records stay in use.
+#[test]
+fn an_extra_forged_copy_after_an_inserted_run_does_not_bring_it_back() {
+    let (w, mut live, lines) = notes_read(1, 8);
+    let mut now = with_forged_run(&lines, 3, 1);
+    now.insert(6, forged_version(&lines[3], "FORGED G4"));
+    forged_not_used(&w, &mut live, &now, 3..=4, "an extra copy G4");
+}
+
+/// Layout 4: ten thousand harmless copies (one after each record) before F1: the forged run
+/// inserted after seq T is not used.
+#[test]
+fn an_inserted_forged_run_is_not_used_after_ten_thousand_copies() {
+    let (fill, t) = (10_000, 10_005);
+    let (w, mut live, lines) = notes_read(1, t + 5);
+    let mut now = Vec::new();
+    for (k, line) in lines.iter().enumerate().map(|(i, l)| (i + 1, l)) {
+        now.push(line.clone());
+        if k <= fill {
+            now.push(forged_version(line, &format!("junk {k}")));
+        }
+        if k == t {
+            now.extend(forged_run(&lines, t, 1));
+        }
+    }
+    forged_not_used(&w, &mut live, &now, t as u64..=t as u64 + 1, "after 10,000 copies");
 }

@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 use super::{cache_ahead, fsutil, writer_of_log, EVENTS_DIR, LOG_EXT};
 use std::sync::Arc;
 
+#[path = "settle.rs"]
+mod settle;
+
 use crate::domain::event::{self, Body, Event, Line, LogNames, Name, PrevHash, Signed, MAX_LINE};
 use crate::domain::signing::{AllowedSigners, SigError, NS_EVENT};
 use crate::domain::tags::TagInterner;
@@ -127,6 +130,12 @@ struct Cursor {
     /// The tag lists of this log's records, shared (see [`Tags`](crate::domain::tags::Tags)):
     /// parsing runs across threads, so lists are shared here, in order, as records are taken.
     tags: TagInterner,
+    /// What this host read of the log in earlier passes while it looked whole (seq, hash), as
+    /// this pass began: a head it holds to (see [`settle`]).
+    pass_head: Option<(u64, String)>,
+    /// The stretch of the log from its lowest seq read in more than one version, settled from
+    /// the log's head at the end of each pass (see [`settle`]).
+    stretch: Option<settle::Stretch>,
 }
 
 /// What the chain says a seq found edited reads (see `Cursor::vouched`).
@@ -637,7 +646,8 @@ impl IncidentReader {
             false => cursor.last_good.as_ref(),
             true => cursor.clean_head.as_ref(),
         };
-        cursor.read_to = whole.filter(|_| !self.changed_in_place.contains(name)).map(|g| g.0);
+        cursor.pass_head = whole.filter(|_| !self.changed_in_place.contains(name)).cloned();
+        cursor.read_to = cursor.pass_head.as_ref().map(|g| g.0);
         let fresh = cursor.offset == 0 && cursor.line == 0 && !cursor.skipping && cursor.last_record.is_none();
         if let (true, Some(cache)) = (fresh, &self.log_cache) {
             let taken = ahead.and_then(|a| take_ahead(cursor, a, name, fsutil::stamp(&meta), batch, sink));
@@ -688,6 +698,7 @@ impl IncidentReader {
                 mtime,
             };
             read_text(cursor, &mut file, ctx, batch, sink, before.3);
+            settle::settle(cursor, &ctx, batch, before.2);
         }
         if !cursor.tainted {
             cursor.clean_head = cursor.last_record.as_ref().map(|(seq, hash, _)| (*seq, hash.clone()));
@@ -1088,6 +1099,7 @@ fn resume_after(
 }
 
 /// What `consume` needs to know about the file it reads.
+#[derive(Clone, Copy)]
 struct Ctx<'a> {
     rel: &'a str,
     /// The log's id (`name@host.install`), from its file name.
@@ -1225,6 +1237,8 @@ fn consume(
                         // A copy of a seq already handed on, out of place: used at once when the
                         // record after the edited version vouches for exactly these bytes; used
                         // if the next record chains onto it (see `repeats`); else not used.
+                        // Either way the chain from the head settles it at the end of the pass.
+                        settle::disputed(cursor, e.seq);
                         if cursor.vouched.get(&e.seq).is_some_and(|v| !v.held && v.hash == hash)
                             && !ctx.remembered.is_some_and(|r| r.seq == e.seq && r.hash != hash)
                             && !wrote_other_version(cursor, ctx, e.seq, hash)
