@@ -1182,6 +1182,62 @@ fn a_copy_of_the_head_appended_does_not_keep_an_inserted_run_in_use() {
     forged_not_used(&w, &mut live, &now, 3..=5, "a record with seq 100 appended");
 }
 
+/// Layout 1 with a junk record appended as the next seq, its `prev` naming nothing or the record
+/// two before it: the chain from it stops at once. A host that read the log or wrote it walks
+/// from the head it holds to instead, and does not use the inserted run. (A host that never
+/// read it cannot tell a junk head from an edit below the head: the stated limit.)
+#[test]
+fn a_junk_head_appended_does_not_bring_an_inserted_run_back_where_the_head_is_known() {
+    let (w, mut live, lines) = notes_read(1, 8);
+    let head = event::parse(&lines[7]).expect("parses");
+    for (case, prev) in [
+        ("a seq 9 naming nothing appended", event::line_hash(b"nothing")),
+        ("a seq 9 naming seq 7 appended", event::line_hash(lines[6].as_bytes())),
+    ] {
+        let mut now = inserted(&lines, 2, &forged_run(&lines, 3, 2));
+        now.push(forged_line(&head, 9, "FORGED 9", prev.into()));
+        let hosts = after_rewrite(&w, &mut live, &now);
+        let mut readers = vec![("open", &live)];
+        readers.extend(
+            hosts
+                .iter()
+                .filter(|(how, _)| *how != "a host that never read it")
+                .map(|(how, inc)| (*how, inc)),
+        );
+        for seq in 3..=5 {
+            assert_eq!(
+                forged_shown(&w, &readers, seq, false),
+                Vec::<String>::new(),
+                "{case}: seq {seq}"
+            );
+        }
+    }
+}
+
+/// Forged versions of the newest seqs inserted before the genuine ones (`L1 … L6 F7 F8 L7
+/// L8`): a host that read the genuine head, or wrote it, keeps it (a host that never read the
+/// log cannot tell the branches apart: the stated limit).
+#[test]
+fn forged_versions_of_the_newest_seqs_do_not_displace_the_head_a_host_read_or_wrote() {
+    let (w, mut live, lines) = notes_read(1, 8);
+    let now = inserted(&lines, 6, &forged_run(&lines, 7, 1));
+    let hosts = after_rewrite(&w, &mut live, &now);
+    let mut readers = vec![("open", &live)];
+    readers.extend(
+        hosts
+            .iter()
+            .filter(|(how, _)| *how != "a host that never read it")
+            .map(|(how, inc)| (*how, inc)),
+    );
+    for seq in 7..=8 {
+        assert_eq!(
+            forged_shown(&w, &readers, seq, false),
+            Vec::<String>::new(),
+            "seq {seq}"
+        );
+    }
+}
+
 /// Layout 2: the inserted forged record hands command to eve (in the commander's log): the
 /// handoff is not taken on any host.
 #[test]

@@ -194,6 +194,30 @@ fn reaches(s: &Stretch, by_hash: &HashMap<[u8; 32], usize>, known: &HashMap<u64,
     memo.into_iter().map(|r| r.unwrap_or(false)).collect()
 }
 
+/// For each line, the lowest seq the chain from it down reaches within the stretch. Each line
+/// is looked at once.
+fn bottoms(s: &Stretch, by_hash: &HashMap<[u8; 32], usize>) -> Vec<u64> {
+    let mut memo: Vec<Option<u64>> = vec![None; s.lines.len()];
+    for start in 0..s.lines.len() {
+        let mut path = Vec::new();
+        let mut at = Some(start);
+        let mut low = u64::MAX;
+        while let Some(i) = at {
+            if let Some(b) = memo[i] {
+                low = b;
+                break;
+            }
+            path.push(i);
+            at = below(s, by_hash, i);
+        }
+        for &i in path.iter().rev() {
+            low = low.min(s.lines[i].seq);
+            memo[i] = Some(low);
+        }
+    }
+    memo.into_iter().map(|b| b.unwrap_or(u64::MAX)).collect()
+}
+
 /// The head to walk from, and the walk (line indexes, head first). The head is the newest line
 /// whose seq was read in one version only (where a seq is in dispute, nothing tells which
 /// branch is the writer's) and whose chain passes no version this host holds to otherwise
@@ -218,12 +242,27 @@ fn head_walk(s: &Stretch, known: &HashMap<u64, String>) -> Option<Vec<usize>> {
         .filter(|v| v.iter().all(|&i| s.lines[i].hash == s.lines[v[0]].hash))
         .map(|v| v[0])
         .find(|&i| reach[i] && !gap(i));
-    let held = || {
+    // The newest version this host holds to (what it wrote, the head it read) is the head
+    // instead where it is as new (forged versions of the newest seqs do not displace it), or
+    // where the chain from the other breaks before it gets below the disputed seqs (a junk
+    // record appended as the newest, naming nothing, vouches for nothing). A host that holds
+    // to nothing cannot tell a junk head from an edit below the head: the rules above decide.
+    let deep = bottoms(s, &by_hash);
+    let floor = s.disputed.saturating_sub(1).max(1);
+    let holds = |i: usize| reach[i] && known.get(&s.lines[i].seq).is_some_and(|h| *h == hex(&s.lines[i].hash));
+    // Of those, the newest whose chain gets below the disputed seqs (records planted between
+    // it and a newer one it holds to, which the writer then wrote on from, vouch for nothing).
+    let newest = |deep_only: bool| {
         (0..s.lines.len())
-            .filter(|&i| reach[i] && known.get(&s.lines[i].seq).is_some_and(|h| *h == hex(&s.lines[i].hash)))
+            .filter(|&i| holds(i) && (!deep_only || deep[i] <= floor))
             .max_by_key(|&i| s.lines[i].seq)
     };
-    let mut at = head.or_else(held)?;
+    let held = newest(true).or_else(|| newest(false));
+    let mut at = match (head, held) {
+        (Some(h), Some(k)) if s.lines[k].seq >= s.lines[h].seq || deep[h] > floor => k,
+        (Some(h), _) => h,
+        (None, k) => k?,
+    };
     let mut chain = vec![at];
     while let Some(i) = below(s, &by_hash, at) {
         chain.push(i);
