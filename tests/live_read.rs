@@ -1200,6 +1200,34 @@ fn a_junk_head_appended_does_not_bring_an_inserted_run_back_where_the_head_is_kn
     }
 }
 
+/// Layout 1 with a junk seq 9 (naming nothing) and records chained onto it appended: a host
+/// that read the log remembers the head it read before the junk line, not the end of the run
+/// chained onto it, so it still does not use the inserted run on its next read (it flipped to
+/// the forged records on its second read: break round 4, stop 23).
+#[test]
+fn records_chained_onto_a_junk_head_do_not_move_the_head_a_host_remembers() {
+    let (w, _live, lines) = notes_read(1, 8);
+    let head = event::parse(&lines[7]).expect("parses");
+    let mut now = inserted(&lines, 2, &forged_run(&lines, 3, 2));
+    now.push(forged_line(&head, 9, "FORGED 9", event::line_hash(b"nothing").into()));
+    for seq in 10..=12 {
+        let prev = event::line_hash(now[now.len() - 1].as_bytes()).into();
+        now.push(forged_line(&head, seq, &format!("FORGED {seq}"), prev));
+    }
+    rewrite(&w, 1, &now.iter().map(String::as_str).collect::<Vec<_>>());
+    for read in ["first", "second", "third"] {
+        let mut reader = Incident::open(&w.store, &w.id, NOW);
+        reader.save_seen();
+        for seq in 3..=5 {
+            assert_eq!(
+                forged_shown(&w, &[("reader", &reader)], seq, false),
+                Vec::<String>::new(),
+                "{read} read: seq {seq}"
+            );
+        }
+    }
+}
+
 /// Writer 1's log rewritten as `lines`: no reader that read or wrote the log (open, the
 /// reader's host, the writer's) shows a forged version of `seqs`.
 fn forged_not_used_where_read(

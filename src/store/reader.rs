@@ -89,6 +89,10 @@ struct Cursor {
     /// The newest record of this log read while nothing was found wrong in it (seq, hash): what
     /// this host remembers of the log once something is (see [`IncidentReader::heads`]).
     clean_head: Option<(u64, String)>,
+    /// The chain's last record when a record that does not chain onto it was first read (a
+    /// line naming nothing, planted after the head): records chained onto that one are not the
+    /// writer's chain going on, so the head this host remembers stays here (see `read_log`).
+    break_head: Option<(u64, String)>,
     /// The chain's last seq when this pass began, if nothing was wrong in the log then: a copy
     /// of a seq read in an earlier pass is never taken for the writer's restore — this reader
     /// read the version it holds.
@@ -703,7 +707,8 @@ impl IncidentReader {
         if !cursor.tainted {
             cursor.clean_head = cursor.last_record.as_ref().map(|(seq, hash, _)| (*seq, hash.clone()));
         } else if !cursor.chain_doubted {
-            cursor.clean_head.clone_from(&cursor.last_good);
+            let head = cursor.break_head.as_ref().or(cursor.last_good.as_ref());
+            cursor.clean_head = head.cloned();
         }
         if let Some(recorder) = cursor.recorder.take() {
             // Only a stretch whose reading found nothing wrong is kept (see `logcache`): the
@@ -1898,6 +1903,9 @@ fn check_chain(
                     ),
                 };
                 mark(e.seq, line_no, why);
+                if cursor.break_head.is_none() {
+                    cursor.break_head.clone_from(&cursor.last_good);
+                }
                 return (false, false);
             }
             // The record before was edited; this one is in its place, and says what its bytes
