@@ -168,54 +168,52 @@ fn below(s: &Stretch, by_hash: &HashMap<[u8; 32], usize>, i: usize) -> Option<us
         .filter(|&j| e.seq.checked_sub(1) == Some(s.lines[j].seq) && e.seq >= s.disputed)
 }
 
-/// For each line, whether the chain from it down passes no version of a seq other than the one
-/// this host holds to. Each line is looked at once (a chain shares its lower part with every
-/// chain above it).
-fn reaches(s: &Stretch, by_hash: &HashMap<[u8; 32], usize>, known: &HashMap<u64, String>) -> Vec<bool> {
-    let mut memo: Vec<Option<bool>> = vec![None; s.lines.len()];
+/// For each line, `step` folded over the chain from it down to where that chain ends, from the
+/// bottom up (`base` below the last line). Each line is looked at once: a chain shares its lower
+/// part with every chain above it.
+fn down_each<T: Copy>(
+    s: &Stretch,
+    by_hash: &HashMap<[u8; 32], usize>,
+    base: T,
+    step: impl Fn(T, &Entry) -> T,
+) -> Vec<Option<T>> {
+    let mut memo: Vec<Option<T>> = vec![None; s.lines.len()];
     for start in 0..s.lines.len() {
         let mut path = Vec::new();
         let mut at = Some(start);
-        let mut ok = true;
+        let mut acc = base;
         while let Some(i) = at {
             if let Some(r) = memo[i] {
-                ok = r;
+                acc = r;
                 break;
             }
             path.push(i);
             at = below(s, by_hash, i);
         }
         for &i in path.iter().rev() {
-            let e = s.lines[i];
-            ok &= known.get(&e.seq).is_none_or(|h| *h == hex(&e.hash));
-            memo[i] = Some(ok);
+            acc = step(acc, &s.lines[i]);
+            memo[i] = Some(acc);
         }
     }
-    memo.into_iter().map(|r| r.unwrap_or(false)).collect()
+    memo
 }
 
-/// For each line, the lowest seq the chain from it down reaches within the stretch. Each line
-/// is looked at once.
+/// For each line, whether the chain from it down passes no version of a seq other than the one
+/// this host holds to.
+fn reaches(s: &Stretch, by_hash: &HashMap<[u8; 32], usize>, known: &HashMap<u64, String>) -> Vec<bool> {
+    let ok = |acc: bool, e: &Entry| acc && known.get(&e.seq).is_none_or(|h| *h == hex(&e.hash));
+    down_each(s, by_hash, true, ok)
+        .into_iter()
+        .map(|r| r.unwrap_or(false))
+        .collect()
+}
+
+/// For each line, the lowest seq the chain from it down reaches within the stretch.
 fn bottoms(s: &Stretch, by_hash: &HashMap<[u8; 32], usize>) -> Vec<u64> {
-    let mut memo: Vec<Option<u64>> = vec![None; s.lines.len()];
-    for start in 0..s.lines.len() {
-        let mut path = Vec::new();
-        let mut at = Some(start);
-        let mut low = u64::MAX;
-        while let Some(i) = at {
-            if let Some(b) = memo[i] {
-                low = b;
-                break;
-            }
-            path.push(i);
-            at = below(s, by_hash, i);
-        }
-        for &i in path.iter().rev() {
-            low = low.min(s.lines[i].seq);
-            memo[i] = Some(low);
-        }
-    }
-    memo.into_iter().map(|b| b.unwrap_or(u64::MAX)).collect()
+    down_each(s, by_hash, u64::MAX, |low, e| low.min(e.seq))
+        .into_iter()
+        .map(|b| b.unwrap_or(u64::MAX))
+        .collect()
 }
 
 /// The head to walk from, and the walk (line indexes, head first). The head is the newest line
