@@ -2063,7 +2063,7 @@ fn imported_notes(w: &World, who: &Who, id: &str) -> Vec<String> {
         .iter()
         .filter_map(|l| parse(l).ok())
         .filter_map(|e| match e.body {
-            Body::Note(n) => Some(n.text.into()),
+            Body::Note(n) => n.text.held().map(str::to_string),
             _ => None,
         })
         .collect()

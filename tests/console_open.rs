@@ -238,7 +238,7 @@ fn a_note_sent_during_a_long_read_is_on_disk_before_the_read_ends() {
     let mentions = move |events: &[warroom::domain::event::Event]| {
         events
             .iter()
-            .filter(|e| matches!(&e.body, warroom::domain::event::Body::Note(n) if &*n.text == TEXT))
+            .filter(|e| matches!(&e.body, warroom::domain::event::Body::Note(n) if n.text.held() == Some(TEXT)))
             .count()
     };
     let worker = Worker::new(

@@ -387,7 +387,7 @@ fn an_open_reader_keeps_a_record_it_read_when_a_copy_and_a_record_after_it_are_a
     live.refresh(NOW);
     let last = w.last_record(1);
     let genuine = match &last.body {
-        warroom::domain::event::Body::Note(n) => n.text.to_string(),
+        warroom::domain::event::Body::Note(n) => n.text.shown().to_string(),
         _ => panic!("a note"),
     };
     w.plant_copy_and_next(1, &last);
@@ -428,7 +428,7 @@ fn a_planted_copy_is_not_used_on_the_writers_host_and_the_writers_next_records_a
     w.plant_copy_and_next(1, &last);
     w.note(1, 1);
     let text = |e: &warroom::domain::event::Event| match &e.body {
-        Body::Note(n) => n.text.to_string(),
+        Body::Note(n) => n.text.shown().to_string(),
         b => b.kind().to_string(),
     };
     for (host, store) in [("the writer's", &w.stores[1]), ("a reader's", &w.store)] {
@@ -462,7 +462,7 @@ fn a_planted_copy_is_not_used_on_the_writers_host_and_the_writers_next_records_a
         .expect("seq 3");
     // Its mark also quotes the version read first, the genuine one (break round 1, M3).
     let genuine = match &last.body {
-        event::Body::Note(n) => n.text.clone(),
+        event::Body::Note(n) => n.text.shown().to_string(),
         _ => panic!("a note"),
     };
     let flag = format!("{:?}", never.state.flag(third));
@@ -491,7 +491,7 @@ fn append(log: &Path, lines: &[&str]) {
 fn note_text(inc: &Incident, by: &str, seq: u64) -> Option<(String, bool)> {
     inc.state.timeline().find(|e| e.by == by && e.seq == seq).map(|e| {
         let text = match &e.body {
-            warroom::domain::event::Body::Note(n) => n.text.to_string(),
+            warroom::domain::event::Body::Note(n) => n.text.shown().to_string(),
             b => b.kind().to_string(),
         };
         (text, inc.state.flag(e).is_some())

@@ -1247,7 +1247,7 @@ fn notes_in_log(w: &World, who: &Who, id: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| parse(l).ok())
         .filter_map(|e| match e.body {
-            Body::Note(n) => Some(n.text.into()),
+            Body::Note(n) => n.text.held().map(str::to_string),
             _ => None,
         })
         .collect()

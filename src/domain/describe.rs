@@ -174,8 +174,8 @@ pub fn describe(e: &Event) -> String {
                 .map(|t| format!(" #{}", s(t)))
                 .collect();
             match answers {
-                Some(id) => format!("answer to inject {}: {}{tags}", s(id), s(&n.text)),
-                None => format!("{}{tags}", s(&n.text)),
+                Some(id) => format!("answer to inject {}: {}{tags}", s(id), s(n.text.shown())),
+                None => format!("{}{tags}", s(n.text.shown())),
             }
         }
         Body::StatusUpdate(u) => format!(

@@ -12,6 +12,7 @@ pub mod line_de;
 pub mod links;
 pub mod metrics;
 pub mod name;
+pub mod note_text;
 pub mod phase;
 pub mod playbook;
 pub mod prev_hash;

@@ -62,6 +62,8 @@ pub struct Job {
     pub events_dir: PathBuf,
     pub trust: [u8; 32],
     pub remembered: BTreeMap<String, SeenHead>,
+    /// Notes' texts held, else left in the log (see `IncidentReader::leave_texts_in_log`).
+    pub texts: bool,
 }
 
 /// The reader's end: the parts sent, each with the place of its log in the list.
@@ -150,7 +152,7 @@ fn one(job: &Job, name: &str, send: &dyn Fn(Part) -> bool) -> Option<()> {
     let mut tags = TagInterner::default();
     let mut part = Vec::with_capacity(STREAM_EVENTS);
     let mut records = 0;
-    while let Some(next) = hit.next_record(&names, &mut tags) {
+    while let Some(next) = hit.next_record(&names, &mut tags, job.texts) {
         let Ok(e) = next else {
             return (send(Part::Records(part)) && send(Part::Broken)).then_some(());
         };

@@ -481,6 +481,12 @@ impl Source {
         }
     }
 
+    /// Leave notes' texts in the log (see [`IncidentReader::leave_texts_in_log`]); from the
+    /// next read on, and kept across a read from the start.
+    pub fn leave_texts_in_log(&mut self) {
+        self.reader.leave_texts_in_log();
+    }
+
     /// Nothing read so far depends on the time it was read: no last line still settling, no
     /// record held back for being dated ahead, no playbook taken from this host's library.
     /// (What the summary cache needs before it keeps a summary.)
@@ -661,8 +667,12 @@ impl Source {
             // sink took already are dropped with the view the reset replaces.
             self.save_seen();
             let changed = self.reader.changed_in_place();
+            let texts = self.reader.holds_texts();
             *self = Source::new(&self.store, &self.id);
             self.reader.carry_changed_in_place(changed);
+            if !texts {
+                self.leave_texts_in_log();
+            }
             self.carried.extend(batch.reread);
             return Update {
                 reset: true,
@@ -1072,13 +1082,26 @@ impl Incident {
 
     /// [`Incident::open`] starting from `memory` (what [`remembered`] gave a moment ago).
     pub fn open_with(store: &Store, id: &str, now: Millis, memory: Memory) -> Incident {
-        let source = Source::with_memory(store, id, memory);
+        Incident::open_from(Source::with_memory(store, id, memory), now)
+    }
+
+    /// [`Incident::open`] for a caller that shows no note's text (`show`, a summary): the
+    /// notes' texts stay in the log ([`crate::domain::event::NoteText::InLog`]), ≈ 100 bytes
+    /// a note less; the state derived is the same.
+    pub fn open_without_texts(store: &Store, id: &str, now: Millis, memory: Memory) -> Incident {
+        let mut source = Source::with_memory(store, id, memory);
+        source.leave_texts_in_log();
+        Incident::open_from(source, now)
+    }
+
+    fn open_from(source: Source, now: Millis) -> Incident {
+        let id = source.id.clone();
         let mut inc = Incident {
-            id: id.to_string(),
+            view: View::new(&id),
+            id,
             dir: source.dir.clone(),
             link_broken: false,
             source,
-            view: View::new(id),
             reset_next: false,
         };
         inc.view.read_from(&mut inc.source, now, false, &mut || {});
@@ -1112,7 +1135,11 @@ impl Incident {
     /// replaces the view and returns only records it did not hold, so nothing is printed twice.
     pub fn retrust(&mut self, store: &Store) {
         self.source.save_seen();
+        let texts = self.source.reader.holds_texts();
         self.source = Source::new(store, &self.id);
+        if !texts {
+            self.source.leave_texts_in_log();
+        }
         self.reset_next = true;
     }
 

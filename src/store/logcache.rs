@@ -26,12 +26,12 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::sigcache::field;
-use crate::domain::event::{self, Body, Event, LogNames, Note, Signed};
+use crate::domain::event::{self, Body, Event, LogNames, Note, NoteText, Signed, TextAt};
 use crate::domain::tags::TagInterner;
 
 /// Bump when the encoding changes (the build id changes too, but a rebuild of the same source
 /// keeps entries that the same code wrote).
-const FORMAT: u32 = 6;
+const FORMAT: u32 = 7;
 const MAGIC: &[u8; 8] = b"WRLOGC01";
 /// `trailer length (u32) | keyed BLAKE3 of everything before the footer (32) | MAGIC`.
 const FOOTER: u64 = 4 + 32 + 8;
@@ -339,8 +339,13 @@ impl Hit {
     /// The next record (its log set to `log`); `None` after the last. Its frame as stored (to
     /// carry into a new entry) is [`Hit::frame`] until the next call. An entry that does not
     /// decode (it cannot: it was sealed by this build) is an error. Its tags are shared through
-    /// `tags`, the log's interner.
-    pub fn next_record(&mut self, names: &LogNames, tags: &mut TagInterner) -> Option<Result<Event, String>> {
+    /// `tags`, the log's interner. `texts`: notes' texts held (else left in the log).
+    pub fn next_record(
+        &mut self,
+        names: &LogNames,
+        tags: &mut TagInterner,
+        texts: bool,
+    ) -> Option<Result<Event, String>> {
         if self.records == 0 {
             return None;
         }
@@ -357,7 +362,7 @@ impl Hit {
         if self.data.read_exact(&mut self.frame).is_err() {
             return Some(Err("cache entry ends early".into()));
         }
-        Some(decode(&self.frame, names, tags))
+        Some(decode(&self.frame, names, tags, texts))
     }
 
     /// The frame of the record [`Hit::next_record`] gave last.
@@ -425,10 +430,10 @@ impl Recorder {
     }
 
     /// One record read (`line`: its line, without the newline).
-    pub fn record(&mut self, e: &Event, line: &[u8]) {
+    pub fn record(&mut self, e: &Event, line: &[u8], at: Option<TextAt>) {
         let mut frame = std::mem::take(&mut self.frame);
         frame.clear();
-        encode(e, line, &mut frame);
+        encode(e, line, at, &mut frame);
         self.frame_raw(&frame);
         self.frame = frame;
     }
@@ -692,8 +697,9 @@ const SIGNED: u8 = 1;
 const LINE: u8 = 2;
 
 /// One record in the cache's form: notes and signatures (the bulk of a long log) field by
-/// field, anything else as its line.
-pub fn encode(e: &Event, line: &[u8], out: &mut Vec<u8>) {
+/// field, anything else as its line. `at`: where its line is in the log (a note's text can be
+/// left there when read back from the cache, see [`NoteText`]).
+pub fn encode(e: &Event, line: &[u8], at: Option<TextAt>, out: &mut Vec<u8>) {
     let common = |out: &mut Vec<u8>| {
         put_str(out, &e.id);
         put_u64(out, e.at as u64);
@@ -712,7 +718,17 @@ pub fn encode(e: &Event, line: &[u8], out: &mut Vec<u8>) {
         Body::Note(n) => {
             out.push(NOTE);
             common(out);
-            put_str(out, &n.text);
+            // Where its line is, if that can be named (else the text is always held).
+            match at {
+                Some(at) => {
+                    out.push(1);
+                    put_u64(out, at.offset());
+                    put_u64(out, at.len());
+                    put_u64(out, at.hash());
+                }
+                None => out.push(0),
+            }
+            put_str(out, n.text.held().unwrap_or_default());
             put_u64(out, n.tags.len() as u64);
             for t in &n.tags {
                 put_str(out, t);
@@ -740,8 +756,9 @@ pub fn encode(e: &Event, line: &[u8], out: &mut Vec<u8>) {
 }
 
 /// The record [`encode`] wrote, in the log `names` names (whose names it shares), its tags
-/// shared through `tags` (the log's interner).
-pub fn decode(frame: &[u8], names: &LogNames, tags: &mut TagInterner) -> Result<Event, String> {
+/// shared through `tags` (the log's interner). `texts`: a note's text is held; else it is
+/// left in the log ([`NoteText::InLog`]) and not even copied out of the frame.
+pub fn decode(frame: &[u8], names: &LogNames, tags: &mut TagInterner, texts: bool) -> Result<Event, String> {
     let bad = || "cache entry does not decode".to_string();
     let (&kind, rest) = frame.split_first().ok_or_else(bad)?;
     if kind == LINE {
@@ -770,7 +787,20 @@ pub fn decode(frame: &[u8], names: &LogNames, tags: &mut TagInterner) -> Result<
         let seq = d.u64()?;
         let body = match kind {
             NOTE => {
-                let text = d.str()?;
+                let at = match d.u8()? {
+                    0 => None,
+                    1 => Some(TextAt::new(d.u64()?, d.u64()?, d.u64()?)?),
+                    _ => return None,
+                };
+                let text = match at {
+                    Some(at) if !texts => {
+                        // Checked when the entry was written, under its seal: not again here.
+                        let n = d.u32()?;
+                        d.bytes(n as usize)?;
+                        NoteText::InLog(at)
+                    }
+                    _ => NoteText::from(d.str()?),
+                };
                 let n = d.u64()?;
                 // The words are checked first, then shared straight from the frame (no list
                 // of them is built per record: a run of records with one list costs a compare).
@@ -778,10 +808,8 @@ pub fn decode(frame: &[u8], names: &LogNames, tags: &mut TagInterner) -> Result<
                 for _ in 0..n {
                     d.str()?;
                 }
-                Body::Note(Note {
-                    text: text.into(),
-                    tags: tags.share_words((0..n).map(move |_| words.str().unwrap_or_default())),
-                })
+                let tags = tags.share_words((0..n).map(move |_| words.str().unwrap_or_default()));
+                Body::Note(Note { text, tags })
             }
             SIGNED => {
                 let head = d.string()?;
@@ -843,6 +871,10 @@ impl<'a> Dec<'a> {
 
     fn u8(&mut self) -> Option<u8> {
         Some(self.bytes(1)?[0])
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.bytes(4)?.try_into().ok()?))
     }
 
     fn u64(&mut self) -> Option<u64> {
@@ -972,12 +1004,35 @@ mod tests {
         ] {
             let e = ev(body);
             let mut out = Vec::new();
-            encode(&e, b"", &mut out);
-            assert_eq!(decode(&out, &names(), &mut TagInterner::new()).expect("decodes"), e);
+            let at = TextAt::new(400_000_000_123, 411, 0x0123_4567_89ab_cdef).expect("fits");
+            encode(&e, b"", Some(at), &mut out);
+            assert_eq!(
+                decode(&out, &names(), &mut TagInterner::new(), true).expect("decodes"),
+                e
+            );
+            // Left in the log, a note's text is where its line is; anything else is as held.
+            let mut left = e.clone();
+            if let Body::Note(n) = &mut left.body {
+                n.text = NoteText::InLog(at);
+            }
+            assert_eq!(
+                decode(&out, &names(), &mut TagInterner::new(), false).expect("decodes"),
+                left
+            );
+            // A line whose place cannot be named keeps its text held.
+            let mut unplaced = Vec::new();
+            encode(&e, b"", None, &mut unplaced);
+            assert_eq!(
+                decode(&unplaced, &names(), &mut TagInterner::new(), false).expect("decodes"),
+                e
+            );
             // A frame cut short or extended never decodes.
-            assert!(decode(&out[..out.len() - 1], &names(), &mut TagInterner::new()).is_err());
-            out.push(0);
-            assert!(decode(&out, &names(), &mut TagInterner::new()).is_err());
+            for texts in [true, false] {
+                assert!(decode(&out[..out.len() - 1], &names(), &mut TagInterner::new(), texts).is_err());
+                let mut longer = out.clone();
+                longer.push(0);
+                assert!(decode(&longer, &names(), &mut TagInterner::new(), texts).is_err());
+            }
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod fsutil;
 pub mod incident;
 pub mod logcache;
 pub mod memory;
+pub mod note_text;
 pub mod playbooks;
 pub mod prefix;
 pub mod reader;

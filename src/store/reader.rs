@@ -241,6 +241,9 @@ pub struct IncidentReader {
     changed_in_place: BTreeSet<String>,
     /// This host's state directory, where its writer keeps what it wrote (see `own_versions`).
     state_dir: Option<PathBuf>,
+    /// Notes' texts held (the default); else left in the log ([`event::NoteText::InLog`]),
+    /// for a reader whose caller shows none.
+    texts: bool,
 }
 
 impl IncidentReader {
@@ -298,6 +301,7 @@ impl IncidentReader {
             log_cache: None,
             trust_key: [0; 32],
             cached_records: 0,
+            texts: true,
             changed_in_place: BTreeSet::new(),
             state_dir: None,
         }
@@ -331,6 +335,18 @@ impl IncidentReader {
     }
 
     /// How many records were taken from the log cache instead of read from the logs.
+    /// Leave notes' texts in the log: the records handed on carry where each note's line is
+    /// ([`event::NoteText::InLog`]), not its text. For callers that show no note's text (`show`,
+    /// the summaries behind `list` and the board); the fold derives the same state either way.
+    pub fn leave_texts_in_log(&mut self) {
+        self.texts = false;
+    }
+
+    /// Whether notes' texts are held (see [`IncidentReader::leave_texts_in_log`]).
+    pub fn holds_texts(&self) -> bool {
+        self.texts
+    }
+
     pub fn cached_records(&self) -> u64 {
         self.cached_records
     }
@@ -487,6 +503,7 @@ impl IncidentReader {
                     events_dir: events_dir.clone(),
                     trust: self.trust_key,
                     remembered: self.remembered.clone(),
+                    texts: self.texts,
                 })
             }
             _ => None,
@@ -674,7 +691,7 @@ impl IncidentReader {
                         let recorder = (len - hit.position.len >= cache.min_new() && !hit.position.ends_at_problem)
                             .then(|| cache.recorder(&cursor.log, &self.trust_key))
                             .flatten();
-                        self.cached_records += restore(cursor, hit, recorder, batch, sink);
+                        self.cached_records += restore(cursor, hit, recorder, batch, sink, self.texts);
                     }
                     None if len >= cache.min_new() => cursor.recorder = cache.recorder(&cursor.log, &self.trust_key),
                     None => {}
@@ -700,6 +717,7 @@ impl IncidentReader {
                 at_eof: false,
                 now,
                 mtime,
+                texts: self.texts,
             };
             read_text(cursor, &mut file, ctx, batch, sink, before.3);
             settle::settle(cursor, &ctx, batch, before.2);
@@ -987,6 +1005,7 @@ fn restore(
     mut recorder: Option<super::logcache::Recorder>,
     batch: &mut Batch,
     sink: &mut Option<&mut dyn FnMut(Vec<Event>)>,
+    texts: bool,
 ) -> u64 {
     let names = LogNames {
         log: cursor.log.clone(),
@@ -994,7 +1013,7 @@ fn restore(
     };
     let log = cursor.log.to_string();
     let mut n = 0;
-    while let Some(next) = hit.next_record(&names, &mut cursor.tags) {
+    while let Some(next) = hit.next_record(&names, &mut cursor.tags, texts) {
         let Ok(e) = next else {
             tracing::warn!(log = %log, "local log cache entry does not decode; reading the log");
             return 0;
@@ -1123,6 +1142,8 @@ struct Ctx<'a> {
     at_eof: bool,
     now: Millis,
     mtime: Millis,
+    /// Notes' texts held, else left in the log (see `IncidentReader::texts`).
+    texts: bool,
 }
 
 /// Consume complete lines from `buf` (which starts at file offset `pos`). Returns bytes used.
@@ -1298,8 +1319,12 @@ fn consume(
                     }
                     cursor.last_prev = Some(prev.clone());
                     if record {
+                        let at = event::TextAt::of_line(line_start, nl, &digest);
                         if let Some(r) = &mut cursor.recorder {
-                            r.record(&e, line);
+                            r.record(&e, line, at);
+                        }
+                        if let (false, Body::Note(n), Some(at)) = (ctx.texts, &mut e.body, at) {
+                            n.text = event::NoteText::InLog(at);
                         }
                         batch.events.push(e);
                     }
@@ -2073,7 +2098,7 @@ mod tests {
         // Log "c": its parts were kept while "a" and "b" were passed over.
         assert!(matches!(ahead.next("c"), Some(Part::Opened { stamp, hit: true }) if stamp == seen));
         assert!(
-            matches!(ahead.next("c"), Some(Part::Records(r)) if matches!(&r[0].body, Body::Note(n) if &*n.text == "c"))
+            matches!(ahead.next("c"), Some(Part::Records(r)) if matches!(&r[0].body, Body::Note(n) if n.text.held() == Some("c")))
         );
         assert!(ahead.next("a").is_none(), "an earlier log's parts are gone");
     }

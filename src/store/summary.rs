@@ -405,7 +405,8 @@ fn one(store: &Store, id: &str, now: Millis, racy: std::time::Duration, trust: &
             return (e.summary.clone(), scan, None);
         }
     }
-    let inc = Incident::open_with(store, id, now, remembered);
+    // A summary shows no note's text.
+    let inc = Incident::open_without_texts(store, id, now, remembered);
     let summary = Summary::of(id, &inc);
     // Whether the folder moved while it was read: by `lstat` alone, which is as strict here as
     // scanning again (heads and claim hashed anew) would be. A write changes the written file's

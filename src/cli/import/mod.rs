@@ -159,7 +159,7 @@ fn entry_key(text: &str, tags: &[crate::domain::Name], occurred: Option<Millis>)
 
 fn draft_key(d: &Draft) -> Option<u128> {
     match &d.body {
-        Body::Note(n) => Some(entry_key(&n.text, &n.tags, d.occurred)),
+        Body::Note(n) => Some(entry_key(n.text.shown(), &n.tags, d.occurred)),
         _ => None,
     }
 }
@@ -198,7 +198,7 @@ fn already_written(path: &std::path::Path) -> Result<HashMap<u128, u32>> {
         }
         if let Ok(e) = crate::domain::event::parse(line.trim_end()) {
             if let Body::Note(n) = &e.body {
-                *seen.entry(entry_key(&n.text, &n.tags, e.occurred)).or_default() += 1;
+                *seen.entry(entry_key(n.text.shown(), &n.tags, e.occurred)).or_default() += 1;
             }
         }
     }

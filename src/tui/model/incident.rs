@@ -408,7 +408,7 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
                 return Vec::new();
             };
             let current = match &e.body {
-                Body::Note(n) => n.text.to_string(),
+                Body::Note(n) => n.text.shown().to_string(),
                 Body::StatusUpdate(u) => u.text.clone(),
                 Body::FollowUp(f) => f.text.clone(),
                 _ => {

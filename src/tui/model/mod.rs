@@ -817,7 +817,7 @@ fn save_failed_notes(m: &mut Model) -> Vec<Effect> {
         .filter(|p| p.incident == inc.id && !matches!(p.state, PendingState::Written(_)))
         .flat_map(|p| p.drafts.iter())
         .filter_map(|d| match &d.body {
-            Body::Note(n) => Some(n.text.to_string()),
+            Body::Note(n) => Some(n.text.shown().to_string()),
             _ => None,
         })
         .collect();

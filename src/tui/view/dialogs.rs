@@ -1087,7 +1087,7 @@ fn detail(m: &Model, theme: &Theme) -> Option<Dialog> {
         Pane::Timeline => {
             let e = timeline::cursor(inc)?;
             let mut full = match &e.body {
-                crate::domain::Body::Note(n) => n.text.to_string(),
+                crate::domain::Body::Note(n) => n.text.shown().to_string(),
                 crate::domain::Body::StatusUpdate(s) => s.text.clone(),
                 _ => describe(e),
             };

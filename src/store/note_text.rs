@@ -1,0 +1,159 @@
+//! Reading back a note's text left in its log (see `domain::note_text`): the one line at the
+//! place the reader noted, checked against the hash it noted, parsed, its text taken.
+//!
+//! IO: never from render or the fold. The console asks its worker; a verb reads here itself.
+
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use crate::domain::event::{self, Body, TextAt, MAX_LINE};
+
+use super::{fsutil, writer_of_log, EVENTS_DIR, LOG_EXT};
+
+/// Why a note's text could not be read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    /// The log cannot be opened or read there (gone, cut back, a mount gone).
+    #[error("its log cannot be read: {0}")]
+    Unreadable(String),
+    /// The bytes there are not the line that was read: the log was changed in place since
+    /// (the reader marks it on its next pass).
+    #[error("its line changed in the log since it was read")]
+    Changed,
+}
+
+/// The text of the note whose line is at `at` in log `log` (`name@host.install`) of the
+/// incident in `incident_dir`.
+///
+/// Errors: [`TextError::Unreadable`] for a log that cannot be opened (or is not a plain file,
+/// or names no writer) or read that far; [`TextError::Changed`] when the bytes there do not hash
+/// as the line read did, or are not a note.
+pub fn read_back(incident_dir: &Path, log: &str, at: TextAt) -> Result<Box<str>, TextError> {
+    let name = format!("{log}{LOG_EXT}");
+    if writer_of_log(&name).is_none() {
+        return Err(TextError::Unreadable(format!("`{log}` names no writer's log")));
+    }
+    if at.len() > MAX_LINE as u64 {
+        return Err(TextError::Changed);
+    }
+    let file = fsutil::open_read(&incident_dir.join(EVENTS_DIR).join(&name))
+        .map_err(|e| TextError::Unreadable(e.to_string()))?;
+    let mut line = vec![0u8; at.len() as usize];
+    file.read_exact_at(&mut line, at.offset())
+        .map_err(|e| TextError::Unreadable(e.to_string()))?;
+    if !at.names(&line) {
+        return Err(TextError::Changed);
+    }
+    let text = std::str::from_utf8(&line).map_err(|_| TextError::Changed)?;
+    match event::parse(text).map(|e| e.body) {
+        Ok(Body::Note(n)) => n.text.held().map(Box::from).ok_or(TextError::Changed),
+        _ => Err(TextError::Changed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG: &str = "alice@h1.abc";
+
+    /// A log of notes with `texts`, chained as its writer writes it, in an incident folder;
+    /// and where each line is.
+    fn log_of(texts: &[&str]) -> (tempfile::TempDir, Vec<TextAt>) {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let incident = tmp.path().file_name().expect("name").to_string_lossy().into_owned();
+        std::fs::create_dir_all(tmp.path().join(EVENTS_DIR)).expect("events");
+        let mut bytes = Vec::new();
+        let mut places = Vec::new();
+        let mut prev = event::genesis_hash(&incident, "alice@h1");
+        for (i, text) in texts.iter().enumerate() {
+            let seq = i as u64 + 1;
+            let e = event::Event {
+                id: format!("01JTEST{seq:019}").into(),
+                at: 1_700_000_000_000 + seq as i64,
+                wall: 1_700_000_000_000 + seq as i64,
+                occurred: None,
+                by: "alice@h1".into(),
+                log: LOG.into(),
+                seq,
+                body: event::Note {
+                    text: (*text).into(),
+                    tags: Default::default(),
+                }
+                .into(),
+            };
+            let line = event::encode(&e, &prev.as_str().into()).expect("a valid note");
+            places.push(TextAt::of_line(bytes.len() as u64, line.len(), &blake3::hash(line.as_bytes())).expect("fits"));
+            prev = event::line_hash(line.as_bytes());
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.push(b'\n');
+        }
+        std::fs::write(tmp.path().join(EVENTS_DIR).join(format!("{LOG}{LOG_EXT}")), bytes).expect("log");
+        (tmp, places)
+    }
+
+    #[test]
+    fn a_text_is_read_back_from_its_line() {
+        let (tmp, at) = log_of(&["first", "disk \"full\" ✓"]);
+        assert_eq!(read_back(tmp.path(), LOG, at[1]).as_deref(), Ok("disk \"full\" ✓"));
+        assert_eq!(read_back(tmp.path(), LOG, at[0]).as_deref(), Ok("first"));
+    }
+
+    /// An edit in place (same length or not), a log cut back or gone, a place in another log:
+    /// never some other text.
+    #[test]
+    fn a_changed_line_or_a_missing_log_gives_no_text() {
+        let (tmp, at) = log_of(&["disk full", "x"]);
+        let path = tmp.path().join(EVENTS_DIR).join(format!("{LOG}{LOG_EXT}"));
+        let bytes = std::fs::read(&path).expect("log");
+        std::fs::write(
+            &path,
+            String::from_utf8(bytes.clone())
+                .expect("utf8")
+                .replace("disk full", "disk fine"),
+        )
+        .expect("edit");
+        assert_eq!(read_back(tmp.path(), LOG, at[0]), Err(TextError::Changed));
+        assert_eq!(read_back(tmp.path(), LOG, at[1]).as_deref(), Ok("x"));
+        std::fs::write(&path, &bytes[..10]).expect("cut");
+        assert!(matches!(
+            read_back(tmp.path(), LOG, at[1]),
+            Err(TextError::Unreadable(_))
+        ));
+        assert!(matches!(
+            read_back(tmp.path(), "bob@h2.abc", at[0]),
+            Err(TextError::Unreadable(_))
+        ));
+        assert!(matches!(
+            read_back(tmp.path(), "../x", at[0]),
+            Err(TextError::Unreadable(_))
+        ));
+        std::fs::remove_file(&path).expect("rm");
+        assert!(matches!(
+            read_back(tmp.path(), LOG, at[0]),
+            Err(TextError::Unreadable(_))
+        ));
+    }
+
+    /// The reader leaves a note's text where its line is; reading it back gives the text the
+    /// reader holding texts has (from the log, and from this host's cache of it).
+    #[test]
+    fn texts_left_by_the_reader_read_back_as_held() {
+        use crate::store::reader::IncidentReader;
+        let (tmp, _) = log_of(&["one", "two"]);
+        let dir = tmp.path().to_path_buf();
+        let held: Vec<_> = IncidentReader::new(dir.clone()).poll(0).events;
+        let mut lean = IncidentReader::new(dir.clone());
+        lean.leave_texts_in_log();
+        let left = lean.poll(0).events;
+        assert_eq!(held.len(), 2);
+        assert_eq!(held.len(), left.len());
+        for (h, l) in held.iter().zip(&left) {
+            let (Body::Note(h), Body::Note(l)) = (&h.body, &l.body) else {
+                panic!("notes");
+            };
+            let at = l.text.in_log().expect("left in the log");
+            assert_eq!(read_back(&dir, LOG, at).as_deref().ok(), h.text.held());
+        }
+    }
+}
