@@ -3778,3 +3778,164 @@ fn scrolled_back_a_filter_change_keeps_the_record_under_the_cursor() {
     update(&mut m, code(KeyCode::Enter));
     assert_eq!(marked(&m), before, "back on it with the search cleared");
 }
+
+/// The story, its notes' texts left in their logs (as the console's worker reads a long
+/// history): each note carries where its line is, here made up per seq.
+fn story_left_in_log() -> Update {
+    let mut u = story();
+    for e in &mut u.events {
+        if let Body::Note(n) = &mut e.body {
+            n.text = NoteText::InLog(TextAt::new(1000 * e.seq, 200, e.seq).unwrap());
+        }
+    }
+    u
+}
+
+fn read_texts(fx: &[Effect]) -> Vec<(String, TextAt)> {
+    fx.iter()
+        .filter_map(|f| match f {
+            Effect::ReadTexts { incident, want } if incident == ID => Some(want.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// Texts left in the log are asked of the worker for the rows on screen, once; a row shows `…`
+/// until its text is back, then the text (sanitised as any), or why it could not be read.
+#[test]
+fn notes_left_in_their_logs_are_read_back_for_the_rows_on_screen() {
+    let mut m = model_opening_incident();
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    let fx = update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: story_left_in_log(),
+        },
+    );
+    let want = read_texts(&fx);
+    let notes: Vec<u64> = story()
+        .events
+        .iter()
+        .filter(|e| matches!(e.body, Body::Note(_)))
+        .map(|e| e.seq)
+        .collect();
+    assert!(!notes.is_empty());
+    assert_eq!(want.len(), notes.len(), "{want:?}");
+    assert!(want
+        .iter()
+        .all(|(log, at)| notes.contains(&at.hash()) && !log.is_empty()));
+    // Asked once: the next update asks nothing more.
+    assert!(read_texts(&update(&mut m, Msg::Resize { width: 80, height: 24 })).is_empty());
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains('…') && !s.contains("14 hosts"), "{s}");
+    assert!(!s.contains(warroom::domain::note_text::NOT_READ), "{s}");
+    let texts = want
+        .iter()
+        .map(|(_, at)| {
+            let text = match at.hash() {
+                2 => Ok("EDR: 14 hosts on FIN-VLAN encrypted\u{1b}[31m".into()),
+                _ => Err("its line changed in the log since it was read".to_string()),
+            };
+            (*at, text)
+        })
+        .collect();
+    update(
+        &mut m,
+        Msg::TextsRead {
+            incident: ID.into(),
+            texts,
+        },
+    );
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("EDR: 14 hosts on FIN-VLAN encrypted"), "{s}");
+    assert!(!s.contains('\u{1b}'));
+    if notes.len() > 1 {
+        assert!(s.contains("[text unreadable"), "{s}");
+    }
+}
+
+/// A search needs every text: the worker is asked once to hold them all (it reads the incident
+/// again), and meanwhile a note whose text is in its log is not shown as a match (never matched
+/// against a placeholder).
+#[test]
+fn a_search_asks_for_every_text_and_matches_none_left_in_the_log() {
+    let mut m = model_opening_incident();
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: story_left_in_log(),
+        },
+    );
+    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    update(&mut m, key('/'));
+    let fx = update(&mut m, Msg::Paste("hosts\n".into()));
+    assert!(
+        fx.iter().any(|f| matches!(f, Effect::HoldTexts(id) if id == ID)),
+        "{fx:?}"
+    );
+    let again = update(&mut m, Msg::Resize { width: 80, height: 24 });
+    assert!(!again.iter().any(|f| matches!(f, Effect::HoldTexts(_))), "asked once");
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(!s.contains("… #edr") && !s.contains("[text"), "{s}");
+    // The incident read again, holding its texts: the search finds the note.
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: Update { reset: true, ..story() },
+        },
+    );
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("EDR: 14 hosts"), "{s}");
+}
+
+/// Amending a note whose text is not back yet says so and opens nothing: the editor is never
+/// filled with a placeholder.
+#[test]
+fn amending_a_note_not_read_back_yet_waits_for_its_text() {
+    let mut m = model_opening_incident();
+    m.me = "maya@soc-jump".into();
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    let fx = update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: story_left_in_log(),
+        },
+    );
+    let want = read_texts(&fx);
+    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    // Onto the note (the newest note of the story, from the bottom).
+    let note_row = |m: &Model| {
+        let s = screen(&render(m, 80, 24, Theme::mono()));
+        s.lines().find(|l| l.contains('▸')).unwrap_or_default().contains('…')
+    };
+    for _ in 0..20 {
+        if note_row(&m) {
+            break;
+        }
+        update(&mut m, code(KeyCode::Up));
+    }
+    assert!(note_row(&m), "{}", screen(&render(&m, 80, 24, Theme::mono())));
+    update(&mut m, key('e'));
+    assert!(m.overlay.is_none(), "{:?}", m.overlay.is_some());
+    assert!(
+        m.flash.as_ref().is_some_and(|f| f.text.contains("still being read")),
+        "{:?}",
+        m.flash
+    );
+    let texts = want.iter().map(|(_, at)| (*at, Ok("the text back".into()))).collect();
+    update(
+        &mut m,
+        Msg::TextsRead {
+            incident: ID.into(),
+            texts,
+        },
+    );
+    update(&mut m, key('e'));
+    assert!(m.overlay.is_some(), "{:?}", m.flash);
+}

@@ -128,6 +128,11 @@ fn long_incident(w: &World) -> String {
 /// What carol's console worker sends, in order, when it starts over `w` (opening `open`, if
 /// any) and is told to stop after its first passes.
 fn worker_messages(w: &World, open: Option<&str>) -> Vec<Msg> {
+    worker_answers(w, open.map(|id| Cmd::Open(id.to_string())).into_iter().collect())
+}
+
+/// What carol's console worker sends, in order, when it is given `cmds` and then told to stop.
+fn worker_answers(w: &World, cmds: Vec<Cmd>) -> Vec<Msg> {
     let msgs = Arc::new(Mutex::new(Vec::new()));
     let sent = msgs.clone();
     let worker = Worker::new(
@@ -137,8 +142,8 @@ fn worker_messages(w: &World, open: Option<&str>) -> Vec<Msg> {
         Arc::new(move |m| sent.lock().expect("messages").push(m)),
     );
     let (tx, rx) = std::sync::mpsc::channel();
-    if let Some(id) = open {
-        tx.send(Cmd::Open(id.to_string())).expect("send");
+    for cmd in cmds {
+        tx.send(cmd).expect("send");
     }
     tx.send(Cmd::Shutdown).expect("send");
     worker.run(rx, tx.clone(), None);
@@ -483,4 +488,103 @@ fn a_reopened_incident_comes_back_on_a_running_board() {
     w.run(&ic, &["reopen", &id, "--reason", "beacon again"]).ok();
     worker.reconcile_board();
     assert_eq!(status(&msgs), Some(RowStatus::Active));
+}
+
+/// The notes' texts of a state: held, left in the log (where), or neither (`None`: not a note).
+fn texts_of(s: &warroom::domain::IncidentState) -> Vec<(String, u64, warroom::domain::event::NoteText)> {
+    s.timeline()
+        .filter_map(|e| match &e.body {
+            warroom::domain::event::Body::Note(n) => Some((e.log.to_string(), e.seq, n.text.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The console's first read of a long history leaves the notes' texts in their logs; the
+/// worker reads back exactly the texts a reader holding them has (one line each, checked by
+/// hash: an edited line gives no text), and `HoldTexts` reads the incident again holding
+/// every text.
+#[test]
+fn the_console_reads_back_the_texts_it_left_in_the_logs_and_holds_them_all_for_a_search() {
+    let w = World::new();
+    let id = long_incident(&w);
+    let held = texts_of(&Incident::open(&store(&w, "state-show"), &id, now_ms()).state);
+    let msgs = worker_answers(&w, vec![Cmd::Open(id.clone())]);
+    let mut model = Model::new("carol@desk", Keymap::default(), "test", now_ms());
+    model.incident = Some(IncidentModel::new(&id));
+    for m in msgs {
+        update(&mut model, m);
+    }
+    let left = texts_of(&model.incident.as_ref().expect("open").view.state);
+    assert_eq!(left.len(), held.len());
+    assert!(
+        left.iter().all(|(_, _, t)| t.in_log().is_some()),
+        "the first read leaves every text"
+    );
+
+    // Read back, by the worker: each as held. Then one line edited in place: no text for it.
+    let want: Vec<_> = left
+        .iter()
+        .map(|(log, _, t)| (log.clone(), t.in_log().expect("in the log")))
+        .collect();
+    let back = |w: &World| -> Vec<Result<Box<str>, String>> {
+        let answers = worker_answers(
+            w,
+            vec![Cmd::ReadTexts {
+                incident: id.clone(),
+                want: want.clone(),
+            }],
+        );
+        let mut read = std::collections::HashMap::new();
+        for m in answers {
+            if let Msg::TextsRead { incident, texts } = m {
+                assert_eq!(incident, id);
+                read.extend(texts);
+            }
+        }
+        want.iter().map(|(_, at)| read.remove(at).expect("answered")).collect()
+    };
+    let first = back(&w);
+    for ((_, _, h), b) in held.iter().zip(&first) {
+        assert_eq!(b.as_deref().ok(), h.held());
+    }
+    let (log, seq, _) = &held[held.len() / 2];
+    let path = std::fs::read_dir(w.events_dir(&id))
+        .expect("events")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(log.as_str()))
+        })
+        .expect("its log");
+    let text = std::fs::read_to_string(&path).expect("log");
+    let target = held[held.len() / 2].2.held().expect("held").to_string();
+    let edited = text.replacen(&target, &target.replace('c', "k"), 1);
+    assert_ne!(edited, text, "seq {seq}: {target}");
+    std::fs::write(&path, edited).expect("edit");
+    let second = back(&w);
+    let i = held.len() / 2;
+    assert!(
+        second[i].as_ref().is_err_and(|e| e.contains("changed")),
+        "{:?}",
+        second[i]
+    );
+    assert_eq!(second.iter().filter(|r| r.is_err()).count(), 1);
+
+    // Held for a search: the incident is read again from the start, every text held.
+    let msgs = worker_answers(&w, vec![Cmd::Open(id.clone()), Cmd::HoldTexts(id.clone())]);
+    let mut model = Model::new("carol@desk", Keymap::default(), "test", now_ms());
+    model.incident = Some(IncidentModel::new(&id));
+    let resets = msgs
+        .iter()
+        .filter(|m| matches!(m, Msg::IncidentPart { reset: true, .. }))
+        .count();
+    assert!(resets >= 1, "read again");
+    for m in msgs {
+        update(&mut model, m);
+    }
+    let again = texts_of(&model.incident.as_ref().expect("open").view.state);
+    assert_eq!(again.len(), held.len());
+    assert!(again.iter().all(|(_, _, t)| t.held().is_some()), "every text held");
 }

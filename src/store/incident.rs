@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::memory::{self, Memory};
-use super::reader::IncidentReader;
+use super::reader::{IncidentReader, Texts};
 use super::writer::{Draft, LogWriter};
 use super::{fsutil, Identity, Store, StoreError, EVENTS_DIR, HEADER_FILE, PLAYBOOKS_DIR};
 use crate::domain::event::{Body, Declared, Event, Mode};
@@ -481,10 +481,14 @@ impl Source {
         }
     }
 
-    /// Leave notes' texts in the log (see [`IncidentReader::leave_texts_in_log`]); from the
-    /// next read on, and kept across a read from the start.
-    pub fn leave_texts_in_log(&mut self) {
-        self.reader.leave_texts_in_log();
+    /// Which notes' texts to hold (see [`Texts`]), from the next pass on; kept across a read
+    /// from the start.
+    pub fn set_texts(&mut self, texts: Texts) {
+        self.reader.set_texts(texts);
+    }
+
+    pub fn texts(&self) -> Texts {
+        self.reader.texts()
     }
 
     /// Nothing read so far depends on the time it was read: no last line still settling, no
@@ -667,12 +671,10 @@ impl Source {
             // sink took already are dropped with the view the reset replaces.
             self.save_seen();
             let changed = self.reader.changed_in_place();
-            let texts = self.reader.holds_texts();
+            let texts = self.reader.texts();
             *self = Source::new(&self.store, &self.id);
             self.reader.carry_changed_in_place(changed);
-            if !texts {
-                self.leave_texts_in_log();
-            }
+            self.set_texts(texts);
             self.carried.extend(batch.reread);
             return Update {
                 reset: true,
@@ -1090,7 +1092,7 @@ impl Incident {
     /// a note less; the state derived is the same.
     pub fn open_without_texts(store: &Store, id: &str, now: Millis, memory: Memory) -> Incident {
         let mut source = Source::with_memory(store, id, memory);
-        source.leave_texts_in_log();
+        source.set_texts(Texts::LeftInLog);
         Incident::open_from(source, now)
     }
 
@@ -1135,11 +1137,9 @@ impl Incident {
     /// replaces the view and returns only records it did not hold, so nothing is printed twice.
     pub fn retrust(&mut self, store: &Store) {
         self.source.save_seen();
-        let texts = self.source.reader.holds_texts();
+        let texts = self.source.texts();
         self.source = Source::new(store, &self.id);
-        if !texts {
-            self.source.leave_texts_in_log();
-        }
+        self.source.set_texts(texts);
         self.reset_next = true;
     }
 

@@ -241,9 +241,24 @@ pub struct IncidentReader {
     changed_in_place: BTreeSet<String>,
     /// This host's state directory, where its writer keeps what it wrote (see `own_versions`).
     state_dir: Option<PathBuf>,
-    /// Notes' texts held (the default); else left in the log ([`event::NoteText::InLog`]),
-    /// for a reader whose caller shows none.
-    texts: bool,
+    /// Which notes' texts are held (see [`Texts`]).
+    texts: Texts,
+    /// Whether this pass holds them.
+    pass_texts: bool,
+}
+
+/// Which notes' texts a reader holds; the others carry where their line is in the log
+/// ([`event::NoteText::InLog`], read back by `store::note_text`). The state folded is the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Texts {
+    /// Every one (the default).
+    Held,
+    /// None: for a caller that shows no note's text (`show`, the summaries behind `list`).
+    LeftInLog,
+    /// Those of the first pass (the bulk of a long history) left in the log, those read after
+    /// it held: for the console, which reads back only the rows on screen and shows a
+    /// teammate's new note as it comes.
+    LeftInLogOnFirstPass,
 }
 
 impl IncidentReader {
@@ -301,7 +316,8 @@ impl IncidentReader {
             log_cache: None,
             trust_key: [0; 32],
             cached_records: 0,
-            texts: true,
+            texts: Texts::Held,
+            pass_texts: true,
             changed_in_place: BTreeSet::new(),
             state_dir: None,
         }
@@ -335,15 +351,17 @@ impl IncidentReader {
     }
 
     /// How many records were taken from the log cache instead of read from the logs.
-    /// Leave notes' texts in the log: the records handed on carry where each note's line is
-    /// ([`event::NoteText::InLog`]), not its text. For callers that show no note's text (`show`,
-    /// the summaries behind `list` and the board); the fold derives the same state either way.
-    pub fn leave_texts_in_log(&mut self) {
-        self.texts = false;
+    /// Which notes' texts the passes from the next one on hold (see [`Texts`]).
+    pub fn set_texts(&mut self, texts: Texts) {
+        self.texts = texts;
     }
 
-    /// Whether notes' texts are held (see [`IncidentReader::leave_texts_in_log`]).
-    pub fn holds_texts(&self) -> bool {
+    /// Leave every note's text in the log ([`Texts::LeftInLog`]).
+    pub fn leave_texts_in_log(&mut self) {
+        self.set_texts(Texts::LeftInLog);
+    }
+
+    pub fn texts(&self) -> Texts {
         self.texts
     }
 
@@ -441,6 +459,11 @@ impl IncidentReader {
     /// never held whole as parsed records; the batch returned holds the rest, and every problem,
     /// mark and signature found. What the sink is given is exactly what `poll` would return.
     pub fn poll_streaming(&mut self, now: Millis, mut sink: Option<&mut dyn FnMut(Vec<Event>)>) -> Batch {
+        self.pass_texts = match self.texts {
+            Texts::Held => true,
+            Texts::LeftInLog => false,
+            Texts::LeftInLogOnFirstPass => !self.cursors.is_empty(),
+        };
         let mut batch = Batch::default();
         self.refresh_trust(&mut batch);
         if batch.retrust {
@@ -503,7 +526,7 @@ impl IncidentReader {
                     events_dir: events_dir.clone(),
                     trust: self.trust_key,
                     remembered: self.remembered.clone(),
-                    texts: self.texts,
+                    texts: self.pass_texts,
                 })
             }
             _ => None,
@@ -691,7 +714,7 @@ impl IncidentReader {
                         let recorder = (len - hit.position.len >= cache.min_new() && !hit.position.ends_at_problem)
                             .then(|| cache.recorder(&cursor.log, &self.trust_key))
                             .flatten();
-                        self.cached_records += restore(cursor, hit, recorder, batch, sink, self.texts);
+                        self.cached_records += restore(cursor, hit, recorder, batch, sink, self.pass_texts);
                     }
                     None if len >= cache.min_new() => cursor.recorder = cache.recorder(&cursor.log, &self.trust_key),
                     None => {}
@@ -717,7 +740,7 @@ impl IncidentReader {
                 at_eof: false,
                 now,
                 mtime,
-                texts: self.texts,
+                texts: self.pass_texts,
             };
             read_text(cursor, &mut file, ctx, batch, sink, before.3);
             settle::settle(cursor, &ctx, batch, before.2);

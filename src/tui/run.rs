@@ -727,6 +727,14 @@ fn execute_effect(
             let _ = cmd_tx.send(Cmd::Close);
             None
         }
+        Effect::ReadTexts { incident, want } => {
+            let _ = cmd_tx.send(Cmd::ReadTexts { incident, want });
+            None
+        }
+        Effect::HoldTexts(id) => {
+            let _ = cmd_tx.send(Cmd::HoldTexts(id));
+            None
+        }
         Effect::Write {
             token,
             incident,

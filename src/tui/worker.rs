@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use crate::domain::event::Mode;
+use crate::domain::event::{Mode, TextAt};
 use crate::domain::time::Millis;
 use crate::domain::Playbook;
 use crate::store::incident::{declare, DeclareRequest, Source, View};
+use crate::store::reader::Texts;
 use crate::store::summary::{self, Scan};
 use crate::store::watch::{self, Watch};
 use crate::store::writer::{Draft, LogWriter};
@@ -36,6 +37,15 @@ pub enum Cmd {
     Hint,
     /// The watcher can no longer cover every folder (e.g. inotify watches exhausted): poll.
     WatchLost(&'static str),
+    /// Read back these notes' texts, left in their logs (log id, place): answered with
+    /// [`Msg::TextsRead`], between the parts of a long read too.
+    ReadTexts {
+        incident: String,
+        want: Vec<(String, TextAt)>,
+    },
+    /// Hold every note's text of the open incident `id` (a search needs them all): it is read
+    /// again from the start, so holding them.
+    HoldTexts(String),
     Shutdown,
 }
 
@@ -122,13 +132,15 @@ struct Inbox {
 }
 
 impl Inbox {
-    /// Take every command waiting: make the writes now, keep the rest (one hint for many) for
-    /// after the read. A write made here is read back by the pass after it (a hint is kept).
+    /// Take every command waiting: make the writes (and read back the texts asked for) now,
+    /// keep the rest (one hint for many) for after the read. A write made here is read back by
+    /// the pass after it (a hint is kept).
     fn serve_writes(&mut self, w: &Writing) {
         let Some(rx) = &self.rx else { return };
         while let Ok(cmd) = rx.try_recv() {
             let cmd = match w.perform(cmd) {
-                Ok(()) => Cmd::Hint,
+                Ok(false) => continue,
+                Ok(true) => Cmd::Hint,
                 Err(other) => other,
             };
             let repeat = matches!(cmd, Cmd::Hint) && self.later.iter().any(|c| matches!(c, Cmd::Hint));
@@ -151,9 +163,22 @@ struct Writing<'a> {
 
 impl Writing<'_> {
     /// Make a `Write` or a `Declare` and acknowledge it (once, with `Msg::Written` or
-    /// `Msg::Declared`); any other command is handed back untouched.
-    fn perform(&self, cmd: Cmd) -> Result<(), Cmd> {
+    /// `Msg::Declared`), or read back the texts a `ReadTexts` asks for (`Msg::TextsRead`);
+    /// any other command is handed back untouched. `Ok(true)`: something was written.
+    fn perform(&self, cmd: Cmd) -> Result<bool, Cmd> {
         match cmd {
+            Cmd::ReadTexts { incident, want } => {
+                let dir = self.store.incident_dir(&incident);
+                let texts = want
+                    .into_iter()
+                    .map(|(log, at)| {
+                        let text = crate::store::note_text::read_back(&dir, &log, at).map_err(|e| e.to_string());
+                        (at, text)
+                    })
+                    .collect();
+                (self.send)(Msg::TextsRead { incident, texts });
+                Ok(false)
+            }
             Cmd::Write {
                 token,
                 incident,
@@ -170,7 +195,7 @@ impl Writing<'_> {
                     tracing::warn!(%incident, error = %e, "write failed; the console keeps the text and retries");
                 }
                 (self.send)(Msg::Written { token, result });
-                Ok(())
+                Ok(true)
             }
             Cmd::Declare {
                 playbook,
@@ -194,7 +219,7 @@ impl Writing<'_> {
                     })
                     .map_err(|e| reason_first(&e));
                 (self.send)(Msg::Declared { result });
-                Ok(())
+                Ok(true)
             }
             other => Err(other),
         }
@@ -377,6 +402,10 @@ impl Worker {
                     }
                     self.reconcile_open();
                 }
+                Ok(cmd @ Cmd::ReadTexts { .. }) => {
+                    let _ = self.writing().perform(cmd);
+                }
+                Ok(Cmd::HoldTexts(id)) => self.hold_texts(&id),
                 Ok(cmd @ (Cmd::Write { .. } | Cmd::Declare { .. })) => {
                     let declares = matches!(cmd, Cmd::Declare { .. });
                     // Only writes and declarations are made there; nothing comes back.
@@ -435,7 +464,9 @@ impl Worker {
         }
         if let Some(mut src) = self.open.take() {
             src.save_seen();
-            self.open = Some(Source::new(&self.store, &src.id));
+            let mut fresh = Source::new(&self.store, &src.id);
+            fresh.set_texts(src.texts());
+            self.open = Some(fresh);
             self.reset_next = true;
         }
     }
@@ -469,6 +500,20 @@ impl Worker {
         }
     }
 
+    /// Hold every note's text of the open incident, if it is `id` and does not yet: read it
+    /// again from the start, as a fresh open would, holding them.
+    fn hold_texts(&mut self, id: &str) {
+        let Some(mut src) = self.open.take_if(|s| s.id == id && s.texts() != Texts::Held) else {
+            return;
+        };
+        src.save_seen();
+        let mut fresh = Source::new(&self.store, id);
+        fresh.set_texts(Texts::Held);
+        self.open = Some(fresh);
+        self.reset_next = true;
+        self.reconcile_open();
+    }
+
     /// Open `id` (closing the one open): read by the console's reader only while open.
     fn open_incident(&mut self, id: String) {
         if let Some(mut src) = self.open.take() {
@@ -479,7 +524,11 @@ impl Worker {
         if let Some(t) = self.board.get_mut(&id) {
             t.hot = None;
         }
-        self.open = Some(Source::new(&self.store, &id));
+        let mut src = Source::new(&self.store, &id);
+        // The bulk of a long history stays in its logs: the console reads back the texts of
+        // the rows it shows (`Cmd::ReadTexts`), all of them only for a search.
+        src.set_texts(Texts::LeftInLogOnFirstPass);
+        self.open = Some(src);
         self.unanswered = true;
         self.reconcile_open();
     }
@@ -604,9 +653,12 @@ impl Worker {
             }
             // Changed: scanned before reading, so a write landing meanwhile shows next pass.
             let scan = Scan::take(&dir);
-            let hot = t
-                .hot
-                .get_or_insert_with(|| Box::new((Source::new(&self.store, id), View::new(id))));
+            let hot = t.hot.get_or_insert_with(|| {
+                // A board row shows no note's text.
+                let mut source = Source::new(&self.store, id);
+                source.set_texts(Texts::LeftInLog);
+                Box::new((source, View::new(id)))
+            });
             let (source, view) = &mut **hot;
             // Streamed as the console's open is (a long history is never held whole as parsed
             // records), with the console's writes made between parts.

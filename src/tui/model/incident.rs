@@ -123,6 +123,9 @@ impl TimelineView {
             return false;
         }
         match &self.search {
+            // A text left in its log is not searched until every text is held (a search asks
+            // for that, see `texts`): not shown meanwhile rather than matched blind.
+            Some(q) if !q.is_empty() && matches!(&e.body, Body::Note(n) if n.text.in_log().is_some()) => false,
             Some(q) if !q.is_empty() => {
                 let text = crate::domain::describe::describe(e).to_lowercase();
                 text.contains(&q.to_lowercase()) || e.by.contains(&q.to_lowercase())
@@ -155,6 +158,8 @@ pub struct IncidentModel {
     pub loading: Option<super::loading::Loading>,
     /// The first update since it was opened has arrived (until then nothing is read).
     pub answered: bool,
+    /// Notes' texts read back from their logs (see [`super::texts`]).
+    pub texts: super::texts::Texts,
 }
 
 /// The replay cursor over the record.
@@ -191,6 +196,7 @@ impl IncidentModel {
             replay: None,
             loading: None,
             answered: false,
+            texts: Default::default(),
         }
     }
 
@@ -408,7 +414,17 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
                 return Vec::new();
             };
             let current = match &e.body {
-                Body::Note(n) => n.text.shown().to_string(),
+                Body::Note(_) => match super::texts::text_of(inc, e) {
+                    Some(t) => t.to_string(),
+                    None => {
+                        // On screen, so asked of the worker already: never corrected blind.
+                        m.flash(
+                            "the note's text is still being read from its log: press it again in a moment",
+                            true,
+                        );
+                        return Vec::new();
+                    }
+                },
                 Body::StatusUpdate(u) => u.text.clone(),
                 Body::FollowUp(f) => f.text.clone(),
                 _ => {

@@ -31,6 +31,7 @@ mod jump;
 mod loading;
 mod picker;
 mod sync;
+pub mod texts;
 pub mod timeline;
 
 pub use board::*;
@@ -160,6 +161,11 @@ pub enum Msg {
         id: String,
         update: Update,
     },
+    /// Notes' texts read back from their logs, as `Effect::ReadTexts` asked (or why not).
+    TextsRead {
+        incident: String,
+        texts: Vec<(TextAt, Result<Box<str>, String>)>,
+    },
     Written {
         token: u64,
         result: Result<Vec<String>, String>,
@@ -238,6 +244,13 @@ pub enum Effect {
     SaveFacilitator(Box<FacilitatorState>),
     /// Run a confirmed command (on a thread of its own; [`Msg::Ran`] says how it ended).
     Exec(Box<crate::domain::exec_policy::Plan>),
+    /// Read back these notes' texts, left in their logs (log id, place): [`Msg::TextsRead`].
+    ReadTexts {
+        incident: String,
+        want: Vec<(String, TextAt)>,
+    },
+    /// Hold every note's text of this incident (a search is applied): it is read again.
+    HoldTexts(String),
     Quit,
 }
 
@@ -429,6 +442,19 @@ impl Model {
 }
 
 pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
+    // Only what may move the rows on screen asks for their texts (not the clock's ticks).
+    let moves = !matches!(
+        msg,
+        Msg::Tick(_) | Msg::TextsRead { .. } | Msg::Watch(_) | Msg::SyncStatus(_) | Msg::Synced { .. }
+    );
+    let mut fx = update_with(m, msg);
+    if moves {
+        fx.extend(texts::wanted(m));
+    }
+    fx
+}
+
+fn update_with(m: &mut Model, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Tick(now) => tick(m, now),
         Msg::Resize { width, height } => {
@@ -511,6 +537,12 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                     m.jumped = None;
                     m.flash = None;
                 }
+            }
+            Vec::new()
+        }
+        Msg::TextsRead { incident, texts } => {
+            if let Some(inc) = m.incident.as_mut().filter(|i| i.id == incident) {
+                inc.texts.took(texts);
             }
             Vec::new()
         }

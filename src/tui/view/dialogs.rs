@@ -1087,7 +1087,10 @@ fn detail(m: &Model, theme: &Theme) -> Option<Dialog> {
         Pane::Timeline => {
             let e = timeline::cursor(inc)?;
             let mut full = match &e.body {
-                crate::domain::Body::Note(n) => n.text.shown().to_string(),
+                crate::domain::Body::Note(_) => match crate::tui::model::texts::text_of(inc, e) {
+                    Some(t) => t.to_string(),
+                    None => format!("{} reading the text from its log", crate::tui::model::texts::READING),
+                },
                 crate::domain::Body::StatusUpdate(s) => s.text.clone(),
                 _ => describe(e),
             };

@@ -103,7 +103,13 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     let rows = inner.height as usize - pending_rows;
     let w = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
-    let (shown, at) = window(inc, rows);
+    // A search over a long read in progress would walk every record read so far on each
+    // frame: its rows are shown when the read ends.
+    let (shown, at) = if t.search.is_some() && inc.reading().is_some() {
+        (Vec::new(), 0)
+    } else {
+        window(inc, rows)
+    };
     // Rows from another day than today carry their date, all of them so the column stays aligned.
     let today = super::day_of(m.view_now(), t.local_time);
     let dated = shown
@@ -130,7 +136,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
         let text = if row.events.len() > 1 {
             clock_summary(&row.events)
         } else {
-            describe_in(inc.state(), e)
+            describe_in(inc.state(), &crate::tui::model::texts::shown(inc, e))
         };
         let body_w = w.saturating_sub(super::width(&head));
         // A refused or tampered record reads as a warning, not as fact.

@@ -1,0 +1,128 @@
+//! Notes' texts the console left in their logs (see `domain::note_text`): the worker reads back
+//! those of the rows on screen and a page either side (`Effect::ReadTexts`), and they are kept
+//! here, bounded, for drawing. A search needs every text: the incident is then read again
+//! holding them all (`Effect::HoldTexts`), once.
+//!
+//! Keyed by the line's place and hash, not by the record's key: a text read back is the text of
+//! exactly the line the fold took, so an edit in place or a read from the start never shows a
+//! stale one.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use super::{Effect, IncidentModel, Model};
+use crate::domain::event::{Body, Event, NoteText, TextAt};
+
+/// Texts kept beyond those wanted on screen, before the rest are dropped.
+const KEEP: usize = 4096;
+
+/// What a note not read back yet shows.
+pub const READING: &str = "…";
+
+#[derive(Debug, Default)]
+pub struct Texts {
+    read: HashMap<TextAt, Result<Box<str>, String>>,
+    /// Asked of the worker, not answered yet.
+    asked: HashSet<TextAt>,
+    /// Every text was asked to be held (a search): asked once.
+    hold_asked: bool,
+}
+
+impl Texts {
+    /// The answers (or why none) the worker gave back.
+    pub fn took(&mut self, texts: Vec<(TextAt, Result<Box<str>, String>)>) {
+        for (at, text) in texts {
+            self.asked.remove(&at);
+            self.read.insert(at, text);
+        }
+    }
+
+    fn get(&self, at: &TextAt) -> Option<&Result<Box<str>, String>> {
+        self.read.get(at)
+    }
+}
+
+/// `e` as drawn: a note whose text is in its log shows the text read back, [`READING`] until
+/// then, or why it could not be read.
+pub fn shown<'a>(inc: &IncidentModel, e: &'a Event) -> Cow<'a, Event> {
+    let Body::Note(n) = &e.body else {
+        return Cow::Borrowed(e);
+    };
+    let Some(at) = n.text.in_log() else {
+        return Cow::Borrowed(e);
+    };
+    let text = match inc.texts.get(&at) {
+        Some(Ok(t)) => NoteText::Held(t.clone()),
+        Some(Err(why)) => NoteText::from(format!("[text unreadable: {why}]")),
+        None => NoteText::from(READING),
+    };
+    let mut e = e.clone();
+    if let Body::Note(n) = &mut e.body {
+        n.text = text;
+    }
+    Cow::Owned(e)
+}
+
+/// The text of `e` if it is held or read back (a note left in its log and not read back yet:
+/// `None`).
+pub fn text_of<'a>(inc: &'a IncidentModel, e: &'a Event) -> Option<&'a str> {
+    match &e.body {
+        Body::Note(n) => match &n.text {
+            NoteText::Held(t) => Some(t),
+            NoteText::InLog(at) => inc.texts.get(at).and_then(|r| r.as_deref().ok()),
+        },
+        _ => None,
+    }
+}
+
+/// What the worker must do for the texts the open incident shows: read back those of the rows
+/// on screen and a page either side not read yet; hold them all while a search is applied.
+/// Called after every update (pure: it only looks at the model).
+pub fn wanted(m: &mut Model) -> Vec<Effect> {
+    let rows = crate::tui::view::timeline::pane_rows(m);
+    let Some(inc) = m.incident.as_mut() else {
+        return Vec::new();
+    };
+    if inc.texts.hold_asked {
+        // Every text is (being) read again, held: nothing to read back.
+        return Vec::new();
+    }
+    if inc.timeline.search.is_some() {
+        inc.texts.hold_asked = true;
+        return vec![Effect::HoldTexts(inc.id.clone())];
+    }
+    if inc.loading.is_some() {
+        // A long read: its rows are shown (and their texts asked for) when it ends.
+        return Vec::new();
+    }
+    let (window, _) = super::timeline::window(inc, rows * 3);
+    let on_screen: Vec<(String, TextAt)> = window
+        .iter()
+        .flat_map(|r| r.events.iter())
+        .filter_map(|e| match &e.body {
+            Body::Note(n) => n.text.in_log().map(|at| (e.log.to_string(), at)),
+            _ => None,
+        })
+        .collect();
+    let Some(inc) = m.incident.as_mut() else {
+        return Vec::new();
+    };
+    let mut fx = Vec::new();
+    let texts = &mut inc.texts;
+    if texts.read.len() > KEEP {
+        let keep: HashSet<TextAt> = on_screen.iter().map(|(_, at)| *at).collect();
+        texts.read.retain(|at, _| keep.contains(at));
+    }
+    let want: Vec<(String, TextAt)> = on_screen
+        .into_iter()
+        .filter(|(_, at)| !texts.read.contains_key(at) && !texts.asked.contains(at))
+        .collect();
+    if !want.is_empty() {
+        texts.asked.extend(want.iter().map(|(_, at)| *at));
+        fx.push(Effect::ReadTexts {
+            incident: inc.id.clone(),
+            want,
+        });
+    }
+    fx
+}
