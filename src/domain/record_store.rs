@@ -99,6 +99,17 @@ impl RecordStore {
         index.get(key).map(|&i| &*batch[i])
     }
 
+    /// The record with `key`, to change only what the fold never reads (a note's text left in
+    /// its log, put back: see `IncidentState::hold_text`).
+    pub fn get_mut(&mut self, key: &EventKey) -> Option<&mut Event> {
+        if let Ok(i) = self.records.binary_search_by(|e| cmp_key(e, key)) {
+            return Some(&mut self.records[i]);
+        }
+        let batch = self.batch.as_mut().filter(|b| !b.is_empty())?;
+        let i = *self.batch_index.get_or_init(|| index_of(batch)).get(key)?;
+        batch.get_mut(i).map(|e| &mut **e)
+    }
+
     /// Where the record with `key` is among the merged records (not a batch's held aside),
     /// looked for beside `near` first (where a walk through nearby keys last was: the next one
     /// is usually adjacent), then by search.

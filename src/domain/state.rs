@@ -881,6 +881,26 @@ impl IncidentState {
         self.events.get(key)
     }
 
+    /// Put back the text of the note kept at (`log`, `seq`), left in its log at `at` (see
+    /// `domain::note_text`): only if that record is a note whose text was left at exactly `at`
+    /// (so only the text of the very line the fold took). Whether it was put back. Nothing
+    /// derived changes: the fold never reads a note's text.
+    pub fn hold_text(&mut self, log: &str, seq: u64, at: TextAt, text: Box<str>) -> bool {
+        let Some((name, seqs)) = self.seen.get_key_value(log) else {
+            return false;
+        };
+        let Some(key) = seqs.get(seq).map(|s| key_of(name, seq, s)) else {
+            return false;
+        };
+        match self.events.get_mut(&key).map(|e| &mut e.body) {
+            Some(Body::Note(n)) if n.text.in_log() == Some(at) => {
+                n.text = NoteText::Held(text);
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn insert(&mut self, e: Event) -> Inserted {
         if let Some((prev_id, prev_key)) = self.kept(&e.log, e.seq).map(|k| (k.id.to_string(), k.key())) {
             let id = (e.log.to_string(), e.seq);

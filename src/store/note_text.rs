@@ -51,6 +51,85 @@ pub fn read_back(incident_dir: &Path, log: &str, at: TextAt) -> Result<Box<str>,
     }
 }
 
+/// Notes' texts handed on at a time by [`each_note_text`].
+pub const TEXTS_PART: usize = 4096;
+
+/// A note's seq in its log, the place of its line, and its text.
+pub type PlacedText = (u64, TextAt, Box<str>);
+
+/// Every note's text in the logs of the incident in `incident_dir`, with its seq and the place
+/// of its line: handed to `part` in parts of at most [`TEXTS_PART`], log by log (`part(log,
+/// texts)`). For putting back the texts a reader left in the logs (a search needs them all):
+/// each is taken only where the record held is that very line (`IncidentState::hold_text`), so
+/// a line here that the reader did not use (a forged copy, a line appended since) puts back
+/// nothing. Lines that do not parse, and a last line without its newline, are passed over.
+pub fn each_note_text(incident_dir: &Path, part: &mut dyn FnMut(&str, Vec<PlacedText>)) {
+    use std::io::BufRead;
+    let events = incident_dir.join(EVENTS_DIR);
+    let mut names: Vec<String> = std::fs::read_dir(&events)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| writer_of_log(n).is_some())
+        .collect();
+    names.sort();
+    for name in names {
+        let Ok(file) = fsutil::open_read(&events.join(&name)) else {
+            continue;
+        };
+        let log = name.trim_end_matches(LOG_EXT);
+        let mut lines = std::io::BufReader::with_capacity(1 << 20, file);
+        let mut texts = Vec::new();
+        let mut line = Vec::new();
+        let mut offset = 0u64;
+        loop {
+            line.clear();
+            // At most a line's limit (and its newline) at a time: a longer line is passed over.
+            let Ok(n) = std::io::Read::take(&mut lines, MAX_LINE as u64 + 1).read_until(b'\n', &mut line) else {
+                break;
+            };
+            if n == 0 {
+                break;
+            }
+            let start = offset;
+            offset += n as u64;
+            let Some(body) = line.strip_suffix(b"\n") else {
+                if n > MAX_LINE {
+                    // The rest of an over-long line: skip to its end.
+                    let mut rest = Vec::new();
+                    match lines.read_until(b'\n', &mut rest) {
+                        Ok(m) => offset += m as u64,
+                        Err(_) => break,
+                    }
+                    continue;
+                }
+                break; // a last line still being written
+            };
+            let Ok(text) = std::str::from_utf8(body) else { continue };
+            if !text.contains("kind:\"Note\"") {
+                continue;
+            }
+            let Some(at) = TextAt::of_line(start, body.len(), &blake3::hash(body)) else {
+                continue;
+            };
+            if let Ok(e) = event::parse(text) {
+                if let Body::Note(n) = e.body {
+                    if let Some(t) = n.text.held() {
+                        texts.push((e.seq, at, Box::from(t)));
+                    }
+                }
+            }
+            if texts.len() >= TEXTS_PART {
+                part(log, std::mem::take(&mut texts));
+            }
+        }
+        if !texts.is_empty() {
+            part(log, texts);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +212,47 @@ mod tests {
             read_back(tmp.path(), LOG, at[0]),
             Err(TextError::Unreadable(_))
         ));
+    }
+
+    /// Every note's text, with the place the reader noted for it: putting them back gives the
+    /// state a reader holding texts has.
+    #[test]
+    fn every_text_put_back_gives_the_state_held() {
+        use crate::domain::IncidentState;
+        use crate::store::reader::IncidentReader;
+        let texts: Vec<String> = (0..TEXTS_PART + 10).map(|i| format!("note {i}")).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let (tmp, _) = log_of(&refs);
+        let dir = tmp.path().to_path_buf();
+        // A line still being written, and a stray file: passed over.
+        let path = dir.join(EVENTS_DIR).join(format!("{LOG}{LOG_EXT}"));
+        let mut bytes = std::fs::read(&path).expect("log");
+        bytes.extend_from_slice(b"(v:1,id:\"x\",kind:\"Note\"");
+        std::fs::write(&path, bytes).expect("append");
+        std::fs::write(dir.join(EVENTS_DIR).join("notes.txt"), "kind:\"Note\"\n").expect("stray");
+        let fold = |events: Vec<event::Event>| {
+            let mut s = IncidentState::new("x");
+            s.apply_all(events);
+            s
+        };
+        let held = fold(IncidentReader::new(dir.clone()).poll(0).events);
+        let mut lean = IncidentReader::new(dir.clone());
+        lean.leave_texts_in_log();
+        let mut state = fold(lean.poll(0).events);
+        let records = |s: &IncidentState| s.events().cloned().collect::<Vec<_>>();
+        assert_ne!(records(&state), records(&held));
+        let (mut parts, mut put) = (0, 0);
+        each_note_text(&dir, &mut |log, texts| {
+            assert_eq!(log, LOG);
+            assert!(texts.len() <= TEXTS_PART);
+            parts += 1;
+            for (seq, at, text) in texts {
+                put += usize::from(state.hold_text(log, seq, at, text));
+            }
+        });
+        assert_eq!((parts, put), (2, texts.len()));
+        assert_eq!(records(&state), records(&held));
+        assert_eq!(state.derived, held.derived);
     }
 
     /// The reader leaves a note's text where its line is; reading it back gives the text the

@@ -43,8 +43,8 @@ pub enum Cmd {
         incident: String,
         want: Vec<(String, TextAt)>,
     },
-    /// Hold every note's text of the open incident `id` (a search needs them all): it is read
-    /// again from the start, so holding them.
+    /// Hold every note's text of the open incident `id` (a search needs them all): those left
+    /// in the logs are sent back ([`Msg::TextsHeld`]) and its reader holds them from then on.
     HoldTexts(String),
     Shutdown,
 }
@@ -500,18 +500,41 @@ impl Worker {
         }
     }
 
-    /// Hold every note's text of the open incident, if it is `id` and does not yet: read it
-    /// again from the start, as a fresh open would, holding them.
+    /// Hold every note's text of the open incident `id` (a search needs them all): from now
+    /// on its reader holds them, and those left in the logs so far are sent to be put back
+    /// ([`Msg::TextsHeld`], log by log in parts; writes are made between parts).
     fn hold_texts(&mut self, id: &str) {
-        let Some(mut src) = self.open.take_if(|s| s.id == id && s.texts() != Texts::Held) else {
+        let Some(src) = self.open.as_mut().filter(|s| s.id == id) else {
             return;
         };
-        src.save_seen();
-        let mut fresh = Source::new(&self.store, id);
-        fresh.set_texts(Texts::Held);
-        self.open = Some(fresh);
-        self.reset_next = true;
-        self.reconcile_open();
+        if src.texts() == Texts::Held {
+            return;
+        }
+        src.set_texts(Texts::Held);
+        let dir = self.store.incident_dir(id);
+        let writing = Writing {
+            store: &self.store,
+            identity: &self.identity,
+            clock: self.clock,
+            send: &self.send,
+            hooks: &self.hooks,
+        };
+        let inbox = &mut self.inbox;
+        crate::store::note_text::each_note_text(&dir, &mut |log, texts| {
+            (writing.send)(Msg::TextsHeld {
+                incident: id.to_string(),
+                log: log.to_string(),
+                texts,
+                done: false,
+            });
+            inbox.serve_writes(&writing);
+        });
+        (self.send)(Msg::TextsHeld {
+            incident: id.to_string(),
+            log: String::new(),
+            texts: Vec::new(),
+            done: true,
+        });
     }
 
     /// Open `id` (closing the one open): read by the console's reader only while open.

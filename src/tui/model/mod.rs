@@ -166,6 +166,14 @@ pub enum Msg {
         incident: String,
         texts: Vec<(TextAt, Result<Box<str>, String>)>,
     },
+    /// Notes' texts of log `log` (seq, place, text), to put back into the records that left
+    /// them there (`Effect::HoldTexts`); `done`: the last of them was sent.
+    TextsHeld {
+        incident: String,
+        log: String,
+        texts: Vec<crate::store::note_text::PlacedText>,
+        done: bool,
+    },
     Written {
         token: u64,
         result: Result<Vec<String>, String>,
@@ -445,7 +453,12 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
     // Only what may move the rows on screen asks for their texts (not the clock's ticks).
     let moves = !matches!(
         msg,
-        Msg::Tick(_) | Msg::TextsRead { .. } | Msg::Watch(_) | Msg::SyncStatus(_) | Msg::Synced { .. }
+        Msg::Tick(_)
+            | Msg::TextsRead { .. }
+            | Msg::TextsHeld { .. }
+            | Msg::Watch(_)
+            | Msg::SyncStatus(_)
+            | Msg::Synced { .. }
     );
     let mut fx = update_with(m, msg);
     if moves {
@@ -543,6 +556,17 @@ fn update_with(m: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::TextsRead { incident, texts } => {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == incident) {
                 inc.texts.took(texts);
+            }
+            Vec::new()
+        }
+        Msg::TextsHeld {
+            incident,
+            log,
+            texts,
+            done,
+        } => {
+            if let Some(inc) = m.incident.as_mut().filter(|i| i.id == incident) {
+                texts::hold(inc, &log, texts, done);
             }
             Vec::new()
         }

@@ -1,7 +1,7 @@
 //! Notes' texts the console left in their logs (see `domain::note_text`): the worker reads back
 //! those of the rows on screen and a page either side (`Effect::ReadTexts`), and they are kept
-//! here, bounded, for drawing. A search needs every text: the incident is then read again
-//! holding them all (`Effect::HoldTexts`), once.
+//! here, bounded, for drawing. A search needs every text: the worker then sends them all back,
+//! to be put into the records (`Effect::HoldTexts`), once.
 //!
 //! Keyed by the line's place and hash, not by the record's key: a text read back is the text of
 //! exactly the line the fold took, so an edit in place or a read from the start never shows a
@@ -26,6 +26,8 @@ pub struct Texts {
     asked: HashSet<TextAt>,
     /// Every text was asked to be held (a search): asked once.
     hold_asked: bool,
+    /// Those texts are still coming back.
+    holding: bool,
 }
 
 impl Texts {
@@ -39,6 +41,25 @@ impl Texts {
 
     fn get(&self, at: &TextAt) -> Option<&Result<Box<str>, String>> {
         self.read.get(at)
+    }
+
+    /// Every text was asked for (a search) and they are still coming back.
+    pub fn holding(&self) -> bool {
+        self.holding
+    }
+}
+
+/// Put back texts the worker read from log `log` (seq, place, text) into the records that left
+/// them there, in the view shown and the live one behind a replay; `done`: the last came.
+pub fn hold(inc: &mut IncidentModel, log: &str, texts: Vec<crate::store::note_text::PlacedText>, done: bool) {
+    for (seq, at, text) in texts {
+        if let Some(r) = inc.replay.as_mut() {
+            r.live.state.hold_text(log, seq, at, text.clone());
+        }
+        inc.view.state.hold_text(log, seq, at, text);
+    }
+    if done {
+        inc.texts.holding = false;
     }
 }
 
@@ -83,12 +104,13 @@ pub fn wanted(m: &mut Model) -> Vec<Effect> {
     let Some(inc) = m.incident.as_mut() else {
         return Vec::new();
     };
-    if inc.texts.hold_asked {
-        // Every text is (being) read again, held: nothing to read back.
-        return Vec::new();
-    }
     if inc.timeline.search.is_some() {
+        // A search needs every text: asked for once, all of them (rows on screen among them).
+        if inc.texts.hold_asked {
+            return Vec::new();
+        }
         inc.texts.hold_asked = true;
+        inc.texts.holding = true;
         return vec![Effect::HoldTexts(inc.id.clone())];
     }
     if inc.loading.is_some() {

@@ -76,6 +76,10 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     }
     if let Some(q) = &t.search {
         title.push_str(&format!(" · /{}", sanitize(q)));
+        if inc.texts.holding() {
+            // Notes whose text is still in its log are matched as their texts come back.
+            title.push_str(" · reading texts…");
+        }
     }
     if inc.reading().is_some() {
         // Not answered yet, or a long read arriving in parts: what is shown is not complete yet.
