@@ -401,6 +401,42 @@ fn a_line_overwritten_in_place_is_flagged_on_the_open_console_and_unflagged_when
     assert!(c.running(), "{s}");
 }
 
+/// Notes written before the console opened are read without their texts (left in their logs)
+/// and read back for the rows on screen; a search reads every text back and finds an old note
+/// scrolled far out of view (stop 24).
+#[test]
+fn a_search_finds_an_old_note_whose_text_was_left_in_its_log() {
+    let w = World::new();
+    let alice = w.who("alice", "jump");
+    let bob = w.who("bob", "laptop");
+    let id = w.declare(&alice, "Texts in the logs");
+    w.note(&bob, &id, "bob: the needle is on fin-fs-07");
+    for i in 0..60 {
+        w.note(&bob, &id, &format!("bob: routine check {i}"));
+    }
+    let args = ["open", id.as_str()];
+    let mut c = open_incident(&w, &alice, &id, "Texts in the logs", Spawn::new(&args).size(100, 30));
+    c.wait_for("bob: routine check 59", WAIT);
+    let footer_offers_search = |s: &str| s.lines().last().is_some_and(|l| l.contains("search"));
+    for _ in 0..4 {
+        if footer_offers_search(&c.screen()) {
+            break;
+        }
+        c.send(b"\t");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    c.wait_until("the timeline pane", WAIT, footer_offers_search);
+    c.send(b"/");
+    c.wait_for("Search timeline", WAIT);
+    c.type_text("needle");
+    c.send(b"\r");
+    let s = c.wait_until("the old note found", WAIT, |s| {
+        s.lines().any(|l| l.contains("the needle is on fin-fs-07")) && !s.contains("reading texts")
+    });
+    assert!(!s.contains("routine check"), "only the match is shown\n{s}");
+    assert!(c.running());
+}
+
 // ---- 2. a note typed in the console reaches the shared log --------------------------------------
 
 #[test]

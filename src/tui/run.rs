@@ -289,6 +289,11 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
                 pending.extend(update(&mut model, Msg::Hangup));
                 continue;
             }
+            // The notes drawn without their text (left in their logs) are asked for now.
+            pending.extend(crate::tui::model::texts::wanted(&mut model));
+            if !pending.is_empty() {
+                continue;
+            }
         }
         // Keys first: the terminal is looked at before the store's messages, whatever is queued.
         let msgs: Vec<Msg> = tokio::select! {

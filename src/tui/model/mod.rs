@@ -450,20 +450,8 @@ impl Model {
 }
 
 pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
-    // Only what may move the rows on screen asks for their texts (not the clock's ticks).
-    let moves = !matches!(
-        msg,
-        Msg::Tick(_)
-            | Msg::TextsRead { .. }
-            | Msg::TextsHeld { .. }
-            | Msg::Watch(_)
-            | Msg::SyncStatus(_)
-            | Msg::Synced { .. }
-    );
     let mut fx = update_with(m, msg);
-    if moves {
-        fx.extend(texts::wanted(m));
-    }
+    fx.extend(texts::wanted(m));
     fx
 }
 

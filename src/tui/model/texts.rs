@@ -1,6 +1,6 @@
 //! Notes' texts the console left in their logs (see `domain::note_text`): the worker reads back
-//! those of the rows on screen and a page either side (`Effect::ReadTexts`), and they are kept
-//! here, bounded, for drawing. A search needs every text: the worker then sends them all back,
+//! those drawn without their text (`Effect::ReadTexts`: the drawing notes them, it does no IO),
+//! and they are kept here, bounded, for drawing. A search needs every text: the worker then sends them all back,
 //! to be put into the records (`Effect::HoldTexts`), once.
 //!
 //! Keyed by the line's place and hash, not by the record's key: a text read back is the text of
@@ -8,6 +8,7 @@
 //! stale one.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use super::{Effect, IncidentModel, Model};
@@ -22,6 +23,9 @@ pub const READING: &str = "…";
 #[derive(Debug, Default)]
 pub struct Texts {
     read: HashMap<TextAt, Result<Box<str>, String>>,
+    /// Drawn without their text (noted by the drawing, which does no IO): asked of the worker
+    /// by [`wanted`] after the frame.
+    missing: RefCell<Vec<(String, TextAt)>>,
     /// Asked of the worker, not answered yet.
     asked: HashSet<TextAt>,
     /// Every text was asked to be held (a search): asked once.
@@ -75,7 +79,10 @@ pub fn shown<'a>(inc: &IncidentModel, e: &'a Event) -> Cow<'a, Event> {
     let text = match inc.texts.get(&at) {
         Some(Ok(t)) => NoteText::Held(t.clone()),
         Some(Err(why)) => NoteText::from(format!("[text unreadable: {why}]")),
-        None => NoteText::from(READING),
+        None => {
+            inc.texts.missing.borrow_mut().push((e.log.to_string(), at));
+            NoteText::from(READING)
+        }
     };
     let mut e = e.clone();
     if let Body::Note(n) = &mut e.body {
@@ -85,62 +92,50 @@ pub fn shown<'a>(inc: &IncidentModel, e: &'a Event) -> Cow<'a, Event> {
 }
 
 /// The text of `e` if it is held or read back (a note left in its log and not read back yet:
-/// `None`).
+/// `None`, and noted to be asked for).
 pub fn text_of<'a>(inc: &'a IncidentModel, e: &'a Event) -> Option<&'a str> {
     match &e.body {
         Body::Note(n) => match &n.text {
             NoteText::Held(t) => Some(t),
-            NoteText::InLog(at) => inc.texts.get(at).and_then(|r| r.as_deref().ok()),
+            NoteText::InLog(at) => {
+                let text = inc.texts.get(at).and_then(|r| r.as_deref().ok());
+                if text.is_none() && inc.texts.get(at).is_none() {
+                    inc.texts.missing.borrow_mut().push((e.log.to_string(), *at));
+                }
+                text
+            }
         },
         _ => None,
     }
 }
 
-/// What the worker must do for the texts the open incident shows: read back those of the rows
-/// on screen and a page either side not read yet; hold them all while a search is applied.
-/// Called after every update (pure: it only looks at the model).
+/// What the worker must do for the texts the open incident shows: read back those drawn
+/// without their text (noted while drawing: no walk of the timeline here), and hold them all
+/// while a search is applied. Called after every update and after every frame.
 pub fn wanted(m: &mut Model) -> Vec<Effect> {
-    let rows = crate::tui::view::timeline::pane_rows(m);
-    let Some(inc) = m.incident.as_mut() else {
-        return Vec::new();
-    };
-    if inc.timeline.search.is_some() {
-        // A search needs every text: asked for once, all of them (rows on screen among them).
-        if inc.texts.hold_asked {
-            return Vec::new();
-        }
-        inc.texts.hold_asked = true;
-        inc.texts.holding = true;
-        return vec![Effect::HoldTexts(inc.id.clone())];
-    }
-    if inc.loading.is_some() {
-        // A long read: its rows are shown (and their texts asked for) when it ends.
-        return Vec::new();
-    }
-    let (window, _) = super::timeline::window(inc, rows * 3);
-    let on_screen: Vec<(String, TextAt)> = window
-        .iter()
-        .flat_map(|r| r.events.iter())
-        .filter_map(|e| match &e.body {
-            Body::Note(n) => n.text.in_log().map(|at| (e.log.to_string(), at)),
-            _ => None,
-        })
-        .collect();
     let Some(inc) = m.incident.as_mut() else {
         return Vec::new();
     };
     let mut fx = Vec::new();
-    let texts = &mut inc.texts;
-    if texts.read.len() > KEEP {
-        let keep: HashSet<TextAt> = on_screen.iter().map(|(_, at)| *at).collect();
-        texts.read.retain(|at, _| keep.contains(at));
+    if inc.timeline.search.is_some() && !inc.texts.hold_asked {
+        // A search needs every text: asked for once, all of them.
+        inc.texts.hold_asked = true;
+        inc.texts.holding = true;
+        fx.push(Effect::HoldTexts(inc.id.clone()));
     }
-    let want: Vec<(String, TextAt)> = on_screen
-        .into_iter()
-        .filter(|(_, at)| !texts.read.contains_key(at) && !texts.asked.contains(at))
-        .collect();
+    let texts = &mut inc.texts;
+    let missing = std::mem::take(texts.missing.get_mut());
+    if texts.read.len() > KEEP {
+        // Keep those just drawn (read back or not), drop the rest: read again if drawn again.
+        texts.read.clear();
+    }
+    let mut want: Vec<(String, TextAt)> = Vec::new();
+    for (log, at) in missing {
+        if !texts.read.contains_key(&at) && texts.asked.insert(at) {
+            want.push((log, at));
+        }
+    }
     if !want.is_empty() {
-        texts.asked.extend(want.iter().map(|(_, at)| *at));
         fx.push(Effect::ReadTexts {
             incident: inc.id.clone(),
             want,
