@@ -3967,3 +3967,99 @@ fn amending_a_note_not_read_back_yet_waits_for_its_text() {
     update(&mut m, key('e'));
     assert!(m.overlay.is_some(), "{:?}", m.flash);
 }
+
+/// A read back that failed (the log moved away, the line changed and may be put back) is shown
+/// as failed, then tried again: never remembered for good (break round, stop 24).
+#[test]
+fn a_failed_read_back_is_tried_again() {
+    let mut m = model_opening_incident();
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: story_left_in_log(),
+        },
+    );
+    render(&m, 80, 24, Theme::mono());
+    let want = read_texts(&texts::wanted(&mut m));
+    assert!(!want.is_empty());
+    let failed = want
+        .iter()
+        .map(|(_, at)| {
+            (
+                *at,
+                Err("its log cannot be read: No such file or directory".to_string()),
+            )
+        })
+        .collect();
+    update(
+        &mut m,
+        Msg::TextsRead {
+            incident: ID.into(),
+            texts: failed,
+        },
+    );
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("[text unreadable: its log cannot be read"), "{s}");
+    assert!(read_texts(&texts::wanted(&mut m)).is_empty(), "not at once");
+    let t = m.now + texts::RETRY_MS;
+    update(&mut m, Msg::Tick(t));
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    let again = read_texts(&texts::wanted(&mut m));
+    assert_eq!(
+        again.len(),
+        want.len(),
+        "asked again once drawn after {} ms\n{s}",
+        texts::RETRY_MS
+    );
+    let back = again.iter().map(|(_, at)| (*at, Ok("back again".into()))).collect();
+    update(
+        &mut m,
+        Msg::TextsRead {
+            incident: ID.into(),
+            texts: back,
+        },
+    );
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("back again") && !s.contains("unreadable"), "{s}");
+}
+
+/// A search's read of every text that left some in their logs (a log could not be read) asks
+/// again a while later, as long as the search is applied (break round, stop 24).
+#[test]
+fn a_search_that_could_not_read_every_text_asks_again() {
+    let mut m = model_opening_incident();
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: story_left_in_log(),
+        },
+    );
+    m.incident.as_mut().unwrap().focus = Pane::Timeline;
+    update(&mut m, key('/'));
+    let fx = update(&mut m, Msg::Paste("hosts\n".into()));
+    assert!(fx.iter().any(|f| matches!(f, Effect::HoldTexts(_))));
+    // Nothing could be read: every text is still in its log when the worker is done.
+    update(
+        &mut m,
+        Msg::TextsHeld {
+            incident: ID.into(),
+            log: String::new(),
+            texts: Vec::new(),
+            done: true,
+        },
+    );
+    let t0 = m.now;
+    let soon = update(&mut m, Msg::Tick(t0 + 100));
+    assert!(!soon.iter().any(|f| matches!(f, Effect::HoldTexts(_))), "not at once");
+    let later = update(&mut m, Msg::Tick(t0 + texts::RETRY_MS));
+    assert!(
+        later.iter().any(|f| matches!(f, Effect::HoldTexts(id) if id == ID)),
+        "{later:?}"
+    );
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    assert!(s.contains("reading texts"), "{s}");
+}

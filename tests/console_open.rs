@@ -594,3 +594,91 @@ fn the_console_reads_back_the_texts_it_left_in_the_logs_and_holds_them_all_for_a
         }
     }
 }
+
+/// A search's read of every text while a log cannot be read leaves that log's texts in it; asked
+/// again once the log is back, the same worker reads them all (break round, stop 24).
+#[test]
+fn texts_a_search_could_not_read_are_read_when_asked_again() {
+    let w = World::new();
+    let id = long_incident(&w);
+    let msgs = Arc::new(Mutex::new(Vec::new()));
+    let sent = msgs.clone();
+    let worker = Worker::new(
+        store(&w, "state-console"),
+        mate("carol"),
+        now_ms,
+        Arc::new(move |m| sent.lock().expect("messages").push(m)),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let back = tx.clone();
+    let running = std::thread::spawn(move || worker.run(rx, back, None));
+    let dones = |n: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            let got = msgs
+                .lock()
+                .expect("messages")
+                .iter()
+                .filter(|m| matches!(m, Msg::TextsHeld { done: true, .. }))
+                .count();
+            if got >= n {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("no answer");
+    };
+    let ann = std::fs::read_dir(w.events_dir(&id))
+        .expect("events")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ann@")))
+        .expect("ann's log");
+    let away = ann.with_extension("away");
+    tx.send(Cmd::Open(id.clone())).expect("send");
+    // Once the open has been read: ann's log moves away, and a search asks for every text.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !msgs
+        .lock()
+        .expect("messages")
+        .iter()
+        .any(|m| matches!(m, Msg::Incident { .. }))
+    {
+        assert!(std::time::Instant::now() < deadline, "the open was not read");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::fs::rename(&ann, &away).expect("move away");
+    tx.send(Cmd::HoldTexts(id.clone())).expect("send");
+    dones(1);
+    std::fs::rename(&away, &ann).expect("put back");
+    tx.send(Cmd::HoldTexts(id.clone())).expect("send");
+    dones(2);
+    tx.send(Cmd::Shutdown).expect("send");
+    running.join().expect("worker");
+
+    let mut model = Model::new("carol@desk", Keymap::default(), "test", now_ms());
+    model.incident = Some(IncidentModel::new(&id));
+    let mut left_after_first = None;
+    for m in std::mem::take(&mut *msgs.lock().expect("messages")) {
+        let first_done = matches!(m, Msg::TextsHeld { done: true, .. }) && left_after_first.is_none();
+        update(&mut model, m);
+        if first_done {
+            let s = &model.incident.as_ref().expect("open").view.state;
+            left_after_first = Some(
+                texts_of(s)
+                    .iter()
+                    .filter(|(log, _, t)| log.starts_with("ann@") && t.in_log().is_some())
+                    .count(),
+            );
+        }
+    }
+    assert!(
+        left_after_first.is_some_and(|n| n > 0),
+        "ann's texts stayed in her log while it was away"
+    );
+    let texts = texts_of(&model.incident.as_ref().expect("open").view.state);
+    assert!(
+        texts.iter().all(|(_, _, t)| t.held().is_some()),
+        "every text held once asked again"
+    );
+}

@@ -313,6 +313,10 @@ pub struct IncidentState {
     /// A replay was asked for while deferring.
     replay_pending: bool,
     pub derived: Derived,
+    /// Changes whenever the records on the timeline do (one added, replaced, merged in, a note's
+    /// text put back): unique across states, so that a view can keep what it drew from the
+    /// timeline (which rows a filter shows) until then. Not compared.
+    generation: u64,
 }
 
 /// A batch being inserted in parts (see [`IncidentState::begin_batch`]).
@@ -442,6 +446,7 @@ impl IncidentState {
             deferring: false,
             replay_pending: false,
             derived: Derived::default(),
+            generation: next_generation(),
         }
     }
 
@@ -765,6 +770,7 @@ impl IncidentState {
     /// teammates' notes arriving on a 1M-record timeline cost what they touch, not a new
     /// 40 MB vector (which froze the console for ~0.25 s a batch).
     fn merge_batch_timeline(&mut self) {
+        self.generation = next_generation();
         let Some(mut new) = self.batch_timeline.take() else {
             return;
         };
@@ -863,6 +869,7 @@ impl IncidentState {
     /// Take a replaced record's key off the timeline: the merged one, or the keys of the batch
     /// being inserted (not merged yet), where a version read earlier in the same batch is.
     fn drop_from_timeline(&mut self, key: &(Millis, EventKey)) {
+        self.generation = next_generation();
         if let Ok(pos) = self.timeline.binary_search(key) {
             self.timeline.remove(pos);
         } else if let Some(batch) = self.batch_timeline.as_mut() {
@@ -893,6 +900,11 @@ impl IncidentState {
         self.events.get(key)
     }
 
+    /// See the field: equal while the timeline's records are unchanged.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Put back the text of the note kept at (`log`, `seq`), left in its log at `at` (see
     /// `domain::note_text`): only if that record is a note whose text was left at exactly `at`
     /// (so only the text of the very line the fold took). Whether it was put back. Nothing
@@ -907,6 +919,7 @@ impl IncidentState {
         match self.events.get_mut(&key).map(|e| &mut e.body) {
             Some(Body::Note(n)) if n.text.in_log() == Some(at) => {
                 n.text = NoteText::Held(text);
+                self.generation = next_generation();
                 true
             }
             _ => false,
@@ -949,6 +962,7 @@ impl IncidentState {
     }
 
     fn add(&mut self, e: Event) {
+        self.generation = next_generation();
         if matches!(e.body, Body::Declared(_)) {
             let require = matches!(&e.body, Body::Declared(d) if d.require_signatures);
             self.declareds.insert(e.key(), (e.by.to_string(), e.seq, require));
@@ -2041,6 +2055,12 @@ pub fn next_at(
 /// merge key's `at`, then the merge key.
 pub fn timeline_key(e: &Event) -> (Millis, EventKey) {
     (e.occurred.unwrap_or(e.at), e.key())
+}
+
+/// A [`IncidentState::generation`] no state had before.
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The merge key of the record [`Seen`] at (log, seq).

@@ -507,9 +507,7 @@ impl Worker {
         let Some(src) = self.open.as_mut().filter(|s| s.id == id) else {
             return;
         };
-        if src.texts() == Texts::Held {
-            return;
-        }
+        // Asked again when a log could not be read the first time: every log is read again.
         src.set_texts(Texts::Held);
         let dir = self.store.incident_dir(id);
         let writing = Writing {

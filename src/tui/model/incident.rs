@@ -160,6 +160,8 @@ pub struct IncidentModel {
     pub answered: bool,
     /// Notes' texts read back from their logs (see [`super::texts`]).
     pub texts: super::texts::Texts,
+    /// The rows the timeline drew last (see [`super::timeline::window_drawn`]).
+    pub window_memo: std::cell::RefCell<Option<super::timeline::WindowMemo>>,
 }
 
 /// The replay cursor over the record.
@@ -197,6 +199,7 @@ impl IncidentModel {
             loading: None,
             answered: false,
             texts: Default::default(),
+            window_memo: Default::default(),
         }
     }
 
@@ -415,9 +418,15 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             };
             let current = match &e.body {
                 Body::Note(_) => match super::texts::text_of(inc, e) {
-                    Some(t) => t.to_string(),
-                    None => {
-                        // On screen, so asked of the worker already: never corrected blind.
+                    Some(super::texts::Text::Here(t)) => t.to_string(),
+                    Some(super::texts::Text::Unreadable(why)) => {
+                        // Never corrected blind; it is tried again in a moment.
+                        let why = format!("the note's text cannot be read from its log ({why}): try again in a moment");
+                        m.flash(why, true);
+                        return Vec::new();
+                    }
+                    _ => {
+                        // Asked of the worker (noted just now): never corrected blind.
                         m.flash(
                             "the note's text is still being read from its log: press it again in a moment",
                             true,

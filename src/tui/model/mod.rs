@@ -543,7 +543,7 @@ fn update_with(m: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::TextsRead { incident, texts } => {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == incident) {
-                inc.texts.took(texts);
+                inc.texts.took(texts, m.now);
             }
             Vec::new()
         }
@@ -554,7 +554,7 @@ fn update_with(m: &mut Model, msg: Msg) -> Vec<Effect> {
             done,
         } => {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == incident) {
-                texts::hold(inc, &log, texts, done);
+                texts::hold(inc, &log, texts, done, m.now);
             }
             Vec::new()
         }

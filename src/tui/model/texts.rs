@@ -1,11 +1,13 @@
 //! Notes' texts the console left in their logs (see `domain::note_text`): the worker reads back
 //! those drawn without their text (`Effect::ReadTexts`: the drawing notes them, it does no IO),
-//! and they are kept here, bounded, for drawing. A search needs every text: the worker then sends them all back,
-//! to be put into the records (`Effect::HoldTexts`), once.
+//! and they are kept here, bounded, for drawing. A search needs every text: the worker then
+//! sends them all back, to be put into the records (`Effect::HoldTexts`).
 //!
 //! Keyed by the line's place and hash, not by the record's key: a text read back is the text of
 //! exactly the line the fold took, so an edit in place or a read from the start never shows a
-//! stale one.
+//! stale one. A read that failed (the log moved away, the line changed and may be put back) is
+//! shown as such and tried again after [`RETRY_MS`]; so is a search's read of every text that
+//! left some behind.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -13,38 +15,60 @@ use std::collections::{HashMap, HashSet};
 
 use super::{Effect, IncidentModel, Model};
 use crate::domain::event::{Body, Event, NoteText, TextAt};
+use crate::domain::time::Millis;
 
 /// Texts kept beyond those wanted on screen, before the rest are dropped.
 const KEEP: usize = 4096;
+
+/// How long a failed read back is shown as failed before it is tried again (ms).
+pub const RETRY_MS: Millis = 2_000;
 
 /// What a note not read back yet shows.
 pub const READING: &str = "…";
 
 #[derive(Debug, Default)]
 pub struct Texts {
-    read: HashMap<TextAt, Result<Box<str>, String>>,
+    read: HashMap<TextAt, Box<str>>,
+    /// Reads back that failed: why, and when (the model's clock), to be tried again.
+    failed: HashMap<TextAt, (String, Millis)>,
     /// Drawn without their text (noted by the drawing, which does no IO): asked of the worker
     /// by [`wanted`] after the frame.
     missing: RefCell<Vec<(String, TextAt)>>,
     /// Asked of the worker, not answered yet.
     asked: HashSet<TextAt>,
-    /// Every text was asked to be held (a search): asked once.
+    /// Every text was asked for (a search), and not found wanting since.
     hold_asked: bool,
     /// Those texts are still coming back.
     holding: bool,
+    /// A search's read of every text left some in their logs (a log could not be read): asked
+    /// again from this time on, while a search is applied.
+    hold_again_at: Option<Millis>,
+}
+
+/// A note's text as the console has it.
+pub enum Text<'a> {
+    Here(&'a str),
+    /// Asked of the worker (or about to be).
+    Reading,
+    /// The read back failed: why.
+    Unreadable(&'a str),
 }
 
 impl Texts {
-    /// The answers (or why none) the worker gave back.
-    pub fn took(&mut self, texts: Vec<(TextAt, Result<Box<str>, String>)>) {
+    /// The answers (or why none) the worker gave back, at `now`.
+    pub fn took(&mut self, texts: Vec<(TextAt, Result<Box<str>, String>)>, now: Millis) {
         for (at, text) in texts {
             self.asked.remove(&at);
-            self.read.insert(at, text);
+            match text {
+                Ok(t) => {
+                    self.failed.remove(&at);
+                    self.read.insert(at, t);
+                }
+                Err(why) => {
+                    self.failed.insert(at, (why, now));
+                }
+            }
         }
-    }
-
-    fn get(&self, at: &TextAt) -> Option<&Result<Box<str>, String>> {
-        self.read.get(at)
     }
 
     /// Every text was asked for (a search) and they are still coming back.
@@ -53,36 +77,37 @@ impl Texts {
     }
 }
 
-/// Put back texts the worker read from log `log` (seq, place, text) into the records that left
-/// them there, in the view shown and the live one behind a replay; `done`: the last came.
-pub fn hold(inc: &mut IncidentModel, log: &str, texts: Vec<crate::store::note_text::PlacedText>, done: bool) {
-    for (seq, at, text) in texts {
-        if let Some(r) = inc.replay.as_mut() {
-            r.live.state.hold_text(log, seq, at, text.clone());
+/// The text of `e`, a note (`None` for any other record); one not here yet is noted to be
+/// asked for.
+pub fn text_of<'a>(inc: &'a IncidentModel, e: &'a Event) -> Option<Text<'a>> {
+    let Body::Note(n) = &e.body else {
+        return None;
+    };
+    let at = match &n.text {
+        NoteText::Held(t) => return Some(Text::Here(t)),
+        NoteText::InLog(at) => at,
+    };
+    let t = &inc.texts;
+    Some(match (t.read.get(at), t.failed.get(at)) {
+        (Some(text), _) => Text::Here(text),
+        (None, Some((why, _))) => Text::Unreadable(why),
+        (None, None) => {
+            t.missing.borrow_mut().push((e.log.to_string(), *at));
+            Text::Reading
         }
-        inc.view.state.hold_text(log, seq, at, text);
-    }
-    if done {
-        inc.texts.holding = false;
-    }
+    })
 }
 
 /// `e` as drawn: a note whose text is in its log shows the text read back, [`READING`] until
 /// then, or why it could not be read.
 pub fn shown<'a>(inc: &IncidentModel, e: &'a Event) -> Cow<'a, Event> {
-    let Body::Note(n) = &e.body else {
+    if !matches!(&e.body, Body::Note(n) if n.text.in_log().is_some()) {
         return Cow::Borrowed(e);
-    };
-    let Some(at) = n.text.in_log() else {
-        return Cow::Borrowed(e);
-    };
-    let text = match inc.texts.get(&at) {
-        Some(Ok(t)) => NoteText::Held(t.clone()),
-        Some(Err(why)) => NoteText::from(format!("[text unreadable: {why}]")),
-        None => {
-            inc.texts.missing.borrow_mut().push((e.log.to_string(), at));
-            NoteText::from(READING)
-        }
+    }
+    let text = match text_of(inc, e) {
+        Some(Text::Here(t)) => NoteText::from(t),
+        Some(Text::Unreadable(why)) => NoteText::from(format!("[text unreadable: {why}]")),
+        _ => NoteText::from(READING),
     };
     let mut e = e.clone();
     if let Body::Note(n) = &mut e.body {
@@ -91,47 +116,64 @@ pub fn shown<'a>(inc: &IncidentModel, e: &'a Event) -> Cow<'a, Event> {
     Cow::Owned(e)
 }
 
-/// The text of `e` if it is held or read back (a note left in its log and not read back yet:
-/// `None`, and noted to be asked for).
-pub fn text_of<'a>(inc: &'a IncidentModel, e: &'a Event) -> Option<&'a str> {
-    match &e.body {
-        Body::Note(n) => match &n.text {
-            NoteText::Held(t) => Some(t),
-            NoteText::InLog(at) => {
-                let text = inc.texts.get(at).and_then(|r| r.as_deref().ok());
-                if text.is_none() && inc.texts.get(at).is_none() {
-                    inc.texts.missing.borrow_mut().push((e.log.to_string(), *at));
-                }
-                text
-            }
-        },
-        _ => None,
+/// Put back texts the worker read from log `log` (seq, place, text) into the records that left
+/// them there, in the view shown and the live one behind a replay; `done`: the last came, at
+/// `now` — if a note's text is still in its log then (its log could not be read), a search
+/// asks again after [`RETRY_MS`].
+pub fn hold(
+    inc: &mut IncidentModel,
+    log: &str,
+    texts: Vec<crate::store::note_text::PlacedText>,
+    done: bool,
+    now: Millis,
+) {
+    for (seq, at, text) in texts {
+        if let Some(r) = inc.replay.as_mut() {
+            r.live.state.hold_text(log, seq, at, text.clone());
+        }
+        inc.view.state.hold_text(log, seq, at, text);
+    }
+    if done {
+        inc.texts.holding = false;
+        let left = inc
+            .state()
+            .events()
+            .any(|e| matches!(&e.body, Body::Note(n) if n.text.in_log().is_some()));
+        if left {
+            inc.texts.hold_asked = false;
+            inc.texts.hold_again_at = Some(now + RETRY_MS);
+        }
     }
 }
 
 /// What the worker must do for the texts the open incident shows: read back those drawn
-/// without their text (noted while drawing: no walk of the timeline here), and hold them all
-/// while a search is applied. Called after every update and after every frame.
+/// without their text (noted while drawing: no walk of the timeline here) and those whose read
+/// failed a while ago, and send every text while a search is applied. Called after every
+/// update and after every frame.
 pub fn wanted(m: &mut Model) -> Vec<Effect> {
+    let now = m.now;
     let Some(inc) = m.incident.as_mut() else {
         return Vec::new();
     };
     let mut fx = Vec::new();
-    if inc.timeline.search.is_some() && !inc.texts.hold_asked {
-        // A search needs every text: asked for once, all of them.
-        inc.texts.hold_asked = true;
-        inc.texts.holding = true;
+    let texts = &mut inc.texts;
+    if inc.timeline.search.is_some() && !texts.hold_asked && texts.hold_again_at.is_none_or(|t| now >= t) {
+        // A search needs every text: asked for all of them.
+        texts.hold_asked = true;
+        texts.holding = true;
+        texts.hold_again_at = None;
         fx.push(Effect::HoldTexts(inc.id.clone()));
     }
-    let texts = &mut inc.texts;
+    // Failed a while ago: shown as failed until drawn again, then asked again.
+    texts.failed.retain(|_, (_, at)| now.saturating_sub(*at) < RETRY_MS);
     let missing = std::mem::take(texts.missing.get_mut());
     if texts.read.len() > KEEP {
-        // Keep those just drawn (read back or not), drop the rest: read again if drawn again.
+        // Drop them all: those drawn again are read again.
         texts.read.clear();
     }
     let mut want: Vec<(String, TextAt)> = Vec::new();
     for (log, at) in missing {
-        if !texts.read.contains_key(&at) && texts.asked.insert(at) {
+        if !texts.read.contains_key(&at) && !texts.failed.contains_key(&at) && texts.asked.insert(at) {
             want.push((log, at));
         }
     }

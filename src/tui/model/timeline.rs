@@ -205,6 +205,51 @@ pub fn window(inc: &IncidentModel, rows: usize) -> (Vec<Row<'_>>, usize) {
     (shown, up)
 }
 
+/// What [`window_drawn`] drew last: the records of each row (by key), for the timeline's
+/// records as they were ([`crate::domain::IncidentState::generation`]), the view and the rows.
+#[derive(Debug)]
+pub struct WindowMemo {
+    generation: u64,
+    view: TimelineView,
+    rows: usize,
+    shown: Vec<Vec<crate::domain::event::EventKey>>,
+    at: usize,
+}
+
+/// [`window`] for drawing: the same rows as last frame's while neither the timeline's records,
+/// the view (cursor, filters) nor the rows changed. A filter with few matches in a long history
+/// walks much of it to fill the window: with the clock redrawing every second, that walk is
+/// made once, not every second.
+pub fn window_drawn(inc: &IncidentModel, rows: usize) -> (Vec<Row<'_>>, usize) {
+    let s = inc.state();
+    let same = |m: &WindowMemo| m.generation == s.generation() && m.rows == rows && m.view == inc.timeline;
+    if let Some(m) = inc.window_memo.borrow().as_ref().filter(|m| same(m)) {
+        let shown: Option<Vec<Row>> = m
+            .shown
+            .iter()
+            .map(|keys| {
+                let events: Option<Vec<&Event>> = keys.iter().map(|k| s.event(k)).collect();
+                events.map(|events| Row { events })
+            })
+            .collect();
+        if let Some(shown) = shown {
+            return (shown, m.at);
+        }
+    }
+    let (shown, at) = window(inc, rows);
+    *inc.window_memo.borrow_mut() = Some(WindowMemo {
+        generation: s.generation(),
+        view: inc.timeline.clone(),
+        rows,
+        shown: shown
+            .iter()
+            .map(|r| r.events.iter().map(|e| e.key()).collect())
+            .collect(),
+        at,
+    });
+    (shown, at)
+}
+
 /// Back to following the newest row.
 fn follow(t: &mut TimelineView) {
     t.anchor = None;
@@ -747,6 +792,10 @@ mod tests {
                 let (new_rows, new_at) = window(&inc, rows);
                 let (old_rows, old_at) = old::window(&inc, &o, rows);
                 prop_assert_eq!(ids(&new_rows), ids(&old_rows));
+                // What the drawing keeps from frame to frame is what a walk gives now.
+                let (drawn, drawn_at) = window_drawn(&inc, rows);
+                prop_assert_eq!(ids(&drawn), ids(&new_rows));
+                prop_assert_eq!(drawn_at, new_at);
                 prop_assert_eq!(new_at, old_at);
                 prop_assert_eq!(cursor_id(&inc), old::cursor(&inc, &o).map(|e| e.id.to_string()));
                 prop_assert_eq!(inc.timeline.back, o.back);
@@ -824,6 +873,10 @@ mod tests {
                 let (new_rows, new_at) = window(&inc, rows);
                 let (old_rows, old_at) = old::window(&inc, &o, rows);
                 prop_assert_eq!(ids(&new_rows), ids(&old_rows));
+                // What the drawing keeps from frame to frame is what a walk gives now.
+                let (drawn, drawn_at) = window_drawn(&inc, rows);
+                prop_assert_eq!(ids(&drawn), ids(&new_rows));
+                prop_assert_eq!(drawn_at, new_at);
                 prop_assert_eq!(new_at, old_at);
                 prop_assert_eq!(cursor_id(&inc), old::cursor(&inc, &o).map(|e| e.id.to_string()));
                 prop_assert_eq!(inc.timeline.anchor.is_some(), o.back > 0);

@@ -1087,10 +1087,14 @@ fn detail(m: &Model, theme: &Theme) -> Option<Dialog> {
         Pane::Timeline => {
             let e = timeline::cursor(inc)?;
             let mut full = match &e.body {
-                crate::domain::Body::Note(_) => match crate::tui::model::texts::text_of(inc, e) {
-                    Some(t) => t.to_string(),
-                    None => format!("{} reading the text from its log", crate::tui::model::texts::READING),
-                },
+                crate::domain::Body::Note(_) => {
+                    use crate::tui::model::texts::{text_of, Text, READING};
+                    match text_of(inc, e) {
+                        Some(Text::Here(t)) => t.to_string(),
+                        Some(Text::Unreadable(why)) => format!("[text unreadable: {why}]"),
+                        _ => format!("{READING} reading the text from its log"),
+                    }
+                }
                 crate::domain::Body::StatusUpdate(s) => s.text.clone(),
                 _ => describe(e),
             };

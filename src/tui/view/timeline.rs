@@ -112,7 +112,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     let (shown, at) = if t.search.is_some() && inc.reading().is_some() {
         (Vec::new(), 0)
     } else {
-        window(inc, rows)
+        crate::tui::model::timeline::window_drawn(inc, rows)
     };
     // Rows from another day than today carry their date, all of them so the column stays aligned.
     let today = super::day_of(m.view_now(), t.local_time);
