@@ -3791,6 +3791,20 @@ fn story_left_in_log() -> Update {
     u
 }
 
+/// The console on the story, its notes' texts left in their logs, at 80x24.
+fn model_left_in_log() -> Model {
+    let mut m = model_opening_incident();
+    update(&mut m, Msg::Resize { width: 80, height: 24 });
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: story_left_in_log(),
+        },
+    );
+    m
+}
+
 fn read_texts(fx: &[Effect]) -> Vec<(String, TextAt)> {
     fx.iter()
         .filter_map(|f| match f {
@@ -3805,15 +3819,7 @@ fn read_texts(fx: &[Effect]) -> Vec<(String, TextAt)> {
 /// until its text is back, then the text (sanitised as any), or why it could not be read.
 #[test]
 fn notes_left_in_their_logs_are_read_back_for_the_rows_on_screen() {
-    let mut m = model_opening_incident();
-    update(&mut m, Msg::Resize { width: 80, height: 24 });
-    update(
-        &mut m,
-        Msg::Incident {
-            id: ID.into(),
-            update: story_left_in_log(),
-        },
-    );
+    let mut m = model_left_in_log();
     // Asked for once drawn (the drawing notes what it drew without a text).
     let s = screen(&render(&m, 80, 24, Theme::mono()));
     assert!(s.contains('…') && !s.contains("14 hosts"), "{s}");
@@ -3863,15 +3869,7 @@ fn notes_left_in_their_logs_are_read_back_for_the_rows_on_screen() {
 /// placeholder); each text is put back only into the record that left it at that place.
 #[test]
 fn a_search_asks_for_every_text_and_matches_none_left_in_the_log() {
-    let mut m = model_opening_incident();
-    update(&mut m, Msg::Resize { width: 80, height: 24 });
-    update(
-        &mut m,
-        Msg::Incident {
-            id: ID.into(),
-            update: story_left_in_log(),
-        },
-    );
+    let mut m = model_left_in_log();
     m.incident.as_mut().unwrap().focus = Pane::Timeline;
     update(&mut m, key('/'));
     let fx = update(&mut m, Msg::Paste("hosts\n".into()));
@@ -3924,16 +3922,8 @@ fn a_search_asks_for_every_text_and_matches_none_left_in_the_log() {
 /// filled with a placeholder.
 #[test]
 fn amending_a_note_not_read_back_yet_waits_for_its_text() {
-    let mut m = model_opening_incident();
+    let mut m = model_left_in_log();
     m.me = "maya@soc-jump".into();
-    update(&mut m, Msg::Resize { width: 80, height: 24 });
-    update(
-        &mut m,
-        Msg::Incident {
-            id: ID.into(),
-            update: story_left_in_log(),
-        },
-    );
     render(&m, 80, 24, Theme::mono());
     let want = read_texts(&texts::wanted(&mut m));
     m.incident.as_mut().unwrap().focus = Pane::Timeline;
@@ -3972,15 +3962,7 @@ fn amending_a_note_not_read_back_yet_waits_for_its_text() {
 /// as failed, then tried again: never remembered for good (break round, stop 24).
 #[test]
 fn a_failed_read_back_is_tried_again() {
-    let mut m = model_opening_incident();
-    update(&mut m, Msg::Resize { width: 80, height: 24 });
-    update(
-        &mut m,
-        Msg::Incident {
-            id: ID.into(),
-            update: story_left_in_log(),
-        },
-    );
+    let mut m = model_left_in_log();
     render(&m, 80, 24, Theme::mono());
     let want = read_texts(&texts::wanted(&mut m));
     assert!(!want.is_empty());
@@ -4029,15 +4011,7 @@ fn a_failed_read_back_is_tried_again() {
 /// again a while later, as long as the search is applied (break round, stop 24).
 #[test]
 fn a_search_that_could_not_read_every_text_asks_again() {
-    let mut m = model_opening_incident();
-    update(&mut m, Msg::Resize { width: 80, height: 24 });
-    update(
-        &mut m,
-        Msg::Incident {
-            id: ID.into(),
-            update: story_left_in_log(),
-        },
-    );
+    let mut m = model_left_in_log();
     m.incident.as_mut().unwrap().focus = Pane::Timeline;
     update(&mut m, key('/'));
     let fx = update(&mut m, Msg::Paste("hosts\n".into()));

@@ -108,21 +108,23 @@ fn long_incident(w: &World) -> String {
         .append(notes("eve", 0, 1), || now_ms() + 3 * DAY_MS)
         .expect("write a record dated ahead");
     // bob's 100th record edited in place: its chain breaks there.
-    let bob = std::fs::read_dir(w.events_dir(&id))
-        .expect("events")
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("bob@desk."))
-        })
-        .expect("bob's log");
+    let bob = log_starting(w, &id, "bob@desk.");
     let text = std::fs::read_to_string(&bob).expect("bob's log");
     let edited = text.replacen("bob checked fin-ws-000099", "bob checked fin-ws-0000XX", 1);
     assert_ne!(edited, text);
     std::fs::write(&bob, edited).expect("edit bob's log");
     std::fs::write(w.events_dir(&id).join("notes.txt"), "not a log\n").expect("a stray file");
     id
+}
+
+/// The log of incident `id` whose file name starts with `prefix`.
+fn log_starting(w: &World, id: &str, prefix: &str) -> std::path::PathBuf {
+    std::fs::read_dir(w.events_dir(id))
+        .expect("events")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+        .expect("the log")
 }
 
 /// What carol's console worker sends, in order, when it starts over `w` (opening `open`, if
@@ -549,15 +551,7 @@ fn the_console_reads_back_the_texts_it_left_in_the_logs_and_holds_them_all_for_a
         assert_eq!(b.as_deref().ok(), h.held());
     }
     let (log, seq, _) = &held[held.len() / 2];
-    let path = std::fs::read_dir(w.events_dir(&id))
-        .expect("events")
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(log.as_str()))
-        })
-        .expect("its log");
+    let path = log_starting(&w, &id, log);
     let text = std::fs::read_to_string(&path).expect("log");
     let target = held[held.len() / 2].2.held().expect("held").to_string();
     let edited = text.replacen(&target, &target.replace('c', "k"), 1);
@@ -628,12 +622,7 @@ fn texts_a_search_could_not_read_are_read_when_asked_again() {
         }
         panic!("no answer");
     };
-    let ann = std::fs::read_dir(w.events_dir(&id))
-        .expect("events")
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ann@")))
-        .expect("ann's log");
+    let ann = log_starting(&w, &id, "ann@");
     let away = ann.with_extension("away");
     tx.send(Cmd::Open(id.clone())).expect("send");
     // Once the open has been read: ann's log moves away, and a search asks for every text.
