@@ -176,15 +176,27 @@ impl Share {
             ),
         )
         .expect("ssh_config");
-        let out = Command::new("sshfs")
-            .arg(format!("warroom-share:{}", share.served().display()))
-            .arg(share.mount())
-            .arg("-F")
-            .arg(d.join("ssh_config"))
-            .args(["-o", SSHFS_OPTIONS])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run sshfs");
+        // On a loaded machine sshd may drop a connection before it is served ("Connection reset
+        // by peer", seen once with a test run and a helper beside it): tried again.
+        let mut out = None;
+        for attempt in 0..3 {
+            let tried = Command::new("sshfs")
+                .arg(format!("warroom-share:{}", share.served().display()))
+                .arg(share.mount())
+                .arg("-F")
+                .arg(d.join("ssh_config"))
+                .args(["-o", SSHFS_OPTIONS])
+                .stdin(Stdio::null())
+                .output()
+                .expect("run sshfs");
+            let done = tried.status.success();
+            out = Some(tried);
+            if done {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300 * (attempt + 1)));
+        }
+        let out = out.expect("sshfs ran");
         assert!(
             out.status.success(),
             "sshfs failed: {}\n--- sshd ---\n{}",
