@@ -715,7 +715,9 @@ pub fn encode(e: &Event, line: &[u8], at: Option<TextAt>, out: &mut Vec<u8>) {
         put_u64(out, e.seq);
     };
     match &e.body {
-        Body::Note(n) => {
+        // A note whose text is not held (never so when read: the reader records before it
+        // leaves a text in the log) goes as its line, like any other kind: never a text made up.
+        Body::Note(n) if n.text.held().is_some() => {
             out.push(NOTE);
             common(out);
             // Where its line is, if that can be named (else the text is always held).
@@ -728,7 +730,7 @@ pub fn encode(e: &Event, line: &[u8], at: Option<TextAt>, out: &mut Vec<u8>) {
                 }
                 None => out.push(0),
             }
-            put_str(out, n.text.held().unwrap_or_default());
+            put_str(out, n.text.held().unwrap_or_default()); // held: see the arm's guard
             put_u64(out, n.tags.len() as u64);
             for t in &n.tags {
                 put_str(out, t);
@@ -1019,6 +1021,16 @@ mod tests {
                 decode(&out, &names(), &mut TagInterner::new(), false).expect("decodes"),
                 left
             );
+            // A note whose text is not held goes as its line: read back from the entry, it
+            // is the line's text.
+            if let Body::Note(_) = &e.body {
+                let line = event::encode(&e, &"p".into()).expect("a valid note");
+                let mut as_line = Vec::new();
+                encode(&left, line.as_bytes(), Some(at), &mut as_line);
+                assert_eq!(as_line[0], LINE);
+                let back = decode(&as_line, &names(), &mut TagInterner::new(), true).expect("decodes");
+                assert_eq!(back.body, e.body);
+            }
             // A line whose place cannot be named keeps its text held.
             let mut unplaced = Vec::new();
             encode(&e, b"", None, &mut unplaced);

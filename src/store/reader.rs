@@ -350,7 +350,6 @@ impl IncidentReader {
         self.state_dir = Some(state_dir);
     }
 
-    /// How many records were taken from the log cache instead of read from the logs.
     /// Which notes' texts the passes from the next one on hold (see [`Texts`]).
     pub fn set_texts(&mut self, texts: Texts) {
         self.texts = texts;
@@ -365,6 +364,7 @@ impl IncidentReader {
         self.texts
     }
 
+    /// How many records were taken from the log cache instead of read from the logs.
     pub fn cached_records(&self) -> u64 {
         self.cached_records
     }

@@ -257,7 +257,8 @@ pub enum Effect {
         incident: String,
         want: Vec<(String, TextAt)>,
     },
-    /// Hold every note's text of this incident (a search is applied): it is read again.
+    /// Hold every note's text of this incident (a search is applied): the worker sends every
+    /// text left in the logs back ([`Msg::TextsHeld`]).
     HoldTexts(String),
     Quit,
 }
