@@ -4029,11 +4029,43 @@ fn a_search_that_could_not_read_every_text_asks_again() {
     let t0 = m.now;
     let soon = update(&mut m, Msg::Tick(t0 + 100));
     assert!(!soon.iter().any(|f| matches!(f, Effect::HoldTexts(_))), "not at once");
+    // Said, not a silent "no events match" (break round 2).
+    let s = screen(&render(&m, 100, 24, Theme::mono()));
+    assert!(s.contains("some texts unreadable"), "{s}");
     let later = update(&mut m, Msg::Tick(t0 + texts::RETRY_MS));
     assert!(
         later.iter().any(|f| matches!(f, Effect::HoldTexts(id) if id == ID)),
         "{later:?}"
     );
-    let s = screen(&render(&m, 80, 24, Theme::mono()));
-    assert!(s.contains("reading texts"), "{s}");
+    let s = screen(&render(&m, 100, 24, Theme::mono()));
+    assert!(s.contains("some texts unreadable"), "still said while asked again\n{s}");
+    // Every text read this time: nothing more is said.
+    for e in story_left_in_log().events {
+        if let Body::Note(n) = &e.body {
+            let at = n.text.in_log().unwrap();
+            update(
+                &mut m,
+                Msg::TextsHeld {
+                    incident: ID.into(),
+                    log: e.log.to_string(),
+                    texts: vec![(e.seq, at, format!("note {}", e.seq).into())],
+                    done: false,
+                },
+            );
+        }
+    }
+    update(
+        &mut m,
+        Msg::TextsHeld {
+            incident: ID.into(),
+            log: String::new(),
+            texts: Vec::new(),
+            done: true,
+        },
+    );
+    let s = screen(&render(&m, 100, 24, Theme::mono()));
+    assert!(
+        !s.contains("some texts unreadable") && !s.contains("reading texts"),
+        "{s}"
+    );
 }

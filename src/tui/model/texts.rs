@@ -43,6 +43,8 @@ pub struct Texts {
     /// A search's read of every text left some in their logs (a log could not be read): asked
     /// again from this time on, while a search is applied.
     hold_again_at: Option<Millis>,
+    /// The last such read left some (said while it is asked again).
+    hold_was_incomplete: bool,
 }
 
 /// A note's text as the console has it.
@@ -74,6 +76,12 @@ impl Texts {
     /// Every text was asked for (a search) and they are still coming back.
     pub fn holding(&self) -> bool {
         self.holding
+    }
+
+    /// A search's read of every text left some in their logs (a log could not be read): what
+    /// it shows may be missing matches until they are read (asked again meanwhile).
+    pub fn incomplete(&self) -> bool {
+        self.hold_again_at.is_some() || (self.holding && self.hold_was_incomplete)
     }
 }
 
@@ -139,6 +147,7 @@ pub fn hold(
             .state()
             .events()
             .any(|e| matches!(&e.body, Body::Note(n) if n.text.in_log().is_some()));
+        inc.texts.hold_was_incomplete = left;
         if left {
             inc.texts.hold_asked = false;
             inc.texts.hold_again_at = Some(now + RETRY_MS);

@@ -76,7 +76,10 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
     }
     if let Some(q) = &t.search {
         title.push_str(&format!(" · /{}", sanitize(q)));
-        if inc.texts.holding() {
+        if inc.texts.incomplete() {
+            // A log could not be read: its notes are not matched until it can (asked again).
+            title.push_str(" · some texts unreadable, retrying");
+        } else if inc.texts.holding() {
             // Notes whose text is still in its log are matched as their texts come back.
             title.push_str(" · reading texts…");
         }
