@@ -162,6 +162,8 @@ pub struct IncidentModel {
     pub texts: super::texts::Texts,
     /// The rows the timeline drew last (see [`super::timeline::window_drawn`]).
     pub window_memo: std::cell::RefCell<Option<super::timeline::WindowMemo>>,
+    /// The records the timeline's filter shows (see `timeline::hits`).
+    pub hits: std::cell::RefCell<Option<super::timeline::Hits>>,
 }
 
 /// The replay cursor over the record.
@@ -200,6 +202,7 @@ impl IncidentModel {
             answered: false,
             texts: Default::default(),
             window_memo: Default::default(),
+            hits: Default::default(),
         }
     }
 
