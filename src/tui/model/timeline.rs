@@ -79,7 +79,7 @@ pub struct Hits {
 /// The timeline indexes of the records a filtered view shows (`None`: not filtered, every
 /// record but signatures is shown). Found by one walk of the timeline, then kept until the
 /// records or the filter change: a search with few hits in a long history walked all of it
-/// for every key (≈ 0.3 s a key at 1M), and now walks only its hits.
+/// for every key (≈ 0.3 s a key at 1M), and now walks only its hits (see [`walk_back`]).
 fn hits(inc: &IncidentModel) -> Option<std::rc::Rc<Vec<u32>>> {
     let t = &inc.timeline;
     if !t.filtered() {
@@ -109,35 +109,58 @@ fn hits(inc: &IncidentModel) -> Option<std::rc::Rc<Vec<u32>>> {
     Some(at)
 }
 
-/// The records before timeline index `end`, newest first, with their indexes: of a filtered
-/// view, only those it shows (others may come too; the caller still asks `shows`).
+/// Records a walk looks at one by one before it takes a filtered view's hits instead (found
+/// once for all: see [`hits`]): a filter matching often fills a window well within them, so a
+/// teammate's note in a storm costs no walk of the whole history.
+#[cfg(not(test))]
+const DIRECT: usize = 4096;
+/// Small in the unit tests, so that their walks take the hits too.
+#[cfg(test)]
+const DIRECT: usize = 3;
+
+/// The records before timeline index `end`, newest first, with their indexes. Of a filtered
+/// view: the nearest [`DIRECT`] one by one, then only its hits (the caller still asks `shows`).
 fn walk_back(inc: &IncidentModel, end: usize) -> Box<dyn Iterator<Item = (usize, &Event)> + '_> {
     let s = inc.state();
-    match hits(inc) {
-        None => Box::new(s.timeline_rev_at(end)),
-        Some(at) => {
-            let n = at.partition_point(|&i| (i as usize) < end);
+    let end = end.min(s.timeline_len());
+    if !inc.timeline.filtered() || end <= DIRECT {
+        return Box::new(s.timeline_rev_at(end));
+    }
+    let near = s.timeline_rev_at(end).take(DIRECT);
+    let mut far: Option<Box<dyn Iterator<Item = (usize, &Event)>>> = None;
+    Box::new(near.chain(std::iter::from_fn(move || {
+        let far = far.get_or_insert_with(|| {
+            let at = hits(inc).unwrap_or_default();
+            let n = at.partition_point(|&i| (i as usize) < end - DIRECT);
             Box::new((0..n).rev().filter_map(move |j| {
                 let i = at[j] as usize;
                 s.timeline_at(i).map(|e| (i, e))
             }))
-        }
-    }
+        });
+        far.next()
+    })))
 }
 
 /// The records from timeline index `start` on, oldest first (see [`walk_back`]).
 fn walk_on(inc: &IncidentModel, start: usize) -> Box<dyn Iterator<Item = (usize, &Event)> + '_> {
     let s = inc.state();
-    match hits(inc) {
-        None => Box::new(s.timeline_from(start)),
-        Some(at) => {
-            let from = at.partition_point(|&i| (i as usize) < start);
+    let len = s.timeline_len();
+    if !inc.timeline.filtered() || len.saturating_sub(start) <= DIRECT {
+        return Box::new(s.timeline_from(start));
+    }
+    let near = s.timeline_from(start).take(DIRECT);
+    let mut far: Option<Box<dyn Iterator<Item = (usize, &Event)>>> = None;
+    Box::new(near.chain(std::iter::from_fn(move || {
+        let far = far.get_or_insert_with(|| {
+            let at = hits(inc).unwrap_or_default();
+            let from = at.partition_point(|&i| (i as usize) < start + DIRECT);
             Box::new((from..at.len()).filter_map(move |j| {
                 let i = at[j] as usize;
                 s.timeline_at(i).map(|e| (i, e))
             }))
-        }
-    }
+        });
+        far.next()
+    })))
 }
 
 /// Up to `take` rows older than timeline index `end`, newest first.
