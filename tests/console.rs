@@ -4039,6 +4039,24 @@ fn a_search_that_could_not_read_every_text_asks_again() {
     );
     let s = screen(&render(&m, 100, 24, Theme::mono()));
     assert!(s.contains("some texts unreadable"), "still said while asked again\n{s}");
+    // Left wanting again: asked again after twice as long (each read reads every log).
+    let done = |m: &mut Model| {
+        update(
+            m,
+            Msg::TextsHeld {
+                incident: ID.into(),
+                log: String::new(),
+                texts: Vec::new(),
+                done: true,
+            },
+        )
+    };
+    done(&mut m);
+    let t1 = t0 + texts::RETRY_MS;
+    let early = update(&mut m, Msg::Tick(t1 + texts::RETRY_MS));
+    assert!(!early.iter().any(|f| matches!(f, Effect::HoldTexts(_))), "backed off");
+    let late = update(&mut m, Msg::Tick(t1 + 2 * texts::RETRY_MS));
+    assert!(late.iter().any(|f| matches!(f, Effect::HoldTexts(_))), "{late:?}");
     // Every text read this time: nothing more is said.
     for e in story_left_in_log().events {
         if let Body::Note(n) = &e.body {

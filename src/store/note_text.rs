@@ -106,10 +106,9 @@ pub fn each_note_text(incident_dir: &Path, part: &mut dyn FnMut(&str, Vec<Placed
                 }
                 break; // a last line still being written
             };
+            // Every line is parsed: a note's kind may be written with spaces or escapes that
+            // the reader accepts, and a text passed over here would never be put back.
             let Ok(text) = std::str::from_utf8(body) else { continue };
-            if !text.contains("kind:\"Note\"") {
-                continue;
-            }
             let Some(at) = TextAt::of_line(start, body.len(), &blake3::hash(body)) else {
                 continue;
             };
@@ -253,6 +252,26 @@ mod tests {
         assert_eq!((parts, put), (2, texts.len()));
         assert_eq!(records(&state), records(&held));
         assert_eq!(state.derived, held.derived);
+    }
+
+    /// A note line written with spaces (valid RON, which a reader accepts) is not passed over.
+    #[test]
+    fn a_note_written_with_spaces_is_read_too() {
+        let (tmp, _) = log_of(&["one"]);
+        let path = tmp.path().join(EVENTS_DIR).join(format!("{LOG}{LOG_EXT}"));
+        let line = std::fs::read_to_string(&path)
+            .expect("log")
+            .replace("kind:\"Note\"", "kind: \"Note\"");
+        std::fs::write(&path, &line).expect("rewrite");
+        let mut got = Vec::new();
+        each_note_text(tmp.path(), &mut |_, texts| got.extend(texts));
+        assert_eq!(got.len(), 1);
+        let body = line.trim_end().as_bytes();
+        assert_eq!(
+            got[0].1,
+            TextAt::of_line(0, body.len(), &blake3::hash(body)).expect("fits")
+        );
+        assert_eq!(&*got[0].2, "one");
     }
 
     /// The reader leaves a note's text where its line is; reading it back gives the text the

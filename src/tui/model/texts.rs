@@ -23,6 +23,9 @@ const KEEP: usize = 4096;
 /// How long a failed read back is shown as failed before it is tried again (ms).
 pub const RETRY_MS: Millis = 2_000;
 
+/// The longest wait between a search's reads of every text that leave some (ms).
+pub const HOLD_RETRY_MAX_MS: Millis = 60_000;
+
 /// What a note not read back yet shows.
 pub const READING: &str = "…";
 
@@ -45,6 +48,9 @@ pub struct Texts {
     hold_again_at: Option<Millis>,
     /// The last such read left some (said while it is asked again).
     hold_was_incomplete: bool,
+    /// How long after such a read the next is made (ms): [`RETRY_MS`], doubled after each
+    /// read that left some, up to [`HOLD_RETRY_MAX_MS`] (each reads every log again).
+    hold_retry_ms: Millis,
 }
 
 /// A note's text as the console has it.
@@ -127,7 +133,7 @@ pub fn shown<'a>(inc: &IncidentModel, e: &'a Event) -> Cow<'a, Event> {
 /// Put back texts the worker read from log `log` (seq, place, text) into the records that left
 /// them there, in the view shown and the live one behind a replay; `done`: the last came, at
 /// `now` — if a note's text is still in its log then (its log could not be read), a search
-/// asks again after [`RETRY_MS`].
+/// asks again after [`RETRY_MS`], then twice as long each time, up to [`HOLD_RETRY_MAX_MS`].
 pub fn hold(
     inc: &mut IncidentModel,
     log: &str,
@@ -147,10 +153,14 @@ pub fn hold(
             .state()
             .events()
             .any(|e| matches!(&e.body, Body::Note(n) if n.text.in_log().is_some()));
-        inc.texts.hold_was_incomplete = left;
+        let t = &mut inc.texts;
+        t.hold_was_incomplete = left;
         if left {
-            inc.texts.hold_asked = false;
-            inc.texts.hold_again_at = Some(now + RETRY_MS);
+            t.hold_retry_ms = (t.hold_retry_ms * 2).clamp(RETRY_MS, HOLD_RETRY_MAX_MS);
+            t.hold_asked = false;
+            t.hold_again_at = Some(now + t.hold_retry_ms);
+        } else {
+            t.hold_retry_ms = 0;
         }
     }
 }
