@@ -3805,6 +3805,16 @@ fn model_left_in_log() -> Model {
     m
 }
 
+/// The worker's word that every text left in the logs was sent back.
+fn all_texts_sent() -> Msg {
+    Msg::TextsHeld {
+        incident: ID.into(),
+        log: String::new(),
+        texts: Vec::new(),
+        done: true,
+    }
+}
+
 fn read_texts(fx: &[Effect]) -> Vec<(String, TextAt)> {
     fx.iter()
         .filter_map(|f| match f {
@@ -3905,15 +3915,7 @@ fn a_search_asks_for_every_text_and_matches_none_left_in_the_log() {
     let s = screen(&render(&m, 80, 24, Theme::mono()));
     assert!(s.contains("EDR: 14 hosts") && s.contains("reading texts"), "{s}");
     assert!(!s.contains("forged"), "{s}");
-    update(
-        &mut m,
-        Msg::TextsHeld {
-            incident: ID.into(),
-            log: String::new(),
-            texts: Vec::new(),
-            done: true,
-        },
-    );
+    update(&mut m, all_texts_sent());
     let s = screen(&render(&m, 80, 24, Theme::mono()));
     assert!(s.contains("EDR: 14 hosts") && !s.contains("reading texts"), "{s}");
 }
@@ -4017,15 +4019,7 @@ fn a_search_that_could_not_read_every_text_asks_again() {
     let fx = update(&mut m, Msg::Paste("hosts\n".into()));
     assert!(fx.iter().any(|f| matches!(f, Effect::HoldTexts(_))));
     // Nothing could be read: every text is still in its log when the worker is done.
-    update(
-        &mut m,
-        Msg::TextsHeld {
-            incident: ID.into(),
-            log: String::new(),
-            texts: Vec::new(),
-            done: true,
-        },
-    );
+    update(&mut m, all_texts_sent());
     let t0 = m.now;
     let soon = update(&mut m, Msg::Tick(t0 + 100));
     assert!(!soon.iter().any(|f| matches!(f, Effect::HoldTexts(_))), "not at once");
@@ -4040,17 +4034,7 @@ fn a_search_that_could_not_read_every_text_asks_again() {
     let s = screen(&render(&m, 100, 24, Theme::mono()));
     assert!(s.contains("some texts unreadable"), "still said while asked again\n{s}");
     // Left wanting again: asked again after twice as long (each read reads every log).
-    let done = |m: &mut Model| {
-        update(
-            m,
-            Msg::TextsHeld {
-                incident: ID.into(),
-                log: String::new(),
-                texts: Vec::new(),
-                done: true,
-            },
-        )
-    };
+    let done = |m: &mut Model| update(m, all_texts_sent());
     done(&mut m);
     let t1 = t0 + texts::RETRY_MS;
     let early = update(&mut m, Msg::Tick(t1 + texts::RETRY_MS));
@@ -4072,15 +4056,7 @@ fn a_search_that_could_not_read_every_text_asks_again() {
             );
         }
     }
-    update(
-        &mut m,
-        Msg::TextsHeld {
-            incident: ID.into(),
-            log: String::new(),
-            texts: Vec::new(),
-            done: true,
-        },
-    );
+    update(&mut m, all_texts_sent());
     let s = screen(&render(&m, 100, 24, Theme::mono()));
     assert!(
         !s.contains("some texts unreadable") && !s.contains("reading texts"),

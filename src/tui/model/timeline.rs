@@ -126,40 +126,43 @@ fn walk_back(inc: &IncidentModel, end: usize) -> Box<dyn Iterator<Item = (usize,
     if !inc.timeline.filtered() || end <= DIRECT {
         return Box::new(s.timeline_rev_at(end));
     }
-    let near = s.timeline_rev_at(end).take(DIRECT);
-    let mut far: Option<Box<dyn Iterator<Item = (usize, &Event)>>> = None;
-    Box::new(near.chain(std::iter::from_fn(move || {
-        let far = far.get_or_insert_with(|| {
-            let at = hits(inc).unwrap_or_default();
-            let n = at.partition_point(|&i| (i as usize) < end - DIRECT);
-            Box::new((0..n).rev().filter_map(move |j| {
-                let i = at[j] as usize;
-                s.timeline_at(i).map(|e| (i, e))
-            }))
-        });
-        far.next()
-    })))
+    near_then_hits(inc, s.timeline_rev_at(end).take(DIRECT), move |at| {
+        (0..at.partition_point(|&i| (i as usize) < end - DIRECT)).rev()
+    })
 }
 
 /// The records from timeline index `start` on, oldest first (see [`walk_back`]).
 fn walk_on(inc: &IncidentModel, start: usize) -> Box<dyn Iterator<Item = (usize, &Event)> + '_> {
     let s = inc.state();
-    let len = s.timeline_len();
-    if !inc.timeline.filtered() || len.saturating_sub(start) <= DIRECT {
+    if !inc.timeline.filtered() || s.timeline_len().saturating_sub(start) <= DIRECT {
         return Box::new(s.timeline_from(start));
     }
-    let near = s.timeline_from(start).take(DIRECT);
-    let mut far: Option<Box<dyn Iterator<Item = (usize, &Event)>>> = None;
+    near_then_hits(inc, s.timeline_from(start).take(DIRECT), move |at| {
+        at.partition_point(|&i| (i as usize) < start + DIRECT)..at.len()
+    })
+}
+
+/// `near`, then the hits (see [`hits`]) at the places in the hit list that `places` picks:
+/// found only if the walk goes on past `near`.
+fn near_then_hits<'a, P: Iterator<Item = usize> + 'a>(
+    inc: &'a IncidentModel,
+    near: impl Iterator<Item = (usize, &'a Event)> + 'a,
+    places: impl FnOnce(&[u32]) -> P + 'a,
+) -> Box<dyn Iterator<Item = (usize, &'a Event)> + 'a> {
+    let s = inc.state();
+    let mut places = Some(places);
+    let mut far: Option<(std::rc::Rc<Vec<u32>>, P)> = None;
     Box::new(near.chain(std::iter::from_fn(move || {
-        let far = far.get_or_insert_with(|| {
+        if far.is_none() {
             let at = hits(inc).unwrap_or_default();
-            let from = at.partition_point(|&i| (i as usize) < start + DIRECT);
-            Box::new((from..at.len()).filter_map(move |j| {
-                let i = at[j] as usize;
-                s.timeline_at(i).map(|e| (i, e))
-            }))
-        });
-        far.next()
+            let picked = (places.take()?)(&at);
+            far = Some((at, picked));
+        }
+        let (at, picked) = far.as_mut()?;
+        picked.find_map(|j| {
+            let i = *at.get(j)? as usize;
+            s.timeline_at(i).map(|e| (i, e))
+        })
     })))
 }
 
