@@ -1,17 +1,20 @@
-//! The fold's records, sorted by merge key `(at, log, seq)`: a vector of boxed records, looked
-//! up by binary search.
+//! The fold's records, each held once in an arena of fixed-size chunks, and two orders over
+//! them kept as 4-byte slot numbers: merge order (by key `(at, log, seq)`) and timeline order
+//! (`occurred`, else `at`, then the key: see `state::timeline_key`).
 //!
-//! Why not a `BTreeMap<EventKey, Box<Event>>`: a heap profile of `show --json` on a 100k-note
-//! incident put its nodes at ~6.4 MB (≈ 64 bytes a record: the 40-byte entry, in leaves left
-//! half full because std's B-tree splits in the middle and records arrive mostly in key order),
-//! on top of the records themselves. Here a record costs its 8-byte pointer plus the vector's
-//! spare room, which grows by a quarter at a time (not doubling).
+//! Why an arena and slot numbers: a heap profile of `show --json` on 1M notes (stop 24) put the
+//! records at 128 bytes each (a boxed 120-byte record in a 128-byte block), their pointers in
+//! the merge-ordered vector at 8 and their keys in the timeline at 32 (time, key), plus a 16 MB
+//! sort buffer for the timeline at the end of a first open. Here a record costs its own 120
+//! bytes and 4 bytes in each order. (A `BTreeMap<EventKey, Box<Event>>`, before that, cost
+//! about 64 bytes a record in half-full leaves on top of the records.)
 //!
 //! Records arrive mostly in key order, so the common insert is a push. One that sorts before
 //! the last record is moved into place with `Vec::insert` — except inside a batch (a first open
 //! of several logs, a reconcile pass during a storm of writers), where such records are held
 //! aside and merged into the tail once, at [`RecordStore::finish_batch`]: one move of the part
-//! that sorts after the batch's first record, not one per record.
+//! that sorts after the batch's first record, not one per record. Inside a batch the timeline
+//! is not touched: every record of the batch takes its place there when the batch ends.
 //!
 //! A key is held once: a record whose key is already held is dropped (the first one stays).
 
@@ -20,6 +23,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::event::{Event, EventKey};
+use super::time::Millis;
 
 /// How a record sorts against a key: `EventKey`'s order, without building a key (no `Name`
 /// clone per comparison).
@@ -32,35 +36,124 @@ fn cmp_records(a: &Event, b: &Event) -> Ordering {
     (a.at, a.log.as_str(), a.seq).cmp(&(b.at, b.log.as_str(), b.seq))
 }
 
-/// Records sorted by merge key, each key once.
-///
-/// Boxed on purpose (`vec_box`): a slot, spare or not, costs 8 bytes rather than a record's
-/// ~300, and an insert or a merge moves pointers, not records.
-#[allow(clippy::vec_box)]
-#[derive(Debug, Clone, Default)]
-pub struct RecordStore {
-    /// Sorted by key, no key twice.
-    records: Vec<Box<Event>>,
-    /// Inside a batch: the records that sorted before the last one when they came, in arrival
-    /// order (merged by [`RecordStore::finish_batch`]). `None`: no batch.
-    batch: Option<Vec<Box<Event>>>,
-    /// key → place in `batch` (the first record with that key), built on the first lookup
-    /// that reaches the batch (rare: a repeated seq, an edit, a view dropped mid-read) so that
-    /// lookups stay O(1) there; kept up to date by pushes, dropped with the batch.
-    batch_index: OnceLock<HashMap<EventKey, usize>>,
+/// How a record sorts against a timeline key (`state::timeline_key`'s order, built from none).
+fn cmp_time_key(e: &Event, k: &(Millis, EventKey)) -> Ordering {
+    (e.occurred.unwrap_or(e.at), e.at, e.log.as_str(), e.seq).cmp(&(k.0, k.1.at, k.1.log.as_str(), k.1.seq))
 }
 
-/// Two stores hold the same records (a batch not merged yet compares as it arrived).
+/// How two records sort on the timeline.
+fn cmp_time(a: &Event, b: &Event) -> Ordering {
+    (a.occurred.unwrap_or(a.at), a.at, a.log.as_str(), a.seq).cmp(&(
+        b.occurred.unwrap_or(b.at),
+        b.at,
+        b.log.as_str(),
+        b.seq,
+    ))
+}
+
+/// Records per chunk of the arena: a chunk is allocated whole (≈ 480 KB) and never moves, so
+/// the arena grows without copying what it holds and wastes at most one chunk.
+const CHUNK: usize = 4096;
+
+/// A record's place in the arena.
+type Slot = u32;
+
+/// The arena: records by slot; a slot freed (a record replaced by another version, a key held
+/// twice) is used again by the next record.
+#[derive(Debug, Clone, Default)]
+struct Slots {
+    chunks: Vec<Vec<Option<Event>>>,
+    free: Vec<Slot>,
+}
+
+impl Slots {
+    fn put(&mut self, e: Event) -> Slot {
+        if let Some(s) = self.free.pop() {
+            self.chunks[s as usize / CHUNK][s as usize % CHUNK] = Some(e);
+            return s;
+        }
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        let n = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[n];
+        chunk.push(Some(e));
+        // 2^32 records would be 480 GiB of records alone: memory ends long before a slot would.
+        Slot::try_from(n * CHUNK + chunk.len() - 1).expect("fewer than 2^32 records")
+    }
+
+    /// The record in a slot that holds one. Every slot listed in an order holds one (the
+    /// store's invariant), so this is never asked of an empty slot.
+    fn at(&self, s: Slot) -> &Event {
+        self.get(s).expect("a listed slot holds a record")
+    }
+
+    fn get(&self, s: Slot) -> Option<&Event> {
+        self.chunks.get(s as usize / CHUNK)?.get(s as usize % CHUNK)?.as_ref()
+    }
+
+    fn get_mut(&mut self, s: Slot) -> Option<&mut Event> {
+        self.chunks
+            .get_mut(s as usize / CHUNK)?
+            .get_mut(s as usize % CHUNK)?
+            .as_mut()
+    }
+
+    fn take(&mut self, s: Slot) -> Option<Event> {
+        let e = self
+            .chunks
+            .get_mut(s as usize / CHUNK)?
+            .get_mut(s as usize % CHUNK)?
+            .take()?;
+        self.free.push(s);
+        Some(e)
+    }
+}
+
+/// A batch being inserted (see [`RecordStore::begin_batch`]).
+#[derive(Debug, Clone, Default)]
+struct Batch {
+    /// The records that sorted before the last one when they came, in arrival order.
+    late: Vec<Slot>,
+    /// Every record of the batch, in arrival order: their places in the timeline.
+    timeline: Vec<Slot>,
+    /// key → slot of the first record in `late` with that key, built on the first lookup that
+    /// reaches `late` (rare: a repeated seq, an edit, a view dropped mid-read) so that lookups
+    /// stay O(1) there; kept up to date by pushes, dropped by a removal.
+    index: OnceLock<HashMap<EventKey, Slot>>,
+}
+
+/// Records sorted by merge key and by timeline key, each key once.
+#[derive(Debug, Clone, Default)]
+pub struct RecordStore {
+    slots: Slots,
+    /// Sorted by key, no key twice.
+    by_key: Vec<Slot>,
+    /// Sorted by timeline key (a batch's records not among them until it ends).
+    by_time: Vec<Slot>,
+    batch: Option<Batch>,
+}
+
+/// Two stores hold the same records in the same orders (a batch not merged yet compares as it
+/// arrived), whatever their slots.
 impl PartialEq for RecordStore {
     fn eq(&self, other: &Self) -> bool {
-        self.records == other.records && self.batch == other.batch
+        let records = |s: &RecordStore, v: &[Slot]| v.iter().map(|&x| s.slots.at(x)).cloned().collect::<Vec<_>>();
+        let (a, b) = (self.batch.as_ref(), other.batch.as_ref());
+        self.iter().eq(other.iter())
+            && self.timeline().eq(other.timeline())
+            && a.is_some() == b.is_some()
+            && a.zip(b).is_none_or(|(a, b)| {
+                records(self, &a.late) == records(other, &b.late)
+                    && records(self, &a.timeline) == records(other, &b.timeline)
+            })
     }
 }
 
 impl RecordStore {
     /// How many records are held, a batch's not merged yet included.
     pub fn len(&self) -> usize {
-        self.records.len() + self.batch.as_ref().map_or(0, Vec::len)
+        self.by_key.len() + self.batch.as_ref().map_or(0, |b| b.late.len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -69,141 +162,208 @@ impl RecordStore {
 
     /// The record that sorts last (a batch never holds aside a record that sorts after it).
     pub fn last(&self) -> Option<&Event> {
-        self.records.last().map(|e| &**e)
+        self.by_key.last().map(|&s| self.slots.at(s))
     }
 
     /// Whether a record with `key` would sort after every record held.
     pub fn sorts_last(&self, key: &EventKey) -> bool {
-        self.records.last().is_none_or(|e| cmp_key(e, key).is_lt())
+        self.last().is_none_or(|e| cmp_key(e, key).is_lt())
     }
 
     /// The records in key order. A batch's records held aside are not among them until it is
-    /// merged (as the timeline's keys of a batch are not either).
+    /// merged (as they are not on the timeline either).
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Event> + ExactSizeIterator {
-        self.records.iter().map(|e| &**e)
+        self.by_key.iter().map(|&s| self.slots.at(s))
     }
 
     /// The records that sort after `key` (all of them when `None`), in key order: where a
     /// replay from a checkpoint starts. Not a batch's records held aside (see [`Self::iter`]).
     pub fn after(&self, key: Option<&EventKey>) -> impl DoubleEndedIterator<Item = &Event> + ExactSizeIterator {
-        let start = key.map_or(0, |k| self.records.partition_point(|e| cmp_key(e, k).is_le()));
-        self.records[start..].iter().map(|e| &**e)
+        let start = key.map_or(0, |k| {
+            self.by_key.partition_point(|&s| cmp_key(self.slots.at(s), k).is_le())
+        });
+        self.by_key[start..].iter().map(|&s| self.slots.at(s))
+    }
+
+    fn slot_of(&self, key: &EventKey) -> Option<Slot> {
+        if let Ok(i) = self.by_key.binary_search_by(|&s| cmp_key(self.slots.at(s), key)) {
+            return Some(self.by_key[i]);
+        }
+        let batch = self.batch.as_ref().filter(|b| !b.late.is_empty())?;
+        let index = batch.index.get_or_init(|| index_of(&self.slots, &batch.late));
+        index.get(key).copied()
     }
 
     pub fn get(&self, key: &EventKey) -> Option<&Event> {
-        if let Ok(i) = self.records.binary_search_by(|e| cmp_key(e, key)) {
-            return Some(&self.records[i]);
-        }
-        let batch = self.batch.as_ref().filter(|b| !b.is_empty())?;
-        let index = self.batch_index.get_or_init(|| index_of(batch));
-        index.get(key).map(|&i| &*batch[i])
+        self.slot_of(key).map(|s| self.slots.at(s))
     }
 
-    /// The record with `key`, to change only what the fold never reads (a note's text left in
-    /// its log, put back: see `IncidentState::hold_text`).
+    /// The record with `key`, to change only what neither order nor the fold reads (a note's
+    /// text left in its log, put back: see `IncidentState::hold_text`).
     pub fn get_mut(&mut self, key: &EventKey) -> Option<&mut Event> {
-        if let Ok(i) = self.records.binary_search_by(|e| cmp_key(e, key)) {
-            return Some(&mut self.records[i]);
-        }
-        let batch = self.batch.as_mut().filter(|b| !b.is_empty())?;
-        let i = *self.batch_index.get_or_init(|| index_of(batch)).get(key)?;
-        batch.get_mut(i).map(|e| &mut **e)
+        let s = self.slot_of(key)?;
+        self.slots.get_mut(s)
     }
 
-    /// Where the record with `key` is among the merged records (not a batch's held aside),
-    /// looked for beside `near` first (where a walk through nearby keys last was: the next one
-    /// is usually adjacent), then by search.
-    pub fn position_near(&self, key: &EventKey, near: Option<usize>) -> Option<usize> {
-        if let Some(n) = near {
-            for p in [n.wrapping_sub(1), n, n + 1] {
-                if self.records.get(p).is_some_and(|e| cmp_key(e, key).is_eq()) {
-                    return Some(p);
+    /// Keep `e`, in both orders (dropped if its key is held already: see the module's doc). A
+    /// record that sorts after the last one is pushed; inside a batch, one that sorts before it
+    /// is held aside, and every record waits for the batch's end to take its timeline place.
+    pub fn insert(&mut self, e: Event) {
+        /// Where a record goes in key order: at a place, or held aside until the batch ends.
+        enum Place {
+            At(usize),
+            Late,
+        }
+        let place = match self.last() {
+            None => Place::At(0),
+            Some(last) if cmp_records(last, &e).is_lt() => Place::At(self.by_key.len()),
+            Some(_) if self.batch.is_some() => Place::Late,
+            Some(_) => match self.by_key.binary_search_by(|&s| cmp_records(self.slots.at(s), &e)) {
+                Ok(_) => return, // held already
+                Err(pos) => Place::At(pos),
+            },
+        };
+        let key = matches!(place, Place::Late).then(|| e.key());
+        let slot = self.slots.put(e);
+        if let Place::At(pos) = place {
+            grow_for(&mut self.by_key, 1);
+            self.by_key.insert(pos, slot);
+        }
+        match &mut self.batch {
+            Some(batch) => {
+                if let Some(key) = key {
+                    // Sorts before the last record: merged at the batch's end (and dropped then
+                    // if the key was held before).
+                    if let Some(index) = batch.index.get_mut() {
+                        index.entry(key).or_insert(slot);
+                    }
+                    batch.late.push(slot);
                 }
+                grow_for(&mut batch.timeline, 1);
+                batch.timeline.push(slot);
+            }
+            None => {
+                let e = self.slots.at(slot);
+                let pos = self.by_time.partition_point(|&s| cmp_time(self.slots.at(s), e).is_lt());
+                grow_for(&mut self.by_time, 1);
+                self.by_time.insert(pos, slot);
             }
         }
-        self.records.binary_search_by(|e| cmp_key(e, key)).ok()
     }
 
-    /// The merged record at `place` (see [`Self::position_near`]).
-    pub fn at(&self, place: usize) -> Option<&Event> {
-        self.records.get(place).map(|e| &**e)
-    }
-
-    /// Keep `e` (dropped if its key is held already: see the module's doc). A record that sorts
-    /// after the last one is pushed; inside a batch, one that sorts before it is held aside.
-    pub fn insert(&mut self, e: Box<Event>) {
-        let place = match self.records.last() {
-            None => Err(0),
-            Some(last) if cmp_records(last, &e).is_lt() => Err(self.records.len()),
-            // Sorts before the last record: a batch merges it at its end (and drops it then if
-            // the key was held before).
-            Some(_) if self.batch.is_some() => {
-                self.hold_aside(e);
-                return;
+    /// Take out the record with this key, if held, from both orders. Inside a batch, what was
+    /// held aside is merged first (a removal is rare: an edited record's other version), so a
+    /// second record of the key held aside goes with it and no record of it is left.
+    pub fn remove(&mut self, key: &EventKey) -> Option<Event> {
+        self.merge_late();
+        let i = self.by_key.binary_search_by(|&s| cmp_key(self.slots.at(s), key)).ok()?;
+        let slot = self.by_key.remove(i);
+        // On the timeline by search; else it came in this batch (its place waits for the end).
+        let e = self.slots.at(slot);
+        let from = self.by_time.partition_point(|&s| cmp_time(self.slots.at(s), e).is_lt());
+        if self.by_time.get(from) == Some(&slot) {
+            self.by_time.remove(from);
+        } else if let Some(b) = self.batch.as_mut() {
+            if let Some(i) = b.timeline.iter().rposition(|&s| s == slot) {
+                b.timeline.remove(i);
             }
-            Some(_) => self.records.binary_search_by(|x| cmp_records(x, &e)),
-        };
-        let Err(pos) = place else {
-            return; // held already
-        };
-        grow_for(&mut self.records, 1);
-        self.records.insert(pos, e);
-    }
-
-    fn hold_aside(&mut self, e: Box<Event>) {
-        let Some(batch) = &mut self.batch else {
-            return;
-        };
-        if let Some(index) = self.batch_index.get_mut() {
-            index.entry(e.key()).or_insert(batch.len());
         }
-        batch.push(e);
+        self.slots.take(slot)
     }
 
-    /// Take out the record with this key, if held. Inside a batch, what was held aside is
-    /// merged first (a removal is rare: an edited record's other version), so a record held
-    /// aside still always sorts before the last one.
-    pub fn remove(&mut self, key: &EventKey) -> Option<Box<Event>> {
-        if self.batch.as_ref().is_some_and(|b| !b.is_empty()) {
-            self.finish_batch();
-            self.begin_batch();
-        }
-        let i = self.records.binary_search_by(|e| cmp_key(e, key)).ok()?;
-        Some(self.records.remove(i))
-    }
-
-    /// Start a batch: records that sort before the last one are held aside until
-    /// [`Self::finish_batch`]. Nothing if one is started already.
+    /// Start a batch: records that sort before the last one are held aside, and every record's
+    /// place on the timeline waits, until [`Self::finish_batch`]. Nothing if one is started.
     pub fn begin_batch(&mut self) {
         if self.batch.is_none() {
-            self.batch = Some(Vec::new());
+            self.batch = Some(Batch::default());
         }
     }
 
-    /// End a batch: merge the records held aside into place. Only the records that sort after
-    /// the batch's first one move: O(m log m + t) for m held aside and a tail of t.
+    /// Whether a batch is started.
+    pub fn in_batch(&self) -> bool {
+        self.batch.is_some()
+    }
+
+    /// The keys of the records inserted since the batch began (none outside a batch).
+    pub fn batch_keys(&self) -> Vec<EventKey> {
+        let Some(batch) = &self.batch else {
+            return Vec::new();
+        };
+        batch.timeline.iter().map(|&s| self.slots.at(s).key()).collect()
+    }
+
+    /// End a batch: merge the records held aside into key order, and the batch's records into
+    /// the timeline. Only what sorts after the batch's first record moves, in each order:
+    /// O(m log m + t) for m records and a tail of t. Sorting is stable and finds runs, so a
+    /// first open of a few logs (each in order) costs about a merge of those runs.
     pub fn finish_batch(&mut self) {
-        self.batch_index = OnceLock::new();
-        let Some(mut new) = self.batch.take() else {
+        self.merge_late();
+        let Some(Batch { mut timeline, .. }) = self.batch.take() else {
             return;
         };
-        if new.is_empty() {
+        let slots = &self.slots;
+        if timeline.is_empty() {
             return;
         }
+        timeline.sort_by(|&a, &b| cmp_time(slots.at(a), slots.at(b)));
+        if self.by_time.is_empty() {
+            timeline.shrink_to_fit();
+            self.by_time = timeline;
+            return;
+        }
+        let start = self
+            .by_time
+            .partition_point(|&s| cmp_time(slots.at(s), slots.at(timeline[0])).is_lt());
+        let tail: Vec<Slot> = self.by_time.drain(start..).collect();
+        grow_for(&mut self.by_time, tail.len() + timeline.len());
+        let (mut a, mut b) = (tail.into_iter().peekable(), timeline.into_iter().peekable());
+        loop {
+            let take_a = match (a.peek(), b.peek()) {
+                (Some(&x), Some(&y)) => cmp_time(slots.at(x), slots.at(y)).is_le(),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            self.by_time.extend(if take_a { a.next() } else { b.next() });
+        }
+    }
+
+    /// Merge the records a batch held aside into key order (the batch goes on: their timeline
+    /// places still wait for its end). Of two records with one key the first to come stays; the
+    /// other is dropped, from the batch's timeline too.
+    fn merge_late(&mut self) {
+        let Some(batch) = self.batch.as_mut() else {
+            return;
+        };
+        if batch.late.is_empty() {
+            return;
+        }
+        let mut late = std::mem::take(&mut batch.late);
+        batch.index = OnceLock::new();
+        let slots = &self.slots;
         // Stable: of two records with one key, the first to arrive comes first and stays.
-        new.sort_by(|a, b| cmp_records(a, b));
-        new.dedup_by(|later, first| cmp_records(later, first).is_eq());
-        let start = self.records.partition_point(|e| cmp_records(e, &new[0]).is_lt());
-        let tail: Vec<Box<Event>> = self.records.drain(start..).collect();
-        grow_for(&mut self.records, tail.len() + new.len());
-        let (mut a, mut b) = (tail.into_iter().peekable(), new.into_iter().peekable());
+        late.sort_by(|&a, &b| cmp_records(slots.at(a), slots.at(b)));
+        let mut dropped = Vec::new();
+        late.dedup_by(|later, first| {
+            let same = cmp_records(slots.at(*later), slots.at(*first)).is_eq();
+            if same {
+                dropped.push(*later);
+            }
+            same
+        });
+        let start = self
+            .by_key
+            .partition_point(|&s| cmp_records(slots.at(s), slots.at(late[0])).is_lt());
+        let tail: Vec<Slot> = self.by_key.drain(start..).collect();
+        grow_for(&mut self.by_key, tail.len() + late.len());
+        let (mut a, mut b) = (tail.into_iter().peekable(), late.into_iter().peekable());
         loop {
             let next = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) => match cmp_records(x, y) {
+                (Some(&x), Some(&y)) => match cmp_records(slots.at(x), slots.at(y)) {
                     Ordering::Less => a.next(),
                     // A key held before the batch keeps its record (it came first).
                     Ordering::Equal => {
-                        b.next();
+                        dropped.extend(b.next());
                         a.next()
                     }
                     Ordering::Greater => b.next(),
@@ -212,22 +372,69 @@ impl RecordStore {
                 (None, Some(_)) => b.next(),
                 (None, None) => break,
             };
-            self.records.extend(next);
+            self.by_key.extend(next);
         }
+        if dropped.is_empty() {
+            return;
+        }
+        for &s in &dropped {
+            self.slots.take(s);
+        }
+        // The records dropped take no place on the timeline either.
+        let slots = &self.slots;
+        if let Some(batch) = self.batch.as_mut() {
+            batch.timeline.retain(|&s| slots.get(s).is_some());
+        }
+    }
+
+    // ---- the timeline ------------------------------------------------------------------------
+
+    /// How many records are on the timeline (a batch's not yet).
+    pub fn timeline_len(&self) -> usize {
+        self.by_time.len()
+    }
+
+    /// The `i`th record on the timeline.
+    pub fn timeline_at(&self, i: usize) -> Option<&Event> {
+        self.by_time.get(i).map(|&s| self.slots.at(s))
+    }
+
+    /// The timeline's records in `range` (clamped to the timeline), with their indexes.
+    pub fn timeline_range(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl DoubleEndedIterator<Item = (usize, &Event)> + ExactSizeIterator {
+        let end = range.end.min(self.by_time.len());
+        let start = range.start.min(end);
+        self.by_time[start..end]
+            .iter()
+            .enumerate()
+            .map(move |(i, &s)| (start + i, self.slots.at(s)))
+    }
+
+    /// The timeline's records, in order.
+    pub fn timeline(&self) -> impl DoubleEndedIterator<Item = &Event> + ExactSizeIterator {
+        self.by_time.iter().map(|&s| self.slots.at(s))
+    }
+
+    /// How many of the timeline's records sort at or before `key` (a timeline key).
+    pub fn timeline_upto(&self, key: &(Millis, EventKey)) -> usize {
+        self.by_time
+            .partition_point(|&s| cmp_time_key(self.slots.at(s), key).is_le())
     }
 }
 
-/// key → place of the first record with that key.
-fn index_of(batch: &[Box<Event>]) -> HashMap<EventKey, usize> {
-    let mut index = HashMap::with_capacity(batch.len());
-    for (i, e) in batch.iter().enumerate() {
-        index.entry(e.key()).or_insert(i);
+/// key → slot of the first record in `late` with that key.
+fn index_of(slots: &Slots, late: &[Slot]) -> HashMap<EventKey, Slot> {
+    let mut index = HashMap::with_capacity(late.len());
+    for &s in late {
+        index.entry(slots.at(s).key()).or_insert(s);
     }
     index
 }
 
-/// Room for `more` elements: a quarter more when full, as the fold's timeline grows (`Vec`'s
-/// doubling would leave up to half of a long incident's vector unused); copying stays linear.
+/// Room for `more` elements: a quarter more when full (`Vec`'s doubling would leave up to half
+/// of a long incident's vector unused); copying stays linear.
 fn grow_for<T>(v: &mut Vec<T>, more: usize) {
     if v.capacity() - v.len() < more {
         v.reserve_exact(more.max(v.len() / 4).max(16));
@@ -240,8 +447,8 @@ mod tests {
     use crate::domain::event::{Body, Note};
     use proptest::prelude::*;
 
-    fn rec(at: i64, log: &str, seq: u64, id: &str) -> Box<Event> {
-        Box::new(Event {
+    fn rec(at: i64, log: &str, seq: u64, id: &str) -> Event {
+        Event {
             id: id.into(),
             at,
             wall: at,
@@ -253,7 +460,7 @@ mod tests {
                 text: id.into(),
                 tags: Default::default(),
             }),
-        })
+        }
     }
 
     fn keys(s: &RecordStore) -> Vec<(i64, String, u64)> {
@@ -318,17 +525,31 @@ mod tests {
         for i in 0..100_000 {
             s.insert(rec(i, "a", i as u64 + 1, "a"));
         }
-        let spare = s.records.capacity() - s.records.len();
-        assert!(spare <= s.records.len() / 4 + 16, "{spare}");
+        for v in [&s.by_key, &s.by_time] {
+            let spare = v.capacity() - v.len();
+            assert!(spare <= v.len() / 4 + 16, "{spare}");
+        }
+        // The arena wastes at most one chunk, and a record costs its own size there.
+        assert!(s.slots.chunks.len() <= 100_000 / CHUNK + 1);
+        assert_eq!(std::mem::size_of::<Option<Event>>(), std::mem::size_of::<Event>());
     }
 
-    /// A record: (at, log, seq, id) from small ranges, so keys repeat.
-    fn arb_rec() -> impl Strategy<Value = (i64, u8, u64, u8)> {
-        (0i64..40, 0u8..3, 1u64..6, 0u8..3)
+    /// A record: (at, log, seq, id, occurred) from small ranges, so keys repeat.
+    fn arb_rec() -> impl Strategy<Value = (i64, u8, u64, u8, Option<i64>)> {
+        (0i64..40, 0u8..3, 1u64..6, 0u8..3, prop::option::of(0i64..40))
     }
 
-    fn build(r: &(i64, u8, u64, u8)) -> Box<Event> {
-        rec(r.0, ["a", "b", "c"][r.1 as usize], r.2, &format!("id{}", r.3))
+    fn build(r: &(i64, u8, u64, u8, Option<i64>)) -> Event {
+        let mut e = rec(r.0, ["a", "b", "c"][r.1 as usize], r.2, &format!("id{}", r.3));
+        e.occurred = r.4;
+        e
+    }
+
+    /// The timeline a store shows: its records sorted by timeline key.
+    fn want_timeline<'a>(records: impl Iterator<Item = &'a Event>) -> Vec<(i64, EventKey)> {
+        let mut t: Vec<(i64, EventKey)> = records.map(crate::domain::state::timeline_key).collect();
+        t.sort();
+        t
     }
 
     proptest! {
@@ -342,12 +563,12 @@ mod tests {
             probe in arb_rec(),
         ) {
             // The model: first record per key, sorted.
-            let mut model: std::collections::BTreeMap<EventKey, Box<Event>> = Default::default();
+            let mut model: std::collections::BTreeMap<EventKey, Event> = Default::default();
             for r in &recs {
                 let e = build(r);
                 model.entry(e.key()).or_insert(e);
             }
-            let sorted: Vec<Box<Event>> = model.values().cloned().collect();
+            let sorted: Vec<Event> = model.values().cloned().collect();
             let mut want = RecordStore::default();
             for e in sorted {
                 want.insert(e);
@@ -372,6 +593,11 @@ mod tests {
             }
             s.finish_batch();
             prop_assert!(s == want);
+            let timeline: Vec<(i64, EventKey)> = s.timeline().map(crate::domain::state::timeline_key).collect();
+            prop_assert_eq!(&timeline, &want_timeline(model.values()));
+            prop_assert_eq!(s.timeline_len(), model.len());
+            let tp = crate::domain::state::timeline_key(&build(&probe));
+            prop_assert_eq!(s.timeline_upto(&tp), timeline.iter().filter(|k| **k <= tp).count());
             prop_assert_eq!(s.len(), model.len());
             prop_assert_eq!(s.last().map(Event::key), model.keys().next_back().cloned());
 
@@ -392,7 +618,7 @@ mod tests {
             gone in prop::collection::vec(arb_rec(), 0..10),
             in_batch in any::<bool>(),
         ) {
-            let mut model: std::collections::BTreeMap<EventKey, Box<Event>> = Default::default();
+            let mut model: std::collections::BTreeMap<EventKey, Event> = Default::default();
             let mut s = RecordStore::default();
             if in_batch { s.begin_batch(); }
             for r in &recs {
@@ -409,6 +635,16 @@ mod tests {
             s.finish_batch();
             prop_assert_eq!(s.iter().map(Event::key).collect::<Vec<_>>(), model.keys().cloned().collect::<Vec<_>>());
             prop_assert_eq!(s.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), model.values().map(|e| e.id.clone()).collect::<Vec<_>>());
+            let timeline: Vec<(i64, EventKey)> = s.timeline().map(crate::domain::state::timeline_key).collect();
+            prop_assert_eq!(timeline, want_timeline(model.values()));
+            // Freed slots are used again, and both orders still list only live records.
+            for r in &recs {
+                s.insert(build(r));
+                model.entry(build(r).key()).or_insert_with(|| build(r));
+            }
+            prop_assert_eq!(s.iter().map(Event::key).collect::<Vec<_>>(), model.keys().cloned().collect::<Vec<_>>());
+            let timeline: Vec<(i64, EventKey)> = s.timeline().map(crate::domain::state::timeline_key).collect();
+            prop_assert_eq!(timeline, want_timeline(model.values()));
         }
     }
 }

@@ -271,11 +271,10 @@ impl Seen {
 #[derive(Debug, Clone)]
 pub struct IncidentState {
     pub id: String,
-    /// Every record, in merge order: boxed, in a vector sorted by key (see [`RecordStore`]:
-    /// about 8 bytes a record where a B-tree cost about 64).
+    /// Every record, in merge order and in timeline order (`occurred`, what the responder
+    /// said, else the sort key `at`, then the key): see [`RecordStore`], 4 bytes a record for
+    /// each order.
     events: RecordStore,
-    /// Timeline order: `occurred` (what the responder said), else the sort key `at`, then the key.
-    timeline: Vec<(Millis, EventKey)>,
     /// log → seq → the record kept there (its id, its merge key's `at`, whether a `Corrected`
     /// may name it). Nested so a log's name is held once, not once per record; a log's seqs
     /// are dense from 1, so by seq in a vector (see [`SeqMap`]).
@@ -305,9 +304,6 @@ pub struct IncidentState {
     checkpoints: Vec<Checkpoint>,
     checkpoint_every: usize,
     since_checkpoint: usize,
-    /// Timeline keys of a batch being inserted, merged in one pass at its end (`apply_all`):
-    /// inserting interleaved logs one by one into a sorted `Vec` is quadratic.
-    batch_timeline: Option<Vec<(Millis, EventKey)>>,
     /// A batch is arriving in parts (see [`IncidentState::begin_batch`]): derivation waits.
     deferring: bool,
     /// A replay was asked for while deferring.
@@ -355,35 +351,6 @@ const MARK_MAX: usize = 4096;
 /// What ends a mark that reached [`MARK_MAX`].
 const MARK_MORE: &str = "; … (more reasons: see the problems list and `warroom verify`)";
 
-/// Merge the sorted `tail` into the sorted `into`, in place from the back: `into` grows by
-/// `tail.len()` (a quarter more at least, as the timeline grows) and no third vector is made.
-/// Of two equal keys, `tail`'s comes first (it was there before).
-fn merge_into_back<T: Ord + Clone>(into: &mut Vec<T>, mut tail: Vec<T>) {
-    let Some(fill) = into.first().cloned() else {
-        *into = tail;
-        return;
-    };
-    let n = into.len();
-    if into.capacity() - n < tail.len() {
-        into.reserve_exact(tail.len().max(n / 4));
-    }
-    into.resize(n + tail.len(), fill);
-    // `k` is the slot to fill, `i` the last of `into`'s own not yet placed: every slot above
-    // `i` is free (its value moved up already, or a filler), and `k - i` is what is left of
-    // `tail`, so while any is left `k > i`.
-    let mut k = into.len();
-    let mut i = n;
-    while let Some(last) = tail.last() {
-        k -= 1;
-        if i > 0 && into[i - 1] > *last {
-            i -= 1;
-            into.swap(i, k);
-        } else if let Some(t) = tail.pop() {
-            into[k] = t;
-        }
-    }
-}
-
 /// Why a record is shown with a warning: the fold refused it, or its log's chain says it was
 /// edited or that records around it are missing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -406,7 +373,6 @@ impl PartialEq for IncidentState {
     fn eq(&self, other: &Self) -> bool {
         self.id == other.id
             && self.events == other.events
-            && self.timeline == other.timeline
             && self.derived == other.derived
             && self.conflicts == other.conflicts
             && self.claim == other.claim
@@ -429,7 +395,6 @@ impl IncidentState {
         IncidentState {
             id: id.into(),
             events: RecordStore::default(),
-            timeline: Vec::new(),
             seen: HashMap::default(),
             playbooks: HashMap::new(),
             conflicts: BTreeSet::new(),
@@ -442,7 +407,6 @@ impl IncidentState {
             checkpoints: Vec::new(),
             checkpoint_every: CHECKPOINT_EVERY,
             since_checkpoint: 0,
-            batch_timeline: None,
             deferring: false,
             replay_pending: false,
             derived: Derived::default(),
@@ -596,13 +560,11 @@ impl IncidentState {
         let mut s = IncidentState::new(id);
         s.playbooks
             .extend(playbooks.into_iter().map(|(h, p)| (h, std::sync::Arc::new(p))));
-        s.batch_timeline = Some(Vec::new());
         s.events.begin_batch();
         for e in events {
             s.insert(e);
         }
-        s.merge_batch_timeline();
-        s.events.finish_batch();
+        s.finish_store_batch();
         s.replay();
         s
     }
@@ -670,9 +632,6 @@ impl IncidentState {
     /// playbook, a signature) is done once there. `keep_fresh`: collect the new keys to return.
     pub fn begin_batch(&mut self, keep_fresh: bool) -> PendingBatch {
         self.deferring = true;
-        if self.batch_timeline.is_none() {
-            self.batch_timeline = Some(Vec::new());
-        }
         self.events.begin_batch();
         PendingBatch {
             last: self.events.last().map(Event::key),
@@ -695,13 +654,6 @@ impl IncidentState {
 
     /// Insert one part of a batch (see [`Self::begin_batch`]); nothing is derived yet.
     pub fn insert_batch(&mut self, pending: &mut PendingBatch, events: Vec<Event>) {
-        if let Some(t) = &mut self.batch_timeline {
-            // Not `reserve`, whose doubling leaves up to half of a long incident's timeline
-            // unused: a quarter more each time keeps copying linear and the spare room small.
-            if t.capacity() - t.len() < events.len() {
-                t.reserve_exact(events.len().max(t.len() / 4));
-            }
-        }
         for e in events {
             let key = e.key();
             pending.replaced |= matches!(e.body, Body::Declared(_) | Body::Disowned(_));
@@ -729,7 +681,7 @@ impl IncidentState {
 
     /// [`Self::finish_batch`]; a batch begun with [`Self::begin_batch_lazy`] returns the keys of
     /// the records it made new (in no particular order) only if `want` — taken from the batch's
-    /// timeline keys, which hold exactly those records.
+    /// records, which are exactly those.
     pub fn finish_batch_keys(&mut self, pending: PendingBatch, want: bool) -> Vec<EventKey> {
         let PendingBatch {
             last,
@@ -739,11 +691,10 @@ impl IncidentState {
             replaced,
         } = pending;
         if lazy && want {
-            fresh = Some(self.batch_timeline.iter().flatten().map(|(_, k)| k.clone()).collect());
+            fresh = Some(self.events.batch_keys());
         }
         self.deferring = false;
-        self.merge_batch_timeline();
-        self.events.finish_batch();
+        self.finish_store_batch();
         let asked = std::mem::take(&mut self.replay_pending);
         if asked {
             self.replay();
@@ -765,64 +716,11 @@ impl IncidentState {
         fresh.unwrap_or_default()
     }
 
-    /// Merge the batch's timeline keys into the timeline: O(m log m + t), where t is the part
-    /// of the timeline that sorts after the batch's first key. Only that tail moves: a few
-    /// teammates' notes arriving on a 1M-record timeline cost what they touch, not a new
-    /// 40 MB vector (which froze the console for ~0.25 s a batch).
-    fn merge_batch_timeline(&mut self) {
+    /// End the store's batch: the records held aside take their places in key order, and the
+    /// batch's records theirs on the timeline (see [`RecordStore::finish_batch`]).
+    fn finish_store_batch(&mut self) {
         self.generation = next_generation();
-        let Some(mut new) = self.batch_timeline.take() else {
-            return;
-        };
-        if new.is_empty() {
-            return;
-        }
-        new.sort();
-        if self.timeline.is_empty() {
-            // A first open: the batch's keys are the timeline (not copied into a second vector).
-            new.shrink_to_fit();
-            self.timeline = new;
-            return;
-        }
-        let start = self.timeline.partition_point(|x| *x <= new[0]);
-        if new.len() > self.timeline.len() {
-            // More new keys than the timeline held (a long read whose first log came in order
-            // and the others after it): the timeline is merged into the batch's own vector, from
-            // the back, so the old timeline and a grown copy of it are never held side by side
-            // (≈ 56 MB at the end of a 1M-record open, where the batch alone is 24 MB). What
-            // moves is at most twice the batch.
-            let tail = match start {
-                0 => std::mem::take(&mut self.timeline),
-                _ => self.timeline.split_off(start),
-            };
-            let want = tail.len() + start;
-            if new.capacity() - new.len() < want {
-                new.reserve_exact(want.max(new.len() / 4));
-            }
-            merge_into_back(&mut new, tail);
-            if start > 0 {
-                new.splice(0..0, std::mem::take(&mut self.timeline));
-            }
-            self.timeline = new;
-            return;
-        }
-        let tail: Vec<(Millis, EventKey)> = self.timeline.drain(start..).collect();
-        // A quarter more when full, as `insert_batch` grows its keys (doubling would leave up
-        // to half of a long timeline unused).
-        let want = tail.len() + new.len();
-        if self.timeline.capacity() - self.timeline.len() < want {
-            self.timeline.reserve_exact(want.max(self.timeline.len() / 4));
-        }
-        let (mut a, mut b) = (tail.into_iter().peekable(), new.into_iter().peekable());
-        loop {
-            let take_a = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) => x <= y,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
-            };
-            self.timeline.extend(if take_a { a.next() } else { b.next() });
-        }
+        self.events.finish_batch();
     }
 
     /// [`Self::prefer`] for each of `versions`, judging the records again once at the end, not
@@ -853,7 +751,7 @@ impl IncidentState {
             return;
         }
         if let Some(old) = self.events.remove(&old_key) {
-            self.drop_from_timeline(&timeline_key(&old));
+            self.generation = next_generation();
             // The version shown is the other one now: say what the one read first said, so the
             // mark does not only quote the text on screen.
             let first = super::sanitize::sanitize(&super::describe::describe(&old));
@@ -864,19 +762,6 @@ impl IncidentState {
         self.conflicts.insert(id);
         self.add(e);
         self.replay();
-    }
-
-    /// Take a replaced record's key off the timeline: the merged one, or the keys of the batch
-    /// being inserted (not merged yet), where a version read earlier in the same batch is.
-    fn drop_from_timeline(&mut self, key: &(Millis, EventKey)) {
-        self.generation = next_generation();
-        if let Ok(pos) = self.timeline.binary_search(key) {
-            self.timeline.remove(pos);
-        } else if let Some(batch) = self.batch_timeline.as_mut() {
-            if let Some(pos) = batch.iter().position(|k| k == key) {
-                batch.swap_remove(pos);
-            }
-        }
     }
 
     /// The record kept at (log, seq), as [`Seen`].
@@ -951,8 +836,8 @@ impl IncidentState {
                 return Inserted::Duplicate;
             }
             self.declareds.remove(&prev_key);
-            if let Some(old) = self.events.remove(&prev_key) {
-                self.drop_from_timeline(&timeline_key(&old));
+            if self.events.remove(&prev_key).is_some() {
+                self.generation = next_generation();
             }
             self.add(e);
             return Inserted::Replaced;
@@ -981,15 +866,7 @@ impl IncidentState {
                 self.seen.insert(e.log.clone(), log);
             }
         }
-        let tkey = timeline_key(&e);
-        match &mut self.batch_timeline {
-            Some(batch) => batch.push(tkey),
-            None => {
-                let pos = self.timeline.partition_point(|k| *k < tkey);
-                self.timeline.insert(pos, tkey);
-            }
-        }
-        self.events.insert(Box::new(e));
+        self.events.insert(e);
     }
 
     fn replay(&mut self) {
@@ -1788,63 +1665,37 @@ impl IncidentState {
 
     /// The `i`th event in timeline order (`occurred`, else `at`).
     pub fn timeline_at(&self, i: usize) -> Option<&Event> {
-        self.timeline.get(i).and_then(|(_, k)| self.events.get(k))
+        self.events.timeline_at(i)
     }
 
-    /// The timeline's records before index `end`, newest first: `timeline_at` for a walk back
-    /// through it. Each is found next to the one before it in the store when it is there (the
-    /// timeline is mostly in key order), not by a search each: a walk from the newest to the
-    /// oldest of 1M records made 1M searches, ≈ 0.8 s a frame for a reader scrolled to the top.
+    /// The timeline's records before index `end`, newest first.
     pub fn timeline_rev(&self, end: usize) -> impl Iterator<Item = &Event> + '_ {
         self.timeline_rev_at(end).map(|(_, e)| e)
     }
 
     /// [`Self::timeline_rev`] with each record's index in the timeline.
     pub fn timeline_rev_at(&self, end: usize) -> impl Iterator<Item = (usize, &Event)> + '_ {
-        let mut near = None;
-        self.timeline[..end.min(self.timeline.len())]
-            .iter()
-            .enumerate()
-            .rev()
-            .filter_map(move |(i, (_, k))| self.near(k, &mut near).map(|e| (i, e)))
+        self.events.timeline_range(0..end).rev()
     }
 
-    /// The timeline's records from index `start` on, oldest first, with their indexes: the walk
-    /// forward that [`Self::timeline_rev_at`] is backward (each found beside the one before it).
+    /// The timeline's records from index `start` on, oldest first, with their indexes.
     pub fn timeline_from(&self, start: usize) -> impl Iterator<Item = (usize, &Event)> + '_ {
-        let mut near = None;
-        let start = start.min(self.timeline.len());
-        self.timeline[start..]
-            .iter()
-            .enumerate()
-            .filter_map(move |(i, (_, k))| self.near(k, &mut near).map(|e| (start + i, e)))
+        self.events.timeline_range(start..usize::MAX)
     }
 
-    /// The record with key `k`, looked for beside `near` (where a walk last found one) first.
-    fn near(&self, k: &EventKey, near: &mut Option<usize>) -> Option<&Event> {
-        match self.events.position_near(k, *near) {
-            Some(p) => {
-                *near = Some(p);
-                self.events.at(p)
-            }
-            // A batch's record held aside (not merged yet).
-            None => self.events.get(k),
-        }
-    }
-
-    /// How many records the timeline holds (a batch's keys not merged yet are not among them).
+    /// How many records the timeline holds (a batch's not merged yet are not among them).
     pub fn timeline_len(&self) -> usize {
-        self.timeline.len()
+        self.events.timeline_len()
     }
 
     /// How many of the timeline's records sort at or before `key` (a [`timeline_key`]): where a
     /// record with that key is, or would be, by binary search.
     pub fn timeline_upto(&self, key: &(Millis, EventKey)) -> usize {
-        self.timeline.partition_point(|k| k <= key)
+        self.events.timeline_upto(key)
     }
 
     pub fn timeline(&self) -> impl DoubleEndedIterator<Item = &Event> + '_ {
-        self.timeline.iter().filter_map(|(_, k)| self.events.get(k))
+        self.events.timeline()
     }
 
     pub fn latest_key(&self) -> Option<EventKey> {
@@ -2074,25 +1925,6 @@ fn key_of(log: &Name, seq: u64, s: &Seen) -> EventKey {
 
 #[cfg(test)]
 mod tests {
-    use super::merge_into_back;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// Merging a sorted tail into a sorted vector from its back gives the sorted whole.
-        #[test]
-        fn merge_into_back_gives_the_sorted_whole(
-            mut a in prop::collection::vec(0u16..50, 0..40),
-            mut b in prop::collection::vec(0u16..50, 0..40),
-        ) {
-            a.sort();
-            b.sort();
-            let mut want = [a.clone(), b.clone()].concat();
-            want.sort();
-            merge_into_back(&mut a, b);
-            prop_assert_eq!(a, want);
-        }
-    }
-
     /// What the fold keeps per record is 8 bytes in its vector, and gives back every time a
     /// record may carry.
     #[test]
