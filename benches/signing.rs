@@ -215,7 +215,7 @@ fn fill_signed(fx: &Fixture, signer: &Signer, n: usize) {
                 id: ulid::Ulid::new().to_string().into(),
                 at: t0 + seq as i64,
                 wall: t0 + seq as i64,
-                occurred: None,
+                occurred: warroom::domain::event::Occurred::NONE,
                 by: writer.as_str().into(),
                 seq,
                 body,

@@ -24,7 +24,7 @@ fn ev(n: u64, by: &str, at_min: i64, body: impl Into<Body>) -> Event {
         id: format!("e{n:03}").into(),
         at: T0 + at_min * 60_000,
         wall: T0 + at_min * 60_000,
-        occurred: None,
+        occurred: Occurred::NONE,
         by: by.into(),
         log: by.into(),
         seq: n,
@@ -2280,7 +2280,7 @@ fn the_commander_accepts_the_discovery_nudge() {
             tags: Default::default(),
         },
     );
-    note.occurred = Some(T0 - 30 * 60_000);
+    note.occurred = Occurred::new(Some(T0 - 30 * 60_000));
     arrive(&mut m, vec![note]);
     // Everyone sees the proposal; jon may not act on it.
     let mut jon = model_as("jon@ops-bastion");
@@ -3139,7 +3139,7 @@ fn timeline_rows_from_another_day_carry_their_date() {
             tags: Default::default(),
         },
     );
-    old.occurred = Some(T0 - 3 * 86_400_000);
+    old.occurred = Occurred::new(Some(T0 - 3 * 86_400_000));
     arrive(&mut m, vec![old]);
     // Tall enough that last week's row is on screen with today's.
     update(&mut m, Msg::Resize { width: 80, height: 40 });

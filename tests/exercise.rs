@@ -37,7 +37,7 @@ fn ev(n: u64, by: &str, wall: i64, body: impl Into<Body>) -> Event {
         id: format!("x{n}").into(),
         at: wall,
         wall,
-        occurred: None,
+        occurred: Occurred::NONE,
         by: by.into(),
         log: by.into(),
         seq: n,

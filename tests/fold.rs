@@ -123,7 +123,7 @@ fn history(ops: &[(u8, u8, u8, u16)], hash: &str) -> Vec<Event> {
         id: "declared".into(),
         at: 1_000_000,
         wall: 1_000_000,
-        occurred: None,
+        occurred: Occurred::NONE,
         by: WRITERS[0].into(),
         log: WRITERS[0].into(),
         seq: 1,
@@ -149,7 +149,7 @@ fn history(ops: &[(u8, u8, u8, u16)], hash: &str) -> Vec<Event> {
             id: format!("e{n}").into(),
             at: at[w],
             wall: at[w],
-            occurred: (p % 4 == 0).then_some(at[w] - 5_000),
+            occurred: (p % 4 == 0).then_some(at[w] - 5_000).into(),
             by: WRITERS[w].into(),
             log: WRITERS[w].into(),
             seq: seq[w],
@@ -349,7 +349,7 @@ proptest! {
             id: "late".into(),
             at: 10,
             wall: 10,
-            occurred: Some(5),
+            occurred: Occurred::new(Some(5)),
             by: "dave@h4".into(),
             log: "dave@h4".into(),
             seq: 1,
@@ -370,7 +370,7 @@ fn ev(id: &str, at: i64, by: &str, seq: u64, body: impl Into<Body>) -> Event {
         id: id.into(),
         at,
         wall: at,
-        occurred: None,
+        occurred: Occurred::NONE,
         by: by.into(),
         log: by.into(),
         seq,
@@ -814,7 +814,7 @@ fn data_breach() -> (String, Playbook) {
 }
 
 fn with_occurred(mut e: Event, occurred: i64) -> Event {
-    e.occurred = Some(occurred);
+    e.occurred = Occurred::new(Some(occurred));
     e
 }
 

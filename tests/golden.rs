@@ -285,7 +285,7 @@ fn regenerate_golden() {
             id: format!("01JDGOLDEN{:016}", i).into(),
             at: 1_764_000_000_000 + i as i64,
             wall: 1_764_000_000_000 + i as i64,
-            occurred: (i % 2 == 0).then_some(1_763_999_000_000),
+            occurred: (i % 2 == 0).then_some(1_763_999_000_000).into(),
             by: "alice@jump".into(),
             log: "alice@jump".into(),
             seq: i as u64 + 1,

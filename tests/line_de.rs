@@ -252,7 +252,7 @@ fn event() -> impl Strategy<Value = Line> {
                 id: id.into(),
                 at,
                 wall,
-                occurred,
+                occurred: occurred.into(),
                 log: by.clone().into(),
                 by: by.into(),
                 seq,

@@ -46,7 +46,7 @@ fn append(dir: &Path, w: usize, n: usize, stamp: &mut i64) {
             id: format!("01JCACHE{:018}", *stamp).into(),
             at: 1_700_000_000_000 + *stamp,
             wall: 1_700_000_000_000 + *stamp,
-            occurred: (*stamp % 3 == 0).then_some(1_699_000_000_000 + *stamp),
+            occurred: (*stamp % 3 == 0).then_some(1_699_000_000_000 + *stamp).into(),
             by: WRITERS[w].into(),
             log: WRITERS[w].into(),
             seq,

@@ -202,7 +202,9 @@ pub fn nudges(state: &IncidentState, playbook: Option<&Playbook>, now: Millis) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::{ActionSet, ChecklistSet, Declared, Event, Mode, SeverityChanged, StatusUpdate};
+    use crate::domain::event::{
+        ActionSet, ChecklistSet, Declared, Event, Mode, Occurred, SeverityChanged, StatusUpdate,
+    };
     use crate::domain::playbook::{Action, Audience, Cadence, Item, Phases, Term};
     use crate::domain::Body;
 
@@ -215,7 +217,7 @@ mod tests {
             id: format!("e{seq:03}").into(),
             at,
             wall: at,
-            occurred: None,
+            occurred: Occurred::NONE,
             by: "maya@soc".into(),
             log: "maya@soc".into(),
             seq,

@@ -513,7 +513,7 @@ mod tests {
         assert!(add_within(thu, Within::BusinessDays(4_000_000_000)).is_none());
     }
 
-    use crate::domain::event::{ActionSet, ChecklistSet, Classified, Declared, Event, Mode, StatusUpdate};
+    use crate::domain::event::{ActionSet, ChecklistSet, Classified, Declared, Event, Mode, Occurred, StatusUpdate};
     use crate::domain::playbook::{Audience, Item, Phases, Stage};
     use crate::domain::Body;
 
@@ -531,7 +531,7 @@ mod tests {
             id: format!("e{seq:03}").into(),
             at,
             wall: at,
-            occurred: None,
+            occurred: Occurred::NONE,
             by: "maya@soc".into(),
             log: "maya@soc".into(),
             seq,

@@ -459,7 +459,7 @@ pub fn confirmed(plan: &Plan, shown: Option<&str>) -> Result<(), Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::{ActionSet, Declared, Event};
+    use crate::domain::event::{ActionSet, Declared, Event, Occurred};
     use crate::domain::playbook::{Phases, Term};
 
     const T0: Millis = 1_764_000_000_000;
@@ -526,7 +526,7 @@ mod tests {
                 id: format!("e{i:03}").into(),
                 at: T0 + i as Millis,
                 wall: T0 + i as Millis,
-                occurred: None,
+                occurred: Occurred::NONE,
                 by: by.into(),
                 log: by.into(),
                 seq: *seq,

@@ -301,7 +301,7 @@ mod tests {
             id: format!("e{seq:03}").into(),
             at: wall,
             wall,
-            occurred,
+            occurred: occurred.into(),
             by: "maya@soc".into(),
             log: "maya@soc.abc123".into(),
             seq,

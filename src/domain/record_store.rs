@@ -58,6 +58,23 @@ const CHUNK: usize = 4096;
 /// A record's place in the arena.
 type Slot = u32;
 
+/// Where a record is held, for the fold's map from (log, seq) to its record: 4 bytes, and
+/// `Option<RecordRef>` too. Valid until that record is removed; after that it may name another
+/// record (its slot is used again), so a holder checks what it finds (see
+/// [`RecordStore::by_ref`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef(std::num::NonZeroU32);
+
+impl RecordRef {
+    fn new(s: Slot) -> Option<RecordRef> {
+        std::num::NonZeroU32::new(s.wrapping_add(1)).map(RecordRef)
+    }
+
+    fn slot(self) -> Slot {
+        self.0.get() - 1
+    }
+}
+
 /// The arena: records by slot; a slot freed (a record replaced by another version, a key held
 /// twice) is used again by the next record.
 #[derive(Debug, Clone, Default)]
@@ -208,7 +225,7 @@ impl RecordStore {
     /// Keep `e`, in both orders (dropped if its key is held already: see the module's doc). A
     /// record that sorts after the last one is pushed; inside a batch, one that sorts before it
     /// is held aside, and every record waits for the batch's end to take its timeline place.
-    pub fn insert(&mut self, e: Event) {
+    pub fn insert(&mut self, e: Event) -> Option<RecordRef> {
         /// Where a record goes in key order: at a place, or held aside until the batch ends.
         enum Place {
             At(usize),
@@ -219,7 +236,7 @@ impl RecordStore {
             Some(last) if cmp_records(last, &e).is_lt() => Place::At(self.by_key.len()),
             Some(_) if self.batch.is_some() => Place::Late,
             Some(_) => match self.by_key.binary_search_by(|&s| cmp_records(self.slots.at(s), &e)) {
-                Ok(_) => return, // held already
+                Ok(_) => return None, // held already
                 Err(pos) => Place::At(pos),
             },
         };
@@ -249,6 +266,19 @@ impl RecordStore {
                 self.by_time.insert(pos, slot);
             }
         }
+        RecordRef::new(slot)
+    }
+
+    /// The record `r` names, if it is still held (see [`RecordRef`]: it may be another one
+    /// than was inserted, if that was removed).
+    pub fn by_ref(&self, r: RecordRef) -> Option<&Event> {
+        self.slots.get(r.slot())
+    }
+
+    /// [`Self::by_ref`], to change only what neither order nor the fold reads (see
+    /// [`Self::get_mut`]).
+    pub fn by_ref_mut(&mut self, r: RecordRef) -> Option<&mut Event> {
+        self.slots.get_mut(r.slot())
     }
 
     /// Take out the record with this key, if held, from both orders. Inside a batch, what was
@@ -444,7 +474,7 @@ fn grow_for<T>(v: &mut Vec<T>, more: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::{Body, Note};
+    use crate::domain::event::{Body, Note, Occurred};
     use proptest::prelude::*;
 
     fn rec(at: i64, log: &str, seq: u64, id: &str) -> Event {
@@ -452,7 +482,7 @@ mod tests {
             id: id.into(),
             at,
             wall: at,
-            occurred: None,
+            occurred: Occurred::NONE,
             by: log.into(),
             log: log.into(),
             seq,
@@ -541,7 +571,7 @@ mod tests {
 
     fn build(r: &(i64, u8, u64, u8, Option<i64>)) -> Event {
         let mut e = rec(r.0, ["a", "b", "c"][r.1 as usize], r.2, &format!("id{}", r.3));
-        e.occurred = r.4;
+        e.occurred = r.4.into();
         e
     }
 

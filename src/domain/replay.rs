@@ -33,7 +33,7 @@ pub fn steps(s: &IncidentState) -> Vec<Millis> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::{Body, Declared, Event, Mode, Note, PhaseEntered, Resolved, RoleAssigned};
+    use crate::domain::event::{Body, Declared, Event, Mode, Note, Occurred, PhaseEntered, Resolved, RoleAssigned};
     use crate::domain::Phase;
     use proptest::prelude::*;
 
@@ -42,7 +42,7 @@ mod tests {
             id: format!("{log}-{seq}").into(),
             at,
             wall: at,
-            occurred: None,
+            occurred: Occurred::NONE,
             by: log.split('.').next().unwrap_or(log).into(),
             log: log.into(),
             seq,

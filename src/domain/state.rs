@@ -15,7 +15,7 @@ use super::identity::{is_person, person_of};
 use super::phase::Phase;
 use super::playbook::{Approval, Playbook, COMMANDER};
 use super::problem::Problem;
-use super::record_store::RecordStore;
+use super::record_store::{RecordRef, RecordStore};
 use super::seqmap::SeqMap;
 use super::time::Millis;
 
@@ -247,27 +247,6 @@ pub enum Claim {
     Writer(String),
 }
 
-/// What the fold remembers of the record kept at a (log, seq): its merge key's `at` (the key
-/// is `(at, log, seq)`), so the record itself is found (see [`IncidentState::kept`]). Its id
-/// and kind are read from the record, not copied here (this is kept for every record: 8 bytes,
-/// not 40). The `at` is held with its sign bit flipped, so it is never 0 for any time but
-/// `i64::MIN` (a record's times lie in `0..=MAX_TIME`): `Option<Seen>`, one per record in the
-/// per-log vectors, is then 8 bytes, not 16.
-#[derive(Debug, Clone, Copy)]
-struct Seen(std::num::NonZeroU64);
-
-impl Seen {
-    const FLIP: u64 = 1 << 63;
-
-    fn new(at: Millis) -> Seen {
-        Seen(std::num::NonZeroU64::new(at as u64 ^ Seen::FLIP).unwrap_or(std::num::NonZeroU64::MIN))
-    }
-
-    fn at(self) -> Millis {
-        (self.0.get() ^ Seen::FLIP) as Millis
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct IncidentState {
     pub id: String,
@@ -275,10 +254,10 @@ pub struct IncidentState {
     /// said, else the sort key `at`, then the key): see [`RecordStore`], 4 bytes a record for
     /// each order.
     events: RecordStore,
-    /// log → seq → the record kept there (its id, its merge key's `at`, whether a `Corrected`
-    /// may name it). Nested so a log's name is held once, not once per record; a log's seqs
-    /// are dense from 1, so by seq in a vector (see [`SeqMap`]).
-    seen: HashMap<Name, SeqMap<Seen>, foldhash::fast::RandomState>,
+    /// log → seq → where the record kept there is held (4 bytes a record). Nested so a log's
+    /// name is held once, not once per record; a log's seqs are dense from 1, so by seq in a
+    /// vector (see [`SeqMap`]).
+    seen: HashMap<Name, SeqMap<RecordRef>, foldhash::fast::RandomState>,
     /// Shared: `list` and the board fold a thousand incidents naming one playbook, parsed once.
     playbooks: HashMap<String, std::sync::Arc<Playbook>>,
     /// Same log and seq, different record: only an edit does that.
@@ -743,7 +722,7 @@ impl IncidentState {
     /// instead of another version read first (an edit). Re-derives if that changes anything.
     pub fn prefer(&mut self, e: Event) {
         let id = (e.log.to_string(), e.seq);
-        let Some(old_key) = self.seen_at(&e.log, e.seq).map(|s| key_of(&e.log, e.seq, s)) else {
+        let Some(old_key) = self.kept(&e.log, e.seq).map(Event::key) else {
             self.apply(e);
             return;
         };
@@ -764,11 +743,6 @@ impl IncidentState {
         self.replay();
     }
 
-    /// The record kept at (log, seq), as [`Seen`].
-    fn seen_at(&self, log: &str, seq: u64) -> Option<&Seen> {
-        self.seen.get(log)?.get(seq)
-    }
-
     /// The record kept at (log, seq).
     fn kept(&self, log: &str, seq: u64) -> Option<&Event> {
         self.kept_in(&self.events, log, seq)
@@ -777,8 +751,9 @@ impl IncidentState {
     /// The record kept at (log, seq), looked up in `records` (the store, lent out of `self`
     /// while the fold steps through it).
     fn kept_in<'a>(&self, records: &'a RecordStore, log: &str, seq: u64) -> Option<&'a Event> {
-        let (name, seqs) = self.seen.get_key_value(log)?;
-        records.get(&key_of(name, seq, seqs.get(seq)?))
+        let r = *self.seen.get(log)?.get(seq)?;
+        // A record ref may name another record once its own was removed: check it.
+        records.by_ref(r).filter(|e| e.seq == seq && *e.log == *log)
     }
 
     pub fn event(&self, key: &EventKey) -> Option<&Event> {
@@ -795,13 +770,11 @@ impl IncidentState {
     /// (so only the text of the very line the fold took). Whether it was put back. Nothing
     /// derived changes: the fold never reads a note's text.
     pub fn hold_text(&mut self, log: &str, seq: u64, at: TextAt, text: Box<str>) -> bool {
-        let Some((name, seqs)) = self.seen.get_key_value(log) else {
+        let Some(&r) = self.seen.get(log).and_then(|seqs| seqs.get(seq)) else {
             return false;
         };
-        let Some(key) = seqs.get(seq).map(|s| key_of(name, seq, s)) else {
-            return false;
-        };
-        match self.events.get_mut(&key).map(|e| &mut e.body) {
+        let record = self.events.by_ref_mut(r).filter(|e| e.seq == seq && *e.log == *log);
+        match record.map(|e| &mut e.body) {
             Some(Body::Note(n)) if n.text.in_log() == Some(at) => {
                 n.text = NoteText::Held(text);
                 self.generation = next_generation();
@@ -857,16 +830,19 @@ impl IncidentState {
                 self.disowned.entry((e.log.clone(), *s)).or_default().insert(e.seq);
             }
         }
-        let seen = Seen::new(e.at);
-        match self.seen.get_mut(&e.log) {
-            Some(log) => log.insert(e.seq, seen),
+        let (log, seq) = (e.log.clone(), e.seq);
+        // Not held only if its key was (never: `insert` looked it up by (log, seq) first).
+        let Some(r) = self.events.insert(e) else {
+            return;
+        };
+        match self.seen.get_mut(&log) {
+            Some(seqs) => seqs.insert(seq, r),
             None => {
-                let mut log = SeqMap::default();
-                log.insert(e.seq, seen);
-                self.seen.insert(e.log.clone(), log);
+                let mut seqs = SeqMap::default();
+                seqs.insert(seq, r);
+                self.seen.insert(log, seqs);
             }
         }
-        self.events.insert(e);
     }
 
     fn replay(&mut self) {
@@ -1914,26 +1890,11 @@ fn next_generation() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// The merge key of the record [`Seen`] at (log, seq).
-fn key_of(log: &Name, seq: u64, s: &Seen) -> EventKey {
-    EventKey {
-        at: s.at(),
-        log: log.clone(),
-        seq,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    /// What the fold keeps per record is 8 bytes in its vector, and gives back every time a
-    /// record may carry.
+    /// What the fold keeps per record in its (log, seq) map is 4 bytes.
     #[test]
-    fn a_seen_record_is_8_bytes_and_keeps_its_time() {
-        use super::Seen;
-        use crate::domain::event::MAX_TIME;
-        assert_eq!(std::mem::size_of::<Option<Seen>>(), 8);
-        for at in [0, 1, 1_764_151_200_000, MAX_TIME, -1, i64::MIN + 1, i64::MAX] {
-            assert_eq!(Seen::new(at).at(), at);
-        }
+    fn a_record_ref_is_4_bytes() {
+        assert_eq!(std::mem::size_of::<Option<super::RecordRef>>(), 4);
     }
 }

@@ -153,7 +153,7 @@ pub fn audiences(playbook: Option<&Playbook>) -> Vec<Audience> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::{Declared, DiscoverySet, Event, Mode, PhaseEntered, RoleAssigned};
+    use crate::domain::event::{Declared, DiscoverySet, Event, Mode, Occurred, PhaseEntered, RoleAssigned};
     use crate::domain::playbook::{MetBy, Stage, Trigger, Within};
     use crate::domain::{Body, Phase};
 
@@ -166,7 +166,7 @@ mod tests {
             id: format!("e{seq:03}").into(),
             at,
             wall: at,
-            occurred: None,
+            occurred: Occurred::NONE,
             by: "maya@soc".into(),
             log: "maya@soc".into(),
             seq,

@@ -119,7 +119,7 @@ pub fn payload(trigger: Trigger, incident: &str, title: &str, mode: Option<Mode>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::{ActionSet, Note, SeverityChanged, StatusUpdate};
+    use crate::domain::event::{ActionSet, Note, Occurred, SeverityChanged, StatusUpdate};
     use crate::domain::playbook::Audience;
 
     fn event(body: Body) -> Event {
@@ -127,7 +127,7 @@ mod tests {
             id: "01J".into(),
             at: 1,
             wall: 1,
-            occurred: None,
+            occurred: Occurred::NONE,
             by: "maya@h".into(),
             seq: 2,
             body,

@@ -380,7 +380,13 @@ impl Ingestor {
                     } else {
                         Status::Firing
                     };
-                    (fp.to_string(), Seen { status, at: e.occurred })
+                    (
+                        fp.to_string(),
+                        Seen {
+                            status,
+                            at: e.occurred.get(),
+                        },
+                    )
                 }),
                 _ => None,
             })

@@ -228,7 +228,7 @@ mod tests {
             id: format!("{by}{seq:03}").into(),
             at,
             wall: at,
-            occurred: None,
+            occurred: Occurred::NONE,
             by: format!("{by}@soc").into(),
             log: format!("{by}@soc.abc123").into(),
             seq,

@@ -704,7 +704,7 @@ pub fn encode(e: &Event, line: &[u8], at: Option<TextAt>, out: &mut Vec<u8>) {
         put_str(out, &e.id);
         put_u64(out, e.at as u64);
         put_u64(out, e.wall as u64);
-        match e.occurred {
+        match e.occurred.get() {
             Some(t) => {
                 out.push(1);
                 put_u64(out, t as u64);
@@ -830,7 +830,7 @@ pub fn decode(frame: &[u8], names: &LogNames, tags: &mut TagInterner, texts: boo
             id,
             at,
             wall,
-            occurred,
+            occurred: occurred.into(),
             by,
             seq,
             body,
@@ -965,7 +965,7 @@ mod tests {
             id: "01J0000000000000000000000A".into(),
             at: 1_700_000_000_000,
             wall: 1_700_000_000_123,
-            occurred: Some(1_699_999_000_000),
+            occurred: event::Occurred::new(Some(1_699_999_000_000)),
             by: "alice@h1".into(),
             seq: 7,
             body,

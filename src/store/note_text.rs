@@ -150,7 +150,7 @@ mod tests {
                 id: format!("01JTEST{seq:019}").into(),
                 at: 1_700_000_000_000 + seq as i64,
                 wall: 1_700_000_000_000 + seq as i64,
-                occurred: None,
+                occurred: event::Occurred::NONE,
                 by: "alice@h1".into(),
                 log: LOG.into(),
                 seq,

@@ -325,7 +325,7 @@ impl<'s> LogWriter<'s> {
                 id: ulid::Ulid::new().to_string().into(),
                 at,
                 wall,
-                occurred,
+                occurred: occurred.into(),
                 by: by_name.clone(),
                 seq,
                 body,

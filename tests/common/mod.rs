@@ -342,7 +342,7 @@ pub fn forge(
     at: i64,
     body: warroom::domain::event::Body,
 ) -> String {
-    use warroom::domain::event::{self, Event};
+    use warroom::domain::event::{self, Event, Occurred};
     let existing = if log.exists() { lines_of(log) } else { Vec::new() };
     let prev = match existing.last() {
         Some(l) => event::line_hash(l.as_bytes()),
@@ -352,7 +352,7 @@ pub fn forge(
         id: format!("01JFORGED{seq:017}").into(),
         at,
         wall: at,
-        occurred: None,
+        occurred: Occurred::NONE,
         by: by.into(),
         log: by.into(),
         seq,

@@ -198,7 +198,9 @@ fn already_written(path: &std::path::Path) -> Result<HashMap<u128, u32>> {
         }
         if let Ok(e) = crate::domain::event::parse(line.trim_end()) {
             if let Body::Note(n) = &e.body {
-                *seen.entry(entry_key(n.text.shown(), &n.tags, e.occurred)).or_default() += 1;
+                *seen
+                    .entry(entry_key(n.text.shown(), &n.tags, e.occurred.get()))
+                    .or_default() += 1;
             }
         }
     }

@@ -516,7 +516,7 @@ impl Place {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::{ChecklistSet, ExerciseClock, ItemState, Note};
+    use crate::domain::event::{ChecklistSet, ExerciseClock, ItemState, Note, Occurred};
     use proptest::prelude::*;
 
     /// The computation the anchored window replaced, kept as the reference it is checked against:
@@ -674,7 +674,7 @@ mod tests {
             id: format!("{who}-{seq}").into(),
             at: 1_000_000 + seq as i64,
             wall: 1_000_000 + seq as i64,
-            occurred: Some(when),
+            occurred: Occurred::new(Some(when)),
             by: by.as_str().into(),
             log: by.as_str().into(),
             seq,
