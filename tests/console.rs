@@ -12,6 +12,7 @@ use warroom::store::incident::Update;
 use warroom::store::playbooks::Library;
 use warroom::tui::keymap::Keymap;
 use warroom::tui::model::*;
+use warroom::tui::part_gate::PartTicket;
 use warroom::tui::theme::Theme;
 use warroom::tui::view;
 
@@ -3362,6 +3363,7 @@ fn part_by(who: &str, text: &str, at_min: i64, seqs: std::ops::Range<u64>) -> Ms
             .collect(),
         reset: false,
         ahead: None,
+        ticket: PartTicket::none(),
     }
 }
 
@@ -3477,6 +3479,7 @@ fn a_note_written_during_a_long_read_leaves_pending_when_its_record_is_read() {
             events,
             reset: false,
             ahead: None,
+            ticket: PartTicket::none(),
         },
     );
     assert_eq!(m.pending.len(), 1, "still pending while the read lasts");
@@ -3540,6 +3543,7 @@ fn story_in_parts() -> (Msg, Msg) {
         events,
         reset: false,
         ahead: Some(Box::new(ahead)),
+        ticket: PartTicket::none(),
     };
     (
         part,

@@ -788,9 +788,7 @@ pub fn validate(e: &Event, prev: &PrevHash) -> Result<(), String> {
         ("wall", Some(e.wall)),
         ("occurred", e.occurred.get()),
     ] {
-        if let Some(t) = t.filter(|t| !(0..=MAX_TIME).contains(t)) {
-            return Err(format!("`{name}` {t} is not a time between 1970 and 9999"));
-        }
+        t.map_or(Ok(()), |t| check_time(name, t))?;
     }
     if !(1..=MAX_SEQ).contains(&e.seq) {
         return Err(format!("`seq` {} is out of range", e.seq));
@@ -988,6 +986,15 @@ fn clip(s: &str) -> String {
     s.chars().take(40).collect()
 }
 
+/// A record's time `name` (`at`, `wall`, `occurred`) lies in `0..=MAX_TIME`.
+fn check_time(name: &str, t: Millis) -> Result<(), String> {
+    if (0..=MAX_TIME).contains(&t) {
+        Ok(())
+    } else {
+        Err(format!("`{name}` {t} is not a time between 1970 and 9999"))
+    }
+}
+
 /// Encode an event as one line (without the newline) after the line `prev` hashes, after
 /// [`validate`]: what this refuses no reader would have accepted.
 pub fn encode(e: &Event, prev: &PrevHash) -> Result<String, EncodeError> {
@@ -1071,6 +1078,9 @@ fn finish(line: &str, env: InEnvelope, names: Option<&LogNames>) -> Result<Line,
             (by.clone(), by)
         }
     };
+    // Checked before it is packed: `Occurred` keeps `i64::MIN` as `i64::MIN + 1`, and the
+    // problem must quote the line.
+    env.occurred.map_or(Ok(()), |t| check_time("occurred", t))?;
     let e = Event {
         id: env.id,
         at: env.at,
@@ -1206,6 +1216,16 @@ mod tests {
                 .replace(field, value);
             assert!(parse(&line).is_err(), "{value} accepted");
         }
+    }
+
+    /// The problem quotes the time as the line wrote it, `i64::MIN` too (which `Occurred`
+    /// could not hold), by either reader.
+    #[test]
+    fn a_refused_occurred_is_quoted_as_written() {
+        let line = r#"(v:1,id:"x",at:5,wall:5,occurred:Some(-9223372036854775808),by:"a@b",seq:1,prev:"p",kind:"Note",body:(text:"hi",tags:[]))"#;
+        let want = "`occurred` -9223372036854775808 is not a time between 1970 and 9999";
+        assert_eq!(parse(line).err().as_deref(), Some(want));
+        assert_eq!(parse_with_ron(line).err().as_deref(), Some(want));
     }
 
     /// A record is held for every line of an incident: its body is as big as the biggest kind

@@ -6,6 +6,7 @@ pub mod glyphs;
 pub mod input;
 pub mod keymap;
 pub mod model;
+pub mod part_gate;
 pub mod run;
 pub mod sync;
 pub mod terminal;

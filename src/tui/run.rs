@@ -196,6 +196,7 @@ async fn event_loop(opts: Options) -> std::io::Result<()> {
             let _ = msg_tx.send(m);
         }),
     )
+    .with_gate(std::sync::Arc::new(super::part_gate::PartGate::default()))
     .with_hooks(hooks)
     .opening(opts.open.clone());
     let hint_tx = cmd_tx.clone();

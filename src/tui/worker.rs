@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
+use super::part_gate::{PartGate, PartTicket};
 use crate::domain::event::{Mode, TextAt};
 use crate::domain::time::Millis;
 use crate::domain::Playbook;
@@ -81,6 +82,9 @@ pub struct Worker {
     identity: Identity,
     clock: fn() -> Millis,
     send: std::sync::Arc<dyn Fn(Msg) + Send + Sync>,
+    /// Bounds the parts of a long read waiting for the console (see `part_gate`); none in
+    /// tests that gather every message before looking at them.
+    gate: Option<std::sync::Arc<PartGate>>,
     open: Option<Source>,
     board: BTreeMap<String, Tracked>,
     /// Board passes made (orders `Tracked::touched`).
@@ -256,6 +260,7 @@ impl Worker {
             identity,
             clock,
             send,
+            gate: None,
             open: None,
             board: BTreeMap::new(),
             passes: 0,
@@ -283,6 +288,15 @@ impl Worker {
     /// Start on this incident (the one the console opens with), read before the board.
     pub fn opening(mut self, id: Option<String>) -> Worker {
         self.first_open = id;
+        self
+    }
+
+    /// Wait for the console to take the parts of a long read, [`PARTS_AHEAD`] at most waiting
+    /// (see `part_gate`).
+    ///
+    /// [`PARTS_AHEAD`]: super::part_gate::PARTS_AHEAD
+    pub fn with_gate(mut self, gate: std::sync::Arc<PartGate>) -> Worker {
+        self.gate = Some(gate);
         self
     }
 
@@ -576,6 +590,7 @@ impl Worker {
                 &mut self.inbox,
                 &mut self.reset_next,
                 &mut self.unanswered,
+                self.gate.as_ref(),
             ) && restarts < 1
             {
                 restarts += 1;
@@ -769,6 +784,7 @@ fn pass_open(
     inbox: &mut Inbox,
     reset: &mut bool,
     unanswered: &mut bool,
+    gate: Option<&std::sync::Arc<PartGate>>,
 ) -> bool {
     let mut parts = Parts {
         id: src.id.clone(),
@@ -776,11 +792,12 @@ fn pass_open(
         reset: std::mem::take(reset),
         streamed: false,
         send: writing.send,
+        gate,
     };
     let mut update = src.poll_streaming(
         now,
         Some(&mut |events| {
-            parts.send(events);
+            parts.send(events, &mut || inbox.serve_writes(writing));
             inbox.serve_writes(writing);
         }),
     );
@@ -791,7 +808,7 @@ fn pass_open(
     }
     // The rest of the records go the same way, so the update ends the read.
     if parts.streamed {
-        parts.send(std::mem::take(&mut update.events));
+        parts.send(std::mem::take(&mut update.events), &mut || inbox.serve_writes(writing));
     }
     update.reset = parts.reset;
     if let Some(ahead) = parts.ahead.take() {
@@ -821,17 +838,28 @@ struct Parts<'a> {
     reset: bool,
     streamed: bool,
     send: &'a std::sync::Arc<dyn Fn(Msg) + Send + Sync>,
+    gate: Option<&'a std::sync::Arc<PartGate>>,
 }
 
 impl Parts<'_> {
-    fn send(&mut self, events: Vec<crate::domain::event::Event>) {
+    /// Send `events` in parts, each once there is room for it (`between` is called while
+    /// waiting: the console's writes are made there).
+    fn send(&mut self, events: Vec<crate::domain::event::Event>, between: &mut dyn FnMut()) {
         for events in in_parts(events, FOLD_BATCH) {
             self.streamed = true;
+            let ticket = match self.gate {
+                Some(gate) => {
+                    gate.wait_for_room(&mut *between);
+                    gate.ticket()
+                }
+                None => PartTicket::none(),
+            };
             (self.send)(Msg::IncidentPart {
                 id: self.id.clone(),
                 events,
                 reset: std::mem::take(&mut self.reset),
                 ahead: self.ahead.take().map(Box::new),
+                ticket,
             });
         }
     }

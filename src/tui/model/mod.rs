@@ -156,6 +156,9 @@ pub enum Msg {
         reset: bool,
         /// What the worker read ahead of the records (claim, playbooks), with a read's first part.
         ahead: Option<Box<Update>>,
+        /// Dropped with the message, once the part is taken: the worker sends the next ones
+        /// only while few wait (see `part_gate`).
+        ticket: crate::tui::part_gate::PartTicket,
     },
     Incident {
         id: String,
@@ -498,6 +501,7 @@ fn update_with(m: &mut Model, msg: Msg) -> Vec<Effect> {
             events,
             reset,
             ahead,
+            ticket: _,
         } => {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == id) {
                 let place = Place::of(inc);
