@@ -341,6 +341,15 @@ impl RecordStore {
             self.by_time = timeline;
             return;
         }
+        if timeline.len() > self.by_time.len() {
+            // More new records than the timeline held (the console's first read: a log read
+            // in order, then the others): the timeline is merged into the batch's vector, so
+            // the batch and a grown copy of the timeline are never held side by side.
+            let old = std::mem::take(&mut self.by_time);
+            merge_into_back(&mut timeline, old, |&a, &b| cmp_time(slots.at(a), slots.at(b)));
+            self.by_time = timeline;
+            return;
+        }
         let start = self
             .by_time
             .partition_point(|&s| cmp_time(slots.at(s), slots.at(timeline[0])).is_lt());
@@ -451,6 +460,33 @@ impl RecordStore {
     pub fn timeline_upto(&self, key: &(Millis, EventKey)) -> usize {
         self.by_time
             .partition_point(|&s| cmp_time_key(self.slots.at(s), key).is_le())
+    }
+}
+
+/// Merge the sorted `tail` into the sorted `into` (both by `cmp`), in place from the back:
+/// `into` grows by `tail.len()` (a quarter more at least) and no third vector is made. Of two
+/// equal elements, `tail`'s comes first.
+fn merge_into_back<T: Copy>(into: &mut Vec<T>, mut tail: Vec<T>, cmp: impl Fn(&T, &T) -> Ordering) {
+    let Some(&fill) = into.first() else {
+        *into = tail;
+        return;
+    };
+    let n = into.len();
+    grow_for(into, tail.len());
+    into.resize(n + tail.len(), fill);
+    // `k` is the slot to fill, `i` the last of `into`'s own not yet placed: every slot above
+    // `i` is free (its value moved up already, or a filler), and `k - i` is what is left of
+    // `tail`, so while any is left `k > i`.
+    let mut k = into.len();
+    let mut i = n;
+    while let Some(last) = tail.last() {
+        k -= 1;
+        if i > 0 && cmp(&into[i - 1], last).is_gt() {
+            i -= 1;
+            into.swap(i, k);
+        } else if let Some(t) = tail.pop() {
+            into[k] = t;
+        }
     }
 }
 
@@ -583,6 +619,20 @@ mod tests {
     }
 
     proptest! {
+        /// Merging a sorted tail into a sorted vector from its back gives the sorted whole.
+        #[test]
+        fn merge_into_back_gives_the_sorted_whole(
+            mut a in prop::collection::vec(0u16..50, 0..40),
+            mut b in prop::collection::vec(0u16..50, 0..40),
+        ) {
+            a.sort();
+            b.sort();
+            let mut want = [a.clone(), b.clone()].concat();
+            want.sort();
+            merge_into_back(&mut a, b, u16::cmp);
+            prop_assert_eq!(a, want);
+        }
+
         /// Any arrival order, with duplicates, one at a time or in batches of any size, gives
         /// the store that inserting the sorted, de-duplicated records gives (the first record of
         /// a key kept); `after` equals a filter; lookups find what a map would.

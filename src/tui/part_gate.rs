@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Parts of a long read that may wait for the console at once: enough that the console never
 /// waits for the worker (a part is about 10 ms of folding).
-pub const PARTS_AHEAD: usize = 4;
+pub const PARTS_AHEAD: usize = 8;
 
 /// How long the worker waits for room at most, per part: a console busy for that long (a
 /// frame of a huge search) gets the part anyway rather than holding up the worker's other work.
