@@ -23,7 +23,6 @@ fn model(events: usize) -> Model {
         at: T0,
         wall: T0,
         occurred: Occurred::NONE,
-        by: "maya@h".into(),
         log: "maya@h".into(),
         seq: 1,
         body: Declared {
@@ -46,7 +45,6 @@ fn model(events: usize) -> Model {
             at: T0 + 1 + i as i64,
             wall: T0 + 1 + i as i64,
             occurred: Occurred::NONE,
-            by: by.into(),
             log: by.into(),
             seq: 2 + i as u64,
             body: Note {

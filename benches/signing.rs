@@ -216,10 +216,9 @@ fn fill_signed(fx: &Fixture, signer: &Signer, n: usize) {
                 at: t0 + seq as i64,
                 wall: t0 + seq as i64,
                 occurred: warroom::domain::event::Occurred::NONE,
-                by: writer.as_str().into(),
                 seq,
                 body,
-                log: log.as_str().into(),
+                log: warroom::domain::event::Name::with_writer(log.as_str(), writer.as_str().into()),
             };
             let line = event::encode(&e, &prev.as_str().into()).expect("encode");
             prev = event::line_hash(line.as_bytes());

@@ -26,7 +26,6 @@ fn ev(n: u64, by: &str, at_min: i64, body: impl Into<Body>) -> Event {
         at: T0 + at_min * 60_000,
         wall: T0 + at_min * 60_000,
         occurred: Occurred::NONE,
-        by: by.into(),
         log: by.into(),
         seq: n,
         body: body.into(),

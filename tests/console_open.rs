@@ -206,7 +206,7 @@ fn the_console_streams_a_long_open_and_reaches_the_state_show_reads() {
     let carol_log = shown
         .state
         .events()
-        .find(|e| e.seq == 1 && e.by == "carol@desk")
+        .find(|e| e.seq == 1 && e.by() == "carol@desk")
         .map(|e| e.log.clone())
         .expect("carol's Declared");
     assert_eq!(shown.state.signed_by(&carol_log, 1), Some("carol@desk"));
@@ -216,7 +216,7 @@ fn the_console_streams_a_long_open_and_reaches_the_state_show_reads() {
     assert!(said("more than a day ahead"), "{:?}", shown.problems());
     assert!(said("not a warroom log"), "{:?}", shown.problems());
     assert!(
-        console.state.events().all(|e| !e.by.starts_with("eve@")),
+        console.state.events().all(|e| !e.by().starts_with("eve@")),
         "the record dated ahead is held back"
     );
 }

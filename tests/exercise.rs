@@ -38,7 +38,6 @@ fn ev(n: u64, by: &str, wall: i64, body: impl Into<Body>) -> Event {
         at: wall,
         wall,
         occurred: Occurred::NONE,
-        by: by.into(),
         log: by.into(),
         seq: n,
         body: body.into(),

@@ -124,7 +124,6 @@ fn history(ops: &[(u8, u8, u8, u16)], hash: &str) -> Vec<Event> {
         at: 1_000_000,
         wall: 1_000_000,
         occurred: Occurred::NONE,
-        by: WRITERS[0].into(),
         log: WRITERS[0].into(),
         seq: 1,
         body: Declared {
@@ -150,7 +149,6 @@ fn history(ops: &[(u8, u8, u8, u16)], hash: &str) -> Vec<Event> {
             at: at[w],
             wall: at[w],
             occurred: (p % 4 == 0).then_some(at[w] - 5_000).into(),
-            by: WRITERS[w].into(),
             log: WRITERS[w].into(),
             seq: seq[w],
             body: body(op, p),
@@ -350,7 +348,6 @@ proptest! {
             at: 10,
             wall: 10,
             occurred: Occurred::new(Some(5)),
-            by: "dave@h4".into(),
             log: "dave@h4".into(),
             seq: 1,
             body: Note { text: "from a laptop back online".into(), tags: Default::default() }.into(),
@@ -371,7 +368,6 @@ fn ev(id: &str, at: i64, by: &str, seq: u64, body: impl Into<Body>) -> Event {
         at,
         wall: at,
         occurred: Occurred::NONE,
-        by: by.into(),
         log: by.into(),
         seq,
         body: body.into(),
@@ -586,7 +582,6 @@ fn a_second_declared_cannot_take_over_the_incident() {
     let (hash, pb) = playbook();
     let mut hijack = declared(&hash);
     hijack.id = "hijack".into();
-    hijack.by = "bob@h2".into();
     hijack.log = "bob@h2".into();
     hijack.at = 0; // sorts first
     hijack.seq = 7;
@@ -737,7 +732,7 @@ fn two_installs_of_one_writer_never_collide() {
                 tags: Default::default(),
             },
         );
-        e.log = log.into();
+        e.log = warroom::domain::event::Name::with_writer(log, "jon@h".into());
         e
     };
     let s = IncidentState::fold(
@@ -761,8 +756,7 @@ fn only_the_claimed_declared_counts() {
     let (hash, pb) = playbook();
     let mut forged = declared(&hash);
     forged.id = "forged".into();
-    forged.by = "eve@h9".into();
-    forged.log = "eve@h9.zzzzzz".into();
+    forged.log = warroom::domain::event::Name::with_writer("eve@h9.zzzzzz", "eve@h9".into());
     forged.at = 1; // sorts before the real one
     if let Body::Declared(d) = &mut forged.body {
         d.title = "nothing to see".into();

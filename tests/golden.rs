@@ -286,7 +286,6 @@ fn regenerate_golden() {
             at: 1_764_000_000_000 + i as i64,
             wall: 1_764_000_000_000 + i as i64,
             occurred: (i % 2 == 0).then_some(1_763_999_000_000).into(),
-            by: "alice@jump".into(),
             log: "alice@jump".into(),
             seq: i as u64 + 1,
             body,

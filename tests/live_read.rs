@@ -120,7 +120,7 @@ impl World {
         common::forge(
             &log,
             &self.id,
-            &last.by,
+            last.by(),
             last.seq,
             last.at,
             common::note_body("FORGED: all clear"),
@@ -128,7 +128,7 @@ impl World {
         common::forge(
             &log,
             &self.id,
-            &last.by,
+            last.by(),
             last.seq + 1,
             last.at + 5,
             common::note_body("FORGED NEXT: close it"),
@@ -392,7 +392,7 @@ fn an_open_reader_keeps_a_record_it_read_when_a_copy_and_a_record_after_it_are_a
     };
     w.plant_copy_and_next(1, &last);
     live.refresh(NOW);
-    let text_of = |inc: &Incident, seq: u64| note_text(inc, &last.by, seq).map(|(text, _)| text);
+    let text_of = |inc: &Incident, seq: u64| note_text(inc, last.by(), seq).map(|(text, _)| text);
     assert_eq!(
         text_of(&live, last.seq),
         Some(genuine.clone()),
@@ -401,7 +401,7 @@ fn an_open_reader_keeps_a_record_it_read_when_a_copy_and_a_record_after_it_are_a
     let next = live
         .state
         .timeline()
-        .find(|e| e.by == last.by && e.seq == last.seq + 1)
+        .find(|e| e.by() == last.by() && e.seq == last.seq + 1)
         .expect("the record after the copy is shown");
     assert!(live.state.flag(next).is_some(), "and marked");
     live.save_seen();
@@ -433,7 +433,7 @@ fn a_planted_copy_is_not_used_on_the_writers_host_and_the_writers_next_records_a
     };
     for (host, store) in [("the writer's", &w.stores[1]), ("a reader's", &w.store)] {
         let inc = Incident::open(store, &w.id, NOW);
-        let bobs: Vec<_> = inc.state.timeline().filter(|e| e.by == last.by).collect();
+        let bobs: Vec<_> = inc.state.timeline().filter(|e| e.by() == last.by()).collect();
         let third = bobs.iter().find(|e| e.seq == last.seq).expect("seq 3");
         assert!(
             !text(third).contains("FORGED"),
@@ -458,7 +458,7 @@ fn a_planted_copy_is_not_used_on_the_writers_host_and_the_writers_next_records_a
     let third = never
         .state
         .timeline()
-        .find(|e| e.by == last.by && e.seq == last.seq)
+        .find(|e| e.by() == last.by() && e.seq == last.seq)
         .expect("seq 3");
     // Its mark also quotes the version read first, the genuine one (break round 1, M3).
     let genuine = match &last.body {
@@ -489,7 +489,7 @@ fn append(log: &Path, lines: &[&str]) {
 }
 
 fn note_text(inc: &Incident, by: &str, seq: u64) -> Option<(String, bool)> {
-    inc.state.timeline().find(|e| e.by == by && e.seq == seq).map(|e| {
+    inc.state.timeline().find(|e| e.by() == by && e.seq == seq).map(|e| {
         let text = match &e.body {
             warroom::domain::event::Body::Note(n) => n.text.shown().to_string(),
             b => b.kind().to_string(),
@@ -518,18 +518,18 @@ fn a_record_vouching_for_a_copy_does_not_replace_a_record_this_host_read() {
     append(&w.log(1), &[&next, &copy]);
     for (host, store) in [("a reader's", &w.store), ("the writer's", &w.stores[1])] {
         let inc = Incident::open(store, &w.id, NOW);
-        let (text, _) = note_text(&inc, &last.by, last.seq).expect("seq 3");
+        let (text, _) = note_text(&inc, last.by(), last.seq).expect("seq 3");
         assert!(!text.contains("FORGED"), "{host} host keeps the record it read: {text}");
-        let (_, marked) = note_text(&inc, &last.by, last.seq + 1).expect("seq 4");
+        let (_, marked) = note_text(&inc, last.by(), last.seq + 1).expect("seq 4");
         assert!(marked, "{host} host marks the record that does not chain onto it");
     }
     w.note(1, 1);
     let inc = Incident::open(&w.store, &w.id, NOW);
-    let (text, _) = note_text(&inc, &last.by, last.seq).expect("seq 3");
+    let (text, _) = note_text(&inc, last.by(), last.seq).expect("seq 3");
     assert!(!text.contains("FORGED"), "after the writer writes again: {text}");
     let newest = w.last_record(1);
     assert_eq!(
-        note_text(&inc, &last.by, newest.seq).map(|t| t.1),
+        note_text(&inc, last.by(), newest.seq).map(|t| t.1),
         Some(false),
         "the writer's note is not marked"
     );
@@ -550,7 +550,7 @@ fn an_open_reader_keeps_a_record_it_read_when_the_copy_and_the_next_record_come_
     common::forge(
         &log,
         &w.id,
-        &last.by,
+        last.by(),
         last.seq,
         last.at,
         common::note_body("FORGED five"),
@@ -559,21 +559,21 @@ fn an_open_reader_keeps_a_record_it_read_when_the_copy_and_the_next_record_come_
     common::forge(
         &log,
         &w.id,
-        &last.by,
+        last.by(),
         last.seq + 1,
         last.at + 5,
         common::note_body("FORGED next"),
     );
     live.refresh(NOW);
-    let (text, _) = note_text(&live, &last.by, last.seq).expect("the record read");
+    let (text, _) = note_text(&live, last.by(), last.seq).expect("the record read");
     assert!(!text.contains("FORGED"), "the open reader keeps it: {text}");
     assert_eq!(
-        note_text(&live, &last.by, last.seq + 1).map(|t| t.1),
+        note_text(&live, last.by(), last.seq + 1).map(|t| t.1),
         Some(true),
         "the record after the copy is marked"
     );
     live.save_seen();
-    let (text, _) = note_text(&Incident::open(&w.store, &w.id, NOW), &last.by, last.seq).expect("read");
+    let (text, _) = note_text(&Incident::open(&w.store, &w.id, NOW), last.by(), last.seq).expect("read");
     assert!(!text.contains("FORGED"), "and a fresh read on the host: {text}");
 }
 
@@ -596,7 +596,7 @@ fn the_writers_open_reader_checks_copies_against_what_its_host_wrote_since() {
     common::forge(
         &log,
         &w.id,
-        &third.by,
+        third.by(),
         third.seq + 1,
         third.at + 5,
         common::note_body("attacker"),
@@ -609,7 +609,7 @@ fn the_writers_open_reader_checks_copies_against_what_its_host_wrote_since() {
     common::forge(
         &log,
         &w.id,
-        &newest.by,
+        newest.by(),
         newest.seq,
         newest.at,
         common::note_body("FORGED seven"),
@@ -617,18 +617,18 @@ fn the_writers_open_reader_checks_copies_against_what_its_host_wrote_since() {
     common::forge(
         &log,
         &w.id,
-        &newest.by,
+        newest.by(),
         newest.seq + 1,
         newest.at + 5,
         common::note_body("FORGED eight"),
     );
     live.refresh(NOW);
-    let (text, _) = note_text(&live, &newest.by, newest.seq).expect("the writer's newest");
+    let (text, _) = note_text(&live, newest.by(), newest.seq).expect("the writer's newest");
     assert!(
         !text.contains("FORGED"),
         "the writer's open reader keeps its own record: {text}"
     );
-    assert_eq!(note_text(&live, &newest.by, newest.seq + 1).map(|t| t.1), Some(true));
+    assert_eq!(note_text(&live, newest.by(), newest.seq + 1).map(|t| t.1), Some(true));
 }
 
 /// Break round 1 (stop 21), M2: a file whose name holds an escape sequence, and reads as the
@@ -690,14 +690,14 @@ fn a_record_after_a_copy_that_chains_onto_nothing_is_out_of_its_chain() {
     ] {
         let inc = Incident::open(store, &w.id, NOW);
         assert_eq!(
-            note_text(&inc, &last.by, last.seq + 1).map(|t| t.1),
+            note_text(&inc, last.by(), last.seq + 1).map(|t| t.1),
             Some(true),
             "{host} host marks the planted record"
         );
         let head = inc
             .state
             .timeline()
-            .find(|e| e.by == last.by && e.seq == last.seq)
+            .find(|e| e.by() == last.by() && e.seq == last.seq)
             .expect("head");
         let flag = format!("{:?}", inc.state.flag(head));
         assert!(
@@ -765,9 +765,13 @@ fn records_read_cleanly_after_a_stray_copy_still_count_as_read() {
     live.refresh(NOW);
     let fresh = Incident::open(&w.store, &w.id, NOW);
     for (how, inc) in [("open", &live), ("fresh", &fresh)] {
-        let (text, _) = note_text(inc, &last.by, last.seq).expect("the newest");
+        let (text, _) = note_text(inc, last.by(), last.seq).expect("the newest");
         assert!(!text.contains("FORGED"), "{how}: {text}");
-        assert_eq!(note_text(inc, &last.by, last.seq + 1).map(|t| t.1), Some(true), "{how}");
+        assert_eq!(
+            note_text(inc, last.by(), last.seq + 1).map(|t| t.1),
+            Some(true),
+            "{how}"
+        );
     }
 }
 
@@ -800,7 +804,7 @@ fn rechained(line: &str, onto: &str) -> String {
 /// The readers (by name) that show a forged version of `seq` of writer 1's log, with what they
 /// show; `or_marked`: one shown with a mark counts as not shown.
 fn forged_shown(w: &World, readers: &[(&str, &Incident)], seq: u64, or_marked: bool) -> Vec<String> {
-    let by = w.last_record(1).by.to_string();
+    let by = w.last_record(1).by().to_string();
     readers
         .iter()
         .filter_map(|(how, inc)| {

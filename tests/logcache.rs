@@ -47,7 +47,6 @@ fn append(dir: &Path, w: usize, n: usize, stamp: &mut i64) {
             at: 1_700_000_000_000 + *stamp,
             wall: 1_700_000_000_000 + *stamp,
             occurred: (*stamp % 3 == 0).then_some(1_699_000_000_000 + *stamp).into(),
-            by: WRITERS[w].into(),
             log: WRITERS[w].into(),
             seq,
             body: Body::Note(Note {
@@ -278,7 +277,7 @@ fn records_share_their_tags_and_read_as_each_line_alone() {
         .lines()
         .map(|l| {
             let mut e = event::parse(l).expect("parses");
-            e.log = format!("{}.abc123", WRITERS[0]).into();
+            e.log = warroom::domain::event::Name::with_writer(&format!("{}.abc123", WRITERS[0]), WRITERS[0].into());
             e
         })
         .collect();

@@ -552,7 +552,7 @@ pub fn tail_line(s: &IncidentState, e: &Event) -> String {
     format!(
         "{}  {:<20} {:<14} {}",
         format_utc(e.when()),
-        sanitize(&e.by),
+        sanitize(e.by()),
         sanitize(e.kind()),
         describe_in(s, e)
     )

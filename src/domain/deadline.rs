@@ -127,7 +127,7 @@ pub fn discovery_nudge(state: &IncidentState) -> Option<DiscoveryNudge> {
         record: format!(
             "{} by {}",
             super::describe::kind_word(&e.body),
-            super::identity::person_of(&e.by)
+            super::identity::person_of(e.by())
         ),
         record_id: e.id.to_string(),
         discovered,
@@ -532,7 +532,6 @@ mod tests {
             at,
             wall: at,
             occurred: Occurred::NONE,
-            by: "maya@soc".into(),
             log: "maya@soc".into(),
             seq,
             body: body.into(),

@@ -40,7 +40,7 @@ pub struct EventKey {
     pub seq: u64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Event {
     /// Its text as written (see [`RecordId`]: no allocation for a writer's ULID).
     pub id: RecordId,
@@ -48,15 +48,29 @@ pub struct Event {
     pub wall: Millis,
     /// When the responder said it happened, if they did (`occurred` in the line).
     pub occurred: Occurred,
-    /// The writer, `name@host`: shared by the records of a log (see [`Name`]).
-    pub by: Name,
     pub seq: u64,
     pub body: Body,
     /// The log this record sits in, `name@host.install` (the file name without `.ronl`): the unit
     /// of `seq`, of the hash chain and of "two records claim one seq". Not part of the line: the
-    /// reader takes it from the file name, the writer from its own log; [`parse`] alone sets `by`.
-    /// One allocation per log, shared by its records and their keys (see [`Name`]).
+    /// reader takes it from the file name, the writer from its own log; [`parse`] alone keys a
+    /// record by its `by`. One allocation per log, shared by its records and their keys (see
+    /// [`Name`]), which also holds the writer the records say they are by ([`Event::by`]).
     pub log: Name,
+}
+
+/// Equal records: every field, and what they say in `by` (held in the log's name, which
+/// compares as its text alone).
+impl PartialEq for Event {
+    fn eq(&self, other: &Event) -> bool {
+        self.id == other.id
+            && self.at == other.at
+            && self.wall == other.wall
+            && self.occurred == other.occurred
+            && self.seq == other.seq
+            && self.body == other.body
+            && self.log == other.log
+            && self.by() == other.by()
+    }
 }
 
 /// `Option<Millis>` in 8 bytes, not 16: one is held for every record (8 MB at 1M records). The
@@ -130,6 +144,12 @@ pub struct Line {
 }
 
 impl Event {
+    /// The writer it says it is by, `name@host` (the line's `by`): the writer its log's name
+    /// was made with (see [`Name::with_writer`]).
+    pub fn by(&self) -> &Name {
+        self.log.writer()
+    }
+
     pub fn key(&self) -> EventKey {
         EventKey {
             at: self.at,
@@ -686,7 +706,7 @@ macro_rules! bodies {
                 fn go<B: Serialize>(e: &Event, prev: &PrevHash, kind: &str, body: &B) -> Result<String, EncodeError> {
                     let out = OutEnvelope {
                         v: VERSION, id: &e.id, at: e.at, wall: e.wall, occurred: e.occurred.get(),
-                        by: &e.by, seq: e.seq, prev, kind, body,
+                        by: e.by(), seq: e.seq, prev, kind, body,
                     };
                     ron::to_string(&out).map_err(|err| EncodeError::Ron(err.to_string()))
                 }
@@ -793,8 +813,8 @@ pub fn validate(e: &Event, prev: &PrevHash) -> Result<(), String> {
     if !(1..=MAX_SEQ).contains(&e.seq) {
         return Err(format!("`seq` {} is out of range", e.seq));
     }
-    if super::identity::WriterId::parse(&e.by).is_none() {
-        return Err(format!("`by` {:?} is not a writer id (name@host)", clip(&e.by)));
+    if super::identity::WriterId::parse(e.by()).is_none() {
+        return Err(format!("`by` {:?} is not a writer id (name@host)", clip(e.by())));
     }
     if !is_token(&e.id, 64) {
         return Err(format!("`id` {:?} is not a record id", clip(&e.id)));
@@ -961,10 +981,9 @@ pub fn check_draft(body: &Body, occurred: Option<Millis>) -> Result<(), String> 
         at: MAX_TIME,
         wall: MAX_TIME,
         occurred: occurred.into(),
-        by: format!("{}@{}", "n".repeat(32), "h".repeat(63)).into(),
         seq: MAX_SEQ,
         body: body.clone(),
-        log: Name::default(),
+        log: Name::with_writer("", format!("{}@{}", "n".repeat(32), "h".repeat(63)).into()),
     };
     encode(&probe, &"0".repeat(64).into())
         .map(|_| ())
@@ -1070,13 +1089,11 @@ fn finish(line: &str, env: InEnvelope, names: Option<&LogNames>) -> Result<Line,
             Err(e) => return Err(format!("bad `{}` body ({e})", env.kind)),
         },
     };
-    let (by, log) = match names {
-        Some(n) if n.writer == env.by => (n.writer.clone(), n.log.clone()),
-        Some(n) => (Name::from(env.by), n.log.clone()),
-        None => {
-            let by = Name::from(env.by);
-            (by.clone(), by)
-        }
+    let log = match names {
+        Some(n) if n.writer == env.by => n.log.clone(),
+        // A record naming another writer than its log's: its own name, for the reader to refuse.
+        Some(n) => Name::with_writer(&n.log, Name::from(env.by)),
+        None => Name::from(env.by),
     };
     // Checked before it is packed: `Occurred` keeps `i64::MIN` as `i64::MIN + 1`, and the
     // problem must quote the line.
@@ -1087,7 +1104,6 @@ fn finish(line: &str, env: InEnvelope, names: Option<&LogNames>) -> Result<Line,
         wall: env.wall,
         occurred: env.occurred.into(),
         log,
-        by,
         seq: env.seq,
         body,
     };
@@ -1107,6 +1123,18 @@ pub struct LogNames {
     pub writer: Name,
 }
 
+impl LogNames {
+    /// The names of log `log` (`name@host.install`) of writer `writer` (`name@host`): the
+    /// log's name carries the writer's, so its records' `by` is read from it.
+    pub fn new(log: &str, writer: &str) -> LogNames {
+        let writer = Name::from(writer);
+        LogNames {
+            log: Name::with_writer(log, writer.clone()),
+            writer,
+        }
+    }
+}
+
 /// Parse one line of the log `names.log`: the record is keyed by that log, and its `by` shares
 /// `names.writer`'s allocation when it names that writer (a record naming anyone else keeps its
 /// own, for the reader to refuse). Errors as [`parse`].
@@ -1123,7 +1151,7 @@ pub fn to_json(e: &Event) -> serde_json::Value {
         "wall": e.wall,
         "occurred": e.occurred,
         "when": super::time::format_utc(e.when()),
-        "by": e.by,
+        "by": e.by(),
         "seq": e.seq,
         "kind": e.kind(),
         "body": e.body.to_json(),
@@ -1152,7 +1180,6 @@ mod tests {
             at: 1_764_150_000_000,
             wall: 1_764_150_000_000,
             occurred: Occurred::new(Some(1_764_149_000_000)),
-            by: "alice@jump".into(),
             log: "alice@jump".into(),
             seq: 3,
             body: Note {
@@ -1242,12 +1269,13 @@ mod tests {
     }
 
     /// The fold holds every record in an arena (see `domain::record_store`), at its own size:
-    /// each 8 bytes is 8 MB at a million records. `Occurred` keeps `occurred` in 8 bytes.
+    /// each 8 bytes is 8 MB at a million records. `Occurred` keeps `occurred` in 8 bytes, and
+    /// `by` is read from the log's name.
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn a_record_is_112_bytes() {
+    fn a_record_is_104_bytes() {
         assert_eq!(std::mem::size_of::<Occurred>(), 8);
-        assert!(std::mem::size_of::<Event>() <= 112, "{}", std::mem::size_of::<Event>());
+        assert!(std::mem::size_of::<Event>() <= 104, "{}", std::mem::size_of::<Event>());
     }
 
     #[test]

@@ -527,7 +527,6 @@ mod tests {
                 at: T0 + i as Millis,
                 wall: T0 + i as Millis,
                 occurred: Occurred::NONE,
-                by: by.into(),
                 log: by.into(),
                 seq: *seq,
                 body,

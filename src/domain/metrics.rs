@@ -211,7 +211,7 @@ pub fn metrics(s: &IncidentState, now: Millis) -> Metrics {
             phase: p.phase,
             start: *t,
             end: None,
-            by: e.by.to_string(),
+            by: e.by().to_string(),
             override_open: p.override_open.clone(),
         });
     }
@@ -287,7 +287,7 @@ pub fn median(mut v: Vec<Millis>) -> Option<Millis> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::{Declared, Mode, Note, PhaseEntered, Reopened, Resolved};
+    use crate::domain::event::{Declared, Mode, Name, Note, PhaseEntered, Reopened, Resolved};
     use crate::domain::playbook::{Item, Phases};
     use crate::domain::Playbook;
 
@@ -302,8 +302,7 @@ mod tests {
             at: wall,
             wall,
             occurred: occurred.into(),
-            by: "maya@soc".into(),
-            log: "maya@soc.abc123".into(),
+            log: Name::with_writer("maya@soc.abc123", "maya@soc".into()),
             seq,
             body: body.into(),
         }

@@ -519,7 +519,6 @@ mod tests {
             at,
             wall: at,
             occurred: Occurred::NONE,
-            by: log.into(),
             log: log.into(),
             seq,
             body: Body::Note(Note {

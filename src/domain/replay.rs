@@ -33,7 +33,9 @@ pub fn steps(s: &IncidentState) -> Vec<Millis> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::{Body, Declared, Event, Mode, Note, Occurred, PhaseEntered, Resolved, RoleAssigned};
+    use crate::domain::event::{
+        Body, Declared, Event, Mode, Name, Note, Occurred, PhaseEntered, Resolved, RoleAssigned,
+    };
     use crate::domain::Phase;
     use proptest::prelude::*;
 
@@ -43,8 +45,7 @@ mod tests {
             at,
             wall: at,
             occurred: Occurred::NONE,
-            by: log.split('.').next().unwrap_or(log).into(),
-            log: log.into(),
+            log: Name::with_writer(log, log.split('.').next().unwrap_or(log).into()),
             seq,
             body,
         }

@@ -64,7 +64,7 @@ impl<T> Reg<T> {
     fn of(e: &Event, value: T) -> Reg<T> {
         Reg {
             value,
-            by: e.by.to_string(),
+            by: e.by().to_string(),
             when: e.when(),
             key: e.key(),
         }
@@ -823,7 +823,7 @@ impl IncidentState {
         self.generation = next_generation();
         if matches!(e.body, Body::Declared(_)) {
             let require = matches!(&e.body, Body::Declared(d) if d.require_signatures);
-            self.declareds.insert(e.key(), (e.by.to_string(), e.seq, require));
+            self.declareds.insert(e.key(), (e.by().to_string(), e.seq, require));
         }
         if let Body::Disowned(d) = &e.body {
             for s in &d.seqs {
@@ -1297,7 +1297,7 @@ impl IncidentState {
             let named = match &self.claim {
                 Claim::Unchecked | Claim::Pending => true,
                 Claim::Log(log) => *log == e.log,
-                Claim::Writer(w) => *w == e.by,
+                Claim::Writer(w) => *w == **e.by(),
             };
             if !named {
                 return Err(RuleViolation(
@@ -1318,7 +1318,7 @@ impl IncidentState {
             }
         }
         self.check_when(&e.body, e.when())?;
-        self.check_in(records, &e.body, &e.by, e.wall)
+        self.check_in(records, &e.body, e.by(), e.wall)
     }
 
     /// Rules on when a record says it happened (`occurred`, else `wall`): a phase is entered
@@ -1480,18 +1480,18 @@ impl IncidentState {
         if !matches!(e.body, Body::Heads(_) | Body::Signed(_) | Body::TailRepaired(_)) {
             // The writer's name is copied only when it changes hands (it rarely does).
             match &mut d.last_update {
-                Some((wall, by)) if *by == *e.by => *wall = e.wall,
-                last => *last = Some((e.wall, e.by.to_string())),
+                Some((wall, by)) if *by == *e.by() => *wall = e.wall,
+                last => *last = Some((e.wall, e.by().to_string())),
             }
         }
-        if (e.at - e.wall).abs() > SKEW_WARN_MS && !d.skewed.contains(&*e.by) {
-            d.skewed.insert(e.by.to_string());
+        if (e.at - e.wall).abs() > SKEW_WARN_MS && !d.skewed.contains(e.by().as_str()) {
+            d.skewed.insert(e.by().to_string());
         }
         let alert_entry = matches!(&e.body, Body::Note(n) if n.is_alert_entry());
         if alert_entry {
-            d.alert_writers.insert(person_of(&e.by));
+            d.alert_writers.insert(person_of(e.by()));
         }
-        let by_commander = d.roles.get(COMMANDER).is_some_and(|r| is_person(&r.value, &e.by));
+        let by_commander = d.roles.get(COMMANDER).is_some_and(|r| is_person(&r.value, e.by()));
         if !alert_entry && by_commander {
             d.since_commander.clear();
         } else if !matches!(
@@ -1503,14 +1503,14 @@ impl IncidentState {
                 Some((_, _, last)) => *last = (*last).max(e.wall),
                 None => {
                     d.since_commander
-                        .insert(e.log.to_string(), (e.by.to_string(), e.wall, e.wall));
+                        .insert(e.log.to_string(), (e.by().to_string(), e.wall, e.wall));
                 }
             }
         }
-        match d.latest_wall.get_mut(&*e.by) {
+        match d.latest_wall.get_mut(e.by().as_str()) {
             Some(w) => *w = (*w).max(e.wall),
             None => {
-                d.latest_wall.insert(e.by.to_string(), e.wall);
+                d.latest_wall.insert(e.by().to_string(), e.wall);
             }
         }
         match d.first_of_kind.get_mut(e.kind()) {
@@ -1553,12 +1553,12 @@ impl IncidentState {
             Body::ActionSet(x) => {
                 let prev = d.actions.get(&x.action).map(|r| r.value.clone());
                 let (proposer, approver) = match x.state {
-                    ActionState::Proposed => (Some(e.by.to_string()), None),
-                    ActionState::Approved => (prev.as_ref().and_then(|p| p.proposer.clone()), Some(e.by.to_string())),
+                    ActionState::Proposed => (Some(e.by().to_string()), None),
+                    ActionState::Approved => (prev.as_ref().and_then(|p| p.proposer.clone()), Some(e.by().to_string())),
                     _ => (
                         prev.as_ref()
                             .and_then(|p| p.proposer.clone())
-                            .or_else(|| Some(e.by.to_string())),
+                            .or_else(|| Some(e.by().to_string())),
                         prev.as_ref().and_then(|p| p.approver.clone()),
                     ),
                 };
@@ -1606,7 +1606,7 @@ impl IncidentState {
             }
             Body::Archived(_) => d.archived = Some(Reg::of(e, ())),
             Body::DuplicateOf(x) => d.duplicate_of = Some(Reg::of(e, x.of.clone())),
-            Body::TailRepaired(x) => d.tail_repairs.push((e.by.to_string(), x.offset, x.bytes)),
+            Body::TailRepaired(x) => d.tail_repairs.push((e.by().to_string(), x.offset, x.bytes)),
             Body::Unknown(u) => {
                 d.unknown_kinds.insert(u.kind.clone());
             }

@@ -167,7 +167,6 @@ mod tests {
             at,
             wall: at,
             occurred: Occurred::NONE,
-            by: "maya@soc".into(),
             log: "maya@soc".into(),
             seq,
             body: body.into(),

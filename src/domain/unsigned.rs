@@ -47,5 +47,5 @@ pub fn unsigned_declaration(s: &IncidentState) -> Option<String> {
         (false, true) => ("no signature", "declare again with --sign"),
         (false, false) => ("no signature", "declare again with --sign, or lift require"),
     };
-    Some(format!("{which}; the Declared record by {} has {has} — {todo}", d.by))
+    Some(format!("{which}; the Declared record by {} has {has} — {todo}", d.by()))
 }

@@ -367,7 +367,7 @@ fn first_rollback_claim(
         .filter(|e| e.key() > since && tagged(e, CLAIM_TAG))
         .filter(|e| e.at >= now - STALE_CLAIM_MS)
         .filter(|e| !withdrawn.iter().any(|w| w.log == e.log && *w > e.key()))
-        .map(|e| (e.key(), e.by.to_string()))
+        .map(|e| (e.key(), e.by().to_string()))
         .min_by(|a, b| a.0.cmp(&b.0))
 }
 

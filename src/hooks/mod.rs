@@ -119,7 +119,7 @@ pub fn payload(trigger: Trigger, incident: &str, title: &str, mode: Option<Mode>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::{ActionSet, Note, Occurred, SeverityChanged, StatusUpdate};
+    use crate::domain::event::{ActionSet, Name, Note, Occurred, SeverityChanged, StatusUpdate};
     use crate::domain::playbook::Audience;
 
     fn event(body: Body) -> Event {
@@ -128,10 +128,9 @@ mod tests {
             at: 1,
             wall: 1,
             occurred: Occurred::NONE,
-            by: "maya@h".into(),
             seq: 2,
             body,
-            log: "maya@h.abc".into(),
+            log: Name::with_writer("maya@h.abc", "maya@h".into()),
         }
     }
 

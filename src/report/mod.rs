@@ -50,14 +50,14 @@ pub fn inject_responses(s: &IncidentState) -> Vec<InjectResponse<'_>> {
     let facilitators: std::collections::BTreeSet<String> = s
         .events()
         .filter(|e| matches!(e.body, Body::InjectReleased(_) | Body::ExerciseClock(_)))
-        .map(|e| person_of(&e.by))
+        .map(|e| person_of(e.by()))
         .collect();
     let timeline: Vec<&Event> = s.timeline().collect();
     let player = |x: &Event| {
         !matches!(
             x.body,
             Body::InjectReleased(_) | Body::ExerciseClock(_) | Body::Heads(_) | Body::Signed(_)
-        ) && !facilitators.contains(&person_of(&x.by))
+        ) && !facilitators.contains(&person_of(x.by()))
             && s.flag(x).is_none()
     };
     let tied = |x: &Event| match &x.body {
@@ -229,8 +229,7 @@ mod tests {
             at,
             wall: at,
             occurred: Occurred::NONE,
-            by: format!("{by}@soc").into(),
-            log: format!("{by}@soc.abc123").into(),
+            log: Name::with_writer(&format!("{by}@soc.abc123"), format!("{by}@soc").into()),
             seq,
             body: body.into(),
         }

@@ -527,7 +527,7 @@ impl Review {
                 applied.iter().find(|e| e.key() == r.key).and_then(|e| match &e.body {
                     Body::Resolved(x) => x.summary.as_ref().filter(|t| !t.trim().is_empty()).map(|t| Written {
                         text: sanitize_multiline(t),
-                        by: sanitize(&person_of(&e.by)),
+                        by: sanitize(&person_of(e.by())),
                         at: format_utc(e.when()),
                         source: "resolution summary".into(),
                     }),
@@ -597,7 +597,7 @@ impl Review {
                         role: sanitize(&x.role),
                         from: opt(from.as_deref()),
                         to: sanitize(&x.who),
-                        by: sanitize(&person_of(&e.by)),
+                        by: sanitize(&person_of(e.by())),
                         at: format_utc(e.when()),
                     });
                 }
@@ -682,7 +682,7 @@ impl Review {
                             .filter_map(|e| match &e.body {
                                 Body::ActionSet(x) if x.action == a.id => Some(ActionStep {
                                     state: action_state_word(x.state).to_string(),
-                                    by: sanitize(&person_of(&e.by)),
+                                    by: sanitize(&person_of(e.by())),
                                     at: format_utc(e.when()),
                                     note: x.note.as_deref().map(sanitize),
                                 }),
@@ -693,7 +693,7 @@ impl Review {
                             .iter()
                             .filter_map(|e| match &e.body {
                                 Body::ActionOutput(x) if x.action == a.id => Some(OutputRow {
-                                    by: sanitize(&person_of(&e.by)),
+                                    by: sanitize(&person_of(e.by())),
                                     at: format_utc(e.when()),
                                     exit: x.exit,
                                     text: sanitize_multiline(&x.text),
@@ -816,7 +816,7 @@ impl Review {
                 id: sanitize(&e.id),
                 at: format_utc(e.when()),
                 backfilled: e.occurred.is_some(),
-                by: sanitize(&person_of(&e.by)),
+                by: sanitize(&person_of(e.by())),
                 kind: sanitize(e.kind()),
                 what: describe_in(s, e),
                 flag: s.flag(e).map(|f| sanitize(&f.label())),
@@ -864,7 +864,7 @@ fn exercise_review(s: &IncidentState, fac: Option<&FacilitatorState>) -> Exercis
             scenario_time: format_scenario(r.scenario_ms),
             released_at: format_utc(r.released.when()),
             first_response: r.first_response.map(|x| InjectResponseRow {
-                by: sanitize(&person_of(&x.by)),
+                by: sanitize(&person_of(x.by())),
                 at: format_utc(x.when()),
                 what: describe_in(s, x),
                 after: r.after_scenario_ms().map_or("-".into(), |ms| {

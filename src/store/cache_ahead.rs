@@ -145,10 +145,7 @@ fn one(job: &Job, name: &str, send: &dyn Fn(Part) -> bool) -> Option<()> {
     let mut recorder = (len - hit.position.len >= job.cache.min_new() && !hit.position.ends_at_problem)
         .then(|| job.cache.recorder(log, &job.trust))
         .flatten();
-    let names = LogNames {
-        log: log.into(),
-        writer: writer_of_log(name).unwrap_or_default().into(),
-    };
+    let names = LogNames::new(log, &writer_of_log(name).unwrap_or_default());
     let mut tags = TagInterner::default();
     let mut part = Vec::with_capacity(STREAM_EVENTS);
     let mut records = 0;

@@ -372,7 +372,7 @@ impl Screen<'_> {
                 Body::Declared(d) => {
                     self.wanted.push(d.playbook_hash.clone());
                     if let Some(ds) = &mut self.declareds {
-                        ds.push((e.log.to_string(), e.by.to_string(), Declared::clone(d)));
+                        ds.push((e.log.to_string(), e.by().to_string(), Declared::clone(d)));
                     }
                 }
                 Body::PlaybookChanged(p) => self.wanted.push(p.hash.clone()),

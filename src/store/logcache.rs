@@ -26,7 +26,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::sigcache::field;
-use crate::domain::event::{self, Body, Event, LogNames, Note, NoteText, Signed, TextAt};
+use crate::domain::event::{self, Body, Event, LogNames, Name, Note, NoteText, Signed, TextAt};
 use crate::domain::tags::TagInterner;
 
 /// Bump when the encoding changes (the build id changes too, but a rebuild of the same source
@@ -711,7 +711,7 @@ pub fn encode(e: &Event, line: &[u8], at: Option<TextAt>, out: &mut Vec<u8>) {
             }
             None => out.push(0),
         }
-        put_str(out, &e.by);
+        put_str(out, e.by());
         put_u64(out, e.seq);
     };
     match &e.body {
@@ -781,10 +781,11 @@ pub fn decode(frame: &[u8], names: &LogNames, tags: &mut TagInterner, texts: boo
         };
         // Every record of a clean log is by its writer: share that name.
         let by = d.str()?;
-        let by = if names.writer.as_str() == by {
-            names.writer.clone()
+        // A record by another writer than its log's (the reader refuses it) keys its own name.
+        let log = if names.writer.as_str() == by {
+            names.log.clone()
         } else {
-            by.into()
+            Name::with_writer(&names.log, by.into())
         };
         let seq = d.u64()?;
         let body = match kind {
@@ -831,10 +832,9 @@ pub fn decode(frame: &[u8], names: &LogNames, tags: &mut TagInterner, texts: boo
             at,
             wall,
             occurred: occurred.into(),
-            by,
             seq,
             body,
-            log: names.log.clone(),
+            log,
         })
     };
     let e = go().ok_or_else(bad)?;
@@ -966,18 +966,14 @@ mod tests {
             at: 1_700_000_000_000,
             wall: 1_700_000_000_123,
             occurred: event::Occurred::new(Some(1_699_999_000_000)),
-            by: "alice@h1".into(),
             seq: 7,
             body,
-            log: "alice@h1.x".into(),
+            log: Name::with_writer("alice@h1.x", "alice@h1".into()),
         }
     }
 
     fn names() -> LogNames {
-        LogNames {
-            log: "alice@h1.x".into(),
-            writer: "alice@h1".into(),
-        }
+        LogNames::new("alice@h1.x", "alice@h1")
     }
 
     #[test]

@@ -151,8 +151,7 @@ mod tests {
                 at: 1_700_000_000_000 + seq as i64,
                 wall: 1_700_000_000_000 + seq as i64,
                 occurred: event::Occurred::NONE,
-                by: "alice@h1".into(),
-                log: LOG.into(),
+                log: event::Name::with_writer(LOG, "alice@h1".into()),
                 seq,
                 body: event::Note {
                     text: (*text).into(),

@@ -628,8 +628,8 @@ impl IncidentReader {
         if !meta.is_file() {
             return;
         }
-        let writer = writer_of_log(name).unwrap_or_default().into();
-        let log = name.trim_end_matches(LOG_EXT).into();
+        let names = LogNames::new(name.trim_end_matches(LOG_EXT), &writer_of_log(name).unwrap_or_default());
+        let (writer, log) = (names.writer, names.log);
         let cursor = self.cursors.entry(name.to_string()).or_insert_with(|| Cursor {
             writer,
             log,
@@ -1229,12 +1229,13 @@ fn consume(
                 format!("line is {} bytes, over the {MAX_LINE}-byte limit; skipped", line.len()),
             )),
             Some(parsed) => match parsed {
-                Ok(Line { event: e, .. }) if e.by != cursor.writer => batch.problems.push(Problem::new(
+                Ok(Line { event: e, .. }) if *e.by() != cursor.writer => batch.problems.push(Problem::new(
                     rel,
                     Some(line_no),
                     format!(
                         "record says it is by `{}` but sits in {}'s log; skipped",
-                        e.by, cursor.writer
+                        e.by(),
+                        cursor.writer
                     ),
                 )),
                 Ok(Line { event: mut e, prev }) => {
@@ -1425,7 +1426,7 @@ fn check_signature(
             // intact, so it is not called a mismatch (as `verify` says: pending acceptance).
             Err(err)
                 if ctx.trust.refused_by_pending_change(&err, |a| {
-                    crate::domain::signing::check_signed(a, ctx.log, &e.by, s, e.wall)
+                    crate::domain::signing::check_signed(a, ctx.log, e.by(), s, e.wall)
                 }) =>
             {
                 Err(format!(
@@ -1488,7 +1489,7 @@ fn prepare(line: &[u8], ctx: &Ctx, tags: &mut TagInterner) -> Prepared {
                 let input = super::sigcache::SigInput {
                     log: ctx.log,
                     seq: e.seq,
-                    writer: &e.by,
+                    writer: e.by(),
                     namespace: NS_EVENT,
                     msg: &msg,
                     sig: &s.sig,
@@ -1499,7 +1500,7 @@ fn prepare(line: &[u8], ctx: &Ctx, tags: &mut TagInterner) -> Prepared {
                 match key.as_ref().and_then(|(k, c)| c.get(k)) {
                     Some(v) => Some(Ok(v.clone())),
                     None => {
-                        let v = crate::domain::signing::check_signed(ctx.trust, ctx.log, &e.by, s, e.wall);
+                        let v = crate::domain::signing::check_signed(ctx.trust, ctx.log, e.by(), s, e.wall);
                         if let (Ok(v), Some((k, _))) = (&v, &key) {
                             learned = Some((*k, v.clone()));
                         }
@@ -2015,7 +2016,6 @@ mod tests {
                 at: 1_700_000_000_000 + seq as i64,
                 wall: 1_700_000_000_000 + seq as i64,
                 occurred: event::Occurred::NONE,
-                by: by.into(),
                 log: by.into(),
                 seq,
                 body: event::Note {
@@ -2091,8 +2091,7 @@ mod tests {
             at: 1,
             wall: 1,
             occurred: event::Occurred::NONE,
-            by: "w0@host".into(),
-            log: "w0@host.inst".into(),
+            log: Name::with_writer("w0@host.inst", "w0@host".into()),
             seq: 1,
             body: event::Note {
                 text: text.into(),

@@ -118,7 +118,7 @@ fn scan(s: &mut Stretch, cursor: &Cursor, ctx: &Ctx) {
         else {
             continue;
         };
-        if l.event.by != cursor.writer || l.event.seq.saturating_add(1) < s.disputed {
+        if *l.event.by() != cursor.writer || l.event.seq.saturating_add(1) < s.disputed {
             continue;
         }
         s.lines.push(Entry {

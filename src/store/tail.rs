@@ -127,7 +127,7 @@ pub fn read_tail(file: &File, writer: &str) -> io::Result<Tail> {
             tail.last_hash = Some(event::line_hash(&bytes));
         }
         let parsed = std::str::from_utf8(&bytes).ok().and_then(|s| event::parse(s).ok());
-        if let Some(e) = parsed.filter(|e| e.by == writer) {
+        if let Some(e) = parsed.filter(|e| e.by() == writer) {
             tail.last_event = Some(e);
             tail.last_event_hash = Some(event::line_hash(&bytes));
             tail.lines_back = back;

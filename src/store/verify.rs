@@ -223,10 +223,10 @@ pub fn verify(store: &Store, id: &str) -> Report {
                     .push(format!("{rel}:{line_no}: unreadable record (edited or corrupted)")),
                 Some(event::Line { event: e, prev: e_prev }) => {
                     report.records += 1;
-                    if e.by != writer {
+                    if **e.by() != *writer {
                         report.errors.push(format!(
                             "{rel}:{line_no}: record claims writer {} (edited?)",
-                            sanitize(&e.by)
+                            sanitize(e.by())
                         ));
                     }
                     // A repeat (a copy of a seq read before) does not move the chain back: the
@@ -310,7 +310,7 @@ pub fn verify(store: &Store, id: &str) -> Report {
                         let log = name.trim_end_matches(LOG_EXT);
                         let named = match &claim {
                             Some(Claim::Log(l)) => l == log,
-                            Some(Claim::Writer(w)) => *w == e.by,
+                            Some(Claim::Writer(w)) => *w == **e.by(),
                             _ => false,
                         };
                         if claim.is_none() {

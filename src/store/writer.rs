@@ -258,7 +258,7 @@ impl<'s> LogWriter<'s> {
         let log = self.identity.log_id();
         self.require_declaration(&log, &others)?;
         // Made once: every record of this append shares them (see `Name`).
-        let (by_name, log_name) = (Name::from(&writer), Name::from(&log));
+        let log_name = Name::with_writer(&log, Name::from(&writer));
         // Seq and sort key continue from this install's own records: a record someone planted
         // under its name (seq 2^53, `at` in the year 9999) must not lock it out or drag it along.
         let (mut seq, mut own_at) = match &restore {
@@ -326,7 +326,6 @@ impl<'s> LogWriter<'s> {
                 at,
                 wall,
                 occurred: occurred.into(),
-                by: by_name.clone(),
                 seq,
                 body,
                 log: log_name.clone(),
@@ -620,7 +619,7 @@ fn lost_lines(tail: &Tail, path: &Path, head_file: &Path, acked_file: &Path, wri
             found = found.max(e.seq);
         } else {
             strangers.push(e.seq);
-            if e.by == writer {
+            if e.by() == writer {
                 foreign.push(e.seq);
             }
         }

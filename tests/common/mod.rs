@@ -353,7 +353,6 @@ pub fn forge(
         at,
         wall: at,
         occurred: Occurred::NONE,
-        by: by.into(),
         log: by.into(),
         seq,
         body,

@@ -119,7 +119,7 @@ impl TimelineView {
         if matches!(e.body, Body::Heads(_) | Body::Signed(_)) || !self.kind.matches(&e.body) {
             return false;
         }
-        if self.author.as_ref().is_some_and(|a| person_of(&e.by) != *a) {
+        if self.author.as_ref().is_some_and(|a| person_of(e.by()) != *a) {
             return false;
         }
         match &self.search {
@@ -128,7 +128,7 @@ impl TimelineView {
             Some(q) if !q.is_empty() && matches!(&e.body, Body::Note(n) if n.text.in_log().is_some()) => false,
             Some(q) if !q.is_empty() => {
                 let text = crate::domain::describe::describe(e).to_lowercase();
-                text.contains(&q.to_lowercase()) || e.by.contains(&q.to_lowercase())
+                text.contains(&q.to_lowercase()) || e.by().contains(&q.to_lowercase())
             }
             _ => true,
         }
@@ -281,7 +281,7 @@ impl IncidentModel {
     /// People seen in this incident (authors, role holders, assignees), for pickers.
     pub fn people(&self, me: &str) -> Vec<String> {
         let s = self.state();
-        let mut set: BTreeSet<String> = s.events().map(|e| person_of(&e.by)).collect();
+        let mut set: BTreeSet<String> = s.events().map(|e| person_of(e.by())).collect();
         set.extend(s.derived.roles.values().map(|r| r.value.clone()));
         set.extend(s.derived.assignments.values().map(|r| r.value.clone()));
         set.insert(me.to_string());
@@ -475,7 +475,7 @@ pub(super) fn incident_action(m: &mut Model, a: Action) -> Vec<Effect> {
             let more = if clipped.len() < current.len() { "…" } else { "" };
             ed.subject = Some(format!(
                 "{}'s {} \"{clipped}{more}\"",
-                crate::domain::identity::person_of(&e.by),
+                crate::domain::identity::person_of(e.by()),
                 e.kind()
                     .to_ascii_lowercase()
                     .replace("statusupdate", "status update")

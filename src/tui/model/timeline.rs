@@ -675,7 +675,6 @@ mod tests {
             at: 1_000_000 + seq as i64,
             wall: 1_000_000 + seq as i64,
             occurred: Occurred::new(Some(when)),
-            by: by.as_str().into(),
             log: by.as_str().into(),
             seq,
             body,

@@ -1106,7 +1106,7 @@ fn detail(m: &Model, theme: &Theme) -> Option<Dialog> {
                 title: format!(
                     "{} by {} at {}",
                     e.kind(),
-                    sanitize(&e.by),
+                    sanitize(e.by()),
                     hhmmss(e.when(), inc.timeline.local_time)
                 ),
                 rows: sanitize_lines(&full)

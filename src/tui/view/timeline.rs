@@ -128,7 +128,7 @@ pub fn draw(frame: &mut Frame, area: Rect, m: &Model, inc: &IncidentModel, theme
         // ▸ marks the cursor's row, the one Enter opens.
         let cursor = focused && i == at;
         let when = super::row_time(e.when(), t.local_time, dated);
-        let who = fit(&sanitize(&person_of(&e.by)), 8);
+        let who = fit(&sanitize(&person_of(e.by())), 8);
         let late = if e.occurred.is_some() { "~" } else { " " };
         let mark = if cursor { "▸" } else { " " };
         // ✎: a valid SSH signature vouches for this record (README, "Signed records").
