@@ -17,9 +17,8 @@ use std::sync::Arc;
 /// Shared, immutable text. Cloning it is a reference count; ordering, equality and hashing are
 /// those of the text (so a `HashMap<Name, _>` or `BTreeMap<Name, _>` is looked up with a `&str`).
 ///
-/// A thin pointer (8 bytes, not the 16 of an `Arc<str>`): a record holds two names and its
-/// merge key one more in the timeline, so this is ≈ 24 bytes less per record (about 5 % of what
-/// a held record costs); the text is one more pointer away, and there are few names.
+/// A thin pointer (8 bytes, not the 16 of an `Arc<str>`): every record holds one (its log's,
+/// which also gives its writer's); the text is one more pointer away, and there are few names.
 #[derive(Clone)]
 pub struct Name(Arc<Text>);
 
