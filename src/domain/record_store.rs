@@ -341,30 +341,17 @@ impl RecordStore {
             self.by_time = timeline;
             return;
         }
-        if timeline.len() > self.by_time.len() {
-            // More new records than the timeline held (the console's first read: a log read
-            // in order, then the others): the timeline is merged into the batch's vector, so
-            // the batch and a grown copy of the timeline are never held side by side.
-            let old = std::mem::take(&mut self.by_time);
-            merge_into_back(&mut timeline, old, |&a, &b| cmp_time(slots.at(a), slots.at(b)));
-            self.by_time = timeline;
-            return;
-        }
-        let start = self
-            .by_time
-            .partition_point(|&s| cmp_time(slots.at(s), slots.at(timeline[0])).is_lt());
-        let tail: Vec<Slot> = self.by_time.drain(start..).collect();
-        grow_for(&mut self.by_time, tail.len() + timeline.len());
-        let (mut a, mut b) = (tail.into_iter().peekable(), timeline.into_iter().peekable());
-        loop {
-            let take_a = match (a.peek(), b.peek()) {
-                (Some(&x), Some(&y)) => cmp_time(slots.at(x), slots.at(y)).is_le(),
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
-            };
-            self.by_time.extend(if take_a { a.next() } else { b.next() });
-        }
+        // As the records held aside are merged (see `merge_late`).
+        let held = if timeline.len() > self.by_time.len() {
+            std::mem::take(&mut self.by_time)
+        } else {
+            let start = self
+                .by_time
+                .partition_point(|&s| cmp_time(slots.at(s), slots.at(timeline[0])).is_lt());
+            self.by_time.drain(start..).collect()
+        };
+        merge_into_back(&mut timeline, held, |&a, &b| cmp_time(slots.at(a), slots.at(b)));
+        append_merged(&mut self.by_time, timeline);
     }
 
     /// Merge the records a batch held aside into key order (the batch goes on: their timeline
@@ -382,6 +369,20 @@ impl RecordStore {
         let slots = &self.slots;
         // Stable: of two records with one key, the first to arrive comes first and stays.
         late.sort_by(|&a, &b| cmp_records(slots.at(a), slots.at(b)));
+        // Only the merged records from the first late key on move. Where more were held aside
+        // than merged (the console's first read: a log read in order, then the others), all
+        // of them go into the vector of those held aside, so the two and a grown copy are
+        // never held side by side.
+        let held = if late.len() > self.by_key.len() {
+            std::mem::take(&mut self.by_key)
+        } else {
+            let start = self
+                .by_key
+                .partition_point(|&s| cmp_records(slots.at(s), slots.at(late[0])).is_lt());
+            self.by_key.drain(start..).collect()
+        };
+        // Of equal keys the one held before comes first and stays; then the first to arrive.
+        merge_into_back(&mut late, held, |&a, &b| cmp_records(slots.at(a), slots.at(b)));
         let mut dropped = Vec::new();
         late.dedup_by(|later, first| {
             let same = cmp_records(slots.at(*later), slots.at(*first)).is_eq();
@@ -390,24 +391,7 @@ impl RecordStore {
             }
             same
         });
-        if late.len() > self.by_key.len() {
-            // More held aside than merged (the console's first read: a log read in order, then
-            // the others): the merged records go into the vector of those held aside, so the
-            // two and a grown copy are never held side by side. Of equal keys the one held
-            // before comes first there, and stays.
-            let held = std::mem::take(&mut self.by_key);
-            merge_into_back(&mut late, held, |&a, &b| cmp_records(slots.at(a), slots.at(b)));
-            late.dedup_by(|later, first| {
-                let same = cmp_records(slots.at(*later), slots.at(*first)).is_eq();
-                if same {
-                    dropped.push(*later);
-                }
-                same
-            });
-            self.by_key = late;
-        } else {
-            self.merge_late_into_tail(late, &mut dropped);
-        }
+        append_merged(&mut self.by_key, late);
         if dropped.is_empty() {
             return;
         }
@@ -418,35 +402,6 @@ impl RecordStore {
         let slots = &self.slots;
         if let Some(batch) = self.batch.as_mut() {
             batch.timeline.retain(|&s| slots.get(s).is_some());
-        }
-    }
-
-    /// Merge `late` (sorted, each key once) into the tail of the merged records from its first
-    /// key on: only that tail moves. A late record whose key is held goes to `dropped`.
-    fn merge_late_into_tail(&mut self, late: Vec<Slot>, dropped: &mut Vec<Slot>) {
-        let slots = &self.slots;
-        let start = self
-            .by_key
-            .partition_point(|&s| cmp_records(slots.at(s), slots.at(late[0])).is_lt());
-        let tail: Vec<Slot> = self.by_key.drain(start..).collect();
-        grow_for(&mut self.by_key, tail.len() + late.len());
-        let (mut a, mut b) = (tail.into_iter().peekable(), late.into_iter().peekable());
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&x), Some(&y)) => match cmp_records(slots.at(x), slots.at(y)) {
-                    Ordering::Less => a.next(),
-                    // A key held before the batch keeps its record (it came first).
-                    Ordering::Equal => {
-                        dropped.extend(b.next());
-                        a.next()
-                    }
-                    Ordering::Greater => b.next(),
-                },
-                (Some(_), None) => a.next(),
-                (None, Some(_)) => b.next(),
-                (None, None) => break,
-            };
-            self.by_key.extend(next);
         }
     }
 
@@ -511,6 +466,17 @@ fn merge_into_back<T: Copy>(into: &mut Vec<T>, mut tail: Vec<T>, cmp: impl Fn(&T
         } else if let Some(t) = tail.pop() {
             into[k] = t;
         }
+    }
+}
+
+/// Put `merged` (what sorts from where `into` now ends) after `into`: as it is when `into` is
+/// empty (no copy), else grown by a quarter at least.
+fn append_merged(into: &mut Vec<Slot>, merged: Vec<Slot>) {
+    if into.is_empty() {
+        *into = merged;
+    } else {
+        grow_for(into, merged.len());
+        into.extend(merged);
     }
 }
 
