@@ -157,6 +157,16 @@ impl Event {
             seq: self.seq,
         }
     }
+
+    /// How its key sorts against `k` (`EventKey`'s order), without building its key.
+    pub fn cmp_key(&self, k: &EventKey) -> std::cmp::Ordering {
+        (self.at, &self.log, self.seq).cmp(&(k.at, &k.log, k.seq))
+    }
+
+    /// How two records' keys sort (`EventKey`'s order), without building either.
+    pub fn cmp_keys(&self, other: &Event) -> std::cmp::Ordering {
+        (self.at, &self.log, self.seq).cmp(&(other.at, &other.log, other.seq))
+    }
     /// When it happened, as shown and measured: `occurred`, else the writer's clock.
     pub fn when(&self) -> Millis {
         self.occurred.unwrap_or(self.wall)

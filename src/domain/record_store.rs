@@ -25,30 +25,14 @@ use std::sync::OnceLock;
 use super::event::{Event, EventKey};
 use super::time::Millis;
 
-/// How a record sorts against a key: `EventKey`'s order, without building a key (no `Name`
-/// clone per comparison).
-fn cmp_key(e: &Event, k: &EventKey) -> Ordering {
-    (e.at, e.log.as_str(), e.seq).cmp(&(k.at, k.log.as_str(), k.seq))
-}
-
-/// How two records sort (by merge key).
-fn cmp_records(a: &Event, b: &Event) -> Ordering {
-    (a.at, a.log.as_str(), a.seq).cmp(&(b.at, b.log.as_str(), b.seq))
-}
-
 /// How a record sorts against a timeline key (`state::timeline_key`'s order, built from none).
 fn cmp_time_key(e: &Event, k: &(Millis, EventKey)) -> Ordering {
-    (e.occurred.unwrap_or(e.at), e.at, e.log.as_str(), e.seq).cmp(&(k.0, k.1.at, k.1.log.as_str(), k.1.seq))
+    (e.occurred.unwrap_or(e.at), e.at, &e.log, e.seq).cmp(&(k.0, k.1.at, &k.1.log, k.1.seq))
 }
 
 /// How two records sort on the timeline.
 fn cmp_time(a: &Event, b: &Event) -> Ordering {
-    (a.occurred.unwrap_or(a.at), a.at, a.log.as_str(), a.seq).cmp(&(
-        b.occurred.unwrap_or(b.at),
-        b.at,
-        b.log.as_str(),
-        b.seq,
-    ))
+    (a.occurred.unwrap_or(a.at), a.at, &a.log, a.seq).cmp(&(b.occurred.unwrap_or(b.at), b.at, &b.log, b.seq))
 }
 
 /// Records per chunk of the arena: a chunk is allocated whole (≈ 480 KB) and never moves, so
@@ -184,7 +168,7 @@ impl RecordStore {
 
     /// Whether a record with `key` would sort after every record held.
     pub fn sorts_last(&self, key: &EventKey) -> bool {
-        self.last().is_none_or(|e| cmp_key(e, key).is_lt())
+        self.last().is_none_or(|e| Event::cmp_key(e, key).is_lt())
     }
 
     /// The records in key order. A batch's records held aside are not among them until it is
@@ -197,13 +181,14 @@ impl RecordStore {
     /// replay from a checkpoint starts. Not a batch's records held aside (see [`Self::iter`]).
     pub fn after(&self, key: Option<&EventKey>) -> impl DoubleEndedIterator<Item = &Event> + ExactSizeIterator {
         let start = key.map_or(0, |k| {
-            self.by_key.partition_point(|&s| cmp_key(self.slots.at(s), k).is_le())
+            self.by_key
+                .partition_point(|&s| Event::cmp_key(self.slots.at(s), k).is_le())
         });
         self.by_key[start..].iter().map(|&s| self.slots.at(s))
     }
 
     fn slot_of(&self, key: &EventKey) -> Option<Slot> {
-        if let Ok(i) = self.by_key.binary_search_by(|&s| cmp_key(self.slots.at(s), key)) {
+        if let Ok(i) = self.by_key.binary_search_by(|&s| Event::cmp_key(self.slots.at(s), key)) {
             return Some(self.by_key[i]);
         }
         let batch = self.batch.as_ref().filter(|b| !b.late.is_empty())?;
@@ -233,9 +218,9 @@ impl RecordStore {
         }
         let place = match self.last() {
             None => Place::At(0),
-            Some(last) if cmp_records(last, &e).is_lt() => Place::At(self.by_key.len()),
+            Some(last) if Event::cmp_keys(last, &e).is_lt() => Place::At(self.by_key.len()),
             Some(_) if self.batch.is_some() => Place::Late,
-            Some(_) => match self.by_key.binary_search_by(|&s| cmp_records(self.slots.at(s), &e)) {
+            Some(_) => match self.by_key.binary_search_by(|&s| Event::cmp_keys(self.slots.at(s), &e)) {
                 Ok(_) => return None, // held already
                 Err(pos) => Place::At(pos),
             },
@@ -286,7 +271,10 @@ impl RecordStore {
     /// second record of the key held aside goes with it and no record of it is left.
     pub fn remove(&mut self, key: &EventKey) -> Option<Event> {
         self.merge_late();
-        let i = self.by_key.binary_search_by(|&s| cmp_key(self.slots.at(s), key)).ok()?;
+        let i = self
+            .by_key
+            .binary_search_by(|&s| Event::cmp_key(self.slots.at(s), key))
+            .ok()?;
         let slot = self.by_key.remove(i);
         // On the timeline by search; else it came in this batch (its place waits for the end).
         let e = self.slots.at(slot);
@@ -368,7 +356,7 @@ impl RecordStore {
         batch.index = OnceLock::new();
         let slots = &self.slots;
         // Stable: of two records with one key, the first to arrive comes first and stays.
-        late.sort_by(|&a, &b| cmp_records(slots.at(a), slots.at(b)));
+        late.sort_by(|&a, &b| Event::cmp_keys(slots.at(a), slots.at(b)));
         // Only the merged records from the first late key on move. Where more were held aside
         // than merged (the console's first read: a log read in order, then the others), all
         // of them go into the vector of those held aside, so the two and a grown copy are
@@ -378,14 +366,14 @@ impl RecordStore {
         } else {
             let start = self
                 .by_key
-                .partition_point(|&s| cmp_records(slots.at(s), slots.at(late[0])).is_lt());
+                .partition_point(|&s| Event::cmp_keys(slots.at(s), slots.at(late[0])).is_lt());
             self.by_key.drain(start..).collect()
         };
         // Of equal keys the one held before comes first and stays; then the first to arrive.
-        merge_into_back(&mut late, held, |&a, &b| cmp_records(slots.at(a), slots.at(b)));
+        merge_into_back(&mut late, held, |&a, &b| Event::cmp_keys(slots.at(a), slots.at(b)));
         let mut dropped = Vec::new();
         late.dedup_by(|later, first| {
-            let same = cmp_records(slots.at(*later), slots.at(*first)).is_eq();
+            let same = Event::cmp_keys(slots.at(*later), slots.at(*first)).is_eq();
             if same {
                 dropped.push(*later);
             }

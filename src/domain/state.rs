@@ -485,7 +485,7 @@ impl IncidentState {
     /// `Disowned` record that may itself take effect (signed, where signatures are required). A
     /// `Declared` record is never disowned (the declaration and what it requires stay).
     fn is_disowned(&self, e: &Event) -> bool {
-        if matches!(e.body, Body::Declared(_) | Body::Disowned(_)) {
+        if self.disowned.is_empty() || matches!(e.body, Body::Declared(_) | Body::Disowned(_)) {
             return false;
         }
         let Some(by) = self.disowned.get(&(e.log.clone(), e.seq)) else {
@@ -1450,7 +1450,8 @@ impl IncidentState {
         if matches!(e.body, Body::Declared(_)) && self.claim == Claim::Pending {
             return; // judged once the claim is read (replayed then)
         }
-        let before_declared = !matches!(e.body, Body::Declared(_)) && self.declared_key().is_some_and(|k| e.key() < *k);
+        let before_declared =
+            !matches!(e.body, Body::Declared(_)) && self.declared_key().is_some_and(|k| e.cmp_key(k).is_lt());
         let disowned = self.is_disowned(e);
         let verdict = if disowned {
             Err(RuleViolation(

@@ -544,6 +544,22 @@ impl IncidentReader {
                 scope.spawn(move || cache_ahead::run(job, logs, tx));
                 ahead
             });
+            // The entries' records first, every log's merged by key; each log's reading then
+            // goes on from where its entry ends.
+            if let Some(ahead) = ahead.as_mut() {
+                ahead.hand_on(&events_dir, &mut |events| {
+                    if batch.events.is_empty() {
+                        batch.events = events;
+                    } else {
+                        batch.events.extend(events);
+                    }
+                    if let Some(sink) = &mut sink {
+                        if batch.events.len() >= STREAM_EVENTS {
+                            sink(std::mem::take(&mut batch.events));
+                        }
+                    }
+                });
+            }
             for (name, is_symlink) in names {
                 if !cache_ahead::readable(&name, is_symlink) {
                     if self.reported.insert(name.clone(), ()).is_none() {
@@ -694,7 +710,11 @@ impl IncidentReader {
         cursor.read_to = cursor.pass_head.as_ref().map(|g| g.0);
         let fresh = cursor.offset == 0 && cursor.line == 0 && !cursor.skipping && cursor.last_record.is_none();
         if let (true, Some(cache)) = (fresh, &self.log_cache) {
-            let taken = ahead.and_then(|a| take_ahead(cursor, a, name, fsutil::stamp(&meta), batch, sink));
+            let taken = ahead.and_then(|a| take_ahead(cursor, a, (name, &rel), fsutil::stamp(&meta), &mut file, batch));
+            if batch.reread.is_some() {
+                self.changed_in_place.insert(name.to_string());
+                return;
+            }
             let expect = super::logcache::Expect {
                 log: &cursor.log,
                 trust: &self.trust_key,
@@ -1056,57 +1076,51 @@ fn restore(
     n
 }
 
-/// Records taken ahead from the log cache entry of `cursor`'s log, `name` (see
-/// [`cache_ahead`]), handed on as [`restore`] hands them on. `None`: nothing usable was taken
-/// ahead for the file the reader opened (`stamp`: checked against another file, or one written
-/// since): the caller checks the entry itself. `Some(None)`: no entry matches. `Some(Some(n))`:
-/// `n` records restored (0: the entry stopped decoding; what was handed on of it is read again
-/// from the log).
+/// What was taken ahead of `cursor`'s log, `name`, from its log cache entry (see
+/// [`cache_ahead`]: its records were handed on already). `None`: nothing usable was taken ahead
+/// (the caller checks the entry itself). `Some(None)`: no entry matches. `Some(Some(n))`: `n`
+/// records restored (0: the entry stopped decoding; what was handed on of it is read again from
+/// the log). The file the reader opened (`stamp`) must still hold the bytes the records came
+/// from, checked as a poll checks a log written since it was read (grown: the block being
+/// filled and a budget of the others; else all of them); if it does not, `batch.reread` says
+/// so.
 fn take_ahead(
     cursor: &mut Cursor,
     ahead: &mut cache_ahead::Ahead,
-    name: &str,
+    (name, rel): (&str, &str),
     stamp: fsutil::Stamp,
+    file: &mut std::fs::File,
     batch: &mut Batch,
-    sink: &mut Option<&mut dyn FnMut(Vec<Event>)>,
 ) -> Option<Option<u64>> {
-    use cache_ahead::Part;
-    match ahead.next(name)? {
-        Part::Opened { stamp: s, hit } if s == stamp => {
-            if !hit {
-                return Some(None);
-            }
+    use cache_ahead::Taken;
+    let (checked, tail) = match ahead.take(name)? {
+        Taken::NoEntry => return Some(None),
+        Taken::Records { tail: None, .. } => {
+            tracing::warn!(log = %cursor.log, "local log cache entry does not decode; reading the log");
+            return Some(Some(0));
         }
-        _ => return None,
-    }
-    loop {
-        match ahead.next(name) {
-            Some(Part::Records(events)) => {
-                if batch.events.is_empty() {
-                    batch.events = events;
-                } else {
-                    batch.events.extend(events);
-                }
-                if let Some(sink) = sink {
-                    if batch.events.len() >= STREAM_EVENTS {
-                        sink(std::mem::take(&mut batch.events));
-                    }
-                }
-            }
-            Some(Part::End(tail)) => {
-                let tail = *tail;
-                cursor.log = tail.names.log;
-                cursor.writer = tail.names.writer;
-                cursor.tags = tail.tags;
-                resume_after(cursor, tail.position, tail.read, tail.recorder, batch);
-                return Some(Some(tail.records));
-            }
-            Some(Part::Broken | Part::Opened { .. }) | None => {
-                tracing::warn!(log = %cursor.log, "local log cache entry does not decode; reading the log");
-                return Some(Some(0));
-            }
+        Taken::Records {
+            stamp,
+            tail: Some(tail),
+        } => (stamp, *tail),
+    };
+    let mut read = tail.read;
+    if checked != stamp {
+        let grown = checked.0 == stamp.0 && stamp.1 .0 > read.len();
+        if !read.check(file, grown.then_some(SCRUB_BUDGET)).unwrap_or(false) {
+            batch.reread = Some(Problem::new(
+                rel,
+                None,
+                "log file changed in place while it was read (bytes already read differ); everything is read again from the start",
+            ));
+            return Some(Some(0));
         }
     }
+    cursor.log = tail.names.log;
+    cursor.writer = tail.names.writer;
+    cursor.tags = tail.tags;
+    resume_after(cursor, tail.position, read, tail.recorder, batch);
+    Some(Some(tail.records))
 }
 
 /// Stand where a log cache entry's records end (`p`), the log's bytes up to there hashed in
@@ -2075,54 +2089,136 @@ mod tests {
         assert!(serial == ahead, "a read ahead differs from a serial read");
     }
 
-    /// Records taken ahead are used only for the very file the reader opens, unwritten since the
-    /// thread looked at it (a log edited in place, same length, while the thread was ahead, or
-    /// removed and written again under the same inode number, is read from its bytes); parts
-    /// of logs the reader passed over are dropped, a later log's are kept for it.
+    /// Records taken ahead are handed on only for the very file the reader opens (a log
+    /// removed and written again since the thread looked is read from its bytes, its records
+    /// dropped), and a log written since its records were handed on must still hold the bytes
+    /// they came from: grown, it goes on from where its entry ends; changed in place, the read
+    /// starts again from the start.
     #[test]
     fn records_taken_ahead_are_used_only_for_the_file_as_the_thread_saw_it() {
-        use cache_ahead::Part;
+        use cache_ahead::{Part, Tail, Taken};
         let tmp = tempfile::tempdir().expect("a temporary folder");
-        let path = tmp.path().join(format!("w0@host.inst{LOG_EXT}"));
-        std::fs::write(&path, b"x\n").expect("the log");
-        let seen = fsutil::stamp(&std::fs::metadata(&path).expect("meta"));
-        let note = |text: &str| Event {
+        let names: Vec<String> = ["a", "b", "c"]
+            .iter()
+            .map(|n| format!("{n}@host.inst{LOG_EXT}"))
+            .collect();
+        let path = |i: usize| tmp.path().join(&names[i]);
+        for i in 0..3 {
+            std::fs::write(path(i), b"x\n").expect("the log");
+        }
+        let stamp = |i: usize| fsutil::stamp(&std::fs::metadata(path(i)).expect("meta"));
+        let note = |i: usize| Event {
             id: "01JTEST0000000000000000001".into(),
-            at: 1,
+            at: 1 + i as i64,
             wall: 1,
             occurred: event::Occurred::NONE,
-            log: Name::with_writer("w0@host.inst", "w0@host".into()),
+            log: Name::with_writer(names[i].trim_end_matches(LOG_EXT), "w0@host".into()),
             seq: 1,
             body: event::Note {
-                text: text.into(),
+                text: "seen".into(),
                 tags: Default::default(),
             }
             .into(),
         };
-        let names = ["a".to_string(), "b".to_string(), "c".to_string()];
+        let tail = |i: usize| {
+            let mut read = super::super::prefix::ReadPrefix::default();
+            read.feed(b"x\n");
+            Box::new(Tail {
+                position: super::super::logcache::Position {
+                    len: 2,
+                    line: 1,
+                    intact_from: 1,
+                    prev_line: "h".into(),
+                    last_record: (1, "h".into(), 1),
+                    last_prev: String::new(),
+                    last_good: (1, "h".into()),
+                    good_line: None,
+                    signed: Vec::new(),
+                    ends_at_problem: false,
+                },
+                read,
+                recorder: None,
+                names: LogNames::new(names[i].trim_end_matches(LOG_EXT), "w0@host"),
+                tags: Default::default(),
+                records: 1,
+            })
+        };
         let (mut ahead, tx) = cache_ahead::start(&names);
-        let names = names.clone();
-        let written = ((seen.0), (seen.1 .0, seen.1 .1, seen.1 .2 + 1));
+        // Log "b" as the thread saw it was another file (another inode).
+        let mut other = stamp(1);
+        other.0 .1 += 1;
+        let opened = vec![Some((stamp(0), true)), Some((other, true)), Some((stamp(2), true))];
+        let sent = [tail(0), tail(1), tail(2)];
+        let events = vec![note(0), note(1), note(2)];
         // Sent from a thread: the channel holds only a few parts.
-        std::thread::spawn(move || {
-            for (i, stamp) in [(0, seen), (1, written), (2, seen)] {
-                let _ = tx.send((i, Part::Opened { stamp, hit: true }));
-                let _ = tx.send((i, Part::Records(vec![note(&names[i])])));
+        let thread = std::thread::spawn(move || {
+            let _ = tx.send(Part::Opened(opened));
+            let _ = tx.send(Part::Records(events));
+            for (i, t) in sent.into_iter().enumerate() {
+                let _ = tx.send(Part::End(i, t));
             }
         });
-        let mut cursor = Cursor::default();
-        let mut batch = Batch::default();
-        let mut sink = None;
-        // Log "b" as the reader opened it was written since the thread looked: not taken.
-        let taken = take_ahead(&mut cursor, &mut ahead, "b", seen, &mut batch, &mut sink);
-        assert!(taken.is_none(), "a file written since is read from its bytes");
-        assert!(batch.events.is_empty());
-        // Log "c": its parts were kept while "a" and "b" were passed over.
-        assert!(matches!(ahead.next("c"), Some(Part::Opened { stamp, hit: true }) if stamp == seen));
-        assert!(
-            matches!(ahead.next("c"), Some(Part::Records(r)) if matches!(&r[0].body, Body::Note(n) if n.text.held() == Some("c")))
+        let mut handed = Vec::new();
+        ahead.hand_on(tmp.path(), &mut |events| handed.extend(events));
+        thread.join().expect("the sending thread");
+        let logs: Vec<&str> = handed.iter().map(|e| e.log.as_str()).collect();
+        assert_eq!(
+            logs,
+            ["a@host.inst", "c@host.inst"],
+            "another file's records are dropped"
         );
-        assert!(ahead.next("a").is_none(), "an earlier log's parts are gone");
+        assert!(ahead.take(&names[1]).is_none(), "another file is read from its bytes");
+        assert!(matches!(
+            ahead.take(&names[0]),
+            Some(Taken::Records { tail: Some(_), .. })
+        ));
+        // Taken once.
+        assert!(ahead.take(&names[0]).is_none());
+        // "a" edited in place since (same length); "c" grown.
+        let (mut ahead, tx) = cache_ahead::start(&names);
+        let opened = vec![Some((stamp(0), true)), None, Some((stamp(2), true))];
+        let sent = [tail(0), tail(2)];
+        let thread = std::thread::spawn(move || {
+            let _ = tx.send(Part::Opened(opened));
+            let [a, c] = sent;
+            let _ = tx.send(Part::End(0, a));
+            let _ = tx.send(Part::End(2, c));
+        });
+        ahead.hand_on(tmp.path(), &mut |_| {});
+        thread.join().expect("the sending thread");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(path(0), b"y\n").expect("edit");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path(2))
+            .and_then(|mut f| f.write_all(b"more\n"))
+            .expect("append");
+        let mut batch = Batch::default();
+        let mut cursor = Cursor::default();
+        let mut file = std::fs::File::open(path(2)).expect("c");
+        let taken = take_ahead(
+            &mut cursor,
+            &mut ahead,
+            (&names[2], "c"),
+            stamp(2),
+            &mut file,
+            &mut batch,
+        );
+        assert!(matches!(taken, Some(Some(1))), "a grown log goes on from its entry");
+        assert!(batch.reread.is_none());
+        assert_eq!(cursor.offset, 2);
+        let mut cursor = Cursor::default();
+        let mut file = std::fs::File::open(path(0)).expect("a");
+        take_ahead(
+            &mut cursor,
+            &mut ahead,
+            (&names[0], "a"),
+            stamp(0),
+            &mut file,
+            &mut batch,
+        );
+        let reread = batch.reread.expect("a log changed in place is read again");
+        assert!(reread.to_string().contains("changed in place"), "{reread}");
     }
 
     /// Everything a read through the log cache in `state` found, as text, and how many records
@@ -2138,9 +2234,12 @@ mod tests {
             .values()
             .map(|c| format!("{} {:?} {:?} {} {}", c.log, c.last_good, c.prev_line, c.line, c.offset))
             .collect();
+        // Taken ahead, the entries' records come merged by key, not log after log.
+        let mut events = batch.events;
+        events.sort_by(|a, b| a.cmp_keys(b));
         let seen = format!(
-            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{cursors:?}",
-            batch.events, batch.problems, batch.marks, batch.preferred, batch.signed
+            "{events:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{cursors:?}",
+            batch.problems, batch.marks, batch.preferred, batch.signed
         );
         (seen, reader.cached_records())
     }

@@ -78,8 +78,8 @@ impl IncidentModel {
             }
         }
         let in_order = loading.deferred.is_none() && {
-            let last = live.state.events().next_back().map(Event::key);
-            last.is_none_or(|last| events.iter().all(|e| e.key() > last))
+            let last = live.state.events().next_back();
+            last.is_none_or(|last| events.iter().all(|e| e.cmp_keys(last).is_gt()))
         };
         if in_order {
             // Sorts after everything held: deriving it is a step through these records only.
