@@ -224,6 +224,9 @@ fn run_holding(
             }
         }
     }
+    // A reader hands records on in no promised order (a cached run hands them merged by key,
+    // a plain one log by log); the fold orders them by key, so compare them in that order.
+    streamed.sort_by(|a, b| a.cmp_keys(b));
     b.events = streamed;
     (seen(&b, &r), r)
 }

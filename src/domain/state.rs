@@ -634,14 +634,17 @@ impl IncidentState {
     /// Insert one part of a batch (see [`Self::begin_batch`]); nothing is derived yet.
     pub fn insert_batch(&mut self, pending: &mut PendingBatch, events: Vec<Event>) {
         for e in events {
-            let key = e.key();
+            // A key is built only where one is kept (a key holds a clone of the log's name).
+            let first = pending.first.as_ref().is_none_or(|f| e.cmp_key(f).is_lt());
+            let key = (first || pending.fresh.is_some()).then(|| e.key());
             pending.replaced |= matches!(e.body, Body::Declared(_) | Body::Disowned(_));
             match self.insert(e) {
                 Inserted::New => {}
                 Inserted::Replaced => pending.replaced = true,
                 Inserted::Duplicate => continue,
             }
-            if pending.first.as_ref().is_none_or(|f| key < *f) {
+            let Some(key) = key else { continue };
+            if first {
                 pending.first = Some(key.clone());
             }
             if let Some(fresh) = &mut pending.fresh {

@@ -936,8 +936,14 @@ impl View {
 
     /// Apply an update; returns the keys of the events that were new.
     pub fn apply(&mut self, update: Update) -> Vec<crate::domain::EventKey> {
-        let pending = self.state.begin_batch(true);
-        self.finish(update, pending, true)
+        self.apply_keys(update, true)
+    }
+
+    /// [`Self::apply`], returning the new records' keys only if `want_fresh` (at 1M records
+    /// they are a clone of a name each, made and dropped for nothing where nobody reads them).
+    pub fn apply_keys(&mut self, update: Update, want_fresh: bool) -> Vec<crate::domain::EventKey> {
+        let pending = self.state.begin_batch(want_fresh);
+        self.finish(update, pending, want_fresh)
     }
 
     /// Read what `source` has now into this view: records are inserted as they are parsed (a

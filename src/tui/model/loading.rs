@@ -54,9 +54,16 @@ impl IncidentModel {
     /// `reset`: the read starts again from the start, so the view is dropped first (and kept
     /// aside until the read ends, to tell what was new).
     /// Returns the keys of the records this part made new (derived now; a deferred part's come
-    /// when the read ends): the caller uses them and drops them, so a long read does not hold
-    /// a second list of every key it took (≈ 32 MB at 1M records).
-    pub fn take_part(&mut self, events: Vec<Event>, reset: bool, ahead: Option<Box<Update>>) -> Vec<EventKey> {
+    /// when the read ends), if `want_fresh` (see [`wants_fresh`]): the caller uses them and
+    /// drops them, so a long read does not hold a second list of every key it took (≈ 32 MB at
+    /// 1M records).
+    pub fn take_part(
+        &mut self,
+        events: Vec<Event>,
+        reset: bool,
+        ahead: Option<Box<Update>>,
+        want_fresh: bool,
+    ) -> Vec<EventKey> {
         let id = self.id.clone();
         let n = events.len();
         if reset {
@@ -73,7 +80,7 @@ impl IncidentModel {
         let mut fresh = Vec::new();
         if let Some(ahead) = ahead {
             match loading.deferred {
-                None => fresh.extend(live.apply(*ahead)),
+                None => fresh.extend(live.apply_keys(*ahead, want_fresh)),
                 Some(_) => loading.ahead = Some(*ahead),
             }
         }
@@ -83,10 +90,13 @@ impl IncidentModel {
         };
         if in_order {
             // Sorts after everything held: deriving it is a step through these records only.
-            fresh.extend(live.apply(Update {
-                events,
-                ..Update::default()
-            }));
+            fresh.extend(live.apply_keys(
+                Update {
+                    events,
+                    ..Update::default()
+                },
+                want_fresh,
+            ));
         } else {
             let pending = loading.deferred.get_or_insert_with(|| live.begin_parts());
             live.insert_part(pending, events);

@@ -505,7 +505,8 @@ fn update_with(m: &mut Model, msg: Msg) -> Vec<Effect> {
         } => {
             if let Some(inc) = m.incident.as_mut().filter(|i| i.id == id) {
                 let place = Place::of(inc);
-                let fresh = inc.take_part(events, reset, ahead);
+                let want = wants_fresh(inc.replay.is_none() && inc.timeline.anchor.is_some(), &m.pending);
+                let fresh = inc.take_part(events, reset, ahead, want);
                 match inc.replay.as_ref() {
                     Some(r) => drop_read_back(&mut m.pending, &r.live.state, &fresh),
                     None => {
