@@ -49,7 +49,9 @@ pub fn person_of(by: &str) -> String {
 /// Whether `by` (`name@host`) is written by `person` (case-insensitive): `person_of(by) ==
 /// person.to_ascii_lowercase()`, without allocating (the fold asks it for every record).
 pub fn is_person(person: &str, by: &str) -> bool {
-    by.split('@').next().unwrap_or(by).eq_ignore_ascii_case(person)
+    // By bytes: `split('@')` took a generic char search per record (≈ 15 ms at 1M records).
+    let name = by.as_bytes().iter().position(|&b| b == b'@').map_or(by, |i| &by[..i]);
+    name.eq_ignore_ascii_case(person)
 }
 
 pub fn valid_name(s: &str) -> bool {

@@ -16,7 +16,7 @@ use super::phase::Phase;
 use super::playbook::{Approval, Playbook, COMMANDER};
 use super::problem::Problem;
 use super::record_store::{RecordRef, RecordStore};
-use super::seqmap::SeqMap;
+use super::seqmap::LogSeqs;
 use super::time::Millis;
 
 /// An `at` this far from the writer's own `wall` means clocks disagree.
@@ -257,7 +257,7 @@ pub struct IncidentState {
     /// log → seq → where the record kept there is held (4 bytes a record). Nested so a log's
     /// name is held once, not once per record; a log's seqs are dense from 1, so by seq in a
     /// vector (see [`SeqMap`]).
-    seen: HashMap<Name, SeqMap<RecordRef>, foldhash::fast::RandomState>,
+    seen: LogSeqs<RecordRef>,
     /// Shared: `list` and the board fold a thousand incidents naming one playbook, parsed once.
     playbooks: HashMap<String, std::sync::Arc<Playbook>>,
     /// Same log and seq, different record: only an edit does that.
@@ -271,6 +271,9 @@ pub struct IncidentState {
     /// Every `Declared` record in the set, by key: the claimed one is looked up here. The flag
     /// is its `require_signatures`: kept outside the fold, so no later record can take it away.
     declareds: BTreeMap<EventKey, (String, u64, bool)>,
+    /// The key of the incident's `Declared` among `declareds` (see [`Self::declared_key`]),
+    /// found again whenever they or the claim change: every step compares a record with it.
+    declared: Option<EventKey>,
     /// (log, seq) of records their log's writer disowned (`Disowned`) → the seqs (in that log) of
     /// the `Disowned` records that say so. A disowning counts only where its record may take
     /// effect (signed, where signatures are required), and never for a `Declared` record.
@@ -374,13 +377,14 @@ impl IncidentState {
         IncidentState {
             id: id.into(),
             events: RecordStore::default(),
-            seen: HashMap::default(),
+            seen: LogSeqs::default(),
             playbooks: HashMap::new(),
             conflicts: BTreeSet::new(),
             signatures: HashMap::new(),
             require_signatures: false,
             claim: Claim::Unchecked,
             declareds: BTreeMap::new(),
+            declared: None,
             disowned: BTreeMap::new(),
             marks: BTreeMap::new(),
             checkpoints: Vec::new(),
@@ -397,6 +401,7 @@ impl IncidentState {
     pub fn set_claim(&mut self, claim: Claim) {
         if self.claim != claim {
             self.claim = claim;
+            self.find_declared();
             self.replay();
         }
     }
@@ -408,7 +413,13 @@ impl IncidentState {
     /// The sort key of the incident's `Declared`: the one in the log the claim names (any seq-1
     /// `Declared` in a pure fold). Records that sort before it are not the incident's.
     fn declared_key(&self) -> Option<&EventKey> {
-        self.declareds
+        self.declared.as_ref()
+    }
+
+    /// Find [`Self::declared_key`] again (after `declareds` or the claim changed).
+    fn find_declared(&mut self) {
+        self.declared = self
+            .declareds
             .iter()
             .find(|(k, (by, seq, _))| {
                 *seq == 1
@@ -419,7 +430,7 @@ impl IncidentState {
                         Claim::Writer(w) => by == w,
                     }
             })
-            .map(|(k, _)| k)
+            .map(|(k, _)| k.clone());
     }
 
     /// Records `from..=to` of `log` carry a valid signature of `principal` (the reader checked it
@@ -741,6 +752,7 @@ impl IncidentState {
             self.mark(&id.0, id.1, format!("the version read first reads: {first}"));
         }
         self.declareds.remove(&old_key);
+        self.find_declared();
         self.conflicts.insert(id);
         self.add(e);
         self.replay();
@@ -754,7 +766,7 @@ impl IncidentState {
     /// The record kept at (log, seq), looked up in `records` (the store, lent out of `self`
     /// while the fold steps through it).
     fn kept_in<'a>(&self, records: &'a RecordStore, log: &str, seq: u64) -> Option<&'a Event> {
-        let r = *self.seen.get(log)?.get(seq)?;
+        let r = *self.seen.get(log, seq)?;
         // A record ref may name another record once its own was removed: check it.
         records.by_ref(r).filter(|e| e.seq == seq && *e.log == *log)
     }
@@ -773,7 +785,7 @@ impl IncidentState {
     /// (so only the text of the very line the fold took). Whether it was put back. Nothing
     /// derived changes: the fold never reads a note's text.
     pub fn hold_text(&mut self, log: &str, seq: u64, at: TextAt, text: Box<str>) -> bool {
-        let Some(&r) = self.seen.get(log).and_then(|seqs| seqs.get(seq)) else {
+        let Some(&r) = self.seen.get(log, seq) else {
             return false;
         };
         let record = self.events.by_ref_mut(r).filter(|e| e.seq == seq && *e.log == *log);
@@ -812,6 +824,7 @@ impl IncidentState {
                 return Inserted::Duplicate;
             }
             self.declareds.remove(&prev_key);
+            self.find_declared();
             if self.events.remove(&prev_key).is_some() {
                 self.generation = next_generation();
             }
@@ -827,6 +840,7 @@ impl IncidentState {
         if matches!(e.body, Body::Declared(_)) {
             let require = matches!(&e.body, Body::Declared(d) if d.require_signatures);
             self.declareds.insert(e.key(), (e.by().to_string(), e.seq, require));
+            self.find_declared();
         }
         if let Body::Disowned(d) = &e.body {
             for s in &d.seqs {
@@ -838,14 +852,7 @@ impl IncidentState {
         let Some(r) = self.events.insert(e) else {
             return;
         };
-        match self.seen.get_mut(&log) {
-            Some(seqs) => seqs.insert(seq, r),
-            None => {
-                let mut seqs = SeqMap::default();
-                seqs.insert(seq, r);
-                self.seen.insert(log, seqs);
-            }
-        }
+        self.seen.insert(&log, seq, r);
     }
 
     fn replay(&mut self) {
