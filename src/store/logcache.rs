@@ -38,9 +38,10 @@ const FOOTER: u64 = 4 + 32 + 8;
 /// Below this many new bytes a log is not worth writing an entry for (~3k records): reading
 /// them from the log costs a few ms.
 pub const MIN_NEW_BYTES: u64 = 1 << 20;
-/// Bytes read at a time when an entry is checked or decoded. A second open of 1M records
-/// checks and decodes four entries at once, six buffers: with 1 MiB each it took ≈ 0.08 s
-/// longer and ≈ 5 MiB more (median of 6 opens each, stop 26).
+/// Bytes read at a time when an entry is checked or decoded, and written at a time when one is
+/// made. A second open of 1M records checks and decodes four entries at once, six buffers: with
+/// 1 MiB each it took ≈ 0.08 s longer and ≈ 5 MiB more (median of 6 opens each, stop 26); a
+/// first open writes four entries at once.
 const COPY_BUF: usize = 128 << 10;
 /// A record frame over this is refused on reading (a writer's line is at most 256 KiB).
 const MAX_FRAME: usize = 4 * event::MAX_LINE;
@@ -325,7 +326,7 @@ impl LogCache {
         Some(Recorder {
             tmp,
             dest,
-            out: Some(BufWriter::with_capacity(1 << 20, out)),
+            out: Some(BufWriter::with_capacity(COPY_BUF, out)),
             mac: blake3::Hasher::new_keyed(&self.secret),
             unmacked: Vec::with_capacity(MAC_BATCH),
             hashed: 0,
