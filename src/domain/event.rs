@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::compact_id::RecordId;
 pub use super::name::Name;
-pub use super::note_text::{NoteText, TextAt};
+pub use super::note_text::{text_hash, NoteText, TextAt};
 use super::phase::Phase;
 use super::playbook::Audience;
 pub use super::prev_hash::PrevHash;

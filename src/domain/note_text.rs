@@ -4,31 +4,31 @@
 //! of what a record costs to hold: ≈ 96 of ≈ 300 bytes a record at 1M records. The fold never
 //! reads it (a note counts, and its tags say whether it is an alert entry), so a reader that
 //! will not show texts (`show`, `list`, the board) leaves them in the log. What it keeps is the
-//! line's place and the first 8 bytes of its BLAKE3 hash: enough to read the text back and to
-//! know that the line there is still the one that was read (`store::note_text`).
+//! line's place and the first 8 bytes of the text's BLAKE3 hash: enough to read the text back,
+//! to know that the text there is still the one that was read (`store::note_text`), and to
+//! judge two versions of a record by their texts as a reader holding them does (an edited copy
+//! of a note is told from an unchanged one wherever its line sits).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Where a note's line sits in its log (`events/<log>.ronl`), and which line it was. 16 bytes:
+/// Where a note's line sits in its log (`events/<log>.ronl`), and which text it held. 16 bytes:
 /// the place packs the line's offset (40 bits: logs up to 1 TiB) and length (24 bits; a line
 /// is at most `event::MAX_LINE`), so that a note stays as small as a held one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TextAt {
     place: u64,
-    /// The first 8 bytes of the line's BLAKE3 hash (the hash its chain names), little-endian:
-    /// read back, the line must hash to this or it was changed since it was read.
+    /// The first 8 bytes of the BLAKE3 hash of the note's text ([`text_hash`]): read back, the
+    /// text must hash to this or it was changed since it was read.
     hash: u64,
 }
 
 const LEN_BITS: u32 = 24;
 
 impl TextAt {
-    /// The place of a line of `len` bytes at `offset` whose BLAKE3 hash is `digest`; `None`
-    /// past 1 TiB or for a line over 16 MiB (the text is then held).
-    pub fn of_line(offset: u64, len: usize, digest: &blake3::Hash) -> Option<TextAt> {
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest.as_bytes()[..8]);
-        TextAt::new(offset, len as u64, u64::from_le_bytes(first))
+    /// The place of a line of `len` bytes at `offset` whose note reads `text`; `None` past
+    /// 1 TiB or for a line over 16 MiB (the text is then held).
+    pub fn of_text(offset: u64, len: usize, text: &str) -> Option<TextAt> {
+        TextAt::new(offset, len as u64, text_hash(text))
     }
 
     /// From its parts as [`TextAt::offset`], [`TextAt::len`] and [`TextAt::hash`] give them.
@@ -50,24 +50,33 @@ impl TextAt {
         self.place & ((1 << LEN_BITS) - 1)
     }
 
-    /// The first 8 bytes of the line's hash.
+    /// The first 8 bytes of the text's hash ([`text_hash`]).
     pub fn hash(&self) -> u64 {
         self.hash
     }
 
-    /// Whether `line` is the line this names (by hash and length; its place is the caller's
-    /// to check).
-    pub fn names(&self, line: &[u8]) -> bool {
-        TextAt::of_line(self.offset(), line.len(), &blake3::hash(line)) == Some(*self)
+    /// Whether `text` is the text this names (by hash; its place is the caller's to check).
+    pub fn reads(&self, text: &str) -> bool {
+        text_hash(text) == self.hash
     }
+}
+
+/// The first 8 bytes (little-endian) of the BLAKE3 hash of a note's text: what a text left in
+/// its log is known and compared by.
+pub fn text_hash(text: &str) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&blake3::hash(text.as_bytes()).as_bytes()[..8]);
+    u64::from_le_bytes(first)
 }
 
 /// What a note whose text was left in its log shows where its text was expected.
 pub const NOT_READ: &str = "[text not read from the log]";
 
-/// A note's text (see the module docs). Written, parsed and compared as its text when held; a
-/// text left in the log is never written (serialising it is an error: read it back first).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A note's text (see the module docs). Written and parsed as its text when held; a text left
+/// in the log is never written (serialising it is an error: read it back first). Compared by
+/// the text, wherever it is: a text left in the log by the hash it had when read (so two
+/// versions of a record are judged alike by a reader holding texts and by one leaving them).
+#[derive(Debug, Clone)]
 pub enum NoteText {
     Held(Box<str>),
     InLog(TextAt),
@@ -97,6 +106,18 @@ impl NoteText {
         }
     }
 }
+
+impl PartialEq for NoteText {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (NoteText::Held(a), NoteText::Held(b)) => a == b,
+            (NoteText::InLog(a), NoteText::InLog(b)) => a.hash == b.hash,
+            (NoteText::Held(t), NoteText::InLog(at)) | (NoteText::InLog(at), NoteText::Held(t)) => at.reads(t),
+        }
+    }
+}
+
+impl Eq for NoteText {}
 
 impl Default for NoteText {
     fn default() -> Self {
@@ -145,21 +166,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_place_names_only_its_own_line() {
-        let line = br#"(v:1,id:"x",kind:"Note",body:(text:"disk full",tags:[]))"#;
-        let at = TextAt::of_line(100, line.len(), &blake3::hash(line)).expect("fits");
-        assert_eq!((at.offset(), at.len()), (100, line.len() as u64));
-        assert!(at.names(line));
-        assert!(!at.names(br#"(v:1,id:"x",kind:"Note",body:(text:"disk fine",tags:[]))"#));
-        assert!(!at.names(&line[..line.len() - 1]));
+    fn a_place_names_only_its_own_text() {
+        let at = TextAt::of_text(100, 57, "disk full").expect("fits");
+        assert_eq!((at.offset(), at.len()), (100, 57));
+        assert!(at.reads("disk full"));
+        assert!(!at.reads("disk fine"));
+        assert!(!at.reads("disk ful"));
     }
 
     #[test]
     fn a_place_past_what_it_can_hold_is_none() {
-        let h = blake3::hash(b"x");
-        assert!(TextAt::of_line((1 << 40) - 1, (1 << 24) - 1, &h).is_some());
-        assert!(TextAt::of_line(1 << 40, 1, &h).is_none());
-        assert!(TextAt::of_line(0, 1 << 24, &h).is_none());
+        assert!(TextAt::of_text((1 << 40) - 1, (1 << 24) - 1, "x").is_some());
+        assert!(TextAt::of_text(1 << 40, 1, "x").is_none());
+        assert!(TextAt::of_text(0, 1 << 24, "x").is_none());
+    }
+
+    /// Two versions of a note are the same when their texts are, held or left in the log at
+    /// any place: a reader leaving texts judges an edit as one holding them does.
+    #[test]
+    fn texts_compare_by_what_they_read_wherever_they_are() {
+        let held = NoteText::from("disk full");
+        let here = NoteText::InLog(TextAt::of_text(0, 60, "disk full").expect("fits"));
+        let there = NoteText::InLog(TextAt::of_text(900, 61, "disk full").expect("fits"));
+        let edited = NoteText::InLog(TextAt::of_text(0, 60, "disk fulk").expect("fits"));
+        assert_eq!(held, here);
+        assert_eq!(here, held);
+        assert_eq!(here, there);
+        assert_ne!(here, edited);
+        assert_ne!(held, edited);
+        assert_ne!(held, NoteText::from("disk fulk"));
     }
 
     #[test]

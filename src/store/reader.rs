@@ -1218,7 +1218,7 @@ fn consume(
         let line_no = cursor.line + 1;
         // Lines parsed ahead that are not this one (the end of an over-long line) are passed.
         while ahead.next_if(|a| a.at < line_start).is_some() {}
-        let (digest, parsed, verdict, learned) = match ahead.next_if(|a| a.at == line_start && a.len == nl) {
+        let (digest, parsed, verdict, learned, text) = match ahead.next_if(|a| a.at == line_start && a.len == nl) {
             Some(a) => a.pre,
             None => pre
                 .next()
@@ -1357,7 +1357,7 @@ fn consume(
                     }
                     cursor.last_prev = Some(prev.clone());
                     if record {
-                        let at = event::TextAt::of_line(line_start, nl, &digest);
+                        let at = text.and_then(|h| event::TextAt::new(line_start, nl as u64, h));
                         if let Some(r) = &mut cursor.recorder {
                             r.record(&e, line, at);
                         }
@@ -1477,6 +1477,8 @@ type Prepared = (
     Option<Result<Line, String>>,
     Option<SigVerdict>,
     Option<(super::sigcache::Key, crate::domain::signing::Verified)>,
+    // A note's `event::text_hash` (hashed here, across cores, like the line).
+    Option<u64>,
 );
 
 /// What [`AllowedSigners::check`] said of a `Signed` record, for the writer the record names.
@@ -1526,8 +1528,15 @@ fn prepare(line: &[u8], ctx: &Ctx, tags: &mut TagInterner) -> Prepared {
         },
         _ => None,
     };
+    let text = match &parsed {
+        Some(Ok(Line { event: e, .. })) => match &e.body {
+            Body::Note(n) => n.text.held().map(event::text_hash),
+            _ => None,
+        },
+        _ => None,
+    };
     // `event::line_hash`, kept as bytes until the chain check (no allocation per line here).
-    (blake3::hash(line), parsed, verdict, learned)
+    (blake3::hash(line), parsed, verdict, learned, text)
 }
 
 /// Below this many lines a pass is parsed on the calling thread (threads cost more than they save).
