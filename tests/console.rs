@@ -3854,12 +3854,12 @@ fn notes_left_in_their_logs_are_read_back_for_the_rows_on_screen() {
     assert!(!s.contains(warroom::domain::note_text::NOT_READ), "{s}");
     let texts = want
         .iter()
-        .map(|(_, at)| {
+        .map(|(log, at)| {
             let text = match at.hash() {
                 2 => Ok("EDR: 14 hosts on FIN-VLAN encrypted\u{1b}[31m".into()),
                 _ => Err("its line changed in the log since it was read".to_string()),
             };
-            (*at, text)
+            (log.clone(), *at, text)
         })
         .collect();
     update(
@@ -3951,7 +3951,10 @@ fn amending_a_note_not_read_back_yet_waits_for_its_text() {
         "{:?}",
         m.flash
     );
-    let texts = want.iter().map(|(_, at)| (*at, Ok("the text back".into()))).collect();
+    let texts = want
+        .iter()
+        .map(|(log, at)| (log.clone(), *at, Ok("the text back".into())))
+        .collect();
     update(
         &mut m,
         Msg::TextsRead {
@@ -3973,8 +3976,9 @@ fn a_failed_read_back_is_tried_again() {
     assert!(!want.is_empty());
     let failed = want
         .iter()
-        .map(|(_, at)| {
+        .map(|(log, at)| {
             (
+                log.clone(),
                 *at,
                 Err("its log cannot be read: No such file or directory".to_string()),
             )
@@ -4000,7 +4004,10 @@ fn a_failed_read_back_is_tried_again() {
         "asked again once drawn after {} ms\n{s}",
         texts::RETRY_MS
     );
-    let back = again.iter().map(|(_, at)| (*at, Ok("back again".into()))).collect();
+    let back = again
+        .iter()
+        .map(|(log, at)| (log.clone(), *at, Ok("back again".into())))
+        .collect();
     update(
         &mut m,
         Msg::TextsRead {
@@ -4010,6 +4017,67 @@ fn a_failed_read_back_is_tried_again() {
     );
     let s = screen(&render(&m, 80, 24, Theme::mono()));
     assert!(s.contains("back again") && !s.contains("unreadable"), "{s}");
+}
+
+/// Two logs can hold the same text at the same place (two writers importing one export): a
+/// text read back, or a read that failed, is kept for its own log only — an edit of one log's
+/// line never shows the other's text as current, nor flags the other's intact line (break
+/// round, stop 27).
+#[test]
+fn a_text_read_back_belongs_to_its_own_log_only() {
+    let mut m = model_left_in_log();
+    let mut u = story_left_in_log();
+    let jon = u
+        .events
+        .iter()
+        .rfind(|e| matches!(&e.body, Body::Note(_)))
+        .cloned()
+        .unwrap();
+    let Body::Note(n) = &jon.body else { unreachable!() };
+    let at = n.text.in_log().unwrap();
+    // Maya's log holds the same text at the same place, as her newest record.
+    let mut twin = ev(90, "maya@soc-jump", 30, jon.body.clone());
+    twin.id = "e090".into();
+    u.events.push(twin);
+    update(
+        &mut m,
+        Msg::Incident {
+            id: ID.into(),
+            update: u,
+        },
+    );
+    render(&m, 80, 24, Theme::mono());
+    let want = read_texts(&texts::wanted(&mut m));
+    let asked: Vec<&String> = want.iter().filter(|(_, a)| *a == at).map(|(log, _)| log).collect();
+    assert_eq!(asked.len(), 2, "one ask per log: {want:?}");
+    // Maya's line was edited in place: hers fails, jon's reads.
+    let answers = want
+        .iter()
+        .map(|(log, a)| {
+            let text = if log.starts_with("maya") {
+                Err("its line changed in the log since it was read".to_string())
+            } else {
+                Ok("the line as jon wrote it".into())
+            };
+            (log.clone(), *a, text)
+        })
+        .collect();
+    update(
+        &mut m,
+        Msg::TextsRead {
+            incident: ID.into(),
+            texts: answers,
+        },
+    );
+    let s = screen(&render(&m, 80, 24, Theme::mono()));
+    let row = |who: &str| {
+        s.lines()
+            .find(|l| l.contains(who) && (l.contains("the line as") || l.contains("[text")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(row("jon").contains("the line as jon wrote it"), "{s}");
+    assert!(row("maya").contains("[text unreadable"), "{s}");
 }
 
 /// A search's read of every text that left some in their logs (a log could not be read) asks

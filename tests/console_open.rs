@@ -541,10 +541,10 @@ fn the_console_reads_back_the_texts_it_left_in_the_logs_and_holds_them_all_for_a
         for m in answers {
             if let Msg::TextsRead { incident, texts } = m {
                 assert_eq!(incident, id);
-                read.extend(texts);
+                read.extend(texts.into_iter().map(|(log, at, t)| ((log, at), t)));
             }
         }
-        want.iter().map(|(_, at)| read.remove(at).expect("answered")).collect()
+        want.iter().map(|key| read.remove(key).expect("answered")).collect()
     };
     let first = back(&w);
     for ((_, _, h), b) in held.iter().zip(&first) {

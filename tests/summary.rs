@@ -355,3 +355,43 @@ fn an_update_applied_in_parts_folds_to_the_same_state() {
         assert_eq!(parts.state.derived, whole.state.derived, "derived, parts of {max}");
     }
 }
+
+/// What a summary found settled holds at any later time, not at an earlier one: an entry folded
+/// while this host's clock ran more than a day ahead (a record dated a day ahead applied) is not
+/// used once the clock is set back — the record is held back again, as a fresh read holds it
+/// (break round, stop 27).
+#[test]
+fn a_summary_is_not_used_after_the_clock_is_set_back() {
+    const HOUR: i64 = 3_600_000;
+    let w = world();
+    apply(&w, &Op::Append(0, 1));
+    // Bob's host runs 25 hours ahead.
+    LogWriter::new(&w.store, &w.id, &w.writers[1])
+        .append(
+            vec![Draft::new(Note {
+                text: "from a host a day ahead".into(),
+                tags: Default::default(),
+            })],
+            || now_ms() + 25 * HOUR,
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(12));
+    // Read on a host 26 hours ahead: nothing held back, the entry kept.
+    let ahead = now_ms() + 26 * HOUR;
+    let (then, outcome) = {
+        let (s, _, o) = summary::load_with(&w.store, &w.id, ahead, Duration::ZERO);
+        (s, o)
+    };
+    assert_eq!(outcome, Outcome::Folded);
+    assert_eq!(then.problems, 0, "{then:?}");
+    assert!(then.last_update.as_ref().is_some_and(|(_, by)| by.starts_with("bob")));
+    // The clock set right: as a fresh read, bob's record is held back again.
+    let (now, outcome) = w.cached();
+    assert_ne!(outcome, Outcome::Hit);
+    assert_eq!(now, w.fresh());
+    assert_eq!(now.problems, 1, "{now:?}");
+    assert!(now.last_update.as_ref().is_some_and(|(_, by)| by.starts_with("alice")));
+    // Later than the entry was folded, it is used again.
+    let (s, _, o) = summary::load_with(&w.store, &w.id, ahead + HOUR, Duration::ZERO);
+    assert_eq!((o, s), (Outcome::Hit, then));
+}

@@ -12,9 +12,10 @@
 //! Records arrive mostly in key order, so the common insert is a push. One that sorts before
 //! the last record is moved into place with `Vec::insert` — except inside a batch (a first open
 //! of several logs, a reconcile pass during a storm of writers), where such records are held
-//! aside and merged into the tail once, at [`RecordStore::finish_batch`]: one move of the part
-//! that sorts after the batch's first record, not one per record. Inside a batch the timeline
-//! is not touched: every record of the batch takes its place there when the batch ends.
+//! aside and merged in once, at [`RecordStore::finish_batch`]: one move of the part that sorts
+//! after the batch's first record, not one per record, and a few comparisons a record wherever
+//! it lands (see `merge_in_place`). Inside a batch the timeline is not touched: every record
+//! of the batch takes its place there when the batch ends.
 //!
 //! A key is held once: a record whose key is already held is dropped (the first one stays).
 
@@ -312,7 +313,7 @@ impl RecordStore {
 
     /// End a batch: merge the records held aside into key order, and the batch's records into
     /// the timeline. Only what sorts after the batch's first record moves, in each order:
-    /// O(m log m + t) for m records and a tail of t. Sorting is stable and finds runs, so a
+    /// O(m log m) comparisons and t moves for m records and a tail of t. Sorting is stable and finds runs, so a
     /// first open of a few logs (each in order) costs about a merge of those runs.
     pub fn finish_batch(&mut self) {
         self.merge_late();
@@ -329,17 +330,13 @@ impl RecordStore {
             self.by_time = timeline;
             return;
         }
-        // As the records held aside are merged (see `merge_late`).
-        let held = if timeline.len() > self.by_time.len() {
-            std::mem::take(&mut self.by_time)
-        } else {
-            let start = self
-                .by_time
-                .partition_point(|&s| cmp_time(slots.at(s), slots.at(timeline[0])).is_lt());
-            self.by_time.drain(start..).collect()
-        };
-        merge_into_back(&mut timeline, held, |&a, &b| cmp_time(slots.at(a), slots.at(b)));
-        append_merged(&mut self.by_time, timeline);
+        // Records' timeline keys are unique (a key is held once), so no two are equal.
+        merge_in_place(
+            &mut self.by_time,
+            timeline,
+            |&a, &b| cmp_time(slots.at(a), slots.at(b)),
+            |_| {},
+        );
     }
 
     /// Merge the records a batch held aside into key order (the batch goes on: their timeline
@@ -357,20 +354,8 @@ impl RecordStore {
         let slots = &self.slots;
         // Stable: of two records with one key, the first to arrive comes first and stays.
         late.sort_by(|&a, &b| Event::cmp_keys(slots.at(a), slots.at(b)));
-        // Only the merged records from the first late key on move. Where more were held aside
-        // than merged (the console's first read: a log read in order, then the others), all
-        // of them go into the vector of those held aside, so the two and a grown copy are
-        // never held side by side.
-        let held = if late.len() > self.by_key.len() {
-            std::mem::take(&mut self.by_key)
-        } else {
-            let start = self
-                .by_key
-                .partition_point(|&s| Event::cmp_keys(slots.at(s), slots.at(late[0])).is_lt());
-            self.by_key.drain(start..).collect()
-        };
-        // Of equal keys the one held before comes first and stays; then the first to arrive.
-        merge_into_back(&mut late, held, |&a, &b| Event::cmp_keys(slots.at(a), slots.at(b)));
+        // Of two records with one key the first to arrive stays, and a record held before
+        // stays over any of them.
         let mut dropped = Vec::new();
         late.dedup_by(|later, first| {
             let same = Event::cmp_keys(slots.at(*later), slots.at(*first)).is_eq();
@@ -379,7 +364,12 @@ impl RecordStore {
             }
             same
         });
-        append_merged(&mut self.by_key, late);
+        merge_in_place(
+            &mut self.by_key,
+            late,
+            |&a, &b| Event::cmp_keys(slots.at(a), slots.at(b)),
+            |s| dropped.push(s),
+        );
         if dropped.is_empty() {
             return;
         }
@@ -430,41 +420,53 @@ impl RecordStore {
     }
 }
 
-/// Merge the sorted `tail` into the sorted `into` (both by `cmp`), in place from the back:
-/// `into` grows by `tail.len()` (a quarter more at least) and no third vector is made. Of two
-/// equal elements, `tail`'s comes first.
-fn merge_into_back<T: Copy>(into: &mut Vec<T>, mut tail: Vec<T>, cmp: impl Fn(&T, &T) -> Ordering) {
-    let Some(&fill) = into.first() else {
-        *into = tail;
+/// Merge the sorted `small` into the sorted `into` (both by `cmp`), in place from the back:
+/// each element of `small`, from the last, finds its place among what is left of `into` by
+/// galloping back from where the one after it went, then what sorts after it moves up in one
+/// copy. `m` elements cost O(m log(n/m)) comparisons and one move of what sorts after the first
+/// of them, so a few records landing anywhere in a long order cost a few comparisons each,
+/// not a comparison per element held (which made a first open of 4 logs with unsorted
+/// `occurred` times quadratic in its parts). An element of `small` equal to one of `into`
+/// (held before) is not merged but handed to `dup`; `small` must hold no two equal elements.
+fn merge_in_place<T: Copy>(into: &mut Vec<T>, small: Vec<T>, cmp: impl Fn(&T, &T) -> Ordering, mut dup: impl FnMut(T)) {
+    let Some(&fill) = small.first() else {
         return;
     };
     let n = into.len();
-    grow_for(into, tail.len());
-    into.resize(n + tail.len(), fill);
-    // `k` is the slot to fill, `i` the last of `into`'s own not yet placed: every slot above
-    // `i` is free (its value moved up already, or a filler), and `k - i` is what is left of
-    // `tail`, so while any is left `k > i`.
+    grow_for(into, small.len());
+    into.resize(n + small.len(), fill);
+    // `into[..i]` is what of `into` is not yet placed; `into[k..]` is placed; the slots between
+    // are free. While elements of `small` are left, `k - i` is at least their count.
     let mut k = into.len();
     let mut i = n;
-    while let Some(last) = tail.last() {
-        k -= 1;
-        if i > 0 && cmp(&into[i - 1], last).is_ge() {
-            i -= 1;
-            into.swap(i, k);
-        } else if let Some(t) = tail.pop() {
-            into[k] = t;
+    for s in small.into_iter().rev() {
+        // Gallop: `into[hi..i]` sort after `s`; find a `lo` with `into[..lo]` at or before it.
+        let (mut lo, mut hi, mut step) = (0, i, 1);
+        while hi > 0 {
+            let probe = hi.saturating_sub(step);
+            if cmp(&into[probe], &s).is_gt() {
+                hi = probe;
+                step *= 2;
+            } else {
+                lo = probe + 1;
+                break;
+            }
+        }
+        let p = lo + into[lo..hi].partition_point(|e| cmp(e, &s).is_le());
+        into.copy_within(p..i, k - (i - p));
+        k -= i - p;
+        i = p;
+        if p > 0 && cmp(&into[p - 1], &s).is_eq() {
+            dup(s);
+        } else {
+            k -= 1;
+            into[k] = s;
         }
     }
-}
-
-/// Put `merged` (what sorts from where `into` now ends) after `into`: as it is when `into` is
-/// empty (no copy), else grown by a quarter at least.
-fn append_merged(into: &mut Vec<Slot>, merged: Vec<Slot>) {
-    if into.is_empty() {
-        *into = merged;
-    } else {
-        grow_for(into, merged.len());
-        into.extend(merged);
+    // What was dropped left free slots between the two parts: close them.
+    if k > i {
+        into.copy_within(k.., i);
+        into.truncate(into.len() - (k - i));
     }
 }
 
@@ -596,22 +598,30 @@ mod tests {
     }
 
     proptest! {
-        /// Merging a sorted tail into a sorted vector from its back gives the sorted whole, and
-        /// of equal elements the tail's come first (the merge of records held aside keeps the
-        /// record held before).
+        /// Merging a sorted vector into another in place gives the sorted whole; of equal
+        /// elements the one held before stays and the other is handed back.
         #[test]
-        fn merge_into_back_gives_the_sorted_whole(
-            a in prop::collection::vec(0u16..20, 0..40),
-            b in prop::collection::vec(0u16..20, 0..40),
+        fn merge_in_place_gives_the_sorted_whole(
+            a in prop::collection::vec(0u16..60, 0..80),
+            b in prop::collection::btree_set(0u16..60, 0..40),
         ) {
             let mut a: Vec<(u16, u8)> = a.into_iter().map(|x| (x, 1)).collect();
-            let mut b: Vec<(u16, u8)> = b.into_iter().map(|x| (x, 0)).collect();
             a.sort();
-            b.sort();
-            let mut want = [a.clone(), b.clone()].concat();
-            want.sort();
-            merge_into_back(&mut a, b, |x, y| x.0.cmp(&y.0));
+            let b: Vec<(u16, u8)> = b.into_iter().map(|x| (x, 0)).collect();
+            let (mut want, mut want_dups) = (a.clone(), Vec::new());
+            for x in &b {
+                if a.iter().any(|y| y.0 == x.0) {
+                    want_dups.push(*x);
+                } else {
+                    want.push(*x);
+                }
+            }
+            want.sort_by_key(|x| x.0);
+            let mut dups = Vec::new();
+            merge_in_place(&mut a, b, |x, y| x.0.cmp(&y.0), |x| dups.push(x));
+            dups.reverse();
             prop_assert_eq!(a, want);
+            prop_assert_eq!(dups, want_dups);
         }
 
         /// Any arrival order, with duplicates, one at a time or in batches of any size, gives

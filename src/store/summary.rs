@@ -10,7 +10,10 @@
 //! now is not trusted: the incident is read and folded again and the entry rewritten. An entry
 //! is written only when the folder did not move while it was folded, and nothing time-dependent
 //! was found (a last line still settling, a record held back for being dated ahead, a playbook
-//! taken from this host's library). Delete the folder and every output is the same.
+//! taken from this host's library), and it is used only at or after the time it was folded: what
+//! was settled then is settled at any later time, but a clock set back (one that ran a day ahead,
+//! corrected) would hold back records again that the entry has applied. Delete the folder and
+//! every output is the same.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -25,7 +28,7 @@ use crate::domain::time::Millis;
 use crate::domain::Phase;
 
 /// Bumped when the entry's layout or meaning changes.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 /// How many bytes of a log's end are read to find its last line's hash.
 const TAIL: u64 = 4096;
 
@@ -299,6 +302,8 @@ struct Entry {
     memory: String,
     scan: Scan,
     summary: Summary,
+    /// This host's clock when it was folded (ms, UTC): the entry is used only from then on.
+    folded_at: Millis,
 }
 
 /// Every incident's entry for one shared root, in one file: read once and written once by a
@@ -401,7 +406,7 @@ fn one(store: &Store, id: &str, now: Millis, racy: std::time::Duration, trust: &
     let memory = format!("{} {trust}", super::incident::memory_hash(&remembered));
     let scan = Scan::take(&dir);
     if let Some(e) = cached {
-        if e.memory == memory && e.scan == scan && e.summary.id == id {
+        if e.memory == memory && e.scan == scan && e.summary.id == id && now >= e.folded_at {
             return (e.summary.clone(), scan, None);
         }
     }
@@ -418,6 +423,7 @@ fn one(store: &Store, id: &str, now: Millis, racy: std::time::Duration, trust: &
         memory: format!("{} {trust}", inc.remembered_hash()),
         scan: scan.clone(),
         summary: summary.clone(),
+        folded_at: now,
     });
     (summary, scan, Some(keep))
 }

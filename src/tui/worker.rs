@@ -177,7 +177,7 @@ impl Writing<'_> {
                     .into_iter()
                     .map(|(log, at)| {
                         let text = crate::store::note_text::read_back(&dir, &log, at).map_err(|e| e.to_string());
-                        (at, text)
+                        (log, at, text)
                     })
                     .collect();
                 (self.send)(Msg::TextsRead { incident, texts });

@@ -167,7 +167,8 @@ pub enum Msg {
     /// Notes' texts read back from their logs, as `Effect::ReadTexts` asked (or why not).
     TextsRead {
         incident: String,
-        texts: Vec<(TextAt, Result<Box<str>, String>)>,
+        /// (log, place, text or why not), as asked.
+        texts: Vec<(String, TextAt, Result<Box<str>, String>)>,
     },
     /// Notes' texts of log `log` (seq, place, text), to put back into the records that left
     /// them there (`Effect::HoldTexts`); `done`: the last of them was sent.

@@ -3,9 +3,11 @@
 //! and they are kept here, bounded, for drawing. A search needs every text: the worker then
 //! sends them all back, to be put into the records (`Effect::HoldTexts`).
 //!
-//! Keyed by the line's place and hash, not by the record's key: a text read back is the text of
-//! exactly the line the fold took, so an edit in place or a read from the start never shows a
-//! stale one. A read that failed (the log moved away, the line changed and may be put back) is
+//! Keyed by the log, the line's place there and the text's hash, not by the record's key: a
+//! text read back is the text of exactly the line the fold took, so an edit in place or a read
+//! from the start never shows a stale one; the log is part of the key because two logs can hold
+//! the same text at the same place (two writers importing one export), and an edit of one must
+//! not show in the other. A read that failed (the log moved away, the line changed and may be put back) is
 //! shown as such and tried again after [`RETRY_MS`]; so is a search's read of every text that
 //! left some behind.
 
@@ -14,7 +16,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use super::{Effect, IncidentModel, Model};
-use crate::domain::event::{Body, Event, NoteText, TextAt};
+use crate::domain::event::{Body, Event, Name, NoteText, TextAt};
 use crate::domain::time::Millis;
 
 /// Texts kept beyond those wanted on screen, before the rest are dropped.
@@ -29,16 +31,19 @@ pub const HOLD_RETRY_MAX_MS: Millis = 60_000;
 /// What a note not read back yet shows.
 pub const READING: &str = "…";
 
+/// A text left in a log: the log's name and the text's place there (see the module docs).
+type Key = (Name, TextAt);
+
 #[derive(Debug, Default)]
 pub struct Texts {
-    read: HashMap<TextAt, Box<str>>,
+    read: HashMap<Key, Box<str>>,
     /// Reads back that failed: why, and when (the model's clock), to be tried again.
-    failed: HashMap<TextAt, (String, Millis)>,
+    failed: HashMap<Key, (String, Millis)>,
     /// Drawn without their text (noted by the drawing, which does no IO): asked of the worker
     /// by [`wanted`] after the frame.
-    missing: RefCell<Vec<(String, TextAt)>>,
+    missing: RefCell<Vec<Key>>,
     /// Asked of the worker, not answered yet.
-    asked: HashSet<TextAt>,
+    asked: HashSet<Key>,
     /// Every text was asked for (a search), and not found wanting since.
     hold_asked: bool,
     /// Those texts are still coming back.
@@ -63,17 +68,18 @@ pub enum Text<'a> {
 }
 
 impl Texts {
-    /// The answers (or why none) the worker gave back, at `now`.
-    pub fn took(&mut self, texts: Vec<(TextAt, Result<Box<str>, String>)>, now: Millis) {
-        for (at, text) in texts {
-            self.asked.remove(&at);
+    /// The answers (or why none) the worker gave back (log, place, text), at `now`.
+    pub fn took(&mut self, texts: Vec<(String, TextAt, Result<Box<str>, String>)>, now: Millis) {
+        for (log, at, text) in texts {
+            let key = (Name::from(log), at);
+            self.asked.remove(&key);
             match text {
                 Ok(t) => {
-                    self.failed.remove(&at);
-                    self.read.insert(at, t);
+                    self.failed.remove(&key);
+                    self.read.insert(key, t);
                 }
                 Err(why) => {
-                    self.failed.insert(at, (why, now));
+                    self.failed.insert(key, (why, now));
                 }
             }
         }
@@ -102,11 +108,13 @@ pub fn text_of<'a>(inc: &'a IncidentModel, e: &'a Event) -> Option<Text<'a>> {
         NoteText::InLog(at) => at,
     };
     let t = &inc.texts;
-    Some(match (t.read.get(at), t.failed.get(at)) {
+    // A clone of the log's name is a reference count, not a copy of its text.
+    let key = (e.log.clone(), *at);
+    Some(match (t.read.get(&key), t.failed.get(&key)) {
         (Some(text), _) => Text::Here(text),
         (None, Some((why, _))) => Text::Unreadable(why),
         (None, None) => {
-            t.missing.borrow_mut().push((e.log.to_string(), *at));
+            t.missing.borrow_mut().push(key);
             Text::Reading
         }
     })
@@ -191,9 +199,10 @@ pub fn wanted(m: &mut Model) -> Vec<Effect> {
         texts.read.clear();
     }
     let mut want: Vec<(String, TextAt)> = Vec::new();
-    for (log, at) in missing {
-        if !texts.read.contains_key(&at) && !texts.failed.contains_key(&at) && texts.asked.insert(at) {
-            want.push((log, at));
+    for key in missing {
+        if !texts.read.contains_key(&key) && !texts.failed.contains_key(&key) && !texts.asked.contains(&key) {
+            want.push((key.0.to_string(), key.1));
+            texts.asked.insert(key);
         }
     }
     if !want.is_empty() {
