@@ -16,6 +16,9 @@
 //!   that the bytes already read are unchanged: the last 64 KiB block and 256 KiB more in turn).
 //! - `cli_note`: spawning the real binary for `warroom note` on a 10-event and a 1M-event
 //!   incident, beside spawning `/bin/true` and beside the same append done in-process.
+//! - `record_store/<n>k, unsorted occurred`: the fold's record store taking 100k records (1M
+//!   with `WARROOM_BENCH_1M=1`) from 4 interleaved logs whose `occurred` times are in no
+//!   order, in parts of 4,096 as a long read hands them to the console, beside one batch.
 
 use std::cell::OnceCell;
 use std::hint::black_box;
@@ -432,5 +435,64 @@ fn bench_cli(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_append, bench_load, bench_cli);
+/// Records from `logs` interleaved logs whose `occurred` times are in no order (an import of a
+/// firewall log, alerts replayed): record `i` of log `w` is at `T + 4i + w` ms, said to have
+/// happened at a time of day that wraps every 86,400 records.
+fn scattered(n: usize, logs: usize) -> Vec<Event> {
+    const T: i64 = 1_764_000_000_000;
+    (0..n)
+        .map(|k| {
+            let (i, w) = (k / logs, k % logs);
+            Event {
+                id: format!("{k:026}").into(),
+                at: T + 4 * i as i64 + w as i64,
+                wall: T + 4 * i as i64 + w as i64,
+                occurred: event::Occurred::new(Some(T - 86_400_000 + (i as i64 % 86_400) * 1000)),
+                log: format!("w{w}@bench.inst01").as_str().into(),
+                seq: i as u64 + 1,
+                body: Note {
+                    text: "x".into(),
+                    tags: Default::default(),
+                }
+                .into(),
+            }
+        })
+        .collect()
+}
+
+/// The record store's two orders (`domain::record_store`) taking records in the parts a long
+/// read hands the console (4,096 records each), where each part's timeline places scatter over
+/// the whole timeline: a few comparisons a record and one move of the tail per part (before
+/// stop 27, a comparison per record held, per part). Beside it, the same records in one batch
+/// (one sort: the floor).
+fn bench_record_store(c: &mut Criterion) {
+    use warroom::domain::record_store::RecordStore;
+    let sizes: &[usize] = if std::env::var_os("WARROOM_BENCH_1M").is_some() {
+        &[100_000, 1_000_000]
+    } else {
+        &[100_000]
+    };
+    for &n in sizes {
+        let records = scattered(n, 4);
+        let mut g = c.benchmark_group(format!("record_store/{}k, unsorted occurred", n / 1000));
+        g.sample_size(10);
+        g.throughput(Throughput::Elements(n as u64));
+        let fill = |part: usize| {
+            let mut store = RecordStore::default();
+            for chunk in records.chunks(part) {
+                store.begin_batch();
+                for e in chunk {
+                    store.insert(e.clone());
+                }
+                store.finish_batch();
+            }
+            store
+        };
+        g.bench_function("floor: one batch (one sort)", |b| b.iter_with_large_drop(|| fill(n)));
+        g.bench_function("parts of 4096", |b| b.iter_with_large_drop(|| fill(4096)));
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench_append, bench_load, bench_cli, bench_record_store);
 criterion_main!(benches);
