@@ -671,3 +671,78 @@ fn texts_a_search_could_not_read_are_read_when_asked_again() {
         "every text held once asked again"
     );
 }
+
+/// How far ahead the board test's clock is (ms): a `fn` clock, as the worker takes.
+static BOARD_AHEAD: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+fn board_clock() -> warroom::domain::time::Millis {
+    now_ms() + BOARD_AHEAD.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// A board row whose incident holds a record back for being dated more than a day ahead
+/// changes when this host's clock gets there, though no file changes: the next pass applies it
+/// and drops the problem, as `list` does (break round, stop 27: the row kept "⚠1" and the old
+/// last update for good).
+#[test]
+fn the_board_applies_a_record_held_back_once_the_clock_gets_there() {
+    const HOUR: i64 = 3_600_000;
+    let w = World::new();
+    let carol = w.who("carol", "desk");
+    let id = w
+        .run(
+            &carol,
+            &[
+                "declare",
+                "--playbook",
+                "ransomware",
+                "--title",
+                "Edge",
+                "--severity",
+                "2",
+            ],
+        )
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    LogWriter::new(&store(&w, "state-writers"), &id, &mate("bob"))
+        .append(notes("bob", 0, 1), || now_ms() + 25 * HOUR)
+        .expect("a record dated a day ahead");
+    // Past the window in which a change may not show in a file's stamp (`summary::RACY`), so
+    // the row is read again only if the board knows it depends on the time.
+    std::thread::sleep(warroom::store::summary::RACY + std::time::Duration::from_millis(200));
+    let rows = Arc::new(Mutex::new(Vec::new()));
+    let sent = rows.clone();
+    let mut worker = Worker::new(
+        store(&w, "state-board"),
+        mate("carol"),
+        board_clock,
+        Arc::new(move |m| {
+            if let Msg::Board(r) = m {
+                sent.lock().expect("rows").push(r);
+            }
+        }),
+    );
+    let row = |rows: &Mutex<Vec<Vec<warroom::tui::model::BoardRow>>>| {
+        rows.lock()
+            .expect("rows")
+            .last()
+            .and_then(|r| r.iter().find(|r| r.id == id).cloned())
+    };
+    worker.reconcile_board();
+    let held = row(&rows).expect("a row");
+    assert_eq!(held.problems, 1, "{held:?}");
+    assert!(held.last_update.as_ref().is_some_and(|(_, by)| by.starts_with("carol")));
+    // Two hours on, nothing changed on disk.
+    BOARD_AHEAD.store(2 * HOUR, std::sync::atomic::Ordering::SeqCst);
+    worker.reconcile_board();
+    let applied = row(&rows).expect("a row");
+    assert_eq!(applied.problems, 0, "{applied:?}");
+    assert!(
+        applied
+            .last_update
+            .as_ref()
+            .is_some_and(|(_, by)| by.starts_with("bob")),
+        "{applied:?}"
+    );
+}

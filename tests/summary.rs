@@ -395,3 +395,39 @@ fn a_summary_is_not_used_after_the_clock_is_set_back() {
     let (s, _, o) = summary::load_with(&w.store, &w.id, ahead + HOUR, Duration::ZERO);
     assert_eq!((o, s), (Outcome::Hit, then));
 }
+
+/// A record held back for being dated more than a day ahead is a problem only while it is
+/// held: once this host's clock gets there, a reader left open applies it and no longer lists
+/// it as "not applied" (break round, stop 27: the console kept the problem), and its summary
+/// says it depends on the time it was read, so the board reads it again on its next pass.
+#[test]
+fn a_record_held_back_is_a_problem_only_while_it_is_held() {
+    const HOUR: i64 = 3_600_000;
+    let w = world();
+    apply(&w, &Op::Append(0, 1));
+    LogWriter::new(&w.store, &w.id, &w.writers[1])
+        .append(
+            vec![Draft::new(Note {
+                text: "from a host a day ahead".into(),
+                tags: Default::default(),
+            })],
+            || now_ms() + 25 * HOUR,
+        )
+        .unwrap();
+    let t0 = now_ms();
+    let mut open = Incident::open(&w.store, &w.id, t0);
+    let ahead = |inc: &Incident| inc.problems().iter().any(|p| p.what.contains("more than a day ahead"));
+    assert!(ahead(&open), "{:?}", open.problems());
+    let held = Summary::of(&w.id, &open);
+    assert!(held.pending && held.problems == 1, "{held:?}");
+    // Nothing changes on disk; the clock gets there.
+    let later = t0 + 2 * HOUR;
+    open.refresh(later);
+    assert!(!ahead(&open), "{:?}", open.problems());
+    assert!(open.state.events().any(|e| e.by().starts_with("bob@")));
+    let fresh = Incident::open(&w.store, &w.id, later);
+    assert_eq!(open.problems(), fresh.problems());
+    let released = Summary::of(&w.id, &open);
+    assert!(!released.pending, "{released:?}");
+    assert_eq!(released, Summary::of(&w.id, &fresh));
+}

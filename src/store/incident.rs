@@ -245,7 +245,9 @@ pub struct Update {
     /// Shared with the parse kept per content hash (see `parse_playbook_once`).
     pub playbooks: Vec<(String, std::sync::Arc<Playbook>)>,
     pub problems: Vec<Problem>,
-    /// The unreadable last lines still settling, when that set changed (replaces the last one).
+    /// What depends on the time it is read — the unreadable last lines still settling, the
+    /// records held back for being dated more than a day ahead — when that set changed
+    /// (replaces the last one: a record released, or a line settled, is no problem any more).
     pub settling: Option<Vec<Problem>>,
     /// Which `Declared` is the incident's, when the claim was first read.
     pub claim: Option<Claim>,
@@ -326,8 +328,9 @@ impl Update {
 /// Records that sort more than a day ahead of this host's clock are held back, not applied:
 /// no writer follows such a clock (see `state::next_at`), so one forged `at` in the year 9999
 /// would otherwise outrank every honest record for good. They are applied if this host's
-/// clock ever gets there.
-fn hold_future(id: &str, held: &mut Vec<Event>, events: &mut Vec<Event>, now: Millis, problems: &mut Vec<Problem>) {
+/// clock ever gets there (on the next pass after it does); meanwhile each is a problem that
+/// lasts as long as it is held (see [`held_problems`]).
+fn hold_future(held: &mut Vec<Event>, events: &mut Vec<Event>, now: Millis) {
     let limit = now.saturating_add(crate::domain::state::FOLLOW_LIMIT_MS);
     let is_due = |e: &Event| e.at.max(e.wall) <= limit;
     if held.is_empty() && events.iter().all(is_due) {
@@ -336,27 +339,32 @@ fn hold_future(id: &str, held: &mut Vec<Event>, events: &mut Vec<Event>, now: Mi
     }
     let (due, mut still): (Vec<Event>, Vec<Event>) = std::mem::take(held).into_iter().partition(is_due);
     let (mut ok, future): (Vec<Event>, Vec<Event>) = std::mem::take(events).into_iter().partition(is_due);
-    for e in &future {
-        problems.push(Problem::new(
-            format!("{id}/{EVENTS_DIR}/{}{}", e.log, super::LOG_EXT),
-            Some(e.seq),
-            format!(
-                "record seq {} is dated {}, more than a day ahead of this host's clock: not applied (forged, or a badly wrong clock)",
-                e.seq,
-                crate::domain::time::format_utc(e.at.max(e.wall))
-            ),
-        ));
-    }
     still.extend(future);
     ok.extend(due);
     *held = still;
     *events = ok;
 }
 
+/// What the records held back now are shown as: one problem each, for as long as it is held.
+fn held_problems(id: &str, held: &[Event]) -> Vec<Problem> {
+    held.iter()
+        .map(|e| {
+            Problem::new(
+                format!("{id}/{EVENTS_DIR}/{}{}", e.log, super::LOG_EXT),
+                Some(e.seq),
+                format!(
+                    "record seq {} is dated {}, more than a day ahead of this host's clock: not applied (forged, or a badly wrong clock)",
+                    e.seq,
+                    crate::domain::time::format_utc(e.at.max(e.wall))
+                ),
+            )
+        })
+        .collect()
+}
+
 /// What a source notes of records as they are read, before they are applied: future-dated ones
 /// held back, the playbook copies they name, the `Declared`s the claim is checked against.
 struct Screen<'a> {
-    id: &'a str,
     held: &'a mut Vec<Event>,
     wanted: &'a mut Vec<String>,
     /// `None` once the claim has been checked.
@@ -365,8 +373,8 @@ struct Screen<'a> {
 }
 
 impl Screen<'_> {
-    fn screen(&mut self, events: &mut Vec<Event>, problems: &mut Vec<Problem>) {
-        hold_future(self.id, self.held, events, self.now, problems);
+    fn screen(&mut self, events: &mut Vec<Event>) {
+        hold_future(self.held, events, self.now);
         for e in events.iter() {
             match &e.body {
                 Body::Declared(d) => {
@@ -644,9 +652,7 @@ impl Source {
     /// drops its view and polls again, streaming the fresh read the same way.
     pub fn poll_streaming(&mut self, now: Millis, mut sink: Option<&mut dyn FnMut(Vec<Event>)>) -> Update {
         let ahead = self.read_ahead();
-        let mut problems = Vec::new();
         let mut screen = Screen {
-            id: &self.id,
             held: &mut self.held,
             wanted: &mut self.wanted,
             declareds: (!self.header_checked).then_some(&mut self.declareds),
@@ -656,13 +662,13 @@ impl Source {
             Some(sink) => self.reader.poll_streaming(
                 now,
                 Some(&mut |mut events: Vec<Event>| {
-                    screen.screen(&mut events, &mut problems);
+                    screen.screen(&mut events);
                     sink(events);
                 }),
             ),
             None => self.reader.poll(now),
         };
-        screen.screen(&mut batch.events, &mut problems);
+        screen.screen(&mut batch.events);
         if batch.retrust || batch.reread.is_some() {
             // Signatures already judged (marks, signed stretches, records refused or applied
             // where signatures are required) may be judged otherwise now, or bytes already read
@@ -683,7 +689,6 @@ impl Source {
         }
         let mut found = std::mem::take(&mut self.carried);
         found.extend(batch.problems);
-        found.extend(problems);
         let mut problems = found;
         let claim = self.read_claim(&mut problems);
         let mut playbooks = Vec::new();
@@ -732,7 +737,9 @@ impl Source {
             }
         }
         self.first_report(&mut problems);
-        let settling = self.reader.settling();
+        // What depends on the time it is read: last lines still settling, records held back.
+        let mut settling = self.reader.settling();
+        settling.extend(held_problems(&self.id, &self.held));
         let settling = (settling != self.last_settling).then(|| {
             self.last_settling = settling.clone();
             settling

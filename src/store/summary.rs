@@ -67,6 +67,11 @@ pub struct Summary {
     /// Who wrote those entries (persons): accounts that write alerts.
     #[serde(default)]
     pub alert_writers: std::collections::BTreeSet<String>,
+    /// Something in it depends on the time it was read (a last line still settling, a record
+    /// held back for being dated more than a day ahead): it changes with no file changing, so
+    /// the board reads it again on each pass until nothing does. Never kept in the cache.
+    #[serde(default)]
+    pub pending: bool,
 }
 
 impl Summary {
@@ -104,6 +109,7 @@ impl Summary {
                 .map(str::to_string)
                 .collect(),
             alert_writers: d.alert_writers.clone(),
+            pending: !v.settling.is_empty(),
         }
     }
 }

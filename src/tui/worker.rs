@@ -75,6 +75,9 @@ struct Tracked {
     hot: Option<Box<(Source, View)>>,
     /// When it last changed (a pass counter), for keeping the most recent hot.
     touched: u64,
+    /// What it shows depends on the time it was read (see `Summary::pending`): read again on
+    /// each pass, though no file changed, until it does not.
+    pending: bool,
 }
 
 pub struct Worker {
@@ -668,6 +671,7 @@ impl Worker {
                     scan: Some(scan),
                     hot: None,
                     touched: 0,
+                    pending: s.pending,
                 },
             );
         }
@@ -681,9 +685,10 @@ impl Worker {
             let dir = self.store.incident_dir(id);
             // A stamp taken within a timestamp tick of a write may not show the next one
             // (see `Scan::racy`): such an incident is read again until it has been quiet.
-            if t.scan
-                .as_ref()
-                .is_some_and(|s| !s.racy(summary::RACY) && s.unchanged(&dir))
+            if !t.pending
+                && t.scan
+                    .as_ref()
+                    .is_some_and(|s| !s.racy(summary::RACY) && s.unchanged(&dir))
             {
                 continue;
             }
@@ -711,6 +716,7 @@ impl Worker {
             t.row = BoardRow::from_view(id, view);
             t.scan = Some(scan);
             t.touched = self.passes;
+            t.pending = !view.settling.is_empty();
         }
         // Keep the histories of the few most recently changed only.
         let mut hot: Vec<(u64, String)> = self
