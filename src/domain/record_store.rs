@@ -313,8 +313,9 @@ impl RecordStore {
 
     /// End a batch: merge the records held aside into key order, and the batch's records into
     /// the timeline. Only what sorts after the batch's first record moves, in each order:
-    /// O(m log m) comparisons and t moves for m records and a tail of t. Sorting is stable and finds runs, so a
-    /// first open of a few logs (each in order) costs about a merge of those runs.
+    /// O(m log m) comparisons and t moves for m records and a tail of t. Sorting is stable and
+    /// finds runs, so a first open of a few logs (each in order) costs about a merge of those
+    /// runs.
     pub fn finish_batch(&mut self) {
         self.merge_late();
         let Some(Batch { mut timeline, .. }) = self.batch.take() else {
@@ -330,12 +331,12 @@ impl RecordStore {
             self.by_time = timeline;
             return;
         }
-        // Records' timeline keys are unique (a key is held once), so no two are equal.
+        // Timeline keys end with the record's key, held once: no two are equal.
         merge_in_place(
             &mut self.by_time,
             timeline,
             |&a, &b| cmp_time(slots.at(a), slots.at(b)),
-            |_| {},
+            |_| debug_assert!(false, "two records with one key on the timeline"),
         );
     }
 
