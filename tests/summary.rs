@@ -431,3 +431,39 @@ fn a_record_held_back_is_a_problem_only_while_it_is_held() {
     assert!(!released.pending, "{released:?}");
     assert_eq!(released, Summary::of(&w.id, &fresh));
 }
+
+/// A record held back for being dated ahead stays held when its log also holds an edited twin
+/// of it: the version its chain vouches for is held too, never applied through the preference
+/// between the two (break round, stop 27: a forged SEV4 dated 9999 outranked an honest SEV1).
+#[test]
+fn a_record_held_back_stays_held_with_an_edited_twin() {
+    const YEAR: i64 = 365 * 86_400_000;
+    let w = world();
+    LogWriter::new(&w.store, &w.id, &w.writers[1])
+        .append(
+            vec![Draft::new(SeverityChanged {
+                severity: 4,
+                reason: Some("forged".into()),
+            })],
+            || now_ms() + 7000 * YEAR,
+        )
+        .unwrap();
+    let path = w.log(1);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    f.write_all(text.replace("forged", "forgeX").as_bytes()).unwrap();
+    drop(f);
+    apply(&w, &Op::Severity(0, 1));
+    let inc = Incident::open(&w.store, &w.id, now_ms());
+    assert_eq!(inc.state.severity(), Some(1));
+    assert!(
+        inc.state.events().all(|e| !e.by().starts_with("bob")),
+        "bob's record is held"
+    );
+    assert!(inc.problems().iter().any(|p| p.what.contains("more than a day ahead")));
+    let s = w.fresh();
+    assert!(
+        s.last_update.as_ref().is_some_and(|(_, by)| by.starts_with("alice")),
+        "{s:?}"
+    );
+}

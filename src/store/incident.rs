@@ -417,6 +417,10 @@ pub struct Source {
     claim_from_memory: bool,
     /// Records dated more than a day ahead of this host's clock, held back.
     held: Vec<Event>,
+    /// The versions the chain vouches for (see `Update::preferred`) of records held back: a
+    /// version dated ahead is held as the record is, or it would be applied through the
+    /// preference (break round, stop 27: an edited twin of a record dated 9999 won for good).
+    held_preferred: Vec<Event>,
     /// Why the source before this one started again (a log changed after it was read): said
     /// with this one's first update.
     carried: Vec<Problem>,
@@ -485,6 +489,7 @@ impl Source {
             memory_dirty: false,
             claim_from_memory: false,
             held: Vec::new(),
+            held_preferred: Vec::new(),
             carried: Vec::new(),
         }
     }
@@ -503,7 +508,10 @@ impl Source {
     /// record held back for being dated ahead, no playbook taken from this host's library.
     /// (What the summary cache needs before it keeps a summary.)
     pub fn settled(&self) -> bool {
-        self.held.is_empty() && self.library_tried.is_empty() && self.last_settling.is_empty()
+        self.held.is_empty()
+            && self.held_preferred.is_empty()
+            && self.library_tried.is_empty()
+            && self.last_settling.is_empty()
     }
 
     /// Remember the newest record of every log read so far, and the declarer (local state), so
@@ -737,6 +745,8 @@ impl Source {
             }
         }
         self.first_report(&mut problems);
+        let mut preferred = batch.preferred;
+        hold_future(&mut self.held_preferred, &mut preferred, now);
         // What depends on the time it is read: last lines still settling, records held back.
         let mut settling = self.reader.settling();
         settling.extend(held_problems(&self.id, &self.held));
@@ -751,7 +761,7 @@ impl Source {
             problems,
             claim,
             marks: batch.marks,
-            preferred: batch.preferred,
+            preferred,
             signed: batch.signed,
             require_signatures: self.store.trust.require,
             reset: false,
