@@ -356,16 +356,10 @@ fn an_update_applied_in_parts_folds_to_the_same_state() {
     }
 }
 
-/// What a summary found settled holds at any later time, not at an earlier one: an entry folded
-/// while this host's clock ran more than a day ahead (a record dated a day ahead applied) is not
-/// used once the clock is set back — the record is held back again, as a fresh read holds it
-/// (break round, stop 27).
-#[test]
-fn a_summary_is_not_used_after_the_clock_is_set_back() {
-    const HOUR: i64 = 3_600_000;
-    let w = world();
-    apply(&w, &Op::Append(0, 1));
-    // Bob's host runs 25 hours ahead.
+const HOUR: i64 = 3_600_000;
+
+/// A note from bob, whose host runs 25 hours ahead: held back by a reader on time.
+fn note_from_a_day_ahead(w: &World) {
     LogWriter::new(&w.store, &w.id, &w.writers[1])
         .append(
             vec![Draft::new(Note {
@@ -375,6 +369,17 @@ fn a_summary_is_not_used_after_the_clock_is_set_back() {
             || now_ms() + 25 * HOUR,
         )
         .unwrap();
+}
+
+/// What a summary found settled holds at any later time, not at an earlier one: an entry folded
+/// while this host's clock ran more than a day ahead (a record dated a day ahead applied) is not
+/// used once the clock is set back — the record is held back again, as a fresh read holds it
+/// (break round, stop 27).
+#[test]
+fn a_summary_is_not_used_after_the_clock_is_set_back() {
+    let w = world();
+    apply(&w, &Op::Append(0, 1));
+    note_from_a_day_ahead(&w);
     std::thread::sleep(Duration::from_millis(12));
     // Read on a host 26 hours ahead: nothing held back, the entry kept.
     let ahead = now_ms() + 26 * HOUR;
@@ -402,18 +407,9 @@ fn a_summary_is_not_used_after_the_clock_is_set_back() {
 /// says it depends on the time it was read, so the board reads it again on its next pass.
 #[test]
 fn a_record_held_back_is_a_problem_only_while_it_is_held() {
-    const HOUR: i64 = 3_600_000;
     let w = world();
     apply(&w, &Op::Append(0, 1));
-    LogWriter::new(&w.store, &w.id, &w.writers[1])
-        .append(
-            vec![Draft::new(Note {
-                text: "from a host a day ahead".into(),
-                tags: Default::default(),
-            })],
-            || now_ms() + 25 * HOUR,
-        )
-        .unwrap();
+    note_from_a_day_ahead(&w);
     let t0 = now_ms();
     let mut open = Incident::open(&w.store, &w.id, t0);
     let ahead = |inc: &Incident| inc.problems().iter().any(|p| p.what.contains("more than a day ahead"));
