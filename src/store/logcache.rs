@@ -21,7 +21,7 @@
 //! an unreadable file or a full disk only costs speed; deleting the folder is always safe.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -105,9 +105,11 @@ pub struct Hit {
 pub struct Recorder {
     tmp: PathBuf,
     dest: PathBuf,
-    out: Option<BufWriter<File>>,
+    /// `None` after a write failed (a full disk: no entry this time).
+    out: Option<File>,
     mac: blake3::Hasher,
-    /// Bytes written but not yet fed to `mac`: fed in large pieces (see [`MAC_BATCH`]).
+    /// Bytes written but not yet fed to `mac` nor to the file: both take them in large pieces
+    /// (see [`MAC_BATCH`]), from this one buffer.
     unmacked: Vec<u8>,
     /// Log bytes consumed so far (from offset 0).
     hashed: u64,
@@ -326,7 +328,7 @@ impl LogCache {
         Some(Recorder {
             tmp,
             dest,
-            out: Some(BufWriter::with_capacity(COPY_BUF, out)),
+            out: Some(out),
             mac: blake3::Hasher::new_keyed(&self.secret),
             unmacked: Vec::with_capacity(MAC_BATCH),
             hashed: 0,
@@ -414,16 +416,14 @@ impl Recorder {
         if cp.position.len <= self.base_len {
             return;
         }
-        let Some(out) = self.out.take() else { return };
-        let Ok(file) = out.into_inner() else { return };
+        let Some(mut file) = self.out.take() else { return };
         if file.set_len(cp.written).is_err() {
             return;
         }
-        let mut file = file;
         if file.seek(SeekFrom::End(0)).is_err() {
             return;
         }
-        self.out = Some(BufWriter::new(file));
+        self.out = Some(file);
         self.written = cp.written;
         self.records = cp.records;
         // What was written after the checkpoint is cut off the file: its MAC input goes too.
@@ -453,21 +453,22 @@ impl Recorder {
 
     fn write(&mut self, bytes: &[u8]) {
         self.unmacked.extend_from_slice(bytes);
+        self.written += bytes.len() as u64;
         if self.unmacked.len() >= MAC_BATCH {
             self.feed_mac();
         }
-        self.written += bytes.len() as u64;
+    }
+
+    /// Feed the bytes written since the last call to the MAC and to the file (the same MAC
+    /// as feeding them one write at a time: BLAKE3's result does not depend on how its input
+    /// is split).
+    fn feed_mac(&mut self) {
+        self.mac.update(&self.unmacked);
         if let Some(out) = &mut self.out {
-            if out.write_all(bytes).is_err() {
+            if out.write_all(&self.unmacked).is_err() {
                 self.out = None; // a full disk: no entry this time
             }
         }
-    }
-
-    /// Feed the bytes written since the last call to the MAC (the same MAC as feeding them one
-    /// write at a time: BLAKE3's result does not depend on how its input is split).
-    fn feed_mac(&mut self) {
-        self.mac.update(&self.unmacked);
         self.unmacked.clear();
     }
 
@@ -489,7 +490,7 @@ impl Recorder {
         footer.extend_from_slice(self.mac.finalize().as_bytes());
         footer.extend_from_slice(MAGIC);
         let Some(mut out) = self.out.take() else { return };
-        if out.write_all(&footer).is_err() || out.flush().is_err() {
+        if out.write_all(&footer).is_err() {
             return;
         }
         drop(out);

@@ -845,19 +845,29 @@ fn read_text(
     // The reading thread's own view of the log (`at_eof` is this thread's to set).
     let ahead_ctx = Ctx { at_eof: false, ..ctx };
     let rel = ctx.rel;
+    // Blocks sent and not yet taken (see `read_ahead`).
+    let waiting = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        // Two chunks ahead at most: the parsed records of a chunk are a few MiB.
+        // Two blocks ahead at most: the parsed records of a block are a few MiB.
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
-        // The read buffers come back to be read into again: a block of this size may be mapped
-        // fresh each time it is allocated (glibc's mmap threshold), and then a new one per chunk
+        // The buffers come back to be read into again: a block of this size may be mapped
+        // fresh each time it is allocated (glibc's mmap threshold), and then a new one per block
         // costs a page fault per 4 KiB read.
         let (spent_tx, spent) = std::sync::mpsc::channel();
-        let ahead_ctx = &ahead_ctx;
-        let reading = scope.spawn(move || read_ahead(file, from, ahead_ctx, tx, spent));
+        let (ahead_ctx, waiting) = (&ahead_ctx, &waiting);
+        let reading = scope.spawn(move || read_ahead(file, from, ahead_ctx, tx, spent, waiting));
         let mut next = |buf: &mut Vec<u8>| match rx.recv() {
             Ok(Ok((bytes, lines))) => {
-                buf.extend_from_slice(&bytes);
-                let _ = spent_tx.send(bytes);
+                waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                // A block ends where a line does: what is held is usually nothing, and the
+                // block is taken as it is rather than copied.
+                let back = if buf.is_empty() {
+                    std::mem::replace(buf, bytes)
+                } else {
+                    buf.extend_from_slice(&bytes);
+                    bytes
+                };
+                let _ = spent_tx.send(back);
                 Some(Ok(Some(lines)))
             }
             Ok(Err(e)) => Some(Err(e)),
@@ -902,74 +912,113 @@ struct AheadLine {
     pre: Prepared,
 }
 
-/// What [`read_ahead`] hands on per read: the bytes read, and the complete lines that end in
-/// them, hashed and parsed. Errors are the file's read errors (the last thing sent).
+/// What [`read_ahead`] hands on per block: the block's bytes (every byte of the log once, in
+/// order; a block ends where a line does, but for the end of the file and an over-long line),
+/// and the lines in it that were hashed and parsed ahead. Errors are the file's read errors
+/// (the last thing sent).
 type Ahead = std::io::Result<(Vec<u8>, Vec<AheadLine>)>;
 
-/// Read `file` from `from` (where it stands) to its end, in chunks, and hash and parse every
-/// complete line (see [`preparse`]), sending each chunk with its lines to `tx`; the chunks'
-/// buffers come back on `spent` to be read into again. A line longer than [`MAX_LINE`] is not
-/// held nor parsed (`consume` reports it); the lines after it are.
+/// The share of a block's lines [`read_ahead`] parses, in 1/64ths; `consume` parses the rest
+/// as it goes. On two cores the reading thread and the consuming one each have one, and the
+/// chain check is about a third of the work: parsing everything ahead left the consumer
+/// waiting (and a helper thread per block made three threads share two cores: 72 % of them
+/// used on a first open of 1M records, stop 28).
+const SHARE_START: usize = 48;
+const SHARE_MIN: usize = 8;
+const SHARE_STEP: usize = 2;
+
+/// Read `file` from `from` (where it stands) to its end, in blocks of about [`READ_CHUNK`],
+/// hashing and parsing the first part of every block's complete lines (see [`preparse`]) and
+/// sending each block to `tx`; buffers come back on `spent` to be read into again.
+///
+/// How much of a block is parsed here follows the consumer: `waiting` counts the blocks sent
+/// and not yet taken. None waiting when the next is ready: the consumer waits on this thread,
+/// which parses less; two: this thread waits on it, and parses more. A line longer than
+/// [`MAX_LINE`] is not held nor parsed (`consume` reports it); the lines after it are.
 fn read_ahead(
     file: &mut fs::File,
     from: u64,
     ctx: &Ctx,
     tx: std::sync::mpsc::SyncSender<Ahead>,
     spent: std::sync::mpsc::Receiver<Vec<u8>>,
+    waiting: &std::sync::atomic::AtomicUsize,
 ) {
-    // Bytes after the last newline so far, from file offset `carry_at`; `in_long`: they are
-    // the end of an over-long line whose start was dropped (not a line of their own).
-    let mut carry: Vec<u8> = Vec::new();
-    let mut carry_at = from;
+    use std::sync::atomic::Ordering::Relaxed;
+    // The other threads parse beside this one; the consumer has a core of its own.
+    let helpers = super::threads().saturating_sub(1).max(1);
+    let mut share = if helpers > 1 { 64 } else { SHARE_START };
+    // Bytes read and not yet sent, from file offset `held_at`: at most the start of one line
+    // between blocks. `in_long`: they are the end of an over-long line whose start was sent
+    // unparsed (not a line of their own).
+    let mut held: Vec<u8> = Vec::new();
+    let mut held_at = from;
     let mut in_long = false;
+    let send = |block: Vec<u8>, lines: Vec<AheadLine>| {
+        waiting.fetch_add(1, Relaxed);
+        tx.send(Ok((block, lines))).is_ok()
+    };
     loop {
-        let mut chunk = match spent.try_recv() {
-            Ok(mut b) => {
-                b.resize(READ_CHUNK, 0);
-                b
-            }
-            Err(_) => vec![0u8; READ_CHUNK],
-        };
-        let n = match file.read(&mut chunk) {
-            Ok(0) => return,
+        let before = held.len();
+        // A block of about READ_CHUNK in all, in a buffer of that size (one sent back is).
+        let want = READ_CHUNK.saturating_sub(before).max(64 << 10);
+        held.reserve_exact(want);
+        // Read into the spare room as it is (no zeroing per block).
+        let n = match (&mut *file).take(want as u64).read_to_end(&mut held) {
             Ok(n) => n,
             Err(e) => {
                 let _ = tx.send(Err(e));
                 return;
             }
         };
-        chunk.truncate(n);
+        if n == 0 {
+            // The end: a last line without its newline goes as it is (`consume` decides).
+            if !held.is_empty() {
+                send(held, Vec::new());
+            }
+            return;
+        }
+        let Some(last) = memchr::memrchr(b'\n', &held[before..]).map(|i| before + i) else {
+            if held.len() > MAX_LINE {
+                // Never a line to parse: sent as it is, its end skipped when it comes.
+                held_at += held.len() as u64;
+                in_long = true;
+                if !send(std::mem::take(&mut held), Vec::new()) {
+                    return;
+                }
+            }
+            continue;
+        };
+        let mut start = 0;
+        if in_long {
+            // The end of an over-long line: skipped, as `consume` skips it.
+            start = memchr::memchr(b'\n', &held).map_or(held.len(), |nl| nl + 1);
+            in_long = false;
+        }
+        let queued = waiting.load(Relaxed);
+        if helpers == 1 {
+            share = match queued {
+                0 => share.saturating_sub(SHARE_STEP).max(SHARE_MIN),
+                q if q >= 2 => (share + SHARE_STEP).min(64),
+                _ => share,
+            };
+        }
         let mut lines = Vec::new();
-        if let Some(last) = chunk.iter().rposition(|&b| b == b'\n') {
-            carry.extend_from_slice(&chunk[..=last]);
-            let mut start = 0;
-            if in_long {
-                // The end of an over-long line: skipped, as `consume` skips it.
-                start = carry.iter().position(|&b| b == b'\n').map_or(carry.len(), |nl| nl + 1);
-                in_long = false;
-            }
-            let mut at = carry_at + start as u64;
-            for pre in preparse(&carry[start..], ctx) {
-                let len = carry[(at - carry_at) as usize..]
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .unwrap_or(0);
-                lines.push(AheadLine { at, len, pre });
-                at += len as u64 + 1;
-            }
-            carry.clear();
-            carry.extend_from_slice(&chunk[last + 1..]);
-            carry_at = at;
-        } else {
-            carry.extend_from_slice(&chunk);
+        let mut at = held_at + start as u64;
+        for (len, pre) in preparse_share(&held[start..=last], ctx, helpers, share) {
+            lines.push(AheadLine { at, len, pre });
+            at += len as u64 + 1;
         }
-        if carry.len() > MAX_LINE {
-            // Never a line to parse: its end is skipped when it comes.
-            carry_at += carry.len() as u64;
-            carry.clear();
-            in_long = true;
-        }
-        if tx.send(Ok((chunk, lines))).is_err() {
+        let mut next = match spent.try_recv() {
+            Ok(mut b) => {
+                b.clear();
+                b
+            }
+            Err(_) => Vec::new(),
+        };
+        next.extend_from_slice(&held[last + 1..]);
+        held.truncate(last + 1);
+        held_at += held.len() as u64;
+        if !send(std::mem::replace(&mut held, next), lines) {
             return;
         }
     }
@@ -1211,7 +1260,9 @@ fn consume(
     }
     .into_iter();
     let mut ahead = ahead.unwrap_or_default().into_iter().peekable();
-    while let Some(nl) = buf[used..].iter().position(|&b| b == b'\n') {
+    // For the lines parsed here rather than ahead (see `read_ahead`'s share).
+    let mut tags = TagInterner::new();
+    while let Some(nl) = memchr::memchr(b'\n', &buf[used..]) {
         let line = &buf[used..used + nl];
         let line_start = pos + used as u64;
         let next = used + nl + 1;
@@ -1220,9 +1271,7 @@ fn consume(
         while ahead.next_if(|a| a.at < line_start).is_some() {}
         let (digest, parsed, verdict, learned, text) = match ahead.next_if(|a| a.at == line_start && a.len == nl) {
             Some(a) => a.pre,
-            None => pre
-                .next()
-                .unwrap_or_else(|| prepare(line, ctx, &mut TagInterner::new())),
+            None => pre.next().unwrap_or_else(|| prepare(line, ctx, &mut tags)),
         };
         // The line's hash as text ([`event::line_hash`]), on the stack: the cursor's copies
         // below reuse their own buffers rather than allocating per line.
@@ -1237,10 +1286,12 @@ fn consume(
             continue;
         }
         match parsed {
+            // Worded as when only the line's start is in view (see below): what is said of a
+            // line must not depend on how much of the log one read took.
             None => batch.problems.push(Problem::new(
                 rel,
                 Some(line_no),
-                format!("line is {} bytes, over the {MAX_LINE}-byte limit; skipped", line.len()),
+                format!("line is over the {MAX_LINE}-byte limit; skipped"),
             )),
             Some(parsed) => match parsed {
                 Ok(Line { event: e, .. }) if *e.by() != cursor.writer => batch.problems.push(Problem::new(
@@ -1545,20 +1596,41 @@ const PARALLEL_MIN_LINES: usize = 256;
 /// Hash and parse every complete line of `buf`, in order, spread over the cores when there are
 /// many (a first open of a long log). The result does not depend on how it was split.
 fn preparse(buf: &[u8], ctx: &Ctx) -> Vec<Prepared> {
-    let mut lines = Vec::new();
-    let mut start = 0;
-    while let Some(nl) = buf[start..].iter().position(|&b| b == b'\n') {
-        lines.push(&buf[start..start + nl]);
-        start += nl + 1;
-    }
+    let lines = complete_lines(buf);
     let threads = if lines.len() < PARALLEL_MIN_LINES {
         1
     } else {
         super::threads()
     };
+    prepare_all(&lines, ctx, threads)
+}
+
+/// The complete lines of `buf` (without their newlines).
+fn complete_lines(buf: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', buf) {
+        lines.push(&buf[start..nl]);
+        start = nl + 1;
+    }
+    lines
+}
+
+/// [`preparse`] of the first `share`/64 of `buf`'s complete lines, on `threads` threads (this
+/// one among them), each with its length: the lines [`read_ahead`] parses ahead.
+fn preparse_share(buf: &[u8], ctx: &Ctx, threads: usize, share: usize) -> Vec<(usize, Prepared)> {
+    let mut lines = complete_lines(buf);
+    lines.truncate((lines.len() * share).div_ceil(64));
+    let threads = if lines.len() < PARALLEL_MIN_LINES { 1 } else { threads };
+    let lens: Vec<usize> = lines.iter().map(|l| l.len()).collect();
+    lens.into_iter().zip(prepare_all(&lines, ctx, threads)).collect()
+}
+
+/// Every line of `lines` hashed and parsed, in order, on `threads` threads (this one among them).
+fn prepare_all(lines: &[&[u8]], ctx: &Ctx, threads: usize) -> Vec<Prepared> {
     if threads < 2 {
         let mut tags = TagInterner::new();
-        return lines.into_iter().map(|l| prepare(l, ctx, &mut tags)).collect();
+        return lines.iter().map(|l| prepare(l, ctx, &mut tags)).collect();
     }
     let per = lines.len().div_ceil(threads);
     std::thread::scope(|scope| {
